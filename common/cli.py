@@ -1,0 +1,69 @@
+"""The ``quickcam`` command: a thin shell that turns errors into one line and an exit code.
+
+Process subcommands (``detector``, ``uploader``, ...) are plugged in through the
+entry-point group ``quickcam.commands``, so this module -- which lives in
+``common/`` -- never imports either process.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+
+import click
+
+from quickcam.common.config import ConfigError
+
+COMMAND_GROUP = "quickcam.commands"
+EXIT_CONFIG = 2
+
+
+class _PluginGroup(click.Group):
+    """A click group that also lists and loads commands from entry points, lazily."""
+
+    def _plugins(self) -> dict:
+        return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in self._plugins():
+            command = self._plugins()[name].load()
+        return command
+
+
+@click.group(cls=_PluginGroup)
+@click.version_option(package_name="quickcam")
+def cli() -> None:
+    """QuickSecurityCam: motion to encrypted footage off the machine within seconds."""
+
+
+def _register_builtin_commands() -> None:
+    from quickcam.common import crypto_cli
+
+    for name in ("keygen", "decrypt", "inspect"):
+        command = getattr(crypto_cli, name, None)
+        if isinstance(command, click.Command):
+            cli.add_command(command, name)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        _register_builtin_commands()
+    except ImportError:
+        pass
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"quickcam: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except KeyboardInterrupt:
+        sys.exit(130)

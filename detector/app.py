@@ -1,0 +1,73 @@
+"""The detector process: cameras -> outbox -> uploader link, until told to stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+import cv2
+
+from quickcam.common.config import Config
+from quickcam.detector.camera import CameraPipeline
+from quickcam.detector.link import UploaderLink
+from quickcam.detector.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_DRAIN_S = 5.0
+
+
+def _package_version() -> str:
+    try:
+        return version("quickcam")
+    except PackageNotFoundError:
+        return "0"
+
+
+def run_detector(config: Config, seconds: float | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or ``seconds``); returns the exit code."""
+    cv2.setNumThreads(1)  # idle OpenCV worker threads spin and burn a core
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    outbox = Outbox(config.recording.outbox_dir)
+    cameras = [config.camera]
+    pipelines = [CameraPipeline(cam, config.motion, config.recording, outbox, stop) for cam in cameras]
+    keep = config.recording.outbox_dir / "sent" if config.recording.keep_local_copy else None
+    link = UploaderLink(
+        config.link, outbox, [cam.id for cam in cameras],
+        camera_status=lambda: {p.camera.id: p.stats.as_status() for p in pipelines},
+        keep_copy_in=keep, version=_package_version(),
+    )
+    log.info("detector: watching %d camera(s); outbox %s", len(pipelines), config.recording.outbox_dir)
+    link.start()
+    for pipeline in pipelines:
+        pipeline.start()
+
+    deadline = time.monotonic() + seconds if seconds else None
+    while not stop.is_set():
+        if deadline and time.monotonic() >= deadline:
+            log.info("detector: --seconds elapsed; stopping")
+            stop.set()
+            break
+        if all(p.stats.state == "ended" and not p.process_thread.is_alive() for p in pipelines):
+            log.info("detector: every source has ended; stopping")
+            stop.set()
+            break
+        stop.wait(0.2)
+
+    log.info("detector: stopping; closing open segments")
+    for pipeline in pipelines:
+        pipeline.join(timeout=10)
+    link.stop(drain_s=SHUTDOWN_DRAIN_S)
+    depth, size = outbox.depth()
+    if depth:
+        log.warning("detector: %d item(s), %d bytes not yet acknowledged; they stay in %s and are sent on next start",
+                    depth, size, outbox.root)
+    else:
+        log.info("detector: outbox empty; all footage handed to the uploader")
+    return 0

@@ -1,0 +1,152 @@
+"""The outbox: every snapshot and segment stays on disk until the uploader acks it.
+
+Layout under the outbox folder::
+
+    <id>.bin        the payload (JPEG or MP4), fsynced before its header exists
+    <id>.hdr        the msgpack header; its presence is what commits the item
+    .staging/       files being written (an encoder's open segment)
+    refused/        items the uploader refused permanently, kept for a person
+
+A crash can leave only staging files and payloads without a header; both are
+incomplete by construction and are cleared at start-up. Everything committed
+is re-sent after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: str
+    type: str
+    size: int
+
+    @property
+    def priority(self) -> tuple[int, str]:
+        # Snapshots first (a face off the machine beats video), then oldest first.
+        return (0 if self.type == "snapshot" else 1, self.id)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Outbox:
+    """A durable, thread-safe queue of messages waiting for an ack."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.staging = root / ".staging"
+        self.refused = root / "refused"
+        for folder in (self.root, self.staging, self.refused):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._items: dict[str, OutboxItem] = {}
+        self.changed = threading.Event()
+        self._recover()
+
+    def _recover(self) -> None:
+        for stale in self.staging.iterdir():
+            log.warning("outbox: discarding incomplete file %s left by a crash", stale.name)
+            stale.unlink()
+        for leftover in self.root.glob("*.tmp"):
+            leftover.unlink()
+        headers = {p.stem for p in self.root.glob("*.hdr")}
+        for payload in self.root.glob("*.bin"):
+            if payload.stem not in headers:
+                log.warning("outbox: discarding uncommitted payload %s", payload.name)
+                payload.unlink()
+        for stem in sorted(headers):
+            try:
+                header = msgpack.unpackb((self.root / f"{stem}.hdr").read_bytes())
+                self._items[stem] = OutboxItem(stem, header["type"], header.get("size", 0))
+            except (OSError, ValueError, KeyError, msgpack.UnpackException) as exc:
+                log.error("outbox: header %s.hdr is unreadable (%s); moved to refused/", stem, exc)
+                for suffix in (".hdr", ".bin"):
+                    src = self.root / f"{stem}{suffix}"
+                    if src.exists():
+                        os.replace(src, self.refused / src.name)
+        if self._items:
+            log.info("outbox: %d item(s) from an earlier run will be re-sent", len(self._items))
+            self.changed.set()
+
+    def staging_path(self, name: str) -> Path:
+        return self.staging / name
+
+    def commit_file(self, header: dict[str, Any], staged: Path) -> None:
+        """Take a fully written staging file as the payload of ``header``."""
+        with open(staged, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staged, self.root / f"{header['id']}.bin")
+        self._commit_header(header)
+
+    def commit_bytes(self, header: dict[str, Any], payload: bytes) -> None:
+        _write_durably(self.root / f"{header['id']}.bin", payload)
+        self._commit_header(header)
+
+    def _commit_header(self, header: dict[str, Any]) -> None:
+        _write_durably(self.root / f"{header['id']}.hdr", msgpack.packb(header, use_bin_type=True))
+        _fsync_dir(self.root)
+        with self._lock:
+            self._items[header["id"]] = OutboxItem(header["id"], header["type"], header.get("size", 0))
+        self.changed.set()
+
+    def load(self, message_id: str) -> tuple[dict[str, Any], bytes]:
+        header = msgpack.unpackb((self.root / f"{message_id}.hdr").read_bytes())
+        payload = (self.root / f"{message_id}.bin").read_bytes()
+        return header, payload
+
+    def pending(self) -> list[OutboxItem]:
+        with self._lock:
+            return sorted(self._items.values(), key=lambda item: item.priority)
+
+    def remove(self, message_id: str, keep_copy_in: Path | None = None) -> None:
+        """Forget an acknowledged item (header last, so a crash re-sends rather than loses)."""
+        with self._lock:
+            if self._items.pop(message_id, None) is None:
+                return
+        payload = self.root / f"{message_id}.bin"
+        if keep_copy_in is not None:
+            keep_copy_in.mkdir(parents=True, exist_ok=True)
+            os.replace(payload, keep_copy_in / payload.name)
+        else:
+            payload.unlink(missing_ok=True)
+        (self.root / f"{message_id}.hdr").unlink(missing_ok=True)
+
+    def refuse(self, message_id: str) -> None:
+        """Set an item aside that the uploader refused for good; it is never deleted."""
+        with self._lock:
+            self._items.pop(message_id, None)
+        for suffix in (".bin", ".hdr"):
+            src = self.root / f"{message_id}{suffix}"
+            if src.exists():
+                os.replace(src, self.refused / src.name)
+
+    def depth(self) -> tuple[int, int]:
+        """(items, bytes) waiting."""
+        with self._lock:
+            return len(self._items), sum(item.size for item in self._items.values())

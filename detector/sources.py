@@ -1,0 +1,237 @@
+"""Frame sources: the demo scene, a video file, a stream, a USB camera.
+
+Every source yields ``Frame`` objects stamped with a wall-clock time in Unix
+nanoseconds, so recordings, snapshots and latency measurements share one clock.
+A source returns ``None`` from ``read()`` when it has no frame right now (a lost
+camera) and raises ``EndOfSource`` when a file has ended for good.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from quickcam.common.config import CameraConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Frame:
+    image: np.ndarray  # BGR, HxWx3, uint8
+    time_ns: int  # wall clock, Unix ns
+    index: int
+
+
+class EndOfSource(Exception):
+    """A finite source (a video file without loop) has no more frames."""
+
+
+class FrameSource(Protocol):
+    fps: float
+    width: int
+    height: int
+
+    def read(self) -> Frame | None: ...
+
+    def close(self) -> None: ...
+
+
+class _Pacer:
+    """Sleeps so that frames come out at ``fps`` in real time, without drift."""
+
+    def __init__(self, fps: float) -> None:
+        self.period_ns = int(1e9 / fps)
+        self.next_ns = time.monotonic_ns()
+
+    def wait(self) -> None:
+        delay = self.next_ns - time.monotonic_ns()
+        if delay > 0:
+            time.sleep(delay / 1e9)
+        elif delay < -self.period_ns * 5:
+            self.next_ns = time.monotonic_ns()  # fell far behind: don't burst
+        self.next_ns += self.period_ns
+
+
+@dataclass(frozen=True)
+class Walk:
+    """A person-sized object crossing the demo scene between two times (seconds)."""
+
+    start_s: float
+    end_s: float
+    left_to_right: bool = True
+
+
+# The demo's script, repeating every DEMO_PERIOD_S seconds: quiet, a walk,
+# quiet, a walk back, quiet. Benchmarks use these times as ground truth.
+DEMO_PERIOD_S = 30.0
+DEMO_WALKS = (Walk(4.0, 10.0, True), Walk(18.0, 23.0, False))
+
+
+class DemoSource:
+    """A generated scene: textured background, sensor noise, scripted walkers.
+
+    It exists so that the whole pipeline can be run and tested with no camera;
+    the motion is scripted, so tests and benchmarks know when it starts.
+    """
+
+    def __init__(
+        self,
+        width: int = 640,
+        height: int = 480,
+        fps: float = 15.0,
+        realtime: bool = True,
+        seed: int = 7,
+        walks: tuple[Walk, ...] = DEMO_WALKS,
+        period_s: float = DEMO_PERIOD_S,
+    ) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self.walks, self.period_s = walks, period_s
+        rng = np.random.default_rng(seed)
+        texture = rng.integers(40, 200, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+        background = cv2.resize(texture, (width, height), interpolation=cv2.INTER_CUBIC)
+        self.background = cv2.GaussianBlur(background, (0, 0), 3)
+        cv2.rectangle(self.background, (width // 10, height // 3), (width // 4, height - 20), (90, 60, 40), -1)
+        self.noise = np.empty_like(self.background)
+        self.pacer = _Pacer(fps) if realtime else None
+        self.index = 0
+        self.started_ns = time.time_ns()
+
+    def scene_time_s(self, index: int) -> float:
+        return index / self.fps
+
+    def walker_box(self, t: float) -> tuple[int, int, int, int] | None:
+        """Where the walker is at scene time ``t`` (x, y, w, h), or None when nobody is there."""
+        phase = t % self.period_s
+        for walk in self.walks:
+            if walk.start_s <= phase < walk.end_s:
+                progress = (phase - walk.start_s) / (walk.end_s - walk.start_s)
+                if not walk.left_to_right:
+                    progress = 1 - progress
+                w, h = self.width // 8, self.height // 2
+                x = int(-w + progress * (self.width + w))
+                return x, self.height - h - 10, w, h
+        return None
+
+    def read(self) -> Frame:
+        if self.pacer:
+            self.pacer.wait()
+        image = self.background.copy()
+        box = self.walker_box(self.scene_time_s(self.index))
+        if box is not None:
+            x, y, w, h = box
+            cv2.ellipse(image, (x + w // 2, y + h // 8), (w // 4, h // 8), 0, 0, 360, (150, 170, 210), -1)
+            cv2.rectangle(image, (x + w // 6, y + h // 4), (x + 5 * w // 6, y + h), (30, 30, 120), -1)
+        cv2.randn(self.noise, 0, 4)
+        image = cv2.add(image, self.noise)
+        if self.pacer:
+            stamp = time.time_ns()
+        else:  # as fast as possible: a synthetic clock keeps durations truthful
+            stamp = self.started_ns + int(self.index * 1e9 / self.fps)
+        frame = Frame(image, stamp, self.index)
+        self.index += 1
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+def camera_backends() -> list[int]:
+    """The OpenCV capture back ends to try, best first, for this OS."""
+    if sys.platform.startswith("win"):
+        return [cv2.CAP_DSHOW, cv2.CAP_MSMF, cv2.CAP_ANY]
+    if sys.platform == "darwin":
+        return [cv2.CAP_AVFOUNDATION, cv2.CAP_ANY]
+    return [cv2.CAP_V4L2, cv2.CAP_ANY]
+
+
+class CaptureSource:
+    """A USB camera, video file or stream through ``cv2.VideoCapture``.
+
+    A failed read returns None (the caller reopens with backoff) rather than
+    raising, because a camera that hiccups must never stop the detector.
+    """
+
+    def __init__(self, config: CameraConfig) -> None:
+        self.config = config
+        self.capture: cv2.VideoCapture | None = None
+        self.index = 0
+        self.fps = config.fps
+        self.width, self.height = config.width, config.height
+        self.pacer: _Pacer | None = None
+        self.started_ns = time.time_ns()
+        self.open()
+
+    def open(self) -> bool:
+        """(Re)open the device; True on success."""
+        self.close()
+        cfg = self.config
+        if cfg.source == "camera":
+            for backend in camera_backends():
+                cap = cv2.VideoCapture(cfg.index, backend)
+                if cap.isOpened():
+                    cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+                    cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
+                    cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
+                    cap.set(cv2.CAP_PROP_FPS, cfg.fps)
+                    self.capture = cap
+                    break
+                cap.release()
+        else:
+            cap = cv2.VideoCapture(cfg.path)
+            if cap.isOpened():
+                self.capture = cap
+        if self.capture is None:
+            return False
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1 <= fps <= 120 else cfg.fps
+        self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)) or cfg.width
+        self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or cfg.height
+        if cfg.source == "file" and cfg.realtime:
+            self.pacer = _Pacer(self.fps)
+        log.info(
+            "camera %s: opened %s at %dx%d %.1f fps",
+            cfg.id, cfg.path or f"device {cfg.index}", self.width, self.height, self.fps,
+        )
+        return True
+
+    def read(self) -> Frame | None:
+        if self.capture is None:
+            return None
+        if self.pacer:
+            self.pacer.wait()
+        ok, image = self.capture.read()
+        if not ok or image is None:
+            if self.config.source == "file":
+                if self.config.loop and self.index > 0:
+                    self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                    ok, image = self.capture.read()
+                if not ok:
+                    raise EndOfSource(self.config.path)
+            else:
+                return None
+        if self.config.source == "file" and not self.config.realtime:
+            stamp = self.started_ns + int(self.index * 1e9 / self.fps)
+        else:
+            stamp = time.time_ns()
+        frame = Frame(image, stamp, self.index)
+        self.index += 1
+        return frame
+
+    def close(self) -> None:
+        if self.capture is not None:
+            self.capture.release()
+            self.capture = None
+
+
+def open_source(config: CameraConfig) -> FrameSource:
+    """The source the camera config asks for."""
+    if config.source == "demo":
+        return DemoSource(config.width, config.height, config.fps, realtime=config.realtime)
+    return CaptureSource(config)

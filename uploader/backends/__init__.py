@@ -1,0 +1,58 @@
+"""Storage back ends: where encrypted footage goes once it is off the camera.
+
+A back end is one small class with one job: put a local file at a remote key
+and say where it went. It tells a temporary failure (retry later) from a
+permanent one (keep the file, tell the user) by the exception it raises.
+Back ends are found through the entry-point group ``quickcam.backends``, so a
+third-party package can add one without touching this repository.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+ENTRY_POINT_GROUP = "quickcam.backends"
+
+
+class BackendError(Exception):
+    """Base class for upload failures; the message is meant for a person."""
+
+
+class RetryableError(BackendError):
+    """The upload may succeed later (network down, 5xx, rate limit, timeout)."""
+
+
+class PermanentError(BackendError):
+    """Retrying will not help until a person acts (bad credentials, bad config)."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the uploader needs from a storage destination."""
+
+    name: str
+
+    def upload(self, local_path: Path, remote_key: str) -> str:
+        """Store ``local_path`` under ``remote_key``; return the remote location.
+
+        Must be idempotent: uploading the same content to the same key twice
+        is success, not an error. Raises RetryableError or PermanentError.
+        """
+        ...
+
+
+def available_backends() -> dict[str, Any]:
+    """Map of back-end kind name to its entry point (not yet imported)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def create_backend(kind: str, options: dict[str, Any]) -> Backend:
+    """Build the back end registered as ``kind`` with its config options."""
+    found = available_backends()
+    if kind not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise PermanentError(f"unknown storage back end {kind!r}; installed: {known}")
+    factory = found[kind].load()
+    return factory(**options)

@@ -1,0 +1,40 @@
+"""The ``local`` back end: a folder standing in for a cloud (a NAS mount works too)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from quickcam.uploader.backends import PermanentError, RetryableError
+
+
+class LocalBackend:
+    """Copies files into ``root`` durably: temp file, fsync, rename, fsync dir."""
+
+    name = "local"
+
+    def __init__(self, path: str | Path = "storage") -> None:
+        self.root = Path(path).expanduser().resolve()
+
+    def upload(self, local_path: Path, remote_key: str) -> str:
+        target = (self.root / remote_key).resolve()
+        if self.root not in target.parents:
+            raise PermanentError(f"remote key {remote_key!r} escapes the storage folder")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.part")
+            with open(local_path, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, target)
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            # A full or unmounted disk is worth retrying: it may come back.
+            raise RetryableError(f"local storage {self.root}: {exc.strerror or exc}") from exc
+        return str(target)
