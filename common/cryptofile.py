@@ -94,27 +94,43 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class CryptoFileError(Exception):
-    """A ``.qsc`` file could not be read; the message is one line naming the cause and the fix."""
+    """A ``.qsc`` file could not be read; the message is one line naming the cause and the fix.
+
+    Each message starts with the subclass's ``cause`` ("damaged: ..."), so a person reading
+    one log line knows which check failed.
+    """
+
+    cause = "unreadable"
 
 
 class WrongKeyError(CryptoFileError):
     """No key in the key ring matches the file's key id."""
 
+    cause = "wrong key"
+
 
 class DamagedError(CryptoFileError):
     """The file was altered: a header check, a segment tag or the trailing length failed."""
+
+    cause = "damaged"
 
 
 class TruncatedError(CryptoFileError):
     """The file ends before the length its header declares."""
 
+    cause = "truncated"
+
 
 class NotQuickcamFileError(CryptoFileError):
     """The file does not start with the ``.qsc`` magic bytes."""
 
+    cause = "not a quickcam file"
+
 
 class UnknownVersionError(CryptoFileError):
     """The file was written in a format version this code does not implement."""
+
+    cause = "unknown version"
 
 
 class KeyFormatError(ValueError):
@@ -238,8 +254,8 @@ class _Reader:
         self.data += chunk
         if len(chunk) < n:
             raise TruncatedError(
-                f"the file ends inside its header (in the {what}) after {len(self.data)} bytes: "
-                "it was cut short in transfer; fetch it again"
+                f"truncated: the file ends inside its header (in the {what}) after "
+                f"{len(self.data)} bytes; it was cut short in transfer, fetch it again"
             )
         return chunk
 
@@ -249,25 +265,27 @@ def read_header(src: BinaryIO) -> Header:
     first = _read_exact(src, len(MAGIC))
     if first != MAGIC:
         if not first:
-            raise TruncatedError("the file is empty: it was cut short in transfer; fetch it again")
+            raise TruncatedError("truncated: the file is empty; fetch it again")
         if MAGIC.startswith(first):
             raise TruncatedError(
-                f"the file is only {len(first)} bytes long: it was cut short; fetch it again"
+                f"truncated: the file is only {len(first)} bytes long; fetch it again"
             )
         raise NotQuickcamFileError(
-            "this is not a quickcam encrypted file (no .qsc magic bytes at the start)"
+            "not a quickcam file: it does not start with the .qsc magic bytes"
         )
     reader = _Reader(src)
     reader.data += first
     version = reader.take(1, "version byte")[0]
     if version != VERSION:
         raise UnknownVersionError(
-            f"the file uses format version {version}, but this quickcam reads only version "
-            f"{VERSION}; decrypt it with the quickcam release that wrote it or a newer one"
+            f"unknown version: the file uses format version {version}, this quickcam reads only "
+            f"version {VERSION}; decrypt it with a newer quickcam"
         )
     mode = reader.take(1, "mode byte")[0]
     if mode not in (MODE_SYMMETRIC, MODE_RECIPIENT):
-        raise DamagedError(f"the header is damaged (mode byte is {mode}, must be 1 or 2)")
+        raise DamagedError(
+            f"damaged: the header's mode byte is {mode}, must be 1 or 2; fetch the file again"
+        )
     key_id = reader.take(KEY_ID_SIZE, "key id")
     texts = []
     for name in ("camera id", "message id"):
@@ -282,8 +300,8 @@ def read_header(src: BinaryIO) -> Header:
     body = bytes(reader.data)
     if reader.take(CHECK_SIZE, "header check") != _check(body):
         raise DamagedError(
-            "the header is damaged (its check bytes do not match): the file was altered in "
-            "storage or transfer; fetch it again from the back end"
+            "damaged: the header's check bytes do not match, it was altered in storage or "
+            "transfer; fetch the file again from the back end"
         )
     try:
         context = Context(
@@ -295,7 +313,7 @@ def read_header(src: BinaryIO) -> Header:
             plaintext_length=plaintext_length,
         )
     except (UnicodeDecodeError, ValueError) as exc:
-        raise DamagedError(f"the header holds an invalid context field ({exc})") from None
+        raise DamagedError(f"damaged: the header holds an invalid context field ({exc})") from None
     return Header(
         version=version,
         mode=mode,
@@ -429,6 +447,12 @@ class RecipientPrivateKey:
         return cls(X25519PrivateKey.generate())
 
     @classmethod
+    def from_hex(cls, hex64: str) -> RecipientPrivateKey:
+        """Parse the raw 32-byte X25519 private key as hex (test vectors use this form)."""
+        raw = _parse_hex32(hex64, "a recipient private key")
+        return cls(X25519PrivateKey.from_private_bytes(raw))
+
+    @classmethod
     def from_pem(cls, data: bytes) -> RecipientPrivateKey:
         """Parse an unencrypted PKCS#8 PEM block as written by ``quickcam keygen --recipient``."""
         try:
@@ -484,9 +508,9 @@ class Keyring:
 
     def add(self, key: DecryptionKey) -> None:
         """Add a symmetric key or a recipient private key; adding one twice is harmless."""
-        mode = MODE_SYMMETRIC if isinstance(key, SymmetricKey) else MODE_RECIPIENT
         if not isinstance(key, SymmetricKey | RecipientPrivateKey):
             raise TypeError(f"cannot add {type(key).__name__} to a Keyring")
+        mode = MODE_SYMMETRIC if isinstance(key, SymmetricKey) else MODE_RECIPIENT
         self._keys[(mode, key.key_id)] = key
 
     def get(self, mode: int, key_id: str) -> DecryptionKey | None:
@@ -531,11 +555,11 @@ class Keyring:
             )
         except (InvalidTag, ValueError):
             raise DamagedError(
-                f"the wrapped file key does not open with private key {key.key_id}: "
+                f"damaged: the wrapped file key does not open with private key {key.key_id}, "
                 "the header was altered; fetch the file again"
             ) from None
         if len(file_key) != KEY_SIZE:
-            raise DamagedError("the wrapped file key has the wrong length: the header is damaged")
+            raise DamagedError("damaged: the wrapped file key has the wrong length")
         return file_key
 
     def _missing_key_message(self, header: Header) -> str:
@@ -730,8 +754,8 @@ def decrypt(src: BinaryIO, out: BinaryIO, keyring: Keyring) -> Header:
         raise _truncated(header, header.size + len(stream_header))
     if stream_header[0] != STREAM_HEADER_SIZE:
         raise DamagedError(
-            f"the payload header is damaged (length byte {stream_header[0]}, must be "
-            f"{STREAM_HEADER_SIZE}); fetch the file again"
+            f"damaged: the payload header's length byte is {stream_header[0]}, must be "
+            f"{STREAM_HEADER_SIZE}; fetch the file again"
         )
     salt = stream_header[1 : 1 + SALT_SIZE]
     prefix = stream_header[1 + SALT_SIZE :]
@@ -751,21 +775,21 @@ def decrypt(src: BinaryIO, out: BinaryIO, keyring: Keyring) -> Header:
             aead.decrypt_into(_nonce(prefix, index, index == count - 1), box, None, opened[:size])
         except InvalidTag:
             raise DamagedError(
-                f"segment {index + 1} of {count} failed authentication: the file was altered, "
-                "reordered or damaged; fetch it again from the back end"
+                f"damaged: segment {index + 1} of {count} failed authentication, the file was "
+                "altered, reordered or swapped; fetch it again from the back end"
             ) from None
         out.write(opened[:size])
     extra = src.read(1)
     if extra:
         raise DamagedError(
-            f"the file has data after its declared end ({header.file_size} bytes): it was "
-            "extended or two files were joined; fetch it again"
+            f"damaged: the file has data after its declared end ({header.file_size} bytes), "
+            "it was extended or joined to another; fetch it again"
         )
     return header
 
 
 def _truncated(header: Header, have: int) -> TruncatedError:
     return TruncatedError(
-        f"the file is truncated: {have} of {header.file_size} bytes present; it was cut short "
-        "in transfer, fetch it again (or re-run the upload)"
+        f"truncated: {have} of {header.file_size} bytes present, it was cut short in "
+        "transfer; fetch it again (or re-run the upload)"
     )
