@@ -50,6 +50,7 @@ __all__ = [
     "TruncatedError",
     "UnknownVersionError",
     "WrongKeyError",
+    "check_file_size",
     "decrypt",
     "encrypt",
     "read_header",
@@ -781,11 +782,23 @@ def decrypt(src: BinaryIO, out: BinaryIO, keyring: Keyring) -> Header:
         out.write(opened[:size])
     extra = src.read(1)
     if extra:
-        raise DamagedError(
-            f"damaged: the file has data after its declared end ({header.file_size} bytes), "
-            "it was extended or joined to another; fetch it again"
-        )
+        raise _extended(header)
     return header
+
+
+def check_file_size(header: Header, size: int) -> None:
+    """Fail early, before any decryption, if a file's size is not the one its header declares."""
+    if size < header.file_size:
+        raise _truncated(header, size)
+    if size > header.file_size:
+        raise _extended(header)
+
+
+def _extended(header: Header) -> DamagedError:
+    return DamagedError(
+        f"damaged: the file has data after its declared end ({header.file_size} bytes), "
+        "it was extended or joined to another; fetch it again"
+    )
 
 
 def _truncated(header: Header, have: int) -> TruncatedError:
