@@ -65,6 +65,7 @@ SCHEMAS: dict[str, dict[str, tuple[Any, bool]]] = {
     "snapshot": {
         "camera": (_STR, True),
         "event": (_STR, True),
+        "seq": (_INT, False),
         "width": (_INT, True),
         "height": (_INT, True),
         "content_type": (_STR, True),
@@ -214,7 +215,7 @@ def validate_header(header: dict[str, Any]) -> None:
                 raise ProtocolError("missing_field", f"{msg_type} lacks required field {name!r}")
             continue
         value = header[name]
-        if isinstance(value, bool) and kind is not bool and kind != _BOOL:
+        if isinstance(value, bool) and kind is not bool:
             raise ProtocolError("wrong_type", f"{msg_type}.{name} must not be a boolean")
         if not isinstance(value, kind):
             raise ProtocolError("wrong_type", f"{msg_type}.{name} has the wrong type")

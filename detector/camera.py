@@ -27,6 +27,8 @@ from quickcam.detector.sources import EndOfSource, Frame, FrameSource, open_sour
 log = logging.getLogger(__name__)
 
 REOPEN_MAX_S = 30.0
+MAX_SNAPSHOTS = 5  # per event
+SNAPSHOT_GAP_NS = 1_000_000_000
 
 
 @dataclass
@@ -142,7 +144,7 @@ class CameraPipeline:
         clock = EventClock(int(self.recording.post_roll_s * 1e9), int(self.recording.max_event_s * 1e9))
         pre_roll: deque[Frame] = deque(maxlen=max(1, int(self.recording.pre_roll_s * self.camera.fps)))
         segment: OpenSegment | None = None
-        event_id, seq, best_area, snapshots = "", 0, 0.0, 0
+        event_id, seq, best_area, snapshots, last_snapshot_ns = "", 0, 0.0, 0, 0
         dark, next_dark_check = False, 0
         while True:
             frame = self.frames.get()
@@ -164,19 +166,22 @@ class CameraPipeline:
             try:
                 if action is Action.START:
                     event_id, seq, best_area, snapshots = protocol.new_message_id(), 0, result.area_fraction, 1
+                    last_snapshot_ns = frame.time_ns
                     self.stats.events += 1
                     self.stats.last_event_ms = frame.time_ns // 1_000_000
                     log.info("camera %s: motion, event %s starts (area %.3f)", self.camera.id, event_id, result.area_fraction)
-                    self._snapshot(frame, event_id, result)
+                    self._snapshot(frame, event_id, result, 0)
                     segment = self._new_segment(frame)
                     for old in pre_roll:
                         segment.write(old)
                     pre_roll.clear()
                     segment.write(frame)
                 elif action is Action.CONTINUE and segment is not None:
-                    if result.motion and result.area_fraction > best_area * 1.5 and snapshots < 5:
-                        best_area, snapshots = result.area_fraction, snapshots + 1
-                        self._snapshot(frame, event_id, result)
+                    if (result.motion and result.area_fraction > best_area * 1.5 and snapshots < MAX_SNAPSHOTS
+                            and frame.time_ns - last_snapshot_ns >= SNAPSHOT_GAP_NS):
+                        # A clearly larger view of the intruder is worth another instant upload.
+                        self._snapshot(frame, event_id, result, snapshots)
+                        best_area, snapshots, last_snapshot_ns = result.area_fraction, snapshots + 1, frame.time_ns
                     if segment.duration_ns >= self.recording.segment_s * 1e9:
                         self._finish(segment, event_id, seq, final=False)
                         seq += 1
@@ -219,7 +224,7 @@ class CameraPipeline:
         header["id"] = segment.id
         self.outbox.commit_file(header, segment.path)
 
-    def _snapshot(self, frame: Frame, event_id: str, result: MotionResult) -> None:
+    def _snapshot(self, frame: Frame, event_id: str, result: MotionResult, number: int) -> None:
         ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.recording.snapshot_quality])
         if not ok:
             log.error("camera %s: JPEG encoding failed", self.camera.id)
@@ -228,7 +233,7 @@ class CameraPipeline:
         height, width = frame.image.shape[:2]
         header = protocol.make_header(
             "snapshot", camera=self.camera.id, event=event_id, width=width, height=height,
-            content_type="image/jpeg", boxes=[list(b) for b in result.boxes],
+            seq=number, content_type="image/jpeg", boxes=[list(b) for b in result.boxes],
             motion_area=round(result.area_fraction, 4), **protocol.payload_fields(payload),
         )
         header["time_ms"] = frame.time_ns // 1_000_000

@@ -130,7 +130,9 @@ class UploaderLink:
                 now = time.monotonic()
                 if now >= next_heartbeat:
                     self._heartbeat(sock, now)
-                    next_heartbeat = now + self.config.heartbeat_s
+                    # Knock often until the uploader answers, then settle to the heartbeat.
+                    interval = self.config.heartbeat_s if self.state.connected else min(0.25, self.config.heartbeat_s)
+                    next_heartbeat = now + interval
                 if self.state.connected:
                     self._send_pending(sock, now)
                 for _ in range(100):
@@ -153,6 +155,7 @@ class UploaderLink:
             self._send(sock, protocol.make_header(
                 "hello", detector=DETECTOR_NAME, detector_version=self.version,
                 cameras=self.cameras, capabilities=["credit", "snapshot", "segment"]))
+            return
         depth, size = self.outbox.depth()
         self._send(sock, protocol.make_header(
             "status", cameras=self.camera_status(), outbox_depth=depth, outbox_bytes=size))

@@ -9,6 +9,7 @@ third-party package can add one without touching this repository.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -48,11 +49,21 @@ def available_backends() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def create_backend(kind: str, options: dict[str, Any]) -> Backend:
-    """Build the back end registered as ``kind`` with its config options."""
+def create_backend(kind: str, options: dict[str, Any], secrets: Mapping[str, str]) -> Backend:
+    """Build the back end registered as ``kind`` from its config options and secrets.
+
+    The registered object is a class (or factory) with a ``from_config(options,
+    secrets)`` classmethod; plain callables are called with the options only.
+    """
     found = available_backends()
     if kind not in found:
         known = ", ".join(sorted(found)) or "none"
         raise PermanentError(f"unknown storage back end {kind!r}; installed: {known}")
     factory = found[kind].load()
-    return factory(**options)
+    from_config = getattr(factory, "from_config", None)
+    try:
+        if from_config is not None:
+            return from_config(dict(options), secrets)
+        return factory(**options)
+    except TypeError as exc:
+        raise PermanentError(f"bad options for back end {kind!r}: {exc}") from None

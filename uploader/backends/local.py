@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from quickcam.uploader.backends import PermanentError, RetryableError
 
@@ -16,6 +18,10 @@ class LocalBackend:
 
     def __init__(self, path: str | Path = "storage") -> None:
         self.root = Path(path).expanduser().resolve()
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> LocalBackend:
+        return cls(**options)
 
     def upload(self, local_path: Path, remote_key: str) -> str:
         target = (self.root / remote_key).resolve()

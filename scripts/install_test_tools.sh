@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# System tools a few tests use, installed from Debian's packages when missing:
+#   openssh-server  a real sshd for the SFTP back-end test
+#   opencv-doc      OpenCV's sample vtest.avi (real pedestrians), extracted
+#                   into tests/data/ for detection tests on real footage
+# Without root or apt-get the tests that need them skip with the reason.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+have_apt() { command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; }
+updated=0
+apt_update_once() {
+    if [ "$updated" = 0 ]; then
+        apt-get update -qq >/dev/null 2>&1 || true
+        updated=1
+    fi
+}
+
+if [ ! -x /usr/sbin/sshd ] && have_apt; then
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null 2>&1 \
+        || echo "install_test_tools: could not install openssh-server" >&2
+fi
+
+vtest=tests/data/vtest.avi
+if [ ! -f "$vtest" ] && command -v apt-get >/dev/null 2>&1; then
+    mkdir -p tests/data
+    tmp="$(mktemp -d)"
+    apt_update_once
+    if (cd "$tmp" && apt-get download opencv-doc >/dev/null 2>&1); then
+        dpkg-deb -x "$tmp"/opencv-doc_*.deb "$tmp/x"
+        found="$(find "$tmp/x" -name vtest.avi | head -1)"
+        [ -n "$found" ] && cp "$found" "$vtest"
+    fi
+    rm -rf "$tmp"
+    [ -f "$vtest" ] || echo "install_test_tools: could not fetch opencv-doc's vtest.avi" >&2
+fi
+exit 0

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Start the uploader, then the detector; forward Ctrl-C/SIGTERM; exit non-zero if either failed.
+#
+#   scripts/run_all.sh --demo [--seconds N]     demo camera, local storage, no accounts needed
+#   scripts/run_all.sh --config quickcam.toml   your own camera and storage
+# Files (tokens.env, outbox/, spool/, storage/, logs) are made in the current folder.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/scripts/_bootstrap.sh"
+
+demo=0 seconds="" config=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --demo) demo=1 ;;
+        --seconds) seconds="${2:?--seconds needs a number}"; shift ;;
+        --config) config="${2:?--config needs a file}"; shift ;;
+        -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+        *) echo "run_all.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ -n "$seconds" ] && ! [[ "$seconds" =~ ^[0-9]+([.][0-9]+)?$ ]]; then
+    echo "run_all.sh: --seconds needs a number of seconds, got '$seconds'" >&2
+    exit 2
+fi
+if [ -n "$config" ] && [ ! -f "$config" ]; then
+    echo "run_all.sh: config file $config not found; copy quickcam.example.toml to start one" >&2
+    exit 2
+fi
+
+(cd "$ROOT" && bootstrap_venv "") || exit 1
+QC="$ROOT/.venv/bin/quickcam"
+
+args=()
+[ -n "$config" ] && args+=(--config "$config")
+if [ "$demo" = 1 ]; then
+    export QUICKCAM_CAMERA__SOURCE=demo
+    export QUICKCAM_UPLOADER__DESTINATIONS=local
+    if [ ! -f tokens.env ] || ! grep -q '^ENCRYPTION_KEY=' tokens.env; then
+        (umask 077; "$QC" keygen >> tokens.env) || exit 1
+        chmod 600 tokens.env
+        echo "run_all.sh: wrote a new ENCRYPTION_KEY to tokens.env (mode 600). Keep a copy somewhere safe:" >&2
+        echo "run_all.sh: without it the footage cannot be decrypted." >&2
+    fi
+fi
+
+# Each process gets its own session where possible, so Ctrl-C reaches this
+# script only and the stop order below holds: the detector first (it flushes
+# its open segment), then the uploader (it stores and uploads that segment).
+detach=()
+command -v setsid >/dev/null 2>&1 && detach=(setsid)
+
+${detach[@]+"${detach[@]}"} "$QC" uploader ${args[@]+"${args[@]}"} &
+up_pid=$!
+${detach[@]+"${detach[@]}"} "$QC" detector ${args[@]+"${args[@]}"} &
+det_pid=$!
+
+stop_requested=0
+trap 'stop_requested=1' INT TERM
+start=$SECONDS
+while [ "$stop_requested" = 0 ] && kill -0 "$up_pid" 2>/dev/null && kill -0 "$det_pid" 2>/dev/null; do
+    if [ -n "$seconds" ] && [ $((SECONDS - start)) -ge "${seconds%.*}" ]; then
+        break
+    fi
+    sleep 0.5 & wait $! 2>/dev/null
+done
+
+kill -TERM "$det_pid" 2>/dev/null
+wait "$det_pid"; det_rc=$?
+kill -TERM "$up_pid" 2>/dev/null
+wait "$up_pid"; up_rc=$?
+
+storage="$("$ROOT/.venv/bin/python" - ${args[@]+"${args[@]}"} <<'PY' 2>/dev/null
+import sys
+from pathlib import Path
+from quickcam.common.config import load_config
+cfg = load_config(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+local = cfg.storage.get("local", {}).get("path", "storage")
+print(Path(local) / cfg.uploader.remote_folder)
+PY
+)"
+if [ -n "$storage" ] && [ -d "$storage" ]; then
+    count=$(find "$storage" -name '*.qsc' | wc -l | tr -d ' ')
+    echo "run_all.sh: $count encrypted file(s) in $storage"
+    echo "run_all.sh: decrypt them with: $QC decrypt $storage -o decrypted"
+fi
+if [ "$det_rc" != 0 ] || [ "$up_rc" != 0 ]; then
+    echo "run_all.sh: detector exited with $det_rc, uploader with $up_rc" >&2
+    exit 1
+fi
+exit 0

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up .venv with the test extras (first run only), install the system tools
+# some tests need where this machine allows it, then run the whole suite.
+#   scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_bootstrap.sh
+bootstrap_venv test
+scripts/install_test_tools.sh || echo "test.sh: some system test tools could not be installed; their tests will say so" >&2
+exec .venv/bin/python -m pytest "$@"

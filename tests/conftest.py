@@ -1,0 +1,41 @@
+"""Shared fixtures: paths to the installed tools, free ports, a fresh key."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from quickcam.common.cryptofile import SymmetricKey
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+QUICKCAM = str(BIN / "quickcam")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def key() -> SymmetricKey:
+    return SymmetricKey.generate()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, key: SymmetricKey, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with tokens.env, a free link port and no QUICKCAM_* leaking in."""
+    for name in list(os.environ):
+        if name.startswith("QUICKCAM_") or name in ("ENCRYPTION_KEY", "ENCRYPTION_RECIPIENT"):
+            monkeypatch.delenv(name)
+    env_file = tmp_path / "tokens.env"
+    env_file.write_text(f"ENCRYPTION_KEY={key.to_hex()}\n")
+    env_file.chmod(0o600)
+    monkeypatch.setenv("QUICKCAM_LINK__ENDPOINT", f"tcp://127.0.0.1:{free_port()}")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

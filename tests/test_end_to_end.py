@@ -1,0 +1,66 @@
+"""The whole product from the user's command: run_all.sh --demo, then decrypt."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.conftest import QUICKCAM, REPO
+
+PLAINTEXT_MAGIC = (b"\xff\xd8\xff", b"\x00\x00\x00")  # JPEG, MP4 box header
+
+
+def _is_plaintext_media(path: Path) -> bool:
+    head = path.read_bytes()[:12]
+    return head.startswith(b"\xff\xd8\xff") or head[4:8] == b"ftyp"
+
+
+@pytest.mark.slow
+def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_motion(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    from tests.conftest import free_port
+
+    env["QUICKCAM_LINK__ENDPOINT"] = f"tcp://127.0.0.1:{free_port()}"
+    run = subprocess.run(
+        [str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "25"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "decrypt them with" in run.stdout
+    assert (tmp_path / "tokens.env").stat().st_mode & 0o077 == 0
+
+    stored = list((tmp_path / "storage" / "webcam_captures").rglob("*.qsc"))
+    segments = [p for p in stored if p.name.startswith("segment-")]
+    snapshots = [p for p in stored if p.name.startswith("snapshot-")]
+    assert segments and snapshots
+
+    # Nothing readable anywhere but the decrypt output: outbox drained, spool encrypted.
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and _is_plaintext_media(p)]
+    assert leftovers == []
+    assert not list((tmp_path / "outbox").glob("*.bin"))
+
+    out = tmp_path / "decrypted"
+    dec = subprocess.run([QUICKCAM, "decrypt", "storage", "-o", str(out)], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert dec.returncode == 0, dec.stdout + dec.stderr
+    videos = sorted(out.rglob("*.mp4"))
+    assert len(videos) == len(segments)
+    frames = 0
+    for video in videos:
+        with av.open(str(video)) as container:
+            frames += sum(1 for _ in container.decode(video=0))
+    # The demo's script walks someone through at 4-10 s and 18-23 s: 11 s of
+    # motion at 15 fps, each event also carrying pre- and post-roll.
+    assert frames >= 11 * 15
+    events = {p.parent.name for p in segments}
+    assert len(events) == 2
+
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert status["counters"]["segment"] == len(segments)

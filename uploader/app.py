@@ -1,0 +1,144 @@
+"""The uploader process: receiver + shipper threads, until told to stop."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+from quickcam.common.config import Config, ConfigError
+from quickcam.common.cryptofile import Context, KeyFormatError, RecipientPublicKey, SymmetricKey
+from quickcam.common.protocol import new_message_id
+from quickcam.common.secrets import load_secrets
+from quickcam.uploader.backends import Backend, BackendError, create_backend
+from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.receiver import Receiver
+from quickcam.uploader.shipper import Shipper
+from quickcam.uploader.spool import Spool
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_UPLOAD_S = 10.0
+
+
+def encryption_key(secrets: dict[str, str]) -> SymmetricKey | RecipientPublicKey:
+    """Mode 2 (public recipient) if configured, else the symmetric ENCRYPTION_KEY."""
+    try:
+        recipient = secrets.get("ENCRYPTION_RECIPIENT", "").strip()
+        if recipient:
+            return RecipientPublicKey.load(recipient)
+        key = secrets.get("ENCRYPTION_KEY", "").strip()
+        if not key:
+            raise ConfigError(
+                "ENCRYPTION_KEY is not set; create one with `quickcam keygen` and put the line in tokens.env"
+            )
+        return SymmetricKey.from_hex(key)
+    except (KeyFormatError, OSError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend]:
+    backends = {}
+    for name in config.uploader.destinations:
+        options = dict(config.storage.get(name, {}))
+        kind = options.pop("kind", name)
+        try:
+            backends[name] = create_backend(kind, options, secrets)
+        except BackendError as exc:
+            raise ConfigError(f"storage.{name}: {exc}") from None
+    return backends
+
+
+def run_uploader(config: Config, log_file: Path | None, seconds: float | None = None) -> int:
+    secrets = load_secrets(config.env_file)
+    key = encryption_key(secrets)
+    backends = build_backends(config, secrets)
+    state = config.uploader.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    ledger_path = state / "ledger.sqlite3"
+    spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
+    shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s)
+    receiver = Receiver(config, key, spool, ledger_path, shipper.wake)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
+    shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)
+    shipper_thread.start()
+    receiver_thread.start()
+    log.info("uploader: destinations %s; spool %s", ", ".join(backends), spool.root)
+
+    deadline = time.monotonic() + seconds if seconds else None
+    next_log_upload = time.monotonic() + config.uploader.log_upload_interval_s
+    while not stop.is_set():
+        if not receiver_thread.is_alive():
+            log.error("uploader: receiver stopped unexpectedly")
+            return 1
+        if deadline and time.monotonic() >= deadline:
+            log.info("uploader: --seconds elapsed; stopping")
+            break
+        if time.monotonic() >= next_log_upload:
+            enqueue_log(config, key, spool, ledger_path, log_file, shipper)
+            next_log_upload = time.monotonic() + config.uploader.log_upload_interval_s
+        stop.wait(0.2)
+
+    log.info("uploader: stopping; no new footage accepted")
+    receiver.stop_event.set()
+    receiver_thread.join(timeout=5)
+    enqueue_log(config, key, spool, ledger_path, log_file, shipper)
+    _drain(shipper, ledger_path, SHUTDOWN_UPLOAD_S)
+    shipper.stop_event.set()
+    shipper_thread.join(timeout=SHUTDOWN_UPLOAD_S)
+    ledger = Ledger(ledger_path)
+    left = sum(row["pending"] for row in ledger.summary())
+    ledger.close()
+    if left:
+        log.warning("uploader: %d upload(s) still pending; they resume on next start", left)
+    log.info("uploader: stopped")
+    return 0
+
+
+def _drain(shipper: Shipper, ledger_path: Path, timeout: float) -> None:
+    """Give in-flight uploads a chance to finish before exiting."""
+    ledger = Ledger(ledger_path)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            due = ledger.due(limit=1)
+            if not due:
+                return
+            shipper.wake.set()
+            time.sleep(0.1)
+    finally:
+        ledger.close()
+
+
+def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
+                log_file: Path | None, shipper: Shipper) -> None:
+    """Encrypt a copy of the log file into the spool for upload, as the original tool did."""
+    if log_file is None or not log_file.is_file():
+        return
+    data = log_file.read_bytes()
+    item_id = new_message_id()
+    host = socket.gethostname()
+    context = Context(camera_id=host, message_id=item_id, sequence=0, start_ms=int(time.time() * 1000),
+                      content_type="text/plain", plaintext_length=len(data))
+    try:
+        path = spool.store(item_id, data, key, context)
+        stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
+        remote = f"{config.uploader.remote_folder}/logs/{host}/{stamp}-{log_file.name}-{item_id}.qsc"
+        ledger = Ledger(ledger_path)
+        try:
+            ledger.add(Item(item_id, hashlib.sha256(data).hexdigest(), "log", host, "", 0, len(data),
+                            str(path), remote, time.time()), config.uploader.destinations)
+        finally:
+            ledger.close()
+        shipper.wake.set()
+    except OSError as exc:
+        log.warning("uploader: could not queue the log file for upload: %s", exc)

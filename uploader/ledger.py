@@ -1,0 +1,176 @@
+"""The ledger: an SQLite record of every item the uploader accepted and where it went.
+
+It is what makes storage exactly-once: a message id is stored once, a repeat
+with the same sha256 is re-acknowledged, a repeat with a different sha256 is a
+conflict. It survives restarts (WAL, synchronous=FULL), so pending uploads
+resume. Each thread opens its own ``Ledger`` on the same file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id          TEXT PRIMARY KEY,
+    sha256      TEXT NOT NULL,
+    kind        TEXT NOT NULL,            -- snapshot, segment, log
+    camera      TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    size        INTEGER NOT NULL,         -- plaintext bytes
+    spool_path  TEXT NOT NULL,
+    remote_key  TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    done_at     REAL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    item_id     TEXT NOT NULL REFERENCES items(id),
+    destination TEXT NOT NULL,
+    state       TEXT NOT NULL,            -- pending, uploaded, failed
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT NOT NULL DEFAULT '',
+    location    TEXT NOT NULL DEFAULT '',
+    next_try_at REAL NOT NULL DEFAULT 0,
+    updated_at  REAL NOT NULL,
+    PRIMARY KEY (item_id, destination)
+);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, next_try_at);
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    sha256: str
+    kind: str
+    camera: str
+    event: str
+    seq: int
+    size: int
+    spool_path: str
+    remote_key: str
+    received_at: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    item: Item
+    destination: str
+    attempts: int
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def sha256_of(self, item_id: str) -> str | None:
+        row = self.db.execute("SELECT sha256 FROM items WHERE id=?", (item_id,)).fetchone()
+        return row[0] if row else None
+
+    def add(self, item: Item, destinations: list[str]) -> None:
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,NULL)",
+                (item.id, item.sha256, item.kind, item.camera, item.event, item.seq, item.size,
+                 item.spool_path, item.remote_key, item.received_at),
+            )
+            self.db.executemany(
+                "INSERT INTO deliveries (item_id, destination, state, updated_at) VALUES (?,?,'pending',?)",
+                [(item.id, dest, now) for dest in destinations],
+            )
+
+    def due(self, limit: int = 50) -> list[Delivery]:
+        """Pending deliveries whose retry time has come: snapshots first, then oldest."""
+        rows = self.db.execute(
+            """SELECT i.*, d.destination, d.attempts FROM deliveries d JOIN items i ON i.id = d.item_id
+               WHERE d.state='pending' AND d.next_try_at <= ?
+               ORDER BY CASE i.kind WHEN 'snapshot' THEN 0 WHEN 'segment' THEN 1 ELSE 2 END, i.id
+               LIMIT ?""",
+            (time.time(), limit),
+        ).fetchall()
+        return [Delivery(Item(*row[:10]), row[11], row[12]) for row in rows]
+
+    def next_due_in(self) -> float | None:
+        row = self.db.execute("SELECT MIN(next_try_at) FROM deliveries WHERE state='pending'").fetchone()
+        return None if row[0] is None else max(0.0, row[0] - time.time())
+
+    def mark_uploaded(self, item_id: str, destination: str, location: str) -> bool:
+        """Record success; True when every destination of the item now has it."""
+        now = time.time()
+        with self.db:
+            self.db.execute(
+                "UPDATE deliveries SET state='uploaded', location=?, attempts=attempts+1, last_error='', "
+                "updated_at=? WHERE item_id=? AND destination=?",
+                (location, now, item_id, destination),
+            )
+            left = self.db.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE item_id=? AND state!='uploaded'", (item_id,)
+            ).fetchone()[0]
+            if left == 0:
+                self.db.execute("UPDATE items SET done_at=? WHERE id=?", (now, item_id))
+        return left == 0
+
+    def mark_retry(self, item_id: str, destination: str, error: str, retry_in: float) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET attempts=attempts+1, last_error=?, next_try_at=?, updated_at=? "
+            "WHERE item_id=? AND destination=?",
+            (error, time.time() + retry_in, time.time(), item_id, destination),
+        )
+
+    def mark_failed(self, item_id: str, destination: str, error: str) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET state='failed', attempts=attempts+1, last_error=?, updated_at=? "
+            "WHERE item_id=? AND destination=?",
+            (error, time.time(), item_id, destination),
+        )
+
+    def retry_failed(self) -> int:
+        """Put permanently failed deliveries back in the queue (``quickcam retry``)."""
+        cur = self.db.execute(
+            "UPDATE deliveries SET state='pending', next_try_at=0, updated_at=? WHERE state='failed'",
+            (time.time(),),
+        )
+        return cur.rowcount
+
+    def pending_bytes(self) -> int:
+        row = self.db.execute("SELECT COALESCE(SUM(size),0) FROM items WHERE done_at IS NULL").fetchone()
+        return int(row[0])
+
+    def summary(self) -> list[dict]:
+        """Per destination: counts by state, oldest pending age, last error."""
+        out = []
+        now = time.time()
+        for (dest,) in self.db.execute("SELECT DISTINCT destination FROM deliveries ORDER BY destination"):
+            counts = dict(self.db.execute(
+                "SELECT state, COUNT(*) FROM deliveries WHERE destination=? GROUP BY state", (dest,)
+            ).fetchall())
+            oldest = self.db.execute(
+                "SELECT MIN(i.received_at) FROM deliveries d JOIN items i ON i.id=d.item_id "
+                "WHERE d.destination=? AND d.state!='uploaded'", (dest,)
+            ).fetchone()[0]
+            last_error = self.db.execute(
+                "SELECT last_error FROM deliveries WHERE destination=? AND last_error!='' "
+                "ORDER BY updated_at DESC LIMIT 1", (dest,)
+            ).fetchone()
+            out.append({
+                "destination": dest,
+                "pending": counts.get("pending", 0),
+                "failed": counts.get("failed", 0),
+                "uploaded": counts.get("uploaded", 0),
+                "oldest_pending_s": round(now - oldest, 1) if oldest else 0.0,
+                "last_error": last_error[0] if last_error else "",
+            })
+        return out
