@@ -218,24 +218,28 @@ def _segment_plain_size(index: int, count: int, plaintext_length: int) -> int:
     return plaintext_length - (index * PLAIN_SEGMENT_SIZE - STREAM_HEADER_SIZE if index else 0)
 
 
-def _text_field(value: bytes) -> bytes:
-    return bytes([len(value)]) + value
+_FIXED = struct.Struct(">8sBB8sBBBQQQ")  # magic .. plaintext_length: 45 bytes
+FIXED_SIZE = _FIXED.size + CHECK_SIZE  # 49: the part every version-1 header starts with
 
 
 def _encode_header(mode: int, key_id: bytes, context: Context, hpke_fields: bytes = b"") -> bytes:
-    body = b"".join(
-        (
-            MAGIC,
-            bytes((VERSION, mode)),
-            key_id,
-            _text_field(context.camera_id.encode("utf-8")),
-            _text_field(context.message_id.encode("utf-8")),
-            struct.pack(">QQ", context.sequence, context.start_ms),
-            _text_field(context.content_type.encode("ascii")),
-            struct.pack(">Q", context.plaintext_length),
-            hpke_fields,
-        )
+    """Fixed part (with every length) + its check, then the texts, HPKE fields, header check."""
+    camera = context.camera_id.encode("utf-8")
+    message = context.message_id.encode("utf-8")
+    ctype = context.content_type.encode("ascii")
+    fixed = _FIXED.pack(
+        MAGIC,
+        VERSION,
+        mode,
+        key_id,
+        len(camera),
+        len(message),
+        len(ctype),
+        context.sequence,
+        context.start_ms,
+        context.plaintext_length,
     )
+    body = b"".join((fixed, _check(fixed), camera, message, ctype, hpke_fields))
     return body + _check(body)
 
 
@@ -243,75 +247,63 @@ def _check(body: bytes) -> bytes:
     return hashlib.sha256(body).digest()[:CHECK_SIZE]
 
 
-class _Reader:
-    """Reads exact byte counts from a stream, keeping them, and calls a short read truncation."""
-
-    def __init__(self, src: BinaryIO) -> None:
-        self._src = src
-        self.data = bytearray()
-
-    def take(self, n: int, what: str) -> bytes:
-        chunk = _read_exact(self._src, n)
-        self.data += chunk
-        if len(chunk) < n:
-            raise TruncatedError(
-                f"truncated: the file ends inside its header (in the {what}) after "
-                f"{len(self.data)} bytes; it was cut short in transfer, fetch it again"
-            )
-        return chunk
+_DAMAGED_HEADER = (
+    "damaged: the header's {} check bytes do not match, it was altered in storage or transfer; "
+    "fetch the file again from the back end"
+)
 
 
 def read_header(src: BinaryIO) -> Header:
-    """Parse and check the header without any key; leaves ``src`` at the payload."""
-    first = _read_exact(src, len(MAGIC))
-    if first != MAGIC:
+    """Parse and check the header without any key; leaves ``src`` at the payload.
+
+    Lengths are read only from the checked fixed part, so a damaged length is reported
+    as damage and never sends the reader past the end of the file.
+    """
+    first = _read_exact(src, len(MAGIC) + 1)
+    if first[: len(MAGIC)] != MAGIC:
         if not first:
             raise TruncatedError("truncated: the file is empty; fetch it again")
         if MAGIC.startswith(first):
-            raise TruncatedError(
-                f"truncated: the file is only {len(first)} bytes long; fetch it again"
-            )
+            raise TruncatedError(f"truncated: the file is only {len(first)} bytes long")
         raise NotQuickcamFileError(
             "not a quickcam file: it does not start with the .qsc magic bytes"
         )
-    reader = _Reader(src)
-    reader.data += first
-    version = reader.take(1, "version byte")[0]
+    if len(first) == len(MAGIC):
+        raise TruncatedError(f"truncated: the file is only {len(first)} bytes long")
+    version = first[-1]
     if version != VERSION:
         raise UnknownVersionError(
-            f"unknown version: the file uses format version {version}, this quickcam reads only "
-            f"version {VERSION}; decrypt it with a newer quickcam"
+            f"unknown version: the file uses format version {version}, this quickcam reads "
+            f"only version {VERSION}; decrypt it with a newer quickcam"
         )
-    mode = reader.take(1, "mode byte")[0]
+    reader = _Reader(src, first)
+    fixed = reader.take(_FIXED.size - len(first), "fixed part")
+    fixed = first + fixed
+    if reader.take(CHECK_SIZE, "fixed part check") != _check(fixed):
+        raise DamagedError(_DAMAGED_HEADER.format("fixed part"))
+    _, _, mode, key_id, n_camera, n_message, n_ctype, sequence, start_ms, length = _FIXED.unpack(
+        fixed
+    )
     if mode not in (MODE_SYMMETRIC, MODE_RECIPIENT):
-        raise DamagedError(
-            f"damaged: the header's mode byte is {mode}, must be 1 or 2; fetch the file again"
-        )
-    key_id = reader.take(KEY_ID_SIZE, "key id")
-    texts = []
-    for name in ("camera id", "message id"):
-        texts.append(reader.take(reader.take(1, f"{name} length")[0], name))
-    sequence, start_ms = struct.unpack(">QQ", reader.take(16, "sequence and start time"))
-    content_type = reader.take(reader.take(1, "content type length")[0], "content type")
-    (plaintext_length,) = struct.unpack(">Q", reader.take(8, "plaintext length"))
+        raise DamagedError(f"damaged: the header's mode byte is {mode}, must be 1 or 2")
+    camera = reader.take(n_camera, "camera id")
+    message = reader.take(n_message, "message id")
+    ctype = reader.take(n_ctype, "content type")
     hpke_enc = wrapped = None
     if mode == MODE_RECIPIENT:
         hpke_enc = reader.take(HPKE_ENC_SIZE, "HPKE encapsulated key")
         wrapped = reader.take(WRAPPED_KEY_SIZE, "wrapped file key")
     body = bytes(reader.data)
     if reader.take(CHECK_SIZE, "header check") != _check(body):
-        raise DamagedError(
-            "damaged: the header's check bytes do not match, it was altered in storage or "
-            "transfer; fetch the file again from the back end"
-        )
+        raise DamagedError(_DAMAGED_HEADER.format("final"))
     try:
         context = Context(
-            camera_id=texts[0].decode("utf-8"),
-            message_id=texts[1].decode("utf-8"),
+            camera_id=camera.decode("utf-8"),
+            message_id=message.decode("utf-8"),
             sequence=sequence,
             start_ms=start_ms,
-            content_type=content_type.decode("ascii"),
-            plaintext_length=plaintext_length,
+            content_type=ctype.decode("ascii"),
+            plaintext_length=length,
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise DamagedError(f"damaged: the header holds an invalid context field ({exc})") from None
@@ -324,6 +316,24 @@ def read_header(src: BinaryIO) -> Header:
         wrapped_key=wrapped,
         raw=bytes(reader.data),
     )
+
+
+class _Reader:
+    """Reads exact byte counts from a stream, keeping them; a short read is a truncation."""
+
+    def __init__(self, src: BinaryIO, already: bytes) -> None:
+        self._src = src
+        self.data = bytearray(already)
+
+    def take(self, n: int, what: str) -> bytes:
+        chunk = _read_exact(self._src, n)
+        self.data += chunk
+        if len(chunk) < n:
+            raise TruncatedError(
+                f"truncated: the file ends inside its header (in the {what}) after "
+                f"{len(self.data)} bytes; it was cut short in transfer, fetch it again"
+            )
+        return chunk
 
 
 # --- Keys --------------------------------------------------------------------------------------

@@ -121,15 +121,21 @@ def _flip(offset: int, bit: int = 0) -> Callable[[bytes], bytes]:
 
 
 def _forge(change: Callable[[bytearray], None]) -> Callable[[bytes], bytes]:
-    """Change header bytes and recompute the unkeyed check, as an attacker could."""
+    """Change header bytes and recompute both unkeyed checks, as an attacker could."""
 
     def apply(data: bytes) -> bytes:
         header = cf.read_header(io.BytesIO(data))
         body = bytearray(header.raw[: -cf.CHECK_SIZE])
         change(body)
+        fixed_end = cf.FIXED_SIZE - cf.CHECK_SIZE
+        body[fixed_end : cf.FIXED_SIZE] = cf._check(bytes(body[:fixed_end]))
         return bytes(body) + cf._check(bytes(body)) + data[header.size :]
 
     return apply
+
+
+def _set_mode_5(body: bytearray) -> None:
+    body[9] = 5
 
 
 def _rename_camera(body: bytearray) -> None:
@@ -146,86 +152,44 @@ def build_invalid(valid: dict[str, dict]) -> list[dict]:
     small2 = valid["mode2-small"]["_bytes"]
     header_size = len(bytes.fromhex(valid["mode1-small"]["header_hex"]))
     header2_size = len(bytes.fromhex(valid["mode2-small"]["header_hex"]))
+    r = "recipient"
+    # fmt: off
     cases = [
-        ("not-quickcam", small, _flip(0), [KEY_A], "NotQuickcamFileError", "magic byte 0 flipped"),
-        ("unknown-version", small, _flip(8, 1), [KEY_A], "UnknownVersionError", "version 1 -> 3"),
-        ("bad-mode", small, _flip(9, 2), [KEY_A], "DamagedError", "mode byte 1 -> 5"),
-        (
-            "header-bit-flip",
-            small,
-            _flip(20),
-            [KEY_A],
-            "DamagedError",
-            "camera id byte flipped: header check fails",
-        ),
-        (
-            "header-forged",
-            small,
-            _forge(_rename_camera),
-            [KEY_A],
-            "DamagedError",
-            "camera id changed and check recomputed: segment 1 fails authentication",
-        ),
-        (
-            "salt-flip",
-            small,
-            _flip(header_size + 1),
-            [KEY_A],
-            "DamagedError",
-            "payload salt flipped: segment 1 fails authentication",
-        ),
-        (
-            "tag-flip",
-            small,
-            _flip(len(small) - 1, 7),
-            [KEY_A],
-            "DamagedError",
-            "last tag byte flipped",
-        ),
-        ("truncated", small, lambda d: d[:-1], [KEY_A], "TruncatedError", "last byte removed"),
-        (
-            "truncated-in-header",
-            small,
-            lambda d: d[:30],
-            [KEY_A],
-            "TruncatedError",
-            "cut inside the header",
-        ),
-        ("extended", small, lambda d: d + b"\x00", [KEY_A], "DamagedError", "one byte appended"),
-        ("wrong-key", small, lambda d: d, [KEY_B], "WrongKeyError", "key ring holds only KEY_B"),
-        (
-            "mode2-wrong-key",
-            small2,
-            lambda d: d,
-            [KEY_A],
-            "WrongKeyError",
-            "key ring holds no recipient key",
-        ),
-        (
-            "mode2-wrapped-key-flip",
-            small2,
-            _flip(header2_size - cf.CHECK_SIZE - 1),
-            ["recipient"],
-            "DamagedError",
-            "last wrapped-key byte flipped: header check fails",
-        ),
-        (
-            "mode2-wrapped-key-forged",
-            small2,
-            _forge(_flip_wrapped_key),
-            ["recipient"],
-            "DamagedError",
-            "wrapped key changed and check recomputed: HPKE open fails",
-        ),
-        (
-            "mode2-truncated",
-            small2,
-            lambda d: d[:-16],
-            ["recipient"],
-            "TruncatedError",
-            "last tag removed",
-        ),
+        # name, file it is made from, change, key ring, error class, why
+        ("not-quickcam", small, _flip(0), [KEY_A], "NotQuickcamFileError",
+         "magic byte 0 flipped"),
+        ("unknown-version", small, _flip(8, 1), [KEY_A], "UnknownVersionError",
+         "version 1 -> 3"),
+        ("bad-mode", small, _forge(_set_mode_5), [KEY_A], "DamagedError",
+         "mode byte 1 -> 5, checks recomputed"),
+        ("fixed-part-bit-flip", small, _flip(18, 7), [KEY_A], "DamagedError",
+         "camera id length 4 -> 132: fixed part check fails"),
+        ("header-bit-flip", small, _flip(cf.FIXED_SIZE), [KEY_A], "DamagedError",
+         "camera id byte flipped: final header check fails"),
+        ("header-forged", small, _forge(_rename_camera), [KEY_A], "DamagedError",
+         "camera id changed and checks recomputed: segment 1 fails authentication"),
+        ("salt-flip", small, _flip(header_size + 1), [KEY_A], "DamagedError",
+         "payload salt flipped: segment 1 fails authentication"),
+        ("tag-flip", small, _flip(len(small) - 1, 7), [KEY_A], "DamagedError",
+         "last tag byte flipped"),
+        ("truncated", small, lambda d: d[:-1], [KEY_A], "TruncatedError",
+         "last byte removed"),
+        ("truncated-in-header", small, lambda d: d[:30], [KEY_A], "TruncatedError",
+         "cut inside the fixed part of the header"),
+        ("extended", small, lambda d: d + b"\x00", [KEY_A], "DamagedError",
+         "one byte appended"),
+        ("wrong-key", small, lambda d: d, [KEY_B], "WrongKeyError",
+         "key ring holds only KEY_B"),
+        ("mode2-wrong-key", small2, lambda d: d, [KEY_A], "WrongKeyError",
+         "key ring holds no recipient key"),
+        ("mode2-wrapped-key-flip", small2, _flip(header2_size - cf.CHECK_SIZE - 1), [r],
+         "DamagedError", "last wrapped-key byte flipped: final header check fails"),
+        ("mode2-wrapped-key-forged", small2, _forge(_flip_wrapped_key), [r], "DamagedError",
+         "wrapped key changed and checks recomputed: HPKE open fails"),
+        ("mode2-truncated", small2, lambda d: d[:-16], [r], "TruncatedError",
+         "last tag removed"),
     ]
+    # fmt: on
     out = []
     for name, base, mutate, keys, error, why in cases:
         data = mutate(base)
