@@ -11,7 +11,6 @@ import sys
 from importlib.metadata import entry_points
 
 import click
-
 from quickcam.common.config import ConfigError
 
 COMMAND_GROUP = "quickcam.commands"
@@ -51,10 +50,7 @@ def _register_builtin_commands() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        _register_builtin_commands()
-    except ImportError:
-        pass
+    _register_builtin_commands()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

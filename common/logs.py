@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 
-
 def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> Path | None:
     """Log to stderr and to ``<log_file stem>.<process><suffix>`` (rotated at 10 MB, 5 kept).
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
 from quickcam.common.config import load_config
 from quickcam.common.logs import setup_logging
 

@@ -1,0 +1,86 @@
+"""Config: defaults, the example file, environment overrides, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from quickcam.common.config import Config, ConfigError, load_config
+
+from tests.conftest import QUICKCAM, REPO
+
+
+def test_example_file_documents_exactly_the_defaults() -> None:
+    assert load_config(REPO / "quickcam.example.toml", environ={}) == Config()
+
+
+def test_original_tools_knobs_have_their_original_defaults() -> None:
+    config = load_config(environ={})
+    assert (config.camera.width, config.camera.height) == (640, 480)
+    assert config.motion.min_area_fraction == 1 / 64
+    assert config.motion.dark_threshold == 10.0
+    assert config.motion.dark_interval_s == 5.0
+    assert config.uploader.remote_folder == "webcam_captures"
+    assert config.env_file == Path("tokens.env")
+
+
+def test_environment_overrides_any_key_including_nested_storage_options(tmp_path: Path) -> None:
+    file = tmp_path / "q.toml"
+    file.write_text('[camera]\nwidth = 800\n[storage.local]\npath = "a"\n')
+    config = load_config(file, environ={
+        "QUICKCAM_CAMERA__WIDTH": "320",
+        "QUICKCAM_STORAGE__LOCAL__PATH": "/mnt/nas",
+        "QUICKCAM_UPLOADER__DESTINATIONS": "local, nas",
+        "UNRELATED": "x",
+    })
+    assert config.camera.width == 320
+    assert config.storage["local"]["path"] == "/mnt/nas"
+    assert config.uploader.destinations == ["local", "nas"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "expected"),
+    [
+        ("[camera]\nwidth = -5\n", {}, "camera.width: input should be greater than 0"),
+        ("[camera]\nwidht = 5\n", {}, "camera.widht: unknown key"),
+        ("", {"QUICKCAM_MOTION__MIN_AREA_FRACTION": "2"}, "QUICKCAM_MOTION__MIN_AREA_FRACTION"),
+        ("[camera]\nsource = 'webcam'\n", {}, "camera.source: input should be 'demo', 'camera'"),
+        ("[link]\nendpoint = 'http://x'\n", {}, "link.endpoint"),
+        ("[camera\n", {}, "is not valid TOML"),
+    ],
+)
+def test_bad_values_name_the_key_and_where_to_fix_it(tmp_path: Path, toml: str, env: dict, expected: str) -> None:
+    file = tmp_path / "bad.toml"
+    file.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, environ=env)
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_config_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="quickcam.example.toml"):
+        load_config(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize("command", ["detector", "uploader"])
+def test_cli_turns_a_config_error_into_one_line_and_exit_code_2(tmp_path: Path, command: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[motion]\npixel_threshold = 999\n")
+    run = subprocess.run([QUICKCAM, command, "--config", str(bad)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "motion.pixel_threshold" in lines[0]
+    assert "Traceback" not in run.stderr
+
+
+def test_uploader_without_a_key_says_how_to_make_one(tmp_path: Path) -> None:
+    run = subprocess.run([QUICKCAM, "uploader", "--seconds", "1"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode == 2
+    assert "quickcam keygen" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -1,0 +1,30 @@
+"""`pip install .` must put everything under one quickcam namespace."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def test_wheel_installs_only_under_the_quickcam_namespace(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    wheel = next(tmp_path.glob("quickcam-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top == {"quickcam"}
+    for module in ("quickcam/detector/app.py", "quickcam/uploader/app.py", "quickcam/common/cli.py",
+                   "quickcam/uploader/backends/local.py"):
+        assert module in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "quickcam = quickcam.common.cli:main" in text
+    assert "[quickcam.backends]" in text

@@ -1,0 +1,216 @@
+"""The ``cloudinary`` back end: encrypted files as ``raw`` assets through Cloudinary's SDK.
+
+Every call passes its own credentials and API base to the SDK instead of
+touching the SDK's global ``cloudinary.config()``, so two Cloudinary
+destinations (or a test server on 127.0.0.1 via ``upload_prefix``) can live in
+one process. Uploads use ``overwrite=False``: uploading the same key again
+returns the asset already there, which is success when its MD5 ``etag``
+matches the local file and a loud permanent error when it does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import cloudinary.exceptions
+import cloudinary.uploader
+
+from quickcam.uploader.backends import BackendError, PermanentError, RetryableError
+
+# The SDK's own default for upload_large; Cloudinary caps a plain upload at
+# 100 MB for raw files on most plans, so stay well below that.
+DEFAULT_LARGE_THRESHOLD = 20_000_000
+DEFAULT_CHUNK_SIZE = 20_000_000
+
+_STATUS_IN_MESSAGE = re.compile(r"server response \((\d{3})\)")
+
+
+class CloudinaryBackend:
+    """Uploads to Cloudinary as ``raw`` assets under ``folder``.
+
+    Credentials come either as ``cloudinary_url``
+    (``cloudinary://API_KEY:API_SECRET@CLOUD_NAME``, as in CLOUDINARY_URL) or as
+    ``cloud_name``/``api_key``/``api_secret``; explicit values win over the URL.
+    ``secrets`` (the tokens.env view) fills in whatever was not passed, from
+    CLOUDINARY_URL, CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY and
+    CLOUDINARY_API_SECRET.
+    """
+
+    name = "cloudinary"
+
+    def __init__(
+        self,
+        cloudinary_url: str = "",
+        cloud_name: str = "",
+        api_key: str = "",
+        api_secret: str = "",
+        folder: str = "",
+        large_threshold: int = DEFAULT_LARGE_THRESHOLD,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        timeout: float = 60.0,
+        upload_prefix: str = "",
+        signature_algorithm: str = "",
+        name: str = "cloudinary",
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
+        secrets = secrets or {}
+        url = _parse_cloudinary_url(cloudinary_url or secrets.get("CLOUDINARY_URL", ""))
+        self.cloud_name = cloud_name or secrets.get("CLOUDINARY_CLOUD_NAME", "") or url["cloud_name"]
+        self._api_key = api_key or secrets.get("CLOUDINARY_API_KEY", "") or url["api_key"]
+        self._api_secret = (
+            api_secret or secrets.get("CLOUDINARY_API_SECRET", "") or url["api_secret"]
+        )
+        missing = [
+            env
+            for env, value in (
+                ("CLOUDINARY_CLOUD_NAME", self.cloud_name),
+                ("CLOUDINARY_API_KEY", self._api_key),
+                ("CLOUDINARY_API_SECRET", self._api_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise PermanentError(
+                "Cloudinary credentials missing: set CLOUDINARY_URL "
+                "(cloudinary://API_KEY:API_SECRET@CLOUD_NAME) or "
+                + ", ".join(missing)
+                + " in tokens.env"
+            )
+        if large_threshold < 0 or chunk_size <= 0:
+            raise PermanentError("Cloudinary large_threshold must be >= 0 and chunk_size > 0")
+        algorithm = (signature_algorithm or url["signature_algorithm"] or "sha1").lower()
+        if algorithm not in ("sha1", "sha256"):
+            raise PermanentError(
+                f"Cloudinary signature_algorithm must be sha1 or sha256, got {algorithm!r}"
+            )
+        self.folder = folder.strip("/")
+        self.large_threshold = large_threshold
+        self.chunk_size = chunk_size
+        self.timeout = timeout
+        self.upload_prefix = (upload_prefix or url["upload_prefix"]).rstrip("/")
+        self.signature_algorithm = algorithm
+        self.name = name
+
+    def public_id_for(self, remote_key: str) -> str:
+        """The Cloudinary public id of ``remote_key``: the key under the upload folder."""
+        parts = PurePosixPath(remote_key).parts
+        if not parts or remote_key.startswith("/") or ".." in parts:
+            raise PermanentError(f"remote key {remote_key!r} is not a relative path")
+        return "/".join(p for p in (self.folder, remote_key) if p)
+
+    def upload(self, local_path: Path, remote_key: str) -> str:
+        public_id = self.public_id_for(remote_key)
+        try:
+            size = local_path.stat().st_size
+        except OSError as exc:
+            raise PermanentError(f"cannot read {local_path}: {exc.strerror or exc}") from exc
+        options: dict[str, Any] = {
+            "resource_type": "raw",
+            "public_id": public_id,
+            "overwrite": False,
+            "unique_filename": False,
+            "use_filename": False,
+            "filename": PurePosixPath(remote_key).name,
+            "cloud_name": self.cloud_name,
+            "api_key": self._api_key,
+            "api_secret": self._api_secret,
+            "signature_algorithm": self.signature_algorithm,
+            "timeout": self.timeout,
+        }
+        if self.upload_prefix:
+            options["upload_prefix"] = self.upload_prefix
+        try:
+            if size > self.large_threshold:
+                result = cloudinary.uploader.upload_large(
+                    str(local_path), chunk_size=self.chunk_size, **options
+                )
+            else:
+                result = cloudinary.uploader.upload(str(local_path), **options)
+        except cloudinary.exceptions.Error as exc:
+            raise classify_error(exc, public_id) from exc
+        except ValueError as exc:  # the SDK's word for missing/invalid configuration
+            raise PermanentError(f"Cloudinary configuration: {exc}") from exc
+        except OSError as exc:
+            raise PermanentError(f"cannot read {local_path}: {exc.strerror or exc}") from exc
+        if not isinstance(result, dict) or not result.get("public_id"):
+            raise RetryableError(f"Cloudinary returned no asset for {public_id}: {result!r}")
+        if result.get("existing"):
+            self._check_same_content(local_path, public_id, result)
+        return str(result.get("secure_url") or result.get("url") or public_id)
+
+    @staticmethod
+    def _check_same_content(local_path: Path, public_id: str, result: dict[str, Any]) -> None:
+        """A key uploaded twice is success only if Cloudinary holds these same bytes."""
+        etag = result.get("etag")
+        if not etag:
+            return
+        md5 = hashlib.md5(usedforsecurity=False)
+        with open(local_path, "rb") as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                md5.update(block)
+        if md5.hexdigest() != etag:
+            raise PermanentError(
+                f"Cloudinary already holds a different file at {public_id} "
+                f"(etag {etag}, local md5 {md5.hexdigest()}); not overwriting it"
+            )
+
+
+def classify_error(exc: cloudinary.exceptions.Error, public_id: str) -> BackendError:
+    """Turn an SDK error into RetryableError or PermanentError with a readable message."""
+    where = f"Cloudinary upload of {public_id}"
+    errors = cloudinary.exceptions
+    if isinstance(exc, errors.RateLimited):
+        return RetryableError(f"{where}: rate limited (420/429): {exc}")
+    if isinstance(exc, errors.GeneralError):
+        return RetryableError(f"{where}: server error (500/503): {exc}")
+    if isinstance(exc, errors.AuthorizationRequired):
+        return PermanentError(f"{where}: credentials rejected (401): {exc}; check CLOUDINARY_URL")
+    if isinstance(exc, errors.NotAllowed):
+        return PermanentError(f"{where}: not allowed (403): {exc}")
+    if isinstance(exc, errors.BadRequest):
+        return PermanentError(f"{where}: request rejected (400): {exc}")
+    if isinstance(exc, errors.NotFound):
+        return PermanentError(f"{where}: not found (404): {exc}; check the cloud name")
+    if isinstance(exc, errors.AlreadyExists):
+        return PermanentError(f"{where}: already exists (409): {exc}")
+    message = str(exc)
+    # A body that is not JSON (a proxy's 502 page, say) only shows its status here.
+    match = _STATUS_IN_MESSAGE.search(message)
+    if match:
+        status = int(match.group(1))
+        if status in (408, 420, 425, 429) or status >= 500:
+            return RetryableError(f"{where}: HTTP {status} from the server")
+        return PermanentError(f"{where}: HTTP {status} from the server: {message[:200]}")
+    # "Unexpected error - ..." (timeouts, refused or dropped connections) and
+    # "Socket error" are network trouble; an unknown status is treated alike.
+    return RetryableError(f"{where}: {message[:300]}")
+
+
+def _parse_cloudinary_url(url: str) -> dict[str, str]:
+    """Split ``cloudinary://KEY:SECRET@CLOUD?upload_prefix=...`` into its parts."""
+    parts = {
+        "cloud_name": "",
+        "api_key": "",
+        "api_secret": "",
+        "upload_prefix": "",
+        "signature_algorithm": "",
+    }
+    if not url:
+        return parts
+    split = urlsplit(url)
+    if split.scheme != "cloudinary" or "@" not in split.netloc:
+        raise PermanentError(
+            "CLOUDINARY_URL must look like cloudinary://API_KEY:API_SECRET@CLOUD_NAME"
+        )
+    userinfo, _, host = split.netloc.rpartition("@")
+    key, _, secret = userinfo.partition(":")
+    parts.update(cloud_name=host, api_key=unquote(key), api_secret=unquote(secret))
+    for name, value in parse_qsl(split.query):
+        if name in ("upload_prefix", "signature_algorithm"):
+            parts[name] = value
+    return parts

@@ -1,0 +1,265 @@
+"""The ``fsspec`` back end: any storage fsspec can reach by URL.
+
+``s3://bucket/prefix``, ``sftp://user@host/path``, ``gcs://``, ``az://``,
+``smb://``, ``webdav://``, ``file:///mnt/nas``: the URL picks the
+implementation (s3fs, sshfs, gcsfs, adlfs, ...), which must be installed;
+``storage_options`` go to it unchanged, except that string values written as
+``${NAME}`` are filled in from ``secrets`` (the tokens.env view), so keys and
+passwords stay out of the config file.
+
+On file systems with a real rename (local, SFTP, SMB, WebDAV, FTP) a file is
+written to a hidden temporary name beside its target and then moved into
+place, so a reader never sees half a file. Object stores (S3, GCS, Azure)
+already make an object appear whole or not at all, and their "move" is a
+copy, so there the file is put directly.
+
+Every library raises its own errors; :func:`classify_error` maps them by HTTP
+status when one is known, then by exception type.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import fsspec
+import fsspec.asyn
+import fsspec.utils
+
+from quickcam.uploader.backends import BackendError, PermanentError, RetryableError
+
+log = logging.getLogger(__name__)
+
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2", "memory"}
+
+_SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+# Exception class names (anywhere in the type's MRO, first match wins) from
+# libraries this module does not import: asyncssh, botocore, aiohttp, fsspec.
+_PERMANENT_NAMES = {
+    "PermissionDenied",  # asyncssh: authentication failed
+    "HostKeyNotVerifiable",
+    "KeyImportError",
+    "KeyEncryptionError",
+    "SFTPPermissionDenied",
+    "SFTPNoSpaceOnFilesystem",
+    "SFTPQuotaExceeded",
+    "SFTPInvalidFilename",
+    "NoCredentialsError",  # botocore
+    "PartialCredentialsError",
+    "ParamValidationError",
+    "InvalidRegionError",
+}
+_RETRYABLE_NAMES = {
+    "ConnectionLost",  # asyncssh
+    "DisconnectError",
+    "ChannelOpenError",
+    "ServiceNotAvailable",
+    "SFTPConnectionLost",
+    "SFTPFailure",
+    "HTTPClientError",  # botocore: timeouts, refused and dropped connections
+    "EndpointConnectionError",
+    "ConnectionClosedError",
+    "ReadTimeoutError",
+    "ConnectTimeoutError",
+    "ClientConnectionError",  # aiohttp
+    "ClientPayloadError",
+    "ServerDisconnectedError",
+    "ServerTimeoutError",
+    "FSTimeoutError",  # fsspec
+}
+_PERMANENT_TYPES = (
+    PermissionError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    FileExistsError,
+    ValueError,
+    TypeError,
+    ImportError,
+)
+
+
+class FsspecBackend:
+    """Uploads to ``url`` (a folder URL) through fsspec; see the module docstring."""
+
+    name = "fsspec"
+
+    def __init__(
+        self,
+        url: str,
+        storage_options: Mapping[str, Any] | None = None,
+        atomic_rename: bool | None = None,
+        timeout: float = 120.0,
+        verify_size: bool = True,
+        name: str = "fsspec",
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
+        if not url:
+            raise PermanentError("the fsspec back end needs a url, e.g. s3://bucket/prefix")
+        self.url = url.rstrip("/")
+        self.protocol = fsspec.utils.get_protocol(self.url)
+        try:
+            fsspec.get_filesystem_class(self.protocol)
+        except (ImportError, ValueError) as exc:
+            raise PermanentError(
+                f"no fsspec implementation for {self.protocol}:// is installed: {exc}"
+            ) from exc
+        environ = os.environ if secrets is None else secrets
+        self._storage_options = _fill_secrets(dict(storage_options or {}), environ)
+        self.atomic_rename = (
+            self.protocol not in OBJECT_STORES if atomic_rename is None else atomic_rename
+        )
+        self.timeout = timeout
+        self.verify_size = verify_size
+        self.name = name
+        self._fs: fsspec.AbstractFileSystem | None = None
+        self._root = ""
+        self._lock = threading.Lock()
+
+    def upload(self, local_path: Path, remote_key: str) -> str:
+        parts = PurePosixPath(remote_key).parts
+        if not parts or remote_key.startswith("/") or ".." in parts:
+            raise PermanentError(f"remote key {remote_key!r} is not a relative path")
+        try:
+            size = local_path.stat().st_size
+        except OSError as exc:
+            raise PermanentError(f"cannot read {local_path}: {exc.strerror or exc}") from exc
+        target = ""
+        try:
+            fs, root = self._filesystem()
+            target = posixpath.join(root, remote_key) if root else remote_key
+            ops = _Ops(fs, self.timeout)
+            if self.atomic_rename:
+                parent = posixpath.dirname(target)
+                tmp = posixpath.join(
+                    parent, f".{posixpath.basename(target)}.{uuid.uuid4().hex[:12]}.part"
+                )
+                if parent:
+                    ops.call("makedirs", parent, exist_ok=True)
+                ops.call("put_file", str(local_path), tmp)
+                try:
+                    ops.call("mv", tmp, target)
+                except BaseException:
+                    ops.remove_quietly(tmp)
+                    raise
+            else:
+                ops.call("put_file", str(local_path), target)
+            if self.verify_size:
+                ops.call("invalidate_cache", target)
+                remote_size = ops.call("size", target)
+                if remote_size != size:
+                    raise RetryableError(
+                        f"{self.url}/{remote_key}: stored {remote_size} bytes of {size}"
+                    )
+        except Exception as exc:  # classified below, never swallowed
+            self._forget_filesystem()
+            raise classify_error(exc, f"{self.url}/{remote_key}") from exc
+        return str(fs.unstrip_protocol(target))
+
+    def _filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        """Connect on first use; after a failure the next upload reconnects."""
+        with self._lock:
+            if self._fs is None:
+                # skip_instance_cache: a dead SSH connection must not be handed back.
+                self._fs, self._root = fsspec.core.url_to_fs(
+                    self.url, skip_instance_cache=True, **self._storage_options
+                )
+            return self._fs, self._root.rstrip("/")
+
+    def _forget_filesystem(self) -> None:
+        with self._lock:
+            self._fs = None
+
+
+class _Ops:
+    """Calls file-system methods with a deadline where the file system is async."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, timeout: float) -> None:
+        self.fs = fs
+        self.timeout = timeout
+        self._is_async = isinstance(fs, fsspec.asyn.AsyncFileSystem)
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._is_async and method != "invalidate_cache":
+            kwargs["timeout"] = self.timeout  # consumed by fsspec's sync(), not the method
+        return getattr(self.fs, method)(*args, **kwargs)
+
+    def remove_quietly(self, path: str) -> None:
+        """Best-effort cleanup of a temporary file; the original error is what matters."""
+        try:
+            self.call("rm_file", path)
+        except Exception as exc:  # the upload error is what the caller raises
+            log.warning("could not remove temporary file %s: %s", path, exc)
+
+
+def classify_error(exc: BaseException, where: str) -> BackendError:
+    """Map an error from any fsspec implementation to RetryableError or PermanentError."""
+    if isinstance(exc, BackendError):
+        return exc
+    detail = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
+    status = _http_status(exc)
+    if status is not None:
+        if status in (408, 420, 425, 429) or status >= 500:
+            return RetryableError(f"{detail} (HTTP {status})")
+        if status >= 400:
+            return PermanentError(f"{detail} (HTTP {status})")
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _PERMANENT_NAMES:
+            return PermanentError(detail)
+        if cls.__name__ in _RETRYABLE_NAMES:
+            return RetryableError(detail)
+    if isinstance(exc, _PERMANENT_TYPES):
+        return PermanentError(detail)
+    # Timeouts, refused or reset connections, EIO/EBUSY from the store, and
+    # anything unknown: worth another try later.
+    return RetryableError(detail)
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind an error, looking through its causes (botocore, aiohttp)."""
+    seen = 0
+    node: BaseException | None = exc
+    while node is not None and seen < 6:
+        response = getattr(node, "response", None)
+        if isinstance(response, dict):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(status, int):
+                return status
+        for attr in ("status", "status_code"):
+            status = getattr(node, attr, None)
+            if isinstance(status, int) and 100 <= status <= 599:
+                return status
+        node = node.__cause__ or node.__context__
+        seen += 1
+    return None
+
+
+def _fill_secrets(options: dict[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
+    """Replace "${NAME}" string values (also inside dicts and lists) from ``secrets``."""
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            match = _SECRET_REF.match(value)
+            if not match:
+                return value
+            if match.group(1) not in secrets:
+                raise PermanentError(
+                    f"storage option refers to {match.group(1)}, which is not in tokens.env "
+                    "or the environment"
+                )
+            return secrets[match.group(1)]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [fill(v) for v in value]
+        return value
+
+    return {key: fill(value) for key, value in options.items()}
