@@ -1,0 +1,129 @@
+"""The ledger and shipper: every destination must confirm before a spool file goes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from quickcam.uploader.backends import PermanentError, RetryableError
+from quickcam.uploader.backends.local import LocalBackend
+from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.shipper import Shipper
+from tests.conftest import QUICKCAM
+
+
+class FlakyBackend(LocalBackend):
+    """A real local back end that fails its first ``failures`` uploads."""
+
+    def __init__(self, path: Path, failures: int, error: type[Exception] = RetryableError) -> None:
+        super().__init__(path)
+        self.failures, self.error, self.calls = failures, error, 0
+
+    def upload(self, local_path: Path, remote_key: str) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error(f"injected failure {self.calls}")
+        return super().upload(local_path, remote_key)
+
+
+def _spooled_item(tmp_path: Path, ledger: Ledger, item_id: str, kind: str, destinations: list[str]) -> Path:
+    spool = tmp_path / "spool"
+    spool.mkdir(exist_ok=True)
+    path = spool / f"{item_id}.qsc"
+    path.write_bytes(b"encrypted " + item_id.encode())
+    ledger.add(Item(item_id, "0" * 64, kind, "cam0", "ev1", 0, 10, str(path), f"f/cam0/{item_id}.qsc", time.time()),
+               destinations)
+    return path
+
+
+def _shipper(tmp_path: Path, backends: dict) -> tuple[Shipper, Ledger]:
+    path = tmp_path / "state" / "ledger.sqlite3"
+    ledger = Ledger(path)
+    return Shipper(path, backends, retry_base_s=0.01, retry_max_s=0.05), ledger
+
+
+def _run_until_quiet(shipper: Shipper, ledger: Ledger, rounds: int = 200) -> None:
+    for _ in range(rounds):
+        shipper.run_once(ledger)
+        if ledger.next_due_in() is None:
+            return
+        time.sleep(0.01)
+
+
+def test_retryable_failures_are_retried_until_uploaded_then_the_spool_file_goes(tmp_path: Path) -> None:
+    backend = FlakyBackend(tmp_path / "storage", failures=3)
+    shipper, ledger = _shipper(tmp_path, {"local": backend})
+    spooled = _spooled_item(tmp_path, ledger, "a1", "segment", ["local"])
+    _run_until_quiet(shipper, ledger)
+    assert backend.calls == 4
+    assert (tmp_path / "storage" / "f/cam0/a1.qsc").read_bytes() == b"encrypted a1"
+    assert not spooled.exists()
+    [row] = ledger.summary()
+    assert (row["uploaded"], row["pending"], row["failed"]) == (1, 0, 0)
+
+
+def test_permanent_failure_keeps_the_file_and_retry_command_requeues_it(tmp_path: Path) -> None:
+    backend = FlakyBackend(tmp_path / "storage", failures=1, error=PermanentError)
+    shipper, ledger = _shipper(tmp_path, {"local": backend})
+    spooled = _spooled_item(tmp_path, ledger, "b1", "segment", ["local"])
+    _run_until_quiet(shipper, ledger)
+    [row] = ledger.summary()
+    assert row["failed"] == 1 and "injected failure 1" in row["last_error"]
+    assert spooled.exists()
+
+    run = subprocess.run([QUICKCAM, "retry"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "1 failed upload(s) queued again" in run.stdout
+    _run_until_quiet(shipper, ledger)
+    assert not spooled.exists()
+    assert ledger.summary()[0]["uploaded"] == 1
+
+
+def test_an_item_is_done_only_when_every_destination_confirms(tmp_path: Path) -> None:
+    good = LocalBackend(tmp_path / "cloud")
+    down = FlakyBackend(tmp_path / "nas", failures=10**6)
+    shipper, ledger = _shipper(tmp_path, {"cloud": good, "nas": down})
+    spooled = _spooled_item(tmp_path, ledger, "c1", "segment", ["cloud", "nas"])
+    for _ in range(20):
+        shipper.run_once(ledger)
+        time.sleep(0.01)
+    assert (tmp_path / "cloud" / "f/cam0/c1.qsc").exists()
+    assert spooled.exists(), "deleted before the NAS confirmed"
+    down.failures = 0
+    _run_until_quiet(shipper, ledger)
+    assert not spooled.exists()
+
+
+def test_snapshots_go_before_older_segments(tmp_path: Path) -> None:
+    order: list[str] = []
+
+    class Recording(LocalBackend):
+        def upload(self, local_path: Path, remote_key: str) -> str:
+            order.append(local_path.stem)
+            return super().upload(local_path, remote_key)
+
+    shipper, ledger = _shipper(tmp_path, {"local": Recording(tmp_path / "s")})
+    _spooled_item(tmp_path, ledger, "01seg", "segment", ["local"])
+    _spooled_item(tmp_path, ledger, "02seg", "segment", ["local"])
+    _spooled_item(tmp_path, ledger, "03snap", "snapshot", ["local"])
+    shipper.run_once(ledger)
+    assert order == ["03snap", "01seg", "02seg"]
+
+
+def test_an_outage_costs_one_attempt_per_round_not_one_per_file(tmp_path: Path) -> None:
+    down = FlakyBackend(tmp_path / "s", failures=10**6)
+    shipper, ledger = _shipper(tmp_path, {"local": down})
+    for n in range(5):
+        _spooled_item(tmp_path, ledger, f"d{n}", "segment", ["local"])
+    shipper.run_once(ledger)
+    assert down.calls == 1
+
+
+@pytest.mark.parametrize("bad_key", ["../escape.qsc", "a/../../escape.qsc"])
+def test_local_backend_refuses_keys_that_escape_its_folder(tmp_path: Path, bad_key: str) -> None:
+    source = tmp_path / "x"
+    source.write_bytes(b"x")
+    with pytest.raises(PermanentError):
+        LocalBackend(tmp_path / "storage").upload(source, bad_key)
