@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from quickcam.common.cryptofile import SymmetricKey
 
 REPO = Path(__file__).resolve().parent.parent

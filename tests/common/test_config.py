@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from quickcam.common.config import Config, ConfigError, load_config
 
+from quickcam.common.config import Config, ConfigError, load_config
 from tests.conftest import QUICKCAM, REPO
 
 
