@@ -6,6 +6,9 @@ Layout under the outbox folder::
     <id>.hdr        the msgpack header; its presence is what commits the item
     .staging/       files being written (an encoder's open segment)
     refused/        items the uploader refused permanently, kept for a person
+    produced.jsonl  one line per item ever committed (id, type, size, sha256):
+                    the detector's own record, which audits and the
+                    reliability suite compare with what reached storage
 
 A crash can leave only staging files and payloads without a header; both are
 incomplete by construction and are cleared at start-up. Everything committed
@@ -14,6 +17,7 @@ is re-sent after a restart.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -111,6 +115,9 @@ class Outbox:
     def _commit_header(self, header: dict[str, Any]) -> None:
         _write_durably(self.root / f"{header['id']}.hdr", msgpack.packb(header, use_bin_type=True))
         _fsync_dir(self.root)
+        record = {k: header.get(k) for k in ("id", "type", "camera", "event", "seq", "size", "sha256")}
+        with open(self.root / "produced.jsonl", "a", encoding="utf-8") as journal:
+            journal.write(json.dumps(record) + "\n")
         with self._lock:
             self._items[header["id"]] = OutboxItem(header["id"], header["type"], header.get("size", 0))
         self.changed.set()
