@@ -44,9 +44,9 @@ class Pipeline:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.root / f"{name}.out", "ab")
-        proc = subprocess.Popen([QUICKCAM, name, *args], cwd=self.root, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        with open(self.root / f"{name}.out", "ab") as log:  # the child keeps its own copy
+            proc = subprocess.Popen([QUICKCAM, name, *args], cwd=self.root, env=self.env, stdout=log,
+                                    stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc
 
