@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+
 from quickcam.common import cryptofile
 from quickcam.common.cryptofile import (
     FILE_EXTENSION,
@@ -90,9 +91,7 @@ def keygen(recipient: Path | None) -> None:
     if recipient is None:
         key = SymmetricKey.generate()
         click.echo(f"{Keyring.ENV_KEY}={key.to_hex()}")
-        click.echo(
-            f"# key id {key.key_id}: keep this line secret (tokens.env, chmod 600)", err=True
-        )
+        click.echo(f"# key id {key.key_id}: keep this line secret (tokens.env, chmod 600)", err=True)
         return
     public_path = recipient.with_name(recipient.name + ".pub")
     for path in (recipient, public_path):
@@ -155,9 +154,7 @@ def decrypt(paths: tuple[Path, ...], out_dir: Path, overwrite: bool, env_file: P
             click.echo(f"{path}: {exc}", err=True)
         except FileExistsError as exc:
             skipped += 1
-            click.echo(
-                f"{path}: skipped, {exc.filename} exists (--overwrite replaces it)", err=True
-            )
+            click.echo(f"{path}: skipped, {exc.filename} exists (--overwrite replaces it)", err=True)
         except OSError as exc:
             outcomes["i/o error"] += 1
             click.echo(f"{path}: i/o error: {exc.strerror or exc}", err=True)
@@ -167,9 +164,7 @@ def decrypt(paths: tuple[Path, ...], out_dir: Path, overwrite: bool, env_file: P
     ok = outcomes.pop("ok", 0)
     failed = sum(outcomes.values())
     detail = "".join(f", {n} {cause}" for cause, n in sorted(outcomes.items()))
-    click.echo(
-        f"decrypted {ok}, skipped {skipped} already present, failed {failed}{detail}", err=True
-    )
+    click.echo(f"decrypted {ok}, skipped {skipped} already present, failed {failed}{detail}", err=True)
     if failed or not (ok or skipped):
         sys.exit(EXIT_FAILED)
 

@@ -3,7 +3,8 @@
 The normative description is ``docs/encryption.md``; this module implements it
 and nothing else builds or parses these files. The layout is
 
-    header (ours: magic, version, mode, key id, context, [HPKE fields], check)
+    header  (ours: a checked fixed part with magic, version, mode, key id, lengths and
+             numbers; then the context texts, [HPKE fields], and a check over it all)
     payload (Google Tink's AES-GCM-HKDF streaming AEAD, 64 KiB segments,
              with the header bytes as associated data)
 
@@ -264,12 +265,10 @@ def read_header(src: BinaryIO) -> Header:
         if not first:
             raise TruncatedError("truncated: the file is empty; fetch it again")
         if MAGIC.startswith(first):
-            raise TruncatedError(f"truncated: the file is only {len(first)} bytes long")
-        raise NotQuickcamFileError(
-            "not a quickcam file: it does not start with the .qsc magic bytes"
-        )
+            raise TruncatedError(f"truncated: the file is only {len(first)} bytes; fetch it again")
+        raise NotQuickcamFileError("not a quickcam file: it does not start with the .qsc magic bytes")
     if len(first) == len(MAGIC):
-        raise TruncatedError(f"truncated: the file is only {len(first)} bytes long")
+        raise TruncatedError(f"truncated: the file is only {len(first)} bytes; fetch it again")
     version = first[-1]
     if version != VERSION:
         raise UnknownVersionError(
@@ -281,9 +280,7 @@ def read_header(src: BinaryIO) -> Header:
     fixed = first + fixed
     if reader.take(CHECK_SIZE, "fixed part check") != _check(fixed):
         raise DamagedError(_DAMAGED_HEADER.format("fixed part"))
-    _, _, mode, key_id, n_camera, n_message, n_ctype, sequence, start_ms, length = _FIXED.unpack(
-        fixed
-    )
+    _, _, mode, key_id, n_camera, n_message, n_ctype, sequence, start_ms, length = _FIXED.unpack(fixed)
     if mode not in (MODE_SYMMETRIC, MODE_RECIPIENT):
         raise DamagedError(f"damaged: the header's mode byte is {mode}, must be 1 or 2")
     camera = reader.take(n_camera, "camera id")
@@ -429,9 +426,7 @@ class RecipientPublicKey:
 
     def to_pem(self) -> bytes:
         """SubjectPublicKeyInfo PEM, readable by ``openssl pkey -pubin``."""
-        return self._key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RecipientPublicKey) and self.to_hex() == other.to_hex()
@@ -561,9 +556,7 @@ class Keyring:
             return key._raw
         assert header.hpke_enc is not None and header.wrapped_key is not None
         try:
-            file_key = _HPKE_SUITE.decrypt(
-                header.hpke_enc + header.wrapped_key, key._key, info=HPKE_INFO
-            )
+            file_key = _HPKE_SUITE.decrypt(header.hpke_enc + header.wrapped_key, key._key, info=HPKE_INFO)
         except (InvalidTag, ValueError):
             raise DamagedError(
                 f"damaged: the wrapped file key does not open with private key {key.key_id}, "
@@ -603,9 +596,7 @@ def _labeled_expand(suite_id: bytes, prk: bytes, label: bytes, info: bytes, leng
     return HKDFExpand(hashes.SHA256(), length, labeled_info).derive(prk)
 
 
-def _hpke_seal(
-    recipient: X25519PublicKey, plaintext: bytes, ephemeral: X25519PrivateKey
-) -> tuple[bytes, bytes]:
+def _hpke_seal(recipient: X25519PublicKey, plaintext: bytes, ephemeral: X25519PrivateKey) -> tuple[bytes, bytes]:
     """HPKE SealBase(pkR, info=HPKE_INFO, aad=b"", pt); returns (enc, ciphertext)."""
     kem_suite = b"KEM" + struct.pack(">H", 0x0020)
     enc = ephemeral.public_key().public_bytes_raw()
@@ -715,8 +706,7 @@ def _encrypt(
         data = memoryview(plaintext).cast("B")
         if len(data) != context.plaintext_length:
             raise ValueError(
-                f"plaintext is {len(data)} bytes but context.plaintext_length says "
-                f"{context.plaintext_length}"
+                f"plaintext is {len(data)} bytes but context.plaintext_length says {context.plaintext_length}"
             )
         src: BinaryIO | None = None
     else:
@@ -735,8 +725,7 @@ def _encrypt(
             got = _fill(src, chunk)
             if got != size:
                 raise ValueError(
-                    f"plaintext stream ended after {offset + got} bytes but "
-                    f"context.plaintext_length says {total}"
+                    f"plaintext stream ended after {offset + got} bytes but context.plaintext_length says {total}"
                 )
         offset += size
         last = index == count - 1

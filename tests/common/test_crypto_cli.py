@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from quickcam.common import crypto_cli
 from quickcam.common import cryptofile as cf
 

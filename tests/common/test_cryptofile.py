@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from quickcam.common import cryptofile as cf
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "encryption"
@@ -78,9 +79,7 @@ def test_writer_reproduces_each_known_answer_vector_byte_for_byte(entry: dict) -
         key = cf.RecipientPublicKey.from_hex(entry["recipient_public_key"])
         extra = dict(
             file_key=bytes.fromhex(entry["file_key"]),
-            ephemeral=X25519PrivateKey.from_private_bytes(
-                bytes.fromhex(entry["ephemeral_private_key"])
-            ),
+            ephemeral=X25519PrivateKey.from_private_bytes(bytes.fromhex(entry["ephemeral_private_key"])),
         )
     out = io.BytesIO()
     cf._encrypt(
@@ -187,9 +186,7 @@ def test_tink_decrypts_the_payload_of_a_mode1_file_with_our_header_as_associated
 
 
 @pytest.mark.parametrize("length", INTEROP_SIZES)
-def test_we_decrypt_a_payload_that_tink_encrypted_under_our_header(
-    key: cf.SymmetricKey, length: int
-) -> None:
+def test_we_decrypt_a_payload_that_tink_encrypted_under_our_header(key: cf.SymmetricKey, length: int) -> None:
     data = random.randbytes(length)
     header = cf.read_header(io.BytesIO(seal(data, key)))
 
@@ -229,9 +226,7 @@ sizes = st.one_of(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    length=sizes, seed=st.integers(0, 2**32), mode=st.sampled_from([1, 2]), as_stream=st.booleans()
-)
+@given(length=sizes, seed=st.integers(0, 2**32), mode=st.sampled_from([1, 2]), as_stream=st.booleans())
 def test_round_trip_restores_every_size_around_segment_boundaries(
     key: cf.SymmetricKey,
     recipient: cf.RecipientPrivateKey,
@@ -281,9 +276,7 @@ def test_encrypt_reads_a_stream_in_segment_sized_pieces(key: cf.SymmetricKey) ->
 
 
 @pytest.mark.parametrize("actual", [99, 101])
-def test_encrypt_refuses_a_plaintext_whose_length_differs_from_the_context(
-    key: cf.SymmetricKey, actual: int
-) -> None:
+def test_encrypt_refuses_a_plaintext_whose_length_differs_from_the_context(key: cf.SymmetricKey, actual: int) -> None:
     with pytest.raises(ValueError, match="plaintext_length"):
         cf.encrypt(bytes(actual), io.BytesIO(), key, context(100))
     with pytest.raises(ValueError, match="plaintext_length"):
@@ -401,9 +394,7 @@ def test_a_header_from_another_file_or_a_forged_context_is_rejected(key: cf.Symm
     # Whole headers swapped between two files under the same key.
     assert _decrypt_error(two[:size_two] + one[size_one:], ring) is cf.DamagedError
     # A context re-encoded with a valid (unkeyed) check: only the payload tag catches it.
-    forged = cf._encode_header(
-        cf.MODE_SYMMETRIC, bytes.fromhex(key.key_id), context(1000, camera_id="cam1")
-    )
+    forged = cf._encode_header(cf.MODE_SYMMETRIC, bytes.fromhex(key.key_id), context(1000, camera_id="cam1"))
     assert forged != one[:size_one]
     assert _decrypt_error(forged + one[size_one:], ring) is cf.DamagedError
 
@@ -460,25 +451,19 @@ def test_rotation_old_keys_from_the_environment_still_open_old_files(
 def test_a_malformed_key_names_its_variable_and_never_echoes_the_value() -> None:
     secret = "ab" * 31 + "zz"
     with pytest.raises(cf.KeyFormatError) as info:
-        cf.Keyring.from_env(
-            {"ENCRYPTION_KEY": "00" * 32, "ENCRYPTION_KEYS_OLD": "00" * 32 + "," + secret}
-        )
+        cf.Keyring.from_env({"ENCRYPTION_KEY": "00" * 32, "ENCRYPTION_KEYS_OLD": "00" * 32 + "," + secret})
     assert "ENCRYPTION_KEYS_OLD item 2" in str(info.value)
     assert secret not in str(info.value) and "ab" * 31 not in str(info.value)
 
 
-def test_key_reprs_and_ids_never_reveal_key_material(
-    key: cf.SymmetricKey, recipient: cf.RecipientPrivateKey
-) -> None:
+def test_key_reprs_and_ids_never_reveal_key_material(key: cf.SymmetricKey, recipient: cf.RecipientPrivateKey) -> None:
     texts = [repr(key), str(key), repr(recipient), repr(cf.Keyring([key, recipient]))]
     assert all(key.to_hex() not in t for t in texts)
     assert len(key.key_id) == 16 and key.key_id != key.to_hex()[:16]
     assert key == cf.SymmetricKey.from_hex(key.to_hex())
 
 
-def test_recipient_keys_survive_their_file_formats(
-    tmp_path: Path, recipient: cf.RecipientPrivateKey
-) -> None:
+def test_recipient_keys_survive_their_file_formats(tmp_path: Path, recipient: cf.RecipientPrivateKey) -> None:
     public = recipient.public_key()
     (tmp_path / "pub.pem").write_bytes(public.to_pem())
     (tmp_path / "pub.hex").write_text(public.to_hex() + "\n")

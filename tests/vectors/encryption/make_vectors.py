@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from quickcam.common import cryptofile as cf
 
 HERE = Path(__file__).resolve().parent
