@@ -11,6 +11,7 @@ import sys
 from importlib.metadata import entry_points
 
 import click
+
 from quickcam.common.config import ConfigError
 
 COMMAND_GROUP = "quickcam.commands"
