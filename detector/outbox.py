@@ -29,6 +29,8 @@ import msgpack
 
 log = logging.getLogger(__name__)
 
+JOURNAL_FIELDS = ("id", "type", "camera", "event", "seq", "time_ms", "start_ms", "end_ms", "frames", "size", "sha256")
+
 
 @dataclass(frozen=True)
 class OutboxItem:
@@ -115,7 +117,7 @@ class Outbox:
     def _commit_header(self, header: dict[str, Any]) -> None:
         _write_durably(self.root / f"{header['id']}.hdr", msgpack.packb(header, use_bin_type=True))
         _fsync_dir(self.root)
-        record = {k: header.get(k) for k in ("id", "type", "camera", "event", "seq", "size", "sha256")}
+        record = {k: header.get(k) for k in JOURNAL_FIELDS}
         with open(self.root / "produced.jsonl", "a", encoding="utf-8") as journal:
             journal.write(json.dumps(record) + "\n")
         with self._lock:
