@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, path: str | Path = "storage") -> None:
+    def __init__(self, path: str | Path = "storage", bandwidth_kbit: float = 0) -> None:
         self.root = Path(path).expanduser().resolve()
+        # Simulates a slow uplink (benchmarks, trying settings at home); 0 = unthrottled.
+        self.bandwidth_kbit = bandwidth_kbit
 
     @classmethod
     def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> LocalBackend:
@@ -27,6 +30,8 @@ class LocalBackend:
         target = (self.root / remote_key).resolve()
         if self.root not in target.parents:
             raise PermanentError(f"remote key {remote_key!r} escapes the storage folder")
+        if self.bandwidth_kbit > 0:
+            time.sleep(local_path.stat().st_size * 8 / (self.bandwidth_kbit * 1000))
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.part")
