@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "QUICKCAM_"
 
@@ -31,7 +38,75 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Point = tuple[float, float]
+
+
+class ZonesConfig(_Section):
+    """Where motion counts, per camera. Coordinates are fractions of the frame (0..1).
+
+    With no include polygon the whole frame is watched; exclude polygons are
+    then cut out. ``mask`` names an image (white = watched, black = ignored)
+    used instead of, or together with, the polygons.
+    """
+
+    include: list[list[Point]] = Field(default_factory=list)
+    exclude: list[list[Point]] = Field(default_factory=list)
+    mask: Path | None = None
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _polygons(cls, value: list[list[Point]]) -> list[list[Point]]:
+        for polygon in value:
+            if len(polygon) < 3:
+                raise ValueError("a polygon needs at least 3 points")
+            if any(not (0.0 <= c <= 1.0) for point in polygon for c in point):
+                raise ValueError("polygon points are fractions of the frame, each between 0 and 1")
+        return value
+
+
+class MotionConfig(_Section):
+    algorithm: Literal["running_average", "mog2", "knn"] = "running_average"
+    detection_width: int = Field(160, ge=32, le=1920)
+    min_area_fraction: float = Field(1 / 64, gt=0, lt=1)
+    pixel_threshold: int = Field(25, ge=1, le=255)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    trigger_frames: int = Field(2, ge=1, le=100)
+    mog2_var_threshold: float = Field(16.0, gt=0)
+    knn_dist2_threshold: float = Field(400.0, gt=0)
+    global_change_fraction: float = Field(0.6, gt=0, le=1)
+    lighting_min_blob_fraction: float = Field(0.08, gt=0, le=1)
+    relearn_s: float = Field(1.0, ge=0, le=30)
+    dark_threshold: float = Field(10.0, ge=0, le=255)
+    dark_interval_s: float = Field(5.0, gt=0)
+    dark_pixel_threshold: int | None = Field(None, ge=1, le=255)
+
+
+class RecordingConfig(_Section):
+    outbox_dir: Path = Path("outbox")
+    pre_roll_s: float = Field(2.0, ge=0, le=30)
+    post_roll_s: float = Field(3.0, ge=0, le=120)
+    min_event_s: float = Field(0.0, ge=0, le=600)
+    segment_s: float = Field(2.0, gt=0.2, le=60)
+    max_event_s: float = Field(600.0, gt=1)
+    buffer_max_s: float = Field(20.0, ge=1, le=3600)
+    encoder: Literal["h264", "mp4v"] = "h264"
+    snapshot_quality: int = Field(85, ge=10, le=100)
+    keep_local_copy: bool = False
+
+
+class FacesConfig(_Section):
+    enabled: bool = True
+    detector: Literal["auto", "haar", "yunet"] = "auto"
+    cascade: Path | None = None
+    yunet_model: Path | None = None
+    budget_ms_per_s: float = Field(100.0, gt=0, le=1000)
+    min_size_px: int = Field(24, ge=8)
+
+
 class CameraConfig(_Section):
+    """One camera. Its ``motion``, ``recording`` and ``faces`` start as copies of
+    the top-level sections, with this camera's own keys on top."""
+
     id: str = Field("cam0", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     source: Literal["demo", "camera", "file", "stream"] = "demo"
     index: int = Field(0, ge=0)
@@ -41,27 +116,12 @@ class CameraConfig(_Section):
     fps: float = Field(15.0, gt=0, le=120)
     loop: bool = False
     realtime: bool = True
-
-
-class MotionConfig(_Section):
-    detection_width: int = Field(160, ge=32, le=1920)
-    min_area_fraction: float = Field(1 / 64, gt=0, lt=1)
-    pixel_threshold: int = Field(25, ge=1, le=255)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    global_change_fraction: float = Field(0.6, gt=0, le=1)
-    dark_threshold: float = Field(10.0, ge=0, le=255)
-    dark_interval_s: float = Field(5.0, gt=0)
-
-
-class RecordingConfig(_Section):
-    outbox_dir: Path = Path("outbox")
-    pre_roll_s: float = Field(2.0, ge=0, le=30)
-    post_roll_s: float = Field(3.0, ge=0, le=120)
-    segment_s: float = Field(2.0, gt=0.2, le=60)
-    max_event_s: float = Field(600.0, gt=1)
-    encoder: Literal["h264", "mp4v"] = "h264"
-    snapshot_quality: int = Field(85, ge=10, le=100)
-    keep_local_copy: bool = False
+    mjpg: bool = True
+    reopen_max_s: float = Field(30.0, gt=0, le=3600)
+    zones: ZonesConfig = ZonesConfig()
+    motion: MotionConfig = MotionConfig()
+    recording: RecordingConfig = RecordingConfig()
+    faces: FacesConfig = FacesConfig()
 
 
 class LinkConfig(_Section):
@@ -69,6 +129,10 @@ class LinkConfig(_Section):
     ack_timeout_s: float = Field(10.0, gt=0)
     heartbeat_s: float = Field(2.0, gt=0)
     allow_plain_tcp: bool = False
+    # CurveZMQ (docs/protocol.md, "Security"): set curve_secret_key_file to turn it on.
+    curve_secret_key_file: Path | None = None  # this process's NAME.key_secret
+    curve_server_public_key_file: Path | None = None  # detector: the uploader's NAME.key
+    curve_allow_dir: Path | None = None  # uploader: allowed detectors' keys + allow.toml
 
     @field_validator("endpoint")
     @classmethod
@@ -107,8 +171,11 @@ class LoggingConfig(_Section):
 class Config(_Section):
     env_file: Path = Path("tokens.env")
     camera: CameraConfig = CameraConfig()
+    # Several cameras: [[cameras]] entries. Without any, the single [camera] is used.
+    cameras: list[CameraConfig] = Field(default_factory=list)
     motion: MotionConfig = MotionConfig()
     recording: RecordingConfig = RecordingConfig()
+    faces: FacesConfig = FacesConfig()
     link: LinkConfig = LinkConfig()
     uploader: UploaderConfig = UploaderConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -116,6 +183,47 @@ class Config(_Section):
     storage: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"local": {"path": "storage"}}
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cameras_inherit_shared_sections(cls, data: Any) -> Any:
+        """Give each camera the top-level [motion]/[recording]/[faces], its own keys on top."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        shared = {name: data.get(name) or {} for name in _PER_CAMERA}
+        if not all(isinstance(section, dict) for section in shared.values()):
+            return data  # let field validation report the bad section
+
+        def resolve(entry: Any) -> Any:
+            if not isinstance(entry, dict):
+                return entry
+            entry = dict(entry)
+            for name, section in shared.items():
+                own = entry.get(name) or {}
+                if isinstance(own, dict):
+                    entry[name] = {**section, **own}
+            return entry
+
+        data["camera"] = resolve(data.get("camera") or {})
+        if isinstance(data.get("cameras"), list):
+            data["cameras"] = [resolve(entry) for entry in data["cameras"]]
+        return data
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> Config:
+        ids = [cam.id for cam in self.cameras]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"camera ids must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    def camera_list(self) -> list[CameraConfig]:
+        """The cameras to run: the [[cameras]] entries, or the single [camera]."""
+        return list(self.cameras) or [self.camera]
+
+
+_PER_CAMERA = ("motion", "recording", "faces")
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -160,7 +268,8 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> se
 
 
 def _describe(exc: ValidationError, path: Path | None, overridden: set[str]) -> str:
-    err = exc.errors()[0]
+    # A top-level [motion] mistake is copied into every camera; name the key the person wrote.
+    err = min(exc.errors(), key=lambda e: len(e["loc"]))
     key = ".".join(str(p) for p in err["loc"])
     env_name = ENV_PREFIX + "__".join(str(p).upper() for p in err["loc"])
     if err["type"] == "extra_forbidden":

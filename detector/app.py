@@ -35,8 +35,13 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     outbox = Outbox(config.recording.outbox_dir)
-    cameras = [config.camera]
-    pipelines = [CameraPipeline(cam, config.motion, config.recording, outbox, stop) for cam in cameras]
+    # All cameras run in this one process, each in its own threads: they share
+    # one outbox and one uploader link (one connection, one credit window, one
+    # snapshot-first order), OpenCV and the encoder release the GIL for the
+    # heavy work, and a camera's failure is contained in its own threads
+    # (CameraPipeline never lets an exception out), so it cannot stop the others.
+    cameras = config.camera_list()
+    pipelines = [CameraPipeline(cam, outbox, stop) for cam in cameras]
     keep = config.recording.outbox_dir / "sent" if config.recording.keep_local_copy else None
     link = UploaderLink(
         config.link, outbox, [cam.id for cam in cameras],
@@ -54,7 +59,7 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
             log.info("detector: --seconds elapsed; stopping")
             stop.set()
             break
-        if all(p.stats.state == "ended" and not p.process_thread.is_alive() for p in pipelines):
+        if all(p.finished for p in pipelines):
             log.info("detector: every source has ended; stopping")
             stop.set()
             break

@@ -7,6 +7,7 @@ plays on its own even if the rest of the event never arrives.
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -33,7 +34,7 @@ class H264Encoder:
         import av  # imported here so the mp4v fallback works without PyAV
 
         self.container = av.open(str(path), mode="w", format="mp4")
-        rate = max(1, round(fps))
+        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(15)
         self.stream = self.container.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height = width, height
         self.stream.pix_fmt = "yuv420p"

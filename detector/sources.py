@@ -3,7 +3,13 @@
 Every source yields ``Frame`` objects stamped with a wall-clock time in Unix
 nanoseconds, so recordings, snapshots and latency measurements share one clock.
 A source returns ``None`` from ``read()`` when it has no frame right now (a lost
-camera) and raises ``EndOfSource`` when a file has ended for good.
+camera) and raises ``EndOfSource`` when a file has ended for good; ``open()``
+(re)connects and says whether it worked, so the caller can retry with backoff.
+
+A source is ``live`` when frames arrive whether or not anyone reads them (a
+camera, a stream, a file or demo paced in real time): the pipeline must never
+make it wait. A file or demo read as fast as possible is not live: it simply
+waits for the pipeline, so nothing is dropped and a test sees every frame.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -20,6 +27,8 @@ import numpy as np
 from quickcam.common.config import CameraConfig
 
 log = logging.getLogger(__name__)
+
+STREAM_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ class FrameSource(Protocol):
     fps: float
     width: int
     height: int
+    live: bool
+
+    def open(self) -> bool: ...
 
     def read(self) -> Frame | None: ...
 
@@ -100,8 +112,14 @@ class DemoSource:
         cv2.rectangle(self.background, (width // 10, height // 3), (width // 4, height - 20), (90, 60, 40), -1)
         self.noise = np.empty_like(self.background)
         self.pacer = _Pacer(fps) if realtime else None
+        self.live = realtime
         self.index = 0
         self.started_ns = time.time_ns()
+
+    def open(self) -> bool:
+        log.info("demo source: %dx%d at %.1f fps (%s)", self.width, self.height, self.fps,
+                 "real time" if self.live else "as fast as possible")
+        return True
 
     def scene_time_s(self, index: int) -> float:
         return index / self.fps
@@ -130,10 +148,8 @@ class DemoSource:
             cv2.rectangle(image, (x + w // 6, y + h // 4), (x + 5 * w // 6, y + h), (30, 30, 120), -1)
         cv2.randn(self.noise, 0, 4)
         image = cv2.add(image, self.noise)
-        if self.pacer:
-            stamp = time.time_ns()
-        else:  # as fast as possible: a synthetic clock keeps durations truthful
-            stamp = self.started_ns + int(self.index * 1e9 / self.fps)
+        # As fast as possible, a synthetic clock keeps durations truthful.
+        stamp = time.time_ns() if self.pacer else self.started_ns + int(self.index * 1e9 / self.fps)
         frame = Frame(image, stamp, self.index)
         self.index += 1
         return frame
@@ -155,7 +171,9 @@ class CaptureSource:
     """A USB camera, video file or stream through ``cv2.VideoCapture``.
 
     A failed read returns None (the caller reopens with backoff) rather than
-    raising, because a camera that hiccups must never stop the detector.
+    raising, because a camera that hiccups must never stop the detector. A
+    USB camera is asked for MJPG (``mjpg = true``): most webcams deliver their
+    full resolution and frame rate only compressed over USB 2.
     """
 
     def __init__(self, config: CameraConfig) -> None:
@@ -165,28 +183,46 @@ class CaptureSource:
         self.fps = config.fps
         self.width, self.height = config.width, config.height
         self.pacer: _Pacer | None = None
+        self.live = config.source in ("camera", "stream") or config.realtime
         self.started_ns = time.time_ns()
-        self.open()
 
-    def open(self) -> bool:
-        """(Re)open the device; True on success."""
-        self.close()
+    @property
+    def name(self) -> str:
+        cfg = self.config
+        return f"device {cfg.index}" if cfg.source == "camera" else cfg.path
+
+    def _open_device(self) -> cv2.VideoCapture | None:
         cfg = self.config
         if cfg.source == "camera":
             for backend in camera_backends():
                 cap = cv2.VideoCapture(cfg.index, backend)
                 if cap.isOpened():
-                    cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+                    if cfg.mjpg:
+                        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
                     cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
                     cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
                     cap.set(cv2.CAP_PROP_FPS, cfg.fps)
-                    self.capture = cap
-                    break
+                    cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queue
+                    return cap
                 cap.release()
-        else:
-            cap = cv2.VideoCapture(cfg.path)
-            if cap.isOpened():
-                self.capture = cap
+            return None
+        if cfg.source == "file" and not Path(cfg.path).is_file():
+            return None
+        params: list[int] = []
+        if cfg.source == "stream":  # fail fast instead of hanging on a dead stream
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+        cap = cv2.VideoCapture(cfg.path, cv2.CAP_ANY, params)
+        if cap.isOpened():
+            return cap
+        cap.release()
+        return None
+
+    def open(self) -> bool:
+        """(Re)open the device; True on success. Names the real size and rate in the log."""
+        self.close()
+        cfg = self.config
+        self.capture = self._open_device()
         if self.capture is None:
             return False
         fps = self.capture.get(cv2.CAP_PROP_FPS)
@@ -195,10 +231,12 @@ class CaptureSource:
         self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or cfg.height
         if cfg.source == "file" and cfg.realtime:
             self.pacer = _Pacer(self.fps)
-        log.info(
-            "camera %s: opened %s at %dx%d %.1f fps",
-            cfg.id, cfg.path or f"device {cfg.index}", self.width, self.height, self.fps,
-        )
+        fourcc = int(self.capture.get(cv2.CAP_PROP_FOURCC))
+        codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00") or "?"
+        log.info("camera %s: opened %s (%s back end, %s) at %dx%d %.1f fps%s",
+                 cfg.id, self.name, self.capture.getBackendName(), codec, self.width, self.height, self.fps,
+                 "" if (self.width, self.height) == (cfg.width, cfg.height) or cfg.source != "camera"
+                 else f" (asked for {cfg.width}x{cfg.height})")
         return True
 
     def read(self) -> Frame | None:
@@ -208,14 +246,16 @@ class CaptureSource:
             self.pacer.wait()
         ok, image = self.capture.read()
         if not ok or image is None:
-            if self.config.source == "file":
-                if self.config.loop and self.index > 0:
-                    self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                    ok, image = self.capture.read()
-                if not ok:
-                    raise EndOfSource(self.config.path)
-            else:
+            if self.config.source != "file":
                 return None
+            if not self.config.loop or self.index == 0:
+                raise EndOfSource(self.config.path)
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, image = self.capture.read()
+            if not ok or image is None:
+                return None  # the file went away or broke: reopen with backoff
+        if (image.shape[1], image.shape[0]) != (self.width, self.height):
+            self.height, self.width = image.shape[:2]  # the frames, not the driver, tell the truth
         if self.config.source == "file" and not self.config.realtime:
             stamp = self.started_ns + int(self.index * 1e9 / self.fps)
         else:
@@ -230,8 +270,8 @@ class CaptureSource:
             self.capture = None
 
 
-def open_source(config: CameraConfig) -> FrameSource:
-    """The source the camera config asks for."""
+def make_source(config: CameraConfig) -> FrameSource:
+    """The source the camera config asks for, not yet opened."""
     if config.source == "demo":
         return DemoSource(config.width, config.height, config.fps, realtime=config.realtime)
     return CaptureSource(config)
