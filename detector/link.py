@@ -3,15 +3,19 @@
 One thread owns the DEALER socket (ZeroMQ sockets are not thread-safe). It
 follows the protocol's delivery contract (docs/protocol.md):
 
-- nothing is sent before the uploader grants credit, and never more messages
-  or bytes in flight than the credit allows;
+- nothing but ``hello`` is sent before the uploader grants credit, and never
+  more messages or bytes in flight than the credit allows;
 - an item leaves the outbox only when its ``ack`` arrives (the uploader acks
-  after the data is durable);
-- an item not acked within ``ack_timeout_s`` is sent again; duplicates are
-  harmless because the uploader de-duplicates by message id;
-- heartbeats (``status``) go out every ``heartbeat_s``; if the uploader says
-  nothing for three of them the link is reported down and everything in flight
-  is re-sent once it comes back.
+  after the data is durable); a permanent ``nack`` moves it to ``refused/``,
+  kept for a person, never deleted;
+- an item not acked within ``ack_timeout_s`` is sent again, byte for byte;
+  duplicates are harmless because the uploader de-duplicates by message id;
+- heartbeats (``status``) go out every ``heartbeat_s`` and each is answered
+  with credit; if the uploader says nothing for three of them the link is
+  reported down and everything in flight is re-sent once it comes back;
+  while down, ``hello`` is repeated with capped exponential backoff;
+- a CURVE handshake the uploader refuses is logged as such (a socket monitor
+  sees it); the footage stays in the outbox.
 """
 
 from __future__ import annotations
@@ -25,14 +29,25 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
+from quickcam.common.curve import CurveKeys, client_keys
 from quickcam.detector.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 DETECTOR_NAME = "quickcam-detector"
+CAPABILITIES = ["credit", "snapshot", "segment"]
+HELLO_FIRST_S = 0.25  # first re-knock while the uploader has not answered; doubles up to heartbeat_s
+SILENT_AFTER_HEARTBEATS = 3
+AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
+MAX_REPLY_BYTES = 1 << 20  # uploader messages are headers only (< 64 KiB); refuse monsters
+
+_MONITOR_EVENTS = (zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+                   | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                   | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 
 @dataclass
@@ -48,10 +63,12 @@ class LinkState:
     connected: bool = False
     credit_messages: int = 0
     credit_bytes: int = 0
+    max_payload: int = 0
     last_heard: float = 0.0
     acked: int = 0
     refused: int = 0
     retransmits: int = 0
+    auth_refused: bool = False
     last_error: str = ""
     in_flight: dict[str, InFlight] = field(default_factory=dict)
 
@@ -66,7 +83,7 @@ class UploaderLink:
         cameras: list[str],
         camera_status: Callable[[], dict[str, Any]],
         keep_copy_in: Path | None = None,
-        curve: dict[str, bytes] | None = None,
+        curve: CurveKeys | None = None,
         version: str = "0",
     ) -> None:
         self.config = config
@@ -74,11 +91,14 @@ class UploaderLink:
         self.cameras = cameras
         self.camera_status = camera_status
         self.keep_copy_in = keep_copy_in
-        self.curve = curve
+        self.curve = curve if curve is not None else client_keys(config)  # ConfigError at start-up
         self.version = version
         self.state = LinkState()
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="uploader-link", daemon=True)
+        self._hello_every = HELLO_FIRST_S
+        self._reopen_at = 0.0
+        self._refused_backoff = AUTH_RETRY_FIRST_S
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -87,7 +107,8 @@ class UploaderLink:
     def stop(self, drain_s: float = 0.0) -> None:
         """Stop, first waiting up to ``drain_s`` for the outbox to empty."""
         deadline = time.monotonic() + drain_s
-        while time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive():
+        while (time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive()
+               and self.state.connected):
             time.sleep(0.05)
         self.stop_event.set()
         self.thread.join(timeout=5)
@@ -97,16 +118,17 @@ class UploaderLink:
         sock = ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)  # unacked data lives in the outbox, not in ZeroMQ
         sock.setsockopt(zmq.IMMEDIATE, 1)  # never queue for a peer that is not connected
-        sock.setsockopt(zmq.SNDHWM, 64)
+        sock.setsockopt(zmq.SNDHWM, 64)  # credit is the real limit; this is the backstop
         sock.setsockopt(zmq.RCVHWM, 1000)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)  # capped exponential backoff
-        sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)  # detect a dead TCP peer
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)  # ZMTP PING: notice a dead TCP peer
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         if self.curve:
-            sock.curve_secretkey = self.curve["secret"]
-            sock.curve_publickey = self.curve["public"]
-            sock.curve_serverkey = self.curve["server"]
+            sock.curve_secretkey = self.curve.secret
+            sock.curve_publickey = self.curve.public
+            sock.curve_serverkey = self.curve.server
         sock.connect(self.config.endpoint)
         return sock
 
@@ -120,45 +142,102 @@ class UploaderLink:
     # -- main loop -----------------------------------------------------------
     def _run(self) -> None:
         ctx = zmq.Context.instance()
-        sock = self._socket(ctx)
-        poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
+        sock, monitor = self._open(ctx)
         next_heartbeat = 0.0
-        log.info("link: connecting to uploader at %s", self.config.endpoint)
+        secure = " with CURVE" if self.curve else ""
+        log.info("link: connecting to uploader at %s%s", self.config.endpoint, secure)
         try:
             while not self.stop_event.is_set():
                 now = time.monotonic()
+                if self._reopen_at and now >= self._reopen_at:
+                    # libzmq gives up on a peer that refused our key: knock again with a new socket.
+                    log.info("link: trying the uploader again after it refused this detector's key")
+                    self._close(sock, monitor)
+                    sock, monitor = self._open(ctx)
+                    self._reopen_at = 0.0
                 if now >= next_heartbeat:
                     self._heartbeat(sock, now)
-                    # Knock often until the uploader answers, then settle to the heartbeat.
-                    interval = self.config.heartbeat_s if self.state.connected else min(0.25, self.config.heartbeat_s)
-                    next_heartbeat = now + interval
+                    next_heartbeat = now + self._next_interval()
                 if self.state.connected:
                     self._send_pending(sock, now)
+                poller = zmq.Poller()
+                poller.register(sock, zmq.POLLIN)
+                poller.register(monitor, zmq.POLLIN)
                 for _ in range(100):
-                    if not dict(poller.poll(0 if _ else 50)):
+                    ready = dict(poller.poll(0 if _ else 50))
+                    if not ready:
                         break
-                    self._handle(sock.recv_multipart())
+                    if monitor in ready:
+                        self._on_socket_event(recv_monitor_message(monitor))
+                    if sock in ready:
+                        self._handle(sock.recv_multipart())
         finally:
-            sock.close(linger=0)
+            self._close(sock, monitor)
+
+    def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
+        sock = self._socket(ctx)
+        return sock, sock.get_monitor_socket(_MONITOR_EVENTS)
+
+    @staticmethod
+    def _close(sock: zmq.Socket, monitor: zmq.Socket) -> None:
+        sock.disable_monitor()
+        monitor.close(linger=0)
+        sock.close(linger=0)
+
+    def _next_interval(self) -> float:
+        if self.state.connected:
+            return self.config.heartbeat_s
+        # Knock often until the uploader answers, backing off up to the heartbeat.
+        interval = self._hello_every
+        self._hello_every = min(self._hello_every * 2, self.config.heartbeat_s)
+        return min(interval, self.config.heartbeat_s)
+
+    def _on_socket_event(self, event: dict[str, Any]) -> None:
+        kind, value = event["event"], event["value"]
+        state = self.state
+        if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self._reopen_at = time.monotonic() + self._refused_backoff
+            self._refused_backoff = min(self._refused_backoff * 2, AUTH_RETRY_MAX_S)
+            if not state.auth_refused:
+                state.auth_refused = True
+                depth, size = self.outbox.depth()
+                state.last_error = f"uploader refused this detector's CURVE key (ZAP status {value})"
+                log.error("link: the uploader at %s refused this detector's CURVE key (ZAP status %s): "
+                          "add its public key to the uploader's allow-list; %d item(s), %d bytes stay "
+                          "in the outbox until then", self.config.endpoint, value, depth, size)
+        elif kind in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
+            state.last_error = "handshake with the uploader failed (CURVE keys or settings differ?)"
+            log.warning("link: %s; will retry", state.last_error)
+        elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._refused_backoff = AUTH_RETRY_FIRST_S
+            if state.auth_refused:
+                log.info("link: the uploader accepts this detector's key now")
+            state.auth_refused = False
+        elif kind == zmq.EVENT_DISCONNECTED and state.connected:
+            log.info("link: connection to the uploader dropped; ZeroMQ reconnects")
 
     def _heartbeat(self, sock: zmq.Socket, now: float) -> None:
         state = self.state
         silent_for = now - state.last_heard
-        if state.connected and silent_for > 3 * self.config.heartbeat_s:
+        if state.connected and silent_for > SILENT_AFTER_HEARTBEATS * self.config.heartbeat_s:
             log.warning("link: uploader silent for %.0f s; will re-send %d in-flight item(s)",
                         silent_for, len(state.in_flight))
+            state.last_error = f"uploader silent for {silent_for:.0f} s"
             state.connected = False
             state.credit_messages = state.credit_bytes = 0
             state.in_flight.clear()
+            self._hello_every = HELLO_FIRST_S
         if not state.connected:
             self._send(sock, protocol.make_header(
                 "hello", detector=DETECTOR_NAME, detector_version=self.version,
-                cameras=self.cameras, capabilities=["credit", "snapshot", "segment"]))
+                cameras=self.cameras, capabilities=CAPABILITIES,
+                heartbeat_ms=_clamp(self.config.heartbeat_s * 1000, 100, 60_000),
+                ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000)))
             return
         depth, size = self.outbox.depth()
         self._send(sock, protocol.make_header(
-            "status", cameras=self.camera_status(), outbox_depth=depth, outbox_bytes=size))
+            "status", cameras=self.camera_status(), outbox_depth=depth, outbox_bytes=size,
+            refused=state.refused))
 
     def _send_pending(self, sock: zmq.Socket, now: float) -> None:
         state = self.state
@@ -170,6 +249,10 @@ class UploaderLink:
                 state.retransmits += 1
                 log.info("link: no ack for %s after %.0f s; sending again", item.id, now - flight.sent_at)
             else:
+                if state.max_payload and item.size > state.max_payload:
+                    self._refuse_locally(item.id, f"{item.size} bytes is over the uploader's "
+                                                  f"{state.max_payload}-byte limit")
+                    continue
                 used = sum(f.size for f in state.in_flight.values())
                 if len(state.in_flight) >= state.credit_messages:
                     return
@@ -179,15 +262,25 @@ class UploaderLink:
                 header, payload = self.outbox.load(item.id)
             except FileNotFoundError:
                 continue  # acked meanwhile
-            if not self._send(sock, header, payload):
+            try:
+                sent = self._send(sock, header, payload)
+            except protocol.ProtocolError as exc:  # written by an older or broken version
+                self._refuse_locally(item.id, f"its header breaks the protocol: {exc}")
+                continue
+            if not sent:
                 return  # ZeroMQ buffer full or peer gone: try again next round
             state.in_flight[item.id] = InFlight(item.size, now)
 
+    def _refuse_locally(self, item_id: str, why: str) -> None:
+        log.error("link: not sending %s: %s; kept in %s", item_id, why, self.outbox.refused)
+        self.outbox.refuse(item_id)
+        self.state.refused += 1
+
     def _handle(self, frames: list[bytes]) -> None:
         try:
-            message = protocol.decode(frames)
+            message = protocol.decode(frames, accept=protocol.UPLOADER_TYPES)
         except protocol.ProtocolError as exc:
-            log.warning("link: ignoring malformed message from uploader: %s", exc)
+            log.warning("link: ignoring a malformed message from the uploader: %s", exc)
             return
         state = self.state
         state.last_heard = time.monotonic()
@@ -196,25 +289,50 @@ class UploaderLink:
             if not state.connected:
                 log.info("link: connected to uploader (credit %d messages, %d bytes)",
                          header["messages"], header["bytes"])
-            elif header["messages"] == 0 and state.credit_messages:
-                log.warning("link: uploader paused sending: %s", header.get("reason", "no reason given"))
+                self._hello_every = HELLO_FIRST_S
+            if header["messages"] == 0 and (state.credit_messages or not state.connected):
+                state.last_error = f"uploader paused sending: {header['reason']}"
+                log.warning("link: %s", state.last_error)
+            elif header["messages"] and state.connected and not state.credit_messages:
+                log.info("link: uploader accepts footage again")
             state.connected = True
             state.credit_messages, state.credit_bytes = header["messages"], header["bytes"]
+            state.max_payload = header.get("max_payload", 0)
         elif message.type == "ack":
-            state.in_flight.pop(header["ref"], None)
-            self.outbox.remove(header["ref"], self.keep_copy_in)
+            ref = header["ref"]
+            if state.in_flight.pop(ref, None) is None and not self._in_outbox(ref):
+                log.debug("link: ack for %s, which is not waiting (acked before)", ref)
+                return
+            self.outbox.remove(ref, self.keep_copy_in)
             state.acked += 1
         elif message.type == "nack":
-            ref = header["ref"]
-            state.last_error = f"{header['code']}: {header['text']}"
-            if header["retry"]:
-                log.warning("link: uploader could not take %s now (%s); will retry", ref, state.last_error)
-                # Stays in flight, so it is re-sent after the ack timeout, not in a hot loop.
-                if ref in state.in_flight:
-                    state.in_flight[ref].sent_at = time.monotonic()
-            else:
-                state.in_flight.pop(ref, None)
-                log.error("link: uploader refused %s for good (%s); kept in %s",
-                          ref, state.last_error, self.outbox.refused)
-                self.outbox.refuse(ref)
-                state.refused += 1
+            self._on_nack(header)
+
+    def _on_nack(self, header: dict[str, Any]) -> None:
+        state = self.state
+        ref = header["ref"]
+        error = f"{header['code']}: {header['text']}"
+        if not self._in_outbox(ref):
+            state.last_error = error
+            log.error("link: uploader rejected a message of ours (%s)", error)
+            return
+        state.last_error = f"{ref}: {error}"
+        if header["retry"]:
+            log.warning("link: uploader could not take %s now (%s); will send it again in %.0f s",
+                        ref, error, self.config.ack_timeout_s)
+            # Stays in flight, so it is re-sent after the ack timeout, not in a hot loop.
+            state.in_flight[ref] = InFlight(state.in_flight[ref].size if ref in state.in_flight else 0,
+                                            time.monotonic())
+        else:
+            state.in_flight.pop(ref, None)
+            log.error("link: uploader refused %s for good (%s); kept in %s",
+                      ref, error, self.outbox.refused)
+            self.outbox.refuse(ref)
+            state.refused += 1
+
+    def _in_outbox(self, ref: str) -> bool:
+        return any(item.id == ref for item in self.outbox.pending())
+
+
+def _clamp(value: float, lo: int, hi: int) -> int:
+    return max(lo, min(hi, int(value)))

@@ -1,9 +1,13 @@
 """The uploader's side of the wire: receive, check, store durably, then ack.
 
 One thread owns the ROUTER socket. For each snapshot or segment it checks the
-frames (``protocol.decode``), de-duplicates by message id against the ledger,
-encrypts into the spool, records it in the ledger, and only then acks. It
-grants credit so detectors never have more in flight than the spool can take.
+frames (``protocol.decode``), checks the camera against the sender's CURVE
+key, de-duplicates by message id against the ledger, encrypts into the spool,
+records it in the ledger, and only then acks. Every hello and status is
+answered with credit, so detectors never have more in flight than the spool
+can take, and so they hear from the uploader every heartbeat. A broken message
+gets a nack, one log line and a counter; nothing a detector sends can stop the
+loop. The contract is docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -25,10 +29,16 @@ import zmq
 from quickcam.common import protocol
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import Context
+from quickcam.common.curve import server_keys
+from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, ZapHandler
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.spool import Spool
 
 log = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_MS = 2000
+SILENT_AFTER_HEARTBEATS = 3
+FORGET_PEER_S = 3600.0
 
 
 def is_loopback_endpoint(endpoint: str) -> bool:
@@ -54,13 +64,12 @@ class Receiver:
     """Owns the ROUTER socket; run ``serve()`` in its own thread."""
 
     def __init__(self, config: Config, key: object, spool: Spool, ledger_path: Path,
-                 wake_shipper: threading.Event, curve: dict[str, bytes] | None = None) -> None:
+                 wake_shipper: threading.Event) -> None:
         self.config = config
         self.key = key
         self.spool = spool
         self.ledger_path = ledger_path
         self.wake_shipper = wake_shipper
-        self.curve = curve
         self.stop_event = threading.Event()
         self.counters: Counter[str] = Counter()
         self.peers: dict[bytes, dict[str, Any]] = {}
@@ -68,55 +77,83 @@ class Receiver:
         self.status_path = config.uploader.state_dir / "status.json"
         self.bound = threading.Event()
         self.endpoint = config.link.endpoint
-        if not curve and not is_loopback_endpoint(self.endpoint) and not config.link.allow_plain_tcp:
+        self.curve = server_keys(config.link)
+        self.allow: AllowList | None = None
+        if self.curve:
+            assert config.link.curve_allow_dir is not None  # server_keys checked it
+            self.allow = AllowList.load(config.link.curve_allow_dir)
+        elif not is_loopback_endpoint(self.endpoint) and not config.link.allow_plain_tcp:
             raise ConfigError(
                 f"link.endpoint: {self.endpoint} is reachable from other machines without CURVE "
-                "encryption; bind to 127.0.0.1, enable CURVE, or set link.allow_plain_tcp = true"
+                "encryption; bind to 127.0.0.1, enable CURVE (link.curve_secret_key_file), "
+                "or set link.allow_plain_tcp = true"
             )
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
         sock = ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 1000)
+        sock.setsockopt(zmq.LINGER, 1000)  # acks get a second to leave at shutdown; a lost one costs a re-send
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a reply to a vanished peer raises, not vanishes
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_payload + (1 << 20))  # refuse monsters before buffering
         sock.setsockopt(zmq.RCVHWM, 1000)
         sock.setsockopt(zmq.SNDHWM, 1000)
-        sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)  # ZMTP PING: notice a dead TCP peer
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         if self.curve:
+            sock.zap_domain = ZAP_DOMAIN.encode()
             sock.curve_server = True
-            sock.curve_secretkey = self.curve["secret"]
-            sock.curve_publickey = self.curve["public"]
+            sock.curve_secretkey = self.curve.secret
+            sock.curve_publickey = self.curve.public
         sock.bind(self.endpoint)
         return sock
 
     def serve(self) -> None:
-        ctx = zmq.Context.instance()
+        ctx = zmq.Context()
+        zap = None
+        if self.allow is not None:
+            # Before bind: a CURVE socket with no ZAP handler lets every client in.
+            zap = ZapHandler(ctx, self.allow, self.counters)
+            zap.start()
         sock = self._socket(ctx)
         ledger = Ledger(self.ledger_path)
-        plain = "" if self.curve else " (no CURVE: loopback only)" if is_loopback_endpoint(self.endpoint) else " (PLAIN TCP, NOT ENCRYPTED)"
-        log.info("receiver: listening on %s%s", self.endpoint, plain)
+        if self.allow is not None:
+            names = ", ".join(sorted(self.allow.by_name)) or "none"
+            log.info("receiver: listening on %s (CURVE; %d detector key(s) allowed: %s)",
+                     self.endpoint, len(self.allow), names)
+        elif is_loopback_endpoint(self.endpoint):
+            log.info("receiver: listening on %s (no CURVE: this machine only)", self.endpoint)
+        else:
+            log.warning("receiver: listening on %s WITHOUT CURVE: footage crosses the network "
+                        "unencrypted and any host can send (link.allow_plain_tcp = true)", self.endpoint)
         self.bound.set()
         last_status = 0.0
         try:
             while not self.stop_event.is_set():
                 if sock.poll(200):
-                    frames = sock.recv_multipart(copy=True)
-                    self._handle(sock, ledger, frames[0], frames[1:])
+                    for _ in range(100):  # a burst, then housekeeping
+                        try:
+                            frames = sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+                        except zmq.Again:
+                            break
+                        self._receive(sock, ledger, frames)
                 if time.monotonic() - last_status > 1.0:
+                    self._watch_peers()
                     self._write_status(ledger)
                     last_status = time.monotonic()
         finally:
             self._write_status(ledger)
             sock.close()
             ledger.close()
+            if zap is not None:
+                zap.stop()
+            ctx.term()
 
     # -- replies -------------------------------------------------------------
-    def _reply(self, sock: zmq.Socket, peer: bytes, msg_type: str, **fields: Any) -> None:
-        frames = protocol.encode(protocol.Message(protocol.make_header(msg_type, **fields)))
+    def _reply(self, sock: zmq.Socket, peer: bytes, header: dict[str, Any]) -> None:
+        frames = protocol.encode(protocol.Message(header))
         try:
             sock.send_multipart([peer, *frames], flags=zmq.NOBLOCK)
-        except (zmq.Again, zmq.error.ZMQError) as exc:
+        except zmq.ZMQError as exc:
+            self.counters["reply_lost"] += 1
             log.debug("receiver: could not reply to a peer (%s); it will retransmit", exc)
 
     def _credit(self, sock: zmq.Socket, peer: bytes) -> None:
@@ -125,62 +162,110 @@ class Receiver:
             if self.counters["paused"] == 0 or self.counters["paused"] % 30 == 0:
                 log.warning("receiver: not accepting footage: %s", problem)
             self.counters["paused"] += 1
-            self._reply(sock, peer, "credit", messages=0, bytes=0, reason=problem)
+            self._reply(sock, peer, protocol.make_header(
+                "credit", messages=0, bytes=0, reason=problem, max_payload=self.max_payload))
             return
         if self.counters["paused"]:
             log.info("receiver: accepting footage again")
             self.counters["paused"] = 0
-        self._reply(sock, peer, "credit", messages=self.config.uploader.credit_messages,
-                    bytes=int(self.config.uploader.credit_mb * (1 << 20)))
+        self._reply(sock, peer, protocol.make_header(
+            "credit", messages=self.config.uploader.credit_messages,
+            bytes=int(self.config.uploader.credit_mb * (1 << 20)), max_payload=self.max_payload))
 
     def _nack(self, sock: zmq.Socket, peer: bytes, ref: str, code: str, text: str) -> None:
         self.counters[f"nack_{code}"] += 1
-        log.warning("receiver: nack %s for %s: %s", code, ref or "?", text)
-        self._reply(sock, peer, "nack", ref=ref, code=code, text=text, retry=protocol.NACK_CODES.get(code, False))
+        log.warning("receiver: nack %s for %s from %s: %s", code, ref or "?", self._who(peer), text)
+        self._reply(sock, peer, protocol.make_nack(ref, code, text))
+
+    def _who(self, peer: bytes) -> str:
+        info = self.peers.get(peer, {})
+        return info.get("user") or info.get("detector") or f"peer {peer.hex()}"
 
     # -- messages ------------------------------------------------------------
-    def _handle(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, frames: list[bytes]) -> None:
+    def _receive(self, sock: zmq.Socket, ledger: Ledger, frames: list[zmq.Frame]) -> None:
+        """One message from the ROUTER; nothing in it may raise out of here."""
+        peer = frames[0].bytes
         try:
-            message = protocol.decode(frames, self.max_payload)
+            user = self._user_id(frames[-1]) if self.allow is not None else ""
+            self._handle(sock, ledger, peer, user, [f.bytes for f in frames[1:]])
+        except Exception:  # a bug must cost one message, never the receiver
+            self.counters["internal_errors"] += 1
+            log.exception("receiver: internal error on a message from %s; sending nack internal",
+                          self._who(peer))
+            self._reply(sock, peer, protocol.make_nack("", "internal", "internal error; send again later"))
+
+    @staticmethod
+    def _user_id(frame: zmq.Frame) -> str:
+        try:
+            return frame.get("User-Id") or ""
+        except zmq.ZMQError:
+            return ""
+
+    def _handle(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, user: str, frames: list[bytes]) -> None:
+        try:
+            message = protocol.decode(frames, self.max_payload, accept=protocol.DETECTOR_TYPES)
         except protocol.ProtocolError as exc:
-            self._nack(sock, peer, _guess_id(frames), exc.code, exc.text)
+            self._nack(sock, peer, exc.ref, exc.code, exc.text)
             return
         header = message.header
+        info = self.peers.setdefault(peer, {})
+        if info.get("silent"):
+            log.info("receiver: %s is back after %.0f s of silence", self._who(peer), time.time() - info["seen"])
+        info.update(seen=time.time(), silent=False, user=user)
         kind = message.type
         if kind == "hello":
-            log.info("receiver: detector %s %s connected with cameras %s",
-                     header["detector"], header["detector_version"], header["cameras"])
-            self.peers[peer] = {"hello": header, "seen": time.time()}
+            info.update(hello=header, detector=header["detector"])
+            denied = self._denied_cameras(user, header["cameras"])
+            log.info("receiver: detector %s %s (%s) connected with cameras %s%s",
+                     header["detector"], header["detector_version"], header["v"], header["cameras"],
+                     f" (key {user})" if user else "")
+            if denied:
+                self.counters["hello_cameras_not_allowed"] += 1
+                log.warning("receiver: key %s may not send for camera(s) %s; their items will be "
+                            "nacked not_allowed (see allow.toml)", user, ", ".join(denied))
             self._credit(sock, peer)
         elif kind == "status":
-            self.peers.setdefault(peer, {})
-            self.peers[peer].update(status=header, seen=time.time())
+            info["status"] = header
             self._credit(sock, peer)
-        elif kind in protocol.PAYLOAD_TYPES:
-            self._store(sock, ledger, peer, message)
         else:
-            self._nack(sock, peer, header["id"], "bad_header", f"a detector may not send {kind!r}")
+            self._store(sock, ledger, peer, user, message)
 
-    def _store(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, message: protocol.Message) -> None:
+    def _denied_cameras(self, user: str, cameras: list[str]) -> list[str]:
+        if self.allow is None:
+            return []
+        allowed = self.allow.cameras_for(user)
+        return [cam for cam in cameras if cam not in allowed]
+
+    def _store(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, user: str,
+               message: protocol.Message) -> None:
         header, payload = message.header, message.payload or b""
         item_id = header["id"]
+        if self._denied_cameras(user, [header["camera"]]):
+            self._nack(sock, peer, item_id, "not_allowed",
+                       f"key {user} may not send for camera {header['camera']!r}")
+            return
         known = ledger.sha256_of(item_id)
         if known is not None:
             if known == header["sha256"]:
                 self.counters["duplicates"] += 1
-                self._reply(sock, peer, "ack", ref=item_id)
+                self._reply(sock, peer, protocol.make_header("ack", ref=item_id, duplicate=True))
             else:
-                self._nack(sock, peer, item_id, "conflict", "this id was stored before with different content")
+                self._nack(sock, peer, item_id, "conflict",
+                           f"id {item_id} was stored before with a different sha256")
             return
         problem = self.spool.room_problem(len(payload))
         if problem:
             self._nack(sock, peer, item_id, "busy", problem)
             return
-        context = Context(
-            camera_id=header["camera"], message_id=item_id, sequence=header.get("seq", 0),
-            start_ms=header.get("start_ms", header["time_ms"]), content_type=header["content_type"],
-            plaintext_length=len(payload),
-        )
+        try:
+            context = Context(
+                camera_id=header["camera"], message_id=item_id, sequence=header.get("seq", 0),
+                start_ms=header.get("start_ms", header["time_ms"]), content_type=header["content_type"],
+                plaintext_length=len(payload),
+            )
+        except ValueError as exc:
+            self._nack(sock, peer, item_id, "bad_value", str(exc))
+            return
         try:
             path = self.spool.store(item_id, payload, self.key, context)
             ledger.add(Item(item_id, header["sha256"], header["type"], header["camera"], header["event"],
@@ -192,18 +277,39 @@ class Receiver:
             self._nack(sock, peer, item_id, "busy", f"cannot store: {reason}")
             return
         self.counters[header["type"]] += 1
-        self._reply(sock, peer, "ack", ref=item_id)
+        self._reply(sock, peer, protocol.make_header("ack", ref=item_id))
         self.wake_shipper.set()
+
+    # -- liveness ------------------------------------------------------------
+    def _watch_peers(self) -> None:
+        """Report detectors gone quiet (3 missed heartbeats); forget long-gone ones."""
+        now = time.time()
+        for peer, info in list(self.peers.items()):
+            if "seen" not in info:
+                continue
+            quiet = now - info["seen"]
+            heartbeat_s = info.get("hello", {}).get("heartbeat_ms", DEFAULT_HEARTBEAT_MS) / 1000
+            if quiet > FORGET_PEER_S:
+                del self.peers[peer]
+            elif quiet > SILENT_AFTER_HEARTBEATS * heartbeat_s and not info.get("silent"):
+                info["silent"] = True
+                self.counters["detectors_silent"] += 1
+                log.warning("receiver: %s silent for %.0f s (heartbeat every %.1f s)",
+                            self._who(peer), quiet, heartbeat_s)
 
     def _write_status(self, ledger: Ledger) -> None:
         status = {
             "time": time.time(),
             "endpoint": self.endpoint,
+            "curve": self.allow is not None,
             "counters": dict(self.counters),
             "spool_bytes": self.spool.used_bytes(),
             "detectors": [
-                {"cameras": p.get("hello", {}).get("cameras", []), "seen_s_ago": round(time.time() - p["seen"], 1),
-                 "status": {k: v for k, v in p.get("status", {}).items() if k in ("cameras", "outbox_depth", "outbox_bytes")}}
+                {"detector": p.get("detector", ""), "key": p.get("user", ""),
+                 "cameras": p.get("hello", {}).get("cameras", []),
+                 "seen_s_ago": round(time.time() - p["seen"], 1), "silent": p.get("silent", False),
+                 "status": {k: v for k, v in p.get("status", {}).items()
+                            if k in ("cameras", "outbox_depth", "outbox_bytes", "refused")}}
                 for p in self.peers.values() if "seen" in p
             ],
         }
@@ -213,15 +319,3 @@ class Receiver:
             os.replace(tmp, self.status_path)
         except OSError as exc:
             log.debug("receiver: cannot write status file: %s", exc)
-
-
-def _guess_id(frames: list[bytes]) -> str:
-    """The message id of a broken message, if it can be read, for the nack's ref."""
-    try:
-        import msgpack
-
-        header = msgpack.unpackb(bytes(frames[1]), raw=False)
-        ref = header.get("id", "") if isinstance(header, dict) else ""
-        return ref if isinstance(ref, str) and len(ref) <= 64 else ""
-    except Exception:
-        return ""
