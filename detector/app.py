@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 import cv2
 
 from quickcam.common.config import Config
+from quickcam.detector import status_file
 from quickcam.detector.camera import CameraPipeline
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
@@ -52,6 +53,8 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
     link.start()
     for pipeline in pipelines:
         pipeline.start()
+    status_writer = status_file.for_detector(outbox, pipelines, link)  # for `quickcam status`
+    status_writer.start()
 
     deadline = time.monotonic() + seconds if seconds else None
     while not stop.is_set():
@@ -69,6 +72,7 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
     for pipeline in pipelines:
         pipeline.join(timeout=10)
     link.stop(drain_s=SHUTDOWN_DRAIN_S)
+    status_writer.stop()
     depth, size = outbox.depth()
     if depth:
         log.warning("detector: %d item(s), %d bytes not yet acknowledged; they stay in %s and are sent on next start",

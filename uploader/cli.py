@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,43 +33,216 @@ def _ledger_path(config_path: Path | None) -> Path:
     return path
 
 
+# -- quickcam status ---------------------------------------------------------------
+# Both sides write a status file: the uploader state/status.json (receiver.py),
+# the detector <outbox>/detector-status.json (detector/status_file.py, same name
+# there). Read as files, so this command imports nothing from the detector.
+DETECTOR_STATUS_FILE = "detector-status.json"
+UPLOADER_STATUS_FILE = "status.json"
+FRESH_S = 15.0  # a status file older than this means its process is not running
+WAIT_POLL_S = 0.5
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for limit, unit, size in ((120, "s", 1), (7200, "min", 60), (172800, "h", 3600)):
+        if seconds < limit:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds / 86400:.0f} d"
+
+
+def _kib(n: float) -> str:
+    return f"{n / 1024:.0f} KiB" if n < 10 * (1 << 20) else f"{n / (1 << 20):.0f} MiB"
+
+
+def _liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
+    """(running, words) for a status file's contents."""
+    if not status:
+        return False, "not on this machine"
+    age = now - status.get("time", 0)
+    if status.get("running", True) and age < FRESH_S:
+        return True, "running"
+    if not status.get("running", True):
+        return False, f"stopped {_ago(age)} ago"
+    return False, f"NOT RUNNING (last seen {_ago(age)} ago)"
+
+
+def uploader_line(live: dict[str, Any], now: float) -> str:
+    running, words = _liveness(live, now)
+    if not live:
+        return "uploader: not on this machine (no status file here)"
+    connected = sum(1 for d in live.get("detectors", []) if d.get("status") and not d.get("silent"))
+    secure = "CURVE" if live.get("curve") else "no CURVE"
+    line = f"uploader: {words} on {live.get('endpoint', '?')} ({secure}); spool {_kib(live.get('spool_bytes', 0))}"
+    if running:
+        line += f"; {connected} detector(s) connected"
+    return line
+
+
+def detector_line(det: dict[str, Any], now: float) -> str:
+    running, words = _liveness(det, now)
+    outbox = det.get("outbox", {})
+    link = det.get("link", {})
+    line = f"detector: {words}"
+    if running:
+        state = "connected" if link.get("connected") else "NOT CONNECTED"
+        line += f"; link to {link.get('endpoint', '?')} {state}"
+    line += f"; outbox {outbox.get('items', 0)} item(s), {_kib(outbox.get('bytes', 0))}"
+    if outbox.get("refused"):
+        line += f", {outbox['refused']} refused (kept in outbox/refused)"
+    if running and link.get("last_error"):
+        line += f"; last error: {link['last_error']}"
+    return line
+
+
+def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = False) -> str:
+    state = info.get("state", "?")
+    dark = info.get("dark", state == "dark")
+    when = " (at its last report)" if stale else ""
+    line = (f"camera {camera_id}{when}: {state} at {float(info.get('fps', 0)):.1f} fps, "
+            f"dark mode {'on' if dark else 'off'}, {info.get('events', 0)} event(s)")
+    last_ms = info.get("last_event_ms", 0)
+    if last_ms:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last_ms / 1000))
+        line += f", last event {when} ({_ago(now - last_ms / 1000)} ago)"
+    else:
+        line += ", no event yet"
+    return line
+
+
+def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str]:
+    """What the uploader last heard from detectors whose cameras are not ``shown`` already."""
+    lines = []
+    for det in live.get("detectors", []):
+        status = det.get("status") or {}
+        if not status or set(status.get("cameras", {})) & shown:
+            continue  # a bare hello (quickcam doctor), or the detector on this machine
+        heard = "SILENT" if det.get("silent") else "connected"
+        lines.append(f"detector {det.get('detector') or '?'} (via the uploader): {heard}, last heard "
+                     f"{_ago(det.get('seen_s_ago', 0))} ago; outbox {status.get('outbox_depth', 0)} item(s)")
+        for cam, info in sorted(status.get("cameras", {}).items()):
+            lines.append(camera_line(cam, info, now))
+    return lines
+
+
+def destination_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [f"{'destination':<14}{'pending':>8}{'failed':>8}{'uploaded':>10}{'oldest':>9}  last error"]
+    for row in rows:
+        oldest = _ago(row["oldest_pending_s"]) if row["pending"] or row["failed"] else "-"
+        lines.append(f"{row['destination']:<14}{row['pending']:>8}{row['failed']:>8}{row['uploaded']:>10}"
+                     f"{oldest:>9}  {row['last_error'][:80]}".rstrip())
+    return lines
+
+
+def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None,
+                  ledger_path: Path, now: float) -> list[str]:
+    """Every line of ``quickcam status``, from the two status files and the ledger summary."""
+    lines = [uploader_line(live, now)]
+    if det:
+        lines.append(detector_line(det, now))
+        stale = not _liveness(det, now)[0]
+        lines += [camera_line(cam, info, now, stale) for cam, info in sorted(det.get("cameras", {}).items())]
+    relayed = relayed_lines(live, set(det.get("cameras", {})), now)
+    lines += relayed
+    if not det and not relayed:
+        lines.append("detector: not on this machine, and none is connected to the uploader")
+    if rows is None:
+        lines.append(f"destinations: no ledger at {ledger_path} (the uploader keeps it; run status on its machine)")
+    else:
+        lines += destination_lines(rows)
+    return lines
+
+
+def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
+    from quickcam.uploader.ledger import Ledger
+
+    if not ledger_path.is_file():
+        return None
+    ledger = Ledger(ledger_path)
+    try:
+        return ledger.summary()
+    finally:
+        ledger.close()
+
+
 @click.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(config_path: Path | None, as_json: bool) -> None:
-    """Show the upload backlog per destination and what the detectors last reported."""
-    import json
-    import time
+@click.option("--wait", is_flag=True, help="Wait, with a progress bar, until the upload backlog is empty.")
+@click.option("--timeout", "timeout_s", type=float, default=None, help="With --wait: give up after this many seconds.")
+@click.option("--healthcheck", is_flag=True,
+              help="Exit 0 if a quickcam process on this machine is running (container health checks).")
+def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float | None, healthcheck: bool) -> None:
+    """Show both sides: cameras, outbox, link, spool and the upload backlog per destination."""
+    config = load_config(config_path)
+    live = _read_json(config.uploader.state_dir / UPLOADER_STATUS_FILE)
+    det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE)
+    now = time.time()
+    if healthcheck:
+        alive = [name for name, doc in (("uploader", live), ("detector", det)) if _liveness(doc, now)[0]]
+        if not alive:
+            raise click.ClickException("unhealthy: no detector or uploader status file here is fresh")
+        click.echo(f"healthy: {', '.join(alive)} running")
+        return
+    ledger_path = config.uploader.state_dir / "ledger.sqlite3"
+    if wait:
+        raise SystemExit(_wait_for_backlog(ledger_path, config.uploader.state_dir / UPLOADER_STATUS_FILE, timeout_s))
+    rows = _ledger_rows(ledger_path)
+    if as_json:
+        click.echo(json.dumps({"uploader": live, "detector": det, "destinations": rows}, indent=2))
+        return
+    for line in status_report(live, det, rows, ledger_path, now):
+        click.echo(line)
 
+
+def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | None) -> int:
+    """Show a progress bar while the uploader drains its backlog; 0 once nothing is pending and nothing failed."""
     from quickcam.uploader.ledger import Ledger
 
-    config = load_config(config_path)
-    ledger = Ledger(_ledger_path(config_path))
+    if not ledger_path.is_file():
+        raise click.ClickException(f"no ledger at {ledger_path}; run this on the uploader's machine")
+    ledger = Ledger(ledger_path)
+    deadline = time.monotonic() + timeout_s if timeout_s else None
     try:
-        rows = ledger.summary()
+        def totals() -> tuple[int, int]:
+            rows = ledger.summary()
+            return sum(r["pending"] for r in rows), sum(r["uploaded"] + r["failed"] for r in rows)
+
+        pending, done_at_start = totals()
+        with click.progressbar(length=max(pending, 1), label="uploading backlog", show_pos=True,
+                               show_eta=True) as bar:
+            while pending:
+                if not _liveness(_read_json(live_path), time.time())[0]:
+                    click.echo("")
+                    click.echo(f"the uploader is not running here; {pending} upload(s) wait for it to start", err=True)
+                    return 1
+                if deadline and time.monotonic() > deadline:
+                    click.echo("")
+                    click.echo(f"still {pending} upload(s) pending after {timeout_s:g} s", err=True)
+                    return 1
+                time.sleep(WAIT_POLL_S)
+                pending, done = totals()
+                finished = done - done_at_start
+                bar.length = max(bar.length or 0, finished + pending)  # new footage makes the bar longer
+                bar.update(finished - bar.pos)
+        failed = sum(r["failed"] for r in ledger.summary())
     finally:
         ledger.close()
-    live_path = config.uploader.state_dir / "status.json"
-    live = json.loads(live_path.read_text()) if live_path.is_file() else {}
-    if as_json:
-        click.echo(json.dumps({"destinations": rows, "uploader": live}, indent=2))
-        return
-    age = time.time() - live.get("time", 0)
-    if not live:
-        state = "never ran here"
-    elif age < 5:
-        state = "running"
-    else:
-        state = f"not running (last seen {age:.0f} s ago)"
-    click.echo(f"uploader: {state}; spool {live.get('spool_bytes', 0) // 1024} KiB")
-    for det in live.get("detectors", []):
-        for cam, info in det.get("status", {}).get("cameras", {}).items():
-            click.echo(f"camera {cam}: {info.get('state')} at {info.get('fps')} fps, "
-                       f"{info.get('events', 0)} event(s), outbox {det['status'].get('outbox_depth', 0)} item(s)")
-    click.echo(f"{'destination':<14}{'pending':>8}{'failed':>8}{'uploaded':>10}{'oldest':>9}  last error")
-    for row in rows:
-        click.echo(f"{row['destination']:<14}{row['pending']:>8}{row['failed']:>8}{row['uploaded']:>10}"
-                   f"{row['oldest_pending_s']:>8.0f}s  {row['last_error'][:60]}")
+    if failed:
+        click.echo(f"backlog empty, but {failed} upload(s) failed for good; fix the cause (quickcam status) "
+                   "and run quickcam retry", err=True)
+        return 1
+    click.echo("backlog empty: everything received has been uploaded")
+    return 0
 
 
 @click.command()

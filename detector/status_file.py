@@ -1,0 +1,108 @@
+"""The detector's status file: what ``quickcam status`` shows about this side.
+
+Every few seconds the detector writes ``<outbox>/detector-status.json`` (temp
+file + rename, so a reader never sees half of it): each camera's state, frame
+rate, dark mode and last event, the outbox depth, and the link to the uploader.
+It is a plain file so that ``quickcam status`` (and the container health check)
+can read it without importing the detector; the uploader gets the same camera
+figures over the wire in ``status`` heartbeats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quickcam.detector.camera import CameraPipeline
+    from quickcam.detector.link import UploaderLink
+    from quickcam.detector.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this name
+INTERVAL_S = 2.0
+
+
+def status_path(outbox_dir: Path) -> Path:
+    return outbox_dir / STATUS_FILE_NAME
+
+
+def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, int], refused: int,
+                 link: dict[str, Any], running: bool = True, now: float | None = None) -> dict[str, Any]:
+    """The status document, from plain values (the pure part, tested without threads)."""
+    items, size = outbox_depth
+    return {
+        "time": time.time() if now is None else now,
+        "pid": os.getpid(),
+        "running": running,
+        "cameras": cameras,
+        "outbox": {"items": items, "bytes": size, "refused": refused},
+        "link": link,
+    }
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    """Replace ``path`` atomically with ``status`` as JSON."""
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(status, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class StatusFileWriter:
+    """Writes ``collect()`` to ``path`` every ``interval_s`` in a daemon thread, and once more at stop."""
+
+    def __init__(self, path: Path, collect: Callable[[bool], dict[str, Any]],
+                 interval_s: float = INTERVAL_S) -> None:
+        self.path = path
+        self.collect = collect
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="status-file", daemon=True)
+        self._failing = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._write(running=False)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._write(running=True)
+            self._stop.wait(self.interval_s)
+
+    def _write(self, running: bool) -> None:
+        try:
+            write_status(self.path, self.collect(running))
+        except OSError as exc:
+            if not self._failing:  # once per outage, not every two seconds
+                log.warning("status: cannot write %s (%s); quickcam status will show this detector as stale",
+                            self.path, exc.strerror or exc)
+            self._failing = True
+        else:
+            if self._failing:
+                log.info("status: writing %s again", self.path)
+            self._failing = False
+
+
+def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: UploaderLink) -> StatusFileWriter:
+    """The writer for a running detector: its outbox, camera pipelines and uploader link."""
+
+    def collect(running: bool) -> dict[str, Any]:
+        state = link.state
+        link_status = {"endpoint": link.config.endpoint, "connected": state.connected,
+                       "acked": state.acked, "retransmits": state.retransmits,
+                       "in_flight": len(state.in_flight), "last_error": state.last_error}
+        cameras = {p.camera.id: p.stats.as_status() for p in pipelines}
+        return build_status(cameras, outbox.depth(), state.refused, link_status, running)
+
+    return StatusFileWriter(status_path(outbox.root), collect)
