@@ -1,0 +1,194 @@
+"""The detector's preflight checks for ``quickcam doctor`` (entry point group ``quickcam.checks``).
+
+Each camera opens and delivers frames; the outbox has room; the uploader
+answers a ``hello`` with ``credit`` over the configured endpoint -- the same
+round trip the detector makes at start-up, spoken through
+``quickcam.common.protocol``, so it proves the address, the port, the firewall
+and the CURVE keys at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from quickcam.common import protocol
+from quickcam.common.config import CameraConfig, Config, ConfigError
+from quickcam.common.curve import client_keys
+from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
+from quickcam.detector.sources import EndOfSource, make_source
+
+log = logging.getLogger(__name__)
+
+DOCTOR_NAME = "quickcam-doctor"
+FRAMES_WANTED = 5
+FRAME_WAIT_S = 5.0  # a camera that opened may take a moment before its first frame
+HELLO_EVERY_S = 0.5
+
+UPLOADER_FIX = ("start the uploader (quickcam uploader, or: systemctl start quickcam-uploader) and check that "
+                "link.endpoint names its machine and port on both sides and that no firewall blocks the port")
+
+
+def checks(context: DoctorContext) -> list[Check]:
+    config = context.config
+    if not log.isEnabledFor(logging.DEBUG):  # OpenCV's own warnings would break the one-line report
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    found = [Check(f"camera {cam.id}", lambda cam=cam: check_camera(cam), fix_on_timeout=_camera_fix(cam))
+             for cam in config.camera_list()]
+    found.append(Check("outbox disk", lambda: free_space_result("outbox disk", config.recording.outbox_dir,
+                                                                "recording.outbox_dir")))
+    wait_s = max(0.5, context.timeout_s * 0.8)  # answer before the runner's own deadline, with a better message
+    found.append(Check("uploader link", lambda: check_uploader_link(config, wait_s), fix_on_timeout=UPLOADER_FIX))
+    return found
+
+
+def describe_source(cam: CameraConfig) -> str:
+    """The source in words, with any password in a stream URL hidden."""
+    if cam.source == "demo":
+        return "the demo scene"
+    if cam.source == "camera":
+        return f"USB camera {cam.index}"
+    if cam.source == "file":
+        return f"video file {cam.path}"
+    parts = urlsplit(cam.path)
+    if parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    return f"stream {urlunsplit(parts)}"
+
+
+def _camera_fix(cam: CameraConfig) -> str:
+    if cam.source == "camera":
+        return (f"check that camera {cam.index} is plugged in (Linux: ls /dev/video*), not in use by another "
+                "program, and that this user may use it (Linux: the video group); or change camera.index")
+    if cam.source == "file":
+        return "set camera.path to a readable video file"
+    if cam.source == "stream":
+        return ("check the URL, user and password in camera.path and that the camera answers from this machine "
+                "(try: ffplay URL)")
+    return "reinstall quickcam; the demo scene needs only OpenCV"
+
+
+def check_camera(cam: CameraConfig, frames_wanted: int = FRAMES_WANTED, frame_wait_s: float = FRAME_WAIT_S) -> Result:
+    """Open the camera as the detector would and read a few frames from it."""
+    name = f"camera {cam.id}"
+    what = describe_source(cam)
+    source = make_source(cam)
+    started = time.monotonic()
+    try:
+        if not source.open():
+            return red(name, f"cannot open {what}", _camera_fix(cam))
+        got, image = 0, None
+        deadline = time.monotonic() + frame_wait_s
+        while got < frames_wanted and time.monotonic() < deadline:
+            try:
+                frame = source.read()
+            except EndOfSource:
+                break
+            if frame is None:
+                time.sleep(0.05)
+                continue
+            got, image = got + 1, frame.image
+        if image is None:
+            return red(name, f"{what} opened but delivered no frame in {frame_wait_s:g} s", _camera_fix(cam))
+    finally:
+        source.close()
+    height, width = image.shape[:2]
+    brightness = float(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).mean())
+    dark = " (dark: the detector will use dark mode)" if brightness < cam.motion.dark_threshold else ""
+    return ok(name, f"{what} delivered {got} frame(s) of {width}x{height} in {time.monotonic() - started:.1f} s; "
+                    f"brightness {brightness:.0f}{dark}")
+
+
+def _package_version() -> str:
+    try:
+        return version("quickcam")
+    except PackageNotFoundError:
+        return "0"
+
+
+def check_uploader_link(config: Config, wait_s: float) -> Result:
+    """Send ``hello`` to the uploader and wait for its ``credit``: the detector's first round trip."""
+    name = "uploader link"
+    link = config.link
+    try:
+        curve = client_keys(link)
+    except ConfigError as exc:
+        return red(name, str(exc), "see docs/protocol.md, Security; keys come from quickcam curve-keygen NAME")
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        sock.curve_secretkey = curve.secret
+        sock.curve_publickey = curve.public
+        sock.curve_serverkey = curve.server
+    monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                      | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    secure = "with CURVE" if curve is not None else "without CURVE"
+    try:
+        try:
+            sock.connect(link.endpoint)
+        except zmq.ZMQError as exc:
+            return red(name, f"cannot connect to {link.endpoint}: {exc}",
+                       "on the detector, link.endpoint must name the uploader's address, e.g. tcp://192.168.1.20:5557")
+        cameras = [cam.id for cam in config.camera_list()]
+        hello = protocol.make_header("hello", detector=DOCTOR_NAME, detector_version=_package_version(),
+                                     cameras=cameras, capabilities=["credit"])
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        started = time.monotonic()
+        deadline, next_hello = started + wait_s, 0.0
+        while (now := time.monotonic()) < deadline:
+            if now >= next_hello:
+                sock.send_multipart(protocol.encode(protocol.Message(hello)))
+                next_hello = now + HELLO_EVERY_S
+            ready = dict(poller.poll(int(min(deadline, next_hello) * 1000 - now * 1000) + 1))
+            if monitor in ready:
+                event = recv_monitor_message(monitor)
+                if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                    return red(name, f"the uploader at {link.endpoint} refused this detector's CURVE key",
+                               "copy this detector's NAME.key into the uploader's link.curve_allow_dir and list "
+                               "its cameras in allow.toml there")
+                return red(name, f"the CURVE handshake with {link.endpoint} failed",
+                           "check link.curve_server_public_key_file is the uploader's NAME.key and that both "
+                           "sides have CURVE on")
+            if sock in ready:
+                result = _answer(sock.recv_multipart(), link.endpoint, time.monotonic() - started, secure)
+                if result is not None:
+                    return result
+        return red(name, f"no answer from {link.endpoint} ({secure}) within {wait_s:g} s", UPLOADER_FIX)
+    finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
+        sock.close(linger=0)
+        ctx.term()
+
+
+def _answer(frames: list[bytes], endpoint: str, took_s: float, secure: str) -> Result | None:
+    name = "uploader link"
+    try:
+        message = protocol.decode(frames)
+    except protocol.ProtocolError as exc:
+        return red(name, f"{endpoint} answered with something that breaks the protocol ({exc})",
+                   "check that link.endpoint is the uploader's port and that both sides run the same quickcam")
+    header = message.header
+    if message.type == "credit":
+        if header["messages"] == 0:
+            return red(name, f"the uploader at {endpoint} answers but takes no footage now: "
+                             f"{header.get('reason', 'no reason given')}",
+                       "free disk space for the uploader's spool, or let its backlog upload (quickcam status)")
+        return ok(name, f"the uploader at {endpoint} answered in {took_s * 1000:.0f} ms ({secure}); "
+                        f"credit {header['messages']} message(s)")
+    if message.type == "nack":
+        return red(name, f"the uploader at {endpoint} refused the hello: {header['code']}: {header['text']}",
+                   "allow this detector's cameras for its key in the uploader's allow.toml")
+    return None  # an ack for someone else's message cannot come here; keep waiting
