@@ -9,9 +9,11 @@ and the CURVE keys at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -22,6 +24,7 @@ from quickcam.common import protocol
 from quickcam.common.config import CameraConfig, Config, ConfigError
 from quickcam.common.curve import client_keys
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
+from quickcam.detector import status_file
 from quickcam.detector.sources import EndOfSource, make_source
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ DOCTOR_NAME = "quickcam-doctor"
 FRAMES_WANTED = 5
 FRAME_WAIT_S = 5.0  # a camera that opened may take a moment before its first frame
 HELLO_EVERY_S = 0.5
+RUNNING_FRESH_S = 15.0  # a detector status file younger than this: the detector runs
 
 UPLOADER_FIX = ("start the uploader (quickcam uploader, or: systemctl start quickcam-uploader) and check that "
                 "link.endpoint names its machine and port on both sides and that no firewall blocks the port")
@@ -39,13 +43,46 @@ def checks(context: DoctorContext) -> list[Check]:
     config = context.config
     if not log.isEnabledFor(logging.DEBUG):  # OpenCV's own warnings would break the one-line report
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    found = [Check(f"camera {cam.id}", lambda cam=cam: check_camera(cam), fix_on_timeout=_camera_fix(cam))
+    running = running_detector(config)
+    found = [Check(f"camera {cam.id}", lambda cam=cam: camera_in_use(cam, running) or check_camera(cam),
+                   fix_on_timeout=_camera_fix(cam))
              for cam in config.camera_list()]
     found.append(Check("outbox disk", lambda: free_space_result("outbox disk", config.recording.outbox_dir,
                                                                 "recording.outbox_dir")))
     wait_s = max(0.5, context.timeout_s * 0.8)  # answer before the runner's own deadline, with a better message
     found.append(Check("uploader link", lambda: check_uploader_link(config, wait_s), fix_on_timeout=UPLOADER_FIX))
     return found
+
+
+def running_detector(config: Config, now: float | None = None) -> dict[str, Any]:
+    """The status of a detector running on this machine right now, or {}."""
+    path = status_file.status_path(config.recording.outbox_dir)
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    now = time.time() if now is None else now
+    fresh = now - status.get("time", 0) < RUNNING_FRESH_S
+    return status if status.get("running") and fresh else {}
+
+
+def camera_in_use(cam: CameraConfig, running: dict[str, Any]) -> Result | None:
+    """A running detector holds the camera (many allow one reader): report what it sees instead."""
+    info = running.get("cameras", {}).get(cam.id)
+    if info is None:
+        return None
+    name = f"camera {cam.id}"
+    pid = running.get("pid", "?")
+    state = info.get("state", "?")
+    if state in ("ok", "dark") or info.get("dark"):
+        dark = ", dark mode" if info.get("dark") or state == "dark" else ""
+        return ok(name, f"{describe_source(cam)} is in use by the running detector (pid {pid}): "
+                        f"{state} at {float(info.get('fps', 0)):.1f} fps{dark}")
+    if state == "starting":
+        return red(name, f"the running detector (pid {pid}) is still opening {describe_source(cam)}",
+                   "run quickcam doctor again in a few seconds")
+    return red(name, f"the running detector (pid {pid}) reports {describe_source(cam)} as {state!r}",
+               _camera_fix(cam) + "; the detector reopens it by itself once it is back")
 
 
 def describe_source(cam: CameraConfig) -> str:

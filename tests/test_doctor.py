@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -16,7 +17,14 @@ from quickcam.common import doctor, protocol
 from quickcam.common.config import CameraConfig, load_config
 from quickcam.common.cryptofile import SymmetricKey
 from quickcam.common.doctor import Check, Result
-from quickcam.detector.doctor import check_camera, check_uploader_link, describe_source
+from quickcam.detector import status_file
+from quickcam.detector.doctor import (
+    camera_in_use,
+    check_camera,
+    check_uploader_link,
+    describe_source,
+    running_detector,
+)
 from tests.conftest import QUICKCAM, free_port
 
 ANSI = "\x1b["
@@ -148,6 +156,26 @@ def test_camera_check_reads_frames_from_a_video_file_and_fails_on_a_missing_one(
     assert good.ok and "delivered 5 frame(s)" in good.detail
     missing = check_camera(CameraConfig(source="file", path="/nonexistent/clip.mp4"))
     assert not missing.ok and "camera.path" in missing.fix
+
+
+def test_a_camera_held_by_a_running_detector_is_reported_from_its_status_not_reopened(tmp_path: Path) -> None:
+    config = load_config(None, {"QUICKCAM_RECORDING__OUTBOX_DIR": str(tmp_path)})
+    cam = config.camera_list()[0]
+    path = status_file.status_path(tmp_path)
+    assert running_detector(config) == {}
+
+    def running(state: str, age_s: float = 1.0, still_running: bool = True) -> dict:
+        doc = status_file.build_status({cam.id: {"state": state, "fps": 14.9, "dark": False}}, (0, 0), 0, {},
+                                       still_running, now=time.time() - age_s)
+        path.write_text(json.dumps(doc))
+        return running_detector(config)
+
+    good = camera_in_use(cam, running("ok"))
+    assert good is not None and good.ok and "in use by the running detector" in good.detail
+    lost = camera_in_use(cam, running("lost"))
+    assert lost is not None and not lost.ok and "'lost'" in lost.detail
+    assert running("ok", age_s=60) == {} and running("ok", still_running=False) == {}
+    assert camera_in_use(cam, {}) is None  # nobody holds it: doctor opens it itself
 
 
 def test_a_stream_password_never_appears_in_the_report() -> None:
