@@ -5,9 +5,10 @@ background (``_foreground``) and how to forget it (``_restart``). The steps
 around it are the same for all, so they are written once here:
 
 1. the frame is shrunk to ``detection_width`` and turned gray;
-2. a global brightness change (auto-exposure, a dimmer) is divided out: the
-   frame is scaled by the median ratio of the reference to it, so a change of
-   exposure moves no pixel relative to the background;
+2. a brightness change (auto-exposure, a dimmer, a lamp) is divided out: the
+   frame is scaled by a smooth gain map (median ratios of the reference to it
+   on a coarse grid), so a change of exposure moves no pixel relative to the
+   background;
 3. the algorithm marks foreground pixels; pixels outside the zones are dropped;
 4. if most of the watched area changed at once (a light switched on or off)
    it is lighting, not a person: the background restarts from this frame and
@@ -31,6 +32,9 @@ from quickcam.common.config import MotionConfig
 
 RELEARN_RATE = 0.25  # background learning rate just after a global change
 GAIN_DEADBAND = 0.02  # brightness ratios closer to 1 than this are left alone
+MAX_GAIN = 3.0  # a larger brightness ratio is a light switched, not an exposure change
+GAIN_GRID = (3, 4)  # rows, columns of the exposure/lighting gain estimate
+CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
 LIGHTING_RESIDUAL = 0.45  # blob is lighting if an affine fit leaves less than this share of the change
 
 
@@ -99,18 +103,53 @@ class MotionDetector(ABC):
         self.reference = gray.astype(np.float32)
         self._restart(gray)
 
-    def _normalise_gain(self, gray: np.ndarray) -> np.ndarray:
+    def _normalise_gain(self, gray: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``gray`` brought to the reference's exposure, and the pixels that cannot be compared.
+
+        None instead of the frame when the overall brightness changed more than
+        MAX_GAIN times: a light switched on or off, a global change whatever
+        the pixels say.
+
+        The gain is the median ratio reference/frame in each cell of a coarse
+        grid (GAIN_GRID), interpolated smoothly across the frame: a camera's
+        exposure change is uniform, a lamp in a corner is not, and both are
+        smooth. A cell is far larger than a person at any distance the camera
+        is meant for, and a median ignores what covers less than half of it.
+
+        A pixel clipped at white, now or in the reference, no longer scales with
+        the exposure: those are left out of the foreground and of learning while
+        a gain is divided out (else a brighter room lights up every white wall).
+        """
         assert self.reference is not None
-        ref = self.reference[::3, ::3]
-        cur = gray[::3, ::3].astype(np.float32)
-        usable = cur > 8
+        ref = self.reference[::2, ::2]
+        cur = gray[::2, ::2].astype(np.float32)
+        level, now = float(ref.mean()), float(cur.mean())
+        if max(level, now) > 16 and not 1 / MAX_GAIN <= (level + 1) / (now + 1) <= MAX_GAIN:
+            return None, None
+        usable = (cur > 8) & (cur < CLIPPED) & (ref < CLIPPED)
         if usable.sum() < cur.size // 4:
-            return gray  # too dark to estimate a gain
-        ratio = float(np.median(ref[usable] / cur[usable]))
-        ratio = min(4.0, max(0.25, ratio))
-        if abs(ratio - 1) < GAIN_DEADBAND:
-            return gray
-        return cv2.convertScaleAbs(gray, alpha=ratio)
+            return gray, None  # too dark or too bright to estimate a gain
+        ratios = ref / np.maximum(cur, 1.0)
+        overall = float(np.median(ratios[usable]))
+        if not 1 / MAX_GAIN <= overall <= MAX_GAIN:
+            return None, None
+        rows, cols = GAIN_GRID
+        grid = np.full((rows, cols), overall, np.float32)
+        height, width = cur.shape
+        for r in range(rows):
+            for c in range(cols):
+                cell = (slice(r * height // rows, (r + 1) * height // rows),
+                        slice(c * width // cols, (c + 1) * width // cols))
+                pick = usable[cell]
+                if pick.sum() >= pick.size // 4:
+                    grid[r, c] = np.median(ratios[cell][pick])
+        np.clip(grid, 1 / MAX_GAIN, MAX_GAIN, out=grid)
+        if np.all(np.abs(grid - 1) < GAIN_DEADBAND):
+            return gray, None
+        gain = cv2.resize(grid, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+        normal = cv2.convertScaleAbs(cv2.multiply(gray.astype(np.float32), gain))
+        clipped = cv2.dilate(((gray >= CLIPPED) | (self.reference >= CLIPPED)).astype(np.uint8), self.kernel)
+        return normal, clipped.astype(bool)
 
     def threshold_for(self, brightness: float) -> int:
         """The gray-level change that counts; lower in the dark if configured."""
@@ -127,24 +166,38 @@ class MotionDetector(ABC):
             self._set_zone(gray.shape)
             self.reset(gray)
             return MotionResult(False, 0.0, brightness=brightness)
-        normal = self._normalise_gain(gray)
+        normal, clipped = self._normalise_gain(gray)
+        if normal is None:
+            return self._global_change(gray, brightness, 1.0)
         relearning = self.relearn_left > 0
         rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate
         threshold = self.threshold_for(brightness)
         changed_mask = self._foreground(normal, threshold, relearning)
+        if clipped is not None:
+            changed_mask[clipped] = 0
         if self.zone is not None:
             changed_mask = cv2.bitwise_and(changed_mask, self.zone)
         changed = cv2.countNonZero(changed_mask) / self.zone_area
         if relearning:  # still settling after a global change: learn, report nothing
             self.relearn_left -= 1
-            cv2.accumulateWeighted(normal, self.reference, rate)
+            self._learn(normal, rate, clipped)
             return MotionResult(False, changed, brightness=brightness, global_change=True)
         if changed >= cfg.global_change_fraction:
-            self.reset(gray)
-            self.relearn_left = self.relearn_frames
-            return MotionResult(False, changed, brightness=brightness, global_change=True)
-        cv2.accumulateWeighted(normal, self.reference, rate)
+            return self._global_change(gray, brightness, changed)
+        self._learn(normal, rate, clipped)
         return self._blobs(image.shape[1], normal, changed_mask, brightness)
+
+    def _global_change(self, gray: np.ndarray, brightness: float, changed: float) -> MotionResult:
+        self.reset(gray)
+        self.relearn_left = self.relearn_frames
+        return MotionResult(False, changed, brightness=brightness, global_change=True)
+
+    def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None) -> None:
+        assert self.reference is not None
+        if clipped is None:
+            cv2.accumulateWeighted(normal, self.reference, rate)
+        else:
+            cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(clipped, 0, 255).astype(np.uint8))
 
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
                brightness: float) -> MotionResult:

@@ -1,0 +1,202 @@
+"""The camera pipeline end to end on generated frames: events, segments, snapshots, faults."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from quickcam.detector.outbox import Outbox
+from quickcam.detector.sources import DemoSource, Walk
+from tests.detector.fakes import ScriptedSource, camera_config, header, journal, pipeline_for, run
+
+
+def _demo(walks: tuple[Walk, ...] = (Walk(3.0, 6.0),)) -> DemoSource:
+    return DemoSource(320, 240, 10.0, realtime=False, walks=walks, period_s=1000.0)
+
+
+def _segments(outbox_dir: Path) -> list[dict]:
+    return [header(outbox_dir, item["id"]) for item in journal(outbox_dir) if item["type"] == "segment"]
+
+
+def _frames_in(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_snapshot_comes_first_then_playable_segments_of_segment_length_with_pre_roll(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    demo = _demo()
+    pipeline = pipeline_for(camera_config(tmp_path), outbox, ScriptedSource(lambda i: demo.read().image, 120))
+    run([pipeline])
+
+    items = journal(tmp_path)
+    events = {item["event"] for item in items}
+    assert len(events) == 1
+    assert items[0]["type"] == "snapshot" and items[0]["seq"] == 0
+    segments = _segments(tmp_path)
+    assert [s["seq"] for s in segments] == list(range(len(segments)))
+    assert segments[-1]["final"] and not any(s["final"] for s in segments[:-1])
+    for segment in segments[:-1]:
+        assert segment["frames"] == 10  # segment_s = 1 s at 10 fps
+    for segment in segments:  # each plays on its own
+        assert _frames_in(tmp_path / f"{segment['id']}.bin") == segment["frames"]
+    assert segments[0]["codec"] == "h264"
+    # Pre-roll: the recording starts a second before the first frame with motion.
+    snapshot_ms = items[0]["time_ms"]
+    assert snapshot_ms - 1300 <= segments[0]["start_ms"] <= snapshot_ms - 1000
+    # The walker is on screen 3-6 s; with 1 s post-roll the event covers about 2-7 s.
+    recorded = sum(s["frames"] for s in segments)
+    assert 45 <= recorded <= 60
+
+
+def test_a_lighting_step_produces_no_event(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    demo = _demo(walks=())
+
+    def draw(index: int) -> np.ndarray:
+        image = demo.read().image
+        return cv2.convertScaleAbs(image, alpha=1.5 if 30 <= index < 60 else 1.0)
+
+    run([pipeline_for(camera_config(tmp_path), outbox, ScriptedSource(draw, 90))])
+    assert journal(tmp_path) == []
+
+
+def test_dark_mode_is_entered_and_left_and_checks_only_at_its_interval(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="quickcam.detector.camera")
+    outbox = Outbox(tmp_path)
+    demo = _demo(walks=())
+    camera = camera_config(tmp_path)
+    camera = camera.model_copy(update={"motion": camera.motion.model_copy(update={"dark_interval_s": 1.0})})
+
+    def draw(index: int) -> np.ndarray:
+        image = demo.read().image
+        return cv2.convertScaleAbs(image, alpha=0.03) if 20 <= index < 80 else image
+
+    pipeline = pipeline_for(camera, outbox, ScriptedSource(draw, 110))
+    calls = []
+    original = pipeline._dark_mode
+    pipeline._dark_mode = lambda brightness: (calls.append(brightness), original(brightness))[1]
+    run([pipeline])
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("entering dark mode" in m for m in messages)
+    assert any("leaving dark mode" in m for m in messages)
+    assert not pipeline.stats.dark
+    dark_checks = sum(1 for b in calls if b < 10)
+    assert 4 <= dark_checks <= 8  # 6 s of darkness checked about once a second, not 60 times
+    assert journal(tmp_path) == []
+
+
+class _Flaky(ScriptedSource):
+    """Loses the camera at frame 20; the next two reopen attempts fail."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.failed_reopens = 0
+
+    def open(self) -> bool:
+        if self.position > 20 and self.failed_reopens < 2:
+            self.failed_reopens += 1
+            return False
+        return super().open()
+
+
+def test_a_camera_that_disappears_and_comes_back_is_reopened(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="quickcam.detector.camera")
+    outbox = Outbox(tmp_path)
+    demo = _demo(walks=())
+    source = _Flaky(lambda i: None if i == 20 else demo.read().image, 60)
+    pipeline = pipeline_for(camera_config(tmp_path), outbox, source)
+    run([pipeline])
+    messages = " | ".join(r.getMessage() for r in caplog.records)
+    assert "lost" in messages and "reopen attempt" in messages and "ok again" in messages
+    assert pipeline.stats.reopens == 2
+    assert pipeline.stats.frames == 59  # every frame but the missing one came through
+    assert pipeline.stats.state == "ended"
+
+
+def test_a_video_file_that_appears_later_is_opened_and_read(tmp_path: Path) -> None:
+    video = tmp_path / "clip.avi"
+    demo = _demo(walks=(Walk(1.0, 3.0),))
+    writer = cv2.VideoWriter(str(tmp_path / "made.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for _ in range(40):
+        writer.write(demo.read().image)
+    writer.release()
+    camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "file", "path": str(video)})
+    from quickcam.detector.camera import CameraPipeline
+
+    pipeline = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event())
+    pipeline.start()
+    time.sleep(0.5)
+    assert pipeline.stats.state == "lost"  # not there yet: retried with backoff, never exits
+    shutil.move(str(tmp_path / "made.avi"), str(video))
+    pipeline.join(30)
+    assert pipeline.finished and pipeline.stats.state == "ended"
+    assert pipeline.stats.frames == 40 and pipeline.stats.events == 1
+    assert (pipeline.stats.width, pipeline.stats.height) == (320, 240)
+
+
+def test_two_cameras_run_at_once_and_a_broken_one_does_not_stop_the_other(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    stop = threading.Event()
+    demo = _demo()
+    good = pipeline_for(camera_config(tmp_path, "good"), outbox, ScriptedSource(lambda i: demo.read().image, 100),
+                        stop)
+
+    def broken(index: int) -> np.ndarray:
+        raise RuntimeError("driver crashed")
+
+    bad = pipeline_for(camera_config(tmp_path, "bad"), outbox, ScriptedSource(broken, 100), stop)
+    good.start()
+    bad.start()
+    good.join(60)
+    assert good.finished
+    assert bad.stats.state == "lost" and not bad.finished  # still retrying
+    stop.set()
+    bad.join(10)
+    assert bad.finished
+    cameras = {item["camera"] for item in journal(tmp_path)}
+    assert cameras == {"good"}
+    assert good.stats.events == 1
+
+
+def test_two_demo_cameras_record_their_own_events(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    demos = {"a": _demo((Walk(2.0, 4.0),)), "b": _demo((Walk(5.0, 7.0),))}
+    pipelines = [pipeline_for(camera_config(tmp_path, name), outbox,
+                              ScriptedSource(lambda i, d=demo: d.read().image, 100))
+                 for name, demo in demos.items()]
+    run(pipelines)
+    for name in demos:
+        items = [item for item in journal(tmp_path) if item["camera"] == name]
+        assert items[0]["type"] == "snapshot"
+        assert any(item["type"] == "segment" for item in items)
+        assert len({item["event"] for item in items}) == 1
+
+
+def test_stopping_mid_event_closes_the_open_segment_as_final(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    stop = threading.Event()
+    demo = _demo(walks=(Walk(1.0, 100.0),))
+
+    def draw(index: int) -> np.ndarray:
+        if index == 45:
+            stop.set()  # SIGTERM arrives while the walker is still in view
+        return demo.read().image
+
+    pipeline = pipeline_for(camera_config(tmp_path), outbox, ScriptedSource(draw, 1000), stop)
+    started = time.monotonic()
+    run([pipeline], timeout=10)
+    assert time.monotonic() - started < 10
+    segments = _segments(tmp_path)
+    assert segments and segments[-1]["final"]
+    assert _frames_in(tmp_path / f"{segments[-1]['id']}.bin") == segments[-1]["frames"]
