@@ -360,6 +360,9 @@ class CameraPipeline:
             log.error("camera %s: %s; watching the whole picture", self.camera.id, exc)
         detector = create_detector(cfg, fps=self.source.fps or self.camera.fps, zone_mask=zone_mask)
         faces_detector = open_face_detector(self.camera.faces)
+        if faces_detector is not None:
+            log.info("camera %s: faces by %s, at most %.0f ms a second, only where motion is", self.camera.id,
+                     faces_detector.name, self.camera.faces.budget_ms_per_s)
         budget = FaceBudget(self.camera.faces.budget_ms_per_s)
         clock = EventClock(int(rec.post_roll_s * 1e9), int(rec.max_event_s * 1e9), int(rec.min_event_s * 1e9),
                            cfg.trigger_frames)
