@@ -1,28 +1,40 @@
-# One image for both services; docker-compose.yml picks the command.
-FROM python:3.12-slim
+# One image for both services; docker-compose.yml picks the command. See docs/deploy.md.
+FROM python:3.12-slim-bookworm
 
-# OpenCV's headless wheel needs only a few system libraries at run time.
+# OpenCV's headless wheel needs only these system libraries at run time (no libGL:
+# the detector never opens a window); PyAV's wheel brings its own FFmpeg.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libglib2.0-0 libgomp1 \
     && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/quickcam
 COPY pyproject.toml README.md ./
 COPY common ./common
 COPY detector ./detector
 COPY uploader ./uploader
-RUN pip install --no-cache-dir . \
-    && useradd --create-home --uid 10001 --groups video quickcam \
-    && mkdir -p /data && chown quickcam /data
+# The folders below /data exist in the image, owned by the service user, so named
+# volumes mounted on them start with that owner. Group video: USB cameras.
+RUN pip install . \
+    && useradd --system --uid 10001 --user-group --groups video --home-dir /data --shell /usr/sbin/nologin quickcam \
+    && mkdir -p /data/outbox /data/spool /data/state /data/storage /data/logs \
+    && chown -R quickcam:quickcam /data
 
 USER quickcam
 WORKDIR /data
 # Secrets arrive as files under /run/secrets (compose secrets), never in the image.
-ENV QUICKCAM_ENV_FILE=/run/secrets/tokens.env
+# QUICKCAM_ENV_FILE is the config key env_file; the log files go to the logs volume.
+ENV QUICKCAM_ENV_FILE=/run/secrets/tokens.env \
+    QUICKCAM_LOGGING__FILE=/data/logs/run.log
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import json,sys,time; s=json.load(open('/data/state/status.json')); sys.exit(time.time()-s['time']>10)" \
-        || test -d /data/outbox
+# Healthy while this container's process refreshes its status file: the uploader's
+# state/status.json or the detector's outbox/detector-status.json (every 1-2 s).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["quickcam", "status", "--healthcheck", "--config", "/config/quickcam.toml"]
 
 ENTRYPOINT ["quickcam"]
 CMD ["--help"]
