@@ -16,6 +16,7 @@ import zmq
 from quickcam.common import doctor, protocol
 from quickcam.common.config import CameraConfig, load_config
 from quickcam.common.cryptofile import SymmetricKey
+from quickcam.common.curve import write_keypair
 from quickcam.common.doctor import Check, Result
 from quickcam.detector import status_file
 from quickcam.detector.doctor import (
@@ -223,6 +224,41 @@ def test_uploader_link_check_reads_the_uploaders_answer(reply: dict, ok: bool, w
     finally:
         fake.close()
     assert result.ok is ok and words in result.detail
+
+
+def test_uploader_link_check_speaks_curve_and_names_a_key_the_uploader_refuses(
+    tmp_path: Path, key: SymmetricKey,
+) -> None:
+    curve = tmp_path / "curve"
+    (curve / "allow").mkdir(parents=True)
+    write_keypair(curve / "uploader")
+    write_keypair(curve / "garage")
+    write_keypair(curve / "stranger")
+    (curve / "allow" / "garage.key").write_bytes((curve / "garage.key").read_bytes())
+    (curve / "allow" / "allow.toml").write_text('[detectors.garage]\ncameras = ["cam0"]\n')
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    (tmp_path / "tokens.env").write_text(f"ENCRYPTION_KEY={key.to_hex()}\n")
+    env = {**_env(), "QUICKCAM_LINK__ENDPOINT": endpoint,
+           "QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(curve / "uploader.key_secret"),
+           "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(curve / "allow")}
+    proc = subprocess.Popen([QUICKCAM, "uploader"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def detector(name: str) -> Result:
+            config = load_config(None, {
+                "QUICKCAM_LINK__ENDPOINT": endpoint,
+                "QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(curve / f"{name}.key_secret"),
+                "QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE": str(curve / "uploader.key")})
+            return check_uploader_link(config, wait_s=10)
+
+        allowed = detector("garage")
+        assert allowed.ok and "(with CURVE)" in allowed.detail, allowed
+        refused = detector("stranger")
+        assert not refused.ok and "refused this detector's CURVE key" in refused.detail
+        assert "curve_allow_dir" in refused.fix
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_uploader_link_check_explains_an_endpoint_a_detector_cannot_dial() -> None:
