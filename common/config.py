@@ -67,7 +67,7 @@ class ZonesConfig(_Section):
 class MotionConfig(_Section):
     algorithm: Literal["running_average", "mog2", "knn"] = "running_average"
     detection_width: int = Field(160, ge=32, le=1920)
-    min_area_fraction: float = Field(0.002, gt=0, lt=1)
+    min_area_fraction: float = Field(1 / 64, gt=0, lt=1)
     pixel_threshold: int = Field(25, ge=1, le=255)
     learning_rate: float = Field(0.05, gt=0, le=1)
     trigger_frames: int = Field(2, ge=1, le=100)

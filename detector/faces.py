@@ -5,12 +5,10 @@ Three ways to detect, picked by ``[faces] detector``:
 - ``yunet``: OpenCV's ``FaceDetectorYN`` with a YuNet ONNX model the user
   points ``yunet_model`` at (no registry package ships that model, so it is
   never the default);
-- ``haar``: OpenCV's Haar cascade ``haarcascade_frontalface_default.xml``.
-  OpenCV 5 wheels no longer ship the cascades in ``cv2.data`` nor the
-  ``CascadeClassifier`` that evaluates them; the XML comes from the system
-  (Debian/Ubuntu package ``opencv-data``) or ``cascade``, and where
-  ``cv2.CascadeClassifier`` is missing, ``HaarCascade`` below evaluates it
-  with numpy (same features, normalisation and stage thresholds as OpenCV);
+- ``haar``: OpenCV's Haar cascade ``haarcascade_frontalface_default.xml``,
+  bundled with the OpenCV 4 wheel in ``cv2.data`` (OpenCV 5 wheels dropped
+  both the cascades and ``CascadeClassifier``, which is why quickcam pins
+  OpenCV 4), or the file ``[faces] cascade`` names;
 - ``auto``: YuNet if a model is configured, else the Haar cascade if one is
   found, else faces are off with one log line saying what to install.
 
@@ -22,8 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -36,11 +32,6 @@ log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
 CASCADE_NAME = "haarcascade_frontalface_default.xml"
-CASCADE_DIRS = (
-    "/usr/share/opencv4/haarcascades",
-    "/usr/share/opencv/haarcascades",
-    "/usr/local/share/opencv4/haarcascades",
-)
 ROI_MAX_SIDE = 480  # larger motion regions are shrunk before the face search
 ROI_MARGIN = 0.15
 
@@ -55,169 +46,13 @@ class FaceDetector(Protocol):
     def detect(self, gray: np.ndarray, min_size: int) -> list[Box]: ...
 
 
-# -- Haar cascade evaluated with numpy ----------------------------------------
-@dataclass(frozen=True)
-class _Stage:
-    threshold: float
-    corner_x: np.ndarray  # (weak, 3 rects, 4 corners: tl, tr, bl, br)
-    corner_y: np.ndarray
-    weights: np.ndarray  # (weak, 3)
-    node_threshold: np.ndarray  # (weak,)
-    left: np.ndarray  # leaf value when feature < threshold
-    right: np.ndarray
-
-
-class HaarCascade:
-    """An OpenCV HAAR cascade of decision stumps, evaluated on all windows at once.
-
-    Follows OpenCV's ``CascadeClassifier`` on an image pyramid: a window is
-    normalised by the standard deviation of its inner rectangle, each stump
-    compares its feature with ``threshold * area * stddev``, and a stage
-    rejects a window whose summed leaves fall below the stage threshold.
-    Tilted features and deeper trees (the ``alt`` cascades) are refused.
-    """
-
-    name = "haar-numpy"
-
-    def __init__(self, width: int, height: int, stages: list[_Stage]) -> None:
-        self.width, self.height, self.stages = width, height, stages
-
-    @classmethod
-    def load(cls, path: Path) -> HaarCascade:
-        try:
-            root = ET.parse(path).getroot()
-        except (OSError, ET.ParseError) as exc:
-            raise FaceModelError(f"face cascade {path} cannot be read: {exc}") from None
-        cascade = root.find("cascade")
-        if cascade is None or (cascade.findtext("featureType") or "").strip() != "HAAR":
-            raise FaceModelError(f"{path} is not a HAAR cascade in OpenCV's current XML format")
-        width, height = int(cascade.findtext("width") or 0), int(cascade.findtext("height") or 0)
-        features = []
-        for feature in cascade.iterfind("features/_"):
-            if int((feature.findtext("tilted") or "0").strip()):
-                raise FaceModelError(f"{path} uses tilted features, which this evaluator does not support")
-            features.append([[float(v) for v in (r.text or "").split()] for r in feature.iterfind("rects/_")])
-        stages = []
-        for stage in cascade.iterfind("stages/_"):
-            weak = []
-            for classifier in stage.iterfind("weakClassifiers/_"):
-                nodes = (classifier.findtext("internalNodes") or "").split()
-                leaves = [float(v) for v in (classifier.findtext("leafValues") or "").split()]
-                if len(nodes) != 4 or len(leaves) != 2:
-                    raise FaceModelError(f"{path} has trees deeper than one split; use {CASCADE_NAME}")
-                weak.append((int(nodes[2]), float(nodes[3]), leaves[0], leaves[1]))
-            stages.append(cls._stage(float(stage.findtext("stageThreshold") or 0), weak, features))
-        if not stages or not width:
-            raise FaceModelError(f"{path} has no stages")
-        return cls(width, height, stages)
-
-    @staticmethod
-    def _stage(threshold: float, weak: list[tuple[int, float, float, float]],
-               features: list[list[list[float]]]) -> _Stage:
-        n = len(weak)
-        cx, cy = np.zeros((n, 3, 4), np.int64), np.zeros((n, 3, 4), np.int64)
-        weights = np.zeros((n, 3))
-        for i, (feature, _, _, _) in enumerate(weak):
-            for j, (x, y, w, h, weight) in enumerate(features[feature][:3]):
-                cx[i, j] = (x, x + w, x, x + w)
-                cy[i, j] = (y, y, y + h, y + h)
-                weights[i, j] = weight
-        return _Stage(threshold, cx, cy, weights, np.array([w[1] for w in weak]),
-                      np.array([w[2] for w in weak]), np.array([w[3] for w in weak]))
-
-    def _windows(self, gray: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) of the windows in ``gray`` that pass every stage."""
-        height, width = gray.shape
-        win_w, win_h = self.width, self.height
-        total, squares = cv2.integral2(gray, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
-        flat_sum, flat_sq = total.ravel(), squares.ravel()
-        stride = width + 1
-        ys, xs = np.mgrid[0:height - win_h + 1:step, 0:width - win_w + 1:step]
-        xs, ys = xs.ravel(), ys.ravel()
-        base = ys * stride + xs
-
-        def rect_sum(flat: np.ndarray, at: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
-            return (flat[at + (y + h) * stride + x + w] - flat[at + y * stride + x + w]
-                    - flat[at + (y + h) * stride + x] + flat[at + y * stride + x])
-
-        area = (win_w - 2) * (win_h - 2)  # OpenCV normalises on the window less a 1-pixel border
-        s = rect_sum(flat_sum, base, 1, 1, win_w - 2, win_h - 2)
-        q = rect_sum(flat_sq, base, 1, 1, win_w - 2, win_h - 2)
-        norm = area * q - s * s
-        norm = np.where(norm > 0, np.sqrt(np.maximum(norm, 0)), 1.0)
-        alive = np.arange(base.size)
-        for stage in self.stages:
-            if alive.size == 0:
-                break
-            offsets = stage.corner_y * stride + stage.corner_x  # (weak, 3, 4)
-            chunk = max(1, 2_000_000 // offsets.size)
-            keep = []
-            for start in range(0, alive.size, chunk):
-                idx = alive[start:start + chunk]
-                corners = flat_sum[base[idx][:, None, None, None] + offsets[None]]
-                sums = corners[..., 3] - corners[..., 1] - corners[..., 2] + corners[..., 0]
-                value = (sums * stage.weights[None]).sum(axis=2)
-                leaves = np.where(value < stage.node_threshold[None] * norm[idx][:, None],
-                                  stage.left[None], stage.right[None])
-                keep.append(idx[leaves.sum(axis=1) >= stage.threshold])
-            alive = np.concatenate(keep)
-        return xs[alive], ys[alive]
-
-    def detect(self, gray: np.ndarray, min_size: int, scale_factor: float = 1.2,
-               min_neighbors: int = 3) -> list[Box]:
-        height, width = gray.shape[:2]
-        found: list[Box] = []
-        factor = max(1.0, min_size / self.width)
-        while width / factor >= self.width and height / factor >= self.height:
-            size = (round(width / factor), round(height / factor))
-            scaled = gray if factor == 1.0 else cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR)
-            xs, ys = self._windows(scaled, 1 if factor > 2 else 2)
-            w, h = round(self.width * factor), round(self.height * factor)
-            found.extend((round(x * factor), round(y * factor), w, h) for x, y in zip(xs, ys, strict=True))
-            factor *= scale_factor
-        return group_rectangles(found, min_neighbors)
-
-
-def group_rectangles(rects: list[Box], min_neighbors: int, eps: float = 0.2) -> list[Box]:
-    """OpenCV's ``groupRectangles``: merge similar boxes; keep groups of more than ``min_neighbors``."""
-    parent = list(range(len(rects)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, (x1, y1, w1, h1) in enumerate(rects):
-        for j in range(i):
-            x2, y2, w2, h2 = rects[j]
-            delta = eps * (min(w1, w2) + min(h1, h2)) * 0.5
-            if (abs(x1 - x2) <= delta and abs(y1 - y2) <= delta and abs(x1 + w1 - x2 - w2) <= delta
-                    and abs(y1 + h1 - y2 - h2) <= delta):
-                parent[find(i)] = find(j)
-    groups: dict[int, list[Box]] = {}
-    for i, rect in enumerate(rects):
-        groups.setdefault(find(i), []).append(rect)
-    merged = [(tuple(int(round(v)) for v in np.mean(members, axis=0)), len(members))
-              for members in groups.values() if len(members) > min_neighbors]
-    result = []
-    for (x, y, w, h), count in merged:
-        inside = any(count2 >= count and (x2, y2, w2, h2) != (x, y, w, h)
-                     and x >= x2 - w2 * eps and y >= y2 - h2 * eps
-                     and x + w <= x2 + w2 * (1 + eps) and y + h <= y2 + h2 * (1 + eps)
-                     for (x2, y2, w2, h2), count2 in merged)
-        if not inside:
-            result.append((x, y, w, h))
-    return result
-
-
 class OpenCVCascade:
-    """``cv2.CascadeClassifier`` where the OpenCV build still has it (4.x, contrib)."""
+    """``cv2.CascadeClassifier`` on a grayscale region."""
 
     name = "haar-opencv"
 
     def __init__(self, path: Path) -> None:
-        self.classifier = cv2.CascadeClassifier(str(path))  # type: ignore[attr-defined]
+        self.classifier = cv2.CascadeClassifier(str(path))
         if self.classifier.empty():
             raise FaceModelError(f"OpenCV cannot load the face cascade {path}")
 
@@ -250,11 +85,8 @@ def find_cascade(config: FacesConfig) -> Path | None:
     """The configured cascade, or the frontal-face cascade from a standard place."""
     if config.cascade is not None:
         return config.cascade
-    dirs = [getattr(getattr(cv2, "data", None), "haarcascades", ""), *CASCADE_DIRS]
-    for folder in dirs:
-        if folder and (Path(folder) / CASCADE_NAME).is_file():
-            return Path(folder) / CASCADE_NAME
-    return None
+    bundled = Path(cv2.data.haarcascades) / CASCADE_NAME
+    return bundled if bundled.is_file() else None
 
 
 def open_face_detector(config: FacesConfig) -> FaceDetector | None:
@@ -268,11 +100,8 @@ def open_face_detector(config: FacesConfig) -> FaceDetector | None:
             return YuNet(config.yunet_model)
         path = find_cascade(config)
         if path is None:
-            raise FaceModelError(f"no {CASCADE_NAME} found (install the opencv-data package, or set "
-                                 "[faces] cascade)")
-        if hasattr(cv2, "CascadeClassifier"):
-            return OpenCVCascade(path)
-        return HaarCascade.load(path)
+            raise FaceModelError(f"this OpenCV has no bundled {CASCADE_NAME}; set [faces] cascade to its path")
+        return OpenCVCascade(path)
     except FaceModelError as exc:
         log.warning("faces: off: %s", exc)
         return None

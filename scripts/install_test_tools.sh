@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System tools a few tests use, installed from Debian's packages when missing:
 #   openssh-server  a real sshd for the SFTP back-end test
-#   opencv-doc      OpenCV's sample vtest.avi (real pedestrians), extracted
-#                   into tests/data/ for detection tests on real footage
+#   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
+#                   (real pedestrians) for detection on real footage, and
+#                   messi5.jpg (a real face) for the face detector
 # Without root or apt-get the tests that need them skip with the reason.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,17 +23,23 @@ if [ ! -x /usr/sbin/sshd ] && have_apt; then
         || echo "install_test_tools: could not install openssh-server" >&2
 fi
 
-vtest=tests/data/vtest.avi
-if [ ! -f "$vtest" ] && command -v apt-get >/dev/null 2>&1; then
+samples=(vtest.avi messi5.jpg)
+missing=0
+for name in "${samples[@]}"; do [ -f "tests/data/$name" ] || missing=1; done
+if [ "$missing" = 1 ] && command -v apt-get >/dev/null 2>&1; then
     mkdir -p tests/data
     tmp="$(mktemp -d)"
     apt_update_once
     if (cd "$tmp" && apt-get download opencv-doc >/dev/null 2>&1); then
         dpkg-deb -x "$tmp"/opencv-doc_*.deb "$tmp/x"
-        found="$(find "$tmp/x" -name vtest.avi | head -1)"
-        [ -n "$found" ] && cp "$found" "$vtest"
+        for name in "${samples[@]}"; do
+            found="$(find "$tmp/x" -name "$name" | head -1)"
+            [ -n "$found" ] && cp "$found" "tests/data/$name"
+        done
     fi
     rm -rf "$tmp"
-    [ -f "$vtest" ] || echo "install_test_tools: could not fetch opencv-doc's vtest.avi" >&2
 fi
+for name in "${samples[@]}"; do
+    [ -f "tests/data/$name" ] || echo "install_test_tools: could not extract $name from opencv-doc" >&2
+done
 exit 0

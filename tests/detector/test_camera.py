@@ -186,7 +186,7 @@ def test_two_demo_cameras_record_their_own_events(tmp_path: Path) -> None:
 def test_stopping_mid_event_closes_the_open_segment_as_final(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path)
     stop = threading.Event()
-    demo = _demo(walks=(Walk(1.0, 100.0),))
+    demo = _demo(walks=(Walk(1.0, 8.0),))  # still in view when the stop comes at 4.5 s
 
     def draw(index: int) -> np.ndarray:
         if index == 45:
