@@ -171,26 +171,34 @@ def _submap(fields: tuple[Field, ...], what: str) -> Rule:
     return rule
 
 
+# A face seen during a segment: when and where (a snapshot's faces are plain boxes).
 FACE_FIELDS = (
+    Field("time_ms", "int", True, _between(0, TIME_MS_MAX)),
     Field("box", "array", True, _box),
     Field("score", "float", False, _between(0.0, 1.0)),
     Field("label", "str", False, _text(64)),
 )
 CAMERA_STATUS_FIELDS = (
-    Field("state", "str", True, _matches(TOKEN_RE, "a short lowercase word (ok, lost, dark, ...)")),
+    Field("state", "str", True, _matches(TOKEN_RE, "a short lowercase word (ok, lost, ...)")),
     Field("fps", "float", True, _between(0.0, 1000.0)),
     Field("frames", "int", True, _between(0, INT64_MAX)),
     Field("dropped", "int", True, _between(0, INT64_MAX)),
+    Field("dark", "bool", False),
+    Field("dropped_recording", "int", False, _between(0, INT64_MAX)),
+    Field("width", "int", False, _between(0, 65535)),
+    Field("height", "int", False, _between(0, 65535)),
     Field("events", "int", False, _between(0, INT64_MAX)),
     Field("last_event_ms", "int", False, _between(0, TIME_MS_MAX)),
+    Field("reopens", "int", False, _between(0, INT64_MAX)),
+    Field("faces", "int", False, _between(0, INT64_MAX)),
 )
 _face = _submap(FACE_FIELDS, "face")
 _camera_status = _submap(CAMERA_STATUS_FIELDS, "camera status")
 
 
-def _faces(value: list) -> str:
-    if len(value) > 256:
-        return "at most 256 faces"
+def _face_sightings(value: list) -> str:
+    if len(value) > 1024:
+        return "at most 1024 faces"
     return next((p for p in map(_face, value) if p), "")
 
 
@@ -258,7 +266,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("size", "int", True, _COUNT),
         Field("sha256", "str", True, _SHA256),
         Field("boxes", "array", False, _boxes),
-        Field("faces", "array", False, _faces),
+        Field("faces", "array", False, _boxes),
         Field("motion_area", "float", False, _between(0.0, 1.0)),
     ),
     "segment": (
@@ -277,7 +285,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("content_type", "str", True, _prefixed("video/")),
         Field("size", "int", True, _COUNT),
         Field("sha256", "str", True, _SHA256),
-        Field("faces", "array", False, _faces),
+        Field("faces", "array", False, _face_sightings),
     ),
     "status": (
         Field("cameras", "map", True, _camera_map),
@@ -380,7 +388,7 @@ def encode(message: Message) -> list[bytes]:
 
 def _canonical_header(header: dict[str, Any]) -> dict[str, Any]:
     out = _canonical_fields(header, (*COMMON_FIELDS, *SCHEMAS[header["type"]]))
-    if isinstance(out.get("faces"), list):
+    if header["type"] == "segment" and "faces" in out:
         out["faces"] = [_canonical_fields(face, FACE_FIELDS) for face in out["faces"]]
     if header["type"] == "status":
         out["cameras"] = {cam: _canonical_fields(status, CAMERA_STATUS_FIELDS)

@@ -39,11 +39,7 @@ def snapshots(draw: st.DrawFn) -> tuple[dict[str, Any], bytes]:
         **protocol.payload_fields(payload),
     }
     optional = {"seq": st.integers(0, 2**32 - 1), "boxes": boxes, "motion_area": st.floats(0, 1),
-                "faces": st.lists(st.fixed_dictionaries({"box": st.lists(st.integers(0, 65535), min_size=4,
-                                                                          max_size=4)},
-                                                         optional={"score": st.floats(0, 1),
-                                                                   "label": st.text(max_size=16)}),
-                                  max_size=3)}
+                "faces": boxes}
     for name, strategy in optional.items():
         if draw(st.booleans()):
             header[name] = draw(strategy)
@@ -62,6 +58,11 @@ def segments(draw: st.DrawFn) -> tuple[dict[str, Any], bytes]:
         "height": draw(pixels), "container": draw(words), "codec": draw(words),
         "content_type": "video/mp4", **protocol.payload_fields(payload),
     }
+    if draw(st.booleans()):
+        header["faces"] = draw(st.lists(st.fixed_dictionaries(
+            {"time_ms": times, "box": st.lists(st.integers(0, 65535), min_size=4, max_size=4)},
+            optional={"score": st.one_of(st.just(1), st.floats(0, 1)), "label": st.text(max_size=16)}),
+            max_size=3))
     return header, payload
 
 

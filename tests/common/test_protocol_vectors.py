@@ -147,7 +147,7 @@ def _spec_tables() -> dict[str, list[tuple[str, str, bool]]]:
     tables: dict[str, list[tuple[str, str, bool]]] = {}
     current = None
     for line in SPEC.read_text().splitlines():
-        heading = re.match(r"^### `(\w+)`", line) or re.match(r"^A \*\*([\w ]+)\*\* is a map", line)
+        heading = re.match(r"^### `(\w+)`", line) or re.match(r"^A \*\*([\w ]+)\*\*.* is a map", line)
         if heading:
             current = heading.group(1)
         elif line.startswith("## "):

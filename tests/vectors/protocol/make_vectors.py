@@ -54,15 +54,19 @@ HELLO = {**HELLO_MIN, "cameras": ["cam0", "porch"], "capabilities": ["credit", "
 SNAPSHOT_MIN = {**common("snapshot"), "camera": "cam0", "event": EVENT, "width": 640, "height": 480,
                 "content_type": "image/jpeg", **payload_fields(JPEG)}
 SNAPSHOT = {**SNAPSHOT_MIN, "seq": 1, "boxes": [[120, 200, 80, 240], [0, 0, 16, 16]],
-            "faces": [{"box": [140, 210, 40, 48], "score": 0.875, "label": "unknown"}],
+            "faces": [[140, 210, 40, 48]],
             "motion_area": 0.0625}
 SEGMENT = {**common("segment", ID2), "camera": "cam0", "event": EVENT, "seq": 0, "final": False,
            "start_ms": TIME_MS - 2000, "end_ms": TIME_MS - 67, "frames": 30, "fps": 15.0,
            "width": 640, "height": 480, "container": "mp4", "codec": "h264",
            "content_type": "video/mp4", **payload_fields(MP4)}
+SEGMENT_FINAL = {**SEGMENT, "seq": 3, "final": True, "faces": [
+    {"time_ms": TIME_MS - 1500, "box": [10, 20, 30, 40]},
+    {"time_ms": TIME_MS - 1433, "box": [12, 20, 30, 40], "score": 0.875, "label": "unknown"}]}
 STATUS = {**common("status"), "cameras": {
-    "cam0": {"state": "ok", "fps": 14.98, "frames": 123456, "dropped": 3, "events": 2,
-             "last_event_ms": TIME_MS - 5000},
+    "cam0": {"state": "ok", "fps": 14.98, "frames": 123456, "dropped": 3, "dark": False,
+             "dropped_recording": 0, "width": 640, "height": 480, "events": 2,
+             "last_event_ms": TIME_MS - 5000, "reopens": 0, "faces": 1},
     "porch": {"state": "lost", "fps": 0.0, "frames": 0, "dropped": 0}},
     "outbox_depth": 4, "outbox_bytes": 1_048_576, "refused": 0}
 ACK = {**common("ack", ID2), "ref": ID}
@@ -97,10 +101,8 @@ VALID: list[tuple[str, str, str, list[bytes], dict[str, Any], bool]] = [
      canonical(SNAPSHOT, JPEG), SNAPSHOT, True),
     ("segment", "detector", "first segment of an event (final false); fps is a float 64",
      canonical(SEGMENT, MP4), SEGMENT, True),
-    ("segment-final", "detector", "last segment of an event, with a face",
-     canonical({**SEGMENT, "seq": 3, "final": True,
-                "faces": [{"box": [10, 20, 30, 40]}]}, MP4),
-     {**SEGMENT, "seq": 3, "final": True, "faces": [{"box": [10, 20, 30, 40]}]}, True),
+    ("segment-final", "detector", "last segment of an event, with two sightings of a face",
+     canonical(SEGMENT_FINAL, MP4), SEGMENT_FINAL, True),
     ("segment-whole-fps", "detector",
      "fps given as the integer 15 is written as float 64 15.0: the canonical form of a float field",
      canonical({**SEGMENT, "fps": 15}, MP4), SEGMENT, True),
