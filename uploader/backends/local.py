@@ -20,7 +20,7 @@ class LocalBackend:
     def __init__(self, path: str | Path = "storage", bandwidth_kbit: float = 0) -> None:
         self.root = Path(path).expanduser().resolve()
         # Simulates a slow uplink (benchmarks, trying settings at home); 0 = unthrottled.
-        self.bandwidth_kbit = bandwidth_kbit
+        self.bandwidth_kbit = float(bandwidth_kbit)  # options from the environment arrive as text
 
     @classmethod
     def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> LocalBackend:
