@@ -95,8 +95,11 @@ def check_env_file(env_file: Path) -> Result:
         with open(env_file, "rb"):
             pass
     except OSError as exc:
-        return red(name, f"cannot be read: {exc.strerror}",
-                   f"make it readable by the user running quickcam: sudo chown $(id -un) {env_file}")
+        if str(env_file).startswith("/run/secrets/"):  # a compose secret: a bind mount of the host's file
+            fix = "on the host, give the file to the container's user: sudo chown 10001 tokens.env (mode 600)"
+        else:
+            fix = f"make it readable by the user running quickcam: sudo chown $(id -un) {env_file}"
+        return red(name, f"cannot be read: {exc.strerror}", fix)
     if os.name != "posix":
         return ok(name, "present (permissions are not checked on this system)")
     mode = stat.S_IMODE(env_file.stat().st_mode)
