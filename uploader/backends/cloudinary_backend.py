@@ -96,6 +96,11 @@ class CloudinaryBackend:
         self.signature_algorithm = algorithm
         self.name = name
 
+    @classmethod
+    def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> CloudinaryBackend:
+        """Build from the ``[storage.<name>]`` options and the tokens.env view."""
+        return cls(**options, secrets=secrets)
+
     def public_id_for(self, remote_key: str) -> str:
         """The Cloudinary public id of ``remote_key``: the key under the upload folder."""
         parts = PurePosixPath(remote_key).parts

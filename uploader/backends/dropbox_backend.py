@@ -143,6 +143,11 @@ class DropboxBackend:
         self._client: dropbox.Dropbox | None = None
         self._client_lock = threading.Lock()
 
+    @classmethod
+    def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> DropboxBackend:
+        """Build from the ``[storage.<name>]`` options and the tokens.env view."""
+        return cls(**options, secrets=secrets)
+
     def path_for(self, remote_key: str) -> str:
         """The Dropbox path of ``remote_key``: the key under the folder."""
         parts = PurePosixPath(remote_key).parts

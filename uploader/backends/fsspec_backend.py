@@ -13,6 +13,10 @@ place, so a reader never sees half a file. Object stores (S3, GCS, Azure)
 already make an object appear whole or not at all, and their "move" is a
 copy, so there the file is put directly.
 
+For ``sftp://`` the server's host key is checked (sshfs alone would not):
+``known_hosts`` in the storage options, else ``~/.ssh/known_hosts``; the string
+``"none"`` switches the check off on purpose.
+
 Every library raises its own errors; :func:`classify_error` maps them by HTTP
 status when one is known, then by exception type.
 """
@@ -114,6 +118,8 @@ class FsspecBackend:
             ) from exc
         environ = os.environ if secrets is None else secrets
         self._storage_options = _fill_secrets(dict(storage_options or {}), environ)
+        if self.protocol in ("sftp", "ssh"):
+            self._storage_options["known_hosts"] = _known_hosts(self._storage_options)
         self.atomic_rename = (
             self.protocol not in OBJECT_STORES if atomic_rename is None else atomic_rename
         )
@@ -123,6 +129,11 @@ class FsspecBackend:
         self._fs: fsspec.AbstractFileSystem | None = None
         self._root = ""
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> FsspecBackend:
+        """Build from the ``[storage.<name>]`` options and the tokens.env view."""
+        return cls(**options, secrets=secrets)
 
     def upload(self, local_path: Path, remote_key: str) -> str:
         parts = PurePosixPath(remote_key).parts
@@ -162,7 +173,7 @@ class FsspecBackend:
         except Exception as exc:  # classified below, never swallowed
             self._forget_filesystem()
             raise classify_error(exc, f"{self.url}/{remote_key}") from exc
-        return str(fs.unstrip_protocol(target))
+        return f"{self.url}/{remote_key}"
 
     def _filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
         """Connect on first use; after a failure the next upload reconnects."""
@@ -172,6 +183,9 @@ class FsspecBackend:
                 self._fs, self._root = fsspec.core.url_to_fs(
                     self.url, skip_instance_cache=True, **self._storage_options
                 )
+                loop = getattr(self._fs, "loop", None)
+                if loop is not None and loop.get_exception_handler() is None:
+                    loop.set_exception_handler(_log_loop_error_in_one_line)
             return self._fs, self._root.rstrip("/")
 
     def _forget_filesystem(self) -> None:
@@ -198,6 +212,21 @@ class _Ops:
             self.call("rm_file", path)
         except Exception as exc:  # the upload error is what the caller raises
             log.warning("could not remove temporary file %s: %s", path, exc)
+
+
+def _log_loop_error_in_one_line(loop: Any, context: dict[str, Any]) -> None:
+    """Exception handler for fsspec's event loop.
+
+    After a lost connection asyncssh leaves tasks whose ConnectionLost nobody
+    retrieves; asyncio would log each with a full traceback when it is garbage
+    collected. The upload already failed with the reason, so one line is enough
+    (and formatting a traceback inside a garbage collection that interrupts
+    another thread's parsing trips CPython 3.11's "AST constructor recursion
+    depth mismatch").
+    """
+    exc = context.get("exception")
+    detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+    log.warning("storage event loop: %s%s", context.get("message", "error"), detail)
 
 
 def classify_error(exc: BaseException, where: str) -> BackendError:
@@ -240,6 +269,23 @@ def _http_status(exc: BaseException) -> int | None:
         node = node.__cause__ or node.__context__
         seen += 1
     return None
+
+
+def _known_hosts(options: Mapping[str, Any]) -> Any:
+    """sshfs skips host-key checking unless told otherwise; here it is on by default."""
+    value = options.get("known_hosts")
+    if isinstance(value, str) and value.lower() == "none":
+        return None  # explicitly asked for: no host-key checking
+    if value:
+        return value
+    default = Path("~/.ssh/known_hosts").expanduser()
+    if default.is_file():
+        return str(default)
+    raise PermanentError(
+        "sftp:// needs the server's host key: set storage option known_hosts to a file "
+        "(e.g. made with `ssh-keyscan -p PORT HOST > quickcam_known_hosts`), "
+        'or to "none" to skip the check'
+    )
 
 
 def _fill_secrets(options: dict[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:

@@ -1,0 +1,207 @@
+"""The fsspec back end on S3: the real s3fs against moto's S3 server on 127.0.0.1.
+
+Faults come from an HTTP proxy between s3fs and moto that answers with S3's
+XML errors, stalls, or drops connections when the test says so. Note that s3fs
+itself retries throttling and dropped connections a few times (about 2 s)
+before giving up, so the faults here are injected for more requests than that.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quickcam.uploader.backends import Backend, PermanentError, RetryableError
+from quickcam.uploader.backends.fsspec_backend import FsspecBackend
+from tests.fakes import httpfake
+from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
+
+BUCKET = "quickcam-footage"
+PREFIX = "nas"
+KEY_ID, SECRET = "AKIAQUICKCAMTEST0001", "quickcam-test-secret-key"
+PERSISTENT = 50  # more attempts than s3fs makes on its own
+REGION = "eu-west-1"  # us-east-1 takes no LocationConstraint, which s3fs always sends
+
+
+@pytest.fixture(scope="module")
+def moto_port() -> Iterator[int]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield server.get_host_and_port()[1]
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def moto_s3(moto_port: int) -> Any:
+    """s3fs straight to moto (no proxy), to set up and check what landed."""
+    import s3fs
+
+    s3 = s3fs.S3FileSystem(
+        key=KEY_ID,
+        secret=SECRET,
+        endpoint_url=f"http://127.0.0.1:{moto_port}",
+        client_kwargs={"region_name": REGION},
+        skip_instance_cache=True,
+    )
+    s3.mkdir(BUCKET)
+    return s3
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_port: int, moto_s3: Any) -> Iterator[HttpFaultProxy]:
+    fault_proxy = HttpFaultProxy(moto_port).start()
+    yield fault_proxy
+    fault_proxy.stop()
+
+
+@pytest.fixture
+def faults(proxy: HttpFaultProxy) -> Iterator[httpfake.FaultPlan]:
+    proxy.faults.clear()
+    yield proxy.faults
+    proxy.faults.clear()
+    assert proxy.server.errors == [], "the fault proxy itself failed"
+
+
+def storage_options(endpoint: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "endpoint_url": endpoint,
+        "key": KEY_ID,
+        "secret": SECRET,
+        "client_kwargs": {"region_name": REGION},
+        # One attempt per s3fs try, short timeouts: the uploader owns retries.
+        "config_kwargs": {
+            "retries": {"total_max_attempts": 1},
+            "connect_timeout": 1,
+            "read_timeout": 0.3,
+        },
+        **extra,
+    }
+
+
+@pytest.fixture
+def backend(proxy: HttpFaultProxy, faults: httpfake.FaultPlan) -> FsspecBackend:
+    return FsspecBackend(f"s3://{BUCKET}/{PREFIX}", storage_options=storage_options(proxy.url))
+
+
+def stored(moto_s3: Any, key: str) -> bytes | None:
+    path = f"{BUCKET}/{PREFIX}/{key}"
+    moto_s3.invalidate_cache()
+    return moto_s3.cat_file(path) if moto_s3.exists(path) else None
+
+
+def test_is_a_backend_writing_objects_directly(backend: FsspecBackend) -> None:
+    assert isinstance(backend, Backend)
+    assert backend.atomic_rename is False  # an S3 PUT is already all-or-nothing
+
+
+def test_file_lands_under_the_prefix_with_exact_bytes(
+    backend: FsspecBackend, moto_s3: Any, make_segment: Callable[..., Path],
+    remote_key: Callable[[], str],
+) -> None:
+    segment = make_segment(300_000)
+
+    location = backend.upload(segment, remote_key())
+
+    assert location == f"s3://{BUCKET}/{PREFIX}/{remote_key()}"
+    assert stored(moto_s3, remote_key()) == segment.read_bytes()
+
+
+def test_same_key_uploaded_again_is_success(
+    backend: FsspecBackend, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    segment = make_segment()
+    assert backend.upload(segment, remote_key()) == backend.upload(segment, remote_key())
+
+
+RETRYABLE_FAULTS = {
+    "503-slow-down": s3_error(503, "SlowDown", "Please reduce your request rate."),
+    "500-internal": s3_error(500, "InternalError", "We encountered an internal error."),
+    "429-too-many": s3_error(429, "TooManyRequests", "Too many requests"),
+    "420-enhance-your-calm": s3_error(420, "EnhanceYourCalm", "Slow down"),
+    "timeout": httpfake.delay(2.0),
+    "disconnect-mid-upload": httpfake.drop_mid_body(),
+    "answer-lost-after-store": httpfake.drop_after_commit(),
+}
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_transient_failure_is_retryable_then_the_retry_uploads(
+    backend: FsspecBackend, faults: httpfake.FaultPlan, moto_s3: Any,
+    make_segment: Callable[..., Path], remote_key: Callable[[], str], fault: httpfake.Fault,
+) -> None:
+    segment = make_segment()
+    faults.inject(fault, route="PUT", times=PERSISTENT)
+
+    with pytest.raises(RetryableError):
+        backend.upload(segment, remote_key())
+    faults.clear()
+    backend.upload(segment, remote_key())
+
+    assert stored(moto_s3, remote_key()) == segment.read_bytes()
+
+
+def test_refused_connection_is_retryable_then_the_retry_uploads(
+    backend: FsspecBackend, proxy: HttpFaultProxy, moto_s3: Any,
+    make_segment: Callable[..., Path], remote_key: Callable[[], str],
+) -> None:
+    segment = make_segment()
+    with proxy.server.refusing(), pytest.raises(RetryableError, match="connect"):
+        backend.upload(segment, remote_key())
+    backend.upload(segment, remote_key())
+    assert stored(moto_s3, remote_key()) == segment.read_bytes()
+
+
+PERMANENT_FAULTS = {
+    "403-access-denied": s3_error(403, "AccessDenied", "Access Denied"),
+    "403-bad-key-id": s3_error(403, "InvalidAccessKeyId", "The key id does not exist"),
+    "403-bad-signature": s3_error(403, "SignatureDoesNotMatch", "Signature mismatch"),
+    "401-unauthorized": s3_error(401, "Unauthorized", "Unauthorized"),
+    "400-bad-request": s3_error(400, "InvalidArgument", "Invalid argument"),
+}
+
+
+@pytest.mark.parametrize("fault", PERMANENT_FAULTS.values(), ids=PERMANENT_FAULTS.keys())
+def test_auth_and_request_errors_are_permanent(
+    backend: FsspecBackend, faults: httpfake.FaultPlan, moto_s3: Any,
+    make_segment: Callable[..., Path], remote_key: Callable[[], str], fault: httpfake.Fault,
+) -> None:
+    faults.inject(fault, route="PUT", times=PERSISTENT)
+    with pytest.raises(PermanentError):
+        backend.upload(make_segment(), remote_key())
+    assert stored(moto_s3, remote_key()) is None
+
+
+def test_missing_bucket_is_permanent(
+    proxy: HttpFaultProxy, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    backend = FsspecBackend("s3://no-such-bucket/x", storage_options=storage_options(proxy.url))
+    with pytest.raises(PermanentError, match="bucket does not exist"):
+        backend.upload(make_segment(), remote_key())
+
+
+def test_secrets_from_tokens_env_fill_storage_options(
+    proxy: HttpFaultProxy, moto_s3: Any, make_segment: Callable[..., Path],
+    remote_key: Callable[[], str],
+) -> None:
+    options = storage_options(proxy.url, key="${S3_KEY_ID}", secret="${S3_SECRET}")
+    backend = FsspecBackend.from_config(
+        {"url": f"s3://{BUCKET}/{PREFIX}", "storage_options": options},
+        {"S3_KEY_ID": KEY_ID, "S3_SECRET": SECRET},
+    )
+    segment = make_segment()
+    backend.upload(segment, remote_key())
+    assert stored(moto_s3, remote_key()) == segment.read_bytes()
+
+
+def test_secret_missing_from_tokens_env_is_permanent() -> None:
+    with pytest.raises(PermanentError, match="S3_SECRET"):
+        FsspecBackend(
+            f"s3://{BUCKET}/{PREFIX}", storage_options={"secret": "${S3_SECRET}"}, secrets={}
+        )
