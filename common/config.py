@@ -99,7 +99,7 @@ class FacesConfig(_Section):
     detector: Literal["auto", "haar", "yunet"] = "auto"
     cascade: Path | None = None
     yunet_model: Path | None = None
-    budget_ms_per_s: float = Field(100.0, gt=0, le=1000)
+    budget_ms_per_s: float = Field(30.0, gt=0, le=1000)
     min_size_px: int = Field(24, ge=8)
 
 
