@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -489,8 +491,12 @@ def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int
     if command:
         env = {**os.environ, "QUICKCAM_LINK__ENDPOINT": bound}
         say(f"starting: {command}")
+        argv = shlex.split(command)
+        beside_us = Path(sys.argv[0]).resolve().parent / "quickcam"
+        if argv and argv[0] == "quickcam" and shutil.which("quickcam") is None and beside_us.exists():
+            argv[0] = str(beside_us)  # `quickcam` from an unactivated venv: use this one
         try:
-            process = subprocess.Popen(shlex.split(command), env=env, stdout=sys.stderr, stderr=sys.stderr)
+            process = subprocess.Popen(argv, env=env, stdout=sys.stderr, stderr=sys.stderr)
         except OSError as exc:
             raise click.ClickException(f"cannot start {command!r}: {exc}") from None
     checker = Checker(sock, timeout_s, max_payload, process, say)
