@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from quickcam.common.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -25,6 +27,12 @@ def load_secrets(env_file: Path, environ: Mapping[str, str] | None = None) -> di
         mode = env_file.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("%s is readable by other users; fix with: chmod 600 %s", env_file, env_file)
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        try:
+            values = dotenv_values(env_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(f"cannot read {env_file} ({reason}); check its owner and mode (chmod 600, "
+                              "owned by the user running quickcam)") from None
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(environ)
     return merged

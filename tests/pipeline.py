@@ -59,6 +59,13 @@ class Pipeline:
         proc.send_signal(signal.SIGTERM)
         return proc.wait(timeout=timeout)
 
+    def close(self) -> None:
+        """Kill whatever is still running (a failed test must not leave processes behind)."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
     def output(self, name: str) -> str:
         return (self.root / f"{name}.out").read_text(errors="replace")
 

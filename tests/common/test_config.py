@@ -84,3 +84,12 @@ def test_uploader_without_a_key_says_how_to_make_one(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "quickcam keygen" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_an_unreadable_tokens_env_is_a_config_error_naming_the_fix(tmp_path: Path) -> None:
+    from quickcam.common.secrets import load_secrets
+
+    env_file = tmp_path / "tokens.env"
+    env_file.write_bytes(b"ENCRYPTION_KEY=\xff\xfe\n")
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_secrets(env_file, environ={})
