@@ -146,21 +146,32 @@ def decrypt(paths: tuple[Path, ...], out_dir: Path, overwrite: bool, env_file: P
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes: Counter[str] = Counter()
     skipped = 0
-    for path in _expand(paths):
-        try:
-            target = _decrypt_one(path, out_dir, keyring, overwrite)
-        except CryptoFileError as exc:
-            outcomes[exc.cause] += 1
-            click.echo(f"{path}: {exc}", err=True)
-        except FileExistsError as exc:
-            skipped += 1
-            click.echo(f"{path}: skipped, {exc.filename} exists (--overwrite replaces it)", err=True)
-        except OSError as exc:
-            outcomes["i/o error"] += 1
-            click.echo(f"{path}: i/o error: {exc.strerror or exc}", err=True)
-        else:
-            outcomes["ok"] += 1
-            click.echo(f"{path} -> {target}")
+    files = list(_expand(paths))
+    # On a terminal a folder gets a progress bar; problems are listed after it.
+    show_bar = len(files) > 1 and sys.stderr.isatty()
+    problems: list[str] = []
+    with click.progressbar(files, label="decrypting", file=sys.stderr, hidden=not show_bar,
+                           item_show_func=lambda p: p.name if p else "") as bar:
+        for path in bar:
+            try:
+                target = _decrypt_one(path, out_dir, keyring, overwrite)
+            except CryptoFileError as exc:
+                outcomes[exc.cause] += 1
+                problems.append(f"{path}: {exc}")
+            except FileExistsError as exc:
+                skipped += 1
+                problems.append(f"{path}: skipped, {exc.filename} exists (--overwrite replaces it)")
+            except OSError as exc:
+                outcomes["i/o error"] += 1
+                problems.append(f"{path}: i/o error: {exc.strerror or exc}")
+            else:
+                outcomes["ok"] += 1
+                if not show_bar:
+                    click.echo(f"{path} -> {target}")
+            if problems and not show_bar:
+                click.echo(problems.pop(), err=True)
+    for problem in problems:
+        click.echo(problem, err=True)
     ok = outcomes.pop("ok", 0)
     failed = sum(outcomes.values())
     detail = "".join(f", {n} {cause}" for cause, n in sorted(outcomes.items()))

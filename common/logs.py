@@ -1,11 +1,44 @@
-"""Logging set-up shared by both processes: one line per record, a rotating file."""
+"""Logging shared by both processes: readable on a terminal, one logfmt line per record in files.
+
+A terminal gets ``12:03:35 detector INFO  camera cam0: motion ...``; files (and
+stderr when it is not a terminal, e.g. under systemd or Docker) get one
+``key=value`` line per record, which grep, journald and log shippers all read:
+``ts=2026-11-25T12:03:35.120Z proc=detector level=info logger=quickcam.detector.camera msg="..."``.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
+import time
 from pathlib import Path
+
+
+class LogfmtFormatter(logging.Formatter):
+    """One ``key=value`` line per record; quoting keeps each record on one line."""
+
+    def __init__(self, process: str, with_time: bool = True) -> None:
+        super().__init__()
+        self.process = process
+        self.with_time = with_time
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += " | " + self.formatException(record.exc_info).replace("\n", " | ")
+        fields = []
+        if self.with_time:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            fields.append(f"ts={stamp}.{int(record.msecs):03d}Z")
+        fields += [f"proc={self.process}", f"level={record.levelname.lower()}", f"logger={record.name}",
+                   f"msg={_quote(message)}"]
+        return " ".join(fields)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> Path | None:
@@ -16,9 +49,12 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(level)
-    fmt = logging.Formatter(f"%(asctime)s {process} %(levelname)-7s %(name)s: %(message)s")
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(fmt)
+    if sys.stderr.isatty():
+        console.setFormatter(logging.Formatter(f"%(asctime)s {process} %(levelname)-7s %(message)s", "%H:%M:%S"))
+    else:
+        # journald stamps lines itself (JOURNAL_STREAM is set under systemd).
+        console.setFormatter(LogfmtFormatter(process, with_time="JOURNAL_STREAM" not in os.environ))
     root.addHandler(console)
     if log_file is not None:
         # One file per process: two processes rotating one file would race.
@@ -27,6 +63,6 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
         handler = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
         )
-        handler.setFormatter(fmt)
+        handler.setFormatter(LogfmtFormatter(process))
         root.addHandler(handler)
     return log_file
