@@ -38,6 +38,7 @@ DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
 MAX_NACK_TEXT = 1024
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 TIME_MS_MAX = 253_402_300_800_000  # year 10000: Unix ms beyond this is not a time
+MAX_CREDIT_MESSAGES = 1_000_000
 
 # Message types and who sends them.
 DETECTOR_TYPES = ("hello", "snapshot", "segment", "status")
@@ -304,7 +305,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("retry", "bool"),
     ),
     "credit": (
-        Field("messages", "int", True, _between(0, 1_000_000)),
+        Field("messages", "int", True, _between(0, MAX_CREDIT_MESSAGES)),
         Field("bytes", "int", True, _between(0, INT64_MAX)),
         Field("reason", "str", False, _credit_reason),
         Field("max_payload", "int", False, _between(1, INT64_MAX)),

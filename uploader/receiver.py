@@ -169,7 +169,7 @@ class Receiver:
             log.info("receiver: accepting footage again")
             self.counters["paused"] = 0
         self._reply(sock, peer, protocol.make_header(
-            "credit", messages=self.config.uploader.credit_messages,
+            "credit", messages=min(self.config.uploader.credit_messages, protocol.MAX_CREDIT_MESSAGES),
             bytes=int(self.config.uploader.credit_mb * (1 << 20)), max_payload=self.max_payload))
 
     def _nack(self, sock: zmq.Socket, peer: bytes, ref: str, code: str, text: str) -> None:
