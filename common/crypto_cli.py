@@ -81,13 +81,28 @@ class NameMismatchError(CryptoFileError):
     default=None,
     help="Write an X25519 key pair: PATH (private, mode 0600) and PATH.pub (public).",
 )
-def keygen(recipient: Path | None) -> None:
-    """Make a new key: an ENCRYPTION_KEY line on stdout, or a recipient key pair.
+@click.option(
+    "--curve",
+    "curve_name",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a CURVE key pair for the link: NAME.key (public) and NAME.key_secret (mode 0600).",
+)
+@click.pass_context
+def keygen(ctx: click.Context, recipient: Path | None, curve_name: Path | None) -> None:
+    """Make a new key: an ENCRYPTION_KEY line on stdout, a recipient pair, or a CURVE pair.
 
     The ENCRYPTION_KEY line is the secret itself: redirect it into tokens.env
     (quickcam keygen >> tokens.env) rather than into a terminal log. With
     --recipient the camera machine gets only PATH.pub and cannot decrypt.
     """
+    if recipient is not None and curve_name is not None:
+        _fail_usage("choose one of --recipient and --curve")
+    if curve_name is not None:
+        from quickcam.common.curve import curve_keygen
+
+        ctx.invoke(curve_keygen, name=curve_name)
+        return
     if recipient is None:
         key = SymmetricKey.generate()
         click.echo(f"{Keyring.ENV_KEY}={key.to_hex()}")

@@ -235,3 +235,18 @@ def test_output_names_keep_clips_playable_and_paths_safe(content_type: str, exte
     ctx = cf.Context("../../etc", "a/b", 12, 0, content_type, 0)
     name = crypto_cli.output_name(ctx)
     assert name == f"etc_19700101T000000.000Z_a-b_0012{extension}"
+
+
+def test_keygen_curve_writes_a_zmq_key_pair_with_a_private_secret(tmp_path: Path) -> None:
+    import zmq.auth
+
+    run = subprocess.run([QUICKCAM, "keygen", "--curve", "cam1"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    public, secret = zmq.auth.load_certificate(tmp_path / "cam1.key_secret")
+    assert secret and public == zmq.auth.load_certificate(tmp_path / "cam1.key")[0]
+    assert (tmp_path / "cam1.key_secret").stat().st_mode & 0o077 == 0
+    assert secret.decode() not in run.stdout + run.stderr
+    again = subprocess.run([QUICKCAM, "keygen", "--curve", "cam1"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode != 0 and "already exists" in again.stderr
