@@ -140,7 +140,7 @@ class Receiver:
                     self._write_status(ledger)
                     last_status = time.monotonic()
         finally:
-            self._write_status(ledger)
+            self._write_status(ledger, running=False)
             sock.close()
             ledger.close()
             if zap is not None:
@@ -297,9 +297,11 @@ class Receiver:
                 log.warning("receiver: %s silent for %.0f s (heartbeat every %.1f s)",
                             self._who(peer), quiet, heartbeat_s)
 
-    def _write_status(self, ledger: Ledger) -> None:
+    def _write_status(self, ledger: Ledger, running: bool = True) -> None:
         status = {
             "time": time.time(),
+            "running": running,  # false on the last write: a stopped uploader is not shown as up
+            "pid": os.getpid(),
             "endpoint": self.endpoint,
             "curve": self.allow is not None,
             "counters": dict(self.counters),
