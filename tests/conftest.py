@@ -8,8 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from quickcam.common.cryptofile import SymmetricKey
+
+# CI runs on 2 busy cores: generation speed and per-example time are not what
+# the property tests assert, so neither may fail a run.
+settings.register_profile("quickcam", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("quickcam")
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
