@@ -9,11 +9,11 @@ is removed at start-up (the detector still holds that message and re-sends it).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
 from quickcam.common.cryptofile import Context, encrypt
+from quickcam.common.durable import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +33,8 @@ class Spool:
     def store(self, item_id: str, plaintext: bytes, key: object, context: Context) -> Path:
         """Encrypt ``plaintext`` into the spool durably; returns the file's path."""
         final = self.path_for(item_id)
-        part = final.with_name(final.name + ".part")
-        try:
-            with open(part, "wb") as handle:
-                encrypt(plaintext, handle, key, context)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(part, final)
-            fd = os.open(self.root, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
+        with atomic_write(final) as handle:
+            encrypt(plaintext, handle, key, context)
         return final
 
     def used_bytes(self) -> int:

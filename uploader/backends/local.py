@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from quickcam.common.durable import atomic_write
 from quickcam.uploader.backends import PermanentError, RetryableError
 
 
@@ -34,17 +34,8 @@ class LocalBackend:
             time.sleep(local_path.stat().st_size * 8 / (self.bandwidth_kbit * 1000))
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.part")
-            with open(local_path, "rb") as src, open(tmp, "wb") as dst:
+            with open(local_path, "rb") as src, atomic_write(target, f".{target.name}.part") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, target)
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
         except OSError as exc:
             # A full or unmounted disk is worth retrying: it may come back.
             raise RetryableError(f"local storage {self.root}: {exc.strerror or exc}") from exc
