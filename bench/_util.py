@@ -6,6 +6,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,3 +56,20 @@ def commit() -> str:
                               cwd=Path(__file__).parent).stdout.strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+QUICKCAM = str(Path(sys.executable).parent / "quickcam")
+
+
+def scratch_setup(folder: Path, **overrides: str) -> dict[str, str]:
+    """Give ``folder`` a fresh key in tokens.env; return an environment that runs quickcam there.
+
+    The link goes over an ipc socket in the folder, so runs never collide on a port.
+    """
+    key = subprocess.run([QUICKCAM, "keygen"], capture_output=True, text=True, check=True).stdout
+    (folder / "tokens.env").write_text(key)
+    (folder / "tokens.env").chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env["QUICKCAM_LINK__ENDPOINT"] = f"ipc://{folder}/link.sock"
+    env.update(overrides)
+    return env

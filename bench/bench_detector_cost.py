@@ -12,10 +12,8 @@ decoding would be. Part 2 times each motion algorithm alone on the same frames.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import av
 import cv2
 
-from bench._util import cpu_seconds, median, peak_rss_mb
+from bench._util import QUICKCAM, cpu_seconds, median, peak_rss_mb, scratch_setup
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion import ALGORITHMS, create_detector
 from quickcam.detector.sources import DemoSource, Walk
@@ -49,16 +47,11 @@ def render(path: Path, seconds: float, walks: tuple[Walk, ...]) -> list:
 
 def process_cost(video: Path, seconds: float, **overrides: str) -> tuple[float, float]:
     """Detector CPU share (% of one core) over the run, and its peak RSS in MB."""
-    quickcam = str(Path(sys.executable).parent / "quickcam")
     with tempfile.TemporaryDirectory() as tmp:
-        key = subprocess.run([quickcam, "keygen"], capture_output=True, text=True, check=True).stdout
-        Path(tmp, "tokens.env").write_text(key)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-        env.update({"QUICKCAM_LINK__ENDPOINT": f"ipc://{tmp}/link.sock", "QUICKCAM_CAMERA__SOURCE": "file",
-                    "QUICKCAM_CAMERA__PATH": str(video), "QUICKCAM_CAMERA__LOOP": "true",
-                    "QUICKCAM_LOGGING__LEVEL": "WARNING", **overrides})
-        uploader = subprocess.Popen([quickcam, "uploader"], cwd=tmp, env=env, stderr=subprocess.DEVNULL)
-        detector = subprocess.Popen([quickcam, "detector"], cwd=tmp, env=env, stderr=subprocess.DEVNULL)
+        env = scratch_setup(Path(tmp), QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+                            QUICKCAM_CAMERA__LOOP="true", QUICKCAM_LOGGING__LEVEL="WARNING", **overrides)
+        uploader = subprocess.Popen([QUICKCAM, "uploader"], cwd=tmp, env=env, stderr=subprocess.DEVNULL)
+        detector = subprocess.Popen([QUICKCAM, "detector"], cwd=tmp, env=env, stderr=subprocess.DEVNULL)
         time.sleep(3)  # imports and start-up are not the steady state
         cpu0, t0 = cpu_seconds(detector.pid), time.monotonic()
         time.sleep(seconds)

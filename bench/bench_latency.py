@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench._util import median, percentile
+from bench._util import QUICKCAM, median, percentile, scratch_setup
 from quickcam.detector.sources import DEMO_PERIOD_S, DEMO_WALKS
 
 CONFIGS = {
@@ -38,15 +36,11 @@ EPOCH_LINE = re.compile(r"demo scene clock starts at (\d+) ms")
 
 
 def run_config(seconds: float, overrides: dict[str, str]) -> dict[str, list[float]]:
-    quickcam = str(Path(sys.executable).parent / "quickcam")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        key = subprocess.run([quickcam, "keygen"], capture_output=True, text=True, check=True).stdout
-        (root / "tokens.env").write_text(key)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-        env.update({"QUICKCAM_LINK__ENDPOINT": f"ipc://{tmp}/link.sock", **overrides})
-        uploader = subprocess.Popen([quickcam, "uploader"], cwd=root, env=env, stderr=subprocess.DEVNULL)
-        detector = subprocess.Popen([quickcam, "detector", "--seconds", str(seconds)], cwd=root, env=env,
+        env = scratch_setup(root, **overrides)
+        uploader = subprocess.Popen([QUICKCAM, "uploader"], cwd=root, env=env, stderr=subprocess.DEVNULL)
+        detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", str(seconds)], cwd=root, env=env,
                                     stderr=subprocess.DEVNULL)
         detector.wait()
         time.sleep(2)

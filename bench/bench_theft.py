@@ -11,30 +11,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench._util import median
+from bench._util import QUICKCAM, median, scratch_setup
 
 PRE_ROLL_MS = 2000
 FRAME_MS = 1000 / 15
 
 
 def run_once(rng: random.Random) -> dict:
-    quickcam = str(Path(sys.executable).parent / "quickcam")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        key = subprocess.run([quickcam, "keygen"], capture_output=True, text=True, check=True).stdout
-        (root / "tokens.env").write_text(key)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-        env["QUICKCAM_LINK__ENDPOINT"] = f"ipc://{tmp}/link.sock"
-        procs = [subprocess.Popen([quickcam, name], cwd=root, env=env, stdout=subprocess.DEVNULL,
+        env = scratch_setup(root)
+        procs = [subprocess.Popen([QUICKCAM, name], cwd=root, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL) for name in ("uploader", "detector")]
         # The demo's first walker enters 4 s into the scene and leaves at 10 s.
         time.sleep(rng.uniform(5.0, 11.0))

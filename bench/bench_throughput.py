@@ -14,14 +14,13 @@ import argparse
 import multiprocessing
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import zmq
 
-from bench._util import cpu_seconds, median, peak_rss_mb
+from bench._util import QUICKCAM, cpu_seconds, median, peak_rss_mb, scratch_setup
 from quickcam.common import protocol
 
 SEGMENT_BYTES = 60_000
@@ -64,15 +63,10 @@ def client(endpoint: str, camera: str, count: int, ready: multiprocessing.Event)
 
 
 def run_once(detectors: int, segments: int) -> tuple[float, float, float]:
-    quickcam = str(Path(sys.executable).parent / "quickcam")
     with tempfile.TemporaryDirectory() as tmp:
-        key = subprocess.run([quickcam, "keygen"], capture_output=True, text=True, check=True).stdout
-        Path(tmp, "tokens.env").write_text(key)
-        endpoint = f"ipc://{tmp}/link.sock"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-        env["QUICKCAM_LINK__ENDPOINT"] = endpoint
-        env["QUICKCAM_LOGGING__LEVEL"] = "WARNING"
-        uploader = subprocess.Popen([quickcam, "uploader"], cwd=tmp, env=env,
+        env = scratch_setup(Path(tmp), QUICKCAM_LOGGING__LEVEL="WARNING")
+        endpoint = env["QUICKCAM_LINK__ENDPOINT"]
+        uploader = subprocess.Popen([QUICKCAM, "uploader"], cwd=tmp, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             events = [multiprocessing.Event() for _ in range(detectors)]
