@@ -130,3 +130,45 @@ class Timer:
 
     def left(self) -> float:
         return self.end - time.monotonic()
+
+
+# -- several destinations at once: the invariant per destination, from what each holds --------
+
+
+def check_invariant_at(pipe: Pipeline, where: str, files: dict[str, bytes]) -> dict[str, int]:
+    """The invariant for one destination, from what it holds: ``{remote key or path: bytes}``.
+
+    For back ends read through their servers (a fake's memory, moto, sshd's folder).
+    Every file counts, so a leftover temporary file is "unaccounted"; the
+    uploader's own logs (under ``logs/``) are left out.
+    """
+    keyring = Keyring.from_env(dotenv_values(pipe.root / "tokens.env"))
+    produced = {row["id"]: row for row in pipe.produced()}
+    stored = files_by_item(files)
+    missing = [i for i in produced if i not in stored]
+    duplicated = [i for i, blobs in stored.items() if len(blobs) > 1]
+    unaccounted = [i for i in stored if i not in produced]
+    corrupt = [i for i, row in produced.items()
+               if any(plaintext_sha256(blob, keyring) != row["sha256"] for blob in stored.get(i, []))]
+    assert not missing, f"{where}: lost {missing}"
+    assert not duplicated, f"{where}: stored twice {duplicated}"
+    assert not unaccounted, f"{where}: holds files never produced {unaccounted}"
+    assert not corrupt, f"{where}: decrypts to different bytes {corrupt}"
+    return {"produced": len(produced), "stored": sum(len(b) for b in stored.values()), "lost": 0, "duplicated": 0}
+
+
+def files_by_item(files: dict[str, bytes], logs: bool = False) -> dict[str, list[bytes]]:
+    """One destination's files by item id (``<kind>-<seq>-<id>.qsc``): footage, or (``logs``) the uploader's logs."""
+    found: dict[str, list[bytes]] = {}
+    for key, data in files.items():
+        if ("/logs/" in f"/{key}") == logs:
+            item_id = key.rsplit("/", 1)[-1].removesuffix(".qsc").rsplit("-", 1)[-1]
+            found.setdefault(item_id, []).append(data)
+    return found
+
+
+def plaintext_sha256(encrypted: bytes, keyring: Keyring) -> str:
+    """Decrypt a stored ``.qsc`` file (every tag checked) and hash the plaintext."""
+    out = io.BytesIO()
+    decrypt(io.BytesIO(encrypted), out, keyring)
+    return hashlib.sha256(out.getvalue()).hexdigest()
