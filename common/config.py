@@ -262,9 +262,19 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> se
                 child = {}
                 node[part] = child
             node = child
-        node[parts[-1]] = value
+        # Storage options are free-form (no model to convert text), so their
+        # values are read as TOML literals: 2000 -> int, true -> bool, "x" -> str.
+        node[parts[-1]] = _toml_literal(value) if parts[0] == "storage" else value
         overridden.add(".".join(parts))
     return overridden
+
+
+def _toml_literal(text: str) -> Any:
+    """``text`` as a TOML value if it is one (number, bool, array, quoted string), else as is."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def _describe(exc: ValidationError, path: Path | None, overridden: set[str]) -> str:

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+NOISY_LIBRARIES = ("asyncssh", "dropbox", "urllib3", "botocore", "aiobotocore", "s3fs", "fsspec", "cloudinary")
+
 
 class LogfmtFormatter(logging.Formatter):
     """One ``key=value`` line per record; quoting keeps each record on one line."""
@@ -49,6 +51,10 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(level)
+    # Libraries under the back ends log every request at INFO; the log is
+    # uploaded with the footage, so only their warnings belong in it.
+    for chatty in NOISY_LIBRARIES:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     console = logging.StreamHandler(sys.stderr)
     if sys.stderr.isatty():
         console.setFormatter(logging.Formatter(f"%(asctime)s {process} %(levelname)-7s %(message)s", "%H:%M:%S"))

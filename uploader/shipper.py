@@ -75,7 +75,7 @@ class Shipper:
                 ledger.mark_retry(item.id, dest, str(exc), wait)
                 tripped.add(dest)
                 continue
+            log.info("uploaded %s %s (%d bytes) to %s: %s", item.kind, item.id, item.size, dest, location)
             if ledger.mark_uploaded(item.id, dest, location):
-                Path(item.spool_path).unlink(missing_ok=True)
-                log.info("uploaded %s %s (%d bytes) -> %s", item.kind, item.id, item.size, location)
+                Path(item.spool_path).unlink(missing_ok=True)  # every destination has it now
         return bool(due)

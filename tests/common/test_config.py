@@ -93,3 +93,13 @@ def test_an_unreadable_tokens_env_is_a_config_error_naming_the_fix(tmp_path: Pat
     env_file.write_bytes(b"ENCRYPTION_KEY=\xff\xfe\n")
     with pytest.raises(ConfigError, match="chmod 600"):
         load_secrets(env_file, environ={})
+
+
+def test_storage_options_from_the_environment_keep_their_types() -> None:
+    config = load_config(environ={
+        "QUICKCAM_STORAGE__NAS__TIMEOUT": "30",
+        "QUICKCAM_STORAGE__NAS__VERIFY": "false",
+        "QUICKCAM_STORAGE__NAS__URL": "sftp://nas/footage",
+        "QUICKCAM_STORAGE__NAS__RATIO": "0.5",
+    })
+    assert config.storage["nas"] == {"timeout": 30, "verify": False, "url": "sftp://nas/footage", "ratio": 0.5}
