@@ -61,7 +61,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     state.mkdir(parents=True, exist_ok=True)
     ledger_path = state / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
-    shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s)
+    shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake)
 
     stop = threading.Event()

@@ -4,6 +4,9 @@ Retries back off exponentially with jitter. A destination that fails with a
 retryable error is skipped for the rest of the round (a simple circuit
 breaker), so an outage costs one attempt per back-off period, not one per
 file. A spool file is deleted only when every destination has confirmed.
+Before each upload the spool checks that the file is still whole; a damaged
+one is set aside in ``spool/damaged/``, never uploaded as footage, and its
+delivery marked failed (``quickcam status`` shows it).
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ import threading
 from pathlib import Path
 
 from quickcam.uploader.backends import Backend, PermanentError
-from quickcam.uploader.ledger import Ledger
+from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.spool import Spool
 
 log = logging.getLogger(__name__)
 
 
 class Shipper:
     def __init__(self, ledger_path: Path, backends: dict[str, Backend],
-                 retry_base_s: float, retry_max_s: float) -> None:
+                 retry_base_s: float, retry_max_s: float, spool: Spool | None = None) -> None:
         self.ledger_path = ledger_path
         self.backends = backends
+        self.spool = spool  # checks each file before it leaves; None in tests of retries alone
         self.retry_base_s, self.retry_max_s = retry_base_s, retry_max_s
         self.wake = threading.Event()
         self.stop_event = threading.Event()
@@ -61,6 +66,8 @@ class Shipper:
             if backend is None:
                 ledger.mark_failed(item.id, dest, f"destination {dest!r} is no longer configured")
                 continue
+            if self.spool is not None and self._set_aside_if_damaged(self.spool, ledger, item, dest):
+                continue
             try:
                 location = backend.upload(Path(item.spool_path), item.remote_key)
             except PermanentError as exc:
@@ -79,3 +86,16 @@ class Shipper:
             if ledger.mark_uploaded(item.id, dest, location):
                 Path(item.spool_path).unlink(missing_ok=True)  # every destination has it now
         return bool(due)
+
+    @staticmethod
+    def _set_aside_if_damaged(spool: Spool, ledger: Ledger, item: Item, dest: str) -> bool:
+        """True if the spool file is not whole: moved to spool/damaged/, never uploaded, delivery failed."""
+        path = Path(item.spool_path)
+        damage = spool.damage(path, item.id, item.size)
+        if not damage:
+            return False
+        moved = spool.set_aside(path)
+        log.error("NOT uploading %s %s to %s: %s%s; nothing else is affected (quickcam status lists it)",
+                  item.kind, item.id, dest, damage, f"; moved to {moved}" if moved else "")
+        ledger.mark_failed(item.id, dest, f"damaged spool file: {damage}")
+        return True

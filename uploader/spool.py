@@ -4,15 +4,26 @@ The uploader encrypts straight from the received bytes; plaintext never
 touches its disk. A file is written to ``<id>.qsc.part``, fsynced, renamed and
 the folder fsynced, so a crash leaves either a whole file or a ``.part`` that
 is removed at start-up (the detector still holds that message and re-sends it).
+
+Room: an item is refused (``busy``) when it would take the spool over its cap,
+unless the spool is empty (so an item larger than the cap cannot wait
+forever). Credit pauses a little earlier, as soon as the largest item seen so
+far would not fit, so a full spool says so in ``credit`` with its reason
+instead of nacking every item it is offered.
+
+Before an upload the shipper asks ``damage()`` whether a spool file is still
+the whole file the spool wrote (its header parses, names the item, and the
+size matches); a damaged one is moved to ``damaged/`` and never uploaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
 
-from quickcam.common.cryptofile import Context, encrypt
+from quickcam.common.cryptofile import Context, CryptoFileError, encrypt, read_header
 from quickcam.common.durable import atomic_write
 
 log = logging.getLogger(__name__)
@@ -22,6 +33,8 @@ class Spool:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.damaged = root / "damaged"
+        self.largest = 0  # bytes of the largest file stored since start: what the next one may need
         root.mkdir(parents=True, exist_ok=True)
         for part in root.glob("*.part"):
             log.warning("spool: removing incomplete %s left by a crash", part.name)
@@ -35,16 +48,56 @@ class Spool:
         final = self.path_for(item_id)
         with atomic_write(final) as handle:
             encrypt(plaintext, handle, key, context)
+        self.largest = max(self.largest, final.stat().st_size)
         return final
 
     def used_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.root.glob("*.qsc"))
+        total = 0
+        for path in self.root.glob("*.qsc"):
+            with contextlib.suppress(FileNotFoundError):  # uploaded and deleted by the shipper meanwhile
+                total += path.stat().st_size
+        return total
 
-    def room_problem(self, incoming: int = 0) -> str:
-        """Why new data should not be accepted now, or '' if there is room."""
-        if self.used_bytes() + incoming > self.max_bytes:
-            return f"spool {self.root} is at its {self.max_bytes // (1 << 20)} MB cap; waiting for uploads"
+    def room_problem(self, incoming: int | None = None) -> str:
+        """Why an item of ``incoming`` bytes should not be accepted now, or '' if there is room.
+
+        Without ``incoming`` (the credit check) the largest item seen so far is assumed.
+        """
+        need = self.largest if incoming is None else incoming
+        used = self.used_bytes()
+        if used and used + need > self.max_bytes:
+            return (f"spool {self.root} is full ({used / (1 << 20):.1f} MB of its "
+                    f"{self.max_bytes / (1 << 20):g} MB cap); waiting for uploads")
         free = shutil.disk_usage(self.root).free
-        if free < incoming + 64 * (1 << 20):
+        if free < need + 64 * (1 << 20):
             return f"disk holding {self.root} has only {free // (1 << 20)} MB free"
         return ""
+
+    def damage(self, path: Path, item_id: str, plaintext_length: int) -> str:
+        """What is wrong with the spool file of ``item_id``, or '' if it is whole."""
+        try:
+            with open(path, "rb") as src:
+                header = read_header(src)
+            size = path.stat().st_size
+        except FileNotFoundError:
+            moved = self.damaged / path.name
+            return f"set aside earlier as damaged: {moved}" if moved.exists() else "spool file is missing"
+        except (OSError, CryptoFileError) as exc:
+            return f"spool file is unreadable or not an encrypted quickcam file: {exc}"
+        if header.context.message_id != item_id:
+            return f"spool file holds item {header.context.message_id!r}, not {item_id!r}"
+        if header.context.plaintext_length != plaintext_length:
+            return (f"spool file's header says {header.context.plaintext_length} bytes of footage, "
+                    f"the ledger {plaintext_length}")
+        if size != header.file_size:
+            return f"spool file is {size} bytes, its header says {header.file_size}: cut short or padded"
+        return ""
+
+    def set_aside(self, path: Path) -> Path | None:
+        """Move a damaged spool file to ``damaged/`` (kept for a person, never uploaded or deleted)."""
+        if not path.exists():
+            return None
+        self.damaged.mkdir(exist_ok=True)
+        target = self.damaged / path.name
+        path.replace(target)
+        return target

@@ -1,0 +1,57 @@
+"""The spool's room rules and its check of a file before upload."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from quickcam.common.cryptofile import Context, SymmetricKey
+from quickcam.uploader.spool import Spool
+
+KEY = SymmetricKey.generate()
+
+
+def _store(spool: Spool, item_id: str, size: int) -> Path:
+    context = Context(camera_id="cam0", message_id=item_id, sequence=0, start_ms=1, content_type="video/mp4",
+                      plaintext_length=size)
+    return spool.store(item_id, os.urandom(size), KEY, context)
+
+
+def test_an_empty_spool_takes_an_item_larger_than_its_cap_so_nothing_waits_forever(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1000)
+    assert spool.room_problem(5000) == ""
+    _store(spool, "big", 5000)
+    assert "full" in spool.room_problem(10)
+
+
+def test_credit_pauses_once_the_largest_item_seen_would_not_fit(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=100_000)
+    _store(spool, "a", 30_000)
+    assert spool.room_problem() == ""  # 30 kB used, 30 kB more fits
+    _store(spool, "b", 30_000)
+    _store(spool, "c", 10_000)
+    problem = spool.room_problem()  # 70 kB used: another 30 kB item would not fit
+    assert "is full (0.1 MB of its 0.0953674 MB cap)" in problem
+    assert spool.room_problem(20_000) == ""  # a small item still does
+
+
+def test_a_whole_spool_file_passes_and_damaged_ones_are_named_and_set_aside(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 30)
+    whole = _store(spool, "whole", 70_000)
+    assert spool.damage(whole, "whole", 70_000) == ""
+    assert "holds item 'whole', not 'other'" in spool.damage(whole, "other", 70_000)
+    assert "header says 70000 bytes of footage, the ledger 5" in spool.damage(whole, "whole", 5)
+
+    cut = _store(spool, "cut", 70_000)
+    with open(cut, "r+b") as handle:
+        handle.truncate(cut.stat().st_size - 100)
+    assert "cut short or padded" in spool.damage(cut, "cut", 70_000)
+
+    garbage = _store(spool, "garbage", 100)
+    garbage.write_bytes(os.urandom(500))
+    assert "not an encrypted quickcam file" in spool.damage(garbage, "garbage", 100)
+
+    moved = spool.set_aside(garbage)
+    assert moved == tmp_path / "damaged" / "garbage.qsc" and moved.exists() and not garbage.exists()
+    assert "set aside earlier as damaged" in spool.damage(garbage, "garbage", 100)
+    assert spool.used_bytes() == whole.stat().st_size + cut.stat().st_size  # set-aside files are not waiting
