@@ -69,6 +69,7 @@ class LinkState:
     refused: int = 0
     retransmits: int = 0
     auth_refused: bool = False
+    handshake_failing: bool = False
     last_error: str = ""
     in_flight: dict[str, InFlight] = field(default_factory=dict)
 
@@ -206,10 +207,18 @@ class UploaderLink:
                           "add its public key to the uploader's allow-list; %d item(s), %d bytes stay "
                           "in the outbox until then", self.config.endpoint, value, depth, size)
         elif kind in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
-            state.last_error = "handshake with the uploader failed (CURVE keys or settings differ?)"
-            log.warning("link: %s; will retry", state.last_error)
+            # ZeroMQ retries every RECONNECT_IVL: say it once per outage, not ten times a second.
+            if not state.handshake_failing:
+                state.last_error = ("handshake with the uploader failed (is link.curve_server_public_key_file "
+                                    "the uploader's key? do both sides use CURVE?)")
+                depth, _ = self.outbox.depth()
+                log.error("link: %s; retrying, %d item(s) stay in the outbox", state.last_error, depth)
+            state.handshake_failing = True
         elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._refused_backoff = AUTH_RETRY_FIRST_S
+            if state.handshake_failing:
+                log.info("link: handshake with the uploader succeeds again")
+            state.handshake_failing = False
             if state.auth_refused:
                 log.info("link: the uploader accepts this detector's key now")
             state.auth_refused = False

@@ -3,6 +3,15 @@
 The invariant (docs/reliability.md): every item in the detector's own record
 (``outbox/produced.jsonl``) is in storage exactly once and decrypts to the
 bytes the detector recorded; nothing in storage is unaccounted for.
+
+Storage is read through a small view (``LocalStorage`` for the ``local`` back
+end's folder, ``FsspecStorage`` for anything fsspec reaches, e.g. moto's S3),
+so the same check holds whichever back end a scenario runs against.
+
+Each scenario hands its figures to ``Pipeline.record``; with
+``QUICKCAM_FIGURES=<file>`` in the environment they are also appended there as
+JSON lines, which ``bench/reliability_report.py`` turns into the table in
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -11,22 +20,91 @@ import hashlib
 import io
 import json
 import os
+import random
 import signal
 import subprocess
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from dotenv import dotenv_values
 
-from quickcam.common.cryptofile import Keyring, decrypt
+from quickcam.common.cryptofile import CryptoFileError, Keyring, decrypt, read_header
 from tests.conftest import QUICKCAM, free_port
+from tests.fakes.httpfake import Fault
+
+FIGURES_ENV = "QUICKCAM_FIGURES"
+FOOTAGE_PREFIXES = ("snapshot-", "segment-")
+
+
+class StorageView(Protocol):
+    def items(self) -> dict[str, list[str]]:
+        """Footage in storage: item id -> every place it is stored (the uploader's logs left out)."""
+        ...
+
+    def read(self, ref: str) -> bytes: ...
+
+
+def _item_id(name: str) -> str | None:
+    """The item id in a stored file name (``segment-0003-<id>.qsc``), or None if it is not footage."""
+    if not name.startswith(FOOTAGE_PREFIXES) or not name.endswith(".qsc"):
+        return None
+    return name[: -len(".qsc")].rsplit("-", 1)[-1]
+
+
+class LocalStorage:
+    """The ``local`` back end's folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def items(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for path in self.root.rglob("*.qsc"):
+            item_id = _item_id(path.name)
+            if item_id is not None and "logs" not in path.relative_to(self.root).parts:
+                found.setdefault(item_id, []).append(str(path))
+        return found
+
+    def read(self, ref: str) -> bytes:
+        return Path(ref).read_bytes()
+
+
+class FsspecStorage:
+    """Any fsspec file system (the tests use s3fs straight to moto, not through the fault proxy)."""
+
+    def __init__(self, fs: Any, root: str) -> None:
+        self.fs, self.root = fs, root.rstrip("/")
+
+    def items(self) -> dict[str, list[str]]:
+        self.fs.invalidate_cache()
+        found: dict[str, list[str]] = {}
+        if not self.fs.exists(self.root):
+            return found
+        for path in self.fs.find(self.root):
+            item_id = _item_id(path.rsplit("/", 1)[-1])
+            if item_id is not None and "/logs/" not in path:
+                found.setdefault(item_id, []).append(path)
+        return found
+
+    def read(self, ref: str) -> bytes:
+        return self.fs.cat_file(ref)
 
 
 class Pipeline:
-    """A scratch folder with a key, a port, and started/stopped processes."""
+    """A scratch folder with a key, a port, and started/stopped processes.
 
-    def __init__(self, root: Path, **overrides: str) -> None:
+    ``config`` (TOML text) is written to ``quickcam.toml`` and passed to both
+    processes, for options the environment cannot type (numbers inside storage
+    options); ``secrets`` are appended to ``tokens.env``.
+    """
+
+    def __init__(self, root: Path, config: str | None = None, secrets: dict[str, str] | None = None,
+                 **overrides: str) -> None:
         self.root = root
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
         self.env.update({
@@ -41,12 +119,21 @@ class Pipeline:
             key = subprocess.run([QUICKCAM, "keygen"], capture_output=True, text=True, check=True).stdout
             (root / "tokens.env").write_text(key)
             (root / "tokens.env").chmod(0o600)
+        if secrets:
+            with open(root / "tokens.env", "a") as env_file:
+                env_file.writelines(f"{name}={value}\n" for name, value in secrets.items())
+        self.args: list[str] = []
+        if config is not None:
+            (root / "quickcam.toml").write_text(config)
+            self.args = ["--config", "quickcam.toml"]
+        self.storage: StorageView = LocalStorage(root / "storage")
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start ``quickcam <name>``; ``env`` adds overrides for this process only."""
         with open(self.root / f"{name}.out", "ab") as log:  # the child keeps its own copy
-            proc = subprocess.Popen([QUICKCAM, name, *args], cwd=self.root, env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen([QUICKCAM, name, *self.args, *args], cwd=self.root,
+                                    env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc
 
@@ -67,7 +154,17 @@ class Pipeline:
                 proc.wait(timeout=10)
 
     def output(self, name: str) -> str:
-        return (self.root / f"{name}.out").read_text(errors="replace")
+        path = self.root / f"{name}.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_for(self, name: str, text: str, timeout: float = 30) -> bool:
+        """True once ``text`` is in the process's output."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output(name):
+                return True
+            time.sleep(0.1)
+        return text in self.output(name)
 
     def produced(self) -> list[dict]:
         journal = self.root / "outbox" / "produced.jsonl"
@@ -75,50 +172,125 @@ class Pipeline:
             return []
         return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
 
-    def wait_drained(self, timeout: float = 60) -> bool:
-        """True once every produced item is in storage and the outbox is empty."""
+    def outbox_items(self) -> list[Path]:
+        return list((self.root / "outbox").glob("*.hdr"))
+
+    def spool_files(self) -> list[Path]:
+        """Files waiting in the uploader's spool (what a damaged file was moved to is not counted)."""
+        spool = self.root / "spool"
+        return list(spool.glob("*.qsc*")) if spool.exists() else []
+
+    def wait_drained(self, timeout: float = 60, set_aside: Iterable[str] = (), spool: bool = False) -> bool:
+        """True once every produced item (but ``set_aside``) is in storage and the outbox is empty
+        (with ``spool``: the uploader's spool too, i.e. every destination has confirmed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not list((self.root / "outbox").glob("*.hdr")) and not self.missing():
+            if not self.outbox_items() and not (spool and self.spool_files()) and not self.missing(set_aside):
                 return True
             time.sleep(0.25)
         return False
 
-    def stored(self) -> dict[str, list[Path]]:
-        found: dict[str, list[Path]] = {}
-        for path in (self.root / "storage").rglob("*.qsc"):
-            if "/logs/" in str(path):
-                continue
-            item_id = path.stem.rsplit("-", 1)[-1]
-            found.setdefault(item_id, []).append(path)
-        return found
+    def stored(self) -> dict[str, list[str]]:
+        return self.storage.items()
 
-    def missing(self) -> list[str]:
+    def missing(self, set_aside: Iterable[str] = ()) -> list[str]:
         stored = self.stored()
-        return [row["id"] for row in self.produced() if row["id"] not in stored]
+        skip = set(set_aside)
+        return [row["id"] for row in self.produced() if row["id"] not in stored and row["id"] not in skip]
 
-    def check_invariant(self) -> dict[str, int]:
-        """Assert the no-loss invariant; return the figures for the report."""
+    def check_invariant(self, set_aside: Iterable[str] = ()) -> dict[str, int]:
+        """Assert the no-loss invariant; return the figures for the report.
+
+        ``set_aside``: items a scenario destroyed on the uploader's disk after
+        the ack (a corrupted spool file). They must not reach storage (garbage
+        is never uploaded as footage); they are counted, not lost silently.
+        """
         keyring = Keyring.from_env(dotenv_values(self.root / "tokens.env"))
         produced = {row["id"]: row for row in self.produced()}
+        aside = set(set_aside)
         stored = self.stored()
-        missing = [i for i in produced if i not in stored]
-        duplicated = [i for i, paths in stored.items() if len(paths) > 1]
+        missing = [i for i in produced if i not in stored and i not in aside]
+        duplicated = [i for i, refs in stored.items() if len(refs) > 1]
         unaccounted = [i for i in stored if i not in produced]
-        corrupt = []
-        for item_id, row in produced.items():
-            for path in stored.get(item_id, []):
-                out = io.BytesIO()
-                with open(path, "rb") as src:
-                    decrypt(src, out, keyring)
-                if hashlib.sha256(out.getvalue()).hexdigest() != row["sha256"]:
-                    corrupt.append(item_id)
+        garbage_uploaded = [i for i in aside if i in stored]
+        corrupt = [i for i, row in produced.items()
+                   if any(plaintext_sha256(self.storage.read(ref), keyring) != row["sha256"]
+                          for ref in stored.get(i, []))]
         assert not missing, f"lost: {missing}"
         assert not duplicated, f"stored twice: {duplicated}"
         assert not unaccounted, f"in storage but never produced: {unaccounted}"
+        assert not garbage_uploaded, f"damaged spool files uploaded as footage: {garbage_uploaded}"
         assert not corrupt, f"decrypts to different bytes: {corrupt}"
-        return {"produced": len(produced), "stored": sum(len(p) for p in stored.values()),
-                "lost": 0, "duplicated": 0}
+        figures = {"produced": len(produced), "stored": sum(len(r) for r in stored.values()),
+                   "lost": 0, "duplicated": 0}
+        if aside:
+            figures["set_aside"] = len(aside)
+        return figures
+
+    def record(self, scenario: str, faults: str, figures: dict[str, Any]) -> None:
+        """Print a scenario's figures and, with QUICKCAM_FIGURES set, append them to that file."""
+        row = {"scenario": scenario, "faults": faults, **figures}
+        print(f"{scenario}: {faults}; {figures}")
+        target = os.environ.get(FIGURES_ENV)
+        if target:
+            with open(target, "a", encoding="utf-8") as out:
+                out.write(json.dumps(row) + "\n")
+
+    def proc_usage(self, name: str) -> tuple[int, int]:
+        """(resident memory in KiB, open file descriptors) of a running process, from /proc."""
+        pid = self.procs[name].pid
+        rss = 0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+        return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def spool_file_problems(spool: Path) -> list[str]:
+    """Spool files that are partial or not whole .qsc files (there must be none)."""
+    problems = [f"{p.name}: partial" for p in spool.glob("*.part")]
+    for path in spool.glob("*.qsc"):
+        try:
+            with open(path, "rb") as src:
+                header = read_header(src)
+        except FileNotFoundError:
+            continue  # uploaded meanwhile
+        except CryptoFileError as exc:
+            problems.append(f"{path.name}: {exc}")
+            continue
+        if path.stat().st_size != header.file_size or header.context.message_id != path.stem:
+            problems.append(f"{path.name}: {path.stat().st_size} bytes, header says {header.file_size}")
+    return problems
+
+
+class RandomFaults:
+    """A fault plan for ``HttpFaultProxy``: each request fails with probability ``rate``.
+
+    The failure is drawn from ``faults`` (5xx answers and stalls past the
+    client's timeout); a seeded generator keeps a run reproducible.
+    ``fired`` counts what was injected, by kind.
+    """
+
+    def __init__(self, rate: float, faults: dict[str, Fault], seed: int = 3) -> None:
+        self.rate = rate
+        self.faults = faults
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.fired: Counter[str] = Counter()
+        self.requests = 0
+
+    def take(self, route: str) -> Fault | None:
+        with self.lock:
+            self.requests += 1
+            if self.rng.random() >= self.rate:
+                return None
+            name = self.rng.choice(sorted(self.faults))
+            self.fired[name] += 1
+            return self.faults[name]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rate = 0.0
 
 
 @dataclass

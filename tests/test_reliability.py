@@ -1,18 +1,35 @@
-"""Nothing recorded is lost: processes killed, restarted and stopped mid-event.
+"""Nothing recorded is lost: processes killed, storage failing, link cut, spool full.
 
-Each scenario runs the real processes on the demo source and ends by draining
-and checking the invariant in tests/pipeline.py.
+Each scenario runs the real processes on the demo source (a person walks
+through at 4-10 s and 18-23 s of every 30 s) and ends by draining and checking
+the invariant in tests/pipeline.py; each prints its figures (and records them
+for bench/reliability_report.py). docs/reliability.md describes them.
+
+The long variants (outages of a full minute) run with QUICKCAM_SOAK=1; the
+default CI variants shorten the outages to 20 s.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import random
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.pipeline import Pipeline, Timer
+from tests.conftest import QUICKCAM
+from tests.fakes import httpfake
+from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
+from tests.pipeline import FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
+
+LONG = os.environ.get("QUICKCAM_SOAK") == "1"
+OUTAGE_S = 60.0 if LONG else 20.0
 
 
 @pytest.fixture
@@ -26,6 +43,7 @@ def make_pipeline():
     yield make
     for pipe in made:
         pipe.close()
+
 
 # A demo script with motion nearly all the time: one long walk per 12 s.
 BUSY_DEMO = {"QUICKCAM_RECORDING__SEGMENT_S": "1.0"}
@@ -50,7 +68,7 @@ def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
     assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
     assert pipe.stop("uploader") == 0
     figures = pipe.check_invariant()
-    print(f"uploader SIGKILL x{kills}: {figures}")
+    pipe.record("1. uploader SIGKILL during an event", f"{kills} SIGKILLs + restarts", figures)
     assert figures["produced"] >= 5
 
 
@@ -69,7 +87,8 @@ def test_detector_killed_mid_segment_loses_at_most_the_open_segment(tmp_path: Pa
     assert pipe.wait_drained(30), f"missing after drain: {pipe.missing()}"
     assert pipe.stop("uploader") == 0
     figures = pipe.check_invariant()
-    print(f"detector SIGKILL mid-segment: {before} items before the kill; {figures}")
+    pipe.record("2. detector SIGKILL mid-segment", "1 SIGKILL with a segment open (that segment is lost by design)",
+                figures)
     assert before >= 3
 
 
@@ -90,14 +109,15 @@ def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(tmp
     assert pipe.wait_drained(20)
     assert pipe.stop("uploader", timeout=20) == 0
     assert clock.left() > 0
-    pipe.check_invariant()
+    figures = pipe.check_invariant()
+    pipe.record("6. SIGTERM during an event", f"SIGTERM to both; exit in {15 - clock.left():.1f} s", figures)
 
 
 @pytest.mark.slow
 def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(tmp_path: Path, make_pipeline) -> None:
     pipe = make_pipeline(tmp_path)
     pipe.start("detector")  # no uploader yet: the whole first event waits on disk
-    time.sleep(12)
+    time.sleep(OUTAGE_S)
     waiting = list((tmp_path / "outbox").glob("*.hdr"))
     assert waiting, "the event should be waiting in the outbox"
     pipe.start("uploader")
@@ -106,4 +126,137 @@ def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(tmp_path:
     assert pipe.wait_drained(20)
     assert pipe.stop("uploader") == 0
     figures = pipe.check_invariant()
-    print(f"link down 12 s: {len(waiting)} items waited; {figures}")
+    pipe.record("4. link down", f"uploader unreachable for {OUTAGE_S:.0f} s; {len(waiting)} items waited", figures)
+
+
+# -- 3. storage failing, then down, then back ---------------------------------------------------
+
+BUCKET, PREFIX, REGION = "reliability-footage", "nas", "eu-west-1"
+S3_KEY_ID, S3_SECRET = "AKIAQUICKCAMTEST0001", "quickcam-test-secret-key"
+STORAGE_FAULTS = {
+    "500": s3_error(500, "InternalError", "We encountered an internal error."),
+    "502": httpfake.status(502, "Bad Gateway"),
+    "503": s3_error(503, "ServiceUnavailable", "Service is unable to handle the request."),
+    "timeout": httpfake.delay(3.0),  # the client gives up after its 1 s read timeout
+    "answer-lost-after-store": httpfake.drop_after_commit(),
+}
+
+
+def s3_config(endpoint: str) -> str:
+    """The uploader's storage: s3:// through fsspec/s3fs, at ``endpoint`` (the fault proxy)."""
+    return f"""
+[uploader]
+destinations = ["s3"]
+
+[storage.s3]
+kind = "fsspec"
+url = "s3://{BUCKET}/{PREFIX}"
+timeout = 10.0
+
+[storage.s3.storage_options]
+endpoint_url = "{endpoint}"
+key = "${{S3_KEY_ID}}"
+secret = "${{S3_SECRET}}"
+client_kwargs = {{ region_name = "{REGION}" }}
+# One attempt per s3fs try and short timeouts: the uploader owns the retries.
+config_kwargs = {{ connect_timeout = 1, read_timeout = 1, retries = {{ total_max_attempts = 1 }} }}
+"""
+
+
+@pytest.fixture
+def s3_behind_proxy() -> Iterator[tuple[HttpFaultProxy, Any]]:
+    """moto's S3 server on 127.0.0.1, a bucket, and a fault proxy in front of it."""
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server.get_host_and_port()[1]
+    direct = s3fs.S3FileSystem(key=S3_KEY_ID, secret=S3_SECRET, endpoint_url=f"http://127.0.0.1:{port}",
+                               client_kwargs={"region_name": REGION}, skip_instance_cache=True)
+    direct.mkdir(BUCKET)  # moto's state is per test process: other tests' buckets must not clash
+    proxy = HttpFaultProxy(port).start()
+    try:
+        yield proxy, direct
+    finally:
+        proxy.stop()
+        direct.rm(BUCKET, recursive=True)
+        server.stop()
+
+
+@pytest.mark.slow
+def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_duplicates_nothing(
+    tmp_path: Path, make_pipeline, s3_behind_proxy: tuple[HttpFaultProxy, Any],
+) -> None:
+    proxy, direct = s3_behind_proxy
+    faults = RandomFaults(0.3, STORAGE_FAULTS)
+    proxy.faults = faults  # type: ignore[assignment]
+    pipe = make_pipeline(tmp_path, config=s3_config(proxy.url),
+                         secrets={"S3_KEY_ID": S3_KEY_ID, "S3_SECRET": S3_SECRET}, **BUSY_DEMO)
+    pipe.storage = FsspecStorage(direct, f"{BUCKET}/{PREFIX}")
+    pipe.start("uploader")
+    pipe.start("detector")
+    time.sleep(17)  # the first walk (4-10 s) and its post-roll, every request at 30% risk
+    flaky_requests, flaky_fired = faults.requests, sum(faults.fired.values())
+    stored_before_outage = len(pipe.stored())
+    with proxy.server.refusing():  # down: connections refused, for OUTAGE_S (the second walk, 18-23 s)
+        time.sleep(OUTAGE_S / 2)
+        status = subprocess.run([QUICKCAM, "status", "--json", *pipe.args], cwd=tmp_path, env=pipe.env,
+                                capture_output=True, text=True, timeout=30)
+        time.sleep(OUTAGE_S / 2)
+        waiting = len(pipe.spool_files())
+        faults.clear()  # when it is back, it is healthy
+    assert waiting, "footage made during the outage should wait in the spool"
+    assert pipe.stop("detector") == 0
+    assert pipe.wait_drained(90, spool=True), f"missing after drain: {pipe.missing()}"
+    assert pipe.stop("uploader") == 0
+    assert proxy.server.errors == [], "the fault proxy itself failed"
+
+    assert status.returncode == 0, status.stderr
+    [s3_row] = json.loads(status.stdout)["destinations"]  # what `quickcam status` showed mid-outage
+    assert s3_row["pending"] >= 1 and "connect" in s3_row["last_error"].lower(), s3_row
+    retries = pipe.output("uploader").count("failed (attempt")
+    assert flaky_fired >= 5 and retries >= 5, (faults.fired, retries)
+    assert stored_before_outage >= 2, "uploads should get through a 30% failure rate"
+    assert not pipe.spool_files(), "every spool file is deleted once stored"
+    figures = pipe.check_invariant()
+    fired = ", ".join(f"{n} {kind}" for kind, n in sorted(faults.fired.items()))
+    pipe.record("3. storage failing, then down, then back",
+                f"{flaky_fired} of {flaky_requests} S3 requests failed ({fired}); then S3 down {OUTAGE_S:.0f} s; "
+                f"{retries} upload retries", figures)
+
+
+# -- 5. the uploader's spool full ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_spool_full_stops_credit_with_a_reason_and_resumes_when_space_is_back(tmp_path: Path, make_pipeline) -> None:
+    pipe = make_pipeline(tmp_path, QUICKCAM_UPLOADER__SPOOL_MAX_MB="0.4", **BUSY_DEMO)
+    # Storage refuses every upload (a file where its folder should be), so the spool only fills.
+    (tmp_path / "storage").mkdir()
+    blocker = tmp_path / "storage" / "webcam_captures"
+    blocker.write_text("not a folder")
+    pipe.start("uploader")
+    pipe.start("detector")
+    assert pipe.wait_for("detector", "uploader paused sending: spool", 40), pipe.output("detector")[-2000:]
+    time.sleep(3)
+    spool = tmp_path / "spool"
+    held = sum(p.stat().st_size for p in spool.glob("*.qsc"))
+    waiting = len(pipe.outbox_items())
+    assert waiting, "the detector keeps what the uploader cannot take"
+    assert held <= 0.4 * (1 << 20) + 256 * 1024, f"spool {held} bytes, far over its cap"
+    assert spool_file_problems(spool) == []
+    uploader_log = pipe.output("uploader")
+    assert "not accepting footage: spool" in uploader_log and "cap" in uploader_log
+
+    blocker.unlink()  # storage back: uploads free the spool, credit comes back
+    assert pipe.wait_for("detector", "uploader accepts footage again", 30)
+    assert pipe.stop("detector") == 0
+    assert pipe.wait_drained(60, spool=True), f"missing after drain: {pipe.missing()}"
+    assert pipe.stop("uploader") == 0
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    pauses = uploader_log.count("not accepting footage")
+    figures = pipe.check_invariant()
+    pipe.record("5. spool full", f"spool capped at 0.4 MB with storage refusing; {waiting} items held back in the "
+                f"outbox; {status['counters'].get('nack_busy', 0)} busy nacks, {pauses} pause log line(s)", figures)
