@@ -92,6 +92,8 @@ class RecordingConfig(_Section):
     encoder: Literal["h264", "mp4v"] = "h264"
     snapshot_quality: int = Field(85, ge=10, le=100)
     keep_local_copy: bool = False
+    outbox_budget_mb: float = Field(2048.0, ge=0)  # footage waiting beyond this: new segments reduced, 0 = no budget
+    over_budget_fps: float = Field(1.0, gt=0, le=120)
 
 
 class FacesConfig(_Section):

@@ -39,7 +39,7 @@ from quickcam.detector.encoders import SegmentEncoder, open_encoder
 from quickcam.detector.events import Action, EventClock
 from quickcam.detector.faces import Box, FaceBudget, open_face_detector, timed_faces
 from quickcam.detector.motion import MotionResult, create_detector
-from quickcam.detector.outbox import Outbox
+from quickcam.detector.outbox import Outbox, SegmentFormat
 from quickcam.detector.sources import EndOfSource, Frame, FrameSource, make_source
 from quickcam.detector.zones import ZoneError, build_zone_mask
 
@@ -171,15 +171,25 @@ class _EventFaces:
 class OpenSegment:
     """A segment file being written in the outbox's staging area."""
 
-    def __init__(self, outbox: Outbox, recording: RecordingConfig, width: int, height: int, fps: float) -> None:
+    def __init__(self, outbox: Outbox, recording: RecordingConfig, chosen: SegmentFormat) -> None:
         self.id = protocol.new_message_id()
         self.path = outbox.staging_path(f"{self.id}.mp4")
+        width, height, fps = chosen.width, chosen.height, chosen.fps
         self.encoder: SegmentEncoder = open_encoder(recording.encoder, self.path, width, height, fps)
         self.width, self.height, self.fps = width, height, fps
+        self.max_ns = int(chosen.seconds * 1e9)
         self.frames = 0
         self.start_ns = self.end_ns = 0
+        self.gap_ns = int(1e9 / fps) if chosen.reduced else 0  # over the disk budget: one frame per gap
+        self.next_ns = 0
 
     def write(self, frame: Frame) -> None:
+        if self.gap_ns:
+            if self.frames and frame.time_ns < self.next_ns:
+                return
+            # Keep the cadence; after a hole in the source, restart it from this frame.
+            on_time = self.frames and frame.time_ns - self.next_ns < self.gap_ns
+            self.next_ns = (self.next_ns if on_time else frame.time_ns) + self.gap_ns
         if self.frames == 0:
             self.start_ns = frame.time_ns
         image = frame.image
@@ -492,7 +502,7 @@ class CameraPipeline:
                 try:
                     if segment is None:
                         segment = self._new_segment(frame)
-                    elif segment.duration_ns >= self.recording.segment_s * 1e9:
+                    elif segment.duration_ns >= segment.max_ns:
                         self._finish(segment, event_id, seq, final=False)
                         seq += 1
                         segment = self._new_segment(frame)
@@ -515,7 +525,8 @@ class CameraPipeline:
 
     def _new_segment(self, frame: Frame) -> OpenSegment:
         height, width = frame.image.shape[:2]
-        return OpenSegment(self.outbox, self.recording, width, height, self.source.fps or self.camera.fps)
+        chosen = self.outbox.segment_format(width, height, self.source.fps or self.camera.fps, self.recording)
+        return OpenSegment(self.outbox, self.recording, chosen)
 
     def _finish(self, segment: OpenSegment, event_id: str, seq: int, final: bool) -> None:
         segment.encoder.close()

@@ -13,6 +13,13 @@ Layout under the outbox folder::
 A crash can leave only staging files and payloads without a header; both are
 incomplete by construction and are cleared at start-up. Everything committed
 is re-sent after a restart.
+
+Disk budget (docs/reliability.md): the outbox never deletes unsent footage.
+When what waits for the uploader reaches ``recording.outbox_budget_mb`` (or the
+disk has less than 256 MB free), new segments are recorded smaller: half the
+width and height, at most ``recording.over_budget_fps`` frames a second.
+Snapshots are unchanged. It is logged as an error on entry, every minute while
+it lasts, and when it ends, and shown in ``quickcam status``.
 """
 
 from __future__ import annotations
@@ -20,16 +27,55 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
+from quickcam.common.config import RecordingConfig
+
 log = logging.getLogger(__name__)
 
 JOURNAL_FIELDS = ("id", "type", "camera", "event", "seq", "time_ms", "start_ms", "end_ms", "frames", "size", "sha256")
+MIB = 1 << 20
+LOW_DISK_BYTES = 256 * MIB  # less free disk than this reduces new segments whatever the budget
+BUDGET_REMINDER_S = 60.0
+
+
+MAX_REDUCED_SEGMENT_S = 60.0
+
+
+@dataclass(frozen=True)
+class SegmentFormat:
+    """How a new segment is recorded."""
+
+    width: int
+    height: int
+    fps: float
+    seconds: float  # the segment is closed once it is this long
+    reduced: bool = False  # by the disk budget: keep only one frame per 1/fps seconds
+
+
+def budget_format(width: int, height: int, fps: float, segment_s: float, waiting_bytes: int,
+                  budget_bytes: int, free_bytes: int, reduced_fps: float) -> SegmentFormat:
+    """The disk budget policy for a new segment (no I/O; docs/reliability.md).
+
+    Under the budget (0 = none) and with the disk not nearly full: the camera's
+    own format. Otherwise half the width and height (even, for H.264), at most
+    ``reduced_fps``, and as many frames per segment as a full one (up to 60 s),
+    since every segment starts with a costly keyframe: the intruder is still on
+    video, at a fraction of the bytes.
+    """
+    over = (budget_bytes > 0 and waiting_bytes >= budget_bytes) or free_bytes < LOW_DISK_BYTES
+    if not over:
+        return SegmentFormat(width, height, fps, segment_s)
+    rate = min(fps, reduced_fps)
+    seconds = max(segment_s, min(MAX_REDUCED_SEGMENT_S, segment_s * fps / rate))
+    return SegmentFormat(max(16, width // 4 * 2), max(16, height // 4 * 2), rate, seconds, reduced=True)
 
 
 @dataclass(frozen=True)
@@ -73,6 +119,8 @@ class Outbox:
         self._lock = threading.Lock()
         self._items: dict[str, OutboxItem] = {}
         self.changed = threading.Event()
+        self.over_budget = ""  # why new segments are reduced, for the status file; "" when they are not
+        self._reminded_at = 0.0
         self._recover()
 
     def _recover(self) -> None:
@@ -159,3 +207,35 @@ class Outbox:
         """(items, bytes) waiting."""
         with self._lock:
             return len(self._items), sum(item.size for item in self._items.values())
+
+    def segment_format(self, width: int, height: int, fps: float, recording: RecordingConfig) -> SegmentFormat:
+        """The format of a new segment under the disk budget; says so loudly when it changes."""
+        waiting = self.depth()[1]
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError:
+            free = 0  # cannot tell: assume the worst
+        budget = int(recording.outbox_budget_mb * MIB)
+        chosen = budget_format(width, height, fps, recording.segment_s, waiting, budget, free,
+                               recording.over_budget_fps)
+        with self._lock:
+            self._report_budget(chosen, waiting, budget, free)
+        return chosen
+
+    def _report_budget(self, chosen: SegmentFormat, waiting: int, budget: int, free: int) -> None:
+        now = time.monotonic()
+        if not chosen.reduced:
+            if self.over_budget:
+                log.warning("outbox: back under its budget (%.1f MB waiting, %.0f MB free); new segments are "
+                            "recorded in full again", waiting / MIB, free / MIB)
+            self.over_budget = ""
+            return
+        why = (f"{waiting / MIB:.1f} MB waiting for the uploader, over the outbox budget of "
+               f"{round(budget / MIB, 3):g} MB"
+               if budget and waiting >= budget else f"only {free / MIB:.0f} MB free on the outbox's disk")
+        first = not self.over_budget
+        self.over_budget = f"{why}; new segments at {chosen.fps:g} fps, {chosen.width}x{chosen.height}"
+        if first or now - self._reminded_at >= BUDGET_REMINDER_S:
+            self._reminded_at = now
+            log.error("outbox: %s%s; snapshots as before; nothing is deleted; full recording resumes once the "
+                      "uploader takes the backlog", "" if first else "still ", self.over_budget)

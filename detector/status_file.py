@@ -103,6 +103,8 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
                        "acked": state.acked, "retransmits": state.retransmits,
                        "in_flight": len(state.in_flight), "last_error": state.last_error}
         cameras = {p.camera.id: p.stats.as_status() for p in pipelines}
-        return build_status(cameras, outbox.depth(), state.refused, link_status, running)
+        status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
+        status["outbox"]["over_budget"] = outbox.over_budget  # disk budget policy, docs/reliability.md
+        return status
 
     return StatusFileWriter(status_path(outbox.root), collect)

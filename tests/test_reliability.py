@@ -260,3 +260,51 @@ def test_spool_full_stops_credit_with_a_reason_and_resumes_when_space_is_back(tm
     figures = pipe.check_invariant()
     pipe.record("5. spool full", f"spool capped at 0.4 MB with storage refusing; {waiting} items held back in the "
                 f"outbox; {status['counters'].get('nack_busy', 0)} busy nacks, {pauses} pause log line(s)", figures)
+
+
+# -- the disk budget policy: the uploader unreachable until the outbox is over its budget ----------
+
+
+def _segment_headers(outbox: Path) -> list[dict]:
+    import msgpack
+
+    headers = [msgpack.unpackb(p.read_bytes()) for p in outbox.glob("*.hdr")]
+    return sorted((h for h in headers if h["type"] == "segment"), key=lambda h: h["start_ms"])
+
+
+@pytest.mark.slow
+def test_outbox_over_its_budget_records_smaller_segments_deletes_nothing_and_drains(
+    tmp_path: Path, make_pipeline,
+) -> None:
+    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__OUTBOX_BUDGET_MB="0.1")
+    pipe.start("detector")  # no uploader: the first walk (4-10 s) fills the outbox past its budget
+    assert pipe.wait_for("detector", "over the outbox budget of 0.1 MB", 25), pipe.output("detector")[-2000:]
+    assert pipe.wait_for("detector", "segment(s)", 20)  # the event is over: its last segment is committed
+    status = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
+                            timeout=30)
+    segments = _segment_headers(tmp_path / "outbox")
+    full = [h for h in segments if h["fps"] == 15.0 and (h["width"], h["height"]) == (640, 480)]
+    reduced = [h for h in segments if h["fps"] == 1.0 and (h["width"], h["height"]) == (320, 240)
+               and h["frames"] <= (h["end_ms"] - h["start_ms"]) / 1000 + 1]
+    assert full and reduced and len(full) + len(reduced) == len(segments), segments
+    assert len(pipe.outbox_items()) == len(pipe.produced()), "nothing recorded may be deleted"
+    assert "OVER BUDGET: " in status.stdout and "new segments at 1 fps, 320x240" in status.stdout, status.stdout
+
+    def bytes_per_s(headers: list[dict]) -> float:
+        return sum(h["size"] for h in headers) / sum((h["end_ms"] - h["start_ms"]) / 1000 + 1 / h["fps"]
+                                                     for h in headers)
+
+    ratio = bytes_per_s(full) / bytes_per_s(reduced)
+    assert ratio > 2, f"reduced segments should be far smaller: {bytes_per_s(full):.0f} vs {bytes_per_s(reduced):.0f}"
+
+    pipe.start("uploader")  # back before the second walk (18-23 s): its segments are full again
+    assert pipe.wait_for("detector", "back under its budget", 30), pipe.output("detector")[-2000:]
+    time.sleep(4)
+    assert pipe.stop("detector") == 0
+    assert pipe.wait_drained(30, spool=True), f"missing after drain: {pipe.missing()}"
+    assert pipe.stop("uploader") == 0
+    assert pipe.output("detector").count("over the outbox budget") == 1  # one loud line per episode (< 1 min)
+    figures = pipe.check_invariant()
+    pipe.record("disk budget: outbox over budget", f"uploader away, outbox budget 0.1 MB: {len(full)} full and "
+                f"{len(reduced)} reduced segments (1 fps, half size: {ratio:.0f}x fewer bytes per second), "
+                "none deleted", figures)
