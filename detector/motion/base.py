@@ -85,10 +85,8 @@ class MotionDetector(ABC):
         height, width = image.shape[:2]
         target_w = min(self.config.detection_width, width)
         target_h = max(1, round(height * target_w / width))
-        # Gray first, then shrink: both are linear, so the result is the same as the
-        # other way round, but area averaging one channel costs a third of three.
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        gray = cv2.resize(gray, (target_w, target_h), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(image, (target_w, target_h), interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         blur = 3 if target_w <= 240 else 5
         return cv2.GaussianBlur(gray, (blur, blur), 0)
 
