@@ -89,8 +89,8 @@ def test_strangers_are_refused_at_the_handshake_while_the_allowed_detector_loses
     figures = pipe.check_invariant()  # also: nothing in storage the detector did not produce
     assert figures["produced"] >= 3
     pipe.record("7a. unauthorized CURVE and plain-TCP peers", f"{attempts} messages from a stranger key and a "
-                f"peer without CURVE during an event; {status['counters']['auth_denied']} handshakes refused",
-                figures)
+                f"peer without CURVE during an event, none answered; the stranger's key refused by the "
+                f"allow-list {status['counters']['auth_denied']}x", figures)
 
 
 # -- a corrupted spool file ------------------------------------------------------------------------

@@ -110,7 +110,8 @@ def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(tmp
     assert pipe.stop("uploader", timeout=20) == 0
     assert clock.left() > 0
     figures = pipe.check_invariant()
-    pipe.record("6. SIGTERM during an event", f"SIGTERM to both; exit in {15 - clock.left():.1f} s", figures)
+    pipe.record("6. SIGTERM during an event", f"SIGTERM to both with a segment open; both stopped and drained in "
+                f"{15 - clock.left():.1f} s, the open segment committed", figures)
 
 
 @pytest.mark.slow
@@ -239,7 +240,7 @@ def test_spool_full_stops_credit_with_a_reason_and_resumes_when_space_is_back(tm
     blocker.write_text("not a folder")
     pipe.start("uploader")
     pipe.start("detector")
-    assert pipe.wait_for("detector", "uploader paused sending: spool", 40), pipe.output("detector")[-2000:]
+    assert pipe.wait_for("detector", "uploader paused sending: the spool", 40), pipe.output("detector")[-2000:]
     time.sleep(3)
     spool = tmp_path / "spool"
     held = sum(p.stat().st_size for p in spool.glob("*.qsc"))
@@ -248,7 +249,7 @@ def test_spool_full_stops_credit_with_a_reason_and_resumes_when_space_is_back(tm
     assert held <= 0.4 * (1 << 20) + 256 * 1024, f"spool {held} bytes, far over its cap"
     assert spool_file_problems(spool) == []
     uploader_log = pipe.output("uploader")
-    assert "not accepting footage: spool" in uploader_log and "cap" in uploader_log
+    assert "not accepting footage: the spool" in uploader_log and "cap" in uploader_log
 
     blocker.unlink()  # storage back: uploads free the spool, credit comes back
     assert pipe.wait_for("detector", "uploader accepts footage again", 30)

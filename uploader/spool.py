@@ -66,7 +66,7 @@ class Spool:
         need = self.largest if incoming is None else incoming
         used = self.used_bytes()
         if used and used + need > self.max_bytes:
-            return (f"spool {self.root} is full ({used / (1 << 20):.1f} MB of its "
+            return (f"the spool ({self.root}) is full ({used / (1 << 20):.1f} MB of its "
                     f"{self.max_bytes / (1 << 20):g} MB cap); waiting for uploads")
         free = shutil.disk_usage(self.root).free
         if free < need + 64 * (1 << 20):
