@@ -96,6 +96,7 @@ def s3() -> Iterator[tuple[int, Any]]:
                            client_kwargs={"region_name": REGION}, skip_instance_cache=True)
     fs.mkdir(BUCKET)
     yield port, fs
+    fs.rm(BUCKET, recursive=True)  # moto keeps buckets per test process: tests/uploader/backends/test_fsspec_s3.py
     server.stop()
 
 
