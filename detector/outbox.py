@@ -37,6 +37,7 @@ from typing import Any
 import msgpack
 
 from quickcam.common.config import RecordingConfig
+from quickcam.common.durable import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -90,21 +91,9 @@ class OutboxItem:
         return (0 if self.type == "snapshot" else 1, self.id)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_write(path, f"{path.name}.tmp") as handle:  # *.tmp leftovers are cleared at start-up
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class Outbox:
@@ -164,7 +153,6 @@ class Outbox:
 
     def _commit_header(self, header: dict[str, Any]) -> None:
         _write_durably(self.root / f"{header['id']}.hdr", msgpack.packb(header, use_bin_type=True))
-        _fsync_dir(self.root)
         record = {k: header.get(k) for k in JOURNAL_FIELDS}
         with open(self.root / "produced.jsonl", "a", encoding="utf-8") as journal:
             journal.write(json.dumps(record) + "\n")
