@@ -86,6 +86,7 @@ def test_a_minute_of_events_leaves_memory_and_open_files_flat_and_the_queues_emp
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # over the suite's 300 s per test
 @pytest.mark.skipif(os.environ.get("QUICKCAM_SOAK") != "1", reason="the 10-minute soak runs with QUICKCAM_SOAK=1")
 def test_ten_minutes_of_events_leave_memory_and_open_files_flat_and_the_queues_empty(tmp_path: Path) -> None:
     soak(tmp_path, 600, "8. soak, 10 minutes")
