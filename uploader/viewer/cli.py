@@ -85,7 +85,7 @@ def serve(index: StoreIndex, reader: Reader, keyring: Keyring, gate: Gate, name:
     bound = sock.getsockname()[1]
     allowed = None if listen else [LOOPBACK, "localhost"]
     app = build_app(Viewer(index, reader, keyring, gate, name, uplink), allowed_hosts=allowed)
-    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    shown = LOOPBACK if host in ("0.0.0.0", "::") else host
     click.echo(f"quickcam view: footage from {name}, decrypted in memory with key id(s) "
                f"{', '.join(keyring.key_ids)}", err=True)
     if listen:
