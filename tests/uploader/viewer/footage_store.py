@@ -103,3 +103,48 @@ def add_event(root: Path, key: SymmetricKey | RecipientPublicKey, start_ms: int,
                                      new_id(at), clip, key, at, "video/mp4")
         event.plaintexts[name] = clip
     return event
+
+
+REAL_FOOTAGE = REPO / "tests" / "data" / "vtest.avi"
+
+
+def real_clips(count: int, seconds: float = 2.0, fps: int = 10, width: int = 384) -> tuple[list[bytes], list[bytes]]:
+    """``count`` H.264 segments cut from OpenCV's pedestrian sample (``vtest.avi``), and a JPEG of
+    each segment's first frame; generated footage where the sample is not installed."""
+    if not REAL_FOOTAGE.is_file():
+        return [make_clip(seconds, fps, shade=30 * n) for n in range(count)], [make_jpeg(90)]
+    capture = cv2.VideoCapture(str(REAL_FOOTAGE))
+    clips, jpegs = [], []
+    try:
+        for _ in range(count):
+            frames = []
+            for _ in range(int(seconds * fps)):
+                for _ in range(2):  # the sample runs at ~10 fps of real time per 2 frames kept
+                    ok, image = capture.read()
+                if not ok:
+                    break
+                height = round(image.shape[0] * width / image.shape[1]) // 2 * 2
+                frames.append(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+            jpegs.append(cv2.imencode(".jpg", frames[0], [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+            clips.append(_encode(frames, fps))
+    finally:
+        capture.release()
+    return clips, jpegs
+
+
+def _encode(frames: list[np.ndarray], fps: int) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        stream.codec_context.time_base = Fraction(1, fps)
+        for n, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = n
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
