@@ -197,7 +197,14 @@ class FsspecBackend:
         return self._reading(prefix, run)
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
-        return self._reading(key, lambda ops, path: ops.call("cat_file", path, start=start, end=end))
+        def run(ops: _Ops, path: str) -> bytes:
+            if start == 0 and end is None:
+                return ops.call("cat_file", path)
+            # Not cat_file(start=, end=): sshfs ignores both and returns the whole file.
+            with ops.fs.open(path, "rb") as src:
+                src.seek(start)
+                return src.read(-1 if end is None else max(0, end - start))
+        return self._reading(key, run)
 
     def _reading(self, key: str, run: Any) -> Any:
         parts = PurePosixPath(key).parts
