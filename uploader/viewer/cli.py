@@ -80,6 +80,7 @@ def serve(index: StoreIndex, reader: Reader, keyring: Keyring, gate: Gate, name:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # connections wait in the queue, not refused, until the server loop runs
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or address")
     bound = sock.getsockname()[1]
