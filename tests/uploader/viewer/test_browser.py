@@ -90,7 +90,8 @@ def _screenshot(driver: Any, name: str) -> None:
     (ARTEFACTS / f"{name}.png").write_bytes(png)
     if os.environ.get("QUICKCAM_UPDATE_SCREENSHOTS") == "1":
         image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-        small = cv2.resize(image, (image.shape[1] * 2 // 3, image.shape[0] * 2 // 3), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(image, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+        small = (small >> 4 << 4) + 8  # 4 bits a channel: a third of the bytes, still readable
         README_IMAGES.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(README_IMAGES / f"viewer-{name}.png"), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
