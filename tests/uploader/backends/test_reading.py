@@ -1,7 +1,8 @@
 """The read side of the back-end interface (``Reader``), which ``quickcam view`` lists and reads
 through: the same contract checked on the local folder, fsspec ``file://``, S3 (s3fs against
-moto's server on 127.0.0.1) and SFTP (sshfs against a real sshd), each then read by the
-viewer's index from what the back end itself uploaded."""
+moto's server on 127.0.0.1), SFTP (sshfs against a real sshd) and Dropbox (the SDK, in a
+child process, against tests/fakes/dropbox_server.py), each then read by the viewer's index
+from what the back end itself uploaded."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from quickcam.uploader.backends.fsspec_backend import FsspecBackend
 from quickcam.uploader.backends.local import LocalBackend
 from quickcam.uploader.viewer.footage import open_item
 from quickcam.uploader.viewer.store import StoreIndex
+from tests.fakes.backend_worker import BackendProcess
+from tests.fakes.dropbox_server import FakeDropbox
 from tests.fakes.sshd import Sshd, unavailable_reason
 
 BUCKET = "quickcam-reading"
@@ -52,6 +55,15 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def dropbox_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeDropbox, BackendProcess]]:
+    fake = FakeDropbox(tmp_path_factory.mktemp("dropbox-tls")).start()
+    worker = BackendProcess(fake.sdk_environment())
+    yield fake, worker
+    worker.close()
+    fake.stop()
+
+
 def _local(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     return LocalBackend(tmp_path / "store")
 
@@ -72,8 +84,15 @@ def _sftp(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
                          storage_options={"client_keys": [str(sshd.client_key)], "known_hosts": str(sshd.known_hosts)})
 
 
+def _dropbox(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    fake, worker = request.getfixturevalue("dropbox_worker")
+    return worker.new("quickcam.uploader.backends.dropbox_backend:DropboxBackend", app_key=fake.app_key,
+                      app_secret=fake.app_secret, refresh_token=fake.refresh_token,
+                      folder=f"/QuickSecurityCam/{tmp_path.name}", timeout=5.0)
+
+
 MAKERS: dict[str, Callable[[Path, pytest.FixtureRequest], Any]] = {
-    "local": _local, "fsspec-file": _file_url, "fsspec-s3": _s3, "fsspec-sftp": _sftp}
+    "local": _local, "fsspec-file": _file_url, "fsspec-s3": _s3, "fsspec-sftp": _sftp, "dropbox": _dropbox}
 
 
 @pytest.fixture(params=sorted(MAKERS))
@@ -132,3 +151,17 @@ def test_the_viewer_index_reads_what_the_back_end_uploaded(backend: Any, tmp_pat
     [item] = event.items
     assert item.header is not None and item.problem == ""
     assert open_item(backend, item, Keyring([key])).plaintext == plaintext
+
+
+def test_dropbox_listing_follows_every_page(dropbox_worker: tuple[FakeDropbox, BackendProcess],
+                                            tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    fake, _ = dropbox_worker
+    backend = _dropbox(tmp_path, request)
+    for n in range(5):
+        _upload(backend, tmp_path, f"footage/cam0/{DAY}/e{n}/f.qsc", bytes(n))
+    fake.list_page_size = 2
+    try:
+        assert [f.size for f in backend.list_files("footage")] == [0, 1, 2, 3, 4]
+        assert fake.calls.count("files/list_folder/continue") >= 2
+    finally:
+        fake.list_page_size = 2000
