@@ -21,8 +21,9 @@ from bench._util import machine, median
 from quickcam.common.cryptofile import Keyring, SymmetricKey
 from quickcam.uploader.backends.local import LocalBackend
 from quickcam.uploader.viewer.security import Gate
+from quickcam.uploader.viewer.state import Viewer
 from quickcam.uploader.viewer.store import StoreIndex
-from quickcam.uploader.viewer.web import Viewer, build_app
+from quickcam.uploader.viewer.web import build_app
 from tests.uploader.viewer.footage_store import add_event, make_clip, make_jpeg
 
 T0 = 1_764_806_400_000  # 2025-12-04 00:00:00 UTC

@@ -8,6 +8,7 @@ scrypt hash is ``VIEW_PASSWORD_HASH`` in tokens.env (``--hash-password`` makes o
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -42,6 +43,7 @@ LOOPBACK = "127.0.0.1"
 def view(config_path: Path | None, destination: str | None, key_file: Path | None, listen: str | None,
          port: int, want_hash: bool) -> None:
     """Look at stored events in a browser: timeline, video, snapshots, downloads."""
+    logging.basicConfig(level=logging.WARNING, format="quickcam view: %(message)s")
     if want_hash:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
         if len(password) < 10:
@@ -73,7 +75,8 @@ def serve(index: StoreIndex, reader: Reader, keyring: Keyring, gate: Gate, name:
     """Bind, print the URL with the token, and serve until interrupted."""
     import uvicorn
 
-    from quickcam.uploader.viewer.web import Viewer, build_app
+    from quickcam.uploader.viewer.state import Viewer
+    from quickcam.uploader.viewer.web import build_app
 
     host = listen or LOOPBACK
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)

@@ -13,13 +13,21 @@ so no decrypted image or video lands in the browser's disk cache either.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+log = logging.getLogger(__name__)
 
 PASSWORD_ENV = "VIEW_PASSWORD_HASH"
 COOKIE = "quickcam_view"
@@ -98,9 +106,12 @@ class Gate:
         with self._lock:
             return any(hmac.compare_digest(sid.encode(), known.encode()) for known in self._sessions)
 
-    def note_failure(self) -> None:
+    def note_failure(self, what: str) -> None:
+        """Count and log a refused login (never the value that was tried)."""
         with self._lock:
             self.failed_logins += 1
+            count = self.failed_logins
+        log.warning("refused a login with a wrong %s (%d refused since start)", what, count)
 
 
 def cookie_header(sid: str) -> str:
@@ -130,3 +141,49 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def same_origin(request: Request) -> bool:
+    """A login POST must come from this origin: Sec-Fetch-Site, else Origin, must say so."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (curl, tests): no cookie of a victim rides along
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+class RequireLogin:
+    """ASGI middleware: a valid session cookie, or ``?token=`` (which opens one), or go to /login."""
+
+    OPEN = ("/login", "/static/style.css")
+
+    def __init__(self, app: Callable[..., Any], gate: Gate) -> None:
+        self.app = app
+        self.gate = gate
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in self.OPEN:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        token = request.query_params.get("token")
+        if token is not None:
+            if self.gate.token_ok(token):
+                rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+                target = scope["path"] + ("?" + urlencode(rest) if rest else "")
+                response: Response = RedirectResponse(target, status_code=303,
+                                                      headers={"set-cookie": cookie_header(self.gate.open_session())})
+            else:
+                self.gate.note_failure("token in the URL")
+                await asyncio.sleep(1.0)
+                response = PlainTextResponse("wrong token: open the URL quickcam view printed", status_code=403)
+        elif self.gate.session_ok(request.cookies.get(COOKIE)):
+            await self.app(scope, receive, send)
+            return
+        elif request.method == "GET" and not scope["path"].endswith((".mp4", ".jpg", ".zip")):
+            response = RedirectResponse("/login", status_code=303)
+        else:
+            response = PlainTextResponse("log in first", status_code=401)
+        await response(scope, receive, send)

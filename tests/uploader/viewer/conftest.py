@@ -11,8 +11,9 @@ from starlette.testclient import TestClient
 from quickcam.common.cryptofile import Keyring, SymmetricKey
 from quickcam.uploader.backends.local import LocalBackend
 from quickcam.uploader.viewer.security import Gate, hash_password
+from quickcam.uploader.viewer.state import Viewer
 from quickcam.uploader.viewer.store import StoreIndex
-from quickcam.uploader.viewer.web import Viewer, build_app
+from quickcam.uploader.viewer.web import build_app
 from tests.uploader.viewer.footage_store import FACE_JPEG, StoredEventFixture, add_event, make_clip, make_jpeg
 
 T0 = 1_764_849_600_000  # 2025-12-04 12:00:00 UTC

@@ -14,9 +14,10 @@ from quickcam.uploader.backends.local import LocalBackend
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.viewer.cli import load_keyring
 from quickcam.uploader.viewer.security import Gate
+from quickcam.uploader.viewer.state import Viewer
 from quickcam.uploader.viewer.store import StoreIndex
 from quickcam.uploader.viewer.uplink import UplinkStatus
-from quickcam.uploader.viewer.web import Viewer, build_app
+from quickcam.uploader.viewer.web import build_app
 from tests.uploader.viewer.conftest import T0
 from tests.uploader.viewer.footage_store import StoredEventFixture, add_event, make_jpeg
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import logging
 import zipfile
 
 import av
+import pytest
 from starlette.testclient import TestClient
 
 from quickcam.common.cryptofile import Keyring, SymmetricKey
 from quickcam.uploader.viewer.security import COOKIE
-from quickcam.uploader.viewer.web import Viewer, build_app
+from quickcam.uploader.viewer.state import Viewer
+from quickcam.uploader.viewer.web import build_app
 from tests.uploader.viewer.conftest import PASSWORD
 from tests.uploader.viewer.footage_store import StoredEventFixture
 
@@ -32,10 +35,14 @@ def test_the_token_url_opens_a_session_and_leaves_the_address_bar(anonymous: Tes
     assert anonymous.get("/").status_code == 200
 
 
-def test_a_wrong_token_is_refused(anonymous: TestClient) -> None:
-    response = anonymous.get("/?token=guess")
+def test_a_wrong_token_is_refused_counted_and_logged(anonymous: TestClient, viewer: Viewer,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        response = anonymous.get("/?token=guess")
     assert response.status_code == 403
     assert COOKIE not in response.headers.get("set-cookie", "")
+    assert viewer.gate.failed_logins == 1
+    assert "refused a login with a wrong token" in caplog.text and "guess" not in caplog.text
 
 
 def test_password_login_works_and_a_wrong_one_does_not(anonymous: TestClient) -> None:
