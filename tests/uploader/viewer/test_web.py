@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+from pathlib import Path
 
 import av
 import pytest
@@ -175,3 +176,14 @@ def test_a_wrong_key_gives_one_banner_naming_both_key_ids(viewer: Viewer, store_
         event = client.get(store["face"].url)
         assert event.status_code == 200 and "wrong key" in event.text
         assert client.get(store["face"].url + "/video.mp4").status_code == 404
+
+
+def test_a_destination_that_stops_answering_is_a_red_line_not_a_500(client: TestClient, viewer: Viewer,
+                                                                     tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    storage.rename(tmp_path / "moved")
+    storage.write_text("not a folder any more")  # listing it fails with ENOTDIR
+    viewer.index.forget()
+    page = client.get("/")
+    assert page.status_code == 502
+    assert "FAIL  storage local:" in page.text and "fix: check [storage.local]" in page.text
