@@ -8,6 +8,7 @@ store keeps a steady footprint.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import zipfile
 from collections import OrderedDict
@@ -33,6 +34,7 @@ from quickcam.uploader.viewer.store import StoredEvent, StoreIndex
 from quickcam.uploader.viewer.uplink import UplinkStatus
 
 PAGE_SIZE = 24
+log = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -141,6 +143,8 @@ class Viewer:
                 problem = "its SHA-256 differs from the one the detector sent (uploader ledger)"
             rows.append(FileRow(item.kind, item.seq, item.item_id, when(item.start_ms), item.size,
                                 digest, ledger, problem))
+            if problem:
+                log.warning("event %s: %s %d (%s) not shown: %s", event.path, item.kind, item.seq, item.key, problem)
         return EventFootage(event, snapshots, video, rows)
 
     def foreign_keys(self, events: list[StoredEvent]) -> list[str]:

@@ -48,6 +48,7 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
     def listing_failed(exc: BackendError) -> HTMLResponse:
         line = (f"FAIL  storage {viewer.destination}: {exc}; fix: check [storage.{viewer.destination}] and its "
                 "credentials in tokens.env (quickcam doctor tests them)")
+        log.warning("%s", line)
         return render("timeline.html", status=502, errors=[line], cameras=[], camera="", days=[], day="",
                       blocks=[], page=1, pages=1, total=0, banners=[], query=_query)
 
@@ -198,9 +199,10 @@ def _key_banners(viewer: Viewer, events: list[StoredEvent]) -> list[str]:
     foreign = viewer.foreign_keys(events)
     if not foreign:
         return []
-    held = ", ".join(viewer.keyring.key_ids) or "none"
-    return [f"wrong key: these files were encrypted with {', '.join(foreign)}; the key given has id {held}. "
-            f"Add the matching key (ENCRYPTION_KEY / ENCRYPTION_KEYS_OLD, ENCRYPTION_PRIVATE_KEY_FILE, or --key-file)."]
+    ids = viewer.keyring.key_ids
+    given = f"the key given has id {ids[0]}" if len(ids) == 1 else f"the keys given have ids {', '.join(ids)}"
+    return [f"wrong key: these files were encrypted with {', '.join(foreign)}; {given}. Add the matching key "
+            "(ENCRYPTION_KEY / ENCRYPTION_KEYS_OLD, ENCRYPTION_PRIVATE_KEY_FILE, or --key-file)."]
 
 
 def _download_name(event: StoredEvent) -> str:
