@@ -198,21 +198,23 @@ class EventSummary:
     faces: int
     thumbnail: bytes | None = field(repr=False)
     problems: int
+    transient: bool = False  # a back end failed to deliver a file: worth asking again later
 
 
 def summarize(reader: Reader, event: StoredEvent, keyring: Keyring) -> EventSummary:
     """Thumbnail and face count from the snapshots, duration from the segments' times."""
-    faces, thumbnail, problems = 0, None, len(event.damaged)
+    faces, thumbnail, problems, transient = 0, None, len(event.damaged), False
     for item in event.snapshots:
         opened = open_item(reader, item, keyring)
         if opened.plaintext is None:
             problems += 0 if item.problem else 1
+            transient = transient or opened.cause == "unreadable"
             continue
         drawn, count = draw_faces(opened.plaintext, THUMB_WIDTH)
         faces = max(faces, count)
         if thumbnail is None:
             thumbnail = drawn
-    return EventSummary(_duration(reader, event, keyring), faces, thumbnail, problems)
+    return EventSummary(_duration(reader, event, keyring), faces, thumbnail, problems, transient)
 
 
 def _duration(reader: Reader, event: StoredEvent, keyring: Keyring) -> float:

@@ -111,7 +111,8 @@ class Viewer:
         found = self.summaries.get(key)
         if found is None:
             found = summarize(self.reader, event, self.keyring)
-            self.summaries.put(key, found)
+            if not found.transient:
+                self.summaries.put(key, found)
         return found
 
     def summaries_for(self, events: list[StoredEvent]) -> list[EventSummary]:
@@ -122,7 +123,8 @@ class Viewer:
         found = self.footage.get(key)
         if found is None:
             found = self._load_footage(event)
-            self.footage.put(key, found)
+            if not any(row.problem.startswith("unreadable") for row in found.rows):
+                self.footage.put(key, found)  # a back-end hiccup is asked again on the next request
         return found
 
     def _load_footage(self, event: StoredEvent) -> EventFootage:

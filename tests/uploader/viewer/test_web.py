@@ -187,3 +187,19 @@ def test_a_destination_that_stops_answering_is_a_red_line_not_a_500(client: Test
     page = client.get("/")
     assert page.status_code == 502
     assert "FAIL  storage local:" in page.text and "fix: check [storage.local]" in page.text
+
+
+def test_a_file_the_back_end_fails_to_deliver_is_asked_for_again(client: TestClient,
+                                                                  store: dict[str, StoredEventFixture]) -> None:
+    event = store["face"]
+    client.get("/")  # listed while every file is there
+    path = event.files["segment-1"]
+    hidden = path.with_name("elsewhere")
+    path.rename(hidden)
+    page = client.get(event.url).text
+    assert "DAMAGED: unreadable: local storage:" in page  # gone since it was listed
+    hidden.rename(path)
+    page = client.get(event.url).text
+    assert "DAMAGED" not in page
+    with av.open(io.BytesIO(client.get(event.url + "/video.mp4").content)) as video:
+        assert sum(1 for _ in video.decode(video=0)) == 20
