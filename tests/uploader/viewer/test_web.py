@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import zipfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from quickcam.common.cryptofile import Keyring, SymmetricKey
 from quickcam.uploader.viewer.security import COOKIE
 from quickcam.uploader.viewer.state import Viewer
 from quickcam.uploader.viewer.web import build_app
+from tests.conftest import REPO
 from tests.uploader.viewer.conftest import PASSWORD
 from tests.uploader.viewer.footage_store import StoredEventFixture
 
@@ -140,14 +142,20 @@ def test_a_cut_short_file_is_marked_on_the_timeline_and_left_out(client: TestCli
         assert sum(1 for _ in video.decode(video=0)) == 10  # only segment 0 is whole
 
 
-def test_bad_ids_and_unlisted_names_are_not_served(client: TestClient, store: dict[str, StoredEventFixture]) -> None:
+VECTORS = json.loads((REPO / "tests" / "vectors" / "viewer" / "urls.json").read_text())["cases"]
+
+
+def test_url_vectors(anonymous: TestClient, viewer: Viewer, store: dict[str, StoredEventFixture]) -> None:
+    """Every case of tests/vectors/viewer/urls.json, without and then with a session (one store)."""
     event = store["face"]
-    for url in (f"/event/cam0/{event.day}/nope", f"/event/..%2F..%2Fetc/{event.day}/{event.event_id}",
-                f"/event/cam0/not-a-day/{event.event_id}", f"/event/cam0/{event.day}/{event.event_id}/snapshot/9.jpg",
-                f"/event/cam0/{event.day}/{event.event_id}%2F..", "/static/../cli.py"):
-        assert client.get(url).status_code in (400, 404), url
-    assert client.get("/?camera=../x").status_code == 400
-    assert client.get("/?day=yesterday").status_code == 400
+    paths = [case["path"].format(camera=event.camera, day=event.day, event=event.event_id, other_day="2020-01-01")
+             for case in VECTORS]
+    got = {"anonymous": [anonymous.get(path).status_code for path in paths]}
+    anonymous.get(f"/?token={viewer.gate.token}")
+    got["session"] = [anonymous.get(path).status_code for path in paths]
+    wrong = [f"{case['path']} {who}: {got[who][n]} != {case[who]}" for n, case in enumerate(VECTORS)
+             for who in ("anonymous", "session") if got[who][n] != case[who]]
+    assert wrong == []
 
 
 def test_downloads_give_the_joined_mp4_and_a_zip_with_a_report(client: TestClient,
