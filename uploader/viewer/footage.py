@@ -125,21 +125,21 @@ def _copy_packets(clip: av.container.InputContainer, stream: av.video.stream.Vid
     """Mux one clip's packets shifted by ``offset`` seconds; returns the clip's length in seconds."""
     tb = stream.time_base or Fraction(1, 90000)
     shift = round(offset / tb)
-    first: int | None = None
-    end = 0
     packets = [p for p in clip.demux(stream) if p.dts is not None]
-    for packet in packets:
-        first = packet.dts if first is None else min(first, packet.dts)
+    if not packets:
+        raise ValueError("it holds no video packets")
+    # The first frame shown (smallest pts) goes right after the previous clip. With B-frames
+    # decoding starts earlier (dts < pts); the decode delay is the same in every clip of one
+    # encoder, so decode times still rise across the join.
+    first = min(p.pts if p.pts is not None else p.dts for p in packets)
+    end = 0
     for packet in packets:
         pts = packet.pts if packet.pts is not None else packet.dts
-        duration = packet.duration or 0
-        end = max(end, pts - first + duration)
+        end = max(end, pts - first + (packet.duration or 0))
         packet.dts = packet.dts - first + shift
         packet.pts = pts - first + shift
         packet.stream = out_stream
         out.mux(packet)
-    if not packets:
-        raise ValueError("it holds no video packets")
     return Fraction(end) * tb
 
 
