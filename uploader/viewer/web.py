@@ -93,7 +93,11 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
         if isinstance(event, Response):
             return event
         footage = viewer.event_footage(event)
+        summary = viewer.summary(event)
+        end_ms = event.start_ms + round(summary.duration_s * 1000)
+        keys = sorted(f"{mode} {key_id}" for mode, key_id in event.key_ids)
         return render("event.html", event=event, footage=footage, start=when(event.start_ms),
+                      end=when(end_ms) if summary.duration_s else "?", keys=keys,
                       faces=max((s.faces for s in footage.snapshots), default=0),
                       banners=_key_banners(viewer, [event]))
 

@@ -88,12 +88,13 @@ def test_timeline_lists_events_newest_first_with_faces_and_duration(client: Test
     assert plain in only_porch and face not in only_porch
 
 
-def test_event_page_shows_snapshots_video_and_verified_metadata(client: TestClient,
+def test_event_page_shows_snapshots_video_and_verified_metadata(client: TestClient, viewer: Viewer,
                                                                 store: dict[str, StoredEventFixture]) -> None:
     event = store["face"]
     page = client.get(event.url).text
     assert f'src="{event.url}/video.mp4"' in page
     assert "authenticated" in page and "DAMAGED" not in page
+    assert f"symmetric {viewer.keyring.key_ids[0]}" in page and "last segment ends" in page
     import hashlib
     assert hashlib.sha256(event.plaintexts["segment-1"]).hexdigest() in page
     snap = client.get(event.url + "/snapshot/0.jpg")
