@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import stat
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -117,8 +118,11 @@ def load_keyring(secrets: dict[str, str], key_file: Path | None) -> Keyring:
 def _read_key_file(path: Path) -> SymmetricKey | RecipientPrivateKey:
     try:
         data = path.read_bytes()
+        mode = path.stat().st_mode
     except OSError as exc:
         raise KeyFormatError(f"cannot read --key-file {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        click.echo(f"quickcam view: {path} is readable by other users; fix with: chmod 600 {path}", err=True)
     if b"PRIVATE KEY" in data:
         return RecipientPrivateKey.from_pem(data)
     text = data.decode("ascii", "replace").strip()
