@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quickcam.detector.camera import CameraPipeline
     from quickcam.detector.link import UploaderLink
     from quickcam.detector.outbox import Outbox
+    from quickcam.detector.pipeline import CameraPipeline
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         link_status = {"endpoint": link.config.endpoint, "connected": state.connected,
                        "acked": state.acked, "retransmits": state.retransmits,
                        "in_flight": len(state.in_flight), "last_error": state.last_error}
-        cameras = {p.camera.id: p.stats.as_status() for p in pipelines}
+        cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
         status["outbox"]["over_budget"] = outbox.over_budget  # disk budget policy, docs/reliability.md
         return status

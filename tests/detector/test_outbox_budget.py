@@ -10,8 +10,8 @@ import pytest
 
 from quickcam.common import protocol
 from quickcam.common.config import RecordingConfig
-from quickcam.detector.camera import OpenSegment
 from quickcam.detector.outbox import LOW_DISK_BYTES, MIB, Outbox, SegmentFormat, budget_format
+from quickcam.detector.pipeline.record import OpenSegment
 from quickcam.detector.sources import Frame
 
 PLENTY = 100 * 1024 * MIB
