@@ -54,7 +54,7 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
     link.start()
     for pipeline in pipelines:
         pipeline.start()
-    status_writer = status_file.for_detector(outbox, pipelines, link)  # for `quickcam status`
+    status_writer = status_file.for_detector(outbox, pipelines, link, config.recording)  # for `quickcam status`
     status_writer.start()
 
     deadline = time.monotonic() + seconds if seconds else None

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quickcam.common.config import CameraConfig
+from quickcam.common.protocol import FAULT_MAX
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.capture import CaptureStage
 from quickcam.detector.pipeline.detect import DetectStage
@@ -99,7 +100,7 @@ class CameraPipeline:
             fault = ""
         if disk and fault != disk:
             fault = f"{fault}; {disk}" if fault else disk
-        status.update(state=state, fault=fault, write_failures=self.disk.failed,
+        status.update(state=state, fault=fault[:FAULT_MAX], write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})
