@@ -1,0 +1,148 @@
+"""A full disk never blinds the camera: the real detector with its outbox on a small tmpfs.
+
+The test mounts its own tmpfs as the outbox (root only; it skips with the reason
+otherwise), runs the detector on the demo scene with no uploader, fills the disk
+after the first walk, and checks that detection goes on (the second walk is an
+event), that `quickcam status` shows the fault, that full recording resumes
+within 2 s of the space coming back, and that the third walk is in the journal
+and, once the uploader runs, in storage (the no-loss invariant).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from tests.conftest import QUICKCAM
+from tests.pipeline import Pipeline
+
+# The budget policy reduces segments below 256 MB free (detector/outbox.py), so the disk is a
+# little larger than that: with the filler gone, recording is full again.
+DISK_MB = 320
+WALK_3_S = 34.0  # the demo's walks: 4-10 s, 18-23 s, then 34-40 s
+
+
+@pytest.fixture
+def small_outbox(tmp_path: Path) -> Iterator[Path]:
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m,mode=0700", "tmpfs", str(outbox)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs for the outbox (needs root): {mounted.stderr.strip()}")
+    try:
+        yield outbox
+    finally:
+        subprocess.run(["umount", "-l", str(outbox)], capture_output=True)
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file until the disk says ENOSPC; the disk is then full."""
+    filler = folder / "filler.fill"
+    chunk = b"\0" * (1 << 20)
+    with open(filler, "wb", buffering=0) as handle:
+        for size in (1 << 20, 4096):
+            while True:
+                try:
+                    handle.write(chunk[:size])
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+                    break
+    return filler
+
+
+def _log_time(line: str) -> float:
+    """The Unix time of a logfmt line (``ts=2026-11-25T12:03:35.120Z``)."""
+    stamp = re.search(r"ts=(\S+)Z", line).group(1)
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
+
+
+def _status(pipe: Pipeline) -> tuple[str, dict]:
+    text = subprocess.run([QUICKCAM, "status"], cwd=pipe.root, env=pipe.env, capture_output=True, text=True,
+                          timeout=30).stdout
+    raw = (pipe.root / "outbox" / "detector-status.json").read_text()
+    return text, json.loads(raw)["cameras"]["cam0"]
+
+
+def _segments(outbox: Path, event: str) -> list[dict]:
+    headers = [msgpack.unpackb(p.read_bytes()) for p in outbox.glob("*.hdr")]
+    return [h for h in headers if h["type"] == "segment" and h["event"] == event]
+
+
+@pytest.mark.slow
+def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_when_space_is_back(
+    tmp_path: Path, small_outbox: Path,
+) -> None:
+    pipe = Pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0", QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+    try:
+        pipe.start("detector")  # no uploader: everything stays in the outbox
+        assert pipe.wait_for("detector", "segment(s)", 30), pipe.output("detector")[-3000:]  # the first walk
+        started = re.search(r"demo scene clock starts at (\d+) ms", pipe.output("detector"))
+        scene_t0 = int(started.group(1)) / 1000
+
+        filler = _fill(small_outbox)
+        filled_at = len(pipe.output("detector"))
+        assert pipe.wait_for("detector", "recording snapshots only", 30), pipe.output("detector")[-3000:]
+        while_full = pipe.output("detector")[filled_at:]
+        assert "motion, event" in while_full, "detection must go on while the disk is full"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # the status file is rewritten every 2 s, in place
+            text, camera = _status(pipe)
+            if "DISK FULL" in text:
+                break
+            time.sleep(0.5)
+        assert "camera cam0: DISK FULL, recording snapshots only" in text, text
+        assert camera["state"] == "degraded" and camera["write_failures"] >= 1, camera
+        assert camera["events"] >= 2, camera  # the second walk was seen with no room to write
+
+        assert time.time() < scene_t0 + WALK_3_S - 3, "too slow to free the disk before the third walk"
+        events_while_full = while_full.count("motion, event")
+        freed_at = time.time()
+        filler.unlink()
+        assert pipe.wait_for("detector", "full recording resumes", 10), pipe.output("detector")[-3000:]
+        resumed = next(line for line in pipe.output("detector").splitlines() if "full recording resumes" in line)
+        resume_s = max(0.0, _log_time(resumed) - freed_at)
+        assert resume_s <= 2.0, f"full recording resumed {resume_s:.1f} s after space came back"
+
+        # The third walk: recorded in full, in the journal.
+        time.sleep(max(0.0, scene_t0 + WALK_3_S + 1 - time.time()))
+        text, camera = _status(pipe)
+        assert camera["state"] == "ok" and camera["fault"] == "", camera
+        assert "DISK FULL" not in text
+        deadline = time.monotonic() + 30
+        last = None
+        while time.monotonic() < deadline:
+            starts = re.findall(r"motion, event (\w+) starts", pipe.output("detector"))
+            last = starts[-1] if starts else None
+            if last and f"event {last} recorded in" in pipe.output("detector"):
+                break
+            time.sleep(0.5)
+        journal = [row for row in pipe.produced() if row["event"] == last]
+        assert any(row["type"] == "snapshot" for row in journal), journal
+        full = _segments(small_outbox, last)
+        assert full and all((h["width"], h["height"], h["fps"]) == (640, 480, 15.0) for h in full), full
+        assert len([r for r in journal if r["type"] == "segment"]) == len(full)
+
+        pipe.start("uploader")  # everything held in the outbox now reaches storage
+        assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
+        assert pipe.stop("detector") == 0
+        assert pipe.wait_drained(30), f"missing after drain: {pipe.missing()}"
+        assert pipe.stop("uploader") == 0
+        figures = pipe.check_invariant()
+        pipe.record("disk full: outbox disk filled up", f"outbox on a {DISK_MB} MB tmpfs filled to ENOSPC with the "
+                    f"uploader away: {events_while_full} event(s) detected while full, {camera['write_failures']} "
+                    f"write(s) refused and retried; full recording {resume_s:.1f} s after space was back",
+                    figures)
+    finally:
+        pipe.close()
+        os.sync()
