@@ -132,10 +132,10 @@ class RecordStage:
             if self._step(loop):
                 return
 
-    def _next_command(self) -> Command | None:
+    def _next_command(self, wait: bool) -> Command | None:
         try:
             if not self.recording_event:
-                return self.commands.get(timeout=IDLE_WAIT_S)
+                return self.commands.get(timeout=IDLE_WAIT_S) if wait else self.commands.get_nowait()
             if self.end_ns is None and not self.stopping:  # only this event's end (or stop) can come now
                 return self.commands.get_nowait()
         except queue.Empty:
@@ -143,9 +143,13 @@ class RecordStage:
         return None
 
     def _step(self, loop: Loop) -> bool:
-        """One round: a command, then the frames detection has seen. True when told to stop and done."""
-        command = self._next_command()
-        if command is not None:
+        """One round: commands, then the frames detection has seen. True when told to stop and done."""
+        # Read how far detection has looked *before* its commands: it queues an event's end before it
+        # moves past it, so every end up to ``seen`` is in the queue now and no later frame is filed
+        # under the event (a file analysed fast may be far ahead of the recorder).
+        seen = self.detected_until()
+        command = self._next_command(wait=True)
+        while command is not None:
             if command.kind == "stop":
                 self.stopping = True
                 if not self.recording_event:
@@ -156,9 +160,9 @@ class RecordStage:
                 log.debug("camera %s: recording event %s", self.camera.id, self.event_id)
             elif command.kind == "end":
                 self.end_ns = command.time_ns
+            command = self._next_command(wait=False)
         if not self.recording_event:
             return False
-        seen = self.detected_until()
         if self.end_ns is None and self.stopping:
             self.end_ns = seen + 1  # told to stop with no end: the event ends with what was seen
         limit = seen if self.end_ns is None else min(self.end_ns - 1, seen)
