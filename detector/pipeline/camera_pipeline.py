@@ -92,7 +92,7 @@ class CameraPipeline:
             fault = self.stats.open_error
         elif problems:
             fault = "; ".join(problems)
-            state = "failing" if any("not running" in p for p in problems) else "stalled"
+            state = "stalled" if all("stalled" in p for p in problems) else "failing"
         elif disk:
             fault = disk
             state = "degraded" if state == "ok" else state

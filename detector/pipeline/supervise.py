@@ -26,6 +26,7 @@ BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
 REPEAT_LOG_S = 60.0
 HEALTHY_RUN_S = 30.0
+RECENT_FAILURE_S = 10.0  # a loop that failed this recently is reported failing, even while restarted
 MIN_STALL_S = 1.0  # a frame interval or three is below what a busy machine's scheduler can promise
 
 
@@ -39,6 +40,7 @@ class Loop:
     beat_at: float = field(default_factory=time.monotonic)
     errors: int = 0
     last_error: str = ""
+    failed_at: float = -RECENT_FAILURE_S  # monotonic time of the last failure
     running: bool = False
     finished: bool = False
     watched: bool = True  # False while the loop is rightly quiet (e.g. waiting for a camera to come back)
@@ -53,7 +55,10 @@ class Loop:
             return ""
         if not self.running:
             return f"{self.name} loop not running" + (f" ({self.last_error})" if self.last_error else "")
-        age = (time.monotonic() if now is None else now) - self.beat_at
+        now = time.monotonic() if now is None else now
+        if now - self.failed_at < RECENT_FAILURE_S:
+            return f"{self.name} loop failing ({self.last_error}; {self.errors} failure(s) so far)"
+        age = now - self.beat_at
         if self.watched and age > self.stall_s:
             return f"{self.name} loop stalled for {age:.1f} s"
         return ""
@@ -110,6 +115,7 @@ class Supervisor:
                 except Exception as exc:  # a bug or a fault in one stage must not blind the camera
                     loop.errors += 1
                     loop.last_error = f"{type(exc).__name__}: {exc}"
+                    loop.failed_at = time.monotonic()
                     if time.monotonic() - started > HEALTHY_RUN_S:
                         backoff = BACKOFF_FIRST_S  # it had worked for a while: a new fault, not the same one
                     self._report(loop, exc, backoff)
