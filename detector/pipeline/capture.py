@@ -194,15 +194,15 @@ class CaptureStage:
     def _put_detect(self, frame: Frame | None, loop: Loop) -> None:
         while True:
             try:
-                if frame is None or self.source.live:
+                if self.source.live:
                     self.detect_queue.put_nowait(frame)
-                else:  # a file read as fast as possible waits for detection
+                else:  # a file read as fast as possible waits for detection, to its last frame
                     self.detect_queue.put(frame, timeout=0.1)
                 return
             except queue.Full:
-                if frame is not None and not self.source.live:
+                if not self.source.live:
                     loop.beat()
-                    if self.stop.is_set():
+                    if self.stop.is_set() and frame is not None:
                         return
                     continue
                 try:  # live: detection is behind, skip its oldest frame (still recorded)

@@ -136,7 +136,10 @@ class DetectStage:
                  result.area_fraction, len(result.boxes))
         from_ns = self.clock.onset_ns - int(self.rec.pre_roll_s * 1e9)
         self.buffer.hold(from_ns)
-        self._snapshot(frame, result, faces, 0)  # before anything else of the event
+        try:
+            self._snapshot(frame, result, faces, 0)  # before anything else of the event
+        except Exception:  # the event is recorded all the same; DiskWrites handles a full disk itself
+            log.exception("camera %s: the onset snapshot of event %s failed", self.camera.id, self.event_id)
         self.snapshots, self.best_area, self.last_snapshot_ns = 1, result.area_fraction, frame.time_ns
         self.best_face = max((w * h for _, _, w, h in faces), default=0)
         self.commands.put(Command("start", self.event_id, from_ns, self.event_faces))
