@@ -101,10 +101,11 @@ class StatusFileWriter:
     def _write(self, running: bool) -> None:
         try:
             write_status(self.path, self.collect(running))
-        except OSError as exc:
+        except Exception as exc:  # a bug in collecting must not end the status thread either
             if not self._failing:  # once per outage, not every two seconds
                 log.warning("status: cannot write %s (%s); quickcam status will show this detector as stale",
-                            self.path, exc.strerror or exc)
+                            self.path, exc.strerror if isinstance(exc, OSError) and exc.strerror else exc,
+                            exc_info=not isinstance(exc, OSError))
             self._failing = True
         else:
             if self._failing:
