@@ -88,8 +88,8 @@ class CameraPipeline:
         state = self.stats.state
         problems = [] if state == "ended" else self.supervisor.problems()
         disk = self.disk.fault()
-        if state == "failing":
-            fault = self.stats.open_error
+        if state in ("failing", "lost"):  # the camera itself: say that first
+            fault = "; ".join(filter(None, [self.stats.open_error, *problems]))
         elif problems:
             fault = "; ".join(problems)
             state = "stalled" if all("stalled" in p for p in problems) else "failing"

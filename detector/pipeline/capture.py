@@ -150,7 +150,19 @@ class CaptureStage:
         self._put_detect(frame, loop)
 
     def _open_with_backoff(self, loop: Loop) -> bool:
-        """Open the source, retrying with capped exponential backoff until it works or we stop."""
+        """Open the source, retrying with capped exponential backoff until it works or we stop.
+
+        Opening (a stream may take its full timeout) and waiting are not stalls: the camera's
+        state (failing, lost) says what is going on meanwhile.
+        """
+        loop.watched = False
+        try:
+            return self._open_retrying(loop)
+        finally:
+            loop.watched = True
+            loop.beat()
+
+    def _open_retrying(self, loop: Loop) -> bool:
         backoff, attempt, last_log = REOPEN_FIRST_S, 0, time.monotonic()
         while not self.stop.is_set():
             loop.beat()
@@ -165,12 +177,12 @@ class CaptureStage:
                 self.stats.open_error = ""
                 return True
             attempt += 1
-            if not self.stats.opened:  # never delivered: say what is wrong and how to fix it
-                reason = open_failure(self.camera) if reason == "cannot open" else reason
+            reason = open_failure(self.camera) if reason == "cannot open" else reason  # what, and the fix
+            self.stats.open_error = reason
+            if not self.stats.opened:  # never delivered
                 if self.stats.state != "failing":
                     log.error("camera %s: %s", self.camera.id, reason)
                     self.stats.state = "failing"
-                self.stats.open_error = reason
             elif self.stats.state != "lost":
                 log.warning("camera %s: lost (%s)", self.camera.id, reason)
                 self.stats.state = "lost"
@@ -180,13 +192,8 @@ class CaptureStage:
                 last_log = time.monotonic()
                 log.warning("camera %s: still %s after %d attempts (%s); retrying every %.0f s", self.camera.id,
                             "lost" if self.stats.opened else "not opened", attempt, reason, backoff)
-            loop.watched = False  # waiting for a camera is not a stall; the state says it
-            try:
-                if self.stop.wait(backoff):
-                    return False
-            finally:
-                loop.watched = True
-                loop.beat()
+            if self.stop.wait(backoff):
+                return False
             backoff = min(backoff * 2, self.camera.reopen_max_s)
             self.stats.reopens += 1
         return False
