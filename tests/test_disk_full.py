@@ -29,7 +29,7 @@ from tests.pipeline import Pipeline
 # The budget policy reduces segments below 256 MB free (detector/outbox.py), so the disk is a
 # little larger than that: with the filler gone, recording is full again.
 DISK_MB = 320
-WALKS = ((4.0, 10.0), (18.0, 23.0))  # the demo's walks (seconds of scene time)
+WALKS = ((4.0, 10.0), (18.0, 23.0))  # the demo's walks (seconds of scene time; again every 30 s)
 
 
 @pytest.fixture
@@ -112,7 +112,6 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
         events_while_full = while_full.count("motion, event")
         assert events_while_full >= 1
 
-        assert time.time() < scene_t0 + WALKS[1][0] - 2, "too slow to free the disk before the second walk"
         before_free = len(pipe.output("detector"))
         freed_at = time.time()
         filler.unlink()
@@ -132,8 +131,8 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
             text, camera = _status(pipe)
         assert camera["state"] == "ok" and camera["fault"] == "", camera
 
-        # The second walk: recorded in full, in the journal.
-        deadline = time.monotonic() + WALKS[1][1] + 20
+        # The next walk (the second, or on a slow machine the third): recorded in full, in the journal.
+        deadline = time.monotonic() + 50
         last = None
         while time.monotonic() < deadline:
             starts = re.findall(r"motion, event (\w+) starts", pipe.output("detector")[before_free:])
