@@ -78,6 +78,18 @@ class DiskWrites:
     # -- writes ----------------------------------------------------------------------
     def commit_snapshot(self, header: dict[str, Any], payload: bytes) -> bool:
         """Write a snapshot, or keep it in memory (newest per event) if the disk refuses; True if written."""
+        what = f"snapshot {header.get('seq', 0)} of event {header.get('event')}"
+        if not self.held():  # the usual case: no lock held during the write, so detection never waits on a segment
+            try:
+                self.outbox.commit_bytes(header, payload)
+                return True
+            except OSError as exc:
+                if disk_error(exc) is None:
+                    raise
+                with self.lock:
+                    self._failed(exc, what)
+                    self._hold_snapshot(header, payload)
+                return False
         with self.lock:
             if self._flush():
                 try:
@@ -86,7 +98,12 @@ class DiskWrites:
                 except OSError as exc:
                     if disk_error(exc) is None:
                         raise
-                    self._failed(exc, f"snapshot {header.get('seq', 0)} of event {header.get('event')}")
+                    self._failed(exc, what)
+            self._hold_snapshot(header, payload)
+            return False
+
+    def _hold_snapshot(self, header: dict[str, Any], payload: bytes) -> None:
+        with self.lock:
             event = str(header.get("event", ""))
             older = self._snapshots.pop(event, None)
             if older is not None:
@@ -101,10 +118,19 @@ class DiskWrites:
                 log.error("camera %s: %d events' snapshots already held in memory; dropping event %s's",
                           self.camera_id, MAX_HELD_SNAPSHOTS, oldest)
             self._snapshots[event] = (header, payload)
-            return False
 
     def commit_segment(self, header: dict[str, Any], staged: Path) -> bool:
         """Commit a finished segment, or hold it in staging to retry; True if committed now."""
+        if not self.held():  # the usual case, without the lock (see commit_snapshot)
+            try:
+                self._commit_staged(header, staged)
+                return True
+            except OSError as exc:
+                if disk_error(exc) is None:
+                    raise
+                with self.lock:
+                    self._segment_refused(exc, header, staged)
+                return False
         with self.lock:
             if self._flush():
                 try:
@@ -113,10 +139,15 @@ class DiskWrites:
                 except OSError as exc:
                     if disk_error(exc) is None:
                         raise
-                    self._failed(exc, f"segment {header.get('seq')} of event {header.get('event')}")
-                    self.step_down(exc)
+                    self._segment_refused(exc, header, staged)
+                    return False
             self._segments.append((header, staged))
             return False
+
+    def _segment_refused(self, exc: OSError, header: dict[str, Any], staged: Path) -> None:
+        self._failed(exc, f"segment {header.get('seq')} of event {header.get('event')}")
+        self.step_down(exc)
+        self._segments.append((header, staged))
 
     def _commit_staged(self, header: dict[str, Any], staged: Path) -> None:
         final = self.outbox.root / f"{header['id']}.bin"
