@@ -12,13 +12,14 @@ import cv2
 
 from quickcam.common.config import Config
 from quickcam.detector import status_file
-from quickcam.detector.camera import CameraPipeline
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DRAIN_S = 5.0
+EXIT_NO_FRAME = 3  # a camera never delivered a frame: the run did not watch what it was asked to
 
 
 def _package_version() -> str:
@@ -46,14 +47,14 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
     keep = config.recording.outbox_dir / "sent" if config.recording.keep_local_copy else None
     link = UploaderLink(
         config.link, outbox, [cam.id for cam in cameras],
-        camera_status=lambda: {p.camera.id: p.stats.as_status() for p in pipelines},
+        camera_status=lambda: {p.camera.id: p.status() for p in pipelines},
         keep_copy_in=keep, version=_package_version(),
     )
     log.info("detector: watching %d camera(s); outbox %s", len(pipelines), config.recording.outbox_dir)
     link.start()
     for pipeline in pipelines:
         pipeline.start()
-    status_writer = status_file.for_detector(outbox, pipelines, link)  # for `quickcam status`
+    status_writer = status_file.for_detector(outbox, pipelines, link, config.recording)  # for `quickcam status`
     status_writer.start()
 
     deadline = time.monotonic() + seconds if seconds else None
@@ -79,4 +80,8 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
                     depth, size, outbox.root)
     else:
         log.info("detector: outbox empty; all footage handed to the uploader")
-    return 0
+    blind = [p for p in pipelines if not p.stats.opened]
+    for pipeline in blind:
+        log.error("detector: camera %s never delivered a frame (%s)", pipeline.camera.id,
+                  pipeline.stats.open_error or "opened, but no frame came")
+    return EXIT_NO_FRAME if blind else 0
