@@ -35,11 +35,16 @@ class TargetConfigError(Exception):
     """A target that cannot be used as configured (missing variable, malformed URL)."""
 
 
+HOST_NAME = re.compile(r"^(?=.*[A-Za-z.])[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")  # example.com, 127.0.0.1
+
+
 def secret_parts(url: str) -> list[str]:
-    """The pieces of an Apprise URL that may be secret: everything after the scheme, split on separators."""
+    """The pieces of an Apprise URL that may be secret: everything after the scheme, split on
+    separators, except host names and addresses (which error messages need, and which are
+    not secret); a bot token in the host position (tgram://TOKEN/...) has no dots, so it counts."""
     rest = url.split("://", 1)[-1]
     parts = {url, rest, unquote(rest)}
-    parts.update(p for p in re.split(r"[/:@?&=#,]", unquote(rest)) if len(p) >= 6)
+    parts.update(p for p in re.split(r"[/:@?&=#,]", unquote(rest)) if len(p) >= 4 and not HOST_NAME.match(p))
     return sorted(parts, key=len, reverse=True)
 
 
