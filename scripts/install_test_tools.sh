@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System tools a few tests use, installed from Debian's packages when missing:
 #   openssh-server  a real sshd for the SFTP back-end test
+#   mosquitto       a real MQTT broker for the alerts' MQTT / Home Assistant tests
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
 #                   (real pedestrians) for detection on real footage, and
 #                   messi5.jpg (a real face) for the face detector
@@ -21,6 +22,13 @@ if [ ! -x /usr/sbin/sshd ] && have_apt; then
     apt_update_once
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null 2>&1 \
         || echo "install_test_tools: could not install openssh-server" >&2
+fi
+
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && have_apt; then
+    echo "install_test_tools: installing mosquitto (MQTT broker for tests/uploader/alerts/test_mqtt.py)" >&2
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null 2>&1 \
+        || echo "install_test_tools: could not install mosquitto; the MQTT tests will skip" >&2
 fi
 
 samples=(vtest.avi messi5.jpg)

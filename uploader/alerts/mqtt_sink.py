@@ -91,6 +91,7 @@ class MqttSink:
         self.lock = threading.Lock()
         self.views: dict[str, CameraView] = {}
         self.connected = False
+        self.stopping = False
         self.last_error = ""
         self.published = 0
         self.snapshot_sent: dict[str, int] = {}  # camera -> snapshot_seq last published
@@ -106,6 +107,7 @@ class MqttSink:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self.stopping = True
         if self.connected:
             self.client.publish(topics.availability_topic(self.prefix), topics.OFFLINE, qos=1, retain=True)
         self.client.disconnect()
@@ -129,7 +131,7 @@ class MqttSink:
             self._publish_view(view, discovery=True)
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
-        if self.connected:
+        if self.connected and not self.stopping:
             log.warning("mqtt: disconnected from the broker (%s); reconnecting", reason)
         self.connected = False
 
