@@ -163,7 +163,7 @@ class AlertService:
                     while len(self.pictures) > PICTURES_KEPT:
                         self.pictures.popitem(last=False)
             new = alerts_db.add(alert, wanted)
-            log.info("alert: %s%s: %s (to %s)", alert.name, " URGENT" if alert.urgent else "", alert.title,
+            log.info("alert: %s%s: %s (to %s)", alert.name, " (urgent)" if alert.urgent else "", alert.title,
                      ", ".join(new) or ("nobody: already sent" if wanted else "no Apprise target"))
             for name in new:
                 self.wake[name].set()
