@@ -167,22 +167,22 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
 ALERTS_STATUS_FILE = "alerts-status.json"  # written by uploader/alerts/service.py
 
 
-def _alert_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
-    from quickcam.uploader.alerts.queue import AlertQueue
+def _alert_rows(state_dir: Path) -> list[dict[str, Any]] | None:
+    from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue
 
-    if not ledger_path.is_file():
+    if not (state_dir / ALERTS_DB).is_file():
         return None
-    alerts = AlertQueue(ledger_path)
+    alerts = AlertQueue(state_dir / ALERTS_DB)
     try:
         return alerts.summary()
     finally:
         alerts.close()
 
 
-def alert_lines(state_dir: Path, ledger_path: Path, now: float) -> list[str]:
+def alert_lines(state_dir: Path, now: float) -> list[str]:
     """Alert targets: delivered / waiting / failed, the last undelivered alert and why; MQTT; held back."""
     service = _read_json(state_dir / ALERTS_STATUS_FILE)
-    rows = _alert_rows(ledger_path) or []
+    rows = _alert_rows(state_dir) or []
     if not service and not rows:
         return []
     lines = [f"alerts: {problem}" for problem in service.get("problems", [])]
@@ -242,11 +242,11 @@ def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float
     if as_json:
         click.echo(json.dumps({"uploader": live, "detector": det, "destinations": rows,
                                "alerts": {"service": _read_json(config.uploader.state_dir / ALERTS_STATUS_FILE),
-                                          "targets": _alert_rows(ledger_path)}}, indent=2))
+                                          "targets": _alert_rows(config.uploader.state_dir)}}, indent=2))
         return
     for line in status_report(live, det, rows, ledger_path, now):
         click.echo(line)
-    for line in alert_lines(config.uploader.state_dir, ledger_path, now):
+    for line in alert_lines(config.uploader.state_dir, now):
         click.echo(line)
 
 

@@ -1,4 +1,7 @@
-"""The durable alert queue: a table beside the items in the ledger's SQLite file.
+"""The durable alert queue: an SQLite file beside the ledger (``state/alerts.sqlite3``).
+
+A file of its own, not a table in the ledger, so that writing an alert never
+holds the lock the receiver needs to record footage.
 
 An alert is queued once per target, keyed by (alert key, target), so the same
 alert raised twice -- or again after a restart -- is delivered once. Each row
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from quickcam.uploader.alerts.model import Alert
+
+ALERTS_DB = "alerts.sqlite3"  # in uploader.state_dir, beside ledger.sqlite3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (

@@ -24,7 +24,7 @@ from typing import Any
 from quickcam.common.config import Config
 from quickcam.uploader.alerts.apprise_sink import AppriseTarget, DeliveryError, TargetConfigError
 from quickcam.uploader.alerts.model import Alert, Hello, Observation, Status, Stored, Tick
-from quickcam.uploader.alerts.queue import AlertQueue, backoff
+from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue, backoff
 from quickcam.uploader.alerts.rules import DEFAULT_HEARTBEAT_S, AlertRules, RuleSettings
 from quickcam.uploader.ledger import Ledger
 
@@ -61,6 +61,7 @@ class AlertService:
 
         self.config = config
         self.ledger_path = ledger_path
+        self.alerts_path = ledger_path.with_name(ALERTS_DB)
         self.status_path = config.uploader.state_dir / STATUS_FILE
         self.rules = AlertRules(rule_settings(config))
         self.inbox: queue.Queue[Observation] = queue.Queue(maxsize=INBOX_MAX)
@@ -124,7 +125,7 @@ class AlertService:
     def _rules_loop(self) -> None:
         if self.mqtt:
             self.mqtt.start()
-        alerts_db = AlertQueue(self.ledger_path)
+        alerts_db = AlertQueue(self.alerts_path)
         ledger = Ledger(self.ledger_path)
         last_tick = last_storage = last_status = 0.0
         try:
@@ -175,7 +176,7 @@ class AlertService:
 
     # -- one thread per target --------------------------------------------------
     def _deliver_loop(self, target: AppriseTarget) -> None:
-        alerts_db = AlertQueue(self.ledger_path)
+        alerts_db = AlertQueue(self.alerts_path)
         a = self.config.alerts
         try:
             while not self.stop_event.is_set():

@@ -120,7 +120,7 @@ def test_target_down_then_back_gets_the_alert_exactly_once(tmp_path: Path) -> No
     try:
         service.observe("stored", snapshot_header("door", "ev1"), jpeg())
         service.observe("stored", snapshot_header("door", "ev1"), jpeg())  # same event: same alert key
-        db = AlertQueue(tmp_path / "state" / "ledger.sqlite3")
+        db = AlertQueue(tmp_path / "state" / "alerts.sqlite3")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             rows = db.summary()
@@ -171,7 +171,7 @@ def test_malformed_or_missing_url_is_one_line_and_secrets_stay_out_of_logs_and_s
     try:
         service.observe("stored", snapshot_header("door", "ev1"), jpeg())
         receiver.wait_for(lambda n: True, timeout=10)
-        db = AlertQueue(tmp_path / "state" / "ledger.sqlite3")
+        db = AlertQueue(tmp_path / "state" / "alerts.sqlite3")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(r["last_error"] for r in db.summary()):
             time.sleep(0.1)
@@ -190,3 +190,12 @@ def test_malformed_or_missing_url_is_one_line_and_secrets_stay_out_of_logs_and_s
     assert "BAD_URL" in json.loads(status)["problems"][0]
     everything = "\n".join(r.getMessage() for r in ours) + status + json.dumps(rows)
     assert SECRET not in everything
+
+
+def test_observe_never_blocks_the_receiver_and_counts_what_it_drops(tmp_path: Path) -> None:
+    service = make_service(tmp_path, [], {})  # not started: nothing drains the inbox
+    started = time.monotonic()
+    for n in range(1001):
+        service.observe("stored", snapshot_header("door", f"ev{n}"), b"jpeg")
+    assert time.monotonic() - started < 1.0
+    assert service.counters["observations_dropped"] == 1

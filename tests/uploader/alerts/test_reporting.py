@@ -41,8 +41,7 @@ def test_doctor_sends_a_test_alert_per_target_and_is_red_with_the_fix_for_bad_on
 
 
 def test_status_shows_undelivered_alerts_with_their_error_and_mqtt_state(tmp_path: Path) -> None:
-    ledger = tmp_path / "ledger.sqlite3"
-    db = AlertQueue(ledger)
+    db = AlertQueue(tmp_path / "alerts.sqlite3")
     now = time.time()
     silent = Alert("detector_silent", "detector_silent:door:1", "door", "URGENT", "body", now - 90, urgent=True)
     motion = Alert("motion", "motion:door:ev1", "door", "Motion on door", "body", now - 100)
@@ -56,7 +55,7 @@ def test_status_shows_undelivered_alerts_with_their_error_and_mqtt_state(tmp_pat
         "problems": ["alert target bad: BAD_URL is not a URL Apprise understands"],
         "mqtt": {"broker": "127.0.0.1:1883", "connected": False, "last_error": "mqtt: cannot reach the broker"},
         "counters": {"held_cooldown": 3, "delivered": 2}}))
-    lines = alert_lines(tmp_path, ledger, now)
+    lines = alert_lines(tmp_path, now)
     assert lines == [
         "alerts: alert target bad: BAD_URL is not a URL Apprise understands",
         "alert target mail: 1 sent, 0 waiting, 0 failed",
@@ -65,4 +64,4 @@ def test_status_shows_undelivered_alerts_with_their_error_and_mqtt_state(tmp_pat
         "mqtt 127.0.0.1:1883: NOT CONNECTED (mqtt: cannot reach the broker)",
         "alerts held back: cooldown 3",
     ]
-    assert alert_lines(tmp_path / "nowhere", tmp_path / "nowhere" / "ledger.sqlite3", now) == []
+    assert alert_lines(tmp_path / "nowhere", now) == []
