@@ -27,7 +27,8 @@ from typing import Any
 
 from quickcam.uploader.alerts.model import Alert, CameraView, Hello, Observation, Outcome, Status, Stored, Tick
 
-DEFAULT_HEARTBEAT_S = 2.0
+DEFAULT_HEARTBEAT_S = 2.0  # docs/protocol.md: hello.heartbeat_ms defaults to 2 000
+MAX_LEARNT_HEARTBEAT_S = 60.0
 SILENT_AFTER_HEARTBEATS = 3
 EVENT_STALE_S = 60.0  # an event with no item for this long is over, even without its final segment
 MOTION_MAX_AGE_S = 120.0  # an item older than this (a backlog re-sent) does not raise a motion alert
@@ -71,6 +72,8 @@ class _Event:
 class _Camera:
     view: CameraView
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    hello_seen: bool = False  # without a hello (the uploader restarted), the heartbeat is learnt from statuses
+    last_status: float = 0.0
     heard: float = 0.0
     silent_since: float = 0.0  # 0 = not silent
     events: dict[str, _Event] = field(default_factory=dict)
@@ -110,6 +113,7 @@ class AlertRules:
         if isinstance(obs, Hello):
             for cam in obs.cameras:
                 self._camera(cam).heartbeat_s = obs.heartbeat_s
+                self._camera(cam).hello_seen = True
                 self._heard(cam, obs.t, out)
         elif isinstance(obs, Status):
             self._status(obs, out)
@@ -208,6 +212,10 @@ class AlertRules:
         cameras = obs.header.get("cameras")
         if isinstance(cameras, dict):
             for name, info in cameras.items():
+                cam = self._camera(str(name))
+                if not cam.hello_seen and cam.last_status:
+                    cam.heartbeat_s = max(cam.heartbeat_s, min(obs.t - cam.last_status, MAX_LEARNT_HEARTBEAT_S))
+                cam.last_status = obs.t
                 cam = self._heard(str(name), obs.t, out)
                 if isinstance(info, dict):
                     self._camera_state(cam, info, obs.t, out)

@@ -124,3 +124,12 @@ def test_an_old_item_resent_from_a_backlog_does_not_raise_motion() -> None:
     rules = AlertRules(RuleSettings())
     old = Stored({"type": "segment", "camera": "door", "event": "ev0", "time_ms": int((T0 - 3600) * 1000)}, None, T0)
     assert names(rules, old) == []
+
+
+def test_without_a_hello_the_heartbeat_is_learnt_from_the_status_interval() -> None:
+    """After an uploader restart a connected detector sends statuses but no new hello."""
+    rules = AlertRules(RuleSettings())
+    for k in range(4):
+        assert names(rules, Status({"cameras": {"door": {"state": "ok"}}}, T0 + 5 * k), Tick(T0 + 5 * k + 4.9)) == []
+    assert names(rules, Tick(T0 + 15 + 14.9)) == []  # 3 x the 5 s heartbeat it showed
+    assert names(rules, Tick(T0 + 15 + 15.1)) == ["detector_silent"]
