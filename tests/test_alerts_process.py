@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import QUICKCAM
+from tests.conftest import QUICKCAM, free_port
 from tests.fakes.notify_server import NotifyServer
 from tests.pipeline import Pipeline
 
@@ -74,3 +74,35 @@ url_env = "BROKEN_URL"
     logs = output + "".join(p.read_text(errors="replace") for p in tmp_path.glob("run*.log*"))
     for text in (logs, status.stdout, status.stderr, (tmp_path / "state" / "alerts-status.json").read_text()):
         assert SECRET not in text
+
+
+@pytest.mark.slow
+def test_alert_raised_while_its_target_is_down_survives_an_uploader_sigkill_and_arrives_once(tmp_path: Path) -> None:
+    port = free_port()
+    receiver = NotifyServer(port)  # not started yet: the target is down
+    config = """
+[alerts]
+retry_base_s = 0.5
+retry_max_s = 2.0
+[[alerts.targets]]
+name = "hook"
+url_env = "HOOK_URL"
+attach_snapshot = true
+"""
+    pipe = Pipeline(tmp_path, config=config, secrets={"HOOK_URL": f"json://127.0.0.1:{port}/hook"})
+    try:
+        pipe.start("uploader")
+        pipe.start("detector")
+        assert pipe.wait_for("uploader", "alert: motion to hook failed", timeout=40), pipe.output("uploader")
+        pipe.kill("detector")  # no new events from here on
+        pipe.kill("uploader")  # the alert is only in alerts.sqlite3 now
+        receiver.start()
+        pipe.start("uploader")
+        motion = receiver.wait_for(lambda n: n.title == "Motion on cam0", timeout=20)
+        time.sleep(3.0)  # room for a wrong second delivery
+        assert pipe.stop("uploader") == 0
+    finally:
+        pipe.close()
+        receiver.stop()
+    assert [n.title for n in receiver.received].count("Motion on cam0") == 1
+    assert motion.attachments == {}  # the picture lived in memory only; nothing plaintext on disk
