@@ -32,8 +32,11 @@ MAX_LEARNT_HEARTBEAT_S = 60.0
 SILENT_AFTER_HEARTBEATS = 3
 EVENT_STALE_S = 60.0  # an event with no item for this long is over, even without its final segment
 MOTION_MAX_AGE_S = 120.0  # an item older than this (a backlog re-sent) does not raise a motion alert
-# Camera states (or loop fields) that mean the camera's loop is no longer running.
-STOPPED_STATES = frozenset({"stopped", "failed", "crashed", "dead", "error"})
+# Camera states (or loop fields) that mean the camera is not being watched: docs/protocol.md defines
+# failing (never delivered a frame, or a stage not running) and stalled; the rest are read if sent.
+STOPPED_STATES = frozenset({"failing", "stalled", "stopped", "failed", "crashed", "dead", "error"})
+STOPPED_CLEAR_S = 60.0  # a stopped camera must be ok this long before a new stop is a new alert
+DISK_FULL = "DISK FULL"  # in a camera's ``fault`` text (docs/protocol.md)
 
 
 def parse_quiet_hours(spec: str) -> tuple[int, int] | None:
@@ -80,6 +83,9 @@ class _Camera:
     last_motion_alert: float = float("-inf")
     lost_since: float = 0.0
     stopped_since: float = 0.0
+    back_announced: bool = False
+    ok_since: float = 0.0
+    disk_full_since: float = 0.0
     faces: tuple[tuple[int, int, int, int], ...] = ()
 
 
@@ -102,9 +108,7 @@ class AlertRules:
         self.counters: Counter[str] = Counter()  # held_cooldown, held_quiet_hours
         self._failing_since: dict[str, float] = {}
         self._failing_alerted: set[str] = set()
-        self._backlog_since = 0.0
         self._backlog_alerted = False
-        self._disk_full_since = 0.0
         self._backlog_bucket = -1
 
     # -- the one entry point ---------------------------------------------------
@@ -210,28 +214,33 @@ class AlertRules:
     # -- detector status --------------------------------------------------------
     def _status(self, obs: Status, out: Outcome) -> None:
         cameras = obs.header.get("cameras")
-        if isinstance(cameras, dict):
-            for name, info in cameras.items():
-                cam = self._camera(str(name))
-                if not cam.hello_seen and cam.last_status:
-                    cam.heartbeat_s = max(cam.heartbeat_s, min(obs.t - cam.last_status, MAX_LEARNT_HEARTBEAT_S))
-                cam.last_status = obs.t
-                cam = self._heard(str(name), obs.t, out)
-                if isinstance(info, dict):
-                    self._camera_state(cam, info, obs.t, out)
-        full = obs.header.get("disk_full")
+        if not isinstance(cameras, dict):
+            return
         disk = obs.header.get("disk")
-        if isinstance(disk, dict):
-            full = full or disk.get("full")
-        if full is True and not self._disk_full_since:
-            self._disk_full_since = obs.t
-            cams = ", ".join(sorted(cameras)) if isinstance(cameras, dict) else "?"
+        detector_full = obs.header.get("disk_full") is True or (isinstance(disk, dict) and disk.get("full") is True)
+        newly_full = []
+        for name, info in cameras.items():
+            cam = self._camera(str(name))
+            if not cam.hello_seen and cam.last_status:
+                cam.heartbeat_s = max(cam.heartbeat_s, min(obs.t - cam.last_status, MAX_LEARNT_HEARTBEAT_S))
+            cam.last_status = obs.t
+            cam = self._heard(str(name), obs.t, out)
+            info = info if isinstance(info, dict) else {}
+            self._camera_state(cam, info, obs.t, out)
+            fault = info.get("fault")
+            full = detector_full or (isinstance(fault, str) and DISK_FULL in fault.upper())
+            if full and not cam.disk_full_since:
+                cam.disk_full_since = obs.t
+                newly_full.append((cam.view.camera, fault if isinstance(fault, str) and fault else "disk full"))
+            elif not full:
+                cam.disk_full_since = 0.0
+        if newly_full:
+            names = ", ".join(name for name, _ in newly_full)
             out.alerts.append(Alert(
-                "disk_full", f"disk_full:{cams}:{int(obs.t * 1000)}", "", "Camera disk full",
-                f"The disk of the detector for camera(s) {cams} is full ({clock(obs.t)}); new footage "
-                "cannot be recorded until space is freed.", obs.t, urgent=True))
-        elif full is False:
-            self._disk_full_since = 0.0
+                "disk_full", f"disk_full:{names}:{int(obs.t * 1000)}", newly_full[0][0] if len(newly_full) == 1 else "",
+                f"Camera disk full ({names})", f"The disk of the detector for camera(s) {names} is full "
+                f"({clock(obs.t)}): {newly_full[0][1]}. Footage is reduced or lost until space is freed.",
+                obs.t, urgent=True, facts={"cameras": [name for name, _ in newly_full]}))
 
     def _camera_state(self, cam: _Camera, info: dict[str, Any], t: float, out: Outcome) -> None:
         name = cam.view.camera
@@ -239,28 +248,35 @@ class AlertRules:
         if isinstance(state, str) and state != cam.view.state:
             cam.view.state = state
             out.changed.add(name)
+        loop = info.get("loop")
+        stopped = (state in STOPPED_STATES or (isinstance(loop, str) and loop in STOPPED_STATES)
+                   or info.get("loop_alive") is False)
         if state == "lost" and not cam.lost_since:
             cam.lost_since = t
             out.alerts.append(Alert(
                 "camera_lost", f"camera_lost:{name}:{int(t * 1000)}", name, f"Camera {name} lost",
                 f"Camera {name} delivers no frames ({clock(t)}); the detector keeps trying to reopen it.", t))
-        elif state == "ok" and cam.lost_since:
-            out.alerts.append(Alert(
-                "camera_back", f"camera_back:{name}:{int(cam.lost_since * 1000)}", name, f"Camera {name} back",
-                f"Camera {name} delivers frames again after {t - cam.lost_since:.0f} s ({clock(t)}).", t))
-            cam.lost_since = 0.0
-        loop = info.get("loop")
-        stopped = (state in STOPPED_STATES or (isinstance(loop, str) and loop in STOPPED_STATES)
-                   or info.get("loop_alive") is False)
         if stopped and not cam.stopped_since:
             cam.stopped_since = t
-            reason = info.get("loop_error") or info.get("error") or state
+            reason = next((info[k] for k in ("fault", "loop_error", "error") if isinstance(info.get(k), str)
+                           and info[k]), state)
             out.alerts.append(Alert(
                 "camera_stopped", f"camera_stopped:{name}:{int(t * 1000)}", name, f"Camera {name} stopped",
-                f"The loop watching camera {name} stopped ({reason}) at {clock(t)}: this camera is blind "
-                "until the detector is restarted.", t, urgent=True))
-        elif not stopped and state == "ok":
-            cam.stopped_since = 0.0
+                f"Camera {name} is not being watched ({reason}) since {clock(t)}: it is blind until this is "
+                "fixed.", t, urgent=True, facts={"state": state, "reason": reason}))
+        if state != "ok" or stopped:
+            cam.ok_since = 0.0
+            return
+        cam.ok_since = cam.ok_since or t
+        since = cam.lost_since or (cam.stopped_since if not cam.back_announced else 0.0)
+        if since:
+            out.alerts.append(Alert(
+                "camera_back", f"camera_back:{name}:{int(since * 1000)}", name, f"Camera {name} back",
+                f"Camera {name} is watched again after {t - since:.0f} s ({clock(t)}).", t))
+            cam.lost_since = 0.0
+            cam.back_announced = bool(cam.stopped_since)
+        if cam.stopped_since and t - cam.ok_since >= STOPPED_CLEAR_S:
+            cam.stopped_since, cam.back_announced = 0.0, False  # a new stop is a new episode
 
     # -- the clock --------------------------------------------------------------
     def _tick(self, obs: Tick, out: Outcome) -> None:
@@ -319,7 +335,6 @@ class AlertRules:
         if oldest >= self.settings.backlog_after_s:
             if not self._backlog_alerted:
                 self._backlog_alerted = True
-                self._backlog_since = t
                 out.alerts.append(Alert(
                     "backlog", f"backlog:{int(t * 1000)}", "", "Footage waiting to upload",
                     f"The oldest footage has waited {oldest:.0f} s to be uploaded ({clock(t)}).", t,

@@ -87,6 +87,25 @@ def test_detector_silent_outside_an_event_is_not_urgent_and_has_no_picture() -> 
     assert alert.name == "detector_silent" and not alert.urgent and alert.snapshot is None
 
 
+def test_detector_faults_as_docs_protocol_defines_them_disk_full_failing_stalled() -> None:
+    rules = AlertRules(RuleSettings())
+    ok = {"state": "ok", "fps": 15.0}
+    full = {"state": "degraded", "fault": "DISK FULL, recording snapshots only, 3 write(s) failed"}
+    [alert] = rules.feed(Status({"cameras": {"door": full, "yard": ok}}, T0)).alerts
+    assert (alert.name, alert.camera, alert.urgent) == ("disk_full", "door", True) and "3 write(s)" in alert.body
+    assert names(rules, Status({"cameras": {"door": full}}, T0 + 1)) == []  # same episode
+    assert names(rules, Status({"cameras": {"door": ok}}, T0 + 2), Status({"cameras": {"door": full}}, T0 + 3)) == [
+        "disk_full"]
+    failing = {"state": "failing", "fault": "detection loop failing (ValueError)"}
+    [stopped] = rules.feed(Status({"cameras": {"yard": failing}}, T0 + 4)).alerts
+    assert (stopped.name, stopped.urgent) == ("camera_stopped", True) and "detection loop failing" in stopped.body
+    # a flapping camera: one stop, one back, no repeats until it has been ok for a minute
+    flaps = [Status({"cameras": {"yard": ok if k % 2 else {"state": "stalled"}}}, T0 + 5 + k) for k in range(6)]
+    assert names(rules, *flaps) == ["camera_back"]
+    assert names(rules, Status({"cameras": {"yard": ok}}, T0 + 80), Status({"cameras": {"yard": failing}}, T0 + 81)) \
+        == ["camera_stopped"]
+
+
 def test_camera_lost_and_back_come_from_the_detector_status_once_each() -> None:
     rules = AlertRules(RuleSettings())
     ok = Status({"cameras": {"door": {"state": "ok", "fps": 15.0}}}, T0)
