@@ -14,7 +14,7 @@ From that the rules decide, once per episode:
 - ``camera_lost`` / ``camera_back``, ``camera_stopped``, ``disk_full``: from the
   detector's status (fields read defensively: a detector that does not send
   them simply never raises them);
-- ``storage_failing`` / ``backlog``: from the ledger summary in each tick.
+- ``storage_failing`` / ``backlog``: from the ledger summary (``storage_watch.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quickcam.uploader.alerts.model import Alert, CameraView, Hello, Observation, Outcome, Status, Stored, Tick
+from quickcam.uploader.alerts.storage_watch import StorageWatch, clock
 
 DEFAULT_HEARTBEAT_S = 2.0  # docs/protocol.md: hello.heartbeat_ms defaults to 2 000
 MAX_LEARNT_HEARTBEAT_S = 60.0
@@ -58,10 +59,6 @@ def in_quiet_hours(window: tuple[int, int] | None, minute: int) -> bool:
 def local_minute(t: float) -> int:
     lt = time.localtime(t)
     return lt.tm_hour * 60 + lt.tm_min
-
-
-def clock(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
 @dataclass
@@ -106,9 +103,7 @@ class AlertRules:
         self.minute_of = minute_of
         self.cameras: dict[str, _Camera] = {}
         self.counters: Counter[str] = Counter()  # held_cooldown, held_quiet_hours
-        self._failing_since: dict[str, float] = {}
-        self._failing_alerted: set[str] = set()
-        self._backlog_alerted = False
+        self.storage = StorageWatch(settings.storage_failing_after_s, settings.backlog_after_s)
         self._backlog_bucket = -1
 
     # -- the one entry point ---------------------------------------------------
@@ -316,31 +311,8 @@ class AlertRules:
                 f"{clock(cam.heard)} ({quiet_s:.0f} s ago).", t, facts=facts))
 
     def _storage(self, t: float, rows: list[dict[str, Any]], out: Outcome) -> None:
-        for row in rows:
-            dest = str(row.get("destination", "?"))
-            failing = bool(row.get("last_error")) and bool(row.get("pending") or row.get("failed"))
-            if not failing:
-                self._failing_since.pop(dest, None)
-                self._failing_alerted.discard(dest)
-                continue
-            since = self._failing_since.setdefault(dest, t)
-            if t - since >= self.settings.storage_failing_after_s and dest not in self._failing_alerted:
-                self._failing_alerted.add(dest)
-                out.alerts.append(Alert(
-                    "storage_failing", f"storage_failing:{dest}:{int(since * 1000)}", "",
-                    f"Storage {dest} failing", f"Uploads to {dest} have been failing for {t - since:.0f} s; "
-                    f"footage waits safely in the spool. Last error: {str(row.get('last_error'))[:200]}",
-                    t, facts={"destination": dest, "pending": row.get("pending", 0)}))
-        oldest = max((float(r.get("oldest_pending_s", 0)) for r in rows if r.get("pending")), default=0.0)
-        if oldest >= self.settings.backlog_after_s:
-            if not self._backlog_alerted:
-                self._backlog_alerted = True
-                out.alerts.append(Alert(
-                    "backlog", f"backlog:{int(t * 1000)}", "", "Footage waiting to upload",
-                    f"The oldest footage has waited {oldest:.0f} s to be uploaded ({clock(t)}).", t,
-                    facts={"oldest_pending_s": round(oldest, 1)}))
-        elif oldest == 0.0:
-            self._backlog_alerted = False
+        alerts, oldest = self.storage.feed(t, rows)
+        out.alerts.extend(alerts)
         bucket = int(oldest // 10)
         if bucket != self._backlog_bucket:
             self._backlog_bucket = bucket
