@@ -14,7 +14,6 @@ from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import Context, KeyFormatError, RecipientPublicKey, SymmetricKey
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
-from quickcam.uploader.alerts.service import AlertService
 from quickcam.uploader.backends import Backend, BackendError, create_backend
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.receiver import Receiver
@@ -63,7 +62,11 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     ledger_path = state / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
     shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool)
-    alerts = AlertService(config, secrets, ledger_path) if AlertService.wanted(config) else None
+    alerts = None
+    if config.alerts.targets or config.mqtt.host:  # Apprise and paho are imported only when used
+        from quickcam.uploader.alerts.service import AlertService
+
+        alerts = AlertService(config, secrets, ledger_path)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
 
     stop = threading.Event()

@@ -74,10 +74,6 @@ class AlertService:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
 
-    @classmethod
-    def wanted(cls, config: Config) -> bool:
-        return bool(config.alerts.targets or config.mqtt.host)
-
     # -- the receiver's side: never blocks --------------------------------------
     def observe(self, kind: str, header: dict[str, Any], payload: bytes | None = None) -> None:
         now = time.time()

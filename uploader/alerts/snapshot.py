@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
-
 MARGIN = 0.4  # of the face size on each side: hair, chin and a bit of context
 QUALITY = 85
 
@@ -13,6 +10,9 @@ def face_crop(jpeg: bytes, faces: tuple[tuple[int, int, int, int], ...]) -> byte
     """JPEG of the largest face box in ``jpeg``, or None (no face, or an image that does not decode)."""
     if not faces:
         return None
+    import cv2  # only here: the uploader needs OpenCV for nothing else
+    import numpy as np
+
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         return None
