@@ -141,8 +141,9 @@ def test_target_down_then_back_gets_the_alert_exactly_once(tmp_path: Path) -> No
     finally:
         service.stop()
         receiver.stop()
-    assert len(receiver.received) == 1
-    assert row["sent"] == 1 and row["pending"] == 0
+    # (with QUICKCAM_SOAK=1 the camera is also reported silent while the target is down)
+    assert [n.title for n in receiver.received].count("Motion on door") == 1
+    assert row["pending"] == 0 and row["sent"] == len(receiver.received)
 
 
 def test_restart_does_not_deliver_an_alert_twice(tmp_path: Path, receiver: NotifyServer) -> None:
