@@ -32,8 +32,8 @@ def unavailable_reason() -> str | None:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, port: int = 0) -> None:
+        self.port = port or free_port()
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                              "log_dest stderr\n")

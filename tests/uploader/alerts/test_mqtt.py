@@ -149,6 +149,28 @@ def test_unreachable_broker_is_one_clear_line_and_apprise_alerts_still_go(
     assert len(lines) == 1 and f"cannot reach the broker at 127.0.0.1:{port}" in lines[0]
 
 
+def test_a_broker_that_starts_later_gets_the_current_state(tmp_path: Path) -> None:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    port = free_port()
+    service = mqtt_service(tmp_path, port)
+    service.start()
+    broker = Mosquitto(tmp_path, port)
+    try:
+        service.observe("stored", snapshot_header("door", "ev1"), jpeg())
+        time.sleep(1.0)  # observed while the broker is down
+        broker.start()
+        sub = Subscriber(broker.port)
+        assert sub.wait_for("quickcam/availability", b"online", timeout=40) == b"online"  # paho retries <= 30 s
+        assert sub.wait_for("quickcam/door/motion", b"ON") == b"ON"
+        assert sub.wait_for("homeassistant/binary_sensor/quickcam_door/motion/config")
+        sub.close()
+    finally:
+        service.stop()
+        broker.stop()
+
+
 def _alert_test(tmp_path: Path, toml: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "quickcam.toml").write_text(toml)
     (tmp_path / "tokens.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
