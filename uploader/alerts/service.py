@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -101,9 +102,17 @@ class AlertService:
         names = ", ".join(t.name for t in self.targets) or "none"
         log.info("alerts: Apprise targets %s; MQTT %s", names,
                  f"{self.config.mqtt.host}:{self.config.mqtt.port}" if self.mqtt else "off")
-        self.threads = [threading.Thread(target=self._rules_loop, name="alerts", daemon=True)]
-        self.threads += [threading.Thread(target=self._deliver_loop, args=(t,), name=f"alert-{t.name}", daemon=True)
-                         for t in self.targets]
+        try:
+            AlertQueue(self.alerts_path).close()  # create the file once, before several threads open it
+        except (sqlite3.Error, OSError) as exc:
+            self.problems.append(f"alerts: cannot open {self.alerts_path} ({exc}); alerts are off until it is "
+                                 "fixed (move the file away to start a new one)")
+            log.error("%s; footage is not affected", self.problems[-1])
+            self._write_status(running=False)
+            return
+        self.threads = [threading.Thread(target=self._rules_thread, name="alerts", daemon=True)]
+        self.threads += [threading.Thread(target=self._supervised, args=(t.name, self._deliver_loop, t),
+                                          name=f"alert-{t.name}", daemon=True) for t in self.targets]
         for thread in self.threads:
             thread.start()
 
@@ -117,10 +126,24 @@ class AlertService:
             self.mqtt.stop()
         self._write_status(running=False)
 
+    def _supervised(self, what: str, loop: Any, *args: Any) -> None:
+        """Run ``loop`` until stopped; an internal error restarts it after a second, loudly."""
+        while not self.stop_event.is_set():
+            try:
+                loop(*args)
+            except Exception:  # a bug here must be loud, and must never touch footage
+                self.counters["internal_errors"] += 1
+                log.exception("alerts: internal error in the %s thread; restarting it in 1 s (footage is not "
+                              "affected)", what)
+                self.stop_event.wait(1.0)
+
     # -- the rules thread --------------------------------------------------------
-    def _rules_loop(self) -> None:
+    def _rules_thread(self) -> None:
         if self.mqtt:
-            self.mqtt.start()
+            self.mqtt.start()  # here, not in start(): an unreachable broker takes seconds to say so
+        self._supervised("rules", self._rules_loop)
+
+    def _rules_loop(self) -> None:
         alerts_db = AlertQueue(self.alerts_path)
         ledger = Ledger(self.ledger_path)
         last_tick = last_storage = last_status = 0.0
@@ -142,9 +165,6 @@ class AlertService:
                 if now - last_status >= 1.0:
                     self._write_status(alerts_db)
                     last_status = now
-        except Exception:  # a bug here must be loud, and must not touch footage
-            log.exception("alerts: the alerts thread stopped on an internal error; footage is not affected")
-            self.counters["internal_errors"] += 1
         finally:
             alerts_db.close()
             ledger.close()

@@ -203,3 +203,15 @@ def test_observe_never_blocks_the_receiver_and_counts_what_it_drops(tmp_path: Pa
         service.observe("stored", snapshot_header("door", f"ev{n}"), b"jpeg")
     assert time.monotonic() - started < 1.0
     assert service.counters["observations_dropped"] == 1
+
+
+def test_a_damaged_alert_database_turns_alerts_off_with_one_line_and_never_raises(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "alerts.sqlite3").write_bytes(b"this is not a database" * 100)
+    service = make_service(tmp_path, [{"name": "hook", "url_env": "HOOK_URL"}], {"HOOK_URL": "json://127.0.0.1:9/x"})
+    service.start()
+    service.observe("stored", snapshot_header("door", "ev1"), jpeg())
+    service.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("quickcam")]
+    assert len(errors) == 1 and "alerts.sqlite3" in errors[0] and "alerts are off" in errors[0]
