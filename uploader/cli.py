@@ -197,6 +197,8 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
         state = "connected" if mqtt.get("connected") else f"NOT CONNECTED ({mqtt.get('last_error') or 'connecting'})"
         lines.append(f"mqtt {mqtt.get('broker', '?')}: {state}")
     counters = service.get("counters", {})
+    if counters.get("internal_errors"):
+        lines.append(f"alerts: {counters['internal_errors']} internal error(s), each logged; alerting restarted")
     held = {k: v for k, v in counters.items() if k.startswith("held_") or k == "observations_dropped"}
     if held:
         words = ", ".join(f"{k.removeprefix('held_')} {v}" for k, v in sorted(held.items()))

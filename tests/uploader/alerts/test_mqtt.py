@@ -136,8 +136,9 @@ def test_unreachable_broker_is_one_clear_line_and_apprise_alerts_still_go(
         "alerts": {"targets": [{"name": "hook", "url_env": "HOOK_URL"}]},
     })
     (tmp_path / "state").mkdir()
-    service = AlertService(config, {"HOOK_URL": receiver.json_url()}, tmp_path / "state" / "ledger.sqlite3")
-    caplog.set_level(logging.INFO)
+    secrets = {"HOOK_URL": receiver.json_url(), "MQTT_USERNAME": "cam", "MQTT_PASSWORD": "mqttSecret4711"}
+    service = AlertService(config, secrets, tmp_path / "state" / "ledger.sqlite3")
+    caplog.set_level(logging.DEBUG)
     service.start()
     try:
         service.observe("stored", snapshot_header("door", "ev1"), jpeg())
@@ -147,6 +148,8 @@ def test_unreachable_broker_is_one_clear_line_and_apprise_alerts_still_go(
         receiver.stop()
     lines = [r.getMessage() for r in caplog.records if "mqtt" in r.getMessage() and r.levelno >= logging.ERROR]
     assert len(lines) == 1 and f"cannot reach the broker at 127.0.0.1:{port}" in lines[0]
+    assert "mqttSecret4711" not in "\n".join(r.getMessage() for r in caplog.records)
+    assert "mqttSecret4711" not in (tmp_path / "state" / "alerts-status.json").read_text()
 
 
 def test_a_broker_that_starts_later_gets_the_current_state(tmp_path: Path) -> None:
