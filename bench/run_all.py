@@ -41,6 +41,9 @@ SECTIONS = [
     ("quality", "7. Detection quality on real footage", ["bench/detection_quality.py"],
      "Targets: recall of real walkers >= 0.95 with onset within 3 frames; zero false events from lighting "
      "steps and in quiet stretches."),
+    ("alerts", "8. Time to a notification", ["-m", "bench.bench_alerts", "--seconds", "155", "--kills", "3"],
+     "Targets: motion onset to the notification request p95 <= 2 s; detector SIGKILL to the urgent alert "
+     "<= silent_after_s + 1 s."),
 ]
 
 

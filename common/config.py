@@ -179,6 +179,63 @@ class UploaderConfig(_Section):
         return value
 
 
+ALERT_NAMES = (
+    "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "test",
+)
+AlertName = Literal[
+    "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "test",
+]
+
+
+class AlertTargetConfig(_Section):
+    """One Apprise destination. The URL itself (it holds tokens) lives in tokens.env
+    or the environment, under the variable named by ``url_env``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    url_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    alerts: list[AlertName] = Field(default_factory=lambda: [n for n in ALERT_NAMES if n != "test"])
+    # Off by default: a third-party service (Telegram, Pushover, ntfy.sh...) would hold an
+    # unencrypted picture of your home, outside the encryption that protects the footage.
+    attach_snapshot: bool = False
+
+
+class AlertsConfig(_Section):
+    targets: list[AlertTargetConfig] = Field(default_factory=list)
+    cooldown_s: float = Field(60.0, ge=0)  # per camera: motion alerts closer than this are held back
+    quiet_hours: str = Field("", pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+    quiet_alerts: list[AlertName] = Field(default_factory=lambda: ["motion"])  # held back in quiet hours
+    silent_after_s: float = Field(0.0, ge=0)  # 0 = 3 x the detector's heartbeat
+    storage_failing_after_s: float = Field(600.0, gt=0)
+    backlog_after_s: float = Field(900.0, gt=0)
+    retry_base_s: float = Field(2.0, gt=0)
+    retry_max_s: float = Field(300.0, gt=0)
+    give_up_after_s: float = Field(86400.0, gt=0)  # an alert still undelivered after this is marked failed
+    timeout_s: float = Field(10.0, gt=0)  # per delivery attempt
+
+    @model_validator(mode="after")
+    def _unique_target_names(self) -> AlertsConfig:
+        names = [t.name for t in self.targets]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"alert target names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+class MqttConfig(_Section):
+    """MQTT state and Home Assistant discovery; off while ``host`` is empty.
+    Credentials come from MQTT_USERNAME / MQTT_PASSWORD in tokens.env."""
+
+    host: str = ""
+    port: int = Field(1883, ge=1, le=65535)
+    tls: bool = False
+    topic_prefix: str = Field("quickcam", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    discovery_prefix: str = Field("homeassistant", pattern=r"^$|^[A-Za-z0-9_-]{1,64}$")  # "" = no discovery
+    publish_snapshot: bool = True  # the JPEG goes to your own broker, retained
+    keepalive_s: int = Field(30, ge=5, le=3600)
+
+
 class LoggingConfig(_Section):
     file: Path = Path("run.log")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -195,6 +252,8 @@ class Config(_Section):
     link: LinkConfig = LinkConfig()
     uploader: UploaderConfig = UploaderConfig()
     logging: LoggingConfig = LoggingConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    mqtt: MqttConfig = MqttConfig()
     # Options per storage back end, e.g. [storage.local] path = "storage".
     storage: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"local": {"path": "storage"}}

@@ -4,6 +4,7 @@
 #   chromium, chromium-driver
 #                   a real headless browser and its WebDriver, for the
 #                   `quickcam view` page test (tests/uploader/viewer/test_browser.py)
+#   mosquitto       a real MQTT broker for the alerts' MQTT / Home Assistant tests
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
 #                   (real pedestrians) for detection on real footage, and
 #                   messi5.jpg (a real face) for the face detector
@@ -31,6 +32,13 @@ if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null
     apt_update_once
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
         || echo "install_test_tools: could not install chromium/chromium-driver; the browser test will skip" >&2
+fi
+
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && have_apt; then
+    echo "install_test_tools: installing mosquitto (MQTT broker for tests/uploader/alerts/test_mqtt.py)" >&2
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null 2>&1 \
+        || echo "install_test_tools: could not install mosquitto; the MQTT tests will skip" >&2
 fi
 
 samples=(vtest.avi messi5.jpg)

@@ -62,7 +62,12 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     ledger_path = state / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
     shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool)
-    receiver = Receiver(config, key, spool, ledger_path, shipper.wake)
+    alerts = None
+    if config.alerts.targets or config.mqtt.host:  # Apprise and paho are imported only when used
+        from quickcam.uploader.alerts.service import AlertService
+
+        alerts = AlertService(config, secrets, ledger_path)
+    receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -70,6 +75,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
     shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)
+    if alerts:
+        alerts.start()
     shipper_thread.start()
     receiver_thread.start()
     log.info("uploader: destinations %s; spool %s", ", ".join(backends), spool.root)
@@ -95,6 +102,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     _drain(shipper, ledger_path, SHUTDOWN_UPLOAD_S)
     shipper.stop_event.set()
     shipper_thread.join(timeout=SHUTDOWN_UPLOAD_S)
+    if alerts:
+        alerts.stop()
     ledger = Ledger(ledger_path)
     left = sum(row["pending"] for row in ledger.summary())
     ledger.close()

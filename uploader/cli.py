@@ -169,6 +169,48 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     return lines
 
 
+ALERTS_STATUS_FILE = "alerts-status.json"  # written by uploader/alerts/service.py
+
+
+def _alert_rows(state_dir: Path) -> list[dict[str, Any]] | None:
+    from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue
+
+    if not (state_dir / ALERTS_DB).is_file():
+        return None
+    alerts = AlertQueue(state_dir / ALERTS_DB)
+    try:
+        return alerts.summary()
+    finally:
+        alerts.close()
+
+
+def alert_lines(state_dir: Path, now: float) -> list[str]:
+    """Alert targets: delivered / waiting / failed, the last undelivered alert and why; MQTT; held back."""
+    service = _read_json(state_dir / ALERTS_STATUS_FILE)
+    rows = _alert_rows(state_dir) or []
+    if not service and not rows:
+        return []
+    lines = [f"alerts: {problem}" for problem in service.get("problems", [])]
+    for row in rows:
+        line = f"alert target {row['target']}: {row['sent']} sent, {row['pending']} waiting, {row['failed']} failed"
+        if row["undelivered"]:
+            line += (f"; UNDELIVERED: {row['undelivered']} since {_ago(now - row['undelivered_since'])} ago"
+                     f" ({row['last_error'][:120] or 'not tried yet'})")
+        lines.append(line)
+    mqtt = service.get("mqtt")
+    if mqtt:
+        state = "connected" if mqtt.get("connected") else f"NOT CONNECTED ({mqtt.get('last_error') or 'connecting'})"
+        lines.append(f"mqtt {mqtt.get('broker', '?')}: {state}")
+    counters = service.get("counters", {})
+    if counters.get("internal_errors"):
+        lines.append(f"alerts: {counters['internal_errors']} internal error(s), each logged; alerting restarted")
+    held = {k: v for k, v in counters.items() if k.startswith("held_") or k == "observations_dropped"}
+    if held:
+        words = ", ".join(f"{k.removeprefix('held_')} {v}" for k, v in sorted(held.items()))
+        lines.append(f"alerts held back: {words}")
+    return lines
+
+
 def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
     from quickcam.uploader.ledger import Ledger
 
@@ -205,9 +247,13 @@ def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float
         raise SystemExit(_wait_for_backlog(ledger_path, config.uploader.state_dir / UPLOADER_STATUS_FILE, timeout_s))
     rows = _ledger_rows(ledger_path)
     if as_json:
-        click.echo(json.dumps({"uploader": live, "detector": det, "destinations": rows}, indent=2))
+        click.echo(json.dumps({"uploader": live, "detector": det, "destinations": rows,
+                               "alerts": {"service": _read_json(config.uploader.state_dir / ALERTS_STATUS_FILE),
+                                          "targets": _alert_rows(config.uploader.state_dir)}}, indent=2))
         return
     for line in status_report(live, det, rows, ledger_path, now):
+        click.echo(line)
+    for line in alert_lines(config.uploader.state_dir, now):
         click.echo(line)
 
 

@@ -1,7 +1,8 @@
 """The uploader's preflight checks for ``quickcam doctor`` (entry point group ``quickcam.checks``).
 
 Encryption key, link security settings, every configured back end (with a tiny
-test upload to ``<remote_folder>/.quickcam-doctor``), and room for the spool.
+test upload to ``<remote_folder>/.quickcam-doctor``), room for the spool, and
+every alert target (a test notification, as ``quickcam alert test``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import KeyFormatError, Keyring, SymmetricKey
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
+from quickcam.uploader.alerts.check import target_names, test_target
 from quickcam.uploader.app import build_backends, encryption_key
 from quickcam.uploader.backends import BackendError
 from quickcam.uploader.receiver import is_loopback_endpoint
@@ -38,7 +40,15 @@ def checks(context: DoctorContext) -> list[Check]:
         Check("state folder", lambda: free_space_result("state folder", config.uploader.state_dir,
                                                         "uploader.state_dir", STATE_MIN_FREE_BYTES)),
     ]
+    for name in target_names(config):  # sends a real test notification, as `quickcam alert test` does
+        found.append(Check(f"alert {name}", lambda name=name: check_alert(config, context.secrets, name),
+                           fix_on_timeout="check the network and the notification service (quickcam alert test)"))
     return found
+
+
+def check_alert(config: Config, secrets: dict[str, str], name: str) -> Result:
+    result = test_target(config, dict(secrets), name)
+    return ok(f"alert {name}", result.detail) if result.ok else red(f"alert {name}", result.detail, result.fix)
 
 
 def check_encryption_key(secrets: dict[str, str]) -> Result:

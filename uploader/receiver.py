@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,11 @@ log = logging.getLogger(__name__)
 DEFAULT_HEARTBEAT_MS = 2000
 SILENT_AFTER_HEARTBEATS = 3
 FORGET_PEER_S = 3600.0
+
+# Told of every hello, status and durably stored item: (kind, header, payload).
+# kind is "hello", "status" or "stored"; payload is the snapshot's bytes, else None.
+# It must return at once (the alerts service only queues it), and may not raise.
+Observer = Callable[[str, dict[str, Any], bytes | None], None]
 
 
 def is_loopback_endpoint(endpoint: str) -> bool:
@@ -64,8 +70,9 @@ class Receiver:
     """Owns the ROUTER socket; run ``serve()`` in its own thread."""
 
     def __init__(self, config: Config, key: object, spool: Spool, ledger_path: Path,
-                 wake_shipper: threading.Event) -> None:
+                 wake_shipper: threading.Event, observer: Observer | None = None) -> None:
         self.config = config
+        self.observer = observer
         self.key = key
         self.spool = spool
         self.ledger_path = ledger_path
@@ -224,9 +231,11 @@ class Receiver:
                 log.warning("receiver: key %s may not send for camera(s) %s; their items will be "
                             "nacked not_allowed (see allow.toml)", user, ", ".join(denied))
             self._credit(sock, peer)
+            self._observe("hello", header)
         elif kind == "status":
             info["status"] = header
             self._credit(sock, peer)
+            self._observe("status", header)
         else:
             self._store(sock, ledger, peer, user, message)
 
@@ -279,6 +288,16 @@ class Receiver:
         self.counters[header["type"]] += 1
         self._reply(sock, peer, protocol.make_header("ack", ref=item_id))
         self.wake_shipper.set()
+        self._observe("stored", header, payload if header["type"] == "snapshot" else None)
+
+    def _observe(self, kind: str, header: dict[str, Any], payload: bytes | None = None) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(kind, header, payload)
+        except Exception:  # alerts must never cost footage
+            self.counters["observer_errors"] += 1
+            log.exception("receiver: the alerts observer failed on a %s message", kind)
 
     # -- liveness ------------------------------------------------------------
     def _watch_peers(self) -> None:

@@ -1,0 +1,328 @@
+"""The alert rules: a plain state machine fed observations, returning alerts.
+
+No sockets, threads or disk here (``service.py`` is the shell). Each camera is
+followed through what the receiver saw: the cameras a hello names, the states
+a detector status reports, the snapshots and segments stored for its events.
+From that the rules decide, once per episode:
+
+- ``motion``: the first item of a new event (with its snapshot), unless the
+  camera had a motion alert within ``cooldown_s`` or it is quiet hours;
+- ``detector_silent``: no message for a camera for ``silent_after_s`` (default
+  3 heartbeats); **urgent** when an event of that camera was still open, with
+  the last snapshot and the seconds of footage of that event already stored;
+  ``detector_back`` when it is heard again;
+- ``camera_lost`` / ``camera_back``, ``camera_stopped``, ``disk_full``: from the
+  detector's status (fields read defensively: a detector that does not send
+  them simply never raises them);
+- ``storage_failing`` / ``backlog``: from the ledger summary (``storage_watch.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from quickcam.uploader.alerts.model import Alert, CameraView, Hello, Observation, Outcome, Status, Stored, Tick
+from quickcam.uploader.alerts.storage_watch import StorageWatch, clock
+
+DEFAULT_HEARTBEAT_S = 2.0  # docs/protocol.md: hello.heartbeat_ms defaults to 2 000
+MAX_LEARNT_HEARTBEAT_S = 60.0
+SILENT_AFTER_HEARTBEATS = 3
+EVENT_STALE_S = 60.0  # an event with no item for this long is over, even without its final segment
+MOTION_MAX_AGE_S = 120.0  # an item older than this (a backlog re-sent) does not raise a motion alert
+# Camera states (or loop fields) that mean the camera is not being watched: docs/protocol.md defines
+# failing (never delivered a frame, or a stage not running) and stalled; the rest are read if sent.
+STOPPED_STATES = frozenset({"failing", "stalled", "stopped", "failed", "crashed", "dead", "error"})
+STOPPED_CLEAR_S = 60.0  # a stopped camera must be ok this long before a new stop is a new alert
+DISK_FULL = "DISK FULL"  # in a camera's ``fault`` text (docs/protocol.md)
+
+
+def parse_quiet_hours(spec: str) -> tuple[int, int] | None:
+    """"22:30-07:00" -> (1350, 420) in minutes after midnight; "" -> None."""
+    if not spec:
+        return None
+    start, end = spec.split("-")
+    return tuple(int(h) * 60 + int(m) for h, m in (p.split(":") for p in (start, end)))  # type: ignore[return-value]
+
+
+def in_quiet_hours(window: tuple[int, int] | None, minute: int) -> bool:
+    """True when ``minute`` (after local midnight) is inside the window, which may wrap midnight."""
+    if window is None:
+        return False
+    start, end = window
+    return start <= minute < end if start <= end else minute >= start or minute < end
+
+
+def local_minute(t: float) -> int:
+    lt = time.localtime(t)
+    return lt.tm_hour * 60 + lt.tm_min
+
+
+@dataclass
+class _Event:
+    first_t: float
+    last_t: float
+    safe_ms: int = 0  # footage of this event stored durably (sum of segment durations)
+
+
+@dataclass
+class _Camera:
+    view: CameraView
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    hello_seen: bool = False  # without a hello (the uploader restarted), the heartbeat is learnt from statuses
+    last_status: float = 0.0
+    heard: float = 0.0
+    silent_since: float = 0.0  # 0 = not silent
+    events: dict[str, _Event] = field(default_factory=dict)
+    last_motion_alert: float = float("-inf")
+    lost_since: float = 0.0
+    stopped_since: float = 0.0
+    back_announced: bool = False
+    ok_since: float = 0.0
+    disk_full_since: float = 0.0
+    faces: tuple[tuple[int, int, int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    cooldown_s: float = 60.0
+    quiet_hours: str = ""
+    quiet_alerts: tuple[str, ...] = ("motion",)
+    silent_after_s: float = 0.0  # 0 = SILENT_AFTER_HEARTBEATS x heartbeat
+    storage_failing_after_s: float = 600.0
+    backlog_after_s: float = 900.0
+
+
+class AlertRules:
+    def __init__(self, settings: RuleSettings, minute_of: Callable[[float], int] = local_minute) -> None:
+        self.settings = settings
+        self.quiet = parse_quiet_hours(settings.quiet_hours)
+        self.minute_of = minute_of
+        self.cameras: dict[str, _Camera] = {}
+        self.counters: Counter[str] = Counter()  # held_cooldown, held_quiet_hours
+        self.storage = StorageWatch(settings.storage_failing_after_s, settings.backlog_after_s)
+        self._backlog_bucket = -1
+
+    # -- the one entry point ---------------------------------------------------
+    def feed(self, obs: Observation) -> Outcome:
+        out = Outcome([], set())
+        if isinstance(obs, Hello):
+            for cam in obs.cameras:
+                self._camera(cam).heartbeat_s = obs.heartbeat_s
+                self._camera(cam).hello_seen = True
+                self._heard(cam, obs.t, out)
+        elif isinstance(obs, Status):
+            self._status(obs, out)
+        elif isinstance(obs, Stored):
+            self._stored(obs, out)
+        elif isinstance(obs, Tick):
+            self._tick(obs, out)
+        out.alerts[:] = [a for a in out.alerts if self._allowed(a)]
+        return out
+
+    def view(self, camera: str) -> CameraView:
+        return self._camera(camera).view
+
+    # -- helpers ----------------------------------------------------------------
+    def _camera(self, name: str) -> _Camera:
+        if name not in self.cameras:
+            self.cameras[name] = _Camera(CameraView(name))
+        return self.cameras[name]
+
+    def silent_after(self, cam: _Camera) -> float:
+        return self.settings.silent_after_s or SILENT_AFTER_HEARTBEATS * cam.heartbeat_s
+
+    def _allowed(self, alert: Alert) -> bool:
+        if alert.urgent or alert.name not in self.settings.quiet_alerts:
+            return True
+        if in_quiet_hours(self.quiet, self.minute_of(alert.time)):
+            self.counters["held_quiet_hours"] += 1
+            return False
+        return True
+
+    def _heard(self, name: str, t: float, out: Outcome) -> _Camera:
+        cam = self._camera(name)
+        cam.heard = max(cam.heard, t)
+        if cam.silent_since:
+            gone = t - cam.silent_since + self.silent_after(cam)
+            out.alerts.append(Alert(
+                "detector_back", f"detector_back:{name}:{int(cam.silent_since * 1000)}", name,
+                f"Camera {name} is back", f"The detector of camera {name} is sending again after "
+                f"{gone:.0f} s of silence ({clock(t)}).", t, facts={"silent_s": round(gone, 1)}))
+            cam.silent_since = 0.0
+            cam.view.state = "unknown"
+            out.changed.add(name)
+        return cam
+
+    # -- stored items -----------------------------------------------------------
+    def _stored(self, obs: Stored, out: Outcome) -> None:
+        header = obs.header
+        name, event_id = str(header.get("camera", "")), str(header.get("event", ""))
+        if not name or not event_id:
+            return
+        cam = self._heard(name, obs.t, out)
+        event = cam.events.get(event_id)
+        item_s = header.get("time_ms", 0) / 1000
+        if event is None:
+            event = cam.events[event_id] = _Event(obs.t, obs.t)
+            cam.view.last_event_ms = int(header.get("start_ms", header.get("time_ms", 0)))
+            cam.view.motion = True
+            out.changed.add(name)
+            if obs.t - item_s <= MOTION_MAX_AGE_S:
+                self._motion(cam, event_id, obs, out)
+        event.last_t = obs.t
+        if header.get("type") == "snapshot" and obs.payload:
+            cam.view.snapshot = obs.payload
+            cam.view.snapshot_seq += 1
+            cam.faces = _boxes(header.get("faces"))
+            out.changed.add(name)
+        elif header.get("type") == "segment":
+            event.safe_ms += max(0, int(header.get("end_ms", 0)) - int(header.get("start_ms", 0)))
+            if header.get("final"):
+                del cam.events[event_id]
+                self._motion_off(cam, out)
+
+    def _motion(self, cam: _Camera, event_id: str, obs: Stored, out: Outcome) -> None:
+        name = cam.view.camera
+        if obs.t - cam.last_motion_alert < self.settings.cooldown_s:
+            self.counters["held_cooldown"] += 1
+            return
+        cam.last_motion_alert = obs.t
+        when = obs.header.get("time_ms", int(obs.t * 1000)) / 1000
+        is_snapshot = obs.header.get("type") == "snapshot"
+        faces = _boxes(obs.header.get("faces")) if is_snapshot else ()
+        seen = " A face was found." if faces else ""
+        out.alerts.append(Alert(
+            "motion", f"motion:{name}:{event_id}", name, f"Motion on {name}",
+            f"Motion on camera {name} at {clock(when)}.{seen}", obs.t,
+            facts={"event": event_id, "time_ms": int(when * 1000), "faces": len(faces)},
+            snapshot=obs.payload if is_snapshot else None, faces=faces))
+
+    def _motion_off(self, cam: _Camera, out: Outcome) -> None:
+        if not cam.events and cam.view.motion:
+            cam.view.motion = False
+            out.changed.add(cam.view.camera)
+
+    # -- detector status --------------------------------------------------------
+    def _status(self, obs: Status, out: Outcome) -> None:
+        cameras = obs.header.get("cameras")
+        if not isinstance(cameras, dict):
+            return
+        disk = obs.header.get("disk")
+        detector_full = obs.header.get("disk_full") is True or (isinstance(disk, dict) and disk.get("full") is True)
+        newly_full = []
+        for name, info in cameras.items():
+            cam = self._camera(str(name))
+            if not cam.hello_seen and cam.last_status:
+                cam.heartbeat_s = max(cam.heartbeat_s, min(obs.t - cam.last_status, MAX_LEARNT_HEARTBEAT_S))
+            cam.last_status = obs.t
+            cam = self._heard(str(name), obs.t, out)
+            info = info if isinstance(info, dict) else {}
+            self._camera_state(cam, info, obs.t, out)
+            fault = info.get("fault")
+            full = detector_full or (isinstance(fault, str) and DISK_FULL in fault.upper())
+            if full and not cam.disk_full_since:
+                cam.disk_full_since = obs.t
+                newly_full.append((cam.view.camera, fault if isinstance(fault, str) and fault else "disk full"))
+            elif not full:
+                cam.disk_full_since = 0.0
+        if newly_full:
+            names = ", ".join(name for name, _ in newly_full)
+            out.alerts.append(Alert(
+                "disk_full", f"disk_full:{names}:{int(obs.t * 1000)}", newly_full[0][0] if len(newly_full) == 1 else "",
+                f"Camera disk full ({names})", f"The disk of the detector for camera(s) {names} is full "
+                f"({clock(obs.t)}): {newly_full[0][1]}. Footage is reduced or lost until space is freed.",
+                obs.t, urgent=True, facts={"cameras": [name for name, _ in newly_full]}))
+
+    def _camera_state(self, cam: _Camera, info: dict[str, Any], t: float, out: Outcome) -> None:
+        name = cam.view.camera
+        state = info.get("state")
+        if isinstance(state, str) and state != cam.view.state:
+            cam.view.state = state
+            out.changed.add(name)
+        loop = info.get("loop")
+        stopped = (state in STOPPED_STATES or (isinstance(loop, str) and loop in STOPPED_STATES)
+                   or info.get("loop_alive") is False)
+        if state == "lost" and not cam.lost_since:
+            cam.lost_since = t
+            out.alerts.append(Alert(
+                "camera_lost", f"camera_lost:{name}:{int(t * 1000)}", name, f"Camera {name} lost",
+                f"Camera {name} delivers no frames ({clock(t)}); the detector keeps trying to reopen it.", t))
+        if stopped and not cam.stopped_since:
+            cam.stopped_since = t
+            reason = next((info[k] for k in ("fault", "loop_error", "error") if isinstance(info.get(k), str)
+                           and info[k]), state)
+            out.alerts.append(Alert(
+                "camera_stopped", f"camera_stopped:{name}:{int(t * 1000)}", name, f"Camera {name} stopped",
+                f"Camera {name} is not being watched ({reason}) since {clock(t)}: it is blind until this is "
+                "fixed.", t, urgent=True, facts={"state": state, "reason": reason}))
+        if state != "ok" or stopped:
+            cam.ok_since = 0.0
+            return
+        cam.ok_since = cam.ok_since or t
+        since = cam.lost_since or (cam.stopped_since if not cam.back_announced else 0.0)
+        if since:
+            out.alerts.append(Alert(
+                "camera_back", f"camera_back:{name}:{int(since * 1000)}", name, f"Camera {name} back",
+                f"Camera {name} is watched again after {t - since:.0f} s ({clock(t)}).", t))
+            cam.lost_since = 0.0
+            cam.back_announced = bool(cam.stopped_since)
+        if cam.stopped_since and t - cam.ok_since >= STOPPED_CLEAR_S:
+            cam.stopped_since, cam.back_announced = 0.0, False  # a new stop is a new episode
+
+    # -- the clock --------------------------------------------------------------
+    def _tick(self, obs: Tick, out: Outcome) -> None:
+        t = obs.t
+        for cam in self.cameras.values():
+            if cam.heard and not cam.silent_since and t - cam.heard > self.silent_after(cam):
+                self._silent(cam, t, out)
+            for event_id, event in list(cam.events.items()):
+                if t - event.last_t > EVENT_STALE_S and not cam.silent_since:
+                    del cam.events[event_id]
+                    self._motion_off(cam, out)
+        if obs.destinations is not None:
+            self._storage(obs.t, obs.destinations, out)
+
+    def _silent(self, cam: _Camera, t: float, out: Outcome) -> None:
+        name = cam.view.camera
+        cam.silent_since = t
+        cam.view.state = "silent"
+        out.changed.add(name)
+        quiet_s = t - cam.heard
+        open_events = [(eid, e) for eid, e in cam.events.items() if e.last_t >= cam.heard - EVENT_STALE_S]
+        facts: dict[str, Any] = {"last_heard_ms": int(cam.heard * 1000), "silent_s": round(quiet_s, 1)}
+        if open_events:
+            event_id, event = max(open_events, key=lambda pair: pair[1].last_t)
+            safe_s = event.safe_ms / 1000
+            facts.update(event=event_id, footage_safe_s=round(safe_s, 1))
+            body = (f"URGENT: the detector of camera {name} went silent DURING AN EVENT; last heard "
+                    f"{clock(cam.heard)} ({quiet_s:.0f} s ago). The camera may have been unplugged or taken. "
+                    f"{safe_s:.0f} s of footage of this event are stored safely.")
+            out.alerts.append(Alert("detector_silent", f"detector_silent:{name}:{int(cam.heard * 1000)}", name,
+                                    f"URGENT: camera {name} went silent during motion", body, t, urgent=True,
+                                    facts=facts, snapshot=cam.view.snapshot, faces=cam.faces))
+        else:
+            out.alerts.append(Alert(
+                "detector_silent", f"detector_silent:{name}:{int(cam.heard * 1000)}", name,
+                f"Camera {name} went silent", f"The detector of camera {name} stopped sending; last heard "
+                f"{clock(cam.heard)} ({quiet_s:.0f} s ago).", t, facts=facts))
+
+    def _storage(self, t: float, rows: list[dict[str, Any]], out: Outcome) -> None:
+        alerts, oldest = self.storage.feed(t, rows)
+        out.alerts.extend(alerts)
+        bucket = int(oldest // 10)
+        if bucket != self._backlog_bucket:
+            self._backlog_bucket = bucket
+            for cam in self.cameras.values():
+                cam.view.backlog_s = oldest
+                out.changed.add(cam.view.camera)
+
+
+def _boxes(value: Any) -> tuple[tuple[int, int, int, int], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(tuple(int(v) for v in box) for box in value  # type: ignore[misc]
+                 if isinstance(box, list | tuple) and len(box) == 4 and all(isinstance(v, int) for v in box))
