@@ -35,13 +35,14 @@ import cv2
 
 from quickcam.common import protocol
 from quickcam.common.config import CameraConfig, RecordingConfig
+from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.encoders import SegmentEncoder, open_encoder
 from quickcam.detector.events import Action, EventClock
 from quickcam.detector.faces import Box, FaceBudget, open_face_detector, timed_faces
 from quickcam.detector.motion import MotionResult, create_detector
 from quickcam.detector.outbox import Outbox, SegmentFormat
 from quickcam.detector.sources import EndOfSource, Frame, FrameSource, make_source
-from quickcam.detector.zones import ZoneError, build_zone_mask
+from quickcam.detector.zones import ZoneError
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,14 @@ class CameraStats:
     last_event_ms: int = 0
     reopens: int = 0
     faces: int = 0
+    recording: bool = False  # an event is open (the console shows it)
 
     def as_status(self) -> dict:
         return {"state": self.state, "dark": self.dark, "fps": round(self.fps, 2), "frames": self.frames,
                 "dropped": self.dropped, "dropped_recording": self.dropped_recording,
                 "width": self.width, "height": self.height, "events": self.events,
-                "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces}
+                "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces,
+                "recording": self.recording}
 
 
 class FrameBuffer:
@@ -214,8 +217,9 @@ class CameraPipeline:
     """
 
     def __init__(self, camera: CameraConfig, outbox: Outbox, stop_event: threading.Event,
-                 source_factory: SourceFactory = make_source) -> None:
+                 source_factory: SourceFactory = make_source, hooks: PipelineHooks | None = None) -> None:
         self.camera, self.motion_cfg, self.recording = camera, camera.motion, camera.recording
+        self.hooks = hooks or PipelineHooks()  # console: live tap, run-time zones, low-power governor
         self.outbox = outbox
         self.stop_event = stop_event
         self.stats = CameraStats()
@@ -329,6 +333,7 @@ class CameraPipeline:
                 self.buffer.push(frame, self.stop_event)
                 self.stats.dropped_recording = self.buffer.dropped
                 self._put_detect(frame)
+                self.hooks.tap.offer(self.camera.id, frame.image, frame.time_ns)  # console: no-op unless watched
         finally:
             self.source.close()
             self.buffer.close()
@@ -364,8 +369,9 @@ class CameraPipeline:
     def _detect_loop(self) -> None:
         cfg, rec = self.motion_cfg, self.recording
         zone_mask = None
+        zones = self.hooks.zones.watch(self.camera.id, self.camera.zones)  # console: zones saved at run time
         try:
-            zone_mask = build_zone_mask(self.camera.zones, self.source.width or 640, self.source.height or 480)
+            zone_mask = zones.mask(self.source.width or 640, self.source.height or 480)
         except ZoneError as exc:
             log.error("camera %s: %s; watching the whole picture", self.camera.id, exc)
         detector = create_detector(cfg, fps=self.source.fps or self.camera.fps, zone_mask=zone_mask)
@@ -386,6 +392,14 @@ class CameraPipeline:
             if self.stats.dark and not clock.recording and frame.time_ns < next_check_ns:
                 self._detected(frame.time_ns)
                 continue
+            if not self.hooks.governor.admit(self.camera.id, frame.time_ns):  # console: low power
+                self._detected(frame.time_ns)
+                continue
+            if zones.changed():  # console: the zone editor saved new zones; apply them now
+                height, width = frame.image.shape[:2]
+                detector = create_detector(cfg, fps=self.source.fps or self.camera.fps,
+                                           zone_mask=zones.mask(width, height))
+                log.info("camera %s: new zones applied (the background is learned again)", self.camera.id)
             result = detector.detect(frame.image)
             self._dark_mode(result.brightness)
             if self.stats.dark:
@@ -406,6 +420,7 @@ class CameraPipeline:
                 self.faces[event_id] = _EventFaces()
                 self.stats.events += 1
                 self.stats.last_event_ms = frame.time_ns // 1_000_000
+                self.stats.recording = True
                 log.info("camera %s: motion, event %s starts (area %.3f, %d box(es))", self.camera.id,
                          event_id, result.area_fraction, len(result.boxes))
                 from_ns = clock.onset_ns - int(rec.pre_roll_s * 1e9)
@@ -425,6 +440,7 @@ class CameraPipeline:
                     best_area, best_face = max(best_area, result.area_fraction), max(best_face, face_area)
             elif action is Action.END:
                 log.info("camera %s: event %s ends", self.camera.id, event_id)
+                self.stats.recording = False
                 self.commands.put(_Command("end", event_id, clock.end_ns))
             if faces and event_id in self.faces:
                 self.stats.faces += len(faces)

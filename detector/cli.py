@@ -19,4 +19,4 @@ def detector(config_path: Path | None, seconds: float | None) -> None:
 
     config = load_config(config_path)
     setup_logging("detector", config.logging.file, config.logging.level)
-    raise SystemExit(run_detector(config, seconds))
+    raise SystemExit(run_detector(config, seconds, config_path))

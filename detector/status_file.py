@@ -94,8 +94,9 @@ class StatusFileWriter:
             self._failing = False
 
 
-def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: UploaderLink) -> StatusFileWriter:
-    """The writer for a running detector: its outbox, camera pipelines and uploader link."""
+def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: UploaderLink,
+                 extra: Callable[[], dict[str, Any]] | None = None) -> StatusFileWriter:
+    """The writer for a running detector: its outbox, camera pipelines, uploader link (and ``extra`` keys)."""
 
     def collect(running: bool) -> dict[str, Any]:
         state = link.state
@@ -105,6 +106,8 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         cameras = {p.camera.id: p.stats.as_status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
         status["outbox"]["over_budget"] = outbox.over_budget  # disk budget policy, docs/reliability.md
+        if extra is not None:
+            status.update(extra())  # low_power, console
         return status
 
     return StatusFileWriter(status_path(outbox.root), collect)
