@@ -91,7 +91,8 @@ class RateGovernor:
         if not gap:
             return True
         last = self._last.get(camera_id)
-        if last is not None and time_ns - last < gap - gap // 10:  # 10% slack for frame jitter
+        if last is not None and 0 <= time_ns - last < gap - gap // 10:  # 10% slack for jitter; a clock
+            # that went back (a reopened stream, a looped file) starts the cadence again
             self.skipped += 1
             return False
         self._last[camera_id] = time_ns

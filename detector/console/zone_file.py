@@ -113,17 +113,21 @@ def _camera_table(document: tomlkit.TOMLDocument, camera_id: str) -> Table:
 
 
 def _set_keeping_comment(table: Table, key: str, value: Any) -> None:
-    """Replace ``table[key]`` but keep the comment after it (tomlkit drops it on plain assignment)."""
-    if value is None:
-        if key in table:
+    """Set ``table[key]``, keeping the comment after it (tomlkit drops it on plain assignment).
+
+    An empty or None value removes a key that was absent anyway, and an
+    unchanged value is not touched, so an unchanged file stays byte for byte.
+    """
+    old = table.get(key)
+    if value is None or (value == [] and old is None):
+        if old is not None:
             del table[key]
         return
-    old = table.get(key)
+    if old is not None and getattr(old, "unwrap", lambda: None)() == value:
+        return
     new = tomlkit.item(value)
-    if isinstance(new, tomlkit.items.Array):
-        new = new.multiline(False)
-    if old is not None and hasattr(old, "trivia") and old.trivia.comment:
-        new.comment(old.trivia.comment.lstrip("# "))
+    if old is not None and hasattr(old, "trivia"):
+        new.trivia.comment_ws, new.trivia.comment = old.trivia.comment_ws, old.trivia.comment
     table[key] = new
 
 
