@@ -174,7 +174,7 @@ class ConsoleConfig(_Section):
     this host terminates TLS (docs/console.md).
     """
 
-    listen: str = ""  # "127.0.0.1:8765", "[::1]:8765", "0.0.0.0:8765"; empty = no console
+    listen: str = ""  # "127.0.0.1:8765", "[::1]:8765", "0.0.0.0:8765" (port 0: any free one); "" = off
     password_file: Path = Path("console.passwd")  # written by `quickcam console-password`
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -191,7 +191,7 @@ class ConsoleConfig(_Section):
     def _host_port(cls, value: str) -> str:
         if value:
             host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
                 raise ValueError('must be "host:port", e.g. "127.0.0.1:8765" (or empty for no console)')
         return value
 

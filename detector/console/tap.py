@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -31,6 +31,7 @@ class _Slot:
     jpeg: bytes | None = None  # the encoding of ``image``, made by the first viewer that asks
     jpeg_seq: int = -1
     viewers: int = 0
+    watching: list[Viewer] = field(default_factory=list)
     sent: int = 0  # frames handed to viewers (all viewers together)
     skipped: int = 0  # kept frames a viewer never got because it was slower than the camera
 
@@ -55,6 +56,11 @@ class LiveTap:
             slot = self._slots[camera_id]
             if time_ns - slot.time_ns < self.gap_ns:
                 return  # faster than the view rate: not kept, not counted
+            if slot.image is not None:
+                for viewer in slot.watching:  # the frame replaced never reached this viewer: counted
+                    if viewer.seq < slot.seq:
+                        viewer.skipped += 1
+                        slot.skipped += 1
             slot.seq += 1
             slot.time_ns, slot.image = time_ns, image
             self._cond.notify_all()
@@ -67,11 +73,13 @@ class LiveTap:
             slot = self._slots.setdefault(camera_id, _Slot())
             slot.viewers += 1
             self._watching[camera_id] = slot.viewers
-        viewer = Viewer(self, camera_id, slot.seq)
+            viewer = Viewer(self, camera_id, slot.seq)
+            slot.watching.append(viewer)
         try:
             yield viewer
         finally:
             with self._cond:
+                slot.watching.remove(viewer)
                 slot.viewers -= 1
                 self._watching[camera_id] = slot.viewers
                 if not slot.viewers:  # let the last frame go; the next viewer waits for a fresh one
@@ -92,8 +100,6 @@ class LiveTap:
             if not self._cond.wait_for(lambda: slot.seq > after_seq and slot.image is not None, timeout):
                 return None
             seq, image = slot.seq, slot.image
-            if seq > after_seq + 1:
-                slot.skipped += seq - after_seq - 1
             slot.sent += 1
         with self._encode_lock:  # one encoding per kept frame, outside the lock capture takes
             if slot.jpeg_seq != seq:
@@ -119,7 +125,7 @@ class Viewer:
     def __init__(self, tap: LiveTap, camera_id: str, seq: int) -> None:
         self.tap, self.camera_id, self.seq = tap, camera_id, seq
         self.frames = 0
-        self.first_seq = seq
+        self.skipped = 0  # kept frames replaced before this viewer took them (counted by offer)
 
     def next_jpeg(self, timeout: float) -> bytes | None:
         """The next kept frame as JPEG, waiting up to ``timeout`` s (blocks: call from a worker thread)."""
@@ -129,8 +135,3 @@ class Viewer:
         self.seq, jpeg = got
         self.frames += 1
         return jpeg
-
-    @property
-    def skipped(self) -> int:
-        """Frames kept for this camera while this viewer watched that it never got."""
-        return max(0, self.seq - self.first_seq - self.frames)
