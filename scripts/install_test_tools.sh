@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # System tools a few tests use, installed from Debian's packages when missing:
 #   openssh-server  a real sshd for the SFTP back-end test
+#   chromium, chromium-driver
+#                   a real headless browser and its WebDriver, for the detector
+#                   console's page test (tests/detector/console/test_browser.py)
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
 #                   (real pedestrians) for detection on real footage, and
 #                   messi5.jpg (a real face) for the face detector
@@ -21,6 +24,13 @@ if [ ! -x /usr/sbin/sshd ] && have_apt; then
     apt_update_once
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null 2>&1 \
         || echo "install_test_tools: could not install openssh-server" >&2
+fi
+
+if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } && have_apt; then
+    echo "install_test_tools: installing chromium and chromium-driver (Debian) for the console browser test" >&2
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
+        || echo "install_test_tools: could not install chromium/chromium-driver; the browser test will skip" >&2
 fi
 
 samples=(vtest.avi messi5.jpg)

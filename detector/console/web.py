@@ -59,7 +59,7 @@ MAX_BODY = 6 << 20
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                    "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+                    "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
 STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
 
 
@@ -350,9 +350,11 @@ class SecurityHeaders:
 
 
 def _same_origin(request: Request) -> bool:
-    """Refuse a POST another site's page makes the browser send (the cookie is SameSite too)."""
+    """Refuse a POST another site's page makes the browser send (the cookie is SameSite=Strict too)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:  # every current browser sends it
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None:  # not sent by browsers on same-origin form posts of older versions
+    if origin is None:  # not a browser, or an old one on a same-origin form post
         return True
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    return origin.split("://", 1)[-1] == request.headers.get("host", "")
