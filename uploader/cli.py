@@ -103,6 +103,11 @@ def detector_line(det: dict[str, Any], now: float) -> str:
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):
         line += f"; last error: {link['last_error']}"
+    low_power = det.get("low_power") or {}
+    if running and low_power.get("detect_fps"):  # detector/console/governor.py
+        line += f"; LOW POWER ({low_power.get('reason', '?')}): detection at most {low_power['detect_fps']:g} fps"
+    if running and det.get("console"):
+        line += f"; console on {det['console'].get('listen', '?')}"
     return line
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from quickcam.common.config import ConfigError, LowPowerConfig, load_config
+from quickcam.detector.camera import CameraPipeline
 from quickcam.detector.console.governor import BatteryReading, RateGovernor
 
 
@@ -82,3 +85,33 @@ def test_a_last_step_below_the_walker_floor_is_a_config_error(tmp_path: Path) ->
     path.write_text("[low_power]\nsteps_fps = [5.0, 1.0]\n")
     with pytest.raises(ConfigError, match="low_power.steps_fps: .*walking through"):
         load_config(path, {})
+
+
+def test_a_pipeline_on_a_low_battery_detects_a_fifth_of_the_frames_and_still_catches_the_walker(
+        tmp_path: Path) -> None:
+    from quickcam.detector.console.hooks import PipelineHooks
+    from quickcam.detector.outbox import Outbox
+    from quickcam.detector.sources import DemoSource, Walk
+    from tests.detector.fakes import camera_config, journal
+
+    battery = FakeBattery()
+    battery.reading = BatteryReading(10.0, False)
+    governor = RateGovernor(LowPowerConfig(steps_fps=[5.0, 2.0]), battery=battery)
+    governor.check()
+    governor.check()
+    assert governor.status()["detect_fps"] == 2.0
+    source = DemoSource(320, 240, 10.0, realtime=False, walks=(Walk(3.0, 8.0),), period_s=12.0)
+    camera = camera_config(tmp_path / "outbox")
+    stop = threading.Event()
+    pipeline = CameraPipeline(camera, Outbox(camera.recording.outbox_dir), stop, source_factory=lambda _: source,
+                              hooks=PipelineHooks(governor=governor))
+    pipeline.start()
+    deadline = time.monotonic() + 30
+    while source.index < 110 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    pipeline.join(30)
+    assert pipeline.finished
+    assert 0.7 < governor.skipped / source.index < 0.85  # 2 of 10 fps detected
+    assert pipeline.stats.events == 1
+    assert journal(camera.recording.outbox_dir), "the event was recorded"
