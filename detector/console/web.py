@@ -154,7 +154,8 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
             return login_page()
         if too_many := refused(request, "token login"):
             return too_many
-        if state.loopback and same_token(token, state.start_token):
+        proxied = "forwarded" in request.headers or "x-forwarded-for" in request.headers
+        if state.loopback and not proxied and same_token(token, state.start_token):  # a proxy: password only
             return logged_in(request, "token")
         return failed(request, "token login")
 

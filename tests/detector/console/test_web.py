@@ -153,7 +153,11 @@ def test_bad_tokens_and_wrong_passwords_are_refused_and_logged_and_the_right_one
         assert client.get("/api/status").status_code == 401
     assert "failed token login from 127.0.0.1" in caplog.text
     assert "failed login from 127.0.0.1 for user 'alice' (2 of 5" in caplog.text
+    assert PASSWORD not in caplog.text
     assert PASSWORD not in caplog.text and "wrong password" not in caplog.text
+    with console.client() as client:  # through a reverse proxy the start token is not enough
+        answer = client.get(f"/?token={console.server.state.start_token}", headers={"x-forwarded-for": "192.0.2.1"})
+        assert answer.status_code == 401
     with console.client() as client:  # the token printed at start (loopback)
         assert client.get(f"/?token={console.server.state.start_token}").status_code == 303
         status = client.get("/api/status").json()
