@@ -41,6 +41,11 @@ SECTIONS = [
     ("quality", "7. Detection quality on real footage", ["bench/detection_quality.py"],
      "Targets: recall of real walkers >= 0.95 with onset within 3 frames; zero false events from lighting "
      "steps and in quiet stretches."),
+    ("console", "8. Console and low power: detector CPU", ["-m", "bench.bench_console", "--seconds", "10", "--runs",
+                                                         "3"],
+     "Targets: console enabled and idle costs nothing (ratio 1.00 to off); less CPU on battery than on AC."),
+    ("lowpower", "9. Low power: walkers caught at lowered detection rates", ["-m", "bench.low_power_recall"],
+     "Target: the lowest allowed rate (2 fps) still catches every walker (docs/console.md)."),
 ]
 
 
