@@ -398,7 +398,7 @@ class CameraPipeline:
             if zones.changed():  # console: the zone editor saved new zones; apply them now
                 height, width = frame.image.shape[:2]
                 detector = create_detector(cfg, fps=self.source.fps or self.camera.fps,
-                                           zone_mask=zones.mask(width, height))
+                                           zone_mask=zones.new_mask(width, height))
                 log.info("camera %s: new zones applied (the background is learned again)", self.camera.id)
             result = detector.detect(frame.image)
             self._dark_mode(result.brightness)

@@ -8,12 +8,15 @@ again in a second or so, as after any restart.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
 
 from quickcam.common.config import ZonesConfig
-from quickcam.detector.zones import build_zone_mask
+from quickcam.detector.zones import ZoneError, build_zone_mask
+
+log = logging.getLogger(__name__)
 
 
 class ZoneBoard:
@@ -57,3 +60,11 @@ class ZoneWatch:
     def mask(self, width: int, height: int) -> np.ndarray | None:
         """The watched area at this size (raises ZoneError when it is empty or the image is unreadable)."""
         return build_zone_mask(self.zones, width, height, self.mask_image)
+
+    def new_mask(self, width: int, height: int) -> np.ndarray | None:
+        """``mask`` for zones saved at run time; never raises, so detection never stops over a zone."""
+        try:
+            return self.mask(width, height)
+        except ZoneError as exc:  # validated before saving, so only a frame size the editor did not see
+            log.error("camera %s: the new zones cannot be used (%s); watching the whole picture", self.camera_id, exc)
+            return None

@@ -206,8 +206,9 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
                              "low_power": doc.get("low_power", {}), "user": user_of(request),
                              "zones_editable": state.config_path is not None})
 
-    def frame_size(cam_id: str) -> tuple[int, int]:
-        info = state.status().get("cameras", {}).get(cam_id, {})
+    async def frame_size(cam_id: str) -> tuple[int, int]:
+        doc = await anyio.to_thread.run_sync(state.status)  # it looks at the outbox on disk: not on the loop
+        info = doc.get("cameras", {}).get(cam_id, {})
         camera = state.cameras[cam_id]
         return int(info.get("width") or camera.width), int(info.get("height") or camera.height)
 
@@ -253,7 +254,8 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
 
         jpeg = await anyio.to_thread.run_sync(one_frame)
         if jpeg is None:
-            info = state.status().get("cameras", {}).get(cam_id, {})
+            doc = await anyio.to_thread.run_sync(state.status)
+            info = doc.get("cameras", {}).get(cam_id, {})
             return _error(503, f"camera {cam_id} delivered no frame within {SNAPSHOT_WAIT_S:.0f} s "
                                f"(state: {camera_state(info)})")
         return Response(jpeg, media_type="image/jpeg")
@@ -262,7 +264,7 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
         cam_id = request.path_params["camera"]
         current = state.zones.current(cam_id)
         zones = current[1] if current else state.cameras[cam_id].zones
-        width, height = frame_size(cam_id)
+        width, height = await frame_size(cam_id)
         return JSONResponse({"include": zones.include, "exclude": zones.exclude,
                              "mask": str(zones.mask) if zones.mask else None, "width": width, "height": height,
                              "editable": state.config_path is not None})
@@ -288,7 +290,7 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
                     raise ZoneInputError("mask must be a PNG data URL (data:image/png;base64,...) or null")
                 mask_image = decode_mask(base64.b64decode(painted.split(",", 1)[1], validate=True))
                 mask_path = mask_path_for(state.config_path, cam_id)
-            zones = parse_zones(data, *frame_size(cam_id), mask_path, mask_image)
+            zones = parse_zones(data, *(await frame_size(cam_id)), mask_path, mask_image)
             await anyio.to_thread.run_sync(save_zones, state.config_path, cam_id, zones, mask_image)
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
             message = str(exc) if isinstance(exc, ZoneInputError) else f"zones must be valid JSON ({exc})"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -317,3 +319,53 @@ def test_off_loopback_the_console_needs_a_password_and_tls_or_a_declared_proxy(t
     assert check_exposure(ConsoleConfig(listen="0.0.0.0:8765", password_file=passwords,
                                         allow_plain_http=True)) is False
     assert check_exposure(ConsoleConfig(listen="[::1]:8765", password_file=tmp_path / "none")) is True
+
+
+def test_a_busy_port_is_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        server = ConsoleServer(ConsoleConfig(listen=f"127.0.0.1:{port}"), [CameraConfig(id="cam0")],
+                               PipelineHooks(), lambda: {}, None, tmp_path)
+        with pytest.raises(ConsoleError, match=f"cannot listen on 127.0.0.1:{port} .*choose another"):
+            server.start()
+
+
+def test_with_a_certificate_the_console_serves_https_and_the_cookie_is_secure(tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "console.pem"))
+    running = start_console(tmp_path, tls_cert=tmp_path / "console.pem", tls_key=tmp_path / "console.pem")
+    try:
+        assert running.base.startswith("https://127.0.0.1:")
+        verify = ssl.create_default_context()
+        ca.configure_trust(verify)
+        with httpx.Client(base_url=running.base, verify=verify) as client:
+            answer = client.post("/login", data={"user": "alice", "password": PASSWORD})
+            assert answer.status_code == 303
+            assert "secure" in answer.headers["set-cookie"].lower()
+            assert client.get("/api/status").status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(running.base.replace("https", "http") + "/login")
+    finally:
+        running.feeder.stop.set()
+        running.server.stop()
+
+
+def test_a_painted_mask_is_saved_as_png_beside_the_config_and_applied(console: Console) -> None:
+    mask = np.full((720, 1280), 255, np.uint8)
+    mask[:, :640] = 0  # ignore the left half
+    png = base64.b64encode(cv2.imencode(".png", mask)[1].tobytes()).decode()
+    with console.logged_in() as client:
+        answer = client.post("/api/cameras/cam0/zones", json={"mask": "data:image/png;base64,AAAA"})
+        assert answer.status_code == 400 and "not a PNG or JPEG" in answer.json()["error"]
+        answer = client.post("/api/cameras/cam0/zones", json={"mask": f"data:image/png;base64,{png}"})
+        assert answer.status_code == 200, answer.text
+    saved = console.config_path.parent / "cam0-zone-mask.png"
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert load_config(console.config_path, {}).camera.zones.mask == saved
+    _, zones, image = console.hooks.zones.current("cam0")
+    assert zones.mask == saved and image is not None and image[:, :640].max() == 0
