@@ -89,11 +89,10 @@ listen = "127.0.0.1:{port}"
         process.wait(30)
 
 
-def _text(browser: Any, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    found = browser.find_elements(By.ID, element_id)
-    return found[0].text if found else ""
+def _text(browser: Any, selector: str) -> str:
+    """The text of the element ``selector`` names, read in one script (no stale element while a page loads)."""
+    return browser.execute_script("const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
+                                  selector) or ""
 
 
 def _scene_start_s(log: Path) -> float:
@@ -113,13 +112,14 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys("not the password")
     browser.find_element(By.ID, "login").click()
-    assert "Wrong user name or password" in _until(lambda: _text(browser, "message"), 10, "the refusal")
+    assert "Wrong user name or password" in _until(lambda: _text(browser, "#message"), 10, "the refusal")
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "login").click()
 
     card = _until(lambda: browser.find_elements(By.CSS_SELECTOR, 'article[data-camera="cam0"]'), 15, "cam0")[0]
-    _until(lambda: card.find_element(By.CLASS_NAME, "state").text in ("watching", "recording"), 15, "its state")
+    _until(lambda: _text(browser, 'article[data-camera="cam0"] .state') in ("watching", "recording"), 15,
+           "its state")
     card.find_element(By.CLASS_NAME, "live").click()
     live = browser.find_element(By.ID, "live-cam0")
     _until(lambda: browser.execute_script("return arguments[0].naturalWidth", live) == 640, 15, "live picture")
@@ -143,7 +143,7 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
     actions.perform()
     browser.find_element(By.ID, "finish").click()
     browser.find_element(By.ID, "save").click()
-    message = _until(lambda: "saved" in _text(browser, "zone-message") and _text(browser, "zone-message"), 15,
+    message = _until(lambda: "saved" in _text(browser, "#zone-message") and _text(browser, "#zone-message"), 15,
                      "the save")
     assert "applied" in message
     _until(lambda: "new zones applied" in log.read_text(), 10, "the detector to apply the zones")
