@@ -126,9 +126,17 @@ def _set_keeping_comment(table: Table, key: str, value: Any) -> None:
     if old is not None and getattr(old, "unwrap", lambda: None)() == value:
         return
     new = tomlkit.item(value)
-    if old is not None and hasattr(old, "trivia"):
-        new.trivia.comment_ws, new.trivia.comment = old.trivia.comment_ws, old.trivia.comment
-    table[key] = new
+    if old is not None:
+        if hasattr(old, "trivia"):
+            new.trivia.comment_ws, new.trivia.comment = old.trivia.comment_ws, old.trivia.comment
+        table[key] = new
+        return
+    body = table.value.body
+    last = max((i for i, (k, _) in enumerate(body) if k is not None), default=None)
+    if last is None or last == len(body) - 1:
+        table[key] = new
+    else:  # right after the table's last key, not after the comments that follow it
+        table.value._insert_at(last + 1, key, new)
 
 
 def render_zones(text: str, camera_id: str, zones: ZonesConfig) -> str:

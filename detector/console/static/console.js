@@ -149,6 +149,7 @@ async function save() {
 document.addEventListener("DOMContentLoaded", () => {
   const canvas = $("zone-canvas");
   canvas.addEventListener("mousedown", (event) => {
+    event.preventDefault();  // no text selection while drawing
     if (editor.mode === "paint") { painting = true; paint(event); return; }
     editor.current.push(point(event));
     draw();

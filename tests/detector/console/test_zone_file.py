@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quickcam.common.config import load_config
+from quickcam.common.config import ZonesConfig, load_config
 from quickcam.detector.console.zone_file import ZoneInputError, ZoneSaveError, parse_zones, render_zones, save_zones
 
 COMMENTED = """\
@@ -83,3 +83,14 @@ def test_an_unknown_camera_and_an_unwritable_config_file_each_get_one_clear_erro
     with pytest.raises(ZoneSaveError, match="cannot write the config file .*zones not saved and not applied"):
         save_zones(path, "door", zones, None)
     assert path.read_text() == COMMENTED
+
+
+def test_a_new_key_goes_right_after_the_tables_last_key_not_after_the_comments_below_it() -> None:
+    from tests.conftest import REPO
+
+    text = (REPO / "quickcam.example.toml").read_text()
+    zones = ZonesConfig(mask=Path("/etc/quickcam/cam0-zone-mask.png"))
+    lines = render_zones(text, "cam0", zones).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("exclude = []"))
+    assert lines[at + 1] == 'mask = "/etc/quickcam/cam0-zone-mask.png"'
+    assert [line for line in lines if line != lines[at + 1]] == text.splitlines()
