@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
+import cv2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -47,6 +48,7 @@ from quickcam.detector.console.zone_file import (
     parse_zones,
     save_zones,
 )
+from quickcam.detector.zones import ZoneError, load_mask_image
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +269,25 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
         width, height = await frame_size(cam_id)
         return JSONResponse({"include": zones.include, "exclude": zones.exclude,
                              "mask": str(zones.mask) if zones.mask else None, "width": width, "height": height,
+                             "mask_url": f"/api/cameras/{cam_id}/zones/mask.png" if zones.mask else None,
                              "editable": state.config_path is not None})
+
+    async def zones_mask(request: Request) -> Response:
+        """The camera's mask image, so the editor paints on top of it instead of starting over."""
+        cam_id = request.path_params["camera"]
+        current = state.zones.current(cam_id)
+        zones, image = (current[1], current[2]) if current else (state.cameras[cam_id].zones, None)
+        if zones.mask is None:
+            return _error(404, f"camera {cam_id} has no mask image")
+        try:
+            if image is None:
+                image = await anyio.to_thread.run_sync(load_mask_image, zones.mask)
+        except ZoneError as exc:
+            return _error(404, str(exc))
+        ok, png = cv2.imencode(".png", image)
+        if not ok:
+            return _error(500, f"the mask of camera {cam_id} cannot be encoded as PNG")
+        return Response(png.tobytes(), media_type="image/png")
 
     async def zones_post(request: Request) -> Response:
         cam_id = request.path_params["camera"]
@@ -304,7 +324,7 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
                  user_of(request), cam_id, len(zones.include), len(zones.exclude),
                  ", painted mask" if mask_image is not None else "", state.config_path)
         return JSONResponse({"saved": True, "message": f"zones of {cam_id} saved in {state.config_path} and "
-                                                       "applied; motion is now watched only there"})
+                                                       "applied"})
 
     def guarded(handler: Callable[[Request], Any], needs_camera: bool = False) -> Callable[[Request], Any]:
         async def wrapper(request: Request) -> Response:
@@ -326,6 +346,7 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
         Route("/api/cameras/{camera}/live.mjpeg", guarded(live, True)),
         Route("/api/cameras/{camera}/snapshot.jpg", guarded(snapshot, True)),
         Route("/api/cameras/{camera}/zones", guarded(zones_get, True), methods=["GET"]),
+        Route("/api/cameras/{camera}/zones/mask.png", guarded(zones_mask, True)),
         Route("/api/cameras/{camera}/zones", guarded(zones_post, True), methods=["POST"]),
     ]
     return SecurityHeaders(Starlette(routes=routes))

@@ -76,12 +76,39 @@ async function openEditor(id) {
   $("zone-message").textContent = zones.editable ? "" : "This detector was started without --config: zones cannot be saved.";
   const canvas = $("zone-canvas");
   canvas.width = zones.width; canvas.height = zones.height;
+  // The mask layer: transparent = watched, opaque black = ignored (exported as white/black PNG).
   editor.mask = document.createElement("canvas");
   editor.mask.width = zones.width; editor.mask.height = zones.height;
-  const m = editor.mask.getContext("2d");
-  m.fillStyle = "#fff"; m.fillRect(0, 0, zones.width, zones.height);
+  if (zones.mask_url) loadMask(zones.mask_url);
   $("editor-picture").src = "/api/cameras/" + encodeURIComponent(id) + "/live.mjpeg";
   draw();
+}
+
+function loadMask(url) {
+  const image = new Image();
+  image.onload = () => {
+    const m = editor.mask.getContext("2d");
+    m.drawImage(image, 0, 0, editor.width, editor.height);
+    const pixels = m.getImageData(0, 0, editor.width, editor.height);
+    for (let i = 0; i < pixels.data.length; i += 4) {
+      const ignored = pixels.data[i] < 128;
+      pixels.data[i] = pixels.data[i + 1] = pixels.data[i + 2] = 0;
+      pixels.data[i + 3] = ignored ? 255 : 0;
+    }
+    m.putImageData(pixels, 0, 0);
+    editor.painted = true;
+    draw();
+  };
+  image.src = url;
+}
+
+function maskPng() {
+  const out = document.createElement("canvas");
+  out.width = editor.width; out.height = editor.height;
+  const o = out.getContext("2d");
+  o.fillStyle = "#fff"; o.fillRect(0, 0, out.width, out.height);
+  o.drawImage(editor.mask, 0, 0);
+  return out.toDataURL("image/png");
 }
 
 function closeEditor() {
@@ -108,7 +135,7 @@ function polygon(ctx, points, fill, stroke, closed) {
 function draw() {
   const ctx = $("zone-canvas").getContext("2d");
   ctx.clearRect(0, 0, editor.width, editor.height);
-  if (editor.painted) { ctx.globalAlpha = 0.45; ctx.drawImage(editor.mask, 0, 0); ctx.globalAlpha = 1; }
+  if (editor.painted) { ctx.globalAlpha = 0.6; ctx.drawImage(editor.mask, 0, 0); ctx.globalAlpha = 1; }
   editor.include.forEach((p) => polygon(ctx, p, "rgba(40,200,80,0.25)", "#3c6", true));
   editor.exclude.forEach((p) => polygon(ctx, p, "rgba(220,40,40,0.35)", "#e33", true));
   polygon(ctx, editor.current, "", editor.mode === "include" ? "#3c6" : "#e33", false);
@@ -125,11 +152,15 @@ function finishPolygon() {
   draw();
 }
 
-let painting = false;
+let painting = false, last = null;
 function paint(event) {
   const [x, y] = point(event), m = editor.mask.getContext("2d");
-  m.fillStyle = event.shiftKey ? "#fff" : "#000";
-  m.beginPath(); m.arc(x * editor.width, y * editor.height, Math.max(6, editor.width / 40), 0, 2 * Math.PI); m.fill();
+  const to = [x * editor.width, y * editor.height], from = last || to;
+  m.globalCompositeOperation = event.shiftKey ? "destination-out" : "source-over";  // shift: erase
+  m.strokeStyle = "#000"; m.lineCap = "round"; m.lineWidth = Math.max(12, editor.width / 20);
+  m.beginPath(); m.moveTo(from[0], from[1]); m.lineTo(to[0], to[1]); m.stroke();
+  m.globalCompositeOperation = "source-over";
+  last = to;
   editor.painted = true;
   draw();
 }
@@ -138,7 +169,7 @@ async function save() {
   if (editor.current.length) finishPolygon();
   if (editor.current.length) return;
   const body = {include: editor.include, exclude: editor.exclude,
-    mask: editor.painted ? editor.mask.toDataURL("image/png") : null};
+    mask: editor.painted ? maskPng() : null};
   $("zone-message").textContent = "Saving…";
   const response = await api("/api/cameras/" + encodeURIComponent(editor.camera) + "/zones",
     {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
@@ -150,7 +181,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const canvas = $("zone-canvas");
   canvas.addEventListener("mousedown", (event) => {
     event.preventDefault();  // no text selection while drawing
-    if (editor.mode === "paint") { painting = true; paint(event); return; }
+    if (editor.mode === "paint") { painting = true; last = null; paint(event); return; }
     editor.current.push(point(event));
     draw();
   });
@@ -164,7 +195,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("undo").addEventListener("click", () => { editor.current.pop(); draw(); });
   $("clear").addEventListener("click", () => {
     Object.assign(editor, {include: [], exclude: [], current: [], painted: false});
-    const m = editor.mask.getContext("2d"); m.fillStyle = "#fff"; m.fillRect(0, 0, editor.width, editor.height);
+    editor.mask.getContext("2d").clearRect(0, 0, editor.width, editor.height);
     draw();
   });
   $("save").addEventListener("click", save);

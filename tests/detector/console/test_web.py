@@ -276,8 +276,8 @@ def test_zones_saved_from_the_console_are_validated_written_with_comments_kept_a
     square = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]
     with console.logged_in() as client:
         zones = client.get("/api/cameras/cam0/zones").json()
-        assert zones == {"include": [], "exclude": [], "mask": None, "width": 1280, "height": 720,
-                         "editable": True}
+        assert zones == {"include": [], "exclude": [], "mask": None, "mask_url": None, "width": 1280,
+                         "height": 720, "editable": True}
         answer = client.post("/api/cameras/cam0/zones", json={"exclude": [[[0.1, 0.1], [0.2, 0.2]]]})
         assert answer.status_code == 400
         assert answer.json()["error"] == "exclude polygon 1 needs at least 3 points (got 2)"
@@ -369,3 +369,8 @@ def test_a_painted_mask_is_saved_as_png_beside_the_config_and_applied(console: C
     assert load_config(console.config_path, {}).camera.zones.mask == saved
     _, zones, image = console.hooks.zones.current("cam0")
     assert zones.mask == saved and image is not None and image[:, :640].max() == 0
+    with console.logged_in() as client:  # the editor paints on top of the saved mask
+        assert client.get("/api/cameras/cam0/zones").json()["mask_url"] == "/api/cameras/cam0/zones/mask.png"
+        served = client.get("/api/cameras/cam0/zones/mask.png")
+        assert served.headers["content-type"] == "image/png"
+        assert np.array_equal(cv2.imdecode(np.frombuffer(served.content, np.uint8), cv2.IMREAD_GRAYSCALE), mask)
