@@ -135,6 +135,7 @@ class LoginLimiter:
         self._lock = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
         self.refused = 0  # attempts refused because of the limit (shown in the console's status)
+        self.failures = 0  # failed logins since start
 
     def _recent(self, address: str) -> deque[float]:
         failures = self._failures.setdefault(address, deque())
@@ -156,6 +157,7 @@ class LoginLimiter:
         with self._lock:
             failures = self._recent(address)
             failures.append(self.clock())
+            self.failures += 1
             return len(failures)
 
     def succeeded(self, address: str) -> None:

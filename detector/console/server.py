@@ -136,7 +136,7 @@ class ConsoleServer:
 
     def status(self) -> dict[str, Any]:
         return {"listen": self.config.listen, "viewers": self.state.tap.status(),
-                "refused_logins": self.state.limiter.refused}
+                "failed_logins": self.state.limiter.failures, "refused_logins": self.state.limiter.refused}
 
     def stop(self) -> None:
         if self.server is not None:

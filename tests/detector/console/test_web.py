@@ -179,7 +179,7 @@ def test_failed_logins_are_rate_limited_even_with_the_right_password_afterwards(
         assert answer.status_code == 429 and "Too many failed logins" in answer.text
         assert client.get("/?token=" + console.server.state.start_token).status_code == 429
     assert "refused: too many failed logins" in caplog.text
-    assert console.server.status()["refused_logins"] == 2
+    assert console.server.status()["refused_logins"] == 2 and console.server.status()["failed_logins"] == 5
 
 
 def test_sessions_expire(tmp_path: Path) -> None:
