@@ -374,3 +374,13 @@ def test_a_painted_mask_is_saved_as_png_beside_the_config_and_applied(console: C
         served = client.get("/api/cameras/cam0/zones/mask.png")
         assert served.headers["content-type"] == "image/png"
         assert np.array_equal(cv2.imdecode(np.frombuffer(served.content, np.uint8), cv2.IMREAD_GRAYSCALE), mask)
+
+
+def test_doctor_says_whether_the_console_would_start(tmp_path: Path) -> None:
+    from quickcam.common.config import Config
+    from quickcam.detector.doctor import check_console
+
+    passwords = tmp_path / "console.passwd"
+    result = check_console(Config(console=ConsoleConfig(listen="0.0.0.0:8765", password_file=passwords)))
+    assert not result.ok and "quickcam console-password" in result.fix
+    assert check_console(Config(console=ConsoleConfig(listen="127.0.0.1:8765"))).ok
