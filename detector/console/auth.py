@@ -29,6 +29,7 @@ from pathlib import Path
 from quickcam.common.durable import atomic_write
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
+MAX_ADDRESSES = 4096  # client addresses whose failed logins are remembered at once
 USER_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -155,6 +156,8 @@ class LoginLimiter:
     def failed(self, address: str) -> int:
         """Record a failure; returns the failures of ``address`` within the window."""
         with self._lock:
+            if len(self._failures) >= MAX_ADDRESSES:  # many addresses: forget those with no recent failure
+                self._failures = {a: f for a, f in self._failures.items() if self._recent(a)}
             failures = self._recent(address)
             failures.append(self.clock())
             self.failures += 1
