@@ -263,7 +263,7 @@ def test_a_stuck_viewer_never_slows_capture_and_others_still_get_frames(tmp_path
         elapsed = time.monotonic() - started
         assert len(mjpeg_parts(data)) >= 4, "a stuck viewer must not starve the others"
         assert console.feeder.offers - offers_before >= 0.6 * 30 * elapsed, "capture was slowed down"
-        assert console.feeder.slowest_s < 0.05
+        assert console.feeder.slowest_s < 0.25  # an offer never waits for a viewer (a stuck one would block it)
         wait_for(lambda: console.hooks.tap.status()["cam0"]["skipped"] > 3)  # the stuck one's, counted
     finally:
         stuck.close()
