@@ -37,7 +37,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from quickcam.common.config import CameraConfig, ConsoleConfig
-from quickcam.detector.console.auth import LoginLimiter, Sessions, read_password_file, same_token, verify_password
+from quickcam.detector.console.auth import (
+    AuthError,
+    LoginLimiter,
+    Sessions,
+    read_password_file,
+    same_token,
+    verify_password,
+)
 from quickcam.detector.console.live_zones import ZoneBoard
 from quickcam.detector.console.tap import LiveTap
 from quickcam.detector.console.zone_file import (
@@ -134,7 +141,7 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
                             samesite="strict", secure=state.tls, path="/")
         return response
 
-    def refused(request: Request, what: str, user: str = "") -> Response | None:
+    def refused(request: Request, what: str) -> Response | None:
         """None if this client may try; else the 429 answer (also logged)."""
         wait = state.limiter.wait_s(_client(request))
         if not wait:
@@ -171,7 +178,11 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
             return login_page("The form is too large.", 413)
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         user, password = form.get("user", ""), form.get("password", "")
-        users = await anyio.to_thread.run_sync(read_password_file, state.password_file)
+        try:
+            users = await anyio.to_thread.run_sync(read_password_file, state.password_file)
+        except AuthError as exc:
+            log.error("console: %s", exc)
+            return login_page("The console's password file cannot be read; the detector's log says why.", 500)
         encoded = users.get(user, "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA")  # same cost for unknown users
         ok = await anyio.to_thread.run_sync(verify_password, password, encoded)
         if ok and user in users:

@@ -384,3 +384,13 @@ def test_doctor_says_whether_the_console_would_start(tmp_path: Path) -> None:
     result = check_console(Config(console=ConsoleConfig(listen="0.0.0.0:8765", password_file=passwords)))
     assert not result.ok and "quickcam console-password" in result.fix
     assert check_console(Config(console=ConsoleConfig(listen="127.0.0.1:8765"))).ok
+
+
+def test_a_damaged_password_file_is_one_clear_error_not_a_traceback(
+        console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    console.server.state.password_file.write_text("alice:not-a-hash\n")
+    with console.client() as client:
+        answer = client.post("/login", data={"user": "alice", "password": PASSWORD})
+    assert answer.status_code == 500 and "password file cannot be read" in answer.text
+    assert "line 1 is not user:scrypt$...; set the password again with quickcam console-password" in caplog.text
+    assert "Traceback" not in caplog.text
