@@ -114,10 +114,10 @@ def _error(status: int, message: str) -> JSONResponse:
 def camera_state(info: dict[str, Any]) -> str:
     """The one word the page shows: watching, recording, dark, failing, starting or ended."""
     state = info.get("state", "starting")
-    if state in ("lost", "failed"):
-        return "failing"
     if state in ("starting", "ended"):
         return state
+    if state != "ok":  # lost, failed, failing, stalled, degraded: the page shows ``fault`` beside it
+        return "failing"
     if info.get("recording"):
         return "recording"
     return "dark" if info.get("dark") else "watching"

@@ -53,7 +53,7 @@ async function refresh() {
     const badge = el.querySelector(".state");
     badge.textContent = state;
     badge.className = "state state-" + state;
-    el.querySelector(".figures").textContent = describe(info);
+    el.querySelector(".figures").textContent = describe(info) + (info.fault ? " — " + info.fault : "");
   }
   const link = data.link || {}, outbox = data.outbox || {}, low = data.low_power || {};
   let text = "uploader link " + (link.connected ? "connected" : "NOT connected") +

@@ -394,3 +394,14 @@ def test_a_damaged_password_file_is_one_clear_error_not_a_traceback(
     assert answer.status_code == 500 and "password file cannot be read" in answer.text
     assert "line 1 is not user:scrypt$...; set the password again with quickcam console-password" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(("info", "word"), [
+    ({"state": "ok"}, "watching"), ({"state": "ok", "recording": True}, "recording"),
+    ({"state": "ok", "dark": True}, "dark"), ({"state": "lost"}, "failing"), ({"state": "stalled"}, "failing"),
+    ({"state": "degraded"}, "failing"), ({"state": "starting"}, "starting"), ({}, "starting"),
+])
+def test_each_camera_state_is_one_word_on_the_page(info: dict, word: str) -> None:
+    from quickcam.detector.console.web import camera_state
+
+    assert camera_state(info) == word
