@@ -15,7 +15,8 @@ again, and the frames it missed are counted (``skipped``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -26,7 +27,8 @@ import numpy as np
 @dataclass
 class _Slot:
     seq: int = 0  # frames kept so far; viewers compare it with the last one they had
-    time_ns: int = -(1 << 62)
+    time_ns: int = 0  # the kept frame's capture time
+    kept_ns: int = -(1 << 62)  # when it was kept (monotonic clock)
     image: np.ndarray | None = None
     jpeg: bytes | None = None  # the encoding of ``image``, made by the first viewer that asks
     jpeg_seq: int = -1
@@ -39,9 +41,11 @@ class _Slot:
 class LiveTap:
     """Thread-safe newest-frame slots, one per camera, filled only while someone watches."""
 
-    def __init__(self, max_width: int = 640, max_fps: float = 5.0, quality: int = 70) -> None:
+    def __init__(self, max_width: int = 640, max_fps: float = 5.0, quality: int = 70,
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
         self.max_width, self.quality = max_width, quality
         self.gap_ns = int(1e9 / max_fps)
+        self.clock = clock  # the rate is wall-clock: a file read faster than real time is not sent faster
         self._watching: dict[str, int] = {}  # read without the lock by offer(): an int per camera
         self._slots: dict[str, _Slot] = {}
         self._cond = threading.Condition()
@@ -52,9 +56,10 @@ class LiveTap:
         """Called by capture for every frame; returns at once unless someone watches ``camera_id``."""
         if not self._watching.get(camera_id):
             return
+        now = self.clock()
         with self._cond:
             slot = self._slots[camera_id]
-            if time_ns - slot.time_ns < self.gap_ns:
+            if now - slot.kept_ns < self.gap_ns:
                 return  # faster than the view rate: not kept, not counted
             if slot.image is not None:
                 for viewer in slot.watching:  # the frame replaced never reached this viewer: counted
@@ -62,7 +67,7 @@ class LiveTap:
                         viewer.skipped += 1
                         slot.skipped += 1
             slot.seq += 1
-            slot.time_ns, slot.image = time_ns, image
+            slot.time_ns, slot.kept_ns, slot.image = time_ns, now, image
             self._cond.notify_all()
 
     # -- the viewer side -----------------------------------------------------------
@@ -83,7 +88,7 @@ class LiveTap:
                 slot.viewers -= 1
                 self._watching[camera_id] = slot.viewers
                 if not slot.viewers:  # let the last frame go; the next viewer waits for a fresh one
-                    slot.image, slot.jpeg, slot.time_ns = None, None, -(1 << 62)
+                    slot.image, slot.jpeg, slot.kept_ns = None, None, -(1 << 62)
 
     def viewers(self, camera_id: str) -> int:
         return self._watching.get(camera_id, 0)
