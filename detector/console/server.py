@@ -24,7 +24,8 @@ import uvicorn
 from quickcam.common.config import CameraConfig, ConsoleConfig
 from quickcam.detector.console.auth import AuthError, new_start_token, read_password_file
 from quickcam.detector.console.hooks import PipelineHooks
-from quickcam.detector.console.web import ConsoleState, create_app
+from quickcam.detector.console.state import ConsoleState
+from quickcam.detector.console.web import create_app
 
 log = logging.getLogger(__name__)
 

@@ -402,6 +402,6 @@ def test_a_damaged_password_file_is_one_clear_error_not_a_traceback(
     ({"state": "degraded"}, "failing"), ({"state": "starting"}, "starting"), ({}, "starting"),
 ])
 def test_each_camera_state_is_one_word_on_the_page(info: dict, word: str) -> None:
-    from quickcam.detector.console.web import camera_state
+    from quickcam.detector.console.state import camera_state
 
     assert camera_state(info) == word
