@@ -3,7 +3,7 @@
     .venv/bin/python bench/reliability_report.py          # the CI versions, about 5 minutes
     .venv/bin/python bench/reliability_report.py --long   # 60 s outages and the 10-minute soak, about 17 minutes
 
-It runs tests/test_reliability.py, tests/test_hostile.py and tests/test_soak.py
+It runs tests/test_reliability.py, tests/test_hostile.py, tests/test_soak.py and tests/test_disk_full.py
 with QUICKCAM_FIGURES pointing at a scratch file; every scenario that passes its
 no-loss invariant appends one row there (tests/pipeline.py, ``Pipeline.record``).
 The rows replace the block between the two ``figures`` markers in the page; the
@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from bench._util import commit, machine  # noqa: E402
 
-TESTS = ["tests/test_reliability.py", "tests/test_hostile.py", "tests/test_soak.py"]
+TESTS = ["tests/test_reliability.py", "tests/test_hostile.py", "tests/test_soak.py", "tests/test_disk_full.py"]
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 COLUMNS = ("produced", "stored", "lost", "duplicated", "set_aside")
 

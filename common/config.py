@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -112,18 +114,30 @@ class CameraConfig(_Section):
     id: str = Field("cam0", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     source: Literal["demo", "camera", "file", "stream"] = "demo"
     index: int = Field(0, ge=0)
-    path: str = ""
+    path: str = Field("", validate_default=True)  # the video file or stream URL (source = "file" / "stream")
     width: int = Field(640, gt=0, le=7680)
     height: int = Field(480, gt=0, le=4320)
     fps: float = Field(15.0, gt=0, le=120)
     loop: bool = False
     realtime: bool = True
+    # A file's first frame on the wall clock (ISO 8601, e.g. 2026-11-25T21:14:03+01:00); unset: the
+    # file's creation time (its container's creation_time, else its mtime minus its length).
+    start: datetime | None = None
     mjpg: bool = True
     reopen_max_s: float = Field(30.0, gt=0, le=3600)
     zones: ZonesConfig = ZonesConfig()
     motion: MotionConfig = MotionConfig()
     recording: RecordingConfig = RecordingConfig()
     faces: FacesConfig = FacesConfig()
+
+    @field_validator("path")
+    @classmethod
+    def _path_for_file_and_stream(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if source in ("file", "stream") and not value.strip():
+            what = "video file" if source == "file" else "stream URL (rtsp://...)"
+            raise ValueError(f'is empty, but source = "{source}" needs one: set path to the {what}')
+        return value
 
 
 class LinkConfig(_Section):

@@ -43,6 +43,27 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file, which may stop taking writes (a full disk): said once on stderr, not a traceback a line."""
+
+    _failing = False
+    _error = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._error = False
+        super().emit(record)
+        if self._failing and not self._error:
+            self._failing = False
+            sys.stderr.write(f"log: writing {self.baseFilename} again\n")
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        self._error = True
+        if not self._failing:
+            self._failing = True
+            sys.stderr.write(f"log: cannot write {self.baseFilename} ({sys.exc_info()[1]}); "
+                             "the log goes to stderr only until it can\n")
+
+
 def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> Path | None:
     """Log to stderr and to ``<log_file stem>.<process><suffix>`` (rotated at 10 MB, 5 kept).
 
@@ -66,9 +87,7 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
         # One file per process: two processes rotating one file would race.
         log_file = log_file.with_name(f"{log_file.stem}.{process}{log_file.suffix}")
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
-        )
+        handler = _LogFile(log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
         handler.setFormatter(LogfmtFormatter(process))
         root.addHandler(handler)
     return log_file

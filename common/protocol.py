@@ -179,6 +179,7 @@ FACE_FIELDS = (
     Field("score", "float", False, _between(0.0, 1.0)),
     Field("label", "str", False, _text(64)),
 )
+FAULT_MAX = 300  # characters of a camera's fault, e.g. 'DISK FULL, recording snapshots only, 3 write(s) failed'
 CAMERA_STATUS_FIELDS = (
     Field("state", "str", True, _matches(TOKEN_RE, "a short lowercase word (ok, lost, ...)")),
     Field("fps", "float", True, _between(0.0, 1000.0)),
@@ -192,6 +193,7 @@ CAMERA_STATUS_FIELDS = (
     Field("last_event_ms", "int", False, _between(0, TIME_MS_MAX)),
     Field("reopens", "int", False, _between(0, INT64_MAX)),
     Field("faces", "int", False, _between(0, INT64_MAX)),
+    Field("fault", "str", False, _text(FAULT_MAX)),
 )
 _face = _submap(FACE_FIELDS, "face")
 _camera_status = _submap(CAMERA_STATUS_FIELDS, "camera status")

@@ -13,15 +13,16 @@ import cv2
 
 from quickcam.common.config import Config
 from quickcam.detector import status_file
-from quickcam.detector.camera import CameraPipeline
 from quickcam.detector.console.governor import RateGovernor
 from quickcam.detector.console.hooks import hooks_for
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DRAIN_S = 5.0
+EXIT_NO_FRAME = 3  # a camera never delivered a frame: the run did not watch what it was asked to
 
 
 def _package_version() -> str:
@@ -50,7 +51,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     keep = config.recording.outbox_dir / "sent" if config.recording.keep_local_copy else None
     link = UploaderLink(
         config.link, outbox, [cam.id for cam in cameras],
-        camera_status=lambda: {p.camera.id: p.stats.as_status() for p in pipelines},
+        camera_status=lambda: {p.camera.id: p.status() for p in pipelines},
         keep_copy_in=keep, version=_package_version(),
     )
     log.info("detector: watching %d camera(s); outbox %s", len(pipelines), config.recording.outbox_dir)
@@ -59,7 +60,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
         pipeline.start()
     console = None
     status_writer = status_file.for_detector(  # for `quickcam status`
-        outbox, pipelines, link,
+        outbox, pipelines, link, config.recording,
         extra=lambda: {"low_power": hooks.governor.status(), **({"console": console.status()} if console else {})})
     status_writer.start()
     if isinstance(hooks.governor, RateGovernor):
@@ -102,4 +103,8 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
                     depth, size, outbox.root)
     else:
         log.info("detector: outbox empty; all footage handed to the uploader")
-    return 0
+    blind = [p for p in pipelines if not p.stats.opened]
+    for pipeline in blind:
+        log.error("detector: camera %s never delivered a frame (%s)", pipeline.camera.id,
+                  pipeline.stats.open_error or "opened, but no frame came")
+    return EXIT_NO_FRAME if blind else 0

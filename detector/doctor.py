@@ -96,7 +96,11 @@ def camera_in_use(cam: CameraConfig, running: dict[str, Any]) -> Result | None:
     if state == "starting":
         return red(name, f"the running detector (pid {pid}) is still opening {describe_source(cam)}",
                    "run quickcam doctor again in a few seconds")
-    return red(name, f"the running detector (pid {pid}) reports {describe_source(cam)} as {state!r}",
+    fault = f" ({info['fault']})" if info.get("fault") else ""
+    if state == "degraded":  # the camera works; its recording does not (a full disk)
+        return red(name, f"the running detector (pid {pid}) reports {describe_source(cam)}{fault}",
+                   "free space on the outbox's disk; full recording resumes by itself within 2 s")
+    return red(name, f"the running detector (pid {pid}) reports {describe_source(cam)} as {state!r}{fault}",
                _camera_fix(cam) + "; the detector reopens it by itself once it is back")
 
 

@@ -24,6 +24,7 @@ it lasts, and when it ends, and shown in ``quickcam status``.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ JOURNAL_FIELDS = ("id", "type", "camera", "event", "seq", "time_ms", "start_ms",
 MIB = 1 << 20
 LOW_DISK_BYTES = 256 * MIB  # less free disk than this reduces new segments whatever the budget
 BUDGET_REMINDER_S = 60.0
+JOURNAL_NAME = "produced.jsonl"
 
 
 MAX_REDUCED_SEGMENT_S = 60.0
@@ -148,17 +150,42 @@ class Outbox:
         self._commit_header(header)
 
     def commit_bytes(self, header: dict[str, Any], payload: bytes) -> None:
-        _write_durably(self.root / f"{header['id']}.bin", payload)
-        self._commit_header(header)
+        """Write ``payload`` and commit it; on a write error nothing of it is left behind."""
+        payload_path = self.root / f"{header['id']}.bin"
+        _write_durably(payload_path, payload)
+        try:
+            self._commit_header(header)
+        except OSError:
+            payload_path.unlink(missing_ok=True)  # the caller keeps the bytes and may try again
+            raise
 
     def _commit_header(self, header: dict[str, Any]) -> None:
-        _write_durably(self.root / f"{header['id']}.hdr", msgpack.packb(header, use_bin_type=True))
-        record = {k: header.get(k) for k in JOURNAL_FIELDS}
-        with open(self.root / "produced.jsonl", "a", encoding="utf-8") as journal:
-            journal.write(json.dumps(record) + "\n")
+        """Header, then journal line; an item is committed only with both (a disk error undoes the header)."""
+        header_path = self.root / f"{header['id']}.hdr"
+        _write_durably(header_path, msgpack.packb(header, use_bin_type=True))
+        try:
+            self._journal({k: header.get(k) for k in JOURNAL_FIELDS})
+        except OSError:
+            header_path.unlink(missing_ok=True)  # not in the journal: not produced, not sent
+            raise
         with self._lock:
             self._items[header["id"]] = OutboxItem(header["id"], header["type"], header.get("size", 0))
         self.changed.set()
+
+    def _journal(self, record: dict[str, Any]) -> None:
+        """Append one line to produced.jsonl, whole or not at all (a full disk must not leave half a line)."""
+        line = (json.dumps(record) + "\n").encode()
+        fd = os.open(self.root / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                if os.write(fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, "short write to the journal", JOURNAL_NAME)
+            except OSError:
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
 
     def load(self, message_id: str) -> tuple[dict[str, Any], bytes]:
         header = msgpack.unpackb((self.root / f"{message_id}.hdr").read_bytes())
@@ -209,6 +236,22 @@ class Outbox:
         with self._lock:
             self._report_budget(chosen, waiting, budget, free)
         return chosen
+
+    def recheck_budget(self, recording: RecordingConfig) -> str:
+        """Re-evaluate the budget now (for the status file): a backlog that drained ends the reduced
+        state even before the next segment is cut, so status never shows a stale OVER BUDGET."""
+        if self.over_budget:
+            waiting = self.depth()[1]
+            try:
+                free = shutil.disk_usage(self.root).free
+            except OSError:
+                free = 0
+            budget = int(recording.outbox_budget_mb * MIB)
+            still = budget_format(16, 16, 1.0, 1.0, waiting, budget, free, 1.0).reduced
+            if not still:
+                with self._lock:
+                    self._report_budget(SegmentFormat(16, 16, 1.0, 1.0), waiting, budget, free)
+        return self.over_budget
 
     def _report_budget(self, chosen: SegmentFormat, waiting: int, budget: int, free: int) -> None:
         now = time.monotonic()

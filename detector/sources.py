@@ -2,6 +2,9 @@
 
 Every source yields ``Frame`` objects stamped with a wall-clock time in Unix
 nanoseconds, so recordings, snapshots and latency measurements share one clock.
+A video file analysed as fast as possible (or given a start time) is stamped on
+its own timeline (its start plus each frame's timestamp, ``FileTimeline``), so
+an event's time is when it happened on the video.
 A source returns ``None`` from ``read()`` when it has no frame right now (a lost
 camera) and raises ``EndOfSource`` when a file has ended for good; ``open()``
 (re)connects and says whether it worked, so the caller can retry with backoff.
@@ -18,6 +21,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -170,6 +174,65 @@ def camera_backends() -> list[int]:
     return [cv2.CAP_V4L2, cv2.CAP_ANY]
 
 
+class FileTimeline:
+    """Wall-clock times for a video file's frames: its start time plus each frame's own timestamp.
+
+    The start is ``[camera] start`` (or ``quickcam detector --start``) when
+    given; otherwise, analysed as fast as possible, the file's creation time
+    (the container's ``creation_time``, else its mtime minus its length), so an
+    event's time is when it happened on the video. Played in real time with no
+    start (a stand-in for a live camera), frames get the wall clock instead.
+    A looped file carries on where the last pass ended, so time never repeats.
+    """
+
+    def __init__(self, start_ns: int, fps: float) -> None:
+        self.start_ns, self.period_ns = start_ns, int(1e9 / fps)
+        self.offset_ns = 0  # the passes before this one (a looped file)
+        self.last_ns = start_ns - self.period_ns
+
+    @classmethod
+    def for_file(cls, config: CameraConfig, capture: cv2.VideoCapture, fps: float) -> FileTimeline | None:
+        """The file's timeline; None for a file played in real time with no start (the wall clock is its time)."""
+        if config.start is not None:
+            start = config.start if config.start.tzinfo else config.start.astimezone()  # naive: local time
+            return cls(int(start.timestamp() * 1e9), fps)
+        if config.realtime:
+            return None
+        frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        length_ns = int(frames / fps * 1e9) if frames > 0 else 0
+        created, why = _creation_time_ns(Path(config.path)), "its creation time"
+        if created is None:
+            created, why = Path(config.path).stat().st_mtime_ns - length_ns, "its mtime minus its length"
+        log.info("camera %s: the file's first frame is at %s (%s); set [camera] start or --start to change it",
+                 config.id, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created / 1e9)), why)
+        return cls(created, fps)
+
+    def next_loop(self) -> None:
+        self.offset_ns = self.last_ns + self.period_ns - self.start_ns
+
+    def stamp(self, position_ms: float) -> int:
+        """The time of the frame just read at ``position_ms`` into the file; always after the last one."""
+        stamp = self.start_ns + self.offset_ns + int(max(0.0, position_ms) * 1e6)
+        if stamp <= self.last_ns:  # a file without timestamps, or one that goes backwards
+            stamp = self.last_ns + self.period_ns
+        self.last_ns = stamp
+        return stamp
+
+
+def _creation_time_ns(path: Path) -> int | None:
+    """The container's ``creation_time`` tag (set by most cameras and phones), or None."""
+    try:
+        import av  # optional here: only the H.264 encoder needs it
+
+        with av.open(str(path)) as container:
+            tag = container.metadata.get("creation_time")
+        if not tag:
+            return None
+        return int(datetime.fromisoformat(tag.replace("Z", "+00:00")).timestamp() * 1e9)
+    except Exception:  # no tag, no PyAV, or a tag that is not a time: fall back to the mtime
+        return None
+
+
 class CaptureSource:
     """A USB camera, video file or stream through ``cv2.VideoCapture``.
 
@@ -188,6 +251,7 @@ class CaptureSource:
         self.pacer: _Pacer | None = None
         self.live = config.source in ("camera", "stream") or config.realtime
         self.started_ns = time.time_ns()
+        self.timeline: FileTimeline | None = None
 
     @property
     def name(self) -> str:
@@ -232,8 +296,11 @@ class CaptureSource:
         self.fps = fps if 1 <= fps <= 120 else cfg.fps
         self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)) or cfg.width
         self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or cfg.height
-        if cfg.source == "file" and cfg.realtime:
-            self.pacer = _Pacer(self.fps)
+        if cfg.source == "file":
+            if cfg.realtime:
+                self.pacer = _Pacer(self.fps)
+            if self.timeline is None:  # kept across reopens: one file, one timeline
+                self.timeline = FileTimeline.for_file(cfg, self.capture, self.fps)
         fourcc = int(self.capture.get(cv2.CAP_PROP_FOURCC))
         codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00") or "?"
         log.info("camera %s: opened %s (%s back end, %s) at %dx%d %.1f fps%s",
@@ -254,13 +321,15 @@ class CaptureSource:
             if not self.config.loop or self.index == 0:
                 raise EndOfSource(self.config.path)
             self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            if self.timeline is not None:
+                self.timeline.next_loop()
             ok, image = self.capture.read()
             if not ok or image is None:
                 return None  # the file went away or broke: reopen with backoff
         if (image.shape[1], image.shape[0]) != (self.width, self.height):
             self.height, self.width = image.shape[:2]  # the frames, not the driver, tell the truth
-        if self.config.source == "file" and not self.config.realtime:
-            stamp = self.started_ns + int(self.index * 1e9 / self.fps)
+        if self.timeline is not None:
+            stamp = self.timeline.stamp(self.capture.get(cv2.CAP_PROP_POS_MSEC))
         else:
             stamp = time.time_ns()
         frame = Frame(image, stamp, self.index)

@@ -10,6 +10,7 @@ figures over the wire in ``status`` heartbeats.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -20,14 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quickcam.detector.camera import CameraPipeline
+    from quickcam.common.config import RecordingConfig
     from quickcam.detector.link import UploaderLink
     from quickcam.detector.outbox import Outbox
+    from quickcam.detector.pipeline import CameraPipeline
 
 log = logging.getLogger(__name__)
 
 STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this name
 INTERVAL_S = 2.0
+RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
 
 
 def status_path(outbox_dir: Path) -> Path:
@@ -49,10 +52,25 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:
-    """Replace ``path`` atomically with ``status`` as JSON."""
+    """Replace ``path`` atomically with ``status`` as JSON.
+
+    The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
+    the disk is full (the very moment the status matters most) it can still be
+    overwritten in place, in the space it already holds.
+    """
+    text = json.dumps(status, sort_keys=True).encode()
+    text += b" " * (-len(text) % RESERVE_BYTES)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(status, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists() or path.stat().st_size < len(text):
+            raise
+        with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
+            handle.write(text)
+            handle.truncate()
 
 
 class StatusFileWriter:
@@ -83,10 +101,11 @@ class StatusFileWriter:
     def _write(self, running: bool) -> None:
         try:
             write_status(self.path, self.collect(running))
-        except OSError as exc:
+        except Exception as exc:  # a bug in collecting must not end the status thread either
             if not self._failing:  # once per outage, not every two seconds
                 log.warning("status: cannot write %s (%s); quickcam status will show this detector as stale",
-                            self.path, exc.strerror or exc)
+                            self.path, exc.strerror if isinstance(exc, OSError) and exc.strerror else exc,
+                            exc_info=not isinstance(exc, OSError))
             self._failing = True
         else:
             if self._failing:
@@ -95,6 +114,7 @@ class StatusFileWriter:
 
 
 def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: UploaderLink,
+                 recording: RecordingConfig | None = None,
                  extra: Callable[[], dict[str, Any]] | None = None) -> StatusFileWriter:
     """The writer for a running detector: its outbox, camera pipelines, uploader link (and ``extra`` keys)."""
 
@@ -103,9 +123,10 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         link_status = {"endpoint": link.config.endpoint, "connected": state.connected,
                        "acked": state.acked, "retransmits": state.retransmits,
                        "in_flight": len(state.in_flight), "last_error": state.last_error}
-        cameras = {p.camera.id: p.stats.as_status() for p in pipelines}
+        cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
-        status["outbox"]["over_budget"] = outbox.over_budget  # disk budget policy, docs/reliability.md
+        # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
+        status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
         if extra is not None:
             status.update(extra())  # low_power, console
         return status

@@ -122,6 +122,11 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
     state = info.get("state", "?")
     dark = info.get("dark", state == "dark")
     when = " (at its last report)" if stale else ""
+    fault = info.get("fault", "")
+    if state == "degraded" and fault:
+        state = fault  # e.g. "DISK FULL, recording snapshots only, 3 write(s) failed"
+    elif state not in ("ok", "starting", "ended"):
+        state = state.upper() + (f" ({fault})" if fault else "")  # FAILING, LOST, STALLED: never read as ok
     line = (f"camera {camera_id}{when}: {state} at {float(info.get('fps', 0)):.1f} fps, "
             f"dark mode {'on' if dark else 'off'}, {info.get('events', 0)} event(s)")
     last_ms = info.get("last_event_ms", 0)

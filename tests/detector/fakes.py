@@ -12,8 +12,8 @@ import msgpack
 import numpy as np
 
 from quickcam.common.config import CameraConfig, FacesConfig, RecordingConfig
-from quickcam.detector.camera import CameraPipeline
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import EndOfSource, Frame
 
 T0_NS = 1_700_000_000_000_000_000

@@ -71,7 +71,7 @@ def test_a_lighting_step_produces_no_event(tmp_path: Path) -> None:
 
 def test_dark_mode_is_entered_and_left_and_checks_only_at_its_interval(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="quickcam.detector.camera")
+    caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
     outbox = Outbox(tmp_path)
     demo = _demo(walks=())
     camera = camera_config(tmp_path)
@@ -83,8 +83,8 @@ def test_dark_mode_is_entered_and_left_and_checks_only_at_its_interval(
 
     pipeline = pipeline_for(camera, outbox, ScriptedSource(draw, 110))
     calls = []
-    original = pipeline._dark_mode
-    pipeline._dark_mode = lambda brightness: (calls.append(brightness), original(brightness))[1]
+    original = pipeline.detect.dark.update
+    pipeline.detect.dark.update = lambda brightness, t: (calls.append(brightness), original(brightness, t))[1]
     run([pipeline])
     messages = [r.getMessage() for r in caplog.records]
     assert any("entering dark mode" in m for m in messages)
@@ -111,7 +111,7 @@ class _Flaky(ScriptedSource):
 
 def test_a_camera_that_disappears_and_comes_back_is_reopened(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="quickcam.detector.camera")
+    caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
     outbox = Outbox(tmp_path)
     demo = _demo(walks=())
     source = _Flaky(lambda i: None if i == 20 else demo.read().image, 60)
@@ -132,12 +132,13 @@ def test_a_video_file_that_appears_later_is_opened_and_read(tmp_path: Path) -> N
         writer.write(demo.read().image)
     writer.release()
     camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "file", "path": str(video)})
-    from quickcam.detector.camera import CameraPipeline
+    from quickcam.detector.pipeline import CameraPipeline
 
     pipeline = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event())
     pipeline.start()
     time.sleep(0.5)
-    assert pipeline.stats.state == "lost"  # not there yet: retried with backoff, never exits
+    assert pipeline.stats.state == "failing"  # never opened: retried with backoff, never exits
+    assert "no such file" in pipeline.status()["fault"]
     shutil.move(str(tmp_path / "made.avi"), str(video))
     pipeline.join(30)
     assert pipeline.finished and pipeline.stats.state == "ended"
@@ -160,7 +161,7 @@ def test_two_cameras_run_at_once_and_a_broken_one_does_not_stop_the_other(tmp_pa
     bad.start()
     good.join(60)
     assert good.finished
-    assert bad.stats.state == "lost" and not bad.finished  # still retrying
+    assert bad.stats.state == "failing" and not bad.finished  # never delivered a frame; still retrying
     stop.set()
     bad.join(10)
     assert bad.finished

@@ -10,8 +10,8 @@ import pytest
 
 from quickcam.common import protocol
 from quickcam.common.config import RecordingConfig
-from quickcam.detector.camera import OpenSegment
 from quickcam.detector.outbox import LOW_DISK_BYTES, MIB, Outbox, SegmentFormat, budget_format
+from quickcam.detector.pipeline.record import OpenSegment
 from quickcam.detector.sources import Frame
 
 PLENTY = 100 * 1024 * MIB
@@ -76,3 +76,15 @@ def test_a_reduced_segment_keeps_one_frame_per_period_and_restarts_the_cadence_a
     # The first frame at or after 0, 1 and 2 s of the first 3 s; after the hole the cadence restarts at 10 s.
     assert segment.frames == 4
     assert segment.end_ns == 10_000_000_000
+
+
+def test_the_status_stops_saying_over_budget_once_the_backlog_drained_even_with_no_new_segment(
+        tmp_path: Path) -> None:
+    box = Outbox(tmp_path)
+    recording = RecordingConfig(outbox_budget_mb=0.5, over_budget_fps=1.0)
+    kept = [_commit_snapshot(box, 300_000) for _ in range(2)]
+    assert box.segment_format(640, 480, 15.0, recording).reduced
+    assert box.recheck_budget(recording).startswith("0.6 MB waiting")  # still over: still said
+    for item_id in kept:
+        box.remove(item_id)
+    assert box.recheck_budget(recording) == "" and box.over_budget == ""  # no stale OVER BUDGET line

@@ -11,11 +11,15 @@ Protocol, one JSON object per line:
      (with "secrets": {...} it goes through Class.from_config(options, secrets))
   -> {"op": "upload", "path": "/tmp/x.qsc", "key": "cam0/x.qsc"}
   -> {"op": "call", "module": "pkg.module", "function": "name", "args": [...]}
+  -> {"op": "method", "name": "list_files", "args": [...]}   (the Reader methods; bytes
+     come back as {"bytes": base64}, dataclasses as {"fields": {...}})
   <- {"ok": <result>} or {"error": "RetryableError", "message": "..."}
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import importlib
 import json
 import os
@@ -27,7 +31,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from quickcam.uploader.backends import BackendError, PermanentError, RetryableError
+from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError
 
 
 def _serve() -> None:
@@ -45,6 +49,8 @@ def _serve() -> None:
                 reply: dict[str, Any] = {"ok": backend.name}
             elif request["op"] == "upload":
                 reply = {"ok": backend.upload(Path(request["path"]), request["key"])}
+            elif request["op"] == "method":
+                reply = {"ok": _jsonable(getattr(backend, request["name"])(*request["args"]))}
             elif request["op"] == "call":
                 function = getattr(importlib.import_module(request["module"]), request["function"])
                 reply = {"ok": function(*request["args"])}
@@ -56,6 +62,26 @@ def _serve() -> None:
             reply = {"error": type(exc).__name__, "message": traceback.format_exc()}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"bytes": base64.b64encode(value).decode()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"fields": dataclasses.asdict(value)}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"bytes"}:
+        return base64.b64decode(value["bytes"])
+    if isinstance(value, dict) and set(value) == {"fields"}:
+        return RemoteFile(**value["fields"])
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
 
 
 class BackendProcess:
@@ -72,6 +98,7 @@ class BackendProcess:
             text=True,
         )
         self._lines: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
@@ -81,12 +108,13 @@ class BackendProcess:
 
     def request(self, **request: Any) -> Any:
         assert self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps(request) + "\n")
-        self._proc.stdin.flush()
-        try:
-            reply = json.loads(self._lines.get(timeout=self.timeout))
-        except queue.Empty:
-            raise AssertionError(f"back-end process gave no answer in {self.timeout} s") from None
+        with self._lock:  # one request at a time: answers come back in order
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+            try:
+                reply = json.loads(self._lines.get(timeout=self.timeout))
+            except queue.Empty:
+                raise AssertionError(f"back-end process gave no answer in {self.timeout} s") from None
         if "ok" in reply:
             return reply["ok"]
         if reply["error"] == "RetryableError":
@@ -107,6 +135,16 @@ class BackendProcess:
 
     def upload(self, local_path: Path, remote_key: str) -> str:
         return self.request(op="upload", path=str(local_path), key=remote_key)
+
+    # The Reader methods, run in the child.
+    def list_folders(self, prefix: str) -> list[str]:
+        return self.request(op="method", name="list_folders", args=[prefix])
+
+    def list_files(self, prefix: str) -> list[RemoteFile]:
+        return _from_json(self.request(op="method", name="list_files", args=[prefix]))
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        return _from_json(self.request(op="method", name="read", args=[key, start, end]))
 
     def call(self, module: str, function: str, *args: Any) -> Any:
         return self.request(op="call", module=module, function=function, args=list(args))

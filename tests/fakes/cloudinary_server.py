@@ -15,16 +15,25 @@ and it reassembles ``upload_large`` chunks by ``X-Unique-Upload-Id`` and
 ``Content-Range: bytes FIRST-LAST/TOTAL``, in whatever order they arrive.
 With ``overwrite=0`` an existing public id is not replaced: the answer is the
 stored asset with ``"existing": true``, as Cloudinary does.
+
+For reading back it also serves, with HTTP Basic auth (api_key:api_secret) as the
+Admin API takes it: ``GET /v1_1/<cloud>/resources/raw/upload?prefix=&max_results=&next_cursor=``
+(paged), ``GET /v1_1/<cloud>/resources/raw/upload/<public_id>`` and
+``GET /v1_1/<cloud>/folders/<path>`` (folders implied by public ids); and, when
+``delivery_prefix`` is set to its own URL, the assets themselves at
+``<cloud>/raw/upload/v<version>/<public_id>`` with ``Range`` requests, as the CDN does.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.httpfake import FakeHandler, FaultPlan, LoopbackServer
 
@@ -109,6 +118,8 @@ class FakeCloudinary:
         self._lock = threading.Lock()
         self._versions = iter(range(1_700_000_000, 1_800_000_000))
         self.server = LoopbackServer(_CloudinaryHandler, self)
+        self.delivery_prefix = "https://res.cloudinary.com"  # where secure_url points; a test may point it here
+        self.list_page_size = 500  # resources per Admin API page at most (a test lowers it to page)
 
     @property
     def upload_prefix(self) -> str:
@@ -196,11 +207,54 @@ class FakeCloudinary:
             "bytes": len(asset.data),
             "etag": asset.etag,
             "url": f"http://res.cloudinary.com/{path}",
-            "secure_url": f"https://res.cloudinary.com/{path}",
+            "secure_url": f"{self.delivery_prefix}/{path}",
         }
         if existing:
             body["existing"] = True
         return body
+
+
+    # -- reading back: Admin API and delivery --------------------------------------------
+    def handle_get(self, path: str, query: dict[str, str], authorization: str) -> tuple[int, Any]:
+        """One GET; returns (status, JSON body) or (status, bytes) for a delivered asset."""
+        admin = re.match(rf"^/v1_1/{re.escape(self.cloud_name)}/(?P<what>resources/raw/upload|folders)(?P<rest>/.*)?$",
+                         path)
+        if admin:
+            expected = base64.b64encode(f"{self.api_key}:{self.api_secret}".encode()).decode()
+            if authorization != f"Basic {expected}":
+                return 401, _error("Invalid credentials")
+            rest = unquote((admin["rest"] or "").lstrip("/"))
+            with self._lock:
+                raw = sorted((a for (rtype, _), a in self.assets.items() if rtype == "raw"),
+                             key=lambda a: a.public_id)
+            if admin["what"] == "folders":
+                return self._subfolders(raw, rest)
+            if rest:
+                found = next((a for a in raw if a.public_id == rest), None)
+                return (200, self._describe(found)) if found else (404, _error(f"Resource not found - {rest}"))
+            chosen = [a for a in raw if a.public_id.startswith(query.get("prefix", ""))]
+            start = int(query.get("next_cursor") or 0)
+            limit = min(int(query.get("max_results") or 10), self.list_page_size)
+            body: dict[str, Any] = {"resources": [self._describe(a) for a in chosen[start:start + limit]]}
+            if start + limit < len(chosen):
+                body["next_cursor"] = str(start + limit)
+            return 200, body
+        delivery = re.match(rf"^/{re.escape(self.cloud_name)}/raw/upload/v(?P<version>\d+)/(?P<public_id>.+)$", path)
+        if delivery:
+            with self._lock:
+                asset = self.assets.get(("raw", unquote(delivery["public_id"])))
+            if asset is None or str(asset.version) != delivery["version"]:
+                return 404, b"not found"
+            return 200, asset.data
+        return 404, _error(f"no route {path}")
+
+    @staticmethod
+    def _subfolders(raw: list[Asset], folder: str) -> tuple[int, Any]:
+        below = [a.public_id[len(folder) + 1:] for a in raw if a.public_id.startswith(folder + "/")]
+        names = sorted({rest.split("/", 1)[0] for rest in below if "/" in rest})
+        if not below:
+            return 404, _error(f"Can't find folder with path {folder}")
+        return 200, {"folders": [{"name": n, "path": f"{folder}/{n}"} for n in names], "total_count": len(names)}
 
 
 def _error(message: str) -> dict[str, Any]:
@@ -232,6 +286,27 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], byt
 
 
 class _CloudinaryHandler(FakeHandler):
+    def do_GET(self) -> None:
+        fake: FakeCloudinary = self.fake
+        split = urlsplit(self.path)
+        fault = fake.faults.take(split.path)
+        if self.apply_transport_fault(fault):
+            return
+        query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        code, reply = fake.handle_get(split.path, query, self.headers.get("Authorization", ""))
+        if not isinstance(reply, bytes):
+            self.send_json(code, reply)
+            return
+        ranged = re.match(r"^bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
+        if code == 200 and ranged:
+            first = int(ranged[1])
+            last = min(int(ranged[2]) if ranged[2] else len(reply) - 1, len(reply) - 1)
+            headers = {"Content-Type": "application/octet-stream",
+                       "Content-Range": f"bytes {first}-{last}/{len(reply)}"}
+            self.send_bytes(206, reply[first:last + 1], headers)
+            return
+        self.send_bytes(code, reply, {"Content-Type": "application/octet-stream"})
+
     def do_POST(self) -> None:
         fake: FakeCloudinary = self.fake
         fault = fake.faults.take(self.path)

@@ -2,8 +2,9 @@
 
 Two listeners share one state, as Dropbox's two hosts do: the API host serves
 ``/oauth2/token`` (refresh and authorization-code grants, PKCE checked) and
-``/2/files/get_metadata``; the content host serves ``/2/files/upload`` and
-``/2/files/upload_session/{start,append_v2,finish}``. A route on the wrong host
+``/2/files/get_metadata`` and ``/2/files/list_folder{,/continue}`` (paged by
+``limit``); the content host serves ``/2/files/upload``,
+``/2/files/upload_session/{start,append_v2,finish}`` and ``/2/files/download``. A route on the wrong host
 is a 400, as on the real service.
 
 It behaves as Dropbox documents: bearer access tokens that expire; in ``add``
@@ -46,8 +47,9 @@ CONTENT_ROUTES = {
     "files/upload_session/start",
     "files/upload_session/append_v2",
     "files/upload_session/finish",
+    "files/download",
 }
-API_ROUTES = {"files/get_metadata"}
+API_ROUTES = {"files/get_metadata", "files/list_folder", "files/list_folder/continue"}
 
 
 def content_hash(data: bytes) -> str:
@@ -79,6 +81,14 @@ class StoredFile:
             "content_hash": content_hash(self.data),
             "is_downloadable": True,
         }
+
+
+@dataclass
+class Download:
+    """A files/download answer: metadata in the Dropbox-API-Result header, the bytes as the body."""
+
+    metadata: dict[str, Any]
+    data: bytes
 
 
 @dataclass
@@ -128,6 +138,8 @@ class FakeDropbox:
         self.code_verifiers: list[str] = []
         self.calls: list[str] = []  # API routes requested, in order (not /oauth2/token)
         self._sessions: dict[str, _Session] = {}
+        self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}  # list_folder cursor -> rest, limit
+        self.list_page_size = 2000  # entries per list_folder page at most (a test lowers it to page)
         self._lock = threading.Lock()
         self._revs = iter(range(0x100000000, 0x200000000))
         self.ca_bundle, context = _tls(cert_dir)
@@ -222,6 +234,17 @@ class FakeDropbox:
                         "path/not_found", {".tag": "path", "path": {".tag": "not_found"}}
                     )
                 return stored.metadata()
+            if name == "files/download":
+                stored = self.files.get(str(arg.get("path", "")).lower())
+                if stored is None:
+                    raise _route_error("path/not_found", {".tag": "path", "path": {".tag": "not_found"}})
+                return Download(stored.metadata(), stored.data)
+            if name == "files/list_folder":
+                limit = min(int(arg.get("limit") or 2000), self.list_page_size)
+                return self._list_page(self._entries(str(arg.get("path", "")), bool(arg.get("recursive"))), limit)
+            if name == "files/list_folder/continue":
+                entries, limit = self._cursors.pop(arg["cursor"])
+                return self._list_page(entries, limit)
             if name == "files/upload":
                 self._check_hash(arg, body, lambda e: e)
                 return self._commit(arg, bytes(body), force_conflict, session_id=None)
@@ -245,6 +268,36 @@ class FakeDropbox:
                 del self._sessions[arg["cursor"]["session_id"]]
                 return self._commit(arg["commit"], data, force_conflict, arg["cursor"]["session_id"])
         raise DropboxApiError(400, f"Unknown API function: {name}")
+
+    def _entries(self, path: str, recursive: bool) -> list[dict[str, Any]]:
+        """Folder and file metadata below ``path`` (folders are implied by the files' paths)."""
+        base = path.rstrip("/").lower()
+        if base in self.files:
+            raise _route_error("path/not_folder", {".tag": "path", "path": {".tag": "not_folder"}})
+        folders: dict[str, str] = {}
+        entries = []
+        for lower, stored in sorted(self.files.items()):
+            if not lower.startswith(base + "/"):
+                continue
+            parts = stored.path_display.split("/")
+            depth = base.count("/") + 1  # index of the first component below path
+            for n in range(depth, len(parts) - 1):
+                if recursive or n == depth:
+                    folders.setdefault("/".join(parts[: n + 1]).lower(), "/".join(parts[: n + 1]))
+            if recursive or len(parts) == depth + 1:
+                entries.append(stored.metadata())
+        if not entries and not folders:
+            raise _route_error("path/not_found", {".tag": "path", "path": {".tag": "not_found"}})
+        return [{".tag": "folder", "name": display.rsplit("/", 1)[-1], "path_lower": lower,
+                 "path_display": display, "id": "id:" + hashlib.sha1(lower.encode()).hexdigest()[:22]}
+                for lower, display in sorted(folders.items())] + entries
+
+    def _list_page(self, entries: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+        page, rest = entries[:limit], entries[limit:]
+        cursor = uuid.uuid4().hex
+        if rest:
+            self._cursors[cursor] = (rest, limit)
+        return {"entries": page, "cursor": cursor, "has_more": bool(rest)}
 
     def _check_hash(self, arg: dict[str, Any], body: bytes, wrap: Any) -> None:
         expected = arg.get("content_hash")
@@ -335,6 +388,10 @@ class _DropboxHandler(FakeHandler):
             return
         if fault is not None and fault.kind == "drop_after_commit":
             self.drop()
+            return
+        if isinstance(reply, Download):
+            self.send_bytes(200, reply.data, {"Content-Type": "application/octet-stream",
+                                              "Dropbox-API-Result": json.dumps(reply.metadata)})
             return
         self.send_json(200, reply, {"X-Dropbox-Request-Id": uuid.uuid4().hex})
 

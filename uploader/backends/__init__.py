@@ -10,6 +10,7 @@ third-party package can add one without touching this repository.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -42,6 +43,41 @@ class Backend(Protocol):
         is success, not an error. Raises RetryableError or PermanentError.
         """
         ...
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One stored file as a listing names it: ``key`` relative to the back end's root."""
+
+    key: str
+    size: int
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """What ``quickcam view`` needs from a destination: list and read back what was uploaded.
+
+    Keys are the ``remote_key`` the uploader stored under ("/"-separated, relative);
+    a key that would leave the back end's root raises PermanentError. Hidden and
+    temporary names (a leading "." or a ``.part`` suffix) are never listed.
+    """
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under ``prefix`` (empty if it does not exist)."""
+        ...
+
+    def list_files(self, prefix: str) -> list[RemoteFile]:
+        """Every file under ``prefix``, at any depth (empty if it does not exist)."""
+        ...
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``start`` up to (not including) ``end`` of the file at ``key``; None = to its end."""
+        ...
+
+
+def is_listed_name(name: str) -> bool:
+    """False for the hidden temporary files back ends write before a rename."""
+    return not (name.startswith(".") or name.endswith(".part"))
 
 
 def available_backends() -> dict[str, Any]:

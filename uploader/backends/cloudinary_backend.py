@@ -17,10 +17,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import cloudinary.api
 import cloudinary.exceptions
 import cloudinary.uploader
+import urllib3
 
-from quickcam.uploader.backends import BackendError, PermanentError, RetryableError
+from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError, is_listed_name
 
 # The SDK's own default for upload_large; Cloudinary caps a plain upload at
 # 100 MB for raw files on most plans, so stay well below that.
@@ -95,6 +97,8 @@ class CloudinaryBackend:
         self.upload_prefix = (upload_prefix or url["upload_prefix"]).rstrip("/")
         self.signature_algorithm = algorithm
         self.name = name
+        self._urls: dict[str, str] = {}  # key -> delivery URL, from the last listing
+        self._http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=False)
 
     @classmethod
     def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> CloudinaryBackend:
@@ -148,6 +152,77 @@ class CloudinaryBackend:
             self._check_same_content(local_path, public_id, result)
         return str(result.get("secure_url") or result.get("url") or public_id)
 
+    # -- reading back (quickcam view): Admin API listings, CDN downloads ----------------------
+    def _admin(self, call: Any, *args: Any, **options: Any) -> Any:
+        options.update(cloud_name=self.cloud_name, api_key=self._api_key, api_secret=self._api_secret,
+                       timeout=self.timeout)
+        if self.upload_prefix:
+            options["upload_prefix"] = self.upload_prefix
+        return call(*args, **options)
+
+    def list_folders(self, prefix: str) -> list[str]:
+        folder = self.public_id_for(prefix)
+        names: list[str] = []
+        cursor = None
+        try:
+            while True:
+                page = self._admin(cloudinary.api.subfolders, folder, max_results=500,
+                                   **({"next_cursor": cursor} if cursor else {}))
+                names += [f["name"] for f in page.get("folders", []) if is_listed_name(f["name"])]
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    return sorted(names)
+        except cloudinary.exceptions.NotFound:
+            return []
+        except cloudinary.exceptions.Error as exc:
+            raise classify_error(exc, folder, "listing") from exc
+
+    def list_files(self, prefix: str) -> list[RemoteFile]:
+        folder = self.public_id_for(prefix)
+        skip = len(self.folder) + 1 if self.folder else 0
+        found = []
+        cursor = None
+        try:
+            while True:
+                page = self._admin(cloudinary.api.resources, resource_type="raw", type="upload",
+                                   prefix=folder + "/", max_results=500,
+                                   **({"next_cursor": cursor} if cursor else {}))
+                for asset in page.get("resources", []):
+                    key = str(asset["public_id"])[skip:]
+                    if all(is_listed_name(part) for part in key.split("/")):
+                        found.append(RemoteFile(key, int(asset.get("bytes", 0))))
+                        self._urls[key] = str(asset["secure_url"])
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    return sorted(found, key=lambda f: f.key)
+        except cloudinary.exceptions.Error as exc:
+            raise classify_error(exc, folder, "listing") from exc
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        public_id = self.public_id_for(key)
+        url = self._urls.get(key)
+        try:
+            if url is None:
+                url = str(self._admin(cloudinary.api.resource, public_id, resource_type="raw",
+                                      type="upload")["secure_url"])
+                self._urls[key] = url
+        except cloudinary.exceptions.NotFound as exc:
+            raise PermanentError(f"Cloudinary: {public_id} is not there (deleted since it was listed?)") from exc
+        except cloudinary.exceptions.Error as exc:
+            raise classify_error(exc, public_id, "lookup") from exc
+        headers = {} if start == 0 and end is None else {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
+        try:
+            response = self._http.request("GET", url, headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise RetryableError(f"Cloudinary download of {public_id}: {exc}") from exc
+        if response.status == 404:
+            raise PermanentError(f"Cloudinary: {public_id} is not there (deleted since it was listed?)")
+        if response.status not in (200, 206):
+            error = RetryableError if response.status in (408, 420, 429) or response.status >= 500 else PermanentError
+            raise error(f"Cloudinary download of {public_id}: HTTP {response.status}")
+        data = response.data
+        return data[start:end] if response.status == 200 else data
+
     @staticmethod
     def _check_same_content(local_path: Path, public_id: str, result: dict[str, Any]) -> None:
         """A key uploaded twice is success only if Cloudinary holds these same bytes."""
@@ -165,9 +240,9 @@ class CloudinaryBackend:
             )
 
 
-def classify_error(exc: cloudinary.exceptions.Error, public_id: str) -> BackendError:
+def classify_error(exc: cloudinary.exceptions.Error, public_id: str, what: str = "upload") -> BackendError:
     """Turn an SDK error into RetryableError or PermanentError with a readable message."""
-    where = f"Cloudinary upload of {public_id}"
+    where = f"Cloudinary {what} of {public_id}"
     errors = cloudinary.exceptions
     if isinstance(exc, errors.RateLimited):
         return RetryableError(f"{where}: rate limited (420/429): {exc}")

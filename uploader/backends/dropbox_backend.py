@@ -31,7 +31,7 @@ from dropbox import exceptions as dbx_errors
 from dropbox import files as dbx_files
 from dropbox import stone_base
 
-from quickcam.uploader.backends import BackendError, PermanentError, RetryableError
+from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError, is_listed_name
 
 MIB = 1 << 20
 # Dropbox takes up to 150 MiB in one files/upload; sessions keep memory flat.
@@ -213,6 +213,60 @@ class DropboxBackend:
                 )
                 cursor.offset += len(chunk)
 
+    # -- reading back (quickcam view) -------------------------------------------------------
+    def list_folders(self, prefix: str) -> list[str]:
+        return sorted(entry.name for entry in self._list(prefix, recursive=False)
+                      if isinstance(entry, dbx_files.FolderMetadata) and is_listed_name(entry.name))
+
+    def list_files(self, prefix: str) -> list[RemoteFile]:
+        found = []
+        for entry in self._list(prefix, recursive=True):
+            if isinstance(entry, dbx_files.FileMetadata):
+                key = str(entry.path_display)[len(self.folder) + 1:]
+                if all(is_listed_name(part) for part in key.split("/")):
+                    found.append(RemoteFile(key, int(entry.size)))
+        return sorted(found, key=lambda f: f.key)
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        """files/download, streamed: a header read stops after ``end`` bytes and hangs up."""
+        path = self.path_for(key)
+        try:
+            _, response = self._dropbox().files_download(path)
+            try:
+                chunks, got = [], 0
+                for chunk in response.iter_content(64 * 1024):
+                    chunks.append(chunk)
+                    got += len(chunk)
+                    if end is not None and got >= end:
+                        break
+            finally:
+                response.close()
+        except dbx_errors.ApiError as exc:
+            if _error_tags(exc.error)[-1:] == ["not_found"]:
+                raise PermanentError(f"Dropbox: {path} is not there (deleted since it was listed?)") from exc
+            raise classify_error(exc, path, "download") from exc
+        except Exception as exc:  # classified below, never swallowed
+            raise classify_error(exc, path, "download") from exc
+        return b"".join(chunks)[start:end]
+
+    def _list(self, prefix: str, recursive: bool) -> list[Any]:
+        """Every entry of files/list_folder and its continuations; a missing folder is empty."""
+        path = self.path_for(prefix)
+        client = self._dropbox()
+        try:
+            result = client.files_list_folder(path, recursive=recursive, limit=2000)
+            entries = list(result.entries)
+            while result.has_more:
+                result = client.files_list_folder_continue(result.cursor)
+                entries += result.entries
+        except dbx_errors.ApiError as exc:
+            if _error_tags(exc.error)[-1:] == ["not_found"]:
+                return []
+            raise classify_error(exc, path, "listing") from exc
+        except Exception as exc:  # classified below, never swallowed
+            raise classify_error(exc, path, "listing") from exc
+        return entries
+
     def _dropbox(self) -> dropbox.Dropbox:
         """One SDK client per back end; it keeps and refreshes the access token."""
         with self._client_lock:
@@ -249,9 +303,9 @@ def _is_file_conflict(error: Any) -> bool:
     return "conflict" in tags and tags[-1] == "file"
 
 
-def classify_error(exc: Exception, path: str) -> BackendError:
+def classify_error(exc: Exception, path: str, what: str = "upload") -> BackendError:
     """Turn an SDK or network error into RetryableError or PermanentError."""
-    where = f"Dropbox upload of {path}"
+    where = f"Dropbox {what} of {path}"
     if isinstance(exc, BackendError):
         return exc
     if isinstance(exc, dbx_errors.AuthError):

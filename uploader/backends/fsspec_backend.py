@@ -37,7 +37,7 @@ import fsspec
 import fsspec.asyn
 import fsspec.utils
 
-from quickcam.uploader.backends import BackendError, PermanentError, RetryableError
+from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError, is_listed_name
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,49 @@ class FsspecBackend:
             self._forget_filesystem()
             raise classify_error(exc, f"{self.url}/{remote_key}") from exc
         return f"{self.url}/{remote_key}"
+
+    # -- reading back (quickcam view) -------------------------------------------------------
+    def list_folders(self, prefix: str) -> list[str]:
+        def run(ops: _Ops, path: str) -> list[str]:
+            if not ops.call("exists", path):
+                return []
+            entries = ops.call("ls", path, detail=True)
+            return sorted(posixpath.basename(e["name"].rstrip("/")) for e in entries
+                          if e.get("type") == "directory" and is_listed_name(posixpath.basename(e["name"].rstrip("/"))))
+        return self._reading(prefix, run)
+
+    def list_files(self, prefix: str) -> list[RemoteFile]:
+        def run(ops: _Ops, path: str) -> list[RemoteFile]:
+            root = self._root.rstrip("/")
+            found = []
+            for name, info in ops.call("find", path, detail=True).items():
+                rel = posixpath.relpath(name.rstrip("/"), root) if root else name.lstrip("/")
+                if info.get("type") == "file" and all(is_listed_name(part) for part in rel.split("/")):
+                    found.append(RemoteFile(rel, int(info.get("size") or 0)))
+            return sorted(found, key=lambda f: f.key)
+        return self._reading(prefix, run)
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        def run(ops: _Ops, path: str) -> bytes:
+            if start == 0 and end is None:
+                return ops.call("cat_file", path)
+            # Not cat_file(start=, end=): sshfs ignores both and returns the whole file.
+            with ops.fs.open(path, "rb") as src:
+                src.seek(start)
+                return src.read(-1 if end is None else max(0, end - start))
+        return self._reading(key, run)
+
+    def _reading(self, key: str, run: Any) -> Any:
+        parts = PurePosixPath(key).parts
+        if key.startswith("/") or ".." in parts:
+            raise PermanentError(f"remote key {key!r} is not a relative path")
+        try:
+            fs, root = self._filesystem()
+            path = posixpath.join(root, key) if root and key else (root or key)
+            return run(_Ops(fs, self.timeout), path.rstrip("/"))
+        except Exception as exc:  # classified below, never swallowed
+            self._forget_filesystem()
+            raise classify_error(exc, f"{self.url}/{key}") from exc
 
     def _filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
         """Connect on first use; after a failure the next upload reconnects."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from quickcam.common.durable import atomic_write
-from quickcam.uploader.backends import PermanentError, RetryableError
+from quickcam.uploader.backends import PermanentError, RemoteFile, RetryableError, is_listed_name
 
 
 class LocalBackend:
@@ -26,10 +27,14 @@ class LocalBackend:
     def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> LocalBackend:
         return cls(**options)
 
-    def upload(self, local_path: Path, remote_key: str) -> str:
+    def _inside(self, remote_key: str) -> Path:
         target = (self.root / remote_key).resolve()
-        if self.root not in target.parents:
+        if self.root not in target.parents and not (target == self.root and remote_key in ("", ".")):
             raise PermanentError(f"remote key {remote_key!r} escapes the storage folder")
+        return target
+
+    def upload(self, local_path: Path, remote_key: str) -> str:
+        target = self._inside(remote_key)
         if self.bandwidth_kbit > 0:
             time.sleep(local_path.stat().st_size * 8 / (self.bandwidth_kbit * 1000))
         try:
@@ -40,3 +45,45 @@ class LocalBackend:
             # A full or unmounted disk is worth retrying: it may come back.
             raise RetryableError(f"local storage {self.root}: {exc.strerror or exc}") from exc
         return str(target)
+
+    # -- reading back (quickcam view) -------------------------------------------------------
+    def list_folders(self, prefix: str) -> list[str]:
+        folder = self._inside(prefix)
+        try:
+            return sorted(p.name for p in folder.iterdir() if p.is_dir() and is_listed_name(p.name))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise RetryableError(f"local storage {folder}: {exc.strerror or exc}") from exc
+
+    def list_files(self, prefix: str) -> list[RemoteFile]:
+        folder = self._inside(prefix)
+        found = []
+        try:
+            for dirpath, dirnames, filenames in os.walk(folder, onerror=_raise):
+                dirnames[:] = [d for d in dirnames if is_listed_name(d)]
+                rel = Path(dirpath).relative_to(self.root).as_posix()
+                for name in filenames:
+                    if is_listed_name(name):
+                        size = os.stat(os.path.join(dirpath, name)).st_size
+                        found.append(RemoteFile(f"{rel}/{name}" if rel != "." else name, size))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise RetryableError(f"local storage {folder}: {exc.strerror or exc}") from exc
+        return sorted(found, key=lambda f: f.key)
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        target = self._inside(key)
+        try:
+            with open(target, "rb") as src:
+                src.seek(start)
+                return src.read() if end is None else src.read(max(0, end - start))
+        except FileNotFoundError as exc:
+            raise PermanentError(f"local storage: {key} is not there (deleted since it was listed?)") from exc
+        except OSError as exc:
+            raise RetryableError(f"local storage {target}: {exc.strerror or exc}") from exc
+
+
+def _raise(exc: OSError) -> None:
+    raise exc

@@ -106,12 +106,14 @@ def test_a_pipeline_on_a_low_battery_detects_a_fifth_of_the_frames_and_still_cat
     pipeline = CameraPipeline(camera, Outbox(camera.recording.outbox_dir), stop, source_factory=lambda _: source,
                               hooks=PipelineHooks(governor=governor))
     pipeline.start()
-    deadline = time.monotonic() + 30
+    deadline, seen_recording = time.monotonic() + 30, False
     while source.index < 110 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        seen_recording |= pipeline.status()["recording"]  # what the console shows as "recording"
+        time.sleep(0.005)
     stop.set()
     pipeline.join(30)
     assert pipeline.finished
+    assert seen_recording and not pipeline.status()["recording"], "recording while the event is open, not after"
     assert 0.7 < governor.skipped / source.index < 0.85  # 2 of 10 fps detected
     assert pipeline.stats.events == 1
     assert journal(camera.recording.outbox_dir), "the event was recorded"

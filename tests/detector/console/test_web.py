@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import httpx
+import httpx2 as httpx
 import numpy as np
 import pytest
 

@@ -1,0 +1,112 @@
+"""One camera's pipeline: the stages, wired and supervised.
+
+    source ─► capture ─► FrameBuffer (every frame, for recording) ─► record ─► outbox
+                 │                                                     ▲ start/end
+                 └─► detection queue (bounded) ─► detect ──────────────┘
+                                                    └─► snapshots ─► outbox
+
+Each stage is a small class in its own module with a ``run(loop)``; this
+module only builds them, starts their loops under a ``Supervisor`` (restart
+with backoff, heartbeats) and reports the camera's health. Writes go through
+one ``DiskWrites`` per camera, which steps recording down when the disk is
+full and back up when it is not.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from quickcam.common.config import CameraConfig
+from quickcam.common.protocol import FAULT_MAX
+from quickcam.detector.console.hooks import PipelineHooks
+from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline.capture import CaptureStage
+from quickcam.detector.pipeline.detect import DetectStage
+from quickcam.detector.pipeline.disk import FULL, DiskWrites
+from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.record import Command, RecordStage
+from quickcam.detector.pipeline.stats import CameraStats
+from quickcam.detector.pipeline.supervise import Supervisor
+from quickcam.detector.sources import Frame, FrameSource, make_source
+
+DETECT_QUEUE_S = 0.5  # detection may lag capture by this much before frames are dropped for it
+DETECT_SLACK_NS = 2_000_000_000  # pre-roll kept beyond pre_roll_s, for detection lag
+STALL_FRAMES = 3  # a loop that has not beaten for this many frame intervals is stalled
+
+SourceFactory = Callable[[CameraConfig], FrameSource]
+
+
+class CameraPipeline:
+    """Everything one camera does, in three supervised loops; nothing raises out of them.
+
+    ``source_factory`` makes the (unopened) source; tests pass fakes. ``hooks`` are where the
+    console meets the stages (live tap, run-time zones, low-power governor); the defaults do nothing.
+    """
+
+    def __init__(self, camera: CameraConfig, outbox: Outbox, stop_event: threading.Event,
+                 source_factory: SourceFactory = make_source, hooks: PipelineHooks | None = None) -> None:
+        self.camera, self.outbox, self.stop_event = camera, outbox, stop_event
+        self.stats = CameraStats()
+        self.source: FrameSource = source_factory(camera)
+        fps = max(1.0, camera.fps)
+        recording = camera.recording
+        detect_queue: queue.Queue[Frame | None] = queue.Queue(maxsize=max(2, round(fps * DETECT_QUEUE_S)))
+        commands: queue.Queue[Command] = queue.Queue()
+        self.buffer = FrameBuffer(int(recording.pre_roll_s * 1e9) + DETECT_SLACK_NS,
+                                  max(8, int(recording.buffer_max_s * fps)), self.source.live, camera.id)
+        self.disk = DiskWrites(camera.id, outbox)
+        source_fps = lambda: self.source.fps  # noqa: E731 - known once the source is open
+        hooks = hooks or PipelineHooks()  # console: live tap, run-time zones, low-power governor
+        self.capture = CaptureStage(camera, self.source, self.buffer, detect_queue, self.stats, stop_event,
+                                    hooks.tap)
+        self.capture.recording_ok = lambda: self.disk.rung == FULL
+        self.detect = DetectStage(camera, detect_queue, self.buffer, commands, self.disk, self.stats, source_fps,
+                                  hooks.zones, hooks.governor)
+        self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk,
+                                  lambda: self.detect.detected_until_ns, source_fps)
+        self.supervisor = Supervisor(f"camera {camera.id}")
+        stall_s = STALL_FRAMES / fps
+        self.supervisor.add("capture", self.capture.run, stall_s)
+        self.supervisor.add("detection", self.detect.run, stall_s)
+        self.supervisor.add("recording", self.record.run, stall_s)
+
+    def start(self) -> None:
+        self.supervisor.start()
+
+    def join(self, timeout: float) -> None:
+        self.supervisor.join(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self.supervisor.finished
+
+    def status(self) -> dict[str, Any]:
+        """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
+
+        ``fault`` says what is wrong in words ('' when nothing is); ``loops``
+        gives each loop's health (running, errors, seconds since its last beat).
+        """
+        status = self.stats.as_status()
+        state = self.stats.state
+        problems = [] if state == "ended" else self.supervisor.problems()
+        disk = self.disk.fault()
+        if state in ("failing", "lost"):  # the camera itself: say that first
+            fault = "; ".join(filter(None, [self.stats.open_error, *problems]))
+        elif problems:
+            fault = "; ".join(problems)
+            state = "stalled" if all("stalled" in p for p in problems) else "failing"
+        elif disk:
+            fault = disk
+            state = "degraded" if state == "ok" else state
+        else:
+            fault = ""
+        if disk and fault != disk:
+            fault = f"{fault}; {disk}" if fault else disk
+        status.update(state=state, fault=fault[:FAULT_MAX], write_failures=self.disk.failed,
+                      not_recorded=self.disk.unrecorded + self.buffer.dropped,
+                      snapshots_replaced=self.disk.replaced,
+                      loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})
+        return status

@@ -1,0 +1,232 @@
+"""The capture stage: frames from the source into the FrameBuffer (for recording) and to detection.
+
+A live source never waits: when detection is behind, its oldest waiting frame
+is skipped for detection only (still recorded) and counted. A source that is
+not live (a file read as fast as possible) waits for detection and for the
+recorder instead, so it is analysed exactly as in real time.
+
+A camera that never opened is named with its source and the likely fix, and
+its state is ``failing``; one that worked and went away is ``lost`` and is
+reopened with backoff, visibly, for as long as the detector runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from quickcam.common.config import CameraConfig
+from quickcam.detector.console.tap import LiveTap
+from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.stats import CameraStats
+from quickcam.detector.pipeline.supervise import Loop
+from quickcam.detector.sources import EndOfSource, Frame, FrameSource
+
+log = logging.getLogger(__name__)
+
+REOPEN_FIRST_S = 0.5
+STILL_LOST_LOG_S = 60.0
+
+
+def redacted(url: str) -> str:
+    """A stream URL without its password, for the log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<the stream URL>"
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_failure(camera: CameraConfig) -> str:
+    """Why ``camera``'s source would not open, as far as can be told, and the likely fix."""
+    if camera.source == "camera":
+        device = f"/dev/video{camera.index}"
+        if not sys.platform.startswith("linux"):
+            return (f"cannot open camera index {camera.index}; check it is plugged in and not used by another "
+                    "program, or set [camera] index")
+        if not Path(device).exists():
+            return (f"cannot open {device} (camera index {camera.index}) — no such device; list cameras with "
+                    "`v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index")
+        if not os.access(device, os.R_OK | os.W_OK):
+            return (f"cannot open {device} — permission denied; add this user to the 'video' group "
+                    "(`sudo usermod -aG video $USER`, then log in again)")
+        return (f"cannot open {device} — the device exists but gives no video (another program may be using "
+                "it, or it is not a capture device); try another [camera] index")
+    if camera.source == "file":
+        path = Path(camera.path)
+        if not path.exists():
+            return f"cannot open {camera.path} — no such file; check [camera] path"
+        if not path.is_file():
+            return f"cannot open {camera.path} — not a file; set [camera] path to a video file"
+        if not os.access(path, os.R_OK):
+            return f"cannot open {camera.path} — permission denied; make it readable by this user"
+        return (f"cannot open {camera.path} — not a video this OpenCV can read; check that it plays "
+                "(e.g. `ffprobe` it) or convert it to MP4")
+    if camera.source == "stream":
+        return (f"cannot open stream {redacted(camera.path)} — no answer or not a video stream; check the URL, "
+                "that the camera is on the network, and its user and password")
+    return f"cannot open the {camera.source} source"
+
+
+class CaptureStage:
+    """Reads the source; its ``run`` may be restarted by the supervisor (the source is reopened)."""
+
+    def __init__(self, camera: CameraConfig, source: FrameSource, buffer: FrameBuffer,
+                 detect_queue: queue.Queue[Frame | None], stats: CameraStats, stop: threading.Event,
+                 tap: LiveTap | None = None) -> None:
+        self.camera, self.source, self.buffer, self.detect_queue = camera, source, buffer, detect_queue
+        self.stats, self.stop = stats, stop
+        self.tap = tap or LiveTap()  # console: the live view; a dict read per frame unless someone watches
+        self.fps_window: deque[int] = deque(maxlen=30)
+        self.measured_logged = False
+        self.is_open = False
+        self.recording_ok: Callable[[], bool] = lambda: True  # the pipeline says whether every frame is still recorded
+
+    def run(self, loop: Loop) -> None:
+        try:
+            self._capture(loop)
+        except BaseException:
+            self._close_source()  # reopened when the supervisor restarts this loop
+            raise
+        self._close_source()
+        self.buffer.close()
+        self._put_detect(None, loop)  # tells the detect stage to finish
+
+    def _close_source(self) -> None:
+        self.is_open = False
+        try:
+            self.source.close()
+        except Exception as exc:  # a driver that fails to close must not stop the camera
+            log.warning("camera %s: closing the source failed (%s)", self.camera.id, exc)
+
+    def _capture(self, loop: Loop) -> None:
+        while not self.stop.is_set():
+            loop.beat()
+            if not self.is_open and not self._open_with_backoff(loop):
+                return
+            try:
+                frame = self.source.read()
+            except EndOfSource:
+                log.info("camera %s: end of file %s", self.camera.id, self.camera.path)
+                self.stats.state = "ended"
+                return
+            except Exception as exc:
+                log.warning("camera %s: read failed (%s)", self.camera.id, exc)
+                frame = None
+            if frame is None:
+                log.warning("camera %s: %s (no frame); reopening with backoff up to %.0f s", self.camera.id,
+                            "lost" if self.stats.opened else "opened but gives no frame", self.camera.reopen_max_s)
+                self.stats.state = "lost" if self.stats.opened else "failing"
+                self._close_source()
+                continue
+            self._deliver(frame, loop)
+
+    def _deliver(self, frame: Frame, loop: Loop) -> None:
+        if self.stats.state != "ok":
+            if self.stats.state == "lost":
+                log.info("camera %s: ok again", self.camera.id)
+            self.stats.state = "ok"
+        self.stats.opened = True
+        window = self.fps_window
+        window.append(frame.time_ns)
+        if len(window) > 1:
+            self.stats.fps = (len(window) - 1) * 1e9 / max(1, window[-1] - window[0])
+        if not self.measured_logged and len(window) == window.maxlen:
+            self.measured_logged = True
+            height, width = frame.image.shape[:2]
+            log.info("camera %s: delivering %dx%d at %.1f fps (measured)", self.camera.id, width, height,
+                     self.stats.fps)
+        self.stats.frames += 1
+        self.buffer.push(frame, self.stop, loop.beat)
+        self.stats.dropped_recording = self.buffer.dropped
+        self._put_detect(frame, loop)
+        self.tap.offer(self.camera.id, frame.image, frame.time_ns)  # console: never waits (newest-frame slot)
+
+    def _open_with_backoff(self, loop: Loop) -> bool:
+        """Open the source, retrying with capped exponential backoff until it works or we stop.
+
+        Opening (a stream may take its full timeout) and waiting are not stalls: the camera's
+        state (failing, lost) says what is going on meanwhile.
+        """
+        loop.watched = False
+        try:
+            return self._open_retrying(loop)
+        finally:
+            loop.watched = True
+            loop.beat()
+
+    def _open_retrying(self, loop: Loop) -> bool:
+        backoff, attempt, last_log = REOPEN_FIRST_S, 0, time.monotonic()
+        while not self.stop.is_set():
+            loop.beat()
+            try:
+                opened = self.source.open()
+                reason = "" if opened else "cannot open"
+            except Exception as exc:  # a driver error must not end the detector
+                opened, reason = False, f"{type(exc).__name__}: {exc}"
+            if opened:
+                self.is_open = True
+                self.stats.width, self.stats.height = self.source.width, self.source.height
+                self.stats.open_error = ""
+                return True
+            attempt += 1
+            reason = open_failure(self.camera) if reason == "cannot open" else reason  # what, and the fix
+            self.stats.open_error = reason
+            if not self.stats.opened:  # never delivered
+                if self.stats.state != "failing":
+                    log.error("camera %s: %s", self.camera.id, reason)
+                    self.stats.state = "failing"
+            elif self.stats.state != "lost":
+                log.warning("camera %s: lost (%s)", self.camera.id, reason)
+                self.stats.state = "lost"
+            log.info("camera %s: %s attempt %d failed (%s); next in %.1f s", self.camera.id,
+                     "reopen" if self.stats.opened else "open", attempt, reason, backoff)
+            if time.monotonic() - last_log >= STILL_LOST_LOG_S:
+                last_log = time.monotonic()
+                log.warning("camera %s: still %s after %d attempts (%s); retrying every %.0f s", self.camera.id,
+                            "lost" if self.stats.opened else "not opened", attempt, reason, backoff)
+            if self.stop.wait(backoff):
+                return False
+            backoff = min(backoff * 2, self.camera.reopen_max_s)
+            self.stats.reopens += 1
+        return False
+
+    def _put_detect(self, frame: Frame | None, loop: Loop) -> None:
+        while True:
+            try:
+                if self.source.live:
+                    self.detect_queue.put_nowait(frame)
+                else:  # a file read as fast as possible waits for detection, to its last frame
+                    self.detect_queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                if not self.source.live:
+                    loop.beat()
+                    if self.stop.is_set() and frame is not None:
+                        return
+                    continue
+                try:  # live: detection is behind, skip its oldest frame (still recorded)
+                    dropped = self.detect_queue.get_nowait()
+                    if dropped is not None:
+                        self.stats.dropped += 1
+                        if self.stats.dropped % 100 == 1:
+                            log.warning("camera %s: detection is behind; %d frame(s) skipped for detection "
+                                        "so far (%s)", self.camera.id, self.stats.dropped,
+                                        "each is still recorded" if self.recording_ok()
+                                        else "recording is reduced: the disk is full")
+                    else:  # never lose the end marker
+                        self.detect_queue.put_nowait(None)
+                        return
+                except queue.Empty:
+                    pass

@@ -1,0 +1,180 @@
+"""The detect stage: motion on each frame, the event clock, snapshots, faces.
+
+It tells the record stage where each event starts and ends (``Command``) and
+how far it has looked (``detected_until_ns``). The onset snapshot is handed to
+``DiskWrites`` before the ``start`` command, so it is committed before the
+event's first segment. Its state (background model, event clock, the open
+event) lives on the object, so a restart of its loop carries an event on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Callable
+
+import cv2
+
+from quickcam.common import protocol
+from quickcam.common.config import CameraConfig
+from quickcam.detector.console.governor import FullRate, Governor
+from quickcam.detector.console.live_zones import ZoneBoard
+from quickcam.detector.events import Action, EventClock
+from quickcam.detector.faces import Box, FaceBudget, open_face_detector, timed_faces
+from quickcam.detector.motion import MotionDetector, MotionResult, create_detector
+from quickcam.detector.pipeline.dark import DarkMode
+from quickcam.detector.pipeline.disk import DiskWrites
+from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.record import Command, EventFaces
+from quickcam.detector.pipeline.stats import CameraStats
+from quickcam.detector.pipeline.supervise import Loop
+from quickcam.detector.sources import Frame
+from quickcam.detector.zones import ZoneError
+
+log = logging.getLogger(__name__)
+
+MAX_SNAPSHOTS = 6  # per event
+SNAPSHOT_GAP_NS = 1_000_000_000  # between "larger area" snapshots; a better face skips it
+IDLE_WAIT_S = 0.2
+
+
+class DetectStage:
+    """Frames in, event commands and snapshots out."""
+
+    def __init__(self, camera: CameraConfig, frames: queue.Queue[Frame | None], buffer: FrameBuffer,
+                 commands: queue.Queue[Command], disk: DiskWrites, stats: CameraStats,
+                 fps: Callable[[], float], zones: ZoneBoard | None = None, governor: Governor | None = None) -> None:
+        self.camera, self.cfg, self.rec = camera, camera.motion, camera.recording
+        # console: zones saved by the editor at run time, and the low-power rate
+        self.zones = (zones or ZoneBoard()).watch(camera.id, camera.zones)
+        self.governor = governor or FullRate()
+        self.frames, self.buffer, self.commands, self.disk, self.stats = frames, buffer, commands, disk, stats
+        self.fps = fps
+        self.dark = DarkMode(camera.id, camera.motion)
+        self.clock = EventClock(int(self.rec.post_roll_s * 1e9), int(self.rec.max_event_s * 1e9),
+                                int(self.rec.min_event_s * 1e9), self.cfg.trigger_frames)
+        self.detector: MotionDetector | None = None
+        self.faces_detector = None
+        self.budget = FaceBudget(camera.faces.budget_ms_per_s)
+        self.detected_until_ns = 0  # the recorder never writes past what detection has seen
+        self.event_id, self.event_faces = "", EventFaces()
+        self.snapshots, self.best_area, self.best_face, self.last_snapshot_ns = 0, 0.0, 0, 0
+        self.relearning, self.last_ns = False, 0
+
+    def _setup(self, frame: Frame) -> MotionDetector:
+        """The motion detector for this camera, made from its first frame's size."""
+        height, width = frame.image.shape[:2]
+        zone_mask = None
+        try:
+            zone_mask = self.zones.mask(width, height)
+        except ZoneError as exc:
+            log.error("camera %s: %s; watching the whole picture", self.camera.id, exc)
+        self.detector = create_detector(self.cfg, fps=self.fps() or self.camera.fps, zone_mask=zone_mask)
+        self.faces_detector = open_face_detector(self.camera.faces)
+        if self.faces_detector is not None:
+            log.info("camera %s: faces by %s, at most %.0f ms a second, only where motion is", self.camera.id,
+                     self.faces_detector.name, self.camera.faces.budget_ms_per_s)
+        return self.detector
+
+    def run(self, loop: Loop) -> None:
+        while True:
+            loop.beat()
+            try:
+                frame = self.frames.get(timeout=IDLE_WAIT_S)
+            except queue.Empty:
+                continue
+            if frame is None:
+                break
+            self.step(frame)
+        if self.clock.recording:
+            self.clock.recording = self.stats.recording = False
+            self.commands.put(Command("end", self.event_id, self.last_ns + 1))
+        self._detected(self.last_ns + 1)
+        self.commands.put(Command("stop"))
+
+    def step(self, frame: Frame) -> None:
+        """Detection on one frame."""
+        self.last_ns = frame.time_ns
+        if self.dark.skip(frame.time_ns, self.clock.recording):
+            self._detected(frame.time_ns)
+            return
+        if not self.governor.admit(self.camera.id, frame.time_ns):  # console: low power skips this frame
+            self._detected(frame.time_ns)
+            return
+        if self.detector is not None and self.zones.changed():  # console: the zone editor saved new zones
+            height, width = frame.image.shape[:2]
+            self.detector = create_detector(self.cfg, fps=self.fps() or self.camera.fps,
+                                            zone_mask=self.zones.new_mask(width, height))
+            log.info("camera %s: new zones applied (the background is learned again)", self.camera.id)
+        detector = self.detector or self._setup(frame)
+        result = detector.detect(frame.image)
+        self.dark.update(result.brightness, frame.time_ns)
+        self.stats.dark = self.dark.dark
+        if result.global_change != self.relearning:
+            self.relearning = result.global_change
+            if self.relearning:
+                log.info("camera %s: the whole picture changed (%.0f%%): lighting, not motion; "
+                         "re-learning the background", self.camera.id, result.area_fraction * 100)
+        action = self.clock.step(frame.time_ns, result.motion)
+        faces: list[Box] = []
+        if result.motion and self.faces_detector is not None and self.clock.recording:
+            found = timed_faces(self.faces_detector, self.budget, frame.image, result.boxes,
+                                self.camera.faces.min_size_px, frame.time_ns)
+            faces = found or []
+        if action is Action.START:
+            self._start(frame, result, faces)
+        elif action is Action.CONTINUE and self.snapshots < MAX_SNAPSHOTS:
+            face_area = max((w * h for _, _, w, h in faces), default=0)
+            better_face = face_area > self.best_face * 1.2
+            larger = (result.motion and result.area_fraction > self.best_area * 1.5
+                      and frame.time_ns - self.last_snapshot_ns >= SNAPSHOT_GAP_NS)
+            if better_face or larger:
+                self._snapshot(frame, result, faces, self.snapshots)
+                self.snapshots, self.last_snapshot_ns = self.snapshots + 1, frame.time_ns
+                self.best_area = max(self.best_area, result.area_fraction)
+                self.best_face = max(self.best_face, face_area)
+        elif action is Action.END:
+            log.info("camera %s: event %s ends", self.camera.id, self.event_id)
+            self.stats.recording = False
+            self.commands.put(Command("end", self.event_id, self.clock.end_ns))
+        if faces and self.clock.recording:
+            self.stats.faces += len(faces)
+            self.event_faces.add(frame.time_ns, faces)
+        self._detected(frame.time_ns)
+
+    def _start(self, frame: Frame, result: MotionResult, faces: list[Box]) -> None:
+        self.event_id, self.event_faces = protocol.new_message_id(), EventFaces()
+        self.stats.events += 1
+        self.stats.last_event_ms = frame.time_ns // 1_000_000
+        self.stats.recording = True
+        log.info("camera %s: motion, event %s starts (area %.3f, %d box(es))", self.camera.id, self.event_id,
+                 result.area_fraction, len(result.boxes))
+        from_ns = self.clock.onset_ns - int(self.rec.pre_roll_s * 1e9)
+        self.buffer.hold(from_ns)
+        try:
+            self._snapshot(frame, result, faces, 0)  # before anything else of the event
+        except Exception:  # the event is recorded all the same; DiskWrites handles a full disk itself
+            log.exception("camera %s: the onset snapshot of event %s failed", self.camera.id, self.event_id)
+        self.snapshots, self.best_area, self.last_snapshot_ns = 1, result.area_fraction, frame.time_ns
+        self.best_face = max((w * h for _, _, w, h in faces), default=0)
+        self.commands.put(Command("start", self.event_id, from_ns, self.event_faces))
+
+    def _detected(self, time_ns: int) -> None:
+        self.detected_until_ns = time_ns
+        self.buffer.notify()
+
+    def _snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> None:
+        ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
+        if not ok:
+            log.error("camera %s: JPEG encoding of snapshot %d failed", self.camera.id, number)
+            return
+        payload = jpeg.tobytes()
+        height, width = frame.image.shape[:2]
+        header = protocol.make_header(
+            "snapshot", camera=self.camera.id, event=self.event_id, width=width, height=height,
+            seq=number, content_type="image/jpeg", boxes=[list(b) for b in result.boxes],
+            faces=[list(f) for f in faces], motion_area=round(result.area_fraction, 4),
+            **protocol.payload_fields(payload),
+        )
+        header["time_ms"] = frame.time_ns // 1_000_000
+        self.disk.commit_snapshot(header, payload)

@@ -1,0 +1,271 @@
+"""Writing footage when the disk may be full: full recording, then reduced, then snapshots only.
+
+A write that fails with ENOSPC, EDQUOT or EIO never ends a stage and never
+loses what is already in memory:
+
+- a snapshot that cannot be written is kept in memory, the newest one of each
+  event (an older one it replaces is counted and logged), and written as soon
+  as the disk takes it, before any segment;
+- a finished segment whose commit fails stays in the staging folder and is
+  committed again later (its bytes are already on disk);
+- a failed segment write steps the recording down a rung: full -> reduced (the
+  disk budget's reduced format, docs/reliability.md) -> snapshots only. The
+  frames not recorded are counted. Each step is a loud log line and the
+  camera's status says it (``DISK FULL, recording snapshots only, 3 writes
+  failed``).
+
+Every ``PROBE_EVERY_S`` the record stage calls ``recover()``: held items are
+written and a probe write is tried; once it works, full recording resumes with
+the next frame, without a restart.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from quickcam.detector.outbox import MIB, Outbox
+
+log = logging.getLogger(__name__)
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+PROBE_EVERY_S = 0.5
+PROBE_BYTES = 256 * 1024
+MIN_FREE_BYTES = 2 * MIB  # below this, a probe is not even tried
+MAX_HELD_SNAPSHOTS = 256  # events whose newest snapshot waits in memory
+
+FULL, REDUCED, SNAPSHOTS_ONLY = 0, 1, 2
+RUNG_WORDS = {FULL: "full recording", REDUCED: "recording reduced", SNAPSHOTS_ONLY: "recording snapshots only"}
+
+
+def disk_error(exc: BaseException) -> OSError | None:
+    """The disk error (full, over quota, I/O error, read-only) behind ``exc``, or None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in DISK_ERRNOS:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _words(exc: OSError) -> str:
+    return "DISK FULL" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "DISK ERROR"
+
+
+class DiskWrites:
+    """The camera's writes into the outbox, and the recording rung they allow (thread-safe)."""
+
+    def __init__(self, camera_id: str, outbox: Outbox) -> None:
+        self.camera_id = camera_id
+        self.outbox = outbox
+        self.lock = threading.RLock()
+        self.rung = FULL
+        self.failed = 0  # writes that failed, since start
+        self.replaced = 0  # snapshots dropped from memory for a newer one of the same event
+        self.unrecorded = 0  # frames not recorded because the disk refused them
+        self.problem = ""  # "DISK FULL" / "DISK ERROR" while there is one
+        self.cause = ""
+        self._snapshots: dict[str, tuple[dict[str, Any], bytes]] = {}  # event -> newest unwritten snapshot
+        self._segments: list[tuple[dict[str, Any], Path]] = []  # finished segments whose commit failed
+        self._probe_at = 0.0
+
+    # -- writes ----------------------------------------------------------------------
+    def commit_snapshot(self, header: dict[str, Any], payload: bytes) -> bool:
+        """Write a snapshot, or keep it in memory (newest per event) if the disk refuses; True if written."""
+        what = f"snapshot {header.get('seq', 0)} of event {header.get('event')}"
+        if not self.held():  # the usual case: no lock held during the write, so detection never waits on a segment
+            try:
+                self.outbox.commit_bytes(header, payload)
+                return True
+            except OSError as exc:
+                if disk_error(exc) is None:
+                    raise
+                with self.lock:
+                    self._failed(exc, what)
+                    self._hold_snapshot(header, payload)
+                return False
+        with self.lock:
+            if self._flush():
+                try:
+                    self.outbox.commit_bytes(header, payload)
+                    return True
+                except OSError as exc:
+                    if disk_error(exc) is None:
+                        raise
+                    self._failed(exc, what)
+            self._hold_snapshot(header, payload)
+            return False
+
+    def _hold_snapshot(self, header: dict[str, Any], payload: bytes) -> None:
+        with self.lock:
+            event = str(header.get("event", ""))
+            older = self._snapshots.pop(event, None)
+            if older is not None:
+                self.replaced += 1
+                log.warning("camera %s: snapshot %s of event %s was never written (disk full) and is replaced in "
+                            "memory by the newer snapshot %s (%d replaced so far)", self.camera_id,
+                            older[0].get("seq"), event, header.get("seq"), self.replaced)
+            elif len(self._snapshots) >= MAX_HELD_SNAPSHOTS:
+                oldest = next(iter(self._snapshots))
+                self._snapshots.pop(oldest)
+                self.replaced += 1
+                log.error("camera %s: %d events' snapshots already held in memory; dropping event %s's",
+                          self.camera_id, MAX_HELD_SNAPSHOTS, oldest)
+            self._snapshots[event] = (header, payload)
+
+    def commit_segment(self, header: dict[str, Any], staged: Path) -> bool:
+        """Commit a finished segment, or hold it in staging to retry; True if committed now."""
+        if not self.held():  # the usual case, without the lock (see commit_snapshot)
+            try:
+                self._commit_staged(header, staged)
+                return True
+            except OSError as exc:
+                if disk_error(exc) is None:
+                    raise
+                with self.lock:
+                    self._segment_refused(exc, header, staged)
+                return False
+        with self.lock:
+            if self._flush():
+                try:
+                    self._commit_staged(header, staged)
+                    return True
+                except OSError as exc:
+                    if disk_error(exc) is None:
+                        raise
+                    self._segment_refused(exc, header, staged)
+                    return False
+            self._segments.append((header, staged))
+            return False
+
+    def _segment_refused(self, exc: OSError, header: dict[str, Any], staged: Path) -> None:
+        self._failed(exc, f"segment {header.get('seq')} of event {header.get('event')}")
+        self.step_down(exc)
+        self._segments.append((header, staged))
+
+    def _commit_staged(self, header: dict[str, Any], staged: Path) -> None:
+        final = self.outbox.root / f"{header['id']}.bin"
+        try:
+            self.outbox.commit_file(header, staged)
+        except OSError:
+            if final.exists() and not staged.exists():
+                os.replace(final, staged)  # back to staging: committed later, or cleared at start-up
+            raise
+
+    def _flush(self) -> bool:
+        """Write what is held (snapshots first, then segments, oldest first); True if nothing is left."""
+        while self._snapshots:
+            event, (header, payload) = next(iter(self._snapshots.items()))
+            try:
+                self.outbox.commit_bytes(header, payload)
+            except OSError as exc:
+                if disk_error(exc) is None:
+                    raise
+                return False
+            del self._snapshots[event]
+            log.warning("camera %s: snapshot %s of event %s written from memory", self.camera_id,
+                        header.get("seq"), event)
+        while self._segments:
+            header, staged = self._segments[0]
+            try:
+                self._commit_staged(header, staged)
+            except OSError as exc:
+                if disk_error(exc) is None:
+                    raise
+                return False
+            self._segments.pop(0)
+            log.warning("camera %s: segment %s of event %s committed after the disk took it", self.camera_id,
+                        header.get("seq"), header.get("event"))
+        return True
+
+    # -- the rung ----------------------------------------------------------------------
+    def segment_failed(self, exc: OSError, frames_lost: int, what: str) -> None:
+        """A segment could not be written: count it and step down a rung."""
+        with self.lock:
+            self.unrecorded += frames_lost
+            self._failed(exc, what)
+            self.step_down(exc)
+
+    def not_recorded(self, frames: int = 1) -> None:
+        with self.lock:
+            self.unrecorded += frames
+
+    def step_down(self, exc: OSError) -> None:
+        with self.lock:
+            if self.rung == SNAPSHOTS_ONLY:
+                return
+            self.rung += 1
+            self.problem = _words(exc)
+            log.error("camera %s: %s (%s); %s%s; %d write(s) failed so far; detection goes on, snapshots are "
+                      "kept in memory and written when there is room, full recording resumes by itself",
+                      self.camera_id, self.problem, exc.strerror or exc, RUNG_WORDS[self.rung],
+                      " (half size, reduced frame rate)" if self.rung == REDUCED else "", self.failed)
+
+    def _failed(self, exc: OSError, what: str) -> None:
+        self.failed += 1
+        self.problem = self.problem or _words(exc)
+        self.cause = f"{exc.strerror or exc} writing {what}"
+        if self.failed == 1 or self.failed % 50 == 0:
+            log.error("camera %s: %s: cannot write %s (%s); %d write(s) failed so far", self.camera_id,
+                      _words(exc), what, exc.strerror or exc, self.failed)
+
+    def recover(self) -> None:
+        """Every ``PROBE_EVERY_S`` while anything is held or reduced: write what is held, then probe."""
+        now = time.monotonic()
+        with self.lock:
+            idle = self.rung == FULL and not self._snapshots and not self._segments
+            if idle or now - self._probe_at < PROBE_EVERY_S:
+                return
+            self._probe_at = now
+            if not self._flush() or self.rung == FULL:
+                return
+            if not self._probe():
+                return
+            log.warning("camera %s: the disk takes writes again (%.0f MB free); full recording resumes (%d write(s) "
+                        "had failed, %d frame(s) not recorded)", self.camera_id, self._free() / MIB, self.failed,
+                        self.unrecorded)
+            self.rung, self.problem, self.cause = FULL, "", ""
+
+    def _free(self) -> int:
+        try:
+            return shutil.disk_usage(self.outbox.root).free
+        except OSError:
+            return 0
+
+    def _probe(self) -> bool:
+        if self._free() < MIN_FREE_BYTES:
+            return False
+        probe = self.outbox.staging_path(f"probe-{self.camera_id}")
+        try:
+            with open(probe, "wb") as handle:
+                handle.write(b"\0" * PROBE_BYTES)
+                handle.flush()
+                os.fsync(handle.fileno())
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.unlink(missing_ok=True)
+
+    # -- status ----------------------------------------------------------------------
+    def held(self) -> int:
+        with self.lock:
+            return len(self._snapshots) + len(self._segments)
+
+    def fault(self) -> str:
+        """'' when writing works; else the status words, e.g. 'DISK FULL, recording snapshots only, 3 writes failed'."""
+        with self.lock:
+            if self.rung == FULL and not self._snapshots and not self._segments:
+                return ""
+            words = [self.problem or "DISK FULL", RUNG_WORDS[self.rung]]
+            if self._snapshots or self._segments:
+                words.append(f"{len(self._snapshots)} snapshot(s) and {len(self._segments)} segment(s) held "
+                             "until the disk takes them")
+            words.append(f"{self.failed} write(s) failed")
+            return ", ".join(words)

@@ -1,0 +1,99 @@
+"""The frames waiting to be recorded, between the capture stage and the record stage.
+
+Idle, the buffer keeps ``keep_ns`` of the newest frames (the pre-roll). Each
+event holds it from its first pre-roll frame (``hold(from_ns)``) until the
+recorder has written it (``release(from_ns)``); several events may hold it at
+once (a file analysed as fast as possible starts the next event while the
+recorder is still writing the previous one), and the oldest hold wins, so no
+event's frames are trimmed for another's.
+
+A live source never waits: if the recorder falls ``max_frames`` behind, the
+oldest frames are dropped, counted and logged. A source that is not live (a
+file read as fast as possible) waits for the recorder instead: back-pressure,
+nothing lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from quickcam.detector.sources import Frame
+
+log = logging.getLogger(__name__)
+
+WARN_EVERY_NS = 5_000_000_000
+
+
+class FrameBuffer:
+    """Frames waiting to be recorded (thread-safe)."""
+
+    def __init__(self, keep_ns: int, max_frames: int, live: bool, camera_id: str) -> None:
+        self.keep_ns, self.max_frames, self.live = keep_ns, max_frames, live
+        self.camera_id = camera_id
+        self.frames: deque[Frame] = deque()
+        self.cond = threading.Condition()
+        self.holds: list[int] = []  # from_ns of every event not yet fully recorded
+        self.closed = False
+        self.dropped = 0
+        self._warned_ns = 0
+
+    def push(self, frame: Frame, stop: threading.Event, waiting: Callable[[], None] = lambda: None) -> None:
+        """Add a frame; a source that is not live waits here while the recorder is behind.
+
+        ``waiting`` is called while it waits (the capture loop's heartbeat:
+        waiting for the recorder is not a stall).
+        """
+        with self.cond:
+            self.frames.append(frame)
+            floor = frame.time_ns - self.keep_ns if not self.holds else min(self.holds)
+            while self.frames and self.frames[0].time_ns < floor:
+                self.frames.popleft()
+            while len(self.frames) > self.max_frames and not stop.is_set():
+                if not self.live:  # nothing is lost by waiting for the encoder
+                    waiting()
+                    self.cond.wait(0.1)
+                    continue
+                self.frames.popleft()
+                self.dropped += 1
+                if frame.time_ns - self._warned_ns > WARN_EVERY_NS:
+                    self._warned_ns = frame.time_ns
+                    log.warning("camera %s: encoder is %d frames behind; dropping the oldest frames of "
+                                "the recording (%d so far)", self.camera_id, self.max_frames, self.dropped)
+            self.cond.notify_all()
+
+    def hold(self, from_ns: int) -> None:
+        """Keep every frame from ``from_ns`` on until ``release(from_ns)``."""
+        with self.cond:
+            self.holds.append(from_ns)
+
+    def release(self, from_ns: int) -> None:
+        """End one hold set by ``hold(from_ns)``; other events' holds stay."""
+        with self.cond:
+            if from_ns in self.holds:
+                self.holds.remove(from_ns)
+            self.cond.notify_all()
+
+    def take(self, after_index: int, until_ns: int, timeout: float) -> list[Frame]:
+        """Frames newer than ``after_index`` and not after ``until_ns``; waits up to ``timeout``."""
+        with self.cond:
+            ready = [f for f in self.frames if f.index > after_index and f.time_ns <= until_ns]
+            if not ready and not self.closed:
+                self.cond.wait(timeout)
+                ready = [f for f in self.frames if f.index > after_index and f.time_ns <= until_ns]
+            if ready:  # taken frames are no longer needed here
+                while self.frames and self.frames[0].index <= ready[-1].index:
+                    self.frames.popleft()
+                self.cond.notify_all()
+            return ready
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def notify(self) -> None:
+        with self.cond:
+            self.cond.notify_all()

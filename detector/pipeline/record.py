@@ -1,0 +1,272 @@
+"""The record stage: the event's frames from the FrameBuffer into segment files in the outbox.
+
+It takes commands from the detect stage, in order: ``start`` (with the first
+pre-roll time), ``end``, ``stop``. An event is finished (its last segment
+committed as ``final``) before the next event's ``start`` is read, so a slow
+recorder never files one event's frames under the next. It never writes past
+what detection has seen (``detected_until``), so the end of an event is known
+before its frames are written.
+
+Writing goes through ``DiskWrites``: on a full disk it records reduced, then
+snapshots only, and back to full when the disk takes writes again.
+
+Other recorders (e.g. passthrough of the camera's own packets) are other
+classes with the same ``run(loop)`` taking the same commands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+
+from quickcam.common import protocol
+from quickcam.common.config import CameraConfig, RecordingConfig
+from quickcam.detector.encoders import SegmentEncoder, open_encoder
+from quickcam.detector.faces import Box
+from quickcam.detector.outbox import Outbox, SegmentFormat, budget_format
+from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, DiskWrites, disk_error
+from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.supervise import Loop
+from quickcam.detector.sources import Frame
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 0.2
+
+
+@dataclass
+class EventFaces:
+    """Face boxes seen during an event, for the segment headers (thread-safe)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    seen: list[tuple[int, list[int]]] = field(default_factory=list)  # (time_ns, box)
+
+    def add(self, time_ns: int, boxes: list[Box]) -> None:
+        with self.lock:
+            self.seen.extend((time_ns, list(box)) for box in boxes)
+
+    def between(self, start_ns: int, end_ns: int) -> list[dict]:
+        with self.lock:
+            return [{"time_ms": t // 1_000_000, "box": box} for t, box in self.seen if start_ns <= t <= end_ns]
+
+
+@dataclass
+class Command:
+    """From the detect stage to the record stage."""
+
+    kind: str  # start, end, stop
+    event_id: str = ""
+    time_ns: int = 0
+    faces: EventFaces | None = None
+
+
+class OpenSegment:
+    """A segment file being written in the outbox's staging area."""
+
+    def __init__(self, outbox: Outbox, recording: RecordingConfig, chosen: SegmentFormat) -> None:
+        self.id = protocol.new_message_id()
+        self.path = outbox.staging_path(f"{self.id}.mp4")
+        width, height, fps = chosen.width, chosen.height, chosen.fps
+        self.encoder: SegmentEncoder = open_encoder(recording.encoder, self.path, width, height, fps)
+        self.width, self.height, self.fps = width, height, fps
+        self.max_ns = int(chosen.seconds * 1e9)
+        self.frames = 0
+        self.start_ns = self.end_ns = 0
+        self.gap_ns = int(1e9 / fps) if chosen.reduced else 0  # reduced: one frame per gap
+        self.next_ns = 0
+        self.forced_reduced = False  # reduced because the disk refused a full one (not by the budget)
+
+    def write(self, frame: Frame) -> None:
+        if self.gap_ns:
+            if self.frames and frame.time_ns < self.next_ns:
+                return
+            # Keep the cadence; after a hole in the source, restart it from this frame.
+            on_time = self.frames and frame.time_ns - self.next_ns < self.gap_ns
+            self.next_ns = (self.next_ns if on_time else frame.time_ns) + self.gap_ns
+        if self.frames == 0:
+            self.start_ns = frame.time_ns
+        image = frame.image
+        if (image.shape[1], image.shape[0]) != (self.width, self.height):
+            image = cv2.resize(image, (self.width, self.height))  # a stream changed size mid-event
+        self.encoder.write(image)
+        self.end_ns = frame.time_ns
+        self.frames += 1
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns + int(1e9 / self.fps)
+
+    def abandon(self) -> None:
+        """Give up this segment (its write failed): close what can be closed, free its disk space."""
+        try:
+            self.encoder.close()
+        except Exception as exc:  # the encoder is already broken; the file goes anyway
+            log.debug("closing a failed segment's encoder: %s", exc)
+        self.path.unlink(missing_ok=True)
+
+
+class RecordStage:
+    """Encodes each event's frames into segments; its state survives a restart of its loop."""
+
+    def __init__(self, camera: CameraConfig, outbox: Outbox, buffer: FrameBuffer, commands: queue.Queue[Command],
+                 disk: DiskWrites, detected_until: Callable[[], int], fps: Callable[[], float]) -> None:
+        self.camera, self.recording = camera, camera.recording
+        self.outbox, self.buffer, self.commands, self.disk = outbox, buffer, commands, disk
+        self.detected_until, self.fps = detected_until, fps
+        self.event_id, self.from_ns, self.end_ns, self.seq, self.last_index = "", 0, None, 0, -1
+        self.faces: EventFaces | None = None
+        self.segment: OpenSegment | None = None
+        self.recording_event, self.stopping = False, False
+        self.lost_frames = 0  # frames of an event not recorded (disk refused them, or the encoder failed)
+
+    def run(self, loop: Loop) -> None:
+        while True:
+            loop.beat()
+            self.disk.recover()
+            if self._step(loop):
+                return
+
+    def _next_command(self, wait: bool) -> Command | None:
+        try:
+            if not self.recording_event:
+                return self.commands.get(timeout=IDLE_WAIT_S) if wait else self.commands.get_nowait()
+            if self.end_ns is None and not self.stopping:  # only this event's end (or stop) can come now
+                return self.commands.get_nowait()
+        except queue.Empty:
+            pass
+        return None
+
+    def _step(self, loop: Loop) -> bool:
+        """One round: commands, then the frames detection has seen. True when told to stop and done."""
+        # Read how far detection has looked *before* its commands: it queues an event's end before it
+        # moves past it, so every end up to ``seen`` is in the queue now and no later frame is filed
+        # under the event (a file analysed fast may be far ahead of the recorder).
+        seen = self.detected_until()
+        command = self._next_command(wait=True)
+        while command is not None:
+            if command.kind == "stop":
+                self.stopping = True
+                if not self.recording_event:
+                    return True
+            elif command.kind == "start":
+                self.event_id, self.from_ns, self.end_ns, self.seq = command.event_id, command.time_ns, None, 0
+                self.faces, self.recording_event = command.faces, True
+                log.debug("camera %s: recording event %s", self.camera.id, self.event_id)
+            elif command.kind == "end":
+                self.end_ns = command.time_ns
+            command = self._next_command(wait=False)
+        if not self.recording_event:
+            return False
+        if self.end_ns is None and self.stopping:
+            self.end_ns = seen + 1  # told to stop with no end: the event ends with what was seen
+        limit = seen if self.end_ns is None else min(self.end_ns - 1, seen)
+        frames = self.buffer.take(self.last_index, limit, timeout=0.05)
+        for frame in frames:
+            loop.beat()
+            if frame.time_ns < self.from_ns:
+                continue  # older than the pre-roll
+            self.last_index = frame.index
+            self._record(frame)
+        if self.end_ns is not None and (seen >= self.end_ns - 1 or self.stopping) and not frames:
+            self._event_done()
+            return self.stopping
+        return False
+
+    def _record(self, frame: Frame) -> None:
+        if self.disk.rung == SNAPSHOTS_ONLY:
+            if self.segment is not None:
+                self._close(final=False)
+            self.disk.not_recorded()
+            self.lost_frames += 1
+            return
+        if self.segment is not None and self.segment.forced_reduced and self.disk.rung == FULL:
+            self._close(final=False)  # the disk is back: full recording from this frame on
+        try:
+            if self.segment is None:
+                self.segment = self._new_segment(frame)
+            elif self.segment.duration_ns >= self.segment.max_ns:
+                self._close(final=False)
+                self.segment = self._new_segment(frame)
+            self.segment.write(frame)
+        except Exception as exc:
+            lost = 1 + (self.segment.frames if self.segment is not None else 0)
+            if self.segment is not None:
+                self.segment.abandon()
+                self.segment = None
+            self.lost_frames += lost
+            error = disk_error(exc)
+            if error is None:
+                log.exception("camera %s: encoding failed (%d frame(s) of event %s lost); starting a new segment",
+                              self.camera.id, lost, self.event_id)
+            else:
+                self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
+
+    def _new_segment(self, frame: Frame) -> OpenSegment:
+        height, width = frame.image.shape[:2]
+        fps = self.fps() or self.camera.fps
+        if self.disk.rung == REDUCED:
+            rec = self.recording  # the budget's reduced format, whatever the budget says now
+            chosen = budget_format(width, height, fps, rec.segment_s, 1, 1, 0, rec.over_budget_fps)
+        else:
+            chosen = self.outbox.segment_format(width, height, fps, self.recording)
+        segment = OpenSegment(self.outbox, self.recording, chosen)
+        segment.forced_reduced = self.disk.rung == REDUCED
+        return segment
+
+    def _close(self, final: bool) -> None:
+        """Finish the open segment and hand it to the outbox; a failure loses only this segment."""
+        segment, self.segment = self.segment, None
+        if segment is None:
+            return
+        try:
+            header = self._finish(segment, final)
+        except Exception as exc:
+            segment.abandon()
+            self.lost_frames += segment.frames
+            error = disk_error(exc)
+            if error is None:
+                log.exception("camera %s: closing segment %d of event %s failed (%d frame(s) lost)",
+                              self.camera.id, self.seq, self.event_id, segment.frames)
+            else:
+                self.disk.segment_failed(error, segment.frames, f"segment {self.seq} of event {self.event_id}")
+            return
+        self.disk.commit_segment(header, segment.path)
+        self.seq += 1
+
+    def _finish(self, segment: OpenSegment, final: bool) -> dict:
+        segment.encoder.close()
+        data_size = segment.path.stat().st_size
+        digest = hashlib.sha256()
+        with open(segment.path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        faces = self.faces.between(segment.start_ns, segment.end_ns) if self.faces is not None else []
+        header = protocol.make_header(
+            "segment", camera=self.camera.id, event=self.event_id, seq=self.seq, final=final,
+            start_ms=segment.start_ns // 1_000_000, end_ms=segment.end_ns // 1_000_000,
+            frames=segment.frames, fps=float(segment.fps), width=segment.width, height=segment.height,
+            container="mp4", codec=segment.encoder.codec, content_type="video/mp4",
+            size=data_size, sha256=digest.hexdigest(), faces=faces,
+        )
+        header["id"] = segment.id
+        return header
+
+    def _event_done(self) -> None:
+        if self.segment is not None:
+            self._close(final=True)
+        if self.seq:
+            log.info("camera %s: event %s recorded in %d segment(s)%s", self.camera.id, self.event_id, self.seq,
+                     f"; {self.lost_frames} frame(s) not recorded (disk)" if self.lost_frames else "")
+        elif self.lost_frames:
+            log.warning("camera %s: event %s: no segment recorded (the disk refused them; %d frame(s) not "
+                        "recorded); its snapshots are kept", self.camera.id, self.event_id, self.lost_frames)
+        else:
+            log.warning("camera %s: event %s ended with no frame recorded", self.camera.id, self.event_id)
+        self.segment, self.recording_event, self.faces, self.lost_frames = None, False, None, 0
+        self.buffer.release(self.from_ns)

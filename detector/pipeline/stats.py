@@ -1,0 +1,33 @@
+"""What the status messages and the log say about a camera (plain values, written by the stages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class CameraStats:
+    """Counters and the capture state; ``CameraPipeline.status()`` adds the health of each loop."""
+
+    state: str = "starting"  # starting, ok, lost (worked, then went away), failing (never opened), ended
+    dark: bool = False
+    frames: int = 0
+    dropped: int = 0  # frames detection skipped because it was behind (all are still recorded)
+    dropped_recording: int = 0  # frames lost to recording because the encoder was far behind
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    events: int = 0
+    last_event_ms: int = 0
+    reopens: int = 0
+    faces: int = 0
+    opened: bool = False  # the source has delivered at least once since start
+    open_error: str = ""  # why it cannot be opened, with the likely fix
+    recording: bool = False  # an event is open (the console shows it)
+
+    def as_status(self) -> dict:
+        return {"state": self.state, "dark": self.dark, "fps": round(self.fps, 2), "frames": self.frames,
+                "dropped": self.dropped, "dropped_recording": self.dropped_recording,
+                "width": self.width, "height": self.height, "events": self.events,
+                "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces,
+                "recording": self.recording}

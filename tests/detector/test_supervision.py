@@ -1,0 +1,101 @@
+"""No exception ends a camera's loop for good, and status is never ok while a loop is stuck."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline.supervise import Supervisor
+from quickcam.detector.sources import DemoSource, Walk
+from tests.detector.fakes import ScriptedSource, camera_config, journal, pipeline_for, run
+
+
+def _wait(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_a_detection_error_is_logged_once_counted_and_the_loop_restarts_with_the_event_recorded(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
+    demo = DemoSource(320, 240, 10.0, realtime=False, walks=(Walk(2.0, 5.0),), period_s=1000.0)
+    pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), ScriptedSource(lambda i: demo.read().image, 80))
+    step = pipeline.detect.step
+    failures = {"left": 3}
+
+    def flaky_step(frame):  # a bug that strikes three frames in the middle of the walk
+        if frame.index >= 35 and failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("motion model exploded")
+        return step(frame)
+
+    pipeline.detect.step = flaky_step
+    run([pipeline])
+    status = pipeline.status()
+    assert status["loops"]["detection"]["errors"] == 3
+    assert "motion model exploded" in status["loops"]["detection"]["last_error"]
+    failed = [r for r in caplog.records if "detection loop failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info  # once, with the traceback; the repeats are counted
+    segments = [row for row in journal(tmp_path) if row["type"] == "segment"]
+    assert len({row["event"] for row in journal(tmp_path)}) == 1 and segments  # the event carried on
+
+
+class _Stuck(ScriptedSource):
+    """A live camera whose driver hangs in read() after 20 frames, until released."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda i: np.full((48, 64, 3), 90, np.uint8), 10_000)
+        self.live = True
+        self.release = threading.Event()
+
+    def read(self):
+        if self.position >= 20:
+            self.release.wait()
+        time.sleep(0.02)
+        return super().read()
+
+
+def test_status_says_stalled_not_ok_while_a_loop_has_not_moved_for_three_frame_intervals(tmp_path: Path) -> None:
+    stop = threading.Event()
+    source = _Stuck()
+    pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), source, stop)
+    pipeline.start()
+    try:
+        assert _wait(lambda: source.position >= 20)
+        assert _wait(lambda: pipeline.status()["state"] == "stalled", 5), pipeline.status()
+        assert "capture loop stalled" in pipeline.status()["fault"]
+        source.release.set()
+        assert _wait(lambda: pipeline.status()["state"] == "ok", 5), pipeline.status()
+    finally:
+        source.release.set()
+        stop.set()
+        pipeline.join(10)
+
+
+def test_a_loop_that_keeps_failing_is_restarted_with_growing_backoff_and_reported_failing() -> None:
+    supervisor = Supervisor("camera t")
+    calls: list[float] = []
+
+    def broken(loop) -> None:
+        calls.append(time.monotonic())
+        if len(calls) <= 4:
+            raise OSError("four times")
+
+    loop = supervisor.add("recording", broken)
+    supervisor.start()
+    assert _wait(lambda: len(calls) >= 2, 5)
+    assert "recording loop failing (OSError: four times" in supervisor.problems()[0]
+    assert _wait(lambda: supervisor.finished, 10)
+    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    assert gaps[-1] > 2 * gaps[0]  # backoff grows
+    assert loop.errors == 4 and loop.finished and "four times" in loop.last_error

@@ -1,0 +1,66 @@
+"""A camera that cannot be opened is named with its source and the fix, shown FAILING, and fails the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import QUICKCAM, REPO, free_port
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env.update({"QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{free_port()}", **extra})
+    return env
+
+
+def test_a_missing_video_file_is_named_with_the_fix_shown_failing_and_the_detector_exits_non_zero(
+        tmp_path: Path) -> None:
+    env = _env(QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(tmp_path / "garage.mp4"))
+    detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "4"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    status_file = tmp_path / "outbox" / "detector-status.json"
+    deadline, live = time.monotonic() + 20, ""
+    while time.monotonic() < deadline and "FAILING" not in live:  # while it runs: not ok
+        time.sleep(0.3)
+        if status_file.exists():
+            live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                  timeout=30).stdout
+    output = detector.communicate(timeout=60)[0]
+    assert detector.returncode == 3, output
+    assert f"camera cam0: cannot open {tmp_path / 'garage.mp4'} — no such file; check [camera] path" in output
+    assert "camera cam0 never delivered a frame" in output
+    assert "camera cam0: FAILING (cannot open" in live, live
+    camera = json.loads(status_file.read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and "no such file" in camera["fault"]
+
+
+def test_a_usb_camera_index_that_does_not_exist_names_the_device_and_how_to_list_cameras(tmp_path: Path) -> None:
+    env = _env(QUICKCAM_CAMERA__SOURCE="camera", QUICKCAM_CAMERA__INDEX="57")
+    run = subprocess.run([QUICKCAM, "detector", "--seconds", "2"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "cannot open /dev/video57 (camera index 57) — no such device; list cameras with" in run.stderr
+
+
+def test_an_empty_path_for_a_file_source_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "file"\npath = ""\n')
+    run = subprocess.run([QUICKCAM, "detector", "--config", "quickcam.toml", "--seconds", "1"], cwd=tmp_path,
+                         env=_env(), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "config error: camera.path: " in run.stderr and "is empty" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_run_all_with_seconds_exits_non_zero_when_a_camera_never_delivered_a_frame(tmp_path: Path) -> None:
+    (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "file"\npath = "nowhere.mp4"\n')
+    key = subprocess.run([QUICKCAM, "keygen"], capture_output=True, text=True, check=True).stdout
+    (tmp_path / "tokens.env").write_text(key)
+    (tmp_path / "tokens.env").chmod(0o600)
+    run = subprocess.run([str(REPO / "scripts/run_all.sh"), "--config", "quickcam.toml", "--seconds", "3"],
+                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "nowhere.mp4 — no such file" in run.stderr

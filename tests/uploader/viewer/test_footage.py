@@ -1,0 +1,84 @@
+"""Joining segments without re-encoding, and faces on snapshots: the viewer's functional core."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from quickcam.uploader.viewer.footage import OpenedItem, draw_faces, find_faces, join_segments
+from quickcam.uploader.viewer.store import StoredItem
+from tests.uploader.viewer.footage_store import FACE_JPEG, make_clip, make_jpeg
+
+
+def _opened(seq: int, plaintext: bytes | None, problem: str = "") -> OpenedItem:
+    item = StoredItem(f"k{seq}", "segment", seq, f"id{seq}", 0, None)
+    return OpenedItem(item, plaintext=plaintext, problem=problem)
+
+
+def _b_frame_clip(frames: int = 20, fps: int = 10) -> bytes:
+    """A clip with B-frames (decode order differs from display order), as many IP cameras send."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"preset": "medium", "bf": "2"}
+        stream.codec_context.time_base = Fraction(1, fps)
+        for n in range(frames):
+            image = np.full((120, 160, 3), 40, np.uint8)
+            image[30:50, n * 6 % 140:n * 6 % 140 + 20] = 255
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = n
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def _frame_times(mp4: bytes) -> list[float]:
+    with av.open(io.BytesIO(mp4)) as video:
+        return [float(frame.time) for frame in video.decode(video=0)]
+
+
+@pytest.mark.parametrize("make", [lambda: make_clip(2.0), _b_frame_clip], ids=["no-b-frames", "b-frames"])
+def test_joined_segments_play_back_to_back_without_gaps(make: object) -> None:
+    clip = make()  # type: ignore[operator]
+    joined = join_segments([_opened(0, clip), _opened(1, clip), _opened(2, clip)])
+    times = _frame_times(joined.mp4)
+    assert len(times) == 60 and joined.joined == [0, 1, 2] and joined.left_out == {}
+    steps = {round(b - a, 3) for a, b in zip(times, times[1:], strict=False)}
+    assert steps == {0.1}, steps  # one frame apart everywhere, across the joins too
+    assert times[0] == pytest.approx(0.0, abs=0.01)
+    assert joined.duration_s == pytest.approx(6.0)
+
+
+def test_unplayable_or_mismatched_segments_are_left_out_with_the_reason() -> None:
+    clip = make_clip(1.0)
+    joined = join_segments([_opened(0, clip), _opened(1, b"not a video"), _opened(2, None, "damaged: tag"),
+                            _opened(3, make_clip(1.0, size=(320, 240))), _opened(4, clip)])
+    assert joined.joined == [0, 4]
+    assert joined.left_out[1].startswith("not a playable video")
+    assert joined.left_out[2] == "damaged: tag"
+    assert "320x240" in joined.left_out[3]
+    assert len(_frame_times(joined.mp4)) == 20
+
+
+def test_nothing_playable_gives_no_video() -> None:
+    joined = join_segments([_opened(0, None, "wrong key: ...")])
+    assert joined.mp4 == b"" and joined.left_out == {0: "wrong key: ..."}
+
+
+@pytest.mark.skipif(not FACE_JPEG.is_file(), reason="tests/data/messi5.jpg comes from opencv-doc "
+                                                    "(scripts/install_test_tools.sh)")
+def test_faces_are_found_and_boxed_on_a_real_photo() -> None:
+    jpeg = FACE_JPEG.read_bytes()
+    image, faces = find_faces(jpeg)
+    assert image is not None and len(faces) >= 1
+    drawn, count = draw_faces(jpeg, width=320)
+    assert count == len(faces) and drawn != jpeg and drawn.startswith(b"\xff\xd8")
+    assert find_faces(make_jpeg())[1] == []
+    assert draw_faces(b"not a jpeg") == (b"not a jpeg", 0)

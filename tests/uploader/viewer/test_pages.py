@@ -1,0 +1,96 @@
+"""Timeline paging and filters, the status strip from the uploader's files, ledger hashes, mode 2 keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from quickcam.common.cryptofile import Keyring, RecipientPrivateKey, SymmetricKey
+from quickcam.uploader.backends.local import LocalBackend
+from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.viewer.cli import load_keyring
+from quickcam.uploader.viewer.security import Gate
+from quickcam.uploader.viewer.state import Viewer
+from quickcam.uploader.viewer.store import StoreIndex
+from quickcam.uploader.viewer.uplink import UplinkStatus
+from quickcam.uploader.viewer.web import build_app
+from tests.uploader.viewer.conftest import T0
+from tests.uploader.viewer.footage_store import StoredEventFixture, add_event, make_jpeg
+
+
+def _login(viewer: Viewer) -> TestClient:
+    client = TestClient(build_app(viewer), follow_redirects=False)
+    assert client.get(f"/?token={viewer.gate.token}").status_code == 303
+    return client
+
+
+def test_timeline_pages_newest_first_and_filters_by_day(client: TestClient, viewer: Viewer, tmp_path: Path,
+                                                        store_key: SymmetricKey, clips: list[bytes],
+                                                        store: dict[str, StoredEventFixture]) -> None:
+    older = add_event(tmp_path / "storage", store_key, T0 - 86_400_000, clips[:1], [make_jpeg()])
+    viewer.page_size = 1
+    first, second = client.get("/?camera=cam0").text, client.get("/?camera=cam0&page=2").text
+    assert store["face"].event_id in first and store["tampered"].event_id not in first
+    assert "page 1 of 2" in first and "older" in first
+    assert store["tampered"].event_id in second
+    assert client.get("/?camera=cam0&page=99").status_code == 200  # clamped to the last page
+    assert older.day in first  # offered in the day list, newest day shown first
+    other_day = client.get(f"/?camera=cam0&day={older.day}").text
+    assert older.event_id in other_day and store["face"].event_id not in other_day
+
+
+def test_status_strip_and_ledger_hashes_from_the_uploader_on_this_machine(
+        viewer: Viewer, tmp_path: Path, store: dict[str, StoredEventFixture]) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "status.json").write_text(json.dumps({"time": time.time(), "running": True,
+                                                   "endpoint": "tcp://127.0.0.1:5557", "spool_bytes": 2048}))
+    ledger = Ledger(state / "ledger.sqlite3")
+    event = store["face"]
+    for n, (name, data) in enumerate(event.plaintexts.items()):
+        item_id = event.files[name].name.split("-")[-1].removesuffix(".qsc")
+        digest = hashlib.sha256(data).hexdigest() if n else "0" * 64  # the first one differs
+        ledger.add(Item(item_id, digest, name.split("-")[0], "cam0", event.event_id, 0, len(data), "x", "y", 0.0),
+                   ["local", "dropbox"])
+        ledger.mark_uploaded(item_id, "local", "there")
+        ledger.mark_failed(item_id, "dropbox", "Dropbox rejected the credentials")
+    ledger.close()
+    viewer.uplink = UplinkStatus(state)
+    client = _login(viewer)
+    page = client.get("/").text
+    assert "uploader: running on tcp://127.0.0.1:5557" in page
+    assert "dropbox: 0 uploaded, 0 waiting, 4 failed; last error: Dropbox rejected the credentials" in page
+    assert "local: 4 uploaded" in page
+    event_page = client.get(event.url).text
+    assert event_page.count("ledger SHA-256 matches") == 3
+    assert "differs from the one the detector sent" in event_page
+
+
+def test_mode_2_files_open_with_the_recipient_private_key(tmp_path: Path, clips: list[bytes]) -> None:
+    private = RecipientPrivateKey.generate()
+    event = add_event(tmp_path / "storage", private.public_key(), T0, clips[:2], [make_jpeg()])
+    backend = LocalBackend(tmp_path / "storage")
+    key_file = tmp_path / "recipient.pem"
+    key_file.write_bytes(private.to_pem())
+    keyring = load_keyring({}, key_file)
+    viewer = Viewer(StoreIndex(backend, "webcam_captures"), backend, keyring, Gate(), "local")
+    client = _login(viewer)
+    page = client.get(event.url).text
+    assert "DAMAGED" not in page and "wrong key" not in page
+    assert client.get(event.url + "/video.mp4").status_code == 200
+
+
+def test_key_file_takes_hex_or_a_tokens_env_line(tmp_path: Path) -> None:
+    key = SymmetricKey.generate()
+    for text in (key.to_hex(), f"ENCRYPTION_KEY={key.to_hex()}\n"):
+        path = tmp_path / "key.txt"
+        path.write_text(text)
+        assert load_keyring({}, path).key_ids == [key.key_id]
+    old = SymmetricKey.generate()
+    both = load_keyring({"ENCRYPTION_KEY": old.to_hex()}, path)
+    assert sorted(both.key_ids) == sorted([key.key_id, old.key_id])
+    assert isinstance(both, Keyring)
