@@ -22,17 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
-import httpx
+import httpx2 as httpx
 
 from bench._util import median
 from quickcam.common.config import CameraConfig, ConsoleConfig, LowPowerConfig
-from quickcam.detector.camera import CameraPipeline
 from quickcam.detector.console.auth import set_password
 from quickcam.detector.console.governor import BatteryReading, RateGovernor
 from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.console.server import ConsoleServer
 from quickcam.detector.console.tap import LiveTap
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
 
 
 def run_window(seconds: float, hooks: PipelineHooks, scratch: Path,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from quickcam.common.config import ConfigError, LowPowerConfig, load_config
-from quickcam.detector.camera import CameraPipeline
 from quickcam.detector.console.governor import BatteryReading, RateGovernor
+from quickcam.detector.pipeline import CameraPipeline
 
 
 class FakeBattery:
