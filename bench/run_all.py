@@ -44,6 +44,11 @@ SECTIONS = [
     ("alerts", "8. Time to a notification", ["-m", "bench.bench_alerts", "--seconds", "155", "--kills", "3"],
      "Targets: motion onset to the notification request p95 <= 2 s; detector SIGKILL to the urgent alert "
      "<= silent_after_s + 1 s."),
+    ("console", "9. Console and low power: detector CPU", ["-m", "bench.bench_console", "--seconds", "10", "--runs",
+                                                         "3"],
+     "Targets: console enabled and idle costs nothing (ratio 1.00 to off); less CPU on battery than on AC."),
+    ("lowpower", "10. Low power: walkers caught at lowered detection rates", ["-m", "bench.low_power_recall"],
+     "Target: the lowest allowed rate (2 fps) still catches every walker (docs/console.md)."),
 ]
 
 

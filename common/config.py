@@ -234,6 +234,66 @@ class MqttConfig(_Section):
     discovery_prefix: str = Field("homeassistant", pattern=r"^$|^[A-Za-z0-9_-]{1,64}$")  # "" = no discovery
     publish_snapshot: bool = True  # the JPEG goes to your own broker, retained
     keepalive_s: int = Field(30, ge=5, le=3600)
+class ConsoleConfig(_Section):
+    """The detector's web console (live view, zone editor): off unless ``listen`` is set.
+
+    On a loopback address a token printed at start opens it (as Jupyter does);
+    anywhere else a password from ``password_file`` is required, and TLS from
+    ``tls_cert``/``tls_key`` unless ``allow_plain_http`` says a reverse proxy on
+    this host terminates TLS (docs/console.md).
+    """
+
+    listen: str = ""  # "127.0.0.1:8765", "[::1]:8765", "0.0.0.0:8765" (port 0: any free one); "" = off
+    password_file: Path = Path("console.passwd")  # written by `quickcam console-password`
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_plain_http: bool = False  # off loopback without TLS: only behind a TLS reverse proxy
+    session_s: float = Field(8 * 3600.0, gt=0, le=30 * 86400)
+    max_failed_logins: int = Field(5, ge=1, le=1000)  # per client address, within failed_login_window_s
+    failed_login_window_s: float = Field(300.0, gt=0)
+    view_width: int = Field(640, ge=64, le=3840)  # live view is shrunk to at most this width
+    view_fps: float = Field(5.0, gt=0, le=30)  # and sent at most this often
+    view_quality: int = Field(70, ge=10, le=100)  # JPEG quality of the live view
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+                raise ValueError('must be "host:port", e.g. "127.0.0.1:8765" (or empty for no console)')
+        return value
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> ConsoleConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both, or neither")
+        return self
+
+
+MIN_DETECT_FPS = 2.0  # the lowest detection rate low power may use (figures: docs/console.md)
+
+
+class LowPowerConfig(_Section):
+    """Lower the detection rate on battery or above a CPU budget (docs/console.md, "Low power")."""
+
+    enabled: bool = True
+    # Detection rates, one step at a time: the camera's own rate, then these. The last is the
+    # floor: 2 fps still catches a person walking through (docs/console.md has the figures).
+    steps_fps: list[float] = Field(default_factory=lambda: [5.0, 2.0], min_length=1, max_length=8)
+    check_s: float = Field(5.0, gt=0, le=600)  # how often battery and CPU are read
+    low_battery_percent: float = Field(30.0, ge=0, le=100)  # on battery below this: the lowest step
+    cpu_budget_percent: float = Field(0.0, ge=0, le=6400)  # detector CPU (% of one core); 0 = no budget
+
+    @field_validator("steps_fps")
+    @classmethod
+    def _falling_and_above_floor(cls, value: list[float]) -> list[float]:
+        if any(b >= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("steps must fall, e.g. [5.0, 2.0]")
+        if min(value) < MIN_DETECT_FPS:
+            raise ValueError(f"below {MIN_DETECT_FPS} fps a person walking through can be missed "
+                             "(docs/console.md); use a higher last step")
+        return value
 
 
 class LoggingConfig(_Section):
@@ -254,6 +314,8 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     alerts: AlertsConfig = AlertsConfig()
     mqtt: MqttConfig = MqttConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    low_power: LowPowerConfig = LowPowerConfig()
     # Options per storage back end, e.g. [storage.local] path = "storage".
     storage: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"local": {"path": "storage"}}

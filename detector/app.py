@@ -7,11 +7,14 @@ import signal
 import threading
 import time
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import cv2
 
 from quickcam.common.config import Config
 from quickcam.detector import status_file
+from quickcam.detector.console.governor import RateGovernor
+from quickcam.detector.console.hooks import hooks_for
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
@@ -29,7 +32,7 @@ def _package_version() -> str:
         return "0"
 
 
-def run_detector(config: Config, seconds: float | None = None) -> int:
+def run_detector(config: Config, seconds: float | None = None, config_path: Path | None = None) -> int:
     """Run until SIGINT/SIGTERM (or ``seconds``); returns the exit code."""
     cv2.setNumThreads(1)  # idle OpenCV worker threads spin and burn a core
     stop = threading.Event()
@@ -43,7 +46,8 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
     # heavy work, and a camera's failure is contained in its own threads
     # (CameraPipeline never lets an exception out), so it cannot stop the others.
     cameras = config.camera_list()
-    pipelines = [CameraPipeline(cam, outbox, stop) for cam in cameras]
+    hooks = hooks_for(config.console, config.low_power)  # console: live tap, zone board, low-power governor
+    pipelines = [CameraPipeline(cam, outbox, stop, hooks=hooks) for cam in cameras]
     keep = config.recording.outbox_dir / "sent" if config.recording.keep_local_copy else None
     link = UploaderLink(
         config.link, outbox, [cam.id for cam in cameras],
@@ -54,8 +58,23 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
     link.start()
     for pipeline in pipelines:
         pipeline.start()
-    status_writer = status_file.for_detector(outbox, pipelines, link, config.recording)  # for `quickcam status`
+    console = None
+    status_writer = status_file.for_detector(  # for `quickcam status`
+        outbox, pipelines, link, config.recording,
+        extra=lambda: {"low_power": hooks.governor.status(), **({"console": console.status()} if console else {})})
     status_writer.start()
+    if isinstance(hooks.governor, RateGovernor):
+        hooks.governor.start()
+    if config.console.listen:  # console: off unless [console] listen is set (uvicorn is loaded only then)
+        from quickcam.detector.console.server import ConsoleError, ConsoleServer
+
+        try:
+            console = ConsoleServer(config.console, cameras, hooks, lambda: status_writer.collect(True),
+                                    config_path, outbox.root)
+            console.start()
+        except ConsoleError as exc:
+            log.error("%s; the detector runs on without the console", exc)
+            console = None
 
     deadline = time.monotonic() + seconds if seconds else None
     while not stop.is_set():
@@ -70,6 +89,10 @@ def run_detector(config: Config, seconds: float | None = None) -> int:
         stop.wait(0.2)
 
     log.info("detector: stopping; closing open segments")
+    if console is not None:
+        console.stop()
+    if isinstance(hooks.governor, RateGovernor):
+        hooks.governor.stop()
     for pipeline in pipelines:
         pipeline.join(timeout=10)
     link.stop(drain_s=SHUTDOWN_DRAIN_S)

@@ -30,4 +30,4 @@ def detector(config_path: Path | None, seconds: float | None, start: datetime | 
         config = config.model_copy(update={"cameras": [
             cam.model_copy(update={"start": start}) if cam.source == "file" else cam for cam in config.cameras]})
     setup_logging("detector", config.logging.file, config.logging.level)
-    raise SystemExit(run_detector(config, seconds))
+    raise SystemExit(run_detector(config, seconds, config_path))

@@ -51,7 +51,22 @@ def checks(context: DoctorContext) -> list[Check]:
                                                                 "recording.outbox_dir")))
     wait_s = max(0.5, context.timeout_s * 0.8)  # answer before the runner's own deadline, with a better message
     found.append(Check("uploader link", lambda: check_uploader_link(config, wait_s), fix_on_timeout=UPLOADER_FIX))
+    if config.console.listen:
+        found.append(Check("console", lambda: check_console(config)))
     return found
+
+
+def check_console(config: Config) -> Result:
+    """The console would start: a password and TLS when it is reachable from other machines."""
+    from quickcam.detector.console.server import ConsoleError, check_exposure
+
+    try:
+        loopback = check_exposure(config.console)
+    except ConsoleError as exc:
+        problem, _, fix = str(exc).partition("; ")
+        return red("console", problem.removeprefix("console: "), fix)
+    how = "token link printed at start, or password" if loopback else "password over TLS"
+    return ok("console", f"{config.console.listen} ({how})")
 
 
 def running_detector(config: Config, now: float | None = None) -> dict[str, Any]:

@@ -114,8 +114,9 @@ class StatusFileWriter:
 
 
 def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: UploaderLink,
-                 recording: RecordingConfig | None = None) -> StatusFileWriter:
-    """The writer for a running detector: its outbox, camera pipelines and uploader link."""
+                 recording: RecordingConfig | None = None,
+                 extra: Callable[[], dict[str, Any]] | None = None) -> StatusFileWriter:
+    """The writer for a running detector: its outbox, camera pipelines, uploader link (and ``extra`` keys)."""
 
     def collect(running: bool) -> dict[str, Any]:
         state = link.state
@@ -126,6 +127,8 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
+        if extra is not None:
+            status.update(extra())  # low_power, console
         return status
 
     return StatusFileWriter(status_path(outbox.root), collect)

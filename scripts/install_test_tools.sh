@@ -2,8 +2,9 @@
 # System tools a few tests use, installed from Debian's packages when missing:
 #   openssh-server  a real sshd for the SFTP back-end test
 #   chromium, chromium-driver
-#                   a real headless browser and its WebDriver, for the
-#                   `quickcam view` page test (tests/uploader/viewer/test_browser.py)
+#                   a real headless browser and its WebDriver, for the page tests
+#                   of `quickcam view` (tests/uploader/viewer/test_browser.py) and
+#                   the detector console (tests/detector/console/test_browser.py)
 #   mosquitto       a real MQTT broker for the alerts' MQTT / Home Assistant tests
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
 #                   (real pedestrians) for detection on real footage, and
@@ -28,7 +29,7 @@ if [ ! -x /usr/sbin/sshd ] && have_apt; then
 fi
 
 if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } && have_apt; then
-    echo "install_test_tools: installing chromium and chromium-driver (Debian) for the quickcam view browser test" >&2
+    echo "install_test_tools: installing chromium and chromium-driver (Debian) for the viewer and console browser tests" >&2
     apt_update_once
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
         || echo "install_test_tools: could not install chromium/chromium-driver; the browser test will skip" >&2

@@ -24,7 +24,8 @@ def test_wheel_installs_only_under_the_quickcam_namespace(tmp_path: Path) -> Non
     for folder in ("detector", "uploader", "common"):
         for source in (REPO / folder).rglob("*.py"):
             assert f"quickcam/{source.relative_to(REPO).as_posix()}" in names, f"{source} not packaged"
-    for data in ("uploader/viewer/templates", "uploader/viewer/static"):  # quickcam view's pages
+    # quickcam view's pages, the console's page, script and style
+    for data in ("uploader/viewer/templates", "uploader/viewer/static", "detector/console/static"):
         for source in (REPO / data).iterdir():
             assert f"quickcam/{source.relative_to(REPO).as_posix()}" in names, f"{source} not packaged"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

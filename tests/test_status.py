@@ -211,3 +211,15 @@ def test_wait_gives_up_at_once_when_the_uploader_is_not_running(tmp_path: Path) 
     run = _status(tmp_path, "--wait")
     assert run.returncode == 1
     assert "the uploader is not running here; 2 upload(s) wait for it" in run.stderr
+
+
+def test_status_says_when_low_power_lowers_detection_and_where_the_console_listens() -> None:
+    det = _detector()
+    det["low_power"] = {"enabled": True, "level": 1, "detect_fps": 5.0, "reason": "on battery at 80%"}
+    det["console"] = {"listen": "127.0.0.1:8765", "viewers": {"cam0": {"viewers": 1, "sent": 90, "skipped": 4}},
+                      "failed_logins": 6, "refused_logins": 1}
+    line = _report(_uploader(), det).splitlines()[1]
+    assert line.endswith("; LOW POWER (on battery at 80%): detection at most 5 fps; console on 127.0.0.1:8765 "
+                         "(1 viewer(s), 4 frame(s) skipped for slow viewers, 6 failed login(s), 1 refused)")
+    det["low_power"] = {"enabled": True, "level": 0, "detect_fps": None, "reason": "on AC power"}
+    assert "LOW POWER" not in _report(_uploader(), det)

@@ -103,6 +103,18 @@ def detector_line(det: dict[str, Any], now: float) -> str:
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):
         line += f"; last error: {link['last_error']}"
+    low_power = det.get("low_power") or {}
+    if running and low_power.get("detect_fps"):  # detector/console/governor.py
+        line += f"; LOW POWER ({low_power.get('reason', '?')}): detection at most {low_power['detect_fps']:g} fps"
+    console = det.get("console") or {}
+    if running and console:
+        cameras = (console.get("viewers") or {}).values()
+        figures = [f"{sum(c.get('viewers', 0) for c in cameras)} viewer(s)"]
+        if skipped := sum(c.get("skipped", 0) for c in cameras):
+            figures.append(f"{skipped} frame(s) skipped for slow viewers")
+        if console.get("failed_logins"):
+            figures.append(f"{console['failed_logins']} failed login(s), {console.get('refused_logins', 0)} refused")
+        line += f"; console on {console.get('listen', '?')} ({', '.join(figures)})"
     return line
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.common.protocol import FAULT_MAX
+from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.capture import CaptureStage
 from quickcam.detector.pipeline.detect import DetectStage
@@ -41,11 +42,12 @@ SourceFactory = Callable[[CameraConfig], FrameSource]
 class CameraPipeline:
     """Everything one camera does, in three supervised loops; nothing raises out of them.
 
-    ``source_factory`` makes the (unopened) source; tests pass fakes.
+    ``source_factory`` makes the (unopened) source; tests pass fakes. ``hooks`` are where the
+    console meets the stages (live tap, run-time zones, low-power governor); the defaults do nothing.
     """
 
     def __init__(self, camera: CameraConfig, outbox: Outbox, stop_event: threading.Event,
-                 source_factory: SourceFactory = make_source) -> None:
+                 source_factory: SourceFactory = make_source, hooks: PipelineHooks | None = None) -> None:
         self.camera, self.outbox, self.stop_event = camera, outbox, stop_event
         self.stats = CameraStats()
         self.source: FrameSource = source_factory(camera)
@@ -57,9 +59,12 @@ class CameraPipeline:
                                   max(8, int(recording.buffer_max_s * fps)), self.source.live, camera.id)
         self.disk = DiskWrites(camera.id, outbox)
         source_fps = lambda: self.source.fps  # noqa: E731 - known once the source is open
-        self.capture = CaptureStage(camera, self.source, self.buffer, detect_queue, self.stats, stop_event)
+        hooks = hooks or PipelineHooks()  # console: live tap, run-time zones, low-power governor
+        self.capture = CaptureStage(camera, self.source, self.buffer, detect_queue, self.stats, stop_event,
+                                    hooks.tap)
         self.capture.recording_ok = lambda: self.disk.rung == FULL
-        self.detect = DetectStage(camera, detect_queue, self.buffer, commands, self.disk, self.stats, source_fps)
+        self.detect = DetectStage(camera, detect_queue, self.buffer, commands, self.disk, self.stats, source_fps,
+                                  hooks.zones, hooks.governor)
         self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk,
                                   lambda: self.detect.detected_until_ns, source_fps)
         self.supervisor = Supervisor(f"camera {camera.id}")

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.console.tap import LiveTap
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
@@ -82,9 +83,11 @@ class CaptureStage:
     """Reads the source; its ``run`` may be restarted by the supervisor (the source is reopened)."""
 
     def __init__(self, camera: CameraConfig, source: FrameSource, buffer: FrameBuffer,
-                 detect_queue: queue.Queue[Frame | None], stats: CameraStats, stop: threading.Event) -> None:
+                 detect_queue: queue.Queue[Frame | None], stats: CameraStats, stop: threading.Event,
+                 tap: LiveTap | None = None) -> None:
         self.camera, self.source, self.buffer, self.detect_queue = camera, source, buffer, detect_queue
         self.stats, self.stop = stats, stop
+        self.tap = tap or LiveTap()  # console: the live view; a dict read per frame unless someone watches
         self.fps_window: deque[int] = deque(maxlen=30)
         self.measured_logged = False
         self.is_open = False
@@ -148,6 +151,7 @@ class CaptureStage:
         self.buffer.push(frame, self.stop, loop.beat)
         self.stats.dropped_recording = self.buffer.dropped
         self._put_detect(frame, loop)
+        self.tap.offer(self.camera.id, frame.image, frame.time_ns)  # console: never waits (newest-frame slot)
 
     def _open_with_backoff(self, loop: Loop) -> bool:
         """Open the source, retrying with capped exponential backoff until it works or we stop.

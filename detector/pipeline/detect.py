@@ -17,6 +17,8 @@ import cv2
 
 from quickcam.common import protocol
 from quickcam.common.config import CameraConfig
+from quickcam.detector.console.governor import FullRate, Governor
+from quickcam.detector.console.live_zones import ZoneBoard
 from quickcam.detector.events import Action, EventClock
 from quickcam.detector.faces import Box, FaceBudget, open_face_detector, timed_faces
 from quickcam.detector.motion import MotionDetector, MotionResult, create_detector
@@ -27,7 +29,7 @@ from quickcam.detector.pipeline.record import Command, EventFaces
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.sources import Frame
-from quickcam.detector.zones import ZoneError, build_zone_mask
+from quickcam.detector.zones import ZoneError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,11 @@ class DetectStage:
 
     def __init__(self, camera: CameraConfig, frames: queue.Queue[Frame | None], buffer: FrameBuffer,
                  commands: queue.Queue[Command], disk: DiskWrites, stats: CameraStats,
-                 fps: Callable[[], float]) -> None:
+                 fps: Callable[[], float], zones: ZoneBoard | None = None, governor: Governor | None = None) -> None:
         self.camera, self.cfg, self.rec = camera, camera.motion, camera.recording
+        # console: zones saved by the editor at run time, and the low-power rate
+        self.zones = (zones or ZoneBoard()).watch(camera.id, camera.zones)
+        self.governor = governor or FullRate()
         self.frames, self.buffer, self.commands, self.disk, self.stats = frames, buffer, commands, disk, stats
         self.fps = fps
         self.dark = DarkMode(camera.id, camera.motion)
@@ -61,7 +66,7 @@ class DetectStage:
         height, width = frame.image.shape[:2]
         zone_mask = None
         try:
-            zone_mask = build_zone_mask(self.camera.zones, width, height)
+            zone_mask = self.zones.mask(width, height)
         except ZoneError as exc:
             log.error("camera %s: %s; watching the whole picture", self.camera.id, exc)
         self.detector = create_detector(self.cfg, fps=self.fps() or self.camera.fps, zone_mask=zone_mask)
@@ -82,7 +87,7 @@ class DetectStage:
                 break
             self.step(frame)
         if self.clock.recording:
-            self.clock.recording = False
+            self.clock.recording = self.stats.recording = False
             self.commands.put(Command("end", self.event_id, self.last_ns + 1))
         self._detected(self.last_ns + 1)
         self.commands.put(Command("stop"))
@@ -93,6 +98,14 @@ class DetectStage:
         if self.dark.skip(frame.time_ns, self.clock.recording):
             self._detected(frame.time_ns)
             return
+        if not self.governor.admit(self.camera.id, frame.time_ns):  # console: low power skips this frame
+            self._detected(frame.time_ns)
+            return
+        if self.detector is not None and self.zones.changed():  # console: the zone editor saved new zones
+            height, width = frame.image.shape[:2]
+            self.detector = create_detector(self.cfg, fps=self.fps() or self.camera.fps,
+                                            zone_mask=self.zones.new_mask(width, height))
+            log.info("camera %s: new zones applied (the background is learned again)", self.camera.id)
         detector = self.detector or self._setup(frame)
         result = detector.detect(frame.image)
         self.dark.update(result.brightness, frame.time_ns)
@@ -122,6 +135,7 @@ class DetectStage:
                 self.best_face = max(self.best_face, face_area)
         elif action is Action.END:
             log.info("camera %s: event %s ends", self.camera.id, self.event_id)
+            self.stats.recording = False
             self.commands.put(Command("end", self.event_id, self.clock.end_ns))
         if faces and self.clock.recording:
             self.stats.faces += len(faces)
@@ -132,6 +146,7 @@ class DetectStage:
         self.event_id, self.event_faces = protocol.new_message_id(), EventFaces()
         self.stats.events += 1
         self.stats.last_event_ms = frame.time_ns // 1_000_000
+        self.stats.recording = True
         log.info("camera %s: motion, event %s starts (area %.3f, %d box(es))", self.camera.id, self.event_id,
                  result.area_fraction, len(result.boxes))
         from_ns = self.clock.onset_ns - int(self.rec.pre_roll_s * 1e9)

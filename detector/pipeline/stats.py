@@ -23,9 +23,11 @@ class CameraStats:
     faces: int = 0
     opened: bool = False  # the source has delivered at least once since start
     open_error: str = ""  # why it cannot be opened, with the likely fix
+    recording: bool = False  # an event is open (the console shows it)
 
     def as_status(self) -> dict:
         return {"state": self.state, "dark": self.dark, "fps": round(self.fps, 2), "frames": self.frames,
                 "dropped": self.dropped, "dropped_recording": self.dropped_recording,
                 "width": self.width, "height": self.height, "events": self.events,
-                "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces}
+                "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces,
+                "recording": self.recording}

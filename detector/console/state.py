@@ -1,0 +1,92 @@
+"""What the console's request handlers share: the state the detector hands in, and small helpers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from quickcam.common.config import CameraConfig, ConsoleConfig
+from quickcam.detector.console.auth import LoginLimiter, Sessions
+from quickcam.detector.console.live_zones import ZoneBoard
+from quickcam.detector.console.tap import LiveTap
+
+COOKIE = "quickcam_session"
+
+
+@dataclass
+class ConsoleState:
+    """Everything the console's handlers read or change, handed in by the detector."""
+
+    config: ConsoleConfig
+    cameras: dict[str, CameraConfig]
+    tap: LiveTap
+    zones: ZoneBoard
+    status: Callable[[], dict[str, Any]]  # the detector's status document (status_file's collect)
+    config_path: Path | None  # the file the zone editor writes; None: started without --config
+    loopback: bool
+    start_token: str = ""
+    tls: bool = False
+    password_file: Path = Path("console.passwd")
+    sessions: Sessions = field(init=False)
+    limiter: LoginLimiter = field(init=False)
+    streams: int = 0
+    stream_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.config.session_s)
+        self.limiter = LoginLimiter(self.config.max_failed_logins, self.config.failed_login_window_s)
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def user_of(state: ConsoleState, request: Request) -> str | None:
+    """The logged-in user of this request, or None."""
+    return state.sessions.user(request.cookies.get(COOKIE))
+
+
+def same_origin(request: Request) -> bool:
+    """Refuse a POST another site's page makes the browser send (the cookie is SameSite=Strict too)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:  # every current browser sends it
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser, or an old one on a same-origin form post
+        return True
+    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+
+
+async def status_doc(state: ConsoleState) -> dict[str, Any]:
+    """The detector's status (it looks at the outbox on disk, so not on the event loop)."""
+    return await anyio.to_thread.run_sync(state.status)
+
+
+async def frame_size(state: ConsoleState, cam_id: str) -> tuple[int, int]:
+    """The camera's frame size as delivered (the configured one until it has delivered)."""
+    info = (await status_doc(state)).get("cameras", {}).get(cam_id, {})
+    camera = state.cameras[cam_id]
+    return int(info.get("width") or camera.width), int(info.get("height") or camera.height)
+
+
+def camera_state(info: dict[str, Any]) -> str:
+    """The one word the page shows: watching, recording, dark, failing, starting or ended."""
+    state = info.get("state", "starting")
+    if state in ("starting", "ended"):
+        return state
+    if state != "ok":  # lost, failed, failing, stalled, degraded: the page shows ``fault`` beside it
+        return "failing"
+    if info.get("recording"):
+        return "recording"
+    return "dark" if info.get("dark") else "watching"

@@ -1,0 +1,163 @@
+"""A real browser on the detector's console: Debian's headless chromium through Selenium and chromium-driver
+(scripts/install_test_tools.sh installs both).
+
+A real detector process watches the demo scene with the console on. The browser logs in with a
+password set by ``quickcam console-password`` (from stdin), sees the live picture change, draws an
+exclude polygon over the walkers' path and saves it; the detector applies it without a restart and
+the next walker produces no event, while the first one (before the zone) did.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quickcam.detector.sources import DEMO_PERIOD_S, DEMO_WALKS
+from tests.conftest import QUICKCAM, free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+PASSWORD = "browser test password"
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="chromium or chromium-driver is not installed (scripts/install_test_tools.sh installs both from Debian)",
+)
+
+
+def _until(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1300,1400", "--no-first-run", "--disable-background-networking",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def detector(workdir: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    config = workdir / "quickcam.toml"
+    config.write_text(f"""\
+# Browser test: the zone editor must keep this comment.
+[camera]
+id = "cam0"       # the demo scene
+source = "demo"
+[camera.zones]
+exclude = []      # drawn in the console
+
+[console]
+listen = "127.0.0.1:{port}"
+""")
+    subprocess.run([QUICKCAM, "console-password", "--config", str(config), "--user", "alice"],
+                   input=PASSWORD + "\n", text=True, check=True, cwd=workdir, capture_output=True)
+    log = workdir / "detector.err"
+    with open(log, "w") as err:
+        process = subprocess.Popen([QUICKCAM, "detector", "--config", str(config)], cwd=workdir, stderr=err,
+                                   stdout=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _text(browser: Any, selector: str) -> str:
+    """The text of the element ``selector`` names, read in one script (no stale element while a page loads)."""
+    return browser.execute_script("const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
+                                  selector) or ""
+
+
+def _scene_start_s(log: Path) -> float:
+    found = re.search(r"demo scene clock starts at (\d+) ms", log.read_text())
+    return int(found.group(1)) / 1000 if found else 0.0
+
+
+def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_no_event(
+        browser: Any, detector: tuple[str, Path]) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    base, log = detector
+    _until(lambda: "console: serving" in log.read_text(), 30, "the console to listen")
+    browser.get(base + "/")
+    _until(lambda: browser.find_elements(By.ID, "password"), 10, "the login form")
+    browser.find_element(By.ID, "user").send_keys("alice")
+    browser.find_element(By.ID, "password").send_keys("not the password")
+    browser.find_element(By.ID, "login").click()
+    assert "Wrong user name or password" in _until(lambda: _text(browser, "#message"), 10, "the refusal")
+    browser.find_element(By.ID, "user").send_keys("alice")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "login").click()
+
+    card = _until(lambda: browser.find_elements(By.CSS_SELECTOR, 'article[data-camera="cam0"]'), 15, "cam0")[0]
+    _until(lambda: _text(browser, 'article[data-camera="cam0"] .state') in ("watching", "recording"), 15,
+           "its state")
+    card.find_element(By.CLASS_NAME, "live").click()
+    live = browser.find_element(By.ID, "live-cam0")
+    _until(lambda: browser.execute_script("return arguments[0].naturalWidth", live) == 640, 15, "live picture")
+    first = live.screenshot_as_png
+    _until(lambda: live.screenshot_as_png != first, 10, "the live picture to change")
+
+    scene = _scene_start_s(log)
+    _until(lambda: "motion, event" in log.read_text(), DEMO_WALKS[0].start_s + 15, "the first walker's event")
+
+    card.find_element(By.CLASS_NAME, "edit-zones").click()
+    picture = browser.find_element(By.ID, "editor-picture")
+    _until(lambda: browser.execute_script("return arguments[0].naturalWidth", picture) == 640, 15, "the editor")
+    canvas = browser.find_element(By.ID, "zone-canvas")
+    browser.execute_script("arguments[0].scrollIntoView()", canvas)
+    width, height = canvas.size["width"], canvas.size["height"]
+    actions = ActionChains(browser)
+    for fx, fy in ((0.0, 0.42), (1.0, 0.42), (1.0, 1.0), (0.0, 1.0)):  # the lower part: where the walkers walk
+        x = min(width / 2 - 1, max(-width / 2 + 1, (fx - 0.5) * width))
+        y = min(height / 2 - 1, max(-height / 2 + 1, (fy - 0.5) * height))
+        actions.move_to_element_with_offset(canvas, round(x), round(y)).click()
+    actions.perform()
+    browser.find_element(By.ID, "finish").click()
+    browser.find_element(By.ID, "save").click()
+    message = _until(lambda: "saved" in _text(browser, "#zone-message") and _text(browser, "#zone-message"), 15,
+                     "the save")
+    assert "applied" in message
+    _until(lambda: "new zones applied" in log.read_text(), 10, "the detector to apply the zones")
+
+    config = (log.parent / "quickcam.toml").read_text()
+    assert "# Browser test: the zone editor must keep this comment." in config and "# drawn in the console" in config
+    assert re.search(r"exclude = \[\[\[0\.0\d*, 0\.4\d*\], ", config), config
+
+    # The next walker crosses the excluded part; wait until it has left the picture and the post-roll passed.
+    now = time.time() - scene
+    walks_left = [w for w in DEMO_WALKS if w.start_s > now % DEMO_PERIOD_S]
+    walk = walks_left[0] if walks_left else DEMO_WALKS[0]
+    end = now - now % DEMO_PERIOD_S + walk.end_s + (0 if walks_left else DEMO_PERIOD_S)
+    time.sleep(max(0.0, end + 1.5 - (time.time() - scene)))
+    text = log.read_text()
+    after = text[text.index("new zones applied"):]
+    assert "motion, event" not in after, "a walker inside the excluded zone raised an event"
