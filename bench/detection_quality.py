@@ -63,20 +63,16 @@ class Watcher:
         self.detector = create_detector(config, fps=FPS)
         self.clock = EventClock(int(recording.post_roll_s * 1e9), int(recording.max_event_s * 1e9),
                                 int(recording.min_event_s * 1e9), config.trigger_frames)
-        self.interval_s = getattr(config, "dark_interval_s", None)
-        self.next_check = 0
         self.run = Run()
         self.start = 0
 
     def feed(self, index: int, frame) -> None:
         now = int(index * 1e9 / FPS)
-        if self.interval_s and index < self.next_check and not self.clock.recording:
-            return  # the camera's old dark mode: not looking
+        if self.detector.skip(now, self.clock.recording):
+            return  # opt-in dark_interval_s: not looking
         started = time.perf_counter()
         result = self.detector.detect(frame)
         self.run.ms.append((time.perf_counter() - started) * 1000)
-        if self.interval_s and result.brightness < self.config.dark_threshold:
-            self.next_check = index + round(self.interval_s * FPS)
         action = self.clock.step(now, result.motion)
         if action is Action.START:
             self.start = index
@@ -186,7 +182,8 @@ def table(scores: dict[str, dict[str, Score]], split: str) -> str:
         t = totals[name]
         hours = t.quiet_frames / FPS / 3600
         ms = statistics.median(t.ms) if t.ms else float("nan")
-        lines.append(f"- {name}: recall {t.caught / max(1, t.people):.3f}, people-time {t.recorded / max(1, t.frames):.3f}, "
+        lines.append(f"- {name}: recall {t.caught / max(1, t.people):.3f}, "
+                     f"people-time {t.recorded / max(1, t.frames):.3f}, "
                      f"false events {t.false_lighting} in {t.changes} lighting changes "
                      f"({t.false_lighting / max(1, t.changes):.2f} each), {t.false_quiet} in {hours * 60:.0f} min "
                      f"of quiet ({t.false_quiet / hours if hours else 0:.1f} / h), motion core {ms:.2f} ms / frame "

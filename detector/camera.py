@@ -377,19 +377,17 @@ class CameraPipeline:
         clock = EventClock(int(rec.post_roll_s * 1e9), int(rec.max_event_s * 1e9), int(rec.min_event_s * 1e9),
                            cfg.trigger_frames)
         event_id, snapshots, best_area, best_face, last_snapshot_ns = "", 0, 0.0, 0, 0
-        next_check_ns, relearning, last_ns = 0, False, 0
+        relearning, last_ns = False, 0
         while True:
             frame = self.detect_queue.get()
             if frame is None:
                 break
             last_ns = frame.time_ns
-            if self.stats.dark and not clock.recording and frame.time_ns < next_check_ns:
+            if detector.skip(frame.time_ns, clock.recording):
                 self._detected(frame.time_ns)
                 continue
             result = detector.detect(frame.image)
-            self._dark_mode(result.brightness)
-            if self.stats.dark:
-                next_check_ns = frame.time_ns + int(cfg.dark_interval_s * 1e9)
+            self._dark_mode(result)
             if result.global_change != relearning:
                 relearning = result.global_change
                 if relearning:
@@ -439,18 +437,15 @@ class CameraPipeline:
         self.detected_until_ns = time_ns
         self.buffer.notify()
 
-    def _dark_mode(self, brightness: float) -> None:
-        dark = brightness < self.motion_cfg.dark_threshold
-        if dark != self.stats.dark:
-            self.stats.dark = dark
-            if dark:
-                log.info("camera %s: entering dark mode (brightness %.1f < %.1f); checking every %.1f s%s",
-                         self.camera.id, brightness, self.motion_cfg.dark_threshold,
-                         self.motion_cfg.dark_interval_s,
-                         f", pixel threshold {self.motion_cfg.dark_pixel_threshold}"
-                         if self.motion_cfg.dark_pixel_threshold else "")
+    def _dark_mode(self, result: MotionResult) -> None:
+        if result.dark != self.stats.dark:
+            self.stats.dark = result.dark
+            if result.dark:
+                log.info("camera %s: entering dark mode (brightness %.1f < %.1f): every frame denoised over time, "
+                         "pixel threshold %.1f from the measured noise", self.camera.id, result.brightness,
+                         self.motion_cfg.dark_threshold, result.threshold)
             else:
-                log.info("camera %s: leaving dark mode (brightness %.1f)", self.camera.id, brightness)
+                log.info("camera %s: leaving dark mode (brightness %.1f)", self.camera.id, result.brightness)
 
     def _snapshot(self, frame: Frame, event_id: str, result: MotionResult, faces: list[Box], number: int) -> None:
         ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.recording.snapshot_quality])

@@ -21,6 +21,7 @@ around it are the same for all, so they are written once here:
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -30,12 +31,22 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 
+log = logging.getLogger(__name__)
+
 RELEARN_RATE = 0.25  # background learning rate just after a global change
+NOISE_K = 4.0  # a pixel changed if it moved this many times the measured noise (sigma of frame - background)
+NOISE_MIN = 0.5  # the noise estimate never goes below this (gray levels, after shrinking and blurring)
+NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running estimate
+NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
+DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
 GAIN_DEADBAND = 0.02  # brightness ratios closer to 1 than this are left alone
 MAX_GAIN = 3.0  # a larger brightness ratio is a light switched, not an exposure change
 GAIN_GRID = (3, 4)  # rows, columns of the exposure/lighting gain estimate
 CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
-LIGHTING_RESIDUAL = 0.45  # blob is lighting if an affine fit leaves less than this share of the change
+RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black pixels do not explode
+LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
+MIN_TEXTURE = 0.04  # background detail (std of log gray, high-pass) above which texture decides
+TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is under this share of the texture
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,10 @@ class MotionResult:
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # full-frame pixels
     brightness: float = 0.0  # mean gray level 0..255 before any correction
     global_change: bool = False  # lighting changed the whole picture; the background is re-learning
-    lighting_blobs: int = 0  # large blobs recognised as a brightness change and ignored
+    lighting_blobs: int = 0  # blobs recognised as a brightness change and ignored
+    dark: bool = False  # below ``dark_threshold``: frames are denoised over time before detection
+    noise: float = 0.0  # measured noise of frame - background, gray levels at the detection size
+    threshold: float = 0.0  # the pixel threshold used on this frame
 
 
 class MotionDetector(ABC):
@@ -66,10 +80,18 @@ class MotionDetector(ABC):
         self.reference: np.ndarray | None = None  # float32 running average of normalised frames
         self.relearn_left = 0
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
+        self.dark = False
+        self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
+        self._next_look_ns = 0
+        if config.dark_interval_s is not None:
+            log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
+                        "while no event runs, so a person may walk through unseen; remove the key to detect on "
+                        "every frame (the default)", config.dark_interval_s, config.dark_interval_s)
 
     # -- what an algorithm provides -------------------------------------------
     @abstractmethod
-    def _foreground(self, gray: np.ndarray, threshold: int, relearning: bool) -> np.ndarray:
+    def _foreground(self, gray: np.ndarray, threshold: float, relearning: bool) -> np.ndarray:
         """255 where ``gray`` differs from the background, else 0, and learn ``gray``.
 
         ``threshold`` is the gray-level change that counts now (lower at night if
@@ -81,6 +103,20 @@ class MotionDetector(ABC):
         """Forget the background and start again from ``gray``."""
 
     # -- the shared steps ------------------------------------------------------
+    def skip(self, time_ns: int, recording: bool) -> bool:
+        """True if the frame at ``time_ns`` should not be looked at (opt-in ``dark_interval_s`` only).
+
+        By default every frame is, in the dark too. With ``dark_interval_s`` set,
+        in the dark and while no event runs, one frame every ``dark_interval_s``.
+        """
+        interval = self.config.dark_interval_s
+        if interval is None or not self.dark or recording:
+            return False
+        if time_ns < self._next_look_ns:
+            return True
+        self._next_look_ns = time_ns + int(interval * 1e9)
+        return False
+
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
         target_w = min(self.config.detection_width, width)
@@ -88,7 +124,8 @@ class MotionDetector(ABC):
         small = cv2.resize(image, (target_w, target_h), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         blur = 3 if target_w <= 240 else 5
-        return cv2.GaussianBlur(gray, (blur, blur), 0)
+        # float from here on: in the dark a person is a few gray levels, rounding would eat them
+        return cv2.GaussianBlur(gray.astype(np.float32), (blur, blur), 0)
 
     def _set_zone(self, shape: tuple[int, int]) -> None:
         height, width = shape
@@ -147,30 +184,64 @@ class MotionDetector(ABC):
         if np.all(np.abs(grid - 1) < GAIN_DEADBAND):
             return gray, None
         gain = cv2.resize(grid, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
-        normal = cv2.convertScaleAbs(cv2.multiply(gray.astype(np.float32), gain))
+        normal = cv2.multiply(gray, gain)
         clipped = cv2.dilate(((gray >= CLIPPED) | (self.reference >= CLIPPED)).astype(np.uint8), self.kernel)
         return normal, clipped.astype(bool)
 
-    def threshold_for(self, brightness: float) -> int:
-        """The gray-level change that counts; lower in the dark if configured."""
+    def threshold_for(self, brightness: float) -> float:
+        """The gray-level change that counts now.
+
+        ``pixel_threshold`` in normal light, scaled down with the brightness in a
+        dim scene (a person's contrast falls with the light), but never below
+        NOISE_K times the noise measured on the picture itself: at night the
+        threshold follows the sensor's noise, not a fixed gray level. A
+        configured ``dark_pixel_threshold`` overrides it in the dark.
+        """
         cfg = self.config
         if cfg.dark_pixel_threshold is not None and brightness < cfg.dark_threshold:
-            return cfg.dark_pixel_threshold
-        return cfg.pixel_threshold
+            return float(cfg.dark_pixel_threshold)
+        scaled = cfg.pixel_threshold * min(1.0, brightness / NORMAL_LEVEL)
+        return max(scaled, NOISE_K * (self.noise or NOISE_MIN))
+
+    def _measure_noise(self, normal: np.ndarray) -> None:
+        """Update the noise estimate: the robust sigma of frame - background (median absolute deviation).
+
+        The median ignores anything covering under half of the picture (a person).
+        """
+        assert self.reference is not None
+        diff = np.abs(normal[::2, ::2] - self.reference[::2, ::2])
+        if self.zone is not None:
+            diff = diff[self.zone[::2, ::2] > 0]
+        sigma = max(NOISE_MIN, 1.4826 * float(np.median(diff)))
+        self.noise = sigma if self.noise is None else self.noise + NOISE_SMOOTHING * (sigma - self.noise)
+
+    def _denoise(self, gray: np.ndarray, brightness: float) -> np.ndarray:
+        """In the dark, average each frame with the previous ones: noise falls, a walker stays visible."""
+        self.dark = brightness < self.config.dark_threshold
+        if not self.dark:
+            self._smoothed = None
+            return gray
+        if self._smoothed is None or self._smoothed.shape != gray.shape:
+            self._smoothed = gray.copy()
+        else:
+            cv2.accumulateWeighted(gray, self._smoothed, DARK_SMOOTHING)
+        return self._smoothed
 
     def detect(self, image: np.ndarray) -> MotionResult:
         cfg = self.config
         gray = self._prepare(image)
         brightness = float(cv2.mean(gray)[0])
+        gray = self._denoise(gray, brightness)
         if self.reference is None or self.reference.shape != gray.shape:
             self._set_zone(gray.shape)
             self.reset(gray)
-            return MotionResult(False, 0.0, brightness=brightness)
+            return self._result(False, 0.0, brightness=brightness)
         normal, clipped = self._normalise_gain(gray)
         if normal is None:
             return self._global_change(gray, brightness, 1.0)
         relearning = self.relearn_left > 0
         rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate
+        self._measure_noise(normal)
         threshold = self.threshold_for(brightness)
         changed_mask = self._foreground(normal, threshold, relearning)
         if clipped is not None:
@@ -178,19 +249,27 @@ class MotionDetector(ABC):
         if self.zone is not None:
             changed_mask = cv2.bitwise_and(changed_mask, self.zone)
         changed = cv2.countNonZero(changed_mask) / self.zone_area
-        if relearning:  # still settling after a global change: learn, report nothing
-            self.relearn_left -= 1
-            self._learn(normal, rate, clipped)
-            return MotionResult(False, changed, brightness=brightness, global_change=True)
         if changed >= cfg.global_change_fraction:
             return self._global_change(gray, brightness, changed)
+        if relearning:  # just after a global change: learn fast, but keep watching
+            self.relearn_left -= 1
         self._learn(normal, rate, clipped)
-        return self._blobs(image.shape[1], normal, changed_mask, brightness)
+        return self._blobs(image.shape[1], normal, changed_mask, brightness, relearning)
+
+    def _result(self, motion: bool, area: float, **fields: object) -> MotionResult:
+        return MotionResult(motion, area, dark=self.dark, noise=self.noise or 0.0,
+                            threshold=self.threshold_for(float(fields.get("brightness", 0.0))), **fields)
 
     def _global_change(self, gray: np.ndarray, brightness: float, changed: float) -> MotionResult:
+        """The whole picture changed at once (a light switched): start the background again from this frame.
+
+        Detection goes on from the next frame, against the new background, so a
+        person who comes in with the light is still seen; the background learns
+        fast for ``relearn_s`` while the camera's exposure settles.
+        """
         self.reset(gray)
         self.relearn_left = self.relearn_frames
-        return MotionResult(False, changed, brightness=brightness, global_change=True)
+        return self._result(False, changed, brightness=brightness, global_change=True)
 
     def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None) -> None:
         assert self.reference is not None
@@ -200,54 +279,77 @@ class MotionDetector(ABC):
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(clipped, 0, 255).astype(np.uint8))
 
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
-               brightness: float) -> MotionResult:
+               brightness: float, relearning: bool) -> MotionResult:
         cfg = self.config
         mask = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, self.kernel)
         mask = cv2.dilate(mask, self.kernel, iterations=2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         frame_area = mask.size
         min_area = cfg.min_area_fraction * frame_area
-        lighting_area = cfg.lighting_min_blob_fraction * frame_area
         scale = full_width / mask.shape[1]
-        boxes, area, lighting = [], 0.0, 0
+        boxes, small_boxes, area, lighting = [], [], 0.0, 0
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            if contour_area >= lighting_area and self._is_lighting(normal, changed_mask, (x, y, w, h)):
+            if self._is_lighting(normal, changed_mask, (x, y, w, h)):
                 lighting += 1
-                self._absorb(normal, (x, y, w, h))
                 continue
             area += contour_area
+            small_boxes.append((x, y, w, h))
             boxes.append((int(x * scale), int(y * scale), int(w * scale), int(h * scale)))
-        return MotionResult(bool(boxes), area / frame_area, boxes, brightness, lighting_blobs=lighting)
+        if lighting:
+            self._absorb(normal, small_boxes)
+        return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
+                            lighting_blobs=lighting, global_change=relearning)
 
     def _is_lighting(self, normal: np.ndarray, changed_mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-        """True if the changed pixels in ``box`` are the background's, brighter or darker."""
+        """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
+
+        Light (a lamp, a door onto a lit corridor, a cloud) multiplies the
+        background by a gain that varies slowly across the region. Two signs of
+        that, on the log of the ratio frame / background:
+
+        - where the background has texture, the texture survives: the ratio's
+          fine detail (what a small blur removes) is far weaker than the
+          background's own. A person replaces the texture with theirs.
+        - where it has none (a plain wall), only the outline can tell: light
+          fades out, a person's edge is a jump. The ratio's steepest slopes
+          (90th percentile, per pixel) are compared with its departure from 1.
+        """
         assert self.reference is not None
         x, y, w, h = box
         pick = changed_mask[y:y + h, x:x + w] > 0
         if pick.sum() < 16:
             return False
-        cur = normal[y:y + h, x:x + w][pick].astype(np.float32)
-        ref = self.reference[y:y + h, x:x + w][pick]
-        change = cur - ref
-        change_rms = float(np.sqrt(np.mean(change * change)))
-        if change_rms == 0:
-            return True
-        ref_var = float(ref.var())
-        if ref_var < 9.0:  # flat background: only an offset can be fitted
-            residual = change - change.mean()
-        else:
-            gain = float(np.mean((cur - cur.mean()) * (ref - ref.mean()))) / ref_var
-            if not 0.3 <= gain <= 3.0:
-                return False
-            residual = cur - (gain * (ref - ref.mean()) + cur.mean())
-        return float(np.sqrt(np.mean(residual * residual))) < LIGHTING_RESIDUAL * change_rms
+        height, width = normal.shape
+        x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
+        log_ref = np.log(self.reference[y0:y1, x0:x1] + RATIO_OFFSET)
+        log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
+        inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
+        interior = cv2.erode(pick.astype(np.uint8), self.kernel).astype(bool)
+        if interior.sum() >= 16:
+            texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][interior]))
+            if texture >= MIN_TEXTURE:
+                detail = log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5)
+                return float(np.std(detail[inner][interior])) < TEXTURE_KEPT * texture
+        slope = cv2.magnitude(cv2.Sobel(log_ratio, cv2.CV_32F, 1, 0, ksize=3),
+                              cv2.Sobel(log_ratio, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+        departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
+        return float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure
 
-    def _absorb(self, normal: np.ndarray, box: tuple[int, int, int, int]) -> None:
-        """Take a lit-up region into the background at once (algorithms may override)."""
+    def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
+        """Light changed somewhere: take the whole picture into the background at once, except ``keep``.
+
+        Not only the lit-up blob: light fades out beyond the pixels that
+        crossed the threshold, and a background patched in one box would leave
+        a seam there that the next frame takes for an outline. The boxes in
+        ``keep`` (motion that is not light) stay as they were. Algorithms with
+        their own model may override this.
+        """
         assert self.reference is not None
-        x, y, w, h = box
-        self.reference[y:y + h, x:x + w] = normal[y:y + h, x:x + w]
+        saved = [(box, self.reference[box[1]:box[1] + box[3], box[0]:box[0] + box[2]].copy()) for box in keep]
+        self.reference[:] = normal
+        for (x, y, w, h), patch in saved:
+            self.reference[y:y + h, x:x + w] = patch
