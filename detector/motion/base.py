@@ -45,7 +45,8 @@ GAIN_GRID = (3, 4)  # rows, columns of the exposure/lighting gain estimate
 CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
 RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black pixels do not explode
 LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
-MIN_TEXTURE = 0.04  # background detail (std of log gray, high-pass) above which texture decides
+LIGHTING_ROUGHNESS = 0.12  # lighting only if the ratio's fine detail is under this share of its departure
+MIN_TEXTURE = 0.012  # background detail (std of log gray, high-pass) above which its texture can decide
 TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is under this share of the texture
 
 
@@ -328,16 +329,16 @@ class MotionDetector(ABC):
         log_ref = np.log(self.reference[y0:y1, x0:x1] + RATIO_OFFSET)
         log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
         inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
-        interior = cv2.erode(pick.astype(np.uint8), self.kernel).astype(bool)
-        if interior.sum() >= 16:
-            texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][interior]))
-            if texture >= MIN_TEXTURE:
-                detail = log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5)
-                return float(np.std(detail[inner][interior])) < TEXTURE_KEPT * texture
+        departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
+        detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
+        if detail >= LIGHTING_ROUGHNESS * departure:
+            return False  # the ratio is rough: something replaced the background
+        texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
+        if texture >= MIN_TEXTURE and detail < TEXTURE_KEPT * texture:
+            return True  # the background's texture shows through, scaled
         slope = cv2.magnitude(cv2.Sobel(log_ratio, cv2.CV_32F, 1, 0, ksize=3),
                               cv2.Sobel(log_ratio, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
-        departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
-        return float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure
+        return float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure  # plain background: a soft outline
 
     def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
         """Light changed somewhere: take the whole picture into the background at once, except ``keep``.
