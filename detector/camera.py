@@ -37,7 +37,7 @@ from quickcam.common import protocol
 from quickcam.common.config import CameraConfig, RecordingConfig
 from quickcam.detector.encoders import SegmentEncoder, open_encoder
 from quickcam.detector.events import Action, EventClock
-from quickcam.detector.faces import Box, FaceBudget, open_face_detector, timed_faces
+from quickcam.detector.faces import Box, FaceBudget, FaceConfirmer, open_face_detector, timed_faces
 from quickcam.detector.motion import MotionResult, create_detector
 from quickcam.detector.outbox import Outbox, SegmentFormat
 from quickcam.detector.sources import EndOfSource, Frame, FrameSource, make_source
@@ -373,7 +373,7 @@ class CameraPipeline:
         if faces_detector is not None:
             log.info("camera %s: faces by %s, at most %.0f ms a second, only where motion is", self.camera.id,
                      faces_detector.name, self.camera.faces.budget_ms_per_s)
-        budget = FaceBudget(self.camera.faces.budget_ms_per_s)
+        budget, confirmer = FaceBudget(self.camera.faces.budget_ms_per_s), FaceConfirmer()
         clock = EventClock(int(rec.post_roll_s * 1e9), int(rec.max_event_s * 1e9), int(rec.min_event_s * 1e9),
                            cfg.trigger_frames)
         event_id, snapshots, best_area, best_face, last_snapshot_ns = "", 0, 0.0, 0, 0
@@ -398,7 +398,7 @@ class CameraPipeline:
             if result.motion and faces_detector is not None and clock.recording:
                 found = timed_faces(faces_detector, budget, frame.image, result.boxes,
                                     self.camera.faces.min_size_px, frame.time_ns)
-                faces = found or []
+                faces = confirmer.confirm(found, frame.time_ns)
             if action is Action.START:
                 event_id = protocol.new_message_id()
                 self.faces[event_id] = _EventFaces()

@@ -42,6 +42,7 @@ DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous on
 GAIN_DEADBAND = 0.02  # brightness ratios closer to 1 than this are left alone
 MAX_GAIN = 3.0  # a larger brightness ratio is a light switched, not an exposure change
 GAIN_GRID = (3, 4)  # rows, columns of the exposure/lighting gain estimate
+SAMPLE = 3  # the gain and noise estimates read every SAMPLE-th pixel of every SAMPLE-th row (medians: plenty)
 CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
 RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black pixels do not explode
 LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
@@ -159,8 +160,8 @@ class MotionDetector(ABC):
         a gain is divided out (else a brighter room lights up every white wall).
         """
         assert self.reference is not None
-        ref = self.reference[::2, ::2]
-        cur = gray[::2, ::2].astype(np.float32)
+        ref = self.reference[::SAMPLE, ::SAMPLE]
+        cur = gray[::SAMPLE, ::SAMPLE]
         level, now = float(ref.mean()), float(cur.mean())
         if max(level, now) > 16 and not 1 / MAX_GAIN <= (level + 1) / (now + 1) <= MAX_GAIN:
             return None, None
@@ -210,9 +211,9 @@ class MotionDetector(ABC):
         The median ignores anything covering under half of the picture (a person).
         """
         assert self.reference is not None
-        diff = np.abs(normal[::2, ::2] - self.reference[::2, ::2])
+        diff = np.abs(normal[::SAMPLE, ::SAMPLE] - self.reference[::SAMPLE, ::SAMPLE])
         if self.zone is not None:
-            diff = diff[self.zone[::2, ::2] > 0]
+            diff = diff[self.zone[::SAMPLE, ::SAMPLE] > 0]
         sigma = max(NOISE_MIN, 1.4826 * float(np.median(diff)))
         self.noise = sigma if self.noise is None else self.noise + NOISE_SMOOTHING * (sigma - self.noise)
 
