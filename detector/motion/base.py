@@ -21,6 +21,7 @@ around it are the same for all, so they are written once here:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
+from quickcam.detector.motion.person import PersonCheck
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class MotionResult:
     dark: bool = False  # below ``dark_threshold``: frames are denoised over time before detection
     noise: float = 0.0  # measured noise of frame - background, gray levels at the detection size
     threshold: float = 0.0  # the pixel threshold used on this frame
+    person_waiting: bool = False  # motion held back: the person check has not seen a person in it (yet)
 
 
 class MotionDetector(ABC):
@@ -86,6 +89,7 @@ class MotionDetector(ABC):
         self.dark = False
         self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
         self._next_look_ns = 0
+        self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
             log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
                         "while no event runs, so a person may walk through unseen; remove the key to detect on "
@@ -256,7 +260,10 @@ class MotionDetector(ABC):
         if relearning:  # just after a global change: learn fast, but keep watching
             self.relearn_left -= 1
         self._learn(normal, rate, clipped)
-        return self._blobs(image.shape[1], normal, changed_mask, brightness, relearning)
+        result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning)
+        if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
+            return dataclasses.replace(result, motion=False, person_waiting=True)
+        return result
 
     def _result(self, motion: bool, area: float, **fields: object) -> MotionResult:
         return MotionResult(motion, area, dark=self.dark, noise=self.noise or 0.0,

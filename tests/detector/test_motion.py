@@ -12,6 +12,7 @@ import pytest
 
 from quickcam.common.config import MotionConfig, ZonesConfig
 from quickcam.detector.motion import ALGORITHMS, create_detector
+from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.sources import DemoSource, Walk
 from quickcam.detector.zones import build_zone_mask
 
@@ -277,3 +278,25 @@ def test_a_door_opening_onto_a_lit_corridor_over_a_real_floor_is_not_motion(vtes
         cv2.randn(noise, 0, 3)
         image = np.clip(plate * corpus.door_field(split, share) + noise, 0, 255).astype(np.uint8)
         assert not detector.detect(image).motion, index
+
+
+@needs_vtest
+def test_the_person_check_passes_a_real_pedestrian_and_holds_back_leaves() -> None:
+    capture = cv2.VideoCapture(str(VTEST))
+    ok, frame = capture.read()
+    assert ok
+    check = PersonCheck(budget_ms_per_s=1000, fps=10)
+    assert check.allows(frame, [(232, 190, 73, 145)])  # a pedestrian in vtest.avi's first frame
+    assert check.allows(frame, [(0, 0, 40, 40)])  # held: the same motion goes on counting
+    rng = np.random.default_rng(7)
+    leaves = cv2.GaussianBlur(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), (5, 5), 0)
+    fresh = PersonCheck(budget_ms_per_s=1000, fps=10)
+    assert not any(fresh.allows(leaves, [(100, 40, 80, 160)]) for _ in range(5))
+    assert fresh.searches == 5
+
+
+def test_with_the_person_check_on_motion_without_a_person_starts_nothing() -> None:
+    source = _demo()  # the demo walker is two rectangles: no person to HOG
+    detector = create_detector(MotionConfig(person_check=True), fps=source.fps)
+    results = [detector.detect(source.read().image) for _ in range(120)]
+    assert any(r.person_waiting for r in results) and not any(r.motion for r in results)
