@@ -182,12 +182,13 @@ def table(scores: dict[str, dict[str, Score]], split: str) -> str:
         t = totals[name]
         hours = t.quiet_frames / FPS / 3600
         ms = statistics.median(t.ms) if t.ms else float("nan")
+        mean_ms = statistics.fmean(t.ms) if t.ms else float("nan")
         lines.append(f"- {name}: recall {t.caught / max(1, t.people):.3f}, "
                      f"people-time {t.recorded / max(1, t.frames):.3f}, "
                      f"false events {t.false_lighting} in {t.changes} lighting changes "
                      f"({t.false_lighting / max(1, t.changes):.2f} each), {t.false_quiet} in {hours * 60:.0f} min "
-                     f"of quiet ({t.false_quiet / hours if hours else 0:.1f} / h), motion core {ms:.2f} ms / frame "
-                     f"(384x288)")
+                     f"of quiet ({t.false_quiet / hours if hours else 0:.1f} / h), "
+                     f"motion core {ms:.2f} ms / frame median, {mean_ms:.2f} mean (384x288)")
     return "\n".join(lines)
 
 

@@ -48,7 +48,9 @@ SAMPLE = 3  # the gain and noise estimates read every SAMPLE-th pixel of every S
 CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
 RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black pixels do not explode
 LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
-LIGHTING_ROUGHNESS = 0.12  # lighting only if the ratio's fine detail is under this share of its departure
+LIGHTING_ROUGHNESS = 0.15  # lighting only if the ratio's fine detail is under this share of its departure
+LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
+LIGHT_MOVED = 0.05  # a gain cell this far from 1 means the light is changing (exposure, dimmer, lamp)
 MIN_TEXTURE = 0.012  # background detail (std of log gray, high-pass) above which its texture can decide
 TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is under this share of the texture
 
@@ -84,6 +86,8 @@ class MotionDetector(ABC):
         self.zone_area = 0
         self.reference: np.ndarray | None = None  # float32 running average of normalised frames
         self.relearn_left = 0
+        self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
+        self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
         self.dark = False
@@ -187,6 +191,8 @@ class MotionDetector(ABC):
                 if pick.sum() >= pick.size // 4:
                     grid[r, c] = np.median(ratios[cell][pick])
         np.clip(grid, 1 / MAX_GAIN, MAX_GAIN, out=grid)
+        if np.any(np.abs(grid - 1) >= LIGHT_MOVED):
+            self.light_context = self.light_context_frames  # the light is changing now
         if np.all(np.abs(grid - 1) < GAIN_DEADBAND):
             return gray, None
         gain = cv2.resize(grid, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -246,6 +252,7 @@ class MotionDetector(ABC):
         if normal is None:
             return self._global_change(gray, brightness, 1.0)
         relearning = self.relearn_left > 0
+        self.light_context = max(0, self.light_context - 1)
         rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate
         self._measure_noise(normal)
         threshold = self.threshold_for(brightness)
@@ -278,6 +285,7 @@ class MotionDetector(ABC):
         """
         self.reset(gray)
         self.relearn_left = self.relearn_frames
+        self.light_context = self.light_context_frames
         return self._result(False, changed, brightness=brightness, global_change=True)
 
     def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None) -> None:
@@ -309,6 +317,7 @@ class MotionDetector(ABC):
             small_boxes.append((x, y, w, h))
             boxes.append((int(x * scale), int(y * scale), int(w * scale), int(h * scale)))
         if lighting:
+            self.light_context = self.light_context_frames
             self._absorb(normal, small_boxes)
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
                             lighting_blobs=lighting, global_change=relearning)
@@ -317,15 +326,20 @@ class MotionDetector(ABC):
         """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
 
         Light (a lamp, a door onto a lit corridor, a cloud) multiplies the
-        background by a gain that varies slowly across the region. Two signs of
-        that, on the log of the ratio frame / background:
+        background by a gain that varies slowly across the region, so the log
+        of the ratio frame / background is smooth there. In order:
 
-        - where the background has texture, the texture survives: the ratio's
-          fine detail (what a small blur removes) is far weaker than the
-          background's own. A person replaces the texture with theirs.
-        - where it has none (a plain wall), only the outline can tell: light
-          fades out, a person's edge is a jump. The ratio's steepest slopes
-          (90th percentile, per pixel) are compared with its departure from 1.
+        1. rough ratio (fine detail, what a small blur removes, over
+           LIGHTING_ROUGHNESS of its departure from 1): something replaced the
+           background, a person. Real walkers measure 0.15-0.4, light under 0.12;
+        2. smooth, and the light changed within LIGHT_CONTEXT_S (a global
+           change, another lighting blob, a gain cell off by LIGHT_MOVED): light;
+        3. smooth, on a textured background whose texture survives (the
+           ratio's detail under TEXTURE_KEPT of the background's): light;
+        4. smooth on a plain background (a plain wall, or a uniformly coloured
+           object on it): only the outline can tell: light fades out, an
+           object's edge is a jump. The ratio's steepest slopes (90th
+           percentile, per pixel) are compared with its departure from 1.
         """
         assert self.reference is not None
         x, y, w, h = box
@@ -341,6 +355,8 @@ class MotionDetector(ABC):
         detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
         if detail >= LIGHTING_ROUGHNESS * departure:
             return False  # the ratio is rough: something replaced the background
+        if self.light_context:
+            return True  # the light just changed, and this is as smooth as light
         texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
         if texture >= MIN_TEXTURE and detail < TEXTURE_KEPT * texture:
             return True  # the background's texture shows through, scaled
