@@ -231,13 +231,17 @@ def vtest_walkers() -> tuple[list[np.ndarray], np.ndarray, list]:
 
 
 @needs_vtest
-@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+@pytest.mark.parametrize(("algorithm", "gain"), [(name, 1.0) for name in sorted(ALGORITHMS)]
+                         + [("running_average", 0.05)])
 def test_real_walkers_from_vtest_are_detected_within_a_few_frames_by_default(
-        algorithm: str, vtest_walkers: tuple) -> None:
+        algorithm: str, gain: float, vtest_walkers: tuple) -> None:
     """Each pedestrian (0.2-1 % of the frame), pasted alone on the scene's empty plate, is seen within a few
-    frames with the default settings (no per-camera minimum area)."""
-    gain = 1.0
+    frames with the default settings, in daylight and (the default algorithm) at 5 % brightness. In the dark
+    the target is people of 0.3 % of the frame and more (issue 13 asks for 0.5 %): the one walker of 0.18 %
+    (track 4, far away) is left out there; in daylight every walker counts."""
     frames, plate, tracks = vtest_walkers
+    if gain < 1.0:
+        tracks = [t for t in tracks if np.median([m.sum() for m in t.masks]) >= 0.003 * plate.shape[0] * plate.shape[1]]
     assert len(tracks) >= 4
     noise = np.empty(plate.shape, np.int16)
 
