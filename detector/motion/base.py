@@ -1,22 +1,27 @@
-"""What every motion algorithm shares: shrink, normalise lighting, zones, blobs, verdict.
+"""What every motion algorithm shares: shrink, denoise, normalise lighting, zones, blobs, verdict.
 
 An algorithm (one file beside this one) only says which pixels differ from its
 background (``_foreground``) and how to forget it (``_restart``). The steps
 around it are the same for all, so they are written once here:
 
-1. the frame is shrunk to ``detection_width`` and turned gray;
-2. a brightness change (auto-exposure, a dimmer, a lamp) is divided out: the
-   frame is scaled by a smooth gain map (median ratios of the reference to it
-   on a coarse grid), so a change of exposure moves no pixel relative to the
-   background;
-3. the algorithm marks foreground pixels; pixels outside the zones are dropped;
-4. if most of the watched area changed at once (a light switched on or off)
-   it is lighting, not a person: the background restarts from this frame and
-   detection pauses for ``relearn_s`` while it re-learns quickly;
-5. changed pixels are grouped into blobs; blobs smaller than
-   ``min_area_fraction`` are noise; a large blob whose pixels are an affine
-   function of the background's (same texture, other brightness: a lamp, a
-   shadow, a cloud) is lighting too and is absorbed into the background.
+1. the frame is shrunk to ``detection_width``, turned gray (float: in the dark
+   a person is a few gray levels) and, below ``dark_threshold``, averaged
+   over time (dark mode: every frame is still looked at);
+2. a brightness change (auto-exposure, a dimmer, a lamp) is divided out by a
+   smooth gain map (``lighting.normalise_gain``);
+3. the noise of frame - background is measured on every frame; the pixel
+   threshold is ``pixel_threshold`` scaled with the brightness, never under
+   NOISE_K times that noise (``threshold_for``);
+4. the algorithm marks foreground pixels; pixels outside the zones are dropped;
+5. if most of the watched area changed at once (a light switched on or off)
+   the background restarts from this frame; detection goes on from the next
+   one while the background learns fast for ``relearn_s``;
+6. changed pixels are grouped into blobs; blobs smaller than
+   ``min_area_fraction`` are noise; every other blob is judged by the shape
+   of its change (``lighting.looks_like_light``); if any is light, the whole
+   background is re-learnt at once except where the other blobs are;
+7. optionally (``person_check``) motion counts only once a person was seen
+   in it (``person.PersonCheck``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
+from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
 log = logging.getLogger(__name__)
@@ -41,18 +47,7 @@ NOISE_MIN = 0.5  # the noise estimate never goes below this (gray levels, after 
 NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running estimate
 NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
 DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
-GAIN_DEADBAND = 0.02  # brightness ratios closer to 1 than this are left alone
-MAX_GAIN = 3.0  # a larger brightness ratio is a light switched, not an exposure change
-GAIN_GRID = (3, 4)  # rows, columns of the exposure/lighting gain estimate
-SAMPLE = 3  # the gain and noise estimates read every SAMPLE-th pixel of every SAMPLE-th row (medians: plenty)
-CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
-RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black pixels do not explode
-LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
-LIGHTING_ROUGHNESS = 0.15  # lighting only if the ratio's fine detail is under this share of its departure
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
-LIGHT_MOVED = 0.05  # a gain cell this far from 1 means the light is changing (exposure, dimmer, lamp)
-MIN_TEXTURE = 0.012  # background detail (std of log gray, high-pass) above which its texture can decide
-TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is under this share of the texture
 
 
 @dataclass(frozen=True)
@@ -150,56 +145,6 @@ class MotionDetector(ABC):
         self.reference = gray.astype(np.float32)
         self._restart(gray)
 
-    def _normalise_gain(self, gray: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """``gray`` brought to the reference's exposure, and the pixels that cannot be compared.
-
-        None instead of the frame when the overall brightness changed more than
-        MAX_GAIN times: a light switched on or off, a global change whatever
-        the pixels say.
-
-        The gain is the median ratio reference/frame in each cell of a coarse
-        grid (GAIN_GRID), interpolated smoothly across the frame: a camera's
-        exposure change is uniform, a lamp in a corner is not, and both are
-        smooth. A cell is far larger than a person at any distance the camera
-        is meant for, and a median ignores what covers less than half of it.
-
-        A pixel clipped at white, now or in the reference, no longer scales with
-        the exposure: those are left out of the foreground and of learning while
-        a gain is divided out (else a brighter room lights up every white wall).
-        """
-        assert self.reference is not None
-        ref = self.reference[::SAMPLE, ::SAMPLE]
-        cur = gray[::SAMPLE, ::SAMPLE]
-        level, now = float(ref.mean()), float(cur.mean())
-        if max(level, now) > 16 and not 1 / MAX_GAIN <= (level + 1) / (now + 1) <= MAX_GAIN:
-            return None, None
-        usable = (cur > 8) & (cur < CLIPPED) & (ref < CLIPPED)
-        if usable.sum() < cur.size // 4:
-            return gray, None  # too dark or too bright to estimate a gain
-        ratios = ref / np.maximum(cur, 1.0)
-        overall = float(np.median(ratios[usable]))
-        if not 1 / MAX_GAIN <= overall <= MAX_GAIN:
-            return None, None
-        rows, cols = GAIN_GRID
-        grid = np.full((rows, cols), overall, np.float32)
-        height, width = cur.shape
-        for r in range(rows):
-            for c in range(cols):
-                cell = (slice(r * height // rows, (r + 1) * height // rows),
-                        slice(c * width // cols, (c + 1) * width // cols))
-                pick = usable[cell]
-                if pick.sum() >= pick.size // 4:
-                    grid[r, c] = np.median(ratios[cell][pick])
-        np.clip(grid, 1 / MAX_GAIN, MAX_GAIN, out=grid)
-        if np.any(np.abs(grid - 1) >= LIGHT_MOVED):
-            self.light_context = self.light_context_frames  # the light is changing now
-        if np.all(np.abs(grid - 1) < GAIN_DEADBAND):
-            return gray, None
-        gain = cv2.resize(grid, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
-        normal = cv2.multiply(gray, gain)
-        clipped = cv2.dilate(((gray >= CLIPPED) | (self.reference >= CLIPPED)).astype(np.uint8), self.kernel)
-        return normal, clipped.astype(bool)
-
     def threshold_for(self, brightness: float) -> float:
         """The gray-level change that counts now.
 
@@ -248,7 +193,9 @@ class MotionDetector(ABC):
             self._set_zone(gray.shape)
             self.reset(gray)
             return self._result(False, 0.0, brightness=brightness)
-        normal, clipped = self._normalise_gain(gray)
+        normal, clipped, moving = normalise_gain(gray, self.reference)
+        if moving:
+            self.light_context = self.light_context_frames  # the light is changing now
         if normal is None:
             return self._global_change(gray, brightness, 1.0)
         relearning = self.relearn_left > 0
@@ -310,7 +257,7 @@ class MotionDetector(ABC):
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            if self._is_lighting(normal, changed_mask, (x, y, w, h)):
+            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
                 continue
             area += contour_area
@@ -321,48 +268,6 @@ class MotionDetector(ABC):
             self._absorb(normal, small_boxes)
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
                             lighting_blobs=lighting, global_change=relearning)
-
-    def _is_lighting(self, normal: np.ndarray, changed_mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-        """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
-
-        Light (a lamp, a door onto a lit corridor, a cloud) multiplies the
-        background by a gain that varies slowly across the region, so the log
-        of the ratio frame / background is smooth there. In order:
-
-        1. rough ratio (fine detail, what a small blur removes, over
-           LIGHTING_ROUGHNESS of its departure from 1): something replaced the
-           background, a person. Real walkers measure 0.15-0.4, light under 0.12;
-        2. smooth, and the light changed within LIGHT_CONTEXT_S (a global
-           change, another lighting blob, a gain cell off by LIGHT_MOVED): light;
-        3. smooth, on a textured background whose texture survives (the
-           ratio's detail under TEXTURE_KEPT of the background's): light;
-        4. smooth on a plain background (a plain wall, or a uniformly coloured
-           object on it): only the outline can tell: light fades out, an
-           object's edge is a jump. The ratio's steepest slopes (90th
-           percentile, per pixel) are compared with its departure from 1.
-        """
-        assert self.reference is not None
-        x, y, w, h = box
-        pick = changed_mask[y:y + h, x:x + w] > 0
-        if pick.sum() < 16:
-            return False
-        height, width = normal.shape
-        x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
-        log_ref = np.log(self.reference[y0:y1, x0:x1] + RATIO_OFFSET)
-        log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
-        inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
-        departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
-        detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
-        if detail >= LIGHTING_ROUGHNESS * departure:
-            return False  # the ratio is rough: something replaced the background
-        if self.light_context:
-            return True  # the light just changed, and this is as smooth as light
-        texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
-        if texture >= MIN_TEXTURE and detail < TEXTURE_KEPT * texture:
-            return True  # the background's texture shows through, scaled
-        slope = cv2.magnitude(cv2.Sobel(log_ratio, cv2.CV_32F, 1, 0, ksize=3),
-                              cv2.Sobel(log_ratio, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
-        return float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure  # plain background: a soft outline
 
     def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
         """Light changed somewhere: take the whole picture into the background at once, except ``keep``.
