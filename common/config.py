@@ -69,18 +69,20 @@ class ZonesConfig(_Section):
 class MotionConfig(_Section):
     algorithm: Literal["running_average", "mog2", "knn"] = "running_average"
     detection_width: int = Field(160, ge=32, le=1920)
-    min_area_fraction: float = Field(1 / 64, gt=0, lt=1)
-    pixel_threshold: int = Field(25, ge=1, le=255)
+    min_area_fraction: float = Field(0.002, gt=0, lt=1)
+    pixel_threshold: int = Field(15, ge=1, le=255)
     learning_rate: float = Field(0.05, gt=0, le=1)
     trigger_frames: int = Field(2, ge=1, le=100)
     mog2_var_threshold: float = Field(64.0, gt=0)
     knn_dist2_threshold: float = Field(400.0, gt=0)
     global_change_fraction: float = Field(0.6, gt=0, le=1)
-    lighting_min_blob_fraction: float = Field(0.08, gt=0, le=1)
+    lighting_min_blob_fraction: float = Field(0.08, gt=0, le=1)  # unused (every blob is checked); configs load
     relearn_s: float = Field(1.0, ge=0, le=30)
     dark_threshold: float = Field(10.0, ge=0, le=255)
-    dark_interval_s: float = Field(5.0, gt=0)
+    dark_interval_s: float | None = Field(None, gt=0)  # opt-in: look only this often in the dark (blinds it)
     dark_pixel_threshold: int | None = Field(None, ge=1, le=255)
+    person_check: bool = False  # motion counts only once OpenCV's HOG people detector saw a person in it
+    person_budget_ms_per_s: float = Field(50.0, gt=0, le=1000)
 
 
 class RecordingConfig(_Section):

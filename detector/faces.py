@@ -14,6 +14,16 @@ Three ways to detect, picked by ``[faces] detector``:
 
 Faces are looked for only inside the motion boxes, and only while the
 ``FaceBudget`` has time left, so a busy scene never eats the detector's core.
+
+A face is reported only if it is plausible and seen twice (a Haar cascade
+finds "faces" in torsos, pavement and night noise, bench/face_precision.py):
+
+- the region searched must be lit and have contrast (``MIN_LEVEL``,
+  ``MIN_CONTRAST``): equalising the histogram of dark noise makes faces of it;
+- in a person-shaped motion box (taller than wide) a face is between 1/12 and
+  1/4 of the box's height, as a head is about 1/7 of a standing person;
+- ``FaceConfirmer``: the previous search, at most ``CONFIRM_GAP_NS`` earlier,
+  found a face in the same place.
 """
 
 from __future__ import annotations
@@ -32,8 +42,14 @@ log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
 CASCADE_NAME = "haarcascade_frontalface_default.xml"
+VERIFIER_NAME = "haarcascade_frontalface_alt.xml"  # the second opinion on each hit
 ROI_MAX_SIDE = 480  # larger motion regions are shrunk before the face search
 ROI_MARGIN = 0.15
+MIN_LEVEL = 30.0  # mean gray level of the searched region below which no face is looked for (night)
+MIN_CONTRAST = 12.0  # standard deviation of gray levels below which no face is looked for (noise, fog)
+FACE_SHARE = (1 / 12, 1 / 4)  # a face's height as a share of a person-shaped motion box's height
+CONFIRM_IOU = 0.3  # a face is confirmed by one found at least this much overlapping in the previous search
+CONFIRM_GAP_NS = 1_000_000_000  # ... if that search was at most this long ago
 
 
 class FaceModelError(Exception):
@@ -47,7 +63,12 @@ class FaceDetector(Protocol):
 
 
 class OpenCVCascade:
-    """``cv2.CascadeClassifier`` on a grayscale region."""
+    """``cv2.CascadeClassifier`` on a grayscale region, each hit checked by a second cascade.
+
+    The second cascade (``VERIFIER_NAME``, beside the first, as OpenCV ships
+    both) was trained apart and errs elsewhere: a hit both agree on is far
+    more often a face. Without it, hits are taken as they are.
+    """
 
     name = "haar-opencv"
 
@@ -55,10 +76,24 @@ class OpenCVCascade:
         self.classifier = cv2.CascadeClassifier(str(path))
         if self.classifier.empty():
             raise FaceModelError(f"OpenCV cannot load the face cascade {path}")
+        verifier = path.with_name(VERIFIER_NAME)
+        self.verifier = cv2.CascadeClassifier(str(verifier)) if verifier.is_file() else None
+        if self.verifier is not None and self.verifier.empty():
+            self.verifier = None
 
     def detect(self, gray: np.ndarray, min_size: int) -> list[Box]:
         found = self.classifier.detectMultiScale(gray, 1.2, 3, minSize=(min_size, min_size))
-        return [tuple(int(v) for v in box) for box in found]
+        boxes = [tuple(int(v) for v in box) for box in found]
+        return [box for box in boxes if self._verified(gray, box)]
+
+    def _verified(self, gray: np.ndarray, box: Box) -> bool:
+        if self.verifier is None:
+            return True
+        x, y, w, h = box
+        margin = w // 4
+        patch = gray[max(0, y - margin):y + h + margin, max(0, x - margin):x + w + margin]
+        side = int(w * 0.7)
+        return len(self.verifier.detectMultiScale(patch, 1.1, 2, minSize=(side, side))) > 0
 
 
 class YuNet:
@@ -139,13 +174,55 @@ def faces_in_motion(detector: FaceDetector, image: np.ndarray, boxes: list[Box],
         return []
     roi = image[y0:y1, x0:x1]
     gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+    mean, std = cv2.meanStdDev(gray)
+    if float(mean[0, 0]) < MIN_LEVEL or float(std[0, 0]) < MIN_CONTRAST:
+        return []  # too dark or too flat: equalised, its noise would make faces
     scale = min(1.0, ROI_MAX_SIDE / max(gray.shape))
     if scale < 1.0:
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     gray = cv2.equalizeHist(gray)
     found = detector.detect(gray, max(8, int(min_size * scale)))
     faces = [(x0 + int(x / scale), y0 + int(y / scale), int(w / scale), int(h / scale)) for x, y, w, h in found]
+    faces = [face for face in faces if _fits_person(face, boxes)]
     return sorted(faces, key=lambda b: b[2] * b[3], reverse=True)
+
+
+def _overlap(a: Box, b: Box) -> int:
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, width) * max(0, height)
+
+
+def iou(a: Box, b: Box) -> float:
+    shared = _overlap(a, b)
+    return shared / max(1, a[2] * a[3] + b[2] * b[3] - shared)
+
+
+def _fits_person(face: Box, boxes: list[Box]) -> bool:
+    """False if the face's size cannot be a head of the person-shaped motion box it lies in."""
+    box = max(boxes, key=lambda b: _overlap(face, b))
+    if _overlap(face, box) == 0 or box[3] < 1.5 * box[2]:
+        return True  # not in a person-shaped box (a head and shoulders, a seated person): no size rule
+    low, high = FACE_SHARE
+    return low * box[3] <= face[3] <= high * box[3]
+
+
+class FaceConfirmer:
+    """Faces found in two searches in a row, in the same place: one search's hit may be a pattern."""
+
+    def __init__(self) -> None:
+        self.previous: list[Box] = []
+        self.previous_ns = -CONFIRM_GAP_NS - 1
+
+    def confirm(self, found: list[Box] | None, time_ns: int) -> list[Box]:
+        """The faces of ``found`` that the previous search saw too; None (not searched) confirms none."""
+        if found is None:
+            return []
+        recent = time_ns - self.previous_ns <= CONFIRM_GAP_NS
+        confirmed = [face for face in found
+                     if recent and any(iou(face, seen) >= CONFIRM_IOU for seen in self.previous)]
+        self.previous, self.previous_ns = found, time_ns
+        return confirmed
 
 
 def timed_faces(detector: FaceDetector, budget: FaceBudget, image: np.ndarray, boxes: list[Box],

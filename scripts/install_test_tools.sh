@@ -7,7 +7,8 @@
 #                   the detector console (tests/detector/console/test_browser.py)
 #   mosquitto       a real MQTT broker for the alerts' MQTT / Home Assistant tests
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
-#                   (real pedestrians) for detection on real footage, and
+#                   (real pedestrians) for detection on real footage, tree.avi
+#                   (a real tree in the wind) for the detection corpus, and
 #                   messi5.jpg (a real face) for the face detector
 # Without root or apt-get the tests that need them skip with the reason.
 set -uo pipefail
@@ -42,12 +43,13 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && hav
         || echo "install_test_tools: could not install mosquitto; the MQTT tests will skip" >&2
 fi
 
-samples=(vtest.avi messi5.jpg)
+samples=(vtest.avi tree.avi messi5.jpg)
 missing=0
 for name in "${samples[@]}"; do [ -f "tests/data/$name" ] || missing=1; done
 if [ "$missing" = 1 ] && command -v apt-get >/dev/null 2>&1; then
     mkdir -p tests/data
     tmp="$(mktemp -d)"
+    echo "install_test_tools: extracting ${samples[*]} from Debian's opencv-doc into tests/data/ (real sample footage for the detection tests)"
     apt_update_once
     if (cd "$tmp" && apt-get download opencv-doc >/dev/null 2>&1); then
         dpkg-deb -x "$tmp"/opencv-doc_*.deb "$tmp/x"

@@ -1,26 +1,33 @@
-"""What every motion algorithm shares: shrink, normalise lighting, zones, blobs, verdict.
+"""What every motion algorithm shares: shrink, denoise, normalise lighting, zones, blobs, verdict.
 
 An algorithm (one file beside this one) only says which pixels differ from its
 background (``_foreground``) and how to forget it (``_restart``). The steps
 around it are the same for all, so they are written once here:
 
-1. the frame is shrunk to ``detection_width`` and turned gray;
-2. a brightness change (auto-exposure, a dimmer, a lamp) is divided out: the
-   frame is scaled by a smooth gain map (median ratios of the reference to it
-   on a coarse grid), so a change of exposure moves no pixel relative to the
-   background;
-3. the algorithm marks foreground pixels; pixels outside the zones are dropped;
-4. if most of the watched area changed at once (a light switched on or off)
-   it is lighting, not a person: the background restarts from this frame and
-   detection pauses for ``relearn_s`` while it re-learns quickly;
-5. changed pixels are grouped into blobs; blobs smaller than
-   ``min_area_fraction`` are noise; a large blob whose pixels are an affine
-   function of the background's (same texture, other brightness: a lamp, a
-   shadow, a cloud) is lighting too and is absorbed into the background.
+1. the frame is shrunk to ``detection_width``, turned gray (float: in the dark
+   a person is a few gray levels) and, below ``dark_threshold``, averaged
+   over time (dark mode: every frame is still looked at);
+2. a brightness change (auto-exposure, a dimmer, a lamp) is divided out by a
+   smooth gain map (``lighting.normalise_gain``);
+3. the noise of frame - background is measured on every frame; the pixel
+   threshold is ``pixel_threshold`` scaled with the brightness, never under
+   NOISE_K times that noise (``threshold_for``);
+4. the algorithm marks foreground pixels; pixels outside the zones are dropped;
+5. if most of the watched area changed at once (a light switched on or off)
+   the background restarts from this frame; detection goes on from the next
+   one while the background learns fast for ``relearn_s``;
+6. changed pixels are grouped into blobs; blobs smaller than
+   ``min_area_fraction`` are noise; every other blob is judged by the shape
+   of its change (``lighting.looks_like_light``); if any is light, the whole
+   background is re-learnt at once except where the other blobs are;
+7. optionally (``person_check``) motion counts only once a person was seen
+   in it (``person.PersonCheck``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -29,13 +36,18 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
+from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, normalise_gain
+from quickcam.detector.motion.person import PersonCheck
+
+log = logging.getLogger(__name__)
 
 RELEARN_RATE = 0.25  # background learning rate just after a global change
-GAIN_DEADBAND = 0.02  # brightness ratios closer to 1 than this are left alone
-MAX_GAIN = 3.0  # a larger brightness ratio is a light switched, not an exposure change
-GAIN_GRID = (3, 4)  # rows, columns of the exposure/lighting gain estimate
-CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
-LIGHTING_RESIDUAL = 0.45  # blob is lighting if an affine fit leaves less than this share of the change
+NOISE_K = 4.0  # a pixel changed if it moved this many times the measured noise (sigma of frame - background)
+NOISE_MIN = 0.5  # the noise estimate never goes below this (gray levels, after shrinking and blurring)
+NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running estimate
+NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
+DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
+LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,11 @@ class MotionResult:
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # full-frame pixels
     brightness: float = 0.0  # mean gray level 0..255 before any correction
     global_change: bool = False  # lighting changed the whole picture; the background is re-learning
-    lighting_blobs: int = 0  # large blobs recognised as a brightness change and ignored
+    lighting_blobs: int = 0  # blobs recognised as a brightness change and ignored
+    dark: bool = False  # below ``dark_threshold``: frames are denoised over time before detection
+    noise: float = 0.0  # measured noise of frame - background, gray levels at the detection size
+    threshold: float = 0.0  # the pixel threshold used on this frame
+    person_waiting: bool = False  # motion held back: the person check has not seen a person in it (yet)
 
 
 class MotionDetector(ABC):
@@ -65,11 +81,22 @@ class MotionDetector(ABC):
         self.zone_area = 0
         self.reference: np.ndarray | None = None  # float32 running average of normalised frames
         self.relearn_left = 0
+        self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
+        self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
+        self.dark = False
+        self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
+        self._next_look_ns = 0
+        self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
+        if config.dark_interval_s is not None:
+            log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
+                        "while no event runs, so a person may walk through unseen; remove the key to detect on "
+                        "every frame (the default)", config.dark_interval_s, config.dark_interval_s)
 
     # -- what an algorithm provides -------------------------------------------
     @abstractmethod
-    def _foreground(self, gray: np.ndarray, threshold: int, relearning: bool) -> np.ndarray:
+    def _foreground(self, gray: np.ndarray, threshold: float, relearning: bool) -> np.ndarray:
         """255 where ``gray`` differs from the background, else 0, and learn ``gray``.
 
         ``threshold`` is the gray-level change that counts now (lower at night if
@@ -81,6 +108,20 @@ class MotionDetector(ABC):
         """Forget the background and start again from ``gray``."""
 
     # -- the shared steps ------------------------------------------------------
+    def skip(self, time_ns: int, recording: bool) -> bool:
+        """True if the frame at ``time_ns`` should not be looked at (opt-in ``dark_interval_s`` only).
+
+        By default every frame is, in the dark too. With ``dark_interval_s`` set,
+        in the dark and while no event runs, one frame every ``dark_interval_s``.
+        """
+        interval = self.config.dark_interval_s
+        if interval is None or not self.dark or recording:
+            return False
+        if time_ns < self._next_look_ns:
+            return True
+        self._next_look_ns = time_ns + int(interval * 1e9)
+        return False
+
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
         target_w = min(self.config.detection_width, width)
@@ -88,7 +129,8 @@ class MotionDetector(ABC):
         small = cv2.resize(image, (target_w, target_h), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         blur = 3 if target_w <= 240 else 5
-        return cv2.GaussianBlur(gray, (blur, blur), 0)
+        # float from here on: in the dark a person is a few gray levels, rounding would eat them
+        return cv2.GaussianBlur(gray.astype(np.float32), (blur, blur), 0)
 
     def _set_zone(self, shape: tuple[int, int]) -> None:
         height, width = shape
@@ -103,74 +145,63 @@ class MotionDetector(ABC):
         self.reference = gray.astype(np.float32)
         self._restart(gray)
 
-    def _normalise_gain(self, gray: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """``gray`` brought to the reference's exposure, and the pixels that cannot be compared.
+    def threshold_for(self, brightness: float) -> float:
+        """The gray-level change that counts now.
 
-        None instead of the frame when the overall brightness changed more than
-        MAX_GAIN times: a light switched on or off, a global change whatever
-        the pixels say.
-
-        The gain is the median ratio reference/frame in each cell of a coarse
-        grid (GAIN_GRID), interpolated smoothly across the frame: a camera's
-        exposure change is uniform, a lamp in a corner is not, and both are
-        smooth. A cell is far larger than a person at any distance the camera
-        is meant for, and a median ignores what covers less than half of it.
-
-        A pixel clipped at white, now or in the reference, no longer scales with
-        the exposure: those are left out of the foreground and of learning while
-        a gain is divided out (else a brighter room lights up every white wall).
+        ``pixel_threshold`` in normal light, scaled down with the brightness in a
+        dim scene (a person's contrast falls with the light), but never below
+        NOISE_K times the noise measured on the picture itself: at night the
+        threshold follows the sensor's noise, not a fixed gray level. A
+        configured ``dark_pixel_threshold`` overrides it in the dark.
         """
-        assert self.reference is not None
-        ref = self.reference[::2, ::2]
-        cur = gray[::2, ::2].astype(np.float32)
-        level, now = float(ref.mean()), float(cur.mean())
-        if max(level, now) > 16 and not 1 / MAX_GAIN <= (level + 1) / (now + 1) <= MAX_GAIN:
-            return None, None
-        usable = (cur > 8) & (cur < CLIPPED) & (ref < CLIPPED)
-        if usable.sum() < cur.size // 4:
-            return gray, None  # too dark or too bright to estimate a gain
-        ratios = ref / np.maximum(cur, 1.0)
-        overall = float(np.median(ratios[usable]))
-        if not 1 / MAX_GAIN <= overall <= MAX_GAIN:
-            return None, None
-        rows, cols = GAIN_GRID
-        grid = np.full((rows, cols), overall, np.float32)
-        height, width = cur.shape
-        for r in range(rows):
-            for c in range(cols):
-                cell = (slice(r * height // rows, (r + 1) * height // rows),
-                        slice(c * width // cols, (c + 1) * width // cols))
-                pick = usable[cell]
-                if pick.sum() >= pick.size // 4:
-                    grid[r, c] = np.median(ratios[cell][pick])
-        np.clip(grid, 1 / MAX_GAIN, MAX_GAIN, out=grid)
-        if np.all(np.abs(grid - 1) < GAIN_DEADBAND):
-            return gray, None
-        gain = cv2.resize(grid, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
-        normal = cv2.convertScaleAbs(cv2.multiply(gray.astype(np.float32), gain))
-        clipped = cv2.dilate(((gray >= CLIPPED) | (self.reference >= CLIPPED)).astype(np.uint8), self.kernel)
-        return normal, clipped.astype(bool)
-
-    def threshold_for(self, brightness: float) -> int:
-        """The gray-level change that counts; lower in the dark if configured."""
         cfg = self.config
         if cfg.dark_pixel_threshold is not None and brightness < cfg.dark_threshold:
-            return cfg.dark_pixel_threshold
-        return cfg.pixel_threshold
+            return float(cfg.dark_pixel_threshold)
+        scaled = cfg.pixel_threshold * min(1.0, brightness / NORMAL_LEVEL)
+        return max(scaled, NOISE_K * (self.noise or NOISE_MIN))
+
+    def _measure_noise(self, normal: np.ndarray) -> None:
+        """Update the noise estimate: the robust sigma of frame - background (median absolute deviation).
+
+        The median ignores anything covering under half of the picture (a person).
+        """
+        assert self.reference is not None
+        diff = np.abs(normal[::SAMPLE, ::SAMPLE] - self.reference[::SAMPLE, ::SAMPLE])
+        if self.zone is not None:
+            diff = diff[self.zone[::SAMPLE, ::SAMPLE] > 0]
+        sigma = max(NOISE_MIN, 1.4826 * float(np.median(diff)))
+        self.noise = sigma if self.noise is None else self.noise + NOISE_SMOOTHING * (sigma - self.noise)
+
+    def _denoise(self, gray: np.ndarray, brightness: float) -> np.ndarray:
+        """In the dark, average each frame with the previous ones: noise falls, a walker stays visible."""
+        self.dark = brightness < self.config.dark_threshold
+        if not self.dark:
+            self._smoothed = None
+            return gray
+        if self._smoothed is None or self._smoothed.shape != gray.shape:
+            self._smoothed = gray.copy()
+        else:
+            cv2.accumulateWeighted(gray, self._smoothed, DARK_SMOOTHING)
+        return self._smoothed
 
     def detect(self, image: np.ndarray) -> MotionResult:
         cfg = self.config
         gray = self._prepare(image)
         brightness = float(cv2.mean(gray)[0])
+        gray = self._denoise(gray, brightness)
         if self.reference is None or self.reference.shape != gray.shape:
             self._set_zone(gray.shape)
             self.reset(gray)
-            return MotionResult(False, 0.0, brightness=brightness)
-        normal, clipped = self._normalise_gain(gray)
+            return self._result(False, 0.0, brightness=brightness)
+        normal, clipped, moving = normalise_gain(gray, self.reference)
+        if moving:
+            self.light_context = self.light_context_frames  # the light is changing now
         if normal is None:
             return self._global_change(gray, brightness, 1.0)
         relearning = self.relearn_left > 0
+        self.light_context = max(0, self.light_context - 1)
         rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate
+        self._measure_noise(normal)
         threshold = self.threshold_for(brightness)
         changed_mask = self._foreground(normal, threshold, relearning)
         if clipped is not None:
@@ -178,19 +209,31 @@ class MotionDetector(ABC):
         if self.zone is not None:
             changed_mask = cv2.bitwise_and(changed_mask, self.zone)
         changed = cv2.countNonZero(changed_mask) / self.zone_area
-        if relearning:  # still settling after a global change: learn, report nothing
-            self.relearn_left -= 1
-            self._learn(normal, rate, clipped)
-            return MotionResult(False, changed, brightness=brightness, global_change=True)
         if changed >= cfg.global_change_fraction:
             return self._global_change(gray, brightness, changed)
+        if relearning:  # just after a global change: learn fast, but keep watching
+            self.relearn_left -= 1
         self._learn(normal, rate, clipped)
-        return self._blobs(image.shape[1], normal, changed_mask, brightness)
+        result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning)
+        if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
+            return dataclasses.replace(result, motion=False, person_waiting=True)
+        return result
+
+    def _result(self, motion: bool, area: float, **fields: object) -> MotionResult:
+        return MotionResult(motion, area, dark=self.dark, noise=self.noise or 0.0,
+                            threshold=self.threshold_for(float(fields.get("brightness", 0.0))), **fields)
 
     def _global_change(self, gray: np.ndarray, brightness: float, changed: float) -> MotionResult:
+        """The whole picture changed at once (a light switched): start the background again from this frame.
+
+        Detection goes on from the next frame, against the new background, so a
+        person who comes in with the light is still seen; the background learns
+        fast for ``relearn_s`` while the camera's exposure settles.
+        """
         self.reset(gray)
         self.relearn_left = self.relearn_frames
-        return MotionResult(False, changed, brightness=brightness, global_change=True)
+        self.light_context = self.light_context_frames
+        return self._result(False, changed, brightness=brightness, global_change=True)
 
     def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None) -> None:
         assert self.reference is not None
@@ -200,54 +243,43 @@ class MotionDetector(ABC):
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(clipped, 0, 255).astype(np.uint8))
 
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
-               brightness: float) -> MotionResult:
+               brightness: float, relearning: bool) -> MotionResult:
         cfg = self.config
         mask = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, self.kernel)
         mask = cv2.dilate(mask, self.kernel, iterations=2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         frame_area = mask.size
         min_area = cfg.min_area_fraction * frame_area
-        lighting_area = cfg.lighting_min_blob_fraction * frame_area
         scale = full_width / mask.shape[1]
-        boxes, area, lighting = [], 0.0, 0
+        boxes, small_boxes, area, lighting = [], [], 0.0, 0
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            if contour_area >= lighting_area and self._is_lighting(normal, changed_mask, (x, y, w, h)):
+            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
-                self._absorb(normal, (x, y, w, h))
                 continue
             area += contour_area
+            small_boxes.append((x, y, w, h))
             boxes.append((int(x * scale), int(y * scale), int(w * scale), int(h * scale)))
-        return MotionResult(bool(boxes), area / frame_area, boxes, brightness, lighting_blobs=lighting)
+        if lighting:
+            self.light_context = self.light_context_frames
+            self._absorb(normal, small_boxes)
+        return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
+                            lighting_blobs=lighting, global_change=relearning)
 
-    def _is_lighting(self, normal: np.ndarray, changed_mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-        """True if the changed pixels in ``box`` are the background's, brighter or darker."""
-        assert self.reference is not None
-        x, y, w, h = box
-        pick = changed_mask[y:y + h, x:x + w] > 0
-        if pick.sum() < 16:
-            return False
-        cur = normal[y:y + h, x:x + w][pick].astype(np.float32)
-        ref = self.reference[y:y + h, x:x + w][pick]
-        change = cur - ref
-        change_rms = float(np.sqrt(np.mean(change * change)))
-        if change_rms == 0:
-            return True
-        ref_var = float(ref.var())
-        if ref_var < 9.0:  # flat background: only an offset can be fitted
-            residual = change - change.mean()
-        else:
-            gain = float(np.mean((cur - cur.mean()) * (ref - ref.mean()))) / ref_var
-            if not 0.3 <= gain <= 3.0:
-                return False
-            residual = cur - (gain * (ref - ref.mean()) + cur.mean())
-        return float(np.sqrt(np.mean(residual * residual))) < LIGHTING_RESIDUAL * change_rms
+    def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
+        """Light changed somewhere: take the whole picture into the background at once, except ``keep``.
 
-    def _absorb(self, normal: np.ndarray, box: tuple[int, int, int, int]) -> None:
-        """Take a lit-up region into the background at once (algorithms may override)."""
+        Not only the lit-up blob: light fades out beyond the pixels that
+        crossed the threshold, and a background patched in one box would leave
+        a seam there that the next frame takes for an outline. The boxes in
+        ``keep`` (motion that is not light) stay as they were. Algorithms with
+        their own model may override this.
+        """
         assert self.reference is not None
-        x, y, w, h = box
-        self.reference[y:y + h, x:x + w] = normal[y:y + h, x:x + w]
+        saved = [(box, self.reference[box[1]:box[1] + box[3], box[0]:box[0] + box[2]].copy()) for box in keep]
+        self.reference[:] = normal
+        for (x, y, w, h), patch in saved:
+            self.reference[y:y + h, x:x + w] = patch

@@ -13,15 +13,24 @@ import numpy as np
 
 from quickcam.detector.motion.base import MotionDetector
 
+NEIGHBOURHOOD = np.ones((3, 3), np.uint8)  # a shift of one pixel (at the detection size) in any direction
+
 
 class RunningAverageMotion(MotionDetector):
     name = "running_average"
 
-    def _foreground(self, gray: np.ndarray, threshold: int, relearning: bool) -> np.ndarray:
+    def _foreground(self, gray: np.ndarray, threshold: float, relearning: bool) -> np.ndarray:
+        """Pixels outside [darkest, brightest background pixel around them] by more than ``threshold``.
+
+        Comparing with the 3x3 neighbourhood's range, not the pixel alone, keeps
+        a camera shaking by a pixel (or an edge swaying by one) from lighting up
+        every edge of the scene; a person differs from all of it.
+        """
         assert self.reference is not None
-        diff = cv2.absdiff(gray, cv2.convertScaleAbs(self.reference))
-        _, mask = cv2.threshold(diff, threshold - 1, 255, cv2.THRESH_BINARY)
-        return mask  # the base class then folds ``gray`` into the reference
+        lower = cv2.erode(self.reference, NEIGHBOURHOOD)
+        upper = cv2.dilate(self.reference, NEIGHBOURHOOD)
+        changed = (gray < lower - threshold) | (gray > upper + threshold)
+        return changed.astype(np.uint8) * 255  # the base class then folds ``gray`` into the reference
 
     def _restart(self, gray: np.ndarray) -> None:
         pass  # the reference the base class just reset is the whole model

@@ -33,23 +33,23 @@ class _Subtractor(MotionDetector):
     def _set_threshold(self, value: float) -> None:
         raise NotImplementedError
 
-    def _foreground(self, gray: np.ndarray, threshold: int, relearning: bool) -> np.ndarray:
+    def _foreground(self, gray: np.ndarray, threshold: float, relearning: bool) -> np.ndarray:
         scale = (threshold / self.config.pixel_threshold) ** 2
         wanted = self._base_threshold() * scale
         if wanted != self._threshold_now:
             self._set_threshold(wanted)
             self._threshold_now = wanted
-        return self.subtractor.apply(gray, learningRate=RELEARN_RATE if relearning else -1)
+        return self.subtractor.apply(cv2.convertScaleAbs(gray), learningRate=RELEARN_RATE if relearning else -1)
 
     def _restart(self, gray: np.ndarray) -> None:
         self.subtractor = self._create()
         self._threshold_now = self._base_threshold()
         for _ in range(WARM_UP_FRAMES):  # KNN needs a few samples before it answers
-            self.subtractor.apply(gray, learningRate=1.0)
+            self.subtractor.apply(cv2.convertScaleAbs(gray), learningRate=0.5)  # KNN learns nothing at 1.0
 
-    def _absorb(self, normal: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
         # A mixture model cannot be patched in one region: start again from this frame.
-        super()._absorb(normal, box)
+        super()._absorb(normal, keep)
         self._restart(normal)
 
 

@@ -1,7 +1,9 @@
-"""Dark mode: when the picture is too dark for motion detection, look only now and then.
+"""Dark mode, as the camera's status and log see it.
 
-One place for the rule, so a change to how darkness is handled (e.g. a lower
-pixel threshold in the dark) is made here and nowhere else in the pipeline.
+Whether a frame is dark, and how detection copes (every frame looked at, averaged over
+time, a threshold from the measured noise), is the motion core's business
+(``detector/motion/base.py``): this stage only follows ``MotionResult.dark`` and says
+when the camera enters or leaves the dark, once each time.
 """
 
 from __future__ import annotations
@@ -9,33 +11,26 @@ from __future__ import annotations
 import logging
 
 from quickcam.common.config import MotionConfig
+from quickcam.detector.motion import MotionResult
 
 log = logging.getLogger(__name__)
 
 
 class DarkMode:
-    """Enters below ``dark_threshold`` brightness; while dark and idle, checks every ``dark_interval_s``."""
+    """Follows the motion core's verdict on darkness; logs each change."""
 
     def __init__(self, camera_id: str, motion: MotionConfig) -> None:
         self.camera_id, self.motion = camera_id, motion
         self.dark = False
-        self.next_check_ns = 0
 
-    def skip(self, time_ns: int, recording: bool) -> bool:
-        """True for a frame detection may skip: dark, no event running, not yet time to check."""
-        return self.dark and not recording and time_ns < self.next_check_ns
-
-    def update(self, brightness: float, time_ns: int) -> None:
-        """Take a detection's brightness; logs entering and leaving dark mode."""
-        dark = brightness < self.motion.dark_threshold
-        if dark != self.dark:
-            self.dark = dark
-            if dark:
-                log.info("camera %s: entering dark mode (brightness %.1f < %.1f); checking every %.1f s%s",
-                         self.camera_id, brightness, self.motion.dark_threshold, self.motion.dark_interval_s,
-                         f", pixel threshold {self.motion.dark_pixel_threshold}"
-                         if self.motion.dark_pixel_threshold else "")
-            else:
-                log.info("camera %s: leaving dark mode (brightness %.1f)", self.camera_id, brightness)
+    def update(self, result: MotionResult) -> None:
+        """Take a detection's result; logs entering and leaving dark mode."""
+        if result.dark == self.dark:
+            return
+        self.dark = result.dark
         if self.dark:
-            self.next_check_ns = time_ns + int(self.motion.dark_interval_s * 1e9)
+            log.info("camera %s: entering dark mode (brightness %.1f < %.1f): every frame denoised over time, "
+                     "pixel threshold %.1f from the measured noise", self.camera_id, result.brightness,
+                     self.motion.dark_threshold, result.threshold)
+        else:
+            log.info("camera %s: leaving dark mode (brightness %.1f)", self.camera_id, result.brightness)

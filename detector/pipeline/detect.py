@@ -20,7 +20,7 @@ from quickcam.common.config import CameraConfig
 from quickcam.detector.console.governor import FullRate, Governor
 from quickcam.detector.console.live_zones import ZoneBoard
 from quickcam.detector.events import Action, EventClock
-from quickcam.detector.faces import Box, FaceBudget, open_face_detector, timed_faces
+from quickcam.detector.faces import Box, FaceBudget, FaceConfirmer, open_face_detector, timed_faces
 from quickcam.detector.motion import MotionDetector, MotionResult, create_detector
 from quickcam.detector.pipeline.dark import DarkMode
 from quickcam.detector.pipeline.disk import DiskWrites
@@ -55,7 +55,7 @@ class DetectStage:
                                 int(self.rec.min_event_s * 1e9), self.cfg.trigger_frames)
         self.detector: MotionDetector | None = None
         self.faces_detector = None
-        self.budget = FaceBudget(camera.faces.budget_ms_per_s)
+        self.budget, self.confirmer = FaceBudget(camera.faces.budget_ms_per_s), FaceConfirmer()
         self.detected_until_ns = 0  # the recorder never writes past what detection has seen
         self.event_id, self.event_faces = "", EventFaces()
         self.snapshots, self.best_area, self.best_face, self.last_snapshot_ns = 0, 0.0, 0, 0
@@ -95,7 +95,8 @@ class DetectStage:
     def step(self, frame: Frame) -> None:
         """Detection on one frame."""
         self.last_ns = frame.time_ns
-        if self.dark.skip(frame.time_ns, self.clock.recording):
+        # opt-in dark_interval_s sampling only; by default every frame is looked at, in the dark too
+        if self.detector is not None and self.detector.skip(frame.time_ns, self.clock.recording):
             self._detected(frame.time_ns)
             return
         if not self.governor.admit(self.camera.id, frame.time_ns):  # console: low power skips this frame
@@ -108,7 +109,7 @@ class DetectStage:
             log.info("camera %s: new zones applied (the background is learned again)", self.camera.id)
         detector = self.detector or self._setup(frame)
         result = detector.detect(frame.image)
-        self.dark.update(result.brightness, frame.time_ns)
+        self.dark.update(result)
         self.stats.dark = self.dark.dark
         if result.global_change != self.relearning:
             self.relearning = result.global_change
@@ -120,7 +121,7 @@ class DetectStage:
         if result.motion and self.faces_detector is not None and self.clock.recording:
             found = timed_faces(self.faces_detector, self.budget, frame.image, result.boxes,
                                 self.camera.faces.min_size_px, frame.time_ns)
-            faces = found or []
+            faces = self.confirmer.confirm(found, frame.time_ns)
         if action is Action.START:
             self._start(frame, result, faces)
         elif action is Action.CONTINUE and self.snapshots < MAX_SNAPSHOTS:

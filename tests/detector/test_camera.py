@@ -15,7 +15,7 @@ import pytest
 
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.sources import DemoSource, Walk
-from tests.detector.fakes import ScriptedSource, camera_config, header, journal, pipeline_for, run
+from tests.detector.fakes import T0_NS, ScriptedSource, camera_config, header, journal, pipeline_for, run
 
 
 def _demo(walks: tuple[Walk, ...] = (Walk(3.0, 6.0),)) -> DemoSource:
@@ -69,13 +69,12 @@ def test_a_lighting_step_produces_no_event(tmp_path: Path) -> None:
     assert journal(tmp_path) == []
 
 
-def test_dark_mode_is_entered_and_left_and_checks_only_at_its_interval(
+def test_dark_mode_is_entered_and_left_and_every_dark_frame_is_watched(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
     outbox = Outbox(tmp_path)
     demo = _demo(walks=())
     camera = camera_config(tmp_path)
-    camera = camera.model_copy(update={"motion": camera.motion.model_copy(update={"dark_interval_s": 1.0})})
 
     def draw(index: int) -> np.ndarray:
         image = demo.read().image
@@ -84,15 +83,42 @@ def test_dark_mode_is_entered_and_left_and_checks_only_at_its_interval(
     pipeline = pipeline_for(camera, outbox, ScriptedSource(draw, 110))
     calls = []
     original = pipeline.detect.dark.update
-    pipeline.detect.dark.update = lambda brightness, t: (calls.append(brightness), original(brightness, t))[1]
+    pipeline.detect.dark.update = lambda result: (calls.append(result.brightness), original(result))[1]
     run([pipeline])
     messages = [r.getMessage() for r in caplog.records]
     assert any("entering dark mode" in m for m in messages)
     assert any("leaving dark mode" in m for m in messages)
     assert not pipeline.stats.dark
-    dark_checks = sum(1 for b in calls if b < 10)
-    assert 4 <= dark_checks <= 8  # 6 s of darkness checked about once a second, not 60 times
-    assert journal(tmp_path) == []
+    assert sum(1 for b in calls if b < 10) >= 55  # 60 dark frames, every one looked at
+    assert journal(tmp_path) == []  # the light going off and on again is no event
+
+
+def test_a_walker_in_a_dark_room_is_recorded_with_the_default_settings(tmp_path: Path) -> None:
+    """The lights go off (5 % brightness, sensor noise) and someone walks through: one event, from the
+    darkness alone nothing."""
+    outbox = Outbox(tmp_path)
+    demo = _demo(walks=(Walk(6.0, 9.0),))
+    rng = np.random.default_rng(11)
+
+    def draw(index: int) -> np.ndarray:
+        image = demo.read().image.astype(np.float32)
+        gain = 1.0 if index < 20 else 0.05  # the light goes off at 2 s
+        return np.clip(image * gain + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+
+    pipeline = pipeline_for(camera_config(tmp_path), outbox, ScriptedSource(draw, 120))
+    run([pipeline])
+    items = journal(tmp_path)
+    assert len({item["event"] for item in items}) == 1
+    snapshot = next(item for item in items if item["type"] == "snapshot")
+    onset_ms = T0_NS // 1_000_000 + _entering_ms(demo)
+    assert onset_ms <= snapshot["time_ms"] <= onset_ms + 500  # seen within half a second of entering
+    assert pipeline.stats.dark
+
+
+def _entering_ms(demo: DemoSource) -> int:
+    """When the demo walker's box first reaches into the frame (frames are numbered from 1 by the source)."""
+    index = next(i for i in range(1000) if (box := demo.walker_box(i / demo.fps)) and box[0] + box[2] > 0)
+    return int((index + 1) * 1000 / demo.fps)
 
 
 class _Flaky(ScriptedSource):

@@ -12,6 +12,7 @@ import pytest
 
 from quickcam.common.config import MotionConfig, ZonesConfig
 from quickcam.detector.motion import ALGORITHMS, create_detector
+from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.sources import DemoSource, Walk
 from quickcam.detector.zones import build_zone_mask
 
@@ -111,7 +112,108 @@ def test_a_mask_image_works_like_a_zone(tmp_path: Path) -> None:
 def test_night_sensitivity_applies_only_in_the_dark() -> None:
     detector = create_detector(MotionConfig(dark_pixel_threshold=8), fps=15)
     assert detector.threshold_for(5.0) == 8
-    assert detector.threshold_for(100.0) == 25
+    assert detector.threshold_for(100.0) == MotionConfig().pixel_threshold
+
+
+def _dim(image: np.ndarray, gain: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """The picture at ``gain`` of its brightness with the sensor's noise (which does not dim)."""
+    dark = image.astype(np.float32) * gain + rng.normal(0, sigma, image.shape).astype(np.float32)
+    return np.clip(dark, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("gain", [0.05, 0.08])
+def test_a_walker_in_near_darkness_is_seen_within_half_a_second_and_the_noise_alone_is_not(gain: float) -> None:
+    rng = np.random.default_rng(3)
+    source = _demo()
+    entering = _entering_frame(source)
+    detector = create_detector(MotionConfig(), fps=source.fps)
+    results = [detector.detect(_dim(source.read().image, gain, 3.0, rng)) for _ in range(entering + 15)]
+    assert results[-1].dark and results[-1].brightness < 10
+    assert not any(r.motion for r in results[:entering]), "dark noise taken for motion"
+    first = next(i for i, r in enumerate(results) if r.motion)
+    assert first - entering <= 0.5 * source.fps
+
+
+def test_the_threshold_follows_the_measured_noise() -> None:
+    rng = np.random.default_rng(4)
+    source = _demo(walks=())
+    quiet, noisy = create_detector(MotionConfig(), fps=15), create_detector(MotionConfig(), fps=15)
+    for _ in range(40):
+        image = source.read().image
+        calm = quiet.detect(_dim(image, 0.15, 1.0, rng))  # a dim room, where the threshold is low
+        loud = noisy.detect(_dim(image, 0.15, 12.0, rng))
+        assert not calm.motion and not loud.motion
+    assert loud.noise > 2 * calm.noise and loud.threshold > 1.4 * calm.threshold
+
+
+def test_dark_interval_sampling_is_opt_in() -> None:
+    rng = np.random.default_rng(5)
+    source = _demo(walks=())
+    default = create_detector(MotionConfig(), fps=15)
+    sampling = create_detector(MotionConfig(dark_interval_s=1.0), fps=15)
+    looked = {"default": 0, "sampling": 0}
+    for index in range(45):
+        image = _dim(source.read().image, 0.05, 3.0, rng)
+        now = int(index * 1e9 / 15)
+        for name, detector in (("default", default), ("sampling", sampling)):
+            if not detector.skip(now, recording=False):
+                looked[name] += 1
+                detector.detect(image)
+    assert looked["default"] == 45
+    assert looked["sampling"] <= 5
+    assert not sampling.skip(int(50 * 1e9 / 15), recording=True)  # an event running is always watched
+
+
+def _lamp(cx: float, cy: float, radius: float, gain: float) -> np.ndarray:
+    xs, ys = np.meshgrid(np.arange(320) / 320, np.arange(240) / 240)
+    pool = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * radius ** 2))
+    return (1 + (gain - 1) * pool).astype(np.float32)[..., None]
+
+
+@pytest.mark.parametrize("field", [
+    pytest.param(_lamp(0.8, 0.3, 0.06, 1.8), id="small lamp, ~2% of the frame"),
+    pytest.param(_lamp(0.2, 0.3, 0.15, 2.2), id="lamp, ~10% of the frame"),
+    pytest.param(_lamp(0.5, 0.5, 0.3, 0.5), id="a light off in the middle of the room"),
+])
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_partial_light_switched_on_and_off_is_never_motion(field: np.ndarray, algorithm: str) -> None:
+    source = _demo(walks=())
+    detector = create_detector(MotionConfig(algorithm=algorithm), fps=source.fps)
+    for index in range(110):
+        image = source.read().image
+        if 30 <= index < 70:
+            image = np.clip(image * field, 0, 255).astype(np.uint8)
+        assert not detector.detect(image).motion, index
+
+
+def test_a_walker_entering_during_a_brightness_ramp_is_seen() -> None:
+    source = _demo()
+    entering = _entering_frame(source)
+    detector = create_detector(MotionConfig(), fps=source.fps)
+    first = None
+    for index in range(entering + 20):
+        gain = 1.0 + 0.6 * min(1.0, max(0.0, (index - entering + 5) / 20))  # the ramp starts 5 frames earlier
+        if detector.detect(cv2.convertScaleAbs(source.read().image, alpha=gain)).motion and first is None:
+            first = index
+    assert first is not None and first - entering <= 3
+
+
+@pytest.mark.parametrize("condition", ["heavy noise", "one pixel shake", "jpeg artefacts"])
+def test_a_quiet_scene_under_bad_conditions_is_not_motion(condition: str) -> None:
+    rng = np.random.default_rng(6)
+    source = _demo(walks=())
+    detector = create_detector(MotionConfig(), fps=source.fps)
+    for index in range(90):
+        image = source.read().image
+        if condition == "heavy noise":
+            image = _dim(image, 1.0, 12.0, rng)
+        elif condition == "one pixel shake":
+            dx, dy = (int(v) for v in rng.integers(-1, 2, 2))
+            image = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (320, 240),
+                                   borderMode=cv2.BORDER_REFLECT)
+        else:
+            image = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 15])[1], cv2.IMREAD_COLOR)
+        assert not detector.detect(image).motion, index
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +221,9 @@ def vtest_walkers() -> tuple[list[np.ndarray], np.ndarray, list]:
     """vtest.avi, its background plate, and six pedestrians tracked in its first 30 s."""
     if not VTEST.exists():
         pytest.skip("tests/data/vtest.avi missing")
-    spec = importlib.util.spec_from_file_location("detection_quality", REPO / "bench/detection_quality.py")
+    spec = importlib.util.spec_from_file_location("detection_corpus", REPO / "bench/detection_corpus.py")
     bench = importlib.util.module_from_spec(spec)
-    sys.modules["detection_quality"] = bench  # dataclasses look their module up there
+    sys.modules["detection_corpus"] = bench  # dataclasses look their module up there
     spec.loader.exec_module(bench)
     frames = bench.load_video(VTEST)
     plate = np.median(np.stack(frames[::2]), axis=0).astype(np.uint8)
@@ -129,27 +231,71 @@ def vtest_walkers() -> tuple[list[np.ndarray], np.ndarray, list]:
 
 
 @needs_vtest
-@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
-def test_real_walkers_from_vtest_are_detected_within_a_few_frames(algorithm: str, vtest_walkers: tuple) -> None:
-    """Each pedestrian, pasted alone on the scene's empty plate, is seen within a few frames."""
+@pytest.mark.parametrize(("algorithm", "gain"), [(name, 1.0) for name in sorted(ALGORITHMS)]
+                         + [("running_average", 0.05)])
+def test_real_walkers_from_vtest_are_detected_within_a_few_frames_by_default(
+        algorithm: str, gain: float, vtest_walkers: tuple) -> None:
+    """Each pedestrian (0.2-1 % of the frame), pasted alone on the scene's empty plate, is seen within a few
+    frames with the default settings, in daylight and (the default algorithm) at 5 % brightness. In the dark
+    the target is people of 0.3 % of the frame and more (issue 13 asks for 0.5 %): the one walker of 0.18 %
+    (track 4, far away) is left out there; in daylight every walker counts."""
     frames, plate, tracks = vtest_walkers
+    if gain < 1.0:
+        tracks = [t for t in tracks if np.median([m.sum() for m in t.masks]) >= 0.003 * plate.shape[0] * plate.shape[1]]
     assert len(tracks) >= 4
     noise = np.empty(plate.shape, np.int16)
 
-    def quiet() -> np.ndarray:
+    def render(image: np.ndarray) -> np.ndarray:
         cv2.randn(noise, 0, 3)
-        return np.clip(plate.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        return np.clip(image.astype(np.float32) * gain + noise, 0, 255).astype(np.uint8)
 
     delays = []
     for track in tracks:
-        # A wide scene: people cover 0.2-1% of the frame, so it is watched as a user would set it.
-        detector = create_detector(MotionConfig(algorithm=algorithm, min_area_fraction=0.002), fps=10)
-        assert not any(detector.detect(quiet()).motion for _ in range(40))
+        detector = create_detector(MotionConfig(algorithm=algorithm), fps=10)
+        assert not any(detector.detect(render(plate)).motion for _ in range(40))
         for step, (source_index, mask) in enumerate(zip(track.frames, track.masks, strict=False)):
-            image = quiet()
+            image = plate.copy()
             image[mask] = frames[source_index][mask]
-            if detector.detect(image).motion:
+            if detector.detect(render(image)).motion:
                 delays.append(step)
                 break
     assert len(delays) == len(tracks), "a walker was never detected"
     assert max(delays) <= 5, delays
+
+
+@needs_vtest
+def test_a_door_opening_onto_a_lit_corridor_over_a_real_floor_is_not_motion(vtest_walkers: tuple) -> None:
+    """A sharp-edged wedge of light opening over the real pavement of vtest.avi: its ratio to the
+    background is smooth, and the light is changing, so it is light; the background is re-learnt."""
+    _, plate, _ = vtest_walkers
+    corpus = sys.modules["detection_corpus"]
+    split = corpus.SPLITS["held-out"]
+    detector = create_detector(MotionConfig(), fps=10)
+    noise = np.empty(plate.shape, np.int16)
+    for index in range(90):
+        share = min(1.0, max(0.0, (index - 30) / 10)) if index < 60 else max(0.0, 1 - (index - 60) / 10)
+        cv2.randn(noise, 0, 3)
+        image = np.clip(plate * corpus.door_field(split, share) + noise, 0, 255).astype(np.uint8)
+        assert not detector.detect(image).motion, index
+
+
+@needs_vtest
+def test_the_person_check_passes_a_real_pedestrian_and_holds_back_leaves() -> None:
+    capture = cv2.VideoCapture(str(VTEST))
+    ok, frame = capture.read()
+    assert ok
+    check = PersonCheck(budget_ms_per_s=1000, fps=10)
+    assert check.allows(frame, [(232, 190, 73, 145)])  # a pedestrian in vtest.avi's first frame
+    assert check.allows(frame, [(0, 0, 40, 40)])  # held: the same motion goes on counting
+    rng = np.random.default_rng(7)
+    leaves = cv2.GaussianBlur(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), (5, 5), 0)
+    fresh = PersonCheck(budget_ms_per_s=1000, fps=10)
+    assert not any(fresh.allows(leaves, [(100, 40, 80, 160)]) for _ in range(5))
+    assert fresh.searches == 5
+
+
+def test_with_the_person_check_on_motion_without_a_person_starts_nothing() -> None:
+    source = _demo()  # the demo walker is two rectangles: no person to HOG
+    detector = create_detector(MotionConfig(person_check=True), fps=source.fps)
+    results = [detector.detect(source.read().image) for _ in range(120)]
+    assert any(r.person_waiting for r in results) and not any(r.motion for r in results)

@@ -1,0 +1,131 @@
+"""Light, told apart from motion: exposure and lamps divided out, and the shape of a change of light.
+
+Two functional pieces the motion core (``base.py``) calls on every frame:
+
+- ``normalise_gain``: a camera's exposure change and a lamp's pool of light
+  multiply the picture by a smooth gain; it is measured on a coarse grid and
+  divided out before anything is compared with the background;
+- ``looks_like_light``: a blob that survived that is judged by the shape of
+  its change (the log of the ratio frame / background), not by its size.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+GAIN_DEADBAND = 0.02  # brightness ratios closer to 1 than this are left alone
+MAX_GAIN = 3.0  # a larger brightness ratio is a light switched, not an exposure change
+GAIN_GRID = (3, 4)  # rows, columns of the exposure/lighting gain estimate
+SAMPLE = 3  # the gain and noise estimates read every SAMPLE-th pixel of every SAMPLE-th row (medians: plenty)
+CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
+RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black pixels do not explode
+LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
+LIGHTING_ROUGHNESS = 0.15  # lighting only if the ratio's fine detail is under this share of its departure
+LIGHT_MOVED = 0.05  # a gain cell this far from 1 means the light is changing (exposure, dimmer, lamp)
+MIN_TEXTURE = 0.012  # background detail (std of log gray, high-pass) above which its texture can decide
+TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is under this share of the texture
+KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+
+
+class GainResult(NamedTuple):
+    normal: np.ndarray | None  # the frame at the background's exposure; None: a light switched (global change)
+    clipped: np.ndarray | None  # pixels that cannot be compared (clipped at white), or None
+    moving: bool  # part of the picture is off by LIGHT_MOVED or more: the light is changing now
+
+
+def normalise_gain(gray: np.ndarray, reference: np.ndarray) -> GainResult:
+    """``gray`` brought to the ``reference``'s exposure, and the pixels that cannot be compared.
+
+    None instead of the frame when the overall brightness changed more than
+    MAX_GAIN times: a light switched on or off, a global change whatever
+    the pixels say.
+
+    The gain is the median ratio reference/frame in each cell of a coarse
+    grid (GAIN_GRID), interpolated smoothly across the frame: a camera's
+    exposure change is uniform, a lamp in a corner is not, and both are
+    smooth. A cell is far larger than a person at any distance the camera
+    is meant for, and a median ignores what covers less than half of it.
+
+    A pixel clipped at white, now or in the reference, no longer scales with
+    the exposure: those are left out of the foreground and of learning while
+    a gain is divided out (else a brighter room lights up every white wall).
+    ``moving`` says a part of the picture is off by LIGHT_MOVED or more: the
+    light is changing now.
+    """
+    ref = reference[::SAMPLE, ::SAMPLE]
+    cur = gray[::SAMPLE, ::SAMPLE]
+    level, now = float(ref.mean()), float(cur.mean())
+    if max(level, now) > 16 and not 1 / MAX_GAIN <= (level + 1) / (now + 1) <= MAX_GAIN:
+        return GainResult(None, None, True)
+    usable = (cur > 8) & (cur < CLIPPED) & (ref < CLIPPED)
+    if usable.sum() < cur.size // 4:
+        return GainResult(gray, None, False)  # too dark or too bright to estimate a gain
+    ratios = ref / np.maximum(cur, 1.0)
+    overall = float(np.median(ratios[usable]))
+    if not 1 / MAX_GAIN <= overall <= MAX_GAIN:
+        return GainResult(None, None, True)
+    rows, cols = GAIN_GRID
+    grid = np.full((rows, cols), overall, np.float32)
+    height, width = cur.shape
+    for r in range(rows):
+        for c in range(cols):
+            cell = (slice(r * height // rows, (r + 1) * height // rows),
+                    slice(c * width // cols, (c + 1) * width // cols))
+            pick = usable[cell]
+            if pick.sum() >= pick.size // 4:
+                grid[r, c] = np.median(ratios[cell][pick])
+    np.clip(grid, 1 / MAX_GAIN, MAX_GAIN, out=grid)
+    moving = bool(np.any(np.abs(grid - 1) >= LIGHT_MOVED))
+    if np.all(np.abs(grid - 1) < GAIN_DEADBAND):
+        return GainResult(gray, None, moving)
+    gain = cv2.resize(grid, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+    normal = cv2.multiply(gray, gain)
+    clipped = cv2.dilate(((gray >= CLIPPED) | (reference >= CLIPPED)).astype(np.uint8), KERNEL)
+    return GainResult(normal, clipped.astype(bool), moving)
+
+
+def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray,
+                     box: tuple[int, int, int, int], light_changed: bool) -> bool:
+    """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
+
+    Light (a lamp, a door onto a lit corridor, a cloud) multiplies the
+    background by a gain that varies slowly across the region, so the log
+    of the ratio frame / background is smooth there. In order:
+
+    1. rough ratio (fine detail, what a small blur removes, over
+       LIGHTING_ROUGHNESS of its departure from 1): something replaced the
+       background, a person. Real walkers measure 0.15-0.4, light under 0.12;
+    2. smooth, and ``light_changed`` (the caller saw a change of light in
+       the last moments: a global change, another lighting blob, a gain
+       cell off by LIGHT_MOVED): light;
+    3. smooth, on a textured background whose texture survives (the
+       ratio's detail under TEXTURE_KEPT of the background's): light;
+    4. smooth on a plain background (a plain wall, or a uniformly coloured
+       object on it): only the outline can tell: light fades out, an
+       object's edge is a jump. The ratio's steepest slopes (90th
+       percentile, per pixel) are compared with its departure from 1.
+    """
+    x, y, w, h = box
+    pick = changed_mask[y:y + h, x:x + w] > 0
+    if pick.sum() < 16:
+        return False
+    height, width = normal.shape
+    x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
+    log_ref = np.log(reference[y0:y1, x0:x1] + RATIO_OFFSET)
+    log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
+    inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
+    departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
+    detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
+    if detail >= LIGHTING_ROUGHNESS * departure:
+        return False  # the ratio is rough: something replaced the background
+    if light_changed:
+        return True  # the light just changed, and this is as smooth as light
+    texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
+    if texture >= MIN_TEXTURE and detail < TEXTURE_KEPT * texture:
+        return True  # the background's texture shows through, scaled
+    slope = cv2.magnitude(cv2.Sobel(log_ratio, cv2.CV_32F, 1, 0, ksize=3),
+                          cv2.Sobel(log_ratio, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    return float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure  # plain background: a soft outline
