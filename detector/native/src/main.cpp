@@ -1,0 +1,174 @@
+// quickcam-native-detector: the detector in C++, on the same wire and the same disk layout as
+// `quickcam detector` (docs/native.md). Usage:
+//   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
+//   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <thread>
+
+#include "camera.hpp"
+#include "config.hpp"
+#include "link.hpp"
+#include "logging.hpp"
+#include "outbox.hpp"
+#include "status_file.hpp"
+#include "vectors.hpp"
+
+extern char** environ;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+constexpr double kShutdownDrainS = 5.0;
+constexpr double kStatusIntervalS = 2.0;
+
+void on_signal(int) { g_stop = true; }
+
+const char* kUsage =
+    "usage: quickcam-native-detector [--config FILE] [--seconds N]\n"
+    "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n";
+
+std::map<std::string, std::string> environment() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+        std::string entry(*e);
+        auto eq = entry.find('=');
+        if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    return env;
+}
+
+int run(const qc::Config& config, double seconds) {
+    using namespace qc;
+    cv::setNumThreads(1);  // idle OpenCV worker threads spin and burn a core
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    CurveKeys curve = load_curve_keys(config.link);  // ConfigError at start-up, not later
+    for (const auto& note : config.notes) log::warning("config: ", note);
+
+    Outbox outbox(config.recording.outbox_dir);
+    std::vector<std::unique_ptr<CameraPipeline>> pipelines;
+    std::vector<std::string> ids;
+    for (const auto& cam : config.cameras) {
+        pipelines.push_back(std::make_unique<CameraPipeline>(cam, outbox, g_stop));
+        ids.push_back(cam.id);
+    }
+    auto camera_status = [&] {
+        Value cams = Value::map();
+        for (auto& p : pipelines) cams[p->id()] = p->status_value();
+        return cams;
+    };
+    std::string keep = config.recording.keep_local_copy ? config.recording.outbox_dir + "/sent" : "";
+    UploaderLink link(config.link, curve, outbox, ids, camera_status, keep);
+    auto collect = [&](bool running) {
+        LinkStatus ls = link.status();
+        auto [items, bytes] = outbox.depth();
+        using namespace std::chrono;
+        double now = duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+        return Value::map({
+            {"time", Value::real(now)}, {"pid", Value::integer(::getpid())}, {"running", Value::boolean(running)},
+            {"detector", Value::text("quickcam-native-detector")},
+            {"cameras", camera_status()},
+            {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
+                                   {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
+            {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
+                                 {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
+                                 {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)}})},
+        });
+    };
+    const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
+    bool status_failing = false;
+    auto write = [&](bool running) {
+        bool ok = write_status(status_path, collect(running));
+        if (!ok && !status_failing)
+            log::warning("status: cannot write ", status_path, "; quickcam status will show this detector as stale");
+        else if (ok && status_failing)
+            log::info("status: writing ", status_path, " again");
+        status_failing = !ok;
+    };
+
+    log::info("detector: watching ", pipelines.size(), " camera(s); outbox ", config.recording.outbox_dir);
+    link.start();
+    for (auto& p : pipelines) p->start();
+    auto started = std::chrono::steady_clock::now();
+    auto next_status = started;
+    while (!g_stop) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= next_status) {
+            write(true);
+            next_status = now + std::chrono::milliseconds(int(kStatusIntervalS * 1000));
+        }
+        if (seconds > 0 && now - started >= std::chrono::duration<double>(seconds)) {
+            log::info("detector: --seconds elapsed; stopping");
+            break;
+        }
+        bool all_done = true;
+        for (auto& p : pipelines) all_done = all_done && p->finished();
+        if (all_done) {
+            log::info("detector: every source has ended; stopping");
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    g_stop = true;
+    log::info("detector: stopping; closing open segments");
+    for (auto& p : pipelines) p->join();
+    link.stop(kShutdownDrainS);
+    write(false);
+    auto [items, bytes] = outbox.depth();
+    if (items)
+        log::warning("detector: ", items, " item(s), ", bytes, " bytes not yet acknowledged; they stay in ",
+                     outbox.root(), " and are sent on next start");
+    else
+        log::info("detector: outbox empty; all footage handed to the uploader");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path, vectors;
+    double seconds = 0;
+    for (int k = 1; k < argc; ++k) {
+        std::string arg = argv[k];
+        auto value = [&]() -> std::string {
+            if (k + 1 >= argc) { std::cerr << "quickcam-native-detector: " << arg << " needs a value\n" << kUsage; std::exit(2); }
+            return argv[++k];
+        };
+        if (arg == "--config") config_path = value();
+        else if (arg == "--seconds") {
+            std::string text = value();
+            try { seconds = std::stod(text); } catch (const std::exception&) { seconds = -1; }
+            if (seconds <= 0) { std::cerr << "quickcam-native-detector: --seconds needs a positive number, got " << text << "\n"; return 2; }
+        } else if (arg == "--vectors") vectors = value();
+        else if (arg == "--version") { std::cout << "quickcam-native-detector 0.1.0 (protocol 1.0)\n"; return 0; }
+        else if (arg == "-h" || arg == "--help") { std::cout << kUsage; return 0; }
+        else if (arg == "detector") continue;  // `... detector --config x` as with the quickcam command
+        else { std::cerr << "quickcam-native-detector: unknown option " << arg << "\n" << kUsage; return 2; }
+    }
+    if (!vectors.empty()) return qc::run_vectors(vectors);
+    // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
+    setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
+    setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
+    // libx264 as the Python encoder runs it: fast, small files, one thread per encoder.
+    setenv("OPENCV_FFMPEG_WRITER_OPTIONS", "preset;veryfast|tune;zerolatency|crf;26|threads;1", 0);
+    try {
+        qc::Config config = qc::load_config(config_path, environment());
+        qc::log::set_level(config.log_level);
+        return run(config, seconds);
+    } catch (const qc::ConfigError& e) {
+        std::cerr << "quickcam-native-detector: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "quickcam-native-detector: " << e.what() << "\n";
+        return 1;
+    }
+}
