@@ -45,8 +45,12 @@ UploaderLink::~UploaderLink() {
 void UploaderLink::start() { thread_ = std::thread([this] { run(); }); }
 
 void UploaderLink::stop(double drain_s) {
+    // Also while not connected: ZeroMQ may be a reconnect interval (up to 5 s) away from an
+    // uploader that has just come back. Bounded, so a stop never hangs.
     double deadline = monotonic_s() + drain_s;
-    while (monotonic_s() < deadline && outbox_.depth().first > 0 && status().connected)
+    if (outbox_.depth().first > 0)
+        log::info("link: waiting up to ", drain_s, " s for the uploader to take ", outbox_.depth().first, " item(s)");
+    while (monotonic_s() < deadline && outbox_.depth().first > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     stop_ = true;
     if (thread_.joinable()) thread_.join();

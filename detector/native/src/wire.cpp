@@ -408,15 +408,43 @@ Value unpack(const std::string& raw) {
     return from_object(handle.get());
 }
 
-std::string readable_ref(const Frames& frames) {
-    if (frames.size() < 2) return "";
-    try {
-        Value header = unpack(frames[1]);
-        auto it = header.m.find("id");
-        if (it != header.m.end() && it->second.kind == Kind::Str && is_id(it->second.s)) return it->second.s;
-    } catch (const ProtocolError&) {
+// Whether every str (value or key) is UTF-8 and no key is an array or map: what a generic
+// msgpack reader needs to read a map at all, before this protocol's own rules.
+bool readable(const msgpack::object& o) {
+    if (o.type == msgpack::type::STR) return valid_utf8(std::string(o.via.str.ptr, o.via.str.size));
+    if (o.type == msgpack::type::ARRAY) {
+        for (uint32_t k = 0; k < o.via.array.size; ++k) if (!readable(o.via.array.ptr[k])) return false;
+    } else if (o.type == msgpack::type::MAP) {
+        for (uint32_t k = 0; k < o.via.map.size; ++k) {
+            const auto& kv = o.via.map.ptr[k];
+            if (kv.key.type == msgpack::type::ARRAY || kv.key.type == msgpack::type::MAP) return false;
+            if (!readable(kv.key) || !readable(kv.val)) return false;
+        }
     }
-    return "";
+    return true;
+}
+
+// The id of a broken message, for the nack's ref (spec section 6): readable when frame 2
+// is at most 64 KiB and one msgpack map (whatever else is wrong: deep nesting, a binary
+// key) whose "id" is a str following the id rule.
+std::string readable_ref(const Frames& frames) {
+    if (frames.size() < 2 || frames[1].size() > kMaxHeaderBytes) return "";
+    try {
+        std::size_t offset = 0;
+        msgpack::unpack_limit limit(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 1024);
+        auto handle = msgpack::unpack(frames[1].data(), frames[1].size(), offset, nullptr, nullptr, limit);
+        const msgpack::object& o = handle.get();
+        if (offset != frames[1].size() || o.type != msgpack::type::MAP || !readable(o)) return "";
+        std::string ref;
+        for (uint32_t k = 0; k < o.via.map.size; ++k) {  // a repeated key: the last one wins
+            const auto& kv = o.via.map.ptr[k];
+            if (kv.key.type == msgpack::type::STR && std::string(kv.key.via.str.ptr, kv.key.via.str.size) == "id")
+                ref = kv.val.type == msgpack::type::STR ? std::string(kv.val.via.str.ptr, kv.val.via.str.size) : "";
+        }
+        return is_id(ref) ? ref : "";
+    } catch (const std::exception&) {
+        return "";
+    }
 }
 
 bool accepted(const std::string& type, const std::vector<std::string>& accept) {
