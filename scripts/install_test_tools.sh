@@ -4,6 +4,10 @@
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
 #                   (real pedestrians) for detection on real footage, and
 #                   messi5.jpg (a real face) for the face detector
+#   the native detector's toolchain (g++, cmake, OpenCV/ZeroMQ/msgpack/toml++
+#                   headers: scripts/build_native.sh lists them and why), then
+#                   builds it into build/native/ for tests/test_native_detector.py
+#                   and the native runs of the reliability scenarios
 # Without root or apt-get the tests that need them skip with the reason.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,4 +46,7 @@ fi
 for name in "${samples[@]}"; do
     [ -f "tests/data/$name" ] || echo "install_test_tools: could not extract $name from opencv-doc" >&2
 done
+if have_apt || [ -x build/native/quickcam-native-detector ]; then
+    scripts/build_native.sh >/dev/null || echo "install_test_tools: the native detector could not be built; its tests will skip" >&2
+fi
 exit 0
