@@ -38,14 +38,15 @@ def test_the_native_codec_encodes_every_canonical_vector_and_refuses_every_inval
 
 
 @pytest.mark.slow
-def test_the_native_detector_passes_every_protocol_check_and_writes_the_status_file(tmp_path: Path) -> None:
+def test_the_native_detector_passes_every_protocol_check_over_ipc_and_writes_the_status_file(tmp_path: Path) -> None:
     env = _env(QUICKCAM_RECORDING__OUTBOX_DIR=str(tmp_path / "outbox"), QUICKCAM_LINK__ACK_TIMEOUT_S="2",
                QUICKCAM_LINK__HEARTBEAT_S="0.5")
     started = time.monotonic()
     # No --seconds: the detector runs until the check has every verdict (well inside --timeout) and stops it.
-    run = subprocess.run([QUICKCAM, "protocol", "check", "--quiet", "--timeout", "90", "--run",
-                          str(native_detector())], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=150)
+    # Over ipc:// (the single-machine transport); CURVE over TCP is in test_hostile.py's wrong-key scenario.
+    run = subprocess.run([QUICKCAM, "protocol", "check", "--quiet", "--timeout", "90", "--endpoint",
+                          f"ipc://{tmp_path}/link.sock", "--run", str(native_detector())], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=150)
     took = time.monotonic() - started
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     lines = run.stdout.splitlines()
@@ -97,3 +98,71 @@ def test_a_bad_native_config_stops_with_one_line_naming_the_key_and_the_fix(
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.returncode == 2 and len(lines) == 1, run.stderr
     assert expected in lines[0], lines[0]
+
+
+SUBSET_CONFIG = """
+[camera]
+id = "porch"
+fps = 10
+source = "file"
+path = "porch.mp4"
+[camera.motion]
+learning_rate = 0.1
+[motion]
+pixel_threshold = 30
+dark_pixel_threshold = 12
+[recording]
+segment_s = 1.5
+keep_local_copy = true
+[link]
+heartbeat_s = 1.0
+"""
+CAMERAS_CONFIG = """
+[motion]
+trigger_frames = 3
+[[cameras]]
+id = "door"
+source = "stream"
+path = "rtsp://192.0.2.10/stream1"
+[cameras.motion]
+trigger_frames = 1
+[[cameras]]
+id = "desk"
+source = "camera"
+index = 1
+"""
+
+
+def _restricted(python: object, native: object) -> object:
+    """``python`` with only the keys ``native`` has (the native detector reads a subset)."""
+    if isinstance(native, dict) and isinstance(python, dict):
+        return {k: _restricted(python.get(k), v) for k, v in native.items()}
+    if isinstance(native, list) and isinstance(python, list):
+        return [_restricted(p, n) for p, n in zip(python, native, strict=False)]
+    return python
+
+
+@pytest.mark.parametrize(("config", "env"), [
+    ("", {}),
+    (SUBSET_CONFIG, {"QUICKCAM_CAMERA__WIDTH": "320", "QUICKCAM_RECORDING__PRE_ROLL_S": "1.0",
+                     "QUICKCAM_LINK__ACK_TIMEOUT_S": "4"}),
+    (CAMERAS_CONFIG, {"QUICKCAM_LOGGING__LEVEL": "DEBUG"}),
+], ids=["defaults", "camera-and-overrides", "cameras"])
+def test_the_native_detector_reads_its_config_subset_as_common_config_does(
+    tmp_path: Path, config: str, env: dict[str, str],
+) -> None:
+    from quickcam.common.config import load_config
+
+    (tmp_path / "quickcam.toml").write_text(config)
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=_env(**env), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    native = json.loads(run.stdout)
+    python = load_config(tmp_path / "quickcam.toml", env)
+    expected = {
+        "cameras": [cam.model_dump(mode="json") for cam in python.camera_list()],
+        "recording": python.recording.model_dump(mode="json"),
+        "link": python.link.model_dump(mode="json"),
+        "logging": python.logging.model_dump(mode="json"),
+    }
+    assert native == _restricted(expected, native)

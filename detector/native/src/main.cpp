@@ -33,6 +33,7 @@ void on_signal(int) { g_stop = true; }
 
 const char* kUsage =
     "usage: quickcam-native-detector [--config FILE] [--seconds N]\n"
+    "       quickcam-native-detector [--config FILE] --print-config   (the settings it would run with, as JSON)\n"
     "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n";
 
 std::map<std::string, std::string> environment() {
@@ -43,6 +44,47 @@ std::map<std::string, std::string> environment() {
         if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
     }
     return env;
+}
+
+// The effective settings, named as in quickcam.toml: tests compare them with common/config.py's.
+qc::Value config_value(const qc::Config& config) {
+    using qc::Value;
+    auto motion = [](const qc::MotionConfig& m) {
+        return Value::map({{"algorithm", Value::text(m.algorithm)}, {"detection_width", Value::integer(m.detection_width)},
+                           {"min_area_fraction", Value::real(m.min_area_fraction)},
+                           {"pixel_threshold", Value::integer(m.pixel_threshold)},
+                           {"learning_rate", Value::real(m.learning_rate)}, {"trigger_frames", Value::integer(m.trigger_frames)},
+                           {"global_change_fraction", Value::real(m.global_change_fraction)},
+                           {"relearn_s", Value::real(m.relearn_s)}, {"dark_threshold", Value::real(m.dark_threshold)},
+                           {"dark_interval_s", Value::real(m.dark_interval_s)},
+                           {"dark_pixel_threshold", m.dark_pixel_threshold ? Value::integer(m.dark_pixel_threshold) : Value{}}});
+    };
+    auto recording = [](const qc::RecordingConfig& r) {
+        return Value::map({{"outbox_dir", Value::text(r.outbox_dir)}, {"pre_roll_s", Value::real(r.pre_roll_s)},
+                           {"post_roll_s", Value::real(r.post_roll_s)}, {"min_event_s", Value::real(r.min_event_s)},
+                           {"segment_s", Value::real(r.segment_s)}, {"max_event_s", Value::real(r.max_event_s)},
+                           {"buffer_max_s", Value::real(r.buffer_max_s)}, {"encoder", Value::text(r.encoder)},
+                           {"snapshot_quality", Value::integer(r.snapshot_quality)},
+                           {"keep_local_copy", Value::boolean(r.keep_local_copy)}});
+    };
+    Value cameras = Value::array();
+    for (const auto& c : config.cameras)
+        cameras.a.push_back(Value::map({
+            {"id", Value::text(c.id)}, {"source", Value::text(c.source)}, {"index", Value::integer(c.index)},
+            {"path", Value::text(c.path)}, {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
+            {"fps", Value::real(c.fps)}, {"loop", Value::boolean(c.loop)}, {"realtime", Value::boolean(c.realtime)},
+            {"mjpg", Value::boolean(c.mjpg)}, {"reopen_max_s", Value::real(c.reopen_max_s)},
+            {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));
+    const auto& l = config.link;
+    auto optional = [](const std::string& s) { return s.empty() ? Value{} : Value::text(s); };
+    return Value::map({
+        {"cameras", cameras}, {"recording", recording(config.recording)},
+        {"link", Value::map({{"endpoint", Value::text(l.endpoint)}, {"ack_timeout_s", Value::real(l.ack_timeout_s)},
+                             {"heartbeat_s", Value::real(l.heartbeat_s)},
+                             {"curve_secret_key_file", optional(l.curve_secret_key_file)},
+                             {"curve_server_public_key_file", optional(l.curve_server_public_key_file)}})},
+        {"logging", Value::map({{"level", Value::text(config.log_level)}})},
+    });
 }
 
 int run(const qc::Config& config, double seconds) {
@@ -136,6 +178,7 @@ int run(const qc::Config& config, double seconds) {
 
 int main(int argc, char** argv) {
     std::string config_path, vectors;
+    bool print_config = false;
     double seconds = 0;
     for (int k = 1; k < argc; ++k) {
         std::string arg = argv[k];
@@ -149,6 +192,7 @@ int main(int argc, char** argv) {
             try { seconds = std::stod(text); } catch (const std::exception&) { seconds = -1; }
             if (seconds <= 0) { std::cerr << "quickcam-native-detector: --seconds needs a positive number, got " << text << "\n"; return 2; }
         } else if (arg == "--vectors") vectors = value();
+        else if (arg == "--print-config") print_config = true;
         else if (arg == "--version") { std::cout << "quickcam-native-detector 0.1.0 (protocol 1.0)\n"; return 0; }
         else if (arg == "-h" || arg == "--help") { std::cout << kUsage; return 0; }
         else if (arg == "detector") continue;  // `... detector --config x` as with the quickcam command
@@ -163,6 +207,11 @@ int main(int argc, char** argv) {
     try {
         qc::Config config = qc::load_config(config_path, environment());
         qc::log::set_level(config.log_level);
+        if (print_config) {
+            for (const auto& note : config.notes) qc::log::warning("config: ", note);
+            std::cout << qc::to_json(config_value(config)) << "\n";
+            return 0;
+        }
         return run(config, seconds);
     } catch (const qc::ConfigError& e) {
         std::cerr << "quickcam-native-detector: " << e.what() << "\n";

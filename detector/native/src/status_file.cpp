@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace qc {
@@ -23,8 +24,11 @@ void append(std::string& out, const Value& v) {
         case Value::Kind::Int: out += std::to_string(v.i); break;
         case Value::Kind::Float: {
             if (!std::isfinite(v.f)) { out += "null"; break; }
-            char buf[32];
-            std::snprintf(buf, sizeof buf, "%.17g", v.f);
+            char buf[32];  // the shortest of %.15g..%.17g that reads back as the same double
+            for (int digits = 15; digits <= 17; ++digits) {
+                std::snprintf(buf, sizeof buf, "%.*g", digits, v.f);
+                if (std::strtod(buf, nullptr) == v.f) break;
+            }
             out += buf;
             if (std::string(buf).find_first_of(".eE") == std::string::npos) out += ".0";
             break;
