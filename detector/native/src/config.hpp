@@ -42,8 +42,6 @@ struct RecordingConfig {
     std::string encoder = "h264";
     int snapshot_quality = 85;
     bool keep_local_copy = false;
-    double outbox_budget_mb = 2048.0;
-    double over_budget_fps = 1.0;
 };
 
 struct CameraConfig {

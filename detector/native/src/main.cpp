@@ -2,6 +2,7 @@
 // `quickcam detector` (docs/native.md). Usage:
 //   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
 //   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -199,6 +200,11 @@ int main(int argc, char** argv) {
         else { std::cerr << "quickcam-native-detector: unknown option " << arg << "\n" << kUsage; return 2; }
     }
     if (!vectors.empty()) return qc::run_vectors(vectors);
+    // Frames are ~1-6 MB each: a fixed mmap threshold gives every freed frame back to the
+    // system at once (glibc's default raises the threshold after the first free and keeps
+    // them in its arenas), and two arenas are enough for a handful of threads.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 2);
     // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
     setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
