@@ -7,7 +7,10 @@
 # Debian packages it installs when missing, and why:
 #   g++ cmake pkgconf     the compiler and the build tool (CMake finds the libraries below)
 #   libopencv-dev         OpenCV's C++ library: capture (V4L2, files, RTSP through FFmpeg),
-#                         motion (imgproc), JPEG snapshots (imgcodecs), H.264/MP4 segments (videoio)
+#                         motion (imgproc), JPEG snapshots (imgcodecs)
+#   libavcodec-dev libavformat-dev libswscale-dev
+#                         FFmpeg: H.264 (libx264) segments in MP4, with the encoder options
+#                         the Python detector uses (OpenCV's writer cannot take them)
 #   libzmq3-dev cppzmq-dev  ZeroMQ and its C++ binding: the link to the uploader (CURVE included)
 #   libmsgpack-cxx-dev    msgpack for C++: the message headers (docs/protocol.md)
 #   libtomlplusplus-dev   toml++: reads quickcam.toml
@@ -16,7 +19,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${QUICKCAM_NATIVE_BUILD:-$ROOT/build/native}"
-PACKAGES=(g++ cmake pkgconf libopencv-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libtomlplusplus-dev
+PACKAGES=(g++ cmake pkgconf libopencv-dev libavcodec-dev libavformat-dev libswscale-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libtomlplusplus-dev
           nlohmann-json3-dev libssl-dev)
 
 install=1

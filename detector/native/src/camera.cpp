@@ -7,9 +7,10 @@
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
+
 #include <sstream>
 
+#include "encoder.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
 #include "wire.hpp"
@@ -30,8 +31,8 @@ std::string read_all(const std::string& path) {
 
 // A segment file being written in the outbox's staging folder.
 struct OpenSegment {
-    std::string id, path, codec;
-    cv::VideoWriter writer;
+    std::string id, path;
+    std::unique_ptr<SegmentEncoder> encoder;
     int width, height;
     double fps;
     int64_t max_ns, frames = 0, start_ns = 0, end_ns = 0;
@@ -46,17 +47,9 @@ std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig&
     seg->path = outbox.staging_path(seg->id + ".mp4");
     seg->width = width, seg->height = height, seg->fps = fps;
     seg->max_ns = int64_t(rec.segment_s * 1e9);
-    cv::Size size(width, height);
-    if (rec.encoder == "h264" &&
-        seg->writer.open(seg->path, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('a', 'v', 'c', '1'), fps, size)) {
-        seg->codec = "h264";
-    } else {
-        if (rec.encoder == "h264" && !warned_h264.exchange(true))
-            log::warning("H.264 encoder unavailable in OpenCV's FFmpeg back end; falling back to mp4v");
-        if (!seg->writer.open(seg->path, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, size))
-            throw std::runtime_error("OpenCV cannot write " + seg->path);
-        seg->codec = "mp4v";
-    }
+    seg->encoder = std::make_unique<SegmentEncoder>(seg->path, width, height, fps, rec.encoder);
+    if (rec.encoder == "h264" && seg->encoder->codec() != "h264" && !warned_h264.exchange(true))
+        log::warning("H.264 encoder (libx264) unavailable in this FFmpeg; falling back to mp4v");
     ::chmod(seg->path.c_str(), 0600);
     return seg;
 }
@@ -331,7 +324,7 @@ void CameraPipeline::record_loop() {
     std::string event_id;
     int seq = 0;
     auto finish = [&](bool final) {
-        segment->writer.release();
+        segment->encoder->close();
         std::string data = read_all(segment->path);
         Value header = wire::make_header("segment");
         header["id"] = Value::text(segment->id);
@@ -346,7 +339,7 @@ void CameraPipeline::record_loop() {
         header["width"] = Value::integer(segment->width);
         header["height"] = Value::integer(segment->height);
         header["container"] = Value::text("mp4");
-        header["codec"] = Value::text(segment->codec);
+        header["codec"] = Value::text(segment->encoder->codec());
         header["content_type"] = Value::text("video/mp4");
         header["size"] = Value::integer(int64_t(data.size()));
         header["sha256"] = Value::text(wire::sha256_hex(data));
@@ -391,7 +384,7 @@ void CameraPipeline::record_loop() {
                 cv::Mat image = frame.image;
                 if (image.cols != segment->width || image.rows != segment->height)
                     cv::resize(image, image, cv::Size(segment->width, segment->height));  // a stream changed size
-                segment->writer.write(image);
+                segment->encoder->write(image);
                 segment->end_ns = frame.time_ns;
                 ++segment->frames;
             } catch (const std::exception& e) {

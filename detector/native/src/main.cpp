@@ -208,8 +208,6 @@ int main(int argc, char** argv) {
     // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
     setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
-    // libx264 as the Python encoder runs it: fast, small files, one thread per encoder.
-    setenv("OPENCV_FFMPEG_WRITER_OPTIONS", "preset;veryfast|tune;zerolatency|crf;26|threads;1", 0);
     try {
         qc::Config config = qc::load_config(config_path, environment());
         qc::log::set_level(config.log_level);

@@ -129,8 +129,6 @@ bool valid_utf8(const std::string& s) {
     return true;
 }
 
-double number(const Value& v) { return v.kind == Kind::Int ? double(v.i) : v.f; }
-
 bool is_int(const Value& v) { return v.kind == Kind::Int; }
 
 Rule text(size_t max_len, size_t min_len = 0) {
