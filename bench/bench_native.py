@@ -73,13 +73,20 @@ def decode_share(video: Path) -> float:
     return (time.process_time() - started) / max(1, count) * FPS * 100
 
 
-def process_cost(detector: list[str], video: Path, seconds: float) -> tuple[float, float]:
-    """CPU share (% of one core) of the detector over `seconds` of steady state, and its peak RSS in MB."""
+def process_cost(detector: list[str], video: Path, seconds: float, cameras: int = 1) -> tuple[float, float]:
+    """CPU share (% of one core) of the detector over `seconds` of steady state, and its peak RSS in MB.
+
+    With ``cameras`` > 1 the detector watches that many copies of the clip ([[cameras]] entries).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         env = scratch_setup(Path(tmp), QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
                             QUICKCAM_CAMERA__LOOP="true", QUICKCAM_LOGGING__LEVEL="WARNING")
+        entries = "".join(f'[[cameras]]\nid = "cam{k}"\nsource = "file"\npath = "{video}"\nloop = true\n'
+                          for k in range(cameras))
+        Path(tmp, "quickcam.toml").write_text(entries if cameras > 1 else "")
         uploader = subprocess.Popen([QUICKCAM, "uploader"], cwd=tmp, env=env, stderr=subprocess.DEVNULL)
-        proc = subprocess.Popen(detector, cwd=tmp, env=env, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([*detector, "--config", "quickcam.toml"], cwd=tmp, env=env,
+                                stderr=subprocess.DEVNULL)
         time.sleep(3)  # start-up is not the steady state
         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
         time.sleep(seconds)
@@ -128,6 +135,21 @@ def main() -> None:
                                      nat_cpu - decode <= TARGET_CPU_PCT, f"<= {TARGET_CPU_PCT:.0f}%"))
                 verdicts.append((f"native peak RSS, {width}x{height} {state}", f"{nat_rss:.0f} MB",
                                  nat_rss <= TARGET_RSS_MB, f"<= {TARGET_RSS_MB:.0f} MB"))
+        # What one more camera costs: the libraries are loaded once, each camera adds its own frames.
+        quiet = Path(tmp, "quiet-640.mp4")
+        marginal = {}
+        for name, command in detectors.items():
+            one = median([process_cost(command, quiet, args.seconds, 1)[1] for _ in range(args.runs)])
+            three = median([process_cost(command, quiet, args.seconds, 3)[1] for _ in range(args.runs)])
+            marginal[name] = (one, three, (three - one) / 2)
+    print("\nPeak RSS with 1 and 3 cameras (640x480 watching, the same clip each), and what each camera "
+          "after the first adds:\n")
+    print("| detector | 1 camera | 3 cameras | per extra camera |")
+    print("|---|---|---|---|")
+    for name, (one, three, each) in marginal.items():
+        print(f"| {name} | {one:.0f} MB | {three:.0f} MB | {each:.0f} MB |")
+    verdicts.append(("native RSS per extra camera, 640x480 watching", f"{marginal['native'][2]:.0f} MB",
+                     marginal["native"][2] <= TARGET_RSS_MB, f"<= {TARGET_RSS_MB:.0f} MB"))
     print("\n| target | measured | limit | verdict |")
     print("|---|---|---|---|")
     for what, measured, met, limit in verdicts:
