@@ -41,6 +41,9 @@ SECTIONS = [
     ("quality", "7. Detection quality on real footage", ["bench/detection_quality.py"],
      "Targets: recall of real walkers >= 0.95 with onset within 3 frames; zero false events from lighting "
      "steps and in quiet stretches."),
+    ("native", "8. The native detector beside the Python one", ["-m", "bench.bench_native", "--seconds", "15",
+                                                                "--latency-seconds", "40"],
+     "Targets: the native detector watching at most 1% of a core at 640x480@15, RSS at most 40 MB per camera."),
 ]
 
 
