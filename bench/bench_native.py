@@ -5,9 +5,9 @@ Part 1 runs each detector process (`quickcam detector` and build/native's
 time at 15 fps, at 640x480 and 1920x1080: a quiet scene (watching) and continuous motion
 (recording). It reads each detector's CPU time and peak RSS from /proc. Both decode the
 file through OpenCV's FFmpeg back end, as a camera's MJPG or a stream would be decoded;
-the cost of decoding alone is measured in the same run and shown, and subtracted in the
-"watching without decoding" column, which is what the detector itself costs on top of
-its camera. Part 2 times snapshots and segments into storage on the demo scene
+the cost of decoding alone is measured in the same run with each detector's own OpenCV
+and FFmpeg (pip's wheel for Python, Debian's for the native build) and subtracted in the
+"without decoding" columns: what the detector itself costs on top of its camera. Part 2 times snapshots and segments into storage on the demo scene
 (bench/bench_latency.py's measure), for both detectors.
 
     .venv/bin/python -m bench.bench_native [--seconds 20] [--runs 1] [--latency-seconds 40]
@@ -63,8 +63,11 @@ def render(path: Path, width: int, height: int, walks: tuple[Walk, ...]) -> None
             container.mux(packet)
 
 
-def decode_share(video: Path) -> float:
-    """% of one core to decode the clip at 15 fps (single-threaded, as the detectors run)."""
+def decode_share(video: Path, native: Path | None = None) -> float:
+    """% of one core to decode the clip at 15 fps: with Python's OpenCV, or the native build's (``native``)."""
+    if native is not None:
+        run = subprocess.run([str(native), "--decode-cost", str(video)], capture_output=True, text=True, check=True)
+        return float(run.stdout.split()[1]) * FPS / 10
     cv2.setNumThreads(1)
     capture = cv2.VideoCapture(str(video))
     started, count = time.process_time(), 0
@@ -109,8 +112,8 @@ def main() -> None:
     print(f"Machine: {machine()}; commit {commit()}\n")
     print(f"Part 1: each detector on a looping {CLIP_S:.0f} s clip paced at {FPS:.0f} fps, with the uploader; "
           f"{args.seconds:.0f} s of steady state per run, median of {args.runs} run(s); CPU is % of one core.\n")
-    print("| size | state | decoding alone | python CPU | native CPU | native/python | python peak RSS "
-          "| native peak RSS | native watching without decoding |")
+    print("| size | state | python CPU | native CPU | native/python | python without decoding "
+          "| native without decoding | python peak RSS | native peak RSS |")
     print("|---|---|---|---|---|---|---|---|---|")
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,16 +121,17 @@ def main() -> None:
             quiet, busy = Path(tmp, f"quiet-{width}.mp4"), Path(tmp, f"busy-{width}.mp4")
             render(quiet, width, height, ())
             render(busy, width, height, (Walk(0.0, 5.0), Walk(5.0, 10.0, False)))
-            decode = median([decode_share(quiet) for _ in range(args.runs)])
+            py_decode = median([decode_share(quiet) for _ in range(args.runs)])
+            decode = median([decode_share(quiet, native) for _ in range(args.runs)])
             for state, video in (("watching", quiet), ("recording", busy)):
                 figures = {}
                 for name, command in detectors.items():
                     runs = [process_cost(command, video, args.seconds) for _ in range(args.runs)]
                     figures[name] = (median([r[0] for r in runs]), max(r[1] for r in runs))
                 (py_cpu, py_rss), (nat_cpu, nat_rss) = figures["python"], figures["native"]
-                own = f"{max(0.0, nat_cpu - decode):.1f}%" if state == "watching" else "-"
-                print(f"| {width}x{height} | {state} | {decode:.1f}% | {py_cpu:.1f}% | {nat_cpu:.1f}% | "
-                      f"{nat_cpu / max(py_cpu, 0.01):.2f} | {py_rss:.0f} MB | {nat_rss:.0f} MB | {own} |")
+                print(f"| {width}x{height} | {state} | {py_cpu:.1f}% | {nat_cpu:.1f}% | "
+                      f"{nat_cpu / max(py_cpu, 0.01):.2f} | {py_cpu - py_decode:.1f}% | {nat_cpu - decode:.1f}% | "
+                      f"{py_rss:.0f} MB | {nat_rss:.0f} MB |")
                 if (width, height) == (640, 480) and state == "watching":
                     verdicts.append(("native watching at 640x480@15, whole process", f"{nat_cpu:.1f}%",
                                      nat_cpu <= TARGET_CPU_PCT, f"<= {TARGET_CPU_PCT:.0f}%"))
@@ -135,6 +139,8 @@ def main() -> None:
                                      nat_cpu - decode <= TARGET_CPU_PCT, f"<= {TARGET_CPU_PCT:.0f}%"))
                 verdicts.append((f"native peak RSS, {width}x{height} {state}", f"{nat_rss:.0f} MB",
                                  nat_rss <= TARGET_RSS_MB, f"<= {TARGET_RSS_MB:.0f} MB"))
+        decode_figures = {"python": decode_share(Path(tmp, "quiet-640.mp4")),
+                          "native": decode_share(Path(tmp, "quiet-640.mp4"), native)}
         # What one more camera costs: the libraries are loaded once, each camera adds its own frames.
         quiet = Path(tmp, "quiet-640.mp4")
         marginal = {}
@@ -142,6 +148,8 @@ def main() -> None:
             one = median([process_cost(command, quiet, args.seconds, 1)[1] for _ in range(args.runs)])
             three = median([process_cost(command, quiet, args.seconds, 3)[1] for _ in range(args.runs)])
             marginal[name] = (one, three, (three - one) / 2)
+    print("\nDecoding alone (a frame of the 640x480 clip, one thread): " + ", ".join(
+        f"{name} {share:.1f}% of a core" for name, share in decode_figures.items()))
     print("\nPeak RSS with 1 and 3 cameras (640x480 watching, the same clip each), and what each camera "
           "after the first adds:\n")
     print("| detector | 1 camera | 3 cameras | per extra camera |")

@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <ctime>
 #include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
 #include <thread>
 
 #include "camera.hpp"
@@ -35,7 +37,8 @@ void on_signal(int) { g_stop = true; }
 const char* kUsage =
     "usage: quickcam-native-detector [--config FILE] [--seconds N]\n"
     "       quickcam-native-detector [--config FILE] --print-config   (the settings it would run with, as JSON)\n"
-    "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n";
+    "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n"
+    "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n";
 
 std::map<std::string, std::string> environment() {
     std::map<std::string, std::string> env;
@@ -180,6 +183,7 @@ int run(const qc::Config& config, double seconds) {
 int main(int argc, char** argv) {
     std::string config_path, vectors;
     bool print_config = false;
+    std::string decode_file;
     double seconds = 0;
     for (int k = 1; k < argc; ++k) {
         std::string arg = argv[k];
@@ -194,16 +198,27 @@ int main(int argc, char** argv) {
             if (seconds <= 0) { std::cerr << "quickcam-native-detector: --seconds needs a positive number, got " << text << "\n"; return 2; }
         } else if (arg == "--vectors") vectors = value();
         else if (arg == "--print-config") print_config = true;
+        else if (arg == "--decode-cost") decode_file = value();
         else if (arg == "--version") { std::cout << "quickcam-native-detector 0.1.0 (protocol 1.0)\n"; return 0; }
         else if (arg == "-h" || arg == "--help") { std::cout << kUsage; return 0; }
         else if (arg == "detector") continue;  // `... detector --config x` as with the quickcam command
         else { std::cerr << "quickcam-native-detector: unknown option " << arg << "\n" << kUsage; return 2; }
     }
     if (!vectors.empty()) return qc::run_vectors(vectors);
-    // Frames are ~1-6 MB each: a fixed mmap threshold gives every freed frame back to the
-    // system at once (glibc's default raises the threshold after the first free and keeps
-    // them in its arenas), and two arenas are enough for a handful of threads.
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    if (!decode_file.empty()) {  // what decoding alone costs with this build's OpenCV and FFmpeg
+        cv::setNumThreads(1);
+        cv::VideoCapture capture(decode_file, cv::CAP_FFMPEG);
+        cv::Mat frame;
+        long frames = 0;
+        std::clock_t started = std::clock();  // CPU time of every thread of the process
+        while (capture.read(frame)) ++frames;
+        double ms = 1000.0 * double(std::clock() - started) / CLOCKS_PER_SEC / double(std::max(1L, frames));
+        std::cout << "decode_ms_per_frame " << ms << " frames " << frames << "\n";
+        return frames ? 0 : 1;
+    }
+    // Two malloc arenas are enough for a handful of threads (glibc makes up to 8 per core,
+    // each holding freed frames). Frames stay on the heap (glibc's dynamic mmap threshold):
+    // an mmap per frame would page-fault every byte of every frame, a third of the CPU.
     mallopt(M_ARENA_MAX, 2);
     // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
