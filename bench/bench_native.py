@@ -7,8 +7,9 @@ time at 15 fps, at 640x480 and 1920x1080: a quiet scene (watching) and continuou
 file through OpenCV's FFmpeg back end, as a camera's MJPG or a stream would be decoded;
 the cost of decoding alone is measured in the same run with each detector's own OpenCV
 and FFmpeg (pip's wheel for Python, Debian's for the native build) and subtracted in the
-"without decoding" columns: what the detector itself costs on top of its camera. Part 2 times snapshots and segments into storage on the demo scene
-(bench/bench_latency.py's measure), for both detectors.
+"without decoding" columns: what the detector itself costs on top of its camera. Part 2
+times snapshots and segments into storage on the demo scene (bench/bench_latency.py's
+measure), for both detectors.
 
     .venv/bin/python -m bench.bench_native [--seconds 20] [--runs 1] [--latency-seconds 40]
 
