@@ -35,18 +35,20 @@ CONFIGS = {
 EPOCH_LINE = re.compile(r"demo scene clock starts at (\d+) ms")
 
 
-def run_config(seconds: float, overrides: dict[str, str]) -> dict[str, list[float]]:
+def run_config(seconds: float, overrides: dict[str, str], detector: list[str] | None = None) -> dict[str, list[float]]:
+    """Latencies of one run; ``detector`` is another detector's argv (bench_native.py passes the native one)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         env = scratch_setup(root, **overrides)
         uploader = subprocess.Popen([QUICKCAM, "uploader"], cwd=root, env=env, stderr=subprocess.DEVNULL)
-        detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", str(seconds)], cwd=root, env=env,
-                                    stderr=subprocess.DEVNULL)
-        detector.wait()
+        with open(root / "detector.err", "wb") as err:
+            proc = subprocess.Popen([*(detector or [QUICKCAM, "detector"]), "--seconds", str(seconds)], cwd=root,
+                                    env=env, stderr=err)
+            proc.wait()
         time.sleep(2)
         uploader.send_signal(signal.SIGTERM)
         uploader.wait()
-        log = (root / "run.detector.log").read_text()
+        log = (root / "detector.err").read_text()
         match = EPOCH_LINE.search(log)
         if not match:
             raise SystemExit("the detector log lacks the demo's clock line")

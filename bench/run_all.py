@@ -53,6 +53,9 @@ SECTIONS = [
      "Targets: console enabled and idle costs nothing (ratio 1.00 to off); less CPU on battery than on AC."),
     ("lowpower", "10. Low power: walkers caught at lowered detection rates", ["-m", "bench.low_power_recall"],
      "Target: the lowest allowed rate (2 fps) still catches every walker (docs/console.md)."),
+    ("native", "11. The native detector beside the Python one", ["-m", "bench.bench_native", "--seconds", "15",
+                                                                "--latency-seconds", "40"],
+     "Targets: the native detector watching at most 1% of a core at 640x480@15, RSS at most 40 MB per camera."),
 ]
 
 

@@ -16,8 +16,11 @@ through the contract in phases:
 Every message is decoded with the codec (frames, fields, payload size and
 sha256) and its header re-encoded to check it is canonical. It speaks only
 the wire, through ``quickcam.common.protocol``, so it tests any detector,
-whatever its language. One PASS/FAIL line per check; exit status 0 only if all
-pass.
+whatever its language. One line per check: PASS, FAIL, or NOT EXERCISED (the
+detector never reached the step that tests it, which is not a failure of the
+rule but not a pass either). The run ends as soon as every check has a
+verdict, or at ``--timeout``. Exit status 0 only if every check passed, 1 if
+one failed, 2 if none failed but some were not exercised.
 """
 
 from __future__ import annotations
@@ -45,6 +48,17 @@ CLOCK_SLACK_MS = 24 * 3600 * 1000  # time_ms further than this from our clock is
 RACE_GRACE_S = 0.5  # a message may cross our credit change on the wire
 BIG_WINDOW = (16, 64 * 1024 * 1024)
 
+# What a detector must do for every check to get a verdict (printed by --help and by a
+# report with checks not exercised).
+REQUIREMENTS = (
+    "To be checked fully, a detector must, within --timeout: send hello (and repeat it until credit); "
+    "then send at least 4 snapshots or segments, one after another (the 1st is withheld until the detector "
+    "re-sends it after its ack timeout, the 2nd gets nack busy and must come again, then a pause of "
+    "max(3 s, 2 heartbeats), then the rest flow); complete one event (segments 0..final); send status every "
+    "heartbeat; and keep running for its ack timeout + 1 s after its first ack. That is about 2 ack timeouts "
+    "+ 3 heartbeats + one event: with QUICKCAM_LINK__ACK_TIMEOUT_S=2 and the demo scene, about 25 s."
+)
+
 
 @dataclass
 class Check:
@@ -68,11 +82,15 @@ class Check:
     def passed(self) -> bool:
         return self.passes > 0 and not self.failures
 
+    @property
+    def exercised(self) -> bool:
+        return bool(self.passes or self.failures)
+
     def line(self) -> str:
         if self.failures:
             return f"FAIL  {self.name}: {self.what} -- " + "; ".join(self.failures)
         if not self.passes:
-            return f"FAIL  {self.name}: {self.what} -- not exercised{': ' + self.note if self.note else ''}"
+            return f"NOT EXERCISED  {self.name}: {self.what} -- {self.note or 'the detector never reached this step'}"
         return f"PASS  {self.name}: {self.what}{' (' + self.note + ')' if self.note else ''}"
 
 
@@ -147,6 +165,9 @@ class Checker:
                 frames = self.sock.recv_multipart()
                 self.on_message(frames[0], frames[1:], time.monotonic())
             self.on_tick(time.monotonic())
+            if self.phase == "flow" and self.settled(time.monotonic()):
+                self.say("every check has a verdict")
+                self.set_phase("done", time.monotonic())
             if self.phase == "done":
                 break
             if self.process is not None and self.process.poll() is not None:
@@ -389,6 +410,28 @@ class Checker:
             self.c("segments").fail(f"event {header['event']}: seq {header['seq']} sent under two ids")
         seen[header["seq"]] = (header["id"], header["final"])
 
+    def complete_events(self) -> int:
+        """Events whose segments 0..final have all arrived, with one final, the last."""
+        complete = 0
+        for seqs in self.events.values():
+            finals = [seq for seq, (_, final) in seqs.items() if final]
+            if len(finals) == 1 and sorted(seqs) == list(range(finals[0] + 1)):
+                complete += 1
+        return complete
+
+    def settled(self, now: float) -> bool:
+        """True once every check has its verdict (the end-of-run checks judged as finish() will)."""
+        waiting = {c.name for c in self.checks.values() if not c.exercised}
+        waiting.discard("no-send-before-credit")  # judged at the end: nothing arrived too early
+        if len(self.status_times) >= 3:
+            waiting.discard("heartbeat")
+        if self.complete_events():
+            waiting.discard("segments")
+        if any(item.answered_at is not None and now - item.answered_at > self.ack_timeout_s + 1
+               for item in self.sent.values()):
+            waiting.discard("no-resend-after-ack")
+        return not waiting
+
     # -- the report ------------------------------------------------------------------
     def finish(self) -> None:
         gaps = [b - a for a, b in zip(self.status_times, self.status_times[1:], strict=False)]
@@ -413,13 +456,28 @@ class Checker:
         if watched and not self.c("no-resend-after-ack").failures:
             self.c("no-resend-after-ack").ok(f"{len(watched)} acked message(s) watched for "
                                              f"more than the ack timeout")
-        if self.phase in ("wait-hello",):
-            self.c("hello").note = "no message arrived"
         if self.first_credit_at is not None and not self.c("no-send-before-credit").failures:
             self.c("no-send-before-credit").ok()
-        if not self.sent:
-            for name in ("window", "retransmit", "payload-content"):
-                self.c(name).note = "no snapshot or segment arrived"
+        why_not = {
+            "hello": "no message arrived",
+            "hello-repeat": "the detector stopped before a second hello",
+            "unknown-fields": "no status arrived after the first credit",
+            "window": "no snapshot or segment arrived",
+            "retransmit": "no snapshot or segment arrived to withhold the ack of",
+            "retransmit-identical": "no message was sent twice",
+            "no-resend-after-ack": f"no acked message was watched for its ack timeout + 1 s "
+                                   f"({self.ack_timeout_s + 1:.0f} s)",
+            "nack-retry": "no second snapshot or segment arrived (it gets nack busy)",
+            "pause": "the pause starts after the nacked message came again",
+            "resume": "no new snapshot or segment after the pause",
+            "heartbeat": "fewer than 2 status messages",
+            "payload-content": "no image/jpeg or video/mp4 payload arrived",
+            "segments": "no event completed (segments 0..final)",
+            "decode": "no message arrived",
+        }
+        for name, why in why_not.items():
+            if not self.c(name).exercised and not self.c(name).note:
+                self.c(name).note = why
 
     def report(self) -> list[str]:
         return [check.line() for check in self.checks.values()]
@@ -427,6 +485,17 @@ class Checker:
     @property
     def passed(self) -> bool:
         return all(check.passed for check in self.checks.values())
+
+    def summary(self) -> tuple[str, int]:
+        """The last line of the report and the exit status: 0 all passed, 1 a failure, 2 only not exercised."""
+        checks = list(self.checks.values())
+        passed = sum(c.passed for c in checks)
+        failed = sum(bool(c.failures) for c in checks)
+        unexercised = sum(not c.exercised for c in checks)
+        line = f"{passed}/{len(checks)} checks passed"
+        if failed or unexercised:
+            line += f"; {failed} failed, {unexercised} not exercised"
+        return line, (1 if failed else 2 if unexercised else 0)
 
 
 def canonical_problem(raw: bytes, canonical: bytes) -> str:
@@ -462,15 +531,19 @@ def protocol() -> None:
 @click.option("--run", "command", default=None,
               help="Detector command to start; it gets the endpoint in QUICKCAM_LINK__ENDPOINT.")
 @click.option("--timeout", "timeout_s", type=float, default=120.0, show_default=True,
-              help="Give up after this many seconds.")
+              help="Upper bound on the run, seconds; it ends sooner, once every check has a verdict.")
 @click.option("--max-payload", type=int, default=wire.DEFAULT_MAX_PAYLOAD, show_default=True,
               help="Payload limit to announce and enforce, bytes.")
-@click.option("--quiet", is_flag=True, help="Print only the report.")
+@click.option("--quiet", is_flag=True, help="Print only the report (the detector's own output is discarded).")
 def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int, quiet: bool) -> None:
     """Stand in for the uploader and check a detector against the protocol spec.
 
     Without --run, start your detector yourself, pointed at the printed
-    endpoint, within the timeout. Exit status 0 only if every check passes.
+    endpoint, within the timeout. One line per check: PASS, FAIL or NOT
+    EXERCISED. Exit status 0 if every check passed, 1 if one failed, 2 if none
+    failed but some were not exercised.
+
+    {requirements}
     """
     def say(text: str) -> None:
         if not quiet:
@@ -496,7 +569,8 @@ def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int
         if argv and argv[0] == "quickcam" and shutil.which("quickcam") is None and beside_us.exists():
             argv[0] = str(beside_us)  # `quickcam` from an unactivated venv: use this one
         try:
-            process = subprocess.Popen(argv, env=env, stdout=sys.stderr, stderr=sys.stderr)
+            sink = subprocess.DEVNULL if quiet else sys.stderr
+            process = subprocess.Popen(argv, env=env, stdout=sink, stderr=sink)
         except OSError as exc:
             raise click.ClickException(f"cannot start {command!r}: {exc}") from None
     checker = Checker(sock, timeout_s, max_payload, process, say)
@@ -516,7 +590,12 @@ def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int
     checker.finish()
     for line in checker.report():
         click.echo(line)
-    passed = sum(c.passed for c in checker.checks.values())
-    click.echo(f"{passed}/{len(checker.checks)} checks passed")
-    sys.exit(0 if checker.passed else 1)
+    summary, status = checker.summary()
+    if any(not c.exercised for c in checker.checks.values()):
+        click.echo(f"note: {REQUIREMENTS}")
+    click.echo(summary)
+    sys.exit(status)
 
+
+
+check.help = (check.help or "").replace("{requirements}", REQUIREMENTS)

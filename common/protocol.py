@@ -34,6 +34,7 @@ PROTOCOL_FRAME = b"QSC1"
 PROTOCOL_MAJOR = 1
 PROTOCOL_VERSION = "1.0"
 MAX_HEADER_BYTES = 64 * 1024
+MAX_DEPTH = 32  # arrays and maps nest at most this deep, the header map counting as 1
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
 MAX_NACK_TEXT = 1024
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -475,8 +476,9 @@ def _decode(frames: Sequence[bytes], max_payload: int, accept: Sequence[str] | N
                                           f"({type(exc).__name__}: {exc})") from None
     if not isinstance(header, dict):
         raise ProtocolError("bad_header", "header is not a msgpack map")
-    if not all(isinstance(k, str) for k in header):
-        raise ProtocolError("bad_header", "header has a key that is not text")
+    problem = _shape_problem(header, 1)
+    if problem:
+        raise ProtocolError("bad_header", problem)
     validate_header(header, accept)
     payload = bytes(frames[2]) if len(frames) == 3 else None
     if header["type"] in PAYLOAD_TYPES:
@@ -492,6 +494,18 @@ def _decode(frames: Sequence[bytes], max_payload: int, accept: Sequence[str] | N
     elif payload is not None:
         raise ProtocolError("bad_frames", f"{header['type']} takes no payload frame")
     return Message(header, payload)
+
+
+def _shape_problem(value: Any, depth: int) -> str:
+    """Check 3 beyond the top level: every map key is text, nothing nests deeper than MAX_DEPTH."""
+    if isinstance(value, dict | list):
+        if depth > MAX_DEPTH:
+            return f"header nests arrays and maps deeper than {MAX_DEPTH} levels"
+        if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+            return "header has a map key that is not text" if depth == 1 else "a nested map has a key that is not text"
+        children = value.values() if isinstance(value, dict) else value
+        return next((p for p in (_shape_problem(v, depth + 1) for v in children) if p), "")
+    return ""
 
 
 def validate_header(header: dict[str, Any], accept: Sequence[str] | None = None) -> None:

@@ -10,6 +10,10 @@
 #                   (real pedestrians) for detection on real footage, tree.avi
 #                   (a real tree in the wind) for the detection corpus, and
 #                   messi5.jpg (a real face) for the face detector
+#   the native detector's toolchain (g++, cmake, OpenCV/ZeroMQ/msgpack/toml++
+#                   headers: scripts/build_native.sh lists them and why), then
+#                   builds it into build/native/ for tests/test_native_detector.py
+#                   and the native runs of the reliability scenarios
 # Without root or apt-get the tests that need them skip with the reason.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,4 +67,7 @@ fi
 for name in "${samples[@]}"; do
     [ -f "tests/data/$name" ] || echo "install_test_tools: could not extract $name from opencv-doc" >&2
 done
+if have_apt || [ -x build/native/quickcam-native-detector ]; then
+    scripts/build_native.sh >/dev/null || echo "install_test_tools: the native detector could not be built; its tests will skip" >&2
+fi
 exit 0

@@ -3,18 +3,20 @@
 #
 #   scripts/run_all.sh --demo [--seconds N]     demo camera, local storage, no accounts needed
 #   scripts/run_all.sh --config quickcam.toml   your own camera and storage
+#   add --native to run the native (C++) detector instead of the Python one (built on first use)
 # Files (tokens.env, outbox/, spool/, storage/, logs) are made in the current folder.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$ROOT/scripts/_bootstrap.sh"
 
-demo=0 seconds="" config=""
+demo=0 seconds="" config="" native=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --demo) demo=1 ;;
+        --native) native=1 ;;
         --seconds) seconds="${2:?--seconds needs a number}"; shift ;;
         --config) config="${2:?--config needs a file}"; shift ;;
-        -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
         *) echo "run_all.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -30,6 +32,13 @@ fi
 
 (cd "$ROOT" && bootstrap_venv "") || exit 1
 QC="$ROOT/.venv/bin/quickcam"
+detector=("$QC" detector)
+if [ "$native" = 1 ]; then
+    # Installs its Debian packages when run as root (it says which and why), then builds.
+    native_bin="$("$ROOT/scripts/build_native.sh" | tail -1)" || {
+        echo "run_all.sh: the native detector could not be built (see above)" >&2; exit 1; }
+    detector=("$native_bin")
+fi
 
 args=()
 [ -n "$config" ] && args+=(--config "$config")
@@ -52,7 +61,7 @@ command -v setsid >/dev/null 2>&1 && detach=(setsid)
 
 ${detach[@]+"${detach[@]}"} "$QC" uploader ${args[@]+"${args[@]}"} &
 up_pid=$!
-${detach[@]+"${detach[@]}"} "$QC" detector ${args[@]+"${args[@]}"} &
+${detach[@]+"${detach[@]}"} "${detector[@]}" ${args[@]+"${args[@]}"} &
 det_pid=$!
 
 stop_requested=0

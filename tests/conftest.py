@@ -45,3 +45,13 @@ def workdir(tmp_path: Path, key: SymmetricKey, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("QUICKCAM_LINK__ENDPOINT", f"tcp://127.0.0.1:{free_port()}")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(params=["python", "native"])
+def detector_command(request: pytest.FixtureRequest) -> list[str] | None:
+    """Which detector a scenario runs: None for ``quickcam detector``, else the native binary's argv."""
+    if request.param == "python":
+        return None
+    from tests.native_build import native_detector
+
+    return [str(native_detector())]

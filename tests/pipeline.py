@@ -100,12 +100,14 @@ class Pipeline:
 
     ``config`` (TOML text) is written to ``quickcam.toml`` and passed to both
     processes, for options the environment cannot type (numbers inside storage
-    options); ``secrets`` are appended to ``tokens.env``.
+    options); ``secrets`` are appended to ``tokens.env``. ``detector`` replaces
+    ``quickcam detector`` (the native detector takes the same arguments).
     """
 
     def __init__(self, root: Path, config: str | None = None, secrets: dict[str, str] | None = None,
-                 **overrides: str) -> None:
+                 detector: list[str] | None = None, **overrides: str) -> None:
         self.root = root
+        self.detector = detector  # argv of another detector (the native one) instead of `quickcam detector`
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
         self.env.update({
             "QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{free_port()}",
@@ -132,7 +134,8 @@ class Pipeline:
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start ``quickcam <name>``; ``env`` adds overrides for this process only."""
         with open(self.root / f"{name}.out", "ab") as log:  # the child keeps its own copy
-            proc = subprocess.Popen([QUICKCAM, name, *self.args, *args], cwd=self.root,
+            command = self.detector if name == "detector" and self.detector else [QUICKCAM, name]
+            proc = subprocess.Popen([*command, *self.args, *args], cwd=self.root,
                                     env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc

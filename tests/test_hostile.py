@@ -27,8 +27,8 @@ from tests.test_curve import Client, allow, client_keys, keygen, snapshot, wait_
 def make_pipeline() -> Iterator:
     made: list[Pipeline] = []
 
-    def make(root: Path, **kwargs: str) -> Pipeline:
-        made.append(Pipeline(root, **kwargs))
+    def make(root: Path, detector: list[str] | None = None, **kwargs: str) -> Pipeline:
+        made.append(Pipeline(root, detector=detector, **kwargs))
         return made[-1]
 
     yield make
@@ -211,13 +211,13 @@ def test_a_malformed_curve_key_file_stops_the_detector_with_one_line(tmp_path: P
 
 @pytest.mark.slow
 def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_delivers_once_fixed(
-    tmp_path: Path, make_pipeline,
+    tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
     keys = tmp_path / "keys"
     for name in ("uploader", "impostor", "garage"):
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
-    pipe = make_pipeline(tmp_path)
+    pipe = make_pipeline(tmp_path, detector=detector_command)
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
     detector_env = {"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "garage.key_secret"),
@@ -237,5 +237,7 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
     assert pipe.wait_drained(30, spool=True), f"missing after drain: {pipe.missing()}"
     assert pipe.stop("uploader") == 0
     figures = pipe.check_invariant()
-    pipe.record("7c. wrong uploader key on the detector", f"{waiting} items recorded while the CURVE handshake "
-                "could not succeed; delivered after the key was fixed", figures)
+    native = " (native detector)" if detector_command else ""
+    pipe.record("7c. wrong uploader key on the detector" + native,
+                f"{waiting} items recorded while the CURVE handshake could not succeed; delivered after the key "
+                "was fixed", figures)

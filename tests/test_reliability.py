@@ -5,6 +5,10 @@ through at 4-10 s and 18-23 s of every 30 s) and ends by draining and checking
 the invariant in tests/pipeline.py; each prints its figures (and records them
 for bench/reliability_report.py). docs/reliability.md describes them.
 
+The scenarios that concern the detector's side (1, 2, 4, 6) run twice: with
+``quickcam detector`` and with the native detector (detector/native, the same
+demo scene and the same outbox), which must keep the same invariant.
+
 The long variants (outages of a full minute) run with QUICKCAM_SOAK=1; the
 default CI variants shorten the outages to 20 s.
 """
@@ -36,8 +40,8 @@ OUTAGE_S = 60.0 if LONG else 20.0
 def make_pipeline():
     made: list[Pipeline] = []
 
-    def make(root: Path, **overrides: str) -> Pipeline:
-        made.append(Pipeline(root, **overrides))
+    def make(root: Path, detector: list[str] | None = None, **overrides: str) -> Pipeline:
+        made.append(Pipeline(root, detector=detector, **overrides))
         return made[-1]
 
     yield make
@@ -45,13 +49,20 @@ def make_pipeline():
         pipe.close()
 
 
+def _native(detector_command: list[str] | None) -> str:
+    """The scenario name's suffix for the native detector's run of it."""
+    return " (native detector)" if detector_command else ""
+
+
 # A demo script with motion nearly all the time: one long walk per 12 s.
 BUSY_DEMO = {"QUICKCAM_RECORDING__SEGMENT_S": "1.0"}
 
 
 @pytest.mark.slow
-def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(tmp_path: Path, make_pipeline) -> None:
-    pipe = make_pipeline(tmp_path, **BUSY_DEMO)
+def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
+    tmp_path: Path, make_pipeline, detector_command: list[str] | None,
+) -> None:
+    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO)
     pipe.start("uploader")
     pipe.start("detector")
     rng = random.Random(1)
@@ -68,13 +79,16 @@ def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
     assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
     assert pipe.stop("uploader") == 0
     figures = pipe.check_invariant()
-    pipe.record("1. uploader SIGKILL during an event", f"{kills} SIGKILLs + restarts", figures)
+    pipe.record("1. uploader SIGKILL during an event" + _native(detector_command), f"{kills} SIGKILLs + restarts",
+                figures)
     assert figures["produced"] >= 5
 
 
 @pytest.mark.slow
-def test_detector_killed_mid_segment_loses_at_most_the_open_segment(tmp_path: Path, make_pipeline) -> None:
-    pipe = make_pipeline(tmp_path, **BUSY_DEMO)
+def test_detector_killed_mid_segment_loses_at_most_the_open_segment(
+    tmp_path: Path, make_pipeline, detector_command: list[str] | None,
+) -> None:
+    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO)
     pipe.start("uploader")
     pipe.start("detector")
     time.sleep(7.3)  # mid-walk, a segment is open
@@ -87,14 +101,16 @@ def test_detector_killed_mid_segment_loses_at_most_the_open_segment(tmp_path: Pa
     assert pipe.wait_drained(30), f"missing after drain: {pipe.missing()}"
     assert pipe.stop("uploader") == 0
     figures = pipe.check_invariant()
-    pipe.record("2. detector SIGKILL mid-segment", "1 SIGKILL with a segment open (that segment is lost by design)",
-                figures)
+    pipe.record("2. detector SIGKILL mid-segment" + _native(detector_command),
+                "1 SIGKILL with a segment open (that segment is lost by design)", figures)
     assert before >= 3
 
 
 @pytest.mark.slow
-def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(tmp_path: Path, make_pipeline) -> None:
-    pipe = make_pipeline(tmp_path)
+def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(
+    tmp_path: Path, make_pipeline, detector_command: list[str] | None,
+) -> None:
+    pipe = make_pipeline(tmp_path, detector=detector_command)
     pipe.start("uploader")
     pipe.start("detector")
     time.sleep(6.5)
@@ -110,13 +126,16 @@ def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(tmp
     assert pipe.stop("uploader", timeout=20) == 0
     assert clock.left() > 0
     figures = pipe.check_invariant()
-    pipe.record("6. SIGTERM during an event", f"SIGTERM to both with a segment open; both stopped and drained in "
+    pipe.record("6. SIGTERM during an event" + _native(detector_command),
+                f"SIGTERM to both with a segment open; both stopped and drained in "
                 f"{15 - clock.left():.1f} s, the open segment committed", figures)
 
 
 @pytest.mark.slow
-def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(tmp_path: Path, make_pipeline) -> None:
-    pipe = make_pipeline(tmp_path)
+def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(
+    tmp_path: Path, make_pipeline, detector_command: list[str] | None,
+) -> None:
+    pipe = make_pipeline(tmp_path, detector=detector_command)
     pipe.start("detector")  # no uploader yet: the whole first event waits on disk
     time.sleep(OUTAGE_S)
     waiting = list((tmp_path / "outbox").glob("*.hdr"))
@@ -127,7 +146,8 @@ def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(tmp_path:
     assert pipe.wait_drained(20)
     assert pipe.stop("uploader") == 0
     figures = pipe.check_invariant()
-    pipe.record("4. link down", f"uploader unreachable for {OUTAGE_S:.0f} s; {len(waiting)} items waited", figures)
+    pipe.record("4. link down" + _native(detector_command),
+                f"uploader unreachable for {OUTAGE_S:.0f} s; {len(waiting)} items waited", figures)
 
 
 # -- 3. storage failing, then down, then back ---------------------------------------------------

@@ -17,7 +17,7 @@ BROKEN_DETECTOR = r'''
 import hashlib, os, sys, time
 import msgpack, zmq
 
-mode = sys.argv[1]
+mode = sys.argv[1]  # MODE also: quits-early (behaves, but stops after two status)
 sock = zmq.Context().socket(zmq.DEALER)
 sock.setsockopt(zmq.LINGER, 0)
 sock.connect(os.environ["QUICKCAM_LINK__ENDPOINT"])
@@ -62,6 +62,14 @@ while time.monotonic() < end:
         reply = msgpack.unpackb(sock.recv_multipart()[1])
         if reply["type"] == "credit":
             credit = reply["messages"]
+            if mode == "quits-early" and credit:
+                beats = locals().get("beats", 0) + 1
+                if beats > 2:
+                    sys.exit(0)
+    if mode == "quits-early":
+        if credit == 0 and now >= next_beat - 0.45:
+            send(header("hello", detector="early", detector_version="1", cameras=["cam0"], heartbeat_ms=500))
+        continue
     if credit and queue:
         send(*queue.pop(0))  # and never again: no outbox, no retransmission
 '''
@@ -111,4 +119,17 @@ def test_a_broken_detector_fails_with_a_report_that_names_the_broken_rule(
     prefix, _, suffix = expected.partition("{id}")
     assert any(line.startswith(prefix) and suffix in line for line in lines), run.stdout
     assert "hello: the first message is a valid hello (broken 1" in run.stdout
-    assert "canonical" in run.stdout and lines[-1].endswith("checks passed")
+    assert "canonical" in run.stdout and "failed" in lines[-1]
+
+
+def test_a_detector_that_stops_early_is_reported_not_exercised_not_failed(tmp_path: Path) -> None:
+    script = tmp_path / "early_detector.py"
+    script.write_text(BROKEN_DETECTOR)
+    run = _check(tmp_path, f"{sys.executable} {script} quits-early", _env(), timeout=30)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "FAIL" not in run.stdout, run.stdout
+    assert "PASS  hello: the first message is a valid hello (broken 1" in run.stdout
+    assert ("NOT EXERCISED  retransmit: an unacked message is sent again after the ack timeout -- "
+            "no snapshot or segment arrived to withhold the ack of") in run.stdout
+    assert "note: To be checked fully, a detector must" in run.stdout and "at least 4 snapshots" in run.stdout
+    assert run.stdout.splitlines()[-1].endswith("checks passed; 0 failed, 9 not exercised"), run.stdout

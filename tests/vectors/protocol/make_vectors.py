@@ -77,6 +77,14 @@ CREDIT_PAUSED = {**common("credit", ID2), "messages": 0, "bytes": 0,
                  "reason": "spool spool is at its 2048 MB cap; waiting for uploads"}
 
 
+def nested(levels: int) -> Any:
+    """An array nested ``levels`` deep: [[...[1]...]]."""
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def _not_canonical(header: dict[str, Any]) -> bytes:
     """``header`` with its keys in reverse order and heartbeat_ms last, as uint 32 (0xce)."""
     rest = {k: header[k] for k in reversed(list(header)) if k != "heartbeat_ms"}
@@ -125,6 +133,9 @@ VALID: list[tuple[str, str, str, list[bytes], dict[str, Any], bool]] = [
     ("credit", "uploader", "window: 16 messages and 64 MiB in flight", canonical(CREDIT), CREDIT, True),
     ("credit-paused", "uploader", "messages 0: paused, with the reason", canonical(CREDIT_PAUSED),
      CREDIT_PAUSED, True),
+    ("hello-nested-32", "detector",
+     "an unknown field nested 31 arrays deep: with the header map, 32 levels, the most a header may nest",
+     canonical({**HELLO_MIN, "x_deep": nested(31)}), {**HELLO_MIN, "x_deep": nested(31)}, True),
     ("hello-not-canonical", "detector",
      "valid but not canonical (keys unsorted, 2000 as uint 32): receivers accept it; senders write "
      "the canonical bytes of vector 'hello' instead",
@@ -163,6 +174,17 @@ INVALID: list[tuple[str, str, list[bytes], str, dict[str, Any]]] = [
      "bad_header", {}),
     ("not-a-map", "header is an array", [QSC1, pack([1, 2, 3])], "bad_header", {}),
     ("integer-key", "header map has an integer key", [QSC1, b"\x81\x01\x02"], "bad_header", {}),
+    ("nested-33", "an unknown field nested 32 arrays deep: 33 levels with the header map (limit 32)",
+     [QSC1, pack({**HELLO, "x_deep": nested(32)})], "bad_header", {}),
+    ("nested-key-not-text", "an unknown field holding a map with a binary key: keys are text at any depth",
+     [QSC1, pack({**HELLO, "x_extra": {b"k": 1}})], "bad_header", {}),
+    ("str-not-utf8", "a str that is not UTF-8 (an unknown field: decoding fails before any field is read)",
+     [QSC1, pack({**HELLO, "x_name": "caf"})[:-4] + b"\xa3\xff\xfe\x41"], "bad_header", {}),
+    ("time-int64-max-plus-one", "time_ms 2**63 (uint 64): not an int64, so the wrong kind, not a bad value",
+     [QSC1, pack({**HELLO, "time_ms": 2**63})], "wrong_type", {}),
+    ("status-frames-beyond-int64", "a camera status frames of 2**63: inside a nested map every problem is "
+     "bad_value", [QSC1, pack({**STATUS, "cameras": {"cam0": {"state": "ok", "fps": 1.0, "frames": 2**63,
+                                                                "dropped": 0}}})], "bad_value", {}),
     ("header-too-large", "header of 65537 bytes (limit 65536)",
      [QSC1, pack({**HELLO, "x_pad": "a" * (65537 - len(pack({**HELLO, "x_pad": ""})))})],
      "bad_header", {}),

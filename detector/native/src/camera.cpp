@@ -1,0 +1,399 @@
+#include "camera.hpp"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <sstream>
+
+#include "encoder.hpp"
+#include "logging.hpp"
+#include "motion.hpp"
+#include "wire.hpp"
+
+namespace qc {
+
+namespace {
+constexpr double kReopenFirstS = 0.5;
+constexpr int kMaxSnapshots = 6;  // per event
+constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+// A segment file being written in the outbox's staging folder.
+struct OpenSegment {
+    std::string id, path;
+    std::unique_ptr<SegmentEncoder> encoder;
+    int width, height;
+    double fps;
+    int64_t max_ns, frames = 0, start_ns = 0, end_ns = 0;
+
+    int64_t duration_ns() const { return end_ns - start_ns + int64_t(1e9 / fps); }
+};
+
+std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig& rec, int width, int height, double fps) {
+    static std::atomic<bool> warned_h264{false};
+    auto seg = std::make_unique<OpenSegment>();
+    seg->id = wire::new_message_id();
+    seg->path = outbox.staging_path(seg->id + ".mp4");
+    seg->width = width, seg->height = height, seg->fps = fps;
+    seg->max_ns = int64_t(rec.segment_s * 1e9);
+    seg->encoder = std::make_unique<SegmentEncoder>(seg->path, width, height, fps, rec.encoder);
+    if (rec.encoder == "h264" && seg->encoder->codec() != "h264" && !warned_h264.exchange(true))
+        log::warning("H.264 encoder (libx264) unavailable in this FFmpeg; falling back to mp4v");
+    ::chmod(seg->path.c_str(), 0600);
+    return seg;
+}
+
+Value box_value(const cv::Rect& r) {
+    return Value::array({Value::integer(r.x), Value::integer(r.y), Value::integer(r.width), Value::integer(r.height)});
+}
+}  // namespace
+
+EventClock::Action EventClock::step(int64_t time_ns, bool motion) {
+    if (!recording) {
+        if (!motion) { streak = 0; return Action::None; }
+        if (streak == 0) streak_start_ns = time_ns;
+        if (++streak < trigger_frames) return Action::None;
+        streak = 0;
+        recording = true;
+        last_motion_ns = time_ns;
+        onset_ns = streak_start_ns;
+        return Action::Start;
+    }
+    if (motion) last_motion_ns = time_ns;
+    bool quiet_too_long = time_ns - last_motion_ns > post_roll_ns;
+    bool long_enough = time_ns - onset_ns >= min_event_ns;
+    bool too_long = time_ns - onset_ns > max_event_ns;
+    if ((quiet_too_long && long_enough) || too_long) {
+        recording = false;
+        end_ns = time_ns;
+        return Action::End;
+    }
+    return Action::Continue;
+}
+
+CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, std::atomic<bool>& stop)
+    : config_(config), outbox_(outbox), stop_(stop), source_(make_source(config)),
+      max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))) {}
+
+CameraPipeline::~CameraPipeline() { join(); }
+
+void CameraPipeline::start() {
+    capture_thread_ = std::thread([this] {
+        try { capture_loop(); } catch (const std::exception& e) {
+            log::error("camera ", config_.id, ": capture thread failed: ", e.what());
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            stats_.state = "failed";
+        }
+        push({Item::Stop, {}, ""});
+        capture_done_ = true;
+    });
+    record_thread_ = std::thread([this] {
+        try { record_loop(); } catch (const std::exception& e) {
+            log::error("camera ", config_.id, ": recording thread failed: ", e.what());
+        }
+        record_done_ = true;
+    });
+}
+
+void CameraPipeline::join() {
+    if (capture_thread_.joinable()) capture_thread_.join();
+    if (record_thread_.joinable()) record_thread_.join();
+}
+
+CameraStats CameraPipeline::stats() {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    return stats_;
+}
+
+Value CameraPipeline::status_value() {
+    CameraStats s = stats();
+    return Value::map({
+        {"state", Value::text(s.state)}, {"dark", Value::boolean(s.dark)},
+        {"fps", Value::real(std::round(s.fps * 100) / 100)}, {"frames", Value::integer(s.frames)},
+        {"dropped", Value::integer(s.dropped)}, {"dropped_recording", Value::integer(s.dropped_recording)},
+        {"width", Value::integer(s.width)}, {"height", Value::integer(s.height)},
+        {"events", Value::integer(s.events)}, {"last_event_ms", Value::integer(s.last_event_ms)},
+        {"reopens", Value::integer(s.reopens)}, {"faces", Value::integer(0)},
+    });
+}
+
+// -- capture and detection -------------------------------------------------------------
+
+bool CameraPipeline::open_with_backoff() {
+    double backoff = kReopenFirstS;
+    int attempt = 0;
+    while (!stop_) {
+        bool opened = false;
+        try { opened = source_->open(); } catch (const std::exception& e) {
+            log::warning("camera ", config_.id, ": ", e.what());
+        }
+        if (opened) {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            stats_.width = source_->width, stats_.height = source_->height;
+            return true;
+        }
+        {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            if (stats_.state != "lost") {
+                log::warning("camera ", config_.id, ": lost (cannot open ", source_->name(), ")");
+                stats_.state = "lost";
+            }
+        }
+        log::info("camera ", config_.id, ": reopen attempt ", ++attempt, " failed; next in ", backoff, " s");
+        for (double waited = 0; waited < backoff && !stop_; waited += 0.05)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        backoff = std::min(backoff * 2, config_.reopen_max_s);
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        ++stats_.reopens;
+    }
+    return false;
+}
+
+void CameraPipeline::push(Item item) {
+    std::unique_lock<std::mutex> lock(queue_mutex_);
+    if (item.kind == Item::FrameItem) {
+        while (queued_frames_ >= max_frames_ && !stop_) {
+            if (!source_->live) {  // nothing is lost by waiting for the encoder
+                queue_cv_.wait_for(lock, std::chrono::milliseconds(100));
+                continue;
+            }
+            for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+                if (it->kind != Item::FrameItem) continue;
+                queue_.erase(it);
+                --queued_frames_;
+                std::lock_guard<std::mutex> stats_lock(stats_mutex_);
+                if (stats_.dropped_recording++ % 100 == 0)
+                    log::warning("camera ", config_.id, ": encoder is ", max_frames_, " frames behind; dropping the "
+                                 "oldest frames of the recording (", stats_.dropped_recording, " so far)");
+                break;
+            }
+        }
+        ++queued_frames_;
+    }
+    queue_.push_back(std::move(item));
+    queue_cv_.notify_all();
+}
+
+void CameraPipeline::capture_loop() {
+    const auto& cfg = config_.motion;
+    const auto& rec = config_.recording;
+    if (!open_with_backoff()) return;
+    RunningAverageMotion motion(cfg, source_->fps > 0 ? source_->fps : config_.fps);
+    EventClock clock{int64_t(rec.post_roll_s * 1e9), int64_t(rec.max_event_s * 1e9), int64_t(rec.min_event_s * 1e9),
+                     cfg.trigger_frames};
+    std::deque<Frame> pre_roll;
+    // Detection runs inline, so the pre-roll needs no slack for a detector lagging behind
+    // (the Python detector keeps 2 s more): at 640x480 each second kept is 14 MB at 15 fps.
+    const int64_t keep_ns = int64_t(rec.pre_roll_s * 1e9) + int64_t(1e9 / std::max(1.0, config_.fps));
+    std::deque<int64_t> fps_window;
+    std::string event_id;
+    int snapshots = 0;
+    double best_area = 0;
+    int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
+    bool relearning = false;
+    while (!stop_) {
+        Frame frame;
+        if (!source_->read(frame)) {
+            if (source_->ended) {
+                log::info("camera ", config_.id, ": end of file ", config_.path);
+                std::lock_guard<std::mutex> lock(stats_mutex_);
+                stats_.state = "ended";
+                break;
+            }
+            log::warning("camera ", config_.id, ": lost (no frame from ", source_->name(),
+                         "); reopening with backoff up to ", config_.reopen_max_s, " s");
+            {
+                std::lock_guard<std::mutex> lock(stats_mutex_);
+                stats_.state = "lost";
+            }
+            source_->close();
+            if (!open_with_backoff()) break;
+            continue;
+        }
+        last_ns = frame.time_ns;
+        fps_window.push_back(frame.time_ns);
+        if (fps_window.size() > 30) fps_window.pop_front();
+        bool dark;
+        {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            if (stats_.state != "ok") {
+                if (stats_.state == "lost") log::info("camera ", config_.id, ": ok again");
+                stats_.state = "ok";
+            }
+            if (fps_window.size() > 1)
+                stats_.fps = double(fps_window.size() - 1) * 1e9 / double(std::max<int64_t>(1, fps_window.back() - fps_window.front()));
+            ++stats_.frames;
+            stats_.width = frame.image.cols, stats_.height = frame.image.rows;
+            dark = stats_.dark;
+        }
+        pre_roll.push_back(frame);
+        while (!pre_roll.empty() && pre_roll.front().time_ns < frame.time_ns - keep_ns) pre_roll.pop_front();
+
+        MotionResult result;
+        if (!(dark && !clock.recording && frame.time_ns < next_check_ns)) {
+            result = motion.detect(frame.image);
+            bool now_dark = result.brightness < cfg.dark_threshold;
+            if (now_dark != dark) {
+                log::info("camera ", config_.id, now_dark ? ": entering dark mode (brightness " : ": leaving dark mode (brightness ",
+                          result.brightness, ")");
+                std::lock_guard<std::mutex> lock(stats_mutex_);
+                stats_.dark = dark = now_dark;
+            }
+            if (dark) next_check_ns = frame.time_ns + int64_t(cfg.dark_interval_s * 1e9);
+            if (result.global_change != relearning) {
+                relearning = result.global_change;
+                if (relearning)
+                    log::info("camera ", config_.id, ": the whole picture changed (", int(result.area_fraction * 100),
+                              "%): lighting, not motion; re-learning the background");
+            }
+        }
+        auto action = clock.step(frame.time_ns, result.motion);
+        if (action == EventClock::Action::Start) {
+            event_id = wire::new_message_id();
+            {
+                std::lock_guard<std::mutex> lock(stats_mutex_);
+                ++stats_.events;
+                stats_.last_event_ms = frame.time_ns / 1000000;
+            }
+            log::info("camera ", config_.id, ": motion, event ", event_id, " starts (area ", result.area_fraction, ", ",
+                      result.boxes.size(), " box(es))");
+            snapshot(frame, event_id, result, 0);  // before anything else of the event
+            snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
+            push({Item::Start, {}, event_id});
+            int64_t from_ns = clock.onset_ns - int64_t(rec.pre_roll_s * 1e9);
+            for (const auto& f : pre_roll)
+                if (f.time_ns >= from_ns) push({Item::FrameItem, f, ""});
+        } else if (action == EventClock::Action::Continue) {
+            if (snapshots < kMaxSnapshots && result.motion && result.area_fraction > best_area * 1.5 &&
+                frame.time_ns - last_snapshot_ns >= kSnapshotGapNs) {
+                snapshot(frame, event_id, result, snapshots);
+                ++snapshots, last_snapshot_ns = frame.time_ns;
+                best_area = std::max(best_area, result.area_fraction);
+            }
+            push({Item::FrameItem, frame, ""});
+        } else if (action == EventClock::Action::End) {
+            log::info("camera ", config_.id, ": event ", event_id, " ends");
+            push({Item::End, {}, event_id});
+        }
+    }
+    source_->close();
+    if (clock.recording) push({Item::End, {}, event_id});
+    (void)last_ns;
+}
+
+void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {
+    std::vector<uchar> jpeg;
+    if (!cv::imencode(".jpg", frame.image, jpeg, {cv::IMWRITE_JPEG_QUALITY, config_.recording.snapshot_quality})) {
+        log::error("camera ", config_.id, ": JPEG encoding of snapshot ", seq, " failed");
+        return;
+    }
+    std::string payload(jpeg.begin(), jpeg.end());
+    Value header = wire::make_header("snapshot");
+    Value boxes = Value::array();
+    for (const auto& box : result.boxes) boxes.a.push_back(box_value(box));
+    header["camera"] = Value::text(config_.id);
+    header["event"] = Value::text(event_id);
+    header["width"] = Value::integer(frame.image.cols);
+    header["height"] = Value::integer(frame.image.rows);
+    header["seq"] = Value::integer(seq);
+    header["content_type"] = Value::text("image/jpeg");
+    header["boxes"] = boxes;
+    header["faces"] = Value::array();
+    header["motion_area"] = Value::real(std::round(result.area_fraction * 10000) / 10000);
+    header["size"] = Value::integer(int64_t(payload.size()));
+    header["sha256"] = Value::text(wire::sha256_hex(payload));
+    header["time_ms"] = Value::integer(frame.time_ns / 1000000);
+    outbox_.commit_bytes(header, payload);
+}
+
+// -- recording ---------------------------------------------------------------------------
+
+void CameraPipeline::record_loop() {
+    std::unique_ptr<OpenSegment> segment;
+    std::string event_id;
+    int seq = 0;
+    auto finish = [&](bool final) {
+        segment->encoder->close();
+        std::string data = read_all(segment->path);
+        Value header = wire::make_header("segment");
+        header["id"] = Value::text(segment->id);
+        header["camera"] = Value::text(config_.id);
+        header["event"] = Value::text(event_id);
+        header["seq"] = Value::integer(seq);
+        header["final"] = Value::boolean(final);
+        header["start_ms"] = Value::integer(segment->start_ns / 1000000);
+        header["end_ms"] = Value::integer(segment->end_ns / 1000000);
+        header["frames"] = Value::integer(segment->frames);
+        header["fps"] = Value::real(segment->fps);
+        header["width"] = Value::integer(segment->width);
+        header["height"] = Value::integer(segment->height);
+        header["container"] = Value::text("mp4");
+        header["codec"] = Value::text(segment->encoder->codec());
+        header["content_type"] = Value::text("video/mp4");
+        header["size"] = Value::integer(int64_t(data.size()));
+        header["sha256"] = Value::text(wire::sha256_hex(data));
+        header["faces"] = Value::array();
+        outbox_.commit_file(header, segment->path);
+        segment.reset();
+    };
+    while (true) {
+        Item item;
+        {
+            std::unique_lock<std::mutex> lock(queue_mutex_);
+            queue_cv_.wait(lock, [&] { return !queue_.empty(); });
+            item = std::move(queue_.front());
+            queue_.pop_front();
+            if (item.kind == Item::FrameItem) --queued_frames_;
+            queue_cv_.notify_all();
+        }
+        if (item.kind == Item::Stop) break;
+        if (item.kind == Item::Start) {
+            event_id = item.event_id, seq = 0;
+            segment.reset();
+        } else if (item.kind == Item::End) {
+            if (segment) {
+                finish(true);
+                log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq + 1, " segment(s)");
+            } else {
+                log::warning("camera ", config_.id, ": event ", event_id, " ended with no frame recorded");
+            }
+        } else {
+            const Frame& frame = item.frame;
+            try {
+                if (!segment) {
+                    double fps = source_->fps > 0 ? source_->fps : config_.fps;
+                    segment = open_segment(outbox_, config_.recording, frame.image.cols & ~1, frame.image.rows & ~1, fps);
+                } else if (segment->duration_ns() >= segment->max_ns) {
+                    finish(false);
+                    ++seq;
+                    double fps = source_->fps > 0 ? source_->fps : config_.fps;
+                    segment = open_segment(outbox_, config_.recording, frame.image.cols & ~1, frame.image.rows & ~1, fps);
+                }
+                if (segment->frames == 0) segment->start_ns = frame.time_ns;
+                cv::Mat image = frame.image;
+                if (image.cols != segment->width || image.rows != segment->height)
+                    cv::resize(image, image, cv::Size(segment->width, segment->height));  // a stream changed size
+                segment->encoder->write(image);
+                segment->end_ns = frame.time_ns;
+                ++segment->frames;
+            } catch (const std::exception& e) {
+                log::error("camera ", config_.id, ": encoding failed (", e.what(), "); starting a new segment");
+                segment.reset();
+            }
+        }
+    }
+    if (segment) finish(true);  // a stop without End cannot happen, but never lose frames
+}
+
+}  // namespace qc

@@ -1,0 +1,89 @@
+// One camera: source -> motion -> events -> recorder -> outbox, as detector/camera.py.
+//
+//   capture thread: read, detect (on a 160-pixel gray copy: cheap), run the event clock,
+//                   commit the instant snapshot, keep the pre-roll, hand frames to the recorder
+//   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox
+//
+// Capture never waits for the encoder when the source is live: beyond buffer_max_s of
+// frames waiting, the oldest are dropped, counted and logged (dropped_recording). A file
+// read as fast as possible waits instead and loses nothing.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "config.hpp"
+#include "outbox.hpp"
+#include "sources.hpp"
+#include "value.hpp"
+
+namespace qc {
+
+// When an event starts and ends (detector/events.py): trigger_frames detections in a row
+// start it; it ends post_roll after the last motion, not before min_event after its onset,
+// and is cut at max_event.
+struct EventClock {
+    enum class Action { None, Start, Continue, End };
+    int64_t post_roll_ns, max_event_ns, min_event_ns;
+    int trigger_frames;
+    bool recording = false;
+    int64_t onset_ns = 0, last_motion_ns = 0, end_ns = 0;
+    int streak = 0;
+    int64_t streak_start_ns = 0;
+    Action step(int64_t time_ns, bool motion);
+};
+
+struct CameraStats {
+    std::string state = "starting";  // starting, ok, lost, ended, failed
+    bool dark = false;
+    int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
+    double fps = 0.0;
+    int width = 0, height = 0;
+};
+
+class CameraPipeline {
+public:
+    CameraPipeline(const CameraConfig& config, Outbox& outbox, std::atomic<bool>& stop);
+    ~CameraPipeline();
+    void start();
+    void join();
+    bool finished() const { return capture_done_ && record_done_; }
+    const std::string& id() const { return config_.id; }
+    CameraStats stats();
+    Value status_value();  // the camera status map of the status message
+
+private:
+    struct Item {
+        enum Kind { Start, FrameItem, End, Stop } kind;
+        Frame frame;
+        std::string event_id;
+    };
+
+    void capture_loop();
+    void record_loop();
+    bool open_with_backoff();
+    void push(Item item);
+    void snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
+
+    CameraConfig config_;
+    Outbox& outbox_;
+    std::atomic<bool>& stop_;
+    std::unique_ptr<FrameSource> source_;
+    std::thread capture_thread_, record_thread_;
+    std::atomic<bool> capture_done_{false}, record_done_{false};
+
+    std::mutex stats_mutex_;
+    CameraStats stats_;
+
+    std::mutex queue_mutex_;
+    std::condition_variable queue_cv_;
+    std::deque<Item> queue_;
+    size_t queued_frames_ = 0, max_frames_;
+};
+
+}  // namespace qc

@@ -1,0 +1,348 @@
+// Reading quickcam.toml with toml++; environment overrides are merged into the table first,
+// as text, and every getter takes either the TOML type or text (as pydantic does in Python).
+#include "config.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace qc {
+namespace {
+
+const char* kPrefix = "QUICKCAM_";
+
+struct Reader {
+    std::string file;                 // where the TOML came from, for messages
+    std::set<std::string> from_env;   // dotted keys set by QUICKCAM_* variables
+    std::vector<std::string>* notes;
+
+    [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
+        std::string env = kPrefix;
+        for (char c : key) env += c == '.' ? std::string("__") : std::string(1, char(std::toupper(c)));
+        std::string where = from_env.count(key) ? "environment variable " + env : (file.empty() ? "the defaults" : file);
+        throw ConfigError("config error: " + key + ": " + problem + "; fix it in " + where);
+    }
+
+    void note(const std::string& text) const {
+        if (std::find(notes->begin(), notes->end(), text) == notes->end()) notes->push_back(text);
+    }
+
+    static std::string text_of(const toml::node& node) {
+        if (auto s = node.as_string()) return s->get();
+        if (auto v = node.as_integer()) return std::to_string(v->get());
+        if (auto v = node.as_floating_point()) return std::to_string(v->get());
+        if (auto v = node.as_boolean()) return v->get() ? "true" : "false";
+        return "a " + std::string(node.is_table() ? "table" : node.is_array() ? "list" : "value");
+    }
+
+    double number(const toml::node& node, const std::string& key) const {
+        if (auto v = node.as_floating_point()) return v->get();
+        if (auto v = node.as_integer()) return double(v->get());
+        if (auto s = node.as_string()) {
+            try {
+                size_t used = 0;
+                double d = std::stod(s->get(), &used);
+                if (used == s->get().size() && std::isfinite(d)) return d;
+            } catch (const std::exception&) {
+            }
+        }
+        fail(key, "must be a number, got " + text_of(node));
+    }
+
+    long integer(const toml::node& node, const std::string& key) const {
+        double d = number(node, key);
+        if (d != std::floor(d)) fail(key, "must be a whole number, got " + text_of(node));
+        return long(d);
+    }
+
+    bool boolean(const toml::node& node, const std::string& key) const {
+        if (auto v = node.as_boolean()) return v->get();
+        if (auto s = node.as_string()) {
+            std::string t = s->get();
+            std::transform(t.begin(), t.end(), t.begin(), ::tolower);
+            if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
+            if (t == "false" || t == "0" || t == "no" || t == "off") return false;
+        }
+        fail(key, "must be true or false, got " + text_of(node));
+    }
+
+    std::string string(const toml::node& node, const std::string& key) const {
+        if (auto s = node.as_string()) return s->get();
+        fail(key, "must be text, got " + text_of(node));
+    }
+};
+
+// One section: key -> how to read it. Keys mapped to nullptr are known but not ours
+// (another process's, or another algorithm's); keys in `missing` are known and not implemented.
+using Setter = std::function<void(const toml::node&, const std::string& key)>;
+
+void read_section(const Reader& r, const toml::table* table, const std::string& where,
+                  const std::map<std::string, Setter>& setters, const std::map<std::string, std::string>& missing = {}) {
+    if (!table) return;
+    for (const auto& [k, node] : *table) {
+        std::string key(k.str());
+        std::string dotted = where.empty() ? key : where + "." + key;
+        auto it = setters.find(key);
+        if (it != setters.end()) {
+            if (it->second) it->second(node, dotted);
+        } else if (missing.count(key)) {
+            r.note(dotted + ": " + missing.at(key) + "; ignored by the native detector");
+        } else {
+            r.note(dotted + ": unknown key (check the spelling against quickcam.example.toml); ignored");
+        }
+    }
+}
+
+void check(const Reader& r, bool ok, const std::string& key, const std::string& problem) {
+    if (!ok) r.fail(key, problem);
+}
+
+void read_motion(const Reader& r, const toml::table* t, const std::string& where, MotionConfig& m) {
+    read_section(r, t, where, {
+        {"algorithm", [&](auto& n, auto& k) {
+            m.algorithm = r.string(n, k);
+            check(r, m.algorithm == "running_average" || m.algorithm == "mog2" || m.algorithm == "knn", k,
+                  "must be running_average, mog2 or knn");
+            if (m.algorithm != "running_average")
+                r.note(k + " = " + m.algorithm + ": only running_average is implemented natively; using it");
+        }},
+        {"detection_width", [&](auto& n, auto& k) { m.detection_width = int(r.integer(n, k));
+            check(r, m.detection_width >= 32 && m.detection_width <= 1920, k, "must be 32-1920"); }},
+        {"min_area_fraction", [&](auto& n, auto& k) { m.min_area_fraction = r.number(n, k);
+            check(r, m.min_area_fraction > 0 && m.min_area_fraction < 1, k, "must be between 0 and 1"); }},
+        {"pixel_threshold", [&](auto& n, auto& k) { m.pixel_threshold = int(r.integer(n, k));
+            check(r, m.pixel_threshold >= 1 && m.pixel_threshold <= 255, k, "must be 1-255"); }},
+        {"learning_rate", [&](auto& n, auto& k) { m.learning_rate = r.number(n, k);
+            check(r, m.learning_rate > 0 && m.learning_rate <= 1, k, "must be in (0, 1]"); }},
+        {"trigger_frames", [&](auto& n, auto& k) { m.trigger_frames = int(r.integer(n, k));
+            check(r, m.trigger_frames >= 1 && m.trigger_frames <= 100, k, "must be 1-100"); }},
+        {"global_change_fraction", [&](auto& n, auto& k) { m.global_change_fraction = r.number(n, k);
+            check(r, m.global_change_fraction > 0 && m.global_change_fraction <= 1, k, "must be in (0, 1]"); }},
+        {"relearn_s", [&](auto& n, auto& k) { m.relearn_s = r.number(n, k);
+            check(r, m.relearn_s >= 0 && m.relearn_s <= 30, k, "must be 0-30"); }},
+        {"dark_threshold", [&](auto& n, auto& k) { m.dark_threshold = r.number(n, k);
+            check(r, m.dark_threshold >= 0 && m.dark_threshold <= 255, k, "must be 0-255"); }},
+        {"dark_interval_s", [&](auto& n, auto& k) { m.dark_interval_s = r.number(n, k);
+            check(r, m.dark_interval_s > 0, k, "must be > 0"); }},
+        {"dark_pixel_threshold", [&](auto& n, auto& k) { m.dark_pixel_threshold = int(r.integer(n, k));
+            check(r, m.dark_pixel_threshold >= 1 && m.dark_pixel_threshold <= 255, k, "must be 1-255"); }},
+        {"mog2_var_threshold", nullptr}, {"knn_dist2_threshold", nullptr},
+    }, {{"lighting_min_blob_fraction", "the lighting check of large blobs is not implemented"}});
+}
+
+void read_recording(const Reader& r, const toml::table* t, const std::string& where, RecordingConfig& c) {
+    read_section(r, t, where, {
+        {"outbox_dir", [&](auto& n, auto& k) { c.outbox_dir = r.string(n, k); }},
+        {"pre_roll_s", [&](auto& n, auto& k) { c.pre_roll_s = r.number(n, k);
+            check(r, c.pre_roll_s >= 0 && c.pre_roll_s <= 30, k, "must be 0-30"); }},
+        {"post_roll_s", [&](auto& n, auto& k) { c.post_roll_s = r.number(n, k);
+            check(r, c.post_roll_s >= 0 && c.post_roll_s <= 120, k, "must be 0-120"); }},
+        {"min_event_s", [&](auto& n, auto& k) { c.min_event_s = r.number(n, k);
+            check(r, c.min_event_s >= 0 && c.min_event_s <= 600, k, "must be 0-600"); }},
+        {"segment_s", [&](auto& n, auto& k) { c.segment_s = r.number(n, k);
+            check(r, c.segment_s > 0.2 && c.segment_s <= 60, k, "must be in (0.2, 60]"); }},
+        {"max_event_s", [&](auto& n, auto& k) { c.max_event_s = r.number(n, k);
+            check(r, c.max_event_s > 1, k, "must be > 1"); }},
+        {"buffer_max_s", [&](auto& n, auto& k) { c.buffer_max_s = r.number(n, k);
+            check(r, c.buffer_max_s >= 1 && c.buffer_max_s <= 3600, k, "must be 1-3600"); }},
+        {"encoder", [&](auto& n, auto& k) { c.encoder = r.string(n, k);
+            check(r, c.encoder == "h264" || c.encoder == "mp4v", k, "must be h264 or mp4v"); }},
+        {"snapshot_quality", [&](auto& n, auto& k) { c.snapshot_quality = int(r.integer(n, k));
+            check(r, c.snapshot_quality >= 10 && c.snapshot_quality <= 100, k, "must be 10-100"); }},
+        {"keep_local_copy", [&](auto& n, auto& k) { c.keep_local_copy = r.boolean(n, k); }},
+    }, {{"outbox_budget_mb", "the disk budget policy (smaller segments while over budget) is not implemented; "
+                             "the outbox still never deletes footage"},
+        {"over_budget_fps", "the disk budget policy is not implemented"}});
+}
+
+const std::map<std::string, std::string> kNoFaces = {
+    {"enabled", "face detection is not implemented"}, {"detector", "face detection is not implemented"},
+    {"cascade", "face detection is not implemented"}, {"yunet_model", "face detection is not implemented"},
+    {"budget_ms_per_s", "face detection is not implemented"}, {"min_size_px", "face detection is not implemented"}};
+
+bool valid_camera_id(const std::string& id) {
+    if (id.empty() || id.size() > 64) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-'; });
+}
+
+CameraConfig read_camera(const Reader& r, const toml::table* t, const std::string& where, const toml::table& root) {
+    CameraConfig c;
+    read_motion(r, root["motion"].as_table(), "motion", c.motion);
+    read_recording(r, root["recording"].as_table(), "recording", c.recording);
+    read_section(r, root["faces"].as_table(), "faces", {}, kNoFaces);
+    read_section(r, t, where, {
+        {"id", [&](auto& n, auto& k) { c.id = r.string(n, k);
+            check(r, valid_camera_id(c.id), k, "must be 1-64 of A-Z a-z 0-9 _ . -"); }},
+        {"source", [&](auto& n, auto& k) { c.source = r.string(n, k);
+            check(r, c.source == "demo" || c.source == "camera" || c.source == "file" || c.source == "stream", k,
+                  "must be demo, camera, file or stream"); }},
+        {"index", [&](auto& n, auto& k) { c.index = int(r.integer(n, k)); check(r, c.index >= 0, k, "must be >= 0"); }},
+        {"path", [&](auto& n, auto& k) { c.path = r.string(n, k); }},
+        {"width", [&](auto& n, auto& k) { c.width = int(r.integer(n, k));
+            check(r, c.width > 0 && c.width <= 7680, k, "must be 1-7680"); }},
+        {"height", [&](auto& n, auto& k) { c.height = int(r.integer(n, k));
+            check(r, c.height > 0 && c.height <= 4320, k, "must be 1-4320"); }},
+        {"fps", [&](auto& n, auto& k) { c.fps = r.number(n, k); check(r, c.fps > 0 && c.fps <= 120, k, "must be in (0, 120]"); }},
+        {"loop", [&](auto& n, auto& k) { c.loop = r.boolean(n, k); }},
+        {"realtime", [&](auto& n, auto& k) { c.realtime = r.boolean(n, k); }},
+        {"mjpg", [&](auto& n, auto& k) { c.mjpg = r.boolean(n, k); }},
+        {"reopen_max_s", [&](auto& n, auto& k) { c.reopen_max_s = r.number(n, k);
+            check(r, c.reopen_max_s > 0 && c.reopen_max_s <= 3600, k, "must be in (0, 3600]"); }},
+        {"motion", [&](auto& n, auto& k) { read_motion(r, n.as_table(), k, c.motion); }},
+        {"recording", [&](auto& n, auto& k) { read_recording(r, n.as_table(), k, c.recording); }},
+        {"faces", [&](auto& n, auto& k) { read_section(r, n.as_table(), k, {}, kNoFaces); }},
+        {"zones", [&](auto& n, auto& k) {
+            auto* z = n.as_table();
+            bool used = false;
+            if (z) for (const auto& [zk, zv] : *z) used = used || !(zv.as_array() && zv.as_array()->empty());
+            if (used) r.note(k + ": zones are not implemented; the whole picture is watched");
+        }},
+    });
+    if ((c.source == "file" || c.source == "stream") && c.path.empty())
+        r.fail(where + ".path", "must name the file or stream URL for source = " + c.source);
+    return c;
+}
+
+// QUICKCAM_A__B__C=value -> table[a][b][c] = "value" (text; the getters convert).
+std::set<std::string> apply_env(toml::table& root, const std::map<std::string, std::string>& environ) {
+    std::set<std::string> dotted;
+    for (const auto& [name, value] : environ) {
+        if (name.rfind(kPrefix, 0) != 0) continue;
+        std::vector<std::string> parts;
+        std::string rest = name.substr(std::strlen(kPrefix)), part;
+        for (size_t k = 0; k <= rest.size(); ++k) {
+            if (k == rest.size() || rest.compare(k, 2, "__") == 0) {
+                if (!part.empty()) parts.push_back(part);
+                part.clear();
+                if (k < rest.size()) ++k;
+            } else {
+                part += char(std::tolower(static_cast<unsigned char>(rest[k])));
+            }
+        }
+        if (parts.empty()) continue;
+        toml::table* node = &root;
+        for (size_t k = 0; k + 1 < parts.size(); ++k) {
+            auto* child = (*node)[parts[k]].as_table();
+            if (!child) {
+                node->insert_or_assign(parts[k], toml::table{});
+                child = (*node)[parts[k]].as_table();
+            }
+            node = child;
+        }
+        node->insert_or_assign(parts.back(), value);
+        std::string key;
+        for (const auto& p : parts) key += (key.empty() ? "" : ".") + p;
+        dotted.insert(key);
+    }
+    return dotted;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+}  // namespace
+
+Config load_config(const std::string& path, const std::map<std::string, std::string>& environ) {
+    toml::table root;
+    if (!path.empty()) {
+        std::ifstream probe(path);
+        if (!probe) throw ConfigError("config file " + path + " not found; copy quickcam.example.toml");
+        try {
+            root = toml::parse_file(path);
+        } catch (const toml::parse_error& e) {
+            std::ostringstream where;
+            where << e.source().begin;
+            throw ConfigError("config file " + path + " is not valid TOML: " + std::string(e.description()) + " at " + where.str());
+        }
+    }
+    Config config;
+    Reader r{path, apply_env(root, environ), &config.notes};
+
+    read_recording(r, root["recording"].as_table(), "recording", config.recording);
+    read_section(r, root["link"].as_table(), "link", {
+        {"endpoint", [&](auto& n, auto& k) { config.link.endpoint = r.string(n, k);
+            const auto& e = config.link.endpoint;
+            check(r, e.rfind("tcp://", 0) == 0 || e.rfind("ipc://", 0) == 0, k, "must start with tcp:// or ipc://"); }},
+        {"ack_timeout_s", [&](auto& n, auto& k) { config.link.ack_timeout_s = r.number(n, k);
+            check(r, config.link.ack_timeout_s > 0, k, "must be > 0"); }},
+        {"heartbeat_s", [&](auto& n, auto& k) { config.link.heartbeat_s = r.number(n, k);
+            check(r, config.link.heartbeat_s > 0, k, "must be > 0"); }},
+        {"curve_secret_key_file", [&](auto& n, auto& k) { config.link.curve_secret_key_file = r.string(n, k); }},
+        {"curve_server_public_key_file", [&](auto& n, auto& k) { config.link.curve_server_public_key_file = r.string(n, k); }},
+        {"allow_plain_tcp", nullptr}, {"curve_allow_dir", nullptr},  // the uploader's keys
+    });
+    read_section(r, root["logging"].as_table(), "logging", {
+        {"level", [&](auto& n, auto& k) { config.log_level = r.string(n, k);
+            check(r, config.log_level == "DEBUG" || config.log_level == "INFO" || config.log_level == "WARNING" ||
+                     config.log_level == "ERROR", k, "must be DEBUG, INFO, WARNING or ERROR"); }},
+        {"file", nullptr},
+    });
+    static const std::set<std::string> kTop = {"camera", "cameras", "motion", "recording", "faces", "link",
+                                                "logging", "uploader", "storage", "env_file"};
+    for (const auto& [k, node] : root)
+        if (!kTop.count(std::string(k.str())))
+            r.note(std::string(k.str()) + ": unknown key (check the spelling against quickcam.example.toml); ignored");
+
+    if (auto* list = root["cameras"].as_array(); list && !list->empty()) {
+        for (size_t k = 0; k < list->size(); ++k)
+            config.cameras.push_back(read_camera(r, list->get(k)->as_table(), "cameras." + std::to_string(k), root));
+    } else {
+        config.cameras.push_back(read_camera(r, root["camera"].as_table(), "camera", root));
+    }
+    std::set<std::string> ids;
+    for (const auto& cam : config.cameras)
+        if (!ids.insert(cam.id).second) r.fail("cameras", "camera ids must be unique; repeated: " + cam.id);
+    return config;
+}
+
+namespace {
+// The quoted value of `name = "..."` in a ZeroMQ certificate file (ZPL text), or "".
+std::string cert_value(const std::string& text, const std::string& name) {
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        auto at = line.find(name);
+        if (at == std::string::npos || line.find_first_not_of(" \t") != at) continue;
+        auto open = line.find('"', at), close = line.rfind('"');
+        if (open != std::string::npos && close > open) return line.substr(open + 1, close - open - 1);
+    }
+    return "";
+}
+
+std::string key_from(const std::string& path, const std::string& name) {
+    std::ifstream probe(path);
+    if (!probe) throw ConfigError("CURVE key file " + path + " cannot be read; check link." +
+                                  std::string(name == "secret-key" ? "curve_secret_key_file" : "curve_server_public_key_file"));
+    std::string key = cert_value(read_file(path), name);
+    if (key.size() != 40) {
+        if (key.empty() && name == "secret-key")
+            throw ConfigError(path + " holds no secret-key; pass the NAME.key_secret file, not NAME.key");
+        throw ConfigError("CURVE key file " + path + ": " + name + " is not a 40-character z85 key");
+    }
+    return key;
+}
+}  // namespace
+
+CurveKeys load_curve_keys(const LinkConfig& link) {
+    if (link.curve_secret_key_file.empty()) return {};
+    if (link.curve_server_public_key_file.empty())
+        throw ConfigError("link.curve_server_public_key_file must name the uploader's public key (NAME.key) when "
+                          "link.curve_secret_key_file is set");
+    struct stat st{};
+    if (::stat(link.curve_secret_key_file.c_str(), &st) == 0 && (st.st_mode & 077))
+        throw ConfigError(link.curve_secret_key_file + " is readable by other users; chmod 600 " + link.curve_secret_key_file);
+    return {key_from(link.curve_secret_key_file, "public-key"), key_from(link.curve_secret_key_file, "secret-key"),
+            key_from(link.curve_server_public_key_file, "public-key")};
+}
+
+}  // namespace qc

@@ -1,0 +1,89 @@
+// The configuration subset the native detector reads from quickcam.toml (docs/native.md):
+// [camera] / [[cameras]], [motion], [recording], [link], [logging].level, with the same
+// QUICKCAM_<SECTION>__<KEY> environment overrides and the same defaults as common/config.py.
+// Keys it does not implement are reported once at start-up (a warning), never silently ignored;
+// the uploader's own sections ([uploader], [storage], env_file, [logging].file) are not ours.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace qc {
+
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct MotionConfig {
+    std::string algorithm = "running_average";
+    int detection_width = 160;
+    double min_area_fraction = 1.0 / 64;
+    int pixel_threshold = 25;
+    double learning_rate = 0.05;
+    int trigger_frames = 2;
+    double global_change_fraction = 0.6;
+    double relearn_s = 1.0;
+    double dark_threshold = 10.0;
+    double dark_interval_s = 5.0;
+    int dark_pixel_threshold = 0;  // 0: the same as pixel_threshold
+};
+
+struct RecordingConfig {
+    std::string outbox_dir = "outbox";
+    double pre_roll_s = 2.0;
+    double post_roll_s = 3.0;
+    double min_event_s = 0.0;
+    double segment_s = 2.0;
+    double max_event_s = 600.0;
+    double buffer_max_s = 20.0;
+    std::string encoder = "h264";
+    int snapshot_quality = 85;
+    bool keep_local_copy = false;
+};
+
+struct CameraConfig {
+    std::string id = "cam0";
+    std::string source = "demo";  // demo | camera | file | stream
+    int index = 0;
+    std::string path;
+    int width = 640;
+    int height = 480;
+    double fps = 15.0;
+    bool loop = false;
+    bool realtime = true;
+    bool mjpg = true;
+    double reopen_max_s = 30.0;
+    MotionConfig motion;
+    RecordingConfig recording;
+};
+
+struct LinkConfig {
+    std::string endpoint = "tcp://127.0.0.1:5557";
+    double ack_timeout_s = 10.0;
+    double heartbeat_s = 2.0;
+    std::string curve_secret_key_file;         // this detector's NAME.key_secret; set = CURVE on
+    std::string curve_server_public_key_file;  // the uploader's NAME.key (pinned)
+};
+
+struct Config {
+    std::vector<CameraConfig> cameras;  // [[cameras]], or the single [camera]
+    RecordingConfig recording;          // top level: the outbox folder is shared
+    LinkConfig link;
+    std::string log_level = "INFO";
+    std::vector<std::string> notes;  // keys read but not implemented, or unknown: logged once
+};
+
+// Reads `path` (may be empty: defaults), applies QUICKCAM_* overrides from `environ`.
+// Throws ConfigError with a one-line message naming the key and the fix.
+Config load_config(const std::string& path, const std::map<std::string, std::string>& environ);
+
+// CURVE keys (z85, 40 characters) from ZeroMQ certificate files; ConfigError names the file.
+struct CurveKeys {
+    std::string public_key, secret_key, server_key;
+};
+CurveKeys load_curve_keys(const LinkConfig& link);
+
+}  // namespace qc

@@ -1,0 +1,124 @@
+#include "encoder.hpp"
+
+#include <stdexcept>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+}
+
+namespace qc {
+
+namespace {
+std::string av_error(int code) {
+    char text[AV_ERROR_MAX_STRING_SIZE] = {0};
+    av_strerror(code, text, sizeof text);
+    return text;
+}
+}  // namespace
+
+SegmentEncoder::SegmentEncoder(const std::string& path, int width, int height, double fps, const std::string& wanted)
+    : path_(path), width_(width), height_(height) {
+    auto fail = [&](const std::string& step, int code = 0) {
+        release();
+        throw std::runtime_error("cannot write " + path + ": " + step + (code ? " (" + av_error(code) + ")" : ""));
+    };
+    av_log_set_level(AV_LOG_ERROR);
+    const AVCodec* codec = wanted == "h264" ? avcodec_find_encoder_by_name("libx264") : nullptr;
+    codec_ = codec ? "h264" : "mp4v";
+    if (!codec) codec = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
+    if (!codec) fail("no H.264 or MPEG-4 encoder in this FFmpeg");
+    if (avformat_alloc_output_context2(&format_, nullptr, "mp4", path.c_str()) < 0 || !format_) fail("no mp4 muxer");
+    stream_ = avformat_new_stream(format_, nullptr);
+    context_ = avcodec_alloc_context3(codec);
+    if (!stream_ || !context_) fail("out of memory");
+    AVRational rate = av_d2q(fps > 0 ? fps : 15.0, 1001);
+    context_->width = width;
+    context_->height = height;
+    context_->time_base = av_inv_q(rate);
+    context_->framerate = rate;
+    context_->pix_fmt = AV_PIX_FMT_YUV420P;
+    context_->gop_size = 1 << 16;  // one keyframe, the first: each segment plays on its own
+    context_->thread_count = 1;
+    if (format_->oformat->flags & AVFMT_GLOBALHEADER) context_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    AVDictionary* options = nullptr;
+    if (codec_ == "h264") {
+        av_dict_set(&options, "preset", "veryfast", 0);
+        av_dict_set(&options, "tune", "zerolatency", 0);
+        av_dict_set(&options, "crf", "26", 0);
+    } else {
+        context_->flags |= AV_CODEC_FLAG_QSCALE;
+        context_->global_quality = FF_QP2LAMBDA * 5;
+    }
+    int code = avcodec_open2(context_, codec, &options);
+    av_dict_free(&options);
+    if (code < 0) fail("the encoder would not open", code);
+    avcodec_parameters_from_context(stream_->codecpar, context_);
+    stream_->time_base = context_->time_base;
+    if ((code = avio_open(&format_->pb, path.c_str(), AVIO_FLAG_WRITE)) < 0) fail("cannot create the file", code);
+    if ((code = avformat_write_header(format_, nullptr)) < 0) fail("cannot write the MP4 header", code);
+    frame_ = av_frame_alloc();
+    packet_ = av_packet_alloc();
+    if (!frame_ || !packet_) fail("out of memory");
+    frame_->format = AV_PIX_FMT_YUV420P;
+    frame_->width = width;
+    frame_->height = height;
+    if ((code = av_frame_get_buffer(frame_, 0)) < 0) fail("no frame buffer", code);
+    scaler_ = sws_getContext(width, height, AV_PIX_FMT_BGR24, width, height, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
+                             nullptr, nullptr, nullptr);
+    if (!scaler_) fail("no BGR to YUV converter");
+}
+
+SegmentEncoder::~SegmentEncoder() { release(); }
+
+void SegmentEncoder::write(const cv::Mat& bgr) {
+    if (bgr.cols != width_ || bgr.rows != height_ || bgr.type() != CV_8UC3)
+        throw std::runtime_error("frame size or type differs from the segment's");
+    int code = av_frame_make_writable(frame_);
+    if (code < 0) throw std::runtime_error("cannot write " + path_ + ": " + av_error(code));
+    const uint8_t* source[] = {bgr.data};
+    const int stride[] = {int(bgr.step)};
+    sws_scale(scaler_, source, stride, 0, height_, frame_->data, frame_->linesize);
+    frame_->pts = next_pts_++;
+    encode(frame_);
+}
+
+void SegmentEncoder::encode(AVFrame* frame) {
+    int code = avcodec_send_frame(context_, frame);
+    if (code < 0) throw std::runtime_error("cannot encode into " + path_ + ": " + av_error(code));
+    while ((code = avcodec_receive_packet(context_, packet_)) == 0) {
+        av_packet_rescale_ts(packet_, context_->time_base, stream_->time_base);
+        packet_->stream_index = stream_->index;
+        code = av_interleaved_write_frame(format_, packet_);  // takes the packet's reference
+        if (code < 0) throw std::runtime_error("cannot write " + path_ + ": " + av_error(code));
+    }
+    if (code != AVERROR(EAGAIN) && code != AVERROR_EOF)
+        throw std::runtime_error("cannot encode into " + path_ + ": " + av_error(code));
+}
+
+void SegmentEncoder::close() {
+    if (closed_) return;
+    closed_ = true;
+    encode(nullptr);
+    int code = av_write_trailer(format_);
+    if (code < 0) throw std::runtime_error("cannot finish " + path_ + ": " + av_error(code));
+    release();
+}
+
+void SegmentEncoder::release() {
+    if (scaler_) sws_freeContext(scaler_);
+    if (frame_) av_frame_free(&frame_);
+    if (packet_) av_packet_free(&packet_);
+    if (context_) avcodec_free_context(&context_);
+    if (format_) {
+        if (format_->pb) avio_closep(&format_->pb);
+        avformat_free_context(format_);
+    }
+    scaler_ = nullptr;
+    format_ = nullptr;
+    stream_ = nullptr;
+}
+
+}  // namespace qc

@@ -1,0 +1,344 @@
+#include "link.hpp"
+
+#include <zmq.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "logging.hpp"
+#include "wire.hpp"
+
+namespace qc {
+
+namespace {
+constexpr const char* kDetectorName = "quickcam-native-detector";
+constexpr const char* kDetectorVersion = "0.1.0";
+constexpr double kHelloFirstS = 0.25;
+constexpr int kSilentAfterHeartbeats = 3;
+constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
+constexpr int64_t kMaxReplyBytes = 1 << 20;
+
+int64_t clamp(double value, int64_t lo, int64_t hi) { return std::max(lo, std::min(hi, int64_t(value))); }
+
+void setopt(void* sock, int option, int value) { zmq_setsockopt(sock, option, &value, sizeof value); }
+}  // namespace
+
+double monotonic_s() {
+    using namespace std::chrono;
+    return duration_cast<duration<double>>(steady_clock::now().time_since_epoch()).count();
+}
+
+UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, std::vector<std::string> cameras,
+                           std::function<Value()> camera_status, std::string keep_copy_in)
+    : config_(std::move(config)), curve_(std::move(curve)), outbox_(outbox), cameras_(std::move(cameras)),
+      camera_status_(std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)) {
+    ctx_ = zmq_ctx_new();
+}
+
+UploaderLink::~UploaderLink() {
+    if (thread_.joinable()) { stop_ = true; thread_.join(); }
+    zmq_ctx_term(ctx_);
+}
+
+void UploaderLink::start() { thread_ = std::thread([this] { run(); }); }
+
+void UploaderLink::stop(double drain_s) {
+    // Also while not connected: ZeroMQ may be a reconnect interval (up to 5 s) away from an
+    // uploader that has just come back. Bounded, so a stop never hangs.
+    double deadline = monotonic_s() + drain_s;
+    if (outbox_.depth().first > 0)
+        log::info("link: waiting up to ", drain_s, " s for the uploader to take ", outbox_.depth().first, " item(s)");
+    while (monotonic_s() < deadline && outbox_.depth().first > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+LinkStatus UploaderLink::status() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_};
+}
+
+// -- socket ------------------------------------------------------------------------------
+
+void UploaderLink::open_socket() {
+    sock_ = zmq_socket(ctx_, ZMQ_DEALER);
+    setopt(sock_, ZMQ_LINGER, 0);  // unacked data lives in the outbox, not in ZeroMQ
+    setopt(sock_, ZMQ_IMMEDIATE, 1);  // never queue for a peer that is not connected
+    setopt(sock_, ZMQ_SNDHWM, 64);  // credit is the real limit; this is the backstop
+    setopt(sock_, ZMQ_RCVHWM, 1000);
+    int64_t max_msg = kMaxReplyBytes;
+    zmq_setsockopt(sock_, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    setopt(sock_, ZMQ_RECONNECT_IVL, 100);
+    setopt(sock_, ZMQ_RECONNECT_IVL_MAX, 5000);
+    setopt(sock_, ZMQ_HEARTBEAT_IVL, 2000);
+    setopt(sock_, ZMQ_HEARTBEAT_TIMEOUT, 6000);
+    if (!curve_.secret_key.empty()) {
+        zmq_setsockopt(sock_, ZMQ_CURVE_SERVERKEY, curve_.server_key.c_str(), 40);
+        zmq_setsockopt(sock_, ZMQ_CURVE_PUBLICKEY, curve_.public_key.c_str(), 40);
+        zmq_setsockopt(sock_, ZMQ_CURVE_SECRETKEY, curve_.secret_key.c_str(), 40);
+    }
+    std::string address = "inproc://quickcam-link-monitor-" + std::to_string(++monitor_serial_);
+    zmq_socket_monitor(sock_, address.c_str(),
+                       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    monitor_ = zmq_socket(ctx_, ZMQ_PAIR);
+    setopt(monitor_, ZMQ_LINGER, 0);
+    zmq_connect(monitor_, address.c_str());
+    if (zmq_connect(sock_, config_.endpoint.c_str()) != 0)
+        log::error("link: cannot connect to ", config_.endpoint, ": ", zmq_strerror(zmq_errno()),
+                   "; check link.endpoint");
+}
+
+void UploaderLink::close_socket() {
+    zmq_socket_monitor(sock_, nullptr, 0);
+    zmq_close(monitor_);
+    zmq_close(sock_);
+    sock_ = monitor_ = nullptr;
+}
+
+bool UploaderLink::send(const std::vector<std::string>& frames) {
+    for (size_t k = 0; k < frames.size(); ++k) {
+        int flags = ZMQ_DONTWAIT | (k + 1 < frames.size() ? ZMQ_SNDMORE : 0);
+        if (zmq_send(sock_, frames[k].data(), frames[k].size(), flags) < 0) return false;  // EAGAIN: later
+    }
+    return true;
+}
+
+// -- main loop ----------------------------------------------------------------------------
+
+void UploaderLink::run() {
+    open_socket();
+    double next_heartbeat = 0;
+    log::info("link: connecting to uploader at ", config_.endpoint, curve_.secret_key.empty() ? "" : " with CURVE");
+    while (!stop_) {
+        double now = monotonic_s();
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (reopen_at_ > 0 && now >= reopen_at_) {
+                // libzmq gives up on a peer that refused our key: knock again with a new socket.
+                log::info("link: trying the uploader again after it refused this detector's key");
+                close_socket();
+                open_socket();
+                reopen_at_ = 0;
+            }
+            if (now >= next_heartbeat) {
+                heartbeat(now);
+                next_heartbeat = now + next_interval();
+            }
+            if (connected_) send_pending(now);
+        }
+        zmq_pollitem_t items[] = {{sock_, 0, ZMQ_POLLIN, 0}, {monitor_, 0, ZMQ_POLLIN, 0}};
+        for (int round = 0; round < 100; ++round) {
+            if (zmq_poll(items, 2, round ? 0 : 50) <= 0) break;
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (items[1].revents & ZMQ_POLLIN) {
+                zmq_msg_t first, second;
+                zmq_msg_init(&first);
+                zmq_msg_init(&second);
+                if (zmq_msg_recv(&first, monitor_, 0) >= 0 && zmq_msg_recv(&second, monitor_, 0) >= 0 &&
+                    zmq_msg_size(&first) >= 6) {
+                    const auto* data = static_cast<const uint8_t*>(zmq_msg_data(&first));
+                    uint16_t event;
+                    int32_t value;
+                    std::memcpy(&event, data, 2);
+                    std::memcpy(&value, data + 2, 4);
+                    on_monitor_event(event, value);
+                }
+                zmq_msg_close(&first);
+                zmq_msg_close(&second);
+            }
+            if (items[0].revents & ZMQ_POLLIN) {
+                std::vector<std::string> frames;
+                int more = 1;
+                while (more) {
+                    zmq_msg_t part;
+                    zmq_msg_init(&part);
+                    if (zmq_msg_recv(&part, sock_, 0) < 0) { zmq_msg_close(&part); break; }
+                    frames.emplace_back(static_cast<const char*>(zmq_msg_data(&part)), zmq_msg_size(&part));
+                    more = zmq_msg_more(&part);
+                    zmq_msg_close(&part);
+                }
+                handle(frames, monotonic_s());
+            }
+        }
+    }
+    close_socket();
+}
+
+double UploaderLink::next_interval() {
+    if (connected_) return config_.heartbeat_s;
+    // Knock often until the uploader answers, backing off up to the heartbeat.
+    double interval = hello_every_;
+    hello_every_ = std::min(hello_every_ * 2, config_.heartbeat_s);
+    return std::min(interval, config_.heartbeat_s);
+}
+
+void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        reopen_at_ = monotonic_s() + refused_backoff_;
+        refused_backoff_ = std::min(refused_backoff_ * 2, kAuthRetryMaxS);
+        if (!auth_refused_) {
+            auth_refused_ = true;
+            auto [items, bytes] = outbox_.depth();
+            last_error_ = "uploader refused this detector's CURVE key (ZAP status " + std::to_string(value) + ")";
+            log::error("link: the uploader at ", config_.endpoint, " refused this detector's CURVE key (ZAP status ",
+                       value, "): add its public key to the uploader's allow-list; ", items, " item(s), ", bytes,
+                       " bytes stay in the outbox until then");
+        }
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        if (!handshake_failing_) {  // ZeroMQ retries every RECONNECT_IVL: say it once per outage
+            last_error_ = "handshake with the uploader failed (is link.curve_server_public_key_file the uploader's "
+                          "key? do both sides use CURVE?)";
+            log::error("link: ", last_error_, "; retrying, ", outbox_.depth().first, " item(s) stay in the outbox");
+        }
+        handshake_failing_ = true;
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        refused_backoff_ = kAuthRetryFirstS;
+        if (handshake_failing_) log::info("link: handshake with the uploader succeeds again");
+        if (auth_refused_) log::info("link: the uploader accepts this detector's key now");
+        handshake_failing_ = auth_refused_ = false;
+    } else if (event == ZMQ_EVENT_DISCONNECTED && connected_) {
+        log::info("link: connection to the uploader dropped; ZeroMQ reconnects");
+    }
+}
+
+void UploaderLink::heartbeat(double now) {
+    double silent_for = now - last_heard_;
+    if (connected_ && silent_for > kSilentAfterHeartbeats * config_.heartbeat_s) {
+        log::warning("link: uploader silent for ", int(std::lround(silent_for)), " s; will re-send ", in_flight_.size(),
+                     " in-flight item(s)");
+        last_error_ = "uploader silent for " + std::to_string(int(std::lround(silent_for))) + " s";
+        connected_ = false;
+        credit_messages_ = credit_bytes_ = 0;
+        in_flight_.clear();
+        hello_every_ = kHelloFirstS;
+    }
+    Value header;
+    if (!connected_) {
+        header = wire::make_header("hello");
+        header["detector"] = Value::text(kDetectorName);
+        header["detector_version"] = Value::text(kDetectorVersion);
+        Value cams = Value::array();
+        for (const auto& c : cameras_) cams.a.push_back(Value::text(c));
+        header["cameras"] = cams;
+        header["capabilities"] = Value::array({Value::text("credit"), Value::text("snapshot"), Value::text("segment")});
+        header["heartbeat_ms"] = Value::integer(clamp(config_.heartbeat_s * 1000, 100, 60000));
+        header["ack_timeout_ms"] = Value::integer(clamp(config_.ack_timeout_s * 1000, 100, 3600000));
+    } else {
+        auto [items, bytes] = outbox_.depth();
+        header = wire::make_header("status");
+        header["cameras"] = camera_status_();
+        header["outbox_depth"] = Value::integer(items);
+        header["outbox_bytes"] = Value::integer(bytes);
+        header["refused"] = Value::integer(refused_);
+    }
+    send(wire::encode({header, std::nullopt}));
+}
+
+void UploaderLink::send_pending(double now) {
+    for (const auto& item : outbox_.pending()) {
+        auto flight = in_flight_.find(item.id);
+        if (flight != in_flight_.end()) {
+            // In flight, also while paused: re-sent after the ack timeout, counted once in the window.
+            if (now - flight->second.sent_at < config_.ack_timeout_s) continue;
+            ++retransmits_;
+            log::info("link: no ack for ", item.id, " after ", int(std::lround(now - flight->second.sent_at)),
+                      " s; sending again");
+        } else {
+            if (max_payload_ > 0 && item.size > max_payload_) {
+                refuse_locally(item.id, std::to_string(item.size) + " bytes is over the uploader's " +
+                                            std::to_string(max_payload_) + "-byte limit");
+                continue;
+            }
+            int64_t used = 0;
+            for (const auto& [id, f] : in_flight_) used += f.size;
+            if (int64_t(in_flight_.size()) >= credit_messages_) return;
+            if (!in_flight_.empty() && used + item.size > credit_bytes_) return;
+        }
+        std::string header, payload;
+        try {
+            if (!outbox_.load(item.id, header, payload)) continue;  // acked meanwhile
+        } catch (const wire::ProtocolError& e) {  // written by an older or broken version
+            refuse_locally(item.id, std::string("its header breaks the protocol: ") + e.what());
+            continue;
+        }
+        if (!send({wire::kProtocolFrame, header, payload})) return;  // ZeroMQ full or peer gone: next round
+        in_flight_[item.id] = {item.size, now};
+    }
+}
+
+void UploaderLink::refuse_locally(const std::string& id, const std::string& why) {
+    log::error("link: not sending ", id, ": ", why, "; kept in ", outbox_.refused_dir());
+    outbox_.refuse(id);
+    ++refused_;
+}
+
+void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
+    wire::Message message;
+    try {
+        message = wire::decode(frames, wire::kDefaultMaxPayload, wire::kUploaderTypes);
+    } catch (const wire::ProtocolError& e) {
+        log::warning("link: ignoring a malformed message from the uploader: ", e.what());
+        return;
+    }
+    last_heard_ = now;
+    const Value& h = message.header;
+    const std::string& type = message.type();
+    if (type == "credit") {
+        int64_t messages = h.at("messages").i;
+        if (!connected_) {
+            log::info("link: connected to uploader (credit ", messages, " messages, ", h.at("bytes").i, " bytes)");
+            hello_every_ = kHelloFirstS;
+        }
+        if (messages == 0 && (credit_messages_ || !connected_)) {
+            last_error_ = "uploader paused sending: " + h.at("reason").s;
+            log::warning("link: ", last_error_);
+        } else if (messages && connected_ && !credit_messages_) {
+            log::info("link: uploader accepts footage again");
+        }
+        connected_ = true;
+        credit_messages_ = messages;
+        credit_bytes_ = h.at("bytes").i;
+        max_payload_ = h.has("max_payload") ? h.at("max_payload").i : 0;
+    } else if (type == "ack") {
+        const std::string& ref = h.at("ref").s;
+        bool was_in_flight = in_flight_.erase(ref) > 0;
+        if (!was_in_flight && !outbox_.holds(ref)) {
+            log::debug("link: ack for ", ref, ", which is not waiting (acked before)");
+            return;
+        }
+        outbox_.remove(ref, keep_copy_in_);
+        ++acked_;
+    } else if (type == "nack") {
+        on_nack(h, now);
+    }
+}
+
+void UploaderLink::on_nack(const Value& h, double now) {
+    const std::string& ref = h.at("ref").s;
+    std::string error = h.at("code").s + ": " + h.at("text").s;
+    if (!outbox_.holds(ref)) {
+        last_error_ = error;
+        log::error("link: uploader rejected a message of ours (", error, ")");
+        return;
+    }
+    last_error_ = ref + ": " + error;
+    if (h.at("retry").b) {
+        log::warning("link: uploader could not take ", ref, " now (", error, "); will send it again in ",
+                     config_.ack_timeout_s, " s");
+        // Stays in flight, so it is re-sent after the ack timeout, not in a hot loop.
+        int64_t size = in_flight_.count(ref) ? in_flight_[ref].size : 0;
+        in_flight_[ref] = {size, now};
+    } else {
+        in_flight_.erase(ref);
+        log::error("link: uploader refused ", ref, " for good (", error, "); kept in ", outbox_.refused_dir());
+        outbox_.refuse(ref);
+        ++refused_;
+    }
+}
+
+}  // namespace qc

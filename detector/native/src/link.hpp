@@ -1,0 +1,81 @@
+// The detector's side of the wire (docs/protocol.md sections 7-10), one thread owning one
+// DEALER socket: hello until credit; never more in flight than the window; an item leaves the
+// outbox only on its ack; re-sent byte for byte after the ack timeout (also while paused: it
+// is still in flight); status every heartbeat; three silent heartbeats = link down, everything
+// in flight re-sent after hello; CURVE with the uploader's pinned public key, a refused key
+// reported and retried with a new socket and backoff.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.hpp"
+#include "outbox.hpp"
+#include "value.hpp"
+
+namespace qc {
+
+struct LinkStatus {
+    bool connected = false;
+    int64_t acked = 0, refused = 0, retransmits = 0, in_flight = 0;
+    std::string last_error;
+};
+
+class UploaderLink {
+public:
+    UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, std::vector<std::string> cameras,
+                 std::function<Value()> camera_status, std::string keep_copy_in);
+    ~UploaderLink();
+    void start();
+    // Stop, first waiting up to drain_s for the outbox to empty while connected.
+    void stop(double drain_s);
+    LinkStatus status();
+    const LinkConfig& config() const { return config_; }
+
+private:
+    struct InFlight { int64_t size; double sent_at; };
+
+    void run();
+    void open_socket();
+    void close_socket();
+    bool send(const std::vector<std::string>& frames);
+    void heartbeat(double now);
+    double next_interval();
+    void send_pending(double now);
+    void handle(const std::vector<std::string>& frames, double now);
+    void on_nack(const Value& header, double now);
+    void on_monitor_event(uint16_t event, int32_t value);
+    void refuse_locally(const std::string& id, const std::string& why);
+
+    LinkConfig config_;
+    CurveKeys curve_;
+    Outbox& outbox_;
+    std::vector<std::string> cameras_;
+    std::function<Value()> camera_status_;
+    std::string keep_copy_in_;
+
+    void* ctx_ = nullptr;
+    void* sock_ = nullptr;
+    void* monitor_ = nullptr;
+    int monitor_serial_ = 0;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+
+    std::mutex mutex_;  // guards the fields below (status() reads them from another thread)
+    bool connected_ = false;
+    int64_t credit_messages_ = 0, credit_bytes_ = 0, max_payload_ = 0;
+    double last_heard_ = 0, hello_every_ = 0.25, reopen_at_ = 0, refused_backoff_ = 5.0;
+    int64_t acked_ = 0, refused_ = 0, retransmits_ = 0;
+    bool auth_refused_ = false, handshake_failing_ = false;
+    std::string last_error_;
+    std::map<std::string, InFlight> in_flight_;
+};
+
+double monotonic_s();
+
+}  // namespace qc

@@ -1,0 +1,28 @@
+// Log lines on stderr, in the same shape as the Python processes' terminal lines:
+// "12:03:35 native-detector INFO    camera cam0: motion ...". Thread-safe.
+#pragma once
+
+#include <sstream>
+#include <string>
+
+namespace qc::log {
+
+enum class Level { Debug = 0, Info = 1, Warning = 2, Error = 3 };
+
+void set_level(Level level);
+bool set_level(const std::string& name);  // DEBUG, INFO, WARNING, ERROR; false if unknown
+void write(Level level, const std::string& text);
+
+template <typename... Parts>
+std::string cat(const Parts&... parts) {
+    std::ostringstream out;
+    (out << ... << parts);
+    return out.str();
+}
+
+template <typename... Parts> void debug(const Parts&... p) { write(Level::Debug, cat(p...)); }
+template <typename... Parts> void info(const Parts&... p) { write(Level::Info, cat(p...)); }
+template <typename... Parts> void warning(const Parts&... p) { write(Level::Warning, cat(p...)); }
+template <typename... Parts> void error(const Parts&... p) { write(Level::Error, cat(p...)); }
+
+}  // namespace qc::log

@@ -1,0 +1,242 @@
+// quickcam-native-detector: the detector in C++, on the same wire and the same disk layout as
+// `quickcam detector` (docs/native.md). Usage:
+//   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
+//   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
+#include <malloc.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <ctime>
+#include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
+#include <thread>
+
+#include "camera.hpp"
+#include "config.hpp"
+#include "link.hpp"
+#include "logging.hpp"
+#include "outbox.hpp"
+#include "status_file.hpp"
+#include "vectors.hpp"
+
+extern char** environ;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+constexpr double kShutdownDrainS = 5.0;
+constexpr double kStatusIntervalS = 2.0;
+
+void on_signal(int) { g_stop = true; }
+
+const char* kUsage =
+    "usage: quickcam-native-detector [--config FILE] [--seconds N]\n"
+    "       quickcam-native-detector [--config FILE] --print-config   (the settings it would run with, as JSON)\n"
+    "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n"
+    "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n";
+
+std::map<std::string, std::string> environment() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+        std::string entry(*e);
+        auto eq = entry.find('=');
+        if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    return env;
+}
+
+// The effective settings, named as in quickcam.toml: tests compare them with common/config.py's.
+qc::Value config_value(const qc::Config& config) {
+    using qc::Value;
+    auto motion = [](const qc::MotionConfig& m) {
+        return Value::map({{"algorithm", Value::text(m.algorithm)}, {"detection_width", Value::integer(m.detection_width)},
+                           {"min_area_fraction", Value::real(m.min_area_fraction)},
+                           {"pixel_threshold", Value::integer(m.pixel_threshold)},
+                           {"learning_rate", Value::real(m.learning_rate)}, {"trigger_frames", Value::integer(m.trigger_frames)},
+                           {"global_change_fraction", Value::real(m.global_change_fraction)},
+                           {"relearn_s", Value::real(m.relearn_s)}, {"dark_threshold", Value::real(m.dark_threshold)},
+                           {"dark_interval_s", Value::real(m.dark_interval_s)},
+                           {"dark_pixel_threshold", m.dark_pixel_threshold ? Value::integer(m.dark_pixel_threshold) : Value{}}});
+    };
+    auto recording = [](const qc::RecordingConfig& r) {
+        return Value::map({{"outbox_dir", Value::text(r.outbox_dir)}, {"pre_roll_s", Value::real(r.pre_roll_s)},
+                           {"post_roll_s", Value::real(r.post_roll_s)}, {"min_event_s", Value::real(r.min_event_s)},
+                           {"segment_s", Value::real(r.segment_s)}, {"max_event_s", Value::real(r.max_event_s)},
+                           {"buffer_max_s", Value::real(r.buffer_max_s)}, {"encoder", Value::text(r.encoder)},
+                           {"snapshot_quality", Value::integer(r.snapshot_quality)},
+                           {"keep_local_copy", Value::boolean(r.keep_local_copy)}});
+    };
+    Value cameras = Value::array();
+    for (const auto& c : config.cameras)
+        cameras.a.push_back(Value::map({
+            {"id", Value::text(c.id)}, {"source", Value::text(c.source)}, {"index", Value::integer(c.index)},
+            {"path", Value::text(c.path)}, {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
+            {"fps", Value::real(c.fps)}, {"loop", Value::boolean(c.loop)}, {"realtime", Value::boolean(c.realtime)},
+            {"mjpg", Value::boolean(c.mjpg)}, {"reopen_max_s", Value::real(c.reopen_max_s)},
+            {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));
+    const auto& l = config.link;
+    auto optional = [](const std::string& s) { return s.empty() ? Value{} : Value::text(s); };
+    return Value::map({
+        {"cameras", cameras}, {"recording", recording(config.recording)},
+        {"link", Value::map({{"endpoint", Value::text(l.endpoint)}, {"ack_timeout_s", Value::real(l.ack_timeout_s)},
+                             {"heartbeat_s", Value::real(l.heartbeat_s)},
+                             {"curve_secret_key_file", optional(l.curve_secret_key_file)},
+                             {"curve_server_public_key_file", optional(l.curve_server_public_key_file)}})},
+        {"logging", Value::map({{"level", Value::text(config.log_level)}})},
+    });
+}
+
+int run(const qc::Config& config, double seconds) {
+    using namespace qc;
+    cv::setNumThreads(1);  // idle OpenCV worker threads spin and burn a core
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    CurveKeys curve = load_curve_keys(config.link);  // ConfigError at start-up, not later
+    for (const auto& note : config.notes) log::warning("config: ", note);
+
+    Outbox outbox(config.recording.outbox_dir);
+    std::vector<std::unique_ptr<CameraPipeline>> pipelines;
+    std::vector<std::string> ids;
+    for (const auto& cam : config.cameras) {
+        pipelines.push_back(std::make_unique<CameraPipeline>(cam, outbox, g_stop));
+        ids.push_back(cam.id);
+    }
+    auto camera_status = [&] {
+        Value cams = Value::map();
+        for (auto& p : pipelines) cams[p->id()] = p->status_value();
+        return cams;
+    };
+    std::string keep = config.recording.keep_local_copy ? config.recording.outbox_dir + "/sent" : "";
+    UploaderLink link(config.link, curve, outbox, ids, camera_status, keep);
+    auto collect = [&](bool running) {
+        LinkStatus ls = link.status();
+        auto [items, bytes] = outbox.depth();
+        using namespace std::chrono;
+        double now = duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+        return Value::map({
+            {"time", Value::real(now)}, {"pid", Value::integer(::getpid())}, {"running", Value::boolean(running)},
+            {"detector", Value::text("quickcam-native-detector")},
+            {"cameras", camera_status()},
+            {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
+                                   {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
+            {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
+                                 {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
+                                 {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)}})},
+        });
+    };
+    const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
+    bool status_failing = false;
+    auto write = [&](bool running) {
+        bool ok = write_status(status_path, collect(running));
+        if (!ok && !status_failing)
+            log::warning("status: cannot write ", status_path, "; quickcam status will show this detector as stale");
+        else if (ok && status_failing)
+            log::info("status: writing ", status_path, " again");
+        status_failing = !ok;
+    };
+
+    log::info("detector: watching ", pipelines.size(), " camera(s); outbox ", config.recording.outbox_dir);
+    link.start();
+    for (auto& p : pipelines) p->start();
+    auto started = std::chrono::steady_clock::now();
+    auto next_status = started;
+    while (!g_stop) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= next_status) {
+            write(true);
+            next_status = now + std::chrono::milliseconds(int(kStatusIntervalS * 1000));
+        }
+        if (seconds > 0 && now - started >= std::chrono::duration<double>(seconds)) {
+            log::info("detector: --seconds elapsed; stopping");
+            break;
+        }
+        bool all_done = true;
+        for (auto& p : pipelines) all_done = all_done && p->finished();
+        if (all_done) {
+            log::info("detector: every source has ended; stopping");
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    g_stop = true;
+    log::info("detector: stopping; closing open segments");
+    for (auto& p : pipelines) p->join();
+    link.stop(kShutdownDrainS);
+    write(false);
+    auto [items, bytes] = outbox.depth();
+    if (items)
+        log::warning("detector: ", items, " item(s), ", bytes, " bytes not yet acknowledged; they stay in ",
+                     outbox.root(), " and are sent on next start");
+    else
+        log::info("detector: outbox empty; all footage handed to the uploader");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path, vectors;
+    bool print_config = false;
+    std::string decode_file;
+    double seconds = 0;
+    for (int k = 1; k < argc; ++k) {
+        std::string arg = argv[k];
+        auto value = [&]() -> std::string {
+            if (k + 1 >= argc) { std::cerr << "quickcam-native-detector: " << arg << " needs a value\n" << kUsage; std::exit(2); }
+            return argv[++k];
+        };
+        if (arg == "--config") config_path = value();
+        else if (arg == "--seconds") {
+            std::string text = value();
+            try { seconds = std::stod(text); } catch (const std::exception&) { seconds = -1; }
+            if (seconds <= 0) { std::cerr << "quickcam-native-detector: --seconds needs a positive number, got " << text << "\n"; return 2; }
+        } else if (arg == "--vectors") vectors = value();
+        else if (arg == "--print-config") print_config = true;
+        else if (arg == "--decode-cost") decode_file = value();
+        else if (arg == "--version") { std::cout << "quickcam-native-detector 0.1.0 (protocol 1.0)\n"; return 0; }
+        else if (arg == "-h" || arg == "--help") { std::cout << kUsage; return 0; }
+        else if (arg == "detector") continue;  // `... detector --config x` as with the quickcam command
+        else { std::cerr << "quickcam-native-detector: unknown option " << arg << "\n" << kUsage; return 2; }
+    }
+    if (!vectors.empty()) return qc::run_vectors(vectors);
+    if (!decode_file.empty()) {  // what decoding alone costs with this build's OpenCV and FFmpeg
+        cv::setNumThreads(1);
+        cv::VideoCapture capture(decode_file, cv::CAP_FFMPEG);
+        cv::Mat frame;
+        long frames = 0;
+        std::clock_t started = std::clock();  // CPU time of every thread of the process
+        while (capture.read(frame)) ++frames;
+        double ms = 1000.0 * double(std::clock() - started) / CLOCKS_PER_SEC / double(std::max(1L, frames));
+        std::cout << "decode_ms_per_frame " << ms << " frames " << frames << "\n";
+        return frames ? 0 : 1;
+    }
+    // Two malloc arenas are enough for a handful of threads (glibc makes up to 8 per core,
+    // each holding freed frames). Frames stay on the heap (glibc's dynamic mmap threshold):
+    // an mmap per frame would page-fault every byte of every frame, a third of the CPU.
+    mallopt(M_ARENA_MAX, 2);
+    // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
+    setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
+    setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
+    try {
+        qc::Config config = qc::load_config(config_path, environment());
+        qc::log::set_level(config.log_level);
+        if (print_config) {
+            for (const auto& note : config.notes) qc::log::warning("config: ", note);
+            std::cout << qc::to_json(config_value(config)) << "\n";
+            return 0;
+        }
+        return run(config, seconds);
+    } catch (const qc::ConfigError& e) {
+        std::cerr << "quickcam-native-detector: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "quickcam-native-detector: " << e.what() << "\n";
+        return 1;
+    }
+}

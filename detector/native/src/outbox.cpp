@@ -1,0 +1,221 @@
+#include "outbox.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "logging.hpp"
+#include "wire.hpp"
+
+namespace qc {
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void os_fail(const std::string& what, const std::string& path) {
+    throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+}
+
+void fsync_path(const std::string& path, int flags) {
+    int fd = ::open(path.c_str(), flags);
+    if (fd < 0) os_fail("cannot open", path);
+    ::fsync(fd);
+    ::close(fd);
+}
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') { out += '\\'; out += char(c); }
+        else if (c < 0x20) { char buf[8]; std::snprintf(buf, sizeof buf, "\\u%04x", c); out += buf; }
+        else out += char(c);
+    }
+    return out + "\"";
+}
+
+// One journal line exactly as Python's json.dumps writes it: ", " and ": ", null for absent.
+std::string journal_line(const Value& header) {
+    static const char* kFields[] = {"id", "type", "camera", "event", "seq", "time_ms", "start_ms",
+                                    "end_ms", "frames", "size", "sha256"};
+    std::string line = "{";
+    for (const char* name : kFields) {
+        if (line.size() > 1) line += ", ";
+        line += json_string(name) + ": ";
+        if (!header.has(name)) { line += "null"; continue; }
+        const Value& v = header.at(name);
+        line += v.is(Value::Kind::Str) ? json_string(v.s) : std::to_string(v.i);
+    }
+    return line + "}\n";
+}
+
+}  // namespace
+
+void make_private_dirs(const std::string& path) {
+    fs::create_directories(path);
+    ::chmod(path.c_str(), 0700);
+}
+
+void write_durably(const std::string& path, const std::string& data) {
+    std::string tmp = path + ".tmp";  // *.tmp leftovers are cleared at start-up
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) os_fail("cannot create", tmp);
+    size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0) { ::close(fd); os_fail("cannot write", tmp); }
+        done += size_t(n);
+    }
+    if (::fsync(fd) != 0) { ::close(fd); os_fail("cannot fsync", tmp); }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) os_fail("cannot rename", tmp);
+    fsync_path(fs::path(path).parent_path().string(), O_RDONLY | O_DIRECTORY);
+}
+
+Outbox::Outbox(const std::string& root) : root_(root), staging_(root + "/.staging"), refused_(root + "/refused") {
+    for (const auto& dir : {root_, staging_, refused_}) make_private_dirs(dir);
+    recover();
+}
+
+void Outbox::recover() {
+    for (const auto& entry : fs::directory_iterator(staging_)) {
+        log::warning("outbox: discarding incomplete file ", entry.path().filename().string(), " left by a crash");
+        fs::remove_all(entry.path());
+    }
+    std::vector<std::string> headers;
+    for (const auto& entry : fs::directory_iterator(root_)) {
+        auto ext = entry.path().extension().string();
+        if (ext == ".tmp") fs::remove(entry.path());
+        if (ext == ".hdr") headers.push_back(entry.path().stem().string());
+    }
+    for (const auto& entry : fs::directory_iterator(root_)) {
+        if (entry.path().extension() == ".bin" &&
+            std::find(headers.begin(), headers.end(), entry.path().stem().string()) == headers.end()) {
+            log::warning("outbox: discarding uncommitted payload ", entry.path().filename().string());
+            fs::remove(entry.path());
+        }
+    }
+    std::sort(headers.begin(), headers.end());
+    for (const auto& stem : headers) {
+        try {
+            Value header = wire::unpack_header(read_all(root_ + "/" + stem + ".hdr"));
+            int64_t size = header.has("size") ? header.at("size").i : 0;
+            items_[stem] = {stem, header.at("type").s, size};
+        } catch (const std::exception& e) {
+            log::error("outbox: header ", stem, ".hdr is unreadable (", e.what(), "); moved to refused/");
+            for (const char* suffix : {".hdr", ".bin"}) {
+                std::error_code ec;
+                fs::rename(root_ + "/" + stem + suffix, refused_ + "/" + stem + suffix, ec);
+            }
+        }
+    }
+    if (!items_.empty()) log::info("outbox: ", items_.size(), " item(s) from an earlier run will be re-sent");
+}
+
+void Outbox::commit_file(const Value& header, const std::string& staged) {
+    fsync_path(staged, O_RDONLY);
+    std::string target = root_ + "/" + header.at("id").s + ".bin";
+    if (::rename(staged.c_str(), target.c_str()) != 0) os_fail("cannot rename", staged);
+    commit_header(header);
+}
+
+void Outbox::commit_bytes(const Value& header, const std::string& payload) {
+    write_durably(root_ + "/" + header.at("id").s + ".bin", payload);
+    commit_header(header);
+}
+
+void Outbox::commit_header(const Value& header) {
+    const std::string& id = header.at("id").s;
+    write_durably(root_ + "/" + id + ".hdr", wire::encode_header(header));
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        int fd = ::open((root_ + "/produced.jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd < 0) os_fail("cannot open", root_ + "/produced.jsonl");
+        std::string line = journal_line(header);
+        if (::write(fd, line.data(), line.size()) != ssize_t(line.size())) log::error("outbox: journal write failed");
+        ::fsync(fd);
+        ::close(fd);
+        items_[id] = {id, header.at("type").s, header.at("size").i};
+    }
+}
+
+bool Outbox::load(const std::string& id, std::string& header_bytes, std::string& payload) {
+    try {
+        header_bytes = wire::encode_header(wire::unpack_header(read_all(root_ + "/" + id + ".hdr")));
+        payload = read_all(root_ + "/" + id + ".bin");
+        return true;
+    } catch (const wire::ProtocolError&) {
+        throw;
+    } catch (const std::exception&) {
+        return false;  // acked meanwhile
+    }
+}
+
+std::vector<OutboxItem> Outbox::pending() {
+    std::vector<OutboxItem> out;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto& [id, item] : items_) out.push_back(item);
+    }
+    std::stable_sort(out.begin(), out.end(), [](const OutboxItem& a, const OutboxItem& b) {
+        int pa = a.type == "snapshot" ? 0 : 1, pb = b.type == "snapshot" ? 0 : 1;
+        return pa != pb ? pa < pb : a.id < b.id;  // snapshots first, then oldest first
+    });
+    return out;
+}
+
+bool Outbox::holds(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return items_.count(id) > 0;
+}
+
+void Outbox::remove(const std::string& id, const std::string& keep_copy_in) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!items_.erase(id)) return;
+    }
+    std::error_code ec;
+    std::string payload = root_ + "/" + id + ".bin";
+    if (!keep_copy_in.empty()) {
+        make_private_dirs(keep_copy_in);
+        fs::rename(payload, keep_copy_in + "/" + id + ".bin", ec);
+    } else {
+        fs::remove(payload, ec);
+    }
+    fs::remove(root_ + "/" + id + ".hdr", ec);  // header last: a crash re-sends rather than loses
+}
+
+void Outbox::refuse(const std::string& id) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        items_.erase(id);
+    }
+    for (const char* suffix : {".bin", ".hdr"}) {
+        std::error_code ec;
+        fs::rename(root_ + "/" + id + suffix, refused_ + "/" + id + suffix, ec);
+    }
+}
+
+std::pair<int64_t, int64_t> Outbox::depth() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int64_t bytes = 0;
+    for (const auto& [id, item] : items_) bytes += item.size;
+    return {int64_t(items_.size()), bytes};
+}
+
+}  // namespace qc

@@ -1,0 +1,59 @@
+// The outbox: every snapshot and segment stays on disk until the uploader acks it.
+// Same layout and journal as detector/outbox.py, so the reliability suite's invariant
+// (tests/pipeline.py) applies unchanged:
+//   <id>.bin        the payload, fsynced before its header exists
+//   <id>.hdr        the msgpack header; its presence commits the item
+//   .staging/       files being written (an open segment); cleared at start-up
+//   refused/        items the uploader refused for good, kept for a person
+//   produced.jsonl  one JSON line per committed item (id, type, camera, event, seq, time_ms,
+//                   start_ms, end_ms, frames, size, sha256), null for absent fields
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "value.hpp"
+
+namespace qc {
+
+struct OutboxItem {
+    std::string id, type;
+    int64_t size = 0;
+};
+
+class Outbox {
+public:
+    explicit Outbox(const std::string& root);
+
+    std::string staging_path(const std::string& name) const { return staging_ + "/" + name; }
+    // Take a fully written staging file as the payload of `header` (fsync, rename, header last).
+    void commit_file(const Value& header, const std::string& staged);
+    void commit_bytes(const Value& header, const std::string& payload);
+    // The header (re-encoded canonically) and payload of an item; false if it is gone.
+    bool load(const std::string& id, std::string& header_bytes, std::string& payload);
+    std::vector<OutboxItem> pending();  // snapshots first, then oldest first
+    bool holds(const std::string& id);
+    void remove(const std::string& id, const std::string& keep_copy_in = "");
+    void refuse(const std::string& id);
+    std::pair<int64_t, int64_t> depth();  // items, payload bytes
+    const std::string& root() const { return root_; }
+    const std::string& refused_dir() const { return refused_; }
+
+private:
+    void recover();
+    void commit_header(const Value& header);
+
+    std::string root_, staging_, refused_;
+    std::mutex mutex_;
+    std::map<std::string, OutboxItem> items_;
+};
+
+// Write `data` to `path` durably: temp file, fsync, rename, fsync the folder.
+void write_durably(const std::string& path, const std::string& data);
+// Private folders (0700), made with parents.
+void make_private_dirs(const std::string& path);
+
+}  // namespace qc

@@ -1,0 +1,166 @@
+#include "sources.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <opencv2/imgproc.hpp>
+#include <thread>
+
+#include "logging.hpp"
+
+namespace qc {
+
+int64_t unix_ns() {
+    using namespace std::chrono;
+    return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+constexpr int kStreamTimeoutMs = 10000;
+
+// Sleeps so frames come out at fps in real time, without drift.
+class Pacer {
+public:
+    explicit Pacer(double fps) : period_(std::chrono::nanoseconds(int64_t(1e9 / fps))), next_(clock::now()) {}
+    void wait() {
+        auto now = clock::now();
+        if (next_ > now) std::this_thread::sleep_until(next_);
+        else if (now - next_ > 5 * period_) next_ = now;  // fell far behind: don't burst
+        next_ += period_;
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+    clock::duration period_;
+    clock::time_point next_;
+};
+
+// The demo scene of detector/sources.py: a textured background with sensor noise and a
+// person-sized walker at 4-10 s (left to right) and 18-23 s (back) of every 30 s.
+class DemoSource : public FrameSource {
+public:
+    DemoSource(int w, int h, double rate, bool realtime) : pacer_(rate) {
+        width = w, height = h, fps = rate, live = realtime;
+        cv::RNG rng(7);
+        cv::Mat texture(h / 8 + 1, w / 8 + 1, CV_8UC3);
+        rng.fill(texture, cv::RNG::UNIFORM, 40, 200);
+        cv::resize(texture, background_, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
+        cv::GaussianBlur(background_, background_, cv::Size(0, 0), 3);
+        cv::rectangle(background_, cv::Point(w / 10, h / 3), cv::Point(w / 4, h - 20), cv::Scalar(90, 60, 40), -1);
+        started_ns_ = unix_ns();
+    }
+    bool open() override {
+        log::info("demo source: ", width, "x", height, " at ", fps, " fps (", live ? "real time" : "as fast as possible", ")");
+        return true;
+    }
+    std::string name() const override { return "demo scene"; }
+    bool read(Frame& frame) override {
+        if (live) pacer_.wait();
+        cv::Mat image = background_.clone();
+        double t = std::fmod(double(index_) / fps, 30.0);
+        struct Walk { double start, end; bool left_to_right; };
+        for (const Walk& walk : {Walk{4.0, 10.0, true}, Walk{18.0, 23.0, false}}) {
+            if (t < walk.start || t >= walk.end) continue;
+            double progress = (t - walk.start) / (walk.end - walk.start);
+            if (!walk.left_to_right) progress = 1 - progress;
+            int w = width / 8, h = height / 2;
+            int x = int(-w + progress * (width + w)), y = height - h - 10;
+            cv::ellipse(image, cv::Point(x + w / 2, y + h / 8), cv::Size(w / 4, h / 8), 0, 0, 360,
+                        cv::Scalar(150, 170, 210), -1);
+            cv::rectangle(image, cv::Point(x + w / 6, y + h / 4), cv::Point(x + 5 * w / 6, y + h), cv::Scalar(30, 30, 120), -1);
+        }
+        // Sensor noise, N(0, 4) as the Python demo: cv::randn into a signed image, then added.
+        noise_.create(image.size(), CV_16SC3);
+        cv::randn(noise_, 0, 4);
+        cv::Mat out;
+        cv::add(image, noise_, out, cv::noArray(), CV_8UC3);
+        frame.image = out;
+        frame.time_ns = live ? unix_ns() : started_ns_ + int64_t(double(index_) * 1e9 / fps);
+        if (index_ == 0) log::info("demo scene clock starts at ", frame.time_ns / 1000000, " ms");
+        frame.index = index_++;
+        return true;
+    }
+
+private:
+    Pacer pacer_;
+    cv::Mat background_, noise_;
+    int64_t index_ = 0, started_ns_ = 0;
+};
+
+class CaptureSource : public FrameSource {
+public:
+    explicit CaptureSource(const CameraConfig& config) : config_(config), pacer_(config.fps) {
+        fps = config.fps, width = config.width, height = config.height;
+        live = config.source == "camera" || config.source == "stream" || config.realtime;
+        started_ns_ = unix_ns();
+    }
+    std::string name() const override {
+        return config_.source == "camera" ? "device " + std::to_string(config_.index) : config_.path;
+    }
+    bool open() override {
+        close();
+        const auto& c = config_;
+        if (c.source == "camera") {
+            for (int backend : {int(cv::CAP_V4L2), int(cv::CAP_ANY)}) {
+                if (capture_.open(c.index, backend)) {
+                    if (c.mjpg) capture_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
+                    capture_.set(cv::CAP_PROP_FRAME_WIDTH, c.width);
+                    capture_.set(cv::CAP_PROP_FRAME_HEIGHT, c.height);
+                    capture_.set(cv::CAP_PROP_FPS, c.fps);
+                    capture_.set(cv::CAP_PROP_BUFFERSIZE, 1);  // the newest frame, not a stale queue
+                    break;
+                }
+            }
+        } else if (c.source == "file" && !std::filesystem::is_regular_file(c.path)) {
+            return false;
+        } else {
+            std::vector<int> params;
+            if (c.source == "stream")  // fail fast instead of hanging on a dead stream
+                params = {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kStreamTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC, kStreamTimeoutMs};
+            capture_.open(c.path, cv::CAP_ANY, params);
+        }
+        if (!capture_.isOpened()) return false;
+        double rate = capture_.get(cv::CAP_PROP_FPS);
+        fps = rate >= 1 && rate <= 120 ? rate : c.fps;
+        width = int(capture_.get(cv::CAP_PROP_FRAME_WIDTH));
+        height = int(capture_.get(cv::CAP_PROP_FRAME_HEIGHT));
+        if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
+        log::info("camera ", c.id, ": opened ", name(), " (", capture_.getBackendName(), " back end) at ", width, "x",
+                  height, " ", fps, " fps");
+        return true;
+    }
+    bool read(Frame& frame) override {
+        if (!capture_.isOpened()) return false;
+        bool paced = config_.source == "file" && config_.realtime;
+        if (paced) pacer_.wait();
+        cv::Mat image;
+        if (!capture_.read(image) || image.empty()) {
+            if (config_.source != "file") return false;
+            if (!config_.loop || index_ == 0) { ended = true; return false; }
+            capture_.set(cv::CAP_PROP_POS_FRAMES, 0);
+            if (!capture_.read(image) || image.empty()) return false;
+        }
+        width = image.cols, height = image.rows;  // the frames, not the driver, tell the truth
+        frame.image = image;
+        frame.time_ns = config_.source == "file" && !config_.realtime ? started_ns_ + int64_t(double(index_) * 1e9 / fps)
+                                                                      : unix_ns();
+        frame.index = index_++;
+        return true;
+    }
+    void close() override { capture_.release(); }
+
+private:
+    CameraConfig config_;
+    cv::VideoCapture capture_;
+    Pacer pacer_;
+    int64_t index_ = 0, started_ns_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
+    if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime);
+    return std::make_unique<CaptureSource>(config);
+}
+
+}  // namespace qc

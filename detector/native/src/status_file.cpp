@@ -1,0 +1,78 @@
+#include "status_file.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+namespace qc {
+
+namespace {
+void append_string(std::string& out, const std::string& s) {
+    out += '"';
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') { out += '\\'; out += char(c); }
+        else if (c < 0x20) { char buf[8]; std::snprintf(buf, sizeof buf, "\\u%04x", c); out += buf; }
+        else out += char(c);
+    }
+    out += '"';
+}
+
+void append(std::string& out, const Value& v) {
+    switch (v.kind) {
+        case Value::Kind::Bool: out += v.b ? "true" : "false"; break;
+        case Value::Kind::Int: out += std::to_string(v.i); break;
+        case Value::Kind::Float: {
+            if (!std::isfinite(v.f)) { out += "null"; break; }
+            char buf[32];  // the shortest of %.15g..%.17g that reads back as the same double
+            for (int digits = 15; digits <= 17; ++digits) {
+                std::snprintf(buf, sizeof buf, "%.*g", digits, v.f);
+                if (std::strtod(buf, nullptr) == v.f) break;
+            }
+            out += buf;
+            if (std::string(buf).find_first_of(".eE") == std::string::npos) out += ".0";
+            break;
+        }
+        case Value::Kind::Str: append_string(out, v.s); break;
+        case Value::Kind::Array: {
+            out += '[';
+            for (size_t k = 0; k < v.a.size(); ++k) { if (k) out += ", "; append(out, v.a[k]); }
+            out += ']';
+            break;
+        }
+        case Value::Kind::Map: {
+            out += '{';
+            bool first = true;
+            for (const auto& [key, x] : v.m) {
+                if (!first) out += ", ";
+                first = false;
+                append_string(out, key);
+                out += ": ";
+                append(out, x);
+            }
+            out += '}';
+            break;
+        }
+        default: out += "null";
+    }
+}
+}  // namespace
+
+std::string to_json(const Value& value) {
+    std::string out;
+    append(out, value);
+    return out;
+}
+
+bool write_status(const std::string& path, const Value& status) {
+    std::string tmp = path + ".part";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        if (!out) return false;
+        out << to_json(status);
+        if (!out.good()) return false;
+    }
+    return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace qc

@@ -1,0 +1,18 @@
+// The detector's status file, <outbox>/detector-status.json, in the format of
+// detector/status_file.py (what `quickcam status` and `quickcam doctor` read): time, pid,
+// running, cameras (each camera's status map), outbox {items, bytes, refused, over_budget},
+// link {endpoint, connected, acked, retransmits, in_flight, last_error}. Built as a Value
+// map, so a new field is one more line in main.cpp's collect().
+#pragma once
+
+#include <string>
+
+#include "value.hpp"
+
+namespace qc {
+
+std::string to_json(const Value& value);  // keys sorted, as json.dumps(sort_keys=True)
+// Replace `path` atomically (temp file + rename); false (logged once by the caller) on failure.
+bool write_status(const std::string& path, const Value& status);
+
+}  // namespace qc
