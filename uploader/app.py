@@ -63,10 +63,13 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
     shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake)
+    receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: receiver.reload_requested.set())  # re-read the allow-list
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
     shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)
