@@ -176,7 +176,9 @@ def test_curve_keygen_writes_a_public_key_and_a_secret_only_the_owner_can_read(t
 
 
 @pytest.fixture
-def curve_setup(workdir: Path) -> dict[str, Path]:
+def curve_setup(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Keys and an allow-list, and the link on TCP: what CURVE is for (two machines)."""
+    monkeypatch.setenv("QUICKCAM_LINK__ENDPOINT", f"tcp://127.0.0.1:{free_port()}")
     keys = workdir / "keys"
     keygen(keys, "uploader")
     keygen(keys, "garage")
@@ -286,19 +288,21 @@ def _uploader_once(extra: dict[str, str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_without_curve_the_uploader_refuses_a_network_endpoint_unless_plain_tcp_is_allowed(
-    workdir: Path,
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
+def test_without_curve_the_uploader_refuses_any_tcp_endpoint_unless_plain_tcp_is_allowed(
+    workdir: Path, host: str,
 ) -> None:
-    anywhere = f"tcp://0.0.0.0:{free_port()}"
-    refused = _uploader_once({"QUICKCAM_LINK__ENDPOINT": anywhere})
+    tcp = f"tcp://{host}:{free_port()}"
+    refused = _uploader_once({"QUICKCAM_LINK__ENDPOINT": tcp})
     assert refused.returncode == 2
-    assert "reachable from other machines without CURVE" in refused.stderr
+    assert f"{tcp} without CURVE lets any program on" in refused.stderr
+    assert "remove link.endpoint to use the private socket ipc://link/uploader.sock" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    allowed = _uploader_once({"QUICKCAM_LINK__ENDPOINT": anywhere, "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true"})
+    allowed = _uploader_once({"QUICKCAM_LINK__ENDPOINT": tcp, "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true"})
     assert allowed.returncode == 0, allowed.stderr
-    assert "WITHOUT CURVE" in allowed.stderr
+    assert "WITHOUT CURVE (link.allow_plain_tcp = true)" in allowed.stderr
     local = _uploader_once({})
-    assert local.returncode == 0 and "(no CURVE: this machine only)" in local.stderr
+    assert local.returncode == 0 and "(a socket only this user can reach)" in local.stderr
 
 
 def test_curve_without_an_allow_list_is_a_config_error(workdir: Path, curve_setup: dict) -> None:

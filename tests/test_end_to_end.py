@@ -25,9 +25,6 @@ def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_mo
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    from tests.conftest import free_port
-
-    env["QUICKCAM_LINK__ENDPOINT"] = f"tcp://127.0.0.1:{free_port()}"
     run = subprocess.run(
         [str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "25"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
