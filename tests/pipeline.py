@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from dotenv import dotenv_values
 
 from quickcam.common.cryptofile import CryptoFileError, Keyring, decrypt, read_header
-from tests.conftest import private_endpoint, QUICKCAM, free_port
+from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.httpfake import Fault
 
 FIGURES_ENV = "QUICKCAM_FIGURES"

@@ -21,7 +21,7 @@ from quickcam.common.config import LinkConfig
 from quickcam.common.cryptofile import SymmetricKey
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
-from tests.conftest import free_port, private_endpoint
+from tests.conftest import private_endpoint
 from tests.test_curve import Client, Uploader, snapshot, stored_ids, wait_until
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "protocol"
