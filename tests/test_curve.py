@@ -280,6 +280,43 @@ def test_a_key_may_send_only_for_the_cameras_listed_with_it(workdir: Path, curve
         assert "nack not_allowed for 0190a4b1c2d3e8f00112233445 from garage" in up.output()
 
 
+def test_the_allow_list_is_reloaded_when_its_folder_changes_and_on_sighup(workdir: Path, curve_setup: dict) -> None:
+    endpoint = os.environ["QUICKCAM_LINK__ENDPOINT"]
+    keys = {name: client_keys(curve_setup["keys"] / f"{name}.key_secret", curve_setup["server_public"])
+            for name in ("garage", "stranger")}
+    folder = curve_setup["allow"]
+    with running_uploader(workdir, curve_env(curve_setup["server_secret"], folder)) as up:
+        garage = Client(endpoint, keys["garage"])
+        try:
+            assert garage.hello(["cam0"]).type == "credit"
+            stranger = Client(endpoint, keys["stranger"])
+            stranger.send(protocol.encode(protocol.Message(protocol.make_header(
+                "hello", detector="test", detector_version="0", cameras=["cam0"]))))
+            assert not stranger.sock.poll(1500), "a key not in the list got an answer"
+            stranger.close()
+            allow(folder, {"garage": ["cam0"], "stranger": ["cam0"]}, curve_setup["keys"])  # no restart
+            up.wait_for("(the folder changed): 2 detector key(s): garage, stranger; added stranger")
+            stranger = Client(endpoint, keys["stranger"])
+            assert stranger.hello(["cam0"]).type == "credit"
+            stranger.close()
+            up.proc.send_signal(signal.SIGHUP)
+            up.wait_for("(SIGHUP): 2 detector key(s)")
+            (folder / "allow.toml").write_text("[detectors.garage\n")  # broken: the last good list stays
+            up.wait_for("allow-list not reloaded (the folder changed)")
+            header, payload = snapshot()
+            assert garage.request(protocol.encode(protocol.Message(header, payload))).type == "ack"
+            allow(folder, {"stranger": ["cam0"]}, curve_setup["keys"])
+            (folder / "garage.key").unlink()
+            up.wait_for("removed garage")
+            header, payload = snapshot()  # the open connection of a removed key stores nothing more
+            reply = garage.request(protocol.encode(protocol.Message(header, payload)))
+            assert (reply.type, reply.header["code"]) == ("nack", "not_allowed")
+            assert "no longer in the allow-list" in reply.header["text"]
+        finally:
+            garage.close()
+        assert up.status()["counters"]["allow_list_reloads"] == 3
+
+
 # -- without CURVE -------------------------------------------------------------------------------
 
 
