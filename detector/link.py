@@ -76,6 +76,7 @@ class LinkState:
     retransmits: int = 0
     auth_refused: bool = False
     handshake_failing: bool = False
+    connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it
     last_error: str = ""
     in_flight: dict[str, InFlight] = field(default_factory=dict)
 
@@ -122,13 +123,14 @@ class UploaderLink:
         if drain_s and depth and self.state.connected and self.thread.is_alive():
             log.info("link: waiting up to %.0f s for the uploader to acknowledge %d item(s)", drain_s, depth)
             while (time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive()
-                   and self.state.connected):
+                   and self.state.connected and not self.state.connection_dropped):
                 time.sleep(0.05)
             left = self.outbox.depth()[0]
             log.info("link: after %.1f s, %d of %d item(s) acknowledged%s", time.monotonic() - started,
                      depth - left, depth, "" if not left else
-                     ("; the rest is sent on next start" if self.state.connected
-                      else "; the uploader stopped answering, the rest is sent on next start"))
+                     ("; the rest is sent on next start"
+                      if self.state.connected and not self.state.connection_dropped
+                      else "; the uploader went away, the rest is sent on next start"))
         self.stop_event.set()
         self.thread.join(timeout=5)
 
@@ -240,6 +242,7 @@ class UploaderLink:
             state.handshake_failing = True
         elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._hello_now = True
+            state.connection_dropped = False
             self._refused_backoff = AUTH_RETRY_FIRST_S
             if state.handshake_failing:
                 log.info("link: handshake with the uploader succeeds again")
@@ -247,8 +250,10 @@ class UploaderLink:
             if state.auth_refused:
                 log.info("link: the uploader accepts this detector's key now")
             state.auth_refused = False
-        elif kind == zmq.EVENT_DISCONNECTED and state.connected:
-            log.info("link: connection to the uploader dropped; ZeroMQ reconnects")
+        elif kind == zmq.EVENT_DISCONNECTED:
+            state.connection_dropped = True
+            if state.connected:
+                log.info("link: connection to the uploader dropped; ZeroMQ reconnects")
 
     def _handshake_failure(self, kind: int) -> str:
         """Name only what is known: a garbled CURVE handshake can be a key mismatch, a silent one is not."""
