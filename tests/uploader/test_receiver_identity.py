@@ -131,3 +131,18 @@ def test_a_payload_over_the_limit_is_nacked_and_a_monster_frame_is_logged(workdi
         finally:
             client.close()
         assert up.status()["counters"]["nack_too_large"] == 1
+
+
+def test_with_curve_the_same_id_and_camera_from_two_keys_are_two_items(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    try:
+        first = ledger.key_for("cnt-1", "cam0", "KEY-A")
+        ledger.add(Item(first, "aa", "segment", "cam0", "ev", 0, 1, "s1", "r1", 1.0, "cnt-1", "KEY-A"), ["local"])
+        assert ledger.sha256_of("cnt-1", "cam0", "KEY-A") == "aa"
+        assert ledger.sha256_of("cnt-1", "cam0", "KEY-B") is None and ledger.sha256_of("cnt-1", "cam0") is None
+        second = ledger.key_for("cnt-1", "cam0", "KEY-B")
+        assert first == "cnt-1" and second.startswith("cnt-1.") and len(second) == len("cnt-1.") + 12
+        ledger.add(Item(second, "aa", "segment", "cam0", "ev", 0, 1, "s2", "r2", 1.0, "cnt-1", "KEY-B"), ["local"])
+        assert sorted(d.item.id for d in ledger.due()) == [first, second]
+    finally:
+        ledger.close()
