@@ -49,6 +49,7 @@ CAPABILITIES = ["credit", "snapshot", "segment"]
 HELLO_FIRST_S = 0.25  # first re-knock while the uploader has not answered; doubles up to heartbeat_s
 SILENT_AFTER_HEARTBEATS = 3
 AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
+HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out (libzmq: 30 s)
 MAX_REPLY_BYTES = 1 << 20  # uploader messages are headers only (< 64 KiB); refuse monsters
 
 _MONITOR_EVENTS = (zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
@@ -110,6 +111,7 @@ class UploaderLink:
         self._reopen_at = 0.0
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
+        self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -236,10 +238,12 @@ class UploaderLink:
         elif kind in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
             # ZeroMQ retries every RECONNECT_IVL: say it once per outage, not ten times a second.
             if not state.handshake_failing:
-                state.last_error = self._handshake_failure(kind)
+                state.last_error = self._handshake_failure(kind, time.monotonic() - self._connected_at)
                 depth, _ = self.outbox.depth()
                 log.error("link: %s; retrying, %d item(s) stay in the outbox", state.last_error, depth)
             state.handshake_failing = True
+        elif kind == zmq.EVENT_CONNECTED:
+            self._connected_at = time.monotonic()
         elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._hello_now = True
             state.connection_dropped = False
@@ -255,17 +259,19 @@ class UploaderLink:
             if state.connected:
                 log.info("link: connection to the uploader dropped; ZeroMQ reconnects")
 
-    def _handshake_failure(self, kind: int) -> str:
-        """Name only what is known: a garbled CURVE handshake can be a key mismatch, a silent one is not."""
-        if self.curve and kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+    def _handshake_failure(self, kind: int, after_s: float) -> str:
+        """Name only what is known. A refused or garbled handshake fails at once (with CURVE, most
+        likely a key mismatch); one that fails only after seconds timed out: the uploader accepted
+        the connection but never answered (stopped, frozen or overloaded), whatever the keys."""
+        if after_s >= HANDSHAKE_TIMED_OUT_AFTER_S:
+            heard = self.state.last_heard
+            silence = f" for {time.monotonic() - heard:.0f} s" if heard else f" for {after_s:.0f} s"
+            return (f"no answer from the uploader at {self.config.endpoint}{silence}: the connection opens "
+                    "but the uploader does not respond (stopped, frozen or overloaded)")
+        if self.curve:
             return ("the CURVE handshake with the uploader failed (is link.curve_server_public_key_file "
                     "the uploader's key? does the uploader use CURVE too?)")
-        if kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
-            return "the uploader's end of the connection does not speak ZeroMQ as expected (does it use CURVE?)"
-        heard = self.state.last_heard
-        silence = f" for {time.monotonic() - heard:.0f} s" if heard else ""
-        return (f"no answer from the uploader at {self.config.endpoint}{silence}: the connection opens "
-                "but the uploader does not respond (stopped, frozen or overloaded)")
+        return "the handshake with the uploader failed (does the uploader use CURVE? this detector does not)"
 
     def _send_hello(self, sock: zmq.Socket) -> None:
         self._send(sock, protocol.make_header(

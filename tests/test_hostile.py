@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from quickcam.common import protocol
-from tests.conftest import QUICKCAM
+from tests.conftest import QUICKCAM, free_port
 from tests.pipeline import Pipeline, spool_file_problems
 from tests.test_curve import Client, allow, client_keys, keygen, snapshot, wait_until
 
@@ -55,7 +55,7 @@ def test_strangers_are_refused_at_the_handshake_while_the_allowed_detector_loses
     for name in ("uploader", "garage", "stranger"):
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
-    pipe = make_pipeline(tmp_path)
+    pipe = make_pipeline(tmp_path, QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")  # CURVE's home
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
     assert pipe.wait_for("uploader", "receiver: listening", 20)
@@ -217,7 +217,7 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
     for name in ("uploader", "impostor", "garage"):
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
-    pipe = make_pipeline(tmp_path)
+    pipe = make_pipeline(tmp_path, QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
     detector_env = {"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "garage.key_secret"),

@@ -49,7 +49,7 @@ def test_a_frozen_uploader_is_reported_as_silent_without_blaming_curve(
     assert "link: uploader silent for" in caplog.text
     assert "CURVE" not in caplog.text and "curve" not in caplog.text
     # The handshake that times out while the uploader stays frozen (libzmq: 30 s) says the same.
-    text = link._handshake_failure(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    text = link._handshake_failure(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, after_s=30)
     assert text.startswith("no answer from the uploader at ") and "CURVE" not in text
 
 

@@ -13,6 +13,7 @@ detector sends can stop the loop. Which detectors are connected lives in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -257,7 +258,7 @@ class Receiver:
         """One message from the ROUTER; nothing in it may raise out of here."""
         peer = frames[0].bytes
         try:
-            self._peer_fd[peer] = frames[-1].get(zmq.SRCFD)
+            self._remember_connection(peer, frames[-1])
             public_key = self._user_id(frames[-1]) if self.allow is not None else ""
             self._handle(sock, ledger, peer, public_key, [f.bytes for f in frames[1:]])
         except Exception:  # a bug must cost one message, never the receiver
@@ -265,6 +266,11 @@ class Receiver:
             log.exception("receiver: internal error on a message from %s; sending nack internal",
                           self._who(peer))
             self._reply(sock, peer, protocol.make_nack("", "internal", "internal error; send again later"))
+
+    def _remember_connection(self, peer: bytes, frame: zmq.Frame) -> None:
+        """Which file descriptor a peer's messages come on, to name it when the connection closes."""
+        with contextlib.suppress(zmq.ZMQError, AttributeError):  # no ZMQ_SRCFD: closes go unnamed
+            self._peer_fd[peer] = frame.get(zmq.SRCFD)
 
     @staticmethod
     def _user_id(frame: zmq.Frame) -> str:
