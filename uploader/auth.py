@@ -116,6 +116,39 @@ def signature(folder: Path) -> tuple:
         return ("unreadable", str(exc))
 
 
+class AllowListWatcher:
+    """Reads the allow-list folder again when it changed or when asked (SIGHUP), logging the result."""
+
+    def __init__(self, folder: Path, current: AllowList, counters: Counter[str]) -> None:
+        self.folder = folder
+        self.current = current
+        self.counters = counters
+        self._signature = signature(folder)
+
+    def reload_if_changed(self, asked: bool = False) -> AllowList | None:
+        """The new list if it changed and loads; None if unchanged or broken (the current one stays)."""
+        fresh_signature = signature(self.folder)
+        if not asked and fresh_signature == self._signature:
+            return None
+        self._signature = fresh_signature
+        why = "SIGHUP" if asked else "the folder changed"
+        try:
+            fresh = AllowList.load(self.folder)
+        except ConfigError as exc:
+            self.counters["allow_list_reload_failed"] += 1
+            log.error("auth: allow-list not reloaded (%s): %s; the previous list (%d key(s)) stays in force",
+                      why, exc, len(self.current))
+            return None
+        before, after = set(self.current.by_name), set(fresh.by_name)
+        self.current = fresh
+        self.counters["allow_list_reloads"] += 1
+        log.info("auth: allow-list reloaded from %s (%s): %d detector key(s): %s%s%s", self.folder, why,
+                 len(fresh), ", ".join(sorted(after)) or "none",
+                 f"; added {', '.join(sorted(after - before))}" if after - before else "",
+                 f"; removed {', '.join(sorted(before - after))}" if before - after else "")
+        return fresh
+
+
 class ZapHandler:
     """Answers libzmq's ZAP requests for the ``quickcam`` domain from an AllowList."""
 

@@ -34,8 +34,7 @@ from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import Context
 from quickcam.common.curve import server_keys
 from quickcam.common.endpoint import is_loopback_endpoint
-from quickcam.uploader import auth
-from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, ZapHandler
+from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.spool import Spool
@@ -76,11 +75,11 @@ class Receiver:
         self.curve = server_keys(config.link)
         link_endpoint.check_plain_tcp(config.link, curve=bool(self.curve))
         self.allow: AllowList | None = None
-        self._allow_signature: tuple = ()
+        self._allow_watch: AllowListWatcher | None = None
         if self.curve:
             assert config.link.curve_allow_dir is not None  # server_keys checked it
-            self._allow_signature = auth.signature(config.link.curve_allow_dir)
             self.allow = AllowList.load(config.link.curve_allow_dir)
+            self._allow_watch = AllowListWatcher(config.link.curve_allow_dir, self.allow, self.counters)
         self._ctx: zmq.Context | None = None
         self._zap: ZapHandler | None = None
         self._sock: zmq.Socket | None = None
@@ -184,33 +183,16 @@ class Receiver:
 
     # -- allow-list --------------------------------------------------------------
     def _reload_allow_list_if_changed(self) -> None:
-        """Read the CURVE allow-list again on SIGHUP or when its folder changed; keep the old one if broken."""
-        folder = self.config.link.curve_allow_dir
-        if self.allow is None or folder is None:
+        """On SIGHUP or a change in its folder: the new allow-list for new connections and every message."""
+        if self._allow_watch is None:
             return
         asked = self.reload_requested.is_set()
-        current = auth.signature(folder)
-        if not asked and current == self._allow_signature:
-            return
         self.reload_requested.clear()
-        self._allow_signature = current
-        why = "SIGHUP" if asked else "the folder changed"
-        try:
-            fresh = AllowList.load(folder)
-        except ConfigError as exc:
-            self.counters["allow_list_reload_failed"] += 1
-            log.error("auth: allow-list not reloaded (%s): %s; the previous list (%d key(s)) stays in force",
-                      why, exc, len(self.allow))
-            return
-        before, after = set(self.allow.by_name), set(fresh.by_name)
-        self.allow = fresh
-        if self._zap is not None:
-            self._zap.allow = fresh
-        self.counters["allow_list_reloads"] += 1
-        log.info("auth: allow-list reloaded from %s (%s): %d detector key(s): %s%s%s", folder, why, len(fresh),
-                 ", ".join(sorted(after)) or "none",
-                 f"; added {', '.join(sorted(after - before))}" if after - before else "",
-                 f"; removed {', '.join(sorted(before - after))}" if before - after else "")
+        fresh = self._allow_watch.reload_if_changed(asked)
+        if fresh is not None:
+            self.allow = fresh
+            if self._zap is not None:
+                self._zap.allow = fresh
 
     def _allowed(self, public_key: str) -> tuple[str, frozenset[str]]:
         """(name, cameras) of a CURVE key in the current allow-list; ('', empty) if it is not in it."""
