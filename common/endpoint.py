@@ -90,6 +90,11 @@ def private_folder(endpoint: str) -> Path | None:
         raise ConfigError(f"link.endpoint: the socket folder {folder} belongs to uid {info.st_uid}, not to this "
                           f"user (uid {os.geteuid()}), so that user could pose as the uploader; remove it "
                           "or choose another path in link.endpoint")
+    parent = folder.absolute().parent.stat()
+    if parent.st_mode & 0o002 and not parent.st_mode & 0o1000:
+        raise ConfigError(f"link.endpoint: the socket folder {folder} sits in a folder every user may write to "
+                          "(without the sticky bit), so another user could swap it; choose another path in "
+                          "link.endpoint")
     if info.st_mode & 0o077:
         raise ConfigError(f"link.endpoint: the socket folder {folder} is open to other users "
                           f"(mode {info.st_mode & 0o777:o}), so they could pose as the uploader or a "
