@@ -8,6 +8,7 @@ a wrong key at decryption time is tests/common/test_crypto_cli.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM, free_port
@@ -70,8 +72,11 @@ def test_strangers_are_refused_at_the_handshake_while_the_allowed_detector_loses
         for _ in range(5):
             for client in (stranger, plain):
                 header, payload = snapshot()
-                client.send(protocol.encode(protocol.Message(header, payload)))
-                client.send([b"QSC1", b"\xc1garbage"])
+                # Without blocking: once the uploader has refused the handshake the DEALER has no
+                # connection left, and a blocking send would wait forever (it hung this test).
+                for frames in (protocol.encode(protocol.Message(header, payload)), [b"QSC1", b"\xc1garbage"]):
+                    with contextlib.suppress(zmq.Again):
+                        client.sock.send_multipart(frames, flags=zmq.NOBLOCK)
                 attempts += 2
         assert not stranger.sock.poll(2000) and not plain.sock.poll(100), "a stranger got an answer"
     finally:

@@ -64,6 +64,9 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake)
     receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
+    # Create (or migrate) the ledger and switch it to WAL here, once: two threads doing it at
+    # the same moment on a new file can get "database is locked" from the journal-mode change.
+    Ledger(ledger_path).close()
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
