@@ -165,7 +165,7 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
         link_endpoint.check_plain_tcp(link, curve=curve is not None)
         link_endpoint.private_folder(link.endpoint)
     except ConfigError as exc:
-        return red(name, str(exc), "see docs/deploy.md: the default private socket needs no setup")
+        return red(name, str(exc), "docs/deploy.md, The link on one machine")
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)

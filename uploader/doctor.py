@@ -80,7 +80,7 @@ def check_link_security(config: Config) -> Result:
         link_endpoint.check_plain_tcp(link, curve=False)
         link_endpoint.private_folder(link.endpoint)
     except ConfigError as exc:
-        return red(name, str(exc), "see docs/deploy.md: the default private socket needs no setup")
+        return red(name, str(exc), "docs/deploy.md, The link on one machine")
     if link.endpoint.startswith("tcp://"):
         return ok(name, f"binds {link_endpoint.plain_tcp_warning(link, False)}")
     return ok(name, f"binds {link.endpoint} (a private socket: this user on this machine only)")
