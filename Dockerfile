@@ -18,11 +18,13 @@ COPY common ./common
 COPY detector ./detector
 COPY uploader ./uploader
 # The folders below /data exist in the image, owned by the service user, so named
-# volumes mounted on them start with that owner. Group video: USB cameras.
+# volumes mounted on them start with that owner (and /data/link, the private link
+# socket's folder, with mode 0700). Group video: USB cameras.
 RUN pip install . \
     && useradd --system --uid 10001 --user-group --groups video --home-dir /data --shell /usr/sbin/nologin quickcam \
-    && mkdir -p /data/outbox /data/spool /data/state /data/storage /data/logs \
-    && chown -R quickcam:quickcam /data
+    && mkdir -p /data/outbox /data/spool /data/state /data/storage /data/logs /data/link \
+    && chown -R quickcam:quickcam /data \
+    && chmod 700 /data/link
 
 USER quickcam
 WORKDIR /data

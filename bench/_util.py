@@ -70,6 +70,6 @@ def scratch_setup(folder: Path, **overrides: str) -> dict[str, str]:
     (folder / "tokens.env").write_text(key)
     (folder / "tokens.env").chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    env["QUICKCAM_LINK__ENDPOINT"] = f"ipc://{folder}/link.sock"
+    env["QUICKCAM_LINK__ENDPOINT"] = f"ipc://{folder}/link/uploader.sock"  # the default, made absolute
     env.update(overrides)
     return env

@@ -143,7 +143,9 @@ class CameraConfig(_Section):
 
 
 class LinkConfig(_Section):
-    endpoint: str = "tcp://127.0.0.1:5557"
+    # One machine: a Unix socket in a folder only this user can enter (common/endpoint.py).
+    # tcp:// needs CURVE below, or allow_plain_tcp (any program could then pose as either side).
+    endpoint: str = "ipc://link/uploader.sock"
     ack_timeout_s: float = Field(10.0, gt=0)
     heartbeat_s: float = Field(2.0, gt=0)
     allow_plain_tcp: bool = False

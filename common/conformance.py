@@ -30,6 +30,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -526,8 +527,9 @@ def protocol() -> None:
 
 
 @protocol.command("check")
-@click.option("--endpoint", default="tcp://127.0.0.1:*", show_default=True,
-              help="Where to bind; port * picks a free one (printed).")
+@click.option("--endpoint", default=None,
+              help="Where to bind (default: a private ipc:// socket in a new 0700 folder, as the "
+                   "uploader's default; tcp://127.0.0.1:* picks a free port). Printed.")
 @click.option("--run", "command", default=None,
               help="Detector command to start; it gets the endpoint in QUICKCAM_LINK__ENDPOINT.")
 @click.option("--timeout", "timeout_s", type=float, default=120.0, show_default=True,
@@ -535,7 +537,7 @@ def protocol() -> None:
 @click.option("--max-payload", type=int, default=wire.DEFAULT_MAX_PAYLOAD, show_default=True,
               help="Payload limit to announce and enforce, bytes.")
 @click.option("--quiet", is_flag=True, help="Print only the report (the detector's own output is discarded).")
-def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int, quiet: bool) -> None:
+def check(endpoint: str | None, command: str | None, timeout_s: float, max_payload: int, quiet: bool) -> None:
     """Stand in for the uploader and check a detector against the protocol spec.
 
     Without --run, start your detector yourself, pointed at the printed
@@ -549,6 +551,10 @@ def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int
         if not quiet:
             click.echo(f"check: {text}", err=True)
 
+    private = None
+    if endpoint is None:
+        private = Path(tempfile.mkdtemp(prefix="quickcam-check-"))  # 0700, ours: what detectors check
+        endpoint = f"ipc://{private}/uploader.sock"
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -563,6 +569,8 @@ def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int
     process = None
     if command:
         env = {**os.environ, "QUICKCAM_LINK__ENDPOINT": bound}
+        if bound.startswith("tcp://"):
+            env["QUICKCAM_LINK__ALLOW_PLAIN_TCP"] = "true"  # a test bench on loopback, no CURVE keys
         say(f"starting: {command}")
         argv = shlex.split(command)
         beside_us = Path(sys.argv[0]).resolve().parent / "quickcam"
@@ -587,6 +595,8 @@ def check(endpoint: str, command: str | None, timeout_s: float, max_payload: int
                 process.wait()
         sock.close()
         ctx.term()
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
     checker.finish()
     for line in checker.report():
         click.echo(line)

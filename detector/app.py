@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_DRAIN_S = 5.0
 EXIT_NO_FRAME = 3  # a camera never delivered a frame: the run did not watch what it was asked to
+# Wait at stop as long as an ack may take (link.ack_timeout_s), but never so long that
+# systemd or compose (30 s to stop) kills the process while it closes its segments.
+SHUTDOWN_DRAIN_MAX_S = 25.0
+
+
+def shutdown_drain_s(ack_timeout_s: float) -> float:
+    """How long the detector waits at stop for acks: the ack timeout, at least 5 s, at most 25 s."""
+    return min(max(SHUTDOWN_DRAIN_S, ack_timeout_s), SHUTDOWN_DRAIN_MAX_S)
 
 
 def _package_version() -> str:
@@ -95,7 +103,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
         hooks.governor.stop()
     for pipeline in pipelines:
         pipeline.join(timeout=10)
-    link.stop(drain_s=SHUTDOWN_DRAIN_S)
+    link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s))
     status_writer.stop()
     depth, size = outbox.depth()
     if depth:

@@ -20,6 +20,7 @@ import cv2
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from quickcam.common import endpoint as link_endpoint
 from quickcam.common import protocol
 from quickcam.common.config import CameraConfig, Config, ConfigError
 from quickcam.common.curve import client_keys
@@ -179,6 +180,11 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
         curve = client_keys(link)
     except ConfigError as exc:
         return red(name, str(exc), "see docs/protocol.md, Security; keys come from quickcam curve-keygen NAME")
+    try:
+        link_endpoint.check_plain_tcp(link, curve=curve is not None)
+        link_endpoint.private_folder(link.endpoint)
+    except ConfigError as exc:
+        return red(name, str(exc), "docs/deploy.md, The link on one machine")
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -188,7 +194,8 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
         sock.curve_serverkey = curve.server
     monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                                       | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-    secure = "with CURVE" if curve is not None else "without CURVE"
+    secure = ("with CURVE" if curve is not None else "private socket" if link.endpoint.startswith("ipc://")
+              else "without CURVE")
     try:
         try:
             sock.connect(link.endpoint)
@@ -197,7 +204,7 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
                        "on the detector, link.endpoint must name the uploader's address, e.g. tcp://192.168.1.20:5557")
         cameras = [cam.id for cam in config.camera_list()]
         hello = protocol.make_header("hello", detector=DOCTOR_NAME, detector_version=_package_version(),
-                                     cameras=cameras, capabilities=["credit"])
+                                     cameras=cameras, capabilities=["credit", "probe"])
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(monitor, zmq.POLLIN)
@@ -214,9 +221,11 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
                     return red(name, f"the uploader at {link.endpoint} refused this detector's CURVE key",
                                "copy this detector's NAME.key into the uploader's link.curve_allow_dir and list "
                                "its cameras in allow.toml there")
-                return red(name, f"the CURVE handshake with {link.endpoint} failed",
+                if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                    continue  # a handshake that timed out: reported below as no answer
+                return red(name, f"the handshake with {link.endpoint} ({secure}) failed",
                            "check link.curve_server_public_key_file is the uploader's NAME.key and that both "
-                           "sides have CURVE on")
+                           "sides have CURVE on" if curve is not None else "check that both sides have CURVE off")
             if sock in ready:
                 result = _answer(sock.recv_multipart(), link.endpoint, time.monotonic() - started, secure)
                 if result is not None:

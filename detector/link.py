@@ -15,7 +15,12 @@ follows the protocol's delivery contract (docs/protocol.md):
   reported down and everything in flight is re-sent once it comes back;
   while down, ``hello`` is repeated with capped exponential backoff;
 - a CURVE handshake the uploader refuses is logged as such (a socket monitor
-  sees it); the footage stays in the outbox.
+  sees it); the footage stays in the outbox. A handshake that times out (the
+  uploader frozen or overloaded) is reported as what it is: no answer for N s;
+- every new connection starts with a ``hello`` again, so the uploader knows
+  whose connection it is (one detector, however often it reconnects);
+- the link only starts on an endpoint that authenticates the uploader
+  (``common/endpoint.py``): the private ipc:// socket, or CURVE over TCP.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from quickcam.common import endpoint as link_endpoint
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
 from quickcam.common.curve import CurveKeys, client_keys
@@ -43,6 +49,7 @@ CAPABILITIES = ["credit", "snapshot", "segment"]
 HELLO_FIRST_S = 0.25  # first re-knock while the uploader has not answered; doubles up to heartbeat_s
 SILENT_AFTER_HEARTBEATS = 3
 AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
+HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out (libzmq: 30 s)
 MAX_REPLY_BYTES = 1 << 20  # uploader messages are headers only (< 64 KiB); refuse monsters
 
 _MONITOR_EVENTS = (zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
@@ -70,6 +77,7 @@ class LinkState:
     retransmits: int = 0
     auth_refused: bool = False
     handshake_failing: bool = False
+    connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it
     last_error: str = ""
     in_flight: dict[str, InFlight] = field(default_factory=dict)
 
@@ -93,6 +101,8 @@ class UploaderLink:
         self.camera_status = camera_status
         self.keep_copy_in = keep_copy_in
         self.curve = curve if curve is not None else client_keys(config)  # ConfigError at start-up
+        link_endpoint.check_plain_tcp(config, curve=bool(self.curve))
+        link_endpoint.private_folder(config.endpoint)  # the detector may start first: it makes the folder
         self.version = version
         self.state = LinkState()
         self.stop_event = threading.Event()
@@ -100,17 +110,29 @@ class UploaderLink:
         self._hello_every = HELLO_FIRST_S
         self._reopen_at = 0.0
         self._refused_backoff = AUTH_RETRY_FIRST_S
+        self._hello_now = False  # a new connection: introduce ourselves on it
+        self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
         self.thread.start()
 
     def stop(self, drain_s: float = 0.0) -> None:
-        """Stop, first waiting up to ``drain_s`` for the outbox to empty."""
-        deadline = time.monotonic() + drain_s
-        while (time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive()
-               and self.state.connected):
-            time.sleep(0.05)
+        """Stop, first waiting up to ``drain_s`` for the outbox to empty while the uploader answers."""
+        started = time.monotonic()
+        deadline = started + drain_s
+        depth = self.outbox.depth()[0]
+        if drain_s and depth and self.state.connected and self.thread.is_alive():
+            log.info("link: waiting up to %.0f s for the uploader to acknowledge %d item(s)", drain_s, depth)
+            while (time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive()
+                   and self.state.connected and not self.state.connection_dropped):
+                time.sleep(0.05)
+            left = self.outbox.depth()[0]
+            log.info("link: after %.1f s, %d of %d item(s) acknowledged%s", time.monotonic() - started,
+                     depth - left, depth, "" if not left else
+                     ("; the rest is sent on next start"
+                      if self.state.connected and not self.state.connection_dropped
+                      else "; the uploader went away, the rest is sent on next start"))
         self.stop_event.set()
         self.thread.join(timeout=5)
 
@@ -145,8 +167,12 @@ class UploaderLink:
         ctx = zmq.Context.instance()
         sock, monitor = self._open(ctx)
         next_heartbeat = 0.0
-        secure = " with CURVE" if self.curve else ""
-        log.info("link: connecting to uploader at %s%s", self.config.endpoint, secure)
+        warning = link_endpoint.plain_tcp_warning(self.config, bool(self.curve))
+        if warning:
+            log.warning("link: connecting to uploader at %s", warning)
+        else:
+            log.info("link: connecting to uploader at %s%s", self.config.endpoint,
+                     " with CURVE" if self.curve else " (a socket only this user can reach)")
         try:
             while not self.stop_event.is_set():
                 now = time.monotonic()
@@ -156,6 +182,9 @@ class UploaderLink:
                     self._close(sock, monitor)
                     sock, monitor = self._open(ctx)
                     self._reopen_at = 0.0
+                if self._hello_now and self.state.connected:
+                    self._hello_now = False
+                    self._send_hello(sock)
                 if now >= next_heartbeat:
                     self._heartbeat(sock, now)
                     next_heartbeat = now + self._next_interval()
@@ -209,12 +238,15 @@ class UploaderLink:
         elif kind in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
             # ZeroMQ retries every RECONNECT_IVL: say it once per outage, not ten times a second.
             if not state.handshake_failing:
-                state.last_error = ("handshake with the uploader failed (is link.curve_server_public_key_file "
-                                    "the uploader's key? do both sides use CURVE?)")
+                state.last_error = self._handshake_failure(kind, time.monotonic() - self._connected_at)
                 depth, _ = self.outbox.depth()
                 log.error("link: %s; retrying, %d item(s) stay in the outbox", state.last_error, depth)
             state.handshake_failing = True
+        elif kind == zmq.EVENT_CONNECTED:
+            self._connected_at = time.monotonic()
         elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._hello_now = True
+            state.connection_dropped = False
             self._refused_backoff = AUTH_RETRY_FIRST_S
             if state.handshake_failing:
                 log.info("link: handshake with the uploader succeeds again")
@@ -222,8 +254,31 @@ class UploaderLink:
             if state.auth_refused:
                 log.info("link: the uploader accepts this detector's key now")
             state.auth_refused = False
-        elif kind == zmq.EVENT_DISCONNECTED and state.connected:
-            log.info("link: connection to the uploader dropped; ZeroMQ reconnects")
+        elif kind == zmq.EVENT_DISCONNECTED:
+            state.connection_dropped = True
+            if state.connected:
+                log.info("link: connection to the uploader dropped; ZeroMQ reconnects")
+
+    def _handshake_failure(self, kind: int, after_s: float) -> str:
+        """Name only what is known. A refused or garbled handshake fails at once (with CURVE, most
+        likely a key mismatch); one that fails only after seconds timed out: the uploader accepted
+        the connection but never answered (stopped, frozen or overloaded), whatever the keys."""
+        if after_s >= HANDSHAKE_TIMED_OUT_AFTER_S:
+            heard = self.state.last_heard
+            silence = f" for {time.monotonic() - heard:.0f} s" if heard else f" for {after_s:.0f} s"
+            return (f"no answer from the uploader at {self.config.endpoint}{silence}: the connection opens "
+                    "but the uploader does not respond (stopped, frozen or overloaded)")
+        if self.curve:
+            return ("the CURVE handshake with the uploader failed (is link.curve_server_public_key_file "
+                    "the uploader's key? does the uploader use CURVE too?)")
+        return "the handshake with the uploader failed (does the uploader use CURVE? this detector does not)"
+
+    def _send_hello(self, sock: zmq.Socket) -> None:
+        self._send(sock, protocol.make_header(
+            "hello", detector=DETECTOR_NAME, detector_version=self.version,
+            cameras=self.cameras, capabilities=CAPABILITIES,
+            heartbeat_ms=_clamp(self.config.heartbeat_s * 1000, 100, 60_000),
+            ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000)))
 
     def _heartbeat(self, sock: zmq.Socket, now: float) -> None:
         state = self.state
@@ -237,11 +292,7 @@ class UploaderLink:
             state.in_flight.clear()
             self._hello_every = HELLO_FIRST_S
         if not state.connected:
-            self._send(sock, protocol.make_header(
-                "hello", detector=DETECTOR_NAME, detector_version=self.version,
-                cameras=self.cameras, capabilities=CAPABILITIES,
-                heartbeat_ms=_clamp(self.config.heartbeat_s * 1000, 100, 60_000),
-                ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000)))
+            self._send_hello(sock)
             return
         depth, size = self.outbox.depth()
         self._send(sock, protocol.make_header(

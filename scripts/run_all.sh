@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Start the uploader, then the detector; forward Ctrl-C/SIGTERM; exit non-zero if either failed.
+# If one of them fails, both stop at once and its error is the last line printed.
 #
 #   scripts/run_all.sh --demo [--seconds N]     demo camera, local storage, no accounts needed
 #   scripts/run_all.sh --config quickcam.toml   your own camera and storage
@@ -59,9 +60,13 @@ fi
 detach=()
 command -v setsid >/dev/null 2>&1 && detach=(setsid)
 
-${detach[@]+"${detach[@]}"} "$QC" uploader ${args[@]+"${args[@]}"} &
+# Each process's stderr also goes to a private file, so that a failure's own error line
+# can be repeated last instead of being buried among the other process's lines.
+errors="$(mktemp -d)" || exit 1
+trap 'rm -rf "$errors"' EXIT
+${detach[@]+"${detach[@]}"} "$QC" uploader ${args[@]+"${args[@]}"} 2> >(tee "$errors/uploader" >&2) &
 up_pid=$!
-${detach[@]+"${detach[@]}"} "${detector[@]}" ${args[@]+"${args[@]}"} &
+${detach[@]+"${detach[@]}"} "${detector[@]}" ${args[@]+"${args[@]}"} 2> >(tee "$errors/detector" >&2) &
 det_pid=$!
 
 stop_requested=0
@@ -74,10 +79,26 @@ while [ "$stop_requested" = 0 ] && kill -0 "$up_pid" 2>/dev/null && kill -0 "$de
     sleep 0.5 & wait $! 2>/dev/null
 done
 
-kill -TERM "$det_pid" 2>/dev/null
+failed=""
+kill -0 "$up_pid" 2>/dev/null || failed=uploader
+[ -z "$failed" ] && ! kill -0 "$det_pid" 2>/dev/null && failed=detector
+kill -TERM "$det_pid" 2>/dev/null  # the detector first: it hands over its open segment (if it can)
 wait "$det_pid"; det_rc=$?
 kill -TERM "$up_pid" 2>/dev/null
 wait "$up_pid"; up_rc=$?
+sleep 0.2  # let tee write the last lines
+
+# The error line of a process that failed: its one-line error, or its last error log line.
+last_error() {
+    grep -E '^quickcam: |level=(error|critical)' "$errors/$1" 2>/dev/null | tail -n 1
+}
+if [ "$det_rc" != 0 ] || [ "$up_rc" != 0 ]; then
+    [ -z "$failed" ] && { [ "$up_rc" != 0 ] && failed=uploader || failed=detector; }
+    line="$(last_error "$failed")"
+    echo "run_all.sh: the $failed stopped (detector exit $det_rc, uploader exit $up_rc)" >&2
+    echo "run_all.sh: ${line:-see its lines above}" >&2
+    exit 1
+fi
 
 storage="$("$ROOT/.venv/bin/python" - ${args[@]+"${args[@]}"} <<'PY' 2>/dev/null
 import sys
@@ -92,9 +113,5 @@ if [ -n "$storage" ] && [ -d "$storage" ]; then
     count=$(find "$storage" -name '*.qsc' | wc -l | tr -d ' ')
     echo "run_all.sh: $count encrypted file(s) in $storage"
     echo "run_all.sh: decrypt them with: $QC decrypt $storage -o decrypted"
-fi
-if [ "$det_rc" != 0 ] || [ "$up_rc" != 0 ]; then
-    echo "run_all.sh: detector exited with $det_rc, uploader with $up_rc" >&2
-    exit 1
 fi
 exit 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def private_endpoint(root: Path) -> str:
+    """The default kind of link endpoint, ipc:// in a 0700 folder, made absolute for test clients.
+
+    A Unix socket path may hold ~100 bytes; a deep temporary folder gets a short one instead.
+    """
+    folder = root / "link"
+    if len(str(folder)) > 80:
+        folder = Path(tempfile.mkdtemp(prefix="qc-link-"))
+        folder.chmod(0o700)
+    return f"ipc://{folder}/uploader.sock"
+
+
 @pytest.fixture
 def key() -> SymmetricKey:
     return SymmetricKey.generate()
@@ -35,14 +48,14 @@ def key() -> SymmetricKey:
 
 @pytest.fixture
 def workdir(tmp_path: Path, key: SymmetricKey, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with tokens.env, a free link port and no QUICKCAM_* leaking in."""
+    """A folder with tokens.env, its own private link socket and no QUICKCAM_* leaking in."""
     for name in list(os.environ):
         if name.startswith("QUICKCAM_") or name in ("ENCRYPTION_KEY", "ENCRYPTION_RECIPIENT"):
             monkeypatch.delenv(name)
     env_file = tmp_path / "tokens.env"
     env_file.write_text(f"ENCRYPTION_KEY={key.to_hex()}\n")
     env_file.chmod(0o600)
-    monkeypatch.setenv("QUICKCAM_LINK__ENDPOINT", f"tcp://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("QUICKCAM_LINK__ENDPOINT", private_endpoint(tmp_path))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

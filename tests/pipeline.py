@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from dotenv import dotenv_values
 
 from quickcam.common.cryptofile import CryptoFileError, Keyring, decrypt, read_header
-from tests.conftest import QUICKCAM, free_port
+from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.httpfake import Fault
 
 FIGURES_ENV = "QUICKCAM_FIGURES"
@@ -110,7 +110,7 @@ class Pipeline:
         self.detector = detector  # argv of another detector (the native one) instead of `quickcam detector`
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
         self.env.update({
-            "QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{free_port()}",
+            "QUICKCAM_LINK__ENDPOINT": private_endpoint(root),
             "QUICKCAM_LINK__ACK_TIMEOUT_S": "3",
             "QUICKCAM_LINK__HEARTBEAT_S": "0.5",
             "QUICKCAM_UPLOADER__RETRY_BASE_S": "0.2",

@@ -176,7 +176,9 @@ def test_curve_keygen_writes_a_public_key_and_a_secret_only_the_owner_can_read(t
 
 
 @pytest.fixture
-def curve_setup(workdir: Path) -> dict[str, Path]:
+def curve_setup(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Keys and an allow-list, and the link on TCP: what CURVE is for (two machines)."""
+    monkeypatch.setenv("QUICKCAM_LINK__ENDPOINT", f"tcp://127.0.0.1:{free_port()}")
     keys = workdir / "keys"
     keygen(keys, "uploader")
     keygen(keys, "garage")
@@ -278,6 +280,43 @@ def test_a_key_may_send_only_for_the_cameras_listed_with_it(workdir: Path, curve
         assert "nack not_allowed for 0190a4b1c2d3e8f00112233445 from garage" in up.output()
 
 
+def test_the_allow_list_is_reloaded_when_its_folder_changes_and_on_sighup(workdir: Path, curve_setup: dict) -> None:
+    endpoint = os.environ["QUICKCAM_LINK__ENDPOINT"]
+    keys = {name: client_keys(curve_setup["keys"] / f"{name}.key_secret", curve_setup["server_public"])
+            for name in ("garage", "stranger")}
+    folder = curve_setup["allow"]
+    with running_uploader(workdir, curve_env(curve_setup["server_secret"], folder)) as up:
+        garage = Client(endpoint, keys["garage"])
+        try:
+            assert garage.hello(["cam0"]).type == "credit"
+            stranger = Client(endpoint, keys["stranger"])
+            stranger.send(protocol.encode(protocol.Message(protocol.make_header(
+                "hello", detector="test", detector_version="0", cameras=["cam0"]))))
+            assert not stranger.sock.poll(1500), "a key not in the list got an answer"
+            stranger.close()
+            allow(folder, {"garage": ["cam0"], "stranger": ["cam0"]}, curve_setup["keys"])  # no restart
+            up.wait_for("(the folder changed): 2 detector key(s): garage, stranger; added stranger")
+            stranger = Client(endpoint, keys["stranger"])
+            assert stranger.hello(["cam0"]).type == "credit"
+            stranger.close()
+            up.proc.send_signal(signal.SIGHUP)
+            up.wait_for("(SIGHUP): 2 detector key(s)")
+            (folder / "allow.toml").write_text("[detectors.garage\n")  # broken: the last good list stays
+            up.wait_for("allow-list not reloaded (the folder changed)")
+            header, payload = snapshot()
+            assert garage.request(protocol.encode(protocol.Message(header, payload))).type == "ack"
+            allow(folder, {"stranger": ["cam0"]}, curve_setup["keys"])
+            (folder / "garage.key").unlink()
+            up.wait_for("removed garage")
+            header, payload = snapshot()  # the open connection of a removed key stores nothing more
+            reply = garage.request(protocol.encode(protocol.Message(header, payload)))
+            assert (reply.type, reply.header["code"]) == ("nack", "not_allowed")
+            assert "no longer in the allow-list" in reply.header["text"]
+        finally:
+            garage.close()
+        assert up.status()["counters"]["allow_list_reloads"] == 3
+
+
 # -- without CURVE -------------------------------------------------------------------------------
 
 
@@ -286,19 +325,21 @@ def _uploader_once(extra: dict[str, str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_without_curve_the_uploader_refuses_a_network_endpoint_unless_plain_tcp_is_allowed(
-    workdir: Path,
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
+def test_without_curve_the_uploader_refuses_any_tcp_endpoint_unless_plain_tcp_is_allowed(
+    workdir: Path, host: str,
 ) -> None:
-    anywhere = f"tcp://0.0.0.0:{free_port()}"
-    refused = _uploader_once({"QUICKCAM_LINK__ENDPOINT": anywhere})
+    tcp = f"tcp://{host}:{free_port()}"
+    refused = _uploader_once({"QUICKCAM_LINK__ENDPOINT": tcp})
     assert refused.returncode == 2
-    assert "reachable from other machines without CURVE" in refused.stderr
+    assert f"{tcp} without CURVE lets any program on" in refused.stderr
+    assert "remove link.endpoint to use the private socket ipc://link/uploader.sock" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    allowed = _uploader_once({"QUICKCAM_LINK__ENDPOINT": anywhere, "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true"})
+    allowed = _uploader_once({"QUICKCAM_LINK__ENDPOINT": tcp, "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true"})
     assert allowed.returncode == 0, allowed.stderr
-    assert "WITHOUT CURVE" in allowed.stderr
+    assert "WITHOUT CURVE (link.allow_plain_tcp = true)" in allowed.stderr
     local = _uploader_once({})
-    assert local.returncode == 0 and "(no CURVE: this machine only)" in local.stderr
+    assert local.returncode == 0 and "(a socket only this user can reach)" in local.stderr
 
 
 def test_curve_without_an_allow_list_is_a_config_error(workdir: Path, curve_setup: dict) -> None:

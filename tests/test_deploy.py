@@ -76,10 +76,21 @@ def test_compose_gives_the_camera_to_the_detector_and_storage_to_the_uploader() 
     uploader_mounts = " ".join(services["uploader"]["volumes"])
     for target in ("/data/spool", "/data/state", "/data/storage"):
         assert target in uploader_mounts
-    assert any(port.endswith(":5557") for port in services["uploader"]["ports"])
-    assert all(port.startswith("127.0.0.1:") for port in services["uploader"]["ports"])  # plain TCP: host only
-    assert services["detector"]["environment"]["QUICKCAM_LINK__ENDPOINT"] == "tcp://uploader:5557"
     assert "/data/outbox" in " ".join(services["detector"]["volumes"])
+
+
+def test_compose_links_the_two_services_by_the_private_socket_on_a_shared_volume() -> None:
+    """The default endpoint, relative to WORKDIR /data, lands on one volume both mount; no port, no plain TCP."""
+    compose = _compose()
+    workdir = Path(_instructions("WORKDIR")[-1])
+    socket_folder = workdir / Path(load_config(None, {}).link.endpoint.removeprefix("ipc://")).parent
+    for name, service in compose["services"].items():
+        assert f"link:{socket_folder}" in service["volumes"], name
+        assert not any(k.startswith("QUICKCAM_LINK__") for k in service.get("environment", {})), name
+        assert "ports" not in service, name
+    assert "link" in compose["volumes"]
+    run = " ".join(_instructions("RUN"))
+    assert str(socket_folder) in run and f"chmod 700 {socket_folder}" in run  # the volume starts 0700
 
 
 def test_each_service_reads_the_config_its_command_and_health_check_name() -> None:

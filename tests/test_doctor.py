@@ -48,6 +48,7 @@ def _setup(root: Path, port: int, key: SymmetricKey | None, storage: str = "stor
 source = "demo"
 [link]
 endpoint = "tcp://127.0.0.1:{port}"
+allow_plain_tcp = true
 heartbeat_s = 0.5
 [storage.local]
 path = "{storage}"
@@ -219,7 +220,8 @@ class _FakeUploader:
 def test_uploader_link_check_reads_the_uploaders_answer(reply: dict, ok: bool, words: str) -> None:
     fake = _FakeUploader(reply)
     try:
-        config = load_config(None, {"QUICKCAM_LINK__ENDPOINT": fake.endpoint})
+        config = load_config(None, {"QUICKCAM_LINK__ENDPOINT": fake.endpoint,
+                                    "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true"})
         result = check_uploader_link(config, wait_s=5)
     finally:
         fake.close()
@@ -262,7 +264,7 @@ def test_uploader_link_check_speaks_curve_and_names_a_key_the_uploader_refuses(
 
 
 def test_uploader_link_check_explains_an_endpoint_a_detector_cannot_dial() -> None:
-    config = load_config(None, {"QUICKCAM_LINK__ENDPOINT": "tcp://*:5557"})
+    config = load_config(None, {"QUICKCAM_LINK__ENDPOINT": "tcp://*:5557", "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true"})
     result = check_uploader_link(config, wait_s=1)
     assert not result.ok and "link.endpoint must name the uploader's address" in result.fix
 

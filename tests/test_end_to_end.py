@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import av
@@ -25,9 +26,6 @@ def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_mo
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    from tests.conftest import free_port
-
-    env["QUICKCAM_LINK__ENDPOINT"] = f"tcp://127.0.0.1:{free_port()}"
     run = subprocess.run(
         [str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "25"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
@@ -64,3 +62,18 @@ def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_mo
 
     status = json.loads((tmp_path / "state" / "status.json").read_text())
     assert status["counters"]["segment"] == len(segments)
+
+
+def test_run_all_with_a_bad_key_stops_both_at_once_and_prints_the_one_error_last(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    (tmp_path / "tokens.env").write_text("ENCRYPTION_KEY=" + "zz" * 32 + "\n")
+    (tmp_path / "tokens.env").chmod(0o600)
+    started = time.monotonic()
+    run = subprocess.run([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "60"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert time.monotonic() - started < 30  # not the 60 s asked for: the detector stopped with the uploader
+    last = run.stderr.strip().splitlines()[-2:]
+    assert last[0].startswith("run_all.sh: the uploader stopped"), run.stderr
+    assert last[1].startswith("run_all.sh: quickcam: ENCRYPTION_KEY must be"), run.stderr
+    assert "encrypted file(s)" not in run.stdout and "decrypt them with" not in run.stdout

@@ -8,6 +8,7 @@ a wrong key at decryption time is tests/common/test_crypto_cli.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 
 from quickcam.common import protocol
-from tests.conftest import QUICKCAM
+from tests.conftest import QUICKCAM, free_port
 from tests.pipeline import Pipeline, spool_file_problems
 from tests.test_curve import Client, allow, client_keys, keygen, snapshot, wait_until
 
@@ -55,7 +57,7 @@ def test_strangers_are_refused_at_the_handshake_while_the_allowed_detector_loses
     for name in ("uploader", "garage", "stranger"):
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
-    pipe = make_pipeline(tmp_path)
+    pipe = make_pipeline(tmp_path, QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")  # CURVE's home
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
     assert pipe.wait_for("uploader", "receiver: listening", 20)
@@ -70,8 +72,11 @@ def test_strangers_are_refused_at_the_handshake_while_the_allowed_detector_loses
         for _ in range(5):
             for client in (stranger, plain):
                 header, payload = snapshot()
-                client.send(protocol.encode(protocol.Message(header, payload)))
-                client.send([b"QSC1", b"\xc1garbage"])
+                # Without blocking: once the uploader has refused the handshake the DEALER has no
+                # connection left, and a blocking send would wait forever (it hung this test).
+                for frames in (protocol.encode(protocol.Message(header, payload)), [b"QSC1", b"\xc1garbage"]):
+                    with contextlib.suppress(zmq.Again):
+                        client.sock.send_multipart(frames, flags=zmq.NOBLOCK)
                 attempts += 2
         assert not stranger.sock.poll(2000) and not plain.sock.poll(100), "a stranger got an answer"
     finally:
@@ -217,7 +222,8 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
     for name in ("uploader", "impostor", "garage"):
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
-    pipe = make_pipeline(tmp_path, detector=detector_command)
+    pipe = make_pipeline(tmp_path, detector=detector_command,
+                         QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
     detector_env = {"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "garage.key_secret"),

@@ -21,7 +21,7 @@ from quickcam.common.config import LinkConfig
 from quickcam.common.cryptofile import SymmetricKey
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
-from tests.conftest import free_port
+from tests.conftest import private_endpoint
 from tests.test_curve import Client, Uploader, snapshot, stored_ids, wait_until
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "protocol"
@@ -36,7 +36,7 @@ def uploader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uploader]:
     root = tmp_path_factory.mktemp("fuzz")
     (root / "tokens.env").write_text(f"ENCRYPTION_KEY={SymmetricKey.generate().to_hex()}\n")
     (root / "tokens.env").chmod(0o600)
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    endpoint = private_endpoint(root)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     env |= {"QUICKCAM_LINK__ENDPOINT": endpoint, "QUICKCAM_UPLOADER__RETRY_BASE_S": "0.2"}
     up = Uploader(root, env)

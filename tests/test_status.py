@@ -123,7 +123,8 @@ def test_a_status_file_that_cannot_be_written_is_logged_once(tmp_path: Path, cap
 
 def _env(port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    env.update({"QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{port}", "QUICKCAM_CAMERA__REALTIME": "false",
+    env.update({"QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{port}", "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true",
+                "QUICKCAM_CAMERA__REALTIME": "false",
                 "QUICKCAM_FACES__ENABLED": "false"})
     return env
 

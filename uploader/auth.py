@@ -8,11 +8,14 @@ detector, ``NAME.key`` as written by ``quickcam curve-keygen NAME``, and
     cameras = ["drive", "door"]
 
 A key file without an entry, or an entry without its key file, is left out
-and logged at start-up. The ZAP handler (ZeroMQ RFC 27) runs in its own thread
+and logged. The list is read at start-up and again on SIGHUP or whenever the
+folder changes (``signature``); a broken new version is logged and the previous
+list stays in force. The ZAP handler (ZeroMQ RFC 27) runs in its own thread
 on the receiver's context and must be started before the ROUTER binds: with no
 handler listening, libzmq lets every CURVE client in. It names each accepted
-connection by its detector NAME (the ZAP User-Id), which the receiver reads
-from every message to check the camera id against the list.
+connection by its public key (the ZAP User-Id, z85), which the receiver reads
+from every message and looks up in the current list: a key removed from the
+list stops being able to store footage at once, even on an open connection.
 """
 
 from __future__ import annotations
@@ -104,6 +107,48 @@ class AllowList:
         return cls(detectors, folder)
 
 
+def signature(folder: Path) -> tuple:
+    """What changes when anything in the allow-list folder changes (names, sizes, times)."""
+    try:
+        entries = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir())
+        return (folder.stat().st_mtime_ns, tuple(entries))
+    except OSError as exc:
+        return ("unreadable", str(exc))
+
+
+class AllowListWatcher:
+    """Reads the allow-list folder again when it changed or when asked (SIGHUP), logging the result."""
+
+    def __init__(self, folder: Path, current: AllowList, counters: Counter[str]) -> None:
+        self.folder = folder
+        self.current = current
+        self.counters = counters
+        self._signature = signature(folder)
+
+    def reload_if_changed(self, asked: bool = False) -> AllowList | None:
+        """The new list if it changed and loads; None if unchanged or broken (the current one stays)."""
+        fresh_signature = signature(self.folder)
+        if not asked and fresh_signature == self._signature:
+            return None
+        self._signature = fresh_signature
+        why = "SIGHUP" if asked else "the folder changed"
+        try:
+            fresh = AllowList.load(self.folder)
+        except ConfigError as exc:
+            self.counters["allow_list_reload_failed"] += 1
+            log.error("auth: allow-list not reloaded (%s): %s; the previous list (%d key(s)) stays in force",
+                      why, exc, len(self.current))
+            return None
+        before, after = set(self.current.by_name), set(fresh.by_name)
+        self.current = fresh
+        self.counters["allow_list_reloads"] += 1
+        log.info("auth: allow-list reloaded from %s (%s): %d detector key(s): %s%s%s", self.folder, why,
+                 len(fresh), ", ".join(sorted(after)) or "none",
+                 f"; added {', '.join(sorted(after - before))}" if after - before else "",
+                 f"; removed {', '.join(sorted(before - after))}" if before - after else "")
+        return fresh
+
+
 class ZapHandler:
     """Answers libzmq's ZAP requests for the ``quickcam`` domain from an AllowList."""
 
@@ -170,7 +215,7 @@ class ZapHandler:
             return answer(b"400", b"public key not in the allow-list")
         self.counters["auth_allowed"] += 1
         log.debug("auth: detector %s connected from %s", detector.name, address.decode(errors="replace"))
-        return answer(b"200", b"OK", detector.name.encode())
+        return answer(b"200", b"OK", key)
 
     def _deny(self, address: bytes, key: bytes, why: str) -> None:
         self.counters["auth_denied"] += 1

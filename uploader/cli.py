@@ -81,7 +81,8 @@ def uploader_line(live: dict[str, Any], now: float) -> str:
     if not live:
         return "uploader: not on this machine (no status file here)"
     connected = sum(1 for d in live.get("detectors", []) if d.get("status") and not d.get("silent"))
-    secure = "CURVE" if live.get("curve") else "no CURVE"
+    endpoint = str(live.get("endpoint", ""))
+    secure = "CURVE" if live.get("curve") else "private socket" if endpoint.startswith("ipc://") else "no CURVE"
     line = f"uploader: {words} on {live.get('endpoint', '?')} ({secure}); spool {_kib(live.get('spool_bytes', 0))}"
     if running:
         line += f"; {connected} detector(s) connected"

@@ -11,13 +11,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from quickcam.common import endpoint as link_endpoint
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import KeyFormatError, Keyring, SymmetricKey
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
 from quickcam.uploader.alerts.check import target_names, test_target
 from quickcam.uploader.app import build_backends, encryption_key
 from quickcam.uploader.backends import BackendError
-from quickcam.uploader.receiver import is_loopback_endpoint
 
 DOCTOR_KEY = ".quickcam-doctor"
 PROBE_TEXT = b"quickcam doctor test upload; safe to delete\n"
@@ -86,12 +86,14 @@ def check_link_security(config: Config) -> Result:
             return red(name, f"CURVE is on but no detector is allowed in {link.curve_allow_dir}",
                        "copy each detector's NAME.key there and list its cameras in allow.toml")
         return ok(name, f"binds {link.endpoint} with CURVE; {len(allowed)} detector key(s) allowed")
-    if is_loopback_endpoint(link.endpoint):
-        return ok(name, f"binds {link.endpoint} (this machine only; no CURVE needed)")
-    if link.allow_plain_tcp:
-        return ok(name, f"binds {link.endpoint} WITHOUT encryption (link.allow_plain_tcp = true)")
-    return red(name, f"{link.endpoint} is reachable from other machines without CURVE, so the uploader refuses it",
-               "bind to 127.0.0.1, enable CURVE (link.curve_secret_key_file), or set link.allow_plain_tcp = true")
+    try:
+        link_endpoint.check_plain_tcp(link, curve=False)
+        link_endpoint.private_folder(link.endpoint)
+    except ConfigError as exc:
+        return red(name, str(exc), "docs/deploy.md, The link on one machine")
+    if link.endpoint.startswith("tcp://"):
+        return ok(name, f"binds {link_endpoint.plain_tcp_warning(link, False)}")
+    return ok(name, f"binds {link.endpoint} (a private socket: this user on this machine only)")
 
 
 def check_backend(config: Config, name: str, secrets: dict[str, str]) -> Result:

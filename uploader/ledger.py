@@ -1,13 +1,20 @@
 """The ledger: an SQLite record of every item the uploader accepted and where it went.
 
-It is what makes storage exactly-once: a message id is stored once, a repeat
-with the same sha256 is re-acknowledged, a repeat with a different sha256 is a
-conflict. It survives restarts (WAL, synchronous=FULL), so pending uploads
-resume. Each thread opens its own ``Ledger`` on the same file.
+It is what makes storage exactly-once. An item is known by its *origin*
+(docs/protocol.md, section 7): the sender's identity (its CURVE public key, or
+``""`` on a link without CURVE), the camera and the message id. An origin is
+stored once; a repeat with the same sha256 is re-acknowledged, a repeat with a
+different sha256 is a conflict. Two origins that share a message id (two
+detectors counting ``cnt-1``, ``cnt-2``…) are two items: the first keeps the
+message id as its ledger key, spool file and storage name, a later one gets
+the id plus ``.`` and 12 hex digits of its origin, so nothing collides.
+It survives restarts (WAL, synchronous=FULL), so pending uploads resume.
+Each thread opens its own ``Ledger`` on the same file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -25,7 +32,9 @@ CREATE TABLE IF NOT EXISTS items (
     spool_path  TEXT NOT NULL,
     remote_key  TEXT NOT NULL,
     received_at REAL NOT NULL,
-    done_at     REAL
+    done_at     REAL,
+    sender      TEXT NOT NULL DEFAULT '', -- CURVE public key (z85) of the detector, '' without CURVE
+    message_id  TEXT NOT NULL DEFAULT ''  -- the id in the message; items.id is the ledger's own key
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     item_id     TEXT NOT NULL REFERENCES items(id),
@@ -40,6 +49,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, next_try_at);
 """
+# Ledgers written before items had an origin: every row came from message_id = id.
+MIGRATE = """
+ALTER TABLE items ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+UPDATE items SET message_id = id;
+"""
+ORIGIN_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS items_origin ON items(sender, camera, message_id)"
+ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_key, received_at, "
+                "message_id, sender")
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,8 @@ class Item:
     spool_path: str
     remote_key: str
     received_at: float
+    message_id: str = ""  # the id the detector sent; "" = the same as ``id``
+    sender: str = ""  # the detector's CURVE public key, "" without CURVE
 
 
 @dataclass(frozen=True)
@@ -70,22 +90,43 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
         self.db.executescript(SCHEMA)
+        if "message_id" not in self._item_columns():
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                if "message_id" not in self._item_columns():  # another thread may have just done it
+                    for statement in MIGRATE.strip().split(";\n"):
+                        self.db.execute(statement)
+        self.db.execute(ORIGIN_INDEX)
+
+    def _item_columns(self) -> set[str]:
+        return {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
 
     def close(self) -> None:
         self.db.close()
 
-    def sha256_of(self, item_id: str) -> str | None:
-        row = self.db.execute("SELECT sha256 FROM items WHERE id=?", (item_id,)).fetchone()
+    def sha256_of(self, message_id: str, camera: str, sender: str = "") -> str | None:
+        """The sha256 stored for this origin (sender, camera, message id), or None if it is new."""
+        row = self.db.execute("SELECT sha256 FROM items WHERE sender=? AND camera=? AND message_id=?",
+                              (sender, camera, message_id)).fetchone()
         return row[0] if row else None
+
+    def key_for(self, message_id: str, camera: str, sender: str = "") -> str:
+        """The ledger key (spool file and storage name) for a new origin: unique, stable once stored."""
+        taken = self.db.execute("SELECT 1 FROM items WHERE id=?", (message_id,)).fetchone()
+        if not taken:
+            return message_id
+        tag = hashlib.sha256(f"{sender}\n{camera}".encode()).hexdigest()[:12]
+        return f"{message_id}.{tag}"
 
     def add(self, item: Item, destinations: list[str]) -> None:
         now = time.time()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
-                "INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,NULL)",
+                f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (item.id, item.sha256, item.kind, item.camera, item.event, item.seq, item.size,
-                 item.spool_path, item.remote_key, item.received_at),
+                 item.spool_path, item.remote_key, item.received_at, item.message_id or item.id,
+                 item.sender),
             )
             self.db.executemany(
                 "INSERT INTO deliveries (item_id, destination, state, updated_at) VALUES (?,?,'pending',?)",
@@ -95,13 +136,14 @@ class Ledger:
     def due(self, limit: int = 50) -> list[Delivery]:
         """Pending deliveries whose retry time has come: snapshots first, then oldest."""
         rows = self.db.execute(
-            """SELECT i.*, d.destination, d.attempts FROM deliveries d JOIN items i ON i.id = d.item_id
+            f"""SELECT {", ".join("i." + c for c in ITEM_COLUMNS.split(", "))}, d.destination, d.attempts
+               FROM deliveries d JOIN items i ON i.id = d.item_id
                WHERE d.state='pending' AND d.next_try_at <= ?
                ORDER BY CASE i.kind WHEN 'snapshot' THEN 0 WHEN 'segment' THEN 1 ELSE 2 END, i.id
                LIMIT ?""",
             (time.time(), limit),
         ).fetchall()
-        return [Delivery(Item(*row[:10]), row[11], row[12]) for row in rows]
+        return [Delivery(Item(*row[:12]), row[12], row[13]) for row in rows]
 
     def next_due_in(self) -> float | None:
         row = self.db.execute("SELECT MIN(next_try_at) FROM deliveries WHERE state='pending'").fetchone()

@@ -2,17 +2,18 @@
 
 One thread owns the ROUTER socket. For each snapshot or segment it checks the
 frames (``protocol.decode``), checks the camera against the sender's CURVE
-key, de-duplicates by message id against the ledger, encrypts into the spool,
-records it in the ledger, and only then acks. Every hello and status is
-answered with credit, so detectors never have more in flight than the spool
-can take, and so they hear from the uploader every heartbeat. A broken message
-gets a nack, one log line and a counter; nothing a detector sends can stop the
-loop. The contract is docs/protocol.md.
+key, de-duplicates by origin (sender identity, camera, message id) against the
+ledger, encrypts into the spool, records it in the ledger, and only then acks.
+Every hello and status is answered with credit, so detectors never have more
+in flight than the spool can take, and so they hear from the uploader every
+heartbeat. A broken message gets a nack, one log line and a counter; nothing a
+detector sends can stop the loop. Which detectors are connected lives in
+``uploader/detectors.py``. The contract is docs/protocol.md.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import contextlib
 import json
 import logging
 import os
@@ -26,20 +27,24 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
+from quickcam.common import endpoint as link_endpoint
 from quickcam.common import protocol
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import Context
 from quickcam.common.curve import server_keys
-from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, ZapHandler
+from quickcam.common.endpoint import is_loopback_endpoint
+from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler
+from quickcam.uploader.detectors import DetectorRecord, DetectorTable
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.spool import Spool
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HEARTBEAT_MS = 2000
-SILENT_AFTER_HEARTBEATS = 3
-FORGET_PEER_S = 3600.0
+__all__ = ["Receiver", "is_loopback_endpoint", "remote_key"]
+
+HOUSEKEEPING_S = 1.0
 
 # Told of every hello, status and durably stored item: (kind, header, payload).
 # kind is "hello", "status" or "stored"; payload is the snapshot's bytes, else None.
@@ -47,27 +52,16 @@ FORGET_PEER_S = 3600.0
 Observer = Callable[[str, dict[str, Any], bytes | None], None]
 
 
-def is_loopback_endpoint(endpoint: str) -> bool:
-    if not endpoint.startswith("tcp://"):
-        return True  # ipc:// and inproc:// never leave the machine
-    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # "*" or an interface name: reachable from outside
-
-
-def remote_key(folder: str, header: dict[str, Any]) -> str:
-    """Where an item lands in storage: folder/camera/date/event/kind-seq-id.qsc."""
+def remote_key(folder: str, header: dict[str, Any], key: str | None = None) -> str:
+    """Where an item lands in storage: folder/camera/date/event/kind-seq-KEY.qsc (KEY: the ledger key)."""
     day = datetime.fromtimestamp(header["time_ms"] / 1000, UTC).strftime("%Y-%m-%d")
     seq = header.get("seq", 0)
-    return f"{folder}/{header['camera']}/{day}/{header['event']}/{header['type']}-{seq:04d}-{header['id']}.qsc"
+    return (f"{folder}/{header['camera']}/{day}/{header['event']}/"
+            f"{header['type']}-{seq:04d}-{key or header['id']}.qsc")
 
 
 class Receiver:
-    """Owns the ROUTER socket; run ``serve()`` in its own thread."""
+    """Owns the ROUTER socket: ``open()`` in the main thread (errors are one line), then ``serve()``."""
 
     def __init__(self, config: Config, key: object, spool: Spool, ledger_path: Path,
                  wake_shipper: threading.Event, observer: Observer | None = None) -> None:
@@ -78,23 +72,27 @@ class Receiver:
         self.ledger_path = ledger_path
         self.wake_shipper = wake_shipper
         self.stop_event = threading.Event()
+        self.reload_requested = threading.Event()  # SIGHUP: read the CURVE allow-list again
         self.counters: Counter[str] = Counter()
-        self.peers: dict[bytes, dict[str, Any]] = {}
+        self.detectors = DetectorTable()
         self.max_payload = int(config.uploader.max_payload_mb * (1 << 20))
         self.status_path = config.uploader.state_dir / "status.json"
         self.bound = threading.Event()
         self.endpoint = config.link.endpoint
         self.curve = server_keys(config.link)
+        link_endpoint.check_plain_tcp(config.link, curve=bool(self.curve))
         self.allow: AllowList | None = None
+        self._allow_watch: AllowListWatcher | None = None
         if self.curve:
             assert config.link.curve_allow_dir is not None  # server_keys checked it
             self.allow = AllowList.load(config.link.curve_allow_dir)
-        elif not is_loopback_endpoint(self.endpoint) and not config.link.allow_plain_tcp:
-            raise ConfigError(
-                f"link.endpoint: {self.endpoint} is reachable from other machines without CURVE "
-                "encryption; bind to 127.0.0.1, enable CURVE (link.curve_secret_key_file), "
-                "or set link.allow_plain_tcp = true"
-            )
+            self._allow_watch = AllowListWatcher(config.link.curve_allow_dir, self.allow, self.counters)
+        self._ctx: zmq.Context | None = None
+        self._zap: ZapHandler | None = None
+        self._sock: zmq.Socket | None = None
+        self._monitor: zmq.Socket | None = None
+        self._lock: link_endpoint.EndpointLock | None = None
+        self._peer_fd: dict[bytes, int] = {}
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
         sock = ctx.socket(zmq.ROUTER)
@@ -110,49 +108,105 @@ class Receiver:
             sock.curve_server = True
             sock.curve_secretkey = self.curve.secret
             sock.curve_publickey = self.curve.public
-        sock.bind(self.endpoint)
+        try:
+            sock.bind(self.endpoint)
+        except zmq.ZMQError as exc:
+            sock.close(linger=0)
+            raise link_endpoint.bind_error(self.endpoint, exc) from None
         return sock
 
-    def serve(self) -> None:
-        ctx = zmq.Context()
-        zap = None
-        if self.allow is not None:
-            # Before bind: a CURVE socket with no ZAP handler lets every client in.
-            zap = ZapHandler(ctx, self.allow, self.counters)
-            zap.start()
-        sock = self._socket(ctx)
-        ledger = Ledger(self.ledger_path)
+    def open(self) -> None:
+        """Bind the endpoint (after the ZAP handler); a ConfigError says why it cannot."""
+        link_endpoint.private_folder(self.endpoint)
+        self._lock = link_endpoint.lock_endpoint(self.endpoint)
+        self._ctx = zmq.Context()
+        try:
+            if self.allow is not None:
+                # Before bind: a CURVE socket with no ZAP handler lets every client in.
+                self._zap = ZapHandler(self._ctx, self.allow, self.counters)
+                self._zap.start()
+            self._sock = self._socket(self._ctx)
+        except ConfigError:
+            self._close()
+            raise
+        # Closed connections are logged: ZeroMQ drops a connection that sends a frame over
+        # ZMQ_MAXMSGSIZE without telling the application anything else.
+        self._monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         if self.allow is not None:
             names = ", ".join(sorted(self.allow.by_name)) or "none"
             log.info("receiver: listening on %s (CURVE; %d detector key(s) allowed: %s)",
                      self.endpoint, len(self.allow), names)
-        elif is_loopback_endpoint(self.endpoint):
-            log.info("receiver: listening on %s (no CURVE: this machine only)", self.endpoint)
+        elif link_endpoint.ipc_path(self.endpoint) is not None:
+            log.info("receiver: listening on %s (a socket only this user can reach)", self.endpoint)
         else:
-            log.warning("receiver: listening on %s WITHOUT CURVE: footage crosses the network "
-                        "unencrypted and any host can send (link.allow_plain_tcp = true)", self.endpoint)
+            log.warning("receiver: listening on %s", link_endpoint.plain_tcp_warning(self.config.link, False))
         self.bound.set()
-        last_status = 0.0
+
+    def serve(self) -> None:
+        if self._sock is None:
+            self.open()
+        sock = self._sock
+        assert sock is not None and self._monitor is not None
+        ledger = Ledger(self.ledger_path)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        last_housekeeping = 0.0
         try:
             while not self.stop_event.is_set():
-                if sock.poll(200):
+                ready = dict(poller.poll(200))
+                if sock in ready:
                     for _ in range(100):  # a burst, then housekeeping
                         try:
                             frames = sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
                         except zmq.Again:
                             break
                         self._receive(sock, ledger, frames)
-                if time.monotonic() - last_status > 1.0:
-                    self._watch_peers()
+                if self._monitor in ready:
+                    self._on_socket_event(recv_monitor_message(self._monitor))
+                if time.monotonic() - last_housekeeping > HOUSEKEEPING_S:
+                    self._reload_allow_list_if_changed()
+                    self._watch_detectors()
                     self._write_status(ledger)
-                    last_status = time.monotonic()
+                    last_housekeeping = time.monotonic()
         finally:
             self._write_status(ledger, running=False)
-            sock.close()
             ledger.close()
-            if zap is not None:
-                zap.stop()
-            ctx.term()
+            self._close()
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            self._sock.disable_monitor()
+        for sock in (self._monitor, self._sock):
+            if sock is not None:
+                sock.close()
+        if self._zap is not None:
+            self._zap.stop()
+        if self._ctx is not None:
+            self._ctx.term()
+        if self._lock is not None:
+            self._lock.release()
+        self._sock = self._monitor = self._zap = self._ctx = self._lock = None
+
+    # -- allow-list --------------------------------------------------------------
+    def _reload_allow_list_if_changed(self) -> None:
+        """On SIGHUP or a change in its folder: the new allow-list for new connections and every message."""
+        if self._allow_watch is None:
+            return
+        asked = self.reload_requested.is_set()
+        self.reload_requested.clear()
+        fresh = self._allow_watch.reload_if_changed(asked)
+        if fresh is not None:
+            self.allow = fresh
+            if self._zap is not None:
+                self._zap.allow = fresh
+
+    def _allowed(self, public_key: str) -> tuple[str, frozenset[str]]:
+        """(name, cameras) of a CURVE key in the current allow-list; ('', empty) if it is not in it."""
+        if self.allow is None:
+            return "", frozenset()
+        detector = self.allow.by_key.get(public_key.encode())
+        return (detector.name, detector.cameras) if detector else ("", frozenset())
 
     # -- replies -------------------------------------------------------------
     def _reply(self, sock: zmq.Socket, peer: bytes, header: dict[str, Any]) -> None:
@@ -185,21 +239,27 @@ class Receiver:
         self._reply(sock, peer, protocol.make_nack(ref, code, text))
 
     def _who(self, peer: bytes) -> str:
-        info = self.peers.get(peer, {})
-        return info.get("user") or info.get("detector") or f"peer {peer.hex()}"
+        record = self.detectors.record_of(peer)
+        return record.name if record else f"peer {peer.hex()}"
 
     # -- messages ------------------------------------------------------------
     def _receive(self, sock: zmq.Socket, ledger: Ledger, frames: list[zmq.Frame]) -> None:
         """One message from the ROUTER; nothing in it may raise out of here."""
         peer = frames[0].bytes
         try:
-            user = self._user_id(frames[-1]) if self.allow is not None else ""
-            self._handle(sock, ledger, peer, user, [f.bytes for f in frames[1:]])
+            self._remember_connection(peer, frames[-1])
+            public_key = self._user_id(frames[-1]) if self.allow is not None else ""
+            self._handle(sock, ledger, peer, public_key, [f.bytes for f in frames[1:]])
         except Exception:  # a bug must cost one message, never the receiver
             self.counters["internal_errors"] += 1
             log.exception("receiver: internal error on a message from %s; sending nack internal",
                           self._who(peer))
             self._reply(sock, peer, protocol.make_nack("", "internal", "internal error; send again later"))
+
+    def _remember_connection(self, peer: bytes, frame: zmq.Frame) -> None:
+        """Which file descriptor a peer's messages come on, to name it when the connection closes."""
+        with contextlib.suppress(zmq.ZMQError, AttributeError):  # no ZMQ_SRCFD: closes go unnamed
+            self._peer_fd[peer] = frame.get(zmq.SRCFD)
 
     @staticmethod
     def _user_id(frame: zmq.Frame) -> str:
@@ -208,59 +268,79 @@ class Receiver:
         except zmq.ZMQError:
             return ""
 
-    def _handle(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, user: str, frames: list[bytes]) -> None:
+    def _handle(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, public_key: str,
+                frames: list[bytes]) -> None:
         try:
             message = protocol.decode(frames, self.max_payload, accept=protocol.DETECTOR_TYPES)
         except protocol.ProtocolError as exc:
             self._nack(sock, peer, exc.ref, exc.code, exc.text)
             return
         header = message.header
-        info = self.peers.setdefault(peer, {})
-        if info.get("silent"):
-            log.info("receiver: %s is back after %.0f s of silence", self._who(peer), time.time() - info["seen"])
-        info.update(seen=time.time(), silent=False, user=user)
-        kind = message.type
-        if kind == "hello":
-            info.update(hello=header, detector=header["detector"])
-            denied = self._denied_cameras(user, header["cameras"])
-            log.info("receiver: detector %s %s (%s) connected with cameras %s%s",
-                     header["detector"], header["detector_version"], header["v"], header["cameras"],
-                     f" (key {user})" if user else "")
-            if denied:
-                self.counters["hello_cameras_not_allowed"] += 1
-                log.warning("receiver: key %s may not send for camera(s) %s; their items will be "
-                            "nacked not_allowed (see allow.toml)", user, ", ".join(denied))
+        user, allowed = self._allowed(public_key)
+        if message.type == "hello":
+            if self._hello(peer, header, public_key, user, allowed):
+                self._observe("hello", self._allowed_only(header, allowed))
             self._credit(sock, peer)
-            self._observe("hello", header)
-        elif kind == "status":
-            info["status"] = header
-            self._credit(sock, peer)
-            self._observe("status", header)
-        else:
-            self._store(sock, ledger, peer, user, message)
-
-    def _denied_cameras(self, user: str, cameras: list[str]) -> list[str]:
-        if self.allow is None:
-            return []
-        allowed = self.allow.cameras_for(user)
-        return [cam for cam in cameras if cam not in allowed]
-
-    def _store(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, user: str,
-               message: protocol.Message) -> None:
-        header, payload = message.header, message.payload or b""
-        item_id = header["id"]
-        if self._denied_cameras(user, [header["camera"]]):
-            self._nack(sock, peer, item_id, "not_allowed",
-                       f"key {user} may not send for camera {header['camera']!r}")
             return
-        known = ledger.sha256_of(item_id)
+        cameras = list(header["cameras"]) if message.type == "status" else [header["camera"]]
+        record, was_silent = self.detectors.heard(peer, public_key, user, cameras)
+        if was_silent:
+            log.info("receiver: %s is back", record.name)
+        if message.type == "status":
+            record.status = header
+            self._credit(sock, peer)
+            self._observe("status", self._allowed_only(header, allowed))
+        else:
+            self._store(sock, ledger, peer, public_key, user, allowed, message)
+
+    def _allowed_only(self, header: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+        """The hello or status with only the cameras this key may send for: a key limited by
+        allow.toml must not raise alerts (camera lost, disk full) for someone else's camera."""
+        if self.allow is None:
+            return header
+        cameras = header.get("cameras")
+        if isinstance(cameras, dict):
+            cameras = {cam: state for cam, state in cameras.items() if cam in allowed}
+        elif isinstance(cameras, list):
+            cameras = [cam for cam in cameras if cam in allowed]
+        return {**header, "cameras": cameras}
+
+    def _hello(self, peer: bytes, header: dict[str, Any], public_key: str, user: str,
+               allowed: frozenset[str]) -> bool:
+        """Record a hello; False for the doctor's probe, which is never tracked."""
+        record, event = self.detectors.hello(peer, header, public_key, user)
+        if record is None:
+            log.debug("receiver: %s %s checked the link", header["detector"], header["detector_version"])
+            return False
+        if event == "again":
+            return True
+        verb = {"new": "connected", "back": "is back", "changed": "reconnected"}[event]
+        log.info("receiver: detector %s %s (%s) %s with cameras %s%s", header["detector"],
+                 header["detector_version"], header["v"], verb, header["cameras"],
+                 f" (key {user})" if user else "")
+        denied = [cam for cam in header["cameras"] if cam not in allowed] if self.allow is not None else []
+        if denied:
+            self.counters["hello_cameras_not_allowed"] += 1
+            log.warning("receiver: key %s may not send for camera(s) %s; their items will be "
+                        "nacked not_allowed (see allow.toml)", user or public_key, ", ".join(denied))
+
+    def _store(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, public_key: str, user: str,
+               allowed: frozenset[str], message: protocol.Message) -> None:
+        header, payload = message.header, message.payload or b""
+        item_id, camera = header["id"], header["camera"]
+        if self.allow is not None and camera not in allowed:
+            why = (f"key {user} may not send for camera {camera!r}" if user
+                   else f"key {public_key} is no longer in the allow-list")
+            self._nack(sock, peer, item_id, "not_allowed", why)
+            return
+        known = ledger.sha256_of(item_id, camera, public_key)
         if known is not None:
             if known == header["sha256"]:
                 self.counters["duplicates"] += 1
                 self._reply(sock, peer, protocol.make_header("ack", ref=item_id, duplicate=True))
             else:
                 self._nack(sock, peer, item_id, "conflict",
-                           f"id {item_id} was stored before with a different sha256")
+                           f"id {item_id} for camera {camera} was stored before with a different sha256")
             return
         problem = self.spool.room_problem(len(payload))
         if problem:
@@ -268,18 +348,23 @@ class Receiver:
             return
         try:
             context = Context(
-                camera_id=header["camera"], message_id=item_id, sequence=header.get("seq", 0),
+                camera_id=camera, message_id=item_id, sequence=header.get("seq", 0),
                 start_ms=header.get("start_ms", header["time_ms"]), content_type=header["content_type"],
                 plaintext_length=len(payload),
             )
         except ValueError as exc:
             self._nack(sock, peer, item_id, "bad_value", str(exc))
             return
+        key = ledger.key_for(item_id, camera, public_key)
+        if key != item_id:
+            log.info("receiver: id %s was stored before for another camera or detector; "
+                     "this one is stored as %s", item_id, key)
         try:
-            path = self.spool.store(item_id, payload, self.key, context)
-            ledger.add(Item(item_id, header["sha256"], header["type"], header["camera"], header["event"],
+            path = self.spool.store(key, payload, self.key, context)
+            ledger.add(Item(key, header["sha256"], header["type"], camera, header["event"],
                             header.get("seq", 0), len(payload), str(path),
-                            remote_key(self.config.uploader.remote_folder, header), time.time()),
+                            remote_key(self.config.uploader.remote_folder, header, key), time.time(),
+                            message_id=item_id, sender=public_key),
                        self.config.uploader.destinations)
         except (OSError, sqlite3.Error) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
@@ -300,21 +385,29 @@ class Receiver:
             log.exception("receiver: the alerts observer failed on a %s message", kind)
 
     # -- liveness ------------------------------------------------------------
-    def _watch_peers(self) -> None:
-        """Report detectors gone quiet (3 missed heartbeats); forget long-gone ones."""
-        now = time.time()
-        for peer, info in list(self.peers.items()):
-            if "seen" not in info:
-                continue
-            quiet = now - info["seen"]
-            heartbeat_s = info.get("hello", {}).get("heartbeat_ms", DEFAULT_HEARTBEAT_MS) / 1000
-            if quiet > FORGET_PEER_S:
-                del self.peers[peer]
-            elif quiet > SILENT_AFTER_HEARTBEATS * heartbeat_s and not info.get("silent"):
-                info["silent"] = True
-                self.counters["detectors_silent"] += 1
-                log.warning("receiver: %s silent for %.0f s (heartbeat every %.1f s)",
-                            self._who(peer), quiet, heartbeat_s)
+    def _on_socket_event(self, event: dict[str, Any]) -> None:
+        """A connection closed: say whose, and the one cause ZeroMQ keeps to itself."""
+        fd = event["value"]
+        peers = [peer for peer, peer_fd in self._peer_fd.items() if peer_fd == fd]
+        for peer in peers:
+            del self._peer_fd[peer]
+        records = {r.key: r for r in (self.detectors.record_of(p) for p in peers) if r is not None}
+        self.counters["connections_closed"] += 1
+        for record in records.values():
+            log.info("receiver: a connection from %s closed (it stopped or reconnects, or it sent a frame "
+                     "over this uploader's %d-byte limit, which ZeroMQ drops unanswered)",
+                     record.name, self.max_payload + (1 << 20))
+
+    def _watch_detectors(self) -> None:
+        """Report detectors gone quiet (3 missed heartbeats on all their connections)."""
+        for record, quiet in self.detectors.newly_silent():
+            self.counters["detectors_silent"] += 1
+            log.warning("receiver: %s silent for %.0f s (heartbeat every %.1f s)",
+                        record.name, quiet, record.heartbeat_s)
+
+    def detector_records(self) -> list[DetectorRecord]:
+        """Every detector heard from in the last hour (read-only view for status and alerts)."""
+        return list(self.detectors.records.values())
 
     def _write_status(self, ledger: Ledger, running: bool = True) -> None:
         status = {
@@ -325,14 +418,7 @@ class Receiver:
             "curve": self.allow is not None,
             "counters": dict(self.counters),
             "spool_bytes": self.spool.used_bytes(),
-            "detectors": [
-                {"detector": p.get("detector", ""), "key": p.get("user", ""),
-                 "cameras": p.get("hello", {}).get("cameras", []),
-                 "seen_s_ago": round(time.time() - p["seen"], 1), "silent": p.get("silent", False),
-                 "status": {k: v for k, v in p.get("status", {}).items()
-                            if k in ("cameras", "outbox_depth", "outbox_bytes", "refused")}}
-                for p in self.peers.values() if "seen" in p
-            ],
+            "detectors": self.detectors.as_status(),
         }
         tmp = self.status_path.with_suffix(".tmp")
         try:

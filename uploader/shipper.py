@@ -91,7 +91,7 @@ class Shipper:
     def _set_aside_if_damaged(spool: Spool, ledger: Ledger, item: Item, dest: str) -> bool:
         """True if the spool file is not whole: moved to spool/damaged/, never uploaded, delivery failed."""
         path = Path(item.spool_path)
-        damage = spool.damage(path, item.id, item.size)
+        damage = spool.damage(path, item.message_id or item.id, item.size)
         if not damage:
             return False
         moved = spool.set_aside(path)

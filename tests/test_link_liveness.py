@@ -1,0 +1,118 @@
+"""Issue 12 item 6: the detector's link says what it knows, and waits for acks at shutdown.
+
+- An uploader frozen with SIGSTOP is reported as silent / not answering, never
+  as a CURVE key problem when CURVE is off.
+- At stop the detector waits up to its ack timeout (bounded) for the ack of an
+  item in flight, instead of leaving it for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from quickcam.common import protocol
+from quickcam.common.config import LinkConfig
+from quickcam.detector.app import SHUTDOWN_DRAIN_MAX_S, shutdown_drain_s
+from quickcam.detector.link import UploaderLink
+from quickcam.detector.outbox import Outbox
+from tests.conftest import private_endpoint
+from tests.test_curve import running_uploader, snapshot, wait_until
+
+
+def test_a_frozen_uploader_is_reported_as_silent_without_blaming_curve(
+    workdir: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
+    outbox = Outbox(workdir / "outbox")
+    link = UploaderLink(LinkConfig(endpoint=os.environ["QUICKCAM_LINK__ENDPOINT"], ack_timeout_s=3,
+                                   heartbeat_s=0.5), outbox, ["cam0"], camera_status=dict)
+    with running_uploader(workdir) as up:
+        link.start()
+        try:
+            assert wait_until(lambda: link.state.connected, 15)
+            up.proc.send_signal(signal.SIGSTOP)
+            try:
+                assert wait_until(lambda: not link.state.connected, 10)
+            finally:
+                up.proc.send_signal(signal.SIGCONT)
+            assert wait_until(lambda: link.state.connected, 15)
+        finally:
+            link.stop()
+    assert "link: uploader silent for" in caplog.text
+    assert "CURVE" not in caplog.text and "curve" not in caplog.text
+    # The handshake that times out while the uploader stays frozen (libzmq: 30 s) says the same.
+    text = link._handshake_failure(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, after_s=30)
+    assert text.startswith("no answer from the uploader at ") and "CURVE" not in text
+
+
+class _SlowAckUploader:
+    """A protocol peer that answers heartbeats at once but acks items only after ``ack_after_s``."""
+
+    def __init__(self, endpoint: str, ack_after_s: float) -> None:
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.bind(endpoint)
+        self.ack_after_s = ack_after_s
+        self.received_at: float | None = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        pending: list[tuple[float, bytes, str]] = []
+        while not self.stop.is_set():
+            if self.sock.poll(20):
+                peer, *frames = self.sock.recv_multipart()
+                message = protocol.decode(frames)
+                if message.type in ("hello", "status"):
+                    reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
+                    self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
+                else:
+                    self.received_at = time.monotonic()
+                    pending.append((time.monotonic() + self.ack_after_s, peer, message.header["id"]))
+            for due in [p for p in pending if p[0] <= time.monotonic()]:
+                pending.remove(due)
+                ack = protocol.make_header("ack", ref=due[2])
+                self.sock.send_multipart([due[1], *protocol.encode(protocol.Message(ack))])
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close(linger=0)
+        self.ctx.term()
+
+
+def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert shutdown_drain_s(10) == 10 and shutdown_drain_s(1) == 5
+    assert shutdown_drain_s(3600) == SHUTDOWN_DRAIN_MAX_S  # bounded: systemd and compose give 30 s to stop
+    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
+    endpoint = private_endpoint(tmp_path)
+    config = LinkConfig(endpoint=endpoint, ack_timeout_s=10, heartbeat_s=0.5)
+    outbox = Outbox(tmp_path / "outbox")
+    link = UploaderLink(config, outbox, ["cam0"], camera_status=dict)  # makes the private folder
+    slow = _SlowAckUploader(endpoint, ack_after_s=7)  # longer than the old 5 s drain, inside the 10 s timeout
+    try:
+        link.start()
+        assert wait_until(lambda: link.state.connected, 15)
+        header, payload = snapshot()
+        outbox.commit_bytes(header, payload)
+        assert wait_until(lambda: slow.received_at is not None, 10)
+        started = time.monotonic()
+        link.stop(drain_s=shutdown_drain_s(config.ack_timeout_s))
+        waited = time.monotonic() - started
+    finally:
+        slow.close()
+    assert outbox.depth()[0] == 0, "the item in flight was left for the next start"
+    assert 5 < waited < 10, waited
+    assert "waiting up to 10 s for the uploader to acknowledge 1 item(s)" in caplog.text
+    assert "1 of 1 item(s) acknowledged" in caplog.text

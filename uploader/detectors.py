@@ -1,0 +1,148 @@
+"""Which detectors the uploader hears from: one record per detector, however often it reconnects.
+
+ZeroMQ gives every connection a new routing id, so a detector that reconnects
+(a network blip, the uploader restarting under it) arrives as a stranger. The
+table folds connections into one record per detector, keyed by what names it:
+
+- with CURVE, its public key (the ZAP handler vouched for it);
+- without CURVE, the set of cameras it sends for (from its ``hello``, or from
+  the camera ids in a ``status`` or an item when the connection skipped hello).
+
+A ``hello`` that lists the capability ``probe`` (``quickcam doctor``) is
+answered but not recorded, so a check never leaves a "silent" detector behind.
+A record is *silent* after 3 of its heartbeats without any message on any of its
+connections, and forgotten after an hour.
+
+This is the place to read detectors' heartbeats and statuses from (``records``,
+``as_status``): ``state/status.json`` and alerts both use it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_HEARTBEAT_MS = 2000
+SILENT_AFTER_HEARTBEATS = 3
+FORGET_AFTER_S = 3600.0
+PROBE_CAPABILITY = "probe"
+STATUS_FIELDS = ("cameras", "outbox_depth", "outbox_bytes", "refused")
+
+
+@dataclass
+class DetectorRecord:
+    """What the uploader knows about one detector."""
+
+    key: str  # how the table names it: "key:<z85>" or "cameras:<ids>"
+    public_key: str = ""  # CURVE public key (z85), "" without CURVE
+    user: str = ""  # its name in the CURVE allow-list
+    detector: str = ""  # implementation name from hello
+    version: str = ""
+    cameras: list[str] = field(default_factory=list)
+    heartbeat_s: float = DEFAULT_HEARTBEAT_MS / 1000
+    seen: float = 0.0  # time.time() of the last message on any of its connections
+    silent: bool = False
+    status: dict[str, Any] = field(default_factory=dict)  # its last status header
+    connections: int = 0  # connections (routing ids) it has used
+
+    @property
+    def name(self) -> str:
+        return self.user or self.detector or f"detector with cameras {', '.join(self.cameras)}"
+
+    def quiet_limit_s(self) -> float:
+        return SILENT_AFTER_HEARTBEATS * self.heartbeat_s
+
+
+class DetectorTable:
+    """Routing ids -> detector records; the receiver thread owns it."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, DetectorRecord] = {}
+        self._by_peer: dict[bytes, tuple[str, float]] = {}
+
+    def hello(self, peer: bytes, header: dict[str, Any], public_key: str, user: str,
+              now: float | None = None) -> tuple[DetectorRecord | None, str]:
+        """Record a hello; returns (record, what happened): 'new', 'back', 'changed', 'again' or 'probe'."""
+        if PROBE_CAPABILITY in header.get("capabilities", []):
+            return None, "probe"
+        now = time.time() if now is None else now
+        key = _key(public_key, header["cameras"])
+        record = self.records.get(key)
+        if record is None:
+            record = self.records[key] = DetectorRecord(key, public_key, user)
+            event = "new"
+        elif record.silent:
+            event = "back"
+        elif (record.detector, record.version, record.cameras) != (
+                header["detector"], header["detector_version"], header["cameras"]):
+            event = "changed"
+        else:
+            event = "again"  # a repeated hello (no credit yet) or a reconnect: nothing to report
+        record.detector, record.version = header["detector"], header["detector_version"]
+        record.cameras = list(header["cameras"])
+        record.heartbeat_s = header.get("heartbeat_ms", DEFAULT_HEARTBEAT_MS) / 1000
+        self._attach(peer, record, now)
+        return record, event
+
+    def heard(self, peer: bytes, public_key: str, user: str, cameras: list[str],
+              now: float | None = None) -> tuple[DetectorRecord, bool]:
+        """A status or item from ``peer``; returns its record and whether it had been silent."""
+        now = time.time() if now is None else now
+        known = self._by_peer.get(peer)
+        record = self.records.get(known[0]) if known else None
+        if record is None:
+            record = self._find(public_key, cameras)
+        if record is None:
+            key = _key(public_key, cameras)
+            record = self.records[key] = DetectorRecord(key, public_key, user, cameras=list(cameras))
+        was_silent = record.silent
+        self._attach(peer, record, now)
+        return record, was_silent
+
+    def record_of(self, peer: bytes) -> DetectorRecord | None:
+        known = self._by_peer.get(peer)
+        return self.records.get(known[0]) if known else None
+
+    def newly_silent(self, now: float | None = None) -> list[tuple[DetectorRecord, float]]:
+        """Records that just went quiet for 3 heartbeats, with how long; forgets long-gone ones."""
+        now = time.time() if now is None else now
+        found = []
+        for key, record in list(self.records.items()):
+            quiet = now - record.seen
+            if quiet > FORGET_AFTER_S:
+                del self.records[key]
+            elif quiet > record.quiet_limit_s() and not record.silent:
+                record.silent = True
+                found.append((record, quiet))
+        for peer, (key, seen) in list(self._by_peer.items()):
+            if key not in self.records or now - seen > FORGET_AFTER_S:
+                del self._by_peer[peer]
+        return found
+
+    def as_status(self, now: float | None = None) -> list[dict[str, Any]]:
+        """The ``detectors`` list of ``state/status.json``: one entry per detector."""
+        now = time.time() if now is None else now
+        return [{"detector": r.detector, "key": r.user, "public_key": r.public_key, "cameras": r.cameras,
+                 "seen_s_ago": round(now - r.seen, 1), "silent": r.silent, "connections": r.connections,
+                 "status": {k: v for k, v in r.status.items() if k in STATUS_FIELDS}}
+                for r in self.records.values()]
+
+    def _attach(self, peer: bytes, record: DetectorRecord, now: float) -> None:
+        if self._by_peer.get(peer, ("",))[0] != record.key:
+            record.connections += 1
+        self._by_peer[peer] = (record.key, now)
+        record.seen, record.silent = now, False
+
+    def _find(self, public_key: str, cameras: list[str]) -> DetectorRecord | None:
+        if public_key:
+            return self.records.get(_key(public_key, []))
+        wanted = set(cameras)
+        for record in self.records.values():
+            if not record.public_key and wanted and wanted <= set(record.cameras):
+                return record
+        return None
+
+
+def _key(public_key: str, cameras: list[str]) -> str:
+    return f"key:{public_key}" if public_key else "cameras:" + ",".join(sorted(cameras))
