@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 import re
+import string
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ __all__ = [
 ]
 
 FILE_EXTENSION = ".qsc"
+# The content type of the uploader's own log, the one file that is not a clip
+# (docs/encryption.md, "Files that are not clips").
+LOG_CONTENT_TYPE = "text/plain"
 
 # --- Our header ------------------------------------------------------------------------------
 # PNG-style magic: the high byte catches 7-bit channels, CR LF and LF catch line-ending
@@ -345,9 +349,13 @@ def _key_id(mode: int, material: bytes) -> str:
 def _parse_hex32(text: str, what: str) -> bytes:
     stripped = text.strip()
     if not _HEX64.fullmatch(stripped):
+        wrong = next((n for n, c in enumerate(stripped, 1) if c not in string.hexdigits), None)
+        if len(stripped) != 2 * KEY_SIZE:
+            problem = f"got {len(stripped)} characters"
+        else:
+            problem = f"non-hex character at position {wrong}"  # the character itself may be secret
         raise KeyFormatError(
-            f"{what} must be exactly 64 hex characters (32 bytes); got {len(stripped)} "
-            "characters. Generate one with: quickcam keygen"
+            f"{what} must be exactly 64 hex characters (32 bytes); {problem}. Generate one with: quickcam keygen"
         )
     return bytes.fromhex(stripped)
 
