@@ -484,3 +484,11 @@ def test_inspecting_a_header_needs_no_key_and_predicts_the_file_size(key: cf.Sym
         cf.check_file_size(header, len(sealed) - 1)
     with pytest.raises(cf.DamagedError):
         cf.check_file_size(header, len(sealed) + 1)
+
+
+def test_a_64_character_key_that_is_not_hex_names_the_position_of_the_bad_character() -> None:
+    text = "0" * 40 + "g" + "0" * 23
+    with pytest.raises(cf.KeyFormatError) as caught:
+        cf.SymmetricKey.from_hex(text)
+    assert "non-hex character at position 41" in str(caught.value)
+    assert "got 64 characters" not in str(caught.value)
