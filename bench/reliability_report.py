@@ -35,7 +35,7 @@ from bench._util import commit, machine  # noqa: E402
 
 TESTS = ["tests/test_reliability.py", "tests/test_hostile.py", "tests/test_soak.py"]
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
-COLUMNS = ("produced", "stored", "lost", "duplicated", "set_aside")
+COLUMNS = ("produced", "stored", "lost", "duplicated", "invented", "altered", "set_aside")
 
 
 # The 10-minute soak is opt-in: skipped on purpose by the short run, not a scenario that failed to run.
@@ -59,15 +59,19 @@ def run_scenarios(long: bool) -> Run:
         env.pop("QUICKCAM_SOAK", None)
         if long:
             env["QUICKCAM_SOAK"] = "1"
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider",
+        # -m slow: the scenarios (each records a row); the quick checks beside them in these files do not.
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-m", "slow", "-p", "no:cacheprovider",
                               f"--junitxml={report}", *TESTS], cwd=REPO, env=env, capture_output=True, text=True)
         rows = [json.loads(line) for line in figures.read_text().splitlines()] if figures.exists() else []
         outcomes = read_junit(report) if report.exists() else []
     lines = run.stdout.strip().splitlines()
     summary = (lines[-1] if lines else run.stderr.strip()[-500:]).strip("= ")
     failed = [test for test, outcome, _ in outcomes if outcome == "failed"]
+    recorded = {row.get("test") for row in rows}
     not_run = [(test, f"{outcome}: {reason}") for test, outcome, reason in outcomes
                if outcome in ("error", "skipped") and not (not long and OPT_IN_SKIP in reason)]
+    not_run += [(test, f"failed before recording its figures: {reason}") for test, outcome, reason in outcomes
+                if outcome == "failed" and test not in recorded]
     if not outcomes:
         not_run.append(("pytest", f"no test report (exit code {run.returncode}): {summary}"))
     return Run(rows, not_run, failed, summary, run.returncode)
@@ -95,17 +99,16 @@ def table(run: Run, command: str, stamp: str, minutes: float) -> str:
         f"Made by `{command}` on {datetime.now(UTC):%Y-%m-%d} at commit `{stamp}` on {machine()}; "
         f"{minutes:.1f} min; pytest: {run.summary}.",
         "",
-        "| scenario | faults injected | produced | stored | lost | duplicated | set aside |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | faults injected | produced | stored | lost | duplicated | invented | altered | set aside |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in sorted(run.rows, key=lambda r: r["scenario"]):
         cells = [str(row.get(key, 0)) for key in COLUMNS]
         out.append(f"| {row['scenario']} | {row['faults']} | " + " | ".join(cells) + " |")
     for test, why in run.not_run:
-        out.append(f"| `{test}` | did not run: {why.replace('|', '/')} | - | - | - | - | - |")
+        out.append(f"| `{test}` | did not run: {why.replace('|', '/')} |" + " - |" * len(COLUMNS))
     totals = [sum(int(row.get(key, 0)) for row in run.rows) for key in COLUMNS]
-    out.append(f"| **all scenarios** | | **{totals[0]}** | **{totals[1]}** | **{totals[2]}** | **{totals[3]}** "
-               f"| **{totals[4]}** |")
+    out.append("| **all scenarios** | | " + " | ".join(f"**{total}**" for total in totals) + " |")
     if run.failed:
         out += ["", "**Failed:** " + ", ".join(f"`{test}`" for test in run.failed)]
     if run.not_run:
