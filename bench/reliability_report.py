@@ -66,6 +66,12 @@ def run_scenarios(long: bool) -> Run:
         outcomes = read_junit(report) if report.exists() else []
     lines = run.stdout.strip().splitlines()
     summary = (lines[-1] if lines else run.stderr.strip()[-500:]).strip("= ")
+    return summarize(rows, outcomes, summary, run.returncode, long)
+
+
+def summarize(rows: list[dict], outcomes: list[tuple[str, str, str]], summary: str, exit_code: int,
+              long: bool) -> Run:
+    """Every scenario either has its row or is named with why it did not run (or did not get as far)."""
     failed = [test for test, outcome, _ in outcomes if outcome == "failed"]
     recorded = {row.get("test") for row in rows}
     not_run = [(test, f"{outcome}: {reason}") for test, outcome, reason in outcomes
@@ -73,8 +79,8 @@ def run_scenarios(long: bool) -> Run:
     not_run += [(test, f"failed before recording its figures: {reason}") for test, outcome, reason in outcomes
                 if outcome == "failed" and test not in recorded]
     if not outcomes:
-        not_run.append(("pytest", f"no test report (exit code {run.returncode}): {summary}"))
-    return Run(rows, not_run, failed, summary, run.returncode)
+        not_run.append(("pytest", f"no test report (exit code {exit_code}): {summary}"))
+    return Run(rows, not_run, failed, summary, exit_code)
 
 
 def read_junit(path: Path) -> list[tuple[str, str, str]]:
