@@ -783,7 +783,7 @@ def decrypt(src: BinaryIO, out: BinaryIO, keyring: Keyring) -> Header:
             aead.decrypt_into(_nonce(prefix, index, index == count - 1), box, None, opened[:size])
         except InvalidTag:
             raise DamagedError(
-                f"damaged: segment {index + 1} of {count} failed authentication, the file was "
+                f"damaged: segment {index} (of {count}, numbered from 0) failed authentication, the file was "
                 "altered, reordered or swapped; fetch it again from the back end"
             ) from None
         out.write(opened[:size])

@@ -168,7 +168,7 @@ def test_a_damaged_file_leaves_no_partial_output(store: dict, tmp_path: Path) ->
     data[-100] ^= 1  # only the last segment fails, after four were written to the temp file
     big.write_bytes(data)
     result = quickcam("decrypt", str(big), "-o", "out", cwd=store["root"])
-    assert result.code == 1 and "damaged: segment 6 of 6" in result.stderr
+    assert result.code == 1 and "damaged: segment 5 (of 6, numbered from 0)" in result.stderr
     assert list((store["root"] / "out").iterdir()) == []
 
 
