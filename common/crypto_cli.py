@@ -56,8 +56,10 @@ _EXTENSIONS = {
     "image/webp": ".webp",
     "application/json": ".json",
 }
-# A ULID (Crockford base32, 26 characters), as the uploader puts message ids in names.
-_ULID = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}(?![0-9A-Za-z])")
+# A clip id in a file name (docs/encryption.md, "Tools"): 26 characters of the Crockford
+# base32 alphabet, not next to another letter or digit. The uploader's ids are 26 hex
+# digits (a subset); ULIDs from other writers match too.
+_ID_IN_NAME = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}(?![0-9A-Za-z])")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _env_file_option = click.option(
@@ -108,7 +110,8 @@ def keygen(ctx: click.Context, recipient: Path | None, curve_name: Path | None) 
 
     The ENCRYPTION_KEY line is the secret itself: redirect it into tokens.env
     (quickcam keygen >> tokens.env) rather than into a terminal log. With
-    --recipient the camera machine gets only PATH.pub and cannot decrypt.
+    --recipient the uploader's machine (it encrypts) gets only PATH.pub and
+    cannot decrypt.
     """
     if recipient is not None and curve_name is not None:
         _fail_usage("choose one of --recipient and --curve")
@@ -132,8 +135,9 @@ def keygen(ctx: click.Context, recipient: Path | None, curve_name: Path | None) 
     click.echo(f"private key: {recipient} (mode 0600, key id {private.key_id})")
     click.echo(f"public key:  {public_path}")
     click.echo(
-        f"Give {public_path.name} to the camera machine. Keep {recipient.name} off it; where you "
-        f"decrypt, set {Keyring.ENV_PRIVATE_KEY_FILE}={recipient}"
+        f"Copy {public_path.name} to the uploader's machine (the uploader encrypts) and set "
+        f"ENCRYPTION_RECIPIENT=<its path> in its tokens.env. Keep {recipient.name} off that machine; "
+        f"where you decrypt, set {Keyring.ENV_PRIVATE_KEY_FILE}={recipient}"
     )
 
 
@@ -274,7 +278,7 @@ def _pid_alive(pid: int) -> bool:
 def _check_name(path: Path, header: Header) -> None:
     """The name the ledger gave the file must name the clip its header authenticates."""
     message_id = header.context.message_id
-    named = _ULID.findall(path.name)
+    named = _ID_IN_NAME.findall(path.name)
     if named and message_id.upper() not in (n.upper() for n in named):
         raise NameMismatchError(
             f"name mismatch: the file name says clip {named[0]} but its header says "

@@ -346,7 +346,7 @@ def _key_id(mode: int, material: bytes) -> str:
     return digest[:KEY_ID_SIZE].hex()
 
 
-def _parse_hex32(text: str, what: str) -> bytes:
+def _parse_hex32(text: str, what: str, make: str = "quickcam keygen") -> bytes:
     stripped = text.strip()
     if not _HEX64.fullmatch(stripped):
         wrong = next((n for n, c in enumerate(stripped, 1) if c not in string.hexdigits), None)
@@ -355,7 +355,7 @@ def _parse_hex32(text: str, what: str) -> bytes:
         else:
             problem = f"non-hex character at position {wrong}"  # the character itself may be secret
         raise KeyFormatError(
-            f"{what} must be exactly 64 hex characters (32 bytes); {problem}. Generate one with: quickcam keygen"
+            f"{what} must be exactly 64 hex characters (32 bytes); {problem}. Generate one with: {make}"
         )
     return bytes.fromhex(stripped)
 
@@ -396,7 +396,7 @@ class SymmetricKey:
 
 
 class RecipientPublicKey:
-    """An X25519 public key (mode 2): all the camera machine needs to encrypt."""
+    """An X25519 public key (mode 2): all the uploader (which encrypts) needs."""
 
     __slots__ = ("_key", "key_id")
 
@@ -407,7 +407,8 @@ class RecipientPublicKey:
     @classmethod
     def from_hex(cls, hex64: str) -> RecipientPublicKey:
         """Parse the 32-byte raw public key as 64 hex characters."""
-        return cls(X25519PublicKey.from_public_bytes(_parse_hex32(hex64, "a recipient key")))
+        raw = _parse_hex32(hex64, "a recipient public key", "quickcam keygen --recipient PATH")
+        return cls(X25519PublicKey.from_public_bytes(raw))
 
     @classmethod
     def from_pem(cls, data: bytes) -> RecipientPublicKey:
@@ -447,7 +448,7 @@ class RecipientPublicKey:
 
 
 class RecipientPrivateKey:
-    """An X25519 private key (mode 2): kept off the camera machine, needed only to decrypt."""
+    """An X25519 private key (mode 2): kept off the uploader's machine, needed only to decrypt."""
 
     __slots__ = ("_key", "key_id")
 
@@ -463,7 +464,7 @@ class RecipientPrivateKey:
     @classmethod
     def from_hex(cls, hex64: str) -> RecipientPrivateKey:
         """Parse the raw 32-byte X25519 private key as hex (test vectors use this form)."""
-        raw = _parse_hex32(hex64, "a recipient private key")
+        raw = _parse_hex32(hex64, "a recipient private key", "quickcam keygen --recipient PATH")
         return cls(X25519PrivateKey.from_private_bytes(raw))
 
     @classmethod
@@ -490,7 +491,7 @@ class RecipientPrivateKey:
         return cls.from_pem(data)
 
     def public_key(self) -> RecipientPublicKey:
-        """The matching public key, to give to the camera machine."""
+        """The matching public key, to give to the uploader (it encrypts)."""
         return RecipientPublicKey(self._key.public_key())
 
     def to_pem(self) -> bytes:
