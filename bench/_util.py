@@ -51,11 +51,21 @@ def machine() -> str:
 
 
 def commit() -> str:
+    """The commit the figures come from, ``+ uncommitted changes`` when the tree is dirty.
+
+    Call it before the run: a commit made while a long run goes on must not be stamped on it.
+    """
+    here = Path(__file__).parent
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=here).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=here).stdout.strip()
     except OSError:
         return "unknown"
+    if not head:
+        return "unknown"
+    return f"{head} + uncommitted changes" if dirty else head
 
 
 QUICKCAM = str(Path(sys.executable).parent / "quickcam")

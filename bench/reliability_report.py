@@ -3,12 +3,16 @@
     .venv/bin/python bench/reliability_report.py          # the CI versions, about 5 minutes
     .venv/bin/python bench/reliability_report.py --long   # 60 s outages and the 10-minute soak, about 17 minutes
 
-It runs tests/test_reliability.py, tests/test_hostile.py, tests/test_soak.py and tests/test_disk_full.py
-with QUICKCAM_FIGURES pointing at a scratch file; every scenario that passes its
-no-loss invariant appends one row there (tests/pipeline.py, ``Pipeline.record``).
-The rows replace the block between the two ``figures`` markers in the page; the
-rest of the page is written by hand. Exit code 1 if any test failed (the table
-then names the failures).
+It runs tests/test_reliability.py, tests/test_hostile.py, tests/test_soak.py and
+tests/test_disk_full.py
+with QUICKCAM_FIGURES pointing at a scratch file; every scenario appends one row
+there, counted from the data whether or not its no-loss invariant held
+(tests/pipeline.py, ``Pipeline.record``). The outcome of every test comes from
+pytest's JUnit XML report, so a scenario that errored in setup, was skipped or
+failed before recording shows as a "did not run" row with its reason. The rows
+replace the block between the two ``figures`` markers in the page; the rest of
+the page is written by hand. Exit code 1 if pytest failed or any scenario did not
+run (the table then names them).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -30,42 +36,90 @@ from bench._util import commit, machine  # noqa: E402
 
 TESTS = ["tests/test_reliability.py", "tests/test_hostile.py", "tests/test_soak.py", "tests/test_disk_full.py"]
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
-COLUMNS = ("produced", "stored", "lost", "duplicated", "set_aside")
+COLUMNS = ("produced", "stored", "lost", "duplicated", "invented", "altered", "set_aside")
 
 
-def run_scenarios(long: bool) -> tuple[list[dict], list[str], str]:
-    """(rows, failed test ids, pytest's summary line)."""
+# The 10-minute soak is opt-in: skipped on purpose by the short run, not a scenario that failed to run.
+OPT_IN_SKIP = "QUICKCAM_SOAK=1"
+
+
+@dataclass
+class Run:
+    rows: list[dict]
+    not_run: list[tuple[str, str]]  # (test id, why it did not run or did not finish)
+    failed: list[str]
+    summary: str
+    exit_code: int
+
+
+def run_scenarios(long: bool) -> Run:
     with tempfile.TemporaryDirectory() as scratch:
         figures = Path(scratch) / "figures.jsonl"
+        report = Path(scratch) / "junit.xml"
         env = {**os.environ, "QUICKCAM_FIGURES": str(figures)}
         env.pop("QUICKCAM_SOAK", None)
         if long:
             env["QUICKCAM_SOAK"] = "1"
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", *TESTS],
-                             cwd=REPO, env=env, capture_output=True, text=True)
+        # -m slow: the scenarios (each records a row); the quick checks beside them in these files do not.
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-m", "slow", "-p", "no:cacheprovider",
+                              f"--junitxml={report}", *TESTS], cwd=REPO, env=env, capture_output=True, text=True)
         rows = [json.loads(line) for line in figures.read_text().splitlines()] if figures.exists() else []
+        outcomes = read_junit(report) if report.exists() else []
     lines = run.stdout.strip().splitlines()
-    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in lines if line.startswith("FAILED ")]
-    summary = lines[-1] if lines else run.stderr.strip()[-500:]
-    return rows, failed, summary.strip("= ")
+    summary = (lines[-1] if lines else run.stderr.strip()[-500:]).strip("= ")
+    return summarize(rows, outcomes, summary, run.returncode, long)
 
 
-def table(rows: list[dict], failed: list[str], summary: str, command: str, minutes: float) -> str:
+def summarize(rows: list[dict], outcomes: list[tuple[str, str, str]], summary: str, exit_code: int,
+              long: bool) -> Run:
+    """Every scenario either has its row or is named with why it did not run (or did not get as far)."""
+    failed = [test for test, outcome, _ in outcomes if outcome == "failed"]
+    recorded = {row.get("test") for row in rows}
+    not_run = [(test, f"{outcome}: {reason}") for test, outcome, reason in outcomes
+               if outcome in ("error", "skipped") and not (not long and OPT_IN_SKIP in reason)]
+    not_run += [(test, f"failed before recording its figures: {reason}") for test, outcome, reason in outcomes
+                if outcome == "failed" and test not in recorded]
+    if not outcomes:
+        not_run.append(("pytest", f"no test report (exit code {exit_code}): {summary}"))
+    return Run(rows, not_run, failed, summary, exit_code)
+
+
+def read_junit(path: Path) -> list[tuple[str, str, str]]:
+    """(test id, passed/failed/error/skipped, first line of the reason) for every test pytest reported."""
+    found = []
+    for case in ElementTree.parse(path).iter("testcase"):
+        test = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}"
+        outcome, reason = "passed", ""
+        for tag in ("error", "failure", "skipped"):
+            element = case.find(tag)
+            if element is not None:
+                outcome = {"failure": "failed"}.get(tag, tag)
+                reason = (element.get("message") or element.text or "").strip().splitlines()
+                reason = reason[0][:200] if reason else "no reason given"
+                break
+        found.append((test, outcome, reason))
+    return found
+
+
+def table(run: Run, command: str, stamp: str, minutes: float) -> str:
     out = [
-        f"Made by `{command}` on {datetime.now(UTC):%Y-%m-%d} at commit `{commit()}` on {machine()}; "
-        f"{minutes:.1f} min; pytest: {summary}.",
+        f"Made by `{command}` on {datetime.now(UTC):%Y-%m-%d} at commit `{stamp}` on {machine()}; "
+        f"{minutes:.1f} min; pytest: {run.summary}.",
         "",
-        "| scenario | faults injected | produced | stored | lost | duplicated | set aside |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | faults injected | produced | stored | lost | duplicated | invented | altered | set aside |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in sorted(rows, key=lambda r: r["scenario"]):
+    for row in sorted(run.rows, key=lambda r: r["scenario"]):
         cells = [str(row.get(key, 0)) for key in COLUMNS]
         out.append(f"| {row['scenario']} | {row['faults']} | " + " | ".join(cells) + " |")
-    totals = [sum(int(row.get(key, 0)) for row in rows) for key in COLUMNS]
-    out.append(f"| **all scenarios** | | **{totals[0]}** | **{totals[1]}** | **{totals[2]}** | **{totals[3]}** "
-               f"| **{totals[4]}** |")
-    if failed:
-        out += ["", "**Failed:** " + ", ".join(f"`{test}`" for test in failed)]
+    for test, why in run.not_run:
+        out.append(f"| `{test}` | did not run: {why.replace('|', '/')} |" + " - |" * len(COLUMNS))
+    totals = [sum(int(row.get(key, 0)) for row in run.rows) for key in COLUMNS]
+    out.append("| **all scenarios** | | " + " | ".join(f"**{total}**" for total in totals) + " |")
+    if run.failed:
+        out += ["", "**Failed:** " + ", ".join(f"`{test}`" for test in run.failed)]
+    if run.not_run:
+        out += ["", f"**{len(run.not_run)} scenario(s) did not run**; the totals above leave them out."]
     return "\n".join(out)
 
 
@@ -77,9 +131,10 @@ def main() -> None:
     args = parser.parse_args()
     command = ".venv/bin/python bench/reliability_report.py" + (" --long" if args.long else "")
     print(f"== {command}", file=sys.stderr, flush=True)
+    stamp = commit()  # before the run: what the figures come from
     started = time.monotonic()
-    rows, failed, summary = run_scenarios(args.long)
-    block = table(rows, failed, summary, command, (time.monotonic() - started) / 60)
+    run = run_scenarios(args.long)
+    block = table(run, command, stamp, (time.monotonic() - started) / 60)
     page = args.out.read_text()
     if START not in page or END not in page:
         raise SystemExit(f"{args.out} has no {START} ... {END} block to fill")
@@ -88,7 +143,9 @@ def main() -> None:
     args.out.write_text(f"{before}{START}\n{block}\n{END}{after}")
     print(block)
     print(f"wrote {args.out}", file=sys.stderr)
-    if failed:
+    if run.exit_code != 0 or run.failed or run.not_run:
+        print(f"reliability_report: pytest exit code {run.exit_code}, {len(run.failed)} failed, "
+              f"{len(run.not_run)} did not run", file=sys.stderr)
         raise SystemExit(1)
 
 

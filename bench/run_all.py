@@ -4,15 +4,25 @@
     .venv/bin/python bench/run_all.py --only latency,theft
 
 Each section keeps the exact command that produced it, so any table can be
-re-run on its own. The page records the date, machine and commit it was made on.
+re-run on its own, and says what its figures are (a median over runs, or one
+run). The page records the date, machine and commit it was made on (stamped
+before the run, marked when the tree had uncommitted changes). The verdict table
+(each target, the measured figure, met or missed) is generated from the figures
+in the sections; only "Reading the figures" below it is written by hand.
+
+    .venv/bin/python bench/run_all.py --verdicts   # regenerate only the verdicts from the page's figures
 """
 
 from __future__ import annotations
 
 import argparse
+import operator
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,54 +31,192 @@ sys.path.insert(0, str(REPO))
 
 from bench._util import commit, machine  # noqa: E402
 
-# (key, title, command after the python executable, what the targets are)
+# (key, title, command after the python executable, what the targets are, what the figures are)
 SECTIONS = [
     ("detector", "1. Detector cost per camera", ["-m", "bench.bench_detector_cost", "--seconds", "20",
                                                   "--runs", "2"],
-     "Targets: watching under 1% of a core, recording under 6%, RSS under 150 MB per camera."),
+     "Targets: watching under 1% of a core, recording under 6%, RSS under 150 MB per camera.",
+     "Figures: CPU the median of 2 runs, peak RSS the highest."),
     ("latency", "2. Time to footage off the machine", ["-m", "bench.bench_latency", "--seconds", "65"],
-     "Targets: snapshot durable within 1 s of onset (p95); first segment within segment length + 1 s."),
+     "Targets: snapshot durable within 1 s of onset (p95); first segment within segment length + 1 s.",
+     "Figures: p50 and p95 over the events of one run per configuration (not a median of runs)."),
     ("theft", "3. Footage lost to a sudden theft", ["-m", "bench.bench_theft", "--runs", "6"],
-     "Target: everything except at most the open segment is already in storage."),
+     "Target: everything except at most the open segment is already in storage.",
+     "Figures: each run, then the median and the worst."),
     ("encoding", "4. Bytes per second of footage", ["-m", "bench.bench_encoding", "--seconds", "12", "--runs", "3"],
-     ""),
-    ("throughput", "5. Pipeline throughput", ["-m", "bench.bench_throughput", "--detectors", "8", "--segments",
-                                              "100", "--runs", "3"], ""),
+     "", "Figures: medians of 3 runs."),
+    ("throughput", "5. Throughput into the uploader's spool (acknowledged, not uploaded)",
+     ["-m", "bench.bench_throughput", "--detectors", "8", "--segments", "100", "--runs", "3"],
+     "", "Figures: medians of 3 runs (peak RSS: the highest). Counted when the uploader acknowledges a "
+         "segment, i.e. encrypted and fsynced into its spool; the uploads to the local back end run behind "
+         "and are not timed."),
     ("crypto", "6. Encryption (mode 1, symmetric)", ["bench/bench_crypto.py", "--mb", "1024", "--runs", "3"],
-     "Targets: at least 1 GB/s, peak RSS under 64 MB for a 1 GB file."),
+     "Targets: at least 1 GB/s, peak RSS under 64 MB for a 1 GB file.",
+     "Figures: speeds the median of 3 runs (min and max shown), peak RSS the highest."),
     ("crypto2", "6b. Encryption (mode 2, public recipient)", ["bench/bench_crypto.py", "--mb", "1024", "--runs",
-                                                              "3", "--mode", "2"], ""),
+                                                              "3", "--mode", "2"], "",
+     "Figures: speeds the median of 3 runs (min and max shown), peak RSS the highest."),
     ("quality", "7. Detection quality on real footage", ["bench/detection_quality.py", "--old", "--variant",
                                                          "person check:person_check=true"],
      "Targets (held-out split, default settings): recall of people intervals >= 0.98 in every condition; onset "
      "<= 3 frames in light, <= 0.5 s in the dark; people-time recorded >= 0.95; 0 false events from light "
-     "steps, fades, IR switches and noise; <= 1 false event per hour of quiet."),
+     "steps, fades, IR switches and noise; <= 1 false event per hour of quiet.",
+     "Figures: one run over the labelled corpus per configuration (deterministic, not a median)."),
     ("faces", "7b. Face precision on labelled frames", ["bench/face_precision.py"],
-     "Target: precision >= 0.9 where faces are reported."),
+     "Target: precision >= 0.9 where faces are reported.",
+     "Figures: one run over the labelled frames (deterministic, not a median)."),
     ("alerts", "8. Time to a notification", ["-m", "bench.bench_alerts", "--seconds", "155", "--kills", "3"],
      "Targets: motion onset to the notification request p95 <= 2 s; detector SIGKILL to the urgent alert "
-     "<= silent_after_s + 1 s."),
+     "<= silent_after_s + 1 s.", "Figures: p50 and p95 over the events of one run; each kill listed."),
     ("console", "9. Console and low power: detector CPU", ["-m", "bench.bench_console", "--seconds", "10", "--runs",
                                                          "3"],
-     "Targets: console enabled and idle costs nothing (ratio 1.00 to off); less CPU on battery than on AC."),
+     "Targets: console enabled and idle costs nothing (ratio 1.00 to off); less CPU on battery than on AC.",
+     "Figures: medians of 3 runs, configurations interleaved in the same invocation."),
     ("lowpower", "10. Low power: walkers caught at lowered detection rates", ["-m", "bench.low_power_recall"],
-     "Target: the lowest allowed rate (2 fps) still catches every walker (docs/console.md)."),
+     "Target: the lowest allowed rate (2 fps) still catches every walker (docs/console.md).",
+     "Figures: one run over the labelled walkers (deterministic, not a median)."),
     ("native", "11. The native detector beside the Python one", ["-m", "bench.bench_native", "--seconds", "15",
                                                                 "--latency-seconds", "40"],
-     "Targets: the native detector watching at most 1% of a core at 640x480@15, RSS at most 40 MB per camera."),
+     "Targets: the native detector watching at most 1% of a core at 640x480@15, RSS at most 40 MB per camera.",
+     "Figures: one run of each detector, side by side in the same invocation."),
 ]
+
+VERDICTS_START, VERDICTS_END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
+NOTES_MARKER = "## Reading the figures"
+
+
+def cell(text: str, row: str, column: str) -> float | None:
+    """The number in markdown table ``row`` (its first cell), ``column`` (a header cell), or None."""
+    header: list[str] = []
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            header = []
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not header:
+            header = cells
+            continue
+        if cells[0] == row and column in header and header.index(column) < len(cells):
+            return _number(cells[header.index(column)])
+    return None
+
+
+def found(pattern: str) -> Callable[[str], float | None]:
+    """The first number the regex ``pattern`` captures in a section's text."""
+    def extract(text: str) -> float | None:
+        match = re.search(pattern, text)
+        return _number(match.group(1)) if match else None
+    return extract
+
+
+def in_table(row: str, column: str) -> Callable[[str], float | None]:
+    return lambda text: cell(text, row, column)
+
+
+def _number(text: str) -> float | None:
+    match = re.search(r"-?[\d,]*\.?\d+", text)
+    return float(match.group(0).replace(",", "")) if match else None
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str  # as the targets were set
+    section: str  # SECTIONS key whose output holds the figure
+    figure: Callable[[str], float | None]
+    compare: Callable[[float, float], bool]
+    limit: float
+    unit: str
+
+
+AT_MOST, UNDER, AT_LEAST = operator.le, operator.lt, operator.ge
+TARGETS = [
+    Target("watching: under 1% of a core per 640x480@15 camera", "detector",
+           in_table("watching (quiet scene)", "CPU, share of one core"), UNDER, 1.0, "%"),
+    Target("recording: under 6% of a core", "detector",
+           in_table("recording (continuous motion)", "CPU, share of one core"), UNDER, 6.0, "%"),
+    Target("detector RSS under 150 MB per camera (watching)", "detector",
+           in_table("watching (quiet scene)", "peak RSS"), UNDER, 150.0, " MB"),
+    Target("detector RSS under 150 MB per camera (recording)", "detector",
+           in_table("recording (continuous motion)", "peak RSS"), UNDER, 150.0, " MB"),
+    Target("snapshot durable in local storage within 1 s of onset (p95)", "latency",
+           in_table("local, H.264", "snapshot p95"), AT_MOST, 1.0, " s"),
+    Target("first segment within segment length (2 s) + 1 s (p95)", "latency",
+           in_table("local, H.264", "first segment p95"), AT_MOST, 3.0, " s"),
+    Target("theft keeps everything but the open segment (2 s): worst loss", "theft",
+           found(r"worst ([\d.]+) s"), AT_MOST, 2.0, " s"),
+    Target("recall of real walkers >= 0.95 (default algorithm)", "quality",
+           in_table("running_average", "recall"), AT_LEAST, 0.95, ""),
+    Target("onset within 3 frames (default algorithm, share of walkers)", "quality",
+           in_table("running_average", "detected within 3 frames"), AT_LEAST, 0.95, ""),
+    Target("zero false events in quiet stretches (default algorithm, per hour)", "quality",
+           in_table("running_average", "false events / h quiet"), AT_MOST, 0.0, ""),
+    Target("zero false events from lighting steps (default algorithm, per change)", "quality",
+           in_table("running_average", "false events / lighting change"), AT_MOST, 0.0, ""),
+    Target("encryption >= 1 GB/s (mode 1, encrypt)", "crypto", found(r"encrypt: median ([\d,.]+) MB/s"),
+           AT_LEAST, 1000.0, " MB/s"),
+    Target("decryption >= 1 GB/s (mode 1)", "crypto", found(r"decrypt: median ([\d,.]+) MB/s"),
+           AT_LEAST, 1000.0, " MB/s"),
+    Target("peak RSS under 64 MB for a 1 GB file (mode 1)", "crypto", found(r"peak RSS ([\d.]+) MB"),
+           UNDER, 64.0, " MB"),
+]
+
+
+def verdicts(sections: dict[str, str]) -> str:
+    """The verdict table, from the sections' text (``{key: output}``) and TARGETS."""
+    out = [VERDICTS_START, "## Targets: met or missed", "",
+           "Generated by `bench/run_all.py` from the figures above and the targets; a figure it cannot find "
+           "in its section's output is shown as not measured.", "",
+           "| target | measured | verdict |", "|---|---|---|"]
+    for target in TARGETS:
+        text = sections.get(target.section)
+        value = target.figure(text) if text else None
+        if value is None:
+            why = "section not run" if text is None else "figure not found in the section's output"
+            out.append(f"| {target.text} | - | **not measured** ({why}) |")
+            continue
+        met = target.compare(value, target.limit)
+        out.append(f"| {target.text} | {value:g}{target.unit} | {'met' if met else '**missed**'} |")
+    out.append(VERDICTS_END)
+    return "\n".join(out)
+
+
+def page_sections(page: str) -> dict[str, str]:
+    """The text of each section of an existing page, by SECTIONS key (for --verdicts)."""
+    found_sections = {}
+    for key, title, *_ in SECTIONS:
+        match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |^{re.escape(VERDICTS_START)}|\Z)", page,
+                          re.M | re.S)
+        if match:
+            found_sections[key] = match.group(1)
+    return found_sections
+
+
+def replace_verdicts(page: str, table: str) -> str:
+    if VERDICTS_START in page and VERDICTS_END in page:
+        before, rest = page.split(VERDICTS_START, 1)
+        return before + table + rest.split(VERDICTS_END, 1)[1]
+    before, notes = page.split(NOTES_MARKER, 1) if NOTES_MARKER in page else (page, "\n\n(to be written)\n")
+    return before + table + "\n\n" + NOTES_MARKER + notes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated section keys: "
                         + ", ".join(key for key, *_ in SECTIONS))
+    parser.add_argument("--verdicts", action="store_true",
+                        help="only regenerate the verdict table from the figures already on the page")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    if args.verdicts:
+        page = args.out.read_text()
+        args.out.write_text(replace_verdicts(page, verdicts(page_sections(page))))
+        print(f"wrote the verdicts in {args.out}", file=sys.stderr)
+        return
     wanted = set(filter(None, args.only.split(",")))
+    stamp = commit()  # before the run: the commit the figures come from
     started = time.monotonic()
-    parts = []
-    for key, title, command, targets in SECTIONS:
+    parts, outputs = [], {}
+    for key, title, command, targets, statistic in SECTIONS:
         if wanted and key not in wanted:
             continue
         shown = " ".join([".venv/bin/python", *command])
@@ -77,25 +225,28 @@ def main() -> None:
         run = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True)
         output = run.stdout.strip() if run.returncode == 0 else f"FAILED (exit {run.returncode}):\n\n```\n" \
             f"{run.stderr.strip()[-2000:]}\n```"
+        outputs[key] = output if run.returncode == 0 else ""
         parts.append(f"## {title}\n\n`{shown}` ({time.monotonic() - t0:.0f} s)\n\n"
-                     + (f"{targets}\n\n" if targets else "") + output + "\n")
+                     + (f"{targets}\n\n" if targets else "") + f"{statistic}\n\n" + output + "\n")
     header = (
         "# Benchmarks\n\n"
         f"Made by `.venv/bin/python bench/run_all.py` on {datetime.now(UTC):%Y-%m-%d} at commit "
-        f"`{commit()}` on {machine()}; the whole run took {(time.monotonic() - started) / 60:.0f} min.\n"
-        "Medians over several runs; where two things are compared they ran in the same invocation.\n"
-        "The discussion below the tables is written by hand: see [Reading the figures](#reading-the-figures).\n\n"
+        f"`{stamp}` on {machine()}; the whole run took {(time.monotonic() - started) / 60:.0f} min.\n"
+        "Each section says whether its figures are medians over runs; where two things are compared they ran "
+        "in the same invocation.\n"
+        "The verdict table is generated from the figures; the discussion below it is written by hand: see "
+        "[Reading the figures](#reading-the-figures).\n\n"
     )
-    notes_marker = "## Reading the figures"
-    notes = ""
-    if args.out.exists() and notes_marker in args.out.read_text():
-        notes = args.out.read_text().split(notes_marker, 1)[1]
-        notes = notes_marker + notes
     if wanted and args.out.exists():
         print("(--only: printing the sections instead of rewriting the page)", file=sys.stderr)
         print("\n".join(parts))
+        print(verdicts(outputs))
         return
-    args.out.write_text(header + "\n".join(parts) + "\n" + (notes or notes_marker + "\n\n(to be written)\n"))
+    notes = ""
+    if args.out.exists() and NOTES_MARKER in args.out.read_text():
+        notes = NOTES_MARKER + args.out.read_text().split(NOTES_MARKER, 1)[1]
+    args.out.write_text(header + "\n".join(parts) + "\n" + verdicts(outputs) + "\n\n"
+                        + (notes or NOTES_MARKER + "\n\n(to be written)\n"))
     print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 import click
 
 from quickcam.common.config import ConfigError
+from quickcam.common.private import make_private
 
 COMMAND_GROUP = "quickcam.commands"
 EXIT_CONFIG = 2
@@ -49,11 +50,34 @@ def _register_builtin_commands() -> None:
             cli.add_command(command, name)
 
 
+def help_first(args: list[str]) -> list[str]:
+    """``--help`` anywhere before ``--`` shows the help of the (sub)command named before it.
+
+    Without this, ``keygen --recipient --help`` would take ``--help`` as the
+    value of ``--recipient`` and write a key file named ``--help``.
+    """
+    head = args[: args.index("--")] if "--" in args else args
+    if "--help" not in head:
+        return args
+    command: click.Command = cli
+    path: list[str] = []
+    for arg in head:
+        if not isinstance(command, click.Group):
+            break
+        sub = command.get_command(click.Context(command), arg)
+        if sub is None:
+            break
+        path.append(arg)
+        command = sub
+    return [*path, "--help"]
+
+
 def main() -> None:
     """Console-script entry point."""
+    make_private()  # every file any subcommand creates is 0600, every folder 0700
     _register_builtin_commands()
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=help_first(sys.argv[1:]), standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:

@@ -12,12 +12,13 @@ from the environment or ``tokens.env`` (see ``quickcam.common.secrets``).
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -419,18 +420,57 @@ def _toml_literal(text: str) -> Any:
 
 
 def _describe(exc: ValidationError, path: Path | None, overridden: set[str]) -> str:
-    # A top-level [motion] mistake is copied into every camera; name the key the person wrote.
-    err = min(exc.errors(), key=lambda e: len(e["loc"]))
-    key = ".".join(str(p) for p in err["loc"])
-    env_name = ENV_PREFIX + "__".join(str(p).upper() for p in err["loc"])
+    """One line per mistake, each named where the person wrote it, with the fix."""
+    errors = exc.errors()
+    written = [err for err in errors if not _is_camera_copy(err, errors)]
+    return "\n".join(_describe_one(err, path, overridden) for err in written)
+
+
+def _is_camera_copy(err: Any, errors: list[Any]) -> bool:
+    """A top-level [motion]/[recording]/[faces] mistake is copied into every camera: report it once."""
+    loc = tuple(err["loc"])
+    if loc[:1] == ("camera",):
+        rest = loc[1:]
+    elif loc[:1] == ("cameras",) and len(loc) > 2 and isinstance(loc[1], int):
+        rest = loc[2:]
+    else:
+        return False
+    return bool(rest) and rest[0] in _PER_CAMERA and any(
+        tuple(other["loc"]) == rest and other["type"] == err["type"] for other in errors)
+
+
+def _describe_one(err: Any, path: Path | None, overridden: set[str]) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    key = ".".join(loc)
     if err["type"] == "extra_forbidden":
-        problem = "unknown key (check the spelling against quickcam.example.toml)"
+        problem = "unknown key"
+        close = difflib.get_close_matches(loc[-1], _known_keys(err["loc"][:-1]), n=1)
+        problem += f" (did you mean {close[0]}?)" if close else " (check the spelling against quickcam.example.toml)"
     else:
         problem = err["msg"][0].lower() + err["msg"][1:]
         if "input" in err and not isinstance(err["input"], dict):
             problem += f", got {err['input']!r}"
-    where = f"environment variable {env_name}" if key in overridden else (
-        f"{path}" if path else "the defaults"
-    )
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"config error: {key}: {problem}; fix it in {where}{more}"
+    # An unknown section set from the environment (QUICKCAM_CAMRA__INDEX) fails at its
+    # first part: name the variable as it was written.
+    env_key = next((k for k in sorted(overridden) if k == key or k.startswith(key + ".")), None)
+    if env_key is not None:
+        where = "environment variable " + ENV_PREFIX + "__".join(p.upper() for p in env_key.split("."))
+    else:
+        where = f"{path}" if path else "the defaults"
+    return f"config error: {key}: {problem}; fix it in {where}"
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model at ``loc`` accepts (for did-you-mean); [] where any key goes."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return []
+        model = field.annotation
+        args = get_args(model)
+        if args and get_origin(model) is list:
+            model = args[0]
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []

@@ -3,17 +3,19 @@
 Keys come from the environment or ``tokens.env``, never from argv (argv is visible
 to every user in ``ps`` and lands in shell history). Each failing file is one line
 naming its cause; the other files still run, and the exit code says whether any
-failed. Plaintext is written to a hidden temporary file beside its destination and
-renamed only once every segment has been authenticated, so a damaged file never
-leaves a half-decrypted clip that looks whole.
+failed. Plaintext is written to a hidden temporary file beside its destination,
+fsynced and renamed only once every segment has been authenticated, so a damaged
+file never leaves a half-decrypted clip that looks whole. The temporary file is
+removed on any error and on SIGINT, SIGTERM and SIGHUP; one left by SIGKILL or a
+power cut is removed by the next run into the same folder.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ import click
 from quickcam.common import cryptofile
 from quickcam.common.cryptofile import (
     FILE_EXTENSION,
+    LOG_CONTENT_TYPE,
     Context,
     CryptoFileError,
     Header,
@@ -34,6 +37,7 @@ from quickcam.common.cryptofile import (
     SymmetricKey,
     read_header,
 )
+from quickcam.common.durable import atomic_write
 from quickcam.common.secrets import load_secrets
 
 EXIT_FAILED = 1
@@ -52,8 +56,10 @@ _EXTENSIONS = {
     "image/webp": ".webp",
     "application/json": ".json",
 }
-# A ULID (Crockford base32, 26 characters), as the uploader puts message ids in names.
-_ULID = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}(?![0-9A-Za-z])")
+# A clip id in a file name (docs/encryption.md, "Tools"): 26 characters of the Crockford
+# base32 alphabet, not next to another letter or digit. The uploader's ids are 26 hex
+# digits (a subset); ULIDs from other writers match too.
+_ID_IN_NAME = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}(?![0-9A-Za-z])")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _env_file_option = click.option(
@@ -74,11 +80,20 @@ class NameMismatchError(CryptoFileError):
 # --- keygen --------------------------------------------------------------------------------
 
 
+def _not_an_option(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A file name that starts with ``-`` is almost surely an option typed after a value-taking one."""
+    if value is not None and str(value).startswith("-"):
+        raise click.BadParameter(f"{value} looks like an option, not a file name; give a path "
+                                 f"(e.g. ./{value} if you really mean that name)")
+    return value
+
+
 @click.command()
 @click.option(
     "--recipient",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=_not_an_option,
     help="Write an X25519 key pair: PATH (private, mode 0600) and PATH.pub (public).",
 )
 @click.option(
@@ -86,6 +101,7 @@ class NameMismatchError(CryptoFileError):
     "curve_name",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=_not_an_option,
     help="Write a CURVE key pair for the link: NAME.key (public) and NAME.key_secret (mode 0600).",
 )
 @click.pass_context
@@ -94,7 +110,8 @@ def keygen(ctx: click.Context, recipient: Path | None, curve_name: Path | None) 
 
     The ENCRYPTION_KEY line is the secret itself: redirect it into tokens.env
     (quickcam keygen >> tokens.env) rather than into a terminal log. With
-    --recipient the camera machine gets only PATH.pub and cannot decrypt.
+    --recipient the uploader's machine (it encrypts) gets only PATH.pub and
+    cannot decrypt.
     """
     if recipient is not None and curve_name is not None:
         _fail_usage("choose one of --recipient and --curve")
@@ -118,8 +135,9 @@ def keygen(ctx: click.Context, recipient: Path | None, curve_name: Path | None) 
     click.echo(f"private key: {recipient} (mode 0600, key id {private.key_id})")
     click.echo(f"public key:  {public_path}")
     click.echo(
-        f"Give {public_path.name} to the camera machine. Keep {recipient.name} off it; where you "
-        f"decrypt, set {Keyring.ENV_PRIVATE_KEY_FILE}={recipient}"
+        f"Copy {public_path.name} to the uploader's machine (the uploader encrypts) and set "
+        f"ENCRYPTION_RECIPIENT=<its path> in its tokens.env. Keep {recipient.name} off that machine; "
+        f"where you decrypt, set {Keyring.ENV_PRIVATE_KEY_FILE}={recipient}"
     )
 
 
@@ -158,7 +176,9 @@ def decrypt(paths: tuple[Path, ...], out_dir: Path, overwrite: bool, env_file: P
     sequence, and an extension for the content type (.mp4, .jpg).
     """
     keyring = _keyring(env_file)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _stop_on_signals()
+    _remove_stale_parts(out_dir)
     outcomes: Counter[str] = Counter()
     skipped = 0
     files = list(_expand(paths))
@@ -212,21 +232,53 @@ def _decrypt_one(path: Path, out_dir: Path, keyring: Keyring, overwrite: bool) -
         if target.exists() and not overwrite:
             raise FileExistsError(17, "exists", str(target))
         src.seek(0)
-        fd, temp_name = tempfile.mkstemp(prefix=".", suffix=".part", dir=out_dir)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                cryptofile.decrypt(src, out, keyring)
-            os.replace(temp_name, target)
-        except BaseException:
-            os.unlink(temp_name)
-            raise
+        target.parent.mkdir(exist_ok=True, mode=0o700)
+        with atomic_write(target, f"{_PART_PREFIX}{os.getpid()}-{target.name}.part") as out:
+            cryptofile.decrypt(src, out, keyring)
     return target
+
+
+# Plaintext in progress: ``.quickcam-decrypt-<pid>-<name>.part``, the pid telling a
+# live run's file from one a killed run left behind.
+_PART_PREFIX = ".quickcam-decrypt-"
+_PART_NAME = re.compile(re.escape(_PART_PREFIX) + r"(\d+)-.*\.part")
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a timeout, systemd, a closed terminal) unwind like Ctrl-C,
+    so the temporary plaintext is removed on the way out."""
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+
+def _remove_stale_parts(out_dir: Path) -> None:
+    """Remove the temporary plaintext of runs that were killed (their pid is gone)."""
+    parts = [*out_dir.glob(f"{_PART_PREFIX}*.part"), *(out_dir / LOG_FOLDER).glob(f"{_PART_PREFIX}*.part")]
+    for part in parts:
+        match = _PART_NAME.fullmatch(part.name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        part.unlink(missing_ok=True)
+        click.echo(f"removed {part}: partial plaintext left by an interrupted decrypt", err=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
 
 
 def _check_name(path: Path, header: Header) -> None:
     """The name the ledger gave the file must name the clip its header authenticates."""
     message_id = header.context.message_id
-    named = _ULID.findall(path.name)
+    named = _ID_IN_NAME.findall(path.name)
     if named and message_id.upper() not in (n.upper() for n in named):
         raise NameMismatchError(
             f"name mismatch: the file name says clip {named[0]} but its header says "
@@ -234,14 +286,22 @@ def _check_name(path: Path, header: Header) -> None:
         )
 
 
+LOG_FOLDER = "logs"
+
+
 def output_name(context: Context) -> str:
-    """``camera_20240101T120000.123Z_clip_0003.mp4``: sortable, unique per segment, safe."""
+    """``camera_20240101T120000.123Z_clip_0003.mp4``: sortable, unique per segment, safe.
+
+    An uploader log goes to ``logs/host_20240101T120000.123Z_id.log``, apart from the clips.
+    """
     start = datetime.fromtimestamp(context.start_ms / 1000, tz=UTC)
     stamp = start.strftime("%Y%m%dT%H%M%S") + f".{context.start_ms % 1000:03d}Z"
-    extension = _EXTENSIONS.get(context.content_type.split(";")[0].strip().lower(), ".bin")
+    media_type = context.content_type.split(";")[0].strip().lower()
     parts = (context.camera_id or "camera", stamp, context.message_id or "clip")
     safe = "_".join(_UNSAFE.sub("-", part).strip(".-") or "x" for part in parts)
-    return f"{safe}_{context.sequence:04d}{extension}"
+    if media_type == LOG_CONTENT_TYPE:
+        return f"{LOG_FOLDER}/{safe}.log"
+    return f"{safe}_{context.sequence:04d}{_EXTENSIONS.get(media_type, '.bin')}"
 
 
 def _keyring(env_file: Path) -> Keyring:

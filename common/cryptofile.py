@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 import re
+import string
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ __all__ = [
 ]
 
 FILE_EXTENSION = ".qsc"
+# The content type of the uploader's own log, the one file that is not a clip
+# (docs/encryption.md, "Files that are not clips").
+LOG_CONTENT_TYPE = "text/plain"
 
 # --- Our header ------------------------------------------------------------------------------
 # PNG-style magic: the high byte catches 7-bit channels, CR LF and LF catch line-ending
@@ -342,12 +346,16 @@ def _key_id(mode: int, material: bytes) -> str:
     return digest[:KEY_ID_SIZE].hex()
 
 
-def _parse_hex32(text: str, what: str) -> bytes:
+def _parse_hex32(text: str, what: str, make: str = "quickcam keygen") -> bytes:
     stripped = text.strip()
     if not _HEX64.fullmatch(stripped):
+        wrong = next((n for n, c in enumerate(stripped, 1) if c not in string.hexdigits), None)
+        if len(stripped) != 2 * KEY_SIZE:
+            problem = f"got {len(stripped)} characters"
+        else:
+            problem = f"non-hex character at position {wrong}"  # the character itself may be secret
         raise KeyFormatError(
-            f"{what} must be exactly 64 hex characters (32 bytes); got {len(stripped)} "
-            "characters. Generate one with: quickcam keygen"
+            f"{what} must be exactly 64 hex characters (32 bytes); {problem}. Generate one with: {make}"
         )
     return bytes.fromhex(stripped)
 
@@ -388,7 +396,7 @@ class SymmetricKey:
 
 
 class RecipientPublicKey:
-    """An X25519 public key (mode 2): all the camera machine needs to encrypt."""
+    """An X25519 public key (mode 2): all the uploader (which encrypts) needs."""
 
     __slots__ = ("_key", "key_id")
 
@@ -399,7 +407,8 @@ class RecipientPublicKey:
     @classmethod
     def from_hex(cls, hex64: str) -> RecipientPublicKey:
         """Parse the 32-byte raw public key as 64 hex characters."""
-        return cls(X25519PublicKey.from_public_bytes(_parse_hex32(hex64, "a recipient key")))
+        raw = _parse_hex32(hex64, "a recipient public key", "quickcam keygen --recipient PATH")
+        return cls(X25519PublicKey.from_public_bytes(raw))
 
     @classmethod
     def from_pem(cls, data: bytes) -> RecipientPublicKey:
@@ -439,7 +448,7 @@ class RecipientPublicKey:
 
 
 class RecipientPrivateKey:
-    """An X25519 private key (mode 2): kept off the camera machine, needed only to decrypt."""
+    """An X25519 private key (mode 2): kept off the uploader's machine, needed only to decrypt."""
 
     __slots__ = ("_key", "key_id")
 
@@ -455,7 +464,7 @@ class RecipientPrivateKey:
     @classmethod
     def from_hex(cls, hex64: str) -> RecipientPrivateKey:
         """Parse the raw 32-byte X25519 private key as hex (test vectors use this form)."""
-        raw = _parse_hex32(hex64, "a recipient private key")
+        raw = _parse_hex32(hex64, "a recipient private key", "quickcam keygen --recipient PATH")
         return cls(X25519PrivateKey.from_private_bytes(raw))
 
     @classmethod
@@ -482,7 +491,7 @@ class RecipientPrivateKey:
         return cls.from_pem(data)
 
     def public_key(self) -> RecipientPublicKey:
-        """The matching public key, to give to the camera machine."""
+        """The matching public key, to give to the uploader (it encrypts)."""
         return RecipientPublicKey(self._key.public_key())
 
     def to_pem(self) -> bytes:
@@ -775,7 +784,7 @@ def decrypt(src: BinaryIO, out: BinaryIO, keyring: Keyring) -> Header:
             aead.decrypt_into(_nonce(prefix, index, index == count - 1), box, None, opened[:size])
         except InvalidTag:
             raise DamagedError(
-                f"damaged: segment {index + 1} of {count} failed authentication, the file was "
+                f"damaged: segment {index} (of {count}, numbered from 0) failed authentication, the file was "
                 "altered, reordered or swapped; fetch it again from the back end"
             ) from None
         out.write(opened[:size])

@@ -29,6 +29,7 @@ from pathlib import Path
 import click
 
 from quickcam.common.config import Config, ConfigError, load_config
+from quickcam.common.private import wider_than_private
 from quickcam.common.secrets import load_secrets
 
 CHECK_GROUP = "quickcam.checks"
@@ -106,6 +107,22 @@ def check_env_file(env_file: Path) -> Result:
     if mode & 0o077:
         return red(name, f"is readable by other users (mode {mode:03o})", f"chmod 600 {env_file}")
     return ok(name, f"present, mode {mode:03o} (owner only)")
+
+
+def check_private_paths(config: Config) -> Result:
+    """The folders holding footage and metadata, and the logs, must be this user's only (POSIX)."""
+    name = "private files"
+    log_file = config.logging.file
+    logs = sorted(log_file.parent.glob(f"{log_file.stem}.*{log_file.suffix}*")) if log_file.parent.is_dir() else []
+    paths = [config.recording.outbox_dir, config.uploader.spool_dir, config.uploader.state_dir, *logs]
+    if os.name != "posix":
+        return ok(name, "permissions are not checked on this system")
+    wide = wider_than_private(paths)
+    if not wide:
+        return ok(name, "outbox, spool, state and logs are readable by this user only (or not made yet)")
+    listed = ", ".join(f"{path} (mode {mode:03o})" for path, mode in wide)
+    return red(name, f"readable by other users: {listed}",
+               "chmod -R go-rwx " + " ".join(str(path) for path, _ in wide))
 
 
 def free_space_result(name: str, folder: Path, what: str, minimum: int = MIN_FREE_BYTES) -> Result:
@@ -203,12 +220,14 @@ def doctor(config_path: Path | None, only: str | None, timeout_s: float, verbose
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        click.echo(format_result(red("config", str(exc), "see quickcam.example.toml"), color), color=color)
+        message = str(exc).replace("\n", "; ")
+        fix = "" if "fix it in" in message else "see quickcam.example.toml"  # the message names it already
+        click.echo(format_result(red("config", message, fix), color), color=color)
         raise SystemExit(EXIT_RED) from None
     cameras = ", ".join(cam.id for cam in config.camera_list())
     first = [ok("config", f"{where}: valid; camera(s) {cameras}; "
                           f"destination(s) {', '.join(config.uploader.destinations)}"),
-             check_env_file(config.env_file)]
+             check_env_file(config.env_file), check_private_paths(config)]
     try:
         secrets = load_secrets(config.env_file)
     except OSError:  # unreadable tokens.env: already a red line above

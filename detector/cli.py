@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -9,6 +10,17 @@ import click
 
 from quickcam.common.config import load_config
 from quickcam.common.logs import setup_logging
+from quickcam.common.private import make_private
+
+
+def quiet_native_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own lines (``[ WARN:0@0.07] global cap_v4l.cpp ...``,
+    ``[tcp @ 0x...] Connection refused``) out of the output: the detector reports the
+    same conditions itself, in its log format and with the fix (``camera cam0: lost``).
+    Read by OpenCV when it loads and when it first opens FFmpeg; a value already in
+    the environment (e.g. ``OPENCV_LOG_LEVEL=DEBUG`` while debugging) is kept."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 @click.command()
@@ -22,8 +34,10 @@ def detector(config_path: Path | None, seconds: float | None, start: datetime | 
 
     Exit code 3 when a camera never delivered a frame (it is named in the log with the likely fix).
     """
-    from quickcam.detector.app import run_detector
+    quiet_native_logs()
+    from quickcam.detector.app import run_detector  # imports OpenCV: after quiet_native_logs
 
+    make_private()  # plaintext clips, logs and status: this user's only
     config = load_config(config_path)
     if start is not None:  # every file camera's timeline starts there
         config = config.model_copy(update={"camera": config.camera.model_copy(update={"start": start})})

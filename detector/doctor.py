@@ -26,6 +26,7 @@ from quickcam.common.config import CameraConfig, Config, ConfigError
 from quickcam.common.curve import client_keys
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
 from quickcam.detector import status_file
+from quickcam.detector.cli import quiet_native_logs
 from quickcam.detector.sources import EndOfSource, make_source
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ UPLOADER_FIX = ("start the uploader (quickcam uploader, or: systemctl start quic
 
 def checks(context: DoctorContext) -> list[Check]:
     config = context.config
-    if not log.isEnabledFor(logging.DEBUG):  # OpenCV's own warnings would break the one-line report
+    if not log.isEnabledFor(logging.DEBUG):  # OpenCV's and FFmpeg's own lines would break the one-line report
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        quiet_native_logs()  # FFmpeg reads its level when OpenCV first opens a stream: still ahead
     running = running_detector(config)
     found = [Check(f"camera {cam.id}", lambda cam=cam: camera_in_use(cam, running) or check_camera(cam),
                    fix_on_timeout=_camera_fix(cam))

@@ -14,6 +14,7 @@
 #                   headers: scripts/build_native.sh lists them and why), then
 #                   builds it into build/native/ for tests/test_native_detector.py
 #                   and the native runs of the reliability scenarios
+# Each install says what and why on stderr; nothing is done when all is present.
 # Without root or apt-get the tests that need them skip with the reason.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,7 @@ apt_update_once() {
 }
 
 if [ ! -x /usr/sbin/sshd ] && have_apt; then
+    echo "install_test_tools: installing openssh-server (apt-get, as root): a real sshd for the SFTP back-end test" >&2
     apt_update_once
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null 2>&1 \
         || echo "install_test_tools: could not install openssh-server" >&2
@@ -51,6 +53,8 @@ samples=(vtest.avi tree.avi messi5.jpg)
 missing=0
 for name in "${samples[@]}"; do [ -f "tests/data/$name" ] || missing=1; done
 if [ "$missing" = 1 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install_test_tools: downloading opencv-doc (apt-get download; not installed) to extract" \
+        "${samples[*]} into tests/data/: real footage and a real face for the detection tests" >&2
     mkdir -p tests/data
     tmp="$(mktemp -d)"
     echo "install_test_tools: extracting ${samples[*]} from Debian's opencv-doc into tests/data/ (real sample footage for the detection tests)"

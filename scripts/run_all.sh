@@ -46,7 +46,9 @@ args=()
 if [ "$demo" = 1 ]; then
     export QUICKCAM_CAMERA__SOURCE=demo
     export QUICKCAM_UPLOADER__DESTINATIONS=local
-    if [ ! -f tokens.env ] || ! grep -q '^ENCRYPTION_KEY=' tokens.env; then
+    # Recipient mode (ENCRYPTION_RECIPIENT, which wins over ENCRYPTION_KEY) needs no symmetric key.
+    if [ -z "${ENCRYPTION_RECIPIENT:-}" ] && ! grep -qs '^ENCRYPTION_RECIPIENT=' tokens.env \
+        && ! grep -qs '^ENCRYPTION_KEY=' tokens.env; then
         (umask 077; "$QC" keygen >> tokens.env) || exit 1
         chmod 600 tokens.env
         echo "run_all.sh: wrote a new ENCRYPTION_KEY to tokens.env (mode 600). Keep a copy somewhere safe:" >&2

@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_bootstrap.sh
 bootstrap_venv test
+echo "test.sh: checking the system tools some tests need (scripts/install_test_tools.sh says what it installs and why)" >&2
 scripts/install_test_tools.sh || echo "test.sh: some system test tools could not be installed; their tests will say so" >&2
 exec .venv/bin/python -m pytest "$@"

@@ -201,12 +201,15 @@ class Pipeline:
         skip = set(set_aside)
         return [row["id"] for row in self.produced() if row["id"] not in stored and row["id"] not in skip]
 
-    def check_invariant(self, set_aside: Iterable[str] = ()) -> dict[str, int]:
-        """Assert the no-loss invariant; return the figures for the report.
+    def measure(self, set_aside: Iterable[str] = ()) -> tuple[dict[str, int], list[str]]:
+        """Count, from what the detector recorded and what storage holds, how the invariant fared.
 
-        ``set_aside``: items a scenario destroyed on the uploader's disk after
-        the ack (a corrupted spool file). They must not reach storage (garbage
-        is never uploaded as footage); they are counted, not lost silently.
+        Returns the figures for the report (``lost``, ``duplicated``, ``invented``:
+        in storage but never produced, ``altered``: decrypts to other bytes) and one
+        line per problem; an empty list means the invariant holds. ``set_aside``:
+        items a scenario destroyed on the uploader's disk after the ack (a corrupted
+        spool file); they must not reach storage (garbage is never uploaded as
+        footage) and are counted, not lost silently.
         """
         keyring = Keyring.from_env(dotenv_values(self.root / "tokens.env"))
         produced = {row["id"]: row for row in self.produced()}
@@ -214,25 +217,41 @@ class Pipeline:
         stored = self.stored()
         missing = [i for i in produced if i not in stored and i not in aside]
         duplicated = [i for i, refs in stored.items() if len(refs) > 1]
-        unaccounted = [i for i in stored if i not in produced]
+        invented = [i for i in stored if i not in produced]
         garbage_uploaded = [i for i in aside if i in stored]
-        corrupt = [i for i, row in produced.items()
-                   if any(plaintext_sha256(self.storage.read(ref), keyring) != row["sha256"]
+        altered = [i for i, row in produced.items()
+                   if any(_plaintext_sha256_or_none(self.storage.read(ref), keyring) != row["sha256"]
                           for ref in stored.get(i, []))]
-        assert not missing, f"lost: {missing}"
-        assert not duplicated, f"stored twice: {duplicated}"
-        assert not unaccounted, f"in storage but never produced: {unaccounted}"
-        assert not garbage_uploaded, f"damaged spool files uploaded as footage: {garbage_uploaded}"
-        assert not corrupt, f"decrypts to different bytes: {corrupt}"
         figures = {"produced": len(produced), "stored": sum(len(r) for r in stored.values()),
-                   "lost": 0, "duplicated": 0}
+                   "lost": len(missing), "duplicated": len(duplicated), "invented": len(invented),
+                   "altered": len(altered)}
         if aside:
             figures["set_aside"] = len(aside)
+            figures["garbage_uploaded"] = len(garbage_uploaded)
+        problems = [f"{what}: {ids}" for what, ids in (
+            ("lost", missing), ("stored twice", duplicated), ("in storage but never produced", invented),
+            ("damaged spool files uploaded as footage", garbage_uploaded), ("decrypts to different bytes", altered),
+        ) if ids]
+        return figures, problems
+
+    def check_invariant(self, set_aside: Iterable[str] = (), scenario: str | None = None,
+                        faults: str = "") -> dict[str, int]:
+        """Measure the no-loss invariant, record the figures (with ``scenario``) whatever
+        they are, then assert it; return the figures."""
+        figures, problems = self.measure(set_aside)
+        if scenario is not None:
+            self.record(scenario, faults, figures)
+        assert not problems, "; ".join(problems)
         return figures
+
+    def record_invariant(self, scenario: str, faults: str, set_aside: Iterable[str] = ()) -> dict[str, int]:
+        """``check_invariant`` for a scenario of the reliability report: its row is written first."""
+        return self.check_invariant(set_aside, scenario, faults)
 
     def record(self, scenario: str, faults: str, figures: dict[str, Any]) -> None:
         """Print a scenario's figures and, with QUICKCAM_FIGURES set, append them to that file."""
-        row = {"scenario": scenario, "faults": faults, **figures}
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+        row = {"scenario": scenario, "faults": faults, **figures, "test": test}
         print(f"{scenario}: {faults}; {figures}")
         target = os.environ.get(FIGURES_ENV)
         if target:
@@ -310,26 +329,32 @@ class Timer:
 # -- several destinations at once: the invariant per destination, from what each holds --------
 
 
-def check_invariant_at(pipe: Pipeline, where: str, files: dict[str, bytes]) -> dict[str, int]:
+def check_invariant_at(pipe: Pipeline, where: str, files: dict[str, bytes], scenario: str | None = None,
+                       faults: str = "") -> dict[str, int]:
     """The invariant for one destination, from what it holds: ``{remote key or path: bytes}``.
 
     For back ends read through their servers (a fake's memory, moto, sshd's folder).
-    Every file counts, so a leftover temporary file is "unaccounted"; the
-    uploader's own logs (under ``logs/``) are left out.
+    Every file counts, so a leftover temporary file is "invented"; the
+    uploader's own logs (under ``logs/``) are left out. With ``scenario`` the
+    figures are recorded before the checks, whatever they show.
     """
     keyring = Keyring.from_env(dotenv_values(pipe.root / "tokens.env"))
     produced = {row["id"]: row for row in pipe.produced()}
     stored = files_by_item(files)
     missing = [i for i in produced if i not in stored]
     duplicated = [i for i, blobs in stored.items() if len(blobs) > 1]
-    unaccounted = [i for i in stored if i not in produced]
-    corrupt = [i for i, row in produced.items()
-               if any(plaintext_sha256(blob, keyring) != row["sha256"] for blob in stored.get(i, []))]
+    invented = [i for i in stored if i not in produced]
+    altered = [i for i, row in produced.items()
+               if any(_plaintext_sha256_or_none(blob, keyring) != row["sha256"] for blob in stored.get(i, []))]
+    figures = {"produced": len(produced), "stored": sum(len(b) for b in stored.values()), "lost": len(missing),
+               "duplicated": len(duplicated), "invented": len(invented), "altered": len(altered)}
+    if scenario is not None:
+        pipe.record(scenario, faults, figures)
     assert not missing, f"{where}: lost {missing}"
     assert not duplicated, f"{where}: stored twice {duplicated}"
-    assert not unaccounted, f"{where}: holds files never produced {unaccounted}"
-    assert not corrupt, f"{where}: decrypts to different bytes {corrupt}"
-    return {"produced": len(produced), "stored": sum(len(b) for b in stored.values()), "lost": 0, "duplicated": 0}
+    assert not invented, f"{where}: holds files never produced {invented}"
+    assert not altered, f"{where}: decrypts to different bytes {altered}"
+    return figures
 
 
 def files_by_item(files: dict[str, bytes], logs: bool = False) -> dict[str, list[bytes]]:
@@ -340,6 +365,14 @@ def files_by_item(files: dict[str, bytes], logs: bool = False) -> dict[str, list
             item_id = key.rsplit("/", 1)[-1].removesuffix(".qsc").rsplit("-", 1)[-1]
             found.setdefault(item_id, []).append(data)
     return found
+
+
+def _plaintext_sha256_or_none(encrypted: bytes, keyring: Keyring) -> str | None:
+    """The plaintext's hash, or None when the stored file does not decrypt (it is then "altered")."""
+    try:
+        return plaintext_sha256(encrypted, keyring)
+    except CryptoFileError:
+        return None
 
 
 def plaintext_sha256(encrypted: bytes, keyring: Keyring) -> str:

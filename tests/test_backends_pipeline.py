@@ -276,7 +276,10 @@ def test_uploader_log_goes_up_encrypted_periodically_and_at_shutdown(run: Run, d
     # At shutdown: one more, queued after SIGTERM, holding the uploader's last words.
     assert logs[queued[-1]][2] >= run.stopped_at
     assert "uploader: stopping; no new footage accepted" in texts[queued[-1]]
-    assert "uploaded segment" in texts[queued[-1]]
+    # Each upload holds only the lines new since the one before: in order, they are the log file, each line once.
+    uploaded = "".join(texts[i] for i in queued)
+    assert (run.pipe.root / "run.uploader.log").read_text().startswith(uploaded)
+    assert "uploaded segment" in uploaded and uploaded.count("receiver: listening") == 1
 
 
 def _decrypted(encrypted: bytes, keyring: Keyring) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import QUICKCAM
+from quickcam.common import cryptofile as cf
+from tests.conftest import QUICKCAM, REPO, free_port
 from tests.pipeline import Pipeline
 
 
@@ -50,3 +52,22 @@ def test_footage_encrypted_to_a_recipient_is_unreadable_on_the_camera_machine_an
     inspected = subprocess.run([QUICKCAM, "inspect", *map(str, list((camera_box / "storage").rglob("*.qsc"))[:1])],
                                capture_output=True, text=True, timeout=60)
     assert inspected.returncode == 0 and "recipient" in inspected.stdout.lower()
+
+
+@pytest.mark.slow
+def test_run_all_demo_in_recipient_mode_adds_no_symmetric_key(tmp_path: Path) -> None:
+    public = cf.RecipientPrivateKey.generate().public_key()
+    (tmp_path / "tokens.env").write_text(f"ENCRYPTION_RECIPIENT={public.to_hex()}\n")
+    (tmp_path / "tokens.env").chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUICKCAM_", "ENCRYPTION_"))}
+    env["QUICKCAM_LINK__ENDPOINT"] = f"tcp://127.0.0.1:{free_port()}"
+    run = subprocess.run([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "8"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "tokens.env").read_text() == f"ENCRYPTION_RECIPIENT={public.to_hex()}\n"
+    assert "ENCRYPTION_KEY" not in run.stderr
+    stored = list((tmp_path / "storage").rglob("*.qsc"))
+    assert stored
+    for path in stored:
+        with path.open("rb") as src:
+            assert cf.read_header(src).mode == 2

@@ -68,15 +68,14 @@ def soak(root: Path, seconds: float, label: str) -> None:
         assert last - first <= FD_GROWTH_MAX, f"{key} grew from {first} to {last}: {samples}"
     assert max(s["outbox"] for s in samples) < 40, "the outbox kept growing while the uploader was up"
 
-    figures = pipe.check_invariant()
     events = pipe.output("detector").count("motion, event")
     mib = 1024
-    pipe.record(label, (
+    figures = pipe.record_invariant(label, (
         f"{seconds / 60:.0f} min, {events} events; RSS uploader {growth['up_rss'][0] / mib:.0f}->"
         f"{growth['up_rss'][1] / mib:.0f} MiB, detector {growth['det_rss'][0] / mib:.0f}->"
         f"{growth['det_rss'][1] / mib:.0f} MiB; open fds uploader {growth['up_fds'][0]:.0f}->"
         f"{growth['up_fds'][1]:.0f}, detector {growth['det_fds'][0]:.0f}->{growth['det_fds'][1]:.0f}; "
-        "outbox and spool empty at the end"), figures)
+        "outbox and spool empty at the end"))
     assert figures["produced"] >= seconds / 15
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import signal
 import socket
 import threading
@@ -11,11 +12,12 @@ import time
 from pathlib import Path
 
 from quickcam.common.config import Config, ConfigError
-from quickcam.common.cryptofile import Context, KeyFormatError, RecipientPublicKey, SymmetricKey
+from quickcam.common.cryptofile import LOG_CONTENT_TYPE, Context, KeyFormatError, RecipientPublicKey, SymmetricKey
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.uploader.backends import Backend, BackendError, create_backend
 from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.shipper import Shipper
 from quickcam.uploader.spool import Spool
@@ -26,10 +28,16 @@ SHUTDOWN_UPLOAD_S = 10.0
 
 
 def encryption_key(secrets: dict[str, str]) -> SymmetricKey | RecipientPublicKey:
-    """Mode 2 (public recipient) if configured, else the symmetric ENCRYPTION_KEY."""
+    """Mode 2 if ENCRYPTION_RECIPIENT is set (it wins over ENCRYPTION_KEY), else mode 1.
+
+    ENCRYPTION_RECIPIENT is the recipient's public key as 64 hex characters, or the
+    path of the ``.pub`` file ``quickcam keygen --recipient`` wrote (docs/encryption.md).
+    """
     try:
         recipient = secrets.get("ENCRYPTION_RECIPIENT", "").strip()
         if recipient:
+            if _HEX64.fullmatch(recipient) or (len(recipient) == 64 and not Path(recipient).exists()):
+                return RecipientPublicKey.from_hex(recipient)
             return RecipientPublicKey.load(recipient)
         key = secrets.get("ENCRYPTION_KEY", "").strip()
         if not key:
@@ -37,8 +45,14 @@ def encryption_key(secrets: dict[str, str]) -> SymmetricKey | RecipientPublicKey
                 "ENCRYPTION_KEY is not set; create one with `quickcam keygen` and put the line in tokens.env"
             )
         return SymmetricKey.from_hex(key)
-    except (KeyFormatError, OSError) as exc:
+    except KeyFormatError as exc:
         raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"ENCRYPTION_RECIPIENT: cannot read {recipient}: {exc.strerror or exc}; set it to the "
+                          "PATH.pub file `quickcam keygen --recipient PATH` wrote, or its 64 hex characters") from None
+
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend]:
@@ -136,14 +150,17 @@ def _drain(shipper: Shipper, ledger_path: Path, timeout: float) -> None:
 
 def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
                 log_file: Path | None, shipper: Shipper) -> None:
-    """Encrypt a copy of the log file into the spool for upload, as the original tool did."""
+    """Encrypt the lines logged since the last upload into the spool, for upload (as the original tool did)."""
     if log_file is None or not log_file.is_file():
         return
-    data = log_file.read_bytes()
+    cursor = LogCursor(log_file, config.uploader.state_dir)
+    data = cursor.unsent()
+    if not data:
+        return
     item_id = new_message_id()
     host = socket.gethostname()
     context = Context(camera_id=host, message_id=item_id, sequence=0, start_ms=int(time.time() * 1000),
-                      content_type="text/plain", plaintext_length=len(data))
+                      content_type=LOG_CONTENT_TYPE, plaintext_length=len(data))
     try:
         path = spool.store(item_id, data, key, context)
         stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
@@ -154,6 +171,7 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
                             str(path), remote, time.time()), config.uploader.destinations)
         finally:
             ledger.close()
+        cursor.advance()
         shipper.wake.set()
     except OSError as exc:
         log.warning("uploader: could not queue the log file for upload: %s", exc)

@@ -11,6 +11,7 @@ import click
 
 from quickcam.common.config import load_config
 from quickcam.common.logs import setup_logging
+from quickcam.common.private import make_private
 
 
 @click.command()
@@ -20,6 +21,7 @@ def uploader(config_path: Path | None, seconds: float | None) -> None:
     """Receive footage from detectors, encrypt it, upload it."""
     from quickcam.uploader.app import run_uploader
 
+    make_private()  # spool, ledger, logs and status: this user's only
     config = load_config(config_path)
     log_file = setup_logging("uploader", config.logging.file, config.logging.level)
     raise SystemExit(run_uploader(config, log_file, seconds))

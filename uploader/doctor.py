@@ -22,6 +22,8 @@ from quickcam.uploader.backends import BackendError
 DOCTOR_KEY = ".quickcam-doctor"
 PROBE_TEXT = b"quickcam doctor test upload; safe to delete\n"
 STATE_MIN_FREE_BYTES = 16 * (1 << 20)
+RECIPIENT_FIX = ("where you decrypt: quickcam keygen --recipient owner.key; then set ENCRYPTION_RECIPIENT to "
+                 "owner.key.pub (copied to this machine) or its 64 hex characters")
 KEYGEN_FIX = "quickcam keygen >> tokens.env && chmod 600 tokens.env (keep a copy of it off this machine)"
 
 
@@ -57,7 +59,8 @@ def check_encryption_key(secrets: dict[str, str]) -> Result:
     try:
         key = encryption_key(dict(secrets))
     except ConfigError as exc:
-        return red(name, str(exc), KEYGEN_FIX)
+        recipient = bool(secrets.get("ENCRYPTION_RECIPIENT", "").strip())
+        return red(name, str(exc), RECIPIENT_FIX if recipient else KEYGEN_FIX)
     try:
         Keyring.from_env({k: v for k, v in secrets.items() if k == Keyring.ENV_OLD_KEYS})
     except KeyFormatError as exc:

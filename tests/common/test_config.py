@@ -105,3 +105,40 @@ def test_storage_options_from_the_environment_keep_their_types() -> None:
         "QUICKCAM_STORAGE__NAS__RATIO": "0.5",
     })
     assert config.storage["nas"] == {"timeout": 30, "verify": False, "url": "sftp://nas/footage", "ratio": 0.5}
+
+
+def test_a_typo_in_a_shared_section_is_reported_once_where_written_with_a_suggestion(tmp_path: Path) -> None:
+    file = tmp_path / "q.toml"
+    file.write_text("[motion]\npixel_treshold = 30\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, environ={})
+    assert str(caught.value) == (f"config error: motion.pixel_treshold: unknown key (did you mean pixel_threshold?); "
+                                 f"fix it in {file}")
+
+
+def test_two_mistakes_are_each_reported_once_on_their_own_line(tmp_path: Path) -> None:
+    file = tmp_path / "q.toml"
+    file.write_text("[motion]\npixel_threshold = 0\n[[cameras]]\nid = \"a\"\nfsp = 3\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, environ={})
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2, lines
+    assert f"config error: cameras.0.fsp: unknown key (did you mean fps?); fix it in {file}" in lines
+    assert any(line.startswith("config error: motion.pixel_threshold: input should be greater than or equal to 1")
+               for line in lines), lines
+
+
+def test_a_misspelt_environment_section_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(environ={"QUICKCAM_CAMRA__INDEX": "1"})
+    assert str(caught.value) == ("config error: camra: unknown key (did you mean camera?); "
+                                 "fix it in environment variable QUICKCAM_CAMRA__INDEX")
+
+
+def test_doctor_shows_a_config_error_with_a_single_fix(tmp_path: Path) -> None:
+    (tmp_path / "q.toml").write_text("[motion]\npixel_treshold = 30\n")
+    done = subprocess.run([QUICKCAM, "doctor", "--config", "q.toml"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    (line,) = [line for line in done.stdout.splitlines() if "config" in line]
+    assert line.count("fix") == 1 and "did you mean pixel_threshold?" in line, line

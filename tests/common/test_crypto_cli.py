@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from dotenv import dotenv_values
 
 from quickcam.common import crypto_cli
 from quickcam.common import cryptofile as cf
@@ -164,7 +168,7 @@ def test_a_damaged_file_leaves_no_partial_output(store: dict, tmp_path: Path) ->
     data[-100] ^= 1  # only the last segment fails, after four were written to the temp file
     big.write_bytes(data)
     result = quickcam("decrypt", str(big), "-o", "out", cwd=store["root"])
-    assert result.code == 1 and "damaged: segment 6 of 6" in result.stderr
+    assert result.code == 1 and "damaged: segment 5 (of 6, numbered from 0)" in result.stderr
     assert list((store["root"] / "out").iterdir()) == []
 
 
@@ -250,3 +254,57 @@ def test_keygen_curve_writes_a_zmq_key_pair_with_a_private_secret(tmp_path: Path
     again = subprocess.run([QUICKCAM, "keygen", "--curve", "cam1"], cwd=tmp_path, capture_output=True,
                            text=True, timeout=60)
     assert again.returncode != 0 and "already exists" in again.stderr
+
+
+@pytest.fixture
+def big_clips(tmp_path: Path) -> Path:
+    """Four 32 MB clips: decrypting them takes long enough to be interrupted mid-file."""
+    key = cf.SymmetricKey.generate()
+    (tmp_path / "tokens.env").write_text(f"ENCRYPTION_KEY={key.to_hex()}\n")
+    data = os.urandom(1 << 20) * 32
+    for n in range(4):
+        clip = f"01J9ZQ5W3V8K6T2R4M7N1P0X{n:02d}"
+        write_clip(tmp_path / "big" / f"{clip}.qsc", key, data, message_id=clip)
+    return tmp_path
+
+
+def _interrupt_mid_file(root: Path, signum: int) -> subprocess.Popen:
+    """Start ``quickcam decrypt``, send ``signum`` while a temporary plaintext file exists."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENCRYPTION_")}
+    proc = subprocess.Popen([str(QUICKCAM), "decrypt", "big", "-o", "out"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list((root / "out").glob(".*.part")):
+        assert proc.poll() is None and time.monotonic() < deadline, "decrypt ended before it could be interrupted"
+        time.sleep(0.002)
+    proc.send_signal(signum)
+    proc.wait(timeout=30)
+    return proc
+
+
+@pytest.mark.skipif(not QUICKCAM.exists(), reason="needs the installed quickcam console script")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_decrypt_stopped_by_a_signal_leaves_no_plaintext_part_file(big_clips: Path, signum: int) -> None:
+    proc = _interrupt_mid_file(big_clips, signum)
+    assert proc.returncode != 0
+    assert list((big_clips / "out").glob(".*")) == []
+    assert "Traceback" not in proc.stderr.read().decode()
+
+
+@pytest.mark.skipif(not QUICKCAM.exists(), reason="needs the installed quickcam console script")
+def test_decrypt_removes_the_part_file_a_killed_run_left(big_clips: Path) -> None:
+    _interrupt_mid_file(big_clips, signal.SIGKILL)
+    (left,) = (big_clips / "out").glob(".*.part")  # SIGKILL cannot be caught: the next run cleans up
+    shutil.rmtree(big_clips / "big")
+    key = cf.SymmetricKey.from_hex(dotenv_values(big_clips / "tokens.env")["ENCRYPTION_KEY"])
+    write_clip(big_clips / "small" / f"{CLIP}.qsc", key, b"x" * 100)
+    again = quickcam("decrypt", "small", "-o", "out", cwd=big_clips)
+    assert again.code == 0, again.stderr
+    assert not left.exists() and f"removed {Path('out') / left.name}" in again.stderr
+    assert [p.name for p in (big_clips / "out").iterdir()] == [
+        crypto_cli.output_name(cf.Context("cam0", CLIP, 0, START_MS, "video/mp4", 100))]
+
+
+def test_uploader_logs_decrypt_into_their_own_folder_as_log_files() -> None:
+    ctx = cf.Context("vm", CLIP, 0, START_MS, cf.LOG_CONTENT_TYPE, 10)
+    assert crypto_cli.output_name(ctx) == f"logs/vm_20240531T160837.171Z_{CLIP}.log"

@@ -126,6 +126,20 @@ def test_reader_rejects_each_invalid_vector_with_its_named_error(entry: dict) ->
     assert str(info.value).startswith(info.value.cause + ":")
 
 
+@pytest.mark.parametrize("entry", SPEC["invalid"], ids=lambda e: e["name"])
+def test_a_reader_with_the_early_size_check_gives_the_size_check_error_where_one_is_listed(entry: dict) -> None:
+    """docs/encryption.md, Reading: the optional size check may turn a later error into truncated/damaged."""
+    ring = cf.Keyring()
+    for hex_key, kind in zip(entry["keyring"], entry["keyring_kinds"], strict=True):
+        ring.add(cf.SymmetricKey.from_hex(hex_key) if kind == "symmetric" else cf.RecipientPrivateKey.from_hex(hex_key))
+    path = VECTORS / entry["file"]
+    with path.open("rb") as src, pytest.raises(cf.CryptoFileError) as info:
+        cf.check_file_size(cf.read_header(src), path.stat().st_size)  # what `quickcam decrypt` does first
+        src.seek(0)
+        cf.decrypt(src, io.BytesIO(), ring)
+    assert type(info.value).__name__ == entry.get("size_check_error", entry["error"]), str(info.value)
+
+
 def test_mode2_vectors_hpke_seal_opens_with_the_library_implementation() -> None:
     """Our RFC 9180 seal (needed to fix the ephemeral key) agrees with cryptography's open."""
     for _ in range(20):
@@ -484,3 +498,11 @@ def test_inspecting_a_header_needs_no_key_and_predicts_the_file_size(key: cf.Sym
         cf.check_file_size(header, len(sealed) - 1)
     with pytest.raises(cf.DamagedError):
         cf.check_file_size(header, len(sealed) + 1)
+
+
+def test_a_64_character_key_that_is_not_hex_names_the_position_of_the_bad_character() -> None:
+    text = "0" * 40 + "g" + "0" * 23
+    with pytest.raises(cf.KeyFormatError) as caught:
+        cf.SymmetricKey.from_hex(text)
+    assert "non-hex character at position 41" in str(caught.value)
+    assert "got 64 characters" not in str(caught.value)

@@ -13,6 +13,10 @@ place, so a reader never sees half a file. Object stores (S3, GCS, Azure)
 already make an object appear whole or not at all, and their "move" is a
 copy, so there the file is put directly.
 
+A key that already holds a file is never overwritten: the same bytes (a retry
+whose answer was lost) are a success, different bytes a permanent error that
+keeps what is stored, as the Cloudinary and Dropbox back ends do.
+
 For ``sftp://`` the server's host key is checked (sshfs alone would not):
 ``known_hosts`` in the storage options, else ``~/.ssh/known_hosts``; the string
 ``"none"`` switches the check off on purpose.
@@ -148,6 +152,8 @@ class FsspecBackend:
             fs, root = self._filesystem()
             target = posixpath.join(root, remote_key) if root else remote_key
             ops = _Ops(fs, self.timeout)
+            if self._already_stored(ops, local_path, target, size, remote_key):
+                return f"{self.url}/{remote_key}"
             if self.atomic_rename:
                 parent = posixpath.dirname(target)
                 tmp = posixpath.join(
@@ -174,6 +180,15 @@ class FsspecBackend:
             self._forget_filesystem()
             raise classify_error(exc, f"{self.url}/{remote_key}") from exc
         return f"{self.url}/{remote_key}"
+
+    def _already_stored(self, ops: _Ops, local_path: Path, target: str, size: int, remote_key: str) -> bool:
+        """True if ``target`` holds exactly this file; PermanentError if it holds another."""
+        ops.call("invalidate_cache", target)
+        if not ops.call("exists", target):
+            return False
+        if ops.call("size", target) == size and ops.call("cat_file", target) == local_path.read_bytes():
+            return True
+        raise PermanentError(f"{self.url}/{remote_key} already holds a different file; not overwriting it")
 
     # -- reading back (quickcam view) -------------------------------------------------------
     def list_folders(self, prefix: str) -> list[str]:

@@ -26,11 +26,22 @@ def test_file_url_writes_through_a_temporary_name_and_creates_folders(
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no .part left
 
 
-def test_same_key_uploaded_again_is_success(
+def test_same_key_uploaded_again_with_the_same_bytes_is_success(
     tmp_path: Path, make_segment: Callable[..., Path], remote_key: Callable[[], str]
 ) -> None:
     backend, segment = FsspecBackend(f"file://{tmp_path}"), make_segment()
     assert backend.upload(segment, remote_key()) == backend.upload(segment, remote_key())
+    assert (tmp_path / remote_key()).read_bytes() == segment.read_bytes()
+
+
+def test_same_key_with_different_bytes_is_permanent_and_keeps_the_original(
+    tmp_path: Path, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    backend, original = FsspecBackend(f"file://{tmp_path}"), make_segment()
+    backend.upload(original, remote_key())
+    with pytest.raises(PermanentError, match="already holds a different file"):
+        backend.upload(make_segment(), remote_key())
+    assert (tmp_path / remote_key()).read_bytes() == original.read_bytes()
 
 
 def test_target_folder_blocked_by_a_file_is_permanent(

@@ -113,11 +113,22 @@ def test_file_lands_under_the_prefix_with_exact_bytes(
     assert stored(moto_s3, remote_key()) == segment.read_bytes()
 
 
-def test_same_key_uploaded_again_is_success(
-    backend: FsspecBackend, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+def test_same_key_uploaded_again_with_the_same_bytes_is_success(
+    backend: FsspecBackend, moto_s3: Any, make_segment: Callable[..., Path], remote_key: Callable[[], str]
 ) -> None:
     segment = make_segment()
     assert backend.upload(segment, remote_key()) == backend.upload(segment, remote_key())
+    assert stored(moto_s3, remote_key()) == segment.read_bytes()
+
+
+def test_same_key_with_different_bytes_is_permanent_and_keeps_the_original(
+    backend: FsspecBackend, moto_s3: Any, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    original = make_segment()
+    backend.upload(original, remote_key())
+    with pytest.raises(PermanentError, match="already holds a different file"):
+        backend.upload(make_segment(), remote_key())
+    assert stored(moto_s3, remote_key()) == original.read_bytes()
 
 
 RETRYABLE_FAULTS = {

@@ -82,6 +82,17 @@ def test_same_key_uploaded_again_is_success(
     assert remote_file(sshd, remote_key()).read_bytes() == segment.read_bytes()
 
 
+def test_same_key_with_different_bytes_is_permanent_and_keeps_the_original(
+    sshd: Sshd, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    backend, original = backend_for(sshd), make_segment()
+    backend.upload(original, remote_key())
+    with pytest.raises(PermanentError, match="already holds a different file"):
+        backend.upload(make_segment(), remote_key())
+    assert remote_file(sshd, remote_key()).read_bytes() == original.read_bytes()
+    assert leftovers(sshd, remote_key()) == []
+
+
 def test_connection_cut_mid_upload_is_retryable_then_the_retry_uploads(
     sshd: Sshd, proxy: TcpFaultProxy, make_segment: Callable[..., Path],
     remote_key: Callable[[], str],

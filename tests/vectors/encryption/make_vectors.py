@@ -168,9 +168,9 @@ def build_invalid(valid: dict[str, dict]) -> list[dict]:
         ("header-bit-flip", small, _flip(cf.FIXED_SIZE), [KEY_A], "DamagedError",
          "camera id byte flipped: final header check fails"),
         ("header-forged", small, _forge(_rename_camera), [KEY_A], "DamagedError",
-         "camera id changed and checks recomputed: segment 1 fails authentication"),
+         "camera id changed and checks recomputed: segment 0 fails authentication"),
         ("salt-flip", small, _flip(header_size + 1), [KEY_A], "DamagedError",
-         "payload salt flipped: segment 1 fails authentication"),
+         "payload salt flipped: segment 0 fails authentication"),
         ("tag-flip", small, _flip(len(small) - 1, 7), [KEY_A], "DamagedError",
          "last tag byte flipped"),
         ("truncated", small, lambda d: d[:-1], [KEY_A], "TruncatedError",
@@ -189,23 +189,41 @@ def build_invalid(valid: dict[str, dict]) -> list[dict]:
          "wrapped key changed and checks recomputed: HPKE open fails"),
         ("mode2-truncated", small2, lambda d: d[:-16], [r], "TruncatedError",
          "last tag removed"),
+        ("truncated-wrong-key", small, lambda d: d[:-1], [KEY_B], "WrongKeyError",
+         "last byte removed and the key ring holds only KEY_B: the key lookup (step 5) fails "
+         "first, unless the reader checks the size early"),
     ]
     # fmt: on
     out = []
     for name, base, mutate, keys, error, why in cases:
         data = mutate(base)
-        out.append(
-            {
-                "name": name,
-                "file": f"invalid-{name}.qsc",
-                "keyring": [RECIPIENT.hex() if k == "recipient" else k.hex() for k in keys],
-                "keyring_kinds": ["recipient" if k == "recipient" else "symmetric" for k in keys],
-                "error": error,
-                "why": why,
-                "_bytes": data,
-            }
-        )
+        entry = {
+            "name": name,
+            "file": f"invalid-{name}.qsc",
+            "keyring": [RECIPIENT.hex() if k == "recipient" else k.hex() for k in keys],
+            "keyring_kinds": ["recipient" if k == "recipient" else "symmetric" for k in keys],
+            "error": error,
+            "why": why,
+        }
+        size_error = _size_check_error(data)
+        if size_error is not None:
+            entry["size_check_error"] = size_error  # what a reader with the optional early size check reports
+        out.append({**entry, "_bytes": data})
     return out
+
+
+def _size_check_error(data: bytes) -> str | None:
+    """The error of the optional early size check (after step 4, before step 5), or None when
+    the size is right or the header already fails (then every reader reports the header error)."""
+    try:
+        header = cf.read_header(io.BytesIO(data))
+    except cf.CryptoFileError:
+        return None
+    try:
+        cf.check_file_size(header, len(data))
+    except cf.CryptoFileError as exc:
+        return type(exc).__name__
+    return None
 
 
 def build() -> dict:

@@ -1,0 +1,73 @@
+"""The figures pages can show a failure: verdicts come from the figures, scenarios that did not run are named.
+
+bench/run_all.py and bench/reliability_report.py turn benchmark and scenario output
+into docs/benchmarks.md and docs/reliability.md; these tests feed them bad results
+and check the pages say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import reliability_report, run_all
+
+DETECTOR = """
+| state | CPU, share of one core | peak RSS | cameras per 2-core machine |
+|---|---|---|---|
+| watching (quiet scene) | 0.8% | 120 MB | 250 |
+| recording (continuous motion) | 14.3% | 159 MB | 13 |
+"""
+
+
+def _verdict(table: str, target: str) -> str:
+    (line,) = [line for line in table.splitlines() if line.startswith(f"| {target} |")]
+    return line
+
+
+def test_verdicts_follow_the_measured_figures_and_name_what_was_not_measured() -> None:
+    table = run_all.verdicts({"detector": DETECTOR, "theft": "median lost 1.2 s, worst 2.6 s (...)",
+                              "crypto": "encrypt: median 2,177 MB/s (min 1,042)\nno decrypt line here"})
+    assert _verdict(table, "watching: under 1% of a core per 640x480@15 camera").endswith("| 0.8% | met |")
+    assert _verdict(table, "recording: under 6% of a core").endswith("| 14.3% | **missed** |")
+    assert "| 2.6 s | **missed** |" in _verdict(table, "theft keeps everything but the open segment (2 s): worst loss")
+    assert "| 2177 MB/s | met |" in _verdict(table, "encryption >= 1 GB/s (mode 1, encrypt)")
+    assert "figure not found" in _verdict(table, "decryption >= 1 GB/s (mode 1)")
+    assert "section not run" in _verdict(table, "recall of real walkers >= 0.95 (default algorithm)")
+
+
+def test_the_verdicts_on_the_committed_page_are_the_ones_its_figures_give() -> None:
+    page = (Path(run_all.REPO) / "docs" / "benchmarks.md").read_text()
+    assert run_all.verdicts(run_all.page_sections(page)) in page
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.test_reliability" name="test_a" time="1"/>
+<testcase classname="tests.test_reliability" name="test_b" time="1"><error message="fixture 'moto' failed">x</error>
+</testcase>
+<testcase classname="tests.test_reliability" name="test_c" time="1"><failure message="AssertionError: lost: [1]">y
+</failure></testcase>
+<testcase classname="tests.test_soak" name="test_d" time="0"><skipped message="the 10-minute soak runs with
+QUICKCAM_SOAK=1"/></testcase>
+<testcase classname="tests.test_reliability" name="test_e" time="1"><failure message="boom before figures"/>
+</testcase>
+</testsuite></testsuites>"""
+
+
+def test_a_scenario_that_errored_or_failed_before_its_figures_is_a_did_not_run_row(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    report.write_text(JUNIT)
+    outcomes = reliability_report.read_junit(report)
+    assert [o[1] for o in outcomes] == ["passed", "error", "failed", "skipped", "failed"]
+    rows = [{"scenario": "1. a", "faults": "f", "produced": 5, "stored": 5, "lost": 0, "duplicated": 0,
+             "test": "tests/test_reliability.py::test_a"},
+            {"scenario": "3. c", "faults": "f", "produced": 5, "stored": 4, "lost": 1, "duplicated": 0,
+             "test": "tests/test_reliability.py::test_c"}]
+    run = reliability_report.summarize(rows, outcomes, "1 passed, 2 failed, 1 error", 1, long=False)
+    assert [test for test, _ in run.not_run] == ["tests/test_reliability.py::test_b",
+                                                 "tests/test_reliability.py::test_e"]
+    table = reliability_report.table(run, "cmd", "abc123", 1.0)
+    assert "| `tests/test_reliability.py::test_b` | did not run: error: fixture 'moto' failed |" in table
+    assert "did not run: failed before recording its figures: boom before figures" in table
+    assert "| 3. c | f | 5 | 4 | 1 | 0 |" in table
+    assert "**2 scenario(s) did not run**" in table
+    assert "test_d" not in table  # the soak is opt-in in the short run

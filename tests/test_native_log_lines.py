@@ -1,0 +1,52 @@
+"""OpenCV's and FFmpeg's own lines stay out of the detector's output (issue 18, "Messages").
+
+A USB camera that does not exist and a stream nobody serves make OpenCV print
+``[ WARN:0@0.07] global cap_v4l.cpp ...`` and FFmpeg ``Connection refused`` on
+stderr by default; the detector reports both itself (``camera cam0: lost``), so
+every line it prints must be its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.conftest import QUICKCAM, free_port
+
+CONFIG = """
+[[cameras]]
+id = "usb"
+source = "camera"
+index = 63
+
+[[cameras]]
+id = "ipcam"
+source = "stream"
+path = "tcp://127.0.0.1:{port}"
+"""
+
+
+def test_a_missing_camera_and_a_refused_stream_print_only_the_detectors_own_lines(tmp_path: Path) -> None:
+    (tmp_path / "quickcam.toml").write_text(CONFIG.format(port=free_port()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUICKCAM_", "OPENCV_"))}
+    env["QUICKCAM_LINK__ENDPOINT"] = f"tcp://127.0.0.1:{free_port()}"
+    done = subprocess.run([QUICKCAM, "detector", "--config", "quickcam.toml", "--seconds", "3"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert any("camera usb: lost" in line for line in lines) and any("camera ipcam: lost" in line for line in lines)
+    foreign = [line for line in lines if not line.startswith("ts=")]
+    assert foreign == []
+
+
+def test_doctor_on_a_refused_stream_prints_only_its_own_report_lines(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUICKCAM_", "OPENCV_"))}
+    env |= {"QUICKCAM_CAMERA__SOURCE": "stream", "QUICKCAM_CAMERA__PATH": f"tcp://127.0.0.1:{free_port()}",
+            "QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{free_port()}"}
+    done = subprocess.run([QUICKCAM, "doctor", "--only", "detector", "--timeout", "3"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert any(line.startswith("FAIL  camera cam0: cannot open stream") for line in lines), lines
+    foreign = [line for line in lines if not line.startswith((" ok ", "FAIL", "doctor: "))]
+    assert foreign == []
