@@ -15,8 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+import zmq
 
-from tests.conftest import QUICKCAM, REPO
+from quickcam.common import protocol
+from tests.conftest import QUICKCAM, REPO, private_endpoint
 from tests.native_build import native_detector
 
 VECTORS = REPO / "tests" / "vectors" / "protocol"
@@ -66,15 +68,18 @@ def test_the_native_detector_passes_every_protocol_check_over_ipc_and_writes_the
 def test_the_native_detector_reports_keys_it_does_not_implement_once_and_runs(tmp_path: Path) -> None:
     (tmp_path / "quickcam.toml").write_text(
         '[camera]\nfps = 10\n[camera.zones]\ninclude = []\n[motion]\npixle_threshold = 20\n'
-        'lighting_min_blob_fraction = 0.1\n[link]\nsocket_dir = "run"\n[uploader]\ncredit_messages = 4\n')
+        'lighting_min_blob_fraction = 0.1\nperson_check = true\n[link]\nsocket_dir = "run"\n'
+        '[uploader]\ncredit_messages = 4\n[alerts]\ncooldown_s = 5\n[low_power]\nenabled = false\n')
     run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "1"], cwd=tmp_path,
-                         env=_env(QUICKCAM_LINK__ENDPOINT="tcp://127.0.0.1:9"), capture_output=True, text=True,
-                         timeout=30)
+                         env=_env(), capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
     log = run.stderr
     assert log.count("motion.pixle_threshold: unknown key (check the spelling") == 1, log
     assert log.count("link.socket_dir: unknown key") == 1, log
     assert "motion.lighting_min_blob_fraction: the lighting check of large blobs is not implemented" in log
+    assert log.count("motion.person_check = true: the people check is not implemented") == 1, log
+    assert log.count("low_power: the low-power governor is not implemented") == 1, log
+    assert "alerts" not in log, "the uploader's alerts are not ours to report"
     assert "uploader" not in log.split("detector: watching")[0], "the uploader's own keys are not ours to report"
     assert "zones" not in log  # empty zones are the default, nothing to report
 
@@ -88,16 +93,69 @@ def test_the_native_detector_reports_keys_it_does_not_implement_once_and_runs(tm
     ("", {"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": "missing.key_secret",
           "QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE": "uploader.key"},
      "CURVE key file missing.key_secret cannot be read"),
+    ("", {"QUICKCAM_LINK__ENDPOINT": "tcp://127.0.0.1:9"},
+     "link.endpoint: tcp://127.0.0.1:9 without CURVE lets any program on this machine pose as the uploader or a "
+     "detector; remove link.endpoint to use the private socket ipc://link/uploader.sock (one machine), turn CURVE "
+     "on (docs/deploy.md, Two machines), or set link.allow_plain_tcp = true to accept the risk"),
+    ("[link]\nendpoint = \"ipc://open/uploader.sock\"\n", {},
+     "link.endpoint: the socket folder open is open to other users (mode 755), so they could pose as the uploader "
+     "or a detector; chmod 700 open"),
+    ("", {"QUICKCAM_LINK__ENDPOINT": "ipc://theirs/uploader.sock"},
+     "link.endpoint: the socket folder theirs belongs to uid 65534, not to this user"),
+    ("", {"QUICKCAM_LINK__ENDPOINT": "ipc://shared/link/uploader.sock"},
+     "link.endpoint: the socket folder shared/link sits in a folder every user may write to (without the sticky bit)"),
 ])
 def test_a_bad_native_config_stops_with_one_line_naming_the_key_and_the_fix(
     tmp_path: Path, config: str, env: dict[str, str], expected: str,
 ) -> None:
     (tmp_path / "quickcam.toml").write_text(config)
+    # Socket folders another user could enter, own or swap (docs/protocol.md 10.1).
+    (tmp_path / "open").mkdir(mode=0o755)
+    (tmp_path / "open").chmod(0o755)
+    (tmp_path / "theirs").mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(tmp_path / "theirs", 65534, 65534)
+    elif "theirs" in str(env):
+        pytest.skip("giving a folder to another user needs root")
+    (tmp_path / "shared" / "link").mkdir(mode=0o700, parents=True)
+    (tmp_path / "shared").chmod(0o777)
     run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "1"], cwd=tmp_path,
                          env=_env(**env), capture_output=True, text=True, timeout=30)
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.returncode == 2 and len(lines) == 1, run.stderr
     assert expected in lines[0], lines[0]
+    assert not (tmp_path / "outbox").exists(), "a refused start creates nothing"
+
+
+def test_the_native_detector_makes_its_files_private_and_runs_plain_tcp_only_when_allowed(tmp_path: Path) -> None:
+    # The caller's umask (022, a shell's) does not matter: folders 0700, files 0600, the socket folder made 0700.
+    run = subprocess.run([str(native_detector()), "--seconds", "1"], cwd=tmp_path, env=_env(), capture_output=True,
+                         text=True, timeout=30, preexec_fn=lambda: os.umask(0o022))
+    assert run.returncode == 0, run.stderr
+    assert "(a socket only this user can reach)" in run.stderr
+    for path, mode in [("link", 0o700), ("outbox", 0o700), ("outbox/detector-status.json", 0o600)]:
+        assert (tmp_path / path).stat().st_mode & 0o777 == mode, path
+    assert json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["link"]["endpoint"] == \
+        "ipc://link/uploader.sock"
+
+    run = subprocess.run([str(native_detector()), "--seconds", "1"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=30, env=_env(QUICKCAM_LINK__ENDPOINT="tcp://127.0.0.1:9",
+                                              QUICKCAM_LINK__ALLOW_PLAIN_TCP="true"))
+    assert run.returncode == 0, run.stderr
+    assert ("WARNING link: connecting to uploader at tcp://127.0.0.1:9 WITHOUT CURVE (link.allow_plain_tcp = true): "
+            "any local program can pose as the uploader or a detector") in run.stderr, run.stderr
+
+
+def test_a_native_camera_that_never_delivers_a_frame_is_failing_with_its_fault_and_exits_3(tmp_path: Path) -> None:
+    (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "file"\npath = "missing.mp4"\n')
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "3"], cwd=tmp_path,
+                         env=_env(), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 3, run.stderr
+    assert run.stderr.count("cannot open missing.mp4 — no such file; check [camera] path") >= 2, run.stderr
+    assert "detector: camera cam0 never delivered a frame (cannot open missing.mp4" in run.stderr
+    cam = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert cam["state"] == "failing" and cam["frames"] == 0, cam
+    assert cam["fault"] == "cannot open missing.mp4 — no such file; check [camera] path", cam
 
 
 SUBSET_CONFIG = """
@@ -166,3 +224,40 @@ def test_the_native_detector_reads_its_config_subset_as_common_config_does(
         "logging": python.logging.model_dump(mode="json"),
     }
     assert native == _restricted(expected, native)
+
+
+def _first_message(router: zmq.Socket, timeout_s: float) -> tuple[bytes, protocol.Message] | None:
+    """The next message a fake uploader's ROUTER receives within ``timeout_s``: (sender, message)."""
+    if not router.poll(int(timeout_s * 1000)):
+        return None
+    sender, *frames = router.recv_multipart()
+    return sender, protocol.decode(frames, accept=protocol.DETECTOR_TYPES)
+
+
+def test_the_native_detector_says_hello_on_every_new_connection_at_once(tmp_path: Path) -> None:
+    # A restarted uploader knows nothing of this detector: a hello at the handshake (docs/protocol.md),
+    # not a status at the next heartbeat (10 s here) nor after three silent heartbeats.
+    endpoint = private_endpoint(tmp_path)
+    Path(endpoint[len("ipc://"):]).parent.mkdir(mode=0o700, exist_ok=True)
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    proc = subprocess.Popen([str(native_detector())], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env=_env(QUICKCAM_LINK__ENDPOINT=endpoint, QUICKCAM_LINK__HEARTBEAT_S="10"))
+    try:
+        first = _first_message(router, 20)
+        assert first and first[1].header["type"] == "hello", first
+        assert "probe" not in first[1].header["capabilities"], "the probe capability is quickcam doctor's"
+        paused = protocol.make_header("credit", messages=0, bytes=0, reason="test: paused")  # no footage comes
+        router.send_multipart([first[0], *protocol.encode(protocol.Message(paused))])
+        time.sleep(1)  # connected, paused
+        router.close(linger=0)
+        router = ctx.socket(zmq.ROUTER)
+        router.bind(endpoint)  # "the uploader restarted"
+        again = _first_message(router, 6)
+        assert again and again[1].header["type"] == "hello", again
+    finally:
+        router.close(linger=0)
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -1,6 +1,7 @@
 #include "camera.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -20,7 +21,45 @@ namespace qc {
 namespace {
 constexpr double kReopenFirstS = 0.5;
 constexpr int kMaxSnapshots = 6;  // per event
+constexpr size_t kFaultMax = 300;  // characters of a camera's fault (common/protocol.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
+
+// "rtsp://user:secret@host/..." -> "rtsp://***@host/...": a fault travels to the uploader and status.
+std::string redacted(const std::string& url) {
+    auto scheme = url.find("://");
+    auto at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+    if (scheme == std::string::npos || at == std::string::npos || url.find('/', scheme + 3) < at) return url;
+    return url.substr(0, scheme + 3) + "***" + url.substr(at);
+}
+
+// Why the camera's source would not open, as far as can be told, and the likely fix
+// (the Python detector's texts, detector/pipeline/capture.py open_failure).
+std::string open_failure(const CameraConfig& c) {
+    struct stat st{};
+    if (c.source == "camera") {
+        std::string device = "/dev/video" + std::to_string(c.index);
+        if (::stat(device.c_str(), &st) != 0)
+            return "cannot open " + device + " (camera index " + std::to_string(c.index) + ") — no such device; list "
+                   "cameras with `v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index";
+        if (::access(device.c_str(), R_OK | W_OK) != 0)
+            return "cannot open " + device + " — permission denied; add this user to the 'video' group "
+                   "(`sudo usermod -aG video $USER`, then log in again)";
+        return "cannot open " + device + " — the device exists but gives no video (another program may be using it, "
+               "or it is not a capture device); try another [camera] index";
+    }
+    if (c.source == "file") {
+        if (::stat(c.path.c_str(), &st) != 0) return "cannot open " + c.path + " — no such file; check [camera] path";
+        if (!S_ISREG(st.st_mode)) return "cannot open " + c.path + " — not a file; set [camera] path to a video file";
+        if (::access(c.path.c_str(), R_OK) != 0)
+            return "cannot open " + c.path + " — permission denied; make it readable by this user";
+        return "cannot open " + c.path + " — not a video this OpenCV can read; check that it plays (e.g. `ffprobe` "
+               "it) or convert it to MP4";
+    }
+    if (c.source == "stream")
+        return "cannot open stream " + redacted(c.path) + " — no answer or not a video stream; check the URL, that "
+               "the camera is on the network, and its user and password";
+    return "cannot open the " + c.source + " source";
+}
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -93,7 +132,8 @@ void CameraPipeline::start() {
         try { capture_loop(); } catch (const std::exception& e) {
             log::error("camera ", config_.id, ": capture thread failed: ", e.what());
             std::lock_guard<std::mutex> lock(stats_mutex_);
-            stats_.state = "failed";
+            stats_.state = "failing";
+            stats_.fault = std::string("capture thread failed: ") + e.what();
         }
         push({Item::Stop, {}, ""});
         capture_done_ = true;
@@ -101,6 +141,9 @@ void CameraPipeline::start() {
     record_thread_ = std::thread([this] {
         try { record_loop(); } catch (const std::exception& e) {
             log::error("camera ", config_.id, ": recording thread failed: ", e.what());
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            stats_.state = "failing";
+            stats_.fault = std::string("recording thread failed: ") + e.what();
         }
         record_done_ = true;
     });
@@ -118,8 +161,13 @@ CameraStats CameraPipeline::stats() {
 
 Value CameraPipeline::status_value() {
     CameraStats s = stats();
+    // Never "ok" while something is wrong: the camera's own trouble first, then a dead thread.
+    std::string fault = s.state == "failing" || s.state == "lost" ? s.open_error : "";
+    if (!s.fault.empty()) fault = fault.empty() ? s.fault : fault + "; " + s.fault;
+    if (!s.fault.empty() && s.state != "ended") s.state = "failing";
     return Value::map({
-        {"state", Value::text(s.state)}, {"dark", Value::boolean(s.dark)},
+        {"state", Value::text(s.state)}, {"fault", Value::text(fault.substr(0, kFaultMax))},
+        {"dark", Value::boolean(s.dark)},
         {"fps", Value::real(std::round(s.fps * 100) / 100)}, {"frames", Value::integer(s.frames)},
         {"dropped", Value::integer(s.dropped)}, {"dropped_recording", Value::integer(s.dropped_recording)},
         {"width", Value::integer(s.width)}, {"height", Value::integer(s.height)},
@@ -135,22 +183,31 @@ bool CameraPipeline::open_with_backoff() {
     int attempt = 0;
     while (!stop_) {
         bool opened = false;
+        std::string reason;
         try { opened = source_->open(); } catch (const std::exception& e) {
-            log::warning("camera ", config_.id, ": ", e.what());
-        }
-        if (opened) {
-            std::lock_guard<std::mutex> lock(stats_mutex_);
-            stats_.width = source_->width, stats_.height = source_->height;
-            return true;
+            reason = e.what();
         }
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
-            if (stats_.state != "lost") {
-                log::warning("camera ", config_.id, ": lost (cannot open ", source_->name(), ")");
+            if (opened) {
+                stats_.width = source_->width, stats_.height = source_->height;
+                stats_.open_error.clear();
+                return true;
+            }
+            if (reason.empty()) reason = open_failure(config_);
+            stats_.open_error = reason;
+            if (!stats_.opened) {  // never delivered a frame
+                if (stats_.state != "failing") {
+                    log::error("camera ", config_.id, ": ", reason);
+                    stats_.state = "failing";
+                }
+            } else if (stats_.state != "lost") {
+                log::warning("camera ", config_.id, ": lost (", reason, ")");
                 stats_.state = "lost";
             }
+            log::info("camera ", config_.id, ": ", stats_.opened ? "reopen" : "open", " attempt ", ++attempt,
+                      " failed; next in ", backoff, " s");
         }
-        log::info("camera ", config_.id, ": reopen attempt ", ++attempt, " failed; next in ", backoff, " s");
         for (double waited = 0; waited < backoff && !stop_; waited += 0.05)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         backoff = std::min(backoff * 2, config_.reopen_max_s);
@@ -211,11 +268,13 @@ void CameraPipeline::capture_loop() {
                 stats_.state = "ended";
                 break;
             }
-            log::warning("camera ", config_.id, ": lost (no frame from ", source_->name(),
-                         "); reopening with backoff up to ", config_.reopen_max_s, " s");
             {
                 std::lock_guard<std::mutex> lock(stats_mutex_);
-                stats_.state = "lost";
+                log::warning("camera ", config_.id, ": ", stats_.opened ? "lost" : "opened but gives no frame",
+                             " (no frame from ", source_->name(), "); reopening with backoff up to ",
+                             config_.reopen_max_s, " s");
+                stats_.state = stats_.opened ? "lost" : "failing";
+                if (!stats_.opened) stats_.open_error = "opened, but no frame came";
             }
             source_->close();
             if (!open_with_backoff()) break;
@@ -231,6 +290,7 @@ void CameraPipeline::capture_loop() {
                 if (stats_.state == "lost") log::info("camera ", config_.id, ": ok again");
                 stats_.state = "ok";
             }
+            stats_.opened = true;
             if (fps_window.size() > 1)
                 stats_.fps = double(fps_window.size() - 1) * 1e9 / double(std::max<int64_t>(1, fps_window.back() - fps_window.front()));
             ++stats_.frames;

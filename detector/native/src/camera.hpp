@@ -39,7 +39,12 @@ struct EventClock {
 };
 
 struct CameraStats {
-    std::string state = "starting";  // starting, ok, lost, ended, failed
+    // starting, ok, failing (never delivered a frame, or a thread died), lost (worked, then no
+    // frames), ended (docs/protocol.md, camera status)
+    std::string state = "starting";
+    bool opened = false;     // delivered a frame at least once
+    std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
+    std::string fault;       // a thread that died, in words
     bool dark = false;
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
     double fps = 0.0;

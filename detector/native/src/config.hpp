@@ -20,14 +20,14 @@ public:
 struct MotionConfig {
     std::string algorithm = "running_average";
     int detection_width = 160;
-    double min_area_fraction = 1.0 / 64;
-    int pixel_threshold = 25;
+    double min_area_fraction = 0.002;
+    int pixel_threshold = 15;
     double learning_rate = 0.05;
     int trigger_frames = 2;
     double global_change_fraction = 0.6;
     double relearn_s = 1.0;
     double dark_threshold = 10.0;
-    double dark_interval_s = 5.0;
+    double dark_interval_s = 0.0;   // 0: none (opt-in), the dark picture is checked every frame
     int dark_pixel_threshold = 0;  // 0: the same as pixel_threshold
 };
 
@@ -61,9 +61,10 @@ struct CameraConfig {
 };
 
 struct LinkConfig {
-    std::string endpoint = "tcp://127.0.0.1:5557";
+    std::string endpoint = "ipc://link/uploader.sock";  // a Unix socket in a private folder (docs/protocol.md 10.1)
     double ack_timeout_s = 10.0;
     double heartbeat_s = 2.0;
+    bool allow_plain_tcp = false;              // tcp:// without CURVE: refused unless this is set
     std::string curve_secret_key_file;         // this detector's NAME.key_secret; set = CURVE on
     std::string curve_server_public_key_file;  // the uploader's NAME.key (pinned)
 };
@@ -85,5 +86,13 @@ struct CurveKeys {
     std::string public_key, secret_key, server_key;
 };
 CurveKeys load_curve_keys(const LinkConfig& link);
+
+// The link's security policy at start-up (docs/protocol.md section 10), as common/endpoint.py:
+// tcp:// without CURVE is refused unless link.allow_plain_tcp (ConfigError naming the fixes);
+// an ipc:// socket's folder is created 0700 if missing and must be a folder of this user that
+// no other user can enter, in a folder others cannot write to (unless sticky).
+void check_plain_tcp(const LinkConfig& link, bool curve);
+std::string plain_tcp_warning(const LinkConfig& link, bool curve);  // "" unless plain TCP was accepted
+void private_folder(const std::string& endpoint);
 
 }  // namespace qc

@@ -19,6 +19,7 @@ constexpr double kHelloFirstS = 0.25;
 constexpr int kSilentAfterHeartbeats = 3;
 constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
 constexpr int64_t kMaxReplyBytes = 1 << 20;
+constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
 
 int64_t clamp(double value, int64_t lo, int64_t hi) { return std::max(lo, std::min(hi, int64_t(value))); }
 
@@ -47,11 +48,22 @@ void UploaderLink::start() { thread_ = std::thread([this] { run(); }); }
 void UploaderLink::stop(double drain_s) {
     // Also while not connected: ZeroMQ may be a reconnect interval (up to 5 s) away from an
     // uploader that has just come back. Bounded, so a stop never hangs.
-    double deadline = monotonic_s() + drain_s;
-    if (outbox_.depth().first > 0)
-        log::info("link: waiting up to ", drain_s, " s for the uploader to take ", outbox_.depth().first, " item(s)");
-    while (monotonic_s() < deadline && outbox_.depth().first > 0)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    double started = monotonic_s(), deadline = started + drain_s;
+    int64_t depth = outbox_.depth().first;
+    if (depth > 0) {
+        log::info("link: waiting up to ", drain_s, " s for the uploader to acknowledge ", depth, " item(s)");
+        while (monotonic_s() < deadline && outbox_.depth().first > 0) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                bool hopeless = auth_refused_ || handshake_failing_;  // keys that do not match: no ack will come
+                if ((!connected_ || dropped_) && (hopeless || monotonic_s() - started >= kDisconnectedDrainS)) break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        int64_t left = outbox_.depth().first;
+        log::info("link: after ", std::round((monotonic_s() - started) * 10) / 10, " s, ", depth - left, " of ", depth,
+                  " item(s) acknowledged", left ? "; the rest is sent on next start" : "");
+    }
     stop_ = true;
     if (thread_.joinable()) thread_.join();
 }
@@ -113,7 +125,12 @@ bool UploaderLink::send(const std::vector<std::string>& frames) {
 void UploaderLink::run() {
     open_socket();
     double next_heartbeat = 0;
-    log::info("link: connecting to uploader at ", config_.endpoint, curve_.secret_key.empty() ? "" : " with CURVE");
+    std::string warning = plain_tcp_warning(config_, !curve_.secret_key.empty());
+    if (!warning.empty())
+        log::warning("link: connecting to uploader at ", warning);
+    else
+        log::info("link: connecting to uploader at ", config_.endpoint,
+                  curve_.secret_key.empty() ? " (a socket only this user can reach)" : " with CURVE");
     while (!stop_) {
         double now = monotonic_s();
         {
@@ -124,6 +141,10 @@ void UploaderLink::run() {
                 close_socket();
                 open_socket();
                 reopen_at_ = 0;
+            }
+            if (hello_now_) {  // a new connection (an uploader restarted, say): hello on it at once
+                hello_now_ = false;
+                send_hello();
             }
             if (now >= next_heartbeat) {
                 heartbeat(now);
@@ -197,12 +218,15 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         }
         handshake_failing_ = true;
     } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        hello_now_ = true;
+        dropped_ = false;
         refused_backoff_ = kAuthRetryFirstS;
         if (handshake_failing_) log::info("link: handshake with the uploader succeeds again");
         if (auth_refused_) log::info("link: the uploader accepts this detector's key now");
         handshake_failing_ = auth_refused_ = false;
-    } else if (event == ZMQ_EVENT_DISCONNECTED && connected_) {
-        log::info("link: connection to the uploader dropped; ZeroMQ reconnects");
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        dropped_ = true;
+        if (connected_) log::info("link: connection to the uploader dropped; ZeroMQ reconnects");
     }
 }
 
@@ -217,25 +241,30 @@ void UploaderLink::heartbeat(double now) {
         in_flight_.clear();
         hello_every_ = kHelloFirstS;
     }
-    Value header;
     if (!connected_) {
-        header = wire::make_header("hello");
-        header["detector"] = Value::text(kDetectorName);
-        header["detector_version"] = Value::text(kDetectorVersion);
-        Value cams = Value::array();
-        for (const auto& c : cameras_) cams.a.push_back(Value::text(c));
-        header["cameras"] = cams;
-        header["capabilities"] = Value::array({Value::text("credit"), Value::text("snapshot"), Value::text("segment")});
-        header["heartbeat_ms"] = Value::integer(clamp(config_.heartbeat_s * 1000, 100, 60000));
-        header["ack_timeout_ms"] = Value::integer(clamp(config_.ack_timeout_s * 1000, 100, 3600000));
-    } else {
-        auto [items, bytes] = outbox_.depth();
-        header = wire::make_header("status");
-        header["cameras"] = camera_status_();
-        header["outbox_depth"] = Value::integer(items);
-        header["outbox_bytes"] = Value::integer(bytes);
-        header["refused"] = Value::integer(refused_);
+        send_hello();
+        return;
     }
+    auto [items, bytes] = outbox_.depth();
+    Value header = wire::make_header("status");
+    header["cameras"] = camera_status_();
+    header["outbox_depth"] = Value::integer(items);
+    header["outbox_bytes"] = Value::integer(bytes);
+    header["refused"] = Value::integer(refused_);
+    send(wire::encode({header, std::nullopt}));
+}
+
+// Never the capability "probe": that is `quickcam doctor`'s, and the uploader would not track us.
+void UploaderLink::send_hello() {
+    Value header = wire::make_header("hello");
+    header["detector"] = Value::text(kDetectorName);
+    header["detector_version"] = Value::text(kDetectorVersion);
+    Value cams = Value::array();
+    for (const auto& c : cameras_) cams.a.push_back(Value::text(c));
+    header["cameras"] = cams;
+    header["capabilities"] = Value::array({Value::text("credit"), Value::text("snapshot"), Value::text("segment")});
+    header["heartbeat_ms"] = Value::integer(clamp(config_.heartbeat_s * 1000, 100, 60000));
+    header["ack_timeout_ms"] = Value::integer(clamp(config_.ack_timeout_s * 1000, 100, 3600000));
     send(wire::encode({header, std::nullopt}));
 }
 

@@ -32,7 +32,8 @@ public:
                  std::function<Value()> camera_status, std::string keep_copy_in);
     ~UploaderLink();
     void start();
-    // Stop, first waiting up to drain_s for the outbox to empty while connected.
+    // Stop, first waiting up to drain_s for the outbox to empty while the uploader answers
+    // (at most 5 s of it while not connected: ZeroMQ may be about to reconnect).
     void stop(double drain_s);
     LinkStatus status();
     const LinkConfig& config() const { return config_; }
@@ -45,6 +46,7 @@ private:
     void close_socket();
     bool send(const std::vector<std::string>& frames);
     void heartbeat(double now);
+    void send_hello();
     double next_interval();
     void send_pending(double now);
     void handle(const std::vector<std::string>& frames, double now);
@@ -72,6 +74,8 @@ private:
     double last_heard_ = 0, hello_every_ = 0.25, reopen_at_ = 0, refused_backoff_ = 5.0;
     int64_t acked_ = 0, refused_ = 0, retransmits_ = 0;
     bool auth_refused_ = false, handshake_failing_ = false;
+    bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
+    bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once
     std::string last_error_;
     std::map<std::string, InFlight> in_flight_;
 };

@@ -3,8 +3,10 @@
 //   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
 //   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -29,7 +31,10 @@ extern char** environ;
 namespace {
 
 std::atomic<bool> g_stop{false};
-constexpr double kShutdownDrainS = 5.0;
+// At stop, wait for acks as long as one may take (link.ack_timeout_s), at least 5 s, but never so
+// long that systemd or compose (30 s to stop) kills the process while it closes its segments.
+constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = 25.0;
+constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
 
 void on_signal(int) { g_stop = true; }
@@ -60,7 +65,7 @@ qc::Value config_value(const qc::Config& config) {
                            {"learning_rate", Value::real(m.learning_rate)}, {"trigger_frames", Value::integer(m.trigger_frames)},
                            {"global_change_fraction", Value::real(m.global_change_fraction)},
                            {"relearn_s", Value::real(m.relearn_s)}, {"dark_threshold", Value::real(m.dark_threshold)},
-                           {"dark_interval_s", Value::real(m.dark_interval_s)},
+                           {"dark_interval_s", m.dark_interval_s > 0 ? Value::real(m.dark_interval_s) : Value{}},
                            {"dark_pixel_threshold", m.dark_pixel_threshold ? Value::integer(m.dark_pixel_threshold) : Value{}}});
     };
     auto recording = [](const qc::RecordingConfig& r) {
@@ -84,7 +89,7 @@ qc::Value config_value(const qc::Config& config) {
     return Value::map({
         {"cameras", cameras}, {"recording", recording(config.recording)},
         {"link", Value::map({{"endpoint", Value::text(l.endpoint)}, {"ack_timeout_s", Value::real(l.ack_timeout_s)},
-                             {"heartbeat_s", Value::real(l.heartbeat_s)},
+                             {"heartbeat_s", Value::real(l.heartbeat_s)}, {"allow_plain_tcp", Value::boolean(l.allow_plain_tcp)},
                              {"curve_secret_key_file", optional(l.curve_secret_key_file)},
                              {"curve_server_public_key_file", optional(l.curve_server_public_key_file)}})},
         {"logging", Value::map({{"level", Value::text(config.log_level)}})},
@@ -98,6 +103,8 @@ int run(const qc::Config& config, double seconds) {
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
     CurveKeys curve = load_curve_keys(config.link);  // ConfigError at start-up, not later
+    check_plain_tcp(config.link, !curve.secret_key.empty());
+    private_folder(config.link.endpoint);  // the detector may start first: it makes the folder
     for (const auto& note : config.notes) log::warning("config: ", note);
 
     Outbox outbox(config.recording.outbox_dir);
@@ -167,7 +174,7 @@ int run(const qc::Config& config, double seconds) {
     g_stop = true;
     log::info("detector: stopping; closing open segments");
     for (auto& p : pipelines) p->join();
-    link.stop(kShutdownDrainS);
+    link.stop(std::min(std::max(kShutdownDrainMinS, config.link.ack_timeout_s), kShutdownDrainMaxS));
     write(false);
     auto [items, bytes] = outbox.depth();
     if (items)
@@ -175,7 +182,15 @@ int run(const qc::Config& config, double seconds) {
                      outbox.root(), " and are sent on next start");
     else
         log::info("detector: outbox empty; all footage handed to the uploader");
-    return 0;
+    int blind = 0;
+    for (auto& p : pipelines) {
+        CameraStats s = p->stats();
+        if (s.opened) continue;
+        ++blind;
+        log::error("detector: camera ", p->id(), " never delivered a frame (",
+                   s.open_error.empty() ? "opened, but no frame came" : s.open_error, ")");
+    }
+    return blind ? kExitNoFrame : 0;
 }
 
 }  // namespace
@@ -220,6 +235,9 @@ int main(int argc, char** argv) {
     // each holding freed frames). Frames stay on the heap (glibc's dynamic mmap threshold):
     // an mmap per frame would page-fault every byte of every frame, a third of the CPU.
     mallopt(M_ARENA_MAX, 2);
+    // Private files: outbox clips are plaintext, and the status file names cameras and times.
+    // Whatever the caller's umask, every folder made is 0700 and every file 0600 (common/private.py).
+    ::umask(077);
     // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
     setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
