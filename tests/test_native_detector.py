@@ -45,9 +45,10 @@ def test_the_native_detector_passes_every_protocol_check_over_ipc_and_writes_the
                QUICKCAM_LINK__HEARTBEAT_S="0.5")
     started = time.monotonic()
     # No --seconds: the detector runs until the check has every verdict (well inside --timeout) and stops it.
-    # Over ipc:// (the single-machine transport); CURVE over TCP is in test_hostile.py's wrong-key scenario.
-    run = subprocess.run([QUICKCAM, "protocol", "check", "--quiet", "--timeout", "90", "--endpoint",
-                          f"ipc://{tmp_path}/link.sock", "--run", str(native_detector())], cwd=tmp_path, env=env,
+    # Over the check's default, an ipc:// socket in a new 0700 folder passed in QUICKCAM_LINK__ENDPOINT (the
+    # single-machine transport); CURVE over TCP is in test_hostile.py's wrong-key scenario.
+    run = subprocess.run([QUICKCAM, "protocol", "check", "--quiet", "--timeout", "90",
+                          "--run", str(native_detector())], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=150)
     took = time.monotonic() - started
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
