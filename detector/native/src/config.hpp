@@ -87,12 +87,4 @@ struct CurveKeys {
 };
 CurveKeys load_curve_keys(const LinkConfig& link);
 
-// The link's security policy at start-up (docs/protocol.md section 10), as common/endpoint.py:
-// tcp:// without CURVE is refused unless link.allow_plain_tcp (ConfigError naming the fixes);
-// an ipc:// socket's folder is created 0700 if missing and must be a folder of this user that
-// no other user can enter, in a folder others cannot write to (unless sticky).
-void check_plain_tcp(const LinkConfig& link, bool curve);
-std::string plain_tcp_warning(const LinkConfig& link, bool curve);  // "" unless plain TCP was accepted
-void private_folder(const std::string& endpoint);
-
 }  // namespace qc

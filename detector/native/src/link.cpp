@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "endpoint.hpp"
 #include "logging.hpp"
 #include "wire.hpp"
 

@@ -20,6 +20,7 @@
 
 #include "camera.hpp"
 #include "config.hpp"
+#include "endpoint.hpp"
 #include "link.hpp"
 #include "logging.hpp"
 #include "outbox.hpp"
