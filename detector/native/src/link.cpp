@@ -47,8 +47,9 @@ UploaderLink::~UploaderLink() {
 void UploaderLink::start() { thread_ = std::thread([this] { run(); }); }
 
 void UploaderLink::stop(double drain_s) {
-    // Also while not connected: ZeroMQ may be a reconnect interval (up to 5 s) away from an
-    // uploader that has just come back. Bounded, so a stop never hangs.
+    // While the uploader answers: up to drain_s. While not connected: up to 5 s, as ZeroMQ may
+    // be a reconnect interval away from an uploader that has just come back; not at all when the
+    // handshake is known to fail. Bounded, so a stop never hangs.
     double started = monotonic_s(), deadline = started + drain_s;
     int64_t depth = outbox_.depth().first;
     if (depth > 0) {
