@@ -8,18 +8,18 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import QUICKCAM, REPO, free_port
+from tests.conftest import QUICKCAM, REPO, private_endpoint
 
 
-def _env(**extra: str) -> dict[str, str]:
+def _env(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    env.update({"QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{free_port()}", **extra})
+    env.update({"QUICKCAM_LINK__ENDPOINT": private_endpoint(root), **extra})
     return env
 
 
 def test_a_missing_video_file_is_named_with_the_fix_shown_failing_and_the_detector_exits_non_zero(
         tmp_path: Path) -> None:
-    env = _env(QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(tmp_path / "garage.mp4"))
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(tmp_path / "garage.mp4"))
     detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "4"], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     status_file = tmp_path / "outbox" / "detector-status.json"
@@ -39,7 +39,7 @@ def test_a_missing_video_file_is_named_with_the_fix_shown_failing_and_the_detect
 
 
 def test_a_usb_camera_index_that_does_not_exist_names_the_device_and_how_to_list_cameras(tmp_path: Path) -> None:
-    env = _env(QUICKCAM_CAMERA__SOURCE="camera", QUICKCAM_CAMERA__INDEX="57")
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="camera", QUICKCAM_CAMERA__INDEX="57")
     run = subprocess.run([QUICKCAM, "detector", "--seconds", "2"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 3, run.stdout + run.stderr
@@ -49,7 +49,7 @@ def test_a_usb_camera_index_that_does_not_exist_names_the_device_and_how_to_list
 def test_an_empty_path_for_a_file_source_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "file"\npath = ""\n')
     run = subprocess.run([QUICKCAM, "detector", "--config", "quickcam.toml", "--seconds", "1"], cwd=tmp_path,
-                         env=_env(), capture_output=True, text=True, timeout=60)
+                         env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert "config error: camera.path: " in run.stderr and "is empty" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
@@ -61,6 +61,6 @@ def test_run_all_with_seconds_exits_non_zero_when_a_camera_never_delivered_a_fra
     (tmp_path / "tokens.env").write_text(key)
     (tmp_path / "tokens.env").chmod(0o600)
     run = subprocess.run([str(REPO / "scripts/run_all.sh"), "--config", "quickcam.toml", "--seconds", "3"],
-                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+                         cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert run.returncode != 0, run.stdout + run.stderr
     assert "nowhere.mp4 — no such file" in run.stderr

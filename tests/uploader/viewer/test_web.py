@@ -124,7 +124,7 @@ def test_a_tampered_segment_is_shown_damaged_and_the_rest_still_plays(client: Te
                                                                       store: dict[str, StoredEventFixture]) -> None:
     event = store["tampered"]
     page = client.get(event.url).text
-    assert "DAMAGED: damaged: segment 1 of 1 failed authentication" in page
+    assert "DAMAGED: damaged: segment 0 (of 1, numbered from 0) failed authentication" in page
     assert "segment 1 left out" in page
     with av.open(io.BytesIO(client.get(event.url + "/video.mp4").content)) as video:
         assert sum(1 for _ in video.decode(video=0)) == 20  # segments 0 and 2
