@@ -125,6 +125,14 @@ class CameraConfig(_Section):
     start: datetime | None = None
     mjpg: bool = True
     reopen_max_s: float = Field(30.0, gt=0, le=3600)
+    # How events are recorded: "passthrough" remuxes the camera's own H.264/H.265 packets (file and stream
+    # sources; no decode, no encode), "reencode" encodes decoded frames again, "auto" passes through
+    # whatever can be and re-encodes the rest (the demo, USB cameras, other codecs), saying why in the log.
+    record: Literal["auto", "passthrough", "reencode"] = "auto"
+    # A stream for detection only (a camera's low-resolution substream) while ``path`` is recorded.
+    detect_path: str = ""
+    # Keyframes further apart than this: the stream is re-encoded (pre-roll and segments wait for keyframes).
+    max_gop_s: float = Field(10.0, gt=0, le=60)
     zones: ZonesConfig = ZonesConfig()
     motion: MotionConfig = MotionConfig()
     recording: RecordingConfig = RecordingConfig()

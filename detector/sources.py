@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -37,9 +37,20 @@ STREAM_TIMEOUT_MS = 10_000
 
 @dataclass(frozen=True)
 class Frame:
-    image: np.ndarray  # BGR, HxWx3, uint8
+    """A frame for detection; ``image`` is BGR (HxWx3) or, from a decoder, only its luma (HxW)."""
+
+    image: np.ndarray  # BGR HxWx3, or gray HxW (the Y plane of ``decoded``), uint8
     time_ns: int  # wall clock, Unix ns
     index: int
+    decoded: Any = None  # the decoder's own frame (PyAV VideoFrame, YUV), when there is one
+
+    def bgr(self) -> np.ndarray:
+        """The full picture in colour: made only for the few frames that need it (snapshots, re-encoding)."""
+        if self.image.ndim == 3:
+            return self.image
+        if self.decoded is not None:
+            return self.decoded.to_ndarray(format="bgr24")
+        return cv2.cvtColor(self.image, cv2.COLOR_GRAY2BGR)
 
 
 class EndOfSource(Exception):
@@ -342,7 +353,16 @@ class CaptureSource:
 
 
 def make_source(config: CameraConfig) -> FrameSource:
-    """The source the camera config asks for, not yet opened."""
+    """The source the camera config asks for, not yet opened.
+
+    A file or stream is demuxed by PyAV (its packets can be recorded as they
+    are) unless ``[camera] record = "reencode"``; a ``detect_path`` is the
+    stream detection reads (see ``detector/pipeline/packet_capture.py``).
+    """
     if config.source == "demo":
         return DemoSource(config.width, config.height, config.fps, realtime=config.realtime)
+    if config.source in ("file", "stream") and (config.record != "reencode" or config.detect_path):
+        from quickcam.detector.av_source import AvSource
+
+        return AvSource(config, config.detect_path or config.path)
     return CaptureSource(config)

@@ -5,6 +5,13 @@
                  └─► detection queue (bounded) ─► detect ──────────────┘
                                                     └─► snapshots ─► outbox
 
+The recorder is chosen per camera once its source has opened: a source that
+delivers encoded video it can pass through (``AvSource.mode``) puts its
+packets in the buffer and the ``PassthroughStage`` remuxes them; anything else
+puts frames there and the ``RecordStage`` encodes them. With a ``detect_path``
+the recorded stream has its own loop (``PacketCaptureStage``) and capture
+decodes only the detection stream.
+
 Each stage is a small class in its own module with a ``run(loop)``; this
 module only builds them, starts their loops under a ``Supervisor`` (restart
 with backoff, heartbeats) and reports the camera's health. Writes go through
@@ -26,9 +33,11 @@ from quickcam.detector.pipeline.capture import CaptureStage
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import FULL, DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.packet_capture import PacketCaptureStage
+from quickcam.detector.pipeline.passthrough import PassthroughStage
 from quickcam.detector.pipeline.record import Command, RecordStage
 from quickcam.detector.pipeline.stats import CameraStats
-from quickcam.detector.pipeline.supervise import Supervisor
+from quickcam.detector.pipeline.supervise import Loop, Supervisor
 from quickcam.detector.sources import Frame, FrameSource, make_source
 
 DETECT_QUEUE_S = 0.5  # detection may lag capture by this much before frames are dropped for it
@@ -60,13 +69,41 @@ class CameraPipeline:
         self.capture = CaptureStage(camera, self.source, self.buffer, detect_queue, self.stats, stop_event)
         self.capture.recording_ok = lambda: self.disk.rung == FULL
         self.detect = DetectStage(camera, detect_queue, self.buffer, commands, self.disk, self.stats, source_fps)
-        self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk,
-                                  lambda: self.detect.detected_until_ns, source_fps)
+        detected_until = lambda: self.detect.detected_until_ns  # noqa: E731
+        self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk, detected_until, source_fps)
+        self.record_source: Any = self.source
+        self.packet_capture: PacketCaptureStage | None = None
+        if camera.detect_path and hasattr(self.source, "take_packets"):
+            from quickcam.detector.av_source import AvSource
+
+            self.record_source = AvSource(camera, camera.path, decode=False)
+            self.capture.record_source = self.record_source
+            self.packet_capture = PacketCaptureStage(camera, self.record_source, self.buffer, stop_event,
+                                                     detected_until, lambda: not self.detect.finished)
+        self.passthrough = PassthroughStage(camera, outbox, self.buffer, commands, self.disk, detected_until,
+                                            lambda: self.record_source.fps,
+                                            stream_info=lambda: self.record_source.info)
         self.supervisor = Supervisor(f"camera {camera.id}")
         stall_s = STALL_FRAMES / fps
         self.supervisor.add("capture", self.capture.run, stall_s)
+        if self.packet_capture is not None:
+            self.supervisor.add("recorded stream", self.packet_capture.run, stall_s)
         self.supervisor.add("detection", self.detect.run, stall_s)
-        self.supervisor.add("recording", self.record.run, stall_s)
+        self.supervisor.add("recording", self._recording, stall_s)
+
+    @property
+    def recorder(self) -> RecordStage:
+        """The passthrough recorder once the recorded source says it can be passed through, else re-encoding."""
+        return self.passthrough if getattr(self.record_source, "mode", None) == "passthrough" else self.record
+
+    def _recording(self, loop: Loop) -> None:
+        """The recording loop: waits until the recorded source has opened, then runs the chosen recorder."""
+        while getattr(self.record_source, "mode", "reencode") is None and not self.stop_event.is_set():
+            loop.beat()  # nothing can be recorded before the source opens: no frame, no event
+            if self.detect.finished:
+                break
+            self.stop_event.wait(0.05)
+        self.recorder.run(loop)
 
     def start(self) -> None:
         self.supervisor.start()

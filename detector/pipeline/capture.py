@@ -21,9 +21,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.av_source import Packet
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
@@ -88,6 +90,7 @@ class CaptureStage:
         self.fps_window: deque[int] = deque(maxlen=30)
         self.measured_logged = False
         self.is_open = False
+        self.record_source: Any = source  # the source whose packets are recorded (another with a detect_path)
         self.recording_ok: Callable[[], bool] = lambda: True  # the pipeline says whether every frame is still recorded
 
     def run(self, loop: Loop) -> None:
@@ -145,9 +148,28 @@ class CaptureStage:
             log.info("camera %s: delivering %dx%d at %.1f fps (measured)", self.camera.id, width, height,
                      self.stats.fps)
         self.stats.frames += 1
-        self.buffer.push(frame, self.stop, loop.beat)
+        for item in self._for_recording(frame):
+            self.buffer.push(item, self.stop, loop.beat)
         self.stats.dropped_recording = self.buffer.dropped
         self._put_detect(frame, loop)
+
+    def _for_recording(self, frame: Frame) -> list[Frame | Packet]:
+        """What the recorder keeps of this read: the frame, or (passthrough) the packets it was decoded from.
+
+        With a ``detect_path`` the recorded stream's packets come from their own
+        loop (``PacketCaptureStage``); its frames are recorded only when that
+        stream cannot be passed through.
+        """
+        take = getattr(self.source, "take_packets", None)
+        if take is None:
+            return [frame]
+        packets = take()
+        mode = self.record_source.mode
+        if mode is None:  # the recorded stream is not open yet: nothing to record from
+            return []
+        if mode != "passthrough":
+            return [frame]
+        return [] if self.record_source is not self.source else packets
 
     def _open_with_backoff(self, loop: Loop) -> bool:
         """Open the source, retrying with capped exponential backoff until it works or we stop.

@@ -55,6 +55,7 @@ class DetectStage:
         self.event_id, self.event_faces = "", EventFaces()
         self.snapshots, self.best_area, self.best_face, self.last_snapshot_ns = 0, 0.0, 0, 0
         self.relearning, self.last_ns = False, 0
+        self.finished = False  # its source has ended and every event is closed
 
     def _setup(self, frame: Frame) -> MotionDetector:
         """The motion detector for this camera, made from its first frame's size."""
@@ -86,6 +87,7 @@ class DetectStage:
             self.commands.put(Command("end", self.event_id, self.last_ns + 1))
         self._detected(self.last_ns + 1)
         self.commands.put(Command("stop"))
+        self.finished = True
 
     def step(self, frame: Frame) -> None:
         """Detection on one frame."""
@@ -149,12 +151,13 @@ class DetectStage:
         self.buffer.notify()
 
     def _snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> None:
-        ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
+        image = frame.bgr()  # the one frame needed, at full size
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
         if not ok:
             log.error("camera %s: JPEG encoding of snapshot %d failed", self.camera.id, number)
             return
         payload = jpeg.tobytes()
-        height, width = frame.image.shape[:2]
+        height, width = image.shape[:2]
         header = protocol.make_header(
             "snapshot", camera=self.camera.id, event=self.event_id, width=width, height=height,
             seq=number, content_type="image/jpeg", boxes=[list(b) for b in result.boxes],

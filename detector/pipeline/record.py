@@ -91,7 +91,7 @@ class OpenSegment:
             self.next_ns = (self.next_ns if on_time else frame.time_ns) + self.gap_ns
         if self.frames == 0:
             self.start_ns = frame.time_ns
-        image = frame.image
+        image = frame.bgr()  # a decoded frame's colour is made only now, for the frames recorded
         if (image.shape[1], image.shape[0]) != (self.width, self.height):
             image = cv2.resize(image, (self.width, self.height))  # a stream changed size mid-event
         self.encoder.write(image)

@@ -1,0 +1,123 @@
+"""Passthrough recording: the camera's own H.264 packets remuxed into segments, from files.
+
+Each stored segment must decode from its first packet (a keyframe) with no
+error, hold exactly the frames its header says, and carry the source's own
+bytes (no re-encode: its size per second is the source's). The event's
+pre-roll starts at the keyframe before the first pre-roll time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import av
+import pytest
+
+from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
+from quickcam.detector.sources import Walk
+from tests.detector.fakes import camera_config, header, journal
+from tests.fakes.h264 import probe, write_h264
+
+FPS = 10.0
+WALK = Walk(2.0, 4.0)
+
+
+def _segments(outbox_dir: Path) -> list[tuple[dict, Path]]:
+    return [(header(outbox_dir, e["id"]), outbox_dir / f"{e['id']}.bin")
+            for e in journal(outbox_dir) if e["type"] == "segment"]
+
+
+def _run(outbox_dir: Path, path: Path, **update: object) -> CameraPipeline:
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+    camera = camera.model_copy(update={"source": "file", "path": str(path), "realtime": False, **update})
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), threading.Event())
+    pipeline.start()
+    pipeline.join(60)
+    assert pipeline.finished and pipeline.stats.state == "ended"
+    return pipeline
+
+
+@pytest.mark.parametrize("gop_s", [1.0, 2.0])
+def test_segments_are_the_sources_packets_cut_at_keyframes(tmp_path: Path, gop_s: float) -> None:
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, gop_s, walks=(WALK,), bitrate=400_000)
+    pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is pipeline.passthrough
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"] and not any(h["final"] for h, _ in segments[:-1])
+    with av.open(str(video)) as source:
+        source_packets = {bytes(p) for p in source.demux(video=0) if p.size}
+    period_ms = 1000 / FPS
+    for head, payload in segments:
+        found = probe(payload)
+        assert found == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}, head
+        assert head["end_ms"] - head["start_ms"] == pytest.approx((head["frames"] - 1) * period_ms, abs=1)
+        # at least segment_s, cut at the next keyframe (the last one ends with the event)
+        assert head["frames"] % round(gop_s * FPS) == 0 or head["final"]
+        assert head is segments[-1][0] or head["frames"] >= FPS * 1.0
+        with av.open(str(payload)) as stored:
+            assert {bytes(p) for p in stored.demux(video=0) if p.size} <= source_packets  # the camera's bytes
+    # one event, contiguous, from the keyframe at or before (onset - pre-roll) to past the walk's end
+    starts = [h["start_ms"] for h, _ in segments]
+    ends = [h["end_ms"] for h, _ in segments]
+    assert all(b - a == pytest.approx(period_ms, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+    first_s = (starts[0] - _file_start_ms(pipeline)) / 1000
+    assert first_s == pytest.approx(gop_s * int((WALK.start_s - 1.0) / gop_s), abs=0.05), first_s
+    assert (ends[-1] - _file_start_ms(pipeline)) / 1000 >= WALK.end_s
+    # bytes per second: the source's own rate (no re-encode), within 10 %
+    stored_bps = sum(payload.stat().st_size for _, payload in segments) / (sum(h["frames"] for h, _ in segments) / FPS)
+    source_bps = video.stat().st_size / 7.0
+    assert stored_bps == pytest.approx(source_bps, rel=0.25), (stored_bps, source_bps)
+
+
+def _file_start_ms(pipeline: CameraPipeline) -> int:
+    return pipeline.source.file_start_ns // 1_000_000
+
+
+def test_a_codec_that_cannot_be_passed_through_is_reencoded_with_one_line_saying_why(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    video = tmp_path / "walk.avi"
+    with av.open(str(video), mode="w") as output:  # MJPEG: an MP4 segment cannot carry it for browsers
+        stream = output.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuvj420p"
+        from quickcam.detector.sources import DemoSource
+        demo = DemoSource(320, 240, FPS, realtime=False, walks=(WALK,), period_s=1000.0)
+        for _ in range(60):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(demo.read().image, format="bgr24")):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    with caplog.at_level(logging.INFO):
+        pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is pipeline.record
+    why = [r.getMessage() for r in caplog.records if "re-encoding instead" in r.getMessage()]
+    assert len(why) == 1 and "mjpeg" in why[0], why
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all(probe(p)["errors"] == 0 and probe(p)["frames"] == h["frames"] for h, p in segments)
+
+
+def test_keyframes_further_apart_than_max_gop_s_are_reencoded(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    video = write_h264(tmp_path / "long_gop.mp4", 7.0, FPS, gop_s=5.0, walks=(WALK,))
+    with caplog.at_level(logging.INFO):
+        pipeline = _run(tmp_path / "outbox", video, max_gop_s=2.0)
+    assert pipeline.recorder is pipeline.record
+    why = [r.getMessage() for r in caplog.records if "re-encoding instead" in r.getMessage()]
+    assert len(why) == 1 and "no second keyframe within max_gop_s = 2 s" in why[0], why
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all(probe(p) == {"frames": h["frames"], "errors": 0, "keyframe_first": True,
+                                         "codec": "h264"} for h, p in segments)
+
+
+def test_a_detect_path_is_watched_while_path_is_recorded(tmp_path: Path) -> None:
+    main = write_h264(tmp_path / "main.mp4", 7.0, FPS, 1.0, width=640, height=480, walks=(WALK,))
+    sub = write_h264(tmp_path / "sub.mp4", 7.0, FPS, 1.0, width=320, height=240, walks=(WALK,))
+    from datetime import UTC, datetime
+    pipeline = _run(tmp_path / "outbox", main, detect_path=str(sub), start=datetime(2026, 3, 1, tzinfo=UTC))
+    assert pipeline.recorder is pipeline.passthrough
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all((h["width"], h["height"]) == (640, 480) for h, _ in segments)
+    assert all(probe(p)["errors"] == 0 and probe(p)["frames"] == h["frames"] for h, p in segments)
+    assert sum(h["frames"] for h, _ in segments) >= (WALK.end_s - WALK.start_s + 1.0) * FPS
