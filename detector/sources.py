@@ -2,9 +2,9 @@
 
 Every source yields ``Frame`` objects stamped with a wall-clock time in Unix
 nanoseconds, so recordings, snapshots and latency measurements share one clock.
-A video file's frames are stamped on the file's own timeline (its start time
-plus each frame's timestamp, ``FileTimeline``), so an event's time is when it
-happened on the video, in real time or analysed as fast as possible.
+A video file analysed as fast as possible (or given a start time) is stamped on
+its own timeline (its start plus each frame's timestamp, ``FileTimeline``), so
+an event's time is when it happened on the video.
 A source returns ``None`` from ``read()`` when it has no frame right now (a lost
 camera) and raises ``EndOfSource`` when a file has ended for good; ``open()``
 (re)connects and says whether it worked, so the caller can retry with backoff.
@@ -191,8 +191,8 @@ class FileTimeline:
     The start is ``[camera] start`` (or ``quickcam detector --start``) when
     given; otherwise, analysed as fast as possible, the file's creation time
     (the container's ``creation_time``, else its mtime minus its length), so an
-    event's time is when it happened on the video; played in real time (a
-    stand-in for a live camera) without a start, the moment it was opened.
+    event's time is when it happened on the video. Played in real time with no
+    start (a stand-in for a live camera), frames get the wall clock instead.
     A looped file carries on where the last pass ended, so time never repeats.
     """
 
@@ -202,12 +202,13 @@ class FileTimeline:
         self.last_ns = start_ns - self.period_ns
 
     @classmethod
-    def for_file(cls, config: CameraConfig, capture: cv2.VideoCapture, fps: float) -> FileTimeline:
+    def for_file(cls, config: CameraConfig, capture: cv2.VideoCapture, fps: float) -> FileTimeline | None:
+        """The file's timeline; None for a file played in real time with no start (the wall clock is its time)."""
         if config.start is not None:
             start = config.start if config.start.tzinfo else config.start.astimezone()  # naive: local time
             return cls(int(start.timestamp() * 1e9), fps)
         if config.realtime:
-            return cls(time.time_ns(), fps)
+            return None
         frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         length_ns = int(frames / fps * 1e9) if frames > 0 else 0
         created, why = _creation_time_ns(Path(config.path)), "its creation time"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import re
 import subprocess
 import time
@@ -158,4 +157,3 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
                     figures)
     finally:
         pipe.close()
-        os.sync()

@@ -74,3 +74,19 @@ def test_on_a_full_disk_the_newest_snapshot_is_held_and_written_once_there_is_ro
     assert [(r["type"], r["seq"]) for r in rows] == [("snapshot", 1)]
     assert outbox.load(rows[0]["id"])[1] == bytes([1]) * 40_000
     assert disk.commit_snapshot(*_snapshot(2))  # and the next one goes straight to disk
+
+
+def test_an_io_error_takes_the_same_path_and_is_called_a_disk_error(tmp_path: Path) -> None:
+    from quickcam.detector.pipeline.disk import REDUCED, disk_error
+
+    try:
+        try:
+            raise OSError(errno.EIO, "Input/output error")
+        except OSError as inner:
+            raise RuntimeError("muxing failed") from inner
+    except RuntimeError as outer:
+        assert disk_error(outer) is not None and disk_error(outer).errno == errno.EIO
+    assert disk_error(OSError(errno.ENOENT, "gone")) is None  # not the disk's fault: a bug, not a rung down
+    disk = DiskWrites("cam0", Outbox(tmp_path))
+    disk.segment_failed(OSError(errno.EIO, "Input/output error"), 5, "segment 0 of event e1")
+    assert disk.rung == REDUCED and disk.fault() == "DISK ERROR, recording reduced, 1 write(s) failed"
