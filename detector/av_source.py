@@ -98,6 +98,8 @@ class AvSource:
         self.last_ns = 0
         self.file_start_ns: int | None = None
         self.demuxer: Any = iter(())
+        self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
+        self.next_dts: int | None = None
         self.ended = False
 
     # -- opening ----------------------------------------------------------------
@@ -128,7 +130,7 @@ class AvSource:
                 self.pacer = _Pacer(self.fps)
             if self.file_start_ns is None:
                 self.file_start_ns = self._file_start_ns()
-        self.anchor_ns, self.ended = None, False
+        self.anchor_ns, self.ended, self.next_dts = None, False, None
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s", self.config.id,
@@ -179,23 +181,22 @@ class AvSource:
             log.info("camera %s: recording by %s (%s)", self.config.id, self.mode, self.why)
 
     def _probe_gop_ns(self) -> int | None:
-        """The time between the first two keyframes, demuxing up to ``max_gop_s`` past the first (kept)."""
+        """The time between the first two keyframes (counted in frames: a stream's first packet may have
+        no timestamp), demuxing up to ``max_gop_s`` past the first; the packets are kept for reading."""
         first: int | None = None
-        limit = self.config.max_gop_s
+        limit = round(self.config.max_gop_s * self.fps)
         for packet in self.demuxer:
-            if packet.size == 0 or packet.dts is None and packet.pts is None:
+            if packet.size == 0:
                 continue
             self.pending.append(packet)
-            seconds = float((packet.pts if packet.pts is not None else packet.dts) * self.stream.time_base)
+            count = len(self.pending)
             if packet.is_keyframe:
                 if first is not None:
-                    return int((seconds - first) * 1e9)
-                first = seconds
-            if first is not None and seconds - first > limit:
+                    return int((count - first) * 1e9 / self.fps)
+                first = count
+            if count - (first if first is not None else 0) > limit:
                 return None
-            if first is None and len(self.pending) > limit * 120:
-                return None
-        return None if first is None or len(self.pending) < 2 else 0  # a short file with one keyframe
+        return 0 if first is not None and len(self.pending) > 1 else None  # a short file: one GOP
 
     # -- reading ----------------------------------------------------------------
     def read(self) -> Frame | None:
@@ -290,7 +291,22 @@ class AvSource:
         return self.anchor_ns + offset_ns
 
     def _take(self, packet: Any) -> None:
+        """Keep a demuxed packet (and decode it for detection); one without a timestamp gets one."""
+        if packet.pts is None and packet.dts is None:
+            if self.next_dts is None:  # the stream's first packets: timed from the next timed one
+                self.untimed.append(packet)
+                return
+            packet.pts = packet.dts = self.next_dts
+        elif self.untimed:
+            first = packet.dts if packet.dts is not None else packet.pts
+            step = packet.duration or round(1 / (self.fps * self.stream.time_base))
+            untimed, self.untimed = list(self.untimed), deque()
+            for back, early in enumerate(reversed(untimed), start=1):
+                early.pts = early.dts = first - back * step
+            for early in untimed:
+                self._take(early)
         dts = packet.dts if packet.dts is not None else packet.pts
+        self.next_dts = dts + (packet.duration or round(1 / (self.fps * self.stream.time_base)))
         pts = packet.pts if packet.pts is not None else dts
         time_ns = max(self._wall_ns(dts), self.last_ns + 1)
         self.last_ns = time_ns
