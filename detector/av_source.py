@@ -12,8 +12,9 @@ increasing, so the buffer can trim and cut by it); ``pts_ns`` is when it is
 shown, and a decoded frame's ``time_ns`` is that same presentation time, so a
 frame and the packet it came from carry one time. A stream's clock is anchored
 to the wall clock at its first packet and re-anchored when it drifts by more
-than ``DRIFT_NS``; a file's is the file's own timeline (``[camera] start``,
-else its creation time; played in real time without a start, when it opened).
+than ``DRIFT_NS``, and so is a file played in real time without a start (a
+stand-in for a live camera); any other file's is its own timeline (``[camera]
+start``, else its creation time), as ``FileTimeline`` has it.
 
 ``mode`` says after the first open what the recorder can do with this source:
 ``passthrough`` (a codec an MP4 can carry, a keyframe within ``max_gop_s``) or
@@ -66,7 +67,22 @@ class StreamInfo:
     height: int
     fps: float
     time_base: Fraction
-    template: Any  # the demuxed stream: its codec parameters are copied into each segment
+    template: Any  # a stream holding a copy of the codec parameters, for each segment's MP4 header
+
+
+def _parameters_of(stream: Any) -> Any:
+    """A stream with a copy of ``stream``'s codec parameters that outlives its container.
+
+    Segments are still being written after the source closed (a file at its
+    end, a lost stream): copying from the input stream then would read freed
+    memory. The copy lives in an output container that is never written.
+    """
+    import io
+
+    import av
+
+    holder = av.open(io.BytesIO(), mode="w", format="mp4")
+    return holder.add_stream_from_template(stream), holder
 
 
 def _luma(frame: Any) -> np.ndarray:
@@ -124,11 +140,13 @@ class AvSource:
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate and 1 <= float(rate) <= 120 else self.config.fps
         self.width, self.height = context.width or self.config.width, context.height or self.config.height
-        self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, stream)
+        template, self._holder = _parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
+        self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, template)
         if self.config.source == "file":
             if self.config.realtime:
                 self.pacer = _Pacer(self.fps)
-            if self.file_start_ns is None:
+            on_own_timeline = self.config.start is not None or not self.config.realtime
+            if self.file_start_ns is None and on_own_timeline:
                 self.file_start_ns = self._file_start_ns()
         self.anchor_ns, self.ended, self.next_dts = None, False, None
         self.demuxer = self.container.demux(self.stream)
@@ -147,13 +165,13 @@ class AvSource:
         if cfg.start is not None:
             start = cfg.start if cfg.start.tzinfo else cfg.start.astimezone()
             return int(start.timestamp() * 1e9)
-        if cfg.realtime:
-            return time.time_ns()
-        created = _creation_time_ns(Path(self.path))
-        if created is not None:
-            return created
-        length_ns = int(self.container.duration * 1000) if self.container.duration else 0
-        return Path(self.path).stat().st_mtime_ns - length_ns
+        created, why = _creation_time_ns(Path(self.path)), "its creation time"
+        if created is None:
+            length_ns = int(self.container.duration * 1000) if self.container.duration else 0
+            created, why = Path(self.path).stat().st_mtime_ns - length_ns, "its mtime minus its length"
+        log.info("camera %s: the file's first frame is at %s (%s); set [camera] start or --start to change it",
+                 cfg.id, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created / 1e9)), why)
+        return created
 
     def _decide_mode(self) -> None:
         """Passthrough or re-encode, for this camera, decided once at its first open (one log line)."""
@@ -279,7 +297,7 @@ class AvSource:
     def _wall_ns(self, ticks: int) -> int:
         """A timestamp in stream ticks on the wall clock (see the module's docstring)."""
         offset_ns = int(ticks * self.stream.time_base * 1_000_000_000)
-        if self.config.source == "file":
+        if self.file_start_ns is not None:
             if self.anchor_ns is None:
                 self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - offset_ns
             return self.anchor_ns + offset_ns
