@@ -116,6 +116,7 @@ class AvSource:
         self.demuxer: Any = iter(())
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
         self.next_dts: int | None = None
+        self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
         self.ended = False
 
     # -- opening ----------------------------------------------------------------
@@ -329,8 +330,10 @@ class AvSource:
         time_ns = max(self._wall_ns(dts), self.last_ns + 1)
         self.last_ns = time_ns
         pts_ns = self._wall_ns(pts)
+        keyframe = bool(packet.is_keyframe)
         self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
-                                   bool(packet.is_keyframe), time_ns, pts_ns, self.index))
+                                   keyframe, time_ns, pts_ns, self.index))
+        self._watch_keyframes(keyframe, time_ns)
         self.index += 1
         if not self.decode:
             return
@@ -341,6 +344,22 @@ class AvSource:
             return
         for decoded in decoded_frames:
             self._frame(decoded)
+
+    def _watch_keyframes(self, keyframe: bool, time_ns: int) -> None:
+        """Say so when keyframes stop coming: the open segment then grows until the next one."""
+        if keyframe or self.last_key_ns == 0:
+            if keyframe and self.gop_warned:
+                log.info("camera %s: keyframes again after %.1f s", self.config.id,
+                         (time_ns - self.last_key_ns) / 1e9)
+            self.last_key_ns, self.gop_warned = time_ns, False
+            return
+        if not self.gop_warned and time_ns - self.last_key_ns > self.config.max_gop_s * 1e9:
+            self.gop_warned = True
+            self.long_gops += 1
+            log.warning("camera %s: no keyframe for %.0f s (max_gop_s = %g); a passed-through segment is cut only "
+                        "at a keyframe, so it grows until the next one; set the camera's keyframe interval lower "
+                        "or [camera] record = \"reencode\"", self.config.id, (time_ns - self.last_key_ns) / 1e9,
+                        self.config.max_gop_s)
 
     def _frame(self, decoded: Any) -> None:
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
