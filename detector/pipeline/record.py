@@ -91,10 +91,15 @@ class OpenSegment:
             self.next_ns = (self.next_ns if on_time else frame.time_ns) + self.gap_ns
         if self.frames == 0:
             self.start_ns = frame.time_ns
-        image = frame.bgr()  # a decoded frame's colour is made only now, for the frames recorded
-        if (image.shape[1], image.shape[0]) != (self.width, self.height):
-            image = cv2.resize(image, (self.width, self.height))  # a stream changed size mid-event
-        self.encoder.write(image)
+        decoded = frame.decoded
+        if (decoded is not None and hasattr(self.encoder, "write_decoded")
+                and (decoded.width, decoded.height) == (self.width, self.height)):
+            self.encoder.write_decoded(decoded)  # from the decoder's YUV, never through BGR
+        else:
+            image = frame.bgr()
+            if (image.shape[1], image.shape[0]) != (self.width, self.height):
+                image = cv2.resize(image, (self.width, self.height))  # a stream changed size mid-event
+            self.encoder.write(image)
         self.end_ns = frame.time_ns
         self.frames += 1
 
