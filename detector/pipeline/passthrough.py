@@ -11,8 +11,9 @@ segment headers. Only what goes into a segment differs:
   segment lasts between ``segment_s`` and ``segment_s`` + G;
 - packets lost on the way (a live buffer that overflowed) end the segment, and
   the next one starts at the next keyframe: never an unplayable segment;
-- on a disk that asks for reduced recording, only keyframes are kept (one
-  picture per GOP, still the camera's own bytes).
+- reduced recording (a full disk, or an outbox over its budget) keeps only
+  keyframes: one picture per keyframe interval, still the camera's own bytes,
+  with ``fps`` in the header the rate actually kept.
 
 The header stays exact: ``frames`` is the number of packets written (one per
 frame), ``start_ms``/``end_ms`` the first and last presentation times,
@@ -75,7 +76,8 @@ class PassthroughSegment:
         self.max_ns = int(seconds * 1e9)
         self.frames = 0
         self.start_ns = self.end_ns = 0
-        self.forced_reduced = False
+        self.forced_reduced = False  # reduced because the disk refused a full one
+        self.reduced = False  # keyframes only
 
     def write(self, packet: Packet) -> None:
         self.encoder.write(packet)
@@ -83,6 +85,8 @@ class PassthroughSegment:
             self.start_ns = self.end_ns = packet.pts_ns
         self.start_ns, self.end_ns = min(self.start_ns, packet.pts_ns), max(self.end_ns, packet.pts_ns)
         self.frames += 1
+        if self.reduced and self.frames > 1:  # the rate kept, not the camera's
+            self.fps = (self.frames - 1) * 1e9 / max(1, self.end_ns - self.start_ns)
 
     @property
     def duration_ns(self) -> int:
@@ -138,7 +142,7 @@ class PassthroughStage(RecordStage):
             return
         if self.segment is not None and (gap or self.segment.forced_reduced and self.disk.rung == FULL):
             self._close(final=False)  # packets lost in between, or the disk is back: from the next keyframe
-        reduced = self.disk.rung == REDUCED
+        reduced = self.disk.rung == REDUCED or (self.segment is not None and self.segment.reduced)
         if not packet.keyframe and (self.segment is None or reduced):
             if reduced:
                 return  # reduced recording: one picture per GOP, by design
@@ -172,6 +176,8 @@ class PassthroughStage(RecordStage):
         info = self.stream_info()
         if info is None:
             raise RuntimeError("the source has no stream to pass through")
-        segment = PassthroughSegment(self.outbox, info, self.recording.segment_s)
+        chosen = self.outbox.segment_format(info.width, info.height, info.fps, self.recording)
+        segment = PassthroughSegment(self.outbox, info, chosen.seconds)
         segment.forced_reduced = self.disk.rung == REDUCED
+        segment.reduced = chosen.reduced or segment.forced_reduced
         return segment

@@ -121,3 +121,20 @@ def test_a_detect_path_is_watched_while_path_is_recorded(tmp_path: Path) -> None
     assert segments and all((h["width"], h["height"]) == (640, 480) for h, _ in segments)
     assert all(probe(p)["errors"] == 0 and probe(p)["frames"] == h["frames"] for h, p in segments)
     assert sum(h["frames"] for h, _ in segments) >= (WALK.end_s - WALK.start_s + 1.0) * FPS
+
+
+def test_over_its_budget_the_outbox_gets_keyframes_only_still_playable(tmp_path: Path) -> None:
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,))
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0, outbox_budget_mb=0.001)
+    camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False})
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), threading.Event())
+    pipeline.start()
+    pipeline.join(60)
+    assert pipeline.finished
+    segments = _segments(outbox_dir)
+    assert segments and sum(h["frames"] for h, _ in segments) <= 6  # ~4 s of event: its keyframes only
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        if head["frames"] > 1:
+            assert head["fps"] == pytest.approx(1.0, rel=0.01)  # one keyframe a second, said as it is
