@@ -349,17 +349,22 @@ class AvSource:
         """Say so when keyframes stop coming: the open segment then grows until the next one."""
         if keyframe or self.last_key_ns == 0:
             if keyframe and self.gop_warned:
-                log.info("camera %s: keyframes again after %.1f s", self.config.id,
-                         (time_ns - self.last_key_ns) / 1e9)
+                log.info("camera %s: keyframes again after %.1f s%s", self.config.id,
+                         (time_ns - self.last_key_ns) / 1e9,
+                         "; still re-encoding until the camera is reopened" if self.mode == "reencode" else "")
             self.last_key_ns, self.gop_warned = time_ns, False
             return
         if not self.gop_warned and time_ns - self.last_key_ns > self.config.max_gop_s * 1e9:
             self.gop_warned = True
             self.long_gops += 1
-            log.warning("camera %s: no keyframe for %.0f s (max_gop_s = %g); a passed-through segment is cut only "
-                        "at a keyframe, so it grows until the next one; set the camera's keyframe interval lower "
-                        "or [camera] record = \"reencode\"", self.config.id, (time_ns - self.last_key_ns) / 1e9,
-                        self.config.max_gop_s)
+            if self.mode == "passthrough" and self.decode:
+                self.mode = "reencode"
+                self.why = f"no keyframe for more than max_gop_s = {self.config.max_gop_s:g} s"
+                self.frame_index = max(self.frame_index, self.index)  # frames now come after every packet
+            log.warning("camera %s: no keyframe for %.0f s (max_gop_s = %g); %s; set the camera's keyframe "
+                        "interval lower", self.config.id, (time_ns - self.last_key_ns) / 1e9, self.config.max_gop_s,
+                        "re-encoding from now on" if self.mode == "reencode" else "the open segment grows until "
+                        "the next keyframe")
 
     def _frame(self, decoded: Any) -> None:
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns

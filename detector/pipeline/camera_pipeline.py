@@ -83,6 +83,7 @@ class CameraPipeline:
         self.passthrough = PassthroughStage(camera, outbox, self.buffer, commands, self.disk, detected_until,
                                             lambda: self.record_source.fps,
                                             stream_info=lambda: self.record_source.info)
+        self.chosen: RecordStage | None = None
         self.supervisor = Supervisor(f"camera {camera.id}")
         stall_s = STALL_FRAMES / fps
         self.supervisor.add("capture", self.capture.run, stall_s)
@@ -93,7 +94,13 @@ class CameraPipeline:
 
     @property
     def recorder(self) -> RecordStage:
-        """The passthrough recorder once the recorded source says it can be passed through, else re-encoding."""
+        """The passthrough recorder once the recorded source says it can be passed through, else re-encoding.
+
+        Chosen once: the passthrough recorder also re-encodes the frames of a
+        source that gave up passthrough later (its keyframes stopped coming).
+        """
+        if self.chosen is not None:
+            return self.chosen
         return self.passthrough if getattr(self.record_source, "mode", None) == "passthrough" else self.record
 
     def _recording(self, loop: Loop) -> None:
@@ -103,7 +110,8 @@ class CameraPipeline:
             if self.detect.finished:
                 break
             self.stop_event.wait(0.05)
-        self.recorder.run(loop)
+        self.chosen = self.recorder
+        self.chosen.run(loop)
 
     def start(self) -> None:
         self.supervisor.start()

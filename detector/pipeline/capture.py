@@ -91,6 +91,7 @@ class CaptureStage:
         self.measured_logged = False
         self.is_open = False
         self.record_source: Any = source  # the source whose packets are recorded (another with a detect_path)
+        self.packets_until_ns = 0  # the newest packet handed to the recorder
         self.recording_ok: Callable[[], bool] = lambda: True  # the pipeline says whether every frame is still recorded
 
     def run(self, loop: Loop) -> None:
@@ -167,9 +168,13 @@ class CaptureStage:
         mode = self.record_source.mode
         if mode is None:  # the recorded stream is not open yet: nothing to record from
             return []
-        if mode != "passthrough":
-            return [frame]
-        return [] if self.record_source is not self.source else packets
+        if mode != "passthrough":  # (a source that gave up passthrough: only what its packets did not hold)
+            return [frame] if frame.time_ns > self.packets_until_ns else []
+        if self.record_source is not self.source:
+            return []
+        if packets:
+            self.packets_until_ns = max(self.packets_until_ns, max(p.pts_ns for p in packets))
+        return packets
 
     def _open_with_backoff(self, loop: Loop) -> bool:
         """Open the source, retrying with capped exponential backoff until it works or we stop.

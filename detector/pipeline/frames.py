@@ -44,7 +44,7 @@ class FrameBuffer:
         self.keep_ns, self.max_frames, self.live = keep_ns, max_frames, live
         self.camera_id = camera_id
         self.frames: deque[Item] = deque()
-        self.keys: deque[int] = deque()  # time_ns of the keyframe packets in ``frames``
+        self.keys: deque[int] = deque()  # time_ns of the items a recording can start from (keyframes, frames)
         self.cond = threading.Condition()
         self.holds: list[int] = []  # from_ns of every event not yet fully recorded
         self.closed = False
@@ -59,7 +59,7 @@ class FrameBuffer:
         """
         with self.cond:
             self.frames.append(frame)
-            if getattr(frame, "keyframe", False):
+            if getattr(frame, "keyframe", True):  # a decoded frame is a place to start from, too
                 self.keys.append(frame.time_ns)
             self._trim(frame.time_ns - self.keep_ns if not self.holds else min(self.holds))
             while len(self.frames) > self.max_frames and not stop.is_set():
@@ -90,7 +90,7 @@ class FrameBuffer:
             self._popleft()
 
     def keyframe_at_or_before(self, time_ns: int) -> int | None:
-        """The time of the last keyframe packet at or before ``time_ns`` still here, else None."""
+        """The time of the last keyframe (or frame) at or before ``time_ns`` still here, else None."""
         with self.cond:
             before = [key for key in self.keys if key <= time_ns]
             return before[-1] if before else None

@@ -11,6 +11,8 @@ segment headers. Only what goes into a segment differs:
   segment lasts between ``segment_s`` and ``segment_s`` + G;
 - packets lost on the way (a live buffer that overflowed) end the segment, and
   the next one starts at the next keyframe: never an unplayable segment;
+- a source whose keyframes stop coming (more than ``max_gop_s``) gives frames
+  instead of packets from then on, and they are re-encoded (``RecordStage``);
 - reduced recording (a full disk, or an outbox over its budget) keeps only
   keyframes: one picture per keyframe interval, still the camera's own bytes,
   with ``fps`` in the header the rate actually kept.
@@ -31,6 +33,7 @@ from quickcam.detector.av_source import Packet, StreamInfo
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, disk_error
 from quickcam.detector.pipeline.record import Command, RecordStage
+from quickcam.detector.sources import Frame
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,15 @@ class PassthroughStage(RecordStage):
                      self.event_id, self.skipped)
         super()._event_done()
 
-    def _record(self, packet: Packet) -> None:  # type: ignore[override]
+    def _record(self, packet: Packet | Frame) -> None:  # type: ignore[override]
+        """A packet is remuxed; a frame (the source gave up passthrough: keyframes stopped) is re-encoded."""
+        if isinstance(packet, Frame):
+            if isinstance(self.segment, PassthroughSegment):
+                self._close(final=False)
+            super()._record(packet)
+            return
+        if self.segment is not None and not isinstance(self.segment, PassthroughSegment):
+            self._close(final=False)
         gap = self.previous_index >= 0 and packet.index != self.previous_index + 1
         self.previous_index = packet.index
         if self.disk.rung == SNAPSHOTS_ONLY:
@@ -172,7 +183,9 @@ class PassthroughStage(RecordStage):
             else:
                 self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
 
-    def _new_segment(self, packet: Packet) -> PassthroughSegment:  # type: ignore[override]
+    def _new_segment(self, packet: Packet | Frame) -> Any:
+        if isinstance(packet, Frame):
+            return super()._new_segment(packet)
         info = self.stream_info()
         if info is None:
             raise RuntimeError("the source has no stream to pass through")

@@ -42,3 +42,20 @@ def test_a_hold_keeps_the_keyframe_its_first_packet_decodes_from() -> None:
     buffer.release(27 * PERIOD_NS)
     buffer.push(packet(80), stop)
     assert list(buffer.keys) == [80 * PERIOD_NS]  # taken keyframes are forgotten too
+
+
+def test_packets_before_frames_are_trimmed_once_a_frame_is_older_than_the_pre_roll() -> None:
+    """A source that gave up passthrough hands over frames: its last keyframe is not kept for ever."""
+    import numpy as np
+
+    from quickcam.detector.sources import Frame
+
+    buffer = FrameBuffer(keep_ns=500_000_000, max_frames=1000, live=True, camera_id="c")
+    stop = threading.Event()
+    for index in range(15):
+        buffer.push(packet(index), stop)
+    image = np.zeros((2, 2), np.uint8)
+    for index in range(15, 60):
+        buffer.push(Frame(image, index * PERIOD_NS, index), stop)
+    assert all(isinstance(item, Frame) for item in buffer.frames) and buffer.dropped == 0
+    assert buffer.frames[0].time_ns >= 59 * PERIOD_NS - buffer.keep_ns

@@ -138,3 +138,21 @@ def test_over_its_budget_the_outbox_gets_keyframes_only_still_playable(tmp_path:
         assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
         if head["frames"] > 1:
             assert head["fps"] == pytest.approx(1.0, rel=0.01)  # one keyframe a second, said as it is
+
+
+def test_keyframes_that_stop_coming_switch_the_camera_to_reencoding(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    walk = Walk(5.0, 7.0)
+    video = write_h264(tmp_path / "stops.mp4", 10.0, FPS, walks=(walk,), keyframes=(0, 10))  # then none
+    with caplog.at_level(logging.INFO):
+        pipeline = _run(tmp_path / "outbox", video, max_gop_s=2.0)
+    assert any("no keyframe for 2 s" in r.getMessage() and "re-encoding from now on" in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"]
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+    starts = [h["start_ms"] for h, _ in segments]
+    ends = [h["end_ms"] for h, _ in segments]
+    assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+    assert (ends[-1] - _file_start_ms(pipeline)) / 1000 >= walk.end_s

@@ -12,13 +12,16 @@ from quickcam.detector.sources import DemoSource, Walk
 
 def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0, width: int = 320,
                height: int = 240, walks: tuple[Walk, ...] = (Walk(1.0, 3.0),), bitrate: int = 0,
-               container: str = "mp4") -> Path:
-    """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send)."""
+               container: str = "mp4", keyframes: tuple[int, ...] = ()) -> Path:
+    """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send).
+
+    ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming).
+    """
     demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0)
     with av.open(str(path), mode="w", format=container) as output:
         stream = output.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        gop = max(1, round(gop_s * fps))
+        gop = max(1, round(gop_s * fps)) if not keyframes else 100_000
         options = {"preset": "veryfast", "tune": "zerolatency", "bf": "0", "g": str(gop),
                    "keyint_min": str(gop), "sc_threshold": "0"}
         if bitrate:
@@ -27,8 +30,10 @@ def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0
             options["crf"] = "28"
         stream.options = options
         stream.codec_context.thread_count = 1
-        for _ in range(round(seconds * fps)):
+        for number in range(round(seconds * fps)):
             frame = av.VideoFrame.from_ndarray(demo.read().image, format="bgr24")
+            if number in keyframes:
+                frame.pict_type = av.video.frame.PictureType.I
             for packet in stream.encode(frame):
                 output.mux(packet)
         for packet in stream.encode():
