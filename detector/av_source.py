@@ -3,9 +3,9 @@
 The source stage of passthrough recording. Every video packet is kept as it
 came (``Packet``: bytes, timestamps, keyframe flag) for the recorder to remux
 without decoding or encoding; detection gets frames decoded by the decoder's
-own threads, and only the luma plane is handed on (``Frame.image`` is the Y
-plane, HxW, no copy); the full BGR picture is made only when a snapshot or the
-re-encoding recorder asks for it (``Frame.bgr()``).
+own threads, and only the luma plane is handed on, halved towards the detection
+size (``Frame.image``, ``Frame.scale``); the full BGR picture is made only when a
+snapshot or the re-encoding recorder asks for it (``Frame.bgr()``).
 
 Times: a packet's ``time_ns`` is its decode time on the wall clock (always
 increasing, so the buffer can trim and cut by it); ``pts_ns`` is when it is
@@ -31,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from quickcam.common.config import CameraConfig
@@ -85,11 +86,17 @@ def _parameters_of(stream: Any) -> Any:
     return holder.add_stream_from_template(stream), holder
 
 
-def _luma(frame: Any) -> np.ndarray:
-    """The Y plane of a decoded frame as an HxW array, without copying it."""
+def shrink_luma(frame: Any, detection_width: int) -> tuple[np.ndarray, int]:
+    """The Y plane of a decoded frame, halved (2x2 means, the cheap exact case of an area resize) while it
+    stays at least twice the detection width; and by how much. Detection's own area resize then
+    gives the same picture as from the full plane, for a fraction of the cost at 1080p."""
     plane = frame.planes[0]
-    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
-    return rows[:, :frame.width]
+    luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
+    scale = 1
+    while luma.shape[1] >= 4 * detection_width and luma.shape[1] % 2 == 0 and luma.shape[0] % 2 == 0:
+        luma = cv2.resize(luma, (luma.shape[1] // 2, luma.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        scale *= 2
+    return luma, scale
 
 
 class AvSource:
@@ -370,7 +377,8 @@ class AvSource:
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
         if self.frames and stamp <= self.frames[-1].time_ns:
             stamp = self.frames[-1].time_ns + 1
-        self.frames.append(Frame(_luma(decoded), stamp, self.frame_index, decoded))
+        luma, scale = shrink_luma(decoded, self.config.motion.detection_width)
+        self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale))
         self.frame_index += 1
 
     def close(self) -> None:

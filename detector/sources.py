@@ -37,12 +37,26 @@ STREAM_TIMEOUT_MS = 10_000
 
 @dataclass(frozen=True)
 class Frame:
-    """A frame for detection; ``image`` is BGR (HxWx3) or, from a decoder, only its luma (HxW)."""
+    """A frame for detection; ``image`` is BGR (HxWx3) or, from a decoder, only its luma (HxW).
 
-    image: np.ndarray  # BGR HxWx3, or gray HxW (the Y plane of ``decoded``), uint8
+    A decoder's luma may be shrunk by ``scale`` (a whole number) towards the
+    detection size: ``image`` pixels times ``scale`` are picture pixels, and
+    ``width``/``height`` are the picture's.
+    """
+
+    image: np.ndarray  # BGR HxWx3, or gray HxW (the Y plane of ``decoded``, 1/scale of its size), uint8
     time_ns: int  # wall clock, Unix ns
     index: int
     decoded: Any = None  # the decoder's own frame (PyAV VideoFrame, YUV), when there is one
+    scale: int = 1
+
+    @property
+    def width(self) -> int:
+        return self.decoded.width if self.decoded is not None else self.image.shape[1] * self.scale
+
+    @property
+    def height(self) -> int:
+        return self.decoded.height if self.decoded is not None else self.image.shape[0] * self.scale
 
     def bgr(self) -> np.ndarray:
         """The full picture in colour: made only for the few frames that need it (snapshots, re-encoding)."""
@@ -51,6 +65,16 @@ class Frame:
         if self.decoded is not None:
             return self.decoded.to_ndarray(format="bgr24")
         return cv2.cvtColor(self.image, cv2.COLOR_GRAY2BGR)
+
+    def gray(self) -> np.ndarray:
+        """The full picture in gray (a face search), without a colour conversion where a decoder gave YUV."""
+        if self.decoded is not None and self.decoded.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
+            plane = self.decoded.planes[0]
+            rows = np.frombuffer(plane, np.uint8).reshape(self.decoded.height, plane.line_size)
+            return rows[:, :self.decoded.width]
+        if self.scale == 1:
+            return self.image if self.image.ndim == 2 else cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY)
+        return cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
 
 
 class EndOfSource(Exception):

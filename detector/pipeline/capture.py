@@ -145,7 +145,7 @@ class CaptureStage:
             self.stats.fps = (len(window) - 1) * 1e9 / max(1, window[-1] - window[0])
         if not self.measured_logged and len(window) == window.maxlen:
             self.measured_logged = True
-            height, width = frame.image.shape[:2]
+            width, height = frame.width, frame.height
             log.info("camera %s: delivering %dx%d at %.1f fps (measured)", self.camera.id, width, height,
                      self.stats.fps)
         self.stats.frames += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable
+from dataclasses import replace
 
 import cv2
 
@@ -97,6 +98,8 @@ class DetectStage:
             return
         detector = self.detector or self._setup(frame)
         result = detector.detect(frame.image)
+        if frame.scale != 1:  # a decoder's shrunk luma: boxes in picture pixels
+            result = replace(result, boxes=[tuple(v * frame.scale for v in box) for box in result.boxes])
         self.dark.update(result.brightness, frame.time_ns)
         self.stats.dark = self.dark.dark
         if result.global_change != self.relearning:
@@ -107,7 +110,7 @@ class DetectStage:
         action = self.clock.step(frame.time_ns, result.motion)
         faces: list[Box] = []
         if result.motion and self.faces_detector is not None and self.clock.recording:
-            found = timed_faces(self.faces_detector, self.budget, frame.image, result.boxes,
+            found = timed_faces(self.faces_detector, self.budget, frame.gray(), result.boxes,
                                 self.camera.faces.min_size_px, frame.time_ns)
             faces = found or []
         if action is Action.START:

@@ -213,7 +213,7 @@ class RecordStage:
                 self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
 
     def _new_segment(self, frame: Frame) -> OpenSegment:
-        height, width = frame.image.shape[:2]
+        width, height = frame.width, frame.height
         fps = self.fps() or self.camera.fps
         if self.disk.rung == REDUCED:
             rec = self.recording  # the budget's reduced format, whatever the budget says now

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 import pytest
 
 from quickcam.detector.outbox import Outbox
@@ -109,6 +111,20 @@ def test_keyframes_further_apart_than_max_gop_s_are_reencoded(tmp_path: Path,
     segments = _segments(tmp_path / "outbox")
     assert segments and all(probe(p) == {"frames": h["frames"], "errors": 0, "keyframe_first": True,
                                          "codec": "h264"} for h, p in segments)
+
+
+def test_snapshots_are_full_size_with_boxes_in_picture_pixels(tmp_path: Path) -> None:
+    """Detection sees a shrunk luma plane; the snapshot is the full picture and its boxes fit it."""
+    video = write_h264(tmp_path / "walk.mp4", 5.0, FPS, 1.0, width=1280, height=720, walks=(WALK,))
+    _run(tmp_path / "outbox", video)
+    snapshots = [(header(tmp_path / "outbox", e["id"]), tmp_path / "outbox" / f"{e['id']}.bin")
+                 for e in journal(tmp_path / "outbox") if e["type"] == "snapshot"]
+    assert snapshots
+    for head, payload in snapshots:
+        picture = cv2.imdecode(np.frombuffer(payload.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+        assert picture.shape == (720, 1280, 3) and (head["width"], head["height"]) == (1280, 720)
+        for x, y, w, h in head["boxes"]:  # the walker is half the picture tall
+            assert x >= 0 and y >= 0 and x + w <= 1280 and y + h <= 720 and h >= 720 / 4, head["boxes"]
 
 
 def test_a_detect_path_is_watched_while_path_is_recorded(tmp_path: Path) -> None:
