@@ -1,6 +1,8 @@
 """A file or stream demuxed with PyAV: the camera's own encoded packets, and cheap frames for detection.
 
-The source stage of passthrough recording. Every video packet is kept as it
+The source stage of passthrough recording (and of cheap decoding: an MJPEG
+stream is decoded at 1/2-1/8 scale in gray for detection, its pre-roll kept as
+the JPEG bytes, see ``Jpeg``). Every video packet is kept as it
 came (``Packet``: bytes, timestamps, keyframe flag) for the recorder to remux
 without decoding or encoding; detection gets frames decoded by the decoder's
 own threads, and only the luma plane is handed on, halved towards the detection
@@ -84,6 +86,22 @@ def _parameters_of(stream: Any) -> Any:
 
     holder = av.open(io.BytesIO(), mode="w", format="mp4")
     return holder.add_stream_from_template(stream), holder
+
+
+class Jpeg:
+    """An MJPEG frame kept as its JPEG bytes (a tenth of the raw picture, for the pre-roll)."""
+
+    def __init__(self, data: bytes, width: int, height: int) -> None:
+        self.data, self.width, self.height = data, width, height
+
+    def to_ndarray(self, format: str = "bgr24") -> np.ndarray:  # noqa: A002 - PyAV's VideoFrame signature
+        """The full picture, decoded now (BGR)."""
+        if format != "bgr24":
+            raise ValueError(f"a JPEG frame gives bgr24, not {format}")
+        image = cv2.imdecode(np.frombuffer(self.data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError("a JPEG frame of the pre-roll does not decode")
+        return image
 
 
 def shrink_luma(frame: Any, detection_width: int) -> tuple[np.ndarray, int]:
@@ -344,6 +362,9 @@ class AvSource:
         self.index += 1
         if not self.decode:
             return
+        if self.info is not None and self.info.codec == "mjpeg":
+            self._jpeg(self.packets[-1])
+            return
         try:
             decoded_frames = self.stream.codec_context.decode(packet)
         except Exception as exc:  # a damaged packet: the next keyframe recovers; recording keeps it
@@ -372,6 +393,20 @@ class AvSource:
                         "interval lower", self.config.id, (time_ns - self.last_key_ns) / 1e9, self.config.max_gop_s,
                         "re-encoding from now on" if self.mode == "reencode" else "the open segment grows until "
                         "the next keyframe")
+
+    def _jpeg(self, packet: Packet) -> None:
+        """An MJPEG frame: decoded at 1/2-1/8 scale in gray for detection (libjpeg's reduced decode);
+        kept as its JPEG bytes, decoded in full only if recorded or snapshotted."""
+        factor = next((f for f in (8, 4, 2) if self.width / f >= 2 * self.config.motion.detection_width), 1)
+        flag = {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+                2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 1: cv2.IMREAD_GRAYSCALE}[factor]
+        small = cv2.imdecode(np.frombuffer(packet.data, np.uint8), flag)
+        if small is None:
+            log.debug("camera %s: a JPEG frame did not decode", self.config.id)
+            return
+        self.frames.append(Frame(small, packet.pts_ns, self.frame_index, Jpeg(packet.data, self.width, self.height),
+                                 factor))
+        self.frame_index += 1
 
     def _frame(self, decoded: Any) -> None:
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns

@@ -66,9 +66,13 @@ class Frame:
             return self.decoded.to_ndarray(format="bgr24")
         return cv2.cvtColor(self.image, cv2.COLOR_GRAY2BGR)
 
+    def yuv(self) -> Any:
+        """The decoder's own frame (a PyAV VideoFrame, YUV) when there is one, else None."""
+        return self.decoded if self.decoded is not None and hasattr(self.decoded, "planes") else None
+
     def gray(self) -> np.ndarray:
         """The full picture in gray (a face search), without a colour conversion where a decoder gave YUV."""
-        if self.decoded is not None and self.decoded.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
+        if self.yuv() is not None and self.decoded.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
             plane = self.decoded.planes[0]
             rows = np.frombuffer(plane, np.uint8).reshape(self.decoded.height, plane.line_size)
             return rows[:, :self.decoded.width]

@@ -91,7 +91,7 @@ class OpenSegment:
             self.next_ns = (self.next_ns if on_time else frame.time_ns) + self.gap_ns
         if self.frames == 0:
             self.start_ns = frame.time_ns
-        decoded = frame.decoded
+        decoded = frame.yuv()
         if (decoded is not None and hasattr(self.encoder, "write_decoded")
                 and (decoded.width, decoded.height) == (self.width, self.height)):
             self.encoder.write_decoded(decoded)  # from the decoder's YUV, never through BGR

@@ -19,7 +19,7 @@ import pytest
 
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
-from quickcam.detector.sources import Walk
+from quickcam.detector.sources import DemoSource, Walk
 from tests.detector.fakes import camera_config, header, journal
 from tests.fakes.h264 import probe, write_h264
 
@@ -74,23 +74,27 @@ def test_segments_are_the_sources_packets_cut_at_keyframes(tmp_path: Path, gop_s
     assert stored_bps == pytest.approx(source_bps, rel=0.25), (stored_bps, source_bps)
 
 
+def _mjpeg(path: Path, width: int, height: int, frames: int) -> Path:
+    """An MJPEG AVI of the walk (an MP4 segment cannot carry MJPEG for browsers: it is re-encoded)."""
+    demo = DemoSource(width, height, FPS, realtime=False, walks=(WALK,), period_s=1000.0)
+    with av.open(str(path), mode="w") as output:
+        stream = output.add_stream("mjpeg", rate=int(FPS))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj420p"
+        for _ in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(demo.read().image, format="bgr24")):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
+
+
 def _file_start_ms(pipeline: CameraPipeline) -> int:
     return pipeline.source.file_start_ns // 1_000_000
 
 
 def test_a_codec_that_cannot_be_passed_through_is_reencoded_with_one_line_saying_why(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    video = tmp_path / "walk.avi"
-    with av.open(str(video), mode="w") as output:  # MJPEG: an MP4 segment cannot carry it for browsers
-        stream = output.add_stream("mjpeg", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuvj420p"
-        from quickcam.detector.sources import DemoSource
-        demo = DemoSource(320, 240, FPS, realtime=False, walks=(WALK,), period_s=1000.0)
-        for _ in range(60):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(demo.read().image, format="bgr24")):
-                output.mux(packet)
-        for packet in stream.encode():
-            output.mux(packet)
+    video = _mjpeg(tmp_path / "walk.avi", 320, 240, 60)
     with caplog.at_level(logging.INFO):
         pipeline = _run(tmp_path / "outbox", video)
     assert pipeline.recorder is pipeline.record
@@ -172,3 +176,19 @@ def test_keyframes_that_stop_coming_switch_the_camera_to_reencoding(tmp_path: Pa
     ends = [h["end_ms"] for h, _ in segments]
     assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
     assert (ends[-1] - _file_start_ms(pipeline)) / 1000 >= walk.end_s
+
+
+def test_an_mjpeg_source_is_watched_at_reduced_scale_and_keeps_its_pre_roll_as_jpeg(tmp_path: Path) -> None:
+    from quickcam.detector.av_source import AvSource, Jpeg
+
+    video = _mjpeg(tmp_path / "cam.avi", 1280, 720, 10)
+    camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "file", "path": str(video),
+                                                                   "realtime": False})
+    source = AvSource(camera)
+    assert source.open() and source.mode == "reencode"
+    frame = source.read()
+    assert frame is not None and isinstance(frame.decoded, Jpeg) and frame.scale == 4
+    assert frame.image.shape == (180, 320)  # libjpeg's 1/4 decode, gray
+    assert frame.bgr().shape == (720, 1280, 3) and (frame.width, frame.height) == (1280, 720)
+    assert len(frame.decoded.data) < 1280 * 720 * 3 / 8  # compressed, not raw
+    source.close()
