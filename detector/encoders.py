@@ -48,8 +48,10 @@ class H264Encoder:
             self.container.mux(packet)
 
     def write_decoded(self, frame: Any) -> None:
-        """A frame straight from a decoder, still YUV: encoded with no round trip through BGR."""
-        frame.pts = None  # the decoder's timestamps are not this segment's
+        """A frame still in YUV (a decoder's VideoFrame, or an I420 array): no round trip through BGR."""
+        if isinstance(frame, np.ndarray):
+            frame = self._av.VideoFrame.from_ndarray(frame, format="yuv420p")
+        frame.pts = None  # a decoder's timestamps are not this segment's
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
         for packet in self.stream.encode(frame):

@@ -29,7 +29,7 @@ from quickcam.detector.av_source import Packet
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
-from quickcam.detector.sources import EndOfSource, Frame, FrameSource
+from quickcam.detector.sources import EndOfSource, Frame, FrameSource, compact
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ class CaptureStage:
             self._deliver(frame, loop)
 
     def _deliver(self, frame: Frame, loop: Loop) -> None:
+        frame = compact(frame, self.camera.motion.detection_width)  # BGR -> YUV 4:2:0 + a small luma
         if self.stats.state != "ok":
             if self.stats.state == "lost":
                 log.info("camera %s: ok again", self.camera.id)

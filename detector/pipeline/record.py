@@ -93,7 +93,7 @@ class OpenSegment:
             self.start_ns = frame.time_ns
         decoded = frame.yuv()
         if (decoded is not None and hasattr(self.encoder, "write_decoded")
-                and (decoded.width, decoded.height) == (self.width, self.height)):
+                and (frame.width, frame.height) == (self.width, self.height)):
             self.encoder.write_decoded(decoded)  # from the decoder's YUV, never through BGR
         else:
             image = frame.bgr()
