@@ -113,6 +113,11 @@ def segment_rate(result: dict) -> float:
     return sum(r["size"] for r in rows) * 8 / 1000 / (frames / FPS) if frames else float("nan")
 
 
+def kbits(video: Path, seconds: float) -> float:
+    """The source's own bitrate: its file's bytes per second (kbit/s)."""
+    return video.stat().st_size * 8 / 1000 / seconds
+
+
 def per_machine(share: float) -> str:
     return f"{int(200 * 0.8 // share)}" if share > 0 else "-"
 
@@ -127,8 +132,8 @@ def main() -> None:
     print(f"`quickcam detector` on H.264 files paced in real time at {FPS:g} fps (keyframes every 1 s, fixed "
           f"bitrate), {args.seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; "
           "CPU is the detector process's own time, as a share of one core\n")
-    print("| resolution | source bitrate | recorder | watching | recording | peak RSS | stored segments | "
-          "cameras per 2-core machine, recording |")
+    print("| resolution | source bitrate (recording scene) | recorder | watching | recording | peak RSS | "
+          "stored segments | cameras per 2-core machine, recording |")
     print("|---|---|---|---|---|---|---|---|")
     for label, size in SIZES.items():
         quiet = scene(folder, f"quiet_{label}", size, length, ())
@@ -136,7 +141,7 @@ def main() -> None:
         for mode in MODES:
             watching = run(quiet, mode, size, args.seconds)
             recording = run(busy, mode, size, args.seconds)
-            print(f"| {label}@{FPS:g} | {size[2] // 1000} kbit/s | {mode} | {watching['cpu']:.1f}% | "
+            print(f"| {label}@{FPS:g} | {kbits(busy, length):.0f} kbit/s | {mode} | {watching['cpu']:.1f}% | "
                   f"{recording['cpu']:.1f}% | {max(watching['rss'], recording['rss']):.0f} MB | "
                   f"{segment_rate(recording):.0f} kbit/s | {per_machine(recording['cpu'])} |", flush=True)
     big = SIZES["1920x1080"]
@@ -146,7 +151,9 @@ def main() -> None:
                    detect_path=sub_quiet)
     recording = run(scene(folder, "busy_1920x1080", big, length, continuous(length)), "passthrough", big,
                     args.seconds, detect_path=sub_busy)
-    print(f"| 1920x1080@{FPS:g}, detection on a 640x360 substream | {big[2] // 1000} kbit/s | passthrough | "
+    busy_big = scene(folder, "busy_1920x1080", big, length, continuous(length))
+    print(f"| 1920x1080@{FPS:g}, detection on a 640x360 substream | {kbits(busy_big, length):.0f} kbit/s | "
+          "passthrough | "
           f"{watching['cpu']:.1f}% | {recording['cpu']:.1f}% | {max(watching['rss'], recording['rss']):.0f} MB | "
           f"{segment_rate(recording):.0f} kbit/s | {per_machine(recording['cpu'])} |", flush=True)
     print("\n'Cameras per 2-core machine' keeps 20% of the machine free: 160% / the recording share.\n")

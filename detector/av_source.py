@@ -169,6 +169,7 @@ class AvSource:
             if self.file_start_ns is None and on_own_timeline:
                 self.file_start_ns = self._file_start_ns()
         self.anchor_ns, self.ended, self.next_dts = None, False, None
+        self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s", self.config.id,
@@ -300,7 +301,8 @@ class AvSource:
             self.ended = True
             return None
         self.loop_offset_ns = self.last_ns + int(1e9 / self.fps) - (self.file_start_ns or 0)
-        self.anchor_ns = None
+        self.anchor_ns, self.next_dts = None, None
+        self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
         self.demuxer = self.container.demux(self.stream)
         packet = next(self.demuxer, None)

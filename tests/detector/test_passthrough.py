@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -192,3 +193,24 @@ def test_an_mjpeg_source_is_watched_at_reduced_scale_and_keeps_its_pre_roll_as_j
     assert frame.bgr().shape == (720, 1280, 3) and (frame.width, frame.height) == (1280, 720)
     assert len(frame.decoded.data) < 1280 * 720 * 3 / 8  # compressed, not raw
     source.close()
+
+
+def test_a_looped_file_starts_a_new_segment_at_each_pass(tmp_path: Path) -> None:
+    """Timestamps start again at each pass (as on a reconnected stream): never mixed in one segment."""
+    video = write_h264(tmp_path / "walk.mp4", 3.0, FPS, 1.0, walks=(Walk(0.0, 3.0),))
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=0.0, post_roll_s=0.5, segment_s=5.0)
+    camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False, "loop": True})
+    stop = threading.Event()
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop)
+    pipeline.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_segments(outbox_dir)) < 3:
+        time.sleep(0.1)
+    stop.set()
+    pipeline.join(30)
+    segments = _segments(outbox_dir)
+    assert len(segments) >= 3 and pipeline.status()["not_recorded"] == 0
+    for head, payload in segments[:3]:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        assert head["frames"] <= 3.0 * FPS  # one pass each, though segment_s is longer
