@@ -1,6 +1,6 @@
 """Run every benchmark and regenerate docs/benchmarks.md with the figures.
 
-    .venv/bin/python bench/run_all.py            # about 12 minutes on 2 cores
+    .venv/bin/python bench/run_all.py            # about 25 minutes on 2 cores
     .venv/bin/python bench/run_all.py --only latency,theft
 
 Each section keeps the exact command that produced it, so any table can be
@@ -41,6 +41,10 @@ SECTIONS = [
     ("quality", "7. Detection quality on real footage", ["bench/detection_quality.py"],
      "Targets: recall of real walkers >= 0.95 with onset within 3 frames; zero false events from lighting "
      "steps and in quiet stretches."),
+    ("passthrough", "8. Passthrough recording against re-encoding", ["-m", "bench.bench_passthrough"],
+     "Targets (issue 14): 1080p@15 watching <= 6% of a core (<= 2% with a 640x360 substream), recording <= 8%; "
+     "640x480@15 watching <= 2%, recording <= 5%; RSS <= 150 MB for one camera, <= 400 MB for eight; snapshot "
+     "p95 < 1 s; first segment within segment_s + one GOP + 1 s."),
 ]
 
 
