@@ -149,4 +149,7 @@ class CameraPipeline:
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})
+        mode = getattr(self.record_source, "mode", "reencode")
+        if mode:
+            status["recorder"] = mode
         return status

@@ -47,7 +47,7 @@ def _run(outbox_dir: Path, path: Path, **update: object) -> CameraPipeline:
 def test_segments_are_the_sources_packets_cut_at_keyframes(tmp_path: Path, gop_s: float) -> None:
     video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, gop_s, walks=(WALK,), bitrate=400_000)
     pipeline = _run(tmp_path / "outbox", video)
-    assert pipeline.recorder is pipeline.passthrough
+    assert pipeline.recorder is pipeline.passthrough and pipeline.status()["recorder"] == "passthrough"
     segments = _segments(tmp_path / "outbox")
     assert segments and segments[-1][0]["final"] and not any(h["final"] for h, _ in segments[:-1])
     with av.open(str(video)) as source:
@@ -98,7 +98,7 @@ def test_a_codec_that_cannot_be_passed_through_is_reencoded_with_one_line_saying
     video = _mjpeg(tmp_path / "walk.avi", 320, 240, 60)
     with caplog.at_level(logging.INFO):
         pipeline = _run(tmp_path / "outbox", video)
-    assert pipeline.recorder is pipeline.record
+    assert pipeline.recorder is pipeline.record and pipeline.status()["recorder"] == "reencode"
     why = [r.getMessage() for r in caplog.records if "re-encoding instead" in r.getMessage()]
     assert len(why) == 1 and "mjpeg" in why[0], why
     segments = _segments(tmp_path / "outbox")
