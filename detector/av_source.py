@@ -33,11 +33,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
 from quickcam.common.config import CameraConfig
-from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, halve_towards
+from quickcam.detector.decode import jpeg_for_detection, shrink_luma
+from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
 
 log = logging.getLogger(__name__)
 
@@ -86,29 +84,6 @@ def _parameters_of(stream: Any) -> Any:
 
     holder = av.open(io.BytesIO(), mode="w", format="mp4")
     return holder.add_stream_from_template(stream), holder
-
-
-class Jpeg:
-    """An MJPEG frame kept as its JPEG bytes (a tenth of the raw picture, for the pre-roll)."""
-
-    def __init__(self, data: bytes, width: int, height: int) -> None:
-        self.data, self.width, self.height = data, width, height
-
-    def to_ndarray(self, format: str = "bgr24") -> np.ndarray:  # noqa: A002 - PyAV's VideoFrame signature
-        """The full picture, decoded now (BGR)."""
-        if format != "bgr24":
-            raise ValueError(f"a JPEG frame gives bgr24, not {format}")
-        image = cv2.imdecode(np.frombuffer(self.data, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError("a JPEG frame of the pre-roll does not decode")
-        return image
-
-
-def shrink_luma(frame: Any, detection_width: int) -> tuple[np.ndarray, int]:
-    """The Y plane of a decoded frame (no copy), halved towards the detection size (``halve_towards``)."""
-    plane = frame.planes[0]
-    luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
-    return halve_towards(luma, detection_width, limited=not frame.format.name.startswith("yuvj"))
 
 
 class AvSource:
@@ -391,17 +366,12 @@ class AvSource:
                         "the next keyframe")
 
     def _jpeg(self, packet: Packet) -> None:
-        """An MJPEG frame: decoded at 1/2-1/8 scale in gray for detection (libjpeg's reduced decode);
-        kept as its JPEG bytes, decoded in full only if recorded or snapshotted."""
-        factor = next((f for f in (8, 4, 2) if self.width / f >= 2 * self.config.motion.detection_width), 1)
-        flag = {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
-                2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 1: cv2.IMREAD_GRAYSCALE}[factor]
-        small = cv2.imdecode(np.frombuffer(packet.data, np.uint8), flag)
-        if small is None:
+        frame = jpeg_for_detection(packet.data, packet.pts_ns, self.frame_index, self.width, self.height,
+                                   self.config.motion.detection_width)
+        if frame is None:
             log.debug("camera %s: a JPEG frame did not decode", self.config.id)
             return
-        self.frames.append(Frame(small, packet.pts_ns, self.frame_index, Jpeg(packet.data, self.width, self.height),
-                                 factor))
+        self.frames.append(frame)
         self.frame_index += 1
 
     def _frame(self, decoded: Any) -> None:

@@ -91,33 +91,6 @@ class Frame:
         return cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
 
 
-# Video's luma is "limited range" (black 16, white 235); detection's thresholds are in full-range gray.
-LIMITED_TO_FULL = np.clip((np.arange(256) - 16) * 255 / 219 + 0.5, 0, 255).astype(np.uint8)
-
-
-def halve_towards(luma: np.ndarray, detection_width: int, limited: bool = True) -> tuple[np.ndarray, int]:
-    """``luma`` halved (2x2 means, the cheap exact case of an area resize) while it stays at least twice
-    the detection width, and by how much; a limited-range luma is stretched to full-range gray (what
-    ``COLOR_BGR2GRAY`` gives), so detection's thresholds mean what they meant on BGR frames. Detection's
-    own area resize then gives the same picture as from the full frame, for a fraction of the cost."""
-    scale = 1
-    while luma.shape[1] >= 4 * detection_width and luma.shape[1] % 2 == 0 and luma.shape[0] % 2 == 0:
-        luma = cv2.resize(luma, (luma.shape[1] // 2, luma.shape[0] // 2), interpolation=cv2.INTER_AREA)
-        scale *= 2
-    return (cv2.LUT(luma, LIMITED_TO_FULL) if limited else luma), scale
-
-
-def compact(frame: Frame, detection_width: int) -> Frame:
-    """A BGR frame kept as YUV 4:2:0 (half the bytes: the pre-roll of a source that must be re-encoded),
-    with its luma, halved towards the detection size, for detection. Odd sizes stay BGR."""
-    image = frame.image
-    if image.ndim != 3 or image.shape[0] % 2 or image.shape[1] % 2:
-        return frame
-    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
-    luma, scale = halve_towards(i420[:image.shape[0]], detection_width)
-    return Frame(luma, frame.time_ns, frame.index, i420, scale)
-
-
 class EndOfSource(Exception):
     """A finite source (a video file without loop) has no more frames."""
 

@@ -26,10 +26,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_source import Packet
+from quickcam.detector.decode import compact
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
-from quickcam.detector.sources import EndOfSource, Frame, FrameSource, compact
+from quickcam.detector.sources import EndOfSource, Frame, FrameSource
 
 log = logging.getLogger(__name__)
 

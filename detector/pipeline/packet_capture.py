@@ -70,8 +70,12 @@ class PacketCaptureStage:
     def _open(self, loop: Loop, backoff: float) -> bool:
         loop.watched = False
         try:
-            if self.source.open():
-                return True
+            try:
+                if self.source.open():
+                    return True
+            except Exception as exc:  # a driver error must not end the camera
+                log.warning("camera %s: opening the recorded stream failed (%s: %s)", self.camera.id,
+                            type(exc).__name__, exc)
             log.warning("camera %s: cannot open the recorded stream %s; retrying in %.1f s", self.camera.id,
                         redacted(self.camera.path), backoff)
             self.stop.wait(backoff)

@@ -180,7 +180,8 @@ def test_keyframes_that_stop_coming_switch_the_camera_to_reencoding(tmp_path: Pa
 
 
 def test_an_mjpeg_source_is_watched_at_reduced_scale_and_keeps_its_pre_roll_as_jpeg(tmp_path: Path) -> None:
-    from quickcam.detector.av_source import AvSource, Jpeg
+    from quickcam.detector.av_source import AvSource
+    from quickcam.detector.decode import Jpeg
 
     video = _mjpeg(tmp_path / "cam.avi", 1280, 720, 10)
     camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "file", "path": str(video),
