@@ -127,10 +127,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--latency-seconds", type=float, default=45.0)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench_passthrough_"))
+    with tempfile.TemporaryDirectory(prefix="bench_passthrough_") as folder:
+        report(Path(folder), args.seconds, args.latency_seconds)
+
+
+def report(folder: Path, seconds: float, latency_seconds: float) -> None:
     length = 30.0
     print(f"`quickcam detector` on H.264 files paced in real time at {FPS:g} fps (keyframes every 1 s, fixed "
-          f"bitrate), {args.seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; "
+          f"bitrate), {seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; "
           "CPU is the detector process's own time, as a share of one core\n")
     print("| resolution | source bitrate (recording scene) | recorder | watching | recording | peak RSS | "
           "stored segments | cameras per 2-core machine, recording |")
@@ -139,18 +143,18 @@ def main() -> None:
         quiet = scene(folder, f"quiet_{label}", size, length, ())
         busy = scene(folder, f"busy_{label}", size, length, continuous(length))
         for mode in MODES:
-            watching = run(quiet, mode, size, args.seconds)
-            recording = run(busy, mode, size, args.seconds)
+            watching = run(quiet, mode, size, seconds)
+            recording = run(busy, mode, size, seconds)
             print(f"| {label}@{FPS:g} | {kbits(busy, length):.0f} kbit/s | {mode} | {watching['cpu']:.1f}% | "
                   f"{recording['cpu']:.1f}% | {max(watching['rss'], recording['rss']):.0f} MB | "
                   f"{segment_rate(recording):.0f} kbit/s | {per_machine(recording['cpu'])} |", flush=True)
     big = SIZES["1920x1080"]
     sub_quiet = scene(folder, "quiet_sub", SUB, length, ())
     sub_busy = scene(folder, "busy_sub", SUB, length, continuous(length))
-    watching = run(scene(folder, "quiet_1920x1080", big, length, ()), "passthrough", big, args.seconds,
+    watching = run(scene(folder, "quiet_1920x1080", big, length, ()), "passthrough", big, seconds,
                    detect_path=sub_quiet)
     recording = run(scene(folder, "busy_1920x1080", big, length, continuous(length)), "passthrough", big,
-                    args.seconds, detect_path=sub_busy)
+                    seconds, detect_path=sub_busy)
     busy_big = scene(folder, "busy_1920x1080", big, length, continuous(length))
     print(f"| 1920x1080@{FPS:g}, detection on a 640x360 substream | {kbits(busy_big, length):.0f} kbit/s | "
           "passthrough | "
@@ -164,18 +168,18 @@ def main() -> None:
     quiet = scene(folder, "quiet_1920x1080", big, length, ())
     for mode in MODES:
         for cameras in (1, 8):
-            result = run(quiet, mode, big, args.seconds, cameras=cameras)
+            result = run(quiet, mode, big, seconds, cameras=cameras)
             print(f"| {mode} | {cameras} | {result['cpu']:.1f}% | {result['rss']:.0f} MB |", flush=True)
 
     print(f"\nTime from the onset frame to the file durable in storage (local back end), 1920x1080@15, events "
-          f"every 10 s, {args.latency_seconds:g} s per run, segment_s = 2:\n")
+          f"every 10 s, {latency_seconds:g} s per run, segment_s = 2:\n")
     print("| recorder | GOP | events | snapshot p50 | snapshot p95 | first segment p50 | first segment p95 |")
     print("|---|---|---|---|---|---|---|")
     walks = (Walk(2.0, 5.0), Walk(12.0, 15.0))
     for gop_s in (1.0, 2.0):
         video = scene(folder, f"events_gop{gop_s:g}", big, 20.0, walks, gop_s)
         for mode in MODES:
-            result = run(video, mode, big, args.latency_seconds)
+            result = run(video, mode, big, latency_seconds)
             snaps, firsts = latencies(result)
             print(f"| {mode} | {gop_s:g} s | {len(snaps)} | {median(snaps):.2f} s | {percentile(snaps, 95):.2f} s | "
                   f"{median(firsts):.2f} s | {percentile(firsts, 95):.2f} s |", flush=True)
