@@ -147,6 +147,15 @@ class CameraConfig(_Section):
             raise ValueError(f'is empty, but source = "{source}" needs one: set path to the {what}')
         return value
 
+    @field_validator("detect_path")
+    @classmethod
+    def _detect_path_for_file_and_stream(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if value.strip() and source not in ("file", "stream"):
+            raise ValueError(f'is set, but source = "{source}" has no substream: remove detect_path, or use '
+                             'source = "stream" (or "file") with path = the main stream')
+        return value
+
 
 class LinkConfig(_Section):
     endpoint: str = "tcp://127.0.0.1:5557"

@@ -21,6 +21,7 @@ full and back up when it is not.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -39,6 +40,8 @@ from quickcam.detector.pipeline.record import Command, RecordStage
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop, Supervisor
 from quickcam.detector.sources import Frame, FrameSource, make_source
+
+log = logging.getLogger(__name__)
 
 DETECT_QUEUE_S = 0.5  # detection may lag capture by this much before frames are dropped for it
 DETECT_SLACK_NS = 2_000_000_000  # pre-roll kept beyond pre_roll_s, for detection lag
@@ -84,6 +87,10 @@ class CameraPipeline:
                                             lambda: self.record_source.fps,
                                             stream_info=lambda: self.record_source.info)
         self.chosen: RecordStage | None = None
+        if camera.record == "passthrough" and not hasattr(self.source, "take_packets"):
+            log.warning("camera %s: re-encoding instead of passing the camera's video through: a %s source "
+                        "delivers no encoded video (passthrough is for file and stream sources)", camera.id,
+                        camera.source)
         self.supervisor = Supervisor(f"camera {camera.id}")
         stall_s = STALL_FRAMES / fps
         self.supervisor.add("capture", self.capture.run, stall_s)

@@ -215,3 +215,12 @@ def test_a_looped_file_starts_a_new_segment_at_each_pass(tmp_path: Path) -> None
     for head, payload in segments[:3]:
         assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
         assert head["frames"] <= 3.0 * FPS  # one pass each, though segment_s is longer
+
+
+def test_a_detect_path_without_a_stream_is_a_config_error_naming_the_fix() -> None:
+    from pydantic import ValidationError
+
+    from quickcam.common.config import CameraConfig
+
+    with pytest.raises(ValidationError, match='source = "demo" has no substream: remove detect_path'):
+        CameraConfig(source="demo", detect_path="rtsp://127.0.0.1/sub")
