@@ -111,6 +111,7 @@ class AvSource:
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
         self.next_dts: int | None = None
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
+        self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
 
     # -- opening ----------------------------------------------------------------
@@ -139,6 +140,8 @@ class AvSource:
         self.width, self.height = context.width or self.config.width, context.height or self.config.height
         template, self._holder = _parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
         self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, template)
+        self.tick_num, self.tick_den = stream.time_base.numerator, stream.time_base.denominator
+        self.frame_ticks = max(1, round(self.tick_den / (self.fps * self.tick_num)))
         if self.config.source == "file":
             if self.config.realtime:
                 self.pacer = _Pacer(self.fps)
@@ -295,7 +298,7 @@ class AvSource:
 
     def _wall_ns(self, ticks: int) -> int:
         """A timestamp in stream ticks on the wall clock (see the module's docstring)."""
-        offset_ns = int(ticks * self.stream.time_base * 1_000_000_000)
+        offset_ns = ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
         if self.file_start_ns is not None:
             if self.anchor_ns is None:
                 self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - offset_ns
@@ -316,14 +319,14 @@ class AvSource:
             packet.pts = packet.dts = self.next_dts
         elif self.untimed:
             first = packet.dts if packet.dts is not None else packet.pts
-            step = packet.duration or round(1 / (self.fps * self.stream.time_base))
+            step = packet.duration or self.frame_ticks
             untimed, self.untimed = list(self.untimed), deque()
             for back, early in enumerate(reversed(untimed), start=1):
                 early.pts = early.dts = first - back * step
             for early in untimed:
                 self._take(early)
         dts = packet.dts if packet.dts is not None else packet.pts
-        self.next_dts = dts + (packet.duration or round(1 / (self.fps * self.stream.time_base)))
+        self.next_dts = dts + (packet.duration or self.frame_ticks)
         pts = packet.pts if packet.pts is not None else dts
         time_ns = max(self._wall_ns(dts), self.last_ns + 1)
         self.last_ns = time_ns
