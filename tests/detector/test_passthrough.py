@@ -224,3 +224,13 @@ def test_a_detect_path_without_a_stream_is_a_config_error_naming_the_fix() -> No
 
     with pytest.raises(ValidationError, match='source = "demo" has no substream: remove detect_path'):
         CameraConfig(source="demo", detect_path="rtsp://127.0.0.1/sub")
+
+
+def test_an_h265_camera_is_passed_through_too(tmp_path: Path) -> None:
+    video = write_h264(tmp_path / "walk.mp4", 6.0, FPS, 1.0, walks=(WALK,), codec="libx265")
+    pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is pipeline.passthrough
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all(h["codec"] == "hevc" for h, _ in segments)
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "hevc"}

@@ -12,18 +12,21 @@ from quickcam.detector.sources import DemoSource, Walk
 
 def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0, width: int = 320,
                height: int = 240, walks: tuple[Walk, ...] = (Walk(1.0, 3.0),), bitrate: int = 0,
-               container: str = "mp4", keyframes: tuple[int, ...] = ()) -> Path:
+               container: str = "mp4", keyframes: tuple[int, ...] = (), codec: str = "libx264") -> Path:
     """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send).
 
     ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming).
     """
     demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0)
     with av.open(str(path), mode="w", format=container) as output:
-        stream = output.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream = output.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         gop = max(1, round(gop_s * fps)) if not keyframes else 100_000
         options = {"preset": "veryfast", "tune": "zerolatency", "bf": "0", "g": str(gop),
                    "keyint_min": str(gop), "sc_threshold": "0"}
+        if codec == "libx265":  # the same settings, in x265's own words
+            options = {"preset": "veryfast", "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:"
+                       "log-level=error"}
         if bitrate:
             stream.bit_rate = bitrate
         else:
