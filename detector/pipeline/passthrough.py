@@ -9,8 +9,9 @@ segment headers. Only what goes into a segment differs:
 - a segment is *at least* ``segment_s`` long and is cut at the next keyframe,
   so every segment starts with a keyframe: with keyframes every G seconds a
   segment lasts between ``segment_s`` and ``segment_s`` + G;
-- packets lost on the way (a live buffer that overflowed) end the segment, and
-  the next one starts at the next keyframe: never an unplayable segment;
+- packets lost on the way (a live buffer that overflowed), a reconnected
+  stream, or a camera clock that goes back end the segment, and the next one
+  starts at the next keyframe: never an unplayable segment;
 - a source whose keyframes stop coming (more than ``max_gop_s``) gives frames
   instead of packets from then on, and they are re-encoded (``RecordStage``);
 - reduced recording (a full disk, or an outbox over its budget) keeps only
@@ -49,13 +50,20 @@ class Remuxer:
         self.stream = self.container.add_stream_from_template(info.template)
         self.time_base = info.time_base
         self.zero: int | None = None
+        self.last_dts: int | None = None
         self._av = av
+
+    def follows(self, packet: Packet) -> bool:
+        """Whether ``packet`` continues this file's timeline (a camera's clock may jump back)."""
+        dts = packet.dts if packet.dts is not None else packet.pts
+        return self.last_dts is None or (dts is not None and dts > self.last_dts)
 
     def write(self, packet: Packet) -> None:
         dts = packet.dts if packet.dts is not None else packet.pts
         pts = packet.pts if packet.pts is not None else dts
         if self.zero is None:
             self.zero = min(dts, pts)
+        self.last_dts = dts
         out = self._av.Packet(packet.data)
         out.stream = self.stream
         out.time_base = self.time_base
@@ -145,6 +153,8 @@ class PassthroughStage(RecordStage):
             self._close(final=False)
         gap = self.previous_index >= 0 and packet.index != self.previous_index + 1
         self.previous_index = packet.index
+        if isinstance(self.segment, PassthroughSegment) and not self.segment.encoder.follows(packet):
+            gap = True  # the stream's clock went back: this file ends here, the next starts at a keyframe
         if self.disk.rung == SNAPSHOTS_ONLY:
             if self.segment is not None:
                 self._close(final=False)
