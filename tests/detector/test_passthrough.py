@@ -21,6 +21,7 @@ import pytest
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Walk
+from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
 from tests.fakes.h264 import probe, write_h264
 
@@ -48,6 +49,7 @@ def test_segments_are_the_sources_packets_cut_at_keyframes(tmp_path: Path, gop_s
     video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, gop_s, walks=(WALK,), bitrate=400_000)
     pipeline = _run(tmp_path / "outbox", video)
     assert pipeline.recorder is pipeline.passthrough and pipeline.status()["recorder"] == "passthrough"
+    assert "recording by passthrough" in camera_line("cam0", pipeline.status(), time.time())  # quickcam status
     segments = _segments(tmp_path / "outbox")
     assert segments and segments[-1][0]["final"] and not any(h["final"] for h, _ in segments[:-1])
     with av.open(str(video)) as source:
