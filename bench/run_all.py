@@ -1,6 +1,6 @@
 """Run every benchmark and regenerate docs/benchmarks.md with the figures.
 
-    .venv/bin/python bench/run_all.py            # about 12 minutes on 2 cores
+    .venv/bin/python bench/run_all.py            # about 25 minutes on 2 cores
     .venv/bin/python bench/run_all.py --only latency,theft
 
 Each section keeps the exact command that produced it, so any table can be
@@ -79,6 +79,11 @@ SECTIONS = [
                                                                 "--latency-seconds", "40"],
      "Targets: the native detector watching at most 1% of a core at 640x480@15, RSS at most 40 MB per camera.",
      "Figures: one run of each detector, side by side in the same invocation."),
+    ("passthrough", "12. Passthrough recording against re-encoding", ["-m", "bench.bench_passthrough"],
+     "Targets (issue 14): 1080p@15 watching <= 6% of a core (<= 2% with a 640x360 substream), recording <= 8%; "
+     "640x480@15 watching <= 2%, recording <= 5%; RSS <= 150 MB for one camera, <= 400 MB for eight; snapshot "
+     "p95 < 1 s; first segment within segment_s + one GOP + 1 s.",
+     "Figures: one run per case, both recorders side by side in the same invocation."),
 ]
 
 VERDICTS_START, VERDICTS_END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"

@@ -128,6 +128,14 @@ class CameraConfig(_Section):
     start: datetime | None = None
     mjpg: bool = True
     reopen_max_s: float = Field(30.0, gt=0, le=3600)
+    # How events are recorded: "passthrough" remuxes the camera's own H.264/H.265 packets (file and stream
+    # sources; no decode, no encode), "reencode" encodes decoded frames again, "auto" passes through
+    # whatever can be and re-encodes the rest (the demo, USB cameras, other codecs), saying why in the log.
+    record: Literal["auto", "passthrough", "reencode"] = "auto"
+    # A stream for detection only (a camera's low-resolution substream) while ``path`` is recorded.
+    detect_path: str = ""
+    # Keyframes further apart than this: the stream is re-encoded (pre-roll and segments wait for keyframes).
+    max_gop_s: float = Field(10.0, gt=0, le=60)
     zones: ZonesConfig = ZonesConfig()
     motion: MotionConfig = MotionConfig()
     recording: RecordingConfig = RecordingConfig()
@@ -140,6 +148,15 @@ class CameraConfig(_Section):
         if source in ("file", "stream") and not value.strip():
             what = "video file" if source == "file" else "stream URL (rtsp://...)"
             raise ValueError(f'is empty, but source = "{source}" needs one: set path to the {what}')
+        return value
+
+    @field_validator("detect_path")
+    @classmethod
+    def _detect_path_for_file_and_stream(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if value.strip() and source not in ("file", "stream"):
+            raise ValueError(f'is set, but source = "{source}" has no substream: remove detect_path, or use '
+                             'source = "stream" (or "file") with path = the main stream')
         return value
 
 

@@ -195,6 +195,7 @@ CAMERA_STATUS_FIELDS = (
     Field("reopens", "int", False, _between(0, INT64_MAX)),
     Field("faces", "int", False, _between(0, INT64_MAX)),
     Field("fault", "str", False, _text(FAULT_MAX)),
+    Field("recorder", "str", False, _matches(TOKEN_RE, "a short lowercase word (passthrough, reencode)")),
 )
 _face = _submap(FACE_FIELDS, "face")
 _camera_status = _submap(CAMERA_STATUS_FIELDS, "camera status")

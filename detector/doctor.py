@@ -155,7 +155,7 @@ def check_camera(cam: CameraConfig, frames_wanted: int = FRAMES_WANTED, frame_wa
             if frame is None:
                 time.sleep(0.05)
                 continue
-            got, image = got + 1, frame.image
+            got, image = got + 1, frame.bgr()
         if image is None:
             return red(name, f"{what} opened but delivered no frame in {frame_wait_s:g} s", _camera_fix(cam))
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -44,6 +44,16 @@ class H264Encoder:
 
     def write(self, image: np.ndarray) -> None:
         frame = self._av.VideoFrame.from_ndarray(image, format="bgr24")
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def write_decoded(self, frame: Any) -> None:
+        """A frame still in YUV (a decoder's VideoFrame, or an I420 array): no round trip through BGR."""
+        if isinstance(frame, np.ndarray):
+            frame = self._av.VideoFrame.from_ndarray(frame, format="yuv420p")
+        frame.pts = None  # a decoder's timestamps are not this segment's
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -37,9 +37,58 @@ STREAM_TIMEOUT_MS = 10_000
 
 @dataclass(frozen=True)
 class Frame:
-    image: np.ndarray  # BGR, HxWx3, uint8
+    """A frame for detection; ``image`` is BGR (HxWx3) or, from a decoder, only its luma (HxW).
+
+    A decoder's luma may be shrunk by ``scale`` (a whole number) towards the
+    detection size: ``image`` pixels times ``scale`` are picture pixels, and
+    ``width``/``height`` are the picture's.
+    """
+
+    image: np.ndarray  # BGR HxWx3, or gray HxW (the Y plane of ``decoded``, 1/scale of its size), uint8
     time_ns: int  # wall clock, Unix ns
     index: int
+    decoded: Any = None  # the decoder's own frame (PyAV VideoFrame, YUV), when there is one
+    scale: int = 1
+
+    @property
+    def width(self) -> int:
+        if isinstance(self.decoded, np.ndarray):  # I420
+            return self.decoded.shape[1]
+        return self.decoded.width if self.decoded is not None else self.image.shape[1] * self.scale
+
+    @property
+    def height(self) -> int:
+        if isinstance(self.decoded, np.ndarray):  # I420: the Y plane's rows, then U and V
+            return self.decoded.shape[0] * 2 // 3
+        return self.decoded.height if self.decoded is not None else self.image.shape[0] * self.scale
+
+    def bgr(self) -> np.ndarray:
+        """The full picture in colour: made only for the few frames that need it (snapshots, re-encoding)."""
+        if self.image.ndim == 3:
+            return self.image
+        if isinstance(self.decoded, np.ndarray):
+            return cv2.cvtColor(self.decoded, cv2.COLOR_YUV2BGR_I420)
+        if self.decoded is not None:
+            return self.decoded.to_ndarray(format="bgr24")
+        return cv2.cvtColor(self.image, cv2.COLOR_GRAY2BGR)
+
+    def yuv(self) -> Any:
+        """The picture as YUV 4:2:0 when it is kept so (a PyAV VideoFrame, or an I420 array), else None."""
+        if isinstance(self.decoded, np.ndarray) or hasattr(self.decoded, "planes"):
+            return self.decoded
+        return None
+
+    def gray(self) -> np.ndarray:
+        """The full picture in gray (a face search), without a colour conversion where there is YUV."""
+        if isinstance(self.decoded, np.ndarray):
+            return self.decoded[:self.height]
+        if self.yuv() is not None and self.decoded.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
+            plane = self.decoded.planes[0]
+            rows = np.frombuffer(plane, np.uint8).reshape(self.decoded.height, plane.line_size)
+            return rows[:, :self.decoded.width]
+        if self.scale == 1:
+            return self.image if self.image.ndim == 2 else cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY)
+        return cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
 
 
 class EndOfSource(Exception):
@@ -343,7 +392,16 @@ class CaptureSource:
 
 
 def make_source(config: CameraConfig) -> FrameSource:
-    """The source the camera config asks for, not yet opened."""
+    """The source the camera config asks for, not yet opened.
+
+    A file or stream is demuxed by PyAV (its packets can be recorded as they
+    are) unless ``[camera] record = "reencode"``; a ``detect_path`` is the
+    stream detection reads (see ``detector/pipeline/packet_capture.py``).
+    """
     if config.source == "demo":
         return DemoSource(config.width, config.height, config.fps, realtime=config.realtime)
+    if config.source in ("file", "stream") and (config.record != "reencode" or config.detect_path):
+        from quickcam.detector.av_source import AvSource
+
+        return AvSource(config, config.detect_path or config.path)
     return CaptureSource(config)

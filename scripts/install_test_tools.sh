@@ -6,6 +6,9 @@
 #                   of `quickcam view` (tests/uploader/viewer/test_browser.py) and
 #                   the detector console (tests/detector/console/test_browser.py)
 #   mosquitto       a real MQTT broker for the alerts' MQTT / Home Assistant tests
+#   gir1.2-gst-rtsp-server-1.0 (+ python3-gi, gstreamer1.0-plugins-good/-bad)
+#                   GStreamer's RTSP server, run by the system python3 as a
+#                   real RTSP camera on 127.0.0.1 for the passthrough test
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
 #                   (real pedestrians) for detection on real footage, tree.avi
 #                   (a real tree in the wind) for the detection corpus, and
@@ -33,6 +36,17 @@ if [ ! -x /usr/sbin/sshd ] && have_apt; then
     apt_update_once
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null 2>&1 \
         || echo "install_test_tools: could not install openssh-server" >&2
+fi
+
+rtsp_ok() {
+    /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; Gst.init(None); assert Gst.ElementFactory.find('h264parse') and Gst.ElementFactory.find('rtph264pay')" >/dev/null 2>&1
+}
+if ! rtsp_ok && have_apt; then
+    echo "install_test_tools: installing GStreamer's RTSP server (gir1.2-gst-rtsp-server-1.0, python3-gi, plugins-good/-bad): a real RTSP camera on 127.0.0.1 for tests/detector/test_passthrough_rtsp.py" >&2
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-gi \
+        gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+        >/dev/null 2>&1 || echo "install_test_tools: could not install GStreamer's RTSP server" >&2
 fi
 
 if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } && have_apt; then

@@ -138,6 +138,8 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         line += f", last event {when} ({_ago(now - last_ms / 1000)} ago)"
     else:
         line += ", no event yet"
+    if info.get("recorder"):
+        line += f"; recording by {info['recorder']}"
     return line
 
 

@@ -52,8 +52,12 @@ class LiveTap:
         self._encode_lock = threading.Lock()
 
     # -- the capture side ----------------------------------------------------------
-    def offer(self, camera_id: str, image: np.ndarray, time_ns: int) -> None:
-        """Called by capture for every frame; returns at once unless someone watches ``camera_id``."""
+    def offer(self, camera_id: str, image: np.ndarray | Callable[[], np.ndarray], time_ns: int) -> None:
+        """Called by capture for every frame; returns at once unless someone watches ``camera_id``.
+
+        ``image`` may be a function making the colour picture (``Frame.bgr``): a decoder's frame
+        holds only luma for detection, and the colour picture is made only for a frame kept here.
+        """
         if not self._watching.get(camera_id):
             return
         now = self.clock()
@@ -67,7 +71,8 @@ class LiveTap:
                         viewer.skipped += 1
                         slot.skipped += 1
             slot.seq += 1
-            slot.time_ns, slot.kept_ns, slot.image = time_ns, now, image
+            slot.time_ns, slot.kept_ns = time_ns, now
+            slot.image = image() if callable(image) else image
             self._cond.notify_all()
 
     # -- the viewer side -----------------------------------------------------------

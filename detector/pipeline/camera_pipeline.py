@@ -5,6 +5,13 @@
                  └─► detection queue (bounded) ─► detect ──────────────┘
                                                     └─► snapshots ─► outbox
 
+The recorder is chosen per camera once its source has opened: a source that
+delivers encoded video it can pass through (``AvSource.mode``) puts its
+packets in the buffer and the ``PassthroughStage`` remuxes them; anything else
+puts frames there and the ``RecordStage`` encodes them. With a ``detect_path``
+the recorded stream has its own loop (``PacketCaptureStage``) and capture
+decodes only the detection stream.
+
 Each stage is a small class in its own module with a ``run(loop)``; this
 module only builds them, starts their loops under a ``Supervisor`` (restart
 with backoff, heartbeats) and reports the camera's health. Writes go through
@@ -14,6 +21,7 @@ full and back up when it is not.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -27,10 +35,14 @@ from quickcam.detector.pipeline.capture import CaptureStage
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import FULL, DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.packet_capture import PacketCaptureStage
+from quickcam.detector.pipeline.passthrough import PassthroughStage
 from quickcam.detector.pipeline.record import Command, RecordStage
 from quickcam.detector.pipeline.stats import CameraStats
-from quickcam.detector.pipeline.supervise import Supervisor
+from quickcam.detector.pipeline.supervise import Loop, Supervisor
 from quickcam.detector.sources import Frame, FrameSource, make_source
+
+log = logging.getLogger(__name__)
 
 DETECT_QUEUE_S = 0.5  # detection may lag capture by this much before frames are dropped for it
 DETECT_SLACK_NS = 2_000_000_000  # pre-roll kept beyond pre_roll_s, for detection lag
@@ -65,13 +77,53 @@ class CameraPipeline:
         self.capture.recording_ok = lambda: self.disk.rung == FULL
         self.detect = DetectStage(camera, detect_queue, self.buffer, commands, self.disk, self.stats, source_fps,
                                   hooks.zones, hooks.governor)
-        self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk,
-                                  lambda: self.detect.detected_until_ns, source_fps)
+        detected_until = lambda: self.detect.detected_until_ns  # noqa: E731
+        self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk, detected_until, source_fps)
+        self.record_source: Any = self.source
+        self.packet_capture: PacketCaptureStage | None = None
+        if camera.detect_path and hasattr(self.source, "take_packets"):
+            from quickcam.detector.av_source import AvSource
+
+            self.record_source = AvSource(camera, camera.path, decode=False)
+            self.capture.record_source = self.record_source
+            self.packet_capture = PacketCaptureStage(camera, self.record_source, self.buffer, stop_event,
+                                                     detected_until, lambda: not self.detect.finished)
+        self.passthrough = PassthroughStage(camera, outbox, self.buffer, commands, self.disk, detected_until,
+                                            lambda: self.record_source.fps,
+                                            stream_info=lambda: self.record_source.info)
+        self.chosen: RecordStage | None = None
+        if camera.record == "passthrough" and not hasattr(self.source, "take_packets"):
+            log.warning("camera %s: re-encoding instead of passing the camera's video through: a %s source "
+                        "delivers no encoded video (passthrough is for file and stream sources)", camera.id,
+                        camera.source)
         self.supervisor = Supervisor(f"camera {camera.id}")
         stall_s = STALL_FRAMES / fps
         self.supervisor.add("capture", self.capture.run, stall_s)
+        if self.packet_capture is not None:
+            self.supervisor.add("recorded stream", self.packet_capture.run, stall_s)
         self.supervisor.add("detection", self.detect.run, stall_s)
-        self.supervisor.add("recording", self.record.run, stall_s)
+        self.supervisor.add("recording", self._recording, stall_s)
+
+    @property
+    def recorder(self) -> RecordStage:
+        """The passthrough recorder once the recorded source says it can be passed through, else re-encoding.
+
+        Chosen once: the passthrough recorder also re-encodes the frames of a
+        source that gave up passthrough later (its keyframes stopped coming).
+        """
+        if self.chosen is not None:
+            return self.chosen
+        return self.passthrough if getattr(self.record_source, "mode", None) == "passthrough" else self.record
+
+    def _recording(self, loop: Loop) -> None:
+        """The recording loop: waits until the recorded source has opened, then runs the chosen recorder."""
+        while getattr(self.record_source, "mode", "reencode") is None and not self.stop_event.is_set():
+            loop.beat()  # nothing can be recorded before the source opens: no frame, no event
+            if self.detect.finished:
+                break
+            self.stop_event.wait(0.05)
+        self.chosen = self.recorder
+        self.chosen.run(loop)
 
     def start(self) -> None:
         self.supervisor.start()
@@ -109,4 +161,7 @@ class CameraPipeline:
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})
+        mode = getattr(self.record_source, "mode", "reencode")
+        if mode:
+            status["recorder"] = mode
         return status

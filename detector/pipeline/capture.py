@@ -21,10 +21,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.av_source import Packet
 from quickcam.detector.console.tap import LiveTap
+from quickcam.detector.decode import compact
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
@@ -91,6 +94,8 @@ class CaptureStage:
         self.fps_window: deque[int] = deque(maxlen=30)
         self.measured_logged = False
         self.is_open = False
+        self.record_source: Any = source  # the source whose packets are recorded (another with a detect_path)
+        self.packets_until_ns = 0  # the newest packet handed to the recorder
         self.recording_ok: Callable[[], bool] = lambda: True  # the pipeline says whether every frame is still recorded
 
     def run(self, loop: Loop) -> None:
@@ -133,6 +138,7 @@ class CaptureStage:
             self._deliver(frame, loop)
 
     def _deliver(self, frame: Frame, loop: Loop) -> None:
+        frame = compact(frame, self.camera.motion.detection_width)  # BGR -> YUV 4:2:0 + a small luma
         if self.stats.state != "ok":
             if self.stats.state == "lost":
                 log.info("camera %s: ok again", self.camera.id)
@@ -144,14 +150,37 @@ class CaptureStage:
             self.stats.fps = (len(window) - 1) * 1e9 / max(1, window[-1] - window[0])
         if not self.measured_logged and len(window) == window.maxlen:
             self.measured_logged = True
-            height, width = frame.image.shape[:2]
+            width, height = frame.width, frame.height
             log.info("camera %s: delivering %dx%d at %.1f fps (measured)", self.camera.id, width, height,
                      self.stats.fps)
         self.stats.frames += 1
-        self.buffer.push(frame, self.stop, loop.beat)
+        for item in self._for_recording(frame):
+            self.buffer.push(item, self.stop, loop.beat)
         self.stats.dropped_recording = self.buffer.dropped
         self._put_detect(frame, loop)
-        self.tap.offer(self.camera.id, frame.image, frame.time_ns)  # console: never waits (newest-frame slot)
+        self.tap.offer(self.camera.id, frame.bgr, frame.time_ns)  # console: never waits (newest-frame slot)
+
+    def _for_recording(self, frame: Frame) -> list[Frame | Packet]:
+        """What the recorder keeps of this read: the frame, or (passthrough) the packets it was decoded from.
+
+        With a ``detect_path`` the recorded stream's packets come from their own
+        loop (``PacketCaptureStage``); its frames are recorded only when that
+        stream cannot be passed through.
+        """
+        take = getattr(self.source, "take_packets", None)
+        if take is None:
+            return [frame]
+        packets = take()
+        mode = self.record_source.mode
+        if mode is None:  # the recorded stream is not open yet: nothing to record from
+            return []
+        if mode != "passthrough":  # (a source that gave up passthrough: only what its packets did not hold)
+            return [frame] if frame.time_ns > self.packets_until_ns else []
+        if self.record_source is not self.source:
+            return []
+        if packets:
+            self.packets_until_ns = max(self.packets_until_ns, max(p.pts_ns for p in packets))
+        return packets
 
     def _open_with_backoff(self, loop: Loop) -> bool:
         """Open the source, retrying with capped exponential backoff until it works or we stop.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable
+from dataclasses import replace
 
 import cv2
 
@@ -60,10 +61,15 @@ class DetectStage:
         self.event_id, self.event_faces = "", EventFaces()
         self.snapshots, self.best_area, self.best_face, self.last_snapshot_ns = 0, 0.0, 0, 0
         self.relearning, self.last_ns = False, 0
+        self.finished = False  # its source has ended and every event is closed
 
     def _setup(self, frame: Frame) -> MotionDetector:
-        """The motion detector for this camera, made from its first frame's size."""
-        height, width = frame.image.shape[:2]
+        """The motion detector for this camera, made from its first frame's size.
+
+        Zones are in picture pixels, so their mask is made at the picture's size (a decoder's
+        luma may be shrunk); the motion core scales it to its own detection size.
+        """
+        width, height = frame.width, frame.height
         zone_mask = None
         try:
             zone_mask = self.zones.mask(width, height)
@@ -91,6 +97,7 @@ class DetectStage:
             self.commands.put(Command("end", self.event_id, self.last_ns + 1))
         self._detected(self.last_ns + 1)
         self.commands.put(Command("stop"))
+        self.finished = True
 
     def step(self, frame: Frame) -> None:
         """Detection on one frame."""
@@ -103,12 +110,13 @@ class DetectStage:
             self._detected(frame.time_ns)
             return
         if self.detector is not None and self.zones.changed():  # console: the zone editor saved new zones
-            height, width = frame.image.shape[:2]
             self.detector = create_detector(self.cfg, fps=self.fps() or self.camera.fps,
-                                            zone_mask=self.zones.new_mask(width, height))
+                                            zone_mask=self.zones.new_mask(frame.width, frame.height))
             log.info("camera %s: new zones applied (the background is learned again)", self.camera.id)
         detector = self.detector or self._setup(frame)
         result = detector.detect(frame.image)
+        if frame.scale != 1:  # a decoder's shrunk luma: boxes in picture pixels
+            result = replace(result, boxes=[tuple(v * frame.scale for v in box) for box in result.boxes])
         self.dark.update(result)
         self.stats.dark = self.dark.dark
         if result.global_change != self.relearning:
@@ -119,7 +127,7 @@ class DetectStage:
         action = self.clock.step(frame.time_ns, result.motion)
         faces: list[Box] = []
         if result.motion and self.faces_detector is not None and self.clock.recording:
-            found = timed_faces(self.faces_detector, self.budget, frame.image, result.boxes,
+            found = timed_faces(self.faces_detector, self.budget, frame.gray(), result.boxes,
                                 self.camera.faces.min_size_px, frame.time_ns)
             faces = self.confirmer.confirm(found, frame.time_ns)
         if action is Action.START:
@@ -165,12 +173,13 @@ class DetectStage:
         self.buffer.notify()
 
     def _snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> None:
-        ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
+        image = frame.bgr()  # the one frame needed, at full size
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
         if not ok:
             log.error("camera %s: JPEG encoding of snapshot %d failed", self.camera.id, number)
             return
         payload = jpeg.tobytes()
-        height, width = frame.image.shape[:2]
+        height, width = image.shape[:2]
         header = protocol.make_header(
             "snapshot", camera=self.camera.id, event=self.event_id, width=width, height=height,
             seq=number, content_type="image/jpeg", boxes=[list(b) for b in result.boxes],

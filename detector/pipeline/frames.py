@@ -11,6 +11,13 @@ A live source never waits: if the recorder falls ``max_frames`` behind, the
 oldest frames are dropped, counted and logged. A source that is not live (a
 file read as fast as possible) waits for the recorder instead: back-pressure,
 nothing lost.
+
+It holds decoded ``Frame``s for the re-encoding recorder, or the camera's
+encoded ``Packet``s for the passthrough recorder. Packets are only useful from
+a keyframe on, so the pre-roll (and a hold) is trimmed back to the last
+keyframe at or before it: a stream with keyframes every G seconds keeps up to
+``keep_ns`` + G of packets (which, compressed, is still far smaller than a
+second of raw frames).
 """
 
 from __future__ import annotations
@@ -20,7 +27,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from quickcam.detector.av_source import Packet
 from quickcam.detector.sources import Frame
+
+Item = Frame | Packet
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +43,15 @@ class FrameBuffer:
     def __init__(self, keep_ns: int, max_frames: int, live: bool, camera_id: str) -> None:
         self.keep_ns, self.max_frames, self.live = keep_ns, max_frames, live
         self.camera_id = camera_id
-        self.frames: deque[Frame] = deque()
+        self.frames: deque[Item] = deque()
+        self.keys: deque[int] = deque()  # time_ns of the items a recording can start from (keyframes, frames)
         self.cond = threading.Condition()
         self.holds: list[int] = []  # from_ns of every event not yet fully recorded
         self.closed = False
         self.dropped = 0
         self._warned_ns = 0
 
-    def push(self, frame: Frame, stop: threading.Event, waiting: Callable[[], None] = lambda: None) -> None:
+    def push(self, frame: Item, stop: threading.Event, waiting: Callable[[], None] = lambda: None) -> None:
         """Add a frame; a source that is not live waits here while the recorder is behind.
 
         ``waiting`` is called while it waits (the capture loop's heartbeat:
@@ -48,21 +59,41 @@ class FrameBuffer:
         """
         with self.cond:
             self.frames.append(frame)
-            floor = frame.time_ns - self.keep_ns if not self.holds else min(self.holds)
-            while self.frames and self.frames[0].time_ns < floor:
-                self.frames.popleft()
+            if getattr(frame, "keyframe", True):  # a decoded frame is a place to start from, too
+                self.keys.append(frame.time_ns)
+            self._trim(frame.time_ns - self.keep_ns if not self.holds else min(self.holds))
             while len(self.frames) > self.max_frames and not stop.is_set():
-                if not self.live:  # nothing is lost by waiting for the encoder
+                if not self.live and self.holds:  # nothing is lost by waiting for the encoder
                     waiting()
                     self.cond.wait(0.1)
                     continue
-                self.frames.popleft()
+                self._popleft()
                 self.dropped += 1
                 if frame.time_ns - self._warned_ns > WARN_EVERY_NS:
                     self._warned_ns = frame.time_ns
                     log.warning("camera %s: encoder is %d frames behind; dropping the oldest frames of "
                                 "the recording (%d so far)", self.camera_id, self.max_frames, self.dropped)
             self.cond.notify_all()
+
+    def _popleft(self) -> None:
+        item = self.frames.popleft()
+        if self.keys and self.keys[0] <= item.time_ns:
+            self.keys.popleft()
+
+    def _trim(self, floor: int) -> None:
+        """Forget what is older than ``floor``; packets from the last keyframe at or before it are kept."""
+        frames, keys = self.frames, self.keys
+        while frames and frames[0].time_ns < floor:
+            front = frames[0]
+            if getattr(front, "keyframe", False) and not (len(keys) > 1 and keys[1] <= floor):
+                return  # the keyframe the packets after the floor decode from
+            self._popleft()
+
+    def keyframe_at_or_before(self, time_ns: int) -> int | None:
+        """The time of the last keyframe (or frame) at or before ``time_ns`` still here, else None."""
+        with self.cond:
+            before = [key for key in self.keys if key <= time_ns]
+            return before[-1] if before else None
 
     def hold(self, from_ns: int) -> None:
         """Keep every frame from ``from_ns`` on until ``release(from_ns)``."""
@@ -76,7 +107,7 @@ class FrameBuffer:
                 self.holds.remove(from_ns)
             self.cond.notify_all()
 
-    def take(self, after_index: int, until_ns: int, timeout: float) -> list[Frame]:
+    def take(self, after_index: int, until_ns: int, timeout: float) -> list[Item]:
         """Frames newer than ``after_index`` and not after ``until_ns``; waits up to ``timeout``."""
         with self.cond:
             ready = [f for f in self.frames if f.index > after_index and f.time_ns <= until_ns]
@@ -85,7 +116,7 @@ class FrameBuffer:
                 ready = [f for f in self.frames if f.index > after_index and f.time_ns <= until_ns]
             if ready:  # taken frames are no longer needed here
                 while self.frames and self.frames[0].index <= ready[-1].index:
-                    self.frames.popleft()
+                    self._popleft()
                 self.cond.notify_all()
             return ready
 

@@ -91,10 +91,15 @@ class OpenSegment:
             self.next_ns = (self.next_ns if on_time else frame.time_ns) + self.gap_ns
         if self.frames == 0:
             self.start_ns = frame.time_ns
-        image = frame.image
-        if (image.shape[1], image.shape[0]) != (self.width, self.height):
-            image = cv2.resize(image, (self.width, self.height))  # a stream changed size mid-event
-        self.encoder.write(image)
+        decoded = frame.yuv()
+        if (decoded is not None and hasattr(self.encoder, "write_decoded")
+                and (frame.width, frame.height) == (self.width, self.height)):
+            self.encoder.write_decoded(decoded)  # from the decoder's YUV, never through BGR
+        else:
+            image = frame.bgr()
+            if (image.shape[1], image.shape[0]) != (self.width, self.height):
+                image = cv2.resize(image, (self.width, self.height))  # a stream changed size mid-event
+            self.encoder.write(image)
         self.end_ns = frame.time_ns
         self.frames += 1
 
@@ -208,7 +213,7 @@ class RecordStage:
                 self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
 
     def _new_segment(self, frame: Frame) -> OpenSegment:
-        height, width = frame.image.shape[:2]
+        width, height = frame.width, frame.height
         fps = self.fps() or self.camera.fps
         if self.disk.rung == REDUCED:
             rec = self.recording  # the budget's reduced format, whatever the budget says now

@@ -1,0 +1,397 @@
+"""A file or stream demuxed with PyAV: the camera's own encoded packets, and cheap frames for detection.
+
+The source stage of passthrough recording (and of cheap decoding: an MJPEG
+stream is decoded at 1/2-1/8 scale in gray for detection, its pre-roll kept as
+the JPEG bytes, see ``Jpeg``). Every video packet is kept as it
+came (``Packet``: bytes, timestamps, keyframe flag) for the recorder to remux
+without decoding or encoding; detection gets frames decoded outside the GIL
+(slice threads where the stream has slices), and only the luma plane is handed on, halved towards the detection
+size (``Frame.image``, ``Frame.scale``); the full BGR picture is made only when a
+snapshot or the re-encoding recorder asks for it (``Frame.bgr()``).
+
+Times: a packet's ``time_ns`` is its decode time on the wall clock (always
+increasing, so the buffer can trim and cut by it); ``pts_ns`` is when it is
+shown, and a decoded frame's ``time_ns`` is that same presentation time, so a
+frame and the packet it came from carry one time. A stream's clock is anchored
+to the wall clock at its first packet and re-anchored when it drifts by more
+than ``DRIFT_NS``, and so is a file played in real time without a start (a
+stand-in for a live camera); any other file's is its own timeline (``[camera]
+start``, else its creation time), as ``FileTimeline`` has it.
+
+``mode`` says after the first open what the recorder can do with this source:
+``passthrough`` (a codec an MP4 can carry, a keyframe within ``max_gop_s``) or
+``reencode``, with one log line saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from quickcam.common.config import CameraConfig
+from quickcam.detector.decode import jpeg_for_detection, shrink_luma
+from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
+
+log = logging.getLogger(__name__)
+
+PASSTHROUGH_CODECS = ("h264", "hevc")  # what an MP4 segment carries and browsers/players play
+DRIFT_NS = 2_000_000_000
+STREAM_TIMEOUT_S = 10.0
+DECODER_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One encoded video packet, as the camera sent it."""
+
+    data: bytes
+    pts: int | None  # in the stream's time base
+    dts: int | None
+    duration: int
+    keyframe: bool
+    time_ns: int  # decode time, wall clock, strictly increasing
+    pts_ns: int  # presentation time, wall clock
+    index: int
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the recorder needs to write a stream's packets into MP4 segments."""
+
+    codec: str
+    width: int
+    height: int
+    fps: float
+    time_base: Fraction
+    template: Any  # a stream holding a copy of the codec parameters, for each segment's MP4 header
+
+
+def _parameters_of(stream: Any) -> Any:
+    """A stream with a copy of ``stream``'s codec parameters that outlives its container.
+
+    Segments are still being written after the source closed (a file at its
+    end, a lost stream): copying from the input stream then would read freed
+    memory. The copy lives in an output container that is never written.
+    """
+    import io
+
+    import av
+
+    holder = av.open(io.BytesIO(), mode="w", format="mp4")
+    return holder.add_stream_from_template(stream), holder
+
+
+class AvSource:
+    """A file or stream through PyAV; ``decode=False`` gives packets only (the recorded main stream)."""
+
+    def __init__(self, config: CameraConfig, path: str | None = None, decode: bool = True) -> None:
+        self.config, self.path, self.decode = config, path or config.path, decode
+        self.fps, self.width, self.height = config.fps, config.width, config.height
+        self.live = config.source == "stream" or config.realtime
+        self.mode: str | None = None  # passthrough / reencode, known after the first open
+        self.why = ""
+        self.info: StreamInfo | None = None
+        self.container: Any = None
+        self.stream: Any = None
+        self.packets: deque[Packet] = deque()  # demuxed, not yet taken by the capture stage
+        self.pending: deque[Any] = deque()  # demuxed at open (the keyframe probe), not yet decoded
+        self.frames: deque[Frame] = deque()  # decoded, not yet read
+        self.index = self.frame_index = 0
+        self.pacer: _Pacer | None = None
+        self.anchor_ns: int | None = None  # wall clock of pts 0 (after offset)
+        self.loop_offset_ns = 0
+        self.last_ns = 0
+        self.file_start_ns: int | None = None
+        self.demuxer: Any = iter(())
+        self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
+        self.next_dts: int | None = None
+        self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
+        self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
+        self.ended = False
+
+    # -- opening ----------------------------------------------------------------
+    def open(self) -> bool:
+        import av
+
+        self.close()
+        options = {"rtsp_transport": "tcp"} if self.path.startswith("rtsp") else {}
+        try:
+            self.container = av.open(self.path, options=options, timeout=STREAM_TIMEOUT_S)
+        except (av.FFmpegError, OSError) as exc:
+            log.debug("camera %s: PyAV cannot open the source: %s", self.config.id, exc)
+            return False
+        if not self.container.streams.video:
+            self.close()
+            return False
+        self.stream = stream = self.container.streams.video[0]
+        context = stream.codec_context
+        if self.decode:
+            # Decoding runs without the GIL, so it never holds up detection or recording. The codec's own
+            # threads only for slices: frame threads cost about 15 % more CPU and a frame of delay.
+            context.thread_type = "SLICE"
+            context.thread_count = DECODER_THREADS
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(rate) if rate and 1 <= float(rate) <= 120 else self.config.fps
+        self.width, self.height = context.width or self.config.width, context.height or self.config.height
+        template, self._holder = _parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
+        self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, template)
+        self.tick_num, self.tick_den = stream.time_base.numerator, stream.time_base.denominator
+        self.frame_ticks = max(1, round(self.tick_den / (self.fps * self.tick_num)))
+        if self.config.source == "file":
+            if self.config.realtime:
+                self.pacer = _Pacer(self.fps)
+            on_own_timeline = self.config.start is not None or not self.config.realtime
+            if self.file_start_ns is None and on_own_timeline:
+                self.file_start_ns = self._file_start_ns()
+        self.anchor_ns, self.ended, self.next_dts = None, False, None
+        self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
+        self.demuxer = self.container.demux(self.stream)
+        self._decide_mode()
+        log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s", self.config.id,
+                 self._name(), context.name, self.width, self.height, self.fps, self.mode)
+        return True
+
+    def _name(self) -> str:
+        from quickcam.detector.pipeline.capture import redacted
+
+        return redacted(self.path)
+
+    def _file_start_ns(self) -> int:
+        cfg = self.config
+        if cfg.start is not None:
+            start = cfg.start if cfg.start.tzinfo else cfg.start.astimezone()
+            return int(start.timestamp() * 1e9)
+        created, why = _creation_time_ns(Path(self.path)), "its creation time"
+        if created is None:
+            length_ns = int(self.container.duration * 1000) if self.container.duration else 0
+            created, why = Path(self.path).stat().st_mtime_ns - length_ns, "its mtime minus its length"
+        log.info("camera %s: the file's first frame is at %s (%s); set [camera] start or --start to change it",
+                 cfg.id, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created / 1e9)), why)
+        return created
+
+    def _decide_mode(self) -> None:
+        """Passthrough or re-encode, for this camera, decided once at its first open (one log line)."""
+        if self.mode is not None:
+            return
+        wanted = self.config.record
+        codec = self.info.codec if self.info else "?"
+        if wanted == "reencode":
+            self.mode, self.why = "reencode", "[camera] record = \"reencode\""
+        elif codec not in PASSTHROUGH_CODECS:
+            self.mode, self.why = "reencode", f"its codec {codec} cannot be passed through into MP4"
+        else:
+            gop_ns = self._probe_gop_ns()
+            limit_ns = int(self.config.max_gop_s * 1e9)
+            if gop_ns is None or gop_ns > limit_ns:
+                seen = "no second keyframe" if gop_ns is None else f"keyframes {gop_ns / 1e9:.1f} s apart"
+                self.mode, self.why = "reencode", (f"{seen} within max_gop_s = {self.config.max_gop_s:g} s "
+                                                   "(raise it, or set the camera's keyframe interval lower)")
+            else:
+                self.mode, self.why = "passthrough", f"{codec}, keyframes every {gop_ns / 1e9:.1f} s"
+        if self.mode == "reencode" and wanted != "reencode":
+            log.warning("camera %s: re-encoding instead of passing the camera's video through: %s", self.config.id,
+                        self.why)
+        else:
+            log.info("camera %s: recording by %s (%s)", self.config.id, self.mode, self.why)
+
+    def _probe_gop_ns(self) -> int | None:
+        """The time between the first two keyframes (counted in frames: a stream's first packet may have
+        no timestamp), demuxing up to ``max_gop_s`` past the first; the packets are kept for reading."""
+        first: int | None = None
+        limit = round(self.config.max_gop_s * self.fps)
+        for packet in self.demuxer:
+            if packet.size == 0:
+                continue
+            self.pending.append(packet)
+            count = len(self.pending)
+            if packet.is_keyframe:
+                if first is not None:
+                    return int((count - first) * 1e9 / self.fps)
+                first = count
+            if count - (first if first is not None else 0) > limit:
+                return None
+        return 0 if first is not None and len(self.pending) > 1 else None  # a short file: one GOP
+
+    # -- reading ----------------------------------------------------------------
+    def read(self) -> Frame | None:
+        """The next decoded frame; None when the stream is lost; ``EndOfSource`` at the end of a file."""
+        if self.container is None:
+            return None
+        while not self.frames:
+            packet = self._next_packet()
+            if packet is None:
+                if self.frames:
+                    break
+                if self.ended:
+                    raise EndOfSource(self.path)
+                return None
+            self._take(packet)
+        if self.pacer:
+            self.pacer.wait()
+        return self.frames.popleft()
+
+    def read_packet(self) -> Packet | None:
+        """Packets only (the recorded main stream beside a ``detect_path``): the next packet."""
+        if self.container is None:
+            return None
+        while not self.packets:
+            packet = self._next_packet()
+            if packet is None:
+                if self.ended:
+                    raise EndOfSource(self.path)
+                return None
+            self._take(packet)
+        if self.pacer:
+            self.pacer.wait()
+        return self.packets.popleft()
+
+    def take_packets(self) -> list[Packet]:
+        """The packets demuxed since the last call, in decode order."""
+        packets = list(self.packets)
+        self.packets.clear()
+        return packets
+
+    def _next_packet(self) -> Any:
+        import av
+
+        if self.pending:
+            return self.pending.popleft()
+        while True:
+            try:
+                packet = next(self.demuxer, None)
+            except (av.FFmpegError, OSError) as exc:
+                log.warning("camera %s: reading the source failed (%s)", self.config.id, exc)
+                return None
+            if packet is None or (packet.size == 0 and packet.dts is None):
+                return self._at_end()
+            if packet.size:
+                return packet
+
+    def _at_end(self) -> Any:
+        """A stream that ends is lost (None); a file ends, or starts again when looped."""
+        if self.config.source != "file":
+            return None
+        if not self.config.loop or self.index == 0:
+            self._flush_decoder()
+            self.ended = True
+            return None
+        self.loop_offset_ns = self.last_ns + int(1e9 / self.fps) - (self.file_start_ns or 0)
+        self.anchor_ns, self.next_dts = None, None
+        self.index += 1  # a new timeline: the gap ends a passed-through segment here
+        self.container.seek(0)
+        self.demuxer = self.container.demux(self.stream)
+        packet = next(self.demuxer, None)
+        return packet if packet is not None and packet.size else None
+
+    def _flush_decoder(self) -> None:
+        if self.decode and self.stream is not None:
+            try:
+                for decoded in self.stream.codec_context.decode(None):
+                    self._frame(decoded)
+            except Exception as exc:  # a broken tail: what was decoded is kept
+                log.debug("camera %s: flushing the decoder: %s", self.config.id, exc)
+
+    def _wall_ns(self, ticks: int) -> int:
+        """A timestamp in stream ticks on the wall clock (see the module's docstring)."""
+        offset_ns = ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
+        if self.file_start_ns is not None:
+            if self.anchor_ns is None:
+                self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - offset_ns
+            return self.anchor_ns + offset_ns
+        now = time.time_ns()
+        if self.anchor_ns is None or abs(self.anchor_ns + offset_ns - now) > DRIFT_NS:
+            if self.anchor_ns is not None:
+                log.info("camera %s: the stream's clock drifted from the wall clock; re-anchored", self.config.id)
+            self.anchor_ns = now - offset_ns
+        return self.anchor_ns + offset_ns
+
+    def _take(self, packet: Any) -> None:
+        """Keep a demuxed packet (and decode it for detection); one without a timestamp gets one."""
+        if packet.pts is None and packet.dts is None:
+            if self.next_dts is None:  # the stream's first packets: timed from the next timed one
+                self.untimed.append(packet)
+                return
+            packet.pts = packet.dts = self.next_dts
+        elif self.untimed:
+            first = packet.dts if packet.dts is not None else packet.pts
+            step = packet.duration or self.frame_ticks
+            untimed, self.untimed = list(self.untimed), deque()
+            for back, early in enumerate(reversed(untimed), start=1):
+                early.pts = early.dts = first - back * step
+            for early in untimed:
+                self._take(early)
+        dts = packet.dts if packet.dts is not None else packet.pts
+        self.next_dts = dts + (packet.duration or self.frame_ticks)
+        pts = packet.pts if packet.pts is not None else dts
+        time_ns = max(self._wall_ns(dts), self.last_ns + 1)
+        self.last_ns = time_ns
+        pts_ns = self._wall_ns(pts)
+        keyframe = bool(packet.is_keyframe)
+        self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
+                                   keyframe, time_ns, pts_ns, self.index))
+        self._watch_keyframes(keyframe, time_ns)
+        self.index += 1
+        if not self.decode:
+            return
+        if self.info is not None and self.info.codec == "mjpeg":
+            self._jpeg(self.packets[-1])
+            return
+        try:
+            decoded_frames = self.stream.codec_context.decode(packet)
+        except Exception as exc:  # a damaged packet: the next keyframe recovers; recording keeps it
+            log.debug("camera %s: a packet did not decode: %s", self.config.id, exc)
+            return
+        for decoded in decoded_frames:
+            self._frame(decoded)
+
+    def _watch_keyframes(self, keyframe: bool, time_ns: int) -> None:
+        """Say so when keyframes stop coming: the open segment then grows until the next one."""
+        if keyframe or self.last_key_ns == 0:
+            if keyframe and self.gop_warned:
+                log.info("camera %s: keyframes again after %.1f s%s", self.config.id,
+                         (time_ns - self.last_key_ns) / 1e9,
+                         "; still re-encoding until the camera is reopened" if self.mode == "reencode" else "")
+            self.last_key_ns, self.gop_warned = time_ns, False
+            return
+        if not self.gop_warned and time_ns - self.last_key_ns > self.config.max_gop_s * 1e9:
+            self.gop_warned = True
+            self.long_gops += 1
+            if self.mode == "passthrough" and self.decode:
+                self.mode = "reencode"
+                self.why = f"no keyframe for more than max_gop_s = {self.config.max_gop_s:g} s"
+                self.frame_index = max(self.frame_index, self.index)  # frames now come after every packet
+            log.warning("camera %s: no keyframe for %.0f s (max_gop_s = %g); %s; set the camera's keyframe "
+                        "interval lower", self.config.id, (time_ns - self.last_key_ns) / 1e9, self.config.max_gop_s,
+                        "re-encoding from now on" if self.mode == "reencode" else "the open segment grows until "
+                        "the next keyframe")
+
+    def _jpeg(self, packet: Packet) -> None:
+        frame = jpeg_for_detection(packet.data, packet.pts_ns, self.frame_index, self.width, self.height,
+                                   self.config.motion.detection_width)
+        if frame is None:
+            log.debug("camera %s: a JPEG frame did not decode", self.config.id)
+            return
+        self.frames.append(frame)
+        self.frame_index += 1
+
+    def _frame(self, decoded: Any) -> None:
+        stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
+        if self.frames and stamp <= self.frames[-1].time_ns:
+            stamp = self.frames[-1].time_ns + 1
+        luma, scale = shrink_luma(decoded, self.config.motion.detection_width)
+        self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale))
+        self.frame_index += 1
+
+    def close(self) -> None:
+        if self.container is not None:
+            try:
+                self.container.close()
+            finally:
+                self.container = self.stream = None
+        self.demuxer = iter(())
+        self.pending.clear()

@@ -1,0 +1,85 @@
+"""The recorded stream's own loop, when detection reads another (``[camera] detect_path``).
+
+A camera's main stream (``path``) is only demuxed here, never decoded: its
+packets go into the FrameBuffer for the passthrough recorder, while the capture
+stage decodes the low-resolution substream for detection. Both are stamped on
+the same clock (the wall clock for streams; for files, the same file timeline).
+
+A file read as fast as possible is not let run ahead of detection by more than
+``AHEAD_NS``, so the pre-roll detection asks for is still in the buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from quickcam.common.config import CameraConfig
+from quickcam.detector.av_source import AvSource
+from quickcam.detector.pipeline.capture import REOPEN_FIRST_S, redacted
+from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.supervise import Loop
+from quickcam.detector.sources import EndOfSource
+
+log = logging.getLogger(__name__)
+
+AHEAD_NS = 1_000_000_000
+
+
+class PacketCaptureStage:
+    """``path``'s packets into the buffer; ``detected_until`` and ``detecting`` pace a file read fast."""
+
+    def __init__(self, camera: CameraConfig, source: AvSource, buffer: FrameBuffer, stop: threading.Event,
+                 detected_until: Callable[[], int], detecting: Callable[[], bool]) -> None:
+        self.camera, self.source, self.buffer, self.stop = camera, source, buffer, stop
+        self.detected_until, self.detecting = detected_until, detecting
+
+    def run(self, loop: Loop) -> None:
+        backoff = REOPEN_FIRST_S
+        try:
+            while not self.stop.is_set():
+                loop.beat()
+                if self.source.container is None and not self._open(loop, backoff):
+                    backoff = min(backoff * 2, self.camera.reopen_max_s)
+                    continue
+                backoff = REOPEN_FIRST_S
+                if self.source.mode != "passthrough":
+                    log.warning("camera %s: recording the detection stream %s instead (%s)", self.camera.id,
+                                redacted(self.camera.detect_path), self.source.why)
+                    return
+                try:
+                    packet = self.source.read_packet()
+                except EndOfSource:
+                    log.info("camera %s: end of file %s", self.camera.id, self.camera.path)
+                    return
+                if packet is None:
+                    log.warning("camera %s: recorded stream %s lost; reopening", self.camera.id,
+                                redacted(self.camera.path))
+                    self.source.close()
+                    continue
+                while (not self.source.live and self.detecting() and not self.stop.is_set()
+                       and packet.time_ns > self.detected_until() + AHEAD_NS):
+                    loop.beat()
+                    time.sleep(0.01)
+                self.buffer.push(packet, self.stop, loop.beat)
+        finally:
+            self.source.close()
+
+    def _open(self, loop: Loop, backoff: float) -> bool:
+        loop.watched = False
+        try:
+            try:
+                if self.source.open():
+                    return True
+            except Exception as exc:  # a driver error must not end the camera
+                log.warning("camera %s: opening the recorded stream failed (%s: %s)", self.camera.id,
+                            type(exc).__name__, exc)
+            log.warning("camera %s: cannot open the recorded stream %s; retrying in %.1f s", self.camera.id,
+                        redacted(self.camera.path), backoff)
+            self.stop.wait(backoff)
+            return False
+        finally:
+            loop.watched = True
+            loop.beat()

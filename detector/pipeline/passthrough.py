@@ -1,0 +1,206 @@
+"""The passthrough recorder: the camera's own encoded packets remuxed into MP4 segments (no decode, no encode).
+
+One more recorder beside the re-encoding one in ``record.py``: the same
+commands (start, end, stop), the same outbox and disk handling, the same
+segment headers. Only what goes into a segment differs:
+
+- an event starts at the last keyframe at or before its first pre-roll time
+  (the buffer keeps packets back to it), so its first segment plays on its own;
+- a segment is *at least* ``segment_s`` long and is cut at the next keyframe,
+  so every segment starts with a keyframe: with keyframes every G seconds a
+  segment lasts between ``segment_s`` and ``segment_s`` + G;
+- packets lost on the way (a live buffer that overflowed), a reconnected
+  stream, or a camera clock that goes back end the segment, and the next one
+  starts at the next keyframe: never an unplayable segment;
+- a source whose keyframes stop coming (more than ``max_gop_s``) gives frames
+  instead of packets from then on, and they are re-encoded (``RecordStage``);
+- reduced recording (a full disk, or an outbox over its budget) keeps only
+  keyframes: one picture per keyframe interval, still the camera's own bytes,
+  with ``fps`` in the header the rate actually kept.
+
+The header stays exact: ``frames`` is the number of packets written (one per
+frame), ``start_ms``/``end_ms`` the first and last presentation times,
+``fps`` the stream's rate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from quickcam.common import protocol
+from quickcam.detector.av_source import Packet, StreamInfo
+from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, disk_error
+from quickcam.detector.pipeline.record import Command, RecordStage
+from quickcam.detector.sources import Frame
+
+log = logging.getLogger(__name__)
+
+
+class Remuxer:
+    """Writes packets into one MP4 file, with timestamps starting at zero."""
+
+    def __init__(self, path: Any, info: StreamInfo) -> None:
+        import av
+
+        self.codec = info.codec
+        self.container = av.open(str(path), mode="w", format="mp4")
+        self.stream = self.container.add_stream_from_template(info.template)
+        self.time_base = info.time_base
+        self.zero: int | None = None
+        self.last_dts: int | None = None
+        self._av = av
+
+    def follows(self, packet: Packet) -> bool:
+        """Whether ``packet`` continues this file's timeline (a camera's clock may jump back)."""
+        dts = packet.dts if packet.dts is not None else packet.pts
+        return self.last_dts is None or (dts is not None and dts > self.last_dts)
+
+    def write(self, packet: Packet) -> None:
+        dts = packet.dts if packet.dts is not None else packet.pts
+        pts = packet.pts if packet.pts is not None else dts
+        if self.zero is None:
+            self.zero = min(dts, pts)
+        self.last_dts = dts
+        out = self._av.Packet(packet.data)
+        out.stream = self.stream
+        out.time_base = self.time_base
+        out.pts, out.dts = pts - self.zero, dts - self.zero
+        out.duration = packet.duration
+        out.is_keyframe = packet.keyframe
+        self.container.mux(out)
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class PassthroughSegment:
+    """A segment file being remuxed in the outbox's staging area (the attributes ``RecordStage`` reads)."""
+
+    def __init__(self, outbox: Outbox, info: StreamInfo, seconds: float) -> None:
+        self.id = protocol.new_message_id()
+        self.path = outbox.staging_path(f"{self.id}.mp4")
+        self.encoder = Remuxer(self.path, info)
+        self.width, self.height, self.fps = info.width, info.height, info.fps
+        self.max_ns = int(seconds * 1e9)
+        self.frames = 0
+        self.start_ns = self.end_ns = 0
+        self.forced_reduced = False  # reduced because the disk refused a full one
+        self.reduced = False  # keyframes only
+
+    def write(self, packet: Packet) -> None:
+        self.encoder.write(packet)
+        if self.frames == 0:
+            self.start_ns = self.end_ns = packet.pts_ns
+        self.start_ns, self.end_ns = min(self.start_ns, packet.pts_ns), max(self.end_ns, packet.pts_ns)
+        self.frames += 1
+        if self.reduced and self.frames > 1:  # the rate kept, not the camera's
+            self.fps = (self.frames - 1) * 1e9 / max(1, self.end_ns - self.start_ns)
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns + int(1e9 / self.fps)
+
+    def abandon(self) -> None:
+        try:
+            self.encoder.close()
+        except Exception as exc:  # already broken; the file goes anyway
+            log.debug("closing a failed passthrough segment: %s", exc)
+        self.path.unlink(missing_ok=True)
+
+
+class PassthroughStage(RecordStage):
+    """Remuxes each event's packets into segments cut at keyframes.
+
+    ``stream_info`` gives the source's current stream (codec parameters for the
+    MP4 header); it is read when a segment opens, so a reopened stream is followed.
+    """
+
+    def __init__(self, *args: Any, stream_info: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stream_info = stream_info
+        self.hold_ns = 0  # the event's hold on the buffer (its first pre-roll time)
+        self.previous_index = -1
+        self.skipped = 0  # packets before the event's first keyframe
+
+    def _next_command(self, wait: bool) -> Command | None:
+        """A ``start`` is moved back to the keyframe its first pre-roll packet decodes from."""
+        command = super()._next_command(wait)
+        if command is not None and command.kind == "start":
+            self.hold_ns, self.previous_index, self.skipped = command.time_ns, -1, 0
+            key = self.buffer.keyframe_at_or_before(command.time_ns)
+            if key is not None:
+                command = replace(command, time_ns=key)
+        return command
+
+    def _event_done(self) -> None:
+        self.from_ns = self.hold_ns  # release the hold the detect stage set
+        if self.skipped:
+            log.info("camera %s: event %s: %d packet(s) before its first keyframe not recorded", self.camera.id,
+                     self.event_id, self.skipped)
+        super()._event_done()
+
+    def _record(self, packet: Packet | Frame) -> None:  # type: ignore[override]
+        """A packet is remuxed; a frame (the source gave up passthrough: keyframes stopped) is re-encoded."""
+        if isinstance(packet, Frame):
+            if isinstance(self.segment, PassthroughSegment):
+                self._close(final=False)
+            super()._record(packet)
+            return
+        if self.segment is not None and not isinstance(self.segment, PassthroughSegment):
+            self._close(final=False)
+        gap = self.previous_index >= 0 and packet.index != self.previous_index + 1
+        self.previous_index = packet.index
+        if isinstance(self.segment, PassthroughSegment) and not self.segment.encoder.follows(packet):
+            gap = True  # the stream's clock went back: this file ends here, the next starts at a keyframe
+        if self.disk.rung == SNAPSHOTS_ONLY:
+            if self.segment is not None:
+                self._close(final=False)
+            self.disk.not_recorded()
+            self.lost_frames += 1
+            return
+        if self.segment is not None and (gap or self.segment.forced_reduced and self.disk.rung == FULL):
+            self._close(final=False)  # packets lost in between, or the disk is back: from the next keyframe
+        reduced = self.disk.rung == REDUCED or (self.segment is not None and self.segment.reduced)
+        if not packet.keyframe and (self.segment is None or reduced):
+            if reduced:
+                return  # reduced recording: one picture per GOP, by design
+            if self.seq == 0 and not self.lost_frames:
+                self.skipped += 1  # pre-roll older than the first keyframe the buffer still had
+            else:  # after a gap: undecodable until the next keyframe
+                self.lost_frames += 1
+                self.disk.not_recorded()
+            return
+        try:
+            if self.segment is None:
+                self.segment = self._new_segment(packet)
+            elif packet.keyframe and self.segment.duration_ns >= self.segment.max_ns:
+                self._close(final=False)
+                self.segment = self._new_segment(packet)
+            self.segment.write(packet)
+        except Exception as exc:
+            lost = 1 + (self.segment.frames if self.segment is not None else 0)
+            if self.segment is not None:
+                self.segment.abandon()
+                self.segment = None
+            self.lost_frames += lost
+            error = disk_error(exc)
+            if error is None:
+                log.exception("camera %s: remuxing failed (%d packet(s) of event %s lost); the next segment "
+                              "starts at the next keyframe", self.camera.id, lost, self.event_id)
+            else:
+                self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
+
+    def _new_segment(self, packet: Packet | Frame) -> Any:
+        if isinstance(packet, Frame):
+            return super()._new_segment(packet)
+        info = self.stream_info()
+        if info is None:
+            raise RuntimeError("the source has no stream to pass through")
+        chosen = self.outbox.segment_format(info.width, info.height, info.fps, self.recording)
+        segment = PassthroughSegment(self.outbox, info, chosen.seconds)
+        segment.forced_reduced = self.disk.rung == REDUCED
+        segment.reduced = chosen.reduced or segment.forced_reduced
+        return segment

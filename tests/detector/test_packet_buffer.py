@@ -1,0 +1,61 @@
+"""The FrameBuffer holding encoded packets: the pre-roll is trimmed back to a keyframe, never past one."""
+
+from __future__ import annotations
+
+import threading
+
+from quickcam.detector.av_source import Packet
+from quickcam.detector.pipeline.frames import FrameBuffer
+
+PERIOD_NS = 100_000_000  # 10 fps
+GOP = 10  # a keyframe every second
+
+
+def packet(index: int) -> Packet:
+    return Packet(b"x", index, index, 1, index % GOP == 0, index * PERIOD_NS, index * PERIOD_NS, index)
+
+
+def test_the_idle_pre_roll_starts_at_the_last_keyframe_before_it() -> None:
+    buffer = FrameBuffer(keep_ns=1_500_000_000, max_frames=1000, live=True, camera_id="c")
+    stop = threading.Event()
+    for index in range(100):
+        buffer.push(packet(index), stop)
+        front = buffer.frames[0]
+        floor = index * PERIOD_NS - buffer.keep_ns
+        assert front.keyframe or front.index == 0
+        assert front.time_ns <= max(0, floor)  # the whole pre-roll is there
+        assert floor - front.time_ns < GOP * PERIOD_NS  # and at most one GOP more
+    assert buffer.keyframe_at_or_before(95 * PERIOD_NS) == 90 * PERIOD_NS
+
+
+def test_a_hold_keeps_the_keyframe_its_first_packet_decodes_from() -> None:
+    buffer = FrameBuffer(keep_ns=500_000_000, max_frames=1000, live=True, camera_id="c")
+    stop = threading.Event()
+    for index in range(30):
+        buffer.push(packet(index), stop)
+    buffer.hold(27 * PERIOD_NS)
+    for index in range(30, 80):
+        buffer.push(packet(index), stop)
+    assert buffer.frames[0].index == 20  # the keyframe before 27, kept for 50 more packets
+    taken = buffer.take(-1, 80 * PERIOD_NS, timeout=0)
+    assert [p.index for p in taken] == list(range(20, 80))
+    buffer.release(27 * PERIOD_NS)
+    buffer.push(packet(80), stop)
+    assert list(buffer.keys) == [80 * PERIOD_NS]  # taken keyframes are forgotten too
+
+
+def test_packets_before_frames_are_trimmed_once_a_frame_is_older_than_the_pre_roll() -> None:
+    """A source that gave up passthrough hands over frames: its last keyframe is not kept for ever."""
+    import numpy as np
+
+    from quickcam.detector.sources import Frame
+
+    buffer = FrameBuffer(keep_ns=500_000_000, max_frames=1000, live=True, camera_id="c")
+    stop = threading.Event()
+    for index in range(15):
+        buffer.push(packet(index), stop)
+    image = np.zeros((2, 2), np.uint8)
+    for index in range(15, 60):
+        buffer.push(Frame(image, index * PERIOD_NS, index), stop)
+    assert all(isinstance(item, Frame) for item in buffer.frames) and buffer.dropped == 0
+    assert buffer.frames[0].time_ns >= 59 * PERIOD_NS - buffer.keep_ns

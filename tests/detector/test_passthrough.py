@@ -1,0 +1,238 @@
+"""Passthrough recording: the camera's own H.264 packets remuxed into segments, from files.
+
+Each stored segment must decode from its first packet (a keyframe) with no
+error, hold exactly the frames its header says, and carry the source's own
+bytes (no re-encode: its size per second is the source's). The event's
+pre-roll starts at the keyframe before the first pre-roll time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
+from quickcam.detector.sources import DemoSource, Walk
+from quickcam.uploader.cli import camera_line
+from tests.detector.fakes import camera_config, header, journal
+from tests.fakes.h264 import probe, write_h264
+
+FPS = 10.0
+WALK = Walk(2.0, 4.0)
+
+
+def _segments(outbox_dir: Path) -> list[tuple[dict, Path]]:
+    return [(header(outbox_dir, e["id"]), outbox_dir / f"{e['id']}.bin")
+            for e in journal(outbox_dir) if e["type"] == "segment"]
+
+
+def _run(outbox_dir: Path, path: Path, **update: object) -> CameraPipeline:
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+    camera = camera.model_copy(update={"source": "file", "path": str(path), "realtime": False, **update})
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), threading.Event())
+    pipeline.start()
+    pipeline.join(60)
+    assert pipeline.finished and pipeline.stats.state == "ended"
+    return pipeline
+
+
+@pytest.mark.parametrize("gop_s", [1.0, 2.0])
+def test_segments_are_the_sources_packets_cut_at_keyframes(tmp_path: Path, gop_s: float) -> None:
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, gop_s, walks=(WALK,), bitrate=400_000)
+    pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is pipeline.passthrough and pipeline.status()["recorder"] == "passthrough"
+    assert "recording by passthrough" in camera_line("cam0", pipeline.status(), time.time())  # quickcam status
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"] and not any(h["final"] for h, _ in segments[:-1])
+    with av.open(str(video)) as source:
+        source_packets = {bytes(p) for p in source.demux(video=0) if p.size}
+    period_ms = 1000 / FPS
+    for head, payload in segments:
+        found = probe(payload)
+        assert found == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}, head
+        assert head["end_ms"] - head["start_ms"] == pytest.approx((head["frames"] - 1) * period_ms, abs=1)
+        # at least segment_s, cut at the next keyframe (the last one ends with the event)
+        assert head["frames"] % round(gop_s * FPS) == 0 or head["final"]
+        assert head is segments[-1][0] or head["frames"] >= FPS * 1.0
+        with av.open(str(payload)) as stored:
+            assert {bytes(p) for p in stored.demux(video=0) if p.size} <= source_packets  # the camera's bytes
+    # one event, contiguous, from the keyframe at or before (onset - pre-roll) to past the walk's end
+    starts = [h["start_ms"] for h, _ in segments]
+    ends = [h["end_ms"] for h, _ in segments]
+    assert all(b - a == pytest.approx(period_ms, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+    first_s = (starts[0] - _file_start_ms(pipeline)) / 1000
+    assert first_s == pytest.approx(gop_s * int((WALK.start_s - 1.0) / gop_s), abs=0.05), first_s
+    assert (ends[-1] - _file_start_ms(pipeline)) / 1000 >= WALK.end_s
+    # bytes per second: the source's own rate (no re-encode), within 10 %
+    stored_bps = sum(payload.stat().st_size for _, payload in segments) / (sum(h["frames"] for h, _ in segments) / FPS)
+    source_bps = video.stat().st_size / 7.0
+    assert stored_bps == pytest.approx(source_bps, rel=0.25), (stored_bps, source_bps)
+
+
+def _mjpeg(path: Path, width: int, height: int, frames: int) -> Path:
+    """An MJPEG AVI of the walk (an MP4 segment cannot carry MJPEG for browsers: it is re-encoded)."""
+    demo = DemoSource(width, height, FPS, realtime=False, walks=(WALK,), period_s=1000.0)
+    with av.open(str(path), mode="w") as output:
+        stream = output.add_stream("mjpeg", rate=int(FPS))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj420p"
+        for _ in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(demo.read().image, format="bgr24")):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
+
+
+def _file_start_ms(pipeline: CameraPipeline) -> int:
+    return pipeline.source.file_start_ns // 1_000_000
+
+
+def test_a_codec_that_cannot_be_passed_through_is_reencoded_with_one_line_saying_why(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    video = _mjpeg(tmp_path / "walk.avi", 320, 240, 60)
+    with caplog.at_level(logging.INFO):
+        pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is pipeline.record and pipeline.status()["recorder"] == "reencode"
+    why = [r.getMessage() for r in caplog.records if "re-encoding instead" in r.getMessage()]
+    assert len(why) == 1 and "mjpeg" in why[0], why
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all(probe(p)["errors"] == 0 and probe(p)["frames"] == h["frames"] for h, p in segments)
+
+
+def test_keyframes_further_apart_than_max_gop_s_are_reencoded(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    video = write_h264(tmp_path / "long_gop.mp4", 7.0, FPS, gop_s=5.0, walks=(WALK,))
+    with caplog.at_level(logging.INFO):
+        pipeline = _run(tmp_path / "outbox", video, max_gop_s=2.0)
+    assert pipeline.recorder is pipeline.record
+    why = [r.getMessage() for r in caplog.records if "re-encoding instead" in r.getMessage()]
+    assert len(why) == 1 and "no second keyframe within max_gop_s = 2 s" in why[0], why
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all(probe(p) == {"frames": h["frames"], "errors": 0, "keyframe_first": True,
+                                         "codec": "h264"} for h, p in segments)
+
+
+def test_snapshots_are_full_size_with_boxes_in_picture_pixels(tmp_path: Path) -> None:
+    """Detection sees a shrunk luma plane; the snapshot is the full picture and its boxes fit it."""
+    video = write_h264(tmp_path / "walk.mp4", 5.0, FPS, 1.0, width=1280, height=720, walks=(WALK,))
+    _run(tmp_path / "outbox", video)
+    snapshots = [(header(tmp_path / "outbox", e["id"]), tmp_path / "outbox" / f"{e['id']}.bin")
+                 for e in journal(tmp_path / "outbox") if e["type"] == "snapshot"]
+    assert snapshots
+    for head, payload in snapshots:
+        picture = cv2.imdecode(np.frombuffer(payload.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+        assert picture.shape == (720, 1280, 3) and (head["width"], head["height"]) == (1280, 720)
+        for x, y, w, h in head["boxes"]:  # the walker is half the picture tall
+            assert x >= 0 and y >= 0 and x + w <= 1280 and y + h <= 720 and h >= 720 / 4, head["boxes"]
+
+
+def test_a_detect_path_is_watched_while_path_is_recorded(tmp_path: Path) -> None:
+    main = write_h264(tmp_path / "main.mp4", 7.0, FPS, 1.0, width=640, height=480, walks=(WALK,))
+    sub = write_h264(tmp_path / "sub.mp4", 7.0, FPS, 1.0, width=320, height=240, walks=(WALK,))
+    from datetime import UTC, datetime
+    pipeline = _run(tmp_path / "outbox", main, detect_path=str(sub), start=datetime(2026, 3, 1, tzinfo=UTC))
+    assert pipeline.recorder is pipeline.passthrough
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all((h["width"], h["height"]) == (640, 480) for h, _ in segments)
+    assert all(probe(p)["errors"] == 0 and probe(p)["frames"] == h["frames"] for h, p in segments)
+    assert sum(h["frames"] for h, _ in segments) >= (WALK.end_s - WALK.start_s + 1.0) * FPS
+
+
+def test_over_its_budget_the_outbox_gets_keyframes_only_still_playable(tmp_path: Path) -> None:
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,))
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0, outbox_budget_mb=0.001)
+    camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False})
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), threading.Event())
+    pipeline.start()
+    pipeline.join(60)
+    assert pipeline.finished
+    segments = _segments(outbox_dir)
+    assert segments and sum(h["frames"] for h, _ in segments) <= 6  # ~4 s of event: its keyframes only
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        if head["frames"] > 1:
+            assert head["fps"] == pytest.approx(1.0, rel=0.01)  # one keyframe a second, said as it is
+
+
+def test_keyframes_that_stop_coming_switch_the_camera_to_reencoding(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    walk = Walk(5.0, 7.0)
+    video = write_h264(tmp_path / "stops.mp4", 10.0, FPS, walks=(walk,), keyframes=(0, 10))  # then none
+    with caplog.at_level(logging.INFO):
+        pipeline = _run(tmp_path / "outbox", video, max_gop_s=2.0)
+    assert any("no keyframe for 2 s" in r.getMessage() and "re-encoding from now on" in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"]
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+    starts = [h["start_ms"] for h, _ in segments]
+    ends = [h["end_ms"] for h, _ in segments]
+    assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+    assert (ends[-1] - _file_start_ms(pipeline)) / 1000 >= walk.end_s
+
+
+def test_an_mjpeg_source_is_watched_at_reduced_scale_and_keeps_its_pre_roll_as_jpeg(tmp_path: Path) -> None:
+    from quickcam.detector.av_source import AvSource
+    from quickcam.detector.decode import Jpeg
+
+    video = _mjpeg(tmp_path / "cam.avi", 1280, 720, 10)
+    camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "file", "path": str(video),
+                                                                   "realtime": False})
+    source = AvSource(camera)
+    assert source.open() and source.mode == "reencode"
+    frame = source.read()
+    assert frame is not None and isinstance(frame.decoded, Jpeg) and frame.scale == 4
+    assert frame.image.shape == (180, 320)  # libjpeg's 1/4 decode, gray
+    assert frame.bgr().shape == (720, 1280, 3) and (frame.width, frame.height) == (1280, 720)
+    assert len(frame.decoded.data) < 1280 * 720 * 3 / 8  # compressed, not raw
+    source.close()
+
+
+def test_a_looped_file_starts_a_new_segment_at_each_pass(tmp_path: Path) -> None:
+    """Timestamps start again at each pass (as on a reconnected stream): never mixed in one segment."""
+    video = write_h264(tmp_path / "walk.mp4", 3.0, FPS, 1.0, walks=(Walk(0.0, 3.0),))
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=0.0, post_roll_s=0.5, segment_s=5.0)
+    camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False, "loop": True})
+    stop = threading.Event()
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop)
+    pipeline.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_segments(outbox_dir)) < 3:
+        time.sleep(0.1)
+    stop.set()
+    pipeline.join(30)
+    segments = _segments(outbox_dir)
+    assert len(segments) >= 3 and pipeline.status()["not_recorded"] == 0
+    for head, payload in segments[:3]:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        assert head["frames"] <= 3.0 * FPS  # one pass each, though segment_s is longer
+
+
+def test_a_detect_path_without_a_stream_is_a_config_error_naming_the_fix() -> None:
+    from pydantic import ValidationError
+
+    from quickcam.common.config import CameraConfig
+
+    with pytest.raises(ValidationError, match='source = "demo" has no substream: remove detect_path'):
+        CameraConfig(source="demo", detect_path="rtsp://127.0.0.1/sub")
+
+
+def test_an_h265_camera_is_passed_through_too(tmp_path: Path) -> None:
+    video = write_h264(tmp_path / "walk.mp4", 6.0, FPS, 1.0, walks=(WALK,), codec="libx265")
+    pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is pipeline.passthrough
+    segments = _segments(tmp_path / "outbox")
+    assert segments and all(h["codec"] == "hevc" for h, _ in segments)
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "hevc"}

@@ -1,0 +1,66 @@
+"""H.264 test videos made here: the demo scene's walkers encoded by libx264 with a chosen keyframe interval."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from quickcam.detector.sources import DemoSource, Walk
+
+
+def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0, width: int = 320,
+               height: int = 240, walks: tuple[Walk, ...] = (Walk(1.0, 3.0),), bitrate: int = 0,
+               container: str = "mp4", keyframes: tuple[int, ...] = (), codec: str = "libx264") -> Path:
+    """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send).
+
+    ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming).
+    """
+    demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0)
+    with av.open(str(path), mode="w", format=container) as output:
+        stream = output.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        gop = max(1, round(gop_s * fps)) if not keyframes else 100_000
+        options = {"preset": "veryfast", "tune": "zerolatency", "bf": "0", "g": str(gop),
+                   "keyint_min": str(gop), "sc_threshold": "0"}
+        if codec == "libx265":  # the same settings, in x265's own words
+            options = {"preset": "veryfast", "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:"
+                       "log-level=error"}
+        if bitrate:
+            stream.bit_rate = bitrate
+        else:
+            options["crf"] = "28"
+        stream.options = options
+        stream.codec_context.thread_count = 1
+        for number in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(demo.read().image, format="bgr24")
+            if number in keyframes:
+                frame.pict_type = av.video.frame.PictureType.I
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
+
+
+def probe(path: Path) -> dict:
+    """What PyAV finds in a stored segment: frames decoded, keyframe first, decoding errors, duration."""
+    frames, errors, first_key = 0, 0, None
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if first_key is None:
+                first_key = bool(packet.is_keyframe)
+            try:
+                frames += len(packet.decode())
+            except av.FFmpegError:
+                errors += 1
+        try:
+            frames += len(stream.codec_context.decode(None))
+        except av.FFmpegError:
+            errors += 1
+    return {"frames": frames, "errors": errors, "keyframe_first": first_key, "codec": codec}

@@ -1,0 +1,55 @@
+"""A real RTSP server on 127.0.0.1 serving an H.264 MP4 file in real time (GStreamer's gst-rtsp-server).
+
+Run by the system python3 (Debian's python3-gi + gir1.2-gst-rtsp-server-1.0,
+installed by scripts/install_test_tools.sh), not the venv:
+
+    /usr/bin/python3 tests/fakes/rtsp_server.py FILE PORT
+
+serves ``rtsp://127.0.0.1:PORT/cam``: the file's own H.264 packets, paced by
+the clock like a camera, the same session for every client. It prints
+``ready`` once it listens and stops on SIGTERM or when stdin closes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def main() -> None:
+    path, port = sys.argv[1], sys.argv[2]
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(port)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(f'( filesrc location="{path}" ! qtdemux ! h264parse config-interval=-1 '
+                       "! rtph264pay name=pay0 pt=96 )")
+    factory.set_shared(True)
+    server.get_mount_points().add_factory("/cam", factory)
+    if server.attach(None) == 0:
+        print(f"cannot listen on 127.0.0.1:{port}", flush=True)
+        sys.exit(1)
+    loop = GLib.MainLoop()
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+
+    def watch_stdin() -> None:  # the test went away: stop too
+        sys.stdin.read()
+        GLib.idle_add(loop.quit)
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    print("ready", flush=True)
+    loop.run()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
