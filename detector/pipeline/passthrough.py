@@ -32,7 +32,7 @@ from typing import Any
 from quickcam.common import protocol
 from quickcam.detector.av_source import Packet, StreamInfo
 from quickcam.detector.outbox import Outbox
-from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, disk_error
+from quickcam.detector.pipeline.disk import FULL, REDUCED
 from quickcam.detector.pipeline.record import Command, RecordStage
 from quickcam.detector.sources import Frame
 
@@ -155,11 +155,7 @@ class PassthroughStage(RecordStage):
         self.previous_index = packet.index
         if isinstance(self.segment, PassthroughSegment) and not self.segment.encoder.follows(packet):
             gap = True  # the stream's clock went back: this file ends here, the next starts at a keyframe
-        if self.disk.rung == SNAPSHOTS_ONLY:
-            if self.segment is not None:
-                self._close(final=False)
-            self.disk.not_recorded()
-            self.lost_frames += 1
+        if self._snapshots_only():
             return
         if self.segment is not None and (gap or self.segment.forced_reduced and self.disk.rung == FULL):
             self._close(final=False)  # packets lost in between, or the disk is back: from the next keyframe
@@ -173,25 +169,8 @@ class PassthroughStage(RecordStage):
                 self.lost_frames += 1
                 self.disk.not_recorded()
             return
-        try:
-            if self.segment is None:
-                self.segment = self._new_segment(packet)
-            elif packet.keyframe and self.segment.duration_ns >= self.segment.max_ns:
-                self._close(final=False)
-                self.segment = self._new_segment(packet)
-            self.segment.write(packet)
-        except Exception as exc:
-            lost = 1 + (self.segment.frames if self.segment is not None else 0)
-            if self.segment is not None:
-                self.segment.abandon()
-                self.segment = None
-            self.lost_frames += lost
-            error = disk_error(exc)
-            if error is None:
-                log.exception("camera %s: remuxing failed (%d packet(s) of event %s lost); the next segment "
-                              "starts at the next keyframe", self.camera.id, lost, self.event_id)
-            else:
-                self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
+        self._write(packet, may_cut=packet.keyframe, failure="remuxing failed (%d packet(s) of event %s lost); "
+                    "the next segment starts at the next keyframe")
 
     def _new_segment(self, packet: Packet | Frame) -> Any:
         if isinstance(packet, Frame):
