@@ -80,26 +80,24 @@ class DiskWrites:
         """Write a snapshot, or keep it in memory (newest per event) if the disk refuses; True if written."""
         what = f"snapshot {header.get('seq', 0)} of event {header.get('event')}"
         if not self.held():  # the usual case: no lock held during the write, so detection never waits on a segment
-            try:
-                self.outbox.commit_bytes(header, payload)
-                return True
-            except OSError as exc:
-                if disk_error(exc) is None:
-                    raise
-                with self.lock:
-                    self._failed(exc, what)
-                    self._hold_snapshot(header, payload)
-                return False
+            return self._write_snapshot(header, payload, what)
         with self.lock:
             if self._flush():
-                try:
-                    self.outbox.commit_bytes(header, payload)
-                    return True
-                except OSError as exc:
-                    if disk_error(exc) is None:
-                        raise
-                    self._failed(exc, what)
+                return self._write_snapshot(header, payload, what)
             self._hold_snapshot(header, payload)
+            return False
+
+    def _write_snapshot(self, header: dict[str, Any], payload: bytes, what: str) -> bool:
+        """One try at the disk; a disk error is counted and the snapshot held, anything else raised."""
+        try:
+            self.outbox.commit_bytes(header, payload)
+            return True
+        except OSError as exc:
+            if disk_error(exc) is None:
+                raise
+            with self.lock:
+                self._failed(exc, what)
+                self._hold_snapshot(header, payload)
             return False
 
     def _hold_snapshot(self, header: dict[str, Any], payload: bytes) -> None:
