@@ -33,7 +33,7 @@ from quickcam.common import protocol
 from quickcam.detector.av_source import Packet, StreamInfo
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.disk import FULL, REDUCED
-from quickcam.detector.pipeline.record import Command, RecordStage
+from quickcam.detector.pipeline.record import Command, RecordStage, Segment
 from quickcam.detector.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Remuxer:
         self.container.close()
 
 
-class PassthroughSegment:
+class PassthroughSegment(Segment):
     """A segment file being remuxed in the outbox's staging area (the attributes ``RecordStage`` reads)."""
 
     def __init__(self, outbox: Outbox, info: StreamInfo, seconds: float) -> None:
@@ -98,17 +98,6 @@ class PassthroughSegment:
         self.frames += 1
         if self.reduced and self.frames > 1:  # the rate kept, not the camera's
             self.fps = (self.frames - 1) * 1e9 / max(1, self.end_ns - self.start_ns)
-
-    @property
-    def duration_ns(self) -> int:
-        return self.end_ns - self.start_ns + int(1e9 / self.fps)
-
-    def abandon(self) -> None:
-        try:
-            self.encoder.close()
-        except Exception as exc:  # already broken; the file goes anyway
-            log.debug("closing a failed passthrough segment: %s", exc)
-        self.path.unlink(missing_ok=True)
 
 
 class PassthroughStage(RecordStage):

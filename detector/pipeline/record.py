@@ -22,6 +22,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -67,8 +68,30 @@ class Command:
     faces: EventFaces | None = None
 
 
-class OpenSegment:
-    """A segment file being written in the outbox's staging area."""
+class Segment:
+    """What every segment file being written in the staging area has, whatever writes it (encoder or remuxer)."""
+
+    path: Path
+    encoder: Any  # has close()
+    start_ns: int
+    end_ns: int
+    fps: float
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns + int(1e9 / self.fps)
+
+    def abandon(self) -> None:
+        """Give up this segment (its write failed): close what can be closed, free its disk space."""
+        try:
+            self.encoder.close()
+        except Exception as exc:  # the encoder is already broken; the file goes anyway
+            log.debug("closing a failed segment's encoder: %s", exc)
+        self.path.unlink(missing_ok=True)
+
+
+class OpenSegment(Segment):
+    """A segment file being encoded in the outbox's staging area."""
 
     def __init__(self, outbox: Outbox, recording: RecordingConfig, chosen: SegmentFormat) -> None:
         self.id = protocol.new_message_id()
@@ -103,18 +126,6 @@ class OpenSegment:
             self.encoder.write(image)
         self.end_ns = frame.time_ns
         self.frames += 1
-
-    @property
-    def duration_ns(self) -> int:
-        return self.end_ns - self.start_ns + int(1e9 / self.fps)
-
-    def abandon(self) -> None:
-        """Give up this segment (its write failed): close what can be closed, free its disk space."""
-        try:
-            self.encoder.close()
-        except Exception as exc:  # the encoder is already broken; the file goes anyway
-            log.debug("closing a failed segment's encoder: %s", exc)
-        self.path.unlink(missing_ok=True)
 
 
 class RecordStage:
