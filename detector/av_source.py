@@ -220,12 +220,20 @@ class AvSource:
     # -- reading ----------------------------------------------------------------
     def read(self) -> Frame | None:
         """The next decoded frame; None when the stream is lost; ``EndOfSource`` at the end of a file."""
+        return self._read_into(self.frames)
+
+    def read_packet(self) -> Packet | None:
+        """Packets only (the recorded main stream beside a ``detect_path``): the next packet."""
+        return self._read_into(self.packets)
+
+    def _read_into(self, ready: deque[Any]) -> Any:
+        """Demux until ``ready`` (frames or packets) has one, paced; the flush at a file's end may fill it."""
         if self.container is None:
             return None
-        while not self.frames:
+        while not ready:
             packet = self._next_packet()
             if packet is None:
-                if self.frames:
+                if ready:
                     break
                 if self.ended:
                     raise EndOfSource(self.path)
@@ -233,22 +241,7 @@ class AvSource:
             self._take(packet)
         if self.pacer:
             self.pacer.wait()
-        return self.frames.popleft()
-
-    def read_packet(self) -> Packet | None:
-        """Packets only (the recorded main stream beside a ``detect_path``): the next packet."""
-        if self.container is None:
-            return None
-        while not self.packets:
-            packet = self._next_packet()
-            if packet is None:
-                if self.ended:
-                    raise EndOfSource(self.path)
-                return None
-            self._take(packet)
-        if self.pacer:
-            self.pacer.wait()
-        return self.packets.popleft()
+        return ready.popleft()
 
     def take_packets(self) -> list[Packet]:
         """The packets demuxed since the last call, in decode order."""

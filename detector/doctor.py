@@ -14,7 +14,6 @@ import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import zmq
@@ -27,6 +26,7 @@ from quickcam.common.curve import client_keys
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
 from quickcam.detector import status_file
 from quickcam.detector.cli import quiet_native_logs
+from quickcam.detector.pipeline.capture import redacted
 from quickcam.detector.sources import EndOfSource, make_source
 
 log = logging.getLogger(__name__)
@@ -115,13 +115,7 @@ def describe_source(cam: CameraConfig) -> str:
         return f"USB camera {cam.index}"
     if cam.source == "file":
         return f"video file {cam.path}"
-    parts = urlsplit(cam.path)
-    if parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
-    return f"stream {urlunsplit(parts)}"
+    return f"stream {redacted(cam.path)}"
 
 
 def _camera_fix(cam: CameraConfig) -> str:

@@ -10,7 +10,6 @@ the uploader runs, in storage (the no-loss invariant).
 
 from __future__ import annotations
 
-import errno
 import json
 import re
 import subprocess
@@ -24,6 +23,7 @@ import pytest
 
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
+from tests.tmpfs import fill, tmpfs
 
 # The budget policy reduces segments below 256 MB free (detector/outbox.py), so the disk is a
 # little larger than that: with the filler gone, recording is full again.
@@ -33,31 +33,8 @@ WALKS = ((4.0, 10.0), (18.0, 23.0))  # the demo's walks (seconds of scene time; 
 
 @pytest.fixture
 def small_outbox(tmp_path: Path) -> Iterator[Path]:
-    outbox = tmp_path / "outbox"
-    outbox.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m,mode=0700", "tmpfs", str(outbox)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs for the outbox (needs root): {mounted.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "outbox", f"size={DISK_MB}m,mode=0700") as outbox:
         yield outbox
-    finally:
-        subprocess.run(["umount", "-l", str(outbox)], capture_output=True)
-
-
-def _fill(folder: Path) -> Path:
-    """Write a file until the disk says ENOSPC; the disk is then full."""
-    filler = folder / "filler.fill"
-    chunk = b"\0" * (1 << 20)
-    with open(filler, "wb", buffering=0) as handle:
-        for size in (1 << 20, 4096):
-            while True:
-                try:
-                    handle.write(chunk[:size])
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC, exc
-                    break
-    return filler
 
 
 def _log_time(line: str) -> float:
@@ -92,7 +69,7 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
         while not status_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert time.time() < scene_t0 + WALKS[0][0] - 1, "too slow to fill the disk before the first walk"
-        filler = _fill(small_outbox)
+        filler = fill(small_outbox)
 
         # The first walk, with no room on the disk: detected, counted, and said.
         filled_at = len(pipe.output("detector"))

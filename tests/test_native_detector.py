@@ -8,9 +8,12 @@ tests/test_hostile.py.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import zmq
 
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM, REPO, private_endpoint
+from tests.fakes.h264 import write_h264
 from tests.native_build import native_detector
 
 VECTORS = REPO / "tests" / "vectors" / "protocol"
@@ -157,6 +161,27 @@ def test_a_native_camera_that_never_delivers_a_frame_is_failing_with_its_fault_a
     cam = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
     assert cam["state"] == "failing" and cam["frames"] == 0, cam
     assert cam["fault"] == "cannot open missing.mp4 — no such file; check [camera] path", cam
+
+
+
+def test_the_native_detector_never_logs_a_stream_urls_password(tmp_path: Path) -> None:
+    """A stream served over HTTP on 127.0.0.1 that ends: the "opened" and "lost" lines name it masked."""
+    write_h264(tmp_path / "clip.mp4", 1.0, 10.0, 1.0, 160, 120, walks=())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://alice:s3cret@127.0.0.1:{server.server_address[1]}/clip.mp4"
+    (tmp_path / "quickcam.toml").write_text(f'[camera]\nsource = "stream"\npath = "{url}"\n')
+    try:
+        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "3"], cwd=tmp_path,
+                             env=_env(QUICKCAM_LINK__ENDPOINT=private_endpoint(tmp_path)), capture_output=True,
+                             text=True, timeout=60)
+    finally:
+        server.shutdown()
+    masked = url.replace("alice:s3cret", "***")
+    assert f"camera cam0: opened {masked}" in run.stderr, run.stderr
+    assert f"camera cam0: lost (no frame from {masked})" in run.stderr, run.stderr
+    assert "s3cret" not in run.stdout + run.stderr
 
 
 SUBSET_CONFIG = """

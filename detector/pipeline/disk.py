@@ -27,6 +27,8 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,28 +81,40 @@ class DiskWrites:
     def commit_snapshot(self, header: dict[str, Any], payload: bytes) -> bool:
         """Write a snapshot, or keep it in memory (newest per event) if the disk refuses; True if written."""
         what = f"snapshot {header.get('seq', 0)} of event {header.get('event')}"
-        if not self.held():  # the usual case: no lock held during the write, so detection never waits on a segment
-            try:
-                self.outbox.commit_bytes(header, payload)
-                return True
-            except OSError as exc:
-                if disk_error(exc) is None:
-                    raise
-                with self.lock:
-                    self._failed(exc, what)
-                    self._hold_snapshot(header, payload)
-                return False
+        return self._commit(partial(self.outbox.commit_bytes, header, payload),
+                            refused=partial(self._snapshot_refused, header=header, payload=payload, what=what),
+                            hold=partial(self._hold_snapshot, header, payload))
+
+    def _commit(self, write: Callable[[], object], refused: Callable[[OSError], None],
+                hold: Callable[[], None]) -> bool:
+        """The one write path of snapshots and segments; True if written now.
+
+        The usual case writes without the lock, so detection never waits on a segment. While
+        something is held, that is written first (oldest first) and this one is held behind it
+        if the disk still refuses. A disk error goes to ``refused``; any other error is raised.
+        """
+        if not self.held():
+            return self._try_write(write, refused)
         with self.lock:
             if self._flush():
-                try:
-                    self.outbox.commit_bytes(header, payload)
-                    return True
-                except OSError as exc:
-                    if disk_error(exc) is None:
-                        raise
-                    self._failed(exc, what)
-            self._hold_snapshot(header, payload)
+                return self._try_write(write, refused)
+            hold()
             return False
+
+    def _try_write(self, write: Callable[[], object], refused: Callable[[OSError], None]) -> bool:
+        try:
+            write()
+            return True
+        except OSError as exc:
+            if disk_error(exc) is None:
+                raise
+            with self.lock:
+                refused(exc)
+            return False
+
+    def _snapshot_refused(self, exc: OSError, header: dict[str, Any], payload: bytes, what: str) -> None:
+        self._failed(exc, what)
+        self._hold_snapshot(header, payload)
 
     def _hold_snapshot(self, header: dict[str, Any], payload: bytes) -> None:
         with self.lock:
@@ -121,28 +135,9 @@ class DiskWrites:
 
     def commit_segment(self, header: dict[str, Any], staged: Path) -> bool:
         """Commit a finished segment, or hold it in staging to retry; True if committed now."""
-        if not self.held():  # the usual case, without the lock (see commit_snapshot)
-            try:
-                self._commit_staged(header, staged)
-                return True
-            except OSError as exc:
-                if disk_error(exc) is None:
-                    raise
-                with self.lock:
-                    self._segment_refused(exc, header, staged)
-                return False
-        with self.lock:
-            if self._flush():
-                try:
-                    self._commit_staged(header, staged)
-                    return True
-                except OSError as exc:
-                    if disk_error(exc) is None:
-                        raise
-                    self._segment_refused(exc, header, staged)
-                    return False
-            self._segments.append((header, staged))
-            return False
+        return self._commit(partial(self._commit_staged, header, staged),
+                            refused=partial(self._segment_refused, header=header, staged=staged),
+                            hold=partial(self._segments.append, (header, staged)))
 
     def _segment_refused(self, exc: OSError, header: dict[str, Any], staged: Path) -> None:
         self._failed(exc, f"segment {header.get('seq')} of event {header.get('event')}")

@@ -32,8 +32,8 @@ from typing import Any
 from quickcam.common import protocol
 from quickcam.detector.av_source import Packet, StreamInfo
 from quickcam.detector.outbox import Outbox
-from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, disk_error
-from quickcam.detector.pipeline.record import Command, RecordStage
+from quickcam.detector.pipeline.disk import FULL, REDUCED
+from quickcam.detector.pipeline.record import Command, RecordStage, Segment
 from quickcam.detector.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Remuxer:
         self.container.close()
 
 
-class PassthroughSegment:
+class PassthroughSegment(Segment):
     """A segment file being remuxed in the outbox's staging area (the attributes ``RecordStage`` reads)."""
 
     def __init__(self, outbox: Outbox, info: StreamInfo, seconds: float) -> None:
@@ -98,17 +98,6 @@ class PassthroughSegment:
         self.frames += 1
         if self.reduced and self.frames > 1:  # the rate kept, not the camera's
             self.fps = (self.frames - 1) * 1e9 / max(1, self.end_ns - self.start_ns)
-
-    @property
-    def duration_ns(self) -> int:
-        return self.end_ns - self.start_ns + int(1e9 / self.fps)
-
-    def abandon(self) -> None:
-        try:
-            self.encoder.close()
-        except Exception as exc:  # already broken; the file goes anyway
-            log.debug("closing a failed passthrough segment: %s", exc)
-        self.path.unlink(missing_ok=True)
 
 
 class PassthroughStage(RecordStage):
@@ -155,11 +144,7 @@ class PassthroughStage(RecordStage):
         self.previous_index = packet.index
         if isinstance(self.segment, PassthroughSegment) and not self.segment.encoder.follows(packet):
             gap = True  # the stream's clock went back: this file ends here, the next starts at a keyframe
-        if self.disk.rung == SNAPSHOTS_ONLY:
-            if self.segment is not None:
-                self._close(final=False)
-            self.disk.not_recorded()
-            self.lost_frames += 1
+        if self._snapshots_only():
             return
         if self.segment is not None and (gap or self.segment.forced_reduced and self.disk.rung == FULL):
             self._close(final=False)  # packets lost in between, or the disk is back: from the next keyframe
@@ -173,25 +158,8 @@ class PassthroughStage(RecordStage):
                 self.lost_frames += 1
                 self.disk.not_recorded()
             return
-        try:
-            if self.segment is None:
-                self.segment = self._new_segment(packet)
-            elif packet.keyframe and self.segment.duration_ns >= self.segment.max_ns:
-                self._close(final=False)
-                self.segment = self._new_segment(packet)
-            self.segment.write(packet)
-        except Exception as exc:
-            lost = 1 + (self.segment.frames if self.segment is not None else 0)
-            if self.segment is not None:
-                self.segment.abandon()
-                self.segment = None
-            self.lost_frames += lost
-            error = disk_error(exc)
-            if error is None:
-                log.exception("camera %s: remuxing failed (%d packet(s) of event %s lost); the next segment "
-                              "starts at the next keyframe", self.camera.id, lost, self.event_id)
-            else:
-                self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
+        self._write(packet, may_cut=packet.keyframe, failure="remuxing failed (%d packet(s) of event %s lost); "
+                    "the next segment starts at the next keyframe")
 
     def _new_segment(self, packet: Packet | Frame) -> Any:
         if isinstance(packet, Frame):

@@ -22,6 +22,8 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import cv2
 
@@ -66,8 +68,30 @@ class Command:
     faces: EventFaces | None = None
 
 
-class OpenSegment:
-    """A segment file being written in the outbox's staging area."""
+class Segment:
+    """What every segment file being written in the staging area has, whatever writes it (encoder or remuxer)."""
+
+    path: Path
+    encoder: Any  # has close()
+    start_ns: int
+    end_ns: int
+    fps: float
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns + int(1e9 / self.fps)
+
+    def abandon(self) -> None:
+        """Give up this segment (its write failed): close what can be closed, free its disk space."""
+        try:
+            self.encoder.close()
+        except Exception as exc:  # the encoder is already broken; the file goes anyway
+            log.debug("closing a failed segment's encoder: %s", exc)
+        self.path.unlink(missing_ok=True)
+
+
+class OpenSegment(Segment):
+    """A segment file being encoded in the outbox's staging area."""
 
     def __init__(self, outbox: Outbox, recording: RecordingConfig, chosen: SegmentFormat) -> None:
         self.id = protocol.new_message_id()
@@ -102,18 +126,6 @@ class OpenSegment:
             self.encoder.write(image)
         self.end_ns = frame.time_ns
         self.frames += 1
-
-    @property
-    def duration_ns(self) -> int:
-        return self.end_ns - self.start_ns + int(1e9 / self.fps)
-
-    def abandon(self) -> None:
-        """Give up this segment (its write failed): close what can be closed, free its disk space."""
-        try:
-            self.encoder.close()
-        except Exception as exc:  # the encoder is already broken; the file goes anyway
-            log.debug("closing a failed segment's encoder: %s", exc)
-        self.path.unlink(missing_ok=True)
 
 
 class RecordStage:
@@ -184,21 +196,37 @@ class RecordStage:
         return False
 
     def _record(self, frame: Frame) -> None:
-        if self.disk.rung == SNAPSHOTS_ONLY:
-            if self.segment is not None:
-                self._close(final=False)
-            self.disk.not_recorded()
-            self.lost_frames += 1
+        if self._snapshots_only():
             return
         if self.segment is not None and self.segment.forced_reduced and self.disk.rung == FULL:
             self._close(final=False)  # the disk is back: full recording from this frame on
+        self._write(frame, may_cut=True,
+                    failure="encoding failed (%d frame(s) of event %s lost); starting a new segment")
+
+    def _snapshots_only(self) -> bool:
+        """On a disk down to snapshots only the open segment is closed and this frame counted as not recorded."""
+        if self.disk.rung != SNAPSHOTS_ONLY:
+            return False
+        if self.segment is not None:
+            self._close(final=False)
+        self.disk.not_recorded()
+        self.lost_frames += 1
+        return True
+
+    def _write(self, item: Any, may_cut: bool, failure: str) -> None:
+        """Write a frame (or packet) into the open segment, cut when full if ``may_cut``.
+
+        A failure loses only the open segment and this item: they are counted, and a
+        disk error goes to ``DiskWrites`` (which steps down the ladder); anything else is
+        logged with ``failure`` (a format taking the count lost and the event id).
+        """
         try:
             if self.segment is None:
-                self.segment = self._new_segment(frame)
-            elif self.segment.duration_ns >= self.segment.max_ns:
+                self.segment = self._new_segment(item)
+            elif may_cut and self.segment.duration_ns >= self.segment.max_ns:
                 self._close(final=False)
-                self.segment = self._new_segment(frame)
-            self.segment.write(frame)
+                self.segment = self._new_segment(item)
+            self.segment.write(item)
         except Exception as exc:
             lost = 1 + (self.segment.frames if self.segment is not None else 0)
             if self.segment is not None:
@@ -207,8 +235,7 @@ class RecordStage:
             self.lost_frames += lost
             error = disk_error(exc)
             if error is None:
-                log.exception("camera %s: encoding failed (%d frame(s) of event %s lost); starting a new segment",
-                              self.camera.id, lost, self.event_id)
+                log.exception("camera %s: " + failure, self.camera.id, lost, self.event_id)
             else:
                 self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,33 +12,13 @@ from quickcam.common import protocol
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.disk import FULL, SNAPSHOTS_ONLY, DiskWrites
 from tests.detector.fakes import journal
+from tests.tmpfs import fill, tmpfs
 
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "disk"
-    root.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (needs root): {mounted.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "size=4m") as root:
         yield root
-    finally:
-        subprocess.run(["umount", "-l", str(root)], capture_output=True)
-
-
-def _fill(root: Path) -> Path:
-    filler = root / "filler.fill"
-    with open(filler, "wb", buffering=0) as handle:
-        for size in (1 << 16, 512):
-            while True:
-                try:
-                    handle.write(b"\0" * size)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC
-                    break
-    return filler
 
 
 def _snapshot(seq: int) -> tuple[dict, bytes]:
@@ -52,7 +31,7 @@ def _snapshot(seq: int) -> tuple[dict, bytes]:
 def test_on_a_full_disk_the_newest_snapshot_is_held_and_written_once_there_is_room(tiny_disk: Path) -> None:
     outbox = Outbox(tiny_disk / "outbox")
     disk = DiskWrites("cam0", outbox)
-    filler = _fill(tiny_disk)
+    filler = fill(tiny_disk)
 
     assert not disk.commit_snapshot(*_snapshot(0))
     assert not disk.commit_snapshot(*_snapshot(1))  # replaces snapshot 0 in memory

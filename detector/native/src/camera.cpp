@@ -24,14 +24,6 @@ constexpr int kMaxSnapshots = 6;  // per event
 constexpr size_t kFaultMax = 300;  // characters of a camera's fault (common/protocol.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
 
-// "rtsp://user:secret@host/..." -> "rtsp://***@host/...": a fault travels to the uploader and status.
-std::string redacted(const std::string& url) {
-    auto scheme = url.find("://");
-    auto at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
-    if (scheme == std::string::npos || at == std::string::npos || url.find('/', scheme + 3) < at) return url;
-    return url.substr(0, scheme + 3) + "***" + url.substr(at);
-}
-
 // Why the camera's source would not open, as far as can be told, and the likely fix
 // (the Python detector's texts, detector/pipeline/capture.py open_failure).
 std::string open_failure(const CameraConfig& c) {

@@ -14,6 +14,13 @@ int64_t unix_ns() {
     return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+std::string redacted(const std::string& url) {
+    auto scheme = url.find("://");
+    auto at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+    if (scheme == std::string::npos || at == std::string::npos || url.find('/', scheme + 3) < at) return url;
+    return url.substr(0, scheme + 3) + "***" + url.substr(at);
+}
+
 namespace {
 
 constexpr int kStreamTimeoutMs = 10000;
@@ -95,7 +102,7 @@ public:
         started_ns_ = unix_ns();
     }
     std::string name() const override {
-        return config_.source == "camera" ? "device " + std::to_string(config_.index) : config_.path;
+        return config_.source == "camera" ? "device " + std::to_string(config_.index) : redacted(config_.path);
     }
     bool open() override {
         close();

@@ -34,6 +34,8 @@ public:
 };
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config);
+// "rtsp://user:secret@host/..." -> "rtsp://***@host/...": for the log, and a fault travels to the uploader and status.
+std::string redacted(const std::string& url);
 int64_t unix_ns();
 
 }  // namespace qc

@@ -9,56 +9,28 @@ the next walker produces no event, while the first one (before the zone) did.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from quickcam.detector.sources import DEMO_PERIOD_S, DEMO_WALKS
+from tests.browser import chromium, needs_browser, until
 from tests.conftest import QUICKCAM, free_port
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 PASSWORD = "browser test password"
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="chromium or chromium-driver is not installed (scripts/install_test_tools.sh installs both from Debian)",
-)
-
-
-def _until(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+pytestmark = needs_browser
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1300,1400", "--no-first-run", "--disable-background-networking",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path / "profile", "--window-size=1300,1400") as driver:
+        yield driver
 
 
 @pytest.fixture
@@ -106,32 +78,32 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
     from selenium.webdriver.common.by import By
 
     base, log = detector
-    _until(lambda: "console: serving" in log.read_text(), 30, "the console to listen")
+    until(lambda: "console: serving" in log.read_text(), 30, "the console to listen")
     browser.get(base + "/")
-    _until(lambda: browser.find_elements(By.ID, "password"), 10, "the login form")
+    until(lambda: browser.find_elements(By.ID, "password"), 10, "the login form")
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys("not the password")
     browser.find_element(By.ID, "login").click()
-    assert "Wrong user name or password" in _until(lambda: _text(browser, "#message"), 10, "the refusal")
+    assert "Wrong user name or password" in until(lambda: _text(browser, "#message"), 10, "the refusal")
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "login").click()
 
-    card = _until(lambda: browser.find_elements(By.CSS_SELECTOR, 'article[data-camera="cam0"]'), 15, "cam0")[0]
-    _until(lambda: _text(browser, 'article[data-camera="cam0"] .state') in ("watching", "recording"), 15,
-           "its state")
+    card = until(lambda: browser.find_elements(By.CSS_SELECTOR, 'article[data-camera="cam0"]'), 15, "cam0")[0]
+    until(lambda: _text(browser, 'article[data-camera="cam0"] .state') in ("watching", "recording"), 15,
+          "its state")
     card.find_element(By.CLASS_NAME, "live").click()
     live = browser.find_element(By.ID, "live-cam0")
-    _until(lambda: browser.execute_script("return arguments[0].naturalWidth", live) == 640, 15, "live picture")
+    until(lambda: browser.execute_script("return arguments[0].naturalWidth", live) == 640, 15, "live picture")
     first = live.screenshot_as_png
-    _until(lambda: live.screenshot_as_png != first, 10, "the live picture to change")
+    until(lambda: live.screenshot_as_png != first, 10, "the live picture to change")
 
     scene = _scene_start_s(log)
-    _until(lambda: "motion, event" in log.read_text(), DEMO_WALKS[0].start_s + 15, "the first walker's event")
+    until(lambda: "motion, event" in log.read_text(), DEMO_WALKS[0].start_s + 15, "the first walker's event")
 
     card.find_element(By.CLASS_NAME, "edit-zones").click()
     picture = browser.find_element(By.ID, "editor-picture")
-    _until(lambda: browser.execute_script("return arguments[0].naturalWidth", picture) == 640, 15, "the editor")
+    until(lambda: browser.execute_script("return arguments[0].naturalWidth", picture) == 640, 15, "the editor")
     canvas = browser.find_element(By.ID, "zone-canvas")
     browser.execute_script("arguments[0].scrollIntoView()", canvas)
     width, height = canvas.size["width"], canvas.size["height"]
@@ -143,10 +115,10 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
     actions.perform()
     browser.find_element(By.ID, "finish").click()
     browser.find_element(By.ID, "save").click()
-    message = _until(lambda: "saved" in _text(browser, "#zone-message") and _text(browser, "#zone-message"), 15,
-                     "the save")
+    message = until(lambda: "saved" in _text(browser, "#zone-message") and _text(browser, "#zone-message"), 15,
+                    "the save")
     assert "applied" in message
-    _until(lambda: "new zones applied" in log.read_text(), 10, "the detector to apply the zones")
+    until(lambda: "new zones applied" in log.read_text(), 10, "the detector to apply the zones")
 
     config = (log.parent / "quickcam.toml").read_text()
     assert "# Browser test: the zone editor must keep this comment." in config and "# drawn in the console" in config

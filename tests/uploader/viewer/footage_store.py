@@ -27,17 +27,25 @@ FACE_JPEG = REPO / "tests" / "data" / "messi5.jpg"
 
 def make_clip(seconds: float = 1.0, fps: int = 10, size: tuple[int, int] = (160, 120), shade: int = 0) -> bytes:
     """A small H.264 MP4 in memory: a square moving across a grey field."""
+    frames = []
+    for n in range(int(seconds * fps)):
+        image = np.full((size[1], size[0], 3), 60 + shade, np.uint8)
+        x = (n * 7) % (size[0] - 20)
+        image[40:60, x:x + 20] = (255, 255, 255)
+        frames.append(image)
+    return encode_mp4(frames, fps, preset="ultrafast", tune="zerolatency")
+
+
+def encode_mp4(frames: list[np.ndarray], fps: int, **options: str) -> bytes:
+    """BGR ``frames`` as an H.264 MP4 in memory (PyAV, libx264 with these ``options``), one frame a tick."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
+        stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
+        stream.options = options
         stream.codec_context.time_base = Fraction(1, fps)
-        for n in range(int(seconds * fps)):
-            image = np.full((size[1], size[0], 3), 60 + shade, np.uint8)
-            x = (n * 7) % (size[0] - 20)
-            image[40:60, x:x + 20] = (255, 255, 255)
+        for n, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts = n
             for packet in stream.encode(frame):
@@ -126,25 +134,7 @@ def real_clips(count: int, seconds: float = 2.0, fps: int = 10, width: int = 384
                 height = round(image.shape[0] * width / image.shape[1]) // 2 * 2
                 frames.append(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
             jpegs.append(cv2.imencode(".jpg", frames[0], [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
-            clips.append(_encode(frames, fps))
+            clips.append(encode_mp4(frames, fps, preset="ultrafast"))
     finally:
         capture.release()
     return clips, jpegs
-
-
-def _encode(frames: list[np.ndarray], fps: int) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        stream.codec_context.time_base = Fraction(1, fps)
-        for n, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts = n
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()

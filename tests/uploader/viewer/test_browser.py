@@ -11,9 +11,7 @@ or cache: every response said ``no-store``.
 from __future__ import annotations
 
 import os
-import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +20,16 @@ import numpy as np
 import pytest
 
 from quickcam.common.cryptofile import SymmetricKey
+from tests.browser import chromium, needs_browser, until
 from tests.conftest import REPO
 from tests.uploader.viewer.footage_store import FACE_JPEG, add_event, real_clips
 from tests.uploader.viewer.served import Served, start_view, write_setup
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 ARTEFACTS = REPO / "test-artifacts" / "viewer"
 README_IMAGES = REPO / "docs" / "img"
 T0 = 1_764_849_600_000 + 9 * 3_600_000  # 2025-12-04 21:00 UTC
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="chromium or chromium-driver is not installed (scripts/install_test_tools.sh installs both from Debian)",
-)
+pytestmark = needs_browser
 
 
 @pytest.fixture
@@ -58,31 +52,9 @@ def served(tmp_path: Path) -> Iterator[tuple[Served, dict[str, bytes]]]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
-                 "--window-size=1200,900", "--autoplay-policy=no-user-gesture-required",
-                 "--no-first-run", "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-def _until(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
+    with chromium(tmp_path / "profile", "--mute-audio", "--window-size=1200,900",
+                  "--autoplay-policy=no-user-gesture-required") as driver:
+        yield driver
 
 def _screenshot(driver: Any, name: str) -> None:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
@@ -102,26 +74,26 @@ def test_timeline_click_event_and_the_video_plays(served: tuple[Served, dict[str
 
     server, plaintexts = served
     browser.get(server.url)
-    _until(lambda: browser.find_elements(By.CSS_SELECTOR, ".timeline .block"), what="the timeline")
+    until(lambda: browser.find_elements(By.CSS_SELECTOR, ".timeline .block"), what="the timeline")
     blocks = browser.find_elements(By.CSS_SELECTOR, ".timeline .block")
     assert len(blocks) == 4
-    _until(lambda: browser.execute_script(
+    until(lambda: browser.execute_script(
         "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"), what="thumbnails")
     assert "1 face(s)" in blocks[0].text  # newest first: the event with a face
     _screenshot(browser, "timeline")
 
     blocks[0].find_element(By.CSS_SELECTOR, "a").click()
-    video = _until(lambda: browser.find_elements(By.ID, "event-video"), what="the event page")[0]
-    _until(lambda: browser.execute_script(
+    video = until(lambda: browser.find_elements(By.ID, "event-video"), what="the event page")[0]
+    until(lambda: browser.execute_script(
         "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"), what="snapshots")
     browser.execute_script("arguments[0].muted = true; arguments[0].play();", video)
-    _until(lambda: browser.execute_script("return arguments[0].currentTime", video) > 0.5,
-           what="the video to play")
+    until(lambda: browser.execute_script("return arguments[0].currentTime", video) > 0.5,
+          what="the video to play")
     assert browser.execute_script("return arguments[0].error", video) is None
     assert abs(browser.execute_script("return arguments[0].duration", video) - 6.0) < 0.5  # 3 segments of 2 s
     browser.execute_script("arguments[0].pause(); arguments[0].currentTime = 4.5;", video)  # a range request
-    _until(lambda: browser.execute_script("return arguments[0].readyState >= 2 && !arguments[0].seeking", video),
-           what="the seek")
+    until(lambda: browser.execute_script("return arguments[0].readyState >= 2 && !arguments[0].seeking", video),
+          what="the seek")
     assert browser.execute_script("return arguments[0].currentTime", video) == pytest.approx(4.5, abs=0.3)
     browser.set_window_size(1200, 1000)
     _screenshot(browser, "event")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 from quickcam.uploader.viewer.footage import OpenedItem, draw_faces, find_faces, join_segments
 from quickcam.uploader.viewer.store import StoredItem
-from tests.uploader.viewer.footage_store import FACE_JPEG, make_clip, make_jpeg
+from tests.uploader.viewer.footage_store import FACE_JPEG, encode_mp4, make_clip, make_jpeg
 
 
 def _opened(seq: int, plaintext: bytes | None, problem: str = "") -> OpenedItem:
@@ -21,22 +20,12 @@ def _opened(seq: int, plaintext: bytes | None, problem: str = "") -> OpenedItem:
 
 def _b_frame_clip(frames: int = 20, fps: int = 10) -> bytes:
     """A clip with B-frames (decode order differs from display order), as many IP cameras send."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.options = {"preset": "medium", "bf": "2"}
-        stream.codec_context.time_base = Fraction(1, fps)
-        for n in range(frames):
-            image = np.full((120, 160, 3), 40, np.uint8)
-            image[30:50, n * 6 % 140:n * 6 % 140 + 20] = 255
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts = n
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
+    images = []
+    for n in range(frames):
+        image = np.full((120, 160, 3), 40, np.uint8)
+        image[30:50, n * 6 % 140:n * 6 % 140 + 20] = 255
+        images.append(image)
+    return encode_mp4(images, fps, preset="medium", bf="2")
 
 
 def _frame_times(mp4: bytes) -> list[float]:
