@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
+from quickcam.detector.motion.activity import BusyMap
 from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
@@ -88,6 +89,7 @@ class MotionDetector(ABC):
         self.dark = False
         self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
         self._next_look_ns = 0
+        self.busy = BusyMap(fps)
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
             log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
@@ -204,6 +206,7 @@ class MotionDetector(ABC):
         self._measure_noise(normal)
         threshold = self.threshold_for(brightness)
         changed_mask = self._foreground(normal, threshold, relearning)
+        self.busy.gate(normal, self.reference, threshold, changed_mask)
         if clipped is not None:
             changed_mask[clipped] = 0
         if self.zone is not None:
