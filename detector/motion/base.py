@@ -12,7 +12,9 @@ around it are the same for all, so they are written once here:
 3. the noise of frame - background is measured on every frame; the pixel
    threshold is ``pixel_threshold`` scaled with the brightness, never under
    NOISE_K times that noise (``threshold_for``);
-4. the algorithm marks foreground pixels; pixels outside the zones are dropped;
+4. the algorithm marks foreground pixels; where pixels have been flipping
+   (leaves, a curtain) a larger change is needed (``activity.BusyMap``);
+   pixels outside the zones are dropped;
 5. if most of the watched area changed at once (a light switched on or off)
    the background restarts from this frame; detection goes on from the next
    one while the background learns fast for ``relearn_s``;
