@@ -26,7 +26,7 @@ import numpy as np
 BUSY_S = 20.0  # how far back "often" looks (the average's time constant), seconds
 BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a person's own passage)
 BUSY_FULL = 0.15  # flips per frame at which the raise is full
-BUSY_GAIN = 2.0  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
+BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
 REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
 
 
