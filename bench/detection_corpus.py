@@ -414,9 +414,20 @@ def _trees(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
     yield from c._quiet(s, clip, 60)
 
 
+def _walker_before_trees(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """Walkers pasted over the real swaying tree: motion in a busy place must still be seen."""
+    if not TREE.exists():
+        return
+    s.backdrop = load_video(TREE, every=1.5)
+    if c.split.mirror:
+        s.backdrop = [f[:, ::-1].copy() for f in s.backdrop]
+    yield from c._quiet(s, clip, 20, count=False)  # long enough for the tree to be known as busy
+    yield from c._walkers(s, clip, 3, offset=9, gap_s=8.0)
+
+
 CONDITIONS: dict[str, Condition] = {
     "day": _day, "small people": _small, "dark": _dark, "light steps": _steps, "partial light": _partial,
     "fades": _fade, "IR switch": _ir, "walker during a ramp": _ramp_walker, "heavy noise": _noise,
     "compression": _compression, "shake": _shake, "swaying bush": _sway,
-    "trees (real footage)": _trees,
+    "trees (real footage)": _trees, "walker before trees": _walker_before_trees,
 }

@@ -12,7 +12,9 @@ around it are the same for all, so they are written once here:
 3. the noise of frame - background is measured on every frame; the pixel
    threshold is ``pixel_threshold`` scaled with the brightness, never under
    NOISE_K times that noise (``threshold_for``);
-4. the algorithm marks foreground pixels; pixels outside the zones are dropped;
+4. the algorithm marks foreground pixels; where pixels have been flipping
+   (leaves, a curtain) a larger change is needed (``activity.BusyMap``);
+   pixels outside the zones are dropped;
 5. if most of the watched area changed at once (a light switched on or off)
    the background restarts from this frame; detection goes on from the next
    one while the background learns fast for ``relearn_s``;
@@ -36,6 +38,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
+from quickcam.detector.motion.activity import BusyMap
 from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
@@ -88,6 +91,7 @@ class MotionDetector(ABC):
         self.dark = False
         self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
         self._next_look_ns = 0
+        self.busy = BusyMap(fps)
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
             log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
@@ -204,6 +208,7 @@ class MotionDetector(ABC):
         self._measure_noise(normal)
         threshold = self.threshold_for(brightness)
         changed_mask = self._foreground(normal, threshold, relearning)
+        self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
         if clipped is not None:
             changed_mask[clipped] = 0
         if self.zone is not None:

@@ -1,0 +1,63 @@
+"""Busy places: where the picture flickers (leaves, a curtain, water), a change must be larger to count.
+
+Motion's "smart mask" masks pixels that change often; a hard mask would also
+blind the camera to a person walking in front of the tree. Here each pixel
+keeps how often it *flipped* lately (changed this frame and not the last, or
+the reverse: an exponential average over about BUSY_S), and where that is
+over BUSY_FLOOR the threshold is raised, up to (1 + BUSY_GAIN) times at
+BUSY_FULL, and compared with the background's range over a 5x5
+neighbourhood (leaves sway by a few pixels). Flips, not the share of time
+changed: a person covering a pixel flips it twice (in, out), even a slow one;
+leaves flip it again and again for as long as the wind blows. A person
+differs from the leaves behind them by more than the leaves differ from each
+other, so they still show through (bench: "walker before trees").
+
+Tuned on the corpus's tune split (bench/detection_corpus.py): real tree
+footage 8 -> 0 false events a minute, no walker lost (held-out: 8 -> 2). Functional: fed the
+frame (at the background's exposure), the background and the threshold of
+the moment; it holds nothing but the map.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BUSY_S = 20.0  # how far back "often" looks (the average's time constant), seconds
+BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a person's own passage)
+BUSY_FULL = 0.15  # flips per frame at which the raise is full
+BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
+REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
+
+
+class BusyMap:
+    """Per pixel, how often it flipped lately, and the threshold that implies."""
+
+    def __init__(self, fps: float) -> None:
+        self.rate = min(1.0, 1.0 / (BUSY_S * fps))
+        self.busy: np.ndarray | None = None  # float32 flips per frame, 0..1, at the detection size
+        self.before: np.ndarray | None = None  # last frame's changed pixels
+        self.seen = 0  # frames learnt
+
+    def gate(self, normal: np.ndarray, reference: np.ndarray, threshold: float, mask: np.ndarray,
+             learn: bool = True) -> None:
+        """Learn this frame's changes, and clear in ``mask`` (in place) what a busy place's threshold does not pass.
+
+        The map learns from the normal threshold, not the raised one: a raised
+        threshold must not make the tree look quiet again and lower itself.
+        ``learn`` is False just after a global change (the whole background is
+        new: its flips say nothing about the place).
+        """
+        diff = cv2.absdiff(normal, reference)
+        changed = diff > threshold
+        if self.busy is None or self.busy.shape != changed.shape or self.before is None:
+            self.busy = np.zeros(changed.shape, np.float32)
+            self.before = changed
+        flips = (changed != self.before).astype(np.float32)
+        self.before = changed
+        if learn:
+            self.seen += 1  # a plain mean until BUSY_S has passed: a tree is known as busy from the start
+            cv2.accumulateWeighted(flips, self.busy, max(self.rate, 1.0 / self.seen))
+        raise_by = np.clip((self.busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
+        excess = np.maximum(cv2.erode(reference, REACH) - normal, normal - cv2.dilate(reference, REACH))
+        mask[(raise_by > 0) & (excess <= threshold * (1.0 + BUSY_GAIN * raise_by))] = 0
