@@ -69,3 +69,15 @@ class EventClock:
             self.end_ns = time_ns
             return Action.END
         return Action.CONTINUE
+
+    def cut(self, time_ns: int) -> bool:
+        """The source is gone: a running event ends at ``time_ns`` and a trigger streak starts over.
+
+        True when an event was running (its end is ``end_ns``).
+        """
+        self._streak = 0
+        if not self.recording:
+            return False
+        self.recording = False
+        self.end_ns = time_ns
+        return True

@@ -31,7 +31,7 @@ from quickcam.common.config import CameraConfig
 from quickcam.common.protocol import FAULT_MAX
 from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.outbox import Outbox
-from quickcam.detector.pipeline.capture import CaptureStage
+from quickcam.detector.pipeline.capture import CaptureStage, Lost
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import FULL, DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
@@ -65,7 +65,7 @@ class CameraPipeline:
         self.source: FrameSource = source_factory(camera)
         fps = max(1.0, camera.fps)
         recording = camera.recording
-        detect_queue: queue.Queue[Frame | None] = queue.Queue(maxsize=max(2, round(fps * DETECT_QUEUE_S)))
+        detect_queue: queue.Queue[Frame | Lost | None] = queue.Queue(maxsize=max(2, round(fps * DETECT_QUEUE_S)))
         commands: queue.Queue[Command] = queue.Queue()
         self.buffer = FrameBuffer(int(recording.pre_roll_s * 1e9) + DETECT_SLACK_NS,
                                   max(8, int(recording.buffer_max_s * fps)), self.source.live, camera.id)

@@ -39,6 +39,17 @@ REOPEN_FIRST_S = 0.5
 STILL_LOST_LOG_S = 60.0
 
 
+class Lost:
+    """The detect queue's marker for "the camera is lost": the running event ends at the last frame received.
+
+    Without it a camera unplugged mid-event would leave the event (and its open
+    segment in staging) waiting for frames that may never come.
+    """
+
+
+LOST = Lost()
+
+
 def redacted(url: str) -> str:
     """A stream URL without its password, for the log."""
     try:
@@ -86,7 +97,7 @@ class CaptureStage:
     """Reads the source; its ``run`` may be restarted by the supervisor (the source is reopened)."""
 
     def __init__(self, camera: CameraConfig, source: FrameSource, buffer: FrameBuffer,
-                 detect_queue: queue.Queue[Frame | None], stats: CameraStats, stop: threading.Event,
+                 detect_queue: queue.Queue[Frame | Lost | None], stats: CameraStats, stop: threading.Event,
                  tap: LiveTap | None = None) -> None:
         self.camera, self.source, self.buffer, self.detect_queue = camera, source, buffer, detect_queue
         self.stats, self.stop = stats, stop
@@ -134,6 +145,8 @@ class CaptureStage:
                             "lost" if self.stats.opened else "opened but gives no frame", self.camera.reopen_max_s)
                 self.stats.state = "lost" if self.stats.opened else "failing"
                 self._close_source()
+                if self.stats.opened:
+                    self._put_detect(LOST, loop)  # the running event ends at the last frame received
                 continue
             self._deliver(frame, loop)
 
@@ -231,7 +244,7 @@ class CaptureStage:
             self.stats.reopens += 1
         return False
 
-    def _put_detect(self, frame: Frame | None, loop: Loop) -> None:
+    def _put_detect(self, frame: Frame | Lost | None, loop: Loop) -> None:
         while True:
             try:
                 if self.source.live:
@@ -247,15 +260,15 @@ class CaptureStage:
                     continue
                 try:  # live: detection is behind, skip its oldest frame (still recorded)
                     dropped = self.detect_queue.get_nowait()
-                    if dropped is not None:
+                    if isinstance(dropped, Frame):
                         self.stats.dropped += 1
                         if self.stats.dropped % 100 == 1:
                             log.warning("camera %s: detection is behind; %d frame(s) skipped for detection "
                                         "so far (%s)", self.camera.id, self.stats.dropped,
                                         "each is still recorded" if self.recording_ok()
                                         else "recording is reduced: the disk is full")
-                    else:  # never lose the end marker
-                        self.detect_queue.put_nowait(None)
+                    else:  # never lose a marker (end, lost)
+                        self.detect_queue.put_nowait(dropped)
                         return
                 except queue.Empty:
                     pass

@@ -23,6 +23,7 @@ from quickcam.detector.console.live_zones import ZoneBoard
 from quickcam.detector.events import Action, EventClock
 from quickcam.detector.faces import Box, FaceBudget, FaceConfirmer, open_face_detector, timed_faces
 from quickcam.detector.motion import MotionDetector, MotionResult, create_detector
+from quickcam.detector.pipeline.capture import Lost
 from quickcam.detector.pipeline.dark import DarkMode
 from quickcam.detector.pipeline.disk import DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
@@ -42,7 +43,7 @@ IDLE_WAIT_S = 0.2
 class DetectStage:
     """Frames in, event commands and snapshots out."""
 
-    def __init__(self, camera: CameraConfig, frames: queue.Queue[Frame | None], buffer: FrameBuffer,
+    def __init__(self, camera: CameraConfig, frames: queue.Queue[Frame | Lost | None], buffer: FrameBuffer,
                  commands: queue.Queue[Command], disk: DiskWrites, stats: CameraStats,
                  fps: Callable[[], float], zones: ZoneBoard | None = None, governor: Governor | None = None) -> None:
         self.camera, self.cfg, self.rec = camera, camera.motion, camera.recording
@@ -91,6 +92,9 @@ class DetectStage:
                 continue
             if frame is None:
                 break
+            if isinstance(frame, Lost):
+                self._lost()
+                continue
             self.step(frame)
         if self.clock.recording:
             self.clock.recording = self.stats.recording = False
@@ -150,6 +154,17 @@ class DetectStage:
             self.stats.faces += len(faces)
             self.event_faces.add(frame.time_ns, faces)
         self._detected(frame.time_ns)
+
+    def _lost(self) -> None:
+        """The camera is lost: the running event ends at the last frame received, so it is committed now.
+
+        Waiting for frames would leave its open segment in staging for as long as the camera is
+        gone (for ever if it was unplugged, or the detector is then killed).
+        """
+        if self.clock.cut(self.last_ns + 1):
+            self.stats.recording = False
+            self.commands.put(Command("end", self.event_id, self.clock.end_ns, lost=True))
+        self._detected(self.last_ns + 1)
 
     def _start(self, frame: Frame, result: MotionResult, faces: list[Box]) -> None:
         self.event_id, self.event_faces = protocol.new_message_id(), EventFaces()

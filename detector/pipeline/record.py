@@ -66,6 +66,7 @@ class Command:
     event_id: str = ""
     time_ns: int = 0
     faces: EventFaces | None = None
+    lost: bool = False  # end: the camera was lost, the event ends at its last frame
 
 
 class Segment:
@@ -140,6 +141,7 @@ class RecordStage:
         self.faces: EventFaces | None = None
         self.segment: OpenSegment | None = None
         self.recording_event, self.stopping = False, False
+        self.camera_lost = False  # the event ends because the camera was lost
         self.lost_frames = 0  # frames of an event not recorded (disk refused them, or the encoder failed)
 
     def run(self, loop: Loop) -> None:
@@ -176,7 +178,7 @@ class RecordStage:
                 self.faces, self.recording_event = command.faces, True
                 log.debug("camera %s: recording event %s", self.camera.id, self.event_id)
             elif command.kind == "end":
-                self.end_ns = command.time_ns
+                self.end_ns, self.camera_lost = command.time_ns, command.lost
             command = self._next_command(wait=False)
         if not self.recording_event:
             return False
@@ -292,7 +294,10 @@ class RecordStage:
     def _event_done(self) -> None:
         if self.segment is not None:
             self._close(final=True)
-        if self.seq:
+        if self.camera_lost:
+            log.warning("camera %s lost during event %s; the event is closed at the last frame (%d segments)",
+                        self.camera.id, self.event_id, self.seq)
+        elif self.seq:
             log.info("camera %s: event %s recorded in %d segment(s)%s", self.camera.id, self.event_id, self.seq,
                      f"; {self.lost_frames} frame(s) not recorded (disk)" if self.lost_frames else "")
         elif self.lost_frames:
@@ -301,4 +306,5 @@ class RecordStage:
         else:
             log.warning("camera %s: event %s ended with no frame recorded", self.camera.id, self.event_id)
         self.segment, self.recording_event, self.faces, self.lost_frames = None, False, None, 0
+        self.camera_lost = False
         self.buffer.release(self.from_ns)

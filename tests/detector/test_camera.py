@@ -6,6 +6,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from quickcam.detector.outbox import Outbox
-from quickcam.detector.sources import DemoSource, Walk
+from quickcam.detector.sources import DemoSource, Frame, Walk
 from tests.detector.fakes import T0_NS, ScriptedSource, camera_config, header, journal, pipeline_for, run
 
 
@@ -227,3 +228,62 @@ def test_stopping_mid_event_closes_the_open_segment_as_final(tmp_path: Path) -> 
     segments = _segments(tmp_path)
     assert segments and segments[-1]["final"]
     assert _frames_in(tmp_path / f"{segments[-1]['id']}.bin") == segments[-1]["frames"]
+
+
+class _Unplugged(ScriptedSource):
+    """Delivers until ``lost_at``, then is gone (no frame, no reopen) until ``plugged`` is set."""
+
+    def __init__(self, *args: object, lost_at: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.lost_at, self.plugged = lost_at, threading.Event()
+
+    def open(self) -> bool:
+        return (self.position < self.lost_at or self.plugged.is_set()) and super().open()
+
+    def read(self) -> Frame | None:
+        if self.position == self.lost_at and not self.plugged.is_set():
+            return None  # unplugged: the read gives nothing (the position stays, so it stays gone)
+        return super().read()
+
+
+def _poll(condition: Callable[[], object], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_camera_lost_mid_event_commits_the_event_at_its_last_frame_and_a_later_walk_is_a_new_event(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
+    outbox = Outbox(tmp_path)
+    demo = _demo(walks=(Walk(1.0, 8.0), Walk(12.0, 19.0)))  # the walker is in view when the camera goes at 4 s
+
+    def draw(index: int) -> np.ndarray:
+        if index == 41:  # while it was unplugged, the first walk went by unseen
+            for _ in range(60):
+                demo.read()
+        return demo.read().image
+
+    source = _Unplugged(draw, 200, lost_at=40)
+    pipeline = pipeline_for(camera_config(tmp_path), outbox, source)
+    pipeline.start()
+    try:
+        # Still unplugged: the event is closed at its last frame, its final segment committed.
+        _poll(lambda: any(s["final"] for s in _segments(tmp_path)), 15)
+        segments = _segments(tmp_path)
+        assert segments and segments[-1]["final"] and not any(s["final"] for s in segments[:-1])
+        assert [s["seq"] for s in segments] == list(range(len(segments)))
+        assert segments[-1]["end_ms"] == (T0_NS + 40 * 100_000_000) // 1_000_000  # the last frame received
+        assert _frames_in(tmp_path / f"{segments[-1]['id']}.bin") == segments[-1]["frames"]
+        assert not any((tmp_path / ".staging").iterdir())
+        assert pipeline.status()["state"] == "lost" and not pipeline.stats.recording
+        said = [r.getMessage() for r in caplog.records if "lost during event" in r.getMessage()]
+        assert said == [f"camera cam0 lost during event {segments[0]['event']}; the event is closed at the last "
+                        f"frame ({len(segments)} segments)"]
+    finally:
+        source.plugged.set()
+    pipeline.join(60)
+    assert pipeline.finished and pipeline.stats.state == "ended"
+    events = list(dict.fromkeys(s["event"] for s in _segments(tmp_path)))
+    assert len(events) == 2 and pipeline.stats.events == 2  # the later walk is an event of its own
+    assert [s["final"] for s in _segments(tmp_path) if s["event"] == events[1]][-1]
