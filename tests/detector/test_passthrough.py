@@ -20,7 +20,7 @@ import pytest
 
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
-from quickcam.detector.sources import DemoSource, Walk
+from quickcam.detector.sources import DemoSource, Frame, Walk
 from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
 from tests.fakes.h264 import probe, write_h264
@@ -236,3 +236,44 @@ def test_an_h265_camera_is_passed_through_too(tmp_path: Path) -> None:
     assert segments and all(h["codec"] == "hevc" for h, _ in segments)
     for head, payload in segments:
         assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "hevc"}
+
+
+def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_frame(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from quickcam.detector.av_source import AvSource
+
+    class Unplugged(AvSource):
+        """Gives no frame from its 45th read on (4.5 s in, the walker in view) and never opens again."""
+
+        reads = 0
+
+        def open(self) -> bool:
+            return self.reads < 45 and super().open()
+
+        def read(self) -> Frame | None:
+            self.reads += 1
+            return None if self.reads > 45 else super().read()
+
+    caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
+    video = write_h264(tmp_path / "walk.mp4", 10.0, FPS, 1.0, walks=(Walk(2.0, 8.0),), bitrate=400_000)
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+    camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False})
+    stop = threading.Event()
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop, source_factory=Unplugged)
+    pipeline.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not any(h["final"] for h, _ in _segments(outbox_dir)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        segments = _segments(outbox_dir)
+        assert segments and segments[-1][0]["final"] and not any(h["final"] for h, _ in segments[:-1])
+        for head, payload in segments:
+            assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        assert pipeline.status()["recorder"] == "passthrough" and pipeline.status()["state"] == "lost"
+        assert not any((outbox_dir / ".staging").iterdir())
+        assert any("lost during event" in r.getMessage() for r in caplog.records)
+    finally:
+        stop.set()
+        pipeline.join(30)
+    assert pipeline.finished
