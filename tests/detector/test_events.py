@@ -30,6 +30,15 @@ def test_the_event_ends_post_roll_after_the_last_motion() -> None:
     assert clock.end_ns == 15 * S // 10
 
 
+def test_a_lost_source_cuts_the_running_event_and_the_trigger_streak() -> None:
+    clock = EventClock(post_roll_ns=S, max_event_ns=60 * S, trigger_frames=2)
+    _run(clock, [True] * 5)
+    assert clock.cut(7 * S // 10) and clock.end_ns == 7 * S // 10 and not clock.recording
+    clock.step(8 * S // 10, True)
+    assert not clock.cut(9 * S // 10)  # nothing running; the half-made streak starts over
+    assert clock.step(S, True) is Action.NONE and clock.step(11 * S // 10, True) is Action.START
+
+
 def test_a_short_event_lasts_at_least_min_event_length() -> None:
     clock = EventClock(post_roll_ns=S // 10, max_event_ns=60 * S, min_event_ns=3 * S)
     actions = _run(clock, [True] + [False] * 50)
