@@ -13,7 +13,8 @@ differs from the leaves behind them by more than the leaves differ from each
 other, so they still show through (bench: "walker before trees").
 
 Tuned on the corpus's tune split (bench/detection_corpus.py): real tree
-footage 8 -> 0 false events a minute, no walker lost (held-out: 8 -> 2). Functional: fed the
+footage 8 -> 0 false events a minute, no walker lost (held-out: 8 -> 2; 0 with
+``Persistence`` below). Functional: fed the
 frame (at the background's exposure), the background and the threshold of
 the moment; it holds nothing but the map.
 """

@@ -22,6 +22,9 @@ around it are the same for all, so they are written once here:
    ``min_area_fraction`` are noise; every other blob is judged by the shape
    of its change (``lighting.looks_like_light``); if any is light, the whole
    background is re-learnt at once except where the other blobs are;
+   in a busy place, a blob continues the last frame's motion only if it
+   overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
+   walker stays);
 7. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
