@@ -373,8 +373,8 @@ def test_in_a_busy_place_two_frames_of_motion_must_be_the_same_blob() -> None:
     (so no event starts: held-out real tree footage had 2 such events a minute); the first frame of a
     walker, the same blob staying, and any blob in a quiet place count at once."""
     busy = BusyMap(fps=10)
-    busy.raise_by = np.zeros((120, 160), np.float32)
-    busy.raise_by[:, 80:] = 1.0  # the right half is leaves
+    busy.before_busy = np.zeros((120, 160), np.float32)
+    busy.before_busy[:, 80:] = 0.3  # the right half is leaves: its pixels flip about every third frame
     persistence = Persistence()
     leaves = [(90, 10, 10, 10), (130, 60, 10, 10), (100, 100, 10, 10), (140, 20, 10, 10)]
     verdicts = [persistence.counts([box], busy)[0] for box in leaves]
