@@ -13,7 +13,8 @@ differs from the leaves behind them by more than the leaves differ from each
 other, so they still show through (bench: "walker before trees").
 
 Tuned on the corpus's tune split (bench/detection_corpus.py): real tree
-footage 8 -> 0 false events a minute, no walker lost (held-out: 8 -> 2). Functional: fed the
+footage 8 -> 0 false events a minute, no walker lost (held-out: 8 -> 2; 0 with
+``Persistence`` below). Functional: fed the
 frame (at the background's exposure), the background and the threshold of
 the moment; it holds nothing but the map.
 """
@@ -27,6 +28,7 @@ BUSY_S = 20.0  # how far back "often" looks (the average's time constant), secon
 BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a person's own passage)
 BUSY_FULL = 0.15  # flips per frame at which the raise is full
 BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
+PERSIST_SCORE = 0.01  # a blob whose place was this busy before it (mean raise) must persist (``Persistence``)
 REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
 
 
@@ -38,6 +40,17 @@ class BusyMap:
         self.busy: np.ndarray | None = None  # float32 flips per frame, 0..1, at the detection size
         self.before: np.ndarray | None = None  # last frame's changed pixels
         self.seen = 0  # frames learnt
+        self.before_busy: np.ndarray | None = None  # the map before the last frame's flips were learnt
+
+    def score(self, box: tuple[int, int, int, int]) -> float:
+        """How busy the place under ``box`` (detection-size pixels) was before this frame: its raise, 0 .. 1."""
+        if self.before_busy is None:
+            return 0.0
+        x, y, w, h = box
+        if not w or not h:
+            return 0.0
+        busy = float(self.before_busy[y:y + h, x:x + w].mean())
+        return min(1.0, max(0.0, (busy - BUSY_FLOOR) / (BUSY_FULL - BUSY_FLOOR)))
 
     def gate(self, normal: np.ndarray, reference: np.ndarray, threshold: float, mask: np.ndarray,
              learn: bool = True) -> None:
@@ -55,9 +68,45 @@ class BusyMap:
             self.before = changed
         flips = (changed != self.before).astype(np.float32)
         self.before = changed
+        self.before_busy = self.busy.copy()  # what was known of the place before this frame's own flips
         if learn:
             self.seen += 1  # a plain mean until BUSY_S has passed: a tree is known as busy from the start
             cv2.accumulateWeighted(flips, self.busy, max(self.rate, 1.0 / self.seen))
         raise_by = np.clip((self.busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
         excess = np.maximum(cv2.erode(reference, REACH) - normal, normal - cv2.dilate(reference, REACH))
         mask[(raise_by > 0) & (excess <= threshold * (1.0 + BUSY_GAIN * raise_by))] = 0
+
+
+class Persistence:
+    """In a busy place, a second frame of motion must be the same thing as the first.
+
+    A walker's blob overlaps its own last one (they move a few pixels a
+    frame); what the busy map lets through of a tree in a gust jumps from
+    branch to branch (bench, real tree footage: consecutive blobs far apart).
+    A busy blob counts when it overlaps a blob of the frame before, or when
+    the frame before had no motion (it may be the first frame of a walker:
+    no onset is lost). So the ``trigger_frames`` (default 2) frames in a row
+    that start an event are, in a busy place, one thing that stays; a quiet
+    place's blobs count at once. "Busy" is the map *before* the blob's own
+    flips: a walker seen only now and then (detection at 2 fps on a low
+    battery) jumps too, but the place it jumps to was quiet until it came.
+    Fed each frame's blobs; holds only the last.
+    """
+
+    def __init__(self) -> None:
+        self.before: list[tuple[int, int, int, int]] = []
+        self.moved = False  # the frame before had motion
+
+    def forget(self) -> None:
+        self.before, self.moved = [], False
+
+    def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap) -> list[bool]:
+        """Per box (detection-size pixels): does it count as motion now? Then remembers ``boxes``."""
+        verdicts = [not self.moved or busy.score(box) < PERSIST_SCORE
+                    or any(_overlap(box, old) for old in self.before) for box in boxes]
+        self.before, self.moved = boxes, any(verdicts)
+        return verdicts
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]

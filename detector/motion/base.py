@@ -22,6 +22,9 @@ around it are the same for all, so they are written once here:
    ``min_area_fraction`` are noise; every other blob is judged by the shape
    of its change (``lighting.looks_like_light``); if any is light, the whole
    background is re-learnt at once except where the other blobs are;
+   in a busy place, a blob continues the last frame's motion only if it
+   overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
+   walker stays);
 7. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
@@ -38,7 +41,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
-from quickcam.detector.motion.activity import BusyMap
+from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
@@ -92,6 +95,7 @@ class MotionDetector(ABC):
         self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
         self._next_look_ns = 0
         self.busy = BusyMap(fps)
+        self.persistence = Persistence()
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
             log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
@@ -236,6 +240,7 @@ class MotionDetector(ABC):
         fast for ``relearn_s`` while the camera's exposure settles.
         """
         self.reset(gray)
+        self.persistence.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
         return self._result(False, changed, brightness=brightness, global_change=True)
@@ -256,7 +261,7 @@ class MotionDetector(ABC):
         frame_area = mask.size
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / mask.shape[1]
-        boxes, small_boxes, area, lighting = [], [], 0.0, 0
+        blobs, lighting = [], 0
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
@@ -265,9 +270,12 @@ class MotionDetector(ABC):
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
                 continue
-            area += contour_area
-            small_boxes.append((x, y, w, h))
-            boxes.append((int(x * scale), int(y * scale), int(w * scale), int(h * scale)))
+            blobs.append(((x, y, w, h), contour_area))
+        small_boxes = [box for box, _ in blobs]
+        counted = self.persistence.counts(small_boxes, self.busy)
+        boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale))
+                 for ((x, y, w, h), _), ok in zip(blobs, counted, strict=True) if ok]
+        area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:
             self.light_context = self.light_context_frames
             self._absorb(normal, small_boxes)
