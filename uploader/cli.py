@@ -246,7 +246,8 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     counters = service.get("counters", {})
     if counters.get("internal_errors"):
         lines.append(f"alerts: {counters['internal_errors']} internal error(s), each logged; alerting restarted")
-    held = {k: v for k, v in counters.items() if k.startswith("held_") or k == "observations_dropped"}
+    held = {k: v for k, v in counters.items()
+            if k.startswith("held_") or k in ("observations_dropped", "pictures_dropped")}
     if held:
         words = ", ".join(f"{k.removeprefix('held_')} {v}" for k, v in sorted(held.items()))
         lines.append(f"alerts held back: {words}")
