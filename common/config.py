@@ -203,11 +203,11 @@ class UploaderConfig(_Section):
 
 ALERT_NAMES = (
     "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
-    "storage_failing", "backlog", "disk_full", "camera_stopped", "test",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "test",
 )
 AlertName = Literal[
     "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
-    "storage_failing", "backlog", "disk_full", "camera_stopped", "test",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "test",
 ]
 
 

@@ -175,7 +175,7 @@ def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str
         status = det.get("status") or {}
         if not status or set(status.get("cameras", {})) & shown:
             continue  # a bare hello (quickcam doctor), or the detector on this machine
-        heard = "SILENT" if det.get("silent") else "connected"
+        heard = "stopped cleanly" if det.get("stopped") else "SILENT" if det.get("silent") else "connected"
         lines.append(f"detector {det.get('detector') or '?'} (via the uploader): {heard}, last heard "
                      f"{_ago(det.get('seen_s_ago', 0))} ago; outbox {status.get('outbox_depth', 0)} item(s)")
         for cam, info in sorted(status.get("cameras", {}).items()):

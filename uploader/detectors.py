@@ -43,6 +43,7 @@ class DetectorRecord:
     heartbeat_s: float = DEFAULT_HEARTBEAT_MS / 1000
     seen: float = 0.0  # time.time() of the last message on any of its connections
     silent: bool = False
+    stopping: bool = False  # its last message was a status saying it stops cleanly (protocol 1.1)
     status: dict[str, Any] = field(default_factory=dict)  # its last status header
     connections: int = 0  # connections (routing ids) it has used
 
@@ -124,7 +125,8 @@ class DetectorTable:
         """The ``detectors`` list of ``state/status.json``: one entry per detector."""
         now = time.time() if now is None else now
         return [{"detector": r.detector, "key": r.user, "public_key": r.public_key, "cameras": r.cameras,
-                 "seen_s_ago": round(now - r.seen, 1), "silent": r.silent, "connections": r.connections,
+                 "seen_s_ago": round(now - r.seen, 1), "silent": r.silent, "stopped": r.silent and r.stopping,
+                 "connections": r.connections,
                  "status": {k: v for k, v in r.status.items() if k in STATUS_FIELDS}}
                 for r in self.records.values()]
 
@@ -132,7 +134,7 @@ class DetectorTable:
         if self._by_peer.get(peer, ("",))[0] != record.key:
             record.connections += 1
         self._by_peer[peer] = (record.key, now)
-        record.seen, record.silent = now, False
+        record.seen, record.silent, record.stopping = now, False, False
 
     def _find(self, public_key: str, cameras: list[str]) -> DetectorRecord | None:
         if public_key:

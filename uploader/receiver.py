@@ -288,6 +288,7 @@ class Receiver:
             log.info("receiver: %s is back", record.name)
         if message.type == "status":
             record.status = header
+            record.stopping = header.get("stopping") is True
             self._credit(sock, peer)
             self._observe("status", self._allowed_only(header, allowed))
         else:
@@ -401,6 +402,10 @@ class Receiver:
     def _watch_detectors(self) -> None:
         """Report detectors gone quiet (3 missed heartbeats on all their connections)."""
         for record, quiet in self.detectors.newly_silent():
+            if record.stopping:
+                self.counters["detectors_stopped"] += 1
+                log.info("receiver: %s stopped cleanly (its last status said so)", record.name)
+                continue
             self.counters["detectors_silent"] += 1
             log.warning("receiver: %s silent for %.0f s (heartbeat every %.1f s)",
                         record.name, quiet, record.heartbeat_s)
