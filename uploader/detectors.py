@@ -54,6 +54,23 @@ class DetectorRecord:
     def quiet_limit_s(self) -> float:
         return SILENT_AFTER_HEARTBEATS * self.heartbeat_s
 
+    def closed_words(self, frame_limit: int) -> str:
+        """What one of its connections closing most likely means, for the log: alarming words only when plausible.
+
+        ZeroMQ closes a connection that sends a frame over MAXMSGSIZE without a
+        word, and that looks like any disconnect. A detector that said it stops,
+        or whose last status had nothing waiting in its outbox, sent no such
+        frame; one with items waiting (or no status yet) may have.
+        """
+        if self.stopping:
+            return f"{self.name} disconnected: it stopped cleanly"
+        depth = self.status.get("outbox_depth")
+        if isinstance(depth, int) and depth == 0:
+            return f"{self.name} disconnected (a restart, a stop or a network change; nothing was waiting to be sent)"
+        waiting = f"with {depth} item(s) waiting in its outbox" if isinstance(depth, int) else "before its first status"
+        return (f"a connection from {self.name} closed {waiting}; if this repeats, it sent a frame over this "
+                f"uploader's {frame_limit}-byte limit, which ZeroMQ drops unanswered (raise uploader.max_payload_mb)")
+
 
 class DetectorTable:
     """Routing ids -> detector records; the receiver thread owns it."""

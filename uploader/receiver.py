@@ -395,9 +395,7 @@ class Receiver:
         records = {r.key: r for r in (self.detectors.record_of(p) for p in peers) if r is not None}
         self.counters["connections_closed"] += 1
         for record in records.values():
-            log.info("receiver: a connection from %s closed (it stopped or reconnects, or it sent a frame "
-                     "over this uploader's %d-byte limit, which ZeroMQ drops unanswered)",
-                     record.name, self.max_payload + (1 << 20))
+            log.info("receiver: %s", record.closed_words(self.max_payload + (1 << 20)))
 
     def _watch_detectors(self) -> None:
         """Report detectors gone quiet (3 missed heartbeats on all their connections)."""
@@ -431,3 +429,4 @@ class Receiver:
             os.replace(tmp, self.status_path)
         except OSError as exc:
             log.debug("receiver: cannot write status file: %s", exc)
+
