@@ -399,10 +399,27 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     overridden = _apply_env_overrides(data, environ)
+    if path is not None:
+        _anchor_zone_masks(data, Path(path).resolve().parent)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, overridden)) from None
+
+
+def _anchor_zone_masks(data: dict[str, Any], config_dir: Path) -> None:
+    """A relative ``zones.mask`` names a file beside the config file, wherever the process was started.
+
+    The console writes the painted mask beside the config file and names it
+    there by its bare name, so the folder can move (or be mounted elsewhere)
+    and the config still finds its mask.
+    """
+    cameras = [data.get("camera")] + (data["cameras"] if isinstance(data.get("cameras"), list) else [])
+    for camera in cameras:
+        zones = camera.get("zones") if isinstance(camera, dict) else None
+        mask = zones.get("mask") if isinstance(zones, dict) else None
+        if isinstance(mask, str) and mask and not Path(mask).is_absolute():
+            zones["mask"] = str(config_dir / mask)
 
 
 def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> set[str]:
