@@ -13,6 +13,7 @@ from the environment or ``tokens.env`` (see ``quickcam.common.secrets``).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -276,6 +277,19 @@ class ConsoleConfig(_Section):
     view_width: int = Field(640, ge=64, le=3840)  # live view is shrunk to at most this width
     view_fps: float = Field(5.0, gt=0, le=30)  # and sent at most this often
     view_quality: int = Field(70, ge=10, le=100)  # JPEG quality of the live view
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or networks); none by default
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. \"127.0.0.1\" or "
+                                 "\"10.0.0.0/8\")") from None
+        return value
 
     @field_validator("listen")
     @classmethod
