@@ -64,27 +64,38 @@ class PictureStore:
         return jpeg, faces  # type: ignore[return-value]
 
     def discard(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("alerts: cannot delete the delivered picture of %s (%s)", key, exc.strerror or exc)
 
     def keep_only(self, keys: set[str]) -> None:
         """Delete the pictures of every key not in ``keys`` (delivered or given up while we were down)."""
         wanted = {self._path(key) for key in keys}
-        for path in self._files():
-            if path not in wanted:
-                path.unlink(missing_ok=True)
-
-    def _files(self) -> list[Path]:
         try:
-            return sorted(self.folder.glob("*.pic"), key=lambda p: p.stat().st_mtime)
-        except FileNotFoundError:
-            return []
+            for _, _, path in self._files():
+                if path not in wanted:
+                    path.unlink(missing_ok=True)
+        except OSError as exc:  # leftovers cost disk, not alerts
+            log.warning("alerts: cannot clear delivered pictures in %s (%s)", self.folder, exc.strerror or exc)
 
-    def _trim(self) -> None:
+    def _files(self) -> list[tuple[int, int, Path]]:
+        """(mtime ns, size, path) of each kept picture, oldest first; one deleted meanwhile is left out."""
+        found = []
+        for path in self.folder.glob("*.pic"):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append((info.st_mtime_ns, info.st_size, path))
+        return sorted(found)
+
+    def _trim(self) -> None:  # (OSError: logged by put)
         files = self._files()
-        total = sum(p.stat().st_size for p in files)
+        total = sum(size for _, size, _ in files)
         while total > self.cap_bytes and len(files) > 1:
-            oldest = files.pop(0)
-            total -= oldest.stat().st_size
+            _, size, oldest = files.pop(0)
+            total -= size
             oldest.unlink(missing_ok=True)
             self.evicted += 1
             log.warning("alerts: kept pictures exceed %d MiB; the oldest undelivered one was dropped (%d so far)",

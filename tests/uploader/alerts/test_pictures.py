@@ -61,3 +61,18 @@ def test_pictures_for_targets_that_do_not_attach_them_never_touch_the_disk(tmp_p
         service.stop()
         receiver.stop()
     assert not (tmp_path / "state" / PICTURES_DIR).exists()
+
+
+def test_kept_pictures_stay_under_the_cap_by_dropping_the_oldest(tmp_path: Path) -> None:
+    from quickcam.uploader.alerts.model import Alert
+    from quickcam.uploader.alerts.pictures import PictureStore
+
+    store = PictureStore(tmp_path, cap_bytes=5000)
+    for n in range(3):
+        store.put(Alert("motion", f"motion:door:ev{n}", "door", "t", "b", 0.0, snapshot=bytes([n]) * 2000))
+        time.sleep(0.01)
+    assert store.get("motion:door:ev0") is None and store.evicted == 1
+    assert store.get("motion:door:ev2") == (bytes([2]) * 2000, ())
+    store.discard("motion:door:ev2")
+    store.keep_only(set())
+    assert not any((tmp_path / PICTURES_DIR).iterdir())
