@@ -33,8 +33,9 @@ WORKDIR /data
 ENV QUICKCAM_ENV_FILE=/run/secrets/tokens.env \
     QUICKCAM_LOGGING__FILE=/data/logs/run.log
 
-# Healthy while this container's process refreshes its status file: the uploader's
-# state/status.json or the detector's outbox/detector-status.json (every 1-2 s).
+# Healthy while this container's process refreshes its status file (the uploader's
+# state/status.json or the detector's outbox/detector-status.json, every 1-2 s) and
+# no camera has been other than ok for more than 30 s (docs/deploy.md, Health checks).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["quickcam", "status", "--healthcheck", "--config", "/config/quickcam.toml"]
 

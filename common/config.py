@@ -13,6 +13,7 @@ from the environment or ``tokens.env`` (see ``quickcam.common.secrets``).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -203,11 +204,11 @@ class UploaderConfig(_Section):
 
 ALERT_NAMES = (
     "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
-    "storage_failing", "backlog", "disk_full", "camera_stopped", "test",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "test",
 )
 AlertName = Literal[
     "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
-    "storage_failing", "backlog", "disk_full", "camera_stopped", "test",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "test",
 ]
 
 
@@ -276,6 +277,19 @@ class ConsoleConfig(_Section):
     view_width: int = Field(640, ge=64, le=3840)  # live view is shrunk to at most this width
     view_fps: float = Field(5.0, gt=0, le=30)  # and sent at most this often
     view_quality: int = Field(70, ge=10, le=100)  # JPEG quality of the live view
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or networks); none by default
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. \"127.0.0.1\" or "
+                                 "\"10.0.0.0/8\")") from None
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -399,10 +413,27 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     overridden = _apply_env_overrides(data, environ)
+    if path is not None:
+        _anchor_zone_masks(data, Path(path).resolve().parent)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, overridden)) from None
+
+
+def _anchor_zone_masks(data: dict[str, Any], config_dir: Path) -> None:
+    """A relative ``zones.mask`` names a file beside the config file, wherever the process was started.
+
+    The console writes the painted mask beside the config file and names it
+    there by its bare name, so the folder can move (or be mounted elsewhere)
+    and the config still finds its mask.
+    """
+    cameras = [data.get("camera")] + (data["cameras"] if isinstance(data.get("cameras"), list) else [])
+    for camera in cameras:
+        zones = camera.get("zones") if isinstance(camera, dict) else None
+        mask = zones.get("mask") if isinstance(zones, dict) else None
+        if isinstance(mask, str) and mask and not Path(mask).is_absolute():
+            zones["mask"] = str(config_dir / mask)
 
 
 def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> set[str]:

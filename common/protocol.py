@@ -32,7 +32,7 @@ import msgpack
 
 PROTOCOL_FRAME = b"QSC1"
 PROTOCOL_MAJOR = 1
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DEPTH = 32  # arrays and maps nest at most this deep, the header map counting as 1
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
@@ -297,6 +297,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("outbox_depth", "int", True, _COUNT),
         Field("outbox_bytes", "int", False, _COUNT),
         Field("refused", "int", False, _COUNT),
+        Field("stopping", "bool", False),  # 1.1: the last status before a clean stop (section 9)
     ),
     "ack": (
         Field("ref", "str", True, _ID),

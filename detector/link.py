@@ -48,6 +48,7 @@ DETECTOR_NAME = "quickcam-detector"
 CAPABILITIES = ["credit", "snapshot", "segment"]
 HELLO_FIRST_S = 0.25  # first re-knock while the uploader has not answered; doubles up to heartbeat_s
 SILENT_AFTER_HEARTBEATS = 3
+STOPPING_LINGER_MS = 1000  # the last status (stopping) gets this long to leave at a clean stop
 AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
 HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out (libzmq: 30 s)
 MAX_REPLY_BYTES = 1 << 20  # uploader messages are headers only (< 64 KiB); refuse monsters
@@ -173,6 +174,7 @@ class UploaderLink:
         else:
             log.info("link: connecting to uploader at %s%s", self.config.endpoint,
                      " with CURVE" if self.curve else " (a socket only this user can reach)")
+        linger_ms = 0
         try:
             while not self.stop_event.is_set():
                 now = time.monotonic()
@@ -201,18 +203,30 @@ class UploaderLink:
                         self._on_socket_event(recv_monitor_message(monitor))
                     if sock in ready:
                         self._handle(sock.recv_multipart())
+            linger_ms = self._say_stopping(sock)
         finally:
-            self._close(sock, monitor)
+            self._close(sock, monitor, linger_ms)
 
     def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
         sock = self._socket(ctx)
         return sock, sock.get_monitor_socket(_MONITOR_EVENTS)
 
     @staticmethod
-    def _close(sock: zmq.Socket, monitor: zmq.Socket) -> None:
+    def _close(sock: zmq.Socket, monitor: zmq.Socket, linger_ms: int = 0) -> None:
         sock.disable_monitor()
         monitor.close(linger=0)
-        sock.close(linger=0)
+        sock.close(linger=linger_ms)
+
+    def _say_stopping(self, sock: zmq.Socket) -> int:
+        """A clean stop: the last status says ``stopping`` (docs/protocol.md section 9); the linger it needs.
+
+        Without it the uploader could not tell this stop from a detector that
+        died, and would raise the alarm for a camera switched off on purpose.
+        """
+        if not self.state.connected or not self._send(sock, self._status_header(stopping=True)):
+            return 0
+        log.info("link: told the uploader this detector is stopping")
+        return STOPPING_LINGER_MS
 
     def _next_interval(self) -> float:
         if self.state.connected:
@@ -294,10 +308,13 @@ class UploaderLink:
         if not state.connected:
             self._send_hello(sock)
             return
+        self._send(sock, self._status_header())
+
+    def _status_header(self, stopping: bool = False) -> dict[str, Any]:
         depth, size = self.outbox.depth()
-        self._send(sock, protocol.make_header(
-            "status", cameras=self.camera_status(), outbox_depth=depth, outbox_bytes=size,
-            refused=state.refused))
+        extra = {"stopping": True} if stopping else {}
+        return protocol.make_header("status", cameras=self.camera_status(), outbox_depth=depth,
+                                    outbox_bytes=size, refused=self.state.refused, **extra)
 
     def _send_pending(self, sock: zmq.Socket, now: float) -> None:
         state = self.state

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this name
 INTERVAL_S = 2.0
 RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
+HEALTHY_STATES = ("ok", "ended")  # uploader/cli.py's health check reads the same words
 
 
 def status_path(outbox_dir: Path) -> Path:
@@ -71,6 +72,26 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
         with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
             handle.write(text)
             handle.truncate()
+
+
+class NotOkClock:
+    """Stamps each camera that is not ok with ``not_ok_since`` (epoch seconds): when it stopped being ok.
+
+    The health check (``quickcam status --healthcheck``) allows a camera a grace
+    before it fails the container, so a camera that reconnects within seconds
+    does not restart anything, while one that stays blind does; it needs to know
+    since when, and only the detector, which writes every two seconds, can tell.
+    """
+
+    def __init__(self) -> None:
+        self._since: dict[str, float] = {}
+
+    def stamp(self, cameras: dict[str, dict[str, Any]], now: float) -> None:
+        for camera_id, info in cameras.items():
+            if info.get("state") in HEALTHY_STATES:
+                self._since.pop(camera_id, None)
+            else:
+                info["not_ok_since"] = self._since.setdefault(camera_id, now)
 
 
 class StatusFileWriter:
@@ -117,6 +138,7 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
                  recording: RecordingConfig | None = None,
                  extra: Callable[[], dict[str, Any]] | None = None) -> StatusFileWriter:
     """The writer for a running detector: its outbox, camera pipelines, uploader link (and ``extra`` keys)."""
+    clock = NotOkClock()
 
     def collect(running: bool) -> dict[str, Any]:
         state = link.state
@@ -125,6 +147,7 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
                        "in_flight": len(state.in_flight), "last_error": state.last_error}
         cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
+        clock.stamp(cameras, status["time"])
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
         if extra is not None:

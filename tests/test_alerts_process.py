@@ -105,4 +105,6 @@ attach_snapshot = true
         pipe.close()
         receiver.stop()
     assert [n.title for n in receiver.received].count("Motion on cam0") == 1
-    assert motion.attachments == {}  # the picture lived in memory only; nothing plaintext on disk
+    # The picture was kept (0600) for the attaching target across the SIGKILL, and deleted once delivered.
+    assert motion.attachments.get("cam0-snapshot.jpg", b"").startswith(b"\xff\xd8")
+    assert not any((tmp_path / "state" / "alert-pictures").iterdir())

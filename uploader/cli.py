@@ -42,6 +42,7 @@ def _ledger_path(config_path: Path | None) -> Path:
 DETECTOR_STATUS_FILE = "detector-status.json"
 UPLOADER_STATUS_FILE = "status.json"
 FRESH_S = 15.0  # a status file older than this means its process is not running
+HEALTH_GRACE_S = 30.0  # a camera may be not ok this long (a reconnect) before the health check fails
 WAIT_POLL_S = 0.5
 
 
@@ -76,6 +77,30 @@ def _liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
     if not status.get("running", True):
         return False, f"stopped {_ago(age)} ago"
     return False, f"NOT RUNNING (last seen {_ago(age)} ago)"
+
+
+def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
+    """The health check's rule for cameras (docs/deploy.md, Health checks): one phrase per failing camera.
+
+    A camera of a running detector fails the check once its state has been other
+    than ``ok`` or ``ended`` for more than ``HEALTH_GRACE_S``, by its
+    ``not_ok_since`` stamp (detector/status_file.py). A detector that writes no
+    stamp (the native one) is judged by the state alone, ``starting`` excepted.
+    """
+    if not _liveness(det, now)[0]:
+        return []
+    blind = []
+    for camera_id, info in sorted(det.get("cameras", {}).items()):
+        state = str(info.get("state", "?"))
+        since = info.get("not_ok_since")
+        if state in ("ok", "ended") or (since is None and state == "starting"):
+            continue
+        if since is not None and now - float(since) <= HEALTH_GRACE_S:
+            continue
+        fault = info.get("fault") or "see quickcam status and the detector's log"
+        span = f" for {_ago(now - float(since))}" if since is not None else ""
+        blind.append(f"camera {camera_id} {state.upper()}{span} ({fault})")
+    return blind
 
 
 def uploader_line(live: dict[str, Any], now: float) -> str:
@@ -150,7 +175,7 @@ def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str
         status = det.get("status") or {}
         if not status or set(status.get("cameras", {})) & shown:
             continue  # a bare hello (quickcam doctor), or the detector on this machine
-        heard = "SILENT" if det.get("silent") else "connected"
+        heard = "stopped cleanly" if det.get("stopped") else "SILENT" if det.get("silent") else "connected"
         lines.append(f"detector {det.get('detector') or '?'} (via the uploader): {heard}, last heard "
                      f"{_ago(det.get('seen_s_ago', 0))} ago; outbox {status.get('outbox_depth', 0)} item(s)")
         for cam, info in sorted(status.get("cameras", {}).items()):
@@ -221,7 +246,8 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     counters = service.get("counters", {})
     if counters.get("internal_errors"):
         lines.append(f"alerts: {counters['internal_errors']} internal error(s), each logged; alerting restarted")
-    held = {k: v for k, v in counters.items() if k.startswith("held_") or k == "observations_dropped"}
+    held = {k: v for k, v in counters.items()
+            if k.startswith("held_") or k in ("observations_dropped", "pictures_dropped")}
     if held:
         words = ", ".join(f"{k.removeprefix('held_')} {v}" for k, v in sorted(held.items()))
         lines.append(f"alerts held back: {words}")
@@ -246,7 +272,8 @@ def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
 @click.option("--wait", is_flag=True, help="Wait, with a progress bar, until the upload backlog is empty.")
 @click.option("--timeout", "timeout_s", type=float, default=None, help="With --wait: give up after this many seconds.")
 @click.option("--healthcheck", is_flag=True,
-              help="Exit 0 if a quickcam process on this machine is running (container health checks).")
+              help="Exit 0 if a quickcam process on this machine is running and none of its cameras "
+                   "has been failing for more than 30 s (container health checks).")
 def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float | None, healthcheck: bool) -> None:
     """Show both sides: cameras, outbox, link, spool and the upload backlog per destination."""
     config = load_config(config_path)
@@ -257,6 +284,8 @@ def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float
         alive = [name for name, doc in (("uploader", live), ("detector", det)) if _liveness(doc, now)[0]]
         if not alive:
             raise click.ClickException("unhealthy: no detector or uploader status file here is fresh")
+        if blind := blind_cameras(det, now):
+            raise click.ClickException(f"unhealthy: {'; '.join(blind)}")
         click.echo(f"healthy: {', '.join(alive)} running")
         return
     ledger_path = config.uploader.state_dir / "ledger.sqlite3"

@@ -43,6 +43,7 @@ class DetectorRecord:
     heartbeat_s: float = DEFAULT_HEARTBEAT_MS / 1000
     seen: float = 0.0  # time.time() of the last message on any of its connections
     silent: bool = False
+    stopping: bool = False  # its last message was a status saying it stops cleanly (protocol 1.1)
     status: dict[str, Any] = field(default_factory=dict)  # its last status header
     connections: int = 0  # connections (routing ids) it has used
 
@@ -52,6 +53,23 @@ class DetectorRecord:
 
     def quiet_limit_s(self) -> float:
         return SILENT_AFTER_HEARTBEATS * self.heartbeat_s
+
+    def closed_words(self, frame_limit: int) -> str:
+        """What one of its connections closing most likely means, for the log: alarming words only when plausible.
+
+        ZeroMQ closes a connection that sends a frame over MAXMSGSIZE without a
+        word, and that looks like any disconnect. A detector that said it stops,
+        or whose last status had nothing waiting in its outbox, sent no such
+        frame; one with items waiting (or no status yet) may have.
+        """
+        if self.stopping:
+            return f"{self.name} disconnected: it stopped cleanly"
+        depth = self.status.get("outbox_depth")
+        if isinstance(depth, int) and depth == 0:
+            return f"{self.name} disconnected (a restart, a stop or a network change; nothing was waiting to be sent)"
+        waiting = f"with {depth} item(s) waiting in its outbox" if isinstance(depth, int) else "before its first status"
+        return (f"a connection from {self.name} closed {waiting}; if this repeats, it sent a frame over this "
+                f"uploader's {frame_limit}-byte limit, which ZeroMQ drops unanswered (raise uploader.max_payload_mb)")
 
 
 class DetectorTable:
@@ -124,7 +142,8 @@ class DetectorTable:
         """The ``detectors`` list of ``state/status.json``: one entry per detector."""
         now = time.time() if now is None else now
         return [{"detector": r.detector, "key": r.user, "public_key": r.public_key, "cameras": r.cameras,
-                 "seen_s_ago": round(now - r.seen, 1), "silent": r.silent, "connections": r.connections,
+                 "seen_s_ago": round(now - r.seen, 1), "silent": r.silent, "stopped": r.silent and r.stopping,
+                 "connections": r.connections,
                  "status": {k: v for k, v in r.status.items() if k in STATUS_FIELDS}}
                 for r in self.records.values()]
 
@@ -132,7 +151,7 @@ class DetectorTable:
         if self._by_peer.get(peer, ("",))[0] != record.key:
             record.connections += 1
         self._by_peer[peer] = (record.key, now)
-        record.seen, record.silent = now, False
+        record.seen, record.silent, record.stopping = now, False, False
 
     def _find(self, public_key: str, cameras: list[str]) -> DetectorRecord | None:
         if public_key:

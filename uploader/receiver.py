@@ -288,6 +288,7 @@ class Receiver:
             log.info("receiver: %s is back", record.name)
         if message.type == "status":
             record.status = header
+            record.stopping = header.get("stopping") is True
             self._credit(sock, peer)
             self._observe("status", self._allowed_only(header, allowed))
         else:
@@ -394,13 +395,15 @@ class Receiver:
         records = {r.key: r for r in (self.detectors.record_of(p) for p in peers) if r is not None}
         self.counters["connections_closed"] += 1
         for record in records.values():
-            log.info("receiver: a connection from %s closed (it stopped or reconnects, or it sent a frame "
-                     "over this uploader's %d-byte limit, which ZeroMQ drops unanswered)",
-                     record.name, self.max_payload + (1 << 20))
+            log.info("receiver: %s", record.closed_words(self.max_payload + (1 << 20)))
 
     def _watch_detectors(self) -> None:
         """Report detectors gone quiet (3 missed heartbeats on all their connections)."""
         for record, quiet in self.detectors.newly_silent():
+            if record.stopping:
+                self.counters["detectors_stopped"] += 1
+                log.info("receiver: %s stopped cleanly (its last status said so)", record.name)
+                continue
             self.counters["detectors_silent"] += 1
             log.warning("receiver: %s silent for %.0f s (heartbeat every %.1f s)",
                         record.name, quiet, record.heartbeat_s)
@@ -426,3 +429,4 @@ class Receiver:
             os.replace(tmp, self.status_path)
         except OSError as exc:
             log.debug("receiver: cannot write status file: %s", exc)
+

@@ -44,7 +44,7 @@ async def live(state: ConsoleState, request: Request) -> Response:
         state.streams += 1
 
     async def parts() -> AsyncIterator[bytes]:
-        client = client_of(request)
+        client = client_of(request, state.proxies)
         viewer_frames = 0
         try:
             with state.tap.watch(cam_id) as viewer:

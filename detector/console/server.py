@@ -103,6 +103,7 @@ class ConsoleServer:
         tls = self.config.tls_cert is not None
         uv_config = uvicorn.Config(
             create_app(self.state), log_config=None, log_level="warning", access_log=False, lifespan="off",
+            proxy_headers=False,  # X-Forwarded-For only from [console] trusted_proxies (state.client_of)
             ssl_certfile=str(self.config.tls_cert) if tls else None,
             ssl_keyfile=str(self.config.tls_key) if tls else None, timeout_graceful_shutdown=2)
         try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from quickcam.detector.console.live_zones import ZoneBoard
 from quickcam.detector.console.tap import LiveTap
 
 COOKIE = "quickcam_session"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass
@@ -36,16 +38,44 @@ class ConsoleState:
     password_file: Path = Path("console.passwd")
     sessions: Sessions = field(init=False)
     limiter: LoginLimiter = field(init=False)
+    proxies: tuple[Network, ...] = field(init=False)
     streams: int = 0
     stream_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.config.session_s)
         self.limiter = LoginLimiter(self.config.max_failed_logins, self.config.failed_login_window_s)
+        self.proxies = tuple(ipaddress.ip_network(p, strict=False) for p in self.config.trusted_proxies)
 
 
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "?"
+def _is_proxy(host: str, proxies: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
+def client_of(request: Request, proxies: Sequence[Network] = ()) -> str:
+    """The client's address, as the failed-login limit and the log know it.
+
+    The peer's address, unless the peer is one of ``[console] trusted_proxies``:
+    then the last address of X-Forwarded-For that is not a trusted proxy (each
+    proxy appends the address it saw, so the ones left of it are the client's
+    word only). Without trusted proxies the header is ignored, so a client
+    cannot pick its own address to escape the limit.
+    """
+    peer = request.client.host if request.client else "?"
+    if not _is_proxy(peer, proxies):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed(hops):
+        if not _is_proxy(hop, proxies):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a proxy that passes garbage on: all such clients share the proxy's limit
+    return peer
 
 
 def error(status: int, message: str) -> JSONResponse:

@@ -59,8 +59,8 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
         return Response(_page("login.html", message=message, hint=hint), status, media_type="text/html")
 
     def logged_in(request: Request, user: str) -> Response:
-        state.limiter.succeeded(client_of(request))
-        log.info("console: %s logged in from %s", user, client_of(request))
+        state.limiter.succeeded(client_of(request, state.proxies))
+        log.info("console: %s logged in from %s", user, client_of(request, state.proxies))
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, state.sessions.open(user), max_age=int(state.config.session_s), httponly=True,
                             samesite="strict", secure=state.tls, path="/")
@@ -68,16 +68,17 @@ def create_app(state: ConsoleState) -> SecurityHeaders:
 
     def refused(request: Request, what: str) -> Response | None:
         """None if this client may try; else the 429 answer (also logged)."""
-        wait = state.limiter.wait_s(client_of(request))
+        wait = state.limiter.wait_s(client_of(request, state.proxies))
         if not wait:
             return None
         log.warning("console: %s from %s refused: too many failed logins; next try in %.0f s", what,
-                    client_of(request), wait)
+                    client_of(request, state.proxies), wait)
         return login_page(f"Too many failed logins from your address; try again in {wait:.0f} s.", 429)
 
     def failed(request: Request, what: str, user: str = "") -> Response:
-        count = state.limiter.failed(client_of(request))
-        log.warning("console: failed %s from %s%s (%d of %d allowed within %.0f s)", what, client_of(request),
+        client = client_of(request, state.proxies)
+        count = state.limiter.failed(client)
+        log.warning("console: failed %s from %s%s (%d of %d allowed within %.0f s)", what, client,
                     f" for user {user!r}" if user else "", count, state.config.max_failed_logins,
                     state.config.failed_login_window_s)
         return login_page("Wrong user name or password." if what == "login" else "That token is not valid.", 401)

@@ -139,8 +139,12 @@ def _set_keeping_comment(table: Table, key: str, value: Any) -> None:
         table.value._insert_at(last + 1, key, new)
 
 
-def render_zones(text: str, camera_id: str, zones: ZonesConfig) -> str:
-    """``text`` (a config file) with ``camera_id``'s zones replaced; all else byte for byte the same."""
+def render_zones(text: str, camera_id: str, zones: ZonesConfig, config_dir: Path | None = None) -> str:
+    """``text`` (a config file) with ``camera_id``'s zones replaced; all else byte for byte the same.
+
+    A mask inside ``config_dir`` is written relative to it (common/config.py
+    reads it so), so the folder can move without breaking the config.
+    """
     document = tomlkit.parse(text)
     camera = _camera_table(document, camera_id)
     table = camera.get("zones")
@@ -149,7 +153,7 @@ def render_zones(text: str, camera_id: str, zones: ZonesConfig) -> str:
         camera["zones"] = table
     _set_keeping_comment(table, "include", [[list(p) for p in poly] for poly in zones.include])
     _set_keeping_comment(table, "exclude", [[list(p) for p in poly] for poly in zones.exclude])
-    _set_keeping_comment(table, "mask", str(zones.mask) if zones.mask is not None else None)
+    _set_keeping_comment(table, "mask", _mask_text(zones.mask, config_dir))
     return tomlkit.dumps(document)
 
 
@@ -161,7 +165,7 @@ def save_zones(config_path: Path, camera_id: str, zones: ZonesConfig, mask_image
         raise ZoneSaveError(f"cannot read the config file {config_path} ({exc.strerror or exc}); "
                             "zones not saved") from None
     try:
-        new_text = render_zones(text, camera_id, zones)
+        new_text = render_zones(text, camera_id, zones, config_path.resolve().parent)
         Config.model_validate(tomllib.loads(new_text))  # never write a file the detector would refuse
     except (tomllib.TOMLDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
         raise ZoneSaveError(f"the config file {config_path} is not valid TOML ({exc}); zones not saved") from None
@@ -183,6 +187,14 @@ def save_zones(config_path: Path, camera_id: str, zones: ZonesConfig, mask_image
         raise ZoneSaveError(f"cannot write the config file {config_path} or its folder "
                             f"({exc.strerror or exc}); zones not saved and not applied: give the detector's user "
                             "write access to it, or edit [cameras.zones] by hand") from None
+
+
+def _mask_text(mask: Path | None, config_dir: Path | None) -> str | None:
+    if mask is None:
+        return None
+    if config_dir is not None and mask.is_absolute() and mask.parent == config_dir:
+        return mask.name
+    return str(mask)
 
 
 def mask_path_for(config_path: Path, camera_id: str) -> Path:

@@ -111,7 +111,7 @@ def test_repeated_hellos_and_reconnects_are_one_detector_and_a_doctor_check_leav
         finally:
             second.close()
         log = up.output()
-    assert log.count("detector native 1 (1.0) connected") == 1, log
+    assert log.count(f"detector native 1 ({protocol.PROTOCOL_VERSION}) connected") == 1, log
     assert "silent" not in log, log
     assert len(detectors) == 1, detectors
     assert detectors[0]["detector"] == "native" and detectors[0]["status"]["cameras"]["cam0"]["frames"] == 9

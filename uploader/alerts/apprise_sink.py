@@ -24,7 +24,8 @@ from quickcam.uploader.alerts.snapshot import face_crop
 logging.getLogger("apprise").propagate = False
 
 NOTIFY_TYPES = {"motion": apprise.NotifyType.INFO, "camera_back": apprise.NotifyType.SUCCESS,
-                "detector_back": apprise.NotifyType.SUCCESS, "test": apprise.NotifyType.INFO}
+                "detector_back": apprise.NotifyType.SUCCESS, "detector_stopped": apprise.NotifyType.INFO,
+                "test": apprise.NotifyType.INFO}
 
 
 class DeliveryError(Exception):

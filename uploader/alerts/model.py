@@ -57,7 +57,7 @@ class Alert:
     time: float
     urgent: bool = False
     facts: dict[str, Any] = field(default_factory=dict)  # machine-readable details (docs/alerts.md)
-    snapshot: bytes | None = field(default=None, repr=False)  # JPEG; in memory only, never on disk
+    snapshot: bytes | None = field(default=None, repr=False)  # JPEG; on disk only for attaching targets (pictures.py)
     faces: tuple[tuple[int, int, int, int], ...] = ()  # face boxes in the snapshot
 
 

@@ -7,9 +7,8 @@ An alert is queued once per target, keyed by (alert key, target), so the same
 alert raised twice -- or again after a restart -- is delivered once. Each row
 is retried with doubling backoff until it is delivered or ``give_up_after_s``
 has passed; then it stays as ``failed`` and ``quickcam status`` shows it.
-Snapshots are NOT stored here: the picture is plaintext, and nothing plaintext
-is written to disk on the uploader (an alert retried after a restart goes
-without its picture).
+Snapshots are NOT stored here: ``pictures.py`` keeps them, and only those a
+target will attach.
 """
 
 from __future__ import annotations
@@ -112,6 +111,16 @@ class AlertQueue:
     def mark_failed(self, key: str, target: str, error: str) -> None:
         self.db.execute("UPDATE alerts SET state='failed', attempts=attempts+1, last_error=? WHERE key=? AND target=?",
                         (error[:500], key, target))
+
+    def waiting_targets(self, key: str) -> set[str]:
+        """The targets that still have ``key`` to deliver."""
+        return {r[0] for r in self.db.execute("SELECT target FROM alerts WHERE key=? AND state='pending'", (key,))}
+
+    def waiting_keys(self, targets: list[str]) -> set[str]:
+        """Every key still to be delivered to one of ``targets``."""
+        marks = ",".join("?" * len(targets))
+        return {r[0] for r in self.db.execute(
+            f"SELECT DISTINCT key FROM alerts WHERE state='pending' AND target IN ({marks})", targets)}
 
     def summary(self) -> list[dict[str, Any]]:
         """Per target: counts by state, the oldest undelivered alert and the last error."""

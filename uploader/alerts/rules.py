@@ -11,6 +11,8 @@ From that the rules decide, once per episode:
   3 heartbeats); **urgent** when an event of that camera was still open, with
   the last snapshot and the seconds of footage of that event already stored;
   ``detector_back`` when it is heard again;
+- ``detector_stopped`` instead, not urgent, when the detector's last status
+  said ``stopping`` (a clean stop, docs/protocol.md 1.1): switched off, not gone;
 - ``camera_lost`` / ``camera_back``, ``camera_stopped``, ``disk_full``: from the
   detector's status (fields read defensively: a detector that does not send
   them simply never raises them);
@@ -76,6 +78,7 @@ class _Camera:
     last_status: float = 0.0
     heard: float = 0.0
     silent_since: float = 0.0  # 0 = not silent
+    stopping: bool = False  # the last message was a status with ``stopping``: silence next is a clean stop
     events: dict[str, _Event] = field(default_factory=dict)
     last_motion_alert: float = float("-inf")
     lost_since: float = 0.0
@@ -146,12 +149,14 @@ class AlertRules:
     def _heard(self, name: str, t: float, out: Outcome) -> _Camera:
         cam = self._camera(name)
         cam.heard = max(cam.heard, t)
+        stopped, cam.stopping = cam.stopping, False
         if cam.silent_since:
             gone = t - cam.silent_since + self.silent_after(cam)
             out.alerts.append(Alert(
                 "detector_back", f"detector_back:{name}:{int(cam.silent_since * 1000)}", name,
                 f"Camera {name} is back", f"The detector of camera {name} is sending again after "
-                f"{gone:.0f} s of silence ({clock(t)}).", t, facts={"silent_s": round(gone, 1)}))
+                f"{gone:.0f} s {'stopped' if stopped else 'of silence'} ({clock(t)}).", t,
+                facts={"silent_s": round(gone, 1)}))
             cam.silent_since = 0.0
             cam.view.state = "unknown"
             out.changed.add(name)
@@ -220,6 +225,7 @@ class AlertRules:
                 cam.heartbeat_s = max(cam.heartbeat_s, min(obs.t - cam.last_status, MAX_LEARNT_HEARTBEAT_S))
             cam.last_status = obs.t
             cam = self._heard(str(name), obs.t, out)
+            cam.stopping = obs.header.get("stopping") is True
             info = info if isinstance(info, dict) else {}
             self._camera_state(cam, info, obs.t, out)
             fault = info.get("fault")
@@ -289,9 +295,16 @@ class AlertRules:
     def _silent(self, cam: _Camera, t: float, out: Outcome) -> None:
         name = cam.view.camera
         cam.silent_since = t
-        cam.view.state = "silent"
+        cam.view.state = "stopped" if cam.stopping else "silent"
         out.changed.add(name)
         quiet_s = t - cam.heard
+        if cam.stopping:
+            out.alerts.append(Alert(
+                "detector_stopped", f"detector_stopped:{name}:{int(cam.heard * 1000)}", name,
+                f"Camera {name} was switched off", f"The detector of camera {name} stopped cleanly at "
+                f"{clock(cam.heard)} (it said so); camera {name} is not watched until it is started again.",
+                t, facts={"last_heard_ms": int(cam.heard * 1000)}))
+            return
         open_events = [(eid, e) for eid, e in cam.events.items() if e.last_t >= cam.heard - EVENT_STALE_S]
         facts: dict[str, Any] = {"last_heard_ms": int(cam.heard * 1000), "silent_s": round(quiet_s, 1)}
         if open_events:

@@ -18,13 +18,14 @@ import queue
 import sqlite3
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import Config
 from quickcam.uploader.alerts.apprise_sink import AppriseTarget, DeliveryError, TargetConfigError
 from quickcam.uploader.alerts.model import Alert, Hello, Observation, Status, Stored, Tick
+from quickcam.uploader.alerts.pictures import PictureStore
 from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue, backoff
 from quickcam.uploader.alerts.rules import DEFAULT_HEARTBEAT_S, AlertRules, RuleSettings
 from quickcam.uploader.ledger import Ledger
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 INBOX_MAX = 1000
 TICK_S = 0.25  # silence is noticed within this of silent_after_s
 STORAGE_EVERY_S = 5.0  # the ledger summary (storage_failing, backlog) is read this often
-PICTURES_KEPT = 64  # snapshots of recent alerts, in memory, for delivery attachments
 STATUS_FILE = "alerts-status.json"
 
 
@@ -69,8 +69,8 @@ class AlertService:
         self.targets, self.problems = load_targets(config, secrets)
         self.mqtt = MqttSink(config.mqtt, secrets) if config.mqtt.host else None
         self.counters: Counter[str] = Counter()
-        self.pictures: OrderedDict[str, Alert] = OrderedDict()
-        self.pictures_lock = threading.Lock()
+        self.pictures = PictureStore(config.uploader.state_dir)  # for targets that attach them, until delivered
+        self.attaching = [t.name for t in self.targets if t.config.attach_snapshot]
         self.wake = {t.name: threading.Event() for t in self.targets}
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -103,7 +103,11 @@ class AlertService:
         log.info("alerts: Apprise targets %s; MQTT %s", names,
                  f"{self.config.mqtt.host}:{self.config.mqtt.port}" if self.mqtt else "off")
         try:
-            AlertQueue(self.alerts_path).close()  # create the file once, before several threads open it
+            alerts_db = AlertQueue(self.alerts_path)  # create the file once, before several threads open it
+            try:
+                self.pictures.keep_only(alerts_db.waiting_keys(self.attaching))  # delivered while we were down
+            finally:
+                alerts_db.close()
         except (sqlite3.Error, OSError) as exc:
             self.problems.append(f"alerts: cannot open {self.alerts_path} ({exc}); alerts are off until it is "
                                  "fixed (move the file away to start a new one)")
@@ -174,12 +178,12 @@ class AlertService:
         for alert in outcome.alerts:
             self.counters[f"raised_{alert.name}"] += 1
             wanted = [t.name for t in self.targets if t.wants(alert.name)]
-            if alert.snapshot:
-                with self.pictures_lock:
-                    self.pictures[alert.key] = alert
-                    while len(self.pictures) > PICTURES_KEPT:
-                        self.pictures.popitem(last=False)
+            picture = bool(alert.snapshot) and bool(set(wanted) & set(self.attaching))
+            if picture:
+                self.pictures.put(alert)  # before it is queued: a delivery thread may take it at once
             new = alerts_db.add(alert, wanted)
+            if picture and not set(new) & set(self.attaching):
+                self.pictures.discard(alert.key)  # delivered before (a restart that saw the item again)
             log.info("alert: %s%s: %s (to %s)", alert.name, " (urgent)" if alert.urgent else "", alert.title,
                      ", ".join(new) or ("nobody: already sent" if wanted else "no Apprise target"))
             for name in new:
@@ -200,8 +204,7 @@ class AlertService:
                 for row in alerts_db.due(target.name):
                     if self.stop_event.is_set():
                         break
-                    with self.pictures_lock:
-                        alert = self.pictures.get(row.key)
+                    alert = self._picture_alert(row) if target.config.attach_snapshot else None
                     try:
                         target.send(row.title, row.body, row.name, row.urgent, alert)
                     except DeliveryError as exc:
@@ -214,6 +217,7 @@ class AlertService:
                                      a.retry_base_s, a.retry_max_s, a.give_up_after_s)
                         continue
                     alerts_db.mark_sent(row.key, target.name)
+                    self._release_picture(alerts_db, row.key)
                     self.counters["delivered"] += 1
                     log.info("alert: %s delivered to %s (%.2f s after it was raised, attempt %d)", row.name,
                              target.name, time.time() - row.created_at, row.attempts + 1)
@@ -227,6 +231,7 @@ class AlertService:
         self.counters["delivery_failures"] += 1
         if time.time() - row.created_at >= give_up_s:
             alerts_db.mark_failed(row.key, target, error)
+            self._release_picture(alerts_db, row.key)
             log.error("alert: %s to %s given up after %d attempt(s): %s (see quickcam status)", row.name, target,
                       row.attempts + 1, error)
             return
@@ -234,13 +239,27 @@ class AlertService:
         alerts_db.mark_retry(row.key, target, error, delay)
         log.warning("alert: %s to %s failed (%s); retry in %.0f s", row.name, target, error, delay)
 
+    def _picture_alert(self, row: Any) -> Alert | None:
+        kept = self.pictures.get(row.key)
+        if kept is None:
+            return None
+        jpeg, faces = kept
+        return Alert(row.name, row.key, row.camera, row.title, row.body, row.created_at, row.urgent,
+                     snapshot=jpeg, faces=faces)
+
+    def _release_picture(self, alerts_db: AlertQueue, key: str) -> None:
+        """Delete the kept picture once no attaching target still has to deliver it."""
+        if not alerts_db.waiting_targets(key) & set(self.attaching):
+            self.pictures.discard(key)
+
     # -- status -------------------------------------------------------------------
     def _write_status(self, alerts_db: AlertQueue | None = None, running: bool = True) -> None:
         status = {
             "time": time.time(), "running": running,
             "targets": [t.name for t in self.targets], "problems": self.problems,
             "mqtt": self.mqtt.status() if self.mqtt else None,
-            "counters": {**self.counters, **self.rules.counters},
+            "counters": {**self.counters, **self.rules.counters,
+                         **({"pictures_dropped": self.pictures.evicted} if self.pictures.evicted else {})},
         }
         tmp = self.status_path.with_suffix(".tmp")
         try:

@@ -21,6 +21,7 @@ constexpr int kSilentAfterHeartbeats = 3;
 constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
 constexpr int64_t kMaxReplyBytes = 1 << 20;
 constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
+constexpr int kStoppingLingerMs = 1000;  // the last status (stopping, protocol 1.1) gets this long to leave
 
 int64_t clamp(double value, int64_t lo, int64_t hi) { return std::max(lo, std::min(hi, int64_t(value))); }
 
@@ -189,6 +190,13 @@ void UploaderLink::run() {
             }
         }
     }
+    {  // a clean stop: say so, so the uploader does not raise the alarm (docs/protocol.md section 9)
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (connected_ && send(wire::encode({status_header(true), std::nullopt}))) {
+            log::info("link: told the uploader this detector is stopping");
+            setopt(sock_, ZMQ_LINGER, kStoppingLingerMs);
+        }
+    }
     close_socket();
 }
 
@@ -247,13 +255,18 @@ void UploaderLink::heartbeat(double now) {
         send_hello();
         return;
     }
+    send(wire::encode({status_header(false), std::nullopt}));
+}
+
+Value UploaderLink::status_header(bool stopping) {
     auto [items, bytes] = outbox_.depth();
     Value header = wire::make_header("status");
     header["cameras"] = camera_status_();
     header["outbox_depth"] = Value::integer(items);
     header["outbox_bytes"] = Value::integer(bytes);
     header["refused"] = Value::integer(refused_);
-    send(wire::encode({header, std::nullopt}));
+    if (stopping) header["stopping"] = Value::boolean(true);
+    return header;
 }
 
 // Never the capability "probe": that is `quickcam doctor`'s, and the uploader would not track us.

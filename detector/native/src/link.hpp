@@ -46,6 +46,7 @@ private:
     void close_socket();
     bool send(const std::vector<std::string>& frames);
     void heartbeat(double now);
+    Value status_header(bool stopping);
     void send_hello();
     double next_interval();
     void send_pending(double now);

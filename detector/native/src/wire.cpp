@@ -317,6 +317,7 @@ const std::map<std::string, std::vector<Field>>& schemas() {
             {"outbox_depth", Kind::Int, true, kCount},
             {"outbox_bytes", Kind::Int, false, kCount},
             {"refused", Kind::Int, false, kCount},
+            {"stopping", Kind::Bool, false, nullptr},  // 1.1: the last status before a clean stop
         }},
         {"ack", {
             {"ref", Kind::Str, true, kId},

@@ -17,7 +17,7 @@
 namespace qc::wire {
 
 constexpr const char* kProtocolFrame = "QSC1";
-constexpr const char* kVersion = "1.0";
+constexpr const char* kVersion = "1.1";
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr int64_t kDefaultMaxPayload = 64LL * 1024 * 1024;
 constexpr int kMaxDepth = 32;  // arrays and maps nest at most this deep, the header map counting as 1

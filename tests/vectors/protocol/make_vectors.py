@@ -116,6 +116,8 @@ VALID: list[tuple[str, str, str, list[bytes], dict[str, Any], bool]] = [
      canonical({**SEGMENT, "fps": 15}, MP4), SEGMENT, True),
     ("status", "detector", "heartbeat with two cameras, one lost; nested maps are sorted too",
      canonical(STATUS), STATUS, True),
+    ("status-stopping", "detector", "the last status before a clean stop (1.1): silence after it is a stop",
+     canonical({**STATUS, "stopping": True}), {**STATUS, "stopping": True}, True),
     ("status-unknown-fields", "detector",
      "a 1.3 detector's status with fields this version does not know: receivers ignore them",
      canonical({**STATUS, "v": "1.3", "x_temperature_c": 41.5, "x_extra": {"b": 1, "a": [True]}}),
