@@ -256,10 +256,11 @@ def test_a_camera_lost_mid_event_commits_the_event_at_its_last_frame_and_a_later
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
     outbox = Outbox(tmp_path)
-    demo = _demo(walks=(Walk(1.0, 8.0), Walk(12.0, 19.0)))  # the walker is in view when the camera goes at 4 s
+    # The walker is in view when the camera goes at 4 s; a 2 s walk comes 1 s after it is back.
+    demo = _demo(walks=(Walk(1.0, 8.0), Walk(11.0, 13.0)))
 
     def draw(index: int) -> np.ndarray:
-        if index == 41:  # while it was unplugged, the first walk went by unseen
+        if index == 40:  # the first frame back: while it was unplugged, 6 s went by unseen
             for _ in range(60):
                 demo.read()
         return demo.read().image
@@ -285,5 +286,13 @@ def test_a_camera_lost_mid_event_commits_the_event_at_its_last_frame_and_a_later
     pipeline.join(60)
     assert pipeline.finished and pipeline.stats.state == "ended"
     events = list(dict.fromkeys(s["event"] for s in _segments(tmp_path)))
-    assert len(events) == 2 and pipeline.stats.events == 2  # the later walk is an event of its own
+    # The short walk right after the reconnect is an event of its own, seen as it comes in (the stale
+    # background once made it motion every other frame: never the two in a row that start an event).
+    assert len(events) == 2 and pipeline.stats.events == 2
+    onset = next(i for i in journal(tmp_path) if i["event"] == events[1] and i["type"] == "snapshot")["time_ms"]
+    entering_ms = T0_NS // 1_000_000 + _entering_ms(_demo((Walk(11.0, 13.0),))) - 6000  # 6 s went by unseen
+    assert entering_ms <= onset <= entering_ms + 500
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("background is learned again from the first frame back" in m for m in messages)
+    assert not any("whole picture changed" in m for m in messages)  # a reconnect is not a change of light
     assert [s["final"] for s in _segments(tmp_path) if s["event"] == events[1]][-1]
