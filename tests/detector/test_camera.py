@@ -151,6 +151,35 @@ def test_a_camera_that_disappears_and_comes_back_is_reopened(
     assert pipeline.stats.state == "ended"
 
 
+class _EndsAtOnce(ScriptedSource):
+    """A stream URL that serves a short clip: one frame after each open, then nothing (an HTTP file)."""
+
+    def open(self) -> bool:
+        self.given = 0
+        return super().open()
+
+    def read(self) -> Frame | None:
+        self.given += 1
+        return super().read() if self.given == 1 else None
+
+
+def test_a_stream_that_ends_soon_after_each_open_is_reopened_with_backoff_not_in_a_tight_loop(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
+    demo = _demo(walks=())
+    source = _EndsAtOnce(lambda i: demo.read().image, 10_000)
+    camera = camera_config(tmp_path).model_copy(update={"reopen_max_s": 1.0})
+    stop = threading.Event()
+    pipeline = pipeline_for(camera, Outbox(tmp_path), source, stop)
+    pipeline.start()
+    time.sleep(1.6)  # waits 0.5 s, then 1 s: the third reopen comes at about 1.5 s
+    stop.set()
+    pipeline.join(10)
+    assert 2 <= source.opens <= 4  # reopened at once, it was thousands
+    assert pipeline.stats.state == "lost"
+    assert any("went away soon after it opened; reopening in 1.0 s" in r.getMessage() for r in caplog.records)
+
+
 def test_a_video_file_that_appears_later_is_opened_and_read(tmp_path: Path) -> None:
     video = tmp_path / "clip.avi"
     demo = _demo(walks=(Walk(1.0, 3.0),))
