@@ -221,6 +221,7 @@ class CaptureStage:
         backoff, attempt, last_log = min(REOPEN_FIRST_S, self.camera.reopen_max_s), 0, time.monotonic()
         wait = self.pace.wait_s(time.monotonic())
         if wait:
+            self.stats.open_error = f"it went away soon after it opened; reopening in {wait:.1f} s"  # the fault
             log.info("camera %s: went away soon after it opened; reopening in %.1f s (a source is reopened at "
                      "once only after a steady run)", self.camera.id, wait)
             if self.stop.wait(wait):

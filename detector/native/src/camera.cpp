@@ -199,6 +199,12 @@ bool CameraPipeline::open_with_backoff() {
     double backoff = std::min(kReopenFirstS, config_.reopen_max_s);
     int attempt = 0;
     if (double wait = pace_.wait_s(steady_s()); wait > 0) {
+        {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            std::ostringstream fault;
+            fault << "it went away soon after it opened; reopening in " << wait << " s";
+            stats_.open_error = fault.str();  // the status's fault while it waits
+        }
         log::info("camera ", config_.id, ": went away soon after it opened; reopening in ", wait,
                   " s (a source is reopened at once only after a steady run)");
         for (double waited = 0; waited < wait && !stop_; waited += 0.05)
