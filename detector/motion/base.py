@@ -164,7 +164,7 @@ class MotionDetector(ABC):
         the background (that frame alone is not looked at) and it is learnt fast
         for ``relearn_s``; unlike one, nothing says the light moved.
         """
-        self.reference = None
+        self.reference, self._smoothed = None, None  # (in the dark, no stale frame averaged into the new one)
         self.persistence.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = 0
