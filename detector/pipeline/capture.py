@@ -261,6 +261,21 @@ class CaptureStage:
             self.stats.reopens += 1
         return False
 
+    def _skip_oldest_frame(self) -> bool:
+        """Take the oldest frame off the detection queue; markers (lost, end) keep their place.
+
+        Taking the oldest item and putting a marker back would move it behind newer frames: a
+        camera lost and back would be cut after frames from after its return.
+        """
+        waiting = self.detect_queue
+        with waiting.mutex:
+            for item in waiting.queue:
+                if isinstance(item, Frame):
+                    waiting.queue.remove(item)
+                    waiting.not_full.notify()
+                    return True
+        return False
+
     def _put_detect(self, frame: Frame | Lost | None, loop: Loop) -> None:
         while True:
             try:
@@ -275,17 +290,16 @@ class CaptureStage:
                     if self.stop.is_set() and frame is not None:
                         return
                     continue
-                try:  # live: detection is behind, skip its oldest frame (still recorded)
-                    dropped = self.detect_queue.get_nowait()
-                    if isinstance(dropped, Frame):
-                        self.stats.dropped += 1
-                        if self.stats.dropped % 100 == 1:
-                            log.warning("camera %s: detection is behind; %d frame(s) skipped for detection "
-                                        "so far (%s)", self.camera.id, self.stats.dropped,
-                                        "each is still recorded" if self.recording_ok()
-                                        else "recording is reduced: the disk is full")
-                    else:  # never lose a marker (end, lost)
-                        self.detect_queue.put_nowait(dropped)
-                        return
-                except queue.Empty:
-                    pass
+                if self._skip_oldest_frame():  # live: detection is behind, skip its oldest frame (still recorded)
+                    self.stats.dropped += 1
+                    if self.stats.dropped % 100 == 1:
+                        log.warning("camera %s: detection is behind; %d frame(s) skipped for detection "
+                                    "so far (%s)", self.camera.id, self.stats.dropped,
+                                    "each is still recorded" if self.recording_ok()
+                                    else "recording is reduced: the disk is full")
+                elif isinstance(frame, Frame):  # only markers wait: this frame is the one skipped
+                    self.stats.dropped += 1
+                    return
+                else:
+                    loop.beat()
+                    self.stop.wait(0.01)  # a marker waits for room: never lost, never reordered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import threading
 import time
@@ -120,6 +121,25 @@ def _entering_ms(demo: DemoSource) -> int:
     """When the demo walker's box first reaches into the frame (frames are numbered from 1 by the source)."""
     index = next(i for i in range(1000) if (box := demo.walker_box(i / demo.fps)) and box[0] + box[2] > 0)
     return int((index + 1) * 1000 / demo.fps)
+
+
+def test_a_lost_marker_keeps_its_place_when_detection_is_behind_on_a_live_camera(tmp_path: Path) -> None:
+    """Frames are skipped for detection oldest first; the marker stays before the frames from after the return."""
+    from quickcam.detector.pipeline.capture import LOST, CaptureStage
+    from quickcam.detector.pipeline.frames import FrameBuffer
+    from quickcam.detector.pipeline.stats import CameraStats
+    from quickcam.detector.pipeline.supervise import Loop
+
+    source = ScriptedSource(lambda i: None, 0)
+    source.live = True
+    waiting: queue.Queue = queue.Queue(maxsize=3)
+    stage = CaptureStage(camera_config(tmp_path), source, FrameBuffer(10**9, 8, True, "cam0"), waiting,
+                         CameraStats(), threading.Event())
+    frames = [Frame(np.zeros((2, 2), np.uint8), T0_NS + n, n) for n in range(4)]
+    for item in (frames[0], LOST, frames[1], frames[2], frames[3]):
+        stage._put_detect(item, Loop("capture", lambda _loop: None))
+    assert list(waiting.queue) == [LOST, frames[2], frames[3]]  # it was [f1, f2, LOST], f3 dropped uncounted
+    assert stage.stats.dropped == 2
 
 
 class _Flaky(ScriptedSource):
