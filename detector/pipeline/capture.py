@@ -269,9 +269,9 @@ class CaptureStage:
         """
         waiting = self.detect_queue
         with waiting.mutex:
-            for item in waiting.queue:
+            for index, item in enumerate(waiting.queue):
                 if isinstance(item, Frame):
-                    waiting.queue.remove(item)
+                    del waiting.queue[index]
                     waiting.not_full.notify()
                     return True
         return False
