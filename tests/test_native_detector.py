@@ -8,7 +8,6 @@ tests/test_hostile.py.
 
 from __future__ import annotations
 
-import functools
 import http.server
 import json
 import os
@@ -21,7 +20,9 @@ import pytest
 import zmq
 
 from quickcam.common import protocol
+from quickcam.detector.sources import Walk
 from tests.conftest import QUICKCAM, REPO, private_endpoint
+from tests.detector.fakes import header
 from tests.fakes.h264 import write_h264
 from tests.native_build import native_detector
 
@@ -164,12 +165,34 @@ def test_a_native_camera_that_never_delivers_a_frame_is_failing_with_its_fault_a
 
 
 
-def test_the_native_detector_never_logs_a_stream_urls_password(tmp_path: Path) -> None:
-    """A stream served over HTTP on 127.0.0.1 that ends: the "opened" and "lost" lines name it masked."""
-    write_h264(tmp_path / "clip.mp4", 1.0, 10.0, 1.0, 160, 120, walks=())
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def _serve(folder: Path, once: bool = False) -> http.server.ThreadingHTTPServer:
+    """Files of ``folder`` over HTTP on 127.0.0.1 (``once``: the first request only, then 404: a camera gone)."""
+    served = threading.Event()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def do_GET(self) -> None:
+            if once and served.is_set():
+                self.send_error(404)
+                return
+            served.set()
+            super().do_GET()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_native_stream_that_ends_is_reopened_with_backoff_and_its_password_never_logged(tmp_path: Path) -> None:
+    """A stream served over HTTP on 127.0.0.1 that ends: reopened after 0.5 s, then 1 s, ... (it was at once,
+    in a tight loop); the "opened" and "lost" lines name it with the password masked, as Python does."""
+    write_h264(tmp_path / "clip.mp4", 1.0, 10.0, 1.0, 160, 120, walks=())
+    server = _serve(tmp_path)
     url = f"http://alice:s3cret@127.0.0.1:{server.server_address[1]}/clip.mp4"
     (tmp_path / "quickcam.toml").write_text(f'[camera]\nsource = "stream"\npath = "{url}"\n')
     try:
@@ -178,10 +201,64 @@ def test_the_native_detector_never_logs_a_stream_urls_password(tmp_path: Path) -
                              text=True, timeout=60)
     finally:
         server.shutdown()
-    masked = url.replace("alice:s3cret", "***")
+    masked = url.replace("alice:s3cret", "alice:***")
     assert f"camera cam0: opened {masked}" in run.stderr, run.stderr
     assert f"camera cam0: lost (no frame from {masked})" in run.stderr, run.stderr
     assert "s3cret" not in run.stdout + run.stderr
+    assert 2 <= run.stderr.count("camera cam0: opened") <= 4, run.stderr  # at 0, 0.5 s, 1.5 s (+ the clip's length)
+    assert "camera cam0: went away soon after it opened; reopening in 1 s" in run.stderr, run.stderr
+
+
+def test_a_native_camera_lost_mid_event_commits_the_event_at_its_last_frame_while_still_lost(tmp_path: Path) -> None:
+    """The stream ends while the walker is in view and does not come back: the event's final segment is
+    committed at once (it stayed in staging until the camera came back, or for ever)."""
+    write_h264(tmp_path / "clip.ts", 3.0, 10.0, 1.0, 160, 120, walks=(Walk(0.5, 6.0),), container="mpegts")
+    server = _serve(tmp_path, once=True)
+    (tmp_path / "quickcam.toml").write_text(
+        f'[camera]\nsource = "stream"\npath = "http://127.0.0.1:{server.server_address[1]}/clip.ts"\n')
+    detector = subprocess.Popen([str(native_detector()), "--config", "quickcam.toml", "--seconds", "60"],
+                                cwd=tmp_path, env=_env(QUICKCAM_LINK__ENDPOINT=private_endpoint(tmp_path)),
+                                stderr=subprocess.PIPE, text=True)
+    outbox = tmp_path / "outbox"
+
+    def committed() -> list[dict]:  # the journal's rows, each with its header's "final"
+        lines = (outbox / "produced.jsonl").read_text().splitlines() if (outbox / "produced.jsonl").exists() else []
+        return [row | {"final": header(outbox, row["id"]).get("final")} for row in map(json.loads, lines)]
+
+    def state() -> str:
+        status = outbox / "detector-status.json"
+        return json.loads(status.read_text())["cameras"]["cam0"]["state"] if status.exists() else ""
+
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (any(row["final"] for row in committed()) and state() == "lost"):
+            time.sleep(0.1)
+        assert detector.poll() is None  # still running, the camera still gone
+        rows = committed()
+        segments = [row for row in rows if row["type"] == "segment"]
+        assert rows[0]["type"] == "snapshot" and segments and segments[-1]["final"], rows
+        assert len({row["event"] for row in rows}) == 1
+        assert not list((outbox / ".staging").iterdir())
+        assert state() == "lost"
+    finally:
+        detector.kill()  # (a stop would wait 5 s for an uploader that is not there)
+        stderr = detector.communicate(timeout=30)[1]
+        server.shutdown()
+    assert f"camera cam0 lost during event {rows[0]['event']}; the event is closed at the last frame" in stderr, stderr
+
+
+def test_the_native_detector_redacts_stream_urls_as_python_does_and_prints_its_config_redacted(
+        tmp_path: Path) -> None:
+    from tests.detector.test_redacted import URLS
+
+    cameras = "".join(f'[[cameras]]\nid = "c{n}"\nsource = "stream"\npath = "{url}"\n'
+                      for n, (url, _) in enumerate(URLS))
+    (tmp_path / "quickcam.toml").write_text(cameras)
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=_env(), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    printed = [camera["path"] for camera in json.loads(run.stdout)["cameras"]]
+    assert printed == [expected for _, expected in URLS]
 
 
 SUBSET_CONFIG = """

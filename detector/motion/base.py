@@ -153,6 +153,22 @@ class MotionDetector(ABC):
         self.reference = gray.astype(np.float32)
         self._restart(gray)
 
+    def restart(self) -> None:
+        """The camera was away (lost, then reopened): start the background again from the next frame.
+
+        What was learnt of the picture is stale: someone walked off or the light
+        changed while nothing was seen. Kept, a walker's trail in the background
+        made every frame look like a change of light, and a walker after the
+        reconnect was taken for light every other frame (never two frames of
+        motion in a row: no event). As after a global change, the next frame is
+        the background (that frame alone is not looked at) and it is learnt fast
+        for ``relearn_s``; unlike one, nothing says the light moved.
+        """
+        self.reference, self._smoothed = None, None  # (in the dark, no stale frame averaged into the new one)
+        self.persistence.forget()
+        self.relearn_left = self.relearn_frames
+        self.light_context = 0
+
     def threshold_for(self, brightness: float) -> float:
         """The gray-level change that counts now.
 
@@ -199,8 +215,8 @@ class MotionDetector(ABC):
         gray = self._denoise(gray, brightness)
         if self.reference is None or self.reference.shape != gray.shape:
             self._set_zone(gray.shape)
-            self.reset(gray)
-            return self._result(False, 0.0, brightness=brightness)
+            self.reset(gray)  # at start, or the first frame back after ``restart``
+            return self._result(False, 0.0, brightness=brightness, global_change=self.relearn_left > 0)
         normal, clipped, moving = normalise_gain(gray, self.reference)
         if moving:
             self.light_context = self.light_context_frames  # the light is changing now

@@ -2,6 +2,7 @@
 
 - ``frames.py``   FrameBuffer: what waits to be recorded (pre-roll, back-pressure)
 - ``capture.py``  the capture stage: source -> buffer and detection queue
+- ``reopen.py``   when a source that went away is reopened (at once, or with backoff)
 - ``detect.py``   the detect stage: motion, event clock, snapshots, faces
 - ``dark.py``     dark mode, in one place
 - ``record.py``   the record stage: event frames -> segments (the recorder)

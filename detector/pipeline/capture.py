@@ -7,7 +7,8 @@ recorder instead, so it is analysed exactly as in real time.
 
 A camera that never opened is named with its source and the likely fix, and
 its state is ``failing``; one that worked and went away is ``lost`` and is
-reopened with backoff, visibly, for as long as the detector runs.
+reopened with backoff, visibly, for as long as the detector runs (at once after
+a steady run, ``reopen.py``).
 """
 
 from __future__ import annotations
@@ -22,20 +23,20 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_source import Packet
 from quickcam.detector.console.tap import LiveTap
 from quickcam.detector.decode import compact
 from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.reopen import REOPEN_FIRST_S, ReopenPace
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.sources import EndOfSource, Frame, FrameSource
 
 log = logging.getLogger(__name__)
 
-REOPEN_FIRST_S = 0.5
 STILL_LOST_LOG_S = 60.0
 
 
@@ -51,15 +52,22 @@ LOST = Lost()
 
 
 def redacted(url: str) -> str:
-    """A stream URL without its password, for the log."""
+    """A stream URL without its password, for the log and the status: ``rtsp://admin:***@host/...``.
+
+    Only the password is replaced; the rest stays as written (the user says which account).
+    The native detector's ``redacted`` gives the same text (tests compare them).
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<the stream URL>"
     if parts.password is None:
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    start = url.find("//") + 2
+    userinfo = parts.netloc.rpartition("@")[0]
+    if url[start:start + len(parts.netloc)] != parts.netloc:  # urlsplit dropped characters: say nothing of it
+        return "<the stream URL>"
+    return url[:start] + userinfo.partition(":")[0] + ":***" + url[start + len(userinfo):]
 
 
 def open_failure(camera: CameraConfig) -> str:
@@ -105,6 +113,7 @@ class CaptureStage:
         self.fps_window: deque[int] = deque(maxlen=30)
         self.measured_logged = False
         self.is_open = False
+        self.pace = ReopenPace(camera.reopen_max_s)  # a source that keeps going away soon after opening waits
         self.record_source: Any = source  # the source whose packets are recorded (another with a detect_path)
         self.packets_until_ns = 0  # the newest packet handed to the recorder
         self.recording_ok: Callable[[], bool] = lambda: True  # the pipeline says whether every frame is still recorded
@@ -209,7 +218,14 @@ class CaptureStage:
             loop.beat()
 
     def _open_retrying(self, loop: Loop) -> bool:
-        backoff, attempt, last_log = REOPEN_FIRST_S, 0, time.monotonic()
+        backoff, attempt, last_log = min(REOPEN_FIRST_S, self.camera.reopen_max_s), 0, time.monotonic()
+        wait = self.pace.wait_s(time.monotonic())
+        if wait:
+            self.stats.open_error = f"it went away soon after it opened; reopening in {wait:.1f} s"  # the fault
+            log.info("camera %s: went away soon after it opened; reopening in %.1f s (a source is reopened at "
+                     "once only after a steady run)", self.camera.id, wait)
+            if self.stop.wait(wait):
+                return False
         while not self.stop.is_set():
             loop.beat()
             try:
@@ -219,6 +235,7 @@ class CaptureStage:
                 opened, reason = False, f"{type(exc).__name__}: {exc}"
             if opened:
                 self.is_open = True
+                self.pace.opened(time.monotonic())
                 self.stats.width, self.stats.height = self.source.width, self.source.height
                 self.stats.open_error = ""
                 return True
@@ -244,6 +261,21 @@ class CaptureStage:
             self.stats.reopens += 1
         return False
 
+    def _skip_oldest_frame(self) -> bool:
+        """Take the oldest frame off the detection queue; markers (lost, end) keep their place.
+
+        Taking the oldest item and putting a marker back would move it behind newer frames: a
+        camera lost and back would be cut after frames from after its return.
+        """
+        waiting = self.detect_queue
+        with waiting.mutex:
+            for index, item in enumerate(waiting.queue):
+                if isinstance(item, Frame):
+                    del waiting.queue[index]
+                    waiting.not_full.notify()
+                    return True
+        return False
+
     def _put_detect(self, frame: Frame | Lost | None, loop: Loop) -> None:
         while True:
             try:
@@ -258,17 +290,16 @@ class CaptureStage:
                     if self.stop.is_set() and frame is not None:
                         return
                     continue
-                try:  # live: detection is behind, skip its oldest frame (still recorded)
-                    dropped = self.detect_queue.get_nowait()
-                    if isinstance(dropped, Frame):
-                        self.stats.dropped += 1
-                        if self.stats.dropped % 100 == 1:
-                            log.warning("camera %s: detection is behind; %d frame(s) skipped for detection "
-                                        "so far (%s)", self.camera.id, self.stats.dropped,
-                                        "each is still recorded" if self.recording_ok()
-                                        else "recording is reduced: the disk is full")
-                    else:  # never lose a marker (end, lost)
-                        self.detect_queue.put_nowait(dropped)
-                        return
-                except queue.Empty:
-                    pass
+                if self._skip_oldest_frame():  # live: detection is behind, skip its oldest frame (still recorded)
+                    self.stats.dropped += 1
+                    if self.stats.dropped % 100 == 1:
+                        log.warning("camera %s: detection is behind; %d frame(s) skipped for detection "
+                                    "so far (%s)", self.camera.id, self.stats.dropped,
+                                    "each is still recorded" if self.recording_ok()
+                                    else "recording is reduced: the disk is full")
+                elif isinstance(frame, Frame):  # only markers wait: this frame is the one skipped
+                    self.stats.dropped += 1
+                    return
+                else:
+                    loop.beat()
+                    self.stop.wait(0.01)  # a marker waits for room: never lost, never reordered

@@ -159,12 +159,19 @@ class DetectStage:
         """The camera is lost: the running event ends at the last frame received, so it is committed now.
 
         Waiting for frames would leave its open segment in staging for as long as the camera is
-        gone (for ever if it was unplugged, or the detector is then killed).
+        gone (for ever if it was unplugged, or the detector is then killed). The background
+        starts again from the first frame back (``MotionDetector.restart``): one frame
+        not looked at, then detection learning fast for ``relearn_s``.
         """
         if self.clock.cut(self.last_ns + 1):
             self.stats.recording = False
             self.commands.put(Command("end", self.event_id, self.clock.end_ns, lost=True))
         self._detected(self.last_ns + 1)
+        if self.detector is not None:  # what it learnt of the picture is stale when the camera comes back
+            self.detector.restart()
+            self.relearning = True  # a restart, not a change of light: said here, once
+            log.info("camera %s: the background is learned again from the first frame back (detection from "
+                     "the frame after it)", self.camera.id)
 
     def _start(self, frame: Frame, result: MotionResult, faces: list[Box]) -> None:
         self.event_id, self.event_faces = protocol.new_message_id(), EventFaces()

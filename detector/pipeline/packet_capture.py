@@ -18,8 +18,9 @@ from collections.abc import Callable
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_source import AvSource
-from quickcam.detector.pipeline.capture import REOPEN_FIRST_S, redacted
+from quickcam.detector.pipeline.capture import redacted
 from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.reopen import REOPEN_FIRST_S, ReopenPace
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.sources import EndOfSource
 
@@ -35,6 +36,7 @@ class PacketCaptureStage:
                  detected_until: Callable[[], int], detecting: Callable[[], bool]) -> None:
         self.camera, self.source, self.buffer, self.stop = camera, source, buffer, stop
         self.detected_until, self.detecting = detected_until, detecting
+        self.pace = ReopenPace(camera.reopen_max_s)  # a stream that keeps ending soon after it opens waits
 
     def run(self, loop: Loop) -> None:
         backoff = REOPEN_FIRST_S
@@ -58,6 +60,7 @@ class PacketCaptureStage:
                     log.warning("camera %s: recorded stream %s lost; reopening", self.camera.id,
                                 redacted(self.camera.path))
                     self.source.close()
+                    self._pause(loop, self.pace.wait_s(time.monotonic()))
                     continue
                 while (not self.source.live and self.detecting() and not self.stop.is_set()
                        and packet.time_ns > self.detected_until() + AHEAD_NS):
@@ -67,11 +70,25 @@ class PacketCaptureStage:
         finally:
             self.source.close()
 
+    def _pause(self, loop: Loop, seconds: float) -> None:
+        """Wait before reopening a stream that went away soon after it opened (not a stall)."""
+        if not seconds:
+            return
+        log.info("camera %s: the recorded stream went away soon after it opened; reopening in %.1f s",
+                 self.camera.id, seconds)
+        loop.watched = False
+        try:
+            self.stop.wait(seconds)
+        finally:
+            loop.watched = True
+            loop.beat()
+
     def _open(self, loop: Loop, backoff: float) -> bool:
         loop.watched = False
         try:
             try:
                 if self.source.open():
+                    self.pace.opened(time.monotonic())
                     return True
             except Exception as exc:  # a driver error must not end the camera
                 log.warning("camera %s: opening the recorded stream failed (%s: %s)", self.camera.id,

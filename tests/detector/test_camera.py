@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import threading
 import time
@@ -122,6 +123,25 @@ def _entering_ms(demo: DemoSource) -> int:
     return int((index + 1) * 1000 / demo.fps)
 
 
+def test_a_lost_marker_keeps_its_place_when_detection_is_behind_on_a_live_camera(tmp_path: Path) -> None:
+    """Frames are skipped for detection oldest first; the marker stays before the frames from after the return."""
+    from quickcam.detector.pipeline.capture import LOST, CaptureStage
+    from quickcam.detector.pipeline.frames import FrameBuffer
+    from quickcam.detector.pipeline.stats import CameraStats
+    from quickcam.detector.pipeline.supervise import Loop
+
+    source = ScriptedSource(lambda i: None, 0)
+    source.live = True
+    waiting: queue.Queue = queue.Queue(maxsize=3)
+    stage = CaptureStage(camera_config(tmp_path), source, FrameBuffer(10**9, 8, True, "cam0"), waiting,
+                         CameraStats(), threading.Event())
+    frames = [Frame(np.zeros((2, 2), np.uint8), T0_NS + n, n) for n in range(4)]
+    for item in (frames[0], LOST, frames[1], frames[2], frames[3]):
+        stage._put_detect(item, Loop("capture", lambda _loop: None))
+    assert list(waiting.queue) == [LOST, frames[2], frames[3]]  # it was [f1, f2, LOST], f3 dropped uncounted
+    assert stage.stats.dropped == 2
+
+
 class _Flaky(ScriptedSource):
     """Loses the camera at frame 20; the next two reopen attempts fail."""
 
@@ -149,6 +169,35 @@ def test_a_camera_that_disappears_and_comes_back_is_reopened(
     assert pipeline.stats.reopens == 2
     assert pipeline.stats.frames == 59  # every frame but the missing one came through
     assert pipeline.stats.state == "ended"
+
+
+class _EndsAtOnce(ScriptedSource):
+    """A stream URL that serves a short clip: one frame after each open, then nothing (an HTTP file)."""
+
+    def open(self) -> bool:
+        self.given = 0
+        return super().open()
+
+    def read(self) -> Frame | None:
+        self.given += 1
+        return super().read() if self.given == 1 else None
+
+
+def test_a_stream_that_ends_soon_after_each_open_is_reopened_with_backoff_not_in_a_tight_loop(tmp_path: Path) -> None:
+    demo = _demo(walks=())
+    source = _EndsAtOnce(lambda i: demo.read().image, 10_000)
+    camera = camera_config(tmp_path).model_copy(update={"reopen_max_s": 1.0})
+    stop = threading.Event()
+    pipeline = pipeline_for(camera, Outbox(tmp_path), source, stop)
+    started = time.monotonic()
+    pipeline.start()
+    _poll(lambda: "reopening in 1.0 s" in pipeline.status()["fault"], 10)  # the second wait: 0.5 s, then 1 s
+    status = pipeline.status()
+    time.sleep(max(0.0, started + 1.6 - time.monotonic()))
+    stop.set()
+    pipeline.join(10)
+    assert status["state"] == "lost" and "went away soon after it opened" in status["fault"]
+    assert 2 <= source.opens <= 4  # reopened at once, it was thousands in 1.6 s
 
 
 def test_a_video_file_that_appears_later_is_opened_and_read(tmp_path: Path) -> None:
@@ -256,10 +305,11 @@ def test_a_camera_lost_mid_event_commits_the_event_at_its_last_frame_and_a_later
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
     outbox = Outbox(tmp_path)
-    demo = _demo(walks=(Walk(1.0, 8.0), Walk(12.0, 19.0)))  # the walker is in view when the camera goes at 4 s
+    # The walker is in view when the camera goes at 4 s; a 2 s walk comes 1 s after it is back.
+    demo = _demo(walks=(Walk(1.0, 8.0), Walk(11.0, 13.0)))
 
     def draw(index: int) -> np.ndarray:
-        if index == 41:  # while it was unplugged, the first walk went by unseen
+        if index == 40:  # the first frame back: while it was unplugged, 6 s went by unseen
             for _ in range(60):
                 demo.read()
         return demo.read().image
@@ -285,5 +335,13 @@ def test_a_camera_lost_mid_event_commits_the_event_at_its_last_frame_and_a_later
     pipeline.join(60)
     assert pipeline.finished and pipeline.stats.state == "ended"
     events = list(dict.fromkeys(s["event"] for s in _segments(tmp_path)))
-    assert len(events) == 2 and pipeline.stats.events == 2  # the later walk is an event of its own
+    # The short walk right after the reconnect is an event of its own, seen as it comes in (the stale
+    # background once made it motion every other frame: never the two in a row that start an event).
+    assert len(events) == 2 and pipeline.stats.events == 2
+    onset = next(i for i in journal(tmp_path) if i["event"] == events[1] and i["type"] == "snapshot")["time_ms"]
+    entering_ms = T0_NS // 1_000_000 + _entering_ms(_demo((Walk(11.0, 13.0),))) - 6000  # 6 s went by unseen
+    assert entering_ms <= onset <= entering_ms + 500
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("background is learned again from the first frame back" in m for m in messages)
+    assert not any("whole picture changed" in m for m in messages)  # a reconnect is not a change of light
     assert [s["final"] for s in _segments(tmp_path) if s["event"] == events[1]][-1]

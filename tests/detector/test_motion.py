@@ -383,3 +383,22 @@ def test_in_a_busy_place_two_frames_of_motion_must_be_the_same_blob() -> None:
     assert [persistence.counts([box], busy)[0] for box in walker] == [True, True, True]
     persistence.counts([(90, 10, 10, 10)], busy)
     assert persistence.counts([(10, 60, 10, 10)], busy) == [True]  # a quiet place: at once
+
+
+def test_after_a_restart_the_first_frame_back_is_the_background_and_a_short_walk_is_motion_frame_after_frame() -> None:
+    """A camera back after being lost: the walker it lost mid-frame is gone, and a 2 s walk comes at once.
+
+    With the stale background kept, the walk was motion only every other frame (the first walker's trail
+    made every frame look like a change of light, and the new walker was taken for light in turn).
+    """
+    demo = DemoSource(320, 240, 10.0, realtime=False, walks=(Walk(1.0, 8.0), Walk(11.0, 13.0)), period_s=1000.0)
+    detector = create_detector(MotionConfig(), fps=10.0)
+    for _ in range(40):  # the first walker is mid-frame when the camera goes
+        detector.detect(demo.read().image)
+    for _ in range(60):  # 6 s go by unseen
+        demo.read()
+    detector.restart()
+    first = detector.detect(demo.read().image)
+    motion = "".join("1" if detector.detect(demo.read().image).motion else "0" for _ in range(40))
+    assert not first.motion and first.global_change  # the new background; said as a re-learn
+    assert "1111111111" in motion, motion  # the walk (entering at about frame 10) is seen frame after frame

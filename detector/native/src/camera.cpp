@@ -113,9 +113,34 @@ EventClock::Action EventClock::step(int64_t time_ns, bool motion) {
     return Action::Continue;
 }
 
+bool EventClock::cut(int64_t time_ns) {
+    streak = 0;
+    if (!recording) return false;
+    recording = false;
+    end_ns = time_ns;
+    return true;
+}
+
+double ReopenPace::wait_s(double now) {
+    if (opened_at < 0 || now - opened_at >= kSteadyS) {
+        next_s = std::min(kFirstS, max_s);
+        return 0.0;
+    }
+    double wait = next_s;
+    next_s = std::min(next_s * 2, max_s);
+    return wait;
+}
+
+namespace {
+double steady_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
 CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, std::atomic<bool>& stop)
     : config_(config), outbox_(outbox), stop_(stop), source_(make_source(config)),
-      max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))) {}
+      max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))),
+      pace_(config.reopen_max_s) {}
 
 CameraPipeline::~CameraPipeline() { join(); }
 
@@ -171,8 +196,20 @@ Value CameraPipeline::status_value() {
 // -- capture and detection -------------------------------------------------------------
 
 bool CameraPipeline::open_with_backoff() {
-    double backoff = kReopenFirstS;
+    double backoff = std::min(kReopenFirstS, config_.reopen_max_s);
     int attempt = 0;
+    if (double wait = pace_.wait_s(steady_s()); wait > 0) {
+        {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            std::ostringstream fault;
+            fault << "it went away soon after it opened; reopening in " << wait << " s";
+            stats_.open_error = fault.str();  // the status's fault while it waits
+        }
+        log::info("camera ", config_.id, ": went away soon after it opened; reopening in ", wait,
+                  " s (a source is reopened at once only after a steady run)");
+        for (double waited = 0; waited < wait && !stop_; waited += 0.05)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     while (!stop_) {
         bool opened = false;
         std::string reason;
@@ -182,6 +219,7 @@ bool CameraPipeline::open_with_backoff() {
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
             if (opened) {
+                pace_.opened(steady_s());
                 stats_.width = source_->width, stats_.height = source_->height;
                 stats_.open_error.clear();
                 return true;
@@ -269,6 +307,9 @@ void CameraPipeline::capture_loop() {
                 if (!stats_.opened) stats_.open_error = "opened, but no frame came";
             }
             source_->close();
+            // The running event ends at the last frame received and its open segment is committed
+            // now, not left in staging for as long as the camera is gone (capture.py's LOST marker).
+            if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, true});
             if (!open_with_backoff()) break;
             continue;
         }
@@ -341,7 +382,6 @@ void CameraPipeline::capture_loop() {
     }
     source_->close();
     if (clock.recording) push({Item::End, {}, event_id});
-    (void)last_ns;
 }
 
 void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {
@@ -414,7 +454,12 @@ void CameraPipeline::record_loop() {
             event_id = item.event_id, seq = 0;
             segment.reset();
         } else if (item.kind == Item::End) {
-            if (segment) {
+            if (item.lost) {
+                int segments = segment ? seq + 1 : seq;
+                if (segment) finish(true);
+                log::warning("camera ", config_.id, " lost during event ", event_id,
+                             "; the event is closed at the last frame (", segments, " segments)");
+            } else if (segment) {
                 finish(true);
                 log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq + 1, " segment(s)");
             } else {

@@ -9,6 +9,7 @@
 // read as fast as possible waits instead and loses nothing.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -36,6 +37,21 @@ struct EventClock {
     int streak = 0;
     int64_t streak_start_ns = 0;
     Action step(int64_t time_ns, bool motion);
+    // The source is gone: a running event ends at time_ns and a trigger streak starts over.
+    // True when an event was running (its end is end_ns).
+    bool cut(int64_t time_ns);
+};
+
+// When to reopen a source that went away (detector/pipeline/reopen.py): at once after a
+// steady run of kSteadyS, else after a wait doubling from 0.5 s up to reopen_max_s, so a
+// stream that ends soon after every open (an HTTP file) is not reopened in a tight loop.
+struct ReopenPace {
+    static constexpr double kFirstS = 0.5, kSteadyS = 10.0;
+    double max_s, next_s;
+    double opened_at = -1;  // seconds on a steady clock; < 0: never opened
+    explicit ReopenPace(double reopen_max_s) : max_s(reopen_max_s), next_s(std::min(kFirstS, reopen_max_s)) {}
+    void opened(double now) { opened_at = now; }
+    double wait_s(double now);  // seconds to wait before reopening a source that went away at now (0: at once)
 };
 
 struct CameraStats {
@@ -67,6 +83,7 @@ private:
         enum Kind { Start, FrameItem, End, Stop } kind;
         Frame frame;
         std::string event_id;
+        bool lost = false;  // End: the camera was lost mid-event, closed at its last frame
     };
 
     void capture_loop();
@@ -89,6 +106,7 @@ private:
     std::condition_variable queue_cv_;
     std::deque<Item> queue_;
     size_t queued_frames_ = 0, max_frames_;
+    ReopenPace pace_;
 };
 
 }  // namespace qc

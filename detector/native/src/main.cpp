@@ -81,7 +81,7 @@ qc::Value config_value(const qc::Config& config) {
     for (const auto& c : config.cameras)
         cameras.a.push_back(Value::map({
             {"id", Value::text(c.id)}, {"source", Value::text(c.source)}, {"index", Value::integer(c.index)},
-            {"path", Value::text(c.path)}, {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
+            {"path", Value::text(qc::redacted(c.path))}, {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
             {"fps", Value::real(c.fps)}, {"loop", Value::boolean(c.loop)}, {"realtime", Value::boolean(c.realtime)},
             {"mjpg", Value::boolean(c.mjpg)}, {"reopen_max_s", Value::real(c.reopen_max_s)},
             {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));

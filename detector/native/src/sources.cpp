@@ -1,5 +1,6 @@
 #include "sources.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
@@ -14,11 +15,27 @@ int64_t unix_ns() {
     return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// The host part is found as Python's urllib.parse.urlsplit finds it (the Python detector's
+// redacted(), detector/pipeline/capture.py): after "scheme://" (or a leading "//") up to the
+// first / ? or #; the password is what follows the first ':' of everything before its last '@'.
 std::string redacted(const std::string& url) {
-    auto scheme = url.find("://");
-    auto at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
-    if (scheme == std::string::npos || at == std::string::npos || url.find('/', scheme + 3) < at) return url;
-    return url.substr(0, scheme + 3) + "***" + url.substr(at);
+    size_t start = std::string::npos;
+    size_t colon = url.find(':');
+    auto scheme_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'; };
+    bool scheme = colon != std::string::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(url[0]));
+    for (size_t k = 0; scheme && k < colon; ++k) scheme = scheme_char(url[k]);
+    size_t rest = scheme ? colon + 1 : 0;
+    if (url.compare(rest, 2, "//") == 0) start = rest + 2;
+    if (start == std::string::npos) return url;  // no host part: nothing to hide
+    size_t end = url.find_first_of("/?#", start);
+    std::string netloc = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if ((netloc.find('[') == std::string::npos) != (netloc.find(']') == std::string::npos))
+        return "<the stream URL>";  // Python refuses it as a URL; say nothing of it
+    size_t at = netloc.rfind('@');
+    if (at == std::string::npos) return url;
+    size_t user_end = netloc.find(':');
+    if (user_end == std::string::npos || user_end > at) return url;  // a user without a password
+    return url.substr(0, start + user_end) + ":***" + url.substr(start + at);
 }
 
 namespace {

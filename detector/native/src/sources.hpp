@@ -34,7 +34,8 @@ public:
 };
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config);
-// "rtsp://user:secret@host/..." -> "rtsp://***@host/...": for the log, and a fault travels to the uploader and status.
+// "rtsp://user:secret@host/..." -> "rtsp://user:***@host/...", the rest as written, as the Python detector's
+// redacted(): for the log, --print-config, and a fault (it travels to the uploader and the status).
 std::string redacted(const std::string& url);
 int64_t unix_ns();
 
