@@ -112,7 +112,7 @@ def describe_source(cam: CameraConfig) -> str:
     if cam.source == "demo":
         return "the demo scene"
     if cam.source == "camera":
-        return f"USB camera {cam.index}"
+        return f"USB camera {cam.path or cam.index}"
     if cam.source == "file":
         return f"video file {cam.path}"
     return f"stream {redacted(cam.path)}"
@@ -120,8 +120,9 @@ def describe_source(cam: CameraConfig) -> str:
 
 def _camera_fix(cam: CameraConfig) -> str:
     if cam.source == "camera":
-        return (f"check that camera {cam.index} is plugged in (Linux: ls /dev/video*), not in use by another "
-                "program, and that this user may use it (Linux: the video group); or change camera.index")
+        return (f"check that camera {cam.path or cam.index} is plugged in (Linux: ls /dev/video*), not in use by "
+                "another program, and that this user may use it (Linux: the video group); or change camera.index "
+                "(or camera.path)")
     if cam.source == "file":
         return "set camera.path to a readable video file"
     if cam.source == "stream":
