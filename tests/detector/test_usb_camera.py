@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -55,15 +56,50 @@ class Feeder:
             self.start_ns, start = time.time_ns(), time.monotonic()
             for number, unit in enumerate(self.units):
                 if self.done.wait(max(0.0, start + number / FPS - time.monotonic())):
-                    return
-                pipe.write(unit)
+                    break
+                self._send(pipe, unit)
             self.done.wait()  # a camera that stays open: the test ends it
+            self._end()
+
+    def _send(self, pipe: Any, unit: Any) -> None:
+        pipe.write(unit)
+
+    def _end(self) -> None:
+        pass
 
     def close(self) -> None:
         self.done.set()
         with contextlib.suppress(OSError):  # a reader still waiting for a writer (a reopen) is let go
             os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
         self.thread.join(10)
+
+
+class ClockedFeeder(Feeder):
+    """Sends each packet stamped with the monotonic clock when it is sent, as the UVC driver stamps a frame.
+
+    The packets go in a NUT container (it carries the timestamps), read with the
+    ``nut`` demuxer; ``sent_ns`` is each packet's send time on the wall clock.
+    """
+
+    def __init__(self, fifo: Path, packets: list[av.Packet], template: Any) -> None:
+        self.template, self.output, self.stream = template, None, None
+        self.sent_ns: list[int] = []
+        super().__init__(fifo, packets)
+
+    def _send(self, pipe: Any, packet: Any) -> None:
+        if self.output is None:  # flushed after each packet: it reaches the reader when it is sent
+            self.output = av.open(pipe, "w", format="nut", options={"flush_packets": "1"})
+            self.stream = self.output.add_stream_from_template(self.template)
+            self.stream.time_base = Fraction(1, 1_000_000)
+        wall_ns, monotonic_ns = time.time_ns(), time.monotonic_ns()
+        packet.stream, packet.time_base = self.stream, self.stream.time_base
+        packet.pts = packet.dts = monotonic_ns // 1000
+        self.sent_ns.append(wall_ns)
+        self.output.mux(packet)
+
+    def _end(self) -> None:
+        if self.output is not None:
+            self.output.close()
 
 
 @pytest.fixture
@@ -92,13 +128,12 @@ def _jpegs(width: int, height: int, frames: int) -> list[bytes]:
             for packet in encoder.encode(av.VideoFrame.from_ndarray(demo.read().image, format="bgr24"))]
 
 
-def _record(tmp_path: Path, feeders: list[Feeder], units: list[bytes], demuxer: str) -> tuple[CameraPipeline, Feeder]:
+def _record(tmp_path: Path, feeders: list[Feeder], feeder: Feeder, demuxer: str) -> CameraPipeline:
     """Run a camera's pipeline on the fed stream until its event's final segment is stored."""
     outbox_dir = tmp_path / "outbox"
     camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
     camera = camera.model_copy(update={"source": "camera", "fps": FPS, "width": 320, "height": 240,
                                        "realtime": True})
-    feeder = Feeder(tmp_path / "video0", units)
     feeders.append(feeder)
     stop = threading.Event()
     pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop,
@@ -112,7 +147,7 @@ def _record(tmp_path: Path, feeders: list[Feeder], units: list[bytes], demuxer: 
     feeder.close()
     pipeline.join(20)
     assert pipeline.finished
-    return pipeline, feeder
+    return pipeline
 
 
 def _stored(outbox_dir: Path) -> tuple[list[tuple[dict, Path]], list[dict]]:
@@ -134,7 +169,8 @@ def _ffprobe_frames(payload: Path) -> int | None:
 def test_a_uvc_h264_cameras_packets_are_recorded_as_they_came(tmp_path: Path, fifo: list[Feeder]) -> None:
     video = write_h264(tmp_path / "camera.mp4", MAX_S, FPS, 1.0, 320, 240, walks=(WALK,), bitrate=300_000)
     units = _annex_b(video)
-    pipeline, feeder = _record(tmp_path, fifo, units, "h264")
+    feeder = Feeder(tmp_path / "video0", units)
+    pipeline = _record(tmp_path, fifo, feeder, "h264")
     assert pipeline.recorder is pipeline.passthrough and pipeline.status()["recorder"] == "passthrough"
     segments, snapshots = _stored(tmp_path / "outbox")
     assert segments and segments[-1][0]["final"] and snapshots
@@ -162,7 +198,8 @@ def test_a_uvc_h264_cameras_packets_are_recorded_as_they_came(tmp_path: Path, fi
 
 def test_an_mjpeg_camera_is_watched_at_reduced_scale_and_its_events_re_encoded(tmp_path: Path,
                                                                                fifo: list[Feeder]) -> None:
-    pipeline, feeder = _record(tmp_path, fifo, _jpegs(320, 240, int(MAX_S * FPS)), "mjpeg")
+    feeder = Feeder(tmp_path / "video0", _jpegs(320, 240, int(MAX_S * FPS)))
+    pipeline = _record(tmp_path, fifo, feeder, "mjpeg")
     assert pipeline.recorder is pipeline.record and pipeline.status()["recorder"] == "reencode"
     segments, snapshots = _stored(tmp_path / "outbox")
     assert segments and segments[-1][0]["final"] and snapshots
@@ -173,6 +210,26 @@ def test_an_mjpeg_camera_is_watched_at_reduced_scale_and_its_events_re_encoded(t
     onset_ms = snapshots[0]["time_ms"]
     assert onset_ms - segments[0][0]["start_ms"] >= 1000 - PERIOD_MS  # the pre-roll (kept as JPEG bytes)
     assert -0.3 < (onset_ms - feeder.start_ns // 1_000_000) / 1000 - WALK.start_s < 1.0
+
+
+def test_frames_stamped_by_the_driver_on_the_monotonic_clock_keep_their_capture_times(
+        tmp_path: Path, fifo: list[Feeder]) -> None:
+    """The keyframe probe at open reads a GOP ahead; the times are still when each frame was sent."""
+    video = write_h264(tmp_path / "camera.mp4", MAX_S, FPS, 1.0, 320, 240, walks=(WALK,))
+    with av.open(str(video)) as container:
+        packets = [packet for packet in container.demux(video=0) if packet.size]
+        feeder = ClockedFeeder(tmp_path / "video0", packets, container.streams.video[0])
+        pipeline = _record(tmp_path, fifo, feeder, "nut")
+    assert pipeline.recorder is pipeline.passthrough
+    segments, _ = _stored(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"]
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        first = min(range(len(feeder.sent_ns)), key=lambda n: abs(feeder.sent_ns[n] // 1_000_000 - head["start_ms"]))
+        assert first % round(FPS) == 0  # a keyframe
+        assert head["start_ms"] == pytest.approx(feeder.sent_ns[first] / 1e6, abs=50)
+        last = first + head["frames"] - 1
+        assert last < len(feeder.sent_ns) and head["end_ms"] == pytest.approx(feeder.sent_ns[last] / 1e6, abs=50)
 
 
 def test_a_device_that_is_not_a_camera_fails_the_detector_with_one_line_naming_the_fix(tmp_path: Path) -> None:
