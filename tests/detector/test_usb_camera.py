@@ -119,13 +119,26 @@ def _annex_b(video: Path) -> list[bytes]:
 
 
 def _jpegs(width: int, height: int, frames: int) -> list[bytes]:
-    """What an MJPEG webcam sends: one JPEG per frame."""
+    """What an MJPEG webcam sends: one JPEG per frame, most without Huffman tables (the standard ones apply)."""
     demo = DemoSource(width, height, FPS, realtime=False, walks=(WALK,), period_s=1000.0)
     encoder = av.CodecContext.create("mjpeg", "w")
     encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuvj420p"
     encoder.time_base = Fraction(1, int(FPS))
-    return [bytes(packet) for _ in range(frames)
+    return [_without_huffman_tables(bytes(packet)) if number % 2 else bytes(packet) for number in range(frames)
             for packet in encoder.encode(av.VideoFrame.from_ndarray(demo.read().image, format="bgr24"))]
+
+
+def _without_huffman_tables(jpeg: bytes) -> bytes:
+    """The JPEG without its DHT segments, as UVC cameras send MJPEG (the decoder uses the standard tables)."""
+    out, at = bytearray(jpeg[:2]), 2
+    while at < len(jpeg):
+        marker, length = jpeg[at:at + 2], int.from_bytes(jpeg[at + 2:at + 4], "big")
+        if marker == b"\xff\xda":  # start of scan: the entropy-coded picture follows
+            return bytes(out + jpeg[at:])
+        if marker != b"\xff\xc4":
+            out += jpeg[at:at + 2 + length]
+        at += 2 + length
+    raise AssertionError("a JPEG without a scan")
 
 
 def _record(tmp_path: Path, feeders: list[Feeder], feeder: Feeder, demuxer: str) -> CameraPipeline:
