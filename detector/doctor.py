@@ -139,7 +139,9 @@ def check_camera(cam: CameraConfig, frames_wanted: int = FRAMES_WANTED, frame_wa
     started = time.monotonic()
     try:
         if not source.open():
-            return red(name, f"cannot open {what}", _camera_fix(cam))
+            why = getattr(source, "open_error", "")  # a USB camera says what is wrong and the fix: "...; fix"
+            problem, _, fix = why.partition("; ")
+            return red(name, problem or f"cannot open {what}", fix or _camera_fix(cam))
         got, image = 0, None
         deadline = time.monotonic() + frame_wait_s
         while got < frames_wanted and time.monotonic() < deadline:

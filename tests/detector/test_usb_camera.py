@@ -26,7 +26,8 @@ from typing import Any
 import av
 import pytest
 
-from quickcam.common.config import ConfigError, load_config
+from quickcam.common.config import CameraConfig, ConfigError, load_config
+from quickcam.detector.doctor import check_camera
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Walk
@@ -254,6 +255,13 @@ def test_a_device_that_is_not_a_camera_fails_the_detector_with_one_line_naming_t
     assert run.returncode == 3, run.stdout + run.stderr
     assert "camera cam0: cannot open /dev/null — not a video device; set [camera] index or path" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_doctor_names_what_is_wrong_with_a_usb_device_and_the_fix() -> None:
+    result = check_camera(CameraConfig(source="camera", path="/dev/null"))
+    assert not result.ok
+    assert (result.detail, result.fix) == ("cannot open /dev/null — not a video device",
+                                           "set [camera] index or path to a /dev/video* camera")
 
 
 def test_a_missing_device_path_is_named(tmp_path: Path) -> None:
