@@ -19,7 +19,9 @@ exactly (``driver_clock``), so a segment's start and end are when its frames
 were taken, not when they were read. A stream with no such clock (a raw
 elementary stream read from a pipe) is counted at its nominal rate from the
 first frame, re-anchored to the wall clock if it drifts (``AvSource``).
-Counted or not, every packet's timestamps increase, as the MP4 muxer needs.
+Counted or not, every packet's timestamps increase, as the MP4 muxer needs: a
+stamp the driver repeats (or sets back by less than a frame) is moved just past
+the last one; a larger jump back ends the segment, and the next starts at a keyframe.
 
 ``demuxer`` other than ``v4l2`` reads the same elementary stream the v4l2
 demuxer yields (``h264``: Annex B; ``mjpeg``: JPEGs back to back) from a path
@@ -63,6 +65,14 @@ def driver_clock(stamp_ns: int, wall_ns: int, monotonic_ns: int) -> str:
     return "none"
 
 
+def increasing(stamp: int, last: int | None, frame_ticks: int) -> int:
+    """``stamp``, or just past ``last`` when the driver repeated it or set it back by less than a frame
+    (the MP4 muxer needs increasing stamps); a larger jump back is left to end the segment."""
+    if last is not None and 0 <= last - stamp < frame_ticks:
+        return last + 1
+    return stamp
+
+
 class V4l2Source(AvSource):
     """A device's H.264 or MJPEG demuxed by PyAV; stamps from the driver's clock (see the module's docstring)."""
 
@@ -75,6 +85,7 @@ class V4l2Source(AvSource):
         self.clock: str | None = None  # wall / monotonic / none, decided at each open's first packet
         self.to_wall_ns = 0  # added to a monotonic stamp
         self.counted = 0  # frames so far, for a stream without a clock
+        self.last_stamp: int | None = None  # the last packet's timestamp, in stream ticks
         self.keyframes_asked = False
 
     def open(self) -> bool:
@@ -96,7 +107,7 @@ class V4l2Source(AvSource):
                 self._ask_for_keyframes()
         else:
             options.update(PIPE_OPTIONS)
-        self.clock, self.counted, self.open_error = None, 0, ""
+        self.clock, self.counted, self.open_error, self.last_stamp = None, 0, "", None
         try:
             return av.open(self.path, format=self.demuxer_name, options=options, timeout=STREAM_TIMEOUT_S)
         except (av.FFmpegError, OSError) as exc:
@@ -131,6 +142,9 @@ class V4l2Source(AvSource):
                 "none": f"the stream has no clock; frames are counted at {self.fps:g} fps"}[self.clock])
         if self.clock == "none":
             packet.pts = packet.dts = self.counted * self.frame_ticks  # one frame per packet, no reordering
+        elif stamp is not None and increasing(stamp, self.last_stamp, self.frame_ticks) != stamp:
+            packet.pts = packet.dts = increasing(stamp, self.last_stamp, self.frame_ticks)
+        self.last_stamp = packet.pts if packet.pts is not None else packet.dts
         self.counted += 1
         return packet
 

@@ -31,7 +31,7 @@ from quickcam.detector.doctor import check_camera
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Walk
-from quickcam.detector.usb_source import UsbCamera, driver_clock
+from quickcam.detector.usb_source import UsbCamera, driver_clock, increasing
 from quickcam.detector.v4l2 import DeviceError, choose_input, device_error, fourcc
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.detector.fakes import camera_config, header, journal
@@ -296,6 +296,15 @@ def test_driver_timestamps_on_the_monotonic_or_wall_clock_are_recognised() -> No
     assert driver_clock(mono - 30_000_000, wall, mono) == "monotonic"  # UVC's default: a frame 30 ms ago
     assert driver_clock(wall - 30_000_000, wall, mono) == "wall"
     assert driver_clock(0, wall, mono) == "none"  # a stream counted from zero
+
+
+def test_a_stamp_the_driver_repeats_is_moved_just_past_the_last_and_a_real_jump_back_is_kept() -> None:
+    frame = 66_666  # ticks of 1 us at 15 fps
+    assert increasing(5_000_000, 4_933_334, frame) == 5_000_000  # the next frame
+    assert increasing(5_000_000, 5_000_000, frame) == 5_000_001  # the same stamp twice
+    assert increasing(4_990_000, 5_000_000, frame) == 5_000_001  # set back by less than a frame
+    assert increasing(1_000_000, 5_000_000, frame) == 1_000_000  # a clock that jumped back: the segment ends
+    assert increasing(1_000_000, None, frame) == 1_000_000
 
 
 def test_an_unknown_input_format_is_a_config_error() -> None:
