@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import pytest
 
 from quickcam.common.config import CameraConfig, ConfigError, load_config
@@ -170,6 +171,16 @@ def _stored(outbox_dir: Path) -> tuple[list[tuple[dict, Path]], list[dict]]:
     return segments, [header(outbox_dir, e["id"]) for e in entries if e["type"] == "snapshot"]
 
 
+def _opencv_frames(payload: Path) -> int:
+    """Frames OpenCV's own FFmpeg decodes from a stored segment: a second player besides PyAV."""
+    capture = cv2.VideoCapture(str(payload))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
+
+
 def _ffprobe_frames(payload: Path) -> int | None:
     if not shutil.which("ffprobe"):  # a second opinion where Debian's ffmpeg is installed
         return None
@@ -190,7 +201,7 @@ def test_a_uvc_h264_cameras_packets_are_recorded_as_they_came(tmp_path: Path, fi
     assert segments and segments[-1][0]["final"] and snapshots
     for head, payload in segments:
         assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
-        assert _ffprobe_frames(payload) in (None, head["frames"])
+        assert _ffprobe_frames(payload) in (None, head["frames"]) and _opencv_frames(payload) == head["frames"]
         assert head["fps"] == FPS and (head["width"], head["height"]) == (320, 240)
         assert head["end_ms"] - head["start_ms"] == pytest.approx((head["frames"] - 1) * PERIOD_MS, abs=1)
     starts = [h["start_ms"] for h, _ in segments]
@@ -219,7 +230,7 @@ def test_an_mjpeg_camera_is_watched_at_reduced_scale_and_its_events_re_encoded(t
     assert segments and segments[-1][0]["final"] and snapshots
     for head, payload in segments:
         assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
-        assert _ffprobe_frames(payload) in (None, head["frames"])
+        assert _ffprobe_frames(payload) in (None, head["frames"]) and _opencv_frames(payload) == head["frames"]
         assert head["end_ms"] - head["start_ms"] == pytest.approx((head["frames"] - 1) * PERIOD_MS, abs=1)
     onset_ms = snapshots[0]["time_ms"]
     assert onset_ms - segments[0][0]["start_ms"] >= 1000 - PERIOD_MS  # the pre-roll (kept as JPEG bytes)
