@@ -236,7 +236,8 @@ class UsbCamera:
         log.info("camera %s: %s is %s (%s), offering %s; reading %s", self.config.id, self.name, device.card,
                  device.driver, ", ".join(device.formats) or "nothing", kind)
         if kind == "raw":
-            log.info("camera %s: recording by reencode (the camera sends uncompressed video)", self.config.id)
+            say = log.warning if self.config.record == "passthrough" else log.info
+            say("camera %s: recording by reencode (the camera sends uncompressed video)", self.config.id)
             return CaptureSource(self.config)
         return V4l2Source(self.config, self.device, kind, name=self.name)
 
