@@ -16,6 +16,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ from quickcam.detector.v4l2 import DeviceError, choose_input, device_error, four
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.detector.fakes import camera_config, header, journal
 from tests.fakes.h264 import probe, write_h264
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="USB cameras use V4L2: Linux only")
 
 FPS, WALK, MAX_S = 10.0, Walk(1.5, 2.5), 12.0
 PERIOD_MS = 1000 / FPS
