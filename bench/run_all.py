@@ -84,6 +84,8 @@ SECTIONS = [
      "640x480@15 watching <= 2%, recording <= 5%; RSS <= 150 MB for one camera, <= 400 MB for eight; snapshot "
      "p95 < 1 s; first segment within segment_s + one GOP + 1 s.",
      "Figures: one run per case, both recorders side by side in the same invocation."),
+    ("usb", "13. USB cameras: H.264 passed through, MJPEG re-encoded", ["-m", "bench.bench_usb", "--rounds", "2"],
+     "", "Figures: medians of 2 rounds, the four cases of each resolution interleaved in the same invocation."),
 ]
 
 VERDICTS_START, VERDICTS_END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"

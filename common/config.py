@@ -118,7 +118,9 @@ class CameraConfig(_Section):
     id: str = Field("cam0", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     source: Literal["demo", "camera", "file", "stream"] = "demo"
     index: int = Field(0, ge=0)
-    path: str = Field("", validate_default=True)  # the video file or stream URL (source = "file" / "stream")
+    # The video file or stream URL (source = "file" / "stream"); for a USB camera, optionally its device
+    # instead of index (a stable name such as /dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_...-video-index0).
+    path: str = Field("", validate_default=True)
     width: int = Field(640, gt=0, le=7680)
     height: int = Field(480, gt=0, le=4320)
     fps: float = Field(15.0, gt=0, le=120)
@@ -127,7 +129,11 @@ class CameraConfig(_Section):
     # A file's first frame on the wall clock (ISO 8601, e.g. 2026-11-25T21:14:03+01:00); unset: the
     # file's creation time (its container's creation_time, else its mtime minus its length).
     start: datetime | None = None
-    mjpg: bool = True
+    # What a USB camera is asked for (Linux): "h264" is recorded as it came, "mjpeg" is watched at reduced
+    # scale and re-encoded, "raw" (YUYV...) is converted and re-encoded; "auto" takes the first the camera
+    # offers in that order.
+    input_format: Literal["auto", "h264", "mjpeg", "raw"] = "auto"
+    mjpg: bool = True  # OpenCV's capture (Windows, macOS, and raw video on Linux): ask for MJPG
     reopen_max_s: float = Field(30.0, gt=0, le=3600)
     # How events are recorded: "passthrough" remuxes the camera's own H.264/H.265 packets (file and stream
     # sources; no decode, no encode), "reencode" encodes decoded frames again, "auto" passes through

@@ -119,9 +119,8 @@ class AvSource:
         import av
 
         self.close()
-        options = {"rtsp_transport": "tcp"} if self.path.startswith("rtsp") else {}
         try:
-            self.container = av.open(self.path, options=options, timeout=STREAM_TIMEOUT_S)
+            self.container = self._open_container()
         except (av.FFmpegError, OSError) as exc:
             log.debug("camera %s: PyAV cannot open the source: %s", self.config.id, exc)
             return False
@@ -155,6 +154,13 @@ class AvSource:
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s", self.config.id,
                  self._name(), context.name, self.width, self.height, self.fps, self.mode)
         return True
+
+    def _open_container(self) -> Any:
+        """The demuxer for ``path``, a file or a stream URL (``usb_source.py`` opens a device its own way)."""
+        import av
+
+        options = {"rtsp_transport": "tcp"} if self.path.startswith("rtsp") else {}
+        return av.open(self.path, options=options, timeout=STREAM_TIMEOUT_S)
 
     def _name(self) -> str:
         from quickcam.detector.pipeline.capture import redacted

@@ -112,7 +112,7 @@ def describe_source(cam: CameraConfig) -> str:
     if cam.source == "demo":
         return "the demo scene"
     if cam.source == "camera":
-        return f"USB camera {cam.index}"
+        return f"USB camera {cam.path or cam.index}"
     if cam.source == "file":
         return f"video file {cam.path}"
     return f"stream {redacted(cam.path)}"
@@ -120,8 +120,9 @@ def describe_source(cam: CameraConfig) -> str:
 
 def _camera_fix(cam: CameraConfig) -> str:
     if cam.source == "camera":
-        return (f"check that camera {cam.index} is plugged in (Linux: ls /dev/video*), not in use by another "
-                "program, and that this user may use it (Linux: the video group); or change camera.index")
+        return (f"check that camera {cam.path or cam.index} is plugged in (Linux: ls /dev/video*), not in use by "
+                "another program, and that this user may use it (Linux: the video group); or change camera.index "
+                "(or camera.path)")
     if cam.source == "file":
         return "set camera.path to a readable video file"
     if cam.source == "stream":
@@ -138,7 +139,9 @@ def check_camera(cam: CameraConfig, frames_wanted: int = FRAMES_WANTED, frame_wa
     started = time.monotonic()
     try:
         if not source.open():
-            return red(name, f"cannot open {what}", _camera_fix(cam))
+            why = getattr(source, "open_error", "")  # a USB camera says what is wrong and the fix: "...; fix"
+            problem, _, fix = why.partition("; ")
+            return red(name, problem or f"cannot open {what}", fix or _camera_fix(cam))
         got, image = 0, None
         deadline = time.monotonic() + frame_wait_s
         while got < frames_wanted and time.monotonic() < deadline:

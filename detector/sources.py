@@ -305,15 +305,15 @@ class CaptureSource:
     @property
     def name(self) -> str:
         cfg = self.config
-        return f"device {cfg.index}" if cfg.source == "camera" else cfg.path
+        return (cfg.path or f"device {cfg.index}") if cfg.source == "camera" else cfg.path
 
     def _open_device(self) -> cv2.VideoCapture | None:
         cfg = self.config
         if cfg.source == "camera":
             for backend in camera_backends():
-                cap = cv2.VideoCapture(cfg.index, backend)
+                cap = cv2.VideoCapture(cfg.path or cfg.index, backend)
                 if cap.isOpened():
-                    if cfg.mjpg:
+                    if cfg.mjpg and cfg.input_format != "raw":
                         cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
                     cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
                     cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
@@ -396,10 +396,16 @@ def make_source(config: CameraConfig) -> FrameSource:
 
     A file or stream is demuxed by PyAV (its packets can be recorded as they
     are) unless ``[camera] record = "reencode"``; a ``detect_path`` is the
-    stream detection reads (see ``detector/pipeline/packet_capture.py``).
+    stream detection reads (see ``detector/pipeline/packet_capture.py``). A
+    USB camera on Linux is read through PyAV's v4l2 demuxer in the format
+    ``input_format`` chooses (``detector/usb_source.py``); elsewhere through OpenCV.
     """
     if config.source == "demo":
         return DemoSource(config.width, config.height, config.fps, realtime=config.realtime)
+    if config.source == "camera" and sys.platform.startswith("linux"):
+        from quickcam.detector.usb_source import UsbCamera  # H.264 / MJPEG through PyAV's v4l2 demuxer
+
+        return UsbCamera(config)
     if config.source in ("file", "stream") and (config.record != "reencode" or config.detect_path):
         from quickcam.detector.av_source import AvSource
 

@@ -73,13 +73,14 @@ def redacted(url: str) -> str:
 def open_failure(camera: CameraConfig) -> str:
     """Why ``camera``'s source would not open, as far as can be told, and the likely fix."""
     if camera.source == "camera":
-        device = f"/dev/video{camera.index}"
+        device = camera.path or f"/dev/video{camera.index}"
         if not sys.platform.startswith("linux"):
-            return (f"cannot open camera index {camera.index}; check it is plugged in and not used by another "
-                    "program, or set [camera] index")
+            return (f"cannot open camera {camera.path or camera.index}; check it is plugged in and not used by "
+                    "another program, or set [camera] index")
         if not Path(device).exists():
-            return (f"cannot open {device} (camera index {camera.index}) — no such device; list cameras with "
-                    "`v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index")
+            name = device if camera.path else f"{device} (camera index {camera.index})"
+            return (f"cannot open {name} — no such device; list cameras with "
+                    "`v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index or path")
         if not os.access(device, os.R_OK | os.W_OK):
             return (f"cannot open {device} — permission denied; add this user to the 'video' group "
                     "(`sudo usermod -aG video $USER`, then log in again)")
@@ -240,7 +241,8 @@ class CaptureStage:
                 self.stats.open_error = ""
                 return True
             attempt += 1
-            reason = open_failure(self.camera) if reason == "cannot open" else reason  # what, and the fix
+            if reason == "cannot open":  # what, and the fix: the source's own words (a USB camera's), else a guess
+                reason = getattr(self.source, "open_error", "") or open_failure(self.camera)
             self.stats.open_error = reason
             if not self.stats.opened:  # never delivered
                 if self.stats.state != "failing":
