@@ -33,9 +33,10 @@ WORKDIR /data
 ENV QUICKCAM_ENV_FILE=/run/secrets/tokens.env \
     QUICKCAM_LOGGING__FILE=/data/logs/run.log
 
-# Healthy while this container's process refreshes its status file (the uploader's
-# state/status.json or the detector's outbox/detector-status.json, every 1-2 s) and
-# no camera has been other than ok for more than 30 s (docs/deploy.md, Health checks).
+# Healthy while the processes that left a status file here (the uploader's
+# state/status.json, the detector's outbox/detector-status.json, every 1-2 s) refresh
+# it, no camera has been other than ok for more than 30 s and no detector went silent;
+# docker-compose.yml names each service's role instead (docs/deploy.md, Health checks).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["quickcam", "status", "--healthcheck", "--config", "/config/quickcam.toml"]
 

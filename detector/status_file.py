@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this name
 INTERVAL_S = 2.0
 RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
-HEALTHY_STATES = ("ok", "ended")  # uploader/cli.py's health check reads the same words
+HEALTHY_STATES = ("ok", "ended")  # uploader/health.py reads the same words
 
 
 def status_path(outbox_dir: Path) -> Path:
@@ -46,6 +46,7 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
         "time": time.time() if now is None else now,
         "pid": os.getpid(),
         "running": running,
+        "interval_s": INTERVAL_S,  # the health check calls this file stale after a few intervals
         "cameras": cameras,
         "outbox": {"items": items, "bytes": size, "refused": refused},
         "link": link,

@@ -190,6 +190,28 @@ def test_the_health_check_command_works_for_both_services(tmp_path: Path, proces
     assert health() == 1  # hung: the file went stale
 
 
+@pytest.mark.parametrize("service", ["detector", "uploader"])
+def test_each_compose_service_checks_its_own_process_not_the_other_container(tmp_path: Path, service: str) -> None:
+    argv = _compose()["services"][service]["healthcheck"]["test"]
+    assert argv[:5] == ["CMD", "quickcam", "status", "--healthcheck", service]
+    config = tmp_path / "quickcam.toml"
+    config.write_text("")
+    argv = [QUICKCAM, *argv[2:]]
+    argv[argv.index(CONFIG_IN_CONTAINER)] = str(config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    other = "uploader" if service == "detector" else "detector"
+    files = {"detector": tmp_path / "outbox" / "detector-status.json", "uploader": tmp_path / "state" / "status.json"}
+    files[other].parent.mkdir()
+    files[other].write_text(json.dumps({"time": time.time(), "running": True}))
+    only_other = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert only_other.returncode == 1 and f"{service} not on this machine" in only_other.stderr
+    files[other].unlink()  # this container sees only its own volume: the other's file is not here
+    files[service].parent.mkdir()
+    files[service].write_text(json.dumps({"time": time.time(), "running": True}))
+    own = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert own.returncode == 0 and own.stdout.strip() == f"healthy: {service} running", own.stderr
+
+
 # -- the compose snippets in docs/deploy.md -------------------------------------------
 
 

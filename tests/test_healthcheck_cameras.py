@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from quickcam.uploader.cli import HEALTH_GRACE_S
+from quickcam.uploader.health import HEALTH_GRACE_S
 from tests.conftest import QUICKCAM, private_endpoint
 
 
@@ -23,9 +23,12 @@ def _healthcheck(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[
                           text=True, timeout=30)
 
 
-def test_a_camera_failing_past_the_grace_fails_the_healthcheck_with_its_name_and_fix(tmp_path: Path) -> None:
+def test_a_camera_failing_past_the_grace_fails_the_healthcheck_with_its_name_and_fix(
+    tmp_path: Path, detector_command: list[str] | None,
+) -> None:
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(tmp_path / "garage.mp4"))
-    detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "60"], cwd=tmp_path, env=env,
+    argv = [*(detector_command or [QUICKCAM, "detector"]), "--seconds", "60"]  # the Python or the native one
+    detector = subprocess.Popen(argv, cwd=tmp_path, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         path, live = tmp_path / "outbox" / "detector-status.json", {}
@@ -38,6 +41,7 @@ def test_a_camera_failing_past_the_grace_fails_the_healthcheck_with_its_name_and
                 continue
         camera = live["cameras"]["cam0"]
         assert camera["state"] == "failing" and camera["not_ok_since"] <= live["time"], live
+        assert live["interval_s"] > 0  # the health check's staleness is counted in these
         within_grace = _healthcheck(tmp_path, env)  # failing for a second or two: still within the grace
         assert within_grace.returncode == 0, within_grace.stderr
     finally:

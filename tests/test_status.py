@@ -166,6 +166,9 @@ def test_healthcheck_passes_while_a_process_here_is_running_and_fails_otherwise(
     _write(detector_file, {**_detector(), "time": time.time() - 60})
     assert _status(tmp_path, "--healthcheck").returncode == 1
     _write(tmp_path / "state" / "status.json", {**_uploader(), "time": time.time()})
+    crashed = _status(tmp_path, "--healthcheck")  # its status file left behind, still saying "running"
+    assert crashed.returncode == 1 and "detector NOT RUNNING (last seen 6" in crashed.stderr
+    _write(detector_file, {**_detector(running=False), "time": time.time() - 60})  # stopped cleanly
     assert _status(tmp_path, "--healthcheck").stdout.strip() == "healthy: uploader running"
 
 

@@ -12,6 +12,7 @@ import click
 from quickcam.common.config import load_config
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
+from quickcam.uploader.health import ROLES, ago, check, liveness
 
 
 @click.command()
@@ -41,8 +42,6 @@ def _ledger_path(config_path: Path | None) -> Path:
 # there). Read as files, so this command imports nothing from the detector.
 DETECTOR_STATUS_FILE = "detector-status.json"
 UPLOADER_STATUS_FILE = "status.json"
-FRESH_S = 15.0  # a status file older than this means its process is not running
-HEALTH_GRACE_S = 30.0  # a camera may be not ok this long (a reconnect) before the health check fails
 WAIT_POLL_S = 0.5
 
 
@@ -55,56 +54,12 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise click.ClickException(f"cannot read {path}: {exc}") from None
 
 
-def _ago(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for limit, unit, size in ((120, "s", 1), (7200, "min", 60), (172800, "h", 3600)):
-        if seconds < limit:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds / 86400:.0f} d"
-
-
 def _kib(n: float) -> str:
     return f"{n / 1024:.0f} KiB" if n < 10 * (1 << 20) else f"{n / (1 << 20):.0f} MiB"
 
 
-def _liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
-    """(running, words) for a status file's contents."""
-    if not status:
-        return False, "not on this machine"
-    age = now - status.get("time", 0)
-    if status.get("running", True) and age < FRESH_S:
-        return True, "running"
-    if not status.get("running", True):
-        return False, f"stopped {_ago(age)} ago"
-    return False, f"NOT RUNNING (last seen {_ago(age)} ago)"
-
-
-def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
-    """The health check's rule for cameras (docs/deploy.md, Health checks): one phrase per failing camera.
-
-    A camera of a running detector fails the check once its state has been other
-    than ``ok`` or ``ended`` for more than ``HEALTH_GRACE_S``, by its
-    ``not_ok_since`` stamp (detector/status_file.py). A detector that writes no
-    stamp (the native one) is judged by the state alone, ``starting`` excepted.
-    """
-    if not _liveness(det, now)[0]:
-        return []
-    blind = []
-    for camera_id, info in sorted(det.get("cameras", {}).items()):
-        state = str(info.get("state", "?"))
-        since = info.get("not_ok_since")
-        if state in ("ok", "ended") or (since is None and state == "starting"):
-            continue
-        if since is not None and now - float(since) <= HEALTH_GRACE_S:
-            continue
-        fault = info.get("fault") or "see quickcam status and the detector's log"
-        span = f" for {_ago(now - float(since))}" if since is not None else ""
-        blind.append(f"camera {camera_id} {state.upper()}{span} ({fault})")
-    return blind
-
-
 def uploader_line(live: dict[str, Any], now: float) -> str:
-    running, words = _liveness(live, now)
+    running, words = liveness(live, now)
     if not live:
         return "uploader: not on this machine (no status file here)"
     connected = sum(1 for d in live.get("detectors", []) if d.get("status") and not d.get("silent"))
@@ -117,7 +72,7 @@ def uploader_line(live: dict[str, Any], now: float) -> str:
 
 
 def detector_line(det: dict[str, Any], now: float) -> str:
-    running, words = _liveness(det, now)
+    running, words = liveness(det, now)
     outbox = det.get("outbox", {})
     link = det.get("link", {})
     line = f"detector: {words}"
@@ -160,7 +115,7 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
     last_ms = info.get("last_event_ms", 0)
     if last_ms:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last_ms / 1000))
-        line += f", last event {when} ({_ago(now - last_ms / 1000)} ago)"
+        line += f", last event {when} ({ago(now - last_ms / 1000)} ago)"
     else:
         line += ", no event yet"
     if info.get("recorder"):
@@ -177,7 +132,7 @@ def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str
             continue  # a bare hello (quickcam doctor), or the detector on this machine
         heard = "stopped cleanly" if det.get("stopped") else "SILENT" if det.get("silent") else "connected"
         lines.append(f"detector {det.get('detector') or '?'} (via the uploader): {heard}, last heard "
-                     f"{_ago(det.get('seen_s_ago', 0))} ago; outbox {status.get('outbox_depth', 0)} item(s)")
+                     f"{ago(det.get('seen_s_ago', 0))} ago; outbox {status.get('outbox_depth', 0)} item(s)")
         for cam, info in sorted(status.get("cameras", {}).items()):
             lines.append(camera_line(cam, info, now))
     return lines
@@ -186,7 +141,7 @@ def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str
 def destination_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = [f"{'destination':<14}{'pending':>8}{'failed':>8}{'uploaded':>10}{'oldest':>9}  last error"]
     for row in rows:
-        oldest = _ago(row["oldest_pending_s"]) if row["pending"] or row["failed"] else "-"
+        oldest = ago(row["oldest_pending_s"]) if row["pending"] or row["failed"] else "-"
         lines.append(f"{row['destination']:<14}{row['pending']:>8}{row['failed']:>8}{row['uploaded']:>10}"
                      f"{oldest:>9}  {row['last_error'][:80]}".rstrip())
     return lines
@@ -198,7 +153,7 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     lines = [uploader_line(live, now)]
     if det:
         lines.append(detector_line(det, now))
-        stale = not _liveness(det, now)[0]
+        stale = not liveness(det, now)[0]
         lines += [camera_line(cam, info, now, stale) for cam, info in sorted(det.get("cameras", {}).items())]
     relayed = relayed_lines(live, set(det.get("cameras", {})), now)
     lines += relayed
@@ -236,7 +191,7 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     for row in rows:
         line = f"alert target {row['target']}: {row['sent']} sent, {row['pending']} waiting, {row['failed']} failed"
         if row["undelivered"]:
-            line += (f"; UNDELIVERED: {row['undelivered']} since {_ago(now - row['undelivered_since'])} ago"
+            line += (f"; UNDELIVERED: {row['undelivered']} since {ago(now - row['undelivered_since'])} ago"
                      f" ({row['last_error'][:120] or 'not tried yet'})")
         lines.append(line)
     mqtt = service.get("mqtt")
@@ -271,22 +226,21 @@ def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--wait", is_flag=True, help="Wait, with a progress bar, until the upload backlog is empty.")
 @click.option("--timeout", "timeout_s", type=float, default=None, help="With --wait: give up after this many seconds.")
-@click.option("--healthcheck", is_flag=True,
-              help="Exit 0 if a quickcam process on this machine is running and none of its cameras "
-                   "has been failing for more than 30 s (container health checks).")
-def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float | None, healthcheck: bool) -> None:
+@click.option("--healthcheck", "role", type=click.Choice(ROLES), is_flag=False, flag_value="auto", default=None,
+              help="Exit 0 if this machine's quickcam processes run and none of their cameras or detectors "
+                   "has been failing for long (container health checks); the value says which process must "
+                   "run here (auto: each that left a status file here). Rule: docs/deploy.md, Health checks.")
+def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float | None, role: str | None) -> None:
     """Show both sides: cameras, outbox, link, spool and the upload backlog per destination."""
     config = load_config(config_path)
     live = _read_json(config.uploader.state_dir / UPLOADER_STATUS_FILE)
     det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE)
     now = time.time()
-    if healthcheck:
-        alive = [name for name, doc in (("uploader", live), ("detector", det)) if _liveness(doc, now)[0]]
-        if not alive:
-            raise click.ClickException("unhealthy: no detector or uploader status file here is fresh")
-        if blind := blind_cameras(det, now):
-            raise click.ClickException(f"unhealthy: {'; '.join(blind)}")
-        click.echo(f"healthy: {', '.join(alive)} running")
+    if role is not None:
+        healthy, line = check(role, live, det, now)
+        if not healthy:
+            raise click.ClickException(line)
+        click.echo(line)
         return
     ledger_path = config.uploader.state_dir / "ledger.sqlite3"
     if wait:
@@ -320,7 +274,7 @@ def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | Non
         with click.progressbar(length=max(pending, 1), label="uploading backlog", show_pos=True,
                                show_eta=True) as bar:
             while pending:
-                if not _liveness(_read_json(live_path), time.time())[0]:
+                if not liveness(_read_json(live_path), time.time())[0]:
                     click.echo("")
                     click.echo(f"the uploader is not running here; {pending} upload(s) wait for it to start", err=True)
                     return 1

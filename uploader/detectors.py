@@ -142,7 +142,9 @@ class DetectorTable:
         """The ``detectors`` list of ``state/status.json``: one entry per detector."""
         now = time.time() if now is None else now
         return [{"detector": r.detector, "key": r.user, "public_key": r.public_key, "cameras": r.cameras,
-                 "seen_s_ago": round(now - r.seen, 1), "silent": r.silent, "stopped": r.silent and r.stopping,
+                 "seen_s_ago": round(now - r.seen, 1), "silent": r.silent,
+                 "silent_after_s": r.quiet_limit_s(), "stopped": r.silent and r.stopping,
+                 "stopping": r.stopping,
                  "connections": r.connections,
                  "status": {k: v for k, v in r.status.items() if k in STATUS_FIELDS}}
                 for r in self.records.values()]

@@ -417,6 +417,7 @@ class Receiver:
             "time": time.time(),
             "running": running,  # false on the last write: a stopped uploader is not shown as up
             "pid": os.getpid(),
+            "interval_s": HOUSEKEEPING_S,  # the health check calls this file stale after a few intervals
             "endpoint": self.endpoint,
             "curve": self.allow is not None,
             "counters": dict(self.counters),

@@ -122,15 +122,19 @@ int run(const qc::Config& config, double seconds) {
     };
     std::string keep = config.recording.keep_local_copy ? config.recording.outbox_dir + "/sent" : "";
     UploaderLink link(config.link, curve, outbox, ids, camera_status, keep);
+    NotOkClock not_ok;
     auto collect = [&](bool running) {
         LinkStatus ls = link.status();
         auto [items, bytes] = outbox.depth();
         using namespace std::chrono;
         double now = duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+        Value cameras = camera_status();
+        not_ok.stamp(cameras, now);
         return Value::map({
             {"time", Value::real(now)}, {"pid", Value::integer(::getpid())}, {"running", Value::boolean(running)},
+            {"interval_s", Value::real(kStatusIntervalS)},  // stale after a few intervals (health check)
             {"detector", Value::text("quickcam-native-detector")},
-            {"cameras", camera_status()},
+            {"cameras", cameras},
             {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
                                    {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},

@@ -75,4 +75,16 @@ bool write_status(const std::string& path, const Value& status) {
     return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+void NotOkClock::stamp(Value& cameras, double now) {
+    for (auto& [id, info] : cameras.m) {
+        std::string state = info.has("state") && info.at("state").is(Value::Kind::Str) ? info.at("state").s : "";
+        if (state == "ok" || state == "ended") {
+            since_.erase(id);
+            continue;
+        }
+        auto [at, _] = since_.emplace(id, now);
+        info["not_ok_since"] = Value::real(at->second);
+    }
+}
+
 }  // namespace qc

@@ -1,10 +1,11 @@
 // The detector's status file, <outbox>/detector-status.json, in the format of
 // detector/status_file.py (what `quickcam status` and `quickcam doctor` read): time, pid,
-// running, cameras (each camera's status map), outbox {items, bytes, refused, over_budget},
+// running, interval_s, cameras (each camera's status map, not_ok_since when not ok), outbox {items, bytes, refused, over_budget},
 // link {endpoint, connected, acked, retransmits, in_flight, last_error}. Built as a Value
 // map, so a new field is one more line in main.cpp's collect().
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "value.hpp"
@@ -14,5 +15,16 @@ namespace qc {
 std::string to_json(const Value& value);  // keys sorted, as json.dumps(sort_keys=True)
 // Replace `path` atomically (temp file + rename); false (logged once by the caller) on failure.
 bool write_status(const std::string& path, const Value& status);
+
+// Stamps each camera map in `cameras` whose state is not ok/ended with not_ok_since (epoch
+// seconds): when it stopped being ok, as detector/status_file.py's NotOkClock. The health
+// check (uploader/health.py) gives a camera 30 s from that stamp to reconnect.
+class NotOkClock {
+public:
+    void stamp(Value& cameras, double now);
+
+private:
+    std::map<std::string, double> since_;
+};
 
 }  // namespace qc

@@ -1,0 +1,113 @@
+"""``quickcam status --healthcheck [auto|detector|uploader|all]``: a crashed or silent detector is never healthy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from quickcam.uploader.health import check
+from tests.conftest import QUICKCAM, private_endpoint
+
+
+def _env(root: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env.update({"QUICKCAM_LINK__ENDPOINT": private_endpoint(root), "QUICKCAM_LINK__HEARTBEAT_S": "0.5", **extra})
+    return env
+
+
+def _healthcheck(cwd: Path, env: dict[str, str], *role: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([QUICKCAM, "status", "--healthcheck", *role], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=30)
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _until(what: str, ready, deadline_s: float = 30) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + deadline_s
+    while not ready():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _heard(root: Path) -> dict[str, dict]:
+    """The uploader's detector records by camera, as its status file has them."""
+    return {",".join(d["cameras"]): d for d in _read(root / "state" / "status.json").get("detectors", [])
+            if d.get("status")}
+
+
+def test_a_crashed_detector_fails_the_healthcheck_and_one_stopped_cleanly_does_not(tmp_path: Path) -> None:
+    from quickcam.common.cryptofile import SymmetricKey
+
+    (tmp_path / "tokens.env").write_text(f"ENCRYPTION_KEY={SymmetricKey.generate().to_hex()}\n")
+    (tmp_path / "tokens.env").chmod(0o600)
+    (tmp_path / "porch").mkdir()
+    env = _env(tmp_path)
+    procs = {"uploader": subprocess.Popen([QUICKCAM, "uploader", "--seconds", "60"], cwd=tmp_path, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)}
+    for name, cwd in (("garage", tmp_path), ("porch", tmp_path / "porch")):  # garage beside the uploader
+        procs[name] = subprocess.Popen([QUICKCAM, "detector", "--seconds", "60"], cwd=cwd,
+                                       env={**env, "QUICKCAM_CAMERA__ID": name},
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _until("both detectors heard", lambda: {"garage", "porch"} <= set(_heard(tmp_path)))
+        both = _healthcheck(tmp_path, env, "all")
+        assert both.returncode == 0 and both.stdout.strip() == "healthy: uploader, detector running", both.stderr
+
+        procs["porch"].terminate()  # a clean stop: it says so (protocol 1.1 "stopping")
+        procs["porch"].wait(timeout=30)
+        procs["garage"].send_signal(signal.SIGKILL)  # a crash: its status file stays, saying "running"
+        procs["garage"].wait(timeout=10)
+        _until("the uploader to notice", lambda: _heard(tmp_path)["garage"]["silent"]
+               and _heard(tmp_path)["porch"]["silent"])
+        path = tmp_path / "outbox" / "detector-status.json"
+        left = _read(path)
+        assert left["running"] is True
+        path.write_text(json.dumps({**left, "time": left["time"] - 60}))  # as if a minute had passed
+        crashed = _healthcheck(tmp_path, env)
+        assert crashed.returncode == 1
+        assert crashed.stderr.count("\n") == 1, crashed.stderr  # one line
+        assert "unhealthy: detector NOT RUNNING (last seen 6" in crashed.stderr, crashed.stderr
+        assert "s ago): start it (docker compose up -d detector" in crashed.stderr
+        assert "(cameras garage) SILENT for " in crashed.stderr and "porch" not in crashed.stderr, crashed.stderr
+
+        uploader_only = _healthcheck(tmp_path, env, "uploader")  # the uploader's container: knows garage
+        assert uploader_only.returncode == 1 and "(cameras garage) SILENT" in uploader_only.stderr
+        assert "detector NOT RUNNING" not in uploader_only.stderr
+
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()  # nothing here needs a clean stop any more
+                proc.wait(timeout=30)
+
+
+def _fresh(now: float, **over: object) -> dict:
+    return {"time": now - 1, "running": True, "interval_s": 2.0, "cameras": {}, **over}
+
+
+def test_each_role_expects_its_own_process_and_the_compose_containers_see_only_theirs() -> None:
+    now = 1_800_000_000.0
+    uploader, detector = _fresh(now), _fresh(now, cameras={"cam0": {"state": "ok"}})
+    assert check("uploader", uploader, {}, now) == (True, "healthy: uploader running")  # compose: uploader
+    assert check("detector", {}, detector, now) == (True, "healthy: detector running")  # compose: detector
+    assert check("all", uploader, {}, now) == (False, "unhealthy: detector not on this machine: start it "
+                 "(docker compose up -d detector, systemctl start quickcam-detector) or see its log")
+    assert check("uploader", {}, detector, now)[0] is False
+    stale = _fresh(now, time=now - 11)  # 5 intervals of 2 s, and 10 s at least
+    assert check("auto", uploader, stale, now)[1].startswith("unhealthy: detector NOT RUNNING (last seen 11 s ago)")
+    assert check("auto", uploader, _fresh(now, time=now - 9), now)[0] is True
+    older = {"time": now - 14, "running": True}  # written before interval_s: 15 s, as before
+    assert check("auto", older, {}, now)[0] is True
+    stopped = {**stale, "running": False}  # stopped cleanly: auto no longer expects it, the detector role does
+    assert check("auto", uploader, stopped, now) == (True, "healthy: uploader running")
+    assert check("detector", uploader, stopped, now)[1].startswith("unhealthy: detector stopped 11 s ago: start it")
+    assert check("auto", {}, stopped, now)[1].startswith("unhealthy: no detector or uploader status file here")

@@ -1,0 +1,130 @@
+"""The rule of ``quickcam status --healthcheck``: which processes must run here, and what fails them.
+
+Docker, systemd and monitoring scripts ask one question: is this machine's part
+of quickcam doing its job? The answer comes from the status files alone (the
+uploader's ``state/status.json``, the detector's ``outbox/detector-status.json``),
+so the check imports neither process and works in either container. The exact
+rule, which docs/deploy.md (Health checks) states for operators:
+
+- A status file is *fresh* while it is younger than ``STALE_INTERVALS`` of its
+  own ``interval_s`` (at least ``STALE_FLOOR_S``; ``FRESH_S`` for a file written
+  before it carried ``interval_s``) and does not say ``running: false``.
+- The *role* says which processes must be fresh: ``detector``, ``uploader`` or
+  ``all``; ``auto`` (the default) expects every process that left a status file
+  here and did not stop cleanly, and at least one process.
+- A running detector fails for a camera that has not been ``ok``/``ended`` for
+  more than ``HEALTH_GRACE_S``; a running uploader fails for a detector it heard
+  from that went silent without saying it stops (protocol 1.1 ``stopping``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROLES = ("auto", "detector", "uploader", "all")
+FRESH_S = 15.0  # a status file without interval_s, older than this: its process is not running
+STALE_INTERVALS = 5  # a status file this many of its own write intervals old: its process is not running
+STALE_FLOOR_S = 10.0  # ... but never sooner (a busy machine delays a write by a few seconds)
+HEALTH_GRACE_S = 30.0  # a camera may be not ok this long (a reconnect) before the health check fails
+HEALTHY_STATES = ("ok", "ended")  # detector/status_file.py stamps every other state with not_ok_since
+FIX = {"detector": "start it (docker compose up -d detector, systemctl start quickcam-detector) or see its log",
+       "uploader": "start it (docker compose up -d uploader, systemctl start quickcam-uploader) or see its log"}
+
+
+def ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for limit, unit, size in ((120, "s", 1), (7200, "min", 60), (172800, "h", 3600)):
+        if seconds < limit:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds / 86400:.0f} d"
+
+
+def stale_after_s(status: dict[str, Any]) -> float:
+    """How old a status file may be while its process still counts as running."""
+    interval = status.get("interval_s")
+    if not isinstance(interval, (int, float)) or interval <= 0:
+        return FRESH_S
+    return max(STALE_INTERVALS * float(interval), STALE_FLOOR_S)
+
+
+def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
+    """(running, words) for a status file's contents."""
+    if not status:
+        return False, "not on this machine"
+    age = now - status.get("time", 0)
+    if not status.get("running", True):
+        return False, f"stopped {ago(age)} ago"
+    if age < stale_after_s(status):
+        return True, "running"
+    return False, f"NOT RUNNING (last seen {ago(age)} ago)"
+
+
+def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
+    """One phrase per camera of a running detector that has not been ok for more than ``HEALTH_GRACE_S``.
+
+    Judged by the camera's ``not_ok_since`` stamp (both detectors write it); a
+    status file without the stamp (an older detector) by the state alone,
+    ``starting`` excepted.
+    """
+    if not liveness(det, now)[0]:
+        return []
+    blind = []
+    for camera_id, info in sorted(det.get("cameras", {}).items()):
+        state = str(info.get("state", "?"))
+        since = info.get("not_ok_since")
+        if state in HEALTHY_STATES or (since is None and state == "starting"):
+            continue
+        if since is not None and now - float(since) <= HEALTH_GRACE_S:
+            continue
+        fault = info.get("fault") or "see quickcam status and the detector's log"
+        span = f" for {ago(now - float(since))}" if since is not None else ""
+        blind.append(f"camera {camera_id} {state.upper()}{span} ({fault})")
+    return blind
+
+
+def silent_detectors(live: dict[str, Any], now: float) -> list[str]:
+    """One phrase per detector the running uploader heard from that went silent without saying it stops.
+
+    ``seen_s_ago`` is as of the uploader's last write, so the file's age is added.
+    A detector that sent ``stopping`` (protocol 1.1) stopped cleanly and is not
+    counted; one forgotten after an hour of silence (uploader/detectors.py) no
+    longer fails the check, and neither does one the uploader never heard from
+    since it started.
+    """
+    if not liveness(live, now)[0]:
+        return []
+    silent = []
+    for det in live.get("detectors", []):
+        if not det.get("status") or det.get("stopping"):
+            continue  # a bare hello (quickcam doctor), or a clean stop
+        quiet = float(det.get("seen_s_ago", 0)) + max(0.0, now - live.get("time", now))
+        limit = det.get("silent_after_s")
+        if det.get("silent") or (isinstance(limit, (int, float)) and quiet > limit):
+            name = det.get("key") or det.get("detector") or "?"
+            cameras = ", ".join(det.get("cameras", [])) or "?"
+            silent.append(f"detector {name} (cameras {cameras}) SILENT for {ago(quiet)} without stopping "
+                          f"(check that it runs and reaches the uploader: quickcam status on its machine)")
+    return silent
+
+
+def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> tuple[bool, str]:
+    """(healthy, the one line to print) for ``role`` from the uploader's and the detector's status files."""
+    docs = {"uploader": live, "detector": det}
+    if role == "auto":
+        expected = [name for name, doc in docs.items() if doc and doc.get("running", True)]
+    else:
+        expected = ["uploader", "detector"] if role == "all" else [role]
+    problems = []
+    for name in expected:
+        running, words = liveness(docs[name], now)
+        if not running:
+            problems.append(f"{name} {words}: {FIX[name]}")
+    problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []
+    problems += silent_detectors(live, now) if "uploader" in expected or role == "auto" else []
+    alive = [name for name, doc in docs.items() if liveness(doc, now)[0]]
+    if not alive and not problems:
+        problems.append("no detector or uploader status file here is fresh (start them; check "
+                        "recording.outbox_dir and uploader.state_dir)")
+    if problems:
+        return False, f"unhealthy: {'; '.join(problems)}"
+    return True, f"healthy: {', '.join(alive)} running"
