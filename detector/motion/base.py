@@ -20,8 +20,12 @@ around it are the same for all, so they are written once here:
    one while the background learns fast for ``relearn_s``;
 6. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
-   of its change (``lighting.looks_like_light``); if any is light, the whole
-   background is re-learnt at once except where the other blobs are;
+   of its change (``lighting.looks_like_light``); just after a switch of
+   light, a blob that stands still since the last frame is what the light
+   left behind (a highlight it had clipped white, the rim of its pool: no
+   smooth gain explains those), not motion (``_still``); if any blob is one
+   or the other, the whole background is re-learnt at once except where the
+   other blobs are;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays);
