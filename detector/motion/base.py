@@ -58,6 +58,7 @@ NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running est
 NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
 DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
+LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a person cannot)
 STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
 
 
@@ -94,8 +95,9 @@ class MotionDetector(ABC):
         self.relearn_left = 0
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
-        self.switched = 0  # frames left in which a light just switched (a global change or a lighting blob)
+        self.switched = 0  # frames left in which a light just switched (the mean brightness jumped)
         self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``_still``)
+        self._last_brightness: float | None = None
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
         self.dark = False
@@ -203,6 +205,7 @@ class MotionDetector(ABC):
         cfg = self.config
         gray = self._prepare(image)
         brightness = float(cv2.mean(gray)[0])
+        self._watch_switch(brightness)
         gray = self._denoise(gray, brightness)
         if self.reference is None or self.reference.shape != gray.shape:
             self._set_zone(gray.shape)
@@ -250,7 +253,7 @@ class MotionDetector(ABC):
         self.reset(gray)
         self.persistence.forget()
         self.relearn_left = self.relearn_frames
-        self.light_context = self.switched = self.light_context_frames
+        self.light_context = self.light_context_frames
         self._previous = None
         return self._result(False, changed, brightness=brightness, global_change=True)
 
@@ -261,12 +264,22 @@ class MotionDetector(ABC):
         else:
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(clipped, 0, 255).astype(np.uint8))
 
-    def _remember(self, normal: np.ndarray) -> None:
-        """Keep this frame for ``_still`` (a copy: in the dark ``normal`` is a buffer updated in place)."""
-        if self._previous is None or self._previous.shape != normal.shape:
-            self._previous = normal.copy()
+    def _watch_switch(self, brightness: float) -> None:
+        """Arm ``_still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
+
+        A lamp switched on or off moves the whole frame's mean by several per
+        cent at once; a person walking moves it by a fraction of that (a
+        slow fade or a camera's flicker: a per cent or so a frame).
+        """
+        last, self._last_brightness = self._last_brightness, brightness
+        if last is not None and abs(brightness - last) >= LIGHT_JUMP * max(last, 1.0):
+            self.switched = self.light_context_frames
         else:
-            np.copyto(self._previous, normal)
+            self.switched = max(0, self.switched - 1)
+
+    def _remember(self, normal: np.ndarray) -> None:
+        """Keep this frame for ``_still``: each frame is a new array, except the dark's denoising buffer."""
+        self._previous = normal.copy() if normal is self._smoothed else normal
 
     def _still(self, normal: np.ndarray, box: tuple[int, int, int, int], area: int, threshold: float) -> bool:
         """True if the blob in ``box`` (``area`` pixels) did not move since the last frame.
@@ -293,7 +306,6 @@ class MotionDetector(ABC):
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / mask.shape[1]
         blobs, lighting, revealed = [], 0, 0
-        self.switched = max(0, self.switched - 1)
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
@@ -311,7 +323,7 @@ class MotionDetector(ABC):
                  for ((x, y, w, h), _), ok in zip(blobs, counted, strict=True) if ok]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:
-            self.light_context = self.switched = self.light_context_frames
+            self.light_context = self.light_context_frames
         if lighting or revealed:
             self._absorb(normal, small_boxes)
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
