@@ -447,3 +447,22 @@ def test_a_walker_entering_while_a_lamp_comes_on_is_seen(vtest_walkers: tuple, t
         else:
             break
     assert True in seen and seen.index(True) <= 3, seen
+
+
+def test_a_light_switching_arms_the_stillness_rule_and_a_walker_does_not() -> None:
+    """Only a jump of the whole frame's mean brightness between two frames (a switch) makes a blob that
+    stands still count as what the light left behind; a walker (here 6 % of the frame) never does."""
+    source = _demo()
+    detector = create_detector(MotionConfig(), fps=source.fps)
+    motion = []
+    for index in range(120):
+        motion.append(detector.detect(source.read().image).motion)
+        assert detector.switched == 0, index
+    assert any(motion)
+    lamp = _lamp(0.3, 0.4, 0.2, 1.8)
+    quiet = _demo(walks=())
+    detector = create_detector(MotionConfig(), fps=quiet.fps)
+    for index in range(60):
+        image = quiet.read().image
+        detector.detect(np.clip(image * lamp, 0, 255).astype(np.uint8) if index >= 40 else image)
+        assert (detector.switched > 0) == (index >= 40), index
