@@ -20,8 +20,12 @@ around it are the same for all, so they are written once here:
    one while the background learns fast for ``relearn_s``;
 6. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
-   of its change (``lighting.looks_like_light``); if any is light, the whole
-   background is re-learnt at once except where the other blobs are;
+   of its change (``lighting.looks_like_light``); just after a switch of
+   light, a blob that stands still since the last frame is what the light
+   left behind (a highlight it had clipped white, the rim of its pool: no
+   smooth gain explains those), not motion (``_still``); if any blob is one
+   or the other, the whole background is re-learnt at once except where the
+   other blobs are;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays);
@@ -54,6 +58,8 @@ NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running est
 NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
 DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
+LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
+STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,9 @@ class MotionDetector(ABC):
         self.relearn_left = 0
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
+        self.switched = 0  # frames left in which a light just switched (the mean brightness jumped)
+        self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``_still``)
+        self._last_brightness: float | None = None
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
         self.dark = False
@@ -212,6 +221,7 @@ class MotionDetector(ABC):
         cfg = self.config
         gray = self._prepare(image)
         brightness = float(cv2.mean(gray)[0])
+        self._watch_switch(brightness)
         gray = self._denoise(gray, brightness)
         if self.reference is None or self.reference.shape != gray.shape:
             self._set_zone(gray.shape)
@@ -239,7 +249,8 @@ class MotionDetector(ABC):
         if relearning:  # just after a global change: learn fast, but keep watching
             self.relearn_left -= 1
         self._learn(normal, rate, clipped)
-        result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning)
+        result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
+        self._remember(normal)
         if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
             return dataclasses.replace(result, motion=False, person_waiting=True)
         return result
@@ -259,6 +270,7 @@ class MotionDetector(ABC):
         self.persistence.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
+        self._previous = None
         return self._result(False, changed, brightness=brightness, global_change=True)
 
     def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None) -> None:
@@ -268,8 +280,40 @@ class MotionDetector(ABC):
         else:
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(clipped, 0, 255).astype(np.uint8))
 
+    def _watch_switch(self, brightness: float) -> None:
+        """Arm ``_still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
+
+        A lamp switched on or off moves the whole frame's mean by several per
+        cent at once; a person walking moves it by a fraction of that (a
+        slow fade or a camera's flicker: a per cent or so a frame).
+        """
+        last, self._last_brightness = self._last_brightness, brightness
+        if last is not None and abs(brightness - last) >= LIGHT_JUMP * max(last, 1.0):
+            self.switched = self.light_context_frames
+        else:
+            self.switched = max(0, self.switched - 1)
+
+    def _remember(self, normal: np.ndarray) -> None:
+        """Keep this frame for ``_still``: each frame is a new array, except the dark's denoising buffer."""
+        self._previous = normal.copy() if normal is self._smoothed else normal
+
+    def _still(self, normal: np.ndarray, box: tuple[int, int, int, int], area: int, threshold: float) -> bool:
+        """True if the blob in ``box`` (``area`` pixels) did not move since the last frame.
+
+        Just after a switch of light, the background may differ from the frame
+        in places no gain explains: a highlight the lamp had clipped white, the
+        rim of its pool. Such a blob stands still, frame after frame; a person
+        moves, and their blob changes between two frames (the frame
+        differencing that VSAM paired with background subtraction).
+        """
+        if self._previous is None:
+            return False
+        x, y, w, h = box
+        moved = cv2.absdiff(normal[y:y + h, x:x + w], self._previous[y:y + h, x:x + w]) > threshold
+        return int(np.count_nonzero(moved)) < STILL_SHARE * area
+
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
-               brightness: float, relearning: bool) -> MotionResult:
+               brightness: float, relearning: bool, threshold: float) -> MotionResult:
         cfg = self.config
         mask = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, self.kernel)
         mask = cv2.dilate(mask, self.kernel, iterations=2)
@@ -277,7 +321,7 @@ class MotionDetector(ABC):
         frame_area = mask.size
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / mask.shape[1]
-        blobs, lighting = [], 0
+        blobs, lighting, revealed = [], 0, 0
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
@@ -285,8 +329,10 @@ class MotionDetector(ABC):
             x, y, w, h = cv2.boundingRect(contour)
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
-                continue
-            blobs.append(((x, y, w, h), contour_area))
+            elif self.switched and self._still(normal, (x, y, w, h), round(contour_area), threshold):
+                revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), not moving
+            else:
+                blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
         counted = self.persistence.counts(small_boxes, self.busy)
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale))
@@ -294,9 +340,10 @@ class MotionDetector(ABC):
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:
             self.light_context = self.light_context_frames
+        if lighting or revealed:
             self._absorb(normal, small_boxes)
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
-                            lighting_blobs=lighting, global_change=relearning)
+                            lighting_blobs=lighting + revealed, global_change=relearning)
 
     def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
         """Light changed somewhere: take the whole picture into the background at once, except ``keep``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -402,3 +403,85 @@ def test_after_a_restart_the_first_frame_back_is_the_background_and_a_short_walk
     motion = "".join("1" if detector.detect(demo.read().image).motion else "0" for _ in range(40))
     assert not first.motion and first.global_change  # the new background; said as a re-learn
     assert "1111111111" in motion, motion  # the walk (entering at about frame 10) is seen frame after frame
+
+
+def _lamp_scene(vtest_walkers: tuple, track: int, centre: tuple[float, float], gain: float):
+    """Frames at 10 fps over vtest.avi's empty plate: 4 s of quiet, walker ``track`` crossing while a lamp's
+    pool comes on over its first second, 6 s of quiet with the lamp on, the lamp off at once, 3 s of quiet.
+    Yields (phase, image); the phases are "quiet", "walker", "lamp on", "lamp off"."""
+    frames, plate, tracks = vtest_walkers
+    corpus = sys.modules["detection_corpus"]
+    split = dataclasses.replace(corpus.SPLITS["tune"], lamp_centre=centre, lamp_gain=gain)
+    lamps = [corpus.lamp_field(split, k / 10) for k in range(11)]
+    noise = np.empty(plate.shape, np.int16)
+    cv2.setRNGSeed(5)
+
+    def render(image: np.ndarray, light: np.ndarray) -> np.ndarray:
+        cv2.randn(noise, 0, 3)
+        return np.clip(image.astype(np.float32) * light + noise, 0, 255).astype(np.uint8)
+
+    for _ in range(40):
+        yield "quiet", render(plate, lamps[0])
+    walker = tracks[track]
+    for step, (source_index, mask) in enumerate(zip(walker.frames[:60], walker.masks[:60], strict=False)):
+        image = plate.copy()
+        image[mask] = frames[source_index][mask]
+        yield "walker", render(image, lamps[min(step, 10)])
+    for _ in range(60):
+        yield "lamp on", render(plate, lamps[10])
+    for _ in range(30):
+        yield "lamp off", render(plate, lamps[0])
+
+
+@needs_vtest
+@pytest.mark.parametrize(("track", "centre", "gain"), [(1, (0.3, 0.25), 2.2), (3, (0.5, 0.4), 2.6)])
+def test_a_lamp_switched_off_after_a_walker_left_starts_no_event(
+        vtest_walkers: tuple, track: int, centre: tuple[float, float], gain: float) -> None:
+    """The lamp clipped the plate's highlights white while it was on, so when it goes off the background
+    differs from the frame there in a way no smooth gain explains (a rough blob). That blob stands still
+    frame after frame: just after a switch of light it is absorbed, not motion. At most the switch's own
+    frame counts, never two in a row (before: 6-18 frames of motion, an event)."""
+    config = MotionConfig()
+    detector = create_detector(config, fps=10)
+    off = []
+    for phase, image in _lamp_scene(vtest_walkers, track, centre, gain):
+        moving = detector.detect(image).motion
+        if phase == "lamp off":
+            off.append(moving)
+    assert _event_starts(off, config.trigger_frames) == [], off
+
+
+@needs_vtest
+@pytest.mark.parametrize("track", [0, 1])
+def test_a_walker_entering_while_a_lamp_comes_on_is_seen(vtest_walkers: tuple, track: int) -> None:
+    """The light changes (lighting blobs, the stillness rule armed) while the walker comes in: a walker
+    moves between two frames, so it is never taken for what the light left behind."""
+    detector = create_detector(MotionConfig(), fps=10)
+    seen = []
+    for phase, image in _lamp_scene(vtest_walkers, track, (0.5, 0.4), 2.2):
+        if phase == "walker":
+            seen.append(detector.detect(image).motion)
+        elif phase == "quiet":
+            assert not detector.detect(image).motion
+        else:
+            break
+    assert True in seen and seen.index(True) <= 3, seen
+
+
+def test_a_light_switching_arms_the_stillness_rule_and_a_walker_does_not() -> None:
+    """Only a jump of the whole frame's mean brightness between two frames (a switch) makes a blob that
+    stands still count as what the light left behind; a walker (here 6 % of the frame) never does."""
+    source = _demo()
+    detector = create_detector(MotionConfig(), fps=source.fps)
+    motion = []
+    for index in range(120):
+        motion.append(detector.detect(source.read().image).motion)
+        assert detector.switched == 0, index
+    assert any(motion)
+    lamp = _lamp(0.3, 0.4, 0.2, 1.8)
+    quiet = _demo(walks=())
+    detector = create_detector(MotionConfig(), fps=quiet.fps)
+    for index in range(60):
+        image = quiet.read().image
+        detector.detect(np.clip(image * lamp, 0, 255).astype(np.uint8) if index >= 40 else image)
+        assert (detector.switched > 0) == (index >= 40), index
