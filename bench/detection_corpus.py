@@ -85,11 +85,11 @@ class Clip:
     coverage: list[float] = field(default_factory=list)  # median share of the frame each walker covers
 
 
-def load_video(path: Path = VIDEO, every: float = 1.0) -> list[np.ndarray]:
+def load_video(path: Path = VIDEO, every: float = 1.0, limit: int | None = None) -> list[np.ndarray]:
     """The video's frames at SIZE; ``every`` > 1 keeps one frame in that many (a higher frame rate)."""
     capture = cv2.VideoCapture(str(path))
     frames, index, keep = [], 0, 0.0
-    while True:
+    while limit is None or len(frames) < limit:
         ok, frame = capture.read()
         if not ok:
             break
@@ -244,8 +244,8 @@ def swaying_bush(plate: np.ndarray, rng: np.random.Generator) -> Callable[[np.nd
 class Composer:
     """The clips of one split, one per condition, in a fixed order."""
 
-    def __init__(self, split: Split, video: Path = VIDEO) -> None:
-        frames = load_video(video)
+    def __init__(self, split: Split, video: Path = VIDEO, limit: int | None = None) -> None:
+        frames = load_video(video, limit=limit)  # limit: the first frames only (a fast test)
         self.split = split
         plate = plate_of(frames)
         first, last = split.frames

@@ -12,7 +12,10 @@
 #   opencv-doc      OpenCV's samples, extracted into tests/data/: vtest.avi
 #                   (real pedestrians) for detection on real footage, tree.avi
 #                   (a real tree in the wind) for the detection corpus, and
-#                   messi5.jpg (a real face) for the face detector
+#                   messi5.jpg (a real face) for the face detector; five real
+#                   photographs (building, leuvenA, squirrel_cls, stuff, home)
+#                   that the fresh held-out corpus moves with synthetic wind,
+#                   a curtain, water, clouds and TV light (bench/fresh_corpus.py)
 #   the native detector's toolchain (g++, cmake, OpenCV/ZeroMQ/msgpack/toml++
 #                   headers: scripts/build_native.sh lists them and why), then
 #                   builds it into build/native/ for tests/test_native_detector.py
@@ -63,12 +66,12 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && hav
         || echo "install_test_tools: could not install mosquitto; the MQTT tests will skip" >&2
 fi
 
-samples=(vtest.avi tree.avi messi5.jpg)
+samples=(vtest.avi tree.avi messi5.jpg building.jpg leuvenA.jpg squirrel_cls.jpg stuff.jpg home.jpg)
 missing=0
 for name in "${samples[@]}"; do [ -f "tests/data/$name" ] || missing=1; done
 if [ "$missing" = 1 ] && command -v apt-get >/dev/null 2>&1; then
     echo "install_test_tools: downloading opencv-doc (apt-get download; not installed) to extract" \
-        "${samples[*]} into tests/data/: real footage and a real face for the detection tests" >&2
+        "${samples[*]} into tests/data/: real footage, a real face and real stills for the detection tests" >&2
     mkdir -p tests/data
     tmp="$(mktemp -d)"
     echo "install_test_tools: extracting ${samples[*]} from Debian's opencv-doc into tests/data/ (real sample footage for the detection tests)"
