@@ -13,8 +13,13 @@ docs/benchmarks.md, section 7, has the held-out figures):
 - **Daimler's detector** (``cv2.HOGDescriptor_getDaimlerPeopleDetector``, a
   48x96 window) rather than the default INRIA one (64x128): it was trained on
   pedestrians 72 px tall and finds people 30-70 px tall enlarged to
-  ``UPSCALE_TO``, where the INRIA window found 12 % of the frames with a walker
-  (81 % now).
+  ``SEARCH_HEIGHT``, where the INRIA window found 12 % of the frames with a
+  walker (81 % now).
+- **Every region is resized to** ``SEARCH_HEIGHT``, shrunk as well as enlarged:
+  the person who made a motion box fills most of it, so windows much smaller
+  than the box are not looked at. A large box on a tree at 640x480 was taken
+  for a person in 11 of 138 boxes at its own size, 1 of 138 resized, and the
+  search costs the same whatever the box (about 2 ms).
 - **hitThreshold** ``HIT_THRESHOLD``: at OpenCV's 0 Daimler's detector calls
   3.9 % of boxes with no one in them a person (leaves, noise, JPEG blocks);
   at 0.8, 0.4 %, while still finding the walker in 81 % of frames.
@@ -34,7 +39,7 @@ import numpy as np
 
 Box = tuple[int, int, int, int]
 HOLD_S = 3.0  # after a person was seen, motion counts until it pauses this long
-UPSCALE_TO = 160  # a motion region (with its margin) is enlarged so that its height is at least this many pixels
+SEARCH_HEIGHT = 160  # a motion region (with its margin) is resized to this height, up or down
 MARGIN = 0.25  # share of the box added on each side before the search
 WINDOW = (48, 96)  # Daimler's detection window, width x height
 HIT_THRESHOLD = 0.8  # SVM margin a window needs to count as a person
@@ -99,8 +104,8 @@ def crop_for_search(image: np.ndarray, box: Box) -> np.ndarray:
     mean = float(cv2.mean(roi)[0])
     if mean < TARGET_MEAN:
         roi = cv2.convertScaleAbs(roi, alpha=TARGET_MEAN / max(mean, 1.0))
-    scale = max(1.0, UPSCALE_TO / max(1, y1 - y0))
-    if scale > 1.0:
+    scale = SEARCH_HEIGHT / max(1, y1 - y0)
+    if scale != 1.0:
         roi = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     win_w, win_h = WINDOW
     if roi.shape[0] < win_h or roi.shape[1] < win_w:
