@@ -65,6 +65,11 @@ SECTIONS = [
     ("faces", "7b. Face precision on labelled frames", ["bench/face_precision.py"],
      "Target: precision >= 0.9 where faces are reported.",
      "Figures: one run over the labelled frames (deterministic, not a median)."),
+    ("person", "7c. Cost of the person check", ["bench/person_check_cost.py", "--vs", "d88254b"],
+     "Bound: at most person_budget_ms_per_s (50 ms per second of video, 5 % of a core) while motion waits for a "
+     "person; nothing otherwise.",
+     "Figures: CPU time of the calling thread, medians over searches; d88254b is the check before issue 13 "
+     "item 4 (the INRIA detector alone), timed beside today's on the same frames."),
     ("alerts", "8. Time to a notification", ["-m", "bench.bench_alerts", "--seconds", "155", "--kills", "3"],
      "Targets: motion onset to the notification request p95 <= 2 s; detector SIGKILL to the urgent alert "
      "<= silent_after_s + 1 s.", "Figures: p50 and p95 over the events of one run; each kill listed."),
