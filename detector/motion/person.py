@@ -20,7 +20,7 @@ docs/benchmarks.md, section 7, has the held-out figures):
   ``DAIMLER_HIT``, 0.4 %.
 - **The INRIA detector confirms** what Daimler's found, on the same region
   resized to ``CONFIRM_HEIGHT``: a person must satisfy both. Daimler's alone
-  took a real tree swaying at 640x480 for a person within 1-4 s of motion;
+  took a real tree swaying at 640x480 for a person within 3 s of motion;
   with the confirmation, not in 3 minutes. The confirmation runs only after a
   Daimler hit, so it costs little; the price is a few walkers Daimler's alone
   would have let through (tune split 40/41 -> 36/41).
