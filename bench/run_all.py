@@ -70,6 +70,11 @@ SECTIONS = [
      "Targets (default settings, never tuned on these sets): <= 1 false event per hour of quiet, shown by the "
      "one-sided 95 % upper bound; recall of people intervals >= 0.98.",
      "Figures: one run over each set (deterministic, not a median)."),
+    ("person", "7d. Cost of the person check", ["bench/person_check_cost.py", "--vs", "d88254b"],
+     "Bound: at most person_budget_ms_per_s (50 ms per second of video, 5 % of a core) while motion waits for a "
+     "person; nothing otherwise.",
+     "Figures: CPU time of the calling thread, medians over searches; d88254b is the check before issue 13 "
+     "item 4 (the INRIA detector alone), timed beside today's on the same frames."),
     ("alerts", "8. Time to a notification", ["-m", "bench.bench_alerts", "--seconds", "155", "--kills", "3"],
      "Targets: motion onset to the notification request p95 <= 2 s; detector SIGKILL to the urgent alert "
      "<= silent_after_s + 1 s.", "Figures: p50 and p95 over the events of one run; each kill listed."),
