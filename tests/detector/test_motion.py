@@ -9,10 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quickcam.common.config import MotionConfig, ZonesConfig
 from quickcam.detector.motion import ALGORITHMS, create_detector
 from quickcam.detector.motion.activity import BusyMap, Persistence
+from quickcam.detector.motion.lighting import median
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.sources import DemoSource, Walk
 from quickcam.detector.zones import build_zone_mask
@@ -383,3 +386,13 @@ def test_in_a_busy_place_two_frames_of_motion_must_be_the_same_blob() -> None:
     assert [persistence.counts([box], busy)[0] for box in walker] == [True, True, True]
     persistence.counts([(90, 10, 10, 10)], busy)
     assert persistence.counts([(10, 60, 10, 10)], busy) == [True]  # a quiet place: at once
+
+
+@given(st.lists(st.floats(0.0, 1000.0, width=32), min_size=1, max_size=400), st.sampled_from([1, 2]))
+@settings(max_examples=200, deadline=None)
+def test_the_motion_cores_median_is_numpys_to_the_bit(values: list[float], rows: int) -> None:
+    """The gain and noise estimates' fast median gives exactly ``np.median``'s value (so detection is unchanged)."""
+    array = np.array(values, np.float32)
+    if rows == 2 and array.size % 2 == 0:
+        array = array.reshape(2, -1)  # the noise estimate's 2-D sample
+    assert median(array).tobytes() == np.float32(np.median(array)).tobytes()
