@@ -14,15 +14,23 @@ come from /proc.
 3. snapshot and first segment durable in storage after the onset, for GOPs of
    1 s and 2 s (1080p, events every 10 s).
 
-    .venv/bin/python -m bench.bench_passthrough [--seconds 20] [--latency-seconds 45]
+    .venv/bin/python -m bench.bench_passthrough [--seconds 20] [--latency-seconds 45] [--vs REV] [--rounds N]
+
+``--vs REV`` runs every passthrough case of parts 1 and 2 also with the code of
+git revision REV (extracted with ``git archive``, put first on PYTHONPATH),
+before/after in turn, ``--rounds`` times each; the figures are medians, so a
+change is read from one run on one (shared, loaded) machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import signal
 import subprocess
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -60,12 +68,31 @@ def camera_toml(index: int, path: Path, mode: str, size: tuple[int, int, int], d
     return "\n".join(lines) + "\n[cameras.faces]\nenabled = false\n"
 
 
+def checkout(rev: str, folder: Path) -> Path:
+    """The code of git revision ``rev`` as an importable ``quickcam`` (a folder to put first on PYTHONPATH)."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "archive", rev], cwd=repo, capture_output=True, check=True).stdout
+    source = folder / f"code-{rev}"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(source, filter="data")
+    package = folder / f"path-{rev}" / "quickcam"
+    package.mkdir(parents=True)
+    for name in ("common", "detector", "uploader"):  # the layout the editable install maps
+        (package / name).symlink_to(source / name)
+    return package.parent
+
+
 def run(video: Path, mode: str, size: tuple[int, int, int], seconds: float, cameras: int = 1,
-        detect_path: Path | None = None) -> dict:
-    """One detector run: its CPU share (% of one core) after the warm-up, peak RSS, and the outbox journal."""
+        detect_path: Path | None = None, code: Path | None = None) -> dict:
+    """One detector run: its CPU share (% of one core) after the warm-up, peak RSS, and the outbox journal.
+
+    ``code``: another revision's code (``checkout``) instead of this tree's.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         env = scratch_setup(root, QUICKCAM_LOGGING__LEVEL="WARNING")
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH", "")]))
         config = root / "quickcam.toml"
         config.write_text("".join(camera_toml(i, video, mode, size, detect_path) for i in range(cameras)))
         uploader = subprocess.Popen([QUICKCAM, "uploader", "--config", str(config)], cwd=root, env=env,
@@ -126,50 +153,81 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--latency-seconds", type=float, default=45.0)
+    parser.add_argument("--vs", metavar="REV", help="also run the passthrough cases with this git revision's code")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each passthrough case (and of --vs)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_passthrough_") as folder:
-        report(Path(folder), args.seconds, args.latency_seconds)
+        variants: list[tuple[str, Path | None]] = [("passthrough", None)]
+        if args.vs:
+            variants.append((f"passthrough, code of {args.vs}", checkout(args.vs, Path(folder))))
+        report(Path(folder), args.seconds, args.latency_seconds, variants, max(1, args.rounds))
 
 
-def report(folder: Path, seconds: float, latency_seconds: float) -> None:
+def in_turn(variants: list[tuple[str, Path | None]], rounds: int, *args: object, **kwargs: object) -> dict[str, list]:
+    """One case run with each variant's code in turn (A B A B ...), ``rounds`` times: a drift of the
+    shared machine's load falls on both alike."""
+    results: dict[str, list] = {label: [] for label, _ in variants}
+    for _ in range(rounds):
+        for label, code in variants:
+            results[label].append(run(*args, code=code, **kwargs))
+    return results
+
+
+def cpu_median(results: list[dict]) -> float:
+    return median([r["cpu"] for r in results])
+
+
+def report(folder: Path, seconds: float, latency_seconds: float, variants: list[tuple[str, Path | None]],
+           rounds: int) -> None:
     length = 30.0
     print(f"`quickcam detector` on H.264 files paced in real time at {FPS:g} fps (keyframes every 1 s, fixed "
           f"bitrate), {seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; "
-          "CPU is the detector process's own time, as a share of one core\n")
+          "CPU is the detector process's own time, as a share of one core"
+          + (f"; passthrough rows: median of {rounds} runs, variants in turn" if rounds > 1 or len(variants) > 1
+             else "") + "\n")
     print("| resolution | source bitrate (recording scene) | recorder | watching | recording | peak RSS | "
           "stored segments | cameras per 2-core machine, recording |")
     print("|---|---|---|---|---|---|---|---|")
+
+    def row(label: str, kbit: float, recorder: str, watching: list[dict], recording: list[dict]) -> None:
+        rss = max(r["rss"] for r in watching + recording)
+        print(f"| {label} | {kbit:.0f} kbit/s | {recorder} | {cpu_median(watching):.1f}% | "
+              f"{cpu_median(recording):.1f}% | {rss:.0f} MB | {segment_rate(recording[0]):.0f} kbit/s | "
+              f"{per_machine(cpu_median(recording))} |", flush=True)
+
     for label, size in SIZES.items():
         quiet = scene(folder, f"quiet_{label}", size, length, ())
         busy = scene(folder, f"busy_{label}", size, length, continuous(length))
-        for mode in MODES:
-            watching = run(quiet, mode, size, seconds)
-            recording = run(busy, mode, size, seconds)
-            print(f"| {label}@{FPS:g} | {kbits(busy, length):.0f} kbit/s | {mode} | {watching['cpu']:.1f}% | "
-                  f"{recording['cpu']:.1f}% | {max(watching['rss'], recording['rss']):.0f} MB | "
-                  f"{segment_rate(recording):.0f} kbit/s | {per_machine(recording['cpu'])} |", flush=True)
+        row(f"{label}@{FPS:g}", kbits(busy, length), "reencode", [run(quiet, "reencode", size, seconds)],
+            [run(busy, "reencode", size, seconds)])
+        watching = in_turn(variants, rounds, quiet, "passthrough", size, seconds)
+        recording = in_turn(variants, rounds, busy, "passthrough", size, seconds)
+        for name, _ in variants:
+            row(f"{label}@{FPS:g}", kbits(busy, length), name, watching[name], recording[name])
     big = SIZES["1920x1080"]
     sub_quiet = scene(folder, "quiet_sub", SUB, length, ())
     sub_busy = scene(folder, "busy_sub", SUB, length, continuous(length))
-    watching = run(scene(folder, "quiet_1920x1080", big, length, ()), "passthrough", big, seconds,
-                   detect_path=sub_quiet)
-    recording = run(scene(folder, "busy_1920x1080", big, length, continuous(length)), "passthrough", big,
-                    seconds, detect_path=sub_busy)
     busy_big = scene(folder, "busy_1920x1080", big, length, continuous(length))
-    print(f"| 1920x1080@{FPS:g}, detection on a 640x360 substream | {kbits(busy_big, length):.0f} kbit/s | "
-          "passthrough | "
-          f"{watching['cpu']:.1f}% | {recording['cpu']:.1f}% | {max(watching['rss'], recording['rss']):.0f} MB | "
-          f"{segment_rate(recording):.0f} kbit/s | {per_machine(recording['cpu'])} |", flush=True)
+    watching = in_turn(variants, rounds, scene(folder, "quiet_1920x1080", big, length, ()), "passthrough", big,
+                       seconds, detect_path=sub_quiet)
+    recording = in_turn(variants, rounds, busy_big, "passthrough", big, seconds, detect_path=sub_busy)
+    for name, _ in variants:
+        row(f"1920x1080@{FPS:g}, detection on a 640x360 substream", kbits(busy_big, length), name, watching[name],
+            recording[name])
     print("\n'Cameras per 2-core machine' keeps 20% of the machine free: 160% / the recording share.\n")
 
     print("One detector process, 1920x1080@15 cameras watching a quiet scene:\n")
     print("| recorder | cameras | CPU, share of one core | peak RSS |")
     print("|---|---|---|---|")
     quiet = scene(folder, "quiet_1920x1080", big, length, ())
-    for mode in MODES:
-        for cameras in (1, 8):
-            result = run(quiet, mode, big, seconds, cameras=cameras)
-            print(f"| {mode} | {cameras} | {result['cpu']:.1f}% | {result['rss']:.0f} MB |", flush=True)
+    for cameras in (1, 8):
+        result = run(quiet, "reencode", big, seconds, cameras=cameras)
+        print(f"| reencode | {cameras} | {result['cpu']:.1f}% | {result['rss']:.0f} MB |", flush=True)
+    for cameras in (1, 8):
+        results = in_turn(variants, rounds, quiet, "passthrough", big, seconds, cameras=cameras)
+        for name, _ in variants:
+            print(f"| {name} | {cameras} | {cpu_median(results[name]):.1f}% | "
+                  f"{max(r['rss'] for r in results[name]):.0f} MB |", flush=True)
 
     print(f"\nTime from the onset frame to the file durable in storage (local back end), 1920x1080@15, events "
           f"every 10 s, {latency_seconds:g} s per run, segment_s = 2:\n")

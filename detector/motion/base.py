@@ -46,7 +46,7 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
-from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, normalise_gain
+from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class MotionDetector(ABC):
         diff = np.abs(normal[::SAMPLE, ::SAMPLE] - self.reference[::SAMPLE, ::SAMPLE])
         if self.zone is not None:
             diff = diff[self.zone[::SAMPLE, ::SAMPLE] > 0]
-        sigma = max(NOISE_MIN, 1.4826 * float(np.median(diff)))
+        sigma = max(NOISE_MIN, 1.4826 * float(median(diff)))
         self.noise = sigma if self.noise is None else self.noise + NOISE_SMOOTHING * (sigma - self.noise)
 
     def _denoise(self, gray: np.ndarray, brightness: float) -> np.ndarray:

@@ -30,6 +30,26 @@ TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is und
 KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
 
+def median(values: np.ndarray) -> np.floating:
+    """``np.median(values)``, the same value from the same float arithmetic, at about a third of its cost.
+
+    The gain and noise estimates take 14 medians of a few hundred samples a
+    frame; ``np.median``'s generic path (axis handling, a NaN check, ``mean``
+    of the middle pair) was most of the motion core's time. Values here are
+    finite (ratios and differences of finite pictures), so the NaN check has
+    nothing to find; the middle pair's mean is their float sum halved, as in
+    ``np.mean``.
+    """
+    flat = values.ravel()
+    half = flat.size // 2
+    if flat.size == 0 or flat.dtype.kind != "f":
+        return np.median(flat)  # empty (nan, with numpy's warning) or not float: numpy's own rules
+    if flat.size % 2:
+        return np.partition(flat, half)[half]
+    middle = np.partition(flat, (half - 1, half))
+    return (middle[half - 1] + middle[half]) / 2
+
+
 class GainResult(NamedTuple):
     normal: np.ndarray | None  # the frame at the background's exposure; None: a light switched (global change)
     clipped: np.ndarray | None  # pixels that cannot be compared (clipped at white), or None
@@ -64,7 +84,7 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray) -> GainResult:
     if usable.sum() < cur.size // 4:
         return GainResult(gray, None, False)  # too dark or too bright to estimate a gain
     ratios = ref / np.maximum(cur, 1.0)
-    overall = float(np.median(ratios[usable]))
+    overall = float(median(ratios[usable]))
     if not 1 / MAX_GAIN <= overall <= MAX_GAIN:
         return GainResult(None, None, True)
     rows, cols = GAIN_GRID
@@ -76,7 +96,7 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray) -> GainResult:
                     slice(c * width // cols, (c + 1) * width // cols))
             pick = usable[cell]
             if pick.sum() >= pick.size // 4:
-                grid[r, c] = np.median(ratios[cell][pick])
+                grid[r, c] = median(ratios[cell][pick])
     np.clip(grid, 1 / MAX_GAIN, MAX_GAIN, out=grid)
     moving = bool(np.any(np.abs(grid - 1) >= LIGHT_MOVED))
     if np.all(np.abs(grid - 1) < GAIN_DEADBAND):

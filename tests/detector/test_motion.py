@@ -10,10 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quickcam.common.config import MotionConfig, ZonesConfig
 from quickcam.detector.motion import ALGORITHMS, create_detector
 from quickcam.detector.motion.activity import BusyMap, Persistence
+from quickcam.detector.motion.lighting import median
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.sources import DemoSource, Walk
 from quickcam.detector.zones import build_zone_mask
@@ -567,3 +570,13 @@ def test_a_light_switching_arms_the_stillness_rule_and_a_walker_does_not() -> No
         image = quiet.read().image
         detector.detect(np.clip(image * lamp, 0, 255).astype(np.uint8) if index >= 40 else image)
         assert (detector.switched > 0) == (index >= 40), index
+
+
+@given(st.lists(st.floats(0.0, 1000.0, width=32), min_size=1, max_size=400), st.sampled_from([1, 2]))
+@settings(max_examples=200, deadline=None)
+def test_the_motion_cores_median_is_numpys_to_the_bit(values: list[float], rows: int) -> None:
+    """The gain and noise estimates' fast median gives exactly ``np.median``'s value (so detection is unchanged)."""
+    array = np.array(values, np.float32)
+    if rows == 2 and array.size % 2 == 0:
+        array = array.reshape(2, -1)  # the noise estimate's 2-D sample
+    assert median(array).tobytes() == np.float32(np.median(array)).tobytes()
