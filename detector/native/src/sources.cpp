@@ -4,9 +4,12 @@
 #include <chrono>
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 #include <thread>
 
+#include "av_source.hpp"
 #include "logging.hpp"
+#include "pacer.hpp"
 
 namespace qc {
 
@@ -38,26 +41,19 @@ std::string redacted(const std::string& url) {
     return url.substr(0, start + user_end) + ":***" + url.substr(start + at);
 }
 
+cv::Mat Frame::bgr() const {
+    cv::Mat out;
+    cv::cvtColor(yuv, out, cv::COLOR_YUV2BGR_I420);
+    return out;
+}
+
+void Frame::set_bgr(const cv::Mat& image) {
+    width = image.cols & ~1, height = image.rows & ~1;
+    cv::Mat even = width == image.cols && height == image.rows ? image : image(cv::Rect(0, 0, width, height));
+    cv::cvtColor(even, yuv, cv::COLOR_BGR2YUV_I420);
+}
+
 namespace {
-
-constexpr int kStreamTimeoutMs = 10000;
-
-// Sleeps so frames come out at fps in real time, without drift.
-class Pacer {
-public:
-    explicit Pacer(double fps) : period_(std::chrono::nanoseconds(int64_t(1e9 / fps))), next_(clock::now()) {}
-    void wait() {
-        auto now = clock::now();
-        if (next_ > now) std::this_thread::sleep_until(next_);
-        else if (now - next_ > 5 * period_) next_ = now;  // fell far behind: don't burst
-        next_ += period_;
-    }
-
-private:
-    using clock = std::chrono::steady_clock;
-    clock::duration period_;
-    clock::time_point next_;
-};
 
 // The demo scene of detector/sources.py: a textured background with sensor noise and a
 // person-sized walker at 4-10 s (left to right) and 18-23 s (back) of every 30 s.
@@ -96,9 +92,8 @@ public:
         // Sensor noise, N(0, 4) as the Python demo: cv::randn into a signed image, then added.
         noise_.create(image.size(), CV_16SC3);
         cv::randn(noise_, 0, 4);
-        cv::Mat out;
-        cv::add(image, noise_, out, cv::noArray(), CV_8UC3);
-        frame.image = out;
+        cv::add(image, noise_, image, cv::noArray(), CV_8UC3);
+        frame.set_bgr(image);
         frame.time_ns = live ? unix_ns() : started_ns_ + int64_t(double(index_) * 1e9 / fps);
         if (index_ == 0) log::info("demo scene clock starts at ", frame.time_ns / 1000000, " ms");
         frame.index = index_++;
@@ -111,63 +106,42 @@ private:
     int64_t index_ = 0, started_ns_ = 0;
 };
 
+// A USB camera through OpenCV's V4L2 back end.
 class CaptureSource : public FrameSource {
 public:
-    explicit CaptureSource(const CameraConfig& config) : config_(config), pacer_(config.fps) {
+    explicit CaptureSource(const CameraConfig& config) : config_(config) {
         fps = config.fps, width = config.width, height = config.height;
-        live = config.source == "camera" || config.source == "stream" || config.realtime;
-        started_ns_ = unix_ns();
+        live = true;
     }
-    std::string name() const override {
-        return config_.source == "camera" ? "device " + std::to_string(config_.index) : redacted(config_.path);
-    }
+    std::string name() const override { return "device " + std::to_string(config_.index); }
     bool open() override {
         close();
         const auto& c = config_;
-        if (c.source == "camera") {
-            for (int backend : {int(cv::CAP_V4L2), int(cv::CAP_ANY)}) {
-                if (capture_.open(c.index, backend)) {
-                    if (c.mjpg) capture_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
-                    capture_.set(cv::CAP_PROP_FRAME_WIDTH, c.width);
-                    capture_.set(cv::CAP_PROP_FRAME_HEIGHT, c.height);
-                    capture_.set(cv::CAP_PROP_FPS, c.fps);
-                    capture_.set(cv::CAP_PROP_BUFFERSIZE, 1);  // the newest frame, not a stale queue
-                    break;
-                }
+        for (int backend : {int(cv::CAP_V4L2), int(cv::CAP_ANY)}) {
+            if (capture_.open(c.index, backend)) {
+                if (c.mjpg) capture_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
+                capture_.set(cv::CAP_PROP_FRAME_WIDTH, c.width);
+                capture_.set(cv::CAP_PROP_FRAME_HEIGHT, c.height);
+                capture_.set(cv::CAP_PROP_FPS, c.fps);
+                capture_.set(cv::CAP_PROP_BUFFERSIZE, 1);  // the newest frame, not a stale queue
+                break;
             }
-        } else if (c.source == "file" && !std::filesystem::is_regular_file(c.path)) {
-            return false;
-        } else {
-            std::vector<int> params;
-            if (c.source == "stream")  // fail fast instead of hanging on a dead stream
-                params = {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kStreamTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC, kStreamTimeoutMs};
-            capture_.open(c.path, cv::CAP_ANY, params);
         }
         if (!capture_.isOpened()) return false;
         double rate = capture_.get(cv::CAP_PROP_FPS);
         fps = rate >= 1 && rate <= 120 ? rate : c.fps;
         width = int(capture_.get(cv::CAP_PROP_FRAME_WIDTH));
         height = int(capture_.get(cv::CAP_PROP_FRAME_HEIGHT));
-        if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
         log::info("camera ", c.id, ": opened ", name(), " (", capture_.getBackendName(), " back end) at ", width, "x",
                   height, " ", fps, " fps");
         return true;
     }
     bool read(Frame& frame) override {
         if (!capture_.isOpened()) return false;
-        bool paced = config_.source == "file" && config_.realtime;
-        if (paced) pacer_.wait();
-        cv::Mat image;
-        if (!capture_.read(image) || image.empty()) {
-            if (config_.source != "file") return false;
-            if (!config_.loop || index_ == 0) { ended = true; return false; }
-            capture_.set(cv::CAP_PROP_POS_FRAMES, 0);
-            if (!capture_.read(image) || image.empty()) return false;
-        }
-        width = image.cols, height = image.rows;  // the frames, not the driver, tell the truth
-        frame.image = image;
-        frame.time_ns = config_.source == "file" && !config_.realtime ? started_ns_ + int64_t(double(index_) * 1e9 / fps)
-                                                                      : unix_ns();
+        if (!capture_.read(image_) || image_.empty()) return false;
+        frame.set_bgr(image_);
+        width = frame.width, height = frame.height;  // the frames, not the driver, tell the truth
+        frame.time_ns = unix_ns();
         frame.index = index_++;
         return true;
     }
@@ -176,15 +150,16 @@ public:
 private:
     CameraConfig config_;
     cv::VideoCapture capture_;
-    Pacer pacer_;
-    int64_t index_ = 0, started_ns_ = 0;
+    cv::Mat image_;
+    int64_t index_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime);
-    return std::make_unique<CaptureSource>(config);
+    if (config.source == "camera") return std::make_unique<CaptureSource>(config);
+    return std::make_unique<AvSource>(config);
 }
 
 }  // namespace qc
