@@ -1,10 +1,13 @@
 #include "sources.hpp"
 
+#include <dlfcn.h>
+
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
+#include <stdexcept>
 #include <thread>
 
 #include "av_source.hpp"
@@ -106,59 +109,57 @@ private:
     int64_t index_ = 0, started_ns_ = 0;
 };
 
-// A USB camera through OpenCV's V4L2 back end.
-class CaptureSource : public FrameSource {
+// A USB camera: the V4L2 module (usb_source.cpp) is loaded at the first open, so a
+// missing module is the camera's fault, said in one line, not a crash.
+class UsbSource : public FrameSource {
 public:
-    explicit CaptureSource(const CameraConfig& config) : config_(config) {
+    explicit UsbSource(const CameraConfig& config) : config_(config) {
         fps = config.fps, width = config.width, height = config.height;
-        live = true;
     }
     std::string name() const override { return "device " + std::to_string(config_.index); }
     bool open() override {
-        close();
-        const auto& c = config_;
-        for (int backend : {int(cv::CAP_V4L2), int(cv::CAP_ANY)}) {
-            if (capture_.open(c.index, backend)) {
-                if (c.mjpg) capture_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
-                capture_.set(cv::CAP_PROP_FRAME_WIDTH, c.width);
-                capture_.set(cv::CAP_PROP_FRAME_HEIGHT, c.height);
-                capture_.set(cv::CAP_PROP_FPS, c.fps);
-                capture_.set(cv::CAP_PROP_BUFFERSIZE, 1);  // the newest frame, not a stale queue
-                break;
-            }
-        }
-        if (!capture_.isOpened()) return false;
-        double rate = capture_.get(cv::CAP_PROP_FPS);
-        fps = rate >= 1 && rate <= 120 ? rate : c.fps;
-        width = int(capture_.get(cv::CAP_PROP_FRAME_WIDTH));
-        height = int(capture_.get(cv::CAP_PROP_FRAME_HEIGHT));
-        log::info("camera ", c.id, ": opened ", name(), " (", capture_.getBackendName(), " back end) at ", width, "x",
-                  height, " ", fps, " fps");
-        return true;
+        if (!inner_) inner_.reset(load()(config_));
+        bool opened = inner_->open();
+        sync();
+        return opened;
     }
     bool read(Frame& frame) override {
-        if (!capture_.isOpened()) return false;
-        if (!capture_.read(image_) || image_.empty()) return false;
-        frame.set_bgr(image_);
-        width = frame.width, height = frame.height;  // the frames, not the driver, tell the truth
-        frame.time_ns = unix_ns();
-        frame.index = index_++;
-        return true;
+        bool ok = inner_ && inner_->read(frame);
+        sync();
+        return ok;
     }
-    void close() override { capture_.release(); }
+    void close() override {
+        if (inner_) inner_->close();
+    }
 
 private:
+    using Factory = FrameSource* (*)(const CameraConfig&);
+    static Factory load() {
+        static std::mutex mutex;
+        static Factory factory = nullptr;
+        std::lock_guard<std::mutex> lock(mutex);
+        if (factory) return factory;
+        std::error_code error;
+        auto path = std::filesystem::read_symlink("/proc/self/exe", error).parent_path() / "quickcam-native-v4l2.so";
+        void* module = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!module)
+            throw std::runtime_error("cannot load the USB camera module (" + std::string(::dlerror()) +
+                                     "); rebuild with scripts/build_native.sh");
+        factory = reinterpret_cast<Factory>(::dlsym(module, "quickcam_usb_source"));
+        if (!factory) throw std::runtime_error("the USB camera module " + path.string() + " is not this build's; rebuild it");
+        return factory;
+    }
+    void sync() { fps = inner_->fps, width = inner_->width, height = inner_->height, ended = inner_->ended; }
+
     CameraConfig config_;
-    cv::VideoCapture capture_;
-    cv::Mat image_;
-    int64_t index_ = 0;
+    std::unique_ptr<FrameSource> inner_;
 };
 
 }  // namespace
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime);
-    if (config.source == "camera") return std::make_unique<CaptureSource>(config);
+    if (config.source == "camera") return std::make_unique<UsbSource>(config);
     return std::make_unique<AvSource>(config);
 }
 
