@@ -63,10 +63,6 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image) {
         return result;
     }
     cv::accumulateWeighted(small_, reference_, rate);
-    if (changed == 0) {  // a quiet picture (most frames): the morphology of an empty mask is empty
-        result.area_fraction = 0;
-        return result;
-    }
     cv::morphologyEx(mask_, mask_, cv::MORPH_OPEN, kernel_);
     cv::dilate(mask_, mask_, kernel_, cv::Point(-1, -1), 2);
     std::vector<std::vector<cv::Point>> contours;
