@@ -49,7 +49,11 @@ bool AvSource::open() {
     if (!format_) return false;
     format_->interrupt_callback = {&AvSource::interrupt, this};
     arm();
-    if (avformat_open_input(&format_, c.path.c_str(), nullptr, nullptr) < 0) {
+    AVDictionary* options = nullptr;  // RTSP over TCP, as the Python detector (and OpenCV) ask: no lost packets
+    if (c.path.rfind("rtsp", 0) == 0) av_dict_set(&options, "rtsp_transport", "tcp", 0);
+    int code = avformat_open_input(&format_, c.path.c_str(), nullptr, &options);
+    av_dict_free(&options);
+    if (code < 0) {
         format_ = nullptr;  // freed by avformat_open_input on failure
         return false;
     }
