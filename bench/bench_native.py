@@ -11,7 +11,10 @@ and FFmpeg (pip's wheel for Python, Debian's for the native build) and subtracte
 times snapshots and segments into storage on the demo scene (bench/bench_latency.py's
 measure), for both detectors.
 
-    .venv/bin/python -m bench.bench_native [--seconds 20] [--runs 1] [--latency-seconds 40]
+    .venv/bin/python -m bench.bench_native [--seconds 20] [--runs 1] [--latency-seconds 40] [--before BINARY]
+
+--before measures a second native binary (an older build) interleaved with the current one
+in the same run, and prints the pair: an optimisation proven on a loaded, shared machine.
 
 Targets (issue 15): the native detector watching at 640x480@15 fps at most 1 % of a
 core, and at most 40 MB RSS per camera.
@@ -107,9 +110,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="steady-state seconds per CPU run")
     parser.add_argument("--runs", type=int, default=1, help="runs per figure (the median is shown)")
     parser.add_argument("--latency-seconds", type=float, default=40.0)
+    parser.add_argument("--before", type=Path, help="an older native binary to measure beside this build")
     args = parser.parse_args()
     native = native_binary()
     detectors = {"python": [QUICKCAM, "detector"], "native": [str(native)]}
+    if args.before:
+        detectors["before"] = [str(args.before)]
+    pairs = []
     print(f"Machine: {machine()}; commit {commit()}\n")
     print(f"Part 1: each detector on a looping {CLIP_S:.0f} s clip paced at {FPS:.0f} fps, with the uploader; "
           f"{args.seconds:.0f} s of steady state per run, median of {args.runs} run(s); CPU is % of one core.\n")
@@ -130,6 +137,8 @@ def main() -> None:
                     runs = [process_cost(command, video, args.seconds) for _ in range(args.runs)]
                     figures[name] = (median([r[0] for r in runs]), max(r[1] for r in runs))
                 (py_cpu, py_rss), (nat_cpu, nat_rss) = figures["python"], figures["native"]
+                if args.before:
+                    pairs.append((f"{width}x{height} {state}", figures["before"], figures["native"]))
                 print(f"| {width}x{height} | {state} | {py_cpu:.1f}% | {nat_cpu:.1f}% | "
                       f"{nat_cpu / max(py_cpu, 0.01):.2f} | {py_cpu - py_decode:.1f}% | {nat_cpu - decode:.1f}% | "
                       f"{py_rss:.0f} MB | {nat_rss:.0f} MB |")
@@ -159,6 +168,12 @@ def main() -> None:
         print(f"| {name} | {one:.0f} MB | {three:.0f} MB | {each:.0f} MB |")
     verdicts.append(("native RSS per extra camera, 640x480 watching", f"{marginal['native'][2]:.0f} MB",
                      marginal["native"][2] <= TARGET_RSS_MB, f"<= {TARGET_RSS_MB:.0f} MB"))
+    if args.before:
+        print(f"\nNative before ({args.before}) and after (this build), interleaved in this run:\n")
+        print("| case | CPU before | CPU after | peak RSS before | peak RSS after |")
+        print("|---|---|---|---|---|")
+        for case, (cpu0, rss0), (cpu1, rss1) in pairs:
+            print(f"| {case} | {cpu0:.1f}% | {cpu1:.1f}% | {rss0:.0f} MB | {rss1:.0f} MB |")
     print("\n| target | measured | limit | verdict |")
     print("|---|---|---|---|")
     for what, measured, met, limit in verdicts:
@@ -170,6 +185,8 @@ def main() -> None:
           "| segment lag p50 | segment lag p95 |")
     print("|---|---|---|---|---|---|---|---|")
     for name, command in detectors.items():
+        if name == "before":
+            continue
         r = run_config(args.latency_seconds, {}, detector=command)
         cells = []
         for key in ("snapshot", "segment", "lag"):

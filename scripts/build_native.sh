@@ -6,11 +6,12 @@
 #
 # Debian packages it installs when missing, and why:
 #   g++ cmake pkgconf     the compiler and the build tool (CMake finds the libraries below)
-#   libopencv-dev         OpenCV's C++ library: capture (V4L2, files, RTSP through FFmpeg),
-#                         motion (imgproc), JPEG snapshots (imgcodecs)
+#   libopencv-dev         OpenCV's C++ library: USB cameras (videoio's V4L2), motion (imgproc)
 #   libavcodec-dev libavformat-dev libswscale-dev
-#                         FFmpeg: H.264 (libx264) segments in MP4, with the encoder options
-#                         the Python detector uses (OpenCV's writer cannot take them)
+#                         FFmpeg: files and RTSP/HTTP streams decoded to 4:2:0, and H.264
+#                         (libx264) segments in MP4 with the encoder options the Python
+#                         detector uses (OpenCV's writer cannot take them)
+#   libjpeg-dev           libjpeg-turbo: JPEG snapshots (OpenCV's imgcodecs would map GDAL & co.)
 #   libzmq3-dev cppzmq-dev  ZeroMQ and its C++ binding: the link to the uploader (CURVE included)
 #   libmsgpack-cxx-dev    msgpack for C++: the message headers (docs/protocol.md)
 #   libtomlplusplus-dev   toml++: reads quickcam.toml
@@ -19,7 +20,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${QUICKCAM_NATIVE_BUILD:-$ROOT/build/native}"
-PACKAGES=(g++ cmake pkgconf libopencv-dev libavcodec-dev libavformat-dev libswscale-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libtomlplusplus-dev
+PACKAGES=(g++ cmake pkgconf libopencv-dev libavcodec-dev libavformat-dev libswscale-dev libjpeg-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libtomlplusplus-dev
           nlohmann-json3-dev libssl-dev)
 
 install=1

@@ -165,6 +165,33 @@ def test_a_native_camera_that_never_delivers_a_frame_is_failing_with_its_fault_a
 
 
 
+def _usb_camera_fault(tmp_path: Path, binary: Path) -> dict:
+    (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "camera"\nindex = 63\n')
+    run = subprocess.run([str(binary), "--config", "quickcam.toml", "--seconds", "2"], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 3, run.stderr  # never delivered a frame
+    assert "Traceback" not in run.stderr and "terminate called" not in run.stderr, run.stderr
+    return json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+
+
+def test_a_native_usb_camera_opens_through_its_module_and_a_missing_device_is_its_fault(tmp_path: Path) -> None:
+    """The V4L2 source lives in quickcam-native-v4l2.so (OpenCV's videoio stays out of the binary's memory)."""
+    cam = _usb_camera_fault(tmp_path, native_detector())
+    assert cam["state"] == "failing", cam
+    assert cam["fault"].startswith("cannot open /dev/video63 (camera index 63) — no such device"), cam
+
+
+def test_a_native_binary_without_its_usb_module_says_so_in_the_cameras_fault(tmp_path: Path) -> None:
+    alone = tmp_path / "bin" / "quickcam-native-detector"
+    alone.parent.mkdir()
+    alone.write_bytes(native_detector().read_bytes())
+    alone.chmod(0o700)
+    cam = _usb_camera_fault(tmp_path, alone)
+    assert cam["state"] == "failing", cam
+    assert cam["fault"].startswith("cannot load the USB camera module ("), cam
+    assert cam["fault"].endswith("); rebuild with scripts/build_native.sh"), cam
+
+
 def _serve(folder: Path, once: bool = False) -> http.server.ThreadingHTTPServer:
     """Files of ``folder`` over HTTP on 127.0.0.1 (``once``: the first request only, then 404: a camera gone)."""
     served = threading.Event()

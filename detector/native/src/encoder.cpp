@@ -6,7 +6,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
-#include <libswscale/swscale.h>
+#include <libavutil/imgutils.h>
 }
 
 namespace qc {
@@ -66,21 +66,19 @@ SegmentEncoder::SegmentEncoder(const std::string& path, int width, int height, d
     frame_->width = width;
     frame_->height = height;
     if ((code = av_frame_get_buffer(frame_, 0)) < 0) fail("no frame buffer", code);
-    scaler_ = sws_getContext(width, height, AV_PIX_FMT_BGR24, width, height, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
-                             nullptr, nullptr, nullptr);
-    if (!scaler_) fail("no BGR to YUV converter");
 }
 
 SegmentEncoder::~SegmentEncoder() { release(); }
 
-void SegmentEncoder::write(const cv::Mat& bgr) {
-    if (bgr.cols != width_ || bgr.rows != height_ || bgr.type() != CV_8UC3)
+void SegmentEncoder::write(const cv::Mat& i420) {
+    if (i420.cols != width_ || i420.rows != height_ * 3 / 2 || i420.type() != CV_8UC1 || !i420.isContinuous())
         throw std::runtime_error("frame size or type differs from the segment's");
     int code = av_frame_make_writable(frame_);
     if (code < 0) throw std::runtime_error("cannot write " + path_ + ": " + av_error(code));
-    const uint8_t* source[] = {bgr.data};
-    const int stride[] = {int(bgr.step)};
-    sws_scale(scaler_, source, stride, 0, height_, frame_->data, frame_->linesize);
+    size_t luma = size_t(width_) * height_;
+    const uint8_t* planes[] = {i420.data, i420.data + luma, i420.data + luma * 5 / 4};
+    const int strides[] = {width_, width_ / 2, width_ / 2};
+    av_image_copy(frame_->data, frame_->linesize, planes, strides, AV_PIX_FMT_YUV420P, width_, height_);
     frame_->pts = next_pts_++;
     encode(frame_);
 }
@@ -108,7 +106,6 @@ void SegmentEncoder::close() {
 }
 
 void SegmentEncoder::release() {
-    if (scaler_) sws_freeContext(scaler_);
     if (frame_) av_frame_free(&frame_);
     if (packet_) av_packet_free(&packet_);
     if (context_) avcodec_free_context(&context_);
@@ -116,7 +113,6 @@ void SegmentEncoder::release() {
         if (format_->pb) avio_closep(&format_->pb);
         avformat_free_context(format_);
     }
-    scaler_ = nullptr;
     format_ = nullptr;
     stream_ = nullptr;
 }

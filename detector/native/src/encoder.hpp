@@ -1,4 +1,4 @@
-// A segment encoder: BGR frames in, one self-contained MP4 file out, through FFmpeg's
+// A segment encoder: I420 frames in (the sources' own format: no conversion), one self-contained MP4 file out, through FFmpeg's
 // libraries directly (not OpenCV's writer, which cannot be given encoder options). H.264
 // by libx264 with the Python encoder's settings (veryfast, CRF 26, zerolatency, one
 // thread: small files, no frame delay, little memory); MPEG-4 part 2 ("mp4v") when
@@ -13,7 +13,6 @@ struct AVFormatContext;
 struct AVFrame;
 struct AVPacket;
 struct AVStream;
-struct SwsContext;
 
 namespace qc {
 
@@ -25,7 +24,7 @@ public:
     SegmentEncoder(const SegmentEncoder&) = delete;
     SegmentEncoder& operator=(const SegmentEncoder&) = delete;
 
-    void write(const cv::Mat& bgr);
+    void write(const cv::Mat& i420);  // height * 3 / 2 rows of width bytes
     void close();  // flush the encoder and finish the file
     const std::string& codec() const { return codec_; }
 
@@ -42,7 +41,6 @@ private:
     AVStream* stream_ = nullptr;
     AVFrame* frame_ = nullptr;
     AVPacket* packet_ = nullptr;
-    SwsContext* scaler_ = nullptr;
 };
 
 }  // namespace qc

@@ -15,9 +15,9 @@
 #include <memory>
 #include <ctime>
 #include <opencv2/core.hpp>
-#include <opencv2/videoio.hpp>
 #include <thread>
 
+#include "av_source.hpp"
 #include "camera.hpp"
 #include "config.hpp"
 #include "endpoint.hpp"
@@ -225,13 +225,16 @@ int main(int argc, char** argv) {
         else { std::cerr << "quickcam-native-detector: unknown option " << arg << "\n" << kUsage; return 2; }
     }
     if (!vectors.empty()) return qc::run_vectors(vectors);
-    if (!decode_file.empty()) {  // what decoding alone costs with this build's OpenCV and FFmpeg
+    if (!decode_file.empty()) {  // what decoding alone costs, as the detector decodes a file (av_source.cpp)
         cv::setNumThreads(1);
-        cv::VideoCapture capture(decode_file, cv::CAP_FFMPEG);
-        cv::Mat frame;
+        qc::CameraConfig camera;
+        camera.source = "file", camera.path = decode_file, camera.loop = false, camera.realtime = false;
+        qc::AvSource source(camera);
+        qc::Frame frame;
         long frames = 0;
         std::clock_t started = std::clock();  // CPU time of every thread of the process
-        while (capture.read(frame)) ++frames;
+        if (source.open())
+            while (source.read(frame)) ++frames;
         double ms = 1000.0 * double(std::clock() - started) / CLOCKS_PER_SEC / double(std::max(1L, frames));
         std::cout << "decode_ms_per_frame " << ms << " frames " << frames << "\n";
         return frames ? 0 : 1;

@@ -10,17 +10,20 @@ namespace { constexpr double kRelearnRate = 0.25; }
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
     : config_(config), relearn_frames_(std::max(1, int(std::lround(config.relearn_s * fps)))) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
+    // Video luma spans 16..235; the Python detector's gray (from BGR) spans 0..255. Stretched
+    // so the thresholds mean the same on both.
+    full_range_.create(1, 256, CV_8U);
+    for (int y = 0; y < 256; ++y) full_range_.at<uchar>(y) = cv::saturate_cast<uchar>((y - 16) * 255.0 / 219.0);
 }
 
 MotionResult RunningAverageMotion::detect(const cv::Mat& image) {
     MotionResult result;
     int target_w = std::min(config_.detection_width, image.cols);
     int target_h = std::max(1, int(std::lround(double(image.rows) * target_w / image.cols)));
-    // Gray first (one channel to shrink), then halve while the image is at least twice the
-    // detection size: OpenCV's area average has a fast path for exact halves (0.08 ms against
-    // 0.5 ms for one 4x INTER_AREA at 640x480) and successive 2x2 means are the same box mean.
-    cv::cvtColor(image, gray_, cv::COLOR_BGR2GRAY);
-    cv::Mat shrinking = gray_;
+    // The luma plane is the gray image: halve it while it is at least twice the detection
+    // size: OpenCV's area average has a fast path for exact halves (0.08 ms against 0.5 ms
+    // for one 4x INTER_AREA at 640x480) and successive 2x2 means are the same box mean.
+    cv::Mat shrinking = image;
     while (shrinking.cols / 2 >= target_w && shrinking.cols % 2 == 0 && shrinking.rows % 2 == 0) {
         cv::Mat half;
         cv::resize(shrinking, half, cv::Size(shrinking.cols / 2, shrinking.rows / 2), 0, 0, cv::INTER_AREA);
@@ -30,6 +33,7 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image) {
         cv::resize(shrinking, small_, cv::Size(target_w, target_h), 0, 0, cv::INTER_AREA);
     else
         small_ = shrinking.clone();
+    cv::LUT(small_, full_range_, small_);
     int blur = target_w <= 240 ? 3 : 5;
     cv::GaussianBlur(small_, small_, cv::Size(blur, blur), 0);
     result.brightness = cv::mean(small_)[0];

@@ -24,15 +24,16 @@ struct MotionResult {
 class RunningAverageMotion {
 public:
     RunningAverageMotion(const MotionConfig& config, double fps);
-    MotionResult detect(const cv::Mat& image);
+    // luma: the frame's Y plane (limited range, as video is); boxes are in its pixels.
+    MotionResult detect(const cv::Mat& luma);
 
 private:
     MotionConfig config_;
     int relearn_frames_;
     int relearn_left_ = 0;
     cv::Mat reference_;  // float32 running average
-    cv::Mat small_, gray_, ref8_, diff_, mask_;
-    cv::Mat kernel_;
+    cv::Mat small_, ref8_, diff_, mask_;
+    cv::Mat kernel_, full_range_;
 };
 
 }  // namespace qc

@@ -1,12 +1,18 @@
 #include "sources.hpp"
 
+#include <dlfcn.h>
+
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <opencv2/imgproc.hpp>
+#include <stdexcept>
 #include <thread>
 
+#include "av_source.hpp"
 #include "logging.hpp"
+#include "pacer.hpp"
 
 namespace qc {
 
@@ -38,26 +44,19 @@ std::string redacted(const std::string& url) {
     return url.substr(0, start + user_end) + ":***" + url.substr(start + at);
 }
 
+cv::Mat Frame::bgr() const {
+    cv::Mat out;
+    cv::cvtColor(yuv, out, cv::COLOR_YUV2BGR_I420);
+    return out;
+}
+
+void Frame::set_bgr(const cv::Mat& image) {
+    width = image.cols & ~1, height = image.rows & ~1;
+    cv::Mat even = width == image.cols && height == image.rows ? image : image(cv::Rect(0, 0, width, height));
+    cv::cvtColor(even, yuv, cv::COLOR_BGR2YUV_I420);
+}
+
 namespace {
-
-constexpr int kStreamTimeoutMs = 10000;
-
-// Sleeps so frames come out at fps in real time, without drift.
-class Pacer {
-public:
-    explicit Pacer(double fps) : period_(std::chrono::nanoseconds(int64_t(1e9 / fps))), next_(clock::now()) {}
-    void wait() {
-        auto now = clock::now();
-        if (next_ > now) std::this_thread::sleep_until(next_);
-        else if (now - next_ > 5 * period_) next_ = now;  // fell far behind: don't burst
-        next_ += period_;
-    }
-
-private:
-    using clock = std::chrono::steady_clock;
-    clock::duration period_;
-    clock::time_point next_;
-};
 
 // The demo scene of detector/sources.py: a textured background with sensor noise and a
 // person-sized walker at 4-10 s (left to right) and 18-23 s (back) of every 30 s.
@@ -96,9 +95,8 @@ public:
         // Sensor noise, N(0, 4) as the Python demo: cv::randn into a signed image, then added.
         noise_.create(image.size(), CV_16SC3);
         cv::randn(noise_, 0, 4);
-        cv::Mat out;
-        cv::add(image, noise_, out, cv::noArray(), CV_8UC3);
-        frame.image = out;
+        cv::add(image, noise_, image, cv::noArray(), CV_8UC3);
+        frame.set_bgr(image);
         frame.time_ns = live ? unix_ns() : started_ns_ + int64_t(double(index_) * 1e9 / fps);
         if (index_ == 0) log::info("demo scene clock starts at ", frame.time_ns / 1000000, " ms");
         frame.index = index_++;
@@ -111,80 +109,58 @@ private:
     int64_t index_ = 0, started_ns_ = 0;
 };
 
-class CaptureSource : public FrameSource {
+// A USB camera: the V4L2 module (usb_source.cpp) is loaded at the first open, so a
+// missing module is the camera's fault, said in one line, not a crash.
+class UsbSource : public FrameSource {
 public:
-    explicit CaptureSource(const CameraConfig& config) : config_(config), pacer_(config.fps) {
+    explicit UsbSource(const CameraConfig& config) : config_(config) {
         fps = config.fps, width = config.width, height = config.height;
-        live = config.source == "camera" || config.source == "stream" || config.realtime;
-        started_ns_ = unix_ns();
     }
-    std::string name() const override {
-        return config_.source == "camera" ? "device " + std::to_string(config_.index) : redacted(config_.path);
-    }
+    std::string name() const override { return "device " + std::to_string(config_.index); }
     bool open() override {
-        close();
-        const auto& c = config_;
-        if (c.source == "camera") {
-            for (int backend : {int(cv::CAP_V4L2), int(cv::CAP_ANY)}) {
-                if (capture_.open(c.index, backend)) {
-                    if (c.mjpg) capture_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
-                    capture_.set(cv::CAP_PROP_FRAME_WIDTH, c.width);
-                    capture_.set(cv::CAP_PROP_FRAME_HEIGHT, c.height);
-                    capture_.set(cv::CAP_PROP_FPS, c.fps);
-                    capture_.set(cv::CAP_PROP_BUFFERSIZE, 1);  // the newest frame, not a stale queue
-                    break;
-                }
-            }
-        } else if (c.source == "file" && !std::filesystem::is_regular_file(c.path)) {
-            return false;
-        } else {
-            std::vector<int> params;
-            if (c.source == "stream")  // fail fast instead of hanging on a dead stream
-                params = {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kStreamTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC, kStreamTimeoutMs};
-            capture_.open(c.path, cv::CAP_ANY, params);
-        }
-        if (!capture_.isOpened()) return false;
-        double rate = capture_.get(cv::CAP_PROP_FPS);
-        fps = rate >= 1 && rate <= 120 ? rate : c.fps;
-        width = int(capture_.get(cv::CAP_PROP_FRAME_WIDTH));
-        height = int(capture_.get(cv::CAP_PROP_FRAME_HEIGHT));
-        if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
-        log::info("camera ", c.id, ": opened ", name(), " (", capture_.getBackendName(), " back end) at ", width, "x",
-                  height, " ", fps, " fps");
-        return true;
+        if (!inner_) inner_.reset(load()(config_));
+        bool opened = inner_->open();
+        sync();
+        return opened;
     }
     bool read(Frame& frame) override {
-        if (!capture_.isOpened()) return false;
-        bool paced = config_.source == "file" && config_.realtime;
-        if (paced) pacer_.wait();
-        cv::Mat image;
-        if (!capture_.read(image) || image.empty()) {
-            if (config_.source != "file") return false;
-            if (!config_.loop || index_ == 0) { ended = true; return false; }
-            capture_.set(cv::CAP_PROP_POS_FRAMES, 0);
-            if (!capture_.read(image) || image.empty()) return false;
-        }
-        width = image.cols, height = image.rows;  // the frames, not the driver, tell the truth
-        frame.image = image;
-        frame.time_ns = config_.source == "file" && !config_.realtime ? started_ns_ + int64_t(double(index_) * 1e9 / fps)
-                                                                      : unix_ns();
-        frame.index = index_++;
-        return true;
+        bool ok = inner_ && inner_->read(frame);
+        sync();
+        return ok;
     }
-    void close() override { capture_.release(); }
+    void close() override {
+        if (inner_) inner_->close();
+    }
 
 private:
+    using Factory = FrameSource* (*)(const CameraConfig&);
+    static Factory load() {
+        static std::mutex mutex;
+        static Factory factory = nullptr;
+        std::lock_guard<std::mutex> lock(mutex);
+        if (factory) return factory;
+        std::error_code error;
+        auto path = std::filesystem::read_symlink("/proc/self/exe", error).parent_path() / "quickcam-native-v4l2.so";
+        void* module = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!module)
+            throw std::runtime_error("cannot load the USB camera module (" + std::string(::dlerror()) +
+                                     "); rebuild with scripts/build_native.sh");
+        factory = reinterpret_cast<Factory>(::dlsym(module, "quickcam_usb_source"));
+        if (!factory) throw std::runtime_error("the USB camera module " + path.string() + " is not this build's; rebuild it");
+        return factory;
+    }
+    void sync() { fps = inner_->fps, width = inner_->width, height = inner_->height, ended = inner_->ended; }
+
     CameraConfig config_;
-    cv::VideoCapture capture_;
-    Pacer pacer_;
-    int64_t index_ = 0, started_ns_ = 0;
+    std::unique_ptr<FrameSource> inner_;
 };
 
 }  // namespace
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime);
-    return std::make_unique<CaptureSource>(config);
+    if (config.source == "camera") return std::make_unique<UsbSource>(config);
+    return std::make_unique<AvSource>(config);
 }
 
 }  // namespace qc

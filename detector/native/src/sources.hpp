@@ -1,23 +1,29 @@
-// Frame sources: the demo scene, a USB camera, a video file, an RTSP/HTTP stream
-// (OpenCV's V4L2 and FFmpeg back ends), as in detector/sources.py. Every frame is stamped
-// with Unix nanoseconds. read() returns false when there is no frame now (reopen with
+// Frame sources: the demo scene, a USB camera (OpenCV's V4L2 back end), a video file or an
+// RTSP/HTTP stream (FFmpeg's libraries, decoded on one thread), as in detector/sources.py.
+// Every frame is stamped with Unix nanoseconds. read() returns false when there is no frame now (reopen with
 // backoff); `ended` is set when a file without loop has ended for good.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <opencv2/core.hpp>
-#include <opencv2/videoio.hpp>
 #include <string>
 
 #include "config.hpp"
 
 namespace qc {
 
+// A frame in YUV 4:2:0 (I420, limited range as video is), even width and height: half the
+// bytes of BGR for the pre-roll and the recording queue, the encoder's own input, and
+// detection reads its luma plane without any conversion. Only a snapshot needs BGR.
 struct Frame {
-    cv::Mat image;  // BGR
+    cv::Mat yuv;  // I420: height * 3 / 2 rows of width bytes (cv::COLOR_YUV2BGR_I420's layout)
+    int width = 0, height = 0;
     int64_t time_ns = 0;
     int64_t index = 0;
+    cv::Mat luma() const { return yuv.rowRange(0, height); }
+    cv::Mat bgr() const;
+    void set_bgr(const cv::Mat& bgr);  // converted to I420, cropped to even sizes
 };
 
 class FrameSource {

@@ -1,0 +1,156 @@
+#include "av_source.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+}
+
+#include "logging.hpp"
+
+namespace qc {
+
+namespace {
+constexpr int64_t kStreamTimeoutNs = 10'000'000'000;  // fail fast instead of hanging on a dead stream
+
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+AvSource::AvSource(const CameraConfig& config) : config_(config), pacer_(config.fps) {
+    fps = config.fps, width = config.width, height = config.height;
+    live = config.source == "stream" || config.realtime;
+    started_ns_ = unix_ns();
+}
+
+AvSource::~AvSource() { close(); }
+
+std::string AvSource::name() const { return redacted(config_.path); }
+
+int AvSource::interrupt(void* opaque) {
+    auto* self = static_cast<AvSource*>(opaque);
+    return self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_ ? 1 : 0;
+}
+
+void AvSource::arm() { deadline_ns_ = config_.source == "stream" ? steady_ns() + kStreamTimeoutNs : 0; }
+
+bool AvSource::open() {
+    close();
+    const auto& c = config_;
+    if (c.source == "file" && !std::filesystem::is_regular_file(c.path)) return false;
+    av_log_set_level(AV_LOG_QUIET);
+    format_ = avformat_alloc_context();
+    if (!format_) return false;
+    format_->interrupt_callback = {&AvSource::interrupt, this};
+    arm();
+    AVDictionary* options = nullptr;  // RTSP over TCP, as the Python detector (and OpenCV) ask: no lost packets
+    if (c.path.rfind("rtsp", 0) == 0) av_dict_set(&options, "rtsp_transport", "tcp", 0);
+    int code = avformat_open_input(&format_, c.path.c_str(), nullptr, &options);
+    av_dict_free(&options);
+    if (code < 0) {
+        format_ = nullptr;  // freed by avformat_open_input on failure
+        return false;
+    }
+    const AVCodec* codec = nullptr;
+    if (avformat_find_stream_info(format_, nullptr) < 0 ||
+        (stream_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec) {
+        close();
+        return false;
+    }
+    AVStream* stream = format_->streams[stream_];
+    decoder_ = avcodec_alloc_context3(codec);
+    if (!decoder_ || avcodec_parameters_to_context(decoder_, stream->codecpar) < 0) { close(); return false; }
+    decoder_->thread_count = 1;  // one camera is one core's small share: threads only add buffers
+    if (avcodec_open2(decoder_, codec, nullptr) < 0) { close(); return false; }
+    decoded_ = av_frame_alloc();
+    packet_ = av_packet_alloc();
+    if (!decoded_ || !packet_) { close(); return false; }
+    AVRational rate = av_guess_frame_rate(format_, stream, nullptr);
+    double guessed = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+    fps = guessed >= 1 && guessed <= 120 ? guessed : c.fps;
+    width = decoder_->width & ~1, height = decoder_->height & ~1;
+    draining_ = false;
+    if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
+    log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
+    return true;
+}
+
+// The next decoded picture, or false at the end of the input (or on an error).
+bool AvSource::decode_next() {
+    while (true) {
+        int code = avcodec_receive_frame(decoder_, decoded_);
+        if (code == 0) return true;
+        if (code != AVERROR(EAGAIN) || draining_) return false;
+        arm();
+        code = av_read_frame(format_, packet_);
+        if (code < 0) {  // the end (or a dead stream): take the frames the decoder still holds
+            draining_ = true;
+            avcodec_send_packet(decoder_, nullptr);
+            continue;
+        }
+        if (packet_->stream_index == stream_) avcodec_send_packet(decoder_, packet_);
+        av_packet_unref(packet_);
+    }
+}
+
+bool AvSource::rewind() {
+    if (av_seek_frame(format_, stream_, 0, AVSEEK_FLAG_BACKWARD) < 0 &&
+        avformat_seek_file(format_, -1, INT64_MIN, 0, 0, 0) < 0)
+        return false;
+    avcodec_flush_buffers(decoder_);
+    draining_ = false;
+    return true;
+}
+
+void AvSource::to_frame(Frame& frame) {
+    int w = decoded_->width & ~1, h = decoded_->height & ~1;
+    frame.width = w, frame.height = h;
+    frame.yuv.create(h * 3 / 2, w, CV_8UC1);
+    uint8_t* planes[] = {frame.yuv.data, frame.yuv.data + size_t(w) * h, frame.yuv.data + size_t(w) * h * 5 / 4};
+    int strides[] = {w, w / 2, w / 2};
+    if (decoded_->format == AV_PIX_FMT_YUV420P) {  // the usual case (H.264, H.265): a plain copy
+        av_image_copy(planes, strides, const_cast<const uint8_t**>(decoded_->data), decoded_->linesize,
+                      AV_PIX_FMT_YUV420P, w, h);
+        return;
+    }
+    // Anything else (full-range MJPEG, 4:2:2, ...) to limited-range 4:2:0, as OpenCV would see it.
+    scaler_ = sws_getCachedContext(scaler_, w, h, AVPixelFormat(decoded_->format), w, h, AV_PIX_FMT_YUV420P,
+                                   SWS_BILINEAR, nullptr, nullptr, nullptr);
+    if (!scaler_) throw std::runtime_error("no converter from this video's pixel format");
+    sws_scale(scaler_, decoded_->data, decoded_->linesize, 0, h, planes, strides);
+}
+
+bool AvSource::read(Frame& frame) {
+    if (!decoder_) return false;
+    bool paced = config_.source == "file" && config_.realtime;
+    if (paced) pacer_.wait();
+    if (!decode_next()) {
+        if (config_.source != "file") return false;
+        if (!config_.loop || index_ == 0) { ended = true; return false; }
+        if (!rewind() || !decode_next()) return false;
+    }
+    to_frame(frame);
+    width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
+    frame.time_ns = config_.source == "file" && !config_.realtime ? started_ns_ + int64_t(double(index_) * 1e9 / fps)
+                                                                  : unix_ns();
+    frame.index = index_++;
+    return true;
+}
+
+void AvSource::close() {
+    if (scaler_) sws_freeContext(scaler_);
+    if (decoded_) av_frame_free(&decoded_);
+    if (packet_) av_packet_free(&packet_);
+    if (decoder_) avcodec_free_context(&decoder_);
+    if (format_) avformat_close_input(&format_);
+    scaler_ = nullptr;
+    stream_ = -1;
+}
+
+}  // namespace qc

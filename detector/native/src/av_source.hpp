@@ -1,0 +1,46 @@
+// A video file or an RTSP/HTTP stream through FFmpeg's libraries (what OpenCV's FFmpeg back
+// end does, without its BGR conversion and its decoding threads): frames come out as the
+// decoder gives them, 4:2:0, so detection reads the luma plane and the pre-roll keeps half
+// the bytes of BGR.
+#pragma once
+
+#include "pacer.hpp"
+#include "sources.hpp"
+
+struct AVFormatContext;
+struct AVCodecContext;
+struct AVFrame;
+struct AVPacket;
+struct SwsContext;
+
+namespace qc {
+
+class AvSource : public FrameSource {
+public:
+    explicit AvSource(const CameraConfig& config);
+    ~AvSource() override;
+    bool open() override;
+    bool read(Frame& frame) override;
+    void close() override;
+    std::string name() const override;
+
+private:
+    static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline
+    void arm();
+    bool decode_next();
+    bool rewind();
+    void to_frame(Frame& frame);
+
+    CameraConfig config_;
+    Pacer pacer_;
+    AVFormatContext* format_ = nullptr;
+    AVCodecContext* decoder_ = nullptr;
+    AVFrame* decoded_ = nullptr;
+    AVPacket* packet_ = nullptr;
+    SwsContext* scaler_ = nullptr;
+    int stream_ = -1;
+    bool draining_ = false;
+    int64_t deadline_ns_ = 0, index_ = 0, started_ns_ = 0;
+};
+
+}  // namespace qc
