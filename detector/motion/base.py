@@ -57,7 +57,7 @@ NOISE_MIN = 0.5  # the noise estimate never goes below this (gray levels, after 
 NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running estimate
 NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
 DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
-LIGHT_CONTEXT_S = 2.0  # within this of a change of light (a gain, or a blob light by its shape), a smooth blob is light
+LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
 LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
 STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
 
