@@ -46,7 +46,7 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
-from quickcam.detector.motion.lighting import SAMPLE, Light, looks_like_light, normalise_gain
+from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
 log = logging.getLogger(__name__)
@@ -321,16 +321,14 @@ class MotionDetector(ABC):
         frame_area = mask.size
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / mask.shape[1]
-        blobs, lighting, revealed, rearm = [], 0, 0, False
+        blobs, lighting, revealed = [], 0, 0
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            light = looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0)
-            if light:
+            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
-                rearm = rearm or light is Light.BY_SHAPE
             elif self.switched and self._still(normal, (x, y, w, h), round(contour_area), threshold):
                 revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), not moving
             else:
@@ -340,7 +338,7 @@ class MotionDetector(ABC):
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale))
                  for ((x, y, w, h), _), ok in zip(blobs, counted, strict=True) if ok]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
-        if rearm:  # only light on its own evidence: a smooth walker taken for light must not keep the context on
+        if lighting:
             self.light_context = self.light_context_frames
         if lighting or revealed:
             self._absorb(normal, small_boxes)

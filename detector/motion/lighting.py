@@ -11,7 +11,6 @@ Two functional pieces the motion core (``base.py``) calls on every frame:
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import NamedTuple
 
 import cv2
@@ -29,14 +28,6 @@ LIGHT_MOVED = 0.05  # a gain cell this far from 1 means the light is changing (e
 MIN_TEXTURE = 0.012  # background detail (std of log gray, high-pass) above which its texture can decide
 TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is under this share of the texture
 KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-
-
-class Light(IntEnum):
-    """What ``looks_like_light`` found: false for motion, true for light, and on what evidence."""
-
-    NO = 0  # the change is motion
-    BY_CONTEXT = 1  # smooth, and light only because the light changed a moment ago
-    BY_SHAPE = 2  # light on its own evidence (the background's texture kept, or a soft outline)
 
 
 class GainResult(NamedTuple):
@@ -97,8 +88,8 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray) -> GainResult:
 
 
 def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray,
-                     box: tuple[int, int, int, int], light_changed: bool) -> Light:
-    """Whether the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
+                     box: tuple[int, int, int, int], light_changed: bool) -> bool:
+    """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
 
     Light (a lamp, a door onto a lit corridor, a cloud) multiplies the
     background by a gain that varies slowly across the region, so the log
@@ -107,24 +98,20 @@ def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np
     1. rough ratio (fine detail, what a small blur removes, over
        LIGHTING_ROUGHNESS of its departure from 1): something replaced the
        background, a person. Real walkers measure 0.15-0.4, light under 0.12;
-    2. smooth, on a textured background whose texture survives (the
-       ratio's detail under TEXTURE_KEPT of the background's): light
-       (BY_SHAPE);
-    3. smooth on a plain background (a plain wall, or a uniformly coloured
+    2. smooth, and ``light_changed`` (the caller saw a change of light in
+       the last moments: a global change, another lighting blob, a gain
+       cell off by LIGHT_MOVED): light;
+    3. smooth, on a textured background whose texture survives (the
+       ratio's detail under TEXTURE_KEPT of the background's): light;
+    4. smooth on a plain background (a plain wall, or a uniformly coloured
        object on it): only the outline can tell: light fades out, an
        object's edge is a jump. The ratio's steepest slopes (90th
-       percentile, per pixel) are compared with its departure from 1
-       (BY_SHAPE);
-    4. smooth, and ``light_changed`` (the caller saw a change of light in
-       the last moments: a global change, a blob light BY_SHAPE, a gain
-       cell off by LIGHT_MOVED): light BY_CONTEXT. A flat-coloured
-       walker is smooth too: the caller must not let such a blob prolong
-       the context, or the walker keeps itself taken for light.
+       percentile, per pixel) are compared with its departure from 1.
     """
     x, y, w, h = box
     pick = changed_mask[y:y + h, x:x + w] > 0
     if pick.sum() < 16:
-        return Light.NO
+        return False
     height, width = normal.shape
     x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
     log_ref = np.log(reference[y0:y1, x0:x1] + RATIO_OFFSET)
@@ -133,12 +120,12 @@ def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np
     departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
     detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
     if detail >= LIGHTING_ROUGHNESS * departure:
-        return Light.NO  # the ratio is rough: something replaced the background
+        return False  # the ratio is rough: something replaced the background
+    if light_changed:
+        return True  # the light just changed, and this is as smooth as light
     texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
     if texture >= MIN_TEXTURE and detail < TEXTURE_KEPT * texture:
-        return Light.BY_SHAPE  # the background's texture shows through, scaled
+        return True  # the background's texture shows through, scaled
     slope = cv2.magnitude(cv2.Sobel(log_ratio, cv2.CV_32F, 1, 0, ksize=3),
                           cv2.Sobel(log_ratio, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
-    if float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure:
-        return Light.BY_SHAPE  # plain background: a soft outline
-    return Light.BY_CONTEXT if light_changed else Light.NO  # as smooth as light, and the light just changed
+    return float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure  # plain background: a soft outline
