@@ -31,6 +31,7 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detection_quality import Score, Watcher, parse_keys, score  # noqa: E402
 from fresh_corpus import FPS, FreshComposer, describe  # noqa: E402
+from fresh_scenes import DATA, STILLS  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 
@@ -132,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="clips run side by side (CPU time is the same)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a [motion] key")
     args = parser.parse_args(argv)
+    missing = [name for name in STILLS if not (DATA / name).is_file()]
+    if missing:  # before any worker: a worker's SystemExit inside a Pool hangs it instead of failing
+        print(f"detection_fresh: missing {', '.join(missing)} in {DATA}; run scripts/install_test_tools.sh",
+              file=sys.stderr)
+        return 2
     config = MotionConfig(**parse_keys(",".join(args.set)))
     composer = FreshComposer(hours=args.hours)
     started, cpu = time.monotonic(), _cpu()
