@@ -1,7 +1,7 @@
 """Detection quality per condition on the labelled corpus (bench/detection_corpus.py).
 
     .venv/bin/python bench/detection_quality.py [--split held-out|tune] [--condition NAME ...]
-        [--set key=value ...] [--variant NAME:key=value,...] [--no-default]
+        [--set key=value ...] [--variant NAME:key=value,...] [--old]
 
 Every configuration sees the same frames of each condition's clip, through the
 detector's own loop: the motion core (``create_detector``), the event logic
