@@ -32,6 +32,7 @@ from tests.conftest import QUICKCAM
 from tests.fakes import httpfake
 from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
 from tests.pipeline import FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
+from tests.test_curve import wait_until
 
 LONG = os.environ.get("QUICKCAM_SOAK") == "1"
 OUTAGE_S = 60.0 if LONG else 20.0
@@ -86,7 +87,9 @@ def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
         pipe.kill("uploader")
         kills += 1
         time.sleep(rng.uniform(0.0, 0.5))
+        last_start = len(pipe.output("uploader"))
         pipe.start("uploader")
+    assert wait_until(lambda: "receiver: listening" in pipe.output("uploader")[last_start:], 60)
     # The last uploader stays: the outbox drains while the detector still runs (polled: a loaded machine,
     # slow to restart the uploader, waits longer instead of stopping the detector with its outbox full).
     pipe.wait_drained(60)
