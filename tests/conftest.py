@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, settings
 
 from quickcam.common.cryptofile import SymmetricKey
 
+pytest_plugins = ["tests.realtime_group"]  # how xdist spreads the suite over its workers
+
 # CI runs on 2 busy cores: generation speed and per-example time are not what
 # the property tests assert, so neither may fail a run.
 settings.register_profile("quickcam", deadline=None, suppress_health_check=[HealthCheck.too_slow])

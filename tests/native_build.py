@@ -7,6 +7,7 @@ toolchain is missing the native tests skip with the build script's one-line reas
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import subprocess
 from pathlib import Path
@@ -20,8 +21,13 @@ BUILD_SCRIPT = REPO / "scripts" / "build_native.sh"
 
 @functools.cache
 def _build() -> tuple[Path | None, str]:
+    lock_path = REPO / "build" / ".native-build.lock"
+    lock_path.parent.mkdir(exist_ok=True)
     try:
-        run = subprocess.run([str(BUILD_SCRIPT), "--no-install"], capture_output=True, text=True, timeout=600)
+        # Under xdist each worker calls the build; one at a time, the second finds it up to date.
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            run = subprocess.run([str(BUILD_SCRIPT), "--no-install"], capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"native detector not built: {exc}"
     lines = run.stdout.strip().splitlines()

@@ -169,6 +169,15 @@ class Pipeline:
             time.sleep(0.1)
         return text in self.output(name)
 
+    def wait_for_count(self, name: str, text: str, count: int, timeout: float = 30) -> bool:
+        """True once ``text`` is in the process's output ``count`` times."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.output(name).count(text) >= count:
+                return True
+            time.sleep(0.1)
+        return self.output(name).count(text) >= count
+
     def produced(self) -> list[dict]:
         journal = self.root / "outbox" / "produced.jsonl"
         if not journal.exists():

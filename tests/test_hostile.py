@@ -233,7 +233,8 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
     detector_env = {"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "garage.key_secret"),
                     "QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE": str(keys / "impostor.key")}
     pipe.start("detector", env=detector_env)
-    time.sleep(12)  # the first walk, recorded into the outbox, going nowhere
+    # The first walk (from 4 s), recorded into the outbox, going nowhere: polled, a slow machine waits longer.
+    assert wait_until(lambda: len(pipe.outbox_items()) >= 2, 40), pipe.output("detector")[-2000:]
     waiting = len(pipe.outbox_items())
     assert waiting >= 2 and not pipe.stored()
     assert pipe.stop("detector") == 0

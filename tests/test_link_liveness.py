@@ -26,6 +26,8 @@ from quickcam.detector.outbox import Outbox
 from tests.conftest import private_endpoint
 from tests.test_curve import running_uploader, snapshot, wait_until
 
+pytestmark = pytest.mark.realtime  # silences and the shutdown's wait are measured on the wall clock
+
 
 def test_a_frozen_uploader_is_reported_as_silent_without_blaming_curve(
     workdir: Path, caplog: pytest.LogCaptureFixture,

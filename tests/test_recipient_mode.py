@@ -30,7 +30,9 @@ def test_footage_encrypted_to_a_recipient_is_unreadable_on_the_camera_machine_an
     try:
         pipe.start("uploader")
         pipe.start("detector")
-        time.sleep(9)
+        deadline = time.monotonic() + 40  # the first walk's snapshot and a segment: polled, a slow machine waits
+        while len(pipe.produced()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert pipe.stop("detector") == 0
         assert pipe.wait_drained(30), pipe.missing()
         assert pipe.stop("uploader") == 0

@@ -10,7 +10,8 @@ The scenarios that concern the detector's side (1, 2, 4, 6) run twice: with
 demo scene and the same outbox), which must keep the same invariant.
 
 The long variants (outages of a full minute) run with QUICKCAM_SOAK=1; the
-default CI variants shorten the outages to 20 s.
+default CI variants end each outage once the event it is about is recorded
+(polled: ~13 s for the link, ~9 s for storage).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.conftest import QUICKCAM
 from tests.fakes import httpfake
 from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
 from tests.pipeline import FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
+from tests.test_curve import wait_until
 
 LONG = os.environ.get("QUICKCAM_SOAK") == "1"
 OUTAGE_S = 60.0 if LONG else 20.0
@@ -74,6 +76,8 @@ def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
 ) -> None:
     pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO)
     pipe.start("uploader")
+    # Up before the detector (a loaded machine may take seconds to start it), so the kills hit a working link.
+    assert pipe.wait_for("uploader", "receiver: listening", 60), pipe.output("uploader")[-2000:]
     pipe.start("detector")
     rng = random.Random(1)
     kills = 0
@@ -83,8 +87,12 @@ def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
         pipe.kill("uploader")
         kills += 1
         time.sleep(rng.uniform(0.0, 0.5))
+        last_start = len(pipe.output("uploader"))
         pipe.start("uploader")
-    time.sleep(3)
+    assert wait_until(lambda: "receiver: listening" in pipe.output("uploader")[last_start:], 60)
+    # The last uploader stays: the outbox drains while the detector still runs (polled: a loaded machine,
+    # slow to restart the uploader, waits longer instead of stopping the detector with its outbox full).
+    pipe.wait_drained(60)
     assert pipe.stop("detector") == 0
     pipe.wait_drained(60)  # what never arrives is counted as lost when the figures are recorded
     assert pipe.stop("uploader") == 0
@@ -145,7 +153,12 @@ def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(
 ) -> None:
     pipe = make_pipeline(tmp_path, detector=detector_command)
     pipe.start("detector")  # no uploader yet: the whole first event waits on disk
-    time.sleep(OUTAGE_S)
+    started = time.monotonic()
+    if LONG:
+        time.sleep(OUTAGE_S)
+    else:  # until the first walk's event is whole in the outbox (~13 s): polled, a slow machine waits longer
+        assert pipe.wait_for("detector", " recorded in ", 60), pipe.output("detector")[-2000:]
+    outage_s = time.monotonic() - started
     waiting = list((tmp_path / "outbox").glob("*.hdr"))
     assert waiting, "the event should be waiting in the outbox"
     pipe.start("uploader")
@@ -154,7 +167,7 @@ def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(
     assert pipe.wait_drained(20)
     assert pipe.stop("uploader") == 0
     pipe.record_invariant("4. link down" + _native(detector_command),
-                          f"uploader unreachable for {OUTAGE_S:.0f} s; {len(waiting)} items waited")
+                          f"uploader unreachable for {outage_s:.0f} s; {len(waiting)} items waited")
 
 
 # -- 3. storage failing, then down, then back ---------------------------------------------------
@@ -228,11 +241,17 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
     time.sleep(17)  # the first walk (4-10 s) and its post-roll, every request at 30% risk
     flaky_requests, flaky_fired = faults.requests, sum(faults.fired.values())
     stored_before_outage = len(pipe.stored())
-    with proxy.server.refusing():  # down: connections refused, for OUTAGE_S (the second walk, 18-23 s)
-        time.sleep(OUTAGE_S / 2)
+    with proxy.server.refusing():  # down: connections refused during the second walk (18-23 s)
+        outage_started = time.monotonic()
+        if LONG:
+            time.sleep(OUTAGE_S / 2)
+        else:  # until the second walk's event is recorded (~9 s): polled, a slow machine waits longer
+            assert pipe.wait_for_count("detector", " recorded in ", 2, 60), pipe.output("detector")[-2000:]
         status = subprocess.run([QUICKCAM, "status", "--json", *pipe.args], cwd=tmp_path, env=pipe.env,
                                 capture_output=True, text=True, timeout=30)
-        time.sleep(OUTAGE_S / 2)
+        if LONG:
+            time.sleep(OUTAGE_S / 2)
+        outage_s = time.monotonic() - outage_started
         waiting = len(pipe.spool_files())
         faults.clear()  # when it is back, it is healthy
     assert waiting, "footage made during the outage should wait in the spool"
@@ -251,7 +270,7 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
     fired = ", ".join(f"{n} {kind}" for kind, n in sorted(faults.fired.items()))
     pipe.record_invariant("3. storage failing, then down, then back",
                           f"{flaky_fired} of {flaky_requests} S3 requests failed ({fired}); "
-                          f"then S3 down {OUTAGE_S:.0f} s; "
+                          f"then S3 down {outage_s:.0f} s; "
                           f"{retries} upload retries")
 
 

@@ -82,16 +82,17 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
 
         alerts = AlertService(config, secrets, ledger_path)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
-    receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
-    # Create (or migrate) the ledger and switch it to WAL here, once: two threads doing it at
-    # the same moment on a new file can get "database is locked" from the journal-mode change.
-    Ledger(ledger_path).close()
-
+    # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: receiver.reload_requested.set())  # re-read the allow-list
+
+    receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
+    # Create (or migrate) the ledger and switch it to WAL here, once: two threads doing it at
+    # the same moment on a new file can get "database is locked" from the journal-mode change.
+    Ledger(ledger_path).close()
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
     shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)

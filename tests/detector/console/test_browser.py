@@ -24,7 +24,7 @@ from tests.conftest import QUICKCAM, free_port
 
 PASSWORD = "browser test password"
 
-pytestmark = needs_browser
+pytestmark = [needs_browser, pytest.mark.realtime]  # the demo walkers' timing decides what it sees
 
 
 @pytest.fixture

@@ -241,6 +241,7 @@ def test_a_browser_leaving_mid_stream_ends_its_viewer_with_one_log_line(
     wait_for(lambda: "127.0.0.1 stopped watching camera cam0 after" in caplog.text)
 
 
+@pytest.mark.realtime  # capture must keep 30 fps on the wall clock
 def test_a_stuck_viewer_never_slows_capture_and_others_still_get_frames(tmp_path: Path) -> None:
     console = start_console(tmp_path, noisy=True, view_width=1280, view_quality=95)
     cookie = console.session_cookie()

@@ -81,6 +81,7 @@ def make_service(tmp_path: Path, targets: list[dict[str, Any]], secrets: dict[st
     return AlertService(config, secrets, tmp_path / "state" / "ledger.sqlite3")
 
 
+@pytest.mark.realtime  # delivery within 2 s
 def test_motion_reaches_webhook_ntfy_and_email_within_2s_with_pictures_only_where_allowed(
         tmp_path: Path, receiver: NotifyServer, mailbox: tuple[Mailbox, int]) -> None:
     box, smtp_port = mailbox
