@@ -8,8 +8,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from quickcam.uploader.health import HEALTH_GRACE_S
 from tests.conftest import QUICKCAM, private_endpoint
+
+pytestmark = pytest.mark.realtime  # a real detector whose camera state is judged against a grace period
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:

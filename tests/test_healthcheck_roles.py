@@ -9,8 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from quickcam.uploader.health import check
 from tests.conftest import QUICKCAM, private_endpoint
+
+pytestmark = pytest.mark.realtime  # real uploader and detectors, stopped and killed on the wall clock
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:

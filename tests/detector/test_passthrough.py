@@ -25,6 +25,8 @@ from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
 from tests.fakes.h264 import probe, write_h264
 
+pytestmark = pytest.mark.realtime  # real-time paced sources and RTSP; segment lengths follow the wall clock
+
 FPS = 10.0
 WALK = Walk(2.0, 4.0)
 

@@ -39,7 +39,8 @@ from tests.conftest import QUICKCAM, private_endpoint
 from tests.detector.fakes import camera_config, header, journal
 from tests.fakes.h264 import probe, write_h264
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="USB cameras use V4L2: Linux only")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="USB cameras use V4L2: Linux only"),
+              pytest.mark.realtime]  # fed through a FIFO in real time; times checked to 50 ms
 
 FPS, WALK, MAX_S = 10.0, Walk(1.5, 2.5), 12.0
 PERIOD_MS = 1000 / FPS

@@ -13,6 +13,8 @@ from tests.fakes.notify_server import NotifyServer
 from tests.native_build import native_detector
 from tests.pipeline import Pipeline
 
+pytestmark = pytest.mark.realtime  # real processes stopped with SIGTERM; a silence is timed
+
 T0 = 1_800_000_000.0
 
 
