@@ -235,6 +235,17 @@ def vtest_walkers() -> tuple[list[np.ndarray], np.ndarray, list]:
     return frames, plate, bench.walker_tracks(frames[:300], plate)[:6]
 
 
+def _dimmed_with_noise(shape: tuple[int, ...], gain: float):
+    """A renderer of frames at ``gain`` of their brightness with sensor noise (sigma 3), as a dim camera gives."""
+    noise = np.empty(shape, np.int16)
+
+    def render(image: np.ndarray) -> np.ndarray:
+        cv2.randn(noise, 0, 3)
+        return np.clip(image.astype(np.float32) * gain + noise, 0, 255).astype(np.uint8)
+
+    return render
+
+
 @needs_vtest
 @pytest.mark.parametrize(("algorithm", "gain"), [(name, 1.0) for name in sorted(ALGORITHMS)]
                          + [("running_average", 0.05)])
@@ -248,11 +259,7 @@ def test_real_walkers_from_vtest_are_detected_within_a_few_frames_by_default(
     if gain < 1.0:
         tracks = [t for t in tracks if np.median([m.sum() for m in t.masks]) >= 0.003 * plate.shape[0] * plate.shape[1]]
     assert len(tracks) >= 4
-    noise = np.empty(plate.shape, np.int16)
-
-    def render(image: np.ndarray) -> np.ndarray:
-        cv2.randn(noise, 0, 3)
-        return np.clip(image.astype(np.float32) * gain + noise, 0, 255).astype(np.uint8)
+    render = _dimmed_with_noise(plate.shape, gain)
 
     delays = []
     for track in tracks:
@@ -347,11 +354,7 @@ def test_with_the_person_check_on_real_walkers_count_in_daylight_and_in_the_dark
     check never finds it (docs/benchmarks.md, section 7)."""
     frames, plate, tracks = vtest_walkers
     tracks = [t for t in tracks if np.median([np.ptp(np.nonzero(m)[0]) for m in t.masks]) >= 30]
-    noise = np.empty(plate.shape, np.int16)
-
-    def render(image: np.ndarray) -> np.ndarray:
-        cv2.randn(noise, 0, 3)
-        return np.clip(image.astype(np.float32) * gain + noise, 0, 255).astype(np.uint8)
+    render = _dimmed_with_noise(plate.shape, gain)
 
     delays = []
     for track in tracks:
