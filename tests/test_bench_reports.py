@@ -32,7 +32,19 @@ def test_verdicts_follow_the_measured_figures_and_name_what_was_not_measured() -
     assert "| 2.6 s | **missed** |" in _verdict(table, "theft keeps everything but the open segment (2 s): worst loss")
     assert "| 2177 MB/s | met |" in _verdict(table, "encryption >= 1 GB/s (mode 1, encrypt)")
     assert "figure not found" in _verdict(table, "decryption >= 1 GB/s (mode 1)")
-    assert "section not run" in _verdict(table, "recall of real walkers >= 0.95 (default algorithm)")
+    assert "section not run" in _verdict(table, "recall of people intervals >= 0.98 (held-out, defaults)")
+
+
+def test_verdicts_read_a_fraction_and_the_passthrough_rows_of_their_own_recorder() -> None:
+    fresh = "**Fresh held-out set** (...)\n\n| a | b |\n|---|---|\n\n- recall 17/18, people-time 0.951; ..."
+    passthrough = ("| resolution | bitrate | recorder | watching | recording |\n|---|---|---|---|---|\n"
+                   "| 640x480@15 | 1110 kbit/s | reencode | 4.0% | 9.2% |\n"
+                   "| 640x480@15 | 1110 kbit/s | passthrough | 1.6% | 4.4% |\n")
+    table = run_all.verdicts({"fresh": fresh, "passthrough": passthrough})
+    fresh_recall = _verdict(table, "recall of people intervals >= 0.98 (fresh held-out set, defaults)")
+    assert fresh_recall.endswith("| 0.944444 | **missed** |")
+    assert _verdict(table, "passthrough 640x480@15 watching <= 2% of a core").endswith("| 1.6% | met |")
+    assert _verdict(table, "passthrough 640x480@15 recording <= 5% of a core").endswith("| 4.4% | met |")
 
 
 def test_the_verdicts_on_the_committed_page_are_the_ones_its_figures_give() -> None:
