@@ -59,7 +59,6 @@ def _one(condition: str) -> tuple[Score, list[str]]:
     """One clip through the detection loop: its score, and a line naming each false event and walker missed."""
     assert _JOB is not None
     composer, config, recording = _JOB
-    cv2.setNumThreads(1)
     pre_roll, post_roll = int(recording.pre_roll_s * FPS), int(recording.post_roll_s * FPS)
     clip = composer.clip(condition)
     watcher = Watcher(config, recording)
@@ -138,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"detection_fresh: missing {', '.join(missing)} in {DATA}; run scripts/install_test_tools.sh",
               file=sys.stderr)
         return 2
+    cv2.setNumThreads(1)  # before any fork: a child forked while OpenCV's pool threads held a lock hung there
     config = MotionConfig(**parse_keys(",".join(args.set)))
     composer = FreshComposer(hours=args.hours)
     started, cpu = time.monotonic(), _cpu()
