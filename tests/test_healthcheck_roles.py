@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from quickcam.uploader.health import check
+from quickcam.common.health import check
 from tests.conftest import QUICKCAM, private_endpoint
 
 pytestmark = pytest.mark.realtime  # real uploader and detectors, stopped and killed on the wall clock
