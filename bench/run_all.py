@@ -142,6 +142,13 @@ def _number(text: str) -> float | None:
     return float(match.group(0).replace(",", "")) if match else None
 
 
+def _shown(value: float) -> str:
+    """A figure as a reader wants it: 0.94 for 17/18 (not 0.944444), 2177 for 2177.0."""
+    if abs(value) >= 10:
+        return f"{value:g}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 @dataclass(frozen=True)
 class Target:
     text: str  # as the targets were set
@@ -220,7 +227,7 @@ def verdicts(sections: dict[str, str]) -> str:
             out.append(f"| {target.text} | - | **not measured** ({why}) |")
             continue
         met = target.compare(value, target.limit)
-        out.append(f"| {target.text} | {value:g}{target.unit} | {'met' if met else '**missed**'} |")
+        out.append(f"| {target.text} | {_shown(value)}{target.unit} | {'met' if met else '**missed**'} |")
     out.append(VERDICTS_END)
     return "\n".join(out)
 

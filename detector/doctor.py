@@ -24,6 +24,7 @@ from quickcam.common import protocol
 from quickcam.common.config import CameraConfig, Config, ConfigError
 from quickcam.common.curve import client_keys
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
+from quickcam.common.health import liveness
 from quickcam.detector import status_file
 from quickcam.detector.cli import quiet_native_logs
 from quickcam.detector.pipeline.capture import redacted
@@ -35,7 +36,6 @@ DOCTOR_NAME = "quickcam-doctor"
 FRAMES_WANTED = 5
 FRAME_WAIT_S = 5.0  # a camera that opened may take a moment before its first frame
 HELLO_EVERY_S = 0.5
-RUNNING_FRESH_S = 15.0  # a detector status file younger than this: the detector runs
 
 UPLOADER_FIX = ("start the uploader (quickcam uploader, or: systemctl start quickcam-uploader) and check that "
                 "link.endpoint names its machine and port on both sides and that no firewall blocks the port")
@@ -80,8 +80,7 @@ def running_detector(config: Config, now: float | None = None) -> dict[str, Any]
     except (OSError, ValueError):
         return {}
     now = time.time() if now is None else now
-    fresh = now - status.get("time", 0) < RUNNING_FRESH_S
-    return status if status.get("running") and fresh else {}
+    return status if liveness(status, now)[0] else {}  # the health check's rule: one owner of "running"
 
 
 def camera_in_use(cam: CameraConfig, running: dict[str, Any]) -> Result | None:

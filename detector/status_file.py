@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this name
 INTERVAL_S = 2.0
 RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
-HEALTHY_STATES = ("ok", "ended")  # uploader/health.py reads the same words
+HEALTHY_STATES = ("ok", "ended")  # common/health.py reads the same words
 
 
 def status_path(outbox_dir: Path) -> Path:

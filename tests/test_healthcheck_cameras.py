@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from quickcam.uploader.health import HEALTH_GRACE_S
+from quickcam.common.health import HEALTH_GRACE_S
 from tests.conftest import QUICKCAM, private_endpoint
 
 pytestmark = pytest.mark.realtime  # a real detector whose camera state is judged against a grace period

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from quickcam.uploader.health import check
+from quickcam.common.health import check
 from tests.conftest import QUICKCAM, private_endpoint
 
 pytestmark = pytest.mark.realtime  # real uploader and detectors, stopped and killed on the wall clock
@@ -87,6 +87,16 @@ def test_a_crashed_detector_fails_the_healthcheck_and_one_stopped_cleanly_does_n
         assert uploader_only.returncode == 1 and "(cameras garage) SILENT" in uploader_only.stderr
         assert "detector NOT RUNNING" not in uploader_only.stderr
 
+        procs["uploader"].terminate()  # a restarted uploader still knows the detector that went silent
+        procs["uploader"].wait(timeout=30)
+        procs["uploader"] = subprocess.Popen([QUICKCAM, "uploader", "--seconds", "60"], cwd=tmp_path, env=env,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _until("the restarted uploader's status", lambda: _read(tmp_path / "state" / "status.json").get(
+            "pid") == procs["uploader"].pid)
+        restarted = _healthcheck(tmp_path, env, "uploader")
+        assert restarted.returncode == 1 and "(cameras garage) SILENT" in restarted.stderr, restarted.stderr
+        assert "porch" not in restarted.stderr and "porch" not in _heard(tmp_path)  # it had stopped cleanly
+
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -115,3 +125,24 @@ def test_each_role_expects_its_own_process_and_the_compose_containers_see_only_t
     assert check("auto", uploader, stopped, now) == (True, "healthy: uploader running")
     assert check("detector", uploader, stopped, now)[1].startswith("unhealthy: detector stopped 11 s ago: start it")
     assert check("auto", {}, stopped, now)[1].startswith("unhealthy: no detector or uploader status file here")
+
+
+def test_a_silent_detector_is_kept_until_its_cameras_are_heard_again() -> None:
+    from quickcam.uploader.detectors import FORGET_AFTER_S, DetectorTable
+
+    t0 = 1_800_000_000.0
+    table = DetectorTable()
+    hello = {"detector": "quickcam-detector", "detector_version": "1", "cameras": ["garage"], "heartbeat_ms": 1000}
+    table.hello(b"a", hello, "", "", now=t0)
+    table.hello(b"b", {**hello, "cameras": ["porch"]}, "", "", now=t0)
+    table.records["cameras:porch"].stopping = True  # porch said it stops
+    assert {r.key for r, _ in table.newly_silent(now=t0 + 5)} == {"cameras:garage", "cameras:porch"}
+    table.newly_silent(now=t0 + FORGET_AFTER_S + 10)  # an hour on: only the clean stop is forgotten
+    assert set(table.records) == {"cameras:garage"}
+    status = [{**entry, "status": {"cameras": {}}} for entry in table.as_status(now=t0 + FORGET_AFTER_S + 10)]
+
+    restarted = DetectorTable()  # the uploader restarted: its last status file seeds the table
+    assert restarted.restore(status, written=t0 + FORGET_AFTER_S + 10, now=t0 + 2 * FORGET_AFTER_S) == 1
+    assert restarted.records["cameras:garage"].silent
+    restarted.hello(b"c", {**hello, "cameras": ["garage", "shed"]}, "", "", now=t0 + 2 * FORGET_AFTER_S)
+    assert set(restarted.records) == {"cameras:garage,shed"}  # garage is heard again, from a new detector

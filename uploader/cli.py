@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from quickcam.common.config import load_config
+from quickcam.common.health import ROLES, ago, check, liveness
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
-from quickcam.uploader.health import ROLES, ago, check, liveness
 
 
 @click.command()

@@ -11,7 +11,12 @@ table folds connections into one record per detector, keyed by what names it:
 A ``hello`` that lists the capability ``probe`` (``quickcam doctor``) is
 answered but not recorded, so a check never leaves a "silent" detector behind.
 A record is *silent* after 3 of its heartbeats without any message on any of its
-connections, and forgotten after an hour.
+connections. A silent detector that did not say it stops is its cameras gone
+blind, so it is kept (status and the health check keep saying so) until its
+cameras are heard again, from it or from any detector, or for a week; one that
+stopped cleanly is forgotten after an hour. The uploader's last status file
+seeds the table at start (``restore``), so a restarted uploader still knows the
+detector that went silent before it: otherwise it would be green again.
 
 This is the place to read detectors' heartbeats and statuses from (``records``,
 ``as_status``): ``state/status.json`` and alerts both use it.
@@ -25,7 +30,8 @@ from typing import Any
 
 DEFAULT_HEARTBEAT_MS = 2000
 SILENT_AFTER_HEARTBEATS = 3
-FORGET_AFTER_S = 3600.0
+FORGET_AFTER_S = 3600.0  # a detector that stopped cleanly
+FORGET_SILENT_S = 7 * 86400.0  # one that went silent without stopping: its cameras are blind
 PROBE_CAPABILITY = "probe"
 STATUS_FIELDS = ("cameras", "outbox_depth", "outbox_bytes", "refused")
 
@@ -46,6 +52,7 @@ class DetectorRecord:
     stopping: bool = False  # its last message was a status saying it stops cleanly (protocol 1.1)
     status: dict[str, Any] = field(default_factory=dict)  # its last status header
     connections: int = 0  # connections (routing ids) it has used
+    grace_until: float = 0.0  # restored at start: not called silent before this (time to reconnect)
 
     @property
     def name(self) -> str:
@@ -128,15 +135,44 @@ class DetectorTable:
         found = []
         for key, record in list(self.records.items()):
             quiet = now - record.seen
-            if quiet > FORGET_AFTER_S:
+            if quiet > (FORGET_AFTER_S if record.stopping else FORGET_SILENT_S):
                 del self.records[key]
-            elif quiet > record.quiet_limit_s() and not record.silent:
+            elif quiet > record.quiet_limit_s() and not record.silent and now >= record.grace_until:
                 record.silent = True
                 found.append((record, quiet))
         for peer, (key, seen) in list(self._by_peer.items()):
-            if key not in self.records or now - seen > FORGET_AFTER_S:
+            if key not in self.records or now - seen > FORGET_SILENT_S:
                 del self._by_peer[peer]
         return found
+
+    def restore(self, entries: list[dict[str, Any]], written: float, now: float | None = None) -> int:
+        """Seed the table from this uploader's last status file (``detectors``, written at ``written``).
+
+        Without it a restarted uploader knows no detector that went silent before
+        it started, and its status and health check are green while those
+        cameras are blind. Detectors that stopped cleanly, and bare hellos
+        (``quickcam doctor``), are not restored. One that was live gets its usual
+        3 heartbeats from now to reconnect before it is called silent.
+        """
+        now = time.time() if now is None else now
+        restored = 0
+        for entry in entries:
+            try:
+                if not entry.get("status") or entry.get("stopping") or entry.get("stopped"):
+                    continue
+                cameras = [str(c) for c in entry["cameras"]]
+                public_key = str(entry.get("public_key") or "")
+                record = DetectorRecord(_key(public_key, cameras), public_key, str(entry.get("key") or ""),
+                                        detector=str(entry.get("detector") or ""), cameras=cameras,
+                                        heartbeat_s=float(entry["silent_after_s"]) / SILENT_AFTER_HEARTBEATS,
+                                        seen=written - float(entry["seen_s_ago"]), silent=bool(entry.get("silent")),
+                                        status=dict(entry["status"]))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue  # an entry from an older or damaged file: nothing to restore
+            record.grace_until = now + record.quiet_limit_s()
+            self.records.setdefault(record.key, record)
+            restored += 1
+        return restored
 
     def as_status(self, now: float | None = None) -> list[dict[str, Any]]:
         """The ``detectors`` list of ``state/status.json``: one entry per detector."""
@@ -145,6 +181,7 @@ class DetectorTable:
                  "seen_s_ago": round(now - r.seen, 1), "silent": r.silent,
                  "silent_after_s": r.quiet_limit_s(), "stopped": r.silent and r.stopping,
                  "stopping": r.stopping,
+                 "restored": now < r.grace_until,  # known from the last run, given time to reconnect
                  "connections": r.connections,
                  "status": {k: v for k, v in r.status.items() if k in STATUS_FIELDS}}
                 for r in self.records.values()]
@@ -154,6 +191,9 @@ class DetectorTable:
             record.connections += 1
         self._by_peer[peer] = (record.key, now)
         record.seen, record.silent, record.stopping = now, False, False
+        for key, other in list(self.records.items()):  # its cameras are seen again: no longer blind
+            if other is not record and other.silent and set(other.cameras) <= set(record.cameras):
+                del self.records[key]
 
     def _find(self, public_key: str, cameras: list[str]) -> DetectorRecord | None:
         if public_key:

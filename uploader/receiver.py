@@ -77,6 +77,7 @@ class Receiver:
         self.detectors = DetectorTable()
         self.max_payload = int(config.uploader.max_payload_mb * (1 << 20))
         self.status_path = config.uploader.state_dir / "status.json"
+        self._restore_detectors()
         self.bound = threading.Event()
         self.endpoint = config.link.endpoint
         self.curve = server_keys(config.link)
@@ -396,6 +397,20 @@ class Receiver:
         self.counters["connections_closed"] += 1
         for record in records.values():
             log.info("receiver: %s", record.closed_words(self.max_payload + (1 << 20)))
+
+    def _restore_detectors(self) -> None:
+        """Know again the detectors of the last run's status file (a silent one must stay reported)."""
+        try:
+            last = json.loads(self.status_path.read_text())
+            restored = self.detectors.restore(list(last["detectors"]), float(last["time"]))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.info("receiver: the last status file %s is unreadable (%s); no detector restored",
+                     self.status_path, exc)
+            return
+        if restored:
+            log.info("receiver: %d detector(s) known from the last run, waiting for them to reconnect", restored)
 
     def _watch_detectors(self) -> None:
         """Report detectors gone quiet (3 missed heartbeats on all their connections)."""

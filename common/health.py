@@ -87,16 +87,16 @@ def silent_detectors(live: dict[str, Any], now: float) -> list[str]:
 
     ``seen_s_ago`` is as of the uploader's last write, so the file's age is added.
     A detector that sent ``stopping`` (protocol 1.1) stopped cleanly and is not
-    counted; one forgotten after an hour of silence (uploader/detectors.py) no
-    longer fails the check, and neither does one the uploader never heard from
-    since it started.
+    counted. The uploader keeps a silent detector until its cameras are heard
+    again (or a week), across its own restarts (uploader/detectors.py), so the
+    check keeps failing while they are blind.
     """
     if not liveness(live, now)[0]:
         return []
     silent = []
     for det in live.get("detectors", []):
-        if not det.get("status") or det.get("stopping"):
-            continue  # a bare hello (quickcam doctor), or a clean stop
+        if not det.get("status") or det.get("stopping") or (det.get("restored") and not det.get("silent")):
+            continue  # a bare hello (quickcam doctor), a clean stop, or one given time to reconnect
         quiet = float(det.get("seen_s_ago", 0)) + max(0.0, now - live.get("time", now))
         limit = det.get("silent_after_s")
         if det.get("silent") or (isinstance(limit, (int, float)) and quiet > limit):
