@@ -292,16 +292,20 @@ class MotionDetector(ABC):
         walker leaves no trail in the background either.
         """
         assert self.reference is not None
-        changed = changed_mask > 0
-        if self._changed_for is None or self._changed_for.shape != changed.shape:
-            self._changed_for = np.zeros(changed.shape, np.int32)
-        self._changed_for = np.where(changed, self._changed_for + 1, 0)
         keep = None if clipped is None else clipped.copy()
-        for x, y, w, h in self._moving:
-            held = changed[y:y + h, x:x + w] & (self._changed_for[y:y + h, x:x + w] < self.hold_frames)
-            if keep is None:
-                keep = np.zeros(changed.shape, bool)
-            keep[y:y + h, x:x + w] |= held
+        if not self._moving:
+            self._changed_for = None  # no one to hold: counting starts again with the next motion
+        else:
+            changed = changed_mask > 0
+            if self._changed_for is None or self._changed_for.shape != changed.shape:
+                self._changed_for = np.zeros(changed.shape, np.uint16)
+            self._changed_for += 1
+            np.minimum(self._changed_for, self.hold_frames, out=self._changed_for)
+            self._changed_for *= changed
+            keep = np.zeros(changed.shape, bool) if keep is None else keep
+            for x, y, w, h in self._moving:
+                keep[y:y + h, x:x + w] |= changed[y:y + h, x:x + w] & (
+                    self._changed_for[y:y + h, x:x + w] < self.hold_frames)
         if keep is None:
             cv2.accumulateWeighted(normal, self.reference, rate)
         else:
