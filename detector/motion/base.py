@@ -18,7 +18,10 @@ around it are the same for all, so they are written once here:
 5. if most of the watched area changed at once (a light switched on or off)
    the background restarts from this frame; detection goes on from the next
    one while the background learns fast for ``relearn_s``;
-6. changed pixels are grouped into blobs; blobs smaller than
+6. the background learns ``learning_rate`` of the frame, except a person's
+   pixels (changed, inside last frame's motion) for their first HOLD_S: a
+   person who stands still stays motion (``_learn``);
+7. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
    of its change (``lighting.looks_like_light``); just after a switch of
    light, a blob that stands still since the last frame is what the light
@@ -29,7 +32,7 @@ around it are the same for all, so they are written once here:
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays);
-7. optionally (``person_check``) motion counts only once a person was seen
+8. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
 
