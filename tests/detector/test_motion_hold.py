@@ -90,3 +90,16 @@ def test_what_is_left_behind_joins_the_background_after_hold_s() -> None:
     still_moving = [i for i in range(put_down, len(path)) if motion[i]]
     assert still_moving[-1] - put_down >= (HOLD_S - 5) * FPS  # held while it might be a person standing
     assert not any(motion[put_down + int((HOLD_S + 5) * FPS):])  # then accepted as part of the room
+
+
+def test_a_walker_sneaking_across_in_40_s_is_motion_all_the_way() -> None:
+    """0.3 px a frame at 10 fps (120 px in 40 s): the background must not take him in on the way."""
+    rng = np.random.default_rng(9)
+    room, person = _room(rng), _person(rng)
+    path = [None] * 30 + [0.3 * k for k in range(400)] + [None] * 40
+    detector = create_detector(MotionConfig(), fps=FPS)
+    motion = [detector.detect(_frame(room, None if x is None else person, x or 0, rng)).motion for x in path]
+    events = _events(motion)
+    assert len(events) == 1, events
+    assert events[0][0] <= 30 + 3 and events[0][1] >= 30 + 400
+    assert sum(motion[30:430]) >= 0.95 * 400
