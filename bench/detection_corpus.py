@@ -57,14 +57,25 @@ class Split:
     jpeg_quality: int
     shake_px: int
     small_scale: float  # walkers shrunk by this for the small-people condition
+    # the burglar's conditions (issue 13's second round)
+    sneak_s: tuple[float, ...] = (30.0,)  # how long each sneaking walker takes over his track, seconds
+    linger_s: tuple[float, ...] = (15.0,)  # how long each lingering walker stays (nearly) still, seconds
+    dark_clothes: float = 0.4  # a dark-clothed walker's colours, share of the real ones (on a floor at 60 %)
+    flat_colour: tuple[int, int, int] = (70, 60, 55)  # a uniformly dressed walker (BGR)
+    flat_step: float = 1.4  # the light step a flat walker comes in during or just after
+    curtain_x: float = 0.74  # where the curtain hangs (share of the width); it covers a quarter of the frame
+    curtain_cover: float = 0.0025  # share of the frame the small walker before the curtain covers
 
 
 SPLITS = {
     "tune": Split("tune", (0, 400), False, 1, 0.08, (1.5, 1.0, 0.6, 1.0), (0.8, 0.5), 1.7, False, 0.2, 1.3,
-                  25, 1, 0.75),
+                  25, 1, 0.75, sneak_s=(25.0, 40.0), linger_s=(12.0, 20.0), dark_clothes=0.4,
+                  flat_colour=(70, 60, 55), flat_step=1.4, curtain_x=0.74, curtain_cover=0.0025),
     "held-out": Split("held-out", (400, 795), True, 2, 0.05, (1.8, 1.0, 0.45, 1.0, 1.3, 1.0), (0.25, 0.3), 2.0,
-                      True, 0.12, 0.8, 15, 2, 0.6),
+                      True, 0.12, 0.8, 15, 2, 0.6, sneak_s=(30.0, 55.0), linger_s=(15.0, 28.0), dark_clothes=0.3,
+                      flat_colour=(95, 80, 150), flat_step=0.65, curtain_x=0.05, curtain_cover=0.0018),
 }
+TARGET_COVER = 0.005  # issue 13: a person covering 0.5 % of the frame (across a garden)
 
 
 @dataclass
@@ -159,8 +170,11 @@ class Scene:
         self.shake = 0
         self.sway: Callable[[np.ndarray, int], None] | None = None
         self.backdrop: list[np.ndarray] | None = None  # real footage played instead of the plate
+        self.dress: Callable[[np.ndarray], np.ndarray] | None = None  # the walker's pixels, re-coloured
+        self.floor = 1.0  # the scene's own brightness under any light (a dark room: under 1)
 
-    def render(self, walker: Walker | None = None, step: int = 0, scale: float = 1.0) -> np.ndarray:
+    def render(self, walker: Walker | None = None, step: float = 0, scale: float = 1.0) -> np.ndarray:
+        """One frame; a fractional ``step`` blends the walker's two nearest frames (a slowed walk, no stutter)."""
         if self.backdrop is not None:  # played forwards and backwards: no jump cut
             period = 2 * len(self.backdrop) - 2
             at = self.index % period
@@ -169,8 +183,17 @@ class Scene:
             image = self.plate.copy()
         if self.sway is not None:
             self.sway(image, self.index)
+        if self.floor != 1.0:
+            image = (image * np.float32(self.floor)).astype(np.uint8)
         if walker is not None:
-            paste(image, self.source[walker.frames[step]], walker.masks[step], scale)
+            whole = int(step)
+            if step == whole:
+                self._paste(image, walker, whole, scale)
+            else:  # a slowed walk: the two nearest frames, blended
+                later = image.copy()
+                self._paste(image, walker, whole, scale)
+                self._paste(later, walker, min(whole + 1, len(walker.frames) - 1), scale)
+                image = cv2.addWeighted(image, 1 - (step - whole), later, step - whole, 0)
         if self.shake:
             dx, dy = (int(v) for v in self.rng.integers(-self.shake, self.shake + 1, 2))
             image = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), SIZE, borderMode=cv2.BORDER_REFLECT)
@@ -188,6 +211,10 @@ class Scene:
             out = cv2.imdecode(data, cv2.IMREAD_COLOR)
         self.index += 1
         return out
+
+    def _paste(self, image: np.ndarray, walker: Walker, step: int, scale: float) -> None:
+        source = self.source[walker.frames[step]]
+        paste(image, source if self.dress is None else self.dress(source), walker.masks[step], scale)
 
 
 def paste(image: np.ndarray, source: np.ndarray, mask: np.ndarray, scale: float) -> None:
@@ -266,6 +293,11 @@ class Composer:
         clip.frames = CONDITIONS[condition](self, Scene(self.plate, self.frames, self.split, condition), clip)
         return clip
 
+    def full_size(self, n: int) -> Walker:
+        """The ``n``-th walker (round the list) of those covering at least TARGET_COVER of the frame."""
+        large = [w for w in self.walkers if _median_area(w, len(w.frames)) >= TARGET_COVER * self.frame_area]
+        return large[n % len(large)]
+
     # -- building blocks (generators that also fill the clip's truth) ------------
     def _quiet(self, scene: Scene, clip: Clip, seconds: float, count: bool = True) -> Iterator[np.ndarray]:
         for _ in range(int(seconds * FPS)):
@@ -274,11 +306,17 @@ class Composer:
             yield scene.render()
 
     def _walkers(self, scene: Scene, clip: Clip, count: int, offset: int = 0, scale: float = 1.0,
-                 gap_s: float = 6.0, during: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-        """``count`` walkers one after the other (at most 6 s each), ``gap_s`` of quiet between."""
+                 gap_s: float = 6.0, during: Callable[[int], None] | None = None,
+                 cover: float | None = None) -> Iterator[np.ndarray]:
+        """``count`` walkers one after the other (at most 6 s each), ``gap_s`` of quiet between.
+
+        ``cover``: each walker shrunk to cover that share of the frame (median), instead of ``scale``.
+        """
         for n in range(count):
-            walker = self.walkers[(offset + n * 3) % len(self.walkers)]
+            walker = self.walkers[(offset + n * 3) % len(self.walkers)] if cover is None else self.full_size(offset + n)
             steps = min(len(walker.frames), int(6 * FPS))
+            if cover is not None:
+                scale = min(1.0, math.sqrt(cover * self.frame_area / _median_area(walker, steps)))
             start = scene.index
             for step in range(steps):
                 if during is not None:
@@ -289,6 +327,15 @@ class Composer:
                                  / self.frame_area)
             yield from self._quiet(scene, clip, gap_s, count=False)
 
+    def _paced(self, scene: Scene, clip: Clip, walker: Walker, steps: list[float]) -> Iterator[np.ndarray]:
+        """One walker through the (fractional) steps of his track given, then 6 s of quiet."""
+        start = scene.index
+        for step in steps:
+            yield scene.render(walker, step)
+        clip.people.append((start, scene.index - 1))
+        clip.coverage.append(_median_area(walker, len(walker.frames)) / self.frame_area)
+        yield from self._quiet(scene, clip, 6.0, count=False)
+
     def _change(self, scene: Scene, clip: Clip, gains: list, hold_s: float = 12.0) -> Iterator[np.ndarray]:
         clip.changes.append(scene.index)
         for gain in gains:
@@ -298,6 +345,10 @@ class Composer:
 
 
 Condition = Callable[[Composer, Scene, Clip], Iterator[np.ndarray]]
+
+
+def _median_area(walker: Walker, steps: int) -> float:
+    return max(1.0, float(np.median([m.sum() for m in walker.masks[:steps]])))
 
 
 def _day(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
@@ -425,9 +476,99 @@ def _walker_before_trees(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarr
     yield from c._walkers(s, clip, 3, offset=9, gap_s=8.0)
 
 
+# -- a burglar's conditions: slow, still, dark, small, flat, before a curtain ------------------------------------
+
+
+def _sneaking(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """Walkers slowed down to cross in ``sneak_s`` (20-60 s): does the background absorb them?"""
+    yield from c._quiet(s, clip, 10, count=False)
+    for n, seconds in enumerate(c.split.sneak_s):
+        walker = c.full_size(2 + 5 * n)
+        last = len(walker.frames) - 1
+        count = int(seconds * FPS)
+        yield from c._paced(s, clip, walker, [last * k / (count - 1) for k in range(count)])
+
+
+def _lingering(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """Walk in, stay nearly still for ``linger_s`` (a drawer searched: the body sways by half a step), walk out."""
+    yield from c._quiet(s, clip, 10, count=False)
+    for n, seconds in enumerate(c.split.linger_s):
+        walker = c.full_size(4 + 5 * n)
+        middle = len(walker.frames) // 2
+        still = [middle + 0.5 * math.sin(2 * math.pi * k / (2.5 * FPS)) for k in range(int(seconds * FPS))]
+        yield from c._paced(s, clip, walker, list(range(middle)) + still + list(range(middle, len(walker.frames))))
+
+
+def _dark_clothes(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """A dark room (the floor at 60 %) at night (``dark_gain``, sensor noise), walkers in dark clothes."""
+    s.floor = 0.6
+    clothes = np.float32(c.split.dark_clothes)
+    s.dress = lambda source: (source * clothes).astype(np.uint8)
+    yield from c._quiet(s, clip, 10, count=False)
+    yield from c._change(s, clip, [c.split.dark_gain])
+    yield from c._quiet(s, clip, 30)
+    yield from c._walkers(s, clip, 4, offset=10)
+
+
+def _small_dark(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """Walkers covering 0.5 % of the frame (across a garden), at night."""
+    yield from c._quiet(s, clip, 10, count=False)
+    yield from c._change(s, clip, [c.split.dark_gain])
+    yield from c._quiet(s, clip, 30)
+    yield from c._walkers(s, clip, 4, offset=11, cover=TARGET_COVER)
+
+
+def _small_noise(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """Walkers covering 0.5 % of the frame in heavy sensor noise."""
+    s.sigma = 12.0
+    yield from c._quiet(s, clip, 10, count=False)
+    yield from c._quiet(s, clip, 30)
+    yield from c._walkers(s, clip, 4, offset=12, cover=TARGET_COVER)
+
+
+def _flat_after_light(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """Uniformly dressed walkers coming in while the light steps (``flat_step`` and back) or 1 s after it."""
+    flat = np.array(c.split.flat_colour, np.uint8)
+
+    def dress(source: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(flat, source.shape)
+
+    s.dress = dress
+    yield from c._quiet(s, clip, 10, count=False)
+    for n, gain in enumerate((c.split.flat_step, 1.0, c.split.flat_step, 1.0)):
+        if n % 2 == 0:  # the light steps as the walker comes in (his 5th frame)
+            clip.changes.append(s.index + 5)
+            yield from c._walkers(s, clip, 1, offset=13 + n, during=lambda step, g=gain: _step_at(s, step, 5, g))
+        else:  # the light steps, and 1 s later a walker comes in
+            clip.changes.append(s.index)
+            s.gain = gain
+            yield from c._quiet(s, clip, 1.0, count=False)
+            yield from c._walkers(s, clip, 1, offset=13 + n)
+        yield from c._quiet(s, clip, 6.0, count=False)
+
+
+def _step_at(scene: Scene, step: int, at: int, gain: float) -> None:
+    if step == at:
+        scene.gain = gain
+
+
+def _small_before_curtain(c: Composer, s: Scene, clip: Clip) -> Iterator[np.ndarray]:
+    """A curtain in a draught over a quarter of the frame; small walkers (``curtain_cover``) pass before the room."""
+    from fresh_scenes import curtain  # noqa: PLC0415 (bench/fresh_scenes.py, section 7c's curtain)
+
+    width, height = SIZE
+    s.sway = curtain(c.plate, s.rng, FPS, (int(width * c.split.curtain_x), 0, int(width * 0.26), height))
+    yield from c._quiet(s, clip, 20, count=False)  # long enough for the curtain to be known as busy
+    yield from c._quiet(s, clip, 30)
+    yield from c._walkers(s, clip, 4, offset=14, cover=c.split.curtain_cover)
+
+
 CONDITIONS: dict[str, Condition] = {
     "day": _day, "small people": _small, "dark": _dark, "light steps": _steps, "partial light": _partial,
     "fades": _fade, "IR switch": _ir, "walker during a ramp": _ramp_walker, "heavy noise": _noise,
     "compression": _compression, "shake": _shake, "swaying bush": _sway,
     "trees (real footage)": _trees, "walker before trees": _walker_before_trees,
+    "sneaking walker": _sneaking, "lingering walker": _lingering, "dark clothes at night": _dark_clothes,
+    "small at night": _small_dark, "small in heavy noise": _small_noise,
+    "flat walker and a light step": _flat_after_light, "small before a curtain": _small_before_curtain,
 }

@@ -1,7 +1,7 @@
 """Detection quality per condition on the labelled corpus (bench/detection_corpus.py).
 
     .venv/bin/python bench/detection_quality.py [--split held-out|tune] [--condition NAME ...]
-        [--set key=value ...] [--variant NAME:key=value,...] [--old]
+        [--set key=value ...] [--variant NAME:key=value,...] [--old] [--vs COMMIT]
 
 Every configuration sees the same frames of each condition's clip, through the
 detector's own loop: the motion core (``create_detector``), the event logic
@@ -29,12 +29,14 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _motion_at import factory_at  # noqa: E402
 from detection_corpus import FPS, SPLITS, Clip, Composer  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
@@ -58,9 +60,9 @@ class Run:
 class Watcher:
     """The detector's detection loop for one configuration, fed one frame at a time."""
 
-    def __init__(self, config: MotionConfig, recording: RecordingConfig) -> None:
+    def __init__(self, config: MotionConfig, recording: RecordingConfig, create: Callable = create_detector) -> None:
         self.config = config
-        self.detector = create_detector(config, fps=FPS)
+        self.detector = create(config, fps=FPS)
         self.clock = EventClock(int(recording.post_roll_s * 1e9), int(recording.max_event_s * 1e9),
                                 int(recording.min_event_s * 1e9), config.trigger_frames)
         self.run = Run()
@@ -129,13 +131,15 @@ def score(run: Run, clip: Clip, pre_roll: int, post_roll: int) -> Score:
 
 
 def evaluate(composer: Composer, configs: dict[str, MotionConfig], conditions: list[str],
-             recording: RecordingConfig) -> dict[str, dict[str, Score]]:
+             recording: RecordingConfig, cores: dict[str, Callable] | None = None) -> dict[str, dict[str, Score]]:
+    """Scores per configuration and condition; ``cores`` names another motion core for some configurations."""
+    cores = cores or {}
     cv2.setNumThreads(1)
     pre_roll, post_roll = int(recording.pre_roll_s * FPS), int(recording.post_roll_s * FPS)
     scores: dict[str, dict[str, Score]] = {name: {} for name in configs}
     for condition in conditions:
         clip = composer.clip(condition)
-        watchers = {name: Watcher(cfg, recording) for name, cfg in configs.items()}
+        watchers = {name: Watcher(cfg, recording, cores.get(name, create_detector)) for name, cfg in configs.items()}
         index = -1
         for index, frame in enumerate(clip.frames):
             for watcher in watchers.values():
@@ -211,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                         help="also run a variant of the defaults, e.g. mog2:algorithm=mog2")
     parser.add_argument("--old", action="store_true", help="also run the defaults from before issue 13")
+    parser.add_argument("--vs", metavar="COMMIT", help="also run the defaults on the motion core at COMMIT")
     args = parser.parse_args(argv)
     overrides = parse_keys(",".join(args.set))
     configs = {"default": MotionConfig(**overrides)}
@@ -220,10 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variant:
         name, _, settings = variant.partition(":")
         configs[name] = MotionConfig(**{**overrides, **parse_keys(settings)})
+    cores = {}
+    if args.vs:
+        cores[f"at {args.vs}"] = factory_at(args.vs)
+        configs[f"at {args.vs}"] = MotionConfig(**overrides)
     composer = Composer(SPLITS[args.split])
     conditions = args.condition or composer.conditions()
     started = time.monotonic()
-    scores = evaluate(composer, configs, conditions, RecordingConfig())
+    scores = evaluate(composer, configs, conditions, RecordingConfig(), cores)
     print(table(scores, args.split))
     print(f"\n({time.monotonic() - started:.0f} s; command: .venv/bin/python bench/detection_quality.py"
           f"{' ' + ' '.join(sys.argv[1:]) if len(sys.argv) > 1 else ''})")

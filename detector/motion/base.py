@@ -18,7 +18,10 @@ around it are the same for all, so they are written once here:
 5. if most of the watched area changed at once (a light switched on or off)
    the background restarts from this frame; detection goes on from the next
    one while the background learns fast for ``relearn_s``;
-6. changed pixels are grouped into blobs; blobs smaller than
+6. the background learns ``learning_rate`` of the frame, except a person's
+   pixels (changed, inside last frame's motion) for their first HOLD_S: a
+   person who stands still stays motion (``_learn``);
+7. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
    of its change (``lighting.looks_like_light``); just after a switch of
    light, a blob that stands still since the last frame is what the light
@@ -29,7 +32,7 @@ around it are the same for all, so they are written once here:
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays);
-7. optionally (``person_check``) motion counts only once a person was seen
+8. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
 
@@ -60,6 +63,7 @@ DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous on
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
 LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
 STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
+HOLD_S = 30.0  # a pixel of a person (in a motion box) joins the background only after changed this long, seconds
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,9 @@ class MotionDetector(ABC):
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
         self.switched = 0  # frames left in which a light just switched (the mean brightness jumped)
         self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``_still``)
+        self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
+        self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
+        self.hold_frames = max(1, round(HOLD_S * fps))
         self._last_brightness: float | None = None
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
@@ -177,6 +184,7 @@ class MotionDetector(ABC):
         self.persistence.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = 0
+        self._moving = []
 
     def threshold_for(self, brightness: float) -> float:
         """The gray-level change that counts now.
@@ -248,7 +256,7 @@ class MotionDetector(ABC):
             return self._global_change(gray, brightness, changed)
         if relearning:  # just after a global change: learn fast, but keep watching
             self.relearn_left -= 1
-        self._learn(normal, rate, clipped)
+        self._learn(normal, rate, clipped, changed_mask)
         result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
         self._remember(normal)
         if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
@@ -271,14 +279,40 @@ class MotionDetector(ABC):
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
         self._previous = None
+        self._moving = []
         return self._result(False, changed, brightness=brightness, global_change=True)
 
-    def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None) -> None:
+    def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None, changed_mask: np.ndarray) -> None:
+        """Fold ``normal`` into the background, except a person's pixels for their first HOLD_S.
+
+        At ``learning_rate`` (a time constant of about 2 s) a person who stops
+        (searching a drawer) or sneaks is part of the background within
+        seconds, what little they still move is under the threshold, and the
+        event ends while they are there. As Motion's reference frame does, a
+        changed pixel inside last frame's motion boxes is not learnt until it
+        has been changed for HOLD_S (a thing left behind, or a person still
+        for longer, is then accepted: it cannot hold an event forever). A
+        walker leaves no trail in the background either.
+        """
         assert self.reference is not None
-        if clipped is None:
+        keep = None if clipped is None else clipped.copy()
+        if not self._moving:
+            self._changed_for = None  # no one to hold: counting starts again with the next motion
+        else:
+            changed = changed_mask > 0
+            if self._changed_for is None or self._changed_for.shape != changed.shape:
+                self._changed_for = np.zeros(changed.shape, np.uint16)
+            self._changed_for += 1
+            np.minimum(self._changed_for, self.hold_frames, out=self._changed_for)
+            self._changed_for *= changed
+            keep = np.zeros(changed.shape, bool) if keep is None else keep
+            for x, y, w, h in self._moving:
+                keep[y:y + h, x:x + w] |= changed[y:y + h, x:x + w] & (
+                    self._changed_for[y:y + h, x:x + w] < self.hold_frames)
+        if keep is None:
             cv2.accumulateWeighted(normal, self.reference, rate)
         else:
-            cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(clipped, 0, 255).astype(np.uint8))
+            cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(keep, 0, 255).astype(np.uint8))
 
     def _watch_switch(self, brightness: float) -> None:
         """Arm ``_still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
@@ -335,8 +369,8 @@ class MotionDetector(ABC):
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
         counted = self.persistence.counts(small_boxes, self.busy)
-        boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale))
-                 for ((x, y, w, h), _), ok in zip(blobs, counted, strict=True) if ok]
+        self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
+        boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:
             self.light_context = self.light_context_frames
