@@ -143,10 +143,10 @@ def _number(text: str) -> float | None:
 
 
 def _shown(value: float) -> str:
-    """A figure as a reader wants it: 0.94 for 17/18 (not 0.944444), 2177 for 2177.0."""
+    """A figure as a reader wants it: 0.944 for 17/18 (not 0.944444), 2177 for 2177.0."""
     if abs(value) >= 10:
         return f"{value:g}"
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
