@@ -21,7 +21,6 @@ a pixel exactly at the threshold may fall either way, and a blob exactly at the 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import threading

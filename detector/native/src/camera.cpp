@@ -344,7 +344,8 @@ void CameraPipeline::capture_loop() {
                 std::lock_guard<std::mutex> lock(stats_mutex_);
                 stats_.dark = dark = now_dark;
             }
-            if (dark) next_check_ns = frame.time_ns + int64_t(cfg.dark_interval_s * 1e9);
+            // base.py's skip(): the next look is set only by a look in the dark while no event runs
+            if (dark && !clock.recording) next_check_ns = frame.time_ns + int64_t(cfg.dark_interval_s * 1e9);
             if (result.global_change != relearning) {
                 relearning = result.global_change;
                 if (relearning)
