@@ -1,6 +1,6 @@
 """Does the native detector see what the Python detector sees? Per-frame verdicts of both motion cores.
 
-    .venv/bin/python bench/native_parity.py [--split held-out|tune] [--condition NAME ...] [--binary PATH]
+    .venv/bin/python bench/native_parity.py [--split held-out|tune] [--condition NAME ...] [--binary PATH] [--video]
 
 Every frame of each condition's clip (bench/detection_corpus.py) is turned gray once
 (OpenCV's BGR to gray, as the Python detector does after shrinking) and fed, the same bytes,
@@ -13,6 +13,11 @@ to Python's ``MotionDetector`` (``create_detector``, defaults) and to the native
 - detection quality of each, through the same event logic (``EventClock``) and scoring as
   bench/detection_quality.py: caught, onset, false events (lighting / quiet).
 
+``--video`` takes each detector's own camera path instead: the clip is encoded to H.264
+(libx264, CRF 18, 4:2:0) and decoded by PyAV; Python's core gets the BGR picture (and turns
+it gray after shrinking, as in the detector), the native core the luma plane as decoded
+(16..235, stretched by its lookup table, as in ``camera.cpp``).
+
 Why verdicts may differ at all: the native core halves the frame before its area shrink when
 the ratio allows (the same box mean, rounded once more), and its sums run in another order;
 a pixel exactly at the threshold may fall either way, and a blob exactly at the minimum area.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -70,9 +76,11 @@ def python_trace(frames: Iterable[np.ndarray], config: MotionConfig, fps: float)
 
 
 def native_trace(binary: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float,
-                 config_path: Path | None = None) -> list[Verdict]:
+                 config_path: Path | None = None, video_range: bool = False) -> list[Verdict]:
     """The native motion core on the same gray frames (``--motion-trace``), one verdict per frame."""
     command = [str(binary), "--motion-trace", f"{size[0]}x{size[1]}", "--fps", str(fps)]
+    if video_range:
+        command.append("--video-range")
     if config_path is not None:
         command[1:1] = ["--config", str(config_path)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -170,6 +178,37 @@ def gray_frames(frames: Iterator[np.ndarray]) -> list[np.ndarray]:
     return [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
 
 
+def encode(frames: Iterable[np.ndarray], path: Path) -> None:
+    """The clip as H.264 (libx264, CRF 18, 4:2:0), as a camera or a stream would deliver it."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = None
+        for image in frames:
+            if stream is None:
+                stream = container.add_stream("libx264", rate=int(FPS))
+                stream.height, stream.width = image.shape[:2]
+                stream.pix_fmt, stream.options = "yuv420p", {"crf": "18", "preset": "veryfast"}
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                container.mux(packet)
+        if stream is not None:
+            for packet in stream.encode():
+                container.mux(packet)
+
+
+def decoded(path: Path, luma: bool) -> Iterator[np.ndarray]:
+    """The file's frames: BGR (the Python detector's picture) or the luma plane as decoded (the native one's)."""
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if luma:
+                plane = frame.planes[0]
+                yield np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
+            else:
+                yield frame.to_ndarray(format="bgr24")
+
+
 def default_binary() -> Path:
     return REPO / "build" / "native" / "quickcam-native-detector"
 
@@ -180,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--condition", action="append", default=[], help="only this condition (repeatable)")
     parser.add_argument("--binary", type=Path, default=default_binary(), help="the native detector (built by "
                         "scripts/build_native.sh)")
+    parser.add_argument("--video", action="store_true", help="through H.264: BGR to Python, luma to native")
     args = parser.parse_args(argv)
     config, recording = MotionConfig(), RecordingConfig()
     pre_roll, post_roll = int(recording.pre_roll_s * FPS), int(recording.post_roll_s * FPS)
@@ -189,10 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     totals = {"python": Score(), "native": Score()}
     for condition in args.condition or composer.conditions():
         clip = composer.clip(condition)
-        frames = gray_frames(clip.frames)
-        height, width = frames[0].shape
-        python = python_trace(frames, config, FPS)
-        native = native_trace(args.binary, frames, (width, height), FPS)
+        if args.video:
+            with tempfile.TemporaryDirectory() as tmp:
+                video = Path(tmp, "clip.mp4")
+                encode(clip.frames, video)
+                height, width = next(decoded(video, luma=True)).shape
+                python = python_trace(decoded(video, luma=False), config, FPS)
+                native = native_trace(args.binary, decoded(video, luma=True), (width, height), FPS,
+                                      video_range=True)
+        else:
+            frames = gray_frames(clip.frames)
+            height, width = frames[0].shape
+            python = python_trace(frames, config, FPS)
+            native = native_trace(args.binary, frames, (width, height), FPS)
         agreement = compare(python, native)
         total.add(agreement)
         scores = {name: score(events(v, config, recording), clip, pre_roll, post_roll)
@@ -209,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     header = ["condition", "frames", "same motion verdict", "same area (both moving)", "same threshold",
               "python: caught", "onset (median / worst)", "time recorded", "false (lighting / quiet)",
               "native: caught", "onset (median / worst)", "time recorded", "false (lighting / quiet)"]
-    print(f"Split: **{args.split}**; the same gray frames to both cores; defaults; onset in frames at {FPS:.0f} fps.\n")
+    feed = ("through H.264: BGR to Python, the luma plane to native" if args.video
+            else "the same gray frames to both cores")
+    print(f"Split: **{args.split}**; {feed}; defaults; onset in frames at {FPS:.0f} fps.\n")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:

@@ -57,6 +57,15 @@ void moments(const cv::Mat& m, const cv::Mat& pick, double& std_dev, double& rms
     rms = std::sqrt(sum2 / n);
 }
 
+// True if the median of `values` is certainly strictly between `low` and `high`, by counting
+// alone: more than half of them above `low` and more than half below `high`. Exact, without the
+// selection a median costs; false when counting cannot tell.
+bool median_between(const std::vector<float>& values, float low, float high) {
+    size_t above = 0, below = 0;
+    for (float v : values) above += v > low, below += v < high;
+    return 2 * above > values.size() && 2 * below > values.size();
+}
+
 }  // namespace
 
 GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference) {
@@ -88,6 +97,23 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference) {
     pick.reserve(usable_count);
     for (size_t i = 0; i < ratios.size(); ++i)
         if (usable[i]) pick.push_back(ratios[i]);
+    // Most frames, nothing changed: every cell's median (and the overall one) within the
+    // deadband, which counting proves without a selection (a third of the core's time).
+    const float low = float(1 - kGainDeadband), high = float(1 + kGainDeadband);
+    bool quiet = median_between(pick, low, high);
+    std::vector<float> cell;
+    for (int gr = 0; quiet && gr < kGridRows; ++gr)
+        for (int gc = 0; quiet && gc < kGridCols; ++gc) {
+            int r0 = gr * rows / kGridRows, r1 = (gr + 1) * rows / kGridRows;
+            int c0 = gc * cols / kGridCols, c1 = (gc + 1) * cols / kGridCols;
+            cell.clear();
+            for (int r = r0; r < r1; ++r)
+                for (int c = c0; c < c1; ++c)
+                    if (usable[size_t(r) * cols + c]) cell.push_back(ratios[size_t(r) * cols + c]);
+            // a cell with too few usable pixels takes the overall median, proven inside already
+            if (int(cell.size()) >= (r1 - r0) * (c1 - c0) / 4) quiet = median_between(cell, low, high);
+        }
+    if (quiet) return out;  // all within the deadband: the frame as it is, the light not moving
     float overall = median(pick);
     if (!(1 / kMaxGain <= overall && overall <= kMaxGain)) {
         out.global = out.moving = true;

@@ -47,7 +47,7 @@ const char* kUsage =
     "       quickcam-native-detector [--config FILE] --print-config   (the settings it would run with, as JSON)\n"
     "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n"
     "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n"
-    "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N]\n"
+    "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N] [--video-range]\n"
     "           (raw 8-bit gray frames on stdin through the motion core, one verdict a line; bench/native_parity.py)\n";
 
 std::map<std::string, std::string> environment() {
@@ -209,6 +209,7 @@ int main(int argc, char** argv) {
     bool print_config = false;
     std::string decode_file, trace_size;
     double seconds = 0, trace_fps = 15.0;
+    bool video_range = false;
     for (int k = 1; k < argc; ++k) {
         std::string arg = argv[k];
         auto value = [&]() -> std::string {
@@ -224,6 +225,7 @@ int main(int argc, char** argv) {
         else if (arg == "--print-config") print_config = true;
         else if (arg == "--decode-cost") decode_file = value();
         else if (arg == "--motion-trace") trace_size = value();
+        else if (arg == "--video-range") video_range = true;
         else if (arg == "--fps") {
             std::string text = value();
             try { trace_fps = std::stod(text); } catch (const std::exception&) { trace_fps = -1; }
@@ -266,7 +268,7 @@ int main(int argc, char** argv) {
             cv::setNumThreads(1);
             for (const auto& note : config.notes) qc::log::warning("config: ", note);
             return qc::run_motion_trace(config.cameras.empty() ? qc::MotionConfig{} : config.cameras.front().motion,
-                                        trace_size, trace_fps);
+                                        trace_size, trace_fps, video_range);
         }
         if (print_config) {
             for (const auto& note : config.notes) qc::log::warning("config: ", note);

@@ -27,10 +27,6 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
       light_context_frames_(std::max(1, int(std::lround(kLightContextS * fps)))),
       busy_(fps) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
-    // Video luma spans 16..235; the Python detector's gray (from BGR) spans 0..255. Stretched
-    // so the thresholds mean the same on both.
-    full_range_.create(1, 256, CV_8U);
-    for (int y = 0; y < 256; ++y) full_range_.at<uchar>(y) = cv::saturate_cast<uchar>((y - 16) * 255.0 / 219.0);
 }
 
 void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
@@ -50,13 +46,16 @@ void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
         cv::resize(shrinking, small_, cv::Size(target_w, target_h), 0, 0, cv::INTER_AREA);
     else
         small_ = shrinking;
+    // float from here on: in the dark a person is a few gray levels, rounding would eat them.
+    // Video luma spans 16..235 where the Python detector's gray (from BGR) spans 0..255:
+    // stretched (in float, not rounded again) so that every threshold means the same on both.
     if (video_range) {
-        cv::Mat stretched;
-        cv::LUT(small_, full_range_, stretched);
-        small_ = stretched;
+        small_.convertTo(gray_, CV_32F, 255.0 / 219.0, -16.0 * 255.0 / 219.0);
+        cv::max(gray_, 0.0, gray_);
+        cv::min(gray_, 255.0, gray_);
+    } else {
+        small_.convertTo(gray_, CV_32F);
     }
-    // float from here on: in the dark a person is a few gray levels, rounding would eat them
-    small_.convertTo(gray_, CV_32F);
     int blur = target_w <= 240 ? 3 : 5;
     cv::GaussianBlur(gray_, gray_, cv::Size(blur, blur), 0);
 }

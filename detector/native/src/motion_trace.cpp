@@ -8,7 +8,7 @@
 
 namespace qc {
 
-int run_motion_trace(const MotionConfig& config, const std::string& size, double fps) {
+int run_motion_trace(const MotionConfig& config, const std::string& size, double fps, bool video_range) {
     int width = 0, height = 0;
     if (std::sscanf(size.c_str(), "%dx%d", &width, &height) != 2 || width < 8 || height < 8 || width > 7680 ||
         height > 4320) {
@@ -21,7 +21,7 @@ int run_motion_trace(const MotionConfig& config, const std::string& size, double
     // One line per frame: motion area global_change lighting_blobs dark noise threshold brightness
     std::printf("# motion area global lighting dark noise threshold brightness\n");
     while (std::fread(frame.data, 1, bytes, stdin) == bytes) {
-        MotionResult r = motion.detect(frame, false);
+        MotionResult r = motion.detect(frame, video_range);
         std::printf("%d %.6f %d %d %d %.4f %.4f %.4f\n", int(r.motion), r.area_fraction, int(r.global_change),
                     r.lighting_blobs, int(r.dark), r.noise, r.threshold, r.brightness);
     }

@@ -7,7 +7,8 @@
 
 namespace qc {
 
-// size: "WIDTHxHEIGHT". Returns the exit code (2: bad size).
-int run_motion_trace(const MotionConfig& config, const std::string& size, double fps);
+// size: "WIDTHxHEIGHT". video_range: the frames are a video's luma plane (16..235), stretched as
+// the camera path stretches it. Returns the exit code (2: bad size).
+int run_motion_trace(const MotionConfig& config, const std::string& size, double fps, bool video_range);
 
 }  // namespace qc
