@@ -14,9 +14,10 @@ to Python's ``MotionDetector`` (``create_detector``, defaults) and to the native
   bench/detection_quality.py: caught, onset, false events (lighting / quiet).
 
 ``--video`` takes each detector's own camera path instead: the clip is encoded to H.264
-(libx264, CRF 18, 4:2:0) and decoded by PyAV; Python's core gets the BGR picture (and turns
-it gray after shrinking, as in the detector), the native core the luma plane as decoded
-(16..235, stretched by its lookup table, as in ``camera.cpp``).
+(libx264, CRF 18, 4:2:0) and decoded by PyAV; Python's core gets the luma plane as its
+file/stream source hands it on (``decode.shrink_luma``: halved towards the detection size,
+stretched from 16..235 to full range), the native core the luma plane as decoded (it halves
+and stretches it itself, as in ``camera.cpp``).
 
 Why verdicts may differ at all: the native core halves the frame before its area shrink when
 the ratio allows (the same box mean, rounded once more), and its sums run in another order;
@@ -43,6 +44,7 @@ from detection_corpus import FPS, SPLITS, Composer  # noqa: E402
 from detection_quality import Run, Score, _cell, score  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
+from quickcam.detector.decode import shrink_luma  # noqa: E402
 from quickcam.detector.events import Action, EventClock  # noqa: E402
 from quickcam.detector.motion import create_detector  # noqa: E402
 
@@ -196,17 +198,18 @@ def encode(frames: Iterable[np.ndarray], path: Path) -> None:
                 container.mux(packet)
 
 
-def decoded(path: Path, luma: bool) -> Iterator[np.ndarray]:
-    """The file's frames: BGR (the Python detector's picture) or the luma plane as decoded (the native one's)."""
+def decoded(path: Path, native: bool, detection_width: int) -> Iterator[np.ndarray]:
+    """The file's frames as each detector takes them from its decoder: the luma plane as decoded
+    (native), or that plane halved and stretched to full range by ``shrink_luma`` (Python's av_source)."""
     import av
 
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
-            if luma:
+            if native:
                 plane = frame.planes[0]
                 yield np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
             else:
-                yield frame.to_ndarray(format="bgr24")
+                yield shrink_luma(frame, detection_width)[0]
 
 
 def default_binary() -> Path:
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--condition", action="append", default=[], help="only this condition (repeatable)")
     parser.add_argument("--binary", type=Path, default=default_binary(), help="the native detector (built by "
                         "scripts/build_native.sh)")
-    parser.add_argument("--video", action="store_true", help="through H.264: BGR to Python, luma to native")
+    parser.add_argument("--video", action="store_true", help="through H.264, each detector's decoder path")
     args = parser.parse_args(argv)
     config, recording = MotionConfig(), RecordingConfig()
     pre_roll, post_roll = int(recording.pre_roll_s * FPS), int(recording.post_roll_s * FPS)
@@ -233,10 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 video = Path(tmp, "clip.mp4")
                 encode(clip.frames, video)
-                height, width = next(decoded(video, luma=True)).shape
-                python = python_trace(decoded(video, luma=False), config, FPS)
-                native = native_trace(args.binary, decoded(video, luma=True), (width, height), FPS,
-                                      video_range=True)
+                height, width = next(decoded(video, True, config.detection_width)).shape
+                python = python_trace(decoded(video, False, config.detection_width), config, FPS)
+                native = native_trace(args.binary, decoded(video, True, config.detection_width), (width, height),
+                                      FPS, video_range=True)
         else:
             frames = gray_frames(clip.frames)
             height, width = frames[0].shape
@@ -258,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     header = ["condition", "frames", "same motion verdict", "same area (both moving)", "same threshold",
               "python: caught", "onset (median / worst)", "time recorded", "false (lighting / quiet)",
               "native: caught", "onset (median / worst)", "time recorded", "false (lighting / quiet)"]
-    feed = ("through H.264: BGR to Python, the luma plane to native" if args.video
+    feed = ("through H.264, the luma plane to both, as their decoders hand it on" if args.video
             else "the same gray frames to both cores")
     print(f"Split: **{args.split}**; {feed}; defaults; onset in frames at {FPS:.0f} fps.\n")
     print("| " + " | ".join(header) + " |")

@@ -27,35 +27,38 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
       light_context_frames_(std::max(1, int(std::lround(kLightContextS * fps)))),
       busy_(fps) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
+    // decode.py's LIMITED_TO_FULL: clip((y - 16) * 255 / 219 + 0.5, 0, 255), truncated
+    full_range_.create(1, 256, CV_8U);
+    for (int y = 0; y < 256; ++y)
+        full_range_.at<uchar>(y) = uchar(std::clamp((y - 16) * 255.0 / 219.0 + 0.5, 0.0, 255.0));
 }
 
 void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
     int target_w = std::min(config_.detection_width, image.cols);
     int target_h = std::max(1, int(std::lround(double(image.rows) * target_w / image.cols)));
-    // Halve while at least two area steps remain: OpenCV's area average has fast paths for
-    // integer ratios (0.08 ms against 0.5 ms for one 4x INTER_AREA at 640x480), and 2x2 means
-    // of 2x2 means are the same box mean as Python's single INTER_AREA, up to rounding. A
-    // non-integer last step (384 -> 160) is left whole, with Python's weights.
+    // A video's luma as the Python detector takes it from its decoder (decode.py's
+    // halve_towards): halved (2x2 means, OpenCV's fast exact case of an area resize) while it
+    // stays at least twice the detection width, then stretched from limited range (16..235) to
+    // the full-range gray detection's thresholds are meant for. Then base.py's _prepare: the
+    // area resize to detection_width, float (in the dark a person is a few gray levels,
+    // rounding would eat them), a Gaussian blur.
     cv::Mat shrinking = image;
-    while (shrinking.cols / 2 >= 2 * target_w && shrinking.cols % 2 == 0 && shrinking.rows % 2 == 0) {
+    while (video_range && shrinking.cols >= 4 * config_.detection_width && shrinking.cols % 2 == 0 &&
+           shrinking.rows % 2 == 0) {
         cv::Mat half;
         cv::resize(shrinking, half, cv::Size(shrinking.cols / 2, shrinking.rows / 2), 0, 0, cv::INTER_AREA);
         shrinking = half;
+    }
+    if (video_range) {
+        cv::Mat stretched;
+        cv::LUT(shrinking, full_range_, stretched);
+        shrinking = stretched;
     }
     if (shrinking.cols != target_w || shrinking.rows != target_h)
         cv::resize(shrinking, small_, cv::Size(target_w, target_h), 0, 0, cv::INTER_AREA);
     else
         small_ = shrinking;
-    // float from here on: in the dark a person is a few gray levels, rounding would eat them.
-    // Video luma spans 16..235 where the Python detector's gray (from BGR) spans 0..255:
-    // stretched (in float, not rounded again) so that every threshold means the same on both.
-    if (video_range) {
-        small_.convertTo(gray_, CV_32F, 255.0 / 219.0, -16.0 * 255.0 / 219.0);
-        cv::max(gray_, 0.0, gray_);
-        cv::min(gray_, 255.0, gray_);
-    } else {
-        small_.convertTo(gray_, CV_32F);
-    }
+    small_.convertTo(gray_, CV_32F);
     int blur = target_w <= 240 ? 3 : 5;
     cv::GaussianBlur(gray_, gray_, cv::Size(blur, blur), 0);
 }

@@ -62,7 +62,7 @@ private:
     cv::Mat smoothed_;            // CV_32F temporally denoised frame, in the dark
     cv::Mat previous_;            // CV_32F last frame at the background's exposure (still)
     cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_;
-    cv::Mat kernel_;
+    cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
     BusyMap busy_;
     Persistence persistence_;
