@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.native_parity import THRESHOLD_TOLERANCE, compare, native_trace, python_trace
 from quickcam.common.config import MotionConfig
+from quickcam.detector.decode import halve_towards
 from tests.native_build import native_detector
 
 WIDTH, HEIGHT, FPS = 320, 240, 10.0
@@ -73,3 +74,21 @@ def test_the_native_motion_core_gives_pythons_verdicts_frame_by_frame_in_day_lam
     lit_native = [i for i, v in enumerate(native) if v.lighting_blobs]
     assert len(set(lit_python) ^ set(lit_native)) <= 1, f"light blobs at {lit_python} (python), {lit_native} (native)"
     assert [v.global_change for v in python] == [v.global_change for v in native]
+
+
+def test_the_native_motion_core_takes_a_videos_luma_as_pythons_decoder_path_does() -> None:
+    """The camera path: native halves and stretches the raw luma plane itself (``--video-range``);
+    Python's decoder source hands its core ``decode.halve_towards``'s picture. At 640x480 both
+    halve once, stretch 16..235 to full range, then shrink to 160 pixels."""
+    binary = native_detector()
+    lumas = [np.round(cv2.resize(f, (640, 480), interpolation=cv2.INTER_LINEAR) * (219 / 255) + 16).astype(np.uint8)
+             for f in _clip(seed=4)]
+    config = MotionConfig()
+    python = python_trace((halve_towards(y, config.detection_width)[0] for y in lumas), config, FPS)
+    native = native_trace(binary, lumas, (640, 480), FPS, video_range=True)
+
+    assert sum(v.motion for v in python[30:60]) >= 25 and any(v.lighting_blobs for v in python[80:116])
+    agreement = compare(python, native)
+    assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
+        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
+    assert agreement.threshold_share >= 0.99
