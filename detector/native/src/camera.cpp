@@ -311,6 +311,7 @@ void CameraPipeline::capture_loop() {
             // now, not left in staging for as long as the camera is gone (capture.py's LOST marker).
             if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, true});
             if (!open_with_backoff()) break;
+            motion.restart();  // what was learnt of the picture is stale (base.py's restart)
             continue;
         }
         last_ns = frame.time_ns;
@@ -336,14 +337,15 @@ void CameraPipeline::capture_loop() {
         MotionResult result;
         if (!(dark && !clock.recording && frame.time_ns < next_check_ns)) {
             result = motion.detect(frame.luma());
-            bool now_dark = result.brightness < cfg.dark_threshold;
+            bool now_dark = result.dark;
             if (now_dark != dark) {
                 log::info("camera ", config_.id, now_dark ? ": entering dark mode (brightness " : ": leaving dark mode (brightness ",
                           result.brightness, ")");
                 std::lock_guard<std::mutex> lock(stats_mutex_);
                 stats_.dark = dark = now_dark;
             }
-            if (dark) next_check_ns = frame.time_ns + int64_t(cfg.dark_interval_s * 1e9);
+            // base.py's skip(): the next look is set only by a look in the dark while no event runs
+            if (dark && !clock.recording) next_check_ns = frame.time_ns + int64_t(cfg.dark_interval_s * 1e9);
             if (result.global_change != relearning) {
                 relearning = result.global_change;
                 if (relearning)

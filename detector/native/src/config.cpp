@@ -137,8 +137,10 @@ void read_motion(const Reader& r, const toml::table* t, const std::string& where
         }},
         {"person_budget_ms_per_s", [&](auto& n, auto& k) { double v = r.number(n, k);
             check(r, v > 0 && v <= 1000, k, "must be in (0, 1000]"); }},  // used only by the people check
+        {"lighting_min_blob_fraction", [&](auto& n, auto& k) { double v = r.number(n, k);  // unused, as in Python
+            check(r, v > 0 && v <= 1, k, "must be in (0, 1]"); }},                     // (every blob is checked)
         {"mog2_var_threshold", nullptr}, {"knn_dist2_threshold", nullptr},
-    }, {{"lighting_min_blob_fraction", "the lighting check of large blobs is not implemented"}});
+    });
 }
 
 void read_recording(const Reader& r, const toml::table* t, const std::string& where, RecordingConfig& c) {

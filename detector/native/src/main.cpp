@@ -2,6 +2,7 @@
 // `quickcam detector` (docs/native.md). Usage:
 //   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
 //   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
+//   quickcam-native-detector [--config F] --motion-trace WxH [--fps N]  the motion core on raw gray frames
 #include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "endpoint.hpp"
 #include "link.hpp"
 #include "logging.hpp"
+#include "motion_trace.hpp"
 #include "outbox.hpp"
 #include "status_file.hpp"
 #include "vectors.hpp"
@@ -44,7 +46,9 @@ const char* kUsage =
     "usage: quickcam-native-detector [--config FILE] [--seconds N]\n"
     "       quickcam-native-detector [--config FILE] --print-config   (the settings it would run with, as JSON)\n"
     "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n"
-    "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n";
+    "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n"
+    "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N] [--video-range]\n"
+    "           (raw 8-bit gray frames on stdin through the motion core, one verdict a line; bench/native_parity.py)\n";
 
 std::map<std::string, std::string> environment() {
     std::map<std::string, std::string> env;
@@ -203,8 +207,9 @@ int run(const qc::Config& config, double seconds) {
 int main(int argc, char** argv) {
     std::string config_path, vectors;
     bool print_config = false;
-    std::string decode_file;
-    double seconds = 0;
+    std::string decode_file, trace_size;
+    double seconds = 0, trace_fps = 15.0;
+    bool video_range = false;
     for (int k = 1; k < argc; ++k) {
         std::string arg = argv[k];
         auto value = [&]() -> std::string {
@@ -219,6 +224,13 @@ int main(int argc, char** argv) {
         } else if (arg == "--vectors") vectors = value();
         else if (arg == "--print-config") print_config = true;
         else if (arg == "--decode-cost") decode_file = value();
+        else if (arg == "--motion-trace") trace_size = value();
+        else if (arg == "--video-range") video_range = true;
+        else if (arg == "--fps") {
+            std::string text = value();
+            try { trace_fps = std::stod(text); } catch (const std::exception&) { trace_fps = -1; }
+            if (trace_fps <= 0) { std::cerr << "quickcam-native-detector: --fps needs a positive number, got " << text << "\n"; return 2; }
+        }
         else if (arg == "--version") { std::cout << "quickcam-native-detector 0.1.0 (protocol 1.0)\n"; return 0; }
         else if (arg == "-h" || arg == "--help") { std::cout << kUsage; return 0; }
         else if (arg == "detector") continue;  // `... detector --config x` as with the quickcam command
@@ -252,6 +264,12 @@ int main(int argc, char** argv) {
     try {
         qc::Config config = qc::load_config(config_path, environment());
         qc::log::set_level(config.log_level);
+        if (!trace_size.empty()) {
+            cv::setNumThreads(1);
+            for (const auto& note : config.notes) qc::log::warning("config: ", note);
+            return qc::run_motion_trace(config.cameras.empty() ? qc::MotionConfig{} : config.cameras.front().motion,
+                                        trace_size, trace_fps, video_range);
+        }
         if (print_config) {
             for (const auto& note : config.notes) qc::log::warning("config: ", note);
             std::cout << qc::to_json(config_value(config)) << "\n";

@@ -1,84 +1,242 @@
 #include "motion.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
+#include "lighting.hpp"
+
 namespace qc {
 
-namespace { constexpr double kRelearnRate = 0.25; }
+namespace {
+// base.py's constants, same names without the prefix.
+constexpr double kRelearnRate = 0.25;     // RELEARN_RATE
+constexpr double kNoiseK = 4.0;           // NOISE_K
+constexpr double kNoiseMin = 0.5;         // NOISE_MIN
+constexpr double kNoiseSmoothing = 0.1;   // NOISE_SMOOTHING
+constexpr double kNormalLevel = 100.0;    // NORMAL_LEVEL
+constexpr double kDarkSmoothing = 0.5;    // DARK_SMOOTHING
+constexpr double kLightContextS = 2.0;    // LIGHT_CONTEXT_S
+constexpr double kLightJump = 0.03;       // LIGHT_JUMP
+constexpr double kStillShare = 0.1;       // STILL_SHARE
+}  // namespace
 
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
-    : config_(config), relearn_frames_(std::max(1, int(std::lround(config.relearn_s * fps)))) {
+    : config_(config),
+      relearn_frames_(std::max(1, int(std::lround(config.relearn_s * fps)))),
+      light_context_frames_(std::max(1, int(std::lround(kLightContextS * fps)))),
+      busy_(fps) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
-    // Video luma spans 16..235; the Python detector's gray (from BGR) spans 0..255. Stretched
-    // so the thresholds mean the same on both.
+    // decode.py's LIMITED_TO_FULL: clip((y - 16) * 255 / 219 + 0.5, 0, 255), truncated
     full_range_.create(1, 256, CV_8U);
-    for (int y = 0; y < 256; ++y) full_range_.at<uchar>(y) = cv::saturate_cast<uchar>((y - 16) * 255.0 / 219.0);
+    for (int y = 0; y < 256; ++y)
+        full_range_.at<uchar>(y) = uchar(std::clamp((y - 16) * 255.0 / 219.0 + 0.5, 0.0, 255.0));
 }
 
-MotionResult RunningAverageMotion::detect(const cv::Mat& image) {
-    MotionResult result;
+void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
     int target_w = std::min(config_.detection_width, image.cols);
     int target_h = std::max(1, int(std::lround(double(image.rows) * target_w / image.cols)));
-    // The luma plane is the gray image: halve it while it is at least twice the detection
-    // size: OpenCV's area average has a fast path for exact halves (0.08 ms against 0.5 ms
-    // for one 4x INTER_AREA at 640x480) and successive 2x2 means are the same box mean.
+    // A video's luma as the Python detector takes it from its decoder (decode.py's
+    // halve_towards): halved (2x2 means, OpenCV's fast exact case of an area resize) while it
+    // stays at least twice the detection width, then stretched from limited range (16..235) to
+    // the full-range gray detection's thresholds are meant for. Then base.py's _prepare: the
+    // area resize to detection_width, float (in the dark a person is a few gray levels,
+    // rounding would eat them), a Gaussian blur.
     cv::Mat shrinking = image;
-    while (shrinking.cols / 2 >= target_w && shrinking.cols % 2 == 0 && shrinking.rows % 2 == 0) {
+    while (video_range && shrinking.cols >= 4 * config_.detection_width && shrinking.cols % 2 == 0 &&
+           shrinking.rows % 2 == 0) {
         cv::Mat half;
         cv::resize(shrinking, half, cv::Size(shrinking.cols / 2, shrinking.rows / 2), 0, 0, cv::INTER_AREA);
         shrinking = half;
     }
+    if (video_range) {
+        cv::Mat stretched;
+        cv::LUT(shrinking, full_range_, stretched);
+        shrinking = stretched;
+    }
     if (shrinking.cols != target_w || shrinking.rows != target_h)
         cv::resize(shrinking, small_, cv::Size(target_w, target_h), 0, 0, cv::INTER_AREA);
     else
-        small_ = shrinking.clone();
-    cv::LUT(small_, full_range_, small_);
+        small_ = shrinking;
+    small_.convertTo(gray_, CV_32F);
     int blur = target_w <= 240 ? 3 : 5;
-    cv::GaussianBlur(small_, small_, cv::Size(blur, blur), 0);
-    result.brightness = cv::mean(small_)[0];
-    if (reference_.empty() || reference_.size() != small_.size()) {
-        small_.convertTo(reference_, CV_32F);
-        return result;
+    cv::GaussianBlur(gray_, gray_, cv::Size(blur, blur), 0);
+}
+
+void RunningAverageMotion::restart() {
+    reference_.release(), smoothed_.release();
+    persistence_.forget();
+    relearn_left_ = relearn_frames_;
+    light_context_ = 0;
+}
+
+double RunningAverageMotion::threshold_for(double brightness) const {
+    if (config_.dark_pixel_threshold > 0 && brightness < config_.dark_threshold)
+        return double(config_.dark_pixel_threshold);
+    double scaled = config_.pixel_threshold * std::min(1.0, brightness / kNormalLevel);
+    return std::max(scaled, kNoiseK * noise_.value_or(kNoiseMin));
+}
+
+void RunningAverageMotion::watch_switch(double brightness) {
+    std::optional<double> last = last_brightness_;
+    last_brightness_ = brightness;
+    if (last && std::abs(brightness - *last) >= kLightJump * std::max(*last, 1.0))
+        switched_ = light_context_frames_;
+    else
+        switched_ = std::max(0, switched_ - 1);
+}
+
+const cv::Mat& RunningAverageMotion::denoise(double brightness) {
+    dark_ = brightness < config_.dark_threshold;
+    if (!dark_) {
+        smoothed_.release();
+        return gray_;
     }
+    if (smoothed_.empty() || smoothed_.size() != gray_.size())
+        smoothed_ = gray_.clone();
+    else
+        cv::accumulateWeighted(gray_, smoothed_, kDarkSmoothing);
+    return smoothed_;
+}
+
+void RunningAverageMotion::measure_noise(const cv::Mat& normal) {
+    // The robust sigma of frame - background (median absolute deviation), sampled: the median
+    // ignores anything covering under half of the picture (a person).
+    samples_.clear();
+    for (int y = 0; y < normal.rows; y += lighting::kSample) {
+        const float* n = normal.ptr<float>(y);
+        const float* r = reference_.ptr<float>(y);
+        for (int x = 0; x < normal.cols; x += lighting::kSample) samples_.push_back(std::abs(n[x] - r[x]));
+    }
+    double sigma = std::max(kNoiseMin, 1.4826 * double(lighting::median(samples_)));
+    noise_ = noise_ ? *noise_ + kNoiseSmoothing * (sigma - *noise_) : sigma;
+}
+
+void RunningAverageMotion::foreground(const cv::Mat& normal, double threshold) {
+    // Outside [darkest, brightest background pixel of the 3x3 around it] by more than `threshold`
+    // (running_average.py): a camera shaking by a pixel does not light up every edge.
+    static const cv::Mat neighbourhood = cv::Mat::ones(3, 3, CV_8U);
+    cv::erode(reference_, low_, neighbourhood);
+    cv::dilate(reference_, high_, neighbourhood);
+    changed_.create(normal.size(), CV_8U);
+    float t = float(threshold);
+    for (int y = 0; y < normal.rows; ++y) {
+        const float* n = normal.ptr<float>(y);
+        const float* lo = low_.ptr<float>(y);
+        const float* hi = high_.ptr<float>(y);
+        uchar* out = changed_.ptr<uchar>(y);
+        for (int x = 0; x < normal.cols; ++x) out[x] = (n[x] < lo[x] - t || n[x] > hi[x] + t) ? 255 : 0;
+    }
+}
+
+MotionResult RunningAverageMotion::result(bool motion, double area, double brightness, bool global) const {
+    MotionResult r;
+    r.motion = motion, r.area_fraction = area, r.brightness = brightness, r.global_change = global;
+    r.dark = dark_, r.noise = noise_.value_or(0.0), r.threshold = threshold_for(brightness);
+    return r;
+}
+
+MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double brightness, double changed) {
+    // The whole picture changed at once (a light switched): the background starts again from this
+    // frame; detection goes on from the next one while it learns fast for relearn_s.
+    reference_ = gray.clone();
+    persistence_.forget();
+    relearn_left_ = relearn_frames_;
+    light_context_ = light_context_frames_;
+    previous_.release();
+    return result(false, changed, brightness, true);
+}
+
+MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range) {
+    prepare(image, video_range);
+    double brightness = cv::mean(gray_)[0];
+    watch_switch(brightness);
+    const cv::Mat& gray = denoise(brightness);
+    if (reference_.empty() || reference_.size() != gray.size()) {
+        reference_ = gray.clone();  // at start, or the first frame back after restart()
+        return result(false, 0.0, brightness, relearn_left_ > 0);
+    }
+    lighting::GainResult gain = lighting::normalise_gain(gray, reference_);
+    if (gain.moving) light_context_ = light_context_frames_;  // the light is changing now
+    if (gain.global) return global_change(gray, brightness, 1.0);
+    const cv::Mat& normal = gain.gained ? gain.normal : gray;
     bool relearning = relearn_left_ > 0;
+    light_context_ = std::max(0, light_context_ - 1);
     double rate = relearning ? std::max(kRelearnRate, config_.learning_rate) : config_.learning_rate;
-    int threshold = config_.dark_pixel_threshold > 0 && result.brightness < config_.dark_threshold
-                        ? config_.dark_pixel_threshold : config_.pixel_threshold;
-    reference_.convertTo(ref8_, CV_8U);
-    cv::absdiff(small_, ref8_, diff_);
-    cv::threshold(diff_, mask_, threshold - 1, 255, cv::THRESH_BINARY);
-    double changed = double(cv::countNonZero(mask_)) / double(mask_.total());
-    result.area_fraction = changed;
-    if (relearning) {  // still settling after a global change: learn, report nothing
-        --relearn_left_;
-        cv::accumulateWeighted(small_, reference_, rate);
-        result.global_change = true;
-        return result;
+    measure_noise(normal);
+    double threshold = threshold_for(brightness);
+    foreground(normal, threshold);
+    busy_.gate(normal, reference_, threshold, changed_, !relearning);
+    if (gain.gained) changed_.setTo(0, gain.clipped);
+    double changed = double(cv::countNonZero(changed_)) / double(changed_.total());
+    if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
+    if (relearning) --relearn_left_;  // just after a global change: learn fast, but keep watching
+    if (gain.gained) {
+        cv::compare(gain.clipped, 0, learn_mask_, cv::CMP_EQ);
+        cv::accumulateWeighted(normal, reference_, rate, learn_mask_);
+    } else {
+        cv::accumulateWeighted(normal, reference_, rate);
     }
-    if (changed >= config_.global_change_fraction) {
-        small_.convertTo(reference_, CV_32F);
-        relearn_left_ = relearn_frames_;
-        result.global_change = true;
-        return result;
-    }
-    cv::accumulateWeighted(small_, reference_, rate);
-    cv::morphologyEx(mask_, mask_, cv::MORPH_OPEN, kernel_);
+    MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold);
+    normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
+    return out;
+}
+
+bool RunningAverageMotion::still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const {
+    // Just after a switch of light, what the light left behind (a clipped highlight, the rim of
+    // its pool) stands still between two frames; a person's blob changes.
+    if (previous_.empty() || previous_.size() != normal.size()) return false;
+    cv::Mat diff;
+    cv::absdiff(normal(box), previous_(box), diff);
+    return cv::countNonZero(diff > threshold) < kStillShare * area;
+}
+
+MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning,
+                                         double threshold) {
+    cv::morphologyEx(changed_, mask_, cv::MORPH_OPEN, kernel_);
     cv::dilate(mask_, mask_, kernel_, cv::Point(-1, -1), 2);
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(mask_, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
     double frame_area = double(mask_.total()), min_area = config_.min_area_fraction * frame_area;
-    double scale = double(image.cols) / mask_.cols, area = 0;
+    double scale = double(full_width) / mask_.cols;
+    std::vector<cv::Rect> boxes;
+    std::vector<double> areas;
+    int lighting = 0, revealed = 0;
     for (const auto& contour : contours) {
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
-        cv::Rect r = cv::boundingRect(contour);
-        area += contour_area;
-        result.boxes.emplace_back(int(r.x * scale), int(r.y * scale), int(r.width * scale), int(r.height * scale));
+        cv::Rect box = cv::boundingRect(contour);
+        if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
+            ++lighting;
+        else if (switched_ && still(normal, box, std::round(contour_area), threshold))
+            ++revealed;  // left behind by the switch, not moving
+        else
+            boxes.push_back(box), areas.push_back(contour_area);
     }
-    result.motion = !result.boxes.empty();
-    result.area_fraction = area / frame_area;
-    return result;
+    std::vector<bool> counted = persistence_.counts(boxes, busy_);
+    double area = 0;
+    std::vector<cv::Rect> full;
+    for (size_t k = 0; k < boxes.size(); ++k) {
+        if (!counted[k]) continue;
+        const cv::Rect& b = boxes[k];
+        full.emplace_back(int(b.x * scale), int(b.y * scale), int(b.width * scale), int(b.height * scale));
+        area += areas[k];
+    }
+    if (lighting) light_context_ = light_context_frames_;
+    if (lighting || revealed) absorb(normal, boxes);
+    MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);
+    out.boxes = std::move(full);
+    out.lighting_blobs = lighting + revealed;
+    return out;
+}
+
+void RunningAverageMotion::absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep) {
+    // Light changed somewhere: the whole picture into the background at once, except the blobs
+    // that are not light (a patched box would leave a seam the next frame takes for an outline).
+    std::vector<cv::Mat> saved;
+    for (const auto& box : keep) saved.push_back(reference_(box).clone());
+    normal.copyTo(reference_);
+    for (size_t k = 0; k < keep.size(); ++k) saved[k].copyTo(reference_(keep[k]));
 }
 
 }  // namespace qc

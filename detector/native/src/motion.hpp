@@ -1,39 +1,71 @@
-// Motion by running average, as detector/motion/running_average.py with the same [motion]
-// parameters: shrink to detection_width, gray, blur; a pixel moved when it differs from the
-// running mean by pixel_threshold (dark_pixel_threshold in the dark); blobs smaller than
-// min_area_fraction are noise; global_change_fraction of the frame at once is lighting, the
-// background is re-learnt for relearn_s. Not implemented (reported at start-up): the exposure
-// gain normalisation and the lighting check of large blobs.
+// Motion detection: a port of Python's motion core, detector/motion/base.py with
+// running_average.py's foreground (its docstrings are the spec; docs/native.md lists what is
+// mirrored). Per frame: shrink to detection_width, gray as float, blur; in the dark, average
+// over time; divide a smooth lighting gain out (lighting.cpp); measure the noise of
+// frame - background and threshold at max(pixel_threshold scaled with brightness, 4 x noise);
+// foreground against the 3x3 range of the background; raise the threshold where pixels flip
+// (activity.cpp); a change of global_change_fraction restarts the background; blobs under
+// min_area_fraction are noise, blobs shaped like light or standing still just after a switch
+// are not motion; a busy place's blob must persist.
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <optional>
 #include <vector>
 
+#include "activity.hpp"
 #include "config.hpp"
 
 namespace qc {
 
 struct MotionResult {
     bool motion = false;
-    double area_fraction = 0.0;
+    double area_fraction = 0.0;  // share of the frame covered by blobs large enough to count
     std::vector<cv::Rect> boxes;  // full-frame pixels
-    double brightness = 0.0;
-    bool global_change = false;
+    double brightness = 0.0;      // mean gray level 0..255 before any correction
+    bool global_change = false;   // lighting changed the whole picture; the background is re-learning
+    int lighting_blobs = 0;       // blobs recognised as a change of light and ignored
+    bool dark = false;            // below dark_threshold: frames are denoised over time
+    double noise = 0.0;           // measured noise of frame - background, gray levels
+    double threshold = 0.0;       // the pixel threshold of this frame
 };
 
 class RunningAverageMotion {
 public:
     RunningAverageMotion(const MotionConfig& config, double fps);
-    // luma: the frame's Y plane (limited range, as video is); boxes are in its pixels.
-    MotionResult detect(const cv::Mat& luma);
+    // gray: 8-bit, any size. video_range: its levels span 16..235 (a video's luma plane) and are
+    // stretched to 0..255 like the Python detector's gray from BGR. Boxes are in its pixels.
+    MotionResult detect(const cv::Mat& gray, bool video_range = true);
+    // The camera was away: start the background again from the next frame (base.py's restart).
+    void restart();
+    // The gray-level change that counts at `brightness` (base.py's threshold_for).
+    double threshold_for(double brightness) const;
 
 private:
+    void prepare(const cv::Mat& image, bool video_range);
+    void watch_switch(double brightness);
+    const cv::Mat& denoise(double brightness);
+    void measure_noise(const cv::Mat& normal);
+    void foreground(const cv::Mat& normal, double threshold);
+    MotionResult global_change(const cv::Mat& gray, double brightness, double changed);
+    MotionResult result(bool motion, double area, double brightness, bool global) const;
+    bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
+    MotionResult blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning, double threshold);
+    void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
+
     MotionConfig config_;
-    int relearn_frames_;
-    int relearn_left_ = 0;
-    cv::Mat reference_;  // float32 running average
-    cv::Mat small_, ref8_, diff_, mask_;
-    cv::Mat kernel_, full_range_;
+    int relearn_frames_, light_context_frames_;
+    int relearn_left_ = 0, light_context_ = 0, switched_ = 0;
+    std::optional<double> last_brightness_, noise_;
+    bool dark_ = false;
+    cv::Mat reference_;           // CV_32F running average of normalised frames
+    cv::Mat smoothed_;            // CV_32F temporally denoised frame, in the dark
+    cv::Mat previous_;            // CV_32F last frame at the background's exposure (still)
+    cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_;
+    cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
+    std::vector<float> samples_;
+    BusyMap busy_;
+    Persistence persistence_;
 };
 
 }  // namespace qc

@@ -1,0 +1,43 @@
+// Busy places (leaves, a curtain, water): a port of detector/motion/activity.py (same constants;
+// its docstrings are the spec). BusyMap keeps, per pixel, how often it flipped lately and raises
+// the threshold there; Persistence makes a busy blob count only if it continues the last frame's.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <vector>
+
+namespace qc {
+
+constexpr double kBusyS = 20.0;        // BUSY_S
+constexpr double kBusyFloor = 0.02;    // BUSY_FLOOR
+constexpr double kBusyFull = 0.15;     // BUSY_FULL
+constexpr double kBusyGain = 2.5;      // BUSY_GAIN
+constexpr double kPersistScore = 0.01; // PERSIST_SCORE
+
+class BusyMap {
+public:
+    explicit BusyMap(double fps);
+    // How busy the place under `box` was before this frame: its raise, 0..1.
+    double score(const cv::Rect& box) const;
+    // Learn this frame's flips; clear in `mask` what a busy place's raised threshold does not pass.
+    void gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn);
+
+private:
+    double rate_;
+    cv::Mat busy_, before_, before_busy_;  // CV_32F flips per frame; CV_8U last changed; CV_32F
+    long seen_ = 0;
+    cv::Mat diff_, changed_, flips_, raise_, low_, high_, excess_, reach_;
+};
+
+class Persistence {
+public:
+    void forget() { before_.clear(), moved_ = false; }
+    // Per box (detection-size pixels): does it count as motion now? Then remembers `boxes`.
+    std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy);
+
+private:
+    std::vector<cv::Rect> before_;
+    bool moved_ = false;
+};
+
+}  // namespace qc

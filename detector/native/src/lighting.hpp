@@ -1,0 +1,42 @@
+// Light, told apart from motion: a port of detector/motion/lighting.py (same constants, same
+// steps; that file's docstrings are the spec). normalise_gain divides a camera's exposure change
+// or a lamp's smooth pool out of the frame; looks_like_light judges a blob by the shape of its
+// change (the log of frame / background), not by its size.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <vector>
+
+namespace qc::lighting {
+
+constexpr double kGainDeadband = 0.02;  // GAIN_DEADBAND
+constexpr double kMaxGain = 3.0;        // MAX_GAIN
+constexpr int kGridRows = 3, kGridCols = 4;  // GAIN_GRID
+constexpr int kSample = 3;              // SAMPLE: estimates read every 3rd pixel of every 3rd row
+constexpr float kClipped = 240.0f;      // CLIPPED
+constexpr double kRatioOffset = 4.0;    // RATIO_OFFSET
+constexpr double kLightingSlope = 0.25;     // LIGHTING_SLOPE
+constexpr double kLightingRoughness = 0.15; // LIGHTING_ROUGHNESS
+constexpr double kLightMoved = 0.05;    // LIGHT_MOVED
+constexpr double kMinTexture = 0.012;   // MIN_TEXTURE
+constexpr double kTextureKept = 0.5;    // TEXTURE_KEPT
+
+// numpy's median of float32 values (the middle pair's float32 sum halved); reorders `values`.
+float median(std::vector<float>& values);
+
+struct GainResult {
+    bool global = false;   // a light switched (the brightness moved more than kMaxGain times)
+    bool gained = false;   // `normal` and `clipped` are set; else the frame is used as it is
+    cv::Mat normal;        // CV_32F, the frame at the reference's exposure (when gained)
+    cv::Mat clipped;       // CV_8U 255 where pixels cannot be compared (when gained)
+    bool moving = false;   // a gain cell is off by kLightMoved or more: the light is changing now
+};
+
+// `gray` and `reference`: CV_32F, the same size.
+GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference);
+
+// True if the change inside `box` (detection-size pixels) has the shape of light.
+bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
+                      const cv::Rect& box, bool light_changed);
+
+}  // namespace qc::lighting

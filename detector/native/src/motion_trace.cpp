@@ -1,0 +1,32 @@
+#include "motion_trace.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+#include "motion.hpp"
+
+namespace qc {
+
+int run_motion_trace(const MotionConfig& config, const std::string& size, double fps, bool video_range) {
+    int width = 0, height = 0;
+    if (std::sscanf(size.c_str(), "%dx%d", &width, &height) != 2 || width < 8 || height < 8 || width > 7680 ||
+        height > 4320) {
+        std::cerr << "quickcam-native-detector: --motion-trace needs WIDTHxHEIGHT (e.g. 384x288), got " << size << "\n";
+        return 2;
+    }
+    RunningAverageMotion motion(config, fps);
+    cv::Mat frame(height, width, CV_8U);
+    const size_t bytes = size_t(width) * size_t(height);
+    // One line per frame: motion area global_change lighting_blobs dark noise threshold brightness
+    std::printf("# motion area global lighting dark noise threshold brightness\n");
+    while (std::fread(frame.data, 1, bytes, stdin) == bytes) {
+        MotionResult r = motion.detect(frame, video_range);
+        std::printf("%d %.6f %d %d %d %.4f %.4f %.4f\n", int(r.motion), r.area_fraction, int(r.global_change),
+                    r.lighting_blobs, int(r.dark), r.noise, r.threshold, r.brightness);
+    }
+    std::fflush(stdout);
+    return 0;
+}
+
+}  // namespace qc

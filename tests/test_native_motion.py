@@ -1,0 +1,94 @@
+"""The native motion core gives Python's verdicts, frame by frame (docs/native.md, "Motion").
+
+A short synthetic clip exercises what issue 13 added to the motion core: daylight with a
+walker, a lamp's pool of light coming on with no one there (normalise_gain, looks_like_light),
+a light switched off (global change and relearn), the dark (temporal denoising, a threshold
+that follows the measured noise) and a faint walker in it. The same gray frames go to Python's
+``MotionDetector`` and to ``quickcam-native-detector --motion-trace``; the verdicts must match.
+Tolerance: one frame of the clip's 206 may differ (a pixel exactly at the threshold falls
+either way after float sums in another order); thresholds within 5 %. Removing the noise
+threshold or the light test from the native core fails this test (checked by hand when it
+was written: the thresholds part in the dark, and the lamp's frames become motion).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from bench.native_parity import THRESHOLD_TOLERANCE, compare, native_trace, python_trace
+from quickcam.common.config import MotionConfig
+from quickcam.detector.decode import halve_towards
+from tests.native_build import native_detector
+
+WIDTH, HEIGHT, FPS = 320, 240, 10.0
+
+
+def _clip(seed: int = 3) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    scene = 90 + 40 * np.sin(xx / 23.0) * np.cos(yy / 17.0) + rng.normal(0, 12, (HEIGHT, WIDTH))
+    scene = cv2.GaussianBlur(scene.astype(np.float32), (0, 0), 1.0)
+    lamp = 0.8 * np.exp(-(((xx - 250) / 45) ** 2 + ((yy - 60) / 40) ** 2))
+
+    def frame(gain: float, noise: float, person: tuple[int, int, float] | None = None,
+              lamp_on: float = 0.0) -> np.ndarray:
+        image = scene * gain * (1 + lamp * lamp_on)
+        if person is not None:
+            x, y, level = person
+            image[y:y + 60, x:x + 24] = level * gain
+        return np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
+
+    frames = [frame(1.0, 2) for _ in range(30)]  # daylight, quiet
+    frames += [frame(1.0, 2, (20 + 8 * i, 120, 30)) for i in range(30)]  # a walker
+    frames += [frame(1.0, 2) for _ in range(20)]
+    frames += [frame(1.0, 2, lamp_on=(i + 1) / 6) for i in range(6)]  # a lamp comes on, no one there
+    frames += [frame(1.0, 2, lamp_on=1.0) for _ in range(30)]
+    frames += [frame(0.06, 3) for _ in range(40)]  # the light goes out: dark and noisy
+    frames += [frame(0.06, 3, (280 - 8 * i, 100, 160)) for i in range(30)]  # a faint walker in the dark
+    frames += [frame(0.06, 3) for _ in range(20)]
+    return frames
+
+
+def test_the_native_motion_core_gives_pythons_verdicts_frame_by_frame_in_day_lamp_light_and_dark() -> None:
+    binary = native_detector()
+    frames = _clip()
+    python = python_trace(frames, MotionConfig(), FPS)
+    native = native_trace(binary, frames, (WIDTH, HEIGHT), FPS)
+
+    # The clip exercises what must be mirrored (else agreement would prove little).
+    assert sum(v.motion for v in python[30:60]) >= 25, "the daylight walker"
+    assert any(v.lighting_blobs for v in python[80:116]), "the lamp's pool judged as light"
+    assert not any(v.motion for v in python[80:116]), "the lamp is not motion"
+    assert any(v.global_change for v in python[116:120]), "the light switched off"
+    assert all(v.dark for v in python[120:]) and python[-1].threshold < 5, "the dark, threshold from the noise"
+    assert any(v.motion for v in python[156:186]), "the walker in the dark"
+
+    agreement = compare(python, native)
+    assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
+        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
+    assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
+    assert agreement.threshold_share >= 0.99, (
+        f"pixel thresholds within {THRESHOLD_TOLERANCE:.0%} on only {agreement.threshold_share:.0%} of the frames")
+    lit_python = [i for i, v in enumerate(python) if v.lighting_blobs]
+    lit_native = [i for i, v in enumerate(native) if v.lighting_blobs]
+    assert len(set(lit_python) ^ set(lit_native)) <= 1, f"light blobs at {lit_python} (python), {lit_native} (native)"
+    assert [v.global_change for v in python] == [v.global_change for v in native]
+
+
+def test_the_native_motion_core_takes_a_videos_luma_as_pythons_decoder_path_does() -> None:
+    """The camera path: native halves and stretches the raw luma plane itself (``--video-range``);
+    Python's decoder source hands its core ``decode.halve_towards``'s picture. At 640x480 both
+    halve once, stretch 16..235 to full range, then shrink to 160 pixels."""
+    binary = native_detector()
+    lumas = [np.round(cv2.resize(f, (640, 480), interpolation=cv2.INTER_LINEAR) * (219 / 255) + 16).astype(np.uint8)
+             for f in _clip(seed=4)]
+    config = MotionConfig()
+    python = python_trace((halve_towards(y, config.detection_width)[0] for y in lumas), config, FPS)
+    native = native_trace(binary, lumas, (640, 480), FPS, video_range=True)
+
+    assert sum(v.motion for v in python[30:60]) >= 25 and any(v.lighting_blobs for v in python[80:116])
+    agreement = compare(python, native)
+    assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
+        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
+    assert agreement.threshold_share >= 0.99
