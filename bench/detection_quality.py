@@ -74,7 +74,7 @@ class Watcher:
         now = int(index * 1e9 / FPS)
         if self.detector.skip(now, self.clock.recording):
             return  # opt-in dark_interval_s: not looking
-        if not self.idle.look(now, self.moving or self.clock.recording):
+        if not self.idle.look(now, self.moving or self.clock.recording or self.detector.dark):
             return  # opt-in idle_detect_fps: nothing moved at the last look
         started = time.perf_counter()
         result = self.detector.detect(frame)

@@ -116,7 +116,7 @@ class DetectStage:
         if not self.governor.admit(self.camera.id, frame.time_ns):  # console: low power skips this frame
             self._detected(frame.time_ns)
             return
-        if not self.idle.look(frame.time_ns, self.moving or self.clock.recording):
+        if not self.idle.look(frame.time_ns, self.moving or self.clock.recording or self.dark.dark):
             self._detected(frame.time_ns)
             return
         if self.detector is not None and self.zones.changed():  # console: the zone editor saved new zones

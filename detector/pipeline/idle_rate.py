@@ -3,8 +3,10 @@
 Watching a quiet scene, the motion core is about a third of a camera's CPU
 (docs/benchmarks.md section 12b); decoding must go on for every frame (each
 H.264 frame is predicted from the one before), detection need not. With
-``idle_detect_fps`` set, a camera with no event running and no motion in the
-last frame looked at is looked at only that often; the first frame that shows
+``idle_detect_fps`` set, a camera with no event running, no motion in the
+last frame looked at and not in the dark is looked at only that often (in the
+dark a person is a few gray levels, seen by averaging frames: every frame
+counts there); the first frame that shows
 motion brings back every frame. So an onset is seen at most one idle interval
 later (``1 / idle_detect_fps`` s), and the frames in between are still
 recorded: only detection skips them. Off by default (Frigate's ``detect.fps``
@@ -28,7 +30,8 @@ class IdleRate:
         self.next_ns = 0
 
     def look(self, time_ns: int, busy: bool) -> bool:
-        """True if the frame at ``time_ns`` is looked at; ``busy``: an event runs or the last look saw motion."""
+        """True if the frame at ``time_ns`` is looked at; ``busy``: an event runs, the last look saw motion, or
+        the picture is dark."""
         if not self.period_ns or busy or time_ns + SLACK_NS >= self.next_ns:
             self.next_ns = time_ns + self.period_ns
             return True

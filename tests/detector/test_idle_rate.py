@@ -98,3 +98,13 @@ def test_idle_the_detect_stage_looks_less_and_sees_an_onset_at_most_one_idle_int
             seen = (onsets[rate] - T0) // PERIOD_NS
             assert [t for t in looked if t >= onsets[rate]] == [T0 + i * PERIOD_NS for i in range(seen, 120)]
     assert 0 <= onsets[5.0] - onsets[None] <= 3 * PERIOD_NS  # one idle interval (1/5 s) at most
+
+
+def test_in_the_dark_every_frame_is_looked_at_even_when_idle(tmp_path: Path) -> None:
+    """In the dark a person is a few gray levels, found by averaging frames: no frame is skipped there."""
+    stage, looked = _stage(tmp_path, 5.0)
+    for frame in _frames(30, person_from=30):
+        frame.image[:] = frame.image // 20  # 4-5 gray levels: dark
+        stage.step(frame)
+    assert stage.dark.dark
+    assert len(looked) == 30
