@@ -7,14 +7,15 @@ H.264 frame is predicted from the one before), detection need not. With
 last frame looked at and not in the dark is looked at only that often (in the
 dark a person is a few gray levels, seen by averaging frames: every frame
 counts there); the first frame that shows
-motion brings back every frame. So an onset is seen at most one idle interval
-later (``1 / idle_detect_fps`` s), and the frames in between are still
-recorded: only detection skips them. Off by default (Frigate's ``detect.fps``
-is the same trade).
+motion brings back every frame. So motion is first looked at no more than one
+idle interval (``1 / idle_detect_fps`` s) after it starts, and the frames in
+between are still recorded: only detection skips them. Off by default
+(Frigate's ``detect.fps`` is the same trade).
 
-The background model then learns from fewer frames a second, so it follows
-slow changes of light more slowly; docs/benchmarks.md section 12c gives the
-measured cost in recall, onset and false events.
+The motion core then learns from fewer frames a second (the background, the
+map of busy areas such as swaying trees), so in a busy scene an onset can come
+later than that; docs/benchmarks.md section 12c gives the measured cost in
+recall, onset and false events.
 """
 
 from __future__ import annotations
