@@ -25,10 +25,8 @@ follows the protocol's delivery contract (docs/protocol.md):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +42,7 @@ from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
 from quickcam.common.curve import CurveKeys, client_keys
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.wakeup import WakePipe
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +117,11 @@ class UploaderLink:
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
-        self._wake_fd = -1  # the write end of the loop's wake-up pipe while it runs
-        self._wake_lock = threading.Lock()
+        self._wakeup = WakePipe.closed()  # the loop sleeps in its poll until this, a message or a due time
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
+        self._wakeup = WakePipe()  # closed when the loop ends
         self.thread.start()
 
     def stop(self, drain_s: float = 0.0) -> None:
@@ -142,7 +141,7 @@ class UploaderLink:
                       if self.state.connected and not self.state.connection_dropped
                       else "; the uploader went away, the rest is sent on next start"))
         self.stop_event.set()
-        self._wake()
+        self._wakeup.wake()
         self.thread.join(timeout=5)
 
     # -- socket ------------------------------------------------------------
@@ -175,11 +174,9 @@ class UploaderLink:
     def _run(self) -> None:
         ctx = zmq.Context.instance()
         sock, monitor = self._open(ctx)
-        wake, self._wake_fd = os.pipe()  # a new outbox item or stop() wakes the loop; otherwise it sleeps
-        os.set_blocking(wake, False)
-        os.set_blocking(self._wake_fd, False)
-        self.outbox.on_new_item(self._wake)
-        poller = self._poller(sock, monitor, wake)
+        wakeup = self._wakeup  # a new outbox item or stop() wakes the loop; otherwise it sleeps
+        self.outbox.on_new_item(wakeup.wake)
+        poller = self._poller(sock, monitor, wakeup.fd)
         next_heartbeat = 0.0
         warning = link_endpoint.plain_tcp_warning(self.config, bool(self.curve))
         if warning:
@@ -196,7 +193,7 @@ class UploaderLink:
                     log.info("link: trying the uploader again after it refused this detector's key")
                     self._close(sock, monitor)
                     sock, monitor = self._open(ctx)
-                    poller = self._poller(sock, monitor, wake)
+                    poller = self._poller(sock, monitor, wakeup.fd)
                     self._reopen_at = 0.0
                 if self._hello_now and self.state.connected:
                     self._hello_now = False
@@ -210,8 +207,8 @@ class UploaderLink:
                     ready = dict(poller.poll(0 if _ else timeout))
                     if not ready:
                         break
-                    if wake in ready:
-                        _drain(wake)
+                    if wakeup.fd in ready:
+                        wakeup.drain()
                     if monitor in ready:
                         self._on_socket_event(recv_monitor_message(monitor))
                     if sock in ready:
@@ -219,16 +216,7 @@ class UploaderLink:
             linger_ms = self._say_stopping(sock)
         finally:
             self._close(sock, monitor, linger_ms)
-            with self._wake_lock:
-                os.close(self._wake_fd)
-                self._wake_fd = -1
-            os.close(wake)
-
-    def _wake(self) -> None:
-        """Wake the loop (any thread): a byte in its pipe; a full pipe is awake already."""
-        with self._wake_lock, contextlib.suppress(BlockingIOError):  # the lock: never a closed (reused) fd
-            if self._wake_fd >= 0:
-                os.write(self._wake_fd, b"\0")
+            wakeup.close()
 
     @staticmethod
     def _poller(sock: zmq.Socket, monitor: zmq.Socket, wake: int) -> zmq.Poller:
@@ -454,12 +442,6 @@ class UploaderLink:
 
     def _in_outbox(self, ref: str) -> bool:
         return any(item.id == ref for item in self.outbox.pending())
-
-
-def _drain(fd: int) -> None:
-    with contextlib.suppress(BlockingIOError):
-        while os.read(fd, 4096):
-            pass
 
 
 def _clamp(value: float, lo: int, hi: int) -> int:
