@@ -79,7 +79,7 @@ class Watcher:
         started = time.perf_counter()
         result = self.detector.detect(frame)
         self.run.ms.append((time.perf_counter() - started) * 1000)
-        self.moving = result.motion
+        self.moving = result.motion or result.person_waiting  # motion waiting for the person check counts
         action = self.clock.step(now, result.motion)
         if action is Action.START:
             self.start = index

@@ -129,7 +129,7 @@ class DetectStage:
             result = replace(result, boxes=[tuple(v * frame.scale for v in box) for box in result.boxes])
         self.dark.update(result)
         self.stats.dark = self.dark.dark
-        self.moving = result.motion
+        self.moving = result.motion or result.person_waiting  # motion waiting for the person check counts
         if result.global_change != self.relearning:
             self.relearning = result.global_change
             if self.relearning:

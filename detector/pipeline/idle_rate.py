@@ -3,12 +3,12 @@
 Watching a quiet scene, the motion core is about a third of a camera's CPU
 (docs/benchmarks.md section 12b); decoding must go on for every frame (each
 H.264 frame is predicted from the one before), detection need not. With
-``idle_detect_fps`` set, a camera with no event running, no motion in the
-last frame looked at and not in the dark is looked at only that often (in the
-dark a person is a few gray levels, seen by averaging frames: every frame
-counts there); the first frame that shows
-motion brings back every frame. So motion is first looked at no more than one
-idle interval (``1 / idle_detect_fps`` s) after it starts, and the frames in
+``idle_detect_fps`` set, a camera is looked at only that often while no event
+runs, the last look saw no motion (nor motion held back for the person check)
+and it is not dark (in the dark a person is a few gray levels, seen by
+averaging frames: every frame counts there); the first look that shows motion
+brings back every frame. So motion is first looked at no more than one idle
+interval (``1 / idle_detect_fps`` s) after it starts, and the frames in
 between are still recorded: only detection skips them. Off by default
 (Frigate's ``detect.fps`` is the same trade).
 
