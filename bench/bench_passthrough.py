@@ -15,11 +15,14 @@ come from /proc.
    1 s and 2 s (1080p, events every 10 s).
 
     .venv/bin/python -m bench.bench_passthrough [--seconds 20] [--latency-seconds 45] [--vs REV] [--rounds N]
+        [--idle-detect-fps FPS] [--resolutions-only]
 
 ``--vs REV`` runs every passthrough case of parts 1 and 2 also with the code of
 git revision REV (extracted with ``git archive``, put first on PYTHONPATH),
 before/after in turn, ``--rounds`` times each; the figures are medians, so a
-change is read from one run on one (shared, loaded) machine.
+change is read from one run on one (shared, loaded) machine. ``--idle-detect-fps``
+adds a watching run with the opt-in reduced detection rate while nothing moves;
+``--resolutions-only`` stops after the first table.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ SIZES = {"640x480": (640, 480, 1_000_000), "1920x1080": (1920, 1080, 4_000_000)}
 SUB = (640, 360, 500_000)
 MODES = ("reencode", "passthrough")
 WARMUP_S = 4.0
+
+Variant = tuple[str, Path | None, dict[str, str]]  # label, another revision's code, QUICKCAM_* settings
 
 
 def scene(folder: Path, name: str, size: tuple[int, int, int], seconds: float, walks: tuple[Walk, ...],
@@ -83,14 +88,15 @@ def checkout(rev: str, folder: Path) -> Path:
 
 
 def run(video: Path, mode: str, size: tuple[int, int, int], seconds: float, cameras: int = 1,
-        detect_path: Path | None = None, code: Path | None = None) -> dict:
+        detect_path: Path | None = None, code: Path | None = None, settings: dict[str, str] | None = None) -> dict:
     """One detector run: its CPU share (% of one core) after the warm-up, peak RSS, and the outbox journal.
 
-    ``code``: another revision's code (``checkout``) instead of this tree's.
+    ``code``: another revision's code (``checkout``) instead of this tree's; ``settings``: QUICKCAM_*
+    environment overrides (e.g. ``QUICKCAM_MOTION__IDLE_DETECT_FPS``).
     """
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = scratch_setup(root, QUICKCAM_LOGGING__LEVEL="WARNING")
+        env = scratch_setup(root, QUICKCAM_LOGGING__LEVEL="WARNING", **(settings or {}))
         if code is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH", "")]))
         config = root / "quickcam.toml"
@@ -155,21 +161,29 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=45.0)
     parser.add_argument("--vs", metavar="REV", help="also run the passthrough cases with this git revision's code")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each passthrough case (and of --vs)")
+    parser.add_argument("--idle-detect-fps", type=float, metavar="FPS",
+                        help="also watch with [motion] idle_detect_fps = FPS (this tree's code)")
+    parser.add_argument("--resolutions-only", action="store_true",
+                        help="only the first table (watching and recording per resolution)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_passthrough_") as folder:
-        variants: list[tuple[str, Path | None]] = [("passthrough", None)]
+        variants: list[Variant] = [("passthrough", None, {})]
         if args.vs:
-            variants.append((f"passthrough, code of {args.vs}", checkout(args.vs, Path(folder))))
-        report(Path(folder), args.seconds, args.latency_seconds, variants, max(1, args.rounds))
+            variants.append((f"passthrough, code of {args.vs}", checkout(args.vs, Path(folder)), {}))
+        idle = ([(f"passthrough, idle_detect_fps = {args.idle_detect_fps:g}", None,
+                  {"QUICKCAM_MOTION__IDLE_DETECT_FPS": str(args.idle_detect_fps)})] if args.idle_detect_fps else [])
+        report(Path(folder), args.seconds, args.latency_seconds, variants, max(1, args.rounds), idle,
+               args.resolutions_only)
 
 
-def in_turn(variants: list[tuple[str, Path | None]], rounds: int, *args: object, **kwargs: object) -> dict[str, list]:
+
+def in_turn(variants: list[Variant], rounds: int, *args: object, **kwargs: object) -> dict[str, list]:
     """One case run with each variant's code in turn (A B A B ...), ``rounds`` times: a drift of the
     shared machine's load falls on both alike."""
-    results: dict[str, list] = {label: [] for label, _ in variants}
+    results: dict[str, list] = {label: [] for label, _, _ in variants}
     for _ in range(rounds):
-        for label, code in variants:
-            results[label].append(run(*args, code=code, **kwargs))
+        for label, code, settings in variants:
+            results[label].append(run(*args, code=code, settings=settings, **kwargs))
     return results
 
 
@@ -177,8 +191,9 @@ def cpu_median(results: list[dict]) -> float:
     return median([r["cpu"] for r in results])
 
 
-def report(folder: Path, seconds: float, latency_seconds: float, variants: list[tuple[str, Path | None]],
-           rounds: int) -> None:
+def report(folder: Path, seconds: float, latency_seconds: float, variants: list[Variant], rounds: int,
+           idle: list[Variant], resolutions_only: bool) -> None:
+    """Prints the tables; ``idle`` variants only watch (while recording, motion keeps every frame looked at)."""
     length = 30.0
     print(f"`quickcam detector` on H.264 files paced in real time at {FPS:g} fps (keyframes every 1 s, fixed "
           f"bitrate), {seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; "
@@ -190,6 +205,10 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
     print("|---|---|---|---|---|---|---|---|")
 
     def row(label: str, kbit: float, recorder: str, watching: list[dict], recording: list[dict]) -> None:
+        if not recording:  # an idle_detect_fps variant: watching only
+            print(f"| {label} | {kbit:.0f} kbit/s | {recorder} | {cpu_median(watching):.1f}% | - | "
+                  f"{max(r['rss'] for r in watching):.0f} MB | - | - |", flush=True)
+            return
         rss = max(r["rss"] for r in watching + recording)
         print(f"| {label} | {kbit:.0f} kbit/s | {recorder} | {cpu_median(watching):.1f}% | "
               f"{cpu_median(recording):.1f}% | {rss:.0f} MB | {segment_rate(recording[0]):.0f} kbit/s | "
@@ -200,21 +219,23 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
         busy = scene(folder, f"busy_{label}", size, length, continuous(length))
         row(f"{label}@{FPS:g}", kbits(busy, length), "reencode", [run(quiet, "reencode", size, seconds)],
             [run(busy, "reencode", size, seconds)])
-        watching = in_turn(variants, rounds, quiet, "passthrough", size, seconds)
+        watching = in_turn(variants + idle, rounds, quiet, "passthrough", size, seconds)
         recording = in_turn(variants, rounds, busy, "passthrough", size, seconds)
-        for name, _ in variants:
-            row(f"{label}@{FPS:g}", kbits(busy, length), name, watching[name], recording[name])
+        for name, _, _ in variants + idle:
+            row(f"{label}@{FPS:g}", kbits(busy, length), name, watching[name], recording.get(name, []))
     big = SIZES["1920x1080"]
     sub_quiet = scene(folder, "quiet_sub", SUB, length, ())
     sub_busy = scene(folder, "busy_sub", SUB, length, continuous(length))
     busy_big = scene(folder, "busy_1920x1080", big, length, continuous(length))
-    watching = in_turn(variants, rounds, scene(folder, "quiet_1920x1080", big, length, ()), "passthrough", big,
-                       seconds, detect_path=sub_quiet)
+    watching = in_turn(variants + idle, rounds, scene(folder, "quiet_1920x1080", big, length, ()), "passthrough",
+                       big, seconds, detect_path=sub_quiet)
     recording = in_turn(variants, rounds, busy_big, "passthrough", big, seconds, detect_path=sub_busy)
-    for name, _ in variants:
+    for name, _, _ in variants + idle:
         row(f"1920x1080@{FPS:g}, detection on a 640x360 substream", kbits(busy_big, length), name, watching[name],
-            recording[name])
+            recording.get(name, []))
     print("\n'Cameras per 2-core machine' keeps 20% of the machine free: 160% / the recording share.\n")
+    if resolutions_only:
+        return
 
     print("One detector process, 1920x1080@15 cameras watching a quiet scene:\n")
     print("| recorder | cameras | CPU, share of one core | peak RSS |")
@@ -225,7 +246,7 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
         print(f"| reencode | {cameras} | {result['cpu']:.1f}% | {result['rss']:.0f} MB |", flush=True)
     for cameras in (1, 8):
         results = in_turn(variants, rounds, quiet, "passthrough", big, seconds, cameras=cameras)
-        for name, _ in variants:
+        for name, _, _ in variants:
             print(f"| {name} | {cameras} | {cpu_median(results[name]):.1f}% | "
                   f"{max(r['rss'] for r in results[name]):.0f} MB |", flush=True)
 

@@ -8,7 +8,9 @@ detector's own loop: the motion core (``create_detector``), the event logic
 (``EventClock``: trigger frames, post-roll, pre-roll) and, where the
 configuration asks for it, the person check. A configuration whose
 ``dark_interval_s`` is set is also run the way the camera runs it then (one
-detection every ``dark_interval_s`` in the dark while no event is running).
+detection every ``dark_interval_s`` in the dark while no event is running), and one whose
+``idle_detect_fps`` is set looks that often while nothing moves, as the
+detect stage does (``detector/pipeline/idle_rate.py``).
 
 Per condition and configuration:
 
@@ -42,6 +44,7 @@ from detection_corpus import FPS, SPLITS, Clip, Composer  # noqa: E402
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 from quickcam.detector.events import Action, EventClock  # noqa: E402
 from quickcam.detector.motion import create_detector  # noqa: E402
+from quickcam.detector.pipeline.idle_rate import IdleRate  # noqa: E402
 
 LIGHTING_WINDOW_S = 10.0
 # The settings that were the defaults before issue 13, run on this code beside the new defaults.
@@ -67,14 +70,18 @@ class Watcher:
                                 int(recording.min_event_s * 1e9), config.trigger_frames)
         self.run = Run()
         self.start = 0
+        self.idle, self.moving = IdleRate(config.idle_detect_fps), False  # opt-in, as DetectStage does
 
     def feed(self, index: int, frame) -> None:
         now = int(index * 1e9 / FPS)
         if self.detector.skip(now, self.clock.recording):
             return  # opt-in dark_interval_s: not looking
+        if not self.idle.look(now, self.moving or self.clock.recording or self.detector.dark):
+            return  # opt-in idle_detect_fps: nothing moved at the last look
         started = time.perf_counter()
         result = self.detector.detect(frame)
         self.run.ms.append((time.perf_counter() - started) * 1000)
+        self.moving = result.motion or result.person_waiting  # motion waiting for the person check counts
         action = self.clock.step(now, result.motion)
         if action is Action.START:
             self.start = index

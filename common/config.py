@@ -83,6 +83,7 @@ class MotionConfig(_Section):
     dark_threshold: float = Field(10.0, ge=0, le=255)
     dark_interval_s: float | None = Field(None, gt=0)  # opt-in: look only this often in the dark (blinds it)
     dark_pixel_threshold: int | None = Field(None, ge=1, le=255)
+    idle_detect_fps: float | None = Field(None, gt=0, le=120)  # opt-in: while nothing moves, look this often
     person_check: bool = False  # motion counts only once OpenCV's people detectors saw a person (person.py)
     person_budget_ms_per_s: float = Field(50.0, gt=0, le=1000)
 

@@ -26,6 +26,7 @@ follows the protocol's delivery contract (docs/protocol.md):
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
 from quickcam.common.curve import CurveKeys, client_keys
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.wakeup import WakePipe
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ SILENT_AFTER_HEARTBEATS = 3
 STOPPING_LINGER_MS = 1000  # the last status (stopping) gets this long to leave at a clean stop
 AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
 HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out (libzmq: 30 s)
+IDLE_MAX_MS = 1000  # the loop looks at the clock at least this often
+BLOCKED_RETRY_MS = 50  # ZeroMQ would not take a message: tried again this soon
 MAX_REPLY_BYTES = 1 << 20  # uploader messages are headers only (< 64 KiB); refuse monsters
 
 _MONITOR_EVENTS = (zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
@@ -113,9 +117,11 @@ class UploaderLink:
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
+        self._wakeup = WakePipe.closed()  # the loop sleeps in its poll until this, a message or a due time
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
+        self._wakeup = WakePipe()  # closed when the loop ends
         self.thread.start()
 
     def stop(self, drain_s: float = 0.0) -> None:
@@ -135,6 +141,7 @@ class UploaderLink:
                       if self.state.connected and not self.state.connection_dropped
                       else "; the uploader went away, the rest is sent on next start"))
         self.stop_event.set()
+        self._wakeup.wake()
         self.thread.join(timeout=5)
 
     # -- socket ------------------------------------------------------------
@@ -167,6 +174,9 @@ class UploaderLink:
     def _run(self) -> None:
         ctx = zmq.Context.instance()
         sock, monitor = self._open(ctx)
+        wakeup = self._wakeup  # a new outbox item or stop() wakes the loop; otherwise it sleeps
+        self.outbox.on_new_item(wakeup.wake)
+        poller = self._poller(sock, monitor, wakeup.fd)
         next_heartbeat = 0.0
         warning = link_endpoint.plain_tcp_warning(self.config, bool(self.curve))
         if warning:
@@ -183,6 +193,7 @@ class UploaderLink:
                     log.info("link: trying the uploader again after it refused this detector's key")
                     self._close(sock, monitor)
                     sock, monitor = self._open(ctx)
+                    poller = self._poller(sock, monitor, wakeup.fd)
                     self._reopen_at = 0.0
                 if self._hello_now and self.state.connected:
                     self._hello_now = False
@@ -190,15 +201,14 @@ class UploaderLink:
                 if now >= next_heartbeat:
                     self._heartbeat(sock, now)
                     next_heartbeat = now + self._next_interval()
-                if self.state.connected:
-                    self._send_pending(sock, now)
-                poller = zmq.Poller()
-                poller.register(sock, zmq.POLLIN)
-                poller.register(monitor, zmq.POLLIN)
+                blocked = self.state.connected and not self._send_pending(sock, now)
+                timeout = BLOCKED_RETRY_MS if blocked else self._idle_ms(now, next_heartbeat)
                 for _ in range(100):
-                    ready = dict(poller.poll(0 if _ else 50))
+                    ready = dict(poller.poll(0 if _ else timeout))
                     if not ready:
                         break
+                    if wakeup.fd in ready:
+                        wakeup.drain()
                     if monitor in ready:
                         self._on_socket_event(recv_monitor_message(monitor))
                     if sock in ready:
@@ -206,6 +216,27 @@ class UploaderLink:
             linger_ms = self._say_stopping(sock)
         finally:
             self._close(sock, monitor, linger_ms)
+            wakeup.close()
+
+    @staticmethod
+    def _poller(sock: zmq.Socket, monitor: zmq.Socket, wake: int) -> zmq.Poller:
+        poller = zmq.Poller()
+        for item in (sock, monitor, wake):
+            poller.register(item, zmq.POLLIN)
+        return poller
+
+    def _idle_ms(self, now: float, next_heartbeat: float) -> int:
+        """How long the loop may sleep: until the next heartbeat, re-knock or retransmission is due.
+
+        New items and the uploader's messages wake it earlier; nothing else
+        has to be done in between (an idle camera costs no wake-ups here).
+        """
+        due = [next_heartbeat]
+        if self._reopen_at:
+            due.append(self._reopen_at)
+        if self.state.connected and self.state.in_flight:
+            due.append(min(f.sent_at for f in self.state.in_flight.values()) + self.config.ack_timeout_s)
+        return max(0, min(IDLE_MAX_MS, math.ceil((min(due) - now) * 1000)))
 
     def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
         sock = self._socket(ctx)
@@ -316,7 +347,8 @@ class UploaderLink:
         return protocol.make_header("status", cameras=self.camera_status(), outbox_depth=depth,
                                     outbox_bytes=size, refused=self.state.refused, **extra)
 
-    def _send_pending(self, sock: zmq.Socket, now: float) -> None:
+    def _send_pending(self, sock: zmq.Socket, now: float) -> bool:
+        """Send what credit allows; False if ZeroMQ would not take a message (tried again shortly)."""
         state = self.state
         for item in self.outbox.pending():
             flight = state.in_flight.get(item.id)
@@ -332,9 +364,9 @@ class UploaderLink:
                     continue
                 used = sum(f.size for f in state.in_flight.values())
                 if len(state.in_flight) >= state.credit_messages:
-                    return
+                    return True
                 if state.in_flight and used + item.size > state.credit_bytes:
-                    return
+                    return True
             try:
                 header, payload = self.outbox.load(item.id)
             except FileNotFoundError:
@@ -345,8 +377,9 @@ class UploaderLink:
                 self._refuse_locally(item.id, f"its header breaks the protocol: {exc}")
                 continue
             if not sent:
-                return  # ZeroMQ buffer full or peer gone: try again next round
+                return False  # ZeroMQ buffer full or peer gone: try again shortly
             state.in_flight[item.id] = InFlight(item.size, now)
+        return True
 
     def _refuse_locally(self, item_id: str, why: str) -> None:
         log.error("link: not sending %s: %s; kept in %s", item_id, why, self.outbox.refused)

@@ -31,6 +31,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ class Outbox:
             folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._items: dict[str, OutboxItem] = {}
-        self.changed = threading.Event()
+        self._listeners: list[Callable[[], None]] = []  # told of each new item (the link wakes on it)
         self.over_budget = ""  # why new segments are reduced, for the status file; "" when they are not
         self._reminded_at = 0.0
         self._recover()
@@ -137,7 +138,6 @@ class Outbox:
                         os.replace(src, self.refused / src.name)
         if self._items:
             log.info("outbox: %d item(s) from an earlier run will be re-sent", len(self._items))
-            self.changed.set()
 
     def staging_path(self, name: str) -> Path:
         return self.staging / name
@@ -170,7 +170,13 @@ class Outbox:
             raise
         with self._lock:
             self._items[header["id"]] = OutboxItem(header["id"], header["type"], header.get("size", 0))
-        self.changed.set()
+        for listener in self._listeners:
+            listener()
+
+    def on_new_item(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from the committing thread) after each new item: the link sends at once
+        instead of looking for new items many times a second."""
+        self._listeners.append(listener)
 
     def _journal(self, record: dict[str, Any]) -> None:
         """Append one line to produced.jsonl, whole or not at all (a full disk must not leave half a line)."""

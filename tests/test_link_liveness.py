@@ -118,3 +118,26 @@ def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(
     assert 5 < waited < 10, waited
     assert "waiting up to 10 s for the uploader to acknowledge 1 item(s)" in caplog.text
     assert "1 of 1 item(s) acknowledged" in caplog.text
+
+
+def test_a_new_item_leaves_at_once_while_the_idle_link_sleeps_until_its_next_heartbeat(tmp_path: Path) -> None:
+    """The link no longer looks at the outbox 20 times a second: a committed item wakes it."""
+    endpoint = private_endpoint(tmp_path)
+    outbox = Outbox(tmp_path / "outbox")
+    link = UploaderLink(LinkConfig(endpoint=endpoint, ack_timeout_s=30, heartbeat_s=30), outbox, ["cam0"],
+                        camera_status=dict)
+    peer = _SlowAckUploader(endpoint, ack_after_s=0)
+    try:
+        link.start()
+        assert wait_until(lambda: link.state.connected, 15)
+        assert link._idle_ms(time.monotonic(), time.monotonic() + 30) == 1000  # asleep: nothing is due
+        time.sleep(0.5)  # past the first status after connecting: the link sleeps in its poll (a second at most)
+        header, payload = snapshot()
+        committed = time.monotonic()
+        outbox.commit_bytes(header, payload)
+        assert wait_until(lambda: peer.received_at is not None, 10)
+        assert peer.received_at - committed < 0.5  # woken by the commit, not by its once-a-second look
+        assert wait_until(lambda: outbox.depth()[0] == 0, 10)
+    finally:
+        link.stop()
+        peer.close()

@@ -5,6 +5,7 @@
 - ``reopen.py``   when a source that went away is reopened (at once, or with backoff)
 - ``detect.py``   the detect stage: motion, event clock, snapshots, faces
 - ``dark.py``     dark mode, in one place
+- ``idle_rate.py`` opt-in: fewer looks while nothing moves (``idle_detect_fps``)
 - ``record.py``   the record stage: event frames -> segments (the recorder)
 - ``disk.py``     writes on a disk that may be full: full -> reduced -> snapshots only
 - ``supervise.py`` restart a failed loop with backoff; heartbeats; the watchdog

@@ -27,6 +27,7 @@ from quickcam.detector.pipeline.capture import Lost
 from quickcam.detector.pipeline.dark import DarkMode
 from quickcam.detector.pipeline.disk import DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.idle_rate import IdleRate
 from quickcam.detector.pipeline.record import Command, EventFaces
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
@@ -62,6 +63,8 @@ class DetectStage:
         self.event_id, self.event_faces = "", EventFaces()
         self.snapshots, self.best_area, self.best_face, self.last_snapshot_ns = 0, 0.0, 0, 0
         self.relearning, self.last_ns = False, 0
+        self.idle = IdleRate(self.cfg.idle_detect_fps)  # opt-in: fewer looks while nothing moves
+        self.moving = False  # the last frame looked at showed motion
         self.finished = False  # its source has ended and every event is closed
 
     def _setup(self, frame: Frame) -> MotionDetector:
@@ -113,6 +116,9 @@ class DetectStage:
         if not self.governor.admit(self.camera.id, frame.time_ns):  # console: low power skips this frame
             self._detected(frame.time_ns)
             return
+        if not self.idle.look(frame.time_ns, self.moving or self.clock.recording or self.dark.dark):
+            self._detected(frame.time_ns)
+            return
         if self.detector is not None and self.zones.changed():  # console: the zone editor saved new zones
             self.detector = create_detector(self.cfg, fps=self.fps() or self.camera.fps,
                                             zone_mask=self.zones.new_mask(frame.width, frame.height))
@@ -123,6 +129,7 @@ class DetectStage:
             result = replace(result, boxes=[tuple(v * frame.scale for v in box) for box in result.boxes])
         self.dark.update(result)
         self.stats.dark = self.dark.dark
+        self.moving = result.motion or result.person_waiting  # motion waiting for the person check counts
         if result.global_change != self.relearning:
             self.relearning = result.global_change
             if self.relearning:

@@ -1,0 +1,110 @@
+"""The opt-in idle detection rate (``[motion] idle_detect_fps``): fewer looks while nothing moves."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quickcam.common.config import CameraConfig, ConfigError, MotionConfig, load_config
+from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline.detect import DetectStage
+from quickcam.detector.pipeline.disk import DiskWrites
+from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.idle_rate import IdleRate
+from quickcam.detector.pipeline.stats import CameraStats
+from quickcam.detector.sources import Frame
+
+FPS = 15
+PERIOD_NS = round(1e9 / FPS)
+T0 = 1_000_000_000
+
+
+def test_off_by_default_every_frame_is_looked_at() -> None:
+    assert MotionConfig().idle_detect_fps is None
+    idle = IdleRate(None)
+    assert all(idle.look(i * PERIOD_NS, busy=False) for i in range(30))
+
+
+def test_idle_it_looks_at_every_third_frame_of_15_fps_at_5_and_at_every_frame_while_busy() -> None:
+    idle = IdleRate(5.0)
+    jitter = [0, 2_000_000, -2_000_000]  # a camera's clock is not exact
+    looked = [i for i in range(30) if idle.look(i * PERIOD_NS + jitter[i % 3], busy=False)]
+    assert looked == list(range(0, 30, 3))
+    assert all(idle.look((30 + i) * PERIOD_NS, busy=True) for i in range(10))
+
+
+def test_a_bad_idle_rate_is_a_one_line_config_error(tmp_path: Path) -> None:
+    file = tmp_path / "q.toml"
+    file.write_text("[motion]\nidle_detect_fps = 0\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, environ={})
+    assert str(caught.value).startswith("config error: motion.idle_detect_fps: input should be greater than 0")
+    assert "\n" not in str(caught.value)
+
+
+def _stage(tmp_path: Path, idle_detect_fps: float | None) -> tuple[DetectStage, list[int]]:
+    camera = CameraConfig(fps=FPS, motion=MotionConfig(idle_detect_fps=idle_detect_fps))
+    outbox = Outbox(tmp_path / f"outbox-{idle_detect_fps}")
+    buffer = FrameBuffer(2_000_000_000, 100, True, camera.id)
+    stage = DetectStage(camera, queue.Queue(), buffer, queue.Queue(), DiskWrites(camera.id, outbox), CameraStats(),
+                        lambda: FPS)
+    looked: list[int] = []
+    setup = stage._setup
+
+    def counted_setup(frame: Frame):  # counts the frames the motion core is given
+        detector = setup(frame)
+        detect = detector.detect
+
+        def counting(image: np.ndarray):
+            looked.append(stage.last_ns)
+            return detect(image)
+
+        detector.detect = counting
+        return detector
+
+    stage._setup = counted_setup
+    return stage, looked
+
+
+def _frames(count: int, person_from: int) -> list[Frame]:
+    """A quiet gray picture; from ``person_from`` on a bright person-sized block walks in."""
+    frames = []
+    for i in range(count):
+        image = np.full((120, 160), 90, np.uint8)
+        image += np.random.default_rng(i).integers(0, 3, image.shape, dtype=np.uint8)
+        if i >= person_from:
+            x = 20 + 2 * (i - person_from)
+            image[40:100, x:x + 20] = 230
+        frames.append(Frame(image, T0 + i * PERIOD_NS, i))
+    return frames
+
+
+def test_idle_the_detect_stage_looks_less_and_sees_an_onset_at_most_one_idle_interval_later(tmp_path: Path) -> None:
+    onsets = {}
+    for rate in (None, 5.0):
+        stage, looked = _stage(tmp_path, rate)
+        for frame in _frames(120, person_from=91):  # 6 s quiet (the background settles), then a person
+            stage.step(frame)
+        assert stage.clock.recording, f"idle_detect_fps={rate}: the person was not seen"
+        onsets[rate] = stage.clock.onset_ns
+        quiet_looks = sum(1 for t in looked if t < T0 + 91 * PERIOD_NS)
+        if rate is None:
+            assert quiet_looks == 91
+        else:
+            assert 29 <= quiet_looks <= 32  # every third frame while nothing moves
+            seen = (onsets[rate] - T0) // PERIOD_NS
+            assert [t for t in looked if t >= onsets[rate]] == [T0 + i * PERIOD_NS for i in range(seen, 120)]
+    assert 0 <= onsets[5.0] - onsets[None] <= 3 * PERIOD_NS  # one idle interval (1/5 s) at most
+
+
+def test_in_the_dark_every_frame_is_looked_at_even_when_idle(tmp_path: Path) -> None:
+    """In the dark a person is a few gray levels, found by averaging frames: no frame is skipped there."""
+    stage, looked = _stage(tmp_path, 5.0)
+    for frame in _frames(30, person_from=30):
+        frame.image[:] = frame.image // 20  # 4-5 gray levels: dark
+        stage.step(frame)
+    assert stage.dark.dark
+    assert len(looked) == 30
