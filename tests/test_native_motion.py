@@ -13,7 +13,7 @@ was written: the thresholds part in the dark, and the lamp's frames become motio
 A second clip holds a person who walks in and stands still for longer than ``HOLD_S``:
 their pixels stay out of the background for ``HOLD_S`` (motion all along), then join it
 (motion ends before they leave). A native core without the hold, or whose hold never ends,
-fails it (checked by hand: 57 and 42 frames of its 180 differ).
+fails it (checked by hand: 57 and 42 frames of its 170 differ).
 """
 
 from __future__ import annotations
