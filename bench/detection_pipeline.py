@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,9 +51,10 @@ from detection_corpus import FPS, SIZE, SPLITS, Clip, Composer  # noqa: E402
 from detection_quality import Run, Score, Watcher, _cell, score  # noqa: E402
 
 from bench._util import QUICKCAM, commit, scratch_setup  # noqa: E402
+from bench.bench_passthrough import checkout  # noqa: E402
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)  # [camera] start: frame n is at START + n / FPS
+START = datetime(2026, 1, 1, tzinfo=UTC)  # [camera] start: frame n is at START + n / FPS
 START_NS = int(START.timestamp() * 1e9)
 
 
@@ -165,10 +165,14 @@ def camera_toml(path: Path, realtime: bool) -> str:
     ])
 
 
-def run_detector(path: Path, realtime: bool, folder: Path) -> tuple[list[dict], str]:
-    """``quickcam detector`` on ``path`` to its end, outbox only: the rows of its ``produced.jsonl``, its log."""
+def run_detector(path: Path, realtime: bool, folder: Path, code: Path | None = None) -> tuple[list[dict], str]:
+    """``quickcam detector`` on ``path`` to its end, outbox only: the rows of its ``produced.jsonl``, its log.
+
+    ``code``: another revision's code (``bench_passthrough.checkout``) instead of this tree's."""
     folder.mkdir(parents=True)
     env = scratch_setup(folder)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH", "")]))
     config = folder / "quickcam.toml"
     config.write_text(camera_toml(path, realtime))
     done = subprocess.run([QUICKCAM, "detector", "--config", str(config)], cwd=folder, env=env,
@@ -253,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run this condition's first format paced in real time (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, help="detector runs at once")
     parser.add_argument("--events", action="store_true", help="also list each view's events (frames)")
+    parser.add_argument("--code", metavar="REV", help="run the detector with the code of this git revision")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     formats = args.format or list(DEFAULT_FORMATS)
@@ -260,12 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     conditions = args.condition or composer.conditions()
     post_roll = int(RecordingConfig().post_roll_s * FPS)
     pre_roll = int(RecordingConfig().pre_roll_s * FPS)
-    started, revision = time.monotonic(), commit()
+    started, revision = time.monotonic(), args.code or commit()
     results: dict[str, dict[str, dict[str, Score]]] = {f: {} for f in formats}
     realtime: dict[str, dict[str, Score]] = {}
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="detection_pipeline_") as tmp, ThreadPoolExecutor(args.jobs) as pool:
         folder = Path(tmp)
+        code = checkout(args.code, folder) if args.code else None
         for condition in conditions:
             rendered = render(composer, condition, formats, folder)
             clip = rendered.clip
@@ -274,12 +280,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {condition}: {rendered.frames} frames, {len(clip.people)} walkers, "
                   f"{len(clip.changes)} lighting changes", file=sys.stderr)
             own = score(rendered.bench, clip, pre_roll, post_roll)
-            jobs = {name: pool.submit(run_detector, path, False, folder / f"run-{path.stem}")
+            jobs = {name: pool.submit(run_detector, path, False, folder / f"run-{path.stem}", code)
                     for name, path in rendered.files.items()}
             if condition in args.realtime:
                 name = formats[0]
                 jobs["realtime"] = pool.submit(run_detector, rendered.files[name], True,
-                                               folder / f"run-{rendered.files[name].stem}-realtime")
+                                               folder / f"run-{rendered.files[name].stem}-realtime", code)
             for name, path in rendered.files.items():
                 on_file = bench_on_file(path)
                 rows, _ = jobs[name].result()

@@ -104,6 +104,7 @@ class AvSource:
         self.index = self.frame_index = 0
         self.pacer: _Pacer | None = None
         self.anchor_ns: int | None = None  # wall clock of pts 0 (after offset)
+        self.origin_ticks: int | None = None  # a file's first presentation time (its stream's start_time)
         self.loop_offset_ns = 0
         self.last_ns = 0
         self.file_start_ns: int | None = None
@@ -140,6 +141,7 @@ class AvSource:
         template, self._holder = _parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
         self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, template)
         self.tick_num, self.tick_den = stream.time_base.numerator, stream.time_base.denominator
+        self.origin_ticks = stream.start_time
         self.frame_ticks = max(1, round(self.tick_den / (self.fps * self.tick_num)))
         if self.config.source == "file":
             if self.config.realtime:
@@ -295,12 +297,16 @@ class AvSource:
             except Exception as exc:  # a broken tail: what was decoded is kept
                 log.debug("camera %s: flushing the decoder: %s", self.config.id, exc)
 
+    def _ns(self, ticks: int) -> int:
+        return ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
+
     def _wall_ns(self, ticks: int) -> int:
         """A timestamp in stream ticks on the wall clock (see the module's docstring)."""
-        offset_ns = ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
+        offset_ns = self._ns(ticks)
         if self.file_start_ns is not None:
-            if self.anchor_ns is None:
-                self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - offset_ns
+            if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
+                origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
+                self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
             return self.anchor_ns + offset_ns
         now = time.time_ns()
         if self.anchor_ns is None or abs(self.anchor_ns + offset_ns - now) > DRIFT_NS:
