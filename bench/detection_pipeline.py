@@ -70,18 +70,20 @@ class Writer:
 class AvWriter(Writer):
     """H.264 by PyAV's libx264: ``options`` as a camera (GOP 1 s, no B-frames) or as x264's defaults."""
 
-    def __init__(self, path: Path, bitrate: int, options: dict[str, str]) -> None:
+    def __init__(self, path: Path, bitrate: int, options: dict[str, str], scale: int = 1) -> None:
         import av
 
-        self.av = av
+        self.av, self.scale = av, scale
         self.output = av.open(str(path), mode="w")
         self.stream = self.output.add_stream("libx264", rate=Fraction(FPS).limit_denominator(1001))
-        self.stream.width, self.stream.height, self.stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        self.stream.width, self.stream.height, self.stream.pix_fmt = SIZE[0] * scale, SIZE[1] * scale, "yuv420p"
         self.stream.bit_rate = bitrate
         self.stream.options = options
         self.stream.codec_context.thread_count = 1
 
     def write(self, frame: np.ndarray) -> None:
+        if self.scale != 1:  # a camera's larger picture: the detector then halves its luma first
+            frame = cv2.resize(frame, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_LINEAR)
         for packet in self.stream.encode(self.av.VideoFrame.from_ndarray(frame, format="bgr24")):
             self.output.mux(packet)
 
@@ -111,6 +113,7 @@ FORMATS: dict[str, tuple[str, Callable[[Path], Writer]]] = {
     "h264": (".mp4", lambda p: AvWriter(p, 600_000, CAMERA_X264)),
     "h264 low": (".mp4", lambda p: AvWriter(p, 120_000, CAMERA_X264)),
     "h264 x264 defaults": (".mp4", lambda p: AvWriter(p, 600_000, {})),
+    "h264 768x576": (".mp4", lambda p: AvWriter(p, 1_500_000, CAMERA_X264, scale=2)),
     "mjpeg": (".avi", lambda p: CvWriter(p, "MJPG")),
     "mp4v": (".avi", lambda p: CvWriter(p, "mp4v")),
 }
@@ -292,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                 real = events_of(rows)
                 results[name][condition] = {"bench": own, "bench, file": score(on_file, clip, pre_roll, post_roll),
                                             "detector": score_pipeline(real, clip, post_roll)}
+                cells = " | ".join(f"{c} " + " ".join(_cell(v)) for c, v in results[name][condition].items())
+                print(f"    {name}: {cells}", file=sys.stderr, flush=True)
                 if args.events:
                     notes.append(f"- {condition}, {name}: bench {events_text(rendered.bench)}; bench, file "
                                  f"{events_text(on_file)}; detector {events_text(real.run)} ({real.segments} "
