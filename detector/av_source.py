@@ -106,7 +106,7 @@ class AvSource:
         self.anchor_ns: int | None = None  # wall clock of pts 0 (after offset)
         self.origin_ticks: int | None = None  # a file's first presentation time (its stream's start_time)
         self.loop_offset_ns = 0
-        self.last_ns = 0
+        self.last_ns = self.shown_ns = 0  # the last packet's decode time, the latest presentation time
         self.file_start_ns: int | None = None
         self.demuxer: Any = iter(())
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
@@ -281,7 +281,8 @@ class AvSource:
             self._flush_decoder()
             self.ended = True
             return None
-        self.loop_offset_ns = self.last_ns + int(1e9 / self.fps) - (self.file_start_ns or 0)
+        # the next pass starts a frame after the last frame *shown* (B-frames: after the last decoded)
+        self.loop_offset_ns = max(self.last_ns, self.shown_ns) + int(1e9 / self.fps) - (self.file_start_ns or 0)
         self.anchor_ns, self.next_dts = None, None
         self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
@@ -336,6 +337,7 @@ class AvSource:
         time_ns = max(self._wall_ns(dts), self.last_ns + 1)
         self.last_ns = time_ns
         pts_ns = self._wall_ns(pts)
+        self.shown_ns = max(self.shown_ns, pts_ns)
         keyframe = bool(packet.is_keyframe)
         self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
                                    keyframe, time_ns, pts_ns, self.index))
