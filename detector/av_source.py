@@ -281,6 +281,7 @@ class AvSource:
             self._flush_decoder()
             self.ended = True
             return None
+        self._flush_decoder()  # the frames it still holds (B-frames) end this pass
         # the next pass starts a frame after the last frame *shown* (B-frames: after the last decoded)
         self.loop_offset_ns = max(self.last_ns, self.shown_ns) + int(1e9 / self.fps) - (self.file_start_ns or 0)
         self.anchor_ns, self.next_dts = None, None
@@ -295,6 +296,7 @@ class AvSource:
             try:
                 for decoded in self.stream.codec_context.decode(None):
                     self._frame(decoded)
+                self.stream.codec_context.flush_buffers()  # ready for a looped file's next pass
             except Exception as exc:  # a broken tail: what was decoded is kept
                 log.debug("camera %s: flushing the decoder: %s", self.config.id, exc)
 

@@ -78,3 +78,22 @@ def test_the_real_detector_on_h264_and_mjpeg_files_gives_the_harness_events(clip
                 f"{name}: the detector's events {got} (frames), the harness's {expected}"
         missing = [f for f in range(first, last + 1) if f not in result.recorded]
         assert not missing, f"{name}: walker frames {missing[:5]}... are in no segment"
+
+
+def test_a_looped_file_with_b_frames_gives_every_frame_on_one_timeline(tmp_path: Path) -> None:
+    """The decoder's held-back frames end each pass (they were lost), and the next pass follows the last shown."""
+    from bench.detection_pipeline import START, AvWriter
+    from quickcam.common.config import CameraConfig
+    from quickcam.detector.av_source import AvSource
+    from quickcam.detector.sources import DemoSource
+
+    path, demo = tmp_path / "b.mp4", DemoSource(320, 240, 10, realtime=False)
+    writer = AvWriter(path, 300_000, H264_WITH_B_FRAMES)
+    for _ in range(30):
+        writer.write(demo.read().image)
+    writer.close()
+    source = AvSource(CameraConfig(source="file", path=str(path), realtime=False, start=START, fps=10, loop=True))
+    assert source.open()
+    start_ns = int(START.timestamp() * 1e9)
+    stamps = [(source.read().time_ns - start_ns) // 1_000_000 for _ in range(95)]
+    assert stamps == [100 * n for n in range(95)], stamps
