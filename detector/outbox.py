@@ -109,6 +109,7 @@ class Outbox:
             folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._items: dict[str, OutboxItem] = {}
+        self.deleted = 0  # items forgotten because their files were deleted under the running detector
         self.changed = threading.Event()
         self.over_budget = ""  # why new segments are reduced, for the status file; "" when they are not
         self._reminded_at = 0.0
@@ -140,7 +141,35 @@ class Outbox:
             self.changed.set()
 
     def staging_path(self, name: str) -> Path:
+        self.ensure_folders()
         return self.staging / name
+
+    def ensure_folders(self) -> None:
+        """Make the outbox's folders again if something deleted them under the running detector.
+
+        A person or a clean-up job may ``rm -rf`` the outbox while the detector runs.
+        What it held is gone; what is recorded from now on must not be lost too, nor
+        must every write fail until a restart. Called before each new file (a segment, a
+        snapshot) and with every status write, so a deletion is noticed within seconds:
+        the folders are made again (0700), the items whose files went with them are
+        forgotten and counted (``deleted``), and it is one error line.
+        """
+        folders = (self.root, self.staging, self.refused)
+        if all(folder.is_dir() for folder in folders):
+            return
+        with self._lock:
+            if all(folder.is_dir() for folder in folders):
+                return  # another thread made them meanwhile
+            for folder in folders:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            gone = [item_id for item_id in self._items if not (self.root / f"{item_id}.hdr").exists()]
+            for item_id in gone:
+                del self._items[item_id]
+            self.deleted += len(gone)
+        log.error("outbox: the folder %s was deleted while the detector ran; made it again (the %d item(s) "
+                  "waiting in it for the uploader, its journal %s and any open segment went with it); recording "
+                  "goes on. Do not delete the outbox of a running detector: stop it first", self.root, len(gone),
+                  JOURNAL_NAME)
 
     def commit_file(self, header: dict[str, Any], staged: Path) -> None:
         """Take a fully written staging file as the payload of ``header``."""
@@ -152,6 +181,7 @@ class Outbox:
     def commit_bytes(self, header: dict[str, Any], payload: bytes) -> None:
         """Write ``payload`` and commit it; on a write error nothing of it is left behind."""
         payload_path = self.root / f"{header['id']}.bin"
+        self.ensure_folders()
         _write_durably(payload_path, payload)
         try:
             self._commit_header(header)
@@ -225,6 +255,7 @@ class Outbox:
 
     def segment_format(self, width: int, height: int, fps: float, recording: RecordingConfig) -> SegmentFormat:
         """The format of a new segment under the disk budget; says so loudly when it changes."""
+        self.ensure_folders()  # a deleted outbox has no free space to measure
         waiting = self.depth()[1]
         try:
             free = shutil.disk_usage(self.root).free

@@ -146,6 +146,7 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         link_status = {"endpoint": link.config.endpoint, "connected": state.connected,
                        "acked": state.acked, "retransmits": state.retransmits,
                        "in_flight": len(state.in_flight), "last_error": state.last_error}
+        outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
         clock.stamp(cameras, status["time"])

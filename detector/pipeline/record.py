@@ -264,7 +264,11 @@ class RecordStage:
             segment.abandon()
             self.lost_frames += segment.frames
             error = disk_error(exc)
-            if error is None:
+            if isinstance(exc, FileNotFoundError) and not segment.path.exists():
+                log.error("camera %s: segment %d of event %s was deleted from %s before it was closed (was the "
+                          "outbox deleted?); %d frame(s) lost", self.camera.id, self.seq, self.event_id,
+                          segment.path.parent, segment.frames)
+            elif error is None:
                 log.exception("camera %s: closing segment %d of event %s failed (%d frame(s) lost)",
                               self.camera.id, self.seq, self.event_id, segment.frames)
             else:
