@@ -110,6 +110,7 @@ class UploaderLink:
         self.thread = threading.Thread(target=self._run, name="uploader-link", daemon=True)
         self._hello_every = HELLO_FIRST_S
         self._reopen_at = 0.0
+        self._failures = 0  # link loop rounds failed in a row
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
@@ -177,35 +178,54 @@ class UploaderLink:
         linger_ms = 0
         try:
             while not self.stop_event.is_set():
-                now = time.monotonic()
-                if self._reopen_at and now >= self._reopen_at:
-                    # libzmq gives up on a peer that refused our key: knock again with a new socket.
-                    log.info("link: trying the uploader again after it refused this detector's key")
-                    self._close(sock, monitor)
-                    sock, monitor = self._open(ctx)
-                    self._reopen_at = 0.0
-                if self._hello_now and self.state.connected:
-                    self._hello_now = False
-                    self._send_hello(sock)
-                if now >= next_heartbeat:
-                    self._heartbeat(sock, now)
-                    next_heartbeat = now + self._next_interval()
-                if self.state.connected:
-                    self._send_pending(sock, now)
-                poller = zmq.Poller()
-                poller.register(sock, zmq.POLLIN)
-                poller.register(monitor, zmq.POLLIN)
-                for _ in range(100):
-                    ready = dict(poller.poll(0 if _ else 50))
-                    if not ready:
-                        break
-                    if monitor in ready:
-                        self._on_socket_event(recv_monitor_message(monitor))
-                    if sock in ready:
-                        self._handle(sock.recv_multipart())
+                try:
+                    now = time.monotonic()
+                    if self._reopen_at and now >= self._reopen_at:
+                        # libzmq gives up on a peer that refused our key: knock again with a new socket.
+                        log.info("link: trying the uploader again after it refused this detector's key")
+                        self._close(sock, monitor)
+                        sock, monitor = self._open(ctx)
+                        self._reopen_at = 0.0
+                    if self._hello_now and self.state.connected:
+                        self._hello_now = False
+                        self._send_hello(sock)
+                    if now >= next_heartbeat:
+                        self._heartbeat(sock, now)
+                        next_heartbeat = now + self._next_interval()
+                    if self.state.connected:
+                        self._send_pending(sock, now)
+                    poller = zmq.Poller()
+                    poller.register(sock, zmq.POLLIN)
+                    poller.register(monitor, zmq.POLLIN)
+                    for _ in range(100):
+                        ready = dict(poller.poll(0 if _ else 50))
+                        if not ready:
+                            break
+                        if monitor in ready:
+                            self._on_socket_event(recv_monitor_message(monitor))
+                        if sock in ready:
+                            self._handle(sock.recv_multipart())
+                except Exception as exc:  # one bad round (a file the disk refuses) must not end the link
+                    self._round_failed(exc)
+                else:
+                    self._failures = 0
             linger_ms = self._say_stopping(sock)
         finally:
             self._close(sock, monitor, linger_ms)
+
+    def _round_failed(self, exc: Exception) -> None:
+        """Log a failed round of the link loop (with its traceback the first time), then wait and go on.
+
+        The link is the only way footage leaves the detector: if its thread ended, the
+        detector would record into its outbox for ever while nothing reaches the uploader.
+        """
+        self._failures += 1
+        self.state.last_error = f"link loop failing ({type(exc).__name__}: {exc})"
+        if self._failures == 1:
+            log.exception("link: %s; retrying, footage stays in the outbox", self.state.last_error)
+        elif self._failures % 50 == 0:
+            log.error("link: %s; %d failures in a row", self.state.last_error, self._failures)
+        self.stop_event.wait(min(5.0, 0.1 * 2 ** min(self._failures, 6)))
 
     def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
         sock = self._socket(ctx)

@@ -110,6 +110,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._items: dict[str, OutboxItem] = {}
         self.deleted = 0  # items forgotten because their files were deleted under the running detector
+        self.undeleted = 0  # acknowledged items whose files the disk would not let us delete
         self.changed = threading.Event()
         self.over_budget = ""  # why new segments are reduced, for the status file; "" when they are not
         self._reminded_at = 0.0
@@ -232,12 +233,20 @@ class Outbox:
             if self._items.pop(message_id, None) is None:
                 return
         payload = self.root / f"{message_id}.bin"
-        if keep_copy_in is not None:
-            keep_copy_in.mkdir(parents=True, exist_ok=True)
-            os.replace(payload, keep_copy_in / payload.name)
-        else:
-            payload.unlink(missing_ok=True)
-        (self.root / f"{message_id}.hdr").unlink(missing_ok=True)
+        try:
+            if keep_copy_in is not None:
+                keep_copy_in.mkdir(parents=True, exist_ok=True)
+                os.replace(payload, keep_copy_in / payload.name)
+            else:
+                payload.unlink(missing_ok=True)
+            (self.root / f"{message_id}.hdr").unlink(missing_ok=True)
+        except OSError as exc:
+            # The uploader has it; left here it is only sent again after a restart (and acked as a duplicate).
+            self.undeleted += 1
+            if self.undeleted == 1 or self.undeleted % 100 == 0:
+                log.error("outbox: cannot delete %s, which the uploader acknowledged (%s); %d such item(s) so "
+                          "far; they are sent again after a restart and stored once. Give the detector write "
+                          "access to %s", message_id, exc.strerror or exc, self.undeleted, self.root)
 
     def refuse(self, message_id: str) -> None:
         """Set an item aside that the uploader refused for good; it is never deleted."""

@@ -32,6 +32,9 @@ STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this na
 INTERVAL_S = 2.0
 RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
 HEALTHY_STATES = ("ok", "ended")  # uploader/health.py reads the same words
+# No new file possible, but the old one may still be overwritten: a full disk, or a folder we may no longer
+# create files in (the file itself is still ours).
+IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
 
 
 def status_path(outbox_dir: Path) -> Path:
@@ -57,8 +60,8 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
     """Replace ``path`` atomically with ``status`` as JSON.
 
     The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
-    the disk is full (the very moment the status matters most) it can still be
-    overwritten in place, in the space it already holds.
+    the disk is full or the folder refuses new files (the very moment the status
+    matters most) it can still be overwritten in place, in the space it already holds.
     """
     text = json.dumps(status, sort_keys=True).encode()
     text += b" " * (-len(text) % RESERVE_BYTES)
@@ -68,7 +71,7 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists() or path.stat().st_size < len(text):
+        if exc.errno not in IN_PLACE_ERRNOS or not path.exists() or path.stat().st_size < len(text):
             raise
         with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
             handle.write(text)
