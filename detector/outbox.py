@@ -25,6 +25,7 @@ it lasts, and when it ends, and shown in ``quickcam status``.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ from typing import Any
 
 import msgpack
 
-from quickcam.common.config import RecordingConfig
+from quickcam.common.config import ConfigError, RecordingConfig
 from quickcam.common.durable import atomic_write
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ MIB = 1 << 20
 LOW_DISK_BYTES = 256 * MIB  # less free disk than this reduces new segments whatever the budget
 BUDGET_REMINDER_S = 60.0
 JOURNAL_NAME = "produced.jsonl"
+LOCK_NAME = ".lock"
 
 
 MAX_REDUCED_SEGMENT_S = 60.0
@@ -91,6 +93,28 @@ class OutboxItem:
     def priority(self) -> tuple[int, str]:
         # Snapshots first (a face off the machine beats video), then oldest first.
         return (0 if self.type == "snapshot" else 1, self.id)
+
+
+def lock_outbox(root: Path) -> int:
+    """Hold ``<root>/.lock`` for the life of this process (its fd): one detector per outbox.
+
+    A second detector started on the same outbox would discard the first one's open
+    segment at its start-up as "left by a crash", and both would send, journal and
+    report the same items. The lock is an ``flock``, which the kernel drops however the
+    process ends (a SIGKILL leaves no stale lock). Raises ConfigError naming the holder.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(f"the outbox {root} is in use by another detector (pid {holder}); stop that one, or give "
+                          "each detector its own recording.outbox_dir") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""The outbox deleted under a running detector: recording goes on, and it says so.
+"""Faults of the detector's outbox folder itself: deleted under a running detector, or shared by two.
 
 An outside checker (or a clean-up job) may ``rm -rf`` the outbox while the
 detector runs. What the folder held is gone by definition; what the camera
@@ -78,5 +78,26 @@ def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_rea
                              faults=f"the outbox folder deleted (moved away) during an event, {len(before)} item(s) "
                                     f"journaled before; made again within 2 s, {len(after)} item(s) of the event "
                                     f"recorded after; {len(deleted)} unsent item(s) went with the folder")
+    finally:
+        pipe.close()
+
+
+def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_path: Path) -> None:
+    # Before the lock, the second one discarded the first one's open segment as "left by a crash".
+    pipe = Pipeline(tmp_path)
+    try:
+        pipe.start("detector")
+        assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
+        second = subprocess.run([QUICKCAM, "detector"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
+                                timeout=60)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.strip() == (f"quickcam: the outbox outbox is in use by another detector (pid "
+                                         f"{pipe.procs['detector'].pid}); stop that one, or give each detector its "
+                                         "own recording.outbox_dir"), second.stderr
+        assert pipe.procs["detector"].poll() is None
+        assert pipe.stop("detector") == 0
+        pipe.start("detector")  # the lock goes with its process: a restart takes the outbox again
+        assert pipe.wait_for_count("detector", "detector: watching", 2, 30), pipe.output("detector")[-3000:]
+        assert "discarding incomplete file" not in pipe.output("detector")
     finally:
         pipe.close()
