@@ -115,3 +115,12 @@ def test_each_role_expects_its_own_process_and_the_compose_containers_see_only_t
     assert check("auto", uploader, stopped, now) == (True, "healthy: uploader running")
     assert check("detector", uploader, stopped, now)[1].startswith("unhealthy: detector stopped 11 s ago: start it")
     assert check("auto", {}, stopped, now)[1].startswith("unhealthy: no detector or uploader status file here")
+
+
+def test_a_fault_the_uploader_reports_fails_its_check_with_the_fix() -> None:
+    now = 1_800_000_000.0
+    fault = "the ledger state/ledger.sqlite3 was deleted while the uploader ran; it is restored, restart the uploader"
+    assert check("uploader", _fresh(now, fault=fault), {}, now) == (False, f"unhealthy: uploader: {fault}")
+    assert check("auto", _fresh(now, fault=fault), {}, now)[0] is False
+    assert check("detector", _fresh(now, fault=fault), _fresh(now), now)[0] is True  # not this container's process
+    assert check("uploader", _fresh(now, fault=""), {}, now) == (True, "healthy: uploader running")

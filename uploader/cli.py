@@ -68,6 +68,8 @@ def uploader_line(live: dict[str, Any], now: float) -> str:
     line = f"uploader: {words} on {live.get('endpoint', '?')} ({secure}); spool {_kib(live.get('spool_bytes', 0))}"
     if running:
         line += f"; {connected} detector(s) connected"
+        if live.get("fault"):
+            line += f"; FAULT: {live['fault']}"
     return line
 
 
