@@ -29,8 +29,11 @@ def _journal(outbox: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_reaches_storage(tmp_path: Path) -> None:
-    pipe = Pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0", QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_reaches_storage(
+    tmp_path: Path, detector_command: list[str] | None,
+) -> None:
+    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
+                    QUICKCAM_RECORDING__POST_ROLL_S="1.0")
     try:
         pipe.start("uploader")
         pipe.start("detector")
@@ -72,9 +75,10 @@ def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_rea
         deleted = {path.stem for path in gone.glob("*.hdr")}
         with open(outbox / "produced.jsonl", "a") as journal:
             journal.writelines(json.dumps(row) + "\n" for row in before)
+        native = " (native detector)" if detector_command else ""
         traceback_lines = [line for line in pipe.output("detector").splitlines() if "Traceback" in line]
         assert not traceback_lines, traceback_lines[0][:2000]
-        pipe.check_invariant(set_aside=deleted - set(pipe.stored()), scenario="10. outbox deleted mid-event",
+        pipe.check_invariant(set_aside=deleted - set(pipe.stored()), scenario=f"10. outbox deleted mid-event{native}",
                              faults=f"the outbox folder deleted (moved away) during an event, {len(before)} item(s) "
                                     f"journaled before; made again within 2 s, {len(after)} item(s) of the event "
                                     f"recorded after; {len(deleted)} unsent item(s) went with the folder")

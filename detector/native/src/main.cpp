@@ -145,6 +145,11 @@ int run(const qc::Config& config, double seconds) {
     const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
     bool status_failing = false;
     auto write = [&](bool running) {
+        try {
+            outbox.ensure_folders();  // a deleted outbox is noticed (and made again) within one interval
+        } catch (const std::exception&) {
+            // cannot make it: the write below fails and says so
+        }
         bool ok = write_status(status_path, collect(running));
         if (!ok && !status_failing)
             log::warning("status: cannot write ", status_path, "; quickcam status will show this detector as stale");

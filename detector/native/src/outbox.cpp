@@ -92,6 +92,32 @@ Outbox::Outbox(const std::string& root) : root_(root), staging_(root + "/.stagin
     recover();
 }
 
+void Outbox::ensure_folders() {
+    auto present = [this] {
+        std::error_code ec;
+        return fs::is_directory(root_, ec) && fs::is_directory(staging_, ec) && fs::is_directory(refused_, ec);
+    };
+    if (present()) return;
+    size_t gone = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (present()) return;  // another thread made them meanwhile
+        for (const auto& dir : {root_, staging_, refused_}) make_private_dirs(dir);
+        for (auto it = items_.begin(); it != items_.end();) {
+            std::error_code ec;
+            if (fs::exists(root_ + "/" + it->first + ".hdr", ec)) {
+                ++it;
+            } else {
+                it = items_.erase(it);
+                ++gone;
+            }
+        }
+    }
+    log::error("outbox: the folder ", root_, " was deleted while the detector ran; made it again (the ", gone,
+               " item(s) waiting in it for the uploader, its journal produced.jsonl and any open segment went with "
+               "it); recording goes on. Do not delete the outbox of a running detector: stop it first");
+}
+
 void Outbox::recover() {
     for (const auto& entry : fs::directory_iterator(staging_)) {
         log::warning("outbox: discarding incomplete file ", entry.path().filename().string(), " left by a crash");
@@ -135,6 +161,7 @@ void Outbox::commit_file(const Value& header, const std::string& staged) {
 }
 
 void Outbox::commit_bytes(const Value& header, const std::string& payload) {
+    ensure_folders();
     write_durably(root_ + "/" + header.at("id").s + ".bin", payload);
     commit_header(header);
 }
