@@ -86,16 +86,23 @@ def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_rea
         pipe.close()
 
 
-def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_path: Path) -> None:
-    # Before the lock, the second one discarded the first one's open segment as "left by a crash".
+@pytest.mark.parametrize("second_kind", ["python", "native"])
+def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_path: Path, second_kind: str) -> None:
+    # Before the lock, the second one discarded the first one's open segment as "left by a crash". The lock is
+    # the same flock in both detectors, so a Python and a native detector exclude each other too.
     pipe = Pipeline(tmp_path)
+    if second_kind == "python":
+        second_argv, program = [QUICKCAM, "detector"], "quickcam"
+    else:
+        from tests.native_build import native_detector
+
+        second_argv, program = [str(native_detector())], "quickcam-native-detector"
     try:
         pipe.start("detector")
         assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
-        second = subprocess.run([QUICKCAM, "detector"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
-                                timeout=60)
+        second = subprocess.run(second_argv, cwd=tmp_path, env=pipe.env, capture_output=True, text=True, timeout=60)
         assert second.returncode == 2, second.stderr
-        assert second.stderr.strip() == (f"quickcam: the outbox outbox is in use by another detector (pid "
+        assert second.stderr.strip() == (f"{program}: the outbox outbox is in use by another detector (pid "
                                          f"{pipe.procs['detector'].pid}); stop that one, or give each detector its "
                                          "own recording.outbox_dir"), second.stderr
         assert pipe.procs["detector"].poll() is None

@@ -1,6 +1,7 @@
 #include "outbox.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config.hpp"
 #include "logging.hpp"
 #include "wire.hpp"
 
@@ -69,6 +71,26 @@ std::string journal_line(const Value& header) {
 void make_private_dirs(const std::string& path) {
     fs::create_directories(path);
     ::chmod(path.c_str(), 0700);
+}
+
+int lock_outbox(const std::string& root) {
+    make_private_dirs(root);
+    std::string path = root + "/.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) os_fail("cannot open", path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {0};
+        ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        std::string holder = n > 0 ? std::string(buf, size_t(n)) : "?";
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        ::close(fd);
+        throw ConfigError("the outbox " + root + " is in use by another detector (pid " + holder +
+                          "); stop that one, or give each detector its own recording.outbox_dir");
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) != ssize_t(pid.size()))
+        log::warning("outbox: cannot write this process's pid into ", path);
+    return fd;
 }
 
 void write_durably(const std::string& path, const std::string& data) {

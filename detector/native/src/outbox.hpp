@@ -54,6 +54,9 @@ private:
     std::map<std::string, OutboxItem> items_;
 };
 
+// Hold `<root>/.lock` (an flock, as detector/outbox.py's lock_outbox: one detector of either kind per
+// outbox) for the life of the process; throws ConfigError naming the holder's pid.
+int lock_outbox(const std::string& root);
 // Write `data` to `path` durably: temp file, fsync, rename, fsync the folder.
 void write_durably(const std::string& path, const std::string& data);
 // Private folders (0700), made with parents.
