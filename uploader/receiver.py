@@ -434,7 +434,7 @@ class Receiver:
             "counters": dict(self.counters),
             "spool_bytes": self.spool.used_bytes(),
             "detectors": self.detectors.as_status(),
-            "fault": self.ledger_problem,  # the health check fails while there is one
+            "fault": self.ledger_problem or self.detectors.conflict,  # the health check fails while there is one
         }
         tmp = self.status_path.with_suffix(".tmp")
         try:
