@@ -15,7 +15,8 @@ rule, which docs/deploy.md (Health checks) states for operators:
 - A running detector fails for a camera that has not been ``ok``/``ended`` for
   more than ``HEALTH_GRACE_S``; a running uploader fails for a detector it heard
   from that went silent without saying it stops (protocol 1.1 ``stopping``), and
-  for a ``fault`` it reports (its ledger deleted under it: it must be restarted).
+  for a ``fault`` it reports (its ledger deleted under it, or two detectors
+  without CURVE sending for the same camera ids: a person must act, then restart it).
 """
 
 from __future__ import annotations
