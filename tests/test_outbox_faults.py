@@ -105,10 +105,8 @@ def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_p
         assert second.stderr.strip() == (f"{program}: the outbox outbox is in use by another detector (pid "
                                          f"{pipe.procs['detector'].pid}); stop that one, or give each detector its "
                                          "own recording.outbox_dir"), second.stderr
-        assert pipe.procs["detector"].poll() is None
-        assert pipe.stop("detector") == 0
-        pipe.start("detector")  # the lock goes with its process: a restart takes the outbox again
-        assert pipe.wait_for_count("detector", "detector: watching", 2, 30), pipe.output("detector")[-3000:]
-        assert "discarding incomplete file" not in pipe.output("detector")
+        assert pipe.procs["detector"].poll() is None  # the first one runs on untouched
+        # The lock goes with its process, however it ends: test_reliability.py's scenario 2 restarts a
+        # detector right after its SIGKILL on the same outbox.
     finally:
         pipe.close()
