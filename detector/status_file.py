@@ -32,9 +32,6 @@ STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this na
 INTERVAL_S = 2.0
 RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
 HEALTHY_STATES = ("ok", "ended")  # uploader/health.py reads the same words
-# No new file possible, but the old one may still be overwritten: a full disk, or a folder we may no longer
-# create files in (the file itself is still ours).
-IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
 
 
 def status_path(outbox_dir: Path) -> Path:
@@ -54,6 +51,11 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
         "outbox": {"items": items, "bytes": size, "refused": refused},
         "link": link,
     }
+
+
+# No new file possible, but the old one may still be overwritten: a full disk, or a folder we may no longer
+# create files in (the file itself is still ours).
+IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:
