@@ -157,6 +157,7 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         clock.stamp(cameras, status["time"])
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
+        status["outbox"]["deleted"] = outbox.deleted  # items whose files someone deleted under us (ensure_folders)
         if extra is not None:
             status.update(extra())  # low_power, console
         return status
