@@ -35,6 +35,7 @@ std::atomic<bool> g_stop{false};
 // At stop, wait for acks as long as one may take (link.ack_timeout_s), at least 5 s, but never so
 // long that systemd or compose (30 s to stop) kills the process while it closes its segments.
 constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = 25.0;
+constexpr int kExitCameraFailed = 4;  // a camera's thread died on an error: not a clean stop
 constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
 
@@ -177,6 +178,15 @@ int run(const qc::Config& config, double seconds) {
         bool all_done = true;
         for (auto& p : pipelines) all_done = all_done && p->finished();
         if (all_done) {
+            for (auto& p : pipelines) {
+                if (!p->failed()) continue;
+                // Not a clean stop: no `stopping` to the uploader, no `running: false`, so the uploader's
+                // alert, the health check and the service manager (restart) all see a detector that died.
+                log::error("detector: camera ", p->id(), " stopped on an error (", p->stats().fault,
+                           "); exiting with code ", kExitCameraFailed, " without saying it stops, so that the "
+                           "uploader and the health check report it and its service restarts it; the outbox is kept");
+                std::_Exit(kExitCameraFailed);
+            }
             log::info("detector: every source has ended; stopping");
             break;
         }
