@@ -110,7 +110,6 @@ class UploaderLink:
         self.thread = threading.Thread(target=self._run, name="uploader-link", daemon=True)
         self._hello_every = HELLO_FIRST_S
         self._reopen_at = 0.0
-        self._failures = 0  # link loop rounds failed in a row
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
@@ -166,6 +165,30 @@ class UploaderLink:
 
     # -- main loop -----------------------------------------------------------
     def _run(self) -> None:
+        """The link thread: ``_serve`` until stopped, started again after an unexpected error.
+
+        The link is the only way footage leaves the detector: if this thread ended, the
+        detector would record into its outbox for ever while nothing reaches the uploader
+        (an acknowledged item the disk would not let it delete once did that). Each failure
+        is logged (with its traceback the first time in a row), shown as the link's last
+        error, and followed by a pause (0.2 s doubling to 5 s) and a new socket.
+        """
+        failures = 0
+        while not self.stop_event.is_set():
+            started = time.monotonic()
+            try:
+                self._serve()
+                return
+            except Exception as exc:
+                failures = 1 if time.monotonic() - started > 60 else failures + 1
+                self.state.last_error = f"link failing ({type(exc).__name__}: {exc})"
+                if failures == 1:
+                    log.exception("link: %s; starting it again, footage stays in the outbox", self.state.last_error)
+                elif failures % 50 == 0:
+                    log.error("link: %s; %d failures in a row", self.state.last_error, failures)
+                self.stop_event.wait(min(5.0, 0.1 * 2 ** min(failures, 6)))
+
+    def _serve(self) -> None:
         ctx = zmq.Context.instance()
         sock, monitor = self._open(ctx)
         next_heartbeat = 0.0
@@ -178,54 +201,35 @@ class UploaderLink:
         linger_ms = 0
         try:
             while not self.stop_event.is_set():
-                try:
-                    now = time.monotonic()
-                    if self._reopen_at and now >= self._reopen_at:
-                        # libzmq gives up on a peer that refused our key: knock again with a new socket.
-                        log.info("link: trying the uploader again after it refused this detector's key")
-                        self._close(sock, monitor)
-                        sock, monitor = self._open(ctx)
-                        self._reopen_at = 0.0
-                    if self._hello_now and self.state.connected:
-                        self._hello_now = False
-                        self._send_hello(sock)
-                    if now >= next_heartbeat:
-                        self._heartbeat(sock, now)
-                        next_heartbeat = now + self._next_interval()
-                    if self.state.connected:
-                        self._send_pending(sock, now)
-                    poller = zmq.Poller()
-                    poller.register(sock, zmq.POLLIN)
-                    poller.register(monitor, zmq.POLLIN)
-                    for _ in range(100):
-                        ready = dict(poller.poll(0 if _ else 50))
-                        if not ready:
-                            break
-                        if monitor in ready:
-                            self._on_socket_event(recv_monitor_message(monitor))
-                        if sock in ready:
-                            self._handle(sock.recv_multipart())
-                except Exception as exc:  # one bad round (a file the disk refuses) must not end the link
-                    self._round_failed(exc)
-                else:
-                    self._failures = 0
+                now = time.monotonic()
+                if self._reopen_at and now >= self._reopen_at:
+                    # libzmq gives up on a peer that refused our key: knock again with a new socket.
+                    log.info("link: trying the uploader again after it refused this detector's key")
+                    self._close(sock, monitor)
+                    sock, monitor = self._open(ctx)
+                    self._reopen_at = 0.0
+                if self._hello_now and self.state.connected:
+                    self._hello_now = False
+                    self._send_hello(sock)
+                if now >= next_heartbeat:
+                    self._heartbeat(sock, now)
+                    next_heartbeat = now + self._next_interval()
+                if self.state.connected:
+                    self._send_pending(sock, now)
+                poller = zmq.Poller()
+                poller.register(sock, zmq.POLLIN)
+                poller.register(monitor, zmq.POLLIN)
+                for _ in range(100):
+                    ready = dict(poller.poll(0 if _ else 50))
+                    if not ready:
+                        break
+                    if monitor in ready:
+                        self._on_socket_event(recv_monitor_message(monitor))
+                    if sock in ready:
+                        self._handle(sock.recv_multipart())
             linger_ms = self._say_stopping(sock)
         finally:
             self._close(sock, monitor, linger_ms)
-
-    def _round_failed(self, exc: Exception) -> None:
-        """Log a failed round of the link loop (with its traceback the first time), then wait and go on.
-
-        The link is the only way footage leaves the detector: if its thread ended, the
-        detector would record into its outbox for ever while nothing reaches the uploader.
-        """
-        self._failures += 1
-        self.state.last_error = f"link loop failing ({type(exc).__name__}: {exc})"
-        if self._failures == 1:
-            log.exception("link: %s; retrying, footage stays in the outbox", self.state.last_error)
-        elif self._failures % 50 == 0:
-            log.error("link: %s; %d failures in a row", self.state.last_error, self._failures)
-        self.stop_event.wait(min(5.0, 0.1 * 2 ** min(self._failures, 6)))
 
     def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
         sock = self._socket(ctx)

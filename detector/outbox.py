@@ -126,6 +126,8 @@ class Outbox:
     """A durable, thread-safe queue of messages waiting for an ack."""
 
     def __init__(self, root: Path) -> None:
+        self.deleted = 0  # items forgotten because their files were deleted under the running detector
+        self.undeleted = 0  # acknowledged items whose files the disk would not let us delete
         self.root = root
         self.staging = root / ".staging"
         self.refused = root / "refused"
@@ -133,8 +135,6 @@ class Outbox:
             folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._items: dict[str, OutboxItem] = {}
-        self.deleted = 0  # items forgotten because their files were deleted under the running detector
-        self.undeleted = 0  # acknowledged items whose files the disk would not let us delete
         self.changed = threading.Event()
         self.over_budget = ""  # why new segments are reduced, for the status file; "" when they are not
         self._reminded_at = 0.0
