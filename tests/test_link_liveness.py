@@ -119,37 +119,3 @@ def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(
     assert "waiting up to 10 s for the uploader to acknowledge 1 item(s)" in caplog.text
     assert "1 of 1 item(s) acknowledged" in caplog.text
 
-
-class _OutboxOnAFailingDisk(Outbox):
-    """An outbox whose first reads fail as a disk refusing them would (EACCES), then work."""
-
-    def __init__(self, root: Path, failures: int) -> None:
-        super().__init__(root)
-        self.failures = failures
-
-    def load(self, message_id: str) -> tuple[dict, bytes]:
-        if self.failures:
-            self.failures -= 1
-            raise PermissionError(13, "Permission denied", str(self.root / f"{message_id}.bin"))
-        return super().load(message_id)
-
-
-def test_an_error_in_the_link_thread_restarts_it_and_the_item_still_arrives(
-    workdir: Path, caplog: pytest.LogCaptureFixture,
-) -> None:
-    # Before, the first such error ended the link thread: the detector recorded on, nothing left it.
-    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
-    outbox = _OutboxOnAFailingDisk(workdir / "outbox", failures=2)
-    link = UploaderLink(LinkConfig(endpoint=os.environ["QUICKCAM_LINK__ENDPOINT"], ack_timeout_s=3,
-                                   heartbeat_s=0.5), outbox, ["cam0"], camera_status=dict)
-    with running_uploader(workdir):
-        header, payload = snapshot()
-        outbox.commit_bytes(header, payload)
-        link.start()
-        try:
-            assert wait_until(lambda: not outbox.pending(), 20), caplog.text[-2000:]
-            assert link.thread.is_alive()
-        finally:
-            link.stop()
-    assert caplog.text.count("starting it again, footage stays in the outbox") == 1  # the traceback once
-    assert "link failing (PermissionError" in link.state.last_error
