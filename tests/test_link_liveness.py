@@ -118,4 +118,3 @@ def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(
     assert 5 < waited < 10, waited
     assert "waiting up to 10 s for the uploader to acknowledge 1 item(s)" in caplog.text
     assert "1 of 1 item(s) acknowledged" in caplog.text
-
