@@ -3,8 +3,8 @@
     .venv/bin/python bench/reliability_report.py          # the CI versions, about 5 minutes
     .venv/bin/python bench/reliability_report.py --long   # 60 s outages and the 10-minute soak, about 17 minutes
 
-It runs tests/test_reliability.py, tests/test_hostile.py, tests/test_soak.py and
-tests/test_disk_full.py
+It runs tests/test_reliability.py, tests/test_hostile.py, tests/test_soak.py,
+tests/test_disk_full.py, tests/test_outbox_faults.py and tests/test_outbox_unwritable.py
 with QUICKCAM_FIGURES pointing at a scratch file; every scenario appends one row
 there, counted from the data whether or not its no-loss invariant held
 (tests/pipeline.py, ``Pipeline.record``). The outcome of every test comes from
@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO))
 
 from bench._util import commit, machine  # noqa: E402
 
-TESTS = ["tests/test_reliability.py", "tests/test_hostile.py", "tests/test_soak.py", "tests/test_disk_full.py"]
+TESTS = ["tests/test_reliability.py", "tests/test_hostile.py", "tests/test_soak.py", "tests/test_disk_full.py",
+         "tests/test_outbox_faults.py", "tests/test_outbox_unwritable.py"]
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 COLUMNS = ("produced", "stored", "lost", "duplicated", "invented", "altered", "set_aside")
 

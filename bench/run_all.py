@@ -75,6 +75,12 @@ SECTIONS = [
      "person; nothing otherwise.",
      "Figures: CPU time of the calling thread, medians over searches; d88254b is the check before issue 13 "
      "item 4 (the INRIA detector alone), timed beside today's on the same frames."),
+    ("pipeline", "7e. The real pipeline on the held-out corpus",
+     ["bench/detection_pipeline.py", "--format", "h264", "--format", "h264 low", "--format", "h264 x264 defaults",
+      "--format", "mjpeg", "--realtime", "small people", "--realtime", "IR switch"],
+     "Target: the real `quickcam detector` on the corpus's files gives the events the in-process harness "
+     "(section 7) gives on the same frames.",
+     "Figures: one run per file (deterministic clips; the real-time rows paced on a shared machine)."),
     ("alerts", "8. Time to a notification", ["-m", "bench.bench_alerts", "--seconds", "155", "--kills", "3"],
      "Targets: motion onset to the notification request p95 <= 2 s; detector SIGKILL to the urgent alert "
      "<= silent_after_s + 1 s.", "Figures: p50 and p95 over the events of one run; each kill listed."),

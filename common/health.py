@@ -14,7 +14,9 @@ rule, which docs/deploy.md (Health checks) states for operators:
   here and did not stop cleanly, and at least one process.
 - A running detector fails for a camera that has not been ``ok``/``ended`` for
   more than ``HEALTH_GRACE_S``; a running uploader fails for a detector it heard
-  from that went silent without saying it stops (protocol 1.1 ``stopping``).
+  from that went silent without saying it stops (protocol 1.1 ``stopping``), and
+  for a ``fault`` it reports (its ledger deleted under it, or two detectors
+  without CURVE sending for the same camera ids: a person must act, then restart it).
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> t
         running, words = liveness(docs[name], now)
         if not running:
             problems.append(f"{name} {words}: {FIX[name]}")
+    if live.get("fault") and liveness(live, now)[0] and "uploader" in expected:
+        problems.append(f"uploader: {live['fault']}")
     problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []
     problems += silent_detectors(live, now) if "uploader" in expected or role == "auto" else []
     alive = [name for name, doc in docs.items() if liveness(doc, now)[0]]

@@ -16,7 +16,7 @@ from quickcam.detector import status_file
 from quickcam.detector.console.governor import RateGovernor
 from quickcam.detector.console.hooks import hooks_for
 from quickcam.detector.link import UploaderLink
-from quickcam.detector.outbox import Outbox
+from quickcam.detector.outbox import Outbox, lock_outbox
 from quickcam.detector.pipeline import CameraPipeline
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
+    lock_outbox(config.recording.outbox_dir)  # held until the process ends
     outbox = Outbox(config.recording.outbox_dir)
     # All cameras run in this one process, each in its own threads: they share
     # one outbox and one uploader link (one connection, one credit window, one

@@ -104,8 +104,9 @@ class AvSource:
         self.index = self.frame_index = 0
         self.pacer: _Pacer | None = None
         self.anchor_ns: int | None = None  # wall clock of pts 0 (after offset)
+        self.origin_ticks: int | None = None  # a file's first presentation time (its stream's start_time)
         self.loop_offset_ns = 0
-        self.last_ns = 0
+        self.last_ns = self.shown_ns = 0  # the last packet's decode time, the latest presentation time
         self.file_start_ns: int | None = None
         self.demuxer: Any = iter(())
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
@@ -140,6 +141,7 @@ class AvSource:
         template, self._holder = _parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
         self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, template)
         self.tick_num, self.tick_den = stream.time_base.numerator, stream.time_base.denominator
+        self.origin_ticks = stream.start_time
         self.frame_ticks = max(1, round(self.tick_den / (self.fps * self.tick_num)))
         if self.config.source == "file":
             if self.config.realtime:
@@ -279,7 +281,9 @@ class AvSource:
             self._flush_decoder()
             self.ended = True
             return None
-        self.loop_offset_ns = self.last_ns + int(1e9 / self.fps) - (self.file_start_ns or 0)
+        self._flush_decoder()  # the frames it still holds (B-frames) end this pass
+        # the next pass starts a frame after the last frame *shown* (B-frames: after the last decoded)
+        self.loop_offset_ns = max(self.last_ns, self.shown_ns) + int(1e9 / self.fps) - (self.file_start_ns or 0)
         self.anchor_ns, self.next_dts = None, None
         self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
@@ -292,15 +296,20 @@ class AvSource:
             try:
                 for decoded in self.stream.codec_context.decode(None):
                     self._frame(decoded)
+                self.stream.codec_context.flush_buffers()  # ready for a looped file's next pass
             except Exception as exc:  # a broken tail: what was decoded is kept
                 log.debug("camera %s: flushing the decoder: %s", self.config.id, exc)
 
+    def _ns(self, ticks: int) -> int:
+        return ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
+
     def _wall_ns(self, ticks: int) -> int:
         """A timestamp in stream ticks on the wall clock (see the module's docstring)."""
-        offset_ns = ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
+        offset_ns = self._ns(ticks)
         if self.file_start_ns is not None:
-            if self.anchor_ns is None:
-                self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - offset_ns
+            if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
+                origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
+                self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
             return self.anchor_ns + offset_ns
         now = time.time_ns()
         if self.anchor_ns is None or abs(self.anchor_ns + offset_ns - now) > DRIFT_NS:
@@ -330,6 +339,7 @@ class AvSource:
         time_ns = max(self._wall_ns(dts), self.last_ns + 1)
         self.last_ns = time_ns
         pts_ns = self._wall_ns(pts)
+        self.shown_ns = max(self.shown_ns, pts_ns)
         keyframe = bool(packet.is_keyframe)
         self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
                                    keyframe, time_ns, pts_ns, self.index))

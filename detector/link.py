@@ -172,6 +172,30 @@ class UploaderLink:
 
     # -- main loop -----------------------------------------------------------
     def _run(self) -> None:
+        """The link thread: ``_serve`` until stopped, started again after an unexpected error.
+
+        The link is the only way footage leaves the detector: if this thread ended, the
+        detector would record into its outbox for ever while nothing reaches the uploader
+        (an acknowledged item the disk would not let it delete once did that). Each failure
+        is logged (with its traceback the first time in a row), shown as the link's last
+        error, and followed by a pause (0.2 s doubling to 5 s) and a new socket.
+        """
+        failures = 0
+        while not self.stop_event.is_set():
+            started = time.monotonic()
+            try:
+                self._serve()
+                return
+            except Exception as exc:
+                failures = 1 if time.monotonic() - started > 60 else failures + 1
+                self.state.last_error = f"link failing ({type(exc).__name__}: {exc})"
+                if failures == 1:
+                    log.exception("link: %s; starting it again, footage stays in the outbox", self.state.last_error)
+                elif failures % 50 == 0:
+                    log.error("link: %s; %d failures in a row", self.state.last_error, failures)
+                self.stop_event.wait(min(5.0, 0.1 * 2 ** min(failures, 6)))
+
+    def _serve(self) -> None:
         ctx = zmq.Context.instance()
         sock, monitor = self._open(ctx)
         wakeup = self._wakeup  # a new outbox item or stop() wakes the loop; otherwise it sleeps

@@ -25,6 +25,7 @@ it lasts, and when it ends, and shown in ``quickcam status``.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ from typing import Any
 
 import msgpack
 
-from quickcam.common.config import RecordingConfig
+from quickcam.common.config import ConfigError, RecordingConfig
 from quickcam.common.durable import atomic_write
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ MIB = 1 << 20
 LOW_DISK_BYTES = 256 * MIB  # less free disk than this reduces new segments whatever the budget
 BUDGET_REMINDER_S = 60.0
 JOURNAL_NAME = "produced.jsonl"
+LOCK_NAME = ".lock"
 
 
 MAX_REDUCED_SEGMENT_S = 60.0
@@ -94,6 +96,28 @@ class OutboxItem:
         return (0 if self.type == "snapshot" else 1, self.id)
 
 
+def lock_outbox(root: Path) -> int:
+    """Hold ``<root>/.lock`` for the life of this process (its fd): one detector per outbox.
+
+    A second detector started on the same outbox would discard the first one's open
+    segment at its start-up as "left by a crash", and both would send, journal and
+    report the same items. The lock is an ``flock``, which the kernel drops however the
+    process ends (a SIGKILL leaves no stale lock). Raises ConfigError naming the holder.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(f"the outbox {root} is in use by another detector (pid {holder}); stop that one, or give "
+                          "each detector its own recording.outbox_dir") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 def _write_durably(path: Path, data: bytes) -> None:
     with atomic_write(path, f"{path.name}.tmp") as handle:  # *.tmp leftovers are cleared at start-up
         handle.write(data)
@@ -103,6 +127,8 @@ class Outbox:
     """A durable, thread-safe queue of messages waiting for an ack."""
 
     def __init__(self, root: Path) -> None:
+        self.deleted = 0  # items forgotten because their files were deleted under the running detector
+        self.undeleted = 0  # acknowledged items whose files the disk would not let us delete
         self.root = root
         self.staging = root / ".staging"
         self.refused = root / "refused"
@@ -140,7 +166,35 @@ class Outbox:
             log.info("outbox: %d item(s) from an earlier run will be re-sent", len(self._items))
 
     def staging_path(self, name: str) -> Path:
+        self.ensure_folders()
         return self.staging / name
+
+    def ensure_folders(self) -> None:
+        """Make the outbox's folders again if something deleted them under the running detector.
+
+        A person or a clean-up job may ``rm -rf`` the outbox while the detector runs.
+        What it held is gone; what is recorded from now on must not be lost too, nor
+        must every write fail until a restart. Called before each new file (a segment, a
+        snapshot) and with every status write, so a deletion is noticed within seconds:
+        the folders are made again (0700), the items whose files went with them are
+        forgotten and counted (``deleted``), and it is one error line.
+        """
+        folders = (self.root, self.staging, self.refused)
+        if all(folder.is_dir() for folder in folders):
+            return
+        with self._lock:
+            if all(folder.is_dir() for folder in folders):
+                return  # another thread made them meanwhile
+            for folder in folders:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            gone = [item_id for item_id in self._items if not (self.root / f"{item_id}.hdr").exists()]
+            for item_id in gone:
+                del self._items[item_id]
+            self.deleted += len(gone)
+        log.error("outbox: the folder %s was deleted while the detector ran; made it again (the %d item(s) "
+                  "waiting in it for the uploader, its journal %s and any open segment went with it); recording "
+                  "goes on. Do not delete the outbox of a running detector: stop it first", self.root, len(gone),
+                  JOURNAL_NAME)
 
     def commit_file(self, header: dict[str, Any], staged: Path) -> None:
         """Take a fully written staging file as the payload of ``header``."""
@@ -152,6 +206,7 @@ class Outbox:
     def commit_bytes(self, header: dict[str, Any], payload: bytes) -> None:
         """Write ``payload`` and commit it; on a write error nothing of it is left behind."""
         payload_path = self.root / f"{header['id']}.bin"
+        self.ensure_folders()
         _write_durably(payload_path, payload)
         try:
             self._commit_header(header)
@@ -208,12 +263,20 @@ class Outbox:
             if self._items.pop(message_id, None) is None:
                 return
         payload = self.root / f"{message_id}.bin"
-        if keep_copy_in is not None:
-            keep_copy_in.mkdir(parents=True, exist_ok=True)
-            os.replace(payload, keep_copy_in / payload.name)
-        else:
-            payload.unlink(missing_ok=True)
-        (self.root / f"{message_id}.hdr").unlink(missing_ok=True)
+        try:
+            if keep_copy_in is not None:
+                keep_copy_in.mkdir(parents=True, exist_ok=True)
+                os.replace(payload, keep_copy_in / payload.name)
+            else:
+                payload.unlink(missing_ok=True)
+            (self.root / f"{message_id}.hdr").unlink(missing_ok=True)
+        except OSError as exc:
+            # The uploader has it; left here it is only sent again after a restart (and acked as a duplicate).
+            self.undeleted += 1
+            if self.undeleted == 1 or self.undeleted % 100 == 0:
+                log.error("outbox: cannot delete %s, which the uploader acknowledged (%s); %d such item(s) so "
+                          "far; they are sent again after a restart and stored once. Give the detector write "
+                          "access to %s", message_id, exc.strerror or exc, self.undeleted, self.root)
 
     def refuse(self, message_id: str) -> None:
         """Set an item aside that the uploader refused for good; it is never deleted."""
@@ -231,6 +294,7 @@ class Outbox:
 
     def segment_format(self, width: int, height: int, fps: float, recording: RecordingConfig) -> SegmentFormat:
         """The format of a new segment under the disk budget; says so loudly when it changes."""
+        self.ensure_folders()  # a deleted outbox has no free space to measure
         waiting = self.depth()[1]
         try:
             free = shutil.disk_usage(self.root).free

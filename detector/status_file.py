@@ -53,12 +53,17 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
     }
 
 
+# No new file possible, but the old one may still be overwritten: a full disk, or a folder we may no longer
+# create files in (the file itself is still ours).
+IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
+
+
 def write_status(path: Path, status: dict[str, Any]) -> None:
     """Replace ``path`` atomically with ``status`` as JSON.
 
     The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
-    the disk is full (the very moment the status matters most) it can still be
-    overwritten in place, in the space it already holds.
+    the disk is full or the folder refuses new files (the very moment the status
+    matters most) it can still be overwritten in place, in the space it already holds.
     """
     text = json.dumps(status, sort_keys=True).encode()
     text += b" " * (-len(text) % RESERVE_BYTES)
@@ -68,7 +73,7 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists() or path.stat().st_size < len(text):
+        if exc.errno not in IN_PLACE_ERRNOS or not path.exists() or path.stat().st_size < len(text):
             raise
         with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
             handle.write(text)
@@ -146,11 +151,13 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         link_status = {"endpoint": link.config.endpoint, "connected": state.connected,
                        "acked": state.acked, "retransmits": state.retransmits,
                        "in_flight": len(state.in_flight), "last_error": state.last_error}
+        outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
         clock.stamp(cameras, status["time"])
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
+        status["outbox"]["deleted"] = outbox.deleted  # items whose files someone deleted under us (ensure_folders)
         if extra is not None:
             status.update(extra())  # low_power, console
         return status

@@ -146,3 +146,12 @@ def test_a_silent_detector_is_kept_until_its_cameras_are_heard_again() -> None:
     assert restarted.records["cameras:garage"].silent
     restarted.hello(b"c", {**hello, "cameras": ["garage", "shed"]}, "", "", now=t0 + 2 * FORGET_AFTER_S)
     assert set(restarted.records) == {"cameras:garage,shed"}  # garage is heard again, from a new detector
+
+
+def test_a_fault_the_uploader_reports_fails_its_check_with_the_fix() -> None:
+    now = 1_800_000_000.0
+    fault = "the ledger state/ledger.sqlite3 was deleted while the uploader ran; it is restored, restart the uploader"
+    assert check("uploader", _fresh(now, fault=fault), {}, now) == (False, f"unhealthy: uploader: {fault}")
+    assert check("auto", _fresh(now, fault=fault), {}, now)[0] is False
+    assert check("detector", _fresh(now, fault=fault), _fresh(now), now)[0] is True  # not this container's process
+    assert check("uploader", _fresh(now, fault=""), {}, now) == (True, "healthy: uploader running")

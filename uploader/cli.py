@@ -68,6 +68,8 @@ def uploader_line(live: dict[str, Any], now: float) -> str:
     line = f"uploader: {words} on {live.get('endpoint', '?')} ({secure}); spool {_kib(live.get('spool_bytes', 0))}"
     if running:
         line += f"; {connected} detector(s) connected"
+        if live.get("fault"):
+            line += f"; FAULT: {live['fault']}"
     return line
 
 
@@ -82,6 +84,8 @@ def detector_line(det: dict[str, Any], now: float) -> str:
     line += f"; outbox {outbox.get('items', 0)} item(s), {_kib(outbox.get('bytes', 0))}"
     if outbox.get("refused"):
         line += f", {outbox['refused']} refused (kept in outbox/refused)"
+    if outbox.get("deleted"):
+        line += f", {outbox['deleted']} deleted with the outbox folder before they were sent (see the detector's log)"
     if outbox.get("over_budget"):
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):

@@ -8,6 +8,14 @@ table folds connections into one record per detector, keyed by what names it:
 - without CURVE, the set of cameras it sends for (from its ``hello``, or from
   the camera ids in a ``status`` or an item when the connection skipped hello).
 
+Without CURVE, two detectors that send for the same camera ids at the same time
+(two configs left with ``id = "cam0"``) would fold into one record, and one of
+them could die unnoticed while the other keeps the record alive. The table tells
+them apart from a reconnect by time: a connection that speaks again after a newer
+one of the same record appeared, while that newer one is alive, is a second
+detector. That is ``conflict``: an error line, the uploader's ``fault`` (the
+health check fails) until the configs are fixed and the uploader restarted.
+
 A ``hello`` that lists the capability ``probe`` (``quickcam doctor``) is
 answered but not recorded, so a check never leaves a "silent" detector behind.
 A record is *silent* after 3 of its heartbeats without any message on any of its
@@ -24,9 +32,12 @@ This is the place to read detectors' heartbeats and statuses from (``records``,
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_MS = 2000
 SILENT_AFTER_HEARTBEATS = 3
@@ -85,6 +96,8 @@ class DetectorTable:
     def __init__(self) -> None:
         self.records: dict[str, DetectorRecord] = {}
         self._by_peer: dict[bytes, tuple[str, float]] = {}
+        self._first_seen: dict[bytes, float] = {}  # when each connection first spoke
+        self.conflict = ""  # two detectors without CURVE sending for the same cameras at once
 
     def hello(self, peer: bytes, header: dict[str, Any], public_key: str, user: str,
               now: float | None = None) -> tuple[DetectorRecord | None, str]:
@@ -143,6 +156,7 @@ class DetectorTable:
         for peer, (key, seen) in list(self._by_peer.items()):
             if key not in self.records or now - seen > FORGET_SILENT_S:
                 del self._by_peer[peer]
+                self._first_seen.pop(peer, None)
         return found
 
     def restore(self, entries: list[dict[str, Any]], written: float, now: float | None = None) -> int:
@@ -189,6 +203,17 @@ class DetectorTable:
     def _attach(self, peer: bytes, record: DetectorRecord, now: float) -> None:
         if self._by_peer.get(peer, ("",))[0] != record.key:
             record.connections += 1
+        first = self._first_seen.setdefault(peer, now)
+        if not record.public_key and not self.conflict:
+            for other, (key, seen) in self._by_peer.items():
+                newer_and_alive = self._first_seen.get(other, 0.0) > first and now - seen <= record.quiet_limit_s()
+                if other != peer and key == record.key and newer_and_alive:
+                    self.conflict = (f"two detectors send for camera(s) {', '.join(record.cameras)} at the same time; "
+                                     "without CURVE the uploader tells detectors apart only by their camera ids, so "
+                                     "one could stop unnoticed: give each camera its own [camera] id (or each "
+                                     "detector a CURVE key), then restart the uploader")
+                    log.error("receiver: %s", self.conflict)
+                    break
         self._by_peer[peer] = (record.key, now)
         record.seen, record.silent, record.stopping = now, False, False
         for key, other in list(self.records.items()):  # its cameras are seen again: no longer blind

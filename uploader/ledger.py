@@ -86,6 +86,7 @@ class Delivery:
 class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
@@ -103,6 +104,26 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
+
+    def rescue_if_deleted(self) -> bool:
+        """If the ledger's file was deleted under the running uploader, write it back; True if it was.
+
+        An open SQLite file lives on after ``rm -rf state/``: this process goes on using
+        it, but a restart would start from an empty ledger and every spool file not yet
+        uploaded would be orphaned, never uploaded and never reported. The open copy is
+        written back to ``path`` (SQLite's online backup: a consistent snapshot); rows
+        that change after it are only the uploads done meanwhile, which a restart repeats
+        under the same names.
+        """
+        if self.path.exists():
+            return False
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        copy = sqlite3.connect(self.path)
+        try:
+            self.db.backup(copy)
+        finally:
+            copy.close()
+        return True
 
     def sha256_of(self, message_id: str, camera: str, sender: str = "") -> str | None:
         """The sha256 stored for this origin (sender, camera, message id), or None if it is new."""

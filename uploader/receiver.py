@@ -94,6 +94,7 @@ class Receiver:
         self._monitor: zmq.Socket | None = None
         self._lock: link_endpoint.EndpointLock | None = None
         self._peer_fd: dict[bytes, int] = {}
+        self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
         sock = ctx.socket(zmq.ROUTER)
@@ -168,6 +169,7 @@ class Receiver:
                 if time.monotonic() - last_housekeeping > HOUSEKEEPING_S:
                     self._reload_allow_list_if_changed()
                     self._watch_detectors()
+                    self._check_ledger(ledger)
                     self._write_status(ledger)
                     last_housekeeping = time.monotonic()
         finally:
@@ -218,8 +220,17 @@ class Receiver:
             self.counters["reply_lost"] += 1
             log.debug("receiver: could not reply to a peer (%s); it will retransmit", exc)
 
+    def _check_ledger(self, ledger: Ledger) -> None:
+        """A ledger deleted under us is written back, and footage waits in the detectors until a restart
+        (the other threads still write to the deleted copy, so what is acked now would be lost by one)."""
+        if self.ledger_problem or not ledger.rescue_if_deleted():
+            return
+        self.ledger_problem = (f"the ledger {self.ledger_path} was deleted while the uploader ran; it is restored, "
+                               "restart the uploader (footage waits in the detectors' outboxes until then)")
+        log.error("receiver: %s", self.ledger_problem)
+
     def _credit(self, sock: zmq.Socket, peer: bytes) -> None:
-        problem = self.spool.room_problem()
+        problem = self.ledger_problem or self.spool.room_problem()
         if problem:
             if self.counters["paused"] == 0 or self.counters["paused"] % 30 == 0:
                 log.warning("receiver: not accepting footage: %s", problem)
@@ -344,7 +355,7 @@ class Receiver:
                 self._nack(sock, peer, item_id, "conflict",
                            f"id {item_id} for camera {camera} was stored before with a different sha256")
             return
-        problem = self.spool.room_problem(len(payload))
+        problem = self.ledger_problem or self.spool.room_problem(len(payload))
         if problem:
             self._nack(sock, peer, item_id, "busy", problem)
             return
@@ -438,6 +449,7 @@ class Receiver:
             "counters": dict(self.counters),
             "spool_bytes": self.spool.used_bytes(),
             "detectors": self.detectors.as_status(),
+            "fault": self.ledger_problem or self.detectors.conflict,  # the health check fails while there is one
         }
         tmp = self.status_path.with_suffix(".tmp")
         try:

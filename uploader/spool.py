@@ -40,12 +40,27 @@ class Spool:
             log.warning("spool: removing incomplete %s left by a crash", part.name)
             part.unlink()
 
+    def ensure_folder(self) -> None:
+        """Make the spool folder again if something deleted it under the running uploader.
+
+        What it held is gone (the shipper marks those uploads failed: "spool file is
+        missing", in ``quickcam status``); what arrives from now on must still be
+        stored, not refused until a restart. One error line per deletion.
+        """
+        if self.root.is_dir():
+            return
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log.error("spool: the folder %s was deleted while the uploader ran; made it again (the encrypted files "
+                  "waiting in it for upload went with it: quickcam status lists them as failed); footage is "
+                  "stored again. Do not delete the spool of a running uploader: stop it first", self.root)
+
     def path_for(self, item_id: str) -> Path:
         return self.root / f"{item_id}.qsc"
 
     def store(self, item_id: str, plaintext: bytes, key: object, context: Context) -> Path:
         """Encrypt ``plaintext`` into the spool durably; returns the file's path."""
         final = self.path_for(item_id)
+        self.ensure_folder()
         with atomic_write(final) as handle:
             encrypt(plaintext, handle, key, context)
         self.largest = max(self.largest, final.stat().st_size)
@@ -64,6 +79,7 @@ class Spool:
         Without ``incoming`` (the credit check) the largest item seen so far is assumed.
         """
         need = self.largest if incoming is None else incoming
+        self.ensure_folder()
         used = self.used_bytes()
         if used and used + need > self.max_bytes:
             return (f"the spool ({self.root}) is full ({used / (1 << 20):.1f} MB of its "

@@ -1,6 +1,6 @@
 """Writing footage when the disk may be full: full recording, then reduced, then snapshots only.
 
-A write that fails with ENOSPC, EDQUOT or EIO never ends a stage and never
+A write that fails with ENOSPC, EDQUOT, EIO, EROFS, EACCES or EPERM never ends a stage and never
 loses what is already in memory:
 
 - a snapshot that cannot be written is kept in memory, the newest one of each
@@ -36,7 +36,9 @@ from quickcam.detector.outbox import MIB, Outbox
 
 log = logging.getLogger(__name__)
 
-DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+# Full, over quota, failing, read-only, or not writable by us (a chmod, an ACL, a mount option): whatever
+# the cause, the camera goes on and the writes are retried until the outbox takes them again.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM}
 PROBE_EVERY_S = 0.5
 PROBE_BYTES = 256 * 1024
 MIN_FREE_BYTES = 2 * MIB  # below this, a probe is not even tried
@@ -47,7 +49,7 @@ RUNG_WORDS = {FULL: "full recording", REDUCED: "recording reduced", SNAPSHOTS_ON
 
 
 def disk_error(exc: BaseException) -> OSError | None:
-    """The disk error (full, over quota, I/O error, read-only) behind ``exc``, or None."""
+    """The disk error (full, over quota, I/O error, read-only, permission denied) behind ``exc``, or None."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in DISK_ERRNOS:
@@ -57,7 +59,9 @@ def disk_error(exc: BaseException) -> OSError | None:
 
 
 def _words(exc: OSError) -> str:
-    return "DISK FULL" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "DISK ERROR"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "DISK FULL"
+    return "OUTBOX NOT WRITABLE" if exc.errno in (errno.EACCES, errno.EPERM) else "DISK ERROR"
 
 
 class DiskWrites:
@@ -122,8 +126,8 @@ class DiskWrites:
             older = self._snapshots.pop(event, None)
             if older is not None:
                 self.replaced += 1
-                log.warning("camera %s: snapshot %s of event %s was never written (disk full) and is replaced in "
-                            "memory by the newer snapshot %s (%d replaced so far)", self.camera_id,
+                log.warning("camera %s: snapshot %s of event %s was never written (the disk refused it) and is "
+                            "replaced in memory by the newer snapshot %s (%d replaced so far)", self.camera_id,
                             older[0].get("seq"), event, header.get("seq"), self.replaced)
             elif len(self._snapshots) >= MAX_HELD_SNAPSHOTS:
                 oldest = next(iter(self._snapshots))

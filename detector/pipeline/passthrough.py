@@ -113,6 +113,7 @@ class PassthroughStage(RecordStage):
         self.hold_ns = 0  # the event's hold on the buffer (its first pre-roll time)
         self.previous_index = -1
         self.skipped = 0  # packets before the event's first keyframe
+        self.gop: list[Packet] = []  # the packets written since the last keyframe (``_replay``)
 
     def _next_command(self, wait: bool) -> Command | None:
         """A ``start`` is moved back to the keyframe its first pre-roll packet decodes from."""
@@ -153,13 +154,37 @@ class PassthroughStage(RecordStage):
             if reduced:
                 return  # reduced recording: one picture per GOP, by design
             if self.seq == 0 and not self.lost_frames:
+                if self._replay(packet):
+                    return
                 self.skipped += 1  # pre-roll older than the first keyframe the buffer still had
             else:  # after a gap: undecodable until the next keyframe
                 self.lost_frames += 1
                 self.disk.not_recorded()
             return
+        self._remux(packet)
+
+    def _remux(self, packet: Packet) -> None:
+        if packet.keyframe:
+            self.gop = []
+        self.gop.append(packet)
         self._write(packet, may_cut=packet.keyframe, failure="remuxing failed (%d packet(s) of event %s lost); "
                     "the next segment starts at the next keyframe")
+
+    def _replay(self, packet: Packet) -> bool:
+        """An event that starts inside the GOP the previous event ended in: that GOP again, then ``packet``.
+
+        The previous event took the GOP's packets out of the buffer, so without
+        them this event's first frames could not be decoded and were not
+        recorded (walkers' frames lost between two close events). They are
+        written again at the head of this event's first segment. False when the
+        last GOP written does not lead up to ``packet``.
+        """
+        if not self.gop or not self.gop[0].keyframe or self.gop[-1].index != packet.index - 1:
+            return False
+        for earlier in list(self.gop):
+            self._remux(earlier)
+        self._remux(packet)
+        return True
 
     def _new_segment(self, packet: Packet | Frame) -> Any:
         if isinstance(packet, Frame):

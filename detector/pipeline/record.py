@@ -129,6 +129,14 @@ class OpenSegment(Segment):
         self.frames += 1
 
 
+def _deleted(exc: BaseException, path: Path) -> bool:
+    """Whether ``exc`` is a segment's file (or its folder) deleted under it: the outbox removed by hand.
+
+    ``Outbox.ensure_folders`` makes the folders again; this segment alone is lost, said in one line.
+    """
+    return isinstance(exc, FileNotFoundError) and not path.exists()
+
+
 class RecordStage:
     """Encodes each event's frames into segments; its state survives a restart of its loop."""
 
@@ -230,13 +238,18 @@ class RecordStage:
                 self.segment = self._new_segment(item)
             self.segment.write(item)
         except Exception as exc:
-            lost = 1 + (self.segment.frames if self.segment is not None else 0)
-            if self.segment is not None:
-                self.segment.abandon()
-                self.segment = None
+            segment, self.segment = self.segment, None
+            lost = 1 + (segment.frames if segment is not None else 0)
+            deleted = segment is not None and _deleted(exc, segment.path)
+            if segment is not None:
+                segment.abandon()
             self.lost_frames += lost
             error = disk_error(exc)
-            if error is None:
+            if deleted:
+                log.error("camera %s: %s was deleted while it was written (was the outbox deleted?); %d frame(s) "
+                          "of event %s lost; starting a new segment", self.camera.id, segment.path, lost,
+                          self.event_id)
+            elif error is None:
                 log.exception("camera %s: " + failure, self.camera.id, lost, self.event_id)
             else:
                 self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
@@ -264,7 +277,11 @@ class RecordStage:
             segment.abandon()
             self.lost_frames += segment.frames
             error = disk_error(exc)
-            if error is None:
+            if _deleted(exc, segment.path):
+                log.error("camera %s: segment %d of event %s was deleted from %s before it was closed (was the "
+                          "outbox deleted?); %d frame(s) lost", self.camera.id, self.seq, self.event_id,
+                          segment.path.parent, segment.frames)
+            elif error is None:
                 log.exception("camera %s: closing segment %d of event %s failed (%d frame(s) lost)",
                               self.camera.id, self.seq, self.event_id, segment.frames)
             else:

@@ -70,3 +70,20 @@ def test_keep_local_copy_moves_acked_footage_instead_of_deleting(tmp_path: Path)
     box.commit_bytes(header, b"a")
     box.remove(header["id"], keep_copy_in=tmp_path / "sent")
     assert (tmp_path / "sent" / f"{header['id']}.bin").read_bytes() == b"a"
+
+
+def test_an_outbox_deleted_under_the_detector_is_made_again_and_its_lost_items_are_counted(tmp_path: Path) -> None:
+    import shutil
+
+    from quickcam.uploader.cli import detector_line
+
+    box = Outbox(tmp_path / "outbox")
+    box.commit_bytes(_snapshot_header(b"jpeg"), b"jpeg")
+    shutil.rmtree(tmp_path / "outbox")  # someone's rm -rf, with one item not yet sent
+    after = _snapshot_header(b"jpeg2")
+    box.commit_bytes(after, b"jpeg2")  # the next write makes the folders again and succeeds
+    assert [item.id for item in box.pending()] == [after["id"]]  # the deleted one is no longer tried
+    assert box.deleted == 1
+    assert all((tmp_path / "outbox" / name).stat().st_mode & 0o777 == 0o700 for name in ("", ".staging", "refused"))
+    line = detector_line({"time": 0, "running": False, "outbox": {"items": 1, "bytes": 5, "deleted": 1}}, 0)
+    assert "1 deleted with the outbox folder before they were sent" in line

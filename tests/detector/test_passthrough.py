@@ -279,3 +279,18 @@ def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_fr
         stop.set()
         pipeline.join(30)
     assert pipeline.finished
+
+
+def test_an_event_starting_in_the_gop_the_last_one_ended_in_records_its_pre_roll(tmp_path: Path) -> None:
+    """Its keyframe was taken by the previous event: that GOP is written again, not the walker's first frames lost."""
+    walks = (Walk(1.0, 2.0), Walk(3.5, 5.0))  # event 1 ends about 3.1 s; event 2's pre-roll from about 2.6 s
+    video = write_h264(tmp_path / "walks.mp4", 7.0, FPS, 2.0, walks=walks, bitrate=400_000)
+    pipeline = _run(tmp_path / "outbox", video)
+    events: dict[str, list[dict]] = {}
+    for head, payload in _segments(tmp_path / "outbox"):
+        assert probe(payload)["errors"] == 0 and probe(payload)["keyframe_first"], head
+        events.setdefault(head["event"], []).append(head)
+    assert len(events) == 2, events
+    second = sorted(events.values(), key=lambda heads: heads[0]["start_ms"])[1]
+    first_s = (min(h["start_ms"] for h in second) - _file_start_ms(pipeline)) / 1000
+    assert first_s <= walks[1].start_s - 1.0 + 0.05, f"event 2 recorded from {first_s:.1f} s"

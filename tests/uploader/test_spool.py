@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+
+import pytest
 
 from quickcam.common.cryptofile import Context, SymmetricKey
 from quickcam.uploader.spool import Spool
@@ -55,3 +58,20 @@ def test_a_whole_spool_file_passes_and_damaged_ones_are_named_and_set_aside(tmp_
     assert moved == tmp_path / "damaged" / "garbage.qsc" and moved.exists() and not garbage.exists()
     assert "set aside earlier as damaged" in spool.damage(garbage, "garbage", 100)
     assert spool.used_bytes() == whole.stat().st_size + cut.stat().st_size  # set-aside files are not waiting
+
+
+def test_a_spool_folder_deleted_under_the_running_uploader_is_made_again_and_stores_the_next_item(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before the fix every later item was refused with "internal error" (a traceback each) until a restart,
+    # while the footage piled up in the detector's outbox. The process-level run is in docs/reliability.md.
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 30)
+    _store(spool, "before", 1000)
+    shutil.rmtree(tmp_path / "spool")
+    assert spool.room_problem(1000) == ""  # the credit check no longer fails on the missing folder
+    stored = _store(spool, "after", 1000)
+    assert stored.exists() and stored.stat().st_size > 1000
+    assert (tmp_path / "spool").stat().st_mode & 0o777 == 0o700
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "was deleted while the uploader ran; made it again" in errors[0], errors
+    assert spool.damage(tmp_path / "spool" / "before.qsc", "before", 1000) == "spool file is missing"

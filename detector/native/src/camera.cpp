@@ -148,6 +148,7 @@ void CameraPipeline::start() {
     capture_thread_ = std::thread([this] {
         try { capture_loop(); } catch (const std::exception& e) {
             log::error("camera ", config_.id, ": capture thread failed: ", e.what());
+            failed_ = true;
             std::lock_guard<std::mutex> lock(stats_mutex_);
             stats_.state = "failing";
             stats_.fault = std::string("capture thread failed: ") + e.what();
@@ -158,6 +159,7 @@ void CameraPipeline::start() {
     record_thread_ = std::thread([this] {
         try { record_loop(); } catch (const std::exception& e) {
             log::error("camera ", config_.id, ": recording thread failed: ", e.what());
+            failed_ = true;
             std::lock_guard<std::mutex> lock(stats_mutex_);
             stats_.state = "failing";
             stats_.fault = std::string("recording thread failed: ") + e.what();

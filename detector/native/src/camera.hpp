@@ -74,6 +74,7 @@ public:
     void start();
     void join();
     bool finished() const { return capture_done_ && record_done_; }
+    bool failed() const { return failed_; }  // a thread ended on an exception (not the source ending)
     const std::string& id() const { return config_.id; }
     CameraStats stats();
     Value status_value();  // the camera status map of the status message
@@ -98,6 +99,7 @@ private:
     std::unique_ptr<FrameSource> source_;
     std::thread capture_thread_, record_thread_;
     std::atomic<bool> capture_done_{false}, record_done_{false};
+    std::atomic<bool> failed_{false};
 
     std::mutex stats_mutex_;
     CameraStats stats_;

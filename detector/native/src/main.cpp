@@ -37,6 +37,7 @@ std::atomic<bool> g_stop{false};
 // At stop, wait for acks as long as one may take (link.ack_timeout_s), at least 5 s, but never so
 // long that systemd or compose (30 s to stop) kills the process while it closes its segments.
 constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = 25.0;
+constexpr int kExitCameraFailed = 4;  // a camera's thread died on an error: not a clean stop
 constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
 
@@ -112,6 +113,7 @@ int run(const qc::Config& config, double seconds) {
     private_folder(config.link.endpoint);  // the detector may start first: it makes the folder
     for (const auto& note : config.notes) log::warning("config: ", note);
 
+    lock_outbox(config.recording.outbox_dir);  // held until the process ends
     Outbox outbox(config.recording.outbox_dir);
     std::vector<std::unique_ptr<CameraPipeline>> pipelines;
     std::vector<std::string> ids;
@@ -149,6 +151,11 @@ int run(const qc::Config& config, double seconds) {
     const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
     bool status_failing = false;
     auto write = [&](bool running) {
+        try {
+            outbox.ensure_folders();  // a deleted outbox is noticed (and made again) within one interval
+        } catch (const std::exception&) {
+            // cannot make it: the write below fails and says so
+        }
         bool ok = write_status(status_path, collect(running));
         if (!ok && !status_failing)
             log::warning("status: cannot write ", status_path, "; quickcam status will show this detector as stale");
@@ -175,6 +182,15 @@ int run(const qc::Config& config, double seconds) {
         bool all_done = true;
         for (auto& p : pipelines) all_done = all_done && p->finished();
         if (all_done) {
+            for (auto& p : pipelines) {
+                if (!p->failed()) continue;
+                // Not a clean stop: no `stopping` to the uploader, no `running: false`, so the uploader's
+                // alert, the health check and the service manager (restart) all see a detector that died.
+                log::error("detector: camera ", p->id(), " stopped on an error (", p->stats().fault,
+                           "); exiting with code ", kExitCameraFailed, " without saying it stops, so that the "
+                           "uploader and the health check report it and its service restarts it; the outbox is kept");
+                std::_Exit(kExitCameraFailed);
+            }
             log::info("detector: every source has ended; stopping");
             break;
         }

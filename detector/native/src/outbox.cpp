@@ -1,6 +1,7 @@
 #include "outbox.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config.hpp"
 #include "logging.hpp"
 #include "wire.hpp"
 
@@ -71,6 +73,26 @@ void make_private_dirs(const std::string& path) {
     ::chmod(path.c_str(), 0700);
 }
 
+int lock_outbox(const std::string& root) {
+    make_private_dirs(root);
+    std::string path = root + "/.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) os_fail("cannot open", path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {0};
+        ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        std::string holder = n > 0 ? std::string(buf, size_t(n)) : "?";
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        ::close(fd);
+        throw ConfigError("the outbox " + root + " is in use by another detector (pid " + holder +
+                          "); stop that one, or give each detector its own recording.outbox_dir");
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) != ssize_t(pid.size()))
+        log::warning("outbox: cannot write this process's pid into ", path);
+    return fd;
+}
+
 void write_durably(const std::string& path, const std::string& data) {
     std::string tmp = path + ".tmp";  // *.tmp leftovers are cleared at start-up
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -90,6 +112,32 @@ void write_durably(const std::string& path, const std::string& data) {
 Outbox::Outbox(const std::string& root) : root_(root), staging_(root + "/.staging"), refused_(root + "/refused") {
     for (const auto& dir : {root_, staging_, refused_}) make_private_dirs(dir);
     recover();
+}
+
+void Outbox::ensure_folders() {
+    auto present = [this] {
+        std::error_code ec;
+        return fs::is_directory(root_, ec) && fs::is_directory(staging_, ec) && fs::is_directory(refused_, ec);
+    };
+    if (present()) return;
+    size_t gone = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (present()) return;  // another thread made them meanwhile
+        for (const auto& dir : {root_, staging_, refused_}) make_private_dirs(dir);
+        for (auto it = items_.begin(); it != items_.end();) {
+            std::error_code ec;
+            if (fs::exists(root_ + "/" + it->first + ".hdr", ec)) {
+                ++it;
+            } else {
+                it = items_.erase(it);
+                ++gone;
+            }
+        }
+    }
+    log::error("outbox: the folder ", root_, " was deleted while the detector ran; made it again (the ", gone,
+               " item(s) waiting in it for the uploader, its journal produced.jsonl and any open segment went with "
+               "it); recording goes on. Do not delete the outbox of a running detector: stop it first");
 }
 
 void Outbox::recover() {
@@ -135,6 +183,7 @@ void Outbox::commit_file(const Value& header, const std::string& staged) {
 }
 
 void Outbox::commit_bytes(const Value& header, const std::string& payload) {
+    ensure_folders();
     write_durably(root_ + "/" + header.at("id").s + ".bin", payload);
     commit_header(header);
 }

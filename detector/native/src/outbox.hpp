@@ -28,7 +28,10 @@ class Outbox {
 public:
     explicit Outbox(const std::string& root);
 
-    std::string staging_path(const std::string& name) const { return staging_ + "/" + name; }
+    std::string staging_path(const std::string& name) { ensure_folders(); return staging_ + "/" + name; }
+    // Make the folders again if something deleted them under the running detector (detector/outbox.py's
+    // ensure_folders): the items that went with them are forgotten, one error line, recording goes on.
+    void ensure_folders();
     // Take a fully written staging file as the payload of `header` (fsync, rename, header last).
     void commit_file(const Value& header, const std::string& staged);
     void commit_bytes(const Value& header, const std::string& payload);
@@ -51,6 +54,9 @@ private:
     std::map<std::string, OutboxItem> items_;
 };
 
+// Hold `<root>/.lock` (an flock, as detector/outbox.py's lock_outbox: one detector of either kind per
+// outbox) for the life of the process; throws ConfigError naming the holder's pid.
+int lock_outbox(const std::string& root);
 // Write `data` to `path` durably: temp file, fsync, rename, fsync the folder.
 void write_durably(const std::string& path, const std::string& data);
 // Private folders (0700), made with parents.

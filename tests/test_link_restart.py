@@ -1,0 +1,56 @@
+"""The detector's link thread survives an unexpected error: it starts its loop again, footage still leaves.
+
+The link is the only way footage leaves the detector; an exception that ended its
+thread (an acknowledged item the disk would not let it delete did, docs/reliability.md
+scenario 11) left the detector recording into its outbox for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from quickcam.common.config import LinkConfig
+from quickcam.detector.link import UploaderLink
+from quickcam.detector.outbox import Outbox
+from tests.test_curve import running_uploader, snapshot, wait_until
+
+pytestmark = pytest.mark.realtime  # a real uploader, waited for on the wall clock
+
+
+class _OutboxOnAFailingDisk(Outbox):
+    """An outbox whose first reads fail as a disk refusing them would (EACCES), then work."""
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+
+    def load(self, message_id: str) -> tuple[dict, bytes]:
+        if self.failures:
+            self.failures -= 1
+            raise PermissionError(13, "Permission denied", str(self.root / f"{message_id}.bin"))
+        return super().load(message_id)
+
+
+def test_an_error_in_the_link_thread_restarts_it_and_the_item_still_arrives(
+    workdir: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before, the first such error ended the link thread: the detector recorded on, nothing left it.
+    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
+    outbox = _OutboxOnAFailingDisk(workdir / "outbox", failures=2)
+    link = UploaderLink(LinkConfig(endpoint=os.environ["QUICKCAM_LINK__ENDPOINT"], ack_timeout_s=3,
+                                   heartbeat_s=0.5), outbox, ["cam0"], camera_status=dict)
+    with running_uploader(workdir):
+        header, payload = snapshot()
+        outbox.commit_bytes(header, payload)
+        link.start()
+        try:
+            assert wait_until(lambda: not outbox.pending(), 20), caplog.text[-2000:]
+            assert link.thread.is_alive()
+        finally:
+            link.stop()
+    assert caplog.text.count("starting it again, footage stays in the outbox") == 1  # the traceback once
+    assert "link failing (PermissionError" in link.state.last_error

@@ -1,0 +1,112 @@
+"""Faults of the detector's outbox folder itself: deleted under a running detector, or shared by two.
+
+An outside checker (or a clean-up job) may ``rm -rf`` the outbox while the
+detector runs. What the folder held is gone by definition; what the camera
+records afterwards must not be. Before the fix every write failed from then on
+(tracebacks at the frame rate, no journal, no status file, so the health check
+forgot the detector) until a restart. The test moves the folder away instead of
+deleting it, so that it can still read the first journal; for the detector the
+two are the same (its path no longer exists).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import QUICKCAM
+from tests.pipeline import Pipeline
+
+
+def _journal(outbox: Path) -> list[dict]:
+    journal = outbox / "produced.jsonl"
+    return [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+
+
+@pytest.mark.slow
+def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_reaches_storage(
+    tmp_path: Path, detector_command: list[str] | None,
+) -> None:
+    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
+                    QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+    try:
+        pipe.start("uploader")
+        pipe.start("detector")
+        assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
+        event = re.search(r"motion, event (\w+) starts", pipe.output("detector")).group(1)
+        outbox, gone = tmp_path / "outbox", tmp_path / "outbox.gone"
+        deadline = time.monotonic() + 10  # mid-event, once something of it is in the journal
+        while not any(row["event"] == event for row in _journal(outbox)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        outbox.rename(gone)
+
+        assert pipe.wait_for("detector", "was deleted while the detector ran; made it again", 10), \
+            pipe.output("detector")[-3000:]
+        deadline = time.monotonic() + 15  # two segments of the event recorded after the deletion are enough
+        while time.monotonic() < deadline:
+            after = [row for row in pipe.produced() if row["event"] == event]
+            if len([row for row in after if row["type"] == "segment"]) >= 2:
+                break
+            time.sleep(0.2)
+        assert len([row for row in after if row["type"] == "segment"]) >= 2, pipe.output("detector")[-3000:]
+        assert outbox.stat().st_mode & 0o777 == 0o700
+        deadline = time.monotonic() + 10  # the status file is back: the health check sees the detector again
+        while time.monotonic() < deadline:
+            health = subprocess.run([QUICKCAM, "status", "--healthcheck"], cwd=tmp_path, env=pipe.env,
+                                    capture_output=True, text=True, timeout=30)
+            if "detector" in health.stdout:
+                break
+            time.sleep(0.5)
+        assert health.returncode == 0 and "detector" in health.stdout, health.stdout + health.stderr
+        assert pipe.stop("detector") == 0  # commits the open segment
+        assert pipe.wait_drained(30), f"missing after drain: {pipe.missing()}"
+        assert pipe.stop("uploader") == 0
+
+        # The invariant over both journals: items that went with the folder before they were sent are the
+        # only ones allowed to be missing (they were deleted, not lost by quickcam); the uploader is fast,
+        # so there are usually none.
+        before = _journal(gone)
+        after = [row for row in pipe.produced() if row["event"] == event]
+        deleted = {path.stem for path in gone.glob("*.hdr")}
+        with open(outbox / "produced.jsonl", "a") as journal:
+            journal.writelines(json.dumps(row) + "\n" for row in before)
+        native = " (native detector)" if detector_command else ""
+        traceback_lines = [line for line in pipe.output("detector").splitlines() if "Traceback" in line]
+        assert not traceback_lines, traceback_lines[0][:2000]
+        pipe.check_invariant(set_aside=deleted - set(pipe.stored()), scenario=f"10. outbox deleted mid-event{native}",
+                             faults=f"the outbox folder deleted (moved away) during an event, {len(before)} item(s) "
+                                    f"journaled before; made again within 2 s, {len(after)} item(s) of the event "
+                                    f"recorded after; {len(deleted)} unsent item(s) went with the folder")
+    finally:
+        pipe.close()
+
+
+@pytest.mark.parametrize("second_kind", ["python", "native"])
+def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_path: Path, second_kind: str) -> None:
+    # Before the lock, the second one discarded the first one's open segment as "left by a crash". The lock is
+    # the same flock in both detectors, so a Python and a native detector exclude each other too.
+    pipe = Pipeline(tmp_path)
+    if second_kind == "python":
+        second_argv, program = [QUICKCAM, "detector"], "quickcam"
+    else:
+        from tests.native_build import native_detector
+
+        second_argv, program = [str(native_detector())], "quickcam-native-detector"
+    try:
+        pipe.start("detector")
+        assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
+        second = subprocess.run(second_argv, cwd=tmp_path, env=pipe.env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.strip() == (f"{program}: the outbox outbox is in use by another detector (pid "
+                                         f"{pipe.procs['detector'].pid}); stop that one, or give each detector its "
+                                         "own recording.outbox_dir"), second.stderr
+        assert pipe.procs["detector"].poll() is None  # the first one runs on untouched
+        # The lock goes with its process, however it ends: test_reliability.py's scenario 2 restarts a
+        # detector right after its SIGKILL on the same outbox.
+    finally:
+        pipe.close()
