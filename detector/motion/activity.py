@@ -100,9 +100,14 @@ class Persistence:
     def forget(self) -> None:
         self.before, self.moved = [], False
 
-    def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap) -> list[bool]:
-        """Per box (detection-size pixels): does it count as motion now? Then remembers ``boxes``."""
-        verdicts = [not self.moved or busy.score(box) < PERSIST_SCORE
+    def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap, stirred: bool = False) -> list[bool]:
+        """Per box (detection-size pixels): does it count as motion now? Then remembers ``boxes``.
+
+        ``stirred``: other changes in this frame were taken for light (a gust
+        turns leaves all over a tree: smooth changes); then a busy blob never
+        counts on its first frame, only once the next one overlaps it.
+        """
+        verdicts = [not (self.moved or stirred) or busy.score(box) < PERSIST_SCORE
                     or any(_overlap(box, old) for old in self.before) for box in boxes]
         self.before, self.moved = boxes, any(verdicts)
         return verdicts

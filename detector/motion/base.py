@@ -334,7 +334,7 @@ class MotionDetector(ABC):
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
-        counted = self.persistence.counts(small_boxes, self.busy)
+        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0)
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale))
                  for ((x, y, w, h), _), ok in zip(blobs, counted, strict=True) if ok]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
