@@ -41,7 +41,6 @@ class BusyMap:
         self.before: np.ndarray | None = None  # last frame's changed pixels
         self.seen = 0  # frames learnt
         self.before_busy: np.ndarray | None = None  # the map before the last frame's flips were learnt
-        self.raise_by: np.ndarray | None = None  # this frame's raise per pixel, 0 .. 1
 
     def score(self, box: tuple[int, int, int, int]) -> float:
         """How busy the place under ``box`` (detection-size pixels) was before this frame: its raise, 0 .. 1."""
@@ -73,7 +72,7 @@ class BusyMap:
         if learn:
             self.seen += 1  # a plain mean until BUSY_S has passed: a tree is known as busy from the start
             cv2.accumulateWeighted(flips, self.busy, max(self.rate, 1.0 / self.seen))
-        self.raise_by = raise_by = np.clip((self.busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
+        raise_by = np.clip((self.busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
         excess = np.maximum(cv2.erode(reference, REACH) - normal, normal - cv2.dilate(reference, REACH))
         mask[(raise_by > 0) & (excess <= threshold * (1.0 + BUSY_GAIN * raise_by))] = 0
 

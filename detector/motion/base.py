@@ -60,7 +60,6 @@ DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous on
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
 LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
 STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
-YOUNG_S = 10.0  # after start-up, busy places are learnt fast, slowing to ``learning_rate`` over this (``_learn_young``)
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,6 @@ class MotionDetector(ABC):
         self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
         self._next_look_ns = 0
         self.busy = BusyMap(fps)
-        self.young_frames = max(1, round(YOUNG_S * fps))
         self.persistence = Persistence()
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
@@ -251,7 +249,6 @@ class MotionDetector(ABC):
         if relearning:  # just after a global change: learn fast, but keep watching
             self.relearn_left -= 1
         self._learn(normal, rate, clipped)
-        self._learn_young(normal, rate)
         result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
         self._remember(normal)
         if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
@@ -282,26 +279,6 @@ class MotionDetector(ABC):
             cv2.accumulateWeighted(normal, self.reference, rate)
         else:
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(clipped, 0, 255).astype(np.uint8))
-
-    def _learn_young(self, normal: np.ndarray, rate: float) -> None:
-        """Just after start-up, learn the busy places fast: their background is one frame of a moving thing.
-
-        At start the background is the first frame. A curtain or leaves that
-        drift slowly away from where that frame caught them stay "changed"
-        (the busy map sees them flip once, not often) until the running
-        average has caught up, seconds later: a start-up event. Frigate
-        calibrates at start (a faster background, motion not reported); here
-        only the places the busy map already knows as moving learn at
-        RELEARN_RATE, slowing to the normal rate over YOUNG_S, and every
-        other place (a walker there at start-up) is watched as usual.
-        """
-        seen = self.busy.seen
-        fast = RELEARN_RATE * (1.0 - seen / self.young_frames)
-        if fast <= rate or self.busy.busy is None or self.reference is None:
-            return
-        moving = self.busy.raise_by > 0
-        if moving.any():
-            cv2.accumulateWeighted(normal, self.reference, fast, mask=moving.astype(np.uint8))
 
     def _watch_switch(self, brightness: float) -> None:
         """Arm ``_still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
