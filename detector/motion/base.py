@@ -28,7 +28,8 @@ around it are the same for all, so they are written once here:
    other blobs are;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
-   walker stays);
+   walker stays), and when other blobs of the frame were taken for light (a
+   gust turning leaves all over a tree) it never counts on its first frame;
 7. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """

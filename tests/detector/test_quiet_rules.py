@@ -38,8 +38,9 @@ def test_when_a_gust_stirs_the_frame_a_busy_blob_counts_only_from_its_second_fra
 
 def test_a_walker_there_at_start_up_is_still_seen_at_once() -> None:
     """No start-up rule may blind the camera: a walker walking in as the camera starts is motion within four
-    frames of its first pixel in view (as on main: the fifth frame) and stays motion while in view (a start-up fast learning of busy places, tried on
-    the tune set, failed this: its own trail looked busy to the young map; reverted)."""
+    frames of its first pixel in view (as on main: the fifth frame) and stays motion while in view (a
+    start-up fast learning of busy places, tried on the tune set, failed this: its own trail looked busy to
+    the young map; reverted)."""
     demo = DemoSource(320, 240, 10.0, realtime=False, walks=(Walk(0.0, 6.0),), period_s=1000.0)
     entering = next(i for i in range(60) if (box := demo.walker_box(demo.scene_time_s(i))) and box[0] + box[2] > 0)
     detector = create_detector(MotionConfig(), fps=10.0)
