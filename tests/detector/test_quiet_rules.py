@@ -6,7 +6,11 @@ the walker it must not lose beside it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
+import pytest
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion import create_detector
@@ -47,3 +51,22 @@ def test_a_walker_there_at_start_up_is_still_seen_at_once() -> None:
     motion = "".join("1" if detector.detect(demo.read().image).motion else "0" for _ in range(40))
     assert "1" in motion[entering:entering + 5], (entering, motion)
     assert "1" * 20 in motion, motion
+
+
+def test_the_h264_pulsing_artefact_gives_back_every_frame_in_order_with_keyframe_pulses(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/quiet_artefacts.py's H.264 condition: frames through libx264 at a low bitrate and back, one for
+    one (the truth, counted where the frames are made, must line up), and the picture really pulses at each
+    keyframe (else the condition tests nothing)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "bench"))
+    quiet_artefacts = pytest.importorskip("quiet_artefacts")
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (288, 384, 3)).astype(np.uint8), (0, 0), 2)
+    frames = [np.clip(base.astype(np.int16) + rng.integers(-6, 7, base.shape), 0, 255).astype(np.uint8)
+              for _ in range(40)]
+    out = list(quiet_artefacts.h264(iter(frames), bitrate=150_000, gop=10))
+    assert len(out) == len(frames) and out[0].shape == frames[0].shape
+    steps = [float(np.abs(out[i].astype(np.float32) - out[i - 1]).mean()) for i in range(1, len(out))]
+    keyframes = [steps[i - 1] for i in (10, 20, 30)]
+    others = [s for i, s in enumerate(steps, start=1) if i % 10]
+    assert min(keyframes) > 1.5 * float(np.median(others)), (keyframes, float(np.median(others)))
