@@ -15,7 +15,10 @@
 #                   messi5.jpg (a real face) for the face detector; five real
 #                   photographs (building, leuvenA, squirrel_cls, stuff, home)
 #                   that the fresh held-out corpus moves with synthetic wind,
-#                   a curtain, water, clouds and TV light (bench/fresh_corpus.py)
+#                   a curtain, water, clouds and TV light (bench/fresh_corpus.py);
+#                   five more (leuvenB, rubberwhale1, plant, aero1,
+#                   box_in_scene) for the quiet-artefact set's tune and
+#                   held-out variants (bench/quiet_artefacts.py)
 #   the native detector's toolchain (g++, cmake, OpenCV/ZeroMQ/msgpack/toml++
 #                   headers: scripts/build_native.sh lists them and why), then
 #                   builds it into build/native/ for tests/test_native_detector.py
@@ -66,7 +69,8 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && hav
         || echo "install_test_tools: could not install mosquitto; the MQTT tests will skip" >&2
 fi
 
-samples=(vtest.avi tree.avi messi5.jpg building.jpg leuvenA.jpg squirrel_cls.jpg stuff.jpg home.jpg)
+samples=(vtest.avi tree.avi messi5.jpg building.jpg leuvenA.jpg squirrel_cls.jpg stuff.jpg home.jpg
+         leuvenB.jpg rubberwhale1.png plant.jpg aero1.jpg box_in_scene.png)
 missing=0
 for name in "${samples[@]}"; do [ -f "tests/data/$name" ] || missing=1; done
 if [ "$missing" = 1 ] && command -v apt-get >/dev/null 2>&1; then

@@ -31,7 +31,8 @@ around it are the same for all, so they are written once here:
    other blobs are;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
-   walker stays);
+   walker stays), and when other blobs of the frame were taken for light (a
+   gust turning leaves all over a tree) it never counts on its first frame;
 8. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
@@ -368,7 +369,7 @@ class MotionDetector(ABC):
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
-        counted = self.persistence.counts(small_boxes, self.busy)
+        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)

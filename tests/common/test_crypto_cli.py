@@ -286,7 +286,9 @@ def _interrupt_mid_file(root: Path, signum: int) -> subprocess.Popen:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_decrypt_stopped_by_a_signal_leaves_no_plaintext_part_file(big_clips: Path, signum: int) -> None:
     proc = _interrupt_mid_file(big_clips, signum)
-    assert proc.returncode != 0
+    whole = sorted((big_clips / "out").glob("*.mp4"))
+    # Stopped mid-run, it fails; only a signal that came after the last file (a loaded machine) may find it done.
+    assert proc.returncode != 0 or len(whole) == 4, (proc.returncode, whole)
     assert list((big_clips / "out").glob(".*")) == []
     assert "Traceback" not in proc.stderr.read().decode()
 
