@@ -250,7 +250,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         else
             boxes.push_back(box), areas.push_back(contour_area);
     }
-    std::vector<bool> counted = persistence_.counts(boxes, busy_);
+    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0);
     double area = 0;
     std::vector<cv::Rect> full;
     moving_.clear();
