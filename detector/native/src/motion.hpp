@@ -6,7 +6,8 @@
 // foreground against the 3x3 range of the background; raise the threshold where pixels flip
 // (activity.cpp); a change of global_change_fraction restarts the background; blobs under
 // min_area_fraction are noise, blobs shaped like light or standing still just after a switch
-// are not motion; a busy place's blob must persist. A person's changed pixels inside the last
+// are not motion; a busy place's blob must persist (and, in a frame where other blobs were taken
+// for light, never counts on its first frame). A person's changed pixels inside the last
 // frame's motion boxes join the background only after HOLD_S.
 #pragma once
 
