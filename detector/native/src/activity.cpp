@@ -52,11 +52,11 @@ void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double thres
     }
 }
 
-std::vector<bool> Persistence::counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy) {
+std::vector<bool> Persistence::counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred) {
     std::vector<bool> verdicts;
     bool any = false;
     for (const auto& box : boxes) {
-        bool ok = !moved_ || busy.score(box) < kPersistScore;
+        bool ok = !(moved_ || stirred) || busy.score(box) < kPersistScore;
         for (size_t k = 0; !ok && k < before_.size(); ++k) ok = (box & before_[k]).area() > 0;
         verdicts.push_back(ok);
         any = any || ok;

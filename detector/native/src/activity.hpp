@@ -33,7 +33,9 @@ class Persistence {
 public:
     void forget() { before_.clear(), moved_ = false; }
     // Per box (detection-size pixels): does it count as motion now? Then remembers `boxes`.
-    std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy);
+    // stirred: other changes of this frame were taken for light (a gust turning leaves all over
+    // a tree); then a busy blob never counts on its first frame, only once the next overlaps it.
+    std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false);
 
 private:
     std::vector<cv::Rect> before_;

@@ -19,12 +19,14 @@ constexpr double kDarkSmoothing = 0.5;    // DARK_SMOOTHING
 constexpr double kLightContextS = 2.0;    // LIGHT_CONTEXT_S
 constexpr double kLightJump = 0.03;       // LIGHT_JUMP
 constexpr double kStillShare = 0.1;       // STILL_SHARE
+constexpr double kHoldS = 30.0;           // HOLD_S
 }  // namespace
 
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
     : config_(config),
       relearn_frames_(std::max(1, int(std::lround(config.relearn_s * fps)))),
       light_context_frames_(std::max(1, int(std::lround(kLightContextS * fps)))),
+      hold_frames_(std::max(1, int(std::lround(kHoldS * fps)))),
       busy_(fps) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
     // decode.py's LIMITED_TO_FULL: clip((y - 16) * 255 / 219 + 0.5, 0, 255), truncated
@@ -68,6 +70,7 @@ void RunningAverageMotion::restart() {
     persistence_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = 0;
+    moving_.clear();
 }
 
 double RunningAverageMotion::threshold_for(double brightness) const {
@@ -144,6 +147,7 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     relearn_left_ = relearn_frames_;
     light_context_ = light_context_frames_;
     previous_.release();
+    moving_.clear();
     return result(false, changed, brightness, true);
 }
 
@@ -171,15 +175,48 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     double changed = double(cv::countNonZero(changed_)) / double(changed_.total());
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
     if (relearning) --relearn_left_;  // just after a global change: learn fast, but keep watching
-    if (gain.gained) {
-        cv::compare(gain.clipped, 0, learn_mask_, cv::CMP_EQ);
+    learn(normal, rate, gain.gained ? &gain.clipped : nullptr);
+    MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold);
+    normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
+    return out;
+}
+
+void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::Mat* clipped) {
+    // base.py's _learn: fold `normal` into the background, except clipped pixels and a person's
+    // pixels (changed, inside last frame's motion boxes) until they have been changed for HOLD_S:
+    // a person who stands still stays motion; a thing left behind joins after HOLD_S.
+    const cv::Mat* keep = clipped;
+    if (moving_.empty()) {
+        changed_for_.release();  // no one to hold: counting starts again with the next motion
+    } else {
+        if (changed_for_.size() != changed_.size()) changed_for_ = cv::Mat::zeros(changed_.size(), CV_16U);
+        const int hold = hold_frames_;
+        for (int y = 0; y < changed_.rows; ++y) {
+            const uchar* c = changed_.ptr<uchar>(y);
+            ushort* n = changed_for_.ptr<ushort>(y);
+            for (int x = 0; x < changed_.cols; ++x) n[x] = c[x] ? ushort(std::min(int(n[x]) + 1, hold)) : 0;
+        }
+        if (clipped)
+            clipped->copyTo(keep_);
+        else
+            keep_ = cv::Mat::zeros(changed_.size(), CV_8U);
+        for (const cv::Rect& box : moving_) {
+            for (int y = box.y; y < box.y + box.height; ++y) {
+                const uchar* c = changed_.ptr<uchar>(y);
+                const ushort* n = changed_for_.ptr<ushort>(y);
+                uchar* k = keep_.ptr<uchar>(y);
+                for (int x = box.x; x < box.x + box.width; ++x)
+                    if (c[x] && n[x] < hold) k[x] = 255;
+            }
+        }
+        keep = &keep_;
+    }
+    if (keep) {
+        cv::compare(*keep, 0, learn_mask_, cv::CMP_EQ);
         cv::accumulateWeighted(normal, reference_, rate, learn_mask_);
     } else {
         cv::accumulateWeighted(normal, reference_, rate);
     }
-    MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold);
-    normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
-    return out;
 }
 
 bool RunningAverageMotion::still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const {
@@ -213,12 +250,14 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         else
             boxes.push_back(box), areas.push_back(contour_area);
     }
-    std::vector<bool> counted = persistence_.counts(boxes, busy_);
+    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0);
     double area = 0;
     std::vector<cv::Rect> full;
+    moving_.clear();
     for (size_t k = 0; k < boxes.size(); ++k) {
         if (!counted[k]) continue;
         const cv::Rect& b = boxes[k];
+        moving_.push_back(b);
         full.emplace_back(int(b.x * scale), int(b.y * scale), int(b.width * scale), int(b.height * scale));
         area += areas[k];
     }

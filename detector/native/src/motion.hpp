@@ -6,7 +6,9 @@
 // foreground against the 3x3 range of the background; raise the threshold where pixels flip
 // (activity.cpp); a change of global_change_fraction restarts the background; blobs under
 // min_area_fraction are noise, blobs shaped like light or standing still just after a switch
-// are not motion; a busy place's blob must persist.
+// are not motion; a busy place's blob must persist (and, in a frame where other blobs were taken
+// for light, never counts on its first frame). A person's changed pixels inside the last
+// frame's motion boxes join the background only after HOLD_S.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -47,6 +49,7 @@ private:
     const cv::Mat& denoise(double brightness);
     void measure_noise(const cv::Mat& normal);
     void foreground(const cv::Mat& normal, double threshold);
+    void learn(const cv::Mat& normal, double rate, const cv::Mat* clipped);
     MotionResult global_change(const cv::Mat& gray, double brightness, double changed);
     MotionResult result(bool motion, double area, double brightness, bool global) const;
     bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
@@ -54,14 +57,16 @@ private:
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
     MotionConfig config_;
-    int relearn_frames_, light_context_frames_;
+    int relearn_frames_, light_context_frames_, hold_frames_;
     int relearn_left_ = 0, light_context_ = 0, switched_ = 0;
     std::optional<double> last_brightness_, noise_;
     bool dark_ = false;
     cv::Mat reference_;           // CV_32F running average of normalised frames
     cv::Mat smoothed_;            // CV_32F temporally denoised frame, in the dark
     cv::Mat previous_;            // CV_32F last frame at the background's exposure (still)
-    cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_;
+    cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_, keep_;
+    cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
+    std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
     BusyMap busy_;
