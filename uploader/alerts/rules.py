@@ -40,6 +40,8 @@ MOTION_MAX_AGE_S = 120.0  # an item older than this (a backlog re-sent) does not
 STOPPED_STATES = frozenset({"failing", "stalled", "stopped", "failed", "crashed", "dead", "error"})
 STOPPED_CLEAR_S = 60.0  # a stopped camera must be ok this long before a new stop is a new alert
 DISK_FULL = "DISK FULL"  # in a camera's ``fault`` text (docs/protocol.md)
+# Any of these in a camera's ``fault``: its footage cannot be written whole (the detector's disk path, disk.py)
+DISK_PROBLEMS = (DISK_FULL, "DISK ERROR", "OUTBOX NOT WRITABLE")
 
 
 def parse_quiet_hours(spec: str) -> tuple[int, int] | None:
@@ -229,7 +231,7 @@ class AlertRules:
             info = info if isinstance(info, dict) else {}
             self._camera_state(cam, info, obs.t, out)
             fault = info.get("fault")
-            full = detector_full or (isinstance(fault, str) and DISK_FULL in fault.upper())
+            full = detector_full or (isinstance(fault, str) and any(word in fault.upper() for word in DISK_PROBLEMS))
             if full and not cam.disk_full_since:
                 cam.disk_full_since = obs.t
                 newly_full.append((cam.view.camera, fault if isinstance(fault, str) and fault else "disk full"))
@@ -239,8 +241,10 @@ class AlertRules:
             names = ", ".join(name for name, _ in newly_full)
             out.alerts.append(Alert(
                 "disk_full", f"disk_full:{names}:{int(obs.t * 1000)}", newly_full[0][0] if len(newly_full) == 1 else "",
-                f"Camera disk full ({names})", f"The disk of the detector for camera(s) {names} is full "
-                f"({clock(obs.t)}): {newly_full[0][1]}. Footage is reduced or lost until space is freed.",
+                f"Camera disk full ({names})" if DISK_FULL in newly_full[0][1].upper() or detector_full
+                else f"Camera cannot write its footage ({names})",
+                f"The detector for camera(s) {names} cannot write its footage ({clock(obs.t)}): "
+                f"{newly_full[0][1]}. Footage is reduced or lost until its disk takes writes again.",
                 obs.t, urgent=True, facts={"cameras": [name for name, _ in newly_full]}))
 
     def _camera_state(self, cam: _Camera, info: dict[str, Any], t: float, out: Outcome) -> None:

@@ -96,6 +96,9 @@ def test_detector_faults_as_docs_protocol_defines_them_disk_full_failing_stalled
     assert names(rules, Status({"cameras": {"door": full}}, T0 + 1)) == []  # same episode
     assert names(rules, Status({"cameras": {"door": ok}}, T0 + 2), Status({"cameras": {"door": full}}, T0 + 3)) == [
         "disk_full"]
+    unwritable = {"state": "degraded", "fault": "OUTBOX NOT WRITABLE, recording snapshots only, 1 write(s) failed"}
+    [denied] = rules.feed(Status({"cameras": {"gate": unwritable}}, T0 + 3.5)).alerts  # chmod, EACCES: as urgent
+    assert (denied.name, denied.urgent) == ("disk_full", True) and denied.title.startswith("Camera cannot write")
     failing = {"state": "failing", "fault": "detection loop failing (ValueError)"}
     [stopped] = rules.feed(Status({"cameras": {"yard": failing}}, T0 + 4)).alerts
     assert (stopped.name, stopped.urgent) == ("camera_stopped", True) and "detection loop failing" in stopped.body
