@@ -3,9 +3,10 @@
 A write that fails with ENOSPC, EDQUOT, EIO, EROFS, EACCES or EPERM never ends a stage and never
 loses what is already in memory:
 
-- a snapshot that cannot be written is kept in memory, the newest one of each
-  event (an older one it replaces is counted and logged), and written as soon
-  as the disk takes it, before any segment;
+- a snapshot that cannot be written is kept in memory, the first (onset) and
+  the newest one of each event (one in between that the newest replaces is
+  counted and logged), and written as soon as the disk takes it, before any
+  segment;
 - a finished segment whose commit fails stays in the staging folder and is
   committed again later (its bytes are already on disk);
 - a failed segment write steps the recording down a rung: full -> reduced (the
@@ -42,7 +43,7 @@ DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES,
 PROBE_EVERY_S = 0.5
 PROBE_BYTES = 256 * 1024
 MIN_FREE_BYTES = 2 * MIB  # below this, a probe is not even tried
-MAX_HELD_SNAPSHOTS = 256  # events whose newest snapshot waits in memory
+MAX_HELD_SNAPSHOTS = 512  # unwritten snapshots kept in memory (two per event: its first and its newest)
 
 FULL, REDUCED, SNAPSHOTS_ONLY = 0, 1, 2
 RUNG_WORDS = {FULL: "full recording", REDUCED: "recording reduced", SNAPSHOTS_ONLY: "recording snapshots only"}
@@ -77,13 +78,14 @@ class DiskWrites:
         self.unrecorded = 0  # frames not recorded because the disk refused them
         self.problem = ""  # "DISK FULL" / "DISK ERROR" while there is one
         self.cause = ""
-        self._snapshots: dict[str, tuple[dict[str, Any], bytes]] = {}  # event -> newest unwritten snapshot
+        # (event, "first" | "newest") -> unwritten snapshot: an event's onset picture is never given up for a later one
+        self._snapshots: dict[tuple[str, str], tuple[dict[str, Any], bytes]] = {}
         self._segments: list[tuple[dict[str, Any], Path]] = []  # finished segments whose commit failed
         self._probe_at = 0.0
 
     # -- writes ----------------------------------------------------------------------
     def commit_snapshot(self, header: dict[str, Any], payload: bytes) -> bool:
-        """Write a snapshot, or keep it in memory (newest per event) if the disk refuses; True if written."""
+        """Write a snapshot, or keep it in memory (first and newest per event) if the disk refuses; True if written."""
         what = f"snapshot {header.get('seq', 0)} of event {header.get('event')}"
         return self._commit(partial(self.outbox.commit_bytes, header, payload),
                             refused=partial(self._snapshot_refused, header=header, payload=payload, what=what),
@@ -121,9 +123,16 @@ class DiskWrites:
         self._hold_snapshot(header, payload)
 
     def _hold_snapshot(self, header: dict[str, Any], payload: bytes) -> None:
+        """Keep an unwritten snapshot in memory: its event's first one, and the newest one after it.
+
+        The first shows the onset (often the intruder's clearest moment, before they
+        turn away); the newest shows where the event is now. Snapshots in between
+        are given up, counted and logged.
+        """
         with self.lock:
             event = str(header.get("event", ""))
-            older = self._snapshots.pop(event, None)
+            slot = (event, "newest") if (event, "first") in self._snapshots else (event, "first")
+            older = self._snapshots.pop(slot, None)
             if older is not None:
                 self.replaced += 1
                 log.warning("camera %s: snapshot %s of event %s was never written (the disk refused it) and is "
@@ -133,9 +142,9 @@ class DiskWrites:
                 oldest = next(iter(self._snapshots))
                 self._snapshots.pop(oldest)
                 self.replaced += 1
-                log.error("camera %s: %d events' snapshots already held in memory; dropping event %s's",
-                          self.camera_id, MAX_HELD_SNAPSHOTS, oldest)
-            self._snapshots[event] = (header, payload)
+                log.error("camera %s: %d snapshots already held in memory; dropping snapshot %s of event %s",
+                          self.camera_id, MAX_HELD_SNAPSHOTS, oldest[1], oldest[0])
+            self._snapshots[slot] = (header, payload)
 
     def commit_segment(self, header: dict[str, Any], staged: Path) -> bool:
         """Commit a finished segment, or hold it in staging to retry; True if committed now."""
@@ -160,16 +169,16 @@ class DiskWrites:
     def _flush(self) -> bool:
         """Write what is held (snapshots first, then segments, oldest first); True if nothing is left."""
         while self._snapshots:
-            event, (header, payload) = next(iter(self._snapshots.items()))
+            slot, (header, payload) = next(iter(self._snapshots.items()))
             try:
                 self.outbox.commit_bytes(header, payload)
             except OSError as exc:
                 if disk_error(exc) is None:
                     raise
                 return False
-            del self._snapshots[event]
+            del self._snapshots[slot]
             log.warning("camera %s: snapshot %s of event %s written from memory", self.camera_id,
-                        header.get("seq"), event)
+                        header.get("seq"), slot[0])
         while self._segments:
             header, staged = self._segments[0]
             try:
