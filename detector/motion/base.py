@@ -296,7 +296,7 @@ class MotionDetector(ABC):
         walker leaves no trail in the background either.
         """
         assert self.reference is not None
-        keep = None if clipped is None else clipped.copy()
+        keep = clipped  # pixels not learnt; copied below before the hold adds to it
         if not self._moving:
             self._changed_for = None  # no one to hold: counting starts again with the next motion
         else:
@@ -306,7 +306,7 @@ class MotionDetector(ABC):
             self._changed_for += 1
             np.minimum(self._changed_for, self.hold_frames, out=self._changed_for)
             self._changed_for *= changed
-            keep = np.zeros(changed.shape, bool) if keep is None else keep
+            keep = np.zeros(changed.shape, bool) if clipped is None else clipped.copy()
             for x, y, w, h in self._moving:
                 keep[y:y + h, x:x + w] |= changed[y:y + h, x:x + w] & (
                     self._changed_for[y:y + h, x:x + w] < self.hold_frames)
