@@ -9,6 +9,7 @@ and the CURVE keys at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -210,7 +211,10 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
         deadline, next_hello = started + wait_s, 0.0
         while (now := time.monotonic()) < deadline:
             if now >= next_hello:
-                sock.send_multipart(protocol.encode(protocol.Message(hello)))
+                # Never blocking: a refused CURVE handshake drops the connection, and a DEALER without one
+                # would wait in send for ever (the doctor hung); the monitor below says why, or the next try goes.
+                with contextlib.suppress(zmq.Again):
+                    sock.send_multipart(protocol.encode(protocol.Message(hello)), flags=zmq.NOBLOCK)
                 next_hello = now + HELLO_EVERY_S
             ready = dict(poller.poll(int(min(deadline, next_hello) * 1000 - now * 1000) + 1))
             if monitor in ready:
