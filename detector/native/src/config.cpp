@@ -163,9 +163,10 @@ void read_recording(const Reader& r, const toml::table* t, const std::string& wh
         {"snapshot_quality", [&](auto& n, auto& k) { c.snapshot_quality = int(r.integer(n, k));
             check(r, c.snapshot_quality >= 10 && c.snapshot_quality <= 100, k, "must be 10-100"); }},
         {"keep_local_copy", [&](auto& n, auto& k) { c.keep_local_copy = r.boolean(n, k); }},
+        {"over_budget_fps", [&](auto& n, auto& k) { c.over_budget_fps = r.number(n, k);  // a full disk's reduced rung
+            check(r, c.over_budget_fps > 0 && c.over_budget_fps <= 120, k, "must be in (0, 120]"); }},
     }, {{"outbox_budget_mb", "the disk budget policy (smaller segments while over budget) is not implemented; "
-                             "the outbox still never deletes footage"},
-        {"over_budget_fps", "the disk budget policy is not implemented"}});
+                             "the outbox still never deletes footage"}});
 }
 
 const std::map<std::string, std::string> kNoFaces = {

@@ -42,6 +42,7 @@ struct RecordingConfig {
     std::string encoder = "h264";
     int snapshot_quality = 85;
     bool keep_local_copy = false;
+    double over_budget_fps = 1.0;  // the reduced rung of a full disk (disk.hpp); no budget policy yet
 };
 
 struct CameraConfig {

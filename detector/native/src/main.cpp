@@ -80,7 +80,8 @@ qc::Value config_value(const qc::Config& config) {
                            {"segment_s", Value::real(r.segment_s)}, {"max_event_s", Value::real(r.max_event_s)},
                            {"buffer_max_s", Value::real(r.buffer_max_s)}, {"encoder", Value::text(r.encoder)},
                            {"snapshot_quality", Value::integer(r.snapshot_quality)},
-                           {"keep_local_copy", Value::boolean(r.keep_local_copy)}});
+                           {"keep_local_copy", Value::boolean(r.keep_local_copy)},
+                           {"over_budget_fps", Value::real(r.over_budget_fps)}});
     };
     Value cameras = Value::array();
     for (const auto& c : config.cameras)
