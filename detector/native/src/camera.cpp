@@ -269,6 +269,12 @@ void CameraPipeline::capture_loop() {
     double best_area = 0;
     int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
     bool relearning = false;
+    // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
+    // no motion and it is not dark, detection looks only this often; frames are still recorded.
+    const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
+    constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
+    int64_t idle_next_ns = 0;
+    bool moving = false;
     while (!stop_) {
         Frame frame;
         if (!source_->read(frame)) {
@@ -315,8 +321,16 @@ void CameraPipeline::capture_loop() {
         while (!pre_roll.empty() && pre_roll.front().time_ns < frame.time_ns - keep_ns) pre_roll.pop_front();
 
         MotionResult result;
-        if (!(dark && !clock.recording && frame.time_ns < next_check_ns)) {
+        bool look = !(dark && !clock.recording && frame.time_ns < next_check_ns);
+        if (look && idle_period_ns > 0) {
+            if (moving || clock.recording || dark || frame.time_ns + kIdleSlackNs >= idle_next_ns)
+                idle_next_ns = frame.time_ns + idle_period_ns;
+            else
+                look = false;
+        }
+        if (look) {
             result = motion.detect(frame.luma());
+            moving = result.motion;
             bool now_dark = result.dark;
             if (now_dark != dark) {
                 log::info("camera ", config_.id, now_dark ? ": entering dark mode (brightness " : ": leaving dark mode (brightness ",
