@@ -403,7 +403,11 @@ void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, c
     header["size"] = Value::integer(int64_t(payload.size()));
     header["sha256"] = Value::text(wire::sha256_hex(payload));
     header["time_ms"] = Value::integer(frame.time_ns / 1000000);
-    disk_.commit_snapshot(header, payload);  // held in memory if the disk refuses it
+    try {
+        disk_.commit_snapshot(header, payload);  // held in memory if the disk refuses it
+    } catch (const std::exception& e) {  // the event is recorded all the same
+        log::error("camera ", config_.id, ": snapshot ", seq, " of event ", event_id, " failed (", e.what(), ")");
+    }
 }
 
 }  // namespace qc

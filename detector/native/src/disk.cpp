@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -74,24 +75,24 @@ void DiskWrites::hold_snapshot(const Value& header, const std::string& payload) 
     // the newest shows where the event is now. Those in between are given up, counted and logged.
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     const std::string& event = header.at("event").s;
-    bool have_first = false;
-    for (auto it = snapshots_.begin(); it != snapshots_.end(); ++it) {
-        if (it->event != event) continue;
-        if (it->first) { have_first = true; continue; }
+    auto slot = [&](bool first) {
+        return std::find_if(snapshots_.begin(), snapshots_.end(),
+                            [&](const HeldSnapshot& h) { return h.event == event && h.first == first; });
+    };
+    bool first = slot(true) == snapshots_.end();  // else it is the event's newest
+    if (auto older = slot(first); older != snapshots_.end()) {
         ++counts_.replaced;
-        log::warning("camera ", camera_id_, ": snapshot ", it->header.at("seq").i, " of event ", event,
+        log::warning("camera ", camera_id_, ": snapshot ", older->header.at("seq").i, " of event ", event,
                      " was never written (the disk refused it) and is replaced in memory by the newer snapshot ",
                      header.at("seq").i, " (", counts_.replaced, " replaced so far)");
-        snapshots_.erase(it);
-        break;
-    }
-    if (snapshots_.size() >= kMaxHeldSnapshots) {
+        snapshots_.erase(older);
+    } else if (snapshots_.size() >= kMaxHeldSnapshots) {
         ++counts_.replaced;
         log::error("camera ", camera_id_, ": ", kMaxHeldSnapshots, " snapshots already held in memory; dropping ",
                    item_name(snapshots_.front().header));
         snapshots_.erase(snapshots_.begin());
     }
-    snapshots_.push_back({event, !have_first, header, payload});
+    snapshots_.push_back({event, first, header, payload});
     held_ = snapshots_.size() + segments_.size();
 }
 
