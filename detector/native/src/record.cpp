@@ -130,16 +130,17 @@ void CameraPipeline::record_loop() {
         return true;
     };
     auto record = [&](const Frame& frame) {
+        // Cut first: closing a segment may be the write the disk refuses, which sets the rung for this frame.
+        if (segment && segment->duration_ns() >= segment->max_ns) finish(false);
+        if (segment && segment->reduced && disk_.rung() == DiskWrites::Full) finish(false);  // full again from here
         auto rung = disk_.rung();
         if (rung == DiskWrites::SnapshotsOnly) {
             if (segment) finish(false);
             disk_.not_recorded();
             return;
         }
-        if (segment && segment->reduced && rung == DiskWrites::Full) finish(false);  // full again from this frame
         try {
             double fps = source_->fps > 0 ? source_->fps : config_.fps;
-            if (segment && segment->duration_ns() >= segment->max_ns) finish(false);
             if (!segment)
                 segment = open_segment(outbox_, config_.recording, frame.width, frame.height, fps,
                                        rung == DiskWrites::Reduced);
@@ -179,8 +180,11 @@ void CameraPipeline::record_loop() {
             if (item.lost)
                 log::warning("camera ", config_.id, " lost during event ", event_id,
                              "; the event is closed at the last frame (", seq, " segments)");
-            else if (had_segment)
+            else if (had_segment || seq > 0)
                 log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s)");
+            else if (disk_.rung() == DiskWrites::SnapshotsOnly)
+                log::warning("camera ", config_.id, ": event ", event_id, " ended with no segment recorded: the disk "
+                             "refuses writes (snapshots only; its frames are counted as not recorded)");
             else
                 log::warning("camera ", config_.id, ": event ", event_id, " ended with no frame recorded");
         } else {

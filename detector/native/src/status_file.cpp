@@ -74,8 +74,9 @@ bool write_status(const std::string& path, const Value& status) {
     text.append((kReserveBytes - text.size() % kReserveBytes) % kReserveBytes, ' ');
     std::string tmp = path + ".part";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    bool written = fd >= 0 && ::write(fd, text.data(), text.size()) == ssize_t(text.size());
-    int code = fd < 0 || !written ? errno : 0;
+    ssize_t n = fd >= 0 ? ::write(fd, text.data(), text.size()) : -1;
+    bool written = n == ssize_t(text.size());
+    int code = written ? 0 : n >= 0 ? ENOSPC : errno;  // a short write: the disk filled up
     if (fd >= 0) ::close(fd);
     if (written && std::rename(tmp.c_str(), path.c_str()) == 0) return true;
     if (written) code = errno;
