@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <opencv2/imgproc.hpp>
 
 #include <sstream>

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <chrono>
-
 #include <fstream>
 #include <opencv2/imgproc.hpp>
 #include <sstream>
