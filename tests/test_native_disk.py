@@ -80,7 +80,7 @@ def test_the_native_detector_holds_footage_on_a_refusing_disk_says_so_and_record
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     env |= {"QUICKCAM_LINK__ENDPOINT": private_endpoint(tmp_path), "QUICKCAM_RECORDING__SEGMENT_S": "1.0",
-            "QUICKCAM_RECORDING__POST_ROLL_S": "1.0"}
+            "QUICKCAM_RECORDING__POST_ROLL_S": "4.0"}  # margin: the event outlasts a slow check
     outbox, log_path = tmp_path / "outbox", tmp_path / "detector.log"
     with disk(tmp_path) as (prefix, refuse, allow), open(log_path, "w") as log_file:
         proc = subprocess.Popen([*prefix, str(native_detector())], cwd=tmp_path, env=env, stdout=log_file,
