@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <opencv2/imgproc.hpp>
 
 #include <sstream>
@@ -51,38 +50,6 @@ std::string open_failure(const CameraConfig& c) {
         return "cannot open stream " + redacted(c.path) + " — no answer or not a video stream; check the URL, that "
                "the camera is on the network, and its user and password";
     return "cannot open the " + c.source + " source";
-}
-
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
-// A segment file being written in the outbox's staging folder.
-struct OpenSegment {
-    std::string id, path;
-    std::unique_ptr<SegmentEncoder> encoder;
-    int width, height;
-    double fps;
-    int64_t max_ns, frames = 0, start_ns = 0, end_ns = 0;
-
-    int64_t duration_ns() const { return end_ns - start_ns + int64_t(1e9 / fps); }
-};
-
-std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig& rec, int width, int height, double fps) {
-    static std::atomic<bool> warned_h264{false};
-    auto seg = std::make_unique<OpenSegment>();
-    seg->id = wire::new_message_id();
-    seg->path = outbox.staging_path(seg->id + ".mp4");
-    seg->width = width, seg->height = height, seg->fps = fps;
-    seg->max_ns = int64_t(rec.segment_s * 1e9);
-    seg->encoder = std::make_unique<SegmentEncoder>(seg->path, width, height, fps, rec.encoder);
-    if (rec.encoder == "h264" && seg->encoder->codec() != "h264" && !warned_h264.exchange(true))
-        log::warning("H.264 encoder (libx264) unavailable in this FFmpeg; falling back to mp4v");
-    ::chmod(seg->path.c_str(), 0600);
-    return seg;
 }
 
 Value box_value(const cv::Rect& r) {
@@ -138,7 +105,7 @@ double steady_s() {
 }  // namespace
 
 CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, std::atomic<bool>& stop)
-    : config_(config), outbox_(outbox), stop_(stop), source_(make_source(config)),
+    : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config)),
       max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))),
       pace_(config.reopen_max_s) {}
 
@@ -184,6 +151,13 @@ Value CameraPipeline::status_value() {
     std::string fault = s.state == "failing" || s.state == "lost" ? s.open_error : "";
     if (!s.fault.empty()) fault = fault.empty() ? s.fault : fault + "; " + s.fault;
     if (!s.fault.empty() && s.state != "ended") s.state = "failing";
+    // A full or unwritable disk: never "ok" while footage is held or recording is reduced (camera_pipeline.py).
+    std::string disk = disk_.fault();
+    if (!disk.empty()) {
+        if (s.state == "ok") s.state = "degraded";
+        fault = fault.empty() ? disk : fault + "; " + disk;
+    }
+    auto counts = disk_.counts();
     return Value::map({
         {"state", Value::text(s.state)}, {"fault", Value::text(fault.substr(0, kFaultMax))},
         {"dark", Value::boolean(s.dark)},
@@ -192,6 +166,9 @@ Value CameraPipeline::status_value() {
         {"width", Value::integer(s.width)}, {"height", Value::integer(s.height)},
         {"events", Value::integer(s.events)}, {"last_event_ms", Value::integer(s.last_event_ms)},
         {"reopens", Value::integer(s.reopens)}, {"faces", Value::integer(0)},
+        {"write_failures", Value::integer(counts.failed)},
+        {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording)},
+        {"snapshots_replaced", Value::integer(counts.replaced)},
     });
 }
 
@@ -291,6 +268,12 @@ void CameraPipeline::capture_loop() {
     double best_area = 0;
     int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
     bool relearning = false;
+    // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
+    // no motion and it is not dark, detection looks only this often; frames are still recorded.
+    const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
+    constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
+    int64_t idle_next_ns = 0;
+    bool moving = false;
     while (!stop_) {
         Frame frame;
         if (!source_->read(frame)) {
@@ -337,8 +320,16 @@ void CameraPipeline::capture_loop() {
         while (!pre_roll.empty() && pre_roll.front().time_ns < frame.time_ns - keep_ns) pre_roll.pop_front();
 
         MotionResult result;
-        if (!(dark && !clock.recording && frame.time_ns < next_check_ns)) {
+        bool look = !(dark && !clock.recording && frame.time_ns < next_check_ns);
+        if (look && idle_period_ns > 0) {
+            if (moving || clock.recording || dark || frame.time_ns + kIdleSlackNs >= idle_next_ns)
+                idle_next_ns = frame.time_ns + idle_period_ns;
+            else
+                look = false;
+        }
+        if (look) {
             result = motion.detect(frame.luma());
+            moving = result.motion;
             bool now_dark = result.dark;
             if (now_dark != dark) {
                 log::info("camera ", config_.id, now_dark ? ": entering dark mode (brightness " : ": leaving dark mode (brightness ",
@@ -411,94 +402,11 @@ void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, c
     header["size"] = Value::integer(int64_t(payload.size()));
     header["sha256"] = Value::text(wire::sha256_hex(payload));
     header["time_ms"] = Value::integer(frame.time_ns / 1000000);
-    outbox_.commit_bytes(header, payload);
-}
-
-// -- recording ---------------------------------------------------------------------------
-
-void CameraPipeline::record_loop() {
-    std::unique_ptr<OpenSegment> segment;
-    std::string event_id;
-    int seq = 0;
-    auto finish = [&](bool final) {
-        segment->encoder->close();
-        std::string data = read_all(segment->path);
-        Value header = wire::make_header("segment");
-        header["id"] = Value::text(segment->id);
-        header["camera"] = Value::text(config_.id);
-        header["event"] = Value::text(event_id);
-        header["seq"] = Value::integer(seq);
-        header["final"] = Value::boolean(final);
-        header["start_ms"] = Value::integer(segment->start_ns / 1000000);
-        header["end_ms"] = Value::integer(segment->end_ns / 1000000);
-        header["frames"] = Value::integer(segment->frames);
-        header["fps"] = Value::real(segment->fps);
-        header["width"] = Value::integer(segment->width);
-        header["height"] = Value::integer(segment->height);
-        header["container"] = Value::text("mp4");
-        header["codec"] = Value::text(segment->encoder->codec());
-        header["content_type"] = Value::text("video/mp4");
-        header["size"] = Value::integer(int64_t(data.size()));
-        header["sha256"] = Value::text(wire::sha256_hex(data));
-        header["faces"] = Value::array();
-        outbox_.commit_file(header, segment->path);
-        segment.reset();
-    };
-    while (true) {
-        Item item;
-        {
-            std::unique_lock<std::mutex> lock(queue_mutex_);
-            queue_cv_.wait(lock, [&] { return !queue_.empty(); });
-            item = std::move(queue_.front());
-            queue_.pop_front();
-            if (item.kind == Item::FrameItem) --queued_frames_;
-            queue_cv_.notify_all();
-        }
-        if (item.kind == Item::Stop) break;
-        if (item.kind == Item::Start) {
-            event_id = item.event_id, seq = 0;
-            segment.reset();
-        } else if (item.kind == Item::End) {
-            if (item.lost) {
-                int segments = segment ? seq + 1 : seq;
-                if (segment) finish(true);
-                log::warning("camera ", config_.id, " lost during event ", event_id,
-                             "; the event is closed at the last frame (", segments, " segments)");
-            } else if (segment) {
-                finish(true);
-                log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq + 1, " segment(s)");
-            } else {
-                log::warning("camera ", config_.id, ": event ", event_id, " ended with no frame recorded");
-            }
-        } else {
-            const Frame& frame = item.frame;
-            try {
-                if (!segment) {
-                    double fps = source_->fps > 0 ? source_->fps : config_.fps;
-                    segment = open_segment(outbox_, config_.recording, frame.width, frame.height, fps);
-                } else if (segment->duration_ns() >= segment->max_ns) {
-                    finish(false);
-                    ++seq;
-                    double fps = source_->fps > 0 ? source_->fps : config_.fps;
-                    segment = open_segment(outbox_, config_.recording, frame.width, frame.height, fps);
-                }
-                if (segment->frames == 0) segment->start_ns = frame.time_ns;
-                cv::Mat image = frame.yuv;
-                if (frame.width != segment->width || frame.height != segment->height) {  // a stream changed size
-                    cv::Mat bgr;
-                    cv::resize(frame.bgr(), bgr, cv::Size(segment->width, segment->height));
-                    cv::cvtColor(bgr, image, cv::COLOR_BGR2YUV_I420);
-                }
-                segment->encoder->write(image);
-                segment->end_ns = frame.time_ns;
-                ++segment->frames;
-            } catch (const std::exception& e) {
-                log::error("camera ", config_.id, ": encoding failed (", e.what(), "); starting a new segment");
-                segment.reset();
-            }
-        }
+    try {
+        disk_.commit_snapshot(header, payload);  // held in memory if the disk refuses it
+    } catch (const std::exception& e) {  // the event is recorded all the same
+        log::error("camera ", config_.id, ": snapshot ", seq, " of event ", event_id, " failed (", e.what(), ")");
     }
-    if (segment) finish(true);  // a stop without End cannot happen, but never lose frames
 }
 
 }  // namespace qc

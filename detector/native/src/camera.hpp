@@ -2,7 +2,8 @@
 //
 //   capture thread: read, detect (on a 160-pixel gray copy: cheap), run the event clock,
 //                   commit the instant snapshot, keep the pre-roll, hand frames to the recorder
-//   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox
+//   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox;
+//                   every 0.1 s at least, let the disk ladder (disk.hpp) retry what a full disk refused
 //
 // Capture never waits for the encoder when the source is live: beyond buffer_max_s of
 // frames waiting, the oldest are dropped, counted and logged (dropped_recording). A file
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "config.hpp"
+#include "disk.hpp"
 #include "outbox.hpp"
 #include "sources.hpp"
 #include "value.hpp"
@@ -95,6 +97,7 @@ private:
 
     CameraConfig config_;
     Outbox& outbox_;
+    DiskWrites disk_;  // every write of this camera into the outbox: held and stepped down on a full disk
     std::atomic<bool>& stop_;
     std::unique_ptr<FrameSource> source_;
     std::thread capture_thread_, record_thread_;

@@ -132,6 +132,8 @@ void read_motion(const Reader& r, const toml::table* t, const std::string& where
             check(r, m.dark_interval_s > 0, k, "must be > 0"); }},
         {"dark_pixel_threshold", [&](auto& n, auto& k) { m.dark_pixel_threshold = int(r.integer(n, k));
             check(r, m.dark_pixel_threshold >= 1 && m.dark_pixel_threshold <= 255, k, "must be 1-255"); }},
+        {"idle_detect_fps", [&](auto& n, auto& k) { m.idle_detect_fps = r.number(n, k);
+            check(r, m.idle_detect_fps > 0 && m.idle_detect_fps <= 120, k, "must be in (0, 120]"); }},
         {"person_check", [&](auto& n, auto& k) {
             if (r.boolean(n, k)) r.note(k + " = true: the people check is not implemented natively; every motion counts");
         }},
@@ -163,9 +165,10 @@ void read_recording(const Reader& r, const toml::table* t, const std::string& wh
         {"snapshot_quality", [&](auto& n, auto& k) { c.snapshot_quality = int(r.integer(n, k));
             check(r, c.snapshot_quality >= 10 && c.snapshot_quality <= 100, k, "must be 10-100"); }},
         {"keep_local_copy", [&](auto& n, auto& k) { c.keep_local_copy = r.boolean(n, k); }},
+        {"over_budget_fps", [&](auto& n, auto& k) { c.over_budget_fps = r.number(n, k);  // a full disk's reduced rung
+            check(r, c.over_budget_fps > 0 && c.over_budget_fps <= 120, k, "must be in (0, 120]"); }},
     }, {{"outbox_budget_mb", "the disk budget policy (smaller segments while over budget) is not implemented; "
-                             "the outbox still never deletes footage"},
-        {"over_budget_fps", "the disk budget policy is not implemented"}});
+                             "the outbox still never deletes footage"}});
 }
 
 const std::map<std::string, std::string> kNoFaces = {
@@ -207,11 +210,34 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"start", [&](auto&, auto& k) {
             r.note(k + ": a file's start time is not implemented; its frames are timed from when it is read");
         }},
+        {"input_format", [&](auto& n, auto& k) { c.input_format = r.string(n, k);
+            check(r, c.input_format == "auto" || c.input_format == "h264" || c.input_format == "mjpeg" ||
+                  c.input_format == "raw", k, "must be auto, h264, mjpeg or raw");
+            if (c.input_format == "h264")
+                r.note(k + " = h264: a camera's own H.264 is not read natively; it is opened through OpenCV (MJPG "
+                       "when mjpg = true) and events are encoded again (more CPU, the same footage)");
+        }},
+        {"record", [&](auto& n, auto& k) { std::string v = r.string(n, k);
+            check(r, v == "auto" || v == "passthrough" || v == "reencode", k, "must be auto, passthrough or reencode");
+            if (v == "passthrough")
+                r.note(k + " = passthrough: not implemented natively; events are encoded again from decoded frames "
+                       "(more CPU, the same footage)");
+        }},
+        {"detect_path", [&](auto& n, auto& k) {
+            if (!r.string(n, k).empty())
+                r.note(k + ": a separate detection stream is not implemented natively; motion is detected on path "
+                       "itself (more CPU to decode it, nothing missed)");
+        }},
+        {"max_gop_s", nullptr},  // passthrough's; events are always encoded again here
         {"zones", [&](auto& n, auto& k) {
+            // Never ignore a zone a user drew: watching the whole picture would raise alarms in the parts they
+            // excluded (and count motion against the area they chose), so a camera with zones is refused.
             auto* z = n.as_table();
-            bool used = false;
+            bool used = !z;
             if (z) for (const auto& [zk, zv] : *z) used = used || !(zv.as_array() && zv.as_array()->empty());
-            if (used) r.note(k + ": zones are not implemented; the whole picture is watched");
+            if (used)
+                r.fail(k, "zones (include, exclude, mask) are not implemented by the native detector, which would "
+                          "watch the whole picture; run `quickcam detector` for this camera, or remove its zones");
         }},
     });
     if ((c.source == "file" || c.source == "stream") && c.path.empty())

@@ -29,6 +29,7 @@ struct MotionConfig {
     double dark_threshold = 10.0;
     double dark_interval_s = 0.0;   // 0: none (opt-in), the dark picture is checked every frame
     int dark_pixel_threshold = 0;  // 0: the same as pixel_threshold
+    double idle_detect_fps = 0.0;  // 0: none (opt-in); else while nothing moves, look this often (camera.cpp)
 };
 
 struct RecordingConfig {
@@ -42,6 +43,7 @@ struct RecordingConfig {
     std::string encoder = "h264";
     int snapshot_quality = 85;
     bool keep_local_copy = false;
+    double over_budget_fps = 1.0;  // the reduced rung of a full disk (disk.hpp); no budget policy yet
 };
 
 struct CameraConfig {
@@ -55,6 +57,7 @@ struct CameraConfig {
     bool loop = false;
     bool realtime = true;
     bool mjpg = true;
+    std::string input_format = "auto";  // USB camera: auto | mjpeg | raw honoured (OpenCV's V4L2); h264 warned
     double reopen_max_s = 30.0;
     MotionConfig motion;
     RecordingConfig recording;

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "os_error.hpp"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -17,13 +19,19 @@ std::string av_error(int code) {
     av_strerror(code, text, sizeof text);
     return text;
 }
+
+// FFmpeg's error codes carry the errno (AVERROR(e) is -e), so a full disk is told from a bug.
+[[noreturn]] void av_fail(const std::string& what, int code) {
+    throw OsError(what + (code ? ": " + av_error(code) : std::string()), code < 0 ? AVUNERROR(code) : 0);
+}
 }  // namespace
 
 SegmentEncoder::SegmentEncoder(const std::string& path, int width, int height, double fps, const std::string& wanted)
     : path_(path), width_(width), height_(height) {
     auto fail = [&](const std::string& step, int code = 0) {
         release();
-        throw std::runtime_error("cannot write " + path + ": " + step + (code ? " (" + av_error(code) + ")" : ""));
+        throw OsError("cannot write " + path + ": " + step + (code ? " (" + av_error(code) + ")" : ""),
+                      code < 0 ? AVUNERROR(code) : 0);
     };
     av_log_set_level(AV_LOG_ERROR);
     const AVCodec* codec = wanted == "h264" ? avcodec_find_encoder_by_name("libx264") : nullptr;
@@ -74,7 +82,7 @@ void SegmentEncoder::write(const cv::Mat& i420) {
     if (i420.cols != width_ || i420.rows != height_ * 3 / 2 || i420.type() != CV_8UC1 || !i420.isContinuous())
         throw std::runtime_error("frame size or type differs from the segment's");
     int code = av_frame_make_writable(frame_);
-    if (code < 0) throw std::runtime_error("cannot write " + path_ + ": " + av_error(code));
+    if (code < 0) av_fail("cannot write " + path_, code);
     size_t luma = size_t(width_) * height_;
     const uint8_t* planes[] = {i420.data, i420.data + luma, i420.data + luma * 5 / 4};
     const int strides[] = {width_, width_ / 2, width_ / 2};
@@ -85,15 +93,15 @@ void SegmentEncoder::write(const cv::Mat& i420) {
 
 void SegmentEncoder::encode(AVFrame* frame) {
     int code = avcodec_send_frame(context_, frame);
-    if (code < 0) throw std::runtime_error("cannot encode into " + path_ + ": " + av_error(code));
+    if (code < 0) av_fail("cannot encode into " + path_, code);
     while ((code = avcodec_receive_packet(context_, packet_)) == 0) {
         av_packet_rescale_ts(packet_, context_->time_base, stream_->time_base);
         packet_->stream_index = stream_->index;
         code = av_interleaved_write_frame(format_, packet_);  // takes the packet's reference
-        if (code < 0) throw std::runtime_error("cannot write " + path_ + ": " + av_error(code));
+        if (code < 0) av_fail("cannot write " + path_, code);
     }
     if (code != AVERROR(EAGAIN) && code != AVERROR_EOF)
-        throw std::runtime_error("cannot encode into " + path_ + ": " + av_error(code));
+        av_fail("cannot encode into " + path_, code);
 }
 
 void SegmentEncoder::close() {
@@ -101,7 +109,7 @@ void SegmentEncoder::close() {
     closed_ = true;
     encode(nullptr);
     int code = av_write_trailer(format_);
-    if (code < 0) throw std::runtime_error("cannot finish " + path_ + ": " + av_error(code));
+    if (code < 0) av_fail("cannot finish " + path_, code);
     release();
 }
 

@@ -72,7 +72,8 @@ qc::Value config_value(const qc::Config& config) {
                            {"global_change_fraction", Value::real(m.global_change_fraction)},
                            {"relearn_s", Value::real(m.relearn_s)}, {"dark_threshold", Value::real(m.dark_threshold)},
                            {"dark_interval_s", m.dark_interval_s > 0 ? Value::real(m.dark_interval_s) : Value{}},
-                           {"dark_pixel_threshold", m.dark_pixel_threshold ? Value::integer(m.dark_pixel_threshold) : Value{}}});
+                           {"dark_pixel_threshold", m.dark_pixel_threshold ? Value::integer(m.dark_pixel_threshold) : Value{}},
+                           {"idle_detect_fps", m.idle_detect_fps > 0 ? Value::real(m.idle_detect_fps) : Value{}}});
     };
     auto recording = [](const qc::RecordingConfig& r) {
         return Value::map({{"outbox_dir", Value::text(r.outbox_dir)}, {"pre_roll_s", Value::real(r.pre_roll_s)},
@@ -80,7 +81,8 @@ qc::Value config_value(const qc::Config& config) {
                            {"segment_s", Value::real(r.segment_s)}, {"max_event_s", Value::real(r.max_event_s)},
                            {"buffer_max_s", Value::real(r.buffer_max_s)}, {"encoder", Value::text(r.encoder)},
                            {"snapshot_quality", Value::integer(r.snapshot_quality)},
-                           {"keep_local_copy", Value::boolean(r.keep_local_copy)}});
+                           {"keep_local_copy", Value::boolean(r.keep_local_copy)},
+                           {"over_budget_fps", Value::real(r.over_budget_fps)}});
     };
     Value cameras = Value::array();
     for (const auto& c : config.cameras)
@@ -88,7 +90,8 @@ qc::Value config_value(const qc::Config& config) {
             {"id", Value::text(c.id)}, {"source", Value::text(c.source)}, {"index", Value::integer(c.index)},
             {"path", Value::text(qc::redacted(c.path))}, {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
             {"fps", Value::real(c.fps)}, {"loop", Value::boolean(c.loop)}, {"realtime", Value::boolean(c.realtime)},
-            {"mjpg", Value::boolean(c.mjpg)}, {"reopen_max_s", Value::real(c.reopen_max_s)},
+            {"mjpg", Value::boolean(c.mjpg)}, {"input_format", Value::text(c.input_format)},
+            {"reopen_max_s", Value::real(c.reopen_max_s)},
             {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));
     const auto& l = config.link;
     auto optional = [](const std::string& s) { return s.empty() ? Value{} : Value::text(s); };

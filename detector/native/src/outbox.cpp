@@ -15,6 +15,7 @@
 
 #include "config.hpp"
 #include "logging.hpp"
+#include "os_error.hpp"
 #include "wire.hpp"
 
 namespace qc {
@@ -22,8 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-[[noreturn]] void os_fail(const std::string& what, const std::string& path) {
-    throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+[[noreturn]] void os_fail(const std::string& what, const std::string& path, int code = errno) {
+    throw OsError(what + " " + path + ": " + std::strerror(code), code);
 }
 
 void fsync_path(const std::string& path, int flags) {
@@ -97,15 +98,25 @@ void write_durably(const std::string& path, const std::string& data) {
     std::string tmp = path + ".tmp";  // *.tmp leftovers are cleared at start-up
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) os_fail("cannot create", tmp);
+    auto fail = [&](const char* what) {  // a full disk keeps no half-written temp file
+        int code = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        os_fail(what, tmp, code);
+    };
     size_t done = 0;
     while (done < data.size()) {
         ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0) { ::close(fd); os_fail("cannot write", tmp); }
+        if (n < 0) fail("cannot write");
         done += size_t(n);
     }
-    if (::fsync(fd) != 0) { ::close(fd); os_fail("cannot fsync", tmp); }
+    if (::fsync(fd) != 0) fail("cannot fsync");
     ::close(fd);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) os_fail("cannot rename", tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        int code = errno;
+        ::unlink(tmp.c_str());
+        os_fail("cannot rename", tmp, code);
+    }
     fsync_path(fs::path(path).parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
@@ -190,17 +201,29 @@ void Outbox::commit_bytes(const Value& header, const std::string& payload) {
 
 void Outbox::commit_header(const Value& header) {
     const std::string& id = header.at("id").s;
-    write_durably(root_ + "/" + id + ".hdr", wire::encode_header(header));
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        int fd = ::open((root_ + "/produced.jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd < 0) os_fail("cannot open", root_ + "/produced.jsonl");
-        std::string line = journal_line(header);
-        if (::write(fd, line.data(), line.size()) != ssize_t(line.size())) log::error("outbox: journal write failed");
-        ::fsync(fd);
+    const std::string hdr = root_ + "/" + id + ".hdr", journal = root_ + "/produced.jsonl";
+    write_durably(hdr, wire::encode_header(header));
+    std::lock_guard<std::mutex> lock(mutex_);
+    // The journal never names an item that is not in the outbox, nor holds half a line: a refused
+    // line undoes the header (the item is then held and committed again) and a short one is cut back.
+    auto undo = [&](const char* what, int code) {
+        ::unlink(hdr.c_str());
+        os_fail(what, journal, code);
+    };
+    int fd = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0) undo("cannot open", errno);
+    off_t size = ::lseek(fd, 0, SEEK_END);
+    std::string line = journal_line(header);
+    ssize_t n = ::write(fd, line.data(), line.size());
+    if (n != ssize_t(line.size())) {
+        int code = n < 0 ? errno : ENOSPC;
+        if (size >= 0 && ::ftruncate(fd, size) != 0) log::error("outbox: cannot cut back a short journal line");
         ::close(fd);
-        items_[id] = {id, header.at("type").s, header.at("size").i};
+        undo("cannot write", code);
     }
+    ::fsync(fd);
+    ::close(fd);
+    items_[id] = {id, header.at("type").s, header.at("size").i};
 }
 
 bool Outbox::load(const std::string& id, std::string& header_bytes, std::string& payload) {
@@ -241,12 +264,16 @@ void Outbox::remove(const std::string& id, const std::string& keep_copy_in) {
     std::error_code ec;
     std::string payload = root_ + "/" + id + ".bin";
     if (!keep_copy_in.empty()) {
-        make_private_dirs(keep_copy_in);
+        fs::create_directories(keep_copy_in, ec);
+        ::chmod(keep_copy_in.c_str(), 0700);
         fs::rename(payload, keep_copy_in + "/" + id + ".bin", ec);
     } else {
         fs::remove(payload, ec);
     }
     fs::remove(root_ + "/" + id + ".hdr", ec);  // header last: a crash re-sends rather than loses
+    if (ec)  // an outbox made read-only: the item stays on disk, is sent again after a restart and stored once
+        log::error("outbox: item ", id, " was stored by the uploader but cannot be deleted from ", root_, " (",
+                   ec.message(), "); it stays there and is sent again after a restart (stored once)");
 }
 
 void Outbox::refuse(const std::string& id) {

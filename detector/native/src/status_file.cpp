@@ -1,9 +1,13 @@
 #include "status_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 
 namespace qc {
 
@@ -65,14 +69,26 @@ std::string to_json(const Value& value) {
 }
 
 bool write_status(const std::string& path, const Value& status) {
+    constexpr size_t kReserveBytes = 16 * 1024;  // detector/status_file.py's RESERVE_BYTES
+    std::string text = to_json(status);
+    text.append((kReserveBytes - text.size() % kReserveBytes) % kReserveBytes, ' ');
     std::string tmp = path + ".part";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        if (!out) return false;
-        out << to_json(status);
-        if (!out.good()) return false;
-    }
-    return std::rename(tmp.c_str(), path.c_str()) == 0;
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ssize_t n = fd >= 0 ? ::write(fd, text.data(), text.size()) : -1;
+    bool written = n == ssize_t(text.size());
+    int code = written ? 0 : n >= 0 ? ENOSPC : errno;  // a short write: the disk filled up
+    if (fd >= 0) ::close(fd);
+    if (written && std::rename(tmp.c_str(), path.c_str()) == 0) return true;
+    if (written) code = errno;
+    ::unlink(tmp.c_str());
+    if (code != ENOSPC && code != EDQUOT && code != EACCES && code != EPERM) return false;
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0 || size_t(st.st_size) < text.size()) return false;
+    fd = ::open(path.c_str(), O_WRONLY);  // no new blocks needed: the old file's are reused
+    if (fd < 0) return false;
+    bool ok = ::pwrite(fd, text.data(), text.size(), 0) == ssize_t(text.size()) && ::ftruncate(fd, off_t(text.size())) == 0;
+    ::close(fd);
+    return ok;
 }
 
 void NotOkClock::stamp(Value& cameras, double now) {

@@ -14,6 +14,8 @@ namespace qc {
 
 std::string to_json(const Value& value);  // keys sorted, as json.dumps(sort_keys=True)
 // Replace `path` atomically (temp file + rename); false (logged once by the caller) on failure.
+// The file is padded with spaces to a multiple of 16 KiB, so when the disk is full or the folder
+// refuses new files (the moment the status matters most) it is overwritten in place instead.
 bool write_status(const std::string& path, const Value& status);
 
 // Stamps each camera map in `cameras` whose state is not ok/ended with not_ok_since (epoch

@@ -25,7 +25,7 @@ public:
         const auto& c = config_;
         for (int backend : {int(cv::CAP_V4L2), int(cv::CAP_ANY)}) {
             if (capture_.open(c.index, backend)) {
-                if (c.mjpg) capture_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
+                if (c.mjpg && c.input_format != "raw") capture_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
                 capture_.set(cv::CAP_PROP_FRAME_WIDTH, c.width);
                 capture_.set(cv::CAP_PROP_FRAME_HEIGHT, c.height);
                 capture_.set(cv::CAP_PROP_FPS, c.fps);

@@ -1,0 +1,197 @@
+// The record thread (detector/pipeline/record.py): an event's frames encoded into segments in
+// .staging/, each committed through the disk ladder (disk.hpp), which decides the rung: full,
+// reduced (half size, over_budget_fps) or snapshots only while the disk refuses writes.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <opencv2/imgproc.hpp>
+#include <sstream>
+
+#include "camera.hpp"
+#include "encoder.hpp"
+#include "logging.hpp"
+#include "wire.hpp"
+
+namespace qc {
+
+namespace {
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+// A segment file being written in the outbox's staging folder.
+struct OpenSegment {
+    std::string id, path;
+    std::unique_ptr<SegmentEncoder> encoder;
+    int width, height;
+    double fps;
+    int64_t max_ns, frames = 0, start_ns = 0, end_ns = 0;
+    bool reduced = false;  // the full disk's reduced rung: half size, at most over_budget_fps
+    int64_t next_ns = 0;   // reduced: the next frame kept is one at or after this time
+
+    int64_t duration_ns() const { return end_ns - start_ns + int64_t(1e9 / fps); }
+    // A reduced segment keeps one frame per 1/fps of the camera's frames.
+    bool keeps(int64_t time_ns) {
+        if (!reduced) return true;
+        if (time_ns < next_ns) return false;
+        next_ns = (next_ns == 0 ? time_ns : next_ns) + int64_t(1e9 / fps);
+        return true;
+    }
+};
+
+// The camera's own format, or on the reduced rung the Python budget policy's (detector/outbox.py
+// budget_format): half the width and height (even), at most over_budget_fps, and as many frames per
+// segment as a full one (up to 60 s), since every segment starts with a costly keyframe.
+std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig& rec, int width, int height, double fps,
+                                          bool reduced) {
+    static std::atomic<bool> warned_h264{false};
+    auto seg = std::make_unique<OpenSegment>();
+    seg->id = wire::new_message_id();
+    seg->path = outbox.staging_path(seg->id + ".mp4");
+    double seconds = rec.segment_s;
+    if (reduced) {
+        double rate = std::min(fps, rec.over_budget_fps);
+        seconds = std::max(rec.segment_s, std::min(60.0, rec.segment_s * fps / rate));
+        width = std::max(16, width / 4 * 2), height = std::max(16, height / 4 * 2), fps = rate;
+    }
+    seg->width = width, seg->height = height, seg->fps = fps, seg->reduced = reduced;
+    seg->max_ns = int64_t(seconds * 1e9);
+    seg->encoder = std::make_unique<SegmentEncoder>(seg->path, width, height, fps, rec.encoder);
+    if (rec.encoder == "h264" && seg->encoder->codec() != "h264" && !warned_h264.exchange(true))
+        log::warning("H.264 encoder (libx264) unavailable in this FFmpeg; falling back to mp4v");
+    ::chmod(seg->path.c_str(), 0600);
+    return seg;
+}
+
+}  // namespace
+
+void CameraPipeline::record_loop() {
+    std::unique_ptr<OpenSegment> segment;
+    std::string event_id;
+    int seq = 0;
+    auto what = [&] { return "segment " + std::to_string(seq) + " of event " + event_id; };
+    // A failure loses only the open segment (its file goes) and the frame at hand; a disk error
+    // steps the ladder down, anything else is one error line.
+    auto abandon = [&](const std::exception& e, int64_t lost, const char* failing) {
+        std::string path = segment ? segment->path : "";
+        segment.reset();
+        if (!path.empty()) ::unlink(path.c_str());
+        if (int code = disk_errno(e)) {
+            disk_.segment_failed(code, lost, what());
+        } else {
+            disk_.not_recorded(lost);
+            log::error("camera ", config_.id, ": ", failing, " ", what(), " failed (", e.what(), "); ", lost,
+                       " frame(s) lost; starting a new segment");
+        }
+    };
+    auto finish = [&](bool final) {  // close the open segment and commit it (or hold it); seq moves on
+        Value header = wire::make_header("segment");
+        try {
+            segment->encoder->close();
+            std::string data = read_all(segment->path);
+            header["id"] = Value::text(segment->id);
+            header["camera"] = Value::text(config_.id);
+            header["event"] = Value::text(event_id);
+            header["seq"] = Value::integer(seq);
+            header["final"] = Value::boolean(final);
+            header["start_ms"] = Value::integer(segment->start_ns / 1000000);
+            header["end_ms"] = Value::integer(segment->end_ns / 1000000);
+            header["frames"] = Value::integer(segment->frames);
+            header["fps"] = Value::real(segment->fps);
+            header["width"] = Value::integer(segment->width);
+            header["height"] = Value::integer(segment->height);
+            header["container"] = Value::text("mp4");
+            header["codec"] = Value::text(segment->encoder->codec());
+            header["content_type"] = Value::text("video/mp4");
+            header["size"] = Value::integer(int64_t(data.size()));
+            header["sha256"] = Value::text(wire::sha256_hex(data));
+            header["faces"] = Value::array();
+        } catch (const std::exception& e) {
+            abandon(e, segment->frames, "closing");
+            return false;
+        }
+        std::string path = segment->path;
+        segment.reset();
+        try {
+            disk_.commit_segment(header, path);
+        } catch (const std::exception& e) {
+            disk_.not_recorded(header.at("frames").i);
+            log::error("camera ", config_.id, ": committing ", what(), " failed (", e.what(), "); ",
+                       header.at("frames").i, " frame(s) lost");
+            return false;
+        }
+        ++seq;
+        return true;
+    };
+    auto record = [&](const Frame& frame) {
+        // Cut first: closing a segment may be the write the disk refuses, which sets the rung for this frame.
+        if (segment && segment->duration_ns() >= segment->max_ns) finish(false);
+        if (segment && segment->reduced && disk_.rung() == DiskWrites::Full) finish(false);  // full again from here
+        auto rung = disk_.rung();
+        if (rung == DiskWrites::SnapshotsOnly) {
+            if (segment) finish(false);
+            disk_.not_recorded();
+            return;
+        }
+        try {
+            double fps = source_->fps > 0 ? source_->fps : config_.fps;
+            if (!segment)
+                segment = open_segment(outbox_, config_.recording, frame.width, frame.height, fps,
+                                       rung == DiskWrites::Reduced);
+            if (!segment->keeps(frame.time_ns)) return;
+            if (segment->frames == 0) segment->start_ns = frame.time_ns;
+            cv::Mat image = frame.yuv;
+            if (frame.width != segment->width || frame.height != segment->height) {  // reduced, or a stream changed size
+                cv::Mat bgr;
+                cv::resize(frame.bgr(), bgr, cv::Size(segment->width, segment->height), 0, 0, cv::INTER_AREA);
+                cv::cvtColor(bgr, image, cv::COLOR_BGR2YUV_I420);
+            }
+            segment->encoder->write(image);
+            segment->end_ns = frame.time_ns;
+            ++segment->frames;
+        } catch (const std::exception& e) {
+            abandon(e, 1 + (segment ? segment->frames : 0), "encoding");
+        }
+    };
+    while (true) {
+        disk_.recover();  // what a full disk refused, written once it takes writes (two atomic loads when not)
+        Item item;
+        {
+            std::unique_lock<std::mutex> lock(queue_mutex_);
+            if (!queue_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue_.empty(); })) continue;
+            item = std::move(queue_.front());
+            queue_.pop_front();
+            if (item.kind == Item::FrameItem) --queued_frames_;
+            queue_cv_.notify_all();
+        }
+        if (item.kind == Item::Stop) break;
+        if (item.kind == Item::Start) {
+            event_id = item.event_id, seq = 0;
+            segment.reset();
+        } else if (item.kind == Item::End) {
+            bool had_segment = bool(segment);
+            if (segment) finish(true);
+            if (item.lost)
+                log::warning("camera ", config_.id, " lost during event ", event_id,
+                             "; the event is closed at the last frame (", seq, " segments)");
+            else if (had_segment || seq > 0)
+                log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s)");
+            else if (disk_.rung() == DiskWrites::SnapshotsOnly)
+                log::warning("camera ", config_.id, ": event ", event_id, " ended with no segment recorded: the disk "
+                             "refuses writes (snapshots only; its frames are counted as not recorded)");
+            else
+                log::warning("camera ", config_.id, ": event ", event_id, " ended with no frame recorded");
+        } else {
+            record(item.frame);
+        }
+    }
+    if (segment) finish(true);  // a stop without End cannot happen, but never lose frames
+    disk_.stop();
+}
+
+}  // namespace qc

@@ -1,0 +1,118 @@
+"""Every detector setting of quickcam.toml is honoured by the native detector, or refused or warned with one line.
+
+A setting the native detector silently ignored would make it behave unlike the
+Python detector with no word said: zones a user drew would be watched like the
+rest of the picture (alarms from the street they excluded). So: no key of the
+detector's sections may be reported as unknown (that warning is for typos), a
+camera with zones is refused (exit 2, one line naming the fix), and the opt-in
+``idle_detect_fps`` is honoured (onsets come only at the idle looks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import msgpack
+import tomlkit
+
+from quickcam.common.config import load_config
+from quickcam.detector.sources import Walk
+from tests.conftest import private_endpoint
+from tests.fakes.h264 import write_h264
+from tests.native_build import native_detector
+
+# Values for settings whose default is None (absent), so that every key is written.
+SAMPLES = {"start": "2026-01-01T00:00:00", "dark_interval_s": 5.0, "dark_pixel_threshold": 8, "idle_detect_fps": 5.0,
+           "cascade": "cascade.xml", "yunet_model": "yunet.onnx", "tls_cert": "cert.pem", "tls_key": "key.pem",
+           "curve_secret_key_file": None, "curve_server_public_key_file": None, "curve_allow_dir": None}
+DETECTOR_SECTIONS = ("camera", "motion", "recording", "faces", "link", "logging", "console", "low_power")
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    return env | {"QUICKCAM_LINK__ENDPOINT": private_endpoint(tmp_path)}
+
+
+def _every_key() -> dict:
+    """Each detector section with every one of its keys at a valid value (its default where it has one)."""
+    defaults = load_config(None, {}).model_dump(mode="json")
+    document: dict = {}
+    for section in DETECTOR_SECTIONS:
+        values = {}
+        for key, value in defaults[section].items():
+            value = SAMPLES.get(key, value) if value is None else value
+            if value is not None and key not in ("zones", "motion", "recording", "faces"):
+                values[key] = value
+        document[section] = values
+    return document
+
+
+def test_no_setting_of_the_detector_is_unknown_to_the_native_detector(tmp_path: Path) -> None:
+    document = _every_key()
+    (tmp_path / "quickcam.toml").write_text(tomlkit.dumps(document))
+    load_config(tmp_path / "quickcam.toml", {})  # valid for the Python detector
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    unknown = [line for line in run.stderr.splitlines() if "unknown key" in line]
+    assert unknown == []  # each is read, or warned with what the native detector does instead
+    printed = json.loads(run.stdout)["cameras"][0]
+    assert printed["motion"]["idle_detect_fps"] == 5.0 and printed["input_format"] == "auto"
+    assert "motion.person_check" not in run.stderr  # false: nothing to warn about
+
+
+def test_a_camera_with_zones_is_refused_in_one_line_naming_the_fix(tmp_path: Path) -> None:
+    for zones in ('include = [[[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]]',
+                  'exclude = [[[0.0, 0.0], [0.5, 0.0], [0.0, 0.5]]]',
+                  'mask = "mask.png"'):
+        (tmp_path / "quickcam.toml").write_text(f'[[cameras]]\nid = "yard"\n[cameras.zones]\n{zones}\n')
+        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                             env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+        assert run.returncode == 2, (zones, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and "zones" in lines[0] and "run `quickcam detector` for this camera" in lines[0], lines
+    (tmp_path / "quickcam.toml").write_text('[camera.zones]\ninclude = []\nexclude = []\n')  # empty: nothing drawn
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0 and "zones" not in run.stderr, run.stderr
+
+
+def _onset_s(root: Path, proc: subprocess.Popen) -> float:
+    """Seconds into the clip of the first event's trigger frame (its snapshot), once its first segment is in."""
+    outbox, deadline = root / "outbox", time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            headers = [msgpack.unpackb(path.read_bytes()) for path in outbox.glob("*.hdr")]
+            snapshot = next((h for h in headers if h["type"] == "snapshot" and h["seq"] == 0), None)
+            first = next((h for h in headers if h["type"] == "segment" and h["seq"] == 0), None)
+            if snapshot and first:
+                return (snapshot["time_ms"] - first["start_ms"]) / 1000  # the pre-roll reaches the clip's start
+            time.sleep(0.05)
+        raise AssertionError(proc.stderr.read() if proc.poll() is not None else "no event within 30 s")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_idle_detect_fps_looks_only_that_often_while_nothing_moves(tmp_path: Path) -> None:
+    clip = write_h264(tmp_path / "clip.mp4", 4.0, fps=10.0, walks=(Walk(1.35, 4.0),))
+    procs = {}
+    for name, extra in (("every", ""), ("idle", "idle_detect_fps = 1.0\n")):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "quickcam.toml").write_text(
+            f'[camera]\nsource = "file"\npath = "{clip}"\nrealtime = false\n'
+            f'[recording]\npre_roll_s = 3.0\nsegment_s = 1.0\n[motion]\n{extra}')
+        procs[name] = (root, subprocess.Popen([str(native_detector()), "--config", "quickcam.toml"], cwd=root,
+                                              env=_env(root), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                              text=True))
+    onsets = {name: _onset_s(root, proc) for name, (root, proc) in procs.items()}
+    # Looks at 0, 1 and 2 s while nothing moves: the walker (in from 1.35 s) is first seen at 2.0 s, and the
+    # next frame (every frame once something moves) makes the second detection of trigger_frames = 2.
+    assert abs(onsets["idle"] - 2.1) < 0.01, onsets
+    assert onsets["every"] < 1.9, onsets
