@@ -37,7 +37,7 @@ def _ledger_path(config_path: Path | None) -> Path:
 
 
 # -- quickcam status ---------------------------------------------------------------
-# Both sides write a status file: the uploader state/status.json (receiver.py),
+# Both sides write a status file: the uploader state/status.json (status_file.py),
 # the detector <outbox>/detector-status.json (detector/status_file.py, same name
 # there). Read as files, so this command imports nothing from the detector.
 DETECTOR_STATUS_FILE = "detector-status.json"
