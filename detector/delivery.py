@@ -101,10 +101,10 @@ class Delivery:
         ref = header["ref"]
         error = f"{header['code']}: {header['text']}"
         if not self._in_outbox(ref):
-            state.last_error = error
+            state.fail(error)
             log.error("link: uploader rejected a message of ours (%s)", error)
             return
-        state.last_error = f"{ref}: {error}"
+        state.fail(f"{ref}: {error}")
         if header["retry"]:
             log.warning("link: uploader could not take %s now (%s); will send it again in %.0f s",
                         ref, error, self.config.ack_timeout_s)

@@ -162,7 +162,7 @@ class UploaderLink:
                 return
             except Exception as exc:
                 failures = 1 if time.monotonic() - started > 60 else failures + 1
-                self.state.last_error = f"link failing ({type(exc).__name__}: {exc})"
+                self.state.fail(f"link failing ({type(exc).__name__}: {exc})")
                 if failures == 1:
                     log.exception("link: %s; starting it again, footage stays in the outbox", self.state.last_error)
                 elif failures % 50 == 0:
@@ -275,14 +275,14 @@ class UploaderLink:
             if not state.auth_refused:
                 state.auth_refused = True
                 depth, size = self.outbox.depth()
-                state.last_error = f"uploader refused this detector's CURVE key (ZAP status {value})"
+                state.fail(f"uploader refused this detector's CURVE key (ZAP status {value})")
                 log.error("link: the uploader at %s refused this detector's CURVE key (ZAP status %s): "
                           "add its public key to the uploader's allow-list; %d item(s), %d bytes stay "
                           "in the outbox until then", self.config.endpoint, value, depth, size)
         elif kind in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
             # ZeroMQ retries every RECONNECT_IVL: say it once per outage, not ten times a second.
             if not state.handshake_failing:
-                state.last_error = self._handshake_failure(kind, time.monotonic() - self._connected_at)
+                state.fail(self._handshake_failure(kind, time.monotonic() - self._connected_at))
                 depth, _ = self.outbox.depth()
                 log.error("link: %s; retrying, %d item(s) stay in the outbox", state.last_error, depth)
             state.handshake_failing = True
@@ -330,7 +330,7 @@ class UploaderLink:
         if state.connected and silent_for > SILENT_AFTER_HEARTBEATS * self.config.heartbeat_s:
             log.warning("link: uploader silent for %.0f s; will re-send %d in-flight item(s)",
                         silent_for, len(state.in_flight))
-            state.last_error = f"uploader silent for {silent_for:.0f} s"
+            state.fail(f"uploader silent for {silent_for:.0f} s")
             state.connected = False
             state.credit_messages = state.credit_bytes = 0
             state.in_flight.clear()
@@ -362,13 +362,15 @@ class UploaderLink:
                          header["messages"], header["bytes"])
                 self._hello_every = HELLO_FIRST_S
             if header["messages"] == 0 and (state.credit_messages or not state.connected):
-                state.last_error = f"uploader paused sending: {header['reason']}"
+                state.fail(f"uploader paused sending: {header['reason']}")
                 log.warning("link: %s", state.last_error)
             elif header["messages"] and state.connected and not state.credit_messages:
                 log.info("link: uploader accepts footage again")
             state.connected = True
             state.credit_messages, state.credit_bytes = header["messages"], header["bytes"]
             state.max_payload = header.get("max_payload", 0)
+            if state.credit_messages:
+                state.healthy()  # the uploader takes footage again: an error before this is past
         elif message.type == "ack":
             self.delivery.on_ack(header)
         elif message.type == "nack":
