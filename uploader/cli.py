@@ -133,6 +133,12 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         line += ", no event yet"
     if info.get("recorder"):
         line += f"; recording by {info['recorder']}"
+    lost = [f"{info[key]} {words}" for key, words in (
+        ("not_recorded", "frame(s) not recorded"),
+        ("snapshots_replaced", "snapshot(s) dropped (the disk refused them; each event's first and newest kept)"))
+        if info.get(key)]
+    if lost:
+        line += f"; since start: {', '.join(lost)}"
     return line
 
 
