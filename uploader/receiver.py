@@ -315,6 +315,7 @@ class Receiver:
             self.counters["hello_cameras_not_allowed"] += 1
             log.warning("receiver: key %s may not send for camera(s) %s; their items will be "
                         "nacked not_allowed (see allow.toml)", user or public_key, ", ".join(denied))
+        return True
 
     def _store(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, public_key: str, user: str,
                allowed: frozenset[str], message: protocol.Message) -> None:
