@@ -1,15 +1,12 @@
-"""The detector's side of the wire: send from the outbox, retransmit until acked.
+"""The detector's side of the wire: the connection to the uploader, its credit and heartbeats.
 
 One thread owns the DEALER socket (ZeroMQ sockets are not thread-safe). It
 follows the protocol's delivery contract (docs/protocol.md):
 
-- nothing but ``hello`` is sent before the uploader grants credit, and never
-  more messages or bytes in flight than the credit allows;
-- an item leaves the outbox only when its ``ack`` arrives (the uploader acks
-  after the data is durable); a permanent ``nack`` moves it to ``refused/``,
-  kept for a person, never deleted;
-- an item not acked within ``ack_timeout_s`` is sent again, byte for byte;
-  duplicates are harmless because the uploader de-duplicates by message id;
+- nothing but ``hello`` is sent before the uploader grants credit; what the
+  credit lets through, and what an ``ack`` or ``nack`` does to an item, is the
+  delivery window's (``delivery.py``): sent within the credit, kept until acked,
+  sent again byte for byte after ``ack_timeout_s``, refused items kept;
 - heartbeats (``status``) go out every ``heartbeat_s`` and each is answered
   with credit; if the uploader says nothing for three of them the link is
   reported down and everything in flight is re-sent once it comes back;
@@ -30,7 +27,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +38,8 @@ from quickcam.common import endpoint as link_endpoint
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
 from quickcam.common.curve import CurveKeys, client_keys
+from quickcam.detector.delivery import Delivery
+from quickcam.detector.link_state import LinkState
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.wakeup import WakePipe
 
@@ -62,31 +61,6 @@ _MONITOR_EVENTS = (zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HAND
                    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 
-@dataclass
-class InFlight:
-    size: int
-    sent_at: float
-
-
-@dataclass
-class LinkState:
-    """What the status output shows about the link."""
-
-    connected: bool = False
-    credit_messages: int = 0
-    credit_bytes: int = 0
-    max_payload: int = 0
-    last_heard: float = 0.0
-    acked: int = 0
-    refused: int = 0
-    retransmits: int = 0
-    auth_refused: bool = False
-    handshake_failing: bool = False
-    connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it
-    last_error: str = ""
-    in_flight: dict[str, InFlight] = field(default_factory=dict)
-
-
 class UploaderLink:
     """Delivers outbox items to the uploader, at least once, until acked."""
 
@@ -104,12 +78,12 @@ class UploaderLink:
         self.outbox = outbox
         self.cameras = cameras
         self.camera_status = camera_status
-        self.keep_copy_in = keep_copy_in
         self.curve = curve if curve is not None else client_keys(config)  # ConfigError at start-up
         link_endpoint.check_plain_tcp(config, curve=bool(self.curve))
         link_endpoint.private_folder(config.endpoint)  # the detector may start first: it makes the folder
         self.version = version
         self.state = LinkState()
+        self.delivery = Delivery(config, outbox, self.state, keep_copy_in)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="uploader-link", daemon=True)
         self._hello_every = HELLO_FIRST_S
@@ -188,7 +162,7 @@ class UploaderLink:
                 return
             except Exception as exc:
                 failures = 1 if time.monotonic() - started > 60 else failures + 1
-                self.state.last_error = f"link failing ({type(exc).__name__}: {exc})"
+                self.state.fail(f"link failing ({type(exc).__name__}: {exc})")
                 if failures == 1:
                     log.exception("link: %s; starting it again, footage stays in the outbox", self.state.last_error)
                 elif failures % 50 == 0:
@@ -225,7 +199,7 @@ class UploaderLink:
                 if now >= next_heartbeat:
                     self._heartbeat(sock, now)
                     next_heartbeat = now + self._next_interval()
-                blocked = self.state.connected and not self._send_pending(sock, now)
+                blocked = self.state.connected and not self.delivery.send_pending(partial(self._send, sock), now)
                 timeout = BLOCKED_RETRY_MS if blocked else self._idle_ms(now, next_heartbeat)
                 for _ in range(100):
                     ready = dict(poller.poll(0 if _ else timeout))
@@ -258,8 +232,9 @@ class UploaderLink:
         due = [next_heartbeat]
         if self._reopen_at:
             due.append(self._reopen_at)
-        if self.state.connected and self.state.in_flight:
-            due.append(min(f.sent_at for f in self.state.in_flight.values()) + self.config.ack_timeout_s)
+        resend = self.delivery.resend_due()
+        if self.state.connected and resend is not None:
+            due.append(resend)
         return max(0, min(IDLE_MAX_MS, math.ceil((min(due) - now) * 1000)))
 
     def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
@@ -300,14 +275,14 @@ class UploaderLink:
             if not state.auth_refused:
                 state.auth_refused = True
                 depth, size = self.outbox.depth()
-                state.last_error = f"uploader refused this detector's CURVE key (ZAP status {value})"
+                state.fail(f"uploader refused this detector's CURVE key (ZAP status {value})")
                 log.error("link: the uploader at %s refused this detector's CURVE key (ZAP status %s): "
                           "add its public key to the uploader's allow-list; %d item(s), %d bytes stay "
                           "in the outbox until then", self.config.endpoint, value, depth, size)
         elif kind in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
             # ZeroMQ retries every RECONNECT_IVL: say it once per outage, not ten times a second.
             if not state.handshake_failing:
-                state.last_error = self._handshake_failure(kind, time.monotonic() - self._connected_at)
+                state.fail(self._handshake_failure(kind, time.monotonic() - self._connected_at))
                 depth, _ = self.outbox.depth()
                 log.error("link: %s; retrying, %d item(s) stay in the outbox", state.last_error, depth)
             state.handshake_failing = True
@@ -355,7 +330,7 @@ class UploaderLink:
         if state.connected and silent_for > SILENT_AFTER_HEARTBEATS * self.config.heartbeat_s:
             log.warning("link: uploader silent for %.0f s; will re-send %d in-flight item(s)",
                         silent_for, len(state.in_flight))
-            state.last_error = f"uploader silent for {silent_for:.0f} s"
+            state.fail(f"uploader silent for {silent_for:.0f} s")
             state.connected = False
             state.credit_messages = state.credit_bytes = 0
             state.in_flight.clear()
@@ -371,44 +346,6 @@ class UploaderLink:
         return protocol.make_header("status", cameras=self.camera_status(), outbox_depth=depth,
                                     outbox_bytes=size, refused=self.state.refused, **extra)
 
-    def _send_pending(self, sock: zmq.Socket, now: float) -> bool:
-        """Send what credit allows; False if ZeroMQ would not take a message (tried again shortly)."""
-        state = self.state
-        for item in self.outbox.pending():
-            flight = state.in_flight.get(item.id)
-            if flight is not None:
-                if now - flight.sent_at < self.config.ack_timeout_s:
-                    continue
-                state.retransmits += 1
-                log.info("link: no ack for %s after %.0f s; sending again", item.id, now - flight.sent_at)
-            else:
-                if state.max_payload and item.size > state.max_payload:
-                    self._refuse_locally(item.id, f"{item.size} bytes is over the uploader's "
-                                                  f"{state.max_payload}-byte limit")
-                    continue
-                used = sum(f.size for f in state.in_flight.values())
-                if len(state.in_flight) >= state.credit_messages:
-                    return True
-                if state.in_flight and used + item.size > state.credit_bytes:
-                    return True
-            try:
-                header, payload = self.outbox.load(item.id)
-            except FileNotFoundError:
-                continue  # acked meanwhile
-            try:
-                sent = self._send(sock, header, payload)
-            except protocol.ProtocolError as exc:  # written by an older or broken version
-                self._refuse_locally(item.id, f"its header breaks the protocol: {exc}")
-                continue
-            if not sent:
-                return False  # ZeroMQ buffer full or peer gone: try again shortly
-            state.in_flight[item.id] = InFlight(item.size, now)
-        return True
-
-    def _refuse_locally(self, item_id: str, why: str) -> None:
-        log.error("link: not sending %s: %s; kept in %s", item_id, why, self.outbox.refused)
-        self.outbox.refuse(item_id)
-        self.state.refused += 1
 
     def _handle(self, frames: list[bytes]) -> None:
         try:
@@ -425,47 +362,19 @@ class UploaderLink:
                          header["messages"], header["bytes"])
                 self._hello_every = HELLO_FIRST_S
             if header["messages"] == 0 and (state.credit_messages or not state.connected):
-                state.last_error = f"uploader paused sending: {header['reason']}"
+                state.fail(f"uploader paused sending: {header['reason']}")
                 log.warning("link: %s", state.last_error)
             elif header["messages"] and state.connected and not state.credit_messages:
                 log.info("link: uploader accepts footage again")
             state.connected = True
             state.credit_messages, state.credit_bytes = header["messages"], header["bytes"]
             state.max_payload = header.get("max_payload", 0)
+            if state.credit_messages:
+                state.healthy()  # the uploader takes footage again: an error before this is past
         elif message.type == "ack":
-            ref = header["ref"]
-            if state.in_flight.pop(ref, None) is None and not self._in_outbox(ref):
-                log.debug("link: ack for %s, which is not waiting (acked before)", ref)
-                return
-            self.outbox.remove(ref, self.keep_copy_in)
-            state.acked += 1
+            self.delivery.on_ack(header)
         elif message.type == "nack":
-            self._on_nack(header)
-
-    def _on_nack(self, header: dict[str, Any]) -> None:
-        state = self.state
-        ref = header["ref"]
-        error = f"{header['code']}: {header['text']}"
-        if not self._in_outbox(ref):
-            state.last_error = error
-            log.error("link: uploader rejected a message of ours (%s)", error)
-            return
-        state.last_error = f"{ref}: {error}"
-        if header["retry"]:
-            log.warning("link: uploader could not take %s now (%s); will send it again in %.0f s",
-                        ref, error, self.config.ack_timeout_s)
-            # Stays in flight, so it is re-sent after the ack timeout, not in a hot loop.
-            state.in_flight[ref] = InFlight(state.in_flight[ref].size if ref in state.in_flight else 0,
-                                            time.monotonic())
-        else:
-            state.in_flight.pop(ref, None)
-            log.error("link: uploader refused %s for good (%s); kept in %s",
-                      ref, error, self.outbox.refused)
-            self.outbox.refuse(ref)
-            state.refused += 1
-
-    def _in_outbox(self, ref: str) -> bool:
-        return any(item.id == ref for item in self.outbox.pending())
+            self.delivery.on_nack(header)
 
 
 def _clamp(value: float, lo: int, hi: int) -> int:

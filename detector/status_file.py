@@ -140,6 +140,15 @@ class StatusFileWriter:
             self._failing = False
 
 
+def link_status(link: UploaderLink) -> dict[str, Any]:
+    """The link's part of the status: its last error with when it happened, and when it cleared (0: it stands)."""
+    state = link.state
+    return {"endpoint": link.config.endpoint, "connected": state.connected,
+            "acked": state.acked, "retransmits": state.retransmits,
+            "in_flight": len(state.in_flight), "last_error": state.last_error,
+            "last_error_at": state.last_error_at, "error_cleared_at": state.error_cleared_at}
+
+
 def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: UploaderLink,
                  recording: RecordingConfig | None = None,
                  extra: Callable[[], dict[str, Any]] | None = None) -> StatusFileWriter:
@@ -147,13 +156,9 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
     clock = NotOkClock()
 
     def collect(running: bool) -> dict[str, Any]:
-        state = link.state
-        link_status = {"endpoint": link.config.endpoint, "connected": state.connected,
-                       "acked": state.acked, "retransmits": state.retransmits,
-                       "in_flight": len(state.in_flight), "last_error": state.last_error}
         outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
-        status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
+        status = build_status(cameras, outbox.depth(), link.state.refused, link_status(link), running)
         clock.stamp(cameras, status["time"])
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget

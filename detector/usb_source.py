@@ -36,7 +36,8 @@ from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_source import STREAM_TIMEOUT_S, AvSource, Packet, StreamInfo
-from quickcam.detector.sources import CaptureSource, Frame
+from quickcam.detector.cv_source import CaptureSource
+from quickcam.detector.sources import Frame
 from quickcam.detector.v4l2 import DeviceError, choose_input, device_error, query, request_keyframe_period
 
 log = logging.getLogger(__name__)

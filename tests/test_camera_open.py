@@ -1,14 +1,20 @@
-"""A camera that cannot be opened is named with its source and the fix, shown FAILING, and fails the run."""
+"""A camera that cannot be opened is named with its source and the fix, shown FAILING, and fails the run.
+
+A file analysed as fast as possible (``realtime = false``) is read once and is not coming
+back: it is not retried, and the run ends at once. A camera or a stream may come back at
+any moment, so it is retried for as long as the detector runs, and its status says so.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import QUICKCAM, REPO, private_endpoint
+from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
@@ -64,3 +70,44 @@ def test_run_all_with_seconds_exits_non_zero_when_a_camera_never_delivered_a_fra
                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert run.returncode != 0, run.stdout + run.stderr
     assert "nowhere.mp4 — no such file" in run.stderr
+
+
+def test_a_file_for_analysis_that_will_not_open_is_named_with_the_fix_once_and_the_detector_exits_3(
+        tmp_path: Path) -> None:
+    video = tmp_path / "garage.mp4"
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+               QUICKCAM_CAMERA__REALTIME="false")
+    started = time.monotonic()
+    run = subprocess.run([QUICKCAM, "detector"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=90)  # no --seconds: it must end by itself
+    output = run.stdout + run.stderr
+    assert run.returncode == 3, output
+    assert time.monotonic() - started < 60, "the detector waited for a file that was never going to open"
+    assert (f"camera cam0: cannot open {video} — no such file; check [camera] path (not retried: a file analysed "
+            "as fast as possible, [camera] realtime = false, is read once)") in output
+    assert "attempt" not in output  # not retried
+    assert "Traceback" not in output
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and "no such file" in camera["fault"] and "retrying" not in camera["fault"]
+
+
+def test_a_stream_that_will_not_open_is_retried_and_its_status_says_so(tmp_path: Path) -> None:
+    url = f"rtsp://127.0.0.1:{free_port()}/live"  # nothing listens there
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url)
+    detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "60"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    status_file = tmp_path / "outbox" / "detector-status.json"
+    live, deadline = "", time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and not re.search(r"retrying \(attempt [2-9]\d* failed", live):
+            time.sleep(0.3)
+            if status_file.exists():
+                live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                      timeout=30).stdout
+    finally:
+        detector.terminate()
+        output = detector.communicate(timeout=60)[0]
+    assert "detector: running" in live and "camera cam0: FAILING (cannot open stream " in live, live
+    assert re.search(r"; retrying \(attempt [2-9]\d* failed, next in \d+\.\d s\)\)", live), live
+    assert "open attempt 2 failed" in output, output
+    assert "not retried" not in output

@@ -27,6 +27,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import zmq
 from zmq.utils import z85
@@ -105,6 +106,21 @@ class AllowList:
         if not detectors:
             log.warning("auth: the allow-list in %s is empty; no detector can connect", folder)
         return cls(detectors, folder)
+
+
+def only_allowed_cameras(header: dict[str, Any], allowed: frozenset[str] | None) -> dict[str, Any]:
+    """The hello or status with only the cameras a key may send for (``None``: no allow-list, all of them).
+
+    A key limited by allow.toml must not raise alerts (camera lost, disk full) for someone else's camera.
+    """
+    if allowed is None:
+        return header
+    cameras = header.get("cameras")
+    if isinstance(cameras, dict):
+        cameras = {cam: state for cam, state in cameras.items() if cam in allowed}
+    elif isinstance(cameras, list):
+        cameras = [cam for cam in cameras if cam in allowed]
+    return {**header, "cameras": cameras}
 
 
 def signature(folder: Path) -> tuple:

@@ -37,7 +37,7 @@ def _ledger_path(config_path: Path | None) -> Path:
 
 
 # -- quickcam status ---------------------------------------------------------------
-# Both sides write a status file: the uploader state/status.json (receiver.py),
+# Both sides write a status file: the uploader state/status.json (status_file.py),
 # the detector <outbox>/detector-status.json (detector/status_file.py, same name
 # there). Read as files, so this command imports nothing from the detector.
 DETECTOR_STATUS_FILE = "detector-status.json"
@@ -89,7 +89,7 @@ def detector_line(det: dict[str, Any], now: float) -> str:
     if outbox.get("over_budget"):
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):
-        line += f"; last error: {link['last_error']}"
+        line += _link_error(link, now)
     low_power = det.get("low_power") or {}
     if running and low_power.get("detect_fps"):  # detector/console/governor.py
         line += f"; LOW POWER ({low_power.get('reason', '?')}): detection at most {low_power['detect_fps']:g} fps"
@@ -103,6 +103,15 @@ def detector_line(det: dict[str, Any], now: float) -> str:
             figures.append(f"{console['failed_logins']} failed login(s), {console.get('refused_logins', 0)} refused")
         line += f"; console on {console.get('listen', '?')} ({', '.join(figures)})"
     return line
+
+
+def _link_error(link: dict[str, Any], now: float) -> str:
+    """The link's last error: as current while it stands, as past (when, and when it cleared) once the link works."""
+    cleared = link.get("error_cleared_at") or 0
+    if not cleared:  # (a detector that does not say when, e.g. an older one: as it says)
+        return f"; last error: {link['last_error']}"
+    happened = link.get("last_error_at") or cleared
+    return f"; last error {ago(now - happened)} ago, cleared {ago(now - cleared)} ago: {link['last_error']}"
 
 
 def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = False) -> str:
@@ -124,6 +133,12 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         line += ", no event yet"
     if info.get("recorder"):
         line += f"; recording by {info['recorder']}"
+    lost = [f"{info[key]} {words}" for key, words in (
+        ("not_recorded", "frame(s) not recorded"),
+        ("snapshots_replaced", "snapshot(s) dropped (the disk refused them; each event's first and newest kept)"))
+        if info.get(key)]
+    if lost:
+        line += f"; since start: {', '.join(lost)}"
     return line
 
 

@@ -1,28 +1,25 @@
-"""The uploader's side of the wire: receive, check, store durably, then ack.
+"""The uploader's side of the wire: receive, check, hand over to be stored, then answer.
 
 One thread owns the ROUTER socket. For each snapshot or segment it checks the
-frames (``protocol.decode``), checks the camera against the sender's CURVE
-key, de-duplicates by origin (sender identity, camera, message id) against the
-ledger, encrypts into the spool, records it in the ledger, and only then acks.
-Every hello and status is answered with credit, so detectors never have more
-in flight than the spool can take, and so they hear from the uploader every
+frames (``protocol.decode``) and the camera against the sender's CURVE key;
+``storing.py`` de-duplicates it by origin (sender identity, camera, message id),
+encrypts it into the spool and records it in the ledger, and only then is it
+acked. Every hello and status is answered with credit, so detectors never have
+more in flight than the spool can take, and so they hear from the uploader every
 heartbeat. A broken message gets a nack, one log line and a counter; nothing a
 detector sends can stop the loop. Which detectors are connected lives in
-``uploader/detectors.py``. The contract is docs/protocol.md.
+``detectors.py``, the status file in ``status_file.py``. The contract is docs/protocol.md.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +29,14 @@ from zmq.utils.monitor import recv_monitor_message
 from quickcam.common import endpoint as link_endpoint
 from quickcam.common import protocol
 from quickcam.common.config import Config, ConfigError
-from quickcam.common.cryptofile import Context
 from quickcam.common.curve import server_keys
 from quickcam.common.endpoint import is_loopback_endpoint
-from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler
+from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler, only_allowed_cameras
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
-from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.ledger import Ledger
 from quickcam.uploader.spool import Spool
+from quickcam.uploader.status_file import STATUS_FILE_NAME, restore_detectors, write_status
+from quickcam.uploader.storing import DUPLICATE, STORED, ItemStore, remote_key
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +50,6 @@ HOUSEKEEPING_S = 1.0
 Observer = Callable[[str, dict[str, Any], bytes | None], None]
 
 
-def remote_key(folder: str, header: dict[str, Any], key: str | None = None) -> str:
-    """Where an item lands in storage: folder/camera/date/event/kind-seq-KEY.qsc (KEY: the ledger key)."""
-    day = datetime.fromtimestamp(header["time_ms"] / 1000, UTC).strftime("%Y-%m-%d")
-    seq = header.get("seq", 0)
-    return (f"{folder}/{header['camera']}/{day}/{header['event']}/"
-            f"{header['type']}-{seq:04d}-{key or header['id']}.qsc")
-
-
 class Receiver:
     """Owns the ROUTER socket: ``open()`` in the main thread (errors are one line), then ``serve()``."""
 
@@ -67,7 +57,6 @@ class Receiver:
                  wake_shipper: threading.Event, observer: Observer | None = None) -> None:
         self.config = config
         self.observer = observer
-        self.key = key
         self.spool = spool
         self.ledger_path = ledger_path
         self.wake_shipper = wake_shipper
@@ -76,8 +65,9 @@ class Receiver:
         self.counters: Counter[str] = Counter()
         self.detectors = DetectorTable()
         self.max_payload = int(config.uploader.max_payload_mb * (1 << 20))
-        self.status_path = config.uploader.state_dir / "status.json"
-        self._restore_detectors()
+        self.status_path = config.uploader.state_dir / STATUS_FILE_NAME
+        restore_detectors(self.detectors, self.status_path)
+        self.items = ItemStore(config.uploader, key, spool)
         self.bound = threading.Event()
         self.endpoint = config.link.endpoint
         self.curve = server_keys(config.link)
@@ -289,9 +279,10 @@ class Receiver:
             return
         header = message.header
         user, allowed = self._allowed(public_key)
+        limit = allowed if self.allow is not None else None  # what alerts may hear of: the key's cameras
         if message.type == "hello":
             if self._hello(peer, header, public_key, user, allowed):
-                self._observe("hello", self._allowed_only(header, allowed))
+                self._observe("hello", only_allowed_cameras(header, limit))
             self._credit(sock, peer)
             return
         cameras = list(header["cameras"]) if message.type == "status" else [header["camera"]]
@@ -302,21 +293,9 @@ class Receiver:
             record.status = header
             record.stopping = header.get("stopping") is True
             self._credit(sock, peer)
-            self._observe("status", self._allowed_only(header, allowed))
+            self._observe("status", only_allowed_cameras(header, limit))
         else:
             self._store(sock, ledger, peer, public_key, user, allowed, message)
-
-    def _allowed_only(self, header: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-        """The hello or status with only the cameras this key may send for: a key limited by
-        allow.toml must not raise alerts (camera lost, disk full) for someone else's camera."""
-        if self.allow is None:
-            return header
-        cameras = header.get("cameras")
-        if isinstance(cameras, dict):
-            cameras = {cam: state for cam, state in cameras.items() if cam in allowed}
-        elif isinstance(cameras, list):
-            cameras = [cam for cam in cameras if cam in allowed]
-        return {**header, "cameras": cameras}
 
     def _hello(self, peer: bytes, header: dict[str, Any], public_key: str, user: str,
                allowed: frozenset[str]) -> bool:
@@ -336,6 +315,7 @@ class Receiver:
             self.counters["hello_cameras_not_allowed"] += 1
             log.warning("receiver: key %s may not send for camera(s) %s; their items will be "
                         "nacked not_allowed (see allow.toml)", user or public_key, ", ".join(denied))
+        return True
 
     def _store(self, sock: zmq.Socket, ledger: Ledger, peer: bytes, public_key: str, user: str,
                allowed: frozenset[str], message: protocol.Message) -> None:
@@ -346,42 +326,13 @@ class Receiver:
                    else f"key {public_key} is no longer in the allow-list")
             self._nack(sock, peer, item_id, "not_allowed", why)
             return
-        known = ledger.sha256_of(item_id, camera, public_key)
-        if known is not None:
-            if known == header["sha256"]:
-                self.counters["duplicates"] += 1
-                self._reply(sock, peer, protocol.make_header("ack", ref=item_id, duplicate=True))
-            else:
-                self._nack(sock, peer, item_id, "conflict",
-                           f"id {item_id} for camera {camera} was stored before with a different sha256")
+        outcome = self.items.store(ledger, header, payload, public_key, self.ledger_problem)
+        if outcome.code == DUPLICATE:
+            self.counters["duplicates"] += 1
+            self._reply(sock, peer, protocol.make_header("ack", ref=item_id, duplicate=True))
             return
-        problem = self.ledger_problem or self.spool.room_problem(len(payload))
-        if problem:
-            self._nack(sock, peer, item_id, "busy", problem)
-            return
-        try:
-            context = Context(
-                camera_id=camera, message_id=item_id, sequence=header.get("seq", 0),
-                start_ms=header.get("start_ms", header["time_ms"]), content_type=header["content_type"],
-                plaintext_length=len(payload),
-            )
-        except ValueError as exc:
-            self._nack(sock, peer, item_id, "bad_value", str(exc))
-            return
-        key = ledger.key_for(item_id, camera, public_key)
-        if key != item_id:
-            log.info("receiver: id %s was stored before for another camera or detector; "
-                     "this one is stored as %s", item_id, key)
-        try:
-            path = self.spool.store(key, payload, self.key, context)
-            ledger.add(Item(key, header["sha256"], header["type"], camera, header["event"],
-                            header.get("seq", 0), len(payload), str(path),
-                            remote_key(self.config.uploader.remote_folder, header, key), time.time(),
-                            message_id=item_id, sender=public_key),
-                       self.config.uploader.destinations)
-        except (OSError, sqlite3.Error) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            self._nack(sock, peer, item_id, "busy", f"cannot store: {reason}")
+        if outcome.code != STORED:
+            self._nack(sock, peer, item_id, outcome.code, outcome.text)
             return
         self.counters[header["type"]] += 1
         self._reply(sock, peer, protocol.make_header("ack", ref=item_id))
@@ -408,20 +359,6 @@ class Receiver:
         self.counters["connections_closed"] += 1
         for record in records.values():
             log.info("receiver: %s", record.closed_words(self.max_payload + (1 << 20)))
-
-    def _restore_detectors(self) -> None:
-        """Know again the detectors of the last run's status file (a silent one must stay reported)."""
-        try:
-            last = json.loads(self.status_path.read_text())
-            restored = self.detectors.restore(list(last["detectors"]), float(last["time"]))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.info("receiver: the last status file %s is unreadable (%s); no detector restored",
-                     self.status_path, exc)
-            return
-        if restored:
-            log.info("receiver: %d detector(s) known from the last run, waiting for them to reconnect", restored)
 
     def _watch_detectors(self) -> None:
         """Report detectors gone quiet (3 missed heartbeats on all their connections)."""
@@ -451,10 +388,5 @@ class Receiver:
             "detectors": self.detectors.as_status(),
             "fault": self.ledger_problem or self.detectors.conflict,  # the health check fails while there is one
         }
-        tmp = self.status_path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps(status))
-            os.replace(tmp, self.status_path)
-        except OSError as exc:
-            log.debug("receiver: cannot write status file: %s", exc)
+        write_status(self.status_path, status)
 

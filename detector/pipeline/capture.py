@@ -7,8 +7,10 @@ recorder instead, so it is analysed exactly as in real time.
 
 A camera that never opened is named with its source and the likely fix, and
 its state is ``failing``; one that worked and went away is ``lost`` and is
-reopened with backoff, visibly, for as long as the detector runs (at once after
-a steady run, ``reopen.py``).
+reopened with backoff, visibly (its fault says how often), for as long as the
+detector runs (at once after a steady run, ``reopen.py``). A file analysed as
+fast as possible (``realtime = false``) is not waited for: if it will not open
+the camera gives up at once, ``failing``, and the detector exits non-zero.
 """
 
 from __future__ import annotations
@@ -238,12 +240,18 @@ class CaptureStage:
                 self.is_open = True
                 self.pace.opened(time.monotonic())
                 self.stats.width, self.stats.height = self.source.width, self.source.height
-                self.stats.open_error = ""
+                self.stats.open_error = self.stats.retrying = ""
                 return True
             attempt += 1
             if reason == "cannot open":  # what, and the fix: the source's own words (a USB camera's), else a guess
                 reason = getattr(self.source, "open_error", "") or open_failure(self.camera)
             self.stats.open_error = reason
+            if self._analysed_once():
+                log.error("camera %s: %s (not retried: a file analysed as fast as possible, [camera] realtime = "
+                          "false, is read once)", self.camera.id, reason)
+                self.stats.state = "failing"
+                return False
+            self.stats.retrying = f"retrying (attempt {attempt} failed, next in {backoff:.1f} s)"
             if not self.stats.opened:  # never delivered
                 if self.stats.state != "failing":
                     log.error("camera %s: %s", self.camera.id, reason)
@@ -262,6 +270,14 @@ class CaptureStage:
             backoff = min(backoff * 2, self.camera.reopen_max_s)
             self.stats.reopens += 1
         return False
+
+    def _analysed_once(self) -> bool:
+        """A file analysed as fast as possible that never opened: nothing to wait for, it is not coming.
+
+        A live source (a camera, a stream, a file standing in for one) may come back and is
+        retried for as long as the detector runs; so is a file that opened once and went away.
+        """
+        return self.camera.source == "file" and not self.source.live and not self.stats.opened
 
     def _skip_oldest_frame(self) -> bool:
         """Take the oldest frame off the detection queue; markers (lost, end) keep their place.

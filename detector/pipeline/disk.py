@@ -4,9 +4,10 @@ A write that fails with ENOSPC, EDQUOT, EIO, EROFS, EACCES or EPERM never ends a
 loses what is already in memory:
 
 - a snapshot that cannot be written is kept in memory, the first (onset) and
-  the newest one of each event (one in between that the newest replaces is
-  counted and logged), and written as soon as the disk takes it, before any
-  segment;
+  the newest one of each event, and written as soon as the disk takes it,
+  before any segment; one in between that the newest replaces is dropped:
+  counted (``snapshots_replaced``, and in ``quickcam status``), logged once
+  per outage and in the line that says the disk takes writes again;
 - a finished segment whose commit fails stays in the staging folder and is
   committed again later (its bytes are already on disk);
 - a failed segment write steps the recording down a rung: full -> reduced (the
@@ -74,7 +75,8 @@ class DiskWrites:
         self.lock = threading.RLock()
         self.rung = FULL
         self.failed = 0  # writes that failed, since start
-        self.replaced = 0  # snapshots dropped from memory for a newer one of the same event
+        self.replaced = 0  # snapshots dropped from memory for a newer one of the same event (since start)
+        self._replaced_before = 0  # ... before this outage: the recovery line says how many this one cost
         self.unrecorded = 0  # frames not recorded because the disk refused them
         self.problem = ""  # "DISK FULL" / "DISK ERROR" while there is one
         self.cause = ""
@@ -134,17 +136,22 @@ class DiskWrites:
             slot = (event, "newest") if (event, "first") in self._snapshots else (event, "first")
             older = self._snapshots.pop(slot, None)
             if older is not None:
-                self.replaced += 1
-                log.warning("camera %s: snapshot %s of event %s was never written (the disk refused it) and is "
-                            "replaced in memory by the newer snapshot %s (%d replaced so far)", self.camera_id,
-                            older[0].get("seq"), event, header.get("seq"), self.replaced)
+                self._dropped(f"snapshot {older[0].get('seq')} of event {event}", "replaced in memory by the newer "
+                              f"snapshot {header.get('seq')} (of each event only its first and newest are held)")
             elif len(self._snapshots) >= MAX_HELD_SNAPSHOTS:
                 oldest = next(iter(self._snapshots))
-                self._snapshots.pop(oldest)
-                self.replaced += 1
-                log.error("camera %s: %d snapshots already held in memory; dropping snapshot %s of event %s",
-                          self.camera_id, MAX_HELD_SNAPSHOTS, oldest[1], oldest[0])
+                dropped, _ = self._snapshots.pop(oldest)
+                self._dropped(f"snapshot {dropped.get('seq')} of event {oldest[0]}",
+                              f"{MAX_HELD_SNAPSHOTS} snapshots are already held in memory")
             self._snapshots[slot] = (header, payload)
+
+    def _dropped(self, what: str, why: str) -> None:
+        """Count a snapshot given up; the first of an outage is logged, the rest only counted (one per snapshot
+        interval of every event would flood the log) and totalled when the disk takes writes again."""
+        self.replaced += 1
+        if self.replaced - self._replaced_before == 1:
+            log.warning("camera %s: %s was never written (the disk refused it) and is dropped: %s; further drops "
+                        "are counted in quickcam status until the disk takes writes again", self.camera_id, what, why)
 
     def commit_segment(self, header: dict[str, Any], staged: Path) -> bool:
         """Commit a finished segment, or hold it in staging to retry; True if committed now."""
@@ -231,14 +238,20 @@ class DiskWrites:
             if idle or now - self._probe_at < PROBE_EVERY_S:
                 return
             self._probe_at = now
-            if not self._flush() or self.rung == FULL:
+            if not self._flush():
                 return
-            if not self._probe():
-                return
-            log.warning("camera %s: the disk takes writes again (%.0f MB free); full recording resumes (%d write(s) "
-                        "had failed, %d frame(s) not recorded)", self.camera_id, self._free() / MIB, self.failed,
-                        self.unrecorded)
-            self.rung, self.problem, self.cause = FULL, "", ""
+            dropped = self.replaced - self._replaced_before
+            if self.rung != FULL:
+                if not self._probe():
+                    return
+                log.warning("camera %s: the disk takes writes again (%.0f MB free); full recording resumes (%d "
+                            "write(s) had failed, %d frame(s) not recorded, %d snapshot(s) dropped)", self.camera_id,
+                            self._free() / MIB, self.failed, self.unrecorded, dropped)
+                self.rung, self.problem, self.cause = FULL, "", ""
+            elif dropped:  # only snapshots had been refused: they are written, say what it cost
+                log.warning("camera %s: the disk takes writes again; %d snapshot(s) had been dropped meanwhile",
+                            self.camera_id, dropped)
+            self._replaced_before = self.replaced
 
     def _free(self) -> int:
         try:
@@ -275,5 +288,7 @@ class DiskWrites:
             if self._snapshots or self._segments:
                 words.append(f"{len(self._snapshots)} snapshot(s) and {len(self._segments)} segment(s) held "
                              "until the disk takes them")
+            if self.replaced > self._replaced_before:
+                words.append(f"{self.replaced - self._replaced_before} snapshot(s) dropped")
             words.append(f"{self.failed} write(s) failed")
             return ", ".join(words)

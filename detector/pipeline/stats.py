@@ -23,6 +23,7 @@ class CameraStats:
     faces: int = 0
     opened: bool = False  # the source has delivered at least once since start
     open_error: str = ""  # why it cannot be opened, with the likely fix
+    retrying: str = ""  # while a source that would not open is retried: how often, how many times so far
     recording: bool = False  # an event is open (the console shows it)
 
     def as_status(self) -> dict:

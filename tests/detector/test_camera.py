@@ -200,6 +200,7 @@ def test_a_stream_that_ends_soon_after_each_open_is_reopened_with_backoff_not_in
     assert 2 <= source.opens <= 4  # reopened at once, it was thousands in 1.6 s
 
 
+@pytest.mark.realtime  # played in real time: a live source, detection never waits for it
 def test_a_video_file_that_appears_later_is_opened_and_read(tmp_path: Path) -> None:
     video = tmp_path / "clip.avi"
     demo = _demo(walks=(Walk(1.0, 3.0),))
@@ -207,7 +208,10 @@ def test_a_video_file_that_appears_later_is_opened_and_read(tmp_path: Path) -> N
     for _ in range(40):
         writer.write(demo.read().image)
     writer.release()
-    camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "file", "path": str(video)})
+    # Played in real time: a stand-in for a live camera, waited for (a file analysed as fast as
+    # possible is read once and not waited for: tests/test_camera_open.py).
+    camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "file", "path": str(video),
+                                                                    "realtime": True})
     from quickcam.detector.pipeline import CameraPipeline
 
     pipeline = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event())

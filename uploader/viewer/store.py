@@ -3,7 +3,7 @@
 Everything here comes from the back end's listing (names and sizes) and the
 authenticated-later ``.qsc`` headers, read as the first bytes of each file: what a
 timeline needs (times, kinds, key ids, damage the header already shows). The uploader
-names files ``FOLDER/CAMERA/DAY/EVENT/KIND-SEQ-ID.qsc`` (``uploader/receiver.py``); any
+names files ``FOLDER/CAMERA/DAY/EVENT/KIND-SEQ-ID.qsc`` (``uploader/storing.py``); any
 other name is not footage and is never served.
 
 Listings are cached for ``ttl_s`` seconds; headers are cached for as long as the

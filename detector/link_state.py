@@ -1,0 +1,52 @@
+"""What the detector knows about its link to the uploader: what ``quickcam status`` shows of it.
+
+Written by the link's thread (``link.py``, ``delivery.py``) and read by the
+status file (``status_file.py``) and the clean stop; plain values only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class InFlight:
+    """An item sent and not acked yet: its size (for the byte credit) and when it left (monotonic)."""
+
+    size: int
+    sent_at: float
+
+
+@dataclass
+class LinkState:
+    """What the status output shows about the link."""
+
+    connected: bool = False
+    credit_messages: int = 0
+    credit_bytes: int = 0
+    max_payload: int = 0
+    last_heard: float = 0.0
+    acked: int = 0
+    refused: int = 0
+    retransmits: int = 0
+    auth_refused: bool = False
+    handshake_failing: bool = False
+    connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it
+    last_error: str = ""  # the newest thing that went wrong, set by ``fail``
+    last_error_at: float = 0.0  # when (wall clock, epoch seconds)
+    error_cleared_at: float = 0.0  # when the link was healthy again after it (0: it still stands)
+    in_flight: dict[str, InFlight] = field(default_factory=dict)
+
+    def fail(self, error: str) -> None:
+        """Something went wrong now; it stands (``quickcam status``: last error) until the link is healthy."""
+        self.last_error, self.last_error_at, self.error_cleared_at = error, time.time(), 0.0
+
+    def healthy(self) -> None:
+        """The uploader grants credit again: the last error is past, shown with its time, no longer as current.
+
+        Kept rather than cleared, so a person reading the status later still sees that
+        the link was down and when; never left standing once the link works again.
+        """
+        if self.last_error and not self.error_cleared_at and not (self.auth_refused or self.handshake_failing):
+            self.error_cleared_at = time.time()
