@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from quickcam.common import crypto_header
 from quickcam.common import cryptofile as cf
 
 HERE = Path(__file__).resolve().parent
@@ -129,8 +130,8 @@ def _forge(change: Callable[[bytearray], None]) -> Callable[[bytes], bytes]:
         body = bytearray(header.raw[: -cf.CHECK_SIZE])
         change(body)
         fixed_end = cf.FIXED_SIZE - cf.CHECK_SIZE
-        body[fixed_end : cf.FIXED_SIZE] = cf._check(bytes(body[:fixed_end]))
-        return bytes(body) + cf._check(bytes(body)) + data[header.size :]
+        body[fixed_end : cf.FIXED_SIZE] = crypto_header._check(bytes(body[:fixed_end]))
+        return bytes(body) + crypto_header._check(bytes(body)) + data[header.size :]
 
     return apply
 
