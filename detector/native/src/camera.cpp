@@ -14,6 +14,7 @@
 #include "logging.hpp"
 #include "motion.hpp"
 #include "wire.hpp"
+#include "zones.hpp"
 
 namespace qc {
 
@@ -273,7 +274,7 @@ void CameraPipeline::capture_loop() {
     const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
     constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
     int64_t idle_next_ns = 0;
-    bool moving = false;
+    bool moving = false, zone_set = false;
     while (!stop_) {
         Frame frame;
         if (!source_->read(frame)) {
@@ -326,6 +327,14 @@ void CameraPipeline::capture_loop() {
                 idle_next_ns = frame.time_ns + idle_period_ns;
             else
                 look = false;
+        }
+        if (!zone_set) {  // zones are in picture pixels: made at the first frame's size (detect.py's _setup)
+            zone_set = true;
+            try {
+                motion.watch(build_zone_mask(config_.zones, frame.width, frame.height));
+            } catch (const ZoneError& e) {
+                log::error("camera ", config_.id, ": ", e.what(), "; watching the whole picture");
+            }
         }
         if (look) {
             result = motion.detect(frame.luma());

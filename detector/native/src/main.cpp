@@ -286,8 +286,8 @@ int main(int argc, char** argv) {
         if (!trace_size.empty()) {
             cv::setNumThreads(1);
             for (const auto& note : config.notes) qc::log::warning("config: ", note);
-            return qc::run_motion_trace(config.cameras.empty() ? qc::MotionConfig{} : config.cameras.front().motion,
-                                        trace_size, trace_fps, video_range);
+            qc::CameraConfig camera = config.cameras.empty() ? qc::CameraConfig{} : config.cameras.front();
+            return qc::run_motion_trace(camera.motion, camera.zones, trace_size, trace_fps, video_range);
         }
         if (print_config) {
             for (const auto& note : config.notes) qc::log::warning("config: ", note);
