@@ -148,7 +148,9 @@ int run(const qc::Config& config, double seconds) {
                                    {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
-                                 {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)}})},
+                                 {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
+                                 {"last_error_at", Value::real(ls.last_error_at)},
+                                 {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
         });
     };
     const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
