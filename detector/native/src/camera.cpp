@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -150,6 +151,7 @@ Value CameraPipeline::status_value() {
     CameraStats s = stats();
     // Never "ok" while something is wrong: the camera's own trouble first, then a dead thread.
     std::string fault = s.state == "failing" || s.state == "lost" ? s.open_error : "";
+    if (!fault.empty() && !s.retrying.empty()) fault += "; " + s.retrying;
     if (!s.fault.empty()) fault = fault.empty() ? s.fault : fault + "; " + s.fault;
     if (!s.fault.empty() && s.state != "ended") s.state = "failing";
     // A full or unwritable disk: never "ok" while footage is held or recording is reduced (camera_pipeline.py).
@@ -201,11 +203,19 @@ bool CameraPipeline::open_with_backoff() {
             if (opened) {
                 pace_.opened(steady_s());
                 stats_.width = source_->width, stats_.height = source_->height;
-                stats_.open_error.clear();
+                stats_.open_error.clear(), stats_.retrying.clear();
                 return true;
             }
             if (reason.empty()) reason = open_failure(config_);
             stats_.open_error = reason;
+            if (config_.source == "file" && !source_->live && !stats_.opened) {
+                // A file analysed as fast as possible that never opened is not coming (capture.py's
+                // _analysed_once): named once, failing, and the detector exits 3; a live source is retried.
+                log::error("camera ", config_.id, ": ", reason, " (not retried: a file analysed as fast as possible, "
+                           "[camera] realtime = false, is read once)");
+                stats_.state = "failing";
+                return false;
+            }
             if (!stats_.opened) {  // never delivered a frame
                 if (stats_.state != "failing") {
                     log::error("camera ", config_.id, ": ", reason);
@@ -217,6 +227,9 @@ bool CameraPipeline::open_with_backoff() {
             }
             log::info("camera ", config_.id, ": ", stats_.opened ? "reopen" : "open", " attempt ", ++attempt,
                       " failed; next in ", backoff, " s");
+            char retrying[80];
+            std::snprintf(retrying, sizeof retrying, "retrying (attempt %d failed, next in %.1f s)", attempt, backoff);
+            stats_.retrying = retrying;
         }
         for (double waited = 0; waited < backoff && !stop_; waited += 0.05)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
