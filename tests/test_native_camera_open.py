@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import private_endpoint
 from tests.native_build import native_detector
 
@@ -25,6 +27,7 @@ def _env(root: Path, **overrides: str) -> dict[str, str]:
     return env | {"QUICKCAM_LINK__ENDPOINT": private_endpoint(root)} | overrides
 
 
+@pytest.mark.realtime  # "at once" is bounded on the wall clock (generously)
 def test_a_native_file_for_analysis_that_will_not_open_is_one_line_and_exit_3(tmp_path: Path) -> None:
     video = tmp_path / "garage.mp4"
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
