@@ -65,10 +65,11 @@ class Verdict:
     threshold: float
 
 
-def python_trace(frames: Iterable[np.ndarray], config: MotionConfig, fps: float) -> list[Verdict]:
-    """Python's motion core on gray frames."""
+def python_trace(frames: Iterable[np.ndarray], config: MotionConfig, fps: float,
+                 zone_mask: np.ndarray | None = None) -> list[Verdict]:
+    """Python's motion core on gray frames, watching ``zone_mask`` (``zones.build_zone_mask``; None: all)."""
     cv2.setNumThreads(1)
-    detector = create_detector(config, fps=fps)
+    detector = create_detector(config, fps=fps, zone_mask=zone_mask)
     out = []
     for gray in frames:
         r = detector.detect(gray)
@@ -79,7 +80,9 @@ def python_trace(frames: Iterable[np.ndarray], config: MotionConfig, fps: float)
 
 def native_trace(binary: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float,
                  config_path: Path | None = None, video_range: bool = False) -> list[Verdict]:
-    """The native motion core on the same gray frames (``--motion-trace``), one verdict per frame."""
+    """The native motion core on the same gray frames (``--motion-trace``), one verdict per frame.
+
+    ``config_path``: its first camera's motion settings and zones (the mask made at ``size``)."""
     command = [str(binary), "--motion-trace", f"{size[0]}x{size[1]}", "--fps", str(fps)]
     if video_range:
         command.append("--video-range")

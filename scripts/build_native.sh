@@ -6,7 +6,8 @@
 #
 # Debian packages it installs when missing, and why:
 #   g++ cmake pkgconf     the compiler and the build tool (CMake finds the libraries below)
-#   libopencv-dev         OpenCV's C++ library: USB cameras (videoio's V4L2), motion (imgproc)
+#   libopencv-dev         OpenCV's C++ library: USB cameras (videoio's V4L2), motion (imgproc),
+#                         zone mask images (imgcodecs, in a module loaded only when one is named)
 #   libavcodec-dev libavformat-dev libswscale-dev
 #                         FFmpeg: files and RTSP/HTTP streams decoded to 4:2:0, and H.264
 #                         (libx264) segments in MP4 with the encoder options the Python

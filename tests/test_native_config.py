@@ -1,11 +1,10 @@
 """Every detector setting of quickcam.toml is honoured by the native detector, or refused or warned with one line.
 
 A setting the native detector silently ignored would make it behave unlike the
-Python detector with no word said: zones a user drew would be watched like the
-rest of the picture (alarms from the street they excluded). So: no key of the
-detector's sections may be reported as unknown (that warning is for typos), a
-camera with zones is refused (exit 2, one line naming the fix), and the opt-in
-``idle_detect_fps`` is honoured (onsets come only at the idle looks).
+Python detector with no word said. So: no key of the detector's sections may be
+reported as unknown (that warning is for typos), and the opt-in ``idle_detect_fps``
+is honoured (onsets come only at the idle looks). Zones are honoured as Python does
+(tests/test_native_zones.py).
 """
 
 from __future__ import annotations
@@ -64,22 +63,6 @@ def test_no_setting_of_the_detector_is_unknown_to_the_native_detector(tmp_path: 
     printed = json.loads(run.stdout)["cameras"][0]
     assert printed["motion"]["idle_detect_fps"] == 5.0 and printed["input_format"] == "auto"
     assert "motion.person_check" not in run.stderr  # false: nothing to warn about
-
-
-def test_a_camera_with_zones_is_refused_in_one_line_naming_the_fix(tmp_path: Path) -> None:
-    for zones in ('include = [[[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]]',
-                  'exclude = [[[0.0, 0.0], [0.5, 0.0], [0.0, 0.5]]]',
-                  'mask = "mask.png"'):
-        (tmp_path / "quickcam.toml").write_text(f'[[cameras]]\nid = "yard"\n[cameras.zones]\n{zones}\n')
-        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
-                             env=_env(tmp_path), capture_output=True, text=True, timeout=30)
-        assert run.returncode == 2, (zones, run.stderr)
-        lines = run.stderr.strip().splitlines()
-        assert len(lines) == 1 and "zones" in lines[0] and "run `quickcam detector` for this camera" in lines[0], lines
-    (tmp_path / "quickcam.toml").write_text('[camera.zones]\ninclude = []\nexclude = []\n')  # empty: nothing drawn
-    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
-                         env=_env(tmp_path), capture_output=True, text=True, timeout=30)
-    assert run.returncode == 0 and "zones" not in run.stderr, run.stderr
 
 
 def _onset_s(root: Path, proc: subprocess.Popen) -> float:

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -14,6 +15,7 @@
 #include "logging.hpp"
 #include "motion.hpp"
 #include "wire.hpp"
+#include "zones.hpp"
 
 namespace qc {
 
@@ -149,6 +151,7 @@ Value CameraPipeline::status_value() {
     CameraStats s = stats();
     // Never "ok" while something is wrong: the camera's own trouble first, then a dead thread.
     std::string fault = s.state == "failing" || s.state == "lost" ? s.open_error : "";
+    if (!fault.empty() && !s.retrying.empty()) fault += "; " + s.retrying;
     if (!s.fault.empty()) fault = fault.empty() ? s.fault : fault + "; " + s.fault;
     if (!s.fault.empty() && s.state != "ended") s.state = "failing";
     // A full or unwritable disk: never "ok" while footage is held or recording is reduced (camera_pipeline.py).
@@ -200,11 +203,19 @@ bool CameraPipeline::open_with_backoff() {
             if (opened) {
                 pace_.opened(steady_s());
                 stats_.width = source_->width, stats_.height = source_->height;
-                stats_.open_error.clear();
+                stats_.open_error.clear(), stats_.retrying.clear();
                 return true;
             }
             if (reason.empty()) reason = open_failure(config_);
             stats_.open_error = reason;
+            if (config_.source == "file" && !source_->live && !stats_.opened) {
+                // A file analysed as fast as possible that never opened is not coming (capture.py's
+                // _analysed_once): named once, failing, and the detector exits 3; a live source is retried.
+                log::error("camera ", config_.id, ": ", reason, " (not retried: a file analysed as fast as possible, "
+                           "[camera] realtime = false, is read once)");
+                stats_.state = "failing";
+                return false;
+            }
             if (!stats_.opened) {  // never delivered a frame
                 if (stats_.state != "failing") {
                     log::error("camera ", config_.id, ": ", reason);
@@ -216,6 +227,9 @@ bool CameraPipeline::open_with_backoff() {
             }
             log::info("camera ", config_.id, ": ", stats_.opened ? "reopen" : "open", " attempt ", ++attempt,
                       " failed; next in ", backoff, " s");
+            char retrying[80];
+            std::snprintf(retrying, sizeof retrying, "retrying (attempt %d failed, next in %.1f s)", attempt, backoff);
+            stats_.retrying = retrying;
         }
         for (double waited = 0; waited < backoff && !stop_; waited += 0.05)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -273,7 +287,7 @@ void CameraPipeline::capture_loop() {
     const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
     constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
     int64_t idle_next_ns = 0;
-    bool moving = false;
+    bool moving = false, zone_set = false;
     while (!stop_) {
         Frame frame;
         if (!source_->read(frame)) {
@@ -326,6 +340,14 @@ void CameraPipeline::capture_loop() {
                 idle_next_ns = frame.time_ns + idle_period_ns;
             else
                 look = false;
+        }
+        if (!zone_set) {  // zones are in picture pixels: made at the first frame's size (detect.py's _setup)
+            zone_set = true;
+            try {
+                motion.watch(build_zone_mask(config_.zones, frame.width, frame.height));
+            } catch (const ZoneError& e) {
+                log::error("camera ", config_.id, ": ", e.what(), "; watching the whole picture");
+            }
         }
         if (look) {
             result = motion.detect(frame.luma());

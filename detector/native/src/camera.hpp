@@ -62,6 +62,7 @@ struct CameraStats {
     std::string state = "starting";
     bool opened = false;     // delivered a frame at least once
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
+    std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     std::string fault;       // a thread that died, in words
     bool dark = false;
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -181,6 +182,47 @@ bool valid_camera_id(const std::string& id) {
     return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-'; });
 }
 
+// [camera.zones] as common/config.py's ZonesConfig checks it; a relative mask names a file beside
+// the config file (config.py's _anchor_zone_masks), wherever the detector was started.
+ZonesConfig::Polygon read_polygon(const Reader& r, const toml::node& node, const std::string& key) {
+    ZonesConfig::Polygon polygon;
+    const toml::array* points = node.as_array();
+    if (!points) r.fail(key, "a polygon is a list of [x, y] points, got " + Reader::text_of(node));
+    for (const auto& point : *points) {
+        const toml::array* xy = point.as_array();
+        if (!xy || xy->size() != 2) r.fail(key, "a polygon's points are [x, y] pairs, got " + Reader::text_of(point));
+        double x = r.number(*xy->get(0), key), y = r.number(*xy->get(1), key);
+        check(r, 0.0 <= x && x <= 1.0 && 0.0 <= y && y <= 1.0, key,
+              "polygon points are fractions of the frame, each between 0 and 1");
+        polygon.emplace_back(x, y);
+    }
+    check(r, polygon.size() >= 3, key, "a polygon needs at least 3 points");
+    return polygon;
+}
+
+void read_zones(const Reader& r, const toml::node& node, const std::string& where, ZonesConfig& z) {
+    const toml::table* table = node.as_table();
+    if (!table) r.fail(where, "must be a table of include, exclude and mask, got " + Reader::text_of(node));
+    auto polygons = [&](const toml::node& n, const std::string& k, std::vector<ZonesConfig::Polygon>& out) {
+        const toml::array* list = n.as_array();
+        if (!list) r.fail(k, "must be a list of polygons, got " + Reader::text_of(n));
+        out.clear();
+        for (const auto& polygon : *list) out.push_back(read_polygon(r, polygon, k));
+    };
+    read_section(r, table, where, {
+        {"include", [&](auto& n, auto& k) { polygons(n, k, z.include); }},
+        {"exclude", [&](auto& n, auto& k) { polygons(n, k, z.exclude); }},
+        {"mask", [&](auto& n, auto& k) {
+            z.mask = r.string(n, k);
+            if (!z.mask.empty() && z.mask.front() != '/' && !r.file.empty()) {
+                std::error_code error;
+                auto file = std::filesystem::weakly_canonical(std::filesystem::absolute(r.file), error);
+                z.mask = (file.parent_path() / z.mask).string();
+            }
+        }},
+    });
+}
+
 CameraConfig read_camera(const Reader& r, const toml::table* t, const std::string& where, const toml::table& root) {
     CameraConfig c;
     read_motion(r, root["motion"].as_table(), "motion", c.motion);
@@ -229,16 +271,7 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
                        "itself (more CPU to decode it, nothing missed)");
         }},
         {"max_gop_s", nullptr},  // passthrough's; events are always encoded again here
-        {"zones", [&](auto& n, auto& k) {
-            // Never ignore a zone a user drew: watching the whole picture would raise alarms in the parts they
-            // excluded (and count motion against the area they chose), so a camera with zones is refused.
-            auto* z = n.as_table();
-            bool used = !z;
-            if (z) for (const auto& [zk, zv] : *z) used = used || !(zv.as_array() && zv.as_array()->empty());
-            if (used)
-                r.fail(k, "zones (include, exclude, mask) are not implemented by the native detector, which would "
-                          "watch the whole picture; run `quickcam detector` for this camera, or remove its zones");
-        }},
+        {"zones", [&](auto& n, auto& k) { read_zones(r, n, k, c.zones); }},
     });
     if ((c.source == "file" || c.source == "stream") && c.path.empty())
         r.fail(where + ".path", "must name the file or stream URL for source = " + c.source);

@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qc {
@@ -46,6 +47,14 @@ struct RecordingConfig {
     double over_budget_fps = 1.0;  // the reduced rung of a full disk (disk.hpp); no budget policy yet
 };
 
+// [camera.zones] (common/config.py's ZonesConfig), fractions of the frame; zones.cpp makes the mask.
+struct ZonesConfig {
+    using Polygon = std::vector<std::pair<double, double>>;
+    std::vector<Polygon> include, exclude;  // no include: the whole frame, then exclude cut out
+    std::string mask;                        // an image, white = watched; relative: beside the config file
+    bool empty() const { return include.empty() && exclude.empty() && mask.empty(); }
+};
+
 struct CameraConfig {
     std::string id = "cam0";
     std::string source = "demo";  // demo | camera | file | stream
@@ -61,6 +70,7 @@ struct CameraConfig {
     double reopen_max_s = 30.0;
     MotionConfig motion;
     RecordingConfig recording;
+    ZonesConfig zones;
 };
 
 struct LinkConfig {

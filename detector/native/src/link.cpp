@@ -33,6 +33,13 @@ double monotonic_s() {
     return duration_cast<duration<double>>(steady_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+double wall_s() {  // epoch seconds, as Python's time.time() in the status file
+    using namespace std::chrono;
+    return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
 UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, std::vector<std::string> cameras,
                            std::function<Value()> camera_status, std::string keep_copy_in)
     : config_(std::move(config)), curve_(std::move(curve)), outbox_(outbox), cameras_(std::move(cameras)),
@@ -73,7 +80,21 @@ void UploaderLink::stop(double drain_s) {
 
 LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_};
+    return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
+            error_cleared_at_};
+}
+
+void UploaderLink::fail(const std::string& error) {
+    last_error_ = error;
+    last_error_at_ = wall_s();
+    error_cleared_at_ = 0;
+}
+
+void UploaderLink::healthy() {
+    // Kept rather than cleared (link_state.py's healthy): a person reading the status later still sees that the
+    // link was down and when; never left standing as current once the link works again.
+    if (!last_error_.empty() && error_cleared_at_ == 0 && !(auth_refused_ || handshake_failing_))
+        error_cleared_at_ = wall_s();
 }
 
 // -- socket ------------------------------------------------------------------------------
@@ -215,15 +236,15 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         if (!auth_refused_) {
             auth_refused_ = true;
             auto [items, bytes] = outbox_.depth();
-            last_error_ = "uploader refused this detector's CURVE key (ZAP status " + std::to_string(value) + ")";
+            fail("uploader refused this detector's CURVE key (ZAP status " + std::to_string(value) + ")");
             log::error("link: the uploader at ", config_.endpoint, " refused this detector's CURVE key (ZAP status ",
                        value, "): add its public key to the uploader's allow-list; ", items, " item(s), ", bytes,
                        " bytes stay in the outbox until then");
         }
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
         if (!handshake_failing_) {  // ZeroMQ retries every RECONNECT_IVL: say it once per outage
-            last_error_ = "handshake with the uploader failed (is link.curve_server_public_key_file the uploader's "
-                          "key? do both sides use CURVE?)";
+            fail("handshake with the uploader failed (is link.curve_server_public_key_file the uploader's "
+                          "key? do both sides use CURVE?)");
             log::error("link: ", last_error_, "; retrying, ", outbox_.depth().first, " item(s) stay in the outbox");
         }
         handshake_failing_ = true;
@@ -245,7 +266,7 @@ void UploaderLink::heartbeat(double now) {
     if (connected_ && silent_for > kSilentAfterHeartbeats * config_.heartbeat_s) {
         log::warning("link: uploader silent for ", int(std::lround(silent_for)), " s; will re-send ", in_flight_.size(),
                      " in-flight item(s)");
-        last_error_ = "uploader silent for " + std::to_string(int(std::lround(silent_for))) + " s";
+        fail("uploader silent for " + std::to_string(int(std::lround(silent_for))) + " s");
         connected_ = false;
         credit_messages_ = credit_bytes_ = 0;
         in_flight_.clear();
@@ -339,7 +360,7 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
             hello_every_ = kHelloFirstS;
         }
         if (messages == 0 && (credit_messages_ || !connected_)) {
-            last_error_ = "uploader paused sending: " + h.at("reason").s;
+            fail("uploader paused sending: " + h.at("reason").s);
             log::warning("link: ", last_error_);
         } else if (messages && connected_ && !credit_messages_) {
             log::info("link: uploader accepts footage again");
@@ -348,6 +369,7 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         credit_messages_ = messages;
         credit_bytes_ = h.at("bytes").i;
         max_payload_ = h.has("max_payload") ? h.at("max_payload").i : 0;
+        if (credit_messages_) healthy();  // the uploader takes footage again: an error before this is past
     } else if (type == "ack") {
         const std::string& ref = h.at("ref").s;
         bool was_in_flight = in_flight_.erase(ref) > 0;
@@ -366,11 +388,11 @@ void UploaderLink::on_nack(const Value& h, double now) {
     const std::string& ref = h.at("ref").s;
     std::string error = h.at("code").s + ": " + h.at("text").s;
     if (!outbox_.holds(ref)) {
-        last_error_ = error;
+        fail(error);
         log::error("link: uploader rejected a message of ours (", error, ")");
         return;
     }
-    last_error_ = ref + ": " + error;
+    fail(ref + ": " + error);
     if (h.at("retry").b) {
         log::warning("link: uploader could not take ", ref, " now (", error, "); will send it again in ",
                      config_.ack_timeout_s, " s");

@@ -23,7 +23,9 @@ namespace qc {
 struct LinkStatus {
     bool connected = false;
     int64_t acked = 0, refused = 0, retransmits = 0, in_flight = 0;
-    std::string last_error;
+    std::string last_error;        // the newest thing that went wrong
+    double last_error_at = 0;      // when (epoch seconds)
+    double error_cleared_at = 0;   // when the link was healthy again after it (0: it still stands)
 };
 
 class UploaderLink {
@@ -54,6 +56,8 @@ private:
     void on_nack(const Value& header, double now);
     void on_monitor_event(uint16_t event, int32_t value);
     void refuse_locally(const std::string& id, const std::string& why);
+    void fail(const std::string& error);  // link_state.py's fail: it stands until healthy()
+    void healthy();                       // the uploader grants credit: the last error is past, with its time
 
     LinkConfig config_;
     CurveKeys curve_;
@@ -78,6 +82,7 @@ private:
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
     bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once
     std::string last_error_;
+    double last_error_at_ = 0, error_cleared_at_ = 0;
     std::map<std::string, InFlight> in_flight_;
 };
 

@@ -148,7 +148,9 @@ int run(const qc::Config& config, double seconds) {
                                    {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
-                                 {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)}})},
+                                 {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
+                                 {"last_error_at", Value::real(ls.last_error_at)},
+                                 {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
         });
     };
     const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
@@ -286,8 +288,8 @@ int main(int argc, char** argv) {
         if (!trace_size.empty()) {
             cv::setNumThreads(1);
             for (const auto& note : config.notes) qc::log::warning("config: ", note);
-            return qc::run_motion_trace(config.cameras.empty() ? qc::MotionConfig{} : config.cameras.front().motion,
-                                        trace_size, trace_fps, video_range);
+            qc::CameraConfig camera = config.cameras.empty() ? qc::CameraConfig{} : config.cameras.front();
+            return qc::run_motion_trace(camera.motion, camera.zones, trace_size, trace_fps, video_range);
         }
         if (print_config) {
             for (const auto& note : config.notes) qc::log::warning("config: ", note);

@@ -109,7 +109,9 @@ void RunningAverageMotion::measure_noise(const cv::Mat& normal) {
     for (int y = 0; y < normal.rows; y += lighting::kSample) {
         const float* n = normal.ptr<float>(y);
         const float* r = reference_.ptr<float>(y);
-        for (int x = 0; x < normal.cols; x += lighting::kSample) samples_.push_back(std::abs(n[x] - r[x]));
+        const uchar* z = zone_.mask.empty() ? nullptr : zone_.mask.ptr<uchar>(y);
+        for (int x = 0; x < normal.cols; x += lighting::kSample)
+            if (!z || z[x]) samples_.push_back(std::abs(n[x] - r[x]));  // inside the zone only
     }
     double sigma = std::max(kNoiseMin, 1.4826 * double(lighting::median(samples_)));
     noise_ = noise_ ? *noise_ + kNoiseSmoothing * (sigma - *noise_) : sigma;
@@ -157,6 +159,7 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     watch_switch(brightness);
     const cv::Mat& gray = denoise(brightness);
     if (reference_.empty() || reference_.size() != gray.size()) {
+        zone_ = zone_at(zone_source_, gray.size());
         reference_ = gray.clone();  // at start, or the first frame back after restart()
         return result(false, 0.0, brightness, relearn_left_ > 0);
     }
@@ -172,7 +175,8 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     foreground(normal, threshold);
     busy_.gate(normal, reference_, threshold, changed_, !relearning);
     if (gain.gained) changed_.setTo(0, gain.clipped);
-    double changed = double(cv::countNonZero(changed_)) / double(changed_.total());
+    if (!zone_.mask.empty()) cv::bitwise_and(changed_, zone_.mask, changed_);  // pixels outside the zones
+    double changed = double(cv::countNonZero(changed_)) / zone_.area;
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
     if (relearning) --relearn_left_;  // just after a global change: learn fast, but keep watching
     learn(normal, rate, gain.gained ? &gain.clipped : nullptr);

@@ -17,6 +17,7 @@
 
 #include "activity.hpp"
 #include "config.hpp"
+#include "zones.hpp"
 
 namespace qc {
 
@@ -40,6 +41,8 @@ public:
     MotionResult detect(const cv::Mat& gray, bool video_range = true);
     // The camera was away: start the background again from the next frame (base.py's restart).
     void restart();
+    // Watch only `zone_mask` (zones.hpp, any size; empty: everything), from the next background on.
+    void watch(const cv::Mat& zone_mask) { zone_source_ = zone_mask; }
     // The gray-level change that counts at `brightness` (base.py's threshold_for).
     double threshold_for(double brightness) const;
 
@@ -69,6 +72,8 @@ private:
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
+    cv::Mat zone_source_;         // the zone as given; zone_ is it at the detection size (base.py's _set_zone)
+    Zone zone_;
     BusyMap busy_;
     Persistence persistence_;
 };

@@ -5,10 +5,12 @@
 #include <vector>
 
 #include "motion.hpp"
+#include "zones.hpp"
 
 namespace qc {
 
-int run_motion_trace(const MotionConfig& config, const std::string& size, double fps, bool video_range) {
+int run_motion_trace(const MotionConfig& config, const ZonesConfig& zones, const std::string& size, double fps,
+                     bool video_range) {
     int width = 0, height = 0;
     if (std::sscanf(size.c_str(), "%dx%d", &width, &height) != 2 || width < 8 || height < 8 || width > 7680 ||
         height > 4320) {
@@ -16,6 +18,12 @@ int run_motion_trace(const MotionConfig& config, const std::string& size, double
         return 2;
     }
     RunningAverageMotion motion(config, fps);
+    try {
+        motion.watch(build_zone_mask(zones, width, height));
+    } catch (const ZoneError& e) {
+        std::cerr << "quickcam-native-detector: " << e.what() << "\n";
+        return 2;
+    }
     cv::Mat frame(height, width, CV_8U);
     const size_t bytes = size_t(width) * size_t(height);
     // One line per frame: motion area global_change lighting_blobs dark noise threshold brightness

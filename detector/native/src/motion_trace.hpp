@@ -8,7 +8,9 @@
 namespace qc {
 
 // size: "WIDTHxHEIGHT". video_range: the frames are a video's luma plane (16..235), stretched as
-// the camera path stretches it. Returns the exit code (2: bad size).
-int run_motion_trace(const MotionConfig& config, const std::string& size, double fps, bool video_range);
+// the camera path stretches it. zones: the camera's, made into a mask at that size. Returns the
+// exit code (2: bad size, or zones that cannot be built).
+int run_motion_trace(const MotionConfig& config, const ZonesConfig& zones, const std::string& size, double fps,
+                     bool video_range);
 
 }  // namespace qc

@@ -1,0 +1,66 @@
+"""A file the native detector analyses as fast as possible that will not open: one line, exit 3, not retried.
+
+As the Python detector (tests/test_camera_open.py): a file with ``realtime = false`` is read
+once and is not coming, so it is named with the fix once, the camera is ``failing`` and the
+detector exits 3 at once, instead of retrying for ever; a live source is retried, and its
+status says how often.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import private_endpoint
+from tests.native_build import native_detector
+
+
+def _env(root: Path, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    return env | {"QUICKCAM_LINK__ENDPOINT": private_endpoint(root)} | overrides
+
+
+@pytest.mark.realtime  # "at once" is bounded on the wall clock (generously)
+def test_a_native_file_for_analysis_that_will_not_open_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    video = tmp_path / "garage.mp4"
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+               QUICKCAM_CAMERA__REALTIME="false")
+    started = time.monotonic()
+    run = subprocess.run([str(native_detector())], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=60)  # no --seconds: it must end by itself
+    assert run.returncode == 3, run.stderr
+    assert time.monotonic() - started < 30, "the detector waited for a file that was never going to open"
+    named = [line for line in run.stderr.splitlines() if "garage.mp4" in line and "not retried" in line]
+    assert len(named) == 1 and "realtime = false, is read once" in named[0], run.stderr
+    assert "attempt" not in run.stderr, run.stderr  # not retried
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and "garage.mp4" in camera["fault"] and "retrying" not in camera["fault"]
+
+
+def test_a_native_file_played_in_real_time_that_will_not_open_is_retried_and_its_status_says_so(
+        tmp_path: Path) -> None:
+    """A file standing in for a live camera (realtime, the default) may appear later: retried, visibly."""
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(tmp_path / "later.mp4"),
+               QUICKCAM_CAMERA__REOPEN_MAX_S="1")
+    detector = subprocess.Popen([str(native_detector()), "--seconds", "60"], cwd=tmp_path, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    status, fault, deadline = tmp_path / "outbox" / "detector-status.json", "", time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and not re.search(r"retrying \(attempt [2-9]\d* failed", fault):
+            time.sleep(0.2)
+            try:
+                fault = json.loads(status.read_text())["cameras"]["cam0"]["fault"]
+            except (FileNotFoundError, json.JSONDecodeError, KeyError):
+                continue
+    finally:
+        detector.send_signal(signal.SIGKILL)
+        output = detector.communicate(timeout=10)[1]
+    assert re.search(r"later\.mp4.*; retrying \(attempt [2-9]\d* failed, next in \d+\.\d s\)$", fault), fault
+    assert "not retried" not in output
