@@ -202,7 +202,7 @@ class DetectStage:
         self.buffer.notify()
 
     def _snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> None:
-        image = frame.bgr()  # the one frame needed, at full size
+        image = frame.picture()  # the one frame needed, at full size and quality
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
         if not ok:
             log.error("camera %s: JPEG encoding of snapshot %d failed", self.camera.id, number)
