@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
@@ -36,6 +37,7 @@ from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
+from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
 
@@ -117,6 +119,9 @@ class AvSource:
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
         self.recent: RecentPackets | None = None  # fast_decode: the packets a snapshot is decoded from again
+        self.idle_keys: IdleKeyframes | None = None  # idle_keyframes_only: keyframes only while detection is idle
+        self.every_frame: Callable[[], bool] = lambda: True  # the detect stage: does it want every frame now?
+        self.heartbeat: Callable[[], None] = lambda: None  # the capture loop's beat, for packets not decoded
 
     # -- opening ----------------------------------------------------------------
     def open(self) -> bool:
@@ -160,9 +165,17 @@ class AvSource:
         if self.decode and self.config.fast_decode and self.mode == "passthrough":  # never for frames re-encoded
             context.options = {"skip_loop_filter": "all"}  # no deblocking: section 12d of docs/benchmarks.md
             self.recent = RecentPackets(context.name, context.extradata, self.config.id)
+        self.idle_keys = None
+        if self.decode and self.config.idle_keyframes_only and self.mode == "passthrough":
+            if self.live:  # a file analysed fast would run ahead of detection's "motion: every frame again"
+                self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
+            else:
+                log.info("camera %s: idle_keyframes_only is for live sources; every frame is decoded",
+                         self.config.id)
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
                  self._name(), context.name, self.width, self.height, self.fps, self.mode,
-                 "; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
+                 ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
+                 + ("; keyframes only while idle" if self.idle_keys else ""))
         return True
 
     def _open_container(self) -> Any:
@@ -359,6 +372,11 @@ class AvSource:
             return
         if self.info is not None and self.info.codec == "mjpeg":
             self._jpeg(self.packets[-1])
+            return
+        if self.idle_keys is not None and self.idle_keys.skip(packet, keyframe, self.stream.codec_context):
+            self.heartbeat()  # no frame for a while: not a stall
+            if self.pacer:  # a file paced as a camera: each packet takes its time, decoded or not
+                self.pacer.wait()
             return
         try:
             decoded_frames = self.stream.codec_context.decode(packet)

@@ -95,3 +95,34 @@ def test_a_cameras_snapshots_are_decoded_in_full_with_fast_decode(tmp_path: Path
                                 cv2.IMREAD_COLOR)
         assert np.array_equal(picture, expected), f"snapshot {entry['seq']} (frame {index}) is not the full decode"
         assert not np.array_equal(cheap[index], reference[index]) or index % 30 == 0
+
+
+def test_idle_keyframes_only_decodes_keyframes_until_detection_wants_every_frame_then_every_frame_exactly(
+        video: Path) -> None:
+    """While detection is idle only keyframes are decoded; from the packet where it asks for every frame (mid-GOP)
+    the decoder catches up on the GOP's skipped packets, so every frame after is the normal decode, bit for bit."""
+    camera = camera_config(video.parent).model_copy(
+        update={"source": "stream", "path": str(video), "fps": FPS, "width": 640, "height": 480,
+                "idle_keyframes_only": True})
+    source = AvSource(camera)
+    asked = []
+    source.every_frame = lambda: len(asked) > 12 or bool(asked.append(1))  # idle for 13 questions, then motion
+    assert source.open() and source.idle_keys is not None
+    frames = []
+    while (frame := source.read()) is not None:
+        frames.append(frame.bgr())
+    source.close()
+    reference = normal_decode(video)
+    assert np.array_equal(frames[0], reference[0])  # the first keyframe
+    rest = frames[1:]
+    assert 30 < len(rest) < 59, len(rest)  # a part of the first GOP was skipped, the second GOP decoded in full
+    for got, expected in zip(rest, reference[-len(rest):], strict=True):
+        assert np.array_equal(got, expected)
+
+
+def test_idle_keyframes_only_follows_the_detect_stage(tmp_path: Path, video: Path) -> None:
+    camera = camera_config(tmp_path / "outbox").model_copy(
+        update={"source": "stream", "path": str(video), "idle_keyframes_only": True})
+    pipeline = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event())
+    assert pipeline.source.every_frame == pipeline.detect.wants_every_frame
+    assert not pipeline.detect.wants_every_frame()  # nothing seen yet: keyframes only
