@@ -15,7 +15,7 @@ come from /proc.
    1 s and 2 s (1080p, events every 10 s).
 
     .venv/bin/python -m bench.bench_passthrough [--seconds 20] [--latency-seconds 45] [--vs REV] [--rounds N]
-        [--idle-detect-fps FPS] [--fast-decode] [--resolutions-only] [--latency-only]
+        [--idle-detect-fps FPS] [--fast-decode] [--idle-keyframes] [--resolutions-only] [--latency-only]
 
 ``--vs REV`` runs every passthrough case of parts 1 and 2 also with the code of
 git revision REV (extracted with ``git archive``, put first on PYTHONPATH),
@@ -24,6 +24,7 @@ change is read from one run on one (shared, loaded) machine. ``--idle-detect-fps
 adds a watching run with the opt-in reduced detection rate while nothing moves;
 ``--fast-decode`` adds a variant with ``[camera] fast_decode = true`` (this tree's
 code; watching and recording, and, with ``--idle-detect-fps``, both together);
+``--idle-keyframes`` a watching run with ``[camera] idle_keyframes_only = true``;
 ``--resolutions-only`` stops after the first table; ``--latency-only`` gives only
 the last (snapshot and first segment), with a ``fast_decode`` row per GOP when asked.
 """
@@ -174,6 +175,8 @@ def main() -> None:
                         help="also watch with [motion] idle_detect_fps = FPS (this tree's code)")
     parser.add_argument("--fast-decode", action="store_true",
                         help="also run with [camera] fast_decode = true (this tree's code)")
+    parser.add_argument("--idle-keyframes", action="store_true",
+                        help="also watch with [camera] idle_keyframes_only = true (this tree's code)")
     parser.add_argument("--resolutions-only", action="store_true",
                         help="only the first table (watching and recording per resolution)")
     parser.add_argument("--latency-only", action="store_true", help="only the last table (snapshot, first segment)")
@@ -192,6 +195,8 @@ def main() -> None:
             if args.fast_decode:
                 idle.append((f"passthrough, fast_decode + idle_detect_fps = {args.idle_detect_fps:g}", None,
                              {**rate, **fast}))
+        if args.idle_keyframes:
+            idle.append(("passthrough, idle_keyframes_only", None, {"camera:idle_keyframes_only": "true"}))
         if args.latency_only:
             latency_table(Path(folder), args.latency_seconds, fast if args.fast_decode else None)
             return
