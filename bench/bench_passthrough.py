@@ -198,7 +198,10 @@ def main() -> None:
         if args.idle_keyframes:
             idle.append(("passthrough, idle_keyframes_only", None, {"camera:idle_keyframes_only": "true"}))
         if args.latency_only:
-            latency_table(Path(folder), args.latency_seconds, fast if args.fast_decode else None)
+            extra = [("passthrough, fast_decode", fast)] if args.fast_decode else []
+            if args.idle_keyframes:
+                extra.append(("passthrough, idle_keyframes_only", {"camera:idle_keyframes_only": "true"}))
+            latency_table(Path(folder), args.latency_seconds, extra)
             return
         report(Path(folder), args.seconds, args.latency_seconds, variants, max(1, args.rounds), idle,
                args.resolutions_only)
@@ -282,17 +285,16 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
     latency_table(folder, latency_seconds)
 
 
-def latency_table(folder: Path, latency_seconds: float, fast: dict[str, str] | None = None) -> None:
-    """Snapshot and first segment durable after the onset; ``fast``: also passthrough with these settings."""
+def latency_table(folder: Path, latency_seconds: float, extra: list[tuple[str, dict[str, str]]] | None = None) -> None:
+    """Snapshot and first segment durable after the onset; ``extra``: passthrough also with these settings."""
     print(f"Time from the onset frame to the file durable in storage (local back end), 1920x1080@15, events "
           f"every 10 s, {latency_seconds:g} s per run, segment_s = 2:\n")
     print("| recorder | GOP | events | snapshot p50 | snapshot p95 | first segment p50 | first segment p95 |")
     print("|---|---|---|---|---|---|---|")
     walks = (Walk(2.0, 5.0), Walk(12.0, 15.0))
     big = SIZES["1920x1080"]
-    cases = [(mode, mode, None) for mode in MODES]
-    if fast:
-        cases.append(("passthrough", "passthrough, fast_decode", fast))
+    cases: list[tuple[str, str, dict[str, str] | None]] = [(mode, mode, None) for mode in MODES]
+    cases += [("passthrough", label, settings) for label, settings in extra or []]
     for gop_s in (1.0, 2.0):
         video = scene(folder, f"events_gop{gop_s:g}", big, 20.0, walks, gop_s)
         for mode, label, settings in cases:

@@ -103,6 +103,10 @@ SECTIONS = [
     ("floor", "12b. Where a watching camera's CPU goes", ["-m", "bench.bench_decode_floor"],
      "No target of its own: the floor under section 12's watching shares (decoding, the luma, the motion core).",
      "Figures: decoding the median of 3 rounds in one process; the paced motion core one run of 150 frames."),
+    ("decodeopts", "12d. Decoding less for detection (opt-in fast_decode, idle_keyframes_only)",
+     ["-m", "bench.bench_decode_options"],
+     "No target of its own: what FFmpeg's decoder options save under section 12's watching shares, and their price.",
+     "Figures: medians of 2 rounds, the variants in turn at the camera's pace; the picture deterministic."),
     ("usb", "13. USB cameras: H.264 passed through, MJPEG re-encoded", ["-m", "bench.bench_usb", "--rounds", "2"],
      "", "Figures: medians of 2 rounds, the four cases of each resolution interleaved in the same invocation."),
 ]
