@@ -5,7 +5,8 @@ deblocking filter (``skip_loop_filter = all``): 10-20 % less decoding CPU, and
 a picture that drifts from the camera's a little more with every frame until
 the next keyframe (docs/benchmarks.md, section 12d, has the figures). Detection
 looks at a 160-pixel-wide gray copy, where that drift is far under a gray
-level; a snapshot is what a person looks at, so its one frame is decoded again
+level (still enough to move onsets in one condition of the corpus: hence
+opt-in); a snapshot is what a person looks at, so its one frame is decoded again
 here, properly: the packets from the keyframe before it, in a second decoder
 with the default settings, in the thread that asks (detection, once per
 snapshot, at most a GOP of frames).
