@@ -8,7 +8,8 @@ given as a share of one core at 15 fps:
 
 - decoding alone (every frame; H.264 has no cheaper partial decode here: this
   build of libavcodec ignores ``flags=gray``, and skipping the loop filter
-  changes the pixels);
+  changes the pixels: ``bench_decode_options`` measures what that and the
+  decoder's other options save, and their price);
 - the luma plane brought to the detection size (``decode.shrink_luma``);
 - the same, decoding and luma, at the camera's pace (a frame every 1/15 s,
   caches cold between frames, as in the detector);

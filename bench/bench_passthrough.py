@@ -15,14 +15,18 @@ come from /proc.
    1 s and 2 s (1080p, events every 10 s).
 
     .venv/bin/python -m bench.bench_passthrough [--seconds 20] [--latency-seconds 45] [--vs REV] [--rounds N]
-        [--idle-detect-fps FPS] [--resolutions-only]
+        [--idle-detect-fps FPS] [--fast-decode] [--idle-keyframes] [--resolutions-only] [--latency-only]
 
 ``--vs REV`` runs every passthrough case of parts 1 and 2 also with the code of
 git revision REV (extracted with ``git archive``, put first on PYTHONPATH),
 before/after in turn, ``--rounds`` times each; the figures are medians, so a
 change is read from one run on one (shared, loaded) machine. ``--idle-detect-fps``
 adds a watching run with the opt-in reduced detection rate while nothing moves;
-``--resolutions-only`` stops after the first table.
+``--fast-decode`` adds a variant with ``[camera] fast_decode = true`` (this tree's
+code; watching and recording, and, with ``--idle-detect-fps``, both together);
+``--idle-keyframes`` a watching run with ``[camera] idle_keyframes_only = true``;
+``--resolutions-only`` stops after the first table; ``--latency-only`` gives only
+the last (snapshot and first segment), with a ``fast_decode`` row per GOP when asked.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ SUB = (640, 360, 500_000)
 MODES = ("reencode", "passthrough")
 WARMUP_S = 4.0
 
-Variant = tuple[str, Path | None, dict[str, str]]  # label, another revision's code, QUICKCAM_* settings
+# label, another revision's code, QUICKCAM_* settings ("camera:KEY" entries are [[cameras]] keys instead)
+Variant = tuple[str, Path | None, dict[str, str]]
 
 
 def scene(folder: Path, name: str, size: tuple[int, int, int], seconds: float, walks: tuple[Walk, ...],
@@ -64,10 +69,12 @@ def continuous(seconds: float) -> tuple[Walk, ...]:
     return tuple(Walk(t, t + 3.0, left_to_right=bool(i % 2)) for i, t in enumerate(range(0, int(seconds) + 3, 3)))
 
 
-def camera_toml(index: int, path: Path, mode: str, size: tuple[int, int, int], detect_path: Path | None) -> str:
+def camera_toml(index: int, path: Path, mode: str, size: tuple[int, int, int], detect_path: Path | None,
+                keys: dict[str, str] | None = None) -> str:
     width, height, _ = size
     lines = ["[[cameras]]", f'id = "cam{index}"', 'source = "file"', f'path = "{path}"', "loop = true",
-             "realtime = true", f"fps = {FPS}", f"width = {width}", f"height = {height}", f'record = "{mode}"']
+             "realtime = true", f"fps = {FPS}", f"width = {width}", f"height = {height}", f'record = "{mode}"',
+             *(f"{key} = {value}" for key, value in (keys or {}).items())]
     if detect_path is not None:
         lines.append(f'detect_path = "{detect_path}"')
     return "\n".join(lines) + "\n[cameras.faces]\nenabled = false\n"
@@ -96,11 +103,14 @@ def run(video: Path, mode: str, size: tuple[int, int, int], seconds: float, came
     """
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = scratch_setup(root, QUICKCAM_LOGGING__LEVEL="WARNING", **(settings or {}))
+        settings = settings or {}
+        keys = {k.removeprefix("camera:"): v for k, v in settings.items() if k.startswith("camera:")}
+        env = scratch_setup(root, QUICKCAM_LOGGING__LEVEL="WARNING",
+                            **{k: v for k, v in settings.items() if not k.startswith("camera:")})
         if code is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH", "")]))
         config = root / "quickcam.toml"
-        config.write_text("".join(camera_toml(i, video, mode, size, detect_path) for i in range(cameras)))
+        config.write_text("".join(camera_toml(i, video, mode, size, detect_path, keys) for i in range(cameras)))
         uploader = subprocess.Popen([QUICKCAM, "uploader", "--config", str(config)], cwd=root, env=env,
                                     stderr=subprocess.DEVNULL)
         detector = subprocess.Popen([QUICKCAM, "detector", "--config", str(config)], cwd=root, env=env,
@@ -163,15 +173,36 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="runs of each passthrough case (and of --vs)")
     parser.add_argument("--idle-detect-fps", type=float, metavar="FPS",
                         help="also watch with [motion] idle_detect_fps = FPS (this tree's code)")
+    parser.add_argument("--fast-decode", action="store_true",
+                        help="also run with [camera] fast_decode = true (this tree's code)")
+    parser.add_argument("--idle-keyframes", action="store_true",
+                        help="also watch with [camera] idle_keyframes_only = true (this tree's code)")
     parser.add_argument("--resolutions-only", action="store_true",
                         help="only the first table (watching and recording per resolution)")
+    parser.add_argument("--latency-only", action="store_true", help="only the last table (snapshot, first segment)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_passthrough_") as folder:
         variants: list[Variant] = [("passthrough", None, {})]
         if args.vs:
             variants.append((f"passthrough, code of {args.vs}", checkout(args.vs, Path(folder)), {}))
-        idle = ([(f"passthrough, idle_detect_fps = {args.idle_detect_fps:g}", None,
-                  {"QUICKCAM_MOTION__IDLE_DETECT_FPS": str(args.idle_detect_fps)})] if args.idle_detect_fps else [])
+        fast = {"camera:fast_decode": "true"}
+        if args.fast_decode:
+            variants.append(("passthrough, fast_decode", None, fast))
+        idle: list[Variant] = []
+        if args.idle_detect_fps:
+            rate = {"QUICKCAM_MOTION__IDLE_DETECT_FPS": str(args.idle_detect_fps)}
+            idle.append((f"passthrough, idle_detect_fps = {args.idle_detect_fps:g}", None, rate))
+            if args.fast_decode:
+                idle.append((f"passthrough, fast_decode + idle_detect_fps = {args.idle_detect_fps:g}", None,
+                             {**rate, **fast}))
+        if args.idle_keyframes:
+            idle.append(("passthrough, idle_keyframes_only", None, {"camera:idle_keyframes_only": "true"}))
+        if args.latency_only:
+            extra = [("passthrough, fast_decode", fast)] if args.fast_decode else []
+            if args.idle_keyframes:
+                extra.append(("passthrough, idle_keyframes_only", {"camera:idle_keyframes_only": "true"}))
+            latency_table(Path(folder), args.latency_seconds, extra)
+            return
         report(Path(folder), args.seconds, args.latency_seconds, variants, max(1, args.rounds), idle,
                args.resolutions_only)
 
@@ -250,17 +281,26 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
             print(f"| {name} | {cameras} | {cpu_median(results[name]):.1f}% | "
                   f"{max(r['rss'] for r in results[name]):.0f} MB |", flush=True)
 
-    print(f"\nTime from the onset frame to the file durable in storage (local back end), 1920x1080@15, events "
+    print()
+    latency_table(folder, latency_seconds)
+
+
+def latency_table(folder: Path, latency_seconds: float, extra: list[tuple[str, dict[str, str]]] | None = None) -> None:
+    """Snapshot and first segment durable after the onset; ``extra``: passthrough also with these settings."""
+    print(f"Time from the onset frame to the file durable in storage (local back end), 1920x1080@15, events "
           f"every 10 s, {latency_seconds:g} s per run, segment_s = 2:\n")
     print("| recorder | GOP | events | snapshot p50 | snapshot p95 | first segment p50 | first segment p95 |")
     print("|---|---|---|---|---|---|---|")
     walks = (Walk(2.0, 5.0), Walk(12.0, 15.0))
+    big = SIZES["1920x1080"]
+    cases: list[tuple[str, str, dict[str, str] | None]] = [(mode, mode, None) for mode in MODES]
+    cases += [("passthrough", label, settings) for label, settings in extra or []]
     for gop_s in (1.0, 2.0):
         video = scene(folder, f"events_gop{gop_s:g}", big, 20.0, walks, gop_s)
-        for mode in MODES:
-            result = run(video, mode, big, latency_seconds)
+        for mode, label, settings in cases:
+            result = run(video, mode, big, latency_seconds, settings=settings)
             snaps, firsts = latencies(result)
-            print(f"| {mode} | {gop_s:g} s | {len(snaps)} | {median(snaps):.2f} s | {percentile(snaps, 95):.2f} s | "
+            print(f"| {label} | {gop_s:g} s | {len(snaps)} | {median(snaps):.2f} s | {percentile(snaps, 95):.2f} s | "
                   f"{median(firsts):.2f} s | {percentile(firsts, 95):.2f} s |", flush=True)
     print("\nThe onset frame is the frame in which motion was confirmed (the detector's own onset delay is "
           "not included; it is the same for both recorders).")

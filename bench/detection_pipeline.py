@@ -161,14 +161,16 @@ def bench_on_file(path: Path) -> Run:
 
 
 # -- the real detector ------------------------------------------------------------
-def camera_toml(path: Path, realtime: bool) -> str:
+def camera_toml(path: Path, realtime: bool, keys: tuple[str, ...] = ()) -> str:
+    """``keys``: extra ``[camera]`` lines (``--camera-key``), e.g. ``fast_decode = true``."""
     return "\n".join([
         "[[cameras]]", 'id = "cam0"', 'source = "file"', f'path = "{path}"', f"realtime = {str(realtime).lower()}",
-        f'start = "{START.isoformat()}"', f"fps = {FPS:g}", f"width = {SIZE[0]}", f"height = {SIZE[1]}", "",
+        f'start = "{START.isoformat()}"', f"fps = {FPS:g}", f"width = {SIZE[0]}", f"height = {SIZE[1]}", *keys, "",
     ])
 
 
-def run_detector(path: Path, realtime: bool, folder: Path, code: Path | None = None) -> tuple[list[dict], str]:
+def run_detector(path: Path, realtime: bool, folder: Path, code: Path | None = None,
+                 keys: tuple[str, ...] = ()) -> tuple[list[dict], str]:
     """``quickcam detector`` on ``path`` to its end, outbox only: the rows of its ``produced.jsonl``, its log.
 
     ``code``: another revision's code (``bench_passthrough.checkout``) instead of this tree's."""
@@ -177,7 +179,7 @@ def run_detector(path: Path, realtime: bool, folder: Path, code: Path | None = N
     if code is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH", "")]))
     config = folder / "quickcam.toml"
-    config.write_text(camera_toml(path, realtime))
+    config.write_text(camera_toml(path, realtime, keys))
     done = subprocess.run([QUICKCAM, "detector", "--config", str(config)], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
@@ -261,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="detector runs at once")
     parser.add_argument("--events", action="store_true", help="also list each view's events (frames)")
     parser.add_argument("--code", metavar="REV", help="run the detector with the code of this git revision")
+    parser.add_argument("--camera-key", action="append", default=[], metavar="KEY=VALUE",
+                        help="a [camera] setting for the detector runs, as TOML (repeatable; e.g. fast_decode=true)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     formats = args.format or list(DEFAULT_FORMATS)
@@ -283,12 +287,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {condition}: {rendered.frames} frames, {len(clip.people)} walkers, "
                   f"{len(clip.changes)} lighting changes", file=sys.stderr)
             own = score(rendered.bench, clip, pre_roll, post_roll)
-            jobs = {name: pool.submit(run_detector, path, False, folder / f"run-{path.stem}", code)
+            keys = tuple(args.camera_key)
+            jobs = {name: pool.submit(run_detector, path, False, folder / f"run-{path.stem}", code, keys)
                     for name, path in rendered.files.items()}
             if condition in args.realtime:
                 name = formats[0]
                 jobs["realtime"] = pool.submit(run_detector, rendered.files[name], True,
-                                               folder / f"run-{rendered.files[name].stem}-realtime", code)
+                                               folder / f"run-{rendered.files[name].stem}-realtime", code, keys)
             for name, path in rendered.files.items():
                 on_file = bench_on_file(path)
                 rows, _ = jobs[name].result()
@@ -307,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
             for path in rendered.files.values():
                 os.unlink(path)
     print(f"The {args.split} split of bench/detection_corpus.py through `quickcam detector` (default settings, "
-          f"outbox only, files analysed as fast as possible), beside the in-process harness; code {revision}. "
-          "Cells: caught / onset in frames (median / worst) / share of people-time recorded / false events "
+          f"outbox only, files analysed as fast as possible), beside the in-process harness; code {revision}."
+          + (f" With {', '.join(args.camera_key)}." if args.camera_key else "") +
+          " Cells: caught / onset in frames (median / worst) / share of people-time recorded / false events "
           "(lighting / quiet).\n")
     for name in formats:
         print(table(results[name], f"{name} ({FORMATS[name][0]})") + "\n")

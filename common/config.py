@@ -144,6 +144,12 @@ class CameraConfig(_Section):
     detect_path: str = ""
     # Keyframes further apart than this: the stream is re-encoded (pre-roll and segments wait for keyframes).
     max_gop_s: float = Field(10.0, gt=0, le=60)
+    # Opt-in: H.264/H.265 frames for detection are decoded without the deblocking filter (10-20 % less
+    # decoding CPU); snapshots are decoded again in full (detector/redecode.py; docs/benchmarks.md 12d).
+    fast_decode: bool = False
+    # Opt-in low power: while nothing moves, no event runs and it is not dark, only keyframes are decoded for
+    # detection (one look a GOP); every frame again from the first look that sees motion (detector/idle_keyframes.py).
+    idle_keyframes_only: bool = False
     zones: ZonesConfig = ZonesConfig()
     motion: MotionConfig = MotionConfig()
     recording: RecordingConfig = RecordingConfig()

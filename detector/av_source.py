@@ -28,13 +28,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
+from quickcam.detector.idle_keyframes import IdleKeyframes
+from quickcam.detector.redecode import RecentPackets
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
 
 log = logging.getLogger(__name__)
@@ -114,6 +118,10 @@ class AvSource:
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
+        self.recent: RecentPackets | None = None  # fast_decode: the packets a snapshot is decoded from again
+        self.idle_keys: IdleKeyframes | None = None  # idle_keyframes_only: keyframes only while detection is idle
+        self.every_frame: Callable[[], bool] = lambda: True  # the detect stage: does it want every frame now?
+        self.heartbeat: Callable[[], None] = lambda: None  # the capture loop's beat, for packets not decoded
 
     # -- opening ----------------------------------------------------------------
     def open(self) -> bool:
@@ -153,8 +161,21 @@ class AvSource:
         self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
-        log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s", self.config.id,
-                 self._name(), context.name, self.width, self.height, self.fps, self.mode)
+        self.recent = None
+        if self.decode and self.config.fast_decode and self.mode == "passthrough":  # never for frames re-encoded
+            context.options = {"skip_loop_filter": "all"}  # no deblocking: section 12d of docs/benchmarks.md
+            self.recent = RecentPackets(context.name, context.extradata, self.config.id)
+        self.idle_keys = None
+        if self.decode and self.config.idle_keyframes_only and self.mode == "passthrough":
+            if self.live:  # a file analysed fast would run ahead of detection's "motion: every frame again"
+                self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
+            else:
+                log.info("camera %s: idle_keyframes_only is for live sources; every frame is decoded",
+                         self.config.id)
+        log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
+                 self._name(), context.name, self.width, self.height, self.fps, self.mode,
+                 ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
+                 + ("; keyframes only while idle" if self.idle_keys else ""))
         return True
 
     def _open_container(self) -> Any:
@@ -344,11 +365,18 @@ class AvSource:
         self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
                                    keyframe, time_ns, pts_ns, self.index))
         self._watch_keyframes(keyframe, time_ns)
+        if self.recent is not None:
+            self.recent.add(self.packets[-1])
         self.index += 1
         if not self.decode:
             return
         if self.info is not None and self.info.codec == "mjpeg":
             self._jpeg(self.packets[-1])
+            return
+        if self.idle_keys is not None and self.idle_keys.skip(packet, keyframe, self.stream.codec_context):
+            self.heartbeat()  # no frame for a while: not a stall
+            if self.pacer:  # a file paced as a camera: each packet takes its time, decoded or not
+                self.pacer.wait()
             return
         try:
             decoded_frames = self.stream.codec_context.decode(packet)
@@ -393,7 +421,8 @@ class AvSource:
         if self.frames and stamp <= self.frames[-1].time_ns:
             stamp = self.frames[-1].time_ns + 1
         luma, scale = shrink_luma(decoded, self.config.motion.detection_width)
-        self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale))
+        full = partial(self.recent.picture, stamp) if self.recent is not None else None
+        self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale, full))
         self.frame_index += 1
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ class Frame:
     index: int
     decoded: Any = None  # the decoder's own frame (PyAV VideoFrame, YUV), when there is one
     scale: int = 1
+    full: Callable[[], np.ndarray | None] | None = None  # ``decoded`` was decoded cheaply: the full decode
 
     @property
     def width(self) -> int:
@@ -71,6 +73,15 @@ class Frame:
         if self.decoded is not None:
             return self.decoded.to_ndarray(format="bgr24")
         return cv2.cvtColor(self.image, cv2.COLOR_GRAY2BGR)
+
+    def picture(self) -> np.ndarray:
+        """The full picture at full quality, for a person to look at (a snapshot): ``bgr()``, or where detection
+        decoded it cheaply (``[camera] fast_decode``), the frame decoded again in full (``redecode.py``)."""
+        if self.full is not None:
+            image = self.full()
+            if image is not None:
+                return image
+        return self.bgr()
 
     def yuv(self) -> Any:
         """The picture as YUV 4:2:0 when it is kept so (a PyAV VideoFrame, or an I420 array), else None."""

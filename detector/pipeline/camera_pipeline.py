@@ -78,6 +78,8 @@ class CameraPipeline:
         self.detect = DetectStage(camera, detect_queue, self.buffer, commands, self.disk, self.stats, source_fps,
                                   hooks.zones, hooks.governor)
         detected_until = lambda: self.detect.detected_until_ns  # noqa: E731
+        if hasattr(self.source, "every_frame"):  # idle_keyframes_only: detection says when it needs every frame
+            self.source.every_frame = self.detect.wants_every_frame
         self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk, detected_until, source_fps)
         self.record_source: Any = self.source
         self.packet_capture: PacketCaptureStage | None = None

@@ -139,6 +139,8 @@ class CaptureStage:
             log.warning("camera %s: closing the source failed (%s)", self.camera.id, exc)
 
     def _capture(self, loop: Loop) -> None:
+        if hasattr(self.source, "heartbeat"):  # a source that reads packets it does not decode (idle_keyframes_only)
+            self.source.heartbeat = loop.beat
         while not self.stop.is_set():
             loop.beat()
             if not self.is_open and not self._open_with_backoff(loop):

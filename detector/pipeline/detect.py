@@ -67,6 +67,11 @@ class DetectStage:
         self.moving = False  # the last frame looked at showed motion
         self.finished = False  # its source has ended and every event is closed
 
+    def wants_every_frame(self) -> bool:
+        """Whether every frame must be decoded and looked at (``idle_keyframes_only`` asks): motion at the
+        last look, an event running, or the dark (where every frame is looked at, always)."""
+        return self.moving or self.clock.recording or self.dark.dark
+
     def _setup(self, frame: Frame) -> MotionDetector:
         """The motion detector for this camera, made from its first frame's size.
 
@@ -202,7 +207,7 @@ class DetectStage:
         self.buffer.notify()
 
     def _snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> None:
-        image = frame.bgr()  # the one frame needed, at full size
+        image = frame.picture()  # the one frame needed, at full size and quality
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
         if not ok:
             log.error("camera %s: JPEG encoding of snapshot %d failed", self.camera.id, number)

@@ -1,0 +1,55 @@
+"""Keyframes only while nothing happens (opt-in ``[camera] idle_keyframes_only``): a low-power watch.
+
+Decoding every frame is most of what watching a camera costs, and H.264 has no
+cheaper way to decode a frame in the middle of a GOP than to decode every frame
+before it. A keyframe decodes on its own, so while detection says it need not
+look at every frame (no motion at its last look, no event, not dark), only
+keyframes are decoded: one look a GOP, for about 40 % of the decoding CPU of
+every frame at a 1 s GOP (docs/benchmarks.md, section 12d).
+
+The first look that shows motion asks for every frame again: the packets of the
+GOP skipped so far are decoded at once (their frames are not handed on: the
+decoder only needs them as references), and every frame after is decoded and
+looked at. The price is the onset: motion is seen at the next keyframe, up to
+one GOP later than with every frame (section 12d). Recording is not touched:
+the passthrough recorder keeps every packet as it came.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class IdleKeyframes:
+    """Decides per packet whether the decoder gets it; ``wanted()`` says whether detection wants every frame."""
+
+    def __init__(self, camera_id: str, wanted: Callable[[], bool]) -> None:
+        self.camera_id, self.wanted = camera_id, wanted
+        self.sparse = False  # this GOP: only its keyframe was decoded
+        self.skipped: list[Any] = []  # this GOP's packets not decoded yet
+        self.skipped_total = 0
+
+    def skip(self, packet: Any, keyframe: bool, context: Any) -> bool:
+        """True if ``packet`` is not decoded now; catches the decoder up when every frame is wanted again."""
+        if keyframe:
+            self.skipped.clear()
+            self.sparse = not self.wanted()
+            return False
+        if not self.sparse:
+            return False
+        if not self.wanted():
+            self.skipped.append(packet)
+            self.skipped_total += 1
+            return True
+        self.sparse = False  # motion: this GOP's references first, then every frame from this packet on
+        for early in self.skipped:
+            try:
+                context.decode(early)  # frames not handed on: they are past
+            except Exception as exc:  # a damaged packet: the next keyframe recovers
+                log.debug("camera %s: catching up a skipped packet failed: %s", self.camera_id, exc)
+        self.skipped.clear()
+        return False
