@@ -105,6 +105,6 @@ def test_status_shows_an_error_as_current_when_the_detector_does_not_say_it_clea
     now = 1_800_000_000.0
     link = {"endpoint": "ipc://link/uploader.sock", "connected": False, "last_error": "uploader silent for 6 s"}
     det = {"time": now, "running": True, "interval_s": 2.0, "link": link}
-    assert detector_line(det, now).endswith("; last error: uploader silent for 6 s")  # e.g. an older or third-party detector
+    assert detector_line(det, now).endswith("; last error: uploader silent for 6 s")  # an older or other detector
     link.update(connected=True, last_error_at=now - 300, error_cleared_at=now - 90)
     assert detector_line(det, now).endswith("; last error 5 min ago, cleared 90 s ago: uploader silent for 6 s")

@@ -271,6 +271,14 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
                        "itself (more CPU to decode it, nothing missed)");
         }},
         {"max_gop_s", nullptr},  // passthrough's; events are always encoded again here
+        {"fast_decode", [&](auto& n, auto& k) {
+            if (r.boolean(n, k))
+                r.note(k + ": applies to passed-through cameras only; every frame is decoded in full here");
+        }},
+        {"idle_keyframes_only", [&](auto& n, auto& k) {
+            if (r.boolean(n, k))
+                r.note(k + ": applies to passed-through live cameras only; every frame is decoded here");
+        }},
         {"zones", [&](auto& n, auto& k) { read_zones(r, n, k, c.zones); }},
     });
     if ((c.source == "file" || c.source == "stream") && c.path.empty())
