@@ -20,6 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quickcam.common.health import written_stamp
+from quickcam.detector.clock import ahead_s as clock_ahead_s
+
 if TYPE_CHECKING:
     from quickcam.common.config import RecordingConfig
     from quickcam.detector.link import UploaderLink
@@ -43,7 +46,7 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
     """The status document, from plain values (the pure part, tested without threads)."""
     items, size = outbox_depth
     return {
-        "time": time.time() if now is None else now,
+        **(written_stamp() if now is None else {"time": now}),  # tests give ``now``: then no monotonic age
         "pid": os.getpid(),
         "running": running,
         "interval_s": INTERVAL_S,  # the health check calls this file stale after a few intervals
@@ -81,23 +84,29 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
 
 
 class NotOkClock:
-    """Stamps each camera that is not ok with ``not_ok_since`` (epoch seconds): when it stopped being ok.
+    """Stamps each camera that is not ok with how long it has not been: ``not_ok_for_s`` and ``not_ok_since``.
 
     The health check (``quickcam status --healthcheck``) allows a camera a grace
     before it fails the container, so a camera that reconnects within seconds
     does not restart anything, while one that stays blind does; it needs to know
     since when, and only the detector, which writes every two seconds, can tell.
+    The duration is measured on the monotonic clock (a wall clock stepped back an
+    hour must not hide a blind camera for that hour); ``not_ok_since`` (epoch
+    seconds) is the label for people.
     """
 
     def __init__(self) -> None:
-        self._since: dict[str, float] = {}
+        self._since: dict[str, float] = {}  # time.monotonic() when each camera stopped being ok
 
-    def stamp(self, cameras: dict[str, dict[str, Any]], now: float) -> None:
+    def stamp(self, cameras: dict[str, dict[str, Any]], now: float, monotonic: float | None = None) -> None:
+        """``now`` on the wall clock, ``monotonic`` on the monotonic clock (``now`` stands for both if not given)."""
+        monotonic = now if monotonic is None else monotonic
         for camera_id, info in cameras.items():
             if info.get("state") in HEALTHY_STATES:
                 self._since.pop(camera_id, None)
             else:
-                info["not_ok_since"] = self._since.setdefault(camera_id, now)
+                for_s = monotonic - self._since.setdefault(camera_id, monotonic)
+                info["not_ok_for_s"], info["not_ok_since"] = round(for_s, 1), now - for_s
 
 
 class StatusFileWriter:
@@ -154,9 +163,10 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), state.refused, link_status, running)
-        clock.stamp(cameras, status["time"])
+        clock.stamp(cameras, status["time"], time.monotonic())
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
+        status["clock_ahead_s"] = clock_ahead_s()  # footage times after the system clock stepped back
         status["outbox"]["deleted"] = outbox.deleted  # items whose files someone deleted under us (ensure_folders)
         if extra is not None:
             status.update(extra())  # low_power, console

@@ -35,6 +35,7 @@ from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import Context
 from quickcam.common.curve import server_keys
 from quickcam.common.endpoint import is_loopback_endpoint
+from quickcam.common.health import written_stamp
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
 from quickcam.uploader.ledger import Item, Ledger
@@ -440,7 +441,7 @@ class Receiver:
 
     def _write_status(self, ledger: Ledger, running: bool = True) -> None:
         status = {
-            "time": time.time(),
+            **written_stamp(),  # time, and the monotonic clock for ages (common/health.py)
             "running": running,  # false on the last write: a stopped uploader is not shown as up
             "pid": os.getpid(),
             "interval_s": HOUSEKEEPING_S,  # the health check calls this file stale after a few intervals
