@@ -10,8 +10,6 @@ figures over the wire in ``status`` heartbeats.
 
 from __future__ import annotations
 
-import errno
-import json
 import logging
 import os
 import threading
@@ -20,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quickcam.common.durable import write_status
 from quickcam.common.health import written_stamp
 from quickcam.detector.clock import ahead_s as clock_ahead_s
 
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 
 STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this name
 INTERVAL_S = 2.0
-RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
 HEALTHY_STATES = ("ok", "ended")  # common/health.py reads the same words
 
 
@@ -54,33 +52,6 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
         "outbox": {"items": items, "bytes": size, "refused": refused},
         "link": link,
     }
-
-
-# No new file possible, but the old one may still be overwritten: a full disk, or a folder we may no longer
-# create files in (the file itself is still ours).
-IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
-
-
-def write_status(path: Path, status: dict[str, Any]) -> None:
-    """Replace ``path`` atomically with ``status`` as JSON.
-
-    The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
-    the disk is full or the folder refuses new files (the very moment the status
-    matters most) it can still be overwritten in place, in the space it already holds.
-    """
-    text = json.dumps(status, sort_keys=True).encode()
-    text += b" " * (-len(text) % RESERVE_BYTES)
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno not in IN_PLACE_ERRNOS or not path.exists() or path.stat().st_size < len(text):
-            raise
-        with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
-            handle.write(text)
-            handle.truncate()
 
 
 class NotOkClock:

@@ -34,6 +34,7 @@ from quickcam.common import protocol
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import Context
 from quickcam.common.curve import server_keys
+from quickcam.common.durable import write_status
 from quickcam.common.endpoint import is_loopback_endpoint
 from quickcam.common.health import written_stamp
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler
@@ -95,6 +96,7 @@ class Receiver:
         self._monitor: zmq.Socket | None = None
         self._lock: link_endpoint.EndpointLock | None = None
         self._peer_fd: dict[bytes, int] = {}
+        self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
@@ -450,12 +452,11 @@ class Receiver:
             "counters": dict(self.counters),
             "spool_bytes": self.spool.used_bytes(),
             "detectors": self.detectors.as_status(),
-            "fault": self.ledger_problem or self.detectors.conflict,  # the health check fails while there is one
+            # The health check fails while there is one; other_fault: the shipper's (uploader/app.py).
+            "fault": self.ledger_problem or self.detectors.conflict or self.other_fault(),
         }
-        tmp = self.status_path.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(status))
-            os.replace(tmp, self.status_path)
+            write_status(self.status_path, status)  # in place when the disk is full (common/durable.py)
         except OSError as exc:
             log.debug("receiver: cannot write status file: %s", exc)
 

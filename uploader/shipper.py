@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from quickcam.uploader.spool import Spool
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP_S = 3600.0  # a server asking for longer is asked again after an hour
+FAULT_WAIT_MIN_S, FAULT_WAIT_MAX_S = 0.2, 5.0  # between tries while the ledger cannot be written
 
 
 class Shipper:
@@ -40,6 +42,8 @@ class Shipper:
         self.stop_event = threading.Event()
         self.idle = threading.Event()
         self.paused: dict[str, tuple[float, int]] = {}  # destination -> (time.monotonic() it may be tried, failures)
+        self.fault = ""  # why no upload can proceed at all (the ledger cannot be written); "" normally
+        self._fault_wait = 0.0
 
     def backoff(self, attempts: int) -> float:
         return min(self.retry_max_s, self.retry_base_s * 2 ** min(attempts, 16)) * random.uniform(0.5, 1.0)
@@ -48,16 +52,40 @@ class Shipper:
         ledger = Ledger(self.ledger_path)
         try:
             while not self.stop_event.is_set():
-                worked = self.run_once(ledger)
+                try:
+                    worked = self.run_once(ledger)
+                    wait = None if worked else ledger.next_due_in()
+                except Exception as exc:  # the ledger's disk full or failing, or a bug: wait, never end the thread
+                    self._failing(exc)
+                    continue
+                if self.fault and worked:  # a round that wrote to the ledger
+                    log.warning("shipper: the ledger takes updates again; uploads go on")
+                    self.fault, self._fault_wait = "", 0.0
                 if not worked:  # nothing due, or only for paused destinations: sleep until one may be tried
                     self.idle.set()
-                    wait = ledger.next_due_in()
                     wait = max(1.0 if wait is None else wait, self._pause_left())
                     self.wake.wait(timeout=min(1.0, max(0.05, wait)))
                     self.wake.clear()
                     self.idle.clear()
         finally:
             ledger.close()
+
+    def _failing(self, exc: Exception) -> None:
+        """One error line per outage (a traceback only for what is not a disk or database error), then a wait.
+
+        Before, the first ``database or disk is full`` from the ledger ended the
+        shipper thread: the uploader went on accepting footage into its spool and
+        never uploaded again until it was restarted.
+        """
+        expected = isinstance(exc, (sqlite3.Error, OSError))
+        if not self.fault:
+            log.error("shipper: cannot update the ledger %s (%s: %s); uploads wait and resume by themselves once "
+                      "it can be written (free space on its disk)", self.ledger_path, type(exc).__name__, exc,
+                      exc_info=not expected)
+        self.fault = (f"uploads stopped: cannot update the ledger {self.ledger_path} ({exc}); "
+                      "free space on its disk (quickcam status shows when uploads go on)")
+        self._fault_wait = min(FAULT_WAIT_MAX_S, max(FAULT_WAIT_MIN_S, self._fault_wait * 2))
+        self.stop_event.wait(self._fault_wait)
 
     def run_once(self, ledger: Ledger) -> bool:
         """Attempt every due delivery once; True if anything was attempted."""
