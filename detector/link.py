@@ -80,6 +80,7 @@ class LinkState:
     acked: int = 0
     refused: int = 0
     retransmits: int = 0
+    malformed: int = 0  # messages from the uploader that did not decode, ignored
     auth_refused: bool = False
     handshake_failing: bool = False
     connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it
@@ -379,8 +380,6 @@ class UploaderLink:
             if flight is not None:
                 if now - flight.sent_at < self.config.ack_timeout_s:
                     continue
-                state.retransmits += 1
-                log.info("link: no ack for %s after %.0f s; sending again", item.id, now - flight.sent_at)
             else:
                 if state.max_payload and item.size > state.max_payload:
                     self._refuse_locally(item.id, f"{item.size} bytes is over the uploader's "
@@ -402,6 +401,9 @@ class UploaderLink:
                 continue
             if not sent:
                 return False  # ZeroMQ buffer full or peer gone: try again shortly
+            if flight is not None:  # said once it is sent, not at each 50 ms try while ZeroMQ has no peer
+                state.retransmits += 1
+                log.info("link: no ack for %s after %.0f s; sent again", item.id, now - flight.sent_at)
             state.in_flight[item.id] = InFlight(item.size, now)
         return True
 
@@ -414,7 +416,11 @@ class UploaderLink:
         try:
             message = protocol.decode(frames, accept=protocol.UPLOADER_TYPES)
         except protocol.ProtocolError as exc:
-            log.warning("link: ignoring a malformed message from the uploader: %s", exc)
+            self.state.malformed += 1  # counted (status file: link.malformed), logged once per 100
+            self.state.last_error = f"{self.state.malformed} malformed message(s) from the uploader ignored ({exc})"
+            if self.state.malformed % 100 == 1:
+                log.warning("link: ignoring a malformed message from the uploader (%d so far; is the endpoint "
+                            "a quickcam uploader?): %s", self.state.malformed, exc)
             return
         state = self.state
         state.last_heard = time.monotonic()

@@ -129,7 +129,7 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
     def collect(running: bool) -> dict[str, Any]:
         state = link.state
         link_status = {"endpoint": link.config.endpoint, "connected": state.connected,
-                       "acked": state.acked, "retransmits": state.retransmits,
+                       "acked": state.acked, "retransmits": state.retransmits, "malformed": state.malformed,
                        "in_flight": len(state.in_flight), "last_error": state.last_error}
         outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
