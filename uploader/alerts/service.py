@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 INBOX_MAX = 1000
 TICK_S = 0.25  # silence is noticed within this of silent_after_s
 STORAGE_EVERY_S = 5.0  # the ledger summary (storage_failing, backlog) is read this often
+CLOCK_STEP_S = 1.0  # the wall clock moving this much more or less than the monotonic one is a step
 GIVE_UP_MIN_ATTEMPTS = 5  # an undelivered alert is given up only after this many attempts, however old
 STATUS_FILE = "alerts-status.json"
 
@@ -152,12 +153,14 @@ class AlertService:
         alerts_db = AlertQueue(self.alerts_path)
         ledger = Ledger(self.ledger_path)
         last_tick = last_storage = last_status = float("-inf")
+        clock = (time.time(), time.monotonic())
         try:
             while not self.stop_event.is_set():
                 try:
                     obs: Observation | None = self.inbox.get(timeout=TICK_S)
                 except queue.Empty:
                     obs = None
+                clock = self._follow_clock_step(clock)  # before the observation, which is on the new clock
                 if obs is not None:
                     self._handle(obs, alerts_db)
                 now = time.monotonic()  # the schedule: a wall clock stepped back must not stop the ticks
@@ -173,6 +176,17 @@ class AlertService:
         finally:
             alerts_db.close()
             ledger.close()
+
+    def _follow_clock_step(self, last: tuple[float, float]) -> tuple[float, float]:
+        """If the wall clock stepped since ``last`` (wall, monotonic), move the rules' times with it; the new pair."""
+        now = (time.time(), time.monotonic())
+        step = (now[0] - last[0]) - (now[1] - last[1])
+        if abs(step) > CLOCK_STEP_S:
+            log.warning("alerts: the system clock stepped %s by %.0f s; silence, cooldowns and episodes are "
+                        "measured across it as if it had not (check NTP)", "forward" if step > 0 else "back",
+                        abs(step))
+            self.rules.shift(step)
+        return now
 
     def _handle(self, obs: Observation, alerts_db: AlertQueue) -> None:
         outcome = self.rules.feed(obs)
