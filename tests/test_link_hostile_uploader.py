@@ -48,11 +48,12 @@ def test_an_uploader_sending_garbage_after_a_good_hello_costs_nothing_and_is_cou
     link = UploaderLink(LinkConfig(endpoint=endpoint, ack_timeout_s=1, heartbeat_s=0.5), outbox, ["cam0"],
                         camera_status=dict)
     received: list[tuple[bytes, protocol.Message]] = []
+    done = threading.Event()
     caplog.set_level("INFO", logger="quickcam.detector.link")
 
     def serve(until: float, answer: bool) -> None:
         """Read what the link sends; answer each hello with credit and, if ``answer``, each item with an ack."""
-        while time.monotonic() < until:
+        while time.monotonic() < until and not done.is_set():
             if not router.poll(50):
                 continue
             peer, *frames = router.recv_multipart()
@@ -64,6 +65,7 @@ def test_an_uploader_sending_garbage_after_a_good_hello_costs_nothing_and_is_cou
                 ack = protocol.make_header("ack", ref=message.header["id"])
                 router.send_multipart([peer, *protocol.encode(protocol.Message(ack))])
 
+    thread = None
     try:
         link.start()
         serve(time.monotonic() + 2.0, answer=False)  # hello, credit, the items go out unanswered
@@ -77,12 +79,15 @@ def test_an_uploader_sending_garbage_after_a_good_hello_costs_nothing_and_is_cou
         assert link.thread.is_alive()
         thread = threading.Thread(target=serve, args=(time.monotonic() + 15, True), daemon=True)
         thread.start()  # now answers properly: every item re-sent after the ack timeout is acknowledged
-        assert wait_until(lambda: not outbox.pending(), 15), link.state
-        assert link.thread.is_alive() and link.state.acked >= ITEMS
+        assert wait_until(lambda: not outbox.pending() and link.state.acked >= ITEMS, 15), link.state
+        assert link.thread.is_alive()
         assert link.state.malformed >= FLOOD  # counted: the status file's link.malformed, quickcam status shows it
         assert "malformed" in link.state.last_error
     finally:
         link.stop()
+        done.set()
+        if thread is not None:
+            thread.join(timeout=5)
         router.close()
         ctx.term()
     lines = [r for r in caplog.records if "malformed" in r.getMessage()]
