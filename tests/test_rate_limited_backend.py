@@ -79,8 +79,9 @@ def test_a_destination_answering_429_with_retry_after_is_asked_once_per_wait_and
         assert f"rate limited (429); the server asks to wait {RETRY_AFTER_S} s" in row["last_error"], row
         assert len(list((tmp_path / "spool").glob("*.qsc"))) == ITEMS  # all of it waits in the spool
         dropbox.faults.clear()  # the server answers again
-        assert wait_until(lambda: _dropbox_row(pipe)["uploaded"] == ITEMS, 20), pipe.output("uploader")[-3000:]
-        assert len(dropbox.files) == ITEMS and not list((tmp_path / "spool").glob("*.qsc"))
+        assert wait_until(lambda: len(dropbox.files) == ITEMS, 20), pipe.output("uploader")[-3000:]
+        assert wait_until(lambda: _dropbox_row(pipe)["uploaded"] == ITEMS, 10)
+        assert wait_until(lambda: not list((tmp_path / "spool").glob("*.qsc")), 10)
         assert "uploads to dropbox work again after" in pipe.output("uploader")
     finally:
         if client is not None:
