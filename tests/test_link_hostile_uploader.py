@@ -2,8 +2,8 @@
 
 The detector's link (a real ZeroMQ socket, the real outbox) talks to a socket of
 the test's that plays the uploader: a valid credit, then random frames, half
-messages (the protocol frame alone, a cut msgpack header), a flood of junk,
-before it acknowledges properly. The
+messages (the protocol frame alone, a cut msgpack header), a flood of junk, a
+frame over the link's size limit, before it acknowledges properly. The
 link must survive all of it, log it in a bounded number of lines, count it where
 ``quickcam status`` shows it, and deliver everything once the answers are right.
 """
@@ -19,7 +19,7 @@ import zmq
 
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
-from quickcam.detector.link import UploaderLink
+from quickcam.detector.link import MAX_REPLY_BYTES, UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import private_endpoint
 from tests.test_curve import snapshot, wait_until
@@ -76,13 +76,15 @@ def test_an_uploader_sending_garbage_after_a_good_hello_costs_nothing_and_is_cou
                 [protocol.PROTOCOL_FRAME, os.urandom(100), b"extra"]]
         for frames in junk * (FLOOD // len(junk)):
             router.send_multipart([peer, *frames])
+        # ZeroMQ drops a connection that brings a frame over the link's limit, and did not reconnect by itself.
+        router.send_multipart([peer, protocol.PROTOCOL_FRAME, b"\0" * (MAX_REPLY_BYTES + 1)])
         assert link.thread.is_alive()
-        thread = threading.Thread(target=serve, args=(time.monotonic() + 15, True), daemon=True)
-        thread.start()  # now answers properly: every item re-sent after the ack timeout is acknowledged
-        assert wait_until(lambda: not outbox.pending() and link.state.acked >= ITEMS, 15), link.state
+        thread = threading.Thread(target=serve, args=(time.monotonic() + 25, True), daemon=True)
+        thread.start()  # now answers properly: every item re-sent is acknowledged
+        assert wait_until(lambda: not outbox.pending() and link.state.acked >= ITEMS, 20), link.state
         assert link.thread.is_alive()
         assert link.state.malformed >= FLOOD  # counted: the status file's link.malformed, quickcam status shows it
-        assert "malformed" in link.state.last_error
+        assert any("new socket" in r.getMessage() for r in caplog.records)  # recovered from the dropped connection
     finally:
         link.stop()
         done.set()
