@@ -3,15 +3,21 @@
 A file is written under a temporary name, flushed and fsynced, renamed over
 its final name, and the folder is fsynced, so after a crash (or a pulled
 plug) the final name holds either nothing or the whole file, never a part.
+Status files (``write_status``) are replaced atomically too, and padded so that
+a full disk can still take the next one in place.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+RESERVE_BYTES = 16 * 1024  # a status file keeps this much room (a multiple of it) for a full disk
 
 
 def fsync_dir(path: Path) -> None:
@@ -41,3 +47,30 @@ def atomic_write(path: Path, part_name: str | None = None) -> Iterator[BinaryIO]
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+
+
+# No new file possible, but the old one may still be overwritten: a full disk, or a folder we may no longer
+# create files in (the file itself is still ours).
+IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    """Replace ``path`` atomically with ``status`` as JSON (a status file: no fsync, it is rewritten soon).
+
+    The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
+    the disk is full or the folder refuses new files (the very moment the status
+    matters most) it can still be overwritten in place, in the space it already holds.
+    """
+    text = json.dumps(status, sort_keys=True).encode()
+    text += b" " * (-len(text) % RESERVE_BYTES)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_bytes(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno not in IN_PLACE_ERRNOS or not path.exists() or path.stat().st_size < len(text):
+            raise
+        with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
+            handle.write(text)
+            handle.truncate()

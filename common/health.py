@@ -21,6 +21,8 @@ rule, which docs/deploy.md (Health checks) states for operators:
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 ROLES = ("auto", "detector", "uploader", "all")
@@ -31,6 +33,35 @@ HEALTH_GRACE_S = 30.0  # a camera may be not ok this long (a reconnect) before t
 HEALTHY_STATES = ("ok", "ended")  # detector/status_file.py stamps every other state with not_ok_since
 FIX = {"detector": "start it (docker compose up -d detector, systemctl start quickcam-detector) or see its log",
        "uploader": "start it (docker compose up -d uploader, systemctl start quickcam-uploader) or see its log"}
+
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def _boot_id() -> str:
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return ""
+
+
+def written_stamp() -> dict[str, Any]:
+    """The ``time`` keys of a status file: the wall clock for people, the monotonic clock for ages.
+
+    A reader on the same boot of the same machine (``quickcam status``, the
+    health check) takes the file's age from ``monotonic``, so a wall clock
+    stepped back an hour does not keep a dead process "running" for that hour,
+    nor does one stepped forward call a live one stale. Elsewhere it uses ``time``.
+    """
+    return {"time": time.time(), "monotonic": time.monotonic(), "boot": _boot_id()}
+
+
+def age_s(status: dict[str, Any], now: float) -> float:
+    """Seconds since ``status`` was written: by the monotonic clock when it is comparable, else ``now - time``."""
+    boot, stamped = status.get("boot"), status.get("monotonic")
+    if boot and isinstance(stamped, (int, float)) and boot == _boot_id():
+        return time.monotonic() - stamped
+    return now - status.get("time", 0)
 
 
 def ago(seconds: float) -> str:
@@ -53,7 +84,7 @@ def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
     """(running, words) for a status file's contents."""
     if not status:
         return False, "not on this machine"
-    age = now - status.get("time", 0)
+    age = age_s(status, now)
     if not status.get("running", True):
         return False, f"stopped {ago(age)} ago"
     if age < stale_after_s(status):
@@ -64,9 +95,10 @@ def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
 def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
     """One phrase per camera of a running detector that has not been ok for more than ``HEALTH_GRACE_S``.
 
-    Judged by the camera's ``not_ok_since`` stamp (both detectors write it); a
-    status file without the stamp (an older detector) by the state alone,
-    ``starting`` excepted.
+    Judged by the camera's ``not_ok_for_s`` (how long as of the write, measured on
+    the monotonic clock) plus the file's age, else by its ``not_ok_since`` stamp
+    (the native detector writes only that); a status file with neither (an older
+    detector) by the state alone, ``starting`` excepted.
     """
     if not liveness(det, now)[0]:
         return []
@@ -76,10 +108,13 @@ def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
         since = info.get("not_ok_since")
         if state in HEALTHY_STATES or (since is None and state == "starting"):
             continue
-        if since is not None and now - float(since) <= HEALTH_GRACE_S:
+        not_ok = info.get("not_ok_for_s")
+        for_s = (float(not_ok) + max(0.0, age_s(det, now)) if isinstance(not_ok, (int, float))
+                 else now - float(since) if since is not None else None)
+        if for_s is not None and for_s <= HEALTH_GRACE_S:
             continue
         fault = info.get("fault") or "see quickcam status and the detector's log"
-        span = f" for {ago(now - float(since))}" if since is not None else ""
+        span = f" for {ago(for_s)}" if for_s is not None else ""
         blind.append(f"camera {camera_id} {state.upper()}{span} ({fault})")
     return blind
 
@@ -99,7 +134,7 @@ def silent_detectors(live: dict[str, Any], now: float) -> list[str]:
     for det in live.get("detectors", []):
         if not det.get("status") or det.get("stopping") or (det.get("restored") and not det.get("silent")):
             continue  # a bare hello (quickcam doctor), a clean stop, or one given time to reconnect
-        quiet = float(det.get("seen_s_ago", 0)) + max(0.0, now - live.get("time", now))
+        quiet = float(det.get("seen_s_ago", 0)) + max(0.0, age_s(live, now))
         limit = det.get("silent_after_s")
         if det.get("silent") or (isinstance(limit, (int, float)) and quiet > limit):
             name = det.get("key") or det.get("detector") or "?"

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.clock import footage_ns
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
@@ -332,7 +333,7 @@ class AvSource:
                 origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
                 self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
             return self.anchor_ns + offset_ns
-        now = time.time_ns()
+        now = footage_ns()  # not time.time_ns(): a clock stepped back would stall packet times (detector/clock.py)
         if self.anchor_ns is None or abs(self.anchor_ns + offset_ns - now) > DRIFT_NS:
             if self.anchor_ns is not None:
                 log.info("camera %s: the stream's clock drifted from the wall clock; re-anchored", self.config.id)

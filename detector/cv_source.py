@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.clock import footage_ns
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
 
 log = logging.getLogger("quickcam.detector.sources")  # the sources' lines, under the name they always had
@@ -175,7 +176,7 @@ class CaptureSource:
         if self.timeline is not None:
             stamp = self.timeline.stamp(self.capture.get(cv2.CAP_PROP_POS_MSEC))
         else:
-            stamp = time.time_ns()
+            stamp = footage_ns()
         frame = Frame(image, stamp, self.index)
         self.index += 1
         return frame

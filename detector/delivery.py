@@ -56,8 +56,6 @@ class Delivery:
             if flight is not None:
                 if now - flight.sent_at < self.config.ack_timeout_s:
                     continue
-                state.retransmits += 1
-                log.info("link: no ack for %s after %.0f s; sending again", item.id, now - flight.sent_at)
             else:
                 if state.max_payload and item.size > state.max_payload:
                     self.refuse_locally(item.id, f"{item.size} bytes is over the uploader's "
@@ -79,6 +77,9 @@ class Delivery:
                 continue
             if not sent:
                 return False  # ZeroMQ buffer full or peer gone: try again shortly
+            if flight is not None:  # said once it is sent, not at each 50 ms try while ZeroMQ has no peer
+                state.retransmits += 1
+                log.info("link: no ack for %s after %.0f s; sent again", item.id, now - flight.sent_at)
             state.in_flight[item.id] = InFlight(item.size, now)
         return True
 

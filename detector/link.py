@@ -88,6 +88,7 @@ class UploaderLink:
         self.thread = threading.Thread(target=self._run, name="uploader-link", daemon=True)
         self._hello_every = HELLO_FIRST_S
         self._reopen_at = 0.0
+        self._reopened = False  # a new socket was opened after a dropped connection (said once per outage)
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
@@ -187,8 +188,15 @@ class UploaderLink:
             while not self.stop_event.is_set():
                 now = time.monotonic()
                 if self._reopen_at and now >= self._reopen_at:
-                    # libzmq gives up on a peer that refused our key: knock again with a new socket.
-                    log.info("link: trying the uploader again after it refused this detector's key")
+                    # libzmq gives up on a peer that refused our key, and did not reconnect after it
+                    # dropped a connection over a reply past MAXMSGSIZE: knock again with a new socket.
+                    if self.state.auth_refused:
+                        log.info("link: trying the uploader again after it refused this detector's key")
+                    elif not self._reopened:
+                        log.warning("link: the connection to the uploader dropped and ZeroMQ did not reconnect; "
+                                    "trying with a new socket (again, backing off up to %.0f s, until it answers)",
+                                    AUTH_RETRY_MAX_S)
+                    self._reopened = not self.state.auth_refused
                     self._close(sock, monitor)
                     sock, monitor = self._open(ctx)
                     poller = self._poller(sock, monitor, wakeup.fd)
@@ -291,6 +299,9 @@ class UploaderLink:
         elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._hello_now = True
             state.connection_dropped = False
+            self._reopened = False
+            if not state.auth_refused:
+                self._reopen_at = 0.0  # ZeroMQ reconnected by itself: no new socket needed
             self._refused_backoff = AUTH_RETRY_FIRST_S
             if state.handshake_failing:
                 log.info("link: handshake with the uploader succeeds again")
@@ -336,6 +347,9 @@ class UploaderLink:
             state.in_flight.clear()
             self._hello_every = HELLO_FIRST_S
         if not state.connected:
+            if state.connection_dropped and not state.auth_refused and not self._reopen_at:
+                self._reopen_at = now + self._refused_backoff  # a new socket, unless ZeroMQ reconnects first
+                self._refused_backoff = min(self._refused_backoff * 2, AUTH_RETRY_MAX_S)
             self._send_hello(sock)
             return
         self._send(sock, self._status_header())
@@ -351,7 +365,11 @@ class UploaderLink:
         try:
             message = protocol.decode(frames, accept=protocol.UPLOADER_TYPES)
         except protocol.ProtocolError as exc:
-            log.warning("link: ignoring a malformed message from the uploader: %s", exc)
+            self.state.malformed += 1  # counted (status file: link.malformed), logged once per 100
+            self.state.fail(f"{self.state.malformed} malformed message(s) from the uploader ignored ({exc})")
+            if self.state.malformed % 100 == 1:
+                log.warning("link: ignoring a malformed message from the uploader (%d so far; is the endpoint "
+                            "a quickcam uploader?): %s", self.state.malformed, exc)
             return
         state = self.state
         state.last_heard = time.monotonic()

@@ -30,6 +30,7 @@ class LinkState:
     acked: int = 0
     refused: int = 0
     retransmits: int = 0
+    malformed: int = 0  # messages from the uploader that did not decode, ignored
     auth_refused: bool = False
     handshake_failing: bool = False
     connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it

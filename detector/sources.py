@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.clock import footage_ns
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ class DemoSource:
         cv2.randn(self.noise, 0, 4)
         image = cv2.add(image, self.noise)
         # As fast as possible, a synthetic clock keeps durations truthful.
-        stamp = time.time_ns() if self.pacer else self.started_ns + int(self.index * 1e9 / self.fps)
+        stamp = footage_ns() if self.pacer else self.started_ns + int(self.index * 1e9 / self.fps)
         if self.index == 0:
             # Scene time 0 on the wall clock: benchmarks turn the scripted walks into onsets with it.
             log.info("demo scene clock starts at %d ms", stamp // 1_000_000)

@@ -10,8 +10,6 @@ figures over the wire in ``status`` heartbeats.
 
 from __future__ import annotations
 
-import errno
-import json
 import logging
 import os
 import threading
@@ -19,6 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from quickcam.common.durable import write_status
+from quickcam.common.health import written_stamp
+from quickcam.detector.clock import ahead_s as clock_ahead_s
 
 if TYPE_CHECKING:
     from quickcam.common.config import RecordingConfig
@@ -30,7 +32,6 @@ log = logging.getLogger(__name__)
 
 STATUS_FILE_NAME = "detector-status.json"  # uploader/cli.py reads it by this name
 INTERVAL_S = 2.0
-RESERVE_BYTES = 16 * 1024  # the status file keeps this much room (a multiple of it) for a full disk
 HEALTHY_STATES = ("ok", "ended")  # common/health.py reads the same words
 
 
@@ -43,7 +44,7 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
     """The status document, from plain values (the pure part, tested without threads)."""
     items, size = outbox_depth
     return {
-        "time": time.time() if now is None else now,
+        **(written_stamp() if now is None else {"time": now}),  # tests give ``now``: then no monotonic age
         "pid": os.getpid(),
         "running": running,
         "interval_s": INTERVAL_S,  # the health check calls this file stale after a few intervals
@@ -53,51 +54,30 @@ def build_status(cameras: dict[str, dict[str, Any]], outbox_depth: tuple[int, in
     }
 
 
-# No new file possible, but the old one may still be overwritten: a full disk, or a folder we may no longer
-# create files in (the file itself is still ours).
-IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
-
-
-def write_status(path: Path, status: dict[str, Any]) -> None:
-    """Replace ``path`` atomically with ``status`` as JSON.
-
-    The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
-    the disk is full or the folder refuses new files (the very moment the status
-    matters most) it can still be overwritten in place, in the space it already holds.
-    """
-    text = json.dumps(status, sort_keys=True).encode()
-    text += b" " * (-len(text) % RESERVE_BYTES)
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno not in IN_PLACE_ERRNOS or not path.exists() or path.stat().st_size < len(text):
-            raise
-        with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
-            handle.write(text)
-            handle.truncate()
-
-
 class NotOkClock:
-    """Stamps each camera that is not ok with ``not_ok_since`` (epoch seconds): when it stopped being ok.
+    """Stamps each camera that is not ok with how long it has not been: ``not_ok_for_s`` and ``not_ok_since``.
 
     The health check (``quickcam status --healthcheck``) allows a camera a grace
     before it fails the container, so a camera that reconnects within seconds
     does not restart anything, while one that stays blind does; it needs to know
     since when, and only the detector, which writes every two seconds, can tell.
+    The duration is measured on the monotonic clock (a wall clock stepped back an
+    hour must not hide a blind camera for that hour); ``not_ok_since`` (epoch
+    seconds) is the label for people.
     """
 
     def __init__(self) -> None:
-        self._since: dict[str, float] = {}
+        self._since: dict[str, float] = {}  # time.monotonic() when each camera stopped being ok
 
-    def stamp(self, cameras: dict[str, dict[str, Any]], now: float) -> None:
+    def stamp(self, cameras: dict[str, dict[str, Any]], now: float, monotonic: float | None = None) -> None:
+        """``now`` on the wall clock, ``monotonic`` on the monotonic clock (``now`` stands for both if not given)."""
+        monotonic = now if monotonic is None else monotonic
         for camera_id, info in cameras.items():
             if info.get("state") in HEALTHY_STATES:
                 self._since.pop(camera_id, None)
             else:
-                info["not_ok_since"] = self._since.setdefault(camera_id, now)
+                for_s = monotonic - self._since.setdefault(camera_id, monotonic)
+                info["not_ok_for_s"], info["not_ok_since"] = round(for_s, 1), now - for_s
 
 
 class StatusFileWriter:
@@ -144,7 +124,7 @@ def link_status(link: UploaderLink) -> dict[str, Any]:
     """The link's part of the status: its last error with when it happened, and when it cleared (0: it stands)."""
     state = link.state
     return {"endpoint": link.config.endpoint, "connected": state.connected,
-            "acked": state.acked, "retransmits": state.retransmits,
+            "acked": state.acked, "retransmits": state.retransmits, "malformed": state.malformed,
             "in_flight": len(state.in_flight), "last_error": state.last_error,
             "last_error_at": state.last_error_at, "error_cleared_at": state.error_cleared_at}
 
@@ -159,9 +139,10 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
         outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), link.state.refused, link_status(link), running)
-        clock.stamp(cameras, status["time"])
+        clock.stamp(cameras, status["time"], time.monotonic())
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
+        status["clock_ahead_s"] = clock_ahead_s()  # footage times after the system clock stepped back
         status["outbox"]["deleted"] = outbox.deleted  # items whose files someone deleted under us (ensure_folders)
         if extra is not None:
             status.update(extra())  # low_power, console

@@ -36,6 +36,7 @@ from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_source import STREAM_TIMEOUT_S, AvSource, Packet, StreamInfo
+from quickcam.detector.clock import footage_ns
 from quickcam.detector.cv_source import CaptureSource
 from quickcam.detector.sources import Frame
 from quickcam.detector.v4l2 import DeviceError, choose_input, device_error, query, request_keyframe_period
@@ -155,7 +156,7 @@ class V4l2Source(AvSource):
         stamp_ns = ticks * self.tick_num * 1_000_000_000 // self.tick_den
         if self.clock == "wall":
             return stamp_ns
-        now = time.time_ns() - time.monotonic_ns()
+        now = footage_ns() - time.monotonic_ns()  # forward steps only (detector/clock.py)
         if abs(now - self.to_wall_ns) > CLOCK_STEP_NS:
             log.info("camera %s: the wall clock moved by %.1f s; following it", self.config.id,
                      (now - self.to_wall_ns) / 1e9)

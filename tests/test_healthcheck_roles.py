@@ -75,7 +75,8 @@ def test_a_crashed_detector_fails_the_healthcheck_and_one_stopped_cleanly_does_n
         path = tmp_path / "outbox" / "detector-status.json"
         left = _read(path)
         assert left["running"] is True
-        path.write_text(json.dumps({**left, "time": left["time"] - 60}))  # as if a minute had passed
+        aged = {**left, "time": left["time"] - 60, "monotonic": left["monotonic"] - 60}  # as if a minute had passed
+        path.write_text(json.dumps(aged))
         crashed = _healthcheck(tmp_path, env)
         assert crashed.returncode == 1
         assert crashed.stderr.count("\n") == 1, crashed.stderr  # one line

@@ -82,6 +82,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
 
         alerts = AlertService(config, secrets, ledger_path)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
+    receiver.other_fault = lambda: shipper.fault  # in the status file: quickcam status and the health check
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -105,8 +106,9 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     deadline = time.monotonic() + seconds if seconds else None
     next_log_upload = time.monotonic() + config.uploader.log_upload_interval_s
     while not stop.is_set():
-        if not receiver_thread.is_alive():
-            log.error("uploader: receiver stopped unexpectedly")
+        if not receiver_thread.is_alive() or not shipper_thread.is_alive():
+            log.error("uploader: the %s thread stopped unexpectedly; exiting so that the service manager "
+                      "restarts the uploader", "receiver" if not receiver_thread.is_alive() else "shipper")
             return 1
         if deadline and time.monotonic() >= deadline:
             log.info("uploader: --seconds elapsed; stopping")

@@ -58,7 +58,7 @@ class DetectorRecord:
     version: str = ""
     cameras: list[str] = field(default_factory=list)
     heartbeat_s: float = DEFAULT_HEARTBEAT_MS / 1000
-    seen: float = 0.0  # time.time() of the last message on any of its connections
+    seen: float = 0.0  # time.monotonic() of the last message on any of its connections
     silent: bool = False
     stopping: bool = False  # its last message was a status saying it stops cleanly (protocol 1.1)
     status: dict[str, Any] = field(default_factory=dict)  # its last status header
@@ -104,7 +104,7 @@ class DetectorTable:
         """Record a hello; returns (record, what happened): 'new', 'back', 'changed', 'again' or 'probe'."""
         if PROBE_CAPABILITY in header.get("capabilities", []):
             return None, "probe"
-        now = time.time() if now is None else now
+        now = time.monotonic() if now is None else now
         key = _key(public_key, header["cameras"])
         record = self.records.get(key)
         if record is None:
@@ -126,7 +126,7 @@ class DetectorTable:
     def heard(self, peer: bytes, public_key: str, user: str, cameras: list[str],
               now: float | None = None) -> tuple[DetectorRecord, bool]:
         """A status or item from ``peer``; returns its record and whether it had been silent."""
-        now = time.time() if now is None else now
+        now = time.monotonic() if now is None else now
         known = self._by_peer.get(peer)
         record = self.records.get(known[0]) if known else None
         if record is None:
@@ -144,7 +144,7 @@ class DetectorTable:
 
     def newly_silent(self, now: float | None = None) -> list[tuple[DetectorRecord, float]]:
         """Records that just went quiet for 3 heartbeats, with how long; forgets long-gone ones."""
-        now = time.time() if now is None else now
+        now = time.monotonic() if now is None else now
         found = []
         for key, record in list(self.records.items()):
             quiet = now - record.seen
@@ -159,16 +159,20 @@ class DetectorTable:
                 self._first_seen.pop(peer, None)
         return found
 
-    def restore(self, entries: list[dict[str, Any]], written: float, now: float | None = None) -> int:
+    def restore(self, entries: list[dict[str, Any]], written: float, now: float | None = None,
+                wall_now: float | None = None) -> int:
         """Seed the table from this uploader's last status file (``detectors``, written at ``written``).
 
         Without it a restarted uploader knows no detector that went silent before
         it started, and its status and health check are green while those
         cameras are blind. Detectors that stopped cleanly, and bare hellos
         (``quickcam doctor``), are not restored. One that was live gets its usual
-        3 heartbeats from now to reconnect before it is called silent.
+        3 heartbeats from now to reconnect before it is called silent. ``written``
+        is on the wall clock (the file's ``time``), everything else monotonic: a
+        file from the future (the clock stepped back since) counts as just written.
         """
-        now = time.time() if now is None else now
+        now = time.monotonic() if now is None else now
+        file_age = max(0.0, (time.time() if wall_now is None else wall_now) - written)
         restored = 0
         for entry in entries:
             try:
@@ -179,8 +183,8 @@ class DetectorTable:
                 record = DetectorRecord(_key(public_key, cameras), public_key, str(entry.get("key") or ""),
                                         detector=str(entry.get("detector") or ""), cameras=cameras,
                                         heartbeat_s=float(entry["silent_after_s"]) / SILENT_AFTER_HEARTBEATS,
-                                        seen=written - float(entry["seen_s_ago"]), silent=bool(entry.get("silent")),
-                                        status=dict(entry["status"]))
+                                        seen=now - file_age - float(entry["seen_s_ago"]),
+                                        silent=bool(entry.get("silent")), status=dict(entry["status"]))
             except (KeyError, TypeError, ValueError, AttributeError):
                 continue  # an entry from an older or damaged file: nothing to restore
             record.grace_until = now + record.quiet_limit_s()
@@ -190,7 +194,7 @@ class DetectorTable:
 
     def as_status(self, now: float | None = None) -> list[dict[str, Any]]:
         """The ``detectors`` list of ``state/status.json``: one entry per detector."""
-        now = time.time() if now is None else now
+        now = time.monotonic() if now is None else now
         return [{"detector": r.detector, "key": r.user, "public_key": r.public_key, "cameras": r.cameras,
                  "seen_s_ago": round(now - r.seen, 1), "silent": r.silent,
                  "silent_after_s": r.quiet_limit_s(), "stopped": r.silent and r.stopping,

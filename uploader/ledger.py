@@ -56,6 +56,7 @@ ALTER TABLE items ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
 UPDATE items SET message_id = id;
 """
 ORIGIN_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS items_origin ON items(sender, camera, message_id)"
+CLOCK_SLACK_S = 1.0  # a row updated further in the future than this: the wall clock stepped back since
 ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_key, received_at, "
                 "message_id, sender")
 
@@ -155,20 +156,28 @@ class Ledger:
             )
 
     def due(self, limit: int = 50) -> list[Delivery]:
-        """Pending deliveries whose retry time has come: snapshots first, then oldest."""
+        """Pending deliveries whose retry time has come: snapshots first, then oldest.
+
+        Retry times are on the wall clock (they outlive the process). A row last
+        updated in the future was scheduled before the clock stepped back: it is
+        due now, or a clock stepped back an hour would hold it for that hour.
+        """
+        now = time.time()
         rows = self.db.execute(
             f"""SELECT {", ".join("i." + c for c in ITEM_COLUMNS.split(", "))}, d.destination, d.attempts
                FROM deliveries d JOIN items i ON i.id = d.item_id
-               WHERE d.state='pending' AND d.next_try_at <= ?
+               WHERE d.state='pending' AND (d.next_try_at <= ? OR d.updated_at > ?)
                ORDER BY CASE i.kind WHEN 'snapshot' THEN 0 WHEN 'segment' THEN 1 ELSE 2 END, i.id
                LIMIT ?""",
-            (time.time(), limit),
+            (now, now + CLOCK_SLACK_S, limit),
         ).fetchall()
         return [Delivery(Item(*row[:12]), row[12], row[13]) for row in rows]
 
     def next_due_in(self) -> float | None:
-        row = self.db.execute("SELECT MIN(next_try_at) FROM deliveries WHERE state='pending'").fetchone()
-        return None if row[0] is None else max(0.0, row[0] - time.time())
+        now = time.time()
+        row = self.db.execute("SELECT MIN(CASE WHEN updated_at > ? THEN 0 ELSE next_try_at END) FROM deliveries "
+                              "WHERE state='pending'", (now + CLOCK_SLACK_S,)).fetchone()
+        return None if row[0] is None else max(0.0, row[0] - now)
 
     def mark_uploaded(self, item_id: str, destination: str, location: str) -> bool:
         """Record success; True when every destination of the item now has it."""
@@ -187,10 +196,11 @@ class Ledger:
         return left == 0
 
     def mark_retry(self, item_id: str, destination: str, error: str, retry_in: float) -> None:
+        now = time.time()
         self.db.execute(
             "UPDATE deliveries SET attempts=attempts+1, last_error=?, next_try_at=?, updated_at=? "
             "WHERE item_id=? AND destination=?",
-            (error, time.time() + retry_in, time.time(), item_id, destination),
+            (error, now + retry_in, now, item_id, destination),
         )
 
     def mark_failed(self, item_id: str, destination: str, error: str) -> None:
@@ -233,7 +243,7 @@ class Ledger:
                 "pending": counts.get("pending", 0),
                 "failed": counts.get("failed", 0),
                 "uploaded": counts.get("uploaded", 0),
-                "oldest_pending_s": round(now - oldest, 1) if oldest else 0.0,
+                "oldest_pending_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
                 "last_error": last_error[0] if last_error else "",
             })
         return out

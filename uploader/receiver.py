@@ -31,6 +31,7 @@ from quickcam.common import protocol
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.curve import server_keys
 from quickcam.common.endpoint import is_loopback_endpoint
+from quickcam.common.health import written_stamp
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler, only_allowed_cameras
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
 from quickcam.uploader.ledger import Ledger
@@ -84,6 +85,7 @@ class Receiver:
         self._monitor: zmq.Socket | None = None
         self._lock: link_endpoint.EndpointLock | None = None
         self._peer_fd: dict[bytes, int] = {}
+        self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
@@ -377,7 +379,7 @@ class Receiver:
 
     def _write_status(self, ledger: Ledger, running: bool = True) -> None:
         status = {
-            "time": time.time(),
+            **written_stamp(),  # time, and the monotonic clock for ages (common/health.py)
             "running": running,  # false on the last write: a stopped uploader is not shown as up
             "pid": os.getpid(),
             "interval_s": HOUSEKEEPING_S,  # the health check calls this file stale after a few intervals
@@ -386,7 +388,8 @@ class Receiver:
             "counters": dict(self.counters),
             "spool_bytes": self.spool.used_bytes(),
             "detectors": self.detectors.as_status(),
-            "fault": self.ledger_problem or self.detectors.conflict,  # the health check fails while there is one
+            # The health check fails while there is one; other_fault: the shipper's (uploader/app.py).
+            "fault": self.ledger_problem or self.detectors.conflict or self.other_fault(),
         }
         write_status(self.status_path, status)
 

@@ -1,9 +1,12 @@
 """The shipper: moves spooled files to every destination, retrying until each confirms.
 
 Retries back off exponentially with jitter. A destination that fails with a
-retryable error is skipped for the rest of the round (a simple circuit
-breaker), so an outage costs one attempt per back-off period, not one per
-file. A spool file is deleted only when every destination has confirmed.
+retryable error is paused (a simple circuit breaker): nothing is sent to it
+until its back-off, or the wait its server asked for (``Retry-After`` on a 429
+or 503, ``RetryableError.retry_after_s``) if longer, has passed, so an outage or
+a rate limit costs one attempt per back-off period, not one per file. The
+back-off grows with the destination's consecutive failures and resets at its
+first success. A spool file is deleted only when every destination has confirmed.
 Before each upload the spool checks that the file is still whole; a damaged
 one is set aside in ``spool/damaged/``, never uploaded as footage, and its
 delivery marked failed (``quickcam status`` shows it).
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from quickcam.uploader.backends import Backend, PermanentError
@@ -21,6 +26,9 @@ from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.spool import Spool
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_CAP_S = 3600.0  # a server asking for longer is asked again after an hour
+FAULT_WAIT_MIN_S, FAULT_WAIT_MAX_S = 0.2, 5.0  # between tries while the ledger cannot be written
 
 
 class Shipper:
@@ -33,6 +41,9 @@ class Shipper:
         self.wake = threading.Event()
         self.stop_event = threading.Event()
         self.idle = threading.Event()
+        self.paused: dict[str, tuple[float, int]] = {}  # destination -> (time.monotonic() it may be tried, failures)
+        self.fault = ""  # why no upload can proceed at all (the ledger cannot be written); "" normally
+        self._fault_wait = 0.0
 
     def backoff(self, attempts: int) -> float:
         return min(self.retry_max_s, self.retry_base_s * 2 ** min(attempts, 16)) * random.uniform(0.5, 1.0)
@@ -41,26 +52,52 @@ class Shipper:
         ledger = Ledger(self.ledger_path)
         try:
             while not self.stop_event.is_set():
-                worked = self.run_once(ledger)
-                if not worked:
+                try:
+                    worked = self.run_once(ledger)
+                    wait = None if worked else ledger.next_due_in()
+                except Exception as exc:  # the ledger's disk full or failing, or a bug: wait, never end the thread
+                    self._failing(exc)
+                    continue
+                if self.fault and worked:  # a round that wrote to the ledger
+                    log.warning("shipper: the ledger takes updates again; uploads go on")
+                    self.fault, self._fault_wait = "", 0.0
+                if not worked:  # nothing due, or only for paused destinations: sleep until one may be tried
                     self.idle.set()
-                    wait = ledger.next_due_in()
-                    self.wake.wait(timeout=1.0 if wait is None else min(1.0, max(0.05, wait)))
+                    wait = max(1.0 if wait is None else wait, self._pause_left())
+                    self.wake.wait(timeout=min(1.0, max(0.05, wait)))
                     self.wake.clear()
                     self.idle.clear()
         finally:
             ledger.close()
 
+    def _failing(self, exc: Exception) -> None:
+        """One error line per outage (a traceback only for what is not a disk or database error), then a wait.
+
+        Before, the first ``database or disk is full`` from the ledger ended the
+        shipper thread: the uploader went on accepting footage into its spool and
+        never uploaded again until it was restarted.
+        """
+        expected = isinstance(exc, (sqlite3.Error, OSError))
+        if not self.fault:
+            log.error("shipper: cannot update the ledger %s (%s: %s); uploads wait and resume by themselves once "
+                      "it can be written (free space on its disk)", self.ledger_path, type(exc).__name__, exc,
+                      exc_info=not expected)
+        self.fault = (f"uploads stopped: cannot update the ledger {self.ledger_path} ({exc}); "
+                      "free space on its disk (quickcam status shows when uploads go on)")
+        self._fault_wait = min(FAULT_WAIT_MAX_S, max(FAULT_WAIT_MIN_S, self._fault_wait * 2))
+        self.stop_event.wait(self._fault_wait)
+
     def run_once(self, ledger: Ledger) -> bool:
         """Attempt every due delivery once; True if anything was attempted."""
         due = ledger.due()
-        tripped: set[str] = set()
+        attempted, tripped = False, set()  # a destination that failed is not tried again this round
         for delivery in due:
             if self.stop_event.is_set() and delivery.item.kind != "log":
                 break
             dest = delivery.destination
-            if dest in tripped:
+            if dest in tripped or self.paused.get(dest, (0.0, 0))[0] > time.monotonic():
                 continue
+            attempted = True
             item = delivery.item
             backend = self.backends.get(dest)
             if backend is None:
@@ -76,16 +113,34 @@ class Shipper:
                 ledger.mark_failed(item.id, dest, str(exc))
                 continue
             except Exception as exc:  # RetryableError, or a back-end bug: retried, never dropped
-                wait = self.backoff(delivery.attempts)
-                log.warning("upload of %s to %s failed (attempt %d): %s; retrying in %.1f s",
-                            item.id, dest, delivery.attempts + 1, exc, wait)
+                wait = self._pause(dest, getattr(exc, "retry_after_s", None))
+                log.warning("upload of %s to %s failed (attempt %d): %s; %s paused, retrying in %.1f s",
+                            item.id, dest, delivery.attempts + 1, exc, dest, wait)
                 ledger.mark_retry(item.id, dest, str(exc), wait)
                 tripped.add(dest)
                 continue
+            failures = self.paused.pop(dest, (0.0, 0))[1]
+            if failures:
+                log.info("uploads to %s work again after %d failed attempt(s)", dest, failures)
             log.info("uploaded %s %s (%d bytes) to %s: %s", item.kind, item.id, item.size, dest, location)
             if ledger.mark_uploaded(item.id, dest, location):
                 Path(item.spool_path).unlink(missing_ok=True)  # every destination has it now
-        return bool(due)
+        return attempted
+
+    def _pause(self, dest: str, retry_after_s: float | None) -> float:
+        """Pause ``dest`` after a failure: its back-off, or the server's ``Retry-After`` if longer; the wait."""
+        failures = self.paused.get(dest, (0.0, 0))[1]
+        wait = self.backoff(failures)
+        if retry_after_s:
+            wait = max(wait, min(retry_after_s, RETRY_AFTER_CAP_S))
+        self.paused[dest] = (time.monotonic() + wait, failures + 1)
+        return wait
+
+    def _pause_left(self) -> float:
+        """Seconds until the first paused destination may be tried again (0 if none is paused)."""
+        now = time.monotonic()
+        left = [until - now for until, _ in self.paused.values() if until > now]
+        return min(left) if left else 0.0
 
     @staticmethod
     def _set_aside_if_damaged(spool: Spool, ledger: Ledger, item: Item, dest: str) -> bool:

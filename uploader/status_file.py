@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from quickcam.common import durable
 from quickcam.uploader.detectors import DetectorTable
 
 log = logging.getLogger("quickcam.uploader.receiver")  # the receiver's lines, under the receiver's name
@@ -22,11 +22,12 @@ STATUS_FILE_NAME = "status.json"  # uploader/cli.py reads it by this name
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:
-    """Replace ``path`` with ``status`` as JSON; a failure is only logged (the next second tries again)."""
-    tmp = path.with_suffix(".tmp")
+    """Replace ``path`` with ``status`` as JSON, in place when the disk is full (``common/durable.py``).
+
+    A failure is only logged: the next second tries again.
+    """
     try:
-        tmp.write_text(json.dumps(status))
-        os.replace(tmp, path)
+        durable.write_status(path, status)
     except OSError as exc:
         log.debug("receiver: cannot write status file: %s", exc)
 

@@ -26,3 +26,21 @@ def test_a_ledger_deleted_under_the_uploader_is_written_back_with_every_pending_
     assert sorted(d.item.id for d in restarted.due()) == ["a", "b"]  # both still to upload, none forgotten
     assert restarted.sha256_of("b", "cam0") == "1" * 64  # and a re-sent b is acked as a duplicate
     restarted.close()
+
+
+def test_a_retry_scheduled_before_the_clock_stepped_back_is_due_at_once_not_an_hour_later(tmp_path: Path) -> None:
+    # Retry times are on the wall clock (they outlive the process). Before, a clock stepped back an hour held
+    # every pending retry for that hour: footage waited in the spool with the back end healthy.
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger.add(Item("a", "0" * 64, "segment", "cam0", "ev1", 0, 10, "spool/a.qsc", "f/a.qsc", time.time()), ["local"])
+    ledger.add(Item("b", "1" * 64, "segment", "cam0", "ev1", 1, 10, "spool/b.qsc", "f/b.qsc", time.time()), ["local"])
+    ledger.mark_retry("a", "local", "503", retry_in=2.0)
+    ledger.mark_retry("b", "local", "503", retry_in=2.0)
+    assert ledger.due() == [] and 0 < ledger.next_due_in() <= 2.0  # backoff is honoured as ever
+    # "a" as written by a clock an hour ahead of the one now (the clock has stepped back by an hour since).
+    ledger.db.execute("UPDATE deliveries SET updated_at=updated_at+3600, next_try_at=next_try_at+3600 "
+                      "WHERE item_id='a'")
+    assert [d.item.id for d in ledger.due()] == ["a"] and ledger.next_due_in() == 0.0
+    ledger.mark_retry("a", "local", "503", retry_in=2.0)  # retried and scheduled again, on the clock as it is
+    assert ledger.due() == [] and ledger.next_due_in() <= 2.0
+    ledger.close()

@@ -23,6 +23,7 @@ from typing import Any
 from quickcam.uploader.alerts.model import Alert
 
 ALERTS_DB = "alerts.sqlite3"  # in uploader.state_dir, beside ledger.sqlite3
+MAX_RETRY_S = 3600.0  # a bound on any retry delay (alerts.retry_max_s is less), for telling a clock stepped back
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -61,7 +62,10 @@ class QueuedAlert:
 class AlertQueue:
     """One per thread, like ``Ledger``: each opens its own connection to the same file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_retry_s: float = MAX_RETRY_S) -> None:
+        """``max_retry_s``: no retry is ever scheduled further ahead; one that is, was scheduled before the
+        wall clock stepped back, and is due now (else a clock stepped back an hour would hold it that hour)."""
+        self.max_retry_s = max_retry_s
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -90,15 +94,17 @@ class AlertQueue:
         """Pending alerts for ``target`` whose time has come: urgent first, then oldest."""
         rows = self.db.execute(
             "SELECT key, target, name, camera, urgent, title, body, created_at, attempts FROM alerts "
-            "WHERE target=? AND state='pending' AND next_try_at <= ? ORDER BY urgent DESC, created_at LIMIT ?",
-            (target, time.time(), limit),
+            "WHERE target=? AND state='pending' AND (next_try_at <= ? OR next_try_at > ?) "
+            "ORDER BY urgent DESC, created_at LIMIT ?",
+            (target, time.time(), time.time() + self.max_retry_s, limit),
         ).fetchall()
         return [QueuedAlert(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8]) for r in rows]
 
     def next_due_in(self, target: str) -> float | None:
-        row = self.db.execute("SELECT MIN(next_try_at) FROM alerts WHERE target=? AND state='pending'",
-                              (target,)).fetchone()
-        return None if row[0] is None else max(0.0, row[0] - time.time())
+        now = time.time()
+        row = self.db.execute("SELECT MIN(CASE WHEN next_try_at > ? THEN 0 ELSE next_try_at END) FROM alerts "
+                              "WHERE target=? AND state='pending'", (now + self.max_retry_s, target)).fetchone()
+        return None if row[0] is None else max(0.0, row[0] - now)
 
     def mark_sent(self, key: str, target: str) -> None:
         self.db.execute("UPDATE alerts SET state='sent', attempts=attempts+1, last_error='', sent_at=? "

@@ -91,6 +91,10 @@ class _Camera:
     faces: tuple[tuple[int, int, int, int], ...] = ()
 
 
+_CAMERA_TIMES = ("last_status", "heard", "silent_since", "last_motion_alert", "lost_since", "stopped_since",
+                 "ok_since", "disk_full_since")  # the _Camera fields that hold a time (0 = none)
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     cooldown_s: float = 60.0
@@ -127,6 +131,24 @@ class AlertRules:
             self._tick(obs, out)
         out.alerts[:] = [a for a in out.alerts if self._allowed(a)]
         return out
+
+    def shift(self, seconds: float) -> None:
+        """Move every remembered time by ``seconds``: the wall clock stepped, and a step is not time passing.
+
+        Observations carry wall-clock times (they label the alerts). Without this a
+        step forward on the uploader's machine (NTP on a board without a real-time
+        clock) made every detector look silent for the step: a false
+        ``detector_silent`` and ``detector_back``; a step back held silence
+        detection, cooldowns and episodes for its length.
+        """
+        for cam in self.cameras.values():
+            for name in _CAMERA_TIMES:
+                value = getattr(cam, name)
+                if value and value != float("-inf"):
+                    setattr(cam, name, value + seconds)
+            for event in cam.events.values():
+                event.first_t, event.last_t = event.first_t + seconds, event.last_t + seconds
+        self.storage.shift(seconds)
 
     def view(self, camera: str) -> CameraView:
         return self._camera(camera).view

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 INBOX_MAX = 1000
 TICK_S = 0.25  # silence is noticed within this of silent_after_s
 STORAGE_EVERY_S = 5.0  # the ledger summary (storage_failing, backlog) is read this often
+CLOCK_STEP_S = 1.0  # the wall clock moving this much more or less than the monotonic one is a step
+GIVE_UP_MIN_ATTEMPTS = 5  # an undelivered alert is given up only after this many attempts, however old
 STATUS_FILE = "alerts-status.json"
 
 
@@ -150,21 +152,23 @@ class AlertService:
     def _rules_loop(self) -> None:
         alerts_db = AlertQueue(self.alerts_path)
         ledger = Ledger(self.ledger_path)
-        last_tick = last_storage = last_status = 0.0
+        last_tick = last_storage = last_status = float("-inf")
+        clock = (time.time(), time.monotonic())
         try:
             while not self.stop_event.is_set():
                 try:
                     obs: Observation | None = self.inbox.get(timeout=TICK_S)
                 except queue.Empty:
                     obs = None
+                clock = self._follow_clock_step(clock)  # before the observation, which is on the new clock
                 if obs is not None:
                     self._handle(obs, alerts_db)
-                now = time.time()
+                now = time.monotonic()  # the schedule: a wall clock stepped back must not stop the ticks
                 if now - last_tick >= TICK_S:
                     rows = None
                     if now - last_storage >= STORAGE_EVERY_S:
                         rows, last_storage = ledger.summary(), now
-                    self._handle(Tick(now, rows), alerts_db)
+                    self._handle(Tick(time.time(), rows), alerts_db)
                     last_tick = now
                 if now - last_status >= 1.0:
                     self._write_status(alerts_db)
@@ -172,6 +176,17 @@ class AlertService:
         finally:
             alerts_db.close()
             ledger.close()
+
+    def _follow_clock_step(self, last: tuple[float, float]) -> tuple[float, float]:
+        """If the wall clock stepped since ``last`` (wall, monotonic), move the rules' times with it; the new pair."""
+        now = (time.time(), time.monotonic())
+        step = (now[0] - last[0]) - (now[1] - last[1])
+        if abs(step) > CLOCK_STEP_S:
+            log.warning("alerts: the system clock stepped %s by %.0f s; silence, cooldowns and episodes are "
+                        "measured across it as if it had not (check NTP)", "forward" if step > 0 else "back",
+                        abs(step))
+            self.rules.shift(step)
+        return now
 
     def _handle(self, obs: Observation, alerts_db: AlertQueue) -> None:
         outcome = self.rules.feed(obs)
@@ -196,8 +211,8 @@ class AlertService:
 
     # -- one thread per target --------------------------------------------------
     def _deliver_loop(self, target: AppriseTarget) -> None:
-        alerts_db = AlertQueue(self.alerts_path)
         a = self.config.alerts
+        alerts_db = AlertQueue(self.alerts_path, max_retry_s=a.retry_max_s + 1.0)
         try:
             while not self.stop_event.is_set():
                 self.wake[target.name].clear()
@@ -229,7 +244,8 @@ class AlertService:
     def _failed(self, alerts_db: AlertQueue, target: str, row: Any, error: str, base_s: float, max_s: float,
                 give_up_s: float) -> None:
         self.counters["delivery_failures"] += 1
-        if time.time() - row.created_at >= give_up_s:
+        # Both: a wall clock stepped forward past give_up_s must not give up an alert at its first failure.
+        if time.time() - row.created_at >= give_up_s and row.attempts + 1 >= GIVE_UP_MIN_ATTEMPTS:
             alerts_db.mark_failed(row.key, target, error)
             self._release_picture(alerts_db, row.key)
             log.error("alert: %s to %s given up after %d attempt(s): %s (see quickcam status)", row.name, target,

@@ -25,6 +25,10 @@ class StorageWatch:
         self._failing_alerted: set[str] = set()
         self._backlog_alerted = False
 
+    def shift(self, seconds: float) -> None:
+        """The wall clock stepped by ``seconds``: failing periods keep their length (AlertRules.shift)."""
+        self._failing_since = {dest: since + seconds for dest, since in self._failing_since.items()}
+
     def feed(self, t: float, rows: list[dict[str, Any]]) -> tuple[list[Alert], float]:
         """The alerts these rows raise, and the age of the oldest footage not yet everywhere."""
         alerts = [a for row in rows if (a := self._destination(t, row))]

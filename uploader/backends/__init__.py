@@ -23,7 +23,25 @@ class BackendError(Exception):
 
 
 class RetryableError(BackendError):
-    """The upload may succeed later (network down, 5xx, rate limit, timeout)."""
+    """The upload may succeed later (network down, 5xx, rate limit, timeout).
+
+    ``retry_after_s``: how long the server asked us to wait (HTTP ``Retry-After``
+    on a 429 or 503), when it said; the shipper waits at least that long before
+    it asks that destination again.
+    """
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def parse_retry_after(value: object) -> float | None:
+    """Seconds from an HTTP ``Retry-After`` value in seconds (an HTTP date is not used: None)."""
+    try:
+        seconds = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 < seconds < float("inf") else None
 
 
 class PermanentError(BackendError):

@@ -315,8 +315,8 @@ def classify_error(exc: Exception, path: str, what: str = "upload") -> BackendEr
             "revoked or the app key wrong: run `quickcam dropbox-auth`"
         )
     if isinstance(exc, dbx_errors.RateLimitError):
-        after = f"; retry after {exc.backoff} s" if exc.backoff else ""
-        return RetryableError(f"{where}: rate limited (429){after}")
+        after = f"; the server asks to wait {exc.backoff} s" if exc.backoff else ""
+        return RetryableError(f"{where}: rate limited (429){after}", retry_after_s=exc.backoff or None)
     if isinstance(exc, dbx_errors.InternalServerError):
         return RetryableError(f"{where}: Dropbox server error {exc.status_code}")
     if isinstance(exc, dbx_errors.BadInputError):

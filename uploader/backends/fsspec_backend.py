@@ -41,7 +41,14 @@ import fsspec
 import fsspec.asyn
 import fsspec.utils
 
-from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError, is_listed_name
+from quickcam.uploader.backends import (
+    BackendError,
+    PermanentError,
+    RemoteFile,
+    RetryableError,
+    is_listed_name,
+    parse_retry_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +302,9 @@ def classify_error(exc: BaseException, where: str) -> BackendError:
     status = _http_status(exc)
     if status is not None:
         if status in (408, 420, 425, 429) or status >= 500:
-            return RetryableError(f"{detail} (HTTP {status})")
+            after = _retry_after_s(exc)
+            asks = f"; the server asks to wait {after:g} s" if after else ""
+            return RetryableError(f"{detail} (HTTP {status}){asks}", retry_after_s=after)
         if status >= 400:
             return PermanentError(f"{detail} (HTTP {status})")
     for cls in type(exc).__mro__:
@@ -326,6 +335,20 @@ def _http_status(exc: BaseException) -> int | None:
                 return status
         node = node.__cause__ or node.__context__
         seen += 1
+    return None
+
+
+def _retry_after_s(exc: BaseException) -> float | None:
+    """Seconds from a ``Retry-After`` header behind an error (botocore keeps the headers), if it has one."""
+    node: BaseException | None = exc
+    for _ in range(6):
+        if node is None:
+            return None
+        response = getattr(node, "response", None)
+        if isinstance(response, dict):
+            headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            return parse_retry_after(headers.get("retry-after") if isinstance(headers, dict) else None)
+        node = node.__cause__ or node.__context__
     return None
 
 

@@ -155,3 +155,17 @@ def test_without_a_hello_the_heartbeat_is_learnt_from_the_status_interval() -> N
         assert names(rules, Status({"cameras": {"door": {"state": "ok"}}}, T0 + 5 * k), Tick(T0 + 5 * k + 4.9)) == []
     assert names(rules, Tick(T0 + 15 + 14.9)) == []  # 3 x the 5 s heartbeat it showed
     assert names(rules, Tick(T0 + 15 + 15.1)) == ["detector_silent"]
+
+
+def test_a_wall_clock_step_is_not_silence_once_the_rules_are_shifted_by_it() -> None:
+    # The service shifts the rules by each step it sees (AlertService._follow_clock_step). Before, a step
+    # forward on the uploader's machine made every detector look silent for the step, then back.
+    rules = AlertRules(RuleSettings())
+    rules.feed(Hello(("door",), 0.5, T0))
+    rules.feed(Status({"cameras": {"door": {"state": "ok"}}}, T0 + 0.5))
+    rules.shift(7200.0)  # the clock stepped two hours forward just now
+    assert names(rules, Tick(T0 + 7200.9)) == []  # 0.4 s after the last status, not two hours
+    assert names(rules, Status({"cameras": {"door": {"state": "ok"}}}, T0 + 7201.0)) == []
+    rules.shift(-3600.0)  # and an hour back: a detector that really stops is still noticed on time
+    [alert] = rules.feed(Tick(T0 + 3600 + 2.6)).alerts
+    assert alert.name == "detector_silent"

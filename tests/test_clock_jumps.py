@@ -1,0 +1,81 @@
+"""The system clock stepped back and forward under a running uploader and detector (docs/reliability.md, 15).
+
+Both processes run with libfaketime preloaded (the ``libfaketime`` package of the
+test extra; Debian's 0.9.10 breaks Python's ``time.sleep``), which shifts only the
+wall clock, by an offset the test writes to a file, as NTP stepping the clock
+does: the monotonic clock is left alone (``FAKETIME_DONT_FAKE_MONOTONIC``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import QUICKCAM
+from tests.pipeline import Pipeline
+
+SEGMENT_S = 1.0
+
+
+def _libfaketime() -> Path:
+    try:
+        import libfaketime
+    except ImportError:
+        pytest.skip("libfaketime is not installed (pip install -e '.[test]')")
+    lib = Path(libfaketime.__file__).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"
+    if not lib.is_file():
+        pytest.skip(f"the libfaketime package has no {lib.name} at {lib.parent}")
+    return lib
+
+
+def _until(what: str, condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _healthcheck(pipe: Pipeline) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([QUICKCAM, "status", "--healthcheck"], cwd=pipe.root, env=pipe.env,
+                          capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.realtime
+def test_the_wall_clock_stepped_back_an_hour_then_forward_two_loses_nothing_and_alarms_nobody(tmp_path: Path) -> None:
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    pipe = Pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S=str(SEGMENT_S), LD_PRELOAD=str(_libfaketime()),
+                    FAKETIME_TIMESTAMP_FILE=str(offset), FAKETIME_CACHE_DURATION="1",
+                    FAKETIME_DONT_FAKE_MONOTONIC="1")
+    try:
+        pipe.start("uploader")
+        pipe.start("detector")
+        assert pipe.wait_for("detector", "demo scene clock starts", 60), pipe.output("detector")[-2000:]
+        offset.write_text("-3600\n")  # before the walk (4-10 s of the scene): the event happens on the stepped clock
+        assert pipe.wait_for("detector", "the system clock stepped back by 3600 s", 15), pipe.output("detector")
+        assert pipe.wait_for("detector", "motion, event", 30)
+        _until("two segments of the event", lambda: sum(p["type"] == "segment" for p in pipe.produced()) >= 2)
+        status = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())
+        assert status["clock_ahead_s"] >= 3590, status  # visible: footage times run ahead of the system clock
+        offset.write_text("+3600\n")  # mid-event: an hour ahead of the real clock, two of the stepped one
+        assert pipe.wait_for("detector", "the system clock stepped forward by", 15), pipe.output("detector")
+        assert pipe.wait_for("detector", " ends", 10)  # the event running at a step forward ends at once
+        assert pipe.wait_for_count("detector", "motion, event", 2, 10)  # the walk goes on: a new one starts
+        healthy = _healthcheck(pipe)
+        assert healthy.returncode == 0, healthy.stderr  # no FAULT, no detector called silent, nothing stale
+        assert pipe.stop("detector") == 0  # closes the open segment
+        assert pipe.wait_drained(30), pipe.missing()
+    finally:
+        pipe.close()
+    detector, uploader = pipe.output("detector"), pipe.output("uploader")
+    for line in (detector + uploader).splitlines():
+        assert "Traceback" not in line and "link failing" not in line, line
+    assert "two detectors send" not in uploader and "SILENT" not in uploader, uploader[-3000:]
+    segments = [p for p in pipe.produced() if p["type"] == "segment"]
+    for segment in segments:  # every segment cut on time, none reaching back or running for the hour
+        assert 0 <= segment["end_ms"] - segment["start_ms"] <= 3 * SEGMENT_S * 1000, segment
+    pipe.check_invariant(scenario="15. wall clock stepped back 1 h, then forward 2 h")
