@@ -28,10 +28,7 @@ around it are the same for all, so they are written once here:
    left behind (a highlight it had clipped white, the rim of its pool: no
    smooth gain explains those), not motion (``_still``); if any blob is one
    or the other, the whole background is re-learnt at once except where the
-   other blobs are; a blob in a quiet place that carries on the last frame's
-   motion is judged by its own shape only, not by a recent change of light
-   nor by standing still for a frame (``_carries_on``, ``_moves_on``: a TV's
-   cutting light keeps both armed);
+   other blobs are;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a
@@ -392,16 +389,17 @@ class MotionDetector(ABC):
                             lighting_blobs=lighting + revealed, global_change=relearning)
 
     def _carries_on(self, box: tuple[int, int, int, int], frames: int) -> bool:
-        """True if the blob in ``box``, in a quiet place, overlaps last frame's motion, which has lasted ``frames``.
+        """True if the blob in ``box`` carries on motion that has lasted ``trigger_frames`` (an event runs).
 
-        Once an event runs (``trigger_frames``), such a blob is judged by its
-        own shape only, not by a recent change of light (``light_context``)
-        nor by standing still for a frame (``_still``). A TV's cutting light
-        keeps both armed: a slow or distant walker was taken for light, re-learnt
-        into the background with the rest of the picture (``_absorb``) and
-        unseen for seconds (tune set, walkers in TV light: worst onset 33 -> 15
-        frames). Busy places keep the old rules (a tree in a gust: with them
-        the tune set's real tree had one false event more).
+        Such a blob is judged by its own shape only: not taken for light
+        because light changed lately (``light_context``), nor for what a
+        switch left behind because it stood still for a frame (``_still``).
+        A television's light (cuts every few seconds) keeps both armed all
+        the time; a slow or distant walker then stood "still" between two
+        frames or looked as smooth as light, was re-learnt into the
+        background with the rest of the picture (``_absorb``) and vanished
+        for seconds (tune set, walkers in TV light). Motion that started an
+        event already counts, so this can lengthen an event, never start one.
         """
         if self._motion_run < frames or self.busy.score(box) >= PERSIST_SCORE:
             return False
@@ -411,12 +409,15 @@ class MotionDetector(ABC):
     def _moves_on(self, box: tuple[int, int, int, int]) -> bool:
         """True if the blob in ``box`` is motion going on, not what a switch of light left behind (``_still``).
 
-        An event runs and the blob carries it on, or it carries on last
-        frame's motion and that frame's light did not jump: what a switch
-        leaves behind appears with the jump.
+        An event runs and the blob carries it on; or, in a quiet place, it
+        carries on last frame's motion and that frame's light did not jump
+        (what a switch leaves behind appears with the jump). In a busy place
+        (a tree in a gust: its blobs come and go with the light's flicker)
+        the one frame is not enough.
         """
-        return self._carries_on(box, self.config.trigger_frames) or (
-            not self._moving_jumped and self._carries_on(box, 1))
+        if self._carries_on(box, self.config.trigger_frames):
+            return True
+        return not self._moving_jumped and self._carries_on(box, 1)
 
     def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
         """Light changed somewhere: take the whole picture into the background at once, except ``keep``.
