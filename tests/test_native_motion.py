@@ -168,23 +168,3 @@ def test_the_native_motion_core_judges_a_gust_in_real_tree_footage_as_pythons_do
     assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
         f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert agreement.threshold_share >= 0.99
-
-
-def test_the_native_motion_core_keeps_a_walker_under_a_cutting_light_as_python_does() -> None:
-    """A television's light cutting every few frames keeps the stillness rule and the light context armed;
-    motion that carries on the last frame's is judged by its own shape only (``_carries_on``, ``_moves_on``).
-    A core without that rule sees the walker on single frames only (checked by hand against Python's core
-    before the rule: 45 of the clip's 90 frames differ), so a native core missing it fails here."""
-    from tests.detector.test_motion_light_cuts import FPS as CUTS_FPS
-    from tests.detector.test_motion_light_cuts import _frames as light_cut_frames
-
-    binary = native_detector()
-    frames = light_cut_frames(True, np.random.default_rng(7))
-    python = python_trace(frames, MotionConfig(), CUTS_FPS)
-    native = native_trace(binary, frames, (frames[0].shape[1], frames[0].shape[0]), CUTS_FPS)
-
-    assert sum(v.motion for v in python[40:]) >= 45, "the walker stays motion through the cuts: the rule is exercised"
-    agreement = compare(python, native)
-    assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
-        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
-    assert agreement.threshold_share >= 0.99

@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
-from quickcam.detector.motion.activity import PERSIST_SCORE, BusyMap, Persistence
+from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
@@ -103,9 +103,6 @@ class MotionDetector(ABC):
         self.switched = 0  # frames left in which a light just switched (the mean brightness jumped)
         self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``_still``)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
-        self._motion_run = 0  # frames in a row with motion, up to this one (``_carries_on``)
-        self._jumped = False  # the mean brightness jumped on this frame (``_watch_switch``)
-        self._moving_jumped = False  # ... on the frame ``_moving`` comes from
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
         self._last_brightness: float | None = None
@@ -188,7 +185,7 @@ class MotionDetector(ABC):
         self.persistence.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = 0
-        self._moving, self._motion_run = [], 0
+        self._moving = []
 
     def threshold_for(self, brightness: float) -> float:
         """The gray-level change that counts now.
@@ -283,7 +280,7 @@ class MotionDetector(ABC):
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
         self._previous = None
-        self._moving, self._motion_run = [], 0
+        self._moving = []
         return self._result(False, changed, brightness=brightness, global_change=True)
 
     def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None, changed_mask: np.ndarray) -> None:
@@ -326,8 +323,7 @@ class MotionDetector(ABC):
         slow fade or a camera's flicker: a per cent or so a frame).
         """
         last, self._last_brightness = self._last_brightness, brightness
-        self._jumped = last is not None and abs(brightness - last) >= LIGHT_JUMP * max(last, 1.0)
-        if self._jumped:
+        if last is not None and abs(brightness - last) >= LIGHT_JUMP * max(last, 1.0):
             self.switched = self.light_context_frames
         else:
             self.switched = max(0, self.switched - 1)
@@ -366,19 +362,15 @@ class MotionDetector(ABC):
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h),
-                                self.light_context > 0 and not self._carries_on((x, y, w, h), cfg.trigger_frames)):
+            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
-            elif (self.switched and not self._moves_on((x, y, w, h))
-                  and self._still(normal, (x, y, w, h), round(contour_area), threshold)):
+            elif self.switched and self._still(normal, (x, y, w, h), round(contour_area), threshold):
                 revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), not moving
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
         counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
-        self._motion_run = self._motion_run + 1 if self._moving else 0
-        self._moving_jumped = self._jumped
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:
@@ -387,37 +379,6 @@ class MotionDetector(ABC):
             self._absorb(normal, small_boxes)
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
                             lighting_blobs=lighting + revealed, global_change=relearning)
-
-    def _carries_on(self, box: tuple[int, int, int, int], frames: int) -> bool:
-        """True if the blob in ``box`` carries on motion that has lasted ``trigger_frames`` (an event runs).
-
-        Such a blob is judged by its own shape only: not taken for light
-        because light changed lately (``light_context``), nor for what a
-        switch left behind because it stood still for a frame (``_still``).
-        A television's light (cuts every few seconds) keeps both armed all
-        the time; a slow or distant walker then stood "still" between two
-        frames or looked as smooth as light, was re-learnt into the
-        background with the rest of the picture (``_absorb``) and vanished
-        for seconds (tune set, walkers in TV light). Motion that started an
-        event already counts, so this can lengthen an event, never start one.
-        """
-        if self._motion_run < frames or self.busy.score(box) >= PERSIST_SCORE:
-            return False
-        x, y, w, h = box
-        return any(x < mx + mw and mx < x + w and y < my + mh and my < y + h for mx, my, mw, mh in self._moving)
-
-    def _moves_on(self, box: tuple[int, int, int, int]) -> bool:
-        """True if the blob in ``box`` is motion going on, not what a switch of light left behind (``_still``).
-
-        An event runs and the blob carries it on; or, in a quiet place, it
-        carries on last frame's motion and that frame's light did not jump
-        (what a switch leaves behind appears with the jump). In a busy place
-        (a tree in a gust: its blobs come and go with the light's flicker)
-        the one frame is not enough.
-        """
-        if self._carries_on(box, self.config.trigger_frames):
-            return True
-        return not self._moving_jumped and self._carries_on(box, 1)
 
     def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
         """Light changed somewhere: take the whole picture into the background at once, except ``keep``.

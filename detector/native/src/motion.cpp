@@ -70,7 +70,7 @@ void RunningAverageMotion::restart() {
     persistence_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = 0;
-    moving_.clear(), motion_run_ = 0;
+    moving_.clear();
 }
 
 double RunningAverageMotion::threshold_for(double brightness) const {
@@ -83,8 +83,7 @@ double RunningAverageMotion::threshold_for(double brightness) const {
 void RunningAverageMotion::watch_switch(double brightness) {
     std::optional<double> last = last_brightness_;
     last_brightness_ = brightness;
-    jumped_ = last && std::abs(brightness - *last) >= kLightJump * std::max(*last, 1.0);
-    if (jumped_)
+    if (last && std::abs(brightness - *last) >= kLightJump * std::max(*last, 1.0))
         switched_ = light_context_frames_;
     else
         switched_ = std::max(0, switched_ - 1);
@@ -148,7 +147,7 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     relearn_left_ = relearn_frames_;
     light_context_ = light_context_frames_;
     previous_.release();
-    moving_.clear(), motion_run_ = 0;
+    moving_.clear();
     return result(false, changed, brightness, true);
 }
 
@@ -244,10 +243,9 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
         cv::Rect box = cv::boundingRect(contour);
-        if (lighting::looks_like_light(normal, reference_, changed_, box,
-                                       light_context_ > 0 && !carries_on(box, config_.trigger_frames)))
+        if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
             ++lighting;
-        else if (switched_ && !moves_on(box) && still(normal, box, std::round(contour_area), threshold))
+        else if (switched_ && still(normal, box, std::round(contour_area), threshold))
             ++revealed;  // left behind by the switch, not moving
         else
             boxes.push_back(box), areas.push_back(contour_area);
@@ -263,29 +261,12 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         full.emplace_back(int(b.x * scale), int(b.y * scale), int(b.width * scale), int(b.height * scale));
         area += areas[k];
     }
-    motion_run_ = moving_.empty() ? 0 : motion_run_ + 1;
-    moving_jumped_ = jumped_;
     if (lighting) light_context_ = light_context_frames_;
     if (lighting || revealed) absorb(normal, boxes);
     MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);
     out.boxes = std::move(full);
     out.lighting_blobs = lighting + revealed;
     return out;
-}
-
-bool RunningAverageMotion::carries_on(const cv::Rect& box, int frames) const {
-    // base.py's _carries_on: the blob overlaps last frame's motion, which has lasted `frames`.
-    if (motion_run_ < frames || busy_.score(box) >= kPersistScore) return false;
-    for (const cv::Rect& m : moving_)
-        if ((box & m).area() > 0) return true;
-    return false;
-}
-
-bool RunningAverageMotion::moves_on(const cv::Rect& box) const {
-    // base.py's _moves_on: an event runs and the blob carries it on; or, in a quiet place, it
-    // carries on last frame's motion and that frame's light did not jump.
-    if (carries_on(box, config_.trigger_frames)) return true;
-    return !moving_jumped_ && carries_on(box, 1);
 }
 
 void RunningAverageMotion::absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep) {

@@ -6,8 +6,7 @@
 // foreground against the 3x3 range of the background; raise the threshold where pixels flip
 // (activity.cpp); a change of global_change_fraction restarts the background; blobs under
 // min_area_fraction are noise, blobs shaped like light or standing still just after a switch
-// are not motion, unless they carry on motion of the last frame (an event running, or in a quiet
-// place a frame whose light did not jump); a busy place's blob must persist (and, in a frame where other blobs were taken
+// are not motion; a busy place's blob must persist (and, in a frame where other blobs were taken
 // for light, never counts on its first frame). A person's changed pixels inside the last
 // frame's motion boxes join the background only after HOLD_S.
 #pragma once
@@ -54,17 +53,12 @@ private:
     MotionResult global_change(const cv::Mat& gray, double brightness, double changed);
     MotionResult result(bool motion, double area, double brightness, bool global) const;
     bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
-    bool carries_on(const cv::Rect& box, int frames) const;
-    bool moves_on(const cv::Rect& box) const;
     MotionResult blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning, double threshold);
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
     MotionConfig config_;
     int relearn_frames_, light_context_frames_, hold_frames_;
     int relearn_left_ = 0, light_context_ = 0, switched_ = 0;
-    int motion_run_ = 0;           // frames in a row with motion, up to this one (carries_on)
-    bool jumped_ = false;          // the mean brightness jumped on this frame (watch_switch)
-    bool moving_jumped_ = false;   // ... on the frame moving_ comes from
     std::optional<double> last_brightness_, noise_;
     bool dark_ = false;
     cv::Mat reference_;           // CV_32F running average of normalised frames
