@@ -20,6 +20,9 @@ the same generators on *other* real photographs from Debian's opencv-doc
   insects circling the illuminator (bright, blurred, near the lens);
 - **curtain / foliage at start-up**: the camera starts while a curtain or
   leaves already move (no warm-up: the busy-pixel map knows nothing yet);
+- **walkers in TV light**: the quiet hours' TV light (cuts every 1-6 s) with
+  their weather (noise sigma 6, JPEG 30, drifting daylight, 2 % flicker) on
+  this variant's room, and 16 walkers one after the other;
 - **real tree, long** (tune only): tests/data/tree.avi (already a tune-side
   piece of the corpus) for 10 minutes under noise, JPEG and drifting light.
 
@@ -46,7 +49,7 @@ from detection_corpus import FPS, SIZE, TREE, Clip, load_video  # noqa: E402
 from detection_fresh import evaluate, rows  # noqa: E402
 from detection_quality import parse_keys  # noqa: E402
 from fresh_corpus import FRESH, FreshComposer, FreshScene, drift  # noqa: E402
-from fresh_scenes import DATA, Light, curtain, foliage_mask, still, wind  # noqa: E402
+from fresh_scenes import DATA, Light, curtain, foliage_mask, still, tv_light, wind  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 
@@ -69,10 +72,11 @@ VARIANTS = {
 }
 STILLS = sorted({name for v in VARIANTS.values() for name in (v.room, v.street, v.foliage)})
 STARTS = 4  # start-ups per kind: each a clip of its own (the detector starts afresh)
+WALKERS = 16  # walkers in the TV light, one after the other
 CONDITIONS = ["H.264 pulsing", "exposure hunting", "headlights", "IR rain", "IR insects",
               *[f"curtain at start-up {n + 1}" for n in range(STARTS)],
               *[f"foliage at start-up {n + 1}" for n in range(STARTS)], "walker at start-up, curtain",
-              "walker at start-up, foliage"]
+              "walker at start-up, foliage", "walkers in TV light"]
 TUNE_ONLY = ["real tree, long"]
 
 
@@ -225,6 +229,16 @@ class ArtefactComposer(FreshComposer):
             else:
                 yield from self._quiet(s, clip, 40)
                 yield from self._walkers(s, clip, 1, offset=v.seed + number, gap_s=10.0)
+            return
+        elif condition == "walkers in TV light":  # the quiet hours' TV light and its weather, on this room
+            s.plate = still(v.room, SIZE)
+            s.sigma, s.jpeg = 6.0, 30
+            s.lights.append(tv_light(rng, FPS, SIZE, side=0.0 if v.seed % 2 else 1.0))
+            s.lights.append(drift(rng, int(300 * FPS), 1.3, 0.02))
+            yield from self._quiet(s, clip, 20, count=False)
+            yield from self._quiet(s, clip, 60)
+            yield from self._walkers(s, clip, WALKERS, offset=v.seed, gap_s=10.0)
+            yield from self._quiet(s, clip, 30)
             return
         elif condition == "real tree, long":
             s.backdrop = load_video(TREE, every=1.5)
