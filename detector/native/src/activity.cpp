@@ -65,22 +65,4 @@ std::vector<bool> Persistence::counts(const std::vector<cv::Rect>& boxes, const 
     return verdicts;
 }
 
-bool sparkle(const cv::Mat& pieces, const cv::Mat& stats, const cv::Rect& box, double min_area) {
-    std::vector<char> own(size_t(stats.rows), 0);
-    for (int y = box.y; y < box.y + box.height; ++y) {
-        const int* p = pieces.ptr<int>(y);
-        for (int x = box.x; x < box.x + box.width; ++x) own[size_t(p[x])] = 1;
-    }
-    double speck = kSpeckShare * min_area;
-    int owned = 0, specks = 0;
-    for (int k = 1; k < stats.rows; ++k) {
-        int size = stats.at<int>(k, cv::CC_STAT_AREA);
-        if (size < speck) ++specks;
-        if (!own[size_t(k)]) continue;
-        ++owned;
-        if (size >= speck) return false;  // one piece that large: one thing, judged as before
-    }
-    return owned >= 2 && specks - owned >= kSpeckCompany;
-}
-
 }  // namespace qc

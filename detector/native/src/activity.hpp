@@ -13,8 +13,6 @@ constexpr double kBusyFloor = 0.02;    // BUSY_FLOOR
 constexpr double kBusyFull = 0.15;     // BUSY_FULL
 constexpr double kBusyGain = 2.5;      // BUSY_GAIN
 constexpr double kPersistScore = 0.01; // PERSIST_SCORE
-constexpr double kSpeckShare = 0.4;    // SPECK_SHARE
-constexpr int kSpeckCompany = 3;       // SPECK_COMPANY
 
 class BusyMap {
 public:
@@ -43,10 +41,5 @@ private:
     std::vector<cv::Rect> before_;
     bool moved_ = false;
 };
-
-// True if the blob in `box` is specks among other specks (glints on water): two pieces or more of
-// `pieces` (CV_32S labels of the opened foreground), none of kSpeckShare * min_area pixels, and
-// kSpeckCompany specks or more elsewhere in the frame. `stats`: connectedComponentsWithStats's.
-bool sparkle(const cv::Mat& pieces, const cv::Mat& stats, const cv::Rect& box, double min_area);
 
 }  // namespace qc

@@ -230,8 +230,8 @@ bool RunningAverageMotion::still(const cv::Mat& normal, const cv::Rect& box, dou
 
 MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning,
                                          double threshold) {
-    cv::morphologyEx(changed_, opened_, cv::MORPH_OPEN, kernel_);
-    cv::dilate(opened_, mask_, kernel_, cv::Point(-1, -1), 2);
+    cv::morphologyEx(changed_, mask_, cv::MORPH_OPEN, kernel_);
+    cv::dilate(mask_, mask_, kernel_, cv::Point(-1, -1), 2);
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(mask_, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
     double frame_area = double(mask_.total()), min_area = config_.min_area_fraction * frame_area;
@@ -239,16 +239,10 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     std::vector<cv::Rect> boxes;
     std::vector<double> areas;
     int lighting = 0, revealed = 0;
-    bool labelled = false;  // the opened foreground's pieces, labelled when a blob needs them
     for (const auto& contour : contours) {
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
         cv::Rect box = cv::boundingRect(contour);
-        if (!labelled) {
-            cv::connectedComponentsWithStats(opened_, pieces_, piece_stats_, piece_centres_, 8, CV_32S);
-            labelled = true;
-        }
-        if (sparkle(pieces_, piece_stats_, box, min_area)) continue;  // glints on water, not one thing
         if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
             ++lighting;
         else if (switched_ && still(normal, box, std::round(contour_area), threshold))

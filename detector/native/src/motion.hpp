@@ -65,7 +65,6 @@ private:
     cv::Mat smoothed_;            // CV_32F temporally denoised frame, in the dark
     cv::Mat previous_;            // CV_32F last frame at the background's exposure (still)
     cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_, keep_;
-    cv::Mat opened_, pieces_, piece_stats_, piece_centres_;  // the opened foreground's pieces (sparkle)
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
