@@ -29,8 +29,6 @@ BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a p
 BUSY_FULL = 0.15  # flips per frame at which the raise is full
 BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
 PERSIST_SCORE = 0.01  # a blob whose place was this busy before it (mean raise) must persist (``Persistence``)
-SPECK_SHARE = 0.4  # a piece of a blob under this share of the minimum blob area is a speck (``specks``)
-SPECK_COMPANY = 3  # other specks in the frame that make a cluster of specks sparkle (``sparkle``)
 REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
 
 
@@ -121,27 +119,3 @@ class Persistence:
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
-
-
-
-def sparkle(pieces: np.ndarray, sizes: np.ndarray, box: tuple[int, int, int, int], min_area: float) -> bool:
-    """True if the blob in ``box`` is specks among other specks: glints on water, not one thing.
-
-    ``pieces`` labels the connected pieces of the opened foreground (0: none)
-    and ``sizes`` holds each label's pixel count. Sun glints on rippling
-    water are specks two or three pixels across at the detection size: each
-    survives the opening, and the dilation that joins a walker's limbs also
-    joins neighbouring glints into one blob over the minimum area; in a gust
-    such a blob lasts two frames and starts an event (tune set, water in
-    harsh weather). The busy map does not stop them: a glint lights a given
-    pixel too rarely for it to flip often. Such a blob is two pieces or more,
-    none of SPECK_SHARE * ``min_area``, in a frame with SPECK_COMPANY specks
-    or more outside it (the water sparkles all over). A tiny walker may be
-    specks too (0.16 % of the frame, in IR gray), but alone: he counts.
-    """
-    x, y, w, h = box
-    own = np.flatnonzero(np.bincount(pieces[y:y + h, x:x + w].ravel(), minlength=len(sizes))[1:]) + 1
-    speck = SPECK_SHARE * min_area
-    if len(own) < 2 or int(sizes[own].max()) >= speck:
-        return False
-    return int(np.count_nonzero(sizes[1:] < speck)) - len(own) >= SPECK_COMPANY

@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
-from quickcam.detector.motion.activity import BusyMap, Persistence, sparkle
+from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 
@@ -350,24 +350,18 @@ class MotionDetector(ABC):
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
                brightness: float, relearning: bool, threshold: float) -> MotionResult:
         cfg = self.config
-        opened = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, self.kernel)
-        mask = cv2.dilate(opened, self.kernel, iterations=2)
+        mask = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, self.kernel)
+        mask = cv2.dilate(mask, self.kernel, iterations=2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         frame_area = mask.size
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / mask.shape[1]
         blobs, lighting, revealed = [], 0, 0
-        pieces, sizes = None, None  # the opened foreground's pieces, labelled when a blob needs them
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            if pieces is None:
-                _, pieces, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
-                sizes = stats[:, cv2.CC_STAT_AREA]
-            if sparkle(pieces, sizes, (x, y, w, h), min_area):
-                continue  # glints on water: specks the dilation joined, not one thing
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
             elif self.switched and self._still(normal, (x, y, w, h), round(contour_area), threshold):
