@@ -24,7 +24,12 @@ the same generators on *other* real photographs from Debian's opencv-doc
   their weather (noise sigma 6, JPEG 30, drifting daylight, 2 % flicker) on
   this variant's room, and 16 walkers one after the other;
 - **real tree, long** (tune only): tests/data/tree.avi (already a tune-side
-  piece of the corpus) for 10 minutes under noise, JPEG and drifting light.
+  piece of the corpus) for 10 minutes under noise, JPEG and drifting light;
+- **water / strong wind, harsh weather** (tune only): rippling water over the
+  lower half of leuvenB.jpg (two seeds) and leaves filling plant.jpg in a
+  strong wind, under the quiet hours' harshest weather (JPEG 19, 3 %
+  flicker, drifting cloud shadows, noise sigma 4), with walkers shrunk to
+  0.5 % of the frame crossing them (the water's rule must not cost them).
 
 Every clip: quiet, then two walkers (vtest.avi's pedestrians), then quiet;
 false events per hour with the one-sided 95 % upper bound, as in
@@ -45,11 +50,21 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection_corpus import FPS, SIZE, TREE, Clip, load_video  # noqa: E402
+from detection_corpus import FPS, SIZE, TARGET_COVER, TREE, Clip, load_video  # noqa: E402
 from detection_fresh import evaluate, rows  # noqa: E402
 from detection_quality import parse_keys  # noqa: E402
 from fresh_corpus import FRESH, FreshComposer, FreshScene, drift  # noqa: E402
-from fresh_scenes import DATA, Light, curtain, foliage_mask, still, tv_light, wind  # noqa: E402
+from fresh_scenes import (  # noqa: E402
+    DATA,
+    Light,
+    cloud_shadows,
+    curtain,
+    foliage_mask,
+    still,
+    tv_light,
+    water,
+    wind,
+)
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 
@@ -77,7 +92,8 @@ CONDITIONS = ["H.264 pulsing", "exposure hunting", "headlights", "IR rain", "IR 
               *[f"curtain at start-up {n + 1}" for n in range(STARTS)],
               *[f"foliage at start-up {n + 1}" for n in range(STARTS)], "walker at start-up, curtain",
               "walker at start-up, foliage", "walkers in TV light"]
-TUNE_ONLY = ["real tree, long"]
+HARSH = ["water, harsh weather 1", "water, harsh weather 2", "strong wind, harsh weather"]
+TUNE_ONLY = ["real tree, long", *HARSH]
 
 
 def h264(frames: Iterator[np.ndarray], bitrate: int, gop: int) -> Iterator[np.ndarray]:
@@ -239,6 +255,21 @@ class ArtefactComposer(FreshComposer):
             yield from self._quiet(s, clip, 60)
             yield from self._walkers(s, clip, WALKERS, offset=v.seed, gap_s=10.0)
             yield from self._quiet(s, clip, 30)
+            return
+        elif condition in HARSH:  # the quiet hours' harshest weather (their quiet 20), on tune-side stills
+            if condition.startswith("water"):
+                s.plate = still(v.street, SIZE)
+                s.sway = water(s.plate, rng, FPS, int(SIZE[1] * 0.5))
+            else:
+                s.plate = still(v.foliage, SIZE)
+                s.sway = wind(s.plate, rng, FPS, foliage_mask(s.plate), strength=1.6)
+            s.sigma, s.jpeg = 4.0, 19
+            s.lights.append(drift(rng, int(400 * FPS), 1.0, 0.03))
+            s.lights.append(cloud_shadows(rng, FPS, SIZE, depth=0.25, speed_px_s=6.0))
+            yield from self._quiet(s, clip, 20, count=False)
+            yield from self._quiet(s, clip, 150)
+            yield from self._walkers(s, clip, 4, offset=v.seed + len(condition), gap_s=10.0, cover=TARGET_COVER)
+            yield from self._quiet(s, clip, 150)
             return
         elif condition == "real tree, long":
             s.backdrop = load_video(TREE, every=1.5)
