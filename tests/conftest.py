@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,6 +27,24 @@ settings.load_profile("quickcam")
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 QUICKCAM = str(BIN / "quickcam")
+
+
+def run_script(argv: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` for a script that starts processes of its own (``scripts/run_all.sh``).
+
+    On a timeout ``subprocess.run`` kills only the script: its detector and uploader would run on into
+    later tests. Here the script leads its own process group, and the whole group is killed.
+    """
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def free_port() -> int:

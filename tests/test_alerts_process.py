@@ -52,9 +52,11 @@ url_env = "BROKEN_URL"
         pipe.kill("detector")
         killed = time.time()
         silent = receiver.wait_for(lambda n: "went silent" in n.title, timeout=SILENT_AFTER_S + 10)
+        # The webhook has the alert before the uploader marks it sent: stopped first (a stop waits for its
+        # deliveries), the status is exact instead of racing that mark.
+        assert pipe.stop("uploader") == 0
         status = subprocess.run([QUICKCAM, "status", "--config", "quickcam.toml"], cwd=tmp_path, env=pipe.env,
                                 capture_output=True, text=True, timeout=30)
-        assert pipe.stop("uploader") == 0
     finally:
         pipe.close()
         receiver.stop()

@@ -74,7 +74,7 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
         # The first walk, with no room on the disk: detected, counted, and said.
         filled_at = len(pipe.output("detector"))
         assert pipe.wait_for("detector", "recording snapshots only", 30), pipe.output("detector")[-3000:]
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the status file is rewritten every 2 s, in place
             text, camera = _status(pipe)
             if "DISK FULL" in text and camera["events"] >= 1:
@@ -83,7 +83,7 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
         assert "camera cam0: DISK FULL, recording snapshots only" in text, text
         assert camera["state"] == "degraded" and camera["write_failures"] >= 1, camera
         assert camera["events"] >= 1, camera  # the walk was seen with no room to write
-        assert pipe.wait_for("detector", " ends", 15)  # the walk is over (its snapshot still in memory)
+        assert pipe.wait_for("detector", " ends", 30)  # the walk is over (its snapshot still in memory)
         while_full = pipe.output("detector")[filled_at:]
         events_while_full = while_full.count("motion, event")
         assert events_while_full >= 1
@@ -101,7 +101,7 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
         assert -0.05 <= resume_s <= 2.0, f"full recording resumed {resume_s:.2f} s after space came back"
         assert any(row["type"] == "snapshot" for row in pipe.produced())  # the held snapshot, journaled
         text, camera = _status(pipe)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while "DISK FULL" in text and time.monotonic() < deadline:
             time.sleep(0.5)
             text, camera = _status(pipe)

@@ -120,7 +120,7 @@ def test_an_impostor_detector_of_another_user_gets_nothing_stored(open_folder: P
         control = _impostor("detector", endpoint, open_folder)
         out, _ = control.communicate(timeout=60)
         assert "answered: credit" in out, out
-        assert wait_until(lambda: up.status()["counters"].get("snapshot", 0) == 1, 10)
+        assert wait_until(lambda: up.status()["counters"].get("snapshot", 0) == 1, 30)  # status.json: ~1 s
     # Only the control run's snapshot (let in on purpose above) was stored.
     assert len(stored_ids(open_folder)) <= 1
 

@@ -53,7 +53,7 @@ url_env = "HOOK_URL"
         stopped = receiver.wait_for(lambda n: "switched off" in n.title, timeout=20)
         # The receiver's own verdict comes at 3 heartbeats; a wrong detector_silent would have
         # been raised on the same tick as detector_stopped, so by now it would be here too.
-        assert pipe.wait_for("uploader", "stopped cleanly (its last status said so)", timeout=10)
+        assert pipe.wait_for("uploader", "stopped cleanly (its last status said so)", timeout=30)
         time.sleep(0.3)
     finally:
         pipe.close()
