@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import QUICKCAM, free_port
+from tests.conftest import QUICKCAM
 from tests.fakes.notify_server import NotifyServer
 from tests.pipeline import Pipeline
 
@@ -80,8 +80,8 @@ url_env = "BROKEN_URL"
 
 @pytest.mark.slow
 def test_alert_raised_while_its_target_is_down_survives_an_uploader_sigkill_and_arrives_once(tmp_path: Path) -> None:
-    port = free_port()
-    receiver = NotifyServer(port)  # not started yet: the target is down
+    receiver = NotifyServer()  # not started yet: the target is down (its port is held meanwhile)
+    port = receiver.port
     config = """
 [alerts]
 retry_base_s = 0.5

@@ -151,6 +151,7 @@ def test_an_impostor_on_the_old_tcp_port_gets_no_footage_from_a_detector_with_de
     env = _scene(tmp_path, key.to_hex())
     port = free_port()
     with socket.socket() as impostor:  # bound first, on the port a plain-TCP detector would use
+        impostor.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # beside free_port's holder
         impostor.bind(("127.0.0.1", port))
         impostor.listen()
         impostor.settimeout(0.1)

@@ -116,8 +116,8 @@ def test_motion_reaches_webhook_ntfy_and_email_within_2s_with_pictures_only_wher
 
 
 def test_target_down_then_back_gets_the_alert_exactly_once(tmp_path: Path) -> None:
-    port = free_port()
-    receiver = NotifyServer(port)  # not started: connections are refused
+    receiver = NotifyServer()  # not started: connections are refused (its port is held meanwhile)
+    port = receiver.port
     service = make_service(tmp_path, [{"name": "hook", "url_env": "HOOK_URL"}],
                            {"HOOK_URL": f"json://127.0.0.1:{port}/hook"})
     service.start()

@@ -8,14 +8,13 @@ from pathlib import Path
 
 from quickcam.uploader.alerts.pictures import PICTURES_DIR
 from quickcam.uploader.alerts.queue import AlertQueue
-from tests.conftest import free_port
 from tests.fakes.notify_server import NotifyServer
 from tests.uploader.alerts.test_delivery import jpeg, make_service, snapshot_header
 
 
 def test_a_picture_queued_before_a_restart_is_attached_after_it_then_deleted(tmp_path: Path) -> None:
-    port = free_port()
-    receiver = NotifyServer(port)  # not started yet: the first delivery fails
+    receiver = NotifyServer()  # not started yet: the first delivery fails (its port is held meanwhile)
+    port = receiver.port
     targets = [{"name": "hook", "url_env": "HOOK_URL", "attach_snapshot": True}]
     secrets = {"HOOK_URL": f"json://127.0.0.1:{port}/hook"}
     picture, folder = jpeg(), tmp_path / "state" / PICTURES_DIR
