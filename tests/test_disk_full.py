@@ -125,7 +125,7 @@ def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_
         pipe.start("uploader")  # everything held in the outbox now reaches storage
         assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
         assert pipe.stop("detector") == 0
-        assert pipe.wait_drained(30), f"missing after drain: {pipe.missing()}"
+        assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
         assert pipe.stop("uploader") == 0
         figures = pipe.check_invariant()
         pipe.record("9. disk full: outbox disk filled up", f"outbox on a {DISK_MB} MB tmpfs filled to ENOSPC with the "

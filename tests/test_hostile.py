@@ -60,7 +60,7 @@ def test_strangers_are_refused_at_the_handshake_while_the_allowed_detector_loses
     pipe = make_pipeline(tmp_path, QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")  # CURVE's home
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
-    assert pipe.wait_for("uploader", "receiver: listening", 20)
+    assert pipe.wait_for("uploader", "receiver: listening", 60)
     pipe.start("detector", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "garage.key_secret"),
                                 "QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE": str(keys / "uploader.key")})
     time.sleep(5)  # the first walk starts at 4 s
@@ -132,7 +132,7 @@ def test_a_corrupted_spool_file_is_set_aside_loudly_never_uploaded_and_nothing_e
     assert wait_until(lambda: len(list(spool.glob("*.qsc"))) >= 6, 60), "the spool did not fill"
     damaged = _corrupt(sorted(spool.glob("*.qsc"))[:3])
     blocker.unlink()
-    assert pipe.wait_drained(40, set_aside=damaged, spool=True), f"missing: {pipe.missing(damaged)}"
+    assert pipe.wait_drained(60, set_aside=damaged, spool=True), f"missing: {pipe.missing(damaged)}"
     assert pipe.procs["uploader"].poll() is None, "the uploader died"
     assert pipe.stop("detector") == 0
     assert pipe.stop("uploader") == 0

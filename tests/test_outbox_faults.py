@@ -64,7 +64,7 @@ def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_rea
             time.sleep(0.5)
         assert health.returncode == 0 and "detector" in health.stdout, health.stdout + health.stderr
         assert pipe.stop("detector") == 0  # commits the open segment
-        assert pipe.wait_drained(30), f"missing after drain: {pipe.missing()}"
+        assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
         assert pipe.stop("uploader") == 0
 
         # The invariant over both journals: items that went with the folder before they were sent are the

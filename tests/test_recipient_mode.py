@@ -34,7 +34,7 @@ def test_footage_encrypted_to_a_recipient_is_unreadable_on_the_camera_machine_an
         while len(pipe.produced()) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert pipe.stop("detector") == 0
-        assert pipe.wait_drained(30), pipe.missing()
+        assert pipe.wait_drained(60), pipe.missing()
         assert pipe.stop("uploader") == 0
     finally:
         pipe.close()
