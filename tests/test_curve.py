@@ -19,7 +19,7 @@ import zmq.auth
 
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
-from quickcam.common.curve import CurveKeys, load_public_key, load_secret_key
+from quickcam.common.curve import CurveKeys, load_public_key, load_secret_key, write_keypair
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import QUICKCAM, REPO, free_port
@@ -30,12 +30,19 @@ VECTORS = REPO / "tests" / "vectors" / "protocol"
 # -- helpers shared with test_protocol_fuzz.py and test_two_hosts.py ---------------------------
 
 
-def keygen(folder: Path, name: str) -> tuple[Path, Path]:
-    """``quickcam curve-keygen folder/name``; returns (public, secret) paths."""
+def keygen(folder: Path, name: str, cli: bool = False) -> tuple[Path, Path]:
+    """A key pair ``folder/name.key`` and ``.key_secret``; returns (public, secret) paths.
+
+    Written by the function behind ``quickcam curve-keygen`` (a process start per key cost the suite
+    seconds); ``cli``: by the command itself, as a person runs it.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run([QUICKCAM, "curve-keygen", str(folder / name)], capture_output=True, text=True,
-                         timeout=30)
-    assert run.returncode == 0, run.stderr
+    if cli:
+        run = subprocess.run([QUICKCAM, "curve-keygen", str(folder / name)], capture_output=True, text=True,
+                             timeout=30)
+        assert run.returncode == 0, run.stderr
+    else:
+        write_keypair(folder / name)
     return folder / f"{name}.key", folder / f"{name}.key_secret"
 
 
@@ -166,7 +173,7 @@ def wait_until(condition: Any, timeout: float) -> bool:
 
 
 def test_curve_keygen_writes_a_public_key_and_a_secret_only_the_owner_can_read(tmp_path: Path) -> None:
-    public, secret = keygen(tmp_path, "garage")
+    public, secret = keygen(tmp_path, "garage", cli=True)
     assert secret.stat().st_mode & 0o777 == 0o600
     pub_key, no_secret = zmq.auth.load_certificate(public)
     same_pub, secret_key = zmq.auth.load_certificate(secret)
