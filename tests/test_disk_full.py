@@ -10,7 +10,6 @@ the uploader runs, in storage (the no-loss invariant).
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
+from quickcam.uploader import cli as uploader_cli
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
 from tests.tmpfs import fill, tmpfs
@@ -46,8 +46,9 @@ def _log_time(line: str) -> float:
 def _status(pipe: Pipeline) -> tuple[str, dict]:
     text = subprocess.run([QUICKCAM, "status"], cwd=pipe.root, env=pipe.env, capture_output=True, text=True,
                           timeout=30).stdout
-    raw = (pipe.root / "outbox" / "detector-status.json").read_text()
-    return text, json.loads(raw)["cameras"]["cam0"]
+    # Read as `quickcam status` reads it: on a full disk the detector rewrites it in place, so a read may
+    # catch it half written and is made again.
+    return text, uploader_cli._read_json(pipe.root / "outbox" / "detector-status.json")["cameras"]["cam0"]
 
 
 def _segments(outbox: Path, event: str) -> list[dict]:
