@@ -116,7 +116,9 @@ def test_doctor_names_every_fault_of_a_broken_setup_with_its_fix(tmp_path: Path)
     _setup(tmp_path, free_port(), key=None, storage="not-a-folder/storage")
     (tmp_path / "tokens.env").chmod(0o644)
     started = time.monotonic()
-    run = _doctor(tmp_path, "--timeout", "2")
+    # Time for the checks that pass on a loaded machine (at 2 s the camera check once gave no answer);
+    # the uploader link check waits all of it for an uploader that is not there.
+    run = _doctor(tmp_path, "--timeout", "8")
     assert run.returncode == 1, run.stdout + run.stderr
     assert time.monotonic() - started < 20
     lines = _lines(run)
