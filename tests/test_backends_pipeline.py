@@ -182,7 +182,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, s3: tuple[int, Any], sshd: Ssh
         }
     result = Run(pipe, holdings, skipped, cloudinary)
     try:
-        pipe.start("uploader")
+        pipe.start_uploader_listening()  # five destinations to set up: slow to start on a loaded machine
         pipe.start("detector", "--seconds", str(DETECTOR_SECONDS))
         assert pipe.procs["detector"].wait(timeout=DETECTOR_SECONDS + 30) == 0, pipe.output("detector")
         assert pipe.wait_drained(60), f"not in local storage: {pipe.missing()}\n{pipe.output('uploader')}"

@@ -28,7 +28,7 @@ def test_footage_encrypted_to_a_recipient_is_unreadable_on_the_camera_machine_an
     (camera_box / "tokens.env").write_text(f"ENCRYPTION_RECIPIENT={owner / 'footage.key.pub'}\n")
     pipe = Pipeline(camera_box)
     try:
-        pipe.start("uploader")
+        pipe.start_uploader_listening()  # the detector is stopped early: its link must be up by then
         pipe.start("detector")
         deadline = time.monotonic() + 40  # the first walk's snapshot and a segment: polled, a slow machine waits
         while len(pipe.produced()) < 2 and time.monotonic() < deadline:
