@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -25,10 +30,47 @@ BIN = Path(sys.executable).parent
 QUICKCAM = str(BIN / "quickcam")
 
 
+def run_script(argv: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` for a script that starts processes of its own (``scripts/run_all.sh``).
+
+    On a timeout ``subprocess.run`` kills only the script: its detector and uploader would run on into
+    later tests. Here the script leads its own process group, and the whole group is killed.
+    """
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+_held_ports: list[socket.socket] = []
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that no other program takes before this test ends.
+
+    A port picked and let go at once could be bound by anyone (another test, another worker) before
+    the test's server binds it. It is held instead by a socket that is bound but never listens, so a
+    connection is refused as with nothing there; the server the test starts binds it too and listens
+    (SO_REUSEADDR, which ZeroMQ, uvicorn, asyncio, mosquitto and sshd set). Let go after the test.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    _held_ports.append(sock)
+    return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _let_held_ports_go() -> Iterator[None]:
+    yield
+    while _held_ports:
+        _held_ports.pop().close()
 
 
 def private_endpoint(root: Path) -> str:

@@ -140,6 +140,23 @@ class Pipeline:
         self.procs[name] = proc
         return proc
 
+    def start_uploader_listening(self, *args: str, timeout: float = 60) -> subprocess.Popen:
+        """Start ``quickcam uploader`` and wait until it listens.
+
+        For a scenario whose detector must deliver while it runs: a loaded machine may take seconds to
+        start the uploader, and a detector that found nobody listening backs off up to 5 s between tries,
+        so a short detector run could end before its link ever connected (its footage then waits in the
+        outbox for its next start: not lost, but not what the scenario checks).
+        """
+        before = len(self.output("uploader"))
+        proc = self.start("uploader", *args)
+        deadline = time.monotonic() + timeout
+        while "receiver: listening" not in self.output("uploader")[before:]:
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                f"the uploader is not listening:\n{self.output('uploader')[-3000:]}"
+            time.sleep(0.1)
+        return proc
+
     def kill(self, name: str) -> None:
         self.procs[name].send_signal(signal.SIGKILL)
         self.procs[name].wait(timeout=10)

@@ -182,10 +182,10 @@ def run(tmp_path_factory: pytest.TempPathFactory, s3: tuple[int, Any], sshd: Ssh
         }
     result = Run(pipe, holdings, skipped, cloudinary)
     try:
-        pipe.start("uploader")
+        pipe.start_uploader_listening()  # five destinations to set up: slow to start on a loaded machine
         pipe.start("detector", "--seconds", str(DETECTOR_SECONDS))
         assert pipe.procs["detector"].wait(timeout=DETECTOR_SECONDS + 30) == 0, pipe.output("detector")
-        assert pipe.wait_drained(20), f"not in local storage: {pipe.missing()}\n{pipe.output('uploader')}"
+        assert pipe.wait_drained(60), f"not in local storage: {pipe.missing()}\n{pipe.output('uploader')}"
         # The product's own wait: every delivery to every destination uploaded, none failed.
         wait = subprocess.run([QUICKCAM, "status", "--wait", "--timeout", "30"], cwd=root, env=pipe.env,
                               capture_output=True, text=True, timeout=60)

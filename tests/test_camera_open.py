@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint
+from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint, run_script
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
@@ -26,16 +26,24 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
 def test_a_missing_video_file_is_named_with_the_fix_shown_failing_and_the_detector_exits_non_zero(
         tmp_path: Path) -> None:
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(tmp_path / "garage.mp4"))
-    detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "4"], cwd=tmp_path, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Stopped once `quickcam status` has seen it failing (a fixed --seconds could end before a loaded
+    # machine got to look: the status of a stopped detector is its last report, not "FAILING").
+    output_file = tmp_path / "detector.out"
+    with open(output_file, "w") as output_to:
+        detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "120"], cwd=tmp_path, env=env,
+                                    stdout=output_to, stderr=subprocess.STDOUT, text=True)
     status_file = tmp_path / "outbox" / "detector-status.json"
-    deadline, live = time.monotonic() + 20, ""
-    while time.monotonic() < deadline and "FAILING" not in live:  # while it runs: not ok
-        time.sleep(0.3)
-        if status_file.exists():
-            live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                  timeout=30).stdout
-    output = detector.communicate(timeout=60)[0]
+    try:
+        deadline, live = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and "FAILING" not in live and detector.poll() is None:  # running: not ok
+            time.sleep(0.3)
+            if status_file.exists():
+                live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                      timeout=30).stdout
+    finally:
+        detector.terminate()
+        detector.wait(timeout=60)
+    output = output_file.read_text()
     assert detector.returncode == 3, output
     assert f"camera cam0: cannot open {tmp_path / 'garage.mp4'} — no such file; check [camera] path" in output
     assert "camera cam0 never delivered a frame" in output
@@ -66,8 +74,8 @@ def test_run_all_with_seconds_exits_non_zero_when_a_camera_never_delivered_a_fra
     key = subprocess.run([QUICKCAM, "keygen"], capture_output=True, text=True, check=True).stdout
     (tmp_path / "tokens.env").write_text(key)
     (tmp_path / "tokens.env").chmod(0o600)
-    run = subprocess.run([str(REPO / "scripts/run_all.sh"), "--config", "quickcam.toml", "--seconds", "3"],
-                         cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    run = run_script([str(REPO / "scripts/run_all.sh"), "--config", "quickcam.toml", "--seconds", "3"],
+                     cwd=tmp_path, env=_env(tmp_path), timeout=120)
     assert run.returncode != 0, run.stdout + run.stderr
     assert "nowhere.mp4 — no such file" in run.stderr
 

@@ -19,7 +19,7 @@ import zmq.auth
 
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
-from quickcam.common.curve import CurveKeys, load_public_key, load_secret_key
+from quickcam.common.curve import CurveKeys, load_public_key, load_secret_key, write_keypair
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import QUICKCAM, REPO, free_port
@@ -30,12 +30,19 @@ VECTORS = REPO / "tests" / "vectors" / "protocol"
 # -- helpers shared with test_protocol_fuzz.py and test_two_hosts.py ---------------------------
 
 
-def keygen(folder: Path, name: str) -> tuple[Path, Path]:
-    """``quickcam curve-keygen folder/name``; returns (public, secret) paths."""
+def keygen(folder: Path, name: str, cli: bool = False) -> tuple[Path, Path]:
+    """A key pair ``folder/name.key`` and ``.key_secret``; returns (public, secret) paths.
+
+    Written by the function behind ``quickcam curve-keygen`` (a process start per key cost the suite
+    seconds); ``cli``: by the command itself, as a person runs it.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run([QUICKCAM, "curve-keygen", str(folder / name)], capture_output=True, text=True,
-                         timeout=30)
-    assert run.returncode == 0, run.stderr
+    if cli:
+        run = subprocess.run([QUICKCAM, "curve-keygen", str(folder / name)], capture_output=True, text=True,
+                             timeout=30)
+        assert run.returncode == 0, run.stderr
+    else:
+        write_keypair(folder / name)
     return folder / f"{name}.key", folder / f"{name}.key_secret"
 
 
@@ -80,7 +87,13 @@ class Uploader:
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # killed, not left running into later tests
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            output = self.output()[-3000:]
+            raise AssertionError(f"the uploader did not stop within 30 s of SIGTERM:\n{output}") from None
 
     def status(self) -> dict[str, Any]:
         return json.loads((self.root / "state" / "status.json").read_text())
@@ -160,7 +173,7 @@ def wait_until(condition: Any, timeout: float) -> bool:
 
 
 def test_curve_keygen_writes_a_public_key_and_a_secret_only_the_owner_can_read(tmp_path: Path) -> None:
-    public, secret = keygen(tmp_path, "garage")
+    public, secret = keygen(tmp_path, "garage", cli=True)
     assert secret.stat().st_mode & 0o777 == 0o600
     pub_key, no_secret = zmq.auth.load_certificate(public)
     same_pub, secret_key = zmq.auth.load_certificate(secret)
@@ -204,10 +217,10 @@ def test_an_allowed_detector_delivers_its_footage_over_curve(workdir: Path, curv
         link = _link(endpoint, outbox, keys)
         link.start()
         try:
-            assert wait_until(lambda: outbox.depth()[0] == 0, 15), link.state
+            assert wait_until(lambda: outbox.depth()[0] == 0, 30), link.state
         finally:
             link.stop()
-        assert wait_until(lambda: header["id"] in stored_ids(workdir), 15)
+        assert wait_until(lambda: header["id"] in stored_ids(workdir), 30)
         assert "garage" in up.wait_for("(key garage)")
 
 
@@ -224,7 +237,7 @@ def test_an_unknown_key_is_refused_at_the_handshake_and_the_detector_keeps_its_f
         link = _link(endpoint, outbox, keys)
         link.start()
         try:
-            assert wait_until(lambda: link.state.auth_refused, 10)
+            assert wait_until(lambda: link.state.auth_refused, 30)
             time.sleep(1)
         finally:
             link.stop()
@@ -233,7 +246,7 @@ def test_an_unknown_key_is_refused_at_the_handshake_and_the_detector_keeps_its_f
         assert outbox.depth()[0] == 1 and (workdir / "outbox" / f"{header['id']}.bin").exists()
         assert "auth: refused a detector at 127.0.0.1" in up.output()
         assert "is not in the allow-list" in up.output()
-        assert wait_until(lambda: up.status()["counters"].get("auth_denied", 0) >= 1, 5)
+        assert wait_until(lambda: up.status()["counters"].get("auth_denied", 0) >= 1, 30)  # status.json: ~1 s
     assert stored_ids(workdir) == set()
 
 
@@ -250,7 +263,7 @@ def test_a_refused_detector_gets_in_once_its_key_is_allowed_without_a_restart(
     try:
         with running_uploader(workdir, env):
             link.start()
-            assert wait_until(lambda: link.state.auth_refused, 10)
+            assert wait_until(lambda: link.state.auth_refused, 30)
         allow(curve_setup["allow"], {"garage": ["cam0"], "stranger": ["cam0"]}, curve_setup["keys"])
         with running_uploader(workdir, env):
             # The link opens a new socket 5 s after the refusal: libzmq alone would never retry.

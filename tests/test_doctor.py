@@ -71,17 +71,22 @@ def _lines(run: subprocess.CompletedProcess[str]) -> dict[str, str]:
     return found
 
 
+def _wait_until_listening(root: Path, proc: subprocess.Popen) -> None:
+    """Until the uploader writes its status file (it listens by then)."""
+    deadline = time.monotonic() + 60
+    while not (root / "state" / "status.json").exists():
+        assert proc.poll() is None, "the uploader exited at start-up"
+        assert time.monotonic() < deadline, "the uploader did not start"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def running_uploader(tmp_path: Path, key: SymmetricKey) -> Iterator[Path]:
     _setup(tmp_path, free_port(), key)
     proc = subprocess.Popen([QUICKCAM, "uploader", "--config", "quickcam.toml"], cwd=tmp_path, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while not (tmp_path / "state" / "status.json").exists():
-            assert proc.poll() is None, "the uploader exited at start-up"
-            assert time.monotonic() < deadline, "the uploader did not start"
-            time.sleep(0.1)
+        _wait_until_listening(tmp_path, proc)
         yield tmp_path
     finally:
         proc.terminate()
@@ -105,12 +110,15 @@ def test_doctor_passes_a_working_setup_line_by_line_without_showing_the_key(
     assert run.stdout.rstrip().endswith("checks passed")
 
 
+@pytest.mark.realtime  # a wall-clock bound
 def test_doctor_names_every_fault_of_a_broken_setup_with_its_fix(tmp_path: Path) -> None:
     (tmp_path / "not-a-folder").write_text("a file where the storage folder should be")
     _setup(tmp_path, free_port(), key=None, storage="not-a-folder/storage")
     (tmp_path / "tokens.env").chmod(0o644)
     started = time.monotonic()
-    run = _doctor(tmp_path, "--timeout", "2")
+    # Time for the checks that pass on a loaded machine (at 2 s the camera check once gave no answer);
+    # the uploader link check waits all of it for an uploader that is not there.
+    run = _doctor(tmp_path, "--timeout", "8")
     assert run.returncode == 1, run.stdout + run.stderr
     assert time.monotonic() - started < 20
     lines = _lines(run)
@@ -253,6 +261,8 @@ def test_uploader_link_check_speaks_curve_and_names_a_key_the_uploader_refuses(
     proc = subprocess.Popen([QUICKCAM, "uploader"], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        _wait_until_listening(tmp_path, proc)  # a loaded machine may take longer to start it than a check waits
+
         def detector(name: str) -> Result:
             config = load_config(None, {
                 "QUICKCAM_LINK__ENDPOINT": endpoint,
@@ -279,6 +289,7 @@ def test_uploader_link_check_explains_an_endpoint_a_detector_cannot_dial() -> No
 # -- the runner -------------------------------------------------------------------------
 
 
+@pytest.mark.realtime  # a wall-clock bound
 def test_runner_turns_a_hung_or_crashing_check_into_a_red_line_and_keeps_order() -> None:
     release = threading.Event()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.conftest import QUICKCAM, REPO
+from tests.conftest import QUICKCAM, REPO, run_script
 
 PLAINTEXT_MAGIC = (b"\xff\xd8\xff", b"\x00\x00\x00")  # JPEG, MP4 box header
 
@@ -26,10 +26,8 @@ def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_mo
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    run = subprocess.run(
-        [str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "25"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
-    )
+    run = run_script([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "25"], cwd=tmp_path, env=env,
+                     timeout=180)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "decrypt them with" in run.stdout
     assert (tmp_path / "tokens.env").stat().st_mode & 0o077 == 0
@@ -64,13 +62,14 @@ def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_mo
     assert status["counters"]["segment"] == len(segments)
 
 
+@pytest.mark.realtime  # a wall-clock bound
 def test_run_all_with_a_bad_key_stops_both_at_once_and_prints_the_one_error_last(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     (tmp_path / "tokens.env").write_text("ENCRYPTION_KEY=" + "zz" * 32 + "\n")
     (tmp_path / "tokens.env").chmod(0o600)
     started = time.monotonic()
-    run = subprocess.run([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "60"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    run = run_script([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "60"], cwd=tmp_path, env=env,
+                     timeout=120)
     assert run.returncode == 1
     assert time.monotonic() - started < 30  # not the 60 s asked for: the detector stopped with the uploader
     last = run.stderr.strip().splitlines()[-2:]

@@ -35,7 +35,7 @@ def _read(path: Path) -> dict:
         return {}
 
 
-def _until(what: str, ready, deadline_s: float = 30) -> None:  # noqa: ANN001
+def _until(what: str, ready, deadline_s: float = 60) -> None:  # noqa: ANN001
     deadline = time.monotonic() + deadline_s
     while not ready():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

@@ -48,7 +48,7 @@ def test_an_error_in_the_link_thread_restarts_it_and_the_item_still_arrives(
         outbox.commit_bytes(header, payload)
         link.start()
         try:
-            assert wait_until(lambda: not outbox.pending(), 20), caplog.text[-2000:]
+            assert wait_until(lambda: not outbox.pending(), 60), caplog.text[-2000:]
             assert link.thread.is_alive()
         finally:
             link.stop()

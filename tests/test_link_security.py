@@ -120,7 +120,7 @@ def test_an_impostor_detector_of_another_user_gets_nothing_stored(open_folder: P
         control = _impostor("detector", endpoint, open_folder)
         out, _ = control.communicate(timeout=60)
         assert "answered: credit" in out, out
-        assert wait_until(lambda: up.status()["counters"].get("snapshot", 0) == 1, 10)
+        assert wait_until(lambda: up.status()["counters"].get("snapshot", 0) == 1, 30)  # status.json: ~1 s
     # Only the control run's snapshot (let in on purpose above) was stored.
     assert len(stored_ids(open_folder)) <= 1
 
@@ -151,6 +151,7 @@ def test_an_impostor_on_the_old_tcp_port_gets_no_footage_from_a_detector_with_de
     env = _scene(tmp_path, key.to_hex())
     port = free_port()
     with socket.socket() as impostor:  # bound first, on the port a plain-TCP detector would use
+        impostor.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # beside free_port's holder
         impostor.bind(("127.0.0.1", port))
         impostor.listen()
         impostor.settimeout(0.1)

@@ -217,6 +217,7 @@ def _serve(folder: Path, once: bool = False) -> http.server.ThreadingHTTPServer:
     return server
 
 
+@pytest.mark.realtime  # how often it reopens within its 3 s is counted
 def test_a_native_stream_that_ends_is_reopened_with_backoff_and_its_password_never_logged(tmp_path: Path) -> None:
     """A stream served over HTTP on 127.0.0.1 that ends: reopened after 0.5 s, then 1 s, ... (it was at once,
     in a tight loop); the "opened" and "lost" lines name it with the password masked, as Python does."""
@@ -387,7 +388,7 @@ def test_the_native_detector_says_hello_on_every_new_connection_at_once(tmp_path
         router.close(linger=0)
         router = ctx.socket(zmq.ROUTER)
         router.bind(endpoint)  # "the uploader restarted"
-        again = _first_message(router, 6)
+        again = _first_message(router, 30)  # at once; the deadline is for a loaded machine
         assert again and again[1].header["type"] == "hello", again
     finally:
         router.close(linger=0)

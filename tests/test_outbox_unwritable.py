@@ -50,7 +50,7 @@ def test_an_outbox_made_read_only_mid_event_holds_the_footage_says_so_and_delive
         pipe.start("detector")
         assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
         outbox.chmod(0o500)  # mid-event: the folder takes no new file, the disk has room
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         text = _status(pipe)
         while "OUTBOX NOT WRITABLE" not in text and time.monotonic() < deadline:
             time.sleep(0.3)
@@ -60,7 +60,7 @@ def test_an_outbox_made_read_only_mid_event_holds_the_footage_says_so_and_delive
 
         produced_before = len(pipe.produced())
         outbox.chmod(0o700)
-        deadline = time.monotonic() + 10  # what was held is written within a probe interval (0.5 s)
+        deadline = time.monotonic() + 30  # what was held is written within a probe interval (0.5 s); polled
         while "OUTBOX NOT WRITABLE" in (text := _status(pipe)) and time.monotonic() < deadline:
             time.sleep(0.3)
         assert "camera cam0: ok" in text, text + pipe.output("detector")[-3000:]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from quickcam.common import cryptofile as cf
-from tests.conftest import QUICKCAM, REPO, private_endpoint
+from tests.conftest import QUICKCAM, REPO, private_endpoint, run_script
 from tests.pipeline import Pipeline
 
 
@@ -28,13 +28,13 @@ def test_footage_encrypted_to_a_recipient_is_unreadable_on_the_camera_machine_an
     (camera_box / "tokens.env").write_text(f"ENCRYPTION_RECIPIENT={owner / 'footage.key.pub'}\n")
     pipe = Pipeline(camera_box)
     try:
-        pipe.start("uploader")
+        pipe.start_uploader_listening()  # the detector is stopped early: its link must be up by then
         pipe.start("detector")
         deadline = time.monotonic() + 40  # the first walk's snapshot and a segment: polled, a slow machine waits
         while len(pipe.produced()) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert pipe.stop("detector") == 0
-        assert pipe.wait_drained(30), pipe.missing()
+        assert pipe.wait_drained(60), pipe.missing()
         assert pipe.stop("uploader") == 0
     finally:
         pipe.close()
@@ -63,8 +63,8 @@ def test_run_all_demo_in_recipient_mode_adds_no_symmetric_key(tmp_path: Path) ->
     (tmp_path / "tokens.env").chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUICKCAM_", "ENCRYPTION_"))}
     env["QUICKCAM_LINK__ENDPOINT"] = private_endpoint(tmp_path)
-    run = subprocess.run([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "8"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=180)
+    run = run_script([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "8"], cwd=tmp_path, env=env,
+                     timeout=180)
     assert run.returncode == 0, run.stdout + run.stderr
     assert (tmp_path / "tokens.env").read_text() == f"ENCRYPTION_RECIPIENT={public.to_hex()}\n"
     assert "ENCRYPTION_KEY" not in run.stderr

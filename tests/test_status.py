@@ -105,7 +105,9 @@ def test_status_file_writer_refreshes_the_file_and_marks_the_stop(tmp_path: Path
 
     writer = status_file.StatusFileWriter(path, collect, interval_s=0.05)
     writer.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30  # three rewrites: polled, a loaded machine may be slow to run the thread
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert json.loads(path.read_text())["running"] is True
     writer.stop()
     final = json.loads(path.read_text())
@@ -153,8 +155,11 @@ def _status(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _write(path: Path, doc: dict) -> None:
+    """Whole or not at all, as the processes write theirs: `status --wait` reads it meanwhile."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc))
+    part = path.with_suffix(".tmp")
+    part.write_text(json.dumps(doc))
+    os.replace(part, path)
 
 
 def test_healthcheck_passes_while_a_process_here_is_running_and_fails_otherwise(tmp_path: Path) -> None:
@@ -227,3 +232,27 @@ def test_status_says_when_low_power_lowers_detection_and_where_the_console_liste
                          "(1 viewer(s), 4 frame(s) skipped for slow viewers, 6 failed login(s), 1 refused)")
     det["low_power"] = {"enabled": True, "level": 0, "detect_fps": None, "reason": "on AC power"}
     assert "LOW POWER" not in _report(_uploader(), det)
+
+
+def test_a_status_file_caught_half_rewritten_is_read_again_and_a_damaged_one_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The detector rewrites its file in place on a full disk (detector/status_file.py): a read may catch
+    # it torn. `quickcam status` reads it again a moment later instead of failing.
+    path = tmp_path / "outbox" / status_file.STATUS_FILE_NAME
+    path.parent.mkdir()
+    whole = json.dumps({**_detector(), "time": time.time()})
+    path.write_text(whole[: len(whole) // 2])
+
+    class WriterFinishes:  # the pause between the reads: the detector's write ends meanwhile
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            path.write_text(whole)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(uploader_cli, "time", WriterFinishes)
+        assert uploader_cli._read_json(path)["cameras"]["cam0"]["state"] == "ok"
+    path.write_bytes(b"\xff\xfe not json")  # damaged for good: one line, no traceback
+    run = _status(tmp_path)
+    assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "cannot read outbox/detector-status.json: " in run.stderr and "Traceback" not in run.stderr

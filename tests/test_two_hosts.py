@@ -102,7 +102,7 @@ def test_footage_crosses_from_one_host_to_another_over_curve(tmp_path: Path, two
         assert "refused" not in detector.stderr
         assert not list((det_root / "outbox").glob("*.hdr")), "everything acked leaves the outbox"
         assert "outbox empty; all footage handed to the uploader" in detector.stderr
-        assert wait_until(lambda: len(stored_ids(up_root)) >= 2, 20), uploader.output()[-3000:]
+        assert wait_until(lambda: len(stored_ids(up_root)) >= 2, 60), uploader.output()[-3000:]
         status = uploader.status()
         assert status["curve"] is True
         assert status["counters"].get("snapshot", 0) >= 1

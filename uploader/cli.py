@@ -45,13 +45,29 @@ UPLOADER_STATUS_FILE = "status.json"
 WAIT_POLL_S = 0.5
 
 
+TORN_READ_RETRIES = 3  # reads of a status file caught mid-rewrite before it counts as damaged
+
+
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read {path}: {exc}") from None
+    """A status file, read again when caught half rewritten.
+
+    The processes replace their status files whole, except on a full or unwritable disk, where
+    the detector rewrites its file in place (detector/status_file.py): a read at that moment sees
+    part of the old text and part of the new. The next read, a moment later, sees it whole.
+    """
+    for _ in range(TORN_READ_RETRIES + 1):
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {path}: {exc}") from None
+        try:
+            return json.loads(raw)  # UTF-8 (JSON's encoding); a bad byte is a ValueError too
+        except ValueError as exc:
+            problem = exc
+        time.sleep(0.05)
+    raise click.ClickException(f"cannot read {path}: {problem}")
 
 
 def _kib(n: float) -> str:

@@ -265,7 +265,7 @@ def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_fr
     pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop, source_factory=Unplugged)
     pipeline.start()
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while not any(h["final"] for h, _ in _segments(outbox_dir)) and time.monotonic() < deadline:
             time.sleep(0.05)
         segments = _segments(outbox_dir)

@@ -9,7 +9,6 @@ per second are the stream's.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ import pytest
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import Walk
+from tests.conftest import free_port
 from tests.detector.fakes import camera_config, header, journal
 from tests.fakes.h264 import probe, write_h264
 
@@ -41,12 +41,6 @@ def _gst_rtsp_missing() -> str:
                                             "installs gir1.2-gst-rtsp-server-1.0 and its plugins as root)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def rtsp_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_h264(tmp_path_factory.mktemp("rtsp") / "camera.mp4", LENGTH_S, FPS, 1.0, 320, 240,
@@ -58,7 +52,7 @@ def rtsp_url(rtsp_video: Path) -> Iterator[str]:
     missing = _gst_rtsp_missing()
     if missing:
         pytest.skip(missing)
-    port = _free_port()
+    port = free_port()  # held until the test ends: the server binds it beside the holder
     server = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(rtsp_video), str(port)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:

@@ -72,10 +72,10 @@ def test_status_says_stalled_not_ok_while_a_loop_has_not_moved_for_three_frame_i
     pipeline.start()
     try:
         assert _wait(lambda: source.position >= 20)
-        assert _wait(lambda: pipeline.status()["state"] == "stalled", 5), pipeline.status()
+        assert _wait(lambda: pipeline.status()["state"] == "stalled", 30), pipeline.status()
         assert "capture loop stalled" in pipeline.status()["fault"]
         source.release.set()
-        assert _wait(lambda: pipeline.status()["state"] == "ok", 5), pipeline.status()
+        assert _wait(lambda: pipeline.status()["state"] == "ok", 30), pipeline.status()
     finally:
         source.release.set()
         stop.set()

@@ -152,7 +152,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    """A handler class served on 127.0.0.1 in a background thread."""
+    """A handler class served on 127.0.0.1 in a background thread.
+
+    Its port is held from construction to ``stop`` by a socket that is bound but never listens:
+    while the server is not started (or is ``refusing``) connections are refused as with nothing
+    there, and no other program can take the port meanwhile (a port chosen, let go and bound again
+    later is a race with every other test on the machine).
+    """
 
     def __init__(
         self,
@@ -164,7 +170,8 @@ class LoopbackServer:
         self.handler = handler
         self.fake = fake
         self.ssl_context = ssl_context
-        self.port = port
+        self._hold: socket.socket | None = None
+        self.port = self._reserve(port)
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []  # exceptions raised by handlers (fake bugs)
         self._connections: set[socket.socket] = set()
@@ -177,8 +184,22 @@ class LoopbackServer:
         scheme = "https" if self.ssl_context else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
+    def _reserve(self, port: int) -> int:
+        """Bind (without listening) the port the server will serve on; returns it."""
+        hold = socket.socket()
+        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the server binds it too (it listens)
+        try:
+            hold.bind(("127.0.0.1", port))
+        except OSError:
+            hold.close()
+            raise
+        self._hold = hold
+        return hold.getsockname()[1]
+
     def start(self) -> LoopbackServer:
         self.stopping.clear()
+        if self._hold is None:  # started again after a stop
+            self._reserve(self.port)
         self._server = _Server(("127.0.0.1", self.port), self.handler, self)
         self._server.fake = self.fake  # type: ignore[attr-defined]
         self.port = self._server.server_address[1]
@@ -189,7 +210,13 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
-        """Close the listener and every open connection (clients see them drop)."""
+        """Close the listener and every open connection (clients see them drop), and let the port go."""
+        self._stop_serving()
+        if self._hold is not None:
+            self._hold.close()
+            self._hold = None
+
+    def _stop_serving(self) -> None:
         self.stopping.set()
         if self._server is not None:
             self._server.shutdown()
@@ -205,8 +232,8 @@ class LoopbackServer:
 
     @contextlib.contextmanager
     def refusing(self) -> Iterator[None]:
-        """Nothing listens on the port inside the block: connections are refused."""
-        self.stop()
+        """Nothing listens on the port inside the block (still held): connections are refused."""
+        self._stop_serving()
         try:
             yield
         finally:

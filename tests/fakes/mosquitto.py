@@ -44,7 +44,7 @@ class Mosquitto:
         assert path is not None
         self.proc = subprocess.Popen([path, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a loaded machine may be slow to start it
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
@@ -53,7 +53,7 @@ class Mosquitto:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read().decode()[-500:]}") from None
                 time.sleep(0.05)
-        raise RuntimeError("mosquitto did not listen within 10 s")
+        raise RuntimeError("mosquitto did not listen within 30 s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -18,13 +18,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.conftest import free_port
+
 SSHD = Path("/usr/sbin/sshd")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _write_key(path: Path) -> str:
@@ -56,8 +52,8 @@ class Sshd:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.user = getpass.getuser()
-        self.port = _free_port()
-        self.read_only_port = _free_port()
+        self.port = free_port()
+        self.read_only_port = free_port()
         self.client_key = workdir / "client_ed25519"
         self.other_key = workdir / "stranger_ed25519"
         self.known_hosts = workdir / "known_hosts"
@@ -105,7 +101,7 @@ class Sshd:
             self._proc = subprocess.Popen(
                 [str(SSHD), "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=log
             )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a loaded machine may be slow to start it
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 log = (self.workdir / "sshd.log").read_text(errors="replace")
@@ -115,7 +111,7 @@ class Sshd:
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("sshd did not start listening within 10 s")
+        raise RuntimeError("sshd did not start listening within 30 s")
 
     def trust_port(self, port: int) -> None:
         """Accept this server's host key on ``port`` too (a proxy in front of it)."""

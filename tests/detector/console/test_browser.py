@@ -80,30 +80,30 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
     base, log = detector
     until(lambda: "console: serving" in log.read_text(), 30, "the console to listen")
     browser.get(base + "/")
-    until(lambda: browser.find_elements(By.ID, "password"), 10, "the login form")
+    until(lambda: browser.find_elements(By.ID, "password"), 30, "the login form")
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys("not the password")
     browser.find_element(By.ID, "login").click()
-    assert "Wrong user name or password" in until(lambda: _text(browser, "#message"), 10, "the refusal")
+    assert "Wrong user name or password" in until(lambda: _text(browser, "#message"), 30, "the refusal")
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "login").click()
 
-    card = until(lambda: browser.find_elements(By.CSS_SELECTOR, 'article[data-camera="cam0"]'), 15, "cam0")[0]
-    until(lambda: _text(browser, 'article[data-camera="cam0"] .state') in ("watching", "recording"), 15,
+    card = until(lambda: browser.find_elements(By.CSS_SELECTOR, 'article[data-camera="cam0"]'), 30, "cam0")[0]
+    until(lambda: _text(browser, 'article[data-camera="cam0"] .state') in ("watching", "recording"), 30,
           "its state")
     card.find_element(By.CLASS_NAME, "live").click()
     live = browser.find_element(By.ID, "live-cam0")
-    until(lambda: browser.execute_script("return arguments[0].naturalWidth", live) == 640, 15, "live picture")
+    until(lambda: browser.execute_script("return arguments[0].naturalWidth", live) == 640, 30, "live picture")
     first = live.screenshot_as_png
-    until(lambda: live.screenshot_as_png != first, 10, "the live picture to change")
+    until(lambda: live.screenshot_as_png != first, 30, "the live picture to change")
 
     scene = _scene_start_s(log)
-    until(lambda: "motion, event" in log.read_text(), DEMO_WALKS[0].start_s + 15, "the first walker's event")
+    until(lambda: "motion, event" in log.read_text(), DEMO_WALKS[0].start_s + 45, "the first walker's event")
 
     card.find_element(By.CLASS_NAME, "edit-zones").click()
     picture = browser.find_element(By.ID, "editor-picture")
-    until(lambda: browser.execute_script("return arguments[0].naturalWidth", picture) == 640, 15, "the editor")
+    until(lambda: browser.execute_script("return arguments[0].naturalWidth", picture) == 640, 30, "the editor")
     canvas = browser.find_element(By.ID, "zone-canvas")
     browser.execute_script("arguments[0].scrollIntoView()", canvas)
     width, height = canvas.size["width"], canvas.size["height"]
@@ -115,10 +115,10 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
     actions.perform()
     browser.find_element(By.ID, "finish").click()
     browser.find_element(By.ID, "save").click()
-    message = until(lambda: "saved" in _text(browser, "#zone-message") and _text(browser, "#zone-message"), 15,
+    message = until(lambda: "saved" in _text(browser, "#zone-message") and _text(browser, "#zone-message"), 30,
                     "the save")
     assert "applied" in message
-    until(lambda: "new zones applied" in log.read_text(), 10, "the detector to apply the zones")
+    until(lambda: "new zones applied" in log.read_text(), 30, "the detector to apply the zones")
 
     config = (log.parent / "quickcam.toml").read_text()
     assert "# Browser test: the zone editor must keep this comment." in config and "# drawn in the console" in config

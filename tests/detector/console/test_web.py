@@ -184,10 +184,12 @@ def test_failed_logins_are_rate_limited_even_with_the_right_password_afterwards(
 
 def test_sessions_expire(tmp_path: Path) -> None:
     running = start_console(tmp_path, session_s=1.0)
+    now = [time.monotonic()]
+    running.server.state.sessions.clock = lambda: now[0]  # the sessions' own clock: no race with a slow request
     try:
         with running.logged_in() as client:
             assert client.get("/api/status").status_code == 200
-            time.sleep(1.2)
+            now[0] += 1.2
             answer = client.get("/api/status")
             assert answer.status_code == 401 and "expired" in answer.json()["error"]
     finally:
@@ -199,9 +201,10 @@ def test_mjpeg_is_framed_and_bounded_in_size_and_rate_and_the_picture_changes(co
     with console.logged_in() as client, client.stream("GET", "/api/cameras/cam0/live.mjpeg") as stream:
         assert stream.headers["content-type"] == "multipart/x-mixed-replace; boundary=quickcam-frame"
         data, started = b"", time.monotonic()
-        for chunk in stream.iter_bytes():
+        for chunk in stream.iter_bytes():  # 2 s at least, and 4 whole frames (a loaded machine is slower)
             data += chunk
-            if time.monotonic() - started > 2.0:
+            elapsed = time.monotonic() - started
+            if elapsed > 2.0 and (data.count(b"--quickcam-frame") >= 5 or elapsed > 30):
                 break
         elapsed = time.monotonic() - started
     parts = mjpeg_parts(data)
@@ -241,29 +244,38 @@ def test_a_browser_leaving_mid_stream_ends_its_viewer_with_one_log_line(
     wait_for(lambda: "127.0.0.1 stopped watching camera cam0 after" in caplog.text)
 
 
-@pytest.mark.realtime  # capture must keep 30 fps on the wall clock
+def _watch(console: Console) -> tuple[bytes, float]:
+    """Watch cam0 as a browser does for 2.5 s and 4 whole frames at least; (the stream, capture's offers/s)."""
+    offers_before, started = console.feeder.offers, time.monotonic()
+    with console.logged_in() as client, client.stream("GET", "/api/cameras/cam0/live.mjpeg") as stream:
+        data = b""
+        for chunk in stream.iter_bytes():
+            data += chunk
+            elapsed = time.monotonic() - started
+            if elapsed > 2.5 and (data.count(b"--quickcam-frame") >= 5 or elapsed > 30):
+                break
+    return data, (console.feeder.offers - offers_before) / (time.monotonic() - started)
+
+
+@pytest.mark.realtime  # capture's rate on the wall clock, with and without a stuck viewer
 def test_a_stuck_viewer_never_slows_capture_and_others_still_get_frames(tmp_path: Path) -> None:
     console = start_console(tmp_path, noisy=True, view_width=1280, view_quality=95)
     cookie = console.session_cookie()
     port = int(console.base.rsplit(":", 1)[1])
     stuck = socket.socket()
-    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.connect(("127.0.0.1", port))
-    stuck.sendall(f"GET /api/cameras/cam0/live.mjpeg HTTP/1.1\r\nHost: x\r\nCookie: quickcam_session={cookie}"
-                  "\r\n\r\n".encode())  # and never reads
     try:
+        # The same viewer first without the stuck one: how fast this machine captures right now (a loaded
+        # CI machine may not keep 30 fps with or without viewers; a stuck viewer must not make it slower).
+        _, alone = _watch(console)
+        wait_for(lambda: console.hooks.tap.viewers("cam0") == 0)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", port))
+        stuck.sendall(f"GET /api/cameras/cam0/live.mjpeg HTTP/1.1\r\nHost: x\r\nCookie: quickcam_session={cookie}"
+                      "\r\n\r\n".encode())  # and never reads
         wait_for(lambda: console.hooks.tap.viewers("cam0") == 1)
-        offers_before = console.feeder.offers
-        started = time.monotonic()
-        with console.logged_in() as client, client.stream("GET", "/api/cameras/cam0/live.mjpeg") as stream:
-            data = b""
-            for chunk in stream.iter_bytes():
-                data += chunk
-                if time.monotonic() - started > 2.5:
-                    break
-        elapsed = time.monotonic() - started
+        data, beside_stuck = _watch(console)
         assert len(mjpeg_parts(data)) >= 4, "a stuck viewer must not starve the others"
-        assert console.feeder.offers - offers_before >= 0.6 * 30 * elapsed, "capture was slowed down"
+        assert beside_stuck >= 0.6 * alone, f"capture slowed from {alone:.1f} to {beside_stuck:.1f} frames/s"
         assert console.feeder.slowest_s < 0.25  # an offer never waits for a viewer (a stuck one would block it)
         wait_for(lambda: console.hooks.tap.status()["cam0"]["skipped"] > 3)  # the stuck one's, counted
     finally:

@@ -8,14 +8,13 @@ from pathlib import Path
 
 from quickcam.uploader.alerts.pictures import PICTURES_DIR
 from quickcam.uploader.alerts.queue import AlertQueue
-from tests.conftest import free_port
 from tests.fakes.notify_server import NotifyServer
 from tests.uploader.alerts.test_delivery import jpeg, make_service, snapshot_header
 
 
 def test_a_picture_queued_before_a_restart_is_attached_after_it_then_deleted(tmp_path: Path) -> None:
-    port = free_port()
-    receiver = NotifyServer(port)  # not started yet: the first delivery fails
+    receiver = NotifyServer()  # not started yet: the first delivery fails (its port is held meanwhile)
+    port = receiver.port
     targets = [{"name": "hook", "url_env": "HOOK_URL", "attach_snapshot": True}]
     secrets = {"HOOK_URL": f"json://127.0.0.1:{port}/hook"}
     picture, folder = jpeg(), tmp_path / "state" / PICTURES_DIR
@@ -24,7 +23,7 @@ def test_a_picture_queued_before_a_restart_is_attached_after_it_then_deleted(tmp
     try:
         first.observe("stored", snapshot_header("door", "ev1", faces=[[100, 60, 60, 70]]), picture)
         db = AlertQueue(tmp_path / "state" / "alerts.sqlite3")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # polled: a loaded machine waits longer
         while time.monotonic() < deadline and not (db.summary() and db.summary()[0]["last_error"]):
             time.sleep(0.1)
         db.close()
@@ -39,8 +38,8 @@ def test_a_picture_queued_before_a_restart_is_attached_after_it_then_deleted(tmp
     db.close()
     second.start()
     try:
-        hook = receiver.wait_for(lambda n: n.title == "Motion on door", timeout=10)
-        deadline = time.monotonic() + 5
+        hook = receiver.wait_for(lambda n: n.title == "Motion on door", timeout=30)
+        deadline = time.monotonic() + 30  # polled: a loaded machine waits longer
         while time.monotonic() < deadline and any(folder.iterdir()):
             time.sleep(0.05)
     finally:
@@ -56,7 +55,7 @@ def test_pictures_for_targets_that_do_not_attach_them_never_touch_the_disk(tmp_p
     service.start()
     try:
         service.observe("stored", snapshot_header("door", "ev1"), jpeg())
-        receiver.wait_for(lambda n: n.title == "Motion on door", timeout=10)
+        receiver.wait_for(lambda n: n.title == "Motion on door", timeout=30)
     finally:
         service.stop()
         receiver.stop()
