@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quickcam.common.config import CameraConfig, ConfigError, MotionConfig, load_config
+from quickcam.common.config import CameraConfig, ConfigError, MotionConfig, RecordingConfig, load_config
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import DiskWrites
@@ -45,8 +45,10 @@ def test_a_bad_idle_rate_is_a_one_line_config_error(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
 
 
-def _stage(tmp_path: Path, idle_detect_fps: float | None) -> tuple[DetectStage, list[int]]:
-    camera = CameraConfig(fps=FPS, motion=MotionConfig(idle_detect_fps=idle_detect_fps))
+def _stage(tmp_path: Path, idle_detect_fps: float | None,
+           pre_roll_s: float = 2.0) -> tuple[DetectStage, list[int]]:
+    camera = CameraConfig(fps=FPS, motion=MotionConfig(idle_detect_fps=idle_detect_fps),
+                          recording=RecordingConfig(pre_roll_s=pre_roll_s))
     outbox = Outbox(tmp_path / f"outbox-{idle_detect_fps}")
     buffer = FrameBuffer(2_000_000_000, 100, True, camera.id)
     stage = DetectStage(camera, queue.Queue(), buffer, queue.Queue(), DiskWrites(camera.id, outbox), CameraStats(),
@@ -108,3 +110,26 @@ def test_in_the_dark_every_frame_is_looked_at_even_when_idle(tmp_path: Path) -> 
         stage.step(frame)
     assert stage.dark.dark
     assert len(looked) == 30
+
+
+def test_looking_less_than_the_pre_roll_the_event_still_starts_before_the_person_came(tmp_path: Path) -> None:
+    """Looks further apart than the pre-roll (idle_detect_fps = 2 and a 0.2 s pre-roll; the same as
+    idle_keyframes_only with a 4 s GOP and a 2 s pre-roll): the person walks in just after a quiet look and is
+    seen a look later. The footage must still start at the last look without motion, not at the onset minus
+    the pre-roll (the person's first frames lost)."""
+    starts = {}
+    for rate in (None, 2.0):
+        stage, looked = _stage(tmp_path, rate, pre_roll_s=0.2)
+        for frame in _frames(120, person_from=89):
+            stage.step(frame)
+        commands = [stage.commands.get_nowait() for _ in range(stage.commands.qsize())]
+        start = next(c for c in commands if c.kind == "start")
+        onset = stage.clock.onset_ns
+        starts[rate] = start.time_ns
+        if rate is None:  # every frame looked at: the pre-roll before the onset, as ever
+            assert start.time_ns == onset - 200_000_000
+        else:
+            quiet = max(t for t in looked if t < onset)
+            assert onset - quiet >= 6 * PERIOD_NS  # the person was seen a look interval late
+            assert start.time_ns == quiet < T0 + 89 * PERIOD_NS < onset - 200_000_000
+    assert starts[2.0] < T0 + 89 * PERIOD_NS  # the person's first frame is recorded
