@@ -210,9 +210,11 @@ class DetectStage:
         without motion.
 
         Looking at every frame, the motion began a frame before the onset at most. Looking less while
-        idle (``idle_detect_fps``, ``idle_keyframes_only``: one look a GOP) it may have begun just after
-        the last quiet look, a look interval before the onset: with an interval longer than the pre-roll
-        (a 4 s GOP, a 2 s pre-roll) the first seconds of the intruder would not be recorded.
+        idle (``idle_detect_fps``, the low-power governor, ``dark_interval_s``) it may have begun just
+        after the last quiet look, a look interval before the onset: with an interval longer than the
+        pre-roll (``idle_detect_fps = 0.25`` and a 2 s pre-roll) the intruder's first seconds would not
+        be recorded. (``idle_keyframes_only`` looks at keyframes, and a passthrough event starts at the
+        keyframe at or before its first pre-roll time: that is the last quiet look already.)
         """
         from_ns = self.clock.onset_ns - int(self.rec.pre_roll_s * 1e9)
         frame_ns = int(1e9 / max(1.0, self.fps() or self.camera.fps))
