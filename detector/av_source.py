@@ -20,7 +20,8 @@ start``, else its creation time), as ``FileTimeline`` has it.
 
 ``mode`` says after the first open what the recorder can do with this source:
 ``passthrough`` (a codec an MP4 can carry, a keyframe within ``max_gop_s``) or
-``reencode``, with one log line saying why.
+``reencode``, with one log line saying why (decided in ``av_stream.py``, which
+also has the ``Packet`` and ``StreamInfo`` the recorder gets).
 """
 
 from __future__ import annotations
