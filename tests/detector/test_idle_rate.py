@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,14 @@ import pytest
 
 from quickcam.common.config import CameraConfig, ConfigError, MotionConfig, RecordingConfig, load_config
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.idle_rate import IdleRate
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.sources import Frame
+from tests.detector.fakes import camera_config
 
 FPS = 15
 PERIOD_NS = round(1e9 / FPS)
@@ -133,3 +136,23 @@ def test_looking_less_than_the_pre_roll_the_event_still_starts_before_the_person
             assert onset - quiet >= 6 * PERIOD_NS  # the person was seen a look interval late
             assert start.time_ns == quiet < T0 + 89 * PERIOD_NS < onset - 200_000_000
     assert starts[2.0] < T0 + 89 * PERIOD_NS  # the person's first frame is recorded
+
+
+@pytest.mark.parametrize("idle_detect_fps", [None, 0.25])
+def test_the_pre_roll_buffer_keeps_frames_back_to_the_last_quiet_look(tmp_path: Path,
+                                                                       idle_detect_fps: float | None) -> None:
+    """One look every 4 s and a 1 s pre-roll: when an event starts, the frames since the last quiet look (4 s
+    before the onset) are still there to be recorded; looking at every frame, the buffer is as it was."""
+    camera = camera_config(tmp_path / "outbox", pre_roll_s=1.0)
+    camera = camera.model_copy(update={"motion": MotionConfig(idle_detect_fps=idle_detect_fps)})
+    buffer = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event()).buffer
+    period_ns = 100_000_000  # the demo camera's 10 fps
+    stop = threading.Event()
+    for i in range(100):  # 10 s
+        buffer.push(Frame(np.zeros((24, 32), np.uint8), T0 + i * period_ns, i), stop)
+    onset = T0 + 99 * period_ns - 500_000_000  # detection half a second behind the source
+    oldest = buffer.keyframe_at_or_before(onset - 4_000_000_000)
+    if idle_detect_fps:
+        assert oldest is not None and oldest <= onset - 4_000_000_000
+    else:  # the pre-roll and the slack for detection's lag, no more
+        assert oldest is None and buffer.keyframe_at_or_before(onset - 1_000_000_000) is not None
