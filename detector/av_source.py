@@ -20,7 +20,8 @@ start``, else its creation time), as ``FileTimeline`` has it.
 
 ``mode`` says after the first open what the recorder can do with this source:
 ``passthrough`` (a codec an MP4 can carry, a keyframe within ``max_gop_s``) or
-``reencode``, with one log line saying why.
+``reencode``, with one log line saying why (decided in ``av_stream.py``, which
+also has the ``Packet`` and ``StreamInfo`` the recorder gets).
 """
 
 from __future__ import annotations
@@ -29,13 +30,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from fractions import Fraction
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.av_stream import PASSTHROUGH_CODECS, Packet, StreamInfo, decide_mode, parameters_of, probe_gop_ns
 from quickcam.detector.clock import footage_ns
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
@@ -44,51 +44,9 @@ from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pa
 
 log = logging.getLogger(__name__)
 
-PASSTHROUGH_CODECS = ("h264", "hevc")  # what an MP4 segment carries and browsers/players play
 DRIFT_NS = 2_000_000_000
 STREAM_TIMEOUT_S = 10.0
 DECODER_THREADS = 2
-
-
-@dataclass(frozen=True)
-class Packet:
-    """One encoded video packet, as the camera sent it."""
-
-    data: bytes
-    pts: int | None  # in the stream's time base
-    dts: int | None
-    duration: int
-    keyframe: bool
-    time_ns: int  # decode time, wall clock, strictly increasing
-    pts_ns: int  # presentation time, wall clock
-    index: int
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    """What the recorder needs to write a stream's packets into MP4 segments."""
-
-    codec: str
-    width: int
-    height: int
-    fps: float
-    time_base: Fraction
-    template: Any  # a stream holding a copy of the codec parameters, for each segment's MP4 header
-
-
-def _parameters_of(stream: Any) -> Any:
-    """A stream with a copy of ``stream``'s codec parameters that outlives its container.
-
-    Segments are still being written after the source closed (a file at its
-    end, a lost stream): copying from the input stream then would read freed
-    memory. The copy lives in an output container that is never written.
-    """
-    import io
-
-    import av
-
-    holder = av.open(io.BytesIO(), mode="w", format="mp4")
-    return holder.add_stream_from_template(stream), holder
 
 
 class AvSource:
@@ -147,7 +105,7 @@ class AvSource:
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate and 1 <= float(rate) <= 120 else self.config.fps
         self.width, self.height = context.width or self.config.width, context.height or self.config.height
-        template, self._holder = _parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
+        template, self._holder = parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
         self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, template)
         self.tick_num, self.tick_den = stream.time_base.numerator, stream.time_base.denominator
         self.origin_ticks = stream.start_time
@@ -205,47 +163,10 @@ class AvSource:
         return created
 
     def _decide_mode(self) -> None:
-        """Passthrough or re-encode, for this camera, decided once at its first open (one log line)."""
-        if self.mode is not None:
-            return
-        wanted = self.config.record
-        codec = self.info.codec if self.info else "?"
-        if wanted == "reencode":
-            self.mode, self.why = "reencode", "[camera] record = \"reencode\""
-        elif codec not in PASSTHROUGH_CODECS:
-            self.mode, self.why = "reencode", f"its codec {codec} cannot be passed through into MP4"
-        else:
-            gop_ns = self._probe_gop_ns()
-            limit_ns = int(self.config.max_gop_s * 1e9)
-            if gop_ns is None or gop_ns > limit_ns:
-                seen = "no second keyframe" if gop_ns is None else f"keyframes {gop_ns / 1e9:.1f} s apart"
-                self.mode, self.why = "reencode", (f"{seen} within max_gop_s = {self.config.max_gop_s:g} s "
-                                                   "(raise it, or set the camera's keyframe interval lower)")
-            else:
-                self.mode, self.why = "passthrough", f"{codec}, keyframes every {gop_ns / 1e9:.1f} s"
-        if self.mode == "reencode" and wanted != "reencode":
-            log.warning("camera %s: re-encoding instead of passing the camera's video through: %s", self.config.id,
-                        self.why)
-        else:
-            log.info("camera %s: recording by %s (%s)", self.config.id, self.mode, self.why)
-
-    def _probe_gop_ns(self) -> int | None:
-        """The time between the first two keyframes (counted in frames: a stream's first packet may have
-        no timestamp), demuxing up to ``max_gop_s`` past the first; the packets are kept for reading."""
-        first: int | None = None
-        limit = round(self.config.max_gop_s * self.fps)
-        for packet in self.demuxer:
-            if packet.size == 0:
-                continue
-            self.pending.append(packet)
-            count = len(self.pending)
-            if packet.is_keyframe:
-                if first is not None:
-                    return int((count - first) * 1e9 / self.fps)
-                first = count
-            if count - (first if first is not None else 0) > limit:
-                return None
-        return 0 if first is not None and len(self.pending) > 1 else None  # a short file: one GOP
+        """Passthrough or re-encode, for this camera, decided once at its first open (``av_stream.py``)."""
+        if self.mode is None:
+            probe = partial(probe_gop_ns, self.demuxer, self.pending, self.fps, self.config.max_gop_s)
+            self.mode, self.why = decide_mode(self.config, self.info.codec if self.info else "?", probe)
 
     # -- reading ----------------------------------------------------------------
     def read(self) -> Frame | None:

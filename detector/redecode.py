@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from quickcam.detector.av_source import Packet
+    from quickcam.detector.av_stream import Packet
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,9 @@ class CameraPipeline:
         recording = camera.recording
         detect_queue: queue.Queue[Frame | Lost | None] = queue.Queue(maxsize=max(2, round(fps * DETECT_QUEUE_S)))
         commands: queue.Queue[Command] = queue.Queue()
-        self.buffer = FrameBuffer(int(recording.pre_roll_s * 1e9) + DETECT_SLACK_NS,
+        # an event starts at the last look without motion at the latest (``DetectStage._first_pre_roll_ns``)
+        idle_look_s = 1 / camera.motion.idle_detect_fps if camera.motion.idle_detect_fps else 0.0
+        self.buffer = FrameBuffer(int(max(recording.pre_roll_s, idle_look_s) * 1e9) + DETECT_SLACK_NS,
                                   max(8, int(recording.buffer_max_s * fps)), self.source.live, camera.id)
         self.disk = DiskWrites(camera.id, outbox)
         source_fps = lambda: self.source.fps  # noqa: E731 - known once the source is open

@@ -65,6 +65,7 @@ class DetectStage:
         self.relearning, self.last_ns = False, 0
         self.idle = IdleRate(self.cfg.idle_detect_fps)  # opt-in: fewer looks while nothing moves
         self.moving = False  # the last frame looked at showed motion
+        self.quiet_look_ns = 0  # the last frame looked at without motion: motion began after it
         self.finished = False  # its source has ended and every event is closed
 
     def wants_every_frame(self) -> bool:
@@ -141,6 +142,8 @@ class DetectStage:
                 log.info("camera %s: the whole picture changed (%.0f%%): lighting, not motion; "
                          "re-learning the background", self.camera.id, result.area_fraction * 100)
         action = self.clock.step(frame.time_ns, result.motion)
+        if not result.motion:
+            self.quiet_look_ns = frame.time_ns
         faces: list[Box] = []
         if result.motion and self.faces_detector is not None and self.clock.recording:
             found = timed_faces(self.faces_detector, self.budget, frame.gray(), result.boxes,
@@ -192,7 +195,7 @@ class DetectStage:
         self.stats.recording = True
         log.info("camera %s: motion, event %s starts (area %.3f, %d box(es))", self.camera.id, self.event_id,
                  result.area_fraction, len(result.boxes))
-        from_ns = self.clock.onset_ns - int(self.rec.pre_roll_s * 1e9)
+        from_ns = self._first_pre_roll_ns()
         self.buffer.hold(from_ns)
         try:
             self._snapshot(frame, result, faces, 0)  # before anything else of the event
@@ -201,6 +204,23 @@ class DetectStage:
         self.snapshots, self.best_area, self.last_snapshot_ns = 1, result.area_fraction, frame.time_ns
         self.best_face = max((w * h for _, _, w, h in faces), default=0)
         self.commands.put(Command("start", self.event_id, from_ns, self.event_faces))
+
+    def _first_pre_roll_ns(self) -> int:
+        """Where the event's footage starts: ``pre_roll_s`` before the onset, and never after the last look
+        without motion.
+
+        Looking at every frame, the motion began a frame before the onset at most. Looking less while
+        idle (``idle_detect_fps``, the low-power governor, ``dark_interval_s``) it may have begun just
+        after the last quiet look, a look interval before the onset: with an interval longer than the
+        pre-roll (``idle_detect_fps = 0.25`` and a 2 s pre-roll) the intruder's first seconds would not
+        be recorded. (``idle_keyframes_only`` looks at keyframes, and a passthrough event starts at the
+        keyframe at or before its first pre-roll time: that is the last quiet look already.)
+        """
+        from_ns = self.clock.onset_ns - int(self.rec.pre_roll_s * 1e9)
+        frame_ns = int(1e9 / max(1.0, self.fps() or self.camera.fps))
+        if self.quiet_look_ns and self.clock.onset_ns - self.quiet_look_ns > frame_ns * 3 // 2:  # looks skipped
+            from_ns = min(from_ns, self.quiet_look_ns)
+        return from_ns
 
     def _detected(self, time_ns: int) -> None:
         self.detected_until_ns = time_ns

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import queue
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from quickcam.common.config import CameraConfig, ConfigError, MotionConfig, load_config
+from quickcam.common.config import CameraConfig, ConfigError, MotionConfig, RecordingConfig, load_config
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.idle_rate import IdleRate
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.sources import Frame
+from tests.detector.fakes import camera_config
 
 FPS = 15
 PERIOD_NS = round(1e9 / FPS)
@@ -45,8 +48,10 @@ def test_a_bad_idle_rate_is_a_one_line_config_error(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
 
 
-def _stage(tmp_path: Path, idle_detect_fps: float | None) -> tuple[DetectStage, list[int]]:
-    camera = CameraConfig(fps=FPS, motion=MotionConfig(idle_detect_fps=idle_detect_fps))
+def _stage(tmp_path: Path, idle_detect_fps: float | None,
+           pre_roll_s: float = 2.0) -> tuple[DetectStage, list[int]]:
+    camera = CameraConfig(fps=FPS, motion=MotionConfig(idle_detect_fps=idle_detect_fps),
+                          recording=RecordingConfig(pre_roll_s=pre_roll_s))
     outbox = Outbox(tmp_path / f"outbox-{idle_detect_fps}")
     buffer = FrameBuffer(2_000_000_000, 100, True, camera.id)
     stage = DetectStage(camera, queue.Queue(), buffer, queue.Queue(), DiskWrites(camera.id, outbox), CameraStats(),
@@ -108,3 +113,46 @@ def test_in_the_dark_every_frame_is_looked_at_even_when_idle(tmp_path: Path) -> 
         stage.step(frame)
     assert stage.dark.dark
     assert len(looked) == 30
+
+
+def test_looking_less_than_the_pre_roll_the_event_still_starts_before_the_person_came(tmp_path: Path) -> None:
+    """Looks further apart than the pre-roll (idle_detect_fps = 2 and a 0.2 s pre-roll; the same as
+    idle_keyframes_only with a 4 s GOP and a 2 s pre-roll): the person walks in just after a quiet look and is
+    seen a look later. The footage must still start at the last look without motion, not at the onset minus
+    the pre-roll (the person's first frames lost)."""
+    starts = {}
+    for rate in (None, 2.0):
+        stage, looked = _stage(tmp_path, rate, pre_roll_s=0.2)
+        for frame in _frames(120, person_from=89):
+            stage.step(frame)
+        commands = [stage.commands.get_nowait() for _ in range(stage.commands.qsize())]
+        start = next(c for c in commands if c.kind == "start")
+        onset = stage.clock.onset_ns
+        starts[rate] = start.time_ns
+        if rate is None:  # every frame looked at: the pre-roll before the onset, as ever
+            assert start.time_ns == onset - 200_000_000
+        else:
+            quiet = max(t for t in looked if t < onset)
+            assert onset - quiet >= 6 * PERIOD_NS  # the person was seen a look interval late
+            assert start.time_ns == quiet < T0 + 89 * PERIOD_NS < onset - 200_000_000
+    assert starts[2.0] < T0 + 89 * PERIOD_NS  # the person's first frame is recorded
+
+
+@pytest.mark.parametrize("idle_detect_fps", [None, 0.25])
+def test_the_pre_roll_buffer_keeps_frames_back_to_the_last_quiet_look(tmp_path: Path,
+                                                                       idle_detect_fps: float | None) -> None:
+    """One look every 4 s and a 1 s pre-roll: when an event starts, the frames since the last quiet look (4 s
+    before the onset) are still there to be recorded; looking at every frame, the buffer is as it was."""
+    camera = camera_config(tmp_path / "outbox", pre_roll_s=1.0)
+    camera = camera.model_copy(update={"motion": MotionConfig(idle_detect_fps=idle_detect_fps)})
+    buffer = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event()).buffer
+    period_ns = 100_000_000  # the demo camera's 10 fps
+    stop = threading.Event()
+    for i in range(100):  # 10 s
+        buffer.push(Frame(np.zeros((24, 32), np.uint8), T0 + i * period_ns, i), stop)
+    onset = T0 + 99 * period_ns - 500_000_000  # detection half a second behind the source
+    oldest = buffer.keyframe_at_or_before(onset - 4_000_000_000)
+    if idle_detect_fps:
+        assert oldest is not None and oldest <= onset - 4_000_000_000
+    else:  # the pre-roll and the slack for detection's lag, no more
+        assert oldest is None and buffer.keyframe_at_or_before(onset - 1_000_000_000) is not None
