@@ -295,7 +295,8 @@ class AvSource:
                 packet = next(self.demuxer, None)
             except (av.FFmpegError, OSError) as exc:
                 self.lost_why = (f"no video packet for {STREAM_TIMEOUT_S:.0f} s (the stream stopped, or sends "
-                                 "nothing readable)" if isinstance(exc, av.ExitError) else f"reading it failed ({exc})")
+                                 "nothing readable)" if isinstance(exc, av.ExitError)
+                                 else f"reading it failed ({exc.strerror or type(exc).__name__})")  # no URL: passwords
                 log.warning("camera %s: %s", self.config.id, self.lost_why)
                 return None
             if packet is None or (packet.size == 0 and packet.dts is None):
