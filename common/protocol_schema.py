@@ -172,7 +172,7 @@ FACE_FIELDS = (
     Field("score", "float", False, _between(0.0, 1.0)),
     Field("label", "str", False, _text(64)),
 )
-FAULT_MAX = 300  # characters of a camera's fault, e.g. 'DISK FULL, recording snapshots only, 3 write(s) failed'
+FAULT_MAX = 300  # bytes (UTF-8) of a camera's fault, e.g. 'DISK FULL, recording snapshots only, 3 write(s) failed'
 CAMERA_STATUS_FIELDS = (
     Field("state", "str", True, _matches(TOKEN_RE, "a short lowercase word (ok, lost, ...)")),
     Field("fps", "float", True, _between(0.0, 1000.0)),

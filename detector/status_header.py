@@ -4,8 +4,9 @@ The link thread encodes every header it sends, and the codec refuses a header
 the protocol would refuse (``common/protocol_schema.py``). A camera's status is
 made of figures measured elsewhere (a frame rate from a clock that stepped, a
 NaN, a fault text past its limit): one such value used to make every heartbeat
-raise, the link thread restarted on each one, and footage that was fine was not
-delivered either (docs/reliability.md scenario 19). So:
+raise, the link thread restarted on each one (a new socket, a pause of up to
+5 s), footage that was fine went out only in the gaps and the uploader never saw
+the status (docs/reliability.md scenario 19). So:
 
 - each camera's status is fitted to the schema's field rules first: numbers
   clamped to their range (NaN and values of the wrong type dropped, or zero
