@@ -92,19 +92,29 @@ def camera_id_problem(value: str) -> str:
     return ""
 
 
-def _text(max_len: int, min_len: int = 0) -> Rule:
-    def rule(value: str) -> str:
+@dataclass(frozen=True)
+class _text:  # noqa: N801 -- a rule, named like the other rules; a class so a sender can read its limit
+    """Text of ``min_len``..``max_len`` bytes of UTF-8 (``detector/status_header.py`` cuts a fault to it)."""
+
+    max_len: int
+    min_len: int = 0
+
+    def __call__(self, value: str) -> str:
         n = len(value.encode("utf-8"))
-        return "" if min_len <= n <= max_len else f"must be {min_len}-{max_len} bytes of UTF-8"
-    return rule
+        return "" if self.min_len <= n <= self.max_len else f"must be {self.min_len}-{self.max_len} bytes of UTF-8"
 
 
-def _between(lo: float, hi: float) -> Rule:
-    def rule(value: float) -> str:
+@dataclass(frozen=True)
+class _between:  # noqa: N801 -- see _text
+    """A finite number in ``lo``..``hi`` (``detector/status_header.py`` clamps a camera's figures to it)."""
+
+    lo: float
+    hi: float
+
+    def __call__(self, value: float) -> str:
         if isinstance(value, float) and not math.isfinite(value):
             return "must be a finite number"
-        return "" if lo <= value <= hi else f"must be in {lo}..{hi}"
-    return rule
+        return "" if self.lo <= value <= self.hi else f"must be in {self.lo}..{self.hi}"
 
 
 def _prefixed(prefix: str) -> Rule:
@@ -162,7 +172,7 @@ FACE_FIELDS = (
     Field("score", "float", False, _between(0.0, 1.0)),
     Field("label", "str", False, _text(64)),
 )
-FAULT_MAX = 300  # characters of a camera's fault, e.g. 'DISK FULL, recording snapshots only, 3 write(s) failed'
+FAULT_MAX = 300  # bytes (UTF-8) of a camera's fault, e.g. 'DISK FULL, recording snapshots only, 3 write(s) failed'
 CAMERA_STATUS_FIELDS = (
     Field("state", "str", True, _matches(TOKEN_RE, "a short lowercase word (ok, lost, ...)")),
     Field("fps", "float", True, _between(0.0, 1000.0)),

@@ -45,7 +45,8 @@ from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pa
 log = logging.getLogger(__name__)
 
 DRIFT_NS = 2_000_000_000
-STREAM_TIMEOUT_S = 10.0
+STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no packet of the stream for this long)
+NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
 DECODER_THREADS = 2
 
 
@@ -77,6 +78,8 @@ class AvSource:
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
+        self.lost_why = ""  # why the last read gave None (a stream lost), for the camera's fault
+        self.picture_at, self.pictures = 0.0, 0  # when the last picture was decoded (monotonic), how many since open
         self.recent: RecentPackets | None = None  # fast_decode: the packets a snapshot is decoded from again
         self.idle_keys: IdleKeyframes | None = None  # idle_keyframes_only: keyframes only while detection is idle
         self.every_frame: Callable[[], bool] = lambda: True  # the detect stage: does it want every frame now?
@@ -120,6 +123,7 @@ class AvSource:
         self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
+        self.lost_why, self.picture_at, self.pictures = "", time.monotonic(), 0  # after the keyframe probe
         self.recent = None
         if self.decode and self.config.fast_decode and self.mode == "passthrough":  # never for frames re-encoded
             context.options = {"skip_loop_filter": "all"}  # no deblocking: section 12d of docs/benchmarks.md
@@ -190,6 +194,8 @@ class AvSource:
                     raise EndOfSource(self.path)
                 return None
             self._take(packet)
+            if not ready and ready is self.frames and self._no_picture():
+                return None
         if self.pacer:
             self.pacer.wait()
         return ready.popleft()
@@ -209,7 +215,10 @@ class AvSource:
             try:
                 packet = next(self.demuxer, None)
             except (av.FFmpegError, OSError) as exc:
-                log.warning("camera %s: reading the source failed (%s)", self.config.id, exc)
+                self.lost_why = (f"no video packet for {STREAM_TIMEOUT_S:.0f} s (the stream stopped, or sends "
+                                 "nothing readable)" if isinstance(exc, av.ExitError)
+                                 else f"reading it failed ({exc.strerror or type(exc).__name__})")  # no URL: passwords
+                log.warning("camera %s: %s", self.config.id, self.lost_why)
                 return None
             if packet is None or (packet.size == 0 and packet.dts is None):
                 return self._at_end()
@@ -219,6 +228,7 @@ class AvSource:
     def _at_end(self) -> Any:
         """A stream that ends is lost (None); a file ends, or starts again when looped."""
         if self.config.source != "file":
+            self.lost_why = "the stream ended (the camera or server closed it)"
             return None
         if not self.config.loop or self.index == 0:
             self._flush_decoder()
@@ -233,6 +243,29 @@ class AvSource:
         self.demuxer = self.container.demux(self.stream)
         packet = next(self.demuxer, None)
         return packet if packet is not None and packet.size else None
+
+    def _no_picture(self) -> bool:
+        """True (the stream is lost) when a live source's packets have decoded to no picture for too long.
+
+        Packets that keep coming but never decode (garbage with valid framing, the
+        camera switched to another codec) would otherwise stall the capture loop for
+        as long as they flow: the event left open, no reconnect, the packets piling up
+        here. Allowed longer before the first picture and while only keyframes are
+        decoded (a keyframe may be up to ``max_gop_s`` away).
+        """
+        if not (self.live and self.decode):
+            return False
+        waiting_s = time.monotonic() - self.picture_at
+        slack_s = self.config.max_gop_s if self.idle_keys is not None or not self.pictures else 0.0
+        if waiting_s <= NO_PICTURE_S + slack_s:
+            return False
+        codec = self.info.codec if self.info else "its"
+        self.lost_why = (f"no picture decoded for {waiting_s:.0f} s while packets kept coming: the stream sends "
+                         f"what the {codec} decoder cannot read (corrupt, or another codec)")
+        log.warning("camera %s: %s; %d packet(s) since the last picture not recorded; reconnecting", self.config.id,
+                    self.lost_why, len(self.packets))
+        self.packets.clear()  # they would reach the next event's pre-roll, passed through as video they are not
+        return True
 
     def _flush_decoder(self) -> None:
         if self.decode and self.stream is not None:
@@ -337,6 +370,7 @@ class AvSource:
             return
         self.frames.append(frame)
         self.frame_index += 1
+        self.picture_at, self.pictures = time.monotonic(), self.pictures + 1
 
     def _frame(self, decoded: Any) -> None:
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
@@ -346,6 +380,7 @@ class AvSource:
         full = partial(self.recent.picture, stamp) if self.recent is not None else None
         self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale, full))
         self.frame_index += 1
+        self.picture_at, self.pictures = time.monotonic(), self.pictures + 1
 
     def close(self) -> None:
         if self.container is not None:

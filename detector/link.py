@@ -41,6 +41,7 @@ from quickcam.common.curve import CurveKeys, client_keys
 from quickcam.detector.delivery import Delivery
 from quickcam.detector.link_state import LinkState
 from quickcam.detector.outbox import Outbox
+from quickcam.detector.status_header import StatusHeaders
 from quickcam.detector.wakeup import WakePipe
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class UploaderLink:
         self.version = version
         self.state = LinkState()
         self.delivery = Delivery(config, outbox, self.state, keep_copy_in)
+        self.status_headers = StatusHeaders(cameras, camera_status, self.state)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="uploader-link", daemon=True)
         self._hello_every = HELLO_FIRST_S
@@ -355,11 +357,8 @@ class UploaderLink:
         self._send(sock, self._status_header())
 
     def _status_header(self, stopping: bool = False) -> dict[str, Any]:
-        depth, size = self.outbox.depth()
-        extra = {"stopping": True} if stopping else {}
-        return protocol.make_header("status", cameras=self.camera_status(), outbox_depth=depth,
-                                    outbox_bytes=size, refused=self.state.refused, **extra)
-
+        """Always one the protocol accepts: a bad camera figure must not stop footage (status_header.py)."""
+        return self.status_headers.build(self.outbox.depth(), stopping)
 
     def _handle(self, frames: list[bytes]) -> None:
         try:

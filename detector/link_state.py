@@ -31,6 +31,7 @@ class LinkState:
     refused: int = 0
     retransmits: int = 0
     malformed: int = 0  # messages from the uploader that did not decode, ignored
+    bad_status: int = 0  # status heartbeats sent with values fixed, or minimal (detector/status_header.py)
     auth_refused: bool = False
     handshake_failing: bool = False
     connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it

@@ -106,6 +106,9 @@ def detector_line(det: dict[str, Any], now: float) -> str:
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):
         line += _link_error(link, now)
+    if link.get("bad_status"):
+        line += (f"; {link['bad_status']} status message(s) sent with camera figures fixed "
+                 "(out of the protocol's range; see the detector's log)")
     low_power = det.get("low_power") or {}
     if running and low_power.get("detect_fps"):  # detector/console/governor.py
         line += f"; LOW POWER ({low_power.get('reason', '?')}): detection at most {low_power['detect_fps']:g} fps"
@@ -139,6 +142,8 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         state = fault  # e.g. "DISK FULL, recording snapshots only, 3 write(s) failed"
     elif state not in ("ok", "starting", "ended"):
         state = state.upper() + (f" ({fault})" if fault else "")  # FAILING, LOST, STALLED: never read as ok
+    elif fault:  # e.g. a figure the link had to fix before sending it (detector/status_header.py)
+        state += f" ({fault})"
     line = (f"camera {camera_id}{when}: {state} at {float(info.get('fps', 0)):.1f} fps, "
             f"dark mode {'on' if dark else 'off'}, {info.get('events', 0)} event(s)")
     last_ms = info.get("last_event_ms", 0)

@@ -150,7 +150,8 @@ class CameraPipeline:
         problems = [] if state == "ended" else self.supervisor.problems()
         disk = self.disk.fault()
         if state in ("failing", "lost"):  # the camera itself: say that first
-            fault = "; ".join(filter(None, [self.stats.open_error, self.stats.retrying, *problems]))
+            fault = "; ".join(filter(None, [self.stats.lost_why, self.stats.open_error, self.stats.retrying,
+                                            *problems]))
         elif problems:
             fault = "; ".join(problems)
             state = "stalled" if all("stalled" in p for p in problems) else "failing"

@@ -155,8 +155,12 @@ class CaptureStage:
                 log.warning("camera %s: read failed (%s)", self.camera.id, exc)
                 frame = None
             if frame is None:
-                log.warning("camera %s: %s (no frame); reopening with backoff up to %.0f s", self.camera.id,
-                            "lost" if self.stats.opened else "opened but gives no frame", self.camera.reopen_max_s)
+                why = getattr(self.source, "lost_why", "") or "no frame"  # a stream source says why
+                log.warning("camera %s: %s (%s); reopening with backoff up to %.0f s", self.camera.id,
+                            "lost" if self.stats.opened else "opened but gives no frame", why,
+                            self.camera.reopen_max_s)
+                # the fault's first words until it opens again
+                self.stats.lost_why = f"{'lost' if self.stats.opened else 'opened but gives no frame'}: {why}"
                 self.stats.state = "lost" if self.stats.opened else "failing"
                 self._close_source()
                 if self.stats.opened:
@@ -242,7 +246,7 @@ class CaptureStage:
                 self.is_open = True
                 self.pace.opened(time.monotonic())
                 self.stats.width, self.stats.height = self.source.width, self.source.height
-                self.stats.open_error = self.stats.retrying = ""
+                self.stats.open_error = self.stats.retrying = self.stats.lost_why = ""
                 return True
             attempt += 1
             if reason == "cannot open":  # what, and the fix: the source's own words (a USB camera's), else a guess
