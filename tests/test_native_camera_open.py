@@ -64,3 +64,17 @@ def test_a_native_file_played_in_real_time_that_will_not_open_is_retried_and_its
         output = detector.communicate(timeout=10)[1]
     assert re.search(r"later\.mp4.*; retrying \(attempt [2-9]\d* failed, next in \d+\.\d s\)$", fault), fault
     assert "not retried" not in output
+
+
+@pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts byte 300 inside a two-byte character
+def test_a_native_fault_cut_to_300_bytes_never_splits_a_character(tmp_path: Path, lead: str) -> None:
+    """The protocol limits a fault to 300 bytes of UTF-8: a cut mid-character is invalid text and the
+    uploader would refuse the whole status (the Python detector fits it in detector/status_header.py)."""
+    video = tmp_path / (lead + "é" * 120 + ".mp4")
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+               QUICKCAM_CAMERA__REALTIME="false")
+    run = subprocess.run([str(native_detector())], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    assert run.returncode == 3, run.stderr
+    raw = (tmp_path / "outbox" / "detector-status.json").read_bytes()
+    fault = json.loads(raw.decode("utf-8"))["cameras"]["cam0"]["fault"]  # strict: a split character raises
+    assert "éé" in fault and 290 < len(fault.encode()) <= 300, fault

@@ -22,8 +22,17 @@ namespace qc {
 namespace {
 constexpr double kReopenFirstS = 0.5;
 constexpr int kMaxSnapshots = 6;  // per event
-constexpr size_t kFaultMax = 300;  // characters of a camera's fault (common/protocol.py FAULT_MAX)
+constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
+
+// The first ``limit`` bytes of ``text`` without splitting a UTF-8 character (a cut one is invalid text,
+// and the uploader refuses the whole status).
+std::string cut_utf8(const std::string& text, size_t limit) {
+    if (text.size() <= limit) return text;
+    size_t end = limit;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
+    return text.substr(0, end);
+}
 
 // Why the camera's source would not open, as far as can be told, and the likely fix
 // (the Python detector's texts, detector/pipeline/capture.py open_failure).
@@ -162,7 +171,7 @@ Value CameraPipeline::status_value() {
     }
     auto counts = disk_.counts();
     return Value::map({
-        {"state", Value::text(s.state)}, {"fault", Value::text(fault.substr(0, kFaultMax))},
+        {"state", Value::text(s.state)}, {"fault", Value::text(cut_utf8(fault, kFaultMax))},
         {"dark", Value::boolean(s.dark)},
         {"fps", Value::real(std::round(s.fps * 100) / 100)}, {"frames", Value::integer(s.frames)},
         {"dropped", Value::integer(s.dropped)}, {"dropped_recording", Value::integer(s.dropped_recording)},
