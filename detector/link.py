@@ -137,7 +137,6 @@ class UploaderLink:
             sock.curve_secretkey = self.curve.secret
             sock.curve_publickey = self.curve.public
             sock.curve_serverkey = self.curve.server
-        sock.connect(self.config.endpoint)
         return sock
 
     def _send(self, sock: zmq.Socket, header: dict[str, Any], payload: bytes | None = None) -> bool:
@@ -249,7 +248,12 @@ class UploaderLink:
 
     def _open(self, ctx: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
         sock = self._socket(ctx)
-        return sock, sock.get_monitor_socket(_MONITOR_EVENTS)
+        # The monitor before the connection: a refusal on a fast local link can come within
+        # milliseconds, and libzmq never retries a refused key, so a missed event left the link
+        # waiting for ever, unaware (and never knocking again once the key was allowed).
+        monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
+        sock.connect(self.config.endpoint)
+        return sock, monitor
 
     @staticmethod
     def _close(sock: zmq.Socket, monitor: zmq.Socket, linger_ms: int = 0) -> None:
