@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint, run_script
@@ -23,6 +24,19 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _status_until(tmp_path: Path, env: dict[str, str], seen: Callable[[str], bool], within_s: float,
+                  detector: subprocess.Popen) -> str:
+    """``quickcam status`` read again until ``seen`` holds of it, the time is up or the detector ended."""
+    status_file, live = tmp_path / "outbox" / "detector-status.json", ""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and not seen(live) and detector.poll() is None:
+        time.sleep(0.3)
+        if status_file.exists():
+            live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                  timeout=30).stdout
+    return live
+
+
 def test_a_missing_video_file_is_named_with_the_fix_shown_failing_and_the_detector_exits_non_zero(
         tmp_path: Path) -> None:
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(tmp_path / "garage.mp4"))
@@ -32,14 +46,8 @@ def test_a_missing_video_file_is_named_with_the_fix_shown_failing_and_the_detect
     with open(output_file, "w") as output_to:
         detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "120"], cwd=tmp_path, env=env,
                                     stdout=output_to, stderr=subprocess.STDOUT, text=True)
-    status_file = tmp_path / "outbox" / "detector-status.json"
     try:
-        deadline, live = time.monotonic() + 60, ""
-        while time.monotonic() < deadline and "FAILING" not in live and detector.poll() is None:  # running: not ok
-            time.sleep(0.3)
-            if status_file.exists():
-                live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                      timeout=30).stdout
+        live = _status_until(tmp_path, env, lambda live: "FAILING" in live, 60, detector)  # running: not ok
     finally:
         detector.terminate()
         detector.wait(timeout=60)
@@ -48,7 +56,7 @@ def test_a_missing_video_file_is_named_with_the_fix_shown_failing_and_the_detect
     assert f"camera cam0: cannot open {tmp_path / 'garage.mp4'} — no such file; check [camera] path" in output
     assert "camera cam0 never delivered a frame" in output
     assert "camera cam0: FAILING (cannot open" in live, live
-    camera = json.loads(status_file.read_text())["cameras"]["cam0"]
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
     assert camera["state"] == "failing" and "no such file" in camera["fault"]
 
 
@@ -104,14 +112,9 @@ def test_a_stream_that_will_not_open_is_retried_and_its_status_says_so(tmp_path:
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url)
     detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "60"], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    status_file = tmp_path / "outbox" / "detector-status.json"
-    live, deadline = "", time.monotonic() + 30
     try:
-        while time.monotonic() < deadline and not re.search(r"retrying \(attempt [2-9]\d* failed", live):
-            time.sleep(0.3)
-            if status_file.exists():
-                live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                      timeout=30).stdout
+        live = _status_until(tmp_path, env, lambda live: bool(re.search(r"retrying \(attempt [2-9]\d* failed", live)),
+                             30, detector)
     finally:
         detector.terminate()
         output = detector.communicate(timeout=60)[0]
