@@ -34,6 +34,17 @@ WIDTH, HEIGHT, FPS = 320, 240, 10.0
 TREE = Path(__file__).resolve().parent / "data" / "tree.avi"
 
 
+def assert_cores_agree(python: list, native: list) -> None:
+    """The two motion cores' traces agree: verdicts on all but one frame, areas and thresholds nearly everywhere."""
+    agreement = compare(python, native)
+    assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
+        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
+    assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
+    assert agreement.threshold_share >= 0.99, (
+        f"pixel thresholds within {THRESHOLD_TOLERANCE:.0%} on only {agreement.threshold_share:.0%} of the frames")
+
+
+
 def _scene(rng: np.random.Generator) -> np.ndarray:
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
     scene = 90 + 40 * np.sin(xx / 23.0) * np.cos(yy / 17.0) + rng.normal(0, 12, (HEIGHT, WIDTH))
@@ -116,12 +127,7 @@ def test_the_native_motion_core_gives_pythons_verdicts_frame_by_frame_in_day_lam
     assert all(v.dark for v in python[120:]) and python[-1].threshold < 5, "the dark, threshold from the noise"
     assert any(v.motion for v in python[156:186]), "the walker in the dark"
 
-    agreement = compare(python, native)
-    assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
-        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
-    assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
-    assert agreement.threshold_share >= 0.99, (
-        f"pixel thresholds within {THRESHOLD_TOLERANCE:.0%} on only {agreement.threshold_share:.0%} of the frames")
+    assert_cores_agree(python, native)
     lit_python = [i for i, v in enumerate(python) if v.lighting_blobs]
     lit_native = [i for i, v in enumerate(native) if v.lighting_blobs]
     assert len(set(lit_python) ^ set(lit_native)) <= 1, f"light blobs at {lit_python} (python), {lit_native} (native)"
