@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "clock.hpp"
 #include "endpoint.hpp"
 #include "logging.hpp"
 #include "wire.hpp"
@@ -28,17 +29,6 @@ int64_t clamp(double value, int64_t lo, int64_t hi) { return std::max(lo, std::m
 void setopt(void* sock, int option, int value) { zmq_setsockopt(sock, option, &value, sizeof value); }
 }  // namespace
 
-double monotonic_s() {
-    using namespace std::chrono;
-    return duration_cast<duration<double>>(steady_clock::now().time_since_epoch()).count();
-}
-
-namespace {
-double wall_s() {  // epoch seconds, as Python's time.time() in the status file
-    using namespace std::chrono;
-    return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, std::vector<std::string> cameras,
                            std::function<Value()> camera_status, std::string keep_copy_in)

@@ -86,6 +86,4 @@ private:
     std::map<std::string, InFlight> in_flight_;
 };
 
-double monotonic_s();
-
 }  // namespace qc

@@ -20,6 +20,7 @@
 
 #include "av_source.hpp"
 #include "camera.hpp"
+#include "clock.hpp"
 #include "config.hpp"
 #include "endpoint.hpp"
 #include "link.hpp"
@@ -132,16 +133,19 @@ int run(const qc::Config& config, double seconds) {
     std::string keep = config.recording.keep_local_copy ? config.recording.outbox_dir + "/sent" : "";
     UploaderLink link(config.link, curve, outbox, ids, camera_status, keep);
     NotOkClock not_ok;
+    const std::string boot = boot_id();
     auto collect = [&](bool running) {
         LinkStatus ls = link.status();
         auto [items, bytes] = outbox.depth();
-        using namespace std::chrono;
-        double now = duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+        double now = wall_s(), monotonic = monotonic_s();
         Value cameras = camera_status();
-        not_ok.stamp(cameras, now);
+        not_ok.stamp(cameras, now, monotonic);
         return Value::map({
-            {"time", Value::real(now)}, {"pid", Value::integer(::getpid())}, {"running", Value::boolean(running)},
+            // `time` for people, `monotonic` and `boot` for ages (common/health.py's written_stamp)
+            {"time", Value::real(now)}, {"monotonic", Value::real(monotonic)}, {"boot", Value::text(boot)},
+            {"pid", Value::integer(::getpid())}, {"running", Value::boolean(running)},
             {"interval_s", Value::real(kStatusIntervalS)},  // stale after a few intervals (health check)
+            {"clock_ahead_s", Value::real(clock_ahead_s())},  // footage times after the system clock stepped back
             {"detector", Value::text("quickcam-native-detector")},
             {"cameras", cameras},
             {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
