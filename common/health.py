@@ -97,8 +97,8 @@ def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
 
     Judged by the camera's ``not_ok_for_s`` (how long as of the write, measured on
     the monotonic clock) plus the file's age, else by its ``not_ok_since`` stamp
-    (the native detector writes only that); a status file with neither (an older
-    detector) by the state alone, ``starting`` excepted.
+    (an older native detector writes only that); a status file with neither (an
+    older detector) by the state alone, ``starting`` excepted.
     """
     if not liveness(det, now)[0]:
         return []

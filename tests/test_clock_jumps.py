@@ -3,7 +3,9 @@
 Both processes run with libfaketime preloaded (the ``libfaketime`` package of the
 test extra; Debian's 0.9.10 breaks Python's ``time.sleep``), which shifts only the
 wall clock, by an offset the test writes to a file, as NTP stepping the clock
-does: the monotonic clock is left alone (``FAKETIME_DONT_FAKE_MONOTONIC``).
+does: the monotonic clock is left alone (``FAKETIME_DONT_FAKE_MONOTONIC``). The scenario runs with
+the Python and with the native detector (``detector_command``): the native binary's clock calls go
+through the same preloaded library.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from quickcam.common.health import liveness
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
 
@@ -45,10 +48,13 @@ def _healthcheck(pipe: Pipeline) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.realtime
-def test_the_wall_clock_stepped_back_an_hour_then_forward_two_loses_nothing_and_alarms_nobody(tmp_path: Path) -> None:
+def test_the_wall_clock_stepped_back_an_hour_then_forward_two_loses_nothing_and_alarms_nobody(
+    tmp_path: Path, detector_command: list[str] | None,
+) -> None:
     offset = tmp_path / "faketime"
     offset.write_text("+0\n")
-    pipe = Pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S=str(SEGMENT_S), LD_PRELOAD=str(_libfaketime()),
+    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S=str(SEGMENT_S),
+                    LD_PRELOAD=str(_libfaketime()),
                     FAKETIME_TIMESTAMP_FILE=str(offset), FAKETIME_CACHE_DURATION="1",
                     FAKETIME_DONT_FAKE_MONOTONIC="1")
     try:
@@ -61,6 +67,8 @@ def test_the_wall_clock_stepped_back_an_hour_then_forward_two_loses_nothing_and_
         _until("two segments of the event", lambda: sum(p["type"] == "segment" for p in pipe.produced()) >= 2)
         status = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())
         assert status["clock_ahead_s"] >= 3590, status  # visible: footage times run ahead of the system clock
+        # written an hour "ago" by this test's own (unstepped) clock: its age is read on the monotonic clock
+        assert liveness(status, time.time()) == (True, "running"), status
         offset.write_text("+3600\n")  # mid-event: an hour ahead of the real clock, two of the stepped one
         assert pipe.wait_for("detector", "the system clock stepped forward by", 15), pipe.output("detector")
         assert pipe.wait_for("detector", " ends", 10)  # the event running at a step forward ends at once
@@ -78,4 +86,5 @@ def test_the_wall_clock_stepped_back_an_hour_then_forward_two_loses_nothing_and_
     segments = [p for p in pipe.produced() if p["type"] == "segment"]
     for segment in segments:  # every segment cut on time, none reaching back or running for the hour
         assert 0 <= segment["end_ms"] - segment["start_ms"] <= 3 * SEGMENT_S * 1000, segment
-    pipe.check_invariant(scenario="15. wall clock stepped back 1 h, then forward 2 h")
+    native = " (native detector)" if detector_command else ""
+    pipe.check_invariant(scenario=f"15. wall clock stepped back 1 h, then forward 2 h{native}")

@@ -99,3 +99,17 @@ def test_idle_detect_fps_looks_only_that_often_while_nothing_moves(tmp_path: Pat
     # next frame (every frame once something moves) makes the second detection of trigger_frames = 2.
     assert abs(onsets["idle"] - 2.1) < 0.01, onsets
     assert onsets["every"] < 1.9, onsets
+
+
+def test_looking_less_often_than_the_pre_roll_the_footage_starts_at_the_last_quiet_look(tmp_path: Path) -> None:
+    """One look every 4 s and a 1 s pre-roll (pipeline/detect.py's _first_pre_roll_ns): the walker comes in at
+    4.5 s, just after the quiet look at 4 s, and is seen at the look at 8 s. The footage must start at that
+    quiet look, not at the onset minus the pre-roll (7 s: the walker's first 2.5 s not recorded)."""
+    clip = write_h264(tmp_path / "clip.mp4", 10.0, fps=10.0, walks=(Walk(4.5, 10.0),))
+    (tmp_path / "quickcam.toml").write_text(
+        f'[camera]\nsource = "file"\npath = "{clip}"\nrealtime = false\n'
+        '[recording]\npre_roll_s = 1.0\nsegment_s = 1.0\n[motion]\nidle_detect_fps = 0.25\n')
+    proc = subprocess.Popen([str(native_detector()), "--config", "quickcam.toml"], cwd=tmp_path,
+                            env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # triggered at 8.1 s (the look at 8 s and the frame after); the first segment from the look at 4 s
+    assert abs(_onset_s(tmp_path, proc) - 4.1) < 0.01

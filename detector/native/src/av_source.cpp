@@ -26,7 +26,7 @@ int64_t steady_ns() {
 AvSource::AvSource(const CameraConfig& config) : config_(config), pacer_(config.fps) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
-    started_ns_ = unix_ns();
+    started_ns_ = footage_ns();
 }
 
 AvSource::~AvSource() { close(); }
@@ -138,7 +138,7 @@ bool AvSource::read(Frame& frame) {
     to_frame(frame);
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
     frame.time_ns = config_.source == "file" && !config_.realtime ? started_ns_ + int64_t(double(index_) * 1e9 / fps)
-                                                                  : unix_ns();
+                                                                  : footage_ns();
     frame.index = index_++;
     return true;
 }

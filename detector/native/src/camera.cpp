@@ -99,6 +99,14 @@ bool EventClock::cut(int64_t time_ns) {
     return true;
 }
 
+int64_t first_pre_roll_ns(int64_t onset_ns, int64_t quiet_look_ns, double pre_roll_s, double fps) {
+    int64_t from_ns = onset_ns - int64_t(pre_roll_s * 1e9);
+    int64_t frame_ns = int64_t(1e9 / std::max(1.0, fps));
+    if (quiet_look_ns && onset_ns - quiet_look_ns > frame_ns * 3 / 2)  // looks were skipped
+        from_ns = std::min(from_ns, quiet_look_ns);
+    return from_ns;
+}
+
 double ReopenPace::wait_s(double now) {
     if (opened_at < 0 || now - opened_at >= kSteadyS) {
         next_s = std::min(kFirstS, max_s);
@@ -278,24 +286,28 @@ void CameraPipeline::capture_loop() {
     const auto& cfg = config_.motion;
     const auto& rec = config_.recording;
     if (!open_with_backoff()) return;
-    RunningAverageMotion motion(cfg, source_->fps > 0 ? source_->fps : config_.fps);
+    const double fps = source_->fps > 0 ? source_->fps : config_.fps;  // the source's, once open
+    RunningAverageMotion motion(cfg, fps);
     EventClock clock{int64_t(rec.post_roll_s * 1e9), int64_t(rec.max_event_s * 1e9), int64_t(rec.min_event_s * 1e9),
                      cfg.trigger_frames};
     std::deque<Frame> pre_roll;
+    // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
+    // no motion and it is not dark, detection looks only this often; frames are still recorded.
+    const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
     // Detection runs inline, so the pre-roll needs no slack for a detector lagging behind
     // (the Python detector keeps 2 s more): at 640x480 each second kept is 7 MB at 15 fps (I420).
-    const int64_t keep_ns = int64_t(rec.pre_roll_s * 1e9) + int64_t(1e9 / std::max(1.0, config_.fps));
+    // An event's footage may start a look interval before its onset (first_pre_roll_ns): kept too.
+    // One frame more at the source's rate (not [camera] fps: a 10 fps file under the default 15 lost a frame).
+    const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + int64_t(1e9 / std::max(1.0, fps));
     std::deque<int64_t> fps_window;
     std::string event_id;
     int snapshots = 0;
     double best_area = 0;
     int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
     bool relearning = false;
-    // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
-    // no motion and it is not dark, detection looks only this often; frames are still recorded.
-    const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
     constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
     int64_t idle_next_ns = 0;
+    int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
     bool moving = false, zone_set = false;
     while (!stop_) {
         Frame frame;
@@ -378,6 +390,7 @@ void CameraPipeline::capture_loop() {
             }
         }
         auto action = clock.step(frame.time_ns, result.motion);
+        if (look && !result.motion) quiet_look_ns = frame.time_ns;
         if (action == EventClock::Action::Start) {
             event_id = wire::new_message_id();
             {
@@ -390,7 +403,7 @@ void CameraPipeline::capture_loop() {
             snapshot(frame, event_id, result, 0);  // before anything else of the event
             snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
             push({Item::Start, {}, event_id});
-            int64_t from_ns = clock.onset_ns - int64_t(rec.pre_roll_s * 1e9);
+            int64_t from_ns = first_pre_roll_ns(clock.onset_ns, quiet_look_ns, rec.pre_roll_s, fps);
             for (const auto& f : pre_roll)
                 if (f.time_ns >= from_ns) push({Item::FrameItem, f, ""});
         } else if (action == EventClock::Action::Continue) {

@@ -44,6 +44,13 @@ struct EventClock {
     bool cut(int64_t time_ns);
 };
 
+// Where an event's footage starts (pipeline/detect.py's _first_pre_roll_ns): pre_roll_s before the
+// onset, and never after the last look without motion. Looking at every frame, the motion began a
+// frame before the onset at most; looking less while idle (idle_detect_fps, dark_interval_s) it may
+// have begun just after the last quiet look, a look interval before the onset: with an interval
+// longer than the pre-roll the intruder's first seconds would not be recorded.
+int64_t first_pre_roll_ns(int64_t onset_ns, int64_t quiet_look_ns, double pre_roll_s, double fps);
+
 // When to reopen a source that went away (detector/pipeline/reopen.py): at once after a
 // steady run of kSteadyS, else after a wait doubling from 0.5 s up to reopen_max_s, so a
 // stream that ends soon after every open (an HTTP file) is not reopened in a tight loop.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "clock.hpp"
 #include "endpoint.hpp"
 #include "logging.hpp"
 #include "wire.hpp"
@@ -28,22 +29,11 @@ int64_t clamp(double value, int64_t lo, int64_t hi) { return std::max(lo, std::m
 void setopt(void* sock, int option, int value) { zmq_setsockopt(sock, option, &value, sizeof value); }
 }  // namespace
 
-double monotonic_s() {
-    using namespace std::chrono;
-    return duration_cast<duration<double>>(steady_clock::now().time_since_epoch()).count();
-}
-
-namespace {
-double wall_s() {  // epoch seconds, as Python's time.time() in the status file
-    using namespace std::chrono;
-    return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, std::vector<std::string> cameras,
                            std::function<Value()> camera_status, std::string keep_copy_in)
-    : config_(std::move(config)), curve_(std::move(curve)), outbox_(outbox), cameras_(std::move(cameras)),
-      camera_status_(std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)) {
+    : config_(std::move(config)), curve_(std::move(curve)), outbox_(outbox), cameras_(cameras),
+      status_headers_(std::move(cameras), std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)) {
     ctx_ = zmq_ctx_new();
 }
 
@@ -81,7 +71,7 @@ void UploaderLink::stop(double drain_s) {
 LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
-            error_cleared_at_};
+            error_cleared_at_, status_headers_.bad_status()};
 }
 
 void UploaderLink::fail(const std::string& error) {
@@ -281,13 +271,7 @@ void UploaderLink::heartbeat(double now) {
 
 Value UploaderLink::status_header(bool stopping) {
     auto [items, bytes] = outbox_.depth();
-    Value header = wire::make_header("status");
-    header["cameras"] = camera_status_();
-    header["outbox_depth"] = Value::integer(items);
-    header["outbox_bytes"] = Value::integer(bytes);
-    header["refused"] = Value::integer(refused_);
-    if (stopping) header["stopping"] = Value::boolean(true);
-    return header;
+    return status_headers_.build(items, bytes, refused_, stopping);  // always encodes (status_header.hpp)
 }
 
 // Never the capability "probe": that is `quickcam doctor`'s, and the uploader would not track us.

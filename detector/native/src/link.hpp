@@ -16,6 +16,7 @@
 
 #include "config.hpp"
 #include "outbox.hpp"
+#include "status_header.hpp"
 #include "value.hpp"
 
 namespace qc {
@@ -26,6 +27,7 @@ struct LinkStatus {
     std::string last_error;        // the newest thing that went wrong
     double last_error_at = 0;      // when (epoch seconds)
     double error_cleared_at = 0;   // when the link was healthy again after it (0: it still stands)
+    int64_t bad_status = 0;        // status headers sent with camera figures fixed (status_header.hpp)
 };
 
 class UploaderLink {
@@ -63,7 +65,7 @@ private:
     CurveKeys curve_;
     Outbox& outbox_;
     std::vector<std::string> cameras_;
-    std::function<Value()> camera_status_;
+    StatusHeaders status_headers_;  // used under mutex_
     std::string keep_copy_in_;
 
     void* ctx_ = nullptr;
@@ -85,7 +87,5 @@ private:
     double last_error_at_ = 0, error_cleared_at_ = 0;
     std::map<std::string, InFlight> in_flight_;
 };
-
-double monotonic_s();
 
 }  // namespace qc

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <ctime>
 #include <opencv2/core.hpp>
@@ -20,6 +21,7 @@
 
 #include "av_source.hpp"
 #include "camera.hpp"
+#include "clock.hpp"
 #include "config.hpp"
 #include "endpoint.hpp"
 #include "link.hpp"
@@ -27,6 +29,7 @@
 #include "motion_trace.hpp"
 #include "outbox.hpp"
 #include "status_file.hpp"
+#include "status_header.hpp"
 #include "vectors.hpp"
 
 extern char** environ;
@@ -48,6 +51,7 @@ const char* kUsage =
     "       quickcam-native-detector [--config FILE] --print-config   (the settings it would run with, as JSON)\n"
     "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n"
     "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n"
+    "       quickcam-native-detector --fit-status < cases.msgpack   (camera statuses fitted to the protocol, as JSON)\n"
     "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N] [--video-range]\n"
     "           (raw 8-bit gray frames on stdin through the motion core, one verdict a line; bench/native_parity.py)\n";
 
@@ -132,22 +136,26 @@ int run(const qc::Config& config, double seconds) {
     std::string keep = config.recording.keep_local_copy ? config.recording.outbox_dir + "/sent" : "";
     UploaderLink link(config.link, curve, outbox, ids, camera_status, keep);
     NotOkClock not_ok;
+    const std::string boot = boot_id();
     auto collect = [&](bool running) {
         LinkStatus ls = link.status();
         auto [items, bytes] = outbox.depth();
-        using namespace std::chrono;
-        double now = duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+        double now = wall_s(), monotonic = monotonic_s();
         Value cameras = camera_status();
-        not_ok.stamp(cameras, now);
+        not_ok.stamp(cameras, now, monotonic);
         return Value::map({
-            {"time", Value::real(now)}, {"pid", Value::integer(::getpid())}, {"running", Value::boolean(running)},
+            // `time` for people, `monotonic` and `boot` for ages (common/health.py's written_stamp)
+            {"time", Value::real(now)}, {"monotonic", Value::real(monotonic)}, {"boot", Value::text(boot)},
+            {"pid", Value::integer(::getpid())}, {"running", Value::boolean(running)},
             {"interval_s", Value::real(kStatusIntervalS)},  // stale after a few intervals (health check)
+            {"clock_ahead_s", Value::real(clock_ahead_s())},  // footage times after the system clock stepped back
             {"detector", Value::text("quickcam-native-detector")},
             {"cameras", cameras},
             {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
                                    {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
+                                 {"bad_status", Value::integer(ls.bad_status)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
                                  {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
@@ -227,7 +235,7 @@ int run(const qc::Config& config, double seconds) {
 
 int main(int argc, char** argv) {
     std::string config_path, vectors;
-    bool print_config = false;
+    bool print_config = false, fit_status = false;
     std::string decode_file, trace_size;
     double seconds = 0, trace_fps = 15.0;
     bool video_range = false;
@@ -244,6 +252,7 @@ int main(int argc, char** argv) {
             if (seconds <= 0) { std::cerr << "quickcam-native-detector: --seconds needs a positive number, got " << text << "\n"; return 2; }
         } else if (arg == "--vectors") vectors = value();
         else if (arg == "--print-config") print_config = true;
+        else if (arg == "--fit-status") fit_status = true;
         else if (arg == "--decode-cost") decode_file = value();
         else if (arg == "--motion-trace") trace_size = value();
         else if (arg == "--video-range") video_range = true;
@@ -258,6 +267,16 @@ int main(int argc, char** argv) {
         else { std::cerr << "quickcam-native-detector: unknown option " << arg << "\n" << kUsage; return 2; }
     }
     if (!vectors.empty()) return qc::run_vectors(vectors);
+    if (fit_status) {  // the status fitting alone, for tests (status_header.hpp)
+        std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+        try {
+            std::cout << qc::fit_statuses_json(input) << "\n";
+        } catch (const std::exception& e) {
+            std::cerr << "quickcam-native-detector: --fit-status: " << e.what() << "\n";
+            return 2;
+        }
+        return 0;
+    }
     if (!decode_file.empty()) {  // what decoding alone costs, as the detector decodes a file (av_source.cpp)
         cv::setNumThreads(1);
         qc::CameraConfig camera;

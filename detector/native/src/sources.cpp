@@ -16,11 +16,6 @@
 
 namespace qc {
 
-int64_t unix_ns() {
-    using namespace std::chrono;
-    return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 // The host part is found as Python's urllib.parse.urlsplit finds it (the Python detector's
 // redacted(), detector/pipeline/capture.py): after "scheme://" (or a leading "//") up to the
 // first / ? or #; the password is what follows the first ':' of everything before its last '@'.
@@ -70,7 +65,7 @@ public:
         cv::resize(texture, background_, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
         cv::GaussianBlur(background_, background_, cv::Size(0, 0), 3);
         cv::rectangle(background_, cv::Point(w / 10, h / 3), cv::Point(w / 4, h - 20), cv::Scalar(90, 60, 40), -1);
-        started_ns_ = unix_ns();
+        started_ns_ = footage_ns();
     }
     bool open() override {
         log::info("demo source: ", width, "x", height, " at ", fps, " fps (", live ? "real time" : "as fast as possible", ")");
@@ -97,7 +92,7 @@ public:
         cv::randn(noise_, 0, 4);
         cv::add(image, noise_, image, cv::noArray(), CV_8UC3);
         frame.set_bgr(image);
-        frame.time_ns = live ? unix_ns() : started_ns_ + int64_t(double(index_) * 1e9 / fps);
+        frame.time_ns = live ? footage_ns() : started_ns_ + int64_t(double(index_) * 1e9 / fps);
         if (index_ == 0) log::info("demo scene clock starts at ", frame.time_ns / 1000000, " ms");
         frame.index = index_++;
         return true;

@@ -1,7 +1,8 @@
 // Frame sources: the demo scene, a USB camera (OpenCV's V4L2 back end), a video file or an
 // RTSP/HTTP stream (FFmpeg's libraries, decoded on one thread), as in detector/sources.py.
-// Every frame is stamped with Unix nanoseconds. read() returns false when there is no frame now (reopen with
-// backoff); `ended` is set when a file without loop has ended for good.
+// Every frame is stamped by the footage clock (clock.hpp: epoch nanoseconds that never step
+// back). read() returns false when there is no frame now (reopen with backoff); `ended` is set
+// when a file without loop has ended for good.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <opencv2/core.hpp>
 #include <string>
 
+#include "clock.hpp"
 #include "config.hpp"
 
 namespace qc {
@@ -43,6 +45,5 @@ std::unique_ptr<FrameSource> make_source(const CameraConfig& config);
 // "rtsp://user:secret@host/..." -> "rtsp://user:***@host/...", the rest as written, as the Python detector's
 // redacted(): for the log, --print-config, and a fault (it travels to the uploader and the status).
 std::string redacted(const std::string& url);
-int64_t unix_ns();
 
 }  // namespace qc

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 namespace qc {
 
@@ -91,16 +92,25 @@ bool write_status(const std::string& path, const Value& status) {
     return ok;
 }
 
-void NotOkClock::stamp(Value& cameras, double now) {
+void NotOkClock::stamp(Value& cameras, double now, double monotonic) {
     for (auto& [id, info] : cameras.m) {
         std::string state = info.has("state") && info.at("state").is(Value::Kind::Str) ? info.at("state").s : "";
         if (state == "ok" || state == "ended") {
             since_.erase(id);
             continue;
         }
-        auto [at, _] = since_.emplace(id, now);
-        info["not_ok_since"] = Value::real(at->second);
+        auto [at, _] = since_.emplace(id, monotonic);
+        double for_s = monotonic - at->second;
+        info["not_ok_for_s"] = Value::real(std::round(for_s * 10) / 10);
+        info["not_ok_since"] = Value::real(now - for_s);
     }
+}
+
+std::string boot_id() {
+    std::ifstream file("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    std::getline(file, id);
+    return id;  // "" where there is none: readers then take the age from `time`
 }
 
 }  // namespace qc

@@ -1,7 +1,8 @@
 // The detector's status file, <outbox>/detector-status.json, in the format of
 // detector/status_file.py (what `quickcam status` and `quickcam doctor` read): time, pid,
-// running, interval_s, cameras (each camera's status map, not_ok_since when not ok), outbox {items, bytes, refused, over_budget},
-// link {endpoint, connected, acked, retransmits, in_flight, last_error, last_error_at, error_cleared_at}. Built as a Value
+// monotonic, boot, running, interval_s, clock_ahead_s, cameras (each camera's status map, not_ok_for_s and
+// not_ok_since when not ok), outbox {items, bytes, refused, over_budget},
+// link {endpoint, connected, acked, retransmits, bad_status, in_flight, last_error, last_error_at, error_cleared_at}. Built as a Value
 // map, so a new field is one more line in main.cpp's collect().
 #pragma once
 
@@ -18,12 +19,18 @@ std::string to_json(const Value& value);  // keys sorted, as json.dumps(sort_key
 // refuses new files (the moment the status matters most) it is overwritten in place instead.
 bool write_status(const std::string& path, const Value& status);
 
-// Stamps each camera map in `cameras` whose state is not ok/ended with not_ok_since (epoch
-// seconds): when it stopped being ok, as detector/status_file.py's NotOkClock. The health
-// check (uploader/health.py) gives a camera 30 s from that stamp to reconnect.
+// This boot's id (/proc/sys/kernel/random/boot_id): with `monotonic` in the status file, a reader on
+// the same boot takes the file's age from the monotonic clock (common/health.py's written_stamp), so
+// a wall clock stepped back does not keep a dead detector "running" for the step.
+std::string boot_id();
+
+// Stamps each camera map in `cameras` whose state is not ok/ended with not_ok_for_s (measured on the
+// monotonic clock) and not_ok_since (epoch seconds, the label for people), as
+// detector/status_file.py's NotOkClock. The health check (common/health.py) gives a camera 30 s to
+// reconnect.
 class NotOkClock {
 public:
-    void stamp(Value& cameras, double now);
+    void stamp(Value& cameras, double now, double monotonic);
 
 private:
     std::map<std::string, double> since_;

@@ -47,7 +47,7 @@ public:
         if (!capture_.read(image_) || image_.empty()) return false;
         frame.set_bgr(image_);
         width = frame.width, height = frame.height;  // the frames, not the driver, tell the truth
-        frame.time_ns = unix_ns();
+        frame.time_ns = footage_ns();
         frame.index = index_++;
         return true;
     }

@@ -221,20 +221,39 @@ const std::vector<Field> kFaceFields = {
     {"score", Kind::Float, false, between(0.0, 1.0)},
     {"label", Kind::Str, false, text(64)},
 };
-const std::vector<Field> kCameraStatusFields = {
-    {"state", Kind::Str, true, kToken},
-    {"fps", Kind::Float, true, between(0.0, 1000.0)},
-    {"frames", Kind::Int, true, kCount},
-    {"dropped", Kind::Int, true, kCount},
-    {"dark", Kind::Bool, false, nullptr},
-    {"dropped_recording", Kind::Int, false, kCount},
-    {"width", Kind::Int, false, between(0, 65535)},
-    {"height", Kind::Int, false, between(0, 65535)},
-    {"events", Kind::Int, false, kCount},
-    {"last_event_ms", Kind::Int, false, kTime},
-    {"reopens", Kind::Int, false, kCount},
-    {"faces", Kind::Int, false, kCount},
+constexpr double kInt64MaxD = 9.3e18;  // between() treats a bound past 9.2e18 as none: every int64 passes
+constexpr size_t kFaultMax = 300;      // bytes (UTF-8) of a camera's fault (common/protocol_schema.py FAULT_MAX)
+// The camera status fields (common/protocol_schema.py CAMERA_STATUS_FIELDS), in check order: one table
+// for the codec's checks below and for fitting a camera's figures to them (status_header.cpp).
+const std::vector<std::pair<std::string, FieldRule>> kCameraStatusRules = {
+    {"state", {Kind::Str, true, 0, 0, 0}},
+    {"fps", {Kind::Float, true, 0.0, 1000.0, 0}},
+    {"frames", {Kind::Int, true, 0, kInt64MaxD, 0}},
+    {"dropped", {Kind::Int, true, 0, kInt64MaxD, 0}},
+    {"dark", {Kind::Bool, false, 0, 0, 0}},
+    {"dropped_recording", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"width", {Kind::Int, false, 0, 65535, 0}},
+    {"height", {Kind::Int, false, 0, 65535, 0}},
+    {"events", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"last_event_ms", {Kind::Int, false, 0, double(kTimeMax), 0}},
+    {"reopens", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"faces", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"fault", {Kind::Str, false, 0, 0, kFaultMax}},
+    {"recorder", {Kind::Str, false, 0, 0, 0}},
 };
+
+std::vector<Field> camera_status_fields() {
+    std::vector<Field> fields;
+    for (const auto& [name, r] : kCameraStatusRules) {
+        Rule rule = r.kind == Kind::Int || r.kind == Kind::Float ? between(r.lo, r.hi)
+                    : r.kind != Kind::Str                         ? Rule{}
+                    : r.max_bytes                                  ? text(r.max_bytes)
+                                                                   : kToken;
+        fields.push_back({name, r.kind, r.required, rule});
+    }
+    return fields;
+}
+const std::vector<Field> kCameraStatusFields = camera_status_fields();
 const Rule kFace = submap(&kFaceFields, "face");
 const Rule kCameraStatus = submap(&kCameraStatusFields, "camera status");
 
@@ -597,6 +616,21 @@ std::string new_message_id() {
 Value make_header(const std::string& type) {
     return Value::map({{"v", Value::text(kVersion)}, {"type", Value::text(type)},
                        {"id", Value::text(new_message_id())}, {"time_ms", Value::integer(now_ms())}});
+}
+
+const FieldRule* camera_status_rule(const std::string& name) {
+    for (const auto& [field, rule] : kCameraStatusRules)
+        if (field == name) return &rule;
+    return nullptr;
+}
+
+std::string camera_status_problem(const std::string& name, const Value& value) {
+    for (const auto& f : kCameraStatusFields) {
+        if (f.name != name) continue;
+        std::string problem = kind_problem(value, f.kind);
+        return problem.empty() && f.rule ? f.rule(value) : problem;
+    }
+    return "";
 }
 
 }  // namespace wire

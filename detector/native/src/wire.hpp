@@ -52,6 +52,19 @@ Message decode(const Frames& frames, int64_t max_payload, const std::vector<std:
 // A header's msgpack bytes as a Value (throws ProtocolError bad_header), for reading the outbox.
 Value unpack_header(const std::string& raw);
 
+// A camera status field's rule (docs/protocol.md), for fitting a figure to it rather than refusing the
+// whole status (status_header.cpp).
+struct FieldRule {
+    Value::Kind kind;
+    bool required;
+    double lo, hi;     // a number's range (Int, Float)
+    size_t max_bytes;  // text: its UTF-8 byte limit; 0: a token (a short lowercase word)
+};
+// The rule of camera status field `name`; nullptr for a field the protocol does not name.
+const FieldRule* camera_status_rule(const std::string& name);
+// What is wrong with `value` as camera status field `name` ("" when nothing is, or the field is not named).
+std::string camera_status_problem(const std::string& name, const Value& value);
+
 // A header with the common fields filled in: v, type, a new id, time_ms now.
 Value make_header(const std::string& type);
 std::string new_message_id();
