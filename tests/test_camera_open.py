@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint, run_script
+from tests.fakes.h264 import write_h264
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
@@ -122,3 +123,47 @@ def test_a_stream_that_will_not_open_is_retried_and_its_status_says_so(tmp_path:
     assert re.search(r"; retrying \(attempt [2-9]\d* failed, next in \d+\.\d s\)\)", live), live
     assert "open attempt 2 failed" in output, output
     assert "not retried" not in output
+
+
+def test_a_file_for_analysis_that_goes_away_mid_analysis_ends_after_a_few_reopens_with_one_line_and_exit_3(
+        tmp_path: Path) -> None:
+    """A looped file emptied and deleted mid-analysis: its next pass reads nothing, and it never opens again.
+
+    A camera may come back, a file analysed as fast as possible does not: a few reopens (a
+    passing hiccup of a network share), then one line and exit 3, what was recorded kept.
+    """
+    video = write_h264(tmp_path / "garage.mkv", seconds=4.0, container="matroska", bitrate=2_000_000)  # past
+    # the demuxer's 32 KiB buffer: a pass after the truncation reads the empty file, not what is buffered
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+               QUICKCAM_CAMERA__REALTIME="false", QUICKCAM_CAMERA__LOOP="true",
+               QUICKCAM_CAMERA__START="2026-03-01T12:00:00+00:00", QUICKCAM_CAMERA__REOPEN_MAX_S="1")
+    output_file = tmp_path / "detector.out"
+    with open(output_file, "w") as output_to:
+        detector = subprocess.Popen([QUICKCAM, "detector"], cwd=tmp_path, env=env, stdout=output_to,
+                                    stderr=subprocess.STDOUT, text=True)  # no --seconds: it must end by itself
+    journal = tmp_path / "outbox" / "produced.jsonl"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and '"segment"' not in (journal.read_text() if journal.exists() else ""):
+            time.sleep(0.1)
+        assert '"segment"' in journal.read_text(), output_file.read_text()  # an event recorded, then:
+        os.truncate(video, 0)
+        video.unlink()
+        gone_at = time.monotonic()
+        while detector.poll() is None and time.monotonic() - gone_at < 60:
+            time.sleep(0.2)
+    finally:
+        if detector.poll() is None:
+            detector.kill()
+            detector.wait()
+    output = output_file.read_text()
+    assert detector.returncode == 3, output[-3000:]  # on its own, not killed: not retried for ever
+    gave_up = [line for line in output.splitlines()
+               if "camera cam0: cannot open" in line and "gave up after 3 reopen" in line]
+    assert len(gave_up) == 1 and f"cannot open {video} — no such file" in gave_up[0], output[-3000:]
+    assert "Traceback" not in output
+    assert "camera cam0 did not analyse its file to the end" in output
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and "gave up" in camera["fault"], camera
+    assert not list((tmp_path / "outbox" / ".staging").iterdir())  # the open event ended, its segment committed
+    assert any(row.get("type") == "segment" for row in map(json.loads, journal.read_text().splitlines()))
