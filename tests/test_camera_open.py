@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint, run_script
 from tests.fakes.h264 import write_h264
 
@@ -167,3 +169,17 @@ def test_a_file_for_analysis_that_goes_away_mid_analysis_ends_after_a_few_reopen
     assert camera["state"] == "failing" and "gave up" in camera["fault"], camera
     assert not list((tmp_path / "outbox" / ".staging").iterdir())  # the open event ended, its segment committed
     assert any(row.get("type") == "segment" for row in map(json.loads, journal.read_text().splitlines()))
+
+
+@pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts byte 300 inside a two-byte character
+def test_a_fault_is_cut_to_300_bytes_of_utf8_never_inside_a_character(tmp_path: Path, lead: str) -> None:
+    """docs/protocol.md: a camera's fault is at most 300 bytes of UTF-8, in the heartbeat and the status
+    file alike (the native detector's test is the same); once cut to 300 characters, three times as many bytes."""
+    video = tmp_path / (lead + "é" * 120 + ".mp4")
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+               QUICKCAM_CAMERA__REALTIME="false")
+    run = subprocess.run([QUICKCAM, "detector"], cwd=tmp_path, env=env, capture_output=True, timeout=90)
+    assert run.returncode == 3, run.stderr
+    raw = (tmp_path / "outbox" / "detector-status.json").read_bytes()
+    fault = json.loads(raw.decode("utf-8"))["cameras"]["cam0"]["fault"]  # strict: a split character raises
+    assert "éé" in fault and 290 < len(fault.encode()) <= 300, fault
