@@ -13,8 +13,10 @@ Times: a packet's ``time_ns`` is its decode time on the wall clock (always
 increasing, so the buffer can trim and cut by it); ``pts_ns`` is when it is
 shown, and a decoded frame's ``time_ns`` is that same presentation time, so a
 frame and the packet it came from carry one time. A stream's clock is anchored
-to the wall clock at its first packet and re-anchored when it drifts by more
-than ``DRIFT_NS``, and so is a file played in real time without a start (a
+to the wall clock at its first packet and re-anchored when it jumps (by more
+than ``DRIFT_NS``, or back), slowed back when it runs ahead (``AHEAD_NS``),
+never to before a time already given, so segments never go back in time; and so
+is a file played in real time without a start (a
 stand-in for a live camera); any other file's is its own timeline (``[camera]
 start``, else its creation time), as ``FileTimeline`` has it.
 
@@ -44,7 +46,8 @@ from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pa
 
 log = logging.getLogger(__name__)
 
-DRIFT_NS = 2_000_000_000
+DRIFT_NS = 2_000_000_000  # a stream's clock this far off the wall clock (or going back) is re-anchored at once
+AHEAD_NS = 500_000_000  # ... one ahead by more than this (a fast clock) is slowed back towards it
 STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no packet of the stream for this long)
 NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
 DECODER_THREADS = 2
@@ -71,6 +74,8 @@ class AvSource:
         self.origin_ticks: int | None = None  # a file's first presentation time (its stream's start_time)
         self.loop_offset_ns = 0
         self.last_ns = self.shown_ns = 0  # the last packet's decode time, the latest presentation time
+        self.floor_ns = 0  # a stream's latest presentation time when last (re-)anchored: none comes before it
+        self.arrived_ticks: int | None = None  # a stream's last decode time: one not after it is a jump back
         self.file_start_ns: int | None = None
         self.demuxer: Any = iter(())
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
@@ -119,7 +124,7 @@ class AvSource:
             on_own_timeline = self.config.start is not None or not self.config.realtime
             if self.file_start_ns is None and on_own_timeline:
                 self.file_start_ns = self._file_start_ns()
-        self.anchor_ns, self.ended, self.next_dts = None, False, None
+        self.anchor_ns, self.ended, self.next_dts, self.arrived_ticks = None, False, None, None
         self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
@@ -279,20 +284,38 @@ class AvSource:
     def _ns(self, ticks: int) -> int:
         return ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
 
-    def _wall_ns(self, ticks: int) -> int:
-        """A timestamp in stream ticks on the wall clock (see the module's docstring)."""
+    def _wall_ns(self, ticks: int, arrived: bool = False) -> int:
+        """A timestamp in stream ticks on the wall clock (see the module's docstring).
+
+        ``arrived``: ``ticks`` is the decode time of a packet that arrived just now, so a
+        stream's clock is checked against the wall clock. One that runs ahead of it (a
+        camera clock running fast) by more than ``AHEAD_NS`` is slowed back towards it,
+        half a frame a frame at most, rather than stepped back: stepped back by 2 s, its
+        next frames came before ones already given and a segment began before the last
+        one ended. One that jumps (more than ``DRIFT_NS`` off, or back) is re-anchored at
+        once, and no time comes before one already given (``floor_ns``).
+        """
         offset_ns = self._ns(ticks)
         if self.file_start_ns is not None:
             if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
                 origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
                 self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
             return self.anchor_ns + offset_ns
-        now = footage_ns()  # not time.time_ns(): a clock stepped back would stall packet times (detector/clock.py)
-        if self.anchor_ns is None or abs(self.anchor_ns + offset_ns - now) > DRIFT_NS:
-            if self.anchor_ns is not None:
-                log.info("camera %s: the stream's clock drifted from the wall clock; re-anchored", self.config.id)
-            self.anchor_ns = now - offset_ns
-        return self.anchor_ns + offset_ns
+        if arrived or self.anchor_ns is None:
+            now = footage_ns()  # not time.time_ns(): a clock stepped back would stall packet times (detector/clock.py)
+            ahead_ns = None if self.anchor_ns is None else self.anchor_ns + offset_ns - now
+            went_back = arrived and self.arrived_ticks is not None and ticks <= self.arrived_ticks
+            if ahead_ns is None or abs(ahead_ns) > DRIFT_NS or went_back:
+                if ahead_ns is not None:
+                    log.info("camera %s: the stream's clock %s; re-anchored", self.config.id, "went back" if went_back
+                             else f"is {abs(ahead_ns) / 1e9:.1f} s {'ahead of' if ahead_ns > 0 else 'behind'} the "
+                             "wall clock")
+                self.anchor_ns, self.floor_ns = now - offset_ns, self.shown_ns
+            elif ahead_ns > AHEAD_NS:
+                self.anchor_ns -= min(ahead_ns - AHEAD_NS, int(5e8 / self.fps))
+            if arrived:
+                self.arrived_ticks = ticks
+        return max(self.anchor_ns + offset_ns, self.floor_ns + 1)
 
     def _take(self, packet: Any) -> None:
         """Keep a demuxed packet (and decode it for detection); one without a timestamp gets one."""
@@ -312,7 +335,7 @@ class AvSource:
         dts = packet.dts if packet.dts is not None else packet.pts
         self.next_dts = dts + (packet.duration or self.frame_ticks)
         pts = packet.pts if packet.pts is not None else dts
-        time_ns = max(self._wall_ns(dts), self.last_ns + 1)
+        time_ns = max(self._wall_ns(dts, arrived=True), self.last_ns + 1)
         self.last_ns = time_ns
         pts_ns = self._wall_ns(pts)
         self.shown_ns = max(self.shown_ns, pts_ns)

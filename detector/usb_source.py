@@ -150,9 +150,9 @@ class V4l2Source(AvSource):
         self.counted += 1
         return packet
 
-    def _wall_ns(self, ticks: int) -> int:
+    def _wall_ns(self, ticks: int, arrived: bool = False) -> int:
         if self.clock not in ("wall", "monotonic"):
-            return super()._wall_ns(ticks)
+            return super()._wall_ns(ticks, arrived)
         stamp_ns = ticks * self.tick_num * 1_000_000_000 // self.tick_den
         if self.clock == "wall":
             return stamp_ns

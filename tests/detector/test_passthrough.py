@@ -294,3 +294,40 @@ def test_an_event_starting_in_the_gop_the_last_one_ended_in_records_its_pre_roll
     second = sorted(events.values(), key=lambda heads: heads[0]["start_ms"])[1]
     first_s = (min(h["start_ms"] for h in second) - _file_start_ms(pipeline)) / 1000
     assert first_s <= walks[1].start_s - 1.0 + 0.05, f"event 2 recorded from {first_s:.1f} s"
+
+
+def test_a_stream_whose_clock_runs_fast_never_has_a_segment_start_before_the_last_one_ended(tmp_path: Path) -> None:
+    """A camera whose clock runs fast: its frames arrive at 15 a second, stamped as 10 a second.
+
+    The stream's clock was re-anchored to the wall clock once 2 s ahead, moving presentation
+    times back by those 2 s: the next segment began before the last one ended (by ~1 s here).
+    A frame cannot have been captured after it arrived: it is now re-anchored as soon as it runs ahead.
+    """
+    from quickcam.detector.av_source import AvSource
+
+    class FastClock(AvSource):
+        def read(self) -> Frame | None:
+            time.sleep(1 / (1.5 * FPS))
+            return super().read()
+
+    video = write_h264(tmp_path / "walk.mkv", 10.0, FPS, 1.0, walks=(Walk(1.0, 9.0),), container="matroska")
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+    camera = camera.model_copy(update={"source": "stream", "path": str(video)})
+    stop = threading.Event()
+    pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop, source_factory=FastClock)
+    pipeline.start()
+    try:
+        deadline = time.monotonic() + 40
+        while not any(h["final"] for h, _ in _segments(outbox_dir)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        pipeline.join(30)
+    event = [head for head, _ in _segments(outbox_dir)]
+    assert event, "no event recorded"
+    event = [head for head in event if head["event"] == event[0]["event"]]
+    spans = [(head["start_ms"], head["end_ms"]) for head in event]
+    assert len(event) >= 4 and event[-1]["final"], spans  # the walk outlasts the 2 s of drift
+    assert all(start <= end for start, end in spans), spans
+    assert all(later[0] > earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
