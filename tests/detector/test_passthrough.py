@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
 import numpy as np
 import pytest
 
+from quickcam.common.config import CameraConfig
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Frame, Walk
@@ -34,6 +37,19 @@ WALK = Walk(2.0, 4.0)
 def _segments(outbox_dir: Path) -> list[tuple[dict, Path]]:
     return [(header(outbox_dir, e["id"]), outbox_dir / f"{e['id']}.bin")
             for e in journal(outbox_dir) if e["type"] == "segment"]
+
+
+def _running_until_final(camera: CameraConfig, source_factory: Callable[[CameraConfig], Any],
+                         within_s: float) -> tuple[CameraPipeline, threading.Event]:
+    """A pipeline on ``source_factory``'s source, started and left running until an event's final segment is
+    committed or ``within_s`` is up; set the event returned to stop it."""
+    stop = threading.Event()
+    pipeline = CameraPipeline(camera, Outbox(camera.recording.outbox_dir), stop, source_factory=source_factory)
+    pipeline.start()
+    deadline = time.monotonic() + within_s
+    while not any(h["final"] for h, _ in _segments(camera.recording.outbox_dir)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pipeline, stop
 
 
 def _run(outbox_dir: Path, path: Path, **update: object) -> CameraPipeline:
@@ -261,13 +277,8 @@ def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_fr
     outbox_dir = tmp_path / "outbox"
     camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
     camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False})
-    stop = threading.Event()
-    pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop, source_factory=Unplugged)
-    pipeline.start()
+    pipeline, stop = _running_until_final(camera, Unplugged, 30)
     try:
-        deadline = time.monotonic() + 30
-        while not any(h["final"] for h, _ in _segments(outbox_dir)) and time.monotonic() < deadline:
-            time.sleep(0.05)
         segments = _segments(outbox_dir)
         assert segments and segments[-1][0]["final"] and not any(h["final"] for h, _ in segments[:-1])
         for head, payload in segments:
@@ -314,16 +325,9 @@ def test_a_stream_whose_clock_runs_fast_never_has_a_segment_start_before_the_las
     outbox_dir = tmp_path / "outbox"
     camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
     camera = camera.model_copy(update={"source": "stream", "path": str(video)})
-    stop = threading.Event()
-    pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop, source_factory=FastClock)
-    pipeline.start()
-    try:
-        deadline = time.monotonic() + 40
-        while not any(h["final"] for h, _ in _segments(outbox_dir)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        pipeline.join(30)
+    pipeline, stop = _running_until_final(camera, FastClock, 40)
+    stop.set()
+    pipeline.join(30)
     event = [head for head, _ in _segments(outbox_dir)]
     assert event, "no event recorded"
     event = [head for head in event if head["event"] == event[0]["event"]]
