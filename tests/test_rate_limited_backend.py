@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from quickcam.common import protocol
 from tests.conftest import QUICKCAM
 from tests.fakes.dropbox_server import FakeDropbox, rate_limited
 from tests.pipeline import Pipeline
-from tests.test_curve import Client, snapshot, wait_until
+from tests.test_curve import snapshots_to_uploader, wait_until
 
 RETRY_AFTER_S = 2
 FAILING_AFTER_S = 5  # alerts.storage_failing_after_s: rate limited longer than this, the health check fails
@@ -69,13 +68,7 @@ def test_a_destination_answering_429_with_retry_after_is_asked_once_per_wait_and
         dropbox.faults.inject(rate_limited(RETRY_AFTER_S), route=route, times=10_000)
     client = None
     try:
-        pipe.start("uploader")
-        assert pipe.wait_for("uploader", "receiver: listening", 60), pipe.output("uploader")
-        client = Client(pipe.env["QUICKCAM_LINK__ENDPOINT"])
-        assert client.hello(["cam0"]).type == "credit"
-        for _ in range(ITEMS):
-            header, payload = snapshot()
-            assert client.request(protocol.encode(protocol.Message(header, payload))).type == "ack"
+        client = snapshots_to_uploader(pipe, ITEMS)
         assert wait_until(lambda: _uploads(dropbox) >= 1, 15), pipe.output("uploader")
         first = time.monotonic()
         time.sleep(RETRY_AFTER_S * 1.5)  # one wait and a half: the first request, and one more at most
