@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint, run_script
 from tests.fakes.h264 import write_h264
+from tests.pipeline import Pipeline
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
@@ -132,43 +133,39 @@ def test_a_file_for_analysis_that_goes_away_mid_analysis_ends_after_a_few_reopen
     """A looped file emptied and deleted mid-analysis: its next pass reads nothing, and it never opens again.
 
     A camera may come back, a file analysed as fast as possible does not: a few reopens (a
-    passing hiccup of a network share), then one line and exit 3, what was recorded kept.
+    passing hiccup of a network share), then one line and exit 3, everything recorded delivered.
     """
     video = write_h264(tmp_path / "garage.mkv", seconds=4.0, container="matroska", bitrate=2_000_000)  # past
     # the demuxer's 32 KiB buffer: a pass after the truncation reads the empty file, not what is buffered
-    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
-               QUICKCAM_CAMERA__REALTIME="false", QUICKCAM_CAMERA__LOOP="true",
-               QUICKCAM_CAMERA__START="2026-03-01T12:00:00+00:00", QUICKCAM_CAMERA__REOPEN_MAX_S="1")
-    output_file = tmp_path / "detector.out"
-    with open(output_file, "w") as output_to:
-        detector = subprocess.Popen([QUICKCAM, "detector"], cwd=tmp_path, env=env, stdout=output_to,
-                                    stderr=subprocess.STDOUT, text=True)  # no --seconds: it must end by itself
-    journal = tmp_path / "outbox" / "produced.jsonl"
+    pipe = Pipeline(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+                    QUICKCAM_CAMERA__REALTIME="false", QUICKCAM_CAMERA__LOOP="true",
+                    QUICKCAM_CAMERA__START="2026-03-01T12:00:00+00:00", QUICKCAM_CAMERA__REOPEN_MAX_S="1")
     try:
+        pipe.start_uploader_listening()
+        detector = pipe.start("detector")  # no --seconds: it must end by itself
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and '"segment"' not in (journal.read_text() if journal.exists() else ""):
+        while time.monotonic() < deadline and not any(row["type"] == "segment" for row in pipe.produced()):
             time.sleep(0.1)
-        assert '"segment"' in journal.read_text(), output_file.read_text()  # an event recorded, then:
+        assert pipe.produced(), pipe.output("detector")[-3000:]  # an event recorded, then:
         os.truncate(video, 0)
         video.unlink()
         gone_at = time.monotonic()
         while detector.poll() is None and time.monotonic() - gone_at < 60:
             time.sleep(0.2)
+        output = pipe.output("detector")
+        assert detector.returncode == 3, output[-3000:]  # on its own, not killed: not retried for ever
+        gave_up = [line for line in output.splitlines()
+                   if "camera cam0: cannot open" in line and "gave up after 3 reopen" in line]
+        assert len(gave_up) == 1 and f"cannot open {video} — no such file" in gave_up[0], output[-3000:]
+        assert "Traceback" not in output
+        assert "camera cam0 did not analyse its file to the end" in output
+        camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+        assert camera["state"] == "failing" and "gave up" in camera["fault"], camera
+        assert not list((tmp_path / "outbox" / ".staging").iterdir())  # the open event ended, its segment committed
+        assert pipe.wait_drained(30), pipe.missing()  # and everything recorded reached storage
+        pipe.check_invariant()
     finally:
-        if detector.poll() is None:
-            detector.kill()
-            detector.wait()
-    output = output_file.read_text()
-    assert detector.returncode == 3, output[-3000:]  # on its own, not killed: not retried for ever
-    gave_up = [line for line in output.splitlines()
-               if "camera cam0: cannot open" in line and "gave up after 3 reopen" in line]
-    assert len(gave_up) == 1 and f"cannot open {video} — no such file" in gave_up[0], output[-3000:]
-    assert "Traceback" not in output
-    assert "camera cam0 did not analyse its file to the end" in output
-    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
-    assert camera["state"] == "failing" and "gave up" in camera["fault"], camera
-    assert not list((tmp_path / "outbox" / ".staging").iterdir())  # the open event ended, its segment committed
-    assert any(row.get("type") == "segment" for row in map(json.loads, journal.read_text().splitlines()))
+        pipe.close()
 
 
 @pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts byte 300 inside a two-byte character
