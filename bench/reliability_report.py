@@ -1,6 +1,6 @@
 """Run the reliability scenarios and write their figures table into docs/reliability.md.
 
-    .venv/bin/python bench/reliability_report.py          # the CI versions, about 5 minutes
+    .venv/bin/python bench/reliability_report.py          # the CI versions and 12-20's tests, about 7 minutes
     .venv/bin/python bench/reliability_report.py --long   # 60 s outages and the 10-minute soak, about 17 minutes
 
 It runs tests/test_reliability.py, tests/test_hostile.py, tests/test_soak.py,

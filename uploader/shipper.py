@@ -149,7 +149,7 @@ class Shipper:
         """Each destination failing since its last success: for how long, the bound, and its last error."""
         now = time.monotonic()
         return [{"destination": dest, "failing_for_s": round(now - since, 1), "failing_after_s": self.failing_after_s,
-                 "error": why[:200]} for dest, (since, why) in sorted(self.failing.items())]
+                 "error": why[:200]} for dest, (since, why) in sorted(dict(self.failing).items())]  # (another thread)
 
     def _pause_left(self) -> float:
         """Seconds until the first paused destination may be tried again (0 if none is paused)."""
