@@ -304,7 +304,7 @@ class AvSource:
         if arrived or self.anchor_ns is None:
             now = footage_ns()  # not time.time_ns(): a clock stepped back would stall packet times (detector/clock.py)
             ahead_ns = None if self.anchor_ns is None else self.anchor_ns + offset_ns - now
-            went_back = arrived and self.arrived_ticks is not None and ticks <= self.arrived_ticks
+            went_back = arrived and self.arrived_ticks is not None and ticks < self.arrived_ticks
             if ahead_ns is None or abs(ahead_ns) > DRIFT_NS or went_back:
                 if ahead_ns is not None:
                     log.info("camera %s: the stream's clock %s; re-anchored", self.config.id, "went back" if went_back
