@@ -83,6 +83,7 @@ class AvSource:
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
+        self.opened_bytes = -1  # a file's size when it last opened: one smaller at its end was cut short
         self.lost_why = ""  # why the last read gave None (a stream lost), for the camera's fault
         self.picture_at, self.pictures = 0.0, 0  # when the last picture was decoded (monotonic), how many since open
         self.recent: RecentPackets | None = None  # fast_decode: the packets a snapshot is decoded from again
@@ -103,6 +104,7 @@ class AvSource:
         if not self.container.streams.video:
             self.close()
             return False
+        self.opened_bytes = self.container.size if self.config.source == "file" else -1  # the file's size then
         self.stream = stream = self.container.streams.video[0]
         context = stream.codec_context
         if self.decode:
@@ -196,7 +198,7 @@ class AvSource:
                 if ready:
                     break
                 if self.ended:
-                    raise EndOfSource(self.path)
+                    raise EndOfSource(self.path, self._cut_short())
                 return None
             self._take(packet)
             if not ready and ready is self.frames and self._no_picture():
@@ -204,6 +206,14 @@ class AvSource:
         if self.pacer:
             self.pacer.wait()
         return ready.popleft()
+
+    def _cut_short(self) -> str:
+        """Why a file that ended was not read to its end ('' when it was): it shrank while it was read."""
+        now = self.container.size if self.container is not None else -1
+        if self.config.source != "file" or not 0 <= now < self.opened_bytes:
+            return ""
+        return (f"{self.path} was cut short while it was analysed ({self.opened_bytes} bytes when it opened, {now} "
+                "at its end); analyse a complete copy of it")
 
     def take_packets(self) -> list[Packet]:
         """The packets demuxed since the last call, in decode order."""

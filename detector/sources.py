@@ -104,7 +104,15 @@ class Frame:
 
 
 class EndOfSource(Exception):
-    """A finite source (a video file without loop) has no more frames."""
+    """A finite source (a video file without loop) has no more frames.
+
+    ``cut_short``: why it ended before its end (the file was truncated while it was
+    read), for the camera's fault; empty when it was read to its end.
+    """
+
+    def __init__(self, path: str, cut_short: str = "") -> None:
+        super().__init__(path)
+        self.cut_short = cut_short
 
 
 class FrameSource(Protocol):

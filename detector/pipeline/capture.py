@@ -150,7 +150,12 @@ class CaptureStage:
                 return
             try:
                 frame = self.source.read()
-            except EndOfSource:
+            except EndOfSource as end:
+                if end.cut_short:  # truncated while it was read: the rest of it will never be analysed
+                    self.stats.open_error = f"{end.cut_short} (its analysis is incomplete)"
+                    log.error("camera %s: %s", self.camera.id, self.stats.open_error)
+                    self.stats.state, self.stats.abandoned = "failing", True
+                    return
                 log.info("camera %s: end of file %s", self.camera.id, self.camera.path)
                 self.stats.state = "ended"
                 return
