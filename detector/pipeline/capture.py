@@ -10,9 +10,10 @@ its state is ``failing``; one that worked and went away is ``lost`` and is
 reopened with backoff, visibly (its fault says how often), for as long as the
 detector runs (at once after a steady run, ``reopen.py``). A file analysed as
 fast as possible (``realtime = false``) is not waited for: if it will not open
-the camera gives up at once, and if it went away mid-analysis after
-``FILE_REOPEN_ATTEMPTS`` reopens; either way it is ``failing`` and the detector
-exits non-zero.
+the camera gives up at once, if it went away mid-analysis after
+``FILE_REOPEN_ATTEMPTS`` reopens, and if it was cut short while it was read (the
+source's ``EndOfSource.cut_short``) at its end; each time it is ``failing`` and the
+detector exits non-zero.
 """
 
 from __future__ import annotations
