@@ -42,7 +42,7 @@ from quickcam.detector.clock import footage_ns
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
-from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
+from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
 
 log = logging.getLogger(__name__)
 
@@ -208,12 +208,9 @@ class AvSource:
         return ready.popleft()
 
     def _cut_short(self) -> str:
-        """Why a file that ended was not read to its end ('' when it was): it shrank while it was read."""
-        now = self.container.size if self.container is not None else -1
-        if self.config.source != "file" or not 0 <= now < self.opened_bytes:
-            return ""
-        return (f"{self.path} was cut short while it was analysed ({self.opened_bytes} bytes when it opened, {now} "
-                "at its end); analyse a complete copy of it")
+        """Why a file that ended was not read to its end ('' when it was): the open file shrank while it was read."""
+        now = self.container.size if self.container is not None and self.config.source == "file" else -1
+        return cut_short(self.path, self.opened_bytes, now)
 
     def take_packets(self) -> list[Packet]:
         """The packets demuxed since the last call, in decode order."""

@@ -136,9 +136,10 @@ def walk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_h264(tmp_path_factory.mktemp("video") / "walk.mp4", seconds=40.0, fps=5.0, bitrate=1_000_000)
 
 
-def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, **camera: str) -> tuple[Pipeline, Path]:
+def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, delete: bool = True,
+                          **camera: str) -> tuple[Pipeline, Path]:
     """A detector (beside an uploader) analysing a copy of ``walk_video`` as fast as possible, that copy emptied
-    and deleted once its first segment is committed; returned once the detector has ended (or 60 s on)."""
+    (and deleted) once its first segment is committed; returned once the detector has ended (or 60 s on)."""
     video = tmp_path / "garage.mp4"
     shutil.copy(walk_video, video)
     overrides = {f"QUICKCAM_CAMERA__{key.upper()}": value for key, value in camera.items()}
@@ -152,7 +153,8 @@ def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, **camera: str) -> tu
         time.sleep(0.05)
     assert pipe.produced(), pipe.output("detector")[-3000:]  # an event recorded, then:
     os.truncate(video, 0)
-    video.unlink()
+    if delete:
+        video.unlink()
     gone_at = time.monotonic()
     while detector.poll() is None and time.monotonic() - gone_at < 60:
         time.sleep(0.1)
@@ -174,10 +176,11 @@ def _ended_incomplete(pipe: Pipeline, said: str) -> None:
     pipe.check_invariant()
 
 
-def test_a_file_for_analysis_truncated_mid_analysis_ends_with_one_line_and_exit_3(tmp_path: Path,
-                                                                                   walk_video: Path) -> None:
+@pytest.mark.parametrize("record", ["passthrough", "reencode"])  # read by PyAV (its open file), by OpenCV (its path)
+def test_a_file_for_analysis_truncated_mid_analysis_ends_with_one_line_and_exit_3(tmp_path: Path, walk_video: Path,
+                                                                                   record: str) -> None:
     """Before, a file cut short while it was read simply ended: exit 0, as if it had been analysed to its end."""
-    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video)
+    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video, delete=record == "passthrough", record=record)
     try:
         _ended_incomplete(pipe, f"{video} was cut short while it was analysed ({walk_video.stat().st_size} bytes "
                                 "when it opened, 0 at its end); analyse a complete copy of it (its analysis is "
