@@ -12,12 +12,10 @@ snapshot or the re-encoding recorder asks for it (``Frame.bgr()``).
 Times: a packet's ``time_ns`` is its decode time on the wall clock (always
 increasing, so the buffer can trim and cut by it); ``pts_ns`` is when it is
 shown, and a decoded frame's ``time_ns`` is that same presentation time, so a
-frame and the packet it came from carry one time. A stream's clock is anchored
-to the wall clock at its first packet and re-anchored when it jumps (by more
-than ``DRIFT_NS``, or back), slowed back when it runs ahead (``AHEAD_NS``),
-never to before a time already given, so segments never go back in time; and so
-is a file played in real time without a start (a
-stand-in for a live camera); any other file's is its own timeline (``[camera]
+frame and the packet it came from carry one time. A stream's times are put on
+the wall clock by ``stream_clock.py`` (anchored at its first packet, kept near
+the wall clock, never going back), and so are a file's played in real time
+without a start (a stand-in for a live camera); any other file's is its own timeline (``[camera]
 start``, else its creation time), as ``FileTimeline`` has it.
 
 ``mode`` says after the first open what the recorder can do with this source:
@@ -38,16 +36,14 @@ from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_stream import PASSTHROUGH_CODECS, Packet, StreamInfo, decide_mode, parameters_of, probe_gop_ns
-from quickcam.detector.clock import footage_ns
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
+from quickcam.detector.stream_clock import StreamClock
 
 log = logging.getLogger(__name__)
 
-DRIFT_NS = 2_000_000_000  # a stream's clock this far off the wall clock (or going back) is re-anchored at once
-AHEAD_NS = 500_000_000  # ... one ahead by more than this (a fast clock) is slowed back towards it
 STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no packet of the stream for this long)
 NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
 DECODER_THREADS = 2
@@ -70,12 +66,11 @@ class AvSource:
         self.frames: deque[Frame] = deque()  # decoded, not yet read
         self.index = self.frame_index = 0
         self.pacer: _Pacer | None = None
-        self.anchor_ns: int | None = None  # wall clock of pts 0 (after offset)
+        self.anchor_ns: int | None = None  # a file on its own timeline: the wall clock of pts 0 (after offset)
+        self.stream_clock = StreamClock(config.id)  # any other source's times on the wall clock
         self.origin_ticks: int | None = None  # a file's first presentation time (its stream's start_time)
         self.loop_offset_ns = 0
         self.last_ns = self.shown_ns = 0  # the last packet's decode time, the latest presentation time
-        self.floor_ns = 0  # a stream's latest presentation time when last (re-)anchored: none comes before it
-        self.arrived_ticks: int | None = None  # a stream's last decode time: one not after it is a jump back
         self.file_start_ns: int | None = None
         self.demuxer: Any = iter(())
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
@@ -126,7 +121,8 @@ class AvSource:
             on_own_timeline = self.config.start is not None or not self.config.realtime
             if self.file_start_ns is None and on_own_timeline:
                 self.file_start_ns = self._file_start_ns()
-        self.anchor_ns, self.ended, self.next_dts, self.arrived_ticks = None, False, None, None
+        self.anchor_ns, self.ended, self.next_dts = None, False, None
+        self.stream_clock.restart()
         self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
@@ -250,6 +246,7 @@ class AvSource:
         # the next pass starts a frame after the last frame *shown* (B-frames: after the last decoded)
         self.loop_offset_ns = max(self.last_ns, self.shown_ns) + int(1e9 / self.fps) - (self.file_start_ns or 0)
         self.anchor_ns, self.next_dts = None, None
+        self.stream_clock.restart()
         self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
         self.demuxer = self.container.demux(self.stream)
@@ -292,37 +289,15 @@ class AvSource:
         return ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
 
     def _wall_ns(self, ticks: int, arrived: bool = False) -> int:
-        """A timestamp in stream ticks on the wall clock (see the module's docstring).
-
-        ``arrived``: ``ticks`` is the decode time of a packet that arrived just now, so a
-        stream's clock is checked against the wall clock. One that runs ahead of it (a
-        camera clock running fast) by more than ``AHEAD_NS`` is slowed back towards it,
-        half a frame a frame at most, rather than stepped back: stepped back by 2 s, its
-        next frames came before ones already given and a segment began before the last
-        one ended. One that jumps (more than ``DRIFT_NS`` off, or back) is re-anchored at
-        once, and no time comes before one already given (``floor_ns``).
-        """
+        """A timestamp in stream ticks on the wall clock: a file's own timeline, else the stream's clock
+        (``stream_clock.py``; ``arrived``: the decode time of a packet that arrived just now)."""
         offset_ns = self._ns(ticks)
-        if self.file_start_ns is not None:
-            if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
-                origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
-                self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
-            return self.anchor_ns + offset_ns
-        if arrived or self.anchor_ns is None:
-            now = footage_ns()  # not time.time_ns(): a clock stepped back would stall packet times (detector/clock.py)
-            ahead_ns = None if self.anchor_ns is None else self.anchor_ns + offset_ns - now
-            went_back = arrived and self.arrived_ticks is not None and ticks < self.arrived_ticks
-            if ahead_ns is None or abs(ahead_ns) > DRIFT_NS or went_back:
-                if ahead_ns is not None:
-                    log.info("camera %s: the stream's clock %s; re-anchored", self.config.id, "went back" if went_back
-                             else f"is {abs(ahead_ns) / 1e9:.1f} s {'ahead of' if ahead_ns > 0 else 'behind'} the "
-                             "wall clock")
-                self.anchor_ns, self.floor_ns = now - offset_ns, self.shown_ns
-            elif ahead_ns > AHEAD_NS:
-                self.anchor_ns -= min(ahead_ns - AHEAD_NS, int(5e8 / self.fps))
-            if arrived:
-                self.arrived_ticks = ticks
-        return max(self.anchor_ns + offset_ns, self.floor_ns + 1)
+        if self.file_start_ns is None:
+            return self.stream_clock.wall_ns(offset_ns, self.shown_ns, int(1e9 / self.fps), arrived)
+        if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
+            origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
+            self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
+        return self.anchor_ns + offset_ns
 
     def _take(self, packet: Any) -> None:
         """Keep a demuxed packet (and decode it for detection); one without a timestamp gets one."""

@@ -95,7 +95,7 @@ class V4l2Source(AvSource):
         frame ago: the keyframe probe at open may have read a GOP ahead, taken before now, not from now on."""
         if not super().open():
             return False
-        self.anchor_ns = time.time_ns() - len(self.pending) * int(1e9 / self.fps)
+        self.stream_clock.restart(time.time_ns() - len(self.pending) * int(1e9 / self.fps))
         return True
 
     def _open_container(self) -> Any:
