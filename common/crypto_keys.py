@@ -17,8 +17,10 @@ import os
 import re
 import string
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke, serialization
@@ -42,6 +44,7 @@ _HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_25
 _KEY_ID_LABEL = b"quickcam/v1 key id"
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_X25519 = TypeVar("_X25519", X25519PublicKey, X25519PrivateKey)
 
 
 class KeyFormatError(ValueError):
@@ -69,6 +72,21 @@ def _parse_hex32(text: str, what: str, make: str = "quickcam keygen") -> bytes:
             f"{what} must be exactly 64 hex characters (32 bytes); {problem}. Generate one with: {make}"
         )
     return bytes.fromhex(stripped)
+
+
+_MAKE_RECIPIENT = "quickcam keygen --recipient PATH"
+
+
+def _x25519_pem(load: Callable[[bytes], object], data: bytes, kind: type[_X25519], not_pem: str,
+                not_x25519: str) -> _X25519:
+    """The X25519 key of kind ``kind`` in a PEM block; else a ``KeyFormatError`` saying which check failed."""
+    try:
+        key = load(data)
+    except (ValueError, TypeError):
+        raise KeyFormatError(not_pem) from None
+    if not isinstance(key, kind):
+        raise KeyFormatError(not_x25519)
+    return key
 
 
 class SymmetricKey:
@@ -118,19 +136,14 @@ class RecipientPublicKey:
     @classmethod
     def from_hex(cls, hex64: str) -> RecipientPublicKey:
         """Parse the 32-byte raw public key as 64 hex characters."""
-        raw = _parse_hex32(hex64, "a recipient public key", "quickcam keygen --recipient PATH")
-        return cls(X25519PublicKey.from_public_bytes(raw))
+        return cls(X25519PublicKey.from_public_bytes(_parse_hex32(hex64, "a recipient public key", _MAKE_RECIPIENT)))
 
     @classmethod
     def from_pem(cls, data: bytes) -> RecipientPublicKey:
         """Parse a ``-----BEGIN PUBLIC KEY-----`` block as written by ``quickcam keygen``."""
-        try:
-            key = serialization.load_pem_public_key(data)
-        except ValueError:
-            raise KeyFormatError("the recipient public key file is not a PEM public key") from None
-        if not isinstance(key, X25519PublicKey):
-            raise KeyFormatError("the recipient public key is not an X25519 key")
-        return cls(key)
+        return cls(_x25519_pem(serialization.load_pem_public_key, data, X25519PublicKey,
+                               "the recipient public key file is not a PEM public key",
+                               "the recipient public key is not an X25519 key"))
 
     @classmethod
     def load(cls, path: Path | str) -> RecipientPublicKey:
@@ -175,22 +188,15 @@ class RecipientPrivateKey:
     @classmethod
     def from_hex(cls, hex64: str) -> RecipientPrivateKey:
         """Parse the raw 32-byte X25519 private key as hex (test vectors use this form)."""
-        raw = _parse_hex32(hex64, "a recipient private key", "quickcam keygen --recipient PATH")
-        return cls(X25519PrivateKey.from_private_bytes(raw))
+        return cls(X25519PrivateKey.from_private_bytes(_parse_hex32(hex64, "a recipient private key",
+                                                                    _MAKE_RECIPIENT)))
 
     @classmethod
     def from_pem(cls, data: bytes) -> RecipientPrivateKey:
         """Parse an unencrypted PKCS#8 PEM block as written by ``quickcam keygen --recipient``."""
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError):
-            raise KeyFormatError(
-                "the private key file is not an unencrypted PEM private key "
-                "(write one with: quickcam keygen --recipient PATH)"
-            ) from None
-        if not isinstance(key, X25519PrivateKey):
-            raise KeyFormatError("the private key file does not hold an X25519 key")
-        return cls(key)
+        return cls(_x25519_pem(partial(serialization.load_pem_private_key, password=None), data, X25519PrivateKey,
+                               "the private key file is not an unencrypted PEM private key (write one with: "
+                               f"{_MAKE_RECIPIENT})", "the private key file does not hold an X25519 key"))
 
     @classmethod
     def load(cls, path: Path | str) -> RecipientPrivateKey:

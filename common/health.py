@@ -16,7 +16,10 @@ rule, which docs/deploy.md (Health checks) states for operators:
   more than ``HEALTH_GRACE_S``; a running uploader fails for a detector it heard
   from that went silent without saying it stops (protocol 1.1 ``stopping``), and
   for a ``fault`` it reports (its ledger deleted under it, or two detectors
-  without CURVE sending for the same camera ids: a person must act, then restart it).
+  without CURVE sending for the same camera ids: a person must act, then restart it),
+  and for a destination failing (down, refusing, rate limited) without a success for
+  longer than its ``failing_after_s`` (``alerts.storage_failing_after_s``): a short
+  outage or rate limit is normal, a long one leaves the footage on this machine only.
 """
 
 from __future__ import annotations
@@ -144,6 +147,22 @@ def silent_detectors(live: dict[str, Any], now: float) -> list[str]:
     return silent
 
 
+def failing_destinations(live: dict[str, Any], now: float) -> list[str]:
+    """One phrase per destination of the running uploader failing for longer than its ``failing_after_s``.
+
+    ``failing_for_s`` is as of the uploader's last write, so the file's age is added.
+    """
+    if not liveness(live, now)[0]:
+        return []
+    failing = []
+    for row in live.get("failing_destinations", []):
+        for_s, limit = float(row.get("failing_for_s", 0)) + max(0.0, age_s(live, now)), row.get("failing_after_s")
+        if isinstance(limit, (int, float)) and for_s > limit:
+            failing.append(f"destination {row.get('destination', '?')} FAILING for {ago(for_s)} ({row.get('error')}; "
+                           "the footage waits in the spool: see quickcam status and the uploader's log)")
+    return failing
+
+
 def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> tuple[bool, str]:
     """(healthy, the one line to print) for ``role`` from the uploader's and the detector's status files."""
     docs = {"uploader": live, "detector": det}
@@ -159,7 +178,8 @@ def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> t
     if live.get("fault") and liveness(live, now)[0] and "uploader" in expected:
         problems.append(f"uploader: {live['fault']}")
     problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []
-    problems += silent_detectors(live, now) if "uploader" in expected or role == "auto" else []
+    if "uploader" in expected or role == "auto":
+        problems += silent_detectors(live, now) + failing_destinations(live, now)
     alive = [name for name, doc in docs.items() if liveness(doc, now)[0]]
     if not alive and not problems:
         problems.append("no detector or uploader status file here is fresh (start them; check "

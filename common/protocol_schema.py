@@ -92,9 +92,14 @@ def camera_id_problem(value: str) -> str:
     return ""
 
 
+def cut_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, never inside a character (a split one is invalid text)."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
 @dataclass(frozen=True)
 class _text:  # noqa: N801 -- a rule, named like the other rules; a class so a sender can read its limit
-    """Text of ``min_len``..``max_len`` bytes of UTF-8 (``detector/status_header.py`` cuts a fault to it)."""
+    """Text of ``min_len``..``max_len`` bytes of UTF-8 (a sender cuts a fault to it with ``cut_utf8``)."""
 
     max_len: int
     min_len: int = 0

@@ -22,7 +22,8 @@ from quickcam.detector.pipeline import CameraPipeline
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DRAIN_S = 5.0
-EXIT_NO_FRAME = 3  # a camera never delivered a frame: the run did not watch what it was asked to
+EXIT_NO_FRAME = 3  # a camera never delivered a frame (or a file went away mid-analysis): the run did not watch
+# what it was asked to
 # Wait at stop as long as an ack may take (link.ack_timeout_s), but never so long that
 # systemd or compose (30 s to stop) kills the process while it closes its segments.
 SHUTDOWN_DRAIN_MAX_S = 25.0
@@ -116,4 +117,8 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     for pipeline in blind:
         log.error("detector: camera %s never delivered a frame (%s)", pipeline.camera.id,
                   pipeline.stats.open_error or "opened, but no frame came")
-    return EXIT_NO_FRAME if blind else 0
+    cut_short = [p for p in pipelines if p.stats.abandoned]
+    for pipeline in cut_short:
+        log.error("detector: camera %s did not analyse its file to the end (%s)", pipeline.camera.id,
+                  pipeline.stats.open_error)
+    return EXIT_NO_FRAME if blind or cut_short else 0

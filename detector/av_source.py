@@ -12,10 +12,10 @@ snapshot or the re-encoding recorder asks for it (``Frame.bgr()``).
 Times: a packet's ``time_ns`` is its decode time on the wall clock (always
 increasing, so the buffer can trim and cut by it); ``pts_ns`` is when it is
 shown, and a decoded frame's ``time_ns`` is that same presentation time, so a
-frame and the packet it came from carry one time. A stream's clock is anchored
-to the wall clock at its first packet and re-anchored when it drifts by more
-than ``DRIFT_NS``, and so is a file played in real time without a start (a
-stand-in for a live camera); any other file's is its own timeline (``[camera]
+frame and the packet it came from carry one time. A stream's times are put on
+the wall clock by ``stream_clock.py`` (anchored at its first packet, kept near
+the wall clock, never going back), and so are a file's played in real time
+without a start (a stand-in for a live camera); any other file's is its own timeline (``[camera]
 start``, else its creation time), as ``FileTimeline`` has it.
 
 ``mode`` says after the first open what the recorder can do with this source:
@@ -36,15 +36,14 @@ from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_stream import PASSTHROUGH_CODECS, Packet, StreamInfo, decide_mode, parameters_of, probe_gop_ns
-from quickcam.detector.clock import footage_ns
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
-from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
+from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
+from quickcam.detector.stream_clock import StreamClock
 
 log = logging.getLogger(__name__)
 
-DRIFT_NS = 2_000_000_000
 STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no packet of the stream for this long)
 NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
 DECODER_THREADS = 2
@@ -67,7 +66,8 @@ class AvSource:
         self.frames: deque[Frame] = deque()  # decoded, not yet read
         self.index = self.frame_index = 0
         self.pacer: _Pacer | None = None
-        self.anchor_ns: int | None = None  # wall clock of pts 0 (after offset)
+        self.anchor_ns: int | None = None  # a file on its own timeline: the wall clock of pts 0 (after offset)
+        self.stream_clock = StreamClock(config.id)  # any other source's times on the wall clock
         self.origin_ticks: int | None = None  # a file's first presentation time (its stream's start_time)
         self.loop_offset_ns = 0
         self.last_ns = self.shown_ns = 0  # the last packet's decode time, the latest presentation time
@@ -78,6 +78,7 @@ class AvSource:
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
+        self.opened_bytes = -1  # a file's size when it last opened: one smaller at its end was cut short
         self.lost_why = ""  # why the last read gave None (a stream lost), for the camera's fault
         self.picture_at, self.pictures = 0.0, 0  # when the last picture was decoded (monotonic), how many since open
         self.recent: RecentPackets | None = None  # fast_decode: the packets a snapshot is decoded from again
@@ -98,6 +99,7 @@ class AvSource:
         if not self.container.streams.video:
             self.close()
             return False
+        self.opened_bytes = self.container.size if self.config.source == "file" else -1  # the file's size then
         self.stream = stream = self.container.streams.video[0]
         context = stream.codec_context
         if self.decode:
@@ -120,6 +122,7 @@ class AvSource:
             if self.file_start_ns is None and on_own_timeline:
                 self.file_start_ns = self._file_start_ns()
         self.anchor_ns, self.ended, self.next_dts = None, False, None
+        self.stream_clock.restart()
         self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
@@ -191,7 +194,7 @@ class AvSource:
                 if ready:
                     break
                 if self.ended:
-                    raise EndOfSource(self.path)
+                    raise EndOfSource(self.path, self._cut_short())
                 return None
             self._take(packet)
             if not ready and ready is self.frames and self._no_picture():
@@ -199,6 +202,11 @@ class AvSource:
         if self.pacer:
             self.pacer.wait()
         return ready.popleft()
+
+    def _cut_short(self) -> str:
+        """Why a file that ended was not read to its end ('' when it was): the open file shrank while it was read."""
+        now = self.container.size if self.container is not None and self.config.source == "file" else -1
+        return cut_short(self.path, self.opened_bytes, now)
 
     def take_packets(self) -> list[Packet]:
         """The packets demuxed since the last call, in decode order."""
@@ -238,6 +246,7 @@ class AvSource:
         # the next pass starts a frame after the last frame *shown* (B-frames: after the last decoded)
         self.loop_offset_ns = max(self.last_ns, self.shown_ns) + int(1e9 / self.fps) - (self.file_start_ns or 0)
         self.anchor_ns, self.next_dts = None, None
+        self.stream_clock.restart()
         self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
         self.demuxer = self.container.demux(self.stream)
@@ -279,19 +288,15 @@ class AvSource:
     def _ns(self, ticks: int) -> int:
         return ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
 
-    def _wall_ns(self, ticks: int) -> int:
-        """A timestamp in stream ticks on the wall clock (see the module's docstring)."""
+    def _wall_ns(self, ticks: int, arrived: bool = False) -> int:
+        """A timestamp in stream ticks on the wall clock: a file's own timeline, else the stream's clock
+        (``stream_clock.py``; ``arrived``: the decode time of a packet that arrived just now)."""
         offset_ns = self._ns(ticks)
-        if self.file_start_ns is not None:
-            if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
-                origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
-                self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
-            return self.anchor_ns + offset_ns
-        now = footage_ns()  # not time.time_ns(): a clock stepped back would stall packet times (detector/clock.py)
-        if self.anchor_ns is None or abs(self.anchor_ns + offset_ns - now) > DRIFT_NS:
-            if self.anchor_ns is not None:
-                log.info("camera %s: the stream's clock drifted from the wall clock; re-anchored", self.config.id)
-            self.anchor_ns = now - offset_ns
+        if self.file_start_ns is None:
+            return self.stream_clock.wall_ns(offset_ns, self.shown_ns, int(1e9 / self.fps), arrived)
+        if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
+            origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
+            self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
         return self.anchor_ns + offset_ns
 
     def _take(self, packet: Any) -> None:
@@ -312,7 +317,7 @@ class AvSource:
         dts = packet.dts if packet.dts is not None else packet.pts
         self.next_dts = dts + (packet.duration or self.frame_ticks)
         pts = packet.pts if packet.pts is not None else dts
-        time_ns = max(self._wall_ns(dts), self.last_ns + 1)
+        time_ns = max(self._wall_ns(dts, arrived=True), self.last_ns + 1)
         self.last_ns = time_ns
         pts_ns = self._wall_ns(pts)
         self.shown_ns = max(self.shown_ns, pts_ns)

@@ -17,11 +17,19 @@ import cv2
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.clock import footage_ns
-from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer
+from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
 
 log = logging.getLogger("quickcam.detector.sources")  # the sources' lines, under the name they always had
 
 STREAM_TIMEOUT_MS = 10_000
+
+
+def _size(path: str) -> int:
+    """A file's size now, -1 when it cannot be told (deleted: read to its end through the open file)."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return -1
 
 
 def camera_backends() -> list[int]:
@@ -97,6 +105,7 @@ class CaptureSource:
         self.live = config.source in ("camera", "stream") or config.realtime
         self.started_ns = time.time_ns()
         self.timeline: FileTimeline | None = None
+        self.opened_bytes = -1  # a file's size when it last opened (by its path: OpenCV keeps its file to itself)
 
     @property
     def name(self) -> str:
@@ -142,6 +151,7 @@ class CaptureSource:
         self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)) or cfg.width
         self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or cfg.height
         if cfg.source == "file":
+            self.opened_bytes = _size(cfg.path)
             if cfg.realtime:
                 self.pacer = _Pacer(self.fps)
             if self.timeline is None:  # kept across reopens: one file, one timeline
@@ -164,7 +174,8 @@ class CaptureSource:
             if self.config.source != "file":
                 return None
             if not self.config.loop or self.index == 0:
-                raise EndOfSource(self.config.path)
+                path = self.config.path
+                raise EndOfSource(path, cut_short(path, self.opened_bytes, _size(path)))
             self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             if self.timeline is not None:
                 self.timeline.next_loop()

@@ -104,7 +104,24 @@ class Frame:
 
 
 class EndOfSource(Exception):
-    """A finite source (a video file without loop) has no more frames."""
+    """A finite source (a video file without loop) has no more frames.
+
+    ``cut_short``: why it ended before its end (the file was truncated while it was
+    read), for the camera's fault; empty when it was read to its end.
+    """
+
+    def __init__(self, path: str, cut_short: str = "") -> None:
+        super().__init__(path)
+        self.cut_short = cut_short
+
+
+def cut_short(path: str, opened_bytes: int, now_bytes: int) -> str:
+    """Why a file that ended was not read to its end: smaller than when it opened; '' when it was not
+    (or a size is unknown, -1: a file deleted while it was read is read to its end through the open file)."""
+    if not 0 <= now_bytes < opened_bytes:
+        return ""
+    return (f"{path} was cut short while it was analysed ({opened_bytes} bytes when it opened, {now_bytes} at "
+            "its end); analyse a complete copy of it")
 
 
 class FrameSource(Protocol):

@@ -38,6 +38,7 @@ from quickcam.common.protocol_schema import (
     _between,
     _kind_problem,
     _text,
+    cut_utf8,
 )
 from quickcam.detector.link_state import LinkState
 
@@ -80,8 +81,8 @@ def fit_camera_status(status: dict[str, Any]) -> tuple[dict[str, Any], list[str]
             fitted[key] = default
             fixed.append(f"{key} missing, sent as {default!r}")
     if fixed:
-        note = _cut("status value(s) the protocol refuses: " + "; ".join(fixed), NOTE_MAX)
-        own = _cut(fitted.get("fault", ""), FAULT_MAX - len(note.encode("utf-8")) - 2)  # the camera's own first
+        note = cut_utf8("status value(s) the protocol refuses: " + "; ".join(fixed), NOTE_MAX)
+        own = cut_utf8(fitted.get("fault", ""), FAULT_MAX - len(note.encode("utf-8")) - 2)  # the camera's own first
         fitted["fault"] = f"{own}; {note}" if own else note
     return fitted, fixed
 
@@ -93,7 +94,7 @@ def minimal_status(cameras: list[str], states: dict[str, Any], problem: str) -> 
         state = (states.get(camera) or {}).get("state") if isinstance(states.get(camera), dict) else None
         state = state if isinstance(state, str) and TOKEN_RE.fullmatch(state) else UNKNOWN_STATE
         out[camera] = {**_REQUIRED_DEFAULTS, "state": state,
-                       "fault": _cut(f"status not sent whole: {problem}", FAULT_MAX)}
+                       "fault": cut_utf8(f"status not sent whole: {problem}", FAULT_MAX)}
     return out
 
 
@@ -159,15 +160,10 @@ def _fit(field: Field, value: Any) -> Any:
         return int(clamped) if field.kind == "int" else float(clamped)
     if field.kind == "str" and isinstance(value, str):
         if isinstance(rule, _text):
-            return _cut(value, rule.max_len)
+            return cut_utf8(value, rule.max_len)
         lowered = value.strip().lower()
         return lowered if rule is None or not rule(lowered) else None
     return None
-
-
-def _cut(text: str, max_bytes: int) -> str:
-    """``text`` cut to at most ``max_bytes`` of UTF-8, never inside a character."""
-    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def _plain(value: Any, depth: int) -> bool:
@@ -199,4 +195,4 @@ def _encoding_problem(header: dict[str, Any]) -> str:
 
 
 def _show(value: Any) -> str:
-    return _cut(repr(value), 40)
+    return cut_utf8(repr(value), 40)

@@ -95,7 +95,7 @@ class V4l2Source(AvSource):
         frame ago: the keyframe probe at open may have read a GOP ahead, taken before now, not from now on."""
         if not super().open():
             return False
-        self.anchor_ns = time.time_ns() - len(self.pending) * int(1e9 / self.fps)
+        self.stream_clock.restart(time.time_ns() - len(self.pending) * int(1e9 / self.fps))
         return True
 
     def _open_container(self) -> Any:
@@ -150,9 +150,9 @@ class V4l2Source(AvSource):
         self.counted += 1
         return packet
 
-    def _wall_ns(self, ticks: int) -> int:
+    def _wall_ns(self, ticks: int, arrived: bool = False) -> int:
         if self.clock not in ("wall", "monotonic"):
-            return super()._wall_ns(ticks)
+            return super()._wall_ns(ticks, arrived)
         stamp_ns = ticks * self.tick_num * 1_000_000_000 // self.tick_den
         if self.clock == "wall":
             return stamp_ns

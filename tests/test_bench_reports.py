@@ -7,6 +7,7 @@ and check the pages say so.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bench import reliability_report, run_all
@@ -83,3 +84,31 @@ def test_a_scenario_that_errored_or_failed_before_its_figures_is_a_did_not_run_r
     assert "| 3. c | f | 5 | 4 | 1 | 0 |" in table
     assert "**2 scenario(s) did not run**" in table
     assert "test_d" not in table  # the soak is opt-in in the short run
+
+
+def test_every_numbered_scenario_of_the_reliability_page_has_a_row_in_the_report() -> None:
+    """A scenario's row comes from a test that records its figures ("N. ...") or from ``CHECKS``."""
+    repo = Path(reliability_report.__file__).resolve().parent.parent
+    page = (repo / "docs" / "reliability.md").read_text()
+    numbered = set(re.findall(r"^(\d+)\. \*\*", page, re.MULTILINE))
+    assert len(numbered) >= 20
+    recorded = {number for test in reliability_report.TESTS
+                for number in re.findall(r'"(\d+)[a-c]?\. ', (repo / test).read_text())}
+    checked = {scenario.split(".", 1)[0] for scenario in reliability_report.CHECKS}
+    assert numbered - recorded - checked == set()
+    for tests in reliability_report.CHECKS.values():
+        assert all((repo / test.split("::", 1)[0]).exists() for test in tests), tests
+
+
+def test_a_scenario_checked_without_figures_has_a_row_with_its_tests_outcome() -> None:
+    outcomes = [("tests/test_clock_jumps.py::test_x", "passed", ""),
+                ("tests/test_rate_limited_backend.py::test_y", "failed", "AssertionError"),
+                ("tests/test_uploader_disk_full.py::test_z", "skipped", "needs root for a tmpfs")]
+    run = reliability_report.add_checks(reliability_report.Run([], [], [], "s", 0), outcomes)
+    table = reliability_report.table(run, "cmd", "abc123", 1.0)
+    assert ("| 15. the wall clock stepped back and forward | checked by `tests/test_clock_jumps.py`: 1 passed | - |"
+            in table)
+    assert "| 16. a back end answering 429 with Retry-After for a while | checked by " in table
+    assert run.failed == ["tests/test_rate_limited_backend.py::test_y"]
+    assert "| `17. the uploader's own disk full` | did not run: skipped: needs root for a tmpfs |" in table
+    assert "| `18. junk from the uploader after a good hello` | did not run: no test of it ran |" in table

@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint, run_script
+from tests.fakes.h264 import write_h264
+from tests.pipeline import Pipeline
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
@@ -122,3 +127,92 @@ def test_a_stream_that_will_not_open_is_retried_and_its_status_says_so(tmp_path:
     assert re.search(r"; retrying \(attempt [2-9]\d* failed, next in \d+\.\d s\)\)", live), live
     assert "open attempt 2 failed" in output, output
     assert "not retried" not in output
+
+
+@pytest.fixture(scope="module")
+def walk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 s (a walk at 1-3 s) at 5 fps, 1 Mbit/s: far past the demuxer's 32 KiB buffer, and analysed in about
+    a second, so a test that acts once the first segment is committed acts mid-analysis."""
+    return write_h264(tmp_path_factory.mktemp("video") / "walk.mp4", seconds=40.0, fps=5.0, bitrate=1_000_000)
+
+
+def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, delete: bool = True,
+                          **camera: str) -> tuple[Pipeline, Path]:
+    """A detector (beside an uploader) analysing a copy of ``walk_video`` as fast as possible, that copy emptied
+    (and deleted) once its first segment is committed; returned once the detector has ended (or 60 s on)."""
+    video = tmp_path / "garage.mp4"
+    shutil.copy(walk_video, video)
+    overrides = {f"QUICKCAM_CAMERA__{key.upper()}": value for key, value in camera.items()}
+    pipe = Pipeline(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+                    QUICKCAM_CAMERA__REALTIME="false", QUICKCAM_CAMERA__START="2026-03-01T12:00:00+00:00",
+                    **overrides)
+    pipe.start_uploader_listening()
+    detector = pipe.start("detector")  # no --seconds: it must end by itself
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(row["type"] == "segment" for row in pipe.produced()):
+        time.sleep(0.05)
+    assert pipe.produced(), pipe.output("detector")[-3000:]  # an event recorded, then:
+    os.truncate(video, 0)
+    if delete:
+        video.unlink()
+    gone_at = time.monotonic()
+    while detector.poll() is None and time.monotonic() - gone_at < 60:
+        time.sleep(0.1)
+    return pipe, video
+
+
+def _ended_incomplete(pipe: Pipeline, said: str) -> None:
+    """Exit 3 on its own, one error line saying ``said``, the camera failing, everything recorded stored."""
+    output = pipe.output("detector")
+    assert pipe.procs["detector"].returncode == 3, output[-3000:]  # on its own, not killed: not waited for
+    lines = [line for line in output.splitlines() if 'level=error' in line and 'msg="camera cam0: ' in line]
+    assert len(lines) == 1 and said in lines[0], output[-3000:]
+    assert "Traceback" not in output
+    assert "camera cam0 did not analyse its file to the end" in output
+    camera = json.loads((pipe.root / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and said in camera["fault"], camera
+    assert not list((pipe.root / "outbox" / ".staging").iterdir())  # the open event ended, its segment committed
+    assert pipe.wait_drained(30), pipe.missing()  # and everything recorded reached storage
+    pipe.check_invariant()
+
+
+@pytest.mark.parametrize("record", ["passthrough", "reencode"])  # read by PyAV (its open file), by OpenCV (its path)
+def test_a_file_for_analysis_truncated_mid_analysis_ends_with_one_line_and_exit_3(tmp_path: Path, walk_video: Path,
+                                                                                   record: str) -> None:
+    """Before, a file cut short while it was read simply ended: exit 0, as if it had been analysed to its end."""
+    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video, delete=record == "passthrough", record=record)
+    try:
+        _ended_incomplete(pipe, f"{video} was cut short while it was analysed ({walk_video.stat().st_size} bytes "
+                                "when it opened, 0 at its end); analyse a complete copy of it (its analysis is "
+                                "incomplete)")
+    finally:
+        pipe.close()
+
+
+def test_a_looped_file_for_analysis_that_goes_away_ends_after_a_few_reopens_with_one_line_and_exit_3(
+        tmp_path: Path, walk_video: Path) -> None:
+    """A looped file emptied and deleted: its next pass reads nothing, and it never opens again.
+
+    A camera may come back, a file analysed as fast as possible does not: a few reopens (a
+    passing hiccup of a network share), then one line and exit 3. Before, retried for ever.
+    """
+    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video, loop="true", reopen_max_s="1")
+    try:
+        _ended_incomplete(pipe, f"cannot open {video} — no such file; check [camera] path (gave up after 3 reopen "
+                                "attempts")
+    finally:
+        pipe.close()
+
+
+@pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts byte 300 inside a two-byte character
+def test_a_fault_is_cut_to_300_bytes_of_utf8_never_inside_a_character(tmp_path: Path, lead: str) -> None:
+    """docs/protocol.md: a camera's fault is at most 300 bytes of UTF-8, in the heartbeat and the status
+    file alike (the native detector's test is the same); once cut to 300 characters, three times as many bytes."""
+    video = tmp_path / (lead + "é" * 120 + ".mp4")
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+               QUICKCAM_CAMERA__REALTIME="false")
+    run = subprocess.run([QUICKCAM, "detector"], cwd=tmp_path, env=env, capture_output=True, timeout=90)
+    assert run.returncode == 3, run.stderr
+    raw = (tmp_path / "outbox" / "detector-status.json").read_bytes()
+    fault = json.loads(raw.decode("utf-8"))["cameras"]["cam0"]["fault"]  # strict: a split character raises
+    assert "éé" in fault and 290 < len(fault.encode()) <= 300, fault

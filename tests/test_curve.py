@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import zmq
@@ -23,6 +23,9 @@ from quickcam.common.curve import CurveKeys, load_public_key, load_secret_key, w
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import QUICKCAM, REPO, free_port
+
+if TYPE_CHECKING:
+    from tests.pipeline import Pipeline
 
 VECTORS = REPO / "tests" / "vectors" / "protocol"
 
@@ -158,6 +161,25 @@ def stored_ids(root: Path) -> set[str]:
     """Ids of the snapshots and segments in local storage (the uploader's own log files aside)."""
     return {p.stem.rsplit("-", 1)[-1] for p in (root / "storage").rglob("*.qsc")
             if p.name.startswith(("snapshot-", "segment-"))}
+
+
+def snapshots_to_uploader(pipe: Pipeline, count: int) -> Client:
+    """Start ``pipe``'s uploader and send it ``count`` snapshots as camera cam0's detector, each acked.
+
+    The client comes back open (close it): it is the detector the uploader heard from.
+    """
+    pipe.start("uploader")
+    assert pipe.wait_for("uploader", "receiver: listening", 60), pipe.output("uploader")
+    client = Client(pipe.env["QUICKCAM_LINK__ENDPOINT"])
+    try:
+        assert client.hello(["cam0"]).type == "credit"
+        for _ in range(count):
+            header, payload = snapshot()
+            assert client.request(protocol.encode(protocol.Message(header, payload))).type == "ack"
+    except BaseException:
+        client.close()
+        raise
+    return client
 
 
 def wait_until(condition: Any, timeout: float) -> bool:

@@ -156,3 +156,19 @@ def test_a_fault_the_uploader_reports_fails_its_check_with_the_fix() -> None:
     assert check("auto", _fresh(now, fault=fault), {}, now)[0] is False
     assert check("detector", _fresh(now, fault=fault), _fresh(now), now)[0] is True  # not this container's process
     assert check("uploader", _fresh(now, fault=""), {}, now) == (True, "healthy: uploader running")
+
+
+def test_a_destination_failing_past_its_bound_fails_the_uploaders_check_and_a_short_failure_does_not() -> None:
+    now = 1_800_000_000.0
+    limited = {"destination": "dropbox", "failing_after_s": 600.0,
+               "error": "dropbox: rate limited (429); the server asks to wait 30 s"}
+    short = _fresh(now, failing_destinations=[{**limited, "failing_for_s": 598.0}])
+    assert check("uploader", short, {}, now) == (True, "healthy: uploader running")
+    assert check("uploader", _fresh(now, time=now - 2, failing_destinations=[{**limited, "failing_for_s": 598.5}]),
+                 {}, now)[0] is False  # as of the write, plus the file's age
+    healthy, line = check("auto", _fresh(now, failing_destinations=[{**limited, "failing_for_s": 700.0}]), {}, now)
+    assert not healthy and line == ("unhealthy: destination dropbox FAILING for 12 min (dropbox: rate limited (429); "
+                                    "the server asks to wait 30 s; the footage waits in the spool: see quickcam "
+                                    "status and the uploader's log)")
+    long = _fresh(now, failing_destinations=[{**limited, "failing_for_s": 700.0}])
+    assert check("detector", long, _fresh(now), now)[0] is True  # not this container's process

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from quickcam.common import protocol
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
-from tests.test_curve import Client, snapshot, wait_until
+from tests.test_curve import snapshots_to_uploader, wait_until
 from tests.tmpfs import fill, tmpfs
 
 ITEMS = 3
@@ -57,13 +56,7 @@ def test_a_full_ledger_disk_pauses_uploads_with_a_fault_and_they_resume_when_spa
                         QUICKCAM_UPLOADER__SPOOL_DIR=str(var / "spool"))
         client = None
         try:
-            pipe.start("uploader")
-            assert pipe.wait_for("uploader", "receiver: listening", 60), pipe.output("uploader")
-            client = Client(pipe.env["QUICKCAM_LINK__ENDPOINT"])
-            assert client.hello(["cam0"]).type == "credit"
-            for _ in range(ITEMS):
-                header, payload = snapshot()
-                assert client.request(protocol.encode(protocol.Message(header, payload))).type == "ack"
+            client = snapshots_to_uploader(pipe, ITEMS)
             filler = fill(var)
             # Before, the shipper thread ended at the first failed ledger update: nothing was ever uploaded
             # again until a restart, and nothing said so.

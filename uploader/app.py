@@ -75,7 +75,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     state.mkdir(parents=True, exist_ok=True)
     ledger_path = state / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
-    shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool)
+    shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool,
+                      failing_after_s=config.alerts.storage_failing_after_s)
     alerts = None
     if config.alerts.targets or config.mqtt.host:  # Apprise and paho are imported only when used
         from quickcam.uploader.alerts.service import AlertService
@@ -83,6 +84,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
         alerts = AlertService(config, secrets, ledger_path)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
     receiver.other_fault = lambda: shipper.fault  # in the status file: quickcam status and the health check
+    receiver.failing_destinations = shipper.failing_destinations  # the health check, after failing_after_s
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -86,6 +86,7 @@ class Receiver:
         self._lock: link_endpoint.EndpointLock | None = None
         self._peer_fd: dict[bytes, int] = {}
         self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
+        self.failing_destinations: Callable[[], list[dict[str, object]]] = list  # the shipper's (uploader/app.py)
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
@@ -390,6 +391,7 @@ class Receiver:
             "detectors": self.detectors.as_status(),
             # The health check fails while there is one; other_fault: the shipper's (uploader/app.py).
             "fault": self.ledger_problem or self.detectors.conflict or self.other_fault(),
+            "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
         }
         write_status(self.status_path, status)
 

@@ -7,6 +7,10 @@ or 503, ``RetryableError.retry_after_s``) if longer, has passed, so an outage or
 a rate limit costs one attempt per back-off period, not one per file. The
 back-off grows with the destination's consecutive failures and resets at its
 first success. A spool file is deleted only when every destination has confirmed.
+A destination failing without a success for longer than ``failing_after_s`` (the
+bound of the ``storage_failing`` alert) is listed in the uploader's status file
+(``failing_destinations``): a short outage or rate limit is normal, a long one
+fails the health check (``common/health.py``).
 Before each upload the spool checks that the file is still whole; a damaged
 one is set aside in ``spool/damaged/``, never uploaded as footage, and its
 delivery marked failed (``quickcam status`` shows it).
@@ -33,7 +37,8 @@ FAULT_WAIT_MIN_S, FAULT_WAIT_MAX_S = 0.2, 5.0  # between tries while the ledger 
 
 class Shipper:
     def __init__(self, ledger_path: Path, backends: dict[str, Backend],
-                 retry_base_s: float, retry_max_s: float, spool: Spool | None = None) -> None:
+                 retry_base_s: float, retry_max_s: float, spool: Spool | None = None,
+                 failing_after_s: float = 600.0) -> None:
         self.ledger_path = ledger_path
         self.backends = backends
         self.spool = spool  # checks each file before it leaves; None in tests of retries alone
@@ -42,6 +47,8 @@ class Shipper:
         self.stop_event = threading.Event()
         self.idle = threading.Event()
         self.paused: dict[str, tuple[float, int]] = {}  # destination -> (time.monotonic() it may be tried, failures)
+        self.failing: dict[str, tuple[float, str]] = {}  # destination -> (monotonic of its first failure in a row, why)
+        self.failing_after_s = failing_after_s
         self.fault = ""  # why no upload can proceed at all (the ledger cannot be written); "" normally
         self._fault_wait = 0.0
 
@@ -114,12 +121,14 @@ class Shipper:
                 continue
             except Exception as exc:  # RetryableError, or a back-end bug: retried, never dropped
                 wait = self._pause(dest, getattr(exc, "retry_after_s", None))
+                self.failing[dest] = (self.failing.get(dest, (time.monotonic(), ""))[0], str(exc))
                 log.warning("upload of %s to %s failed (attempt %d): %s; %s paused, retrying in %.1f s",
                             item.id, dest, delivery.attempts + 1, exc, dest, wait)
                 ledger.mark_retry(item.id, dest, str(exc), wait)
                 tripped.add(dest)
                 continue
             failures = self.paused.pop(dest, (0.0, 0))[1]
+            self.failing.pop(dest, None)
             if failures:
                 log.info("uploads to %s work again after %d failed attempt(s)", dest, failures)
             log.info("uploaded %s %s (%d bytes) to %s: %s", item.kind, item.id, item.size, dest, location)
@@ -135,6 +144,12 @@ class Shipper:
             wait = max(wait, min(retry_after_s, RETRY_AFTER_CAP_S))
         self.paused[dest] = (time.monotonic() + wait, failures + 1)
         return wait
+
+    def failing_destinations(self) -> list[dict[str, object]]:
+        """Each destination failing since its last success: for how long, the bound, and its last error."""
+        now = time.monotonic()
+        return [{"destination": dest, "failing_for_s": round(now - since, 1), "failing_after_s": self.failing_after_s,
+                 "error": why[:200]} for dest, (since, why) in sorted(dict(self.failing).items())]  # (another thread)
 
     def _pause_left(self) -> float:
         """Seconds until the first paused destination may be tried again (0 if none is paused)."""

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quickcam.common.config import CameraConfig
-from quickcam.common.protocol import FAULT_MAX
+from quickcam.common.protocol_schema import FAULT_MAX, cut_utf8
 from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.capture import CaptureStage, Lost
@@ -162,7 +162,7 @@ class CameraPipeline:
             fault = ""
         if disk and fault != disk:
             fault = f"{fault}; {disk}" if fault else disk
-        status.update(state=state, fault=fault[:FAULT_MAX], write_failures=self.disk.failed,
+        status.update(state=state, fault=cut_utf8(fault, FAULT_MAX), write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})

@@ -10,7 +10,10 @@ its state is ``failing``; one that worked and went away is ``lost`` and is
 reopened with backoff, visibly (its fault says how often), for as long as the
 detector runs (at once after a steady run, ``reopen.py``). A file analysed as
 fast as possible (``realtime = false``) is not waited for: if it will not open
-the camera gives up at once, ``failing``, and the detector exits non-zero.
+the camera gives up at once, if it went away mid-analysis after
+``FILE_REOPEN_ATTEMPTS`` reopens, and if it was cut short while it was read (the
+source's ``EndOfSource.cut_short``) at its end; each time it is ``failing`` and the
+detector exits non-zero.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from quickcam.detector.sources import EndOfSource, Frame, FrameSource
 log = logging.getLogger(__name__)
 
 STILL_LOST_LOG_S = 60.0
+FILE_REOPEN_ATTEMPTS = 3  # a file analysed as fast as possible that went away: reopened this often, then given up
 
 
 class Lost:
@@ -147,7 +151,12 @@ class CaptureStage:
                 return
             try:
                 frame = self.source.read()
-            except EndOfSource:
+            except EndOfSource as end:
+                if end.cut_short:  # truncated while it was read: the rest of it will never be analysed
+                    self.stats.open_error = f"{end.cut_short} (its analysis is incomplete)"
+                    log.error("camera %s: %s", self.camera.id, self.stats.open_error)
+                    self.stats.state, self.stats.abandoned = "failing", True
+                    return
                 log.info("camera %s: end of file %s", self.camera.id, self.camera.path)
                 self.stats.state = "ended"
                 return
@@ -257,6 +266,12 @@ class CaptureStage:
                           "false, is read once)", self.camera.id, reason)
                 self.stats.state = "failing"
                 return False
+            if self._analysis_abandoned(attempt):
+                self.stats.open_error = (f"{reason} (gave up after {attempt} reopen attempts: a file analysed as "
+                                         "fast as possible is not waited for; its analysis is incomplete)")
+                log.error("camera %s: %s", self.camera.id, self.stats.open_error)
+                self.stats.state, self.stats.retrying, self.stats.abandoned = "failing", "", True
+                return False
             self.stats.retrying = f"retrying (attempt {attempt} failed, next in {backoff:.1f} s)"
             if not self.stats.opened:  # never delivered
                 if self.stats.state != "failing":
@@ -284,6 +299,15 @@ class CaptureStage:
         retried for as long as the detector runs; so is a file that opened once and went away.
         """
         return self.camera.source == "file" and not self.source.live and not self.stats.opened
+
+    def _analysis_abandoned(self, attempt: int) -> bool:
+        """A file analysed as fast as possible that went away mid-analysis and would not reopen ``attempt`` times.
+
+        A few reopens ride out a passing hiccup (a network share); more would keep
+        the run waiting for ever for a file that was deleted or emptied.
+        """
+        return (self.camera.source == "file" and not self.source.live and self.stats.opened
+                and attempt >= FILE_REOPEN_ATTEMPTS)
 
     def _skip_oldest_frame(self) -> bool:
         """Take the oldest frame off the detection queue; markers (lost, end) keep their place.

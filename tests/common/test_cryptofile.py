@@ -507,3 +507,26 @@ def test_a_64_character_key_that_is_not_hex_names_the_position_of_the_bad_charac
         cf.SymmetricKey.from_hex(text)
     assert "non-hex character at position 41" in str(caught.value)
     assert "got 64 characters" not in str(caught.value)
+
+
+def test_a_pem_key_file_that_is_not_pem_or_not_x25519_says_which_check_failed() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    other = Ed25519PrivateKey.generate()  # a real PEM key of another kind
+    other_private = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+    other_public = other.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    cases = [(cf.RecipientPrivateKey, b"not a key", "not an unencrypted PEM private key (write one with: "
+              "quickcam keygen --recipient PATH)"),
+             (cf.RecipientPrivateKey, other_private, "the private key file does not hold an X25519 key"),
+             (cf.RecipientPublicKey, b"not a key", "the recipient public key file is not a PEM public key"),
+             (cf.RecipientPublicKey, other_public, "the recipient public key is not an X25519 key")]
+    for kind, data, said in cases:
+        with pytest.raises(cf.KeyFormatError) as caught:
+            kind.from_pem(data)
+        assert said in str(caught.value)
+    private = cf.RecipientPrivateKey.generate()
+    assert cf.RecipientPrivateKey.from_pem(private.to_pem()).key_id == private.key_id
+    assert cf.RecipientPublicKey.from_pem(private.public_key().to_pem()) == private.public_key()

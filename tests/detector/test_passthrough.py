@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
 import numpy as np
 import pytest
 
+from quickcam.common.config import CameraConfig
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Frame, Walk
@@ -34,6 +37,19 @@ WALK = Walk(2.0, 4.0)
 def _segments(outbox_dir: Path) -> list[tuple[dict, Path]]:
     return [(header(outbox_dir, e["id"]), outbox_dir / f"{e['id']}.bin")
             for e in journal(outbox_dir) if e["type"] == "segment"]
+
+
+def _running_until_final(camera: CameraConfig, source_factory: Callable[[CameraConfig], Any],
+                         within_s: float) -> tuple[CameraPipeline, threading.Event]:
+    """A pipeline on ``source_factory``'s source, started and left running until an event's final segment is
+    committed or ``within_s`` is up; set the event returned to stop it."""
+    stop = threading.Event()
+    pipeline = CameraPipeline(camera, Outbox(camera.recording.outbox_dir), stop, source_factory=source_factory)
+    pipeline.start()
+    deadline = time.monotonic() + within_s
+    while not any(h["final"] for h, _ in _segments(camera.recording.outbox_dir)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pipeline, stop
 
 
 def _run(outbox_dir: Path, path: Path, **update: object) -> CameraPipeline:
@@ -261,13 +277,8 @@ def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_fr
     outbox_dir = tmp_path / "outbox"
     camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
     camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False})
-    stop = threading.Event()
-    pipeline = CameraPipeline(camera, Outbox(outbox_dir), stop, source_factory=Unplugged)
-    pipeline.start()
+    pipeline, stop = _running_until_final(camera, Unplugged, 30)
     try:
-        deadline = time.monotonic() + 30
-        while not any(h["final"] for h, _ in _segments(outbox_dir)) and time.monotonic() < deadline:
-            time.sleep(0.05)
         segments = _segments(outbox_dir)
         assert segments and segments[-1][0]["final"] and not any(h["final"] for h, _ in segments[:-1])
         for head, payload in segments:
@@ -294,3 +305,60 @@ def test_an_event_starting_in_the_gop_the_last_one_ended_in_records_its_pre_roll
     second = sorted(events.values(), key=lambda heads: heads[0]["start_ms"])[1]
     first_s = (min(h["start_ms"] for h in second) - _file_start_ms(pipeline)) / 1000
     assert first_s <= walks[1].start_s - 1.0 + 0.05, f"event 2 recorded from {first_s:.1f} s"
+
+
+def test_a_stream_whose_clock_runs_fast_never_has_a_segment_start_before_the_last_one_ended(tmp_path: Path) -> None:
+    """A camera whose clock runs fast: its frames arrive at 20 a second, stamped as 10 a second.
+
+    The stream's clock was re-anchored to the wall clock once 2 s ahead, moving presentation
+    times back by those 2 s: the next segment began before the last one ended (by ~1 s here).
+    A frame cannot have been captured after it arrived: it is now re-anchored as soon as it runs ahead.
+    """
+    from quickcam.detector.av_source import AvSource
+
+    class FastClock(AvSource):
+        def read(self) -> Frame | None:
+            time.sleep(1 / (2 * FPS))
+            return super().read()
+
+    video = write_h264(tmp_path / "walk.mkv", 8.0, FPS, 1.0, walks=(Walk(1.0, 7.0),), container="matroska")
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+    camera = camera.model_copy(update={"source": "stream", "path": str(video)})
+    pipeline, stop = _running_until_final(camera, FastClock, 40)
+    stop.set()
+    pipeline.join(30)
+    event = [head for head, _ in _segments(outbox_dir)]
+    assert event, "no event recorded"
+    event = [head for head in event if head["event"] == event[0]["event"]]
+    spans = [(head["start_ms"], head["end_ms"]) for head in event]
+    assert len(event) >= 4 and event[-1]["final"], spans  # the walk outlasts the 2 s of drift
+    assert all(start <= end for start, end in spans), spans
+    assert all(later[0] > earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+
+
+def test_a_stream_whose_clock_goes_back_a_little_is_re_anchored_and_its_times_go_on(tmp_path: Path) -> None:
+    """Two MPEG-TS recordings back to back: the stream's clock goes back 0.8 s (under the 2 s of drift allowed).
+
+    Before, such a step back was taken as it came: the next frames were stamped 0.7 s before the
+    last ones, and the segment cut at the jump began before the one before it ended.
+    """
+    from quickcam.detector.av_source import AvSource
+
+    class RealTime(AvSource):
+        def read(self) -> Frame | None:
+            time.sleep(1 / FPS)
+            return super().read()
+
+    parts = [write_h264(tmp_path / f"{name}.ts", 0.8, FPS, 0.4, container="mpegts") for name in "ab"]
+    (tmp_path / "ab.ts").write_bytes(b"".join(part.read_bytes() for part in parts))
+    source = RealTime(camera_config(tmp_path).model_copy(update={"source": "stream", "path": str(tmp_path / "ab.ts")}))
+    assert source.open()
+    shown, stamped = [], []
+    while (frame := source.read()) is not None:
+        stamped.append(frame.time_ns)
+        shown += [packet.pts_ns for packet in source.take_packets()]
+    source.close()
+    steps_ms = [round((later - earlier) / 1e6) for earlier, later in zip(shown, shown[1:], strict=False)]
+    assert len(shown) == 16 and all(step > 0 for step in steps_ms), steps_ms
+    assert all(later > earlier for earlier, later in zip(stamped, stamped[1:], strict=False))

@@ -1,0 +1,70 @@
+"""A live stream's timestamps on the wall clock: anchored at its first packet, kept near it, never going back.
+
+A camera stamps its packets with its own clock (RTP, MPEG-TS, a driver's counter);
+recordings, snapshots and the pipeline's ruler need the wall clock. The stream's time
+0 is anchored to the wall clock when its first packet arrives, and every packet that
+arrives is checked against it:
+
+- a stream clock ahead of the wall clock (one that runs fast) by more than
+  ``AHEAD_NS`` is slowed back towards it, half a frame a frame at most. A packet cannot
+  have been captured after it arrived; and once stepped back by the 2 s it had got
+  ahead, its next frames came before frames already given, and a segment began
+  before the last one ended;
+- one that jumps (more than ``DRIFT_NS`` off either way, or back at all: a camera
+  whose clock was set, a stream that wrapped) is re-anchored at once;
+- no time comes before one already given (``floor_ns``): after a re-anchoring,
+  frames are stamped just after the latest given until the wall clock passes it.
+
+A stream whose clock falls behind the wall clock (latency, a slow clock) is left alone
+up to ``DRIFT_NS``. A functional core: fed stream times and the wall clock, tested
+without a stream (``tests/detector/test_stream_clock.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from quickcam.detector.clock import footage_ns
+
+log = logging.getLogger(__name__)
+
+DRIFT_NS = 2_000_000_000  # a stream clock this far off the wall clock (or going back) is re-anchored at once
+AHEAD_NS = 500_000_000  # ... one ahead by more than this (a fast clock) is slowed back towards it
+
+
+class StreamClock:
+    """Turns a live stream's times (ns from its time 0) into wall-clock ns."""
+
+    def __init__(self, camera_id: str) -> None:
+        self.camera_id = camera_id
+        self.anchor_ns: int | None = None  # the wall clock of the stream's time 0
+        self.floor_ns = 0  # the latest time given when last (re-)anchored: none comes before it
+        self.arrived_ns: int | None = None  # the last packet's decode time (stream ns): one before it is a jump back
+
+    def restart(self, anchor_ns: int | None = None) -> None:
+        """A reopened stream, whose times start again: anchored at ``anchor_ns``, else at its first packet."""
+        self.anchor_ns, self.arrived_ns = anchor_ns, None
+
+    def wall_ns(self, stream_ns: int, latest_ns: int, frame_ns: int, arrived: bool = False,
+                now_ns: int | None = None) -> int:
+        """``stream_ns`` on the wall clock; ``latest_ns``: the latest wall time given so far.
+
+        ``arrived``: ``stream_ns`` is the decode time of a packet that arrived just now
+        (``now_ns``, else the detector's clock), so the stream's clock is checked against the
+        wall clock; other times (a presentation time, a decoded frame's) are only converted.
+        """
+        if arrived or self.anchor_ns is None:
+            now = footage_ns() if now_ns is None else now_ns  # never steps back (detector/clock.py)
+            ahead_ns = None if self.anchor_ns is None else self.anchor_ns + stream_ns - now
+            went_back = arrived and self.arrived_ns is not None and stream_ns < self.arrived_ns
+            if ahead_ns is None or abs(ahead_ns) > DRIFT_NS or went_back:
+                if ahead_ns is not None:
+                    log.info("camera %s: the stream's clock %s; re-anchored", self.camera_id, "went back" if went_back
+                             else f"is {abs(ahead_ns) / 1e9:.1f} s {'ahead of' if ahead_ns > 0 else 'behind'} the "
+                             "wall clock")
+                self.anchor_ns, self.floor_ns = now - stream_ns, latest_ns
+            elif ahead_ns > AHEAD_NS:
+                self.anchor_ns -= min(ahead_ns - AHEAD_NS, frame_ns // 2)
+            if arrived:
+                self.arrived_ns = stream_ns
+        return max(self.anchor_ns + stream_ns, self.floor_ns + 1)

@@ -1,0 +1,43 @@
+"""A live stream's times on the wall clock: near it, and never going back (detector/stream_clock.py)."""
+
+from __future__ import annotations
+
+from quickcam.detector.stream_clock import AHEAD_NS, DRIFT_NS, StreamClock
+
+FRAME_NS = 100_000_000  # 10 fps
+T0 = 1_800_000_000 * 10**9
+
+
+def _stamps(arrivals: list[tuple[int, int]]) -> list[int]:
+    """Each packet's wall time, fed (stream time, arrival on the wall clock) as the source feeds them."""
+    clock, stamps = StreamClock("cam0"), []
+    for stream_ns, now_ns in arrivals:
+        stamps.append(clock.wall_ns(stream_ns, max(stamps, default=0), FRAME_NS, arrived=True, now_ns=now_ns))
+    return stamps
+
+
+def test_a_clock_running_fast_is_slowed_back_towards_the_wall_clock_without_going_back() -> None:
+    # 10 fps by its clock, arriving at 20 fps: 2 s ahead after 2 s. Before: stepped back 2 s there.
+    stamps = _stamps([(n * FRAME_NS, T0 + n * FRAME_NS // 2) for n in range(200)])
+    assert all(later > earlier for earlier, later in zip(stamps, stamps[1:], strict=False))
+    assert max(stamp - (T0 + n * FRAME_NS // 2) for n, stamp in enumerate(stamps)) <= AHEAD_NS + FRAME_NS
+
+
+def test_a_clock_behind_the_wall_clock_by_latency_and_jitter_is_followed_as_it_is() -> None:
+    jitter = [0, 30, 5, 80, 10, 0, 60] * 10  # ms late, never more than DRIFT_NS
+    stamps = _stamps([(n * FRAME_NS, T0 + n * FRAME_NS + late * 1_000_000) for n, late in enumerate(jitter)])
+    assert stamps == [T0 + n * FRAME_NS for n in range(len(jitter))]  # its own even spacing
+
+
+def test_a_clock_that_jumps_is_re_anchored_at_once_and_its_times_go_on() -> None:
+    assert 8 * FRAME_NS < DRIFT_NS  # the step back below is re-anchored for going back, not for drifting
+    back = [(n * FRAME_NS, T0 + n * FRAME_NS) for n in range(10)] + \
+           [((n - 8) * FRAME_NS, T0 + n * FRAME_NS) for n in range(10, 20)]  # 0.8 s back: under DRIFT_NS
+    stamps = _stamps(back)
+    assert all(later > earlier for earlier, later in zip(stamps, stamps[1:], strict=False))
+    assert stamps[10] == T0 + 10 * FRAME_NS  # re-anchored at its arrival
+    hour = 3600 * 10**9
+    ahead = [(n * FRAME_NS, T0 + n * FRAME_NS) for n in range(10)] + \
+            [(hour + n * FRAME_NS, T0 + n * FRAME_NS) for n in range(10, 20)]  # an hour ahead: a clock set
+    stamps = _stamps(ahead)
+    assert stamps[10:] == [T0 + n * FRAME_NS for n in range(10, 20)]
