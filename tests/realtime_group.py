@@ -6,6 +6,11 @@ one worker runs them one after another while the other takes the rest of the sui
 on the rest when it is done. They come first in the collection, so that the longest chain of
 work starts at once.
 
+A ``slow`` test also marked ``beside_others`` is long but paces nothing and bounds nothing by the
+wall clock (it polls with generous deadlines and mostly waits): it runs with the rest of the suite,
+right after the real-time tests in the collection, so that the other worker starts it at once and
+it does not end up as the last test of the run.
+
 xdist's own ``--dist loadgroup`` would do this with ``xdist_group`` marks, but it renames the
 tests' node ids to carry the group, which pytest 9 no longer allows, so the group is made here:
 each worker writes the real-time node ids to a file, and the controller's scheduler (a
@@ -25,18 +30,27 @@ LIST_KEY = "quickcam_realtime_list"
 
 
 def is_realtime(item: pytest.Item) -> bool:
-    return item.get_closest_marker("slow") is not None or item.get_closest_marker("realtime") is not None
+    if item.get_closest_marker("realtime") is not None:
+        return True
+    return item.get_closest_marker("slow") is not None and not is_beside_others(item)
+
+
+def is_beside_others(item: pytest.Item) -> bool:
+    return item.get_closest_marker("beside_others") is not None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In an xdist worker: real-time tests first, and their ids where the controller reads them."""
+    """In an xdist worker: real-time tests first, then the long ones beside others, and the real-time ids
+    where the controller reads them."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None or LIST_KEY not in workerinput:  # not one of our workers: order untouched
         return
     realtime = [item for item in items if is_realtime(item)]
     chosen = set(realtime)
-    items[:] = realtime + [item for item in items if item not in chosen]
+    long_beside = [item for item in items if is_beside_others(item) and item not in chosen]
+    chosen.update(long_beside)
+    items[:] = realtime + long_beside + [item for item in items if item not in chosen]
     target = Path(workerinput[LIST_KEY])
     part = target.with_name(f"{target.name}.{workerinput['workerid']}")
     part.write_text("".join(f"{item.nodeid}\n" for item in realtime))

@@ -29,6 +29,7 @@ def _journal(outbox: Path) -> list[dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.beside_others  # every wait polled (the uploader runs throughout), no bound on time
 def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_reaches_storage(
     tmp_path: Path, detector_command: list[str] | None,
 ) -> None:

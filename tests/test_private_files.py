@@ -56,6 +56,7 @@ def _wait(predicate, timeout: float) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.beside_others  # polls for footage with a generous deadline; checks file modes, not times
 def test_processes_started_with_umask_022_create_every_path_owner_only(tmp_path: Path, shell_umask) -> None:
     pipe = Pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0")
     try:
@@ -80,6 +81,7 @@ def test_processes_started_with_umask_022_create_every_path_owner_only(tmp_path:
 
 
 @pytest.mark.slow
+@pytest.mark.beside_others  # three uploader runs, each awaited; no detector, no wall-clock bound
 def test_each_uploader_run_uploads_only_the_log_lines_not_uploaded_before(tmp_path: Path) -> None:
     pipe = Pipeline(tmp_path)
     try:

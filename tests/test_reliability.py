@@ -148,6 +148,7 @@ def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(
 
 
 @pytest.mark.slow
+@pytest.mark.beside_others  # every wait polled (the outbox drains with the detector running): no time bound
 def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:

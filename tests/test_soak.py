@@ -80,11 +80,13 @@ def soak(root: Path, seconds: float, label: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.beside_others  # a minute of mostly waiting, and nothing it checks is a wall-clock bound
 def test_a_minute_of_events_leaves_memory_and_open_files_flat_and_the_queues_empty(tmp_path: Path) -> None:
     soak(tmp_path, 60, "8. soak, CI version")
 
 
 @pytest.mark.slow
+@pytest.mark.beside_others
 @pytest.mark.timeout(900)  # over the suite's 300 s per test
 @pytest.mark.skipif(os.environ.get("QUICKCAM_SOAK") != "1", reason="the 10-minute soak runs with QUICKCAM_SOAK=1")
 def test_ten_minutes_of_events_leave_memory_and_open_files_flat_and_the_queues_empty(tmp_path: Path) -> None:
