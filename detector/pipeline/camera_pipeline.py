@@ -143,25 +143,28 @@ class CameraPipeline:
         """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
 
         ``fault`` says what is wrong in words ('' when nothing is); ``loops``
-        gives each loop's health (running, errors, seconds since its last beat).
+        gives each loop's health (running, errors, seconds since its last beat). A camera
+        that delivers frames but cannot see (``view`` blocked, moved or frozen: the view
+        guard) is ``degraded``, its fault first.
         """
         status = self.stats.as_status()
         state = self.stats.state
         problems = [] if state == "ended" else self.supervisor.problems()
-        disk = self.disk.fault()
+        view = self.stats.view_fault if state == "ok" else ""  # (a lost camera: that is said instead)
+        degraded = "; ".join(filter(None, [view, self.disk.fault()]))  # running, but blind or recording less
         if state in ("failing", "lost"):  # the camera itself: say that first
             fault = "; ".join(filter(None, [self.stats.lost_why, self.stats.open_error, self.stats.retrying,
                                             *problems]))
         elif problems:
             fault = "; ".join(problems)
             state = "stalled" if all("stalled" in p for p in problems) else "failing"
-        elif disk:
-            fault = disk
+        elif degraded:
+            fault = degraded
             state = "degraded" if state == "ok" else state
         else:
             fault = ""
-        if disk and fault != disk:
-            fault = f"{fault}; {disk}" if fault else disk
+        if degraded and fault != degraded:
+            fault = f"{fault}; {degraded}" if fault else degraded
         status.update(state=state, fault=fault[:FAULT_MAX], write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
