@@ -100,7 +100,7 @@ class ViewGuard:
         """Take one detection picture; returns (the fault that started, the fault that ended), each or None."""
         if time_ns < self._next_ns and time_ns >= self._last_ns:
             return None, None
-        elapsed_s = (time_ns - self._last_ns) / 1e9 if self._last_ns else 0.0
+        elapsed_s = max(0.0, (time_ns - self._last_ns) / 1e9) if self._last_ns else 0.0  # (a clock that stepped back)
         self._next_ns, self._last_ns = time_ns + LOOK_EVERY_NS, time_ns
         small = cv2.resize(gray, GRID, interpolation=cv2.INTER_AREA).astype(np.float32, copy=False)
         frozen_s = self._watch_frozen(small, time_ns)
