@@ -202,7 +202,7 @@ class DetectStage:
         """
         if detector.gray is None:
             return None
-        started, ended = self.guard.look(detector.gray, frame.time_ns)
+        started, ended = self.guard.look(detector.gray, frame.time_ns, getattr(frame.decoded, "key_frame", None))
         fault = self.guard.fault
         self.stats.view, self.stats.view_fault = (fault.kind, fault.text) if fault else ("ok", "")
         self.stats.view_faults = self.guard.episodes

@@ -25,9 +25,12 @@ Three faults, each sustained before it is said and cleared as soon as the view i
   re-aimed it on purpose: the alert has been sent).
 - ``frozen``: consecutive looks identical (mean difference under FROZEN_DIFF:
   a real sensor always has noise) for FROZEN_S while frames keep coming: an
-  encoder repeating its last frame. H.264 skips the macroblocks of a static
-  scene between keyframes, so FROZEN_S spans several GOPs. Only for live
-  sources (a USB camera, a stream): a video file may hold a still picture.
+  encoder repeating its last frame. H.264 may skip every macroblock of a
+  static scene between keyframes, so where the decoder says which frames are
+  keyframes the freeze must also span FROZEN_KEYFRAMES of them (a camera with
+  a GOP longer than FROZEN_S is not frozen between two), or last 3 x FROZEN_S.
+  Only for live sources (a USB camera, a stream): a video file may hold a
+  still picture.
 
 Functional core: fed pictures and times, it returns what changed; the detect
 stage logs, counts and reports it.
@@ -51,6 +54,7 @@ MOVED_S = 8.0
 MOVED_ACCEPT_S = 600.0
 FROZEN_DIFF = 0.02  # mean gray-level difference between looks: a sensor's noise is ten times this at least
 FROZEN_S = 10.0
+FROZEN_KEYFRAMES = 2  # keyframes inside a freeze, where the source says which frames are keyframes
 LEARN_S = 60.0  # time constant of the long-term view and structure
 WARMUP_S = 5.0  # the first seconds are learnt fast, and no moved fault is judged before they pass
 
@@ -95,9 +99,17 @@ class ViewGuard:
         self._next_ns = 0
         self._last_ns = 0
         self._blocked, self._moved, self._frozen = _Watch(), _Watch(), _Watch()
+        self._keyframes: int | None = None  # keyframes seen, once the source says which frames are
+        self._keyframes_frozen = 0  # the count when the freeze began
 
-    def look(self, gray: np.ndarray, time_ns: int) -> tuple[ViewFault | None, ViewFault | None]:
-        """Take one detection picture; returns (the fault that started, the fault that ended), each or None."""
+    def look(self, gray: np.ndarray, time_ns: int,
+             keyframe: bool | None = None) -> tuple[ViewFault | None, ViewFault | None]:
+        """Take one detection picture; returns (the fault that started, the fault that ended), each or None.
+
+        ``keyframe``: whether the frame was a keyframe, when the decoder says (None: it does not).
+        """
+        if keyframe is not None:
+            self._keyframes = (self._keyframes or 0) + keyframe
         if time_ns < self._next_ns and time_ns >= self._last_ns:
             return None, None
         elapsed_s = max(0.0, (time_ns - self._last_ns) / 1e9) if self._last_ns else 0.0  # (a clock that stepped back)
@@ -129,7 +141,13 @@ class ViewGuard:
         previous, self._previous = self._previous, small.copy()
         if not self.watch_frozen or previous is None:
             return 0.0
-        return self._frozen.hold(float(cv2.norm(small, previous, cv2.NORM_L1)) / small.size < FROZEN_DIFF, time_ns)
+        same = float(cv2.norm(small, previous, cv2.NORM_L1)) / small.size < FROZEN_DIFF
+        if same and not self._frozen.since_ns:
+            self._keyframes_frozen = self._keyframes or 0
+        frozen_s = self._frozen.hold(same, time_ns)
+        if self._keyframes is None or frozen_s >= 3 * FROZEN_S:
+            return frozen_s
+        return frozen_s if self._keyframes - self._keyframes_frozen >= FROZEN_KEYFRAMES else 0.0
 
     def _judge(self, blocked_s: float, moved_s: float, frozen_s: float, time_ns: int) -> ViewFault | None:
         """The fault that holds now, the most telling first; a fault said goes on while its condition holds."""

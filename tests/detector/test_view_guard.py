@@ -97,6 +97,28 @@ def test_a_static_scene_whose_decoder_repeats_frames_between_keyframes_is_not_fr
     assert watch(gop_of_repeats(), 30)[1] == []
 
 
+def _gop_run(gop_s: float, stuck_from_s: float, seconds: float) -> list[tuple[float, str]]:
+    """A static scene whose decoder repeats every frame between keyframes (fresh noise at each keyframe), and
+    from ``stuck_from_s`` on an encoder that repeats its picture across keyframes too."""
+    scene, guard, changes = textured(noise=2.0), ViewGuard(), []
+    picture = next(scene)
+    for n in range(int(seconds * FPS)):
+        t = n / FPS
+        keyframe = n % int(gop_s * FPS) == 0
+        if keyframe and t < stuck_from_s:
+            picture = next(scene)
+        started, ended = guard.look(prepared(picture), int(t * 1e9), keyframe)
+        if started is not None or ended is not None:
+            changes.append((t, started.kind if started else ""))
+    return changes
+
+
+def test_where_keyframes_are_known_a_freeze_must_span_two_of_them() -> None:
+    assert _gop_run(gop_s=15, stuck_from_s=1000, seconds=60) == []  # a 15 s GOP is not a 10 s freeze
+    [(at, kind)] = _gop_run(gop_s=2, stuck_from_s=10, seconds=25)  # stuck after the 8 s keyframe's picture
+    assert kind == "frozen" and 8 + FROZEN_S <= at <= 8 + FROZEN_S + 1
+
+
 # -- real footage: OpenCV's vtest.avi (a pavement with walkers) and messi5.jpg ---------------------------------
 
 
