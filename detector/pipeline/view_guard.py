@@ -8,7 +8,8 @@ the picture itself, a few times a second, on the frame detection already made
 (the motion core's shrunk, blurred gray, ``MotionDetector.gray``), shrunk again
 to GRID (64 x 48): a few tens of microseconds a look.
 
-Three faults, each sustained before it is said and cleared as soon as the view is back:
+Three faults, each sustained before it is said, and cleared once the view has been
+back for CLEAR_S:
 
 - ``blocked``: the picture has lost its structure. Structure is the mean
   high-pass detail of the small picture divided by its brightness (so a light
@@ -55,6 +56,7 @@ MOVED_ACCEPT_S = 600.0
 FROZEN_DIFF = 0.02  # mean gray-level difference between looks: a sensor's noise is ten times this at least
 FROZEN_S = 10.0
 FROZEN_KEYFRAMES = 2  # keyframes inside a freeze, where the source says which frames are keyframes
+CLEAR_S = 2.0  # a fault said ends once none of the conditions has held for this long
 LEARN_S = 60.0  # time constant of the long-term view and structure
 WARMUP_S = 5.0  # the first seconds are learnt fast, and no moved fault is judged before they pass
 
@@ -98,7 +100,7 @@ class ViewGuard:
         self._first_ns = 0
         self._next_ns = 0
         self._last_ns = 0
-        self._blocked, self._moved, self._frozen = _Watch(), _Watch(), _Watch()
+        self._blocked, self._moved, self._frozen, self._clear = _Watch(), _Watch(), _Watch(), _Watch()
         self._keyframes: int | None = None  # keyframes seen, once the source says which frames are
         self._keyframes_frozen = 0  # the count when the freeze began
 
@@ -129,12 +131,17 @@ class ViewGuard:
         blocked_s = self._blocked.hold(collapsed, time_ns)
         moved_s = self._moved.hold(warm and not collapsed and self.match < MOVED_MATCH, time_ns)
         fault = self._judge(blocked_s, moved_s, frozen_s, time_ns)
-        if fault is None and blocked_s == 0 and moved_s == 0:  # a clear view: learn it
+        suspect = bool(self._blocked.since_ns or self._moved.since_ns or self._frozen.since_ns)
+        clear_s = self._clear.hold(not suspect, time_ns)
+        if moved_s >= MOVED_ACCEPT_S:  # re-aimed for good: this is the camera's view now
+            self._view, self._learnt_structure = detail.copy(), self.structure
+            self._moved.since_ns = 0
+        elif fault is None and self.fault is not None and clear_s < CLEAR_S:
+            fault = self.fault  # a view hovering at a threshold is one episode, not one a second
+        elif fault is None and not suspect:  # a clear view: learn it
             rate = min(1.0, elapsed_s / (LEARN_S if warm else 1.0))
             self._view += rate * (detail - self._view)
             self._learnt_structure += rate * (self.structure - self._learnt_structure)
-        elif moved_s >= MOVED_ACCEPT_S:  # re-aimed for good: this is the camera's view now
-            self._view, self._learnt_structure = detail.copy(), self.structure
         return self._change(fault)
 
     def _watch_frozen(self, small: np.ndarray, time_ns: int) -> float:

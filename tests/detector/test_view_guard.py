@@ -14,7 +14,15 @@ import pytest
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion import create_detector
-from quickcam.detector.pipeline.view_guard import BLOCKED_S, FROZEN_S, MOVED_S, ViewFault, ViewGuard
+from quickcam.detector.pipeline.view_guard import (
+    BLOCKED_S,
+    CLEAR_S,
+    FROZEN_S,
+    MOVED_ACCEPT_S,
+    MOVED_S,
+    ViewFault,
+    ViewGuard,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FPS = 4.0  # the guard looks four times a second; feeding it more only skips frames
@@ -67,8 +75,28 @@ def test_a_uniform_picture_is_said_blocked_after_a_few_seconds_in_words_and_clea
     assert isinstance(guard.fault, ViewFault) and guard.fault.since_ns == 10 * 10**9
     assert guard.fault.text.startswith("view blocked: the picture has no detail for")
     assert "covered" in guard.fault.text and "no light at all" in guard.fault.text
-    guard, changes = watch(scene, 2, guard=guard, start_s=18)
-    assert changes == [(18.0, "")] and guard.fault is None and guard.episodes == 1
+    guard, changes = watch(scene, 3, guard=guard, start_s=18)
+    assert changes == [(18 + CLEAR_S, "")] and guard.fault is None and guard.episodes == 1
+
+
+def test_a_view_hovering_at_the_threshold_is_one_episode_not_one_a_second() -> None:
+    scene, flat = textured(), np.full((*SIZE[::-1], 3), 60, np.uint8)
+    guard, _ = watch(scene, 10)
+    flicker = (flat if (n // 3) % 2 == 0 else next(scene) for n in range(10**6))  # 0.75 s each, for a while
+    guard, changes = watch(repeat(flat), 5, guard=guard, start_s=10)
+    guard, more = watch(flicker, 20, guard=guard, start_s=15)
+    assert [kind for _, kind in changes + more] == ["blocked"] and guard.episodes == 1
+
+
+def test_a_camera_re_aimed_for_good_is_said_moved_then_its_new_view_is_taken_as_its_own() -> None:
+    guard, usual, other = ViewGuard(watch_frozen=False), prepared(next(textured(1))), prepared(next(textured(9)))
+    changes = []
+    for n in range(int((10 + MOVED_ACCEPT_S + 5) * FPS)):  # ten minutes: the pictures are made once
+        started, ended = guard.look(usual if n < 10 * FPS else other, int(n * 1e9 / FPS))
+        if started is not None or ended is not None:
+            changes.append((n / FPS, started.kind if started else ""))
+    assert [kind for _, kind in changes] == ["moved", ""] and guard.episodes == 1
+    assert changes[1][0] - changes[0][0] >= MOVED_ACCEPT_S - MOVED_S - 1
 
 
 def test_a_camera_that_starts_covered_says_so_though_it_never_learnt_a_view() -> None:
