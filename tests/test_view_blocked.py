@@ -65,6 +65,7 @@ def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_re
     output = output_file.read_text()
     assert "camera cam0: view blocked: the picture has no detail for" in live, (live, output[-3000:])
     assert "lens covered or sprayed, or no light at all" in live
+    assert "since start: 1 time(s) the camera could not see (covered, turned away or frozen)" in live, live
     assert camera["state"] == "degraded" and camera["view"] == "blocked" and camera["view_faults"] == 1, camera
     # the motion core saw a change of light, not motion; the guard started the event that kept the pre-roll
     assert "camera cam0: view blocked, event" in output, output[-3000:]
