@@ -17,7 +17,7 @@ import numpy as np
 from quickcam.detector.sources import DemoSource
 from tests.conftest import QUICKCAM, private_endpoint
 
-FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 6.0, 1.0, 30.0
+FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 3.0, 1.0, 30.0
 
 
 def covered_video(path: Path) -> Path:
