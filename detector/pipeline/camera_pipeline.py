@@ -150,21 +150,21 @@ class CameraPipeline:
         status = self.stats.as_status()
         state = self.stats.state
         problems = [] if state == "ended" else self.supervisor.problems()
-        view = self.stats.view_fault if state == "ok" else ""  # (a lost camera: that is said instead)
-        degraded = "; ".join(filter(None, [view, self.disk.fault()]))  # running, but blind or recording less
+        # running, but blind (the view guard; a lost camera is said as lost instead) or recording less
+        disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "", self.disk.fault()]))
         if state in ("failing", "lost"):  # the camera itself: say that first
             fault = "; ".join(filter(None, [self.stats.lost_why, self.stats.open_error, self.stats.retrying,
                                             *problems]))
         elif problems:
             fault = "; ".join(problems)
             state = "stalled" if all("stalled" in p for p in problems) else "failing"
-        elif degraded:
-            fault = degraded
+        elif disk:
+            fault = disk
             state = "degraded" if state == "ok" else state
         else:
             fault = ""
-        if degraded and fault != degraded:
-            fault = f"{fault}; {degraded}" if fault else degraded
+        if disk and fault != disk:
+            fault = f"{fault}; {disk}" if fault else disk
         status.update(state=state, fault=fault[:FAULT_MAX], write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
