@@ -217,11 +217,11 @@ class UploaderConfig(_Section):
 
 ALERT_NAMES = (
     "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
-    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "test",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "view_blocked", "test",
 )
 AlertName = Literal[
     "motion", "detector_silent", "detector_back", "camera_lost", "camera_back",
-    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "test",
+    "storage_failing", "backlog", "disk_full", "camera_stopped", "detector_stopped", "view_blocked", "test",
 ]
 
 

@@ -193,6 +193,8 @@ CAMERA_STATUS_FIELDS = (
     Field("faces", "int", False, _between(0, INT64_MAX)),
     Field("fault", "str", False, _text(FAULT_MAX)),
     Field("recorder", "str", False, _matches(TOKEN_RE, "a short lowercase word (passthrough, reencode)")),
+    Field("view", "str", False, _matches(TOKEN_RE, "a short lowercase word (ok, blocked, moved, frozen)")),
+    Field("view_faults", "int", False, _between(0, INT64_MAX)),
 )
 _face = _submap(FACE_FIELDS, "face")
 _camera_status = _submap(CAMERA_STATUS_FIELDS, "camera status")

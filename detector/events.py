@@ -70,6 +70,20 @@ class EventClock:
             return Action.END
         return Action.CONTINUE
 
+    def begin(self, onset_ns: int, time_ns: int) -> bool:
+        """Start an event at ``time_ns`` with no motion (the view guard saw the camera blinded); False if one runs.
+
+        Its footage starts from ``onset_ns`` (minus the pre-roll): when the view began to go, the
+        hand or the person before it. It ends ``post_roll_ns`` after ``time_ns`` unless motion follows.
+        """
+        if self.recording:
+            return False
+        self._streak = 0
+        self.recording = True
+        self.started_ns = self.last_motion_ns = time_ns
+        self.onset_ns = min(onset_ns, time_ns)
+        return True
+
     def cut(self, time_ns: int) -> bool:
         """The source is gone: a running event ends at ``time_ns`` and a trigger streak starts over.
 

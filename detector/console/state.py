@@ -111,10 +111,12 @@ async def frame_size(state: ConsoleState, cam_id: str) -> tuple[int, int]:
 
 
 def camera_state(info: dict[str, Any]) -> str:
-    """The one word the page shows: watching, recording, dark, failing, starting or ended."""
+    """The one word the page shows: watching, recording, dark, blind, failing, starting or ended."""
     state = info.get("state", "starting")
     if state in ("starting", "ended"):
         return state
+    if state == "degraded" and info.get("view", "ok") != "ok":  # frames come, the picture is useless
+        return "blind"
     if state != "ok":  # lost, failed, failing, stalled, degraded: the page shows ``fault`` beside it
         return "failing"
     if info.get("recording"):

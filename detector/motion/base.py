@@ -111,6 +111,7 @@ class MotionDetector(ABC):
         self.dark = False
         self._smoothed: np.ndarray | None = None  # the temporally denoised frame, in the dark
         self._next_look_ns = 0
+        self.gray: np.ndarray | None = None  # the last frame shrunk, gray and blurred (the view guard reads it)
         self.busy = BusyMap(fps)
         self.persistence = Persistence()
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
@@ -228,7 +229,7 @@ class MotionDetector(ABC):
 
     def detect(self, image: np.ndarray) -> MotionResult:
         cfg = self.config
-        gray = self._prepare(image)
+        gray = self.gray = self._prepare(image)
         brightness = float(cv2.mean(gray)[0])
         self._watch_switch(brightness)
         gray = self._denoise(gray, brightness)

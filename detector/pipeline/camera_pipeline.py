@@ -143,12 +143,15 @@ class CameraPipeline:
         """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
 
         ``fault`` says what is wrong in words ('' when nothing is); ``loops``
-        gives each loop's health (running, errors, seconds since its last beat).
+        gives each loop's health (running, errors, seconds since its last beat). A camera
+        that delivers frames but cannot see (``view`` blocked, moved or frozen: the view
+        guard) is ``degraded``, its fault first.
         """
         status = self.stats.as_status()
         state = self.stats.state
         problems = [] if state == "ended" else self.supervisor.problems()
-        disk = self.disk.fault()
+        # running, but blind (the view guard; a lost camera is said as lost instead) or recording less
+        disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "", self.disk.fault()]))
         if state in ("failing", "lost"):  # the camera itself: say that first
             fault = "; ".join(filter(None, [self.stats.lost_why, self.stats.open_error, self.stats.retrying,
                                             *problems]))

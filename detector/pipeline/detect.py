@@ -31,6 +31,7 @@ from quickcam.detector.pipeline.idle_rate import IdleRate
 from quickcam.detector.pipeline.record import Command, EventFaces
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
+from quickcam.detector.pipeline.view_guard import ViewFault, ViewGuard
 from quickcam.detector.sources import Frame
 from quickcam.detector.zones import ZoneError
 
@@ -54,6 +55,8 @@ class DetectStage:
         self.frames, self.buffer, self.commands, self.disk, self.stats = frames, buffer, commands, disk, stats
         self.fps = fps
         self.dark = DarkMode(camera.id, camera.motion)
+        # a stuck encoder repeats its frame: watched on live sources only (a file may hold a still picture)
+        self.guard = ViewGuard(watch_frozen=camera.source in ("camera", "stream"))
         self.clock = EventClock(int(self.rec.post_roll_s * 1e9), int(self.rec.max_event_s * 1e9),
                                 int(self.rec.min_event_s * 1e9), self.cfg.trigger_frames)
         self.detector: MotionDetector | None = None
@@ -135,6 +138,7 @@ class DetectStage:
             result = replace(result, boxes=[tuple(v * frame.scale for v in box) for box in result.boxes])
         self.dark.update(result)
         self.stats.dark = self.dark.dark
+        blinded = self._watch_view(frame, detector)
         self.moving = result.motion or result.person_waiting  # motion waiting for the person check counts
         if result.global_change != self.relearning:
             self.relearning = result.global_change
@@ -142,6 +146,8 @@ class DetectStage:
                 log.info("camera %s: the whole picture changed (%.0f%%): lighting, not motion; "
                          "re-learning the background", self.camera.id, result.area_fraction * 100)
         action = self.clock.step(frame.time_ns, result.motion)
+        if blinded is not None and action is Action.NONE and self.clock.begin(blinded.since_ns, frame.time_ns):
+            action = Action.START  # the covering itself is evidence: its pre-roll is recorded
         if not result.motion:
             self.quiet_look_ns = frame.time_ns
         faces: list[Box] = []
@@ -150,7 +156,7 @@ class DetectStage:
                                 self.camera.faces.min_size_px, frame.time_ns)
             faces = self.confirmer.confirm(found, frame.time_ns)
         if action is Action.START:
-            self._start(frame, result, faces)
+            self._start(frame, result, faces, blinded)
         elif action is Action.CONTINUE and self.snapshots < MAX_SNAPSHOTS:
             face_area = max((w * h for _, _, w, h in faces), default=0)
             better_face = face_area > self.best_face * 1.2
@@ -188,13 +194,37 @@ class DetectStage:
             log.info("camera %s: the background is learned again from the first frame back (detection from "
                      "the frame after it)", self.camera.id)
 
-    def _start(self, frame: Frame, result: MotionResult, faces: list[Box]) -> None:
+    def _watch_view(self, frame: Frame, detector: MotionDetector) -> ViewFault | None:
+        """The view guard's look at detection's picture; the fault that just blinded the camera, if one did.
+
+        Logged once on entering and once on leaving; the status carries the fault while it lasts.
+        Blocked and moved start an event (``step``); a frozen picture has nothing new to record.
+        """
+        if detector.gray is None:
+            return None
+        started, ended = self.guard.look(detector.gray, frame.time_ns, getattr(frame.decoded, "key_frame", None))
+        fault = self.guard.fault
+        self.stats.view, self.stats.view_fault = (fault.kind, fault.text) if fault else ("ok", "")
+        self.stats.view_faults = self.guard.episodes
+        if ended is not None and started is None:
+            log.info("camera %s: the view is back (%s for %.0f s)", self.camera.id, ended.kind,
+                     (frame.time_ns - ended.since_ns) / 1e9)
+        if started is None:
+            return None
+        log.warning("camera %s: %s", self.camera.id, started.text)
+        return started if started.kind in ("blocked", "moved") else None
+
+    def _start(self, frame: Frame, result: MotionResult, faces: list[Box], blinded: ViewFault | None = None) -> None:
         self.event_id, self.event_faces = protocol.new_message_id(), EventFaces()
         self.stats.events += 1
         self.stats.last_event_ms = frame.time_ns // 1_000_000
         self.stats.recording = True
-        log.info("camera %s: motion, event %s starts (area %.3f, %d box(es))", self.camera.id, self.event_id,
-                 result.area_fraction, len(result.boxes))
+        if blinded is not None:
+            log.info("camera %s: view %s, event %s starts to keep what came before", self.camera.id, blinded.kind,
+                     self.event_id)
+        else:
+            log.info("camera %s: motion, event %s starts (area %.3f, %d box(es))", self.camera.id, self.event_id,
+                     result.area_fraction, len(result.boxes))
         from_ns = self._first_pre_roll_ns()
         self.buffer.hold(from_ns)
         try:

@@ -27,10 +27,13 @@ class CameraStats:
     retrying: str = ""  # while a source that would not open is retried: how often, how many times so far
     abandoned: bool = False  # a file analysed fast went away or was cut short mid-analysis: not read to its end
     recording: bool = False  # an event is open (the console shows it)
+    view: str = "ok"  # the view guard's verdict: ok, blocked, moved, frozen (detector/pipeline/view_guard.py)
+    view_fault: str = ""  # what the camera cannot see, in words, while it cannot
+    view_faults: int = 0  # view faults since start
 
     def as_status(self) -> dict:
         return {"state": self.state, "dark": self.dark, "fps": round(self.fps, 2), "frames": self.frames,
                 "dropped": self.dropped, "dropped_recording": self.dropped_recording,
                 "width": self.width, "height": self.height, "events": self.events,
                 "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces,
-                "recording": self.recording}
+                "recording": self.recording, "view": self.view, "view_faults": self.view_faults}

@@ -6,6 +6,7 @@ import queue
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -75,10 +76,15 @@ def _stage(tmp_path: Path, idle_detect_fps: float | None,
 
 
 def _frames(count: int, person_from: int) -> list[Frame]:
-    """A quiet gray picture; from ``person_from`` on a bright person-sized block walks in."""
+    """A quiet textured picture; from ``person_from`` on a bright person-sized block walks in.
+
+    (Textured: a uniform picture is a camera that sees nothing, which the view guard says after 4 s.)
+    """
     frames = []
+    texture = np.random.default_rng(99).integers(60, 120, (15, 20), dtype=np.uint8)
+    background = cv2.resize(texture, (160, 120), interpolation=cv2.INTER_CUBIC)
     for i in range(count):
-        image = np.full((120, 160), 90, np.uint8)
+        image = background.copy()
         image += np.random.default_rng(i).integers(0, 3, image.shape, dtype=np.uint8)
         if i >= person_from:
             x = 20 + 2 * (i - person_from)

@@ -54,7 +54,9 @@ class _Stuck(ScriptedSource):
     """A live camera whose driver hangs in read() after 20 frames, until released."""
 
     def __init__(self) -> None:
-        super().__init__(lambda i: np.full((48, 64, 3), 90, np.uint8), 10_000)
+        # a textured picture: a uniform one is a camera that sees nothing (the view guard says so: degraded)
+        texture = np.random.default_rng(3).integers(40, 200, (48, 64, 3), dtype=np.uint8)
+        super().__init__(lambda i: texture, 10_000)
         self.live = True
         self.release = threading.Event()
 

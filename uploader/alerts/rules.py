@@ -16,6 +16,10 @@ From that the rules decide, once per episode:
 - ``camera_lost`` / ``camera_back``, ``camera_stopped``, ``disk_full``: from the
   detector's status (fields read defensively: a detector that does not send
   them simply never raises them);
+- ``view_blocked``, **urgent**: the camera's ``view`` (its view guard, docs/protocol.md)
+  left ``ok``: covered, turned away or frozen; once per episode, the episode
+  ending when ``view`` is ``ok`` again (a detector that never sends ``view``
+  never raises it);
 - ``storage_failing`` / ``backlog``: from the ledger summary (``storage_watch.py``).
 """
 
@@ -88,11 +92,12 @@ class _Camera:
     back_announced: bool = False
     ok_since: float = 0.0
     disk_full_since: float = 0.0
+    blind_since: float = 0.0  # the view guard said the camera cannot see (``view`` not ok)
     faces: tuple[tuple[int, int, int, int], ...] = ()
 
 
 _CAMERA_TIMES = ("last_status", "heard", "silent_since", "last_motion_alert", "lost_since", "stopped_since",
-                 "ok_since", "disk_full_since")  # the _Camera fields that hold a time (0 = none)
+                 "ok_since", "disk_full_since", "blind_since")  # the _Camera fields that hold a time (0 = none)
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,7 @@ class AlertRules:
             cam.stopping = obs.header.get("stopping") is True
             info = info if isinstance(info, dict) else {}
             self._camera_state(cam, info, obs.t, out)
+            self._view(cam, info, obs.t, out)
             fault = info.get("fault")
             full = detector_full or (isinstance(fault, str) and any(word in fault.upper() for word in DISK_PROBLEMS))
             if full and not cam.disk_full_since:
@@ -304,6 +310,24 @@ class AlertRules:
             cam.back_announced = bool(cam.stopped_since)
         if cam.stopped_since and t - cam.ok_since >= STOPPED_CLEAR_S:
             cam.stopped_since, cam.back_announced = 0.0, False  # a new stop is a new episode
+
+    def _view(self, cam: _Camera, info: dict[str, Any], t: float, out: Outcome) -> None:
+        """``view_blocked`` once when the camera's picture stops showing anything useful (docs/alerts.md)."""
+        view = info.get("view")
+        blind = isinstance(view, str) and view not in ("", "ok")
+        if not blind:
+            cam.blind_since = 0.0  # ``ok``, or a detector that does not say: the episode is over
+            return
+        if cam.blind_since:
+            return
+        cam.blind_since = t
+        name = cam.view.camera
+        fault = info.get("fault") if isinstance(info.get("fault"), str) and info.get("fault") else f"view {view}"
+        out.alerts.append(Alert(
+            "view_blocked", f"view_blocked:{name}:{int(t * 1000)}", name, f"URGENT: camera {name} cannot see",
+            f"Camera {name} delivers frames but cannot see ({clock(t)}): {fault}. Nothing useful is recorded "
+            "until this is fixed.", t, urgent=True,
+            facts={"view": view, "fault": fault}))
 
     # -- the clock --------------------------------------------------------------
     def _tick(self, obs: Tick, out: Outcome) -> None:

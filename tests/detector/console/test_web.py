@@ -413,6 +413,7 @@ def test_a_damaged_password_file_is_one_clear_error_not_a_traceback(
     ({"state": "ok"}, "watching"), ({"state": "ok", "recording": True}, "recording"),
     ({"state": "ok", "dark": True}, "dark"), ({"state": "lost"}, "failing"), ({"state": "stalled"}, "failing"),
     ({"state": "degraded"}, "failing"), ({"state": "starting"}, "starting"), ({}, "starting"),
+    ({"state": "degraded", "view": "blocked"}, "blind"), ({"state": "degraded", "view": "ok"}, "failing"),
 ])
 def test_each_camera_state_is_one_word_on_the_page(info: dict, word: str) -> None:
     from quickcam.detector.console.state import camera_state

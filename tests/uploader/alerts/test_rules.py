@@ -169,3 +169,26 @@ def test_a_wall_clock_step_is_not_silence_once_the_rules_are_shifted_by_it() -> 
     rules.shift(-3600.0)  # and an hour back: a detector that really stops is still noticed on time
     [alert] = rules.feed(Tick(T0 + 3600 + 2.6)).alerts
     assert alert.name == "detector_silent"
+
+
+def test_a_camera_that_cannot_see_raises_one_urgent_view_blocked_per_episode_with_its_name_and_fault() -> None:
+    rules = AlertRules(RuleSettings(quiet_hours="00:00-23:59", quiet_alerts=("motion", "view_blocked")),
+                       minute_of=lambda t: 12 * 60)
+    fault = "view blocked: the picture has no detail for 4 s (lens covered or sprayed, or no light at all: check)"
+    blocked = {"state": "degraded", "view": "blocked", "fault": fault}
+    assert names(rules, Status({"cameras": {"door": {"state": "ok", "view": "ok"}}}, T0)) == []
+    [alert] = rules.feed(Status({"cameras": {"door": blocked}}, T0 + 1)).alerts
+    assert alert.name == "view_blocked" and alert.urgent and alert.camera == "door"  # not held by quiet hours
+    assert "door" in alert.title and fault in alert.body and alert.facts == {"view": "blocked", "fault": fault}
+    assert alert.key == f"view_blocked:door:{int((T0 + 1) * 1000)}"
+    assert names(rules, Status({"cameras": {"door": blocked}}, T0 + 2)) == []  # the same episode
+    assert names(rules, Status({"cameras": {"door": {**blocked, "view": "moved"}}}, T0 + 3)) == []
+    assert names(rules, Status({"cameras": {"door": {"state": "ok", "view": "ok"}}}, T0 + 4),
+                 Status({"cameras": {"door": {"state": "degraded", "view": "frozen"}}}, T0 + 5)) == ["view_blocked"]
+
+
+def test_a_detector_that_never_reports_the_view_raises_no_view_blocked() -> None:
+    rules = AlertRules(RuleSettings())
+    degraded = {"state": "degraded", "fault": "view blocked: said in words only", "fps": 15.0}
+    assert names(rules, Status({"cameras": {"door": degraded}}, T0), Status({"cameras": {"door": {}}}, T0 + 1),
+                 Status({"cameras": {"door": {"view": 3}}}, T0 + 2)) == []

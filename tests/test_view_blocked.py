@@ -1,0 +1,76 @@
+"""A real ``quickcam detector`` on a video whose lens gets covered: ``quickcam status`` says the camera cannot see,
+and the moments before were recorded as an event though the motion core took the cover for a change of light."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from quickcam.detector.sources import DemoSource
+from tests.conftest import QUICKCAM, private_endpoint
+
+FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 3.0, 1.0, 30.0
+
+
+def covered_video(path: Path) -> Path:
+    """The demo scene (no walker) for CLEAR_S, then a cloth over the lens: a smooth fade to a dark blur."""
+    demo = DemoSource(320, 240, FPS, realtime=False, walks=())
+    with av.open(str(path), mode="w") as output:
+        stream = output.add_stream("libx264", rate=Fraction(int(FPS)))
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"preset": "veryfast", "g": str(int(FPS)), "bf": "0", "crf": "28"}
+        for n in range(int((CLEAR_S + COVERED_S) * FPS)):
+            image = demo.read().image.astype(np.float32)
+            k = min(1.0, max(0.0, (n / FPS - CLEAR_S) / FADE_S))
+            if k:
+                cloth = cv2.GaussianBlur(image, (0, 0), 30) * 0.3 + 10 + cv2.randn(np.empty_like(image), 0, 2)
+                image = image * (1 - k) + cloth * k
+            frame = av.VideoFrame.from_ndarray(np.clip(image, 0, 255).astype(np.uint8), format="bgr24")
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
+
+
+def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_recorded(tmp_path: Path) -> None:
+    video = covered_video(tmp_path / "garage.mp4")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env.update(QUICKCAM_LINK__ENDPOINT=private_endpoint(tmp_path), QUICKCAM_CAMERA__SOURCE="file",
+               QUICKCAM_CAMERA__PATH=str(video), QUICKCAM_CAMERA__RECORD="reencode")
+    output_file, status_file = tmp_path / "detector.out", tmp_path / "outbox" / "detector-status.json"
+    with open(output_file, "w") as output_to:
+        detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "120"], cwd=tmp_path, env=env,
+                                    stdout=output_to, stderr=subprocess.STDOUT, text=True)
+    live = ""
+    try:
+        deadline = time.monotonic() + 90  # the file plays in real time; a loaded machine may lag behind it
+        while time.monotonic() < deadline and "view blocked" not in live and detector.poll() is None:
+            time.sleep(0.5)
+            if status_file.exists():
+                live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                      timeout=30).stdout
+        camera = json.loads(status_file.read_text())["cameras"]["cam0"]
+    finally:
+        detector.terminate()
+        detector.wait(timeout=60)
+    output = output_file.read_text()
+    assert "camera cam0: view blocked: the picture has no detail for" in live, (live, output[-3000:])
+    assert "lens covered or sprayed, or no light at all" in live
+    assert "since start: 1 time(s) the camera could not see (covered, turned away or frozen)" in live, live
+    assert camera["state"] == "degraded" and camera["view"] == "blocked" and camera["view_faults"] == 1, camera
+    # the motion core saw a change of light, not motion; the guard started the event that kept the pre-roll
+    assert "camera cam0: view blocked, event" in output, output[-3000:]
+    assert "camera cam0: motion, event" not in output, output[-3000:]
+    journal = tmp_path / "outbox" / "produced.jsonl"
+    items = [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+    segments = [item for item in items if item.get("type") == "segment"]
+    assert segments and len({item["event"] for item in items}) == 1, items
