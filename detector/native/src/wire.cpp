@@ -240,6 +240,8 @@ const std::vector<std::pair<std::string, FieldRule>> kCameraStatusRules = {
     {"faces", {Kind::Int, false, 0, kInt64MaxD, 0}},
     {"fault", {Kind::Str, false, 0, 0, kFaultMax}},
     {"recorder", {Kind::Str, false, 0, 0, 0}},
+    {"view", {Kind::Str, false, 0, 0, 0}},
+    {"view_faults", {Kind::Int, false, 0, kInt64MaxD, 0}},
 };
 
 std::vector<Field> camera_status_fields() {
