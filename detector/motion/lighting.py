@@ -99,7 +99,7 @@ def cell_medians(ratios: np.ndarray, usable: np.ndarray, fallback: float) -> np.
     upper = table[cells, np.minimum(half, layout.table[1] - 1)]
     lower = table[cells, np.maximum(half - 1, 0)]
     middle = np.where(count % 2 == 1, upper, (lower + upper) / 2)
-    middle[count == 0] = np.nan  # np.median of nothing (a cell too small to need a quarter of it)
+    middle[count == 0] = -np.nan  # np.median of nothing, to the bit (a cell too small to need a quarter of it)
     grid = np.full(rows * cols, fallback, np.float32)
     chosen = count >= layout.size // 4
     grid[chosen] = middle[chosen]
