@@ -1,6 +1,6 @@
 """The motion core's fast paths give, to the bit, what the straightforward code they replace gave.
 
-``cell_medians`` (one sort for the twelve gain cells) against a loop of
+``mean`` against ``ndarray.mean``; ``cell_medians`` (one sort for the twelve gain cells) against a loop of
 ``np.median`` per cell; ``normalise_gain`` against the loop it had before;
 ``_contours`` (no blob search when nothing changed) against the search itself.
 On random arrays and on real frames (vtest.avi, under light changes).
@@ -30,6 +30,7 @@ from quickcam.detector.motion.lighting import (
     SAMPLE,
     GainResult,
     cell_medians,
+    mean,
     median,
     normalise_gain,
 )
@@ -168,3 +169,11 @@ def test_the_blob_search_skipped_when_nothing_changed_finds_what_the_search_find
     mask = np.zeros(changed.shape, np.uint8) if empty else changed.astype(np.uint8) * 255
     fast, plain = detector._contours(mask), plain_contours(mask, detector.kernel)
     assert [c.tobytes() for c in fast] == [c.tobytes() for c in plain]
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 50), st.integers(1, 70)), elements=st.floats(0.0, 1000.0, width=32)),
+       st.sampled_from([1, 3]))
+@settings(max_examples=200, deadline=None)
+def test_the_gain_estimates_mean_is_numpys_to_the_bit(values: np.ndarray, step: int) -> None:
+    sampled = values[::step, ::step]  # as the gain estimate reads it: every third pixel of every third row
+    assert np.float64(mean(sampled)).tobytes() == np.float64(float(sampled.mean())).tobytes()
