@@ -10,7 +10,8 @@ quiet, walkers, dark). Each frame goes to both cores, in alternating order; per
 frame, this process's CPU time (user + sys; one thread). ``--paced``: a pause
 of 1/15 s before every call (caches cold, as in the detector, where a frame
 comes every 1/15 s). Prints, per clip and core, the median over rounds of the
-mean and the median CPU per frame, and the share of one core at 15 fps.
+mean and the median CPU per frame, the share of one core at 15 fps, and the median of
+the per-frame differences (today - COMMIT).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"motion core, CPU ms per frame (process time, user + sys), {how}, "
               f"{args.rounds} round(s), medians over rounds; shared machine")
         print("\n| clip | frames | core | mean ms | median ms | share of a core at 15 fps |\n|---|---|---|---|---|---|")
+        diffs: list[float] = []
         for name, fps, frames in clips:
             frames = list(frames)[:args.frames or None]
             rounds = [run(frames, fps, factories, args.paced) for _ in range(args.rounds)]
@@ -84,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                 middle = statistics.median(statistics.median(r[core]) for r in rounds)
                 print(f"| {name} | {len(frames)} | {core} | {mean:.3f} | {middle:.3f} | {mean * 15 / 10:.2f}% |",
                       flush=True)
+            today, then = factories
+            diffs.append(statistics.median(statistics.median(a - b for a, b in zip(r[today], r[then], strict=True))
+                                           for r in rounds))
+        print(f"\ntoday - at {args.vs}: median of per-frame differences, per clip: "
+              f"{', '.join(f'{d:+.3f}' for d in diffs)} ms")
     return 0
 
 
