@@ -76,6 +76,7 @@ class _Cells(NamedTuple):
 
 @functools.lru_cache(maxsize=8)
 def _cells(shape: tuple[int, int]) -> _Cells:
+    """The table layout for a sampled picture of ``shape``: the cells are ``normalise_gain``'s GAIN_GRID slices."""
     rows, cols = GAIN_GRID
     height, width = shape
     cell = np.empty(shape, np.intp)
@@ -88,6 +89,8 @@ def _cells(shape: tuple[int, int]) -> _Cells:
     for index in range(rows * cols):  # each cell's samples in row-major order, from the start of its row
         where = cell == index
         slot[where] = index * columns + np.arange(int(size[index]))
+    for array in (slot, cell, size):
+        array.setflags(write=False)  # shared by every call for this shape
     return _Cells(slot, cell, size, (rows * cols, columns))
 
 
