@@ -72,6 +72,8 @@ class BusyMap:
         if learn:
             self.seen += 1  # a plain mean until BUSY_S has passed: a tree is known as busy from the start
             cv2.accumulateWeighted(flips, self.busy, max(self.rate, 1.0 / self.seen))
+        if not cv2.countNonZero(mask):
+            return  # nothing to clear (a quiet picture, most frames): the raised threshold would change nothing
         raise_by = np.clip((self.busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
         excess = np.maximum(cv2.erode(reference, REACH) - normal, normal - cv2.dilate(reference, REACH))
         mask[(raise_by > 0) & (excess <= threshold * (1.0 + BUSY_GAIN * raise_by))] = 0

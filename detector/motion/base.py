@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -351,12 +352,10 @@ class MotionDetector(ABC):
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
                brightness: float, relearning: bool, threshold: float) -> MotionResult:
         cfg = self.config
-        mask = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, self.kernel)
-        mask = cv2.dilate(mask, self.kernel, iterations=2)
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        frame_area = mask.size
+        contours = self._contours(changed_mask)
+        frame_area = changed_mask.size
         min_area = cfg.min_area_fraction * frame_area
-        scale = full_width / mask.shape[1]
+        scale = full_width / changed_mask.shape[1]
         blobs, lighting, revealed = [], 0, 0
         for contour in contours:
             contour_area = cv2.contourArea(contour)
@@ -380,6 +379,19 @@ class MotionDetector(ABC):
             self._absorb(normal, small_boxes)
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
                             lighting_blobs=lighting + revealed, global_change=relearning)
+
+    def _contours(self, changed_mask: np.ndarray) -> Sequence[np.ndarray]:
+        """The outlines of the changed pixels' blobs (opened, then dilated twice); none when nothing changed.
+
+        A quiet picture (most frames of a watching camera) has no changed pixel:
+        the opening, dilation and contour search would find nothing, and they
+        were a tenth of the motion core's time.
+        """
+        if not cv2.countNonZero(changed_mask):
+            return ()
+        mask = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, self.kernel)
+        mask = cv2.dilate(mask, self.kernel, iterations=2)
+        return cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
 
     def _absorb(self, normal: np.ndarray, keep: list[tuple[int, int, int, int]]) -> None:
         """Light changed somewhere: take the whole picture into the background at once, except ``keep``.
