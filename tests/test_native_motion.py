@@ -27,7 +27,6 @@ import pytest
 from bench.native_parity import THRESHOLD_TOLERANCE, compare, native_trace, python_trace
 from quickcam.common.config import MotionConfig
 from quickcam.detector.decode import halve_towards
-from quickcam.detector.motion import activity
 from quickcam.detector.motion.base import HOLD_S
 from tests.native_build import native_detector
 
@@ -151,50 +150,6 @@ def test_the_native_motion_core_takes_a_videos_luma_as_pythons_decoder_path_does
     assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
         f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert agreement.threshold_share >= 0.99
-
-
-def _pond_clip(seed: int = 6) -> list[np.ndarray]:
-    """A pond (the lower part) whose ripples flip its sides now and then, glint pairs in its calm middle (two
-    frames each, drifting a pixel), then a walker above it."""
-    rng = np.random.default_rng(seed)
-    scene = _scene(rng)
-    frames, glint = [], None
-    for index in range(260):
-        image = scene.copy()
-        for _ in range(60):  # ripples: bright specks, the pixels under them hit now and then
-            x = int(rng.choice([rng.integers(0, 136), rng.integers(184, WIDTH)]))
-            y = int(rng.integers(140, HEIGHT))
-            image[y:y + 4, x:x + 4] += 120
-        if glint is None and 60 <= index < 200 and rng.random() < 0.25:
-            glint = [int(rng.integers(140, 166)), int(rng.integers(160, 220)), 0]
-        if glint is not None:
-            x, y, age = glint
-            image[y:y + 5, x + 2 * age:x + 5 + 2 * age] += 90
-            image[y + 8:y + 12, x + 6 + 2 * age:x + 10 + 2 * age] += 90
-            glint = None if age == 1 else [x, y, age + 1]
-        if index >= 210:
-            image[60:120, 20 + 6 * (index - 210):38 + 6 * (index - 210)] = 30
-        frames.append(np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8))
-    return frames
-
-
-def test_the_native_motion_core_makes_glints_on_water_wait_for_a_track_as_python_does(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Glints in a busy pond's calm middle count only from the third frame of their track (``Persistence``,
-    ``BusyMap.region_score``). Without the rule Python sees two glint frames in a row (an event) many times
-    more; a native core without it differs on those frames."""
-    binary = native_detector()
-    frames = _pond_clip()
-    python = python_trace(frames, MotionConfig(), FPS)
-    native = native_trace(binary, frames, (WIDTH, HEIGHT), FPS)
-
-    def pairs(trace: list) -> int:
-        return sum(a.motion and b.motion for a, b in zip(trace[50:205], trace[51:205], strict=False))
-
-    monkeypatch.setattr(activity, "TRACK_FRAMES", 1)
-    assert pairs(python_trace(frames, MotionConfig(), FPS)) >= pairs(python) + 5, "the rule is exercised"
-    assert sum(v.motion for v in python[212:]) >= 30, "the walker above the pond"
-    assert_cores_agree(python, native)
 
 
 @pytest.mark.skipif(not TREE.exists(), reason="tests/data/tree.avi missing: scripts/install_test_tools.sh extracts "

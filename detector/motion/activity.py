@@ -30,9 +30,6 @@ BUSY_FULL = 0.15  # flips per frame at which the raise is full
 BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
 PERSIST_SCORE = 0.01  # a blob whose place was this busy before it (mean raise) must persist (``Persistence``)
 REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
-REGION = 16  # a blob's region: its box grown by this many detection-size pixels on each side
-REGION_CAP = 0.08  # flips per frame one pixel adds to its region's score at most (a curtain beside a walker)
-TRACK_FRAMES = 3  # calm pixels in a busy region (glints on water): a blob counts from its track's third frame
 
 
 class BusyMap:
@@ -53,26 +50,6 @@ class BusyMap:
         if not w or not h:
             return 0.0
         busy = float(self.before_busy[y:y + h, x:x + w].mean())
-        return min(1.0, max(0.0, (busy - BUSY_FLOOR) / (BUSY_FULL - BUSY_FLOOR)))
-
-    def region_score(self, box: tuple[int, int, int, int]) -> float:
-        """How busy the region around ``box`` was before this frame, as ``score`` does for the box itself.
-
-        Water glints: each lights a given pixel too rarely for it to flip
-        often, so the pixels under a glint's blob score 0 while the pond
-        around them flips all over. The box grown by REGION pixels sees the
-        pond; each pixel adds at most REGION_CAP, so a walker's region is
-        not made busy by a strip of curtain or tree at its edge.
-        """
-        if self.before_busy is None:
-            return 0.0
-        x, y, w, h = box
-        height, width = self.before_busy.shape
-        x0, y0 = max(0, x - REGION), max(0, y - REGION)
-        x1, y1 = min(width, x + w + REGION), min(height, y + h + REGION)
-        if x1 <= x0 or y1 <= y0:
-            return 0.0
-        busy = cv2.mean(np.minimum(self.before_busy[y0:y1, x0:x1], np.float32(REGION_CAP)))[0]
         return min(1.0, max(0.0, (busy - BUSY_FLOOR) / (BUSY_FULL - BUSY_FLOOR)))
 
     def gate(self, normal: np.ndarray, reference: np.ndarray, threshold: float, mask: np.ndarray,
@@ -117,23 +94,15 @@ class Persistence:
     for light, as leaves turning all over a tree are), a busy blob's first
     frame never counts: tune set, real tree footage, 7 -> 4 false events in
     9.3 min; a walker before the trees is seen one frame later (median).
-    Glints on water are the other way round: their own pixels are calm
-    (each glint lights a pixel too rarely) while the pond around them is
-    busy (``BusyMap.region_score``), and a glint pair drifts a pixel a frame,
-    overlapping itself as a walker does, for two or three frames. There a
-    blob counts from the TRACK_FRAMES-th frame of a track of overlapping
-    blobs (tune set, water under harsh weather: 8 -> 3 false events in
-    5 min; a walker over the water is seen on his third frame, not his
-    first). Fed each frame's blobs; holds only the last and their tracks.
+    Fed each frame's blobs; holds only the last.
     """
 
     def __init__(self) -> None:
         self.before: list[tuple[int, int, int, int]] = []
         self.moved = False  # the frame before had motion
-        self.tracks: list[int] = []  # per box of ``before``: frames in a row it and the boxes it overlaps were seen
 
     def forget(self) -> None:
-        self.before, self.moved, self.tracks = [], False, []
+        self.before, self.moved = [], False
 
     def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap, stirred: bool = False) -> list[bool]:
         """Per box (detection-size pixels): does it count as motion now? Then remembers ``boxes``.
@@ -142,15 +111,9 @@ class Persistence:
         turns leaves all over a tree: smooth changes); then a busy blob never
         counts on its first frame, only once the next one overlaps it.
         """
-        tracks = [1 + max((n for old, n in zip(self.before, self.tracks, strict=True) if _overlap(box, old)),
-                          default=0) for box in boxes]
-        verdicts = []
-        for box, track in zip(boxes, tracks, strict=True):
-            if busy.score(box) >= PERSIST_SCORE:  # leaves, a curtain: the same thing as last frame's motion
-                verdicts.append(not (self.moved or stirred) or any(_overlap(box, old) for old in self.before))
-            else:  # calm pixels: at once, unless the region around them is busy (glints on water)
-                verdicts.append(track >= TRACK_FRAMES or busy.region_score(box) < PERSIST_SCORE)
-        self.before, self.moved, self.tracks = boxes, any(verdicts), tracks
+        verdicts = [not (self.moved or stirred) or busy.score(box) < PERSIST_SCORE
+                    or any(_overlap(box, old) for old in self.before) for box in boxes]
+        self.before, self.moved = boxes, any(verdicts)
         return verdicts
 
 

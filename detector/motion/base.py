@@ -33,8 +33,6 @@ around it are the same for all, so they are written once here:
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a
    gust turning leaves all over a tree) it never counts on its first frame;
-   a blob of calm pixels in a busy region (glints on a pond) counts only
-   from the third frame of its track;
 8. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """

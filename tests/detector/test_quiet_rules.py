@@ -1,5 +1,4 @@
-"""Rules against false events in quiet hours (issue 13): a gust stirring a tree; glints on water; a walker at
-start-up kept.
+"""Rules against false events in quiet hours (issue 13): a gust stirring a tree; a walker at start-up kept.
 
 Each rule on the motion core's own pieces or a short synthetic clip, with
 the walker it must not lose beside it.
@@ -15,7 +14,7 @@ import pytest
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion import create_detector
-from quickcam.detector.motion.activity import PERSIST_SCORE, BusyMap, Persistence
+from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.sources import DemoSource, Walk
 
 
@@ -39,43 +38,6 @@ def test_when_a_gust_stirs_the_frame_a_busy_blob_counts_only_from_its_second_fra
     walking = Persistence()
     assert [walking.counts([box], busy, stirred=True)[0] for box in walker] == [False, True, True]
     assert Persistence().counts([(10, 60, 10, 10)], busy, stirred=True) == [True]  # a quiet place: at once
-
-
-def _pond() -> BusyMap:
-    busy = BusyMap(fps=10)
-    busy.before_busy = np.zeros((120, 160), np.float32)
-    busy.before_busy[60:, :] = 0.06  # the lower half is a pond: ripples flip its pixels now and then
-    busy.before_busy[76:96, 56:76] = 0.0  # where a glint lights up, each pixel is hit too rarely to flip often
-    return busy
-
-
-def test_glints_on_water_count_only_from_the_third_frame_of_their_track() -> None:
-    """Tune set, water under harsh weather: each false event was a pair of glints whose own pixels are calm
-    (score 0: the old rule counted them at once) in a busy pond, drifting a pixel a frame for two or three
-    frames (overlapping themselves, as a walker does). There a blob counts from its track's third frame: a
-    two-frame glint never starts an event, a walker over the water does on his third frame; a calm region
-    still counts at once."""
-    busy = _pond()
-    glint = (60, 80, 10, 12)
-    assert busy.score(glint) < PERSIST_SCORE <= busy.region_score(glint)
-    persistence = Persistence()
-    pair = [(60, 80, 10, 12), (61, 80, 10, 12)]
-    assert [persistence.counts([box], busy)[0] for box in pair] == [False, False]  # no two frames: no event
-    persistence.counts([], busy)
-    walker = [(60, 80, 10, 12), (62, 80, 10, 12), (64, 81, 10, 12), (66, 81, 10, 12)]
-    assert [persistence.counts([box], busy)[0] for box in walker] == [False, False, True, True]
-    assert Persistence().counts([(60, 20, 10, 12)], busy) == [True]  # above the pond: at once
-
-
-def test_a_strip_of_curtain_at_the_edge_of_a_walkers_region_does_not_make_it_busy() -> None:
-    """Each pixel adds at most REGION_CAP to its region: a walker beside a curtain (tune split, small before
-    a curtain: a plain mean of the region put his median onset 1 -> 4 frames) still counts at once."""
-    busy = BusyMap(fps=10)
-    busy.before_busy = np.zeros((120, 160), np.float32)
-    busy.before_busy[:, 100:] = 0.6  # a curtain, its pixels flipping more than every other frame
-    walker = (80, 50, 8, 16)  # his region reaches 4 columns into the curtain
-    assert busy.score(walker) < PERSIST_SCORE and busy.region_score(walker) < PERSIST_SCORE
-    assert Persistence().counts([walker], busy) == [True]
 
 
 def test_a_walker_there_at_start_up_is_still_seen_at_once() -> None:

@@ -15,17 +15,6 @@ double BusyMap::score(const cv::Rect& box) const {
     return std::min(1.0, std::max(0.0, (busy - kBusyFloor) / (kBusyFull - kBusyFloor)));
 }
 
-double BusyMap::region_score(const cv::Rect& box) const {
-    if (before_busy_.empty()) return 0.0;
-    cv::Rect grown(box.x - kRegion, box.y - kRegion, box.width + 2 * kRegion, box.height + 2 * kRegion);
-    grown &= cv::Rect(0, 0, before_busy_.cols, before_busy_.rows);
-    if (grown.empty()) return 0.0;
-    cv::Mat capped;
-    cv::min(before_busy_(grown), kRegionCap, capped);
-    double busy = cv::mean(capped)[0];
-    return std::min(1.0, std::max(0.0, (busy - kBusyFloor) / (kBusyFull - kBusyFloor)));
-}
-
 void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn) {
     cv::absdiff(normal, reference, diff_);
     changed_ = diff_ > threshold;
@@ -65,26 +54,14 @@ void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double thres
 
 std::vector<bool> Persistence::counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred) {
     std::vector<bool> verdicts;
-    std::vector<int> tracks;
     bool any = false;
     for (const auto& box : boxes) {
-        int track = 1;
-        bool overlaps = false;
-        for (size_t k = 0; k < before_.size(); ++k) {
-            if ((box & before_[k]).area() <= 0) continue;
-            overlaps = true;
-            track = std::max(track, tracks_[k] + 1);
-        }
-        bool ok;
-        if (busy.score(box) >= kPersistScore)  // leaves, a curtain: the same thing as last frame's motion
-            ok = !(moved_ || stirred) || overlaps;
-        else  // calm pixels: at once, unless the region around them is busy (glints on water)
-            ok = track >= kTrackFrames || busy.region_score(box) < kPersistScore;
+        bool ok = !(moved_ || stirred) || busy.score(box) < kPersistScore;
+        for (size_t k = 0; !ok && k < before_.size(); ++k) ok = (box & before_[k]).area() > 0;
         verdicts.push_back(ok);
-        tracks.push_back(track);
         any = any || ok;
     }
-    before_ = boxes, tracks_ = tracks, moved_ = any;
+    before_ = boxes, moved_ = any;
     return verdicts;
 }
 

@@ -13,17 +13,12 @@ constexpr double kBusyFloor = 0.02;    // BUSY_FLOOR
 constexpr double kBusyFull = 0.15;     // BUSY_FULL
 constexpr double kBusyGain = 2.5;      // BUSY_GAIN
 constexpr double kPersistScore = 0.01; // PERSIST_SCORE
-constexpr int kRegion = 16;             // REGION
-constexpr double kRegionCap = 0.08;     // REGION_CAP
-constexpr int kTrackFrames = 3;         // TRACK_FRAMES
 
 class BusyMap {
 public:
     explicit BusyMap(double fps);
     // How busy the place under `box` was before this frame: its raise, 0..1.
     double score(const cv::Rect& box) const;
-    // How busy the region around `box` (grown by kRegion, each pixel capped at kRegionCap) was.
-    double region_score(const cv::Rect& box) const;
     // Learn this frame's flips; clear in `mask` what a busy place's raised threshold does not pass.
     void gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn);
 
@@ -36,16 +31,14 @@ private:
 
 class Persistence {
 public:
-    void forget() { before_.clear(), tracks_.clear(), moved_ = false; }
+    void forget() { before_.clear(), moved_ = false; }
     // Per box (detection-size pixels): does it count as motion now? Then remembers `boxes`.
     // stirred: other changes of this frame were taken for light (a gust turning leaves all over
     // a tree); then a busy blob never counts on its first frame, only once the next overlaps it.
-    // Calm pixels in a busy region (glints on water) count from the kTrackFrames-th frame of a track.
     std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false);
 
 private:
     std::vector<cv::Rect> before_;
-    std::vector<int> tracks_;  // per box of before_: frames in a row it and the boxes it overlaps were seen
     bool moved_ = false;
 };
 
