@@ -118,9 +118,11 @@ def drift(rng: np.random.Generator, frames: int, to: float, flicker: float) -> L
 class FreshComposer(Composer):
     """The fresh clips (one per setting) and the quiet-hours segments, built on the vtest walkers."""
 
-    def __init__(self, hours: float = 3.0, segment_s: float = SEGMENT_S, source: tuple[int, int] = (0, 795)) -> None:
-        # the whole video (as the splits) for the plate, unless only its start is asked for (a fast test)
-        super().__init__(replace(FRESH, frames=source), limit=None if source == (0, 795) else source[1])
+    def __init__(self, hours: float = 3.0, segment_s: float = SEGMENT_S, source: tuple[int, int] = (0, 795),
+                 seed: int = FRESH.seed) -> None:
+        # the whole video (as the splits) for the plate, unless only its start is asked for (a fast test);
+        # another seed gives new quiet hours: the same settings, weathers and walkers; other motion, light and noise
+        super().__init__(replace(FRESH, frames=source, seed=seed), limit=None if source == (0, 795) else source[1])
         self.hours, self.segment_s = hours, segment_s
         self._tree: list[np.ndarray] | None = None
 
