@@ -27,6 +27,7 @@ unless told otherwise (docs/benchmarks.md).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import sys
 import time
@@ -190,15 +191,43 @@ def cost_lines(composer: Composer) -> list[str]:
             "median of 5, process CPU, on a shared machine"]
 
 
+_FRESH: Composer | None = None
+
+
+def _fresh_one(args: tuple[str, bool]) -> list[str]:
+    assert _FRESH is not None
+    return false_flags(_FRESH, [args[0]], args[1])[1:]
+
+
+def fresh_lines(hours: float, trace: bool) -> list[str]:
+    """False flags on footage the guard was never tuned on: section 7c's fresh set and quiet hours (held out)."""
+    global _FRESH
+    from fresh_corpus import FreshComposer  # the fresh stills; only this mode needs them
+
+    _FRESH = FreshComposer(hours=hours)
+    names = _FRESH.conditions() + _FRESH.quiet_segments()
+    with multiprocessing.get_context("fork").Pool(2) as pool:  # after setNumThreads(1): see detection_fresh.py
+        results = pool.map(_fresh_one, [(name, trace) for name in names], chunksize=1)
+    header = false_flags(_FRESH, [], trace)
+    return header + [line for lines in results for line in lines]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=sorted(SPLITS), default="held-out")
     parser.add_argument("--condition", action="append", default=[], help="only this condition (repeatable)")
     parser.add_argument("--trace", action="store_true", help="list every false flag")
     parser.add_argument("--no-attacks", action="store_true")
+    parser.add_argument("--fresh", type=float, metavar="HOURS",
+                        help="instead: false flags on section 7c's fresh set and this many quiet hours (2 jobs)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     started = time.monotonic()
+    if args.fresh is not None:
+        print("\n".join(fresh_lines(args.fresh, args.trace)))
+        print(f"\n({time.monotonic() - started:.0f} s; command: .venv/bin/python bench/view_guard.py"
+              f" {' '.join(sys.argv[1:])})")
+        return 0
     composer = Composer(SPLITS[args.split])
     print(f"view guard on the {args.split} split\n")
     print("\n".join(false_flags(composer, args.condition or composer.conditions(), args.trace)))
