@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -12,6 +11,7 @@ from pathlib import Path
 import cv2
 
 from quickcam.common.config import Config
+from quickcam.common.stop_signals import StopSignals
 from quickcam.detector import status_file
 from quickcam.detector.console.governor import RateGovernor
 from quickcam.detector.console.hooks import hooks_for
@@ -45,8 +45,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     """Run until SIGINT/SIGTERM (or ``seconds``); returns the exit code."""
     cv2.setNumThreads(1)  # idle OpenCV worker threads spin and burn a core
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    signals = StopSignals(stop)  # the main loop sets ``stop``: a handler that did deadlocked (stop_signals.py)
 
     lock_outbox(config.recording.outbox_dir)  # held until the process ends
     outbox = Outbox(config.recording.outbox_dir)
@@ -87,7 +86,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
             console = None
 
     deadline = time.monotonic() + seconds if seconds else None
-    while not stop.is_set():
+    while not signals.wait(0.2):
         if deadline and time.monotonic() >= deadline:
             log.info("detector: --seconds elapsed; stopping")
             stop.set()
@@ -96,7 +95,6 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
             log.info("detector: every source has ended; stopping")
             stop.set()
             break
-        stop.wait(0.2)
 
     log.info("detector: stopping; closing open segments")
     if console is not None:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -71,6 +73,19 @@ def _let_held_ports_go() -> Iterator[None]:
     yield
     while _held_ports:
         _held_ports.pop().close()
+
+
+@pytest.fixture(autouse=True)
+def _seed_the_shared_generators() -> None:
+    """Every test starts OpenCV's and numpy's shared generators from the same state.
+
+    Both are shared by every test a worker runs (OpenCV's one per thread, numpy's legacy one per
+    process): frames drawn from them (``cv2.randn`` in a test, the demo source's sensor noise) would
+    otherwise depend on which tests ran before in the same worker, and a test could pass alone and
+    fail in the suite. A test that needs other draws seeds its own generator.
+    """
+    cv2.setRNGSeed(0)
+    np.random.seed(0)  # the legacy generator: the shared one
 
 
 def private_endpoint(root: Path) -> str:

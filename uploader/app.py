@@ -15,6 +15,7 @@ from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import LOG_CONTENT_TYPE, Context, KeyFormatError, RecipientPublicKey, SymmetricKey
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
+from quickcam.common.stop_signals import StopSignals
 from quickcam.uploader.backends import Backend, BackendError, create_backend
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
@@ -87,8 +88,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     receiver.failing_destinations = shipper.failing_destinations  # the health check, after failing_after_s
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    signals = StopSignals(stop)  # the main loop sets ``stop``: a handler that did deadlocked (stop_signals.py)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: receiver.reload_requested.set())  # re-read the allow-list
 
@@ -107,7 +107,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
 
     deadline = time.monotonic() + seconds if seconds else None
     next_log_upload = time.monotonic() + config.uploader.log_upload_interval_s
-    while not stop.is_set():
+    while not signals.wait(0.2):
         if not receiver_thread.is_alive() or not shipper_thread.is_alive():
             log.error("uploader: the %s thread stopped unexpectedly; exiting so that the service manager "
                       "restarts the uploader", "receiver" if not receiver_thread.is_alive() else "shipper")
@@ -118,7 +118,6 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
         if time.monotonic() >= next_log_upload:
             enqueue_log(config, key, spool, ledger_path, log_file, shipper)
             next_log_upload = time.monotonic() + config.uploader.log_upload_interval_s
-        stop.wait(0.2)
 
     log.info("uploader: stopping; no new footage accepted")
     receiver.stop_event.set()

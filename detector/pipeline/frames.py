@@ -81,12 +81,20 @@ class FrameBuffer:
             self.keys.popleft()
 
     def _trim(self, floor: int) -> None:
-        """Forget what is older than ``floor``; packets from the last keyframe at or before it are kept."""
+        """Forget what is older than ``floor``; packets from the last keyframe at or before it are kept.
+
+        A packet goes only when a later keyframe (or frame) at or before the floor is here to start
+        from. That keyframe may be gone already, taken by the recorder: an event's recording starts at
+        the keyframe before its hold, and a recorder that took the keyframe and a packet or two (as far
+        as detection had looked) needs the packets after them up to the floor as well. Trimmed, they
+        were a gap that cut a 2-frame segment and lost the rest of the GOP.
+        """
         frames, keys = self.frames, self.keys
         while frames and frames[0].time_ns < floor:
             front = frames[0]
-            if getattr(front, "keyframe", False) and not (len(keys) > 1 and keys[1] <= floor):
-                return  # the keyframe the packets after the floor decode from
+            later = keys[0] if keys and keys[0] > front.time_ns else keys[1] if len(keys) > 1 else None
+            if isinstance(front, Packet) and (later is None or later > floor):
+                return  # from the keyframe the packets after the floor decode from (here, or taken)
             self._popleft()
 
     def keyframe_at_or_before(self, time_ns: int) -> int | None:

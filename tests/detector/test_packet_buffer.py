@@ -59,3 +59,19 @@ def test_packets_before_frames_are_trimmed_once_a_frame_is_older_than_the_pre_ro
         buffer.push(Frame(image, index * PERIOD_NS, index), stop)
     assert all(isinstance(item, Frame) for item in buffer.frames) and buffer.dropped == 0
     assert buffer.frames[0].time_ns >= 59 * PERIOD_NS - buffer.keep_ns
+
+
+def test_a_recorder_that_took_the_keyframe_first_still_gets_the_packets_up_to_the_hold() -> None:
+    """The recorder starts an event at the keyframe before its hold and may take it with a packet or two
+    (as far as detection had looked when it read the start): the packets after them up to the hold stay."""
+    buffer = FrameBuffer(keep_ns=3_000_000_000, max_frames=1000, live=False, camera_id="c")
+    stop = threading.Event()
+    for index in range(25):
+        buffer.push(packet(index), stop)
+    buffer.hold(15 * PERIOD_NS)  # recorded from keyframe 10
+    first = buffer.take(9, 11 * PERIOD_NS, timeout=0)
+    assert [p.index for p in first] == [10, 11]
+    for index in range(25, 40):
+        buffer.push(packet(index), stop)
+    rest = buffer.take(11, 40 * PERIOD_NS, timeout=0)
+    assert [p.index for p in rest] == list(range(12, 40))  # was 15.. : 12-14 trimmed, the segment cut at 2

@@ -95,6 +95,33 @@ def test_segments_are_the_sources_packets_cut_at_keyframes(tmp_path: Path, gop_s
     assert stored_bps == pytest.approx(source_bps, rel=0.25), (stored_bps, source_bps)
 
 
+def test_a_recorder_behind_detection_at_the_start_still_gets_the_whole_first_gop(tmp_path: Path) -> None:
+    """The interleaving seen once under load, made to happen: the recorder read how far detection had looked
+    when that was just past the keyframe the event starts at, then was slow while capture pushed on. The
+    packets between the keyframe and the event's hold were trimmed: a 2-frame segment, the rest of the GOP lost."""
+    video = write_h264(tmp_path / "walk.mp4", 20.0, FPS, 2.0, walks=(WALK,), bitrate=400_000)  # read on
+    camera = camera_config(tmp_path / "outbox", pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+    camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False})
+    pipeline = CameraPipeline(camera, Outbox(camera.recording.outbox_dir), threading.Event())
+    stage, buffer = pipeline.passthrough, pipeline.buffer
+    take = buffer.take
+
+    def slow_take(after_index: int, until_ns: int, timeout: float) -> list:
+        if not (stage.recording_event and stage.seq == 0 and stage.segment is None):
+            return take(after_index, until_ns, timeout)
+        # as far as detection had looked when the recorder last read it: the keyframe and one frame more
+        taken = take(after_index, min(until_ns, stage.from_ns + int(1.5e9 / FPS)), timeout)
+        time.sleep(0.3)  # a loaded machine: capture pushes on meanwhile
+        return taken
+
+    buffer.take = slow_take
+    pipeline.start()
+    pipeline.join(60)
+    assert pipeline.finished
+    frames = [head["frames"] for head, _ in _segments(tmp_path / "outbox")]
+    assert frames[:2] == [20, 20] and 0 < frames[-1] <= 20, frames  # was [2, 20, 10]: the failure seen
+
+
 def _mjpeg(path: Path, width: int, height: int, frames: int) -> Path:
     """An MJPEG AVI of the walk (an MP4 segment cannot carry MJPEG for browsers: it is re-encoded)."""
     demo = DemoSource(width, height, FPS, realtime=False, walks=(WALK,), period_s=1000.0)
