@@ -20,7 +20,7 @@ import zmq
 
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM, free_port
-from tests.pipeline import Pipeline, spool_file_problems
+from tests.pipeline import QUICK_DEMO, Pipeline, spool_file_problems
 from tests.test_curve import Client, allow, client_keys, keygen, snapshot, wait_until
 
 
@@ -123,7 +123,7 @@ def _corrupt(files: list[Path]) -> dict[str, str]:
 def test_a_corrupted_spool_file_is_set_aside_loudly_never_uploaded_and_nothing_else_is_lost(
     tmp_path: Path, make_pipeline,
 ) -> None:
-    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0")
+    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0", **QUICK_DEMO)
     (tmp_path / "storage").mkdir()
     blocker = tmp_path / "storage" / "webcam_captures"
     blocker.write_text("storage is refusing uploads for now")  # so the footage waits in the spool

@@ -31,7 +31,7 @@ import pytest
 from tests.conftest import QUICKCAM
 from tests.fakes import httpfake
 from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
-from tests.pipeline import FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
+from tests.pipeline import QUICK_DEMO, FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
 from tests.test_curve import wait_until
 
 LONG = os.environ.get("QUICKCAM_SOAK") == "1"
@@ -235,14 +235,16 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
     faults = RandomFaults(0.3, STORAGE_FAULTS)
     proxy.faults = faults  # type: ignore[assignment]
     pipe = make_pipeline(tmp_path, config=s3_config(proxy.url),
-                         secrets={"S3_KEY_ID": S3_KEY_ID, "S3_SECRET": S3_SECRET}, **BUSY_DEMO)
+                         secrets={"S3_KEY_ID": S3_KEY_ID, "S3_SECRET": S3_SECRET}, **BUSY_DEMO, **QUICK_DEMO)
     pipe.storage = FsspecStorage(direct, f"{BUCKET}/{PREFIX}")
     pipe.start("uploader")
     pipe.start("detector")
-    time.sleep(17)  # the first walk (4-10 s) and its post-roll, every request at 30% risk
+    # The first walk (1-7 s) recorded and stored, every request at 30% risk: polled, a slow machine waits longer.
+    assert pipe.wait_for_count("detector", " recorded in ", 1, 60), pipe.output("detector")[-2000:]
+    assert wait_until(lambda: not pipe.missing(), 60), pipe.output("uploader")[-2000:]
     flaky_requests, flaky_fired = faults.requests, sum(faults.fired.values())
     stored_before_outage = len(pipe.stored())
-    with proxy.server.refusing():  # down: connections refused during the second walk (18-23 s)
+    with proxy.server.refusing():  # down: connections refused during the second walk (15-20 s)
         outage_started = time.monotonic()
         if LONG:
             time.sleep(OUTAGE_S / 2)
@@ -280,7 +282,7 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
 
 @pytest.mark.slow
 def test_spool_full_stops_credit_with_a_reason_and_resumes_when_space_is_back(tmp_path: Path, make_pipeline) -> None:
-    pipe = make_pipeline(tmp_path, QUICKCAM_UPLOADER__SPOOL_MAX_MB="0.4", **BUSY_DEMO)
+    pipe = make_pipeline(tmp_path, QUICKCAM_UPLOADER__SPOOL_MAX_MB="0.4", **BUSY_DEMO, **QUICK_DEMO)
     # Storage refuses every upload (a file where its folder should be), so the spool only fills.
     (tmp_path / "storage").mkdir()
     blocker = tmp_path / "storage" / "webcam_captures"
@@ -324,8 +326,8 @@ def _segment_headers(outbox: Path) -> list[dict]:
 def test_outbox_over_its_budget_records_smaller_segments_deletes_nothing_and_drains(
     tmp_path: Path, make_pipeline,
 ) -> None:
-    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__OUTBOX_BUDGET_MB="0.1")
-    pipe.start("detector")  # no uploader: the first walk (4-10 s) fills the outbox past its budget
+    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__OUTBOX_BUDGET_MB="0.1", **QUICK_DEMO)
+    pipe.start("detector")  # no uploader: the first walk (1-7 s) fills the outbox past its budget
     assert pipe.wait_for("detector", "over the outbox budget of 0.1 MB", 60), pipe.output("detector")[-2000:]
     assert pipe.wait_for("detector", "segment(s)", 60)  # the event is over: its last segment is committed
     status = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
@@ -345,7 +347,7 @@ def test_outbox_over_its_budget_records_smaller_segments_deletes_nothing_and_dra
     ratio = bytes_per_s(full) / bytes_per_s(reduced)
     assert ratio > 2, f"reduced segments should be far smaller: {bytes_per_s(full):.0f} vs {bytes_per_s(reduced):.0f}"
 
-    pipe.start("uploader")  # back before the second walk (18-23 s): its segments are full again
+    pipe.start("uploader")  # back before the second walk (15-20 s): its segments are full again
     assert pipe.wait_for("detector", "back under its budget", 30), pipe.output("detector")[-2000:]
     time.sleep(4)
     assert pipe.stop("detector") == 0
