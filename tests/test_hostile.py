@@ -229,15 +229,13 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
     pipe = make_pipeline(tmp_path, detector=detector_command,
-                         QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}",
-                         **({} if detector_command else QUICK_DEMO))  # the native demo always starts at 0
+                         QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}", **QUICK_DEMO)
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
     detector_env = {"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "garage.key_secret"),
                     "QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE": str(keys / "impostor.key")}
     pipe.start("detector", env=detector_env)
-    # The first walk (from 1 s; natively 4 s), recorded into the outbox, going nowhere: polled, a slow machine
-    # waits longer.
+    # The first walk (from 1 s), recorded into the outbox, going nowhere: polled, a slow machine waits longer.
     assert wait_until(lambda: len(pipe.outbox_items()) >= 2, 40), pipe.output("detector")[-2000:]
     waiting = len(pipe.outbox_items())
     assert waiting >= 2 and not pipe.stored()
@@ -247,8 +245,7 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
     # Said once, not at ZeroMQ's reconnect rate (ten times a second).
     assert detector_log.count("handshake with the uploader failed (is link.curve_server_public_key_file") == 1
     detector_env["QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE"] = str(keys / "uploader.key")
-    if not detector_command:  # the restart on the script from its start: no walker in its 3 s
-        detector_env["QUICKCAM_CAMERA__DEMO_START_S"] = "0"
+    detector_env["QUICKCAM_CAMERA__DEMO_START_S"] = "0"  # the restart on the script from its start: no walker in 3 s
     pipe.start("detector", "--seconds", "3", env=detector_env)
     assert pipe.procs["detector"].wait(timeout=30) == 0
     pipe.wait_drained(30, spool=True)  # what never arrives is counted as lost when the figures are recorded

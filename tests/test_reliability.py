@@ -56,11 +56,6 @@ def _native(detector_command: list[str] | None) -> str:
     return " (native detector)" if detector_command else ""
 
 
-def _quick_demo(detector_command: list[str] | None) -> dict[str, str]:
-    """QUICK_DEMO for ``quickcam detector``; the native detector's demo always starts at 0."""
-    return {} if detector_command else QUICK_DEMO
-
-
 # A demo script with motion nearly all the time: one long walk per 12 s.
 BUSY_DEMO = {"QUICKCAM_RECORDING__SEGMENT_S": "1.0"}
 
@@ -79,7 +74,7 @@ def _wait_for_open_segment(pipe: Pipeline, min_produced: int = 0, timeout: float
 def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
-    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO, **_quick_demo(detector_command))
+    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO, **QUICK_DEMO)
     pipe.start("uploader")
     # Up before the detector (a loaded machine may take seconds to start it), so the kills hit a working link.
     assert pipe.wait_for("uploader", "receiver: listening", 60), pipe.output("uploader")[-2000:]
@@ -111,7 +106,7 @@ def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
 def test_detector_killed_mid_segment_loses_at_most_the_open_segment(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
-    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO, **_quick_demo(detector_command))
+    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO, **QUICK_DEMO)
     pipe.start("uploader")
     pipe.start("detector")
     # Mid-walk, with a segment open: polled, not slept, so a slow machine only waits longer.
@@ -120,7 +115,7 @@ def test_detector_killed_mid_segment_loses_at_most_the_open_segment(
     before = len(pipe.produced())
     assert list((tmp_path / "outbox" / ".staging").iterdir()), "expected an open segment at the kill"
     # The restart on the script from its start (no walker in its 4 s): it only sends what it finds in the outbox.
-    pipe.start("detector", "--seconds", "4", env=None if detector_command else {"QUICKCAM_CAMERA__DEMO_START_S": "0"})
+    pipe.start("detector", "--seconds", "4", env={"QUICKCAM_CAMERA__DEMO_START_S": "0"})
     assert pipe.procs["detector"].wait(timeout=30) == 0
     assert "discarding incomplete file" in pipe.output("detector")
     pipe.wait_drained(30)  # what never arrives is counted as lost when the figures are recorded
@@ -134,7 +129,7 @@ def test_detector_killed_mid_segment_loses_at_most_the_open_segment(
 def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
-    pipe = make_pipeline(tmp_path, detector=detector_command, **_quick_demo(detector_command))
+    pipe = make_pipeline(tmp_path, detector=detector_command, **QUICK_DEMO)
     pipe.start("uploader")
     pipe.start("detector")
     assert _wait_for_open_segment(pipe), pipe.output("detector")[-2000:]
