@@ -1,7 +1,8 @@
 """Nothing recorded is lost: processes killed, storage failing, link cut, spool full.
 
 Each scenario runs the real processes on the demo source (a person walks
-through at 4-10 s and 18-23 s of every 30 s) and ends by draining and checking
+through at 4-10 s and 18-23 s of every 30 s; most start it 3 s into that script,
+``QUICK_DEMO``: at 1-7 s and 15-20 s of the run) and ends by draining and checking
 the invariant in tests/pipeline.py; each prints its figures (and records them
 for bench/reliability_report.py). docs/reliability.md describes them.
 
@@ -56,7 +57,7 @@ def _native(detector_command: list[str] | None) -> str:
     return " (native detector)" if detector_command else ""
 
 
-# A demo script with motion nearly all the time: one long walk per 12 s.
+# 1 s segments: each walk is many items, so kills and faults hit an event in the middle.
 BUSY_DEMO = {"QUICKCAM_RECORDING__SEGMENT_S": "1.0"}
 
 
