@@ -127,6 +127,9 @@ class CameraConfig(_Section):
     fps: float = Field(15.0, gt=0, le=120)
     loop: bool = False
     realtime: bool = True
+    # Where the demo scene's 30 s script starts (seconds): its walks are at 4-10 s and 18-23 s, so 3 brings
+    # the first walker in after 1 s (a quicker look at an event; the tests' scenarios wait less).
+    demo_start_s: float = Field(0.0, ge=0, lt=30)
     # A file's first frame on the wall clock (ISO 8601, e.g. 2026-11-25T21:14:03+01:00); unset: the
     # file's creation time (its container's creation_time, else its mtime minus its length).
     start: datetime | None = None

@@ -184,9 +184,11 @@ class DemoSource:
         seed: int = 7,
         walks: tuple[Walk, ...] = DEMO_WALKS,
         period_s: float = DEMO_PERIOD_S,
+        start_s: float = 0.0,
     ) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.walks, self.period_s = walks, period_s
+        self.start_s = start_s  # the script's time at the first frame: a later start brings the first walker sooner
         rng = np.random.default_rng(seed)
         texture = rng.integers(40, 200, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
         background = cv2.resize(texture, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -204,7 +206,7 @@ class DemoSource:
         return True
 
     def scene_time_s(self, index: int) -> float:
-        return index / self.fps
+        return self.start_s + index / self.fps
 
     def walker_box(self, t: float) -> tuple[int, int, int, int] | None:
         """Where the walker is at scene time ``t`` (x, y, w, h), or None when nobody is there."""
@@ -233,8 +235,9 @@ class DemoSource:
         # As fast as possible, a synthetic clock keeps durations truthful.
         stamp = footage_ns() if self.pacer else self.started_ns + int(self.index * 1e9 / self.fps)
         if self.index == 0:
-            # Scene time 0 on the wall clock: benchmarks turn the scripted walks into onsets with it.
-            log.info("demo scene clock starts at %d ms", stamp // 1_000_000)
+            # Scene time 0 on the wall clock (before the first frame if the script starts later): benchmarks
+            # turn the scripted walks into onsets with it.
+            log.info("demo scene clock starts at %d ms", (stamp - int(self.start_s * 1e9)) // 1_000_000)
         frame = Frame(image, stamp, self.index)
         self.index += 1
         return frame
@@ -267,7 +270,8 @@ def make_source(config: CameraConfig) -> FrameSource:
     ``input_format`` chooses (``detector/usb_source.py``); elsewhere through OpenCV.
     """
     if config.source == "demo":
-        return DemoSource(config.width, config.height, config.fps, realtime=config.realtime)
+        return DemoSource(config.width, config.height, config.fps, realtime=config.realtime,
+                          start_s=config.demo_start_s)
     if config.source == "camera" and sys.platform.startswith("linux"):
         from quickcam.detector.usb_source import UsbCamera  # H.264 / MJPEG through PyAV's v4l2 demuxer
 

@@ -1,6 +1,6 @@
 """Alerts from the real processes: a detector on the demo scene, the uploader, a webhook on 127.0.0.1.
 
-The demo walks someone through at 4-10 s of every 30 s. The motion alert
+The demo (started 3 s into its script) walks someone through at 1-7 s of the run. The motion alert
 must reach the webhook with the snapshot; then the detector is SIGKILLed in
 the middle of that walk and the urgent ``detector_silent`` alert must follow
 within silent_after_s + 2 s, with the last snapshot and the seconds of footage
@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import QUICKCAM
 from tests.fakes.notify_server import NotifyServer
-from tests.pipeline import Pipeline
+from tests.pipeline import QUICK_DEMO, Pipeline
 
 SILENT_AFTER_S = 1.5
 SECRET = "t0psecretAlertToken42"
@@ -42,7 +42,7 @@ url_env = "BROKEN_URL"
     pipe = Pipeline(tmp_path, config=config,
                     secrets={"HOOK_URL": f"json://alerts:{SECRET}@127.0.0.1:{receiver.port}/hook",
                              "BROKEN_URL": f"nosuchscheme://{SECRET}/x"},
-                    QUICKCAM_RECORDING__SEGMENT_S="1.0")
+                    QUICKCAM_RECORDING__SEGMENT_S="1.0", **QUICK_DEMO)
     try:
         pipe.start("uploader")
         pipe.start("detector")
@@ -94,7 +94,7 @@ name = "hook"
 url_env = "HOOK_URL"
 attach_snapshot = true
 """
-    pipe = Pipeline(tmp_path, config=config, secrets={"HOOK_URL": f"json://127.0.0.1:{port}/hook"})
+    pipe = Pipeline(tmp_path, config=config, secrets={"HOOK_URL": f"json://127.0.0.1:{port}/hook"}, **QUICK_DEMO)
     try:
         pipe.start("uploader")
         pipe.start("detector")

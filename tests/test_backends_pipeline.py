@@ -33,14 +33,14 @@ from tests.fakes import httpfake
 from tests.fakes.cloudinary_server import FakeCloudinary
 from tests.fakes.dropbox_server import FakeDropbox
 from tests.fakes.sshd import Sshd, unavailable_reason
-from tests.pipeline import Pipeline, check_invariant_at, files_by_item, plaintext_sha256
+from tests.pipeline import QUICK_DEMO, Pipeline, check_invariant_at, files_by_item, plaintext_sha256
 
 REMOTE_FOLDER = "webcam_captures"
 BUCKET, PREFIX, REGION = "quickcam-footage", "cam", "eu-west-1"
 S3_KEY_ID, S3_SECRET = "AKIAQUICKCAMTEST0001", "quickcam-test-secret-key"
 DROPBOX_FOLDER = "/quickcam"
 CLOUDINARY_FOLDER = "home-cam"
-DETECTOR_SECONDS = 15  # the demo's first walker crosses at 4-10 s: one event, ~6 segments
+DETECTOR_SECONDS = 12  # QUICK_DEMO's first walker crosses at 1-7 s, post-roll to 10 s: one event, ~6 segments
 LOG_UPLOAD_INTERVAL_S = 4.0
 FLAKY_SHARE, FLAKY_SECONDS = 0.3, 6.0
 DESTINATIONS = ["local", "cloudinary", "dropbox", "s3", "nas"]
@@ -150,7 +150,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, s3: tuple[int, Any], sshd: Ssh
         destinations.remove("nas")
         skipped["nas"] = f"no real sshd to test SFTP against: {sshd}"
     env["QUICKCAM_UPLOADER__DESTINATIONS"] = ",".join(destinations)
-    pipe = Pipeline(root, **env)
+    pipe = Pipeline(root, **env, **QUICK_DEMO)
     with open(root / "tokens.env", "a") as tokens:  # secrets beside the key Pipeline wrote
         tokens.write(
             f"CLOUDINARY_URL={cloudinary.cloudinary_url}\n"

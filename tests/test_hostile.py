@@ -20,7 +20,7 @@ import zmq
 
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM, free_port
-from tests.pipeline import Pipeline, spool_file_problems
+from tests.pipeline import QUICK_DEMO, Pipeline, spool_file_problems
 from tests.test_curve import Client, allow, client_keys, keygen, snapshot, wait_until
 
 
@@ -123,7 +123,7 @@ def _corrupt(files: list[Path]) -> dict[str, str]:
 def test_a_corrupted_spool_file_is_set_aside_loudly_never_uploaded_and_nothing_else_is_lost(
     tmp_path: Path, make_pipeline,
 ) -> None:
-    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0")
+    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0", **QUICK_DEMO)
     (tmp_path / "storage").mkdir()
     blocker = tmp_path / "storage" / "webcam_captures"
     blocker.write_text("storage is refusing uploads for now")  # so the footage waits in the spool
@@ -229,13 +229,13 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
     pipe = make_pipeline(tmp_path, detector=detector_command,
-                         QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")
+                         QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}", **QUICK_DEMO)
     pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
                                 "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
     detector_env = {"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "garage.key_secret"),
                     "QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE": str(keys / "impostor.key")}
     pipe.start("detector", env=detector_env)
-    # The first walk (from 4 s), recorded into the outbox, going nowhere: polled, a slow machine waits longer.
+    # The first walk (from 1 s), recorded into the outbox, going nowhere: polled, a slow machine waits longer.
     assert wait_until(lambda: len(pipe.outbox_items()) >= 2, 40), pipe.output("detector")[-2000:]
     waiting = len(pipe.outbox_items())
     assert waiting >= 2 and not pipe.stored()
@@ -245,6 +245,7 @@ def test_a_detector_holding_the_wrong_uploader_key_keeps_its_footage_and_deliver
     # Said once, not at ZeroMQ's reconnect rate (ten times a second).
     assert detector_log.count("handshake with the uploader failed (is link.curve_server_public_key_file") == 1
     detector_env["QUICKCAM_LINK__CURVE_SERVER_PUBLIC_KEY_FILE"] = str(keys / "uploader.key")
+    detector_env["QUICKCAM_CAMERA__DEMO_START_S"] = "0"  # the restart on the script from its start: no walker in 3 s
     pipe.start("detector", "--seconds", "3", env=detector_env)
     assert pipe.procs["detector"].wait(timeout=30) == 0
     pipe.wait_drained(30, spool=True)  # what never arrives is counted as lost when the figures are recorded

@@ -336,7 +336,7 @@ def _restricted(python: object, native: object) -> object:
 @pytest.mark.parametrize(("config", "env"), [
     ("", {}),
     (SUBSET_CONFIG, {"QUICKCAM_CAMERA__WIDTH": "320", "QUICKCAM_RECORDING__PRE_ROLL_S": "1.0",
-                     "QUICKCAM_LINK__ACK_TIMEOUT_S": "4"}),
+                     "QUICKCAM_LINK__ACK_TIMEOUT_S": "4", "QUICKCAM_CAMERA__DEMO_START_S": "3"}),
     (CAMERAS_CONFIG, {"QUICKCAM_LOGGING__LEVEL": "DEBUG"}),
 ], ids=["defaults", "camera-and-overrides", "cameras"])
 def test_the_native_detector_reads_its_config_subset_as_common_config_does(

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import QUICKCAM
-from tests.pipeline import Pipeline
+from tests.pipeline import QUICK_DEMO, Pipeline
 
 
 def _detector_argv() -> list[str]:
@@ -43,7 +43,7 @@ def test_an_outbox_made_read_only_mid_event_holds_the_footage_says_so_and_delive
     tmp_path: Path,
 ) -> None:
     pipe = Pipeline(tmp_path, detector=_detector_argv(), QUICKCAM_RECORDING__SEGMENT_S="1.0",
-                    QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+                    QUICKCAM_RECORDING__POST_ROLL_S="1.0", **QUICK_DEMO)
     outbox = tmp_path / "outbox"
     try:
         pipe.start("uploader")

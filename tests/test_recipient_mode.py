@@ -11,7 +11,7 @@ import pytest
 
 from quickcam.common import cryptofile as cf
 from tests.conftest import QUICKCAM, REPO, private_endpoint, run_script
-from tests.pipeline import Pipeline
+from tests.pipeline import QUICK_DEMO, Pipeline
 
 
 @pytest.mark.slow
@@ -26,7 +26,7 @@ def test_footage_encrypted_to_a_recipient_is_unreadable_on_the_camera_machine_an
     camera_box = tmp_path / "camera"
     camera_box.mkdir()
     (camera_box / "tokens.env").write_text(f"ENCRYPTION_RECIPIENT={owner / 'footage.key.pub'}\n")
-    pipe = Pipeline(camera_box)
+    pipe = Pipeline(camera_box, **QUICK_DEMO)
     try:
         pipe.start_uploader_listening()  # the detector is stopped early: its link must be up by then
         pipe.start("detector")

@@ -1,7 +1,8 @@
 """Nothing recorded is lost: processes killed, storage failing, link cut, spool full.
 
 Each scenario runs the real processes on the demo source (a person walks
-through at 4-10 s and 18-23 s of every 30 s) and ends by draining and checking
+through at 4-10 s and 18-23 s of every 30 s; most start it 3 s into that script,
+``QUICK_DEMO``: at 1-7 s and 15-20 s of the run) and ends by draining and checking
 the invariant in tests/pipeline.py; each prints its figures (and records them
 for bench/reliability_report.py). docs/reliability.md describes them.
 
@@ -31,7 +32,7 @@ import pytest
 from tests.conftest import QUICKCAM
 from tests.fakes import httpfake
 from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
-from tests.pipeline import FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
+from tests.pipeline import QUICK_DEMO, FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
 from tests.test_curve import wait_until
 
 LONG = os.environ.get("QUICKCAM_SOAK") == "1"
@@ -56,7 +57,7 @@ def _native(detector_command: list[str] | None) -> str:
     return " (native detector)" if detector_command else ""
 
 
-# A demo script with motion nearly all the time: one long walk per 12 s.
+# 1 s segments: each walk is many items, so kills and faults hit an event in the middle.
 BUSY_DEMO = {"QUICKCAM_RECORDING__SEGMENT_S": "1.0"}
 
 
@@ -74,14 +75,15 @@ def _wait_for_open_segment(pipe: Pipeline, min_produced: int = 0, timeout: float
 def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
-    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO)
+    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO, **QUICK_DEMO)
     pipe.start("uploader")
     # Up before the detector (a loaded machine may take seconds to start it), so the kills hit a working link.
     assert pipe.wait_for("uploader", "receiver: listening", 60), pipe.output("uploader")[-2000:]
     pipe.start("detector")
     rng = random.Random(1)
     kills = 0
-    time.sleep(4.5)  # the demo's first walker enters at 4 s
+    # The first walker's event has started: polled, a slow machine waits longer.
+    assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-2000:]
     for _ in range(10):
         time.sleep(rng.uniform(0.3, 1.2))
         pipe.kill("uploader")
@@ -105,7 +107,7 @@ def test_uploader_killed_ten_times_during_an_event_loses_and_duplicates_nothing(
 def test_detector_killed_mid_segment_loses_at_most_the_open_segment(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
-    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO)
+    pipe = make_pipeline(tmp_path, detector=detector_command, **BUSY_DEMO, **QUICK_DEMO)
     pipe.start("uploader")
     pipe.start("detector")
     # Mid-walk, with a segment open: polled, not slept, so a slow machine only waits longer.
@@ -113,7 +115,8 @@ def test_detector_killed_mid_segment_loses_at_most_the_open_segment(
     pipe.kill("detector")
     before = len(pipe.produced())
     assert list((tmp_path / "outbox" / ".staging").iterdir()), "expected an open segment at the kill"
-    pipe.start("detector", "--seconds", "4")
+    # The restart on the script from its start (no walker in its 4 s): it only sends what it finds in the outbox.
+    pipe.start("detector", "--seconds", "4", env={"QUICKCAM_CAMERA__DEMO_START_S": "0"})
     assert pipe.procs["detector"].wait(timeout=30) == 0
     assert "discarding incomplete file" in pipe.output("detector")
     pipe.wait_drained(30)  # what never arrives is counted as lost when the figures are recorded
@@ -127,7 +130,7 @@ def test_detector_killed_mid_segment_loses_at_most_the_open_segment(
 def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
-    pipe = make_pipeline(tmp_path, detector=detector_command)
+    pipe = make_pipeline(tmp_path, detector=detector_command, **QUICK_DEMO)
     pipe.start("uploader")
     pipe.start("detector")
     assert _wait_for_open_segment(pipe), pipe.output("detector")[-2000:]
@@ -227,6 +230,11 @@ def s3_behind_proxy() -> Iterator[tuple[HttpFaultProxy, Any]]:
         server.stop()
 
 
+def _fired(faults: RandomFaults) -> int:
+    with faults.lock:  # the proxy's threads count as they inject
+        return sum(faults.fired.values())
+
+
 @pytest.mark.slow
 def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_duplicates_nothing(
     tmp_path: Path, make_pipeline, s3_behind_proxy: tuple[HttpFaultProxy, Any],
@@ -235,19 +243,24 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
     faults = RandomFaults(0.3, STORAGE_FAULTS)
     proxy.faults = faults  # type: ignore[assignment]
     pipe = make_pipeline(tmp_path, config=s3_config(proxy.url),
-                         secrets={"S3_KEY_ID": S3_KEY_ID, "S3_SECRET": S3_SECRET}, **BUSY_DEMO)
+                         secrets={"S3_KEY_ID": S3_KEY_ID, "S3_SECRET": S3_SECRET}, **BUSY_DEMO, **QUICK_DEMO)
     pipe.storage = FsspecStorage(direct, f"{BUCKET}/{PREFIX}")
     pipe.start("uploader")
     pipe.start("detector")
-    time.sleep(17)  # the first walk (4-10 s) and its post-roll, every request at 30% risk
-    flaky_requests, flaky_fired = faults.requests, sum(faults.fired.values())
+    # Every request at 30% risk until the first walk (1-7 s) is recorded and faults have hit its uploads:
+    # polled, a slow machine waits longer.
+    assert pipe.wait_for_count("detector", " recorded in ", 1, 60), pipe.output("detector")[-2000:]
+    assert wait_until(lambda: _fired(faults) >= 5 and len(pipe.stored()) >= 2, 60), faults.fired
+    flaky_requests, flaky_fired = faults.requests, _fired(faults)
     stored_before_outage = len(pipe.stored())
-    with proxy.server.refusing():  # down: connections refused during the second walk (18-23 s)
+    recorded_before_outage = pipe.output("detector").count(" recorded in ")
+    with proxy.server.refusing():  # down: connections refused during the second walk (15-20 s)
         outage_started = time.monotonic()
         if LONG:
             time.sleep(OUTAGE_S / 2)
-        else:  # until the second walk's event is recorded (~9 s): polled, a slow machine waits longer
-            assert pipe.wait_for_count("detector", " recorded in ", 2, 60), pipe.output("detector")[-2000:]
+        else:  # until the next event (the second walk's, ~9 s) is recorded: polled, a slow machine waits longer
+            assert pipe.wait_for_count("detector", " recorded in ", recorded_before_outage + 1, 60), \
+                pipe.output("detector")[-2000:]
         status = subprocess.run([QUICKCAM, "status", "--json", *pipe.args], cwd=tmp_path, env=pipe.env,
                                 capture_output=True, text=True, timeout=30)
         if LONG:
@@ -280,7 +293,7 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
 
 @pytest.mark.slow
 def test_spool_full_stops_credit_with_a_reason_and_resumes_when_space_is_back(tmp_path: Path, make_pipeline) -> None:
-    pipe = make_pipeline(tmp_path, QUICKCAM_UPLOADER__SPOOL_MAX_MB="0.4", **BUSY_DEMO)
+    pipe = make_pipeline(tmp_path, QUICKCAM_UPLOADER__SPOOL_MAX_MB="0.4", **BUSY_DEMO, **QUICK_DEMO)
     # Storage refuses every upload (a file where its folder should be), so the spool only fills.
     (tmp_path / "storage").mkdir()
     blocker = tmp_path / "storage" / "webcam_captures"
@@ -324,8 +337,8 @@ def _segment_headers(outbox: Path) -> list[dict]:
 def test_outbox_over_its_budget_records_smaller_segments_deletes_nothing_and_drains(
     tmp_path: Path, make_pipeline,
 ) -> None:
-    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__OUTBOX_BUDGET_MB="0.1")
-    pipe.start("detector")  # no uploader: the first walk (4-10 s) fills the outbox past its budget
+    pipe = make_pipeline(tmp_path, QUICKCAM_RECORDING__OUTBOX_BUDGET_MB="0.1", **QUICK_DEMO)
+    pipe.start("detector")  # no uploader: the first walk (1-7 s) fills the outbox past its budget
     assert pipe.wait_for("detector", "over the outbox budget of 0.1 MB", 60), pipe.output("detector")[-2000:]
     assert pipe.wait_for("detector", "segment(s)", 60)  # the event is over: its last segment is committed
     status = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
@@ -345,7 +358,7 @@ def test_outbox_over_its_budget_records_smaller_segments_deletes_nothing_and_dra
     ratio = bytes_per_s(full) / bytes_per_s(reduced)
     assert ratio > 2, f"reduced segments should be far smaller: {bytes_per_s(full):.0f} vs {bytes_per_s(reduced):.0f}"
 
-    pipe.start("uploader")  # back before the second walk (18-23 s): its segments are full again
+    pipe.start("uploader")  # back before the second walk (15-20 s): its segments are full again
     assert pipe.wait_for("detector", "back under its budget", 30), pipe.output("detector")[-2000:]
     time.sleep(4)
     assert pipe.stop("detector") == 0

@@ -16,6 +16,7 @@ import pytest
 
 from quickcam.common.cryptofile import SymmetricKey
 from tests.conftest import QUICKCAM
+from tests.pipeline import QUICK_DEMO
 from tests.test_curve import Uploader, allow, curve_env, keygen, stored_ids, wait_until
 
 UPLOADER_IP, DETECTOR_IP = "10.77.0.1", "10.77.0.2"
@@ -94,8 +95,8 @@ def test_footage_crosses_from_one_host_to_another_over_curve(tmp_path: Path, two
             "QUICKCAM_LINK__ACK_TIMEOUT_S": "3",
             "QUICKCAM_LINK__HEARTBEAT_S": "0.5",
             "QUICKCAM_CAMERA__SOURCE": "demo",
-        }
-        detector = subprocess.run(["ip", "netns", "exec", det_ns, QUICKCAM, "detector", "--seconds", "11"],
+        } | QUICK_DEMO  # a walker from 1 s: a snapshot and segments within 8 s
+        detector = subprocess.run(["ip", "netns", "exec", det_ns, QUICKCAM, "detector", "--seconds", "8"],
                                   cwd=det_root, env=det_env, capture_output=True, text=True, timeout=60)
         assert detector.returncode == 0, detector.stderr[-3000:]
         assert "with CURVE" in detector.stderr

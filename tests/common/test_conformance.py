@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import QUICKCAM
+from tests.pipeline import QUICK_DEMO
 
 # A deliberately broken detector, speaking the wire with plain zmq + msgpack as a
 # native author might. MODE: bad-sha256 | missing-field | never-resends.
@@ -93,8 +94,8 @@ def test_the_python_detector_passes_every_check(tmp_path: Path) -> None:
         "QUICKCAM_RECORDING__OUTBOX_DIR": str(tmp_path / "outbox"),
         "QUICKCAM_LINK__ACK_TIMEOUT_S": "2",
         "QUICKCAM_LOGGING__FILE": str(tmp_path / "run.log"),
-    }
-    run = _check(tmp_path, f"{QUICKCAM} detector --seconds 16", env, timeout=90)
+    } | QUICK_DEMO  # the script's first 16 s, less its quiet first 3
+    run = _check(tmp_path, f"{QUICKCAM} detector --seconds 13", env, timeout=90)
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     lines = run.stdout.splitlines()
     assert all(line.startswith("PASS") for line in lines[:-1]), run.stdout

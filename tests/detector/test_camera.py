@@ -350,3 +350,17 @@ def test_a_camera_lost_mid_event_commits_the_event_at_its_last_frame_and_a_later
     assert any("background is learned again from the first frame back" in m for m in messages)
     assert not any("whole picture changed" in m for m in messages)  # a reconnect is not a change of light
     assert [s["final"] for s in _segments(tmp_path) if s["event"] == events[1]][-1]
+
+
+def test_a_demo_started_later_in_its_script_shows_the_same_walks_sooner_and_logs_scene_time_zero(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    default = DemoSource(160, 120, 10.0, realtime=False)
+    started = DemoSource(160, 120, 10.0, realtime=False, start_s=3.0)
+    with caplog.at_level(logging.INFO, logger="quickcam.detector.sources"):
+        first = started.read()
+    for index in range(0, 300):  # frame i of the later start is frame i + 30 of the default script
+        assert started.walker_box(started.scene_time_s(index)) == default.walker_box(default.scene_time_s(index + 30))
+    assert started.walker_box(started.scene_time_s(9)) is None and started.walker_box(started.scene_time_s(10))
+    zero_ms = int(caplog.records[-1].getMessage().rsplit(" ", 2)[-2])
+    assert zero_ms == (first.time_ns - 3_000_000_000) // 1_000_000

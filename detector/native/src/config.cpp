@@ -243,6 +243,8 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"fps", [&](auto& n, auto& k) { c.fps = r.number(n, k); check(r, c.fps > 0 && c.fps <= 120, k, "must be in (0, 120]"); }},
         {"loop", [&](auto& n, auto& k) { c.loop = r.boolean(n, k); }},
         {"realtime", [&](auto& n, auto& k) { c.realtime = r.boolean(n, k); }},
+        {"demo_start_s", [&](auto& n, auto& k) { c.demo_start_s = r.number(n, k);
+            check(r, c.demo_start_s >= 0 && c.demo_start_s < 30, k, "must be at least 0 and under 30"); }},
         {"mjpg", [&](auto& n, auto& k) { c.mjpg = r.boolean(n, k); }},
         {"reopen_max_s", [&](auto& n, auto& k) { c.reopen_max_s = r.number(n, k);
             check(r, c.reopen_max_s > 0 && c.reopen_max_s <= 3600, k, "must be in (0, 3600]"); }},

@@ -65,6 +65,7 @@ struct CameraConfig {
     double fps = 15.0;
     bool loop = false;
     bool realtime = true;
+    double demo_start_s = 0.0;  // where the demo's 30 s script starts: its first walker comes sooner
     bool mjpg = true;
     std::string input_format = "auto";  // USB camera: auto | mjpeg | raw honoured (OpenCV's V4L2); h264 warned
     double reopen_max_s = 30.0;

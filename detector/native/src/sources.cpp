@@ -54,10 +54,11 @@ void Frame::set_bgr(const cv::Mat& image) {
 namespace {
 
 // The demo scene of detector/sources.py: a textured background with sensor noise and a
-// person-sized walker at 4-10 s (left to right) and 18-23 s (back) of every 30 s.
+// person-sized walker at 4-10 s (left to right) and 18-23 s (back) of every 30 s, the
+// first frame at ``start_s`` of that script.
 class DemoSource : public FrameSource {
 public:
-    DemoSource(int w, int h, double rate, bool realtime) : pacer_(rate) {
+    DemoSource(int w, int h, double rate, bool realtime, double start_s) : pacer_(rate), start_s_(start_s) {
         width = w, height = h, fps = rate, live = realtime;
         cv::RNG rng(7);
         cv::Mat texture(h / 8 + 1, w / 8 + 1, CV_8UC3);
@@ -75,7 +76,7 @@ public:
     bool read(Frame& frame) override {
         if (live) pacer_.wait();
         cv::Mat image = background_.clone();
-        double t = std::fmod(double(index_) / fps, 30.0);
+        double t = std::fmod(start_s_ + double(index_) / fps, 30.0);
         struct Walk { double start, end; bool left_to_right; };
         for (const Walk& walk : {Walk{4.0, 10.0, true}, Walk{18.0, 23.0, false}}) {
             if (t < walk.start || t >= walk.end) continue;
@@ -93,13 +94,15 @@ public:
         cv::add(image, noise_, image, cv::noArray(), CV_8UC3);
         frame.set_bgr(image);
         frame.time_ns = live ? footage_ns() : started_ns_ + int64_t(double(index_) * 1e9 / fps);
-        if (index_ == 0) log::info("demo scene clock starts at ", frame.time_ns / 1000000, " ms");
+        if (index_ == 0)  // scene time 0 on the wall clock (before the first frame if the script starts later)
+            log::info("demo scene clock starts at ", (frame.time_ns - int64_t(start_s_ * 1e9)) / 1000000, " ms");
         frame.index = index_++;
         return true;
     }
 
 private:
     Pacer pacer_;
+    double start_s_;
     cv::Mat background_, noise_;
     int64_t index_ = 0, started_ns_ = 0;
 };
@@ -153,7 +156,8 @@ private:
 }  // namespace
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
-    if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime);
+    if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime,
+                                                                  config.demo_start_s);
     if (config.source == "camera") return std::make_unique<UsbSource>(config);
     return std::make_unique<AvSource>(config);
 }

@@ -42,6 +42,7 @@ def detector(workdir: Path) -> Iterator[tuple[str, Path]]:
 [camera]
 id = "cam0"       # the demo scene
 source = "demo"
+demo_start_s = 3  # the walks at 1-7 s and 15-20 s of the run (scene time 0 is still what the log says)
 [camera.zones]
 exclude = []      # drawn in the console
 
