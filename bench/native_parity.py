@@ -107,7 +107,7 @@ def native_trace(binary: Path, frames: Iterable[np.ndarray], size: tuple[int, in
     for line in process.stdout:
         if line.startswith(b"#"):
             continue
-        motion, area, glob, lighting, dark, noise, threshold, _ = line.split()
+        motion, area, glob, lighting, dark, noise, threshold, *_ = line.split()
         out.append(Verdict(motion == b"1", float(area), glob == b"1", int(lighting), dark == b"1", float(noise),
                            float(threshold)))
     writer.join()
