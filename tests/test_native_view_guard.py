@@ -91,10 +91,10 @@ def test_the_native_view_guard_says_every_fault_on_the_same_frame_as_pythons() -
     quiet = said["blocked"].start - int(FPS)  # the cover began BLOCKED_S + 1 s before: nothing said till its delay
     assert python_views[:quiet] == ["ok"] * quiet
     assert python_views[-1] == "ok"
-    differ = [(n, p[0], q[0]) for n, (p, q) in enumerate(zip(python, native)) if p[0] != q[0]]
+    differ = [(n, p[0], q[0]) for n, (p, q) in enumerate(zip(python, native, strict=True)) if p[0] != q[0]]
     assert not differ, f"view verdicts differ (frame, python, native): {differ[:10]}"
-    structures = [(n, p[1], q[1]) for n, (p, q) in enumerate(zip(python, native))
+    structures = [(n, p[1], q[1]) for n, (p, q) in enumerate(zip(python, native, strict=True))
                   if abs(p[1] - q[1]) > 0.02 * max(p[1], 1e-3)]
-    matches = [(n, p[2], q[2]) for n, (p, q) in enumerate(zip(python, native)) if abs(p[2] - q[2]) > 0.02]
+    matches = [(n, p[2], q[2]) for n, (p, q) in enumerate(zip(python, native, strict=True)) if abs(p[2] - q[2]) > 0.02]
     assert not structures, f"structure differs (frame, python, native): {structures[:10]}"
     assert not matches, f"match differs (frame, python, native): {matches[:10]}"
