@@ -1,7 +1,8 @@
 // One camera: source -> motion -> events -> recorder -> outbox, as detector/camera.py.
 //
-//   capture thread: read, detect (on a 160-pixel gray copy: cheap), run the event clock,
-//                   commit the instant snapshot, keep the pre-roll, hand frames to the recorder
+//   capture thread: read, detect (on a 160-pixel gray copy: cheap), watch the view on the same copy
+//                   (view_guard.hpp), run the event clock, commit the instant snapshot, keep the
+//                   pre-roll, hand frames to the recorder
 //   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox;
 //                   every 0.1 s at least, let the disk ladder (disk.hpp) retry what a full disk refused
 //
