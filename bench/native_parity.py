@@ -10,6 +10,9 @@ to Python's ``MotionDetector`` (``create_detector``, defaults) and to the native
 - **agree**: share of frames with the same motion verdict;
 - **area**: frames where both see motion and their areas differ by under 10 % (or 0.001 of the frame);
 - **threshold**: frames whose pixel thresholds differ by under 5 % (the noise estimate's trace);
+- **view**: frames with the same view guard verdict (ok, blocked, moved, frozen), each core's guard fed
+  its own prepared gray (``MotionDetector.gray``, ``RunningAverageMotion::gray()``) at the same times;
+  and the frames either guard said a fault on (a corpus of real scenes should have none: docs/benchmarks.md 7f);
 - detection quality of each, through the same event logic (``EventClock``) and scoring as
   bench/detection_quality.py: caught, onset, false events (lighting / quiet).
 
@@ -47,6 +50,7 @@ from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 from quickcam.detector.decode import shrink_luma  # noqa: E402
 from quickcam.detector.events import Action, EventClock  # noqa: E402
 from quickcam.detector.motion import create_detector  # noqa: E402
+from quickcam.detector.pipeline.view_guard import ViewGuard  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 AREA_TOLERANCE = 0.10  # relative
@@ -63,18 +67,21 @@ class Verdict:
     dark: bool
     noise: float
     threshold: float
+    view: str = "ok"  # the view guard's verdict after this frame
 
 
 def python_trace(frames: Iterable[np.ndarray], config: MotionConfig, fps: float,
                  zone_mask: np.ndarray | None = None) -> list[Verdict]:
-    """Python's motion core on gray frames, watching ``zone_mask`` (``zones.build_zone_mask``; None: all)."""
+    """Python's motion core on gray frames, watching ``zone_mask`` (``zones.build_zone_mask``; None: all), and its
+    view guard at the native trace's clock (frame n at 1 s + n / fps)."""
     cv2.setNumThreads(1)
-    detector = create_detector(config, fps=fps, zone_mask=zone_mask)
+    detector, guard = create_detector(config, fps=fps, zone_mask=zone_mask), ViewGuard(watch_frozen=True)
     out = []
-    for gray in frames:
+    for n, gray in enumerate(frames):
         r = detector.detect(gray)
+        guard.look(detector.gray, 10**9 + int(n * 1e9 / fps))
         out.append(Verdict(r.motion, r.area_fraction, r.global_change, r.lighting_blobs, r.dark, r.noise,
-                           r.threshold))
+                           r.threshold, guard.fault.kind if guard.fault else "ok"))
     return out
 
 
@@ -107,9 +114,9 @@ def native_trace(binary: Path, frames: Iterable[np.ndarray], size: tuple[int, in
     for line in process.stdout:
         if line.startswith(b"#"):
             continue
-        motion, area, glob, lighting, dark, noise, threshold, _ = line.split()
+        motion, area, glob, lighting, dark, noise, threshold, _, view, *_ = line.split()
         out.append(Verdict(motion == b"1", float(area), glob == b"1", int(lighting), dark == b"1", float(noise),
-                           float(threshold)))
+                           float(threshold), view.decode()))
     writer.join()
     process.wait()
     if process.returncode or failure:
@@ -125,6 +132,8 @@ class Agreement:
     both_motion: int = 0
     same_area: int = 0
     same_threshold: int = 0
+    same_view: int = 0
+    faulted: int = 0  # frames on which either guard said a fault
     only_python: list[int] = field(default_factory=list)  # frames where only Python saw motion
     only_native: list[int] = field(default_factory=list)
 
@@ -140,8 +149,12 @@ class Agreement:
     def threshold_share(self) -> float:
         return self.same_threshold / max(1, self.frames)
 
+    @property
+    def view_share(self) -> float:
+        return self.same_view / max(1, self.frames)
+
     def add(self, other: Agreement) -> None:
-        for name in ("frames", "same_motion", "both_motion", "same_area", "same_threshold"):
+        for name in ("frames", "same_motion", "both_motion", "same_area", "same_threshold", "same_view", "faulted"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -160,6 +173,8 @@ def compare(python: list[Verdict], native: list[Verdict]) -> Agreement:
             a.both_motion += 1
             a.same_area += abs(p.area - n.area) <= max(AREA_FLOOR, AREA_TOLERANCE * max(p.area, n.area))
         a.same_threshold += abs(p.threshold - n.threshold) <= THRESHOLD_TOLERANCE * max(p.threshold, n.threshold)
+        a.same_view += p.view == n.view
+        a.faulted += p.view != "ok" or n.view != "ok"
     return a
 
 
@@ -256,12 +271,15 @@ def main(argv: list[str] | None = None) -> int:
             totals[name].add(s)
         rows.append([condition, str(agreement.frames), f"{agreement.motion_share:.2%}",
                      f"{agreement.area_share:.2%}" if agreement.both_motion else "-",
-                     f"{agreement.threshold_share:.2%}", *_cell(scores["python"]), *_cell(scores["native"])])
+                     f"{agreement.threshold_share:.2%}", f"{agreement.view_share:.2%}", str(agreement.faulted),
+                     *_cell(scores["python"]), *_cell(scores["native"])])
         print(f"  {condition}: {agreement.frames} frames, motion differs at {agreement.only_python[:8]} (python only) "
               f"{agreement.only_native[:8]} (native only)", file=sys.stderr)
     rows.append(["**all**", str(total.frames), f"{total.motion_share:.2%}", f"{total.area_share:.2%}",
-                 f"{total.threshold_share:.2%}", *_cell(totals["python"]), *_cell(totals["native"])])
+                 f"{total.threshold_share:.2%}", f"{total.view_share:.2%}", str(total.faulted),
+                 *_cell(totals["python"]), *_cell(totals["native"])])
     header = ["condition", "frames", "same motion verdict", "same area (both moving)", "same threshold",
+              "same view verdict", "view faulted (frames)",
               "python: caught", "onset (median / worst)", "time recorded", "false (lighting / quiet)",
               "native: caught", "onset (median / worst)", "time recorded", "false (lighting / quiet)"]
     feed = ("through H.264, the luma plane to both, as their decoders hand it on" if args.video

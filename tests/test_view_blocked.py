@@ -1,5 +1,6 @@
 """A real ``quickcam detector`` on a video whose lens gets covered: ``quickcam status`` says the camera cannot see,
-and the moments before were recorded as an event though the motion core took the cover for a change of light."""
+and the moments before were recorded as an event though the motion core took the cover for a change of light.
+The native detector (docs/native.md) runs the same scenario."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 
 from quickcam.detector.sources import DemoSource
 from tests.conftest import QUICKCAM, private_endpoint
+from tests.native_build import native_detector
 
 FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 3.0, 1.0, 30.0
 
@@ -41,27 +44,35 @@ def covered_video(path: Path) -> Path:
     return path
 
 
-def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_recorded(tmp_path: Path) -> None:
-    video = covered_video(tmp_path / "garage.mp4")
+@pytest.fixture(scope="module")
+def garage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The covered video, made once for both detectors (a few seconds of encoding)."""
+    return covered_video(tmp_path_factory.mktemp("view_blocked") / "garage.mp4")
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_recorded(
+        tmp_path: Path, garage: Path, detector: str) -> None:
+    command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     env.update(QUICKCAM_LINK__ENDPOINT=private_endpoint(tmp_path), QUICKCAM_CAMERA__SOURCE="file",
-               QUICKCAM_CAMERA__PATH=str(video), QUICKCAM_CAMERA__RECORD="reencode")
+               QUICKCAM_CAMERA__PATH=str(garage), QUICKCAM_CAMERA__RECORD="reencode")
     output_file, status_file = tmp_path / "detector.out", tmp_path / "outbox" / "detector-status.json"
     with open(output_file, "w") as output_to:
-        detector = subprocess.Popen([QUICKCAM, "detector", "--seconds", "120"], cwd=tmp_path, env=env,
-                                    stdout=output_to, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen([*command, "--seconds", "120"], cwd=tmp_path, env=env,
+                                   stdout=output_to, stderr=subprocess.STDOUT, text=True)
     live = ""
     try:
         deadline = time.monotonic() + 90  # the file plays in real time; a loaded machine may lag behind it
-        while time.monotonic() < deadline and "view blocked" not in live and detector.poll() is None:
+        while time.monotonic() < deadline and "view blocked" not in live and process.poll() is None:
             time.sleep(0.5)
             if status_file.exists():
                 live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                       timeout=30).stdout
         camera = json.loads(status_file.read_text())["cameras"]["cam0"]
     finally:
-        detector.terminate()
-        detector.wait(timeout=60)
+        process.terminate()
+        process.wait(timeout=60)
     output = output_file.read_text()
     assert "camera cam0: view blocked: the picture has no detail for" in live, (live, output[-3000:])
     assert "lens covered or sprayed, or no light at all" in live

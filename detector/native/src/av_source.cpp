@@ -140,6 +140,11 @@ bool AvSource::read(Frame& frame) {
     frame.time_ns = config_.source == "file" && !config_.realtime ? started_ns_ + int64_t(double(index_) * 1e9 / fps)
                                                                   : footage_ns();
     frame.index = index_++;
+#ifdef AV_FRAME_FLAG_KEY
+    frame.keyframe = (decoded_->flags & AV_FRAME_FLAG_KEY) ? 1 : 0;
+#else
+    frame.keyframe = decoded_->key_frame ? 1 : 0;
+#endif
     return true;
 }
 

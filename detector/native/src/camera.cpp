@@ -14,6 +14,7 @@
 #include "jpeg.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
+#include "view_guard.hpp"
 #include "wire.hpp"
 #include "zones.hpp"
 
@@ -99,6 +100,15 @@ bool EventClock::cut(int64_t time_ns) {
     return true;
 }
 
+bool EventClock::begin(int64_t onset, int64_t time_ns) {
+    if (recording) return false;
+    streak = 0;
+    recording = true;
+    last_motion_ns = time_ns;
+    onset_ns = std::min(onset, time_ns);
+    return true;
+}
+
 int64_t first_pre_roll_ns(int64_t onset_ns, int64_t quiet_look_ns, double pre_roll_s, double fps) {
     int64_t from_ns = onset_ns - int64_t(pre_roll_s * 1e9);
     int64_t frame_ns = int64_t(1e9 / std::max(1.0, fps));
@@ -166,6 +176,8 @@ CameraStats CameraPipeline::stats() {
 
 Value CameraPipeline::status_value() {
     CameraStats s = stats();
+    // A camera that delivers frames but cannot see (the view guard; a lost camera is said as lost instead).
+    std::string blind = s.state == "ok" ? s.view_fault : "";
     // Never "ok" while something is wrong: the camera's own trouble first, then a dead thread.
     std::string fault = s.state == "failing" || s.state == "lost" ? s.open_error : "";
     if (!fault.empty() && !s.retrying.empty()) fault += "; " + s.retrying;
@@ -173,6 +185,7 @@ Value CameraPipeline::status_value() {
     if (!s.fault.empty() && s.state != "ended") s.state = "failing";
     // A full or unwritable disk: never "ok" while footage is held or recording is reduced (camera_pipeline.py).
     std::string disk = disk_.fault();
+    if (!blind.empty()) disk = disk.empty() ? blind : blind + "; " + disk;
     if (!disk.empty()) {
         if (s.state == "ok") s.state = "degraded";
         fault = fault.empty() ? disk : fault + "; " + disk;
@@ -189,6 +202,7 @@ Value CameraPipeline::status_value() {
         {"write_failures", Value::integer(counts.failed)},
         {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording)},
         {"snapshots_replaced", Value::integer(counts.replaced)},
+        {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
     });
 }
 
@@ -309,6 +323,7 @@ void CameraPipeline::capture_loop() {
     int64_t idle_next_ns = 0;
     int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
     bool moving = false, zone_set = false;
+    ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
     while (!stop_) {
         Frame frame;
         if (!source_->read(frame)) {
@@ -355,6 +370,7 @@ void CameraPipeline::capture_loop() {
         while (!pre_roll.empty() && pre_roll.front().time_ns < frame.time_ns - keep_ns) pre_roll.pop_front();
 
         MotionResult result;
+        std::optional<ViewFault> blinded;
         bool look = !(dark && !clock.recording && frame.time_ns < next_check_ns);
         if (look && idle_period_ns > 0) {
             if (moving || clock.recording || dark || frame.time_ns + kIdleSlackNs >= idle_next_ns)
@@ -372,6 +388,7 @@ void CameraPipeline::capture_loop() {
         }
         if (look) {
             result = motion.detect(frame.luma());
+            blinded = watch_view(guard, motion.gray(), frame);
             moving = result.motion;
             bool now_dark = result.dark;
             if (now_dark != dark) {
@@ -390,6 +407,8 @@ void CameraPipeline::capture_loop() {
             }
         }
         auto action = clock.step(frame.time_ns, result.motion);
+        if (blinded && action == EventClock::Action::None && clock.begin(blinded->since_ns, frame.time_ns))
+            action = EventClock::Action::Start;  // the covering itself is evidence: its pre-roll is recorded
         if (look && !result.motion) quiet_look_ns = frame.time_ns;
         if (action == EventClock::Action::Start) {
             event_id = wire::new_message_id();
@@ -398,8 +417,12 @@ void CameraPipeline::capture_loop() {
                 ++stats_.events;
                 stats_.last_event_ms = frame.time_ns / 1000000;
             }
-            log::info("camera ", config_.id, ": motion, event ", event_id, " starts (area ", result.area_fraction, ", ",
-                      result.boxes.size(), " box(es))");
+            if (blinded)
+                log::info("camera ", config_.id, ": view ", blinded->kind, ", event ", event_id,
+                          " starts to keep what came before");
+            else
+                log::info("camera ", config_.id, ": motion, event ", event_id, " starts (area ", result.area_fraction,
+                          ", ", result.boxes.size(), " box(es))");
             snapshot(frame, event_id, result, 0);  // before anything else of the event
             snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
             push({Item::Start, {}, event_id});
@@ -421,6 +444,27 @@ void CameraPipeline::capture_loop() {
     }
     source_->close();
     if (clock.recording) push({Item::End, {}, event_id});
+}
+
+// The view guard's look at detection's picture (detect.py's _watch_view): logged once on entering and once on
+// leaving, the status carries the fault while it lasts. Returns the fault that just blinded the camera when it
+// is blocked or moved (an event starts); a frozen picture has nothing new to record.
+std::optional<ViewFault> CameraPipeline::watch_view(ViewGuard& guard, const cv::Mat& gray, const Frame& frame) {
+    ViewChange change = guard.look(gray, frame.time_ns, frame.keyframe);
+    {
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        const auto& fault = guard.fault();
+        stats_.view = fault ? fault->kind : "ok";
+        stats_.view_fault = fault ? fault->text : "";
+        stats_.view_faults = guard.episodes();
+    }
+    if (change.ended && !change.started)
+        log::info("camera ", config_.id, ": the view is back (", change.ended->kind, " for ",
+                  std::lround(double(frame.time_ns - change.ended->since_ns) / 1e9), " s)");
+    if (!change.started) return std::nullopt;
+    log::warning("camera ", config_.id, ": ", change.started->text);
+    if (change.started->kind == "frozen") return std::nullopt;
+    return change.started;
 }
 
 void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {

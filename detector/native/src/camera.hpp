@@ -1,7 +1,8 @@
 // One camera: source -> motion -> events -> recorder -> outbox, as detector/camera.py.
 //
-//   capture thread: read, detect (on a 160-pixel gray copy: cheap), run the event clock,
-//                   commit the instant snapshot, keep the pre-roll, hand frames to the recorder
+//   capture thread: read, detect (on a 160-pixel gray copy: cheap), watch the view on the same copy
+//                   (view_guard.hpp), run the event clock, commit the instant snapshot, keep the
+//                   pre-roll, hand frames to the recorder
 //   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox;
 //                   every 0.1 s at least, let the disk ladder (disk.hpp) retry what a full disk refused
 //
@@ -16,6 +17,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -24,6 +26,7 @@
 #include "outbox.hpp"
 #include "sources.hpp"
 #include "value.hpp"
+#include "view_guard.hpp"
 
 namespace qc {
 
@@ -42,6 +45,9 @@ struct EventClock {
     // The source is gone: a running event ends at time_ns and a trigger streak starts over.
     // True when an event was running (its end is end_ns).
     bool cut(int64_t time_ns);
+    // Start an event at time_ns with no motion (the view guard saw the camera blinded); false if one runs.
+    // Its footage starts from onset_ns (minus the pre-roll): when the view began to go.
+    bool begin(int64_t onset_ns, int64_t time_ns);
 };
 
 // Where an event's footage starts (pipeline/detect.py's _first_pre_roll_ns): pre_roll_s before the
@@ -72,6 +78,9 @@ struct CameraStats {
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     std::string fault;       // a thread that died, in words
     bool dark = false;
+    std::string view = "ok";  // the view guard's verdict: ok, blocked, moved, frozen (view_guard.hpp)
+    std::string view_fault;   // what the camera cannot see, in words, while it cannot
+    int64_t view_faults = 0;  // view faults since start
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
     double fps = 0.0;
     int width = 0, height = 0;
@@ -101,6 +110,7 @@ private:
     void record_loop();
     bool open_with_backoff();
     void push(Item item);
+    std::optional<ViewFault> watch_view(ViewGuard& guard, const cv::Mat& gray, const Frame& frame);
     void snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
 
     CameraConfig config_;

@@ -53,7 +53,8 @@ const char* kUsage =
     "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n"
     "       quickcam-native-detector --fit-status < cases.msgpack   (camera statuses fitted to the protocol, as JSON)\n"
     "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N] [--video-range]\n"
-    "           (raw 8-bit gray frames on stdin through the motion core, one verdict a line; bench/native_parity.py)\n";
+    "           (raw 8-bit gray frames on stdin through the motion core and the view guard, one verdict a line;\n"
+    "            bench/native_parity.py, tests/test_native_view_guard.py)\n";
 
 std::map<std::string, std::string> environment() {
     std::map<std::string, std::string> env;

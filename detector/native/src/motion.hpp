@@ -45,6 +45,8 @@ public:
     void watch(const cv::Mat& zone_mask) { zone_source_ = zone_mask; }
     // The gray-level change that counts at `brightness` (base.py's threshold_for).
     double threshold_for(double brightness) const;
+    // The last frame shrunk, gray (float) and blurred: base.py's MotionDetector.gray, the view guard's picture.
+    const cv::Mat& gray() const { return gray_; }
 
 private:
     void prepare(const cv::Mat& image, bool video_range);

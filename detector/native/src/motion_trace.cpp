@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "motion.hpp"
+#include "view_guard.hpp"
 #include "zones.hpp"
 
 namespace qc {
@@ -24,14 +25,19 @@ int run_motion_trace(const MotionConfig& config, const ZonesConfig& zones, const
         std::cerr << "quickcam-native-detector: " << e.what() << "\n";
         return 2;
     }
+    ViewGuard guard;  // frozen watched too (a trace is fed like a live source), no keyframes said
     cv::Mat frame(height, width, CV_8U);
     const size_t bytes = size_t(width) * size_t(height);
-    // One line per frame: motion area global_change lighting_blobs dark noise threshold brightness
-    std::printf("# motion area global lighting dark noise threshold brightness\n");
-    while (std::fread(frame.data, 1, bytes, stdin) == bytes) {
+    // One line per frame: motion area global_change lighting_blobs dark noise threshold brightness, then the
+    // view guard's verdict on the same picture (ok, blocked, moved, frozen), its structure and match. Frame n is
+    // at 1 s + n / fps (the guard's clock: 0 means "never").
+    std::printf("# motion area global lighting dark noise threshold brightness view structure match\n");
+    for (int64_t n = 0; std::fread(frame.data, 1, bytes, stdin) == bytes; ++n) {
         MotionResult r = motion.detect(frame, video_range);
-        std::printf("%d %.6f %d %d %d %.4f %.4f %.4f\n", int(r.motion), r.area_fraction, int(r.global_change),
-                    r.lighting_blobs, int(r.dark), r.noise, r.threshold, r.brightness);
+        guard.look(motion.gray(), 1000000000 + int64_t(double(n) * 1e9 / fps));
+        std::printf("%d %.6f %d %d %d %.4f %.4f %.4f %s %.5f %.4f\n", int(r.motion), r.area_fraction,
+                    int(r.global_change), r.lighting_blobs, int(r.dark), r.noise, r.threshold, r.brightness,
+                    guard.fault() ? guard.fault()->kind.c_str() : "ok", guard.structure(), guard.match());
     }
     std::fflush(stdout);
     return 0;

@@ -23,6 +23,7 @@ struct Frame {
     int width = 0, height = 0;
     int64_t time_ns = 0;
     int64_t index = 0;
+    int keyframe = -1;  // 1 or 0 when the decoder says whether it was a keyframe (the view guard), -1 when not
     cv::Mat luma() const { return yuv.rowRange(0, height); }
     cv::Mat bgr() const;
     void set_bgr(const cv::Mat& bgr);  // converted to I420, cropped to even sizes
