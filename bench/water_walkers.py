@@ -45,6 +45,7 @@ from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 WATER_TOP = 0.5  # share of the height where the water starts (as quiet_artefacts' harsh water)
 GAP_S = 10.0  # quiet between walkers, as the quiet hours
 FLICKER = 0.03  # the harsh weather's light flicker (a share, per frame)
+CLOUDS = 0.25  # the harsh weather's cloud shadows' depth (0: none)
 
 
 @dataclass
@@ -81,7 +82,8 @@ class Walk:
     onset: int | None = None
 
 
-def frames(seed: int, walks: list[Walk], flicker: float) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+def frames(seed: int, walks: list[Walk], flicker: float,
+           clouds: float) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """The clip, with each frame's walker mask (full size) or None."""
     composer = ArtefactComposer(VARIANTS["tune"])
     split = replace(FRESH, name="tune", seed=VARIANTS["tune"].seed)
@@ -92,7 +94,8 @@ def frames(seed: int, walks: list[Walk], flicker: float) -> Iterator[tuple[np.nd
     s.sway = water(s.plate, rng, FPS, top)
     s.sigma, s.jpeg = 4.0, 19
     s.lights.append(drift(rng, int(400 * FPS), 1.0, flicker))
-    s.lights.append(cloud_shadows(rng, FPS, SIZE, depth=0.25, speed_px_s=6.0))
+    if clouds:
+        s.lights.append(cloud_shadows(rng, FPS, SIZE, depth=clouds, speed_px_s=6.0))
     for _ in range(int(50 * FPS)):  # 20 s warm-up and 30 s quiet
         yield s.render(), None
     for number, walker in enumerate(composer.walkers):
@@ -109,7 +112,7 @@ def frames(seed: int, walks: list[Walk], flicker: float) -> Iterator[tuple[np.nd
             yield s.render(), None
 
 
-def run(seed: int, flicker: float = FLICKER) -> list[Walk]:
+def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Walk]:
     """One seed's clip through main's motion core, each walker's frames traced."""
     cv2.setNumThreads(1)
     watcher = Watcher(MotionConfig(), RecordingConfig())
@@ -174,7 +177,7 @@ def run(seed: int, flicker: float = FLICKER) -> list[Walk]:
     base.looks_like_light = traced_light
     walks: list[Walk] = []
     index, switched = -1, 0
-    for index, (image, mask) in enumerate(frames(seed, walks, flicker)):
+    for index, (image, mask) in enumerate(frames(seed, walks, flicker, clouds)):
         now.clear()
         if mask is not None:
             f = Frame(index / FPS)
@@ -191,7 +194,8 @@ def run(seed: int, flicker: float = FLICKER) -> list[Walk]:
             f.jump = abs(d._last_brightness - last) / max(last, 1.0) if last is not None else 0.0
         switched += d.switched > 0
     result = watcher.finish(index)
-    print(f"seed {seed}, flicker {flicker}: a switch of light in context in {switched} of {index + 1} frames "
+    print(f"seed {seed}, flicker {flicker}, clouds {clouds}: a switch of light in context in {switched} of "
+          f"{index + 1} frames "
           f"({switched / (index + 1):.0%})", flush=True)
     for walk in walks:
         hits = [(onset, start) for onset, start, end in result.events if start <= walk.end and end > walk.start]
@@ -201,7 +205,7 @@ def run(seed: int, flicker: float = FLICKER) -> list[Walk]:
     return walks
 
 
-def _run_one(job: tuple[int, float]) -> tuple[int, list[Walk]]:
+def _run_one(job: tuple[int, float, float]) -> tuple[int, list[Walk]]:
     return job[0], run(*job)
 
 
@@ -231,10 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--flicker", type=float, default=FLICKER, help="the light flicker (0.03: the harsh weather)")
+    parser.add_argument("--clouds", type=float, default=CLOUDS, help="cloud shadows' depth (0: none)")
     parser.add_argument("--frames", action="store_true", help="print every frame of each missed walker")
     args = parser.parse_args(argv)
     with ProcessPoolExecutor(args.jobs) as pool:
-        results = dict(pool.map(_run_one, [(seed, args.flicker) for seed in args.seeds]))
+        results = dict(pool.map(_run_one, [(seed, args.flicker, args.clouds) for seed in args.seeds]))
     for seed in args.seeds:
         walks = results[seed]
         wet = [w for w in walks if w.water >= 0.5]
