@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DETECTOR_NAME = "quickcam-detector"
 CAPABILITIES = ["credit", "snapshot", "segment"]
+DISCONNECTED_DRAIN_S = 5.0  # at stop, while not connected: ZeroMQ's longest reconnect interval
 HELLO_FIRST_S = 0.25  # first re-knock while the uploader has not answered; doubles up to heartbeat_s
 SILENT_AFTER_HEARTBEATS = 3
 STOPPING_LINGER_MS = 1000  # the last status (stopping) gets this long to leave at a clean stop
@@ -102,21 +103,33 @@ class UploaderLink:
         self.thread.start()
 
     def stop(self, drain_s: float = 0.0) -> None:
-        """Stop, first waiting up to ``drain_s`` for the outbox to empty while the uploader answers."""
+        """Stop, first waiting up to ``drain_s`` for the outbox to empty.
+
+        While the uploader answers: up to ``drain_s``. While not connected: up to 5 s
+        (``DISCONNECTED_DRAIN_S``), as a detector that ends right after it started (a short file
+        analysed) has not finished its first handshake yet, and ZeroMQ may be one reconnect interval
+        away from an uploader that has just come back; not at all when the handshake is known to
+        fail. Bounded, so a stop never hangs; what is left is sent on next start (the native
+        detector does the same, link.cpp).
+        """
         started = time.monotonic()
         deadline = started + drain_s
         depth = self.outbox.depth()[0]
-        if drain_s and depth and self.state.connected and self.thread.is_alive():
+        if drain_s and depth and self.thread.is_alive():
             log.info("link: waiting up to %.0f s for the uploader to acknowledge %d item(s)", drain_s, depth)
-            while (time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive()
-                   and self.state.connected and not self.state.connection_dropped):
+            while time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive():
+                state = self.state
+                hopeless = state.auth_refused or state.handshake_failing  # keys that do not match: no ack comes
+                if ((not state.connected or state.connection_dropped)
+                        and (hopeless or time.monotonic() - started >= DISCONNECTED_DRAIN_S)):
+                    break
                 time.sleep(0.05)
             left = self.outbox.depth()[0]
             log.info("link: after %.1f s, %d of %d item(s) acknowledged%s", time.monotonic() - started,
                      depth - left, depth, "" if not left else
                      ("; the rest is sent on next start"
                       if self.state.connected and not self.state.connection_dropped
-                      else "; the uploader went away, the rest is sent on next start"))
+                      else "; the uploader is not connected, the rest is sent on next start"))
         self.stop_event.set()
         self._wakeup.wake()
         self.thread.join(timeout=5)

@@ -141,3 +141,39 @@ def test_a_new_item_leaves_at_once_while_the_idle_link_sleeps_until_its_next_hea
     finally:
         link.stop()
         peer.close()
+
+
+def test_a_detector_stopping_right_after_it_started_delivers_before_it_ends(
+    workdir: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A short file analysed in a fraction of a second ended before the first handshake, and its event
+    waited in the outbox for a next start that an analysis run never has (seen in CI, test_camera_open)."""
+    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
+    outbox = Outbox(workdir / "outbox")
+    header, payload = snapshot()
+    outbox.commit_bytes(header, payload)
+    link = UploaderLink(LinkConfig(endpoint=os.environ["QUICKCAM_LINK__ENDPOINT"], ack_timeout_s=3,
+                                   heartbeat_s=0.5), outbox, ["cam0"], camera_status=dict)
+    with running_uploader(workdir):
+        link.start()
+        link.stop(drain_s=shutdown_drain_s(3))  # at once: not yet connected
+    assert outbox.depth()[0] == 0, caplog.text
+    assert "1 of 1 item(s) acknowledged" in caplog.text
+
+
+def test_with_no_uploader_at_all_the_stop_waits_5_s_for_one_then_keeps_the_items(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
+    outbox = Outbox(tmp_path / "outbox")
+    header, payload = snapshot()
+    outbox.commit_bytes(header, payload)
+    link = UploaderLink(LinkConfig(endpoint=private_endpoint(tmp_path), ack_timeout_s=20, heartbeat_s=0.5),
+                        outbox, ["cam0"], camera_status=dict)
+    link.start()
+    started = time.monotonic()
+    link.stop(drain_s=shutdown_drain_s(20))
+    waited = time.monotonic() - started
+    assert outbox.depth()[0] == 1  # kept for the next start, never lost
+    assert 4.5 < waited < 8, waited  # not the whole 20 s: nobody is there to answer
+    assert "the uploader is not connected, the rest is sent on next start" in caplog.text
