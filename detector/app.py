@@ -29,9 +29,13 @@ EXIT_NO_FRAME = 3  # a camera never delivered a frame (or a file went away mid-a
 SHUTDOWN_DRAIN_MAX_S = 25.0
 
 
-def shutdown_drain_s(ack_timeout_s: float) -> float:
-    """How long the detector waits at stop for acks: the ack timeout, at least 5 s, at most 25 s."""
-    return min(max(SHUTDOWN_DRAIN_S, ack_timeout_s), SHUTDOWN_DRAIN_MAX_S)
+CAMERA_JOIN_S = 10.0  # at stop, all cameras together get this long to close their open segments
+
+
+def shutdown_drain_s(ack_timeout_s: float, spent_s: float = 0.0) -> float:
+    """How long the detector waits at stop for acks: the ack timeout, at least 5 s, and never past 25 s
+    after the stop began (``spent_s`` already went on closing the cameras' segments)."""
+    return max(0.0, min(max(SHUTDOWN_DRAIN_S, ack_timeout_s), SHUTDOWN_DRAIN_MAX_S - spent_s))
 
 
 def _package_version() -> str:
@@ -97,13 +101,15 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
             break
 
     log.info("detector: stopping; closing open segments")
+    stopping_at = time.monotonic()
     if console is not None:
         console.stop()
     if isinstance(hooks.governor, RateGovernor):
         hooks.governor.stop()
+    joined_by = stopping_at + CAMERA_JOIN_S  # one deadline for all: eight stuck cameras must not take 80 s
     for pipeline in pipelines:
-        pipeline.join(timeout=10)
-    link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s))
+        pipeline.join(timeout=max(0.0, joined_by - time.monotonic()))
+    link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s, time.monotonic() - stopping_at))
     status_writer.stop()
     depth, size = outbox.depth()
     if depth:

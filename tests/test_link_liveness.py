@@ -97,6 +97,8 @@ def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(
 ) -> None:
     assert shutdown_drain_s(10) == 10 and shutdown_drain_s(1) == 5
     assert shutdown_drain_s(3600) == SHUTDOWN_DRAIN_MAX_S  # bounded: systemd and compose give 30 s to stop
+    assert shutdown_drain_s(3600, spent_s=10) == SHUTDOWN_DRAIN_MAX_S - 10  # cameras' closing counts in it
+    assert shutdown_drain_s(10, spent_s=30) == 0
     caplog.set_level(logging.INFO, logger="quickcam.detector.link")
     endpoint = private_endpoint(tmp_path)
     config = LinkConfig(endpoint=endpoint, ack_timeout_s=10, heartbeat_s=0.5)
