@@ -88,6 +88,20 @@ def _seed_the_shared_generators() -> None:
     np.random.seed(0)  # the legacy generator: the shared one
 
 
+def end_context(ctx: Any) -> None:
+    """End a test peer's ZeroMQ context without ever stalling the suite.
+
+    ``term()`` of a fake uploader's own context once hung 300 s in a full-suite run after every
+    assertion had passed (libzmq's teardown, not the code under test): the context is destroyed
+    with linger 0 in a daemon thread that is given 10 s.
+    """
+    import threading
+
+    closing = threading.Thread(target=ctx.destroy, kwargs={"linger": 0}, daemon=True)
+    closing.start()
+    closing.join(10)
+
+
 def private_endpoint(root: Path) -> str:
     """The default kind of link endpoint, ipc:// in a 0700 folder, made absolute for test clients.
 

@@ -22,7 +22,7 @@ from quickcam.common.config import LinkConfig
 from quickcam.common.curve import CurveKeys, load_public_key, load_secret_key, write_keypair
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
-from tests.conftest import QUICKCAM, REPO, free_port
+from tests.conftest import QUICKCAM, REPO, end_context, free_port
 
 if TYPE_CHECKING:
     from tests.pipeline import Pipeline
@@ -154,7 +154,7 @@ class Client:
 
     def close(self) -> None:
         self.sock.close()
-        self.ctx.term()
+        end_context(self.ctx)
 
 
 def stored_ids(root: Path) -> set[str]:

@@ -26,7 +26,7 @@ from quickcam.detector.doctor import (
     describe_source,
     running_detector,
 )
-from tests.conftest import QUICKCAM, free_port
+from tests.conftest import QUICKCAM, end_context, free_port
 
 ANSI = "\x1b["
 
@@ -224,7 +224,7 @@ class _FakeUploader:
         self.stop.set()
         self.thread.join()
         self.sock.close(linger=0)
-        self.ctx.term()
+        end_context(self.ctx)
 
 
 @pytest.mark.parametrize(("reply", "ok", "words"), [

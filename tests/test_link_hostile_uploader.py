@@ -21,7 +21,7 @@ from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
 from quickcam.detector.link import MAX_REPLY_BYTES, UploaderLink
 from quickcam.detector.outbox import Outbox
-from tests.conftest import private_endpoint
+from tests.conftest import end_context, private_endpoint
 from tests.test_curve import snapshot, wait_until
 
 ITEMS = 3
@@ -91,7 +91,7 @@ def test_an_uploader_sending_garbage_after_a_good_hello_costs_nothing_and_is_cou
         if thread is not None:
             thread.join(timeout=5)
         router.close()
-        ctx.term()
+        end_context(ctx)
     lines = [r for r in caplog.records if "malformed" in r.getMessage()]
     assert 1 <= len(lines) <= 5, [r.getMessage() for r in lines]  # not one line per junk message
     assert not [r for r in caplog.records if r.exc_info], "no traceback"

@@ -23,7 +23,7 @@ from quickcam.common.config import LinkConfig
 from quickcam.detector.app import SHUTDOWN_DRAIN_MAX_S, shutdown_drain_s
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
-from tests.conftest import private_endpoint
+from tests.conftest import end_context, private_endpoint
 from tests.test_curve import running_uploader, snapshot, wait_until
 
 pytestmark = pytest.mark.realtime  # silences and the shutdown's wait are measured on the wall clock
@@ -89,7 +89,7 @@ class _SlowAckUploader:
         self.stop.set()
         self.thread.join()
         self.sock.close(linger=0)
-        self.ctx.term()
+        end_context(self.ctx)
 
 
 def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(

@@ -22,7 +22,7 @@ from quickcam.detector.link import UploaderLink
 from quickcam.detector.link_state import LinkState
 from quickcam.detector.outbox import Outbox
 from quickcam.uploader.cli import detector_line
-from tests.conftest import private_endpoint
+from tests.conftest import end_context, private_endpoint
 from tests.test_curve import wait_until
 
 
@@ -52,11 +52,7 @@ class _MutableUploader:
         self.stop.set()
         self.thread.join()
         self.sock.close(linger=0)
-        # term() once hung 300 s here in a full-suite run after every assertion had passed (libzmq's
-        # teardown of this fake's own context, not the link under test): bounded, it cannot stall the suite
-        closing = threading.Thread(target=self.ctx.term, daemon=True)
-        closing.start()
-        closing.join(10)
+        end_context(self.ctx)
 
 
 def _line(link: UploaderLink) -> str:
