@@ -25,6 +25,7 @@ constexpr double kReopenFirstS = 0.5;
 constexpr int kMaxSnapshots = 6;  // per event
 constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
+constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (camera_pipeline.py DETECT_SLACK_NS)
 
 // The first ``limit`` bytes of ``text`` without splitting a UTF-8 character (a cut one is invalid text,
 // and the uploader refuses the whole status).
@@ -308,11 +309,11 @@ void CameraPipeline::capture_loop() {
     // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
     // no motion and it is not dark, detection looks only this often; frames are still recorded.
     const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
-    // Detection runs inline, so the pre-roll needs no slack for a detector lagging behind
-    // (the Python detector keeps 2 s more): at 640x480 each second kept is 7 MB at 15 fps (I420).
     // An event's footage may start a look interval before its onset (first_pre_roll_ns): kept too.
-    // One frame more at the source's rate (not [camera] fps: a 10 fps file under the default 15 lost a frame).
-    const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + int64_t(1e9 / std::max(1.0, fps));
+    // And 2 s more, as camera_pipeline.py's DETECT_SLACK_NS: an event the view guard starts begins where the
+    // fault began, BLOCKED_S (4 s) before it is said, minus the pre-roll; with only the pre-roll kept the
+    // covering hand was not in it. At 640x480 each second kept is 7 MB at 15 fps (I420).
+    const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + kDetectSlackNs;
     std::deque<int64_t> fps_window;
     std::string event_id;
     int snapshots = 0;
