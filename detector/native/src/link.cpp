@@ -71,7 +71,7 @@ void UploaderLink::stop(double drain_s) {
 LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
-            error_cleared_at_, status_headers_.bad_status()};
+            error_cleared_at_, status_headers_.bad_status(), malformed_};
 }
 
 void UploaderLink::fail(const std::string& error) {
@@ -330,8 +330,12 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
     wire::Message message;
     try {
         message = wire::decode(frames, wire::kDefaultMaxPayload, wire::kUploaderTypes);
-    } catch (const wire::ProtocolError& e) {
-        log::warning("link: ignoring a malformed message from the uploader: ", e.what());
+    } catch (const wire::ProtocolError& e) {  // counted (status file: link.malformed), logged once per 100
+        ++malformed_;
+        fail(std::to_string(malformed_) + " malformed message(s) from the uploader ignored (" + e.what() + ")");
+        if (malformed_ % 100 == 1)
+            log::warning("link: ignoring a malformed message from the uploader (", malformed_, " so far; is the "
+                         "endpoint a quickcam uploader?): ", e.what());
         return;
     }
     last_heard_ = now;

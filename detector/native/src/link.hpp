@@ -28,6 +28,7 @@ struct LinkStatus {
     double last_error_at = 0;      // when (epoch seconds)
     double error_cleared_at = 0;   // when the link was healthy again after it (0: it still stands)
     int64_t bad_status = 0;        // status headers sent with camera figures fixed (status_header.hpp)
+    int64_t malformed = 0;         // messages from the uploader that did not decode, ignored
 };
 
 class UploaderLink {
@@ -79,7 +80,7 @@ private:
     bool connected_ = false;
     int64_t credit_messages_ = 0, credit_bytes_ = 0, max_payload_ = 0;
     double last_heard_ = 0, hello_every_ = 0.25, reopen_at_ = 0, refused_backoff_ = 5.0;
-    int64_t acked_ = 0, refused_ = 0, retransmits_ = 0;
+    int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0;
     bool auth_refused_ = false, handshake_failing_ = false;
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
     bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once

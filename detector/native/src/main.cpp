@@ -154,10 +154,11 @@ int run(const qc::Config& config, double seconds) {
             {"detector", Value::text("quickcam-native-detector")},
             {"cameras", cameras},
             {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
-                                   {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
+                                   {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")},
+                                   {"deleted", Value::integer(outbox.deleted())}})},  // deleted under us (ensure_folders)
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
-                                 {"bad_status", Value::integer(ls.bad_status)},
+                                 {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
                                  {"error_cleared_at", Value::real(ls.error_cleared_at)}})},

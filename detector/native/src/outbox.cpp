@@ -145,6 +145,7 @@ void Outbox::ensure_folders() {
                 ++gone;
             }
         }
+        deleted_ += int64_t(gone);
     }
     log::error("outbox: the folder ", root_, " was deleted while the detector ran; made it again (the ", gone,
                " item(s) waiting in it for the uploader, its journal produced.jsonl and any open segment went with "

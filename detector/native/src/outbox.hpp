@@ -42,6 +42,8 @@ public:
     void remove(const std::string& id, const std::string& keep_copy_in = "");
     void refuse(const std::string& id);
     std::pair<int64_t, int64_t> depth();  // items, payload bytes
+    // Items forgotten because their files were deleted under the running detector (status file: outbox.deleted).
+    int64_t deleted() { std::lock_guard<std::mutex> lock(mutex_); return deleted_; }
     const std::string& root() const { return root_; }
     const std::string& refused_dir() const { return refused_; }
 
@@ -52,6 +54,7 @@ private:
     std::string root_, staging_, refused_;
     std::mutex mutex_;
     std::map<std::string, OutboxItem> items_;
+    int64_t deleted_ = 0;
 };
 
 // Hold `<root>/.lock` (an flock, as detector/outbox.py's lock_outbox: one detector of either kind per
