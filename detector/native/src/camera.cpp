@@ -22,6 +22,7 @@ namespace qc {
 
 namespace {
 constexpr double kReopenFirstS = 0.5;
+constexpr int kFileReopenAttempts = 3;  // a file analysed as fast as possible that went away: then given up
 constexpr int kMaxSnapshots = 6;  // per event
 constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
@@ -248,6 +249,15 @@ bool CameraPipeline::open_with_backoff() {
                 stats_.state = "failing";
                 return false;
             }
+            if (config_.source == "file" && !source_->live && stats_.opened && attempt + 1 >= kFileReopenAttempts) {
+                // One that went away mid-analysis (deleted, emptied) and would not reopen (capture.py's
+                // _analysis_abandoned): a few reopens ride out a network share's hiccup, more would wait for ever.
+                stats_.open_error = reason + " (gave up after " + std::to_string(attempt + 1) + " reopen attempts: a "
+                                    "file analysed as fast as possible is not waited for; its analysis is incomplete)";
+                log::error("camera ", config_.id, ": ", stats_.open_error);
+                stats_.state = "failing", stats_.retrying.clear(), stats_.abandoned = true;
+                return false;
+            }
             if (!stats_.opened) {  // never delivered a frame
                 if (stats_.state != "failing") {
                     log::error("camera ", config_.id, ": ", reason);
@@ -329,8 +339,14 @@ void CameraPipeline::capture_loop() {
         Frame frame;
         if (!source_->read(frame)) {
             if (source_->ended) {
-                log::info("camera ", config_.id, ": end of file ", config_.path);
                 std::lock_guard<std::mutex> lock(stats_mutex_);
+                if (!source_->cut_short.empty()) {  // truncated while it was read: the rest is never analysed
+                    stats_.open_error = source_->cut_short + " (its analysis is incomplete)";
+                    log::error("camera ", config_.id, ": ", stats_.open_error);
+                    stats_.state = "failing", stats_.abandoned = true;
+                    break;
+                }
+                log::info("camera ", config_.id, ": end of file ", config_.path);
                 stats_.state = "ended";
                 break;
             }

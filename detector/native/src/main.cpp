@@ -231,7 +231,14 @@ int run(const qc::Config& config, double seconds) {
         log::error("detector: camera ", p->id(), " never delivered a frame (",
                    s.open_error.empty() ? "opened, but no frame came" : s.open_error, ")");
     }
-    return blind ? kExitNoFrame : 0;
+    int abandoned = 0;
+    for (auto& p : pipelines) {
+        CameraStats s = p->stats();
+        if (!s.abandoned) continue;
+        ++abandoned;
+        log::error("detector: camera ", p->id(), " did not analyse its file to the end (", s.open_error, ")");
+    }
+    return blind || abandoned ? kExitNoFrame : 0;
 }
 
 }  // namespace
