@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,6 +21,8 @@
 #include "value.hpp"
 
 namespace qc {
+
+class Wakeup;  // link.cpp: an eventfd the link's poll waits on beside its sockets
 
 struct LinkStatus {
     bool connected = false;
@@ -54,7 +57,8 @@ private:
     Value status_header(bool stopping);
     void send_hello();
     double next_interval();
-    void send_pending(double now);
+    bool send_pending(double now);  // false: ZeroMQ would not take a message (tried again shortly)
+    int idle_ms(double now, double next_heartbeat);  // how long the loop may sleep
     void handle(const std::vector<std::string>& frames, double now);
     void on_nack(const Value& header, double now);
     void on_monitor_event(uint16_t event, int32_t value);
@@ -75,6 +79,7 @@ private:
     int monitor_serial_ = 0;
     std::thread thread_;
     std::atomic<bool> stop_{false};
+    std::shared_ptr<Wakeup> wakeup_;  // a new outbox item or stop() cuts the loop's sleep short
 
     std::mutex mutex_;  // guards the fields below (status() reads them from another thread)
     bool connected_ = false;

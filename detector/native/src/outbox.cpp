@@ -225,6 +225,12 @@ void Outbox::commit_header(const Value& header) {
     ::fsync(fd);
     ::close(fd);
     items_[id] = {id, header.at("type").s, header.at("size").i};
+    for (const auto& listener : listeners_) listener();  // under the lock: on_new_item may add one meanwhile
+}
+
+void Outbox::on_new_item(std::function<void()> listener) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    listeners_.push_back(std::move(listener));
 }
 
 bool Outbox::load(const std::string& id, std::string& header_bytes, std::string& payload) {
