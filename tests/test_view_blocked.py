@@ -87,8 +87,8 @@ def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_re
     segments = [item for item in items if item.get("type") == "segment"]
     assert segments and len({item["event"] for item in items}) == 1, items
     # The footage reaches back to where the cover began, BLOCKED_S (4 s) before the guard said so (the onset
-    # snapshot): both detectors keep 2 s beyond the 2 s pre-roll. A native one that kept only the pre-roll
-    # started 2.1 s before the snapshot, the cloth already over the lens (Python: 4.0 s).
+    # snapshot): both hold 2 s beyond the 2 s pre-roll then (the native one only while a cover is suspected).
+    # A native one that kept only the pre-roll started 2.1 s before the snapshot, the cloth already over the lens.
     said = next(item for item in items if item.get("type") == "snapshot")
     lead_s = (said["time_ms"] - min(item["start_ms"] for item in segments)) / 1000
     assert lead_s >= BLOCKED_S - 0.5, (lead_s, items)

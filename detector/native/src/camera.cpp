@@ -319,11 +319,12 @@ void CameraPipeline::capture_loop() {
     // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
     // no motion and it is not dark, detection looks only this often; frames are still recorded.
     const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
-    // An event's footage may start a look interval before its onset (first_pre_roll_ns): kept too.
-    // And 2 s more, as camera_pipeline.py's DETECT_SLACK_NS: an event the view guard starts begins where the
-    // fault began, BLOCKED_S (4 s) before it is said, minus the pre-roll; with only the pre-roll kept the
-    // covering hand was not in it. At 640x480 each second kept is 7 MB at 15 fps (I420).
-    const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + kDetectSlackNs;
+    // Detection runs inline, so the pre-roll needs no slack for a detector lagging behind: at 640x480 each
+    // second kept is 7 MB at 15 fps (I420). An event's footage may start a look interval before its onset
+    // (first_pre_roll_ns): kept too. One frame more at the source's rate (not [camera] fps: a 10 fps file
+    // under the default 15 lost a frame).
+    const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + int64_t(1e9 / std::max(1.0, fps));
+    const int64_t pre_roll_ns = int64_t(rec.pre_roll_s * 1e9);
     std::deque<int64_t> fps_window;
     std::string event_id;
     int snapshots = 0;
@@ -384,7 +385,13 @@ void CameraPipeline::capture_loop() {
             dark = stats_.dark;
         }
         pre_roll.push_back(frame);
-        while (!pre_roll.empty() && pre_roll.front().time_ns < frame.time_ns - keep_ns) pre_roll.pop_front();
+        // An event the view guard starts begins where the cover or turn began minus the pre-roll, BLOCKED_S (4 s)
+        // before it is said: while one is suspected, kept from there, up to kDetectSlackNs more (what the Python
+        // detector's buffer holds always, camera_pipeline.py's DETECT_SLACK_NS; here only while it is needed).
+        int64_t keep_from_ns = frame.time_ns - keep_ns;
+        if (int64_t since_ns = guard.suspect_since_ns())
+            keep_from_ns = std::max(std::min(keep_from_ns, since_ns - pre_roll_ns), keep_from_ns - kDetectSlackNs);
+        while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) pre_roll.pop_front();
 
         MotionResult result;
         std::optional<ViewFault> blinded;
