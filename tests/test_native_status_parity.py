@@ -1,9 +1,11 @@
-"""The counts of the status file that ``quickcam status`` shows, written alike by both detectors.
+"""The counts of the status file that ``quickcam status`` shows, written as the Python detector writes them.
 
 ``link.malformed`` (junk from the uploader, ignored: counted, the link's last error, a log line
 per hundred) and ``outbox.deleted`` (items whose files someone deleted with the outbox folder
 under the running detector), as ``detector/status_file.py`` writes them. The native detector
 logged the junk without counting it and forgot the deleted items without counting them.
+The Python detector's junk is tested in-process (tests/test_link_hostile_uploader.py, with
+the reply over the link's size limit that the native test sends too).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import zmq
 
 from quickcam.common import protocol
+from quickcam.detector.link import MAX_REPLY_BYTES
 from quickcam.detector.outbox import Outbox
 from quickcam.uploader.cli import detector_line
 from tests.conftest import QUICKCAM, private_endpoint
@@ -43,7 +47,8 @@ def _status(path: Path) -> dict:
 
 
 class _JunkUploader:
-    """Answers hello and status with credit; sends ``FLOOD`` junk messages once ``flood`` is set."""
+    """Answers hello and status with credit; sends ``FLOOD`` junk messages once ``flood`` is set, and a
+    message over the link's size limit (ZeroMQ drops such a connection) once ``oversize`` is set."""
 
     def __init__(self, endpoint: str) -> None:
         self.ctx = zmq.Context()
@@ -51,6 +56,7 @@ class _JunkUploader:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(endpoint)
         self.flood, self.flooded, self.stop = threading.Event(), threading.Event(), threading.Event()
+        self.oversize, self.oversized = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -63,6 +69,9 @@ class _JunkUploader:
                 for frames in (junk * FLOOD)[:FLOOD]:
                     self.sock.send_multipart([peer, *frames])
                 self.flooded.set()
+            if self.oversize.is_set() and peer and not self.oversized.is_set():
+                self.sock.send_multipart([peer, protocol.PROTOCOL_FRAME, b"\0" * (MAX_REPLY_BYTES + 1)])
+                self.oversized.set()
             if not self.sock.poll(20):
                 continue
             peer, *frames = self.sock.recv_multipart()
@@ -79,15 +88,15 @@ class _JunkUploader:
         closing.join(10)
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
-def test_junk_from_the_uploader_is_counted_in_link_malformed_and_logged_once_per_hundred(
-        tmp_path: Path, detector: str) -> None:
+@pytest.mark.realtime  # a dropped connection is reopened after three silent heartbeats and 5 s
+def test_native_junk_from_the_uploader_is_counted_and_a_connection_dropped_for_an_oversized_reply_reopened(
+        tmp_path: Path) -> None:
     endpoint = private_endpoint(tmp_path)
     Path(endpoint.removeprefix("ipc://")).parent.mkdir(mode=0o700, exist_ok=True)  # the peer binds first
     (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 0.5\n{QUIET}')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     peer = _JunkUploader(endpoint)
-    process = subprocess.Popen([*_command(detector), "--config", "quickcam.toml", "--seconds", "60"],
+    process = subprocess.Popen([*_command("native"), "--config", "quickcam.toml", "--seconds", "60"],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     status = tmp_path / "outbox" / "detector-status.json"
 
@@ -101,6 +110,12 @@ def test_junk_from_the_uploader_is_counted_in_link_malformed_and_logged_once_per
         counted = _status(status)
         # the next credit (a heartbeat's answer) clears the error: shown as past, still counted
         assert wait_until(lambda: link().get("error_cleared_at"), 20), link()
+        # ZeroMQ drops a connection that brings a frame over the link's limit, and does not reconnect by itself:
+        # the uploader goes silent, and a new socket after 5 s gets its credit again (it never did before)
+        dropped_at = time.time()
+        peer.oversize.set()
+        assert wait_until(lambda: link().get("last_error", "").startswith("uploader silent"), 20), link()
+        assert wait_until(lambda: link().get("connected") and link().get("error_cleared_at", 0) > dropped_at, 30)
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=60)[0]
@@ -111,6 +126,8 @@ def test_junk_from_the_uploader_is_counted_in_link_malformed_and_logged_once_per
     lines = [line for line in output.splitlines() if "ignoring a malformed message from the uploader" in line]
     assert len(lines) == 2 and "(1 so far; is the endpoint a quickcam uploader?)" in lines[0], lines
     assert "(101 so far;" in lines[1], lines
+    reopened = [line for line in output.splitlines() if "ZeroMQ did not reconnect; trying with a new socket" in line]
+    assert len(reopened) == 1, output[-3000:]
 
 
 @pytest.mark.parametrize("detector", ["python", "native"])

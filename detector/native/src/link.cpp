@@ -192,8 +192,14 @@ void UploaderLink::run() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (reopen_at_ > 0 && now >= reopen_at_) {
-                // libzmq gives up on a peer that refused our key: knock again with a new socket.
-                log::info("link: trying the uploader again after it refused this detector's key");
+                // libzmq gives up on a peer that refused our key, and did not reconnect after it dropped a
+                // connection over a reply past MAXMSGSIZE: knock again with a new socket (link.py).
+                if (auth_refused_)
+                    log::info("link: trying the uploader again after it refused this detector's key");
+                else if (!reopened_)
+                    log::warning("link: the connection to the uploader dropped and ZeroMQ did not reconnect; trying "
+                                 "with a new socket (again, backing off up to ", kAuthRetryMaxS, " s, until it answers)");
+                reopened_ = !auth_refused_;
                 close_socket();
                 open_socket();
                 reopen_at_ = 0;
@@ -296,7 +302,8 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         handshake_failing_ = true;
     } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         hello_now_ = true;
-        dropped_ = false;
+        dropped_ = reopened_ = false;
+        if (!auth_refused_) reopen_at_ = 0;  // ZeroMQ reconnected by itself: no new socket needed
         refused_backoff_ = kAuthRetryFirstS;
         if (handshake_failing_) log::info("link: handshake with the uploader succeeds again");
         if (auth_refused_) log::info("link: the uploader accepts this detector's key now");
@@ -319,6 +326,10 @@ void UploaderLink::heartbeat(double now) {
         hello_every_ = kHelloFirstS;
     }
     if (!connected_) {
+        if (dropped_ && !auth_refused_ && reopen_at_ == 0) {  // a new socket, unless ZeroMQ reconnects first
+            reopen_at_ = now + refused_backoff_;
+            refused_backoff_ = std::min(refused_backoff_ * 2, kAuthRetryMaxS);
+        }
         send_hello();
         return;
     }

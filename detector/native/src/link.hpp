@@ -88,6 +88,7 @@ private:
     int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0;
     bool auth_refused_ = false, handshake_failing_ = false;
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
+    bool reopened_ = false;   // a new socket was opened after a dropped connection (said once per outage)
     bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once
     std::string last_error_;
     double last_error_at_ = 0, error_cleared_at_ = 0;
