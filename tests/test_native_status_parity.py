@@ -88,7 +88,6 @@ class _JunkUploader:
         closing.join(10)
 
 
-@pytest.mark.realtime  # a dropped connection is reopened after three silent heartbeats and 5 s
 def test_native_junk_from_the_uploader_is_counted_and_a_connection_dropped_for_an_oversized_reply_reopened(
         tmp_path: Path) -> None:
     endpoint = private_endpoint(tmp_path)
