@@ -136,14 +136,16 @@ def walk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_h264(tmp_path_factory.mktemp("video") / "walk.mp4", seconds=40.0, fps=5.0, bitrate=1_000_000)
 
 
-def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, delete: bool = True,
+def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, delete: bool = True, detector: list[str] | None = None,
                           **camera: str) -> tuple[Pipeline, Path]:
     """A detector (beside an uploader) analysing a copy of ``walk_video`` as fast as possible, that copy emptied
-    (and deleted) once its first segment is committed; returned once the detector has ended (or 60 s on)."""
+    (and deleted) once its first segment is committed; returned once the detector has ended (or 60 s on).
+
+    ``detector``: another detector's argv (tests/test_native_camera_open.py runs the native one)."""
     video = tmp_path / "garage.mp4"
     shutil.copy(walk_video, video)
     overrides = {f"QUICKCAM_CAMERA__{key.upper()}": value for key, value in camera.items()}
-    pipe = Pipeline(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
+    pipe = Pipeline(tmp_path, detector=detector, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
                     QUICKCAM_CAMERA__REALTIME="false", QUICKCAM_CAMERA__START="2026-03-01T12:00:00+00:00",
                     **overrides)
     pipe.start_uploader_listening()
@@ -165,7 +167,8 @@ def _ended_incomplete(pipe: Pipeline, said: str) -> None:
     """Exit 3 on its own, one error line saying ``said``, the camera failing, everything recorded stored."""
     output = pipe.output("detector")
     assert pipe.procs["detector"].returncode == 3, output[-3000:]  # on its own, not killed: not waited for
-    lines = [line for line in output.splitlines() if 'level=error' in line and 'msg="camera cam0: ' in line]
+    lines = [line for line in output.splitlines()  # Python's logfmt line, or the native detector's plain one
+             if ('level=error' in line and 'msg="camera cam0: ' in line) or " ERROR   camera cam0: " in line]
     assert len(lines) == 1 and said in lines[0], output[-3000:]
     assert "Traceback" not in output
     assert "camera cam0 did not analyse its file to the end" in output

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import private_endpoint
 from tests.native_build import native_detector
+from tests.test_camera_open import _analysis_cut_mid_way, _ended_incomplete, walk_video  # noqa: F401 - a fixture
 
 
 def _env(root: Path, **overrides: str) -> dict[str, str]:
@@ -78,3 +79,28 @@ def test_a_native_fault_cut_to_300_bytes_never_splits_a_character(tmp_path: Path
     raw = (tmp_path / "outbox" / "detector-status.json").read_bytes()
     fault = json.loads(raw.decode("utf-8"))["cameras"]["cam0"]["fault"]  # strict: a split character raises
     assert "éé" in fault and 290 < len(fault.encode()) <= 300, fault
+
+
+@pytest.mark.parametrize("delete", [False, True])  # emptied, or emptied and deleted: FFmpeg's open file says 0 bytes
+def test_a_native_file_for_analysis_truncated_mid_analysis_ends_with_one_line_and_exit_3(
+        tmp_path: Path, walk_video: Path, delete: bool) -> None:  # noqa: F811 - the fixture
+    """As tests/test_camera_open.py's. Before, the native detector took the cut for the file's end: exit 0."""
+    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video, delete=delete, detector=[str(native_detector())])
+    try:
+        _ended_incomplete(pipe, f"{video} was cut short while it was analysed ({walk_video.stat().st_size} bytes "
+                                "when it opened, 0 at its end); analyse a complete copy of it (its analysis is "
+                                "incomplete)")
+    finally:
+        pipe.close()
+
+
+def test_a_native_looped_file_for_analysis_that_goes_away_ends_after_3_reopens_with_one_line_and_exit_3(
+        tmp_path: Path, walk_video: Path) -> None:  # noqa: F811 - the fixture
+    """As tests/test_camera_open.py's. Before, the native detector retried for ever (its camera lost)."""
+    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video, loop="true", reopen_max_s="1",
+                                        detector=[str(native_detector())])
+    try:
+        _ended_incomplete(pipe, f"cannot open {video} — no such file; check [camera] path (gave up after 3 reopen "
+                                "attempts")
+    finally:
+        pipe.close()

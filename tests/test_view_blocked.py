@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from quickcam.detector.pipeline.view_guard import BLOCKED_S
 from quickcam.detector.sources import DemoSource
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.native_build import native_detector
@@ -85,3 +86,9 @@ def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_re
     items = [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
     segments = [item for item in items if item.get("type") == "segment"]
     assert segments and len({item["event"] for item in items}) == 1, items
+    # The footage reaches back to where the cover began, BLOCKED_S (4 s) before the guard said so (the onset
+    # snapshot): both hold 2 s beyond the 2 s pre-roll then (the native one only while a cover is suspected).
+    # A native one that kept only the pre-roll started 2.1 s before the snapshot, the cloth already over the lens.
+    said = next(item for item in items if item.get("type") == "snapshot")
+    lead_s = (said["time_ms"] - min(item["start_ms"] for item in segments)) / 1000
+    assert lead_s >= BLOCKED_S - 0.5, (lead_s, items)

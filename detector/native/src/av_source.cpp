@@ -77,6 +77,7 @@ bool AvSource::open() {
     width = decoder_->width & ~1, height = decoder_->height & ~1;
     draining_ = false;
     if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
+    opened_bytes_ = c.source == "file" ? avio_size(format_->pb) : -1;  // a smaller one at the end was cut short
     log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
     return true;
 }
@@ -132,7 +133,11 @@ bool AvSource::read(Frame& frame) {
     if (paced) pacer_.wait();
     if (!decode_next()) {
         if (config_.source != "file") return false;
-        if (!config_.loop || index_ == 0) { ended = true; return false; }
+        if (!config_.loop || index_ == 0) {
+            ended = true;
+            cut_short = shrunk();
+            return false;
+        }
         if (!rewind() || !decode_next()) return false;
     }
     to_frame(frame);
@@ -146,6 +151,15 @@ bool AvSource::read(Frame& frame) {
     frame.keyframe = decoded_->key_frame ? 1 : 0;
 #endif
     return true;
+}
+
+// Why a file that ended was not read to its end, "" when it was (sources.py's cut_short): the open file
+// (FFmpeg asks fstat, so a file deleted and emptied is 0 bytes) is smaller than when it opened.
+std::string AvSource::shrunk() const {
+    int64_t now_bytes = config_.source == "file" && format_ ? avio_size(format_->pb) : -1;
+    if (now_bytes < 0 || now_bytes >= opened_bytes_) return "";
+    return config_.path + " was cut short while it was analysed (" + std::to_string(opened_bytes_) +
+           " bytes when it opened, " + std::to_string(now_bytes) + " at its end); analyse a complete copy of it";
 }
 
 void AvSource::close() {

@@ -30,6 +30,7 @@ private:
     bool decode_next();
     bool rewind();
     void to_frame(Frame& frame);
+    std::string shrunk() const;
 
     CameraConfig config_;
     Pacer pacer_;
@@ -41,6 +42,7 @@ private:
     int stream_ = -1;
     bool draining_ = false;
     int64_t deadline_ns_ = 0, index_ = 0, started_ns_ = 0;
+    int64_t opened_bytes_ = -1;  // a file's size when it last opened
 };
 
 }  // namespace qc

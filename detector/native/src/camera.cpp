@@ -22,9 +22,11 @@ namespace qc {
 
 namespace {
 constexpr double kReopenFirstS = 0.5;
+constexpr int kFileReopenAttempts = 3;  // a file analysed as fast as possible that went away: then given up
 constexpr int kMaxSnapshots = 6;  // per event
 constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
+constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (camera_pipeline.py DETECT_SLACK_NS)
 
 // The first ``limit`` bytes of ``text`` without splitting a UTF-8 character (a cut one is invalid text,
 // and the uploader refuses the whole status).
@@ -247,6 +249,15 @@ bool CameraPipeline::open_with_backoff() {
                 stats_.state = "failing";
                 return false;
             }
+            if (config_.source == "file" && !source_->live && stats_.opened && attempt + 1 >= kFileReopenAttempts) {
+                // One that went away mid-analysis (deleted, emptied) and would not reopen (capture.py's
+                // _analysis_abandoned): a few reopens ride out a network share's hiccup, more would wait for ever.
+                stats_.open_error = reason + " (gave up after " + std::to_string(attempt + 1) + " reopen attempts: a "
+                                    "file analysed as fast as possible is not waited for; its analysis is incomplete)";
+                log::error("camera ", config_.id, ": ", stats_.open_error);
+                stats_.state = "failing", stats_.retrying.clear(), stats_.abandoned = true;
+                return false;
+            }
             if (!stats_.opened) {  // never delivered a frame
                 if (stats_.state != "failing") {
                     log::error("camera ", config_.id, ": ", reason);
@@ -308,11 +319,12 @@ void CameraPipeline::capture_loop() {
     // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
     // no motion and it is not dark, detection looks only this often; frames are still recorded.
     const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
-    // Detection runs inline, so the pre-roll needs no slack for a detector lagging behind
-    // (the Python detector keeps 2 s more): at 640x480 each second kept is 7 MB at 15 fps (I420).
-    // An event's footage may start a look interval before its onset (first_pre_roll_ns): kept too.
-    // One frame more at the source's rate (not [camera] fps: a 10 fps file under the default 15 lost a frame).
+    // Detection runs inline, so the pre-roll needs no slack for a detector lagging behind: at 640x480 each
+    // second kept is 7 MB at 15 fps (I420). An event's footage may start a look interval before its onset
+    // (first_pre_roll_ns): kept too. One frame more at the source's rate (not [camera] fps: a 10 fps file
+    // under the default 15 lost a frame).
     const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + int64_t(1e9 / std::max(1.0, fps));
+    const int64_t pre_roll_ns = int64_t(rec.pre_roll_s * 1e9);
     std::deque<int64_t> fps_window;
     std::string event_id;
     int snapshots = 0;
@@ -328,8 +340,14 @@ void CameraPipeline::capture_loop() {
         Frame frame;
         if (!source_->read(frame)) {
             if (source_->ended) {
-                log::info("camera ", config_.id, ": end of file ", config_.path);
                 std::lock_guard<std::mutex> lock(stats_mutex_);
+                if (!source_->cut_short.empty()) {  // truncated while it was read: the rest is never analysed
+                    stats_.open_error = source_->cut_short + " (its analysis is incomplete)";
+                    log::error("camera ", config_.id, ": ", stats_.open_error);
+                    stats_.state = "failing", stats_.abandoned = true;
+                    break;
+                }
+                log::info("camera ", config_.id, ": end of file ", config_.path);
                 stats_.state = "ended";
                 break;
             }
@@ -367,7 +385,13 @@ void CameraPipeline::capture_loop() {
             dark = stats_.dark;
         }
         pre_roll.push_back(frame);
-        while (!pre_roll.empty() && pre_roll.front().time_ns < frame.time_ns - keep_ns) pre_roll.pop_front();
+        // An event the view guard starts begins where the cover or turn began minus the pre-roll, BLOCKED_S (4 s)
+        // before it is said: while one is suspected, kept from there, up to kDetectSlackNs more (what the Python
+        // detector's buffer holds always, camera_pipeline.py's DETECT_SLACK_NS; here only while it is needed).
+        int64_t keep_from_ns = frame.time_ns - keep_ns;
+        if (int64_t since_ns = guard.suspect_since_ns())
+            keep_from_ns = std::max(std::min(keep_from_ns, since_ns - pre_roll_ns), keep_from_ns - kDetectSlackNs);
+        while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) pre_roll.pop_front();
 
         MotionResult result;
         std::optional<ViewFault> blinded;

@@ -74,6 +74,7 @@ struct CameraStats {
     // frames), ended (docs/protocol.md, camera status)
     std::string state = "starting";
     bool opened = false;     // delivered a frame at least once
+    bool abandoned = false;  // a file analysed as fast as possible went away or shrank: its analysis is incomplete
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     std::string fault;       // a thread that died, in words

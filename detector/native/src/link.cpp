@@ -1,11 +1,15 @@
 #include "link.hpp"
 
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "clock.hpp"
 #include "endpoint.hpp"
@@ -23,26 +27,61 @@ constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
 constexpr int64_t kMaxReplyBytes = 1 << 20;
 constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
 constexpr int kStoppingLingerMs = 1000;  // the last status (stopping, protocol 1.1) gets this long to leave
+constexpr int kIdleMaxMs = 1000;  // the loop looks at the clock at least this often
+constexpr int kBlockedRetryMs = 50;  // ZeroMQ would not take a message: tried again this soon
 
 int64_t clamp(double value, int64_t lo, int64_t hi) { return std::max(lo, std::min(hi, int64_t(value))); }
 
 void setopt(void* sock, int option, int value) { zmq_setsockopt(sock, option, &value, sizeof value); }
 }  // namespace
 
+// A wake-up that zmq_poll waits on beside the sockets (detector/wakeup.py's WakePipe): any thread can cut
+// the link's sleep short. Shared with the outbox's listener, which may outlive the link: once closed,
+// wake() does nothing (the descriptor's number may have been reused).
+class Wakeup {
+public:
+    Wakeup() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+    ~Wakeup() { close(); }
+    int fd() const { return fd_; }
+    void wake() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        uint64_t one = 1;
+        if (fd_ >= 0 && ::write(fd_, &one, sizeof one) < 0) {}  // EAGAIN: awake already
+    }
+    void drain() {
+        uint64_t count;
+        if (::read(fd_, &count, sizeof count) < 0) {}  // EAGAIN: drained already
+    }
+    void close() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    std::mutex mutex_;
+    int fd_;
+};
 
 UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, std::vector<std::string> cameras,
                            std::function<Value()> camera_status, std::string keep_copy_in)
     : config_(std::move(config)), curve_(std::move(curve)), outbox_(outbox), cameras_(cameras),
-      status_headers_(std::move(cameras), std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)) {
+      status_headers_(std::move(cameras), std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)),
+      wakeup_(std::make_shared<Wakeup>()) {
     ctx_ = zmq_ctx_new();
+    if (wakeup_->fd() < 0) throw std::runtime_error("link: cannot make an eventfd to wake the link's loop");
 }
 
 UploaderLink::~UploaderLink() {
-    if (thread_.joinable()) { stop_ = true; thread_.join(); }
+    if (thread_.joinable()) { stop_ = true; wakeup_->wake(); thread_.join(); }
+    wakeup_->close();
     zmq_ctx_term(ctx_);
 }
 
-void UploaderLink::start() { thread_ = std::thread([this] { run(); }); }
+void UploaderLink::start() {
+    outbox_.on_new_item([wakeup = wakeup_] { wakeup->wake(); });
+    thread_ = std::thread([this] { run(); });
+}
 
 void UploaderLink::stop(double drain_s) {
     // While the uploader answers: up to drain_s. While not connected: up to 5 s, as ZeroMQ may
@@ -65,13 +104,14 @@ void UploaderLink::stop(double drain_s) {
                   " item(s) acknowledged", left ? "; the rest is sent on next start" : "");
     }
     stop_ = true;
+    wakeup_->wake();
     if (thread_.joinable()) thread_.join();
 }
 
 LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
-            error_cleared_at_, status_headers_.bad_status()};
+            error_cleared_at_, status_headers_.bad_status(), malformed_};
 }
 
 void UploaderLink::fail(const std::string& error) {
@@ -137,6 +177,7 @@ bool UploaderLink::send(const std::vector<std::string>& frames) {
 // -- main loop ----------------------------------------------------------------------------
 
 void UploaderLink::run() {
+    ::pthread_setname_np(::pthread_self(), "qc-link");  // for top -H, perf and the tests
     open_socket();
     double next_heartbeat = 0;
     std::string warning = plain_tcp_warning(config_, !curve_.secret_key.empty());
@@ -147,11 +188,18 @@ void UploaderLink::run() {
                   curve_.secret_key.empty() ? " (a socket only this user can reach)" : " with CURVE");
     while (!stop_) {
         double now = monotonic_s();
+        int timeout_ms;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (reopen_at_ > 0 && now >= reopen_at_) {
-                // libzmq gives up on a peer that refused our key: knock again with a new socket.
-                log::info("link: trying the uploader again after it refused this detector's key");
+                // libzmq gives up on a peer that refused our key, and did not reconnect after it dropped a
+                // connection over a reply past MAXMSGSIZE: knock again with a new socket (link.py).
+                if (auth_refused_)
+                    log::info("link: trying the uploader again after it refused this detector's key");
+                else if (!reopened_)
+                    log::warning("link: the connection to the uploader dropped and ZeroMQ did not reconnect; trying "
+                                 "with a new socket (again, backing off up to ", kAuthRetryMaxS, " s, until it answers)");
+                reopened_ = !auth_refused_;
                 close_socket();
                 open_socket();
                 reopen_at_ = 0;
@@ -164,11 +212,15 @@ void UploaderLink::run() {
                 heartbeat(now);
                 next_heartbeat = now + next_interval();
             }
-            if (connected_) send_pending(now);
+            bool blocked = connected_ && !send_pending(now);
+            // Asleep until something is due; the uploader's messages, a new item and stop() wake it earlier.
+            timeout_ms = blocked ? kBlockedRetryMs : idle_ms(now, next_heartbeat);
         }
-        zmq_pollitem_t items[] = {{sock_, 0, ZMQ_POLLIN, 0}, {monitor_, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[] = {{sock_, 0, ZMQ_POLLIN, 0}, {monitor_, 0, ZMQ_POLLIN, 0},
+                                  {nullptr, wakeup_->fd(), ZMQ_POLLIN, 0}};
         for (int round = 0; round < 100; ++round) {
-            if (zmq_poll(items, 2, round ? 0 : 50) <= 0) break;
+            if (zmq_poll(items, 3, round ? 0 : timeout_ms) <= 0) break;
+            if (items[2].revents & ZMQ_POLLIN) wakeup_->drain();
             std::lock_guard<std::mutex> lock(mutex_);
             if (items[1].revents & ZMQ_POLLIN) {
                 zmq_msg_t first, second;
@@ -211,6 +263,16 @@ void UploaderLink::run() {
     close_socket();
 }
 
+// Until the next heartbeat, re-knock or retransmission is due (link.py's _idle_ms): an idle camera
+// costs the link no wake-ups in between.
+int UploaderLink::idle_ms(double now, double next_heartbeat) {
+    double due = next_heartbeat;
+    if (reopen_at_ > 0) due = std::min(due, reopen_at_);
+    if (connected_)
+        for (const auto& [id, flight] : in_flight_) due = std::min(due, flight.sent_at + config_.ack_timeout_s);
+    return int(clamp(std::ceil((due - now) * 1000), 0, kIdleMaxMs));
+}
+
 double UploaderLink::next_interval() {
     if (connected_) return config_.heartbeat_s;
     // Knock often until the uploader answers, backing off up to the heartbeat.
@@ -240,7 +302,8 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         handshake_failing_ = true;
     } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         hello_now_ = true;
-        dropped_ = false;
+        dropped_ = reopened_ = false;
+        if (!auth_refused_) reopen_at_ = 0;  // ZeroMQ reconnected by itself: no new socket needed
         refused_backoff_ = kAuthRetryFirstS;
         if (handshake_failing_) log::info("link: handshake with the uploader succeeds again");
         if (auth_refused_) log::info("link: the uploader accepts this detector's key now");
@@ -263,6 +326,10 @@ void UploaderLink::heartbeat(double now) {
         hello_every_ = kHelloFirstS;
     }
     if (!connected_) {
+        if (dropped_ && !auth_refused_ && reopen_at_ == 0) {  // a new socket, unless ZeroMQ reconnects first
+            reopen_at_ = now + refused_backoff_;
+            refused_backoff_ = std::min(refused_backoff_ * 2, kAuthRetryMaxS);
+        }
         send_hello();
         return;
     }
@@ -288,15 +355,13 @@ void UploaderLink::send_hello() {
     send(wire::encode({header, std::nullopt}));
 }
 
-void UploaderLink::send_pending(double now) {
+bool UploaderLink::send_pending(double now) {
     for (const auto& item : outbox_.pending()) {
         auto flight = in_flight_.find(item.id);
-        if (flight != in_flight_.end()) {
+        bool resent = flight != in_flight_.end();
+        if (resent) {
             // In flight, also while paused: re-sent after the ack timeout, counted once in the window.
             if (now - flight->second.sent_at < config_.ack_timeout_s) continue;
-            ++retransmits_;
-            log::info("link: no ack for ", item.id, " after ", int(std::lround(now - flight->second.sent_at)),
-                      " s; sending again");
         } else {
             if (max_payload_ > 0 && item.size > max_payload_) {
                 refuse_locally(item.id, std::to_string(item.size) + " bytes is over the uploader's " +
@@ -305,8 +370,8 @@ void UploaderLink::send_pending(double now) {
             }
             int64_t used = 0;
             for (const auto& [id, f] : in_flight_) used += f.size;
-            if (int64_t(in_flight_.size()) >= credit_messages_) return;
-            if (!in_flight_.empty() && used + item.size > credit_bytes_) return;
+            if (int64_t(in_flight_.size()) >= credit_messages_) return true;
+            if (!in_flight_.empty() && used + item.size > credit_bytes_) return true;
         }
         std::string header, payload;
         try {
@@ -315,9 +380,15 @@ void UploaderLink::send_pending(double now) {
             refuse_locally(item.id, std::string("its header breaks the protocol: ") + e.what());
             continue;
         }
-        if (!send({wire::kProtocolFrame, header, payload})) return;  // ZeroMQ full or peer gone: next round
+        if (!send({wire::kProtocolFrame, header, payload})) return false;  // ZeroMQ full or peer gone: shortly
+        if (resent) {  // said once it is sent, not at each try while ZeroMQ has no peer
+            ++retransmits_;
+            log::info("link: no ack for ", item.id, " after ", int(std::lround(now - flight->second.sent_at)),
+                      " s; sent again");
+        }
         in_flight_[item.id] = {item.size, now};
     }
+    return true;
 }
 
 void UploaderLink::refuse_locally(const std::string& id, const std::string& why) {
@@ -330,8 +401,12 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
     wire::Message message;
     try {
         message = wire::decode(frames, wire::kDefaultMaxPayload, wire::kUploaderTypes);
-    } catch (const wire::ProtocolError& e) {
-        log::warning("link: ignoring a malformed message from the uploader: ", e.what());
+    } catch (const wire::ProtocolError& e) {  // counted (status file: link.malformed), logged once per 100
+        ++malformed_;
+        fail(std::to_string(malformed_) + " malformed message(s) from the uploader ignored (" + e.what() + ")");
+        if (malformed_ % 100 == 1)
+            log::warning("link: ignoring a malformed message from the uploader (", malformed_, " so far; is the "
+                         "endpoint a quickcam uploader?): ", e.what());
         return;
     }
     last_heard_ = now;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,6 +22,8 @@
 
 namespace qc {
 
+class Wakeup;  // link.cpp: an eventfd the link's poll waits on beside its sockets
+
 struct LinkStatus {
     bool connected = false;
     int64_t acked = 0, refused = 0, retransmits = 0, in_flight = 0;
@@ -28,6 +31,7 @@ struct LinkStatus {
     double last_error_at = 0;      // when (epoch seconds)
     double error_cleared_at = 0;   // when the link was healthy again after it (0: it still stands)
     int64_t bad_status = 0;        // status headers sent with camera figures fixed (status_header.hpp)
+    int64_t malformed = 0;         // messages from the uploader that did not decode, ignored
 };
 
 class UploaderLink {
@@ -53,7 +57,8 @@ private:
     Value status_header(bool stopping);
     void send_hello();
     double next_interval();
-    void send_pending(double now);
+    bool send_pending(double now);  // false: ZeroMQ would not take a message (tried again shortly)
+    int idle_ms(double now, double next_heartbeat);  // how long the loop may sleep
     void handle(const std::vector<std::string>& frames, double now);
     void on_nack(const Value& header, double now);
     void on_monitor_event(uint16_t event, int32_t value);
@@ -74,14 +79,16 @@ private:
     int monitor_serial_ = 0;
     std::thread thread_;
     std::atomic<bool> stop_{false};
+    std::shared_ptr<Wakeup> wakeup_;  // a new outbox item or stop() cuts the loop's sleep short
 
     std::mutex mutex_;  // guards the fields below (status() reads them from another thread)
     bool connected_ = false;
     int64_t credit_messages_ = 0, credit_bytes_ = 0, max_payload_ = 0;
     double last_heard_ = 0, hello_every_ = 0.25, reopen_at_ = 0, refused_backoff_ = 5.0;
-    int64_t acked_ = 0, refused_ = 0, retransmits_ = 0;
+    int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0;
     bool auth_refused_ = false, handshake_failing_ = false;
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
+    bool reopened_ = false;   // a new socket was opened after a dropped connection (said once per outage)
     bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once
     std::string last_error_;
     double last_error_at_ = 0, error_cleared_at_ = 0;

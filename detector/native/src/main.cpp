@@ -154,10 +154,11 @@ int run(const qc::Config& config, double seconds) {
             {"detector", Value::text("quickcam-native-detector")},
             {"cameras", cameras},
             {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
-                                   {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")}})},
+                                   {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")},
+                                   {"deleted", Value::integer(outbox.deleted())}})},  // deleted under us (ensure_folders)
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
-                                 {"bad_status", Value::integer(ls.bad_status)},
+                                 {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
                                  {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
@@ -230,7 +231,14 @@ int run(const qc::Config& config, double seconds) {
         log::error("detector: camera ", p->id(), " never delivered a frame (",
                    s.open_error.empty() ? "opened, but no frame came" : s.open_error, ")");
     }
-    return blind ? kExitNoFrame : 0;
+    int abandoned = 0;
+    for (auto& p : pipelines) {
+        CameraStats s = p->stats();
+        if (!s.abandoned) continue;
+        ++abandoned;
+        log::error("detector: camera ", p->id(), " did not analyse its file to the end (", s.open_error, ")");
+    }
+    return blind || abandoned ? kExitNoFrame : 0;
 }
 
 }  // namespace

@@ -145,6 +145,7 @@ void Outbox::ensure_folders() {
                 ++gone;
             }
         }
+        deleted_ += int64_t(gone);
     }
     log::error("outbox: the folder ", root_, " was deleted while the detector ran; made it again (the ", gone,
                " item(s) waiting in it for the uploader, its journal produced.jsonl and any open segment went with "
@@ -224,6 +225,12 @@ void Outbox::commit_header(const Value& header) {
     ::fsync(fd);
     ::close(fd);
     items_[id] = {id, header.at("type").s, header.at("size").i};
+    for (const auto& listener : listeners_) listener();  // under the lock: on_new_item may add one meanwhile
+}
+
+void Outbox::on_new_item(std::function<void()> listener) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    listeners_.push_back(std::move(listener));
 }
 
 bool Outbox::load(const std::string& id, std::string& header_bytes, std::string& payload) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -42,6 +43,11 @@ public:
     void remove(const std::string& id, const std::string& keep_copy_in = "");
     void refuse(const std::string& id);
     std::pair<int64_t, int64_t> depth();  // items, payload bytes
+    // Call `listener` (from the committing thread) after each new item: the link sends at once instead of
+    // looking for new items many times a second (detector/outbox.py's on_new_item).
+    void on_new_item(std::function<void()> listener);
+    // Items forgotten because their files were deleted under the running detector (status file: outbox.deleted).
+    int64_t deleted() { std::lock_guard<std::mutex> lock(mutex_); return deleted_; }
     const std::string& root() const { return root_; }
     const std::string& refused_dir() const { return refused_; }
 
@@ -52,6 +58,8 @@ private:
     std::string root_, staging_, refused_;
     std::mutex mutex_;
     std::map<std::string, OutboxItem> items_;
+    int64_t deleted_ = 0;
+    std::vector<std::function<void()>> listeners_;
 };
 
 // Hold `<root>/.lock` (an flock, as detector/outbox.py's lock_outbox: one detector of either kind per

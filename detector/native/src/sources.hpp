@@ -2,7 +2,8 @@
 // RTSP/HTTP stream (FFmpeg's libraries, decoded on one thread), as in detector/sources.py.
 // Every frame is stamped by the footage clock (clock.hpp: epoch nanoseconds that never step
 // back). read() returns false when there is no frame now (reopen with backoff); `ended` is set
-// when a file without loop has ended for good.
+// when a file without loop has ended for good, and `cut_short` says why when it ended before its
+// end (it shrank while it was read: sources.py's cut_short).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,7 @@ public:
     int width = 0, height = 0;
     bool live = true;   // frames arrive whether or not anyone reads them
     bool ended = false;
+    std::string cut_short;  // ended: why not at its end ("" when it was read to its end)
 };
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config);

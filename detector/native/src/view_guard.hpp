@@ -8,6 +8,7 @@
 // cleared once the view has been back for CLEAR_S.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <optional>
@@ -34,6 +35,11 @@ public:
     ViewChange look(const cv::Mat& gray, int64_t time_ns, int keyframe = -1);
     const std::optional<ViewFault>& fault() const { return fault_; }
     int64_t episodes() const { return episodes_; }  // faults said since start
+    // When a blocked or moved condition (the faults that start an event) began, while one holds; 0 when none.
+    int64_t suspect_since_ns() const {
+        if (blocked_.since_ns && moved_.since_ns) return std::min(blocked_.since_ns, moved_.since_ns);
+        return blocked_.since_ns ? blocked_.since_ns : moved_.since_ns;
+    }
     double structure() const { return structure_; }  // the last look's
     double match() const { return match_; }  // the last look's correlation with the long-term view
 

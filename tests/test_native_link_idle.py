@@ -1,0 +1,101 @@
+"""The native detector's link sleeps while idle, as the Python detector's (tests/test_link_liveness.py).
+
+It sleeps in its poll until the next heartbeat, re-knock or retransmission is due (a second at
+most); the uploader's messages wake it, and so does a new outbox item, which leaves at once.
+Before, it polled every 50 ms: 20 wake-ups a second on an idle camera.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from quickcam.common import protocol
+from tests.conftest import private_endpoint
+from tests.native_build import native_detector
+from tests.test_curve import wait_until
+
+IDLE_S = 2.0
+WALK_S = 4.0  # the demo's walker enters this long after the start (its scene clock starts at 14 s)
+
+
+class _AckingUploader:
+    """Credit for every hello and status, an ack for every item; when each item came (wall clock)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(endpoint)
+        self.items: list[tuple[float, dict]] = []
+        self.credited = threading.Event()  # the link is connected once it has this credit
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            if not self.sock.poll(20):
+                continue
+            peer, *frames = self.sock.recv_multipart()
+            message = protocol.decode(frames)
+            if message.type in ("snapshot", "segment"):
+                self.items.append((time.time(), message.header))
+                reply = protocol.make_header("ack", ref=message.header["id"])
+            else:
+                reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
+            self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
+            self.credited.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+        closing = threading.Thread(target=self.ctx.term, daemon=True)  # bounded, as tests/detector/test_link_errors
+        closing.start()
+        closing.join(10)
+
+
+def _link_wakeups(pid: int) -> int:
+    """Voluntary context switches of the link's thread (named ``qc-link``): one per sleep it wakes from."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if (task / "comm").read_text().strip() == "qc-link":
+            status = (task / "status").read_text()
+            return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+    raise AssertionError("no thread named qc-link in the native detector")
+
+
+@pytest.mark.realtime  # wake-ups counted over wall-clock seconds
+def test_the_native_link_sleeps_while_idle_and_a_new_item_leaves_at_once(tmp_path: Path) -> None:
+    endpoint = private_endpoint(tmp_path)
+    Path(endpoint.removeprefix("ipc://")).parent.mkdir(mode=0o700, exist_ok=True)  # the peer binds first
+    (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 30\n'
+                                            f'[camera]\ndemo_start_s = {18 - WALK_S}\n')  # walks at 18-23 s
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    peer = _AckingUploader(endpoint)
+    started = time.monotonic()
+    detector = subprocess.Popen([str(native_detector()), "--config", "quickcam.toml", "--seconds", "60"],
+                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert peer.credited.wait(20)
+        time.sleep(0.5)  # past the first status after connecting: then nothing is due for 30 s
+        before = _link_wakeups(detector.pid)
+        time.sleep(IDLE_S)
+        wakeups = _link_wakeups(detector.pid) - before
+        idle_ended = time.monotonic() - started
+        assert wait_until(lambda: any(h["type"] == "snapshot" for _, h in peer.items), 30)
+    finally:
+        detector.send_signal(signal.SIGTERM)
+        detector.communicate(timeout=60)
+        peer.close()
+    if idle_ended < WALK_S:  # measured before the walk began (a slow start may leave no idle window: not judged)
+        assert wakeups <= 4 * IDLE_S, wakeups  # about one a second (it was 20 a second)
+    received, header = next((at, h) for at, h in peer.items if h["type"] == "snapshot")
+    assert received - header["time_ms"] / 1000 < 0.5, received - header["time_ms"] / 1000  # woken by the commit

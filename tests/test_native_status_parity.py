@@ -1,0 +1,155 @@
+"""The counts of the status file that ``quickcam status`` shows, written as the Python detector writes them.
+
+``link.malformed`` (junk from the uploader, ignored: counted, the link's last error, a log line
+per hundred) and ``outbox.deleted`` (items whose files someone deleted with the outbox folder
+under the running detector), as ``detector/status_file.py`` writes them. The native detector
+logged the junk without counting it and forgot the deleted items without counting them.
+The Python detector's junk is tested in-process (tests/test_link_hostile_uploader.py, with
+the reply over the link's size limit that the native test sends too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from quickcam.common import protocol
+from quickcam.detector.link import MAX_REPLY_BYTES
+from quickcam.detector.outbox import Outbox
+from quickcam.uploader.cli import detector_line
+from tests.conftest import QUICKCAM, private_endpoint
+from tests.native_build import native_detector
+from tests.test_curve import snapshot, wait_until
+
+FLOOD = 120  # junk messages; a log line per hundred: 2 lines
+ITEMS = 3
+QUIET = "[motion]\nmin_area_fraction = 0.95\n"  # the demo's walker starts no event: the outbox holds only ours
+
+
+def _command(detector: str) -> list[str]:
+    return [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
+
+
+def _status(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):  # not written yet, or the folder just deleted
+        return {}
+
+
+class _JunkUploader:
+    """Answers hello and status with credit; sends ``FLOOD`` junk messages once ``flood`` is set, and a
+    message over the link's size limit (ZeroMQ drops such a connection) once ``oversize`` is set."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(endpoint)
+        self.flood, self.flooded, self.stop = threading.Event(), threading.Event(), threading.Event()
+        self.oversize, self.oversized = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        junk = [[os.urandom(40)], [protocol.PROTOCOL_FRAME], [protocol.PROTOCOL_FRAME, b"\x85\xa4type"],
+                [protocol.PROTOCOL_FRAME, os.urandom(100), b"extra"]]
+        peer = b""
+        while not self.stop.is_set():
+            if self.flood.is_set() and peer and not self.flooded.is_set():
+                for frames in (junk * FLOOD)[:FLOOD]:
+                    self.sock.send_multipart([peer, *frames])
+                self.flooded.set()
+            if self.oversize.is_set() and peer and not self.oversized.is_set():
+                self.sock.send_multipart([peer, protocol.PROTOCOL_FRAME, b"\0" * (MAX_REPLY_BYTES + 1)])
+                self.oversized.set()
+            if not self.sock.poll(20):
+                continue
+            peer, *frames = self.sock.recv_multipart()
+            if protocol.decode(frames).type in ("hello", "status"):
+                reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
+                self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+        closing = threading.Thread(target=self.ctx.term, daemon=True)  # bounded, as tests/detector/test_link_errors
+        closing.start()
+        closing.join(10)
+
+
+def test_native_junk_from_the_uploader_is_counted_and_a_connection_dropped_for_an_oversized_reply_reopened(
+        tmp_path: Path) -> None:
+    endpoint = private_endpoint(tmp_path)
+    Path(endpoint.removeprefix("ipc://")).parent.mkdir(mode=0o700, exist_ok=True)  # the peer binds first
+    (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 0.5\n{QUIET}')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    peer = _JunkUploader(endpoint)
+    process = subprocess.Popen([*_command("native"), "--config", "quickcam.toml", "--seconds", "60"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    status = tmp_path / "outbox" / "detector-status.json"
+
+    def link() -> dict:
+        return _status(status).get("link", {})
+
+    try:
+        assert wait_until(lambda: link().get("connected"), 30)
+        peer.flood.set()
+        assert wait_until(lambda: link().get("malformed", 0) >= FLOOD, 20), link()
+        counted = _status(status)
+        # the next credit (a heartbeat's answer) clears the error: shown as past, still counted
+        assert wait_until(lambda: link().get("error_cleared_at"), 20), link()
+        # ZeroMQ drops a connection that brings a frame over the link's limit, and does not reconnect by itself:
+        # the uploader goes silent, and a new socket after 5 s gets its credit again (it never did before)
+        dropped_at = time.time()
+        peer.oversize.set()
+        assert wait_until(lambda: link().get("last_error", "").startswith("uploader silent"), 20), link()
+        assert wait_until(lambda: link().get("connected") and link().get("error_cleared_at", 0) > dropped_at, 30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+        peer.close()
+    assert counted["link"]["malformed"] == FLOOD, counted["link"]
+    assert f"{FLOOD} malformed message(s) from the uploader ignored (" in counted["link"]["last_error"], counted
+    assert "malformed message(s) from the uploader ignored" in detector_line(counted, counted["time"])
+    lines = [line for line in output.splitlines() if "ignoring a malformed message from the uploader" in line]
+    assert len(lines) == 2 and "(1 so far; is the endpoint a quickcam uploader?)" in lines[0], lines
+    assert "(101 so far;" in lines[1], lines
+    reopened = [line for line in output.splitlines() if "ZeroMQ did not reconnect; trying with a new socket" in line]
+    assert len(reopened) == 1, output[-3000:]
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_items_deleted_with_the_outbox_folder_are_counted_in_outbox_deleted(tmp_path: Path, detector: str) -> None:
+    outbox_dir = tmp_path / "outbox"
+    outbox = Outbox(outbox_dir)  # items from an earlier run, waiting for an uploader that is not there
+    for _ in range(ITEMS):
+        outbox.commit_bytes(*snapshot())
+    endpoint = private_endpoint(tmp_path)
+    (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\n{QUIET}')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    process = subprocess.Popen([*_command(detector), "--config", "quickcam.toml", "--seconds", "60"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    status = outbox_dir / "detector-status.json"
+    try:
+        assert wait_until(lambda: _status(status).get("outbox", {}).get("items") == ITEMS, 30), _status(status)
+        assert _status(status)["outbox"]["deleted"] == 0
+        shutil.rmtree(outbox_dir)
+        assert wait_until(lambda: "deleted" in _status(status).get("outbox", {}), 20)  # made again, written
+        after = _status(status)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    assert after["outbox"]["deleted"] == ITEMS and after["outbox"]["items"] == 0, after["outbox"]
+    assert f"{ITEMS} deleted with the outbox folder before they were sent" in detector_line(after, after["time"])
+    assert "was deleted while the detector ran; made it again" in output, output[-2000:]
