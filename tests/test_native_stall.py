@@ -23,13 +23,15 @@ import time
 from pathlib import Path
 
 import pytest
+import zmq
 
+from quickcam.common import protocol
 from quickcam.uploader.cli import camera_line
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.h264 import write_h264
 from tests.native_build import native_detector
 
-CLIP_S = 3.0
+CLIP_S = 2.0
 FPS = 25.0
 CHUNK_S = 0.1  # the clip is sent in this many seconds' worth of bytes at a time, at its own pace
 STALL_SAID_S = 6.0  # from the last byte sent: 1 s of stall + a 2 s status interval + a slow machine's slack
@@ -75,6 +77,39 @@ class _HangingCamera:
         self.server.shutdown()
 
 
+class _Uploader:
+    """Gives credit to hello and status; keeps the newest camera statuses sent (what the uploader shows)."""
+
+    def __init__(self, endpoint: str) -> None:
+        Path(endpoint[len("ipc://"):]).parent.mkdir(mode=0o700, exist_ok=True)
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(endpoint)
+        self.cameras: dict = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            if not self.sock.poll(20):
+                continue
+            peer, *frames = self.sock.recv_multipart()
+            header = protocol.decode(frames).header
+            if header["type"] in ("hello", "status"):
+                if header["type"] == "status":
+                    self.cameras = header["cameras"]
+                reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
+                self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+        self.ctx.term()
+
+
 def _camera(status_path: Path) -> dict:
     try:
         return json.loads(status_path.read_text())["cameras"]["cam0"]
@@ -103,6 +138,8 @@ def test_a_stream_that_stops_sending_without_closing_makes_the_camera_stalled_wi
         f'[camera]\nsource = "stream"\npath = "{camera_server.url}"\nfps = {FPS}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     env["QUICKCAM_LINK__ENDPOINT"] = private_endpoint(tmp_path)
+    env["QUICKCAM_LINK__HEARTBEAT_S"] = "0.5"  # a status on the wire every 0.5 s
+    uploader = _Uploader(env["QUICKCAM_LINK__ENDPOINT"])
     status_path = tmp_path / "outbox" / "detector-status.json"
     process = subprocess.Popen([*command, "--config", "quickcam.toml"], cwd=tmp_path, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -119,13 +156,21 @@ def test_a_stream_that_stops_sending_without_closing_makes_the_camera_stalled_wi
         assert stalled["not_ok_for_s"] >= 0  # the health check's clock runs: blind for 30 s fails it
         line = camera_line("cam0", stalled, time.time())
         assert line.startswith("camera cam0: STALLED (capture loop stalled for "), line
+        # the uploader hears it too (docs/protocol.md's camera status), with the loops
+        deadline = time.monotonic() + 5
+        while uploader.cameras.get("cam0", {}).get("state") != "stalled" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent = uploader.cameras.get("cam0", {})
+        assert sent.get("state") == "stalled" and sent["fault"].startswith("capture loop stalled for "), sent
+        assert set(sent["loops"]) == set(stalled["loops"]), sent
         # the camera lets the connection go: the read ends, the stream is reopened and delivers again
         camera_server.release.set()
         back = _wait_for(status_path, lambda c: c.get("state") == "ok" and camera_server.requests >= 2, 15)
         assert back.get("state") == "ok" and not back.get("fault"), back
     finally:
-        process.kill()  # (a stop would wait for an uploader that is not there)
+        process.kill()
         stderr = process.communicate(timeout=30)[1]
         camera_server.close()
+        uploader.close()
     assert "Traceback" not in stderr, stderr
     print(f"{detector}: stalled said {said_after_s:.1f} s after the stream went silent")
