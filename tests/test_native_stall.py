@@ -97,9 +97,9 @@ class _Uploader:
                 continue
             peer, *frames = self.sock.recv_multipart()
             header = protocol.decode(frames).header
+            if header["type"] == "status":
+                self.cameras = header["cameras"]
             if header["type"] in ("hello", "status"):
-                if header["type"] == "status":
-                    self.cameras = header["cameras"]
                 reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
                 self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
 
