@@ -137,30 +137,35 @@ double steady_s() {
 
 CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, std::atomic<bool>& stop)
     : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config)),
+      capturing_("capture", Loop::stall_s_for(config.fps)), recording_("recording", Loop::stall_s_for(config.fps)),
       max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))),
       pace_(config.reopen_max_s) {}
 
 CameraPipeline::~CameraPipeline() { join(); }
 
 void CameraPipeline::start() {
+    capturing_.start();
+    recording_.start();
     capture_thread_ = std::thread([this] {
-        try { capture_loop(); } catch (const std::exception& e) {
+        try {
+            capture_loop();
+            capturing_.finish();
+        } catch (const std::exception& e) {
             log::error("camera ", config_.id, ": capture thread failed: ", e.what());
+            capturing_.fail(e.what());
             failed_ = true;
-            std::lock_guard<std::mutex> lock(stats_mutex_);
-            stats_.state = "failing";
-            stats_.fault = std::string("capture thread failed: ") + e.what();
         }
         push({Item::Stop, {}, ""});
         capture_done_ = true;
     });
     record_thread_ = std::thread([this] {
-        try { record_loop(); } catch (const std::exception& e) {
+        try {
+            record_loop();
+            recording_.finish();
+        } catch (const std::exception& e) {
             log::error("camera ", config_.id, ": recording thread failed: ", e.what());
+            recording_.fail(e.what());
             failed_ = true;
-            std::lock_guard<std::mutex> lock(stats_mutex_);
-            stats_.state = "failing";
-            stats_.fault = std::string("recording thread failed: ") + e.what();
         }
         record_done_ = true;
     });
@@ -176,22 +181,45 @@ CameraStats CameraPipeline::stats() {
     return stats_;
 }
 
+std::vector<std::string> CameraPipeline::problems() const {
+    std::vector<std::string> all;
+    for (const Loop* loop : {&capturing_, &recording_})
+        if (std::string problem = loop->problem(); !problem.empty()) all.push_back(problem);
+    return all;
+}
+
+namespace {
+void add_part(std::string& text, const std::string& part) {
+    if (!part.empty()) text += (text.empty() ? "" : "; ") + part;
+}
+}  // namespace
+
+// Never "ok" while something is wrong (camera_pipeline.py's status, in the same order and words): the camera's
+// own trouble first; else a thread stalled or dead; else a full disk or a view it cannot see.
 Value CameraPipeline::status_value() {
     CameraStats s = stats();
-    // A camera that delivers frames but cannot see (the view guard; a lost camera is said as lost instead).
-    std::string blind = s.state == "ok" ? s.view_fault : "";
-    // Never "ok" while something is wrong: the camera's own trouble first, then a dead thread.
-    std::string fault = s.state == "failing" || s.state == "lost" ? s.open_error : "";
-    if (!fault.empty() && !s.retrying.empty()) fault += "; " + s.retrying;
-    if (!s.fault.empty()) fault = fault.empty() ? s.fault : fault + "; " + s.fault;
-    if (!s.fault.empty() && s.state != "ended") s.state = "failing";
-    // A full or unwritable disk: never "ok" while footage is held or recording is reduced (camera_pipeline.py).
-    std::string disk = disk_.fault();
-    if (!blind.empty()) disk = disk.empty() ? blind : blind + "; " + disk;
-    if (!disk.empty()) {
+    std::vector<std::string> problems;
+    if (s.state != "ended") problems = this->problems();
+    // running, but blind (the view guard; a lost camera is said as lost instead) or recording less
+    std::string disk = s.state == "ok" ? s.view_fault : "";
+    add_part(disk, disk_.fault());
+    std::string fault;
+    if (s.state == "failing" || s.state == "lost") {
+        add_part(fault, s.open_error);
+        add_part(fault, s.retrying);
+        for (const auto& problem : problems) add_part(fault, problem);
+    } else if (!problems.empty()) {
+        bool all_stalled = true;
+        for (const auto& problem : problems) {
+            add_part(fault, problem);
+            all_stalled = all_stalled && problem.find("stalled") != std::string::npos;
+        }
+        s.state = all_stalled ? "stalled" : "failing";
+    } else if (!disk.empty()) {
+        fault = disk;
         if (s.state == "ok") s.state = "degraded";
-        fault = fault.empty() ? disk : fault + "; " + disk;
     }
+    if (!disk.empty() && fault != disk) add_part(fault, disk);
     auto counts = disk_.counts();
     return Value::map({
         {"state", Value::text(s.state)}, {"fault", Value::text(cut_utf8(fault, kFaultMax))},
@@ -205,12 +233,20 @@ Value CameraPipeline::status_value() {
         {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording)},
         {"snapshots_replaced", Value::integer(counts.replaced)},
         {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
+        {"loops", Value::map({{capturing_.name(), capturing_.as_status()}, {recording_.name(), recording_.as_status()}})},
     });
 }
 
 // -- capture and detection -------------------------------------------------------------
 
 bool CameraPipeline::open_with_backoff() {
+    // Opening (a stream may take its full timeout) and waiting to reopen are not stalls: the camera's state
+    // (failing, lost) says what goes on meanwhile (capture.py's _open_with_backoff).
+    struct Unwatched {
+        Loop& loop;
+        explicit Unwatched(Loop& l) : loop(l) { loop.watch(false); }
+        ~Unwatched() { loop.watch(true); }
+    } unwatched(capturing_);
     double backoff = std::min(kReopenFirstS, config_.reopen_max_s);
     int attempt = 0;
     if (double wait = pace_.wait_s(steady_s()); wait > 0) {
@@ -287,6 +323,7 @@ void CameraPipeline::push(Item item) {
     if (item.kind == Item::FrameItem) {
         while (queued_frames_ >= max_frames_ && !stop_) {
             if (!source_->live) {  // nothing is lost by waiting for the encoder
+                capturing_.beat();  // waiting on a busy recorder is not a stuck capture
                 queue_cv_.wait_for(lock, std::chrono::milliseconds(100));
                 continue;
             }
@@ -337,8 +374,9 @@ void CameraPipeline::capture_loop() {
     bool moving = false, zone_set = false;
     ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
     while (!stop_) {
+        capturing_.beat();
         Frame frame;
-        if (!source_->read(frame)) {
+        if (!source_->read(frame)) {  // a read that never returns stops the beats: the camera is said stalled
             if (source_->ended) {
                 std::lock_guard<std::mutex> lock(stats_mutex_);
                 if (!source_->cut_short.empty()) {  // truncated while it was read: the rest is never analysed

@@ -6,6 +6,9 @@
 //   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox;
 //                   every 0.1 s at least, let the disk ladder (disk.hpp) retry what a full disk refused
 //
+// Each thread beats its Loop (supervise.hpp): one that has not beaten for 3 frame intervals
+// (at least 1 s) makes the camera "stalled", never "ok" (camera_pipeline.py's status).
+//
 // Capture never waits for the encoder when the source is live: beyond buffer_max_s of
 // frames waiting, the oldest are dropped, counted and logged (dropped_recording). A file
 // read as fast as possible waits instead and loses nothing.
@@ -20,11 +23,13 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config.hpp"
 #include "disk.hpp"
 #include "outbox.hpp"
 #include "sources.hpp"
+#include "supervise.hpp"
 #include "value.hpp"
 #include "view_guard.hpp"
 
@@ -70,14 +75,13 @@ struct ReopenPace {
 };
 
 struct CameraStats {
-    // starting, ok, failing (never delivered a frame, or a thread died), lost (worked, then no
-    // frames), ended (docs/protocol.md, camera status)
+    // starting, ok, failing (never delivered a frame), lost (worked, then no frames), ended; the status
+    // adds stalled, failing (a thread died) and degraded (status_value, docs/protocol.md's camera status)
     std::string state = "starting";
     bool opened = false;     // delivered a frame at least once
     bool abandoned = false;  // a file analysed as fast as possible went away or shrank: its analysis is incomplete
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
-    std::string fault;       // a thread that died, in words
     bool dark = false;
     std::string view = "ok";  // the view guard's verdict: ok, blocked, moved, frozen (view_guard.hpp)
     std::string view_fault;   // what the camera cannot see, in words, while it cannot
@@ -97,6 +101,7 @@ public:
     bool failed() const { return failed_; }  // a thread ended on an exception (not the source ending)
     const std::string& id() const { return config_.id; }
     CameraStats stats();
+    std::vector<std::string> problems() const;  // what is wrong with its threads, in words (none when nothing is)
     Value status_value();  // the camera status map of the status message
 
 private:
@@ -122,6 +127,7 @@ private:
     std::thread capture_thread_, record_thread_;
     std::atomic<bool> capture_done_{false}, record_done_{false};
     std::atomic<bool> failed_{false};
+    Loop capturing_, recording_;  // the threads' heartbeats: "capture" (capture and detection), "recording"
 
     std::mutex stats_mutex_;
     CameraStats stats_;

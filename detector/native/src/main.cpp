@@ -202,7 +202,9 @@ int run(const qc::Config& config, double seconds) {
                 if (!p->failed()) continue;
                 // Not a clean stop: no `stopping` to the uploader, no `running: false`, so the uploader's
                 // alert, the health check and the service manager (restart) all see a detector that died.
-                log::error("detector: camera ", p->id(), " stopped on an error (", p->stats().fault,
+                std::string why;
+                for (const auto& problem : p->problems()) why += (why.empty() ? "" : "; ") + problem;
+                log::error("detector: camera ", p->id(), " stopped on an error (", why,
                            "); exiting with code ", kExitCameraFailed, " without saying it stops, so that the "
                            "uploader and the health check report it and its service restarts it; the outbox is kept");
                 std::_Exit(kExitCameraFailed);

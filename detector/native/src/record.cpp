@@ -159,6 +159,7 @@ void CameraPipeline::record_loop() {
         }
     };
     while (true) {
+        recording_.beat();  // at least every 0.1 s while idle; a write or an encode that hangs stops it
         disk_.recover();  // what a full disk refused, written once it takes writes (two atomic loads when not)
         Item item;
         {
