@@ -30,11 +30,14 @@ the same generators on *other* real photographs from Debian's opencv-doc
   strong wind, under the quiet hours' harshest weather (JPEG 19, 3 %
   flicker, drifting cloud shadows, noise sigma 4), with walkers shrunk to
   0.5 % of the frame crossing them (the water's rule must not cost them);
-- **cloud shadows / curtain, harsh weather** (tune only): the same weather
-  (indoors without its cloud shadows) over cloud shadows drifting across
-  leuvenB.jpg and a curtain in a draught in rubberwhale1.png, two seeds each:
-  a flickering light arms the stillness rule after a switch of light nearly
-  always (benchmarks section 7c), and what it absorbed there must not become
+- **cloud shadows / curtain, harsh, mild or noisy weather** (tune only):
+  cloud shadows drifting across leuvenB.jpg and a curtain in a draught in
+  rubberwhale1.png under the harsh weather (four seeds each; indoors without
+  its cloud shadows) and under the quiet hours' two other flickering
+  weathers (two seeds each): *mild* (noise sigma 3, daylight to x0.6, 1 %
+  flicker) and *noisy* (sigma 9, daylight to x0.8, 1.5 % flicker). A
+  flickering light arms the stillness rule after a switch of light much of
+  the time (benchmarks section 7c); what it absorbed there must not become
   false events when the flicker stops arming it.
 
 Every clip: quiet, then two walkers (vtest.avi's pedestrians), then quiet;
@@ -100,9 +103,14 @@ CONDITIONS = ["H.264 pulsing", "exposure hunting", "headlights", "IR rain", "IR 
               *[f"curtain at start-up {n + 1}" for n in range(STARTS)],
               *[f"foliage at start-up {n + 1}" for n in range(STARTS)], "walker at start-up, curtain",
               "walker at start-up, foliage", "walkers in TV light"]
+WEATHER_SEEDS = {"harsh": 4, "mild": 2, "noisy": 2}  # clips of cloud shadows and of a curtain per weather
+# the quiet hours' weathers (bench/fresh_corpus.py's WEATHERS): noise sigma, JPEG quality (0: none), daylight at
+# the end of 400 s, flicker, drifting cloud shadows outdoors; "harsh" is their quiet 20's, and flickers 3 %
+WEATHER = {"harsh": (4.0, 19, 1.0, 0.03, True), "mild": (3.0, 0, 0.6, 0.01, False),
+           "noisy": (9.0, 0, 0.8, 0.015, False)}
 HARSH = ["water, harsh weather 1", "water, harsh weather 2", "strong wind, harsh weather",
-         "cloud shadows, harsh weather 1", "cloud shadows, harsh weather 2", "curtain, harsh weather 1",
-         "curtain, harsh weather 2"]
+         *[f"{kind}, {weather} weather {n + 1}" for weather, seeds in WEATHER_SEEDS.items()
+           for kind in ("cloud shadows", "curtain") for n in range(seeds)]]
 TUNE_ONLY = ["real tree, long", *HARSH]
 
 
@@ -266,7 +274,7 @@ class ArtefactComposer(FreshComposer):
             yield from self._walkers(s, clip, WALKERS, offset=v.seed, gap_s=10.0)
             yield from self._quiet(s, clip, 30)
             return
-        elif condition in HARSH:  # the quiet hours' harshest weather (their quiet 20), on tune-side stills
+        elif condition in HARSH:  # the quiet hours' weathers ("harsh": their quiet 20's), on tune-side stills
             indoors = condition.startswith("curtain")
             if condition.startswith("water"):
                 s.plate = still(v.street, SIZE)
@@ -276,14 +284,14 @@ class ArtefactComposer(FreshComposer):
                 s.lights.append(cloud_shadows(rng, FPS, SIZE))
             elif indoors:  # as the fresh set's curtain: a quarter of the room, at one side or the other
                 s.plate = still(v.room, SIZE)
-                x = int(SIZE[0] * (0.74 if condition.endswith("1") else 0.0))
+                x = int(SIZE[0] * (0.74 if int(condition[-1]) % 2 else 0.0))
                 s.sway = curtain(s.plate, rng, FPS, (x, 0, int(SIZE[0] * 0.26), SIZE[1]))
             else:
                 s.plate = still(v.foliage, SIZE)
                 s.sway = wind(s.plate, rng, FPS, foliage_mask(s.plate), strength=1.6)
-            s.sigma, s.jpeg = 4.0, 19
-            s.lights.append(drift(rng, int(400 * FPS), 1.0, 0.03))
-            if not indoors:  # as the quiet hours: no cloud shadows indoors
+            s.sigma, s.jpeg, drift_to, flicker, clouds = WEATHER[condition.split(", ")[1].split()[0]]
+            s.lights.append(drift(rng, int(400 * FPS), drift_to, flicker))
+            if clouds and not indoors:  # as the quiet hours: no cloud shadows indoors
                 s.lights.append(cloud_shadows(rng, FPS, SIZE, depth=0.25, speed_px_s=6.0))
             yield from self._quiet(s, clip, 20, count=False)
             yield from self._quiet(s, clip, 150)

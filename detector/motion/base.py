@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import statistics
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -64,6 +66,7 @@ NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in 
 DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
 LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
+FLICKER_K = 4.0  # in a flickering light, a switch is a jump this many times the flicker's own frame-to-frame spread
 STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
 HOLD_S = 30.0  # a pixel of a person (in a motion box) joins the background only after changed this long, seconds
 
@@ -101,12 +104,14 @@ class MotionDetector(ABC):
         self.relearn_left = 0
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
-        self.switched = 0  # frames left in which a light just switched (the mean brightness jumped)
+        self.switched = 0  # frames left in which a light just switched (the mean brightness jumped out of its flicker)
+        self.flickering = 0  # frames left in which the mean jumped LIGHT_JUMP, a switch or only a flicker
         self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``_still``)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
         self._last_brightness: float | None = None
+        self._steps: deque[float] = deque(maxlen=self.light_context_frames)  # recent |frame-to-frame| brightness moves
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
         self.dark = False
@@ -322,13 +327,46 @@ class MotionDetector(ABC):
 
         A lamp switched on or off moves the whole frame's mean by several per
         cent at once; a person walking moves it by a fraction of that (a
-        slow fade or a camera's flicker: a per cent or so a frame).
+        slow fade: a per cent or so a frame). A flickering light (LEDs or tubes
+        beating with the exposure, clouds thinning over the sun) moves it by a
+        per cent or more every frame, back and forth: taken for a switch, it
+        kept ``_still`` armed nearly all the time, and a person who stood
+        still on his second frame was learnt into the background (benchmarks
+        section 7c). So a switch (``switched``) is a jump of LIGHT_JUMP that is
+        also FLICKER_K times the light's own spread over the last
+        LIGHT_CONTEXT_S (1.4826 x the median frame-to-frame move: a sigma,
+        robust to the switch itself); in steady light that spread is a tenth
+        of LIGHT_JUMP and changes nothing. A jump of LIGHT_JUMP that is not
+        a switch arms ``flickering``: see ``_crept_in``.
         """
         last, self._last_brightness = self._last_brightness, brightness
-        if last is not None and abs(brightness - last) >= LIGHT_JUMP * max(last, 1.0):
-            self.switched = self.light_context_frames
-        else:
-            self.switched = max(0, self.switched - 1)
+        if last is None:
+            return
+        step = abs(brightness - last) / max(last, 1.0)
+        spread = 1.4826 * statistics.median(self._steps) if self._steps else 0.0
+        self._steps.append(step)
+        self.switched = max(0, self.switched - 1)
+        self.flickering = max(0, self.flickering - 1)
+        if step >= LIGHT_JUMP:
+            self.flickering = self.light_context_frames
+            if step >= FLICKER_K * spread:
+                self.switched = self.light_context_frames
+
+    def _crept_in(self, box: tuple[int, int, int, int]) -> bool:
+        """In a flickering light, True if the blob in ``box`` was not part of last frame's motion.
+
+        Under a flicker the stillness rule also kept the weather out: a cloud
+        shadow's edge or a curtain's shading creeps over the threshold while
+        it hardly moves, so it is still from its first frame on, and was
+        absorbed there; disarmed, they started events (benchmarks 7c, tune
+        side: cloud shadows and a curtain under a 1-3 % flicker). A person
+        arrives moving: his first frame counts, and when he stands on his
+        second he continues that motion. So in a flicker (not after a switch:
+        what a lamp leaves is counted on its first frame too) only a still
+        blob that crept in is absorbed.
+        """
+        return not any(x < bx + bw and bx < x + w and y < by + bh and by < y + h
+                       for x, y, w, h in [box] for bx, by, bw, bh in self._moving)
 
     def _remember(self, normal: np.ndarray) -> None:
         """Keep this frame for ``_still``: each frame is a new array, except the dark's denoising buffer."""
@@ -364,7 +402,8 @@ class MotionDetector(ABC):
             x, y, w, h = cv2.boundingRect(contour)
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
-            elif self.switched and self._still(normal, (x, y, w, h), round(contour_area), threshold):
+            elif (self.switched or (self.flickering and self._crept_in((x, y, w, h)))) and self._still(
+                    normal, (x, y, w, h), round(contour_area), threshold):
                 revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), not moving
             else:
                 blobs.append(((x, y, w, h), contour_area))
