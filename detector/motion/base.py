@@ -394,7 +394,7 @@ class MotionDetector(ABC):
         frame_area = changed_mask.size
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / changed_mask.shape[1]
-        blobs, lighting, revealed = [], 0, 0
+        blobs, lighting, revealed, stood = [], 0, 0, 0
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
@@ -402,9 +402,13 @@ class MotionDetector(ABC):
             x, y, w, h = cv2.boundingRect(contour)
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
-            elif (self.switched or (self.flickering and self._crept_in((x, y, w, h)))) and self._still(
-                    normal, (x, y, w, h), round(contour_area), threshold):
-                revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), not moving
+            elif (self.switched or self.flickering) and self._still(normal, (x, y, w, h), round(contour_area),
+                                                                    threshold):
+                if self.switched or self._crept_in((x, y, w, h)):
+                    revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), or crept in
+                else:
+                    stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
+                    blobs.append(((x, y, w, h), contour_area))
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
@@ -414,7 +418,7 @@ class MotionDetector(ABC):
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:
             self.light_context = self.light_context_frames
-        if lighting or revealed:
+        if lighting or revealed or stood:
             self._absorb(normal, small_boxes)
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
                             lighting_blobs=lighting + revealed, global_change=relearning)
