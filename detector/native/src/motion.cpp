@@ -22,6 +22,10 @@ constexpr double kFlickerK = 4.0;         // FLICKER_K
 constexpr double kStillShare = 0.1;       // STILL_SHARE
 constexpr double kHoldS = 30.0;           // HOLD_S
 
+// Python's round(): half to even, as nearbyint does in the default rounding mode (std::round and
+// std::lround go away from zero: 14.5 frames, or a contour's area of 100.5, came out one more).
+int py_round(double x) { return int(std::nearbyint(x)); }
+
 // Python's statistics.median: the middle value, or the mean of the two middle ones.
 double statistics_median(const std::deque<double>& values) {
     std::vector<double> sorted(values.begin(), values.end());
@@ -33,9 +37,9 @@ double statistics_median(const std::deque<double>& values) {
 
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
     : config_(config),
-      relearn_frames_(std::max(1, int(std::lround(config.relearn_s * fps)))),
-      light_context_frames_(std::max(1, int(std::lround(kLightContextS * fps)))),
-      hold_frames_(std::max(1, int(std::lround(kHoldS * fps)))),
+      relearn_frames_(std::max(1, py_round(config.relearn_s * fps))),
+      light_context_frames_(std::max(1, py_round(kLightContextS * fps))),
+      hold_frames_(std::max(1, py_round(kHoldS * fps))),
       busy_(fps) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
     // decode.py's LIMITED_TO_FULL: clip((y - 16) * 255 / 219 + 0.5, 0, 255), truncated
@@ -46,7 +50,7 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
 
 void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
     int target_w = std::min(config_.detection_width, image.cols);
-    int target_h = std::max(1, int(std::lround(double(image.rows) * target_w / image.cols)));
+    int target_h = std::max(1, py_round(double(image.rows) * target_w / image.cols));
     // A video's luma as the Python detector takes it from its decoder (decode.py's
     // halve_towards): halved (2x2 means, OpenCV's fast exact case of an area resize) while it
     // stays at least twice the detection width, then stretched from limited range (16..235) to
@@ -279,7 +283,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         cv::Rect box = cv::boundingRect(contour);
         if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
             ++lighting;
-        else if ((switched_ || flickering_) && still(normal, box, std::round(contour_area), threshold)) {
+        else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
             if (switched_ || crept_in(box)) {
                 ++revealed;  // left behind by the switch (a clipped highlight, a pool's rim), or crept in
             } else {
