@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -34,6 +35,7 @@ from fresh_corpus import FPS, FreshComposer, describe  # noqa: E402
 from fresh_scenes import DATA, STILLS  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
+from quickcam.detector.motion import create_detector  # noqa: E402
 
 
 def poisson_upper(events: int, confidence: float = 0.95) -> float:
@@ -52,16 +54,16 @@ def poisson_upper(events: int, confidence: float = 0.95) -> float:
     return high
 
 
-_JOB: tuple[FreshComposer, MotionConfig, RecordingConfig] | None = None  # what a worker process runs on
+_JOB: tuple[FreshComposer, MotionConfig, RecordingConfig, Callable] | None = None  # what a worker process runs on
 
 
 def _one(condition: str) -> tuple[Score, list[str]]:
     """One clip through the detection loop: its score, and a line naming each false event and walker missed."""
     assert _JOB is not None
-    composer, config, recording = _JOB
+    composer, config, recording, create = _JOB
     pre_roll, post_roll = int(recording.pre_roll_s * FPS), int(recording.post_roll_s * FPS)
     clip = composer.clip(condition)
-    watcher = Watcher(config, recording)
+    watcher = Watcher(config, recording, create)
     index = -1
     for index, frame in enumerate(clip.frames):
         watcher.feed(index, frame)
@@ -81,10 +83,13 @@ def _one(condition: str) -> tuple[Score, list[str]]:
 
 
 def evaluate(composer: FreshComposer, config: MotionConfig, conditions: list[str], recording: RecordingConfig,
-             jobs: int = 1) -> tuple[dict[str, Score], list[str]]:
-    """Like ``detection_quality.evaluate`` for one configuration; clips are independent, so ``jobs`` may share them."""
+             jobs: int = 1, create: Callable = create_detector) -> tuple[dict[str, Score], list[str]]:
+    """Like ``detection_quality.evaluate`` for one configuration; clips are independent, so ``jobs`` may share them.
+
+    ``create``: the motion core's factory (``_motion_at.factory_at`` for another commit's).
+    """
     global _JOB
-    _JOB = (composer, config, recording)
+    _JOB = (composer, config, recording, create)
     if jobs > 1:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             results = pool.map(_one, conditions, chunksize=1)

@@ -176,7 +176,7 @@ def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Wal
     d.busy.gate, d._contours, d.persistence.counts, d._still = traced_gate, traced_contours, traced_counts, traced_still
     base.looks_like_light = traced_light
     walks: list[Walk] = []
-    index, switched = -1, 0
+    index, switched, flickering = -1, 0, 0
     for index, (image, mask) in enumerate(frames(seed, walks, flicker, clouds)):
         now.clear()
         if mask is not None:
@@ -193,10 +193,10 @@ def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Wal
             f.motion, f.switched = watcher.moving, d.switched > 0
             f.jump = abs(d._last_brightness - last) / max(last, 1.0) if last is not None else 0.0
         switched += d.switched > 0
+        flickering += d.flickering > 0
     result = watcher.finish(index)
     print(f"seed {seed}, flicker {flicker}, clouds {clouds}: a switch of light in context in {switched} of "
-          f"{index + 1} frames "
-          f"({switched / (index + 1):.0%})", flush=True)
+          f"{index + 1} frames ({switched / (index + 1):.0%}), a flicker in {flickering / (index + 1):.0%}", flush=True)
     for walk in walks:
         hits = [(onset, start) for onset, start, end in result.events if start <= walk.end and end > walk.start]
         walk.caught = bool(hits)

@@ -14,6 +14,12 @@ A second clip holds a person who walks in and stands still for longer than ``HOL
 their pixels stay out of the background for ``HOLD_S`` (motion all along), then join it
 (motion ends before they leave). A native core without the hold, or whose hold never ends,
 fails it (checked by hand: 57 and 42 frames of its 170 differ).
+
+A third clip flickers (benchmarks 7c, ``base.py``'s ``_watch_switch`` and ``_crept_in``): a
+person who steps in and stands, a stain that creeps in, a lamp that goes off while someone
+stands, all under a 2 % flicker. The native core before the flicker rule differs on 73 of its
+230 frames; one that never takes a jump in a flicker for a switch on 50, one that counts a still
+blob that crept in on 29 (checked by hand).
 """
 
 from __future__ import annotations
@@ -111,6 +117,57 @@ def test_the_native_motion_core_holds_a_still_person_for_hold_s_then_lets_go_as_
     assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
         f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
+
+
+FLICKER_SIZE = (384, 288)
+STANDS = range(60, 100)  # a person steps in and stands under the flicker
+CREEPS = range(130, 150)  # a stain fades in without moving, and stays
+LAMP_OFF = 180  # the lamp goes off (the mean drops 20 %) while a second person stands
+STANDS_AT_SWITCH = range(170, 205)
+
+
+def _flicker_clip(seed: int = 6) -> list[np.ndarray]:
+    """230 frames at 10 fps: a textured wall under a +-2 % flicker (every other frame, then random from frame 160)."""
+    noise = np.random.default_rng(5).normal(0, 1, FLICKER_SIZE[::-1]).astype(np.float32)
+    texture = cv2.GaussianBlur(noise, (0, 0), 3)
+    wall = np.clip(120 + 30 * texture / texture.std(), 0, 255).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    stain = 65 + cv2.resize(rng.normal(0, 40, (8, 6)).astype(np.float32), (28, 40), interpolation=cv2.INTER_NEAREST)
+    frames = []
+    for index in range(230):
+        image = wall.copy()
+        if index in STANDS:
+            image[150:190, 180:208] = 45
+        if index >= CREEPS.start:
+            patch = image[60:100, 80:108]
+            image[60:100, 80:108] = patch + min(1.0, (index - CREEPS.start + 1) / len(CREEPS)) * (stain - patch)
+        if index in STANDS_AT_SWITCH:
+            image[180:230, 280:300] = 200
+        level = 1.0 if index < LAMP_OFF else 0.8
+        flicker = (0.02 if index % 2 else -0.02) if index < 160 else 0.02 * float(rng.standard_normal())
+        image = image * level * (1 + flicker) + rng.normal(0, 2, image.shape)
+        frames.append(np.clip(image, 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_the_native_motion_core_tells_a_flicker_from_a_switch_as_pythons_does() -> None:
+    binary = native_detector()
+    frames = _flicker_clip()
+    python = python_trace(frames, MotionConfig(), FPS)
+    native = native_trace(binary, frames, FLICKER_SIZE, FPS)
+
+    # The clip exercises each branch of the rule (else agreement would prove little).
+    assert all(v.motion for v in python[STANDS.start:STANDS.stop]), "in a flicker, a person who stands counts"
+    assert not any(v.motion for v in python[CREEPS.start:LAMP_OFF - 10]), "a stain that crept in is absorbed"
+    assert any(v.lighting_blobs for v in python[CREEPS.start:LAMP_OFF - 10]), "... as a still blob, not as light"
+    assert all(v.motion for v in python[STANDS_AT_SWITCH.start:LAMP_OFF]), "the second person, before the switch"
+    assert not any(v.motion for v in python[LAMP_OFF:STANDS_AT_SWITCH.stop]), "after a switch, a still blob is not"
+
+    agreement = compare(python, native)
+    assert not agreement.only_python and not agreement.only_native, (
+        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
+    assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
+    assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 
 
 def test_the_native_motion_core_gives_pythons_verdicts_frame_by_frame_in_day_lamp_light_and_dark() -> None:

@@ -18,15 +18,28 @@ constexpr double kNormalLevel = 100.0;    // NORMAL_LEVEL
 constexpr double kDarkSmoothing = 0.5;    // DARK_SMOOTHING
 constexpr double kLightContextS = 2.0;    // LIGHT_CONTEXT_S
 constexpr double kLightJump = 0.03;       // LIGHT_JUMP
+constexpr double kFlickerK = 4.0;         // FLICKER_K
 constexpr double kStillShare = 0.1;       // STILL_SHARE
 constexpr double kHoldS = 30.0;           // HOLD_S
+
+// Python's round(): half to even, as nearbyint does in the default rounding mode (std::round and
+// std::lround go away from zero: 14.5 frames, or a contour's area of 100.5, came out one more).
+int py_round(double x) { return int(std::nearbyint(x)); }
+
+// Python's statistics.median: the middle value, or the mean of the two middle ones.
+double statistics_median(const std::deque<double>& values) {
+    std::vector<double> sorted(values.begin(), values.end());
+    std::sort(sorted.begin(), sorted.end());
+    size_t n = sorted.size();
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
 }  // namespace
 
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
     : config_(config),
-      relearn_frames_(std::max(1, int(std::lround(config.relearn_s * fps)))),
-      light_context_frames_(std::max(1, int(std::lround(kLightContextS * fps)))),
-      hold_frames_(std::max(1, int(std::lround(kHoldS * fps)))),
+      relearn_frames_(std::max(1, py_round(config.relearn_s * fps))),
+      light_context_frames_(std::max(1, py_round(kLightContextS * fps))),
+      hold_frames_(std::max(1, py_round(kHoldS * fps))),
       busy_(fps) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
     // decode.py's LIMITED_TO_FULL: clip((y - 16) * 255 / 219 + 0.5, 0, 255), truncated
@@ -37,7 +50,7 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
 
 void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
     int target_w = std::min(config_.detection_width, image.cols);
-    int target_h = std::max(1, int(std::lround(double(image.rows) * target_w / image.cols)));
+    int target_h = std::max(1, py_round(double(image.rows) * target_w / image.cols));
     // A video's luma as the Python detector takes it from its decoder (decode.py's
     // halve_towards): halved (2x2 means, OpenCV's fast exact case of an area resize) while it
     // stays at least twice the detection width, then stretched from limited range (16..235) to
@@ -81,12 +94,23 @@ double RunningAverageMotion::threshold_for(double brightness) const {
 }
 
 void RunningAverageMotion::watch_switch(double brightness) {
+    // base.py's _watch_switch: a switch is a jump of kLightJump that also stands kFlickerK times
+    // out of the light's own frame-to-frame spread over the last LIGHT_CONTEXT_S (1.4826 x their
+    // median: a sigma robust to the switch itself); a jump of kLightJump that is not a switch is a
+    // flicker (crept_in). The spread is taken before this frame's step joins it.
     std::optional<double> last = last_brightness_;
     last_brightness_ = brightness;
-    if (last && std::abs(brightness - *last) >= kLightJump * std::max(*last, 1.0))
-        switched_ = light_context_frames_;
-    else
-        switched_ = std::max(0, switched_ - 1);
+    if (!last) return;
+    double step = std::abs(brightness - *last) / std::max(*last, 1.0);
+    double spread = steps_.empty() ? 0.0 : 1.4826 * statistics_median(steps_);
+    steps_.push_back(step);
+    if (int(steps_.size()) > light_context_frames_) steps_.pop_front();  // a deque with maxlen
+    switched_ = std::max(0, switched_ - 1);
+    flickering_ = std::max(0, flickering_ - 1);
+    if (step >= kLightJump) {
+        flickering_ = light_context_frames_;
+        if (step >= kFlickerK * spread) switched_ = light_context_frames_;
+    }
 }
 
 const cv::Mat& RunningAverageMotion::denoise(double brightness) {
@@ -232,6 +256,16 @@ bool RunningAverageMotion::still(const cv::Mat& normal, const cv::Rect& box, dou
     return cv::countNonZero(diff > threshold) < kStillShare * area;
 }
 
+bool RunningAverageMotion::crept_in(const cv::Rect& box) const {
+    // base.py's _crept_in: in a flickering light, a still blob that overlaps none of last frame's
+    // motion boxes crept over the threshold (a cloud shadow's edge, a curtain's shading) and is
+    // absorbed; one that does is a person who arrived moving and now stands, and counts.
+    for (const cv::Rect& b : moving_)
+        if (box.x < b.x + b.width && b.x < box.x + box.width && box.y < b.y + b.height && b.y < box.y + box.height)
+            return false;
+    return true;
+}
+
 MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning,
                                          double threshold) {
     cv::morphologyEx(changed_, mask_, cv::MORPH_OPEN, kernel_);
@@ -242,16 +276,21 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     double scale = double(full_width) / mask_.cols;
     std::vector<cv::Rect> boxes;
     std::vector<double> areas;
-    int lighting = 0, revealed = 0;
+    int lighting = 0, revealed = 0, stood = 0;
     for (const auto& contour : contours) {
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
         cv::Rect box = cv::boundingRect(contour);
         if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
             ++lighting;
-        else if (switched_ && still(normal, box, std::round(contour_area), threshold))
-            ++revealed;  // left behind by the switch, not moving
-        else
+        else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
+            if (switched_ || crept_in(box)) {
+                ++revealed;  // left behind by the switch (a clipped highlight, a pool's rim), or crept in
+            } else {
+                ++stood;  // in a flicker, last frame's motion standing still: counted, learnt around
+                boxes.push_back(box), areas.push_back(contour_area);
+            }
+        } else
             boxes.push_back(box), areas.push_back(contour_area);
     }
     std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0);
@@ -266,7 +305,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         area += areas[k];
     }
     if (lighting) light_context_ = light_context_frames_;
-    if (lighting || revealed) absorb(normal, boxes);
+    if (lighting || revealed || stood) absorb(normal, boxes);
     MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);
     out.boxes = std::move(full);
     out.lighting_blobs = lighting + revealed;

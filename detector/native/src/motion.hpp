@@ -6,11 +6,13 @@
 // foreground against the 3x3 range of the background; raise the threshold where pixels flip
 // (activity.cpp); a change of global_change_fraction restarts the background; blobs under
 // min_area_fraction are noise, blobs shaped like light or standing still just after a switch
-// are not motion; a busy place's blob must persist (and, in a frame where other blobs were taken
+// are not motion (in a flicker that is not a switch, only a still blob that crept in is not;
+// last frame's motion standing still counts); a busy place's blob must persist (and, in a frame where other blobs were taken
 // for light, never counts on its first frame). A person's changed pixels inside the last
 // frame's motion boxes join the background only after HOLD_S.
 #pragma once
 
+#include <deque>
 #include <opencv2/core.hpp>
 #include <optional>
 #include <vector>
@@ -58,12 +60,16 @@ private:
     MotionResult global_change(const cv::Mat& gray, double brightness, double changed);
     MotionResult result(bool motion, double area, double brightness, bool global) const;
     bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
+    bool crept_in(const cv::Rect& box) const;
     MotionResult blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning, double threshold);
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
     MotionConfig config_;
     int relearn_frames_, light_context_frames_, hold_frames_;
-    int relearn_left_ = 0, light_context_ = 0, switched_ = 0;
+    int relearn_left_ = 0, light_context_ = 0;
+    int switched_ = 0;    // frames left in which a light just switched (the mean jumped out of its flicker)
+    int flickering_ = 0;  // frames left in which the mean jumped kLightJump, a switch or only a flicker
+    std::deque<double> steps_;  // the last light_context_frames_ |frame-to-frame| brightness moves (watch_switch)
     std::optional<double> last_brightness_, noise_;
     bool dark_ = false;
     cv::Mat reference_;           // CV_32F running average of normalised frames
