@@ -59,7 +59,7 @@ class Frame:
     blob: float = 0.0  # the largest blob on him (contour area)
     small: int = 0  # blobs on him under the minimum area
     light: int = 0  # blobs on him taken for light
-    still: int = 0  # blobs on him left by a switch (``_still``)
+    still: int = 0  # blobs on him left by a switch (``SwitchWatch.still``)
     shown: int = 0  # blobs on him shown to Persistence
     counted: int = 0  # of those, counted
     motion: bool = False  # the frame's verdict (any blob, on him or not)
@@ -67,7 +67,7 @@ class Frame:
     noise: float = 0.0
     busy: float = 0.0  # Persistence's busy score of his largest blob shown
     jump: float = 0.0  # the mean brightness's move since the frame before (share; LIGHT_JUMP arms ``switched``)
-    switched: bool = False  # a switch of light was in context (``_still`` tests his blobs)
+    switched: bool = False  # a switch of light was in context (``SwitchWatch.still`` tests his blobs)
 
 
 @dataclass
@@ -118,7 +118,7 @@ def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Wal
     watcher = Watcher(MotionConfig(), RecordingConfig())
     d = watcher.detector
     now: dict[str, object] = {}
-    gate, contours, counts, still_ = d.busy.gate, d._contours, d.persistence.counts, d._still
+    gate, contours, counts, still_ = d.busy.gate, d._contours, d.persistence.counts, d.switch_watch.still
     light = base.looks_like_light
 
     def on(box) -> bool:
@@ -173,7 +173,8 @@ def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Wal
                 f.busy = max(busy.score(b) for b, _ in mine)
         return verdicts
 
-    d.busy.gate, d._contours, d.persistence.counts, d._still = traced_gate, traced_contours, traced_counts, traced_still
+    d.busy.gate, d._contours, d.persistence.counts = traced_gate, traced_contours, traced_counts
+    d.switch_watch.still = traced_still
     base.looks_like_light = traced_light
     walks: list[Walk] = []
     index, switched, flickering = -1, 0, 0
@@ -187,13 +188,13 @@ def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Wal
             f.pixels = int(small.sum())
             now.update(frame=f, small=small)
             walks[-1].frames.append(f)
-        last = d._last_brightness
+        last = d.switch_watch.last_brightness
         watcher.feed(index, image)
         if mask is not None:
-            f.motion, f.switched = watcher.moving, d.switched > 0
-            f.jump = abs(d._last_brightness - last) / max(last, 1.0) if last is not None else 0.0
-        switched += d.switched > 0
-        flickering += d.flickering > 0
+            f.motion, f.switched = watcher.moving, d.switch_watch.switched > 0
+            f.jump = abs(d.switch_watch.last_brightness - last) / max(last, 1.0) if last is not None else 0.0
+        switched += d.switch_watch.switched > 0
+        flickering += d.switch_watch.flickering > 0
     result = watcher.finish(index)
     print(f"seed {seed}, flicker {flicker}, clouds {clouds}: a switch of light in context in {switched} of "
           f"{index + 1} frames ({switched / (index + 1):.0%}), a flicker in {flickering / (index + 1):.0%}", flush=True)

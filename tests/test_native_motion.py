@@ -15,7 +15,7 @@ their pixels stay out of the background for ``HOLD_S`` (motion all along), then 
 (motion ends before they leave). A native core without the hold, or whose hold never ends,
 fails it (checked by hand: 57 and 42 frames of its 170 differ).
 
-A third clip flickers (benchmarks 7c, ``base.py``'s ``_watch_switch`` and ``_crept_in``): a
+A third clip flickers (benchmarks 7c, ``switch_watch.py``'s ``watch`` and ``crept_in``): a
 person who steps in and stands, a stain that creeps in, a lamp that goes off while someone
 stands, all under a 2 % flicker. The native core before the flicker rule differs on 73 of its
 230 frames; one that never takes a jump in a flicker for a switch on 50, one that counts a still

@@ -24,13 +24,14 @@ around it are the same for all, so they are written once here:
 7. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
    of its change (``lighting.looks_like_light``); just after a switch of
-   light, a blob that stands still since the last frame is what the light
-   left behind (a highlight it had clipped white, the rim of its pool: no
-   smooth gain explains those), not motion (``_still``); in a flickering
-   light (no switch) only a still blob that crept in is, and last frame's
-   motion standing still counts (``_crept_in``); if any blob is one or the
-   other, the whole background is re-learnt at once except where the
-   other blobs are;
+   light (a jump of the mean brightness out of its flicker:
+   ``switch_watch.SwitchWatch``), a blob that stands still since the last
+   frame is what the light left behind (a highlight it had clipped white,
+   the rim of its pool: no smooth gain explains those), not motion
+   (``SwitchWatch.still``); in a flickering light (no switch) only a still
+   blob that crept in is, and last frame's motion standing still counts
+   (``switch_watch.crept_in``); if any blob is one or the other, the whole
+   background is re-learnt at once except where the other blobs are;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a
@@ -43,9 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import statistics
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -57,6 +56,7 @@ from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
+from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,6 @@ NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running est
 NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
 DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
-LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
-FLICKER_K = 4.0  # in a flickering light, a switch is a jump this many times the flicker's own frame-to-frame spread
-STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
 HOLD_S = 30.0  # a pixel of a person (in a motion box) joins the background only after changed this long, seconds
 
 
@@ -106,14 +103,10 @@ class MotionDetector(ABC):
         self.relearn_left = 0
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
-        self.switched = 0  # frames left in which a light just switched (the mean brightness jumped out of its flicker)
-        self.flickering = 0  # frames left in which the mean jumped LIGHT_JUMP, a switch or only a flicker
-        self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``_still``)
+        self.switch_watch = SwitchWatch(self.light_context_frames)  # a switch or flicker of light (step 7)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
-        self._last_brightness: float | None = None
-        self._steps: deque[float] = deque(maxlen=self.light_context_frames)  # recent |frame-to-frame| brightness moves
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
         self.dark = False
@@ -239,7 +232,7 @@ class MotionDetector(ABC):
         cfg = self.config
         gray = self.gray = self._prepare(image)
         brightness = float(cv2.mean(gray)[0])
-        self._watch_switch(brightness)
+        self.switch_watch.watch(brightness)
         gray = self._denoise(gray, brightness)
         if self.reference is None or self.reference.shape != gray.shape:
             self._set_zone(gray.shape)
@@ -268,7 +261,7 @@ class MotionDetector(ABC):
             self.relearn_left -= 1
         self._learn(normal, rate, clipped, changed_mask)
         result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
-        self._remember(normal)
+        self.switch_watch.remember(normal, self._smoothed)  # for the stillness test on the next frame
         if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
             return dataclasses.replace(result, motion=False, person_waiting=True)
         return result
@@ -288,7 +281,7 @@ class MotionDetector(ABC):
         self.persistence.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
-        self._previous = None
+        self.switch_watch.forget()
         self._moving = []
         return self._result(False, changed, brightness=brightness, global_change=True)
 
@@ -324,77 +317,9 @@ class MotionDetector(ABC):
         else:
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(keep, 0, 255).astype(np.uint8))
 
-    def _watch_switch(self, brightness: float) -> None:
-        """Arm ``_still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
-
-        A lamp switched on or off moves the whole frame's mean by several per
-        cent at once; a person walking moves it by a fraction of that (a
-        slow fade: a per cent or so a frame). A flickering light (LEDs or tubes
-        beating with the exposure, clouds thinning over the sun) moves it by a
-        per cent or more every frame, back and forth: taken for a switch, it
-        kept ``_still`` armed nearly all the time, and a person who stood
-        still on his second frame was learnt into the background (benchmarks
-        section 7c). So a switch (``switched``) is a jump of LIGHT_JUMP that is
-        also FLICKER_K times the light's own spread over the last
-        LIGHT_CONTEXT_S (1.4826 x the median frame-to-frame move: a sigma,
-        robust to the switch itself); in steady light that spread is a tenth
-        of LIGHT_JUMP and changes nothing. A jump of LIGHT_JUMP that is not
-        a switch arms ``flickering``: see ``_crept_in``.
-        """
-        last, self._last_brightness = self._last_brightness, brightness
-        if last is None:
-            return
-        step = abs(brightness - last) / max(last, 1.0)
-        spread = 1.4826 * statistics.median(self._steps) if self._steps else 0.0
-        self._steps.append(step)
-        self.switched = max(0, self.switched - 1)
-        self.flickering = max(0, self.flickering - 1)
-        if step >= LIGHT_JUMP:
-            self.flickering = self.light_context_frames
-            if step >= FLICKER_K * spread:
-                self.switched = self.light_context_frames
-
-    def _crept_in(self, box: tuple[int, int, int, int]) -> bool:
-        """In a flickering light, True if the blob in ``box`` was not part of last frame's motion.
-
-        Armed by the flicker nearly all the time, the stillness rule also kept
-        the weather out: a cloud shadow's edge or a curtain's shading creeps
-        over the threshold while it hardly moves, so it is still from its
-        first frame on and was absorbed there, and each absorption re-learnt
-        the whole picture; with the rule disarmed under a flicker (branch
-        s4-flicker) they started events (benchmarks 7c, tune side: cloud
-        shadows and a curtain under a 1-1.5 % flicker, 5 -> 13 false events).
-        A person arrives moving: his first frame counts, and if he stands on
-        his second he continues that motion. So in a flicker (not after a
-        switch: what a lamp leaves may be counted on its first frame too) a
-        still blob that crept in is absorbed as before, and last frame's
-        motion standing still counts, the picture re-learnt around it.
-        """
-        x, y, w, h = box
-        return not any(x < bx + bw and bx < x + w and y < by + bh and by < y + h for bx, by, bw, bh in self._moving)
-
-    def _remember(self, normal: np.ndarray) -> None:
-        """Keep this frame for ``_still``: each frame is a new array, except the dark's denoising buffer."""
-        self._previous = normal.copy() if normal is self._smoothed else normal
-
-    def _still(self, normal: np.ndarray, box: tuple[int, int, int, int], area: int, threshold: float) -> bool:
-        """True if the blob in ``box`` (``area`` pixels) did not move since the last frame.
-
-        Just after a switch of light, the background may differ from the frame
-        in places no gain explains: a highlight the lamp had clipped white, the
-        rim of its pool. Such a blob stands still, frame after frame; a person
-        moves, and their blob changes between two frames (the frame
-        differencing that VSAM paired with background subtraction).
-        """
-        if self._previous is None:
-            return False
-        x, y, w, h = box
-        moved = cv2.absdiff(normal[y:y + h, x:x + w], self._previous[y:y + h, x:x + w]) > threshold
-        return int(np.count_nonzero(moved)) < STILL_SHARE * area
-
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
                brightness: float, relearning: bool, threshold: float) -> MotionResult:
-        cfg = self.config
+        cfg, watch = self.config, self.switch_watch
         contours = self._contours(changed_mask)
         frame_area = changed_mask.size
         min_area = cfg.min_area_fraction * frame_area
@@ -407,9 +332,8 @@ class MotionDetector(ABC):
             x, y, w, h = cv2.boundingRect(contour)
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
-            elif (self.switched or self.flickering) and self._still(normal, (x, y, w, h), round(contour_area),
-                                                                    threshold):
-                if self.switched or self._crept_in((x, y, w, h)):
+            elif watch.armed and watch.still(normal, (x, y, w, h), round(contour_area), threshold):
+                if watch.switched or crept_in((x, y, w, h), self._moving):
                     revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), or crept in
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around

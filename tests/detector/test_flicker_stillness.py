@@ -3,7 +3,7 @@
 Tune-side diagnosis of the walkers missed over water in the quiet hours
 (``bench/water_walkers.py``): a 3 % light flicker moves the frame's mean by
 more than ``LIGHT_JUMP`` between two frames about half the time, so the
-stillness rule (``_still``, meant for what a switched lamp leaves behind) is
+stillness rule (``SwitchWatch.still``, meant for what a switched lamp leaves behind) is
 armed nearly always; a person who stood still on his second frame was taken
 for it, absorbed into the background, and not seen again while he stayed.
 Now a switch must also stand out of the flicker's own spread (``FLICKER_K``),
@@ -89,8 +89,8 @@ def test_a_lamp_switched_in_a_flickering_light_still_arms_the_stillness_rule() -
         level = 1.0 if index < 60 else 0.8  # a lamp goes off on frame 60: the mean drops 20 %
         gain = level * (1.0 + 0.02 * float(rng.standard_normal()))  # a 2 % flicker
         detector.detect(np.clip(plate * gain, 0, 255).astype(np.uint8))
-        switched.append(detector.switched > 0)
-        flickering.append(detector.flickering > 0)
+        switched.append(detector.switch_watch.switched > 0)
+        flickering.append(detector.switch_watch.flickering > 0)
     assert not any(switched[30:60]), "the flicker alone was taken for a switch"
     assert any(flickering[30:60]), "the flicker was not seen (the test's flicker is too weak to test anything)"
     assert all(switched[60:75]), "the lamp going off was not taken for a switch"

@@ -571,7 +571,7 @@ def test_a_light_switching_arms_the_stillness_rule_and_a_walker_does_not() -> No
     motion = []
     for index in range(120):
         motion.append(detector.detect(source.read().image).motion)
-        assert detector.switched == 0, index
+        assert detector.switch_watch.switched == 0, index
     assert any(motion)
     lamp = _lamp(0.3, 0.4, 0.2, 1.8)
     quiet = _demo(walks=())
@@ -579,7 +579,7 @@ def test_a_light_switching_arms_the_stillness_rule_and_a_walker_does_not() -> No
     for index in range(60):
         image = quiet.read().image
         detector.detect(np.clip(image * lamp, 0, 255).astype(np.uint8) if index >= 40 else image)
-        assert (detector.switched > 0) == (index >= 40), index
+        assert (detector.switch_watch.switched > 0) == (index >= 40), index
 
 
 @given(st.lists(st.floats(0.0, 1000.0, width=32), min_size=1, max_size=400), st.sampled_from([1, 2]))

@@ -1,0 +1,121 @@
+"""Did a light just switch, or is it flickering, and which still blobs did it leave behind?
+
+The rest of the motion core compares a frame with the background; this watch
+compares it with the frame before: the whole picture's mean brightness (a
+switch is a jump of it, a flicker a jump back and forth) and a blob's own
+pixels (what a lamp leaves stands still, a person moves). That is how a
+lamp's leftovers are told from a person who stands still, which is the one
+question it answers. ``MotionDetector`` (``base.py``, step 7) holds one: it
+tells it each frame's brightness (``watch``) and each judged frame
+(``remember``), and asks it about every blob the gain did not explain
+(``armed``, ``still``, ``crept_in``). The rules and constants are benchmarks
+section 7c's; the native core mirrors them (``docs/native.md``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+
+import cv2
+import numpy as np
+
+LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
+FLICKER_K = 4.0  # in a flickering light, a switch is a jump this many times the flicker's own frame-to-frame spread
+STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
+
+Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
+
+
+class SwitchWatch:
+    """``switched`` and ``flickering``: frames left in which a switch / a jump of light explains a still blob.
+
+    ``context_frames`` (``LIGHT_CONTEXT_S`` in frames) is how long a jump
+    keeps the rule armed and how far back the flicker's spread is measured.
+    """
+
+    def __init__(self, context_frames: int) -> None:
+        self.context_frames = context_frames
+        self.switched = 0  # frames left in which a light just switched (the mean brightness jumped out of its flicker)
+        self.flickering = 0  # frames left in which the mean jumped LIGHT_JUMP, a switch or only a flicker
+        self.last_brightness: float | None = None
+        self._steps: deque[float] = deque(maxlen=context_frames)  # recent |frame-to-frame| brightness moves
+        self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``still``)
+
+    @property
+    def armed(self) -> bool:
+        """A still blob may be what the light left behind: a switch or a flicker is in context."""
+        return bool(self.switched or self.flickering)
+
+    def watch(self, brightness: float) -> None:
+        """Arm ``still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
+
+        A lamp switched on or off moves the whole frame's mean by several per
+        cent at once; a person walking moves it by a fraction of that (a
+        slow fade: a per cent or so a frame). A flickering light (LEDs or tubes
+        beating with the exposure, clouds thinning over the sun) moves it by a
+        per cent or more every frame, back and forth: taken for a switch, it
+        kept ``still`` armed nearly all the time, and a person who stood
+        still on his second frame was learnt into the background (benchmarks
+        section 7c). So a switch (``switched``) is a jump of LIGHT_JUMP that is
+        also FLICKER_K times the light's own spread over the last
+        LIGHT_CONTEXT_S (1.4826 x the median frame-to-frame move: a sigma,
+        robust to the switch itself); in steady light that spread is a tenth
+        of LIGHT_JUMP and changes nothing. A jump of LIGHT_JUMP that is not
+        a switch arms ``flickering``: see ``crept_in``.
+        """
+        last, self.last_brightness = self.last_brightness, brightness
+        if last is None:
+            return
+        step = abs(brightness - last) / max(last, 1.0)
+        spread = 1.4826 * statistics.median(self._steps) if self._steps else 0.0
+        self._steps.append(step)
+        self.switched = max(0, self.switched - 1)
+        self.flickering = max(0, self.flickering - 1)
+        if step >= LIGHT_JUMP:
+            self.flickering = self.context_frames
+            if step >= FLICKER_K * spread:
+                self.switched = self.context_frames
+
+    def remember(self, normal: np.ndarray, buffer: np.ndarray | None) -> None:
+        """Keep this frame for ``still``: each frame is a new array, except ``buffer`` (the dark's denoising)."""
+        self._previous = normal.copy() if normal is buffer else normal
+
+    def forget(self) -> None:
+        """The whole picture changed (a global change): the last frame says nothing of the next one."""
+        self._previous = None
+
+    def still(self, normal: np.ndarray, box: Box, area: int, threshold: float) -> bool:
+        """True if the blob in ``box`` (``area`` pixels) did not move since the last frame.
+
+        Just after a switch of light, the background may differ from the frame
+        in places no gain explains: a highlight the lamp had clipped white, the
+        rim of its pool. Such a blob stands still, frame after frame; a person
+        moves, and their blob changes between two frames (the frame
+        differencing that VSAM paired with background subtraction).
+        """
+        if self._previous is None:
+            return False
+        x, y, w, h = box
+        moved = cv2.absdiff(normal[y:y + h, x:x + w], self._previous[y:y + h, x:x + w]) > threshold
+        return int(np.count_nonzero(moved)) < STILL_SHARE * area
+
+
+def crept_in(box: Box, moving: list[Box]) -> bool:
+    """In a flickering light, True if the blob in ``box`` was not part of last frame's motion (``moving``).
+
+    Armed by the flicker nearly all the time, the stillness rule also kept
+    the weather out: a cloud shadow's edge or a curtain's shading creeps
+    over the threshold while it hardly moves, so it is still from its
+    first frame on and was absorbed there, and each absorption re-learnt
+    the whole picture; with the rule disarmed under a flicker (branch
+    s4-flicker) they started events (benchmarks 7c, tune side: cloud
+    shadows and a curtain under a 1-1.5 % flicker, 5 -> 13 false events).
+    A person arrives moving: his first frame counts, and if he stands on
+    his second he continues that motion. So in a flicker (not after a
+    switch: what a lamp leaves may be counted on its first frame too) a
+    still blob that crept in is absorbed as before, and last frame's
+    motion standing still counts, the picture re-learnt around it.
+    """
+    x, y, w, h = box
+    return not any(x < bx + bw and bx < x + w and y < by + bh and by < y + h for bx, by, bw, bh in moving)
