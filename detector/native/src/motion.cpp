@@ -9,7 +9,7 @@
 namespace qc {
 
 namespace {
-// base.py's constants, same names without the prefix.
+// base.py's and switch_watch.py's constants, same names without the prefix.
 constexpr double kRelearnRate = 0.25;     // RELEARN_RATE
 constexpr double kNoiseK = 4.0;           // NOISE_K
 constexpr double kNoiseMin = 0.5;         // NOISE_MIN
@@ -94,7 +94,7 @@ double RunningAverageMotion::threshold_for(double brightness) const {
 }
 
 void RunningAverageMotion::watch_switch(double brightness) {
-    // base.py's _watch_switch: a switch is a jump of kLightJump that also stands kFlickerK times
+    // switch_watch.py's SwitchWatch.watch: a switch is a jump of kLightJump that also stands kFlickerK times
     // out of the light's own frame-to-frame spread over the last LIGHT_CONTEXT_S (1.4826 x their
     // median: a sigma robust to the switch itself); a jump of kLightJump that is not a switch is a
     // flicker (crept_in). The spread is taken before this frame's step joins it.
@@ -257,7 +257,7 @@ bool RunningAverageMotion::still(const cv::Mat& normal, const cv::Rect& box, dou
 }
 
 bool RunningAverageMotion::crept_in(const cv::Rect& box) const {
-    // base.py's _crept_in: in a flickering light, a still blob that overlaps none of last frame's
+    // switch_watch.py's crept_in: in a flickering light, a still blob that overlaps none of last frame's
     // motion boxes crept over the threshold (a cloud shadow's edge, a curtain's shading) and is
     // absorbed; one that does is a person who arrived moving and now stands, and counts.
     for (const cv::Rect& b : moving_)
