@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import zmq
 
 from quickcam.common import doctor, protocol
 from quickcam.common.config import CameraConfig, load_config
@@ -26,7 +25,8 @@ from quickcam.detector.doctor import (
     describe_source,
     running_detector,
 )
-from tests.conftest import QUICKCAM, end_context, free_port
+from tests.conftest import QUICKCAM, free_port
+from tests.fakes.uploader_peer import UploaderPeer
 
 ANSI = "\x1b["
 
@@ -200,31 +200,16 @@ def test_a_stream_password_never_appears_in_the_report() -> None:
     assert describe_source(cam) == "stream rtsp://admin:***@192.168.1.9:554/live"
 
 
-class _FakeUploader:
+class _FakeUploader(UploaderPeer):
     """A ROUTER on 127.0.0.1 answering each hello with one prepared reply."""
 
     def __init__(self, reply: dict) -> None:
-        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.reply = reply
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.bind(self.endpoint)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(f"tcp://127.0.0.1:{free_port()}")
 
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            if self.sock.poll(50):
-                peer, *frames = self.sock.recv_multipart()
-                assert protocol.decode(frames).type == "hello"
-                self.sock.send_multipart([peer, *protocol.encode(protocol.Message(self.reply))])
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.sock.close(linger=0)
-        end_context(self.ctx)
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        assert message.type == "hello"
+        return self.reply
 
 
 @pytest.mark.parametrize(("reply", "ok", "words"), [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from quickcam.common.config import LinkConfig
 from quickcam.detector.app import SHUTDOWN_DRAIN_MAX_S, shutdown_drain_s
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
-from tests.conftest import end_context, private_endpoint
+from tests.conftest import private_endpoint
+from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.test_curve import running_uploader, snapshot, wait_until
 
 pytestmark = pytest.mark.realtime  # silences and the shutdown's wait are measured on the wall clock
@@ -55,41 +55,26 @@ def test_a_frozen_uploader_is_reported_as_silent_without_blaming_curve(
     assert text.startswith("no answer from the uploader at ") and "CURVE" not in text
 
 
-class _SlowAckUploader:
+class _SlowAckUploader(UploaderPeer):
     """A protocol peer that answers heartbeats at once but acks items only after ``ack_after_s``."""
 
     def __init__(self, endpoint: str, ack_after_s: float) -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.bind(endpoint)
         self.ack_after_s = ack_after_s
         self.received_at: float | None = None
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.pending: list[tuple[float, bytes, str]] = []
+        super().__init__(endpoint)
 
-    def _serve(self) -> None:
-        pending: list[tuple[float, bytes, str]] = []
-        while not self.stop.is_set():
-            if self.sock.poll(20):
-                peer, *frames = self.sock.recv_multipart()
-                message = protocol.decode(frames)
-                if message.type in ("hello", "status"):
-                    reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
-                    self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
-                else:
-                    self.received_at = time.monotonic()
-                    pending.append((time.monotonic() + self.ack_after_s, peer, message.header["id"]))
-            for due in [p for p in pending if p[0] <= time.monotonic()]:
-                pending.remove(due)
-                ack = protocol.make_header("ack", ref=due[2])
-                self.sock.send_multipart([due[1], *protocol.encode(protocol.Message(ack))])
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type in ("hello", "status"):
+            return credit()
+        self.received_at = time.monotonic()
+        self.pending.append((time.monotonic() + self.ack_after_s, peer, message.header["id"]))
+        return None
 
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.sock.close(linger=0)
-        end_context(self.ctx)
+    def between(self) -> None:
+        for due in [p for p in self.pending if p[0] <= time.monotonic()]:
+            self.pending.remove(due)
+            self.send(due[1], protocol.make_header("ack", ref=due[2]))
 
 
 def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(

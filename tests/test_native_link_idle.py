@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-import zmq
 
 from quickcam.common import protocol
 from tests.conftest import private_endpoint
+from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.native_build import native_detector
 from tests.test_curve import wait_until
 
@@ -26,41 +26,23 @@ IDLE_S = 2.0
 WALK_S = 4.0  # the demo's walker enters this long after the start (its scene clock starts at 14 s)
 
 
-class _AckingUploader:
+class _AckingUploader(UploaderPeer):
     """Credit for every hello and status, an ack for every item; when each item came (wall clock)."""
 
     def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(endpoint)
         self.items: list[tuple[float, dict]] = []
         self.credited = threading.Event()  # the link is connected once it has this credit
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(endpoint)
 
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            if not self.sock.poll(20):
-                continue
-            peer, *frames = self.sock.recv_multipart()
-            message = protocol.decode(frames)
-            if message.type in ("snapshot", "segment"):
-                self.items.append((time.time(), message.header))
-                reply = protocol.make_header("ack", ref=message.header["id"])
-            else:
-                reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
-            self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
-            self.credited.set()
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type in ("snapshot", "segment"):
+            self.items.append((time.time(), message.header))
+            return protocol.make_header("ack", ref=message.header["id"])
+        return credit()
 
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.sock.close()
-        closing = threading.Thread(target=self.ctx.term, daemon=True)  # bounded, as tests/detector/test_link_errors
-        closing.start()
-        closing.join(10)
+    def send(self, peer: bytes, header: dict) -> None:
+        super().send(peer, header)
+        self.credited.set()
 
 
 def _link_wakeups(pid: int) -> int:

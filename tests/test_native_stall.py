@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 import pytest
-import zmq
 
 from quickcam.common import protocol
 from quickcam.uploader.cli import camera_line
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.h264 import write_h264
+from tests.fakes.uploader_peer import UploaderPeer
 from tests.native_build import native_detector
 
 CLIP_S = 2.0
@@ -77,37 +77,17 @@ class _HangingCamera:
         self.server.shutdown()
 
 
-class _Uploader:
+class _Uploader(UploaderPeer):
     """Gives credit to hello and status; keeps the newest camera statuses sent (what the uploader shows)."""
 
     def __init__(self, endpoint: str) -> None:
-        Path(endpoint[len("ipc://"):]).parent.mkdir(mode=0o700, exist_ok=True)
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(endpoint)
         self.cameras: dict = {}
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(endpoint)
 
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            if not self.sock.poll(20):
-                continue
-            peer, *frames = self.sock.recv_multipart()
-            header = protocol.decode(frames).header
-            if header["type"] == "status":
-                self.cameras = header["cameras"]
-            if header["type"] in ("hello", "status"):
-                reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
-                self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
-        self.ctx.term()
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type == "status":
+            self.cameras = message.header["cameras"]
+        return super().answer(peer, message)
 
 
 def _camera(status_path: Path) -> dict:

@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 import pytest
-import zmq
 
 from quickcam.common import protocol
 from quickcam.detector.link import MAX_REPLY_BYTES
 from quickcam.detector.outbox import Outbox
 from quickcam.uploader.cli import detector_line
 from tests.conftest import QUICKCAM, private_endpoint
+from tests.fakes.uploader_peer import UploaderPeer
 from tests.native_build import native_detector
 from tests.test_curve import snapshot, wait_until
 
@@ -46,46 +46,25 @@ def _status(path: Path) -> dict:
         return {}
 
 
-class _JunkUploader:
+class _JunkUploader(UploaderPeer):
     """Answers hello and status with credit; sends ``FLOOD`` junk messages once ``flood`` is set, and a
     message over the link's size limit (ZeroMQ drops such a connection) once ``oversize`` is set."""
 
     def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(endpoint)
-        self.flood, self.flooded, self.stop = threading.Event(), threading.Event(), threading.Event()
+        self.flood, self.flooded = threading.Event(), threading.Event()
         self.oversize, self.oversized = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(endpoint)
 
-    def _serve(self) -> None:
+    def between(self) -> None:
         junk = [[os.urandom(40)], [protocol.PROTOCOL_FRAME], [protocol.PROTOCOL_FRAME, b"\x85\xa4type"],
                 [protocol.PROTOCOL_FRAME, os.urandom(100), b"extra"]]
-        peer = b""
-        while not self.stop.is_set():
-            if self.flood.is_set() and peer and not self.flooded.is_set():
-                for frames in (junk * FLOOD)[:FLOOD]:
-                    self.sock.send_multipart([peer, *frames])
-                self.flooded.set()
-            if self.oversize.is_set() and peer and not self.oversized.is_set():
-                self.sock.send_multipart([peer, protocol.PROTOCOL_FRAME, b"\0" * (MAX_REPLY_BYTES + 1)])
-                self.oversized.set()
-            if not self.sock.poll(20):
-                continue
-            peer, *frames = self.sock.recv_multipart()
-            if protocol.decode(frames).type in ("hello", "status"):
-                reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
-                self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.sock.close()
-        closing = threading.Thread(target=self.ctx.term, daemon=True)  # bounded, as tests/detector/test_link_errors
-        closing.start()
-        closing.join(10)
+        if self.flood.is_set() and self.peer and not self.flooded.is_set():
+            for frames in (junk * FLOOD)[:FLOOD]:
+                self.sock.send_multipart([self.peer, *frames])
+            self.flooded.set()
+        if self.oversize.is_set() and self.peer and not self.oversized.is_set():
+            self.sock.send_multipart([self.peer, protocol.PROTOCOL_FRAME, b"\0" * (MAX_REPLY_BYTES + 1)])
+            self.oversized.set()
 
 
 def test_native_junk_from_the_uploader_is_counted_and_a_connection_dropped_for_an_oversized_reply_reopened(

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import zmq
 
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
@@ -22,37 +21,20 @@ from quickcam.detector.link import UploaderLink
 from quickcam.detector.link_state import LinkState
 from quickcam.detector.outbox import Outbox
 from quickcam.uploader.cli import detector_line
-from tests.conftest import end_context, private_endpoint
+from tests.conftest import private_endpoint
+from tests.fakes.uploader_peer import UploaderPeer
 from tests.test_curve import wait_until
 
 
-class _MutableUploader:
+class _MutableUploader(UploaderPeer):
     """A protocol peer that answers every hello and status with credit, except while ``muted``."""
 
     def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.bind(endpoint)
         self.muted = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(endpoint)
 
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            if not self.sock.poll(20):
-                continue
-            peer, *frames = self.sock.recv_multipart()
-            if self.muted.is_set() or protocol.decode(frames).type not in ("hello", "status"):
-                continue
-            reply = protocol.make_header("credit", messages=16, bytes=1 << 26)
-            self.sock.send_multipart([peer, *protocol.encode(protocol.Message(reply))])
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.sock.close(linger=0)
-        end_context(self.ctx)
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        return None if self.muted.is_set() else super().answer(peer, message)
 
 
 def _line(link: UploaderLink) -> str:
