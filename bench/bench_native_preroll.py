@@ -16,38 +16,18 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from fractions import Fraction
 from pathlib import Path
-
-import av
-import cv2
-import numpy as np
 
 from bench._util import commit, machine, median
 from bench.bench_native import FPS, native_binary, process_cost, render
-from quickcam.detector.sources import DemoSource
+from tests.fakes.h264 import write_covered_lens
 
 CLEAR_S, FADE_S, COVERED_S = 3.0, 1.0, 12.0
 
 
 def render_covered(path: Path, width: int = 640, height: int = 480) -> None:
     """The demo scene without a walker, then a cloth over the lens (a fade to a dark blur)."""
-    demo = DemoSource(width, height, FPS, realtime=False, walks=())
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(int(FPS)))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
-        for n in range(int((CLEAR_S + COVERED_S) * FPS)):
-            image = demo.read().image.astype(np.float32)
-            k = min(1.0, max(0.0, (n / FPS - CLEAR_S) / FADE_S))
-            if k:
-                cloth = cv2.GaussianBlur(image, (0, 0), 30) * 0.3 + 10 + cv2.randn(np.empty_like(image), 0, 2)
-                image = image * (1 - k) + cloth * k
-            frame = av.VideoFrame.from_ndarray(np.clip(image, 0, 255).astype(np.uint8), format="bgr24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    write_covered_lens(path, CLEAR_S, COVERED_S, FPS, width, height, FADE_S, {"crf": "18", "preset": "veryfast"})
 
 
 def main() -> None:

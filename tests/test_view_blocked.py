@@ -8,17 +8,13 @@ import json
 import os
 import subprocess
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
-import cv2
-import numpy as np
 import pytest
 
 from quickcam.detector.pipeline.view_guard import BLOCKED_S
-from quickcam.detector.sources import DemoSource
 from tests.conftest import QUICKCAM, private_endpoint
+from tests.fakes.h264 import write_covered_lens
 from tests.native_build import native_detector
 
 FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 3.0, 1.0, 30.0
@@ -26,23 +22,8 @@ FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 3.0, 1.0, 30.0
 
 def covered_video(path: Path) -> Path:
     """The demo scene (no walker) for CLEAR_S, then a cloth over the lens: a smooth fade to a dark blur."""
-    demo = DemoSource(320, 240, FPS, realtime=False, walks=())
-    with av.open(str(path), mode="w") as output:
-        stream = output.add_stream("libx264", rate=Fraction(int(FPS)))
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.options = {"preset": "veryfast", "g": str(int(FPS)), "bf": "0", "crf": "28"}
-        for n in range(int((CLEAR_S + COVERED_S) * FPS)):
-            image = demo.read().image.astype(np.float32)
-            k = min(1.0, max(0.0, (n / FPS - CLEAR_S) / FADE_S))
-            if k:
-                cloth = cv2.GaussianBlur(image, (0, 0), 30) * 0.3 + 10 + cv2.randn(np.empty_like(image), 0, 2)
-                image = image * (1 - k) + cloth * k
-            frame = av.VideoFrame.from_ndarray(np.clip(image, 0, 255).astype(np.uint8), format="bgr24")
-            for packet in stream.encode(frame):
-                output.mux(packet)
-        for packet in stream.encode():
-            output.mux(packet)
-    return path
+    return write_covered_lens(path, CLEAR_S, COVERED_S, FPS, fade_s=FADE_S,
+                              options={"preset": "veryfast", "g": str(int(FPS)), "bf": "0", "crf": "28"})
 
 
 @pytest.fixture(scope="module")

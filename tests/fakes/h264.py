@@ -64,3 +64,29 @@ def probe(path: Path) -> dict:
         except av.FFmpegError:
             errors += 1
     return {"frames": frames, "errors": errors, "keyframe_first": first_key, "codec": codec}
+
+
+def write_covered_lens(path: Path, clear_s: float, covered_s: float, fps: float = 10.0, width: int = 320,
+                       height: int = 240, fade_s: float = 1.0, options: dict[str, str] | None = None) -> Path:
+    """The demo scene without a walker for ``clear_s``, then a cloth over the lens for ``covered_s``: a
+    smooth fade over ``fade_s`` to a dark blur with a little sensor noise (what the view guard calls blocked)."""
+    import cv2
+    import numpy as np
+
+    demo = DemoSource(width, height, fps, realtime=False, walks=())
+    with av.open(str(path), mode="w") as output:
+        stream = output.add_stream("libx264", rate=Fraction(int(fps)))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = options or {"preset": "veryfast"}
+        for n in range(int((clear_s + covered_s) * fps)):
+            image = demo.read().image.astype(np.float32)
+            k = min(1.0, max(0.0, (n / fps - clear_s) / fade_s))
+            if k:
+                cloth = cv2.GaussianBlur(image, (0, 0), 30) * 0.3 + 10 + cv2.randn(np.empty_like(image), 0, 2)
+                image = image * (1 - k) + cloth * k
+            frame = av.VideoFrame.from_ndarray(np.clip(image, 0, 255).astype(np.uint8), format="bgr24")
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
