@@ -175,8 +175,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true",
                         help="full-minute outages and the 10-minute soak (QUICKCAM_SOAK=1)")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "reliability.md")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "reliability.md",
+                        help="a page holding the table's markers, filled in place (a copy of docs/reliability.md)")
     args = parser.parse_args()
+    if not args.out.is_file() or START not in (page := args.out.read_text()) or END not in page:
+        raise SystemExit(f"reliability_report: {args.out} has no {START} ... {END} block to fill; "
+                         "give --out a copy of docs/reliability.md")  # said before the run, not after its minutes
     command = ".venv/bin/python bench/reliability_report.py" + (" --long" if args.long else "")
     print(f"== {command}", file=sys.stderr, flush=True)
     stamp = commit()  # before the run: what the figures come from
@@ -184,8 +188,6 @@ def main() -> None:
     run = run_scenarios(args.long)
     block = table(run, command, stamp, (time.monotonic() - started) / 60)
     page = args.out.read_text()
-    if START not in page or END not in page:
-        raise SystemExit(f"{args.out} has no {START} ... {END} block to fill")
     before, rest = page.split(START, 1)
     after = rest.split(END, 1)[1]
     args.out.write_text(f"{before}{START}\n{block}\n{END}{after}")
