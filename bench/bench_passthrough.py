@@ -16,6 +16,7 @@ come from /proc.
 
     .venv/bin/python -m bench.bench_passthrough [--seconds 20] [--latency-seconds 45] [--vs REV] [--rounds N]
         [--idle-detect-fps FPS] [--fast-decode] [--idle-keyframes] [--resolutions-only] [--latency-only]
+        [--cameras-only]
 
 ``--vs REV`` runs every passthrough case of parts 1 and 2 also with the code of
 git revision REV (extracted with ``git archive``, put first on PYTHONPATH),
@@ -26,7 +27,8 @@ adds a watching run with the opt-in reduced detection rate while nothing moves;
 code; watching and recording, and, with ``--idle-detect-fps``, both together);
 ``--idle-keyframes`` a watching run with ``[camera] idle_keyframes_only = true``;
 ``--resolutions-only`` stops after the first table; ``--latency-only`` gives only
-the last (snapshot and first segment), with a ``fast_decode`` row per GOP when asked.
+the last (snapshot and first segment), with a ``fast_decode`` row per GOP when asked;
+``--cameras-only`` only part 2, with the ``--idle-keyframes`` variant too when asked.
 """
 
 from __future__ import annotations
@@ -180,6 +182,8 @@ def main() -> None:
     parser.add_argument("--resolutions-only", action="store_true",
                         help="only the first table (watching and recording per resolution)")
     parser.add_argument("--latency-only", action="store_true", help="only the last table (snapshot, first segment)")
+    parser.add_argument("--cameras-only", action="store_true",
+                        help="only the table of one process with 1 and 8 cameras (with --idle-keyframes: that too)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_passthrough_") as folder:
         variants: list[Variant] = [("passthrough", None, {})]
@@ -202,6 +206,9 @@ def main() -> None:
             if args.idle_keyframes:
                 extra.append(("passthrough, idle_keyframes_only", {"camera:idle_keyframes_only": "true"}))
             latency_table(Path(folder), args.latency_seconds, extra)
+            return
+        if args.cameras_only:
+            cameras_table(Path(folder), args.seconds, variants + idle, max(1, args.rounds))
             return
         report(Path(folder), args.seconds, args.latency_seconds, variants, max(1, args.rounds), idle,
                args.resolutions_only)
@@ -268,10 +275,20 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
     if resolutions_only:
         return
 
-    print("One detector process, 1920x1080@15 cameras watching a quiet scene:\n")
+    cameras_table(folder, seconds, variants, rounds)
+    print()
+    latency_table(folder, latency_seconds)
+
+
+def cameras_table(folder: Path, seconds: float, variants: list[Variant], rounds: int) -> None:
+    """CPU and peak RSS of one detector process with 1 and with 8 quiet 1080p cameras (one process, imports paid
+    once, is the default)."""
+    big = SIZES["1920x1080"]
+    print(f"One detector process, 1920x1080@{FPS:g} cameras watching a quiet scene, {seconds:g} s per run"
+          + (f"; passthrough rows: median of {rounds} runs, variants in turn" if rounds > 1 else "") + ":\n")
     print("| recorder | cameras | CPU, share of one core | peak RSS |")
     print("|---|---|---|---|")
-    quiet = scene(folder, "quiet_1920x1080", big, length, ())
+    quiet = scene(folder, "quiet_1920x1080", big, 30.0, ())
     for cameras in (1, 8):
         result = run(quiet, "reencode", big, seconds, cameras=cameras)
         print(f"| reencode | {cameras} | {result['cpu']:.1f}% | {result['rss']:.0f} MB |", flush=True)
@@ -280,9 +297,6 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
         for name, _, _ in variants:
             print(f"| {name} | {cameras} | {cpu_median(results[name]):.1f}% | "
                   f"{max(r['rss'] for r in results[name]):.0f} MB |", flush=True)
-
-    print()
-    latency_table(folder, latency_seconds)
 
 
 def latency_table(folder: Path, latency_seconds: float, extra: list[tuple[str, dict[str, str]]] | None = None) -> None:
