@@ -195,6 +195,11 @@ CAMERA_STATUS_FIELDS = (
     Field("recorder", "str", False, _matches(TOKEN_RE, "a short lowercase word (passthrough, reencode)")),
     Field("view", "str", False, _matches(TOKEN_RE, "a short lowercase word (ok, blocked, moved, frozen)")),
     Field("view_faults", "int", False, _between(0, INT64_MAX)),
+    Field("recording", "bool", False),
+    Field("write_failures", "int", False, _between(0, INT64_MAX)),
+    Field("not_recorded", "int", False, _between(0, INT64_MAX)),
+    Field("snapshots_replaced", "int", False, _between(0, INT64_MAX)),
+    Field("loops", "map", False),  # loop name -> loop status; for a person: its content is not checked
 )
 _face = _submap(FACE_FIELDS, "face")
 _camera_status = _submap(CAMERA_STATUS_FIELDS, "camera status")

@@ -13,6 +13,14 @@ stop in ``tests/test_clock_jumps.py``).
 
 So the handler only notes the signal (a list append takes no lock) and the main
 loop, pausing in ``StopSignals.wait``, sets ``stop`` within one pause.
+
+Until a handler is installed, Python leaves SIGTERM to the kernel, which ends the
+process (exit -15) wherever it was. The uploader took half a second (more on a
+loaded machine) to import its modules, load its config and build its parts before
+its ``StopSignals``: a service manager's or a test's SIGTERM then killed it. So the
+``quickcam`` entry point calls ``hold`` before its first slow import; ``StopSignals``
+takes over what came meanwhile, and the process stops at its first look
+(``StopSignals.came``), before it takes anything on.
 """
 
 from __future__ import annotations
@@ -22,6 +30,24 @@ import threading
 import time
 from types import FrameType
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Noted by ``hold``'s handler until a StopSignals takes over; module-level as the handler it serves is.
+_held: list[int] = []
+
+
+def _hold_note(signum: int, _frame: FrameType | None) -> None:
+    _held.append(signum)
+
+
+def hold() -> None:
+    """Note SIGINT and SIGTERM from now on, for the process's ``StopSignals`` to act on once it exists.
+
+    Called by the entry point before its slow imports; only for a process whose main loop makes a
+    ``StopSignals`` (a command that never does would ignore the signals it held).
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _hold_note)
+
 
 class StopSignals:
     """Notes SIGINT and SIGTERM; ``wait`` is the main loop's pause and sets ``stop`` once one came."""
@@ -29,11 +55,18 @@ class StopSignals:
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
         self.received: list[int] = []  # appended by the handler: no lock, so safe wherever it runs
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             signal.signal(signum, self._note)
+        # Those ``hold`` noted, taken once this handler is in: none can fall between the two.
+        self.received.extend(_held)
+        _held.clear()
 
     def _note(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signum)
+
+    def came(self) -> str | None:
+        """The name of the first stop signal received (``SIGTERM``), or None: checked once set-up is done."""
+        return signal.Signals(self.received[0]).name if self.received else None
 
     def wait(self, seconds: float) -> bool:
         """Pause up to ``seconds``; True once the process is stopping (a signal came, or ``stop`` was set)."""

@@ -50,6 +50,9 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     cv2.setNumThreads(1)  # idle OpenCV worker threads spin and burn a core
     stop = threading.Event()
     signals = StopSignals(stop)  # the main loop sets ``stop``: a handler that did deadlocked (stop_signals.py)
+    if came := signals.came():  # while it started (the entry point held it): before any camera opens
+        log.info("detector: %s during start-up; stopped before opening any camera", came)
+        return 0
 
     lock_outbox(config.recording.outbox_dir)  # held until the process ends
     outbox = Outbox(config.recording.outbox_dir)

@@ -79,6 +79,11 @@ class AvSource:
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
         self.opened_bytes = -1  # a file's size when it last opened: one smaller at its end was cut short
+        # A file reopened after a read error resumes where it was (``_resume``), not from its start:
+        self.taken_dts: int | None = None  # the last packet demuxed and kept (decode time, in stream ticks)
+        self.shown_pts: int | None = None  # the last frame decoded (presentation time, stream ticks)
+        self.skip_dts: int | None = None  # after a reopen: packets up to here were kept already
+        self.skip_pts: int | None = None  # ... and frames up to here decoded already
         self.lost_why = ""  # why the last read gave None (a stream lost), for the camera's fault
         self.picture_at, self.pictures = 0.0, 0  # when the last picture was decoded (monotonic), how many since open
         self.recent: RecentPackets | None = None  # fast_decode: the packets a snapshot is decoded from again
@@ -123,7 +128,9 @@ class AvSource:
                 self.file_start_ns = self._file_start_ns()
         self.anchor_ns, self.ended, self.next_dts = None, False, None
         self.stream_clock.restart()
-        self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
+        resuming = self._resume()
+        if not resuming:
+            self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
         self._decide_mode()
         self.lost_why, self.picture_at, self.pictures = "", time.monotonic(), 0  # after the keyframe probe
@@ -142,6 +149,29 @@ class AvSource:
                  self._name(), context.name, self.width, self.height, self.fps, self.mode,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
                  + ("; keyframes only while idle" if self.idle_keys else ""))
+        return True
+
+    def _resume(self) -> bool:
+        """A file reopened after a read error (a network share's hiccup) goes on after what it gave already.
+
+        From its start, it was analysed again: every event before the error a second time, as new
+        footage. Seeks to the keyframe at or before the last packet kept; the packets from there to
+        it are decoded again only for the decoder's references, and neither they nor the frames
+        already decoded are given again (``_take``, ``_frame``). Nothing is lost either: packets and
+        frames read before the error are still queued. Where the seek fails, the file is read from
+        its start with the same skipping (slower, still exact).
+        """
+        import av
+
+        if self.config.source != "file" or self.taken_dts is None:
+            return False
+        self.skip_dts, self.skip_pts = self.taken_dts, self.shown_pts
+        try:
+            self.container.seek(self.taken_dts, backward=True, any_frame=False, stream=self.stream)
+        except (av.FFmpegError, OSError) as exc:
+            log.warning("camera %s: cannot seek back to where the read failed (%s); reading the file from its "
+                        "start, without analysing again what was analysed", self.config.id, exc)
+        log.info("camera %s: resuming the file after what was read before the error", self.config.id)
         return True
 
     def _open_container(self) -> Any:
@@ -246,6 +276,7 @@ class AvSource:
         # the next pass starts a frame after the last frame *shown* (B-frames: after the last decoded)
         self.loop_offset_ns = max(self.last_ns, self.shown_ns) + int(1e9 / self.fps) - (self.file_start_ns or 0)
         self.anchor_ns, self.next_dts = None, None
+        self.taken_dts = self.shown_pts = self.skip_dts = self.skip_pts = None  # the next pass's ticks start over
         self.stream_clock.restart()
         self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
@@ -315,6 +346,12 @@ class AvSource:
             for early in untimed:
                 self._take(early)
         dts = packet.dts if packet.dts is not None else packet.pts
+        if self.skip_dts is not None:
+            if dts <= self.skip_dts:  # resumed: kept before the error (``_resume``)
+                self._decode_again(packet)
+                return
+            self.skip_dts = None
+        self.taken_dts = dts
         self.next_dts = dts + (packet.duration or self.frame_ticks)
         pts = packet.pts if packet.pts is not None else dts
         time_ns = max(self._wall_ns(dts, arrived=True), self.last_ns + 1)
@@ -345,6 +382,18 @@ class AvSource:
             return
         for decoded in decoded_frames:
             self._frame(decoded)
+
+    def _decode_again(self, packet: Any) -> None:
+        """A packet read before a reopen, decoded only as the reference of those after it."""
+        if not self.decode or (self.info is not None and self.info.codec == "mjpeg"):
+            return
+        try:
+            decoded_frames = self.stream.codec_context.decode(packet)
+        except Exception as exc:  # as in _take: the next keyframe recovers
+            log.debug("camera %s: a packet did not decode: %s", self.config.id, exc)
+            return
+        for decoded in decoded_frames:
+            self._frame(decoded)  # one the old decoder still held is new; the others are skipped there
 
     def _watch_keyframes(self, keyframe: bool, time_ns: int) -> None:
         """Say so when keyframes stop coming: the open segment then grows until the next one."""
@@ -378,6 +427,12 @@ class AvSource:
         self.picture_at, self.pictures = time.monotonic(), self.pictures + 1
 
     def _frame(self, decoded: Any) -> None:
+        if self.skip_pts is not None and decoded.pts is not None:
+            if decoded.pts <= self.skip_pts:  # resumed: decoded (and queued or read) before the error
+                return
+            self.skip_pts = None
+        if decoded.pts is not None:
+            self.shown_pts = decoded.pts
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
         if self.frames and stamp <= self.frames[-1].time_ns:
             stamp = self.frames[-1].time_ns + 1

@@ -66,7 +66,7 @@ def fit_camera_status(status: dict[str, Any]) -> tuple[dict[str, Any], list[str]
             else:
                 fixed.append(f"{key} dropped (not plain data)")
             continue
-        if not _problem(field, value):
+        if not _problem(field, value) and (field.kind != "map" or _plain(value, 1)):  # loops: plain data too
             fitted[key] = value
             continue
         new = _fit(field, value)

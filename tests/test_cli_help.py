@@ -16,7 +16,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from quickcam.common.cli import _register_builtin_commands, cli, help_first
+from quickcam.common.commands import _register_builtin_commands, cli, help_first
 from tests.conftest import QUICKCAM
 
 _register_builtin_commands()

@@ -36,7 +36,7 @@ GOOD = {"dropped": 0, "fps": 10.0, "frames": 100, "state": "ok"}
 # The cases of tests/detector/test_status_header.py and a few more.
 CASES: dict[str, dict[str, Any]] = {
     "good": {**GOOD, "fault": "", "loops": {"capture": {"alive": True, "beat_s": 0.1}}, "recording": False},
-    "refused": {"dark": "no", "dropped": float("nan"), "fps": 5000.0, "frames": -1, "loops": b"x", "state": "OK",
+    "refused": {"dark": "no", "dropped": float("nan"), "fps": 5000.0, "frames": -1, "state": "OK", "x": b"x",
                 "width": 1e9},
     "long_fault": {**GOOD, "fault": "caméra — perdue " * 40},
     "own_fault_first": {**GOOD, "fault": "cannot open stream " * 30, "fps": -1.0, "state": "lost"},
@@ -58,8 +58,8 @@ def _random_status(rng: random.Random) -> dict[str, Any]:
             "".join(rng.choice("abcXYZ _-.'") for _ in range(rng.randint(0, 400))), [1, 2],
             b"\x00" if other else None,
         ])
-    names = rng.sample([f.name for f in CAMERA_STATUS_FIELDS] + ["loops", "x"], rng.randint(0, 8))
-    return {name: value(name in ("loops", "x")) for name in names}
+    names = rng.sample([f.name for f in CAMERA_STATUS_FIELDS] + ["x", "x_other"], rng.randint(0, 8))
+    return {name: value(name in ("x", "x_other")) for name in names}
 
 
 def _plain_json(value: Any) -> Any:

@@ -92,6 +92,9 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: receiver.reload_requested.set())  # re-read the allow-list
 
+    if came := signals.came():  # while it started (the entry point held it): before anything is accepted
+        log.info("uploader: %s during start-up; stopped before accepting any footage", came)
+        return 0
     receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
     # Create (or migrate) the ledger and switch it to WAL here, once: two threads doing it at
     # the same moment on a new file can get "database is locked" from the journal-mode change.

@@ -69,7 +69,7 @@ _values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.tex
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from([f.name for f in protocol.CAMERA_STATUS_FIELDS] + ["loops", "x"]),
+@given(st.dictionaries(st.sampled_from([f.name for f in protocol.CAMERA_STATUS_FIELDS] + ["x"]),
                        _values))
 def test_whatever_a_camera_status_holds_the_fitted_status_encodes(status: dict[str, Any]) -> None:
     fitted, fixed = fit_camera_status(status)

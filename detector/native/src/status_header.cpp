@@ -137,7 +137,7 @@ Value fit_camera_status(const Value& status, std::vector<std::string>& fixed) {
             else fixed.push_back(key + " dropped (not plain data)");
             continue;
         }
-        if (wire::camera_status_problem(key, value).empty()) {
+        if (wire::camera_status_problem(key, value).empty() && (rule->kind != Kind::Map || plain(value, 1))) {
             fitted[key] = value;
             continue;
         }

@@ -242,6 +242,11 @@ const std::vector<std::pair<std::string, FieldRule>> kCameraStatusRules = {
     {"recorder", {Kind::Str, false, 0, 0, 0}},
     {"view", {Kind::Str, false, 0, 0, 0}},
     {"view_faults", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"recording", {Kind::Bool, false, 0, 0, 0}},
+    {"write_failures", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"not_recorded", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"snapshots_replaced", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"loops", {Kind::Map, false, 0, 0, 0}},  // loop name -> loop status; its content is not checked
 };
 
 std::vector<Field> camera_status_fields() {
