@@ -36,15 +36,14 @@ extern char** environ;
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_signalled{false};
 // At stop, wait for acks as long as one may take (link.ack_timeout_s), at least 5 s, but never so
 // long that systemd or compose (30 s to stop) kills the process while it closes its segments.
 constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = 25.0;
-constexpr int kExitCameraFailed = 4;  // a camera's thread died on an error: not a clean stop
 constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
 
-void on_signal(int) { g_stop = true; }
+void on_signal(int) { g_signalled = true; }
 
 const char* kUsage =
     "usage: quickcam-native-detector [--config FILE] [--seconds N]\n"
@@ -122,12 +121,13 @@ int run(const qc::Config& config, double seconds) {
     private_folder(config.link.endpoint);  // the detector may start first: it makes the folder
     for (const auto& note : config.notes) log::warning("config: ", note);
 
+    Stop stop;
     lock_outbox(config.recording.outbox_dir);  // held until the process ends
     Outbox outbox(config.recording.outbox_dir);
     std::vector<std::unique_ptr<CameraPipeline>> pipelines;
     std::vector<std::string> ids;
     for (const auto& cam : config.cameras) {
-        pipelines.push_back(std::make_unique<CameraPipeline>(cam, outbox, g_stop));
+        pipelines.push_back(std::make_unique<CameraPipeline>(cam, outbox, stop));
         ids.push_back(cam.id);
     }
     auto camera_status = [&] {
@@ -185,7 +185,7 @@ int run(const qc::Config& config, double seconds) {
     for (auto& p : pipelines) p->start();
     auto started = std::chrono::steady_clock::now();
     auto next_status = started;
-    while (!g_stop) {
+    while (!g_signalled) {
         auto now = std::chrono::steady_clock::now();
         if (now >= next_status) {
             write(true);
@@ -198,23 +198,12 @@ int run(const qc::Config& config, double seconds) {
         bool all_done = true;
         for (auto& p : pipelines) all_done = all_done && p->finished();
         if (all_done) {
-            for (auto& p : pipelines) {
-                if (!p->failed()) continue;
-                // Not a clean stop: no `stopping` to the uploader, no `running: false`, so the uploader's
-                // alert, the health check and the service manager (restart) all see a detector that died.
-                std::string why;
-                for (const auto& problem : p->problems()) why += (why.empty() ? "" : "; ") + problem;
-                log::error("detector: camera ", p->id(), " stopped on an error (", why,
-                           "); exiting with code ", kExitCameraFailed, " without saying it stops, so that the "
-                           "uploader and the health check report it and its service restarts it; the outbox is kept");
-                std::_Exit(kExitCameraFailed);
-            }
             log::info("detector: every source has ended; stopping");
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    g_stop = true;
+    stop.set();
     log::info("detector: stopping; closing open segments");
     for (auto& p : pipelines) p->join();
     link.stop(std::min(std::max(kShutdownDrainMinS, config.link.ack_timeout_s), kShutdownDrainMaxS));

@@ -70,10 +70,22 @@ std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig&
 
 }  // namespace
 
-void CameraPipeline::record_loop() {
+// What the recorder holds between frames, kept across a restart of its loop (record.py's RecordStage
+// keeps it on the object): the event carries on, its segments numbered on from where they were.
+struct CameraPipeline::RecordState {
     std::unique_ptr<OpenSegment> segment;
     std::string event_id;
     int seq = 0;
+};
+
+std::shared_ptr<CameraPipeline::RecordState> CameraPipeline::make_record_state() {
+    return std::make_shared<RecordState>();
+}
+
+void CameraPipeline::record_loop() {
+    std::unique_ptr<OpenSegment>& segment = record_->segment;
+    std::string& event_id = record_->event_id;
+    int& seq = record_->seq;
     auto what = [&] { return "segment " + std::to_string(seq) + " of event " + event_id; };
     // A failure loses only the open segment (its file goes) and the frame at hand; a disk error
     // steps the ladder down, anything else is one error line.
@@ -177,8 +189,8 @@ void CameraPipeline::record_loop() {
         } else if (item.kind == Item::End) {
             bool had_segment = bool(segment);
             if (segment) finish(true);
-            if (item.lost)
-                log::warning("camera ", config_.id, " lost during event ", event_id,
+            if (!item.cut.empty())
+                log::warning("camera ", config_.id, item.cut, " during event ", event_id,
                              "; the event is closed at the last frame (", seq, " segments)");
             else if (had_segment || seq > 0)
                 log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s)");
