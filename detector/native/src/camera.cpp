@@ -1,5 +1,6 @@
 #include "camera.hpp"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,13 +163,19 @@ void CameraPipeline::start() {
     const std::string owner = "camera " + config_.id;
     capturing_.start();
     recording_.start();
-    capture_thread_ = std::thread([this, owner] {
+    // Named as the Python detector's threads ("capture-cam0"; at most 15 bytes): top -H, perf and the tests
+    auto name = [this](const std::string& loop) {
+        ::pthread_setname_np(::pthread_self(), (loop + "-" + config_.id).substr(0, 15).c_str());
+    };
+    capture_thread_ = std::thread([this, owner, name] {
+        name(capturing_.name());
         capturing_.supervise(owner, [this] { capture_loop(); }, stop_);
         push({Item::Stop, {}, ""});
         capture_done_ = true;
         stop_.poke();
     });
-    record_thread_ = std::thread([this, owner] {
+    record_thread_ = std::thread([this, owner, name] {
+        name(recording_.name());
         recording_.supervise(owner, [this] { record_loop(); }, stop_);
         record_done_ = true;
         stop_.poke();

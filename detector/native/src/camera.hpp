@@ -4,7 +4,8 @@
 //                   (view_guard.hpp), run the event clock, commit the instant snapshot, keep the
 //                   pre-roll, hand frames to the recorder
 //   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox;
-//                   every 0.1 s at least, let the disk ladder (disk.hpp) retry what a full disk refused
+//                   while the disk ladder (disk.hpp) holds something back, let it retry every 0.1 s;
+//                   otherwise asleep until capture hands it an item
 //
 // Each thread runs its Loop (supervise.hpp): one that has not beaten for 3 frame intervals
 // (at least 1 s) makes the camera "stalled", never "ok" (camera_pipeline.py's status); one that

@@ -170,13 +170,21 @@ void CameraPipeline::record_loop() {
             abandon(e, 1 + (segment ? segment->frames : 0), "encoding");
         }
     };
+    auto queued = [&] { return !queue_.empty(); };
     while (true) {
-        recording_.beat();  // at least every 0.1 s while idle; a write or an encode that hangs stops it
+        recording_.beat();  // a write or an encode that hangs stops it
         disk_.recover();  // what a full disk refused, written once it takes writes (two atomic loads when not)
         Item item;
         {
             std::unique_lock<std::mutex> lock(queue_mutex_);
-            if (!queue_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue_.empty(); })) continue;
+            if (!queued()) {
+                if (disk_.settled()) {  // nothing to retry: asleep until capture hands over an item (Stop at a stop)
+                    Loop::Waiting waiting(recording_);
+                    queue_cv_.wait(lock, queued);
+                } else if (!queue_cv_.wait_for(lock, std::chrono::milliseconds(100), queued)) {
+                    continue;  // recover() at least every 0.1 s while the disk holds something back
+                }
+            }
             item = std::move(queue_.front());
             queue_.pop_front();
             if (item.kind == Item::FrameItem) --queued_frames_;
