@@ -87,7 +87,8 @@ def test_a_native_loop_that_throws_is_restarted_failing_with_pythons_words_and_i
     assert run.returncode == 0, run.stderr  # it exited 4 when its only camera's thread died
     failed = [line for line in run.stderr.splitlines() if "capture loop failed (" in line]
     assert len(failed) == 1, run.stderr  # the first failure; its repeats are counted, not logged (for 60 s)
-    assert failed[0].endswith(f"camera cam0: capture loop failed ({FAILURE}); restarting it in 0.1 s (failure 1)")
+    assert failed[0].endswith(f'level=error logger=quickcam.native.camera msg="camera cam0: capture loop failed '
+                              f'({FAILURE}); restarting it in 0.1 s (failure 1)"'), failed
 
     # the heartbeat: failing, in supervise.py's words, with its loops' fields
     assert sent, uploader.cameras
