@@ -18,6 +18,7 @@
 #include <memory>
 #include <ctime>
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <thread>
 
 #include "av_source.hpp"
@@ -323,6 +324,9 @@ int main(int argc, char** argv) {
     // Whatever the caller's umask, every folder made is 0700 and every file 0600 (common/private.py).
     ::umask(077);
     // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
+    // OpenCV read OPENCV_LOG_LEVEL when it loaded, before main: its level is set as well (a USB camera
+    // that does not open printed five `[ WARN:0@0.3] global cap_v4l.cpp …` lines an attempt).
+    if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
     setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
     try {
