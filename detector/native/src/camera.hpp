@@ -82,7 +82,7 @@ struct ReopenPace {
 
 struct CameraStats {
     // starting, ok, failing (never delivered a frame), lost (worked, then no frames), ended; the status
-    // adds stalled, failing (a thread died) and degraded (status_value, docs/protocol.md's camera status)
+    // adds stalled, failing (a loop threw in the last 10 s) and degraded (status_value, protocol.md)
     std::string state = "starting";
     bool opened = false;     // delivered a frame at least once
     bool abandoned = false;  // a file analysed as fast as possible went away or shrank: its analysis is incomplete
