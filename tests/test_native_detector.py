@@ -62,7 +62,7 @@ def test_the_native_detector_passes_every_protocol_check_over_ipc_and_writes_the
     assert all(line.startswith("PASS") for line in lines[:-1]), run.stdout
     assert lines[-1] == f"{len(lines) - 1}/{len(lines) - 1} checks passed"
     assert took < 60, f"the check should end once every check has a verdict, not at --timeout ({took:.0f} s)"
-    assert "native-detector" not in run.stderr, "--quiet must not pass the detector's own log through"
+    assert "logger=quickcam.native" not in run.stderr, "--quiet must not pass the detector's own log through"
 
     status = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())
     assert {"time", "pid", "running", "cameras", "outbox", "link"} <= set(status)
@@ -149,8 +149,9 @@ def test_the_native_detector_makes_its_files_private_and_runs_plain_tcp_only_whe
                          timeout=30, env=_env(QUICKCAM_LINK__ENDPOINT="tcp://127.0.0.1:9",
                                               QUICKCAM_LINK__ALLOW_PLAIN_TCP="true"))
     assert run.returncode == 0, run.stderr
-    assert ("WARNING link: connecting to uploader at tcp://127.0.0.1:9 WITHOUT CURVE (link.allow_plain_tcp = true): "
-            "any local program can pose as the uploader or a detector") in run.stderr, run.stderr
+    assert ('level=warning logger=quickcam.native.link msg="link: connecting to uploader at tcp://127.0.0.1:9 '
+            "WITHOUT CURVE (link.allow_plain_tcp = true): any local program can pose as the uploader or a detector"
+            ) in run.stderr, run.stderr
 
 
 def test_a_native_camera_that_never_delivers_a_frame_is_failing_with_its_fault_and_exits_3(tmp_path: Path) -> None:

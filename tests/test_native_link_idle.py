@@ -1,8 +1,10 @@
-"""The native detector's link sleeps while idle, as the Python detector's (tests/test_link_liveness.py).
+"""The native detector's threads sleep while idle, as the Python detector's (tests/test_link_liveness.py).
 
-It sleeps in its poll until the next heartbeat, re-knock or retransmission is due (a second at
-most); the uploader's messages wake it, and so does a new outbox item, which leaves at once.
-Before, it polled every 50 ms: 20 wake-ups a second on an idle camera.
+The link sleeps in its poll until the next heartbeat, re-knock or retransmission is due (a second
+at most); the uploader's messages wake it, and so does a new outbox item, which leaves at once.
+Before, it polled every 50 ms: 20 wake-ups a second on an idle camera. The main thread sleeps
+until the status file is due (every 2 s) or a stop, the recorder until capture hands it an item:
+before, they woke every 100 ms. SIGTERM still stops it at once.
 """
 
 from __future__ import annotations
@@ -45,17 +47,23 @@ class _AckingUploader(UploaderPeer):
         self.credited.set()
 
 
-def _link_wakeups(pid: int) -> int:
-    """Voluntary context switches of the link's thread (named ``qc-link``): one per sleep it wakes from."""
+IDLE_THREADS = ("qc-link", "main", "recording-cam0")
+
+
+def _wakeups(pid: int) -> dict[str, int]:
+    """Voluntary context switches of each idle thread (one per sleep it wakes from), by name ("main": the process)."""
+    counts = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        if (task / "comm").read_text().strip() == "qc-link":
-            status = (task / "status").read_text()
-            return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
-    raise AssertionError("no thread named qc-link in the native detector")
+        name = "main" if task.name == str(pid) else (task / "comm").read_text().strip()
+        if name in IDLE_THREADS:
+            counts[name] = int((task / "status").read_text().split("voluntary_ctxt_switches:")[1].split()[0])
+    assert set(counts) == set(IDLE_THREADS), f"threads missing: {set(IDLE_THREADS) - set(counts)}"
+    return counts
 
 
 @pytest.mark.realtime  # wake-ups counted over wall-clock seconds
-def test_the_native_link_sleeps_while_idle_and_a_new_item_leaves_at_once(tmp_path: Path) -> None:
+def test_the_native_detectors_threads_sleep_while_idle_a_new_item_leaves_at_once_and_sigterm_stops_it(
+        tmp_path: Path) -> None:
     endpoint = private_endpoint(tmp_path)
     Path(endpoint.removeprefix("ipc://")).parent.mkdir(mode=0o700, exist_ok=True)  # the peer binds first
     (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 30\n'
@@ -68,16 +76,24 @@ def test_the_native_link_sleeps_while_idle_and_a_new_item_leaves_at_once(tmp_pat
     try:
         assert peer.credited.wait(20)
         time.sleep(0.5)  # past the first status after connecting: then nothing is due for 30 s
-        before = _link_wakeups(detector.pid)
+        before = _wakeups(detector.pid)
         time.sleep(IDLE_S)
-        wakeups = _link_wakeups(detector.pid) - before
+        after = _wakeups(detector.pid)
+        wakeups = {name: after[name] - before[name] for name in IDLE_THREADS}
         idle_ended = time.monotonic() - started
         assert wait_until(lambda: any(h["type"] == "snapshot" for _, h in peer.items), 30)
     finally:
+        signalled = time.monotonic()
         detector.send_signal(signal.SIGTERM)
         detector.communicate(timeout=60)
+        stopped_s = time.monotonic() - signalled
         peer.close()
     if idle_ended < WALK_S:  # measured before the walk began (a slow start may leave no idle window: not judged)
-        assert wakeups <= 4 * IDLE_S, wakeups  # about one a second (it was 20 a second)
+        # about once a second for the link (it was 20 a second); the main thread once per status write, 2 s
+        # apart, with the write's own waits (it was 10 a second); the recorder not at all (10 a second)
+        assert wakeups["qc-link"] <= 4 * IDLE_S and wakeups["main"] <= 4 * IDLE_S, wakeups
+        assert wakeups["recording-cam0"] <= 2, wakeups
+    # SIGTERM during the walk: the event's open segment closed and acknowledged, within a few seconds
+    assert detector.returncode == 0 and stopped_s < 10, (detector.returncode, stopped_s)
     received, header = next((at, h) for at, h in peer.items if h["type"] == "snapshot")
     assert received - header["time_ms"] / 1000 < 0.5, received - header["time_ms"] / 1000  # woken by the commit

@@ -3,7 +3,8 @@
 A USB camera that does not exist and a stream nobody serves make OpenCV print
 ``[ WARN:0@0.07] global cap_v4l.cpp ...`` and FFmpeg ``Connection refused`` on
 stderr by default; the detector reports both itself (``camera cam0: lost``), so
-every line it prints must be its own.
+every line it prints must be its own. The native detector's too (before, OpenCV's
+warnings came through, five lines per attempt to open the USB camera).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import QUICKCAM, free_port, private_endpoint
 
@@ -27,11 +30,19 @@ path = "tcp://127.0.0.1:{port}"
 """
 
 
-def test_a_missing_camera_and_a_refused_stream_print_only_the_detectors_own_lines(tmp_path: Path) -> None:
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_a_missing_camera_and_a_refused_stream_print_only_the_detectors_own_lines(tmp_path: Path,
+                                                                                  detector: str) -> None:
     (tmp_path / "quickcam.toml").write_text(CONFIG.format(port=free_port()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUICKCAM_", "OPENCV_"))}
     env["QUICKCAM_LINK__ENDPOINT"] = private_endpoint(tmp_path)
-    done = subprocess.run([QUICKCAM, "detector", "--config", "quickcam.toml", "--seconds", "3"], cwd=tmp_path,
+    if detector == "native":  # its lines are logfmt too (tests/test_native_logfmt.py); OpenCV's must not mix in
+        from tests.native_build import native_detector
+
+        command = [str(native_detector())]
+    else:
+        command = [QUICKCAM, "detector"]
+    done = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "3"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3, done.stderr  # neither camera ever delivered a frame
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]

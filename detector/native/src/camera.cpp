@@ -1,11 +1,13 @@
 #include "camera.hpp"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
+#include <exception>
 #include <opencv2/imgproc.hpp>
 
 #include <sstream>
@@ -65,6 +67,20 @@ std::string open_failure(const CameraConfig& c) {
                "the camera is on the network, and its user and password";
     return "cannot open the " + c.source + " source";
 }
+
+// Runs `f` when the scope is left by an exception (not on a normal return).
+template <typename F>
+class OnUnwind {
+public:
+    explicit OnUnwind(F f) : f_(std::move(f)) {}
+    ~OnUnwind() {
+        if (std::uncaught_exceptions() > exceptions_) f_();
+    }
+
+private:
+    F f_;
+    int exceptions_ = std::uncaught_exceptions();
+};
 
 Value box_value(const cv::Rect& r) {
     return Value::array({Value::integer(r.x), Value::integer(r.y), Value::integer(r.width), Value::integer(r.height)});
@@ -135,39 +151,34 @@ double steady_s() {
 }
 }  // namespace
 
-CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, std::atomic<bool>& stop)
+CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop& stop)
     : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config)),
       capturing_("capture", Loop::stall_s_for(config.fps)), recording_("recording", Loop::stall_s_for(config.fps)),
       max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))),
-      pace_(config.reopen_max_s) {}
+      pace_(config.reopen_max_s), record_(make_record_state()) {}
 
 CameraPipeline::~CameraPipeline() { join(); }
 
 void CameraPipeline::start() {
+    const std::string owner = "camera " + config_.id;
     capturing_.start();
     recording_.start();
-    capture_thread_ = std::thread([this] {
-        try {
-            capture_loop();
-            capturing_.finish();
-        } catch (const std::exception& e) {
-            log::error("camera ", config_.id, ": capture thread failed: ", e.what());
-            capturing_.fail(e.what());
-            failed_ = true;
-        }
+    // Named as the Python detector's threads ("capture-cam0"; at most 15 bytes): top -H, perf and the tests
+    auto name = [this](const std::string& loop) {
+        ::pthread_setname_np(::pthread_self(), (loop + "-" + config_.id).substr(0, 15).c_str());
+    };
+    capture_thread_ = std::thread([this, owner, name] {
+        name(capturing_.name());
+        capturing_.supervise(owner, [this] { capture_loop(); }, stop_);
         push({Item::Stop, {}, ""});
         capture_done_ = true;
+        stop_.poke();
     });
-    record_thread_ = std::thread([this] {
-        try {
-            record_loop();
-            recording_.finish();
-        } catch (const std::exception& e) {
-            log::error("camera ", config_.id, ": recording thread failed: ", e.what());
-            recording_.fail(e.what());
-            failed_ = true;
-        }
+    record_thread_ = std::thread([this, owner, name] {
+        name(recording_.name());
+        recording_.supervise(owner, [this] { record_loop(); }, stop_);
         record_done_ = true;
+        stop_.poke();
     });
 }
 
@@ -258,8 +269,7 @@ bool CameraPipeline::open_with_backoff() {
         }
         log::info("camera ", config_.id, ": went away soon after it opened; reopening in ", wait,
                   " s (a source is reopened at once only after a steady run)");
-        for (double waited = 0; waited < wait && !stop_; waited += 0.05)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        stop_.wait_for(wait);
     }
     while (!stop_) {
         bool opened = false;
@@ -309,8 +319,7 @@ bool CameraPipeline::open_with_backoff() {
             std::snprintf(retrying, sizeof retrying, "retrying (attempt %d failed, next in %.1f s)", attempt, backoff);
             stats_.retrying = retrying;
         }
-        for (double waited = 0; waited < backoff && !stop_; waited += 0.05)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        stop_.wait_for(backoff);
         backoff = std::min(backoff * 2, config_.reopen_max_s);
         std::lock_guard<std::mutex> lock(stats_mutex_);
         ++stats_.reopens;
@@ -373,6 +382,16 @@ void CameraPipeline::capture_loop() {
     int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
     bool moving = false, zone_set = false;
     ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
+    // A throw restarts this loop clean (Loop::supervise): the source is closed, to be reopened, and the
+    // running event is closed at its last frame first, its open segment committed as the final one.
+    OnUnwind closing([&] {
+        try {
+            source_->close();
+        } catch (const std::exception& e) {  // a driver that fails to close must not keep the camera down
+            log::warning("camera ", config_.id, ": closing the source failed (", e.what(), ")");
+        }
+        if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, ": capture loop failed"});
+    });
     while (!stop_) {
         capturing_.beat();
         Frame frame;
@@ -400,7 +419,7 @@ void CameraPipeline::capture_loop() {
             source_->close();
             // The running event ends at the last frame received and its open segment is committed
             // now, not left in staging for as long as the camera is gone (capture.py's LOST marker).
-            if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, true});
+            if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, " lost"});
             if (!open_with_backoff()) break;
             motion.restart();  // what was learnt of the picture is stale (base.py's restart)
             continue;

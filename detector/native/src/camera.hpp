@@ -4,10 +4,15 @@
 //                   (view_guard.hpp), run the event clock, commit the instant snapshot, keep the
 //                   pre-roll, hand frames to the recorder
 //   record thread:  encode 2 s MP4 segments into .staging/, commit each to the outbox;
-//                   every 0.1 s at least, let the disk ladder (disk.hpp) retry what a full disk refused
+//                   while the disk ladder (disk.hpp) holds something back, let it retry every 0.1 s;
+//                   otherwise asleep until capture hands it an item
 //
-// Each thread beats its Loop (supervise.hpp): one that has not beaten for 3 frame intervals
-// (at least 1 s) makes the camera "stalled", never "ok" (camera_pipeline.py's status).
+// Each thread runs its Loop (supervise.hpp): one that has not beaten for 3 frame intervals
+// (at least 1 s) makes the camera "stalled", never "ok" (camera_pipeline.py's status); one that
+// throws is restarted after a backoff, the camera "failing" for 10 s. A restarted capture loop
+// starts clean (the source reopened, the background learnt again) after closing the running
+// event at its last frame; the recorder's event and segment numbering live on the pipeline
+// (RecordState), so a restarted recorder carries its event on, as record.py's stage object.
 //
 // Capture never waits for the encoder when the source is live: beyond buffer_max_s of
 // frames waiting, the oldest are dropped, counted and logged (dropped_recording). A file
@@ -29,6 +34,7 @@
 #include "disk.hpp"
 #include "outbox.hpp"
 #include "sources.hpp"
+#include "stop.hpp"
 #include "supervise.hpp"
 #include "value.hpp"
 #include "view_guard.hpp"
@@ -76,7 +82,7 @@ struct ReopenPace {
 
 struct CameraStats {
     // starting, ok, failing (never delivered a frame), lost (worked, then no frames), ended; the status
-    // adds stalled, failing (a thread died) and degraded (status_value, docs/protocol.md's camera status)
+    // adds stalled, failing (a loop threw in the last 10 s) and degraded (status_value, protocol.md)
     std::string state = "starting";
     bool opened = false;     // delivered a frame at least once
     bool abandoned = false;  // a file analysed as fast as possible went away or shrank: its analysis is incomplete
@@ -93,12 +99,12 @@ struct CameraStats {
 
 class CameraPipeline {
 public:
-    CameraPipeline(const CameraConfig& config, Outbox& outbox, std::atomic<bool>& stop);
+    // `stop` is poked when both threads have ended (main waits on it for finished()).
+    CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop& stop);
     ~CameraPipeline();
     void start();
     void join();
     bool finished() const { return capture_done_ && record_done_; }
-    bool failed() const { return failed_; }  // a thread ended on an exception (not the source ending)
     const std::string& id() const { return config_.id; }
     CameraStats stats();
     std::vector<std::string> problems() const;  // what is wrong with its threads, in words (none when nothing is)
@@ -109,8 +115,10 @@ private:
         enum Kind { Start, FrameItem, End, Stop } kind;
         Frame frame;
         std::string event_id;
-        bool lost = false;  // End: the camera was lost mid-event, closed at its last frame
+        std::string cut = "";  // End before the event's own end, closed at its last frame: why (" lost", ...)
     };
+    struct RecordState;  // record.cpp: the recorder's event, segment numbering and open segment
+    static std::shared_ptr<RecordState> make_record_state();
 
     void capture_loop();
     void record_loop();
@@ -122,11 +130,10 @@ private:
     CameraConfig config_;
     Outbox& outbox_;
     DiskWrites disk_;  // every write of this camera into the outbox: held and stepped down on a full disk
-    std::atomic<bool>& stop_;
+    Stop& stop_;
     std::unique_ptr<FrameSource> source_;
     std::thread capture_thread_, record_thread_;
     std::atomic<bool> capture_done_{false}, record_done_{false};
-    std::atomic<bool> failed_{false};
     Loop capturing_, recording_;  // the threads' heartbeats: "capture" (capture and detection), "recording"
 
     std::mutex stats_mutex_;
@@ -137,6 +144,7 @@ private:
     std::deque<Item> queue_;
     size_t queued_frames_ = 0, max_frames_;
     ReopenPace pace_;
+    std::shared_ptr<RecordState> record_;  // survives a restart of the record loop
 };
 
 }  // namespace qc

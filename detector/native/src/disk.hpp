@@ -41,6 +41,8 @@ public:
     void segment_failed(int code, int64_t frames_lost, const std::string& what);
     void not_recorded(int64_t frames = 1);
     void recover();  // cheap when there is nothing to do; call it often
+    // Nothing held and full recording: recover() has nothing to do until a write is refused again.
+    bool settled() const { return rung_ == Full && held_ == 0; }
     void stop();  // a last try at what is held; what the disk still refuses is named in one error line
     Rung rung() const { return rung_; }
 

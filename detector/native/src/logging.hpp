@@ -1,5 +1,8 @@
-// Log lines on stderr, in the same shape as the Python processes' terminal lines:
-// "12:03:35 native-detector INFO    camera cam0: motion ...". Thread-safe.
+// Log lines on stderr, in the Python processes' formats (common/logs.py): on a terminal
+// "12:03:35 native-detector INFO    camera cam0: motion ..."; otherwise (a service manager, Docker,
+// a pipe) one logfmt line a record, with the same keys:
+// ts=2026-11-25T12:03:35.120Z proc=detector level=info logger=quickcam.native.camera msg="camera cam0: motion ..."
+// Thread-safe.
 #pragma once
 
 #include <sstream>

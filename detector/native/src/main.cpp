@@ -4,6 +4,7 @@
 //   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
 //   quickcam-native-detector [--config F] --motion-trace WxH [--fps N]  the motion core on raw gray frames
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <memory>
 #include <ctime>
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <thread>
 
 #include "av_source.hpp"
@@ -30,21 +32,37 @@
 #include "outbox.hpp"
 #include "status_file.hpp"
 #include "status_header.hpp"
+#include "stop.hpp"
 #include "vectors.hpp"
 
 extern char** environ;
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+// Set at SIGINT/SIGTERM (by the thread that waits for them), --seconds or once every source ended;
+// every thread that waits for a deadline waits on it, so a stop wakes it at once.
+qc::Stop g_stop;
 // At stop, wait for acks as long as one may take (link.ack_timeout_s), at least 5 s, but never so
 // long that systemd or compose (30 s to stop) kills the process while it closes its segments.
 constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = 25.0;
-constexpr int kExitCameraFailed = 4;  // a camera's thread died on an error: not a clean stop
 constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
 
-void on_signal(int) { g_stop = true; }
+// SIGINT and SIGTERM are blocked in every thread (set before any starts: threads inherit the mask)
+// and taken by one that waits for them, so that the others wait on g_stop instead of polling a flag
+// a signal handler sets (a handler may not wake a condition variable).
+void take_stop_signals() {
+    static sigset_t stopping;
+    sigemptyset(&stopping);
+    sigaddset(&stopping, SIGINT);
+    sigaddset(&stopping, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &stopping, nullptr);
+    std::thread([] {
+        ::pthread_setname_np(::pthread_self(), "qc-signals");
+        int signal = 0;
+        if (::sigwait(&stopping, &signal) == 0) g_stop.set();
+    }).detach();
+}
 
 const char* kUsage =
     "usage: quickcam-native-detector [--config FILE] [--seconds N]\n"
@@ -114,8 +132,7 @@ qc::Value config_value(const qc::Config& config) {
 int run(const qc::Config& config, double seconds) {
     using namespace qc;
     cv::setNumThreads(1);  // idle OpenCV worker threads spin and burn a core
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    take_stop_signals();
     std::signal(SIGPIPE, SIG_IGN);
     CurveKeys curve = load_curve_keys(config.link);  // ConfigError at start-up, not later
     check_plain_tcp(config.link, !curve.secret_key.empty());
@@ -183,38 +200,34 @@ int run(const qc::Config& config, double seconds) {
     log::info("detector: watching ", pipelines.size(), " camera(s); outbox ", config.recording.outbox_dir);
     link.start();
     for (auto& p : pipelines) p->start();
-    auto started = std::chrono::steady_clock::now();
+    // Wakes when the status file is due, at --seconds, at a stop and when a camera's threads end: idle, once
+    // per status interval (it polled every 100 ms).
+    auto all_done = [&] {
+        return std::all_of(pipelines.begin(), pipelines.end(), [](const auto& p) { return p->finished(); });
+    };
+    using Clock = std::chrono::steady_clock;
+    const auto started = Clock::now();
+    const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kStatusIntervalS));
+    const auto end = seconds > 0 ? started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds))
+                                 : Clock::time_point::max();
     auto next_status = started;
     while (!g_stop) {
-        auto now = std::chrono::steady_clock::now();
+        auto now = Clock::now();
         if (now >= next_status) {
             write(true);
-            next_status = now + std::chrono::milliseconds(int(kStatusIntervalS * 1000));
+            next_status = now + interval;
         }
-        if (seconds > 0 && now - started >= std::chrono::duration<double>(seconds)) {
+        if (now >= end) {
             log::info("detector: --seconds elapsed; stopping");
             break;
         }
-        bool all_done = true;
-        for (auto& p : pipelines) all_done = all_done && p->finished();
-        if (all_done) {
-            for (auto& p : pipelines) {
-                if (!p->failed()) continue;
-                // Not a clean stop: no `stopping` to the uploader, no `running: false`, so the uploader's
-                // alert, the health check and the service manager (restart) all see a detector that died.
-                std::string why;
-                for (const auto& problem : p->problems()) why += (why.empty() ? "" : "; ") + problem;
-                log::error("detector: camera ", p->id(), " stopped on an error (", why,
-                           "); exiting with code ", kExitCameraFailed, " without saying it stops, so that the "
-                           "uploader and the health check report it and its service restarts it; the outbox is kept");
-                std::_Exit(kExitCameraFailed);
-            }
+        if (all_done()) {
             log::info("detector: every source has ended; stopping");
             break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        g_stop.wait_for(std::chrono::duration<double>(std::min(next_status, end) - Clock::now()).count(), all_done);
     }
-    g_stop = true;
+    g_stop.set();
     log::info("detector: stopping; closing open segments");
     for (auto& p : pipelines) p->join();
     link.stop(std::min(std::max(kShutdownDrainMinS, config.link.ack_timeout_s), kShutdownDrainMaxS));
@@ -311,6 +324,9 @@ int main(int argc, char** argv) {
     // Whatever the caller's umask, every folder made is 0700 and every file 0600 (common/private.py).
     ::umask(077);
     // Quiet libraries: OpenCV's own warnings would leak into the log; the detector reports what matters.
+    // OpenCV read OPENCV_LOG_LEVEL when it loaded, before main: its level is set as well (a USB camera
+    // that does not open printed five `[ WARN:0@0.3] global cap_v4l.cpp …` lines an attempt).
+    if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
     setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
     try {

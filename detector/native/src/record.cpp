@@ -70,10 +70,22 @@ std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig&
 
 }  // namespace
 
-void CameraPipeline::record_loop() {
+// What the recorder holds between frames, kept across a restart of its loop (record.py's RecordStage
+// keeps it on the object): the event carries on, its segments numbered on from where they were.
+struct CameraPipeline::RecordState {
     std::unique_ptr<OpenSegment> segment;
     std::string event_id;
     int seq = 0;
+};
+
+std::shared_ptr<CameraPipeline::RecordState> CameraPipeline::make_record_state() {
+    return std::make_shared<RecordState>();
+}
+
+void CameraPipeline::record_loop() {
+    std::unique_ptr<OpenSegment>& segment = record_->segment;
+    std::string& event_id = record_->event_id;
+    int& seq = record_->seq;
     auto what = [&] { return "segment " + std::to_string(seq) + " of event " + event_id; };
     // A failure loses only the open segment (its file goes) and the frame at hand; a disk error
     // steps the ladder down, anything else is one error line.
@@ -158,13 +170,21 @@ void CameraPipeline::record_loop() {
             abandon(e, 1 + (segment ? segment->frames : 0), "encoding");
         }
     };
+    auto queued = [&] { return !queue_.empty(); };
     while (true) {
-        recording_.beat();  // at least every 0.1 s while idle; a write or an encode that hangs stops it
+        recording_.beat();  // a write or an encode that hangs stops it
         disk_.recover();  // what a full disk refused, written once it takes writes (two atomic loads when not)
         Item item;
         {
             std::unique_lock<std::mutex> lock(queue_mutex_);
-            if (!queue_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue_.empty(); })) continue;
+            if (!queued()) {
+                if (disk_.settled()) {  // nothing to retry: asleep until capture hands over an item (Stop at a stop)
+                    Loop::Waiting waiting(recording_);
+                    queue_cv_.wait(lock, queued);
+                } else if (!queue_cv_.wait_for(lock, std::chrono::milliseconds(100), queued)) {
+                    continue;  // recover() at least every 0.1 s while the disk holds something back
+                }
+            }
             item = std::move(queue_.front());
             queue_.pop_front();
             if (item.kind == Item::FrameItem) --queued_frames_;
@@ -177,8 +197,8 @@ void CameraPipeline::record_loop() {
         } else if (item.kind == Item::End) {
             bool had_segment = bool(segment);
             if (segment) finish(true);
-            if (item.lost)
-                log::warning("camera ", config_.id, " lost during event ", event_id,
+            if (!item.cut.empty())
+                log::warning("camera ", config_.id, item.cut, " during event ", event_id,
                              "; the event is closed at the last frame (", seq, " segments)");
             else if (had_segment || seq > 0)
                 log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s)");
