@@ -102,7 +102,8 @@ def trace(clip: Clip, at: Callable, base) -> list[str]:
     false = {name: score(w.finish(index), clip, pre_roll, post_roll) for name, w in cores.items()}
     busy = [n for s, n in stood if s >= PERSIST_SCORE]
     return [clip.condition, f"{clip.quiet_frames / FPS / 60:.1f}",
-            *(f"{f.false_quiet + f.false_lighting}" for f in false.values()),
+            *(f"{f.false_quiet + f.false_lighting}" + (f" ({f.caught}/{f.people})" if f.people else "")
+              for f in false.values()),
             f"{len(stood)} / {len(busy)} / {sum(n < 2 for n in busy)}"]
 
 
@@ -124,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(base, "crept_in"):
         print(f"stood_trace: the motion core at {args.vs} has no crept_in (no stood rule to trace)", file=sys.stderr)
         return 2
-    print(f"| tune-side clip | quiet, min | false events at {args.vs} | {args.vs}, stood off | this code | "
-          f"stood blobs at {args.vs}: all / busy place / of those on 1-frame motion |")
+    print(f"| tune-side clip | quiet, min | false events (walkers caught) at {args.vs} | {args.vs}, stood off | "
+          f"this code | stood blobs at {args.vs}: all / busy place / of those on 1-frame motion |")
     print("|---|---|---|---|---|---|")
     makers = [lambda c=c: composer.clip(c) for c in args.condition]
     makers += [lambda w=w: water_clip(composer, w, args.seconds) for w in args.water]
