@@ -15,11 +15,16 @@ their pixels stay out of the background for ``HOLD_S`` (motion all along), then 
 (motion ends before they leave). A native core without the hold, or whose hold never ends,
 fails it (checked by hand: 57 and 42 frames of its 170 differ).
 
-A third clip flickers (benchmarks 7c, ``switch_watch.py``'s ``watch`` and ``crept_in``): a
+A third clip flickers (benchmarks 7c, ``switch_watch.py``'s ``watch`` and ``stood``): a
 person who steps in and stands, a stain that creeps in, a lamp that goes off while someone
 stands, all under a 2 % flicker. The native core before the flicker rule differs on 73 of its
 230 frames; one that never takes a jump in a flicker for a switch on 50, one that counts a still
 blob that crept in on 29 (checked by hand).
+
+A fourth pair of clips (``tests/detector/test_flicker_glint.py``'s) puts a glint that stays
+lit and a person who walks in and stands on water the busy map knows, under the flicker:
+in a busy place a still blob counts only once the motion it continues has lasted
+``trigger_frames`` (``SwitchWatch.stood``).
 """
 
 from __future__ import annotations
@@ -231,3 +236,23 @@ def test_the_native_motion_core_judges_a_gust_in_real_tree_footage_as_pythons_do
     assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
         f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert agreement.threshold_share >= 0.99
+
+
+def test_the_native_motion_core_keeps_a_glint_on_flickering_water_from_standing_as_pythons_does() -> None:
+    """``test_flicker_glint.py``'s clips (``SwitchWatch.stood`` in a busy place): the same verdict on every frame."""
+    from tests.detector.test_flicker_glint import SIZE, frames
+
+    binary = native_detector()
+    for walk_frames in (0, 6):
+        clip = frames(walk_frames)
+        python = python_trace(clip, MotionConfig(), FPS)
+        native = native_trace(binary, clip, SIZE, FPS)
+        if walk_frames:
+            assert all(v.motion for v in python[60:]), "a person who walked onto the water and stands counts"
+        else:
+            assert python[60].motion and not any(v.motion for v in python[61:]), "a glint stands on one frame"
+        agreement = compare(python, native)
+        assert not agreement.only_python and not agreement.only_native, (
+            f"walk {walk_frames}: motion differs at frames {agreement.only_python} (python only), "
+            f"{agreement.only_native} (native only)")
+        assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
