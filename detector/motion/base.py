@@ -30,8 +30,7 @@ around it are the same for all, so they are written once here:
    the rim of its pool: no smooth gain explains those), not motion
    (``SwitchWatch.still``); in a flickering light (no switch) only a still
    blob that crept in is, and last frame's motion standing still counts
-   (``SwitchWatch.stood``; in a busy place, only once it has lasted
-   ``trigger_frames``); if any blob is one or the other, the whole
+   (``switch_watch.crept_in``); if any blob is one or the other, the whole
    background is re-learnt at once except where the other blobs are;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
@@ -57,7 +56,7 @@ from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
-from quickcam.detector.motion.switch_watch import SwitchWatch
+from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +103,7 @@ class MotionDetector(ABC):
         self.relearn_left = 0
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
-        # a switch or flicker of light (step 7)
-        self.switch_watch = SwitchWatch(self.light_context_frames, config.trigger_frames)
+        self.switch_watch = SwitchWatch(self.light_context_frames)  # a switch or flicker of light (step 7)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
@@ -190,7 +188,6 @@ class MotionDetector(ABC):
         self.relearn_left = self.relearn_frames
         self.light_context = 0
         self._moving = []
-        self.switch_watch.counted([])
 
     def threshold_for(self, brightness: float) -> float:
         """The gray-level change that counts now.
@@ -336,7 +333,7 @@ class MotionDetector(ABC):
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
             elif watch.armed and watch.still(normal, (x, y, w, h), round(contour_area), threshold):
-                if watch.switched or not watch.stood((x, y, w, h), self.busy.score((x, y, w, h))):
+                if watch.switched or crept_in((x, y, w, h), self._moving):
                     revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), or crept in
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
@@ -346,7 +343,6 @@ class MotionDetector(ABC):
         small_boxes = [box for box, _ in blobs]
         counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
-        watch.counted(self._moving)
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:

@@ -8,8 +8,7 @@ lamp's leftovers are told from a person who stands still, which is the one
 question it answers. ``MotionDetector`` (``base.py``, step 7) holds one: it
 tells it each frame's brightness (``watch``) and each judged frame
 (``remember``), and asks it about every blob the gain did not explain
-(``armed``, ``still``, ``stood``) and tells it each frame's counted
-motion (``counted``). The rules and constants are benchmarks
+(``armed``, ``still``, ``crept_in``). The rules and constants are benchmarks
 section 7c's; the native core mirrors them (``docs/native.md``).
 """
 
@@ -20,8 +19,6 @@ from collections import deque
 
 import cv2
 import numpy as np
-
-from quickcam.detector.motion.activity import PERSIST_SCORE
 
 LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
 FLICKER_K = 4.0  # in a flickering light, a switch is a jump this many times the flicker's own frame-to-frame spread
@@ -37,15 +34,13 @@ class SwitchWatch:
     keeps the rule armed and how far back the flicker's spread is measured.
     """
 
-    def __init__(self, context_frames: int, trigger_frames: int = 2) -> None:
+    def __init__(self, context_frames: int) -> None:
         self.context_frames = context_frames
-        self.trigger_frames = trigger_frames  # frames of motion in a row that start an event (``stood``)
         self.switched = 0  # frames left in which a light just switched (the mean brightness jumped out of its flicker)
         self.flickering = 0  # frames left in which the mean jumped LIGHT_JUMP, a switch or only a flicker
         self.last_brightness: float | None = None
         self._steps: deque[float] = deque(maxlen=context_frames)  # recent |frame-to-frame| brightness moves
         self._previous: np.ndarray | None = None  # the last frame at the background's exposure (``still``)
-        self._lasted: list[tuple[Box, int]] = []  # last frame's counted motion, each with its frames in a row
 
     @property
     def armed(self) -> bool:
@@ -67,7 +62,7 @@ class SwitchWatch:
         LIGHT_CONTEXT_S (1.4826 x the median frame-to-frame move: a sigma,
         robust to the switch itself); in steady light that spread is a tenth
         of LIGHT_JUMP and changes nothing. A jump of LIGHT_JUMP that is not
-        a switch arms ``flickering``: see ``stood``.
+        a switch arms ``flickering``: see ``crept_in``.
         """
         last, self.last_brightness = self.last_brightness, brightness
         if last is None:
@@ -86,14 +81,9 @@ class SwitchWatch:
         """Keep this frame for ``still``: each frame is a new array, except ``buffer`` (the dark's denoising)."""
         self._previous = normal.copy() if normal is buffer else normal
 
-    def counted(self, boxes: list[Box]) -> None:
-        """This frame's counted motion: each box has lasted one frame more than last frame's it overlaps."""
-        self._lasted = [(box, 1 + self._lasted_under(box)) for box in boxes]
-
     def forget(self) -> None:
         """The whole picture changed (a global change): the last frame says nothing of the next one."""
         self._previous = None
-        self._lasted = []
 
     def still(self, normal: np.ndarray, box: Box, area: int, threshold: float) -> bool:
         """True if the blob in ``box`` (``area`` pixels) did not move since the last frame.
@@ -111,38 +101,21 @@ class SwitchWatch:
         return int(np.count_nonzero(moved)) < STILL_SHARE * area
 
 
-    def stood(self, box: Box, busy: float) -> bool:
-        """In a flickering light, True if the still blob in ``box`` is last frame's motion standing: it counts.
+def crept_in(box: Box, moving: list[Box]) -> bool:
+    """In a flickering light, True if the blob in ``box`` was not part of last frame's motion (``moving``).
 
-        Armed by the flicker nearly all the time, the stillness rule also
-        kept the weather out: a cloud shadow's edge or a curtain's shading
-        creeps over the threshold while it hardly moves, so it is still from
-        its first frame on and was absorbed there, and each absorption
-        re-learnt the whole picture; with the rule disarmed under a flicker
-        (branch s4-flicker) they started events (benchmarks 7c, tune side:
-        cloud shadows and a curtain under a 1-1.5 % flicker, 5 -> 13 false
-        events). A person arrives moving: his first frame counts, and if he
-        stands on his second he continues that motion. So in a flicker (not
-        after a switch: what a lamp leaves may be counted on its first frame
-        too) a still blob that crept in (overlaps none of last frame's
-        counted motion) is absorbed as before, and last frame's motion
-        standing still counts, the picture re-learnt around it.
-
-        In a busy place (``busy``: the blob's ``BusyMap.score`` of
-        PERSIST_SCORE or more: water, leaves) that motion must also have
-        lasted ``trigger_frames`` in a row, as long as an event needs to
-        start: a glint on flickering water is counted for a frame (the frame
-        before had no motion, so ``Persistence`` lets it through), stays lit
-        on the next, and standing on its own counted motion it started an
-        event (benchmarks 7c, quiet 20). A person who walked over the water
-        has an event running already when he stops; a standing blob in a busy
-        place never starts one.
-        """
-        lasted = self._lasted_under(box)
-        return lasted >= (self.trigger_frames if busy >= PERSIST_SCORE else 1)
-
-    def _lasted_under(self, box: Box) -> int:
-        """Frames in a row that last frame's counted motion overlapping ``box`` had lasted (0: none overlaps)."""
-        x, y, w, h = box
-        return max((n for (bx, by, bw, bh), n in self._lasted
-                    if x < bx + bw and bx < x + w and y < by + bh and by < y + h), default=0)
+    Armed by the flicker nearly all the time, the stillness rule also kept
+    the weather out: a cloud shadow's edge or a curtain's shading creeps
+    over the threshold while it hardly moves, so it is still from its
+    first frame on and was absorbed there, and each absorption re-learnt
+    the whole picture; with the rule disarmed under a flicker (branch
+    s4-flicker) they started events (benchmarks 7c, tune side: cloud
+    shadows and a curtain under a 1-1.5 % flicker, 5 -> 13 false events).
+    A person arrives moving: his first frame counts, and if he stands on
+    his second he continues that motion. So in a flicker (not after a
+    switch: what a lamp leaves may be counted on its first frame too) a
+    still blob that crept in is absorbed as before, and last frame's
+    motion standing still counts, the picture re-learnt around it.
+    """
+    x, y, w, h = box
+    return not any(x < bx + bw and bx < x + w and y < by + bh and by < y + h for bx, by, bw, bh in moving)

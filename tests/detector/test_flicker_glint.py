@@ -1,13 +1,15 @@
-"""A glint on flickering water that stays lit, against a person who walks into the water and stops (7c).
+"""A person who stands on flickering water, appeared at once or walked in: the stood rule must keep him (7c).
 
 In a flickering light a still blob that continues last frame's motion counts
-(a person who arrived moving and now stands: ``test_flicker_stillness.py``).
-Over water that let a glint start events: counted on its first frame (the
-frame before had no motion, so ``Persistence`` lets a busy place's blob
-through), still on its second, it stood on its own one-frame motion. In a
-busy place a still blob now counts only once the motion it continues has
-lasted ``trigger_frames`` (``SwitchWatch.stood``); a person who walked in
-has, and stays seen.
+(``SwitchWatch`` and ``crept_in``: a person who arrived moving and now stands).
+The held-out quiet hours paid for it with glints on flickering water (quiet
+20: 5 -> 10 false events). A rule tried against them (branch s6-detection2,
+reverted): in a busy place, a still blob counts only once the motion it
+continues has lasted ``trigger_frames``. To the motion core a glint that
+lights up and stays lit is this clip with ``walk_frames`` 0, and that rule
+lost the person in it, as it lost the tune side's walker 25 over water
+(``bench/water_walkers.py``, seeds 1 and 2: he appears at once and stands).
+These tests keep both people for the next rule against glints.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from quickcam.detector.motion import create_detector
 
 SIZE = (384, 288)
 FPS = 10.0
-WATER = 144  # rows from here down ripple: a busy place
-PATCH = (40, 28)  # height, width of the glint / the person: about 1 % of the frame
+WATER = 144  # rows from here down are water: a busy place
+PATCH = (40, 28)  # height, width of the person: about 1 % of the frame
 
 
 def _plate() -> np.ndarray:
@@ -36,9 +38,10 @@ def frames(walk_frames: int) -> list[np.ndarray]:
     The lower half is water: for the first 5 s it rocks the reflection by
     up to 2 px a frame (the busy map learns it for a busy place; the
     threshold raised there keeps the rocking itself out), then lies calm.
-    ``walk_frames`` 0: a patch (1 % of the frame) lights up on it at once and
-    stays still for 3 s, as a glint that stays lit. Else a person walks onto
-    it over that many frames, 4 px a frame, and stands there for the rest of the 3 s.
+    ``walk_frames`` 0: a person (a patch of 1 % of the frame) appears on it at
+    once and stands still for 3 s (a glint that lit up and stays lit looks
+    the same). Else he walks onto it over that many frames, 4 px a frame, and
+    stands there for the rest of the 3 s.
     """
     plate, rng = _plate(), np.random.default_rng(6)
     height, width = PATCH
@@ -64,19 +67,11 @@ def _motion(walk_frames: int) -> list[bool]:
     return verdicts[60:]
 
 
-def _onset(motion: list[bool], trigger_frames: int = 2) -> int | None:
-    for index in range(len(motion) - trigger_frames + 1):
-        if all(motion[index:index + trigger_frames]):
-            return index + trigger_frames - 1
-    return None
+def test_a_person_who_appears_on_flickering_water_and_stands_stays_seen() -> None:
+    """Walker 25's case: counted on his first frame only, then still; with the stood branch off, 1 frame of 30."""
+    assert all(_motion(walk_frames=0)), "lost once he stood (the stood rule did not count him in a busy place)"
 
 
-def test_a_glint_that_lights_up_and_stays_on_flickering_water_starts_no_event() -> None:
-    motion = _motion(walk_frames=0)
-    assert motion[0], "the glint was not seen at all (the test shows nothing)"
-    assert _onset(motion) is None, motion
-
-
-def test_a_person_who_walks_into_flickering_water_and_stands_stays_seen() -> None:
-    motion = _motion(walk_frames=6)
-    assert all(motion), motion  # from his first frame to the last, 2.4 s of them standing
+def test_a_person_who_walks_onto_flickering_water_and_stands_stays_seen() -> None:
+    """From his first frame to the last, 2.4 s of them standing; with the stood branch off, 7 frames of 30."""
+    assert all(_motion(walk_frames=6)), "lost once he stood"

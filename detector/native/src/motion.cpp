@@ -83,7 +83,7 @@ void RunningAverageMotion::restart() {
     persistence_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = 0;
-    moving_.clear(), moving_for_.clear();
+    moving_.clear();
 }
 
 double RunningAverageMotion::threshold_for(double brightness) const {
@@ -97,7 +97,7 @@ void RunningAverageMotion::watch_switch(double brightness) {
     // switch_watch.py's SwitchWatch.watch: a switch is a jump of kLightJump that also stands kFlickerK times
     // out of the light's own frame-to-frame spread over the last LIGHT_CONTEXT_S (1.4826 x their
     // median: a sigma robust to the switch itself); a jump of kLightJump that is not a switch is a
-    // flicker (stands). The spread is taken before this frame's step joins it.
+    // flicker (crept_in). The spread is taken before this frame's step joins it.
     std::optional<double> last = last_brightness_;
     last_brightness_ = brightness;
     if (!last) return;
@@ -173,7 +173,7 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     relearn_left_ = relearn_frames_;
     light_context_ = light_context_frames_;
     previous_.release();
-    moving_.clear(), moving_for_.clear();
+    moving_.clear();
     return result(false, changed, brightness, true);
 }
 
@@ -256,24 +256,14 @@ bool RunningAverageMotion::still(const cv::Mat& normal, const cv::Rect& box, dou
     return cv::countNonZero(diff > threshold) < kStillShare * area;
 }
 
-int RunningAverageMotion::lasted_under(const cv::Rect& box) const {
-    // switch_watch.py's _lasted_under: frames in a row that last frame's counted motion overlapping
-    // `box` had lasted (0: none overlaps, the blob crept in).
-    int lasted = 0;
-    for (size_t k = 0; k < moving_.size(); ++k) {
-        const cv::Rect& b = moving_[k];
+bool RunningAverageMotion::crept_in(const cv::Rect& box) const {
+    // switch_watch.py's crept_in: in a flickering light, a still blob that overlaps none of last frame's
+    // motion boxes crept over the threshold (a cloud shadow's edge, a curtain's shading) and is
+    // absorbed; one that does is a person who arrived moving and now stands, and counts.
+    for (const cv::Rect& b : moving_)
         if (box.x < b.x + b.width && b.x < box.x + box.width && box.y < b.y + b.height && b.y < box.y + box.height)
-            lasted = std::max(lasted, moving_for_[k]);
-    }
-    return lasted;
-}
-
-bool RunningAverageMotion::stands(const cv::Rect& box) const {
-    // switch_watch.py's SwitchWatch.stood: in a flickering light, a still blob that continues last
-    // frame's motion is a person who arrived moving and now stands, and counts; one that crept in
-    // (a cloud shadow's edge, a curtain's shading) is absorbed. In a busy place (water, leaves) that
-    // motion must have lasted trigger_frames: a glint counted for one frame that stays lit does not.
-    return lasted_under(box) >= (busy_.score(box) >= kPersistScore ? config_.trigger_frames : 1);
+            return false;
+    return true;
 }
 
 MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning,
@@ -294,7 +284,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
             ++lighting;
         else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
-            if (switched_ || !stands(box)) {
+            if (switched_ || crept_in(box)) {
                 ++revealed;  // left behind by the switch (a clipped highlight, a pool's rim), or crept in
             } else {
                 ++stood;  // in a flicker, last frame's motion standing still: counted, learnt around
@@ -306,16 +296,14 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0);
     double area = 0;
     std::vector<cv::Rect> full;
-    std::vector<cv::Rect> moving;
-    std::vector<int> moving_for;
+    moving_.clear();
     for (size_t k = 0; k < boxes.size(); ++k) {
         if (!counted[k]) continue;
         const cv::Rect& b = boxes[k];
-        moving.push_back(b), moving_for.push_back(1 + lasted_under(b));
+        moving_.push_back(b);
         full.emplace_back(int(b.x * scale), int(b.y * scale), int(b.width * scale), int(b.height * scale));
         area += areas[k];
     }
-    moving_ = std::move(moving), moving_for_ = std::move(moving_for);
     if (lighting) light_context_ = light_context_frames_;
     if (lighting || revealed || stood) absorb(normal, boxes);
     MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);

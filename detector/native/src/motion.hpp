@@ -7,7 +7,7 @@
 // (activity.cpp); a change of global_change_fraction restarts the background; blobs under
 // min_area_fraction are noise, blobs shaped like light or standing still just after a switch
 // are not motion (in a flicker that is not a switch, only a still blob that crept in is not;
-// last frame's motion standing still counts, in a busy place once it has lasted trigger_frames); a busy place's blob must persist (and, in a frame where other blobs were taken
+// last frame's motion standing still counts); a busy place's blob must persist (and, in a frame where other blobs were taken
 // for light, never counts on its first frame). A person's changed pixels inside the last
 // frame's motion boxes join the background only after HOLD_S.
 #pragma once
@@ -60,8 +60,7 @@ private:
     MotionResult global_change(const cv::Mat& gray, double brightness, double changed);
     MotionResult result(bool motion, double area, double brightness, bool global) const;
     bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
-    int lasted_under(const cv::Rect& box) const;
-    bool stands(const cv::Rect& box) const;  // switch_watch.py's SwitchWatch.stood
+    bool crept_in(const cv::Rect& box) const;
     MotionResult blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning, double threshold);
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
@@ -79,7 +78,6 @@ private:
     cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_, keep_;
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
-    std::vector<int> moving_for_;   // per box of moving_, frames in a row its motion has been counted (stood)
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
     cv::Mat zone_source_;         // the zone as given; zone_ is it at the detection size (base.py's _set_zone)
