@@ -1,21 +1,21 @@
 """Is the flicker's *stood* rule behind a tune-side clip's false events? Three motion cores on the same frames.
 
     .venv/bin/python bench/stood_trace.py [CONDITION ...] [--water PICTURE:TOP:SEED ...] [--seconds 300]
-        [--vs COMMIT]
+        [--walkers SEED ...] [--vs COMMIT]
 
 Tune side only (benchmarks section 7c): the held-out quiet hours' flickering
 water (quiet 20) went from 5 to 10 false events when the stood rule was
 merged; no held-out clip is run here. Each clip (a tune-side condition of
 ``bench/quiet_artefacts.py``, or ``--water``: rippling water from row
 ``TOP`` (a share of the height) of a tune-side still under the harsh weather,
-no walkers, ``--seconds`` of quiet after 20 s of warm-up) goes, frame by
-frame, through:
+no walkers, ``--seconds`` of quiet after 20 s of warm-up; or ``--walkers``:
+``bench/water_walkers.py``'s clip of that seed, the 35 walkers over the
+same water, one after the other) goes, frame by frame, through:
 
 - the motion core at ``--vs`` (default main), as it is;
 - the same with the stood branch off: in a flicker every still blob is
   absorbed, as before the rule (its ``crept_in`` always true);
-- this code (``SwitchWatch.stood``: in a busy place a still blob counts only
-  once the motion it continues has lasted ``trigger_frames``).
+- this code (a rule tried against the glints is run beside main's here).
 
 Per clip: false events of each, and the still blobs the rule at ``--vs``
 counted as *stood* (last frame's motion standing): all of them, those in a
@@ -73,6 +73,24 @@ def water_clip(composer: ArtefactComposer, spec: str, seconds: float) -> Clip:
     return clip
 
 
+def walkers_clip(seed: int) -> Clip:
+    """``bench/water_walkers.py``'s clip of ``seed``: 50 s of water, then its 35 walkers, 10 s apart."""
+    from water_walkers import CLOUDS, FLICKER, frames
+
+    clip = Clip(f"water walkers, seed {seed}", iter(()))
+    walks: list = []
+
+    def images() -> Iterator[np.ndarray]:
+        for index, (image, mask) in enumerate(frames(seed, walks, FLICKER, CLOUDS)):
+            if mask is None and index >= 20 * FPS and not (walks and index <= walks[-1].end + 2 * FPS):
+                clip.quiet_frames += 1
+            yield image
+        clip.people.extend((walk.start, walk.end) for walk in walks)
+
+    clip.frames = images()
+    return clip
+
+
 def trace(clip: Clip, at: Callable, base) -> list[str]:
     """One clip through the three cores; its row."""
     recording = RecordingConfig()
@@ -82,16 +100,18 @@ def trace(clip: Clip, at: Callable, base) -> list[str]:
     watched = cores["at"].detector
     crept_in = base.crept_in
     lasted: dict[tuple[int, int, int, int], int] = {}
-    stood: list[tuple[float, int]] = []  # busy score, frames the motion it continues had been counted
+    stood: list[tuple[float, int, int]] = []  # busy score, frames the motion it continues lasted, frame
+    now = [0]
 
     def traced(box, moving) -> bool:
         verdict = crept_in(box, moving)
         if not verdict:
-            stood.append((watched.busy.score(box), max(lasted.get(m, 0) for m in moving if _overlap(box, m))))
+            stood.append((watched.busy.score(box), max(lasted.get(m, 0) for m in moving if _overlap(box, m)), now[0]))
         return verdict
 
     index = -1
     for index, frame in enumerate(clip.frames):
+        now[0] = index
         base.crept_in = traced
         cores["at"].feed(index, frame)
         base.crept_in = lambda box, moving: True
@@ -100,17 +120,21 @@ def trace(clip: Clip, at: Callable, base) -> list[str]:
         cores["this"].feed(index, frame)
         lasted = {b: 1 + max((n for m, n in lasted.items() if _overlap(b, m)), default=0) for b in watched._moving}
     false = {name: score(w.finish(index), clip, pre_roll, post_roll) for name, w in cores.items()}
-    busy = [n for s, n in stood if s >= PERSIST_SCORE]
+    busy = [(n, i) for s, n, i in stood if s >= PERSIST_SCORE]
+    on_one = [i for n, i in busy if n < 2]
+    people = sum(any(first <= i <= last for first, last in clip.people) for i in on_one)
     return [clip.condition, f"{clip.quiet_frames / FPS / 60:.1f}",
             *(f"{f.false_quiet + f.false_lighting}" + (f" ({f.caught}/{f.people})" if f.people else "")
               for f in false.values()),
-            f"{len(stood)} / {len(busy)} / {sum(n < 2 for n in busy)}"]
+            f"{len(stood)} / {len(busy)} / {len(on_one)} ({people} while a walker is in)"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("condition", nargs="*", help="tune-side conditions of bench/quiet_artefacts.py")
     parser.add_argument("--water", action="append", default=[], metavar="PICTURE:TOP:SEED")
+    parser.add_argument("--walkers", type=int, action="append", default=[], metavar="SEED",
+                        help="bench/water_walkers.py's clip of this seed")
     parser.add_argument("--seconds", type=float, default=300.0, help="quiet per --water clip (after 20 s warm-up)")
     parser.add_argument("--vs", default="main", metavar="COMMIT", help="the motion core whose stood rule is traced")
     args = parser.parse_args(argv)
@@ -126,10 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stood_trace: the motion core at {args.vs} has no crept_in (no stood rule to trace)", file=sys.stderr)
         return 2
     print(f"| tune-side clip | quiet, min | false events (walkers caught) at {args.vs} | {args.vs}, stood off | "
-          f"this code | stood blobs at {args.vs}: all / busy place / of those on 1-frame motion |")
+          f"this code | stood blobs at {args.vs}: all / busy place / on 1-frame motion (while a walker is in) |")
     print("|---|---|---|---|---|---|")
     makers = [lambda c=c: composer.clip(c) for c in args.condition]
     makers += [lambda w=w: water_clip(composer, w, args.seconds) for w in args.water]
+    makers += [lambda seed=seed: walkers_clip(seed) for seed in args.walkers]
     for make in makers:  # each clip made just before it runs (a scene seeds OpenCV's generator when made)
         print("| " + " | ".join(trace(make(), at, base)) + " |", flush=True)
     return 0
