@@ -20,7 +20,9 @@ same water, one after the other) goes, frame by frame, through:
 Per clip: false events of each, and the still blobs the rule at ``--vs``
 counted as *stood* (last frame's motion standing): all of them, those in a
 busy place (``BusyMap.score`` of ``PERSIST_SCORE`` or more), and of those the
-ones standing on motion counted for a single frame (what this code absorbs).
+ones standing on motion counted for a single frame (what the rule tried on
+branch s6-detection2 absorbed; with ``--walkers``, how many of them came while
+a walker was in: on the tune side, walker 25, who appears and stands).
 """
 
 from __future__ import annotations
