@@ -20,6 +20,11 @@ person who steps in and stands, a stain that creeps in, a lamp that goes off whi
 stands, all under a 2 % flicker. The native core before the flicker rule differs on 73 of its
 230 frames; one that never takes a jump in a flicker for a switch on 50, one that counts a still
 blob that crept in on 29 (checked by hand).
+
+A fourth pair of clips (``tests/detector/test_flicker_glint.py``'s) puts a person who appears
+at once, or walks in, and stands on water the busy map knows, under the flicker: the stood
+rule in a busy place. A core with the busy-place rule tried on branch s6-detection2
+(reverted) and one without it disagree on 29 of the first clip's 90 frames (checked by hand).
 """
 
 from __future__ import annotations
@@ -231,3 +236,20 @@ def test_the_native_motion_core_judges_a_gust_in_real_tree_footage_as_pythons_do
     assert len(agreement.only_python) + len(agreement.only_native) <= 1, (
         f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert agreement.threshold_share >= 0.99
+
+
+def test_the_native_motion_core_keeps_a_person_standing_on_flickering_water_as_pythons_does() -> None:
+    """``test_flicker_glint.py``'s clips (the stood rule in a busy place): the same verdict on every frame."""
+    from tests.detector.test_flicker_glint import SIZE, frames
+
+    binary = native_detector()
+    for walk_frames in (0, 6):
+        clip = frames(walk_frames)
+        python = python_trace(clip, MotionConfig(), FPS)
+        native = native_trace(binary, clip, SIZE, FPS)
+        assert all(v.motion for v in python[60:]), f"walk {walk_frames}: the person who stands was lost"
+        agreement = compare(python, native)
+        assert not agreement.only_python and not agreement.only_native, (
+            f"walk {walk_frames}: motion differs at frames {agreement.only_python} (python only), "
+            f"{agreement.only_native} (native only)")
+        assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
