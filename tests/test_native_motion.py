@@ -20,6 +20,10 @@ person who steps in and stands, a stain that creeps in, a lamp that goes off whi
 stands, all under a 2 % flicker. The native core before the flicker rule differs on 73 of its
 230 frames; one that never takes a jump in a flicker for a switch on 50, one that counts a still
 blob that crept in on 29 (checked by hand).
+
+A fourth pair of clips is ``tests/detector/test_flicker_person.py``'s: a plain, dark person steps in
+under a random 2 % flicker (``lighting.FlickerBand``). Python before that rule lost him in both (taken
+for light); a native core without it would lose him where Python now sees him.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from bench.native_parity import THRESHOLD_TOLERANCE, compare, native_trace, pyth
 from quickcam.common.config import MotionConfig
 from quickcam.detector.decode import halve_towards
 from quickcam.detector.motion.base import HOLD_S
+from tests.detector.test_flicker_person import ENTERS, SIZE, needs_vtest, person_clip
 from tests.native_build import native_detector
 
 WIDTH, HEIGHT, FPS = 320, 240, 10.0
@@ -167,6 +172,22 @@ def test_the_native_motion_core_tells_a_flicker_from_a_switch_as_pythons_does() 
     assert not agreement.only_python and not agreement.only_native, (
         f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
+    assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
+
+
+@needs_vtest
+@pytest.mark.parametrize(("seed", "x", "top"), [(2, 150, 60), (5, 50, 75)])
+def test_the_native_motion_core_sees_a_person_step_in_under_a_random_flicker_as_python_does(seed: int, x: int,
+                                                                                           top: int) -> None:
+    binary = native_detector()
+    frames = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in person_clip(seed, x, top)]
+    python = python_trace(frames, MotionConfig(), 10.0)
+    native = native_trace(binary, frames, SIZE, 10.0)
+
+    assert all(v.motion for v in python[ENTERS + 2:]), "Python sees him stand (the flicker band is exercised)"
+    agreement = compare(python, native)
+    assert not agreement.only_python and not agreement.only_native, (
+        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 
 

@@ -50,28 +50,31 @@ def _person(image: np.ndarray, x: int, top: int) -> None:
     image[mask > 0] = (35, 38, 40)
 
 
-def _motion(plate: np.ndarray, seed: int, x: int, top: int) -> list[bool]:
-    """Per frame from his first step: motion? He steps in over 3 frames (10 px each), then stands."""
-    rng = np.random.default_rng(seed)
-    detector = create_detector(MotionConfig(), fps=FPS)
-    motion = []
+def person_clip(seed: int, x: int, top: int) -> list[np.ndarray]:
+    """A random 2 % flicker, then he steps in over 3 frames (10 px each) at ``ENTERS`` and stands."""
+    plate, rng = _plate(), np.random.default_rng(seed)
+    frames = []
     for index in range(ENTERS + 3 + STANDS):
         image = plate.copy()
         if index >= ENTERS:
             _person(image, x - 10 * max(0, ENTERS + 2 - index), top)
         gain = 1.0 + 0.02 * float(rng.standard_normal())  # a random 2 % flicker, frame to frame
         image = image * gain + rng.normal(0, 2, image.shape)
-        result = detector.detect(np.clip(image, 0, 255).astype(np.uint8))
-        if index >= ENTERS:
-            motion.append(result.motion)
-    return motion
+        frames.append(np.clip(image, 0, 255).astype(np.uint8))
+    return frames
+
+
+def _motion(seed: int, x: int, top: int) -> list[bool]:
+    """Per frame from his first step: motion?"""
+    detector = create_detector(MotionConfig(), fps=FPS)
+    return [detector.detect(image).motion for image in person_clip(seed, x, top)][ENTERS:]
 
 
 @needs_vtest
 @pytest.mark.parametrize(("seed", "x", "top"), PLACES)
 def test_a_plain_person_who_steps_in_while_the_light_flickers_is_seen_while_he_stands(seed: int, x: int,
                                                                                       top: int) -> None:
-    motion = _motion(_plate(), seed, x, top)
+    motion = _motion(seed, x, top)
     onset = next((i for i in range(1, len(motion)) if motion[i - 1] and motion[i]), None)
     assert onset is not None and onset <= 3, f"onset {onset}: {motion}"
     assert all(motion[onset:]), f"lost while he stood: {motion}"
