@@ -101,3 +101,21 @@ def test_a_steady_fade_is_not_taken_for_a_flicker() -> None:
     for index in range(30):
         flicker.watch(100.0 * (1.0 - 0.01 * index))
     assert flicker.band < 0.01, flicker.band
+
+
+@needs_vtest
+@pytest.mark.parametrize(("x", "y", "depth", "frames"), [(80, 80, 0.4, 3), (300, 200, 0.3, 1), (60, 220, -0.3, 3)])
+def test_a_lamp_over_part_of_the_frame_in_the_same_flicker_is_still_light(x: int, y: int, depth: float,
+                                                                           frames: int) -> None:
+    """The band spares only what moves with the whole picture: a pool of light (or shade) departs from the rest."""
+    plate, rng = _plate(), np.random.default_rng(1)
+    yy, xx = np.mgrid[0:SIZE[1], 0:SIZE[0]].astype(np.float32)
+    pool = depth * np.exp(-(((xx - x) / 60) ** 2 + ((yy - y) / 50) ** 2))[..., None]
+    detector = create_detector(MotionConfig(), fps=FPS)
+    motion = []
+    for index in range(ENTERS + 30):
+        share = min(1.0, max(0.0, (index - ENTERS + 1) / frames))  # the lamp comes on over ``frames``
+        image = plate * (1 + share * pool) * (1.0 + 0.02 * float(rng.standard_normal()))
+        image += rng.normal(0, 2, image.shape)
+        motion.append(detector.detect(np.clip(image, 0, 255).astype(np.uint8)).motion)
+    assert not any(motion[ENTERS - 5:]), motion
