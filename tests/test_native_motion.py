@@ -25,6 +25,10 @@ A fourth pair of clips (``tests/detector/test_flicker_glint.py``'s) puts a perso
 at once, or walks in, and stands on water the busy map knows, under the flicker: the stood
 rule in a busy place. A core with the busy-place rule tried on branch s6-detection2
 (reverted) and one without it disagree on 29 of the first clip's 90 frames (checked by hand).
+
+A fifth pair of clips is ``tests/detector/test_flicker_person.py``'s: a plain, dark person steps in
+under a random 2 % flicker (``lighting.FlickerBand``). Python before that rule lost him in both (taken
+for light); a native core without it would lose him where Python now sees him.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from bench.native_parity import THRESHOLD_TOLERANCE, compare, native_trace, pyth
 from quickcam.common.config import MotionConfig
 from quickcam.detector.decode import halve_towards
 from quickcam.detector.motion.base import HOLD_S
+from tests.detector.test_flicker_person import ENTERS, SIZE, needs_vtest, person_clip
 from tests.native_build import native_detector
 
 WIDTH, HEIGHT, FPS = 320, 240, 10.0
@@ -172,6 +177,22 @@ def test_the_native_motion_core_tells_a_flicker_from_a_switch_as_pythons_does() 
     assert not agreement.only_python and not agreement.only_native, (
         f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
+    assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
+
+
+@needs_vtest
+@pytest.mark.parametrize(("seed", "x", "top"), [(2, 150, 60), (5, 50, 75)])
+def test_the_native_motion_core_sees_a_person_step_in_under_a_random_flicker_as_python_does(seed: int, x: int,
+                                                                                           top: int) -> None:
+    binary = native_detector()
+    frames = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in person_clip(seed, x, top)]
+    python = python_trace(frames, MotionConfig(), 10.0)
+    native = native_trace(binary, frames, SIZE, 10.0)
+
+    assert all(v.motion for v in python[ENTERS + 2:]), "Python sees him stand (the flicker band is exercised)"
+    agreement = compare(python, native)
+    assert not agreement.only_python and not agreement.only_native, (
+        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
     assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 
 

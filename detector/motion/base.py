@@ -8,7 +8,9 @@ around it are the same for all, so they are written once here:
    a person is a few gray levels) and, below ``dark_threshold``, averaged
    over time (dark mode: every frame is still looked at);
 2. a brightness change (auto-exposure, a dimmer, a lamp) is divided out by a
-   smooth gain map (``lighting.normalise_gain``);
+   smooth gain map (``lighting.normalise_gain``); a part of it off by
+   LIGHT_MOVED says the light is changing (``light_context``, step 7), unless
+   the light's own random flicker explains it (``lighting.FlickerBand``);
 3. the noise of frame - background is measured on every frame; the pixel
    threshold is ``pixel_threshold`` scaled with the brightness, never under
    NOISE_K times that noise (``threshold_for``);
@@ -54,7 +56,7 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
-from quickcam.detector.motion.lighting import SAMPLE, looks_like_light, median, normalise_gain
+from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
@@ -104,6 +106,7 @@ class MotionDetector(ABC):
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
         self.switch_watch = SwitchWatch(self.light_context_frames)  # a switch or flicker of light (step 7)
+        self.flicker = FlickerBand(self.light_context_frames)  # what the light's own flicker moves the gain (step 2)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
@@ -234,13 +237,14 @@ class MotionDetector(ABC):
         brightness = float(cv2.mean(gray)[0])
         self.switch_watch.watch(brightness)
         gray = self._denoise(gray, brightness)
+        self.flicker.watch(float(cv2.mean(gray)[0]) if self.dark else brightness)  # (the dark's: denoised)
         if self.reference is None or self.reference.shape != gray.shape:
             self._set_zone(gray.shape)
             self.reset(gray)  # at start, or the first frame back after ``restart``
             return self._result(False, 0.0, brightness=brightness, global_change=self.relearn_left > 0)
-        normal, clipped, moving = normalise_gain(gray, self.reference)
+        normal, clipped, moving = normalise_gain(gray, self.reference, self.flicker.band)
         if moving:
-            self.light_context = self.light_context_frames  # the light is changing now
+            self.light_context = self.light_context_frames  # the light is changing now (beyond its flicker)
         if normal is None:
             return self._global_change(gray, brightness, 1.0)
         relearning = self.relearn_left > 0

@@ -12,6 +12,8 @@ Two functional pieces the motion core (``base.py``) calls on every frame:
 from __future__ import annotations
 
 import functools
+import statistics
+from collections import deque
 from typing import NamedTuple
 
 import cv2
@@ -26,6 +28,7 @@ RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black p
 LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
 LIGHTING_ROUGHNESS = 0.15  # lighting only if the ratio's fine detail is under this share of its departure
 LIGHT_MOVED = 0.05  # a gain cell this far from 1 means the light is changing (exposure, dimmer, lamp)
+FLICKER_BAND_K = 4.0  # a flicker explains a gain this many times its frame-to-frame spread from 1 (FlickerBand)
 MIN_TEXTURE = 0.012  # background detail (std of log gray, high-pass) above which its texture can decide
 TEXTURE_KEPT = 0.5  # textured background: lighting if the ratio's detail is under this share of the texture
 KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -123,13 +126,47 @@ def cell_medians(ratios: np.ndarray, usable: np.ndarray, fallback: float) -> np.
     return grid.reshape(rows, cols)
 
 
+class FlickerBand:
+    """How far from 1 the whole picture's own flicker moves the gain: ``band``, a share.
+
+    An LED or tube beating with the exposure, or auto-exposure hunting, moves
+    the whole picture by a couple of per cent at random from frame to frame;
+    against the background every gain cell then strays LIGHT_MOVED off 1
+    often, and ``light_context`` was armed on most frames (issue 13: a plain,
+    dark person who stepped in was taken for light and learnt into the
+    background). ``band`` is FLICKER_BAND_K times the spread of the mean
+    level's frame-to-frame steps around their own median (1.4826 x their
+    median absolute deviation over the last ``frames``: a sigma robust to a
+    switch among them), taken before this frame's step joins them, as
+    ``switch_watch.SwitchWatch`` measures a switch. Around their median, not
+    around 0: a fade or a dimmer steps one way at a steady pace and has no
+    spread, so it still arms the context at LIGHT_MOVED. In steady light the
+    band is a fraction of LIGHT_MOVED and changes nothing.
+    """
+
+    def __init__(self, frames: int) -> None:
+        self.band = 0.0
+        self._last: float | None = None
+        self._steps: deque[float] = deque(maxlen=frames)
+
+    def watch(self, level: float) -> None:
+        """Take this frame's mean gray ``level`` (of the picture the gain is measured on)."""
+        last, self._last = self._last, level
+        if last is None:
+            return
+        if self._steps:
+            trend = statistics.median(self._steps)
+            self.band = FLICKER_BAND_K * 1.4826 * statistics.median(abs(step - trend) for step in self._steps)
+        self._steps.append((level - last) / max(last, 1.0))
+
+
 class GainResult(NamedTuple):
     normal: np.ndarray | None  # the frame at the background's exposure; None: a light switched (global change)
     clipped: np.ndarray | None  # pixels that cannot be compared (clipped at white), or None
-    moving: bool  # part of the picture is off by LIGHT_MOVED or more: the light is changing now
+    moving: bool  # part of the picture is off by LIGHT_MOVED or more, beyond the flicker: the light is changing now
 
 
-def normalise_gain(gray: np.ndarray, reference: np.ndarray) -> GainResult:
+def normalise_gain(gray: np.ndarray, reference: np.ndarray, flicker: float = 0.0) -> GainResult:
     """``gray`` brought to the ``reference``'s exposure, and the pixels that cannot be compared.
 
     None instead of the frame when the overall brightness changed more than
@@ -146,7 +183,10 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray) -> GainResult:
     the exposure: those are left out of the foreground and of learning while
     a gain is divided out (else a brighter room lights up every white wall).
     ``moving`` says a part of the picture is off by LIGHT_MOVED or more: the
-    light is changing now.
+    light is changing now. Not a cell that the light's own ``flicker``
+    explains (``FlickerBand.band``): within it of 1, and within LIGHT_MOVED
+    of the whole picture's gain (a lamp over part of the frame departs from
+    the rest, whatever the flicker).
     """
     ref = reference[::SAMPLE, ::SAMPLE]
     cur = gray[::SAMPLE, ::SAMPLE]
@@ -162,8 +202,10 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray) -> GainResult:
         return GainResult(None, None, True)
     grid = cell_medians(ratios, usable, overall)
     np.clip(grid, 1 / MAX_GAIN, MAX_GAIN, out=grid)
-    moving = bool(np.any(np.abs(grid - 1) >= LIGHT_MOVED))
-    if np.all(np.abs(grid - 1) < GAIN_DEADBAND):
+    off = np.abs(grid - 1)
+    flickered = (off < np.float32(flicker)) & (np.abs(grid / np.float32(overall) - 1) < LIGHT_MOVED)
+    moving = bool(np.any((off >= LIGHT_MOVED) & ~flickered))
+    if np.all(off < GAIN_DEADBAND):
         return GainResult(gray, None, moving)
     gain = cv2.resize(grid, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
     normal = cv2.multiply(gray, gain)

@@ -68,7 +68,32 @@ bool median_between(const std::vector<float>& values, float low, float high) {
 
 }  // namespace
 
-GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference) {
+namespace {
+// Python's statistics.median: the middle value, or the mean of the two middle ones.
+double statistics_median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    size_t n = values.size();
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+}  // namespace
+
+void FlickerBand::watch(double level) {
+    // lighting.py's FlickerBand.watch: the spread of the steps around their own median (a fade
+    // steps one way and has none), before this frame's step joins them.
+    std::optional<double> last = last_;
+    last_ = level;
+    if (!last) return;
+    if (!steps_.empty()) {
+        double trend = statistics_median(std::vector<double>(steps_.begin(), steps_.end()));
+        std::vector<double> deviations;
+        for (double step : steps_) deviations.push_back(std::abs(step - trend));
+        band_ = kFlickerBandK * 1.4826 * statistics_median(deviations);
+    }
+    steps_.push_back((level - *last) / std::max(*last, 1.0));
+    if (int(steps_.size()) > frames_) steps_.pop_front();  // a deque with maxlen
+}
+
+GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double flicker) {
     GainResult out;
     double level = sampled_mean(reference), now = sampled_mean(gray);
     double ratio = (level + 1) / (now + 1);
@@ -132,7 +157,10 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference) {
             if (int(pick.size()) >= (r1 - r0) * (c1 - c0) / 4) grid.at<float>(gr, gc) = median(pick);
             float& g = grid.at<float>(gr, gc);
             g = std::clamp(g, float(1 / kMaxGain), float(kMaxGain));
-            if (std::abs(g - 1.0f) >= kLightMoved) out.moving = true;
+            // a cell the flicker explains: within its band of 1, and with the whole picture's gain
+            // (float32 compares, as numpy makes them)
+            bool flickered = std::abs(g - 1.0f) < float(flicker) && std::abs(g / overall - 1.0f) < float(kLightMoved);
+            if (std::abs(g - 1.0f) >= kLightMoved && !flickered) out.moving = true;
             if (std::abs(g - 1.0f) >= kGainDeadband) all_small = false;
         }
     if (all_small) return out;

@@ -4,7 +4,9 @@
 // change (the log of frame / background), not by its size.
 #pragma once
 
+#include <deque>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <vector>
 
 namespace qc::lighting {
@@ -18,22 +20,40 @@ constexpr double kRatioOffset = 4.0;    // RATIO_OFFSET
 constexpr double kLightingSlope = 0.25;     // LIGHTING_SLOPE
 constexpr double kLightingRoughness = 0.15; // LIGHTING_ROUGHNESS
 constexpr double kLightMoved = 0.05;    // LIGHT_MOVED
+constexpr double kFlickerBandK = 4.0;   // FLICKER_BAND_K
 constexpr double kMinTexture = 0.012;   // MIN_TEXTURE
 constexpr double kTextureKept = 0.5;    // TEXTURE_KEPT
 
 // numpy's median of float32 values (the middle pair's float32 sum halved); reorders `values`.
 float median(std::vector<float>& values);
 
+// FlickerBand: how far from 1 the whole picture's own random flicker moves the gain (a share):
+// kFlickerBandK x 1.4826 x the median absolute deviation of the mean level's frame-to-frame steps
+// around their median, over the last `frames`, taken before this frame's step joins them.
+class FlickerBand {
+public:
+    explicit FlickerBand(int frames) : frames_(frames) {}
+    void watch(double level);  // this frame's mean gray level (of the picture the gain is measured on)
+    double band() const { return band_; }
+
+private:
+    int frames_;
+    double band_ = 0.0;
+    std::optional<double> last_;
+    std::deque<double> steps_;
+};
+
 struct GainResult {
     bool global = false;   // a light switched (the brightness moved more than kMaxGain times)
     bool gained = false;   // `normal` and `clipped` are set; else the frame is used as it is
     cv::Mat normal;        // CV_32F, the frame at the reference's exposure (when gained)
     cv::Mat clipped;       // CV_8U 255 where pixels cannot be compared (when gained)
-    bool moving = false;   // a gain cell is off by kLightMoved or more: the light is changing now
+    bool moving = false;   // a gain cell is off by kLightMoved or more, beyond the flicker: the light is changing
 };
 
-// `gray` and `reference`: CV_32F, the same size.
-GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference);
+// `gray` and `reference`: CV_32F, the same size. `flicker`: FlickerBand::band() (a cell it explains
+// does not set `moving`).
+GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double flicker = 0.0);
 
 // True if the change inside `box` (detection-size pixels) has the shape of light.
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,

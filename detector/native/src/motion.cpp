@@ -40,7 +40,8 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
       relearn_frames_(std::max(1, py_round(config.relearn_s * fps))),
       light_context_frames_(std::max(1, py_round(kLightContextS * fps))),
       hold_frames_(std::max(1, py_round(kHoldS * fps))),
-      busy_(fps) {
+      busy_(fps),
+      flicker_(light_context_frames_) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
     // decode.py's LIMITED_TO_FULL: clip((y - 16) * 255 / 219 + 0.5, 0, 255), truncated
     full_range_.create(1, 256, CV_8U);
@@ -182,13 +183,14 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     double brightness = cv::mean(gray_)[0];
     watch_switch(brightness);
     const cv::Mat& gray = denoise(brightness);
+    flicker_.watch(dark_ ? cv::mean(gray)[0] : brightness);  // (the dark's: denoised)
     if (reference_.empty() || reference_.size() != gray.size()) {
         zone_ = zone_at(zone_source_, gray.size());
         reference_ = gray.clone();  // at start, or the first frame back after restart()
         return result(false, 0.0, brightness, relearn_left_ > 0);
     }
-    lighting::GainResult gain = lighting::normalise_gain(gray, reference_);
-    if (gain.moving) light_context_ = light_context_frames_;  // the light is changing now
+    lighting::GainResult gain = lighting::normalise_gain(gray, reference_, flicker_.band());
+    if (gain.moving) light_context_ = light_context_frames_;  // the light is changing now (beyond its flicker)
     if (gain.global) return global_change(gray, brightness, 1.0);
     const cv::Mat& normal = gain.gained ? gain.normal : gray;
     bool relearning = relearn_left_ > 0;

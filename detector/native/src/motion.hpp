@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "activity.hpp"
+#include "lighting.hpp"
 #include "config.hpp"
 #include "zones.hpp"
 
@@ -84,6 +85,7 @@ private:
     Zone zone_;
     BusyMap busy_;
     Persistence persistence_;
+    lighting::FlickerBand flicker_;  // what the light's own flicker moves the gain (normalise_gain)
 };
 
 }  // namespace qc
