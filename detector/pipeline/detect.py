@@ -76,15 +76,18 @@ class DetectStage:
     def wants_every_frame(self) -> bool:
         """Whether every frame must be decoded and looked at (asked by a source that can decode keyframes only).
 
-        Always in the dark (a person there is found by averaging frames). While an event runs: until
-        its onset snapshot is taken, and with ``event_keyframes_only`` off; with it on, also while the
-        last face search found a face (a face is confirmed by a second search within a second).
+        Always in the dark (a person there is found by averaging frames). While an event runs: with
+        ``event_keyframes_only`` off, and with it on until its onset snapshot is taken, whenever the
+        last look showed no motion (the end of the event, and a person the motion core missed on a
+        keyframe, are then found at the full rate, as without it), and while the last face search
+        found a face (a face is confirmed by a second search within a second).
         While no event runs: with ``idle_keyframes_only`` off, or motion at the last look.
         """
         if self.dark.dark:
             return True
         if self.clock.recording:
-            return not (self.camera.event_keyframes_only and self.onset_taken) or bool(self.confirmer.previous)
+            sparse = self.camera.event_keyframes_only and self.onset_taken and self.moving
+            return not sparse or bool(self.confirmer.previous)
         return self.moving or not self.camera.idle_keyframes_only
 
     def _setup(self, frame: Frame) -> MotionDetector:

@@ -53,7 +53,8 @@ def _snapshots(outbox_dir: Path) -> list[dict]:
 def test_an_event_decodes_keyframes_only_after_its_onset_snapshot_and_records_the_same_bytes(tmp_path: Path) -> None:
     """A walker from 1 s to the end of the file (motion at every keyframe), a post-roll shorter than the GOP.
 
-    With the option, every frame is decoded until the onset snapshot's GOP ends, then keyframes only;
+    With the option, every frame is decoded until the onset snapshot's GOP ends, then keyframes only
+    (the motion core sees this walker on every keyframe);
     the event runs to the file's end as without it (one event), and its segments are the same bytes,
     the packets after the last keyframe included (read, never decoded).
     """
@@ -82,7 +83,7 @@ def test_a_quiet_keyframe_after_motion_counts_the_post_roll_from_just_before_its
 
     Counted from the last look with motion (3 s), the event would end at the quiet keyframe (4 s),
     before the post-roll every frame gives (it ends 0.5 s after the walker's last motion): with the
-    option it ends at the first keyframe after that, never before.
+    option it ends a post-roll after that keyframe (every frame looked at again from it), never before.
     """
     video = write_h264(tmp_path / "walk.mp4", 6.0, FPS, GOP / FPS, walks=(Walk(0.5, 3.7),))
     pipelines = _side_by_side(tmp_path, video, post_roll_s=0.5)
@@ -92,7 +93,7 @@ def test_a_quiet_keyframe_after_motion_counts_the_post_roll_from_just_before_its
         assert segments and segments[-1][0]["final"] and pipelines[on].status()["events"] == 1
         ends[on] = segments[-1][0]["end_ms"] - segments[0][0]["start_ms"]
     assert ends[True] >= ends[False], ends
-    assert ends[True] < ends[False] + 1000 + 100, ends  # the first keyframe after it, not later
+    assert ends[True] < ends[False] + 1000 + 100, ends  # at most a GOP later
 
 
 def test_in_the_dark_an_event_decodes_every_frame(tmp_path: Path) -> None:
@@ -107,18 +108,20 @@ def test_in_the_dark_an_event_decodes_every_frame(tmp_path: Path) -> None:
     assert status["frames"] == frames
 
 
-def test_without_the_option_or_the_dark_an_event_still_wants_every_frame_until_its_onset_snapshot(
+def test_an_event_wants_keyframes_only_after_its_onset_snapshot_while_looks_show_motion_and_it_is_not_dark(
         tmp_path: Path) -> None:
     video = write_h264(tmp_path / "walk.mp4", 1.0, FPS, GOP / FPS)
     pipeline = _camera(tmp_path / "outbox", video, keyframes=True)
     detect = pipeline.detect
     assert pipeline.source.every_frame == detect.wants_every_frame
     assert detect.wants_every_frame()  # idle_keyframes_only is off: every frame while idle
-    detect.clock.recording = True
+    detect.clock.recording = detect.moving = True
     assert detect.wants_every_frame()  # the onset snapshot is not taken yet
     detect.onset_taken = True
     assert not detect.wants_every_frame()
-    detect.dark.dark = True
+    detect.moving = False  # a quiet look: the end (or a missed person) is looked for at the full rate
+    assert detect.wants_every_frame()
+    detect.moving, detect.dark.dark = True, True
     assert detect.wants_every_frame()
 
 
