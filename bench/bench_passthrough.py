@@ -29,7 +29,8 @@ code; watching and recording, and, with ``--idle-detect-fps``, both together);
 ``--event-keyframes`` a recording run with ``[camera] event_keyframes_only = true``;
 ``--resolutions-only`` stops after the first table; ``--recording-only`` gives only its
 passthrough recording rows at 640x480 and 1080p (the variants in turn, no re-encoding,
-no substream: the quick way to compare recording CPU); ``--latency-only`` gives only
+no substream: the quick way to compare recording CPU), ``--walk-s`` there sets how long
+each walker takes to cross (3 s by default, as in the first table); ``--latency-only`` gives only
 the last (snapshot and first segment), with a ``fast_decode`` row per GOP when asked;
 ``--cameras-only`` only part 2, with the ``--idle-keyframes`` variant too when asked.
 """
@@ -70,8 +71,10 @@ def scene(folder: Path, name: str, size: tuple[int, int, int], seconds: float, w
     return path
 
 
-def continuous(seconds: float) -> tuple[Walk, ...]:
-    return tuple(Walk(t, t + 3.0, left_to_right=bool(i % 2)) for i, t in enumerate(range(0, int(seconds) + 3, 3)))
+def continuous(seconds: float, walk_s: int = 3) -> tuple[Walk, ...]:
+    """Walkers one after the other, each crossing the picture in ``walk_s`` seconds."""
+    return tuple(Walk(t, t + walk_s, left_to_right=bool(i % 2))
+                 for i, t in enumerate(range(0, int(seconds) + walk_s, walk_s)))
 
 
 def camera_toml(index: int, path: Path, mode: str, size: tuple[int, int, int], detect_path: Path | None,
@@ -186,6 +189,8 @@ def main() -> None:
                         help="also record with [camera] event_keyframes_only = true (this tree's code)")
     parser.add_argument("--recording-only", action="store_true",
                         help="only the passthrough recording rows at 640x480 and 1080p, variants in turn")
+    parser.add_argument("--walk-s", type=int, default=3, metavar="S",
+                        help="with --recording-only: each walker of the recording scene crosses in S seconds")
     parser.add_argument("--resolutions-only", action="store_true",
                         help="only the first table (watching and recording per resolution)")
     parser.add_argument("--latency-only", action="store_true", help="only the last table (snapshot, first segment)")
@@ -212,7 +217,7 @@ def main() -> None:
         if args.event_keyframes:
             events.append(("passthrough, event_keyframes_only", None, {"camera:event_keyframes_only": "true"}))
         if args.recording_only:
-            recording_table(Path(folder), args.seconds, variants + events, max(1, args.rounds))
+            recording_table(Path(folder), args.seconds, variants + events, max(1, args.rounds), args.walk_s)
             return
         if args.latency_only:
             extra = [("passthrough, fast_decode", fast)] if args.fast_decode else []
@@ -299,20 +304,22 @@ def result_row(label: str, kbit: float, recorder: str, watching: list[dict], rec
             f"{rss:.0f} MB | {segment_rate(recording[0]):.0f} kbit/s | {per_machine(cpu_median(recording))} |")
 
 
-def recording_table(folder: Path, seconds: float, variants: list[Variant], rounds: int) -> None:
-    """Only the first table's passthrough recording rows at 640x480 and 1080p, the variants in turn."""
+def recording_table(folder: Path, seconds: float, variants: list[Variant], rounds: int, walk_s: int = 3) -> None:
+    """Only the first table's passthrough recording rows at 640x480 and 1080p, the variants in turn; each
+    walker of the scene crosses the picture in ``walk_s`` seconds (3 in the first table)."""
     length = 30.0
     start_load = os.getloadavg()
     print(f"`quickcam detector` recording by passthrough (continuous motion) on H.264 files paced in real time at "
-          f"{FPS:g} fps (keyframes every 1 s), {seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the "
-          f"uploader running; CPU is the detector process's own time, as a share of one core; median of {rounds} "
+          f"{FPS:g} fps (keyframes every 1 s; one walker after another, each crossing in {walk_s} s), "
+          f"{seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; CPU is the detector "
+          f"process's own time, as a share of one core; median of {rounds} "
           "runs, variants in turn\n")
     print("| resolution | source bitrate (recording scene) | recorder | watching | recording | peak RSS | "
           "stored segments | cameras per 2-core machine, recording |")
     print("|---|---|---|---|---|---|---|---|")
     each: list[str] = []
     for label, size in SIZES.items():
-        busy = scene(folder, f"busy_{label}", size, length, continuous(length))
+        busy = scene(folder, f"busy_{label}_walk{walk_s}", size, length, continuous(length, walk_s))
         recording = in_turn(variants, rounds, busy, "passthrough", size, seconds)
         for name, _, _ in variants:
             print(result_row(f"{label}@{FPS:g}", kbits(busy, length), name, [], recording[name]), flush=True)

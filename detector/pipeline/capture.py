@@ -246,14 +246,14 @@ class CaptureStage:
         during an event (``event_keyframes_only``), the rest of the last GOP.
         """
         take = getattr(self.source, "take_packets", None)
-        passed_through = getattr(self.record_source, "mode", None) == "passthrough"
-        if take is None or self.record_source is not self.source or not passed_through:
+        if take is None or getattr(self.record_source, "mode", None) != "passthrough":
             return
         packets = take()
-        for packet in packets:
-            self.buffer.push(packet, self.stop, loop.beat)
         until_ns = max((p.pts_ns for p in packets), default=0)
-        self.packets_until_ns = max(self.packets_until_ns, until_ns)
+        if self.record_source is self.source:  # (a detect_path's packets are not recorded: only their times)
+            for packet in packets:
+                self.buffer.push(packet, self.stop, loop.beat)
+            self.packets_until_ns = max(self.packets_until_ns, until_ns)
         if until_ns > self.delivered_ns:
             self._put_detect(Undecoded(until_ns), loop)
 
