@@ -321,8 +321,9 @@ def recording_table(folder: Path, seconds: float, variants: list[Variant], round
     for label, size in SIZES.items():
         busy = scene(folder, f"busy_{label}_walk{walk_s}", size, length, continuous(length, walk_s))
         recording = in_turn(variants, rounds, busy, "passthrough", size, seconds)
+        where = f"{label}@{FPS:g}" + (f", walkers crossing in {walk_s} s" if walk_s != 3 else "")
         for name, _, _ in variants:
-            print(result_row(f"{label}@{FPS:g}", kbits(busy, length), name, [], recording[name]), flush=True)
+            print(result_row(where, kbits(busy, length), name, [], recording[name]), flush=True)
             shares = ", ".join(f"{r['cpu']:.1f}%" for r in recording[name])
             each.append(f"{label} {name}: {shares}")
     print("\nEach run, in turn: " + "; ".join(each) + ".")
