@@ -144,10 +144,13 @@ class AvSource:
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
                  self._name(), context.name, self.width, self.height, self.fps, self.mode,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
-                 + ("; keyframes only" + " while idle" * self.config.idle_keyframes_only
-                    + " and " * (self.config.idle_keyframes_only and self.config.event_keyframes_only)
-                    + " while an event records" * self.config.event_keyframes_only if self.idle_keys else ""))
+                 + (f"; keyframes only {self._keyframes_when()}" if self.idle_keys else ""))
         return True
+
+    def _keyframes_when(self) -> str:
+        when = [("while idle", self.config.idle_keyframes_only),
+                ("while an event records", self.config.event_keyframes_only)]
+        return " and ".join(words for words, asked in when if asked)
 
     def _keyframes_only_applies(self) -> bool:
         """Whether ``idle_keyframes_only`` / ``event_keyframes_only`` can skip decoding here; one log line if not.

@@ -76,12 +76,12 @@ class DetectStage:
     def wants_every_frame(self) -> bool:
         """Whether every frame must be decoded and looked at (asked by a source that can decode keyframes only).
 
-        Always in the dark (a person there is found by averaging frames). While an event runs: with
-        ``event_keyframes_only`` off, and with it on until its onset snapshot is taken, whenever the
-        last look showed no motion (the end of the event, and a person the motion core missed on a
-        keyframe, are then found at the full rate, as without it), and while the last face search
-        found a face (a face is confirmed by a second search within a second).
-        While no event runs: with ``idle_keyframes_only`` off, or motion at the last look.
+        Always in the dark (a person there is found by averaging frames). While an event runs, keyframes
+        only with ``event_keyframes_only`` once its onset snapshot is taken, while the last look showed
+        motion and found no face (a face is confirmed by a second search within a second); a look
+        without motion brings every frame back, so the end of the event (and a person the motion core
+        missed on a keyframe) is found at the full rate, as without the option. While no event runs,
+        keyframes only with ``idle_keyframes_only`` and no motion at the last look.
         """
         if self.dark.dark:
             return True
