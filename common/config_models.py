@@ -134,8 +134,8 @@ class CameraConfig(_Section):
     # detection (one look a GOP); every frame again from the first look that sees motion (detector/idle_keyframes.py).
     idle_keyframes_only: bool = False
     # Opt-in low power while recording (live streams recorded by passthrough): once an event's onset snapshot is
-    # taken, only keyframes are decoded and looked at until it ends (every frame in the dark, and while a face is
-    # being confirmed); the recording stays every packet. Onset as ever; the price is in docs/benchmarks.md 12d.
+    # taken, only keyframes are decoded and looked at while they show motion (a look without motion, the dark and a
+    # face being confirmed bring every frame back); the recording stays every packet (docs/benchmarks.md 12d).
     event_keyframes_only: bool = False
     zones: ZonesConfig = ZonesConfig()
     motion: MotionConfig = MotionConfig()
