@@ -15,8 +15,8 @@ come from /proc.
    1 s and 2 s (1080p, events every 10 s).
 
     .venv/bin/python -m bench.bench_passthrough [--seconds 20] [--latency-seconds 45] [--vs REV] [--rounds N]
-        [--idle-detect-fps FPS] [--fast-decode] [--idle-keyframes] [--resolutions-only] [--latency-only]
-        [--cameras-only]
+        [--idle-detect-fps FPS] [--fast-decode] [--idle-keyframes] [--event-keyframes] [--resolutions-only]
+        [--recording-only] [--latency-only] [--cameras-only]
 
 ``--vs REV`` runs every passthrough case of parts 1 and 2 also with the code of
 git revision REV (extracted with ``git archive``, put first on PYTHONPATH),
@@ -26,7 +26,11 @@ adds a watching run with the opt-in reduced detection rate while nothing moves;
 ``--fast-decode`` adds a variant with ``[camera] fast_decode = true`` (this tree's
 code; watching and recording, and, with ``--idle-detect-fps``, both together);
 ``--idle-keyframes`` a watching run with ``[camera] idle_keyframes_only = true``;
-``--resolutions-only`` stops after the first table; ``--latency-only`` gives only
+``--event-keyframes`` a recording run with ``[camera] event_keyframes_only = true``;
+``--resolutions-only`` stops after the first table; ``--recording-only`` gives only its
+passthrough recording rows at 640x480 and 1080p (the variants in turn, no re-encoding,
+no substream: the quick way to compare recording CPU), ``--walk-s`` there sets how long
+each walker takes to cross (3 s by default, as in the first table); ``--latency-only`` gives only
 the last (snapshot and first segment), with a ``fast_decode`` row per GOP when asked;
 ``--cameras-only`` only part 2, with the ``--idle-keyframes`` variant too when asked.
 """
@@ -67,8 +71,10 @@ def scene(folder: Path, name: str, size: tuple[int, int, int], seconds: float, w
     return path
 
 
-def continuous(seconds: float) -> tuple[Walk, ...]:
-    return tuple(Walk(t, t + 3.0, left_to_right=bool(i % 2)) for i, t in enumerate(range(0, int(seconds) + 3, 3)))
+def continuous(seconds: float, walk_s: int = 3) -> tuple[Walk, ...]:
+    """Walkers one after the other, each crossing the picture in ``walk_s`` seconds."""
+    return tuple(Walk(t, t + walk_s, left_to_right=bool(i % 2))
+                 for i, t in enumerate(range(0, int(seconds) + walk_s, walk_s)))
 
 
 def camera_toml(index: int, path: Path, mode: str, size: tuple[int, int, int], detect_path: Path | None,
@@ -179,6 +185,12 @@ def main() -> None:
                         help="also run with [camera] fast_decode = true (this tree's code)")
     parser.add_argument("--idle-keyframes", action="store_true",
                         help="also watch with [camera] idle_keyframes_only = true (this tree's code)")
+    parser.add_argument("--event-keyframes", action="store_true",
+                        help="also record with [camera] event_keyframes_only = true (this tree's code)")
+    parser.add_argument("--recording-only", action="store_true",
+                        help="only the passthrough recording rows at 640x480 and 1080p, variants in turn")
+    parser.add_argument("--walk-s", type=int, default=3, metavar="S",
+                        help="with --recording-only: each walker of the recording scene crosses in S seconds")
     parser.add_argument("--resolutions-only", action="store_true",
                         help="only the first table (watching and recording per resolution)")
     parser.add_argument("--latency-only", action="store_true", help="only the last table (snapshot, first segment)")
@@ -201,6 +213,12 @@ def main() -> None:
                              {**rate, **fast}))
         if args.idle_keyframes:
             idle.append(("passthrough, idle_keyframes_only", None, {"camera:idle_keyframes_only": "true"}))
+        events: list[Variant] = []  # recording only: they change nothing while no event runs
+        if args.event_keyframes:
+            events.append(("passthrough, event_keyframes_only", None, {"camera:event_keyframes_only": "true"}))
+        if args.recording_only:
+            recording_table(Path(folder), args.seconds, variants + events, max(1, args.rounds), args.walk_s)
+            return
         if args.latency_only:
             extra = [("passthrough, fast_decode", fast)] if args.fast_decode else []
             if args.idle_keyframes:
@@ -211,7 +229,7 @@ def main() -> None:
             cameras_table(Path(folder), args.seconds, variants + idle, max(1, args.rounds))
             return
         report(Path(folder), args.seconds, args.latency_seconds, variants, max(1, args.rounds), idle,
-               args.resolutions_only)
+               args.resolutions_only, events)
 
 
 
@@ -230,8 +248,10 @@ def cpu_median(results: list[dict]) -> float:
 
 
 def report(folder: Path, seconds: float, latency_seconds: float, variants: list[Variant], rounds: int,
-           idle: list[Variant], resolutions_only: bool) -> None:
-    """Prints the tables; ``idle`` variants only watch (while recording, motion keeps every frame looked at)."""
+           idle: list[Variant], resolutions_only: bool, events: list[Variant] | None = None) -> None:
+    """Prints the tables; ``idle`` variants only watch (while recording, motion keeps every frame looked at),
+    ``events`` variants only record (while no event runs they change nothing)."""
+    events = events or []
     length = 30.0
     print(f"`quickcam detector` on H.264 files paced in real time at {FPS:g} fps (keyframes every 1 s, fixed "
           f"bitrate), {seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; "
@@ -243,14 +263,7 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
     print("|---|---|---|---|---|---|---|---|")
 
     def row(label: str, kbit: float, recorder: str, watching: list[dict], recording: list[dict]) -> None:
-        if not recording:  # an idle_detect_fps variant: watching only
-            print(f"| {label} | {kbit:.0f} kbit/s | {recorder} | {cpu_median(watching):.1f}% | - | "
-                  f"{max(r['rss'] for r in watching):.0f} MB | - | - |", flush=True)
-            return
-        rss = max(r["rss"] for r in watching + recording)
-        print(f"| {label} | {kbit:.0f} kbit/s | {recorder} | {cpu_median(watching):.1f}% | "
-              f"{cpu_median(recording):.1f}% | {rss:.0f} MB | {segment_rate(recording[0]):.0f} kbit/s | "
-              f"{per_machine(cpu_median(recording))} |", flush=True)
+        print(result_row(label, kbit, recorder, watching, recording), flush=True)
 
     for label, size in SIZES.items():
         quiet = scene(folder, f"quiet_{label}", size, length, ())
@@ -258,19 +271,19 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
         row(f"{label}@{FPS:g}", kbits(busy, length), "reencode", [run(quiet, "reencode", size, seconds)],
             [run(busy, "reencode", size, seconds)])
         watching = in_turn(variants + idle, rounds, quiet, "passthrough", size, seconds)
-        recording = in_turn(variants, rounds, busy, "passthrough", size, seconds)
-        for name, _, _ in variants + idle:
-            row(f"{label}@{FPS:g}", kbits(busy, length), name, watching[name], recording.get(name, []))
+        recording = in_turn(variants + events, rounds, busy, "passthrough", size, seconds)
+        for name, _, _ in variants + idle + events:
+            row(f"{label}@{FPS:g}", kbits(busy, length), name, watching.get(name, []), recording.get(name, []))
     big = SIZES["1920x1080"]
     sub_quiet = scene(folder, "quiet_sub", SUB, length, ())
     sub_busy = scene(folder, "busy_sub", SUB, length, continuous(length))
     busy_big = scene(folder, "busy_1920x1080", big, length, continuous(length))
     watching = in_turn(variants + idle, rounds, scene(folder, "quiet_1920x1080", big, length, ()), "passthrough",
                        big, seconds, detect_path=sub_quiet)
-    recording = in_turn(variants, rounds, busy_big, "passthrough", big, seconds, detect_path=sub_busy)
-    for name, _, _ in variants + idle:
-        row(f"1920x1080@{FPS:g}, detection on a 640x360 substream", kbits(busy_big, length), name, watching[name],
-            recording.get(name, []))
+    recording = in_turn(variants + events, rounds, busy_big, "passthrough", big, seconds, detect_path=sub_busy)
+    for name, _, _ in variants + idle + events:
+        row(f"1920x1080@{FPS:g}, detection on a 640x360 substream", kbits(busy_big, length), name,
+            watching.get(name, []), recording.get(name, []))
     print("\n'Cameras per 2-core machine' keeps 20% of the machine free: 160% / the recording share.\n")
     if resolutions_only:
         return
@@ -278,6 +291,45 @@ def report(folder: Path, seconds: float, latency_seconds: float, variants: list[
     cameras_table(folder, seconds, variants, rounds)
     print()
     latency_table(folder, latency_seconds)
+
+
+def result_row(label: str, kbit: float, recorder: str, watching: list[dict], recording: list[dict]) -> str:
+    """One row of the first table; a variant run only watching (or only recording) has "-" for the other."""
+    watched = f"{cpu_median(watching):.1f}%" if watching else "-"
+    if not recording:  # an idle_detect_fps / idle_keyframes_only variant: watching only
+        return (f"| {label} | {kbit:.0f} kbit/s | {recorder} | {watched} | - | "
+                f"{max(r['rss'] for r in watching):.0f} MB | - | - |")
+    rss = max(r["rss"] for r in watching + recording)
+    return (f"| {label} | {kbit:.0f} kbit/s | {recorder} | {watched} | {cpu_median(recording):.1f}% | "
+            f"{rss:.0f} MB | {segment_rate(recording[0]):.0f} kbit/s | {per_machine(cpu_median(recording))} |")
+
+
+def recording_table(folder: Path, seconds: float, variants: list[Variant], rounds: int, walk_s: int = 3) -> None:
+    """Only the first table's passthrough recording rows at 640x480 and 1080p, the variants in turn; each
+    walker of the scene crosses the picture in ``walk_s`` seconds (3 in the first table)."""
+    length = 30.0
+    start_load = os.getloadavg()
+    print(f"`quickcam detector` recording by passthrough (continuous motion) on H.264 files paced in real time at "
+          f"{FPS:g} fps (keyframes every 1 s; one walker after another, each crossing in {walk_s} s), "
+          f"{seconds:g} s per run after a {WARMUP_S:g} s warm-up, with the uploader running; CPU is the detector "
+          f"process's own time, as a share of one core; median of {rounds} "
+          "runs, variants in turn\n")
+    print("| resolution | source bitrate (recording scene) | recorder | watching | recording | peak RSS | "
+          "stored segments | cameras per 2-core machine, recording |")
+    print("|---|---|---|---|---|---|---|---|")
+    each: list[str] = []
+    for label, size in SIZES.items():
+        busy = scene(folder, f"busy_{label}_walk{walk_s}", size, length, continuous(length, walk_s))
+        recording = in_turn(variants, rounds, busy, "passthrough", size, seconds)
+        where = f"{label}@{FPS:g}" + (f", walkers crossing in {walk_s} s" if walk_s != 3 else "")
+        for name, _, _ in variants:
+            print(result_row(where, kbits(busy, length), name, [], recording[name]), flush=True)
+            shares = ", ".join(f"{r['cpu']:.1f}%" for r in recording[name])
+            each.append(f"{label} {name}: {shares}")
+    print("\nEach run, in turn: " + "; ".join(each) + ".")
+    end_load = os.getloadavg()
+    print(f"Load average (1, 5, 15 min) at the start: {', '.join(f'{v:.1f}' for v in start_load)}; at the end: "
+          f"{', '.join(f'{v:.1f}' for v in end_load)}.")
 
 
 def cameras_table(folder: Path, seconds: float, variants: list[Variant], rounds: int) -> None:

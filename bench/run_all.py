@@ -219,6 +219,12 @@ TARGETS = [
     Target("passthrough 640x480@15 watching <= 2%, opt-in idle_keyframes_only (onset price: section 12d)",
            "passthrough", found(r"\| 640x480@15 \| [^|]+ \| passthrough, idle_keyframes_only \| ([\d.]+)%"),
            AT_MOST, 2.0, "%"),
+    Target("passthrough 1080p@15 recording <= 8%, opt-in event_keyframes_only (walkers crossing in 10 s; 12d)",
+           "passthrough", found(r"\| 1920x1080@15, walkers crossing in 10 s \| [^|]+ \| "
+                                r"passthrough, event_keyframes_only \| [^|]+ \| ([\d.]+)%"), AT_MOST, 8.0, "%"),
+    Target("passthrough 640x480@15 recording <= 5%, opt-in event_keyframes_only (walkers crossing in 10 s; 12d)",
+           "passthrough", found(r"\| 640x480@15, walkers crossing in 10 s \| [^|]+ \| "
+                                r"passthrough, event_keyframes_only \| [^|]+ \| ([\d.]+)%"), AT_MOST, 5.0, "%"),
     Target("passthrough detector RSS <= 150 MB for one 1080p camera", "passthrough",
            found(r"\| passthrough \| 1 \| [\d.]+% \| ([\d.]+) MB"), AT_MOST, 150.0, " MB"),
     Target("passthrough detector RSS <= 400 MB for eight 1080p cameras", "passthrough",

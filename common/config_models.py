@@ -133,6 +133,10 @@ class CameraConfig(_Section):
     # Opt-in low power: while nothing moves, no event runs and it is not dark, only keyframes are decoded for
     # detection (one look a GOP); every frame again from the first look that sees motion (detector/idle_keyframes.py).
     idle_keyframes_only: bool = False
+    # Opt-in low power while recording (live streams recorded by passthrough): once an event's onset snapshot is
+    # taken, only keyframes are decoded and looked at while they show motion (a look without motion, the dark and a
+    # face being confirmed bring every frame back); the recording stays every packet (docs/benchmarks.md 12d).
+    event_keyframes_only: bool = False
     zones: ZonesConfig = ZonesConfig()
     motion: MotionConfig = MotionConfig()
     recording: RecordingConfig = RecordingConfig()

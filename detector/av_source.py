@@ -139,17 +139,37 @@ class AvSource:
             context.options = {"skip_loop_filter": "all"}  # no deblocking: section 12d of docs/benchmarks.md
             self.recent = RecentPackets(context.name, context.extradata, self.config.id)
         self.idle_keys = None
-        if self.decode and self.config.idle_keyframes_only and self.mode == "passthrough":
-            if self.live:  # a file analysed fast would run ahead of detection's "motion: every frame again"
-                self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
-            else:
-                log.info("camera %s: idle_keyframes_only is for live sources; every frame is decoded",
-                         self.config.id)
+        if self.decode and self._keyframes_only_applies():
+            self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
                  self._name(), context.name, self.width, self.height, self.fps, self.mode,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
-                 + ("; keyframes only while idle" if self.idle_keys else ""))
+                 + (f"; keyframes only {self._keyframes_when()}" if self.idle_keys else ""))
         return True
+
+    def _keyframes_when(self) -> str:
+        when = [("while idle", self.config.idle_keyframes_only),
+                ("while an event records", self.config.event_keyframes_only)]
+        return " and ".join(words for words, asked in when if asked)
+
+    def _keyframes_only_applies(self) -> bool:
+        """Whether ``idle_keyframes_only`` / ``event_keyframes_only`` can skip decoding here; one log line if not.
+
+        Only for a live source recorded by passthrough: a re-encoded camera encodes every frame of an
+        event again (each must be decoded), and a file analysed as fast as possible would run ahead of
+        detection's "every frame again" (its frames wait for detection, its packets do not).
+        """
+        asked = [key for key in ("idle_keyframes_only", "event_keyframes_only") if getattr(self.config, key)]
+        if not asked or self.mode is None:
+            return False
+        why = ("" if self.mode == "passthrough" and self.live else
+               f"the camera is re-encoded ({self.why or 'record = reencode'}), so every frame is decoded"
+               if self.mode != "passthrough" else
+               "a file analysed as fast as possible (realtime = false) would run ahead of detection")
+        if not why:
+            return True
+        log.info("camera %s: %s ignored: %s; every frame is decoded", self.config.id, " and ".join(asked), why)
+        return False
 
     def _resume(self) -> bool:
         """A file reopened after a read error (a network share's hiccup) goes on after what it gave already.

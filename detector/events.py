@@ -70,6 +70,12 @@ class EventClock:
             return Action.END
         return Action.CONTINUE
 
+    def motion_until(self, time_ns: int) -> None:
+        """Motion seen at the last detection may have gone on until ``time_ns`` (frames between detections
+        were not looked at): the post-roll counts from there."""
+        if self.recording:
+            self.last_motion_ns = max(self.last_motion_ns, time_ns)
+
     def begin(self, onset_ns: int, time_ns: int) -> bool:
         """Start an event at ``time_ns`` with no motion (the view guard saw the camera blinded); False if one runs.
 

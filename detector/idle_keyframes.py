@@ -1,18 +1,20 @@
-"""Keyframes only while nothing happens (opt-in ``[camera] idle_keyframes_only``): a low-power watch.
+"""Keyframes only while detection does not need every frame: a low-power watch (and record).
 
-Decoding every frame is most of what watching a camera costs, and H.264 has no
-cheaper way to decode a frame in the middle of a GOP than to decode every frame
-before it. A keyframe decodes on its own, so while detection says it need not
-look at every frame (no motion at its last look, no event, not dark), only
-keyframes are decoded: one look a GOP, for about 40 % of the decoding CPU of
-every frame at a 1 s GOP (docs/benchmarks.md, section 12d).
+Opt-in ``[camera] idle_keyframes_only`` (while nothing happens) and ``event_keyframes_only``
+(while an event records by passthrough, after its onset snapshot); ``DetectStage.wants_every_frame``
+says which applies when. Decoding every frame is most of what watching a camera costs, and H.264
+has no cheaper way to decode a frame in the middle of a GOP than to decode every frame before it.
+A keyframe decodes on its own, so while detection says it need not look at every frame (idle: no
+motion at its last look, no event, not dark; during an event: its onset snapshot taken, not dark,
+no face being confirmed), only keyframes are decoded: one look a GOP, for about 40 % of the
+decoding CPU of every frame at a 1 s GOP (docs/benchmarks.md, section 12d).
 
-The first look that shows motion asks for every frame again: the packets of the
-GOP skipped so far are decoded at once (their frames are not handed on: the
-decoder only needs them as references), and every frame after is decoded and
-looked at. The price is the onset: motion is seen at the next keyframe, up to
-one GOP later than with every frame (section 12d). Recording is not touched:
-the passthrough recorder keeps every packet as it came.
+When detection wants every frame again, the packets of the GOP skipped so far are decoded at
+once (their frames are not handed on: the decoder only needs them as references), and every
+frame after is decoded and looked at; back to keyframes only at the next keyframe. The price
+while idle is the onset: motion is seen at the next keyframe, up to one GOP later than with
+every frame; during an event, snapshots and face searches on keyframes only (section 12d).
+Recording is not touched: the passthrough recorder keeps every packet as it came.
 """
 
 from __future__ import annotations

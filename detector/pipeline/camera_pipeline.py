@@ -31,7 +31,7 @@ from quickcam.common.config import CameraConfig
 from quickcam.common.protocol_schema import FAULT_MAX, cut_utf8
 from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.outbox import Outbox
-from quickcam.detector.pipeline.capture import CaptureStage, Lost
+from quickcam.detector.pipeline.capture import CaptureStage, Lost, Undecoded
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import FULL, DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
@@ -65,7 +65,8 @@ class CameraPipeline:
         self.source: FrameSource = source_factory(camera)
         fps = max(1.0, camera.fps)
         recording = camera.recording
-        detect_queue: queue.Queue[Frame | Lost | None] = queue.Queue(maxsize=max(2, round(fps * DETECT_QUEUE_S)))
+        detect_queue: queue.Queue[Frame | Lost | Undecoded | None] = queue.Queue(
+            maxsize=max(2, round(fps * DETECT_QUEUE_S)))
         commands: queue.Queue[Command] = queue.Queue()
         # an event starts at the last look without motion at the latest (``DetectStage._first_pre_roll_ns``)
         idle_look_s = 1 / camera.motion.idle_detect_fps if camera.motion.idle_detect_fps else 0.0
@@ -80,8 +81,11 @@ class CameraPipeline:
         self.detect = DetectStage(camera, detect_queue, self.buffer, commands, self.disk, self.stats, source_fps,
                                   hooks.zones, hooks.governor)
         detected_until = lambda: self.detect.detected_until_ns  # noqa: E731
-        if hasattr(self.source, "every_frame"):  # idle_keyframes_only: detection says when it needs every frame
+        if hasattr(self.source, "every_frame"):  # *_keyframes_only: detection says when it needs every frame
             self.source.every_frame = self.detect.wants_every_frame
+        elif camera.idle_keyframes_only or camera.event_keyframes_only:
+            log.info("camera %s: idle_keyframes_only / event_keyframes_only ignored: a %s source delivers no "
+                     "encoded video to skip (they are for streams recorded by passthrough)", camera.id, camera.source)
         self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk, detected_until, source_fps)
         self.record_source: Any = self.source
         self.packet_capture: PacketCaptureStage | None = None

@@ -57,6 +57,18 @@ class Lost:
 LOST = Lost()
 
 
+class Undecoded:
+    """The detect queue's marker for "packets were read up to ``until_ns`` that no frame handed on came from".
+
+    With keyframes only (``event_keyframes_only``), the packets after an event's last keyframe are
+    never decoded; when the source ends or is lost there, the event ends at the last packet read,
+    not at the last keyframe, so the rest of that GOP is recorded too.
+    """
+
+    def __init__(self, until_ns: int) -> None:
+        self.until_ns = until_ns
+
+
 def redacted(url: str) -> str:
     """A stream URL without its password, for the log and the status: ``rtsp://admin:***@host/...``.
 
@@ -112,7 +124,7 @@ class CaptureStage:
     """Reads the source; its ``run`` may be restarted by the supervisor (the source is reopened)."""
 
     def __init__(self, camera: CameraConfig, source: FrameSource, buffer: FrameBuffer,
-                 detect_queue: queue.Queue[Frame | Lost | None], stats: CameraStats, stop: threading.Event,
+                 detect_queue: queue.Queue[Frame | Lost | Undecoded | None], stats: CameraStats, stop: threading.Event,
                  tap: LiveTap | None = None) -> None:
         self.camera, self.source, self.buffer, self.detect_queue = camera, source, buffer, detect_queue
         self.stats, self.stop = stats, stop
@@ -124,6 +136,7 @@ class CaptureStage:
         self.record_source: Any = source  # the source whose packets are recorded (another with a detect_path)
         self.packets_until_ns = 0  # the newest packet handed to the recorder
         self.recording_ok: Callable[[], bool] = lambda: True  # the pipeline says whether every frame is still recorded
+        self.delivered_ns = 0  # the newest frame handed to detection
 
     def run(self, loop: Loop) -> None:
         try:
@@ -157,6 +170,7 @@ class CaptureStage:
                     log.error("camera %s: %s", self.camera.id, self.stats.open_error)
                     self.stats.state, self.stats.abandoned = "failing", True
                     return
+                self._record_undecoded(loop)
                 log.info("camera %s: end of file %s", self.camera.id, self.camera.path)
                 self.stats.state = "ended"
                 return
@@ -171,6 +185,7 @@ class CaptureStage:
                 # the fault's first words until it opens again
                 self.stats.lost_why = f"{'lost' if self.stats.opened else 'opened but gives no frame'}: {why}"
                 self.stats.state = "lost" if self.stats.opened else "failing"
+                self._record_undecoded(loop)
                 self._close_source()
                 if self.stats.opened:
                     self._put_detect(LOST, loop)  # the running event ends at the last frame received
@@ -197,6 +212,7 @@ class CaptureStage:
         for item in self._for_recording(frame):
             self.buffer.push(item, self.stop, loop.beat)
         self.stats.dropped_recording = self.buffer.dropped
+        self.delivered_ns = max(self.delivered_ns, frame.time_ns)
         self._put_detect(frame, loop)
         self.tap.offer(self.camera.id, frame.bgr, frame.time_ns)  # console: never waits (newest-frame slot)
 
@@ -221,6 +237,25 @@ class CaptureStage:
         if packets:
             self.packets_until_ns = max(self.packets_until_ns, max(p.pts_ns for p in packets))
         return packets
+
+    def _record_undecoded(self, loop: Loop) -> None:
+        """At the end or loss of the source: the packets read since the last frame handed on go to the recorder,
+        and detection hears how far they go (``Undecoded``), so an event running keeps them.
+
+        Decoding every frame these are at most a packet the decoder did not finish; with keyframes only
+        during an event (``event_keyframes_only``), the rest of the last GOP.
+        """
+        take = getattr(self.source, "take_packets", None)
+        if take is None or getattr(self.record_source, "mode", None) != "passthrough":
+            return
+        packets = take()
+        until_ns = max((p.pts_ns for p in packets), default=0)
+        if self.record_source is self.source:  # (a detect_path's packets are not recorded: only their times)
+            for packet in packets:
+                self.buffer.push(packet, self.stop, loop.beat)
+            self.packets_until_ns = max(self.packets_until_ns, until_ns)
+        if until_ns > self.delivered_ns:
+            self._put_detect(Undecoded(until_ns), loop)
 
     def _open_with_backoff(self, loop: Loop) -> bool:
         """Open the source, retrying with capped exponential backoff until it works or we stop.
@@ -324,7 +359,7 @@ class CaptureStage:
                     return True
         return False
 
-    def _put_detect(self, frame: Frame | Lost | None, loop: Loop) -> None:
+    def _put_detect(self, frame: Frame | Lost | Undecoded | None, loop: Loop) -> None:
         while True:
             try:
                 if self.source.live:

@@ -23,7 +23,7 @@ from quickcam.detector.console.live_zones import ZoneBoard
 from quickcam.detector.events import Action, EventClock
 from quickcam.detector.faces import Box, FaceBudget, FaceConfirmer, open_face_detector, timed_faces
 from quickcam.detector.motion import MotionDetector, MotionResult, create_detector
-from quickcam.detector.pipeline.capture import Lost
+from quickcam.detector.pipeline.capture import Lost, Undecoded
 from quickcam.detector.pipeline.dark import DarkMode
 from quickcam.detector.pipeline.disk import DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
@@ -45,7 +45,7 @@ IDLE_WAIT_S = 0.2
 class DetectStage:
     """Frames in, event commands and snapshots out."""
 
-    def __init__(self, camera: CameraConfig, frames: queue.Queue[Frame | Lost | None], buffer: FrameBuffer,
+    def __init__(self, camera: CameraConfig, frames: queue.Queue[Frame | Lost | Undecoded | None], buffer: FrameBuffer,
                  commands: queue.Queue[Command], disk: DiskWrites, stats: CameraStats,
                  fps: Callable[[], float], zones: ZoneBoard | None = None, governor: Governor | None = None) -> None:
         self.camera, self.cfg, self.rec = camera, camera.motion, camera.recording
@@ -69,12 +69,26 @@ class DetectStage:
         self.idle = IdleRate(self.cfg.idle_detect_fps)  # opt-in: fewer looks while nothing moves
         self.moving = False  # the last frame looked at showed motion
         self.quiet_look_ns = 0  # the last frame looked at without motion: motion began after it
+        self.last_look_ns = 0  # the last frame looked at
+        self.onset_taken = False  # the running event's onset snapshot is taken (event_keyframes_only may skip)
         self.finished = False  # its source has ended and every event is closed
 
     def wants_every_frame(self) -> bool:
-        """Whether every frame must be decoded and looked at (``idle_keyframes_only`` asks): motion at the
-        last look, an event running, or the dark (where every frame is looked at, always)."""
-        return self.moving or self.clock.recording or self.dark.dark
+        """Whether every frame must be decoded and looked at (asked by a source that can decode keyframes only).
+
+        Always in the dark (a person there is found by averaging frames). While an event runs, keyframes
+        only with ``event_keyframes_only`` once its onset snapshot is taken, while the last look showed
+        motion and found no face (a face is confirmed by a second search within a second); a look
+        without motion brings every frame back, so the end of the event (and a person the motion core
+        missed on a keyframe) is found at the full rate, as without the option. While no event runs,
+        keyframes only with ``idle_keyframes_only`` and no motion at the last look.
+        """
+        if self.dark.dark:
+            return True
+        if self.clock.recording:
+            sparse = self.camera.event_keyframes_only and self.onset_taken and self.moving
+            return not sparse or bool(self.confirmer.previous)
+        return self.moving or not self.camera.idle_keyframes_only
 
     def _setup(self, frame: Frame) -> MotionDetector:
         """The motion detector for this camera, made from its first frame's size.
@@ -106,6 +120,9 @@ class DetectStage:
                 break
             if isinstance(frame, Lost):
                 self._lost()
+                continue
+            if isinstance(frame, Undecoded):  # read, not looked at: an event ending now keeps them
+                self.last_ns = max(self.last_ns, frame.until_ns)
                 continue
             self.step(frame)
         if self.clock.recording:
@@ -139,12 +156,16 @@ class DetectStage:
         self.dark.update(result)
         self.stats.dark = self.dark.dark
         blinded = self._watch_view(frame, detector)
+        self._motion_between_looks(frame.time_ns, result.motion)
         self.moving = result.motion or result.person_waiting  # motion waiting for the person check counts
+        self.last_look_ns = frame.time_ns
         if result.global_change != self.relearning:
             self.relearning = result.global_change
             if self.relearning:
                 log.info("camera %s: the whole picture changed (%.0f%%): lighting, not motion; "
                          "re-learning the background", self.camera.id, result.area_fraction * 100)
+        if not self.clock.recording:
+            self.onset_taken = False
         action = self.clock.step(frame.time_ns, result.motion)
         if blinded is not None and action is Action.NONE and self.clock.begin(blinded.since_ns, frame.time_ns):
             action = Action.START  # the covering itself is evidence: its pre-roll is recorded
@@ -175,6 +196,19 @@ class DetectStage:
             self.stats.faces += len(faces)
             self.event_faces.add(frame.time_ns, faces)
         self._detected(frame.time_ns)
+
+    def _motion_between_looks(self, time_ns: int, motion: bool) -> None:
+        """``event_keyframes_only``: a quiet look after a look with motion, a GOP later, counts the post-roll
+        from just before itself: the motion seen at the last look may have gone on until then.
+
+        Counted from the last look with motion, a GOP longer than ``post_roll_s`` would end the event
+        at the first quiet keyframe, up to a post-roll before it would end with every frame looked at.
+        """
+        if not (self.camera.event_keyframes_only and self.clock.recording and self.moving) or motion:
+            return
+        frame_ns = int(1e9 / max(1.0, self.fps() or self.camera.fps))
+        if time_ns - self.last_look_ns > frame_ns * 3 // 2:  # frames between the looks were not looked at
+            self.clock.motion_until(time_ns - frame_ns)
 
     def _lost(self) -> None:
         """The camera is lost: the running event ends at the last frame received, so it is committed now.
@@ -232,6 +266,7 @@ class DetectStage:
         except Exception:  # the event is recorded all the same; DiskWrites handles a full disk itself
             log.exception("camera %s: the onset snapshot of event %s failed", self.camera.id, self.event_id)
         self.snapshots, self.best_area, self.last_snapshot_ns = 1, result.area_fraction, frame.time_ns
+        self.onset_taken = True
         self.best_face = max((w * h for _, _, w, h in faces), default=0)
         self.commands.put(Command("start", self.event_id, from_ns, self.event_faces))
 

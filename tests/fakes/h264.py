@@ -12,10 +12,12 @@ from quickcam.detector.sources import DemoSource, Walk
 
 def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0, width: int = 320,
                height: int = 240, walks: tuple[Walk, ...] = (Walk(1.0, 3.0),), bitrate: int = 0,
-               container: str = "mp4", keyframes: tuple[int, ...] = (), codec: str = "libx264") -> Path:
+               container: str = "mp4", keyframes: tuple[int, ...] = (), codec: str = "libx264",
+               light: float = 1.0) -> Path:
     """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send).
 
-    ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming).
+    ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming);
+    ``light``: the scene's brightness times this (0.05: night, below ``dark_threshold``).
     """
     demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0)
     with av.open(str(path), mode="w", format=container) as output:
@@ -34,7 +36,10 @@ def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0
         stream.options = options
         stream.codec_context.thread_count = 1
         for number in range(round(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(demo.read().image, format="bgr24")
+            image = demo.read().image
+            if light != 1.0:
+                image = (image * light).clip(0, 255).astype(image.dtype)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             if number in keyframes:
                 frame.pict_type = av.video.frame.PictureType.I
             for packet in stream.encode(frame):

@@ -281,6 +281,10 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
             if (r.boolean(n, k))
                 r.note(k + ": applies to passed-through live cameras only; every frame is decoded here");
         }},
+        {"event_keyframes_only", [&](auto& n, auto& k) {
+            if (r.boolean(n, k))
+                r.note(k + ": applies to passed-through live cameras only; every frame is decoded here");
+        }},
         {"zones", [&](auto& n, auto& k) { read_zones(r, n, k, c.zones); }},
     });
     if ((c.source == "file" || c.source == "stream") && c.path.empty())
