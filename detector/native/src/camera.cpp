@@ -356,7 +356,16 @@ void CameraPipeline::push(Item item) {
 void CameraPipeline::capture_loop() {
     const auto& cfg = config_.motion;
     const auto& rec = config_.recording;
-    if (!open_with_backoff()) return;
+    if (resume_) {  // restarted after a throw: a file goes on after the frame that failed (kept open)
+        resume_ = false;
+        {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            ++stats_.dropped;
+        }
+        log::warning("camera ", config_.id, ": the file goes on after the frame that failed (1 frame not analysed)");
+    } else if (!open_with_backoff()) {
+        return;
+    }
     const double fps = source_->fps > 0 ? source_->fps : config_.fps;  // the source's, once open
     RunningAverageMotion motion(cfg, fps);
     EventClock clock{int64_t(rec.post_roll_s * 1e9), int64_t(rec.max_event_s * 1e9), int64_t(rec.min_event_s * 1e9),
@@ -382,13 +391,20 @@ void CameraPipeline::capture_loop() {
     int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
     bool moving = false, zone_set = false;
     ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
-    // A throw restarts this loop clean (Loop::supervise): the source is closed, to be reopened, and the
-    // running event is closed at its last frame first, its open segment committed as the final one.
+    // A throw restarts this loop clean (Loop::supervise): the running event is closed at its last frame, its
+    // open segment committed as the final one. A file is kept open, and the restarted loop goes on after the
+    // frame that failed: opened again it started at its first frame, and every event before the failure was
+    // recorded again at each pass, for ever (Python's reopened file resumes: av_source.py's _resume). A live
+    // source is closed, to be reopened.
     OnUnwind closing([&] {
-        try {
-            source_->close();
-        } catch (const std::exception& e) {  // a driver that fails to close must not keep the camera down
-            log::warning("camera ", config_.id, ": closing the source failed (", e.what(), ")");
+        if (config_.source == "file") {
+            resume_ = true;
+        } else {
+            try {
+                source_->close();
+            } catch (const std::exception& e) {  // a driver that fails to close must not keep the camera down
+                log::warning("camera ", config_.id, ": closing the source failed (", e.what(), ")");
+            }
         }
         if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, ": capture loop failed"});
     });

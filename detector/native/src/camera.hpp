@@ -10,9 +10,10 @@
 // Each thread runs its Loop (supervise.hpp): one that has not beaten for 3 frame intervals
 // (at least 1 s) makes the camera "stalled", never "ok" (camera_pipeline.py's status); one that
 // throws is restarted after a backoff, the camera "failing" for 10 s. A restarted capture loop
-// starts clean (the source reopened, the background learnt again) after closing the running
-// event at its last frame; the recorder's event and segment numbering live on the pipeline
-// (RecordState), so a restarted recorder carries its event on, as record.py's stage object.
+// starts clean (the background learnt again) after closing the running event at its last frame:
+// a live source is reopened, a file goes on after the frame that failed. The recorder's event and
+// segment numbering live on the pipeline (RecordState), so a restarted recorder carries its event
+// on, as record.py's stage object.
 //
 // Capture never waits for the encoder when the source is live: beyond buffer_max_s of
 // frames waiting, the oldest are dropped, counted and logged (dropped_recording). A file
@@ -144,6 +145,7 @@ private:
     std::deque<Item> queue_;
     size_t queued_frames_ = 0, max_frames_;
     ReopenPace pace_;
+    bool resume_ = false;  // the capture loop threw on a file, kept open: the restarted loop reads on (capture thread)
     std::shared_ptr<RecordState> record_;  // survives a restart of the record loop
 };
 
