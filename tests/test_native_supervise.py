@@ -14,10 +14,12 @@ analysed as fast as possible was never done.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -130,3 +132,70 @@ def test_a_native_loop_that_throws_is_restarted_failing_with_pythons_words_and_t
 def test_a_file_analysed_as_fast_as_possible_whose_loop_throws_is_analysed_once_and_ends(tmp_path: Path) -> None:
     run, _, segments = _run(tmp_path, realtime=False)
     _check_one_analysis(tmp_path, run, segments)
+
+
+class _CameraWithABadPicture:
+    """An MJPEG stream over HTTP on 127.0.0.1: 10 pictures of the demo scene, one of 1x1 pixels, then the end."""
+
+    def __init__(self) -> None:
+        demo = DemoSource(320, 240, FPS, realtime=False, walks=(), period_s=1000.0)
+        pictures = [demo.read().image for _ in range(10)] + [np.zeros((1, 1, 3), np.uint8)]
+        self.data = b"".join(cv2.imencode(".jpg", image)[1].tobytes() for image in pictures)
+        self.requests = 0
+        camera = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                camera.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.end_headers()
+                try:
+                    self.wfile.write(camera.data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cam.mjpeg"
+
+
+@pytest.mark.realtime  # the status file read while the loop waits to reopen the stream
+def test_a_native_stream_whose_capture_loop_threw_is_lost_with_the_failure_until_it_is_reopened(
+        tmp_path: Path) -> None:
+    # Restarted, the loop waits to reopen the stream (0.5 s doubling to reopen_max_s) with the stream closed:
+    # it said "ok" with no fault there once its 10 s of "failing" were over, blind without saying so.
+    camera_server = _CameraWithABadPicture()
+    (tmp_path / "quickcam.toml").write_text(
+        f'[camera]\nsource = "stream"\npath = "{camera_server.url}"\n'
+        f'[link]\nendpoint = "{private_endpoint(tmp_path)}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    status_path = tmp_path / "outbox" / "detector-status.json"
+    detector = subprocess.Popen([str(native_detector()), "--config", "quickcam.toml", "--seconds", "20"],
+                                cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    seen: list[tuple[str, str]] = []
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                camera = json.loads(status_path.read_text())["cameras"]["cam0"]
+            except (OSError, ValueError, KeyError):
+                camera = {}
+            if camera.get("loops", {}).get("capture", {}).get("errors"):
+                seen.append((camera["state"], camera["fault"]))
+                if camera["state"] == "lost" and camera_server.requests >= 3:
+                    break
+            time.sleep(0.05)
+    finally:
+        detector.terminate()
+        stderr = detector.communicate(timeout=30)[1]
+        camera_server.server.shutdown()
+    assert camera_server.requests >= 3 and seen, (camera_server.requests, seen, stderr)
+    state, fault = seen[-1]
+    assert state == "lost", seen  # before: failing (then ok) while it waited
+    assert fault.startswith(f"capture loop failed ({FAILURE}); "), seen  # then the reopen pace's wait, if it waits
+    assert f"capture loop failing ({FAILURE}; " in fault, seen

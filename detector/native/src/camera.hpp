@@ -88,6 +88,7 @@ struct CameraStats {
     bool opened = false;     // delivered a frame at least once
     bool abandoned = false;  // a file analysed as fast as possible went away or shrank: its analysis is incomplete
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
+    std::string lost_why;    // why a source that worked was closed (its capture loop threw), until it opens again
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     bool dark = false;
     std::string view = "ok";  // the view guard's verdict: ok, blocked, moved, frozen (view_guard.hpp)
@@ -124,6 +125,7 @@ private:
     void capture_loop();
     void record_loop();
     bool open_with_backoff();
+    void capture_failed(const std::string& error);
     void push(Item item);
     std::optional<ViewFault> watch_view(ViewGuard& guard, const cv::Mat& gray, const Frame& frame);
     void snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
