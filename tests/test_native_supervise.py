@@ -14,6 +14,7 @@ analysed as fast as possible was never done.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -150,10 +151,8 @@ class _CameraWithABadPicture:
                 self.send_response(200)
                 self.send_header("Content-Type", "image/jpeg")
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the detector closed it
                     self.wfile.write(camera.data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
