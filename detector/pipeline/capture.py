@@ -141,7 +141,10 @@ class CaptureStage:
     def run(self, loop: Loop) -> None:
         try:
             self._capture(loop)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Exception):  # blind until the restarted loop has reopened it: said (not "ok")
+                self.stats.lost_why = f"capture loop failed ({type(exc).__name__}: {exc})"
+                self.stats.state = "lost" if self.stats.opened else "failing"
             self._close_source()  # reopened when the supervisor restarts this loop
             raise
         self._close_source()

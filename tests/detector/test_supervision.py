@@ -101,3 +101,56 @@ def test_a_loop_that_keeps_failing_is_restarted_with_growing_backoff_and_reporte
     gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
     assert gaps[-1] > 2 * gaps[0]  # backoff grows
     assert loop.errors == 4 and loop.finished and "four times" in loop.last_error
+
+
+class _BadPictureAfterOpen(ScriptedSource):
+    """A live camera whose 6th picture after each open is one no conversion takes (7 channels): capture throws."""
+
+    def __init__(self) -> None:
+        self.texture = np.random.default_rng(5).integers(40, 200, (48, 64, 3), dtype=np.uint8)
+        self.bad = np.zeros((48, 64, 7), np.uint8)
+        super().__init__(lambda i: self.bad if self.read_since_open == 5 else self.texture, 10_000)
+        self.live = True
+        self.is_open, self.read_since_open, self.closes = False, 0, 0
+
+    def open(self) -> bool:
+        self.is_open, self.read_since_open = True, 0
+        return super().open()
+
+    def read(self):
+        time.sleep(0.01)
+        frame = super().read()
+        self.read_since_open += 1
+        return frame
+
+    def close(self) -> None:
+        self.is_open = False
+        self.closes += 1
+
+
+def test_a_camera_whose_capture_loop_threw_is_lost_not_ok_until_it_has_reopened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loop is "failing" for RECENT_FAILURE_S after each throw; past that, while the restarted loop waits to
+    # reopen (the reopen pace: 0.5 s doubling to reopen_max_s, 30 s by default), the status read "ok", no fault.
+    # Shortened here so that the wait outlasts it (camera_config's reopen_max_s is 0.2 s).
+    monkeypatch.setattr("quickcam.detector.pipeline.supervise.RECENT_FAILURE_S", 0.05)
+    stop = threading.Event()
+    source = _BadPictureAfterOpen()
+    pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), source, stop)
+    pipeline.start()
+    closed: list[dict] = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (source.closes < 4 or len(closed) < 5):
+            before = (source.is_open, source.closes, source.opens)
+            status = pipeline.status()
+            if not before[0] and before == (source.is_open, source.closes, source.opens) and source.closes:
+                closed.append(status)  # read while the source stayed closed, waiting to be reopened
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        pipeline.join(10)
+    assert source.closes >= 4 and len(closed) >= 5, (source.closes, len(closed))
+    assert [s["state"] for s in closed] == ["lost"] * len(closed), [s["state"] for s in closed]  # before: ok
+    assert all(s["fault"].startswith("capture loop failed (") for s in closed), [s["fault"] for s in closed]
+    assert pipeline.status()["loops"]["capture"]["errors"] >= 4

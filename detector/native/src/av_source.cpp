@@ -76,26 +76,70 @@ bool AvSource::open() {
     fps = guessed >= 1 && guessed <= 120 ? guessed : c.fps;
     width = decoder_->width & ~1, height = decoder_->height & ~1;
     draining_ = false;
+    read_error_.clear();
     if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
     opened_bytes_ = c.source == "file" ? avio_size(format_->pb) : -1;  // a smaller one at the end was cut short
     log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
+    if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
     return true;
+}
+
+// A file reopened after a read error (a network share's hiccup) goes on after what it gave already
+// (av_source.py's _resume). From its start, it was analysed again: every event before the error a
+// second time, as new footage. Seeks to the keyframe at or before the last packet read; the frames
+// decoded from there up to the last one handed on are decoded again only as the decoder's references
+// and not handed on (decode_next). Where the seek fails, the file is read from its start with the same
+// skipping (slower, still exact); a file without timestamps skips as many frames as it gave.
+void AvSource::resume() {
+    skip_pts_ = shown_pts_;
+    skip_frames_ = shown_pts_ == AV_NOPTS_VALUE ? shown_frames_ : 0;
+    if (shown_pts_ != AV_NOPTS_VALUE && av_seek_frame(format_, stream_, taken_dts_, AVSEEK_FLAG_BACKWARD) < 0)
+        log::warning("camera ", config_.id, ": cannot seek back to where the read failed; reading the file from its "
+                     "start, without analysing again what was analysed");
+    log::info("camera ", config_.id, ": resuming the file after what was read before the error");
+}
+
+// True for a frame decoded again after resume() that was handed on before the error.
+bool AvSource::given_before() {
+    if (skip_frames_ > 0) return --skip_frames_, true;
+    if (skip_pts_ == AV_NOPTS_VALUE) return false;
+    int64_t pts = decoded_->best_effort_timestamp;
+    if (pts != AV_NOPTS_VALUE && pts <= skip_pts_) return true;
+    skip_pts_ = AV_NOPTS_VALUE;
+    return false;
 }
 
 // The next decoded picture, or false at the end of the input (or on an error).
 bool AvSource::decode_next() {
     while (true) {
         int code = avcodec_receive_frame(decoder_, decoded_);
-        if (code == 0) return true;
+        if (code == 0) {
+            if (given_before()) continue;
+            shown_pts_ = decoded_->best_effort_timestamp;
+            ++shown_frames_;
+            return true;
+        }
         if (code != AVERROR(EAGAIN) || draining_) return false;
         arm();
         code = av_read_frame(format_, packet_);
+        if (code < 0 && config_.source == "file" && (code != AVERROR_EOF || (format_->pb && format_->pb->error < 0))) {
+            // A read error, not the end: the file is lost (read() says so), reopened and resumed where it was.
+            // Taken as its end, the rest of the file was never analysed and the analysis said complete.
+            char text[AV_ERROR_MAX_STRING_SIZE] = {};
+            av_strerror(format_->pb && format_->pb->error < 0 ? format_->pb->error : code, text, sizeof text);
+            read_error_ = text;
+            return false;
+        }
         if (code < 0) {  // the end (or a dead stream): take the frames the decoder still holds
             draining_ = true;
             avcodec_send_packet(decoder_, nullptr);
             continue;
         }
-        if (packet_->stream_index == stream_) avcodec_send_packet(decoder_, packet_);
+        if (packet_->stream_index == stream_) {
+            if (packet_->dts != AV_NOPTS_VALUE && (taken_dts_ == AV_NOPTS_VALUE || packet_->dts > taken_dts_))
+                taken_dts_ = packet_->dts;
+            avcodec_send_packet(decoder_, packet_);
+        }
         av_packet_unref(packet_);
     }
 }
@@ -106,6 +150,8 @@ bool AvSource::rewind() {
         return false;
     avcodec_flush_buffers(decoder_);
     draining_ = false;
+    taken_dts_ = shown_pts_ = skip_pts_ = AV_NOPTS_VALUE;  // a new pass: a read error resumes within it
+    shown_frames_ = skip_frames_ = 0;
     return true;
 }
 
@@ -132,6 +178,10 @@ bool AvSource::read(Frame& frame) {
     bool paced = config_.source == "file" && config_.realtime;
     if (paced) pacer_.wait();
     if (!decode_next()) {
+        if (!read_error_.empty()) {
+            log::warning("camera ", config_.id, ": read error in ", name(), " (", read_error_, ")");
+            return false;  // lost: reopened, and resumed after what was read
+        }
         if (config_.source != "file") return false;
         if (!config_.loop || index_ == 0) {
             ended = true;

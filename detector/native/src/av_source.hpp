@@ -31,6 +31,8 @@ private:
     bool rewind();
     void to_frame(Frame& frame);
     std::string shrunk() const;
+    void resume();
+    bool given_before();
 
     CameraConfig config_;
     Pacer pacer_;
@@ -43,6 +45,11 @@ private:
     bool draining_ = false;
     int64_t deadline_ns_ = 0, index_ = 0, started_ns_ = 0;
     int64_t opened_bytes_ = -1;  // a file's size when it last opened
+    std::string read_error_;     // why the last read of a file failed before its end ("" when it did not)
+    // A file reopened after a read error resumes (resume()): what this pass of it read and handed on, and
+    // after a reopen what is decoded again only as references. INT64_MIN is AV_NOPTS_VALUE: none.
+    int64_t taken_dts_ = INT64_MIN, shown_pts_ = INT64_MIN, skip_pts_ = INT64_MIN;
+    int64_t shown_frames_ = 0, skip_frames_ = 0;
 };
 
 }  // namespace qc

@@ -169,7 +169,14 @@ void CameraPipeline::start() {
     };
     capture_thread_ = std::thread([this, owner, name] {
         name(capturing_.name());
-        capturing_.supervise(owner, [this] { capture_loop(); }, stop_);
+        capturing_.supervise(owner, [this] {
+            try {
+                capture_loop();
+            } catch (const std::exception& e) {
+                capture_failed(describe(e));
+                throw;  // counted, logged and restarted by the supervisor
+            }
+        }, stop_);
         push({Item::Stop, {}, ""});
         capture_done_ = true;
         stop_.poke();
@@ -216,6 +223,7 @@ Value CameraPipeline::status_value() {
     add_part(disk, disk_.fault());
     std::string fault;
     if (s.state == "failing" || s.state == "lost") {
+        add_part(fault, s.lost_why);
         add_part(fault, s.open_error);
         add_part(fault, s.retrying);
         for (const auto& problem : problems) add_part(fault, problem);
@@ -282,7 +290,7 @@ bool CameraPipeline::open_with_backoff() {
             if (opened) {
                 pace_.opened(steady_s());
                 stats_.width = source_->width, stats_.height = source_->height;
-                stats_.open_error.clear(), stats_.retrying.clear();
+                stats_.open_error.clear(), stats_.retrying.clear(), stats_.lost_why.clear();
                 return true;
             }
             if (reason.empty()) reason = open_failure(config_);
@@ -356,7 +364,16 @@ void CameraPipeline::push(Item item) {
 void CameraPipeline::capture_loop() {
     const auto& cfg = config_.motion;
     const auto& rec = config_.recording;
-    if (!open_with_backoff()) return;
+    if (resume_) {  // restarted after a throw: a file goes on after the frame that failed (kept open)
+        resume_ = false;
+        {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            ++stats_.dropped;
+        }
+        log::warning("camera ", config_.id, ": the file goes on after the frame that failed (1 frame not analysed)");
+    } else if (!open_with_backoff()) {
+        return;
+    }
     const double fps = source_->fps > 0 ? source_->fps : config_.fps;  // the source's, once open
     RunningAverageMotion motion(cfg, fps);
     EventClock clock{int64_t(rec.post_roll_s * 1e9), int64_t(rec.max_event_s * 1e9), int64_t(rec.min_event_s * 1e9),
@@ -382,16 +399,11 @@ void CameraPipeline::capture_loop() {
     int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
     bool moving = false, zone_set = false;
     ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
-    // A throw restarts this loop clean (Loop::supervise): the source is closed, to be reopened, and the
-    // running event is closed at its last frame first, its open segment committed as the final one.
+    // A throw restarts this loop clean (Loop::supervise): the running event is closed at its last frame, its
+    // open segment committed as the final one.
     OnUnwind closing([&] {
-        try {
-            source_->close();
-        } catch (const std::exception& e) {  // a driver that fails to close must not keep the camera down
-            log::warning("camera ", config_.id, ": closing the source failed (", e.what(), ")");
-        }
         if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, ": capture loop failed"});
-    });
+    });  // then capture_failed() keeps the file or closes the source
     while (!stop_) {
         capturing_.beat();
         Frame frame;
@@ -525,6 +537,29 @@ void CameraPipeline::capture_loop() {
     }
     source_->close();
     if (clock.recording) push({Item::End, {}, event_id});
+}
+
+// The capture loop threw (the supervisor restarts it). A file is kept open and the restarted loop goes on
+// after the frame that failed: opened again it started at its first frame, and every event before the
+// failure was recorded again at each pass, for ever (Python's reopened file resumes: av_source.py's
+// _resume). A live source is closed, to be reopened, and the camera says so until it is back (capture.py's
+// run): "ok" through the reopen pace's wait (up to reopen_max_s, once the loop's 10 s of "failing" were
+// over), it was blind without saying so.
+void CameraPipeline::capture_failed(const std::string& error) {
+    if (config_.source == "file") {
+        resume_ = true;
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        stats_.lost_why = "capture loop failed (" + error + ")";
+        stats_.state = stats_.opened ? "lost" : "failing";
+    }
+    try {
+        source_->close();
+    } catch (const std::exception& e) {  // a driver that fails to close must not keep the camera down
+        log::warning("camera ", config_.id, ": closing the source failed (", e.what(), ")");
+    }
 }
 
 // The view guard's look at detection's picture (detect.py's _watch_view): logged once on entering and once on

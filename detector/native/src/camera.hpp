@@ -10,9 +10,10 @@
 // Each thread runs its Loop (supervise.hpp): one that has not beaten for 3 frame intervals
 // (at least 1 s) makes the camera "stalled", never "ok" (camera_pipeline.py's status); one that
 // throws is restarted after a backoff, the camera "failing" for 10 s. A restarted capture loop
-// starts clean (the source reopened, the background learnt again) after closing the running
-// event at its last frame; the recorder's event and segment numbering live on the pipeline
-// (RecordState), so a restarted recorder carries its event on, as record.py's stage object.
+// starts clean (the background learnt again) after closing the running event at its last frame:
+// a live source is reopened, a file goes on after the frame that failed. The recorder's event and
+// segment numbering live on the pipeline (RecordState), so a restarted recorder carries its event
+// on, as record.py's stage object.
 //
 // Capture never waits for the encoder when the source is live: beyond buffer_max_s of
 // frames waiting, the oldest are dropped, counted and logged (dropped_recording). A file
@@ -87,6 +88,7 @@ struct CameraStats {
     bool opened = false;     // delivered a frame at least once
     bool abandoned = false;  // a file analysed as fast as possible went away or shrank: its analysis is incomplete
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
+    std::string lost_why;    // why a source that worked was closed (its capture loop threw), until it opens again
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     bool dark = false;
     std::string view = "ok";  // the view guard's verdict: ok, blocked, moved, frozen (view_guard.hpp)
@@ -123,6 +125,7 @@ private:
     void capture_loop();
     void record_loop();
     bool open_with_backoff();
+    void capture_failed(const std::string& error);
     void push(Item item);
     std::optional<ViewFault> watch_view(ViewGuard& guard, const cv::Mat& gray, const Frame& frame);
     void snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
@@ -144,6 +147,7 @@ private:
     std::deque<Item> queue_;
     size_t queued_frames_ = 0, max_frames_;
     ReopenPace pace_;
+    bool resume_ = false;  // the capture loop threw on a file, kept open: the restarted loop reads on (capture thread)
     std::shared_ptr<RecordState> record_;  // survives a restart of the record loop
 };
 

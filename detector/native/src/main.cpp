@@ -40,8 +40,10 @@ extern char** environ;
 namespace {
 
 // Set at SIGINT/SIGTERM (by the thread that waits for them), --seconds or once every source ended;
-// every thread that waits for a deadline waits on it, so a stop wakes it at once.
-qc::Stop g_stop;
+// every thread that waits for a deadline waits on it, so a stop wakes it at once. Never destroyed: the
+// detached signal thread may still set it while static objects are destroyed at exit (a destroyed
+// mutex and condition variable).
+qc::Stop& g_stop = *new qc::Stop;
 // At stop, wait for acks as long as one may take (link.ack_timeout_s), at least 5 s, but never so
 // long that systemd or compose (30 s to stop) kills the process while it closes its segments.
 constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = 25.0;

@@ -76,6 +76,7 @@ struct CameraPipeline::RecordState {
     std::unique_ptr<OpenSegment> segment;
     std::string event_id;
     int seq = 0;
+    bool stopped = false;  // Item::Stop taken: a loop restarted after it (what followed threw) waits for nothing
 };
 
 std::shared_ptr<CameraPipeline::RecordState> CameraPipeline::make_record_state() {
@@ -83,6 +84,9 @@ std::shared_ptr<CameraPipeline::RecordState> CameraPipeline::make_record_state()
 }
 
 void CameraPipeline::record_loop() {
+    // Restarted after taking the Stop item (finish() or disk_.stop() threw): no second Stop comes, and a
+    // wait for one hung join() at the detector's stop for ever.
+    if (record_->stopped) return;
     std::unique_ptr<OpenSegment>& segment = record_->segment;
     std::string& event_id = record_->event_id;
     int& seq = record_->seq;
@@ -190,7 +194,10 @@ void CameraPipeline::record_loop() {
             if (item.kind == Item::FrameItem) --queued_frames_;
             queue_cv_.notify_all();
         }
-        if (item.kind == Item::Stop) break;
+        if (item.kind == Item::Stop) {
+            record_->stopped = true;
+            break;
+        }
         if (item.kind == Item::Start) {
             event_id = item.event_id, seq = 0;
             segment.reset();
