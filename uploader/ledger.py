@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from quickcam.common.protocol_schema import error_text
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id          TEXT PRIMARY KEY,
@@ -200,14 +202,14 @@ class Ledger:
         self.db.execute(
             "UPDATE deliveries SET attempts=attempts+1, last_error=?, next_try_at=?, updated_at=? "
             "WHERE item_id=? AND destination=?",
-            (error, now + retry_in, now, item_id, destination),
+            (error_text(error), now + retry_in, now, item_id, destination),
         )
 
     def mark_failed(self, item_id: str, destination: str, error: str) -> None:
         self.db.execute(
             "UPDATE deliveries SET state='failed', attempts=attempts+1, last_error=?, updated_at=? "
             "WHERE item_id=? AND destination=?",
-            (error, time.time(), item_id, destination),
+            (error_text(error), time.time(), item_id, destination),
         )
 
     def retry_failed(self) -> int:

@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.backends import Backend, PermanentError
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.spool import Spool
@@ -121,7 +122,7 @@ class Shipper:
                 continue
             except Exception as exc:  # RetryableError, or a back-end bug: retried, never dropped
                 wait = self._pause(dest, getattr(exc, "retry_after_s", None))
-                self.failing[dest] = (self.failing.get(dest, (time.monotonic(), ""))[0], str(exc))
+                self.failing[dest] = (self.failing.get(dest, (time.monotonic(), ""))[0], error_text(str(exc)))
                 log.warning("upload of %s to %s failed (attempt %d): %s; %s paused, retrying in %.1f s",
                             item.id, dest, delivery.attempts + 1, exc, dest, wait)
                 ledger.mark_retry(item.id, dest, str(exc), wait)
@@ -149,7 +150,7 @@ class Shipper:
         """Each destination failing since its last success: for how long, the bound, and its last error."""
         now = time.monotonic()
         return [{"destination": dest, "failing_for_s": round(now - since, 1), "failing_after_s": self.failing_after_s,
-                 "error": why[:200]} for dest, (since, why) in sorted(dict(self.failing).items())]  # (another thread)
+                 "error": why} for dest, (since, why) in sorted(dict(self.failing).items())]  # (another thread)
 
     def _pause_left(self) -> float:
         """Seconds until the first paused destination may be tried again (0 if none is paused)."""

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from quickcam.common.protocol_schema import error_text
+
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 0.1
@@ -68,6 +70,11 @@ class Loop:
                 "last_error": self.last_error, "beat_s_ago": round(time.monotonic() - self.beat_at, 2)}
 
 
+def describe(exc: BaseException) -> str:
+    """An exception as status shows it: ``Type: message``, on one line and bounded (``error_text``)."""
+    return error_text(f"{type(exc).__name__}: {exc}")
+
+
 class Supervisor:
     """Starts named loops in threads and restarts one that raises."""
 
@@ -114,7 +121,7 @@ class Supervisor:
                     return
                 except Exception as exc:  # a bug or a fault in one stage must not blind the camera
                     loop.errors += 1
-                    loop.last_error = f"{type(exc).__name__}: {exc}"
+                    loop.last_error = describe(exc)
                     loop.failed_at = time.monotonic()
                     if time.monotonic() - started > HEALTHY_RUN_S:
                         backoff = BACKOFF_FIRST_S  # it had worked for a while: a new fault, not the same one

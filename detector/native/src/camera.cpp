@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "encoder.hpp"
+#include "error_text.hpp"
 #include "jpeg.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
@@ -29,15 +30,6 @@ constexpr int kMaxSnapshots = 6;  // per event
 constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
 constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (camera_pipeline.py DETECT_SLACK_NS)
-
-// The first ``limit`` bytes of ``text`` without splitting a UTF-8 character (a cut one is invalid text,
-// and the uploader refuses the whole status).
-std::string cut_utf8(const std::string& text, size_t limit) {
-    if (text.size() <= limit) return text;
-    size_t end = limit;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
-    return text.substr(0, end);
-}
 
 // Why the camera's source would not open, as far as can be told, and the likely fix
 // (the Python detector's texts, detector/pipeline/capture.py open_failure).
@@ -283,7 +275,7 @@ bool CameraPipeline::open_with_backoff() {
         bool opened = false;
         std::string reason;
         try { opened = source_->open(); } catch (const std::exception& e) {
-            reason = e.what();
+            reason = error_text(e.what());
         }
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);

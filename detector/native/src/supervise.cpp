@@ -10,6 +10,7 @@
 #include <memory>
 #include <typeinfo>
 
+#include "error_text.hpp"
 #include "logging.hpp"
 
 namespace qc {
@@ -25,7 +26,7 @@ std::string describe(const std::exception& error) {
                                                 std::free);
     std::string type = status == 0 && name ? name.get() : typeid(error).name();
     if (auto colons = type.rfind("::"); colons != std::string::npos) type = type.substr(colons + 2);
-    return type + ": " + error.what();
+    return error_text(type + ": " + error.what());
 }
 
 void Loop::supervise(const std::string& owner, const std::function<void()>& body, Stop& stop) {

@@ -82,7 +82,8 @@ private:
     std::map<std::string, int64_t> logged_ns_;  // each cause, when it was last logged
 };
 
-// "runtime_error: what it says": an exception as the Python side names one ("RuntimeError: ...").
+// "runtime_error: what it says": an exception as the Python side names one ("RuntimeError: ..."), on one
+// line and bounded (error_text, as supervise.py's describe).
 std::string describe(const std::exception& error);
 
 }  // namespace qc
