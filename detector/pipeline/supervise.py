@@ -58,12 +58,16 @@ class Loop:
         if not self.running:
             return f"{self.name} loop not running" + (f" ({self.last_error})" if self.last_error else "")
         now = time.monotonic() if now is None else now
-        if now - self.failed_at < RECENT_FAILURE_S:
+        if self.recently_failed(now):
             return f"{self.name} loop failing ({self.last_error}; {self.errors} failure(s) so far)"
         age = now - self.beat_at
         if self.watched and age > self.stall_s:
             return f"{self.name} loop stalled for {age:.1f} s"
         return ""
+
+    def recently_failed(self, now: float) -> bool:
+        """Failed within ``RECENT_FAILURE_S`` and restarted since: ``problem`` says it is failing."""
+        return self.running and not self.finished and now - self.failed_at < RECENT_FAILURE_S
 
     def as_status(self) -> dict:
         return {"running": self.running, "finished": self.finished, "errors": self.errors,

@@ -191,10 +191,11 @@ CameraStats CameraPipeline::stats() {
     return stats_;
 }
 
-std::vector<std::string> CameraPipeline::problems() const {
+std::vector<std::string> CameraPipeline::problems(bool capture_said) const {
     std::vector<std::string> all;
     for (const Loop* loop : {&capturing_, &recording_})
-        if (std::string problem = loop->problem(); !problem.empty()) all.push_back(problem);
+        if (std::string problem = loop->problem(); !problem.empty() && !(capture_said && loop == &capturing_))
+            all.push_back(problem);
     return all;
 }
 
@@ -208,8 +209,18 @@ void add_part(std::string& text, const std::string& part) {
 // own trouble first; else a thread stalled or dead; else a full disk or a view it cannot see.
 Value CameraPipeline::status_value() {
     CameraStats s = stats();
+    // Blind because the capture loop threw: its failure named once, with the loop's count (camera_pipeline.py's
+    // _capture_failure_once); it said "capture loop failed (X); capture loop failing (X; 1 failure(s) so far)".
+    bool capture_said = false;
+    auto failure = capturing_.recent_failure();
+    if (failure && (s.state == "failing" || s.state == "lost") &&
+        s.lost_why == "capture loop failed (" + failure->first + ")") {
+        s.lost_why = "capture loop failed (" + failure->first + "; " + std::to_string(failure->second) +
+                     " failure(s) so far)";
+        capture_said = true;
+    }
     std::vector<std::string> problems;
-    if (s.state != "ended") problems = this->problems();
+    if (s.state != "ended") problems = this->problems(capture_said);
     // running, but blind (the view guard; a lost camera is said as lost instead) or recording less
     std::string disk = s.state == "ok" ? s.view_fault : "";
     add_part(disk, disk_.fault());

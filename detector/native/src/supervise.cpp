@@ -88,6 +88,13 @@ std::string Loop::problem() const {
     return name_ + text;
 }
 
+std::optional<std::pair<std::string, int64_t>> Loop::recent_failure() const {
+    if (finished_ || !running_) return std::nullopt;
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    if (!errors_ || double(now_ns() - failed_ns_) / 1e9 >= kRecentFailureS) return std::nullopt;
+    return std::make_pair(last_error_, errors_);
+}
+
 Value Loop::as_status() const {
     // A loop waiting for work is as fresh as one that beats at each idle timeout (Python's, every 0.2 s).
     double age_s = waiting_ ? 0.0 : double(now_ns() - beat_ns_.load(std::memory_order_relaxed)) / 1e9;
