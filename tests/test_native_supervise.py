@@ -15,8 +15,6 @@ tests/test_native_tiny_picture.py: no picture makes the loop throw in the middle
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
 import os
 import re
@@ -34,6 +32,7 @@ from quickcam.common import protocol
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.sources import DemoSource
 from tests.conftest import private_endpoint
+from tests.fakes.http_camera import Answer, HttpCamera
 from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.native_build import native_detector
 
@@ -133,33 +132,13 @@ def test_a_file_analysed_as_fast_as_possible_whose_loop_throws_is_analysed_once_
     _check_one_analysis(tmp_path, run)
 
 
-class _CameraThatBreaks:
-    """HTTP on 127.0.0.1: a Motion JPEG stream of 10 pictures at the first request, unconvertible video after."""
-
-    def __init__(self, folder: Path) -> None:
-        demo = DemoSource(320, 240, FPS, realtime=False, walks=(), period_s=1000.0)
-        self.good = b"".join(cv2.imencode(".jpg", demo.read().image)[1].tobytes() for _ in range(10))
-        _unconvertible(folder / "broken.nut", 50)
-        self.broken = (folder / "broken.nut").read_bytes()
-        self.requests = 0
-        camera = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                camera.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "image/jpeg" if camera.requests == 1 else "video/x-nut")
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the detector closed it
-                    self.wfile.write(camera.good if camera.requests == 1 else camera.broken)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cam"
+def _camera_that_breaks(folder: Path) -> HttpCamera:
+    """A camera that sends a Motion JPEG stream of 10 pictures at the first request, unconvertible video after."""
+    demo = DemoSource(320, 240, FPS, realtime=False, walks=(), period_s=1000.0)
+    good = b"".join(cv2.imencode(".jpg", demo.read().image)[1].tobytes() for _ in range(10))
+    _unconvertible(folder / "broken.nut", 50)
+    broken = (folder / "broken.nut").read_bytes()
+    return HttpCamera(lambda n: Answer([good], "image/jpeg") if n == 1 else Answer([broken], "video/x-nut"))
 
 
 @pytest.mark.realtime  # the status file read while the loop waits to reopen the stream
@@ -167,7 +146,7 @@ def test_a_native_stream_whose_capture_loop_threw_is_lost_with_the_failure_until
         tmp_path: Path) -> None:
     # Restarted, the loop waits to reopen the stream (0.5 s doubling to reopen_max_s) with the stream closed:
     # it said "ok" with no fault there once its 10 s of "failing" were over, blind without saying so.
-    camera_server = _CameraThatBreaks(tmp_path)
+    camera_server = _camera_that_breaks(tmp_path)
     (tmp_path / "quickcam.toml").write_text(
         f'[camera]\nsource = "stream"\npath = "{camera_server.url}"\n'
         f'[link]\nendpoint = "{private_endpoint(tmp_path)}"\n')
@@ -191,7 +170,7 @@ def test_a_native_stream_whose_capture_loop_threw_is_lost_with_the_failure_until
     finally:
         detector.terminate()
         stderr = detector.communicate(timeout=30)[1]
-        camera_server.server.shutdown()
+        camera_server.close()
     assert camera_server.requests >= 3 and seen, (camera_server.requests, seen, stderr)
     state, fault = seen[-1]
     assert state == "lost", seen  # before: failing (then ok) while it waited
