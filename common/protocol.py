@@ -37,6 +37,7 @@ from quickcam.common.protocol_schema import (  # noqa: F401
     CAMERA_STATUS_FIELDS,
     COMMON_FIELDS,
     DETECTOR_TYPES,
+    ERROR_TEXT_MAX,
     FACE_FIELDS,
     FAULT_MAX,
     ID_RE,
@@ -60,6 +61,7 @@ from quickcam.common.protocol_schema import (  # noqa: F401
     Rule,
     _is_int,
     camera_id_problem,
+    error_text,
     validate_header,
 )
 

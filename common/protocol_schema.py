@@ -97,6 +97,26 @@ def cut_utf8(text: str, max_bytes: int) -> str:
     return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
+ERROR_TEXT_MAX = 240  # bytes (UTF-8) of an error kept for status: a loop's last_error, the link's, an upload's
+_CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f]+")
+ELLIPSIS = "\u2026"
+
+
+def error_text(text: str, max_bytes: int = ERROR_TEXT_MAX) -> str:
+    """``text`` (an exception's words, a peer's reason) fit for a status: one line, at most ``max_bytes``.
+
+    Every run of line breaks, tabs and other control characters becomes one space (a status line stays one
+    line), and a longer text is cut at a character boundary and ends with an ellipsis (so a reader knows).
+    An exception's text has no limit of its own: a 100 kB one kept as it was pushed the detector's status
+    past the protocol's header limit, and every heartbeat after it was the minimal fallback status.
+    The native detector's ``error_text`` (detector/native/src/error_text.cpp) gives the same bytes.
+    """
+    line = _CONTROL_RUN.sub(" ", text).strip(" ")
+    if len(line.encode("utf-8")) <= max_bytes:
+        return line
+    return cut_utf8(line, max_bytes - len(ELLIPSIS.encode("utf-8"))) + ELLIPSIS
+
+
 @dataclass(frozen=True)
 class _text:  # noqa: N801 -- a rule, named like the other rules; a class so a sender can read its limit
     """Text of ``min_len``..``max_len`` bytes of UTF-8 (a sender cuts a fault to it with ``cut_utf8``)."""

@@ -397,7 +397,7 @@ class UploaderLink:
                 self._hello_every = HELLO_FIRST_S
             if header["messages"] == 0 and (state.credit_messages or not state.connected):
                 state.fail(f"uploader paused sending: {header['reason']}")
-                log.warning("link: %s", state.last_error)
+                log.warning("link: uploader paused sending: %s", header["reason"])  # whole (status: bounded)
             elif header["messages"] and state.connected and not state.credit_messages:
                 log.info("link: uploader accepts footage again")
             state.connected = True

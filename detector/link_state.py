@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from quickcam.common.protocol_schema import error_text
+
 
 @dataclass
 class InFlight:
@@ -41,8 +43,12 @@ class LinkState:
     in_flight: dict[str, InFlight] = field(default_factory=dict)
 
     def fail(self, error: str) -> None:
-        """Something went wrong now; it stands (``quickcam status``: last error) until the link is healthy."""
-        self.last_error, self.last_error_at, self.error_cleared_at = error, time.time(), 0.0
+        """Something went wrong now; it stands (``quickcam status``: last error) until the link is healthy.
+
+        Kept on one line and bounded (``error_text``): the words may be the uploader's (a nack's text, a
+        pause's reason), up to a kilobyte over several lines.
+        """
+        self.last_error, self.last_error_at, self.error_cleared_at = error_text(error), time.time(), 0.0
 
     def healthy(self) -> None:
         """The uploader grants credit again: the last error is past, shown with its time, no longer as current.

@@ -14,11 +14,9 @@ and comes back. The native detector had no heartbeat and stayed ``ok`` for those
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from quickcam.common import protocol
 from quickcam.uploader.cli import camera_line
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.h264 import write_h264
+from tests.fakes.http_camera import Answer, HttpCamera
 from tests.fakes.uploader_peer import UploaderPeer
 from tests.native_build import native_detector
 
@@ -37,44 +36,13 @@ CHUNK_S = 0.1  # the clip is sent in this many seconds' worth of bytes at a time
 STALL_SAID_S = 6.0  # from the last byte sent: 1 s of stall + a 2 s status interval + a slow machine's slack
 
 
-class _HangingCamera:
-    """Serves ``clip`` paced, then sends nothing and keeps the connection until ``release`` is set."""
-
-    def __init__(self, clip: Path) -> None:
-        self.data = clip.read_bytes()
-        self.release, self.hanging = threading.Event(), threading.Event()
-        self.requests = 0
-        camera = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                camera.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "video/mp2t")
-                self.end_headers()
-                chunks = max(1, round(CLIP_S / CHUNK_S))
-                step = -(-len(camera.data) // chunks // 188) * 188  # whole TS packets
-                try:
-                    for start in range(0, len(camera.data), step):
-                        self.wfile.write(camera.data[start:start + step])
-                        self.wfile.flush()
-                        time.sleep(CHUNK_S)
-                except (BrokenPipeError, ConnectionResetError):  # the detector went (killed at the test's end)
-                    return
-                camera.hanging.set()
-                camera.release.wait(30)  # silent, the connection held open
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cam.ts"
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
+def _paced_then_silent(clip: Path) -> HttpCamera:
+    """A camera that serves ``clip`` at its own pace, then sends nothing and keeps the connection until released."""
+    data = clip.read_bytes()
+    chunks = max(1, round(CLIP_S / CHUNK_S))
+    step = -(-len(data) // chunks // 188) * 188  # whole TS packets
+    pieces = [data[start:start + step] for start in range(0, len(data), step)]
+    return HttpCamera(lambda n: Answer(pieces, "video/mp2t", chunk_s=CHUNK_S, hold=True), path="/cam.ts")
 
 
 class _Uploader(UploaderPeer):
@@ -113,7 +81,7 @@ def test_a_stream_that_stops_sending_without_closing_makes_the_camera_stalled_wi
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
     # a still scene: the demo without its walker, so nothing but the stall can change the state
     write_h264(tmp_path / "cam.ts", CLIP_S, FPS, 1.0, 160, 120, walks=(), container="mpegts")
-    camera_server = _HangingCamera(tmp_path / "cam.ts")
+    camera_server = _paced_then_silent(tmp_path / "cam.ts")
     (tmp_path / "quickcam.toml").write_text(
         f'[camera]\nsource = "stream"\npath = "{camera_server.url}"\nfps = {FPS}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}

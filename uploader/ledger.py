@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from quickcam.common.protocol_schema import error_text
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id          TEXT PRIMARY KEY,
@@ -48,6 +50,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (item_id, destination)
 );
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, next_try_at);
+CREATE TABLE IF NOT EXISTS failing (
+    destination TEXT PRIMARY KEY,         -- a destination failing since its last success
+    since       REAL NOT NULL,            -- wall clock of the first failure of the streak
+    error       TEXT NOT NULL DEFAULT ''  -- the newest failure's words
+);
 """
 # Ledgers written before items had an origin: every row came from message_id = id.
 MIGRATE = """
@@ -200,15 +207,36 @@ class Ledger:
         self.db.execute(
             "UPDATE deliveries SET attempts=attempts+1, last_error=?, next_try_at=?, updated_at=? "
             "WHERE item_id=? AND destination=?",
-            (error, now + retry_in, now, item_id, destination),
+            (error_text(error), now + retry_in, now, item_id, destination),
         )
 
     def mark_failed(self, item_id: str, destination: str, error: str) -> None:
         self.db.execute(
             "UPDATE deliveries SET state='failed', attempts=attempts+1, last_error=?, updated_at=? "
             "WHERE item_id=? AND destination=?",
-            (error, time.time(), item_id, destination),
+            (error_text(error), time.time(), item_id, destination),
         )
+
+    def destination_failed(self, destination: str, error: str) -> float:
+        """An upload to ``destination`` failed: its streak starts now, or goes on; when it started (wall clock).
+
+        Kept here, not only in the shipper's memory: a restarted uploader (a crash, an update, a
+        reboot) went on as if a destination down for an hour had just started failing, so the
+        health check and ``storage_failing`` waited their whole bound again before saying so.
+        """
+        self.db.execute("INSERT INTO failing (destination, since, error) VALUES (?, ?, ?) "
+                        "ON CONFLICT(destination) DO UPDATE SET error=excluded.error",
+                        (destination, time.time(), error_text(error)))
+        return float(self.db.execute("SELECT since FROM failing WHERE destination=?", (destination,)).fetchone()[0])
+
+    def destination_works(self, destination: str) -> None:
+        """An upload to ``destination`` succeeded: its failing streak, if any, is over."""
+        self.db.execute("DELETE FROM failing WHERE destination=?", (destination,))
+
+    def failing_streaks(self) -> dict[str, tuple[float, str]]:
+        """Each destination failing since its last success: (when it started, wall clock; the newest error)."""
+        return {dest: (float(since), error)
+                for dest, since, error in self.db.execute("SELECT destination, since, error FROM failing")}
 
     def retry_failed(self) -> int:
         """Put permanently failed deliveries back in the queue (``quickcam retry``)."""
@@ -223,9 +251,10 @@ class Ledger:
         return int(row[0])
 
     def summary(self) -> list[dict]:
-        """Per destination: counts by state, oldest pending age, last error."""
+        """Per destination: counts by state, oldest pending age, last error, and since when it fails (0: it works)."""
         out = []
         now = time.time()
+        streaks = self.failing_streaks()
         for (dest,) in self.db.execute("SELECT DISTINCT destination FROM deliveries ORDER BY destination"):
             counts = dict(self.db.execute(
                 "SELECT state, COUNT(*) FROM deliveries WHERE destination=? GROUP BY state", (dest,)
@@ -245,5 +274,6 @@ class Ledger:
                 "uploaded": counts.get("uploaded", 0),
                 "oldest_pending_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
                 "last_error": last_error[0] if last_error else "",
+                "failing_since": streaks.get(dest, (0.0, ""))[0],  # the shipper's streak (wall clock)
             })
         return out

@@ -10,7 +10,9 @@ first success. A spool file is deleted only when every destination has confirmed
 A destination failing without a success for longer than ``failing_after_s`` (the
 bound of the ``storage_failing`` alert) is listed in the uploader's status file
 (``failing_destinations``): a short outage or rate limit is normal, a long one
-fails the health check (``common/health.py``).
+fails the health check (``common/health.py``). Each streak is kept in the ledger too
+(``Ledger.destination_failed``), so a restarted uploader knows how long a destination has
+been failing instead of starting its count again.
 Before each upload the spool checks that the file is still whole; a damaged
 one is set aside in ``spool/damaged/``, never uploaded as footage, and its
 delivery marked failed (``quickcam status`` shows it).
@@ -25,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.backends import Backend, PermanentError
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.spool import Spool
@@ -58,6 +61,7 @@ class Shipper:
     def run(self) -> None:
         ledger = Ledger(self.ledger_path)
         try:
+            self._restore_streaks(ledger)
             while not self.stop_event.is_set():
                 try:
                     worked = self.run_once(ledger)
@@ -76,6 +80,20 @@ class Shipper:
                     self.idle.clear()
         finally:
             ledger.close()
+
+    def _restore_streaks(self, ledger: Ledger) -> None:
+        """The failing streaks the ledger kept across a restart, on this process's monotonic clock.
+
+        A destination no longer configured has no streak any more (its deliveries are failed for good).
+        """
+        wall, mono = time.time(), time.monotonic()
+        for dest, (since, why) in ledger.failing_streaks().items():
+            if dest not in self.backends:
+                ledger.destination_works(dest)
+                continue
+            self.failing[dest] = (mono - max(0.0, wall - since), why)  # (a clock stepped back: from now)
+            log.warning("shipper: uploads to %s have been failing for %.0f s (before this start): %s",
+                        dest, max(0.0, wall - since), why)
 
     def _failing(self, exc: Exception) -> None:
         """One error line per outage (a traceback only for what is not a disk or database error), then a wait.
@@ -121,14 +139,17 @@ class Shipper:
                 continue
             except Exception as exc:  # RetryableError, or a back-end bug: retried, never dropped
                 wait = self._pause(dest, getattr(exc, "retry_after_s", None))
-                self.failing[dest] = (self.failing.get(dest, (time.monotonic(), ""))[0], str(exc))
+                why = error_text(str(exc))
+                ledger.destination_failed(dest, why)
+                self.failing[dest] = (self.failing.get(dest, (time.monotonic(), ""))[0], why)
                 log.warning("upload of %s to %s failed (attempt %d): %s; %s paused, retrying in %.1f s",
                             item.id, dest, delivery.attempts + 1, exc, dest, wait)
                 ledger.mark_retry(item.id, dest, str(exc), wait)
                 tripped.add(dest)
                 continue
             failures = self.paused.pop(dest, (0.0, 0))[1]
-            self.failing.pop(dest, None)
+            if self.failing.pop(dest, None) is not None:
+                ledger.destination_works(dest)
             if failures:
                 log.info("uploads to %s work again after %d failed attempt(s)", dest, failures)
             log.info("uploaded %s %s (%d bytes) to %s: %s", item.kind, item.id, item.size, dest, location)
@@ -149,7 +170,7 @@ class Shipper:
         """Each destination failing since its last success: for how long, the bound, and its last error."""
         now = time.monotonic()
         return [{"destination": dest, "failing_for_s": round(now - since, 1), "failing_after_s": self.failing_after_s,
-                 "error": why[:200]} for dest, (since, why) in sorted(dict(self.failing).items())]  # (another thread)
+                 "error": why} for dest, (since, why) in sorted(dict(self.failing).items())]  # (another thread)
 
     def _pause_left(self) -> float:
         """Seconds until the first paused destination may be tried again (0 if none is paused)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -143,6 +144,21 @@ class CameraPipeline:
     def finished(self) -> bool:
         return self.supervisor.finished
 
+    def _capture_failure_once(self, problems: dict[str, str], now: float) -> str:
+        """Why the camera is blind, naming a capture loop failure once (its count from the loop's problem).
+
+        Blind because the capture loop threw, the fault said it twice for ``RECENT_FAILURE_S``:
+        ``capture loop failed (X); capture loop failing (X; 1 failure(s) so far)``. The loop's
+        problem is dropped from ``problems`` then, and its count joins the camera's own words.
+        """
+        lost_why, capture = self.stats.lost_why, self.supervisor.loops.get("capture")
+        if capture is None or not capture.recently_failed(now):
+            return lost_why
+        if lost_why != f"capture loop failed ({capture.last_error})":  # blind for another reason
+            return lost_why
+        problems.pop("capture", None)
+        return f"capture loop failed ({capture.last_error}; {capture.errors} failure(s) so far)"
+
     def status(self) -> dict[str, Any]:
         """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
 
@@ -153,15 +169,18 @@ class CameraPipeline:
         """
         status = self.stats.as_status()
         state = self.stats.state
-        problems = [] if state == "ended" else self.supervisor.problems()
+        now = time.monotonic()
+        problems = {} if state == "ended" else {name: loop.problem(now) for name, loop in self.supervisor.loops.items()}
+        lost_why = self._capture_failure_once(problems, now) if state in ("failing", "lost") else self.stats.lost_why
+        problems = {name: problem for name, problem in problems.items() if problem}
         # running, but blind (the view guard; a lost camera is said as lost instead) or recording less
         disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "", self.disk.fault()]))
         if state in ("failing", "lost"):  # the camera itself: say that first
-            fault = "; ".join(filter(None, [self.stats.lost_why, self.stats.open_error, self.stats.retrying,
-                                            *problems]))
+            fault = "; ".join(filter(None, [lost_why, self.stats.open_error, self.stats.retrying,
+                                            *problems.values()]))
         elif problems:
-            fault = "; ".join(problems)
-            state = "stalled" if all("stalled" in p for p in problems) else "failing"
+            fault = "; ".join(problems.values())
+            state = "stalled" if all("stalled" in p for p in problems.values()) else "failing"
         elif disk:
             fault = disk
             state = "degraded" if state == "ok" else state

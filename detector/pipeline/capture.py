@@ -37,7 +37,7 @@ from quickcam.detector.decode import compact
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.reopen import REOPEN_FIRST_S, ReopenPace
 from quickcam.detector.pipeline.stats import CameraStats
-from quickcam.detector.pipeline.supervise import Loop
+from quickcam.detector.pipeline.supervise import Loop, describe
 from quickcam.detector.sources import EndOfSource, Frame, FrameSource
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class CaptureStage:
             self._capture(loop)
         except BaseException as exc:
             if isinstance(exc, Exception):  # blind until the restarted loop has reopened it: said (not "ok")
-                self.stats.lost_why = f"capture loop failed ({type(exc).__name__}: {exc})"
+                self.stats.lost_why = f"capture loop failed ({describe(exc)})"
                 self.stats.state = "lost" if self.stats.opened else "failing"
             self._close_source()  # reopened when the supervisor restarts this loop
             raise
@@ -288,7 +288,7 @@ class CaptureStage:
                 opened = self.source.open()
                 reason = "" if opened else "cannot open"
             except Exception as exc:  # a driver error must not end the detector
-                opened, reason = False, f"{type(exc).__name__}: {exc}"
+                opened, reason = False, describe(exc)
             if opened:
                 self.is_open = True
                 self.pace.opened(time.monotonic())

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from quickcam.common.protocol_schema import error_text
+
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 0.1
@@ -56,16 +58,25 @@ class Loop:
         if not self.running:
             return f"{self.name} loop not running" + (f" ({self.last_error})" if self.last_error else "")
         now = time.monotonic() if now is None else now
-        if now - self.failed_at < RECENT_FAILURE_S:
+        if self.recently_failed(now):
             return f"{self.name} loop failing ({self.last_error}; {self.errors} failure(s) so far)"
         age = now - self.beat_at
         if self.watched and age > self.stall_s:
             return f"{self.name} loop stalled for {age:.1f} s"
         return ""
 
+    def recently_failed(self, now: float) -> bool:
+        """Failed within ``RECENT_FAILURE_S`` and restarted since: ``problem`` says it is failing."""
+        return self.running and not self.finished and now - self.failed_at < RECENT_FAILURE_S
+
     def as_status(self) -> dict:
         return {"running": self.running, "finished": self.finished, "errors": self.errors,
                 "last_error": self.last_error, "beat_s_ago": round(time.monotonic() - self.beat_at, 2)}
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as status shows it: ``Type: message``, on one line and bounded (``error_text``)."""
+    return error_text(f"{type(exc).__name__}: {exc}")
 
 
 class Supervisor:
@@ -114,7 +125,7 @@ class Supervisor:
                     return
                 except Exception as exc:  # a bug or a fault in one stage must not blind the camera
                     loop.errors += 1
-                    loop.last_error = f"{type(exc).__name__}: {exc}"
+                    loop.last_error = describe(exc)
                     loop.failed_at = time.monotonic()
                     if time.monotonic() - started > HEALTHY_RUN_S:
                         backoff = BACKOFF_FIRST_S  # it had worked for a while: a new fault, not the same one

@@ -154,3 +154,27 @@ def test_a_camera_whose_capture_loop_threw_is_lost_not_ok_until_it_has_reopened(
     assert [s["state"] for s in closed] == ["lost"] * len(closed), [s["state"] for s in closed]  # before: ok
     assert all(s["fault"].startswith("capture loop failed (") for s in closed), [s["fault"] for s in closed]
     assert pipeline.status()["loops"]["capture"]["errors"] >= 4
+
+
+def test_a_capture_loop_failure_is_named_once_in_the_fault_with_its_count_while_it_is_recent(tmp_path: Path) -> None:
+    # For RECENT_FAILURE_S after a throw the fault named it twice: "capture loop failed (X); retrying ...;
+    # capture loop failing (X; 1 failure(s) so far)". Now once, the loop's count with it (the native detector too).
+    stop = threading.Event()
+    source = _BadPictureAfterOpen()
+    pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), source, stop)
+    pipeline.start()
+    faults: list[str] = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and source.closes < 3:
+            status = pipeline.status()
+            if status["loops"]["capture"]["errors"] and status["state"] in ("lost", "failing"):
+                faults.append(status["fault"])
+            time.sleep(0.005)
+        error = pipeline.status()["loops"]["capture"]["last_error"]
+    finally:
+        stop.set()
+        pipeline.join(10)
+    assert faults and error.startswith("error: OpenCV"), (faults[-3:], error)  # cv2.error, on one line
+    assert all(fault.count(error) == 1 for fault in faults), [f for f in faults if f.count(error) != 1][:3]
+    assert any(fault.startswith(f"capture loop failed ({error}; 2 failure(s) so far)") for fault in faults), faults

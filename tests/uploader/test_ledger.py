@@ -6,6 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
+from quickcam.common.protocol_schema import ERROR_TEXT_MAX, error_text
 from quickcam.uploader.ledger import Item, Ledger
 
 
@@ -44,3 +45,22 @@ def test_a_retry_scheduled_before_the_clock_stepped_back_is_due_at_once_not_an_h
     ledger.mark_retry("a", "local", "503", retry_in=2.0)  # retried and scheduled again, on the clock as it is
     assert ledger.due() == [] and ledger.next_due_in() <= 2.0
     ledger.close()
+
+
+def test_an_upload_error_of_100_kb_over_many_lines_is_kept_as_one_bounded_line(tmp_path: Path) -> None:
+    # A back end's error may carry a server's whole answer (an HTML page, an XML body). Before, the ledger kept
+    # it as it was for every delivery at every retry, and `quickcam status` printed it over as many lines.
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger.add(Item("a", "0" * 64, "segment", "cam0", "ev1", 0, 10, "spool/a.qsc", "f/a.qsc", time.time()), ["s3"])
+    ledger.add(Item("b", "1" * 64, "segment", "cam0", "ev1", 1, 10, "spool/b.qsc", "f/b.qsc", time.time()), ["s3"])
+    page = "HTTP 500 from the server:\n<html>\n" + "<p>internal error</p>\n" * 5000 + "</html>\n"
+    ledger.mark_retry("a", "s3", page, retry_in=60.0)
+    ledger.mark_failed("b", "s3", page)
+    ledger.close()
+    reopened = Ledger(tmp_path / "ledger.sqlite3")  # what the next start (and `quickcam status`) reads
+    stored = [row[0] for row in reopened.db.execute("SELECT last_error FROM deliveries")]
+    assert stored == [error_text(page)] * 2, [len(s) for s in stored]
+    assert stored[0].startswith("HTTP 500 from the server: <html> <p>internal error</p> <p>")
+    assert len(stored[0].encode()) <= ERROR_TEXT_MAX and stored[0].endswith("\u2026")
+    assert reopened.summary()[0]["last_error"] == stored[0]
+    reopened.close()

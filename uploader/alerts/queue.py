@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.alerts.model import Alert
 
 ALERTS_DB = "alerts.sqlite3"  # in uploader.state_dir, beside ledger.sqlite3
@@ -112,11 +113,11 @@ class AlertQueue:
 
     def mark_retry(self, key: str, target: str, error: str, retry_in: float) -> None:
         self.db.execute("UPDATE alerts SET attempts=attempts+1, last_error=?, next_try_at=? WHERE key=? AND target=?",
-                        (error[:500], time.time() + retry_in, key, target))
+                        (error_text(error), time.time() + retry_in, key, target))
 
     def mark_failed(self, key: str, target: str, error: str) -> None:
         self.db.execute("UPDATE alerts SET state='failed', attempts=attempts+1, last_error=? WHERE key=? AND target=?",
-                        (error[:500], key, target))
+                        (error_text(error), key, target))
 
     def waiting_targets(self, key: str) -> set[str]:
         """The targets that still have ``key`` to deliver."""

@@ -49,7 +49,9 @@ class StorageWatch:
             self._failing_since.pop(dest, None)
             self._failing_alerted.discard(dest)
             return None
-        since = self._failing_since.setdefault(dest, t)
+        # since the streak the shipper keeps in the ledger (it outlives a restart: the alert's key and its
+        # "failing for" are the same as before it), else since this watch first saw the failure
+        since = self._failing_since.setdefault(dest, float(row.get("failing_since") or t))
         if t - since < self.failing_after_s or dest in self._failing_alerted:
             return None
         self._failing_alerted.add(dest)

@@ -1,5 +1,6 @@
 #include "av_source.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
@@ -155,22 +156,27 @@ bool AvSource::rewind() {
     return true;
 }
 
+// A picture is cropped to even sizes (I420's); one under 2 pixels wide or high (a camera's glitch, a broken
+// file) is stretched to 2 instead, and analysed as the Python detector analyses it as it is (a 1x1 black
+// picture is a dark frame). Cropped to nothing, it made the capture loop throw: skipped, counted as a
+// failure, and a live source closed and reopened.
 void AvSource::to_frame(Frame& frame) {
-    int w = decoded_->width & ~1, h = decoded_->height & ~1;
+    int w = std::max(2, decoded_->width & ~1), h = std::max(2, decoded_->height & ~1);
+    int from_w = std::min(w, decoded_->width), from_h = std::min(h, decoded_->height);
     frame.width = w, frame.height = h;
     frame.yuv.create(h * 3 / 2, w, CV_8UC1);
     uint8_t* planes[] = {frame.yuv.data, frame.yuv.data + size_t(w) * h, frame.yuv.data + size_t(w) * h * 5 / 4};
     int strides[] = {w, w / 2, w / 2};
-    if (decoded_->format == AV_PIX_FMT_YUV420P) {  // the usual case (H.264, H.265): a plain copy
+    if (decoded_->format == AV_PIX_FMT_YUV420P && from_w == w && from_h == h) {  // the usual case: a plain copy
         av_image_copy(planes, strides, const_cast<const uint8_t**>(decoded_->data), decoded_->linesize,
                       AV_PIX_FMT_YUV420P, w, h);
         return;
     }
-    // Anything else (full-range MJPEG, 4:2:2, ...) to limited-range 4:2:0, as OpenCV would see it.
-    scaler_ = sws_getCachedContext(scaler_, w, h, AVPixelFormat(decoded_->format), w, h, AV_PIX_FMT_YUV420P,
+    // Anything else (full-range MJPEG, 4:2:2, a picture stretched) to limited-range 4:2:0, as OpenCV sees it.
+    scaler_ = sws_getCachedContext(scaler_, from_w, from_h, AVPixelFormat(decoded_->format), w, h, AV_PIX_FMT_YUV420P,
                                    SWS_BILINEAR, nullptr, nullptr, nullptr);
     if (!scaler_) throw std::runtime_error("no converter from this video's pixel format");
-    sws_scale(scaler_, decoded_->data, decoded_->linesize, 0, h, planes, strides);
+    sws_scale(scaler_, decoded_->data, decoded_->linesize, 0, from_h, planes, strides);
 }
 
 bool AvSource::read(Frame& frame) {

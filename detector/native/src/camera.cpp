@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "encoder.hpp"
+#include "error_text.hpp"
 #include "jpeg.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
@@ -29,15 +30,6 @@ constexpr int kMaxSnapshots = 6;  // per event
 constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
 constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (camera_pipeline.py DETECT_SLACK_NS)
-
-// The first ``limit`` bytes of ``text`` without splitting a UTF-8 character (a cut one is invalid text,
-// and the uploader refuses the whole status).
-std::string cut_utf8(const std::string& text, size_t limit) {
-    if (text.size() <= limit) return text;
-    size_t end = limit;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
-    return text.substr(0, end);
-}
 
 // Why the camera's source would not open, as far as can be told, and the likely fix
 // (the Python detector's texts, detector/pipeline/capture.py open_failure).
@@ -199,10 +191,11 @@ CameraStats CameraPipeline::stats() {
     return stats_;
 }
 
-std::vector<std::string> CameraPipeline::problems() const {
+std::vector<std::string> CameraPipeline::problems(bool capture_said) const {
     std::vector<std::string> all;
     for (const Loop* loop : {&capturing_, &recording_})
-        if (std::string problem = loop->problem(); !problem.empty()) all.push_back(problem);
+        if (std::string problem = loop->problem(); !problem.empty() && !(capture_said && loop == &capturing_))
+            all.push_back(problem);
     return all;
 }
 
@@ -216,8 +209,18 @@ void add_part(std::string& text, const std::string& part) {
 // own trouble first; else a thread stalled or dead; else a full disk or a view it cannot see.
 Value CameraPipeline::status_value() {
     CameraStats s = stats();
+    // Blind because the capture loop threw: its failure named once, with the loop's count (camera_pipeline.py's
+    // _capture_failure_once); it said "capture loop failed (X); capture loop failing (X; 1 failure(s) so far)".
+    bool capture_said = false;
+    auto failure = capturing_.recent_failure();
+    if (failure && (s.state == "failing" || s.state == "lost") &&
+        s.lost_why == "capture loop failed (" + failure->first + ")") {
+        s.lost_why = "capture loop failed (" + failure->first + "; " + std::to_string(failure->second) +
+                     " failure(s) so far)";
+        capture_said = true;
+    }
     std::vector<std::string> problems;
-    if (s.state != "ended") problems = this->problems();
+    if (s.state != "ended") problems = this->problems(capture_said);
     // running, but blind (the view guard; a lost camera is said as lost instead) or recording less
     std::string disk = s.state == "ok" ? s.view_fault : "";
     add_part(disk, disk_.fault());
@@ -283,7 +286,7 @@ bool CameraPipeline::open_with_backoff() {
         bool opened = false;
         std::string reason;
         try { opened = source_->open(); } catch (const std::exception& e) {
-            reason = e.what();
+            reason = error_text(e.what());
         }
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);

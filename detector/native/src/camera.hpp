@@ -109,7 +109,9 @@ public:
     bool finished() const { return capture_done_ && record_done_; }
     const std::string& id() const { return config_.id; }
     CameraStats stats();
-    std::vector<std::string> problems() const;  // what is wrong with its threads, in words (none when nothing is)
+    // What is wrong with its threads, in words (none when nothing is); without the capture loop's when the
+    // camera's own words name its failure already (status_value).
+    std::vector<std::string> problems(bool capture_said = false) const;
     Value status_value();  // the camera status map of the status message
 
 private:

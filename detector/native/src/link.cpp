@@ -13,6 +13,7 @@
 
 #include "clock.hpp"
 #include "endpoint.hpp"
+#include "error_text.hpp"
 #include "logging.hpp"
 #include "wire.hpp"
 
@@ -115,7 +116,7 @@ LinkStatus UploaderLink::status() {
 }
 
 void UploaderLink::fail(const std::string& error) {
-    last_error_ = error;
+    last_error_ = error_text(error);  // the uploader's words (a nack's text, a pause's reason) among them
     last_error_at_ = wall_s();
     error_cleared_at_ = 0;
 }
@@ -420,7 +421,7 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         }
         if (messages == 0 && (credit_messages_ || !connected_)) {
             fail("uploader paused sending: " + h.at("reason").s);
-            log::warning("link: ", last_error_);
+            log::warning("link: uploader paused sending: ", h.at("reason").s);  // whole (status: bounded)
         } else if (messages && connected_ && !credit_messages_) {
             log::info("link: uploader accepts footage again");
         }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <typeinfo>
 
+#include "error_text.hpp"
 #include "logging.hpp"
 
 namespace qc {
@@ -25,7 +26,7 @@ std::string describe(const std::exception& error) {
                                                 std::free);
     std::string type = status == 0 && name ? name.get() : typeid(error).name();
     if (auto colons = type.rfind("::"); colons != std::string::npos) type = type.substr(colons + 2);
-    return type + ": " + error.what();
+    return error_text(type + ": " + error.what());
 }
 
 void Loop::supervise(const std::string& owner, const std::function<void()>& body, Stop& stop) {
@@ -85,6 +86,13 @@ std::string Loop::problem() const {
     char text[96];
     std::snprintf(text, sizeof text, " loop stalled for %.1f s", age_s);
     return name_ + text;
+}
+
+std::optional<std::pair<std::string, int64_t>> Loop::recent_failure() const {
+    if (finished_ || !running_) return std::nullopt;
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    if (!errors_ || double(now_ns() - failed_ns_) / 1e9 >= kRecentFailureS) return std::nullopt;
+    return std::make_pair(last_error_, errors_);
 }
 
 Value Loop::as_status() const {

@@ -19,7 +19,9 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "stop.hpp"
 #include "value.hpp"
@@ -63,6 +65,9 @@ public:
 
     // "" when healthy (or finished on purpose); else what is wrong, in words (supervise.py's problem).
     std::string problem() const;
+    // The last failure's words and the count while the loop is failing (restarted within kRecentFailureS of a
+    // failure: problem() says "failing"); nullopt otherwise (supervise.py's recently_failed).
+    std::optional<std::pair<std::string, int64_t>> recent_failure() const;
     // {running, finished, errors, last_error, beat_s_ago}: supervise.py's as_status.
     Value as_status() const;
 
@@ -82,7 +87,8 @@ private:
     std::map<std::string, int64_t> logged_ns_;  // each cause, when it was last logged
 };
 
-// "runtime_error: what it says": an exception as the Python side names one ("RuntimeError: ...").
+// "runtime_error: what it says": an exception as the Python side names one ("RuntimeError: ..."), on one
+// line and bounded (error_text, as supervise.py's describe).
 std::string describe(const std::exception& error);
 
 }  // namespace qc

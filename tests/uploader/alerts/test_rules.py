@@ -142,6 +142,17 @@ def test_storage_failing_and_backlog_come_from_the_ledger_summary_after_their_de
     assert names(rules, Tick(T0 + 400, [failing]), Tick(T0 + 461, [failing])) == ["storage_failing"]
 
 
+def test_storage_failing_counts_from_the_streak_the_ledger_kept_across_a_restart() -> None:
+    # Rules made afresh (the uploader restarted) see a destination failing since T0 - 3000 (the shipper's streak,
+    # Ledger.summary()'s failing_since): the alert is due at once, with the key it had before the restart (the
+    # alert queue keeps one alert per key). Before, it counted again from the restart: 60 s more, another key.
+    failing = {"destination": "s3", "pending": 3, "failed": 0, "last_error": "503 Slow Down", "oldest_pending_s": 50,
+               "failing_since": T0 - 3000}
+    out = AlertRules(RuleSettings(storage_failing_after_s=60, backlog_after_s=1e9)).feed(Tick(T0, [failing])).alerts
+    assert [(a.name, a.key) for a in out] == [("storage_failing", f"storage_failing:s3:{int((T0 - 3000) * 1000)}")]
+    assert "failing for 3000 s" in out[0].body
+
+
 def test_an_old_item_resent_from_a_backlog_does_not_raise_motion() -> None:
     rules = AlertRules(RuleSettings())
     old = Stored({"type": "segment", "camera": "door", "event": "ev0", "time_ms": int((T0 - 3600) * 1000)}, None, T0)

@@ -1,0 +1,159 @@
+"""A long or multi-line error text is kept on one bounded line in status, by both detectors.
+
+An exception's words and an uploader's reason have no limit of their own. Kept as they were:
+
+- a Python detection loop that failed once with a 100 kB message (a face model path mistyped to
+  100 kB: ``OSError: [Errno 36] File name too long: '...'``) kept it in ``loops.detection.last_error``
+  for good, every heartbeat after it was over the protocol's 64 KiB header limit, and the uploader
+  got the minimal fallback status ("status not sent whole") instead of the camera's;
+- an uploader's pause reason (up to 1 KiB, over several lines) became the detector's
+  ``link.last_error`` as it was, and ``quickcam status`` printed it over several lines.
+
+Now each is one line of at most ``ERROR_TEXT_MAX`` bytes ending in an ellipsis when cut
+(``protocol_schema.error_text``; the native detector's ``error_text.cpp`` gives the same bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from quickcam.common import protocol
+from quickcam.common.protocol_schema import ERROR_TEXT_MAX, error_text
+from tests.conftest import QUICKCAM, private_endpoint
+from tests.fakes.uploader_peer import UploaderPeer, credit
+from tests.native_build import native_detector
+
+ELLIPSIS = "\u2026"
+
+
+class _Listening(UploaderPeer):
+    """Credit for hello and status (or a pause with ``reason``); keeps every camera status sent."""
+
+    def __init__(self, endpoint: str, pause_reason: str = "") -> None:
+        self.pause_reason = pause_reason
+        self.cameras: list[dict] = []
+        self.lock = threading.Lock()
+        super().__init__(endpoint)
+
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type == "status":
+            with self.lock:
+                self.cameras.append(message.header["cameras"].get("cam0", {}))
+        if message.type not in ("hello", "status"):
+            return None
+        if self.pause_reason:
+            return protocol.make_header("credit", messages=0, bytes=0, reason=self.pause_reason)
+        return credit()
+
+
+def _env(endpoint: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env["QUICKCAM_LINK__ENDPOINT"] = endpoint
+    env["QUICKCAM_LINK__HEARTBEAT_S"] = "0.5"
+    return env
+
+
+def _status(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):  # not written yet
+        return {}
+
+
+def _wait(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _failed(camera: dict) -> bool:
+    return bool((camera.get("loops") or {}).get("detection", {}).get("errors"))
+
+
+def _check_bounded(text: str, starts: str) -> None:
+    assert text.startswith(starts), text[:300]
+    assert len(text.encode("utf-8")) <= ERROR_TEXT_MAX and text.endswith(ELLIPSIS), (len(text), text[-40:])
+    assert "\n" not in text and "\r" not in text, text
+
+
+def test_a_python_loop_failing_with_a_100_kb_message_still_sends_its_whole_status_bounded(tmp_path: Path) -> None:
+    # The detection loop makes its face detector at its first frame: a YuNet model path of 100 kB fails there
+    # (the kernel refuses the name), once; the loop is restarted and detection goes on without faces.
+    model = "/tmp/" + "m" * 100_000 + ".onnx"
+    (tmp_path / "quickcam.toml").write_text(
+        f'[camera]\nsource = "demo"\n[faces]\ndetector = "yunet"\nyunet_model = "{model}"\n')
+    endpoint = private_endpoint(tmp_path)
+    uploader = _Listening(endpoint)
+    status_path = tmp_path / "outbox" / "detector-status.json"
+    log = (tmp_path / "detector.log").open("w")  # not a pipe: the one 100 kB log line would fill it, and block
+    detector = subprocess.Popen([QUICKCAM, "detector", "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
+                                env=_env(endpoint), stdout=subprocess.DEVNULL, stderr=log, text=True)
+    try:
+        def failed_and_said() -> bool:
+            with uploader.lock:
+                sent = any((c.get("loops") or {}).get("detection", {}).get("errors") for c in uploader.cameras)
+            return sent and _failed(_status(status_path).get("cameras", {}).get("cam0", {}))
+        said_in_time = _wait(failed_and_said, 20)
+        with uploader.lock:
+            sent = list(uploader.cameras)
+        camera = _status(status_path).get("cameras", {}).get("cam0", {})
+        shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=_env(endpoint), capture_output=True,
+                               text=True, timeout=30)
+    finally:
+        detector.terminate()
+        detector.wait(timeout=30)
+        log.close()
+        uploader.close()
+    stderr = (tmp_path / "detector.log").read_text()
+    # before: every heartbeat after the failure was the minimal one, without the camera's loops or figures
+    assert said_in_time, ([c.get("fault", "")[:120] for c in sent[-3:]], stderr[-2000:])
+    heard = next(c for c in sent if _failed(c))
+    assert not heard["fault"].startswith("status not sent whole"), heard["fault"]
+    assert heard["frames"] > 0 and set(heard["loops"]) == {"capture", "detection", "recording"}, heard
+    starts = "OSError: [Errno 36] File name too long: '/tmp/mmm"
+    _check_bounded(heard["loops"]["detection"]["last_error"], starts)
+    assert heard["state"] == "failing" and heard["fault"].startswith(f"detection loop failing ({starts}"), heard
+    # the status file the same, and `quickcam status` shows the fault in one line of reasonable length
+    _check_bounded(camera["loops"]["detection"]["last_error"], starts)
+    assert shown.returncode in (0, 1), shown.stderr
+    assert all(len(line) < 1000 for line in shown.stdout.splitlines()), shown.stdout[:2000]
+    assert "detection loop failing (OSError: [Errno 36] File name too long: '/tmp/mmm" in shown.stdout, shown.stdout
+
+
+@pytest.mark.parametrize("detector", ["native", "python"])
+def test_an_uploaders_long_multi_line_pause_reason_is_one_bounded_line_in_the_link_status(
+        tmp_path: Path, detector: str) -> None:
+    reason = "spool full:\n" + "\n".join(f"  volume {n}: no space left on device, {n} files waiting" for n in range(16))
+    assert len(reason.encode()) <= protocol.MAX_NACK_TEXT  # the protocol's limit for a reason: a valid credit
+    command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
+    (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "demo"\n')
+    endpoint = private_endpoint(tmp_path)
+    uploader = _Listening(endpoint, pause_reason=reason)
+    status_path = tmp_path / "outbox" / "detector-status.json"
+    process = subprocess.Popen([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
+                               env=_env(endpoint), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        said = _wait(lambda: _status(status_path).get("link", {}).get("last_error"), 20)
+        link = _status(status_path).get("link", {})
+        shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=_env(endpoint), capture_output=True,
+                               text=True, timeout=30)
+    finally:
+        process.terminate()
+        stderr = process.communicate(timeout=30)[1]
+        uploader.close()
+    assert said, stderr[-2000:]
+    expected = error_text(f"uploader paused sending: {reason}")
+    assert link["last_error"] == expected, link  # the same bytes from both detectors
+    _check_bounded(link["last_error"], "uploader paused sending: spool full:   volume 0: no space left on device")
+    line = next((line for line in shown.stdout.splitlines() if line.startswith("detector:")), "")
+    assert f"; last error: {expected}" in line, shown.stdout  # before: the reason's 17 lines

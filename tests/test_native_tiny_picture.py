@@ -1,0 +1,80 @@
+"""A picture under 2 pixels wide or high is analysed as a frame by the native detector, as by Python's.
+
+A camera's glitch or a broken file may hold a picture of 1x1 pixels (or one pixel wide or
+high). The Python detector analyses it as it is: a black one is a dark frame (dark mode is
+entered and left again), and it is recorded (resized to the segment's size, as a stream that
+changed size). The native detector cropped it to even sizes, 0x0, which no scaler takes: its
+capture loop threw at it, the frame was skipped and counted as dropped, the camera said
+``failing`` for 10 s, and a live source was closed and opened again. Now it stretches such a
+picture to 2 pixels and analyses it. Both detectors run the same clip here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from quickcam.common import protocol
+from quickcam.detector.sources import DemoSource, Walk
+from tests.conftest import QUICKCAM, private_endpoint
+from tests.fakes.uploader_peer import UploaderPeer, credit
+from tests.native_build import native_detector
+
+FPS = 25.0  # the raw MJPEG demuxer's rate
+FRAMES = 165
+TINY = {100: (1, 1), 110: (1, 240), 120: (320, 1)}  # frame number -> (height, width): in the walk's post-roll
+
+
+class _Acking(UploaderPeer):
+    """Credit for hello and status, an ack for every item (the detector's stop does not wait for acks)."""
+
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type in ("snapshot", "segment"):
+            return protocol.make_header("ack", ref=message.header["id"])
+        return credit()
+
+
+def _clip(path: Path) -> None:
+    """Motion JPEG at 25 fps: the demo's walker from 1.0 to 2.6 s; black pictures of 1x1, 1x240, 320x1 at 4-4.8 s."""
+    demo = DemoSource(320, 240, FPS, realtime=False, walks=(Walk(1.0, 2.6),), period_s=1000.0)
+    with open(path, "wb") as out:
+        for number in range(FRAMES):
+            image = demo.read().image
+            if number in TINY:
+                image = np.zeros((*TINY[number], 3), np.uint8)
+            out.write(cv2.imencode(".jpg", image)[1].tobytes())
+
+
+@pytest.mark.parametrize("detector", ["native", "python"])
+def test_a_picture_under_2_pixels_is_a_dark_frame_analysed_not_a_capture_loop_failure(
+        tmp_path: Path, detector: str) -> None:
+    _clip(tmp_path / "clip.mjpeg")
+    endpoint = private_endpoint(tmp_path)
+    (tmp_path / "quickcam.toml").write_text(
+        f'[camera]\nsource = "file"\npath = "clip.mjpeg"\nrealtime = false\n[link]\nendpoint = "{endpoint}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
+    uploader = _Acking(endpoint)
+    try:
+        run = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=90)
+    finally:
+        uploader.close()
+    assert run.returncode == 0, run.stderr
+    assert "loop failed" not in run.stderr, run.stderr  # native, before: "capture loop failed (runtime_error: no ..."
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "ended" and not camera["fault"], camera
+    assert camera["frames"] == FRAMES and camera["dropped"] == 0, camera  # every picture analysed, none skipped
+    assert camera["loops"]["capture"]["errors"] == 0, camera["loops"]
+    # each black picture is dark: dark mode entered, and left at the next picture of the scene
+    entered = [line for line in run.stderr.splitlines() if "entering dark mode" in line]
+    left = [line for line in run.stderr.splitlines() if "leaving dark mode" in line]
+    assert len(entered) == len(left) == len(TINY), run.stderr
+    rows = [json.loads(line) for line in (tmp_path / "outbox" / "produced.jsonl").read_text().splitlines()]
+    assert len({row["event"] for row in rows}) == 1 and camera["events"] == 1, rows  # the walk, recorded once
