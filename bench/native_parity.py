@@ -25,6 +25,8 @@ and stretches it itself, as in ``camera.cpp``).
 Why verdicts may differ at all: the native core halves the frame before its area shrink when
 the ratio allows (the same box mean, rounded once more), and its sums run in another order;
 a pixel exactly at the threshold may fall either way, and a blob exactly at the minimum area.
+(The opencv-python wheel's IPP, which rounded the background's floats otherwise on x86-64, is
+off while Python's core runs: ``base._without_ipp``; bench/float_drift.py shows where it mattered.)
 """
 
 from __future__ import annotations

@@ -274,3 +274,24 @@ def test_the_native_motion_core_keeps_a_person_standing_on_flickering_water_as_p
             f"walk {walk_frames}: motion differs at frames {agreement.only_python} (python only), "
             f"{agreement.only_native} (native only)")
         assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
+
+
+HOME_JPG = Path(__file__).resolve().parent / "data" / "home.jpg"
+
+
+@pytest.mark.skipif(not HOME_JPG.exists(), reason="tests/data/home.jpg missing: scripts/install_test_tools.sh")
+@pytest.mark.parametrize("seed", [7, 17])
+def test_the_native_motion_core_gives_pythons_verdicts_on_a_walker_over_a_flickering_curtain(seed: int) -> None:
+    """``bench/float_drift.py``'s curtain walkers: the background re-learnt under a random flicker carries any
+    last-bit difference of the cores' floats until a verdict flips. With the wheel's IPP on (x86-64), Python's
+    core differed from the native one on one frame of each of these clips; every frame must agree."""
+    from bench.float_drift import FPS as CURTAIN_FPS
+    from bench.float_drift import SIZE as CURTAIN_SIZE
+    from bench.float_drift import WALKS, curtain_walker
+
+    frames = curtain_walker(seed)
+    python = python_trace(frames, MotionConfig(), CURTAIN_FPS)
+    native = native_trace(native_detector(), frames, CURTAIN_SIZE, CURTAIN_FPS)
+    assert any(v.motion for v in python[WALKS.start:WALKS.stop]), "the walker is seen (the core did its full work)"
+    differ = [index for index, (p, n) in enumerate(zip(python, native, strict=True)) if p.motion != n.motion]
+    assert not differ, f"motion verdicts differ at frames {differ}"

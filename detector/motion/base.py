@@ -47,7 +47,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -70,6 +71,28 @@ NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in 
 DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
 HOLD_S = 30.0  # a pixel of a person (in a motion box) joins the background only after changed this long, seconds
+
+
+@contextmanager
+def _without_ipp() -> Iterator[None]:
+    """Run the motion core without Intel IPP: the same floats on every platform, and as the native detector's.
+
+    The opencv-python wheel uses IPP on x86-64 only (not on aarch64, not in
+    Debian's libopencv that the native detector links), and IPP rounds
+    ``accumulateWeighted`` and the gain grid's ``resize`` differently in the
+    last bit. The background carries that bit until a pixel or a gain cell
+    lands on the other side of a threshold, so the same frames could give
+    another verdict (docs/native.md, the drift). OpenCV keeps the switch per
+    thread, so it is set here, in the thread that runs the core, and put back
+    after: the rest of that thread (snapshots, faces, the person check) is
+    left as it was.
+    """
+    used = cv2.ipp.useIPP()
+    cv2.ipp.setUseIPP(False)
+    try:
+        yield
+    finally:
+        cv2.ipp.setUseIPP(used)
 
 
 @dataclass(frozen=True)
@@ -232,40 +255,42 @@ class MotionDetector(ABC):
         return self._smoothed
 
     def detect(self, image: np.ndarray) -> MotionResult:
-        cfg = self.config
-        gray = self.gray = self._prepare(image)
-        brightness = float(cv2.mean(gray)[0])
-        self.switch_watch.watch(brightness)
-        gray = self._denoise(gray, brightness)
-        self.flicker.watch(float(cv2.mean(gray)[0]) if self.dark else brightness)  # (the dark's: denoised)
-        if self.reference is None or self.reference.shape != gray.shape:
-            self._set_zone(gray.shape)
-            self.reset(gray)  # at start, or the first frame back after ``restart``
-            return self._result(False, 0.0, brightness=brightness, global_change=self.relearn_left > 0)
-        normal, clipped, moving = normalise_gain(gray, self.reference, self.flicker.band)
-        if moving:
-            self.light_context = self.light_context_frames  # the light is changing now (beyond its flicker)
-        if normal is None:
-            return self._global_change(gray, brightness, 1.0)
-        relearning = self.relearn_left > 0
-        self.light_context = max(0, self.light_context - 1)
-        rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate
-        self._measure_noise(normal)
-        threshold = self.threshold_for(brightness)
-        changed_mask = self._foreground(normal, threshold, relearning)
-        self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
-        if clipped is not None:
-            changed_mask[clipped] = 0
-        if self.zone is not None:
-            changed_mask = cv2.bitwise_and(changed_mask, self.zone)
-        changed = cv2.countNonZero(changed_mask) / self.zone_area
-        if changed >= cfg.global_change_fraction:
-            return self._global_change(gray, brightness, changed)
-        if relearning:  # just after a global change: learn fast, but keep watching
-            self.relearn_left -= 1
-        self._learn(normal, rate, clipped, changed_mask)
-        result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
-        self.switch_watch.remember(normal, self._smoothed)  # for the stillness test on the next frame
+        """The motion verdict on ``image``; the core's arithmetic is the same on every platform (``_without_ipp``)."""
+        with _without_ipp():
+            cfg = self.config
+            gray = self.gray = self._prepare(image)
+            brightness = float(cv2.mean(gray)[0])
+            self.switch_watch.watch(brightness)
+            gray = self._denoise(gray, brightness)
+            self.flicker.watch(float(cv2.mean(gray)[0]) if self.dark else brightness)  # (the dark's: denoised)
+            if self.reference is None or self.reference.shape != gray.shape:
+                self._set_zone(gray.shape)
+                self.reset(gray)  # at start, or the first frame back after ``restart``
+                return self._result(False, 0.0, brightness=brightness, global_change=self.relearn_left > 0)
+            normal, clipped, moving = normalise_gain(gray, self.reference, self.flicker.band)
+            if moving:
+                self.light_context = self.light_context_frames  # the light is changing now (beyond its flicker)
+            if normal is None:
+                return self._global_change(gray, brightness, 1.0)
+            relearning = self.relearn_left > 0
+            self.light_context = max(0, self.light_context - 1)
+            rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate
+            self._measure_noise(normal)
+            threshold = self.threshold_for(brightness)
+            changed_mask = self._foreground(normal, threshold, relearning)
+            self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
+            if clipped is not None:
+                changed_mask[clipped] = 0
+            if self.zone is not None:
+                changed_mask = cv2.bitwise_and(changed_mask, self.zone)
+            changed = cv2.countNonZero(changed_mask) / self.zone_area
+            if changed >= cfg.global_change_fraction:
+                return self._global_change(gray, brightness, changed)
+            if relearning:  # just after a global change: learn fast, but keep watching
+                self.relearn_left -= 1
+            self._learn(normal, rate, clipped, changed_mask)
+            result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
+            self.switch_watch.remember(normal, self._smoothed)  # for the stillness test on the next frame
         if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
             return dataclasses.replace(result, motion=False, person_waiting=True)
         return result
