@@ -21,9 +21,6 @@ the moment; it holds nothing but the map.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
@@ -32,8 +29,6 @@ BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a p
 BUSY_FULL = 0.15  # flips per frame at which the raise is full
 BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
 PERSIST_SCORE = 0.01  # a blob whose place was this busy before it (mean raise) must persist (``Persistence``)
-TRAVEL = 0.15  # in a busy place, a track starts motion once its centre went this share of its first box's smaller side
-TRACK_GAP = 2  # a track lost for up to this many frames is picked up again by a blob over its last box
 REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
 
 
@@ -46,11 +41,6 @@ class BusyMap:
         self.before: np.ndarray | None = None  # last frame's changed pixels
         self.seen = 0  # frames learnt
         self.before_busy: np.ndarray | None = None  # the map before the last frame's flips were learnt
-
-    @property
-    def known(self) -> bool:
-        """The map has learnt for BUSY_S: before, a walker's own trail may look busy (a plain mean of few frames)."""
-        return self.seen * self.rate >= 1.0
 
     def score(self, box: tuple[int, int, int, int]) -> float:
         """How busy the place under ``box`` (detection-size pixels) was before this frame: its raise, 0 .. 1."""
@@ -89,20 +79,8 @@ class BusyMap:
         mask[(raise_by > 0) & (excess <= threshold * (1.0 + BUSY_GAIN * raise_by))] = 0
 
 
-@dataclass
-class _Track:
-    """Overlapping blobs in consecutive frames: where the thing started, and whether it may move on."""
-
-    origin: tuple[float, float]  # the centre of its first box
-    size: float  # the smaller side of its first box
-    box: tuple[int, int, int, int]  # its last box
-    outside: bool  # it was seen in a quiet place (came into the busy place from elsewhere)
-    going: bool = False  # it counted as motion: it continues whatever it does
-    lost: int = 0  # frames since it was last seen
-
-
 class Persistence:
-    """In a busy place, a second frame of motion must be the same thing as the first, and it must go somewhere.
+    """In a busy place, a second frame of motion must be the same thing as the first.
 
     A walker's blob overlaps its own last one (they move a few pixels a
     frame); what the busy map lets through of a tree in a gust jumps from
@@ -118,25 +96,15 @@ class Persistence:
     for light, as leaves turning all over a tree are), a busy blob's first
     frame never counts: tune set, real tree footage, 7 -> 4 false events in
     9.3 min; a walker before the trees is seen one frame later (median).
-
-    *Sway*: leaves, a curtain's hem and water glints sway or flicker about
-    their place; a person goes somewhere, or came from somewhere. Blobs are
-    followed as tracks (a blob continues the track whose last box it
-    overlaps most); in a busy place, a track that has not counted yet counts only
-    once it came from a quiet place (``outside``) or its centre went TRAVEL
-    of its first box's smaller side from where it started. Once counted it
-    goes on as before. Quiet places, and a busy map younger than BUSY_S
-    (a walker's own trail looks busy in it), are untouched.
-    Fed each frame's blobs; holds the tracks of the last few frames.
+    Fed each frame's blobs; holds only the last.
     """
 
     def __init__(self) -> None:
         self.before: list[tuple[int, int, int, int]] = []
         self.moved = False  # the frame before had motion
-        self.tracks: list[_Track] = []
 
     def forget(self) -> None:
-        self.before, self.moved, self.tracks = [], False, []
+        self.before, self.moved = [], False
 
     def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap, stirred: bool = False) -> list[bool]:
         """Per box (detection-size pixels): does it count as motion now? Then remembers ``boxes``.
@@ -145,46 +113,10 @@ class Persistence:
         turns leaves all over a tree: smooth changes); then a busy blob never
         counts on its first frame, only once the next one overlaps it.
         """
-        verdicts, tracks = [], []
-        for box in boxes:
-            score = busy.score(box)
-            calm = score < PERSIST_SCORE
-            track = self._follow(box, calm)
-            ok = not (self.moved or stirred) or calm or any(_overlap(box, old) for old in self.before)
-            if ok and not (calm or track.outside or track.going) and busy.known:
-                ok = _travelled(track, box)
-            track.going = track.going or ok
-            verdicts.append(ok)
-            tracks.append(track)
-        kept = [t for t in self.tracks if t not in tracks and t.lost < TRACK_GAP]
-        for t in kept:
-            t.lost += 1
-        self.tracks = tracks + kept
+        verdicts = [not (self.moved or stirred) or busy.score(box) < PERSIST_SCORE
+                    or any(_overlap(box, old) for old in self.before) for box in boxes]
         self.before, self.moved = boxes, any(verdicts)
         return verdicts
-
-    def _follow(self, box: tuple[int, int, int, int], calm: bool) -> _Track:
-        """The track ``box`` continues (the one whose last box it overlaps most), or a new one."""
-        linked = [t for t in self.tracks if _overlap(box, t.box)]
-        x, y, w, h = box
-        if not linked:
-            return _Track((x + w / 2, y + h / 2), float(min(w, h)), box, calm)
-        track = max(linked, key=lambda t: _common(box, t.box))
-        track.box, track.lost, track.outside = box, 0, track.outside or calm
-        return track
-
-
-def _travelled(track: _Track, box: tuple[int, int, int, int]) -> bool:
-    """Did the track's centre go TRAVEL of its first box's smaller side from where it started?"""
-    x, y, w, h = box
-    return math.hypot(x + w / 2 - track.origin[0], y + h / 2 - track.origin[1]) >= TRAVEL * track.size
-
-
-def _common(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
-    """The area two boxes share."""
-    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return max(0, width) * max(0, height)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

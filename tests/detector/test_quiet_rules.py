@@ -70,20 +70,3 @@ def test_the_h264_pulsing_artefact_gives_back_every_frame_in_order_with_keyframe
     keyframes = [steps[i - 1] for i in (10, 20, 30)]
     others = [s for i, s in enumerate(steps, start=1) if i % 10]
     assert min(keyframes) > 1.5 * float(np.median(others)), (keyframes, float(np.median(others)))
-
-
-def test_in_a_known_busy_place_a_blob_that_sways_in_place_never_counts_one_that_goes_or_came_in_does() -> None:
-    """Branch s7-sway: a curtain's hem sways about its place (main: motion on every frame, an event); a walker
-    inside the busy place counts once his centre went TRAVEL of his width; one who came in from a quiet place
-    counts on, standing too."""
-    busy = _busy_right_half()
-    busy.seen = round(1 / busy.rate)  # the map has learnt for BUSY_S
-    sway = [(100, 10, 8, 30), (101, 10, 8, 30), (100, 11, 8, 30), (99, 10, 8, 30), (100, 10, 8, 30)]
-    swaying = Persistence()
-    assert [swaying.counts([box], busy)[0] for box in sway] == [False] * 5
-    walker = [(100, 50, 10, 20), (101, 50, 10, 20), (103, 50, 10, 20), (105, 50, 10, 20)]
-    walking = Persistence()
-    assert [walking.counts([box], busy)[0] for box in walker] == [False, False, True, True]
-    came_in = [(60, 50, 10, 20), (68, 50, 10, 20), (76, 50, 10, 20), (84, 50, 10, 20)] + [(86, 50, 10, 20)] * 10
-    entering = Persistence()
-    assert all(entering.counts([box], busy)[0] for box in came_in)
