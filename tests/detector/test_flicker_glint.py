@@ -9,7 +9,12 @@ continues has lasted ``trigger_frames``. To the motion core a glint that
 lights up and stays lit is this clip with ``walk_frames`` 0, and that rule
 lost the person in it, as it lost the tune side's walker 25 over water
 (``bench/water_walkers.py``, seeds 1 and 2: he appears at once and stands).
-These tests keep both people for the next rule against glints.
+These tests keep both people for the next rule against glints. The last two
+run the same people after 25 s of rocking water, once the busy map has
+learnt for ``BUSY_S`` (a rule may trust the map only then): a rule that asks a
+blob in a busy place to *go* somewhere before it counts (branch s7-sway,
+benchmarks 7c: water glints, a curtain's hem and leaves sway about their
+place) lost the person who appears and stands there, as every such rule must.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion import create_detector
+from quickcam.detector.motion.activity import BUSY_S
 
 SIZE = (384, 288)
 FPS = 10.0
@@ -32,10 +38,10 @@ def _plate() -> np.ndarray:
     return np.clip(120 + 30 * texture / texture.std(), 0, 255).astype(np.float32)  # gray
 
 
-def frames(walk_frames: int) -> list[np.ndarray]:
-    """The clip: 60 frames before the patch, 30 with it; the light flickers +-2 % all along.
+def frames(walk_frames: int, before: int = 60, rocking: int = 50) -> list[np.ndarray]:
+    """The clip: ``before`` frames (60) before the patch, 30 with it; the light flickers +-2 % all along.
 
-    The lower half is water: for the first 5 s it rocks the reflection by
+    The lower half is water: for the first ``rocking`` frames (5 s) it rocks the reflection by
     up to 2 px a frame (the busy map learns it for a busy place; the
     threshold raised there keeps the rocking itself out), then lies calm.
     ``walk_frames`` 0: a person (a patch of 1 % of the frame) appears on it at
@@ -46,13 +52,13 @@ def frames(walk_frames: int) -> list[np.ndarray]:
     plate, rng = _plate(), np.random.default_rng(6)
     height, width = PATCH
     clip = []
-    for index in range(90):
+    for index in range(before + 30):
         image = plate.copy()
-        if index < 50:
+        if index < rocking:
             dx, dy = rng.integers(-2, 3, 2)
             image[WATER:] = np.roll(plate, (int(dy), int(dx)), (0, 1))[WATER:]
-        if index >= 60:
-            x = 180 - 4 * max(0, walk_frames - (index - 60))
+        if index >= before:
+            x = 180 - 4 * max(0, walk_frames - (index - before))
             image[170:170 + height, x:x + width] = 40
         gain = 1.0 + (0.02 if index % 2 else -0.02)  # the mean moves 4 % between frames: a flicker
         image = image * gain + rng.normal(0, 2, image.shape)
@@ -60,11 +66,13 @@ def frames(walk_frames: int) -> list[np.ndarray]:
     return clip
 
 
-def _motion(walk_frames: int) -> list[bool]:
+def _motion(walk_frames: int, before: int = 60, rocking: int = 50) -> list[bool]:
     """Per frame from the patch's first: motion?"""
     detector = create_detector(MotionConfig(), fps=FPS)
-    verdicts = [detector.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)).motion for gray in frames(walk_frames)]
-    return verdicts[60:]
+    verdicts = [detector.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)).motion
+                for gray in frames(walk_frames, before, rocking)]
+    assert before < BUSY_S * FPS or detector.busy.seen >= BUSY_S * FPS  # the long clips: the map fully learnt
+    return verdicts[before:]
 
 
 def test_a_person_who_appears_on_flickering_water_and_stands_stays_seen() -> None:
@@ -75,3 +83,17 @@ def test_a_person_who_appears_on_flickering_water_and_stands_stays_seen() -> Non
 def test_a_person_who_walks_onto_flickering_water_and_stands_stays_seen() -> None:
     """From his first frame to the last, 2.4 s of them standing; with the stood branch off, 7 frames of 30."""
     assert all(_motion(walk_frames=6)), "lost once he stood"
+
+
+LONG = {"before": 250, "rocking": 240}  # 25 s, the water rocking for 24 of them: past BUSY_S, the map is known
+
+
+def test_a_person_who_appears_on_long_known_flickering_water_and_stands_stays_seen() -> None:
+    """Walker 25's case once the busy map is known; the s7-sway rule (a busy blob must travel before it starts
+    motion) saw him on 0 frames of 30."""
+    assert all(_motion(walk_frames=0, **LONG)), "lost once he stood on water the busy map knew"
+
+
+def test_a_person_who_walks_onto_long_known_flickering_water_and_stands_stays_seen() -> None:
+    """The same with the walk in: main sees him on every frame (the s7-sway rule from his 4th)."""
+    assert all(_motion(walk_frames=6, **LONG)), "lost once he stood on water the busy map knew"
