@@ -188,6 +188,8 @@ class CameraPipeline:
             fault = ""
         if disk and fault != disk:
             fault = f"{fault}; {disk}" if fault else disk
+        # a configured part that is off (faces without a usable model): said last, and not a state of its own
+        fault = "; ".join(filter(None, [fault, self.stats.faces_off]))
         status.update(state=state, fault=cut_utf8(fault, FAULT_MAX), write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
