@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from quickcam.common import protocol
-from quickcam.common.protocol_schema import ERROR_TEXT_MAX, error_text
+from quickcam.common.protocol_schema import ERROR_TEXT_MAX, FAULT_MAX, error_text
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.native_build import native_detector
@@ -157,3 +157,32 @@ def test_an_uploaders_long_multi_line_pause_reason_is_one_bounded_line_in_the_li
     _check_bounded(link["last_error"], "uploader paused sending: spool full:   volume 0: no space left on device")
     line = next((line for line in shown.stdout.splitlines() if line.startswith("detector:")), "")
     assert f"; last error: {expected}" in line, shown.stdout  # before: the reason's 17 lines
+
+
+@pytest.mark.parametrize("detector", ["native", "python"])
+def test_a_camera_fault_from_a_config_path_with_a_line_break_is_one_line_cut_with_an_ellipsis(
+        tmp_path: Path, detector: str) -> None:
+    # The fault quotes the source's path, which is the config's text: a line break in it (a TOML "\n") made the
+    # status, and `quickcam status`, span lines, and a long fault was cut at FAULT_MAX without a sign of the cut.
+    path = "in\\nbox/" + "x" * 200 + "/" + "y" * 200 + ".mp4"  # TOML's escape: a real line break in the path
+    command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
+    (tmp_path / "quickcam.toml").write_text(f'[camera]\nsource = "file"\npath = "{path}"\n')
+    endpoint = private_endpoint(tmp_path)
+    status_path = tmp_path / "outbox" / "detector-status.json"
+    process = subprocess.Popen([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
+                               env=_env(endpoint), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        said = _wait(lambda: _status(status_path).get("cameras", {}).get("cam0", {}).get("fault"), 20)
+        camera = _status(status_path)["cameras"]["cam0"]
+        shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=_env(endpoint), capture_output=True,
+                               text=True, timeout=30)
+    finally:
+        process.terminate()
+        stderr = process.communicate(timeout=30)[1]
+    assert said, stderr[-2000:]
+    fault = camera["fault"]
+    assert fault.startswith("cannot open in box/xxxx"), fault  # before: "cannot open in\nbox/xxxx"
+    assert len(fault.encode("utf-8")) <= FAULT_MAX and fault.endswith(ELLIPSIS), fault  # before: cut, no ellipsis
+    line = next((line for line in shown.stdout.splitlines() if line.startswith("camera cam0")), "")
+    assert line.startswith("camera cam0: FAILING (cannot open in box/xxxx"), shown.stdout
+    assert not any(line.startswith("box/") for line in shown.stdout.splitlines()), shown.stdout
