@@ -108,7 +108,12 @@ class MqttSink:
         """Connect (up to CONNECT_TIMEOUT_S); on failure say so in one line and keep retrying behind."""
         try:
             self.client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:  # not a host name at all (too long a label, say): no retry can succeed
+            self.last_error = describe_connect_error(self.config, exc)
+            log.error("%s; alerts still go to the Apprise targets; not retried (fix [mqtt] host and restart)",
+                      self.last_error)
+            return  # retried, paho's network thread died of the same error, with a traceback
+        except OSError as exc:
             self.last_error = describe_connect_error(self.config, exc)
             log.error("%s; alerts still go to the Apprise targets; retrying in the background", self.last_error)
             self.client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)

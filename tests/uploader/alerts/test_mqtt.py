@@ -206,11 +206,18 @@ def test_alert_test_command_one_line_per_target_with_the_fix(tmp_path: Path, bro
     assert sum(1 for n in receiver.received if n.title == "quickcam test") == 2
 
 
-def test_a_broker_host_with_a_line_break_is_said_on_one_bounded_line(tmp_path: Path) -> None:
+def test_a_broker_host_with_a_line_break_is_said_on_one_bounded_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The host is the config's text: a line break in it (a TOML "\n"), and any length, went as they were into
     # the status's last_error and broker, and `quickcam status` printed the mqtt line over several lines.
+    # Such a host is no name (idna refuses a label over 63 bytes): retried, paho's thread died of it, a traceback.
+    import threading
+
     from quickcam.common.protocol_schema import ERROR_TEXT_MAX
     from quickcam.uploader.cli import alert_lines
+
+    died: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(f"{args.thread.name}: {args.exc_value}"))
 
     host = "broker.lan\n" + "b" * 2000
     config = Config.model_validate({"uploader": {"state_dir": str(tmp_path / "state")},
@@ -226,3 +233,4 @@ def test_a_broker_host_with_a_line_break_is_said_on_one_bounded_line(tmp_path: P
     lines = alert_lines(tmp_path / "state", time.time())
     assert [line for line in lines if line.startswith("mqtt broker.lan bbbb")], lines
     assert all(len(line) < 1000 and not line.startswith("bbbb") for line in lines), lines
+    assert not died, died
