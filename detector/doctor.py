@@ -22,12 +22,13 @@ from zmq.utils.monitor import recv_monitor_message
 
 from quickcam.common import endpoint as link_endpoint
 from quickcam.common import protocol
-from quickcam.common.config import CameraConfig, Config, ConfigError
+from quickcam.common.config import CameraConfig, Config, ConfigError, FacesConfig
 from quickcam.common.curve import client_keys
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
 from quickcam.common.health import liveness
 from quickcam.detector import status_file
 from quickcam.detector.cli import quiet_native_logs
+from quickcam.detector.faces import FaceModelError, load_face_detector
 from quickcam.detector.pipeline.capture import redacted
 from quickcam.detector.sources import EndOfSource, make_source
 
@@ -51,6 +52,7 @@ def checks(context: DoctorContext) -> list[Check]:
     found = [Check(f"camera {cam.id}", lambda cam=cam: camera_in_use(cam, running) or check_camera(cam),
                    fix_on_timeout=_camera_fix(cam))
              for cam in config.camera_list()]
+    found += face_checks(config)
     found.append(Check("outbox disk", lambda: free_space_result("outbox disk", config.recording.outbox_dir,
                                                                 "recording.outbox_dir")))
     wait_s = max(0.5, context.timeout_s * 0.8)  # answer before the runner's own deadline, with a better message
@@ -58,6 +60,30 @@ def checks(context: DoctorContext) -> list[Check]:
     if config.console.listen:
         found.append(Check("console", lambda: check_console(config)))
     return found
+
+
+def face_checks(config: Config) -> list[Check]:
+    """One check per distinct [faces] setting that names a model file or a detector (the defaults need none).
+
+    A top-level [faces] is copied into every camera: said once, named after the cameras that use it.
+    """
+    users: dict[FacesConfig, list[str]] = {}
+    for cam in config.camera_list():
+        faces = cam.faces
+        if faces.enabled and (faces.detector != "auto" or faces.cascade or faces.yunet_model):
+            users.setdefault(faces, []).append(cam.id)
+    named = {faces: f"faces {', '.join(cams)}" for faces, cams in users.items()}
+    return [Check(name, lambda faces=faces, name=name: check_faces(faces, name)) for faces, name in named.items()]
+
+
+def check_faces(faces: FacesConfig, name: str) -> Result:
+    """The configured face model loads (the detector would turn faces off, with a warning, if it did not)."""
+    try:
+        detector = load_face_detector(faces)
+    except FaceModelError as exc:
+        problem, _, fix = str(exc).partition("; ")
+        return red(name, problem, fix or "fix [faces] in the config")
+    return ok(name, f"{detector.name if detector else 'off'}")
 
 
 def check_console(config: Config) -> Result:

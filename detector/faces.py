@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import FacesConfig
+from quickcam.common.protocol_schema import error_text
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,30 @@ CONFIRM_GAP_NS = 1_000_000_000  # ... if that search was at most this long ago
 
 
 class FaceModelError(Exception):
-    """A face model file is missing or in a form this module cannot use."""
+    """A face model file is missing or in a form this module cannot use; the words name the fix."""
+
+
+SHOWN_PATH_MAX = 160  # bytes of a model path shown in a message (a mistyped path may be any length)
+
+
+def _shown(path: Path) -> str:
+    """``path`` for a log line or a status: one line, at most ``SHOWN_PATH_MAX`` bytes (cut with an ellipsis)."""
+    return error_text(str(path), SHOWN_PATH_MAX)
+
+
+def _model_file(path: Path, what: str, key: str) -> None:
+    """Raise FaceModelError naming ``key`` unless ``path`` is a file this process can look at.
+
+    ``Path.is_file`` raises rather than answers for some paths (a name too long for the kernel:
+    ``OSError: [Errno 36]``); that failed the detection loop once instead of turning faces off.
+    """
+    try:
+        found = path.is_file()
+    except OSError as exc:
+        raise FaceModelError(f"{what} {_shown(path)} cannot be looked at ({exc.strerror or exc}); "
+                             f"set [faces] {key} to the model file's path") from None
+    if not found:
+        raise FaceModelError(f"{what} {_shown(path)} not found; set [faces] {key} to the model file's path")
 
 
 class FaceDetector(Protocol):
@@ -73,12 +97,15 @@ class OpenCVCascade:
     name = "haar-opencv"
 
     def __init__(self, path: Path) -> None:
-        self.classifier = cv2.CascadeClassifier(str(path))
-        if self.classifier.empty():
-            raise FaceModelError(f"OpenCV cannot load the face cascade {path}")
+        _model_file(path, "face cascade", "cascade")
+        self.classifier = _cascade(path)
+        if self.classifier is None:
+            raise FaceModelError(f"OpenCV cannot load the face cascade {_shown(path)} (not a cascade XML file); "
+                                 f"set [faces] cascade to OpenCV's {CASCADE_NAME}, or leave it out")
         verifier = path.with_name(VERIFIER_NAME)
-        self.verifier = cv2.CascadeClassifier(str(verifier)) if verifier.is_file() else None
-        if self.verifier is not None and self.verifier.empty():
+        try:
+            self.verifier = _cascade(verifier) if verifier.is_file() else None
+        except OSError:  # a second opinion that cannot be looked at: hits are taken as they are
             self.verifier = None
 
     def detect(self, gray: np.ndarray, min_size: int) -> list[Box]:
@@ -96,15 +123,33 @@ class OpenCVCascade:
         return len(self.verifier.detectMultiScale(patch, 1.1, 2, minSize=(side, side))) > 0
 
 
+def _cascade(path: Path) -> cv2.CascadeClassifier | None:
+    """The cascade in ``path``, or None when OpenCV cannot load it.
+
+    OpenCV raises for a file that is not XML (``SystemError`` from its Python binding, around a
+    ``cv2.error``) and answers an empty classifier for other failures: both are the same mistake here.
+    """
+    try:
+        classifier = cv2.CascadeClassifier(str(path))
+    except (cv2.error, SystemError):
+        return None
+    return None if classifier.empty() else classifier
+
+
 class YuNet:
     """OpenCV's ``FaceDetectorYN`` (a small CNN); needs the model file."""
 
     name = "yunet"
 
     def __init__(self, model: Path) -> None:
-        if not model.is_file():
-            raise FaceModelError(f"YuNet model {model} not found")
-        self.model = cv2.FaceDetectorYN.create(str(model), "", (320, 320), 0.8, 0.3, 50)
+        _model_file(model, "YuNet model", "yunet_model")
+        try:
+            self.model = cv2.FaceDetectorYN.create(str(model), "", (320, 320), 0.8, 0.3, 50)
+        except cv2.error as exc:  # a file that is not an ONNX model (a download cut short, an HTML page)
+            log.debug("faces: OpenCV on %s: %s", _shown(model), error_text(str(exc)))
+            raise FaceModelError(f"OpenCV cannot load the YuNet model {_shown(model)} (not an ONNX model it can "
+                                 "read); set [faces] yunet_model to OpenCV's face_detection_yunet ONNX file, "
+                                 "or leave it out") from None
 
     def detect(self, gray: np.ndarray, min_size: int) -> list[Box]:
         image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
@@ -124,22 +169,35 @@ def find_cascade(config: FacesConfig) -> Path | None:
     return bundled if bundled.is_file() else None
 
 
-def open_face_detector(config: FacesConfig) -> FaceDetector | None:
-    """The configured face detector, or None (logged with the reason) when there is none."""
+def load_face_detector(config: FacesConfig) -> FaceDetector | None:
+    """The configured face detector; None when faces are off by config.
+
+    Raises FaceModelError (its words name the fix) when faces are on but the model cannot be used:
+    ``quickcam doctor`` says it in red, the detector turns faces off (``open_face_detector``).
+    """
     if not config.enabled:
         return None
+    if config.detector == "yunet" or (config.detector == "auto" and config.yunet_model is not None):
+        if config.yunet_model is None:
+            raise FaceModelError("[faces] detector = 'yunet' needs yunet_model = path to the ONNX model")
+        return YuNet(config.yunet_model)
+    path = find_cascade(config)
+    if path is None:
+        raise FaceModelError(f"this OpenCV has no bundled {CASCADE_NAME}; set [faces] cascade to its path")
+    return OpenCVCascade(path)
+
+
+def open_face_detector(config: FacesConfig, camera_id: str) -> tuple[FaceDetector | None, str]:
+    """The configured face detector, or None; and why faces are off when configured but unusable ('' if not).
+
+    The reason is logged here once, and the camera's status carries it (``faces off: ...``): a
+    mistyped model path used to fail the detection loop instead, once, and leave faces off unsaid.
+    """
     try:
-        if config.detector == "yunet" or (config.detector == "auto" and config.yunet_model is not None):
-            if config.yunet_model is None:
-                raise FaceModelError("[faces] detector = 'yunet' needs yunet_model = path to the ONNX model")
-            return YuNet(config.yunet_model)
-        path = find_cascade(config)
-        if path is None:
-            raise FaceModelError(f"this OpenCV has no bundled {CASCADE_NAME}; set [faces] cascade to its path")
-        return OpenCVCascade(path)
+        return load_face_detector(config), ""
     except FaceModelError as exc:
-        log.warning("faces: off: %s", exc)
-        return None
+        log.warning("camera %s: faces off: %s", camera_id, exc)
+        return None, f"faces off: {exc}"
 
 
 class FaceBudget:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quickcam.common.config import CameraConfig
-from quickcam.common.protocol_schema import FAULT_MAX, cut_utf8
+from quickcam.common.protocol_schema import FAULT_MAX, error_text
 from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.capture import CaptureStage, Lost, Undecoded
@@ -188,7 +188,10 @@ class CameraPipeline:
             fault = ""
         if disk and fault != disk:
             fault = f"{fault}; {disk}" if fault else disk
-        status.update(state=state, fault=cut_utf8(fault, FAULT_MAX), write_failures=self.disk.failed,
+        # a configured part that is off (faces without a usable model): said last, and not a state of its own
+        fault = "; ".join(filter(None, [fault, self.stats.faces_off]))
+        # one line (a source's path from the config may hold a line break), cut with an ellipsis when long
+        status.update(state=state, fault=error_text(fault, FAULT_MAX), write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})

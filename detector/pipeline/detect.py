@@ -103,7 +103,7 @@ class DetectStage:
         except ZoneError as exc:
             log.error("camera %s: %s; watching the whole picture", self.camera.id, exc)
         self.detector = create_detector(self.cfg, fps=self.fps() or self.camera.fps, zone_mask=zone_mask)
-        self.faces_detector = open_face_detector(self.camera.faces)
+        self.faces_detector, self.stats.faces_off = open_face_detector(self.camera.faces, self.camera.id)
         if self.faces_detector is not None:
             log.info("camera %s: faces by %s, at most %.0f ms a second, only where motion is", self.camera.id,
                      self.faces_detector.name, self.camera.faces.budget_ms_per_s)

@@ -30,6 +30,7 @@ class CameraStats:
     view: str = "ok"  # the view guard's verdict: ok, blocked, moved, frozen (detector/pipeline/view_guard.py)
     view_fault: str = ""  # what the camera cannot see, in words, while it cannot
     view_faults: int = 0  # view faults since start
+    faces_off: str = ""  # why faces are off although configured (a model that cannot be used), with the fix
 
     def as_status(self) -> dict:
         return {"state": self.state, "dark": self.dark, "fps": round(self.fps, 2), "frames": self.frames,

@@ -21,12 +21,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from quickcam.common.config import MqttConfig
+from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.alerts import topics
 from quickcam.uploader.alerts.model import Alert, CameraView
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 3.0
+BROKER_NAME_MAX = 120  # bytes of host:port shown in a status or a log line
 
 
 def new_client(config: MqttConfig, secrets: dict[str, str], client_id: str) -> mqtt.Client:
@@ -40,10 +42,16 @@ def new_client(config: MqttConfig, secrets: dict[str, str], client_id: str) -> m
     return client
 
 
+def broker_name(config: MqttConfig) -> str:
+    """``host:port`` for a status or a log line: one line, bounded (the host is the config's text, of any length)."""
+    return error_text(f"{config.host}:{config.port}", BROKER_NAME_MAX)
+
+
 def describe_connect_error(config: MqttConfig, exc: BaseException) -> str:
+    """Why the broker cannot be reached, with the fix, on one bounded line (``error_text``)."""
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return (f"mqtt: cannot reach the broker at {config.host}:{config.port} ({reason}); check [mqtt] host/port "
-            "and that the broker runs")
+    return error_text(f"mqtt: cannot reach the broker at {broker_name(config)} ({reason}); check [mqtt] host/port "
+                      "and that the broker runs")
 
 
 def probe(config: MqttConfig, secrets: dict[str, str], timeout_s: float = 5.0) -> str:
@@ -65,14 +73,14 @@ def probe(config: MqttConfig, secrets: dict[str, str], timeout_s: float = 5.0) -
     client.loop_start()
     try:
         if not connected.wait(timeout_s):
-            return f"mqtt: no answer from the broker at {config.host}:{config.port} within {timeout_s:.0f} s"
+            return f"mqtt: no answer from the broker at {broker_name(config)} within {timeout_s:.0f} s"
         if refused:
-            return (f"mqtt: the broker at {config.host}:{config.port} refused the connection ({refused[0]}); "
+            return (f"mqtt: the broker at {broker_name(config)} refused the connection ({refused[0]}); "
                     "check MQTT_USERNAME / MQTT_PASSWORD in tokens.env")
         info = client.publish(f"{config.topic_prefix}/test", b"quickcam alert test", qos=1)
         info.wait_for_publish(timeout_s)
         if not info.is_published():
-            return f"mqtt: the broker at {config.host}:{config.port} did not confirm the test message"
+            return f"mqtt: the broker at {broker_name(config)} did not confirm the test message"
         return ""
     finally:
         client.disconnect()
@@ -100,7 +108,12 @@ class MqttSink:
         """Connect (up to CONNECT_TIMEOUT_S); on failure say so in one line and keep retrying behind."""
         try:
             self.client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:  # not a host name at all (too long a label, say): no retry can succeed
+            self.last_error = describe_connect_error(self.config, exc)
+            log.error("%s; alerts still go to the Apprise targets; not retried (fix [mqtt] host and restart)",
+                      self.last_error)
+            return  # retried, paho's network thread died of the same error, with a traceback
+        except OSError as exc:
             self.last_error = describe_connect_error(self.config, exc)
             log.error("%s; alerts still go to the Apprise targets; retrying in the background", self.last_error)
             self.client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
@@ -116,7 +129,8 @@ class MqttSink:
     # -- paho callbacks (its network thread) ------------------------------------
     def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
         if reason.is_failure:
-            self.last_error = f"mqtt: the broker refused the connection ({reason}); check MQTT_USERNAME/MQTT_PASSWORD"
+            self.last_error = error_text(f"mqtt: the broker refused the connection ({reason}); "
+                                         "check MQTT_USERNAME/MQTT_PASSWORD")
             log.error(self.last_error)
             return
         self.connected = True
@@ -166,5 +180,5 @@ class MqttSink:
             self.published += 1
 
     def status(self) -> dict[str, Any]:
-        return {"broker": f"{self.config.host}:{self.config.port}", "connected": self.connected,
+        return {"broker": broker_name(self.config), "connected": self.connected,
                 "last_error": self.last_error, "published": self.published}

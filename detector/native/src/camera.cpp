@@ -244,7 +244,7 @@ Value CameraPipeline::status_value() {
     if (!disk.empty() && fault != disk) add_part(fault, disk);
     auto counts = disk_.counts();
     return Value::map({
-        {"state", Value::text(s.state)}, {"fault", Value::text(cut_utf8(fault, kFaultMax))},
+        {"state", Value::text(s.state)}, {"fault", Value::text(error_text(fault, kFaultMax))},
         {"dark", Value::boolean(s.dark)},
         {"fps", Value::real(std::round(s.fps * 100) / 100)}, {"frames", Value::integer(s.frames)},
         {"dropped", Value::integer(s.dropped)}, {"dropped_recording", Value::integer(s.dropped_recording)},

@@ -230,7 +230,12 @@ void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::M
             clipped->copyTo(keep_);
         else
             keep_ = cv::Mat::zeros(changed_.size(), CV_8U);
-        for (const cv::Rect& box : moving_) {
+        const cv::Rect picture(0, 0, changed_.cols, changed_.rows);
+        for (const cv::Rect& moved : moving_) {
+            // Last frame's boxes, clipped to this frame as numpy's slices clip them: a picture whose size
+            // changed mid-stream (a camera switching resolution) left them outside it, and the loop below
+            // read and wrote past the masks (a crash, or memory quietly overwritten).
+            const cv::Rect box = moved & picture;
             for (int y = box.y; y < box.y + box.height; ++y) {
                 const uchar* c = changed_.ptr<uchar>(y);
                 const ushort* n = changed_for_.ptr<ushort>(y);

@@ -204,3 +204,33 @@ def test_alert_test_command_one_line_per_target_with_the_fix(tmp_path: Path, bro
     assert "hushhush99" not in run.stdout + run.stderr
     assert only.returncode == 0 and len(only.stdout.splitlines()) == 1
     assert sum(1 for n in receiver.received if n.title == "quickcam test") == 2
+
+
+def test_a_broker_host_with_a_line_break_is_said_on_one_bounded_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The host is the config's text: a line break in it (a TOML "\n"), and any length, went as they were into
+    # the status's last_error and broker, and `quickcam status` printed the mqtt line over several lines.
+    # Such a host is no name (idna refuses a label over 63 bytes): retried, paho's thread died of it, a traceback.
+    import threading
+
+    from quickcam.common.protocol_schema import ERROR_TEXT_MAX
+    from quickcam.uploader.cli import alert_lines
+
+    died: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(f"{args.thread.name}: {args.exc_value}"))
+
+    host = "broker.lan\n" + "b" * 2000
+    config = Config.model_validate({"uploader": {"state_dir": str(tmp_path / "state")},
+                                    "mqtt": {"host": host, "port": free_port()}})
+    (tmp_path / "state").mkdir()
+    service = AlertService(config, {}, tmp_path / "state" / "ledger.sqlite3")
+    service.start()
+    service.stop()
+    mqtt = json.loads((tmp_path / "state" / "alerts-status.json").read_text())["mqtt"]
+    assert mqtt["last_error"].startswith("mqtt: cannot reach the broker at broker.lan bbbb"), mqtt
+    for text in (mqtt["last_error"], mqtt["broker"]):
+        assert "\n" not in text and len(text.encode()) <= ERROR_TEXT_MAX and text.endswith("\u2026"), text
+    lines = alert_lines(tmp_path / "state", time.time())
+    assert [line for line in lines if line.startswith("mqtt broker.lan bbbb")], lines
+    assert all(len(line) < 1000 and not line.startswith("bbbb") for line in lines), lines
+    assert not died, died
