@@ -9,6 +9,7 @@ The source interface, the demo scene and the choice of source are ``sources.py``
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -127,7 +128,9 @@ class CaptureSource:
                     return cap
                 cap.release()
             return None
-        if cfg.source == "file" and not Path(cfg.path).is_file():
+        # os.path.isfile, not Path.is_file: that raised a path too long for the kernel (ENAMETOOLONG), and the
+        # camera's fault was the exception's words instead of open_failure's text with the fix
+        if cfg.source == "file" and not os.path.isfile(cfg.path):
             return None
         params: list[int] = []
         if cfg.source == "stream":  # fail fast instead of hanging on a dead stream

@@ -112,6 +112,31 @@ def test_a_file_for_analysis_that_will_not_open_is_named_with_the_fix_once_and_t
     assert camera["state"] == "failing" and "no such file" in camera["fault"] and "retrying" not in camera["fault"]
 
 
+PATH_TOO_LONG = ("path too long for the system (a name in it over 255 bytes, or all of it over 4095); "
+                 "check [camera] path")
+
+
+@pytest.mark.parametrize("record", ["", "reencode"])  # PyAV's source (by default), OpenCV's (re-encoding)
+def test_a_file_path_too_long_for_the_system_is_a_camera_that_cannot_be_opened_not_a_failed_loop(
+        tmp_path: Path, record: str) -> None:
+    # The kernel refuses to look the path up at all (ENAMETOOLONG): pathlib's exists() raised it, and the capture
+    # loop failed (a loop failure, restarted for ever) instead of naming the camera as one that cannot be opened;
+    # OpenCV's source raised it from Path.is_file, and the fault was the exception's words, without the fix.
+    video = str(tmp_path / ("m" * 100_000 + ".mp4"))
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=video,
+               QUICKCAM_CAMERA__REALTIME="false", **({"QUICKCAM_CAMERA__RECORD": record} if record else {}))
+    run = subprocess.run([QUICKCAM, "detector"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=90)  # no --seconds: it must end by itself
+    output = run.stdout + run.stderr
+    assert "loop failed" not in output and "Traceback" not in output, output[:3000]
+    assert run.returncode == 3, output[:3000]
+    assert (f"camera cam0: cannot open {video} — {PATH_TOO_LONG} (not retried: a file analysed as fast as "
+            "possible, [camera] realtime = false, is read once)") in output, output[:3000]
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and camera["fault"].startswith(f"cannot open {tmp_path}/mmm"), camera
+    assert all(not loop["errors"] for loop in camera["loops"].values()), camera["loops"]
+
+
 def test_a_stream_that_will_not_open_is_retried_and_its_status_says_so(tmp_path: Path) -> None:
     url = f"rtsp://127.0.0.1:{free_port()}/live"  # nothing listens there
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url)

@@ -5,7 +5,10 @@ An exception's words and an uploader's reason have no limit of their own. Kept a
 - a Python capture loop that failed with a 100 kB message (a video file's path mistyped to 100 kB:
   ``OSError: [Errno 36] File name too long: '...'``) kept it in ``loops.capture.last_error``, every
   heartbeat after it was over the protocol's 64 KiB header limit, and the uploader got the minimal
-  fallback status ("status not sent whole") instead of the camera's;
+  fallback status ("status not sent whole") instead of the camera's. That path is a camera that cannot
+  be opened now (tests/test_camera_open.py), no loop failure, and no other input is known to fail a
+  loop with a long message; the same 100 kB path is now the fault's real trigger (``cannot open
+  /tmp/mmm...``), bounded by the same ``error_text`` at ``FAULT_MAX``;
 - an uploader's pause reason (up to 1 KiB, over several lines) became the detector's
   ``link.last_error`` as it was, and ``quickcam status`` printed it over several lines.
 
@@ -80,30 +83,35 @@ def _failed(camera: dict) -> bool:
     return bool((camera.get("loops") or {}).get("capture", {}).get("errors"))
 
 
-def _check_bounded(text: str, starts: str) -> None:
+def _check_bounded(text: str, starts: str, max_bytes: int = ERROR_TEXT_MAX) -> None:
     assert text.startswith(starts), text[:300]
-    assert len(text.encode("utf-8")) <= ERROR_TEXT_MAX and text.endswith(ELLIPSIS), (len(text), text[-40:])
+    assert len(text.encode("utf-8")) <= max_bytes and text.endswith(ELLIPSIS), (len(text), text[-40:])
     assert "\n" not in text and "\r" not in text, text
 
 
-def test_a_python_loop_failing_with_a_100_kb_message_still_sends_its_whole_status_bounded(tmp_path: Path) -> None:
-    # The capture loop opens the file: a path of 100 kB fails there (the kernel refuses the name), at each
-    # restart of the loop. (A YuNet model path of 100 kB failed the detection loop the same way, until faces
-    # were turned off with a warning instead: tests/test_faces_config.py.)
+def _faulty(camera: dict) -> bool:
+    return camera.get("fault", "").startswith("cannot open /tmp/mmm")
+
+
+def test_a_camera_that_cannot_be_opened_with_a_100_kb_fault_still_sends_its_whole_status_bounded(
+        tmp_path: Path) -> None:
+    # A path of 100 kB: the kernel refuses the name, and the fault quotes it whole ("cannot open /tmp/mmm... — path
+    # too long for the system ..."). Unbounded, every heartbeat was over the protocol's header limit: the
+    # uploader got the minimal fallback status, without the camera's loops or figures.
     clip = "/tmp/" + "m" * 100_000 + ".mp4"
     (tmp_path / "quickcam.toml").write_text(f'[camera]\nsource = "file"\npath = "{clip}"\n')
     endpoint = private_endpoint(tmp_path)
     uploader = _Listening(endpoint)
     status_path = tmp_path / "outbox" / "detector-status.json"
-    log = (tmp_path / "detector.log").open("w")  # not a pipe: the one 100 kB log line would fill it, and block
+    log = (tmp_path / "detector.log").open("w")  # not a pipe: each 100 kB log line of a retry would fill it, and block
     detector = subprocess.Popen([QUICKCAM, "detector", "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
                                 env=_env(endpoint), stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
-        def failed_and_said() -> bool:
+        def failing_and_said() -> bool:
             with uploader.lock:
-                sent = any(_failed(c) for c in uploader.cameras)
-            return sent and _failed(_status(status_path).get("cameras", {}).get("cam0", {}))
-        said_in_time = _wait(failed_and_said, 20)
+                sent = any(_faulty(c) for c in uploader.cameras)
+            return sent and _faulty(_status(status_path).get("cameras", {}).get("cam0", {}))
+        said_in_time = _wait(failing_and_said, 20)
         with uploader.lock:
             sent = list(uploader.cameras)
         camera = _status(status_path).get("cameras", {}).get("cam0", {})
@@ -115,19 +123,19 @@ def test_a_python_loop_failing_with_a_100_kb_message_still_sends_its_whole_statu
         log.close()
         uploader.close()
     stderr = (tmp_path / "detector.log").read_text()
-    # before: every heartbeat after the failure was the minimal one, without the camera's loops or figures
+    # unbounded: every heartbeat the minimal one ("status not sent whole"), without the camera's loops or figures
     assert said_in_time, ([c.get("fault", "")[:120] for c in sent[-3:]], stderr[-2000:])
-    heard = next(c for c in sent if _failed(c))
-    assert not heard["fault"].startswith("status not sent whole"), heard["fault"]
+    heard = next(c for c in sent if _faulty(c))
     assert set(heard["loops"]) == {"capture", "detection", "recording"}, heard
-    starts = "OSError: [Errno 36] File name too long: '/tmp/mmm"
-    _check_bounded(heard["loops"]["capture"]["last_error"], starts)
-    assert heard["state"] == "failing" and heard["fault"].startswith(f"capture loop failed ({starts}"), heard
+    assert not _failed(heard), heard["loops"]  # a camera that cannot be opened, not a failed loop
+    starts = "cannot open /tmp/mmm"
+    _check_bounded(heard["fault"], starts, FAULT_MAX)
+    assert heard["state"] == "failing", heard
     # the status file the same, and `quickcam status` shows the fault in one line of reasonable length
-    _check_bounded(camera["loops"]["capture"]["last_error"], starts)
+    _check_bounded(camera["fault"], starts, FAULT_MAX)
     assert shown.returncode in (0, 1), shown.stderr
     assert all(len(line) < 1000 for line in shown.stdout.splitlines()), shown.stdout[:2000]
-    assert f"FAILING (capture loop failed ({starts}" in shown.stdout, shown.stdout
+    assert f"camera cam0: FAILING ({starts}" in shown.stdout, shown.stdout
 
 
 @pytest.mark.parametrize("detector", ["native", "python"])

@@ -20,7 +20,12 @@ import pytest
 
 from tests.conftest import private_endpoint
 from tests.native_build import native_detector
-from tests.test_camera_open import _analysis_cut_mid_way, _ended_incomplete, walk_video  # noqa: F401 - a fixture
+from tests.test_camera_open import (  # noqa: F401 - walk_video: a fixture
+    PATH_TOO_LONG,
+    _analysis_cut_mid_way,
+    _ended_incomplete,
+    walk_video,
+)
 
 
 def _env(root: Path, **overrides: str) -> dict[str, str]:
@@ -43,6 +48,24 @@ def test_a_native_file_for_analysis_that_will_not_open_is_one_line_and_exit_3(tm
     assert "attempt" not in run.stderr, run.stderr  # not retried
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
     assert camera["state"] == "failing" and "garage.mp4" in camera["fault"] and "retrying" not in camera["fault"]
+
+
+def test_a_native_file_path_too_long_for_the_system_is_named_with_the_fix_as_the_python_detector_does(
+        tmp_path: Path) -> None:
+    # std::filesystem::is_regular_file threw ENAMETOOLONG: the camera failed, but its fault was the exception's
+    # words ("filesystem error: status: File name too long [...]"), not the cannot-open text with the fix.
+    video = str(tmp_path / ("m" * 100_000 + ".mp4"))
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=video,
+               QUICKCAM_CAMERA__REALTIME="false")
+    run = subprocess.run([str(native_detector())], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=60)  # no --seconds: it must end by itself
+    assert run.returncode == 3, run.stderr[:3000]
+    assert (f"camera cam0: cannot open {video} — {PATH_TOO_LONG} (not retried: a file analysed as fast as "
+            "possible, [camera] realtime = false, is read once)") in run.stderr, run.stderr[:3000]
+    assert "filesystem error" not in run.stderr, run.stderr[:3000]
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and camera["fault"].startswith(f"cannot open {tmp_path}/mmm"), camera
+    assert all(not loop["errors"] for loop in camera["loops"].values()), camera["loops"]
 
 
 def test_a_native_file_played_in_real_time_that_will_not_open_is_retried_and_its_status_says_so(

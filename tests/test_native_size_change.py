@@ -11,6 +11,10 @@ boxes are clipped to the picture now, as numpy's slices clip them in the Python 
 No change of size, pixel format (gray, 4:4:4, 4:2:2, 4:1:1 JPEG), or coding (progressive JPEG) made
 either detector's loop throw: each is converted or scaled (the native ``sws_getCachedContext`` per
 frame, its recorder resizing to the segment's size).
+
+The Python detector's mixture models (``[motion] algorithm = "mog2"`` and ``"knn"``) are restarted at a
+new detection size as the running average is (``MotionDetector.detect`` resets the background when the
+picture's shape changes): the same clip is analysed by each, the walk recorded as one event.
 """
 
 from __future__ import annotations
@@ -55,13 +59,15 @@ def _clip(path: Path) -> None:
             out.write(cv2.imencode(".jpg", image)[1].tobytes())
 
 
-@pytest.mark.parametrize("detector", ["native", "python"])
+@pytest.mark.parametrize(("detector", "algorithm"), [("native", "running_average"), ("python", "running_average"),
+                                                     ("python", "mog2"), ("python", "knn")])
 def test_a_picture_changing_size_mid_event_is_analysed_and_recorded_without_a_crash(
-        tmp_path: Path, detector: str) -> None:
+        tmp_path: Path, detector: str, algorithm: str) -> None:
     _clip(tmp_path / "clip.mjpeg")
     endpoint = private_endpoint(tmp_path)
     (tmp_path / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\npath = "clip.mjpeg"\nrealtime = false\n[link]\nendpoint = "{endpoint}"\n')
+        f'[camera]\nsource = "file"\npath = "clip.mjpeg"\nrealtime = false\n[motion]\nalgorithm = "{algorithm}"\n'
+        f'[link]\nendpoint = "{endpoint}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
     uploader = _Acking(endpoint)

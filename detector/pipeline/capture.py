@@ -18,6 +18,7 @@ detector exits non-zero.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -88,6 +89,25 @@ def redacted(url: str) -> str:
     return url[:start] + userinfo.partition(":")[0] + ":***" + url[start + len(userinfo):]
 
 
+# The kernel's words for a path it will not look up at all (ENAMETOOLONG), and the fix (native: camera.cpp).
+PATH_TOO_LONG = ("path too long for the system (a name in it over 255 bytes, or all of it over 4095); "
+                 "check [camera] path")
+
+
+def _lookup_errno(path: str) -> int:
+    """0 when ``path`` can be looked up, else the errno of why not.
+
+    Not ``Path.exists``: it raises rather than answer False for a path too long for the kernel
+    (ENAMETOOLONG) or behind a directory this user cannot search (EACCES), and raised here, in
+    the capture loop, a camera that cannot be opened failed the loop instead of being said so.
+    """
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    return 0
+
+
 def open_failure(camera: CameraConfig) -> str:
     """Why ``camera``'s source would not open, as far as can be told, and the likely fix."""
     if camera.source == "camera":
@@ -95,22 +115,27 @@ def open_failure(camera: CameraConfig) -> str:
         if not sys.platform.startswith("linux"):
             return (f"cannot open camera {camera.path or camera.index}; check it is plugged in and not used by "
                     "another program, or set [camera] index")
-        if not Path(device).exists():
+        looked_up = _lookup_errno(device)
+        if looked_up == errno.ENAMETOOLONG:
+            return f"cannot open {device} — {PATH_TOO_LONG}"
+        if looked_up and looked_up != errno.EACCES:
             name = device if camera.path else f"{device} (camera index {camera.index})"
             return (f"cannot open {name} — no such device; list cameras with "
                     "`v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index or path")
-        if not os.access(device, os.R_OK | os.W_OK):
+        if looked_up or not os.access(device, os.R_OK | os.W_OK):
             return (f"cannot open {device} — permission denied; add this user to the 'video' group "
                     "(`sudo usermod -aG video $USER`, then log in again)")
         return (f"cannot open {device} — the device exists but gives no video (another program may be using "
                 "it, or it is not a capture device); try another [camera] index")
     if camera.source == "file":
-        path = Path(camera.path)
-        if not path.exists():
+        looked_up = _lookup_errno(camera.path)
+        if looked_up == errno.ENAMETOOLONG:
+            return f"cannot open {camera.path} — {PATH_TOO_LONG}"
+        if looked_up and looked_up != errno.EACCES:
             return f"cannot open {camera.path} — no such file; check [camera] path"
-        if not path.is_file():
+        if not looked_up and not Path(camera.path).is_file():
             return f"cannot open {camera.path} — not a file; set [camera] path to a video file"
-        if not os.access(path, os.R_OK):
+        if looked_up or not os.access(camera.path, os.R_OK):
             return f"cannot open {camera.path} — permission denied; make it readable by this user"
         return (f"cannot open {camera.path} — not a video this OpenCV can read; check that it plays "
                 "(e.g. `ffprobe` it) or convert it to MP4")

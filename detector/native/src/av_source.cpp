@@ -44,7 +44,10 @@ void AvSource::arm() { deadline_ns_ = config_.source == "stream" ? steady_ns() +
 bool AvSource::open() {
     close();
     const auto& c = config_;
-    if (c.source == "file" && !std::filesystem::is_regular_file(c.path)) return false;
+    // The error_code overload: the throwing one threw a path too long for the kernel (ENAMETOOLONG) as
+    // filesystem_error, said as its words instead of the cannot-open text with the fix (camera.cpp open_failure).
+    std::error_code unusable;
+    if (c.source == "file" && !std::filesystem::is_regular_file(c.path, unusable)) return false;
     av_log_set_level(AV_LOG_QUIET);
     format_ = avformat_alloc_context();
     if (!format_) return false;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -31,25 +32,38 @@ constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
 constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (camera_pipeline.py DETECT_SLACK_NS)
 
+// The kernel's words for a path it will not look up at all (ENAMETOOLONG), and the fix (capture.py PATH_TOO_LONG).
+constexpr const char* kPathTooLong =
+    "path too long for the system (a name in it over 255 bytes, or all of it over 4095); check [camera] path";
+
+// 0 when `path` can be looked up, else the errno of why not (capture.py _lookup_errno).
+int lookup_errno(const std::string& path, struct stat& st) {
+    return ::stat(path.c_str(), &st) == 0 ? 0 : (errno ? errno : EIO);
+}
+
 // Why the camera's source would not open, as far as can be told, and the likely fix
 // (the Python detector's texts, detector/pipeline/capture.py open_failure).
 std::string open_failure(const CameraConfig& c) {
     struct stat st{};
     if (c.source == "camera") {
         std::string device = "/dev/video" + std::to_string(c.index);
-        if (::stat(device.c_str(), &st) != 0)
+        int looked_up = lookup_errno(device, st);
+        if (looked_up && looked_up != EACCES)
             return "cannot open " + device + " (camera index " + std::to_string(c.index) + ") — no such device; list "
                    "cameras with `v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index";
-        if (::access(device.c_str(), R_OK | W_OK) != 0)
+        if (looked_up || ::access(device.c_str(), R_OK | W_OK) != 0)
             return "cannot open " + device + " — permission denied; add this user to the 'video' group "
                    "(`sudo usermod -aG video $USER`, then log in again)";
         return "cannot open " + device + " — the device exists but gives no video (another program may be using it, "
                "or it is not a capture device); try another [camera] index";
     }
     if (c.source == "file") {
-        if (::stat(c.path.c_str(), &st) != 0) return "cannot open " + c.path + " — no such file; check [camera] path";
-        if (!S_ISREG(st.st_mode)) return "cannot open " + c.path + " — not a file; set [camera] path to a video file";
-        if (::access(c.path.c_str(), R_OK) != 0)
+        int looked_up = lookup_errno(c.path, st);
+        if (looked_up == ENAMETOOLONG) return "cannot open " + c.path + " — " + kPathTooLong;
+        if (looked_up && looked_up != EACCES) return "cannot open " + c.path + " — no such file; check [camera] path";
+        if (!looked_up && !S_ISREG(st.st_mode))
+            return "cannot open " + c.path + " — not a file; set [camera] path to a video file";
+        if (looked_up || ::access(c.path.c_str(), R_OK) != 0)
             return "cannot open " + c.path + " — permission denied; make it readable by this user";
         return "cannot open " + c.path + " — not a video this OpenCV can read; check that it plays (e.g. `ffprobe` "
                "it) or convert it to MP4";
