@@ -58,15 +58,17 @@ def _stage(tmp_path: Path, idle_detect_fps: float | None,
     stage = DetectStage(camera, queue.Queue(), buffer, queue.Queue(), DiskWrites(camera.id, outbox), CameraStats(),
                         lambda: FPS)
     looked: list[int] = []
+    stage.told = []  # per look, the source frames since the last look the core was told
     setup = stage._setup
 
     def counted_setup(frame: Frame):  # counts the frames the motion core is given
         detector = setup(frame)
         detect = detector.detect
 
-        def counting(image: np.ndarray):
+        def counting(image: np.ndarray, frames: int = 1):
             looked.append(stage.last_ns)
-            return detect(image)
+            stage.told.append(frames)
+            return detect(image, frames)
 
         detector.detect = counting
         return detector
@@ -109,6 +111,19 @@ def test_idle_the_detect_stage_looks_less_and_sees_an_onset_at_most_one_idle_int
             seen = (onsets[rate] - T0) // PERIOD_NS
             assert [t for t in looked if t >= onsets[rate]] == [T0 + i * PERIOD_NS for i in range(seen, 120)]
     assert 0 <= onsets[5.0] - onsets[None] <= 3 * PERIOD_NS  # one idle interval (1/5 s) at most
+
+
+def test_idle_the_motion_core_is_told_the_source_frames_since_its_last_look(tmp_path: Path) -> None:
+    """Its counters (the light context, the hold) must run in time, not in looks (``motion/looks.py``)."""
+    for rate, idle_told in ((None, 1), (5.0, 3), (2.0, 8)):
+        stage, looked = _stage(tmp_path, rate)
+        for frame in _frames(120, person_from=91):
+            stage.step(frame)
+        assert stage.clock.recording, rate
+        quiet = [told for t, told in zip(looked, stage.told, strict=True) if t < T0 + 91 * PERIOD_NS]
+        assert set(quiet[1:]) == {idle_told}, (rate, quiet)
+        after = [told for t, told in zip(looked, stage.told, strict=True) if t > stage.clock.onset_ns]
+        assert after and set(after) == {1}  # every frame looked at again: as always
 
 
 def test_in_the_dark_every_frame_is_looked_at_even_when_idle(tmp_path: Path) -> None:
