@@ -82,8 +82,15 @@ class DetectStage:
         motion and found no face (a face is confirmed by a second search within a second); a look
         without motion brings every frame back, so the end of the event (and a person the motion core
         missed on a keyframe) is found at the full rate, as without the option. While no event runs,
-        keyframes only with ``idle_keyframes_only`` and no motion at the last look.
+        keyframes only with ``idle_keyframes_only`` and no motion at the last look. A "no" means frames
+        may be skipped before the next look: it is noted for the motion core's clocks (``_frames_since_look``).
         """
+        every = self._every_frame()
+        if not every:
+            self.skipped = True
+        return every
+
+    def _every_frame(self) -> bool:
         if self.dark.dark:
             return True
         if self.clock.recording:
@@ -201,7 +208,8 @@ class DetectStage:
 
         1 whenever no frame was skipped since it (every frame looked at: the
         core runs exactly as it always has); after skipped or undecoded
-        frames, the time since the last look in frames at the source's rate.
+        frames, or once the source was told keyframes only, the time since
+        the last look in frames at the source's rate.
         """
         skipped, self.skipped = self.skipped, False
         if not skipped or not self.last_look_ns:

@@ -177,3 +177,30 @@ def test_the_pre_roll_buffer_keeps_frames_back_to_the_last_quiet_look(tmp_path: 
         assert oldest is not None and oldest <= onset - 4_000_000_000
     else:  # the pre-roll and the slack for detection's lag, no more
         assert oldest is None and buffer.keyframe_at_or_before(onset - 1_000_000_000) is not None
+
+
+def test_idle_keyframes_only_the_motion_core_is_told_the_frames_between_two_keyframes(tmp_path: Path) -> None:
+    """A source decoding keyframes only hands on one frame a GOP and says nothing of the others: the stage's
+    "keyframes only" answer is what tells it frames were skipped (a 1 s GOP at 15 fps: 15 frames a look)."""
+    camera = CameraConfig(fps=FPS, idle_keyframes_only=True)
+    stage = DetectStage(camera, queue.Queue(), FrameBuffer(2_000_000_000, 100, True, camera.id), queue.Queue(),
+                        DiskWrites(camera.id, Outbox(tmp_path / "outbox")), CameraStats(), lambda: FPS)
+    told: list[int] = []
+    setup = stage._setup
+
+    def counted_setup(frame: Frame):
+        detector = setup(frame)
+        detect = detector.detect
+        detector.detect = lambda image, frames=1: told.append(frames) or detect(image, frames)
+        return detector
+
+    stage._setup = counted_setup
+    for index, frame in enumerate(_frames(150, person_from=150)):
+        if index % FPS == 0:  # a keyframe a second: the only frames the source decodes while idle
+            assert not stage.wants_every_frame()  # nothing moves: keyframes only
+            stage.step(frame)
+    assert told == [1] + [FPS] * 9
+    every = CameraConfig(fps=FPS)  # the option off: every frame, never told more than one
+    stage = DetectStage(every, queue.Queue(), FrameBuffer(2_000_000_000, 100, True, every.id), queue.Queue(),
+                        DiskWrites(every.id, Outbox(tmp_path / "outbox2")), CameraStats(), lambda: FPS)
+    assert stage.wants_every_frame() and not stage.skipped
