@@ -19,7 +19,7 @@ map's) stay per look, on purpose. Compounded over the frames not looked at
 stood there all that time: a walker who came in between two looks was
 learnt at 64 % on his first look at 0.5 fps and gone on the next (held-out
 recall 60/65 -> 28/65), and the busy map, forgetting a look's worth of
-frames at once, lost small people in front of the bush (1 fps: 65 -> 63).
+frames at once, lost small people ("small people" at 1 fps: 6/6 -> 4/6).
 A look is one sample of the scene, whatever the time since the last.
 """
 
