@@ -71,6 +71,7 @@ class Watcher:
         self.run = Run()
         self.start = 0
         self.idle, self.moving = IdleRate(config.idle_detect_fps), False  # opt-in, as DetectStage does
+        self.last_look = -1  # the last frame index looked at (the core is told how many frames passed)
 
     def feed(self, index: int, frame) -> None:
         now = int(index * 1e9 / FPS)
@@ -79,7 +80,8 @@ class Watcher:
         if not self.idle.look(now, self.moving or self.clock.recording or self.detector.dark):
             return  # opt-in idle_detect_fps: nothing moved at the last look
         started = time.perf_counter()
-        result = self.detector.detect(frame)
+        frames, self.last_look = (index - self.last_look if self.last_look >= 0 else 1), index
+        result = self.detector.detect(frame, frames) if frames > 1 else self.detector.detect(frame)
         self.run.ms.append((time.perf_counter() - started) * 1000)
         self.moving = result.motion or result.person_waiting  # motion waiting for the person check counts
         action = self.clock.step(now, result.motion)

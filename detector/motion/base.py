@@ -58,6 +58,7 @@ import numpy as np
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
+from quickcam.detector.motion.looks import context_step
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
@@ -254,13 +255,20 @@ class MotionDetector(ABC):
             cv2.accumulateWeighted(gray, self._smoothed, DARK_SMOOTHING)
         return self._smoothed
 
-    def detect(self, image: np.ndarray) -> MotionResult:
-        """The motion verdict on ``image``; the core's arithmetic is the same on every platform (``_without_ipp``)."""
+    def detect(self, image: np.ndarray, frames: int = 1) -> MotionResult:
+        """The motion verdict on ``image``; the core's arithmetic is the same on every platform (``_without_ipp``).
+
+        ``frames``: source frames since the last look, 1 when every frame is
+        looked at; more when an opt-in looks less often (``idle_detect_fps``,
+        keyframes only, the low-power governor, ``dark_interval_s``), so that
+        the core's counters run in real time, not in looks (``looks.py``).
+        """
+        frames = max(1, frames)
         with _without_ipp():
             cfg = self.config
             gray = self.gray = self._prepare(image)
             brightness = float(cv2.mean(gray)[0])
-            self.switch_watch.watch(brightness)
+            self.switch_watch.watch(brightness, frames)
             gray = self._denoise(gray, brightness)
             self.flicker.watch(float(cv2.mean(gray)[0]) if self.dark else brightness)  # (the dark's: denoised)
             if self.reference is None or self.reference.shape != gray.shape:
@@ -273,8 +281,8 @@ class MotionDetector(ABC):
             if normal is None:
                 return self._global_change(gray, brightness, 1.0)
             relearning = self.relearn_left > 0
-            self.light_context = max(0, self.light_context - 1)
-            rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate
+            self.light_context = max(0, self.light_context - context_step(frames, self.light_context_frames))
+            rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate  # per look (``looks.py``)
             self._measure_noise(normal)
             threshold = self.threshold_for(brightness)
             changed_mask = self._foreground(normal, threshold, relearning)
@@ -287,11 +295,11 @@ class MotionDetector(ABC):
             if changed >= cfg.global_change_fraction:
                 return self._global_change(gray, brightness, changed)
             if relearning:  # just after a global change: learn fast, but keep watching
-                self.relearn_left -= 1
-            self._learn(normal, rate, clipped, changed_mask)
+                self.relearn_left = max(0, self.relearn_left - frames)
+            self._learn(normal, rate, clipped, changed_mask, frames)
             result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
             self.switch_watch.remember(normal, self._smoothed)  # for the stillness test on the next frame
-        if self.person is not None and not self.person.allows(image, result.boxes) and result.motion:
+        if self.person is not None and not self.person.allows(image, result.boxes, frames) and result.motion:
             return dataclasses.replace(result, motion=False, person_waiting=True)
         return result
 
@@ -314,7 +322,8 @@ class MotionDetector(ABC):
         self._moving = []
         return self._result(False, changed, brightness=brightness, global_change=True)
 
-    def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None, changed_mask: np.ndarray) -> None:
+    def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None, changed_mask: np.ndarray,
+               frames: int = 1) -> None:
         """Fold ``normal`` into the background, except a person's pixels for their first HOLD_S.
 
         At ``learning_rate`` (a time constant of about 2 s) a person who stops
@@ -324,7 +333,8 @@ class MotionDetector(ABC):
         changed pixel inside last frame's motion boxes is not learnt until it
         has been changed for HOLD_S (a thing left behind, or a person still
         for longer, is then accepted: it cannot hold an event forever). A
-        walker leaves no trail in the background either.
+        walker leaves no trail in the background either. ``frames``: source
+        frames since the last look; a pixel's count goes up by that many.
         """
         assert self.reference is not None
         keep = clipped  # pixels not learnt; copied below before the hold adds to it
@@ -334,7 +344,7 @@ class MotionDetector(ABC):
             changed = changed_mask > 0
             if self._changed_for is None or self._changed_for.shape != changed.shape:
                 self._changed_for = np.zeros(changed.shape, np.uint16)
-            self._changed_for += 1
+            self._changed_for += min(frames, self.hold_frames)
             np.minimum(self._changed_for, self.hold_frames, out=self._changed_for)
             self._changed_for *= changed
             keep = np.zeros(changed.shape, bool) if clipped is None else clipped.copy()

@@ -76,10 +76,13 @@ class PersonCheck:
         self.confirmed_until = -1.0
         self.searches = 0
 
-    def allows(self, image: np.ndarray, boxes: list[Box]) -> bool:
-        """True if this frame's motion (``boxes``, full-frame pixels) may count; call once per frame."""
-        self.now_s += self.frame_s
-        self.tokens = min(self.budget_ms_per_s, self.tokens + self.frame_s * self.budget_ms_per_s)
+    def allows(self, image: np.ndarray, boxes: list[Box], frames: int = 1) -> bool:
+        """True if this frame's motion (``boxes``, full-frame pixels) may count; call once per look.
+
+        ``frames``: source frames since the last look (its clock and budget run in real time).
+        """
+        self.now_s += self.frame_s * frames
+        self.tokens = min(self.budget_ms_per_s, self.tokens + self.frame_s * frames * self.budget_ms_per_s)
         if not boxes:
             return False
         if self.now_s <= self.confirmed_until:

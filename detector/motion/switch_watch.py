@@ -47,7 +47,7 @@ class SwitchWatch:
         """A still blob may be what the light left behind: a switch or a flicker is in context."""
         return bool(self.switched or self.flickering)
 
-    def watch(self, brightness: float) -> None:
+    def watch(self, brightness: float, frames: int = 1) -> None:
         """Arm ``still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
 
         A lamp switched on or off moves the whole frame's mean by several per
@@ -62,7 +62,8 @@ class SwitchWatch:
         LIGHT_CONTEXT_S (1.4826 x the median frame-to-frame move: a sigma,
         robust to the switch itself); in steady light that spread is a tenth
         of LIGHT_JUMP and changes nothing. A jump of LIGHT_JUMP that is not
-        a switch arms ``flickering``: see ``crept_in``.
+        a switch arms ``flickering``: see ``crept_in``. ``frames``: source
+        frames since the last look; the context counts them down (``looks.py``).
         """
         last, self.last_brightness = self.last_brightness, brightness
         if last is None:
@@ -70,8 +71,8 @@ class SwitchWatch:
         step = abs(brightness - last) / max(last, 1.0)
         spread = 1.4826 * statistics.median(self._steps) if self._steps else 0.0
         self._steps.append(step)
-        self.switched = max(0, self.switched - 1)
-        self.flickering = max(0, self.flickering - 1)
+        self.switched = max(0, self.switched - frames)
+        self.flickering = max(0, self.flickering - frames)
         if step >= LIGHT_JUMP:
             self.flickering = self.context_frames
             if step >= FLICKER_K * spread:

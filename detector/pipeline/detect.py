@@ -70,6 +70,7 @@ class DetectStage:
         self.moving = False  # the last frame looked at showed motion
         self.quiet_look_ns = 0  # the last frame looked at without motion: motion began after it
         self.last_look_ns = 0  # the last frame looked at
+        self.skipped = False  # frames came since the last look that were not looked at (``_frames_since_look``)
         self.onset_taken = False  # the running event's onset snapshot is taken (event_keyframes_only may skip)
         self.finished = False  # its source has ended and every event is closed
 
@@ -81,8 +82,15 @@ class DetectStage:
         motion and found no face (a face is confirmed by a second search within a second); a look
         without motion brings every frame back, so the end of the event (and a person the motion core
         missed on a keyframe) is found at the full rate, as without the option. While no event runs,
-        keyframes only with ``idle_keyframes_only`` and no motion at the last look.
+        keyframes only with ``idle_keyframes_only`` and no motion at the last look. A "no" means frames
+        may be skipped before the next look: it is noted for the motion core's clocks (``_frames_since_look``).
         """
+        every = self._every_frame()
+        if not every:
+            self.skipped = True
+        return every
+
+    def _every_frame(self) -> bool:
         if self.dark.dark:
             return True
         if self.clock.recording:
@@ -123,6 +131,7 @@ class DetectStage:
                 continue
             if isinstance(frame, Undecoded):  # read, not looked at: an event ending now keeps them
                 self.last_ns = max(self.last_ns, frame.until_ns)
+                self.skipped = True
                 continue
             self.step(frame)
         if self.clock.recording:
@@ -136,13 +145,10 @@ class DetectStage:
         """Detection on one frame."""
         self.last_ns = frame.time_ns
         # opt-in dark_interval_s sampling only; by default every frame is looked at, in the dark too
-        if self.detector is not None and self.detector.skip(frame.time_ns, self.clock.recording):
-            self._detected(frame.time_ns)
-            return
-        if not self.governor.admit(self.camera.id, frame.time_ns):  # console: low power skips this frame
-            self._detected(frame.time_ns)
-            return
-        if not self.idle.look(frame.time_ns, self.moving or self.clock.recording or self.dark.dark):
+        if ((self.detector is not None and self.detector.skip(frame.time_ns, self.clock.recording))
+                or not self.governor.admit(self.camera.id, frame.time_ns)  # console: low power skips this frame
+                or not self.idle.look(frame.time_ns, self.moving or self.clock.recording or self.dark.dark)):
+            self.skipped = True
             self._detected(frame.time_ns)
             return
         if self.detector is not None and self.zones.changed():  # console: the zone editor saved new zones
@@ -150,7 +156,7 @@ class DetectStage:
                                             zone_mask=self.zones.new_mask(frame.width, frame.height))
             log.info("camera %s: new zones applied (the background is learned again)", self.camera.id)
         detector = self.detector or self._setup(frame)
-        result = detector.detect(frame.image)
+        result = detector.detect(frame.image, self._frames_since_look(frame.time_ns))
         if frame.scale != 1:  # a decoder's shrunk luma: boxes in picture pixels
             result = replace(result, boxes=[tuple(v * frame.scale for v in box) for box in result.boxes])
         self.dark.update(result)
@@ -196,6 +202,19 @@ class DetectStage:
             self.stats.faces += len(faces)
             self.event_faces.add(frame.time_ns, faces)
         self._detected(frame.time_ns)
+
+    def _frames_since_look(self, time_ns: int) -> int:
+        """Source frames since the last look, for the motion core's clocks (``motion/looks.py``).
+
+        1 whenever no frame was skipped since it (every frame looked at: the
+        core runs exactly as it always has); after skipped or undecoded
+        frames, or once the source was told keyframes only, the time since
+        the last look in frames at the source's rate.
+        """
+        skipped, self.skipped = self.skipped, False
+        if not skipped or not self.last_look_ns:
+            return 1
+        return max(1, round((time_ns - self.last_look_ns) * max(1.0, self.fps() or self.camera.fps) / 1e9))
 
     def _motion_between_looks(self, time_ns: int, motion: bool) -> None:
         """``event_keyframes_only``: a quiet look after a look with motion, a GOP later, counts the post-roll

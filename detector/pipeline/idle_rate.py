@@ -15,7 +15,9 @@ between are still recorded: only detection skips them. Off by default
 The motion core then learns from fewer frames a second (the background, the
 map of busy areas such as swaying trees), so in a busy scene an onset can come
 later than that; docs/benchmarks.md section 12c gives the measured cost in
-recall, onset and false events.
+recall, onset and false events. Its counters (the light context, re-learning
+after a switch, the hold) run in real time all the same: the detect stage
+tells it how many frames passed since its last look (``motion/looks.py``).
 """
 
 from __future__ import annotations

@@ -58,15 +58,17 @@ def _stage(tmp_path: Path, idle_detect_fps: float | None,
     stage = DetectStage(camera, queue.Queue(), buffer, queue.Queue(), DiskWrites(camera.id, outbox), CameraStats(),
                         lambda: FPS)
     looked: list[int] = []
+    stage.told = []  # per look, the source frames since the last look the core was told
     setup = stage._setup
 
     def counted_setup(frame: Frame):  # counts the frames the motion core is given
         detector = setup(frame)
         detect = detector.detect
 
-        def counting(image: np.ndarray):
+        def counting(image: np.ndarray, frames: int = 1):
             looked.append(stage.last_ns)
-            return detect(image)
+            stage.told.append(frames)
+            return detect(image, frames)
 
         detector.detect = counting
         return detector
@@ -109,6 +111,19 @@ def test_idle_the_detect_stage_looks_less_and_sees_an_onset_at_most_one_idle_int
             seen = (onsets[rate] - T0) // PERIOD_NS
             assert [t for t in looked if t >= onsets[rate]] == [T0 + i * PERIOD_NS for i in range(seen, 120)]
     assert 0 <= onsets[5.0] - onsets[None] <= 3 * PERIOD_NS  # one idle interval (1/5 s) at most
+
+
+def test_idle_the_motion_core_is_told_the_source_frames_since_its_last_look(tmp_path: Path) -> None:
+    """Its counters (the light context, the hold) must run in time, not in looks (``motion/looks.py``)."""
+    for rate, idle_told in ((None, 1), (5.0, 3), (2.0, 8)):
+        stage, looked = _stage(tmp_path, rate)
+        for frame in _frames(120, person_from=91):
+            stage.step(frame)
+        assert stage.clock.recording, rate
+        quiet = [told for t, told in zip(looked, stage.told, strict=True) if t < T0 + 91 * PERIOD_NS]
+        assert set(quiet[1:]) == {idle_told}, (rate, quiet)
+        after = [told for t, told in zip(looked, stage.told, strict=True) if t > stage.clock.onset_ns]
+        assert after and set(after) == {1}  # every frame looked at again: as always
 
 
 def test_in_the_dark_every_frame_is_looked_at_even_when_idle(tmp_path: Path) -> None:
@@ -162,3 +177,30 @@ def test_the_pre_roll_buffer_keeps_frames_back_to_the_last_quiet_look(tmp_path: 
         assert oldest is not None and oldest <= onset - 4_000_000_000
     else:  # the pre-roll and the slack for detection's lag, no more
         assert oldest is None and buffer.keyframe_at_or_before(onset - 1_000_000_000) is not None
+
+
+def test_idle_keyframes_only_the_motion_core_is_told_the_frames_between_two_keyframes(tmp_path: Path) -> None:
+    """A source decoding keyframes only hands on one frame a GOP and says nothing of the others: the stage's
+    "keyframes only" answer is what tells it frames were skipped (a 1 s GOP at 15 fps: 15 frames a look)."""
+    camera = CameraConfig(fps=FPS, idle_keyframes_only=True)
+    stage = DetectStage(camera, queue.Queue(), FrameBuffer(2_000_000_000, 100, True, camera.id), queue.Queue(),
+                        DiskWrites(camera.id, Outbox(tmp_path / "outbox")), CameraStats(), lambda: FPS)
+    told: list[int] = []
+    setup = stage._setup
+
+    def counted_setup(frame: Frame):
+        detector = setup(frame)
+        detect = detector.detect
+        detector.detect = lambda image, frames=1: told.append(frames) or detect(image, frames)
+        return detector
+
+    stage._setup = counted_setup
+    for index, frame in enumerate(_frames(150, person_from=150)):
+        if index % FPS == 0:  # a keyframe a second: the only frames the source decodes while idle
+            assert not stage.wants_every_frame()  # nothing moves: keyframes only
+            stage.step(frame)
+    assert told == [1] + [FPS] * 9
+    every = CameraConfig(fps=FPS)  # the option off: every frame, never told more than one
+    stage = DetectStage(every, queue.Queue(), FrameBuffer(2_000_000_000, 100, True, every.id), queue.Queue(),
+                        DiskWrites(every.id, Outbox(tmp_path / "outbox2")), CameraStats(), lambda: FPS)
+    assert stage.wants_every_frame() and not stage.skipped

@@ -414,6 +414,8 @@ void CameraPipeline::capture_loop() {
     constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
     int64_t idle_next_ns = 0;
     int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
+    int64_t last_look_ns = 0;   // the last frame looked at
+    bool skipped = false;       // frames came since the last look that were not looked at (detect.py)
     bool moving = false, zone_set = false;
     ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
     // A throw restarts this loop clean (Loop::supervise): the running event is closed at its last frame, its
@@ -496,8 +498,15 @@ void CameraPipeline::capture_loop() {
                 log::error("camera ", config_.id, ": ", e.what(), "; watching the whole picture");
             }
         }
+        if (!look) skipped = true;
         if (look) {
-            result = motion.detect(frame.luma());
+            // source frames since the last look: 1 unless some were skipped (detect.py's _frames_since_look)
+            int frames = 1;
+            if (skipped && last_look_ns)
+                frames = std::max(1, int(std::llround(double(frame.time_ns - last_look_ns) * std::max(1.0, fps) / 1e9)));
+            skipped = false;
+            last_look_ns = frame.time_ns;
+            result = motion.detect(frame.luma(), true, frames);
             blinded = watch_view(guard, motion.gray(), frame);
             moving = result.motion;
             bool now_dark = result.dark;

@@ -94,7 +94,7 @@ double RunningAverageMotion::threshold_for(double brightness) const {
     return std::max(scaled, kNoiseK * noise_.value_or(kNoiseMin));
 }
 
-void RunningAverageMotion::watch_switch(double brightness) {
+void RunningAverageMotion::watch_switch(double brightness, int frames) {
     // switch_watch.py's SwitchWatch.watch: a switch is a jump of kLightJump that also stands kFlickerK times
     // out of the light's own frame-to-frame spread over the last LIGHT_CONTEXT_S (1.4826 x their
     // median: a sigma robust to the switch itself); a jump of kLightJump that is not a switch is a
@@ -106,8 +106,8 @@ void RunningAverageMotion::watch_switch(double brightness) {
     double spread = steps_.empty() ? 0.0 : 1.4826 * statistics_median(steps_);
     steps_.push_back(step);
     if (int(steps_.size()) > light_context_frames_) steps_.pop_front();  // a deque with maxlen
-    switched_ = std::max(0, switched_ - 1);
-    flickering_ = std::max(0, flickering_ - 1);
+    switched_ = std::max(0, switched_ - frames);
+    flickering_ = std::max(0, flickering_ - frames);
     if (step >= kLightJump) {
         flickering_ = light_context_frames_;
         if (step >= kFlickerK * spread) switched_ = light_context_frames_;
@@ -178,10 +178,11 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     return result(false, changed, brightness, true);
 }
 
-MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range) {
+MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range, int frames) {
+    frames = std::max(1, frames);
     prepare(image, video_range);
     double brightness = cv::mean(gray_)[0];
-    watch_switch(brightness);
+    watch_switch(brightness, frames);
     const cv::Mat& gray = denoise(brightness);
     flicker_.watch(dark_ ? cv::mean(gray)[0] : brightness);  // (the dark's: denoised)
     if (reference_.empty() || reference_.size() != gray.size()) {
@@ -194,7 +195,8 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     if (gain.global) return global_change(gray, brightness, 1.0);
     const cv::Mat& normal = gain.gained ? gain.normal : gray;
     bool relearning = relearn_left_ > 0;
-    light_context_ = std::max(0, light_context_ - 1);
+    // looks.py's context_step: never the whole context at once (a context armed at one look holds at the next)
+    light_context_ = std::max(0, light_context_ - std::max(1, std::min(frames, light_context_frames_ - 1)));
     double rate = relearning ? std::max(kRelearnRate, config_.learning_rate) : config_.learning_rate;
     measure_noise(normal);
     double threshold = threshold_for(brightness);
@@ -204,14 +206,14 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     if (!zone_.mask.empty()) cv::bitwise_and(changed_, zone_.mask, changed_);  // pixels outside the zones
     double changed = double(cv::countNonZero(changed_)) / zone_.area;
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
-    if (relearning) --relearn_left_;  // just after a global change: learn fast, but keep watching
-    learn(normal, rate, gain.gained ? &gain.clipped : nullptr);
+    if (relearning) relearn_left_ = std::max(0, relearn_left_ - frames);  // just after a global change: learn fast
+    learn(normal, rate, gain.gained ? &gain.clipped : nullptr, frames);
     MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold);
     normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
     return out;
 }
 
-void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::Mat* clipped) {
+void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames) {
     // base.py's _learn: fold `normal` into the background, except clipped pixels and a person's
     // pixels (changed, inside last frame's motion boxes) until they have been changed for HOLD_S:
     // a person who stands still stays motion; a thing left behind joins after HOLD_S.
@@ -220,11 +222,11 @@ void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::M
         changed_for_.release();  // no one to hold: counting starts again with the next motion
     } else {
         if (changed_for_.size() != changed_.size()) changed_for_ = cv::Mat::zeros(changed_.size(), CV_16U);
-        const int hold = hold_frames_;
+        const int hold = hold_frames_, add = std::min(frames, hold_frames_);  // counted in source frames
         for (int y = 0; y < changed_.rows; ++y) {
             const uchar* c = changed_.ptr<uchar>(y);
             ushort* n = changed_for_.ptr<ushort>(y);
-            for (int x = 0; x < changed_.cols; ++x) n[x] = c[x] ? ushort(std::min(int(n[x]) + 1, hold)) : 0;
+            for (int x = 0; x < changed_.cols; ++x) n[x] = c[x] ? ushort(std::min(int(n[x]) + add, hold)) : 0;
         }
         if (clipped)
             clipped->copyTo(keep_);

@@ -41,7 +41,9 @@ public:
     RunningAverageMotion(const MotionConfig& config, double fps);
     // gray: 8-bit, any size. video_range: its levels span 16..235 (a video's luma plane) and are
     // stretched to 0..255 like the Python detector's gray from BGR. Boxes are in its pixels.
-    MotionResult detect(const cv::Mat& gray, bool video_range = true);
+    // frames: source frames since the last look (1: every frame is looked at); the counters (light
+    // context, re-learning, the switch watch, the hold) step down by that many (motion/looks.py).
+    MotionResult detect(const cv::Mat& gray, bool video_range = true, int frames = 1);
     // The camera was away: start the background again from the next frame (base.py's restart).
     void restart();
     // Watch only `zone_mask` (zones.hpp, any size; empty: everything), from the next background on.
@@ -53,11 +55,11 @@ public:
 
 private:
     void prepare(const cv::Mat& image, bool video_range);
-    void watch_switch(double brightness);
+    void watch_switch(double brightness, int frames);
     const cv::Mat& denoise(double brightness);
     void measure_noise(const cv::Mat& normal);
     void foreground(const cv::Mat& normal, double threshold);
-    void learn(const cv::Mat& normal, double rate, const cv::Mat* clipped);
+    void learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames);
     MotionResult global_change(const cv::Mat& gray, double brightness, double changed);
     MotionResult result(bool motion, double area, double brightness, bool global) const;
     bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
