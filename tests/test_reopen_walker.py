@@ -123,6 +123,7 @@ class _Uploader(UploaderPeer):
         self.items: list[dict] = []
         self.onsets: list[bytes] = []  # each event's onset snapshot (JPEG)
         self.states: list[tuple[float, str]] = []
+        self.dropped = 0  # frames not looked at (skipped for detection)
         super().__init__(endpoint)
 
     def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
@@ -132,7 +133,9 @@ class _Uploader(UploaderPeer):
                 self.onsets.append(message.payload or b"")
             return protocol.make_header("ack", ref=message.header["id"])
         if message.type == "status":
-            self.states.append((time.time(), message.header["cameras"].get("cam0", {}).get("state", "")))
+            camera = message.header["cameras"].get("cam0", {})
+            self.states.append((time.time(), camera.get("state", "")))
+            self.dropped = camera.get("dropped", self.dropped)
         return credit() if message.type in ("hello", "status") else None
 
 
@@ -173,7 +176,9 @@ def test_a_walker_right_after_the_camera_comes_back_is_an_event_from_his_first_f
     events = list(dict.fromkeys(i["event"] for i in uploader.items))
     assert len(events) == 1, uploader.items  # the walk, and nothing from the still scene or the gap
     late = _frame_shown(tmp_path / "walker.ts", uploader.onsets[0]) - SCENES[scene].walk_frame()
-    print(f"{detector} {scene}: the onset snapshot shows the walk's frame {late:+d}; {len(uploader.items)} items")
+    print(f"{detector} {scene}: the onset snapshot shows the walk's frame {late:+d}; "
+          f"{uploader.dropped} frame(s) skipped for detection")
     assert 0 <= late <= ONSET_LATE_FRAMES, (late, uploader.items)
+    assert uploader.dropped == 0  # every frame looked at, those the stream held back while it opened too
     segments = [i for i in uploader.items if i["type"] == "segment"]
     assert segments and segments[-1]["final"], segments
