@@ -1,9 +1,15 @@
 """A camera that comes back with someone walking is seen at once, by both detectors.
 
-A live MPEG-TS stream over HTTP on 127.0.0.1 shows a still scene for a few seconds and
-ends; the camera stays away (the reopen's request is answered only ``GAP_S`` later, as a
-camera that reboots); then it sends the demo scene, 20 % darker (the background learnt
-before is stale), with a walker, at the clip's own pace:
+A live stream on 127.0.0.1 shows a still scene for a few seconds and goes away for ~6 s;
+then it sends the demo scene, 20 % darker (the background learnt before is stale), with a
+walker, at the clip's own pace. Two ways of going away:
+
+- ``http``: MPEG-TS over HTTP that ends; the reopen's request is answered only ``GAP_S``
+  later (a camera that reboots);
+- ``rtsp``: GStreamer's RTSP server, killed (the connection drops, reopens are refused)
+  and started again ``GAP_S`` later on the same port.
+
+And two walks:
 
 - ``entering``: the walker comes in just after the camera is back and crosses in 2.5 s;
 - ``in_view``: he is already in the first frame back, so the background is learnt again
@@ -24,7 +30,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from itertools import pairwise
@@ -37,7 +42,9 @@ import pytest
 
 from quickcam.common import protocol
 from quickcam.detector.sources import DemoSource, Walk
-from tests.conftest import QUICKCAM, private_endpoint
+from tests.conftest import QUICKCAM, free_port, private_endpoint
+from tests.detector.test_passthrough_rtsp import SERVER as RTSP_SERVER
+from tests.detector.test_passthrough_rtsp import SYSTEM_PYTHON, _gst_rtsp_missing
 from tests.fakes.h264 import write_h264
 from tests.fakes.http_camera import Answer, HttpCamera
 from tests.fakes.uploader_peer import UploaderPeer, credit
@@ -101,25 +108,79 @@ def _frame_shown(clip: Path, jpeg: bytes) -> int:
     return int(np.argmin([np.abs(picture.astype(np.float32) - shot).mean() for picture in pictures]))
 
 
-class _Camera:
-    """Still scene, gone for ``GAP_S``, back with the walker; ``back_at`` is when its first bytes went out."""
+class _HttpCamera:
+    """Still scene; the stream ends; the reopen is answered ``GAP_S`` later with the walker (``back_at``)."""
 
-    def __init__(self, still: Path, walker: Path) -> None:
-        self.still, self.walker = _paced(still), _paced(walker)
-        self.still_ended = threading.Event()
-        self.back_at = 0.0
+    def __init__(self, tmp_path: Path, scene: Scene) -> None:
+        self.clip = _clips(tmp_path, scene, "mpegts", ".ts")
+        self.still, self.walker = _paced(tmp_path / "still.ts"), _paced(self.clip)
+        self.gone_at = self.back_at = 0.0
         self.server = HttpCamera(self._answer, path="/cam.ts")
+        self.url = self.server.url
 
     def _answer(self, number: int) -> Answer:
         if number == 1:
             return Answer(self.still, "video/mp2t", chunk_s=CHUNK_S)
         if number == 2:  # the reopen: the camera answers only once it is back
-            self.still_ended.set()
+            self.gone_at = time.time()
             if self.server.closing.wait(GAP_S):
                 return Answer([], "video/mp2t")
             self.back_at = time.time()
             return Answer(self.walker, "video/mp2t", chunk_s=CHUNK_S)
         return Answer([], "video/mp2t", hold=True)  # gone again, silent, until the test ends
+
+    def play(self, uploader: _Uploader) -> None:
+        """The server plays its part by itself."""
+
+    def close(self) -> None:
+        self.server.close()
+
+
+class _RtspCamera:
+    """GStreamer's RTSP server with the still scene, killed once it was watched ``STILL_S`` (the connection
+    drops, reopens are refused), started again ``GAP_S`` later on the same port with the walker."""
+
+    def __init__(self, tmp_path: Path, scene: Scene) -> None:
+        missing = _gst_rtsp_missing()
+        if missing:
+            pytest.skip(missing)
+        self.still = write_h264(tmp_path / "still.mp4", 60.0, FPS, 1.0, WIDTH, HEIGHT, walks=())
+        self.clip = _clips(tmp_path, scene, "mp4", ".mp4")
+        self.port = free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+        self.gone_at = self.back_at = 0.0
+        self.server = self._serve(self.still)
+
+    def _serve(self, clip: Path) -> subprocess.Popen:
+        server = subprocess.Popen([SYSTEM_PYTHON, str(RTSP_SERVER), str(clip), str(self.port)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        return server
+
+    def play(self, uploader: _Uploader) -> None:
+        deadline = time.monotonic() + 30
+        while not any(s == "ok" for _, s in uploader.states) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(STILL_S)
+        self._stop()
+        self.gone_at = time.time()
+        time.sleep(GAP_S)
+        self.server = self._serve(self.clip)
+        self.back_at = time.time()
+
+    def _stop(self) -> None:
+        self.server.terminate()
+        self.server.wait(10)
+
+    def close(self) -> None:
+        self._stop()
+
+
+def _clips(tmp_path: Path, scene: Scene, container: str, suffix: str) -> Path:
+    """The still scene (``still`` + suffix) and the walker's clip, whose path is returned."""
+    write_h264(tmp_path / f"still{suffix}", STILL_S, FPS, 1.0, WIDTH, HEIGHT, walks=(), container=container)
+    return write_h264(tmp_path / f"walker{suffix}", BACK_S, FPS, 1.0, WIDTH, HEIGHT, walks=(scene.walk,),
+                      container=container, start_s=scene.start_s, light=LIGHT_BACK)
 
 
 class _Uploader(UploaderPeer):
@@ -148,15 +209,12 @@ class _Uploader(UploaderPeer):
 @pytest.mark.realtime  # the stream is sent at its own pace and the gap is wall-clock time
 @pytest.mark.parametrize("scene", sorted(SCENES))
 @pytest.mark.parametrize("detector", ["native", "python"])
+@pytest.mark.parametrize("transport", ["http", "rtsp"])
 def test_a_walker_right_after_the_camera_comes_back_is_an_event_from_his_first_frames(
-        tmp_path: Path, detector: str, scene: str) -> None:
+        tmp_path: Path, transport: str, detector: str, scene: str) -> None:
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    write_h264(tmp_path / "still.ts", STILL_S, FPS, 1.0, WIDTH, HEIGHT, walks=(), container="mpegts")
-    write_h264(tmp_path / "walker.ts", BACK_S, FPS, 1.0, WIDTH, HEIGHT, walks=(SCENES[scene].walk,),
-               container="mpegts", start_s=SCENES[scene].start_s, light=LIGHT_BACK)
-    camera = _Camera(tmp_path / "still.ts", tmp_path / "walker.ts")
-    (tmp_path / "quickcam.toml").write_text(
-        f'[camera]\nsource = "stream"\npath = "{camera.server.url}"\nfps = {FPS}\n')
+    camera = (_HttpCamera if transport == "http" else _RtspCamera)(tmp_path, SCENES[scene])
+    (tmp_path / "quickcam.toml").write_text(f'[camera]\nsource = "stream"\npath = "{camera.url}"\nfps = {FPS}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     env["QUICKCAM_LINK__ENDPOINT"] = private_endpoint(tmp_path)
     env["QUICKCAM_LINK__HEARTBEAT_S"] = "0.5"  # a status on the wire every 0.5 s
@@ -164,25 +222,24 @@ def test_a_walker_right_after_the_camera_comes_back_is_an_event_from_his_first_f
     process = subprocess.Popen([*command, "--config", "quickcam.toml"], cwd=tmp_path, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        assert camera.still_ended.wait(30), "the detector never reopened the stream"
-        gone_at = time.time()
-        deadline = time.monotonic() + GAP_S + BACK_S + 20
+        camera.play(uploader)
+        deadline = time.monotonic() + STILL_S + GAP_S + BACK_S + 30
         while not any(i["type"] == "segment" and i["final"] for i in uploader.items) and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         process.kill()
         stderr = process.communicate(timeout=30)[1]
-        camera.server.close()
+        camera.close()
         uploader.close()
     assert "Traceback" not in stderr and "terminate called" not in stderr, stderr
-    assert camera.back_at, "the camera never came back"
+    assert camera.gone_at and camera.back_at, "the camera never went away, or never came back"
     states = uploader.states
-    assert any(s == "lost" for t, s in states if gone_at <= t < camera.back_at), states  # blind, and said so
+    assert any(s == "lost" for t, s in states if camera.gone_at <= t < camera.back_at), states  # blind, and said so
     assert any(s == "ok" for t, s in states if t > camera.back_at + 0.5), states  # back, and said so
     events = list(dict.fromkeys(i["event"] for i in uploader.items))
     assert len(events) == 1, uploader.items  # the walk, and nothing from the still scene or the gap
-    late = _frame_shown(tmp_path / "walker.ts", uploader.onsets[0]) - SCENES[scene].walk_frame()
-    print(f"{detector} {scene}: the onset snapshot shows the walk's frame {late:+d}; "
+    late = _frame_shown(camera.clip, uploader.onsets[0]) - SCENES[scene].walk_frame()
+    print(f"{transport} {detector} {scene}: the onset snapshot shows the walk's frame {late:+d}; "
           f"{uploader.dropped} frame(s) skipped for detection")
     assert 0 <= late <= ONSET_LATE_FRAMES, (late, uploader.items)
     assert uploader.dropped == 0  # every frame looked at, those the stream held back while it opened too
