@@ -1,7 +1,12 @@
 """The capture stage: frames from the source into the FrameBuffer (for recording) and to detection.
 
 A live source never waits: when detection is behind, its oldest waiting frame
-is skipped for detection only (still recorded) and counted. A source that is
+is skipped for detection only (still recorded) and counted. Except right after
+it opened: a stream hands over at once the frames it read while it was opened
+(FFmpeg reads ~20 of them to learn the frame rate: 2 s at 10 fps), and those
+wait for detection, for at most as long as the open took (``CATCH_UP_MAX_S``);
+skipped, the first seconds after every reopen went unwatched and a walker
+coming in as the camera came back was seen only as he left. A source that is
 not live (a file read as fast as possible) waits for detection and for the
 recorder instead, so it is analysed exactly as in real time.
 
@@ -45,6 +50,8 @@ log = logging.getLogger(__name__)
 
 STILL_LOST_LOG_S = 60.0
 FILE_REOPEN_ATTEMPTS = 3  # a file analysed as fast as possible that went away: reopened this often, then given up
+CATCH_UP_MAX_S = 5.0  # right after an open, frames wait for detection for as long as it took, up to this (FFmpeg's
+# analyzeduration: what a stream can have buffered while it opened)
 
 
 class Lost:
@@ -162,6 +169,7 @@ class CaptureStage:
         self.packets_until_ns = 0  # the newest packet handed to the recorder
         self.recording_ok: Callable[[], bool] = lambda: True  # the pipeline says whether every frame is still recorded
         self.delivered_ns = 0  # the newest frame handed to detection
+        self.catch_up_until = 0.0  # (monotonic) until then a live source's frames wait for detection: see the module
 
     def run(self, loop: Loop) -> None:
         try:
@@ -309,6 +317,7 @@ class CaptureStage:
                 return False
         while not self.stop.is_set():
             loop.beat()
+            asked = time.monotonic()
             try:
                 opened = self.source.open()
                 reason = "" if opened else "cannot open"
@@ -316,7 +325,9 @@ class CaptureStage:
                 opened, reason = False, describe(exc)
             if opened:
                 self.is_open = True
-                self.pace.opened(time.monotonic())
+                now = time.monotonic()
+                self.catch_up_until = now + min(now - asked, CATCH_UP_MAX_S)  # what it read while it opened
+                self.pace.opened(now)
                 self.stats.width, self.stats.height = self.source.width, self.source.height
                 self.stats.open_error = self.stats.retrying = self.stats.lost_why = ""
                 return True
@@ -389,14 +400,17 @@ class CaptureStage:
 
     def _put_detect(self, frame: Frame | Lost | Undecoded | None, loop: Loop) -> None:
         while True:
+            # a file read as fast as possible waits for detection, to its last frame; a live source only
+            # with the frames it read while it opened (the module's docstring)
+            waits = not self.source.live or time.monotonic() < self.catch_up_until
             try:
-                if self.source.live:
-                    self.detect_queue.put_nowait(frame)
-                else:  # a file read as fast as possible waits for detection, to its last frame
+                if waits:
                     self.detect_queue.put(frame, timeout=0.1)
+                else:
+                    self.detect_queue.put_nowait(frame)
                 return
             except queue.Full:
-                if not self.source.live:
+                if waits:
                     loop.beat()
                     if self.stop.is_set() and frame is not None:
                         return

@@ -142,6 +142,56 @@ def test_a_lost_marker_keeps_its_place_when_detection_is_behind_on_a_live_camera
     assert stage.stats.dropped == 2
 
 
+class _SlowOpen(ScriptedSource):
+    """A live stream whose open takes ``OPEN_S`` (FFmpeg reading its first frames to learn the frame rate)."""
+
+    OPEN_S = 0.5
+
+    def open(self) -> bool:
+        time.sleep(self.OPEN_S)
+        return super().open()
+
+
+def test_the_frames_a_live_stream_read_while_it_opened_wait_for_detection_then_it_never_waits(
+        tmp_path: Path) -> None:
+    """They come at once after the open: skipped, the first seconds after every reopen went unwatched.
+    For as long as the open took, frames wait for a detection that is behind; after it, the oldest are skipped."""
+    from quickcam.detector.pipeline.capture import CaptureStage
+    from quickcam.detector.pipeline.frames import FrameBuffer
+    from quickcam.detector.pipeline.stats import CameraStats
+    from quickcam.detector.pipeline.supervise import Loop
+
+    source = _SlowOpen(lambda i: None, 0)
+    source.live = True
+    waiting: queue.Queue = queue.Queue(maxsize=3)
+    stage = CaptureStage(camera_config(tmp_path), source, FrameBuffer(10**9, 8, True, "cam0"), waiting,
+                         CameraStats(), threading.Event())
+    loop = Loop("capture", lambda _loop: None)
+    assert stage._open_with_backoff(loop)
+    frames = [Frame(np.zeros((2, 2), np.uint8), T0_NS + n, n) for n in range(12)]
+    looked: list[Frame] = []
+
+    def detection() -> None:  # behind: 10 ms a frame, for the first 8
+        for _ in range(8):
+            looked.append(waiting.get())
+            time.sleep(0.01)
+
+    behind = threading.Thread(target=detection)
+    behind.start()
+    started = time.monotonic()
+    for frame in frames[:8]:  # the burst: none skipped
+        stage._put_detect(frame, loop)
+    behind.join(5)
+    assert [f.time_ns - T0_NS for f in looked] == list(range(8)) and stage.stats.dropped == 0
+    assert time.monotonic() - started < _SlowOpen.OPEN_S
+    time.sleep(max(0.0, stage.catch_up_until - time.monotonic()))
+    waited = time.monotonic()
+    for frame in frames[8:]:  # after it, nobody looking: the oldest is skipped at once
+        stage._put_detect(frame, loop)
+    assert time.monotonic() - waited < 0.05
+    assert [f.time_ns - T0_NS for f in waiting.queue] == [9, 10, 11] and stage.stats.dropped == 1
+
+
 class _Flaky(ScriptedSource):
     """Loses the camera at frame 20; the next two reopen attempts fail."""
 

@@ -13,13 +13,14 @@ from quickcam.detector.sources import DemoSource, Walk
 def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0, width: int = 320,
                height: int = 240, walks: tuple[Walk, ...] = (Walk(1.0, 3.0),), bitrate: int = 0,
                container: str = "mp4", keyframes: tuple[int, ...] = (), codec: str = "libx264",
-               light: float = 1.0) -> Path:
+               light: float = 1.0, start_s: float = 0.0) -> Path:
     """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send).
 
     ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming);
-    ``light``: the scene's brightness times this (0.05: night, below ``dark_threshold``).
+    ``light``: the scene's brightness times this (0.05: night, below ``dark_threshold``);
+    ``start_s``: the scene's time at the first frame (a walker already in view when the clip begins).
     """
-    demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0)
+    demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0, start_s=start_s)
     with av.open(str(path), mode="w", format=container) as output:
         stream = output.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
