@@ -206,10 +206,15 @@ class _Uploader(UploaderPeer):
         return credit() if message.type in ("hello", "status") else None
 
 
+# Every walk and detector over HTTP; over RTSP (24 s a run) only the case the RTSP path adds:
+# the Python detector's burst of frames read while it opens (57 frames skipped before the fix).
+# The native detector's RTSP reopen is the same restart as its HTTP one.
+CASES = [("http", detector, scene) for detector in ("native", "python") for scene in sorted(SCENES)] + [
+    ("rtsp", "python", "entering")]
+
+
 @pytest.mark.realtime  # the stream is sent at its own pace and the gap is wall-clock time
-@pytest.mark.parametrize("scene", sorted(SCENES))
-@pytest.mark.parametrize("detector", ["native", "python"])
-@pytest.mark.parametrize("transport", ["http", "rtsp"])
+@pytest.mark.parametrize(("transport", "detector", "scene"), CASES)
 def test_a_walker_right_after_the_camera_comes_back_is_an_event_from_his_first_frames(
         tmp_path: Path, transport: str, detector: str, scene: str) -> None:
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
