@@ -42,6 +42,7 @@ from _motion_at import factory_at  # noqa: E402
 from detection_corpus import FPS, SPLITS, Clip, Composer  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
+from quickcam.detector.console.governor import FullRate, Governor  # noqa: E402
 from quickcam.detector.events import Action, EventClock  # noqa: E402
 from quickcam.detector.motion import create_detector  # noqa: E402
 from quickcam.detector.pipeline.idle_rate import IdleRate  # noqa: E402
@@ -63,8 +64,10 @@ class Run:
 class Watcher:
     """The detector's detection loop for one configuration, fed one frame at a time."""
 
-    def __init__(self, config: MotionConfig, recording: RecordingConfig, create: Callable = create_detector) -> None:
+    def __init__(self, config: MotionConfig, recording: RecordingConfig, create: Callable = create_detector,
+                 governor: Governor | None = None) -> None:
         self.config = config
+        self.governor = governor or FullRate()  # the console's low power, asked as DetectStage asks it
         self.detector = create(config, fps=FPS)
         self.clock = EventClock(int(recording.post_roll_s * 1e9), int(recording.max_event_s * 1e9),
                                 int(recording.min_event_s * 1e9), config.trigger_frames)
@@ -77,6 +80,8 @@ class Watcher:
         now = int(index * 1e9 / FPS)
         if self.detector.skip(now, self.clock.recording):
             return  # opt-in dark_interval_s: not looking
+        if not self.governor.admit("cam", now):
+            return  # low power: this frame is not looked at (bench/low_power_recall.py)
         if not self.idle.look(now, self.moving or self.clock.recording or self.detector.dark):
             return  # opt-in idle_detect_fps: nothing moved at the last look
         started = time.perf_counter()
@@ -140,15 +145,21 @@ def score(run: Run, clip: Clip, pre_roll: int, post_roll: int) -> Score:
 
 
 def evaluate(composer: Composer, configs: dict[str, MotionConfig], conditions: list[str],
-             recording: RecordingConfig, cores: dict[str, Callable] | None = None) -> dict[str, dict[str, Score]]:
-    """Scores per configuration and condition; ``cores`` names another motion core for some configurations."""
-    cores = cores or {}
+             recording: RecordingConfig, cores: dict[str, Callable] | None = None,
+             governors: dict[str, Callable[[], Governor]] | None = None) -> dict[str, dict[str, Score]]:
+    """Scores per configuration and condition.
+
+    ``cores`` names another motion core for some configurations; ``governors`` a
+    low-power governor for some (a factory: each clip starts with a fresh one).
+    """
+    cores, governors = cores or {}, governors or {}
     cv2.setNumThreads(1)
     pre_roll, post_roll = int(recording.pre_roll_s * FPS), int(recording.post_roll_s * FPS)
     scores: dict[str, dict[str, Score]] = {name: {} for name in configs}
     for condition in conditions:
         clip = composer.clip(condition)
-        watchers = {name: Watcher(cfg, recording, cores.get(name, create_detector)) for name, cfg in configs.items()}
+        watchers = {name: Watcher(cfg, recording, cores.get(name, create_detector),
+                                  governors[name]() if name in governors else None) for name, cfg in configs.items()}
         index = -1
         for index, frame in enumerate(clip.frames):
             for watcher in watchers.values():
