@@ -19,37 +19,18 @@ import os
 import shutil
 import struct
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from quickcam.common import protocol
 from quickcam.detector.sources import Walk
 from tests.conftest import REPO, private_endpoint
 from tests.fakes.h264 import write_h264
-from tests.fakes.uploader_peer import UploaderPeer, credit
+from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 FPS, SECONDS = 10.0, 12.0
 SHIM = REPO / "tests" / "fakes" / "eio_once.c"
-
-
-class _Uploader(UploaderPeer):
-    """Credit for hello and status, an ack for every item; keeps the segments' headers."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.segments: list[dict] = []
-        self.lock = threading.Lock()
-        super().__init__(endpoint)
-
-    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
-        if message.type == "segment":
-            with self.lock:
-                self.segments.append(message.header)
-        if message.type in ("snapshot", "segment"):
-            return protocol.make_header("ack", ref=message.header["id"])
-        return credit()
 
 
 def _shim(tmp_path: Path) -> Path:
@@ -80,7 +61,7 @@ def _analyse(root: Path, video: Path, env: dict[str, str]) -> tuple[list[tuple],
         f'[camera]\nsource = "file"\npath = "{video}"\nrealtime = false\n'
         '[recording]\npre_roll_s = 1.0\npost_roll_s = 1.0\nsegment_s = 1.0\n'
         f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 1\n')
-    uploader = _Uploader(endpoint)
+    uploader = AckingPeer(endpoint)
     try:
         run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "30"], cwd=root,
                              env=env, capture_output=True, text=True, timeout=60)

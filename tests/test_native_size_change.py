@@ -27,24 +27,14 @@ from pathlib import Path
 import cv2
 import pytest
 
-from quickcam.common import protocol
 from quickcam.detector.sources import DemoSource, Walk
 from tests.conftest import QUICKCAM, private_endpoint
-from tests.fakes.uploader_peer import UploaderPeer, credit
+from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 FPS = 25.0  # the raw MJPEG demuxer's rate
 FRAMES = 300
 SIZES = ((320, 240), (320, 180), (320, 200))  # width, height: from frame 40 each 10 frames the next, in the walk
-
-
-class _Acking(UploaderPeer):
-    """Credit for hello and status, an ack for every item (the detector's stop does not wait for acks)."""
-
-    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
-        if message.type in ("snapshot", "segment"):
-            return protocol.make_header("ack", ref=message.header["id"])
-        return credit()
 
 
 def _clip(path: Path) -> None:
@@ -70,7 +60,7 @@ def test_a_picture_changing_size_mid_event_is_analysed_and_recorded_without_a_cr
         f'[link]\nendpoint = "{endpoint}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    uploader = _Acking(endpoint)
+    uploader = AckingPeer(endpoint)
     try:
         run = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=90)

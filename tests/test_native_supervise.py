@@ -19,7 +19,6 @@ import json
 import os
 import re
 import subprocess
-import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -28,34 +27,16 @@ import av
 import cv2
 import pytest
 
-from quickcam.common import protocol
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.sources import DemoSource
 from tests.conftest import private_endpoint
 from tests.fakes.http_camera import Answer, HttpCamera
-from tests.fakes.uploader_peer import UploaderPeer, credit
+from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 FAILURE = "runtime_error: no converter from this video's pixel format"
 FPS = 25.0
 FRAMES = 5  # each throws: restarted after 0.1, 0.2, 0.4, 0.8 and 1.6 s, then the file's end
-
-
-class _Uploader(UploaderPeer):
-    """Credit for hello and status, an ack for every item; keeps each status's camera."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.cameras: list[dict] = []
-        self.lock = threading.Lock()
-        super().__init__(endpoint)
-
-    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
-        if message.type == "status":
-            with self.lock:
-                self.cameras.append(message.header["cameras"]["cam0"])
-        if message.type in ("snapshot", "segment"):
-            return protocol.make_header("ack", ref=message.header["id"])
-        return credit()
 
 
 def _unconvertible(path: Path, frames: int = FRAMES) -> None:
@@ -78,7 +59,7 @@ def _run(tmp_path: Path, realtime: bool) -> tuple[subprocess.CompletedProcess, l
         f'[camera]\nsource = "file"\npath = "clip.nut"\nrealtime = {str(realtime).lower()}\n'
         f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 1\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    uploader = _Uploader(endpoint)
+    uploader = AckingPeer(endpoint)
     try:
         run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=60)

@@ -20,24 +20,14 @@ import cv2
 import numpy as np
 import pytest
 
-from quickcam.common import protocol
 from quickcam.detector.sources import DemoSource, Walk
 from tests.conftest import QUICKCAM, private_endpoint
-from tests.fakes.uploader_peer import UploaderPeer, credit
+from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 FPS = 25.0  # the raw MJPEG demuxer's rate
 FRAMES = 165
 TINY = {100: (1, 1), 110: (1, 240), 120: (320, 1)}  # frame number -> (height, width): in the walk's post-roll
-
-
-class _Acking(UploaderPeer):
-    """Credit for hello and status, an ack for every item (the detector's stop does not wait for acks)."""
-
-    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
-        if message.type in ("snapshot", "segment"):
-            return protocol.make_header("ack", ref=message.header["id"])
-        return credit()
 
 
 def _clip(path: Path) -> None:
@@ -60,7 +50,7 @@ def test_a_picture_under_2_pixels_is_a_dark_frame_analysed_not_a_capture_loop_fa
         f'[camera]\nsource = "file"\npath = "clip.mjpeg"\nrealtime = false\n[link]\nendpoint = "{endpoint}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    uploader = _Acking(endpoint)
+    uploader = AckingPeer(endpoint)
     try:
         run = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=90)

@@ -67,3 +67,27 @@ class UploaderPeer:
         self.thread.join(5)
         self.sock.close(linger=0)
         end_context(self.ctx)
+
+
+class AckingPeer(UploaderPeer):
+    """Credit for hello and status, an ack for every snapshot and segment; keeps what the tests read.
+
+    ``cameras``: camera ``cam0`` of every status, in order; ``segments``: every segment's header.
+    Read them under ``lock``: the serving thread appends.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.cameras: list[dict[str, Any]] = []
+        self.segments: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        super().__init__(endpoint)
+
+    def answer(self, peer: bytes, message: protocol.Message) -> dict[str, Any] | None:
+        with self.lock:
+            if message.type == "status" and "cam0" in message.header.get("cameras", {}):
+                self.cameras.append(message.header["cameras"]["cam0"])
+            elif message.type == "segment":
+                self.segments.append(message.header)
+        if message.type in ("snapshot", "segment"):
+            return protocol.make_header("ack", ref=message.header["id"])
+        return credit()
