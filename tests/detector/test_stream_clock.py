@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quickcam.detector.stream_clock import AHEAD_NS, DRIFT_NS, StreamClock
+from quickcam.detector.stream_clock import AHEAD_NS, DRIFT_NS, StreamClock, opened_anchor
 
 FRAME_NS = 100_000_000  # 10 fps
 T0 = 1_800_000_000 * 10**9
@@ -41,3 +41,27 @@ def test_a_clock_that_jumps_is_re_anchored_at_once_and_its_times_go_on() -> None
             [(hour + n * FRAME_NS, T0 + n * FRAME_NS) for n in range(10, 20)]  # an hour ahead: a clock set
     stamps = _stamps(ahead)
     assert stamps[10:] == [T0 + n * FRAME_NS for n in range(10, 20)]
+
+
+def test_packets_read_while_the_stream_opened_are_timed_from_when_they_were_sent() -> None:
+    # Over RTSP FFmpeg's open read 2.7 s (27 frames, sent from 0.1 s after the open began) and handed them
+    # over at once when it returned; then every 0.1 s as they came, 0.03 s after they were sent.
+    sent = [T0 + 100_000_000 + n * FRAME_NS for n in range(60)]
+    handed = [max(at + 30_000_000, sent[27]) for at in sent]  # the burst: all at once, as the 28th arrived
+    stream0 = 7_000 * 10**9  # an RTP clock starts anywhere
+    clock, stamps = StreamClock("cam0"), []
+    clock.restart(opened_anchor([(stream0 + n * FRAME_NS, handed[n]) for n in range(28)], T0))
+    for n in range(60):  # the first 28 read ahead (held), the next as they arrive
+        stamps.append(clock.wall_ns(stream0 + n * FRAME_NS, max(stamps, default=0), FRAME_NS, arrived=True,
+                                    now_ns=handed[n], held=n < 28))
+    # Anchored at the first handed over (before the fix): the first 2.7 s late, the next re-anchored (2.7 s off).
+    assert [stamp - at for stamp, at in zip(stamps, sent, strict=True)] == [30_000_000] * 60
+
+
+def test_an_open_burst_whose_clock_jumps_ahead_is_not_timed_before_the_open_began() -> None:
+    # The stream's time jumps 1 h ahead after its first packet: by the later packets, the first was sent
+    # an hour before the open began; it was sent after (just when it was handed over at most).
+    hour = 3600 * 10**9
+    handed = [(0, T0 + 50_000_000), (hour, T0 + 60_000_000), (hour + FRAME_NS, T0 + 160_000_000)]
+    assert opened_anchor(handed, T0) == T0
+    assert opened_anchor([], T0) is None
