@@ -44,7 +44,7 @@ from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
-from quickcam.detector.stream_clock import StreamClock, opened_anchor
+from quickcam.detector.stream_clock import OpenBurst, StreamClock, opened_anchor
 
 log = logging.getLogger(__name__)
 
@@ -251,30 +251,21 @@ class AvSource:
     def _read_burst(self) -> None:
         """Read ahead what FFmpeg read while the stream opened, to tell when its packets were sent.
 
-        They are handed over at once; the first packet that makes the read wait (half a
-        frame or more) is the first to come as it is sent, and no more of the stream can
-        have been held than the open took (a server sending faster than real time never
-        makes the read wait). Each is kept with when it was handed over (``pending``), and
+        They are handed over at once, then the next as they are sent (``stream_clock.OpenBurst``
+        says when that is). Each is kept with when it was handed over (``pending``), and
         ``stream_clock.opened_anchor`` puts the stream's time 0 where the packets handed
         over as they came say. A read error is raised again when the packets read ahead
         have been taken, as if they had not been.
         """
         import av
 
-        wait_ns, most = int(5e8 / self.fps), round(BURST_MAX_S * self.fps)
-        opening_ns, first_ns = footage_ns() - self.opened_ns, None
-        ahead = self._demux_ahead()
+        burst = OpenBurst(self.opened_ns, footage_ns(), int(1e9 / self.fps))
+        ahead, most = self._demux_ahead(), round(BURST_MAX_S * self.fps)
         try:
-            while len(self.pending) < most:
-                asked = footage_ns()
-                if next(ahead, None) is None or self.pending[-1][1] - asked >= wait_ns:
-                    return
-                packet = self.pending[-1][0]
+            while len(self.pending) < most and (packet := next(ahead, None)) is not None:
                 ticks = packet.dts if packet.dts is not None else packet.pts
-                if ticks is not None:
-                    first_ns = self._ns(ticks) if first_ns is None else first_ns
-                    if self._ns(ticks) - first_ns >= opening_ns:
-                        return
+                if burst.over(self._ns(ticks) if ticks is not None else None, self.pending[-1][1]):
+                    return
         except (av.FFmpegError, OSError) as exc:
             self.demuxer = _raising(exc)
 

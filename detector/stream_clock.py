@@ -9,12 +9,12 @@ A stream (RTSP, HTTP) opened by FFmpeg is not handed over as it arrives: its ope
 reads the first ~2 s (the frame-rate probe's 20 frames, more over RTSP) and hands
 them over at once. Anchored when the first of them was handed over, every time
 of the first seconds after each (re)open was ~2 s late. So the packets FFmpeg holds
-are read ahead at the open, each with when it was handed over, and the anchor is
-``opened_anchor``'s: none of them can have been sent after it was handed over (the
-last of the burst arrived just before the open returned, and was handed over then),
-nor the first before the open began. Each packet is checked against the wall clock
-as it arrives (those read ahead, against when they were handed over: one behind it
-then is no news):
+are read ahead at the open (``OpenBurst`` says when they all have been), each with
+when it was handed over, and the anchor is ``opened_anchor``'s: none of them can
+have been sent after it was handed over (the last of the burst arrived just before
+the open returned, and was handed over then), nor the first before the open began.
+Each packet is checked against the wall clock as it arrives (those read ahead,
+against when they were handed over: one behind it then is no news):
 
 - a stream clock ahead of the wall clock (one that runs fast) by more than
   ``AHEAD_NS`` is slowed back towards it, half a frame a frame at most. A packet cannot
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DRIFT_NS = 2_000_000_000  # a stream clock this far off the wall clock (or going back) is re-anchored at once
 AHEAD_NS = 500_000_000  # ... one ahead by more than this (a fast clock) is slowed back towards it
+CAUGHT_UP_READS = 3  # reads in a row at the stream's own pace: what FFmpeg held at the open has been read
 
 
 def opened_anchor(handed: Sequence[tuple[int, int]], opened_ns: int) -> int | None:
@@ -56,6 +57,37 @@ def opened_anchor(handed: Sequence[tuple[int, int]], opened_ns: int) -> int | No
     if not handed:
         return None
     return max(opened_ns - handed[0][0], min(at_ns - stream_ns for stream_ns, at_ns in handed))
+
+
+class OpenBurst:
+    """Reading ahead what FFmpeg held when a stream's open returned: when it has all been read.
+
+    A packet it held comes at once: handed over minus stream time is less than for any
+    packet before it, by about a frame; one that comes as it is sent, by nothing. After
+    ``CAUGHT_UP_READS`` of those in a row the held ones have all been read (one read
+    slowed by a busy machine is not enough: stopped there, the rest were ~2 s late
+    again); so they have once the packets read span as much of the stream as the open
+    took (it cannot have held more: a server that sends faster than real time).
+    """
+
+    def __init__(self, opened_ns: int, now_ns: int, frame_ns: int) -> None:
+        self.opened_ns, self.opening_ns, self.frame_ns = opened_ns, now_ns - opened_ns, frame_ns
+        self.first_ns: int | None = None  # the first timed packet's stream time
+        self.least_ns: int | None = None  # the least (handed over - stream time) so far
+        self.caught_up = 0  # reads in a row that came at the stream's pace
+
+    def over(self, stream_ns: int | None, handed_ns: int) -> bool:
+        """Note a packet read (``stream_ns`` None: one without a time); True when no more should be read."""
+        if stream_ns is None:
+            return False
+        late_ns = handed_ns - stream_ns
+        if self.least_ns is not None and late_ns > self.least_ns - self.frame_ns // 2:
+            self.caught_up += 1
+        elif self.least_ns is not None:
+            self.caught_up = 0
+        self.least_ns = late_ns if self.least_ns is None else min(self.least_ns, late_ns)
+        self.first_ns = stream_ns if self.first_ns is None else self.first_ns
+        return self.caught_up >= CAUGHT_UP_READS or stream_ns - self.first_ns >= self.opening_ns
 
 
 class StreamClock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quickcam.detector.stream_clock import AHEAD_NS, DRIFT_NS, StreamClock, opened_anchor
+from quickcam.detector.stream_clock import AHEAD_NS, CAUGHT_UP_READS, DRIFT_NS, OpenBurst, StreamClock, opened_anchor
 
 FRAME_NS = 100_000_000  # 10 fps
 T0 = 1_800_000_000 * 10**9
@@ -65,3 +65,19 @@ def test_an_open_burst_whose_clock_jumps_ahead_is_not_timed_before_the_open_bega
     handed = [(0, T0 + 50_000_000), (hour, T0 + 60_000_000), (hour + FRAME_NS, T0 + 160_000_000)]
     assert opened_anchor(handed, T0) == T0
     assert opened_anchor([], T0) is None
+
+
+def _reads_until_over(burst: OpenBurst, reads: list[tuple[int, int]]) -> int:
+    """How many of ``reads`` (stream time, handed over) are read before the burst says it is over."""
+    return next(n for n, (stream_ns, at) in enumerate(reads, start=1) if burst.over(stream_ns, at))
+
+
+def test_reading_ahead_at_an_open_goes_on_through_a_slow_read_and_stops_once_packets_come_at_their_pace() -> None:
+    # 27 held packets handed over at once (one read slowed 0.08 s by a busy machine), then one every 0.1 s.
+    held = [(n * FRAME_NS, T0 + 2_800_000_000 + (80_000_000 if n >= 10 else 0)) for n in range(27)]
+    live = [(n * FRAME_NS, T0 + 2_800_000_000 + (n - 26) * FRAME_NS + 80_000_000) for n in range(27, 40)]
+    opened_ns = T0 - 1_000_000_000  # the camera answered 1 s after it was asked: not what bounds the reading here
+    assert _reads_until_over(OpenBurst(opened_ns, T0 + 2_800_000_000, FRAME_NS), held + live) == 27 + CAUGHT_UP_READS
+    # a server sending faster than real time: no more than the 0.3 s the open took
+    fast = [(n * FRAME_NS, T0 + 300_000_000 + n * 1_000_000) for n in range(100)]
+    assert _reads_until_over(OpenBurst(T0, T0 + 300_000_000, FRAME_NS), fast) == 4

@@ -95,17 +95,15 @@ bool AvSource::open() {
 }
 
 // What FFmpeg read while the stream opened (its frame-rate probe: ~2 s), read ahead to tell when its packets
-// were sent (av_source.py's _read_burst). They are handed over at once; the first read that waits (half a
-// frame or more) is the first of a packet that comes as it is sent, and no more of the stream can have been
-// held than the open took (a server sending faster than real time never makes the read wait). Each is kept
-// with when it was handed over, and opened_anchor() puts the stream's time 0 where they say; the read's
-// error, if one ended the reading ahead, is given once they have been taken.
+// were sent (av_source.py's _read_burst). They are handed over at once, then the next as they are sent
+// (OpenBurst says when that is). Each is kept with when it was handed over, and opened_anchor() puts the
+// stream's time 0 where they say; the read's error, if one ended the reading ahead, is given once they
+// have been taken.
 void AvSource::read_burst() {
-    int64_t wait_ns = int64_t(5e8 / fps), opening_ns = footage_ns() - opened_ns_;
+    OpenBurst burst(opened_ns_, footage_ns(), int64_t(1e9 / fps));
     size_t most = size_t(std::lround(kBurstMaxS * fps));
     std::vector<std::pair<int64_t, int64_t>> handed;
     while (ahead_.size() < most) {
-        int64_t asked = footage_ns();
         arm();
         AVPacket* packet = av_packet_alloc();
         if (!packet) break;
@@ -118,13 +116,13 @@ void AvSource::read_burst() {
         }
         if (packet->stream_index != stream_ || packet->size == 0) {
             av_packet_free(&packet);
-        } else {
-            int64_t ticks = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
-            if (ticks != AV_NOPTS_VALUE) handed.emplace_back(stream_ns(ticks), at);
-            ahead_.emplace_back(packet, at);
+            continue;
         }
-        if (at - asked >= wait_ns || (!handed.empty() && handed.back().first - handed.front().first >= opening_ns))
-            break;
+        int64_t ticks = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
+        std::optional<int64_t> packet_ns;
+        if (ticks != AV_NOPTS_VALUE) handed.emplace_back(*(packet_ns = stream_ns(ticks)), at);
+        ahead_.emplace_back(packet, at);
+        if (burst.over(packet_ns, at)) break;
     }
     clock_.restart(opened_anchor(handed, opened_ns_), last_ns_);
 }

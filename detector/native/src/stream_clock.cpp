@@ -16,6 +16,18 @@ std::optional<int64_t> opened_anchor(const std::vector<std::pair<int64_t, int64_
     return std::max(opened_ns - handed.front().first, least);
 }
 
+bool OpenBurst::over(std::optional<int64_t> stream_ns, int64_t handed_ns) {
+    if (!stream_ns) return false;
+    int64_t late_ns = handed_ns - *stream_ns;
+    if (least_ns_ && late_ns > *least_ns_ - frame_ns_ / 2)
+        ++caught_up_;
+    else if (least_ns_)
+        caught_up_ = 0;
+    least_ns_ = least_ns_ ? std::min(*least_ns_, late_ns) : late_ns;
+    if (!first_ns_) first_ns_ = stream_ns;
+    return caught_up_ >= kCaughtUpReads || *stream_ns - *first_ns_ >= opening_ns_;
+}
+
 void StreamClock::restart(std::optional<int64_t> anchor_ns, int64_t latest_ns) {
     anchor_ns_ = anchor_ns, arrived_ns_.reset();
     if (anchor_ns) floor_ns_ = std::max(floor_ns_, latest_ns);
