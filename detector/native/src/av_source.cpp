@@ -125,6 +125,8 @@ void AvSource::read_burst() {
         if (burst.over(packet_ns, at)) break;
     }
     clock_.restart(opened_anchor(handed, opened_ns_), last_ns_);
+    packet_ns_ = 0;
+    first_ns_ = handed.empty() ? 0 : clock_.wall_ns(handed.front().first, last_ns_, int64_t(1e9 / fps));
 }
 
 // The next packet into packet_ (av_read_frame's code): those read ahead at the open first.
@@ -143,14 +145,16 @@ int64_t AvSource::stream_ns(int64_t ticks) const {
     return av_rescale_q(ticks, format_->streams[stream_]->time_base, AVRational{1, 1'000'000'000});
 }
 
-// The decoded frame's time: a stream's by its clock (its presentation time, else its packet's), a file
-// analysed as fast as possible by its index, anything else (a file played in real time) the footage clock.
+// The decoded frame's time: a stream's by its clock (its presentation time, else its packet's; a frame of
+// the packets without a time a stream may begin with, as RTSP's first, a frame before the first timed one),
+// a file analysed as fast as possible by its index, anything else (a file played in real time) the footage
+// clock.
 int64_t AvSource::frame_time_ns() {
     if (config_.source == "file" && !config_.realtime) return started_ns_ + int64_t(double(index_) * 1e9 / fps);
     if (config_.source != "stream") return footage_ns();
-    int64_t pts = decoded_->best_effort_timestamp;
-    int64_t at = pts != AV_NOPTS_VALUE ? clock_.wall_ns(stream_ns(pts), last_ns_, int64_t(1e9 / fps))
-                 : packet_ns_ ? packet_ns_ : footage_ns();
+    int64_t pts = decoded_->best_effort_timestamp, frame_ns = int64_t(1e9 / fps);
+    int64_t at = pts != AV_NOPTS_VALUE ? clock_.wall_ns(stream_ns(pts), last_ns_, frame_ns)
+                 : packet_ns_ ? packet_ns_ : first_ns_ ? first_ns_ - frame_ns : footage_ns();
     return last_ns_ = std::max(at, last_ns_ + 1);
 }
 
