@@ -255,7 +255,8 @@ class AvSource:
         says when that is). Each is kept with when it was handed over (``pending``), and
         ``stream_clock.opened_anchor`` puts the stream's time 0 where the packets handed
         over as they came say. A read error is raised again when the packets read ahead
-        have been taken, as if they had not been.
+        have been taken, as if they had not been (at the first open the keyframe probe
+        meets it first, as it did before).
         """
         import av
 

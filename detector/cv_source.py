@@ -30,7 +30,7 @@ from quickcam.detector.stream_clock import OpenBurst, opened_anchor
 log = logging.getLogger("quickcam.detector.sources")  # the sources' lines, under the name they always had
 
 STREAM_TIMEOUT_MS = 10_000
-BURST_MAX_S = 10.0  # a stream's frames read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
+BURST_MAX_S = 5.0  # a stream's frames read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
 
 
 def _size(path: str) -> int:
@@ -188,7 +188,7 @@ class CaptureSource:
         (``stream_clock.OpenBurst`` says when that is); the stream's time 0 is where
         ``stream_clock.opened_anchor`` puts it, by their positions (``CAP_PROP_POS_MSEC``)
         and when each was handed over. Stamped when read, they were all ~2 s late. They are
-        held as the pre-roll holds frames, for as long as the open took at most.
+        held as the pre-roll holds frames: as much of the stream as the open took, 5 s at most.
         """
         assert self.capture is not None
         burst = OpenBurst(opened_ns, footage_ns(), int(1e9 / self.fps))
