@@ -13,10 +13,12 @@ Times: a packet's ``time_ns`` is its decode time on the wall clock (always
 increasing, so the buffer can trim and cut by it); ``pts_ns`` is when it is
 shown, and a decoded frame's ``time_ns`` is that same presentation time, so a
 frame and the packet it came from carry one time. A stream's times are put on
-the wall clock by ``stream_clock.py`` (anchored at its first packet, kept near
-the wall clock, never going back), and so are a file's played in real time
-without a start (a stand-in for a live camera); any other file's is its own timeline (``[camera]
-start``, else its creation time), as ``FileTimeline`` has it.
+the wall clock by ``stream_clock.py`` (anchored when its packets were sent: the
+~2 s FFmpeg read while it opened are read ahead at the open, ``_read_burst``, to
+tell when; kept near the wall clock, never going back), and so are a file's played
+in real time without a start (a stand-in for a live camera, anchored at its first
+packet); any other file's is its own timeline (``[camera] start``, else its
+creation time), as ``FileTimeline`` has it.
 
 ``mode`` says after the first open what the recorder can do with this source:
 ``passthrough`` (a codec an MP4 can carry, a keyframe within ``max_gop_s``) or
@@ -29,23 +31,26 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_stream import PASSTHROUGH_CODECS, Packet, StreamInfo, decide_mode, parameters_of, probe_gop_ns
+from quickcam.detector.clock import footage_ns
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
-from quickcam.detector.stream_clock import StreamClock
+from quickcam.detector.stream_clock import OpenBurst, StreamClock, opened_anchor
 
 log = logging.getLogger(__name__)
 
 STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no packet of the stream for this long)
 NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
+BURST_MAX_S = 10.0  # a stream's packets read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
 DECODER_THREADS = 2
 
 
@@ -62,7 +67,10 @@ class AvSource:
         self.container: Any = None
         self.stream: Any = None
         self.packets: deque[Packet] = deque()  # demuxed, not yet taken by the capture stage
-        self.pending: deque[Any] = deque()  # demuxed at open (the keyframe probe), not yet decoded
+        # demuxed at open (a stream's burst, the keyframe probe), not yet decoded: (packet, when handed over)
+        self.pending: deque[tuple[Any, int]] = deque()
+        self.opened_ns = 0  # when the last open began (the detector's clock)
+        self.held_ns: int | None = None  # the packet being taken was read ahead at a stream's open: when handed over
         self.frames: deque[Frame] = deque()  # decoded, not yet read
         self.index = self.frame_index = 0
         self.pacer: _Pacer | None = None
@@ -96,6 +104,7 @@ class AvSource:
         import av
 
         self.close()
+        self.opened_ns = footage_ns()
         try:
             self.container = self._open_container()
         except (av.FFmpegError, OSError) as exc:
@@ -132,7 +141,13 @@ class AvSource:
         if not resuming:
             self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
         self.demuxer = self.container.demux(self.stream)
+        if self.config.source == "stream":
+            self._read_burst()
         self._decide_mode()
+        if self.config.source == "stream":
+            handed = [(self._ns(p.dts if p.dts is not None else p.pts), at) for p, at in self.pending
+                      if p.dts is not None or p.pts is not None]
+            self.stream_clock.restart(opened_anchor(handed, self.opened_ns), max(self.last_ns, self.shown_ns))
         self.lost_why, self.picture_at, self.pictures = "", time.monotonic(), 0  # after the keyframe probe
         self.recent = None
         if self.decode and self.config.fast_decode and self.mode == "passthrough":  # never for frames re-encoded
@@ -222,8 +237,38 @@ class AvSource:
     def _decide_mode(self) -> None:
         """Passthrough or re-encode, for this camera, decided once at its first open (``av_stream.py``)."""
         if self.mode is None:
-            probe = partial(probe_gop_ns, self.demuxer, self.pending, self.fps, self.config.max_gop_s)
+            packets = chain([packet for packet, _ in self.pending], self._demux_ahead())
+            probe = partial(probe_gop_ns, packets, self.fps, self.config.max_gop_s)
             self.mode, self.why = decide_mode(self.config, self.info.codec if self.info else "?", probe)
+
+    def _demux_ahead(self) -> Iterator[Any]:
+        """The demuxer's next packets, each kept in ``pending`` with when it was handed over."""
+        for packet in self.demuxer:
+            if packet.size:
+                self.pending.append((packet, footage_ns()))
+                yield packet
+
+    def _read_burst(self) -> None:
+        """Read ahead what FFmpeg read while the stream opened, to tell when its packets were sent.
+
+        They are handed over at once, then the next as they are sent (``stream_clock.OpenBurst``
+        says when that is). Each is kept with when it was handed over (``pending``), and
+        ``stream_clock.opened_anchor`` puts the stream's time 0 where the packets handed
+        over as they came say. A read error is raised again when the packets read ahead
+        have been taken, as if they had not been (at the first open the keyframe probe
+        meets it first, as it did before).
+        """
+        import av
+
+        burst = OpenBurst(self.opened_ns, footage_ns(), int(1e9 / self.fps))
+        ahead, most = self._demux_ahead(), round(BURST_MAX_S * self.fps)
+        try:
+            while len(self.pending) < most and (packet := next(ahead, None)) is not None:
+                ticks = packet.dts if packet.dts is not None else packet.pts
+                if burst.over(self._ns(ticks) if ticks is not None else None, self.pending[-1][1]):
+                    return
+        except (av.FFmpegError, OSError) as exc:
+            self.demuxer = _raising(exc)
 
     # -- reading ----------------------------------------------------------------
     def read(self) -> Frame | None:
@@ -267,8 +312,12 @@ class AvSource:
     def _next_packet(self) -> Any:
         import av
 
+        self.held_ns = None
         if self.pending:
-            return self.pending.popleft()
+            packet, handed_ns = self.pending.popleft()
+            if self.config.source == "stream":
+                self.held_ns = handed_ns
+            return packet
         while True:
             try:
                 packet = next(self.demuxer, None)
@@ -344,7 +393,9 @@ class AvSource:
         (``stream_clock.py``; ``arrived``: the decode time of a packet that arrived just now)."""
         offset_ns = self._ns(ticks)
         if self.file_start_ns is None:
-            return self.stream_clock.wall_ns(offset_ns, self.shown_ns, int(1e9 / self.fps), arrived)
+            held_ns = self.held_ns if arrived else None  # read ahead at the open: handed over then
+            return self.stream_clock.wall_ns(offset_ns, self.shown_ns, int(1e9 / self.fps), arrived, held_ns,
+                                             held=held_ns is not None)
         if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
             origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
             self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
@@ -470,3 +521,9 @@ class AvSource:
                 self.container = self.stream = None
         self.demuxer = iter(())
         self.pending.clear()
+
+
+def _raising(exc: BaseException) -> Iterator[Any]:
+    """A demuxer that failed while packets were read ahead: it fails when they have been taken."""
+    raise exc
+    yield  # a generator: raises at its first ``next``

@@ -11,8 +11,7 @@ with one log line saying why.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -65,23 +64,23 @@ def parameters_of(stream: Any) -> tuple[Any, Any]:
     return holder.add_stream_from_template(stream), holder
 
 
-def probe_gop_ns(demuxer: Iterator[Any], pending: deque[Any], fps: float, max_gop_s: float) -> int | None:
+def probe_gop_ns(packets: Iterable[Any], fps: float, max_gop_s: float) -> int | None:
     """The time between the first two keyframes (counted in frames: a stream's first packet may have
-    no timestamp), demuxing up to ``max_gop_s`` past the first; the packets are kept in ``pending``."""
+    no timestamp), demuxing up to ``max_gop_s`` past the first; ``packets`` keeps them for the source."""
     first: int | None = None
     limit = round(max_gop_s * fps)
-    for packet in demuxer:
+    count = 0
+    for packet in packets:
         if packet.size == 0:
             continue
-        pending.append(packet)
-        count = len(pending)
+        count += 1
         if packet.is_keyframe:
             if first is not None:
                 return int((count - first) * 1e9 / fps)
             first = count
         if count - (first if first is not None else 0) > limit:
             return None
-    return 0 if first is not None and len(pending) > 1 else None  # a short file: one GOP
+    return 0 if first is not None and count > 1 else None  # a short file: one GOP
 
 
 def decide_mode(config: CameraConfig, codec: str, gop_ns: Callable[[], int | None]) -> tuple[str, str]:

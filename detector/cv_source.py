@@ -2,7 +2,11 @@
 
 The path of ``[camera] record = "reencode"`` (and of USB cameras off Linux, and of
 raw USB video): OpenCV decodes every frame to BGR. A file analysed as fast as
-possible, or given a start, is stamped on its own timeline (``FileTimeline``).
+possible, or given a start, is stamped on its own timeline (``FileTimeline``);
+anything else when it is read, except a stream's first frames (``_read_burst``):
+FFmpeg reads ~2 s of a stream while it opens and hands them over at once, so
+they are read ahead at the open and timed from when they were sent, as
+``av_source.py`` does with their packets.
 The source interface, the demo scene and the choice of source are ``sources.py``'s.
 """
 
@@ -12,17 +16,21 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from quickcam.common.config import CameraConfig
 from quickcam.detector.clock import footage_ns
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
+from quickcam.detector.stream_clock import OpenBurst, opened_anchor
 
 log = logging.getLogger("quickcam.detector.sources")  # the sources' lines, under the name they always had
 
 STREAM_TIMEOUT_MS = 10_000
+BURST_MAX_S = 5.0  # a stream's frames read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
 
 
 def _size(path: str) -> int:
@@ -107,6 +115,9 @@ class CaptureSource:
         self.started_ns = time.time_ns()
         self.timeline: FileTimeline | None = None
         self.opened_bytes = -1  # a file's size when it last opened (by its path: OpenCV keeps its file to itself)
+        self.ahead: deque[tuple[np.ndarray, int]] = deque()  # a stream's frames read ahead at its open, timed
+        self.ahead_failed = False  # ... and the read after them failed: the stream is lost once they are taken
+        self.last_ns = 0  # the last frame's time
 
     @property
     def name(self) -> str:
@@ -146,6 +157,7 @@ class CaptureSource:
         """(Re)open the device; True on success. Names the real size and rate in the log."""
         self.close()
         cfg = self.config
+        opened_ns = footage_ns()
         self.capture = self._open_device()
         if self.capture is None:
             return False
@@ -165,10 +177,42 @@ class CaptureSource:
                  cfg.id, self.name, self.capture.getBackendName(), codec, self.width, self.height, self.fps,
                  "" if (self.width, self.height) == (cfg.width, cfg.height) or cfg.source != "camera"
                  else f" (asked for {cfg.width}x{cfg.height})")
+        if cfg.source == "stream":
+            self._read_burst(opened_ns)
         return True
+
+    def _read_burst(self, opened_ns: int) -> None:
+        """Read ahead the frames FFmpeg read while the stream opened, each timed from when it was sent.
+
+        As ``AvSource._read_burst``: they come at once, then the next as they are sent
+        (``stream_clock.OpenBurst`` says when that is); the stream's time 0 is where
+        ``stream_clock.opened_anchor`` puts it, by their positions (``CAP_PROP_POS_MSEC``)
+        and when each was handed over. Stamped when read, they were all ~2 s late. They are
+        held as the pre-roll holds frames: as much of the stream as the open took, 5 s at most.
+        """
+        assert self.capture is not None
+        burst = OpenBurst(opened_ns, footage_ns(), int(1e9 / self.fps))
+        read: list[tuple[np.ndarray, int, int]] = []  # (picture, stream ns, handed over)
+        while len(read) < round(BURST_MAX_S * self.fps):
+            ok, image = self.capture.read()
+            if not ok or image is None:
+                self.ahead_failed = True
+                break
+            read.append((image, int(self.capture.get(cv2.CAP_PROP_POS_MSEC) * 1e6), footage_ns()))
+            if burst.over(read[-1][1], read[-1][2]):
+                break
+        anchor_ns = opened_anchor([(stream_ns, at) for _, stream_ns, at in read], opened_ns)
+        if anchor_ns is not None:  # none after it was handed over, whatever the positions say
+            self.ahead.extend((image, min(at, anchor_ns + stream_ns)) for image, stream_ns, at in read)
 
     def read(self) -> Frame | None:
         if self.capture is None:
+            return None
+        if self.ahead:
+            image, stamp = self.ahead.popleft()
+            return self._frame(image, stamp)
+        if self.ahead_failed:
+            self.ahead_failed = False
             return None
         if self.pacer:
             self.pacer.wait()
@@ -185,17 +229,24 @@ class CaptureSource:
             ok, image = self.capture.read()
             if not ok or image is None:
                 return None  # the file went away or broke: reopen with backoff
-        if (image.shape[1], image.shape[0]) != (self.width, self.height):
-            self.height, self.width = image.shape[:2]  # the frames, not the driver, tell the truth
         if self.timeline is not None:
             stamp = self.timeline.stamp(self.capture.get(cv2.CAP_PROP_POS_MSEC))
         else:
             stamp = footage_ns()
+        return self._frame(image, stamp)
+
+    def _frame(self, image: np.ndarray, stamp: int) -> Frame:
+        if (image.shape[1], image.shape[0]) != (self.width, self.height):
+            self.height, self.width = image.shape[:2]  # the frames, not the driver, tell the truth
+        stamp = max(stamp, self.last_ns + 1)  # a stream's frames read ahead end before those read now begin
         frame = Frame(image, stamp, self.index)
+        self.last_ns = stamp
         self.index += 1
         return frame
 
     def close(self) -> None:
+        self.ahead.clear()
+        self.ahead_failed = False
         if self.capture is not None:
             self.capture.release()
             self.capture = None

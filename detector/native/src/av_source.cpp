@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -18,13 +21,14 @@ namespace qc {
 
 namespace {
 constexpr int64_t kStreamTimeoutNs = 10'000'000'000;  // fail fast instead of hanging on a dead stream
+constexpr double kBurstMaxS = 10;  // a stream's packets read ahead at its open: at most this long (FFmpeg probes 5 s)
 
 int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
 
-AvSource::AvSource(const CameraConfig& config) : config_(config), pacer_(config.fps) {
+AvSource::AvSource(const CameraConfig& config) : config_(config), pacer_(config.fps), clock_(config.id) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
     started_ns_ = footage_ns();
@@ -48,6 +52,7 @@ bool AvSource::open() {
     // filesystem_error, said as its words instead of the cannot-open text with the fix (camera.cpp open_failure).
     std::error_code unusable;
     if (c.source == "file" && !std::filesystem::is_regular_file(c.path, unusable)) return false;
+    opened_ns_ = footage_ns();
     av_log_set_level(AV_LOG_QUIET);
     format_ = avformat_alloc_context();
     if (!format_) return false;
@@ -85,7 +90,72 @@ bool AvSource::open() {
     opened_bytes_ = c.source == "file" ? avio_size(format_->pb) : -1;  // a smaller one at the end was cut short
     log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
     if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
+    if (c.source == "stream") read_burst();
     return true;
+}
+
+// What FFmpeg read while the stream opened (its frame-rate probe: ~2 s), read ahead to tell when its packets
+// were sent (av_source.py's _read_burst). They are handed over at once, then the next as they are sent
+// (OpenBurst says when that is). Each is kept with when it was handed over, and opened_anchor() puts the
+// stream's time 0 where they say; the read's error, if one ended the reading ahead, is given once they
+// have been taken.
+void AvSource::read_burst() {
+    OpenBurst burst(opened_ns_, footage_ns(), int64_t(1e9 / fps));
+    size_t most = size_t(std::lround(kBurstMaxS * fps));
+    std::vector<std::pair<int64_t, int64_t>> handed;
+    while (ahead_.size() < most) {
+        arm();
+        AVPacket* packet = av_packet_alloc();
+        if (!packet) break;
+        int code = av_read_frame(format_, packet);
+        int64_t at = footage_ns();
+        if (code < 0) {
+            av_packet_free(&packet);
+            ahead_code_ = code;
+            break;
+        }
+        if (packet->stream_index != stream_ || packet->size == 0) {
+            av_packet_free(&packet);
+            continue;
+        }
+        int64_t ticks = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
+        std::optional<int64_t> packet_ns;
+        if (ticks != AV_NOPTS_VALUE) handed.emplace_back(*(packet_ns = stream_ns(ticks)), at);
+        ahead_.emplace_back(packet, at);
+        if (burst.over(packet_ns, at)) break;
+    }
+    clock_.restart(opened_anchor(handed, opened_ns_), last_ns_);
+    packet_ns_ = 0;
+    first_ns_ = handed.empty() ? 0 : clock_.wall_ns(handed.front().first, last_ns_, int64_t(1e9 / fps));
+}
+
+// The next packet into packet_ (av_read_frame's code): those read ahead at the open first.
+int AvSource::next_packet() {
+    if (!ahead_.empty()) {
+        av_packet_move_ref(packet_, ahead_.front().first);
+        av_packet_free(&ahead_.front().first);
+        ahead_.pop_front();
+        return 0;
+    }
+    if (ahead_code_ < 0) return std::exchange(ahead_code_, 0);
+    return av_read_frame(format_, packet_);
+}
+
+int64_t AvSource::stream_ns(int64_t ticks) const {
+    return av_rescale_q(ticks, format_->streams[stream_]->time_base, AVRational{1, 1'000'000'000});
+}
+
+// The decoded frame's time: a stream's by its clock (its presentation time, else its packet's; a frame of
+// the packets without a time a stream may begin with, as RTSP's first, a frame before the first timed one),
+// a file analysed as fast as possible by its index, anything else (a file played in real time) the footage
+// clock.
+int64_t AvSource::frame_time_ns() {
+    if (config_.source == "file" && !config_.realtime) return started_ns_ + int64_t(double(index_) * 1e9 / fps);
+    if (config_.source != "stream") return footage_ns();
+    int64_t pts = decoded_->best_effort_timestamp, frame_ns = int64_t(1e9 / fps);
+    int64_t at = pts != AV_NOPTS_VALUE ? clock_.wall_ns(stream_ns(pts), last_ns_, frame_ns)
+                 : packet_ns_ ? packet_ns_ : first_ns_ ? first_ns_ - frame_ns : footage_ns();
+    return last_ns_ = std::max(at, last_ns_ + 1);
 }
 
 // A file reopened after a read error (a network share's hiccup) goes on after what it gave already
@@ -125,7 +195,9 @@ bool AvSource::decode_next() {
         }
         if (code != AVERROR(EAGAIN) || draining_) return false;
         arm();
-        code = av_read_frame(format_, packet_);
+        std::optional<int64_t> held_ns;  // read ahead at the open: when it was handed over
+        if (!ahead_.empty()) held_ns = ahead_.front().second;
+        code = next_packet();
         if (code < 0 && config_.source == "file" && (code != AVERROR_EOF || (format_->pb && format_->pb->error < 0))) {
             // A read error, not the end: the file is lost (read() says so), reopened and resumed where it was.
             // Taken as its end, the rest of the file was never analysed and the analysis said complete.
@@ -142,6 +214,10 @@ bool AvSource::decode_next() {
         if (packet_->stream_index == stream_) {
             if (packet_->dts != AV_NOPTS_VALUE && (taken_dts_ == AV_NOPTS_VALUE || packet_->dts > taken_dts_))
                 taken_dts_ = packet_->dts;
+            int64_t ticks = packet_->dts != AV_NOPTS_VALUE ? packet_->dts : packet_->pts;
+            if (config_.source == "stream" && ticks != AV_NOPTS_VALUE)  // checked against the footage clock
+                packet_ns_ = clock_.wall_ns(stream_ns(ticks), last_ns_, int64_t(1e9 / fps), true, held_ns,
+                                            held_ns.has_value());
             avcodec_send_packet(decoder_, packet_);
         }
         av_packet_unref(packet_);
@@ -201,8 +277,7 @@ bool AvSource::read(Frame& frame) {
     }
     to_frame(frame);
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
-    frame.time_ns = config_.source == "file" && !config_.realtime ? started_ns_ + int64_t(double(index_) * 1e9 / fps)
-                                                                  : footage_ns();
+    frame.time_ns = frame_time_ns();
     frame.index = index_++;
 #ifdef AV_FRAME_FLAG_KEY
     frame.keyframe = (decoded_->flags & AV_FRAME_FLAG_KEY) ? 1 : 0;
@@ -222,6 +297,9 @@ std::string AvSource::shrunk() const {
 }
 
 void AvSource::close() {
+    for (auto& [packet, at] : ahead_) av_packet_free(&packet);
+    ahead_.clear();
+    ahead_code_ = 0;
     if (scaler_) sws_freeContext(scaler_);
     if (decoded_) av_frame_free(&decoded_);
     if (packet_) av_packet_free(&packet_);

@@ -1,11 +1,17 @@
 // A video file or an RTSP/HTTP stream through FFmpeg's libraries (what OpenCV's FFmpeg back
 // end does, without its BGR conversion and its decoding threads): frames come out as the
 // decoder gives them, 4:2:0, so detection reads the luma plane and the pre-roll keeps half
-// the bytes of BGR.
+// the bytes of BGR. A stream's frames are timed by its own clock put on the footage clock
+// (stream_clock.hpp), from when its packets were sent: those FFmpeg read while it opened
+// are read ahead at the open to tell when (read_burst).
 #pragma once
+
+#include <deque>
+#include <utility>
 
 #include "pacer.hpp"
 #include "sources.hpp"
+#include "stream_clock.hpp"
 
 struct AVFormatContext;
 struct AVCodecContext;
@@ -28,6 +34,10 @@ private:
     static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline
     void arm();
     bool decode_next();
+    void read_burst();
+    int next_packet();
+    int64_t stream_ns(int64_t ticks) const;
+    int64_t frame_time_ns();
     bool rewind();
     void to_frame(Frame& frame);
     std::string shrunk() const;
@@ -44,6 +54,15 @@ private:
     int stream_ = -1;
     bool draining_ = false;
     int64_t deadline_ns_ = 0, index_ = 0, started_ns_ = 0;
+    // A stream: the packets read ahead at its open, each with when it was handed over (footage ns), and the
+    // read's code that ended the reading ahead (given when they have been taken); its clock.
+    std::deque<std::pair<AVPacket*, int64_t>> ahead_;
+    int ahead_code_ = 0;
+    StreamClock clock_;
+    int64_t opened_ns_ = 0;   // when the last open began
+    int64_t packet_ns_ = 0;   // the last packet's time on the footage clock (0: none timed yet since the open)
+    int64_t first_ns_ = 0;    // the first timed packet read ahead at the open, on the footage clock (0: none)
+    int64_t last_ns_ = 0;     // the last frame's time given
     int64_t opened_bytes_ = -1;  // a file's size when it last opened
     std::string read_error_;     // why the last read of a file failed before its end ("" when it did not)
     // A file reopened after a read error resumes (resume()): what this pass of it read and handed on, and
