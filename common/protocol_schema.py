@@ -117,6 +117,22 @@ def error_text(text: str, max_bytes: int = ERROR_TEXT_MAX) -> str:
     return cut_utf8(line, max_bytes - len(ELLIPSIS.encode("utf-8"))) + ELLIPSIS
 
 
+def middle_cut(text: str, max_bytes: int) -> str:
+    """``text`` (a path, a URL) in at most ``max_bytes`` of UTF-8, a longer one cut in its middle with "…".
+
+    Its start (the folder) and its end (the file's name) still tell which it is. Put whole into a
+    camera's fault, a long path pushed the words after it, the fix, past the fault's limit, where
+    ``error_text`` cut them off. The native detector's ``middle_cut`` (detector/native/src/error_text.cpp)
+    gives the same bytes.
+    """
+    raw = text.encode("utf-8", "surrogateescape")  # a path from the environment may hold bytes that are not UTF-8
+    if len(raw) <= max_bytes:
+        return text
+    room = max_bytes - len(ELLIPSIS.encode("utf-8"))
+    head, tail = raw[:room // 2], raw[len(raw) - (room - room // 2):]
+    return head.decode("utf-8", "ignore") + ELLIPSIS + tail.decode("utf-8", "ignore")
+
+
 @dataclass(frozen=True)
 class _text:  # noqa: N801 -- a rule, named like the other rules; a class so a sender can read its limit
     """Text of ``min_len``..``max_len`` bytes of UTF-8 (a sender cuts a fault to it with ``cut_utf8``)."""

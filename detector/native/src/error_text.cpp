@@ -9,6 +9,15 @@ std::string cut_utf8(const std::string& text, size_t limit) {
     return text.substr(0, end);
 }
 
+std::string middle_cut(const std::string& text, size_t limit) {
+    static const std::string kEllipsis = "\xE2\x80\xA6";  // U+2026
+    if (text.size() <= limit) return text;
+    size_t room = limit - kEllipsis.size();
+    size_t start = text.size() - (room - room / 2);
+    while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;  // continuation
+    return cut_utf8(text, room / 2) + kEllipsis + text.substr(start);
+}
+
 std::string error_text(const std::string& text, size_t limit) {
     static const std::string kEllipsis = "\xE2\x80\xA6";  // U+2026
     std::string line;
