@@ -103,6 +103,8 @@ PATH_TOO_LONG = ("path too long for the system (a name in it over 255 bytes, or 
 # Bytes of a path or URL in a camera's fault: the rest of FAULT_MAX (300) keeps the longest fix and the
 # retry count ("; retrying (attempt 123 failed, next in 30.0 s)") whole (native: camera.cpp kPathShownMax).
 PATH_SHOWN_MAX = 120
+# A folder on the way to a file refused to be searched (EACCES from stat): making the file readable is not the fix.
+FOLDER_CLOSED = "permission denied on a folder in its path; give this user search (x) permission on each folder of it"
 
 
 def _lookup_errno(path: str) -> int:
@@ -151,11 +153,13 @@ def open_failure(camera: CameraConfig, whole: bool = False) -> str:
         looked_up = _lookup_errno(camera.path)
         if looked_up == errno.ENAMETOOLONG:
             return f"cannot open {path} — {PATH_TOO_LONG}"
-        if looked_up and looked_up != errno.EACCES:
+        if looked_up == errno.EACCES:
+            return f"cannot open {path} — {FOLDER_CLOSED}"
+        if looked_up:
             return f"cannot open {path} — no such file; check [camera] path"
-        if not looked_up and not Path(camera.path).is_file():
+        if not Path(camera.path).is_file():
             return f"cannot open {path} — not a file; set [camera] path to a video file"
-        if looked_up or not os.access(camera.path, os.R_OK):
+        if not os.access(camera.path, os.R_OK):
             return f"cannot open {path} — permission denied; make it readable by this user"
         return (f"cannot open {path} — not a video this OpenCV can read; check that it plays "
                 "(e.g. `ffprobe` it) or convert it to MP4")

@@ -38,6 +38,10 @@ constexpr const char* kPathTooLong =
 // Bytes of a path or URL in a camera's fault: the rest of kFaultMax keeps the longest fix and the retry count
 // whole (capture.py PATH_SHOWN_MAX).
 constexpr size_t kPathShownMax = 120;
+// A folder on the way to a file refused to be searched (EACCES from stat): making the file readable is not the fix
+// (capture.py FOLDER_CLOSED).
+constexpr const char* kFolderClosed =
+    "permission denied on a folder in its path; give this user search (x) permission on each folder of it";
 
 // 0 when `path` can be looked up, else the errno of why not (capture.py _lookup_errno).
 int lookup_errno(const std::string& path, struct stat& st) {
@@ -67,10 +71,10 @@ std::string open_failure(const CameraConfig& c, bool whole = false) {
         std::string path = shown(c.path);
         int looked_up = lookup_errno(c.path, st);
         if (looked_up == ENAMETOOLONG) return "cannot open " + path + " — " + kPathTooLong;
-        if (looked_up && looked_up != EACCES) return "cannot open " + path + " — no such file; check [camera] path";
-        if (!looked_up && !S_ISREG(st.st_mode))
-            return "cannot open " + path + " — not a file; set [camera] path to a video file";
-        if (looked_up || ::access(c.path.c_str(), R_OK) != 0)
+        if (looked_up == EACCES) return "cannot open " + path + " — " + kFolderClosed;
+        if (looked_up) return "cannot open " + path + " — no such file; check [camera] path";
+        if (!S_ISREG(st.st_mode)) return "cannot open " + path + " — not a file; set [camera] path to a video file";
+        if (::access(c.path.c_str(), R_OK) != 0)
             return "cannot open " + path + " — permission denied; make it readable by this user";
         return "cannot open " + path + " — not a video this OpenCV can read; check that it plays (e.g. `ffprobe` "
                "it) or convert it to MP4";
