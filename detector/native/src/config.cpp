@@ -13,6 +13,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "error_text.hpp"
+
 namespace qc {
 namespace {
 
@@ -318,6 +320,13 @@ std::set<std::string> apply_env(toml::table& root, const std::map<std::string, s
             }
         }
         if (parts.empty()) continue;
+        if (valid_utf8(value) != value) {  // a path's bytes from an old Latin-1 system (config.py not_utf8)
+            std::string key;
+            for (const auto& p : parts) key += (key.empty() ? "" : ".") + p;
+            throw ConfigError("config error: " + key + ": holds bytes that are not UTF-8 (" +
+                              middle_cut(valid_utf8(value), 120) + "); use a name in UTF-8 (rename it, or link it "
+                              "with ln -s under one); fix it in environment variable " + name);
+        }
         toml::table* node = &root;
         for (size_t k = 0; k + 1 < parts.size(); ++k) {
             auto* child = (*node)[parts[k]].as_table();
