@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,16 +23,6 @@ from tests.conftest import QUICKCAM, private_endpoint
 from tests.native_build import native_detector
 
 NOT_READABLE = "permission denied; make it readable by this user"
-
-
-@pytest.fixture
-def as_a_user() -> list[str]:
-    """The argv prefix that makes file modes hold for the detector (nothing when not root)."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is missing: as root, file modes cannot refuse a read without it")
-    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
 @pytest.fixture
