@@ -45,6 +45,7 @@ from quickcam.common.config_models import (
     UploaderConfig,
     ZonesConfig,
 )
+from quickcam.common.protocol_schema import middle_cut, valid_utf8
 
 __all__ = [
     "ALERT_NAMES",
@@ -120,6 +121,8 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> se
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
+        if valid_utf8(value) != value:
+            raise ConfigError(not_utf8(".".join(parts), name, value))
         node = data
         for part in parts[:-1]:
             child = node.get(part)
@@ -132,6 +135,19 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> se
         node[parts[-1]] = _toml_literal(value) if parts[0] == "storage" else value
         overridden.add(".".join(parts))
     return overridden
+
+
+def not_utf8(key: str, variable: str, value: str) -> str:
+    """The one line for an environment variable whose value holds bytes that are not UTF-8.
+
+    A path is bytes, and the environment may hold any (a folder named on an old Latin-1 system); a
+    TOML file cannot. Let in, such a camera path crashed the detector in OpenCV (a segmentation fault,
+    every camera blind) and made each status fail to build (the camera "starting" for ever). The
+    native detector says the same bytes (config.cpp apply_env).
+    """
+    shown = middle_cut(valid_utf8(value), 120)
+    return (f"config error: {key}: holds bytes that are not UTF-8 ({shown}); use a name in UTF-8 (rename it, or "
+            f"link it with ln -s under one); fix it in environment variable {variable}")
 
 
 def _toml_literal(text: str) -> Any:

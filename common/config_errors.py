@@ -51,7 +51,8 @@ def _describe_one(err: Any, path: Path | None, env_names: Mapping[str, str]) -> 
     else:
         problem = err["msg"][0].lower() + err["msg"][1:]
         if "input" in err and not isinstance(err["input"], dict):
-            problem += f", got {err['input']!r}"
+            got = err["input"]  # a TOML true/false as written, not Python's True/False
+            problem += f", got {str(got).lower() if isinstance(got, bool) else repr(got)}"
     # An unknown section set from the environment (QUICKCAM_CAMRA__INDEX) fails at its
     # first part: name the variable as it was written.
     env_key = next((k for k in sorted(env_names) if k == key or k.startswith(key + ".")), None)

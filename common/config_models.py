@@ -8,18 +8,38 @@ Import these from ``quickcam.common.config``, the one public place.
 from __future__ import annotations
 
 import ipaddress
+import types
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 # The sections each camera starts from (the top-level ones), its own keys on top.
 PER_CAMERA = ("motion", "recording", "faces")
 
 
+def _is_number(annotation: Any) -> bool:
+    """``int``, ``float``, or either or ``None``: a key that takes a number."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        kinds = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return bool(kinds) and all(kind in (int, float) for kind in kinds)
+    return annotation in (int, float)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """``true`` where a number belongs is a mistake, not 1: pydantic's lax mode took ``segment_s = true``
+        as a one-second segment (and ``fps = false`` failed later as 0), where the native detector refuses it."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _is_number(field.annotation):
+            raise PydanticCustomError("bool_not_number", "input should be a number")
+        return value
 
 
 Point = tuple[float, float]

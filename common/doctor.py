@@ -88,8 +88,13 @@ def red(name: str, detail: str, fix: str) -> Result:
 def check_env_file(env_file: Path) -> Result:
     """tokens.env: readable, and by this user only (POSIX)."""
     name = str(env_file)
-    if not env_file.exists():
+    try:
+        env_file.stat()
+    except (FileNotFoundError, NotADirectoryError):
         return ok(name, "not present; secrets come from the environment only")
+    except OSError as exc:  # a folder on its path this user may not enter (Path.exists raised it: a traceback)
+        return red(name, f"cannot be looked up: {exc.strerror}",
+                   "let the user running quickcam enter each folder on its path (or move the file)")
     if not env_file.is_file():
         return red(name, "is not a file", f"point env_file (or QUICKCAM_ENV_FILE) at your tokens.env, not {env_file}")
     try:
@@ -230,7 +235,7 @@ def doctor(config_path: Path | None, only: str | None, timeout_s: float, verbose
              check_env_file(config.env_file), check_private_paths(config)]
     try:
         secrets = load_secrets(config.env_file)
-    except OSError:  # unreadable tokens.env: already a red line above
+    except (OSError, ConfigError):  # unreadable tokens.env: already a red line above (not the doctor's end)
         secrets = dict(os.environ)
     context = DoctorContext(config, config_path, secrets, timeout_s)
     checks: list[Check] = []

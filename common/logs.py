@@ -87,7 +87,8 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
         # One file per process: two processes rotating one file would race.
         log_file = log_file.with_name(f"{log_file.stem}.{process}{log_file.suffix}")
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = _LogFile(log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
+        handler = _LogFile(log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8",
+                           errors="backslashreplace")  # a path's bytes that are not UTF-8: \udcff, not a lost line
         handler.setFormatter(LogfmtFormatter(process))
         root.addHandler(handler)
     return log_file

@@ -102,6 +102,25 @@ _CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f]+")
 ELLIPSIS = "\u2026"
 
 
+def _bytes_of(text: str) -> bytes:
+    """``text``'s bytes; a path's bytes that are not UTF-8 (kept by Python as lone surrogates) as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte (from JSON's "\ud800")
+        return text.encode("utf-8", "replace")
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with each run of bytes that is not UTF-8 as U+FFFD, so it can be encoded for a status or a log.
+
+    A path is bytes, and one from the environment may hold some that are not UTF-8 (a folder named on
+    an old Latin-1 system): quoted in a camera's fault, its text could not be encoded, every status
+    failed to build, and the camera showed "starting" for ever instead of FAILING. The native
+    detector's ``valid_utf8`` (error_text.cpp) replaces the same bytes (each maximal ill-formed part).
+    """
+    return _bytes_of(text).decode("utf-8", "replace")
+
+
 def error_text(text: str, max_bytes: int = ERROR_TEXT_MAX) -> str:
     """``text`` (an exception's words, a peer's reason) fit for a status: one line, at most ``max_bytes``.
 
@@ -111,10 +130,31 @@ def error_text(text: str, max_bytes: int = ERROR_TEXT_MAX) -> str:
     past the protocol's header limit, and every heartbeat after it was the minimal fallback status.
     The native detector's ``error_text`` (detector/native/src/error_text.cpp) gives the same bytes.
     """
-    line = _CONTROL_RUN.sub(" ", text).strip(" ")
+    line = _CONTROL_RUN.sub(" ", valid_utf8(text)).strip(" ")
     if len(line.encode("utf-8")) <= max_bytes:
         return line
     return cut_utf8(line, max_bytes - len(ELLIPSIS.encode("utf-8"))) + ELLIPSIS
+
+
+def middle_cut(text: str, max_bytes: int) -> str:
+    """``text`` (a path, a URL) in at most ``max_bytes`` of UTF-8, a longer one cut in its middle with "…".
+
+    Its start (the folder) and its end (the file's name) still tell which it is. Put whole into a
+    camera's fault, a long path pushed the words after it, the fix, past the fault's limit, where
+    ``error_text`` cut them off. The native detector's ``middle_cut`` (detector/native/src/error_text.cpp)
+    gives the same bytes.
+    """
+    raw = _bytes_of(text)  # a path from the environment may hold bytes that are not UTF-8: cut as bytes, as native
+    if len(raw) <= max_bytes:
+        return text
+    room = max_bytes - len(ELLIPSIS.encode("utf-8"))
+    end, start = room // 2, len(raw) - (room - room // 2)
+    while end > 0 and raw[end] & 0xC0 == 0x80:  # not inside a character: the head ends before it
+        end -= 1
+    while start < len(raw) and raw[start] & 0xC0 == 0x80:  # the tail starts after it
+        start += 1
+    return (raw[:end].decode("utf-8", "surrogateescape") + ELLIPSIS
+            + raw[start:].decode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True)

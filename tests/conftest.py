@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -112,6 +113,20 @@ def private_endpoint(root: Path) -> str:
         folder = Path(tempfile.mkdtemp(prefix="qc-link-"))
         folder.chmod(0o700)
     return f"ipc://{folder}/uploader.sock"
+
+
+@pytest.fixture
+def as_a_user() -> list[str]:
+    """The argv prefix under which file modes hold for a process as for any user (nothing when not root).
+
+    Tests run as root, and root reads and enters anything whatever its mode: ``setpriv`` (util-linux)
+    drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the process it starts.
+    """
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is missing: as root, file modes cannot refuse a read without it")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from quickcam.common.protocol_schema import middle_cut
+from quickcam.detector.pipeline.capture import PATH_SHOWN_MAX
 from tests.conftest import QUICKCAM, REPO, free_port, private_endpoint, run_script
 from tests.fakes.h264 import write_h264
 from tests.pipeline import Pipeline
@@ -133,7 +135,9 @@ def test_a_file_path_too_long_for_the_system_is_a_camera_that_cannot_be_opened_n
     assert (f"camera cam0: cannot open {video} — {PATH_TOO_LONG} (not retried: a file analysed as fast as "
             "possible, [camera] realtime = false, is read once)") in output, output[:3000]
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
-    assert camera["state"] == "failing" and camera["fault"].startswith(f"cannot open {tmp_path}/mmm"), camera
+    # the path cut in its middle (tests/test_long_camera_paths.py): the fix is in the fault, not cut off after it
+    assert camera["state"] == "failing", camera
+    assert camera["fault"] == f"cannot open {middle_cut(video, PATH_SHOWN_MAX)} — {PATH_TOO_LONG}", camera
     assert all(not loop["errors"] for loop in camera["loops"].values()), camera["loops"]
 
 
@@ -232,10 +236,11 @@ def test_a_looped_file_for_analysis_that_goes_away_ends_after_a_few_reopens_with
         pipe.close()
 
 
-@pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts byte 300 inside a two-byte character
-def test_a_fault_is_cut_to_300_bytes_of_utf8_never_inside_a_character(tmp_path: Path, lead: str) -> None:
+@pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts the head's cut inside a two-byte character
+def test_a_long_path_in_a_fault_is_cut_in_its_middle_never_inside_a_character(tmp_path: Path, lead: str) -> None:
     """docs/protocol.md: a camera's fault is at most 300 bytes of UTF-8, in the heartbeat and the status
-    file alike (the native detector's test is the same); once cut to 300 characters, three times as many bytes."""
+    file alike (the native detector's test is the same). Its path is cut in the middle to keep the fix
+    (tests/test_long_camera_paths.py); before, the whole fault was cut at 300 bytes, the fix with it."""
     video = tmp_path / (lead + "é" * 120 + ".mp4")
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
                QUICKCAM_CAMERA__REALTIME="false")
@@ -243,4 +248,4 @@ def test_a_fault_is_cut_to_300_bytes_of_utf8_never_inside_a_character(tmp_path: 
     assert run.returncode == 3, run.stderr
     raw = (tmp_path / "outbox" / "detector-status.json").read_bytes()
     fault = json.loads(raw.decode("utf-8"))["cameras"]["cam0"]["fault"]  # strict: a split character raises
-    assert "éé" in fault and 290 < len(fault.encode()) <= 300, fault
+    assert fault == f"cannot open {middle_cut(str(video), PATH_SHOWN_MAX)} — no such file; check [camera] path", fault

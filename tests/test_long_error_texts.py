@@ -28,10 +28,12 @@ from pathlib import Path
 import pytest
 
 from quickcam.common import protocol
-from quickcam.common.protocol_schema import ERROR_TEXT_MAX, FAULT_MAX, error_text
+from quickcam.common.protocol_schema import ERROR_TEXT_MAX, FAULT_MAX, error_text, middle_cut
+from quickcam.detector.pipeline.capture import PATH_SHOWN_MAX
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.native_build import native_detector
+from tests.test_camera_open import PATH_TOO_LONG
 
 ELLIPSIS = "\u2026"
 
@@ -129,10 +131,12 @@ def test_a_camera_that_cannot_be_opened_with_a_100_kb_fault_still_sends_its_whol
     assert set(heard["loops"]) == {"capture", "detection", "recording"}, heard
     assert not _failed(heard), heard["loops"]  # a camera that cannot be opened, not a failed loop
     starts = "cannot open /tmp/mmm"
-    _check_bounded(heard["fault"], starts, FAULT_MAX)
+    # the path cut in its middle, the fix kept (tests/test_long_camera_paths.py)
+    said = f"cannot open {middle_cut(clip, PATH_SHOWN_MAX)} — {PATH_TOO_LONG}"
+    assert heard["fault"].startswith(said) and len(heard["fault"].encode()) <= FAULT_MAX, heard["fault"]
     assert heard["state"] == "failing", heard
     # the status file the same, and `quickcam status` shows the fault in one line of reasonable length
-    _check_bounded(camera["fault"], starts, FAULT_MAX)
+    assert camera["fault"].startswith(said) and len(camera["fault"].encode()) <= FAULT_MAX, camera["fault"]
     assert shown.returncode in (0, 1), shown.stderr
     assert all(len(line) < 1000 for line in shown.stdout.splitlines()), shown.stdout[:2000]
     assert f"camera cam0: FAILING ({starts}" in shown.stdout, shown.stdout
@@ -171,7 +175,8 @@ def test_an_uploaders_long_multi_line_pause_reason_is_one_bounded_line_in_the_li
 def test_a_camera_fault_from_a_config_path_with_a_line_break_is_one_line_cut_with_an_ellipsis(
         tmp_path: Path, detector: str) -> None:
     # The fault quotes the source's path, which is the config's text: a line break in it (a TOML "\n") made the
-    # status, and `quickcam status`, span lines, and a long fault was cut at FAULT_MAX without a sign of the cut.
+    # status, and `quickcam status`, span lines, and a long fault was cut at FAULT_MAX without a sign of the cut
+    # (now its path is cut in the middle instead, the fix after it kept: tests/test_long_camera_paths.py).
     path = "in\\nbox/" + "x" * 200 + "/" + "y" * 200 + ".mp4"  # TOML's escape: a real line break in the path
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
     (tmp_path / "quickcam.toml").write_text(f'[camera]\nsource = "file"\npath = "{path}"\n')
@@ -190,7 +195,8 @@ def test_a_camera_fault_from_a_config_path_with_a_line_break_is_one_line_cut_wit
     assert said, stderr[-2000:]
     fault = camera["fault"]
     assert fault.startswith("cannot open in box/xxxx"), fault  # before: "cannot open in\nbox/xxxx"
-    assert len(fault.encode("utf-8")) <= FAULT_MAX and fault.endswith(ELLIPSIS), fault  # before: cut, no ellipsis
+    assert len(fault.encode("utf-8")) <= FAULT_MAX and ELLIPSIS in fault, fault  # before: cut, no ellipsis
+    assert "yyy.mp4 — no such file; check [camera] path" in fault, fault
     line = next((line for line in shown.stdout.splitlines() if line.startswith("camera cam0")), "")
     assert line.startswith("camera cam0: FAILING (cannot open in box/xxxx"), shown.stdout
     assert not any(line.startswith("box/") for line in shown.stdout.splitlines()), shown.stdout

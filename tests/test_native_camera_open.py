@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from quickcam.common.protocol_schema import middle_cut
+from quickcam.detector.pipeline.capture import PATH_SHOWN_MAX
 from tests.conftest import private_endpoint
 from tests.native_build import native_detector
 from tests.test_camera_open import (  # noqa: F401 - walk_video: a fixture
@@ -64,7 +66,9 @@ def test_a_native_file_path_too_long_for_the_system_is_named_with_the_fix_as_the
             "possible, [camera] realtime = false, is read once)") in run.stderr, run.stderr[:3000]
     assert "filesystem error" not in run.stderr, run.stderr[:3000]
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
-    assert camera["state"] == "failing" and camera["fault"].startswith(f"cannot open {tmp_path}/mmm"), camera
+    # the path cut in its middle (tests/test_long_camera_paths.py): the fix is in the fault, not cut off after it
+    assert camera["state"] == "failing", camera
+    assert camera["fault"] == f"cannot open {middle_cut(video, PATH_SHOWN_MAX)} — {PATH_TOO_LONG}", camera
     assert all(not loop["errors"] for loop in camera["loops"].values()), camera["loops"]
 
 
@@ -90,10 +94,11 @@ def test_a_native_file_played_in_real_time_that_will_not_open_is_retried_and_its
     assert "not retried" not in output
 
 
-@pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts byte 300 inside a two-byte character
-def test_a_native_fault_cut_to_300_bytes_never_splits_a_character(tmp_path: Path, lead: str) -> None:
-    """The protocol limits a fault to 300 bytes of UTF-8: a cut mid-character is invalid text and the
-    uploader would refuse the whole status (the Python detector fits it in detector/status_header.py)."""
+@pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts the head's cut inside a two-byte character
+def test_a_native_long_path_in_a_fault_is_cut_in_its_middle_never_inside_a_character(tmp_path: Path,
+                                                                                      lead: str) -> None:
+    """A split character is invalid text and the uploader would refuse the whole status: the path is cut in its
+    middle as the Python detector cuts it (the same bytes), keeping the fix (tests/test_long_camera_paths.py)."""
     video = tmp_path / (lead + "é" * 120 + ".mp4")
     env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
                QUICKCAM_CAMERA__REALTIME="false")
@@ -101,7 +106,7 @@ def test_a_native_fault_cut_to_300_bytes_never_splits_a_character(tmp_path: Path
     assert run.returncode == 3, run.stderr
     raw = (tmp_path / "outbox" / "detector-status.json").read_bytes()
     fault = json.loads(raw.decode("utf-8"))["cameras"]["cam0"]["fault"]  # strict: a split character raises
-    assert "éé" in fault and 290 < len(fault.encode()) <= 300, fault
+    assert fault == f"cannot open {middle_cut(str(video), PATH_SHOWN_MAX)} — no such file; check [camera] path", fault
 
 
 @pytest.mark.parametrize("delete", [False, True])  # emptied, or emptied and deleted: FFmpeg's open file says 0 bytes

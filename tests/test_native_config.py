@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 import msgpack
+import pytest
 import tomlkit
 
-from quickcam.common.config import load_config
+from quickcam.common.config import ConfigError, load_config
 from quickcam.detector.sources import Walk
 from tests.conftest import private_endpoint
 from tests.fakes.h264 import write_h264
@@ -115,3 +116,33 @@ def test_looking_less_often_than_the_pre_roll_the_footage_starts_at_the_last_qui
                             env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # triggered at 8.1 s (the look at 8 s and the frame after); the first segment from the look at 4 s
     assert abs(_onset_s(tmp_path, proc) - 4.1) < 0.01
+
+
+WRONG_TYPES = {  # valid TOML of the wrong kind, and the key each detector names
+    "camera = 5\n": "camera",
+    '[[camera]]\nsource = "file"\npath = "garage.mp4"\n': "camera",  # a list of one table, meant as [[cameras]]
+    "[camera]\nmotion = [1, 2]\n": "camera.motion",
+    "cameras = [1]\n": "cameras.0",
+    'logging = "DEBUG"\n': "logging",  # meant as [logging] level = "DEBUG"
+    "[recording]\nsegment_s = true\n": "recording.segment_s",
+    "[camera]\nindex = false\n": "camera.index",
+}
+
+
+@pytest.mark.parametrize("config", list(WRONG_TYPES))
+def test_valid_toml_of_the_wrong_type_is_refused_by_both_detectors_with_one_line_naming_the_key(
+        tmp_path: Path, config: str) -> None:
+    """Before, the native detector skipped a section that was not a table and ran on its defaults (the demo
+    scene, not the camera: exit 0, and a watcher thinks the camera is up); the Python detector took ``true``
+    for the number 1 (a one-second segment). Now both stop with exit 2 and one line naming the key."""
+    key = WRONG_TYPES[config]
+    (tmp_path / "quickcam.toml").write_text(config)
+    with pytest.raises(ConfigError) as python:
+        load_config(tmp_path / "quickcam.toml", {})
+    assert str(python.value).startswith(f"config error: {key}: ") and "\n" not in str(python.value), python.value
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().splitlines() == [
+        next(line for line in run.stderr.splitlines() if f"config error: {key}: " in line)], run.stderr
+    assert run.stderr.strip().endswith("; fix it in quickcam.toml"), run.stderr

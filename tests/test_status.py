@@ -256,3 +256,15 @@ def test_a_status_file_caught_half_rewritten_is_read_again_and_a_damaged_one_is_
     run = _status(tmp_path)
     assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "cannot read outbox/detector-status.json: " in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_status_file_replaced_by_a_directory_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    # Both detectors log once that they cannot write it, and go on recording; `quickcam status` said
+    # "[Errno 21] Is a directory" and not what to do about it.
+    path = tmp_path / "outbox" / status_file.STATUS_FILE_NAME
+    path.mkdir(parents=True)
+    run = _status(tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.splitlines() == [
+        "Error: cannot read outbox/detector-status.json: a directory stands where the status file goes; remove it "
+        "(rmdir outbox/detector-status.json): its process writes the file every few seconds"], run.stderr

@@ -60,6 +60,10 @@ def _read_json(path: Path) -> dict[str, Any]:
             raw = path.read_bytes()
         except FileNotFoundError:
             return {}
+        except IsADirectoryError:  # before: "[Errno 21] Is a directory", and no word of the fix
+            raise click.ClickException(f"cannot read {path}: a directory stands where the status file goes; "
+                                       f"remove it (rmdir {path}): its process writes the file every few seconds"
+                                       ) from None
         except OSError as exc:
             raise click.ClickException(f"cannot read {path}: {exc}") from None
         try:

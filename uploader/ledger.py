@@ -15,11 +15,14 @@ Each thread opens its own ``Ledger`` on the same file.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from quickcam.common.config import ConfigError
 from quickcam.common.protocol_schema import error_text
 
 SCHEMA = """
@@ -68,6 +71,17 @@ ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_
                 "message_id, sender")
 
 
+def cannot_open(path: Path, exc: Exception) -> str:
+    """Why the ledger at ``path`` does not open, and the fix (one line: the uploader's start ends on it)."""
+    if path.is_dir():
+        return (f"the ledger {path} is a directory, not the uploader's database; look inside, then remove it "
+                f"(rmdir {path}) and start again: a new ledger is made")
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return (f"the ledger {path} is damaged ({exc}); move it aside (mv {path} {path}.damaged) and start again "
+                "with a new one")
+    return f"cannot open the ledger {path} ({exc}); check that this user may write it and its folder"
+
+
 @dataclass(frozen=True)
 class Item:
     id: str
@@ -95,17 +109,22 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
-        self.db.executescript(SCHEMA)
-        if "message_id" not in self._item_columns():
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                if "message_id" not in self._item_columns():  # another thread may have just done it
-                    for statement in MIGRATE.strip().split(";\n"):
-                        self.db.execute(statement)
-        self.db.execute(ORIGIN_INDEX)
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
+            self.db.executescript(SCHEMA)
+            if "message_id" not in self._item_columns():
+                with self.db:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    if "message_id" not in self._item_columns():  # another thread may have just done it
+                        for statement in MIGRATE.strip().split(";\n"):
+                            self.db.execute(statement)
+            self.db.execute(ORIGIN_INDEX)
+            st = os.stat(path)
+        except (sqlite3.Error, OSError) as exc:  # a traceback was the uploader's last word
+            raise ConfigError(cannot_open(path, exc)) from None
+        self._file = (st.st_dev, st.st_ino)  # which file is ours: one put in its place is not
 
     def _item_columns(self) -> set[str]:
         return {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
@@ -113,25 +132,38 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
-    def rescue_if_deleted(self) -> bool:
-        """If the ledger's file was deleted under the running uploader, write it back; True if it was.
+    def rescue_if_gone(self) -> str:
+        """If the ledger's file was deleted or replaced under the running uploader, write it back and say what
+        happened to it ("deleted", "replaced by a directory (moved to ...)"); "" while it is in place.
 
         An open SQLite file lives on after ``rm -rf state/``: this process goes on using
         it, but a restart would start from an empty ledger and every spool file not yet
         uploaded would be orphaned, never uploaded and never reported. The open copy is
         written back to ``path`` (SQLite's online backup: a consistent snapshot); rows
         that change after it are only the uploads done meanwhile, which a restart repeats
-        under the same names.
+        under the same names. Something else put at ``path`` (a directory, another file)
+        hid the same loss, and the next start failed on it: it is moved aside, kept.
         """
-        if self.path.exists():
-            return False
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            what = "deleted"
+        else:
+            if (st.st_dev, st.st_ino) == self._file:
+                return ""
+            aside = self.path.with_name(f"{self.path.name}.replaced-{time.time_ns()}")
+            os.replace(self.path, aside)
+            what = (f"replaced by {'a directory' if stat.S_ISDIR(st.st_mode) else 'another file'} "
+                    f"(moved to {aside.name})")
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         copy = sqlite3.connect(self.path)
         try:
             self.db.backup(copy)
         finally:
             copy.close()
-        return True
+        written = os.stat(self.path)
+        self._file = (written.st_dev, written.st_ino)
+        return what
 
     def sha256_of(self, message_id: str, camera: str, sender: str = "") -> str | None:
         """The sha256 stored for this origin (sender, camera, message id), or None if it is new."""

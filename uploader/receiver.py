@@ -214,11 +214,14 @@ class Receiver:
             log.debug("receiver: could not reply to a peer (%s); it will retransmit", exc)
 
     def _check_ledger(self, ledger: Ledger) -> None:
-        """A ledger deleted under us is written back, and footage waits in the detectors until a restart
+        """A ledger deleted (or replaced) under us is written back, and footage waits in the detectors until a restart
         (the other threads still write to the deleted copy, so what is acked now would be lost by one)."""
-        if self.ledger_problem or not ledger.rescue_if_deleted():
+        if self.ledger_problem:
             return
-        self.ledger_problem = (f"the ledger {self.ledger_path} was deleted while the uploader ran; it is restored, "
+        gone = ledger.rescue_if_gone()
+        if not gone:
+            return
+        self.ledger_problem = (f"the ledger {self.ledger_path} was {gone} while the uploader ran; it is restored, "
                                "restart the uploader (footage waits in the detectors' outboxes until then)")
         log.error("receiver: %s", self.ledger_problem)
 

@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from quickcam.common.config import CameraConfig
+from quickcam.common.protocol_schema import middle_cut
 from quickcam.detector.av_source import Packet
 from quickcam.detector.console.tap import LiveTap
 from quickcam.detector.decode import compact
@@ -99,6 +100,11 @@ def redacted(url: str) -> str:
 # The kernel's words for a path it will not look up at all (ENAMETOOLONG), and the fix (native: camera.cpp).
 PATH_TOO_LONG = ("path too long for the system (a name in it over 255 bytes, or all of it over 4095); "
                  "check [camera] path")
+# Bytes of a path or URL in a camera's fault: the rest of FAULT_MAX (300) keeps the longest fix and the
+# retry count ("; retrying (attempt 123 failed, next in 30.0 s)") whole (native: camera.cpp kPathShownMax).
+PATH_SHOWN_MAX = 120
+# A folder on the way to a file refused to be searched (EACCES from stat): making the file readable is not the fix.
+FOLDER_CLOSED = "permission denied on a folder in its path; give this user search (x) permission on each folder of it"
 
 
 def _lookup_errno(path: str) -> int:
@@ -115,40 +121,51 @@ def _lookup_errno(path: str) -> int:
     return 0
 
 
-def open_failure(camera: CameraConfig) -> str:
-    """Why ``camera``'s source would not open, as far as can be told, and the likely fix."""
+def open_failure(camera: CameraConfig, whole: bool = False) -> str:
+    """Why ``camera``'s source would not open, as far as can be told, and the likely fix.
+
+    Its path (or URL) is cut in the middle to ``PATH_SHOWN_MAX`` bytes unless ``whole``: this text is
+    the camera's fault, cut at 300 bytes, and a long path said whole took the fix with it. The log's
+    first line of a failure says the path ``whole`` (a typo may sit in its middle); each retry's, cut.
+    """
+    def shown(path: str) -> str:
+        return path if whole else middle_cut(path, PATH_SHOWN_MAX)
+
     if camera.source == "camera":
         device = camera.path or f"/dev/video{camera.index}"
         if not sys.platform.startswith("linux"):
-            return (f"cannot open camera {camera.path or camera.index}; check it is plugged in and not used by "
-                    "another program, or set [camera] index")
+            return (f"cannot open camera {shown(camera.path) or camera.index}; check it is plugged in and not used "
+                    "by another program, or set [camera] index")
         looked_up = _lookup_errno(device)
         if looked_up == errno.ENAMETOOLONG:
-            return f"cannot open {device} — {PATH_TOO_LONG}"
+            return f"cannot open {shown(device)} — {PATH_TOO_LONG}"
         if looked_up and looked_up != errno.EACCES:
-            name = device if camera.path else f"{device} (camera index {camera.index})"
+            name = shown(device) if camera.path else f"{device} (camera index {camera.index})"
             return (f"cannot open {name} — no such device; list cameras with "
                     "`v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index or path")
         if looked_up or not os.access(device, os.R_OK | os.W_OK):
-            return (f"cannot open {device} — permission denied; add this user to the 'video' group "
+            return (f"cannot open {shown(device)} — permission denied; add this user to the 'video' group "
                     "(`sudo usermod -aG video $USER`, then log in again)")
-        return (f"cannot open {device} — the device exists but gives no video (another program may be using "
-                "it, or it is not a capture device); try another [camera] index")
+        return (f"cannot open {shown(device)} — the device exists but gives no video (another program may be "
+                "using it, or it is not a capture device); try another [camera] index")
     if camera.source == "file":
+        path = shown(camera.path)
         looked_up = _lookup_errno(camera.path)
         if looked_up == errno.ENAMETOOLONG:
-            return f"cannot open {camera.path} — {PATH_TOO_LONG}"
-        if looked_up and looked_up != errno.EACCES:
-            return f"cannot open {camera.path} — no such file; check [camera] path"
-        if not looked_up and not Path(camera.path).is_file():
-            return f"cannot open {camera.path} — not a file; set [camera] path to a video file"
-        if looked_up or not os.access(camera.path, os.R_OK):
-            return f"cannot open {camera.path} — permission denied; make it readable by this user"
-        return (f"cannot open {camera.path} — not a video this OpenCV can read; check that it plays "
+            return f"cannot open {path} — {PATH_TOO_LONG}"
+        if looked_up == errno.EACCES:
+            return f"cannot open {path} — {FOLDER_CLOSED}"
+        if looked_up:
+            return f"cannot open {path} — no such file; check [camera] path"
+        if not Path(camera.path).is_file():
+            return f"cannot open {path} — not a file; set [camera] path to a video file"
+        if not os.access(camera.path, os.R_OK):
+            return f"cannot open {path} — permission denied; make it readable by this user"
+        return (f"cannot open {path} — not a video this OpenCV can read; check that it plays "
                 "(e.g. `ffprobe` it) or convert it to MP4")
     if camera.source == "stream":
-        return (f"cannot open stream {redacted(camera.path)} — no answer or not a video stream; check the URL, "
-                "that the camera is on the network, and its user and password")
+        return (f"cannot open stream {shown(redacted(camera.path))} — no answer or not a video stream; check the "
+                "URL, that the camera is on the network, and its user and password")
     return f"cannot open the {camera.source} source"
 
 
@@ -332,27 +349,30 @@ class CaptureStage:
                 self.stats.open_error = self.stats.retrying = self.stats.lost_why = ""
                 return True
             attempt += 1
+            said = reason  # the first line of a failure says the path whole, the fault and each retry's line cut
             if reason == "cannot open":  # what, and the fix: the source's own words (a USB camera's), else a guess
-                reason = getattr(self.source, "open_error", "") or open_failure(self.camera)
+                own = getattr(self.source, "open_error", "")
+                reason, said = own or open_failure(self.camera), own or open_failure(self.camera, whole=True)
             self.stats.open_error = reason
             if self._analysed_once():
                 log.error("camera %s: %s (not retried: a file analysed as fast as possible, [camera] realtime = "
-                          "false, is read once)", self.camera.id, reason)
+                          "false, is read once)", self.camera.id, said)
                 self.stats.state = "failing"
                 return False
             if self._analysis_abandoned(attempt):
-                self.stats.open_error = (f"{reason} (gave up after {attempt} reopen attempts: a file analysed as "
-                                         "fast as possible is not waited for; its analysis is incomplete)")
-                log.error("camera %s: %s", self.camera.id, self.stats.open_error)
+                gave_up = (f"gave up after {attempt} reopen attempts: a file analysed as fast as possible is not "
+                           "waited for; its analysis is incomplete")
+                self.stats.open_error = f"{reason} ({gave_up})"
+                log.error("camera %s: %s (%s)", self.camera.id, said, gave_up)
                 self.stats.state, self.stats.retrying, self.stats.abandoned = "failing", "", True
                 return False
             self.stats.retrying = f"retrying (attempt {attempt} failed, next in {backoff:.1f} s)"
             if not self.stats.opened:  # never delivered
                 if self.stats.state != "failing":
-                    log.error("camera %s: %s", self.camera.id, reason)
+                    log.error("camera %s: %s", self.camera.id, said)
                     self.stats.state = "failing"
             elif self.stats.state != "lost":
-                log.warning("camera %s: lost (%s)", self.camera.id, reason)
+                log.warning("camera %s: lost (%s)", self.camera.id, said)
                 self.stats.state = "lost"
             log.info("camera %s: %s attempt %d failed (%s); next in %.1f s", self.camera.id,
                      "reopen" if self.stats.opened else "open", attempt, reason, backoff)

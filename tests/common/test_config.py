@@ -50,6 +50,8 @@ def test_environment_overrides_any_key_including_nested_storage_options(tmp_path
         ("[camera]\nsource = 'webcam'\n", {}, "camera.source: input should be 'demo', 'camera'"),
         ("[link]\nendpoint = 'http://x'\n", {}, "link.endpoint"),
         ("[camera\n", {}, "is not valid TOML"),
+        # true is not the number 1 (pydantic's lax mode took it as 1: a one-second segment); said as written
+        ("[recording]\nsegment_s = true\n", {}, "recording.segment_s: input should be a number, got true;"),
     ],
 )
 def test_bad_values_name_the_key_and_where_to_fix_it(tmp_path: Path, toml: str, env: dict, expected: str) -> None:

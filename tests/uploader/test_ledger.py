@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
 
+import pytest
+
+from quickcam.common.config import ConfigError
 from quickcam.common.protocol_schema import ERROR_TEXT_MAX, error_text
 from quickcam.uploader.ledger import Item, Ledger
 
@@ -15,11 +19,11 @@ def test_a_ledger_deleted_under_the_uploader_is_written_back_with_every_pending_
     # was orphaned, never uploaded and never reported.
     path = tmp_path / "state" / "ledger.sqlite3"
     ledger = Ledger(path)
-    assert ledger.rescue_if_deleted() is False  # nothing to do while the file is there
+    assert ledger.rescue_if_gone() == ""  # nothing to do while the file is there
     ledger.add(Item("a", "0" * 64, "segment", "cam0", "ev1", 0, 10, "spool/a.qsc", "f/a.qsc", time.time()), ["local"])
     shutil.rmtree(tmp_path / "state")
     ledger.add(Item("b", "1" * 64, "snapshot", "cam0", "ev1", 1, 10, "spool/b.qsc", "f/b.qsc", time.time()), ["local"])
-    assert ledger.rescue_if_deleted() is True
+    assert ledger.rescue_if_gone() == "deleted"
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     ledger.close()
 
@@ -27,6 +31,52 @@ def test_a_ledger_deleted_under_the_uploader_is_written_back_with_every_pending_
     assert sorted(d.item.id for d in restarted.due()) == ["a", "b"]  # both still to upload, none forgotten
     assert restarted.sha256_of("b", "cam0") == "1" * 64  # and a re-sent b is acked as a duplicate
     restarted.close()
+
+
+@pytest.mark.parametrize("intruder", ["directory", "file"])
+def test_a_ledger_replaced_under_the_uploader_is_moved_aside_and_written_back(tmp_path: Path, intruder: str) -> None:
+    # Before, only a deleted ledger was noticed: a directory (or an old copy) put in its place hid the same loss
+    # (this process went on in the unlinked file, a restart found no ledger), and the next start was a traceback.
+    path = tmp_path / "state" / "ledger.sqlite3"
+    ledger = Ledger(path)
+    ledger.add(Item("a", "0" * 64, "segment", "cam0", "ev1", 0, 10, "spool/a.qsc", "f/a.qsc", time.time()), ["local"])
+    path.unlink()
+    if intruder == "directory":
+        path.mkdir()
+        (path / "note").write_text("someone's")
+    else:
+        path.write_bytes(b"an old copy")
+    said = ledger.rescue_if_gone()
+    kind = "a directory" if intruder == "directory" else "another file"
+    assert re.fullmatch(rf"replaced by {kind} \(moved to ledger\.sqlite3\.replaced-\d+\)", said), said
+    aside = path.parent / said.split("moved to ")[1].rstrip(")")
+    if intruder == "directory":  # kept as it was: nothing of someone's is deleted
+        assert (aside / "note").read_text() == "someone's"
+    else:
+        assert aside.read_bytes() == b"an old copy"
+    assert ledger.rescue_if_gone() == ""  # the written-back file is the ledger's own now
+    ledger.close()
+    restarted = Ledger(path)
+    assert [d.item.id for d in restarted.due()] == ["a"]  # still to upload, not forgotten
+    restarted.close()
+
+
+@pytest.mark.parametrize(("kind", "said"), [
+    ("directory", "the ledger {path} is a directory, not the uploader's database; look inside, then remove it "
+                  "(rmdir {path}) and start again: a new ledger is made"),
+    ("damaged", "the ledger {path} is damaged (file is not a database); move it aside (mv {path} {path}.damaged) "
+                "and start again with a new one"),
+])
+def test_a_ledger_that_will_not_open_is_one_line_with_the_fix_not_a_traceback(tmp_path: Path, kind: str,
+                                                                               said: str) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"x" * 4096)
+    with pytest.raises(ConfigError) as caught:  # the uploader's CLI: one line and exit 2
+        Ledger(path)
+    assert str(caught.value) == said.format(path=path)
 
 
 def test_a_retry_scheduled_before_the_clock_stepped_back_is_due_at_once_not_an_hour_later(tmp_path: Path) -> None:

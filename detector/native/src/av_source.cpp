@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <utility>
@@ -239,6 +240,10 @@ bool AvSource::rewind() {
 // file) is stretched to 2 instead, and analysed as the Python detector analyses it as it is (a 1x1 black
 // picture is a dark frame). Cropped to nothing, it made the capture loop throw: skipped, counted as a
 // failure, and a live source closed and reopened.
+namespace {
+constexpr size_t kScalerPadding = 64;  // bytes after each plane swscale writes into (AV_INPUT_BUFFER_PADDING_SIZE)
+}  // namespace
+
 void AvSource::to_frame(Frame& frame) {
     int w = std::max(2, decoded_->width & ~1), h = std::max(2, decoded_->height & ~1);
     int from_w = std::min(w, decoded_->width), from_h = std::min(h, decoded_->height);
@@ -255,7 +260,18 @@ void AvSource::to_frame(Frame& frame) {
     scaler_ = sws_getCachedContext(scaler_, from_w, from_h, AVPixelFormat(decoded_->format), w, h, AV_PIX_FMT_YUV420P,
                                    SWS_BILINEAR, nullptr, nullptr, nullptr);
     if (!scaler_) throw std::runtime_error("no converter from this video's pixel format");
-    sws_scale(scaler_, decoded_->data, decoded_->linesize, 0, from_h, planes, strides);
+    // swscale writes whole SIMD words, past a row's end (FFmpeg pads its own buffers for it): into the frame's
+    // planes of exactly w x h it wrote past the last one's end (a chroma row of 1 byte, a 320x2 picture, any
+    // width whose half is not a multiple of 16), corrupting the heap, and the detector aborted later ("double
+    // free or corruption"). So each plane is scaled into a padded one of its own, then copied.
+    const size_t luma = size_t(w) * h, chroma = luma / 4;
+    scaled_.resize(luma + chroma * 2 + 3 * kScalerPadding);
+    uint8_t* padded[] = {scaled_.data(), scaled_.data() + luma + kScalerPadding,
+                         scaled_.data() + luma + chroma + 2 * kScalerPadding};
+    sws_scale(scaler_, decoded_->data, decoded_->linesize, 0, from_h, padded, strides);
+    std::memcpy(planes[0], padded[0], luma);
+    std::memcpy(planes[1], padded[1], chroma);
+    std::memcpy(planes[2], padded[2], chroma);
 }
 
 bool AvSource::read(Frame& frame) {

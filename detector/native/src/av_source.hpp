@@ -6,8 +6,10 @@
 // are read ahead at the open to tell when (read_burst).
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "pacer.hpp"
 #include "sources.hpp"
@@ -51,6 +53,7 @@ private:
     AVFrame* decoded_ = nullptr;
     AVPacket* packet_ = nullptr;
     SwsContext* scaler_ = nullptr;
+    std::vector<uint8_t> scaled_;  // the scaler's output, each plane padded (to_frame)
     int stream_ = -1;
     bool draining_ = false;
     int64_t deadline_ns_ = 0, index_ = 0, started_ns_ = 0;

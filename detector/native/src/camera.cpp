@@ -35,15 +35,25 @@ constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (cam
 // The kernel's words for a path it will not look up at all (ENAMETOOLONG), and the fix (capture.py PATH_TOO_LONG).
 constexpr const char* kPathTooLong =
     "path too long for the system (a name in it over 255 bytes, or all of it over 4095); check [camera] path";
+// Bytes of a path or URL in a camera's fault: the rest of kFaultMax keeps the longest fix and the retry count
+// whole (capture.py PATH_SHOWN_MAX).
+constexpr size_t kPathShownMax = 120;
+// A folder on the way to a file refused to be searched (EACCES from stat): making the file readable is not the fix
+// (capture.py FOLDER_CLOSED).
+constexpr const char* kFolderClosed =
+    "permission denied on a folder in its path; give this user search (x) permission on each folder of it";
 
 // 0 when `path` can be looked up, else the errno of why not (capture.py _lookup_errno).
 int lookup_errno(const std::string& path, struct stat& st) {
     return ::stat(path.c_str(), &st) == 0 ? 0 : (errno ? errno : EIO);
 }
 
-// Why the camera's source would not open, as far as can be told, and the likely fix
-// (the Python detector's texts, detector/pipeline/capture.py open_failure).
-std::string open_failure(const CameraConfig& c) {
+// Why the camera's source would not open, as far as can be told, and the likely fix (the Python detector's
+// texts, detector/pipeline/capture.py open_failure). Its path (or URL) cut in the middle to kPathShownMax bytes
+// unless `whole`: this text is the camera's fault, cut at 300 bytes, and a long path said whole took the fix
+// with it. The log's first line of a failure says the path whole (a typo may sit in its middle).
+std::string open_failure(const CameraConfig& c, bool whole = false) {
+    auto shown = [whole](const std::string& path) { return whole ? path : middle_cut(path, kPathShownMax); };
     struct stat st{};
     if (c.source == "camera") {
         std::string device = "/dev/video" + std::to_string(c.index);
@@ -58,18 +68,19 @@ std::string open_failure(const CameraConfig& c) {
                "or it is not a capture device); try another [camera] index";
     }
     if (c.source == "file") {
+        std::string path = shown(c.path);
         int looked_up = lookup_errno(c.path, st);
-        if (looked_up == ENAMETOOLONG) return "cannot open " + c.path + " — " + kPathTooLong;
-        if (looked_up && looked_up != EACCES) return "cannot open " + c.path + " — no such file; check [camera] path";
-        if (!looked_up && !S_ISREG(st.st_mode))
-            return "cannot open " + c.path + " — not a file; set [camera] path to a video file";
-        if (looked_up || ::access(c.path.c_str(), R_OK) != 0)
-            return "cannot open " + c.path + " — permission denied; make it readable by this user";
-        return "cannot open " + c.path + " — not a video this OpenCV can read; check that it plays (e.g. `ffprobe` "
+        if (looked_up == ENAMETOOLONG) return "cannot open " + path + " — " + kPathTooLong;
+        if (looked_up == EACCES) return "cannot open " + path + " — " + kFolderClosed;
+        if (looked_up) return "cannot open " + path + " — no such file; check [camera] path";
+        if (!S_ISREG(st.st_mode)) return "cannot open " + path + " — not a file; set [camera] path to a video file";
+        if (::access(c.path.c_str(), R_OK) != 0)
+            return "cannot open " + path + " — permission denied; make it readable by this user";
+        return "cannot open " + path + " — not a video this OpenCV can read; check that it plays (e.g. `ffprobe` "
                "it) or convert it to MP4";
     }
     if (c.source == "stream")
-        return "cannot open stream " + redacted(c.path) + " — no answer or not a video stream; check the URL, that "
+        return "cannot open stream " + shown(redacted(c.path)) + " — no answer or not a video stream; check the URL, that "
                "the camera is on the network, and its user and password";
     return "cannot open the " + c.source + " source";
 }
@@ -298,9 +309,9 @@ bool CameraPipeline::open_with_backoff() {
     }
     while (!stop_) {
         bool opened = false;
-        std::string reason;
+        std::string reason, said;  // the first line of a failure says the path whole, the fault its cut one
         try { opened = source_->open(); } catch (const std::exception& e) {
-            reason = error_text(e.what());
+            reason = said = error_text(e.what());
         }
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
@@ -310,12 +321,12 @@ bool CameraPipeline::open_with_backoff() {
                 stats_.open_error.clear(), stats_.retrying.clear(), stats_.lost_why.clear();
                 return true;
             }
-            if (reason.empty()) reason = open_failure(config_);
+            if (reason.empty()) reason = open_failure(config_), said = open_failure(config_, true);
             stats_.open_error = reason;
             if (config_.source == "file" && !source_->live && !stats_.opened) {
                 // A file analysed as fast as possible that never opened is not coming (capture.py's
                 // _analysed_once): named once, failing, and the detector exits 3; a live source is retried.
-                log::error("camera ", config_.id, ": ", reason, " (not retried: a file analysed as fast as possible, "
+                log::error("camera ", config_.id, ": ", said, " (not retried: a file analysed as fast as possible, "
                            "[camera] realtime = false, is read once)");
                 stats_.state = "failing";
                 return false;
@@ -323,19 +334,20 @@ bool CameraPipeline::open_with_backoff() {
             if (config_.source == "file" && !source_->live && stats_.opened && attempt + 1 >= kFileReopenAttempts) {
                 // One that went away mid-analysis (deleted, emptied) and would not reopen (capture.py's
                 // _analysis_abandoned): a few reopens ride out a network share's hiccup, more would wait for ever.
-                stats_.open_error = reason + " (gave up after " + std::to_string(attempt + 1) + " reopen attempts: a "
-                                    "file analysed as fast as possible is not waited for; its analysis is incomplete)";
-                log::error("camera ", config_.id, ": ", stats_.open_error);
+                std::string gave_up = "gave up after " + std::to_string(attempt + 1) + " reopen attempts: a file "
+                                      "analysed as fast as possible is not waited for; its analysis is incomplete";
+                stats_.open_error = reason + " (" + gave_up + ")";
+                log::error("camera ", config_.id, ": ", said, " (", gave_up, ")");
                 stats_.state = "failing", stats_.retrying.clear(), stats_.abandoned = true;
                 return false;
             }
             if (!stats_.opened) {  // never delivered a frame
                 if (stats_.state != "failing") {
-                    log::error("camera ", config_.id, ": ", reason);
+                    log::error("camera ", config_.id, ": ", said);
                     stats_.state = "failing";
                 }
             } else if (stats_.state != "lost") {
-                log::warning("camera ", config_.id, ": lost (", reason, ")");
+                log::warning("camera ", config_.id, ": lost (", said, ")");
                 stats_.state = "lost";
             }
             log::info("camera ", config_.id, ": ", stats_.opened ? "reopen" : "open", " attempt ", ++attempt,

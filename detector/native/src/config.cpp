@@ -13,6 +13,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "error_text.hpp"
+
 namespace qc {
 namespace {
 
@@ -98,6 +100,15 @@ void read_section(const Reader& r, const toml::table* table, const std::string& 
             r.note(dotted + ": unknown key (check the spelling against quickcam.example.toml); ignored");
         }
     }
+}
+
+// The table at `node` (a [section]); nullptr where there is none. Anything else there (`camera = 5`,
+// `[[camera]]`, `motion = [1, 2]`) is a mistake: it was skipped, and the detector ran on the defaults
+// (the demo scene, not the camera) where the Python detector refuses the config.
+const toml::table* table_at(const Reader& r, const toml::node* node, const std::string& key) {
+    if (!node) return nullptr;
+    if (const auto* table = node->as_table()) return table;
+    r.fail(key, "must be a table ([" + key + "]), got " + Reader::text_of(*node));
 }
 
 void check(const Reader& r, bool ok, const std::string& key, const std::string& problem) {
@@ -225,9 +236,9 @@ void read_zones(const Reader& r, const toml::node& node, const std::string& wher
 
 CameraConfig read_camera(const Reader& r, const toml::table* t, const std::string& where, const toml::table& root) {
     CameraConfig c;
-    read_motion(r, root["motion"].as_table(), "motion", c.motion);
-    read_recording(r, root["recording"].as_table(), "recording", c.recording);
-    read_section(r, root["faces"].as_table(), "faces", {}, kNoFaces);
+    read_motion(r, table_at(r, root.get("motion"), "motion"), "motion", c.motion);
+    read_recording(r, table_at(r, root.get("recording"), "recording"), "recording", c.recording);
+    read_section(r, table_at(r, root.get("faces"), "faces"), "faces", {}, kNoFaces);
     read_section(r, t, where, {
         {"id", [&](auto& n, auto& k) { c.id = r.string(n, k);
             check(r, valid_camera_id(c.id), k, "must be 1-64 of A-Z a-z 0-9 _ . -"); }},
@@ -248,9 +259,9 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"mjpg", [&](auto& n, auto& k) { c.mjpg = r.boolean(n, k); }},
         {"reopen_max_s", [&](auto& n, auto& k) { c.reopen_max_s = r.number(n, k);
             check(r, c.reopen_max_s > 0 && c.reopen_max_s <= 3600, k, "must be in (0, 3600]"); }},
-        {"motion", [&](auto& n, auto& k) { read_motion(r, n.as_table(), k, c.motion); }},
-        {"recording", [&](auto& n, auto& k) { read_recording(r, n.as_table(), k, c.recording); }},
-        {"faces", [&](auto& n, auto& k) { read_section(r, n.as_table(), k, {}, kNoFaces); }},
+        {"motion", [&](auto& n, auto& k) { read_motion(r, table_at(r, &n, k), k, c.motion); }},
+        {"recording", [&](auto& n, auto& k) { read_recording(r, table_at(r, &n, k), k, c.recording); }},
+        {"faces", [&](auto& n, auto& k) { read_section(r, table_at(r, &n, k), k, {}, kNoFaces); }},
         {"start", [&](auto&, auto& k) {
             r.note(k + ": a file's start time is not implemented; its frames are timed from when it is read");
         }},
@@ -309,6 +320,13 @@ std::set<std::string> apply_env(toml::table& root, const std::map<std::string, s
             }
         }
         if (parts.empty()) continue;
+        if (valid_utf8(value) != value) {  // a path's bytes from an old Latin-1 system (config.py not_utf8)
+            std::string key;
+            for (const auto& p : parts) key += (key.empty() ? "" : ".") + p;
+            throw ConfigError("config error: " + key + ": holds bytes that are not UTF-8 (" +
+                              middle_cut(valid_utf8(value), 120) + "); use a name in UTF-8 (rename it, or link it "
+                              "with ln -s under one); fix it in environment variable " + name);
+        }
         toml::table* node = &root;
         for (size_t k = 0; k + 1 < parts.size(); ++k) {
             auto* child = (*node)[parts[k]].as_table();
@@ -351,8 +369,8 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
     Config config;
     Reader r{path, apply_env(root, environ), &config.notes};
 
-    read_recording(r, root["recording"].as_table(), "recording", config.recording);
-    read_section(r, root["link"].as_table(), "link", {
+    read_recording(r, table_at(r, root.get("recording"), "recording"), "recording", config.recording);
+    read_section(r, table_at(r, root.get("link"), "link"), "link", {
         {"endpoint", [&](auto& n, auto& k) { config.link.endpoint = r.string(n, k);
             const auto& e = config.link.endpoint;
             check(r, e.rfind("tcp://", 0) == 0 || e.rfind("ipc://", 0) == 0, k, "must start with tcp:// or ipc://"); }},
@@ -365,7 +383,7 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
         {"allow_plain_tcp", [&](auto& n, auto& k) { config.link.allow_plain_tcp = r.boolean(n, k); }},
         {"curve_allow_dir", nullptr},  // the uploader's key
     });
-    read_section(r, root["logging"].as_table(), "logging", {
+    read_section(r, table_at(r, root.get("logging"), "logging"), "logging", {
         {"level", [&](auto& n, auto& k) { config.log_level = r.string(n, k);
             check(r, config.log_level == "DEBUG" || config.log_level == "INFO" || config.log_level == "WARNING" ||
                      config.log_level == "ERROR", k, "must be DEBUG, INFO, WARNING or ERROR"); }},
@@ -383,11 +401,16 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
             r.note(key + ": unknown key (check the spelling against quickcam.example.toml); ignored");
     }
 
+    const toml::node* cameras = root.get("cameras");
+    if (cameras && !cameras->is_array())
+        r.fail("cameras", "must be a list of [[cameras]] tables, got " + Reader::text_of(*cameras));
     if (auto* list = root["cameras"].as_array(); list && !list->empty()) {
-        for (size_t k = 0; k < list->size(); ++k)
-            config.cameras.push_back(read_camera(r, list->get(k)->as_table(), "cameras." + std::to_string(k), root));
+        for (size_t k = 0; k < list->size(); ++k) {
+            std::string where = "cameras." + std::to_string(k);
+            config.cameras.push_back(read_camera(r, table_at(r, list->get(k), where), where, root));
+        }
     } else {
-        config.cameras.push_back(read_camera(r, root["camera"].as_table(), "camera", root));
+        config.cameras.push_back(read_camera(r, table_at(r, root.get("camera"), "camera"), "camera", root));
     }
     std::set<std::string> ids;
     for (const auto& cam : config.cameras)

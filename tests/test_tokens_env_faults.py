@@ -1,0 +1,76 @@
+"""tokens.env that cannot be read, or is not a file: one line with the fix, never a traceback.
+
+Tests run as root, which enters any folder: the processes here run under ``setpriv`` without
+CAP_DAC_OVERRIDE (the ``as_a_user`` fixture), so modes hold as for the user quickcam runs as.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from quickcam.common.secrets import load_secrets
+from tests.conftest import QUICKCAM
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")} | extra
+
+
+def test_a_tokens_env_behind_a_folder_this_user_may_not_enter_is_one_line_and_a_red_doctor_row(
+        tmp_path: Path, as_a_user: list[str]) -> None:
+    """Before: Python 3.11's Path.is_file raised the PermissionError, and the uploader and the doctor
+    ended in a traceback."""
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    key = subprocess.run([QUICKCAM, "keygen"], capture_output=True, text=True, check=True).stdout
+    (folder / "tokens.env").write_text(key)
+    (folder / "tokens.env").chmod(0o600)
+    folder.chmod(0)
+    try:
+        env = _env(QUICKCAM_ENV_FILE="secrets/tokens.env")
+        uploader = subprocess.run([*as_a_user, QUICKCAM, "uploader"], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, timeout=60)
+        doctor = subprocess.run([*as_a_user, QUICKCAM, "doctor", "--only", "uploader"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        folder.chmod(0o700)
+    assert uploader.returncode == 2 and "Traceback" not in uploader.stderr, uploader.stderr[-3000:]
+    assert uploader.stderr.splitlines() == [
+        "quickcam: cannot read secrets/tokens.env (Permission denied); check its owner and mode and its folders' "
+        "(chmod 600 it; the user running quickcam must be able to enter each folder)"], uploader.stderr
+    output = doctor.stdout + doctor.stderr
+    assert doctor.returncode == 1 and "Traceback" not in output, output[-3000:]
+    assert ("FAIL  secrets/tokens.env: cannot be looked up: Permission denied; fix: let the user running quickcam "
+            "enter each folder on its path") in output, output
+
+
+def test_an_unreadable_tokens_env_is_a_red_doctor_row_and_the_other_checks_still_run(
+        tmp_path: Path, as_a_user: list[str]) -> None:
+    """Before: the doctor's row said so, but load_secrets's ConfigError then ended the doctor (only OSError
+    was caught), the other checks never ran, and its last word was a bare one-line config error."""
+    (tmp_path / "tokens.env").write_text("ENCRYPTION_KEY=x\n")
+    (tmp_path / "tokens.env").chmod(0)
+    doctor = subprocess.run([*as_a_user, QUICKCAM, "doctor", "--only", "uploader"], cwd=tmp_path, env=_env(),
+                            capture_output=True, text=True, timeout=120)
+    output = doctor.stdout + doctor.stderr
+    assert doctor.returncode == 1 and "Traceback" not in output, output[-3000:]
+    assert "FAIL  tokens.env: cannot be read: Permission denied" in output, output
+    assert " ok   storage local: test upload to " in output, output  # the checks after it ran
+
+
+def test_a_tokens_env_that_is_a_directory_is_said_not_silently_skipped(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Docker makes a directory where a file it should bind-mount is missing: its secrets were skipped without a
+    word, and the only line was "ENCRYPTION_KEY is not set ... put the line in tokens.env"."""
+    (tmp_path / "tokens.env").mkdir()
+    with caplog.at_level(logging.WARNING):
+        secrets = load_secrets(tmp_path / "tokens.env", environ={"ENCRYPTION_KEY": "from the environment"})
+    assert secrets == {"ENCRYPTION_KEY": "from the environment"}  # the environment still serves
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'tokens.env'} is a directory, not the file of KEY=value lines; its secrets are not read (Docker "
+        "makes a directory where a file it should mount is missing): remove it and put tokens.env there"]
