@@ -73,26 +73,32 @@ class Verdict:
 
 
 def python_trace(frames: Iterable[np.ndarray], config: MotionConfig, fps: float,
-                 zone_mask: np.ndarray | None = None) -> list[Verdict]:
+                 zone_mask: np.ndarray | None = None, every: int = 1) -> list[Verdict]:
     """Python's motion core on gray frames, watching ``zone_mask`` (``zones.build_zone_mask``; None: all), and its
-    view guard at the native trace's clock (frame n at 1 s + n / fps)."""
+    view guard at the native trace's clock (frame n at 1 s + n x every / fps).
+
+    ``every``: each frame is a look that many source frames after the last
+    (sparse looks, ``detector/motion/looks.py``), as the native trace's ``--every``."""
     cv2.setNumThreads(1)
     detector, guard = create_detector(config, fps=fps, zone_mask=zone_mask), ViewGuard(watch_frozen=True)
     out = []
     for n, gray in enumerate(frames):
-        r = detector.detect(gray)
-        guard.look(detector.gray, 10**9 + int(n * 1e9 / fps))
+        r = detector.detect(gray, every if n else 1)
+        guard.look(detector.gray, 10**9 + int(n * every * 1e9 / fps))
         out.append(Verdict(r.motion, r.area_fraction, r.global_change, r.lighting_blobs, r.dark, r.noise,
                            r.threshold, guard.fault.kind if guard.fault else "ok"))
     return out
 
 
 def native_trace(binary: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float,
-                 config_path: Path | None = None, video_range: bool = False) -> list[Verdict]:
+                 config_path: Path | None = None, video_range: bool = False, every: int = 1) -> list[Verdict]:
     """The native motion core on the same gray frames (``--motion-trace``), one verdict per frame.
 
-    ``config_path``: its first camera's motion settings and zones (the mask made at ``size``)."""
+    ``config_path``: its first camera's motion settings and zones (the mask made at ``size``);
+    ``every``: each frame a look that many source frames after the last (``--every``)."""
     command = [str(binary), "--motion-trace", f"{size[0]}x{size[1]}", "--fps", str(fps)]
+    if every != 1:
+        command += ["--every", str(every)]
     if video_range:
         command.append("--video-range")
     if config_path is not None:

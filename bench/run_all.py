@@ -90,7 +90,7 @@ SECTIONS = [
      "Figures: medians of 3 runs, configurations interleaved in the same invocation."),
     ("lowpower", "10. Low power: walkers caught at lowered detection rates", ["-m", "bench.low_power_recall"],
      "Target: the lowest allowed rate (2 fps) still catches every walker of the held-out corpus "
-     "(docs/console.md; missed: 60/65 at 2 fps since the bench reads the corpus).",
+     "(docs/console.md; missed: 63/65 at 2 fps since the dark's averaging counts frames, 60/65 before).",
      "Figures: one run over the labelled walkers (deterministic, not a median)."),
     ("native", "11. The native detector beside the Python one", ["-m", "bench.bench_native", "--seconds", "15",
                                                                 "--latency-seconds", "40"],

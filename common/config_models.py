@@ -335,7 +335,7 @@ class LowPowerConfig(_Section):
 
     enabled: bool = True
     # Detection rates, one step at a time: the camera's own rate, then these. The last is the
-    # floor: at 2 fps 60/65 walkers of the held-out corpus are caught, below it the losses grow
+    # floor: at 2 fps 63/65 walkers of the held-out corpus are caught, below it the losses grow
     # quickly (docs/console.md has the figures).
     steps_fps: list[float] = Field(default_factory=lambda: [5.0, 2.0], min_length=1, max_length=8)
     check_s: float = Field(5.0, gt=0, le=600)  # how often battery and CPU are read

@@ -6,7 +6,7 @@ frame skipped in dark mode). Levels: 0 is each camera's full rate, level i is
 ``steps_fps[i - 1]``. Going down is one step per check, so a short spike does
 not drop straight to the floor; going up (more detection is always safe) is
 immediate. The floor is 2 fps: it still catches most people walking through
-(60 of 65 on the held-out corpus, against 65 at full rate), below it the losses
+(63 of 65 on the held-out corpus, against 65 at full rate), below it the losses
 grow quickly; docs/console.md has the figures.
 
 The battery and the CPU are read through two small functions so tests and

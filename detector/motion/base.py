@@ -58,7 +58,7 @@ import numpy as np
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
-from quickcam.detector.motion.looks import context_step
+from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
@@ -69,7 +69,7 @@ NOISE_K = 4.0  # a pixel changed if it moved this many times the measured noise 
 NOISE_MIN = 0.5  # the noise estimate never goes below this (gray levels, after shrinking and blurring)
 NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running estimate
 NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
-DARK_SMOOTHING = 0.5  # in the dark, each frame is averaged with the previous ones (temporal denoising)
+DARK_SMOOTHING = 0.5  # in the dark, each frame's weight in the average of the last ones (temporal denoising, per frame)
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
 HOLD_S = 30.0  # a pixel of a person (in a motion box) joins the background only after changed this long, seconds
 
@@ -243,8 +243,14 @@ class MotionDetector(ABC):
         sigma = max(NOISE_MIN, 1.4826 * float(median(diff)))
         self.noise = sigma if self.noise is None else self.noise + NOISE_SMOOTHING * (sigma - self.noise)
 
-    def _denoise(self, gray: np.ndarray, brightness: float) -> np.ndarray:
-        """In the dark, average each frame with the previous ones: noise falls, a walker stays visible."""
+    def _denoise(self, gray: np.ndarray, brightness: float, frames: int = 1) -> np.ndarray:
+        """In the dark, average each frame with the previous ones: noise falls, a walker stays visible.
+
+        ``frames``: source frames since the last look. The average's memory is
+        counted in frames, not looks (``looks.smoothing_weight``): a look 0.5 s
+        after the last is not averaged with it, or a walker becomes two faint
+        ghosts that look like light.
+        """
         self.dark = brightness < self.config.dark_threshold
         if not self.dark:
             self._smoothed = None
@@ -252,7 +258,7 @@ class MotionDetector(ABC):
         if self._smoothed is None or self._smoothed.shape != gray.shape:
             self._smoothed = gray.copy()
         else:
-            cv2.accumulateWeighted(gray, self._smoothed, DARK_SMOOTHING)
+            cv2.accumulateWeighted(gray, self._smoothed, smoothing_weight(DARK_SMOOTHING, frames))
         return self._smoothed
 
     def detect(self, image: np.ndarray, frames: int = 1) -> MotionResult:
@@ -269,7 +275,7 @@ class MotionDetector(ABC):
             gray = self.gray = self._prepare(image)
             brightness = float(cv2.mean(gray)[0])
             self.switch_watch.watch(brightness, frames)
-            gray = self._denoise(gray, brightness)
+            gray = self._denoise(gray, brightness, frames)
             self.flicker.watch(float(cv2.mean(gray)[0]) if self.dark else brightness)  # (the dark's: denoised)
             if self.reference is None or self.reference.shape != gray.shape:
                 self._set_zone(gray.shape)

@@ -21,6 +21,16 @@ learnt at 64 % on his first look at 0.5 fps and gone on the next (held-out
 recall 60/65 -> 28/65), and the busy map, forgetting a look's worth of
 frames at once, lost small people ("small people" at 1 fps: 6/6 -> 4/6).
 A look is one sample of the scene, whatever the time since the last.
+
+The dark's temporal denoising is not such a rate: it averages frames taken
+to show the same picture, and its weight is a time constant of its own
+(DARK_SMOOTHING: each frame half of the average, about two frames of
+memory). Kept per look, at 2 fps it averaged the look with the one 0.5 s
+before: a walker in the dark became two half-contrast ghosts, smooth enough
+to be taken for light, and the low-power governor lost him (tune "dark", 2
+fps: 4/5 walkers, 5/5 looking at every frame). ``smoothing_weight``
+compounds it over the frames passed, so a sparse look forgets what the
+frames not looked at would have replaced.
 """
 
 from __future__ import annotations
@@ -37,3 +47,13 @@ def context_step(frames: int, span: int) -> int:
     0.5 fps: 1 -> 4 false events).
     """
     return max(1, min(frames, span - 1))
+
+
+def smoothing_weight(weight: float, frames: int) -> float:
+    """The weight of a look ``frames`` source frames after the last, in an average that gives each frame ``weight``.
+
+    What the previous average keeps decays as over that many frames, ``(1 -
+    weight) ** frames``. One frame (every frame looked at) gives ``weight``
+    itself, to the bit.
+    """
+    return weight if frames <= 1 else 1.0 - (1.0 - weight) ** frames

@@ -21,8 +21,8 @@ import pytest
 
 from quickcam.common.config import MotionConfig, RecordingConfig
 from quickcam.detector.motion import create_detector
-from quickcam.detector.motion.base import LIGHT_CONTEXT_S
-from quickcam.detector.motion.looks import context_step
+from quickcam.detector.motion.base import DARK_SMOOTHING, LIGHT_CONTEXT_S
+from quickcam.detector.motion.looks import context_step, smoothing_weight
 
 REPO = Path(__file__).resolve().parents[2]
 VTEST = REPO / "tests/data/vtest.avi"
@@ -85,4 +85,35 @@ def test_plainly_dressed_walkers_after_a_light_step_are_seen_when_looking_seldom
     result = score(watcher.finish(index), clip, pre_roll=20, post_roll=50)
     assert result.people == 4
     assert result.caught >= at_least, (result.caught, result.onsets)
+    assert result.false_lighting == result.false_quiet == 0
+
+
+def test_the_darks_averaging_forgets_as_many_frames_as_passed_since_the_last_look() -> None:
+    assert smoothing_weight(DARK_SMOOTHING, 1) == DARK_SMOOTHING  # every frame looked at: as always, to the bit
+    assert smoothing_weight(DARK_SMOOTHING, 0) == DARK_SMOOTHING
+    assert smoothing_weight(0.5, 5) == 1 - 0.5 ** 5  # a look at 2 fps on a 10 fps camera: the last look keeps 3 %
+    assert smoothing_weight(0.1, 2) == pytest.approx(0.19)
+
+
+@pytest.mark.skipif(not VTEST.exists(), reason="tests/data/vtest.avi missing: scripts/install_test_tools.sh")
+def test_walkers_in_the_dark_are_seen_by_the_low_power_governors_floor() -> None:
+    """The tune corpus's "dark" condition at 2 fps (``bench/low_power_recall.py``'s governor): 5/5, as every frame.
+
+    Averaged per look, each look in the dark was half the one 0.5 s before: the
+    walker became two faint ghosts, smooth enough to be taken for light, and one
+    of the five was never seen (4/5; every frame looked at: 5/5).
+    """
+    sys.path.insert(0, str(REPO / "bench"))
+    from detection_corpus import SPLITS, Composer  # noqa: PLC0415 (bench/, put on the path above)
+    from detection_quality import Watcher, score  # noqa: PLC0415
+    from low_power_recall import governor_at  # noqa: PLC0415
+
+    clip = Composer(SPLITS["tune"]).clip("dark")
+    watcher = Watcher(MotionConfig(), RecordingConfig(), governor=governor_at(2.0)())
+    index = -1
+    for index, frame in enumerate(clip.frames):
+        watcher.feed(index, frame)
+    result = score(watcher.finish(index), clip, pre_roll=20, post_roll=50)
+    assert result.people == 5
+    assert result.caught == 5, (result.caught, result.onsets)
     assert result.false_lighting == result.false_quiet == 0

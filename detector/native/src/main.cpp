@@ -2,7 +2,7 @@
 // `quickcam detector` (docs/native.md). Usage:
 //   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
 //   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
-//   quickcam-native-detector [--config F] --motion-trace WxH [--fps N]  the motion core on raw gray frames
+//   quickcam-native-detector [--config F] --motion-trace WxH [--fps N] [--every K]  the motion core on raw gray frames
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -72,7 +72,7 @@ const char* kUsage =
     "       quickcam-native-detector --vectors DIR   (check the codec against the protocol vectors)\n"
     "       quickcam-native-detector --decode-cost FILE   (CPU ms to decode a frame of FILE, for bench/)\n"
     "       quickcam-native-detector --fit-status < cases.msgpack   (camera statuses fitted to the protocol, as JSON)\n"
-    "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N] [--video-range]\n"
+    "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N] [--every K] [--video-range]\n"
     "           (raw 8-bit gray frames on stdin through the motion core and the view guard, one verdict a line;\n"
     "            bench/native_parity.py, tests/test_native_view_guard.py)\n";
 
@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
     bool print_config = false, fit_status = false;
     std::string decode_file, trace_size;
     double seconds = 0, trace_fps = 15.0;
+    int trace_every = 1;  // --motion-trace: source frames between two traced frames (1: every frame looked at)
     bool video_range = false;
     for (int k = 1; k < argc; ++k) {
         std::string arg = argv[k];
@@ -283,6 +284,11 @@ int main(int argc, char** argv) {
         else if (arg == "--decode-cost") decode_file = value();
         else if (arg == "--motion-trace") trace_size = value();
         else if (arg == "--video-range") video_range = true;
+        else if (arg == "--every") {  // each traced frame is a look K source frames after the last (sparse looks)
+            std::string text = value();
+            try { trace_every = std::stoi(text); } catch (const std::exception&) { trace_every = -1; }
+            if (trace_every < 1) { std::cerr << "quickcam-native-detector: --every needs a whole number >= 1, got " << text << "\n"; return 2; }
+        }
         else if (arg == "--fps") {
             std::string text = value();
             try { trace_fps = std::stod(text); } catch (const std::exception&) { trace_fps = -1; }
@@ -338,7 +344,7 @@ int main(int argc, char** argv) {
             cv::setNumThreads(1);
             for (const auto& note : config.notes) qc::log::warning("config: ", note);
             qc::CameraConfig camera = config.cameras.empty() ? qc::CameraConfig{} : config.cameras.front();
-            return qc::run_motion_trace(camera.motion, camera.zones, trace_size, trace_fps, video_range);
+            return qc::run_motion_trace(camera.motion, camera.zones, trace_size, trace_fps, video_range, trace_every);
         }
         if (print_config) {
             for (const auto& note : config.notes) qc::log::warning("config: ", note);

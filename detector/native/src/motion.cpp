@@ -33,6 +33,13 @@ double statistics_median(const std::deque<double>& values) {
     size_t n = sorted.size();
     return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
+
+// looks.smoothing_weight: a look frames source frames after the last, in an average that gives each
+// frame weight; what the average keeps decays as over that many frames (one frame: weight, to the bit).
+double smoothing_weight(double weight, int frames) {
+    return frames <= 1 ? weight : 1.0 - std::pow(1.0 - weight, frames);
+}
+
 }  // namespace
 
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
@@ -114,7 +121,7 @@ void RunningAverageMotion::watch_switch(double brightness, int frames) {
     }
 }
 
-const cv::Mat& RunningAverageMotion::denoise(double brightness) {
+const cv::Mat& RunningAverageMotion::denoise(double brightness, int frames) {
     dark_ = brightness < config_.dark_threshold;
     if (!dark_) {
         smoothed_.release();
@@ -123,7 +130,7 @@ const cv::Mat& RunningAverageMotion::denoise(double brightness) {
     if (smoothed_.empty() || smoothed_.size() != gray_.size())
         smoothed_ = gray_.clone();
     else
-        cv::accumulateWeighted(gray_, smoothed_, kDarkSmoothing);
+        cv::accumulateWeighted(gray_, smoothed_, smoothing_weight(kDarkSmoothing, frames));  // per frame
     return smoothed_;
 }
 
@@ -183,7 +190,7 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     prepare(image, video_range);
     double brightness = cv::mean(gray_)[0];
     watch_switch(brightness, frames);
-    const cv::Mat& gray = denoise(brightness);
+    const cv::Mat& gray = denoise(brightness, frames);
     flicker_.watch(dark_ ? cv::mean(gray)[0] : brightness);  // (the dark's: denoised)
     if (reference_.empty() || reference_.size() != gray.size()) {
         zone_ = zone_at(zone_source_, gray.size());

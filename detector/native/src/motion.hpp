@@ -56,7 +56,7 @@ public:
 private:
     void prepare(const cv::Mat& image, bool video_range);
     void watch_switch(double brightness, int frames);
-    const cv::Mat& denoise(double brightness);
+    const cv::Mat& denoise(double brightness, int frames);
     void measure_noise(const cv::Mat& normal);
     void foreground(const cv::Mat& normal, double threshold);
     void learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames);

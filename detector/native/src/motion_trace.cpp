@@ -11,7 +11,7 @@
 namespace qc {
 
 int run_motion_trace(const MotionConfig& config, const ZonesConfig& zones, const std::string& size, double fps,
-                     bool video_range) {
+                     bool video_range, int every) {
     int width = 0, height = 0;
     if (std::sscanf(size.c_str(), "%dx%d", &width, &height) != 2 || width < 8 || height < 8 || width > 7680 ||
         height > 4320) {
@@ -30,11 +30,11 @@ int run_motion_trace(const MotionConfig& config, const ZonesConfig& zones, const
     const size_t bytes = size_t(width) * size_t(height);
     // One line per frame: motion area global_change lighting_blobs dark noise threshold brightness, then the
     // view guard's verdict on the same picture (ok, blocked, moved, frozen), its structure and match. Frame n is
-    // at 1 s + n / fps (the guard's clock: 0 means "never").
+    // at 1 s + n x every / fps (the guard's clock: 0 means "never").
     std::printf("# motion area global lighting dark noise threshold brightness view structure match\n");
     for (int64_t n = 0; std::fread(frame.data, 1, bytes, stdin) == bytes; ++n) {
-        MotionResult r = motion.detect(frame, video_range);
-        guard.look(motion.gray(), 1000000000 + int64_t(double(n) * 1e9 / fps));
+        MotionResult r = motion.detect(frame, video_range, n ? every : 1);
+        guard.look(motion.gray(), 1000000000 + int64_t(double(n * every) * 1e9 / fps));
         std::printf("%d %.6f %d %d %d %.4f %.4f %.4f %s %.5f %.4f\n", int(r.motion), r.area_fraction,
                     int(r.global_change), r.lighting_blobs, int(r.dark), r.noise, r.threshold, r.brightness,
                     guard.fault() ? guard.fault()->kind.c_str() : "ok", guard.structure(), guard.match());

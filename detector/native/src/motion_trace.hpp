@@ -9,8 +9,9 @@ namespace qc {
 
 // size: "WIDTHxHEIGHT". video_range: the frames are a video's luma plane (16..235), stretched as
 // the camera path stretches it. zones: the camera's, made into a mask at that size. Returns the
-// exit code (2: bad size, or zones that cannot be built).
+// exit code (2: bad size, or zones that cannot be built). every: each frame is a look that many
+// source frames after the last (the detector's sparse looks: idle_detect_fps, dark_interval_s).
 int run_motion_trace(const MotionConfig& config, const ZonesConfig& zones, const std::string& size, double fps,
-                     bool video_range);
+                     bool video_range, int every = 1);
 
 }  // namespace qc
