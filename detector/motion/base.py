@@ -57,6 +57,7 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
+from quickcam.detector.motion.glints import is_glint
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step
 from quickcam.detector.motion.person import PersonCheck
@@ -118,6 +119,7 @@ class MotionDetector(ABC):
     """
 
     name: ClassVar[str]
+    glints: ClassVar[bool] = True  # glints (``glints.is_glint``) never start motion; benches may switch it off
 
     def __init__(self, config: MotionConfig, fps: float = 15.0, zone_mask: np.ndarray | None = None) -> None:
         self.config = config
@@ -377,6 +379,9 @@ class MotionDetector(ABC):
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
                     blobs.append(((x, y, w, h), contour_area))
+            elif (self.glints and crept_in((x, y, w, h), self._moving)
+                  and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area)):
+                continue  # a few faint bright specks (water's glints) that would start motion: not shown on
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
