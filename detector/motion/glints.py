@@ -41,7 +41,7 @@ def is_glint(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray
     diff = (normal[y:y + h, x:x + w] - reference[y:y + h, x:x + w])[pick]
     if np.count_nonzero(diff > 0) < GLINT_BRIGHT * count:
         return False
-    if 2 * np.count_nonzero(diff >= GLINT_EXCESS * threshold) >= count:
+    if 2 * np.count_nonzero(diff.astype(np.float64) >= GLINT_EXCESS * threshold) >= count:  # (as native's double)
         return False
     pieces, _, stats, _ = cv2.connectedComponentsWithStats(pick.astype(np.uint8), connectivity=8)
     return int(stats[1:, cv2.CC_STAT_AREA].max()) < GLINT_PIECE * min_area
