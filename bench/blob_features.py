@@ -18,6 +18,10 @@ motion core judged it (detection-size pixels, before ``_absorb``):
   8-connected pieces of the changed pixels in the box, and the largest;
 - ``prev``: the correlation of the box with the same box of the frame
   before (a standing thing: near 1);
+- ``fresh``: how much of the blob's departure from the background is new
+  since the frame before (the step along the departure's sign, over the
+  departure: a shadow's edge creeping over the threshold near 0, a person
+  who just came near 1);
 - ``excess``: the median of |frame - background| over the changed pixels,
   in thresholds.
 
@@ -47,7 +51,7 @@ from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 from quickcam.detector.motion.activity import _overlap  # noqa: E402
 
 TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13)  # quiet-hours seeds already looked at; 17 (the gate) and 19 are refused
-FEATURES = ("ncc", "hp", "bright", "fill", "pieces", "largest", "prev", "excess", "score", "area")
+FEATURES = ("fresh", "ncc", "hp", "bright", "fill", "pieces", "largest", "prev", "excess", "score", "area")
 Box = tuple[int, int, int, int]
 
 
@@ -68,7 +72,12 @@ def measure(normal: np.ndarray, reference: np.ndarray, previous: np.ndarray | No
     count, labels, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
     sizes = stats[1:, cv2.CC_STAT_AREA] if count > 1 else np.zeros(1)
     diff = (f - r)[m]
+    fresh = 0.0
+    if previous is not None and diff.size:
+        step = (f - previous[y:y + h, x:x + w])[m]
+        fresh = float((np.sign(diff) * step).sum() / max(1e-6, np.abs(diff).sum()))
     return {
+        "fresh": fresh,
         "ncc": _corr(f, r), "hp": _corr(hp_f, hp_r),
         "bright": float((diff > 0).mean()) if diff.size else 0.0,
         "fill": float(m.mean()), "pieces": float(count - 1), "largest": float(sizes.max()),

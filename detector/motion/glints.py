@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 
 GLINT_BRIGHT = 0.95  # a glint: at least this share of the blob's changed pixels brighter than the background
-GLINT_FILL = 0.26  # ... its changed pixels fill under this share of its box (specks, not a body)
-GLINT_PIECE = 0.65  # ... its largest 8-connected piece is under this share of the minimum area
+GLINT_FILL = 0.27  # ... its changed pixels fill under this share of its box (specks, not a body)
+GLINT_PIECE = 0.8  # ... its largest 8-connected piece is under this share of the minimum area
 GLINT_EXCESS = 3.0  # ... and most of them depart from the background by under this many thresholds
 
 Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
@@ -45,4 +45,5 @@ def is_glint(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray
         return False
     pieces, _, stats, _ = cv2.connectedComponentsWithStats(pick.astype(np.uint8), connectivity=8)
     return int(stats[1:, cv2.CC_STAT_AREA].max()) < GLINT_PIECE * min_area
+
 

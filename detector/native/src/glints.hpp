@@ -7,8 +7,8 @@
 namespace qc::glints {
 
 constexpr double kGlintBright = 0.95;  // GLINT_BRIGHT
-constexpr double kGlintFill = 0.26;    // GLINT_FILL
-constexpr double kGlintPiece = 0.65;   // GLINT_PIECE
+constexpr double kGlintFill = 0.27;    // GLINT_FILL
+constexpr double kGlintPiece = 0.8;    // GLINT_PIECE
 constexpr double kGlintExcess = 3.0;   // GLINT_EXCESS
 
 // True if the changed pixels (`changed`, CV_8U) in `box` are a few faint bright specks: nearly all
