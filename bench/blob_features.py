@@ -86,13 +86,11 @@ def measure(normal: np.ndarray, reference: np.ndarray, previous: np.ndarray | No
     }
 
 
-def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | None = None,
-          glints: bool = False) -> list[dict]:
-    """Run the motion core over ``frames`` (the glint rule off unless ``glints``), measuring every blob shown."""
+def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | None = None) -> list[dict]:
+    """Run this code's motion core over ``frames``, measuring every blob shown to ``Persistence``."""
     cv2.setNumThreads(1)
     watcher = Watcher(MotionConfig(), RecordingConfig())
     d = watcher.detector
-    d.glints = glints
     stash: dict[str, object] = {}
     blobs_, counts = d._blobs, d.persistence.counts
     rows: list[dict] = []
@@ -171,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help=f"a quiet-hours seed, one of {TUNE_SEEDS}")
     parser.add_argument("--segment", type=int, help="the quiet-hours segment, 1-24")
     parser.add_argument("--walkers", type=int, help="bench/water_walkers.py's clip at this seed")
-    parser.add_argument("--glints", action="store_true", help="with the glint rule (glints.is_glint) on")
     parser.add_argument("--dump", help="write every blob's row here (JSON lines)")
     args = parser.parse_args(argv)
     if args.walkers is not None:
@@ -191,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         clip = composer.clip(args.condition)
         frames, people = clip.frames, clip.people
-    rows = trace(frames, people, glints=args.glints)
+    rows = trace(frames, people)
     if args.dump:
         with open(args.dump, "w") as out:
             for row in rows:

@@ -295,22 +295,3 @@ def test_the_native_motion_core_gives_pythons_verdicts_on_a_walker_over_a_flicke
     assert any(v.motion for v in python[WALKS.start:WALKS.stop]), "the walker is seen (the core did its full work)"
     differ = [index for index, (p, n) in enumerate(zip(python, native, strict=True)) if p.motion != n.motion]
     assert not differ, f"motion verdicts differ at frames {differ}"
-
-
-def test_the_native_motion_core_lets_no_glint_start_motion_and_sees_a_figure_as_pythons_does() -> None:
-    """``tests/detector/test_glints.py``'s clips (``glints.is_glint``): faint glints never motion, bright specks
-    and plain figures motion, the same verdict on every frame. A native core without the glint rule sees the
-    faint glints on 2-3 frames each (checked by hand)."""
-    from tests.detector.test_glints import BEFORE, SIZE, figure_clip, glint_clip
-
-    binary = native_detector()
-    for name, clip, seen in [("glint 40", glint_clip(40.0), False), ("glint 60", glint_clip(60.0), False),
-                             ("bright specks", glint_clip(90.0), True), ("bright figure", figure_clip(200.0), True),
-                             ("dark figure", figure_clip(30.0), True)]:
-        python = python_trace(clip, MotionConfig(), FPS)
-        native = native_trace(binary, clip, SIZE, FPS)
-        assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"
-        agreement = compare(python, native)
-        assert not agreement.only_python and not agreement.only_native, (
-            f"{name}: motion differs at frames {agreement.only_python} (python only), "
-            f"{agreement.only_native} (native only)")

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
-#include "glints.hpp"
 #include "lighting.hpp"
 
 namespace qc {
@@ -300,9 +299,6 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
                 ++stood;  // in a flicker, last frame's motion standing still: counted, learnt around
                 boxes.push_back(box), areas.push_back(contour_area);
             }
-        } else if (crept_in(box) &&
-                   glints::is_glint(normal, reference_, changed_, box, threshold, min_area)) {
-            continue;  // a few faint bright specks (water's glints) that would start motion: not shown on
         } else
             boxes.push_back(box), areas.push_back(contour_area);
     }
