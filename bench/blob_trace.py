@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = persistence.counts
     seen: list[tuple[float, list[Box]]] = []
 
-    def traced(boxes: list[Box], busy, stirred: bool = False, held: list[bool] | None = None) -> list[bool]:
+    def traced(boxes: list[Box], busy, stirred: bool = False) -> list[bool]:
         before, moved = list(persistence.before), persistence.moved
-        verdicts = counts(boxes, busy, stirred, held)
+        verdicts = counts(boxes, busy, stirred)
         second = index / FPS
         if boxes:
             seen.append((second, boxes))

@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     frames: dict[int, list[tuple[Box, float, bool, bool]]] = {}
     index = -1
 
-    def traced(boxes: list[Box], busy, stirred: bool = False, held: list[bool] | None = None) -> list[bool]:
+    def traced(boxes: list[Box], busy, stirred: bool = False) -> list[bool]:
         before = list(persistence.before)
-        verdicts = counts(boxes, busy, stirred, held)
+        verdicts = counts(boxes, busy, stirred)
         frames[index] = [(box, busy.score(box), any(_overlap(box, old) for old in before), ok)
                          for box, ok in zip(boxes, verdicts, strict=True)]
         return verdicts

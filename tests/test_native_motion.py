@@ -276,49 +276,6 @@ def test_the_native_motion_core_keeps_a_person_standing_on_flickering_water_as_p
         assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 
 
-def _shading_clip(flashes: bool = True, before: int = 260, frames: int = 6) -> list[np.ndarray]:
-    """``test_busy_shading.py``'s faint brightening, its place made busy by the footage itself.
-
-    Bright specks flash in the patch's region every 16th frame until 4 s before it (the busy map
-    learns it as a busy place, score about 0.1; none of it is motion), then the x1.2 brightening.
-    """
-    from tests.detector.test_busy_shading import PATCH, SIZE, _plate
-
-    plate, rng = _plate(), np.random.default_rng(6)
-    x, y, w, h = PATCH
-    shade = np.zeros(plate.shape, np.float32)
-    cv2.rectangle(shade, (x, y), (x + w, y + h), 1.0, -1)
-    gain = 1 + 0.2 * cv2.GaussianBlur(shade, (0, 0), 1)
-    region = np.zeros(plate.shape, np.float32)
-    region[96:192, 192:288] = 1
-    clip = []
-    for index in range(before + frames):
-        image = plate.copy()
-        if flashes and index < before - 40 and index % 16 == 0:
-            spots = (rng.random((SIZE[1] // 8, SIZE[0] // 8)) < 0.3).astype(np.float32)
-            image += 40 * region * cv2.resize(spots, SIZE, interpolation=cv2.INTER_NEAREST)
-        if index >= before:
-            image *= gain
-        image += rng.normal(0, 1, image.shape).astype(np.float32)
-        clip.append(np.clip(image, 0, 255).astype(np.uint8))
-    return clip
-
-
-def test_the_native_motion_core_holds_a_busy_places_faint_shading_as_pythons_does() -> None:
-    """shading.py's rule: in a place made busy by the footage, the faint brightening starts no motion in either
-    core (in a quiet place both see it: the same brightening where nothing flashed); every verdict agrees."""
-    from tests.detector.test_busy_shading import SIZE
-
-    binary = native_detector()
-    for flashes in (True, False):
-        clip = _shading_clip(flashes)
-        python = python_trace(clip, MotionConfig(), FPS)
-        native = native_trace(binary, clip, SIZE, FPS)
-        assert [v.motion for v in python[-6:]] == [not flashes] * 6, f"flashes {flashes}: the rule did not act"
-        differ = [i for i, (p, n) in enumerate(zip(python, native, strict=True)) if p.motion != n.motion]
-        assert not differ, f"flashes {flashes}: motion verdicts differ at frames {differ}"
-
-
 HOME_JPG = Path(__file__).resolve().parent / "data" / "home.jpg"
 
 

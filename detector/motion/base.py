@@ -38,8 +38,6 @@ around it are the same for all, so they are written once here:
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a
    gust turning leaves all over a tree) it never counts on its first frame;
-   a smooth, faint change there (leaves turning, a fold's shading: the shape
-   of light, in steady light) never starts motion (``shading.ShadingHold``);
 8. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
@@ -62,7 +60,6 @@ from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step
 from quickcam.detector.motion.person import PersonCheck
-from quickcam.detector.motion.shading import ShadingHold
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
 log = logging.getLogger(__name__)
@@ -145,7 +142,6 @@ class MotionDetector(ABC):
         self.gray: np.ndarray | None = None  # the last frame shrunk, gray and blurred (the view guard reads it)
         self.busy = BusyMap(fps)
         self.persistence = Persistence()
-        self.shading = ShadingHold()  # a busy place's smooth, faint change never starts motion
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
             log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
@@ -216,7 +212,6 @@ class MotionDetector(ABC):
         """
         self.reference, self._smoothed = None, None  # (in the dark, no stale frame averaged into the new one)
         self.persistence.forget()
-        self.shading.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = 0
         self._moving = []
@@ -321,7 +316,6 @@ class MotionDetector(ABC):
         """
         self.reset(gray)
         self.persistence.forget()
-        self.shading.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
         self.switch_watch.forget()
@@ -378,7 +372,7 @@ class MotionDetector(ABC):
             if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
                 lighting += 1
             elif watch.armed and watch.still(normal, (x, y, w, h), round(contour_area), threshold):
-                if watch.switched or crept_in((x, y, w, h), self._moving + self.shading.pending):
+                if watch.switched or crept_in((x, y, w, h), self._moving):
                     revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), or crept in
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
@@ -386,8 +380,7 @@ class MotionDetector(ABC):
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
-        held = self.shading.held(small_boxes, self._moving, self.busy, normal, self.reference, changed_mask)
-        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0, held=held)
+        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)

@@ -35,10 +35,7 @@ public:
     // Per box (detection-size pixels): does it count as motion now? Then remembers `boxes`.
     // stirred: other changes of this frame were taken for light (a gust turning leaves all over
     // a tree); then a busy blob never counts on its first frame, only once the next overlaps it.
-    // held (optional, one per box): a busy place's shading that may not start motion now
-    // (shading.py's ShadingHold): it does not count, nor makes this frame one "with motion".
-    std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false,
-                             const std::vector<bool>* held = nullptr);
+    std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false);
 
 private:
     std::vector<cv::Rect> before_;

@@ -82,7 +82,6 @@ void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
 void RunningAverageMotion::restart() {
     reference_.release(), smoothed_.release();
     persistence_.forget();
-    pending_.clear();
     relearn_left_ = relearn_frames_;
     light_context_ = 0;
     moving_.clear();
@@ -172,7 +171,6 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     // frame; detection goes on from the next one while it learns fast for relearn_s.
     reference_ = gray.clone();
     persistence_.forget();
-    pending_.clear();
     relearn_left_ = relearn_frames_;
     light_context_ = light_context_frames_;
     previous_.release();
@@ -271,11 +269,9 @@ bool RunningAverageMotion::crept_in(const cv::Rect& box) const {
     // switch_watch.py's crept_in: in a flickering light, a still blob that overlaps none of last frame's
     // motion boxes crept over the threshold (a cloud shadow's edge, a curtain's shading) and is
     // absorbed; one that does is a person who arrived moving and now stands, and counts.
-    // (last frame's blobs held as a busy place's shading count as its motion here: shading.py)
-    for (const auto* list : {&moving_, &pending_})
-        for (const cv::Rect& b : *list)
-            if (box.x < b.x + b.width && b.x < box.x + box.width && box.y < b.y + b.height && b.y < box.y + box.height)
-                return false;
+    for (const cv::Rect& b : moving_)
+        if (box.x < b.x + b.width && b.x < box.x + box.width && box.y < b.y + b.height && b.y < box.y + box.height)
+            return false;
     return true;
 }
 
@@ -306,18 +302,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         } else
             boxes.push_back(box), areas.push_back(contour_area);
     }
-    // shading.py's ShadingHold: in a busy place, a smooth, faint change that continues none of last
-    // frame's motion never starts motion (leaves turning, a fold's shading)
-    std::vector<bool> held;
-    pending_.clear();
-    for (const cv::Rect& box : boxes) {
-        bool hold = busy_.score(box) >= kPersistScore;
-        for (size_t k = 0; hold && k < moving_.size(); ++k) hold = (box & moving_[k]).area() == 0;
-        hold = hold && lighting::faint_shading(normal, reference_, changed_, box);
-        held.push_back(hold);
-        if (hold) pending_.push_back(box);
-    }
-    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0, &held);
+    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0);
     double area = 0;
     std::vector<cv::Rect> full;
     moving_.clear();

@@ -81,7 +81,6 @@ private:
     cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_, keep_;
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
-    std::vector<cv::Rect> pending_;  // last frame's blobs held as a busy place's shading (shading.py's ShadingHold)
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
     cv::Mat zone_source_;         // the zone as given; zone_ is it at the detection size (base.py's _set_zone)
