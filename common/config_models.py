@@ -85,7 +85,7 @@ class MotionConfig(_Section):
     dark_pixel_threshold: int | None = Field(None, ge=1, le=255)
     idle_detect_fps: float | None = Field(None, gt=0, le=120)  # opt-in: while nothing moves, look this often
     person_check: bool = False  # motion counts only once OpenCV's people detectors saw a person (person.py)
-    person_budget_ms_per_s: float = Field(50.0, gt=0, le=1000)
+    person_budget_ms_per_s: float = Field(50.0, gt=0, le=1000)  # the check's CPU (not wall) ms per s of video
 
 
 class RecordingConfig(_Section):
