@@ -20,16 +20,14 @@ picture's shape changes): the same clip is analysed by each, the walk recorded a
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import cv2
 import pytest
 
 from quickcam.detector.sources import DemoSource, Walk
-from tests.conftest import QUICKCAM, private_endpoint
-from tests.fakes.uploader_peer import AckingPeer
+from tests.conftest import QUICKCAM
+from tests.fakes.uploader_peer import detector_on_file
 from tests.native_build import native_detector
 
 FPS = 25.0  # the raw MJPEG demuxer's rate
@@ -54,18 +52,8 @@ def _clip(path: Path) -> None:
 def test_a_picture_changing_size_mid_event_is_analysed_and_recorded_without_a_crash(
         tmp_path: Path, detector: str, algorithm: str) -> None:
     _clip(tmp_path / "clip.mjpeg")
-    endpoint = private_endpoint(tmp_path)
-    (tmp_path / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\npath = "clip.mjpeg"\nrealtime = false\n[motion]\nalgorithm = "{algorithm}"\n'
-        f'[link]\nendpoint = "{endpoint}"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    uploader = AckingPeer(endpoint)
-    try:
-        run = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True, timeout=90)
-    finally:
-        uploader.close()
+    run = detector_on_file(tmp_path, command, "clip.mjpeg", f'[motion]\nalgorithm = "{algorithm}"\n')
     assert run.returncode == 0, (run.returncode, run.stderr[-3000:])  # native, before: -6 or -11 (5 runs of 6)
     assert "loop failed" not in run.stderr, run.stderr
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]

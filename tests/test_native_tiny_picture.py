@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -21,8 +20,8 @@ import numpy as np
 import pytest
 
 from quickcam.detector.sources import DemoSource, Walk
-from tests.conftest import QUICKCAM, private_endpoint
-from tests.fakes.uploader_peer import AckingPeer
+from tests.conftest import QUICKCAM
+from tests.fakes.uploader_peer import detector_on_file
 from tests.native_build import native_detector
 
 FPS = 25.0  # the raw MJPEG demuxer's rate
@@ -45,17 +44,8 @@ def _clip(path: Path) -> None:
 def test_a_picture_under_2_pixels_is_a_dark_frame_analysed_not_a_capture_loop_failure(
         tmp_path: Path, detector: str) -> None:
     _clip(tmp_path / "clip.mjpeg")
-    endpoint = private_endpoint(tmp_path)
-    (tmp_path / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\npath = "clip.mjpeg"\nrealtime = false\n[link]\nendpoint = "{endpoint}"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    uploader = AckingPeer(endpoint)
-    try:
-        run = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True, timeout=90)
-    finally:
-        uploader.close()
+    run = detector_on_file(tmp_path, command, "clip.mjpeg")
     assert run.returncode == 0, run.stderr
     assert "loop failed" not in run.stderr, run.stderr  # native, before: "capture loop failed (runtime_error: no ..."
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
@@ -83,18 +73,10 @@ def test_the_native_detector_scales_odd_sized_pictures_without_writing_past_its_
     with open(tmp_path / "clip.mjpeg", "wb") as out:
         for n, (h, w) in enumerate(sizes * 3):
             out.write(cv2.imencode(".jpg", np.full((h, w, 3), 40 + n, np.uint8))[1].tobytes())
-    endpoint = private_endpoint(tmp_path)
-    (tmp_path / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\npath = "clip.mjpeg"\nrealtime = false\n[link]\nendpoint = "{endpoint}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     if MALLOC_DEBUG.exists():  # without it an overrun may pass unseen: the run is still a check, a weaker one
         env |= {"LD_PRELOAD": str(MALLOC_DEBUG), "MALLOC_CHECK_": "3"}
-    uploader = AckingPeer(endpoint)
-    try:
-        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=90)
-    finally:
-        uploader.close()
+    run = detector_on_file(tmp_path, [str(native_detector())], "clip.mjpeg", env=env)
     assert run.returncode == 0, run.stderr[-3000:]  # before: -6, "free(): invalid pointer"
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
     assert camera["frames"] == len(sizes) * 3 and camera["loops"]["capture"]["errors"] == 0, camera

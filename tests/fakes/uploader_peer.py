@@ -7,6 +7,8 @@ suite are the same for all of them; a test says only what differs (``answer``, `
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import zmq
 
 from quickcam.common import protocol
-from tests.conftest import end_context
+from tests.conftest import end_context, private_endpoint
 
 
 def credit(messages: int = 16, size: int = 1 << 26) -> dict[str, Any]:
@@ -91,3 +93,24 @@ class AckingPeer(UploaderPeer):
         if message.type in ("snapshot", "segment"):
             return protocol.make_header("ack", ref=message.header["id"])
         return credit()
+
+
+def detector_on_file(folder: Path, command: list[str], clip: str, sections: str = "",
+                     env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A detector (``command``) on the file ``clip`` in ``folder``, read as fast as it decodes, beside an
+    uploader that acks everything; the run once it ended (``--seconds 30``: a test's clip ends well before).
+
+    ``sections``: more of the config (``[motion]`` and its keys); ``env``: the whole environment
+    (default: this one without ``QUICKCAM_*``, so the config file alone decides).
+    """
+    endpoint = private_endpoint(folder)
+    (folder / "quickcam.toml").write_text(
+        f'[camera]\nsource = "file"\npath = "{clip}"\nrealtime = false\n{sections}[link]\nendpoint = "{endpoint}"\n')
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    uploader = AckingPeer(endpoint)
+    try:
+        return subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=90)
+    finally:
+        uploader.close()
