@@ -184,12 +184,13 @@ def _clips(tmp_path: Path, scene: Scene, container: str, suffix: str) -> Path:
 
 
 class _Uploader(UploaderPeer):
-    """Acks snapshots and segments and keeps their headers; keeps cam0's state from each status, with its time."""
+    """Acks snapshots and segments and keeps their headers; keeps cam0's state (and fault) from each status."""
 
     def __init__(self, endpoint: str) -> None:
         self.items: list[dict] = []
         self.onsets: list[bytes] = []  # each event's onset snapshot (JPEG)
         self.states: list[tuple[float, str]] = []
+        self.faults: list[tuple[str, str]] = []  # (state, fault) of each status
         self.dropped = 0  # frames not looked at (skipped for detection)
         super().__init__(endpoint)
 
@@ -202,6 +203,7 @@ class _Uploader(UploaderPeer):
         if message.type == "status":
             camera = message.header["cameras"].get("cam0", {})
             self.states.append((time.time(), camera.get("state", "")))
+            self.faults.append((camera.get("state", ""), camera.get("fault", "")))
             self.dropped = camera.get("dropped", self.dropped)
         return credit() if message.type in ("hello", "status") else None
 
@@ -240,6 +242,8 @@ def test_a_walker_right_after_the_camera_comes_back_is_an_event_from_his_first_f
     assert camera.gone_at and camera.back_at, "the camera never went away, or never came back"
     states = uploader.states
     assert any(s == "lost" for t, s in states if camera.gone_at <= t < camera.back_at), states  # blind, and said so
+    # and why, all along: native said "" while the reopen waited for its answer, both between it and the picture
+    assert all(fault for state, fault in uploader.faults if state == "lost"), uploader.faults
     assert any(s == "ok" for t, s in states if t > camera.back_at + 0.5), states  # back, and said so
     events = list(dict.fromkeys(i["event"] for i in uploader.items))
     assert len(events) == 1, uploader.items  # the walk, and nothing from the still scene or the gap

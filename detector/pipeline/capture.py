@@ -250,7 +250,7 @@ class CaptureStage:
         if self.stats.state != "ok":
             if self.stats.state == "lost":
                 log.info("camera %s: ok again", self.camera.id)
-            self.stats.state = "ok"
+            self.stats.state, self.stats.lost_why = "ok", ""
         self.stats.opened = True
         window = self.fps_window
         window.append(frame.time_ns)
@@ -346,7 +346,10 @@ class CaptureStage:
                 self.catch_up_until = now + min(now - asked, CATCH_UP_MAX_S)  # what it read while it opened
                 self.pace.opened(now)
                 self.stats.width, self.stats.height = self.source.width, self.source.height
-                self.stats.open_error = self.stats.retrying = self.stats.lost_why = ""
+                self.stats.open_error = self.stats.retrying = ""
+                if self.stats.state in ("lost", "failing"):  # still blind until a picture comes: said, never ""
+                    waiting = f"{'reopened' if self.stats.opened else 'opened'}, waiting for its first picture"
+                    self.stats.lost_why = "; ".join(filter(None, [self.stats.lost_why, waiting]))
                 return True
             attempt += 1
             said = reason  # the first line of a failure says the path whole, the fault and each retry's line cut

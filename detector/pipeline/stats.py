@@ -23,7 +23,7 @@ class CameraStats:
     faces: int = 0
     opened: bool = False  # the source has delivered at least once since start
     open_error: str = ""  # why it cannot be opened, with the likely fix
-    lost_why: str = ""  # why a source that worked went away (a stream's words), until it opens again
+    lost_why: str = ""  # why it is blind (a stream's words; then "reopened, waiting ..."), until a picture comes
     retrying: str = ""  # while a source that would not open is retried: how often, how many times so far
     abandoned: bool = False  # a file analysed fast went away or was cut short mid-analysis: not read to its end
     recording: bool = False  # an event is open (the console shows it)

@@ -250,6 +250,39 @@ def test_a_stream_that_ends_soon_after_each_open_is_reopened_with_backoff_not_in
     assert 2 <= source.opens <= 4  # reopened at once, it was thousands in 1.6 s
 
 
+class _SlowFirstPicture(ScriptedSource):
+    """Lost at frame 20; reopened at once, its first picture then takes until ``picture`` is set (a stream probing)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.picture = threading.Event()
+
+    def read(self) -> Frame | None:
+        if self.position == 21:
+            self.picture.wait(10)
+        return super().read()
+
+
+def test_a_camera_reopened_but_without_a_picture_yet_is_still_lost_and_says_why(tmp_path: Path) -> None:
+    """Between a reopen and its first picture it was ``lost`` with an empty fault: blind, not saying so."""
+    demo = _demo(walks=())
+    source = _SlowFirstPicture(lambda i: None if i == 20 else demo.read().image, 60)
+    stop = threading.Event()
+    pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), source, stop)
+    pipeline.start()
+    try:
+        _poll(lambda: source.position == 21 and source.opens == 2, 10)  # reopened, its read waiting
+        time.sleep(0.1)
+        status = pipeline.status()
+    finally:
+        source.picture.set()
+        stop.set()
+        pipeline.join(10)
+    assert source.opens == 2 and status["state"] == "lost", status
+    assert status["fault"] == "lost: no frame; reopened, waiting for its first picture", status
+    assert pipeline.stats.lost_why == ""  # the picture came: nothing left to say
+
+
 @pytest.mark.realtime  # played in real time: a live source, detection never waits for it
 def test_a_video_file_that_appears_later_is_opened_and_read(tmp_path: Path) -> None:
     video = tmp_path / "clip.avi"

@@ -318,7 +318,12 @@ bool CameraPipeline::open_with_backoff() {
             if (opened) {
                 pace_.opened(steady_s());
                 stats_.width = source_->width, stats_.height = source_->height;
-                stats_.open_error.clear(), stats_.retrying.clear(), stats_.lost_why.clear();
+                stats_.open_error.clear(), stats_.retrying.clear();
+                if (stats_.state == "lost" || stats_.state == "failing") {  // still blind until a picture comes
+                    std::string waiting = stats_.opened ? "reopened" : "opened";
+                    waiting += ", waiting for its first picture";
+                    stats_.lost_why = stats_.lost_why.empty() ? waiting : stats_.lost_why + "; " + waiting;
+                }
                 return true;
             }
             if (reason.empty()) reason = open_failure(config_), said = open_failure(config_, true);
@@ -457,6 +462,8 @@ void CameraPipeline::capture_loop() {
                              " (no frame from ", source_->name(), "); reopening with backoff up to ",
                              config_.reopen_max_s, " s");
                 stats_.state = stats_.opened ? "lost" : "failing";
+                // the fault's first words until a picture comes (a reopen that takes a stream's timeout is not "")
+                stats_.lost_why = stats_.opened ? "lost: no frame from " + middle_cut(source_->name(), kPathShownMax) : "";
                 if (!stats_.opened) stats_.open_error = "opened, but no frame came";
             }
             source_->close();
@@ -475,7 +482,7 @@ void CameraPipeline::capture_loop() {
             std::lock_guard<std::mutex> lock(stats_mutex_);
             if (stats_.state != "ok") {
                 if (stats_.state == "lost") log::info("camera ", config_.id, ": ok again");
-                stats_.state = "ok";
+                stats_.state = "ok", stats_.lost_why.clear();
             }
             stats_.opened = true;
             if (fps_window.size() > 1)
