@@ -129,8 +129,9 @@ class FreshComposer(Composer):
     def conditions(self) -> list[str]:
         return [s.name for s in SETTINGS]
 
-    def quiet_segments(self) -> list[str]:
-        count = max(1, round(self.hours * 3600 / self.segment_s))
+    def quiet_segments(self, count: int | None = None) -> list[str]:
+        """The segments' names, in order: ``hours`` of them, or the first ``count``."""
+        count = count or max(1, round(self.hours * 3600 / self.segment_s))
         pool = SETTINGS + QUIET_EXTRA
         return [f"quiet {n + 1:02d}: {pool[n % len(pool)].name}" for n in range(count)]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from pathlib import Path
 
 import cv2
@@ -73,3 +74,37 @@ def test_another_seed_gives_new_quiet_hours_and_the_default_stays_the_documented
     default, _ = _digest(composer.clip(name).frames, 12)
     assert module.FreshComposer(hours=55 / 3600, segment_s=55, source=(0, 120)).split.seed == 3
     assert _digest(other.clip(name).frames, 12)[0] != default
+
+
+def test_the_quiet_hours_recall_counts_walkers_of_the_target_size_and_reports_the_smaller_ones_apart() -> None:
+    """Issue 13's recall target names people of 0.5 % of the frame; the quiet hours' two misses on every seed
+    were a far pedestrian (0.17 %) and a pair of legs behind a signpost (0.16 %). They stay in the footage and
+    in the report, but not in recall; an event a small walker starts is still no false event."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCH))
+        import detection_fresh
+        from detection_corpus import TARGET_COVER, Clip
+        from detection_quality import Run
+
+    clip = Clip("quiet 04: rippling water", iter(()), quiet_frames=9000)
+    clip.people = [(100, 159), (300, 333), (500, 559), (700, 759)]
+    area, median = 384 * 288, 1237.0  # a walker shrunk to the target (``cover=``): rounding must not drop him
+    scale = math.sqrt(TARGET_COVER * area / median)
+    shrunk = median * scale * scale / area
+    clip.coverage = [0.01, 0.0016, min(shrunk, TARGET_COVER * (1 - 1e-12)), 0.0017]
+    # walker 1 caught; the small walker 2 starts an event; walker 3 (at the target) and small walker 4 missed;
+    # one event with no one in view
+    run = Run(events=[(110, 111, 170), (320, 321, 360), (900, 901, 931)])
+    recording = detection_fresh.RecordingConfig()
+
+    got, lines = detection_fresh.fresh_score(run, clip, recording, TARGET_COVER)
+    assert (got.people, got.caught, got.small, got.small_caught) == (2, 1, 2, 1)
+    assert (got.false_quiet, got.false_lighting) == (1, 0)
+    assert got.frames == 60 + 60  # people-time over the two walkers of the target size only
+    assert lines == ["- false event: quiet 04: rippling water, at 90.1 s, 3.0 s long",
+                     "- walker missed: quiet 04: rippling water, 50.0-55.9 s",
+                     "- walker under the target missed (0.17 % of the frame, not in recall): "
+                     "quiet 04: rippling water, 70.0-75.9 s"]
+
+    every, _ = detection_fresh.fresh_score(run, clip, recording, None)
+    assert (every.people, every.caught, every.small, every.false_quiet) == (4, 2, 0, 1)
