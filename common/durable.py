@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,23 +55,54 @@ def atomic_write(path: Path, part_name: str | None = None) -> Iterator[BinaryIO]
 IN_PLACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
 
 
-def write_status(path: Path, status: dict[str, Any]) -> None:
+def move_aside(path: Path) -> Path:
+    """Rename whatever stands at ``path`` to ``<name>.replaced-<ns>`` beside it, and return that name.
+
+    For a directory found where a file of ours belongs: kept (it may hold
+    someone's files), not deleted, and no longer in the way.
+    """
+    aside = path.with_name(f"{path.name}.replaced-{time.time_ns()}")
+    os.rename(path, aside)
+    return aside
+
+
+def write_status(path: Path, status: dict[str, Any]) -> Path | None:
     """Replace ``path`` atomically with ``status`` as JSON (a status file: no fsync, it is rewritten soon).
 
     The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
     the disk is full or the folder refuses new files (the very moment the status
     matters most) it can still be overwritten in place, in the space it already holds.
+    A directory standing at ``path`` (or at its temporary name) would refuse every
+    write while readers call the writer stale: it is moved aside (``move_aside``) and
+    its new name returned, for the caller to say; None otherwise.
     """
     text = json.dumps(status, sort_keys=True).encode()
     text += b" " * (-len(text) % RESERVE_BYTES)
     tmp = path.with_name(path.name + ".part")
+    aside = None
     try:
-        tmp.write_bytes(text)
-        os.replace(tmp, path)
+        try:
+            _replace(tmp, path, text)
+        except IsADirectoryError:
+            in_the_way = tmp if tmp.is_dir() else path
+            try:
+                aside = move_aside(in_the_way)
+            except OSError as exc:
+                raise OSError(exc.errno, f"a directory stands at {in_the_way.name} and cannot be moved aside: "
+                                         f"{exc.strerror}") from exc
+            _replace(tmp, path, text)
+        return aside
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno not in IN_PLACE_ERRNOS or not path.exists() or path.stat().st_size < len(text):
+        if not tmp.is_dir():
+            tmp.unlink(missing_ok=True)
+        if exc.errno not in IN_PLACE_ERRNOS or not path.is_file() or path.stat().st_size < len(text):
             raise
         with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
             handle.write(text)
             handle.truncate()
+        return aside
+
+
+def _replace(tmp: Path, path: Path, text: bytes) -> None:
+    tmp.write_bytes(text)
+    os.replace(tmp, path)

@@ -40,7 +40,7 @@ from typing import Any
 import msgpack
 
 from quickcam.common.config import ConfigError, RecordingConfig
-from quickcam.common.durable import atomic_write
+from quickcam.common.durable import atomic_write, move_aside
 
 log = logging.getLogger(__name__)
 
@@ -185,16 +185,19 @@ class Outbox:
         with self._lock:
             if all(folder.is_dir() for folder in folders):
                 return  # another thread made them meanwhile
+            # A file made where a folder was (mkdir failed on it, and every write with it): kept, beside.
+            moved = [move_aside(folder) for folder in folders if os.path.lexists(folder) and not folder.is_dir()]
             for folder in folders:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             gone = [item_id for item_id in self._items if not (self.root / f"{item_id}.hdr").exists()]
             for item_id in gone:
                 del self._items[item_id]
             self.deleted += len(gone)
-        log.error("outbox: the folder %s was deleted while the detector ran; made it again (the %d item(s) "
+        log.error("outbox: the folder %s was deleted while the detector ran; made it again%s (the %d item(s) "
                   "waiting in it for the uploader, its journal %s and any open segment went with it); recording "
-                  "goes on. Do not delete the outbox of a running detector: stop it first", self.root, len(gone),
-                  JOURNAL_NAME)
+                  "goes on. Do not delete the outbox of a running detector: stop it first", self.root,
+                  "".join(f" and moved the file put in place of {m.name.split('.replaced-')[0]} to {m.name}"
+                          for m in moved), len(gone), JOURNAL_NAME)
 
     def commit_file(self, header: dict[str, Any], staged: Path) -> None:
         """Take a fully written staging file as the payload of ``header``."""

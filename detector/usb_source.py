@@ -113,7 +113,7 @@ class V4l2Source(AvSource):
         try:
             return av.open(self.path, format=self.demuxer_name, options=options, timeout=STREAM_TIMEOUT_S)
         except (av.FFmpegError, OSError) as exc:
-            self.open_error = device_error(self.name, exc)
+            self.open_error = device_error(self.name, exc, self.path)
             raise
 
     def _ask_for_keyframes(self) -> None:

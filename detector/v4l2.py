@@ -21,6 +21,8 @@ import os
 import struct
 from dataclasses import dataclass
 
+from quickcam.detector.closed_folder import closed_folder, folder_fix
+
 VIDIOC_QUERYCAP = 0x80685600  # _IOR('V', 0, struct v4l2_capability): 104 bytes
 VIDIOC_ENUM_FMT = 0xC0405602  # _IOWR('V', 2, struct v4l2_fmtdesc): 64 bytes
 VIDIOC_S_CTRL = 0xC008561C  # _IOWR('V', 28, struct v4l2_control): 8 bytes
@@ -53,13 +55,13 @@ def query(device: str, name: str | None = None) -> Device:
     try:
         fd = os.open(device, os.O_RDWR | os.O_NONBLOCK)
     except OSError as exc:
-        raise DeviceError(device_error(name or device, exc)) from None
+        raise DeviceError(device_error(name or device, exc, device)) from None
     try:
         try:
             caps = bytearray(104)
             fcntl.ioctl(fd, VIDIOC_QUERYCAP, caps)
         except OSError as exc:
-            raise DeviceError(device_error(name or device, exc)) from None
+            raise DeviceError(device_error(name or device, exc, device)) from None
         driver, card = (_text(caps[0:16]), _text(caps[16:48]))
         capabilities, device_caps = struct.unpack_from("<II", caps, 84)
         own = device_caps if capabilities & CAP_DEVICE_CAPS else capabilities
@@ -126,12 +128,17 @@ def request_keyframe_period(device: str, frames: int) -> bool:
         os.close(fd)
 
 
-def device_error(device: str, exc: BaseException) -> str:
-    """Why ``device`` cannot be opened or read, from the error the system gave, with the fix."""
+def device_error(device: str, exc: BaseException, path: str | None = None) -> str:
+    """Why ``device`` cannot be opened or read, from the error the system gave, with the fix.
+
+    ``device`` is how it is called ("/dev/video0 (camera index 0)"); ``path`` (default ``device``) is looked at.
+    """
     code = getattr(exc, "errno", None)
     if code == errno.ENOENT:
         return (f"cannot open {device} — no such device; list cameras with `v4l2-ctl --list-devices` "
                 "(or `ls /dev/video*`) and set [camera] index or path")
+    if code in (errno.EACCES, errno.EPERM) and closed_folder(path or device):  # the video group would not help
+        return f"cannot open {device} — {folder_fix(path or device)}"  # as in a fault: the folder cut
     if code in (errno.EACCES, errno.EPERM):
         return (f"cannot open {device} — permission denied; add this user to the 'video' group "
                 "(`sudo usermod -aG video $USER`, then log in again)")

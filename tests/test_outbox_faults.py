@@ -5,13 +5,15 @@ detector runs. What the folder held is gone by definition; what the camera
 records afterwards must not be. Before the fix every write failed from then on
 (tracebacks at the frame rate, no journal, no status file, so the health check
 forgot the detector) until a restart. The test moves the folder away instead of
-deleting it, so that it can still read the first journal; for the detector the
-two are the same (its path no longer exists).
+deleting it, so that it can still read the first journal, and puts a file in its
+place in the same step; for the detector the path no longer leads to its folder.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import re
 import subprocess
 import time
@@ -21,6 +23,15 @@ import pytest
 
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
+
+
+def _exchange(one: Path, other: Path) -> None:
+    """Swap two paths in one step (renameat2 RENAME_EXCHANGE): no moment where neither is there."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, os.fsencode(one), at_fdcwd, os.fsencode(other), rename_exchange) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"renameat2 {one} {other}: {os.strerror(code)}")
 
 
 def _journal(outbox: Path) -> list[dict]:
@@ -44,10 +55,15 @@ def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_rea
         deadline = time.monotonic() + 20  # mid-event, once something of it is in the journal
         while not any(row["event"] == event for row in _journal(outbox)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        outbox.rename(gone)
+        # Deleted, and a file made by its name (the outbox swapped with one in a single step): before, every
+        # write failed on it, and the status with them, until a restart. The file is moved aside, kept.
+        gone.write_text("a file where the outbox was")
+        _exchange(outbox, gone)
 
-        assert pipe.wait_for("detector", "was deleted while the detector ran; made it again", 30), \
-            pipe.output("detector")[-3000:]
+        assert pipe.wait_for("detector", "was deleted while the detector ran; made it again and moved the file put "
+                             "in place of outbox to outbox.replaced-", 30), pipe.output("detector")[-3000:]
+        (aside,) = tmp_path.glob("outbox.replaced-*")
+        assert aside.read_text() == "a file where the outbox was"
         deadline = time.monotonic() + 15  # two segments of the event recorded after the deletion are enough
         while time.monotonic() < deadline:
             after = [row for row in pipe.produced() if row["event"] == event]

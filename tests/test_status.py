@@ -268,3 +268,10 @@ def test_a_status_file_replaced_by_a_directory_is_one_line_naming_the_fix(tmp_pa
     assert run.stderr.splitlines() == [
         "Error: cannot read outbox/detector-status.json: a directory stands where the status file goes; remove it "
         "(rmdir outbox/detector-status.json): its process writes the file every few seconds"], run.stderr
+    path.rmdir()
+    path.parent.rmdir()
+    path.parent.write_text("a file where the outbox folder goes")  # before: "[Errno 20] Not a directory"
+    run = _status(tmp_path)
+    assert run.returncode == 1 and run.stderr.splitlines() == [
+        "Error: cannot read outbox/detector-status.json: outbox is a file, not a folder; its process makes the folder "
+        "again while it runs (a file there is moved aside), or move it aside (mv outbox outbox.old)"], run.stderr

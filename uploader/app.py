@@ -68,12 +68,23 @@ def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend
     return backends
 
 
+def folder(path: Path, key: str) -> Path:
+    """``path`` made as a folder if missing; a file in its place is one line naming the fix (it was a traceback)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        in_the_way = next(p for p in (path, *path.parents) if p.exists())
+        raise ConfigError(f"{key}: {in_the_way} is a file, not a folder; move it aside (mv {in_the_way} "
+                          f"{in_the_way}.old) or set {key} to another folder") from None
+    return path
+
+
 def run_uploader(config: Config, log_file: Path | None, seconds: float | None = None) -> int:
     secrets = load_secrets(config.env_file)
     key = encryption_key(secrets)
     backends = build_backends(config, secrets)
-    state = config.uploader.state_dir
-    state.mkdir(parents=True, exist_ok=True)
+    state = folder(config.uploader.state_dir, "uploader.state_dir")
+    folder(config.uploader.spool_dir, "uploader.spool_dir")
     ledger_path = state / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
     shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool,

@@ -64,6 +64,11 @@ def _read_json(path: Path) -> dict[str, Any]:
             raise click.ClickException(f"cannot read {path}: a directory stands where the status file goes; "
                                        f"remove it (rmdir {path}): its process writes the file every few seconds"
                                        ) from None
+        except NotADirectoryError:  # before: "[Errno 20] Not a directory", and no word of which
+            above = next(p for p in path.parents if p.exists())
+            raise click.ClickException(f"cannot read {path}: {above} is a file, not a folder; its process makes the "
+                                       f"folder again while it runs (a file there is moved aside), or move it aside "
+                                       f"(mv {above} {above}.old)") from None
         except OSError as exc:
             raise click.ClickException(f"cannot read {path}: {exc}") from None
         try:

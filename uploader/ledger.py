@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quickcam.common.config import ConfigError
+from quickcam.common.durable import move_aside
 from quickcam.common.protocol_schema import error_text
 
 SCHEMA = """
@@ -142,17 +143,21 @@ class Ledger:
         written back to ``path`` (SQLite's online backup: a consistent snapshot); rows
         that change after it are only the uploads done meanwhile, which a restart repeats
         under the same names. Something else put at ``path`` (a directory, another file)
-        hid the same loss, and the next start failed on it: it is moved aside, kept.
+        hid the same loss, and the next start failed on it: it is moved aside, kept; so is a file put where
+        the ledger's folder was (``state/`` deleted, then a file made by that name).
         """
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             what = "deleted"
+        except NotADirectoryError:  # its folder deleted and a file made in its place: the ledger's folder comes first
+            in_the_way = next(p for p in self.path.parents if os.path.lexists(p))
+            aside = move_aside(in_the_way)
+            what = f"deleted with its folder, and a file put in the folder's place (moved to {aside.name})"
         else:
             if (st.st_dev, st.st_ino) == self._file:
                 return ""
-            aside = self.path.with_name(f"{self.path.name}.replaced-{time.time_ns()}")
-            os.replace(self.path, aside)
+            aside = move_aside(self.path)
             what = (f"replaced by {'a directory' if stat.S_ISDIR(st.st_mode) else 'another file'} "
                     f"(moved to {aside.name})")
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -218,7 +219,14 @@ class Receiver:
         (the other threads still write to the deleted copy, so what is acked now would be lost by one)."""
         if self.ledger_problem:
             return
-        gone = ledger.rescue_if_gone()
+        try:
+            gone = ledger.rescue_if_gone()
+        except (OSError, sqlite3.Error) as exc:  # it ended the receiver thread, and the uploader with it
+            self.ledger_problem = (f"the ledger {self.ledger_path} was lost while the uploader ran and cannot be "
+                                   f"written back ({exc}); check its folder {self.ledger_path.parent}, then restart "
+                                   "the uploader (footage waits in the detectors' outboxes until then)")
+            log.error("receiver: %s", self.ledger_problem)
+            return
         if not gone:
             return
         self.ledger_problem = (f"the ledger {self.ledger_path} was {gone} while the uploader ran; it is restored, "

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 from pathlib import Path
 
 from quickcam.common.cryptofile import Context, CryptoFileError, encrypt, read_header
-from quickcam.common.durable import atomic_write
+from quickcam.common.durable import atomic_write, move_aside
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,12 @@ class Spool:
         """
         if self.root.is_dir():
             return
+        aside = move_aside(self.root) if os.path.lexists(self.root) else None  # a file made in its place: kept
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        log.error("spool: the folder %s was deleted while the uploader ran; made it again (the encrypted files "
+        log.error("spool: the folder %s was deleted while the uploader ran; made it again%s (the encrypted files "
                   "waiting in it for upload went with it: quickcam status lists them as failed); footage is "
-                  "stored again. Do not delete the spool of a running uploader: stop it first", self.root)
+                  "stored again. Do not delete the spool of a running uploader: stop it first", self.root,
+                  f" and moved the file put in its place to {aside.name}" if aside else "")
 
     def path_for(self, item_id: str) -> Path:
         return self.root / f"{item_id}.qsc"

@@ -27,9 +27,13 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
     A failure is only logged: the next second tries again.
     """
     try:
-        durable.write_status(path, status)
+        aside = durable.write_status(path, status)
     except OSError as exc:
         log.debug("receiver: cannot write status file: %s", exc)
+    else:
+        if aside is not None:
+            log.error("receiver: a directory stood where the status file %s belongs; moved it to %s (its files "
+                      "kept) and wrote the status again", path, aside.name)
 
 
 def restore_detectors(table: DetectorTable, path: Path) -> None:

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from quickcam.common.config import CameraConfig
 from quickcam.common.protocol_schema import middle_cut
 from quickcam.detector.av_source import Packet
+from quickcam.detector.closed_folder import folder_fix
 from quickcam.detector.console.tap import LiveTap
 from quickcam.detector.decode import compact
 from quickcam.detector.pipeline.frames import FrameBuffer
@@ -103,8 +104,6 @@ PATH_TOO_LONG = ("path too long for the system (a name in it over 255 bytes, or 
 # Bytes of a path or URL in a camera's fault: the rest of FAULT_MAX (300) keeps the longest fix and the
 # retry count ("; retrying (attempt 123 failed, next in 30.0 s)") whole (native: camera.cpp kPathShownMax).
 PATH_SHOWN_MAX = 120
-# A folder on the way to a file refused to be searched (EACCES from stat): making the file readable is not the fix.
-FOLDER_CLOSED = "permission denied on a folder in its path; give this user search (x) permission on each folder of it"
 
 
 def _lookup_errno(path: str) -> int:
@@ -143,7 +142,9 @@ def open_failure(camera: CameraConfig, whole: bool = False) -> str:
             name = shown(device) if camera.path else f"{device} (camera index {camera.index})"
             return (f"cannot open {name} — no such device; list cameras with "
                     "`v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index or path")
-        if looked_up or not os.access(device, os.R_OK | os.W_OK):
+        if looked_up:  # a folder on its way refused the look-up: the video group would not help
+            return f"cannot open {shown(device)} — {folder_fix(device, whole)}"
+        if not os.access(device, os.R_OK | os.W_OK):
             return (f"cannot open {shown(device)} — permission denied; add this user to the 'video' group "
                     "(`sudo usermod -aG video $USER`, then log in again)")
         return (f"cannot open {shown(device)} — the device exists but gives no video (another program may be "
@@ -154,7 +155,7 @@ def open_failure(camera: CameraConfig, whole: bool = False) -> str:
         if looked_up == errno.ENAMETOOLONG:
             return f"cannot open {path} — {PATH_TOO_LONG}"
         if looked_up == errno.EACCES:
-            return f"cannot open {path} — {FOLDER_CLOSED}"
+            return f"cannot open {path} — {folder_fix(camera.path, whole)}"
         if looked_up:
             return f"cannot open {path} — no such file; check [camera] path"
         if not Path(camera.path).is_file():

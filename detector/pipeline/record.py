@@ -16,6 +16,7 @@ classes with the same ``run(loop)`` taking the same commands.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import queue
@@ -88,7 +89,8 @@ class Segment:
             self.encoder.close()
         except Exception as exc:  # the encoder is already broken; the file goes anyway
             log.debug("closing a failed segment's encoder: %s", exc)
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # gone with its folder (or a file there)
+            self.path.unlink()
 
 
 class OpenSegment(Segment):
@@ -134,7 +136,7 @@ def _deleted(exc: BaseException, path: Path) -> bool:
 
     ``Outbox.ensure_folders`` makes the folders again; this segment alone is lost, said in one line.
     """
-    return isinstance(exc, FileNotFoundError) and not path.exists()
+    return isinstance(exc, (FileNotFoundError, NotADirectoryError)) and not path.exists()  # or a file in its place
 
 
 class RecordStage:

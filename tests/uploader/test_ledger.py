@@ -33,6 +33,27 @@ def test_a_ledger_deleted_under_the_uploader_is_written_back_with_every_pending_
     restarted.close()
 
 
+def test_a_ledger_whose_folder_was_replaced_by_a_file_is_written_back_and_the_file_kept(tmp_path: Path) -> None:
+    # `state/` deleted and a file made by its name: before, the check raised NotADirectoryError, which ended the
+    # receiver thread and the uploader (a traceback), and the next start failed on the file: every pending
+    # upload's row was lost with the folder.
+    path = tmp_path / "state" / "ledger.sqlite3"
+    ledger = Ledger(path)
+    ledger.add(Item("a", "0" * 64, "segment", "cam0", "ev1", 0, 10, "spool/a.qsc", "f/a.qsc", time.time()), ["local"])
+    shutil.rmtree(tmp_path / "state")
+    (tmp_path / "state").write_text("someone's")
+    said = ledger.rescue_if_gone()
+    assert re.fullmatch(r"deleted with its folder, and a file put in the folder's place \(moved to "
+                        r"state\.replaced-\d+\)", said), said
+    (aside,) = tmp_path.glob("state.replaced-*")
+    assert aside.read_text() == "someone's"
+    assert ledger.rescue_if_gone() == ""
+    ledger.close()
+    restarted = Ledger(path)
+    assert [d.item.id for d in restarted.due()] == ["a"]  # still to upload, not forgotten
+    restarted.close()
+
+
 @pytest.mark.parametrize("intruder", ["directory", "file"])
 def test_a_ledger_replaced_under_the_uploader_is_moved_aside_and_written_back(tmp_path: Path, intruder: str) -> None:
     # Before, only a deleted ledger was noticed: a directory (or an old copy) put in its place hid the same loss

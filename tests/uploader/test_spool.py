@@ -60,15 +60,23 @@ def test_a_whole_spool_file_passes_and_damaged_ones_are_named_and_set_aside(tmp_
     assert spool.used_bytes() == whole.stat().st_size + cut.stat().st_size  # set-aside files are not waiting
 
 
+@pytest.mark.parametrize("then", ["nothing", "a file"])
 def test_a_spool_folder_deleted_under_the_running_uploader_is_made_again_and_stores_the_next_item(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, then: str,
 ) -> None:
     # Before the fix every later item was refused with "internal error" (a traceback each) until a restart,
     # while the footage piled up in the detector's outbox. The process-level run is in docs/reliability.md.
+    # A file made where the folder was did the same, after the first fix too (mkdir: File exists).
     spool = Spool(tmp_path / "spool", max_bytes=1 << 30)
     _store(spool, "before", 1000)
     shutil.rmtree(tmp_path / "spool")
+    if then == "a file":
+        (tmp_path / "spool").write_text("someone's")
     assert spool.room_problem(1000) == ""  # the credit check no longer fails on the missing folder
+    if then == "a file":  # kept, beside
+        (aside,) = tmp_path.glob("spool.replaced-*")
+        assert aside.read_text() == "someone's"
+        assert f"made it again and moved the file put in its place to {aside.name} (" in caplog.text
     stored = _store(spool, "after", 1000)
     assert stored.exists() and stored.stat().st_size > 1000
     assert (tmp_path / "spool").stat().st_mode & 0o777 == 0o700

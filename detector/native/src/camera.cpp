@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <opencv2/imgproc.hpp>
 
 #include <sstream>
@@ -38,10 +39,29 @@ constexpr const char* kPathTooLong =
 // Bytes of a path or URL in a camera's fault: the rest of kFaultMax keeps the longest fix and the retry count
 // whole (capture.py PATH_SHOWN_MAX).
 constexpr size_t kPathShownMax = 120;
-// A folder on the way to a file refused to be searched (EACCES from stat): making the file readable is not the fix
-// (capture.py FOLDER_CLOSED).
-constexpr const char* kFolderClosed =
-    "permission denied on a folder in its path; give this user search (x) permission on each folder of it";
+constexpr size_t kFolderShownMax = 40;  // bytes of that folder in a fault (closed_folder.py FOLDER_SHOWN_MAX)
+
+// The first folder on `path`'s way (from / down) this user may not search, or "" (closed_folder.py closed_folder).
+std::string closed_folder(const std::string& path) {
+    std::error_code error;  // relative: from the working directory (os.path.abspath)
+    std::string absolute = (path.rfind('/', 0) == 0 ? std::filesystem::path(path)
+                                                    : std::filesystem::current_path(error) / path).lexically_normal().string();
+    for (size_t slash = absolute.find('/', 1); slash != std::string::npos; slash = absolute.find('/', slash + 1)) {
+        std::string folder = absolute.substr(0, slash);
+        if (::access(folder.c_str(), X_OK) != 0) return folder;
+    }
+    return "";
+}
+
+// A path refused by a folder on its way (EACCES from stat): making the file readable, or the video group, is not
+// the fix; the folder is named (closed_folder.py folder_fix).
+std::string folder_fix(const std::string& path, bool whole) {
+    std::string folder = closed_folder(path);
+    if (folder.empty())
+        return "permission denied on a folder in its path; give this user search (x) permission on each folder of it";
+    return "permission denied on the folder " + (whole ? folder : middle_cut(folder, kFolderShownMax)) +
+           " in its path; give this user search (x) permission on it";
+}
 
 // 0 when `path` can be looked up, else the errno of why not (capture.py _lookup_errno).
 int lookup_errno(const std::string& path, struct stat& st) {
@@ -61,7 +81,8 @@ std::string open_failure(const CameraConfig& c, bool whole = false) {
         if (looked_up && looked_up != EACCES)
             return "cannot open " + device + " (camera index " + std::to_string(c.index) + ") — no such device; list "
                    "cameras with `v4l2-ctl --list-devices` (or `ls /dev/video*`) and set [camera] index";
-        if (looked_up || ::access(device.c_str(), R_OK | W_OK) != 0)
+        if (looked_up) return "cannot open " + device + " — " + folder_fix(device, whole);  // not the video group
+        if (::access(device.c_str(), R_OK | W_OK) != 0)
             return "cannot open " + device + " — permission denied; add this user to the 'video' group "
                    "(`sudo usermod -aG video $USER`, then log in again)";
         return "cannot open " + device + " — the device exists but gives no video (another program may be using it, "
@@ -71,7 +92,7 @@ std::string open_failure(const CameraConfig& c, bool whole = false) {
         std::string path = shown(c.path);
         int looked_up = lookup_errno(c.path, st);
         if (looked_up == ENAMETOOLONG) return "cannot open " + path + " — " + kPathTooLong;
-        if (looked_up == EACCES) return "cannot open " + path + " — " + kFolderClosed;
+        if (looked_up == EACCES) return "cannot open " + path + " — " + folder_fix(c.path, whole);
         if (looked_up) return "cannot open " + path + " — no such file; check [camera] path";
         if (!S_ISREG(st.st_mode)) return "cannot open " + path + " — not a file; set [camera] path to a video file";
         if (::access(c.path.c_str(), R_OK) != 0)

@@ -191,12 +191,16 @@ int run(const qc::Config& config, double seconds) {
         } catch (const std::exception&) {
             // cannot make it: the write below fails and says so
         }
-        bool ok = write_status(status_path, collect(running));
-        if (!ok && !status_failing)
-            log::warning("status: cannot write ", status_path, "; quickcam status will show this detector as stale");
-        else if (ok && status_failing)
+        StatusWrite written = write_status(status_path, collect(running));
+        if (!written.moved_to.empty())
+            log::error("status: a directory stood where the status file ", status_path, " belongs; moved it to ",
+                       written.moved_to, " (its files kept) and wrote the status again");
+        if (!written.ok && !status_failing)  // once per outage, with the reason (status_file.py's words)
+            log::warning("status: cannot write ", status_path, " (", written.error,
+                         "); quickcam status will show this detector as stale");
+        else if (written.ok && status_failing && written.moved_to.empty())
             log::info("status: writing ", status_path, " again");
-        status_failing = !ok;
+        status_failing = !written.ok;
     };
 
     log::info("detector: watching ", pipelines.size(), " camera(s); outbox ", config.recording.outbox_dir);

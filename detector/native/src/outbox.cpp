@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -132,9 +133,19 @@ void Outbox::ensure_folders() {
     };
     if (present()) return;
     size_t gone = 0;
+    std::string moved;  // files made where a folder was (create_directories failed on them): kept, beside
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (present()) return;  // another thread made them meanwhile
+        for (const auto& dir : {root_, staging_, refused_}) {
+            std::error_code ec;
+            if (fs::is_directory(dir, ec) || !fs::exists(fs::symlink_status(dir, ec))) continue;
+            std::string aside = dir + ".replaced-" + std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                        std::chrono::system_clock::now().time_since_epoch()).count());
+            if (::rename(dir.c_str(), aside.c_str()) == 0)
+                moved += " and moved the file put in place of " + fs::path(dir).filename().string() + " to " +
+                         fs::path(aside).filename().string();
+        }
         for (const auto& dir : {root_, staging_, refused_}) make_private_dirs(dir);
         for (auto it = items_.begin(); it != items_.end();) {
             std::error_code ec;
@@ -147,7 +158,7 @@ void Outbox::ensure_folders() {
         }
         deleted_ += int64_t(gone);
     }
-    log::error("outbox: the folder ", root_, " was deleted while the detector ran; made it again (the ", gone,
+    log::error("outbox: the folder ", root_, " was deleted while the detector ran; made it again", moved, " (the ", gone,
                " item(s) waiting in it for the uploader, its journal produced.jsonl and any open segment went with "
                "it); recording goes on. Do not delete the outbox of a running detector: stop it first");
 }

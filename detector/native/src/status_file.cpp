@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 namespace qc {
@@ -69,27 +71,63 @@ std::string to_json(const Value& value) {
     return out;
 }
 
-bool write_status(const std::string& path, const Value& status) {
+namespace {
+// One try: the temp file, then the rename. 0, or the errno that stopped it (ENOSPC for a short write).
+int replace(const std::string& tmp, const std::string& path, const std::string& text) {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ssize_t n = fd >= 0 ? ::write(fd, text.data(), text.size()) : -1;
+    int code = n == ssize_t(text.size()) ? 0 : n >= 0 ? ENOSPC : errno;  // a short write: the disk filled up
+    if (fd >= 0) ::close(fd);
+    if (code == 0 && std::rename(tmp.c_str(), path.c_str()) == 0) return 0;
+    return code ? code : errno;
+}
+
+bool is_dir(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+}  // namespace
+
+StatusWrite write_status(const std::string& path, const Value& status) {
     constexpr size_t kReserveBytes = 16 * 1024;  // detector/status_file.py's RESERVE_BYTES
     std::string text = to_json(status);
     text.append((kReserveBytes - text.size() % kReserveBytes) % kReserveBytes, ' ');
     std::string tmp = path + ".part";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ssize_t n = fd >= 0 ? ::write(fd, text.data(), text.size()) : -1;
-    bool written = n == ssize_t(text.size());
-    int code = written ? 0 : n >= 0 ? ENOSPC : errno;  // a short write: the disk filled up
-    if (fd >= 0) ::close(fd);
-    if (written && std::rename(tmp.c_str(), path.c_str()) == 0) return true;
-    if (written) code = errno;
-    ::unlink(tmp.c_str());
-    if (code != ENOSPC && code != EDQUOT && code != EACCES && code != EPERM) return false;
+    StatusWrite result;
+    int code = replace(tmp, path, text);
+    if (code == EISDIR) {  // a directory in the way (of the file or its temp name): moved aside, kept (durable.py)
+        std::string in_the_way = is_dir(tmp) ? tmp : path;
+        std::string aside = in_the_way + ".replaced-" + std::to_string(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+        if (std::rename(in_the_way.c_str(), aside.c_str()) != 0) {
+            result.error = "a directory stands at " + base_name(in_the_way) + " and cannot be moved aside: " +
+                           std::strerror(errno);
+            return result;
+        }
+        result.moved_to = base_name(aside);
+        code = replace(tmp, path, text);
+    }
+    if (code == 0) {
+        result.ok = true;
+        return result;
+    }
+    if (!is_dir(tmp)) ::unlink(tmp.c_str());
+    result.error = std::strerror(code);
+    if (code != ENOSPC && code != EDQUOT && code != EACCES && code != EPERM) return result;
     struct stat st{};
-    if (::stat(path.c_str(), &st) != 0 || size_t(st.st_size) < text.size()) return false;
-    fd = ::open(path.c_str(), O_WRONLY);  // no new blocks needed: the old file's are reused
-    if (fd < 0) return false;
-    bool ok = ::pwrite(fd, text.data(), text.size(), 0) == ssize_t(text.size()) && ::ftruncate(fd, off_t(text.size())) == 0;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || size_t(st.st_size) < text.size()) return result;
+    int fd = ::open(path.c_str(), O_WRONLY);  // no new blocks needed: the old file's are reused
+    if (fd < 0) {
+        result.error = std::strerror(errno);
+        return result;
+    }
+    ssize_t n = ::pwrite(fd, text.data(), text.size(), 0);
+    result.ok = n == ssize_t(text.size()) && ::ftruncate(fd, off_t(text.size())) == 0;
+    if (!result.ok) result.error = std::strerror(n >= 0 && n < ssize_t(text.size()) ? ENOSPC : errno);
     ::close(fd);
-    return ok;
+    return result;
 }
 
 void NotOkClock::stamp(Value& cameras, double now, double monotonic) {

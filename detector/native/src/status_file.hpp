@@ -14,10 +14,18 @@
 namespace qc {
 
 std::string to_json(const Value& value);  // keys sorted, as json.dumps(sort_keys=True)
-// Replace `path` atomically (temp file + rename); false (logged once by the caller) on failure.
+struct StatusWrite {
+    bool ok = false;
+    std::string error;     // why not (the errno's text), when not ok
+    std::string moved_to;  // the name a directory standing in the file's way was moved to, when one was
+};
+
+// Replace `path` atomically (temp file + rename); the caller logs a failure (once) with its reason.
 // The file is padded with spaces to a multiple of 16 KiB, so when the disk is full or the folder
 // refuses new files (the moment the status matters most) it is overwritten in place instead.
-bool write_status(const std::string& path, const Value& status);
+// A directory at `path` (or its temp name) refused every write while readers called the detector
+// stale: it is moved aside to `<name>.replaced-<ns>`, kept, as common/durable.py's write_status does.
+StatusWrite write_status(const std::string& path, const Value& status);
 
 // This boot's id (/proc/sys/kernel/random/boot_id): with `monotonic` in the status file, a reader on
 // the same boot takes the file's age from the monotonic clock (common/health.py's written_stamp), so

@@ -1,0 +1,58 @@
+"""The detector's status file comes back when something stands in its way.
+
+A directory made at ``detector-status.json`` (a mistaken ``mkdir``, a bad volume
+mount in a container) refused every write: the detector logged it once and never
+wrote its status again, so ``quickcam status`` and the health check called a
+recording detector stale. The writer now moves the directory aside (kept, with its
+files) and writes the status again, with one error line naming where it went.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quickcam.detector.status_file import StatusFileWriter
+
+
+def _wait(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+@pytest.mark.parametrize("name", ["detector-status.json", "detector-status.json.part"])
+def test_a_directory_in_the_status_files_way_is_moved_aside_kept_and_the_status_written_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str,
+) -> None:
+    path = tmp_path / "detector-status.json"
+    writes = []
+
+    def collect(running: bool) -> dict[str, Any]:
+        writes.append(running)
+        return {"running": running, "writes": len(writes)}
+
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "someones-file").write_text("kept")
+    writer = StatusFileWriter(path, collect, interval_s=0.05)
+    caplog.set_level(logging.INFO, logger="quickcam.detector.status_file")
+    writer.start()
+    try:
+        # written, and a few intervals later still a file that readers parse
+        assert _wait(lambda: len(writes) > 3 and path.is_file(), 5), list(tmp_path.iterdir())
+        assert json.loads(path.read_text())["running"] is True
+    finally:
+        writer.stop()
+    assert json.loads(path.read_text())["running"] is False  # the last write, at stop
+    moved = list(tmp_path.glob(f"{name}.replaced-*"))
+    assert len(moved) == 1 and (moved[0] / "someones-file").read_text() == "kept", list(tmp_path.iterdir())
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines == [f"status: a directory stood where the status file {path} belongs; moved it to "
+                     f"{moved[0].name} (its files kept) and wrote the status again"], lines
+    assert not list(tmp_path.glob("*.part")), list(tmp_path.iterdir())

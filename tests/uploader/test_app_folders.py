@@ -1,0 +1,33 @@
+"""The uploader's own folders (``uploader.state_dir``, ``uploader.spool_dir``) taken by a file at start.
+
+A file where a folder belongs (``state/`` deleted and a file made by its name, or a config
+pointing at a file) ended ``quickcam uploader`` in a traceback (``FileExistsError`` from
+``mkdir``): now one line naming the file and the fix, exit 2. The same while it runs is
+``test_ledger.py`` and ``test_spool.py``: the file is moved aside and the folder made again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from quickcam.common.cryptofile import SymmetricKey
+from tests.conftest import QUICKCAM, private_endpoint
+
+
+def test_a_file_where_an_uploader_folder_belongs_is_one_line_naming_it_not_a_traceback(tmp_path: Path) -> None:
+    # state_dir under a file (the walk up to it); spool_dir goes through the same uploader/app.py folder()
+    key, folder, file = "uploader.state_dir", "var/state", "var"
+    (tmp_path / "tokens.env").write_text(f"ENCRYPTION_KEY={SymmetricKey.generate().to_hex()}\n")
+    (tmp_path / "tokens.env").chmod(0o600)
+    (tmp_path / file).write_text("someone's")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env |= {"QUICKCAM_LINK__ENDPOINT": private_endpoint(tmp_path), "QUICKCAM_UPLOADER__DESTINATIONS": "local",
+            "QUICKCAM_STORAGE__LOCAL__PATH": "storage", "QUICKCAM_" + key.upper().replace(".", "__"): folder}
+    run = subprocess.run([QUICKCAM, "uploader"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.stderr.splitlines() == [
+        f"quickcam: {key}: {file} is a file, not a folder; move it aside (mv {file} {file}.old) or set {key} to "
+        "another folder"], run.stderr
+    assert (tmp_path / file).read_text() == "someone's"
