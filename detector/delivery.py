@@ -68,8 +68,8 @@ class Delivery:
                     return True
             try:
                 header, payload = self.outbox.load(item.id)
-            except FileNotFoundError:
-                continue  # acked meanwhile
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # acked meanwhile, or the outbox replaced by a file (the recorder moves it aside)
             try:
                 sent = send(header, payload)
             except protocol.ProtocolError as exc:  # written by an older or broken version
