@@ -6,11 +6,7 @@ keeps how often it *flipped* lately (changed this frame and not the last, or
 the reverse: an exponential average over about BUSY_S), and where that is
 over BUSY_FLOOR the threshold is raised, up to (1 + BUSY_GAIN) times at
 BUSY_FULL, and compared with the background's range over a 5x5
-neighbourhood (leaves sway by a few pixels). The raise reaches over the same
-neighbourhood (each pixel takes the largest of its REACH): a curtain's hem
-swung a pixel or two further than lately, onto pixels that hardly ever
-flipped, was most of a curtain's false events in the quiet hours (tune
-seeds: 6 of 13, and 2 more at its other edge). Flips, not the share of time
+neighbourhood (leaves sway by a few pixels). Flips, not the share of time
 changed: a person covering a pixel flips it twice (in, out), even a slow one;
 leaves flip it again and again for as long as the wind blows. A person
 differs from the leaves behind them by more than the leaves differ from each
@@ -79,7 +75,6 @@ class BusyMap:
         if not cv2.countNonZero(mask):
             return  # nothing to clear (a quiet picture, most frames): the raised threshold would change nothing
         raise_by = np.clip((self.busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
-        raise_by = cv2.dilate(raise_by, REACH)  # the busy place reaches as far as it sways (a curtain's hem)
         excess = np.maximum(cv2.erode(reference, REACH) - normal, normal - cv2.dilate(reference, REACH))
         mask[(raise_by > 0) & (excess <= threshold * (1.0 + BUSY_GAIN * raise_by))] = 0
 

@@ -35,7 +35,6 @@ void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double thres
     cv::minMaxLoc(busy_, nullptr, &most);
     if (most <= kBusyFloor) return;  // no busy pixel: nothing raised (activity.py computes it all to the same end)
     busy_.convertTo(raise_, CV_32F, 1.0 / (kBusyFull - kBusyFloor), -kBusyFloor / (kBusyFull - kBusyFloor));
-    cv::dilate(raise_, raise_, reach_);  // a busy place reaches as far as it sways (clipping below commutes with the max)
     cv::erode(reference, low_, reach_);
     cv::dilate(reference, high_, reach_);
     for (int y = 0; y < mask.rows; ++y) {
