@@ -128,12 +128,12 @@ def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Wal
         x, y, w, h = box
         return bool(small[y:y + h, x:x + w].any())
 
-    def traced_gate(normal, reference, threshold, mask, learn=True, **rest):
+    def traced_gate(normal, reference, threshold, mask, learn=True):
         f, small = now.get("frame"), now.get("small")
         if f is not None:
             f.over = int(np.count_nonzero(mask[small]))
             f.threshold, f.noise = float(threshold), float(d.noise or 0.0)
-        gate(normal, reference, threshold, mask, learn, **rest)
+        gate(normal, reference, threshold, mask, learn)
         if f is not None:
             f.kept = int(np.count_nonzero(mask[small]))
 
