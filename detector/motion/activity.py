@@ -6,13 +6,7 @@ keeps how often it *flipped* lately (changed this frame and not the last, or
 the reverse: an exponential average over about BUSY_S), and where that is
 over BUSY_FLOOR the threshold is raised, up to (1 + BUSY_GAIN) times at
 BUSY_FULL, and compared with the background's range over a 5x5
-neighbourhood (leaves sway by a few pixels). The raise reaches over the same
-neighbourhood (each pixel takes the largest around it), except inside last
-frame's motion: a curtain's hem swung a pixel or two further than lately,
-onto pixels that hardly ever flipped, started most of a curtain's false
-events in the quiet hours (tune seeds), while a person who stands shimmers
-at his own outline under a flicker, and a raise spread from it would cover
-him (tests/detector/test_flicker_glint.py). Flips, not the share of time
+neighbourhood (leaves sway by a few pixels). Flips, not the share of time
 changed: a person covering a pixel flips it twice (in, out), even a slow one;
 leaves flip it again and again for as long as the wind blows. A person
 differs from the leaves behind them by more than the leaves differ from each
@@ -35,7 +29,7 @@ BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a p
 BUSY_FULL = 0.15  # flips per frame at which the raise is full
 BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
 PERSIST_SCORE = 0.01  # a blob whose place was this busy before it (mean raise) must persist (``Persistence``)
-REACH = np.ones((5, 5), np.uint8)  # a busy place: the background's range over it counts, and its raise reaches it
+REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
 
 
 class BusyMap:
@@ -59,14 +53,13 @@ class BusyMap:
         return min(1.0, max(0.0, (busy - BUSY_FLOOR) / (BUSY_FULL - BUSY_FLOOR)))
 
     def gate(self, normal: np.ndarray, reference: np.ndarray, threshold: float, mask: np.ndarray,
-             learn: bool = True, moving: list[tuple[int, int, int, int]] | None = None) -> None:
+             learn: bool = True) -> None:
         """Learn this frame's changes, and clear in ``mask`` (in place) what a busy place's threshold does not pass.
 
         The map learns from the normal threshold, not the raised one: a raised
         threshold must not make the tree look quiet again and lower itself.
         ``learn`` is False just after a global change (the whole background is
-        new: its flips say nothing about the place). ``moving``: last frame's
-        motion boxes, where the raise is not spread.
+        new: its flips say nothing about the place).
         """
         diff = cv2.absdiff(normal, reference)
         changed = diff > threshold
@@ -82,10 +75,6 @@ class BusyMap:
         if not cv2.countNonZero(mask):
             return  # nothing to clear (a quiet picture, most frames): the raised threshold would change nothing
         raise_by = np.clip((self.busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
-        spread = cv2.dilate(raise_by, REACH)  # the place reaches as far as it sways: a curtain's hem
-        for x, y, w, h in moving or ():  # not into last frame's motion: a person's own outline shimmers
-            spread[y:y + h, x:x + w] = raise_by[y:y + h, x:x + w]
-        raise_by = spread
         excess = np.maximum(cv2.erode(reference, REACH) - normal, normal - cv2.dilate(reference, REACH))
         mask[(raise_by > 0) & (excess <= threshold * (1.0 + BUSY_GAIN * raise_by))] = 0
 

@@ -292,8 +292,7 @@ class MotionDetector(ABC):
             self._measure_noise(normal)
             threshold = self.threshold_for(brightness)
             changed_mask = self._foreground(normal, threshold, relearning)
-            self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning,
-                           moving=self._moving)
+            self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
             if clipped is not None:
                 changed_mask[clipped] = 0
             if self.zone is not None:

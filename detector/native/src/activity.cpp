@@ -15,8 +15,7 @@ double BusyMap::score(const cv::Rect& box) const {
     return std::min(1.0, std::max(0.0, (busy - kBusyFloor) / (kBusyFull - kBusyFloor)));
 }
 
-void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn,
-                   const std::vector<cv::Rect>& moving) {
+void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn) {
     cv::absdiff(normal, reference, diff_);
     changed_ = diff_ > threshold;
     if (busy_.empty() || busy_.size() != changed_.size() || before_.empty()) {
@@ -36,14 +35,6 @@ void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double thres
     cv::minMaxLoc(busy_, nullptr, &most);
     if (most <= kBusyFloor) return;  // no busy pixel: nothing raised (activity.py computes it all to the same end)
     busy_.convertTo(raise_, CV_32F, 1.0 / (kBusyFull - kBusyFloor), -kBusyFloor / (kBusyFull - kBusyFloor));
-    // the raise reaches as far as the place sways, except into last frame's motion (a max: clipping below commutes)
-    cv::dilate(raise_, spread_, reach_);
-    const cv::Rect frame(0, 0, raise_.cols, raise_.rows);
-    for (const cv::Rect& box : moving) {
-        cv::Rect inside = box & frame;
-        if (inside.area() > 0) raise_(inside).copyTo(spread_(inside));
-    }
-    std::swap(raise_, spread_);
     cv::erode(reference, low_, reach_);
     cv::dilate(reference, high_, reach_);
     for (int y = 0; y < mask.rows; ++y) {

@@ -19,16 +19,14 @@ public:
     explicit BusyMap(double fps);
     // How busy the place under `box` was before this frame: its raise, 0..1.
     double score(const cv::Rect& box) const;
-    // Learn this frame's flips; clear in `mask` what a busy place's raised threshold does not pass. The raise
-    // reaches over `reach_` (as far as the place sways), except inside `moving` (last frame's motion boxes).
-    void gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn,
-              const std::vector<cv::Rect>& moving);
+    // Learn this frame's flips; clear in `mask` what a busy place's raised threshold does not pass.
+    void gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn);
 
 private:
     double rate_;
     cv::Mat busy_, before_, before_busy_;  // CV_32F flips per frame; CV_8U last changed; CV_32F
     long seen_ = 0;
-    cv::Mat diff_, changed_, flips_, raise_, spread_, low_, high_, excess_, reach_;
+    cv::Mat diff_, changed_, flips_, raise_, low_, high_, excess_, reach_;
 };
 
 class Persistence {

@@ -208,7 +208,7 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     measure_noise(normal);
     double threshold = threshold_for(brightness);
     foreground(normal, threshold);
-    busy_.gate(normal, reference_, threshold, changed_, !relearning, moving_);
+    busy_.gate(normal, reference_, threshold, changed_, !relearning);
     if (gain.gained) changed_.setTo(0, gain.clipped);
     if (!zone_.mask.empty()) cv::bitwise_and(changed_, zone_.mask, changed_);  // pixels outside the zones
     double changed = double(cv::countNonZero(changed_)) / zone_.area;
