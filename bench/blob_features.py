@@ -53,9 +53,11 @@ from quiet_artefacts import VARIANTS, ArtefactComposer  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 from quickcam.detector.motion.activity import _overlap  # noqa: E402
+from quickcam.detector.motion.lighting import RATIO_OFFSET  # noqa: E402
 
 TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13)  # quiet-hours seeds already looked at; 17 (the gate) and 19 are refused
-FEATURES = ("fresh", "ncc", "hp", "bright", "fill", "pieces", "largest", "prev", "excess", "score", "area")
+FEATURES = ("fresh", "ncc", "hp", "bright", "fill", "pieces", "largest", "prev", "excess", "score", "area",
+            "departure", "rough", "kept", "soft", "grain", "detail", "calm")
 Box = tuple[int, int, int, int]
 
 
@@ -66,7 +68,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def measure(normal: np.ndarray, reference: np.ndarray, previous: np.ndarray | None, mask: np.ndarray,
-            box: Box, threshold: float) -> dict[str, float]:
+            box: Box, threshold: float, noise: float = 1.0) -> dict[str, float]:
     """The properties of one blob (see the module's docstring)."""
     x, y, w, h = box
     f, r = normal[y:y + h, x:x + w], reference[y:y + h, x:x + w]
@@ -87,7 +89,43 @@ def measure(normal: np.ndarray, reference: np.ndarray, previous: np.ndarray | No
         "fill": float(m.mean()), "pieces": float(count - 1), "largest": float(sizes.max()),
         "prev": _corr(f, previous[y:y + h, x:x + w]) if previous is not None else 0.0,
         "excess": float(np.median(np.abs(diff)) / threshold) if diff.size else 0.0,
+        **light_shape(normal, reference, mask, box, noise),
     }
+
+
+def light_shape(normal: np.ndarray, reference: np.ndarray, mask: np.ndarray, box: Box,
+                noise: float) -> dict[str, float]:
+    """``looks_like_light``'s measures of the blob, and the picture's noise on the same log scale.
+
+    ``departure``: the log ratio's RMS departure from 1; ``rough``: its fine
+    detail over the departure (light under LIGHTING_ROUGHNESS); ``kept``: the
+    detail over the background's texture (light under TEXTURE_KEPT); ``soft``:
+    the steepest slopes over the departure (light under LIGHTING_SLOPE);
+    ``grain``: the detail over what the measured noise alone gives the log
+    ratio there (the noise over the background's level): near 1 or under, the
+    ratio is as smooth as the noise lets it be; ``calm``: the detail over the
+    same measure on the box's unchanged pixels (the picture's own grain there).
+    """
+    x, y, w, h = box
+    pick = mask[y:y + h, x:x + w] > 0
+    if pick.sum() < 16:
+        return {"detail": 0.0, "calm": 0.0, "departure": 0.0, "rough": 0.0, "kept": 0.0, "soft": 0.0, "grain": 0.0}
+    height, width = normal.shape
+    x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
+    log_ref = np.log(reference[y0:y1, x0:x1] + RATIO_OFFSET)
+    log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
+    inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
+    departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
+    detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
+    texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
+    slope = cv2.magnitude(cv2.Sobel(log_ratio, cv2.CV_32F, 1, 0, ksize=3),
+                          cv2.Sobel(log_ratio, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    level = float(reference[y:y + h, x:x + w][pick].mean()) + RATIO_OFFSET
+    fine = (log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner]
+    calm = float(np.std(fine[~pick])) if np.count_nonzero(~pick) >= 16 else detail
+    return {"detail": detail, "calm": detail / max(calm, 1e-6), "departure": departure,
+            "rough": detail / max(departure, 1e-6), "kept": detail / max(texture, 1e-6),
+            "soft": float(np.percentile(slope, 90)) / max(departure, 1e-6), "grain": detail / (noise / level)}
 
 
 def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | None = None) -> list[dict]:
@@ -111,7 +149,8 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
         verdicts = counts(boxes, busy, stirred)
         for box, ok in zip(boxes, verdicts, strict=True):
             row = measure(stash["normal"], d.reference, stash.get("previous"), stash["mask"], box,
-                          stash["threshold"])
+                          stash["threshold"], d.noise or 1.0)
+            row.update(noise=d.noise, threshold=stash["threshold"], context=d.light_context)
             row.update(frame=index, box=list(box), score=busy.score(box), area=box[2] * box[3],
                        overlaps=any(_overlap(box, old) for old in before), counted=ok, stirred=stirred,
                        flicker=d.switch_watch.flickering > 0, label="other")

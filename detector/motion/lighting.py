@@ -27,6 +27,7 @@ CLIPPED = 240  # gray levels at or above this are taken as clipped by the sensor
 RATIO_OFFSET = 4.0  # added to both sides of frame / background, so near-black pixels do not explode
 LIGHTING_SLOPE = 0.25  # plain background: lighting if the log ratio's slopes stay under this share of its departure
 LIGHTING_ROUGHNESS = 0.15  # lighting only if the ratio's fine detail is under this share of its departure
+LIGHT_GRAIN = 0.05  # in a change of light, fine detail of the log ratio under this is smooth however faint the change
 LIGHT_MOVED = 0.05  # a gain cell this far from 1 means the light is changing (exposure, dimmer, lamp)
 FLICKER_BAND_K = 4.0  # a flicker explains a gain this many times its frame-to-frame spread from 1 (FlickerBand)
 MIN_TEXTURE = 0.012  # background detail (std of log gray, high-pass) above which its texture can decide
@@ -224,9 +225,17 @@ def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np
     1. rough ratio (fine detail, what a small blur removes, over
        LIGHTING_ROUGHNESS of its departure from 1): something replaced the
        background, a person. Real walkers measure 0.15-0.4, light under 0.12;
+       but while ``light_changed``, a detail under LIGHT_GRAIN is smooth
+       whatever the departure (step 2);
     2. smooth, and ``light_changed`` (the caller saw a change of light in
        the last moments: a global change, another lighting blob, a gain
-       cell off by LIGHT_MOVED): light;
+       cell off by LIGHT_MOVED): light. A faint change has a small
+       departure, and the ratio of even a smooth shadow keeps a floor of
+       fine detail (its soft edge's bends, the noise): a cloud shadow's
+       edge creeping over the threshold measured a departure of 0.13-0.23
+       and a detail of 0.024-0.036, 15-20 % of it, just rough, and started
+       events (benchmarks 7c, tune side). A person replaces the background:
+       walkers' first blobs measured 0.17-0.40;
     3. smooth, on a textured background whose texture survives (the
        ratio's detail under TEXTURE_KEPT of the background's): light;
     4. smooth on a plain background (a plain wall, or a uniformly coloured
@@ -245,10 +254,10 @@ def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np
     inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
     departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
     detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
+    if light_changed and detail < max(LIGHTING_ROUGHNESS * departure, LIGHT_GRAIN):
+        return True  # the light just changed, and this is as smooth as light
     if detail >= LIGHTING_ROUGHNESS * departure:
         return False  # the ratio is rough: something replaced the background
-    if light_changed:
-        return True  # the light just changed, and this is as smooth as light
     texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
     if texture >= MIN_TEXTURE and detail < TEXTURE_KEPT * texture:
         return True  # the background's texture shows through, scaled

@@ -190,8 +190,10 @@ bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv:
     double detail, departure, unused;
     moments(log_ratio(inner), pick, unused, departure);
     moments(cv::Mat(log_ratio - blurred)(inner), pick, detail, unused);
+    // the light just changed, and this is as smooth as light: a faint change (a cloud shadow's edge) keeps
+    // a floor of fine detail, so under LIGHT_GRAIN it is smooth whatever its departure
+    if (light_changed && detail < std::max(kLightingRoughness * departure, kLightGrain)) return true;
     if (detail >= kLightingRoughness * departure) return false;  // rough: something replaced the background
-    if (light_changed) return true;  // the light just changed, and this is as smooth as light
     cv::GaussianBlur(log_ref, blurred, cv::Size(0, 0), 1.5);
     double texture;
     moments(cv::Mat(log_ref - blurred)(inner), pick, texture, unused);

@@ -19,6 +19,7 @@ constexpr float kClipped = 240.0f;      // CLIPPED
 constexpr double kRatioOffset = 4.0;    // RATIO_OFFSET
 constexpr double kLightingSlope = 0.25;     // LIGHTING_SLOPE
 constexpr double kLightingRoughness = 0.15; // LIGHTING_ROUGHNESS
+constexpr double kLightGrain = 0.05;        // LIGHT_GRAIN: in a change of light, detail under this is smooth
 constexpr double kLightMoved = 0.05;    // LIGHT_MOVED
 constexpr double kFlickerBandK = 4.0;   // FLICKER_BAND_K
 constexpr double kMinTexture = 0.012;   // MIN_TEXTURE
