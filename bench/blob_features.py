@@ -53,10 +53,13 @@ from quiet_artefacts import VARIANTS, ArtefactComposer  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 from quickcam.detector.motion.activity import _overlap  # noqa: E402
+from quickcam.detector.motion.base import MotionDetector  # noqa: E402
+from quickcam.detector.motion.glints import is_glint  # noqa: E402
 from quickcam.detector.motion.lighting import RATIO_OFFSET  # noqa: E402
 
 TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13)  # quiet-hours seeds already looked at; 17 (the gate) and 19 are refused
-FEATURES = ("fresh", "ncc", "hp", "bright", "fill", "pieces", "largest", "prev", "excess", "score", "area",
+FEATURES = ("glint", "reg8", "reg16", "reg24", "ring16",
+            "fresh", "ncc", "hp", "bright", "fill", "pieces", "largest", "prev", "excess", "score", "area",
             "departure", "rough", "kept", "soft", "grain", "detail", "calm")
 Box = tuple[int, int, int, int]
 
@@ -128,9 +131,24 @@ def light_shape(normal: np.ndarray, reference: np.ndarray, mask: np.ndarray, box
             "soft": float(np.percentile(slope, 90)) / max(departure, 1e-6), "grain": detail / (noise / level)}
 
 
+def region(busy_map: np.ndarray | None, box: Box, grow: int, cap: float = 0.08, ring: bool = False) -> float:
+    """The busy map (before this frame) over ``box`` grown by ``grow`` pixels, each pixel capped at ``cap``."""
+    if busy_map is None:
+        return 0.0
+    x, y, w, h = box
+    rows, cols = busy_map.shape
+    x0, y0, x1, y1 = max(0, x - grow), max(0, y - grow), min(cols, x + w + grow), min(rows, y + h + grow)
+    part = np.minimum(busy_map[y0:y1, x0:x1], cap)
+    if not ring:
+        return float(part.mean())
+    inner = np.minimum(busy_map[y:y + h, x:x + w], cap)
+    return float((part.sum() - inner.sum()) / max(1, part.size - inner.size))
+
+
 def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | None = None) -> list[dict]:
     """Run this code's motion core over ``frames``, measuring every blob shown to ``Persistence``."""
     cv2.setNumThreads(1)
+    MotionDetector.glints = False  # measure every blob, glints too
     watcher = Watcher(MotionConfig(), RecordingConfig())
     d = watcher.detector
     stash: dict[str, object] = {}
@@ -139,7 +157,7 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
     index = -1
 
     def traced_blobs(full_width, normal, changed_mask, brightness, relearning, threshold):
-        stash.update(normal=normal, mask=changed_mask, threshold=threshold)
+        stash.update(normal=normal, mask=changed_mask, threshold=threshold, moving=list(d._moving))
         result = blobs_(full_width, normal, changed_mask, brightness, relearning, threshold)
         stash["previous"] = normal.copy()
         return result
@@ -151,6 +169,12 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
             row = measure(stash["normal"], d.reference, stash.get("previous"), stash["mask"], box,
                           stash["threshold"], d.noise or 1.0)
             row.update(noise=d.noise, threshold=stash["threshold"], context=d.light_context)
+            glint = is_glint(stash["normal"], d.reference, stash["mask"], box, stash["threshold"],
+                             d.config.min_area_fraction * stash["mask"].size)
+            row.update(glint=float(glint), reg8=region(busy.before_busy, box, 8),
+                       reg16=region(busy.before_busy, box, 16), reg24=region(busy.before_busy, box, 24),
+                       ring16=region(busy.before_busy, box, 16, ring=True), crept=not any(
+                           _overlap(box, old) for old in stash["moving"]))
             row.update(frame=index, box=list(box), score=busy.score(box), area=box[2] * box[3],
                        overlaps=any(_overlap(box, old) for old in before), counted=ok, stirred=stirred,
                        flicker=d.switch_watch.flickering > 0, label="other")

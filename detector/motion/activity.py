@@ -52,6 +52,25 @@ class BusyMap:
         busy = float(self.before_busy[y:y + h, x:x + w].mean())
         return min(1.0, max(0.0, (busy - BUSY_FLOOR) / (BUSY_FULL - BUSY_FLOOR)))
 
+    def around(self, box: tuple[int, int, int, int], grow: int, cap: float) -> float:
+        """How busy the region around ``box`` was before this frame: flips per frame, each pixel capped at ``cap``.
+
+        The region is the box grown by ``grow`` detection-size pixels on each
+        side (cut at the picture's edge). A water glint's own pixels flip too
+        rarely to score (each glint lights a given pixel now and then) while
+        the pond around them flips as a whole; the cap keeps a strip of leaves
+        or curtain at the region's edge from making a calm street busy.
+        """
+        if self.before_busy is None:
+            return 0.0
+        x, y, w, h = box
+        rows, cols = self.before_busy.shape
+        x0, y0 = max(0, x - grow), max(0, y - grow)
+        x1, y1 = min(cols, x + w + grow), min(rows, y + h + grow)
+        if x1 <= x0 or y1 <= y0:
+            return 0.0
+        return float(cv2.mean(np.minimum(self.before_busy[y0:y1, x0:x1], np.float32(cap)))[0])
+
     def gate(self, normal: np.ndarray, reference: np.ndarray, threshold: float, mask: np.ndarray,
              learn: bool = True) -> None:
         """Learn this frame's changes, and clear in ``mask`` (in place) what a busy place's threshold does not pass.

@@ -15,6 +15,16 @@ double BusyMap::score(const cv::Rect& box) const {
     return std::min(1.0, std::max(0.0, (busy - kBusyFloor) / (kBusyFull - kBusyFloor)));
 }
 
+double BusyMap::around(const cv::Rect& box, int grow, double cap) const {
+    if (before_busy_.empty()) return 0.0;
+    cv::Rect grown(box.x - grow, box.y - grow, box.width + 2 * grow, box.height + 2 * grow);
+    grown &= cv::Rect(0, 0, before_busy_.cols, before_busy_.rows);
+    if (grown.width <= 0 || grown.height <= 0) return 0.0;
+    cv::Mat capped;
+    cv::min(before_busy_(grown), cap, capped);
+    return cv::mean(capped)[0];
+}
+
 void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn) {
     cv::absdiff(normal, reference, diff_);
     changed_ = diff_ > threshold;

@@ -19,6 +19,9 @@ public:
     explicit BusyMap(double fps);
     // How busy the place under `box` was before this frame: its raise, 0..1.
     double score(const cv::Rect& box) const;
+    // How busy the region around `box` (grown by `grow` on each side, cut at the edge) was before
+    // this frame: flips per frame, each pixel capped at `cap` (activity.py's BusyMap.around).
+    double around(const cv::Rect& box, int grow, double cap) const;
     // Learn this frame's flips; clear in `mask` what a busy place's raised threshold does not pass.
     void gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn);
 

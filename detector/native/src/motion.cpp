@@ -4,6 +4,7 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
+#include "glints.hpp"
 #include "lighting.hpp"
 
 namespace qc {
@@ -306,6 +307,9 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
                 ++stood;  // in a flicker, last frame's motion standing still: counted, learnt around
                 boxes.push_back(box), areas.push_back(contour_area);
             }
+        } else if (crept_in(box) && glints::on_water(busy_, box) &&
+                   glints::is_glint(normal, reference_, changed_, box, threshold, min_area)) {
+            continue;  // a few faint bright specks in a busy place (water's glints) would start motion: not shown
         } else
             boxes.push_back(box), areas.push_back(contour_area);
     }

@@ -1,0 +1,68 @@
+"""Glints: sun or sky caught by ripples, a few bright specks that must not start an event.
+
+On rippling water under heavy JPEG and a flickering light (benchmarks
+section 7c), most false events start on a blob made of two or three specks
+a few pixels across, each faintly over the threshold, that the blob step's
+dilation joined into one blob just over the minimum area. The busy map
+scores them calm (a glint lights a given pixel too rarely for it to flip
+often) and they drift a pixel a frame, overlapping themselves as a walker
+does, so neither ``BusyMap`` nor ``Persistence`` can tell them from a person.
+What they look like can: every changed pixel is *brighter* than the
+background (a glint adds light; a person's blob has darker parts too: the
+tune side's walkers over water had 27-90 % of their pixels brighter, a
+glint blob 100 %), the changed pixels are specks (none as large as
+GLINT_PIECE of the minimum area, filling under GLINT_FILL of the box), and
+faint (most under GLINT_EXCESS thresholds). A blob that is all of these may
+go on an event that runs (it overlaps last frame's motion: a walker whose
+blob broke up for a frame) but never start one (``MotionDetector._blobs``).
+
+Only where the place around it is busy (``on_water``): a walker small and far
+off (0.17 % of the frame, light clothes on a dark road) is such specks too,
+and what tells him from a glint is not in his blob but around it. Glints come
+where the water is, and the pond around them flips as a region (the busy
+map, capped per pixel at GLINT_REGION_CAP, averaged over the blob's box grown
+by GLINT_REGION pixels: 0.010-0.034 flips a frame around the tune side's
+glints that started events); a street is calm around the walker (0.002-0.003
+there, `water_walkers` seed 11's walker 4, under the same weather).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from quickcam.detector.motion.activity import BusyMap
+
+GLINT_BRIGHT = 0.95  # a glint: at least this share of the blob's changed pixels brighter than the background
+GLINT_FILL = 0.27  # ... its changed pixels fill under this share of its box (specks, not a body)
+GLINT_PIECE = 0.8  # ... its largest 8-connected piece is under this share of the minimum area
+GLINT_EXCESS = 3.0  # ... and most of them depart from the background by under this many thresholds
+GLINT_REGION = 16  # the place around a blob: its box grown by this many detection-size pixels on each side
+GLINT_REGION_CAP = 0.08  # flips per frame one pixel adds to the place's mean at most (a strip of leaves at its edge)
+GLINT_REGION_BUSY = 0.006  # a glint only where the place flips at least this often (flips per frame): water
+
+Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
+
+
+def on_water(busy: BusyMap, box: Box) -> bool:
+    """True if the place around ``box`` was busy before this frame, as a pond around its glints is."""
+    return busy.around(box, GLINT_REGION, GLINT_REGION_CAP) >= GLINT_REGION_BUSY
+
+
+def is_glint(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray, box: Box,
+             threshold: float, min_area: float) -> bool:
+    """True if the changed pixels in ``box`` are a few faint bright specks (see the module's docstring)."""
+    x, y, w, h = box
+    pick = changed_mask[y:y + h, x:x + w] > 0
+    count = int(np.count_nonzero(pick))
+    if not count or count >= GLINT_FILL * w * h:
+        return False
+    diff = (normal[y:y + h, x:x + w] - reference[y:y + h, x:x + w])[pick]
+    if np.count_nonzero(diff > 0) < GLINT_BRIGHT * count:
+        return False
+    if 2 * np.count_nonzero(diff.astype(np.float64) >= GLINT_EXCESS * threshold) >= count:  # (as native's double)
+        return False
+    pieces, _, stats, _ = cv2.connectedComponentsWithStats(pick.astype(np.uint8), connectivity=8)
+    return int(stats[1:, cv2.CC_STAT_AREA].max()) < GLINT_PIECE * min_area
+
+

@@ -1,0 +1,36 @@
+#include "glints.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+namespace qc::glints {
+
+bool on_water(const BusyMap& busy, const cv::Rect& box) {
+    return busy.around(box, kGlintRegion, kGlintRegionCap) >= kGlintRegionBusy;
+}
+
+bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box,
+              double threshold, double min_area) {
+    long count = 0, bright = 0, strong = 0;
+    for (int y = box.y; y < box.y + box.height; ++y) {
+        const float* n = normal.ptr<float>(y);
+        const float* r = reference.ptr<float>(y);
+        const unsigned char* c = changed.ptr<unsigned char>(y);
+        for (int x = box.x; x < box.x + box.width; ++x) {
+            if (!c[x]) continue;
+            float diff = n[x] - r[x];  // float32, as numpy's difference of the two float32 pictures
+            ++count;
+            bright += diff > 0.0f;
+            strong += double(diff) >= kGlintExcess * threshold;
+        }
+    }
+    if (!count || double(count) >= kGlintFill * box.width * box.height) return false;
+    if (double(bright) < kGlintBright * double(count)) return false;
+    if (2 * strong >= count) return false;
+    cv::Mat labels, stats, centroids;
+    int pieces = cv::connectedComponentsWithStats(changed(box), labels, stats, centroids, 8, CV_32S);
+    int largest = 0;
+    for (int k = 1; k < pieces; ++k) largest = std::max(largest, stats.at<int>(k, cv::CC_STAT_AREA));
+    return double(largest) < kGlintPiece * min_area;
+}
+
+}  // namespace qc::glints

@@ -1,0 +1,29 @@
+// Glints: a port of detector/motion/glints.py (same constants; its docstring is the spec). A few
+// faint bright specks (sun or sky caught by ripples) in a busy place may go on motion that runs but
+// never start it.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include "activity.hpp"
+
+namespace qc::glints {
+
+constexpr double kGlintBright = 0.95;  // GLINT_BRIGHT
+constexpr double kGlintFill = 0.27;    // GLINT_FILL
+constexpr double kGlintPiece = 0.8;    // GLINT_PIECE
+constexpr double kGlintExcess = 3.0;   // GLINT_EXCESS
+constexpr int kGlintRegion = 16;           // GLINT_REGION
+constexpr double kGlintRegionCap = 0.08;   // GLINT_REGION_CAP
+constexpr double kGlintRegionBusy = 0.006; // GLINT_REGION_BUSY
+
+// True if the place around `box` was busy before this frame, as a pond around its glints is.
+bool on_water(const BusyMap& busy, const cv::Rect& box);
+
+// True if the changed pixels (`changed`, CV_8U) in `box` are a few faint bright specks: nearly all
+// brighter than `reference`, filling little of the box, most under kGlintExcess x `threshold` off
+// it, and no 8-connected piece as large as kGlintPiece x `min_area`. `normal`, `reference`: CV_32F.
+bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box,
+              double threshold, double min_area);
+
+}  // namespace qc::glints

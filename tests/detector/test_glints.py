@@ -1,0 +1,144 @@
+"""Glints on water never start an event; a person, bright or not, still does (benchmarks 7c, ``glints.py``).
+
+The tune side's water under the harsh weather started most of its false
+events on a blob of two or three faint bright specks that the blob step's
+dilation joined just over the minimum area, in a place the busy map calls
+calm, drifting a pixel or two a frame for two or three frames (as a walker
+overlaps himself), while the pond around them flips. The clip here is that
+blob alone on a textured plate whose lower half rocked (water the busy map
+learnt for busy): at main it was motion on 2-3 frames in a row (an event);
+with the rule, none. The same specks on a calm plate are a small walker far
+off in light clothes (``water_walkers``' walker 4, 0.17 % of the frame): a
+glint rule that does not look around the blob (branch s8-water) lost him;
+here he is motion. The people beside them (a plain bright figure, a figure
+darker than the ground) keep their motion.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from quickcam.common.config import MotionConfig
+from quickcam.detector.motion import create_detector
+from quickcam.detector.motion.activity import BusyMap
+from quickcam.detector.motion.glints import GLINT_REGION_BUSY, is_glint, on_water
+
+SIZE = (384, 288)
+FPS = 10.0
+BEFORE = 60  # frames of the plate alone (the background learnt) before anything appears
+SPECK = 8  # full-size pixels: about 3 at the detection size (160 wide), as the tune side's glints
+SPECKS = ((200, 200), (214, 210), (203, 221))  # a glint of three specks, joined by the blob step's dilation
+WATER = 144  # with ``water``, rows from here down rock (the specks lie there)
+ROCKING = BEFORE - 10  # ... for this many frames, then lie calm a second before the specks
+
+
+def _plate() -> np.ndarray:
+    noise = np.random.default_rng(5).normal(0, 1, (SIZE[1], SIZE[0])).astype(np.float32)
+    texture = cv2.GaussianBlur(noise, (0, 0), 3)
+    return 90 + 20 * texture / texture.std()
+
+
+def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool = True) -> list[np.ndarray]:
+    """The plate with sensor noise; from frame BEFORE, three specks ``lift`` gray levels brighter for ``frames``.
+
+    They drift ``drift`` full-size pixels a frame (about one at the detection
+    size), so each frame's blob overlaps the last, as the tune side's did.
+    ``water``: the lower half (the specks' place) rocks the plate by up to
+    2 px a frame for the first ROCKING frames (the busy map learns it for a
+    busy place), then lies calm; else the plate is calm all along (a street).
+    """
+    plate, rng = _plate(), np.random.default_rng(7)
+    clip = []
+    for index in range(BEFORE + 30):
+        image = plate.copy()
+        if water and index < ROCKING:
+            dx, dy = rng.integers(-2, 3, 2)
+            image[WATER:] = np.roll(plate, (int(dy), int(dx)), (0, 1))[WATER:]
+        step = index - BEFORE
+        if 0 <= step < frames:
+            for x, y in SPECKS:
+                image[y:y + SPECK, x + drift * step:x + drift * step + SPECK] += lift
+        image += rng.normal(0, 2, image.shape)
+        clip.append(np.clip(image, 0, 255).astype(np.uint8))
+    return clip
+
+
+def figure_clip(level: float) -> list[np.ndarray]:
+    """The plate; from frame BEFORE a plain figure (14 x 40 px, about 0.5 % of the frame) of gray ``level`` stands."""
+    plate, rng = _plate(), np.random.default_rng(7)
+    clip = []
+    for index in range(BEFORE + 30):
+        image = plate.copy()
+        if index >= BEFORE:
+            image[180:220, 200:214] = level
+        image += rng.normal(0, 2, image.shape)
+        clip.append(np.clip(image, 0, 255).astype(np.uint8))
+    return clip
+
+
+def _motion(clip: list[np.ndarray]) -> list[bool]:
+    """Per frame from BEFORE on: motion?"""
+    detector = create_detector(MotionConfig(), fps=FPS)
+    return [detector.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)).motion for gray in clip][BEFORE:]
+
+
+def test_a_faint_glint_of_bright_specks_on_water_is_never_motion() -> None:
+    """At main: motion on its 2-3 frames, two in a row (an event); now on none."""
+    for lift in (40.0, 50.0, 60.0):
+        assert not any(_motion(glint_clip(lift))), f"a glint {lift:.0f} gray levels bright was motion"
+
+
+def test_the_same_specks_on_a_calm_street_are_a_small_walker_and_motion() -> None:
+    """``water_walkers``' walker 4 (seed 11): an event (two frames in a row); the s8-water rule saw none."""
+    for lift in (40.0, 50.0, 60.0):
+        seen = _motion(glint_clip(lift, water=False))
+        assert any(a and b for a, b in zip(seen, seen[1:], strict=False)), (
+            f"specks {lift:.0f} gray levels bright on a calm plate, no two frames of motion in a row: {seen[:4]}")
+
+
+def test_a_place_is_water_when_the_map_around_the_blob_flips() -> None:
+    """``on_water``: the busy map around the box, each pixel capped; calm around it (a street): not water."""
+    busy = BusyMap(FPS)
+    busy.before_busy = np.zeros((120, 160), np.float32)
+    box = (70, 80, 10, 10)
+    assert not on_water(busy, box)
+    busy.before_busy[60:] = 1.0  # the lower half flips every frame: capped, still busy
+    assert on_water(busy, box)
+    busy.before_busy[:] = 0.0
+    busy.before_busy[60:, 150:] = 1.0  # a strip of leaves at the region's far edge (capped): the street stays calm
+    assert not on_water(busy, (70, 20, 10, 10))
+    busy.before_busy[:] = GLINT_REGION_BUSY * 0.9  # just under the limit everywhere
+    assert not on_water(busy, box)
+
+
+def test_bright_specks_far_over_the_threshold_still_count() -> None:
+    """What departs by more than GLINT_EXCESS thresholds is not a faint glint (a lamp's spark, a torch)."""
+    assert any(_motion(glint_clip(lift=90.0)))
+
+
+@pytest.mark.parametrize("level", [200.0, 30.0])
+def test_a_plain_figure_brighter_or_darker_than_the_ground_is_seen_from_its_first_frame(level: float) -> None:
+    """A solid blob is not specks, whatever its sign: motion from the figure's first frame to the last."""
+    assert all(_motion(figure_clip(level)))
+
+
+def test_the_glint_test_on_single_blobs() -> None:
+    """Specks all brighter and faint: a glint; one darker speck of three, or one solid piece: not."""
+    reference = np.full((40, 40), 100.0, np.float32)
+    changed = np.zeros((40, 40), np.uint8)
+    normal = reference.copy()
+    for x, y in ((10, 10), (16, 14), (11, 19)):
+        changed[y:y + 3, x:x + 3] = 255
+        normal[y:y + 3, x:x + 3] += 30.0
+    box = (8, 8, 14, 16)
+    assert is_glint(normal, reference, changed, box, threshold=15.0, min_area=38.4)
+    darker = normal.copy()
+    darker[19:22, 11:14] -= 60.0  # one speck darker than the ground: part of a person, not light
+    assert not is_glint(darker, reference, changed, box, threshold=15.0, min_area=38.4)
+    assert not is_glint(normal, reference, changed, box, threshold=5.0, min_area=38.4)  # far over: not faint
+    solid = changed.copy()
+    solid[10:22, 10:14] = 255  # one piece of 48 px joining them: a body, not specks
+    lit = np.where(solid > 0, 130.0, 100.0).astype(np.float32)
+    assert not is_glint(lit, reference, solid, box, threshold=15.0, min_area=38.4)
