@@ -52,7 +52,5 @@ def test_a_figure_before_white_is_seen_on_every_frame_in_steady_light_and_before
     assert _motion_share("tv", 200) >= 0.9  # under the TV, before a grey that is not clipped: 0.98
 
 
-@pytest.mark.xfail(strict=True, reason="known: pixels clipped in the background are not compared while a gain "
-                                       "is divided out (normalise_gain); 0.16 of the frames today")
 def test_a_figure_before_clipped_white_under_a_tv_is_seen_as_before_grey() -> None:
     assert _motion_share("tv", 255) >= 0.9
