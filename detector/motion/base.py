@@ -61,14 +61,7 @@ import numpy as np
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.glints import is_glint, on_water
-from quickcam.detector.motion.lighting import (
-    SAMPLE,
-    FlickerBand,
-    left_out,
-    looks_like_light,
-    median,
-    normalise_gain,
-)
+from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
@@ -306,7 +299,6 @@ class MotionDetector(ABC):
             changed_mask = self._foreground(normal, threshold, relearning)
             self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
             if clipped is not None:
-                clipped = left_out(clipped, gray, normal, self.reference, threshold)
                 changed_mask[clipped] = 0
             if self.zone is not None:
                 changed_mask = cv2.bitwise_and(changed_mask, self.zone)

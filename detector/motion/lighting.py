@@ -214,26 +214,6 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray, flicker: float = 0.0
     return GainResult(normal, clipped.astype(bool), moving)
 
 
-def left_out(clipped: np.ndarray, gray: np.ndarray, normal: np.ndarray, reference: np.ndarray,
-             margin: float) -> np.ndarray:
-    """``normalise_gain``'s ``clipped``, less the pixels clipped in the background that the frame clearly fell below.
-
-    A pixel clipped at white in the background was truly at CLIPPED or over:
-    brought to the background's exposure (``normal``, the frame times the
-    local gain reference / frame), an unchanged one is at CLIPPED or over
-    again, or clipped now. One ``margin`` (the pixel threshold) under CLIPPED
-    there is something dark before the white wall or blown-out window, a
-    person: compared as any other pixel (issue 13: a dark figure of 0.5 % of
-    the frame before clipped white under a TV's light was seen on 0.16 of his
-    frames). Pixels clipped now, and their neighbours, stay left out, as do
-    background-clipped ones near or over the bound (no gain explains them).
-    """
-    below = (reference >= CLIPPED) & (normal < np.float32(CLIPPED - margin)) & (gray < CLIPPED)
-    if not below.any():
-        return clipped
-    return clipped & ~below
-
-
 def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray,
                      box: tuple[int, int, int, int], light_changed: bool) -> bool:
     """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.

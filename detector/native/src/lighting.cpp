@@ -173,19 +173,6 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
     return out;
 }
 
-void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
-              double margin) {
-    const float bound = float(double(kClipped) - margin);  // np.float32(CLIPPED - margin)
-    for (int y = 0; y < clipped.rows; ++y) {
-        uchar* out = clipped.ptr<uchar>(y);
-        const float* g = gray.ptr<float>(y);
-        const float* n = normal.ptr<float>(y);
-        const float* r = reference.ptr<float>(y);
-        for (int x = 0; x < clipped.cols; ++x)
-            if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped) out[x] = 0;
-    }
-}
-
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
                       const cv::Rect& box, bool light_changed) {
     cv::Mat pick = changed_mask(box) > 0;

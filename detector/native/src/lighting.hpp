@@ -56,13 +56,6 @@ struct GainResult {
 // does not set `moving`).
 GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double flicker = 0.0);
 
-// left_out: takes out of `clipped` (normalise_gain's, CV_8U) the pixels clipped in the background
-// (`reference` >= kClipped) that are not clipped now (`gray`) and that the frame, at the background's
-// exposure (`normal`), fell `margin` (the pixel threshold) or more under kClipped: an unchanged one is
-// at kClipped or over again, so something dark stands before the white; it is compared as any pixel.
-void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
-              double margin);
-
 // True if the change inside `box` (detection-size pixels) has the shape of light.
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
                       const cv::Rect& box, bool light_changed);
