@@ -55,7 +55,7 @@ from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 from quickcam.detector.motion.activity import _overlap  # noqa: E402
 from quickcam.detector.motion.base import MotionDetector  # noqa: E402
 from quickcam.detector.motion.glints import is_glint  # noqa: E402
-from quickcam.detector.motion.lighting import RATIO_OFFSET  # noqa: E402
+from quickcam.detector.motion.lighting import RATIO_OFFSET, ratio_window  # noqa: E402
 
 TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13)  # quiet-hours seeds already looked at; 17 (the gate) and 19 are refused
 FEATURES = ("glint", "reg8", "reg16", "reg24", "ring16",
@@ -113,11 +113,7 @@ def light_shape(normal: np.ndarray, reference: np.ndarray, mask: np.ndarray, box
     pick = mask[y:y + h, x:x + w] > 0
     if pick.sum() < 16:
         return {"detail": 0.0, "calm": 0.0, "departure": 0.0, "rough": 0.0, "kept": 0.0, "soft": 0.0, "grain": 0.0}
-    height, width = normal.shape
-    x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
-    log_ref = np.log(reference[y0:y1, x0:x1] + RATIO_OFFSET)
-    log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
-    inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
+    log_ref, log_ratio, inner = ratio_window(normal, reference, box)
     departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
     detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
     texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))

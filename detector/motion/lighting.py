@@ -214,6 +214,21 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray, flicker: float = 0.0
     return GainResult(normal, clipped.astype(bool), moving)
 
 
+def ratio_window(normal: np.ndarray, reference: np.ndarray,
+                 box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    """The background's log and the log ratio frame / background over ``box`` grown by 2 px, and ``box`` in it.
+
+    The margin lets the blur and the slopes of ``looks_like_light`` see past the
+    box's edge; ``bench/blob_features.py`` measures the same window.
+    """
+    x, y, w, h = box
+    height, width = normal.shape
+    x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
+    log_ref = np.log(reference[y0:y1, x0:x1] + RATIO_OFFSET)
+    log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
+    return log_ref, log_ratio, (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
+
+
 def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray,
                      box: tuple[int, int, int, int], light_changed: bool) -> bool:
     """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
@@ -247,11 +262,7 @@ def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np
     pick = changed_mask[y:y + h, x:x + w] > 0
     if pick.sum() < 16:
         return False
-    height, width = normal.shape
-    x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(width, x + w + 2), min(height, y + h + 2)
-    log_ref = np.log(reference[y0:y1, x0:x1] + RATIO_OFFSET)
-    log_ratio = np.log(normal[y0:y1, x0:x1] + RATIO_OFFSET) - log_ref
-    inner = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
+    log_ref, log_ratio, inner = ratio_window(normal, reference, box)
     departure = float(np.sqrt(np.mean(log_ratio[inner][pick] ** 2)))
     detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
     if light_changed and detail < max(LIGHTING_ROUGHNESS * departure, LIGHT_GRAIN):
