@@ -1,6 +1,6 @@
 """A camera that comes back with someone walking is seen at once, by both detectors.
 
-A live stream on 127.0.0.1 shows a still scene for a few seconds and goes away for ~6 s;
+A live stream on 127.0.0.1 shows a still scene for a few seconds and goes away for ~4 s;
 then it sends the demo scene, 20 % darker (the background learnt before is stale), with a
 walker, at the clip's own pace. Two ways of going away:
 
@@ -56,7 +56,7 @@ STILL_S = 4.0  # watched before it goes away: the background is learnt
 # ... and in one native case long enough for a steady run (the open's probe takes ~2 s of it): reopened at once,
 # not after a wait, so the camera is lost with no reopen error while the reopen waits for the camera's answer
 STEADY_STILL_S = 13.0
-GAP_S = 5.0  # the reopen is answered this long after it is asked (+ the reopen pace's 0.5 s): ~6 s unseen
+GAP_S = 3.0  # the reopen is answered this long after it is asked (+ the reopen pace's 0.5 s): ~4 s unseen
 BACK_S = 6.0  # the clip sent once the camera is back; then it goes away again (and stays)
 LIGHT_BACK = 0.8  # the light is not what it was when the camera went away (a cloud, its exposure settling again)
 CHUNK_S = 0.1  # the clip is sent this many seconds of it at a time, at its own pace
