@@ -192,9 +192,9 @@ int run(const qc::Config& config, double seconds) {
             // cannot make it: the write below fails and says so
         }
         StatusWrite written = write_status(status_path, collect(running));
-        if (!written.moved_to.empty())
+        for (const auto& moved_to : written.moved_to)
             log::error("status: a directory stood where the status file ", status_path, " belongs; moved it to ",
-                       written.moved_to, " (its files kept) and wrote the status again");
+                       moved_to, " (its files kept) and wrote the status again");
         if (!written.ok && !status_failing)  // once per outage, with the reason (status_file.py's words)
             log::warning("status: cannot write ", status_path, " (", written.error,
                          "); quickcam status will show this detector as stale");
