@@ -213,6 +213,9 @@ class UploaderConfig(_Section):
     retry_base_s: float = Field(1.0, gt=0)
     retry_max_s: float = Field(60.0, gt=0)
     log_upload_interval_s: float = Field(3600.0, gt=0)
+    # How long a stop (SIGTERM) gives the uploads due then, and one in flight, before the uploader exits (the
+    # rest resume at the next start, from the spool): under a service manager's stop timeout.
+    stop_upload_s: float = Field(10.0, ge=0, le=600)
 
     @field_validator("destinations", mode="before")
     @classmethod

@@ -66,32 +66,37 @@ def move_aside(path: Path) -> Path:
     return aside
 
 
-def write_status(path: Path, status: dict[str, Any]) -> Path | None:
+def write_status(path: Path, status: dict[str, Any]) -> list[Path]:
     """Replace ``path`` atomically with ``status`` as JSON (a status file: no fsync, it is rewritten soon).
 
     The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
     the disk is full or the folder refuses new files (the very moment the status
     matters most) it can still be overwritten in place, in the space it already holds.
-    A directory standing at ``path`` (or at its temporary name) would refuse every
-    write while readers call the writer stale: it is moved aside (``move_aside``) and
-    its new name returned, for the caller to say; None otherwise.
+    A directory standing at ``path`` or at its temporary name (or one at each) would
+    refuse every write while readers call the writer stale: each is moved aside
+    (``move_aside``) in this same write, and their new names returned, for the caller
+    to say (empty when none stood there).
     """
     text = json.dumps(status, sort_keys=True).encode()
     text += b" " * (-len(text) % RESERVE_BYTES)
     tmp = path.with_name(path.name + ".part")
-    aside = None
+    moved: list[Path] = []
     try:
-        try:
-            _replace(tmp, path, text)
-        except IsADirectoryError:
-            in_the_way = tmp if tmp.is_dir() else path
+        while True:
             try:
-                aside = move_aside(in_the_way)
-            except OSError as exc:
-                raise OSError(exc.errno, f"a directory stands at {in_the_way.name} and cannot be moved aside: "
-                                         f"{exc.strerror}") from exc
-            _replace(tmp, path, text)
-        return aside
+                _replace(tmp, path, text)
+                return moved
+            except IsADirectoryError:
+                # The temporary name's directory shows first (the write), the file's only then (the rename):
+                # both are moved before this write gives up, not the second one at the next write.
+                in_the_way = tmp if tmp.is_dir() else path
+                if len(moved) == 2 or not in_the_way.is_dir():
+                    raise
+                try:
+                    moved.append(move_aside(in_the_way))
+                except OSError as exc:
+                    raise OSError(exc.errno, f"a directory stands at {in_the_way.name} and cannot be moved aside: "
+                                             f"{exc.strerror}") from exc
     except OSError as exc:
         if not tmp.is_dir():
             tmp.unlink(missing_ok=True)
@@ -100,7 +105,7 @@ def write_status(path: Path, status: dict[str, Any]) -> Path | None:
         with open(path, "r+b") as handle:  # no new blocks needed: the old file's are reused
             handle.write(text)
             handle.truncate()
-        return aside
+        return moved
 
 
 def _replace(tmp: Path, path: Path, text: bytes) -> None:

@@ -107,7 +107,7 @@ class StatusFileWriter:
 
     def _write(self, running: bool) -> None:
         try:
-            aside = write_status(self.path, self.collect(running))
+            moved = write_status(self.path, self.collect(running))
         except Exception as exc:  # a bug in collecting must not end the status thread either
             if not self._failing:  # once per outage, not every two seconds
                 log.warning("status: cannot write %s (%s); quickcam status will show this detector as stale",
@@ -115,10 +115,10 @@ class StatusFileWriter:
                             exc_info=not isinstance(exc, OSError))
             self._failing = True
         else:
-            if aside is not None:  # one line each time: someone put it there, again
+            for aside in moved:  # one line each time: someone put it there, again
                 log.error("status: a directory stood where the status file %s belongs; moved it to %s (its files "
                           "kept) and wrote the status again", self.path, aside.name)
-            elif self._failing:
+            if self._failing and not moved:
                 log.info("status: writing %s again", self.path)
             self._failing = False
 

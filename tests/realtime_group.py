@@ -11,10 +11,15 @@ wall clock (it polls with generous deadlines and mostly waits): it runs with the
 right after the real-time tests in the collection, so that the other worker starts it at once and
 it does not end up as the last test of the run.
 
+A module marked ``one_worker`` (``pytestmark``) has an expensive module-scoped fixture (a pipeline
+run, a fuzz storm): its tests form one work unit too, so that one worker sets the fixture up once.
+Spread test by test, both workers took some of them and each ran the fixture (the protocol fuzz's
+storm ran twice, 15 s and 19 s).
+
 xdist's own ``--dist loadgroup`` would do this with ``xdist_group`` marks, but it renames the
-tests' node ids to carry the group, which pytest 9 no longer allows, so the group is made here:
-each worker writes the real-time node ids to a file, and the controller's scheduler (a
-``LoadScopeScheduling`` whose scope is the group or else the test itself) reads them.
+tests' node ids to carry the group, which pytest 9 no longer allows, so the groups are made here:
+each worker writes each grouped node id with its group to a file, and the controller's scheduler
+(a ``LoadScopeScheduling`` whose scope is the group or else the test itself) reads them.
 """
 
 from __future__ import annotations
@@ -39,9 +44,18 @@ def is_beside_others(item: pytest.Item) -> bool:
     return item.get_closest_marker("beside_others") is not None
 
 
+def group_of(item: pytest.Item) -> str | None:
+    """The work unit a test belongs to: the real-time group, its module's (``one_worker``), or None (its own)."""
+    if is_realtime(item):
+        return GROUP
+    if item.get_closest_marker("one_worker") is not None:
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In an xdist worker: real-time tests first, then the long ones beside others, and the real-time ids
+    """In an xdist worker: real-time tests first, then the long ones beside others, and the grouped ids
     where the controller reads them."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None or LIST_KEY not in workerinput:  # not one of our workers: order untouched
@@ -53,13 +67,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = realtime + long_beside + [item for item in items if item not in chosen]
     target = Path(workerinput[LIST_KEY])
     part = target.with_name(f"{target.name}.{workerinput['workerid']}")
-    part.write_text("".join(f"{item.nodeid}\n" for item in realtime))
+    grouped = [(group, item.nodeid) for item in items if (group := group_of(item)) is not None]
+    part.write_text("".join(f"{group}\t{nodeid}\n" for group, nodeid in grouped))
     part.replace(target)  # whole or absent: both workers write the same list
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """In the controller: tell each worker where to write the real-time node ids."""
+    """In the controller: tell each worker where to write the grouped node ids."""
     config = node.config
     if not hasattr(config, "_quickcam_realtime_list"):
         config._quickcam_realtime_list = Path(tempfile.mkdtemp(prefix="qc-xdist-")) / "realtime.txt"
@@ -74,13 +89,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class RealtimeGroupScheduling(LoadScopeScheduling):
-        realtime: set[str] | None = None
+        groups: dict[str, str] | None = None
 
         def _split_scope(self, nodeid: str) -> str:
-            if self.realtime is None:  # called once every worker has collected, so the list is there
+            if self.groups is None:  # called once every worker has collected, so the list is there
                 listed = getattr(config, "_quickcam_realtime_list", None)
-                self.realtime = set(listed.read_text().splitlines()) if listed and listed.exists() else set()
-            return GROUP if nodeid in self.realtime else nodeid
+                lines = listed.read_text().splitlines() if listed and listed.exists() else []
+                self.groups = {nodeid: group for group, nodeid in (line.split("\t", 1) for line in lines)}
+            return self.groups.get(nodeid, nodeid)
 
     return RealtimeGroupScheduling(config, log)
 

@@ -35,6 +35,8 @@ from tests.fakes.dropbox_server import FakeDropbox
 from tests.fakes.sshd import Sshd, unavailable_reason
 from tests.pipeline import QUICK_DEMO, Pipeline, check_invariant_at, files_by_item, plaintext_sha256
 
+pytestmark = pytest.mark.one_worker  # the pipeline run every test reads is a module fixture: run once, on one worker
+
 REMOTE_FOLDER = "webcam_captures"
 BUCKET, PREFIX, REGION = "quickcam-footage", "cam", "eu-west-1"
 S3_KEY_ID, S3_SECRET = "AKIAQUICKCAMTEST0001", "quickcam-test-secret-key"

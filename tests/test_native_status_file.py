@@ -66,3 +66,33 @@ def test_the_native_status_write_says_why_it_failed_and_moves_a_directory_in_its
         outbox.chmod(0o700)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_directories_at_both_the_native_status_file_and_its_part_are_moved_aside_in_one_write(tmp_path: Path) -> None:
+    """Both in the way at start: the first write moves both aside and writes the status (it took two writes,
+    2 s apart: the first moved the .part's directory and failed on the file's, saying ``cannot write``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env["QUICKCAM_LINK__ENDPOINT"] = private_endpoint(tmp_path)
+    outbox, log_path = tmp_path / "outbox", tmp_path / "detector.log"
+    outbox.mkdir(mode=0o700)
+    names = ("detector-status.json", "detector-status.json.part")
+    for name in names:
+        (outbox / name).mkdir()
+        (outbox / name / "someones-file").write_text(name)
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([str(native_detector()), "--seconds", "30"], cwd=tmp_path, env=env,
+                                stdout=log_file, stderr=log_file)
+    log = log_path.read_text
+    try:
+        assert _wait(lambda: "moved it to" in log() or "status: cannot write" in log(), 10), log()
+        time.sleep(0.2)  # both lines of the same write
+        assert "status: cannot write" not in log(), log()
+        assert (outbox / "detector-status.json").is_file(), list(outbox.iterdir())
+        for name in names:
+            [moved] = outbox.glob(f"{name}.replaced-*")
+            assert (moved / "someones-file").read_text() == name
+            assert log().count(f"moved it to {moved.name} (its files kept) and wrote the status again") == 1, log()
+        assert proc.poll() is None, log()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)

@@ -24,6 +24,8 @@ from quickcam.detector.outbox import Outbox
 from tests.conftest import private_endpoint
 from tests.test_curve import Client, Uploader, snapshot, stored_ids, wait_until
 
+pytestmark = pytest.mark.one_worker  # its uploader and storm are module fixtures: set up once, on one worker
+
 VECTORS = Path(__file__).resolve().parent / "vectors" / "protocol"
 VALID = {p.stem: json.loads(p.read_text()) for p in sorted((VECTORS / "valid").glob("*.json"))}
 INVALID = [json.loads(p.read_text()) for p in sorted((VECTORS / "invalid").glob("*.json"))]

@@ -25,8 +25,6 @@ from quickcam.uploader.spool import Spool
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_UPLOAD_S = 10.0
-
 
 def encryption_key(secrets: dict[str, str]) -> SymmetricKey | RecipientPublicKey:
     """Mode 2 if ENCRYPTION_RECIPIENT is set (it wins over ENCRYPTION_KEY), else mode 1.
@@ -137,9 +135,9 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     receiver.stop_event.set()
     receiver_thread.join(timeout=5)
     enqueue_log(config, key, spool, ledger_path, log_file, shipper)
-    _drain(shipper, ledger_path, SHUTDOWN_UPLOAD_S)
+    _drain(shipper, ledger_path, config.uploader.stop_upload_s)
     shipper.stop_event.set()
-    shipper_thread.join(timeout=SHUTDOWN_UPLOAD_S)
+    shipper_thread.join(timeout=config.uploader.stop_upload_s)
     if alerts:
         alerts.stop()
     ledger = Ledger(ledger_path)

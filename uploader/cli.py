@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from quickcam.common.config import load_config
-from quickcam.common.health import ROLES, ago, check, liveness
+from quickcam.common.health import ROLES, age_s, ago, check, liveness
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
 
@@ -238,6 +238,9 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     if not service and not rows:
         return []
     lines = [f"alerts: {problem}" for problem in service.get("problems", [])]
+    if service.get("interval_s") and service.get("running", True) and not liveness(service, now)[0]:
+        lines.append(f"alerts: STATUS NOT WRITTEN for {ago(age_s(service, now))} (the uploader is not running, or "
+                     f"cannot write {state_dir / ALERTS_STATUS_FILE}: see its log)")
     for row in rows:
         line = f"alert target {row['target']}: {row['sent']} sent, {row['pending']} waiting, {row['failed']} failed"
         if row["undelivered"]:
@@ -249,6 +252,9 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
         state = "connected" if mqtt.get("connected") else f"NOT CONNECTED ({mqtt.get('last_error') or 'connecting'})"
         lines.append(f"mqtt {mqtt.get('broker', '?')}: {state}")
     counters = service.get("counters", {})
+    if counters.get("status_write_failures"):
+        lines.append(f"alerts: {counters['status_write_failures']} status write(s) failed (each streak logged by "
+                     "the uploader)")
     if counters.get("internal_errors"):
         lines.append(f"alerts: {counters['internal_errors']} internal error(s), each logged; alerting restarted")
     held = {k: v for k, v in counters.items()

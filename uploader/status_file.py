@@ -27,11 +27,11 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
     A failure is only logged: the next second tries again.
     """
     try:
-        aside = durable.write_status(path, status)
+        moved = durable.write_status(path, status)
     except OSError as exc:
         log.debug("receiver: cannot write status file: %s", exc)
     else:
-        if aside is not None:
+        for aside in moved:
             log.error("receiver: a directory stood where the status file %s belongs; moved it to %s (its files "
                       "kept) and wrote the status again", path, aside.name)
 

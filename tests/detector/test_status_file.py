@@ -56,3 +56,37 @@ def test_a_directory_in_the_status_files_way_is_moved_aside_kept_and_the_status_
     assert lines == [f"status: a directory stood where the status file {path} belongs; moved it to "
                      f"{moved[0].name} (its files kept) and wrote the status again"], lines
     assert not list(tmp_path.glob("*.part")), list(tmp_path.iterdir())
+
+
+def test_directories_at_both_the_status_file_and_its_temporary_name_are_moved_aside_in_one_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Both in the way: the first write moves both aside and writes the status (it took two writes, 2 s apart:
+    the first moved the temporary name's directory, then failed on the file's)."""
+    path = tmp_path / "detector-status.json"
+    writes = []
+
+    def collect(running: bool) -> dict[str, Any]:
+        writes.append(running)
+        return {"running": running, "writes": len(writes)}
+
+    for name in ("detector-status.json", "detector-status.json.part"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "someones-file").write_text(name)
+    writer = StatusFileWriter(path, collect, interval_s=60)  # one write at start, one at stop
+    caplog.set_level(logging.INFO, logger="quickcam.detector.status_file")
+    writer.start()
+    try:
+        assert _wait(lambda: len(writes) >= 1 and path.is_file(), 5), list(tmp_path.iterdir())
+        assert json.loads(path.read_text()) == {"running": True, "writes": 1}  # the first write, not a later one
+    finally:
+        writer.stop()
+    moved = {name: list(tmp_path.glob(f"{name}.replaced-*"))
+             for name in ("detector-status.json", "detector-status.json.part")}
+    for name, found in moved.items():
+        assert len(found) == 1 and (found[0] / "someones-file").read_text() == name, list(tmp_path.iterdir())
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sorted(lines) == sorted(
+        f"status: a directory stood where the status file {path} belongs; moved it to {found[0].name} (its files "
+        "kept) and wrote the status again" for found in moved.values()), lines  # no "cannot write" between
+    assert not list(tmp_path.glob("*.part")), list(tmp_path.iterdir())

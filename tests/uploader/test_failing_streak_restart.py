@@ -45,7 +45,9 @@ def _until(what: str, ready, timeout_s: float = 60):  # noqa: ANN001, ANN202
 
 def test_a_restarted_uploader_still_knows_how_long_a_destination_has_been_failing(tmp_path: Path) -> None:
     (tmp_path / "storage").write_text("a file where the destination's folder should be\n")  # every upload fails
-    pipe = Pipeline(tmp_path, QUICKCAM_ALERTS__STORAGE_FAILING_AFTER_S=str(BOUND_S), **QUICK_DEMO)
+    # A stop gives the due uploads 1 s, not 10: the destination fails each of them anyway.
+    pipe = Pipeline(tmp_path, QUICKCAM_ALERTS__STORAGE_FAILING_AFTER_S=str(BOUND_S),
+                    QUICKCAM_UPLOADER__STOP_UPLOAD_S="1", **QUICK_DEMO)
     status_path = tmp_path / "state" / "status.json"
     try:
         first = pipe.start_uploader_listening()

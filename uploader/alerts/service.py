@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import Config
+from quickcam.common.health import written_stamp
 from quickcam.uploader.alerts.apprise_sink import AppriseTarget, DeliveryError, TargetConfigError
 from quickcam.uploader.alerts.model import Alert, Hello, Observation, Status, Stored, Tick
 from quickcam.uploader.alerts.pictures import PictureStore
@@ -38,6 +39,7 @@ STORAGE_EVERY_S = 5.0  # the ledger summary (storage_failing, backlog) is read t
 CLOCK_STEP_S = 1.0  # the wall clock moving this much more or less than the monotonic one is a step
 GIVE_UP_MIN_ATTEMPTS = 5  # an undelivered alert is given up only after this many attempts, however old
 STATUS_FILE = "alerts-status.json"
+STATUS_EVERY_S = 1.0  # alerts-status.json is written this often (quickcam status: stale after a few of these)
 
 
 def rule_settings(config: Config) -> RuleSettings:
@@ -76,6 +78,7 @@ class AlertService:
         self.wake = {t.name: threading.Event() for t in self.targets}
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
+        self._status_failing = False  # the last write of alerts-status.json failed (said once a streak)
 
     # -- the receiver's side: never blocks --------------------------------------
     def observe(self, kind: str, header: dict[str, Any], payload: bytes | None = None) -> None:
@@ -170,7 +173,7 @@ class AlertService:
                         rows, last_storage = ledger.summary(), now
                     self._handle(Tick(time.time(), rows), alerts_db)
                     last_tick = now
-                if now - last_status >= 1.0:
+                if now - last_status >= STATUS_EVERY_S:
                     self._write_status(alerts_db)
                     last_status = now
         finally:
@@ -270,8 +273,13 @@ class AlertService:
 
     # -- status -------------------------------------------------------------------
     def _write_status(self, alerts_db: AlertQueue | None = None, running: bool = True) -> None:
+        """Write ``alerts-status.json`` (every second, and at stop); a failure is one warning a streak, and counted.
+
+        ``quickcam status`` shows the count once a write gets through, and says when the file has not been
+        written for a while (``interval_s``, as the other status files): until then it shows the last status.
+        """
         status = {
-            "time": time.time(), "running": running,
+            **written_stamp(), "interval_s": STATUS_EVERY_S, "running": running,
             "targets": [t.name for t in self.targets], "problems": self.problems,
             "mqtt": self.mqtt.status() if self.mqtt else None,
             "counters": {**self.counters, **self.rules.counters,
@@ -284,4 +292,13 @@ class AlertService:
                 json.dump(status, out)
             os.replace(tmp, self.status_path)
         except OSError as exc:
-            log.debug("alerts: cannot write %s: %s", self.status_path, exc)
+            self.counters["status_write_failures"] += 1
+            if not self._status_failing:  # once a streak, not every second
+                log.warning("alerts: cannot write %s (%s); quickcam status shows the alerts as of the last write "
+                            "until it can", self.status_path, exc.strerror or exc)
+            self._status_failing = True
+        else:
+            if self._status_failing:
+                log.info("alerts: writing %s again (%d write(s) failed so far)", self.status_path,
+                         self.counters["status_write_failures"])
+            self._status_failing = False

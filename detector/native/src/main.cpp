@@ -33,6 +33,7 @@
 #include "status_file.hpp"
 #include "status_header.hpp"
 #include "stop.hpp"
+#include "stream_clock_trace.hpp"
 #include "vectors.hpp"
 
 extern char** environ;
@@ -74,7 +75,9 @@ const char* kUsage =
     "       quickcam-native-detector --fit-status < cases.msgpack   (camera statuses fitted to the protocol, as JSON)\n"
     "       quickcam-native-detector [--config FILE] --motion-trace WxH [--fps N] [--every K] [--video-range]\n"
     "           (raw 8-bit gray frames on stdin through the motion core and the view guard, one verdict a line;\n"
-    "            bench/native_parity.py, tests/test_native_view_guard.py)\n";
+    "            bench/native_parity.py, tests/test_native_view_guard.py)\n"
+    "       quickcam-native-detector --stream-clock < calls.jsonl   (the stream clock's answers, one JSON line a call;\n"
+    "            tests/test_native_stream_clock.py)\n";
 
 std::map<std::string, std::string> environment() {
     std::map<std::string, std::string> env;
@@ -192,9 +195,9 @@ int run(const qc::Config& config, double seconds) {
             // cannot make it: the write below fails and says so
         }
         StatusWrite written = write_status(status_path, collect(running));
-        if (!written.moved_to.empty())
+        for (const auto& moved_to : written.moved_to)
             log::error("status: a directory stood where the status file ", status_path, " belongs; moved it to ",
-                       written.moved_to, " (its files kept) and wrote the status again");
+                       moved_to, " (its files kept) and wrote the status again");
         if (!written.ok && !status_failing)  // once per outage, with the reason (status_file.py's words)
             log::warning("status: cannot write ", status_path, " (", written.error,
                          "); quickcam status will show this detector as stale");
@@ -266,7 +269,7 @@ int run(const qc::Config& config, double seconds) {
 
 int main(int argc, char** argv) {
     std::string config_path, vectors;
-    bool print_config = false, fit_status = false;
+    bool print_config = false, fit_status = false, stream_clock = false;
     std::string decode_file, trace_size;
     double seconds = 0, trace_fps = 15.0;
     int trace_every = 1;  // --motion-trace: source frames between two traced frames (1: every frame looked at)
@@ -285,6 +288,7 @@ int main(int argc, char** argv) {
         } else if (arg == "--vectors") vectors = value();
         else if (arg == "--print-config") print_config = true;
         else if (arg == "--fit-status") fit_status = true;
+        else if (arg == "--stream-clock") stream_clock = true;
         else if (arg == "--decode-cost") decode_file = value();
         else if (arg == "--motion-trace") trace_size = value();
         else if (arg == "--video-range") video_range = true;
@@ -304,6 +308,7 @@ int main(int argc, char** argv) {
         else { std::cerr << "quickcam-native-detector: unknown option " << arg << "\n" << kUsage; return 2; }
     }
     if (!vectors.empty()) return qc::run_vectors(vectors);
+    if (stream_clock) return qc::run_stream_clock_trace(std::cin, std::cout);  // the stream clock alone, for tests
     if (fit_status) {  // the status fitting alone, for tests (status_header.hpp)
         std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
         try {

@@ -97,8 +97,11 @@ StatusWrite write_status(const std::string& path, const Value& status) {
     std::string tmp = path + ".part";
     StatusWrite result;
     int code = replace(tmp, path, text);
-    if (code == EISDIR) {  // a directory in the way (of the file or its temp name): moved aside, kept (durable.py)
+    // A directory in the way (of the file or its temp name, or one at each: the temp name's shows first, at the
+    // write, the file's only at the rename): each moved aside, kept, in this same write (durable.py).
+    while (code == EISDIR && result.moved_to.size() < 2) {
         std::string in_the_way = is_dir(tmp) ? tmp : path;
+        if (!is_dir(in_the_way)) break;
         std::string aside = in_the_way + ".replaced-" + std::to_string(
             std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
         if (std::rename(in_the_way.c_str(), aside.c_str()) != 0) {
@@ -106,7 +109,7 @@ StatusWrite write_status(const std::string& path, const Value& status) {
                            std::strerror(errno);
             return result;
         }
-        result.moved_to = base_name(aside);
+        result.moved_to.push_back(base_name(aside));
         code = replace(tmp, path, text);
     }
     if (code == 0) {

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "value.hpp"
 
@@ -17,7 +18,7 @@ std::string to_json(const Value& value);  // keys sorted, as json.dumps(sort_key
 struct StatusWrite {
     bool ok = false;
     std::string error;     // why not (the errno's text), when not ok
-    std::string moved_to;  // the name a directory standing in the file's way was moved to, when one was
+    std::vector<std::string> moved_to;  // where directories standing at the file's name or its .part went
 };
 
 // Replace `path` atomically (temp file + rename); the caller logs a failure (once) with its reason.
