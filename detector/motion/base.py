@@ -60,7 +60,7 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
-from quickcam.detector.motion.glints import is_glint, on_water
+from quickcam.detector.motion.glints import is_glint, is_speck, on_water
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
@@ -388,7 +388,8 @@ class MotionDetector(ABC):
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
                     blobs.append(((x, y, w, h), contour_area))
-            elif (self.glints and crept_in((x, y, w, h), self._moving) and on_water(self.busy, (x, y, w, h))
+            elif (self.glints and crept_in((x, y, w, h), self._moving)
+                  and (on_water(self.busy, (x, y, w, h)) or is_speck(changed_mask, (x, y, w, h)))
                   and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area)):
                 continue  # a few faint bright specks in a busy place (water's glints) would start motion: not shown
             else:

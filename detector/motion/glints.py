@@ -40,6 +40,7 @@ GLINT_EXCESS = 3.0  # ... and most of them depart from the background by under t
 GLINT_REGION = 16  # the place around a blob: its box grown by this many detection-size pixels on each side
 GLINT_REGION_CAP = 0.08  # flips per frame one pixel adds to the place's mean at most (a strip of leaves at its edge)
 GLINT_REGION_BUSY = 0.006  # a glint only where the place flips at least this often (flips per frame): water
+SPECK_ROUND = 1  # an insect's speck: one piece whose width and height differ by at most this many pixels
 
 Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
 
@@ -47,6 +48,14 @@ Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
 def on_water(busy: BusyMap, box: Box) -> bool:
     """True if the place around ``box`` was busy before this frame, as a pond around its glints is."""
     return busy.around(box, GLINT_REGION, GLINT_REGION_CAP) >= GLINT_REGION_BUSY
+
+
+def is_speck(changed_mask: np.ndarray, box: Box) -> bool:
+    """True if the changed pixels in ``box`` are one round piece: an insect's speck, not a figure (module docstring)."""
+    x, y, w, h = box
+    pick = (changed_mask[y:y + h, x:x + w] > 0).astype(np.uint8)
+    pieces, _, stats, _ = cv2.connectedComponentsWithStats(pick, connectivity=8)
+    return pieces == 2 and abs(int(stats[1, cv2.CC_STAT_WIDTH]) - int(stats[1, cv2.CC_STAT_HEIGHT])) <= SPECK_ROUND
 
 
 def is_glint(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray, box: Box,
