@@ -34,9 +34,10 @@ around it are the same for all, so they are written once here:
    blob that crept in is, and last frame's motion standing still counts
    (``switch_watch.crept_in``); if any blob is one or the other, the whole
    background is re-learnt at once except where the other blobs are;
-   a blob that is not last frame's motion going on, lies in a busy place
-   and is only a few faint bright specks (sun caught by ripples:
-   ``glints.on_water``, ``glints.is_glint``) is not motion;
+   a blob that is not last frame's motion going on and is only a few faint
+   bright specks is not motion if it lies in a busy place (sun caught by
+   ripples: ``glints.on_water``, ``glints.is_glint``) or is one round speck
+   (an insect in IR: ``glints.is_speck``);
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a

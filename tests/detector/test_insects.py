@@ -10,7 +10,7 @@ flip now and then, so the water-glint rule (only where the place is busy)
 caught some of their blobs and not others, cut events in two and took them
 to 18. The smallest walker that must stay caught (``water_walkers`` seed 11,
 walker 4: 0.17 % of the frame, light clothes on a dark street) is such specks
-too, but taller than wide (5 x 8 to 5 x 10). The clips here: a faint round
+too, but taller than wide (5-6 x 8-10). The clips here: a faint round
 speck crossing a calm gray wall fast, turning each frame (at main an event:
 three frames of motion in a row; now none), and a faint tall speck walking
 slowly (motion from its first frame: a glint rule blind to the shape would
