@@ -392,7 +392,7 @@ class MotionDetector(ABC):
             elif (self.glints and crept_in((x, y, w, h), self._moving)
                   and (on_water(self.busy, (x, y, w, h)) or is_speck(changed_mask, (x, y, w, h)))
                   and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area)):
-                continue  # a few faint bright specks in a busy place (water's glints) would start motion: not shown
+                continue  # faint bright specks in a busy place (water's glints), or one round (an insect): not shown
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
