@@ -337,3 +337,21 @@ def test_the_native_motion_core_lets_no_glint_start_motion_and_sees_a_figure_as_
         assert not agreement.only_python and not agreement.only_native, (
             f"{name}: motion differs at frames {agreement.only_python} (python only), "
             f"{agreement.only_native} (native only)")
+
+
+def test_the_native_motion_core_lets_no_insect_start_motion_and_sees_a_tall_speck_as_pythons_does() -> None:
+    """``tests/detector/test_insects.py``'s clips (``glints.is_speck``): a faint round speck crossing fast never
+    motion, a faint tall speck (a walker far off) motion, the same verdict on every frame in both cores."""
+    from tests.detector.test_glints import BEFORE, SIZE
+    from tests.detector.test_insects import speck_clip
+
+    binary = native_detector()
+    for name, clip, seen in [("insect 42", speck_clip(42.0), False), ("insect 44", speck_clip(44.0), False),
+                             ("tall speck", speck_clip(40.0, tall=True), True)]:
+        python = python_trace(clip, MotionConfig(), FPS)
+        native = native_trace(binary, clip, SIZE, FPS)
+        assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"
+        agreement = compare(python, native)
+        assert not agreement.only_python and not agreement.only_native, (
+            f"{name}: motion differs at frames {agreement.only_python} (python only), "
+            f"{agreement.only_native} (native only)")

@@ -34,9 +34,10 @@ around it are the same for all, so they are written once here:
    blob that crept in is, and last frame's motion standing still counts
    (``switch_watch.crept_in``); if any blob is one or the other, the whole
    background is re-learnt at once except where the other blobs are;
-   a blob that is not last frame's motion going on, lies in a busy place
-   and is only a few faint bright specks (sun caught by ripples:
-   ``glints.on_water``, ``glints.is_glint``) is not motion;
+   a blob that is not last frame's motion going on and is only a few faint
+   bright specks is not motion if it lies in a busy place (sun caught by
+   ripples: ``glints.on_water``, ``glints.is_glint``) or is one round speck
+   (an insect in IR: ``glints.is_speck``);
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a
@@ -60,7 +61,7 @@ import numpy as np
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
-from quickcam.detector.motion.glints import is_glint, on_water
+from quickcam.detector.motion.glints import is_glint, is_speck, on_water
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
@@ -388,9 +389,10 @@ class MotionDetector(ABC):
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
                     blobs.append(((x, y, w, h), contour_area))
-            elif (self.glints and crept_in((x, y, w, h), self._moving) and on_water(self.busy, (x, y, w, h))
+            elif (self.glints and crept_in((x, y, w, h), self._moving)
+                  and (on_water(self.busy, (x, y, w, h)) or is_speck(changed_mask, (x, y, w, h)))
                   and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area)):
-                continue  # a few faint bright specks in a busy place (water's glints) would start motion: not shown
+                continue  # faint bright specks in a busy place (water's glints), or one round (an insect): not shown
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]

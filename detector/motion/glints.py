@@ -1,4 +1,4 @@
-"""Glints: sun or sky caught by ripples, a few bright specks that must not start an event.
+"""Glints: sun or sky caught by ripples, or an insect in IR: faint bright specks that must not start an event.
 
 On rippling water under heavy JPEG and a flickering light (benchmarks
 section 7c), most false events start on a blob made of two or three specks
@@ -24,6 +24,19 @@ map, capped per pixel at GLINT_REGION_CAP, averaged over the blob's box grown
 by GLINT_REGION pixels: 0.010-0.034 flips a frame around the tune side's
 glints that started events); a street is calm around the walker (0.002-0.003
 there, `water_walkers` seed 11's walker 4, under the same weather).
+
+Or anywhere, if the specks are one round piece (``is_speck``): an insect in
+IR. Moths circling the illuminator (the tune side's *IR insects*, benchmarks
+section 7c) started every one of their false events on one soft speck, about 5 x 5
+changed pixels, all brighter than the wall and faint, that the dilation took
+just over the minimum area; their own flight makes the place around them
+flip now and then, so ``on_water`` caught some of their blobs and not
+others, and an event cut in two by a blob held back became two (16 -> 18).
+Walker 4 is specks too, but taller than wide (5-6 wide, 8-10 tall in changed pixels
+on the frames his blob crept in); an upright person is, and a lying one is
+wider, so one piece whose width and height are within SPECK_ROUND pixels of
+each other is not taken for either. A bright speck (a torch, a lamp) is not
+faint and still counts.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ GLINT_EXCESS = 3.0  # ... and most of them depart from the background by under t
 GLINT_REGION = 16  # the place around a blob: its box grown by this many detection-size pixels on each side
 GLINT_REGION_CAP = 0.08  # flips per frame one pixel adds to the place's mean at most (a strip of leaves at its edge)
 GLINT_REGION_BUSY = 0.006  # a glint only where the place flips at least this often (flips per frame): water
+SPECK_ROUND = 1  # an insect's speck: one piece whose width and height differ by at most this many pixels
 
 Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
 
@@ -47,6 +61,14 @@ Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
 def on_water(busy: BusyMap, box: Box) -> bool:
     """True if the place around ``box`` was busy before this frame, as a pond around its glints is."""
     return busy.around(box, GLINT_REGION, GLINT_REGION_CAP) >= GLINT_REGION_BUSY
+
+
+def is_speck(changed_mask: np.ndarray, box: Box) -> bool:
+    """True if the changed pixels in ``box`` are one round piece: an insect's speck, not a figure (module docstring)."""
+    x, y, w, h = box
+    pick = (changed_mask[y:y + h, x:x + w] > 0).astype(np.uint8)
+    pieces, _, stats, _ = cv2.connectedComponentsWithStats(pick, connectivity=8)
+    return pieces == 2 and abs(int(stats[1, cv2.CC_STAT_WIDTH]) - int(stats[1, cv2.CC_STAT_HEIGHT])) <= SPECK_ROUND
 
 
 def is_glint(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray, box: Box,

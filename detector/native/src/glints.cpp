@@ -1,11 +1,19 @@
 #include "glints.hpp"
 
+#include <cstdlib>
 #include <opencv2/imgproc.hpp>
 
 namespace qc::glints {
 
 bool on_water(const BusyMap& busy, const cv::Rect& box) {
     return busy.around(box, kGlintRegion, kGlintRegionCap) >= kGlintRegionBusy;
+}
+
+bool is_speck(const cv::Mat& changed, const cv::Rect& box) {
+    cv::Mat labels, stats, centroids;
+    int pieces = cv::connectedComponentsWithStats(changed(box), labels, stats, centroids, 8, CV_32S);
+    return pieces == 2 &&
+           std::abs(stats.at<int>(1, cv::CC_STAT_WIDTH) - stats.at<int>(1, cv::CC_STAT_HEIGHT)) <= kSpeckRound;
 }
 
 bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box,

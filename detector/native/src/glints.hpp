@@ -1,6 +1,6 @@
 // Glints: a port of detector/motion/glints.py (same constants; its docstring is the spec). A few
-// faint bright specks (sun or sky caught by ripples) in a busy place may go on motion that runs but
-// never start it.
+// faint bright specks (sun or sky caught by ripples) in a busy place, or one round such speck
+// anywhere (an insect in IR), may go on motion that runs but never start it.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -16,9 +16,14 @@ constexpr double kGlintExcess = 3.0;   // GLINT_EXCESS
 constexpr int kGlintRegion = 16;           // GLINT_REGION
 constexpr double kGlintRegionCap = 0.08;   // GLINT_REGION_CAP
 constexpr double kGlintRegionBusy = 0.006; // GLINT_REGION_BUSY
+constexpr int kSpeckRound = 1;             // SPECK_ROUND
 
 // True if the place around `box` was busy before this frame, as a pond around its glints is.
 bool on_water(const BusyMap& busy, const cv::Rect& box);
+
+// True if the changed pixels (`changed`, CV_8U) in `box` are one 8-connected piece whose width and
+// height differ by at most kSpeckRound pixels: an insect's speck, not a figure (upright or lying).
+bool is_speck(const cv::Mat& changed, const cv::Rect& box);
 
 // True if the changed pixels (`changed`, CV_8U) in `box` are a few faint bright specks: nearly all
 // brighter than `reference`, filling little of the box, most under kGlintExcess x `threshold` off

@@ -307,9 +307,9 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
                 ++stood;  // in a flicker, last frame's motion standing still: counted, learnt around
                 boxes.push_back(box), areas.push_back(contour_area);
             }
-        } else if (crept_in(box) && glints::on_water(busy_, box) &&
+        } else if (crept_in(box) && (glints::on_water(busy_, box) || glints::is_speck(changed_, box)) &&
                    glints::is_glint(normal, reference_, changed_, box, threshold, min_area)) {
-            continue;  // a few faint bright specks in a busy place (water's glints) would start motion: not shown
+            continue;  // faint bright specks in a busy place (water's glints), or one round speck (an insect): not shown
         } else
             boxes.push_back(box), areas.push_back(contour_area);
     }
