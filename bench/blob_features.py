@@ -22,6 +22,8 @@ motion core judged it (detection-size pixels, before ``_absorb``):
   since the frame before (the step along the departure's sign, over the
   departure: a shadow's edge creeping over the threshold near 0, a person
   who just came near 1);
+- ``white``: the share of the changed pixels that the frame shows clipped
+  white (CLIPPED and over, at the background's exposure: sky between leaves);
 - ``excess``: the median of |frame - background| over the changed pixels,
   in thresholds.
 
@@ -55,11 +57,11 @@ from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
 from quickcam.detector.motion.activity import _overlap  # noqa: E402
 from quickcam.detector.motion.base import MotionDetector  # noqa: E402
 from quickcam.detector.motion.glints import is_glint  # noqa: E402
-from quickcam.detector.motion.lighting import RATIO_OFFSET, ratio_window  # noqa: E402
+from quickcam.detector.motion.lighting import CLIPPED, RATIO_OFFSET, ratio_window  # noqa: E402
 
-TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13)  # quiet-hours seeds already looked at; 17 (the gate) and 19 are refused
+TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 19, 23, 29)  # quiet-hours seeds looked at; 31, 37: gates
 FEATURES = ("glint", "reg8", "reg16", "reg24", "ring16",
-            "fresh", "ncc", "hp", "bright", "fill", "pieces", "largest", "prev", "excess", "score", "area",
+            "fresh", "ncc", "hp", "bright", "white", "fill", "pieces", "largest", "prev", "excess", "score", "area",
             "departure", "rough", "kept", "soft", "grain", "detail", "calm")
 Box = tuple[int, int, int, int]
 
@@ -92,6 +94,7 @@ def measure(normal: np.ndarray, reference: np.ndarray, previous: np.ndarray | No
         "fill": float(m.mean()), "pieces": float(count - 1), "largest": float(sizes.max()),
         "prev": _corr(f, previous[y:y + h, x:x + w]) if previous is not None else 0.0,
         "excess": float(np.median(np.abs(diff)) / threshold) if diff.size else 0.0,
+        "white": float((f[m] >= CLIPPED).mean()) if diff.size else 0.0,
         **light_shape(normal, reference, mask, box, noise),
     }
 
@@ -141,10 +144,15 @@ def region(busy_map: np.ndarray | None, box: Box, grow: int, cap: float = 0.08, 
     return float((part.sum() - inner.sum()) / max(1, part.size - inner.size))
 
 
-def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | None = None) -> list[dict]:
-    """Run this code's motion core over ``frames``, measuring every blob shown to ``Persistence``."""
+def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | None = None,
+          glints: bool = False) -> list[dict]:
+    """Run this code's motion core over ``frames``, measuring every blob shown to ``Persistence``.
+
+    ``glints``: leave the glint rule on (the core's verdicts and events as the
+    detector's); off by default, so the glints are measured too.
+    """
     cv2.setNumThreads(1)
-    MotionDetector.glints = False  # measure every blob, glints too
+    MotionDetector.glints = glints
     watcher = Watcher(MotionConfig(), RecordingConfig())
     d = watcher.detector
     stash: dict[str, object] = {}
@@ -158,9 +166,9 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
         stash["previous"] = normal.copy()
         return result
 
-    def traced_counts(boxes: list[Box], busy, stirred: bool = False) -> list[bool]:
+    def traced_counts(boxes: list[Box], busy, stirred: bool = False, **more: object) -> list[bool]:
         before = list(d.persistence.before)
-        verdicts = counts(boxes, busy, stirred)
+        verdicts = counts(boxes, busy, stirred, **more)
         for box, ok in zip(boxes, verdicts, strict=True):
             row = measure(stash["normal"], d.reference, stash.get("previous"), stash["mask"], box,
                           stash["threshold"], d.noise or 1.0)
@@ -233,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segment", type=int, help="the quiet-hours segment, 1-24")
     parser.add_argument("--walkers", type=int, help="bench/water_walkers.py's clip at this seed")
     parser.add_argument("--dump", help="write every blob's row here (JSON lines)")
+    parser.add_argument("--glints", action="store_true",
+                        help="keep the glint rule on: the events are the detector's (default off: glints measured)")
     args = parser.parse_args(argv)
     if args.walkers is not None:
         import water_walkers
@@ -251,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         clip = composer.clip(args.condition)
         frames, people = clip.frames, clip.people
-    rows = trace(frames, people)
+    rows = trace(frames, people, glints=args.glints)
     if args.dump:
         with open(args.dump, "w") as out:
             for row in rows:
