@@ -201,6 +201,9 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
                   ledger_path: Path, now: float) -> list[str]:
     """Every line of ``quickcam status``, from the two status files and the ledger summary."""
     lines = [uploader_line(live, now)]
+    failed_writes = live.get("counters", {}).get("status_write_failures")
+    if failed_writes:  # uploader/status_file.py: counted, each streak logged
+        lines.append(f"uploader: {failed_writes} status write(s) failed (each streak logged by the uploader)")
     if det:
         lines.append(detector_line(det, now))
         stale = not liveness(det, now)[0]

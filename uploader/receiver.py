@@ -68,6 +68,7 @@ class Receiver:
         self.detectors = DetectorTable()
         self.max_payload = int(config.uploader.max_payload_mb * (1 << 20))
         self.status_path = config.uploader.state_dir / STATUS_FILE_NAME
+        self._status_failing = False  # the last write of status.json failed (said once a streak)
         restore_detectors(self.detectors, self.status_path)
         self.items = ItemStore(config.uploader, key, spool)
         self.bound = threading.Event()
@@ -404,5 +405,5 @@ class Receiver:
             "fault": self.ledger_problem or self.detectors.conflict or self.other_fault(),
             "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
         }
-        write_status(self.status_path, status)
+        self._status_failing = write_status(self.status_path, status, self.counters, self._status_failing)
 

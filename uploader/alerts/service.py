@@ -30,6 +30,7 @@ from quickcam.uploader.alerts.pictures import PictureStore
 from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue, backoff
 from quickcam.uploader.alerts.rules import DEFAULT_HEARTBEAT_S, AlertRules, RuleSettings
 from quickcam.uploader.ledger import Ledger
+from quickcam.uploader.status_file import note_status_write
 
 log = logging.getLogger(__name__)
 
@@ -292,13 +293,9 @@ class AlertService:
                 json.dump(status, out)
             os.replace(tmp, self.status_path)
         except OSError as exc:
-            self.counters["status_write_failures"] += 1
-            if not self._status_failing:  # once a streak, not every second
-                log.warning("alerts: cannot write %s (%s); quickcam status shows the alerts as of the last write "
-                            "until it can", self.status_path, exc.strerror or exc)
-            self._status_failing = True
+            error: OSError | None = exc
         else:
-            if self._status_failing:
-                log.info("alerts: writing %s again (%d write(s) failed so far)", self.status_path,
-                         self.counters["status_write_failures"])
-            self._status_failing = False
+            error = None
+        self._status_failing = note_status_write(log, "alerts", self.status_path, error, self.counters,
+                                                 self._status_failing,
+                                                 "quickcam status shows the alerts as of the last write")
