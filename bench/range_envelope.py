@@ -92,7 +92,9 @@ class History:
             out[f"un{seconds}"] = _inside(value, low, high, pick)
             low3, high3 = cv2.erode(low, SPREAD), cv2.dilate(high, SPREAD)
             out[f"un{seconds}3"] = _inside(value, low3, high3, pick)
-            out[f"wide{seconds}"] = float(np.median(np.minimum(high3 - low3, 255.0)[pick]))
+            with np.errstate(over="ignore", invalid="ignore"):  # a pixel never calm in T s: no range, width 0
+                width = np.nan_to_num(np.clip(high3 - low3, 0.0, 255.0), nan=0.0)
+            out[f"wide{seconds}"] = float(np.median(width[pick]))
             back = backgrounds[-n:]
             out[f"bg{seconds}"] = _inside(value, back.min(axis=0), back.max(axis=0), pick)
         return out
