@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.native_parity import THRESHOLD_TOLERANCE, compare, native_trace, python_trace
+from bench.native_parity import THRESHOLD_TOLERANCE, Agreement, compare, native_trace, python_trace
 from quickcam.common.config import MotionConfig
 from quickcam.detector.decode import halve_towards
 from quickcam.detector.motion.base import HOLD_S
@@ -58,6 +58,15 @@ def assert_cores_agree(python: list, native: list) -> None:
     assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
     assert agreement.threshold_share >= 0.99, (
         f"pixel thresholds within {THRESHOLD_TOLERANCE:.0%} on only {agreement.threshold_share:.0%} of the frames")
+
+
+def assert_same_verdicts(python: list, native: list, name: str = "") -> Agreement:
+    """The two motion cores' traces give the same motion verdict on every frame (``name`` starts the message)."""
+    agreement = compare(python, native)
+    assert not agreement.only_python and not agreement.only_native, (
+        f"{name}{': ' if name else ''}motion differs at frames {agreement.only_python} (python only), "
+        f"{agreement.only_native} (native only)")
+    return agreement
 
 
 
@@ -173,9 +182,7 @@ def test_the_native_motion_core_tells_a_flicker_from_a_switch_as_pythons_does() 
     assert all(v.motion for v in python[STANDS_AT_SWITCH.start:LAMP_OFF]), "the second person, before the switch"
     assert not any(v.motion for v in python[LAMP_OFF:STANDS_AT_SWITCH.stop]), "after a switch, a still blob is not"
 
-    agreement = compare(python, native)
-    assert not agreement.only_python and not agreement.only_native, (
-        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
+    agreement = assert_same_verdicts(python, native)
     assert agreement.area_share >= 0.95, f"areas agree on {agreement.area_share:.0%} of the frames both see motion"
     assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 
@@ -190,9 +197,7 @@ def test_the_native_motion_core_sees_a_person_step_in_under_a_random_flicker_as_
     native = native_trace(binary, frames, SIZE, 10.0)
 
     assert all(v.motion for v in python[ENTERS + 2:]), "Python sees him stand (the flicker band is exercised)"
-    agreement = compare(python, native)
-    assert not agreement.only_python and not agreement.only_native, (
-        f"motion differs at frames {agreement.only_python} (python only), {agreement.only_native} (native only)")
+    assert_same_verdicts(python, native)
     assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 
 
@@ -269,10 +274,7 @@ def test_the_native_motion_core_keeps_a_person_standing_on_flickering_water_as_p
         python = python_trace(clip, MotionConfig(), FPS)
         native = native_trace(binary, clip, SIZE, FPS)
         assert all(v.motion for v in python[60:]), f"walk {walk_frames}: the person who stands was lost"
-        agreement = compare(python, native)
-        assert not agreement.only_python and not agreement.only_native, (
-            f"walk {walk_frames}: motion differs at frames {agreement.only_python} (python only), "
-            f"{agreement.only_native} (native only)")
+        assert_same_verdicts(python, native, f"walk {walk_frames}")
         assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 
 
@@ -333,10 +335,7 @@ def test_the_native_motion_core_lets_no_glint_start_motion_and_sees_a_figure_as_
         python = python_trace(clip, MotionConfig(), FPS)
         native = native_trace(binary, clip, SIZE, FPS)
         assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"
-        agreement = compare(python, native)
-        assert not agreement.only_python and not agreement.only_native, (
-            f"{name}: motion differs at frames {agreement.only_python} (python only), "
-            f"{agreement.only_native} (native only)")
+        assert_same_verdicts(python, native, name)
 
 
 def test_the_native_motion_core_lets_no_insect_start_motion_and_sees_a_tall_speck_as_pythons_does() -> None:
@@ -351,7 +350,4 @@ def test_the_native_motion_core_lets_no_insect_start_motion_and_sees_a_tall_spec
         python = python_trace(clip, MotionConfig(), FPS)
         native = native_trace(binary, clip, SIZE, FPS)
         assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"
-        agreement = compare(python, native)
-        assert not agreement.only_python and not agreement.only_native, (
-            f"{name}: motion differs at frames {agreement.only_python} (python only), "
-            f"{agreement.only_native} (native only)")
+        assert_same_verdicts(python, native, name)

@@ -42,6 +42,15 @@ EVENT_FD_GROWTH_MAX = 2
 USAGE_KEYS = ("up_rss", "det_rss", "up_fds", "det_fds")
 
 
+def assert_flat(pairs: dict[str, tuple[float, float]], rss_max_kib: float, fd_max: float, samples: list) -> None:
+    """Each process's (before, after) resident memory and open descriptors grew by at most the limits."""
+    for key in ("up_rss", "det_rss"):
+        first, last = pairs[key]
+        assert last - first <= rss_max_kib, f"{key} grew from {first} to {last} KiB: {samples}"
+    for key in ("up_fds", "det_fds"):
+        first, last = pairs[key]
+        assert last - first <= fd_max, f"{key} grew from {first} to {last}: {samples}"
+
 def soak(root: Path, seconds: float, label: str) -> None:
     pipe = Pipeline(root)
     samples: list[dict[str, int | float]] = []
@@ -74,12 +83,7 @@ def soak(root: Path, seconds: float, label: str) -> None:
         first = statistics.median(s[key] for s in steady[:third])
         last = statistics.median(s[key] for s in steady[-third:])
         growth[key] = (first, last)
-    for key in ("up_rss", "det_rss"):
-        first, last = growth[key]
-        assert last - first <= RSS_GROWTH_MAX_KIB, f"{key} grew from {first} to {last} KiB: {samples}"
-    for key in ("up_fds", "det_fds"):
-        first, last = growth[key]
-        assert last - first <= FD_GROWTH_MAX, f"{key} grew from {first} to {last}: {samples}"
+    assert_flat(growth, RSS_GROWTH_MAX_KIB, FD_GROWTH_MAX, samples)
     assert max(s["outbox"] for s in samples) < 40, "the outbox kept growing while the uploader was up"
 
     events = pipe.output("detector").count("motion, event")
@@ -137,12 +141,7 @@ def soak_events(root: Path, label: str) -> None:
 
     assert len(cycles.get(1, [])) >= 3 and len(cycles.get(2, [])) >= 3, f"quiet stretches too short to judge: {samples}"
     peaks = {key: (max(s[key] for s in cycles[1]), max(s[key] for s in cycles[2])) for key in USAGE_KEYS}
-    for key in ("up_rss", "det_rss"):
-        first, last = peaks[key]
-        assert last - first <= EVENT_RSS_GROWTH_MAX_KIB, f"{key} grew from {first} to {last} KiB: {samples}"
-    for key in ("up_fds", "det_fds"):
-        first, last = peaks[key]
-        assert last - first <= EVENT_FD_GROWTH_MAX, f"{key} grew from {first} to {last}: {samples}"
+    assert_flat(peaks, EVENT_RSS_GROWTH_MAX_KIB, EVENT_FD_GROWTH_MAX, samples)
     assert max(s["outbox"] for s in samples) < 40, "the outbox kept growing while the uploader was up"
 
     mib = 1024
