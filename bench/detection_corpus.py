@@ -94,6 +94,7 @@ class Clip:
     changes: list[int] = field(default_factory=list)  # frames where a lighting change begins
     quiet_frames: int = 0  # frames with no one and no lighting change nearby
     coverage: list[float] = field(default_factory=list)  # median share of the frame each walker covers
+    warmup: int = 0  # first frames, where the detector first learns the place: an event begun there is a start-up
 
 
 def load_video(path: Path = VIDEO, every: float = 1.0, limit: int | None = None) -> list[np.ndarray]:

@@ -32,6 +32,7 @@ from fresh_scenes import Draw, Light, cloud_shadows, curtain, foliage_mask, stil
 
 FRESH = replace(SPLITS["held-out"], name="fresh", frames=(0, 795), mirror=False, seed=3)
 SEGMENT_S = 15 * 60  # one quiet-hours segment
+WARMUP_S = 20  # each clip's first seconds: the detector starts, its background and busy map learn (not quiet time)
 
 
 class FreshScene(Scene):
@@ -136,7 +137,7 @@ class FreshComposer(Composer):
         return [f"quiet {n + 1:02d}: {pool[n % len(pool)].name}" for n in range(count)]
 
     def clip(self, condition: str) -> Clip:
-        clip = Clip(condition, iter(()))
+        clip = Clip(condition, iter(()), warmup=int(WARMUP_S * FPS))
         scene = FreshScene(self.plate, self.frames, self.split, condition)
         if condition.startswith("quiet "):
             number = int(condition[6:8]) - 1
@@ -161,7 +162,7 @@ class FreshComposer(Composer):
 
     def _fresh(self, s: FreshScene, clip: Clip, setting: Setting) -> Iterator[np.ndarray]:
         self._set(s, setting)
-        yield from self._quiet(s, clip, 20, count=False)  # warm-up: the background and the busy map learn
+        yield from self._quiet(s, clip, WARMUP_S, count=False)  # warm-up: the background and the busy map learn
         yield from self._quiet(s, clip, 120)
         yield from self._walkers(s, clip, 3, offset=sum(map(ord, setting.name)) % 7, gap_s=10.0)
         yield from self._quiet(s, clip, 60)
@@ -173,8 +174,8 @@ class FreshComposer(Composer):
         s.lights.append(drift(s.rng, frames, weather.drift_to, weather.flicker))
         if weather.clouds and setting.picture not in ("stuff.jpg",):  # indoors: no cloud shadows
             s.lights.append(cloud_shadows(s.rng, FPS, SIZE, depth=0.25, speed_px_s=6.0))
-        third = (self.segment_s - 20 - 2 * 16) / 3
-        yield from self._quiet(s, clip, 20, count=False)
+        third = (self.segment_s - WARMUP_S - 2 * 16) / 3
+        yield from self._quiet(s, clip, WARMUP_S, count=False)
         yield from self._quiet(s, clip, third)
         yield from self._walkers(s, clip, 1, offset=int(clip.condition[6:8]), gap_s=10.0)
         yield from self._quiet(s, clip, third)
