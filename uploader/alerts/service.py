@@ -24,13 +24,13 @@ from typing import Any
 
 from quickcam.common.config import Config
 from quickcam.common.health import written_stamp
+from quickcam.common.status_writes import note_status_write
 from quickcam.uploader.alerts.apprise_sink import AppriseTarget, DeliveryError, TargetConfigError
 from quickcam.uploader.alerts.model import Alert, Hello, Observation, Status, Stored, Tick
 from quickcam.uploader.alerts.pictures import PictureStore
 from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue, backoff
 from quickcam.uploader.alerts.rules import DEFAULT_HEARTBEAT_S, AlertRules, RuleSettings
 from quickcam.uploader.ledger import Ledger
-from quickcam.uploader.status_file import note_status_write
 
 log = logging.getLogger(__name__)
 
