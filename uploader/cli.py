@@ -256,6 +256,8 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     mqtt = service.get("mqtt")
     if mqtt:
         state = "connected" if mqtt.get("connected") else f"NOT CONNECTED ({mqtt.get('last_error') or 'connecting'})"
+        if mqtt.get("alerts_missed"):  # uploader/alerts/mqtt_sink.py: not replayed (MQTT carries state)
+            state += f"; {mqtt['alerts_missed']} alert(s) not published while it was not connected"
         lines.append(f"mqtt {mqtt.get('broker', '?')}: {state}")
     counters = service.get("counters", {})
     if counters.get("status_write_failures"):
