@@ -3,8 +3,9 @@
 A file is written under a temporary name, flushed and fsynced, renamed over
 its final name, and the folder is fsynced, so after a crash (or a pulled
 plug) the final name holds either nothing or the whole file, never a part.
-Status files (``write_status``) are replaced atomically too, and padded so that
-a full disk can still take the next one in place.
+Status files (``write_status``) are replaced atomically too, made 0600 whatever the
+umask (they name cameras and times), and padded so that a full disk can still take
+the next one in place.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 RESERVE_BYTES = 16 * 1024  # a status file keeps this much room (a multiple of it) for a full disk
+STATUS_MODE = 0o600  # a status file's mode when made (common/private.py: the process's umask narrows it further)
 
 
 def fsync_dir(path: Path) -> None:
@@ -67,7 +69,7 @@ def move_aside(path: Path) -> Path:
 
 
 def write_status(path: Path, status: dict[str, Any]) -> list[Path]:
-    """Replace ``path`` atomically with ``status`` as JSON (a status file: no fsync, it is rewritten soon).
+    """Replace ``path`` atomically with ``status`` as JSON, 0600 (a status file: no fsync, it is rewritten soon).
 
     The file is padded with spaces to a multiple of ``RESERVE_BYTES``, so when
     the disk is full or the folder refuses new files (the very moment the status
@@ -109,5 +111,6 @@ def write_status(path: Path, status: dict[str, Any]) -> list[Path]:
 
 
 def _replace(tmp: Path, path: Path, text: bytes) -> None:
-    tmp.write_bytes(text)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, STATUS_MODE), "wb") as handle:
+        handle.write(text)
     os.replace(tmp, path)

@@ -2,7 +2,9 @@
 
 Every few seconds the detector writes ``<outbox>/detector-status.json`` (temp
 file + rename, so a reader never sees half of it): each camera's state, frame
-rate, dark mode and last event, the outbox depth, and the link to the uploader.
+rate, dark mode and last event, the outbox depth, the link to the uploader, and
+how many writes of this file failed (``status_write_failures``: each streak is
+one warning in the log, and ``quickcam status`` shows the count).
 It is a plain file so that ``quickcam status`` (and the container health check)
 can read it without importing the detector; the uploader gets the same camera
 figures over the wire in ``status`` heartbeats.
@@ -14,12 +16,14 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quickcam.common.durable import write_status
 from quickcam.common.health import written_stamp
+from quickcam.common.status_writes import COUNTER, note_status_write
 from quickcam.detector.clock import ahead_s as clock_ahead_s
 
 if TYPE_CHECKING:
@@ -81,13 +85,18 @@ class NotOkClock:
 
 
 class StatusFileWriter:
-    """Writes ``collect()`` to ``path`` every ``interval_s`` in a daemon thread, and once more at stop."""
+    """Writes ``collect()`` to ``path`` every ``interval_s`` in a daemon thread, and once more at stop.
+
+    A write that fails is counted (``status_write_failures`` in the file, once a write gets through:
+    ``quickcam status`` shows it) and said once a streak (``common/status_writes.py``, as the uploader's).
+    """
 
     def __init__(self, path: Path, collect: Callable[[bool], dict[str, Any]],
                  interval_s: float = INTERVAL_S) -> None:
         self.path = path
         self.collect = collect
         self.interval_s = interval_s
+        self.counters: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status-file", daemon=True)
         self._failing = False
@@ -107,20 +116,14 @@ class StatusFileWriter:
 
     def _write(self, running: bool) -> None:
         try:
-            moved = write_status(self.path, self.collect(running))
+            status = {**self.collect(running), COUNTER: self.counters[COUNTER]}
+            moved = write_status(self.path, status)
         except Exception as exc:  # a bug in collecting must not end the status thread either
-            if not self._failing:  # once per outage, not every two seconds
-                log.warning("status: cannot write %s (%s); quickcam status will show this detector as stale",
-                            self.path, exc.strerror if isinstance(exc, OSError) and exc.strerror else exc,
-                            exc_info=not isinstance(exc, OSError))
-            self._failing = True
+            self._failing = note_status_write(log, "status", self.path, exc, self.counters, self._failing,
+                                              "quickcam status will show this detector as stale")
         else:
-            for aside in moved:  # one line each time: someone put it there, again
-                log.error("status: a directory stood where the status file %s belongs; moved it to %s (its files "
-                          "kept) and wrote the status again", self.path, aside.name)
-            if self._failing and not moved:
-                log.info("status: writing %s again", self.path)
-            self._failing = False
+            self._failing = note_status_write(log, "status", self.path, None, self.counters, self._failing,
+                                              moved=moved)
 
 
 def link_status(link: UploaderLink) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def test_the_native_status_write_says_why_it_failed_and_moves_a_directory_in_its
         # the reason; "a directory stands …" unless the detector wrote between the test's unlink and mkdir
         assert re.search(r'msg="status: cannot write outbox/detector-status.json \((a directory stands at '
                          r'detector-status.json and cannot be moved aside: )?Permission denied\); quickcam status '
-                         r'will show this detector as stale"$', line), line
+                         r'will show this detector as stale until it can"$', line), line
 
         outbox.chmod(0o700)
         assert _wait(status.is_file, 5), log()

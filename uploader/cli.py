@@ -202,10 +202,13 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     """Every line of ``quickcam status``, from the two status files and the ledger summary."""
     lines = [uploader_line(live, now)]
     failed_writes = live.get("counters", {}).get("status_write_failures")
-    if failed_writes:  # uploader/status_file.py: counted, each streak logged
+    if failed_writes:  # common/status_writes.py: counted, each streak logged
         lines.append(f"uploader: {failed_writes} status write(s) failed (each streak logged by the uploader)")
     if det:
         lines.append(detector_line(det, now))
+        if det.get("status_write_failures"):  # the same, by either detector
+            lines.append(f"detector: {det['status_write_failures']} status write(s) failed (each streak logged by "
+                         "the detector)")
         stale = not liveness(det, now)[0]
         lines += [camera_line(cam, info, now, stale) for cam, info in sorted(det.get("cameras", {}).items())]
     relayed = relayed_lines(live, set(det.get("cameras", {})), now)
@@ -253,6 +256,8 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     mqtt = service.get("mqtt")
     if mqtt:
         state = "connected" if mqtt.get("connected") else f"NOT CONNECTED ({mqtt.get('last_error') or 'connecting'})"
+        if mqtt.get("alerts_missed"):  # uploader/alerts/mqtt_sink.py: not replayed (MQTT carries state)
+            state += f"; {mqtt['alerts_missed']} alert(s) not published while it was not connected"
         lines.append(f"mqtt {mqtt.get('broker', '?')}: {state}")
     counters = service.get("counters", {})
     if counters.get("status_write_failures"):

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,20 +48,27 @@ def rtsp_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       walks=(WALK,), bitrate=BITRATE)
 
 
-@pytest.fixture
-def rtsp_url(rtsp_video: Path) -> Iterator[str]:
+@contextmanager
+def serving(video: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``video`` served on ``rtsp://127.0.0.1:PORT/cam``: the URL, and the server (its stdout after ``ready``)."""
     missing = _gst_rtsp_missing()
     if missing:
         pytest.skip(missing)
     port = free_port()  # held until the test ends: the server binds it beside the holder
-    server = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(rtsp_video), str(port)], stdin=subprocess.PIPE,
+    server = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(video), str(port)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        yield f"rtsp://127.0.0.1:{port}/cam"
+        yield f"rtsp://127.0.0.1:{port}/cam", server
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture
+def rtsp_url(rtsp_video: Path) -> Iterator[str]:
+    with serving(rtsp_video) as (url, _server):
+        yield url
 
 
 def test_an_rtsp_cameras_packets_are_recorded_as_they_came(rtsp_url: str, rtsp_video: Path, tmp_path: Path) -> None:

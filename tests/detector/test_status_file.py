@@ -78,7 +78,7 @@ def test_directories_at_both_the_status_file_and_its_temporary_name_are_moved_as
     writer.start()
     try:
         assert _wait(lambda: len(writes) >= 1 and path.is_file(), 5), list(tmp_path.iterdir())
-        assert json.loads(path.read_text()) == {"running": True, "writes": 1}  # the first write, not a later one
+        assert json.loads(path.read_text()) == {"running": True, "writes": 1, "status_write_failures": 0}  # the first
     finally:
         writer.stop()
     moved = {name: list(tmp_path.glob(f"{name}.replaced-*"))

@@ -7,7 +7,8 @@ installed by scripts/install_test_tools.sh), not the venv:
 
 serves ``rtsp://127.0.0.1:PORT/cam``: the file's own H.264 packets, paced by
 the clock like a camera, the same session for every client. It prints
-``ready`` once it listens and stops on SIGTERM or when stdin closes.
+``ready`` once it listens, ``playing <epoch seconds>`` each time the clip starts
+playing (frame n is sent n / fps later), and stops on SIGTERM or when stdin closes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import gi
 
@@ -34,6 +36,12 @@ def main() -> None:
     factory.set_launch(f'( filesrc location="{path}" ! qtdemux ! h264parse config-interval=-1 '
                        "! rtph264pay name=pay0 pt=96 )")
     factory.set_shared(True)
+
+    def playing(_media: GstRtspServer.RTSPMedia, state: int) -> None:
+        if state == Gst.State.PLAYING:  # the clip's frame n goes out n / fps after this
+            print(f"playing {time.time():.6f}", flush=True)
+
+    factory.connect("media-configure", lambda _factory, media: media.connect("new-state", playing))
     server.get_mount_points().add_factory("/cam", factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{port}", flush=True)

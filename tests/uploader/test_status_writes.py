@@ -2,7 +2,7 @@
 
 It was logged at debug level only: ``quickcam status`` and the health check called a running
 uploader NOT RUNNING, and its log said nothing of why. The alerts service's own status file
-does the same (``alerts/test_status_writes.py``), through the same ``note_status_write``.
+does the same (``alerts/test_status_writes.py``), through the same ``common/status_writes.py``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ retained, and all of it again on each (re)connect, so a broker that was down
 simply gets the current state when it is back. Availability rides on a
 last-will (``<prefix>/availability`` = ``offline``) that the broker publishes
 when the uploader vanishes. Alerts are also published (not retained) on
-``.../alert`` while connected; the durable path for alerts is Apprise.
+``.../alert`` while connected; the durable path for alerts is Apprise. One
+raised while the broker is unreachable is not replayed there: it is counted
+(``alerts_missed``, shown by ``quickcam status``) and said once an outage.
 Topics and payloads: topics.py and docs/alerts.md.
 """
 
@@ -102,6 +104,8 @@ class MqttSink:
         self.stopping = False
         self.last_error = ""
         self.published = 0
+        self.alerts_missed = 0  # raised while not connected: not published on .../alert (not replayed)
+        self._missing = False  # alerts_missed was said in this outage
         self.snapshot_sent: dict[str, int] = {}  # camera -> snapshot_seq last published
 
     def start(self) -> None:
@@ -135,6 +139,10 @@ class MqttSink:
             return
         self.connected = True
         self.last_error = ""
+        if self._missing:
+            log.info("mqtt: %d alert(s) raised while the broker was unreachable were not published there so far",
+                     self.alerts_missed)
+            self._missing = False
         log.info("mqtt: connected to %s:%d; publishing state under %s/", self.config.host, self.config.port,
                  self.prefix)
         self._send(topics.availability_topic(self.prefix), topics.ONLINE, retain=True)
@@ -160,6 +168,13 @@ class MqttSink:
     def alert(self, alert: Alert) -> None:
         if self.connected:
             self._send(topics.alert_topic(self.prefix, alert), topics.alert_payload(alert), retain=False)
+            return
+        self.alerts_missed += 1  # MQTT carries state, not a queue: counted, said once an outage
+        if not self._missing:
+            self._missing = True
+            log.warning("mqtt: not connected to the broker; alert %s is not published there, nor any until it "
+                        "connects (the Apprise targets are the durable path; counted in quickcam status)",
+                        alert.name)
 
     def _publish_view(self, view: CameraView, discovery: bool) -> None:
         cam = view.camera
@@ -181,4 +196,4 @@ class MqttSink:
 
     def status(self) -> dict[str, Any]:
         return {"broker": broker_name(self.config), "connected": self.connected,
-                "last_error": self.last_error, "published": self.published}
+                "last_error": self.last_error, "published": self.published, "alerts_missed": self.alerts_missed}

@@ -11,9 +11,7 @@ thread (paho has its own network thread).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -22,15 +20,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from quickcam.common import durable
 from quickcam.common.config import Config
 from quickcam.common.health import written_stamp
+from quickcam.common.status_writes import note_status_write
 from quickcam.uploader.alerts.apprise_sink import AppriseTarget, DeliveryError, TargetConfigError
 from quickcam.uploader.alerts.model import Alert, Hello, Observation, Status, Stored, Tick
 from quickcam.uploader.alerts.pictures import PictureStore
 from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue, backoff
 from quickcam.uploader.alerts.rules import DEFAULT_HEARTBEAT_S, AlertRules, RuleSettings
 from quickcam.uploader.ledger import Ledger
-from quickcam.uploader.status_file import note_status_write
 
 log = logging.getLogger(__name__)
 
@@ -286,16 +285,12 @@ class AlertService:
             "counters": {**self.counters, **self.rules.counters,
                          **({"pictures_dropped": self.pictures.evicted} if self.pictures.evicted else {})},
         }
-        tmp = self.status_path.with_suffix(".tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(status, out)
-            os.replace(tmp, self.status_path)
+        try:  # common/durable.py: atomic, 0600, in place when the disk is full, a directory in its way moved aside
+            moved = durable.write_status(self.status_path, status)
         except OSError as exc:
-            error: OSError | None = exc
+            self._status_failing = note_status_write(log, "alerts", self.status_path, exc, self.counters,
+                                                     self._status_failing,
+                                                     "quickcam status shows the alerts as of the last write")
         else:
-            error = None
-        self._status_failing = note_status_write(log, "alerts", self.status_path, error, self.counters,
-                                                 self._status_failing,
-                                                 "quickcam status shows the alerts as of the last write")
+            self._status_failing = note_status_write(log, "alerts", self.status_path, None, self.counters,
+                                                     self._status_failing, moved=moved)

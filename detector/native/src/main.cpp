@@ -188,21 +188,26 @@ int run(const qc::Config& config, double seconds) {
     };
     const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
     bool status_failing = false;
+    int64_t status_write_failures = 0;  // in the file once a write gets through (common/status_writes.py)
     auto write = [&](bool running) {
         try {
             outbox.ensure_folders();  // a deleted outbox is noticed (and made again) within one interval
         } catch (const std::exception&) {
             // cannot make it: the write below fails and says so
         }
-        StatusWrite written = write_status(status_path, collect(running));
+        Value status = collect(running);
+        status["status_write_failures"] = Value::integer(status_write_failures);
+        StatusWrite written = write_status(status_path, status);
+        // Counted, and said once a streak, in common/status_writes.py's words.
+        if (!written.ok && !status_failing)
+            log::warning("status: cannot write ", status_path, " (", written.error,
+                         "); quickcam status will show this detector as stale until it can");
+        if (!written.ok) ++status_write_failures;
         for (const auto& moved_to : written.moved_to)
             log::error("status: a directory stood where the status file ", status_path, " belongs; moved it to ",
                        moved_to, " (its files kept) and wrote the status again");
-        if (!written.ok && !status_failing)  // once per outage, with the reason (status_file.py's words)
-            log::warning("status: cannot write ", status_path, " (", written.error,
-                         "); quickcam status will show this detector as stale");
-        else if (written.ok && status_failing && written.moved_to.empty())
-            log::info("status: writing ", status_path, " again");
+        if (written.ok && status_failing)
+            log::info("status: writing ", status_path, " again (", status_write_failures, " write(s) failed so far)");
         status_failing = !written.ok;
     };
 

@@ -16,6 +16,7 @@ from quickcam.common.config import Config
 from quickcam.uploader.alerts import topics
 from quickcam.uploader.alerts.model import Alert, CameraView
 from quickcam.uploader.alerts.service import AlertService
+from quickcam.uploader.cli import alert_lines
 from tests.conftest import QUICKCAM, REPO, free_port
 from tests.fakes.mosquitto import Mosquitto, Subscriber, unavailable_reason
 from tests.fakes.notify_server import NotifyServer
@@ -150,6 +151,14 @@ def test_unreachable_broker_is_one_clear_line_and_apprise_alerts_still_go(
     assert len(lines) == 1 and f"cannot reach the broker at 127.0.0.1:{port}" in lines[0]
     assert "mqttSecret4711" not in "\n".join(r.getMessage() for r in caplog.records)
     assert "mqttSecret4711" not in (tmp_path / "state" / "alerts-status.json").read_text()
+    # The motion alert did not reach MQTT (not replayed: MQTT carries state): counted, said, shown. It was not.
+    missed = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "mqtt: not connected" in
+              r.getMessage()]
+    assert missed == ["mqtt: not connected to the broker; alert motion is not published there, nor any until it "
+                      "connects (the Apprise targets are the durable path; counted in quickcam status)"], missed
+    assert json.loads((tmp_path / "state" / "alerts-status.json").read_text())["mqtt"]["alerts_missed"] == 1
+    [shown] = [line for line in alert_lines(tmp_path / "state", time.time()) if line.startswith("mqtt ")]
+    assert shown.endswith("; 1 alert(s) not published while it was not connected"), shown
 
 
 def test_a_broker_that_starts_later_gets_the_current_state(tmp_path: Path) -> None:
