@@ -3,6 +3,7 @@
     .venv/bin/python bench/blob_features.py "water, harsh weather 1"     # a tune-side quiet_artefacts clip
     .venv/bin/python bench/blob_features.py --seed 2 --segment 20         # a quiet-hours segment of a tune seed
     .venv/bin/python bench/blob_features.py --walkers 1                   # water_walkers' clip, seed 1
+    .venv/bin/python bench/blob_features.py --corpus "small before a curtain"   # a corpus clip, tune split
 
 Tune side only (as ``bench/onset_trace.py``): the seeds kept for a gate are
 refused. Every blob ``Persistence`` is shown is measured on the frame the
@@ -25,7 +26,13 @@ motion core judged it (detection-size pixels, before ``_absorb``):
 - ``white``: the share of the changed pixels that the frame shows clipped
   white (CLIPPED and over, at the background's exposure: sky between leaves);
 - ``excess``: the median of |frame - background| over the changed pixels,
-  in thresholds.
+  in thresholds;
+- ``raise``: the busy map's raise (0..1) over the changed pixels; ``reach3``,
+  ``reach4``, ``reach6``, ``reach8``: the share of the changed pixels the busy
+  gate would clear if the background's range were taken over 5 rows and 3,
+  4, 6 or 8 pixels either side instead of 2 (``activity.REACH``; a curtain
+  swings sideways, so the window its hem uncovers lies a few pixels off in
+  the background; benchmarks 7c, branch s11-curtain).
 
 It showed (benchmarks 7c, branch s8-water) that every blob starting a water
 event on the tune side was brighter than the background in all its changed
@@ -54,15 +61,17 @@ from fresh_corpus import FPS, FreshComposer  # noqa: E402
 from quiet_artefacts import VARIANTS, ArtefactComposer  # noqa: E402
 
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
-from quickcam.detector.motion.activity import _overlap  # noqa: E402
+from quickcam.detector.motion.activity import BUSY_FLOOR, BUSY_FULL, BUSY_GAIN, _overlap  # noqa: E402
 from quickcam.detector.motion.base import MotionDetector  # noqa: E402
 from quickcam.detector.motion.glints import is_glint  # noqa: E402
 from quickcam.detector.motion.lighting import CLIPPED, RATIO_OFFSET, ratio_window  # noqa: E402
 
-TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 19, 23, 29)  # quiet-hours seeds looked at; 31, 37: gates
+TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 19, 23, 29, 31, 37)  # quiet-hours seeds looked at; 41, 43: gates
 FEATURES = ("glint", "reg8", "reg16", "reg24", "ring16",
             "fresh", "ncc", "hp", "bright", "white", "fill", "pieces", "largest", "prev", "excess", "score", "area",
-            "departure", "rough", "kept", "soft", "grain", "detail", "calm")
+            "departure", "rough", "kept", "soft", "grain", "detail", "calm", "raise", "reach3", "reach4", "reach6",
+            "reach8")
+REACHES = {"reach3": 3, "reach4": 4, "reach6": 6, "reach8": 8}  # pixels either side, over 5 rows
 Box = tuple[int, int, int, int]
 
 
@@ -144,6 +153,27 @@ def region(busy_map: np.ndarray | None, box: Box, grow: int, cap: float = 0.08, 
     return float((part.sum() - inner.sum()) / max(1, part.size - inner.size))
 
 
+def reach_cleared(normal: np.ndarray, reference: np.ndarray, raise_by: np.ndarray, threshold: float,
+                  mask: np.ndarray, box: Box) -> dict[str, float]:
+    """Per wider reach, the share of the blob's changed pixels a busy place's gate would then clear.
+
+    The gate (``BusyMap.gate``) clears a busy pixel whose value lies within
+    the raised threshold of the background's low-high range over 5x5 pixels;
+    here the range is taken over 5 rows and ``REACHES`` pixels either side.
+    ``reference`` and ``raise_by`` are the gate's own (before the frame is learnt).
+    """
+    x, y, w, h = box
+    pick = mask[y:y + h, x:x + w] > 0
+    row = {"raise": float(raise_by[y:y + h, x:x + w][pick].mean()) if pick.any() else 0.0}
+    limit = threshold * (1.0 + BUSY_GAIN * raise_by)
+    for name, side in REACHES.items():
+        kernel = np.ones((5, 2 * side + 1), np.uint8)
+        excess = np.maximum(cv2.erode(reference, kernel) - normal, normal - cv2.dilate(reference, kernel))
+        cleared = (raise_by > 0) & (excess <= limit)
+        row[name] = float(cleared[y:y + h, x:x + w][pick].mean()) if pick.any() else 0.0
+    return row
+
+
 def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | None = None,
           glints: bool = False) -> list[dict]:
     """Run this code's motion core over ``frames``, measuring every blob shown to ``Persistence``.
@@ -156,8 +186,15 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
     watcher = Watcher(MotionConfig(), RecordingConfig())
     d = watcher.detector
     stash: dict[str, object] = {}
-    blobs_, counts = d._blobs, d.persistence.counts
+    blobs_, counts, gate = d._blobs, d.persistence.counts, d.busy.gate
     rows: list[dict] = []
+
+    def traced_gate(normal, reference, threshold, mask, learn: bool = True, **more: object) -> None:
+        stash["gate_reference"] = reference.copy()  # before the frame is learnt (``_learn`` comes after)
+        gate(normal, reference, threshold, mask, learn, **more)
+        busy = d.busy.busy
+        stash["raise"] = np.clip((busy - BUSY_FLOOR) * (1.0 / (BUSY_FULL - BUSY_FLOOR)), 0.0, 1.0)
+
     index = -1
 
     def traced_blobs(full_width, normal, changed_mask, brightness, relearning, threshold):
@@ -173,6 +210,8 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
             row = measure(stash["normal"], d.reference, stash.get("previous"), stash["mask"], box,
                           stash["threshold"], d.noise or 1.0)
             row.update(noise=d.noise, threshold=stash["threshold"], context=d.light_context)
+            row.update(reach_cleared(stash["normal"], stash["gate_reference"], stash["raise"], stash["threshold"],
+                                     stash["mask"], box))
             glint = is_glint(stash["normal"], d.reference, stash["mask"], box, stash["threshold"],
                              d.config.min_area_fraction * stash["mask"].size)
             row.update(glint=float(glint), reg8=region(busy.before_busy, box, 8),
@@ -188,7 +227,7 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
             rows.append(row)
         return verdicts
 
-    d._blobs, d.persistence.counts = traced_blobs, traced_counts
+    d._blobs, d.persistence.counts, d.busy.gate = traced_blobs, traced_counts, traced_gate
     small_masks: dict[int, np.ndarray] = {}
     for index, item in enumerate(frames):
         frame, mask = item if isinstance(item, tuple) else (item, None)
@@ -240,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help=f"a quiet-hours seed, one of {TUNE_SEEDS}")
     parser.add_argument("--segment", type=int, help="the quiet-hours segment, 1-24")
     parser.add_argument("--walkers", type=int, help="bench/water_walkers.py's clip at this seed")
+    parser.add_argument("--corpus", help="a condition of the corpus's tune split (bench/detection_corpus.py)")
     parser.add_argument("--dump", help="write every blob's row here (JSON lines)")
     parser.add_argument("--glints", action="store_true",
                         help="keep the glint rule on: the events are the detector's (default off: glints measured)")
@@ -247,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.walkers is not None:
         import water_walkers
         frames, people = water_walkers.frames(args.walkers, [], water_walkers.FLICKER, water_walkers.CLOUDS), []
+    elif args.corpus is not None:
+        from detection_corpus import SPLITS, Composer
+        clip = Composer(SPLITS["tune"]).clip(args.corpus)
+        frames, people = clip.frames, clip.people
     elif args.seed is not None:
         if args.seed not in TUNE_SEEDS or args.segment is None:
             print(f"blob_features: --seed must be one of {TUNE_SEEDS}, with --segment", file=sys.stderr)
@@ -265,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump:
         with open(args.dump, "w") as out:
             for row in rows:
-                out.write(json.dumps(row) + "\n")
+                out.write(json.dumps({**row, "people": people}) + "\n")
     summary(rows)
     return 0
 
