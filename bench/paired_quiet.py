@@ -102,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vs", default="main", help="the other core's commit (default main)")
     parser.add_argument("--seeds", type=int, nargs="+", required=True)
     parser.add_argument("--segments", type=int, nargs="+", required=True, help="quiet-hours segments, 1-24")
-    parser.add_argument("--variant", action="store_true", help="also the branch with held blobs that move kept held")
     parser.add_argument("--floor", type=int, help="also the --vs core with one extra re-learning at this frame")
     args = parser.parse_args(argv)
     if set(args.seeds) & set(GATES):
@@ -112,14 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     base.MotionDetector.glints = True
     other = factory_at(args.vs)
     config, recording = MotionConfig(), RecordingConfig()
-    names = ["vs", "branch"] + (["floor"] if args.floor is not None else []) + (["variant"] if args.variant else [])
+    names = ["vs", "branch"] + (["floor"] if args.floor is not None else [])
     totals = {name: [0, 0, 0] for name in names}  # false events, walkers caught, walkers
     print(f"| seed, segment | {args.vs}: false at (s) | branch: false at (s) |"
           + (f" {args.vs} re-learnt at frame {args.floor} |" if args.floor is not None else "")
-          + (" variant: false at (s) |" if args.variant else "")
           + " walkers caught (" + ", ".join(names) + ") | onsets (" + ", ".join(names) + ") | branch: blobs held / "
           "learnt as shading |")
-    print("|---|---|---|" + "---|" * ((args.floor is not None) + args.variant) + "---|---|---|")
+    print("|---|---|---|" + "---|" * (args.floor is not None) + "---|---|---|")
     started = time.monotonic()
     for seed in args.seeds:
         composer = FreshComposer(hours=6, seed=seed)
@@ -129,9 +127,6 @@ def main(argv: list[str] | None = None) -> int:
             watchers = {"vs": Watcher(config, recording, other), "branch": Watcher(config, recording, create_detector)}
             if args.floor is not None:
                 watchers["floor"] = Floor(Watcher(config, recording, other), args.floor)
-            if args.variant:
-                watchers["variant"] = Watcher(config, recording, create_detector)
-                watchers["variant"].detector.shading.release_moved = False
             acted = _count_shading(watchers["branch"].detector)
             index = -1
             for index, frame in enumerate(clip.frames):
