@@ -9,7 +9,9 @@ So each segment is composed once (``bench/fresh_corpus.py``, as
 ``bench/detection_fresh.py --quiet-only`` composes it) and fed, frame by frame,
 to this code's core and to the core at ``--vs`` (``_motion_at.factory_at``),
 each through the detector's own loop (``detection_quality.Watcher``), scored
-as ``detection_fresh`` scores (walkers of the target's size; false events).
+as ``detection_fresh`` scores (walkers of the target's size; false events,
+start-ups begun in the warm-up included). The last column counts this code's
+``shading.StillShading`` verdicts (blobs held, blobs learnt as shading).
 ``--floor F`` adds a third run: the ``--vs`` core with its background replaced
 by frame F once (as ``_absorb`` does), the noise floor a rule's difference
 must clear. Composing is most of a segment's time, so three cores cost little
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, watcher in watchers.items():
                 run = watcher.finish(index)
                 got, _ = fresh_score(run, clip, recording, TARGET_COVER)
-                false = got.false_lighting + got.false_quiet
+                false = got.false_lighting + got.false_quiet + getattr(got, "startup", 0)  # start-ups included
                 totals[name][0] += false
                 totals[name][1] += got.caught
                 totals[name][2] += got.people
