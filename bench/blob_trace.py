@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = persistence.counts
     seen: list[tuple[float, list[Box]]] = []
 
-    def traced(boxes: list[Box], busy, stirred: bool = False) -> list[bool]:
+    def traced(boxes: list[Box], busy, stirred: bool = False, **more: object) -> list[bool]:
         before, moved = list(persistence.before), persistence.moved
-        verdicts = counts(boxes, busy, stirred)
+        verdicts = counts(boxes, busy, stirred, **more)
         second = index / FPS
         if boxes:
             seen.append((second, boxes))

@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     frames: dict[int, list[tuple[Box, float, bool, bool]]] = {}
     index = -1
 
-    def traced(boxes: list[Box], busy, stirred: bool = False) -> list[bool]:
+    def traced(boxes: list[Box], busy, stirred: bool = False, **more: object) -> list[bool]:
         before = list(persistence.before)
-        verdicts = counts(boxes, busy, stirred)
+        verdicts = counts(boxes, busy, stirred, **more)
         frames[index] = [(box, busy.score(box), any(_overlap(box, old) for old in before), ok)
                          for box, ok in zip(boxes, verdicts, strict=True)]
         return verdicts

@@ -163,8 +163,8 @@ def run(seed: int, flicker: float = FLICKER, clouds: float = CLOUDS) -> list[Wal
             f.still += 1
         return verdict
 
-    def traced_counts(boxes, busy, stirred=False):
-        verdicts = counts(boxes, busy, stirred)
+    def traced_counts(boxes, busy, stirred=False, **more):
+        verdicts = counts(boxes, busy, stirred, **more)
         f = now.get("frame")
         if f is not None:
             mine = [(b, v) for b, v in zip(boxes, verdicts, strict=True) if on(b)]

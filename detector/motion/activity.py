@@ -125,15 +125,21 @@ class Persistence:
     def forget(self) -> None:
         self.before, self.moved = [], False
 
-    def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap, stirred: bool = False) -> list[bool]:
+    def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap, stirred: bool = False,
+               held: list[bool] | None = None) -> list[bool]:
         """Per box (detection-size pixels): does it count as motion now? Then remembers ``boxes``.
 
         ``stirred``: other changes in this frame were taken for light (a gust
         turns leaves all over a tree: smooth changes); then a busy blob never
         counts on its first frame, only once the next one overlaps it.
+        ``held``: per box, a change watched for stillness (``shading.StillShading``):
+        it does not count now and does not make this frame one "with motion";
+        it is remembered, so that if it moves next frame it goes on from here.
         """
         verdicts = [not (self.moved or stirred) or busy.score(box) < PERSIST_SCORE
                     or any(_overlap(box, old) for old in self.before) for box in boxes]
+        if held is not None:
+            verdicts = [ok and not hold for ok, hold in zip(verdicts, held, strict=True)]
         self.before, self.moved = boxes, any(verdicts)
         return verdicts
 

@@ -42,6 +42,10 @@ around it are the same for all, so they are written once here:
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a
    gust turning leaves all over a tree) it never counts on its first frame;
+   a smooth, faint change there that is not last frame's motion going on is
+   held while it is watched, and if it stands still for a few frames it is
+   the place's shading (blurred leaves swaying) and learnt at once, as light
+   is (``shading.StillShading``); if it moves it is judged as any blob;
 8. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
@@ -65,6 +69,7 @@ from quickcam.detector.motion.glints import is_glint, is_speck, on_water
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
+from quickcam.detector.motion.shading import StillShading
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
 log = logging.getLogger(__name__)
@@ -148,6 +153,7 @@ class MotionDetector(ABC):
         self.gray: np.ndarray | None = None  # the last frame shrunk, gray and blurred (the view guard reads it)
         self.busy = BusyMap(fps)
         self.persistence = Persistence()
+        self.shading = StillShading()  # a busy place's smooth, faint change that stands still: learnt, not motion
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
             log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
@@ -218,6 +224,7 @@ class MotionDetector(ABC):
         """
         self.reference, self._smoothed = None, None  # (in the dark, no stale frame averaged into the new one)
         self.persistence.forget()
+        self.shading.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = 0
         self._moving = []
@@ -328,6 +335,7 @@ class MotionDetector(ABC):
         """
         self.reset(gray)
         self.persistence.forget()
+        self.shading.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
         self.switch_watch.forget()
@@ -396,14 +404,17 @@ class MotionDetector(ABC):
             else:
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
-        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0)
+        shading = self.shading.judge(small_boxes, self._moving, self.busy, normal, self.reference, changed_mask)
+        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0,
+                                          held=[verdict != "" for verdict in shading])
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:
             self.light_context = self.light_context_frames
-        if lighting or revealed or stood:
-            self._absorb(normal, small_boxes)
+        if lighting or revealed or stood or "shading" in shading:  # (shading is learnt with the rest of the picture)
+            self._absorb(normal, [box for box, verdict in zip(small_boxes, shading, strict=True)
+                                  if verdict != "shading"])
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
                             lighting_blobs=lighting + revealed, global_change=relearning)
 

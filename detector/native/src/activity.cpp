@@ -62,12 +62,15 @@ void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double thres
     }
 }
 
-std::vector<bool> Persistence::counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred) {
+std::vector<bool> Persistence::counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred,
+                                     const std::vector<bool>* held) {
     std::vector<bool> verdicts;
     bool any = false;
-    for (const auto& box : boxes) {
+    for (size_t i = 0; i < boxes.size(); ++i) {
+        const cv::Rect& box = boxes[i];
         bool ok = !(moved_ || stirred) || busy.score(box) < kPersistScore;
         for (size_t k = 0; !ok && k < before_.size(); ++k) ok = (box & before_[k]).area() > 0;
+        if (held && (*held)[i]) ok = false;
         verdicts.push_back(ok);
         any = any || ok;
     }

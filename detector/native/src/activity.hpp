@@ -38,7 +38,10 @@ public:
     // Per box (detection-size pixels): does it count as motion now? Then remembers `boxes`.
     // stirred: other changes of this frame were taken for light (a gust turning leaves all over
     // a tree); then a busy blob never counts on its first frame, only once the next overlaps it.
-    std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false);
+    // held (optional, one per box): a change watched for stillness (shading.hpp's StillShading): it
+    // does not count now, nor makes this frame one "with motion"; it is remembered all the same.
+    std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false,
+                             const std::vector<bool>* held = nullptr);
 
 private:
     std::vector<cv::Rect> before_;

@@ -207,4 +207,25 @@ bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv:
     return percentile(values, 90) < kLightingSlope * departure;  // plain background: a soft outline
 }
 
+bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
+                   const cv::Rect& box) {
+    cv::Mat pick = changed_mask(box) > 0;
+    if (cv::countNonZero(pick) < 16) return false;
+    cv::Rect padded(std::max(0, box.x - 2), std::max(0, box.y - 2), 0, 0);
+    padded.width = std::min(normal.cols, box.x + box.width + 2) - padded.x;
+    padded.height = std::min(normal.rows, box.y + box.height + 2) - padded.y;
+    cv::Mat log_ref, log_ratio;
+    cv::log(reference(padded) + kRatioOffset, log_ref);
+    cv::log(normal(padded) + kRatioOffset, log_ratio);
+    log_ratio -= log_ref;
+    cv::Rect inner(box.x - padded.x, box.y - padded.y, box.width, box.height);
+    double detail, departure, unused;
+    moments(log_ratio(inner), pick, unused, departure);
+    if (departure >= kFaint) return false;  // strong: not shading
+    cv::Mat blurred;
+    cv::GaussianBlur(log_ratio, blurred, cv::Size(0, 0), 1.5);
+    moments(cv::Mat(log_ratio - blurred)(inner), pick, detail, unused);
+    return detail < kLightingRoughness * departure;  // smooth: the shape of light
+}
+
 }  // namespace qc::lighting

@@ -60,4 +60,10 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
                       const cv::Rect& box, bool light_changed);
 
+// shading.py's faint_shading: the change inside `box` is smooth (looks_like_light's first step) and
+// faint (its log ratio's departure under kFaint): a busy place's own shading (shading.hpp).
+constexpr double kFaint = 0.25;  // FAINT
+bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
+                   const cv::Rect& box);
+
 }  // namespace qc::lighting

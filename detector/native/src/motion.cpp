@@ -90,6 +90,7 @@ void RunningAverageMotion::prepare(const cv::Mat& image, bool video_range) {
 void RunningAverageMotion::restart() {
     reference_.release(), smoothed_.release();
     persistence_.forget();
+    shading_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = 0;
     moving_.clear();
@@ -179,6 +180,7 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     // frame; detection goes on from the next one while it learns fast for relearn_s.
     reference_ = gray.clone();
     persistence_.forget();
+    shading_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = light_context_frames_;
     previous_.release();
@@ -313,7 +315,20 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         } else
             boxes.push_back(box), areas.push_back(contour_area);
     }
-    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0);
+    // shading.py's StillShading: a busy place's smooth, faint change is held while watched, and
+    // learnt at once (not motion) once it has stood still for kShadingFrames frames
+    const std::vector<Shading> shading = shading_.judge(boxes, moving_, busy_, normal, reference_, changed_);
+    std::vector<bool> held;
+    std::vector<cv::Rect> keep;
+    bool shaded = false;
+    for (size_t k = 0; k < boxes.size(); ++k) {
+        held.push_back(shading[k] != Shading::none);
+        if (shading[k] == Shading::shading)
+            shaded = true;
+        else
+            keep.push_back(boxes[k]);
+    }
+    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0, &held);
     double area = 0;
     std::vector<cv::Rect> full;
     moving_.clear();
@@ -325,7 +340,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         area += areas[k];
     }
     if (lighting) light_context_ = light_context_frames_;
-    if (lighting || revealed || stood) absorb(normal, boxes);
+    if (lighting || revealed || stood || shaded) absorb(normal, keep);  // (shading learnt with the rest)
     MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);
     out.boxes = std::move(full);
     out.lighting_blobs = lighting + revealed;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "activity.hpp"
+#include "shading.hpp"
 #include "lighting.hpp"
 #include "config.hpp"
 #include "zones.hpp"
@@ -81,6 +82,7 @@ private:
     cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_, keep_;
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
+    StillShading shading_;        // a busy place's smooth, faint change that stands still: learnt, not motion
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
     cv::Mat zone_source_;         // the zone as given; zone_ is it at the detection size (base.py's _set_zone)
