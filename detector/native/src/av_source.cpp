@@ -29,7 +29,8 @@ int64_t steady_ns() {
 }
 }  // namespace
 
-AvSource::AvSource(const CameraConfig& config) : config_(config), pacer_(config.fps), clock_(config.id) {
+AvSource::AvSource(const CameraConfig& config)
+    : config_(config), pacer_(config.fps), clock_(config.id), damaged_(config.id) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
     started_ns_ = footage_ns();
@@ -90,6 +91,7 @@ bool AvSource::open() {
     if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
     opened_bytes_ = c.source == "file" ? avio_size(format_->pb) : -1;  // a smaller one at the end was cut short
     log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
+    damaged_.opened();
     if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
     if (c.source == "stream") read_burst();
     return true;
@@ -184,12 +186,24 @@ bool AvSource::given_before() {
     return false;
 }
 
+bool AvSource::keyframe() const {
+#ifdef AV_FRAME_FLAG_KEY
+    return (decoded_->flags & AV_FRAME_FLAG_KEY) != 0;
+#else
+    return decoded_->key_frame != 0;
+#endif
+}
+
 // The next decoded picture, or false at the end of the input (or on an error).
 bool AvSource::decode_next() {
     while (true) {
         int code = avcodec_receive_frame(decoder_, decoded_);
         if (code == 0) {
+            // FFmpeg 5 says concealed macroblocks in decode_error_flags, FFmpeg 7 and PyAV's also in the flag
+            bool corrupt = (decoded_->flags & AV_FRAME_FLAG_CORRUPT) != 0 || decoded_->decode_error_flags != 0;
+            if (!corrupt) damaged_.decoded(keyframe());  // a keyframe decoded again after a reopen is whole too
             if (given_before()) continue;
+            if (corrupt) damaged_.damaged();  // parts of the picture could not be read: analysed as it is
             shown_pts_ = decoded_->best_effort_timestamp;
             ++shown_frames_;
             return true;
@@ -219,7 +233,7 @@ bool AvSource::decode_next() {
             if (config_.source == "stream" && ticks != AV_NOPTS_VALUE)  // checked against the footage clock
                 packet_ns_ = clock_.wall_ns(stream_ns(ticks), last_ns_, int64_t(1e9 / fps), true, held_ns,
                                             held_ns.has_value());
-            avcodec_send_packet(decoder_, packet_);
+            if (avcodec_send_packet(decoder_, packet_) < 0) damaged_.damaged();  // recording keeps it as it came
         }
         av_packet_unref(packet_);
     }
@@ -295,11 +309,7 @@ bool AvSource::read(Frame& frame) {
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
     frame.time_ns = frame_time_ns();
     frame.index = index_++;
-#ifdef AV_FRAME_FLAG_KEY
-    frame.keyframe = (decoded_->flags & AV_FRAME_FLAG_KEY) ? 1 : 0;
-#else
-    frame.keyframe = decoded_->key_frame ? 1 : 0;
-#endif
+    frame.keyframe = keyframe() ? 1 : 0;
     return true;
 }
 

@@ -300,6 +300,7 @@ Value CameraPipeline::status_value() {
         {"write_failures", Value::integer(counts.failed)},
         {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording)},
         {"snapshots_replaced", Value::integer(counts.replaced)},
+        {"damaged_packets", Value::integer(source_->damaged_packets())},
         {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
         {"loops", Value::map({{capturing_.name(), capturing_.as_status()}, {recording_.name(), recording_.as_status()}})},
     });
