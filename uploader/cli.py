@@ -167,7 +167,8 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         ("not_recorded", "frame(s) not recorded"),
         ("snapshots_replaced", "snapshot(s) dropped (the disk refused them; each event's first and newest kept)"),
         ("view_faults", "time(s) the camera could not see (covered, turned away or frozen)"),
-        ("damaged_packets", "damaged packet(s) (detection blind until the next keyframe; recorded as they came)"))
+        ("damaged_packets", "damaged packet(s) (detection blind until the next keyframe; recorded as they came)"),
+        ("snapshots_failed", "snapshot(s) failed (JPEG encoding or writing them; each logged by the detector)"))
         if info.get(key)]
     if lost:
         line += f"; since start: {', '.join(lost)}"
