@@ -159,6 +159,7 @@ class AvSource:
         self.idle_keys = None
         if self.decode and self._keyframes_only_applies():
             self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
+            self.idle_keys.damaged = self.damaged.damaged  # counted as the packets decoded for detection
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
                  self._name(), context.name, self.width, self.height, self.fps, self.mode,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
