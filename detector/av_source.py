@@ -159,7 +159,7 @@ class AvSource:
         self.idle_keys = None
         if self.decode and self._keyframes_only_applies():
             self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
-            self.idle_keys.damaged = self.damaged.damaged  # counted as the packets decoded for detection
+            self.idle_keys.damaged = lambda: self.damaged.damaged(self.last_ns)  # as those decoded for detection
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
                  self._name(), context.name, self.width, self.height, self.fps, self.mode,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
@@ -458,7 +458,7 @@ class AvSource:
             decoded_frames = self.stream.codec_context.decode(packet)
         except Exception as exc:  # a damaged packet: the next keyframe recovers; recording keeps it
             log.debug("camera %s: a packet did not decode: %s", self.config.id, exc)
-            self.damaged.damaged()
+            self.damaged.damaged(self.last_ns)
             return
         for decoded in decoded_frames:
             self._frame(decoded)
@@ -495,16 +495,16 @@ class AvSource:
                                    self.config.motion.detection_width)
         if frame is None:
             log.debug("camera %s: a JPEG frame did not decode", self.config.id)
-            self.damaged.damaged("JPEG frame")
+            self.damaged.damaged(packet.pts_ns, "JPEG frame")
             return
-        self.damaged.decoded(keyframe=True)  # each JPEG stands alone
+        self.damaged.decoded(True, packet.pts_ns)  # each JPEG stands alone
         self.frames.append(frame)
         self.frame_index += 1
         self.picture_at, self.pictures = time.monotonic(), self.pictures + 1
 
     def _frame(self, decoded: Any) -> None:
         if not decoded.is_corrupt:  # a keyframe decoded again after a reopen is whole all the same
-            self.damaged.decoded(decoded.key_frame)
+            self.damaged.decoded(decoded.key_frame, self.last_ns)
         if self.skip_pts is not None and decoded.pts is not None:
             if decoded.pts <= self.skip_pts:  # resumed: decoded (and queued or read) before the error
                 return
@@ -512,7 +512,7 @@ class AvSource:
         if decoded.pts is not None:
             self.shown_pts = decoded.pts
         if decoded.is_corrupt:  # decoded, but parts of the picture could not be read (still analysed as it is)
-            self.damaged.damaged()
+            self.damaged.damaged(self.last_ns)
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
         if self.frames and stamp <= self.frames[-1].time_ns:
             stamp = self.frames[-1].time_ns + 1

@@ -4,8 +4,10 @@ A damaged stream (a bitrate the network cannot carry) leaves packets whose macro
 decoder cannot read: FFmpeg flags their pictures corrupt, or the packet fails to decode.
 Passthrough recording keeps the packets as they came, but detection was blind until the next
 keyframe and nothing said so: the Python detector logged it at debug level, the native one
-not at all. Each detector here analyses a real H.264 file whose P-frames 25-34 have the middle
-third of their bytes inverted (keyframes every 2 s at 10 fps: the next at frame 40).
+not at all. Each detector here analyses a real H.264 file whose P-frames 25-34 and 45-54 have the
+middle third of their bytes inverted (keyframes every 2 s at 10 fps): two bursts less than 10 s
+apart are one streak (a stream damaged in every GOP is one warning, not one a second), which ends
+at the first clean keyframe 10 s after the last damaged packet (frame 160).
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from tests.fakes.h264 import damage_h264, write_h264
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
-DAMAGED = range(25, 35)  # packets in decode order, all P-frames
+DAMAGED = [*range(25, 35), *range(45, 55)]  # packets in decode order, all P-frames
 
 
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_damaged_packets_are_counted_said_once_a_streak_and_shown_by_quickcam_status(
         tmp_path: Path, detector: str) -> None:
-    clean = write_h264(tmp_path / "clean.mp4", 6.0, fps=10.0, gop_s=2.0)
+    clean = write_h264(tmp_path / "clean.mp4", 17.0, fps=10.0, gop_s=2.0)
     video = damage_h264(clean, tmp_path / "damaged.mp4", DAMAGED)
     endpoint = private_endpoint(tmp_path)
     (tmp_path / "quickcam.toml").write_text(
@@ -46,14 +48,16 @@ def test_damaged_packets_are_counted_said_once_a_streak_and_shown_by_quickcam_st
     assert run.returncode == 0, log
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
     damaged = camera.get("damaged_packets")
-    assert damaged is not None and 5 <= damaged <= len(DAMAGED), (camera, log)  # FFmpeg flags most of them
-    warnings = [line for line in log.splitlines() if "did not decode cleanly" in line]
+    assert damaged is not None and 10 <= damaged <= len(DAMAGED), (camera, log)  # FFmpeg flags most of them
+    warnings = [line for line in log.splitlines() if "did not decode cleanly at" in line]
     assert len(warnings) == 1, log  # one a streak, not one a packet
     assert "WARNING" in warnings[0] or "level=warning" in warnings[0], warnings
     assert ("camera cam0: a packet did not decode cleanly at " in warnings[0]
             and "(a damaged stream: detection is blind until the next keyframe, recording keeps the packets; "
                 "check the camera's bitrate and the network to it)" in warnings[0]), warnings
-    assert f"camera cam0: decoding works again from a keyframe; {damaged} packet(s) did not decode since " in log, log
+    ended = [line for line in log.splitlines() if "no damaged packet for 10 s" in line]
+    assert len(ended) == 1 and f"camera cam0: no damaged packet for 10 s; {damaged} packet(s) did not decode cleanly " \
+        f"from " in ended[0] and f"({damaged} since start)" in ended[0], log
     with uploader.lock:
         heard = [status.get("damaged_packets", 0) for status in uploader.cameras]
     assert heard and max(heard) <= damaged, heard  # the heartbeat carries it (the schema knows the field)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from fractions import Fraction
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def write_covered_lens(path: Path, clear_s: float, covered_s: float, fps: float 
     return path
 
 
-def damage_h264(source: Path, path: Path, packets: range) -> Path:
+def damage_h264(source: Path, path: Path, packets: Collection[int]) -> Path:
     """``source`` remuxed to ``path`` with the middle third of each P-frame packet in ``packets`` inverted
     (numbers in decode order): what a camera's bitrate the network cannot carry leaves of its stream.
 

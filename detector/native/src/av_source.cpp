@@ -201,9 +201,9 @@ bool AvSource::decode_next() {
         if (code == 0) {
             // FFmpeg 5 says concealed macroblocks in decode_error_flags, FFmpeg 7 and PyAV's also in the flag
             bool corrupt = (decoded_->flags & AV_FRAME_FLAG_CORRUPT) != 0 || decoded_->decode_error_flags != 0;
-            if (!corrupt) damaged_.decoded(keyframe());  // a keyframe decoded again after a reopen is whole too
+            if (!corrupt) damaged_.decoded(keyframe(), given_ns_);  // a keyframe decoded again after a reopen is whole too
             if (given_before()) continue;
-            if (corrupt) damaged_.damaged();  // parts of the picture could not be read: analysed as it is
+            if (corrupt) damaged_.damaged(given_ns_);  // parts of the picture could not be read: analysed as it is
             shown_pts_ = decoded_->best_effort_timestamp;
             ++shown_frames_;
             return true;
@@ -233,7 +233,7 @@ bool AvSource::decode_next() {
             if (config_.source == "stream" && ticks != AV_NOPTS_VALUE)  // checked against the footage clock
                 packet_ns_ = clock_.wall_ns(stream_ns(ticks), last_ns_, int64_t(1e9 / fps), true, held_ns,
                                             held_ns.has_value());
-            if (avcodec_send_packet(decoder_, packet_) < 0) damaged_.damaged();  // recording keeps it as it came
+            if (avcodec_send_packet(decoder_, packet_) < 0) damaged_.damaged(given_ns_);  // recording keeps it as it came
         }
         av_packet_unref(packet_);
     }
@@ -307,7 +307,7 @@ bool AvSource::read(Frame& frame) {
     }
     to_frame(frame);
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
-    frame.time_ns = frame_time_ns();
+    frame.time_ns = given_ns_ = frame_time_ns();
     frame.index = index_++;
     frame.keyframe = keyframe() ? 1 : 0;
     return true;

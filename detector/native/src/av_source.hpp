@@ -69,6 +69,7 @@ private:
     int64_t packet_ns_ = 0;   // the last packet's time on the footage clock (0: none timed yet since the open)
     int64_t first_ns_ = 0;    // the first timed packet read ahead at the open, on the footage clock (0: none)
     int64_t last_ns_ = 0;     // the last frame's time given
+    int64_t given_ns_ = 0;    // the last frame's time handed on, whatever the source (damaged packets' times)
     int64_t opened_bytes_ = -1;  // a file's size when it last opened
     std::string read_error_;     // why the last read of a file failed before its end ("" when it did not)
     // A file reopened after a read error resumes (resume()): what this pass of it read and handed on, and
