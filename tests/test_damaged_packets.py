@@ -51,6 +51,7 @@ def test_damaged_packets_are_counted_said_once_a_streak_and_shown_by_quickcam_st
     assert damaged is not None and 10 <= damaged <= len(DAMAGED), (camera, log)  # FFmpeg flags most of them
     warnings = [line for line in log.splitlines() if "did not decode cleanly at" in line]
     assert len(warnings) == 1, log  # one a streak, not one a packet
+    assert "error while decoding MB" not in log, log  # FFmpeg's own lines, one a macroblock (native: once encoding)
     assert "WARNING" in warnings[0] or "level=warning" in warnings[0], warnings
     assert ("camera cam0: a packet did not decode cleanly at " in warnings[0]
             and "(a damaged stream: detection is blind until the next keyframe, recording keeps the packets; "

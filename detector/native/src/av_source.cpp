@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -13,6 +14,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/log.h>
 #include <libswscale/swscale.h>
 }
 
@@ -23,6 +25,16 @@ namespace qc {
 namespace {
 constexpr int64_t kStreamTimeoutNs = 10'000'000'000;  // fail fast instead of hanging on a dead stream
 constexpr double kBurstMaxS = 10;  // a stream's packets read ahead at its open: at most this long (FFmpeg probes 5 s)
+
+// FFmpeg's own lines from decoders are dropped whatever the global level (encoder.cpp raises it to errors for the
+// encoder's): a damaged stream made them a flood of raw "[h264 @ 0x…] error while decoding MB" lines on stderr, one
+// per macroblock, out of the log's format. Those packets are counted and said once a streak (damaged_packets.hpp).
+void without_decoder_lines(void* context, int level, const char* format, va_list args) {
+    const AVClass* kind = context ? *static_cast<const AVClass* const*>(context) : nullptr;
+    if (kind && (kind->get_category ? kind->get_category(context) : kind->category) == AV_CLASS_CATEGORY_DECODER)
+        return;
+    av_log_default_callback(context, level, format, args);
+}
 
 int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -56,6 +68,7 @@ bool AvSource::open() {
     if (c.source == "file" && !std::filesystem::is_regular_file(c.path, unusable)) return false;
     opened_ns_ = footage_ns();
     av_log_set_level(AV_LOG_QUIET);
+    av_log_set_callback(&without_decoder_lines);
     format_ = avformat_alloc_context();
     if (!format_) return false;
     format_->interrupt_callback = {&AvSource::interrupt, this};
