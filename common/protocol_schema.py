@@ -259,6 +259,8 @@ CAMERA_STATUS_FIELDS = (
     Field("write_failures", "int", False, _between(0, INT64_MAX)),
     Field("not_recorded", "int", False, _between(0, INT64_MAX)),
     Field("snapshots_replaced", "int", False, _between(0, INT64_MAX)),
+    Field("damaged_packets", "int", False, _between(0, INT64_MAX)),
+    Field("snapshots_failed", "int", False, _between(0, INT64_MAX)),
     Field("loops", "map", False),  # loop name -> loop status; for a person: its content is not checked
 )
 _face = _submap(FACE_FIELDS, "face")

@@ -40,6 +40,7 @@ from typing import Any
 from quickcam.common.config import CameraConfig
 from quickcam.detector.av_stream import PASSTHROUGH_CODECS, Packet, StreamInfo, decide_mode, parameters_of, probe_gop_ns
 from quickcam.detector.clock import footage_ns
+from quickcam.detector.damaged_packets import DamagedPackets
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
 from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
@@ -98,6 +99,7 @@ class AvSource:
         self.idle_keys: IdleKeyframes | None = None  # idle_keyframes_only: keyframes only while detection is idle
         self.every_frame: Callable[[], bool] = lambda: True  # the detect stage: does it want every frame now?
         self.heartbeat: Callable[[], None] = lambda: None  # the capture loop's beat, for packets not decoded
+        self.damaged = DamagedPackets(config.id)  # packets that did not decode cleanly: counted, said a streak
 
     # -- opening ----------------------------------------------------------------
     def open(self) -> bool:
@@ -149,6 +151,7 @@ class AvSource:
                       if p.dts is not None or p.pts is not None]
             self.stream_clock.restart(opened_anchor(handed, self.opened_ns), max(self.last_ns, self.shown_ns))
         self.lost_why, self.picture_at, self.pictures = "", time.monotonic(), 0  # after the keyframe probe
+        self.damaged.opened()
         self.recent = None
         if self.decode and self.config.fast_decode and self.mode == "passthrough":  # never for frames re-encoded
             context.options = {"skip_loop_filter": "all"}  # no deblocking: section 12d of docs/benchmarks.md
@@ -156,6 +159,7 @@ class AvSource:
         self.idle_keys = None
         if self.decode and self._keyframes_only_applies():
             self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
+            self.idle_keys.damaged = lambda: self.damaged.damaged(self.last_ns)  # as those decoded for detection
         log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
                  self._name(), context.name, self.width, self.height, self.fps, self.mode,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
@@ -446,10 +450,15 @@ class AvSource:
             if self.pacer:  # a file paced as a camera: each packet takes its time, decoded or not
                 self.pacer.wait()
             return
+        self._decode(packet)
+
+    def _decode(self, packet: Any) -> None:
+        """Decode a packet for detection; one that does not decode is counted (``DamagedPackets``)."""
         try:
             decoded_frames = self.stream.codec_context.decode(packet)
         except Exception as exc:  # a damaged packet: the next keyframe recovers; recording keeps it
             log.debug("camera %s: a packet did not decode: %s", self.config.id, exc)
+            self.damaged.damaged(self.last_ns)
             return
         for decoded in decoded_frames:
             self._frame(decoded)
@@ -458,13 +467,7 @@ class AvSource:
         """A packet read before a reopen, decoded only as the reference of those after it."""
         if not self.decode or (self.info is not None and self.info.codec == "mjpeg"):
             return
-        try:
-            decoded_frames = self.stream.codec_context.decode(packet)
-        except Exception as exc:  # as in _take: the next keyframe recovers
-            log.debug("camera %s: a packet did not decode: %s", self.config.id, exc)
-            return
-        for decoded in decoded_frames:
-            self._frame(decoded)  # one the old decoder still held is new; the others are skipped there
+        self._decode(packet)  # a frame the old decoder still held is new; the others are skipped in _frame
 
     def _watch_keyframes(self, keyframe: bool, time_ns: int) -> None:
         """Say so when keyframes stop coming: the open segment then grows until the next one."""
@@ -492,18 +495,24 @@ class AvSource:
                                    self.config.motion.detection_width)
         if frame is None:
             log.debug("camera %s: a JPEG frame did not decode", self.config.id)
+            self.damaged.damaged(packet.pts_ns, "JPEG frame")
             return
+        self.damaged.decoded(True, packet.pts_ns)  # each JPEG stands alone
         self.frames.append(frame)
         self.frame_index += 1
         self.picture_at, self.pictures = time.monotonic(), self.pictures + 1
 
     def _frame(self, decoded: Any) -> None:
+        if not decoded.is_corrupt:  # a keyframe decoded again after a reopen is whole all the same
+            self.damaged.decoded(decoded.key_frame, self.last_ns)
         if self.skip_pts is not None and decoded.pts is not None:
             if decoded.pts <= self.skip_pts:  # resumed: decoded (and queued or read) before the error
                 return
             self.skip_pts = None
         if decoded.pts is not None:
             self.shown_pts = decoded.pts
+        if decoded.is_corrupt:  # decoded, but parts of the picture could not be read (still analysed as it is)
+            self.damaged.damaged(self.last_ns)
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
         if self.frames and stamp <= self.frames[-1].time_ns:
             stamp = self.frames[-1].time_ns + 1

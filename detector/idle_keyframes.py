@@ -34,6 +34,7 @@ class IdleKeyframes:
         self.sparse = False  # this GOP: only its keyframe was decoded
         self.skipped: list[Any] = []  # this GOP's packets not decoded yet
         self.skipped_total = 0
+        self.damaged: Callable[[], None] = lambda: None  # a packet caught up that did not decode cleanly
 
     def skip(self, packet: Any, keyframe: bool, context: Any) -> bool:
         """True if ``packet`` is not decoded now; catches the decoder up when every frame is wanted again."""
@@ -50,8 +51,13 @@ class IdleKeyframes:
         self.sparse = False  # motion: this GOP's references first, then every frame from this packet on
         for early in self.skipped:
             try:
-                context.decode(early)  # frames not handed on: they are past
+                caught_up = context.decode(early)  # frames not handed on: they are past
             except Exception as exc:  # a damaged packet: the next keyframe recovers
                 log.debug("camera %s: catching up a skipped packet failed: %s", self.camera_id, exc)
+                self.damaged()
+                continue
+            for frame in caught_up:
+                if frame.is_corrupt:  # a reference of the frames to come is broken
+                    self.damaged()
         self.skipped.clear()
         return False

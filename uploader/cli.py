@@ -166,7 +166,9 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
     lost = [f"{info[key]} {words}" for key, words in (
         ("not_recorded", "frame(s) not recorded"),
         ("snapshots_replaced", "snapshot(s) dropped (the disk refused them; each event's first and newest kept)"),
-        ("view_faults", "time(s) the camera could not see (covered, turned away or frozen)"))
+        ("view_faults", "time(s) the camera could not see (covered, turned away or frozen)"),
+        ("damaged_packets", "damaged packet(s) (detection blind until the next keyframe; recorded as they came)"),
+        ("snapshots_failed", "snapshot(s) failed (JPEG encoding or writing them; each logged by the detector)"))
         if info.get(key)]
     if lost:
         line += f"; since start: {', '.join(lost)}"
@@ -204,6 +206,10 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     failed_writes = live.get("counters", {}).get("status_write_failures")
     if failed_writes:  # common/status_writes.py: counted, each streak logged
         lines.append(f"uploader: {failed_writes} status write(s) failed (each streak logged by the uploader)")
+    replies_lost = live.get("counters", {}).get("reply_lost")
+    if replies_lost:  # receiver.py: an answer ZeroMQ would not take (the detector gone, or not reading)
+        lines.append(f"uploader: {replies_lost} reply(ies) to a detector could not be sent (it had gone or was not "
+                     "reading; a detector that is still there sends the message again)")
     if det:
         lines.append(detector_line(det, now))
         if det.get("status_write_failures"):  # the same, by either detector

@@ -213,7 +213,11 @@ class Receiver:
             sock.send_multipart([peer, *frames], flags=zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             self.counters["reply_lost"] += 1
-            log.debug("receiver: could not reply to a peer (%s); it will retransmit", exc)
+            lost = self.counters["reply_lost"]
+            if lost % 100 == 1:  # the first, then one line a hundred: a flood of them is one line, not thousands
+                log.warning("receiver: could not answer a detector (%s: it has gone, or reads no answers); "
+                            "%d answer(s) not sent so far (quickcam status shows the count); a detector still there "
+                            "sends the message again", exc, lost)
 
     def _check_ledger(self, ledger: Ledger) -> None:
         """A ledger deleted (or replaced) under us is written back, and footage waits in the detectors until a restart

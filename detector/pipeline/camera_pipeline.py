@@ -159,6 +159,12 @@ class CameraPipeline:
         problems.pop("capture", None)
         return f"capture loop failed ({capture.last_error}; {capture.errors} failure(s) so far)"
 
+    def _damaged_packets(self) -> int:
+        """Packets the detection source's decoder found damaged since start (``damaged_packets.py``); 0 for a
+        source that decodes nothing itself (the demo, OpenCV's)."""
+        damaged = getattr(self.source, "damaged", None)
+        return damaged.count if damaged is not None else 0
+
     def status(self) -> dict[str, Any]:
         """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
 
@@ -194,6 +200,7 @@ class CameraPipeline:
         status.update(state=state, fault=error_text(fault, FAULT_MAX), write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
+                      damaged_packets=self._damaged_packets(),
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})
         mode = getattr(self.record_source, "mode", "reencode")
         if mode:

@@ -280,10 +280,7 @@ class DetectStage:
                      result.area_fraction, len(result.boxes))
         from_ns = self._first_pre_roll_ns()
         self.buffer.hold(from_ns)
-        try:
-            self._snapshot(frame, result, faces, 0)  # before anything else of the event
-        except Exception:  # the event is recorded all the same; DiskWrites handles a full disk itself
-            log.exception("camera %s: the onset snapshot of event %s failed", self.camera.id, self.event_id)
+        self._snapshot(frame, result, faces, 0)  # before anything else of the event
         self.snapshots, self.best_area, self.last_snapshot_ns = 1, result.area_fraction, frame.time_ns
         self.onset_taken = True
         self.best_face = max((w * h for _, _, w, h in faces), default=0)
@@ -311,11 +308,26 @@ class DetectStage:
         self.buffer.notify()
 
     def _snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> None:
+        """Make and commit a snapshot; one that fails is counted (``snapshots_failed``) and logged, and the event
+        is recorded all the same (``DiskWrites`` holds one a full disk refuses: that is not a failure here)."""
+        try:
+            made = self._make_snapshot(frame, result, faces, number)
+        except Exception:
+            self.stats.snapshots_failed += 1
+            log.exception("camera %s: snapshot %d of event %s failed (%d snapshot(s) failed since start)",
+                          self.camera.id, number, self.event_id, self.stats.snapshots_failed)
+            return
+        if not made:
+            self.stats.snapshots_failed += 1
+            log.error("camera %s: JPEG encoding of snapshot %d of event %s failed (%d snapshot(s) failed since start)",
+                      self.camera.id, number, self.event_id, self.stats.snapshots_failed)
+
+    def _make_snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> bool:
+        """False when the JPEG encoding failed; raises what the commit raises."""
         image = frame.picture()  # the one frame needed, at full size and quality
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.rec.snapshot_quality])
         if not ok:
-            log.error("camera %s: JPEG encoding of snapshot %d failed", self.camera.id, number)
-            return
+            return False
         payload = jpeg.tobytes()
         height, width = image.shape[:2]
         header = protocol.make_header(
@@ -326,3 +338,4 @@ class DetectStage:
         )
         header["time_ms"] = frame.time_ns // 1_000_000
         self.disk.commit_snapshot(header, payload)
+        return True

@@ -31,10 +31,12 @@ class CameraStats:
     view_fault: str = ""  # what the camera cannot see, in words, while it cannot
     view_faults: int = 0  # view faults since start
     faces_off: str = ""  # why faces are off although configured (a model that cannot be used), with the fix
+    snapshots_failed: int = 0  # snapshots not made: their JPEG encoding or their write failed (not a full disk)
 
     def as_status(self) -> dict:
         return {"state": self.state, "dark": self.dark, "fps": round(self.fps, 2), "frames": self.frames,
                 "dropped": self.dropped, "dropped_recording": self.dropped_recording,
                 "width": self.width, "height": self.height, "events": self.events,
                 "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces,
-                "recording": self.recording, "view": self.view, "view_faults": self.view_faults}
+                "recording": self.recording, "view": self.view, "view_faults": self.view_faults,
+                "snapshots_failed": self.snapshots_failed}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,4 +96,30 @@ def write_covered_lens(path: Path, clear_s: float, covered_s: float, fps: float 
                 output.mux(packet)
         for packet in stream.encode():
             output.mux(packet)
+    return path
+
+
+def damage_h264(source: Path, path: Path, packets: Collection[int]) -> Path:
+    """``source`` remuxed to ``path`` with the middle third of each P-frame packet in ``packets`` inverted
+    (numbers in decode order): what a camera's bitrate the network cannot carry leaves of its stream.
+
+    The decoder still reads the packets' framing and the slice headers, then finds their macroblocks
+    damaged (FFmpeg flags the pictures corrupt); a keyframe after them decodes whole again.
+    """
+    with av.open(str(source)) as given, av.open(str(path), mode="w", format="mp4") as output:
+        stream = given.streams.video[0]
+        copy = output.add_stream_from_template(stream)
+        number = 0
+        for packet in given.demux(stream):
+            if packet.size == 0:
+                continue
+            data = bytearray(bytes(packet))
+            if number in packets and not packet.is_keyframe:
+                third = len(data) // 3
+                data[third:2 * third] = bytes(b ^ 0xFF for b in data[third:2 * third])
+            damaged = av.Packet(bytes(data))
+            damaged.pts, damaged.dts, damaged.time_base = packet.pts, packet.dts, packet.time_base
+            damaged.is_keyframe, damaged.stream = packet.is_keyframe, copy
+            output.mux(damaged)
+            number += 1
     return path

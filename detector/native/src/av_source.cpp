@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -13,6 +14,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/log.h>
 #include <libswscale/swscale.h>
 }
 
@@ -24,12 +26,23 @@ namespace {
 constexpr int64_t kStreamTimeoutNs = 10'000'000'000;  // fail fast instead of hanging on a dead stream
 constexpr double kBurstMaxS = 10;  // a stream's packets read ahead at its open: at most this long (FFmpeg probes 5 s)
 
+// FFmpeg's own lines from decoders are dropped whatever the global level (encoder.cpp raises it to errors for the
+// encoder's): a damaged stream made them a flood of raw "[h264 @ 0x…] error while decoding MB" lines on stderr, one
+// per macroblock, out of the log's format. Those packets are counted and said once a streak (damaged_packets.hpp).
+void without_decoder_lines(void* context, int level, const char* format, va_list args) {
+    const AVClass* kind = context ? *static_cast<const AVClass* const*>(context) : nullptr;
+    if (kind && (kind->get_category ? kind->get_category(context) : kind->category) == AV_CLASS_CATEGORY_DECODER)
+        return;
+    av_log_default_callback(context, level, format, args);
+}
+
 int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
 
-AvSource::AvSource(const CameraConfig& config) : config_(config), pacer_(config.fps), clock_(config.id) {
+AvSource::AvSource(const CameraConfig& config)
+    : config_(config), pacer_(config.fps), clock_(config.id), damaged_(config.id) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
     started_ns_ = footage_ns();
@@ -55,6 +68,7 @@ bool AvSource::open() {
     if (c.source == "file" && !std::filesystem::is_regular_file(c.path, unusable)) return false;
     opened_ns_ = footage_ns();
     av_log_set_level(AV_LOG_QUIET);
+    av_log_set_callback(&without_decoder_lines);
     format_ = avformat_alloc_context();
     if (!format_) return false;
     format_->interrupt_callback = {&AvSource::interrupt, this};
@@ -90,6 +104,7 @@ bool AvSource::open() {
     if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
     opened_bytes_ = c.source == "file" ? avio_size(format_->pb) : -1;  // a smaller one at the end was cut short
     log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
+    damaged_.opened();
     if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
     if (c.source == "stream") read_burst();
     return true;
@@ -184,12 +199,24 @@ bool AvSource::given_before() {
     return false;
 }
 
+bool AvSource::keyframe() const {
+#ifdef AV_FRAME_FLAG_KEY
+    return (decoded_->flags & AV_FRAME_FLAG_KEY) != 0;
+#else
+    return decoded_->key_frame != 0;
+#endif
+}
+
 // The next decoded picture, or false at the end of the input (or on an error).
 bool AvSource::decode_next() {
     while (true) {
         int code = avcodec_receive_frame(decoder_, decoded_);
         if (code == 0) {
+            // FFmpeg 5 says concealed macroblocks in decode_error_flags, FFmpeg 7 and PyAV's also in the flag
+            bool corrupt = (decoded_->flags & AV_FRAME_FLAG_CORRUPT) != 0 || decoded_->decode_error_flags != 0;
+            if (!corrupt) damaged_.decoded(keyframe(), given_ns_);  // a keyframe decoded again after a reopen is whole too
             if (given_before()) continue;
+            if (corrupt) damaged_.damaged(given_ns_);  // parts of the picture could not be read: analysed as it is
             shown_pts_ = decoded_->best_effort_timestamp;
             ++shown_frames_;
             return true;
@@ -219,7 +246,7 @@ bool AvSource::decode_next() {
             if (config_.source == "stream" && ticks != AV_NOPTS_VALUE)  // checked against the footage clock
                 packet_ns_ = clock_.wall_ns(stream_ns(ticks), last_ns_, int64_t(1e9 / fps), true, held_ns,
                                             held_ns.has_value());
-            avcodec_send_packet(decoder_, packet_);
+            if (avcodec_send_packet(decoder_, packet_) < 0) damaged_.damaged(given_ns_);  // recording keeps it as it came
         }
         av_packet_unref(packet_);
     }
@@ -293,13 +320,9 @@ bool AvSource::read(Frame& frame) {
     }
     to_frame(frame);
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
-    frame.time_ns = frame_time_ns();
+    frame.time_ns = given_ns_ = frame_time_ns();
     frame.index = index_++;
-#ifdef AV_FRAME_FLAG_KEY
-    frame.keyframe = (decoded_->flags & AV_FRAME_FLAG_KEY) ? 1 : 0;
-#else
-    frame.keyframe = decoded_->key_frame ? 1 : 0;
-#endif
+    frame.keyframe = keyframe() ? 1 : 0;
     return true;
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "damaged_packets.hpp"
 #include "pacer.hpp"
 #include "sources.hpp"
 #include "stream_clock.hpp"
@@ -31,6 +32,7 @@ public:
     bool read(Frame& frame) override;
     void close() override;
     std::string name() const override;
+    int64_t damaged_packets() const override { return damaged_.count(); }
 
 private:
     static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline
@@ -45,6 +47,7 @@ private:
     std::string shrunk() const;
     void resume();
     bool given_before();
+    bool keyframe() const;  // the picture just decoded is a keyframe
 
     CameraConfig config_;
     Pacer pacer_;
@@ -66,12 +69,14 @@ private:
     int64_t packet_ns_ = 0;   // the last packet's time on the footage clock (0: none timed yet since the open)
     int64_t first_ns_ = 0;    // the first timed packet read ahead at the open, on the footage clock (0: none)
     int64_t last_ns_ = 0;     // the last frame's time given
+    int64_t given_ns_ = 0;    // the last frame's time handed on, whatever the source (damaged packets' times)
     int64_t opened_bytes_ = -1;  // a file's size when it last opened
     std::string read_error_;     // why the last read of a file failed before its end ("" when it did not)
     // A file reopened after a read error resumes (resume()): what this pass of it read and handed on, and
     // after a reopen what is decoded again only as references. INT64_MIN is AV_NOPTS_VALUE: none.
     int64_t taken_dts_ = INT64_MIN, shown_pts_ = INT64_MIN, skip_pts_ = INT64_MIN;
     int64_t shown_frames_ = 0, skip_frames_ = 0;
+    DamagedPackets damaged_;  // counted since start, each streak said once (damaged_packets.hpp)
 };
 
 }  // namespace qc

@@ -300,6 +300,8 @@ Value CameraPipeline::status_value() {
         {"write_failures", Value::integer(counts.failed)},
         {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording)},
         {"snapshots_replaced", Value::integer(counts.replaced)},
+        {"damaged_packets", Value::integer(source_->damaged_packets())},
+        {"snapshots_failed", Value::integer(s.snapshots_failed)},
         {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
         {"loops", Value::map({{capturing_.name(), capturing_.as_status()}, {recording_.name(), recording_.as_status()}})},
     });
@@ -654,7 +656,8 @@ void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, c
     try {
         payload = encode_jpeg(frame.bgr(), config_.recording.snapshot_quality);
     } catch (const std::exception& e) {
-        log::error("camera ", config_.id, ": JPEG encoding of snapshot ", seq, " failed (", e.what(), ")");
+        log::error("camera ", config_.id, ": JPEG encoding of snapshot ", seq, " of event ", event_id, " failed (",
+                   e.what(), "; ", snapshot_failed(), " snapshot(s) failed since start)");
         return;
     }
     Value header = wire::make_header("snapshot");
@@ -675,8 +678,14 @@ void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, c
     try {
         disk_.commit_snapshot(header, payload);  // held in memory if the disk refuses it
     } catch (const std::exception& e) {  // the event is recorded all the same
-        log::error("camera ", config_.id, ": snapshot ", seq, " of event ", event_id, " failed (", e.what(), ")");
+        log::error("camera ", config_.id, ": snapshot ", seq, " of event ", event_id, " failed (", e.what(), "; ",
+                   snapshot_failed(), " snapshot(s) failed since start)");
     }
+}
+
+int64_t CameraPipeline::snapshot_failed() {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    return ++stats_.snapshots_failed;
 }
 
 }  // namespace qc

@@ -94,6 +94,7 @@ struct CameraStats {
     std::string view = "ok";  // the view guard's verdict: ok, blocked, moved, frozen (view_guard.hpp)
     std::string view_fault;   // what the camera cannot see, in words, while it cannot
     int64_t view_faults = 0;  // view faults since start
+    int64_t snapshots_failed = 0;  // snapshots not made: their JPEG encoding or their commit threw
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
     double fps = 0.0;
     int width = 0, height = 0;
@@ -131,6 +132,7 @@ private:
     void push(Item item);
     std::optional<ViewFault> watch_view(ViewGuard& guard, const cv::Mat& gray, const Frame& frame);
     void snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
+    int64_t snapshot_failed();  // one more snapshot failed: the count since start
 
     CameraConfig config_;
     Outbox& outbox_;

@@ -37,6 +37,7 @@ public:
     virtual bool read(Frame& frame) = 0;
     virtual void close() {}
     virtual std::string name() const = 0;
+    virtual int64_t damaged_packets() const { return 0; }  // since start: packets its decoder found damaged
     double fps = 15.0;
     int width = 0, height = 0;
     bool live = true;   // frames arrive whether or not anyone reads them

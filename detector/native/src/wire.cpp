@@ -246,6 +246,8 @@ const std::vector<std::pair<std::string, FieldRule>> kCameraStatusRules = {
     {"write_failures", {Kind::Int, false, 0, kInt64MaxD, 0}},
     {"not_recorded", {Kind::Int, false, 0, kInt64MaxD, 0}},
     {"snapshots_replaced", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"damaged_packets", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"snapshots_failed", {Kind::Int, false, 0, kInt64MaxD, 0}},
     {"loops", {Kind::Map, false, 0, 0, 0}},  // loop name -> loop status; its content is not checked
 };
 

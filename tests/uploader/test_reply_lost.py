@@ -1,0 +1,44 @@
+"""Replies the uploader could not send are shown by ``quickcam status`` and said once a hundred.
+
+The receiver counted them (``counters.reply_lost`` in ``state/status.json``: ZeroMQ refused the
+answer because the detector had gone or was not reading) but ``quickcam status`` never showed the
+count, and logged each at debug level only. Here a real uploader gets a hello, then heartbeats by
+the thousand from a peer that reads none of the answers: once they fill what ZeroMQ and the socket
+hold for it (1000 messages at each end, then the kernel's buffer), the next answers are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from quickcam.common import protocol
+from tests.conftest import QUICKCAM
+from tests.test_curve import Client, running_uploader, wait_until
+
+STATUSES = 6000
+CAMERA = {"state": "ok", "fps": 15.0, "frames": 9, "dropped": 0}
+
+
+def test_replies_a_detector_does_not_read_are_counted_and_shown_by_quickcam_status(workdir: Path) -> None:
+    with running_uploader(workdir) as up:
+        client = Client(os.environ["QUICKCAM_LINK__ENDPOINT"])
+        try:
+            assert client.hello(["cam0"]).type == "credit"
+            header = protocol.make_header("status", cameras={"cam0": CAMERA}, outbox_depth=0)
+            frames = protocol.encode(protocol.Message(header))
+            for _ in range(STATUSES):
+                client.send(frames)
+            assert wait_until(lambda: up.status().get("counters", {}).get("reply_lost", 0) >= 1, 30), up.output()
+        finally:
+            client.close()
+        shown = subprocess.run([QUICKCAM, "status"], capture_output=True, text=True, timeout=30)
+        lost_after = up.status()["counters"]["reply_lost"]  # answers still queued may be refused after the close
+    said = re.search(r"^uploader: (\d+) reply\(ies\) to a detector could not be sent \(it had gone or was not "
+                     r"reading; a detector that is still there sends the message again\)$", shown.stdout, re.M)
+    assert said and 1 <= int(said[1]) <= lost_after, shown.stdout + shown.stderr
+    warned = [line for line in up.output().splitlines() if "receiver: could not answer a detector" in line]
+    assert 1 <= len(warned) <= lost_after // 100 + 1, warned  # one line a hundred
+    assert "1 answer(s) not sent so far (quickcam status shows the count)" in warned[0], warned
