@@ -187,6 +187,9 @@ class LinkConfig(_Section):
     endpoint: str = "ipc://link/uploader.sock"
     ack_timeout_s: float = Field(10.0, gt=0)
     heartbeat_s: float = Field(2.0, gt=0)
+    # The detector's longest pause between tries to reach an uploader that is not there (ZeroMQ's reconnect
+    # interval doubles from 0.1 s up to this): how long footage may wait after the uploader is back.
+    reconnect_max_s: float = Field(5.0, ge=0.1, le=60)
     allow_plain_tcp: bool = False
     # CurveZMQ (docs/protocol.md, "Security"): set curve_secret_key_file to turn it on.
     curve_secret_key_file: Path | None = None  # this process's NAME.key_secret

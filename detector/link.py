@@ -143,7 +143,7 @@ class UploaderLink:
         sock.setsockopt(zmq.RCVHWM, 1000)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
-        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)  # capped exponential backoff
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, round(self.config.reconnect_max_s * 1000))  # capped exponential backoff
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)  # ZMTP PING: notice a dead TCP peer
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         if self.curve:

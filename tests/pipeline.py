@@ -116,6 +116,9 @@ class Pipeline:
             "QUICKCAM_LINK__ENDPOINT": private_endpoint(root),
             "QUICKCAM_LINK__ACK_TIMEOUT_S": "3",
             "QUICKCAM_LINK__HEARTBEAT_S": "0.5",
+            # An uploader started (or back) after the detector is reached within 0.5 s, not after the
+            # detector's pause between tries has grown to 5 s: the scenarios wait on it, they do not test it.
+            "QUICKCAM_LINK__RECONNECT_MAX_S": "0.5",
             "QUICKCAM_UPLOADER__RETRY_BASE_S": "0.2",
             "QUICKCAM_UPLOADER__RETRY_MAX_S": "2",
         })

@@ -20,6 +20,7 @@ import pytest
 
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM, free_port
+from tests.pipeline import QUICK_DEMO
 from tests.test_curve import Client, running_uploader, snapshot, stored_ids, wait_until
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="running an impostor as another user needs root")
@@ -160,8 +161,8 @@ def test_an_impostor_on_the_old_tcp_port_gets_no_footage_from_a_detector_with_de
                                     env={**env, "QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{port}"})
         line = _one_line_error(old_config)
         assert "without CURVE lets any program on this machine pose as the uploader" in line
-        with running_uploader(tmp_path, env) as up:
-            run = subprocess.run([QUICKCAM, "detector", "--seconds", "10"], cwd=tmp_path, env=env,
+        with running_uploader(tmp_path, env) as up:  # the demo started 3 s in: a walk at 1-7 s, segments by 6 s
+            run = subprocess.run([QUICKCAM, "detector", "--seconds", "6"], cwd=tmp_path, env=env | QUICK_DEMO,
                                  capture_output=True, text=True, timeout=90)
             assert run.returncode == 0, run.stderr
             assert wait_until(lambda: up.status()["counters"].get("segment", 0) >= 1, 20), up.output()

@@ -155,12 +155,12 @@ def test_sigterm_during_an_event_flushes_the_open_segment_and_exits_promptly(
 def test_link_down_for_a_while_footage_waits_in_the_outbox_then_drains(
     tmp_path: Path, make_pipeline, detector_command: list[str] | None,
 ) -> None:
-    pipe = make_pipeline(tmp_path, detector=detector_command)
+    pipe = make_pipeline(tmp_path, detector=detector_command, **QUICK_DEMO)
     pipe.start("detector")  # no uploader yet: the whole first event waits on disk
     started = time.monotonic()
     if LONG:
         time.sleep(OUTAGE_S)
-    else:  # until the first walk's event is whole in the outbox (~13 s): polled, a slow machine waits longer
+    else:  # until the first walk's event (1-7 s) is whole in the outbox (~10 s): polled, a slow machine waits longer
         assert pipe.wait_for("detector", " recorded in ", 60), pipe.output("detector")[-2000:]
     outage_s = time.monotonic() - started
     waiting = list((tmp_path / "outbox").glob("*.hdr"))

@@ -15,6 +15,7 @@ import pytest
 from quickcam.detector.pipeline.view_guard import BLOCKED_S
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.h264 import write_covered_lens
+from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 3.0, 1.0, 30.0
@@ -32,6 +33,14 @@ def garage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return covered_video(tmp_path_factory.mktemp("view_blocked") / "garage.mp4")
 
 
+def _says_blocked(status_file: Path) -> bool:
+    """The detector's status file says cam0 cannot see (it is replaced whole, every 2 s)."""
+    try:
+        return json.loads(status_file.read_text())["cameras"]["cam0"].get("view") == "blocked"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_recorded(
         tmp_path: Path, garage: Path, detector: str) -> None:
@@ -40,21 +49,28 @@ def test_a_covered_lens_is_shown_blind_in_quickcam_status_and_the_covering_is_re
     env.update(QUICKCAM_LINK__ENDPOINT=private_endpoint(tmp_path), QUICKCAM_CAMERA__SOURCE="file",
                QUICKCAM_CAMERA__PATH=str(garage), QUICKCAM_CAMERA__RECORD="reencode")
     output_file, status_file = tmp_path / "detector.out", tmp_path / "outbox" / "detector-status.json"
-    with open(output_file, "w") as output_to:
-        process = subprocess.Popen([*command, "--seconds", "120"], cwd=tmp_path, env=env,
-                                   stdout=output_to, stderr=subprocess.STDOUT, text=True)
+    # An uploader that acks everything: at stop the detector has nothing left to wait for (with none there it
+    # waits 5 s for one to come). The journal (produced.jsonl) keeps what was recorded.
+    uploader = AckingPeer(env["QUICKCAM_LINK__ENDPOINT"])
+    try:
+        with open(output_file, "w") as output_to:
+            process = subprocess.Popen([*command, "--seconds", "120"], cwd=tmp_path, env=env,
+                                       stdout=output_to, stderr=subprocess.STDOUT, text=True)
+    except BaseException:
+        uploader.close()
+        raise
     live = ""
     try:
         deadline = time.monotonic() + 90  # the file plays in real time; a loaded machine may lag behind it
-        while time.monotonic() < deadline and "view blocked" not in live and process.poll() is None:
-            time.sleep(0.5)
-            if status_file.exists():
-                live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                      timeout=30).stdout
+        while time.monotonic() < deadline and not _says_blocked(status_file) and process.poll() is None:
+            time.sleep(0.2)  # the file, not `quickcam status` (a process each time) until it says so
+        live = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=30).stdout
         camera = json.loads(status_file.read_text())["cameras"]["cam0"]
     finally:
         process.terminate()
         process.wait(timeout=60)
+        uploader.close()
     output = output_file.read_text()
     assert "camera cam0: view blocked: the picture has no detail for" in live, (live, output[-3000:])
     assert "lens covered or sprayed, or no light at all" in live

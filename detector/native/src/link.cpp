@@ -139,7 +139,7 @@ void UploaderLink::open_socket() {
     int64_t max_msg = kMaxReplyBytes;
     zmq_setsockopt(sock_, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
     setopt(sock_, ZMQ_RECONNECT_IVL, 100);
-    setopt(sock_, ZMQ_RECONNECT_IVL_MAX, 5000);
+    setopt(sock_, ZMQ_RECONNECT_IVL_MAX, static_cast<int>(std::lround(config_.reconnect_max_s * 1000)));
     setopt(sock_, ZMQ_HEARTBEAT_IVL, 2000);
     setopt(sock_, ZMQ_HEARTBEAT_TIMEOUT, 6000);
     if (!curve_.secret_key.empty()) {

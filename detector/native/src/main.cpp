@@ -127,7 +127,8 @@ qc::Value config_value(const qc::Config& config) {
     return Value::map({
         {"cameras", cameras}, {"recording", recording(config.recording)},
         {"link", Value::map({{"endpoint", Value::text(l.endpoint)}, {"ack_timeout_s", Value::real(l.ack_timeout_s)},
-                             {"heartbeat_s", Value::real(l.heartbeat_s)}, {"allow_plain_tcp", Value::boolean(l.allow_plain_tcp)},
+                             {"heartbeat_s", Value::real(l.heartbeat_s)},
+                             {"reconnect_max_s", Value::real(l.reconnect_max_s)}, {"allow_plain_tcp", Value::boolean(l.allow_plain_tcp)},
                              {"curve_secret_key_file", optional(l.curve_secret_key_file)},
                              {"curve_server_public_key_file", optional(l.curve_server_public_key_file)}})},
         {"logging", Value::map({{"level", Value::text(config.log_level)}})},

@@ -9,6 +9,7 @@ the next walker produces no event, while the first one (before the zone) did.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -21,6 +22,7 @@ import pytest
 from quickcam.detector.sources import DEMO_PERIOD_S, DEMO_WALKS
 from tests.browser import chromium, needs_browser, until
 from tests.conftest import QUICKCAM, free_port
+from tests.fakes.uploader_peer import AckingPeer
 
 PASSWORD = "browser test password"
 
@@ -52,14 +54,20 @@ listen = "127.0.0.1:{port}"
     subprocess.run([QUICKCAM, "console-password", "--config", str(config), "--user", "alice"],
                    input=PASSWORD + "\n", text=True, check=True, cwd=workdir, capture_output=True)
     log = workdir / "detector.err"
-    with open(log, "w") as err:
-        process = subprocess.Popen([QUICKCAM, "detector", "--config", str(config)], cwd=workdir, stderr=err,
-                                   stdout=subprocess.DEVNULL)
+    # An uploader that acks everything: at stop the detector has nothing left to wait for (with none there it
+    # waits 5 s for one to come). What the test reads is the detector's log.
+    uploader = AckingPeer(os.environ["QUICKCAM_LINK__ENDPOINT"])
     try:
-        yield f"http://127.0.0.1:{port}", log
+        with open(log, "w") as err:
+            process = subprocess.Popen([QUICKCAM, "detector", "--config", str(config)], cwd=workdir, stderr=err,
+                                       stdout=subprocess.DEVNULL)
+        try:
+            yield f"http://127.0.0.1:{port}", log
+        finally:
+            process.terminate()
+            process.wait(30)
     finally:
-        process.terminate()
-        process.wait(30)
+        uploader.close()
 
 
 def _text(browser: Any, selector: str) -> str:
