@@ -130,6 +130,9 @@ class CameraConfig(_Section):
     # Where the demo scene's 30 s script starts (seconds): its walks are at 4-10 s and 18-23 s, so 3 brings
     # the first walker in after 1 s (a quicker look at an event; the tests' scenarios wait less).
     demo_start_s: float = Field(0.0, ge=0, lt=30)
+    # The quiet seconds between the demo's walk and its walk back (8: the script above); less moves the walk
+    # back sooner (at 10 s + the gap) and shortens the script's period by as much. Tests use it to wait less.
+    demo_gap_s: float = Field(8.0, ge=1, le=8)
     # A file's first frame on the wall clock (ISO 8601, e.g. 2026-11-25T21:14:03+01:00); unset: the
     # file's creation time (its container's creation_time, else its mtime minus its length).
     start: datetime | None = None

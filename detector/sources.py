@@ -166,6 +166,20 @@ class Walk:
 # quiet, a walk back, quiet. Benchmarks use these times as ground truth.
 DEMO_PERIOD_S = 30.0
 DEMO_WALKS = (Walk(4.0, 10.0, True), Walk(18.0, 23.0, False))
+DEMO_GAP_S = DEMO_WALKS[1].start_s - DEMO_WALKS[0].end_s  # 8 s between the walk and the walk back
+
+
+def demo_script(gap_s: float = DEMO_GAP_S) -> tuple[tuple[Walk, ...], float]:
+    """The demo's walks and period with ``gap_s`` of quiet between the walk and the walk back.
+
+    The walks keep their lengths (6 s, 5 s) and the quiet around them; only the gap and
+    with it the period shrink, so a test waits less for the second walk without the
+    walker crossing any faster (``[camera] demo_gap_s``; the native detector's script
+    is the same, detector/native/src/sources.cpp).
+    """
+    first, back = DEMO_WALKS
+    shift = gap_s - DEMO_GAP_S
+    return (first, Walk(back.start_s + shift, back.end_s + shift, back.left_to_right)), DEMO_PERIOD_S + shift
 
 
 class DemoSource:
@@ -270,8 +284,9 @@ def make_source(config: CameraConfig) -> FrameSource:
     ``input_format`` chooses (``detector/usb_source.py``); elsewhere through OpenCV.
     """
     if config.source == "demo":
+        walks, period_s = demo_script(config.demo_gap_s)
         return DemoSource(config.width, config.height, config.fps, realtime=config.realtime,
-                          start_s=config.demo_start_s)
+                          walks=walks, period_s=period_s, start_s=config.demo_start_s)
     if config.source == "camera" and sys.platform.startswith("linux"):
         from quickcam.detector.usb_source import UsbCamera  # H.264 / MJPEG through PyAV's v4l2 demuxer
 

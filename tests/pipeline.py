@@ -42,6 +42,9 @@ FOOTAGE_PREFIXES = ("snapshot-", "segment-")
 # For a scenario that needs an event, not the demo's own times: its script started 3 s in ([camera]
 # demo_start_s), so the walks come at 1-7 s and 15-20 s of the run instead of 4-10 s and 18-23 s.
 QUICK_DEMO = {"QUICKCAM_CAMERA__DEMO_START_S": "3"}
+# With QUICK_DEMO, for a scenario that waits for the second walk: 5 s between the walks ([camera] demo_gap_s, 8 s
+# by default) bring the walk back to 12-17 s of the run; the first event (post-roll 3 s) is over by 10 s.
+CLOSE_WALKS = {"QUICKCAM_CAMERA__DEMO_GAP_S": "5"}
 
 
 class StorageView(Protocol):

@@ -28,7 +28,10 @@ from tests.tmpfs import fill, tmpfs
 # The budget policy reduces segments below 256 MB free (detector/outbox.py), so the disk is a
 # little larger than that: with the filler gone, recording is full again.
 DISK_MB = 320
-WALKS = ((4.0, 10.0), (18.0, 23.0))  # the demo's walks (seconds of scene time; again every 30 s)
+# The demo's script from its start (the disk is filled before the first walk) with 5 s between the walks
+# ([camera] demo_gap_s): the walk at 4-10 s, the walk back at 15-20 s instead of 18-23 s, again every 27 s.
+GAP_S = 5
+WALKS = ((4.0, 10.0), (10.0 + GAP_S, 15.0 + GAP_S))
 
 
 @pytest.fixture
@@ -60,7 +63,8 @@ def _segments(outbox: Path, event: str) -> list[dict]:
 def test_a_full_disk_keeps_detection_running_says_so_and_full_recording_resumes_when_space_is_back(
     tmp_path: Path, small_outbox: Path,
 ) -> None:
-    pipe = Pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0", QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+    pipe = Pipeline(tmp_path, QUICKCAM_RECORDING__SEGMENT_S="1.0", QUICKCAM_RECORDING__POST_ROLL_S="1.0",
+                    QUICKCAM_CAMERA__DEMO_GAP_S=str(GAP_S))
     try:
         pipe.start("detector")  # no uploader: everything stays in the outbox
         assert pipe.wait_for("detector", "demo scene clock starts", 30), pipe.output("detector")[-3000:]

@@ -14,6 +14,11 @@ import pytest
 from tests.conftest import QUICKCAM, REPO, run_script
 
 PLAINTEXT_MAGIC = (b"\xff\xd8\xff", b"\x00\x00\x00")  # JPEG, MP4 box header
+# The demo's script 3 s in with 5 s between the walks ([camera] demo_start_s, demo_gap_s): the walk at 1-7 s and
+# the walk back at 12-17 s of the run instead of 4-10 s and 18-23 s; both walks whole, as long as before, and
+# the run stops 2 s after the second, as the default script's 25 s run did.
+SHORT_SCRIPT = {"QUICKCAM_CAMERA__DEMO_START_S": "3", "QUICKCAM_CAMERA__DEMO_GAP_S": "5"}
+RUN_S = 19
 
 
 def _is_plaintext_media(path: Path) -> bool:
@@ -26,7 +31,8 @@ def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_mo
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    run = run_script([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", "25"], cwd=tmp_path, env=env,
+    env |= SHORT_SCRIPT
+    run = run_script([str(REPO / "scripts/run_all.sh"), "--demo", "--seconds", str(RUN_S)], cwd=tmp_path, env=env,
                      timeout=180)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "decrypt them with" in run.stdout
@@ -52,7 +58,7 @@ def test_demo_run_leaves_only_encrypted_footage_that_decrypts_to_the_scripted_mo
     for video in videos:
         with av.open(str(video)) as container:
             frames += sum(1 for _ in container.decode(video=0))
-    # The demo's script walks someone through at 4-10 s and 18-23 s: 11 s of
+    # The short script walks someone through at 1-7 s and 12-17 s of the run: 11 s of
     # motion at 15 fps, each event also carrying pre- and post-roll.
     assert frames >= 11 * 15
     events = {p.parent.name for p in segments}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -22,7 +23,7 @@ import tomlkit
 
 from quickcam.common.config import ConfigError, load_config
 from quickcam.detector.sources import Walk
-from tests.conftest import private_endpoint
+from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.h264 import write_h264
 from tests.native_build import native_detector
 
@@ -116,6 +117,29 @@ def test_looking_less_often_than_the_pre_roll_the_footage_starts_at_the_last_qui
                             env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # triggered at 8.1 s (the look at 8 s and the frame after); the first segment from the look at 4 s
     assert abs(_onset_s(tmp_path, proc) - 4.1) < 0.01
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_demo_gap_s_brings_the_walk_back_that_much_sooner_in_both_detectors(tmp_path: Path, detector: str) -> None:
+    """``[camera] demo_gap_s`` moves the demo's walk back from 18 s of its script to 10 s + the gap: started at
+    10 s with a 2 s gap, the first event is the walk back at 12 s (18 s with the default gap)."""
+    (tmp_path / "quickcam.toml").write_text(
+        '[camera]\nrealtime = false\ndemo_start_s = 10.0\ndemo_gap_s = 2.0\n[recording]\nsegment_s = 1.0\n')
+    command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
+    proc = subprocess.Popen([*command, "--config", "quickcam.toml"], cwd=tmp_path, env=_env(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    outbox, deadline, snapshot = tmp_path / "outbox", time.monotonic() + 30, None
+    try:
+        while snapshot is None and time.monotonic() < deadline and proc.poll() is None:
+            headers = [msgpack.unpackb(path.read_bytes()) for path in outbox.glob("*.hdr")]
+            snapshot = next((h for h in headers if h["type"] == "snapshot" and h["seq"] == 0), None)
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=10)
+    assert snapshot, err[-2000:]
+    zero_ms = int(re.search(r"demo scene clock starts at (-?\d+) ms", err).group(1))
+    assert 12.0 <= (snapshot["time_ms"] - zero_ms) / 1000 < 13.0, (snapshot["time_ms"] - zero_ms, err[-2000:])
 
 
 WRONG_TYPES = {  # valid TOML of the wrong kind, and the key each detector names

@@ -2,8 +2,8 @@
 
 Each scenario runs the real processes on the demo source (a person walks
 through at 4-10 s and 18-23 s of every 30 s; most start it 3 s into that script,
-``QUICK_DEMO``: at 1-7 s and 15-20 s of the run) and ends by draining and checking
-the invariant in tests/pipeline.py; each prints its figures (and records them
+``QUICK_DEMO``: at 1-7 s and 15-20 s of the run; with ``CLOSE_WALKS`` the second at
+12-17 s) and ends by draining and checking the invariant in tests/pipeline.py; each prints its figures (and records them
 for bench/reliability_report.py). docs/reliability.md describes them.
 
 The scenarios that concern the detector's side (1, 2, 4, 6) run twice: with
@@ -32,7 +32,7 @@ import pytest
 from tests.conftest import QUICKCAM
 from tests.fakes import httpfake
 from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
-from tests.pipeline import QUICK_DEMO, FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
+from tests.pipeline import CLOSE_WALKS, QUICK_DEMO, FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
 from tests.test_curve import wait_until
 
 LONG = os.environ.get("QUICKCAM_SOAK") == "1"
@@ -243,7 +243,8 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
     faults = RandomFaults(0.3, STORAGE_FAULTS)
     proxy.faults = faults  # type: ignore[assignment]
     pipe = make_pipeline(tmp_path, config=s3_config(proxy.url),
-                         secrets={"S3_KEY_ID": S3_KEY_ID, "S3_SECRET": S3_SECRET}, **BUSY_DEMO, **QUICK_DEMO)
+                         secrets={"S3_KEY_ID": S3_KEY_ID, "S3_SECRET": S3_SECRET}, **BUSY_DEMO, **QUICK_DEMO,
+                         **CLOSE_WALKS)
     pipe.storage = FsspecStorage(direct, f"{BUCKET}/{PREFIX}")
     pipe.start("uploader")
     pipe.start("detector")
@@ -254,11 +255,11 @@ def test_storage_failing_a_third_of_requests_then_down_then_back_loses_and_dupli
     flaky_requests, flaky_fired = faults.requests, _fired(faults)
     stored_before_outage = len(pipe.stored())
     recorded_before_outage = pipe.output("detector").count(" recorded in ")
-    with proxy.server.refusing():  # down: connections refused during the second walk (15-20 s)
+    with proxy.server.refusing():  # down: connections refused during the second walk (12-17 s, CLOSE_WALKS)
         outage_started = time.monotonic()
         if LONG:
             time.sleep(OUTAGE_S / 2)
-        else:  # until the next event (the second walk's, ~9 s) is recorded: polled, a slow machine waits longer
+        else:  # until the next event (the second walk's, ~7 s) is recorded: polled, a slow machine waits longer
             assert pipe.wait_for_count("detector", " recorded in ", recorded_before_outage + 1, 60), \
                 pipe.output("detector")[-2000:]
         status = subprocess.run([QUICKCAM, "status", "--json", *pipe.args], cwd=tmp_path, env=pipe.env,

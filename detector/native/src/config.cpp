@@ -256,6 +256,8 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"realtime", [&](auto& n, auto& k) { c.realtime = r.boolean(n, k); }},
         {"demo_start_s", [&](auto& n, auto& k) { c.demo_start_s = r.number(n, k);
             check(r, c.demo_start_s >= 0 && c.demo_start_s < 30, k, "must be at least 0 and under 30"); }},
+        {"demo_gap_s", [&](auto& n, auto& k) { c.demo_gap_s = r.number(n, k);
+            check(r, c.demo_gap_s >= 1 && c.demo_gap_s <= 8, k, "must be 1-8"); }},
         {"mjpg", [&](auto& n, auto& k) { c.mjpg = r.boolean(n, k); }},
         {"reopen_max_s", [&](auto& n, auto& k) { c.reopen_max_s = r.number(n, k);
             check(r, c.reopen_max_s > 0 && c.reopen_max_s <= 3600, k, "must be in (0, 3600]"); }},

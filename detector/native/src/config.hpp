@@ -66,6 +66,7 @@ struct CameraConfig {
     bool loop = false;
     bool realtime = true;
     double demo_start_s = 0.0;  // where the demo's 30 s script starts: its first walker comes sooner
+    double demo_gap_s = 8.0;    // quiet between the demo's walk and its walk back: less shortens the script as much
     bool mjpg = true;
     std::string input_format = "auto";  // USB camera: auto | mjpeg | raw honoured (OpenCV's V4L2); h264 warned
     double reopen_max_s = 30.0;

@@ -119,6 +119,7 @@ qc::Value config_value(const qc::Config& config) {
             {"path", Value::text(qc::redacted(c.path))}, {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
             {"fps", Value::real(c.fps)}, {"loop", Value::boolean(c.loop)}, {"realtime", Value::boolean(c.realtime)},
             {"demo_start_s", Value::real(c.demo_start_s)},
+            {"demo_gap_s", Value::real(c.demo_gap_s)},
             {"mjpg", Value::boolean(c.mjpg)}, {"input_format", Value::text(c.input_format)},
             {"reopen_max_s", Value::real(c.reopen_max_s)},
             {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));

@@ -55,10 +55,12 @@ namespace {
 
 // The demo scene of detector/sources.py: a textured background with sensor noise and a
 // person-sized walker at 4-10 s (left to right) and 18-23 s (back) of every 30 s, the
-// first frame at ``start_s`` of that script.
+// first frame at ``start_s`` of that script; ``gap_s`` (8 there) moves the walk back to
+// 10 + gap_s and shortens the period by as much (``demo_script`` in Python).
 class DemoSource : public FrameSource {
 public:
-    DemoSource(int w, int h, double rate, bool realtime, double start_s) : pacer_(rate), start_s_(start_s) {
+    DemoSource(int w, int h, double rate, bool realtime, double start_s, double gap_s)
+        : pacer_(rate), start_s_(start_s), shift_(gap_s - 8.0) {
         width = w, height = h, fps = rate, live = realtime;
         cv::RNG rng(7);
         cv::Mat texture(h / 8 + 1, w / 8 + 1, CV_8UC3);
@@ -76,9 +78,9 @@ public:
     bool read(Frame& frame) override {
         if (live) pacer_.wait();
         cv::Mat image = background_.clone();
-        double t = std::fmod(start_s_ + double(index_) / fps, 30.0);
+        double t = std::fmod(start_s_ + double(index_) / fps, 30.0 + shift_);
         struct Walk { double start, end; bool left_to_right; };
-        for (const Walk& walk : {Walk{4.0, 10.0, true}, Walk{18.0, 23.0, false}}) {
+        for (const Walk& walk : {Walk{4.0, 10.0, true}, Walk{18.0 + shift_, 23.0 + shift_, false}}) {
             if (t < walk.start || t >= walk.end) continue;
             double progress = (t - walk.start) / (walk.end - walk.start);
             if (!walk.left_to_right) progress = 1 - progress;
@@ -102,7 +104,7 @@ public:
 
 private:
     Pacer pacer_;
-    double start_s_;
+    double start_s_, shift_;
     cv::Mat background_, noise_;
     int64_t index_ = 0, started_ns_ = 0;
 };
@@ -157,7 +159,7 @@ private:
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime,
-                                                                  config.demo_start_s);
+                                                                  config.demo_start_s, config.demo_gap_s);
     if (config.source == "camera") return std::make_unique<UsbSource>(config);
     return std::make_unique<AvSource>(config);
 }

@@ -19,12 +19,14 @@ from typing import Any
 
 import pytest
 
-from quickcam.detector.sources import DEMO_PERIOD_S, DEMO_WALKS
+from quickcam.detector.sources import demo_script
 from tests.browser import chromium, needs_browser, until
 from tests.conftest import QUICKCAM, free_port
 from tests.fakes.uploader_peer import AckingPeer
 
 PASSWORD = "browser test password"
+GAP_S = 5  # [camera] demo_gap_s
+WALKS, PERIOD_S = demo_script(GAP_S)
 
 pytestmark = [needs_browser, pytest.mark.realtime]  # the demo walkers' timing decides what it sees
 
@@ -44,7 +46,8 @@ def detector(workdir: Path) -> Iterator[tuple[str, Path]]:
 [camera]
 id = "cam0"       # the demo scene
 source = "demo"
-demo_start_s = 3  # the walks at 1-7 s and 15-20 s of the run (scene time 0 is still what the log says)
+demo_start_s = 3  # the walks at 1-7 s and 12-17 s of the run (scene time 0 is still what the log says)
+demo_gap_s = {GAP_S}    # the walk back 3 s sooner than the default script's
 [camera.zones]
 exclude = []      # drawn in the console
 
@@ -108,7 +111,7 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
     until(lambda: live.screenshot_as_png != first, 30, "the live picture to change")
 
     scene = _scene_start_s(log)
-    until(lambda: "motion, event" in log.read_text(), DEMO_WALKS[0].start_s + 45, "the first walker's event")
+    until(lambda: "motion, event" in log.read_text(), WALKS[0].start_s + 45, "the first walker's event")
 
     card.find_element(By.CLASS_NAME, "edit-zones").click()
     picture = browser.find_element(By.ID, "editor-picture")
@@ -135,9 +138,9 @@ def test_log_in_watch_draw_an_exclude_zone_save_and_the_walker_inside_it_raises_
 
     # The next walker crosses the excluded part; wait until it has left the picture and the post-roll passed.
     now = time.time() - scene
-    walks_left = [w for w in DEMO_WALKS if w.start_s > now % DEMO_PERIOD_S]
-    walk = walks_left[0] if walks_left else DEMO_WALKS[0]
-    end = now - now % DEMO_PERIOD_S + walk.end_s + (0 if walks_left else DEMO_PERIOD_S)
+    walks_left = [w for w in WALKS if w.start_s > now % PERIOD_S]
+    walk = walks_left[0] if walks_left else WALKS[0]
+    end = now - now % PERIOD_S + walk.end_s + (0 if walks_left else PERIOD_S)
     time.sleep(max(0.0, end + 1.5 - (time.time() - scene)))
     text = log.read_text()
     after = text[text.index("new zones applied"):]
