@@ -49,9 +49,11 @@ from fresh_scenes import curtain, smooth_noise  # noqa: E402
 
 import quickcam.detector.motion.base as base  # noqa: E402
 from quickcam.common.config import MotionConfig, RecordingConfig  # noqa: E402
-from quickcam.detector.motion import create_detector  # noqa: E402
+from quickcam.detector.motion import create_detector, shading  # noqa: E402
 from quickcam.detector.motion.activity import PERSIST_SCORE, _overlap  # noqa: E402
-from quickcam.detector.motion.lighting import ratio_window  # noqa: E402
+from quickcam.detector.motion.lighting import LIGHTING_ROUGHNESS, ratio_window  # noqa: E402
+
+SMOOTH = getattr(shading, "SMOOTH", LIGHTING_ROUGHNESS)  # the rule's limits, whichever this code has
 
 WARM_S = 20.0  # the occluder sways this long before he comes: its place is busy
 SHOWN = 0.1  # he is "out" once this share of his body shows
@@ -346,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n**all**: onset median / worst {args.vs} {med(onsets['vs'])}, here {med(onsets['here'])}; missed "
           f"{missed['vs']} / {missed['here']}; here: most frames held on one walker {worst[0]}, blobs learnt "
           f"{worst[1]}, longest held run {worst[2]}; his blobs watched for: {len(measured)}, "
-          f"{sum(1 for d, f in measured if d < 0.15 and f < 0.25)} smooth and faint, "
-          f"{sum(1 for d, f in measured if d < 0.15)} smooth, {sum(1 for d, f in measured if f < 0.25)} faint "
+          f"{sum(1 for d, f in measured if d < SMOOTH and f < shading.FAINT)} smooth and faint, "
+          f"{sum(1 for d, f in measured if d < SMOOTH)} smooth, "
+          f"{sum(1 for d, f in measured if f < shading.FAINT)} faint "
           f"({time.monotonic() - started:.0f} s wall)")
     return 0
 
