@@ -356,14 +356,16 @@ def test_the_native_motion_core_lets_no_insect_start_motion_and_sees_a_tall_spec
 def test_the_native_motion_core_learns_a_busy_places_still_shading_as_pythons_does() -> None:
     """``tests/detector/test_still_shading.py``'s clips (``shading.StillShading``): a faint, smooth brightening that
     stands in a place the footage made busy is never motion in either core; the same where nothing flashed is,
-    and so are a plain dark person standing there and the brightening sliding across; every verdict agrees."""
-    from tests.detector.test_still_shading import BEFORE, SIZE, shading_clip
+    and so are a plain dark person standing there, the brightening sliding across, and a faint plain person coming
+    out into the busy place (held and learnt before SMOOTH); every verdict agrees."""
+    from tests.detector.test_still_shading import BEFORE, SIZE, emerging_clip, shading_clip
 
     binary = native_detector()
     for name, clip, seen in [("standing shading", shading_clip("shading"), False),
                              ("shading in a quiet place", shading_clip("shading", busy=False), True),
                              ("sliding", shading_clip("sliding"), True),
-                             ("person", shading_clip("person", frames=40), True)]:
+                             ("person", shading_clip("person", frames=40), True),
+                             ("emerging faint person", emerging_clip(), True)]:
         python = python_trace(clip, MotionConfig(), FPS)
         native = native_trace(binary, clip, SIZE, FPS)
         assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"

@@ -37,8 +37,9 @@ import cv2
 import numpy as np
 
 from quickcam.detector.motion.activity import PERSIST_SCORE, BusyMap, _overlap
-from quickcam.detector.motion.lighting import LIGHTING_ROUGHNESS, ratio_window
+from quickcam.detector.motion.lighting import ratio_window
 
+SMOOTH = 0.10  # detail under this share of the departure: smooth (leaves 0.06-0.07; a creeping faint person 0.11+)
 FAINT = 0.25  # departure (RMS of the log ratio frame / background) under this: faint (leaves 0.12-0.22, walkers 0.34+)
 SHADING_FRAMES = 3  # a held blob still this many frames in a row is shading: learnt at once (2 held, then absorbed)
 STILL_PX = 1  # ... still: its box and the one held before it nest, to this many detection-size pixels
@@ -51,7 +52,10 @@ def faint_shading(normal: np.ndarray, reference: np.ndarray, changed_mask: np.nd
 
     The same measure as ``lighting.looks_like_light``'s first step (the log
     ratio's fine detail, what a small blur removes, against its departure),
-    on the blob's changed pixels.
+    on the blob's changed pixels, with a tighter limit (SMOOTH, not
+    LIGHTING_ROUGHNESS 0.15): a person dressed within a quarter of the place's
+    brightness who creeps out of a swaying curtain measured 0.11-0.14 and was
+    held two frames, twice (benchmarks 7c, ``bench/emerging_walkers.py``).
     """
     x, y, w, h = box
     pick = changed_mask[y:y + h, x:x + w] > 0
@@ -62,7 +66,7 @@ def faint_shading(normal: np.ndarray, reference: np.ndarray, changed_mask: np.nd
     if departure >= FAINT:
         return False
     detail = float(np.std((log_ratio - cv2.GaussianBlur(log_ratio, (0, 0), 1.5))[inner][pick]))
-    return detail < LIGHTING_ROUGHNESS * departure
+    return detail < SMOOTH * departure
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,7 @@ bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Ma
     cv::Mat blurred;
     cv::GaussianBlur(log_ratio, blurred, cv::Size(0, 0), 1.5);
     moments(cv::Mat(log_ratio - blurred)(inner), pick, detail, unused);
-    return detail < kLightingRoughness * departure;  // smooth: the shape of light
+    return detail < kShadingSmooth * departure;  // smooth: the shape of light, a person's 0.11 left out
 }
 
 }  // namespace qc::lighting

@@ -63,6 +63,7 @@ bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv:
 // shading.py's faint_shading: the change inside `box` is smooth (looks_like_light's first step) and
 // faint (its log ratio's departure under kFaint): a busy place's own shading (shading.hpp).
 constexpr double kFaint = 0.25;  // FAINT
+constexpr double kShadingSmooth = 0.10;  // SMOOTH: the shading's detail limit, tighter than kLightingRoughness
 bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
                    const cv::Rect& box);
 
