@@ -173,18 +173,25 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
     return out;
 }
 
+// lighting.py's ratio_window: the logs of the background and of frame / background over `box` grown by
+// 2 px (cut at the picture's edge, for the blurs), and where `box` lies in that window
+static cv::Rect ratio_window(const cv::Mat& normal, const cv::Mat& reference, const cv::Rect& box, cv::Mat& log_ref,
+                             cv::Mat& log_ratio) {
+    cv::Rect padded(std::max(0, box.x - 2), std::max(0, box.y - 2), 0, 0);
+    padded.width = std::min(normal.cols, box.x + box.width + 2) - padded.x;
+    padded.height = std::min(normal.rows, box.y + box.height + 2) - padded.y;
+    cv::log(reference(padded) + kRatioOffset, log_ref);
+    cv::log(normal(padded) + kRatioOffset, log_ratio);
+    log_ratio -= log_ref;
+    return cv::Rect(box.x - padded.x, box.y - padded.y, box.width, box.height);
+}
+
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
                       const cv::Rect& box, bool light_changed) {
     cv::Mat pick = changed_mask(box) > 0;
     if (cv::countNonZero(pick) < 16) return false;
-    cv::Rect padded(std::max(0, box.x - 2), std::max(0, box.y - 2), 0, 0);
-    padded.width = std::min(normal.cols, box.x + box.width + 2) - padded.x;
-    padded.height = std::min(normal.rows, box.y + box.height + 2) - padded.y;
     cv::Mat log_ref, log_ratio;
-    cv::log(reference(padded) + kRatioOffset, log_ref);
-    cv::log(normal(padded) + kRatioOffset, log_ratio);
-    log_ratio -= log_ref;
-    cv::Rect inner(box.x - padded.x, box.y - padded.y, box.width, box.height);
+    cv::Rect inner = ratio_window(normal, reference, box, log_ref, log_ratio);
     cv::Mat blurred;
     cv::GaussianBlur(log_ratio, blurred, cv::Size(0, 0), 1.5);
     double detail, departure, unused;
@@ -211,14 +218,8 @@ bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Ma
                    const cv::Rect& box) {
     cv::Mat pick = changed_mask(box) > 0;
     if (cv::countNonZero(pick) < 16) return false;
-    cv::Rect padded(std::max(0, box.x - 2), std::max(0, box.y - 2), 0, 0);
-    padded.width = std::min(normal.cols, box.x + box.width + 2) - padded.x;
-    padded.height = std::min(normal.rows, box.y + box.height + 2) - padded.y;
     cv::Mat log_ref, log_ratio;
-    cv::log(reference(padded) + kRatioOffset, log_ref);
-    cv::log(normal(padded) + kRatioOffset, log_ratio);
-    log_ratio -= log_ref;
-    cv::Rect inner(box.x - padded.x, box.y - padded.y, box.width, box.height);
+    cv::Rect inner = ratio_window(normal, reference, box, log_ref, log_ratio);
     double detail, departure, unused;
     moments(log_ratio(inner), pick, unused, departure);
     if (departure >= kFaint) return false;  // strong: not shading
