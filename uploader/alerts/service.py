@@ -256,6 +256,9 @@ class AlertService:
             return
         delay = backoff(row.attempts, base_s, max_s)
         alerts_db.mark_retry(row.key, target, error, delay)
+        if self.stop_event.is_set():  # a send that outlived stop()'s wait: the stop cut it, not the target
+            log.info("alert: %s to %s cut by the stop (%s); sent at the next start", row.name, target, error)
+            return
         log.warning("alert: %s to %s failed (%s); retry in %.0f s", row.name, target, error, delay)
 
     def _picture_alert(self, row: Any) -> Alert | None:
