@@ -21,7 +21,10 @@ out of it); ``unT3``, that envelope spread over each pixel's 3x3
 neighbourhood (as the core's REACH compares against its neighbours);
 ``wideT``, the median width of that spread envelope over the changed pixels,
 in gray levels (how much of the gray scale is "inside" there: the risk for a
-person of middling gray); ``bgT``, in the background's own envelope. Walker
+person of middling gray); ``bgT``, in the background's own envelope;
+``endT`` (branch s12-leaves), within the frame's threshold of either *end*
+of that spread envelope, not between them: a two-valued memory (a branch
+edge's dark and bright), which a person of middling gray is outside of. Walker
 rows come from the walker's own pasted mask (``on_walker``). Printed: every
 blob of a false event's first two frames, and each walker's first three
 frames with a blob on him; ``--dump`` keeps every blob.
@@ -50,7 +53,7 @@ from quickcam.detector.motion.base import MotionDetector  # noqa: E402
 SECONDS = (2, 4, 8)  # envelope lengths measured
 SPREAD = np.ones((3, 3), np.uint8)
 GAP = int(1 * FPS)  # ``gap``: the last second left out (a walker's own last steps)
-KINDS = ("in", "gap", "un", "un3", "wide", "bg")
+KINDS = ("in", "gap", "un", "un3", "wide", "bg", "end")
 Box = tuple[int, int, int, int]
 
 
@@ -95,6 +98,10 @@ class History:
             with np.errstate(over="ignore", invalid="ignore"):  # a pixel never calm in T s: no range, width 0
                 width = np.nan_to_num(np.clip(high3 - low3, 0.0, 255.0), nan=0.0)
             out[f"wide{seconds}"] = float(np.median(width[pick]))
+            tol = float(self.now.get("threshold", 0.0))
+            near_low = np.abs(value - low3[pick]) <= tol
+            near_high = np.abs(value - high3[pick]) <= tol
+            out[f"end{seconds}"] = float((near_low | near_high).mean())
             back = backgrounds[-n:]
             out[f"bg{seconds}"] = _inside(value, back.min(axis=0), back.max(axis=0), pick)
         return out
@@ -120,7 +127,7 @@ def traced(history: History) -> None:
     blobs, counts = MotionDetector._blobs, Persistence.counts
 
     def remembering_blobs(self, full_width, normal, changed_mask, brightness, relearning, threshold):  # noqa: ANN001, ANN202
-        history.now.update(normal=normal, mask=changed_mask)
+        history.now.update(normal=normal, mask=changed_mask, threshold=threshold)
         result = blobs(self, full_width, normal, changed_mask, brightness, relearning, threshold)
         history.frames.append(normal.copy())
         history.backgrounds.append(self.reference.copy())
