@@ -144,6 +144,9 @@ class DetectStage:
     def step(self, frame: Frame) -> None:
         """Detection on one frame."""
         self.last_ns = frame.time_ns
+        if frame.damaged:  # recorded, not analysed: ``_damaged``
+            self._damaged(frame)
+            return
         # opt-in dark_interval_s sampling only; by default every frame is looked at, in the dark too
         if ((self.detector is not None and self.detector.skip(frame.time_ns, self.clock.recording))
                 or not self.governor.admit(self.camera.id, frame.time_ns)  # console: low power skips this frame
@@ -201,6 +204,20 @@ class DetectStage:
         if faces and self.clock.recording:
             self.stats.faces += len(faces)
             self.event_faces.add(frame.time_ns, faces)
+        self._detected(frame.time_ns)
+
+    def _damaged(self, frame: Frame) -> None:
+        """A damaged picture (flagged corrupt, or predicted from a damaged packet: ``damaged_packets.py``).
+
+        Compared with the background its broken blocks were motion that was not there (a false event,
+        an event held open, a snapshot of a broken picture) or hid motion that was; learnt, they stayed
+        in the background. So it is not looked at at all: the motion core, the view guard and the
+        event clock do not see it (a running event goes on and records it; its post-roll counts from
+        the last motion seen). The next look counts the frames it skipped, and an event starting then
+        reaches back to the last look without motion (``_first_pre_roll_ns``), so a walker who came in
+        while the picture was broken is recorded from before.
+        """
+        self.skipped = True
         self._detected(frame.time_ns)
 
     def _frames_since_look(self, time_ns: int) -> int:

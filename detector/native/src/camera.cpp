@@ -267,8 +267,10 @@ Value CameraPipeline::status_value() {
     }
     std::vector<std::string> problems;
     if (s.state != "ended") problems = this->problems(capture_said);
-    // running, but blind (the view guard; a lost camera is said as lost instead) or recording less
+    // running, but blind (the view guard), partly blind (a damaged stream: its pictures not analysed; a lost
+    // camera is said as lost instead) or recording less
     std::string disk = s.state == "ok" ? s.view_fault : "";
+    if (s.state == "ok") add_part(disk, source_->damaged_fault());
     add_part(disk, disk_.fault());
     std::string fault;
     if (s.state == "failing" || s.state == "lost") {
@@ -521,11 +523,17 @@ void CameraPipeline::capture_loop() {
         int64_t keep_from_ns = frame.time_ns - keep_ns;
         if (int64_t since_ns = guard.suspect_since_ns())
             keep_from_ns = std::max(std::min(keep_from_ns, since_ns - pre_roll_ns), keep_from_ns - kDetectSlackNs);
+        // Pictures not analysed since the last look without motion (damaged ones): an event starting at the next
+        // looks reaches back to it (first_pre_roll_ns), so kept from there too, up to kDetectSlackNs more.
+        if (!clock.recording && quiet_look_ns)
+            keep_from_ns = std::max(std::min(keep_from_ns, quiet_look_ns), keep_from_ns - kDetectSlackNs);
         while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) pre_roll.pop_front();
 
         MotionResult result;
         std::optional<ViewFault> blinded;
-        bool look = !(dark && !clock.recording && frame.time_ns < next_check_ns);
+        // A damaged picture (damaged_packets.hpp) is recorded, not analysed (detect.py's _damaged): its broken
+        // blocks were motion that was not there, or hid motion that was; learnt, they stayed in the background.
+        bool look = !frame.damaged && !(dark && !clock.recording && frame.time_ns < next_check_ns);
         if (look && idle_period_ns > 0) {
             if (moving || clock.recording || dark || frame.time_ns + kIdleSlackNs >= idle_next_ns)
                 idle_next_ns = frame.time_ns + idle_period_ns;
@@ -567,7 +575,10 @@ void CameraPipeline::capture_loop() {
                               "%): lighting, not motion; re-learning the background");
             }
         }
-        auto action = clock.step(frame.time_ns, result.motion);
+        // The event clock holds over a damaged picture: a running event goes on (and records it), a trigger
+        // streak is not broken
+        auto action = !frame.damaged ? clock.step(frame.time_ns, result.motion)
+                      : clock.recording ? EventClock::Action::Continue : EventClock::Action::None;
         if (blinded && action == EventClock::Action::None && clock.begin(blinded->since_ns, frame.time_ns))
             action = EventClock::Action::Start;  // the covering itself is evidence: its pre-roll is recorded
         if (look && !result.motion) quiet_look_ns = frame.time_ns;
