@@ -319,7 +319,12 @@ bool AvSource::read(Frame& frame) {
         }
         if (!rewind() || !decode_next()) return false;
     }
-    to_frame(frame);
+    try {
+        to_frame(frame);
+    } catch (...) {  // the picture is lost (the capture loop throws), not its time: those after it keep theirs
+        ++index_;
+        throw;
+    }
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
     frame.time_ns = given_ns_ = frame_time_ns();
     frame.index = index_++;

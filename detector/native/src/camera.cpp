@@ -189,6 +189,32 @@ double steady_s() {
 }
 }  // namespace
 
+// Detection's state (capture_loop's): kept across a restart of the loop on a file that goes on, so the running
+// event carries on (a walk with a picture that threw in its middle was cut into two events, the second from a
+// background learnt with the walker in it).
+struct CameraPipeline::DetectState {
+    DetectState(const CameraConfig& config, double fps)
+        : motion(config.motion, fps),
+          clock{int64_t(config.recording.post_roll_s * 1e9), int64_t(config.recording.max_event_s * 1e9),
+                int64_t(config.recording.min_event_s * 1e9), config.motion.trigger_frames},
+          guard(config.source == "camera" || config.source == "stream") {}  // a file may hold a still picture
+    RunningAverageMotion motion;
+    EventClock clock;
+    std::deque<Frame> pre_roll;
+    std::deque<int64_t> fps_window;
+    std::string event_id;
+    int snapshots = 0;
+    double best_area = 0;
+    int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
+    bool relearning = false;
+    int64_t idle_next_ns = 0;
+    int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
+    int64_t last_look_ns = 0;   // the last frame looked at
+    bool skipped = false;       // frames came since the last look that were not looked at (detect.py)
+    bool moving = false, zone_set = false;
+    ViewGuard guard;
+};
+
 CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop& stop)
     : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config)),
       capturing_("capture", Loop::stall_s_for(config.fps)), recording_("recording", Loop::stall_s_for(config.fps)),
@@ -215,6 +241,9 @@ void CameraPipeline::start() {
                 throw;  // counted, logged and restarted by the supervisor
             }
         }, stop_);
+        // a file's event carried on over a throw whose loop was not run again (stopped meanwhile): closed here
+        if (detect_ && detect_->clock.cut(detect_->last_ns + 1))
+            push({Item::End, {}, detect_->event_id, ": capture loop failed"});
         push({Item::Stop, {}, ""});
         capture_done_ = true;
         stop_.poke();
@@ -423,21 +452,24 @@ void CameraPipeline::push(Item item) {
 void CameraPipeline::capture_loop() {
     const auto& cfg = config_.motion;
     const auto& rec = config_.recording;
-    if (resume_) {  // restarted after a throw: a file goes on after the frame that failed (kept open)
+    if (resume_ && detect_) {  // restarted after a throw: a file goes on after the frame that failed (kept open)
         resume_ = false;
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
             ++stats_.dropped;
         }
         log::warning("camera ", config_.id, ": the file goes on after the frame that failed (1 frame not analysed)");
-    } else if (!open_with_backoff()) {
-        return;
+    } else {
+        resume_ = false;
+        detect_.reset();  // a source (re)opened: detection starts clean
+        if (!open_with_backoff()) return;
     }
     const double fps = source_->fps > 0 ? source_->fps : config_.fps;  // the source's, once open
-    RunningAverageMotion motion(cfg, fps);
-    EventClock clock{int64_t(rec.post_roll_s * 1e9), int64_t(rec.max_event_s * 1e9), int64_t(rec.min_event_s * 1e9),
-                     cfg.trigger_frames};
-    std::deque<Frame> pre_roll;
+    if (!detect_) detect_ = std::make_unique<DetectState>(config_, fps);
+    DetectState& state = *detect_;
+    auto& motion = state.motion;
+    auto& clock = state.clock;
+    auto& pre_roll = state.pre_roll;
     // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
     // no motion and it is not dark, detection looks only this often; frames are still recorded.
     const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
@@ -447,23 +479,27 @@ void CameraPipeline::capture_loop() {
     // under the default 15 lost a frame).
     const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + int64_t(1e9 / std::max(1.0, fps));
     const int64_t pre_roll_ns = int64_t(rec.pre_roll_s * 1e9);
-    std::deque<int64_t> fps_window;
-    std::string event_id;
-    int snapshots = 0;
-    double best_area = 0;
-    int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
-    bool relearning = false;
+    auto& fps_window = state.fps_window;
+    auto& event_id = state.event_id;
+    auto& snapshots = state.snapshots;
+    auto& best_area = state.best_area;
+    auto& last_snapshot_ns = state.last_snapshot_ns;
+    auto& next_check_ns = state.next_check_ns;
+    auto& last_ns = state.last_ns;
+    auto& relearning = state.relearning;
     constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
-    int64_t idle_next_ns = 0;
-    int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
-    int64_t last_look_ns = 0;   // the last frame looked at
-    bool skipped = false;       // frames came since the last look that were not looked at (detect.py)
-    bool moving = false, zone_set = false;
-    ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
-    // A throw restarts this loop clean (Loop::supervise): the running event is closed at its last frame, its
-    // open segment committed as the final one.
+    auto& idle_next_ns = state.idle_next_ns;
+    auto& quiet_look_ns = state.quiet_look_ns;
+    auto& last_look_ns = state.last_look_ns;
+    auto& skipped = state.skipped;
+    auto& moving = state.moving;
+    auto& zone_set = state.zone_set;
+    auto& guard = state.guard;
+    // A throw restarts this loop (Loop::supervise). On a live source, closed to be reopened, the running event is
+    // closed at its last frame first, its open segment committed as the final one; a file goes on after the frame
+    // that failed, its event carried on (DetectState; closed at the end of the thread if the loop is not run again).
     OnUnwind closing([&] {
-        if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, ": capture loop failed"});
+        if (config_.source != "file" && clock.cut(last_ns + 1)) push({Item::End, {}, event_id, ": capture loop failed"});
     });  // then capture_failed() keeps the file or closes the source
     while (!stop_) {
         capturing_.beat();
@@ -615,7 +651,7 @@ void CameraPipeline::capture_loop() {
         }
     }
     source_->close();
-    if (clock.recording) push({Item::End, {}, event_id});
+    if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id});
 }
 
 // The capture loop threw (the supervisor restarts it). A file is kept open and the restarted loop goes on
