@@ -213,6 +213,13 @@ struct CameraPipeline::DetectState {
     bool skipped = false;       // frames came since the last look that were not looked at (detect.py)
     bool moving = false, zone_set = false;
     ViewGuard guard;
+    int snapshots_kept = 0, snapshots_failed = 0;  // the running event's (the recorder says what is left of it)
+
+    Item end(std::string cut = "") const {  // the running event's End, with its snapshots' tally
+        Item item{Item::End, {}, event_id, std::move(cut)};
+        item.snapshots_kept = snapshots_kept, item.snapshots_failed = snapshots_failed;
+        return item;
+    }
 };
 
 CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop& stop)
@@ -243,7 +250,7 @@ void CameraPipeline::start() {
         }, stop_);
         // a file's event carried on over a throw whose loop was not run again (stopped meanwhile): closed here
         if (detect_ && detect_->clock.cut(detect_->last_ns + 1))
-            push({Item::End, {}, detect_->event_id, ": capture loop failed"});
+            push(detect_->end(": capture loop failed"));
         push({Item::Stop, {}, ""});
         capture_done_ = true;
         stop_.poke();
@@ -499,7 +506,7 @@ void CameraPipeline::capture_loop() {
     // closed at its last frame first, its open segment committed as the final one; a file goes on after the frame
     // that failed, its event carried on (DetectState; closed at the end of the thread if the loop is not run again).
     OnUnwind closing([&] {
-        if (config_.source != "file" && clock.cut(last_ns + 1)) push({Item::End, {}, event_id, ": capture loop failed"});
+        if (config_.source != "file" && clock.cut(last_ns + 1)) push(state.end(": capture loop failed"));
     });  // then capture_failed() keeps the file or closes the source
     while (!stop_) {
         capturing_.beat();
@@ -530,7 +537,7 @@ void CameraPipeline::capture_loop() {
             source_->close();
             // The running event ends at the last frame received and its open segment is committed
             // now, not left in staging for as long as the camera is gone (capture.py's LOST marker).
-            if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, " lost"});
+            if (clock.cut(last_ns + 1)) push(state.end(" lost"));
             if (!open_with_backoff()) break;
             motion.restart();  // what was learnt of the picture is stale (base.py's restart)
             continue;
@@ -631,7 +638,8 @@ void CameraPipeline::capture_loop() {
             else
                 log::info("camera ", config_.id, ": motion, event ", event_id, " starts (area ", result.area_fraction,
                           ", ", result.boxes.size(), " box(es))");
-            snapshot(frame, event_id, result, 0);  // before anything else of the event
+            state.snapshots_kept = state.snapshots_failed = 0;
+            ++(snapshot(frame, event_id, result, 0) ? state.snapshots_kept : state.snapshots_failed);  // before all else
             snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
             push({Item::Start, {}, event_id});
             int64_t from_ns = first_pre_roll_ns(clock.onset_ns, quiet_look_ns, rec.pre_roll_s, fps);
@@ -640,18 +648,18 @@ void CameraPipeline::capture_loop() {
         } else if (action == EventClock::Action::Continue) {
             if (snapshots < kMaxSnapshots && result.motion && result.area_fraction > best_area * 1.5 &&
                 frame.time_ns - last_snapshot_ns >= kSnapshotGapNs) {
-                snapshot(frame, event_id, result, snapshots);
+                ++(snapshot(frame, event_id, result, snapshots) ? state.snapshots_kept : state.snapshots_failed);
                 ++snapshots, last_snapshot_ns = frame.time_ns;
                 best_area = std::max(best_area, result.area_fraction);
             }
             push({Item::FrameItem, frame, ""});
         } else if (action == EventClock::Action::End) {
             log::info("camera ", config_.id, ": event ", event_id, " ends");
-            push({Item::End, {}, event_id});
+            push(state.end());
         }
     }
     source_->close();
-    if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id});
+    if (clock.cut(last_ns + 1)) push(state.end());
 }
 
 // The capture loop threw (the supervisor restarts it). A file is kept open and the restarted loop goes on
@@ -698,14 +706,14 @@ std::optional<ViewFault> CameraPipeline::watch_view(ViewGuard& guard, const cv::
     return change.started;
 }
 
-void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {
+bool CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {
     std::string payload;
     try {
         payload = encode_jpeg(frame.bgr(), config_.recording.snapshot_quality);
     } catch (const std::exception& e) {
         log::error("camera ", config_.id, ": JPEG encoding of snapshot ", seq, " of event ", event_id, " failed (",
                    e.what(), "; ", snapshot_failed(), " snapshot(s) failed since start)");
-        return;
+        return false;
     }
     Value header = wire::make_header("snapshot");
     Value boxes = Value::array();
@@ -727,7 +735,9 @@ void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, c
     } catch (const std::exception& e) {  // the event is recorded all the same
         log::error("camera ", config_.id, ": snapshot ", seq, " of event ", event_id, " failed (", e.what(), "; ",
                    snapshot_failed(), " snapshot(s) failed since start)");
+        return false;
     }
+    return true;
 }
 
 int64_t CameraPipeline::snapshot_failed() {

@@ -123,6 +123,7 @@ private:
         Frame frame;
         std::string event_id;
         std::string cut = "";  // End before the event's own end, closed at its last frame: why (" lost", ...)
+        int snapshots_kept = 0, snapshots_failed = 0;  // End: the event's snapshots, made (or held) and failed
     };
     struct RecordState;  // record.cpp: the recorder's event, segment numbering and open segment
     static std::shared_ptr<RecordState> make_record_state();
@@ -134,7 +135,8 @@ private:
     void capture_failed(const std::string& error);
     void push(Item item);
     std::optional<ViewFault> watch_view(ViewGuard& guard, const cv::Mat& gray, const Frame& frame);
-    void snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
+    // false when it failed (counted and logged); true when committed, or held in memory by a full disk
+    bool snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
     int64_t snapshot_failed();  // one more snapshot failed: the count since start
 
     CameraConfig config_;
