@@ -511,14 +511,16 @@ class AvSource:
             self.skip_pts = None
         if decoded.pts is not None:
             self.shown_pts = decoded.pts
-        if decoded.is_corrupt:  # decoded, but parts of the picture could not be read (still analysed as it is)
+        if decoded.is_corrupt:  # decoded, but parts of the picture could not be read
             self.damaged.damaged(self.last_ns)
+        # recorded, not analysed: flagged corrupt, or predicted from a damaged packet (``damaged_packets.py``)
+        damaged = self.damaged.not_analysed(decoded.is_corrupt, self.last_ns)
         stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
         if self.frames and stamp <= self.frames[-1].time_ns:
             stamp = self.frames[-1].time_ns + 1
         luma, scale = shrink_luma(decoded, self.config.motion.detection_width)
         full = partial(self.recent.picture, stamp) if self.recent is not None else None
-        self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale, full))
+        self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale, full, damaged))
         self.frame_index += 1
         self.picture_at, self.pictures = time.monotonic(), self.pictures + 1
 

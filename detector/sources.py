@@ -52,6 +52,7 @@ class Frame:
     decoded: Any = None  # the decoder's own frame (PyAV VideoFrame, YUV), when there is one
     scale: int = 1
     full: Callable[[], np.ndarray | None] | None = None  # ``decoded`` was decoded cheaply: the full decode
+    damaged: bool = False  # a damaged picture (``damaged_packets.py``): recorded, not analysed for motion
 
     @property
     def width(self) -> int:

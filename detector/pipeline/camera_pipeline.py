@@ -159,11 +159,11 @@ class CameraPipeline:
         problems.pop("capture", None)
         return f"capture loop failed ({capture.last_error}; {capture.errors} failure(s) so far)"
 
-    def _damaged_packets(self) -> int:
-        """Packets the detection source's decoder found damaged since start (``damaged_packets.py``); 0 for a
-        source that decodes nothing itself (the demo, OpenCV's)."""
+    def _damaged_packets(self) -> tuple[int, str]:
+        """Packets the detection source's decoder found damaged since start, and its open streak in words ('' when
+        none is open: ``damaged_packets.py``); 0 and '' for a source that decodes nothing itself (demo, OpenCV's)."""
         damaged = getattr(self.source, "damaged", None)
-        return damaged.count if damaged is not None else 0
+        return (damaged.count, damaged.fault()) if damaged is not None else (0, "")
 
     def status(self) -> dict[str, Any]:
         """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
@@ -171,7 +171,8 @@ class CameraPipeline:
         ``fault`` says what is wrong in words ('' when nothing is); ``loops``
         gives each loop's health (running, errors, seconds since its last beat). A camera
         that delivers frames but cannot see (``view`` blocked, moved or frozen: the view
-        guard) is ``degraded``, its fault first.
+        guard), or whose stream is damaged (an open streak of ``damaged_packets``), is
+        ``degraded``, its fault first.
         """
         status = self.stats.as_status()
         state = self.stats.state
@@ -179,8 +180,11 @@ class CameraPipeline:
         problems = {} if state == "ended" else {name: loop.problem(now) for name, loop in self.supervisor.loops.items()}
         lost_why = self._capture_failure_once(problems, now) if state in ("failing", "lost") else self.stats.lost_why
         problems = {name: problem for name, problem in problems.items() if problem}
-        # running, but blind (the view guard; a lost camera is said as lost instead) or recording less
-        disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "", self.disk.fault()]))
+        # running, but blind (the view guard), partly blind (a damaged stream: its pictures not analysed; a lost
+        # camera is said as lost instead) or recording less
+        damaged, damaged_fault = self._damaged_packets()
+        disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "",
+                                       damaged_fault if state == "ok" else "", self.disk.fault()]))
         if state in ("failing", "lost"):  # the camera itself: say that first
             fault = "; ".join(filter(None, [lost_why, self.stats.open_error, self.stats.retrying,
                                             *problems.values()]))
@@ -200,7 +204,7 @@ class CameraPipeline:
         status.update(state=state, fault=error_text(fault, FAULT_MAX), write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped,
                       snapshots_replaced=self.disk.replaced,
-                      damaged_packets=self._damaged_packets(),
+                      damaged_packets=damaged,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})
         mode = getattr(self.record_source, "mode", "reencode")
         if mode:

@@ -196,6 +196,11 @@ class CaptureStage:
             if isinstance(exc, Exception):  # blind until the restarted loop has reopened it: said (not "ok")
                 self.stats.lost_why = f"capture loop failed ({describe(exc)})"
                 self.stats.state = "lost" if self.stats.opened else "failing"
+                if self.stats.opened and self.camera.source != "file":
+                    # closed to be reopened, maybe never (unplugged): the running event ends at the last frame
+                    # received, as for a lost camera (the native detector's too); a file goes on after what it read
+                    self._record_undecoded(loop)
+                    self._put_detect(LOST, loop)
             self._close_source()  # reopened when the supervisor restarts this loop
             raise
         self._close_source()

@@ -28,7 +28,7 @@ from quickcam.detector.pipeline.dark import DarkMode
 from quickcam.detector.pipeline.disk import DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.idle_rate import IdleRate
-from quickcam.detector.pipeline.record import Command, EventFaces
+from quickcam.detector.pipeline.record import Command, EventFaces, EventSnapshots
 from quickcam.detector.pipeline.stats import CameraStats
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.pipeline.view_guard import ViewFault, ViewGuard
@@ -63,7 +63,7 @@ class DetectStage:
         self.faces_detector = None
         self.budget, self.confirmer = FaceBudget(camera.faces.budget_ms_per_s), FaceConfirmer()
         self.detected_until_ns = 0  # the recorder never writes past what detection has seen
-        self.event_id, self.event_faces = "", EventFaces()
+        self.event_id, self.event_faces, self.event_snapshots = "", EventFaces(), EventSnapshots()
         self.snapshots, self.best_area, self.best_face, self.last_snapshot_ns = 0, 0.0, 0, 0
         self.relearning, self.last_ns = False, 0
         self.idle = IdleRate(self.cfg.idle_detect_fps)  # opt-in: fewer looks while nothing moves
@@ -144,6 +144,9 @@ class DetectStage:
     def step(self, frame: Frame) -> None:
         """Detection on one frame."""
         self.last_ns = frame.time_ns
+        if frame.damaged:  # recorded, not analysed: ``_damaged``
+            self._damaged(frame)
+            return
         # opt-in dark_interval_s sampling only; by default every frame is looked at, in the dark too
         if ((self.detector is not None and self.detector.skip(frame.time_ns, self.clock.recording))
                 or not self.governor.admit(self.camera.id, frame.time_ns)  # console: low power skips this frame
@@ -201,6 +204,20 @@ class DetectStage:
         if faces and self.clock.recording:
             self.stats.faces += len(faces)
             self.event_faces.add(frame.time_ns, faces)
+        self._detected(frame.time_ns)
+
+    def _damaged(self, frame: Frame) -> None:
+        """A damaged picture (flagged corrupt, or predicted from a damaged packet: ``damaged_packets.py``).
+
+        Compared with the background its broken blocks were motion that was not there (a false event,
+        an event held open, a snapshot of a broken picture) or hid motion that was; learnt, they stayed
+        in the background. So it is not looked at at all: the motion core, the view guard and the
+        event clock do not see it (a running event goes on and records it; its post-roll counts from
+        the last motion seen). The next look counts the frames it skipped, and an event starting then
+        reaches back to the last look without motion (``_first_pre_roll_ns``), so a walker who came in
+        while the picture was broken is recorded from before.
+        """
+        self.skipped = True
         self._detected(frame.time_ns)
 
     def _frames_since_look(self, time_ns: int) -> int:
@@ -269,6 +286,7 @@ class DetectStage:
 
     def _start(self, frame: Frame, result: MotionResult, faces: list[Box], blinded: ViewFault | None = None) -> None:
         self.event_id, self.event_faces = protocol.new_message_id(), EventFaces()
+        self.event_snapshots = EventSnapshots()
         self.stats.events += 1
         self.stats.last_event_ms = frame.time_ns // 1_000_000
         self.stats.recording = True
@@ -284,7 +302,7 @@ class DetectStage:
         self.snapshots, self.best_area, self.last_snapshot_ns = 1, result.area_fraction, frame.time_ns
         self.onset_taken = True
         self.best_face = max((w * h for _, _, w, h in faces), default=0)
-        self.commands.put(Command("start", self.event_id, from_ns, self.event_faces))
+        self.commands.put(Command("start", self.event_id, from_ns, self.event_faces, snapshots=self.event_snapshots))
 
     def _first_pre_roll_ns(self) -> int:
         """Where the event's footage starts: ``pre_roll_s`` before the onset, and never after the last look
@@ -314,13 +332,17 @@ class DetectStage:
             made = self._make_snapshot(frame, result, faces, number)
         except Exception:
             self.stats.snapshots_failed += 1
+            self.event_snapshots.failed += 1
             log.exception("camera %s: snapshot %d of event %s failed (%d snapshot(s) failed since start)",
                           self.camera.id, number, self.event_id, self.stats.snapshots_failed)
             return
         if not made:
             self.stats.snapshots_failed += 1
+            self.event_snapshots.failed += 1
             log.error("camera %s: JPEG encoding of snapshot %d of event %s failed (%d snapshot(s) failed since start)",
                       self.camera.id, number, self.event_id, self.stats.snapshots_failed)
+            return
+        self.event_snapshots.kept += 1  # written, or held in memory by a full disk
 
     def _make_snapshot(self, frame: Frame, result: MotionResult, faces: list[Box], number: int) -> bool:
         """False when the JPEG encoding failed; raises what the commit raises."""

@@ -60,6 +60,37 @@ class EventFaces:
 
 
 @dataclass
+class EventSnapshots:
+    """One event's snapshots: made (written, or held in memory by a full disk) and failed.
+
+    The detect stage counts them; the recorder reads them when the event is done, to say truly
+    what is left of an event none of whose segments was recorded (it said "its snapshots are
+    kept" when every one had failed too). The detect stage queues an event's end after its last
+    snapshot, so the queue orders the counts before that read.
+    """
+
+    kept: int = 0
+    failed: int = 0
+
+    def words(self) -> str:
+        """What is kept of an event with no segment, in words (the native recorder says the same)."""
+        if not self.failed:
+            return f"its {self.kept} snapshot(s) are kept" if self.kept else "it has no snapshot: nothing of it is kept"
+        if self.kept:
+            return f"{self.kept} of its snapshot(s) are kept, {self.failed} failed"
+        return f"its {self.failed} snapshot(s) failed too: nothing of it is kept"
+
+
+def unrecorded_words(lost: int, refused: int) -> str:
+    """Why ``lost`` frames of an event were not recorded, ``refused`` of them by the disk (the native's words too)."""
+    if refused >= lost:
+        return "the disk refused them"
+    if not refused:
+        return "lost to the failures logged above"
+    return f"the disk refused {refused}, the others were lost to the failures logged above"
+
+
+@dataclass
 class Command:
     """From the detect stage to the record stage."""
 
@@ -68,6 +99,7 @@ class Command:
     time_ns: int = 0
     faces: EventFaces | None = None
     lost: bool = False  # end: the camera was lost, the event ends at its last frame
+    snapshots: EventSnapshots | None = None  # start: the event's snapshots, counted by the detect stage
 
 
 class Segment:
@@ -153,6 +185,8 @@ class RecordStage:
         self.recording_event, self.stopping = False, False
         self.camera_lost = False  # the event ends because the camera was lost
         self.lost_frames = 0  # frames of an event not recorded (disk refused them, or the encoder failed)
+        self.refused_frames = 0  # of those, the ones the disk refused
+        self.snapshots = EventSnapshots()  # the event's, as the detect stage counts them
 
     def run(self, loop: Loop) -> None:
         while True:
@@ -186,6 +220,7 @@ class RecordStage:
             elif command.kind == "start":
                 self.event_id, self.from_ns, self.end_ns, self.seq = command.event_id, command.time_ns, None, 0
                 self.faces, self.recording_event = command.faces, True
+                self.snapshots = command.snapshots or EventSnapshots()
                 log.debug("camera %s: recording event %s", self.camera.id, self.event_id)
             elif command.kind == "end":
                 self.end_ns, self.camera_lost = command.time_ns, command.lost
@@ -223,6 +258,7 @@ class RecordStage:
             self._close(final=False)
         self.disk.not_recorded()
         self.lost_frames += 1
+        self.refused_frames += 1
         return True
 
     def _write(self, item: Any, may_cut: bool, failure: str) -> None:
@@ -247,6 +283,8 @@ class RecordStage:
                 segment.abandon()
             self.lost_frames += lost
             error = disk_error(exc)
+            if error is None:  # (a disk error is counted by segment_failed)
+                self.disk.not_recorded(lost)
             if deleted:
                 log.error("camera %s: %s was deleted while it was written (was the outbox deleted?); %d frame(s) "
                           "of event %s lost; starting a new segment", self.camera.id, segment.path, lost,
@@ -254,6 +292,7 @@ class RecordStage:
             elif error is None:
                 log.exception("camera %s: " + failure, self.camera.id, lost, self.event_id)
             else:
+                self.refused_frames += lost
                 self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
 
     def _new_segment(self, frame: Frame) -> OpenSegment:
@@ -279,6 +318,8 @@ class RecordStage:
             segment.abandon()
             self.lost_frames += segment.frames
             error = disk_error(exc)
+            if error is None:  # (a disk error is counted by segment_failed)
+                self.disk.not_recorded(segment.frames)
             if _deleted(exc, segment.path):
                 log.error("camera %s: segment %d of event %s was deleted from %s before it was closed (was the "
                           "outbox deleted?); %d frame(s) lost", self.camera.id, self.seq, self.event_id,
@@ -287,6 +328,7 @@ class RecordStage:
                 log.exception("camera %s: closing segment %d of event %s failed (%d frame(s) lost)",
                               self.camera.id, self.seq, self.event_id, segment.frames)
             else:
+                self.refused_frames += segment.frames
                 self.disk.segment_failed(error, segment.frames, f"segment {self.seq} of event {self.event_id}")
             return
         self.disk.commit_segment(header, segment.path)
@@ -317,13 +359,17 @@ class RecordStage:
             log.warning("camera %s lost during event %s; the event is closed at the last frame (%d segments)",
                         self.camera.id, self.event_id, self.seq)
         elif self.seq:
-            log.info("camera %s: event %s recorded in %d segment(s)%s", self.camera.id, self.event_id, self.seq,
-                     f"; {self.lost_frames} frame(s) not recorded (disk)" if self.lost_frames else "")
-        elif self.lost_frames:
-            log.warning("camera %s: event %s: no segment recorded (the disk refused them; %d frame(s) not "
-                        "recorded); its snapshots are kept", self.camera.id, self.event_id, self.lost_frames)
+            why = unrecorded_words(self.lost_frames, self.refused_frames)
+            lost = f"; {self.lost_frames} frame(s) not recorded ({why})" if self.lost_frames else ""
+            log.info("camera %s: event %s recorded in %d segment(s)%s", self.camera.id, self.event_id, self.seq, lost)
+        elif self.lost_frames:  # nothing of its footage: say what is left of it, truly
+            level = logging.WARNING if self.snapshots.kept else logging.ERROR
+            log.log(level, "camera %s: event %s: no segment recorded (%d frame(s) not recorded: %s); %s",
+                    self.camera.id, self.event_id, self.lost_frames,
+                    unrecorded_words(self.lost_frames, self.refused_frames), self.snapshots.words())
         else:
             log.warning("camera %s: event %s ended with no frame recorded", self.camera.id, self.event_id)
         self.segment, self.recording_event, self.faces, self.lost_frames = None, False, None, 0
+        self.refused_frames = 0
         self.camera_lost = False
         self.buffer.release(self.from_ns)

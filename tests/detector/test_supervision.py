@@ -13,7 +13,7 @@ import pytest
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.supervise import Supervisor
 from quickcam.detector.sources import DemoSource, Walk
-from tests.detector.fakes import ScriptedSource, camera_config, journal, pipeline_for, run
+from tests.detector.fakes import T0_NS, ScriptedSource, camera_config, header, journal, pipeline_for, run
 
 
 def _wait(predicate, timeout: float = 10.0) -> bool:
@@ -178,3 +178,46 @@ def test_a_capture_loop_failure_is_named_once_in_the_fault_with_its_count_while_
     assert faults and error.startswith("error: OpenCV"), (faults[-3:], error)  # cv2.error, on one line
     assert all(fault.count(error) == 1 for fault in faults), [f for f in faults if f.count(error) != 1][:3]
     assert any(fault.startswith(f"capture loop failed ({error}; 2 failure(s) so far)") for fault in faults), faults
+
+
+class _UnpluggedMidWalk(ScriptedSource):
+    """A live camera whose capture throws mid-walk (a picture no conversion takes, 7 channels), then is gone:
+    it will not open again."""
+
+    def __init__(self) -> None:
+        demo = DemoSource(320, 240, 10.0, realtime=False, walks=(Walk(1.0, 8.0),), period_s=1000.0)
+        self.bad = np.zeros((240, 320, 7), np.uint8)
+        super().__init__(lambda i: self.bad if i == 40 else demo.read().image, 10_000)
+        self.live = True
+
+    def open(self) -> bool:
+        return self.position == 0 and super().open()
+
+    def read(self):
+        time.sleep(0.01)
+        return super().read()
+
+
+def test_a_live_camera_whose_capture_loop_throws_mid_event_commits_the_event_at_its_last_frame(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The native detector closes the event at once (its capture loop throwing on a live source); the Python
+    # detector left it open, its segment in staging, for as long as the camera was gone: for ever, unplugged.
+    caplog.set_level(logging.INFO, logger="quickcam.detector.pipeline")
+    stop = threading.Event()
+    source = _UnpluggedMidWalk()
+    pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), source, stop)
+    pipeline.start()
+    try:
+        assert _wait(lambda: any(header(tmp_path, row["id"])["final"] for row in journal(tmp_path)
+                                 if row["type"] == "segment"), 10), journal(tmp_path)
+        assert pipeline.status()["state"] == "lost" and source.position == 41  # still gone
+    finally:
+        stop.set()
+        pipeline.join(10)
+    segments = [header(tmp_path, row["id"]) for row in journal(tmp_path) if row["type"] == "segment"]
+    assert len({s["event"] for s in segments}) == 1 and segments[-1]["final"], segments
+    assert segments[-1]["end_ms"] == (T0_NS + 40 * 100_000_000) // 1_000_000  # the last frame received
+    assert not any((tmp_path / ".staging").iterdir())
+    said = [r.getMessage() for r in caplog.records if "during event" in r.getMessage()]
+    assert said == [f"camera cam0 lost during event {segments[0]['event']}; the event is closed at the last frame "
+                    f"({len(segments)} segments)"], said

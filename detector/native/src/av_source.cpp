@@ -216,7 +216,8 @@ bool AvSource::decode_next() {
             bool corrupt = (decoded_->flags & AV_FRAME_FLAG_CORRUPT) != 0 || decoded_->decode_error_flags != 0;
             if (!corrupt) damaged_.decoded(keyframe(), given_ns_);  // a keyframe decoded again after a reopen is whole too
             if (given_before()) continue;
-            if (corrupt) damaged_.damaged(given_ns_);  // parts of the picture could not be read: analysed as it is
+            if (corrupt) damaged_.damaged(given_ns_);  // parts of the picture could not be read: not analysed (read)
+            corrupt_ = corrupt;
             shown_pts_ = decoded_->best_effort_timestamp;
             ++shown_frames_;
             return true;
@@ -318,11 +319,17 @@ bool AvSource::read(Frame& frame) {
         }
         if (!rewind() || !decode_next()) return false;
     }
-    to_frame(frame);
+    try {
+        to_frame(frame);
+    } catch (...) {  // the picture is lost (the capture loop throws), not its time: those after it keep theirs
+        ++index_;
+        throw;
+    }
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
     frame.time_ns = given_ns_ = frame_time_ns();
     frame.index = index_++;
     frame.keyframe = keyframe() ? 1 : 0;
+    frame.damaged = damaged_.not_analysed(corrupt_, frame.time_ns);  // recorded, not analysed (damaged_packets.hpp)
     return true;
 }
 

@@ -33,6 +33,7 @@ public:
     void close() override;
     std::string name() const override;
     int64_t damaged_packets() const override { return damaged_.count(); }
+    std::string damaged_fault() const override { return damaged_.fault(); }
 
 private:
     static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline
@@ -76,6 +77,7 @@ private:
     // after a reopen what is decoded again only as references. INT64_MIN is AV_NOPTS_VALUE: none.
     int64_t taken_dts_ = INT64_MIN, shown_pts_ = INT64_MIN, skip_pts_ = INT64_MIN;
     int64_t shown_frames_ = 0, skip_frames_ = 0;
+    bool corrupt_ = false;  // the picture just decoded is flagged corrupt
     DamagedPackets damaged_;  // counted since start, each streak said once (damaged_packets.hpp)
 };
 

@@ -189,6 +189,39 @@ double steady_s() {
 }
 }  // namespace
 
+// Detection's state (capture_loop's): kept across a restart of the loop on a file that goes on, so the running
+// event carries on (a walk with a picture that threw in its middle was cut into two events, the second from a
+// background learnt with the walker in it).
+struct CameraPipeline::DetectState {
+    DetectState(const CameraConfig& config, double fps)
+        : motion(config.motion, fps),
+          clock{int64_t(config.recording.post_roll_s * 1e9), int64_t(config.recording.max_event_s * 1e9),
+                int64_t(config.recording.min_event_s * 1e9), config.motion.trigger_frames},
+          guard(config.source == "camera" || config.source == "stream") {}  // a file may hold a still picture
+    RunningAverageMotion motion;
+    EventClock clock;
+    std::deque<Frame> pre_roll;
+    std::deque<int64_t> fps_window;
+    std::string event_id;
+    int snapshots = 0;
+    double best_area = 0;
+    int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
+    bool relearning = false;
+    int64_t idle_next_ns = 0;
+    int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
+    int64_t last_look_ns = 0;   // the last frame looked at
+    bool skipped = false;       // frames came since the last look that were not looked at (detect.py)
+    bool moving = false, zone_set = false;
+    ViewGuard guard;
+    int snapshots_kept = 0, snapshots_failed = 0;  // the running event's (the recorder says what is left of it)
+
+    Item end(std::string cut = "") const {  // the running event's End, with its snapshots' tally
+        Item item{Item::End, {}, event_id, std::move(cut)};
+        item.snapshots_kept = snapshots_kept, item.snapshots_failed = snapshots_failed;
+        return item;
+    }
+};
+
 CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop& stop)
     : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config)),
       capturing_("capture", Loop::stall_s_for(config.fps)), recording_("recording", Loop::stall_s_for(config.fps)),
@@ -215,6 +248,9 @@ void CameraPipeline::start() {
                 throw;  // counted, logged and restarted by the supervisor
             }
         }, stop_);
+        // a file's event carried on over a throw whose loop was not run again (stopped meanwhile): closed here
+        if (detect_ && detect_->clock.cut(detect_->last_ns + 1))
+            push(detect_->end(": capture loop failed"));
         push({Item::Stop, {}, ""});
         capture_done_ = true;
         stop_.poke();
@@ -267,8 +303,10 @@ Value CameraPipeline::status_value() {
     }
     std::vector<std::string> problems;
     if (s.state != "ended") problems = this->problems(capture_said);
-    // running, but blind (the view guard; a lost camera is said as lost instead) or recording less
+    // running, but blind (the view guard), partly blind (a damaged stream: its pictures not analysed; a lost
+    // camera is said as lost instead) or recording less
     std::string disk = s.state == "ok" ? s.view_fault : "";
+    if (s.state == "ok") add_part(disk, source_->damaged_fault());
     add_part(disk, disk_.fault());
     std::string fault;
     if (s.state == "failing" || s.state == "lost") {
@@ -421,21 +459,24 @@ void CameraPipeline::push(Item item) {
 void CameraPipeline::capture_loop() {
     const auto& cfg = config_.motion;
     const auto& rec = config_.recording;
-    if (resume_) {  // restarted after a throw: a file goes on after the frame that failed (kept open)
+    if (resume_ && detect_) {  // restarted after a throw: a file goes on after the frame that failed (kept open)
         resume_ = false;
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
             ++stats_.dropped;
         }
         log::warning("camera ", config_.id, ": the file goes on after the frame that failed (1 frame not analysed)");
-    } else if (!open_with_backoff()) {
-        return;
+    } else {
+        resume_ = false;
+        detect_.reset();  // a source (re)opened: detection starts clean
+        if (!open_with_backoff()) return;
     }
     const double fps = source_->fps > 0 ? source_->fps : config_.fps;  // the source's, once open
-    RunningAverageMotion motion(cfg, fps);
-    EventClock clock{int64_t(rec.post_roll_s * 1e9), int64_t(rec.max_event_s * 1e9), int64_t(rec.min_event_s * 1e9),
-                     cfg.trigger_frames};
-    std::deque<Frame> pre_roll;
+    if (!detect_) detect_ = std::make_unique<DetectState>(config_, fps);
+    DetectState& state = *detect_;
+    auto& motion = state.motion;
+    auto& clock = state.clock;
+    auto& pre_roll = state.pre_roll;
     // Opt-in idle_detect_fps (detector/pipeline/idle_rate.py): while no event runs, the last look saw
     // no motion and it is not dark, detection looks only this often; frames are still recorded.
     const int64_t idle_period_ns = cfg.idle_detect_fps > 0 ? int64_t(1e9 / cfg.idle_detect_fps) : 0;
@@ -445,23 +486,27 @@ void CameraPipeline::capture_loop() {
     // under the default 15 lost a frame).
     const int64_t keep_ns = std::max(int64_t(rec.pre_roll_s * 1e9), idle_period_ns) + int64_t(1e9 / std::max(1.0, fps));
     const int64_t pre_roll_ns = int64_t(rec.pre_roll_s * 1e9);
-    std::deque<int64_t> fps_window;
-    std::string event_id;
-    int snapshots = 0;
-    double best_area = 0;
-    int64_t last_snapshot_ns = 0, next_check_ns = 0, last_ns = 0;
-    bool relearning = false;
+    auto& fps_window = state.fps_window;
+    auto& event_id = state.event_id;
+    auto& snapshots = state.snapshots;
+    auto& best_area = state.best_area;
+    auto& last_snapshot_ns = state.last_snapshot_ns;
+    auto& next_check_ns = state.next_check_ns;
+    auto& last_ns = state.last_ns;
+    auto& relearning = state.relearning;
     constexpr int64_t kIdleSlackNs = 5000000;  // a frame this early is on time (15 fps at 5 looks: every third)
-    int64_t idle_next_ns = 0;
-    int64_t quiet_look_ns = 0;  // the last frame looked at without motion: motion began after it
-    int64_t last_look_ns = 0;   // the last frame looked at
-    bool skipped = false;       // frames came since the last look that were not looked at (detect.py)
-    bool moving = false, zone_set = false;
-    ViewGuard guard(config_.source == "camera" || config_.source == "stream");  // a file may hold a still picture
-    // A throw restarts this loop clean (Loop::supervise): the running event is closed at its last frame, its
-    // open segment committed as the final one.
+    auto& idle_next_ns = state.idle_next_ns;
+    auto& quiet_look_ns = state.quiet_look_ns;
+    auto& last_look_ns = state.last_look_ns;
+    auto& skipped = state.skipped;
+    auto& moving = state.moving;
+    auto& zone_set = state.zone_set;
+    auto& guard = state.guard;
+    // A throw restarts this loop (Loop::supervise). On a live source, closed to be reopened, the running event is
+    // closed at its last frame first, its open segment committed as the final one; a file goes on after the frame
+    // that failed, its event carried on (DetectState; closed at the end of the thread if the loop is not run again).
     OnUnwind closing([&] {
-        if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, ": capture loop failed"});
+        if (config_.source != "file" && clock.cut(last_ns + 1)) push(state.end(": capture loop failed"));
     });  // then capture_failed() keeps the file or closes the source
     while (!stop_) {
         capturing_.beat();
@@ -492,7 +537,7 @@ void CameraPipeline::capture_loop() {
             source_->close();
             // The running event ends at the last frame received and its open segment is committed
             // now, not left in staging for as long as the camera is gone (capture.py's LOST marker).
-            if (clock.cut(last_ns + 1)) push({Item::End, {}, event_id, " lost"});
+            if (clock.cut(last_ns + 1)) push(state.end(" lost"));
             if (!open_with_backoff()) break;
             motion.restart();  // what was learnt of the picture is stale (base.py's restart)
             continue;
@@ -521,11 +566,17 @@ void CameraPipeline::capture_loop() {
         int64_t keep_from_ns = frame.time_ns - keep_ns;
         if (int64_t since_ns = guard.suspect_since_ns())
             keep_from_ns = std::max(std::min(keep_from_ns, since_ns - pre_roll_ns), keep_from_ns - kDetectSlackNs);
+        // Pictures not analysed since the last look without motion (damaged ones): an event starting at the next
+        // looks reaches back to it (first_pre_roll_ns), so kept from there too, up to kDetectSlackNs more.
+        if (!clock.recording && quiet_look_ns)
+            keep_from_ns = std::max(std::min(keep_from_ns, quiet_look_ns), keep_from_ns - kDetectSlackNs);
         while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) pre_roll.pop_front();
 
         MotionResult result;
         std::optional<ViewFault> blinded;
-        bool look = !(dark && !clock.recording && frame.time_ns < next_check_ns);
+        // A damaged picture (damaged_packets.hpp) is recorded, not analysed (detect.py's _damaged): its broken
+        // blocks were motion that was not there, or hid motion that was; learnt, they stayed in the background.
+        bool look = !frame.damaged && !(dark && !clock.recording && frame.time_ns < next_check_ns);
         if (look && idle_period_ns > 0) {
             if (moving || clock.recording || dark || frame.time_ns + kIdleSlackNs >= idle_next_ns)
                 idle_next_ns = frame.time_ns + idle_period_ns;
@@ -567,7 +618,10 @@ void CameraPipeline::capture_loop() {
                               "%): lighting, not motion; re-learning the background");
             }
         }
-        auto action = clock.step(frame.time_ns, result.motion);
+        // The event clock holds over a damaged picture: a running event goes on (and records it), a trigger
+        // streak is not broken
+        auto action = !frame.damaged ? clock.step(frame.time_ns, result.motion)
+                      : clock.recording ? EventClock::Action::Continue : EventClock::Action::None;
         if (blinded && action == EventClock::Action::None && clock.begin(blinded->since_ns, frame.time_ns))
             action = EventClock::Action::Start;  // the covering itself is evidence: its pre-roll is recorded
         if (look && !result.motion) quiet_look_ns = frame.time_ns;
@@ -584,7 +638,8 @@ void CameraPipeline::capture_loop() {
             else
                 log::info("camera ", config_.id, ": motion, event ", event_id, " starts (area ", result.area_fraction,
                           ", ", result.boxes.size(), " box(es))");
-            snapshot(frame, event_id, result, 0);  // before anything else of the event
+            state.snapshots_kept = state.snapshots_failed = 0;
+            ++(snapshot(frame, event_id, result, 0) ? state.snapshots_kept : state.snapshots_failed);  // before all else
             snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
             push({Item::Start, {}, event_id});
             int64_t from_ns = first_pre_roll_ns(clock.onset_ns, quiet_look_ns, rec.pre_roll_s, fps);
@@ -593,18 +648,18 @@ void CameraPipeline::capture_loop() {
         } else if (action == EventClock::Action::Continue) {
             if (snapshots < kMaxSnapshots && result.motion && result.area_fraction > best_area * 1.5 &&
                 frame.time_ns - last_snapshot_ns >= kSnapshotGapNs) {
-                snapshot(frame, event_id, result, snapshots);
+                ++(snapshot(frame, event_id, result, snapshots) ? state.snapshots_kept : state.snapshots_failed);
                 ++snapshots, last_snapshot_ns = frame.time_ns;
                 best_area = std::max(best_area, result.area_fraction);
             }
             push({Item::FrameItem, frame, ""});
         } else if (action == EventClock::Action::End) {
             log::info("camera ", config_.id, ": event ", event_id, " ends");
-            push({Item::End, {}, event_id});
+            push(state.end());
         }
     }
     source_->close();
-    if (clock.recording) push({Item::End, {}, event_id});
+    if (clock.cut(last_ns + 1)) push(state.end());
 }
 
 // The capture loop threw (the supervisor restarts it). A file is kept open and the restarted loop goes on
@@ -651,14 +706,14 @@ std::optional<ViewFault> CameraPipeline::watch_view(ViewGuard& guard, const cv::
     return change.started;
 }
 
-void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {
+bool CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {
     std::string payload;
     try {
         payload = encode_jpeg(frame.bgr(), config_.recording.snapshot_quality);
     } catch (const std::exception& e) {
         log::error("camera ", config_.id, ": JPEG encoding of snapshot ", seq, " of event ", event_id, " failed (",
                    e.what(), "; ", snapshot_failed(), " snapshot(s) failed since start)");
-        return;
+        return false;
     }
     Value header = wire::make_header("snapshot");
     Value boxes = Value::array();
@@ -680,7 +735,9 @@ void CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, c
     } catch (const std::exception& e) {  // the event is recorded all the same
         log::error("camera ", config_.id, ": snapshot ", seq, " of event ", event_id, " failed (", e.what(), "; ",
                    snapshot_failed(), " snapshot(s) failed since start)");
+        return false;
     }
+    return true;
 }
 
 int64_t CameraPipeline::snapshot_failed() {

@@ -9,11 +9,13 @@
 //
 // Each thread runs its Loop (supervise.hpp): one that has not beaten for 3 frame intervals
 // (at least 1 s) makes the camera "stalled", never "ok" (camera_pipeline.py's status); one that
-// throws is restarted after a backoff, the camera "failing" for 10 s. A restarted capture loop
-// starts clean (the background learnt again) after closing the running event at its last frame:
-// a live source is reopened, a file goes on after the frame that failed. The recorder's event and
-// segment numbering live on the pipeline (RecordState), so a restarted recorder carries its event
-// on, as record.py's stage object.
+// throws is restarted after a backoff, the camera "failing" for 10 s. On a file the restarted
+// capture loop goes on after the frame that failed with detection's state as it was (DetectState,
+// on the pipeline): the running event carries on, as the Python detect stage's. A live source is
+// closed and reopened: its running event is closed at its last frame first, and the restarted
+// loop starts clean (the background learnt again). The recorder's event and segment numbering
+// live on the pipeline (RecordState), so a restarted recorder carries its event on, as
+// record.py's stage object.
 //
 // Capture never waits for the encoder when the source is live: beyond buffer_max_s of
 // frames waiting, the oldest are dropped, counted and logged (dropped_recording). A file
@@ -121,9 +123,11 @@ private:
         Frame frame;
         std::string event_id;
         std::string cut = "";  // End before the event's own end, closed at its last frame: why (" lost", ...)
+        int snapshots_kept = 0, snapshots_failed = 0;  // End: the event's snapshots, made (or held) and failed
     };
     struct RecordState;  // record.cpp: the recorder's event, segment numbering and open segment
     static std::shared_ptr<RecordState> make_record_state();
+    struct DetectState;  // camera.cpp: the background, the event clock, the pre-roll, the running event
 
     void capture_loop();
     void record_loop();
@@ -131,7 +135,8 @@ private:
     void capture_failed(const std::string& error);
     void push(Item item);
     std::optional<ViewFault> watch_view(ViewGuard& guard, const cv::Mat& gray, const Frame& frame);
-    void snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
+    // false when it failed (counted and logged); true when committed, or held in memory by a full disk
+    bool snapshot(const Frame& frame, const std::string& event_id, const struct MotionResult& result, int seq);
     int64_t snapshot_failed();  // one more snapshot failed: the count since start
 
     CameraConfig config_;
@@ -152,6 +157,9 @@ private:
     size_t queued_frames_ = 0, max_frames_;
     ReopenPace pace_;
     bool resume_ = false;  // the capture loop threw on a file, kept open: the restarted loop reads on (capture thread)
+    // Detection's state, kept across a restart of the capture loop on a file that goes on (capture thread): the
+    // running event carries on, as the Python detect stage's state lives on its object.
+    std::unique_ptr<DetectState> detect_;
     std::shared_ptr<RecordState> record_;  // survives a restart of the record loop
 };
 

@@ -68,6 +68,20 @@ std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig&
     return seg;
 }
 
+// Why `lost` frames of an event were not recorded, `refused` of them by the disk (record.py's unrecorded_words).
+std::string unrecorded_words(int64_t lost, int64_t refused) {
+    if (refused >= lost) return "the disk refused them";
+    if (!refused) return "lost to the failures logged above";
+    return "the disk refused " + std::to_string(refused) + ", the others were lost to the failures logged above";
+}
+
+// What is kept of an event with no segment (record.py's EventSnapshots.words).
+std::string snapshot_words(int kept, int failed) {
+    if (!failed) return kept ? "its " + std::to_string(kept) + " snapshot(s) are kept" : "it has no snapshot: nothing of it is kept";
+    if (kept) return std::to_string(kept) + " of its snapshot(s) are kept, " + std::to_string(failed) + " failed";
+    return "its " + std::to_string(failed) + " snapshot(s) failed too: nothing of it is kept";
+}
+
 }  // namespace
 
 // What the recorder holds between frames, kept across a restart of its loop (record.py's RecordStage
@@ -76,6 +90,7 @@ struct CameraPipeline::RecordState {
     std::unique_ptr<OpenSegment> segment;
     std::string event_id;
     int seq = 0;
+    int64_t lost = 0, refused = 0;  // the event's frames not recorded, and of those the ones the disk refused
     bool stopped = false;  // Item::Stop taken: a loop restarted after it (what followed threw) waits for nothing
 };
 
@@ -97,7 +112,9 @@ void CameraPipeline::record_loop() {
         std::string path = segment ? segment->path : "";
         segment.reset();
         if (!path.empty()) ::unlink(path.c_str());
+        record_->lost += lost;
         if (int code = disk_errno(e)) {
+            record_->refused += lost;
             disk_.segment_failed(code, lost, what());
         } else {
             disk_.not_recorded(lost);
@@ -137,6 +154,7 @@ void CameraPipeline::record_loop() {
             disk_.commit_segment(header, path);
         } catch (const std::exception& e) {
             disk_.not_recorded(header.at("frames").i);
+            record_->lost += header.at("frames").i;
             log::error("camera ", config_.id, ": committing ", what(), " failed (", e.what(), "); ",
                        header.at("frames").i, " frame(s) lost");
             return false;
@@ -152,6 +170,7 @@ void CameraPipeline::record_loop() {
         if (rung == DiskWrites::SnapshotsOnly) {
             if (segment) finish(false);
             disk_.not_recorded();
+            ++record_->lost, ++record_->refused;
             return;
         }
         try {
@@ -200,20 +219,31 @@ void CameraPipeline::record_loop() {
         }
         if (item.kind == Item::Start) {
             event_id = item.event_id, seq = 0;
+            record_->lost = record_->refused = 0;
             segment.reset();
         } else if (item.kind == Item::End) {
-            bool had_segment = bool(segment);
             if (segment) finish(true);
+            int64_t lost = record_->lost;
+            std::string why = unrecorded_words(lost, record_->refused);
+            // what is left of the event, truly (record.py's _event_done): it said "recorded in 0 segment(s)" when
+            // every segment had failed
             if (!item.cut.empty())
                 log::warning("camera ", config_.id, item.cut, " during event ", event_id,
                              "; the event is closed at the last frame (", seq, " segments)");
-            else if (had_segment || seq > 0)
+            else if (seq > 0 && lost)
+                log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s); ", lost,
+                          " frame(s) not recorded (", why, ")");
+            else if (seq > 0)
                 log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s)");
-            else if (disk_.rung() == DiskWrites::SnapshotsOnly)
-                log::warning("camera ", config_.id, ": event ", event_id, " ended with no segment recorded: the disk "
-                             "refuses writes (snapshots only; its frames are counted as not recorded)");
+            else if (lost && item.snapshots_kept)
+                log::warning("camera ", config_.id, ": event ", event_id, ": no segment recorded (", lost, " frame(s) "
+                             "not recorded: ", why, "); ", snapshot_words(item.snapshots_kept, item.snapshots_failed));
+            else if (lost)
+                log::error("camera ", config_.id, ": event ", event_id, ": no segment recorded (", lost, " frame(s) "
+                           "not recorded: ", why, "); ", snapshot_words(item.snapshots_kept, item.snapshots_failed));
             else
                 log::warning("camera ", config_.id, ": event ", event_id, " ended with no frame recorded");
+            record_->lost = record_->refused = 0;
         } else {
             record(item.frame);
         }

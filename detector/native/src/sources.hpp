@@ -25,6 +25,7 @@ struct Frame {
     int64_t time_ns = 0;
     int64_t index = 0;
     int keyframe = -1;  // 1 or 0 when the decoder says whether it was a keyframe (the view guard), -1 when not
+    bool damaged = false;  // a damaged picture (damaged_packets.hpp): recorded, not analysed for motion
     cv::Mat luma() const { return yuv.rowRange(0, height); }
     cv::Mat bgr() const;
     void set_bgr(const cv::Mat& bgr);  // converted to I420, cropped to even sizes
@@ -38,6 +39,7 @@ public:
     virtual void close() {}
     virtual std::string name() const = 0;
     virtual int64_t damaged_packets() const { return 0; }  // since start: packets its decoder found damaged
+    virtual std::string damaged_fault() const { return ""; }  // the open streak of them in words ("" when none)
     double fps = 15.0;
     int width = 0, height = 0;
     bool live = true;   // frames arrive whether or not anyone reads them
