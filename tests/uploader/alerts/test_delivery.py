@@ -28,6 +28,7 @@ from quickcam.uploader.alerts.queue import AlertQueue
 from quickcam.uploader.alerts.service import AlertService
 from tests.conftest import free_port
 from tests.fakes.notify_server import NotifyServer
+from tests.own_logs import own_records
 
 SECRET = "s3cr3tT0ken9876"
 # The "target down for 60 s" runs with QUICKCAM_SOAK=1; CI keeps it short (retries every <= 0.5 s).
@@ -218,7 +219,8 @@ def test_a_damaged_alert_database_turns_alerts_off_with_one_line_and_never_raise
     service.start()
     service.observe("stored", snapshot_header("door", "ev1"), jpeg())
     service.stop()
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("quickcam")]
+    errors = [r.getMessage() for r in own_records(caplog)
+              if r.levelno >= logging.ERROR and r.name.startswith("quickcam")]
     assert len(errors) == 1 and "alerts.sqlite3" in errors[0] and "alerts are off" in errors[0]
 
 
