@@ -21,7 +21,10 @@ from hypothesis import HealthCheck, settings
 
 from quickcam.common.cryptofile import SymmetricKey
 
-pytest_plugins = ["tests.realtime_group"]  # how xdist spreads the suite over its workers
+pytest_plugins = [
+    "tests.realtime_group",  # how xdist spreads the suite over its workers
+    "tests.own_logs",  # which log records are a test's own
+]
 
 # CI runs on 2 busy cores: generation speed and per-example time are not what
 # the property tests assert, so neither may fail a run.

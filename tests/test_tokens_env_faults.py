@@ -15,6 +15,7 @@ import pytest
 
 from quickcam.common.secrets import load_secrets
 from tests.conftest import QUICKCAM
+from tests.own_logs import own_records
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -71,6 +72,6 @@ def test_a_tokens_env_that_is_a_directory_is_said_not_silently_skipped(
     with caplog.at_level(logging.WARNING):
         secrets = load_secrets(tmp_path / "tokens.env", environ={"ENCRYPTION_KEY": "from the environment"})
     assert secrets == {"ENCRYPTION_KEY": "from the environment"}  # the environment still serves
-    assert [r.getMessage() for r in caplog.records] == [
+    assert [r.getMessage() for r in own_records(caplog)] == [
         f"{tmp_path / 'tokens.env'} is a directory, not the file of KEY=value lines; its secrets are not read (Docker "
         "makes a directory where a file it should mount is missing): remove it and put tokens.env there"]

@@ -18,6 +18,7 @@ import pytest
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.sources import DemoSource, Frame, Walk
 from tests.detector.fakes import T0_NS, ScriptedSource, camera_config, header, journal, pipeline_for, run
+from tests.own_logs import own_records
 
 
 def _demo(walks: tuple[Walk, ...] = (Walk(3.0, 6.0),)) -> DemoSource:
@@ -445,5 +446,5 @@ def test_a_demo_started_later_in_its_script_shows_the_same_walks_sooner_and_logs
     for index in range(0, 300):  # frame i of the later start is frame i + 30 of the default script
         assert started.walker_box(started.scene_time_s(index)) == default.walker_box(default.scene_time_s(index + 30))
     assert started.walker_box(started.scene_time_s(9)) is None and started.walker_box(started.scene_time_s(10))
-    zero_ms = int(caplog.records[-1].getMessage().rsplit(" ", 2)[-2])
+    zero_ms = int(own_records(caplog)[-1].getMessage().rsplit(" ", 2)[-2])
     assert zero_ms == (first.time_ns - 3_000_000_000) // 1_000_000

@@ -13,7 +13,9 @@ look (``detector/motion/looks.py``); looking at every frame nothing changes.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,6 +31,36 @@ VTEST = REPO / "tests/data/vtest.avi"
 SIZE = (384, 288)
 FPS = 15.0
 EVERY = 15  # source frames between two looks: one look a second (idle_detect_fps = 1, or a 1 s GOP keyframes only)
+
+# Its tests share the corpus's composers (below), made once on one worker.
+pytestmark = pytest.mark.one_worker
+
+
+@pytest.fixture(scope="module")
+def composer() -> Iterator[Callable[[str], Any]]:
+    """The corpus's composer of a split, made once for the module (``bench/detection_corpus.py``).
+
+    A composer took 9-14 s (vtest.avi read and its empty plate made, 5 s; the split's walkers tracked,
+    4 s), three times: twice the held-out split's, once the tune split's. Now the video and its plate
+    once, each split's walkers once; the clips' frames are the same to the bit.
+    """
+    sys.path.insert(0, str(REPO / "bench"))
+    from detection_corpus import SPLITS, VIDEO, Composer, load_video, plate_of  # noqa: PLC0415 (bench/)
+
+    made: dict[str, Composer] = {}
+    loaded: list[Any] = []
+
+    def of(split: str) -> Composer:
+        if not loaded:
+            frames = load_video(VIDEO)
+            loaded.append((frames, plate_of(frames)))
+        if split not in made:
+            made[split] = Composer(SPLITS[split], loaded=loaded[0])
+        return made[split]
+
+    yield of
+    made.clear()  # some 250 MB of frames: not kept for the rest of the worker's tests
+    loaded.clear()
 
 
 def _picture(plate: np.ndarray, gain: np.ndarray | float, rng: np.random.Generator) -> np.ndarray:
@@ -67,17 +99,15 @@ def test_a_light_context_ends_within_seconds_with_one_look_a_second() -> None:
 @pytest.mark.skipif(not VTEST.exists(), reason="tests/data/vtest.avi missing: scripts/install_test_tools.sh")
 @pytest.mark.parametrize(("idle_fps", "at_least"), [(1.0, 4), (0.5, 2)])
 def test_plainly_dressed_walkers_after_a_light_step_are_seen_when_looking_seldom_while_idle(
-        idle_fps: float, at_least: int) -> None:
+        composer: Callable[[str], Any], idle_fps: float, at_least: int) -> None:
     """The held-out corpus's four walkers in a flat colour, each coming in as the light steps or 1 s after it.
 
     Every frame looked at: 4/4. With ``idle_detect_fps`` 1 and 0.5 the
     looks-counted core saw 3/4 and 0/4 (benchmarks section 12c).
     """
-    sys.path.insert(0, str(REPO / "bench"))
-    from detection_corpus import SPLITS, Composer  # noqa: PLC0415 (bench/, put on the path above)
-    from detection_quality import Watcher, score  # noqa: PLC0415
+    from detection_quality import Watcher, score  # noqa: PLC0415 (bench/, on the path: the composer fixture)
 
-    clip = Composer(SPLITS["held-out"]).clip("flat walker and a light step")
+    clip = composer("held-out").clip("flat walker and a light step")
     watcher = Watcher(MotionConfig(idle_detect_fps=idle_fps), RecordingConfig())
     index = -1
     for index, frame in enumerate(clip.frames):
@@ -96,19 +126,17 @@ def test_the_darks_averaging_forgets_as_many_frames_as_passed_since_the_last_loo
 
 
 @pytest.mark.skipif(not VTEST.exists(), reason="tests/data/vtest.avi missing: scripts/install_test_tools.sh")
-def test_walkers_in_the_dark_are_seen_by_the_low_power_governors_floor() -> None:
+def test_walkers_in_the_dark_are_seen_by_the_low_power_governors_floor(composer: Callable[[str], Any]) -> None:
     """The tune corpus's "dark" condition at 2 fps (``bench/low_power_recall.py``'s governor): 5/5, as every frame.
 
     Averaged per look, each look in the dark was half the one 0.5 s before: the
     walker became two faint ghosts, smooth enough to be taken for light, and one
     of the five was never seen (4/5; every frame looked at: 5/5).
     """
-    sys.path.insert(0, str(REPO / "bench"))
-    from detection_corpus import SPLITS, Composer  # noqa: PLC0415 (bench/, put on the path above)
-    from detection_quality import Watcher, score  # noqa: PLC0415
+    from detection_quality import Watcher, score  # noqa: PLC0415 (bench/, on the path: the composer fixture)
     from low_power_recall import governor_at  # noqa: PLC0415
 
-    clip = Composer(SPLITS["tune"]).clip("dark")
+    clip = composer("tune").clip("dark")
     watcher = Watcher(MotionConfig(), RecordingConfig(), governor=governor_at(2.0)())
     index = -1
     for index, frame in enumerate(clip.frames):

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from quickcam.detector.status_file import StatusFileWriter
+from tests.own_logs import own_records
 
 
 def _wait(predicate: Any, seconds: float) -> bool:
@@ -52,7 +53,7 @@ def test_a_directory_in_the_status_files_way_is_moved_aside_kept_and_the_status_
     assert json.loads(path.read_text())["running"] is False  # the last write, at stop
     moved = list(tmp_path.glob(f"{name}.replaced-*"))
     assert len(moved) == 1 and (moved[0] / "someones-file").read_text() == "kept", list(tmp_path.iterdir())
-    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    lines = [r.getMessage() for r in own_records(caplog) if r.levelno >= logging.WARNING]
     assert lines == [f"status: a directory stood where the status file {path} belongs; moved it to "
                      f"{moved[0].name} (its files kept) and wrote the status again"], lines
     assert not list(tmp_path.glob("*.part")), list(tmp_path.iterdir())
@@ -85,7 +86,7 @@ def test_directories_at_both_the_status_file_and_its_temporary_name_are_moved_as
              for name in ("detector-status.json", "detector-status.json.part")}
     for name, found in moved.items():
         assert len(found) == 1 and (found[0] / "someones-file").read_text() == name, list(tmp_path.iterdir())
-    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    lines = [r.getMessage() for r in own_records(caplog) if r.levelno >= logging.WARNING]
     assert sorted(lines) == sorted(
         f"status: a directory stood where the status file {path} belongs; moved it to {found[0].name} (its files "
         "kept) and wrote the status again" for found in moved.values()), lines  # no "cannot write" between

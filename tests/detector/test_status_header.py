@@ -27,6 +27,7 @@ from quickcam.detector.link_state import LinkState
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.status_header import StatusHeaders, fit_camera_status
 from quickcam.uploader.cli import detector_line, relayed_lines
+from tests.own_logs import own_records
 from tests.test_curve import running_uploader, snapshot, wait_until
 
 GOOD = {"state": "ok", "fps": 10.0, "frames": 100, "dropped": 0}
@@ -134,11 +135,11 @@ def test_a_bad_camera_figure_does_not_hold_up_footage_and_the_uploader_shows_the
             assert link.thread.is_alive()
         finally:
             link.stop()
-    messages = [r.getMessage() for r in caplog.records]
+    messages = [r.getMessage() for r in own_records(caplog)]
     assert len([m for m in messages if "status values the protocol refuses" in m]) == 1, messages
     assert len([m for m in messages if "cannot send this detector's status" in m]) == 1, messages
     assert not [m for m in messages if "link failing" in m or "starting it again" in m], messages
-    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+    assert not [r for r in own_records(caplog) if r.exc_info], "no traceback"
     now = time.time()
     line = detector_line(status_file.build_status({}, (0, 0), 0, status_file.link_status(link), now=now), now)
     assert f"{link.state.bad_status} status message(s) sent with camera figures fixed" in line

@@ -13,6 +13,7 @@ import pytest
 from quickcam.common.config import load_config
 from quickcam.detector.app import run_detector
 from quickcam.detector.status_file import status_path
+from tests.own_logs import own_records
 
 
 def test_a_console_refused_off_loopback_is_one_error_and_the_cameras_keep_watching(
@@ -26,7 +27,7 @@ def test_a_console_refused_off_loopback_is_one_error_and_the_cameras_keep_watchi
     finally:
         for sig, handler in handlers.items():  # run_detector installs its own
             signal.signal(sig, handler)
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    errors = [r.getMessage() for r in own_records(caplog) if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "a password is required" in errors[0] and "runs on without the console" in errors[0]
     status = json.loads(status_path(config.recording.outbox_dir).read_text())
     assert status["cameras"]["cam0"]["frames"] > 5

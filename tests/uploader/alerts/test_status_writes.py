@@ -20,6 +20,7 @@ from quickcam.common.config import Config
 from quickcam.common.health import written_stamp
 from quickcam.uploader.alerts.service import STATUS_FILE, AlertService
 from quickcam.uploader.cli import alert_lines
+from tests.own_logs import own_records
 
 
 def _wait(predicate, seconds: float) -> bool:  # noqa: ANN001
@@ -90,7 +91,7 @@ def test_a_directory_in_the_alerts_status_files_way_is_moved_aside_kept_and_the_
     assert json.loads(status.read_text())["running"] is False  # the last write, at stop
     [moved] = state.glob(f"{STATUS_FILE}.replaced-*")
     assert (moved / "someones-file").read_text() == "kept"
-    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    said = [r.getMessage() for r in own_records(caplog) if r.levelno >= logging.WARNING]
     assert said == [f"alerts: a directory stood where the status file {status} belongs; moved it to {moved.name} "
                     "(its files kept) and wrote the status again"], said
     assert "status_write_failures" not in json.loads(status.read_text())["counters"]  # moved in the same write
