@@ -86,13 +86,7 @@ def storage_options(endpoint: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def backend(proxy: HttpFaultProxy, faults: httpfake.FaultPlan, monkeypatch: pytest.MonkeyPatch) -> FsspecBackend:
-    # s3fs tries a retryable error 5 times, 1.9 s of its own back-off, before the backend sees it (then told
-    # retryable or permanent, what these tests check): once here, as the uploader owns the retries (1.1-3.6 s
-    # less per retryable fault; the error raised is the same, the last one s3fs met).
-    import s3fs
-
-    monkeypatch.setattr(s3fs.S3FileSystem, "retries", 1)
+def backend(proxy: HttpFaultProxy, faults: httpfake.FaultPlan) -> FsspecBackend:
     return FsspecBackend(f"s3://{BUCKET}/{PREFIX}", storage_options=storage_options(proxy.url))
 
 
