@@ -115,6 +115,8 @@ class SwingOvershoot:
         time, as the core's other counters: ``looks.py``).
         """
         verdicts, watched = [], []
+        if previous is not None and previous.shape != normal.shape:
+            previous = None  # the picture changed size since (a camera switching resolution): no frame before
         for box in boxes:
             count = frames + max((h.frames for h in self.held if _overlap(box, h.box)), default=0)
             watch = (previous is not None and not any(_overlap(box, old) for old in moving)
