@@ -66,7 +66,7 @@ from quickcam.detector.motion.base import MotionDetector  # noqa: E402
 from quickcam.detector.motion.glints import is_glint  # noqa: E402
 from quickcam.detector.motion.lighting import CLIPPED, RATIO_OFFSET, ratio_window  # noqa: E402
 
-TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 19, 23, 29, 31, 37)  # quiet-hours seeds looked at; 41, 43: gates
+TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53)  # 59, 61: gates
 FEATURES = ("glint", "reg8", "reg16", "reg24", "ring16",
             "fresh", "ncc", "hp", "bright", "white", "fill", "pieces", "largest", "prev", "excess", "score", "area",
             "departure", "rough", "kept", "soft", "grain", "detail", "calm", "raise", "reach3", "reach4", "reach6",
@@ -197,9 +197,9 @@ def trace(frames, people: list[tuple[int, int]], masks: dict[int, np.ndarray] | 
 
     index = -1
 
-    def traced_blobs(full_width, normal, changed_mask, brightness, relearning, threshold):
+    def traced_blobs(full_width, normal, changed_mask, brightness, relearning, threshold, *more):
         stash.update(normal=normal, mask=changed_mask, threshold=threshold, moving=list(d._moving))
-        result = blobs_(full_width, normal, changed_mask, brightness, relearning, threshold)
+        result = blobs_(full_width, normal, changed_mask, brightness, relearning, threshold, *more)
         stash["previous"] = normal.copy()
         return result
 

@@ -126,9 +126,9 @@ def traced(history: History) -> None:
     """
     blobs, counts = MotionDetector._blobs, Persistence.counts
 
-    def remembering_blobs(self, full_width, normal, changed_mask, brightness, relearning, threshold):  # noqa: ANN001, ANN202
+    def remembering_blobs(self, full_width, normal, changed_mask, brightness, relearning, threshold, *more):  # noqa: ANN001, ANN002, ANN202
         history.now.update(normal=normal, mask=changed_mask, threshold=threshold)
-        result = blobs(self, full_width, normal, changed_mask, brightness, relearning, threshold)
+        result = blobs(self, full_width, normal, changed_mask, brightness, relearning, threshold, *more)
         history.frames.append(normal.copy())
         history.backgrounds.append(self.reference.copy())
         history.masks.append(changed_mask.copy())

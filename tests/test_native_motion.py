@@ -370,3 +370,21 @@ def test_the_native_motion_core_learns_a_busy_places_still_shading_as_pythons_do
         native = native_trace(binary, clip, SIZE, FPS)
         assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"
         assert_same_verdicts(python, native, name)
+
+
+def test_the_native_motion_core_holds_a_swinging_edges_overshoot_as_pythons_does() -> None:
+    """``tests/detector/test_swing_overshoot.py``'s clips (``swing.SwingOvershoot``): a window strip that creeps in
+    where a curtain's edge swings and falls back is never motion in either core; a faint person stepping in there,
+    and one creeping out there (held a second, not learnt while held), are; every verdict agrees."""
+    from tests.detector.test_swing_overshoot import BEFORE, EDGE_RAMP, SIZE, _clip, _window, overshoot_cover
+
+    binary = native_detector()
+    step_in = np.full((SIZE[1], SIZE[0]), 1.35 * 170, np.float32)
+    creep = [min(1.0, (k + 1) / EDGE_RAMP) for k in range(40)]
+    for name, clip, seen in [("overshoot", _clip(overshoot_cover(), _window(), len(overshoot_cover())), False),
+                             ("faint person stepping in", _clip([1.0] * 20, step_in, 20), True),
+                             ("faint person creeping out", _clip(creep, _window(), len(creep)), True)]:
+        python = python_trace(clip, MotionConfig(), FPS)
+        native = native_trace(binary, clip, SIZE, FPS)
+        assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"
+        assert_same_verdicts(python, native, name)

@@ -46,6 +46,10 @@ around it are the same for all, so they are written once here:
    held while it is watched, and if it stands still for a few frames it is
    the place's shading (blurred leaves swaying) and learnt at once, as light
    is (``shading.StillShading``); if it moves it is judged as any blob;
+   in a very busy place, a faint change that is not last frame's motion
+   going on and crept over the threshold (it was there on the frame before:
+   a curtain's edge carried past its swing) is held, a second at most
+   (``swing.SwingOvershoot``);
 8. optionally (``person_check``) motion counts only once a person was seen
    in it (``person.PersonCheck``).
 """
@@ -70,6 +74,7 @@ from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_li
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.shading import StillShading
+from quickcam.detector.motion.swing import SwingOvershoot
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
 log = logging.getLogger(__name__)
@@ -154,6 +159,7 @@ class MotionDetector(ABC):
         self.busy = BusyMap(fps)
         self.persistence = Persistence()
         self.shading = StillShading()  # a busy place's smooth, faint change that stands still: learnt, not motion
+        self.swing = SwingOvershoot(fps)  # a very busy place's faint change that crept in (a curtain's edge): held
         self.person = PersonCheck(config.person_budget_ms_per_s, fps) if config.person_check else None
         if config.dark_interval_s is not None:
             log.warning("motion: dark_interval_s = %.1f: in the dark, motion is looked for only every %.1f s "
@@ -225,6 +231,7 @@ class MotionDetector(ABC):
         self.reference, self._smoothed = None, None  # (in the dark, no stale frame averaged into the new one)
         self.persistence.forget()
         self.shading.forget()
+        self.swing.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = 0
         self._moving = []
@@ -316,7 +323,7 @@ class MotionDetector(ABC):
             if relearning:  # just after a global change: learn fast, but keep watching
                 self.relearn_left = max(0, self.relearn_left - frames)
             self._learn(normal, rate, clipped, changed_mask, frames)
-            result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold)
+            result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold, frames)
             self.switch_watch.remember(normal, self._smoothed)  # for the stillness test on the next frame
         if self.person is not None and not self.person.allows(image, result.boxes, frames) and result.motion:
             return dataclasses.replace(result, motion=False, person_waiting=True)
@@ -336,6 +343,7 @@ class MotionDetector(ABC):
         self.reset(gray)
         self.persistence.forget()
         self.shading.forget()
+        self.swing.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
         self.switch_watch.forget()
@@ -353,8 +361,12 @@ class MotionDetector(ABC):
         changed pixel inside last frame's motion boxes is not learnt until it
         has been changed for HOLD_S (a thing left behind, or a person still
         for longer, is then accepted: it cannot hold an event forever). A
-        walker leaves no trail in the background either. ``frames``: source
-        frames since the last look; a pixel's count goes up by that many.
+        walker leaves no trail in the background either. Nor is a changed
+        pixel inside a blob ``swing`` held on the frame before learnt: the
+        hold delays, it must not let a person held there fade into the
+        background (and what was left of him be learnt as shading).
+        ``frames``: source frames since the last look; a pixel's count goes
+        up by that many.
         """
         assert self.reference is not None
         keep = clipped  # pixels not learnt; copied below before the hold adds to it
@@ -371,13 +383,18 @@ class MotionDetector(ABC):
             for x, y, w, h in self._moving:
                 keep[y:y + h, x:x + w] |= changed[y:y + h, x:x + w] & (
                     self._changed_for[y:y + h, x:x + w] < self.hold_frames)
+        if self.swing.holding:  # nor a held overshoot's (``swing``): a person held there keeps his departure
+            changed = changed_mask > 0
+            keep = np.zeros(changed.shape, bool) if keep is None else keep.copy()
+            for x, y, w, h in self.swing.holding:
+                keep[y:y + h, x:x + w] |= changed[y:y + h, x:x + w]
         if keep is None:
             cv2.accumulateWeighted(normal, self.reference, rate)
         else:
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(keep, 0, 255).astype(np.uint8))
 
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
-               brightness: float, relearning: bool, threshold: float) -> MotionResult:
+               brightness: float, relearning: bool, threshold: float, frames: int = 1) -> MotionResult:
         cfg, watch = self.config, self.switch_watch
         contours = self._contours(changed_mask)
         frame_area = changed_mask.size
@@ -405,8 +422,10 @@ class MotionDetector(ABC):
                 blobs.append(((x, y, w, h), contour_area))
         small_boxes = [box for box, _ in blobs]
         shading = self.shading.judge(small_boxes, self._moving, self.busy, normal, self.reference, changed_mask)
-        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0,
-                                          held=[verdict != "" for verdict in shading])
+        swing = self.swing.judge(small_boxes, self._moving, self.busy, normal, self.reference, watch.previous,
+                                 changed_mask, frames)
+        held = [verdict != "" or over for verdict, over in zip(shading, swing, strict=True)]
+        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0, held=held)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)

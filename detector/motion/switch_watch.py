@@ -78,6 +78,11 @@ class SwitchWatch:
             if step >= FLICKER_K * spread:
                 self.switched = self.context_frames
 
+    @property
+    def previous(self) -> np.ndarray | None:
+        """The last judged frame at the background's exposure (None after ``forget``): ``swing`` reads it too."""
+        return self._previous
+
     def remember(self, normal: np.ndarray, buffer: np.ndarray | None) -> None:
         """Keep this frame for ``still``: each frame is a new array, except ``buffer`` (the dark's denoising)."""
         self._previous = normal.copy() if normal is buffer else normal

@@ -229,4 +229,15 @@ bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Ma
     return detail < kShadingSmooth * departure;  // smooth: the shape of light, a person's 0.11 left out
 }
 
+bool faint_change(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask, const cv::Rect& box,
+                  double limit) {
+    cv::Mat pick = changed_mask(box) > 0;
+    if (cv::countNonZero(pick) < 16) return false;
+    cv::Mat log_ref, log_ratio;
+    cv::Rect inner = ratio_window(normal, reference, box, log_ref, log_ratio);
+    double departure, unused;
+    moments(log_ratio(inner), pick, unused, departure);
+    return departure < limit;
+}
+
 }  // namespace qc::lighting

@@ -67,4 +67,9 @@ constexpr double kShadingSmooth = 0.10;  // SMOOTH: the shading's detail limit, 
 bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
                    const cv::Rect& box);
 
+// swing.py's crept_faint, its first half: at least 16 changed pixels inside `box`, and the log ratio's
+// departure over them under `limit` (SWING_FAINT).
+bool faint_change(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask, const cv::Rect& box,
+                  double limit);
+
 }  // namespace qc::lighting

@@ -48,6 +48,7 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
       relearn_frames_(std::max(1, py_round(config.relearn_s * fps))),
       light_context_frames_(std::max(1, py_round(kLightContextS * fps))),
       hold_frames_(std::max(1, py_round(kHoldS * fps))),
+      swing_(fps),
       busy_(fps),
       flicker_(light_context_frames_) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
@@ -91,6 +92,7 @@ void RunningAverageMotion::restart() {
     reference_.release(), smoothed_.release();
     persistence_.forget();
     shading_.forget();
+    swing_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = 0;
     moving_.clear();
@@ -181,6 +183,7 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     reference_ = gray.clone();
     persistence_.forget();
     shading_.forget();
+    swing_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = light_context_frames_;
     previous_.release();
@@ -218,7 +221,7 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
     if (relearning) relearn_left_ = std::max(0, relearn_left_ - frames);  // just after a global change: learn fast
     learn(normal, rate, gain.gained ? &gain.clipped : nullptr, frames);
-    MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold);
+    MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold, frames);
     normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
     return out;
 }
@@ -258,6 +261,27 @@ void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::M
         }
         keep = &keep_;
     }
+    const std::vector<cv::Rect> holding = swing_.holding();
+    if (!holding.empty()) {
+        // nor a held overshoot's (swing.hpp): a person held there keeps his departure
+        if (keep != &keep_) {
+            if (keep)
+                keep->copyTo(keep_);
+            else
+                keep_ = cv::Mat::zeros(changed_.size(), CV_8U);
+            keep = &keep_;
+        }
+        const cv::Rect picture(0, 0, changed_.cols, changed_.rows);
+        for (const cv::Rect& held : holding) {
+            const cv::Rect box = held & picture;  // (as numpy's slices clip them)
+            for (int y = box.y; y < box.y + box.height; ++y) {
+                const uchar* c = changed_.ptr<uchar>(y);
+                uchar* k = keep_.ptr<uchar>(y);
+                for (int x = box.x; x < box.x + box.width; ++x)
+                    if (c[x]) k[x] = 255;
+            }
+        }
+    }
     if (keep) {
         cv::compare(*keep, 0, learn_mask_, cv::CMP_EQ);
         cv::accumulateWeighted(normal, reference_, rate, learn_mask_);
@@ -286,7 +310,7 @@ bool RunningAverageMotion::crept_in(const cv::Rect& box) const {
 }
 
 MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning,
-                                         double threshold) {
+                                         double threshold, int frames) {
     cv::morphologyEx(changed_, mask_, cv::MORPH_OPEN, kernel_);
     cv::dilate(mask_, mask_, kernel_, cv::Point(-1, -1), 2);
     std::vector<std::vector<cv::Point>> contours;
@@ -318,11 +342,13 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     // shading.py's StillShading: a busy place's smooth, faint change is held while watched, and
     // learnt at once (not motion) once it has stood still for kShadingFrames frames
     const std::vector<Shading> shading = shading_.judge(boxes, moving_, busy_, normal, reference_, changed_);
+    // swing.py's SwingOvershoot: a very busy place's faint change that crept in is held, a second at most
+    const std::vector<bool> swing = swing_.judge(boxes, moving_, busy_, normal, reference_, previous_, changed_, frames);
     std::vector<bool> held;
     std::vector<cv::Rect> keep;
     bool shaded = false;
     for (size_t k = 0; k < boxes.size(); ++k) {
-        held.push_back(shading[k] != Shading::none);
+        held.push_back(shading[k] != Shading::none || swing[k]);
         if (shading[k] == Shading::shading)
             shaded = true;
         else

@@ -19,6 +19,7 @@
 
 #include "activity.hpp"
 #include "shading.hpp"
+#include "swing.hpp"
 #include "lighting.hpp"
 #include "config.hpp"
 #include "zones.hpp"
@@ -65,7 +66,8 @@ private:
     MotionResult result(bool motion, double area, double brightness, bool global) const;
     bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
     bool crept_in(const cv::Rect& box) const;
-    MotionResult blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning, double threshold);
+    MotionResult blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning, double threshold,
+                       int frames);
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
     MotionConfig config_;
@@ -83,6 +85,7 @@ private:
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
     StillShading shading_;        // a busy place's smooth, faint change that stands still: learnt, not motion
+    SwingOvershoot swing_;        // a very busy place's faint change that crept in (a curtain's edge): held
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
     cv::Mat zone_source_;         // the zone as given; zone_ is it at the detection size (base.py's _set_zone)
