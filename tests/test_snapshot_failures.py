@@ -35,17 +35,22 @@ def _limited() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT_BYTES, LIMIT_BYTES))
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
-def test_failed_snapshots_are_counted_and_shown_by_quickcam_status(tmp_path: Path, detector: str) -> None:
+def _walk_under_the_limit(tmp_path: Path, detector: str, env: dict[str, str]) -> tuple[str, dict]:
+    """A 5 s 720p walk through ``detector`` under ``_limited``; its log and its camera's last status."""
     video = write_h264(tmp_path / "walk.mp4", 5.0, fps=10.0, gop_s=1.0, width=1280, height=720)
     (tmp_path / "quickcam.toml").write_text(
         f'[camera]\nsource = "file"\npath = "{video}"\nrealtime = false\n[faces]\nenabled = false\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     argv = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
     run = subprocess.run([*argv, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60, preexec_fn=_limited)
-    log = run.stdout + run.stderr
     camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    return run.stdout + run.stderr, camera
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_failed_snapshots_are_counted_and_shown_by_quickcam_status(tmp_path: Path, detector: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    log, camera = _walk_under_the_limit(tmp_path, detector, env)
     assert camera["events"] >= 1, log
     failed = camera.get("snapshots_failed")
     assert failed is not None and failed >= 1, (camera, log)
@@ -60,15 +65,8 @@ def test_failed_snapshots_are_counted_and_shown_by_quickcam_status(tmp_path: Pat
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_an_event_whose_segments_and_snapshots_all_fail_is_said_to_have_nothing_kept(
         tmp_path: Path, detector: str) -> None:
-    video = write_h264(tmp_path / "walk.mp4", 5.0, fps=10.0, gop_s=1.0, width=1280, height=720)
-    (tmp_path / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\npath = "{video}"\nrealtime = false\n[faces]\nenabled = false\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    argv = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    run = subprocess.run([*argv, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=60, preexec_fn=_limited)
-    log = run.stdout + run.stderr
-    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    log, camera = _walk_under_the_limit(tmp_path, detector, env)
     assert camera["events"] == 1 and camera["snapshots_failed"] == 1 and camera["not_recorded"] > 0, (camera, log)
     said = re.findall(r'level=(\w+) .*msg="camera cam0: event \w+: no segment recorded \((\d+) frame\(s\) not '
                       r'recorded: lost to the failures logged above\); its 1 snapshot\(s\) failed too: nothing of '
