@@ -170,21 +170,31 @@ class UploaderLink:
         error, and followed by a pause (0.2 s doubling to 5 s) and a new socket.
         """
         failures = 0
-        while not self.stop_event.is_set():
-            started = time.monotonic()
-            try:
-                self._serve()
-                return
-            except Exception as exc:
-                failures = 1 if time.monotonic() - started > 60 else failures + 1
-                self.state.fail(f"link failing ({type(exc).__name__}: {exc})")
-                if failures == 1:
-                    log.exception("link: %s; starting it again, footage stays in the outbox", self.state.last_error)
-                elif failures % 50 == 0:
-                    log.error("link: %s; %d failures in a row", self.state.last_error, failures)
-                self.stop_event.wait(min(5.0, 0.1 * 2 ** min(failures, 6)))
+        try:
+            while not self.stop_event.is_set():
+                started = time.monotonic()
+                try:
+                    self._serve()
+                    return
+                except Exception as exc:
+                    failures = 1 if time.monotonic() - started > 60 else failures + 1
+                    self.state.fail(f"link failing ({type(exc).__name__}: {exc})")
+                    if failures == 1:
+                        log.exception("link: %s; starting it again, footage stays in the outbox",
+                                      self.state.last_error)
+                    elif failures % 50 == 0:
+                        log.error("link: %s; %d failures in a row", self.state.last_error, failures)
+                    self.stop_event.wait(min(5.0, 0.1 * 2 ** min(failures, 6)))
+        finally:
+            # The thread's, not a connection's. Closed after the first error, its number went to
+            # the next socket's own eventfd: the loop then polled and drained ZeroMQ's internal
+            # signal, and the link heard nothing more (a CI hang, test_link_restart).
+            self._wakeup.close()
 
     def _serve(self) -> None:
+        """One connection's loop: a new socket, introduced by ``hello`` before anything else is sent."""
+        self.state.lost()  # after a restart: the last socket's credit and in-flight items died with it
+        self._hello_every = HELLO_FIRST_S
         ctx = zmq.Context.instance()
         sock, monitor = self._open(ctx)
         wakeup = self._wakeup  # a new outbox item or stop() wakes the loop; otherwise it sleeps
@@ -236,7 +246,6 @@ class UploaderLink:
             linger_ms = self._say_stopping(sock)
         finally:
             self._close(sock, monitor, linger_ms)
-            wakeup.close()
 
     @staticmethod
     def _poller(sock: zmq.Socket, monitor: zmq.Socket, wake: int) -> zmq.Poller:
@@ -361,9 +370,7 @@ class UploaderLink:
             log.warning("link: uploader silent for %.0f s; will re-send %d in-flight item(s)",
                         silent_for, len(state.in_flight))
             state.fail(f"uploader silent for {silent_for:.0f} s")
-            state.connected = False
-            state.credit_messages = state.credit_bytes = 0
-            state.in_flight.clear()
+            state.lost()
             self._hello_every = HELLO_FIRST_S
         if not state.connected:
             if state.connection_dropped and not state.auth_refused and not self._reopen_at:

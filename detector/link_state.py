@@ -50,6 +50,16 @@ class LinkState:
         """
         self.last_error, self.last_error_at, self.error_cleared_at = error_text(error), time.time(), 0.0
 
+    def lost(self) -> None:
+        """The connection is gone (silent uploader, new socket): no credit, nothing counted in flight.
+
+        What was in flight stays in the outbox and is sent again once the uploader grants
+        credit on the next connection, which begins with a ``hello`` as every connection does.
+        """
+        self.connected = False
+        self.credit_messages = self.credit_bytes = 0
+        self.in_flight.clear()
+
     def healthy(self) -> None:
         """The uploader grants credit again: the last error is past, shown with its time, no longer as current.
 

@@ -54,3 +54,27 @@ def test_an_error_in_the_link_thread_restarts_it_and_the_item_still_arrives(
             link.stop()
     assert caplog.text.count("starting it again, footage stays in the outbox") == 1  # the traceback once
     assert "link failing (PermissionError" in link.state.last_error
+
+
+def test_after_a_restart_the_link_still_wakes_on_its_own_pipe_and_delivers_the_next_item(
+    workdir: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The loop used to close its wake-up pipe on the error and poll the closed number again; the next
+    # socket's own eventfd took that number, the loop drained ZeroMQ's signal and heard nothing more.
+    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
+    outbox = _OutboxOnAFailingDisk(workdir / "outbox", failures=1)
+    link = UploaderLink(LinkConfig(endpoint=os.environ["QUICKCAM_LINK__ENDPOINT"], ack_timeout_s=3,
+                                   heartbeat_s=0.5), outbox, ["cam0"], camera_status=dict)
+    with running_uploader(workdir):
+        outbox.commit_bytes(*snapshot())
+        link.start()
+        try:
+            assert wait_until(lambda: not outbox.pending(), 60), caplog.text[-2000:]
+            assert "starting it again" in caplog.text
+            polled = os.readlink(f"/proc/self/fd/{link._wakeup.fd}") if link._wakeup.fd >= 0 else "closed"
+            assert polled.startswith("pipe:"), f"the loop polls {polled} for its wake-ups, not its pipe"
+            outbox.commit_bytes(*snapshot())
+            assert wait_until(lambda: not outbox.pending(), 30), caplog.text[-2000:]
+        finally:
+            link.stop()
+    assert not link.thread.is_alive()
