@@ -55,10 +55,10 @@ def test_failed_detector_status_writes_are_one_warning_a_streak_counted_and_show
         # The outbox takes no new name, and the file is gone: no write can make it again, nor rewrite it in place.
         outbox.chmod(0o500)
         status.unlink()
-        assert _wait(lambda: "status: cannot write" in log(), 5), log()
+        assert _wait(lambda: "status: cannot write" in log(), 30), log()
         time.sleep(2.5)  # the next write (every 2 s) fails too: a streak
         outbox.chmod(0o700)
-        assert _wait(lambda: "status: writing outbox/detector-status.json again" in log(), 5), log()
+        assert _wait(lambda: "status: writing outbox/detector-status.json again" in log(), 30), log()
         failed = json.loads(status.read_text())["status_write_failures"]
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                timeout=30)
