@@ -17,10 +17,11 @@ A key that already holds a file is never overwritten: the same bytes (a retry
 whose answer was lost) are a success, different bytes a permanent error that
 keeps what is stored, as the Cloudinary and Dropbox back ends do.
 
-Some implementations retry a failed request on their own before the error comes back
-(s3fs 5 tries with about 2 s of back-off, gcsfs 6): ``retries`` sets how many, for those
-that have such a count (their ``retries`` attribute; s3fs takes no argument for it), since
-the uploader retries a failed upload on its own schedule anyway.
+s3fs retries a failed request on its own (5 tries, about 2 s of back-off) before the error
+comes back: ``retries`` sets how many (s3fs reads its instance's ``retries`` attribute on
+each call and takes no argument for it), since the uploader retries a failed upload on its
+own schedule anyway. Other implementations are refused the option: gcsfs, for one, has such
+an attribute but binds its value when the class is made, so setting it would do nothing.
 
 For ``sftp://`` the server's host key is checked (sshfs alone would not):
 ``known_hosts`` in the storage options, else ``~/.ssh/known_hosts``; the string
@@ -362,14 +363,14 @@ def _retry_after_s(exc: BaseException) -> float | None:
 
 
 def _own_retries(implementation: type, protocol: str, retries: int | None) -> int | None:
-    """``retries`` checked: a count of at least 1, for an implementation that retries on its own."""
+    """``retries`` checked: a count of at least 1, for s3fs (the one implementation known to honour it)."""
     if retries is None:
         return None
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
         raise PermanentError(f"retries must be a whole number of tries, at least 1 (got {retries!r})")
-    if not isinstance(getattr(implementation, "retries", None), int):
-        raise PermanentError(f"retries: {protocol}:// ({implementation.__name__}) makes no retries of its own "
-                             "to set; remove the option")
+    if not implementation.__module__.startswith("s3fs."):
+        raise PermanentError(f"retries: applies to s3:// (s3fs) only; {protocol}:// ({implementation.__name__}) "
+                             "makes no retries that it could set; remove the option")
     return retries
 
 

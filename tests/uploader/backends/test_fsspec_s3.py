@@ -217,7 +217,7 @@ def test_s3fs_retries_on_its_own_unless_retries_says_otherwise(
 
 
 def test_retries_is_refused_where_the_implementation_has_none(tmp_path: Path) -> None:
-    with pytest.raises(PermanentError, match="makes no retries of its own"):
+    with pytest.raises(PermanentError, match=r"applies to s3:// \(s3fs\) only"):
         FsspecBackend(f"file://{tmp_path}", retries=1)
     with pytest.raises(PermanentError, match="at least 1"):
         FsspecBackend(f"s3://{BUCKET}/{PREFIX}", retries=0)
