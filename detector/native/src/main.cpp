@@ -121,7 +121,7 @@ qc::Value config_value(const qc::Config& config) {
             {"demo_start_s", Value::real(c.demo_start_s)},
             {"demo_gap_s", Value::real(c.demo_gap_s)},
             {"mjpg", Value::boolean(c.mjpg)}, {"input_format", Value::text(c.input_format)},
-            {"reopen_max_s", Value::real(c.reopen_max_s)},
+            {"reopen_max_s", Value::real(c.reopen_max_s)}, {"damaged_clear_s", Value::integer(c.damaged_clear_s)},
             {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));
     const auto& l = config.link;
     auto optional = [](const std::string& s) { return s.empty() ? Value{} : Value::text(s); };
