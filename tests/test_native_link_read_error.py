@@ -43,6 +43,7 @@ def _shim(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.beside_others  # every wait polled, the uploader running throughout: no time bound
 def test_a_native_outbox_payload_that_fails_to_read_is_logged_once_shown_retried_and_still_arrives(
         tmp_path: Path) -> None:
     binary = native_detector()
