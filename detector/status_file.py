@@ -104,9 +104,10 @@ class StatusFileWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, join_s: float = 5.0) -> None:
+        """The thread's last write (at most ``join_s`` waited for), then one saying the detector is not running."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=join_s)
         self._write(running=False)
 
     def _run(self) -> None:

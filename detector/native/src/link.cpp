@@ -1,5 +1,6 @@
 #include "link.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -177,9 +178,68 @@ bool UploaderLink::send(const std::vector<std::string>& frames) {
 
 // -- main loop ----------------------------------------------------------------------------
 
+// The link thread: serve() until stopped, started again after an unexpected error (link.py's _run). The link
+// is the only way footage leaves the detector: an exception out of this thread ended the whole process
+// (std::terminate), and an outbox file that would not read was skipped without a word while its payload,
+// cut short by the read error, could go out and be refused for good. Each failure is logged (the first of a
+// streak, then every 50th), shown as the link's last error, and followed by a pause (0.2 s doubling to 5 s)
+// and a new socket; what was in flight is sent again.
 void UploaderLink::run() {
     ::pthread_setname_np(::pthread_self(), "qc-link");  // for top -H, perf and the tests
+    int failures = 0;
+    while (!stop_) {
+        double started = monotonic_s();
+        std::string error;
+        try {
+            serve();
+            return;
+        } catch (const std::exception& e) {
+            error = e.what();
+        } catch (...) {
+            error = "unknown exception";
+        }
+        failures = monotonic_s() - started > 60 ? 1 : failures + 1;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            fail("link failing (" + error + ")");
+            if (failures == 1)
+                log::error("link: ", last_error_, "; starting it again, footage stays in the outbox");
+            else if (failures % 50 == 0)
+                log::error("link: ", last_error_, "; ", failures, " failures in a row");
+        }
+        pause(std::min(5.0, 0.1 * std::pow(2.0, std::min(failures, 6))));
+    }
+}
+
+// Sleeps up to seconds, cut short by stop() only (a new item wakes the same eventfd: the backoff holds).
+void UploaderLink::pause(double seconds) {
+    double until = monotonic_s() + seconds;
+    for (double left = seconds; !stop_ && left > 0; left = until - monotonic_s()) {
+        pollfd wake = {wakeup_->fd(), POLLIN, 0};
+        if (::poll(&wake, 1, int(std::ceil(left * 1000))) > 0) wakeup_->drain();
+    }
+}
+
+// One connection's loop: a new socket, introduced by hello before anything else is sent.
+void UploaderLink::serve() {
+    {  // after a restart: the last socket's credit and in-flight items died with it
+        std::lock_guard<std::mutex> lock(mutex_);
+        connected_ = false;
+        credit_messages_ = credit_bytes_ = 0;
+        in_flight_.clear();
+        hello_every_ = kHelloFirstS;
+    }
     open_socket();
+    try {
+        loop();
+    } catch (...) {
+        close_socket();
+        throw;
+    }
+    close_socket();
+}
+
+void UploaderLink::loop() {
     double next_heartbeat = 0;
     std::string warning = plain_tcp_warning(config_, !curve_.secret_key.empty());
     if (!warning.empty())
@@ -261,7 +321,6 @@ void UploaderLink::run() {
             setopt(sock_, ZMQ_LINGER, kStoppingLingerMs);
         }
     }
-    close_socket();
 }
 
 // Until the next heartbeat, re-knock or retransmission is due (link.py's _idle_ms): an idle camera

@@ -49,7 +49,10 @@ public:
 private:
     struct InFlight { int64_t size; double sent_at; };
 
-    void run();
+    void run();    // the thread: serve() until stopped, again after an unexpected error (with backoff)
+    void serve();  // one socket's life: open, loop, close
+    void loop();
+    void pause(double seconds);  // a backoff that stop() cuts short
     void open_socket();
     void close_socket();
     bool send(const std::vector<std::string>& frames);
