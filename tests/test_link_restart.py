@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,29 +18,33 @@ import pytest
 
 from quickcam.common.config import LinkConfig
 from quickcam.detector.link import UploaderLink
-from quickcam.detector.outbox import Outbox
+from quickcam.detector.outbox import Outbox, OutboxItem
 from tests.test_curve import running_uploader, snapshot, wait_until
 
 pytestmark = pytest.mark.realtime  # a real uploader, waited for on the wall clock
 
 
 class _OutboxOnAFailingDisk(Outbox):
-    """An outbox whose first reads fail as a disk refusing them would (EACCES), then work."""
+    """An outbox whose first listings fail as a disk refusing them would (EACCES), then work.
+
+    Not an item's read: that is the item's trouble (skipped and tried again, ``test_link_unreadable.py``),
+    not the link's. An error that is no item's still starts the link's loop again.
+    """
 
     def __init__(self, root: Path, failures: int) -> None:
         super().__init__(root)
         self.failures = failures
 
-    def load(self, message_id: str) -> tuple[dict, bytes]:
-        if self.failures:
+    def pending(self) -> list[OutboxItem]:
+        if self.failures and threading.current_thread().name == "uploader-link":  # the test's own looks work
             self.failures -= 1
-            raise PermissionError(13, "Permission denied", str(self.root / f"{message_id}.bin"))
-        return super().load(message_id)
+            raise PermissionError(13, "Permission denied", str(self.root))
+        return super().pending()
 
 
 @contextmanager
 def _link_on_a_failing_disk(workdir: Path, failures: int) -> Iterator[tuple[Outbox, UploaderLink]]:
-    """A real uploader, and a started link whose outbox refuses its first ``failures`` reads; one item in it."""
+    """A real uploader, and a started link whose outbox refuses its first ``failures`` listings; one item in it."""
     outbox = _OutboxOnAFailingDisk(workdir / "outbox", failures=failures)
     link = UploaderLink(LinkConfig(endpoint=os.environ["QUICKCAM_LINK__ENDPOINT"], ack_timeout_s=3,
                                    heartbeat_s=0.5), outbox, ["cam0"], camera_status=dict)

@@ -183,6 +183,7 @@ int run(const qc::Config& config, double seconds) {
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
                                  {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
+                                 {"unreadable", Value::integer(ls.unreadable)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
                                  {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
