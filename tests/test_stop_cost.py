@@ -32,6 +32,7 @@ from tests.pipeline import QUICK_DEMO, Pipeline
 # The main thread's user CPU at the stop: 0.03-0.06 s (the joins, the final status, the exit); with the
 # interpreter's teardown after it, 0.18-0.20 s.
 STOP_CPU_S = 0.12
+UPLOADER_STOP_CPU_S = 0.05  # 0.016-0.022 s; with the teardown after it 0.07-0.13 s
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # A small picture: less work in the other threads, whose last readings lag by a few ms; the same heap to tear down.
 SMALL = {"QUICKCAM_CAMERA__WIDTH": "320", "QUICKCAM_CAMERA__HEIGHT": "240"}
@@ -99,6 +100,35 @@ def test_a_python_detector_stopped_mid_event_spends_little_cpu_after_sigterm_and
         assert pipe.wait_for("uploader", "stopped cleanly (its last status said so)", 30), pipe.output("uploader")
         assert pipe.wait_drained(30)
         pipe.stop("uploader")
+        pipe.check_invariant()
+    finally:
+        pipe.close()
+
+
+@pytest.mark.slow
+def test_an_uploader_stopped_with_footage_stored_spends_little_cpu_after_sigterm(tmp_path: Path) -> None:
+    """The uploader ends at once after its stop too (``exit_now``), and an idle shipper does not hold it.
+
+    Its teardown was smaller than the detector's (no OpenCV or PyAV heap) but not nothing:
+    the stores' SDKs, pydantic and ZeroMQ; and the shipper slept out up to a second before
+    it saw the stop.
+    """
+    pipe = Pipeline(tmp_path, **QUICK_DEMO, **SMALL)
+    try:
+        uploader = pipe.start_uploader_listening()
+        pipe.start("detector", "--seconds", "3")
+        assert pipe.wait_drained(60), pipe.output("detector")[-2000:]
+        assert pipe.procs["detector"].wait(60) == 0
+        before = _cpu_s(Path(f"/proc/{uploader.pid}/task/{uploader.pid}/stat"))
+        sent = time.monotonic()
+        uploader.send_signal(signal.SIGTERM)
+        main_cpu, uploader.returncode, ended = _main_thread_cpu_until_exit(uploader.pid)
+        took, spent = ended - sent, main_cpu - before
+        print(f"stop: {took:.2f} s from SIGTERM to exit, {spent:.3f} s of the main thread's CPU")
+        log = pipe.output("uploader")
+        assert uploader.returncode == 0, log[-2000:]
+        assert "uploader: stopped" in log, log[-2000:]
+        assert spent < UPLOADER_STOP_CPU_S, f"the stop cost the main thread {spent:.2f} s of CPU ({took:.2f} s)"
         pipe.check_invariant()
     finally:
         pipe.close()

@@ -136,7 +136,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     receiver_thread.join(timeout=5)
     enqueue_log(config, key, spool, ledger_path, log_file, shipper)
     _drain(shipper, ledger_path, config.uploader.stop_upload_s)
-    shipper.stop_event.set()
+    shipper.stop()
     shipper_thread.join(timeout=config.uploader.stop_upload_s)
     if alerts:
         alerts.stop()

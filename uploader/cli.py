@@ -13,6 +13,7 @@ from quickcam.common.config import load_config
 from quickcam.common.health import ROLES, age_s, ago, check, liveness
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
+from quickcam.common.stop_signals import exit_now
 
 
 @click.command()
@@ -25,7 +26,7 @@ def uploader(config_path: Path | None, seconds: float | None) -> None:
     make_private()  # spool, ledger, logs and status: this user's only
     config = load_config(config_path)
     log_file = setup_logging("uploader", config.logging.file, config.logging.level)
-    raise SystemExit(run_uploader(config, log_file, seconds))
+    exit_now(run_uploader(config, log_file, seconds))  # bounded: no interpreter teardown after the stop
 
 
 def _ledger_path(config_path: Path | None) -> Path:

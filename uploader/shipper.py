@@ -58,6 +58,11 @@ class Shipper:
     def backoff(self, attempts: int) -> float:
         return min(self.retry_max_s, self.retry_base_s * 2 ** min(attempts, 16)) * random.uniform(0.5, 1.0)
 
+    def stop(self) -> None:
+        """End ``run`` now: an idle shipper sleeps on ``wake`` (up to 1 s), which the stop must cut short."""
+        self.stop_event.set()
+        self.wake.set()
+
     def run(self) -> None:
         ledger = Ledger(self.ledger_path)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -127,3 +128,23 @@ def test_local_backend_refuses_keys_that_escape_its_folder(tmp_path: Path, bad_k
     source.write_bytes(b"x")
     with pytest.raises(PermanentError):
         LocalBackend(tmp_path / "storage").upload(source, bad_key)
+
+
+def test_an_idle_shipper_stops_at_once_not_after_its_next_look(tmp_path: Path) -> None:
+    """An idle shipper sleeps up to 1 s before looking at the ledger again; the uploader's stop cut it short.
+
+    Before, the stop only set ``stop_event``, and every uploader stop (each test's, each service
+    restart's) waited out the rest of that second. The stop is asked the moment the shipper goes
+    idle, so the old code's wait was the whole second.
+    """
+    shipper, ledger = _shipper(tmp_path, {"local": LocalBackend(tmp_path / "storage")})
+    ledger.close()
+    thread = threading.Thread(target=shipper.run, daemon=True)
+    thread.start()
+    assert shipper.idle.wait(10), "the shipper never went idle with nothing to upload"
+    asked = time.monotonic()
+    shipper.stop()
+    thread.join(10)
+    took = time.monotonic() - asked
+    assert not thread.is_alive()
+    assert took < 0.5, f"the idle shipper took {took:.2f} s to stop"
