@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -66,6 +67,17 @@ def _main_thread_cpu_until_exit(pid: int) -> tuple[float, int, float]:
         time.sleep(0.002)
 
 
+def _sigterm_cost(proc: subprocess.Popen) -> tuple[float, float]:
+    """SIGTERM to ``proc``: seconds until it exited, and its main thread's user CPU meanwhile (``returncode`` set)."""
+    before = _cpu_s(Path(f"/proc/{proc.pid}/task/{proc.pid}/stat"))
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    main_cpu, proc.returncode, ended = _main_thread_cpu_until_exit(proc.pid)
+    took, spent = ended - sent, main_cpu - before
+    print(f"stop: {took:.2f} s from SIGTERM to exit, {spent:.3f} s of the main thread's CPU")
+    return took, spent
+
+
 def _open_segment(root: Path, timeout: float = 60) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,12 +97,7 @@ def test_a_python_detector_stopped_mid_event_spends_little_cpu_after_sigterm_and
         detector = pipe.start("detector")
         staged = _open_segment(tmp_path)
         assert staged, pipe.output("detector")[-2000:]
-        before = _cpu_s(Path(f"/proc/{detector.pid}/task/{detector.pid}/stat"))
-        sent = time.monotonic()
-        detector.send_signal(signal.SIGTERM)
-        main_cpu, detector.returncode, ended = _main_thread_cpu_until_exit(detector.pid)
-        took, spent = ended - sent, main_cpu - before
-        print(f"stop: {took:.2f} s from SIGTERM to exit, {spent:.3f} s of the main thread's CPU")
+        took, spent = _sigterm_cost(detector)
         log = pipe.output("detector")
         assert detector.returncode == 0, log[-2000:]
         assert took < STOP_MAX_S, f"{took:.1f} s from SIGTERM to exit"
@@ -119,12 +126,7 @@ def test_an_uploader_stopped_with_footage_stored_spends_little_cpu_after_sigterm
         pipe.start("detector", "--seconds", "3")
         assert pipe.wait_drained(60), pipe.output("detector")[-2000:]
         assert pipe.procs["detector"].wait(60) == 0
-        before = _cpu_s(Path(f"/proc/{uploader.pid}/task/{uploader.pid}/stat"))
-        sent = time.monotonic()
-        uploader.send_signal(signal.SIGTERM)
-        main_cpu, uploader.returncode, ended = _main_thread_cpu_until_exit(uploader.pid)
-        took, spent = ended - sent, main_cpu - before
-        print(f"stop: {took:.2f} s from SIGTERM to exit, {spent:.3f} s of the main thread's CPU")
+        took, spent = _sigterm_cost(uploader)
         log = pipe.output("uploader")
         assert uploader.returncode == 0, log[-2000:]
         assert "uploader: stopped" in log, log[-2000:]
