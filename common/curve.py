@@ -12,6 +12,7 @@ Which file goes where is in docs/protocol.md ("Security").
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,15 +70,16 @@ def _write_new(path: Path, mode: int, text: str) -> None:
     os.chmod(path, mode)
 
 
-def load_public_key(path: Path) -> bytes:
-    """The z85 public key in a key file (public or secret); ConfigError names the file."""
-    public, _ = _load(path)
+def load_public_key(path: Path, setting: str = "") -> bytes:
+    """The z85 public key in a key file (public or secret); ConfigError names the file (and ``setting``, the
+    config key that names it, when there is one)."""
+    public, _ = _load(path, setting)
     return public
 
 
-def load_secret_key(path: Path) -> tuple[bytes, bytes]:
+def load_secret_key(path: Path, setting: str = "link.curve_secret_key_file") -> tuple[bytes, bytes]:
     """(public, secret) z85 keys from a ``.key_secret`` file."""
-    public, secret = _load(path)
+    public, secret = _load(path, setting)
     if not secret:
         raise ConfigError(f"{path} holds no secret-key; pass the NAME{SECRET_SUFFIX} file, "
                           f"not NAME{PUBLIC_SUFFIX}")
@@ -86,10 +88,26 @@ def load_secret_key(path: Path) -> tuple[bytes, bytes]:
     return public, secret
 
 
-def _load(path: Path) -> tuple[bytes, bytes | None]:
+def unreadable_key_file(path: Path | str, exc: OSError, setting: str = "") -> str:
+    """Why a key file cannot be read, in one line with the fix (the native detector's config.cpp says the same).
+
+    Its error's own words (``Input/output error``), not Python's ``[Errno 5] ...: 'path'``; a file that is not
+    there is a wrong path, anything else a disk or its permissions.
+    """
+    if exc.errno == errno.ENOENT:
+        fix = f"check the path set in {setting}" if setting else "check its path"
+    else:
+        fix = "check the disk and the file's permissions"
+    return f"CURVE key file {path} cannot be read: {exc.strerror or exc}; {fix}"
+
+
+def _load(path: Path, setting: str = "") -> tuple[bytes, bytes | None]:
     try:
+        Path(path).read_bytes()  # its OS error, errno and all (load_certificate says "Invalid certificate file")
         public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise ConfigError(unreadable_key_file(path, exc, setting)) from None
+    except ValueError as exc:
         raise ConfigError(f"CURVE key file {path} cannot be read: {exc}") from None
     for what, key in (("public-key", public), ("secret-key", secret)):
         if key is not None and not _is_z85_key(key):
@@ -112,7 +130,8 @@ def client_keys(link: LinkConfig) -> CurveKeys | None:
         raise ConfigError("link.curve_server_public_key_file must name the uploader's public "
                           "key (NAME.key) when link.curve_secret_key_file is set")
     public, secret = load_secret_key(link.curve_secret_key_file)
-    return CurveKeys(public, secret, load_public_key(link.curve_server_public_key_file))
+    return CurveKeys(public, secret,
+                     load_public_key(link.curve_server_public_key_file, "link.curve_server_public_key_file"))
 
 
 def server_keys(link: LinkConfig) -> CurveKeys | None:

@@ -18,6 +18,7 @@ from quickcam.detector.console.hooks import hooks_for
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox, lock_outbox
 from quickcam.detector.pipeline import CameraPipeline
+from quickcam.detector.pipeline.camera_pipeline import CAPTURE_LOOPS
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ EXIT_NO_FRAME = 3  # a camera never delivered a frame (or a file went away mid-a
 # and more, with the interpreter's teardown after them unbounded: common/stop_signals.exit_now).
 STOP_MAX_S = 25.0
 CAMERA_JOIN_S = 10.0  # all cameras together, to close their open segments (their footage into the outbox)
+# Of it, the capture loops: one still running by then is stuck in a read (a stream or a disk that stopped answering)
+# and is given up, so that its camera's open segment is committed without it (CameraPipeline.give_up_capture).
+CAPTURE_JOIN_S = 2.0
 LINK_CLOSE_S = 2.0  # after the drain: the link's last pass and its last status (``stopping``, 1 s of linger)
 STATUS_CLOSE_S = 2.0  # the status file's thread, then its last write (``running: false``)
 # Wait at stop as long as an ack may take (link.ack_timeout_s), within what the budget leaves.
@@ -40,6 +44,30 @@ def shutdown_drain_s(ack_timeout_s: float, spent_s: float = 0.0) -> float:
     """How long the detector waits at stop for acks: the ack timeout, at least 5 s, and never past
     ``SHUTDOWN_DRAIN_MAX_S`` after the stop began (``spent_s`` already went on closing the cameras' segments)."""
     return max(0.0, min(max(SHUTDOWN_DRAIN_S, ack_timeout_s), SHUTDOWN_DRAIN_MAX_S - spent_s))
+
+
+def _stop_cameras(pipelines: list[CameraPipeline], stopping_at: float) -> None:
+    """The cameras' part of the stop: their open segments committed, within ``CAMERA_JOIN_S`` of ``stopping_at``.
+
+    A capture loop still running ``CAPTURE_JOIN_S`` in is stuck in a read: it is given up, and its camera's
+    detection and recorder finish without it (the frames it handed over recorded, the open segment committed),
+    rather than wait for an end marker it may never send while the process runs out of its budget. A thread
+    still running at the end is said and left behind: the process ends all the same (``exit_now``).
+    """
+    captured_by = stopping_at + CAPTURE_JOIN_S
+    while time.monotonic() < captured_by and not all(p.capture_ended() for p in pipelines):
+        time.sleep(0.01)
+    for pipeline in pipelines:
+        if not pipeline.capture_ended():
+            pipeline.give_up_capture(time.monotonic() - stopping_at)
+    joined_by = stopping_at + CAMERA_JOIN_S  # one deadline for all: eight stuck cameras must not take 80 s
+    for pipeline in pipelines:
+        pipeline.join(timeout=max(0.0, joined_by - time.monotonic()))
+    for pipeline in pipelines:
+        for loop in pipeline.left_behind():
+            log.error("camera %s: its %s thread did not end within the stop's time; left behind%s", pipeline.camera.id,
+                      loop, " (stuck in a read: nothing after its last frame is recorded)" if loop in CAPTURE_LOOPS
+                      else " (its open segment, if any, is lost)" if loop == "recording" else "")
 
 
 def _package_version() -> str:
@@ -113,9 +141,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
         console.stop()
     if isinstance(hooks.governor, RateGovernor):
         hooks.governor.stop()
-    joined_by = stopping_at + CAMERA_JOIN_S  # one deadline for all: eight stuck cameras must not take 80 s
-    for pipeline in pipelines:
-        pipeline.join(timeout=max(0.0, joined_by - time.monotonic()))
+    _stop_cameras(pipelines, stopping_at)
     link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s, time.monotonic() - stopping_at), join_s=LINK_CLOSE_S)
     status_writer.stop(join_s=STATUS_CLOSE_S)
     depth, size = outbox.depth()

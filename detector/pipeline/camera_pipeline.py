@@ -32,7 +32,7 @@ from quickcam.common.config import CameraConfig
 from quickcam.common.protocol_schema import FAULT_MAX, error_text
 from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.outbox import Outbox
-from quickcam.detector.pipeline.capture import CaptureStage, Lost, Undecoded
+from quickcam.detector.pipeline.capture import CaptureStage, Lost, Undecoded, redacted
 from quickcam.detector.pipeline.detect import DetectStage
 from quickcam.detector.pipeline.disk import FULL, DiskWrites
 from quickcam.detector.pipeline.frames import FrameBuffer
@@ -48,8 +48,14 @@ log = logging.getLogger(__name__)
 DETECT_QUEUE_S = 0.5  # detection may lag capture by this much before frames are dropped for it
 DETECT_SLACK_NS = 2_000_000_000  # pre-roll kept beyond pre_roll_s, for detection lag
 STALL_FRAMES = 3  # a loop that has not beaten for this many frame intervals is stalled
+CAPTURE_LOOPS = ("capture", "recorded stream")  # the loops that read a source: may be stuck in a read
 
 SourceFactory = Callable[[CameraConfig], FrameSource]
+
+
+def _source_name(camera: CameraConfig) -> str:
+    """The camera's source as a log line shows it: its path or URL (without a password), or its device."""
+    return redacted(camera.path) if camera.path else f"{camera.source} {camera.index}"
 
 
 class CameraPipeline:
@@ -138,7 +144,33 @@ class CameraPipeline:
         self.supervisor.start()
 
     def join(self, timeout: float) -> None:
-        self.supervisor.join(timeout)
+        """Wait up to ``timeout`` for the loops to end; not for a capture given up (``give_up_capture``)."""
+        self.supervisor.join(timeout, skip=CAPTURE_LOOPS if self.detect.capture_gone.is_set() else ())
+
+    def capture_ended(self) -> bool:
+        """Whether the loops that read the camera (capture, and a recorded stream's) have ended."""
+        return all(loop.thread is None or not loop.thread.is_alive()
+                   for name, loop in self.supervisor.loops.items() if name in CAPTURE_LOOPS)
+
+    def give_up_capture(self, waited_s: float) -> None:
+        """At the detector's stop, for a capture still running ``waited_s`` after it: stuck in a read that does not
+        return (a stream or a disk that stopped answering).
+
+        Its end marker would never reach detection, so neither the running event's end nor the recorder's
+        stop would come, and the open segment was lost with the process (left in staging, swept at the next
+        start). Detection finishes without it once the frames handed over are looked at: the event closes
+        at the last of them and the recorder commits its open segment as the final one. The native detector
+        does the same (``give_up_capture`` in camera.cpp).
+        """
+        log.warning("camera %s: capture has not ended %.1f s after the stop (a read from %s that does not return); "
+                    "recording stops without it (the frames handed over are recorded, the running event closed at "
+                    "the last of them)", self.camera.id, waited_s, _source_name(self.camera))
+        self.detect.capture_gone.set()
+
+    def left_behind(self) -> list[str]:
+        """The loops whose threads are still running: at the end of the stop, given up (the process ends)."""
+        return [name for name, loop in self.supervisor.loops.items()
+                if loop.thread is not None and loop.thread.is_alive()]
 
     @property
     def finished(self) -> bool:

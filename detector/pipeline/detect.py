@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -73,6 +74,9 @@ class DetectStage:
         self.skipped = False  # frames came since the last look that were not looked at (``_frames_since_look``)
         self.onset_taken = False  # the running event's onset snapshot is taken (event_keyframes_only may skip)
         self.finished = False  # its source has ended and every event is closed
+        # Set at the detector's stop when the capture loop is stuck in a read (``CameraPipeline.give_up_capture``):
+        # its end marker may never come, so detection finishes once the frames it handed over are looked at.
+        self.capture_gone = threading.Event()
 
     def wants_every_frame(self) -> bool:
         """Whether every frame must be decoded and looked at (asked by a source that can decode keyframes only).
@@ -123,6 +127,11 @@ class DetectStage:
             try:
                 frame = self.frames.get(timeout=IDLE_WAIT_S)
             except queue.Empty:
+                if self.capture_gone.is_set():
+                    if self.clock.recording:
+                        log.warning("camera %s: capture stuck at the stop during event %s; the event is closed at "
+                                    "the last frame delivered", self.camera.id, self.event_id)
+                    break
                 continue
             if frame is None:
                 break

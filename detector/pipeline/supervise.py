@@ -100,10 +100,11 @@ class Supervisor:
                                            name=f"{loop.name}-{self.owner.split()[-1]}", daemon=True)
             loop.thread.start()
 
-    def join(self, timeout: float) -> None:
+    def join(self, timeout: float, skip: tuple[str, ...] = ()) -> None:
+        """Wait up to ``timeout`` for every loop's thread, but those named in ``skip`` (given up on)."""
         deadline = time.monotonic() + timeout
         for loop in self.loops.values():
-            if loop.thread is not None:
+            if loop.thread is not None and loop.name not in skip:
                 loop.thread.join(max(0.0, deadline - time.monotonic()))
 
     @property

@@ -268,6 +268,34 @@ void CameraPipeline::join() {
     if (record_thread_.joinable()) record_thread_.join();
 }
 
+void CameraPipeline::give_up_capture(double waited_s) {
+    capture_given_up_ = true;
+    char waited[32];
+    std::snprintf(waited, sizeof waited, "%.1f", waited_s);  // as the Python detector's "%.1f"
+    log::warning("camera ", config_.id, ": capture has not ended ", waited, " s after the stop (a read from ",
+                 source_->name(), " that does not return); recording stops without it (the frames handed over are "
+                 "recorded, the running event closed at the last of them)");
+    push({Item::Stop, {}, ""});  // the recorder ends at it, whatever the capture thread does later
+}
+
+bool CameraPipeline::join_or_leave() {
+    bool all = true;
+    auto settle = [&](std::thread& thread, bool done, const char* what, const char* lost) {
+        if (!thread.joinable()) return;
+        if (done) {
+            thread.join();
+            return;
+        }
+        thread.detach();  // never waited for again: the process ends with it running
+        all = false;
+        log::error("camera ", config_.id, ": its ", what, " thread did not end within the stop's time; left "
+                   "behind (", lost, ")");
+    };
+    settle(capture_thread_, capture_done_, "capture", "stuck in a read: nothing after its last frame is recorded");
+    settle(record_thread_, record_done_, "recording", "its open segment, if any, is lost");
+    return all;
+}
+
 CameraStats CameraPipeline::stats() {
     std::lock_guard<std::mutex> lock(stats_mutex_);
     return stats_;

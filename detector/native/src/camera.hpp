@@ -110,6 +110,16 @@ public:
     void start();
     void join();
     bool finished() const { return capture_done_ && record_done_; }
+    bool capture_ended() const { return capture_done_; }
+    // Nothing more to wait for at the stop: both threads ended, or the recorder did and the capture was given up.
+    bool settled() const { return record_done_ && (capture_done_ || capture_given_up_); }
+    // At the detector's stop, for a capture thread still in a read `waited_s` after it (a stream or a disk that
+    // stopped answering): the recorder is told to stop without it, so the running event's open segment is
+    // committed from the frames already handed over (record.cpp), not lost with the stuck thread.
+    void give_up_capture(double waited_s);
+    // At the end of the stop: joins the threads that ended; one still running is left behind (detached, said in a
+    // line) and false returned: the process must then end without destroying this camera (main.cpp, _exit).
+    bool join_or_leave();
     const std::string& id() const { return config_.id; }
     CameraStats stats();
     // What is wrong with its threads, in words (none when nothing is); without the capture loop's when the
@@ -146,6 +156,7 @@ private:
     std::unique_ptr<FrameSource> source_;
     std::thread capture_thread_, record_thread_;
     std::atomic<bool> capture_done_{false}, record_done_{false};
+    std::atomic<bool> capture_given_up_{false};  // give_up_capture(): the recorder stopped without the capture
     Loop capturing_, recording_;  // the threads' heartbeats: "capture" (capture and detection), "recording"
 
     std::mutex stats_mutex_;

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "error_text.hpp"
+#include "os_error.hpp"
 
 namespace qc {
 namespace {
@@ -348,13 +351,6 @@ std::set<std::string> apply_env(toml::table& root, const std::map<std::string, s
     return dotted;
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
 }  // namespace
 
 Config load_config(const std::string& path, const std::map<std::string, std::string>& environ) {
@@ -439,11 +435,18 @@ std::string cert_value(const std::string& text, const std::string& name) {
     return "";
 }
 
-std::string key_from(const std::string& path, const std::string& name) {
-    std::ifstream probe(path);
-    if (!probe) throw ConfigError("CURVE key file " + path + " cannot be read; check link." +
-                                  std::string(name == "secret-key" ? "curve_secret_key_file" : "curve_server_public_key_file"));
-    std::string key = cert_value(read_file(path), name);
+// Read with the OS calls (os_error.hpp): std::ifstream took a read error (EIO) for the end of the file, and a key
+// file the disk would not read was said as "holds no secret-key" or "not a 40-character z85 key". Now one line with
+// the error's own words and the fix, as common/curve.py's unreadable_key_file.
+std::string key_from(const std::string& path, const std::string& name, const std::string& setting) {
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const OsError& e) {
+        std::string fix = e.code == ENOENT ? "check the path set in " + setting : "check the disk and the file's permissions";
+        throw ConfigError("CURVE key file " + path + " cannot be read: " + std::strerror(e.code) + "; " + fix);
+    }
+    std::string key = cert_value(text, name);
     if (key.size() != 40) {
         if (key.empty() && name == "secret-key")
             throw ConfigError(path + " holds no secret-key; pass the NAME.key_secret file, not NAME.key");
@@ -461,8 +464,10 @@ CurveKeys load_curve_keys(const LinkConfig& link) {
     struct stat st{};
     if (::stat(link.curve_secret_key_file.c_str(), &st) == 0 && (st.st_mode & 077))
         throw ConfigError(link.curve_secret_key_file + " is readable by other users; chmod 600 " + link.curve_secret_key_file);
-    return {key_from(link.curve_secret_key_file, "public-key"), key_from(link.curve_secret_key_file, "secret-key"),
-            key_from(link.curve_server_public_key_file, "public-key")};
+    const std::string secret = "link.curve_secret_key_file", server = "link.curve_server_public_key_file";
+    return {key_from(link.curve_secret_key_file, "public-key", secret),
+            key_from(link.curve_secret_key_file, "secret-key", secret),
+            key_from(link.curve_server_public_key_file, "public-key", server)};
 }
 
 }  // namespace qc

@@ -85,10 +85,13 @@ UploaderLink::~UploaderLink() {
 
 void UploaderLink::start() {
     outbox_.on_new_item([wakeup = wakeup_] { wakeup->wake(); });
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        run();
+        ended_ = true;
+    });
 }
 
-void UploaderLink::stop(double drain_s) {
+bool UploaderLink::stop(double drain_s, double join_s) {
     // While the uploader answers: up to drain_s. While not connected: up to 5 s, as ZeroMQ may
     // be a reconnect interval away from an uploader that has just come back; not at all when the
     // handshake is known to fail. Bounded, so a stop never hangs.
@@ -110,7 +113,18 @@ void UploaderLink::stop(double drain_s) {
     }
     stop_ = true;
     wakeup_->wake();
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return true;
+    // Its last pass and last status (1 s of linger) take well under join_s; a thread stuck past it (a write to
+    // a hung disk) is left behind rather than hold the stop until the service manager's SIGKILL.
+    for (double until = monotonic_s() + join_s; !ended_ && monotonic_s() < until;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (ended_) {
+        thread_.join();
+        return true;
+    }
+    thread_.detach();
+    log::error("link: its thread did not end within ", join_s, " s of being stopped; left behind");
+    return false;
 }
 
 LinkStatus UploaderLink::status() {

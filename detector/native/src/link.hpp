@@ -49,8 +49,10 @@ public:
     ~UploaderLink();
     void start();
     // Stop, first waiting up to drain_s for the outbox to empty while the uploader answers
-    // (at most 5 s of it while not connected: ZeroMQ may be about to reconnect).
-    void stop(double drain_s);
+    // (at most 5 s of it while not connected: ZeroMQ may be about to reconnect), then up to join_s for
+    // the thread. False when the thread did not end by then: it is left behind (detached), and the
+    // process must end without destroying this link (main.cpp).
+    bool stop(double drain_s, double join_s);
     LinkStatus status();
     const LinkConfig& config() const { return config_; }
 
@@ -91,6 +93,7 @@ private:
     int monitor_serial_ = 0;
     std::thread thread_;
     std::atomic<bool> stop_{false};
+    std::atomic<bool> ended_{false};  // the thread's run() returned: stop() may join it
     std::shared_ptr<Wakeup> wakeup_;  // a new outbox item or stop() cuts the loop's sleep short
 
     std::mutex mutex_;  // guards the fields below (status() reads them from another thread)

@@ -45,9 +45,19 @@ namespace {
 // detached signal thread may still set it while static objects are destroyed at exit (a destroyed
 // mutex and condition variable).
 qc::Stop& g_stop = *new qc::Stop;
-// At stop, wait for acks as long as one may take (link.ack_timeout_s), at least 5 s, but never so
-// long that systemd or compose (30 s to stop) kills the process while it closes its segments.
-constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = 25.0;
+// The stop, from the signal to the exit, in one budget that systemd and compose (30 s) never cut short, in
+// detector/app.py's parts and order: the cameras' open segments committed first, then the ack drain, the
+// link's last pass, the last status. Each part has its own bound; a thread that does not end within its
+// part is left behind (said in a line) and the process ends all the same (stop_cameras, _exit).
+constexpr double kStopMaxS = 25.0;
+constexpr double kCameraJoinS = 10.0;  // all cameras together, to close their open segments (into the outbox)
+// Of it, the capture threads: one still in a read by then (a stream or a disk that stopped answering) is given
+// up, and its recorder commits the open segment from the frames already handed over (give_up_capture).
+constexpr double kCaptureJoinS = 2.0;
+constexpr double kLinkCloseS = 2.0;  // after the drain: the link's last pass and its last status (1 s of linger)
+constexpr double kStatusCloseS = 2.0;  // the last status write (running: false)
+// Wait at stop for acks as long as one may take (link.ack_timeout_s), at least 5 s, within what the budget leaves.
+constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = kStopMaxS - kLinkCloseS - kStatusCloseS;
 constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
 
@@ -65,6 +75,32 @@ void take_stop_signals() {
         int signal = 0;
         if (::sigwait(&stopping, &signal) == 0) g_stop.set();
     }).detach();
+}
+
+// Waits (polling: only at the stop) until done() or the monotonic deadline; done() at the end.
+template <typename Done>
+bool wait_until(double deadline, Done done) {
+    while (!done() && qc::monotonic_s() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+}
+
+// The cameras' part of the stop (detector/app.py's, in the same bounds): each capture thread gets
+// kCaptureJoinS to end; one still in a read then is given up, its recorder told to stop without it,
+// so its open segment is committed rather than lost with the process. Every camera's threads get
+// kCameraJoinS in all (one deadline for all: eight stuck cameras must not take 80 s). False when a
+// thread was left behind.
+bool stop_cameras(std::vector<std::unique_ptr<qc::CameraPipeline>>& pipelines, double stopping_at) {
+    wait_until(stopping_at + kCaptureJoinS, [&] {
+        return std::all_of(pipelines.begin(), pipelines.end(), [](const auto& p) { return p->capture_ended(); });
+    });
+    for (auto& p : pipelines)
+        if (!p->capture_ended()) p->give_up_capture(qc::monotonic_s() - stopping_at);
+    wait_until(stopping_at + kCameraJoinS, [&] {
+        return std::all_of(pipelines.begin(), pipelines.end(), [](const auto& p) { return p->settled(); });
+    });
+    bool all = true;
+    for (auto& p : pipelines) all = p->join_or_leave() && all;
+    return all;
 }
 
 const char* kUsage =
@@ -246,8 +282,12 @@ int run(const qc::Config& config, double seconds) {
     }
     g_stop.set();
     log::info("detector: stopping; closing open segments");
-    for (auto& p : pipelines) p->join();
-    link.stop(std::min(std::max(kShutdownDrainMinS, config.link.ack_timeout_s), kShutdownDrainMaxS));
+    const double stopping_at = monotonic_s();
+    bool left_behind = !stop_cameras(pipelines, stopping_at);
+    double spent_s = monotonic_s() - stopping_at;  // the drain gets what the cameras left of its share
+    double drain_s = std::max(0.0, std::min(std::max(kShutdownDrainMinS, config.link.ack_timeout_s),
+                                            kShutdownDrainMaxS - spent_s));
+    left_behind = !link.stop(drain_s, kLinkCloseS) || left_behind;
     write(false);
     auto [items, bytes] = outbox.depth();
     if (items)
@@ -270,7 +310,15 @@ int run(const qc::Config& config, double seconds) {
         ++abandoned;
         log::error("detector: camera ", p->id(), " did not analyse its file to the end (", s.open_error, ")");
     }
-    return blind || abandoned ? kExitNoFrame : 0;
+    int code = blind || abandoned ? kExitNoFrame : 0;
+    if (left_behind) {
+        // A thread left behind still uses its camera or link: destroying them (returning from here) would join
+        // it for ever or pull its objects from under it. Everything it could have kept is written or said above.
+        log::warning("detector: ending with a thread left behind (see above); exit code ", code);
+        std::fflush(nullptr);
+        ::_exit(code);
+    }
+    return code;
 }
 
 }  // namespace

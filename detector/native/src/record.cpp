@@ -84,6 +84,7 @@ struct CameraPipeline::RecordState {
     int seq = 0;
     int64_t lost = 0, refused = 0;  // the event's frames not recorded, and of those the ones the disk refused
     bool stopped = false;  // Item::Stop taken: a loop restarted after it (what followed threw) waits for nothing
+    bool event_open = false;  // between an event's Start and its End
 };
 
 std::shared_ptr<CameraPipeline::RecordState> CameraPipeline::make_record_state() {
@@ -211,9 +212,11 @@ void CameraPipeline::record_loop() {
         }
         if (item.kind == Item::Start) {
             event_id = item.event_id, seq = 0;
+            record_->event_open = true;
             record_->lost = record_->refused = 0;
             segment.reset();
         } else if (item.kind == Item::End) {
+            record_->event_open = false;
             if (segment) finish(true);
             int64_t lost = record_->lost;
             std::string why = unrecorded_words(lost, record_->refused);
@@ -240,7 +243,15 @@ void CameraPipeline::record_loop() {
             record(item.frame);
         }
     }
-    if (segment) finish(true);  // a stop without End cannot happen, but never lose frames
+    // A Stop before the event's End: the capture thread was given up at the detector's stop, stuck in a read
+    // (give_up_capture). The event ends with the frames handed over; its open segment is committed as its last.
+    if (record_->event_open) {
+        record_->event_open = false;
+        if (segment) finish(true);
+        log::warning("camera ", config_.id, ": capture stuck at the stop during event ", event_id,
+                     "; the event is closed at the last frame recorded (", seq, " segments)");
+    }
+    if (segment) finish(true);  // never lose frames
     disk_.stop();
 }
 
