@@ -35,7 +35,10 @@ around it are the same for all, so they are written once here:
    (``switch_watch.crept_in``); if any blob is one or the other, the whole
    background is re-learnt at once except where the other blobs are;
    a blob that is not last frame's motion going on, or goes on motion only
-   one frame old, and is only a few faint bright specks is not motion if it
+   one frame old when no motion ran two looks in a row for GLINT_CALM_S
+   (water's glints start an event in a calm scene; a person who moves again
+   soon after his last event is not asked), and is only a few faint bright
+   specks is not motion if it
    lies in a busy place (sun caught by ripples: ``glints.on_water``,
    ``glints.is_glint``) or is one round speck (an insect in IR:
    ``glints.is_speck``);
@@ -87,6 +90,7 @@ NOISE_SMOOTHING = 0.1  # weight of each frame's noise measure in the running est
 NORMAL_LEVEL = 100.0  # mean gray level at which ``pixel_threshold`` applies in full; dimmer scenes scale it
 DARK_SMOOTHING = 0.5  # in the dark, each frame's weight in the average of the last ones (temporal denoising, per frame)
 LIGHT_CONTEXT_S = 2.0  # within this of a recognised change of light, a smooth blob is light without more tests
+GLINT_CALM_S = 15.0  # motion one look old is asked the glint test only if no motion ran two looks in a row this long
 HOLD_S = 30.0  # a pixel of a person (in a motion box) joins the background only after changed this long, seconds
 
 
@@ -150,6 +154,8 @@ class MotionDetector(ABC):
         self.flicker = FlickerBand(self.light_context_frames)  # what the light's own flicker moves the gain (step 2)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
         self._motion_run = 0  # looks in a row with motion, up to the last one (a glint confirms none: ``_blobs``)
+        self.calm_frames = max(1, round(GLINT_CALM_S * fps))
+        self._calm = self.calm_frames  # source frames since motion last ran two looks in a row (at most calm_frames)
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -395,6 +401,19 @@ class MotionDetector(ABC):
         else:
             cv2.accumulateWeighted(normal, self.reference, rate, mask=np.where(keep, 0, 255).astype(np.uint8))
 
+    def _young_after_calm(self) -> bool:
+        """Motion is one look old and none ran two looks in a row for GLINT_CALM_S: its glints are asked.
+
+        Water's glints start an event in a calm scene: a blob misses one of
+        ``is_glint``'s limits by a hair and counts, and the glint on the next
+        frame overlaps it, so it did not creep in (benchmarks 7c, issue 13:
+        the last motion of two looks or more 34 s or more before; single looks
+        of the pond's own in between). A person who paused and moves again
+        may look like a glint on his second frame too (a faint walker before
+        a curtain, 5.7 s after his last motion): his motion goes on as any.
+        """
+        return self._motion_run == 1 and self._calm >= self.calm_frames
+
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
                brightness: float, relearning: bool, threshold: float, frames: int = 1) -> MotionResult:
         cfg, watch = self.config, self.switch_watch
@@ -416,7 +435,7 @@ class MotionDetector(ABC):
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
                     blobs.append(((x, y, w, h), contour_area))
-            elif (self.glints and (crept_in((x, y, w, h), self._moving) or self._motion_run == 1)
+            elif (self.glints and (crept_in((x, y, w, h), self._moving) or self._young_after_calm())
                   and (on_water(self.busy, (x, y, w, h)) or is_speck(changed_mask, (x, y, w, h)))
                   and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area)):
                 continue  # faint bright specks in a busy place (water's glints), or one round (an insect): not shown
@@ -430,6 +449,7 @@ class MotionDetector(ABC):
         counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0, held=held)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
         self._motion_run = self._motion_run + 1 if self._moving else 0
+        self._calm = 0 if self._motion_run >= 2 else min(self.calm_frames, self._calm + frames)
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:

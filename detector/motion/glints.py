@@ -19,7 +19,11 @@ not on its first frame, and not on the second either, where it would go on a
 first frame of motion. An event takes two frames in a row, and on seed 59's
 water a glint a little past one limit (a piece of 32 px, a fill of 0.30, half
 its pixels at 3 thresholds) counted on its own and the next frame's glint,
-overlapping it, made it an event.
+overlapping it, made it an event. The second frame is asked only in a calm
+(no motion of two looks in a row for ``GLINT_CALM_S``,
+``MotionDetector._young_after_calm``): water's events start 34 s and more
+after any, and a faint walker who moved again 5.7 s after his last motion
+had his second frame taken for a glint.
 
 Only where the place around it is busy (``on_water``): a walker small and far
 off (0.17 % of the frame, light clothes on a dark road) is such specks too,

@@ -41,7 +41,7 @@ def _plate() -> np.ndarray:
 
 
 def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool = True,
-               first_lift: float | None = None) -> list[np.ndarray]:
+               first_lift: float | None = None, moved_before: int = 0) -> list[np.ndarray]:
     """The plate with sensor noise; from frame BEFORE, three specks ``lift`` gray levels brighter for ``frames``.
 
     They drift ``drift`` full-size pixels a frame (about one at the detection
@@ -50,6 +50,8 @@ def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool 
     2 px a frame for the first ROCKING frames (the busy map learns it for a
     busy place), then lies calm; else the plate is calm all along (a street).
     ``first_lift``: the specks' first frame is that much brighter instead.
+    ``moved_before``: a plain bright figure (someone) moved in the upper half
+    for three frames this many frames before BEFORE.
     """
     plate, rng = _plate(), np.random.default_rng(7)
     clip = []
@@ -59,6 +61,9 @@ def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool 
             dx, dy = rng.integers(-2, 3, 2)
             image[WATER:] = np.roll(plate, (int(dy), int(dx)), (0, 1))[WATER:]
         step = index - BEFORE
+        if moved_before and -moved_before <= step < 3 - moved_before:
+            offset = 4 * (step + moved_before)
+            image[60:100, 200 + offset:214 + offset] = 200.0
         if 0 <= step < frames:
             for x, y in SPECKS:
                 image[y:y + SPECK, x + drift * step:x + drift * step + SPECK] += (
@@ -108,6 +113,22 @@ def test_a_glint_does_not_confirm_a_first_frame_of_motion_on_water() -> None:
             f"faint specks ({lift:.0f}) after a bright first frame on water made two frames in a row: {seen[:4]}")
         calm = _motion(glint_clip(lift, frames=4, water=False, first_lift=110.0))  # a street: a small walker
         assert all(calm[:4]), f"the same on a calm plate was not motion on all four frames: {calm[:4]}"
+
+
+def test_motion_again_soon_after_motion_ended_is_not_asked_the_glint_test_on_its_second_frame() -> None:
+    """The same clip, but someone moved 3 s before (a walker who paused and moves on): two frames in a row, an event.
+
+    *curtain, dim, slow, faint, walker 1* of ``bench/emerging_walkers.py``
+    (benchmarks 7c): his second frame after he moved again, 5.7 s after his
+    last motion, looked like a glint, and his second event began 0.9 s late.
+    Water's glints start from a calm of 34 s and more; only a blob one frame
+    into motion that began after GLINT_CALM_S of calm is asked. At main (no
+    calm asked): motion on the first frame only.
+    """
+    for lift in (60.0, 65.0):
+        seen = _motion(glint_clip(lift, frames=4, first_lift=110.0, moved_before=30))
+        assert seen[0] and seen[1], (
+            f"faint specks ({lift:.0f}) 3 s after someone moved were not motion on frames 1 and 2: {seen[:4]}")
 
 
 def test_the_same_specks_on_a_calm_street_are_a_small_walker_and_motion() -> None:

@@ -21,6 +21,7 @@ constexpr double kLightContextS = 2.0;    // LIGHT_CONTEXT_S
 constexpr double kLightJump = 0.03;       // LIGHT_JUMP
 constexpr double kFlickerK = 4.0;         // FLICKER_K
 constexpr double kStillShare = 0.1;       // STILL_SHARE
+constexpr double kGlintCalmS = 15.0;      // GLINT_CALM_S
 constexpr double kHoldS = 30.0;           // HOLD_S
 
 // Python's round(): half to even, as nearbyint does in the default rounding mode (std::round and
@@ -48,6 +49,8 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
       relearn_frames_(std::max(1, py_round(config.relearn_s * fps))),
       light_context_frames_(std::max(1, py_round(kLightContextS * fps))),
       hold_frames_(std::max(1, py_round(kHoldS * fps))),
+      calm_frames_(std::max(1, py_round(kGlintCalmS * fps))),
+      calm_(calm_frames_),
       swing_(fps),
       busy_(fps),
       flicker_(light_context_frames_) {
@@ -322,6 +325,8 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     std::vector<cv::Rect> boxes;
     std::vector<double> areas;
     int lighting = 0, revealed = 0, stood = 0;
+    // base.py's _young_after_calm: motion one look old, none two looks in a row for GLINT_CALM_S
+    const bool young_after_calm = motion_run_ == 1 && calm_ >= calm_frames_;
     for (const auto& contour : contours) {
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
@@ -335,7 +340,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
                 ++stood;  // in a flicker, last frame's motion standing still: counted, learnt around
                 boxes.push_back(box), areas.push_back(contour_area);
             }
-        } else if ((crept_in(box) || motion_run_ == 1) && (glints::on_water(busy_, box) || glints::is_speck(changed_, box)) &&
+        } else if ((crept_in(box) || young_after_calm) && (glints::on_water(busy_, box) || glints::is_speck(changed_, box)) &&
                    glints::is_glint(normal, reference_, changed_, box, threshold, min_area)) {
             continue;  // faint bright specks in a busy place (water's glints), or one round speck (an insect): not shown
         } else
@@ -368,6 +373,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         area += areas[k];
     }
     motion_run_ = moving_.empty() ? 0 : motion_run_ + 1;
+    calm_ = motion_run_ >= 2 ? 0 : std::min(calm_frames_, calm_ + frames);
     if (lighting) light_context_ = light_context_frames_;
     if (lighting || revealed || stood || shaded) absorb(normal, keep);  // (shading learnt with the rest)
     MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);

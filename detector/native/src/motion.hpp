@@ -71,7 +71,7 @@ private:
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
     MotionConfig config_;
-    int relearn_frames_, light_context_frames_, hold_frames_;
+    int relearn_frames_, light_context_frames_, hold_frames_, calm_frames_;
     int relearn_left_ = 0, light_context_ = 0;
     int switched_ = 0;    // frames left in which a light just switched (the mean jumped out of its flicker)
     int flickering_ = 0;  // frames left in which the mean jumped kLightJump, a switch or only a flicker
@@ -85,6 +85,7 @@ private:
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
     int motion_run_ = 0;          // looks in a row with motion, up to the last one (a glint confirms none: blobs)
+    int calm_;                    // source frames since motion ran two looks in a row, at most calm_frames_
     StillShading shading_;        // a busy place's smooth, faint change that stands still: learnt, not motion
     SwingOvershoot swing_;        // a very busy place's faint change that crept in (a curtain's edge): held
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
