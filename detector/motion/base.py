@@ -70,7 +70,7 @@ import numpy as np
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.glints import is_glint, is_speck, on_water
-from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
+from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, left_out, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.shading import StillShading
@@ -311,6 +311,8 @@ class MotionDetector(ABC):
             rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate  # per look (``looks.py``)
             self._measure_noise(normal)
             threshold = self.threshold_for(brightness)
+            if clipped is not None:
+                clipped = left_out(clipped, gray, normal, self.reference, threshold)
             changed_mask = self._foreground(normal, threshold, relearning)
             self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
             if clipped is not None:

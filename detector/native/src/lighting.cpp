@@ -173,6 +173,25 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
     return out;
 }
 
+void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
+              double margin) {
+    const float bound = float(double(kClipped) - margin);  // np.float32(CLIPPED - margin)
+    cv::Mat fallen(clipped.size(), CV_8U, cv::Scalar(0));
+    bool any = false;
+    for (int y = 0; y < clipped.rows; ++y) {
+        uchar* out = fallen.ptr<uchar>(y);
+        const float* g = gray.ptr<float>(y);
+        const float* n = normal.ptr<float>(y);
+        const float* r = reference.ptr<float>(y);
+        for (int x = 0; x < clipped.cols; ++x)
+            if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped) out[x] = 1, any = true;
+    }
+    if (!any) return;
+    cv::Mat solid;
+    cv::morphologyEx(fallen, solid, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, kSolid));
+    clipped.setTo(0, solid);  // a body before the white, not a fringe: compared as any pixel
+}
+
 // lighting.py's ratio_window: the logs of the background and of frame / background over `box` grown by
 // 2 px (cut at the picture's edge, for the blurs), and where `box` lies in that window
 static cv::Rect ratio_window(const cv::Mat& normal, const cv::Mat& reference, const cv::Rect& box, cv::Mat& log_ref,
