@@ -311,11 +311,10 @@ class MotionDetector(ABC):
             rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate  # per look (``looks.py``)
             self._measure_noise(normal)
             threshold = self.threshold_for(brightness)
-            if clipped is not None:
-                clipped = left_out(clipped, gray, normal, self.reference, threshold)
             changed_mask = self._foreground(normal, threshold, relearning)
             self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
             if clipped is not None:
+                clipped = left_out(clipped, gray, normal, self.reference, threshold, changed_mask)  # a body: compared
                 changed_mask[clipped] = 0
             if self.zone is not None:
                 changed_mask = cv2.bitwise_and(changed_mask, self.zone)

@@ -174,22 +174,34 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
 }
 
 void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
-              double margin) {
+              double margin, const cv::Mat& changed_mask) {
     const float bound = float(double(kClipped) - margin);  // np.float32(CLIPPED - margin)
     cv::Mat fallen(clipped.size(), CV_8U, cv::Scalar(0));
     bool any = false;
     for (int y = 0; y < clipped.rows; ++y) {
         uchar* out = fallen.ptr<uchar>(y);
+        const uchar* changed = changed_mask.ptr<uchar>(y);
         const float* g = gray.ptr<float>(y);
         const float* n = normal.ptr<float>(y);
         const float* r = reference.ptr<float>(y);
         for (int x = 0; x < clipped.cols; ++x)
-            if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped) out[x] = 1, any = true;
+            if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped && changed[x]) out[x] = 1, any = true;
     }
     if (!any) return;
-    cv::Mat solid;
+    cv::Mat solid, labels, stats, centroids;
     cv::morphologyEx(fallen, solid, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, kSolid));
-    clipped.setTo(0, solid);  // a body before the white, not a fringe: compared as any pixel
+    int count = cv::connectedComponentsWithStats(solid, labels, stats, centroids, 8);
+    std::vector<uchar> large(size_t(std::max(count, 1)), 0);
+    bool some = false;
+    for (int label = 1; label < count; ++label)
+        if (stats.at<int>(label, cv::CC_STAT_AREA) >= kFallenShare * double(solid.total())) large[label] = 1, some = true;
+    if (!some) return;
+    for (int y = 0; y < clipped.rows; ++y) {
+        uchar* out = clipped.ptr<uchar>(y);
+        const int* label = labels.ptr<int>(y);
+        for (int x = 0; x < clipped.cols; ++x)
+            if (large[size_t(label[x])]) out[x] = 0;  // a body before the white: compared as any pixel
+    }
 }
 
 // lighting.py's ratio_window: the logs of the background and of frame / background over `box` grown by

@@ -216,7 +216,7 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     foreground(normal, threshold);
     busy_.gate(normal, reference_, threshold, changed_, !relearning);
     if (gain.gained) {
-        lighting::left_out(gain.clipped, gray, normal, reference_, threshold);  // a body before clipped white
+        lighting::left_out(gain.clipped, gray, normal, reference_, threshold, changed_);  // a body: compared
         changed_.setTo(0, gain.clipped);
     }
     if (!zone_.mask.empty()) cv::bitwise_and(changed_, zone_.mask, changed_);  // pixels outside the zones
