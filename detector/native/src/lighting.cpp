@@ -180,21 +180,28 @@ void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, cons
     bool any = false;
     for (int y = 0; y < clipped.rows; ++y) {
         uchar* out = fallen.ptr<uchar>(y);
-        const uchar* changed = changed_mask.ptr<uchar>(y);
         const float* g = gray.ptr<float>(y);
         const float* n = normal.ptr<float>(y);
         const float* r = reference.ptr<float>(y);
         for (int x = 0; x < clipped.cols; ++x)
-            if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped && changed[x]) out[x] = 1, any = true;
+            if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped) out[x] = 1, any = true;
     }
     if (!any) return;
-    cv::Mat solid, labels, stats, centroids;
+    cv::Mat solid, labels;
     cv::morphologyEx(fallen, solid, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, kSolid));
-    int count = cv::connectedComponentsWithStats(solid, labels, stats, centroids, 8);
-    std::vector<uchar> large(size_t(std::max(count, 1)), 0);
+    int count = cv::connectedComponents(solid, labels, 8);
+    if (count < 2) return;
+    std::vector<int> kept(size_t(count), 0);  // per piece, its pixels the foreground kept
+    for (int y = 0; y < labels.rows; ++y) {
+        const int* label = labels.ptr<int>(y);
+        const uchar* changed = changed_mask.ptr<uchar>(y);
+        for (int x = 0; x < labels.cols; ++x)
+            if (changed[x]) ++kept[size_t(label[x])];
+    }
+    std::vector<uchar> large(size_t(count), 0);
     bool some = false;
     for (int label = 1; label < count; ++label)
-        if (stats.at<int>(label, cv::CC_STAT_AREA) >= kFallenShare * double(solid.total())) large[label] = 1, some = true;
+        if (kept[size_t(label)] >= kFallenShare * double(solid.total())) large[size_t(label)] = 1, some = true;
     if (!some) return;
     for (int y = 0; y < clipped.rows; ++y) {
         uchar* out = clipped.ptr<uchar>(y);

@@ -60,9 +60,9 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
 
 // lighting.py's left_out: takes out of `clipped` (normalise_gain's, CV_8U) the pixels clipped in the
 // background (`reference` >= kClipped), not clipped now (`gray`), that the frame at the background's
-// exposure (`normal`) fell `margin` (the pixel threshold) or more under kClipped and that `changed_mask`
-// kept (something dark before the white), where after an opening by kSolid they make a piece of
-// kFallenShare of the frame or more (a body, not a leaf over the sky).
+// exposure (`normal`) fell `margin` (the pixel threshold) or more under kClipped (something dark before
+// the white), where after an opening by kSolid they make a piece holding kFallenShare of the frame or
+// more of pixels `changed_mask` kept (a body, not a leaf over the sky).
 void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
               double margin, const cv::Mat& changed_mask);
 
