@@ -16,6 +16,8 @@ around it are the same for all, so they are written once here:
    NOISE_K times that noise (``threshold_for``);
 4. the algorithm marks foreground pixels; where pixels have been flipping
    (leaves, a curtain) a larger change is needed (``activity.BusyMap``);
+   while a gain is divided out, pixels clipped white are dropped, except a
+   body standing before a background clipped white (``lighting.left_out``);
    pixels outside the zones are dropped;
 5. if most of the watched area changed at once (a light switched on or off)
    the background restarts from this frame; detection goes on from the next
