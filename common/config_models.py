@@ -142,6 +142,11 @@ class CameraConfig(_Section):
     input_format: Literal["auto", "h264", "mjpeg", "raw"] = "auto"
     mjpg: bool = True  # OpenCV's capture (Windows, macOS, and raw video on Linux): ask for MJPG
     reopen_max_s: float = Field(30.0, gt=0, le=3600)
+    # A damaged stream's streak (detector/damaged_packets.py) ends at the first clean keyframe this many seconds
+    # (footage time) after its last damaged packet: damaged packets closer together are one streak, one warning,
+    # the camera degraded until it ends. Without keyframes, pictures after a damaged packet wait this long to be
+    # analysed again.
+    damaged_clear_s: int = Field(10, ge=1, le=60)
     # How events are recorded: "passthrough" remuxes the camera's own H.264/H.265 packets (file and stream
     # sources; no decode, no encode), "reencode" encodes decoded frames again, "auto" passes through
     # whatever can be and re-encodes the rest (the demo, USB cameras, other codecs), saying why in the log.

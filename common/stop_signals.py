@@ -25,10 +25,15 @@ takes over what came meanwhile, and the process stops at its first look
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import signal
+import sys
 import threading
 import time
 from types import FrameType
+from typing import NoReturn
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Noted by ``hold``'s handler until a StopSignals takes over; module-level as the handler it serves is.
@@ -75,3 +80,20 @@ class StopSignals:
         if self.received:
             self.stop.set()
         return self.stop.is_set()
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once its logs are flushed, without the interpreter's teardown.
+
+    Called by a process's entry point after its stop is complete (every file it keeps is
+    written durably and closed, its threads are joined or given up on). The teardown that
+    would follow is a full garbage collection of a heap of OpenCV, PyAV, pydantic and numpy
+    objects, several times over: 0.1-0.3 s of CPU that does nothing for anyone. On a starved
+    machine that became 4-6 s between the detector's last log line and its exit (16 busy
+    loops on 2 cores), on top of the stop itself, against the service manager's 30 s.
+    """
+    logging.shutdown()  # flushes and closes the log handlers (the file one included)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream must not keep the process alive
+            stream.flush()
+    os._exit(code)

@@ -24,17 +24,21 @@ log = logging.getLogger(__name__)
 SHUTDOWN_DRAIN_S = 5.0
 EXIT_NO_FRAME = 3  # a camera never delivered a frame (or a file went away mid-analysis): the run did not watch
 # what it was asked to
-# Wait at stop as long as an ack may take (link.ack_timeout_s), but never so long that
-# systemd or compose (30 s to stop) kills the process while it closes its segments.
-SHUTDOWN_DRAIN_MAX_S = 25.0
 
-
-CAMERA_JOIN_S = 10.0  # at stop, all cameras together get this long to close their open segments
+# The stop, from the signal to the exit, in one budget that systemd and compose (30 s) never cut short. Each
+# part has its own bound and they follow each other, so the bounds add up to it (they once added up to 35 s
+# and more, with the interpreter's teardown after them unbounded: common/stop_signals.exit_now).
+STOP_MAX_S = 25.0
+CAMERA_JOIN_S = 10.0  # all cameras together, to close their open segments (their footage into the outbox)
+LINK_CLOSE_S = 2.0  # after the drain: the link's last pass and its last status (``stopping``, 1 s of linger)
+STATUS_CLOSE_S = 2.0  # the status file's thread, then its last write (``running: false``)
+# Wait at stop as long as an ack may take (link.ack_timeout_s), within what the budget leaves.
+SHUTDOWN_DRAIN_MAX_S = STOP_MAX_S - LINK_CLOSE_S - STATUS_CLOSE_S
 
 
 def shutdown_drain_s(ack_timeout_s: float, spent_s: float = 0.0) -> float:
-    """How long the detector waits at stop for acks: the ack timeout, at least 5 s, and never past 25 s
-    after the stop began (``spent_s`` already went on closing the cameras' segments)."""
+    """How long the detector waits at stop for acks: the ack timeout, at least 5 s, and never past
+    ``SHUTDOWN_DRAIN_MAX_S`` after the stop began (``spent_s`` already went on closing the cameras' segments)."""
     return max(0.0, min(max(SHUTDOWN_DRAIN_S, ack_timeout_s), SHUTDOWN_DRAIN_MAX_S - spent_s))
 
 
@@ -112,8 +116,8 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     joined_by = stopping_at + CAMERA_JOIN_S  # one deadline for all: eight stuck cameras must not take 80 s
     for pipeline in pipelines:
         pipeline.join(timeout=max(0.0, joined_by - time.monotonic()))
-    link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s, time.monotonic() - stopping_at))
-    status_writer.stop()
+    link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s, time.monotonic() - stopping_at), join_s=LINK_CLOSE_S)
+    status_writer.stop(join_s=STATUS_CLOSE_S)
     depth, size = outbox.depth()
     if depth:
         log.warning("detector: %d item(s), %d bytes not yet acknowledged; they stay in %s and are sent on next start",

@@ -99,7 +99,8 @@ class AvSource:
         self.idle_keys: IdleKeyframes | None = None  # idle_keyframes_only: keyframes only while detection is idle
         self.every_frame: Callable[[], bool] = lambda: True  # the detect stage: does it want every frame now?
         self.heartbeat: Callable[[], None] = lambda: None  # the capture loop's beat, for packets not decoded
-        self.damaged = DamagedPackets(config.id)  # packets that did not decode cleanly: counted, said a streak
+        # packets that did not decode cleanly: counted, said a streak
+        self.damaged = DamagedPackets(config.id, config.damaged_clear_s)
 
     # -- opening ----------------------------------------------------------------
     def open(self) -> bool:

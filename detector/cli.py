@@ -11,6 +11,7 @@ import click
 from quickcam.common.config import load_config
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
+from quickcam.common.stop_signals import exit_now
 
 
 def quiet_native_logs() -> None:
@@ -44,4 +45,4 @@ def detector(config_path: Path | None, seconds: float | None, start: datetime | 
         config = config.model_copy(update={"cameras": [
             cam.model_copy(update={"start": start}) if cam.source == "file" else cam for cam in config.cameras]})
     setup_logging("detector", config.logging.file, config.logging.level)
-    raise SystemExit(run_detector(config, seconds, config_path))
+    exit_now(run_detector(config, seconds, config_path))  # bounded: no interpreter teardown after the stop

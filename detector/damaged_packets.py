@@ -6,9 +6,10 @@ decoder flags as corrupt (FFmpeg's ``AV_FRAME_FLAG_CORRUPT``: H.264 macroblocks 
 not read). Recording by passthrough keeps the packet as it came, so no footage is lost.
 Each such packet is counted (``damaged_packets`` in the camera's status, on ``quickcam
 status``'s camera line), the first of a streak is one warning naming the camera and what
-to check, and its end (a clean keyframe 10 s after the last damaged packet) one info line
-with the count. While a streak is open the camera is ``degraded`` and its fault says since
-when and how much (``fault``): detection is partly blind, and says so.
+to check, and its end (a clean keyframe 10 s after the last damaged packet, ``[camera]
+damaged_clear_s``) one info line with the count. While a streak is open the camera is
+``degraded`` and its fault says since when and how much (``fault``): detection is partly
+blind, and says so.
 
 Detection does not analyse a damaged picture (``not_analysed``): the one flagged corrupt,
 and every picture decoded after a damaged packet up to the next clean keyframe (they are
@@ -20,7 +21,7 @@ a picture is recorded but neither compared nor learnt, and the event clock holds
 (a running event goes on, a trigger streak is not broken); the first clean look after it
 counts the frames it did not see, and an event starting then reaches back to the last
 clean look without motion (``DetectStage``). With no keyframe at all (intra refresh) the
-pictures are analysed again ``CLEAN_NS`` after the last damaged packet. Those pictures
+pictures are analysed again ``damaged_clear_s`` after the last damaged packet. Those pictures
 are counted apart (``pictures`` since start, in the fault and the streak's end line):
 ``damaged_packets`` counts what the network broke, not what the decoder carried on.
 
@@ -38,9 +39,6 @@ import time
 log = logging.getLogger(__name__)
 
 
-CLEAN_NS = 10_000_000_000  # a streak ends at a clean keyframe this long (footage time) after its last damaged packet
-
-
 def _clock(time_ns: int) -> str:
     return time.strftime("%H:%M:%S", time.localtime(time_ns / 1e9))
 
@@ -48,14 +46,17 @@ def _clock(time_ns: int) -> str:
 class DamagedPackets:
     """The count since start and the open streak of one camera's damaged packets (its source's thread only).
 
-    A streak lasts while damaged packets come less than ``CLEAN_NS`` apart: a stream damaged in
-    every GOP is one warning, not one a second (a streak that ended at the next clean keyframe
-    did that). Times are the footage's (a file analysed fast runs on its own timeline). The
-    status thread reads ``count`` and ``fault()`` (plain values, written here only).
+    A streak lasts while damaged packets come less than ``clear_s`` apart (``[camera]
+    damaged_clear_s``, 10 s by default): a stream damaged in every GOP is one warning, not one a
+    second (a streak that ended at the next clean keyframe did that). Times are the footage's (a
+    file analysed fast runs on its own timeline). The status thread reads ``count`` and
+    ``fault()`` (plain values, written here only).
     """
 
-    def __init__(self, camera_id: str) -> None:
+    def __init__(self, camera_id: str, clear_s: int = 10) -> None:
         self.camera_id = camera_id
+        self.clear_s = clear_s  # a streak ends at a clean keyframe this long (footage time) after its last packet
+        self.clear_ns = clear_s * 1_000_000_000
         self.count = 0  # since start: the camera's status reads it
         self.streak = 0  # in the open streak (0: none open)
         self.first_ns = self.last_ns = 0  # the open streak's first and last damaged packet
@@ -83,22 +84,22 @@ class DamagedPackets:
                         "network to it)", self.camera_id, what, _clock(time_ns))
 
     def decoded(self, keyframe: bool, time_ns: int) -> None:
-        """A picture decoded cleanly; a keyframe ``CLEAN_NS`` after the last damaged packet ends the streak."""
+        """A picture decoded cleanly; a keyframe ``clear_s`` after the last damaged packet ends the streak."""
         if not keyframe:
             return
         self.keyed = True
         self.broken = False  # the pictures from here on are predicted from a whole one
-        if self.streak and time_ns - self.last_ns >= CLEAN_NS:
+        if self.streak and time_ns - self.last_ns >= self.clear_ns:
             log.info("camera %s: no damaged packet for %d s; %d packet(s) did not decode cleanly from %s to %s, "
                      "%d picture(s) not analysed (%d packet(s), %d picture(s) since start)", self.camera_id,
-                     CLEAN_NS // 1_000_000_000, self.streak, _clock(self.first_ns), _clock(self.last_ns),
+                     self.clear_s, self.streak, _clock(self.first_ns), _clock(self.last_ns),
                      self.streak_pictures, self.count, self.pictures)
             self.streak = 0
 
     def not_analysed(self, corrupt: bool, time_ns: int) -> bool:
         """Whether detection must not analyse the picture just decoded (flagged ``corrupt``, or predicted from a
-        damaged packet since the last clean keyframe, up to ``CLEAN_NS`` after it); counted when so."""
-        if not (corrupt or (self.broken and time_ns - self.last_ns < CLEAN_NS)):
+        damaged packet since the last clean keyframe, up to ``clear_s`` after it); counted when so."""
+        if not (corrupt or (self.broken and time_ns - self.last_ns < self.clear_ns)):
             return False
         self.pictures += 1
         self.streak_pictures += 1 if self.streak else 0

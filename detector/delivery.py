@@ -10,7 +10,11 @@ this module owns what the credit lets through (docs/protocol.md):
   (the uploader de-duplicates by message id);
 - a permanent ``nack``, or an item that could never be sent (over the
   uploader's size limit, a header that breaks the protocol), moves it to
-  ``refused/``: kept for a person, never deleted, and counted.
+  ``refused/``: kept for a person, never deleted, and counted;
+- an item whose file the disk will not read (EIO, EACCES: a bad sector) is
+  that item's trouble, not the link's: it stays in the outbox (the disk may
+  come back), is logged once a streak, counted (``unreadable``) and tried again
+  after 1 s doubling to 60 s, while the items behind it go on being sent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,17 @@ log = logging.getLogger("quickcam.detector.link")  # the link's lines, under the
 # Puts one message on the wire without blocking; False if ZeroMQ would not take it now.
 Send = Callable[[dict[str, Any], bytes | None], bool]
 
+UNREADABLE_RETRY_FIRST_S, UNREADABLE_RETRY_MAX_S = 1.0, 60.0  # an item the disk will not read: tried again
+
+
+@dataclass
+class Unreadable:
+    """An item whose last read failed: when to try it again (monotonic), the pause after that, the failures."""
+
+    retry_at: float
+    backoff_s: float
+    failures: int = 1
+
 
 class Delivery:
     """Sends outbox items within the credit, re-sends them until acked, refuses what can never go."""
@@ -40,18 +56,28 @@ class Delivery:
         self.outbox = outbox
         self.state = state  # in_flight, credit and the counters live there, for the status
         self.keep_copy_in = keep_copy_in
+        self.unreadable: dict[str, Unreadable] = {}  # items skipped for now: the disk refused to read them
 
     def resend_due(self) -> float | None:
-        """When the oldest item in flight is due to be sent again (monotonic), None if nothing is in flight."""
+        """When an item in flight, or one the disk would not read, is due to be sent again (monotonic), or None."""
         in_flight = self.state.in_flight
-        if not in_flight:
-            return None
-        return min(f.sent_at for f in in_flight.values()) + self.config.ack_timeout_s
+        due = [f.sent_at + self.config.ack_timeout_s for f in in_flight.values()]
+        due += [u.retry_at for u in self.unreadable.values()]  # an unreadable item's next try wakes the loop
+        return min(due) if due else None
 
     def send_pending(self, send: Send, now: float) -> bool:
         """Send what credit allows; False if ZeroMQ would not take a message (tried again shortly)."""
         state = self.state
-        for item in self.outbox.pending():
+        items = self.outbox.pending()
+        if self.unreadable:  # moved away by hand, or acked: no longer waited for
+            present = {item.id for item in items}
+            for gone in [i for i in self.unreadable if i not in present]:
+                del self.unreadable[gone]
+            state.unreadable_now = len(self.unreadable)
+        for item in items:
+            skipped = self.unreadable.get(item.id)
+            if skipped is not None and now < skipped.retry_at:
+                continue  # the disk refused it lately: the items behind it go first
             flight = state.in_flight.get(item.id)
             if flight is not None:
                 if now - flight.sent_at < self.config.ack_timeout_s:
@@ -70,6 +96,11 @@ class Delivery:
                 header, payload = self.outbox.load(item.id)
             except (FileNotFoundError, NotADirectoryError):
                 continue  # acked meanwhile, or the outbox replaced by a file (the recorder moves it aside)
+            except OSError as exc:  # EIO, EACCES: this item's, not the link's; never deleted or moved
+                self._unreadable(item.id, exc, now)
+                continue
+            if skipped is not None:
+                self._reads_again(item.id, skipped)
             try:
                 sent = send(header, payload)
             except protocol.ProtocolError as exc:  # written by an older or broken version
@@ -82,6 +113,32 @@ class Delivery:
                 log.info("link: no ack for %s after %.0f s; sent again", item.id, now - flight.sent_at)
             state.in_flight[item.id] = InFlight(item.size, now)
         return True
+
+    def _unreadable(self, item_id: str, exc: OSError, now: float) -> None:
+        """The disk would not read this item: skip it for now, say so once a streak, try it again later."""
+        skipped = self.unreadable.get(item_id)
+        if skipped is not None:
+            skipped.failures += 1
+            skipped.backoff_s = min(skipped.backoff_s * 2, UNREADABLE_RETRY_MAX_S)
+            skipped.retry_at = now + skipped.backoff_s
+            return
+        self.unreadable[item_id] = Unreadable(now + UNREADABLE_RETRY_FIRST_S, UNREADABLE_RETRY_FIRST_S)
+        self.state.unreadable += 1
+        self.state.unreadable_now = len(self.unreadable)
+        path = exc.filename or self.outbox.root / item_id
+        error = (f"cannot read {path}: {exc.strerror or exc} (errno {exc.errno}); "
+                 "the disk refuses to read it; check the disk")
+        self.state.fail(error)
+        log.error("link: %s; %s skipped for now and kept in the outbox (tried again in %.0f s, then up to "
+                  "every %.0f s); the items behind it go on", error, item_id, UNREADABLE_RETRY_FIRST_S,
+                  UNREADABLE_RETRY_MAX_S)
+
+    def _reads_again(self, item_id: str, skipped: Unreadable) -> None:
+        del self.unreadable[item_id]
+        self.state.unreadable_now = len(self.unreadable)
+        log.info("link: %s reads again after %d failed read(s); sending it", item_id, skipped.failures)
+        if not self.unreadable:
+            self.state.healthy()  # the link works (this item is going out): its read error is past
 
     def refuse_locally(self, item_id: str, why: str) -> None:
         log.error("link: not sending %s: %s; kept in %s", item_id, why, self.outbox.refused)

@@ -102,8 +102,8 @@ class UploaderLink:
         self._wakeup = WakePipe()  # closed when the loop ends
         self.thread.start()
 
-    def stop(self, drain_s: float = 0.0) -> None:
-        """Stop, first waiting up to ``drain_s`` for the outbox to empty.
+    def stop(self, drain_s: float = 0.0, join_s: float = 5.0) -> None:
+        """Stop, first waiting up to ``drain_s`` for the outbox to empty, then up to ``join_s`` for the thread.
 
         While the uploader answers: up to ``drain_s``. While not connected: up to 5 s
         (``DISCONNECTED_DRAIN_S``), as a detector that ends right after it started (a short file
@@ -132,7 +132,7 @@ class UploaderLink:
                       else "; the uploader is not connected, the rest is sent on next start"))
         self.stop_event.set()
         self._wakeup.wake()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=join_s)
 
     # -- socket ------------------------------------------------------------
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
@@ -170,11 +170,12 @@ class UploaderLink:
         error, and followed by a pause (0.2 s doubling to 5 s) and a new socket.
         """
         failures = 0
+        ctx = zmq.Context()  # the link's own: destroyed when the thread ends, its last status sent first
         try:
             while not self.stop_event.is_set():
                 started = time.monotonic()
                 try:
-                    self._serve()
+                    self._serve(ctx)
                     return
                 except Exception as exc:
                     failures = 1 if time.monotonic() - started > 60 else failures + 1
@@ -190,12 +191,15 @@ class UploaderLink:
             # the next socket's own eventfd: the loop then polled and drained ZeroMQ's internal
             # signal, and the link heard nothing more (a CI hang, test_link_restart).
             self._wakeup.close()
+            # Waits for the last status (``stopping``) to leave, up to its linger (STOPPING_LINGER_MS):
+            # the process ends without the interpreter's teardown (common/stop_signals.exit_now), and
+            # ZeroMQ's I/O thread would otherwise be cut off with the message still in its queue.
+            ctx.destroy()
 
-    def _serve(self) -> None:
+    def _serve(self, ctx: zmq.Context) -> None:
         """One connection's loop: a new socket, introduced by ``hello`` before anything else is sent."""
         self.state.lost()  # after a restart: the last socket's credit and in-flight items died with it
         self._hello_every = HELLO_FIRST_S
-        ctx = zmq.Context.instance()
         sock, monitor = self._open(ctx)
         wakeup = self._wakeup  # a new outbox item or stop() wakes the loop; otherwise it sleeps
         self.outbox.on_new_item(wakeup.wake)

@@ -32,6 +32,8 @@ class LinkState:
     acked: int = 0
     refused: int = 0
     retransmits: int = 0
+    unreadable: int = 0  # outbox items the disk refused to read (once a streak), skipped for now (delivery.py)
+    unreadable_now: int = 0  # of them, those not read again yet: the last error stands while there are any
     malformed: int = 0  # messages from the uploader that did not decode, ignored
     bad_status: int = 0  # status heartbeats sent with values fixed, or minimal (detector/status_header.py)
     auth_refused: bool = False
@@ -66,5 +68,6 @@ class LinkState:
         Kept rather than cleared, so a person reading the status later still sees that
         the link was down and when; never left standing once the link works again.
         """
-        if self.last_error and not self.error_cleared_at and not (self.auth_refused or self.handshake_failing):
+        hopeless = self.auth_refused or self.handshake_failing or self.unreadable_now  # still true, whatever credit
+        if self.last_error and not self.error_cleared_at and not hopeless:
             self.error_cleared_at = time.time()

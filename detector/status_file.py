@@ -104,9 +104,10 @@ class StatusFileWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, join_s: float = 5.0) -> None:
+        """The thread's last write (at most ``join_s`` waited for), then one saying the detector is not running."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=join_s)
         self._write(running=False)
 
     def _run(self) -> None:
@@ -131,6 +132,7 @@ def link_status(link: UploaderLink) -> dict[str, Any]:
     state = link.state
     return {"endpoint": link.config.endpoint, "connected": state.connected,
             "acked": state.acked, "retransmits": state.retransmits, "malformed": state.malformed,
+            "unreadable": state.unreadable,
             "bad_status": state.bad_status,
             "in_flight": len(state.in_flight), "last_error": state.last_error,
             "last_error_at": state.last_error_at, "error_cleared_at": state.error_cleared_at}

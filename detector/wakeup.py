@@ -35,13 +35,15 @@ class WakePipe:
                 os.write(self._write_fd, b"\0")
 
     def drain(self) -> None:
+        """Empty the pipe (the loop's thread, after its poll said ready); a closed pipe has nothing to drain."""
         with contextlib.suppress(BlockingIOError):
-            while os.read(self.fd, 4096):
+            while self.fd >= 0 and os.read(self.fd, 4096):
                 pass
 
     def close(self) -> None:
+        """Close both ends and forget their numbers: the next descriptor opened may get them."""
         with self._lock:
             if self._write_fd >= 0:
                 os.close(self._write_fd)
                 os.close(self.fd)
-                self._write_fd = -1
+                self._write_fd = self.fd = -1

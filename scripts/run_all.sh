@@ -63,12 +63,14 @@ detach=()
 command -v setsid >/dev/null 2>&1 && detach=(setsid)
 
 # Each process's stderr also goes to a private file, so that a failure's own error line
-# can be repeated last instead of being buried among the other process's lines.
+# can be repeated last instead of being buried among the other process's lines. The tee
+# ignores Ctrl-C (it is in this script's process group, which the terminal signals): it
+# must live to pass on what the processes say while they stop.
 errors="$(mktemp -d)" || exit 1
 trap 'rm -rf "$errors"' EXIT
-${detach[@]+"${detach[@]}"} "$QC" uploader ${args[@]+"${args[@]}"} 2> >(tee "$errors/uploader" >&2) &
+${detach[@]+"${detach[@]}"} "$QC" uploader ${args[@]+"${args[@]}"} 2> >(trap '' INT TERM; exec tee "$errors/uploader" >&2) &
 up_pid=$!
-${detach[@]+"${detach[@]}"} "${detector[@]}" ${args[@]+"${args[@]}"} 2> >(tee "$errors/detector" >&2) &
+${detach[@]+"${detach[@]}"} "${detector[@]}" ${args[@]+"${args[@]}"} 2> >(trap '' INT TERM; exec tee "$errors/detector" >&2) &
 det_pid=$!
 
 stop_requested=0

@@ -67,12 +67,13 @@ def test_damaged_packets_are_counted_said_once_a_streak_and_shown_by_quickcam_st
             in camera_line), shown.stdout + shown.stderr
 
 
-def _detect(tmp_path: Path, video: Path, detector: str, realtime: bool = False,
-            seconds: int = 30) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    """``detector`` on ``video`` in ``tmp_path``: the run, and the camera statuses its heartbeats carried."""
+def _detect(tmp_path: Path, video: Path, detector: str, realtime: bool = False, seconds: int = 30,
+            camera: str = "") -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """``detector`` on ``video`` in ``tmp_path`` (``camera``: more of its ``[camera]`` keys): the run, and the
+    camera statuses its heartbeats carried."""
     endpoint = private_endpoint(tmp_path)
     (tmp_path / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\npath = "{video}"\nrealtime = {str(realtime).lower()}\n'
+        f'[camera]\nsource = "file"\npath = "{video}"\nrealtime = {str(realtime).lower()}\n{camera}'
         f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 0.5\n[faces]\nenabled = false\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     argv = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
@@ -125,17 +126,20 @@ FAULT = re.compile(r"damaged stream since \d\d:\d\d:\d\d: (\d+) packet\(s\) did 
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_an_open_damage_streak_makes_the_camera_degraded_with_its_fault_until_the_streak_ends(
         tmp_path: Path, detector: str) -> None:
-    clean = write_h264(tmp_path / "clean.mp4", 19.0, fps=10.0, gop_s=2.0)
+    # The streak ends 2 s after its last damaged packet ([camera] damaged_clear_s; 10 s by default, which
+    # the test above checks): at the keyframe at 8 s instead of 16 s, and the file plays 10 s instead of 19 s.
+    clean = write_h264(tmp_path / "clean.mp4", 10.0, fps=10.0, gop_s=2.0)
     video = damage_h264(clean, tmp_path / "damaged.mp4", DAMAGED)
-    run, heard = _detect(tmp_path, video, detector, realtime=True)
+    run, heard = _detect(tmp_path, video, detector, realtime=True, camera="damaged_clear_s = 2\n")
     said = [(status["state"], status["fault"]) for status in heard]
     damaged = [index for index, (_, fault) in enumerate(said) if FAULT.fullmatch(fault)]
     # before: "ok", no fault, while detection did not analyse a picture in three
     assert damaged and all(said[index][0] == "degraded" for index in damaged), said
     counts = [tuple(int(n) for n in FAULT.fullmatch(said[index][1]).groups()) for index in damaged]
     assert counts[0][0] < counts[-1][0] <= len(DAMAGED) and counts[-1][1] == NOT_ANALYSED, counts  # both bursts
-    # the streak ends at the keyframe at 16 s: ok again, no fault, until the file ends
+    # the streak ends at the keyframe at 8 s (not 16 s: the setting honoured): ok again, no fault, until the file ends
     after = said[damaged[-1] + 1:]
     assert ("ok", "") in after and all(state in ("ok", "ended") and not fault for state, fault in after), said
+    assert "camera cam0: no damaged packet for 2 s; " in run.stdout + run.stderr, run.stderr  # the end line says it
     line = camera_line("cam0", heard[damaged[-1]], time.time())
     assert line.startswith(f"camera cam0: {said[damaged[-1]][1]} at "), line  # quickcam status: the fault first

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import QUICKCAM, private_endpoint
+from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 
@@ -38,19 +39,26 @@ def test_failed_detector_status_writes_are_one_warning_a_streak_counted_and_show
     argv = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
     outbox, log_path = tmp_path / "outbox", tmp_path / "detector.log"
     status = outbox / "detector-status.json"
-    with open(log_path, "w") as log_file:  # without CAP_DAC_OVERRIDE: the outbox's mode holds for the detector
-        proc = subprocess.Popen([*as_a_user, *argv, "--seconds", "60"], cwd=tmp_path, env=env,
-                                stdout=log_file, stderr=subprocess.STDOUT)
+    # An uploader that acks everything: at stop the detector has nothing left to wait for (with none there it
+    # waits 5 s for one to come).
+    uploader = AckingPeer(env["QUICKCAM_LINK__ENDPOINT"])
+    try:
+        with open(log_path, "w") as log_file:  # without CAP_DAC_OVERRIDE: the outbox's mode holds for the detector
+            proc = subprocess.Popen([*as_a_user, *argv, "--seconds", "60"], cwd=tmp_path, env=env,
+                                    stdout=log_file, stderr=subprocess.STDOUT)
+    except BaseException:
+        uploader.close()
+        raise
     log = log_path.read_text
     try:
         assert _wait(status.is_file, 30), log()
         # The outbox takes no new name, and the file is gone: no write can make it again, nor rewrite it in place.
         outbox.chmod(0o500)
         status.unlink()
-        assert _wait(lambda: "status: cannot write" in log(), 5), log()
+        assert _wait(lambda: "status: cannot write" in log(), 30), log()
         time.sleep(2.5)  # the next write (every 2 s) fails too: a streak
         outbox.chmod(0o700)
-        assert _wait(lambda: "status: writing outbox/detector-status.json again" in log(), 5), log()
+        assert _wait(lambda: "status: writing outbox/detector-status.json again" in log(), 30), log()
         failed = json.loads(status.read_text())["status_write_failures"]
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                timeout=30)
@@ -59,6 +67,7 @@ def test_failed_detector_status_writes_are_one_warning_a_streak_counted_and_show
         outbox.chmod(0o700)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        uploader.close()
     warnings = [line for line in log().splitlines() if "status: cannot write" in line]
     assert len(warnings) == 1, warnings  # once, not every two seconds
     assert ("status: cannot write outbox/detector-status.json (Permission denied); quickcam status will show "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -82,3 +85,29 @@ def test_run_all_with_a_bad_key_stops_both_at_once_and_prints_the_one_error_last
     assert last[0].startswith("run_all.sh: the uploader stopped"), run.stderr
     assert last[1].startswith("run_all.sh: quickcam: ENCRYPTION_KEY must be"), run.stderr
     assert "encrypted file(s)" not in run.stdout and "decrypt them with" not in run.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_still_shows_both_processes_stopping(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C signals the script's whole process group. The tee that passed on the processes'
+    # lines was in it and died at once: the stop (segments closed, footage handed over) went unsaid.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")} | SHORT_SCRIPT
+    script = subprocess.Popen([str(REPO / "scripts/run_all.sh"), "--demo"], cwd=tmp_path, env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(script.stderr.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any("event" in line and "starts" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any("starts" in line for line in lines), "".join(lines)[-3000:]
+        os.killpg(script.pid, signal.SIGINT)  # as the terminal does: the script and everything in its group
+        script.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(script.pid, signal.SIGKILL)
+    said = "".join(lines)
+    assert "detector: stopping" in said, said[-3000:]
+    assert "uploader: stopped" in said, said[-3000:]

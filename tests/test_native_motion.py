@@ -343,14 +343,16 @@ def test_the_native_motion_core_denoises_the_dark_over_sparse_looks_as_python_do
 def test_the_native_motion_core_lets_no_glint_start_motion_and_sees_a_figure_as_pythons_does() -> None:
     """``tests/detector/test_glints.py``'s clips (``glints.on_water``, ``is_glint``): faint glints on water never
     motion, the same specks on a calm street, bright specks and plain figures motion, the same verdict on every
-    frame. A native core without the glint rule sees the glint 60 on water (checked by hand at s8-water)."""
+    frame. A native core without the glint rule sees the glint 60 on water (checked by hand at s8-water). A glint
+    after a first frame that is none is motion on that first frame only (``_motion_run``): the same in both."""
     from tests.detector.test_glints import BEFORE, SIZE, figure_clip, glint_clip
 
     binary = native_detector()
     for name, clip, seen in [("glint 40", glint_clip(40.0), False), ("glint 60", glint_clip(60.0), False),
                              ("specks on a street", glint_clip(50.0, water=False), True),
                              ("bright specks", glint_clip(90.0), True), ("bright figure", figure_clip(200.0), True),
-                             ("dark figure", figure_clip(30.0), True)]:
+                             ("dark figure", figure_clip(30.0), True),
+                             ("a glint after a first frame", glint_clip(60.0, frames=4, first_lift=110.0), True)]:
         python = python_trace(clip, MotionConfig(), FPS)
         native = native_trace(binary, clip, SIZE, FPS)
         assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"

@@ -47,7 +47,7 @@ def test_the_native_status_write_says_why_it_failed_and_moves_a_directory_in_its
         status.unlink()
         status.mkdir()
         (status / "someones-file").write_text("kept")
-        assert _wait(lambda: "status: cannot write" in log(), 5), log()
+        assert _wait(lambda: "status: cannot write" in log(), 30), log()
         line = next(line for line in log().splitlines() if "status: cannot write" in line)
         # the reason; "a directory stands …" unless the detector wrote between the test's unlink and mkdir
         assert re.search(r'msg="status: cannot write outbox/detector-status.json \((a directory stands at '
@@ -55,7 +55,7 @@ def test_the_native_status_write_says_why_it_failed_and_moves_a_directory_in_its
                          r'will show this detector as stale until it can"$', line), line
 
         outbox.chmod(0o700)
-        assert _wait(status.is_file, 5), log()
+        assert _wait(status.is_file, 30), log()
         assert json.loads(status.read_text())["running"] is True
         moved = list(outbox.glob("detector-status.json.replaced-*"))
         assert len(moved) == 1 and (moved[0] / "someones-file").read_text() == "kept", list(outbox.iterdir())

@@ -115,6 +115,9 @@ def detector_line(det: dict[str, Any], now: float) -> str:
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):
         line += _link_error(link, now)
+    if link.get("unreadable"):
+        line += (f"; {link['unreadable']} outbox item(s) the disk would not read (kept, skipped and tried "
+                 "again; the items behind them sent; check the disk)")
     if link.get("bad_status"):
         line += (f"; {link['bad_status']} status message(s) sent with camera figures fixed "
                  "(out of the protocol's range; see the detector's log)")

@@ -36,10 +36,11 @@ around it are the same for all, so they are written once here:
    blob that crept in is, and last frame's motion standing still counts
    (``switch_watch.crept_in``); if any blob is one or the other, the whole
    background is re-learnt at once except where the other blobs are;
-   a blob that is not last frame's motion going on and is only a few faint
-   bright specks is not motion if it lies in a busy place (sun caught by
-   ripples: ``glints.on_water``, ``glints.is_glint``) or is one round speck
-   (an insect in IR: ``glints.is_speck``);
+   a blob that is not last frame's motion going on, or goes on motion only
+   one frame old, and is only a few faint bright specks is not motion if it
+   lies in a busy place (sun caught by ripples: ``glints.on_water``,
+   ``glints.is_glint``) or is one round speck (an insect in IR:
+   ``glints.is_speck``);
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
    walker stays), and when other blobs of the frame were taken for light (a
@@ -150,6 +151,7 @@ class MotionDetector(ABC):
         self.switch_watch = SwitchWatch(self.light_context_frames)  # a switch or flicker of light (step 7)
         self.flicker = FlickerBand(self.light_context_frames)  # what the light's own flicker moves the gain (step 2)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
+        self._motion_run = 0  # looks in a row with motion, up to the last one (a glint confirms none: ``_blobs``)
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -236,7 +238,7 @@ class MotionDetector(ABC):
         self.swing.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = 0
-        self._moving = []
+        self._moving, self._motion_run = [], 0
 
     def threshold_for(self, brightness: float) -> float:
         """The gray-level change that counts now.
@@ -350,7 +352,7 @@ class MotionDetector(ABC):
         self.relearn_left = self.relearn_frames
         self.light_context = self.light_context_frames
         self.switch_watch.forget()
-        self._moving = []
+        self._moving, self._motion_run = [], 0
         return self._result(False, changed, brightness=brightness, global_change=True)
 
     def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None, changed_mask: np.ndarray,
@@ -417,7 +419,7 @@ class MotionDetector(ABC):
                 else:
                     stood += 1  # in a flicker, last frame's motion standing still: counted, learnt around
                     blobs.append(((x, y, w, h), contour_area))
-            elif (self.glints and crept_in((x, y, w, h), self._moving)
+            elif (self.glints and (crept_in((x, y, w, h), self._moving) or self._motion_run == 1)
                   and (on_water(self.busy, (x, y, w, h)) or is_speck(changed_mask, (x, y, w, h)))
                   and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area)):
                 continue  # faint bright specks in a busy place (water's glints), or one round (an insect): not shown
@@ -430,6 +432,7 @@ class MotionDetector(ABC):
         held = [verdict != "" or over for verdict, over in zip(shading, swing, strict=True)]
         counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0, held=held)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
+        self._motion_run = self._motion_run + 1 if self._moving else 0
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
         if lighting:

@@ -14,7 +14,12 @@ glint blob 100 %), the changed pixels are specks (none as large as
 GLINT_PIECE of the minimum area, filling under GLINT_FILL of the box), and
 faint (most under GLINT_EXCESS thresholds). A blob that is all of these may
 go on an event that runs (it overlaps last frame's motion: a walker whose
-blob broke up for a frame) but never start one (``MotionDetector._blobs``).
+blob broke up for a frame) but never start one (``MotionDetector._blobs``):
+not on its first frame, and not on the second either, where it would go on a
+first frame of motion. An event takes two frames in a row, and on seed 59's
+water a glint a little past one limit (a piece of 32 px, a fill of 0.30, half
+its pixels at 3 thresholds) counted on its own and the next frame's glint,
+overlapping it, made it an event.
 
 Only where the place around it is busy (``on_water``): a walker small and far
 off (0.17 % of the frame, light clothes on a dark road) is such specks too,

@@ -146,7 +146,7 @@ def test_a_lost_marker_keeps_its_place_when_detection_is_behind_on_a_live_camera
 class _SlowOpen(ScriptedSource):
     """A live stream whose open takes ``OPEN_S`` (FFmpeg reading its first frames to learn the frame rate)."""
 
-    OPEN_S = 0.5
+    OPEN_S = 1.0  # the window for the burst below (~0.1 s of work), with room for a loaded machine
 
     def open(self) -> bool:
         time.sleep(self.OPEN_S)
@@ -169,7 +169,7 @@ def test_the_frames_a_live_stream_read_while_it_opened_wait_for_detection_then_i
                          CameraStats(), threading.Event())
     loop = Loop("capture", lambda _loop: None)
     assert stage._open_with_backoff(loop)
-    frames = [Frame(np.zeros((2, 2), np.uint8), T0_NS + n, n) for n in range(12)]
+    frames = [Frame(np.zeros((2, 2), np.uint8), T0_NS + n, n) for n in range(16)]
     looked: list[Frame] = []
 
     def detection() -> None:  # behind: 10 ms a frame, for the first 8
@@ -186,11 +186,17 @@ def test_the_frames_a_live_stream_read_while_it_opened_wait_for_detection_then_i
     assert [f.time_ns - T0_NS for f in looked] == list(range(8)) and stage.stats.dropped == 0
     assert time.monotonic() - started < _SlowOpen.OPEN_S
     time.sleep(max(0.0, stage.catch_up_until - time.monotonic()))
-    waited = time.monotonic()
-    for frame in frames[8:]:  # after it, nobody looking: the oldest is skipped at once
+    for frame in frames[8:11]:  # after it, nobody looking: room for three
         stage._put_detect(frame, loop)
-    assert time.monotonic() - waited < 0.05
-    assert [f.time_ns - T0_NS for f in waiting.queue] == [9, 10, 11] and stage.stats.dropped == 1
+    took = []
+    for frame in frames[11:]:  # ... then the oldest is skipped at once, five times
+        started = time.monotonic()
+        stage._put_detect(frame, loop)
+        took.append(time.monotonic() - started)
+    # A put that waited for room (0.1 s a try) takes that long every time; the quickest of five judges the code,
+    # not a loaded machine's pauses (a single 50 ms bound over all the puts did)
+    assert min(took) < 0.02, took
+    assert [f.time_ns - T0_NS for f in waiting.queue] == [13, 14, 15] and stage.stats.dropped == 5
 
 
 class _Flaky(ScriptedSource):

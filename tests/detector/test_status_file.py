@@ -46,7 +46,7 @@ def test_a_directory_in_the_status_files_way_is_moved_aside_kept_and_the_status_
     writer.start()
     try:
         # written, and a few intervals later still a file that readers parse
-        assert _wait(lambda: len(writes) > 3 and path.is_file(), 5), list(tmp_path.iterdir())
+        assert _wait(lambda: len(writes) > 3 and path.is_file(), 30), list(tmp_path.iterdir())
         assert json.loads(path.read_text())["running"] is True
     finally:
         writer.stop()
@@ -78,7 +78,7 @@ def test_directories_at_both_the_status_file_and_its_temporary_name_are_moved_as
     caplog.set_level(logging.INFO, logger="quickcam.detector.status_file")
     writer.start()
     try:
-        assert _wait(lambda: len(writes) >= 1 and path.is_file(), 5), list(tmp_path.iterdir())
+        assert _wait(lambda: len(writes) >= 1 and path.is_file(), 30), list(tmp_path.iterdir())
         assert json.loads(path.read_text()) == {"running": True, "writes": 1, "status_write_failures": 0}  # the first
     finally:
         writer.stop()

@@ -95,7 +95,7 @@ def test_a_loop_that_keeps_failing_is_restarted_with_growing_backoff_and_reporte
 
     loop = supervisor.add("recording", broken)
     supervisor.start()
-    assert _wait(lambda: len(calls) >= 2, 5)
+    assert _wait(lambda: len(calls) >= 2, 30)
     assert "recording loop failing (OSError: four times" in supervisor.problems()[0]
     assert _wait(lambda: supervisor.finished, 10)
     gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]

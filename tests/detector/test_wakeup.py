@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import zmq
@@ -31,3 +32,22 @@ def test_waking_a_closed_pipe_or_one_never_opened_does_nothing() -> None:
     pipe.wake()
     pipe.close()
     WakePipe.closed().wake()
+
+
+def test_a_closed_pipe_gives_up_its_descriptor_number_and_never_drains_the_file_that_reuses_it() -> None:
+    # The kernel gives the lowest free number to the next descriptor: a closed pipe that kept its
+    # number would drain (and a poller would wait on) whatever opened next, as the link once drained
+    # the next ZeroMQ socket's own eventfd (test_link_restart).
+    pipe = WakePipe()
+    old = pipe.fd
+    pipe.close()
+    assert pipe.fd == -1
+    read, write = os.pipe()
+    os.dup2(read, old)  # the old number now names another file, as it would after the next open
+    try:
+        os.write(write, b"x")
+        pipe.drain()  # does nothing: not a read of the reused number
+        assert os.read(old, 1) == b"x"
+    finally:
+        for fd in {read, write, old}:
+            os.close(fd)

@@ -31,7 +31,7 @@ def test_the_first_hello_of_a_connection_reaches_the_alerts_observer(workdir: Pa
     client = Client(config.link.endpoint)
     try:
         assert client.hello(["garage"]).type == "credit"
-        assert wait_until(lambda: any(kind == "hello" for kind, _ in heard), 5), heard
+        assert wait_until(lambda: any(kind == "hello" for kind, _ in heard), 30), heard
     finally:
         client.close()
         receiver.stop_event.set()

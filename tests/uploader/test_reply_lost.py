@@ -40,5 +40,8 @@ def test_replies_a_detector_does_not_read_are_counted_and_shown_by_quickcam_stat
                      r"reading; a detector that is still there sends the message again\)$", shown.stdout, re.M)
     assert said and 1 <= int(said[1]) <= lost_after, shown.stdout + shown.stderr
     warned = [line for line in up.output().splitlines() if "receiver: could not answer a detector" in line]
-    assert 1 <= len(warned) <= lost_after // 100 + 1, warned  # one line a hundred
-    assert "1 answer(s) not sent so far (quickcam status shows the count)" in warned[0], warned
+    # One line a hundred, each with the count so far: the 1st, the 101st, ... Judged by the lines' own counts, not
+    # against status.json's, which lags the log (a suite run at load 25 saw 41 lines against a count of 3201).
+    counts = [int(re.search(r"; (\d+) answer\(s\) not sent so far \(quickcam status shows the count\)", line)[1])
+              for line in warned]
+    assert counts and counts == [1 + 100 * n for n in range(len(counts))], warned

@@ -45,10 +45,10 @@ def test_failed_status_writes_are_one_warning_a_streak_counted_and_shown_by_quic
         # can make it again, nor rewrite it in place (common/durable.py).
         state.chmod(0o500)
         status.unlink()
-        assert _wait(lambda: "receiver: cannot write" in log(), 5), log()
+        assert _wait(lambda: "receiver: cannot write" in log(), 30), log()
         time.sleep(2.5)  # a streak of a few housekeeping seconds
         state.chmod(0o700)
-        assert _wait(lambda: "receiver: writing state/status.json again" in log(), 5), log()
+        assert _wait(lambda: "receiver: writing state/status.json again" in log(), 30), log()
         failed = json.loads(status.read_text())["counters"]["status_write_failures"]
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                timeout=30)

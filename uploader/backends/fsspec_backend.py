@@ -17,6 +17,12 @@ A key that already holds a file is never overwritten: the same bytes (a retry
 whose answer was lost) are a success, different bytes a permanent error that
 keeps what is stored, as the Cloudinary and Dropbox back ends do.
 
+s3fs retries a failed request on its own (5 tries, about 2 s of back-off) before the error
+comes back: ``retries`` sets how many (s3fs reads its instance's ``retries`` attribute on
+each call and takes no argument for it), since the uploader retries a failed upload on its
+own schedule anyway. Other implementations are refused the option: gcsfs, for one, has such
+an attribute but binds its value when the class is made, so setting it would do nothing.
+
 For ``sftp://`` the server's host key is checked (sshfs alone would not):
 ``known_hosts`` in the storage options, else ``~/.ssh/known_hosts``; the string
 ``"none"`` switches the check off on purpose.
@@ -116,17 +122,19 @@ class FsspecBackend:
         verify_size: bool = True,
         name: str = "fsspec",
         secrets: Mapping[str, str] | None = None,
+        retries: int | None = None,
     ) -> None:
         if not url:
             raise PermanentError("the fsspec back end needs a url, e.g. s3://bucket/prefix")
         self.url = url.rstrip("/")
         self.protocol = fsspec.utils.get_protocol(self.url)
         try:
-            fsspec.get_filesystem_class(self.protocol)
+            implementation = fsspec.get_filesystem_class(self.protocol)
         except (ImportError, ValueError) as exc:
             raise PermanentError(
                 f"no fsspec implementation for {self.protocol}:// is installed: {exc}"
             ) from exc
+        self.retries = _own_retries(implementation, self.protocol, retries)
         environ = os.environ if secrets is None else secrets
         self._storage_options = _fill_secrets(dict(storage_options or {}), environ)
         if self.protocol in ("sftp", "ssh"):
@@ -248,6 +256,8 @@ class FsspecBackend:
                 self._fs, self._root = fsspec.core.url_to_fs(
                     self.url, skip_instance_cache=True, **self._storage_options
                 )
+                if self.retries is not None:  # this instance's own (not a cached one's: skip_instance_cache)
+                    self._fs.retries = self.retries
                 loop = getattr(self._fs, "loop", None)
                 if loop is not None and loop.get_exception_handler() is None:
                     loop.set_exception_handler(_log_loop_error_in_one_line)
@@ -350,6 +360,18 @@ def _retry_after_s(exc: BaseException) -> float | None:
             return parse_retry_after(headers.get("retry-after") if isinstance(headers, dict) else None)
         node = node.__cause__ or node.__context__
     return None
+
+
+def _own_retries(implementation: type, protocol: str, retries: int | None) -> int | None:
+    """``retries`` checked: a count of at least 1, for s3fs (the one implementation known to honour it)."""
+    if retries is None:
+        return None
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
+        raise PermanentError(f"retries must be a whole number of tries, at least 1 (got {retries!r})")
+    if not implementation.__module__.startswith("s3fs."):
+        raise PermanentError(f"retries: applies to s3:// (s3fs) only; {protocol}:// ({implementation.__name__}) "
+                             "makes no retries that it could set; remove the option")
+    return retries
 
 
 def _known_hosts(options: Mapping[str, Any]) -> Any:

@@ -42,7 +42,7 @@ int64_t steady_ns() {
 }  // namespace
 
 AvSource::AvSource(const CameraConfig& config)
-    : config_(config), pacer_(config.fps), clock_(config.id), damaged_(config.id) {
+    : config_(config), pacer_(config.fps), clock_(config.id), damaged_(config.id, config.damaged_clear_s) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
     started_ns_ = footage_ns();

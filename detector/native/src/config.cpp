@@ -261,6 +261,8 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"mjpg", [&](auto& n, auto& k) { c.mjpg = r.boolean(n, k); }},
         {"reopen_max_s", [&](auto& n, auto& k) { c.reopen_max_s = r.number(n, k);
             check(r, c.reopen_max_s > 0 && c.reopen_max_s <= 3600, k, "must be in (0, 3600]"); }},
+        {"damaged_clear_s", [&](auto& n, auto& k) { c.damaged_clear_s = int(r.integer(n, k));
+            check(r, c.damaged_clear_s >= 1 && c.damaged_clear_s <= 60, k, "must be 1-60"); }},
         {"motion", [&](auto& n, auto& k) { read_motion(r, table_at(r, &n, k), k, c.motion); }},
         {"recording", [&](auto& n, auto& k) { read_recording(r, table_at(r, &n, k), k, c.recording); }},
         {"faces", [&](auto& n, auto& k) { read_section(r, table_at(r, &n, k), k, {}, kNoFaces); }},

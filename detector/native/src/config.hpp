@@ -70,6 +70,7 @@ struct CameraConfig {
     bool mjpg = true;
     std::string input_format = "auto";  // USB camera: auto | mjpeg | raw honoured (OpenCV's V4L2); h264 warned
     double reopen_max_s = 30.0;
+    int damaged_clear_s = 10;  // a damaged stream's streak ends at a clean keyframe this long after its last damaged packet
     MotionConfig motion;
     RecordingConfig recording;
     ZonesConfig zones;

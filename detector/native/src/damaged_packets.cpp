@@ -7,8 +7,6 @@
 namespace qc {
 
 namespace {
-constexpr int64_t kCleanNs = 10'000'000'000;  // damaged_packets.py's CLEAN_NS
-
 std::string clock_text(int64_t time_ns) {
     std::time_t at = std::time_t(time_ns / 1'000'000'000);
     std::tm local{};
@@ -43,8 +41,8 @@ void DamagedPackets::decoded(bool keyframe, int64_t time_ns) {
     std::lock_guard<std::mutex> lock(mutex_);
     keyed_ = true;
     broken_ = false;  // the pictures from here on are predicted from a whole one
-    if (!streak_ || time_ns - last_ns_ < kCleanNs) return;
-    log::info("camera ", camera_id_, ": no damaged packet for ", kCleanNs / 1'000'000'000, " s; ", streak_,
+    if (!streak_ || time_ns - last_ns_ < clear_ns_) return;
+    log::info("camera ", camera_id_, ": no damaged packet for ", clear_s_, " s; ", streak_,
               " packet(s) did not decode cleanly from ", clock_text(first_ns_), " to ", clock_text(last_ns_), ", ",
               streak_pictures_, " picture(s) not analysed (", count_.load(), " packet(s), ", pictures_,
               " picture(s) since start)");
@@ -53,7 +51,7 @@ void DamagedPackets::decoded(bool keyframe, int64_t time_ns) {
 
 bool DamagedPackets::not_analysed(bool corrupt, int64_t time_ns) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!(corrupt || (broken_ && time_ns - last_ns_ < kCleanNs))) return false;
+    if (!(corrupt || (broken_ && time_ns - last_ns_ < clear_ns_))) return false;
     ++pictures_;
     if (streak_) ++streak_pictures_;
     return true;

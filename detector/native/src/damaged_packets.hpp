@@ -3,13 +3,13 @@
 // since start (damaged_packets in the camera's status, read by the status thread), the first of a streak
 // one warning naming the camera and what to check, its end one info line with the streak's count; while a
 // streak is open the camera is degraded and its fault says since when and how much (fault()). A streak
-// lasts while damaged packets come less than 10 s apart (footage time), so a stream damaged in every GOP is
-// one warning, not one a second. Nothing is counted before the first keyframe after an open: a stream
+// lasts while damaged packets come less than [camera] damaged_clear_s apart (10 s by default, footage
+// time), so a stream damaged in every GOP is one warning, not one a second. Nothing is counted before the first keyframe after an open: a stream
 // joined between keyframes is incomplete by design.
 //
 // A damaged picture is recorded, not analysed (not_analysed): the one flagged corrupt and every one decoded
-// after a damaged packet up to the next clean keyframe (predicted from the broken one), at most 10 s after
-// it; the capture loop neither compares it with the background nor learns it, and the event clock holds.
+// after a damaged packet up to the next clean keyframe (predicted from the broken one), at most
+// damaged_clear_s after it; the capture loop neither compares it with the background nor learns it, and the event clock holds.
 #pragma once
 
 #include <atomic>
@@ -22,11 +22,12 @@ namespace qc {
 
 class DamagedPackets {
 public:
-    explicit DamagedPackets(std::string camera_id) : camera_id_(std::move(camera_id)) {}
+    DamagedPackets(std::string camera_id, int clear_s)
+        : camera_id_(std::move(camera_id)), clear_s_(clear_s), clear_ns_(int64_t(clear_s) * 1'000'000'000) {}
     void opened();  // a new decoder
     // did not decode, or decoded flagged corrupt, at time_ns (footage)
     void damaged(int64_t time_ns, const char* what = "packet");
-    // a picture decoded cleanly: a keyframe 10 s after the streak's last damaged packet ends it
+    // a picture decoded cleanly: a keyframe clear_s after the streak's last damaged packet ends it
     void decoded(bool keyframe, int64_t time_ns);
     // Whether the picture just decoded (flagged `corrupt` or not) must not be analysed; counted when so.
     bool not_analysed(bool corrupt, int64_t time_ns);
@@ -35,6 +36,8 @@ public:
 
 private:
     std::string camera_id_;
+    int clear_s_;  // a streak ends at a clean keyframe this long (footage time) after its last damaged packet
+    int64_t clear_ns_;
     std::atomic<int64_t> count_{0};
     mutable std::mutex mutex_;  // the streak, read by the status thread
     int64_t streak_ = 0;

@@ -1,5 +1,6 @@
 #include "link.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include "clock.hpp"
@@ -18,6 +20,8 @@
 #include "wire.hpp"
 
 namespace qc {
+
+constexpr double kUnreadableRetryFirstS = 1.0, kUnreadableRetryMaxS = 60.0;  // an unreadable item: tried again
 
 namespace {
 constexpr const char* kDetectorName = "quickcam-native-detector";
@@ -112,7 +116,7 @@ void UploaderLink::stop(double drain_s) {
 LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
-            error_cleared_at_, status_headers_.bad_status(), malformed_};
+            error_cleared_at_, status_headers_.bad_status(), malformed_, unreadable_count_};
 }
 
 void UploaderLink::fail(const std::string& error) {
@@ -124,7 +128,8 @@ void UploaderLink::fail(const std::string& error) {
 void UploaderLink::healthy() {
     // Kept rather than cleared (link_state.py's healthy): a person reading the status later still sees that the
     // link was down and when; never left standing as current once the link works again.
-    if (!last_error_.empty() && error_cleared_at_ == 0 && !(auth_refused_ || handshake_failing_))
+    // An item the disk will not read keeps its error standing, whatever credit comes.
+    if (!last_error_.empty() && error_cleared_at_ == 0 && !(auth_refused_ || handshake_failing_) && unreadable_.empty())
         error_cleared_at_ = wall_s();
 }
 
@@ -177,9 +182,68 @@ bool UploaderLink::send(const std::vector<std::string>& frames) {
 
 // -- main loop ----------------------------------------------------------------------------
 
+// The link thread: serve() until stopped, started again after an unexpected error (link.py's _run). The link
+// is the only way footage leaves the detector: an exception out of this thread ended the whole process
+// (std::terminate), and an outbox file that would not read was skipped without a word while its payload,
+// cut short by the read error, could go out and be refused for good. Each failure is logged (the first of a
+// streak, then every 50th), shown as the link's last error, and followed by a pause (0.2 s doubling to 5 s)
+// and a new socket; what was in flight is sent again.
 void UploaderLink::run() {
     ::pthread_setname_np(::pthread_self(), "qc-link");  // for top -H, perf and the tests
+    int failures = 0;
+    while (!stop_) {
+        double started = monotonic_s();
+        std::string error;
+        try {
+            serve();
+            return;
+        } catch (const std::exception& e) {
+            error = e.what();
+        } catch (...) {
+            error = "unknown exception";
+        }
+        failures = monotonic_s() - started > 60 ? 1 : failures + 1;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            fail("link failing (" + error + ")");
+            if (failures == 1)
+                log::error("link: ", last_error_, "; starting it again, footage stays in the outbox");
+            else if (failures % 50 == 0)
+                log::error("link: ", last_error_, "; ", failures, " failures in a row");
+        }
+        pause(std::min(5.0, 0.1 * std::pow(2.0, std::min(failures, 6))));
+    }
+}
+
+// Sleeps up to seconds, cut short by stop() only (a new item wakes the same eventfd: the backoff holds).
+void UploaderLink::pause(double seconds) {
+    double until = monotonic_s() + seconds;
+    for (double left = seconds; !stop_ && left > 0; left = until - monotonic_s()) {
+        pollfd wake = {wakeup_->fd(), POLLIN, 0};
+        if (::poll(&wake, 1, int(std::ceil(left * 1000))) > 0) wakeup_->drain();
+    }
+}
+
+// One connection's loop: a new socket, introduced by hello before anything else is sent.
+void UploaderLink::serve() {
+    {  // after a restart: the last socket's credit and in-flight items died with it
+        std::lock_guard<std::mutex> lock(mutex_);
+        connected_ = false;
+        credit_messages_ = credit_bytes_ = 0;
+        in_flight_.clear();
+        hello_every_ = kHelloFirstS;
+    }
     open_socket();
+    try {
+        loop();
+    } catch (...) {
+        close_socket();
+        throw;
+    }
+    close_socket();
+}
+
+void UploaderLink::loop() {
     double next_heartbeat = 0;
     std::string warning = plain_tcp_warning(config_, !curve_.secret_key.empty());
     if (!warning.empty())
@@ -261,7 +325,6 @@ void UploaderLink::run() {
             setopt(sock_, ZMQ_LINGER, kStoppingLingerMs);
         }
     }
-    close_socket();
 }
 
 // Until the next heartbeat, re-knock or retransmission is due (link.py's _idle_ms): an idle camera
@@ -270,7 +333,10 @@ int UploaderLink::idle_ms(double now, double next_heartbeat) {
     double due = next_heartbeat;
     if (reopen_at_ > 0) due = std::min(due, reopen_at_);
     if (connected_)
+    {
         for (const auto& [id, flight] : in_flight_) due = std::min(due, flight.sent_at + config_.ack_timeout_s);
+        for (const auto& [id, skipped] : unreadable_) due = std::min(due, skipped.retry_at);  // its next try
+    }
     return int(clamp(std::ceil((due - now) * 1000), 0, kIdleMaxMs));
 }
 
@@ -357,7 +423,16 @@ void UploaderLink::send_hello() {
 }
 
 bool UploaderLink::send_pending(double now) {
-    for (const auto& item : outbox_.pending()) {
+    auto items = outbox_.pending();
+    if (!unreadable_.empty()) {  // moved away by hand, or acked: no longer waited for
+        std::set<std::string> present;
+        for (const auto& item : items) present.insert(item.id);
+        for (auto it = unreadable_.begin(); it != unreadable_.end();)
+            it = present.count(it->first) ? std::next(it) : unreadable_.erase(it);
+    }
+    for (const auto& item : items) {
+        auto skipped = unreadable_.find(item.id);
+        if (skipped != unreadable_.end() && now < skipped->second.retry_at) continue;  // the items behind it first
         auto flight = in_flight_.find(item.id);
         bool resent = flight != in_flight_.end();
         if (resent) {
@@ -380,6 +455,14 @@ bool UploaderLink::send_pending(double now) {
         } catch (const wire::ProtocolError& e) {  // written by an older or broken version
             refuse_locally(item.id, std::string("its header breaks the protocol: ") + e.what());
             continue;
+        } catch (const OsError& e) {  // EIO, EACCES: this item's, not the link's; never deleted or moved
+            skip_unreadable(item.id, e, now);
+            continue;
+        }
+        if (skipped != unreadable_.end()) {
+            log::info("link: ", item.id, " reads again after ", skipped->second.failures, " failed read(s); sending it");
+            unreadable_.erase(skipped);
+            if (unreadable_.empty()) healthy();  // the link works (this item is going out): its read error is past
         }
         if (!send({wire::kProtocolFrame, header, payload})) return false;  // ZeroMQ full or peer gone: shortly
         if (resent) {  // said once it is sent, not at each try while ZeroMQ has no peer
@@ -390,6 +473,24 @@ bool UploaderLink::send_pending(double now) {
         in_flight_[item.id] = {item.size, now};
     }
     return true;
+}
+
+// The disk would not read this item (delivery.py's _unreadable): skipped for now, kept in the outbox (the disk
+// may come back), said once a streak and counted, tried again after 1 s doubling to 60 s.
+void UploaderLink::skip_unreadable(const std::string& id, const OsError& e, double now) {
+    auto skipped = unreadable_.find(id);
+    if (skipped != unreadable_.end()) {
+        ++skipped->second.failures;
+        skipped->second.backoff_s = std::min(skipped->second.backoff_s * 2, kUnreadableRetryMaxS);
+        skipped->second.retry_at = now + skipped->second.backoff_s;
+        return;
+    }
+    unreadable_[id] = {now + kUnreadableRetryFirstS, kUnreadableRetryFirstS, 1};
+    ++unreadable_count_;
+    fail(std::string(e.what()) + " (errno " + std::to_string(e.code) + "); the disk refuses to read it; check the disk");
+    log::error("link: ", last_error_, "; ", id, " skipped for now and kept in the outbox (tried again in ",
+               int(kUnreadableRetryFirstS), " s, then up to every ", int(kUnreadableRetryMaxS),
+               " s); the items behind it go on");
 }
 
 void UploaderLink::refuse_locally(const std::string& id, const std::string& why) {

@@ -17,6 +17,7 @@
 
 #include "config.hpp"
 #include "outbox.hpp"
+#include "os_error.hpp"
 #include "status_header.hpp"
 #include "value.hpp"
 
@@ -32,6 +33,13 @@ struct LinkStatus {
     double error_cleared_at = 0;   // when the link was healthy again after it (0: it still stands)
     int64_t bad_status = 0;        // status headers sent with camera figures fixed (status_header.hpp)
     int64_t malformed = 0;         // messages from the uploader that did not decode, ignored
+    int64_t unreadable = 0;        // outbox items the disk refused to read (once a streak), skipped for now
+};
+
+// An outbox item whose last read failed (EIO, EACCES): when to try it again (monotonic), the pause after that.
+struct Unreadable {
+    double retry_at = 0, backoff_s = 0;
+    int64_t failures = 1;
 };
 
 class UploaderLink {
@@ -49,7 +57,10 @@ public:
 private:
     struct InFlight { int64_t size; double sent_at; };
 
-    void run();
+    void run();    // the thread: serve() until stopped, again after an unexpected error (with backoff)
+    void serve();  // one socket's life: open, loop, close
+    void loop();
+    void pause(double seconds);  // a backoff that stop() cuts short
     void open_socket();
     void close_socket();
     bool send(const std::vector<std::string>& frames);
@@ -63,6 +74,7 @@ private:
     void on_nack(const Value& header, double now);
     void on_monitor_event(uint16_t event, int32_t value);
     void refuse_locally(const std::string& id, const std::string& why);
+    void skip_unreadable(const std::string& id, const OsError& e, double now);  // delivery.py's _unreadable
     void fail(const std::string& error);  // link_state.py's fail: it stands until healthy()
     void healthy();                       // the uploader grants credit: the last error is past, with its time
 
@@ -85,7 +97,8 @@ private:
     bool connected_ = false;
     int64_t credit_messages_ = 0, credit_bytes_ = 0, max_payload_ = 0;
     double last_heard_ = 0, hello_every_ = 0.25, reopen_at_ = 0, refused_backoff_ = 5.0;
-    int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0;
+    int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0, unreadable_count_ = 0;
+    std::map<std::string, Unreadable> unreadable_;  // items skipped for now: the disk refused to read them
     bool auth_refused_ = false, handshake_failing_ = false;
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
     bool reopened_ = false;   // a new socket was opened after a dropped connection (said once per outage)

@@ -121,7 +121,7 @@ qc::Value config_value(const qc::Config& config) {
             {"demo_start_s", Value::real(c.demo_start_s)},
             {"demo_gap_s", Value::real(c.demo_gap_s)},
             {"mjpg", Value::boolean(c.mjpg)}, {"input_format", Value::text(c.input_format)},
-            {"reopen_max_s", Value::real(c.reopen_max_s)},
+            {"reopen_max_s", Value::real(c.reopen_max_s)}, {"damaged_clear_s", Value::integer(c.damaged_clear_s)},
             {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));
     const auto& l = config.link;
     auto optional = [](const std::string& s) { return s.empty() ? Value{} : Value::text(s); };
@@ -183,6 +183,7 @@ int run(const qc::Config& config, double seconds) {
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
                                  {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
+                                 {"unreadable", Value::integer(ls.unreadable)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
                                  {"error_cleared_at", Value::real(ls.error_cleared_at)}})},

@@ -96,6 +96,7 @@ void RunningAverageMotion::restart() {
     relearn_left_ = relearn_frames_;
     light_context_ = 0;
     moving_.clear();
+    motion_run_ = 0;
 }
 
 double RunningAverageMotion::threshold_for(double brightness) const {
@@ -188,6 +189,7 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     light_context_ = light_context_frames_;
     previous_.release();
     moving_.clear();
+    motion_run_ = 0;
     return result(false, changed, brightness, true);
 }
 
@@ -336,7 +338,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
                 ++stood;  // in a flicker, last frame's motion standing still: counted, learnt around
                 boxes.push_back(box), areas.push_back(contour_area);
             }
-        } else if (crept_in(box) && (glints::on_water(busy_, box) || glints::is_speck(changed_, box)) &&
+        } else if ((crept_in(box) || motion_run_ == 1) && (glints::on_water(busy_, box) || glints::is_speck(changed_, box)) &&
                    glints::is_glint(normal, reference_, changed_, box, threshold, min_area)) {
             continue;  // faint bright specks in a busy place (water's glints), or one round speck (an insect): not shown
         } else
@@ -368,6 +370,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         full.emplace_back(int(b.x * scale), int(b.y * scale), int(b.width * scale), int(b.height * scale));
         area += areas[k];
     }
+    motion_run_ = moving_.empty() ? 0 : motion_run_ + 1;
     if (lighting) light_context_ = light_context_frames_;
     if (lighting || revealed || stood || shaded) absorb(normal, keep);  // (shading learnt with the rest)
     MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);

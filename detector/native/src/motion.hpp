@@ -84,6 +84,7 @@ private:
     cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_, keep_;
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
+    int motion_run_ = 0;          // looks in a row with motion, up to the last one (a glint confirms none: blobs)
     StillShading shading_;        // a busy place's smooth, faint change that stands still: learnt, not motion
     SwingOvershoot swing_;        // a very busy place's faint change that crept in (a curtain's edge): held
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table

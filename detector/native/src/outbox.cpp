@@ -10,8 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "config.hpp"
@@ -33,14 +31,6 @@ void fsync_path(const std::string& path, int flags) {
     if (fd < 0) os_fail("cannot open", path);
     ::fsync(fd);
     ::close(fd);
-}
-
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
 }
 
 std::string json_string(const std::string& s) {
@@ -184,7 +174,7 @@ void Outbox::recover() {
     std::sort(headers.begin(), headers.end());
     for (const auto& stem : headers) {
         try {
-            Value header = wire::unpack_header(read_all(root_ + "/" + stem + ".hdr"));
+            Value header = wire::unpack_header(read_file(root_ + "/" + stem + ".hdr"));
             int64_t size = header.has("size") ? header.at("size").i : 0;
             items_[stem] = {stem, header.at("type").s, size};
         } catch (const std::exception& e) {
@@ -246,13 +236,12 @@ void Outbox::on_new_item(std::function<void()> listener) {
 
 bool Outbox::load(const std::string& id, std::string& header_bytes, std::string& payload) {
     try {
-        header_bytes = wire::encode_header(wire::unpack_header(read_all(root_ + "/" + id + ".hdr")));
-        payload = read_all(root_ + "/" + id + ".bin");
+        header_bytes = wire::encode_header(wire::unpack_header(read_file(root_ + "/" + id + ".hdr")));
+        payload = read_file(root_ + "/" + id + ".bin");
         return true;
-    } catch (const wire::ProtocolError&) {
-        throw;
-    } catch (const std::exception&) {
-        return false;  // acked meanwhile
+    } catch (const OsError& e) {
+        if (e.code == ENOENT || e.code == ENOTDIR) return false;  // acked meanwhile (or the outbox deleted)
+        throw;  // the disk refused it (EACCES, EIO): the link says so and tries again (link.cpp)
     }
 }
 

@@ -36,7 +36,8 @@ public:
     // Take a fully written staging file as the payload of `header` (fsync, rename, header last).
     void commit_file(const Value& header, const std::string& staged);
     void commit_bytes(const Value& header, const std::string& payload);
-    // The header (re-encoded canonically) and payload of an item; false if it is gone.
+    // The header (re-encoded canonically) and payload of an item; false if it is gone. A file that will not
+    // read (EACCES, EIO) throws OsError; a header that breaks the protocol, wire::ProtocolError.
     bool load(const std::string& id, std::string& header_bytes, std::string& payload);
     std::vector<OutboxItem> pending();  // snapshots first, then oldest first
     bool holds(const std::string& id);

@@ -5,25 +5,17 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <opencv2/imgproc.hpp>
-#include <sstream>
 
 #include "camera.hpp"
 #include "encoder.hpp"
 #include "logging.hpp"
+#include "os_error.hpp"
 #include "wire.hpp"
 
 namespace qc {
 
 namespace {
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
 // A segment file being written in the outbox's staging folder.
 struct OpenSegment {
     std::string id, path;
@@ -126,7 +118,7 @@ void CameraPipeline::record_loop() {
         Value header = wire::make_header("segment");
         try {
             segment->encoder->close();
-            std::string data = read_all(segment->path);
+            std::string data = read_file(segment->path);  // a read error loses this segment, said
             header["id"] = Value::text(segment->id);
             header["camera"] = Value::text(config_.id);
             header["event"] = Value::text(event_id);

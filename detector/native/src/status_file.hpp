@@ -2,7 +2,7 @@
 // detector/status_file.py (what `quickcam status` and `quickcam doctor` read): time, pid,
 // monotonic, boot, running, interval_s, clock_ahead_s, cameras (each camera's status map, not_ok_for_s and
 // not_ok_since when not ok), outbox {items, bytes, refused, over_budget},
-// link {endpoint, connected, acked, retransmits, bad_status, in_flight, last_error, last_error_at, error_cleared_at},
+// link {endpoint, connected, acked, retransmits, bad_status, unreadable, in_flight, last_error, last_error_at, error_cleared_at},
 // status_write_failures (writes of this file that failed, counted in main.cpp). Built as a Value
 // map, so a new field is one more line in main.cpp's collect().
 #pragma once

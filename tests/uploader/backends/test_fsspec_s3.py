@@ -1,9 +1,12 @@
 """The fsspec back end on S3: the real s3fs against moto's S3 server on 127.0.0.1.
 
 Faults come from an HTTP proxy between s3fs and moto that answers with S3's
-XML errors, stalls, or drops connections when the test says so. Note that s3fs
-itself retries throttling and dropped connections a few times (about 2 s)
-before giving up, so the faults here are injected for more requests than that.
+XML errors, stalls, or drops connections when the test says so. s3fs itself
+retries throttling and dropped connections a few times (5 tries, about 2 s)
+before giving up; the backend here is set to one try (the back end's own
+``retries`` option, as a user may set it: the uploader owns the retries), and
+``test_s3fs_retries_on_its_own_unless_retries_says_otherwise`` runs s3fs's
+default. The faults are injected for more requests than s3fs makes either way.
 """
 
 from __future__ import annotations
@@ -87,7 +90,9 @@ def storage_options(endpoint: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def backend(proxy: HttpFaultProxy, faults: httpfake.FaultPlan) -> FsspecBackend:
-    return FsspecBackend(f"s3://{BUCKET}/{PREFIX}", storage_options=storage_options(proxy.url))
+    """One try a request (``retries = 1``): each fault below reaches the backend at once, not after s3fs's
+    5 tries and their back-off (about 2 s a case; its own tries are tested once, below)."""
+    return FsspecBackend(f"s3://{BUCKET}/{PREFIX}", storage_options=storage_options(proxy.url), retries=1)
 
 
 def stored(moto_s3: Any, key: str) -> bytes | None:
@@ -187,6 +192,35 @@ def test_auth_and_request_errors_are_permanent(
     with pytest.raises(PermanentError):
         backend.upload(make_segment(), remote_key())
     assert stored(moto_s3, remote_key()) is None
+
+
+def test_s3fs_retries_on_its_own_unless_retries_says_otherwise(
+    proxy: HttpFaultProxy, faults: httpfake.FaultPlan, moto_s3: Any,
+    make_segment: Callable[..., Path], remote_key: Callable[[], str],
+) -> None:
+    """s3fs's default (5 tries) rides out one 503 and classifies a persistent one as retryable after its tries;
+    ``retries = 1`` hands the first 503 to the uploader."""
+    url, options = f"s3://{BUCKET}/{PREFIX}", storage_options(proxy.url)
+    slow_down = RETRYABLE_FAULTS["503-slow-down"]
+    segment, fired = make_segment(), len(faults.fired)
+    faults.inject(slow_down, route="PUT", times=1)
+    with pytest.raises(RetryableError, match="503"):
+        FsspecBackend(url, storage_options=options, retries=1).upload(segment, remote_key())
+    assert len(faults.fired) == fired + 1 and stored(moto_s3, remote_key()) is None
+    faults.inject(slow_down, route="PUT", times=1)
+    FsspecBackend(url, storage_options=options).upload(segment, remote_key())  # s3fs's 2nd try stores it
+    assert len(faults.fired) == fired + 2 and stored(moto_s3, remote_key()) == segment.read_bytes()
+    faults.inject(slow_down, route="PUT", times=PERSISTENT)
+    with pytest.raises(RetryableError, match="503"):
+        FsspecBackend(url, storage_options=options).upload(make_segment(), remote_key("-2"))
+    assert len(faults.fired) == fired + 2 + 5, faults.fired[fired:]  # s3fs's own 5 tries, then the backend's verdict
+
+
+def test_retries_is_refused_where_the_implementation_has_none(tmp_path: Path) -> None:
+    with pytest.raises(PermanentError, match=r"applies to s3:// \(s3fs\) only"):
+        FsspecBackend(f"file://{tmp_path}", retries=1)
+    with pytest.raises(PermanentError, match="at least 1"):
+        FsspecBackend(f"s3://{BUCKET}/{PREFIX}", retries=0)
 
 
 def test_missing_bucket_is_permanent(
