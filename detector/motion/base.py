@@ -318,7 +318,8 @@ class MotionDetector(ABC):
             changed_mask = self._foreground(normal, threshold, relearning)
             self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
             if clipped is not None:
-                clipped = left_out(clipped, gray, normal, self.reference, threshold, changed_mask)  # a body: compared
+                clipped = left_out(clipped, gray, normal, self.reference, threshold, changed_mask,
+                                   self.light_context > 0)  # a body: compared
                 changed_mask[clipped] = 0
             if self.zone is not None:
                 changed_mask = cv2.bitwise_and(changed_mask, self.zone)

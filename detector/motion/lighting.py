@@ -217,7 +217,7 @@ def normalise_gain(gray: np.ndarray, reference: np.ndarray, flicker: float = 0.0
 
 
 def left_out(clipped: np.ndarray, gray: np.ndarray, normal: np.ndarray, reference: np.ndarray, margin: float,
-             changed_mask: np.ndarray) -> np.ndarray:
+             changed_mask: np.ndarray, light_changed: bool) -> np.ndarray:
     """``normalise_gain``'s ``clipped``, less a body the frame shows before a background clipped white.
 
     A pixel clipped at white in the background was truly at CLIPPED or over;
@@ -232,21 +232,34 @@ def left_out(clipped: np.ndarray, gray: np.ndarray, normal: np.ndarray, referenc
     by an opening by SOLID held up to 34 pixels that the foreground kept
     (``changed_mask``, after the busy gate) on seed 29's quiet 10, the
     walker's 67-110. So only a piece with FALLEN_SHARE of the frame or more
-    of such pixels is given back: a body, not a leaf. Pixels clipped now
-    stay left out.
+    of such pixels is given back: a body, not a leaf. Nor a piece whose kept
+    pixels have the shape of light (``looks_like_light``, ``light_changed``
+    as for a blob): a curtain's edge swinging softly over the lid, given
+    back, was a blob taken for light, and the background re-learnt at once
+    (``_absorb``) a frame before main's; its clipped pixels, never learnt
+    while a gain is divided out, kept the difference for minutes, and a
+    walker by the curtain was re-learnt on his first frame (seed 61's quiet
+    19, onset 2 -> 4). Pixels clipped now stay left out.
     """
     fallen = (reference >= CLIPPED) & (normal < np.float32(CLIPPED - margin)) & (gray < CLIPPED)
     if not fallen.any():
         return clipped
     solid = cv2.morphologyEx(fallen.astype(np.uint8), cv2.MORPH_OPEN, SOLID)
-    count, labels = cv2.connectedComponents(solid, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
     if count < 2:
         return clipped
     kept = np.bincount(labels[changed_mask > 0], minlength=count)  # per piece, its pixels the foreground kept
-    large = np.flatnonzero(kept[1:] >= FALLEN_SHARE * solid.size) + 1
-    if not large.size:
+    body = [label for label in range(1, count) if kept[label] >= FALLEN_SHARE * solid.size]
+    if not body:
         return clipped
-    return clipped & ~np.isin(labels, large)
+    compared = np.zeros(clipped.shape, bool)
+    for label in body:
+        piece = labels == label
+        box = tuple(int(v) for v in stats[label, :4])
+        mask = np.where(piece & (changed_mask > 0), np.uint8(255), np.uint8(0))
+        if not looks_like_light(normal, reference, mask, box, light_changed):
+            compared |= piece
+    return clipped & ~compared
 
 
 def ratio_window(normal: np.ndarray, reference: np.ndarray,

@@ -174,7 +174,7 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
 }
 
 void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
-              double margin, const cv::Mat& changed_mask) {
+              double margin, const cv::Mat& changed_mask, bool light_changed) {
     const float bound = float(double(kClipped) - margin);  // np.float32(CLIPPED - margin)
     cv::Mat fallen(clipped.size(), CV_8U, cv::Scalar(0));
     bool any = false;
@@ -187,9 +187,9 @@ void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, cons
             if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped) out[x] = 1, any = true;
     }
     if (!any) return;
-    cv::Mat solid, labels;
+    cv::Mat solid, labels, stats, centroids;
     cv::morphologyEx(fallen, solid, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, kSolid));
-    int count = cv::connectedComponents(solid, labels, 8);
+    int count = cv::connectedComponentsWithStats(solid, labels, stats, centroids, 8);
     if (count < 2) return;
     std::vector<int> kept(size_t(count), 0);  // per piece, its pixels the foreground kept
     for (int y = 0; y < labels.rows; ++y) {
@@ -200,8 +200,15 @@ void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, cons
     }
     std::vector<uchar> large(size_t(count), 0);
     bool some = false;
-    for (int label = 1; label < count; ++label)
-        if (kept[size_t(label)] >= kFallenShare * double(solid.total())) large[size_t(label)] = 1, some = true;
+    for (int label = 1; label < count; ++label) {
+        if (kept[size_t(label)] < kFallenShare * double(solid.total())) continue;
+        // a piece whose kept pixels have the shape of light (a curtain's edge over the lid) stays left out
+        cv::Mat piece = (labels == label) & changed_mask;  // 255 where the piece's pixel was kept
+        cv::Rect box(stats.at<int>(label, cv::CC_STAT_LEFT), stats.at<int>(label, cv::CC_STAT_TOP),
+                     stats.at<int>(label, cv::CC_STAT_WIDTH), stats.at<int>(label, cv::CC_STAT_HEIGHT));
+        if (looks_like_light(normal, reference, piece, box, light_changed)) continue;
+        large[size_t(label)] = 1, some = true;
+    }
     if (!some) return;
     for (int y = 0; y < clipped.rows; ++y) {
         uchar* out = clipped.ptr<uchar>(y);

@@ -218,7 +218,8 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     foreground(normal, threshold);
     busy_.gate(normal, reference_, threshold, changed_, !relearning);
     if (gain.gained) {
-        lighting::left_out(gain.clipped, gray, normal, reference_, threshold, changed_);  // a body: compared
+        // a body before the white: compared
+        lighting::left_out(gain.clipped, gray, normal, reference_, threshold, changed_, light_context_ > 0);
         changed_.setTo(0, gain.clipped);
     }
     if (!zone_.mask.empty()) cv::bitwise_and(changed_, zone_.mask, changed_);  // pixels outside the zones
