@@ -23,17 +23,19 @@ import pytest
 
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion import create_detector
+from quickcam.detector.motion.lighting import CLIPPED
 
 SIZE = (384, 288)
 WALKS = 100  # the figure's first frame
 
 
-def clip(light: str, white: int, textured: bool = False) -> list[np.ndarray]:
+def clip(light: str, white: int, textured: bool = False, shade: bool = False) -> list[np.ndarray]:
     """200 frames: a 0.5 %-of-the-frame dark figure crossing a ``white`` patch from frame WALKS on.
 
     ``light``: "steady", or "tv" (a level 4-30 % above normal, cut every 1.5 s, a 2 % flicker on it).
     ``textured``: the figure has a person's parts (a light face, a dark coat, lighter trousers, some
-    grain), else it is flat grey.
+    grain), else it is flat grey. ``shade``: no figure; a curtain's soft shadow sways over the patch
+    instead (a vertical band, half as bright at its middle, fading out over 12 px either side).
     """
     rng = np.random.default_rng(3)
     width, height = SIZE
@@ -49,7 +51,10 @@ def clip(light: str, white: int, textured: bool = False) -> list[np.ndarray]:
             level = float(rng.uniform(1.04, 1.3))
         gain = level * (1 + 0.02 * rng.standard_normal()) if light == "tv" else 1.0
         image = plate.astype(np.float32)
-        if index >= WALKS:  # 14 x 40 px (0.51 % of the frame), 2 px a frame, all the way over the patch
+        if shade and index >= WALKS:  # 30 px either way and back every 4 s
+            centre = 200 + 30 * np.sin(2 * np.pi * (index - WALKS) / 40)
+            image[70:210] *= 1 - 0.5 * np.exp(-0.5 * ((np.arange(width) - centre) / 12) ** 2)[None, :, None]
+        elif index >= WALKS:  # 14 x 40 px (0.51 % of the frame), 2 px a frame, all the way over the patch
             x = 110 + (index - WALKS) * 2
             image[150:190, x:x + 14] = figure[..., None]
         frames.append(np.clip(image * gain + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8))
@@ -76,6 +81,24 @@ def test_a_person_before_clipped_white_under_a_tv_is_caught_on_his_first_frames(
     seen = _motion("tv", 255, textured=True)
     assert seen[0] and seen[1]  # two frames in a row (``trigger_frames``): an event from his first frame
     assert sum(seen) / len(seen) >= 0.9  # 0.98 (before left_out's solid shapes: 0.17, none of the first six)
+
+
+def test_a_curtains_soft_shadow_over_clipped_white_under_a_tv_leaves_the_white_clipped_in_the_background() -> None:
+    # What left_out gives back must be a body: a soft shadow's pixels fall under the clip too, and given back
+    # they were a blob taken for light, the whole background re-learnt at once (``_absorb``), the white's
+    # clipped pixels with it; never learnt back while a gain is divided out, the difference lasted minutes
+    # and a walker by a curtain lost his first frames (seed 61's quiet 19, benchmarks 7c).
+    def white_left(frames: list[np.ndarray]) -> int:
+        detector = create_detector(MotionConfig(), fps=10.0)
+        seen = [detector.detect(frame) for frame in frames]
+        assert not any(result.motion for result in seen)
+        height, width = detector.reference.shape
+        patch = detector.reference[height * 65 // 288:height * 215 // 288, width * 105 // 384:width * 295 // 384]
+        return int(np.count_nonzero(patch >= CLIPPED))
+
+    frames = clip("tv", 255, shade=True)
+    before = white_left(frames[:WALKS])  # the whole patch
+    assert white_left(frames) >= before // 2  # 0.82 of it (the shade given back: none; main 0.82)
 
 
 @pytest.mark.xfail(strict=True, reason="known: a flat grey figure before clipped white is as smooth as light, and "
