@@ -202,10 +202,12 @@ void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, cons
     bool some = false;
     for (int label = 1; label < count; ++label) {
         if (kept[size_t(label)] < kFallenShare * double(solid.total())) continue;
-        // a piece whose kept pixels have the shape of light (a curtain's edge over the lid) stays left out
-        cv::Mat piece = (labels == label) & changed_mask;  // 255 where the piece's pixel was kept
         cv::Rect box(stats.at<int>(label, cv::CC_STAT_LEFT), stats.at<int>(label, cv::CC_STAT_TOP),
                      stats.at<int>(label, cv::CC_STAT_WIDTH), stats.at<int>(label, cv::CC_STAT_HEIGHT));
+        // at the frame's edge: the opening counts outside the frame as set (a 4 px strip survives there)
+        if (box.x == 0 || box.y == 0 || box.x + box.width == solid.cols || box.y + box.height == solid.rows) continue;
+        // a piece whose kept pixels have the shape of light (a curtain's edge over the lid) stays left out
+        cv::Mat piece = (labels == label) & changed_mask;  // 255 where the piece's pixel was kept
         if (looks_like_light(normal, reference, piece, box, light_changed)) continue;
         large[size_t(label)] = 1, some = true;
     }

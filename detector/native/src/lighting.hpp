@@ -62,8 +62,9 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
 // background (`reference` >= kClipped), not clipped now (`gray`), that the frame at the background's
 // exposure (`normal`) fell `margin` (the pixel threshold) or more under kClipped (something dark before
 // the white), where after an opening by kSolid they make a piece holding kFallenShare of the frame or
-// more of pixels `changed_mask` kept (a body, not a leaf over the sky) that do not have the shape of light
-// (looks_like_light over the piece's box, `light_changed` as for a blob: not a curtain's edge).
+// more of pixels `changed_mask` kept (a body, not a leaf over the sky), not touching the frame's edge,
+// that do not have the shape of light (looks_like_light over the piece's box, `light_changed` as for a
+// blob: not a curtain's edge).
 void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
               double margin, const cv::Mat& changed_mask, bool light_changed);
 
