@@ -43,6 +43,9 @@ from bench.native_parity import THRESHOLD_TOLERANCE, Agreement, compare, native_
 from quickcam.common.config import MotionConfig
 from quickcam.detector.decode import halve_towards
 from quickcam.detector.motion.base import HOLD_S
+from tests.detector.test_clipped_white import SIZE as CLIPPED_SIZE
+from tests.detector.test_clipped_white import WALKS as CLIPPED_WALKS
+from tests.detector.test_clipped_white import clip as clipped_white_clip
 from tests.detector.test_flicker_person import ENTERS, SIZE, needs_vtest, person_clip
 from tests.native_build import native_detector
 
@@ -197,6 +200,25 @@ def test_the_native_motion_core_sees_a_person_step_in_under_a_random_flicker_as_
     native = native_trace(binary, frames, SIZE, 10.0)
 
     assert all(v.motion for v in python[ENTERS + 2:]), "Python sees him stand (the flicker band is exercised)"
+    assert_same_verdicts(python, native)
+    assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
+
+
+@pytest.mark.parametrize("figure", ["textured", "flat", "shade"])
+def test_the_native_motion_core_compares_a_figure_before_clipped_white_under_a_tv_as_python_does(
+        figure: str) -> None:
+    # lighting.left_out: a solid dark shape before a background clipped white is compared
+    # (tests/detector/test_clipped_white.py), unless it has the shape of light (a curtain's soft shade).
+    # A native core without it differs on the textured figure's first frames (Python: motion from his
+    # first frame on); one that gives the shade back, on its lighting blobs.
+    textured = figure == "textured"
+    frames = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+              for image in clipped_white_clip("tv", 255, textured, shade=figure == "shade")]
+    python = python_trace(frames, MotionConfig(), 10.0)
+    native = native_trace(native_detector(), frames, CLIPPED_SIZE, 10.0)
+
+    if textured:
+        assert all(v.motion for v in python[CLIPPED_WALKS:CLIPPED_WALKS + 3]), "Python sees him from his first frame"
     assert_same_verdicts(python, native)
     assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
 

@@ -16,6 +16,8 @@ around it are the same for all, so they are written once here:
    NOISE_K times that noise (``threshold_for``);
 4. the algorithm marks foreground pixels; where pixels have been flipping
    (leaves, a curtain) a larger change is needed (``activity.BusyMap``);
+   while a gain is divided out, pixels clipped white are dropped, except a
+   body standing before a background clipped white (``lighting.left_out``);
    pixels outside the zones are dropped;
 5. if most of the watched area changed at once (a light switched on or off)
    the background restarts from this frame; detection goes on from the next
@@ -74,7 +76,7 @@ import numpy as np
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import BusyMap, Persistence
 from quickcam.detector.motion.glints import is_glint, is_speck, on_water
-from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, looks_like_light, median, normalise_gain
+from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, left_out, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.shading import StillShading
@@ -322,6 +324,8 @@ class MotionDetector(ABC):
             changed_mask = self._foreground(normal, threshold, relearning)
             self.busy.gate(normal, self.reference, threshold, changed_mask, learn=not relearning)
             if clipped is not None:
+                clipped = left_out(clipped, gray, normal, self.reference, threshold, changed_mask,
+                                   self.light_context > 0)  # a body: compared
                 changed_mask[clipped] = 0
             if self.zone is not None:
                 changed_mask = cv2.bitwise_and(changed_mask, self.zone)

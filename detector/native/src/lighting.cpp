@@ -173,6 +173,53 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
     return out;
 }
 
+void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
+              double margin, const cv::Mat& changed_mask, bool light_changed) {
+    const float bound = float(double(kClipped) - margin);  // np.float32(CLIPPED - margin)
+    cv::Mat fallen(clipped.size(), CV_8U, cv::Scalar(0));
+    bool any = false;
+    for (int y = 0; y < clipped.rows; ++y) {
+        uchar* out = fallen.ptr<uchar>(y);
+        const float* g = gray.ptr<float>(y);
+        const float* n = normal.ptr<float>(y);
+        const float* r = reference.ptr<float>(y);
+        for (int x = 0; x < clipped.cols; ++x)
+            if (r[x] >= kClipped && n[x] < bound && g[x] < kClipped) out[x] = 1, any = true;
+    }
+    if (!any) return;
+    cv::Mat solid, labels, stats, centroids;
+    cv::morphologyEx(fallen, solid, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, kSolid));
+    int count = cv::connectedComponentsWithStats(solid, labels, stats, centroids, 8);
+    if (count < 2) return;
+    std::vector<int> kept(size_t(count), 0);  // per piece, its pixels the foreground kept
+    for (int y = 0; y < labels.rows; ++y) {
+        const int* label = labels.ptr<int>(y);
+        const uchar* changed = changed_mask.ptr<uchar>(y);
+        for (int x = 0; x < labels.cols; ++x)
+            if (changed[x]) ++kept[size_t(label[x])];
+    }
+    std::vector<uchar> large(size_t(count), 0);
+    bool some = false;
+    for (int label = 1; label < count; ++label) {
+        if (kept[size_t(label)] < kFallenShare * double(solid.total())) continue;
+        cv::Rect box(stats.at<int>(label, cv::CC_STAT_LEFT), stats.at<int>(label, cv::CC_STAT_TOP),
+                     stats.at<int>(label, cv::CC_STAT_WIDTH), stats.at<int>(label, cv::CC_STAT_HEIGHT));
+        // at the frame's edge: the opening counts outside the frame as set (a 4 px strip survives there)
+        if (box.x == 0 || box.y == 0 || box.x + box.width == solid.cols || box.y + box.height == solid.rows) continue;
+        // a piece whose kept pixels have the shape of light (a curtain's edge over the lid) stays left out
+        cv::Mat piece = (labels == label) & changed_mask;  // 255 where the piece's pixel was kept
+        if (looks_like_light(normal, reference, piece, box, light_changed)) continue;
+        large[size_t(label)] = 1, some = true;
+    }
+    if (!some) return;
+    for (int y = 0; y < clipped.rows; ++y) {
+        uchar* out = clipped.ptr<uchar>(y);
+        const int* label = labels.ptr<int>(y);
+        for (int x = 0; x < clipped.cols; ++x)
+            if (large[size_t(label[x])]) out[x] = 0;  // a body before the white: compared as any pixel
+    }
+}
+
 // lighting.py's ratio_window: the logs of the background and of frame / background over `box` grown by
 // 2 px (cut at the picture's edge, for the blurs), and where `box` lies in that window
 static cv::Rect ratio_window(const cv::Mat& normal, const cv::Mat& reference, const cv::Rect& box, cv::Mat& log_ref,

@@ -16,6 +16,8 @@ constexpr double kMaxGain = 3.0;        // MAX_GAIN
 constexpr int kGridRows = 3, kGridCols = 4;  // GAIN_GRID
 constexpr int kSample = 3;              // SAMPLE: estimates read every 3rd pixel of every 3rd row
 constexpr float kClipped = 240.0f;      // CLIPPED
+const cv::Size kSolid(5, 5);            // SOLID: left_out's opening (a rectangle)
+constexpr double kFallenShare = 0.0025; // FALLEN_SHARE: left_out's smallest piece, a share of the frame
 constexpr double kRatioOffset = 4.0;    // RATIO_OFFSET
 constexpr double kLightingSlope = 0.25;     // LIGHTING_SLOPE
 constexpr double kLightingRoughness = 0.15; // LIGHTING_ROUGHNESS
@@ -55,6 +57,16 @@ struct GainResult {
 // `gray` and `reference`: CV_32F, the same size. `flicker`: FlickerBand::band() (a cell it explains
 // does not set `moving`).
 GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double flicker = 0.0);
+
+// lighting.py's left_out: takes out of `clipped` (normalise_gain's, CV_8U) the pixels clipped in the
+// background (`reference` >= kClipped), not clipped now (`gray`), that the frame at the background's
+// exposure (`normal`) fell `margin` (the pixel threshold) or more under kClipped (something dark before
+// the white), where after an opening by kSolid they make a piece holding kFallenShare of the frame or
+// more of pixels `changed_mask` kept (a body, not a leaf over the sky), not touching the frame's edge,
+// that do not have the shape of light (looks_like_light over the piece's box, `light_changed` as for a
+// blob: not a curtain's edge).
+void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
+              double margin, const cv::Mat& changed_mask, bool light_changed);
 
 // True if the change inside `box` (detection-size pixels) has the shape of light.
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,

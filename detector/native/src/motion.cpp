@@ -220,7 +220,11 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     double threshold = threshold_for(brightness);
     foreground(normal, threshold);
     busy_.gate(normal, reference_, threshold, changed_, !relearning);
-    if (gain.gained) changed_.setTo(0, gain.clipped);
+    if (gain.gained) {
+        // a body before the white: compared
+        lighting::left_out(gain.clipped, gray, normal, reference_, threshold, changed_, light_context_ > 0);
+        changed_.setTo(0, gain.clipped);
+    }
     if (!zone_.mask.empty()) cv::bitwise_and(changed_, zone_.mask, changed_);  // pixels outside the zones
     double changed = double(cv::countNonZero(changed_)) / zone_.area;
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
