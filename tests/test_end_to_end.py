@@ -103,7 +103,10 @@ def test_ctrl_c_in_a_terminal_still_shows_both_processes_stopping(tmp_path: Path
             time.sleep(0.1)
         assert any("starts" in line for line in lines), "".join(lines)[-3000:]
         os.killpg(script.pid, signal.SIGINT)  # as the terminal does: the script and everything in its group
-        script.wait(timeout=60)
+        try:
+            script.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("run_all.sh still running 60 s after Ctrl-C; it said:\n" + "".join(lines)[-4000:])
         reader.join(timeout=10)
     finally:
         with contextlib.suppress(ProcessLookupError):
