@@ -78,11 +78,14 @@ def storage_options(endpoint: str, **extra: Any) -> dict[str, Any]:
         "key": KEY_ID,
         "secret": SECRET,
         "client_kwargs": {"region_name": REGION},
-        # One attempt per s3fs try, short timeouts: the uploader owns retries.
+        # One attempt per s3fs try, short timeouts: the uploader owns retries. Not too short: with one try
+        # (``retries=1``) nothing rides out a slow answer, and moto answers from a thread of this test's own
+        # process; at 0.3 s a loaded machine timed out a good upload (twice in a session's suites).
+        # The ``timeout`` fault stalls 2 s, past it.
         "config_kwargs": {
             "retries": {"total_max_attempts": 1},
             "connect_timeout": 1,
-            "read_timeout": 0.3,
+            "read_timeout": 1.5,
         },
         **extra,
     }
