@@ -15,25 +15,14 @@ modes cannot make a read fail).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import QUICKCAM, REPO, private_endpoint
+from tests.conftest import QUICKCAM, private_endpoint
+from tests.fakes.shims import preload_shim
 from tests.native_build import native_detector
-
-SHIM = REPO / "tests" / "fakes" / "fail_reads.c"
-
-
-def _shim(tmp_path: Path) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler for the read-error shim (scripts/build_native.sh installs g++)")
-    shim = tmp_path / "fail_reads.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(SHIM), "-ldl"], check=True)
-    return shim
 
 
 def _run(tmp_path: Path, detector: str, extra: dict[str, str]) -> subprocess.CompletedProcess:
@@ -53,7 +42,8 @@ def _run(tmp_path: Path, detector: str, extra: dict[str, str]) -> subprocess.Com
 @pytest.mark.parametrize("detector", ["native", "python"])
 def test_a_curve_key_file_the_disk_will_not_read_stops_the_detector_with_one_line_naming_the_error_and_the_fix(
         tmp_path: Path, detector: str) -> None:
-    run = _run(tmp_path, detector, {"LD_PRELOAD": str(_shim(tmp_path)), "QC_FAIL_READS_DIR": str(tmp_path.resolve()),
+    run = _run(tmp_path, detector, {"LD_PRELOAD": str(preload_shim("fail_reads", tmp_path)),
+                                    "QC_FAIL_READS_DIR": str(tmp_path.resolve()),
                                     "QC_FAIL_READS_SUFFIX": ".key_secret", "QC_FAIL_READS_COUNT": "1"})
     said = [line for line in run.stderr.splitlines() if "CURVE key file" in line]
     assert run.returncode == 2, run.stderr[-3000:]

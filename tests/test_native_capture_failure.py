@@ -16,32 +16,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import av
-import pytest
 
 from quickcam.detector.sources import DemoSource, Walk
-from tests.conftest import REPO, private_endpoint
+from tests.conftest import private_endpoint
+from tests.fakes.shims import preload_shim
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 FPS = 10.0
-SHIM = REPO / "tests" / "fakes" / "no_scaler.c"
 FAILURE = "runtime_error: no converter from this video's pixel format"
 FAILING = (40, 3)  # pictures 40-42 of the 100: the walker (2 s to 7 s) in the middle of the picture
 
-
-def _shim(tmp_path: Path) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler for the scaler shim (scripts/build_native.sh installs g++)")
-    shim = tmp_path / "no_scaler.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(SHIM), "-ldl"], check=True)
-    return shim
 
 
 def _walk_mjpeg(path: Path, seconds: float = 10.0) -> Path:
@@ -84,7 +74,7 @@ def test_a_native_capture_loop_throwing_mid_event_is_said_once_counted_and_the_e
     video = _walk_mjpeg(tmp_path / "walk.mkv")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     clean_rows, _, _ = _analyse(tmp_path / "clean", video, env)
-    failing = env | {"LD_PRELOAD": str(_shim(tmp_path)), "QC_NO_SCALER_FROM": str(FAILING[0]),
+    failing = env | {"LD_PRELOAD": str(preload_shim("no_scaler", tmp_path)), "QC_NO_SCALER_FROM": str(FAILING[0]),
                      "QC_NO_SCALER_COUNT": str(FAILING[1])}
     rows, camera, log = _analyse(tmp_path / "failing", video, failing)
     assert log.count("no_scaler: no converter for picture") == FAILING[1], log  # the failures did happen

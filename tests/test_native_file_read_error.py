@@ -16,30 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from quickcam.detector.sources import Walk
-from tests.conftest import REPO, private_endpoint
+from tests.conftest import private_endpoint
 from tests.fakes.h264 import write_h264
+from tests.fakes.shims import preload_shim
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
 FPS, SECONDS = 10.0, 12.0
-SHIM = REPO / "tests" / "fakes" / "eio_once.c"
 
-
-def _shim(tmp_path: Path) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler for the read-error shim (scripts/build_native.sh installs g++)")
-    shim = tmp_path / "eio_once.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(SHIM), "-ldl"], check=True)
-    return shim
 
 
 def _mdat(video: Path) -> tuple[int, int]:
@@ -84,7 +73,7 @@ def test_a_native_file_read_error_resumes_after_what_was_read_without_duplicates
     assert len({segment[0] for segment in expected}) == 2 and plain["frames"] == SECONDS * FPS, (expected, plain)
 
     start, end = _mdat(video)
-    failing_env = {**env, "LD_PRELOAD": str(_shim(tmp_path)), "QC_EIO_PATH": str(video.resolve()),
+    failing_env = {**env, "LD_PRELOAD": str(preload_shim("eio_once", tmp_path)), "QC_EIO_PATH": str(video.resolve()),
                    "QC_EIO_FROM": str(start + (end - start) * 55 // 100), "QC_EIO_TO": str(end)}
     segments, camera, log = _analyse(tmp_path / "failing", video, failing_env)
     assert "eio_once: reads of fd" in log, log  # the error did happen

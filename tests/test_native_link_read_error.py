@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,21 +27,12 @@ from pathlib import Path
 import pytest
 
 from quickcam.uploader.cli import detector_line
-from tests.conftest import REPO
+from tests.fakes.shims import preload_shim
 from tests.native_build import native_detector
 from tests.pipeline import QUICK_DEMO, Pipeline
 
-SHIM = REPO / "tests" / "fakes" / "fail_reads.c"
 FAILING_READS = 3
 
-
-def _shim(tmp_path: Path) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler for the read-error shim (scripts/build_native.sh installs g++)")
-    shim = tmp_path / "fail_reads.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(SHIM), "-ldl"], check=True)
-    return shim
 
 
 @pytest.mark.slow
@@ -51,7 +40,7 @@ def _shim(tmp_path: Path) -> Path:
 def test_a_native_outbox_payload_that_fails_to_read_is_logged_once_shown_retried_and_still_arrives(
         tmp_path: Path) -> None:
     binary = native_detector()
-    shim = _shim(tmp_path)
+    shim = preload_shim("fail_reads", tmp_path)
     pipe = Pipeline(tmp_path, detector=[str(binary)], **QUICK_DEMO)
     outbox = tmp_path / "outbox"
     try:
@@ -109,7 +98,7 @@ def test_a_native_outbox_item_that_never_reads_holds_up_nothing_behind_it_and_is
         tmp_path: Path) -> None:
     # Before, the link started again on the error and met the same item first each time: nothing behind it left.
     binary = native_detector()
-    shim = _shim(tmp_path)
+    shim = preload_shim("fail_reads", tmp_path)
     pipe = Pipeline(tmp_path, detector=[str(binary)], **QUICK_DEMO)
     outbox, healed = tmp_path / "outbox", tmp_path / "disk-came-back"
     try:

@@ -18,7 +18,6 @@ file block for ever once the test creates a file. The camera is that file played
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -27,25 +26,17 @@ import pytest
 
 from quickcam.detector.app import STOP_MAX_S
 from quickcam.detector.sources import Walk
-from tests.conftest import QUICKCAM, REPO
+from tests.conftest import QUICKCAM
 from tests.fakes.h264 import write_h264
+from tests.fakes.shims import preload_shim
 from tests.native_build import native_detector
 from tests.pipeline import Pipeline
 
-SHIM = REPO / "tests" / "fakes" / "hang_reads.c"
 CLIP_S = 12.0
 FPS = 10.0
 # A dense clip: FFmpeg reads 32 KB at a time, a fraction of a second of it; the read that hangs comes soon
 BITRATE = 2_000_000
 
-
-def _shim(tmp_path: Path) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler for the hanging-read shim (scripts/build_native.sh installs g++)")
-    shim = tmp_path / "hang_reads.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(SHIM), "-ldl"], check=True)
-    return shim
 
 
 def _segments(pipe: Pipeline) -> set[str]:
@@ -65,7 +56,7 @@ def _wait(check, timeout_s: float) -> bool:
 def test_a_capture_stuck_in_a_read_at_the_stop_is_given_up_its_open_segment_stored_and_the_detector_exits_in_budget(
         tmp_path: Path, detector: str) -> None:
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    shim = _shim(tmp_path)
+    shim = preload_shim("hang_reads", tmp_path)
     clip = write_h264(tmp_path / "yard.mp4", CLIP_S, FPS, 1.0, 320, 240, walks=(Walk(1.0, CLIP_S),), bitrate=BITRATE)
     hang = tmp_path / "hang-now"
     pipe = Pipeline(tmp_path, detector=command, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(clip),

@@ -8,22 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "fd_path.h"
 static int failing_fd = -1, done;
-static int is_target(int fd) {
-    const char* path = getenv("QC_EIO_PATH");
-    char link[64], target[4096];
-    if (!path) return 0;
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t len = readlink(link, target, sizeof target - 1);
-    if (len <= 0) return 0;
-    target[len] = 0;
-    return strcmp(target, path) == 0;
-}
 ssize_t read(int fd, void* buf, size_t size) {
     static ssize_t (*real)(int, void*, size_t);
     if (!real) real = (ssize_t (*)(int, void*, size_t))dlsym(RTLD_NEXT, "read");
     if (fd == failing_fd) { errno = EIO; return -1; }
-    if (!done && is_target(fd)) {
+    if (!done && fd_is_file(fd, getenv("QC_EIO_PATH"))) {
         off_t at = lseek(fd, 0, SEEK_CUR);
         if (at >= atoll(getenv("QC_EIO_FROM")) && at < atoll(getenv("QC_EIO_TO"))) {
             failing_fd = fd, done = 1;

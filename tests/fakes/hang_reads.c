@@ -9,22 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static int is_target(int fd) {
-    const char* file = getenv("QC_HANG_READS_FILE");
-    char link[64], target[4096];
-    if (!file) return 0;
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t len = readlink(link, target, sizeof target - 1);
-    if (len <= 0) return 0;
-    target[len] = 0;
-    return strcmp(target, file) == 0;
-}
+#include "fd_path.h"
 
 ssize_t read(int fd, void* buf, size_t size) {
     static ssize_t (*real)(int, void*, size_t);
     if (!real) real = (ssize_t (*)(int, void*, size_t))dlsym(RTLD_NEXT, "read");
     const char* when = getenv("QC_HANG_READS_WHEN");
-    if (when && access(when, F_OK) == 0 && is_target(fd)) {
+    if (when && access(when, F_OK) == 0 && fd_is_file(fd, getenv("QC_HANG_READS_FILE"))) {
         fprintf(stderr, "hang_reads: a read of %s hangs\n", getenv("QC_HANG_READS_FILE"));
         fflush(stderr);
         for (;;) pause();  // a signal wakes it only to wait again: the read never returns
