@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,7 @@ import pytest
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
-
-
-def _wait(predicate: Callable[[], object], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.05)
-    return bool(predicate())
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("detector", ["python", "native"])
@@ -51,14 +44,14 @@ def test_failed_detector_status_writes_are_one_warning_a_streak_counted_and_show
         raise
     log = log_path.read_text
     try:
-        assert _wait(status.is_file, 30), log()
+        assert wait_until(status.is_file, 30), log()
         # The outbox takes no new name, and the file is gone: no write can make it again, nor rewrite it in place.
         outbox.chmod(0o500)
         status.unlink()
-        assert _wait(lambda: "status: cannot write" in log(), 30), log()
+        assert wait_until(lambda: "status: cannot write" in log(), 30), log()
         time.sleep(2.5)  # the next write (every 2 s) fails too: a streak
         outbox.chmod(0o700)
-        assert _wait(lambda: "status: writing outbox/detector-status.json again" in log(), 30), log()
+        assert wait_until(lambda: "status: writing outbox/detector-status.json again" in log(), 30), log()
         failed = json.loads(status.read_text())["status_write_failures"]
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                timeout=30)

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.native_build import native_detector
 from tests.test_camera_open import PATH_TOO_LONG
+from tests.waiting import wait_until
 
 ELLIPSIS = "\u2026"
 
@@ -72,14 +72,6 @@ def _status(path: Path) -> dict:
         return {}
 
 
-def _wait(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
 
 def _failed(camera: dict) -> bool:
     return bool((camera.get("loops") or {}).get("capture", {}).get("errors"))
@@ -113,7 +105,7 @@ def test_a_camera_that_cannot_be_opened_with_a_100_kb_fault_still_sends_its_whol
             with uploader.lock:
                 sent = any(_faulty(c) for c in uploader.cameras)
             return sent and _faulty(_status(status_path).get("cameras", {}).get("cam0", {}))
-        said_in_time = _wait(failing_and_said, 20)
+        said_in_time = wait_until(failing_and_said, 20)
         with uploader.lock:
             sent = list(uploader.cameras)
         camera = _status(status_path).get("cameras", {}).get("cam0", {})
@@ -155,7 +147,7 @@ def test_an_uploaders_long_multi_line_pause_reason_is_one_bounded_line_in_the_li
     process = subprocess.Popen([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
                                env=_env(endpoint), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        said = _wait(lambda: _status(status_path).get("link", {}).get("last_error"), 20)
+        said = wait_until(lambda: _status(status_path).get("link", {}).get("last_error"), 20)
         link = _status(status_path).get("link", {})
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=_env(endpoint), capture_output=True,
                                text=True, timeout=30)
@@ -185,7 +177,7 @@ def test_a_camera_fault_from_a_config_path_with_a_line_break_is_one_line_cut_wit
     process = subprocess.Popen([*command, "--config", "quickcam.toml", "--seconds", "30"], cwd=tmp_path,
                                env=_env(endpoint), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        said = _wait(lambda: _status(status_path).get("cameras", {}).get("cam0", {}).get("fault"), 20)
+        said = wait_until(lambda: _status(status_path).get("cameras", {}).get("cam0", {}).get("fault"), 20)
         camera = _status(status_path)["cameras"]["cam0"]
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=_env(endpoint), capture_output=True,
                                text=True, timeout=30)

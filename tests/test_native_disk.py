@@ -31,6 +31,7 @@ import pytest
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.native_build import native_detector
 from tests.tmpfs import fill, tmpfs
+from tests.waiting import wait_until
 
 
 @contextmanager
@@ -63,14 +64,6 @@ def _camera(outbox: Path) -> dict:
         return {}
 
 
-def _wait(predicate: Callable[[], object], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
 
 @pytest.mark.realtime
 @pytest.mark.parametrize(("disk", "words"), [(_full_disk, "DISK FULL"), (_unwritable, "OUTBOX NOT WRITABLE")],
@@ -87,13 +80,13 @@ def test_the_native_detector_holds_footage_on_a_refusing_disk_says_so_and_record
                                 stderr=log_file)
         log = log_path.read_text
         try:
-            assert _wait(lambda: "demo scene clock starts" in log() and _camera(outbox), 15), log()
+            assert wait_until(lambda: "demo scene clock starts" in log() and _camera(outbox), 15), log()
             scene_t0 = int(re.search(r"demo scene clock starts at (\d+) ms", log()).group(1)) / 1000
             assert time.time() < scene_t0 + 3.5, "too slow to make the disk refuse writes before the first walk"
             refuse()
 
             # The walk, with the disk refusing: detected, its snapshot held, recording stepped down, and said.
-            assert _wait(lambda: _camera(outbox).get("state") == "degraded", 20), log()[-3000:]
+            assert wait_until(lambda: _camera(outbox).get("state") == "degraded", 20), log()[-3000:]
             camera = _camera(outbox)  # rewritten in place: the disk takes no new copy
             # the onset snapshot (and the newest one if the walk grew): the event's first picture is never given up
             # Held behind the snapshot, finished segments wait in staging; a failed segment write steps down.
@@ -108,12 +101,12 @@ def test_the_native_detector_holds_footage_on_a_refusing_disk_says_so_and_record
 
             freed_at, before = time.monotonic(), len(log())
             allow()
-            assert _wait(lambda: "written from memory" in log()[before:], 10), log()[-3000:]
+            assert wait_until(lambda: "written from memory" in log()[before:], 10), log()[-3000:]
             resume_s = time.monotonic() - freed_at  # a probe every 0.5 s; the log's clock has only seconds
             assert resume_s <= 2.0, f"held footage written {resume_s:.2f} s after the disk took writes again"
             if "full recording," not in camera["fault"]:  # it had stepped down: back to full recording
-                assert _wait(lambda: "the disk takes writes again; full recording resumes" in log()[before:], 30), \
-                    log()[-3000:]
+                resumed = "the disk takes writes again; full recording resumes"
+                assert wait_until(lambda: resumed in log()[before:], 30), log()[-3000:]
             journal = [json.loads(line) for line in (outbox / "produced.jsonl").read_text().splitlines()]
             event = journal[0]["event"]
             assert journal[0]["type"] == "snapshot" and journal[0]["seq"] == 0, journal  # the onset, held, first
@@ -123,8 +116,8 @@ def test_the_native_detector_holds_footage_on_a_refusing_disk_says_so_and_record
                 headers = [msgpack.unpackb(path.read_bytes()) for path in outbox.glob("*.hdr")]
                 return any(h["type"] == "segment" and h["event"] == event and h["width"] == 640 for h in headers)
 
-            assert _wait(full_segment, 30), log()[-3000:]
-            assert _wait(lambda: _camera(outbox).get("state") == "ok", 30), _camera(outbox)
+            assert wait_until(full_segment, 30), log()[-3000:]
+            assert wait_until(lambda: _camera(outbox).get("state") == "ok", 30), _camera(outbox)
             assert _camera(outbox)["fault"] == ""
             assert proc.poll() is None
             assert not list((outbox / ".staging").glob("probe-*"))

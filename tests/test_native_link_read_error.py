@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,9 +28,9 @@ from quickcam.uploader.cli import detector_line
 from tests.fakes.shims import preload_shim
 from tests.native_build import native_detector
 from tests.pipeline import QUICK_DEMO, Pipeline
+from tests.waiting import wait_until
 
 FAILING_READS = 3
-
 
 
 @pytest.mark.slow
@@ -83,14 +81,6 @@ def _link_status(outbox: Path) -> dict:
         return {}  # not written yet, or caught mid-replace
 
 
-def _wait(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
-
 
 @pytest.mark.slow
 @pytest.mark.beside_others  # every wait polled, the uploader running throughout: no time bound
@@ -110,9 +100,9 @@ def test_a_native_outbox_item_that_never_reads_holds_up_nothing_behind_it_and_is
             pipe.output("detector")[-3000:]
         bad = Path(re.search(r"fail_reads: every read of (\S+) fails", pipe.output("detector")).group(1))
         # The items behind it leave while it stays, whole, in the outbox; the link shows it standing.
-        assert _wait(lambda: _link_status(outbox).get("acked", 0) >= 1, 60), pipe.output("detector")[-3000:]
+        assert wait_until(lambda: _link_status(outbox).get("acked", 0) >= 1, 60), pipe.output("detector")[-3000:]
         assert pipe.wait_for("detector", " recorded in ", 60), pipe.output("detector")[-3000:]
-        assert _wait(lambda: {p.name for p in outbox.glob("*.bin")} == {bad.name}, 60), \
+        assert wait_until(lambda: {p.name for p in outbox.glob("*.bin")} == {bad.name}, 60), \
             (sorted(p.name for p in outbox.glob("*.bin")), pipe.output("detector")[-3000:])
         link = _link_status(outbox)
         assert link["unreadable"] == 1 and link["error_cleared_at"] == 0, link
@@ -122,7 +112,7 @@ def test_a_native_outbox_item_that_never_reads_holds_up_nothing_behind_it_and_is
         healed.touch()
         assert pipe.wait_drained(90), pipe.output("detector")[-3000:]
         assert detector.poll() is None, pipe.output("detector")[-3000:]
-        assert _wait(lambda: _link_status(outbox).get("error_cleared_at", 0) > 0, 30), _link_status(outbox)
+        assert wait_until(lambda: _link_status(outbox).get("error_cleared_at", 0) > 0, 30), _link_status(outbox)
         assert pipe.stop("detector") == 0
         pipe.stop("uploader")
     finally:

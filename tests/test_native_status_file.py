@@ -15,18 +15,11 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import private_endpoint
 from tests.native_build import native_detector
-
-
-def _wait(predicate: Callable[[], object], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.05)
-    return bool(predicate())
+from tests.waiting import wait_until
 
 
 def test_the_native_status_write_says_why_it_failed_and_moves_a_directory_in_its_way_aside(
@@ -41,13 +34,13 @@ def test_the_native_status_write_says_why_it_failed_and_moves_a_directory_in_its
                                 stdout=log_file, stderr=log_file)
     log = log_path.read_text
     try:
-        assert _wait(status.is_file, 10), log()
+        assert wait_until(status.is_file, 10), log()
         # The outbox refuses new names (the detector without CAP_DAC_OVERRIDE), and a directory takes the file's place.
         outbox.chmod(0o500)
         status.unlink()
         status.mkdir()
         (status / "someones-file").write_text("kept")
-        assert _wait(lambda: "status: cannot write" in log(), 30), log()
+        assert wait_until(lambda: "status: cannot write" in log(), 30), log()
         line = next(line for line in log().splitlines() if "status: cannot write" in line)
         # the reason; "a directory stands …" unless the detector wrote between the test's unlink and mkdir
         assert re.search(r'msg="status: cannot write outbox/detector-status.json \((a directory stands at '
@@ -55,7 +48,7 @@ def test_the_native_status_write_says_why_it_failed_and_moves_a_directory_in_its
                          r'will show this detector as stale until it can"$', line), line
 
         outbox.chmod(0o700)
-        assert _wait(status.is_file, 30), log()
+        assert wait_until(status.is_file, 30), log()
         assert json.loads(status.read_text())["running"] is True
         moved = list(outbox.glob("detector-status.json.replaced-*"))
         assert len(moved) == 1 and (moved[0] / "someones-file").read_text() == "kept", list(outbox.iterdir())
@@ -84,7 +77,7 @@ def test_directories_at_both_the_native_status_file_and_its_part_are_moved_aside
                                 stdout=log_file, stderr=log_file)
     log = log_path.read_text
     try:
-        assert _wait(lambda: "moved it to" in log() or "status: cannot write" in log(), 10), log()
+        assert wait_until(lambda: "moved it to" in log() or "status: cannot write" in log(), 10), log()
         time.sleep(0.2)  # both lines of the same write
         assert "status: cannot write" not in log(), log()
         assert (outbox / "detector-status.json").is_file(), list(outbox.iterdir())

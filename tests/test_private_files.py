@@ -10,7 +10,6 @@ import io
 import os
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from quickcam.common.cryptofile import Keyring, decrypt, read_header
 from quickcam.common.doctor import check_private_paths
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
+from tests.waiting import wait_until
 
 # Made by the test itself, not by a quickcam process.
 TEST_MADE = {"tokens.env", "detector.out", "uploader.out", "decrypt.out"}
@@ -46,14 +46,6 @@ def _wide(root: Path) -> list[str]:
     return found
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
-
 
 @pytest.mark.slow
 @pytest.mark.beside_others  # polls for footage with a generous deadline; checks file modes, not times
@@ -63,7 +55,7 @@ def test_processes_started_with_umask_022_create_every_path_owner_only(tmp_path:
         pipe.start("uploader")
         pipe.start("detector")
         # The demo walker enters at 4 s: wait for footage in the outbox and in storage.
-        assert _wait(lambda: len(pipe.produced()) >= 2 and pipe.stored(), 60), pipe.output("detector")[-2000:]
+        assert wait_until(lambda: len(pipe.produced()) >= 2 and pipe.stored(), 60), pipe.output("detector")[-2000:]
         assert pipe.stop("detector") == 0
         assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
         assert pipe.stop("uploader") == 0
@@ -87,7 +79,7 @@ def test_each_uploader_run_uploads_only_the_log_lines_not_uploaded_before(tmp_pa
     try:
         for run in range(3):
             pipe.start("uploader")  # its output file keeps every run: wait for this run's line
-            assert _wait(lambda run=run: pipe.output("uploader").count("receiver: listening") > run, 30), \
+            assert wait_until(lambda run=run: pipe.output("uploader").count("receiver: listening") > run, 30), \
                 pipe.output("uploader")
             assert pipe.stop("uploader") == 0, f"run {run}: {pipe.output('uploader')[-2000:]}"
     finally:
@@ -135,4 +127,3 @@ def test_doctor_names_folders_other_users_can_read_with_the_chmod_fix(tmp_path: 
     (tmp_path / "spool").chmod(0o700)
     (tmp_path / "run.uploader.log").chmod(0o600)
     assert check_private_paths(config).ok
-

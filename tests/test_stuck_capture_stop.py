@@ -31,6 +31,7 @@ from tests.fakes.h264 import write_h264
 from tests.fakes.shims import preload_shim
 from tests.native_build import native_detector
 from tests.pipeline import Pipeline
+from tests.waiting import wait_until
 
 CLIP_S = 12.0
 FPS = 10.0
@@ -42,12 +43,6 @@ BITRATE = 2_000_000
 def _segments(pipe: Pipeline) -> set[str]:
     return {row["id"] for row in pipe.produced() if row["type"] == "segment"}
 
-
-def _wait(check, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return check()
 
 
 @pytest.mark.slow
@@ -67,7 +62,7 @@ def test_a_capture_stuck_in_a_read_at_the_stop_is_given_up_its_open_segment_stor
         process = pipe.start("detector", env={"LD_PRELOAD": str(shim), "QC_HANG_READS_FILE": str(clip.resolve()),
                                               "QC_HANG_READS_WHEN": str(hang)})
         # The event runs and is recorded: a segment of it committed, then the disk under the file stops answering.
-        assert _wait(lambda: _segments(pipe), 60), pipe.output("detector")[-3000:]
+        assert wait_until(lambda: _segments(pipe), 60), pipe.output("detector")[-3000:]
         hang.touch()
         assert pipe.wait_for("detector", "hang_reads: a read of", 30), pipe.output("detector")[-3000:]
         time.sleep(1.0)  # the frames read before the hang reach the recorder; no segment is cut without new frames

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,7 @@ import pytest
 
 from quickcam.detector.status_file import StatusFileWriter
 from tests.own_logs import own_records
-
-
-def _wait(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.02)
-    return bool(predicate())
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("name", ["detector-status.json", "detector-status.json.part"])
@@ -46,7 +39,7 @@ def test_a_directory_in_the_status_files_way_is_moved_aside_kept_and_the_status_
     writer.start()
     try:
         # written, and a few intervals later still a file that readers parse
-        assert _wait(lambda: len(writes) > 3 and path.is_file(), 30), list(tmp_path.iterdir())
+        assert wait_until(lambda: len(writes) > 3 and path.is_file(), 30), list(tmp_path.iterdir())
         assert json.loads(path.read_text())["running"] is True
     finally:
         writer.stop()
@@ -78,7 +71,7 @@ def test_directories_at_both_the_status_file_and_its_temporary_name_are_moved_as
     caplog.set_level(logging.INFO, logger="quickcam.detector.status_file")
     writer.start()
     try:
-        assert _wait(lambda: len(writes) >= 1 and path.is_file(), 30), list(tmp_path.iterdir())
+        assert wait_until(lambda: len(writes) >= 1 and path.is_file(), 30), list(tmp_path.iterdir())
         assert json.loads(path.read_text()) == {"running": True, "writes": 1, "status_write_failures": 0}  # the first
     finally:
         writer.stop()

@@ -14,15 +14,7 @@ from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.supervise import Supervisor
 from quickcam.detector.sources import DemoSource, Walk
 from tests.detector.fakes import T0_NS, ScriptedSource, camera_config, header, journal, pipeline_for, run
-
-
-def _wait(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from tests.waiting import wait_until
 
 
 def test_a_detection_error_is_logged_once_counted_and_the_loop_restarts_with_the_event_recorded(
@@ -73,11 +65,11 @@ def test_status_says_stalled_not_ok_while_a_loop_has_not_moved_for_three_frame_i
     pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), source, stop)
     pipeline.start()
     try:
-        assert _wait(lambda: source.position >= 20)
-        assert _wait(lambda: pipeline.status()["state"] == "stalled", 30), pipeline.status()
+        assert wait_until(lambda: source.position >= 20)
+        assert wait_until(lambda: pipeline.status()["state"] == "stalled", 30), pipeline.status()
         assert "capture loop stalled" in pipeline.status()["fault"]
         source.release.set()
-        assert _wait(lambda: pipeline.status()["state"] == "ok", 30), pipeline.status()
+        assert wait_until(lambda: pipeline.status()["state"] == "ok", 30), pipeline.status()
     finally:
         source.release.set()
         stop.set()
@@ -95,9 +87,9 @@ def test_a_loop_that_keeps_failing_is_restarted_with_growing_backoff_and_reporte
 
     loop = supervisor.add("recording", broken)
     supervisor.start()
-    assert _wait(lambda: len(calls) >= 2, 30)
+    assert wait_until(lambda: len(calls) >= 2, 30)
     assert "recording loop failing (OSError: four times" in supervisor.problems()[0]
-    assert _wait(lambda: supervisor.finished, 10)
+    assert wait_until(lambda: supervisor.finished, 10)
     gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
     assert gaps[-1] > 2 * gaps[0]  # backoff grows
     assert loop.errors == 4 and loop.finished and "four times" in loop.last_error
@@ -208,7 +200,7 @@ def test_a_live_camera_whose_capture_loop_throws_mid_event_commits_the_event_at_
     pipeline = pipeline_for(camera_config(tmp_path), Outbox(tmp_path), source, stop)
     pipeline.start()
     try:
-        assert _wait(lambda: any(header(tmp_path, row["id"])["final"] for row in journal(tmp_path)
+        assert wait_until(lambda: any(header(tmp_path, row["id"])["final"] for row in journal(tmp_path)
                                  if row["type"] == "segment"), 10), journal(tmp_path)
         assert pipeline.status()["state"] == "lost" and source.position == 41  # still gone
     finally:

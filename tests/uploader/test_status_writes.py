@@ -12,18 +12,11 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from quickcam.common.cryptofile import SymmetricKey
 from tests.conftest import QUICKCAM, private_endpoint
-
-
-def _wait(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.05)
-    return bool(predicate())
+from tests.waiting import wait_until
 
 
 def test_failed_status_writes_are_one_warning_a_streak_counted_and_shown_by_quickcam_status(
@@ -40,15 +33,15 @@ def test_failed_status_writes_are_one_warning_a_streak_counted_and_shown_by_quic
                                 stdout=log_file, stderr=subprocess.STDOUT)
     log = log_path.read_text
     try:
-        assert _wait(lambda: status.is_file() and "receiver: listening" in log(), 30), log()
+        assert wait_until(lambda: status.is_file() and "receiver: listening" in log(), 30), log()
         # state/ takes no new file (the ledger's WAL files exist already), and the status file is gone: no write
         # can make it again, nor rewrite it in place (common/durable.py).
         state.chmod(0o500)
         status.unlink()
-        assert _wait(lambda: "receiver: cannot write" in log(), 30), log()
+        assert wait_until(lambda: "receiver: cannot write" in log(), 30), log()
         time.sleep(2.5)  # a streak of a few housekeeping seconds
         state.chmod(0o700)
-        assert _wait(lambda: "receiver: writing state/status.json again" in log(), 30), log()
+        assert wait_until(lambda: "receiver: writing state/status.json again" in log(), 30), log()
         failed = json.loads(status.read_text())["counters"]["status_write_failures"]
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                timeout=30)

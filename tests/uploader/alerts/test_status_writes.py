@@ -21,13 +21,7 @@ from quickcam.common.health import written_stamp
 from quickcam.uploader.alerts.service import STATUS_FILE, AlertService
 from quickcam.uploader.cli import alert_lines
 from tests.own_logs import own_records
-
-
-def _wait(predicate, seconds: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.05)
-    return bool(predicate())
+from tests.waiting import wait_until
 
 
 def _service(tmp_path: Path) -> AlertService:
@@ -47,13 +41,13 @@ def test_failed_status_writes_are_one_warning_a_streak_counted_and_shown_by_quic
     caplog.set_level(logging.DEBUG, logger="quickcam.uploader.alerts.service")
     service.start()  # the rules thread writes the status every second
     try:
-        assert _wait(status.is_file, 10)
+        assert wait_until(status.is_file, 10)
         state.rename(tmp_path / "state.away")  # a file where the state folder goes: every write fails
         state.write_text("not a folder")
-        assert _wait(lambda: service.counters["status_write_failures"] >= 3, 10), service.counters
+        assert wait_until(lambda: service.counters["status_write_failures"] >= 3, 10), service.counters
         state.unlink()
         (tmp_path / "state.away").rename(state)
-        assert _wait(lambda: any(r.getMessage().startswith(f"alerts: writing {status} again")
+        assert wait_until(lambda: any(r.getMessage().startswith(f"alerts: writing {status} again")
                                  for r in caplog.records), 5)
     finally:
         service.stop()
@@ -83,7 +77,7 @@ def test_a_directory_in_the_alerts_status_files_way_is_moved_aside_kept_and_the_
     umask = os.umask(0o022)  # a shell's: the file is private all the same
     try:
         service.start()
-        assert _wait(status.is_file, 10), list(state.iterdir())
+        assert wait_until(status.is_file, 10), list(state.iterdir())
     finally:
         service.stop()
         os.umask(umask)
