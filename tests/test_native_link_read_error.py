@@ -33,19 +33,21 @@ from tests.waiting import wait_until
 FAILING_READS = 3
 
 
+def _failing_reads(tmp_path: Path, **mode: str) -> dict[str, str]:
+    """The detector's environment in which reads of its outbox payloads fail as ``mode`` says (``fail_reads.c``)."""
+    return {"LD_PRELOAD": str(preload_shim("fail_reads", tmp_path)),
+            "QC_FAIL_READS_DIR": str((tmp_path / "outbox").resolve()), "QC_FAIL_READS_SUFFIX": ".bin", **mode}
+
+
 @pytest.mark.slow
 @pytest.mark.beside_others  # every wait polled, the uploader running throughout: no time bound
 def test_a_native_outbox_payload_that_fails_to_read_is_logged_once_shown_retried_and_still_arrives(
         tmp_path: Path) -> None:
-    binary = native_detector()
-    shim = preload_shim("fail_reads", tmp_path)
-    pipe = Pipeline(tmp_path, detector=[str(binary)], **QUICK_DEMO)
+    pipe = Pipeline(tmp_path, detector=[str(native_detector())], **QUICK_DEMO)
     outbox = tmp_path / "outbox"
     try:
         pipe.start_uploader_listening()
-        detector = pipe.start("detector", env={
-            "LD_PRELOAD": str(shim), "QC_FAIL_READS_DIR": str(outbox.resolve()), "QC_FAIL_READS_SUFFIX": ".bin",
-            "QC_FAIL_READS_COUNT": str(FAILING_READS)})
+        detector = pipe.start("detector", env=_failing_reads(tmp_path, QC_FAIL_READS_COUNT=str(FAILING_READS)))
         assert pipe.wait_for("detector", f"fail_reads: read {FAILING_READS} of", 60), pipe.output("detector")[-3000:]
         # The first walk's event, whole, and the link working again after the failures.
         assert pipe.wait_for("detector", " recorded in ", 60), pipe.output("detector")[-3000:]
@@ -81,21 +83,17 @@ def _link_status(outbox: Path) -> dict:
         return {}  # not written yet, or caught mid-replace
 
 
-
 @pytest.mark.slow
 @pytest.mark.beside_others  # every wait polled, the uploader running throughout: no time bound
 def test_a_native_outbox_item_that_never_reads_holds_up_nothing_behind_it_and_is_sent_once_it_reads(
         tmp_path: Path) -> None:
     # Before, the link started again on the error and met the same item first each time: nothing behind it left.
-    binary = native_detector()
-    shim = preload_shim("fail_reads", tmp_path)
-    pipe = Pipeline(tmp_path, detector=[str(binary)], **QUICK_DEMO)
+    pipe = Pipeline(tmp_path, detector=[str(native_detector())], **QUICK_DEMO)
     outbox, healed = tmp_path / "outbox", tmp_path / "disk-came-back"
     try:
         pipe.start_uploader_listening()
-        detector = pipe.start("detector", env={
-            "LD_PRELOAD": str(shim), "QC_FAIL_READS_DIR": str(outbox.resolve()), "QC_FAIL_READS_SUFFIX": ".bin",
-            "QC_FAIL_READS_ONE": "1", "QC_FAIL_READS_HEALED": str(healed)})
+        detector = pipe.start("detector", env=_failing_reads(tmp_path, QC_FAIL_READS_ONE="1",
+                                                             QC_FAIL_READS_HEALED=str(healed)))
         assert pipe.wait_for("detector", "the disk refuses to read it; check the disk", 90), \
             pipe.output("detector")[-3000:]
         bad = Path(re.search(r"fail_reads: every read of (\S+) fails", pipe.output("detector")).group(1))
