@@ -23,6 +23,7 @@ from quickcam.common.curve import CurveKeys, load_public_key, load_secret_key, w
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import QUICKCAM, REPO, end_context, free_port
+from tests.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.pipeline import Pipeline
@@ -180,15 +181,6 @@ def snapshots_to_uploader(pipe: Pipeline, count: int) -> Client:
         client.close()
         raise
     return client
-
-
-def wait_until(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 # -- keys ------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ import zmq
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM, free_port
 from tests.pipeline import QUICK_DEMO, Pipeline, spool_file_problems
-from tests.test_curve import Client, allow, client_keys, keygen, snapshot, wait_until
+from tests.test_curve import Client, allow, client_keys, keygen, snapshot
+from tests.waiting import wait_until
 
 
 @pytest.fixture

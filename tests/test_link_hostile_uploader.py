@@ -23,7 +23,8 @@ from quickcam.detector.link import MAX_REPLY_BYTES, UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import end_context, private_endpoint
 from tests.own_logs import own_records
-from tests.test_curve import snapshot, wait_until
+from tests.test_curve import snapshot
+from tests.waiting import wait_until
 
 ITEMS = 3
 FLOOD = 300

@@ -24,7 +24,8 @@ from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer, credit
-from tests.test_curve import running_uploader, snapshot, wait_until
+from tests.test_curve import running_uploader, snapshot
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.realtime  # silences and the shutdown's wait are measured on the wall clock
 

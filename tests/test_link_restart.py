@@ -19,7 +19,8 @@ import pytest
 from quickcam.common.config import LinkConfig
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox, OutboxItem
-from tests.test_curve import running_uploader, snapshot, wait_until
+from tests.test_curve import running_uploader, snapshot
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.realtime  # a real uploader, waited for on the wall clock
 

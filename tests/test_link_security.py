@@ -21,7 +21,8 @@ import pytest
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM, free_port
 from tests.pipeline import QUICK_DEMO
-from tests.test_curve import Client, running_uploader, snapshot, stored_ids, wait_until
+from tests.test_curve import Client, running_uploader, snapshot, stored_ids
+from tests.waiting import wait_until
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="running an impostor as another user needs root")
 

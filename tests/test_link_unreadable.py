@@ -17,7 +17,8 @@ from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.status_file import link_status
 from quickcam.uploader.cli import detector_line
-from tests.test_curve import running_uploader, snapshot, wait_until
+from tests.test_curve import running_uploader, snapshot
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.realtime  # a real uploader, waited for on the wall clock
 

@@ -21,7 +21,7 @@ from quickcam.uploader.cli import detector_line
 from tests.conftest import private_endpoint
 from tests.detector.test_link_errors import _MutableUploader
 from tests.native_build import native_detector
-from tests.test_curve import wait_until
+from tests.waiting import wait_until
 
 
 def _status(path: Path) -> dict:

@@ -22,7 +22,7 @@ from quickcam.common import protocol
 from tests.conftest import private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.native_build import native_detector
-from tests.test_curve import wait_until
+from tests.waiting import wait_until
 
 IDLE_S = 2.0
 WALK_S = 4.0  # the demo's walker enters this long after the start (its scene clock starts at 14 s)

@@ -29,8 +29,8 @@ from tests.conftest import QUICKCAM
 from tests.fakes.h264 import write_h264
 from tests.native_build import native_detector
 from tests.pipeline import Pipeline
-from tests.test_curve import wait_until
 from tests.test_native_detector import _serve
+from tests.waiting import wait_until
 
 GOOD = {"dropped": 0, "fps": 10.0, "frames": 100, "state": "ok"}
 # The cases of tests/detector/test_status_header.py and a few more.

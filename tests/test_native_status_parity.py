@@ -28,7 +28,8 @@ from quickcam.uploader.cli import detector_line
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer
 from tests.native_build import native_detector
-from tests.test_curve import snapshot, wait_until
+from tests.test_curve import snapshot
+from tests.waiting import wait_until
 
 FLOOD = 120  # junk messages; a log line per hundred: 2 lines
 ITEMS = 3

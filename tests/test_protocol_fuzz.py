@@ -22,7 +22,8 @@ from quickcam.common.cryptofile import SymmetricKey
 from quickcam.detector.link import UploaderLink
 from quickcam.detector.outbox import Outbox
 from tests.conftest import private_endpoint
-from tests.test_curve import Client, Uploader, snapshot, stored_ids, wait_until
+from tests.test_curve import Client, Uploader, snapshot, stored_ids
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.one_worker  # its uploader and storm are module fixtures: set up once, on one worker
 

@@ -23,7 +23,8 @@ import pytest
 from tests.conftest import QUICKCAM
 from tests.fakes.dropbox_server import FakeDropbox, rate_limited
 from tests.pipeline import Pipeline
-from tests.test_curve import snapshots_to_uploader, wait_until
+from tests.test_curve import snapshots_to_uploader
+from tests.waiting import wait_until
 
 RETRY_AFTER_S = 2
 FAILING_AFTER_S = 3  # alerts.storage_failing_after_s: rate limited longer than this, the health check fails

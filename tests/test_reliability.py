@@ -33,7 +33,7 @@ from tests.conftest import QUICKCAM
 from tests.fakes import httpfake
 from tests.fakes.fault_proxy import HttpFaultProxy, s3_error
 from tests.pipeline import CLOSE_WALKS, QUICK_DEMO, FsspecStorage, Pipeline, RandomFaults, Timer, spool_file_problems
-from tests.test_curve import wait_until
+from tests.waiting import wait_until
 
 LONG = os.environ.get("QUICKCAM_SOAK") == "1"
 OUTAGE_S = 60.0 if LONG else 20.0

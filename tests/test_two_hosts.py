@@ -17,7 +17,8 @@ import pytest
 from quickcam.common.cryptofile import SymmetricKey
 from tests.conftest import QUICKCAM
 from tests.pipeline import QUICK_DEMO
-from tests.test_curve import Uploader, allow, curve_env, keygen, stored_ids, wait_until
+from tests.test_curve import Uploader, allow, curve_env, keygen, stored_ids
+from tests.waiting import wait_until
 
 UPLOADER_IP, DETECTOR_IP = "10.77.0.1", "10.77.0.2"
 

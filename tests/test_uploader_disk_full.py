@@ -17,8 +17,9 @@ import pytest
 
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
-from tests.test_curve import snapshots_to_uploader, wait_until
+from tests.test_curve import snapshots_to_uploader
 from tests.tmpfs import fill, tmpfs
+from tests.waiting import wait_until
 
 ITEMS = 3
 

@@ -23,7 +23,7 @@ from quickcam.detector.outbox import Outbox
 from quickcam.uploader.cli import detector_line
 from tests.conftest import private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer
-from tests.test_curve import wait_until
+from tests.waiting import wait_until
 
 
 class _MutableUploader(UploaderPeer):

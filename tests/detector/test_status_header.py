@@ -28,7 +28,8 @@ from quickcam.detector.outbox import Outbox
 from quickcam.detector.status_header import StatusHeaders, fit_camera_status
 from quickcam.uploader.cli import detector_line, relayed_lines
 from tests.own_logs import own_records
-from tests.test_curve import running_uploader, snapshot, wait_until
+from tests.test_curve import running_uploader, snapshot
+from tests.waiting import wait_until
 
 GOOD = {"state": "ok", "fps": 10.0, "frames": 100, "dropped": 0}
 

@@ -33,7 +33,8 @@ from quickcam.uploader.cli import relayed_lines
 from tests.detector.fakes import camera_config, journal
 from tests.fakes.h264 import probe, write_h264
 from tests.own_logs import own_records
-from tests.test_curve import running_uploader, stored_ids, wait_until
+from tests.test_curve import running_uploader, stored_ids
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.realtime  # a stream paced on the wall clock, a real uploader
 

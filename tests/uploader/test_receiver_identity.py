@@ -17,7 +17,8 @@ from quickcam.common.config import load_config
 from quickcam.common.cryptofile import Keyring, SymmetricKey, decrypt
 from quickcam.detector.doctor import check_uploader_link
 from quickcam.uploader.ledger import Item, Ledger
-from tests.test_curve import Client, running_uploader, wait_until
+from tests.test_curve import Client, running_uploader
+from tests.waiting import wait_until
 
 
 def _item(camera: str, item_id: str, payload: bytes) -> list[bytes]:

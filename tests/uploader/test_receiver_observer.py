@@ -15,7 +15,8 @@ from quickcam.common.config import load_config
 from quickcam.common.cryptofile import SymmetricKey
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.spool import Spool
-from tests.test_curve import Client, wait_until
+from tests.test_curve import Client
+from tests.waiting import wait_until
 
 
 def test_the_first_hello_of_a_connection_reaches_the_alerts_observer(workdir: Path, key: SymmetricKey) -> None:

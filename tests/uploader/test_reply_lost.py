@@ -16,7 +16,8 @@ from pathlib import Path
 
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM
-from tests.test_curve import Client, running_uploader, wait_until
+from tests.test_curve import Client, running_uploader
+from tests.waiting import wait_until
 
 STATUSES = 6000
 CAMERA = {"state": "ok", "fps": 15.0, "frames": 9, "dropped": 0}
