@@ -207,11 +207,16 @@ class Receiver:
         return (detector.name, detector.cameras) if detector else ("", frozenset())
 
     # -- replies -------------------------------------------------------------
-    def _reply(self, sock: zmq.Socket, peer: bytes, header: dict[str, Any]) -> None:
+    def _reply(self, sock: zmq.Socket, peer: bytes, header: dict[str, Any], *, leaving: bool = False) -> None:
+        """Send one answer; ``leaving``: the peer said it is stopping and closes at once (protocol section 9), so
+        an answer that finds it gone is the stop it announced, not an answer lost (not counted, not warned)."""
         frames = protocol.encode(protocol.Message(header))
         try:
             sock.send_multipart([peer, *frames], flags=zmq.NOBLOCK)
         except zmq.ZMQError as exc:
+            if leaving:
+                log.debug("receiver: the answer to a stopping detector's last status found it gone (%s)", exc)
+                return
             self.counters["reply_lost"] += 1
             lost = self.counters["reply_lost"]
             if lost % 100 == 1:  # the first, then one line a hundred: a flood of them is one line, not thousands
@@ -238,21 +243,21 @@ class Receiver:
                                "restart the uploader (footage waits in the detectors' outboxes until then)")
         log.error("receiver: %s", self.ledger_problem)
 
-    def _credit(self, sock: zmq.Socket, peer: bytes) -> None:
+    def _credit(self, sock: zmq.Socket, peer: bytes, *, leaving: bool = False) -> None:
         problem = self.ledger_problem or self.spool.room_problem()
         if problem:
             if self.counters["paused"] == 0 or self.counters["paused"] % 30 == 0:
                 log.warning("receiver: not accepting footage: %s", problem)
             self.counters["paused"] += 1
             self._reply(sock, peer, protocol.make_header(
-                "credit", messages=0, bytes=0, reason=problem, max_payload=self.max_payload))
+                "credit", messages=0, bytes=0, reason=problem, max_payload=self.max_payload), leaving=leaving)
             return
         if self.counters["paused"]:
             log.info("receiver: accepting footage again")
             self.counters["paused"] = 0
         self._reply(sock, peer, protocol.make_header(
             "credit", messages=min(self.config.uploader.credit_messages, protocol.MAX_CREDIT_MESSAGES),
-            bytes=int(self.config.uploader.credit_mb * (1 << 20)), max_payload=self.max_payload))
+            bytes=int(self.config.uploader.credit_mb * (1 << 20)), max_payload=self.max_payload), leaving=leaving)
 
     def _nack(self, sock: zmq.Socket, peer: bytes, ref: str, code: str, text: str) -> None:
         self.counters[f"nack_{code}"] += 1
@@ -311,7 +316,7 @@ class Receiver:
         if message.type == "status":
             record.status = header
             record.stopping = header.get("stopping") is True
-            self._credit(sock, peer)
+            self._credit(sock, peer, leaving=record.stopping)
             self._observe("status", only_allowed_cameras(header, limit))
         else:
             self._store(sock, ledger, peer, public_key, user, allowed, message)

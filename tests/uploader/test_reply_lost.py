@@ -14,6 +14,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import zmq
+
 from quickcam.common import protocol
 from tests.conftest import QUICKCAM
 from tests.test_curve import Client, running_uploader
@@ -46,3 +48,34 @@ def test_replies_a_detector_does_not_read_are_counted_and_shown_by_quickcam_stat
     counts = [int(re.search(r"; (\d+) answer\(s\) not sent so far \(quickcam status shows the count\)", line)[1])
               for line in warned]
     assert counts and counts == [1 + 100 * n for n in range(len(counts))], warned
+
+
+STOPS = 20
+
+
+def test_the_answer_to_a_detectors_last_status_is_not_a_lost_reply(workdir: Path) -> None:
+    """A detector that stops cleanly sends ``status`` with ``stopping: true`` and closes (protocol section 9): the
+    uploader's credit for it often finds the detector gone. That is the clean stop the detector announced, not an
+    answer lost: every clean stop put a warning in the uploader's log and a "reply(ies) could not be sent" line in
+    ``quickcam status``. Twenty detectors here stop as the real ones do (send, then close at once)."""
+    stopping = protocol.make_header("status", cameras={"cam0": CAMERA}, outbox_depth=0, stopping=True)
+    with running_uploader(workdir) as up:
+        for _ in range(STOPS):
+            client = Client(os.environ["QUICKCAM_LINK__ENDPOINT"])
+            try:
+                assert client.hello(["cam0"]).type == "credit"
+                client.sock.setsockopt(zmq.LINGER, 1000)  # as the detectors close: the status leaves, nothing is read
+                client.send(protocol.encode(protocol.Message(stopping)))
+            finally:
+                client.close()
+        # A message after the stops: once it is answered, every stop before it has been handled.
+        last = Client(os.environ["QUICKCAM_LINK__ENDPOINT"])
+        try:
+            assert last.hello(["cam0"]).type == "credit"
+        finally:
+            last.close()
+        closed = lambda: up.status().get("counters", {}).get("connections_closed", 0)  # noqa: E731
+        assert wait_until(lambda: closed() >= STOPS, 30), up.output()
+        counters = up.status().get("counters", {})
+    assert counters.get("reply_lost", 0) == 0, counters
+    assert "could not answer a detector" not in up.output(), up.output()
