@@ -239,7 +239,7 @@ class Outbox:
     def _journal(self, record: dict[str, Any]) -> None:
         """Append one line to produced.jsonl, whole or not at all (a full disk must not leave half a line)."""
         line = (json.dumps(record) + "\n").encode()
-        fd = os.open(self.root / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = self._open_journal()
         try:
             size = os.fstat(fd).st_size
             try:
@@ -250,6 +250,25 @@ class Outbox:
                 raise
         finally:
             os.close(fd)
+
+    def _open_journal(self) -> int:
+        """The journal, opened to append; a directory standing in its place is moved aside first.
+
+        A directory made where the journal was (it was moved away, then a ``mkdir`` by mistake) refused
+        every commit: each snapshot and segment was lost while it stood, the camera said ``ok`` (native)
+        or its recording loop failed with a traceback. Kept, beside, as ``common/durable.py`` does for a
+        status file; the journal begins again with the next item.
+        """
+        path, flags = self.root / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            return os.open(path, flags, 0o600)
+        except IsADirectoryError:
+            with self._lock:  # two cameras committing at once: one moves it
+                aside = move_aside(path) if path.is_dir() else None
+            if aside is not None:
+                log.error("outbox: a directory stood where the journal %s belongs; moved it to %s (its files kept) "
+                          "and began the journal again; recording goes on", path, aside.name)
+            return os.open(path, flags, 0o600)
 
     def load(self, message_id: str) -> tuple[dict[str, Any], bytes]:
         header = msgpack.unpackb((self.root / f"{message_id}.hdr").read_bytes())
