@@ -14,13 +14,22 @@ import fcntl
 import os
 from pathlib import Path
 
+from quickcam.common.config import ConfigError
+
 LOCK_NAME = ".lock"
 
 
 def hold_folder_lock(folder: Path) -> int | str:
-    """The lock's descriptor (keep it open), or the pid written by the process that holds it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    """The lock's descriptor (keep it open), or the pid written by the process that holds it.
+
+    A folder this process may not write in (read-only, another user's) is a ConfigError in the
+    native detector's words (it was a traceback): nothing could be kept there anyway.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot open {exc.filename or folder / LOCK_NAME}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

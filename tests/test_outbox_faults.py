@@ -175,3 +175,17 @@ def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_p
         # detector right after its SIGKILL on the same outbox.
     finally:
         pipe.close()
+
+
+def test_an_outbox_the_detector_may_not_write_in_at_start_is_one_line_not_a_traceback(
+        tmp_path: Path, as_a_user: list[str]) -> None:
+    # Read-only (a disk remounted ro, a ro bind mount) or another user's: the Python detector's start ended in a
+    # traceback on its lock file (`OSError: [Errno 30] Read-only file system: 'outbox/.lock'`); the native one said
+    # `cannot open outbox/.lock: Read-only file system` already (it makes the folder 0700 first, which its owner may,
+    # so this chmod does not stop it).
+    pipe = Pipeline(tmp_path)
+    (tmp_path / "outbox").mkdir(mode=0o500)
+    run = subprocess.run([*as_a_user, QUICKCAM, "detector", "--seconds", "5"], cwd=tmp_path, env=pipe.env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.stderr.splitlines()[-1] == "quickcam: cannot open outbox/.lock: Permission denied", run.stderr
