@@ -282,7 +282,7 @@ int run(const qc::Config& config, double seconds) {
             thread.join();
         }
     } join_on_throw{status_thread, status_stop};
-    // Wakes at --seconds, at a stop and when a camera's threads end; otherwise once per status interval.
+    // Wakes at --seconds, at a stop and when a camera's threads end (they poke g_stop), and not otherwise.
     auto all_done = [&] {
         return std::all_of(pipelines.begin(), pipelines.end(), [](const auto& p) { return p->finished(); });
     };
@@ -296,7 +296,7 @@ int run(const qc::Config& config, double seconds) {
             log::info("detector: every source has ended; stopping");
             break;
         }
-        g_stop.wait_for(end ? std::min(kStatusIntervalS, end - monotonic_s()) : kStatusIntervalS, all_done);
+        g_stop.wait_for(end ? end - monotonic_s() : 3600.0, all_done);
     }
     g_stop.set();
     log::info("detector: stopping; closing open segments");
