@@ -86,9 +86,18 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
     if log_file is not None:
         # One file per process: two processes rotating one file would race.
         log_file = log_file.with_name(f"{log_file.stem}.{process}{log_file.suffix}")
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = _LogFile(log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8",
-                           errors="backslashreplace")  # a path's bytes that are not UTF-8: \udcff, not a lost line
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = _LogFile(log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8",
+                               errors="backslashreplace")  # a path's bytes that are not UTF-8: \udcff, not a lost line
+        except OSError as exc:
+            # A file where its folder goes, a folder this user may not write in: it was a traceback, and the camera
+            # was not watched. The log matters less than the footage: stderr (the journal, docker logs) keeps it.
+            logging.getLogger(__name__).error(
+                "log: cannot write %s (%s%s); the log goes to stderr only: fix or change [logging] file", log_file,
+                f"{exc.filename}: " if exc.filename and Path(exc.filename) != log_file.absolute() else "",
+                exc.strerror or exc)
+            return None
         handler.setFormatter(LogfmtFormatter(process))
         root.addHandler(handler)
     return log_file

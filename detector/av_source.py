@@ -29,6 +29,7 @@ also has the ``Packet`` and ``StreamInfo`` the recorder gets).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -108,6 +109,10 @@ class AvSource:
 
         self.close()
         self.opened_ns = footage_ns()
+        # A named pipe, a device or a folder at a file source's path: FFmpeg's open of a pipe with no writer never
+        # returned, and the camera stayed `starting` with no fault (open_failure says "not a file", as cv_source)
+        if self.config.source == "file" and not os.path.isfile(self.config.path):
+            return False
         try:
             self.container = self._open_container()
         except (av.FFmpegError, OSError) as exc:

@@ -25,7 +25,6 @@ it lasts, and when it ends, and shown in ``quickcam status``.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ import msgpack
 
 from quickcam.common.config import ConfigError, RecordingConfig
 from quickcam.common.durable import atomic_write, move_aside
+from quickcam.common.folder_lock import hold_folder_lock
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ MIB = 1 << 20
 LOW_DISK_BYTES = 256 * MIB  # less free disk than this reduces new segments whatever the budget
 BUDGET_REMINDER_S = 60.0
 JOURNAL_NAME = "produced.jsonl"
-LOCK_NAME = ".lock"
 
 
 MAX_REDUCED_SEGMENT_S = 60.0
@@ -101,21 +100,13 @@ def lock_outbox(root: Path) -> int:
 
     A second detector started on the same outbox would discard the first one's open
     segment at its start-up as "left by a crash", and both would send, journal and
-    report the same items. The lock is an ``flock``, which the kernel drops however the
-    process ends (a SIGKILL leaves no stale lock). Raises ConfigError naming the holder.
+    report the same items (``common/folder_lock.py``). Raises ConfigError naming the holder.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise ConfigError(f"the outbox {root} is in use by another detector (pid {holder}); stop that one, or give "
-                          "each detector its own recording.outbox_dir") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
+    held = hold_folder_lock(root)
+    if isinstance(held, str):
+        raise ConfigError(f"the outbox {root} is in use by another detector (pid {held}); stop that one, or give "
+                          "each detector its own recording.outbox_dir")
+    return held
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -239,7 +230,7 @@ class Outbox:
     def _journal(self, record: dict[str, Any]) -> None:
         """Append one line to produced.jsonl, whole or not at all (a full disk must not leave half a line)."""
         line = (json.dumps(record) + "\n").encode()
-        fd = os.open(self.root / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = self._open_journal()
         try:
             size = os.fstat(fd).st_size
             try:
@@ -250,6 +241,25 @@ class Outbox:
                 raise
         finally:
             os.close(fd)
+
+    def _open_journal(self) -> int:
+        """The journal, opened to append; a directory standing in its place is moved aside first.
+
+        A directory made where the journal was (it was moved away, then a ``mkdir`` by mistake) refused
+        every commit: each snapshot and segment was lost while it stood, the camera said ``ok`` (native)
+        or its recording loop failed with a traceback. Kept, beside, as ``common/durable.py`` does for a
+        status file; the journal begins again with the next item.
+        """
+        path, flags = self.root / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            return os.open(path, flags, 0o600)
+        except IsADirectoryError:
+            with self._lock:  # two cameras committing at once: one moves it
+                aside = move_aside(path) if path.is_dir() else None
+            if aside is not None:
+                log.error("outbox: a directory stood where the journal %s belongs; moved it to %s (its files kept) "
+                          "and began the journal again; recording goes on", path, aside.name)
+            return os.open(path, flags, 0o600)
 
     def load(self, message_id: str) -> tuple[dict[str, Any], bytes]:
         header = msgpack.unpackb((self.root / f"{message_id}.hdr").read_bytes())

@@ -105,15 +105,24 @@ class StatusFileWriter:
         self._thread.start()
 
     def stop(self, join_s: float = 5.0) -> None:
-        """The thread's last write (at most ``join_s`` waited for), then one saying the detector is not running."""
+        """The thread's last write, saying the detector is not running, waited for at most ``join_s``.
+
+        The thread makes it, not the caller: a write stuck on a disk that stopped answering (a hung NFS
+        mount, a USB disk in a reset) holds that thread, never the stop, which goes on without it (said
+        once). Made by the caller, it held the process for as long as the disk did, past its budget.
+        """
         self._stop.set()
         self._thread.join(timeout=join_s)
-        self._write(running=False)
+        if self._thread.is_alive():
+            log.error("status: the write of %s has not returned %.0f s after the stop (a disk that stopped "
+                      "answering?); stopping without the last status (running: false): quickcam status shows "
+                      "this detector as stale", self.path, join_s)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._write(running=True)
             self._stop.wait(self.interval_s)
+        self._write(running=False)
 
     def _write(self, running: bool) -> None:
         try:

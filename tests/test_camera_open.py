@@ -249,3 +249,23 @@ def test_a_long_path_in_a_fault_is_cut_in_its_middle_never_inside_a_character(tm
     raw = (tmp_path / "outbox" / "detector-status.json").read_bytes()
     fault = json.loads(raw.decode("utf-8"))["cameras"]["cam0"]["fault"]  # strict: a split character raises
     assert fault == f"cannot open {middle_cut(str(video), PATH_SHOWN_MAX)} — no such file; check [camera] path", fault
+
+
+def test_a_named_pipe_as_a_video_file_is_not_a_file_in_one_line_not_an_open_that_never_returns(
+        tmp_path: Path, detector_command: list[str] | None) -> None:
+    # PyAV's open of a pipe no one writes to never returned: the Python detector's camera stayed `starting` with no
+    # fault until the health check's grace ran out, and a file for analysis was never done with. The native one, and
+    # the Python one's OpenCV source, refused it already.
+    pipe = tmp_path / "garage.mp4"
+    os.mkfifo(pipe)
+    env = _env(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(pipe),
+               QUICKCAM_CAMERA__REALTIME="false")
+    run = subprocess.run([*(detector_command or [QUICKCAM, "detector"])], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=90)  # no --seconds: it must end by itself
+    output = run.stdout + run.stderr
+    assert run.returncode == 3, output[-3000:]
+    assert (f"camera cam0: cannot open {pipe} — not a file; set [camera] path to a video file (not retried: a file "
+            "analysed as fast as possible, [camera] realtime = false, is read once)") in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["state"] == "failing" and "not a file" in camera["fault"], camera

@@ -192,8 +192,10 @@ def test_a_second_uploader_on_the_same_socket_is_one_line_and_the_first_keeps_se
 ) -> None:
     env = _scene(tmp_path, key.to_hex())
     with running_uploader(tmp_path, env) as first:
-        second = subprocess.run([QUICKCAM, "uploader", "--seconds", "1"], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=60)
+        # its own state folder: one shared with the first is refused first (uploader/test_app_folders.py)
+        second = subprocess.run([QUICKCAM, "uploader", "--seconds", "1"], cwd=tmp_path, capture_output=True, text=True,
+                                env={**env, "QUICKCAM_UPLOADER__STATE_DIR": "state2",
+                                     "QUICKCAM_UPLOADER__SPOOL_DIR": "spool2"}, timeout=60)
         line = _one_line_error(second)
         assert f"another uploader (pid {first.proc.pid}) already serves ipc://link/uploader.sock" in line
         client = Client(f"ipc://{tmp_path}/link/uploader.sock")

@@ -100,8 +100,8 @@ def test_the_native_detectors_threads_sleep_while_idle_a_new_item_leaves_at_once
         stopped_s = time.monotonic() - signalled
         peer.close()
     if idle_ended < WALK_S:  # measured before the walk began (a slow start may leave no idle window: not judged)
-        # about once a second for the link (it was 20 a second); the main thread once per status write, 2 s
-        # apart, with the write's own waits (it was 10 a second); the recorder not at all (10 a second)
+        # about once a second for the link (it was 20 a second); the main thread hardly (it was 10 a second, then
+        # once per status write: the status file has its own thread now); the recorder not at all (10 a second)
         assert wakeups["qc-link"] <= 4 * IDLE_S and wakeups["main"] <= 4 * IDLE_S, wakeups
         assert wakeups["recording-cam0"] <= 2, wakeups
     # SIGTERM during the walk: the event's open segment closed and acknowledged, within a few seconds

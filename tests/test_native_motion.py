@@ -45,6 +45,7 @@ from quickcam.detector.decode import halve_towards
 from quickcam.detector.motion.base import HOLD_S
 from tests.detector.test_clipped_white import SIZE as CLIPPED_SIZE
 from tests.detector.test_clipped_white import WALKS as CLIPPED_WALKS
+from tests.detector.test_clipped_white import branch_clip
 from tests.detector.test_clipped_white import clip as clipped_white_clip
 from tests.detector.test_flicker_person import ENTERS, SIZE, needs_vtest, person_clip
 from tests.native_build import native_detector
@@ -221,6 +222,18 @@ def test_the_native_motion_core_compares_a_figure_before_clipped_white_under_a_t
         assert all(v.motion for v in python[CLIPPED_WALKS:CLIPPED_WALKS + 3]), "Python sees him from his first frame"
     assert_same_verdicts(python, native)
     assert [v.lighting_blobs for v in python] == [v.lighting_blobs for v in native]
+
+
+def test_the_native_motion_core_leaves_out_a_shape_before_clipped_white_at_the_frames_edge_as_python_does() -> None:
+    # lighting.left_out gives back no piece touching the frame's edge (tests/detector/test_clipped_white.py): a
+    # branch swaying from the top edge before a clipped sky under a TV's light. A native core without its edge
+    # check sees motion on the branch's first frames, where Python sees none (checked by hand).
+    frames = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in branch_clip(at_edge=True)]
+    python = python_trace(frames, MotionConfig(), 10.0)
+    native = native_trace(native_detector(), frames, CLIPPED_SIZE, 10.0)
+
+    assert not any(v.motion for v in python[CLIPPED_WALKS:CLIPPED_WALKS + 20]), "Python leaves the branch out"
+    assert_same_verdicts(python, native)
 
 
 def test_the_native_motion_core_gives_pythons_verdicts_frame_by_frame_in_day_lamp_light_and_dark() -> None:

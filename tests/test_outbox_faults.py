@@ -103,6 +103,54 @@ def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_rea
         pipe.close()
 
 
+@pytest.mark.slow
+@pytest.mark.beside_others  # every wait polled (the uploader runs throughout), no bound on time
+def test_a_directory_put_in_place_of_the_journal_mid_event_is_moved_aside_and_nothing_recorded_after_is_lost(
+    tmp_path: Path, detector_command: list[str] | None,
+) -> None:
+    # Before, every commit failed on it while it stood: the Python detector's recording loop failed with a
+    # traceback (`IsADirectoryError`), the native one lost every segment and snapshot (`committing segment …
+    # failed (cannot open outbox/produced.jsonl: Is a directory)`) while its camera said `ok`.
+    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
+                    QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+    try:
+        pipe.start("uploader")
+        pipe.start("detector")
+        assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
+        event = re.search(r"motion, event (\w+) starts", pipe.output("detector")).group(1)
+        outbox = tmp_path / "outbox"
+        journal, gone = outbox / "produced.jsonl", tmp_path / "produced.gone.jsonl"
+        deadline = time.monotonic() + 20  # mid-event, once something of it is in the journal
+        while not any(row["event"] == event for row in _journal(outbox)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        journal.rename(gone)
+        journal.mkdir()
+        (journal / "someones-file").write_text("kept")
+
+        assert pipe.wait_for("detector", "a directory stood where the journal", 30), pipe.output("detector")[-3000:]
+        (aside,) = outbox.glob("produced.jsonl.replaced-*")
+        assert (aside / "someones-file").read_text() == "kept"
+        deadline = time.monotonic() + 15  # two segments of the event recorded after it are enough
+        while time.monotonic() < deadline:
+            after = [row for row in _journal(outbox) if row["event"] == event]
+            if len([row for row in after if row["type"] == "segment"]) >= 2:
+                break
+            time.sleep(0.2)
+        assert len([row for row in after if row["type"] == "segment"]) >= 2, pipe.output("detector")[-3000:]
+        assert pipe.stop("detector") == 0  # commits the open segment
+        assert pipe.wait_drained(60), f"missing after drain: {pipe.missing()}"
+        assert pipe.stop("uploader") == 0
+        output = pipe.output("detector")
+        assert output.count("a directory stood where the journal") == 1, output[-3000:]
+        assert "Traceback" not in output and "Is a directory" not in output, output[-3000:]
+        assert "frame(s) lost" not in output and "snapshot(s) failed" not in output, output[-3000:]
+        with open(journal, "a") as lines:  # the invariant over both journals
+            lines.writelines(gone.read_text())
+        pipe.check_invariant()
+    finally:
+        pipe.close()
+
+
 @pytest.mark.parametrize("second_kind", ["python", "native"])
 def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_path: Path, second_kind: str) -> None:
     # Before the lock, the second one discarded the first one's open segment as "left by a crash". The lock is
@@ -127,3 +175,17 @@ def test_a_second_detector_on_the_same_outbox_refuses_to_start_in_one_line(tmp_p
         # detector right after its SIGKILL on the same outbox.
     finally:
         pipe.close()
+
+
+def test_an_outbox_the_detector_may_not_write_in_at_start_is_one_line_not_a_traceback(
+        tmp_path: Path, as_a_user: list[str]) -> None:
+    # Read-only (a disk remounted ro, a ro bind mount) or another user's: the Python detector's start ended in a
+    # traceback on its lock file (`OSError: [Errno 30] Read-only file system: 'outbox/.lock'`); the native one said
+    # `cannot open outbox/.lock: Read-only file system` already (it makes the folder 0700 first, which its owner may,
+    # so this chmod does not stop it).
+    pipe = Pipeline(tmp_path)
+    (tmp_path / "outbox").mkdir(mode=0o500)
+    run = subprocess.run([*as_a_user, QUICKCAM, "detector", "--seconds", "5"], cwd=tmp_path, env=pipe.env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.stderr.splitlines()[-1] == "quickcam: cannot open outbox/.lock: Permission denied", run.stderr

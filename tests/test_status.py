@@ -179,6 +179,23 @@ def test_healthcheck_passes_while_a_process_here_is_running_and_fails_otherwise(
     assert _status(tmp_path, "--healthcheck").stdout.strip() == "healthy: uploader running"
 
 
+@pytest.mark.parametrize("text", ["[1, 2]", '{"running": "yes", "time": "x", "cameras": 5}',
+                                  '{"running": true, "time": 1e308, "cameras": {"cam0": 7}}',
+                                  '{"cameras": {"cam0": {"state": null}}, "outbox": [], "link": 3, "time": null}'])
+def test_a_status_file_of_valid_json_but_values_of_the_wrong_kind_is_one_line_not_a_traceback(
+        tmp_path: Path, text: str) -> None:
+    # A file written by another quickcam version, or by hand: quickcam status and its health check ended in a
+    # traceback (AttributeError, TypeError) instead of naming the file.
+    path = tmp_path / "outbox" / status_file.STATUS_FILE_NAME
+    path.parent.mkdir()
+    path.write_text(text)
+    for args in ((), ("--healthcheck",)):
+        run = _status(tmp_path, *args)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        (line,) = run.stderr.splitlines()
+        assert line.startswith("Error: cannot read ") and "outbox/detector-status.json" in line, line
+
+
 def _ledger_with(tmp_path: Path, count: int) -> Path:
     path = tmp_path / "state" / "ledger.sqlite3"
     ledger = Ledger(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import LOG_CONTENT_TYPE, Context, KeyFormatError, RecipientPublicKey, SymmetricKey
+from quickcam.common.folder_lock import hold_folder_lock
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
@@ -82,6 +83,10 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     key = encryption_key(secrets)
     backends = build_backends(config, secrets)
     state = folder(config.uploader.state_dir, "uploader.state_dir")
+    held = hold_folder_lock(state)  # one uploader per ledger, whatever its endpoint (common/folder_lock.py)
+    if isinstance(held, str):
+        raise ConfigError(f"the state folder {state} is in use by another uploader (pid {held}); stop that one, or "
+                          "give each uploader its own uploader.state_dir")
     folder(config.uploader.spool_dir, "uploader.spool_dir")
     ledger_path = state / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from quickcam.common.config import load_config
+from quickcam.common.config import Config, load_config
 from quickcam.common.health import ROLES, age_s, ago, check, liveness
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
@@ -73,9 +73,13 @@ def _read_json(path: Path) -> dict[str, Any]:
         except OSError as exc:
             raise click.ClickException(f"cannot read {path}: {exc}") from None
         try:
-            return json.loads(raw)  # UTF-8 (JSON's encoding); a bad byte is a ValueError too
+            status = json.loads(raw)  # UTF-8 (JSON's encoding); a bad byte is a ValueError too
         except ValueError as exc:
             problem = exc
+        else:
+            if isinstance(status, dict):
+                return status
+            problem = ValueError(f"JSON {type(status).__name__}, not a quickcam status (an object)")
         time.sleep(0.05)
     raise click.ClickException(f"cannot read {path}: {problem}")
 
@@ -307,6 +311,17 @@ def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
 def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float | None, role: str | None) -> None:
     """Show both sides: cameras, outbox, link, spool and the upload backlog per destination."""
     config = load_config(config_path)
+    try:
+        _status(config, as_json, wait, timeout_s, role)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a value of a kind no quickcam writes there
+        raise click.ClickException(
+            f"cannot read {config.uploader.state_dir / UPLOADER_STATUS_FILE} or "
+            f"{config.recording.outbox_dir / DETECTOR_STATUS_FILE}: a value of an unexpected kind "
+            f"({type(exc).__name__}: {exc}); damaged, or written by another quickcam version: its process rewrites "
+            "it every few seconds (if it stays so, restart that process)") from None
+
+
+def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, role: str | None) -> None:
     live = _read_json(config.uploader.state_dir / UPLOADER_STATUS_FILE)
     det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE)
     now = time.time()

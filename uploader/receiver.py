@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ from quickcam.common import endpoint as link_endpoint
 from quickcam.common import protocol
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.curve import server_keys
+from quickcam.common.durable import move_aside
 from quickcam.common.endpoint import is_loopback_endpoint
 from quickcam.common.health import written_stamp
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler, only_allowed_cameras
@@ -90,6 +92,7 @@ class Receiver:
         self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
         self.failing_destinations: Callable[[], list[dict[str, object]]] = list  # the shipper's (uploader/app.py)
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
+        self._socket_trouble = ""  # why the ipc socket's file, deleted under us, cannot be made again (said once)
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
         sock = ctx.socket(zmq.ROUTER)
@@ -165,6 +168,7 @@ class Receiver:
                     self._reload_allow_list_if_changed()
                     self._watch_detectors()
                     self._check_ledger(ledger)
+                    self._check_socket_file(sock)
                     self._write_status(ledger)
                     last_housekeeping = time.monotonic()
         finally:
@@ -223,6 +227,40 @@ class Receiver:
                 log.warning("receiver: could not answer a detector (%s: it has gone, or reads no answers); "
                             "%d answer(s) not sent so far (quickcam status shows the count); a detector still there "
                             "sends the message again", exc, lost)
+
+    def _check_socket_file(self, sock: zmq.Socket) -> None:
+        """Listen again on an ipc:// socket whose file was deleted (a clean-up of /tmp or /run, ``rm -rf`` of it).
+
+        The connections made before go on, but a detector that connects anew (restarted, or its connection
+        dropped) finds no file: it stayed ``NOT CONNECTED`` with its footage piling up in its outbox until the
+        uploader was restarted, and nothing was logged, nor red in the health check. Bound again, the folder
+        made again if it went too (0700), with the endpoint's lock; whatever else stands at the name is moved
+        aside, kept.
+        """
+        path = link_endpoint.ipc_path(self.endpoint)
+        if path is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                self._socket_trouble = ""
+                return
+        try:
+            link_endpoint.private_folder(self.endpoint)
+            if not (path.parent / link_endpoint.LOCK_NAME).exists():  # went with the folder: a second uploader
+                if self._lock is not None:  # would take the endpoint from under this one
+                    self._lock.release()
+                self._lock = link_endpoint.lock_endpoint(self.endpoint)
+            moved = f"; moved what stood there to {move_aside(path).name}" if os.path.lexists(path) else ""
+            sock.bind(self.endpoint)
+        except (OSError, ConfigError, zmq.ZMQError) as exc:
+            if not self._socket_trouble:
+                log.error("receiver: the socket file %s is gone and cannot be made again (%s); detectors that "
+                          "connect anew cannot reach the uploader: restart it", path, exc)
+            self._socket_trouble = str(exc)
+            return
+        self._socket_trouble = ""
+        log.error("receiver: the socket file %s was deleted while the uploader ran (a clean-up of its folder?); "
+                  "listening on it again%s. Keep the socket out of folders that are cleaned up", path, moved)
 
     def _check_ledger(self, ledger: Ledger) -> None:
         """A ledger deleted (or replaced) under us is written back, and footage waits in the detectors until a restart

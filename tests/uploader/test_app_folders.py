@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 from quickcam.common.cryptofile import SymmetricKey
-from tests.conftest import QUICKCAM, private_endpoint
+from tests.conftest import QUICKCAM, free_port, private_endpoint
+from tests.pipeline import Pipeline
 
 
 def test_a_file_where_an_uploader_folder_belongs_is_one_line_naming_it_not_a_traceback(tmp_path: Path) -> None:
@@ -31,3 +32,23 @@ def test_a_file_where_an_uploader_folder_belongs_is_one_line_naming_it_not_a_tra
         f"quickcam: {key}: {file} is a file, not a folder; move it aside (mv {file} {file}.old) or set {key} to "
         "another folder"], run.stderr
     assert (tmp_path / file).read_text() == "someone's"
+
+
+def test_a_second_uploader_on_the_same_state_folder_refuses_to_start_in_one_line(tmp_path: Path) -> None:
+    # Another endpoint, so the endpoint's lock does not stop it. Before, it ran: two shippers on one ledger and
+    # spool, each uploading what was due, the second reporting as failed what the first had uploaded (its spool
+    # file gone), both writing state/status.json (quickcam status showed `0 detector(s) connected` while one was).
+    pipe = Pipeline(tmp_path)
+    try:
+        pipe.start_uploader_listening()
+        second = subprocess.run(
+            [QUICKCAM, "uploader"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            env={**pipe.env, "QUICKCAM_LINK__ENDPOINT": f"tcp://127.0.0.1:{free_port()}",
+                 "QUICKCAM_LINK__ALLOW_PLAIN_TCP": "true"})
+        assert second.returncode == 2, second.stderr[-3000:]
+        assert second.stderr.splitlines()[-1] == (
+            f"quickcam: the state folder state is in use by another uploader (pid {pipe.procs['uploader'].pid}); "
+            "stop that one, or give each uploader its own uploader.state_dir"), second.stderr
+        assert pipe.procs["uploader"].poll() is None  # the first one runs on untouched
+    finally:
+        pipe.close()

@@ -234,9 +234,14 @@ int run(const qc::Config& config, double seconds) {
         } catch (const std::exception&) {
             // cannot make it: the write below fails and says so
         }
-        Value status = collect(running);
-        status["status_write_failures"] = Value::integer(status_write_failures);
-        StatusWrite written = write_status(status_path, status);
+        StatusWrite written;
+        try {
+            Value status = collect(running);
+            status["status_write_failures"] = Value::integer(status_write_failures);
+            written = write_status(status_path, status);
+        } catch (const std::exception& e) {  // a bug in collecting must not end the status thread (terminate)
+            written.error = e.what();
+        }
         // Counted, and said once a streak, in common/status_writes.py's words.
         if (!written.ok && !status_failing)
             log::warning("status: cannot write ", status_path, " (", written.error,
@@ -253,24 +258,37 @@ int run(const qc::Config& config, double seconds) {
     log::info("detector: watching ", pipelines.size(), " camera(s); outbox ", config.recording.outbox_dir);
     link.start();
     for (auto& p : pipelines) p->start();
-    // Wakes when the status file is due, at --seconds, at a stop and when a camera's threads end: idle, once
-    // per status interval (it polled every 100 ms).
+    // The status file is written by a thread of its own, every interval and once more at the end of the stop
+    // (running: false), as detector/status_file.py's: a write stuck on a disk that stopped answering (a hard NFS
+    // mount, a USB disk in a reset) holds that thread, never the main loop or the stop (which gives it
+    // kStatusCloseS). Written by the main loop, one such write kept the process from ever exiting.
+    qc::Stop status_stop;  // set after the link's stop, so that the last status is the drained outbox's
+    std::atomic<bool> status_ended{false};
+    std::thread status_thread([&] {
+        ::pthread_setname_np(::pthread_self(), "qc-status");
+        while (!status_stop) {
+            write(true);
+            status_stop.wait_for(kStatusIntervalS);
+        }
+        write(false);
+        status_ended = true;
+    });
+    struct JoinOnThrow {  // an exception out of the stop below must not destroy a joinable thread (terminate)
+        std::thread& thread;
+        qc::Stop& stop;
+        ~JoinOnThrow() {
+            if (!thread.joinable()) return;
+            stop.set();
+            thread.join();
+        }
+    } join_on_throw{status_thread, status_stop};
+    // Wakes at --seconds, at a stop and when a camera's threads end (they poke g_stop), and not otherwise.
     auto all_done = [&] {
         return std::all_of(pipelines.begin(), pipelines.end(), [](const auto& p) { return p->finished(); });
     };
-    using Clock = std::chrono::steady_clock;
-    const auto started = Clock::now();
-    const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kStatusIntervalS));
-    const auto end = seconds > 0 ? started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds))
-                                 : Clock::time_point::max();
-    auto next_status = started;
+    const double end = seconds > 0 ? monotonic_s() + seconds : 0;
     while (!g_stop) {
-        auto now = Clock::now();
-        if (now >= next_status) {
-            write(true);
-            next_status = now + interval;
-        }
-        if (now >= end) {
+        if (end && monotonic_s() >= end) {
             log::info("detector: --seconds elapsed; stopping");
             break;
         }
@@ -278,7 +296,7 @@ int run(const qc::Config& config, double seconds) {
             log::info("detector: every source has ended; stopping");
             break;
         }
-        g_stop.wait_for(std::chrono::duration<double>(std::min(next_status, end) - Clock::now()).count(), all_done);
+        g_stop.wait_for(end ? end - monotonic_s() : 3600.0, all_done);
     }
     g_stop.set();
     log::info("detector: stopping; closing open segments");
@@ -288,7 +306,16 @@ int run(const qc::Config& config, double seconds) {
     double drain_s = std::max(0.0, std::min(std::max(kShutdownDrainMinS, config.link.ack_timeout_s),
                                             kShutdownDrainMaxS - spent_s));
     left_behind = !link.stop(drain_s, kLinkCloseS) || left_behind;
-    write(false);
+    status_stop.set();
+    if (wait_until(monotonic_s() + kStatusCloseS, [&] { return status_ended.load(); })) {
+        status_thread.join();
+    } else {
+        status_thread.detach();
+        left_behind = true;
+        log::error("status: the write of ", status_path, " has not returned ", kStatusCloseS,
+                   " s after the stop (a disk that stopped answering?); stopping without the last status (running: "
+                   "false): quickcam status shows this detector as stale");
+    }
     auto [items, bytes] = outbox.depth();
     if (items)
         log::warning("detector: ", items, " item(s), ", bytes, " bytes not yet acknowledged; they stay in ",

@@ -213,6 +213,17 @@ void Outbox::commit_header(const Value& header) {
         os_fail(what, journal, code);
     };
     int fd = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0 && errno == EISDIR) {
+        // A directory made where the journal was refused every commit (each item lost, the camera `ok`): moved
+        // aside, kept, as outbox.py's _open_journal does; the journal begins again with this item.
+        std::string aside = journal + ".replaced-" + std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                         std::chrono::system_clock::now().time_since_epoch()).count());
+        if (::rename(journal.c_str(), aside.c_str()) == 0)
+            log::error("outbox: a directory stood where the journal ", journal, " belongs; moved it to ",
+                       fs::path(aside).filename().string(), " (its files kept) and began the journal again; recording "
+                       "goes on");
+        fd = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    }
     if (fd < 0) undo("cannot open", errno);
     off_t size = ::lseek(fd, 0, SEEK_END);
     std::string line = journal_line(header);
