@@ -217,8 +217,11 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
         sock.curve_secretkey = curve.secret
         sock.curve_publickey = curve.public
         sock.curve_serverkey = curve.server
+    # A refused connection (ZeroMQ's next try scheduled before any was made) means nothing listens there now:
+    # said at once, not after the whole wait that a silent address (a firewall, a frozen uploader) needs.
     monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                      | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                                      | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_CONNECT_RETRIED
+                                      | zmq.EVENT_CONNECTED)
     secure = ("with CURVE" if curve is not None else "private socket" if link.endpoint.startswith("ipc://")
               else "without CURVE")
     try:
@@ -235,6 +238,7 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
         poller.register(monitor, zmq.POLLIN)
         started = time.monotonic()
         deadline, next_hello = started + wait_s, 0.0
+        connected = False
         while (now := time.monotonic()) < deadline:
             if now >= next_hello:
                 # Never blocking: a refused CURVE handshake drops the connection, and a DEALER without one
@@ -245,6 +249,13 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
             ready = dict(poller.poll(int(min(deadline, next_hello) * 1000 - now * 1000) + 1))
             if monitor in ready:
                 event = recv_monitor_message(monitor)
+                if event["event"] == zmq.EVENT_CONNECTED:
+                    connected = True
+                    continue
+                if event["event"] == zmq.EVENT_CONNECT_RETRIED:
+                    if connected:  # it was there and dropped us: what it said, or its silence, decides below
+                        continue
+                    return red(name, f"nothing listens at {link.endpoint} (the connection was refused)", UPLOADER_FIX)
                 if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                     return red(name, f"the uploader at {link.endpoint} refused this detector's CURVE key",
                                "copy this detector's NAME.key into the uploader's link.curve_allow_dir and list "

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from dotenv import dotenv_values
 
-from quickcam.common.cryptofile import CryptoFileError, Keyring, decrypt, read_header
+from quickcam.common.cryptofile import CryptoFileError, Keyring, SymmetricKey, decrypt, read_header
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.httpfake import Fault
 
@@ -127,8 +127,9 @@ class Pipeline:
         })
         self.env.update(overrides)
         if not (root / "tokens.env").exists():
-            key = subprocess.run([QUICKCAM, "keygen"], capture_output=True, text=True, check=True).stdout
-            (root / "tokens.env").write_text(key)
+            # The line `quickcam keygen` prints (tests/common/test_crypto_cli.py runs the command itself), made
+            # here: a process of its own cost every scenario 0.5-1.3 s of start-up before anything it checks.
+            (root / "tokens.env").write_text(f"{Keyring.ENV_KEY}={SymmetricKey.generate().to_hex()}\n")
             (root / "tokens.env").chmod(0o600)
         if secrets:
             with open(root / "tokens.env", "a") as env_file:

@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import QUICKCAM
 from tests.fakes.notify_server import NotifyServer
 from tests.pipeline import QUICK_DEMO, Pipeline
+from tests.waiting import wait_until
 
 SILENT_AFTER_S = 1.5
 SECRET = "t0psecretAlertToken42"
@@ -48,7 +49,9 @@ url_env = "BROKEN_URL"
         pipe.start("detector")
         motion = receiver.wait_for(lambda n: n.title == "Motion on cam0", timeout=40)
         assert motion.attachments.get("cam0-snapshot.jpg", b"").startswith(b"\xff\xd8")
-        time.sleep(2.0)  # mid-walk: segments of this event are stored, the event is still open
+        # Mid-walk (1-7 s): a segment of this event is stored, the event is still open. Polled, not a fixed 2 s.
+        assert wait_until(lambda: any(row["type"] == "segment" and row["id"] in pipe.stored()
+                                      for row in pipe.produced()), 20), pipe.output("uploader")[-2000:]
         pipe.kill("detector")
         killed = time.time()
         silent = receiver.wait_for(lambda n: "went silent" in n.title, timeout=SILENT_AFTER_S + 10)
