@@ -66,7 +66,8 @@ from quickcam.detector.motion.base import MotionDetector  # noqa: E402
 from quickcam.detector.motion.glints import is_glint  # noqa: E402
 from quickcam.detector.motion.lighting import CLIPPED, RATIO_OFFSET, ratio_window  # noqa: E402
 
-TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61)  # 67, 71: gates
+TUNE_SEEDS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61,
+              67, 71, 73, 79)  # 83, 89: gates
 FEATURES = ("glint", "reg8", "reg16", "reg24", "ring16",
             "fresh", "ncc", "hp", "bright", "white", "fill", "pieces", "largest", "prev", "excess", "score", "area",
             "departure", "rough", "kept", "soft", "grain", "detail", "calm", "raise", "reach3", "reach4", "reach6",
