@@ -153,7 +153,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     blind = [p for p in pipelines if not p.stats.opened]
     for pipeline in blind:
         log.error("detector: camera %s never delivered a frame (%s)", pipeline.camera.id,
-                  pipeline.stats.open_error or "opened, but no frame came")
+                  pipeline.stats.never_delivered(time.monotonic()))
     cut_short = [p for p in pipelines if p.stats.abandoned]
     for pipeline in cut_short:
         log.error("detector: camera %s did not analyse its file to the end (%s)", pipeline.camera.id,

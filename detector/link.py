@@ -51,6 +51,7 @@ CAPABILITIES = ["credit", "snapshot", "segment"]
 DISCONNECTED_DRAIN_S = 5.0  # at stop, while not connected: ZeroMQ's longest reconnect interval
 HELLO_FIRST_S = 0.25  # first re-knock while the uploader has not answered; doubles up to heartbeat_s
 SILENT_AFTER_HEARTBEATS = 3
+PAUSED_AFTER_S = 2.0  # a loop turn this late (and three heartbeats) means this process did not run
 STOPPING_LINGER_MS = 1000  # the last status (stopping) gets this long to leave at a clean stop
 AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
 HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out (libzmq: 30 s)
@@ -212,9 +213,12 @@ class UploaderLink:
             log.info("link: connecting to uploader at %s%s", self.config.endpoint,
                      " with CURVE" if self.curve else " (a socket only this user can reach)")
         linger_ms = 0
+        last_turn = time.monotonic()
         try:
             while not self.stop_event.is_set():
                 now = time.monotonic()
+                self._notice_pause(now - last_turn)
+                last_turn = now
                 if self._reopen_at and now >= self._reopen_at:
                     # libzmq gives up on a peer that refused our key, and did not reconnect after it
                     # dropped a connection over a reply past MAXMSGSIZE: knock again with a new socket.
@@ -366,6 +370,23 @@ class UploaderLink:
             cameras=self.cameras, capabilities=CAPABILITIES,
             heartbeat_ms=_clamp(self.config.heartbeat_s * 1000, 100, 60_000),
             ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000)))
+
+    def _notice_pause(self, gap_s: float) -> None:
+        """A loop turn far later than its longest sleep: this process was stopped (SIGSTOP) or not run.
+
+        The loop looks at the clock at least every heartbeat, so the silence measured after such a
+        gap is this detector's own, not the uploader's: said as such (the uploader's side saw this
+        detector silent), and the link starts again with a hello, as after a silence, since the
+        uploader may have dropped the connection meanwhile.
+        """
+        if gap_s <= max(PAUSED_AFTER_S, SILENT_AFTER_HEARTBEATS * self.config.heartbeat_s):
+            return
+        state = self.state
+        log.warning("link: this detector was paused for %.0f s (stopped, or not given the CPU); "
+                    "reconnecting, %d in-flight item(s) to re-send", gap_s, len(state.in_flight))
+        state.fail(f"this detector was paused for {gap_s:.0f} s")
+        state.lost()
+        self._hello_every = HELLO_FIRST_S
 
     def _heartbeat(self, sock: zmq.Socket, now: float) -> None:
         state = self.state

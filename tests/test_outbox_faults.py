@@ -15,6 +15,7 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -189,3 +190,23 @@ def test_an_outbox_the_detector_may_not_write_in_at_start_is_one_line_not_a_trac
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
     assert run.stderr.splitlines()[-1] == "quickcam: cannot open outbox/.lock: Permission denied", run.stderr
+
+
+@pytest.mark.parametrize("which", ["python", "native"])
+def test_a_read_only_outbox_at_start_is_one_line_and_exit_2_in_both_detectors(tmp_path: Path, which: str) -> None:
+    # A setup error, exit 2 as every other (docs/native.md): the native detector exited 1 here, as for a crash.
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("a read-only outbox needs root and unshare (util-linux) for a mount namespace")
+    if which == "python":
+        argv, program = [QUICKCAM, "detector", "--seconds", "5"], "quickcam"
+    else:
+        from tests.native_build import native_detector
+
+        argv, program = [str(native_detector()), "--seconds", "5"], "quickcam-native-detector"
+    pipe = Pipeline(tmp_path)
+    (tmp_path / "outbox").mkdir()
+    run = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                          'mount -t tmpfs -o ro tmpfs outbox && exec "$@"', "sh", *argv],
+                         cwd=tmp_path, env=pipe.env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.stderr.splitlines()[-1] == f"{program}: cannot open outbox/.lock: Read-only file system", run.stderr

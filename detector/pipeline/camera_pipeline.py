@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 DETECT_QUEUE_S = 0.5  # detection may lag capture by this much before frames are dropped for it
 DETECT_SLACK_NS = 2_000_000_000  # pre-roll kept beyond pre_roll_s, for detection lag
+OPEN_SLOW_S = 5.0  # an open running this long is said in the fault (a stream may take its 10 s timeout)
 STALL_FRAMES = 3  # a loop that has not beaten for this many frame intervals is stalled
 CAPTURE_LOOPS = ("capture", "recorded stream")  # the loops that read a source: may be stuck in a read
 
@@ -217,8 +218,11 @@ class CameraPipeline:
         damaged, damaged_fault = self._damaged_packets()
         disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "",
                                        damaged_fault if state == "ok" else "", self.disk.fault()]))
+        opening_s = self.stats.opening_for(now)  # an open that does not return leaves the camera "starting"
+        slow_open = (f"still opening after {opening_s:.0f} s (the open has not returned: a disk, device or server "
+                     "that does not answer?)" if opening_s >= OPEN_SLOW_S else "")
         if state in ("failing", "lost"):  # the camera itself: say that first
-            fault = "; ".join(filter(None, [lost_why, self.stats.open_error, self.stats.retrying,
+            fault = "; ".join(filter(None, [lost_why, slow_open, self.stats.open_error, self.stats.retrying,
                                             *problems.values()]))
         elif problems:
             fault = "; ".join(problems.values())
@@ -227,7 +231,7 @@ class CameraPipeline:
             fault = disk
             state = "degraded" if state == "ok" else state
         else:
-            fault = ""
+            fault = slow_open
         if disk and fault != disk:
             fault = f"{fault}; {disk}" if fault else disk
         # a configured part that is off (faces without a usable model): said last, and not a state of its own

@@ -340,14 +340,16 @@ class CaptureStage:
                 return False
         while not self.stop.is_set():
             loop.beat()
-            asked = time.monotonic()
+            asked = self.stats.opening_since = time.monotonic()
             try:
                 opened = self.source.open()
                 reason = "" if opened else "cannot open"
             except Exception as exc:  # a driver error must not end the detector
                 opened, reason = False, describe(exc)
+            finally:
+                self.stats.opening_since = 0.0
             if opened:
-                self.is_open = True
+                self.is_open = self.stats.source_opened = True
                 now = time.monotonic()
                 self.catch_up_until = now + min(now - asked, CATCH_UP_MAX_S)  # what it read while it opened
                 self.pace.opened(now)

@@ -23,6 +23,8 @@ class CameraStats:
     faces: int = 0
     opened: bool = False  # the source has delivered at least once since start
     open_error: str = ""  # why it cannot be opened, with the likely fix
+    source_opened: bool = False  # an open of the source has returned success (frames or not)
+    opening_since: float = 0.0  # (monotonic) when the open under way began; 0 while none is
     lost_why: str = ""  # why it is blind (a stream's words; then "reopened, waiting ..."), until a picture comes
     retrying: str = ""  # while a source that would not open is retried: how often, how many times so far
     abandoned: bool = False  # a file analysed fast went away or was cut short mid-analysis: not read to its end
@@ -32,6 +34,19 @@ class CameraStats:
     view_faults: int = 0  # view faults since start
     faces_off: str = ""  # why faces are off although configured (a model that cannot be used), with the fix
     snapshots_failed: int = 0  # snapshots not made: their JPEG encoding or their write failed (not a full disk)
+
+    def opening_for(self, now: float) -> float:
+        """How long the open under way has been running (0: none is): an open that never returns shows here."""
+        return now - self.opening_since if self.opening_since else 0.0
+
+    def never_delivered(self, now: float) -> str:
+        """Why a camera that delivered no frame did not, for the stop's line: only what is known."""
+        if self.open_error:
+            return self.open_error
+        if self.opening_since:
+            return (f"its open had not returned after {self.opening_for(now):.0f} s: a disk, device or server "
+                    "that does not answer")
+        return "opened, but no frame came" if self.source_opened else "stopped before it opened"
 
     def as_status(self) -> dict:
         return {"state": self.state, "dark": self.dark, "fps": round(self.fps, 2), "frames": self.frames,

@@ -28,6 +28,7 @@ constexpr const char* kDetectorName = "quickcam-native-detector";
 constexpr const char* kDetectorVersion = "0.1.0";
 constexpr double kHelloFirstS = 0.25;
 constexpr int kSilentAfterHeartbeats = 3;
+constexpr double kPausedAfterS = 2.0;  // a loop turn this late (and three heartbeats): this process did not run
 constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
 constexpr int64_t kMaxReplyBytes = 1 << 20;
 constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
@@ -265,11 +266,14 @@ void UploaderLink::loop() {
     else
         log::info("link: connecting to uploader at ", config_.endpoint,
                   curve_.secret_key.empty() ? " (a socket only this user can reach)" : " with CURVE");
+    double last_turn = monotonic_s();
     while (!stop_) {
         double now = monotonic_s();
         int timeout_ms;
         {
             std::lock_guard<std::mutex> lock(mutex_);
+            notice_pause(now - last_turn);
+            last_turn = now;
             if (reopen_at_ > 0 && now >= reopen_at_) {
                 // libzmq gives up on a peer that refused our key, and did not reconnect after it dropped a
                 // connection over a reply past MAXMSGSIZE: knock again with a new socket (link.py).
@@ -393,6 +397,21 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         dropped_ = true;
         if (connected_) log::info("link: connection to the uploader dropped; ZeroMQ reconnects");
     }
+}
+
+// A loop turn far later than its longest sleep (a heartbeat): this process was stopped (SIGSTOP) or not run,
+// so the silence after it is this detector's own, not the uploader's (link.py's _notice_pause). Said as such;
+// the link starts again with a hello, as after a silence, since the uploader may have dropped the connection.
+void UploaderLink::notice_pause(double gap_s) {
+    if (gap_s <= std::max(kPausedAfterS, kSilentAfterHeartbeats * config_.heartbeat_s)) return;
+    int seconds = int(std::lround(gap_s));
+    log::warning("link: this detector was paused for ", seconds, " s (stopped, or not given the CPU); reconnecting, ",
+                 in_flight_.size(), " in-flight item(s) to re-send");
+    fail("this detector was paused for " + std::to_string(seconds) + " s");
+    connected_ = false;
+    credit_messages_ = credit_bytes_ = 0;
+    in_flight_.clear();
+    hello_every_ = kHelloFirstS;
 }
 
 void UploaderLink::heartbeat(double now) {

@@ -67,6 +67,7 @@ private:
     void close_socket();
     bool send(const std::vector<std::string>& frames);
     void heartbeat(double now);
+    void notice_pause(double gap_s);  // this process was stopped: its own silence, not the uploader's
     Value status_header(bool stopping);
     void send_hello();
     double next_interval();
