@@ -87,8 +87,8 @@ def uncut_size(box: Box, shape: tuple[int, ...]) -> tuple[int, int]:
 
     A blob's box reaches BLOB_MARGIN past its changed pixels on every side,
     but not past the frame: a glint on the edge (seed 61 quiet 20, benchmarks
-    7c) lost that margin on its cut side and filled 0.29-0.32 of a box of
-    8 x 16, where the same specks inside the frame fill 0.23-0.26.
+    7c) lost that margin on its cut side and filled 0.29-0.32 of its box of
+    8 x 16, 0.23-0.26 of the 10 x 16 it would have had inside the frame.
     """
     x, y, w, h = box
     rows, cols = shape[:2]
