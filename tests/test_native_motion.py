@@ -361,8 +361,9 @@ def test_the_native_motion_core_lets_no_glint_start_motion_and_sees_a_figure_as_
     motion, the same specks on a calm street, bright specks and plain figures motion, the same verdict on every
     frame. A native core without the glint rule sees the glint 60 on water (checked by hand at s8-water). A glint
     after a first frame that is none is motion on that first frame only (``_motion_run``), on both while someone
-    moved 3 s before (``_young_after_calm``): the same in both."""
-    from tests.detector.test_glints import BEFORE, SIZE, figure_clip, glint_clip
+    moved 3 s before (``_young_after_calm``): the same in both. A glint cut by the frame's edge is judged by its
+    uncut box (``uncut_size``): no motion; a figure coming in there over water is."""
+    from tests.detector.test_glints import BEFORE, EDGE_SPECKS, SIZE, figure_clip, glint_clip
 
     binary = native_detector()
     for name, clip, seen in [("glint 40", glint_clip(40.0), False), ("glint 60", glint_clip(60.0), False),
@@ -371,7 +372,9 @@ def test_the_native_motion_core_lets_no_glint_start_motion_and_sees_a_figure_as_
                              ("dark figure", figure_clip(30.0), True),
                              ("a glint after a first frame", glint_clip(60.0, frames=4, first_lift=110.0), True),
                              ("the same 3 s after someone moved",
-                              glint_clip(60.0, frames=4, first_lift=110.0, moved_before=30), True)]:
+                              glint_clip(60.0, frames=4, first_lift=110.0, moved_before=30), True),
+                             ("a glint on the edge", glint_clip(50.0, specks=EDGE_SPECKS), False),
+                             ("a figure on the edge over water", figure_clip(170.0, left=0, water=True), True)]:
         python = python_trace(clip, MotionConfig(), FPS)
         native = native_trace(binary, clip, SIZE, FPS)
         assert any(v.motion for v in python[BEFORE:]) == seen, f"{name}: python's verdict"

@@ -41,7 +41,8 @@ def _plate() -> np.ndarray:
 
 
 def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool = True,
-               first_lift: float | None = None, moved_before: int = 0) -> list[np.ndarray]:
+               first_lift: float | None = None, moved_before: int = 0,
+               specks: tuple[tuple[int, int], ...] = SPECKS) -> list[np.ndarray]:
     """The plate with sensor noise; from frame BEFORE, three specks ``lift`` gray levels brighter for ``frames``.
 
     They drift ``drift`` full-size pixels a frame (about one at the detection
@@ -51,7 +52,7 @@ def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool 
     busy place), then lies calm; else the plate is calm all along (a street).
     ``first_lift``: the specks' first frame is that much brighter instead.
     ``moved_before``: a plain bright figure (someone) moved in the upper half
-    for three frames this many frames before BEFORE.
+    for three frames this many frames before BEFORE. ``specks``: their top left corners.
     """
     plate, rng = _plate(), np.random.default_rng(7)
     clip = []
@@ -65,7 +66,7 @@ def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool 
             offset = 4 * (step + moved_before)
             image[60:100, 200 + offset:214 + offset] = 200.0
         if 0 <= step < frames:
-            for x, y in SPECKS:
+            for x, y in specks:
                 image[y:y + SPECK, x + drift * step:x + drift * step + SPECK] += (
                     first_lift if step == 0 and first_lift is not None else lift)
         image += rng.normal(0, 2, image.shape)
@@ -73,14 +74,21 @@ def glint_clip(lift: float = 50.0, frames: int = 3, drift: int = 3, water: bool 
     return clip
 
 
-def figure_clip(level: float) -> list[np.ndarray]:
-    """The plate; from frame BEFORE a plain figure (14 x 40 px, about 0.5 % of the frame) of gray ``level`` stands."""
+def figure_clip(level: float, left: int = 200, water: bool = False) -> list[np.ndarray]:
+    """The plate; from frame BEFORE a plain figure (14 x 40 px, about 0.5 % of the frame) of gray ``level`` stands.
+
+    ``left``: its left column (0: cut by the frame's edge, coming in);
+    ``water``: the lower half (the figure's place) rocked first, as in ``glint_clip``.
+    """
     plate, rng = _plate(), np.random.default_rng(7)
     clip = []
     for index in range(BEFORE + 30):
         image = plate.copy()
+        if water and index < ROCKING:
+            dx, dy = rng.integers(-2, 3, 2)
+            image[WATER:] = np.roll(plate, (int(dy), int(dx)), (0, 1))[WATER:]
         if index >= BEFORE:
-            image[180:220, 200:214] = level
+            image[180:220, left:left + 14] = level
         image += rng.normal(0, 2, image.shape)
         clip.append(np.clip(image, 0, 255).astype(np.uint8))
     return clip
@@ -183,3 +191,53 @@ def test_the_glint_test_on_single_blobs() -> None:
     solid[10:22, 10:14] = 255  # one piece of 48 px joining them: a body, not specks
     lit = np.where(solid > 0, 130.0, 100.0).astype(np.float32)
     assert not is_glint(lit, reference, solid, box, threshold=15.0, min_area=38.4)
+
+
+EDGE_SPECKS = ((0, 200), (12, 205), (0, 210), (12, 215))  # a glint on the frame's left edge, cut by it
+
+
+def test_a_glint_cut_by_the_frames_edge_never_starts_motion_on_water() -> None:
+    """Seed 61 quiet 20's event at 471.2 s (benchmarks 7c): a glint on the left edge, its box's fill over GLINT_FILL.
+
+    At main: motion on its three frames (its cut box fills 0.30-0.33 on the
+    first two); with its margin given back (``uncut_size``), on none.
+    """
+    for lift in (50.0, 55.0):
+        seen = _motion(glint_clip(lift, specks=EDGE_SPECKS))
+        assert not any(seen), f"a glint {lift:.0f} gray levels bright on the frame's edge was motion: {seen[:4]}"
+
+
+@pytest.mark.parametrize("level", [200.0, 170.0, 5.0])
+def test_a_figure_coming_in_at_the_frames_edge_over_water_is_seen_from_its_first_frame(level: float) -> None:
+    """The risk of judging a cut box uncut: someone stepping in over water at the edge. One solid piece: motion.
+
+    Motion on his first 2 s, as at main (standing still, he is learnt later).
+    The plate's edge rocks harder than its middle, and a figure of 30 or 130
+    there is gated out by the busy map at main as with the rule: not a glint's doing.
+    """
+    assert all(_motion(figure_clip(level, left=0, water=True))[:20])
+
+
+def test_a_glint_cut_by_the_frames_edge_is_judged_by_its_uncut_box() -> None:
+    """Seed 61 quiet 20's event at 471.2 s (benchmarks 7c): specks on the left edge in a box of 8 x 16 filling 0.29.
+
+    The blob step's dilation gives a box 2 px of margin past its pixels on
+    every side but the frame's: here 36 px fill 0.28 of the cut box, 0.225 of
+    the box uncut. At main (the cut box): not a glint. The same pixels in a
+    box of 8 x 16 inside the frame fill it as much: not a glint either, and a
+    solid piece on the edge (a person coming in) is not one on the edge.
+    """
+    reference = np.full((40, 40), 100.0, np.float32)
+    changed = np.zeros((40, 40), np.uint8)
+    for x, y in ((0, 9), (2, 14), (0, 19)):
+        changed[y:y + 3, x:x + 4] = 255  # pieces of 12 px (GLINT_PIECE: 30.7 of a minimum area 38.4)
+    normal = np.where(changed > 0, 130.0, 100.0).astype(np.float32)
+    assert is_glint(normal, reference, changed, (0, 7, 8, 16), threshold=15.0, min_area=38.4)
+    inside = np.roll(changed, 10, axis=1)
+    assert not is_glint(np.roll(normal, 10, axis=1), reference, inside, (10, 7, 8, 16), threshold=15.0, min_area=38.4)
+    mirrored = changed[:, ::-1].copy()  # the right edge: the same
+    assert is_glint(normal[:, ::-1].copy(), reference, mirrored, (32, 7, 8, 16), threshold=15.0, min_area=38.4)
+    body = np.zeros((40, 40), np.uint8)
+    body[9:22, 0:4] = 255  # 52 px in one piece: a person's half on the edge (fill 0.54 cut, 0.41 uncut)
+    lit = np.where(body > 0, 130.0, 100.0).astype(np.float32)
+    assert not is_glint(lit, reference, body, (0, 7, 6, 16), threshold=15.0, min_area=38.4)

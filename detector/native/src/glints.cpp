@@ -16,6 +16,12 @@ bool is_speck(const cv::Mat& changed, const cv::Rect& box) {
            std::abs(stats.at<int>(1, cv::CC_STAT_WIDTH) - stats.at<int>(1, cv::CC_STAT_HEIGHT)) <= kSpeckRound;
 }
 
+cv::Size uncut_size(const cv::Mat& changed, const cv::Rect& box) {
+    int w = box.width + kBlobMargin * ((box.x == 0) + (box.x + box.width == changed.cols));
+    int h = box.height + kBlobMargin * ((box.y == 0) + (box.y + box.height == changed.rows));
+    return {w, h};
+}
+
 bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box,
               double threshold, double min_area) {
     long count = 0, bright = 0, strong = 0;
@@ -31,7 +37,8 @@ bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& ch
             strong += double(diff) >= kGlintExcess * threshold;
         }
     }
-    if (!count || double(count) >= kGlintFill * box.width * box.height) return false;
+    cv::Size full = uncut_size(changed, box);
+    if (!count || double(count) >= kGlintFill * full.width * full.height) return false;
     if (double(bright) < kGlintBright * double(count)) return false;
     if (2 * strong >= count) return false;
     cv::Mat labels, stats, centroids;

@@ -17,6 +17,11 @@ constexpr int kGlintRegion = 16;           // GLINT_REGION
 constexpr double kGlintRegionCap = 0.08;   // GLINT_REGION_CAP
 constexpr double kGlintRegionBusy = 0.006; // GLINT_REGION_BUSY
 constexpr int kSpeckRound = 1;             // SPECK_ROUND
+constexpr int kBlobMargin = 2;             // BLOB_MARGIN
+
+// `box` with the margin the frame's edge (of `changed`) cut off given back: a glint's fill is judged by
+// its size (glints.py's uncut_size).
+cv::Size uncut_size(const cv::Mat& changed, const cv::Rect& box);
 
 // True if the place around `box` was busy before this frame, as a pond around its glints is.
 bool on_water(const BusyMap& busy, const cv::Rect& box);
