@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
+from tests.waiting import wait_until
 
 
 def _exchange(one: Path, other: Path) -> None:
@@ -40,6 +41,16 @@ def _journal(outbox: Path) -> list[dict]:
     return [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
 
 
+def _mid_event(pipe: Pipeline) -> str:
+    """Start both processes and wait until an event runs and something of it is in the journal: its id."""
+    pipe.start("uploader")
+    pipe.start("detector")
+    assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
+    event = re.search(r"motion, event (\w+) starts", pipe.output("detector")).group(1)
+    wait_until(lambda: any(row["event"] == event for row in _journal(pipe.root / "outbox")), 20)  # mid-event
+    return event
+
+
 @pytest.mark.slow
 @pytest.mark.beside_others  # every wait polled (the uploader runs throughout), no bound on time
 def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_reaches_storage(
@@ -48,14 +59,8 @@ def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_rea
     pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
                     QUICKCAM_RECORDING__POST_ROLL_S="1.0")
     try:
-        pipe.start("uploader")
-        pipe.start("detector")
-        assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
-        event = re.search(r"motion, event (\w+) starts", pipe.output("detector")).group(1)
+        event = _mid_event(pipe)
         outbox, gone = tmp_path / "outbox", tmp_path / "outbox.gone"
-        deadline = time.monotonic() + 20  # mid-event, once something of it is in the journal
-        while not any(row["event"] == event for row in _journal(outbox)) and time.monotonic() < deadline:
-            time.sleep(0.1)
         # Deleted, and a file made by its name (the outbox swapped with one in a single step): before, every
         # write failed on it, and the status with them, until a restart. The file is moved aside, kept.
         gone.write_text("a file where the outbox was")
@@ -115,15 +120,9 @@ def test_a_directory_put_in_place_of_the_journal_mid_event_is_moved_aside_and_no
     pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
                     QUICKCAM_RECORDING__POST_ROLL_S="1.0")
     try:
-        pipe.start("uploader")
-        pipe.start("detector")
-        assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
-        event = re.search(r"motion, event (\w+) starts", pipe.output("detector")).group(1)
+        event = _mid_event(pipe)
         outbox = tmp_path / "outbox"
         journal, gone = outbox / "produced.jsonl", tmp_path / "produced.gone.jsonl"
-        deadline = time.monotonic() + 20  # mid-event, once something of it is in the journal
-        while not any(row["event"] == event for row in _journal(outbox)) and time.monotonic() < deadline:
-            time.sleep(0.1)
         journal.rename(gone)
         journal.mkdir()
         (journal / "someones-file").write_text("kept")
