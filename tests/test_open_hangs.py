@@ -1,10 +1,11 @@
 """A camera whose open never returns is said to be still opening, and at the stop never to have opened.
 
-A file on a disk that stopped answering (a hard NFS mount, a USB disk in a reset) holds the
-Python detector's open in its first read: the camera showed ``starting`` with no fault until
-the health check's 30 s grace ended, and the stop said ``never delivered a frame (opened, but
-no frame came)`` of a source that never opened. The hang is real: ``tests/fakes/hang_reads.c``
-preloaded, every ``read()`` of the video file blocking from the start.
+A file on a disk that stopped answering (a hard NFS mount, a USB disk in a reset) holds a
+detector's open in its first read (both detectors; the native one in FFmpeg's open): the camera
+showed ``starting`` with no fault until the health check's 30 s grace ended, and the stop said
+``never delivered a frame (opened, but no frame came)`` of a source that never opened.
+The hang is real: ``tests/fakes/hang_reads.c`` preloaded, every ``read()`` of the video file
+blocking from the start.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from tests.pipeline import Pipeline
 from tests.waiting import wait_until
 
 
-def test_an_open_that_never_returns_is_said_in_status_and_the_stop_does_not_call_it_opened(tmp_path: Path) -> None:
+def test_an_open_that_never_returns_is_said_in_status_and_the_stop_does_not_call_it_opened(
+    tmp_path: Path, detector_command: list[str] | None,
+) -> None:
     shim = preload_shim("hang_reads", tmp_path)
     clip = write_h264(tmp_path / "yard.mp4", 2.0, 10.0, 1.0, 160, 120)
     hang = tmp_path / "hang-now"
     hang.touch()  # from the first read on
-    pipe = Pipeline(tmp_path, QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(clip),
-                    QUICKCAM_CAMERA__REALTIME="true")
+    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_CAMERA__SOURCE="file",
+                    QUICKCAM_CAMERA__PATH=str(clip), QUICKCAM_CAMERA__REALTIME="true")
     status_file = tmp_path / "outbox" / "detector-status.json"
 
     def status() -> str:

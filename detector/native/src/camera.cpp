@@ -29,6 +29,7 @@ namespace {
 constexpr double kReopenFirstS = 0.5;
 constexpr int kFileReopenAttempts = 3;  // a file analysed as fast as possible that went away: then given up
 constexpr int kMaxSnapshots = 6;  // per event
+constexpr double kOpenSlowS = 5.0;  // an open running this long is said in the fault (camera_pipeline.py OPEN_SLOW_S)
 constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
 constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (camera_pipeline.py DETECT_SLACK_NS)
@@ -301,6 +302,15 @@ CameraStats CameraPipeline::stats() {
     return stats_;
 }
 
+std::string CameraPipeline::never_delivered() {
+    CameraStats s = stats();
+    if (!s.open_error.empty()) return s.open_error;
+    if (s.opening_since > 0)
+        return "its open had not returned after " + std::to_string(std::lround(steady_s() - s.opening_since)) +
+               " s: a disk, device or server that does not answer";
+    return s.source_opened ? "opened, but no frame came" : "stopped before it opened";
+}
+
 std::vector<std::string> CameraPipeline::problems(bool capture_said) const {
     std::vector<std::string> all;
     for (const Loop* loop : {&capturing_, &recording_})
@@ -336,9 +346,16 @@ Value CameraPipeline::status_value() {
     std::string disk = s.state == "ok" ? s.view_fault : "";
     if (s.state == "ok") add_part(disk, source_->damaged_fault());
     add_part(disk, disk_.fault());
+    // An open that does not return leaves the camera "starting": said once it has run kOpenSlowS.
+    double opening_s = s.opening_since > 0 ? steady_s() - s.opening_since : 0;
+    std::string slow_open;
+    if (opening_s >= kOpenSlowS)
+        slow_open = "still opening after " + std::to_string(std::lround(opening_s)) +
+                    " s (the open has not returned: a disk, device or server that does not answer?)";
     std::string fault;
     if (s.state == "failing" || s.state == "lost") {
         add_part(fault, s.lost_why);
+        add_part(fault, slow_open);
         add_part(fault, s.open_error);
         add_part(fault, s.retrying);
         for (const auto& problem : problems) add_part(fault, problem);
@@ -352,6 +369,8 @@ Value CameraPipeline::status_value() {
     } else if (!disk.empty()) {
         fault = disk;
         if (s.state == "ok") s.state = "degraded";
+    } else {
+        fault = slow_open;
     }
     if (!disk.empty() && fault != disk) add_part(fault, disk);
     auto counts = disk_.counts();
@@ -399,12 +418,18 @@ bool CameraPipeline::open_with_backoff() {
     while (!stop_) {
         bool opened = false;
         std::string reason, said;  // the first line of a failure says the path whole, the fault its cut one
+        {
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            stats_.opening_since = steady_s();  // an open that never returns shows in the status (status_value)
+        }
         try { opened = source_->open(); } catch (const std::exception& e) {
             reason = said = error_text(e.what());
         }
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
+            stats_.opening_since = 0;
             if (opened) {
+                stats_.source_opened = true;
                 pace_.opened(steady_s());
                 stats_.width = source_->width, stats_.height = source_->height;
                 stats_.open_error.clear(), stats_.retrying.clear();

@@ -90,6 +90,8 @@ struct CameraStats {
     bool opened = false;     // delivered a frame at least once
     bool abandoned = false;  // a file analysed as fast as possible went away or shrank: its analysis is incomplete
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
+    bool source_opened = false;  // an open of the source has returned success (frames or not)
+    double opening_since = 0;    // steady seconds when the open under way began; 0 while none is
     std::string lost_why;    // why a source that worked was closed (its capture loop threw), until it opens again
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     bool dark = false;
@@ -122,6 +124,9 @@ public:
     bool join_or_leave();
     const std::string& id() const { return config_.id; }
     CameraStats stats();
+    // Why a camera that delivered no frame did not, for the stop's line: only what is known (stats.py's
+    // never_delivered): its open error, an open that had not returned, or an open with no frame after it.
+    std::string never_delivered();
     // What is wrong with its threads, in words (none when nothing is); without the capture loop's when the
     // camera's own words name its failure already (status_value).
     std::vector<std::string> problems(bool capture_said = false) const;

@@ -327,8 +327,7 @@ int run(const qc::Config& config, double seconds) {
         CameraStats s = p->stats();
         if (s.opened) continue;
         ++blind;
-        log::error("detector: camera ", p->id(), " never delivered a frame (",
-                   s.open_error.empty() ? "opened, but no frame came" : s.open_error, ")");
+        log::error("detector: camera ", p->id(), " never delivered a frame (", p->never_delivered(), ")");
     }
     int abandoned = 0;
     for (auto& p : pipelines) {
