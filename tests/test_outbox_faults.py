@@ -41,6 +41,12 @@ def _journal(outbox: Path) -> list[dict]:
     return [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
 
 
+def _short_segments(root: Path, detector_command: list[str] | None) -> Pipeline:
+    """A pipeline cutting 1 s segments with a 1 s post-roll: an event has several commits to fault between."""
+    return Pipeline(root, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
+                    QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+
+
 def _mid_event(pipe: Pipeline) -> str:
     """Start both processes and wait until an event runs and something of it is in the journal: its id."""
     pipe.start("uploader")
@@ -56,8 +62,7 @@ def _mid_event(pipe: Pipeline) -> str:
 def test_an_outbox_deleted_mid_event_is_made_again_and_the_rest_of_the_event_reaches_storage(
     tmp_path: Path, detector_command: list[str] | None,
 ) -> None:
-    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
-                    QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+    pipe = _short_segments(tmp_path, detector_command)
     try:
         event = _mid_event(pipe)
         outbox, gone = tmp_path / "outbox", tmp_path / "outbox.gone"
@@ -117,8 +122,7 @@ def test_a_directory_put_in_place_of_the_journal_mid_event_is_moved_aside_and_no
     # Before, every commit failed on it while it stood: the Python detector's recording loop failed with a
     # traceback (`IsADirectoryError`), the native one lost every segment and snapshot (`committing segment …
     # failed (cannot open outbox/produced.jsonl: Is a directory)`) while its camera said `ok`.
-    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_RECORDING__SEGMENT_S="1.0",
-                    QUICKCAM_RECORDING__POST_ROLL_S="1.0")
+    pipe = _short_segments(tmp_path, detector_command)
     try:
         event = _mid_event(pipe)
         outbox = tmp_path / "outbox"

@@ -69,10 +69,11 @@ int lock_outbox(const std::string& root) {
     // A folder this process may not write in (read-only, another user's) is a setup error, exit 2 as
     // the Python detector's (common/folder_lock.py): nothing could be kept there anyway.
     std::string path = root + "/.lock";
-    std::error_code made;
-    fs::create_directories(root, made);
-    if (made) throw ConfigError("cannot open " + root + ": " + std::strerror(made.value()));
-    ::chmod(root.c_str(), 0700);
+    try {
+        make_private_dirs(root);
+    } catch (const fs::filesystem_error& e) {
+        throw ConfigError("cannot open " + root + ": " + std::strerror(e.code().value()));
+    }
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) throw ConfigError("cannot open " + path + ": " + std::strerror(errno));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
