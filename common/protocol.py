@@ -227,8 +227,8 @@ def _decode(frames: Sequence[bytes], max_payload: int, accept: Sequence[str] | N
     try:
         header = msgpack.unpackb(raw, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types
-        raise ProtocolError("bad_header", f"header is not one msgpack value "
-                                          f"({type(exc).__name__}: {exc})") from None
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # FormatError has no text
+        raise ProtocolError("bad_header", f"header is not one msgpack value ({why})") from None
     if not isinstance(header, dict):
         raise ProtocolError("bad_header", "header is not a msgpack map")
     problem = _shape_problem(header, 1)

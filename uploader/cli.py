@@ -13,6 +13,7 @@ from quickcam.common.config import Config, load_config
 from quickcam.common.health import ROLES, age_s, ago, check, liveness
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
+from quickcam.common.protocol import NACK_CODES
 from quickcam.common.stop_signals import exit_now
 
 
@@ -207,6 +208,21 @@ def destination_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def refused_line(counters: dict[str, Any]) -> str:
+    """The messages the receiver refused for good since start (``nack_<code>`` with retry false), by code.
+
+    A detector of someone else's making may ignore its nacks: without this line ``quickcam status`` looked
+    clean while the uploader refused its footage. ``busy`` (retry true) is a pause, not a refusal.
+    """
+    codes = {key[len("nack_"):]: n for key, n in counters.items()
+             if key.startswith("nack_") and isinstance(n, int) and n > 0 and not NACK_CODES.get(key[len("nack_"):])}
+    if not codes:
+        return ""
+    by_code = ", ".join(f"{code} {n}" for code, n in sorted(codes.items()))
+    return (f"uploader: {sum(codes.values())} message(s) from detectors refused for good since start ({by_code}; "
+            "each logged with its reason)")
+
+
 def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None,
                   ledger_path: Path, now: float) -> list[str]:
     """Every line of ``quickcam status``, from the two status files and the ledger summary."""
@@ -218,6 +234,9 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     if replies_lost:  # receiver.py: an answer ZeroMQ would not take (the detector gone, or not reading)
         lines.append(f"uploader: {replies_lost} reply(ies) to a detector could not be sent (it had gone or was not "
                      "reading; a detector that is still there sends the message again)")
+    refused = refused_line(live.get("counters", {}))
+    if refused:
+        lines.append(refused)
     if det:
         lines.append(detector_line(det, now))
         if det.get("status_write_failures"):  # the same, by either detector

@@ -175,3 +175,13 @@ def test_new_message_ids_are_valid_unique_and_time_ordered() -> None:
     assert all(protocol.ID_RE.fullmatch(i) for i in made)
     assert len(set(made)) == len(made)
     assert [i[:13] for i in made] == sorted(i[:13] for i in made)
+
+
+@pytest.mark.parametrize("header", [b"\xc1", b"\x81\xa1", b"\x80\x00"], ids=["reserved-byte", "cut", "trailing"])
+def test_a_header_that_is_not_msgpack_is_named_without_an_empty_reason(header: bytes) -> None:
+    """msgpack's FormatError has no text: the nack said "(FormatError: )" to the person reading it."""
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.decode([b"QSC1", header])
+    assert refused.value.code == "bad_header"
+    assert "header is not one msgpack value (" in str(refused.value)
+    assert ": )" not in str(refused.value), str(refused.value)

@@ -173,3 +173,22 @@ def test_the_spec_field_tables_list_exactly_the_codec_fields_in_check_order() ->
 def test_the_spec_nack_table_lists_exactly_the_codec_codes_and_retry_flags() -> None:
     rows = re.findall(r"^\| `(\w+)` \| (true|false) \|", SPEC.read_text(), re.MULTILINE)
     assert {code: retry == "true" for code, retry in rows} == protocol.NACK_CODES
+
+
+def test_the_spec_version_rule_examples_are_what_the_codec_accepts() -> None:
+    """The `v` row gives accepted examples and, after "not", refused ones; the codec must agree with each."""
+    row = next(line for line in SPEC.read_text().splitlines() if line.startswith("| `v` |"))
+    accepted, _, refused = re.search(r"\((.*)\)", row)[1].partition("not")
+    examples = [(v, True) for v in re.findall(r"`([^`]+)`", accepted)] + \
+               [(v, False) for v in re.findall(r"`([^`]+)`", refused)]
+    assert len(examples) >= 3, row
+    for version, ok in examples:
+        header = protocol.make_header("status", cameras={}, outbox_depth=0)
+        header["v"] = version
+        try:
+            protocol.decode(protocol.encode(protocol.Message(header)), accept=protocol.DETECTOR_TYPES)
+            got = True
+        except protocol.ProtocolError as exc:
+            assert exc.code == "bad_version", (version, exc)
+            got = False
+        assert got == ok, f"docs/protocol.md says v {version!r} is {'accepted' if ok else 'refused'}"
