@@ -121,6 +121,38 @@ private:
     int exceptions_ = std::uncaught_exceptions();
 };
 
+// What the pre-roll and the recorder keep of a frame: a passthrough one's packets, not its picture (detection
+// and snapshots are done with it by then).
+Frame recorded(const Frame& frame) {
+    Frame kept = frame;
+    if (kept.passthrough) kept.yuv.release();
+    return kept;
+}
+
+// The pre-roll kept from keep_from_ns, and for passthrough back to the keyframe at or before it: each
+// segment's first packet must be one (passthrough.py's buffer keeps packets back to it).
+void trim_pre_roll(std::deque<Frame>& pre_roll, int64_t keep_from_ns) {
+    while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) {
+        if (!pre_roll.front().passthrough) {
+            pre_roll.pop_front();
+            continue;
+        }
+        size_t next = 1;  // the next place a segment can start
+        while (next < pre_roll.size() && !pre_roll[next].starts_gop()) ++next;
+        if (next == pre_roll.size() || pre_roll[next].time_ns > keep_from_ns) return;
+        pre_roll.erase(pre_roll.begin(), pre_roll.begin() + long(next));
+    }
+}
+
+// Where an event's pre-roll starts: with passthrough, the last keyframe at or before from_ns (the first
+// segment plays on its own), else the first frame (what is before from_ns is then not recorded).
+size_t pre_roll_start(const std::deque<Frame>& pre_roll, int64_t from_ns) {
+    size_t start = 0;
+    for (size_t i = 0; i < pre_roll.size() && pre_roll[i].time_ns <= from_ns; ++i)
+        if (pre_roll[i].starts_gop()) start = i;
+    return start;
+}
+
 Value box_value(const cv::Rect& r) {
     return Value::array({Value::integer(r.x), Value::integer(r.y), Value::integer(r.width), Value::integer(r.height)});
 }
@@ -612,7 +644,7 @@ void CameraPipeline::capture_loop() {
             stats_.width = frame.width, stats_.height = frame.height;
             dark = stats_.dark;
         }
-        pre_roll.push_back(frame);
+        pre_roll.push_back(recorded(frame));
         // An event the view guard starts begins where the cover or turn began minus the pre-roll, BLOCKED_S (4 s)
         // before it is said: while one is suspected, kept from there, up to kDetectSlackNs more (what the Python
         // detector's buffer holds always, camera_pipeline.py's DETECT_SLACK_NS; here only while it is needed).
@@ -623,7 +655,7 @@ void CameraPipeline::capture_loop() {
         // looks reaches back to it (first_pre_roll_ns), so kept from there too, up to kDetectSlackNs more.
         if (!clock.recording && quiet_look_ns)
             keep_from_ns = std::max(std::min(keep_from_ns, quiet_look_ns), keep_from_ns - kDetectSlackNs);
-        while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) pre_roll.pop_front();
+        trim_pre_roll(pre_roll, keep_from_ns);
 
         MotionResult result;
         std::optional<ViewFault> blinded;
@@ -696,8 +728,8 @@ void CameraPipeline::capture_loop() {
             snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
             push({Item::Start, {}, event_id});
             int64_t from_ns = first_pre_roll_ns(clock.onset_ns, quiet_look_ns, rec.pre_roll_s, fps);
-            for (const auto& f : pre_roll)
-                if (f.time_ns >= from_ns) push({Item::FrameItem, f, ""});
+            for (size_t i = pre_roll_start(pre_roll, from_ns); i < pre_roll.size(); ++i)
+                if (pre_roll[i].passthrough || pre_roll[i].time_ns >= from_ns) push({Item::FrameItem, pre_roll[i], ""});
         } else if (action == EventClock::Action::Continue) {
             if (snapshots < kMaxSnapshots && result.motion && result.area_fraction > best_area * 1.5 &&
                 frame.time_ns - last_snapshot_ns >= kSnapshotGapNs) {
@@ -705,7 +737,7 @@ void CameraPipeline::capture_loop() {
                 ++snapshots, last_snapshot_ns = frame.time_ns;
                 best_area = std::max(best_area, result.area_fraction);
             }
-            push({Item::FrameItem, frame, ""});
+            push({Item::FrameItem, recorded(frame), ""});
         } else if (action == EventClock::Action::End) {
             log::info("camera ", config_.id, ": event ", event_id, " ends");
             push(state.end());
