@@ -10,6 +10,7 @@ The native binary re-encoded every event before (libx264: other bytes, no such l
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from quickcam.common import protocol
 from quickcam.detector.sources import Walk
 from tests.conftest import private_endpoint
+from tests.detector.test_passthrough_rtsp import serving
 from tests.fakes.h264 import probe, write_h264
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
@@ -43,19 +45,21 @@ class KeepingPeer(AckingPeer):
         return super().answer(peer, message)
 
 
-def _record(root: Path, video: Path, camera: str = "") -> tuple[list[tuple[dict, Path]], str]:
-    """The native detector on ``video`` (read as fast as it decodes): each segment's header and its file, the log."""
+def _record(root: Path, video: Path | str, settings: str = "", seconds: float = 30,
+            source: str = 'source = "file"\nrealtime = false') -> tuple[list[tuple[dict, Path]], str, dict]:
+    """The native detector on ``video`` (a file read as fast as it decodes, unless ``source`` says otherwise) for
+    at most ``seconds``: each segment's header and its file, the log, the camera's last status."""
     root.mkdir()
     endpoint = private_endpoint(root)
     (root / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\npath = "{video}"\nrealtime = false\n{camera}'
+        f'[camera]\n{source}\npath = "{video}"\n{settings}'
         '[recording]\npre_roll_s = 1.0\npost_roll_s = 1.0\nsegment_s = 1.0\n'
         f'[link]\nendpoint = "{endpoint}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     uploader = KeepingPeer(endpoint)
     try:
-        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "30"], cwd=root,
-                             env=env, capture_output=True, text=True, timeout=60)
+        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", f"{seconds:g}"],
+                             cwd=root, env=env, capture_output=True, text=True, timeout=seconds + 30)
     finally:
         uploader.close()
     assert run.returncode == 0, run.stderr
@@ -64,7 +68,8 @@ def _record(root: Path, video: Path, camera: str = "") -> tuple[list[tuple[dict,
         path = root / f"{head['id']}.mp4"
         path.write_bytes(uploader.payloads[head["id"]])
         segments.append((head, path))
-    return segments, run.stderr
+    camera = json.loads((root / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    return segments, run.stderr, camera
 
 
 def _packets(path: Path) -> list[bytes]:
@@ -89,7 +94,7 @@ def _playable(segments: list[tuple[dict, Path]], source: Path) -> None:
 @pytest.mark.parametrize("gop_s", [1.0, 2.0])
 def test_native_segments_are_the_files_own_h264_packets_cut_at_keyframes(tmp_path: Path, gop_s: float) -> None:
     video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, gop_s, walks=(WALK,), bitrate=400_000)
-    segments, log = _record(tmp_path / "run", video)
+    segments, log, camera = _record(tmp_path / "run", video)
     _playable(segments, video)
     source = _packets(video)
     gop = round(gop_s * FPS)
@@ -109,22 +114,24 @@ def test_native_segments_are_the_files_own_h264_packets_cut_at_keyframes(tmp_pat
     stored_bps = sum(path.stat().st_size for _, path in segments) / (recorded / FPS)
     assert stored_bps == pytest.approx(video.stat().st_size / 7.0, rel=0.25)
     assert f"camera cam0: recording by passthrough (h264, keyframes every {gop_s:.1f} s)" in log, log
+    assert camera["recorder"] == "passthrough"  # quickcam status says "recording by passthrough"
 
 
 def test_a_native_mpeg4_file_is_re_encoded_with_one_line_saying_why(tmp_path: Path) -> None:
     video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,), codec="mpeg4")
-    segments, log = _record(tmp_path / "run", video)
+    segments, log, camera = _record(tmp_path / "run", video)
     line = "camera cam0: re-encoding instead of passing the camera's video through: its codec mpeg4 cannot be " \
            "passed through into MP4"
     assert log.count(line) == 1, log
     assert "recording by passthrough" not in log
     _playable(segments, video)
     assert all(head["codec"] == "h264" for head, _ in segments)  # libx264, the re-encoder's
+    assert camera["recorder"] == "reencode"
 
 
 def test_a_native_h264_file_with_keyframes_further_apart_than_max_gop_s_is_re_encoded(tmp_path: Path) -> None:
     video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, walks=(WALK,), keyframes=(0, 40))  # 4 s apart
-    segments, log = _record(tmp_path / "run", video, camera="max_gop_s = 2\n")
+    segments, log, camera = _record(tmp_path / "run", video, settings="max_gop_s = 2\n")
     line = "camera cam0: re-encoding instead of passing the camera's video through: no second keyframe within " \
            "max_gop_s = 2 s (raise it, or set the camera's keyframe interval lower)"
     assert log.count(line) == 1, log
@@ -136,7 +143,7 @@ def test_native_keyframes_that_stop_coming_end_passthrough_and_the_event_goes_on
     """Keyframes every second, then none: past max_gop_s without one the rest is re-encoded (said once), and the
     event's segments are all playable, passed through up to the switch, re-encoded after it, none lost."""
     video = write_h264(tmp_path / "walk.mp4", 9.0, FPS, walks=(Walk(1.5, 6.0),), keyframes=(0, 10, 20))
-    segments, log = _record(tmp_path / "run", video, camera="max_gop_s = 2\n")
+    segments, log, camera = _record(tmp_path / "run", video, settings="max_gop_s = 2\n")
     assert "camera cam0: recording by passthrough (h264, keyframes every 1.0 s)" in log, log
     assert log.count("camera cam0: no keyframe for ") == 1, log
     assert "s (max_gop_s = 2); re-encoding from now on; set the camera's keyframe interval lower" in log
@@ -148,3 +155,29 @@ def test_native_keyframes_that_stop_coming_end_passthrough_and_the_event_goes_on
     assert sum(h["frames"] for h, _ in segments) >= (6.0 - 0.5) * FPS
     starts, ends = [h["start_ms"] for h, _ in segments], [h["end_ms"] for h, _ in segments]
     assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+
+
+@pytest.mark.realtime
+def test_a_native_rtsp_cameras_h264_is_passed_through_and_again_after_a_reconnect(tmp_path: Path) -> None:
+    """A camera's stream (GStreamer's RTSP server, in real time): its own H.264 remuxed, every segment playable
+    from its first packet, at the stream's bitrate, the pre-roll back to a keyframe before the onset. The clip
+    ends (the stream is lost) and plays again when reopened: the second walk's event plays from a keyframe too."""
+    fps, length_s = 15.0, 9.0
+    video = write_h264(tmp_path / "camera.mp4", length_s, fps, 1.0, walks=(Walk(2.5, 4.5),), bitrate=300_000)
+    with serving(video) as (url, _server):
+        segments, log, camera = _record(tmp_path / "run", url, seconds=length_s + 9,
+                                source=f'source = "stream"\nfps = {fps:g}\nwidth = 320\nheight = 240')
+    assert "camera cam0: recording by passthrough (h264, keyframes every 1.0 s)" in log, log
+    assert "camera cam0: ok again" in log, log  # reopened after the clip's end
+    events: dict[str, list[tuple[dict, Path]]] = {}
+    for head, path in segments:
+        events.setdefault(head["event"], []).append((head, path))
+    assert len(events) == 2, log
+    for recorded in events.values():
+        _playable(recorded, video)
+        assert all(head["codec"] == "h264" and head["fps"] == fps for head, _ in recorded)
+    first = next(iter(events.values()))
+    frames = sum(h["frames"] for h, _ in first)
+    assert frames >= (4.5 + 1.0 - 2.5 + 1.0) * fps  # the walk, its pre-roll and post-roll
+    stored_bps = sum(path.stat().st_size for _, path in first) / (frames / fps)
+    assert stored_bps == pytest.approx(video.stat().st_size / length_s, rel=0.3)

@@ -406,7 +406,7 @@ Value CameraPipeline::status_value() {
     }
     if (!disk.empty() && fault != disk) add_part(fault, disk);
     auto counts = disk_.counts();
-    return Value::map({
+    Value status = Value::map({
         {"state", Value::text(s.state)}, {"fault", Value::text(error_text(fault, kFaultMax))},
         {"dark", Value::boolean(s.dark)},
         {"fps", Value::real(std::round(s.fps * 100) / 100)}, {"frames", Value::integer(s.frames)},
@@ -422,6 +422,8 @@ Value CameraPipeline::status_value() {
         {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
         {"loops", Value::map({{capturing_.name(), capturing_.as_status()}, {recording_.name(), recording_.as_status()}})},
     });
+    if (!s.recorder.empty()) status["recorder"] = Value::text(s.recorder);  // once the camera has opened, as Python's
+    return status;
 }
 
 // -- capture and detection -------------------------------------------------------------
@@ -642,6 +644,7 @@ void CameraPipeline::capture_loop() {
                 stats_.fps = double(fps_window.size() - 1) * 1e9 / double(std::max<int64_t>(1, fps_window.back() - fps_window.front()));
             ++stats_.frames;
             stats_.width = frame.width, stats_.height = frame.height;
+            stats_.recorder = frame.passthrough ? "passthrough" : "reencode";  // a literal: no allocation
             dark = stats_.dark;
         }
         pre_roll.push_back(recorded(frame));
