@@ -19,6 +19,7 @@
 #include "jpeg.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
+#include "pre_roll.hpp"
 #include "view_guard.hpp"
 #include "wire.hpp"
 #include "zones.hpp"
@@ -120,38 +121,6 @@ private:
     F f_;
     int exceptions_ = std::uncaught_exceptions();
 };
-
-// What the pre-roll and the recorder keep of a frame: a passthrough one's packets, not its picture (detection
-// and snapshots are done with it by then).
-Frame recorded(const Frame& frame) {
-    Frame kept = frame;
-    if (kept.passthrough) kept.yuv.release();
-    return kept;
-}
-
-// The pre-roll kept from keep_from_ns, and for passthrough back to the keyframe at or before it: each
-// segment's first packet must be one (passthrough.py's buffer keeps packets back to it).
-void trim_pre_roll(std::deque<Frame>& pre_roll, int64_t keep_from_ns) {
-    while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) {
-        if (!pre_roll.front().passthrough) {
-            pre_roll.pop_front();
-            continue;
-        }
-        size_t next = 1;  // the next place a segment can start
-        while (next < pre_roll.size() && !pre_roll[next].starts_gop()) ++next;
-        if (next == pre_roll.size() || pre_roll[next].time_ns > keep_from_ns) return;
-        pre_roll.erase(pre_roll.begin(), pre_roll.begin() + long(next));
-    }
-}
-
-// Where an event's pre-roll starts: with passthrough, the last keyframe at or before from_ns (the first
-// segment plays on its own), else the first frame (what is before from_ns is then not recorded).
-size_t pre_roll_start(const std::deque<Frame>& pre_roll, int64_t from_ns) {
-    size_t start = 0;
-    for (size_t i = 0; i < pre_roll.size() && pre_roll[i].time_ns <= from_ns; ++i)
-        if (pre_roll[i].starts_gop()) start = i;
-    return start;
-}
 
 Value box_value(const cv::Rect& r) {
     return Value::array({Value::integer(r.x), Value::integer(r.y), Value::integer(r.width), Value::integer(r.height)});
