@@ -181,3 +181,22 @@ def test_a_native_rtsp_cameras_h264_is_passed_through_and_again_after_a_reconnec
     assert frames >= (4.5 + 1.0 - 2.5 + 1.0) * fps  # the walk, its pre-roll and post-roll
     stored_bps = sum(path.stat().st_size for _, path in first) / (frames / fps)
     assert stored_bps == pytest.approx(video.stat().st_size / length_s, rel=0.3)
+
+
+def test_native_passthrough_asked_of_the_demo_scene_is_re_encoded_with_one_line_saying_why(tmp_path: Path) -> None:
+    endpoint = private_endpoint(tmp_path)
+    (tmp_path / "quickcam.toml").write_text(
+        f'[camera]\nsource = "demo"\nrecord = "passthrough"\n[link]\nendpoint = "{endpoint}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    uploader = KeepingPeer(endpoint)
+    try:
+        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "2"], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=30)
+    finally:
+        uploader.close()
+    assert run.returncode == 0, run.stderr
+    line = ("camera cam0: re-encoding instead of passing the camera's video through: a demo source delivers no "
+            "encoded video (passthrough is for file and stream sources)")
+    assert run.stderr.count(line) == 1, run.stderr
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    assert camera["recorder"] == "reencode"

@@ -234,6 +234,9 @@ CameraPipeline::~CameraPipeline() { join(); }
 
 void CameraPipeline::start() {
     const std::string owner = "camera " + config_.id;
+    if (config_.record == "passthrough" && config_.source != "file" && config_.source != "stream")  // camera_pipeline.py's
+        log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: a ",
+                     config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
     capturing_.start();
     recording_.start();
     // Named as the Python detector's threads ("capture-cam0"; at most 15 bytes): top -H, perf and the tests
