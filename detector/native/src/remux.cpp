@@ -93,6 +93,9 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     int code = av_packet_ref(scratch_, &in);
     if (code < 0) av_fail("cannot write " + path_, code);
     scratch_->pts = pts - zero_, scratch_->dts = dts - zero_;
+    if (scratch_->duration <= 0 && stream_->fps > 0)  // one frame: the MP4's edit list must not end before the last
+        scratch_->duration = av_rescale_q(1, av_inv_q(av_d2q(stream_->fps, 1001)),
+                                          AVRational{stream_->time_base_num, stream_->time_base_den});
     scratch_->stream_index = out_->index;
     scratch_->pos = -1;
     av_packet_rescale_ts(scratch_, AVRational{stream_->time_base_num, stream_->time_base_den}, out_->time_base);
