@@ -129,6 +129,19 @@ def test_a_native_mpeg4_file_is_re_encoded_with_one_line_saying_why(tmp_path: Pa
     assert camera["recorder"] == "reencode"
 
 
+def test_native_record_reencode_is_obeyed_and_every_segment_plays_all_the_frames_its_header_counts(
+    tmp_path: Path,
+) -> None:
+    """``record = "reencode"``: libx264's segments, each decoding to its header's frames (before, players dropped
+    the last frame of every re-encoded segment: libx264's packets had no duration, the MP4's edit list cut it)."""
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,), bitrate=400_000)
+    segments, log, camera = _record(tmp_path / "run", video, settings='record = "reencode"\n')
+    _playable(segments)
+    assert not set(_packets(segments[0][1])) & set(_packets(video))  # encoded again
+    assert 'camera cam0: recording by reencode ([camera] record = \\"reencode\\")' in log, log  # logfmt's quoting
+    assert camera["recorder"] == "reencode"
+
+
 def test_a_native_h264_file_with_keyframes_further_apart_than_max_gop_s_is_re_encoded(tmp_path: Path) -> None:
     video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, walks=(WALK,), keyframes=(0, 40))  # 4 s apart
     segments, log, camera = _record(tmp_path / "run", video, settings="max_gop_s = 2\n")
