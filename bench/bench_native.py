@@ -53,12 +53,13 @@ def native_binary() -> Path:
 
 
 def render(path: Path, width: int, height: int, walks: tuple[Walk, ...]) -> None:
-    """A near-lossless H.264 clip of the demo scene."""
+    """A near-lossless H.264 clip of the demo scene, a keyframe every 2 s as a camera sends (x264's default of
+    250 frames made the looping clip's only keyframe its first: a 10 s GOP no camera has)."""
     source = DemoSource(width, height, FPS, realtime=False, walks=walks, period_s=CLIP_S + 1)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=int(FPS))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "12", "preset": "veryfast"}
+        stream.options = {"crf": "12", "preset": "veryfast", "g": str(int(2 * FPS)), "bf": "0"}
         for _ in range(int(CLIP_S * FPS)):
             frame = av.VideoFrame.from_ndarray(source.read().image, format="bgr24")
             for packet in stream.encode(frame):

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -19,6 +20,7 @@ extern "C" {
 }
 
 #include "logging.hpp"
+#include "remux.hpp"
 
 namespace qc {
 
@@ -34,6 +36,13 @@ void without_decoder_lines(void* context, int level, const char* format, va_list
     if (kind && (kind->get_category ? kind->get_category(context) : kind->category) == AV_CLASS_CATEGORY_DECODER)
         return;
     av_log_default_callback(context, level, format, args);
+}
+
+// A setting's value as Python's "%g" writes it (max_gop_s = 10, not 10.000000).
+std::string number_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
 }
 
 int64_t steady_ns() {
@@ -107,7 +116,106 @@ bool AvSource::open() {
     damaged_.opened();
     if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
     if (c.source == "stream") read_burst();
+    std::string codec_name = avcodec_get_name(stream->codecpar->codec_id);
+    params_.reset();
+    if (passes_through(codec_name))
+        params_ = std::make_shared<const StreamParams>(stream->codecpar, stream->time_base.num, stream->time_base.den,
+                                                       fps, codec_name);
+    pending_.clear();
+    ++packet_index_;  // a reopen: no segment goes on over it (a gap), the next one starts at a keyframe
+    last_key_ns_ = 0;
+    if (mode_.empty()) decide_mode();
     return true;
+}
+
+// How events are recorded, once at the first open (av_stream.py's decide_mode), in one log line saying why:
+// passthrough for a codec an MP4 carries with keyframes within max_gop_s (counted in the packets a stream's
+// open read ahead; a file's first ones are read ahead here for it), else re-encoding.
+void AvSource::decide_mode() {
+    std::string why;
+    if (config_.record == "reencode") {
+        mode_ = "reencode", why = "[camera] record = \"reencode\"";
+    } else if (!params_) {
+        mode_ = "reencode",
+        why = std::string("its codec ") + avcodec_get_name(format_->streams[stream_]->codecpar->codec_id) +
+              " cannot be passed through into MP4";
+    } else {
+        size_t limit = size_t(std::lround(config_.max_gop_s * fps)), first = SIZE_MAX;
+        std::vector<bool> keys;
+        auto probed = [&] { return probe_gop_ns(keys, fps) >= 0 || (first != SIZE_MAX && keys.size() - first > limit); };
+        for (auto& [packet, at] : ahead_) {
+            keys.push_back((packet->flags & AV_PKT_FLAG_KEY) != 0);
+            if (keys.back() && first == SIZE_MAX) first = keys.size() - 1;
+        }
+        bool ended = config_.source != "file";  // a stream's burst is what there is; the watch in read() does the rest
+        while (!ended && !probed() && keys.size() < limit * 2 + 2) {
+            AVPacket* packet = av_packet_alloc();
+            int code = packet ? av_read_frame(format_, packet) : AVERROR(ENOMEM);
+            if (code < 0) {
+                av_packet_free(&packet);
+                ahead_code_ = code, ended = true;
+                break;
+            }
+            if (packet->stream_index != stream_ || packet->size == 0) { av_packet_free(&packet); continue; }
+            ahead_.emplace_back(packet, 0);
+            keys.push_back((packet->flags & AV_PKT_FLAG_KEY) != 0);
+            if (keys.back() && first == SIZE_MAX) first = keys.size() - 1;
+        }
+        int64_t gop = probe_gop_ns(keys, fps);
+        if (gop < 0 && first != SIZE_MAX && keys.size() > 1 && config_.source == "file" && ahead_code_ == AVERROR_EOF)
+            gop = 0;  // a short file: one GOP
+        std::string codec = params_->codec;
+        char text[160];
+        if (gop > int64_t(config_.max_gop_s * 1e9) || (gop < 0 && config_.source == "file")) {
+            if (gop < 0) std::snprintf(text, sizeof text, "no second keyframe");
+            else std::snprintf(text, sizeof text, "keyframes %.1f s apart", double(gop) / 1e9);
+            mode_ = "reencode";
+            why = std::string(text) + " within max_gop_s = " + number_text(config_.max_gop_s) +
+                  " s (raise it, or set the camera's keyframe interval lower)";
+        } else {
+            mode_ = "passthrough";
+            if (gop < 0) why = codec + ", no second keyframe yet in the open's first packets";
+            else std::snprintf(text, sizeof text, "%s, keyframes every %.1f s", codec.c_str(), double(gop) / 1e9),
+                 why = text;
+        }
+    }
+    if (mode_ == "reencode" && config_.record != "reencode")
+        log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: ", why);
+    else
+        log::info("camera ", config_.id, ": recording by ", mode_, " (", why, ")");
+}
+
+// A packet of the video stream, kept for passthrough until the next frame is handed on (hand_packets).
+void AvSource::keep_packet() {
+    if (mode_ != "passthrough" || !params_) return;
+    pending_.push_back({packet_ref(packet_), params_, 0, packet_index_++, (packet_->flags & AV_PKT_FLAG_KEY) != 0});
+}
+
+// The packets read since the last frame go with this one, each timed from the frame's time by its own
+// presentation time. Keyframes that stop coming for more than max_gop_s end passthrough for good, said
+// once (av_source.py's _watch_keyframes): segments and the pre-roll would grow without bound.
+void AvSource::hand_packets(Frame& frame) {
+    frame.passthrough = mode_ == "passthrough";
+    if (!frame.passthrough) {
+        pending_.clear();
+        return;
+    }
+    int64_t shown = decoded_->best_effort_timestamp;
+    for (auto& p : pending_) {
+        int64_t pts = p.packet->pts != AV_NOPTS_VALUE ? p.packet->pts : p.packet->dts;
+        p.pts_ns = frame.time_ns + (pts != AV_NOPTS_VALUE && shown != AV_NOPTS_VALUE ? stream_ns(pts) - stream_ns(shown) : 0);
+        if (p.keyframe) last_key_ns_ = frame.time_ns;
+    }
+    frame.packets = std::move(pending_);
+    pending_.clear();
+    if (!last_key_ns_) last_key_ns_ = frame.time_ns;
+    if (frame.time_ns - last_key_ns_ <= int64_t(config_.max_gop_s * 1e9)) return;
+    log::warning("camera ", config_.id, ": no keyframe for ", std::lround(double(frame.time_ns - last_key_ns_) / 1e9),
+                 " s (max_gop_s = ", number_text(config_.max_gop_s), "); re-encoding from now on; set the camera's "
+                 "keyframe interval lower");
+    mode_ = "reencode";
+    frame.passthrough = false;
+    frame.packets.clear();
 }
 
 // What FFmpeg read while the stream opened (its frame-rate probe: ~2 s), read ahead to tell when its packets
@@ -215,7 +323,10 @@ bool AvSource::decode_next() {
             // FFmpeg 5 says concealed macroblocks in decode_error_flags, FFmpeg 7 and PyAV's also in the flag
             bool corrupt = (decoded_->flags & AV_FRAME_FLAG_CORRUPT) != 0 || decoded_->decode_error_flags != 0;
             if (!corrupt) damaged_.decoded(keyframe(), given_ns_);  // a keyframe decoded again after a reopen is whole too
-            if (given_before()) continue;
+            if (given_before()) {  // its packets were handed on before the error
+                pending_.clear();
+                continue;
+            }
             if (corrupt) damaged_.damaged(given_ns_);  // parts of the picture could not be read: not analysed (read)
             corrupt_ = corrupt;
             shown_pts_ = decoded_->best_effort_timestamp;
@@ -247,6 +358,7 @@ bool AvSource::decode_next() {
             if (config_.source == "stream" && ticks != AV_NOPTS_VALUE)  // checked against the footage clock
                 packet_ns_ = clock_.wall_ns(stream_ns(ticks), last_ns_, int64_t(1e9 / fps), true, held_ns,
                                             held_ns.has_value());
+            keep_packet();
             if (avcodec_send_packet(decoder_, packet_) < 0) damaged_.damaged(given_ns_);  // recording keeps it as it came
         }
         av_packet_unref(packet_);
@@ -330,6 +442,7 @@ bool AvSource::read(Frame& frame) {
     frame.index = index_++;
     frame.keyframe = keyframe() ? 1 : 0;
     frame.damaged = damaged_.not_analysed(corrupt_, frame.time_ns);  // recorded, not analysed (damaged_packets.hpp)
+    hand_packets(frame);
     return true;
 }
 
@@ -345,6 +458,7 @@ std::string AvSource::shrunk() const {
 void AvSource::close() {
     for (auto& [packet, at] : ahead_) av_packet_free(&packet);
     ahead_.clear();
+    pending_.clear();
     ahead_code_ = 0;
     if (scaler_) sws_freeContext(scaler_);
     if (decoded_) av_frame_free(&decoded_);

@@ -49,6 +49,9 @@ private:
     void resume();
     bool given_before();
     bool keyframe() const;  // the picture just decoded is a keyframe
+    void decide_mode();
+    void keep_packet();
+    void hand_packets(Frame& frame);
 
     CameraConfig config_;
     Pacer pacer_;
@@ -78,6 +81,13 @@ private:
     int64_t taken_dts_ = INT64_MIN, shown_pts_ = INT64_MIN, skip_pts_ = INT64_MIN;
     int64_t shown_frames_ = 0, skip_frames_ = 0;
     bool corrupt_ = false;  // the picture just decoded is flagged corrupt
+    // Passthrough (remux.hpp): how events are recorded, decided at the first open ("" before it); the stream's
+    // parameters at this open; the packets read since the last frame handed on; the packets' count (a gap at
+    // each open); the last keyframe packet's time (no keyframe for max_gop_s: re-encoded from then on).
+    std::string mode_;
+    std::shared_ptr<const StreamParams> params_;
+    std::vector<EncodedPacket> pending_;
+    int64_t packet_index_ = 0, last_key_ns_ = 0;
     DamagedPackets damaged_;  // counted since start, each streak said once (damaged_packets.hpp)
 };
 

@@ -19,6 +19,7 @@
 #include "jpeg.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
+#include "pre_roll.hpp"
 #include "view_guard.hpp"
 #include "wire.hpp"
 #include "zones.hpp"
@@ -233,6 +234,9 @@ CameraPipeline::~CameraPipeline() { join(); }
 
 void CameraPipeline::start() {
     const std::string owner = "camera " + config_.id;
+    if (config_.record == "passthrough" && config_.source != "file" && config_.source != "stream")  // camera_pipeline.py's
+        log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: a ",
+                     config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
     capturing_.start();
     recording_.start();
     // Named as the Python detector's threads ("capture-cam0"; at most 15 bytes): top -H, perf and the tests
@@ -374,7 +378,7 @@ Value CameraPipeline::status_value() {
     }
     if (!disk.empty() && fault != disk) add_part(fault, disk);
     auto counts = disk_.counts();
-    return Value::map({
+    Value status = Value::map({
         {"state", Value::text(s.state)}, {"fault", Value::text(error_text(fault, kFaultMax))},
         {"dark", Value::boolean(s.dark)},
         {"fps", Value::real(std::round(s.fps * 100) / 100)}, {"frames", Value::integer(s.frames)},
@@ -390,6 +394,8 @@ Value CameraPipeline::status_value() {
         {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
         {"loops", Value::map({{capturing_.name(), capturing_.as_status()}, {recording_.name(), recording_.as_status()}})},
     });
+    if (!s.recorder.empty()) status["recorder"] = Value::text(s.recorder);  // once the camera has opened, as Python's
+    return status;
 }
 
 // -- capture and detection -------------------------------------------------------------
@@ -610,9 +616,10 @@ void CameraPipeline::capture_loop() {
                 stats_.fps = double(fps_window.size() - 1) * 1e9 / double(std::max<int64_t>(1, fps_window.back() - fps_window.front()));
             ++stats_.frames;
             stats_.width = frame.width, stats_.height = frame.height;
+            stats_.recorder = frame.passthrough ? "passthrough" : "reencode";  // a literal: no allocation
             dark = stats_.dark;
         }
-        pre_roll.push_back(frame);
+        pre_roll.push_back(recorded(frame));
         // An event the view guard starts begins where the cover or turn began minus the pre-roll, BLOCKED_S (4 s)
         // before it is said: while one is suspected, kept from there, up to kDetectSlackNs more (what the Python
         // detector's buffer holds always, camera_pipeline.py's DETECT_SLACK_NS; here only while it is needed).
@@ -623,7 +630,7 @@ void CameraPipeline::capture_loop() {
         // looks reaches back to it (first_pre_roll_ns), so kept from there too, up to kDetectSlackNs more.
         if (!clock.recording && quiet_look_ns)
             keep_from_ns = std::max(std::min(keep_from_ns, quiet_look_ns), keep_from_ns - kDetectSlackNs);
-        while (!pre_roll.empty() && pre_roll.front().time_ns < keep_from_ns) pre_roll.pop_front();
+        trim_pre_roll(pre_roll, keep_from_ns);
 
         MotionResult result;
         std::optional<ViewFault> blinded;
@@ -696,8 +703,8 @@ void CameraPipeline::capture_loop() {
             snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
             push({Item::Start, {}, event_id});
             int64_t from_ns = first_pre_roll_ns(clock.onset_ns, quiet_look_ns, rec.pre_roll_s, fps);
-            for (const auto& f : pre_roll)
-                if (f.time_ns >= from_ns) push({Item::FrameItem, f, ""});
+            for (size_t i = pre_roll_start(pre_roll, from_ns); i < pre_roll.size(); ++i)
+                if (pre_roll[i].passthrough || pre_roll[i].time_ns >= from_ns) push({Item::FrameItem, pre_roll[i], ""});
         } else if (action == EventClock::Action::Continue) {
             if (snapshots < kMaxSnapshots && result.motion && result.area_fraction > best_area * 1.5 &&
                 frame.time_ns - last_snapshot_ns >= kSnapshotGapNs) {
@@ -705,7 +712,7 @@ void CameraPipeline::capture_loop() {
                 ++snapshots, last_snapshot_ns = frame.time_ns;
                 best_area = std::max(best_area, result.area_fraction);
             }
-            push({Item::FrameItem, frame, ""});
+            push({Item::FrameItem, recorded(frame), ""});
         } else if (action == EventClock::Action::End) {
             log::info("camera ", config_.id, ": event ", event_id, " ends");
             push(state.end());

@@ -95,6 +95,7 @@ struct CameraStats {
     std::string lost_why;    // why a source that worked was closed (its capture loop threw), until it opens again
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     bool dark = false;
+    std::string recorder;  // passthrough or reencode: how the last frame is recorded ("" before the first)
     std::string view = "ok";  // the view guard's verdict: ok, blocked, moved, frozen (view_guard.hpp)
     std::string view_fault;   // what the camera cannot see, in words, while it cannot
     int64_t view_faults = 0;  // view faults since start

@@ -279,18 +279,17 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
                 r.note(k + " = h264: a camera's own H.264 is not read natively; it is opened through OpenCV (MJPG "
                        "when mjpg = true) and events are encoded again (more CPU, the same footage)");
         }},
-        {"record", [&](auto& n, auto& k) { std::string v = r.string(n, k);
-            check(r, v == "auto" || v == "passthrough" || v == "reencode", k, "must be auto, passthrough or reencode");
-            if (v == "passthrough")
-                r.note(k + " = passthrough: not implemented natively; events are encoded again from decoded frames "
-                       "(more CPU, the same footage)");
+        {"record", [&](auto& n, auto& k) { c.record = r.string(n, k);
+            check(r, c.record == "auto" || c.record == "passthrough" || c.record == "reencode", k,
+                  "must be auto, passthrough or reencode");
         }},
         {"detect_path", [&](auto& n, auto& k) {
             if (!r.string(n, k).empty())
                 r.note(k + ": a separate detection stream is not implemented natively; motion is detected on path "
                        "itself (more CPU to decode it, nothing missed)");
         }},
-        {"max_gop_s", nullptr},  // passthrough's; events are always encoded again here
+        {"max_gop_s", [&](auto& n, auto& k) { c.max_gop_s = r.number(n, k);
+            check(r, c.max_gop_s > 0 && c.max_gop_s <= 60, k, "must be over 0 and at most 60"); }},
         {"fast_decode", [&](auto& n, auto& k) {
             if (r.boolean(n, k))
                 r.note(k + ": applies to passed-through cameras only; every frame is decoded in full here");

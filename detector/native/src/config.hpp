@@ -70,6 +70,8 @@ struct CameraConfig {
     bool mjpg = true;
     std::string input_format = "auto";  // USB camera: auto | mjpeg | raw honoured (OpenCV's V4L2); h264 warned
     double reopen_max_s = 30.0;
+    std::string record = "auto";  // auto | passthrough | reencode (remux.hpp; av_source.cpp decides at the first open)
+    double max_gop_s = 10.0;  // keyframes further apart: re-encoded (pre-roll and segments wait for keyframes)
     int damaged_clear_s = 10;  // a damaged stream's streak ends at a clean keyframe this long after its last damaged packet
     MotionConfig motion;
     RecordingConfig recording;

@@ -95,6 +95,9 @@ void SegmentEncoder::encode(AVFrame* frame) {
     int code = avcodec_send_frame(context_, frame);
     if (code < 0) av_fail("cannot encode into " + path_, code);
     while ((code = avcodec_receive_packet(context_, packet_)) == 0) {
+        // One frame long (time base 1/fps). libx264 gives 0: the MP4's edit list then ended at the last frame's
+        // start, and players (FFmpeg, PyAV) dropped that frame, one of every segment.
+        if (packet_->duration <= 0) packet_->duration = 1;
         av_packet_rescale_ts(packet_, context_->time_base, stream_->time_base);
         packet_->stream_index = stream_->index;
         code = av_interleaved_write_frame(format_, packet_);  // takes the packet's reference

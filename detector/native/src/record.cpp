@@ -1,6 +1,9 @@
 // The record thread (detector/pipeline/record.py): an event's frames encoded into segments in
 // .staging/, each committed through the disk ladder (disk.hpp), which decides the rung: full,
-// reduced (half size, over_budget_fps) or snapshots only while the disk refuses writes.
+// reduced (half size, over_budget_fps) or snapshots only while the disk refuses writes. A passthrough
+// camera's packets are remuxed instead (remux.hpp, passthrough.py): each segment at least segment_s, cut
+// at the next keyframe; a gap in the packets ends a segment and the next starts at a keyframe; the reduced
+// rung keeps keyframes only.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include "encoder.hpp"
 #include "logging.hpp"
 #include "os_error.hpp"
+#include "remux.hpp"
 #include "wire.hpp"
 
 namespace qc {
@@ -19,7 +23,8 @@ namespace {
 // A segment file being written in the outbox's staging folder.
 struct OpenSegment {
     std::string id, path;
-    std::unique_ptr<SegmentEncoder> encoder;
+    std::unique_ptr<SegmentEncoder> encoder;  // a re-encoded segment's, else
+    std::unique_ptr<SegmentRemuxer> remuxer;  // a passthrough one's
     int width, height;
     double fps;
     int64_t max_ns, frames = 0, start_ns = 0, end_ns = 0;
@@ -27,6 +32,8 @@ struct OpenSegment {
     int64_t next_ns = 0;   // reduced: the next frame kept is one at or after this time
 
     int64_t duration_ns() const { return end_ns - start_ns + int64_t(1e9 / fps); }
+    void close() { encoder ? encoder->close() : remuxer->close(); }
+    const std::string& codec() const { return encoder ? encoder->codec() : remuxer->codec(); }
     // A reduced segment keeps one frame per 1/fps of the camera's frames.
     bool keeps(int64_t time_ns) {
         if (!reduced) return true;
@@ -60,6 +67,23 @@ std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig&
     return seg;
 }
 
+// A passthrough segment of `packet`'s stream; on the reduced rung as many seconds as the re-encoded one's
+// (its keyframes only are kept).
+std::unique_ptr<OpenSegment> open_remuxed(Outbox& outbox, const RecordingConfig& rec, const EncodedPacket& packet,
+                                          bool reduced) {
+    auto seg = std::make_unique<OpenSegment>();
+    seg->id = wire::new_message_id();
+    seg->path = outbox.staging_path(seg->id + ".mp4");
+    const StreamParams& stream = *packet.stream;
+    double fps = stream.fps > 0 ? stream.fps : 15.0, seconds = rec.segment_s;
+    if (reduced) seconds = std::max(rec.segment_s, std::min(60.0, rec.segment_s * fps / std::min(fps, rec.over_budget_fps)));
+    seg->width = stream.width, seg->height = stream.height, seg->fps = fps, seg->reduced = reduced;
+    seg->max_ns = int64_t(seconds * 1e9);
+    seg->remuxer = std::make_unique<SegmentRemuxer>(seg->path, packet.stream);
+    ::chmod(seg->path.c_str(), 0600);
+    return seg;
+}
+
 // Why `lost` frames of an event were not recorded, `refused` of them by the disk (record.py's unrecorded_words).
 std::string unrecorded_words(int64_t lost, int64_t refused) {
     if (refused >= lost) return "the disk refused them";
@@ -85,6 +109,8 @@ struct CameraPipeline::RecordState {
     int64_t lost = 0, refused = 0;  // the event's frames not recorded, and of those the ones the disk refused
     bool stopped = false;  // Item::Stop taken: a loop restarted after it (what followed threw) waits for nothing
     bool event_open = false;  // between an event's Start and its End
+    int64_t previous_index = -1;  // passthrough: the last packet's index (a gap: packets lost, or a reopen)
+    int64_t skipped = 0;  // passthrough: the event's packets before its first keyframe, not recorded
 };
 
 std::shared_ptr<CameraPipeline::RecordState> CameraPipeline::make_record_state() {
@@ -118,7 +144,7 @@ void CameraPipeline::record_loop() {
     auto finish = [&](bool final) {  // close the open segment and commit it (or hold it); seq moves on
         Value header = wire::make_header("segment");
         try {
-            segment->encoder->close();
+            segment->close();
             std::string data = read_file(segment->path);  // a read error loses this segment, said
             header["id"] = Value::text(segment->id);
             header["camera"] = Value::text(config_.id);
@@ -132,7 +158,7 @@ void CameraPipeline::record_loop() {
             header["width"] = Value::integer(segment->width);
             header["height"] = Value::integer(segment->height);
             header["container"] = Value::text("mp4");
-            header["codec"] = Value::text(segment->encoder->codec());
+            header["codec"] = Value::text(segment->codec());
             header["content_type"] = Value::text("video/mp4");
             header["size"] = Value::integer(int64_t(data.size()));
             header["sha256"] = Value::text(wire::sha256_hex(data));
@@ -155,7 +181,50 @@ void CameraPipeline::record_loop() {
         ++seq;
         return true;
     };
+    // A passthrough frame's packets (passthrough.py's PassthroughStage._record): remuxed; a segment starts
+    // only at a keyframe, so packets before the event's first one are skipped and those after a gap lost.
+    auto remux = [&](const Frame& frame) {
+        if (segment && segment->encoder) finish(false);  // re-encoded frames before: keyframes came back
+        for (const EncodedPacket& packet : frame.packets) {
+            bool gap = record_->previous_index >= 0 && packet.index != record_->previous_index + 1;
+            record_->previous_index = packet.index;
+            if (segment && !segment->remuxer->follows(packet)) gap = true;  // a clock gone back, another open
+            auto rung = disk_.rung();
+            if (rung == DiskWrites::SnapshotsOnly) {
+                if (segment) finish(false);
+                disk_.not_recorded();
+                ++record_->lost, ++record_->refused;
+                continue;
+            }
+            if (segment && (gap || (segment->reduced && rung == DiskWrites::Full))) finish(false);
+            bool reduced = rung == DiskWrites::Reduced || (segment && segment->reduced);
+            if (!packet.keyframe && (!segment || reduced)) {
+                if (reduced) continue;  // reduced recording: one picture per keyframe interval, by design
+                if (seq == 0 && !record_->lost) {
+                    ++record_->skipped;
+                } else {  // after a gap: undecodable until the next keyframe
+                    ++record_->lost;
+                    disk_.not_recorded();
+                }
+                continue;
+            }
+            try {
+                if (segment && packet.keyframe && segment->duration_ns() >= segment->max_ns) finish(false);
+                if (!segment) segment = open_remuxed(outbox_, config_.recording, packet, rung == DiskWrites::Reduced);
+                segment->remuxer->write(packet);
+                if (segment->frames == 0) segment->start_ns = segment->end_ns = packet.pts_ns;
+                segment->start_ns = std::min(segment->start_ns, packet.pts_ns);
+                segment->end_ns = std::max(segment->end_ns, packet.pts_ns);
+                if (++segment->frames > 1 && segment->reduced)  // the rate kept, not the camera's
+                    segment->fps = double(segment->frames - 1) * 1e9 / double(std::max<int64_t>(1, segment->end_ns - segment->start_ns));
+            } catch (const std::exception& e) {
+                abandon(e, 1 + (segment ? segment->frames : 0), "remuxing");
+            }
+        }
+    };
     auto record = [&](const Frame& frame) {
+        if (frame.passthrough) return remux(frame);
+        if (segment && segment->remuxer) finish(false);  // passthrough until now: keyframes stopped coming
         // Cut first: closing a segment may be the write the disk refuses, which sets the rung for this frame.
         if (segment && segment->duration_ns() >= segment->max_ns) finish(false);
         if (segment && segment->reduced && disk_.rung() == DiskWrites::Full) finish(false);  // full again from here
@@ -213,11 +282,15 @@ void CameraPipeline::record_loop() {
         if (item.kind == Item::Start) {
             event_id = item.event_id, seq = 0;
             record_->event_open = true;
+            record_->previous_index = -1, record_->skipped = 0;
             record_->lost = record_->refused = 0;
             segment.reset();
         } else if (item.kind == Item::End) {
             record_->event_open = false;
             if (segment) finish(true);
+            if (record_->skipped)
+                log::info("camera ", config_.id, ": event ", event_id, ": ", record_->skipped,
+                          " packet(s) before its first keyframe not recorded");
             int64_t lost = record_->lost;
             std::string why = unrecorded_words(lost, record_->refused);
             // what is left of the event, truly (record.py's _event_done): it said "recorded in 0 segment(s)" when

@@ -10,9 +10,11 @@
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
+#include <vector>
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "remux.hpp"
 
 namespace qc {
 
@@ -26,6 +28,15 @@ struct Frame {
     int64_t index = 0;
     int keyframe = -1;  // 1 or 0 when the decoder says whether it was a keyframe (the view guard), -1 when not
     bool damaged = false;  // a damaged picture (damaged_packets.hpp): recorded, not analysed for motion
+    // Recorded by passthrough (remux.hpp): the stream's packets read since the frame before (one, without
+    // B-frames), remuxed instead of the picture, which the pre-roll and the recorder's queue then drop.
+    bool passthrough = false;
+    std::vector<EncodedPacket> packets;
+    bool starts_gop() const {  // a passthrough segment can start here: a keyframe's packet, or a picture
+        if (!passthrough) return true;
+        for (const auto& p : packets) if (p.keyframe) return true;
+        return false;
+    }
     cv::Mat luma() const { return yuv.rowRange(0, height); }
     cv::Mat bgr() const;
     void set_bgr(const cv::Mat& bgr);  // converted to I420, cropped to even sizes

@@ -1,0 +1,125 @@
+#include "remux.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "os_error.hpp"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+}
+
+namespace qc {
+
+namespace {
+std::string av_error(int code) {
+    char text[AV_ERROR_MAX_STRING_SIZE] = {0};
+    av_strerror(code, text, sizeof text);
+    return text;
+}
+
+// FFmpeg's error codes carry the errno (AVERROR(e) is -e), so a full disk is told from a bug.
+[[noreturn]] void av_fail(const std::string& what, int code) {
+    throw OsError(what + (code ? " (" + av_error(code) + ")" : std::string()), code < 0 ? AVUNERROR(code) : 0);
+}
+
+// A packet's decode time, else its presentation time (the first packets of an RTSP stream may have neither).
+int64_t decode_ticks(const AVPacket& packet) { return packet.dts != AV_NOPTS_VALUE ? packet.dts : packet.pts; }
+}  // namespace
+
+StreamParams::StreamParams(const AVCodecParameters* given, int num, int den, double rate, std::string name)
+    : codecpar(avcodec_parameters_alloc()), time_base_num(num), time_base_den(den), fps(rate),
+      codec(std::move(name)), width(given->width), height(given->height) {
+    if (!codecpar || avcodec_parameters_copy(codecpar, given) < 0) {
+        avcodec_parameters_free(&codecpar);
+        throw std::runtime_error("out of memory copying the stream's parameters");
+    }
+}
+
+StreamParams::~StreamParams() { avcodec_parameters_free(&codecpar); }
+
+std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet) {
+    AVPacket* copy = av_packet_clone(packet);
+    if (!copy) throw std::runtime_error("out of memory keeping a packet");
+    return std::shared_ptr<AVPacket>(copy, [](AVPacket* p) { av_packet_free(&p); });
+}
+
+bool passes_through(const std::string& codec) { return codec == "h264" || codec == "hevc"; }
+
+int64_t probe_gop_ns(const std::vector<bool>& keyframes, double fps) {
+    int64_t first = -1;
+    for (size_t count = 0; count < keyframes.size(); ++count) {
+        if (!keyframes[count]) continue;
+        if (first >= 0) return int64_t(double(int64_t(count) - first) * 1e9 / fps);
+        first = int64_t(count);
+    }
+    return -1;
+}
+
+SegmentRemuxer::SegmentRemuxer(const std::string& path, std::shared_ptr<const StreamParams> stream)
+    : path_(path), stream_(std::move(stream)) {
+    auto fail = [&](const std::string& step, int code = 0) {
+        release();
+        av_fail("cannot write " + path + ": " + step, code);
+    };
+    if (avformat_alloc_output_context2(&format_, nullptr, "mp4", path.c_str()) < 0 || !format_) fail("no mp4 muxer");
+    out_ = avformat_new_stream(format_, nullptr);
+    scratch_ = av_packet_alloc();
+    if (!out_ || !scratch_) fail("out of memory");
+    int code = avcodec_parameters_copy(out_->codecpar, stream_->codecpar);
+    if (code < 0) fail("cannot copy the stream's parameters", code);
+    out_->codecpar->codec_tag = 0;  // the MP4 muxer's own tag (an MPEG-TS or RTSP tag means nothing in MP4)
+    out_->time_base = AVRational{stream_->time_base_num, stream_->time_base_den};
+    if ((code = avio_open(&format_->pb, path.c_str(), AVIO_FLAG_WRITE)) < 0) fail("cannot create the file", code);
+    if ((code = avformat_write_header(format_, nullptr)) < 0) fail("cannot write the MP4 header", code);
+}
+
+SegmentRemuxer::~SegmentRemuxer() { release(); }
+
+bool SegmentRemuxer::follows(const EncodedPacket& packet) const {
+    if (packet.stream != stream_) return false;
+    int64_t dts = decode_ticks(*packet.packet);
+    return last_dts_ == INT64_MIN || dts == AV_NOPTS_VALUE || dts > last_dts_;
+}
+
+void SegmentRemuxer::write(const EncodedPacket& given) {
+    const AVPacket& in = *given.packet;
+    int64_t dts = decode_ticks(in);
+    if (dts == AV_NOPTS_VALUE) dts = last_dts_ == INT64_MIN ? 0 : last_dts_ + std::max<int64_t>(1, in.duration);
+    int64_t pts = in.pts != AV_NOPTS_VALUE ? in.pts : dts;
+    if (zero_ == INT64_MIN) zero_ = std::min(dts, pts);
+    last_dts_ = dts;
+    int code = av_packet_ref(scratch_, &in);
+    if (code < 0) av_fail("cannot write " + path_, code);
+    scratch_->pts = pts - zero_, scratch_->dts = dts - zero_;
+    if (scratch_->duration <= 0 && stream_->fps > 0)  // one frame: the MP4's edit list must not end before the last
+        scratch_->duration = av_rescale_q(1, av_inv_q(av_d2q(stream_->fps, 1001)),
+                                          AVRational{stream_->time_base_num, stream_->time_base_den});
+    scratch_->stream_index = out_->index;
+    scratch_->pos = -1;
+    av_packet_rescale_ts(scratch_, AVRational{stream_->time_base_num, stream_->time_base_den}, out_->time_base);
+    code = av_write_frame(format_, scratch_);
+    av_packet_unref(scratch_);
+    if (code < 0) av_fail("cannot write " + path_, code);
+}
+
+void SegmentRemuxer::close() {
+    if (closed_) return;
+    closed_ = true;
+    int code = av_write_trailer(format_);
+    if (code < 0) av_fail("cannot finish " + path_, code);
+    release();
+}
+
+void SegmentRemuxer::release() {
+    if (scratch_) av_packet_free(&scratch_);
+    if (format_) {
+        if (format_->pb) avio_closep(&format_->pb);
+        avformat_free_context(format_);
+    }
+    format_ = nullptr;
+    out_ = nullptr;
+}
+
+}  // namespace qc

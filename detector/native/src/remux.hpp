@@ -1,0 +1,82 @@
+// Passthrough recording's pieces (detector/pipeline/passthrough.py, detector/av_stream.py): the camera's own
+// encoded packets, kept as FFmpeg references (no copy of their bytes, no decode), and a segment file they are
+// remuxed into (no encode). An H.264 pre-roll back to its keyframe is a few hundred kB where the decoded
+// pictures were 14 MB at 640x480, and remuxing costs next to nothing where libx264 took a core's third at 1080p.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct AVCodecParameters;
+struct AVFormatContext;
+struct AVPacket;
+struct AVStream;
+
+namespace qc {
+
+// What a segment's MP4 header needs of a stream: its codec parameters (a copy, so segments can still be
+// written after the source closed or reopened), its time base and rate. One per open of the source: a
+// packet of another open never goes into the same file.
+struct StreamParams {
+    StreamParams(const AVCodecParameters* codecpar, int time_base_num, int time_base_den, double fps,
+                 std::string codec);
+    ~StreamParams();
+    StreamParams(const StreamParams&) = delete;
+    StreamParams& operator=(const StreamParams&) = delete;
+    AVCodecParameters* codecpar = nullptr;
+    int time_base_num, time_base_den;
+    double fps;
+    std::string codec;  // "h264" or "hevc": the segment header's codec
+    int width, height;
+};
+
+// One video packet as the camera sent it. `index` counts the packets taken from the source (a gap in it:
+// packets lost on the way, or a reopen); `pts_ns` is when it is shown, on the frames' clock.
+struct EncodedPacket {
+    std::shared_ptr<AVPacket> packet;
+    std::shared_ptr<const StreamParams> stream;
+    int64_t pts_ns = 0, index = 0;
+    bool keyframe = false;
+};
+
+// A reference to `packet`'s bytes and times (av_packet_ref: the bytes are shared, not copied).
+std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet);
+
+// One MP4 file of packets, their times starting at zero (passthrough.py's Remuxer). Errors throw OsError
+// (a full disk steps the disk ladder down, as the encoder's).
+class SegmentRemuxer {
+public:
+    SegmentRemuxer(const std::string& path, std::shared_ptr<const StreamParams> stream);
+    ~SegmentRemuxer();
+    SegmentRemuxer(const SegmentRemuxer&) = delete;
+    SegmentRemuxer& operator=(const SegmentRemuxer&) = delete;
+
+    // Whether `packet` continues this file's timeline: the same open of the stream, and a decode time after
+    // the last one (a camera's clock may jump back; a looping file starts again).
+    bool follows(const EncodedPacket& packet) const;
+    void write(const EncodedPacket& packet);
+    void close();
+    const std::string& codec() const { return stream_->codec; }
+
+private:
+    void release();
+
+    std::string path_;
+    std::shared_ptr<const StreamParams> stream_;
+    AVFormatContext* format_ = nullptr;
+    AVStream* out_ = nullptr;
+    AVPacket* scratch_ = nullptr;
+    int64_t zero_ = INT64_MIN, last_dts_ = INT64_MIN;
+    bool closed_ = false;
+};
+
+// Whether a source's codec can be passed through into MP4 (av_stream.py's PASSTHROUGH_CODECS).
+bool passes_through(const std::string& codec);
+
+// The time between the first two keyframes of `keyframes` (one flag per packet, in decode order), counted
+// in frames at `fps` (av_stream.py's probe_gop_ns); -1 when there is no second one in them.
+int64_t probe_gop_ns(const std::vector<bool>& keyframes, double fps);
+
+}  // namespace qc
