@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from quickcam.common.cryptofile import CryptoFileError, Header, check_file_size, read_header
@@ -141,17 +142,23 @@ class StoreIndex:
         return value
 
     def _load_events(self, camera: str, day: str) -> list[StoredEvent]:
-        prefix = f"{self.folder}/{camera}/{day}"
+        """The day's events, each whole: the uploader files an item under the UTC date of its own
+        time, so an event running over midnight has items under the next date too. It is shown
+        once, under the day it began, with the later days' items joined to it."""
+        files = self._files(camera, day)
+        days = set(self.days(camera))
+        earlier = _shift(day, -1)
+        if earlier in days:  # begun the day before: listed there, not here
+            begun_before = {event_id for _, event_id, _ in self._files(camera, earlier)}
+            files = [f for f in files if f[1] not in begun_before]
+        wanted = {event_id for _, event_id, _ in files}
+        later = _shift(day, 1)
+        while wanted and later in days:
+            carried = [f for f in self._files(camera, later) if f[1] in wanted]
+            files += carried
+            wanted = {event_id for _, event_id, _ in carried}
+            later = _shift(later, 1)
         events: dict[str, StoredEvent] = {}
-        files: list[tuple[RemoteFile, str, re.Match[str]]] = []
-        for remote in self.reader.list_files(prefix):
-            rest = remote.key[len(prefix) + 1:] if remote.key.startswith(prefix + "/") else ""
-            parts = rest.split("/")
-            if len(parts) != 2 or not ID_RE.match(parts[0]):
-                continue
-            match = _FILE_RE.match(parts[1])
-            if match:
-                files.append((remote, parts[0], match))
         headers = self._headers_for([remote for remote, _, _ in files])
         for (remote, event_id, match), (header, problem) in zip(files, headers, strict=True):
             event = events.setdefault(event_id, StoredEvent(camera, day, event_id))
@@ -162,6 +169,23 @@ class StoreIndex:
             event.snapshots.sort(key=lambda i: (i.seq, i.item_id))
             event.segments.sort(key=lambda i: (i.seq, i.item_id))
         return sorted(events.values(), key=lambda e: (e.start_ms, e.event_id), reverse=True)
+
+    def _files(self, camera: str, day: str) -> list[tuple[RemoteFile, str, re.Match[str]]]:
+        """The footage files listed under one camera and day: (file, event id, name match)."""
+        return self._cached(("files", camera, day), lambda: self._list_files(camera, day))
+
+    def _list_files(self, camera: str, day: str) -> list[tuple[RemoteFile, str, re.Match[str]]]:
+        prefix = f"{self.folder}/{camera}/{day}"
+        files = []
+        for remote in self.reader.list_files(prefix):
+            rest = remote.key[len(prefix) + 1:] if remote.key.startswith(prefix + "/") else ""
+            parts = rest.split("/")
+            if len(parts) != 2 or not ID_RE.match(parts[0]):
+                continue
+            match = _FILE_RE.match(parts[1])
+            if match:
+                files.append((remote, parts[0], match))
+        return files
 
     def _headers_for(self, remotes: list[RemoteFile]) -> list[tuple[Header | None, str]]:
         with self._lock:
@@ -192,6 +216,14 @@ class StoreIndex:
         except CryptoFileError as exc:
             return header, str(exc)
         return header, ""
+
+
+def _shift(day: str, days: int) -> str:
+    """The date ``days`` after ``day`` (both YYYY-MM-DD); '' for a folder name that is no date."""
+    try:
+        return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+    except ValueError:
+        return ""
 
 
 def _mismatch(header: Header | None, camera: str, match: re.Match[str]) -> str:
