@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from quickcam.common import protocol
+from quickcam.common.mp4_tags import tag_for_apple
 from quickcam.detector.av_source import Packet, StreamInfo
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.disk import FULL, REDUCED
@@ -48,6 +49,7 @@ class Remuxer:
         self.codec = info.codec
         self.container = av.open(str(path), mode="w", format="mp4")
         self.stream = self.container.add_stream_from_template(info.template)
+        tag_for_apple(self.stream, info.codec)
         self.time_base = info.time_base
         self.zero: int | None = None
         self.last_dts: int | None = None

@@ -281,6 +281,8 @@ def test_an_h265_camera_is_passed_through_too(tmp_path: Path) -> None:
     assert segments and all(h["codec"] == "hevc" for h, _ in segments)
     for head, payload in segments:
         assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "hevc"}
+        with av.open(str(payload)) as clip:  # Apple's players play hvc1, not FFmpeg's default hev1
+            assert clip.streams.video[0].codec_tag == "hvc1"
 
 
 def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_frame(

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.cryptofile import CryptoFileError, Header, Keyring, decrypt
+from quickcam.common.mp4_tags import tag_for_apple
 from quickcam.uploader.backends import BackendError, Reader
 from quickcam.uploader.viewer.store import StoredEvent, StoredItem
 
@@ -106,6 +107,7 @@ def join_segments(segments: list[OpenedItem]) -> JoinedVideo:
                     params = (codec.name, codec.width, codec.height, bytes(codec.extradata or b""))
                     if out_stream is None:
                         out_stream = out.add_stream_from_template(stream)
+                        tag_for_apple(out_stream, codec.name)
                         first_params = params
                     elif first_params is not None and params != first_params:
                         raise ValueError(f"it is {params[0]} {params[1]}x{params[2]}, encoded unlike the first "

@@ -56,6 +56,31 @@ def test_unplayable_or_mismatched_segments_are_left_out_with_the_reason() -> Non
     assert len(_frame_times(joined.mp4)) == 20
 
 
+def _h265_clip(frames: int = 10, fps: int = 10) -> bytes:
+    """An H.265 MP4 as FFmpeg's muxer writes it by default (tagged hev1)."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx265", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"x265-params": "log-level=none"}
+        for n in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 20 * n, np.uint8), format="bgr24")
+            frame.pts = n
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return buf.getvalue()
+
+
+def test_joined_h265_is_tagged_for_apples_players() -> None:
+    clip = _h265_clip()
+    with av.open(io.BytesIO(clip)) as source:
+        assert source.streams.video[0].codec_tag == "hev1"  # what the segments may hold
+    joined = join_segments([_opened(0, clip), _opened(1, clip)])
+    assert joined.joined == [0, 1] and len(_frame_times(joined.mp4)) == 20
+    with av.open(io.BytesIO(joined.mp4)) as video:
+        assert video.streams.video[0].codec_tag == "hvc1"  # Safari and iOS refuse hev1
+
+
 def test_nothing_playable_gives_no_video() -> None:
     joined = join_segments([_opened(0, None, "wrong key: ...")])
     assert joined.mp4 == b"" and joined.left_out == {0: "wrong key: ..."}
