@@ -150,3 +150,15 @@ def test_a_native_rtsp_camera_whose_main_stream_goes_away_is_degraded_saying_so_
     assert "recorded stream " + main_url + " lost; reopening" in log, log
     heads = [h for h in uploader.segments if h["final"]]
     assert heads and all((h["width"], h["height"]) == (640, 480) for h in uploader.segments), uploader.segments
+
+
+def test_a_native_detect_path_without_a_stream_is_a_config_error_naming_the_fix(tmp_path: Path) -> None:
+    """As the Python detector's config refuses it (before, the native one warned and ran the demo scene)."""
+    (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "demo"\ndetect_path = "rtsp://127.0.0.1/sub"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert 'camera.detect_path: is set, but source = "demo" has no substream: remove detect_path, or use source = ' \
+           '"stream" (or "file") with path = the main stream' in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
