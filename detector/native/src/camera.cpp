@@ -312,7 +312,8 @@ bool CameraPipeline::join_or_leave() {
     settle(capture_thread_, capture_done_, "capture", "stuck in a read: nothing after its last frame is recorded");
     settle(record_thread_, record_done_, "recording", "its open segment, if any, is lost");
     if (recorded_) {
-        recorded_->finish();
+        recorded_->finish();  // its read gives up at once: a moment to end
+        for (int i = 0; i < 20 && !recorded_->done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         settle(recorded_->thread(), recorded_->done(), "recorded stream", "stuck in a read of path");
     }
     return all;

@@ -50,6 +50,7 @@ void RecordedStream::finish() {
     finished_ = true;
     source_.abort = true;
     cv_.notify_all();
+    stop_.poke();  // a wait to reopen ends now
 }
 
 std::string RecordedStream::mode() const {
