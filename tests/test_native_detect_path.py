@@ -104,12 +104,13 @@ def test_a_path_that_does_not_open_is_said_in_the_status_while_the_substream_is_
 
 
 @pytest.mark.realtime
-def test_a_native_rtsp_camera_whose_main_stream_goes_away_is_degraded_saying_so_and_still_watched(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize("gone", ["main", "sub"])
+def test_a_native_rtsp_camera_with_either_stream_gone_says_which(tmp_path: Path, gone: str) -> None:
     """Two RTSP streams (GStreamer's server, real time): the walker only in the substream; the event is recorded
-    from the main stream's packets at its size. Then the main stream's server goes away: the camera, still
-    watching the substream, is degraded and its fault says the recorded stream is lost (before, it detected on the
-    main stream alone: blind with it)."""
+    from the main stream's packets at its size. Then one server goes away. The main stream: the camera, still
+    watching the substream, is degraded, its fault naming the lost recorded stream. The substream: the camera is
+    lost, its fault naming the detection stream, while the main stream is still read (before, the native detector
+    detected on the main stream alone: no event at all from this substream's walker)."""
     fps, length_s = 15.0, 30.0
     main = write_h264(tmp_path / "main.mp4", length_s, fps, 1.0, width=640, height=480, walks=(), bitrate=400_000)
     sub = write_h264(tmp_path / "sub.mp4", length_s, fps, 1.0, width=320, height=240, walks=(Walk(2.5, 4.5),))
@@ -117,7 +118,14 @@ def test_a_native_rtsp_camera_whose_main_stream_goes_away_is_degraded_saying_so_
     root.mkdir()
     endpoint = private_endpoint(root)
     status_path = root / "outbox" / "detector-status.json"
-    with serving(main) as (main_url, main_server), serving(sub) as (sub_url, _):
+
+    def camera() -> dict:
+        try:
+            return json.loads(status_path.read_text())["cameras"]["cam0"]
+        except (OSError, ValueError, KeyError):
+            return {}
+
+    with serving(main) as (main_url, main_server), serving(sub) as (sub_url, sub_server):
         (root / "quickcam.toml").write_text(
             f'[camera]\nsource = "stream"\nfps = {fps:g}\npath = "{main_url}"\ndetect_path = "{sub_url}"\n'
             'reopen_max_s = 1\n[recording]\npre_roll_s = 1.0\npost_roll_s = 1.0\nsegment_s = 1.0\n'
@@ -128,26 +136,27 @@ def test_a_native_rtsp_camera_whose_main_stream_goes_away_is_degraded_saying_so_
                                     cwd=root, env=env, stderr=subprocess.PIPE, text=True)
         try:
             assert wait_until(lambda: any(h["final"] for h in list(uploader.segments)), seconds=20)
-            main_server.terminate()
-            main_server.wait(10)
-
-            def camera() -> dict:
-                try:
-                    return json.loads(status_path.read_text())["cameras"]["cam0"]
-                except (OSError, ValueError, KeyError):
-                    return {}
-
-            assert wait_until(lambda: "recorded stream" in camera().get("fault", ""), seconds=15)
+            server = main_server if gone == "main" else sub_server
+            server.terminate()
+            server.wait(10)
+            said = "recorded stream" if gone == "main" else "detection stream"
+            assert wait_until(lambda: said in camera().get("fault", ""), seconds=15)
             seen = camera()
             frames = seen["frames"]
-            assert wait_until(lambda: camera().get("frames", 0) > frames + fps, seconds=10)  # still watching
+            if gone == "main":
+                assert wait_until(lambda: camera().get("frames", 0) > frames + fps, seconds=10)  # still watching
         finally:
             _, log = detector.communicate(timeout=40)
             uploader.close()
-    assert seen["state"] == "degraded", seen
-    assert main_url in seen["fault"] and "events are not recorded" in seen["fault"], seen
-    assert (seen["width"], seen["height"]) == (320, 240)
-    assert "recorded stream " + main_url + " lost; reopening" in log, log
+    assert (seen["width"], seen["height"]) == (320, 240)  # the substream's pictures were decoded
+    if gone == "main":
+        assert seen["state"] == "degraded", seen
+        assert main_url in seen["fault"] and "events are not recorded" in seen["fault"], seen
+        assert "recorded stream " + main_url + " lost; reopening" in log, log
+    else:
+        assert seen["state"] == "lost", seen
+        assert f"lost: no frame from the detection stream {sub_url}" in seen["fault"], seen
+        assert seen["loops"]["recorded stream"]["running"] and "recorded stream " + main_url + " lost" not in log
     heads = [h for h in uploader.segments if h["final"]]
     assert heads and all((h["width"], h["height"]) == (640, 480) for h in uploader.segments), uploader.segments
 
