@@ -12,6 +12,10 @@ times snapshots and segments into storage on the demo scene (bench/bench_latency
 measure), for both detectors.
 
     .venv/bin/python -m bench.bench_native [--seconds 20] [--runs 1] [--latency-seconds 40] [--before BINARY]
+    .venv/bin/python -m bench.bench_native --substream-only [--seconds 20] [--before BINARY]
+
+--substream-only measures 1920x1080 watched and recorded with detection on a 640x360 substream
+(``[camera] detect_path``) against detection on the 1080p stream itself, for each detector.
 
 --before measures a second native binary (an older build) interleaved with the current one
 in the same run, and prints the pair: an optimisation proven on a loaded, shared machine.
@@ -81,14 +85,17 @@ def decode_share(video: Path, native: Path | None = None) -> float:
     return (time.process_time() - started) / max(1, count) * FPS * 100
 
 
-def process_cost(detector: list[str], video: Path, seconds: float, cameras: int = 1) -> tuple[float, float]:
+def process_cost(detector: list[str], video: Path, seconds: float, cameras: int = 1,
+                 detect_path: Path | None = None) -> tuple[float, float]:
     """CPU share (% of one core) of the detector over `seconds` of steady state, and its peak RSS in MB.
 
-    With ``cameras`` > 1 the detector watches that many copies of the clip ([[cameras]] entries).
+    With ``cameras`` > 1 the detector watches that many copies of the clip ([[cameras]] entries); with
+    ``detect_path`` it detects on that clip (a substream) and records ``video``.
     """
     with tempfile.TemporaryDirectory() as tmp:
+        sub = {"QUICKCAM_CAMERA__DETECT_PATH": str(detect_path)} if detect_path else {}
         env = scratch_setup(Path(tmp), QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
-                            QUICKCAM_CAMERA__LOOP="true", QUICKCAM_LOGGING__LEVEL="WARNING")
+                            QUICKCAM_CAMERA__LOOP="true", QUICKCAM_LOGGING__LEVEL="WARNING", **sub)
         entries = "".join(f'[[cameras]]\nid = "cam{k}"\nsource = "file"\npath = "{video}"\nloop = true\n'
                           for k in range(cameras))
         Path(tmp, "quickcam.toml").write_text(entries if cameras > 1 else "")
@@ -112,11 +119,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per figure (the median is shown)")
     parser.add_argument("--latency-seconds", type=float, default=40.0)
     parser.add_argument("--before", type=Path, help="an older native binary to measure beside this build")
+    parser.add_argument("--substream-only", action="store_true",
+                        help="only 1080p with detection on a 640x360 substream against detection on 1080p")
     args = parser.parse_args()
     native = native_binary()
     detectors = {"python": [QUICKCAM, "detector"], "native": [str(native)]}
     if args.before:
         detectors["before"] = [str(args.before)]
+    if args.substream_only:
+        substream_table(detectors, args.seconds)
+        return
     pairs = []
     print(f"Machine: {machine()}; commit {commit()}\n")
     print(f"Part 1: each detector on a looping {CLIP_S:.0f} s clip paced at {FPS:.0f} fps, with the uploader; "
@@ -194,6 +206,28 @@ def main() -> None:
             cells += [f"{median(r[key]):.2f} s", f"{percentile(r[key], 95):.2f} s"]
         print(f"| {name} | {len(r['snapshot'])} | " + " | ".join(cells) + " |")
     sys.stdout.flush()
+
+
+def substream_table(detectors: dict[str, list[str]], seconds: float) -> None:
+    """Each detector on a looping 1080p clip, detecting on it, then on a 640x360 substream of the same scene."""
+    print(f"Machine: {machine()}; commit {commit()}\n")
+    print(f"Each detector on a looping {CLIP_S:.0f} s 1920x1080 clip paced at {FPS:.0f} fps (recorded), detecting on "
+          f"it or on a 640x360 clip of the same scene (detect_path); {seconds:.0f} s of steady state; CPU is % of one "
+          "core.\n")
+    print("| detector | state | detection on | CPU | peak RSS |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = {}
+        for state, walks in (("watching", ()), ("recording", (Walk(0.0, 5.0), Walk(5.0, 10.0, False)))):
+            clips[state] = (Path(tmp, f"{state}-1080.mp4"), Path(tmp, f"{state}-360.mp4"))
+            render(clips[state][0], 1920, 1080, walks)
+            render(clips[state][1], 640, 360, walks)
+        for state, (main, sub) in clips.items():
+            for name, command in detectors.items():
+                for on, detect_path in (("1920x1080 (path)", None), ("640x360 (detect_path)", sub)):
+                    cpu, rss = process_cost(command, main, seconds, detect_path=detect_path)
+                    print(f"| {name} | {state} | {on} | {cpu:.1f}% | {rss:.0f} MB |")
+                    sys.stdout.flush()
 
 
 if __name__ == "__main__":

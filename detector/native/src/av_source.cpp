@@ -50,20 +50,21 @@ int64_t steady_ns() {
 }
 }  // namespace
 
-AvSource::AvSource(const CameraConfig& config)
-    : config_(config), pacer_(config.fps), clock_(config.id), damaged_(config.id, config.damaged_clear_s) {
+AvSource::AvSource(const CameraConfig& config, Role role, int64_t started_ns)
+    : config_(config), role_(role), path_(role == Role::Detect ? config.detect_path : config.path), pacer_(config.fps),
+      clock_(config.id), damaged_(config.id, config.damaged_clear_s) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
-    started_ns_ = footage_ns();
+    started_ns_ = started_ns ? started_ns : footage_ns();
 }
 
 AvSource::~AvSource() { close(); }
 
-std::string AvSource::name() const { return redacted(config_.path); }
+std::string AvSource::name() const { return redacted(path_); }
 
 int AvSource::interrupt(void* opaque) {
     auto* self = static_cast<AvSource*>(opaque);
-    return self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_ ? 1 : 0;
+    return self->abort || (self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_) ? 1 : 0;
 }
 
 void AvSource::arm() { deadline_ns_ = config_.source == "stream" ? steady_ns() + kStreamTimeoutNs : 0; }
@@ -74,7 +75,7 @@ bool AvSource::open() {
     // The error_code overload: the throwing one threw a path too long for the kernel (ENAMETOOLONG) as
     // filesystem_error, said as its words instead of the cannot-open text with the fix (camera.cpp open_failure).
     std::error_code unusable;
-    if (c.source == "file" && !std::filesystem::is_regular_file(c.path, unusable)) return false;
+    if (c.source == "file" && !std::filesystem::is_regular_file(path_, unusable)) return false;
     opened_ns_ = footage_ns();
     av_log_set_level(AV_LOG_QUIET);
     av_log_set_callback(&without_decoder_lines);
@@ -83,8 +84,8 @@ bool AvSource::open() {
     format_->interrupt_callback = {&AvSource::interrupt, this};
     arm();
     AVDictionary* options = nullptr;  // RTSP over TCP, as the Python detector (and OpenCV) ask: no lost packets
-    if (c.path.rfind("rtsp", 0) == 0) av_dict_set(&options, "rtsp_transport", "tcp", 0);
-    int code = avformat_open_input(&format_, c.path.c_str(), nullptr, &options);
+    if (path_.rfind("rtsp", 0) == 0) av_dict_set(&options, "rtsp_transport", "tcp", 0);
+    int code = avformat_open_input(&format_, path_.c_str(), nullptr, &options);
     av_dict_free(&options);
     if (code < 0) {
         format_ = nullptr;  // freed by avformat_open_input on failure
@@ -133,6 +134,10 @@ bool AvSource::open() {
 // open read ahead; a file's first ones are read ahead here for it), else re-encoding.
 void AvSource::decide_mode() {
     std::string why;
+    if (role_ == Role::Detect) {  // its frames are recorded only when path cannot be passed through (recorded_stream.hpp)
+        mode_ = "reencode";
+        return;
+    }
     if (config_.record == "reencode") {
         mode_ = "reencode", why = "[camera] record = \"reencode\"";
     } else if (!params_) {
@@ -179,6 +184,8 @@ void AvSource::decide_mode() {
                  why = text;
         }
     }
+    why_ = why;
+    if (role_ == Role::Record) return;  // said by the recorded stream's loop (recorded_stream.cpp)
     if (mode_ == "reencode" && config_.record != "reencode")
         log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: ", why);
     else
@@ -446,12 +453,84 @@ bool AvSource::read(Frame& frame) {
     return true;
 }
 
+// Role::Record (packet_capture.py's read_packet): path's next video packet, demuxed, never decoded, timed as the
+// substream's frames are: a stream's by its own clock on the footage clock (both anchored where their packets
+// arrive), a file read as fast as possible on its own timeline from the start the two share, a file played in real
+// time when it is read. Keyframes that stop coming are said, not acted on: the open segment grows until the next
+// (a decoded source would re-encode instead; here there is nothing decoded to re-encode, as in Python).
+bool AvSource::read_packet(EncodedPacket& out) {
+    if (!format_ || !params_) return false;
+    const int64_t frame_ns = int64_t(1e9 / fps);
+    while (true) {
+        arm();
+        std::optional<int64_t> held_ns;  // read ahead at the open: when it was handed over
+        if (!ahead_.empty()) held_ns = ahead_.front().second;
+        int code = next_packet();
+        if (code < 0) {
+            if (config_.source != "file") return false;  // lost: reopened by the caller
+            if (code != AVERROR_EOF || (format_->pb && format_->pb->error < 0)) {
+                char text[AV_ERROR_MAX_STRING_SIZE] = {};
+                av_strerror(format_->pb && format_->pb->error < 0 ? format_->pb->error : code, text, sizeof text);
+                read_error_ = text;
+                return false;
+            }
+            if (!config_.loop || !last_pts_ns_ ||
+                (av_seek_frame(format_, stream_, 0, AVSEEK_FLAG_BACKWARD) < 0 &&
+                 avformat_seek_file(format_, -1, INT64_MIN, 0, 0, 0) < 0)) {
+                ended = true;
+                return false;
+            }
+            loop_offset_ns_ = last_pts_ns_ + frame_ns - started_ns_;  // the next pass goes on after this one
+            origin_ns_ = INT64_MIN;
+            ++packet_index_;  // a new pass: a segment does not go on over it
+            continue;
+        }
+        if (packet_->stream_index != stream_ || packet_->size == 0) {
+            av_packet_unref(packet_);
+            continue;
+        }
+        int64_t dts = packet_->dts != AV_NOPTS_VALUE ? packet_->dts : packet_->pts;
+        int64_t pts = packet_->pts != AV_NOPTS_VALUE ? packet_->pts : dts;
+        int64_t shown_after_ns = dts != AV_NOPTS_VALUE ? stream_ns(pts) - stream_ns(dts) : 0;  // B-frames
+        int64_t at;  // its decode time on the frames' clock
+        if (dts == AV_NOPTS_VALUE) {
+            at = last_ns_ ? last_ns_ + frame_ns : footage_ns();
+        } else if (config_.source == "stream") {
+            at = clock_.wall_ns(stream_ns(dts), last_ns_, frame_ns, true, held_ns, held_ns.has_value());
+        } else if (config_.realtime) {
+            pacer_.wait();
+            at = footage_ns();
+        } else {
+            if (origin_ns_ == INT64_MIN) origin_ns_ = stream_ns(pts);  // the first picture shown is at the start
+            at = started_ns_ + loop_offset_ns_ + stream_ns(pts) - origin_ns_ - shown_after_ns;
+        }
+        last_ns_ = std::max(at, last_ns_ + 1);
+        int64_t pts_ns = last_ns_ + shown_after_ns;
+        last_pts_ns_ = std::max(last_pts_ns_, pts_ns);
+        bool key = (packet_->flags & AV_PKT_FLAG_KEY) != 0;
+        out = {packet_ref(packet_), params_, pts_ns, packet_index_++, key};
+        av_packet_unref(packet_);
+        if (key || !last_key_ns_) {
+            if (key && gop_warned_)
+                log::info("camera ", config_.id, ": keyframes again after ",
+                          std::lround(double(last_ns_ - last_key_ns_) / 1e9), " s");
+            last_key_ns_ = last_ns_, gop_warned_ = false;
+        } else if (!gop_warned_ && last_ns_ - last_key_ns_ > int64_t(config_.max_gop_s * 1e9)) {
+            gop_warned_ = true;
+            log::warning("camera ", config_.id, ": no keyframe for ", std::lround(double(last_ns_ - last_key_ns_) / 1e9),
+                         " s (max_gop_s = ", number_text(config_.max_gop_s), "); the open segment grows until the "
+                         "next keyframe; set the camera's keyframe interval lower");
+        }
+        return true;
+    }
+}
+
 // Why a file that ended was not read to its end, "" when it was (sources.py's cut_short): the open file
 // (FFmpeg asks fstat, so a file deleted and emptied is 0 bytes) is smaller than when it opened.
 std::string AvSource::shrunk() const {
     int64_t now_bytes = config_.source == "file" && format_ ? avio_size(format_->pb) : -1;
     if (now_bytes < 0 || now_bytes >= opened_bytes_) return "";
-    return config_.path + " was cut short while it was analysed (" + std::to_string(opened_bytes_) +
+    return path_ + " was cut short while it was analysed (" + std::to_string(opened_bytes_) +
            " bytes when it opened, " + std::to_string(now_bytes) + " at its end); analyse a complete copy of it";
 }
 

@@ -6,6 +6,7 @@
 // are read ahead at the open to tell when (read_burst).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <utility>
@@ -26,12 +27,23 @@ namespace qc {
 
 class AvSource : public FrameSource {
 public:
-    explicit AvSource(const CameraConfig& config);
+    // What this source is for: the camera's one stream (decoded, and recorded by passthrough when it can be);
+    // with a [camera] detect_path, its substream (decoded for detection only: its frames are recorded only when
+    // path cannot be passed through) or its main stream (packets only, never decoded: read_packet()).
+    enum class Role { Whole, Detect, Record };
+    // `started_ns`: a file read as fast as possible is timed from it (the two streams of a camera share it).
+    explicit AvSource(const CameraConfig& config, Role role = Role::Whole, int64_t started_ns = 0);
     ~AvSource() override;
     bool open() override;
     bool read(Frame& frame) override;
     void close() override;
     std::string name() const override;
+    // Role::Record: the next packet of the stream, timed on the frames' clock (a file's own timeline, a stream's
+    // clock); false when there is none now (lost: `ended` says a file's end).
+    bool read_packet(EncodedPacket& out);
+    const std::string& mode() const { return mode_; }  // passthrough or reencode ("" before the first open)
+    const std::string& why() const { return why_; }    // why, in words
+    std::atomic<bool> abort{false};  // a blocking read or open gives up at once (the camera stops)
     int64_t damaged_packets() const override { return damaged_.count(); }
     std::string damaged_fault() const override { return damaged_.fault(); }
 
@@ -54,6 +66,8 @@ private:
     void hand_packets(Frame& frame);
 
     CameraConfig config_;
+    Role role_;
+    std::string path_;  // config_.path, or its detect_path for Role::Detect
     Pacer pacer_;
     AVFormatContext* format_ = nullptr;
     AVCodecContext* decoder_ = nullptr;
@@ -84,7 +98,9 @@ private:
     // Passthrough (remux.hpp): how events are recorded, decided at the first open ("" before it); the stream's
     // parameters at this open; the packets read since the last frame handed on; the packets' count (a gap at
     // each open); the last keyframe packet's time (no keyframe for max_gop_s: re-encoded from then on).
-    std::string mode_;
+    std::string mode_, why_;
+    int64_t origin_ns_ = INT64_MIN, loop_offset_ns_ = 0, last_pts_ns_ = 0;  // Role::Record: a file's timeline
+    bool gop_warned_ = false;
     std::shared_ptr<const StreamParams> params_;
     std::vector<EncodedPacket> pending_;
     int64_t packet_index_ = 0, last_key_ns_ = 0;

@@ -19,7 +19,9 @@
 #include "jpeg.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
+#include "av_source.hpp"
 #include "pre_roll.hpp"
+#include "recorded_stream.hpp"
 #include "view_guard.hpp"
 #include "wire.hpp"
 #include "zones.hpp"
@@ -74,7 +76,9 @@ int lookup_errno(const std::string& path, struct stat& st) {
 // texts, detector/pipeline/capture.py open_failure). Its path (or URL) cut in the middle to kPathShownMax bytes
 // unless `whole`: this text is the camera's fault, cut at 300 bytes, and a long path said whole took the fix
 // with it. The log's first line of a failure says the path whole (a typo may sit in its middle).
-std::string open_failure(const CameraConfig& c, bool whole = false) {
+std::string open_failure(const CameraConfig& config, bool whole = false) {
+    CameraConfig c = config;  // with a detect_path, capture opens the substream (path: recorded_stream.cpp)
+    if (!c.detect_path.empty()) c.path = c.detect_path;
     auto shown = [whole](const std::string& path) { return whole ? path : middle_cut(path, kPathShownMax); };
     struct stat st{};
     if (c.source == "camera") {
@@ -228,7 +232,13 @@ CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop&
     : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config)),
       capturing_("capture", Loop::stall_s_for(config.fps)), recording_("recording", Loop::stall_s_for(config.fps)),
       max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))),
-      pace_(config.reopen_max_s), record_(make_record_state()) {}
+      pace_(config.reopen_max_s), record_(make_record_state()) {
+    if (!config.detect_path.empty() && (config.source == "file" || config.source == "stream")) {
+        int64_t started_ns = footage_ns();  // a file read fast: both streams' timelines start here
+        source_ = std::make_unique<AvSource>(config, AvSource::Role::Detect, started_ns);
+        recorded_ = std::make_unique<RecordedStream>(config, started_ns, stop);
+    }
+}
 
 CameraPipeline::~CameraPipeline() { join(); }
 
@@ -239,6 +249,7 @@ void CameraPipeline::start() {
                      config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
     capturing_.start();
     recording_.start();
+    if (recorded_) recorded_->start(owner);
     // Named as the Python detector's threads ("capture-cam0"; at most 15 bytes): top -H, perf and the tests
     auto name = [this](const std::string& loop) {
         ::pthread_setname_np(::pthread_self(), (loop + "-" + config_.id).substr(0, 15).c_str());
@@ -257,6 +268,7 @@ void CameraPipeline::start() {
         if (detect_ && detect_->clock.cut(detect_->last_ns + 1))
             push(detect_->end(": capture loop failed"));
         push({Item::Stop, {}, ""});
+        if (recorded_) recorded_->finish();  // nothing takes path's packets any more
         capture_done_ = true;
         stop_.poke();
     });
@@ -271,6 +283,7 @@ void CameraPipeline::start() {
 void CameraPipeline::join() {
     if (capture_thread_.joinable()) capture_thread_.join();
     if (record_thread_.joinable()) record_thread_.join();
+    if (recorded_ && recorded_->thread().joinable()) recorded_->thread().join();
 }
 
 void CameraPipeline::give_up_capture(double waited_s) {
@@ -298,6 +311,11 @@ bool CameraPipeline::join_or_leave() {
     };
     settle(capture_thread_, capture_done_, "capture", "stuck in a read: nothing after its last frame is recorded");
     settle(record_thread_, record_done_, "recording", "its open segment, if any, is lost");
+    if (recorded_) {
+        recorded_->finish();  // its read gives up at once: a moment to end
+        for (int i = 0; i < 20 && !recorded_->done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        settle(recorded_->thread(), recorded_->done(), "recorded stream", "stuck in a read of path");
+    }
     return all;
 }
 
@@ -317,8 +335,9 @@ std::string CameraPipeline::never_delivered() {
 
 std::vector<std::string> CameraPipeline::problems(bool capture_said) const {
     std::vector<std::string> all;
-    for (const Loop* loop : {&capturing_, &recording_})
-        if (std::string problem = loop->problem(); !problem.empty() && !(capture_said && loop == &capturing_))
+    const Loop* recorded = recorded_ ? &recorded_->loop() : nullptr;
+    for (const Loop* loop : {&capturing_, &recording_, recorded})
+        if (std::string problem = loop ? loop->problem() : ""; !problem.empty() && !(capture_said && loop == &capturing_))
             all.push_back(problem);
     return all;
 }
@@ -349,6 +368,7 @@ Value CameraPipeline::status_value() {
     // camera is said as lost instead) or recording less
     std::string disk = s.state == "ok" ? s.view_fault : "";
     if (s.state == "ok") add_part(disk, source_->damaged_fault());
+    if (recorded_) add_part(disk, recorded_->fault());  // path down: detection goes on, events are not recorded
     add_part(disk, disk_.fault());
     // An open that does not return leaves the camera "starting": said once it has run kOpenSlowS.
     double opening_s = s.opening_since > 0 ? steady_s() - s.opening_since : 0;
@@ -394,6 +414,7 @@ Value CameraPipeline::status_value() {
         {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
         {"loops", Value::map({{capturing_.name(), capturing_.as_status()}, {recording_.name(), recording_.as_status()}})},
     });
+    if (recorded_) status["loops"]["recorded stream"] = recorded_->loop().as_status();
     if (!s.recorder.empty()) status["recorder"] = Value::text(s.recorder);  // once the camera has opened, as Python's
     return status;
 }
@@ -590,7 +611,8 @@ void CameraPipeline::capture_loop() {
                              config_.reopen_max_s, " s");
                 stats_.state = stats_.opened ? "lost" : "failing";
                 // the fault's first words until a picture comes (a reopen that takes a stream's timeout is not "")
-                stats_.lost_why = stats_.opened ? "lost: no frame from " + middle_cut(source_->name(), kPathShownMax) : "";
+                stats_.lost_why = stats_.opened ? std::string("lost: no frame from ") + (recorded_ ? "the detection stream " : "") +
+                                                      middle_cut(source_->name(), kPathShownMax) : "";
                 if (!stats_.opened) stats_.open_error = "opened, but no frame came";
             }
             source_->close();
@@ -601,6 +623,7 @@ void CameraPipeline::capture_loop() {
             motion.restart();  // what was learnt of the picture is stale (base.py's restart)
             continue;
         }
+        if (recorded_) recorded_->attach(frame, !source_->live, capturing_);  // path's packets to record, if any
         last_ns = frame.time_ns;
         fps_window.push_back(frame.time_ns);
         if (fps_window.size() > 30) fps_window.pop_front();
@@ -616,7 +639,8 @@ void CameraPipeline::capture_loop() {
                 stats_.fps = double(fps_window.size() - 1) * 1e9 / double(std::max<int64_t>(1, fps_window.back() - fps_window.front()));
             ++stats_.frames;
             stats_.width = frame.width, stats_.height = frame.height;
-            stats_.recorder = frame.passthrough ? "passthrough" : "reencode";  // a literal: no allocation
+            if (recorded_) stats_.recorder = recorded_->mode();  // path's ("" until it has opened, as Python's)
+            else stats_.recorder = frame.passthrough ? "passthrough" : "reencode";  // a literal: no allocation
             dark = stats_.dark;
         }
         pre_roll.push_back(recorded(frame));

@@ -44,6 +44,8 @@
 
 namespace qc {
 
+class RecordedStream;  // recorded_stream.hpp: path's packets beside a [camera] detect_path
+
 // When an event starts and ends (detector/events.py): trigger_frames detections in a row
 // start it; it ends post_roll after the last motion, not before min_event after its onset,
 // and is cut at max_event.
@@ -159,7 +161,8 @@ private:
     Outbox& outbox_;
     DiskWrites disk_;  // every write of this camera into the outbox: held and stepped down on a full disk
     Stop& stop_;
-    std::unique_ptr<FrameSource> source_;
+    std::unique_ptr<FrameSource> source_;  // with a detect_path, the substream (decoded for detection)
+    std::unique_ptr<RecordedStream> recorded_;  // with a detect_path, path's packets (recorded); else none
     std::thread capture_thread_, record_thread_;
     std::atomic<bool> capture_done_{false}, record_done_{false};
     std::atomic<bool> capture_given_up_{false};  // give_up_capture(): the recorder stopped without the capture

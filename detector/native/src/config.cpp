@@ -283,11 +283,7 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
             check(r, c.record == "auto" || c.record == "passthrough" || c.record == "reencode", k,
                   "must be auto, passthrough or reencode");
         }},
-        {"detect_path", [&](auto& n, auto& k) {
-            if (!r.string(n, k).empty())
-                r.note(k + ": a separate detection stream is not implemented natively; motion is detected on path "
-                       "itself (more CPU to decode it, nothing missed)");
-        }},
+        {"detect_path", [&](auto& n, auto& k) { c.detect_path = r.string(n, k); }},
         {"max_gop_s", [&](auto& n, auto& k) { c.max_gop_s = r.number(n, k);
             check(r, c.max_gop_s > 0 && c.max_gop_s <= 60, k, "must be over 0 and at most 60"); }},
         {"fast_decode", [&](auto& n, auto& k) {
@@ -304,6 +300,9 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         }},
         {"zones", [&](auto& n, auto& k) { read_zones(r, n, k, c.zones); }},
     });
+    if (c.detect_path.find_first_not_of(" \t\r\n") != std::string::npos && c.source != "file" && c.source != "stream")
+        r.fail(where + ".detect_path", "is set, but source = \"" + c.source + "\" has no substream: remove detect_path, or "
+               "use source = \"stream\" (or \"file\") with path = the main stream");
     if ((c.source == "file" || c.source == "stream") && c.path.empty())
         r.fail(where + ".path", "must name the file or stream URL for source = " + c.source);
     return c;

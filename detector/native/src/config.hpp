@@ -60,6 +60,7 @@ struct CameraConfig {
     std::string source = "demo";  // demo | camera | file | stream
     int index = 0;
     std::string path;
+    std::string detect_path;  // a low-resolution substream decoded for detection; path is then only demuxed (recorded_stream.hpp)
     int width = 640;
     int height = 480;
     double fps = 15.0;
