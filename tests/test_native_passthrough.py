@@ -117,6 +117,17 @@ def test_native_segments_are_the_files_own_h264_packets_cut_at_keyframes(tmp_pat
     assert camera["recorder"] == "passthrough"  # quickcam status says "recording by passthrough"
 
 
+def test_a_native_h265_file_is_passed_through_tagged_for_apples_players(tmp_path: Path) -> None:
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,), codec="libx265")
+    segments, log, camera = _record(tmp_path / "run", video)
+    _playable(segments)
+    assert "camera cam0: recording by passthrough (hevc, keyframes every 1.0 s)" in log, log
+    for head, path in segments:
+        assert head["codec"] == "hevc"
+        with av.open(str(path)) as clip:  # Safari and iOS refuse FFmpeg's default hev1 (common/mp4_tags.py)
+            assert clip.streams.video[0].codec_tag == "hvc1"
+
+
 def test_a_native_mpeg4_file_is_re_encoded_with_one_line_saying_why(tmp_path: Path) -> None:
     video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,), codec="mpeg4")
     segments, log, camera = _record(tmp_path / "run", video)

@@ -69,7 +69,9 @@ SegmentRemuxer::SegmentRemuxer(const std::string& path, std::shared_ptr<const St
     if (!out_ || !scratch_) fail("out of memory");
     int code = avcodec_parameters_copy(out_->codecpar, stream_->codecpar);
     if (code < 0) fail("cannot copy the stream's parameters", code);
-    out_->codecpar->codec_tag = 0;  // the MP4 muxer's own tag (an MPEG-TS or RTSP tag means nothing in MP4)
+    // The MP4 muxer's own tag (an MPEG-TS or RTSP tag means nothing in MP4), but H.265 as hvc1: Apple's
+    // players refuse the muxer's default hev1 (common/mp4_tags.py says the same for the Python detector).
+    out_->codecpar->codec_tag = stream_->codec == "hevc" ? MKTAG('h', 'v', 'c', '1') : 0;
     out_->time_base = AVRational{stream_->time_base_num, stream_->time_base_den};
     if ((code = avio_open(&format_->pb, path.c_str(), AVIO_FLAG_WRITE)) < 0) fail("cannot create the file", code);
     if ((code = avformat_write_header(format_, nullptr)) < 0) fail("cannot write the MP4 header", code);
