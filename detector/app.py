@@ -86,8 +86,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
         log.info("detector: %s during start-up; stopped before opening any camera", came)
         return 0
 
-    lock_outbox(config.recording.outbox_dir)  # held until the process ends
-    outbox = Outbox(config.recording.outbox_dir)
+    outbox = Outbox(config.recording.outbox_dir, lock_outbox(config.recording.outbox_dir))  # held until the end
     # All cameras run in this one process, each in its own threads: they share
     # one outbox and one uploader link (one connection, one credit window, one
     # snapshot-first order), OpenCV and the encoder release the GIL for the

@@ -182,8 +182,7 @@ int run(const qc::Config& config, double seconds) {
     private_folder(config.link.endpoint);  // the detector may start first: it makes the folder
     for (const auto& note : config.notes) log::warning("config: ", note);
 
-    lock_outbox(config.recording.outbox_dir);  // held until the process ends
-    Outbox outbox(config.recording.outbox_dir);
+    Outbox outbox(config.recording.outbox_dir, lock_outbox(config.recording.outbox_dir));  // held until the end
     std::vector<std::unique_ptr<CameraPipeline>> pipelines;
     std::vector<std::string> ids;
     for (const auto& cam : config.cameras) {
