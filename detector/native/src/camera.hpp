@@ -92,6 +92,8 @@ struct CameraStats {
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
     bool source_opened = false;  // an open of the source has returned success (frames or not)
     double opening_since = 0;    // steady seconds when the open under way began; 0 while none is
+    int64_t slow_opens = 0;      // opens that ran kOpenSlowS or more (returned or not) since start
+    double slow_counted = 0;     // the opening_since of the last open counted in slow_opens
     std::string lost_why;    // why a source that worked was closed (its capture loop threw), until it opens again
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     bool dark = false;

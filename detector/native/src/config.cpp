@@ -182,8 +182,11 @@ void read_recording(const Reader& r, const toml::table* t, const std::string& wh
         {"keep_local_copy", [&](auto& n, auto& k) { c.keep_local_copy = r.boolean(n, k); }},
         {"over_budget_fps", [&](auto& n, auto& k) { c.over_budget_fps = r.number(n, k);  // a full disk's reduced rung
             check(r, c.over_budget_fps > 0 && c.over_budget_fps <= 120, k, "must be in (0, 120]"); }},
-    }, {{"outbox_budget_mb", "the disk budget policy (smaller segments while over budget) is not implemented; "
-                             "the outbox still never deletes footage"}});
+        {"outbox_budget_mb", [&](auto& n, auto& k) { double v = r.number(n, k);  // refused as Python refuses it
+            check(r, v >= 0, k, "must be >= 0 (0: no budget)");
+            r.note(k + ": the disk budget policy (smaller segments while over budget) is not implemented; the "
+                   "outbox still never deletes footage; ignored by the native detector"); }},
+    });
 }
 
 const std::map<std::string, std::string> kNoFaces = {
