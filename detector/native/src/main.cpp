@@ -63,17 +63,28 @@ constexpr double kStatusIntervalS = 2.0;
 
 // SIGINT and SIGTERM are blocked in every thread (set before any starts: threads inherit the mask)
 // and taken by one that waits for them, so that the others wait on g_stop instead of polling a flag
-// a signal handler sets (a handler may not wake a condition variable).
+// a signal handler sets (a handler may not wake a condition variable). SIGHUP is taken too, and only
+// said: its default ended the detector where it was (a terminal closed, a `kill -HUP` meant as a
+// reload), the open segment lost in staging as for a SIGKILL (detector/app.py's hangup_notes).
 void take_stop_signals() {
-    static sigset_t stopping;
-    sigemptyset(&stopping);
-    sigaddset(&stopping, SIGINT);
-    sigaddset(&stopping, SIGTERM);
-    ::pthread_sigmask(SIG_BLOCK, &stopping, nullptr);
+    static sigset_t taken;
+    sigemptyset(&taken);
+    sigaddset(&taken, SIGINT);
+    sigaddset(&taken, SIGTERM);
+    sigaddset(&taken, SIGHUP);
+    ::pthread_sigmask(SIG_BLOCK, &taken, nullptr);
     std::thread([] {
         ::pthread_setname_np(::pthread_self(), "qc-signals");
         int signal = 0;
-        if (::sigwait(&stopping, &signal) == 0) g_stop.set();
+        while (::sigwait(&taken, &signal) == 0) {
+            if (signal != SIGHUP) {
+                g_stop.set();
+                return;
+            }
+            qc::log::warning("detector: SIGHUP (its terminal closed, or a reload asked) ignored: the cameras are "
+                             "still watched. The detector reads its config at start only: restart it to apply a "
+                             "change");
+        }
     }).detach();
 }
 
