@@ -3,6 +3,7 @@
 //   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
 //   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
 //   quickcam-native-detector [--config F] --motion-trace WxH [--fps N] [--every K]  the motion core on raw gray frames
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -359,7 +360,22 @@ int run(const qc::Config& config, double seconds) {
 
 }  // namespace
 
+// Descriptors 0-2 the process was started without (`>&- 2>&-`) opened on /dev/null before any file is:
+// a closed one went to the next file opened (the outbox's lock took 1, a ZeroMQ eventfd 2, and the log
+// lines were written into it). common/std_streams.py does the same for the Python processes.
+static void open_missing_std_streams() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) != -1) continue;
+        int spare = ::open("/dev/null", O_RDWR);
+        if (spare >= 0 && spare != fd) {
+            ::dup2(spare, fd);
+            ::close(spare);
+        }
+    }
+}
+
 int main(int argc, char** argv) {
+    open_missing_std_streams();
     std::string config_path, vectors;
     bool print_config = false, fit_status = false, stream_clock = false;
     std::string decode_file, trace_size;
