@@ -52,6 +52,9 @@ def test_environment_overrides_any_key_including_nested_storage_options(tmp_path
         ("[camera\n", {}, "is not valid TOML"),
         # true is not the number 1 (pydantic's lax mode took it as 1: a one-second segment); said as written
         ("[recording]\nsegment_s = true\n", {}, "recording.segment_s: input should be a number, got true;"),
+        # taken, then refused by the uploader on every hello: the footage stayed in the outbox for good
+        ("[camera]\nid = '..'\n", {}, "camera.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. (the uploader"),
+        ("[[cameras]]\nid = '.'\n", {}, "cameras.0.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .."),
     ],
 )
 def test_bad_values_name_the_key_and_where_to_fix_it(tmp_path: Path, toml: str, env: dict, expected: str) -> None:
