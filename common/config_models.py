@@ -433,7 +433,10 @@ class Config(_Section):
         ids = [cam.id for cam in self.cameras]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ValueError(f"camera ids must be unique; repeated: {', '.join(duplicates)}")
+            # The model's own check has no key: it names it, as the native detector does (it said "config error: :
+            # value error, camera ids ...").
+            repeated = ", ".join(duplicates)
+            raise PydanticCustomError("unique_ids", f"cameras: camera ids must be unique; repeated: {repeated}")
         return self
 
     def camera_list(self) -> list[CameraConfig]:

@@ -55,6 +55,9 @@ def test_environment_overrides_any_key_including_nested_storage_options(tmp_path
         # taken, then refused by the uploader on every hello: the footage stayed in the outbox for good
         ("[camera]\nid = '..'\n", {}, "camera.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. (the uploader"),
         ("[[cameras]]\nid = '.'\n", {}, "cameras.0.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .."),
+        # the model's own check named no key (`config error: : value error, camera ids ...`)
+        ("[[cameras]]\nid = 'a'\n[[cameras]]\nid = 'a'\n", {}, "config error: cameras: camera ids must be unique; "
+         "repeated: a; fix it in"),
     ],
 )
 def test_bad_values_name_the_key_and_where_to_fix_it(tmp_path: Path, toml: str, env: dict, expected: str) -> None:
