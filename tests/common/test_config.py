@@ -150,3 +150,11 @@ def test_doctor_shows_a_config_error_with_a_single_fix(tmp_path: Path) -> None:
     assert done.returncode == 1
     (line,) = [line for line in done.stdout.splitlines() if "config" in line]
     assert line.count("fix") == 1 and "did you mean pixel_threshold?" in line, line
+
+
+def test_a_config_saved_with_a_byte_order_mark_and_crlf_loads(tmp_path: Path) -> None:
+    # As Notepad saves it: refused as "not valid TOML: Invalid statement (at line 1, column 1)", a character nobody
+    # can see, while the native detector (toml++) took the same file.
+    file = tmp_path / "quickcam.toml"
+    file.write_bytes(b"\xef\xbb\xbf[camera]\r\nfps = 10\r\n")
+    assert load_config(file, environ={}).camera.fps == 10
