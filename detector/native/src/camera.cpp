@@ -411,6 +411,13 @@ Value CameraPipeline::status_value() {
     });
 }
 
+std::string CameraPipeline::changes() {
+    CameraStats s = stats();
+    return s.state + '|' + std::to_string(s.events) + '|' + std::to_string(s.events_ended) + '|' + s.view + '|' +
+           (s.opened ? "1" : "0") + '|' + s.open_error + '|' + s.lost_why + '|' + std::to_string(s.snapshots_failed) +
+           '|' + disk_.fault();
+}
+
 // -- capture and detection -------------------------------------------------------------
 
 bool CameraPipeline::open_with_backoff() {
@@ -727,6 +734,10 @@ void CameraPipeline::capture_loop() {
             }
             push({Item::FrameItem, frame, ""});
         } else if (action == EventClock::Action::End) {
+            {
+                std::lock_guard<std::mutex> lock(stats_mutex_);
+                ++stats_.events_ended;
+            }
             log::info("camera ", config_.id, ": event ", event_id, " ends");
             push(state.end());
         }

@@ -102,6 +102,7 @@ struct CameraStats {
     int64_t view_faults = 0;  // view faults since start
     int64_t snapshots_failed = 0;  // snapshots not made: their JPEG encoding or their commit threw
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
+    int64_t events_ended = 0;  // events that ended by their clock (for the status file's changes, not sent)
     double fps = 0.0;
     int width = 0, height = 0;
 };
@@ -133,6 +134,9 @@ public:
     // camera's own words name its failure already (status_value).
     std::vector<std::string> problems(bool capture_said = false) const;
     Value status_value();  // the camera status map of the status message
+    // What of the camera's state, changed, has the status file written at once (opened or lost, an event
+    // started or ended, a fault): status_file.py's camera_changes. Cheap: the status thread asks 4 times a second.
+    std::string changes();
 
 private:
     struct Item {

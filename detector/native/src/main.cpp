@@ -61,6 +61,7 @@ constexpr double kStatusCloseS = 2.0;  // the last status write (running: false)
 constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = kStopMaxS - kLinkCloseS - kStatusCloseS;
 constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
+constexpr double kChangePollS = 0.25;  // how often the status thread looks for a camera's change of state
 
 // SIGINT and SIGTERM are blocked in every thread (set before any starts: threads inherit the mask)
 // and taken by one that waits for them, so that the others wait on g_stop instead of polling a flag
@@ -275,11 +276,21 @@ int run(const qc::Config& config, double seconds) {
     // kStatusCloseS). Written by the main loop, one such write kept the process from ever exiting.
     qc::Stop status_stop;  // set after the link's stop, so that the last status is the drained outbox's
     std::atomic<bool> status_ended{false};
+    // A camera's change of state (opened, lost, an event started or ended, a fault) is written at once, looked for
+    // every kChangePollS between two writes (detector/status_file.py's _wait_for_change).
+    auto changes = [&] {
+        std::string all = link.status().connected ? "1" : "0";
+        for (auto& p : pipelines) all += '\n' + p->changes();
+        return all;
+    };
     std::thread status_thread([&] {
         ::pthread_setname_np(::pthread_self(), "qc-status");
         while (!status_stop) {
+            std::string seen = changes();
             write(true);
-            status_stop.wait_for(kStatusIntervalS);
+            const double until = monotonic_s() + kStatusIntervalS;
+            while (!status_stop.wait_for(std::min(kChangePollS, std::max(0.0, until - monotonic_s()))))
+                if (monotonic_s() >= until || changes() != seen) break;
         }
         write(false);
         status_ended = true;
