@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.pipeline import QUICK_DEMO, Pipeline
 
-WRITTEN_WITHIN_S = 0.6  # of the event's start: the change poll (0.25 s), a write, a loaded machine's slack
+WRITTEN_WITHIN_S = 0.5  # of the event's start: the change poll (0.25 s), a write, a loaded machine's slack
 
 
 def test_an_event_start_is_in_the_status_file_at_once(tmp_path: Path, detector_command: list[str] | None) -> None:
