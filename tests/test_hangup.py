@@ -11,13 +11,14 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.pipeline import Pipeline
+from tests.pipeline import QUICK_DEMO, Pipeline
 
 
 def test_a_sighup_mid_event_is_said_and_the_detector_records_on(
         tmp_path: Path, detector_command: list[str] | None) -> None:
-    pipe = Pipeline(tmp_path, detector=detector_command)
+    pipe = Pipeline(tmp_path, detector=detector_command, **QUICK_DEMO)  # the walker from 1 s
     try:
+        pipe.start("uploader")  # the stop drains at once, instead of waiting 5 s for acks
         proc = pipe.start("detector")
         assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
         proc.send_signal(signal.SIGHUP)
