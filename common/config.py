@@ -80,7 +80,9 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            # utf-8-sig: a byte-order mark (Notepad's) is dropped; TOML refused it as "Invalid statement (at line 1,
+            # column 1)", which points at nothing the person can see (the native detector's toml++ takes it)
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise ConfigError(f"config file {path} not found; copy quickcam.example.toml") from None
         except (OSError, UnicodeDecodeError) as exc:

@@ -60,7 +60,7 @@ def _describe_one(err: Any, path: Path | None, env_names: Mapping[str, str]) -> 
         where = "environment variable " + env_names[env_key]
     else:
         where = f"{path}" if path else "the defaults"
-    return f"config error: {key}: {problem}; fix it in {where}"
+    return f"config error: {key + ': ' if key else ''}{problem}; fix it in {where}"
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:

@@ -170,6 +170,16 @@ class CameraConfig(_Section):
     recording: RecordingConfig = RecordingConfig()
     faces: FacesConfig = FacesConfig()
 
+    @field_validator("id")
+    @classmethod
+    def _id_the_protocol_takes(cls, value: str) -> str:
+        # The pattern lets "." and ".." through, which the uploader refuses (common/protocol_schema.py): the link
+        # failed on every hello, and the footage stayed in the outbox for good.
+        if value in (".", ".."):
+            raise PydanticCustomError("camera_id", "must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. (the "
+                                      "uploader refuses those)")
+        return value
+
     @field_validator("path")
     @classmethod
     def _path_for_file_and_stream(cls, value: str, info: ValidationInfo) -> str:
@@ -423,7 +433,10 @@ class Config(_Section):
         ids = [cam.id for cam in self.cameras]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ValueError(f"camera ids must be unique; repeated: {', '.join(duplicates)}")
+            # The model's own check has no key: it names it, as the native detector does (it said "config error: :
+            # value error, camera ids ...").
+            repeated = ", ".join(duplicates)
+            raise PydanticCustomError("unique_ids", f"cameras: camera ids must be unique; repeated: {repeated}")
         return self
 
     def camera_list(self) -> list[CameraConfig]:

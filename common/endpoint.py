@@ -112,8 +112,11 @@ class EndpointLock:
         self._handle.close()  # closing drops the flock
 
 
-def lock_endpoint(endpoint: str) -> EndpointLock | None:
-    """Take ``uploader.lock`` beside an ipc:// socket; ConfigError naming the holder's pid if taken."""
+def lock_endpoint(endpoint: str, note: str = "") -> EndpointLock | None:
+    """Take ``uploader.lock`` beside an ipc:// socket; ConfigError naming the holder if taken.
+
+    The file holds the holder's pid and ``note`` (its state folder): the line of a second uploader names both.
+    """
     path = ipc_path(endpoint)
     if path is None or os.name != "posix":
         return None
@@ -125,13 +128,13 @@ def lock_endpoint(endpoint: str) -> EndpointLock | None:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = handle.read().strip() or "unknown"
+        holder = handle.read().split("\n")[0].strip() or "unknown"
         handle.close()
         raise ConfigError(f"link.endpoint: another uploader (pid {holder}) already serves {endpoint}; "
                           "stop it first, or give this one its own [link] endpoint") from None
     handle.seek(0)
     handle.truncate()
-    handle.write(f"{os.getpid()}\n")
+    handle.write(f"{os.getpid()}{note}\n")
     handle.flush()
     return EndpointLock(handle)
 

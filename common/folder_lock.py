@@ -5,22 +5,30 @@ either on one folder would each take the other's work for their own: a second de
 discarded the first one's open segment as "left by a crash"; a second uploader shipped the
 same spool files from the same ledger, and reported as failed the uploads the other had done
 (its spool file gone). The kernel drops an ``flock`` however the process ends, so a
-SIGKILL leaves no stale lock.
+SIGKILL leaves no stale lock. A lock file deleted under the running process (alone, or with its
+folder: ``rm -rf`` of the outbox) locks nothing any more; ``FolderLock.keep`` takes it again.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import threading
 from pathlib import Path
 
 from quickcam.common.config import ConfigError
 
+log = logging.getLogger(__name__)
+
 LOCK_NAME = ".lock"
 
 
-def hold_folder_lock(folder: Path) -> int | str:
-    """The lock's descriptor (keep it open), or the pid written by the process that holds it.
+def hold_folder_lock(folder: Path, note: str = "") -> int | str:
+    """The lock's descriptor (keep it open), or the line written by the process that holds it.
+
+    The line is the holder's pid and ``note`` (the uploader's: its state folder, so that a second one
+    on its spool is told which uploader to stop).
 
     A folder this process may not write in (read-only, another user's) is a ConfigError in the
     native detector's words (it was a traceback): nothing could be kept there anyway.
@@ -33,9 +41,57 @@ def hold_folder_lock(folder: Path) -> int | str:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        holder = os.read(fd, 4096).decode(errors="replace").split("\n")[0].strip() or "?"
         os.close(fd)
         return holder
     os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    os.write(fd, f"{os.getpid()}{note}\n".encode())
     return fd
+
+
+class FolderLock:
+    """A folder's lock, taken again by ``keep`` when its file is no longer the one this process locks.
+
+    An outbox or state folder deleted while its process ran is made again by that process, but
+    its ``.lock`` went with it: a second detector (uploader) started then took the folder beside
+    the first one, until a restart (a second detector discards the first one's open segment).
+    """
+
+    def __init__(self, folder: Path, fd: int, whose: str, note: str = "") -> None:
+        self.folder, self.fd, self.whose, self.note = folder, fd, whose, note
+        self.taken_by = ""  # the other process that holds it now ("" while this one does): said once
+        self._keeping = threading.Lock()  # two threads taking it again at once would find each other holding it
+
+    def held(self) -> bool:
+        """Whether ``<folder>/.lock`` is still the file this process locks."""
+        try:
+            on_disk, ours = os.stat(self.folder / LOCK_NAME), os.fstat(self.fd)
+        except OSError:
+            return False
+        return (on_disk.st_dev, on_disk.st_ino) == (ours.st_dev, ours.st_ino)
+
+    def keep(self) -> None:
+        """Take the lock again if its file was deleted (once the folder is made again, if it went too); one line."""
+        with self._keeping:
+            if not self.held():
+                self._take_again()
+
+    def _take_again(self) -> None:
+        if not self.folder.is_dir():  # what keeps the folder makes it again, and says what went with it
+            return
+        try:
+            again = hold_folder_lock(self.folder, self.note)
+        except ConfigError as exc:  # the folder cannot be made: what writes in it says so
+            log.debug("%s: cannot take the lock again yet: %s", self.folder, exc)
+            return
+        if isinstance(again, str):
+            if again != self.taken_by:
+                log.error("%s: the lock %s was deleted while this %s ran, and another %s (pid %s) took the folder "
+                          "since: two on one folder; stop that one", self.folder, self.folder / LOCK_NAME,
+                          self.whose, self.whose, again)
+            self.taken_by = again
+            return
+        os.close(self.fd)
+        self.fd, self.taken_by = again, ""
+        log.error("%s: the lock %s was deleted while this %s ran (with its folder?); took it again, so that a second "
+                  "%s started on this folder refuses", self.folder, self.folder / LOCK_NAME, self.whose, self.whose)

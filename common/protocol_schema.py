@@ -261,6 +261,7 @@ CAMERA_STATUS_FIELDS = (
     Field("snapshots_replaced", "int", False, _between(0, INT64_MAX)),
     Field("damaged_packets", "int", False, _between(0, INT64_MAX)),
     Field("snapshots_failed", "int", False, _between(0, INT64_MAX)),
+    Field("slow_opens", "int", False, _between(0, INT64_MAX)),
     Field("loops", "map", False),  # loop name -> loop status; for a person: its content is not checked
 )
 _face = _submap(FACE_FIELDS, "face")

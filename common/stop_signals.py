@@ -52,6 +52,8 @@ def hold() -> None:
     """
     for signum in STOP_SIGNALS:
         signal.signal(signum, _hold_note)
+    if hasattr(signal, "SIGHUP"):  # a hangup ended either process mid-start (the kernel's default); each
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # takes it over once set up (a reload, or a line)
 
 
 class StopSignals:

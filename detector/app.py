@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -77,6 +78,19 @@ def _package_version() -> str:
         return "0"
 
 
+def hangup_notes() -> list[int]:
+    """SIGHUP noted in the list returned, for the main loop to say; it is not a stop.
+
+    Its default ended the detector where it was (a terminal closed on a detector started by hand,
+    a ``kill -HUP`` meant as a reload): the open segment was lost in staging as for a SIGKILL, and
+    the camera left blind. The handler only notes it: logging from it could deadlock.
+    """
+    notes: list[int] = []
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, _frame: notes.append(signum))
+    return notes
+
+
 def run_detector(config: Config, seconds: float | None = None, config_path: Path | None = None) -> int:
     """Run until SIGINT/SIGTERM (or ``seconds``); returns the exit code."""
     cv2.setNumThreads(1)  # idle OpenCV worker threads spin and burn a core
@@ -86,8 +100,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
         log.info("detector: %s during start-up; stopped before opening any camera", came)
         return 0
 
-    lock_outbox(config.recording.outbox_dir)  # held until the process ends
-    outbox = Outbox(config.recording.outbox_dir)
+    outbox = Outbox(config.recording.outbox_dir, lock_outbox(config.recording.outbox_dir))  # held until the end
     # All cameras run in this one process, each in its own threads: they share
     # one outbox and one uploader link (one connection, one credit window, one
     # snapshot-first order), OpenCV and the encoder release the GIL for the
@@ -125,7 +138,12 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
             console = None
 
     deadline = time.monotonic() + seconds if seconds else None
+    hangups = hangup_notes()
     while not signals.wait(0.2):
+        if hangups:
+            hangups.clear()
+            log.warning("detector: SIGHUP (its terminal closed, or a reload asked) ignored: the cameras are still "
+                        "watched. The detector reads its config at start only: restart it to apply a change")
         if deadline and time.monotonic() >= deadline:
             log.info("detector: --seconds elapsed; stopping")
             stop.set()

@@ -40,7 +40,7 @@ import msgpack
 
 from quickcam.common.config import ConfigError, RecordingConfig
 from quickcam.common.durable import atomic_write, move_aside
-from quickcam.common.folder_lock import hold_folder_lock
+from quickcam.common.folder_lock import FolderLock, hold_folder_lock
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,8 @@ class OutboxItem:
         return (0 if self.type == "snapshot" else 1, self.id)
 
 
-def lock_outbox(root: Path) -> int:
-    """Hold ``<root>/.lock`` for the life of this process (its fd): one detector per outbox.
+def lock_outbox(root: Path) -> FolderLock:
+    """Hold ``<root>/.lock`` for the life of this process: one detector per outbox.
 
     A second detector started on the same outbox would discard the first one's open
     segment at its start-up as "left by a crash", and both would send, journal and
@@ -106,7 +106,7 @@ def lock_outbox(root: Path) -> int:
     if isinstance(held, str):
         raise ConfigError(f"the outbox {root} is in use by another detector (pid {held}); stop that one, or give "
                           "each detector its own recording.outbox_dir")
-    return held
+    return FolderLock(root, held, "detector")
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -117,7 +117,8 @@ def _write_durably(path: Path, data: bytes) -> None:
 class Outbox:
     """A durable, thread-safe queue of messages waiting for an ack."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lock: FolderLock | None = None) -> None:
+        self.lock = lock  # taken again by ensure_folders when its file went (with the folder, or alone)
         self.deleted = 0  # items forgotten because their files were deleted under the running detector
         self.undeleted = 0  # acknowledged items whose files the disk would not let us delete
         self.root = root
@@ -168,8 +169,14 @@ class Outbox:
         must every write fail until a restart. Called before each new file (a segment, a
         snapshot) and with every status write, so a deletion is noticed within seconds:
         the folders are made again (0700), the items whose files went with them are
-        forgotten and counted (``deleted``), and it is one error line.
+        forgotten and counted (``deleted``), and it is one error line. The lock is taken
+        again, so that a detector started on this outbox now still refuses.
         """
+        self._make_folders_again()
+        if self.lock is not None:
+            self.lock.keep()
+
+    def _make_folders_again(self) -> None:
         folders = (self.root, self.staging, self.refused)
         if all(folder.is_dir() for folder in folders):
             return

@@ -379,3 +379,14 @@ def test_a_secret_key_readable_by_others_is_a_config_error(workdir: Path, curve_
     curve_setup["server_secret"].chmod(0o644)
     run = _uploader_once(curve_env(curve_setup["server_secret"], curve_setup["allow"]))
     assert run.returncode == 2 and "readable by other users" in run.stderr
+
+
+def test_an_allow_list_and_key_files_saved_with_a_byte_order_mark_and_crlf_are_read(tmp_path: Path) -> None:
+    # As Notepad saves them. The key files were read already; allow.toml was refused as "cannot be read: Invalid
+    # statement (at line 1, column 1)", pointing at a character nobody can see.
+    from quickcam.uploader.auth import AllowList
+
+    folder = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keygen(tmp_path / "keys", "garage")[0].parent)
+    for path in (folder / "allow.toml", folder / "garage.key"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert AllowList.load(folder).cameras_for("garage") == frozenset({"cam0"})

@@ -20,6 +20,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
+from quickcam.common.status_shape import detector_problem
 from quickcam.uploader import cli as uploader_cli
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
@@ -51,7 +52,8 @@ def _status(pipe: Pipeline) -> tuple[str, dict]:
                           timeout=30).stdout
     # Read as `quickcam status` reads it: on a full disk the detector rewrites it in place, so a read may
     # catch it half written and is made again.
-    return text, uploader_cli._read_json(pipe.root / "outbox" / "detector-status.json")["cameras"]["cam0"]
+    status = uploader_cli._read_json(pipe.root / "outbox" / "detector-status.json", detector_problem)
+    return text, status["cameras"]["cam0"]
 
 
 def _segments(outbox: Path, event: str) -> list[dict]:

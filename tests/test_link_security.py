@@ -197,7 +197,8 @@ def test_a_second_uploader_on_the_same_socket_is_one_line_and_the_first_keeps_se
                                 env={**env, "QUICKCAM_UPLOADER__STATE_DIR": "state2",
                                      "QUICKCAM_UPLOADER__SPOOL_DIR": "spool2"}, timeout=60)
         line = _one_line_error(second)
-        assert f"another uploader (pid {first.proc.pid}) already serves ipc://link/uploader.sock" in line
+        assert (f"another uploader (pid {first.proc.pid}, state folder {tmp_path / 'state'}) already serves "
+                "ipc://link/uploader.sock") in line
         client = Client(f"ipc://{tmp_path}/link/uploader.sock")
         try:
             assert client.hello(["cam0"]).type == "credit"

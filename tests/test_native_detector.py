@@ -93,6 +93,12 @@ def test_the_native_detector_reports_keys_it_does_not_implement_once_and_runs(tm
 
 @pytest.mark.parametrize(("config", "env", "expected"), [
     ("[camera]\nfps = -1\n", {}, "config error: camera.fps: must be in (0, 120]; fix it in quickcam.toml"),
+    # Refused by the Python detector; the native one warned the key unsupported and ran.
+    # Taken, then refused by the uploader on every hello: the footage stayed in the outbox for good.
+    ("[camera]\nid = \"..\"\n", {}, "config error: camera.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. "
+     "(the uploader refuses those); fix it in quickcam.toml"),
+    ("", {"QUICKCAM_RECORDING__OUTBOX_BUDGET_MB": "-1"}, "config error: recording.outbox_budget_mb: must be >= 0 "
+     "(0: no budget); fix it in environment variable QUICKCAM_RECORDING__OUTBOX_BUDGET_MB"),
     ("", {"QUICKCAM_CAMERA__WIDTH": "wide"},
      "config error: camera.width: must be a number, got wide; fix it in environment variable QUICKCAM_CAMERA__WIDTH"),
     ("[camera\n", {}, "config file quickcam.toml is not valid TOML"),

@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from quickcam.detector.pipeline.camera_pipeline import OPEN_SLOW_S
+from quickcam.detector.pipeline.stats import OPEN_SLOW_S
 from tests.conftest import QUICKCAM
 from tests.fakes.h264 import write_h264
 from tests.fakes.shims import preload_shim
@@ -53,6 +53,9 @@ def test_an_open_that_never_returns_is_said_in_status_and_the_stop_does_not_call
     output = pipe.output("detector")
     assert "camera cam0: starting (still opening after " in live, live  # before: `starting`, no fault
     assert camera["state"] == "starting" and "the open has not returned" in camera["fault"], camera
+    # Counted, as other faults (before: said in the fault only, no counter once it went)
+    assert camera["slow_opens"] == 1, camera
+    assert "since start: 1 open(s) that took 5 s or more (or never returned" in live, live
     assert code == 3, output[-3000:]
     assert "opened, but no frame came" not in output, output[-3000:]
     assert "camera cam0 never delivered a frame (its open had not returned after " in output, output[-3000:]

@@ -213,3 +213,30 @@ def test_a_read_only_outbox_at_start_is_one_line_and_exit_2_in_both_detectors(tm
                          cwd=tmp_path, env=pipe.env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
     assert run.stderr.splitlines()[-1] == f"{program}: cannot open outbox/.lock: Read-only file system", run.stderr
+
+
+@pytest.mark.parametrize("which", ["python", "native"])
+def test_an_outbox_deleted_under_the_detector_is_locked_again(tmp_path: Path, which: str) -> None:
+    # `rm -rf outbox/`: the folder was made again (the test above) but its .lock had gone with it, so a second
+    # detector started on it beside the first until a restart, discarding the first one's open segment.
+    if which == "python":
+        argv, program = None, "quickcam"
+    else:
+        from tests.native_build import native_detector
+
+        argv, program = [str(native_detector())], "quickcam-native-detector"
+    pipe = Pipeline(tmp_path, detector=argv)
+    try:
+        first = pipe.start("detector").pid
+        assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
+        shutil.rmtree(tmp_path / "outbox")
+        assert pipe.wait_for("detector", "took it again", 10), pipe.output("detector")[-3000:]
+        second = subprocess.run([*(argv or [QUICKCAM, "detector"]), "--seconds", "5"], cwd=tmp_path, env=pipe.env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2, second.stderr[-3000:]
+        assert second.stderr.strip().endswith(f"{program}: the outbox outbox is in use by another detector (pid "
+                                              f"{first}); stop that one, or give each detector its own "
+                                              "recording.outbox_dir"), second.stderr
+        assert pipe.procs["detector"].poll() is None
+    finally:
+        pipe.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from quickcam.common.status_shape import detector_problem
 from quickcam.detector import status_file
 from quickcam.uploader import cli as uploader_cli
 from quickcam.uploader.ledger import Item, Ledger
@@ -179,13 +180,19 @@ def test_healthcheck_passes_while_a_process_here_is_running_and_fails_otherwise(
     assert _status(tmp_path, "--healthcheck").stdout.strip() == "healthy: uploader running"
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", '{"running": "yes", "time": "x", "cameras": 5}',
-                                  '{"running": true, "time": 1e308, "cameras": {"cam0": 7}}',
-                                  '{"cameras": {"cam0": {"state": null}}, "outbox": [], "link": 3, "time": null}'])
-def test_a_status_file_of_valid_json_but_values_of_the_wrong_kind_is_one_line_not_a_traceback(
-        tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize(("text", "wrong"), [
+    ("[1, 2]", "JSON list, not a quickcam status"),
+    ('{"running": "yes", "time": "x", "cameras": 5}', "time is text, not a number"),
+    ('{"running": true, "time": 1e308, "cameras": {"cam0": 7}}', "cameras.cam0 is a number, not an object"),
+    ('{"cameras": {"cam0": {"state": null}}, "outbox": [], "link": 3, "time": 1}', "outbox is a list, not an object"),
+    ('{"time": 1, "cameras": {"cam0": {"state": null}}}', "cameras.cam0.state is null, not text"),
+    ('{"time": 1, "console": {"viewers": {"cam0": {"viewers": "2"}}}}', "console.viewers.cam0.viewers is text, not a"),
+])
+def test_a_status_file_of_valid_json_but_values_of_the_wrong_kind_is_one_line_naming_the_value(
+        tmp_path: Path, text: str, wrong: str) -> None:
     # A file written by another quickcam version, or by hand: quickcam status and its health check ended in a
-    # traceback (AttributeError, TypeError) instead of naming the file.
+    # traceback (AttributeError, TypeError) instead of naming the file; then in a line naming the exception
+    # (`'int' object has no attribute 'get'`), not the value: now the value, checked before anything reads it.
     path = tmp_path / "outbox" / status_file.STATUS_FILE_NAME
     path.parent.mkdir()
     path.write_text(text)
@@ -193,7 +200,26 @@ def test_a_status_file_of_valid_json_but_values_of_the_wrong_kind_is_one_line_no
         run = _status(tmp_path, *args)
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
         (line,) = run.stderr.splitlines()
-        assert line.startswith("Error: cannot read ") and "outbox/detector-status.json" in line, line
+        assert line.startswith("Error: cannot read ") and "outbox/detector-status.json: " + wrong in line, line
+
+
+def test_a_bug_in_the_status_command_is_not_reported_as_a_damaged_status_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every TypeError, KeyError, ValueError or AttributeError of `quickcam status` was "cannot read ... damaged, or
+    # written by another quickcam version", whatever raised it: a bug in the command's own code (stood for by
+    # this one) sent people to restart a healthy process. Now only the files' shape is checked, and a bug is a bug.
+    from click.testing import CliRunner
+
+    _write(tmp_path / "outbox" / status_file.STATUS_FILE_NAME, {**_detector(), "time": time.time()})
+
+    def broken(*_: object, **__: object) -> str:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(uploader_cli, "camera_line", broken)
+    monkeypatch.chdir(tmp_path)
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("QUICKCAM_")}
+    result = CliRunner().invoke(uploader_cli.status, [], env={**unset, **_env(free_port())})
+    assert isinstance(result.exception, KeyError), result.output
 
 
 def _ledger_with(tmp_path: Path, count: int) -> Path:
@@ -270,7 +296,7 @@ def test_a_status_file_caught_half_rewritten_is_read_again_and_a_damaged_one_is_
 
     with monkeypatch.context() as patched:
         patched.setattr(uploader_cli, "time", WriterFinishes)
-        assert uploader_cli._read_json(path)["cameras"]["cam0"]["state"] == "ok"
+        assert uploader_cli._read_json(path, detector_problem)["cameras"]["cam0"]["state"] == "ok"
     path.write_bytes(b"\xff\xfe not json")  # damaged for good: one line, no traceback
     run = _status(tmp_path)
     assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1, run.stderr

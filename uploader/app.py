@@ -13,7 +13,7 @@ from pathlib import Path
 
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import LOG_CONTENT_TYPE, Context, KeyFormatError, RecipientPublicKey, SymmetricKey
-from quickcam.common.folder_lock import hold_folder_lock
+from quickcam.common.folder_lock import FolderLock, hold_folder_lock
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
@@ -78,17 +78,36 @@ def folder(path: Path, key: str) -> Path:
     return path
 
 
+def lock_folders(config: Config) -> list[FolderLock]:
+    """One uploader per state folder (the ledger) and per spool, whatever its endpoint (common/folder_lock.py).
+
+    A second uploader on the spool alone (its own state folder) removed the first one's ``.part`` files at
+    its start (the writes in flight) and shared its cap; it is refused in one line naming the running one's
+    state folder (the lock's note), so that the person knows which uploader to stop.
+    """
+    state = folder(config.uploader.state_dir, "uploader.state_dir")
+    held = hold_folder_lock(state)
+    if isinstance(held, str):
+        raise ConfigError(f"the state folder {state} is in use by another uploader (pid {held}); stop that one, or "
+                          "give each uploader its own uploader.state_dir")
+    locks = [FolderLock(state, held, "uploader")]
+    spool = folder(config.uploader.spool_dir, "uploader.spool_dir")
+    if spool.resolve() != state.resolve():  # one folder for both: its lock is the state folder's
+        note = f", state folder {state.resolve()}"  # the same note as the endpoint's lock (uploader/receiver.py)
+        held = hold_folder_lock(spool, note)
+        if isinstance(held, str):
+            raise ConfigError(f"the spool {spool} is in use by another uploader (pid {held}); stop that one, or "
+                              "give each uploader its own uploader.spool_dir")
+        locks.append(FolderLock(spool, held, "uploader", note))
+    return locks
+
+
 def run_uploader(config: Config, log_file: Path | None, seconds: float | None = None) -> int:
     secrets = load_secrets(config.env_file)
     key = encryption_key(secrets)
     backends = build_backends(config, secrets)
-    state = folder(config.uploader.state_dir, "uploader.state_dir")
-    held = hold_folder_lock(state)  # one uploader per ledger, whatever its endpoint (common/folder_lock.py)
-    if isinstance(held, str):
-        raise ConfigError(f"the state folder {state} is in use by another uploader (pid {held}); stop that one, or "
-                          "give each uploader its own uploader.state_dir")
-    folder(config.uploader.spool_dir, "uploader.spool_dir")
-    ledger_path = state / "ledger.sqlite3"
+    locks = lock_folders(config)
+    ledger_path = config.uploader.state_dir / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
     shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool,
                       failing_after_s=config.alerts.storage_failing_after_s)
@@ -129,6 +148,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
             log.error("uploader: the %s thread stopped unexpectedly; exiting so that the service manager "
                       "restarts the uploader", "receiver" if not receiver_thread.is_alive() else "shipper")
             return 1
+        for lock in locks:  # deleted with its folder: taken again, so that a second uploader still refuses
+            lock.keep()
         if deadline and time.monotonic() >= deadline:
             log.info("uploader: --seconds elapsed; stopping")
             break

@@ -73,7 +73,7 @@ class AllowList:
         if not folder.is_dir():
             raise ConfigError(f"link.curve_allow_dir: {folder} is not a folder")
         try:
-            entries = tomllib.loads(allow_file.read_text(encoding="utf-8")).get("detectors", {})
+            entries = tomllib.loads(allow_file.read_text(encoding="utf-8-sig")).get("detectors", {})  # a BOM dropped
         except FileNotFoundError:
             raise ConfigError(f"{allow_file} is missing; it lists the cameras each detector key "
                               "may send for (see docs/protocol.md, Security)") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from quickcam.common.health import ROLES, age_s, ago, check, liveness
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
 from quickcam.common.protocol import NACK_CODES
+from quickcam.common.status_shape import alerts_problem, detector_problem, uploader_problem
 from quickcam.common.stop_signals import exit_now
 
 
@@ -50,12 +52,13 @@ WAIT_POLL_S = 0.5
 TORN_READ_RETRIES = 3  # reads of a status file caught mid-rewrite before it counts as damaged
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    """A status file, read again when caught half rewritten.
+def _read_json(path: Path, shape_problem: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
+    """A status file, read again when caught half rewritten; its values checked (``shape_problem``).
 
     The processes replace their status files whole, except on a full or unwritable disk, where
     the detector rewrites its file in place (detector/status_file.py): a read at that moment sees
-    part of the old text and part of the new. The next read, a moment later, sees it whole.
+    part of the old text and part of the new. The next read, a moment later, sees it whole. A
+    value of a kind no quickcam writes there (common/status_shape.py) is one line naming it.
     """
     for _ in range(TORN_READ_RETRIES + 1):
         try:
@@ -78,9 +81,13 @@ def _read_json(path: Path) -> dict[str, Any]:
         except ValueError as exc:
             problem = exc
         else:
-            if isinstance(status, dict):
+            if not isinstance(status, dict):
+                problem = ValueError(f"JSON {type(status).__name__}, not a quickcam status (an object)")
+            elif wrong := shape_problem(status):
+                problem = ValueError(f"{wrong}; damaged, or written by another quickcam version: its process rewrites "
+                                     "it every few seconds (if it stays so, restart that process)")
+            else:
                 return status
-            problem = ValueError(f"JSON {type(status).__name__}, not a quickcam status (an object)")
         time.sleep(0.05)
     raise click.ClickException(f"cannot read {path}: {problem}")
 
@@ -177,7 +184,8 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         ("snapshots_replaced", "snapshot(s) dropped (the disk refused them; each event's first and newest kept)"),
         ("view_faults", "time(s) the camera could not see (covered, turned away or frozen)"),
         ("damaged_packets", "damaged packet(s) (detection blind until the next keyframe; recorded as they came)"),
-        ("snapshots_failed", "snapshot(s) failed (JPEG encoding or writing them; each logged by the detector)"))
+        ("snapshots_failed", "snapshot(s) failed (JPEG encoding or writing them; each logged by the detector)"),
+        ("slow_opens", "open(s) that took 5 s or more (or never returned: a disk, device or server not answering)"))
         if info.get(key)]
     if lost:
         line += f"; since start: {', '.join(lost)}"
@@ -272,7 +280,7 @@ def _alert_rows(state_dir: Path) -> list[dict[str, Any]] | None:
 
 def alert_lines(state_dir: Path, now: float) -> list[str]:
     """Alert targets: delivered / waiting / failed, the last undelivered alert and why; MQTT; held back."""
-    service = _read_json(state_dir / ALERTS_STATUS_FILE)
+    service = _read_json(state_dir / ALERTS_STATUS_FILE, alerts_problem)
     rows = _alert_rows(state_dir) or []
     if not service and not rows:
         return []
@@ -329,20 +337,12 @@ def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
                    "run here (auto: each that left a status file here). Rule: docs/deploy.md, Health checks.")
 def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float | None, role: str | None) -> None:
     """Show both sides: cameras, outbox, link, spool and the upload backlog per destination."""
-    config = load_config(config_path)
-    try:
-        _status(config, as_json, wait, timeout_s, role)
-    except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a value of a kind no quickcam writes there
-        raise click.ClickException(
-            f"cannot read {config.uploader.state_dir / UPLOADER_STATUS_FILE} or "
-            f"{config.recording.outbox_dir / DETECTOR_STATUS_FILE}: a value of an unexpected kind "
-            f"({type(exc).__name__}: {exc}); damaged, or written by another quickcam version: its process rewrites "
-            "it every few seconds (if it stays so, restart that process)") from None
+    _status(load_config(config_path), as_json, wait, timeout_s, role)
 
 
 def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, role: str | None) -> None:
-    live = _read_json(config.uploader.state_dir / UPLOADER_STATUS_FILE)
-    det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE)
+    live = _read_json(config.uploader.state_dir / UPLOADER_STATUS_FILE, uploader_problem)
+    det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE, detector_problem)
     now = time.time()
     if role is not None:
         healthy, line = check(role, live, det, now)
@@ -356,7 +356,8 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
     rows = _ledger_rows(ledger_path)
     if as_json:
         click.echo(json.dumps({"uploader": live, "detector": det, "destinations": rows,
-                               "alerts": {"service": _read_json(config.uploader.state_dir / ALERTS_STATUS_FILE),
+                               "alerts": {"service": _read_json(config.uploader.state_dir / ALERTS_STATUS_FILE,
+                                                                alerts_problem),
                                           "targets": _alert_rows(config.uploader.state_dir)}}, indent=2))
         return
     for line in status_report(live, det, rows, ledger_path, now):
@@ -382,7 +383,7 @@ def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | Non
         with click.progressbar(length=max(pending, 1), label="uploading backlog", show_pos=True,
                                show_eta=True) as bar:
             while pending:
-                if not liveness(_read_json(live_path), time.time())[0]:
+                if not liveness(_read_json(live_path, uploader_problem), time.time())[0]:
                     click.echo("")
                     click.echo(f"the uploader is not running here; {pending} upload(s) wait for it to start", err=True)
                     return 1

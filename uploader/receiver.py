@@ -88,6 +88,7 @@ class Receiver:
         self._sock: zmq.Socket | None = None
         self._monitor: zmq.Socket | None = None
         self._lock: link_endpoint.EndpointLock | None = None
+        self.lock_note = f", state folder {config.uploader.state_dir.resolve()}"  # in the endpoint's lock file
         self._peer_fd: dict[bytes, int] = {}
         self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
         self.failing_destinations: Callable[[], list[dict[str, object]]] = list  # the shipper's (uploader/app.py)
@@ -118,7 +119,7 @@ class Receiver:
     def open(self) -> None:
         """Bind the endpoint (after the ZAP handler); a ConfigError says why it cannot."""
         link_endpoint.private_folder(self.endpoint)
-        self._lock = link_endpoint.lock_endpoint(self.endpoint)
+        self._lock = link_endpoint.lock_endpoint(self.endpoint, self.lock_note)
         self._ctx = zmq.Context()
         try:
             if self.allow is not None:
@@ -249,7 +250,7 @@ class Receiver:
             if not (path.parent / link_endpoint.LOCK_NAME).exists():  # went with the folder: a second uploader
                 if self._lock is not None:  # would take the endpoint from under this one
                     self._lock.release()
-                self._lock = link_endpoint.lock_endpoint(self.endpoint)
+                self._lock = link_endpoint.lock_endpoint(self.endpoint, self.lock_note)
             moved = f"; moved what stood there to {move_aside(path).name}" if os.path.lexists(path) else ""
             sock.bind(self.endpoint)
         except (OSError, ConfigError, zmq.ZMQError) as exc:

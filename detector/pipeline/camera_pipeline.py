@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 DETECT_QUEUE_S = 0.5  # detection may lag capture by this much before frames are dropped for it
 DETECT_SLACK_NS = 2_000_000_000  # pre-roll kept beyond pre_roll_s, for detection lag
-OPEN_SLOW_S = 5.0  # an open running this long is said in the fault (a stream may take its 10 s timeout)
 STALL_FRAMES = 3  # a loop that has not beaten for this many frame intervals is stalled
 CAPTURE_LOOPS = ("capture", "recorded stream")  # the loops that read a source: may be stuck in a read
 
@@ -207,9 +206,10 @@ class CameraPipeline:
         guard), or whose stream is damaged (an open streak of ``damaged_packets``), is
         ``degraded``, its fault first.
         """
+        now = time.monotonic()
+        opening_s = self.stats.slow_open_s(now)  # an open that does not return leaves the camera "starting"
         status = self.stats.as_status()
         state = self.stats.state
-        now = time.monotonic()
         problems = {} if state == "ended" else {name: loop.problem(now) for name, loop in self.supervisor.loops.items()}
         lost_why = self._capture_failure_once(problems, now) if state in ("failing", "lost") else self.stats.lost_why
         problems = {name: problem for name, problem in problems.items() if problem}
@@ -218,9 +218,8 @@ class CameraPipeline:
         damaged, damaged_fault = self._damaged_packets()
         disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "",
                                        damaged_fault if state == "ok" else "", self.disk.fault()]))
-        opening_s = self.stats.opening_for(now)  # an open that does not return leaves the camera "starting"
         slow_open = (f"still opening after {opening_s:.0f} s (the open has not returned: a disk, device or server "
-                     "that does not answer?)" if opening_s >= OPEN_SLOW_S else "")
+                     "that does not answer?)" if opening_s else "")
         if state in ("failing", "lost"):  # the camera itself: say that first
             fault = "; ".join(filter(None, [lost_why, slow_open, self.stats.open_error, self.stats.retrying,
                                             *problems.values()]))

@@ -347,6 +347,7 @@ class CaptureStage:
             except Exception as exc:  # a driver error must not end the detector
                 opened, reason = False, describe(exc)
             finally:
+                self.stats.slow_open_s(time.monotonic())  # one that took long and returned between two statuses
                 self.stats.opening_since = 0.0
             if opened:
                 self.is_open = self.stats.source_opened = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+OPEN_SLOW_S = 5.0  # an open running this long is said in the fault and counted (a stream may take its 10 s timeout)
+
 
 @dataclass
 class CameraStats:
@@ -25,6 +27,8 @@ class CameraStats:
     open_error: str = ""  # why it cannot be opened, with the likely fix
     source_opened: bool = False  # an open of the source has returned success (frames or not)
     opening_since: float = 0.0  # (monotonic) when the open under way began; 0 while none is
+    slow_opens: int = 0  # opens that ran OPEN_SLOW_S or more (returned or not) since start
+    slow_counted: float = 0.0  # the opening_since of the last open counted in slow_opens
     lost_why: str = ""  # why it is blind (a stream's words; then "reopened, waiting ..."), until a picture comes
     retrying: str = ""  # while a source that would not open is retried: how often, how many times so far
     abandoned: bool = False  # a file analysed fast went away or was cut short mid-analysis: not read to its end
@@ -38,6 +42,20 @@ class CameraStats:
     def opening_for(self, now: float) -> float:
         """How long the open under way has been running (0: none is): an open that never returns shows here."""
         return now - self.opening_since if self.opening_since else 0.0
+
+    def slow_open_s(self, now: float) -> float:
+        """How long the open under way has run once that is ``OPEN_SLOW_S`` or more (else 0); counted once.
+
+        Called with each status and as the open returns, so that an open that never returns is counted
+        too (it said ``still opening after N s`` in the fault, and was gone from the counters).
+        """
+        opening = self.opening_for(now)
+        if opening < OPEN_SLOW_S:
+            return 0.0
+        if self.slow_counted != self.opening_since:
+            self.slow_counted = self.opening_since
+            self.slow_opens += 1
+        return opening
 
     def never_delivered(self, now: float) -> str:
         """Why a camera that delivered no frame did not, for the stop's line: only what is known."""
@@ -54,4 +72,4 @@ class CameraStats:
                 "width": self.width, "height": self.height, "events": self.events,
                 "last_event_ms": self.last_event_ms, "reopens": self.reopens, "faces": self.faces,
                 "recording": self.recording, "view": self.view, "view_faults": self.view_faults,
-                "snapshots_failed": self.snapshots_failed}
+                "snapshots_failed": self.snapshots_failed, "slow_opens": self.slow_opens}

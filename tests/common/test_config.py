@@ -52,6 +52,12 @@ def test_environment_overrides_any_key_including_nested_storage_options(tmp_path
         ("[camera\n", {}, "is not valid TOML"),
         # true is not the number 1 (pydantic's lax mode took it as 1: a one-second segment); said as written
         ("[recording]\nsegment_s = true\n", {}, "recording.segment_s: input should be a number, got true;"),
+        # taken, then refused by the uploader on every hello: the footage stayed in the outbox for good
+        ("[camera]\nid = '..'\n", {}, "camera.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. (the uploader"),
+        ("[[cameras]]\nid = '.'\n", {}, "cameras.0.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .."),
+        # the model's own check named no key (`config error: : value error, camera ids ...`)
+        ("[[cameras]]\nid = 'a'\n[[cameras]]\nid = 'a'\n", {}, "config error: cameras: camera ids must be unique; "
+         "repeated: a; fix it in"),
     ],
 )
 def test_bad_values_name_the_key_and_where_to_fix_it(tmp_path: Path, toml: str, env: dict, expected: str) -> None:
@@ -144,3 +150,11 @@ def test_doctor_shows_a_config_error_with_a_single_fix(tmp_path: Path) -> None:
     assert done.returncode == 1
     (line,) = [line for line in done.stdout.splitlines() if "config" in line]
     assert line.count("fix") == 1 and "did you mean pixel_threshold?" in line, line
+
+
+def test_a_config_saved_with_a_byte_order_mark_and_crlf_loads(tmp_path: Path) -> None:
+    # As Notepad saves it: refused as "not valid TOML: Invalid statement (at line 1, column 1)", a character nobody
+    # can see, while the native detector (toml++) took the same file.
+    file = tmp_path / "quickcam.toml"
+    file.write_bytes(b"\xef\xbb\xbf[camera]\r\nfps = 10\r\n")
+    assert load_config(file, environ={}).camera.fps == 10

@@ -9,12 +9,14 @@ pointing at a file) ended ``quickcam uploader`` in a traceback (``FileExistsErro
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 from quickcam.common.cryptofile import SymmetricKey
 from tests.conftest import QUICKCAM, free_port, private_endpoint
 from tests.pipeline import Pipeline
+from tests.waiting import wait_until
 
 
 def test_a_file_where_an_uploader_folder_belongs_is_one_line_naming_it_not_a_traceback(tmp_path: Path) -> None:
@@ -50,5 +52,50 @@ def test_a_second_uploader_on_the_same_state_folder_refuses_to_start_in_one_line
             f"quickcam: the state folder state is in use by another uploader (pid {pipe.procs['uploader'].pid}); "
             "stop that one, or give each uploader its own uploader.state_dir"), second.stderr
         assert pipe.procs["uploader"].poll() is None  # the first one runs on untouched
+    finally:
+        pipe.close()
+
+
+def _uploader(pipe: Pipeline, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([QUICKCAM, "uploader", "--seconds", "5"], cwd=pipe.root, capture_output=True, text=True,
+                          timeout=60, env={**pipe.env, **env})
+
+
+def test_a_second_uploader_on_the_same_spool_or_socket_names_the_running_ones_state_folder(tmp_path: Path) -> None:
+    # Its own state folder, so that the state folder's lock does not stop it. Before, on the spool alone (another
+    # endpoint) it ran: at its start it removed the first one's .part files (the writes in flight) and shared its
+    # cap; on the ipc socket alone it was refused naming only a pid (`another uploader (pid 1234)`).
+    pipe = Pipeline(tmp_path)
+    try:
+        first = pipe.start_uploader_listening().pid
+        running = f"pid {first}, state folder {tmp_path / 'state'}"
+        spool = _uploader(pipe, QUICKCAM_UPLOADER__STATE_DIR="state2", QUICKCAM_LINK__ALLOW_PLAIN_TCP="true",
+                          QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")
+        assert spool.returncode == 2 and spool.stderr.splitlines()[-1] == (
+            f"quickcam: the spool spool is in use by another uploader ({running}); stop that one, or give each "
+            "uploader its own uploader.spool_dir"), spool.stderr[-3000:]
+        socket = _uploader(pipe, QUICKCAM_UPLOADER__STATE_DIR="state3", QUICKCAM_UPLOADER__SPOOL_DIR="spool3")
+        assert socket.returncode == 2 and socket.stderr.splitlines()[-1] == (
+            f"quickcam: link.endpoint: another uploader ({running}) already serves "
+            f"{pipe.env['QUICKCAM_LINK__ENDPOINT']}; stop it first, or give this one its own [link] endpoint"
+        ), socket.stderr[-3000:]
+        assert pipe.procs["uploader"].poll() is None
+    finally:
+        pipe.close()
+
+
+def test_a_state_folder_deleted_under_the_uploader_is_locked_again(tmp_path: Path) -> None:
+    # `rm -rf state/`: the ledger is written back (test_ledger.py), but its lock had gone with it, so a second
+    # uploader on it (another endpoint) started beside the first until a restart: two shippers on one ledger.
+    pipe = Pipeline(tmp_path)
+    try:
+        first = pipe.start_uploader_listening().pid
+        assert wait_until(lambda: (tmp_path / "state" / "status.json").exists(), 10)  # its threads have the ledger
+        shutil.rmtree(tmp_path / "state")
+        assert pipe.wait_for("uploader", "took it again", 10), pipe.output("uploader")[-3000:]
+        second = _uploader(pipe, QUICKCAM_LINK__ALLOW_PLAIN_TCP="true",
+                           QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")
+        assert second.returncode == 2 and second.stderr.splitlines()[-1].startswith(
+            f"quickcam: the state folder state is in use by another uploader (pid {first}"), second.stderr[-3000:]
     finally:
         pipe.close()

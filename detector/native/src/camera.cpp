@@ -350,7 +350,26 @@ void add_part(std::string& text, const std::string& part) {
 
 // Never "ok" while something is wrong (camera_pipeline.py's status, in the same order and words): the camera's
 // own trouble first; else a thread stalled or dead; else a full disk or a view it cannot see.
+namespace {
+// How long the open under way has run once that is kOpenSlowS or more (else 0); each such open counted once
+// (stats.py's slow_open_s), from the status and as the open returns. Under stats_mutex_.
+double slow_open_s(CameraStats& s, double now) {
+    double opening = s.opening_since > 0 ? now - s.opening_since : 0;
+    if (opening < kOpenSlowS) return 0;
+    if (s.slow_counted != s.opening_since) {
+        s.slow_counted = s.opening_since;
+        ++s.slow_opens;
+    }
+    return opening;
+}
+}  // namespace
+
 Value CameraPipeline::status_value() {
+    double opening_s;
+    {
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        opening_s = slow_open_s(stats_, steady_s());
+    }
     CameraStats s = stats();
     // Blind because the capture loop threw: its failure named once, with the loop's count (camera_pipeline.py's
     // _capture_failure_once); it said "capture loop failed (X); capture loop failing (X; 1 failure(s) so far)".
@@ -371,9 +390,8 @@ Value CameraPipeline::status_value() {
     if (recorded_) add_part(disk, recorded_->fault());  // path down: detection goes on, events are not recorded
     add_part(disk, disk_.fault());
     // An open that does not return leaves the camera "starting": said once it has run kOpenSlowS.
-    double opening_s = s.opening_since > 0 ? steady_s() - s.opening_since : 0;
     std::string slow_open;
-    if (opening_s >= kOpenSlowS)
+    if (opening_s > 0)
         slow_open = "still opening after " + std::to_string(std::lround(opening_s)) +
                     " s (the open has not returned: a disk, device or server that does not answer?)";
     std::string fault;
@@ -411,12 +429,20 @@ Value CameraPipeline::status_value() {
         {"snapshots_replaced", Value::integer(counts.replaced)},
         {"damaged_packets", Value::integer(source_->damaged_packets())},
         {"snapshots_failed", Value::integer(s.snapshots_failed)},
+        {"slow_opens", Value::integer(s.slow_opens)},
         {"view", Value::text(s.view)}, {"view_faults", Value::integer(s.view_faults)},
         {"loops", Value::map({{capturing_.name(), capturing_.as_status()}, {recording_.name(), recording_.as_status()}})},
     });
     if (recorded_) status["loops"]["recorded stream"] = recorded_->loop().as_status();
     if (!s.recorder.empty()) status["recorder"] = Value::text(s.recorder);  // once the camera has opened, as Python's
     return status;
+}
+
+std::string CameraPipeline::changes() {
+    CameraStats s = stats();
+    return s.state + '|' + std::to_string(s.events) + '|' + std::to_string(s.events_ended) + '|' + s.view + '|' +
+           (s.opened ? "1" : "0") + '|' + s.open_error + '|' + s.lost_why + '|' + std::to_string(s.snapshots_failed) +
+           '|' + disk_.fault();
 }
 
 // -- capture and detection -------------------------------------------------------------
@@ -454,6 +480,7 @@ bool CameraPipeline::open_with_backoff() {
         }
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
+            slow_open_s(stats_, steady_s());  // one that took long and returned between two statuses
             stats_.opening_since = 0;
             if (opened) {
                 stats_.source_opened = true;
@@ -738,6 +765,10 @@ void CameraPipeline::capture_loop() {
             }
             push({Item::FrameItem, recorded(frame), ""});
         } else if (action == EventClock::Action::End) {
+            {
+                std::lock_guard<std::mutex> lock(stats_mutex_);
+                ++stats_.events_ended;
+            }
             log::info("camera ", config_.id, ": event ", event_id, " ends");
             push(state.end());
         }

@@ -94,6 +94,8 @@ struct CameraStats {
     std::string open_error;  // why the source does not open now, with the likely fix; "" when it does
     bool source_opened = false;  // an open of the source has returned success (frames or not)
     double opening_since = 0;    // steady seconds when the open under way began; 0 while none is
+    int64_t slow_opens = 0;      // opens that ran kOpenSlowS or more (returned or not) since start
+    double slow_counted = 0;     // the opening_since of the last open counted in slow_opens
     std::string lost_why;    // why a source that worked was closed (its capture loop threw), until it opens again
     std::string retrying;    // while it is retried: "retrying (attempt N failed, next in X s)" (stats.py)
     bool dark = false;
@@ -103,6 +105,7 @@ struct CameraStats {
     int64_t view_faults = 0;  // view faults since start
     int64_t snapshots_failed = 0;  // snapshots not made: their JPEG encoding or their commit threw
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
+    int64_t events_ended = 0;  // events that ended by their clock (for the status file's changes, not sent)
     double fps = 0.0;
     int width = 0, height = 0;
 };
@@ -134,6 +137,9 @@ public:
     // camera's own words name its failure already (status_value).
     std::vector<std::string> problems(bool capture_said = false) const;
     Value status_value();  // the camera status map of the status message
+    // What of the camera's state, changed, has the status file written at once (opened or lost, an event
+    // started or ended, a fault): status_file.py's camera_changes. Cheap: the status thread asks 4 times a second.
+    std::string changes();
 
 private:
     struct Item {

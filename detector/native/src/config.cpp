@@ -182,8 +182,11 @@ void read_recording(const Reader& r, const toml::table* t, const std::string& wh
         {"keep_local_copy", [&](auto& n, auto& k) { c.keep_local_copy = r.boolean(n, k); }},
         {"over_budget_fps", [&](auto& n, auto& k) { c.over_budget_fps = r.number(n, k);  // a full disk's reduced rung
             check(r, c.over_budget_fps > 0 && c.over_budget_fps <= 120, k, "must be in (0, 120]"); }},
-    }, {{"outbox_budget_mb", "the disk budget policy (smaller segments while over budget) is not implemented; "
-                             "the outbox still never deletes footage"}});
+        {"outbox_budget_mb", [&](auto& n, auto& k) { double v = r.number(n, k);  // refused as Python refuses it
+            check(r, v >= 0, k, "must be >= 0 (0: no budget)");
+            r.note(k + ": the disk budget policy (smaller segments while over budget) is not implemented; the "
+                   "outbox still never deletes footage; ignored by the native detector"); }},
+    });
 }
 
 const std::map<std::string, std::string> kNoFaces = {
@@ -192,7 +195,9 @@ const std::map<std::string, std::string> kNoFaces = {
     {"budget_ms_per_s", "face detection is not implemented"}, {"min_size_px", "face detection is not implemented"}};
 
 bool valid_camera_id(const std::string& id) {
-    if (id.empty() || id.size() > 64) return false;
+    // "." and ".." pass the characters but the uploader refuses them (common/protocol_schema.py's camera_id_problem):
+    // the link failed on every hello, the footage stayed in the outbox for good.
+    if (id.empty() || id.size() > 64 || id == "." || id == "..") return false;
     return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-'; });
 }
 
@@ -244,7 +249,8 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
     read_section(r, table_at(r, root.get("faces"), "faces"), "faces", {}, kNoFaces);
     read_section(r, t, where, {
         {"id", [&](auto& n, auto& k) { c.id = r.string(n, k);
-            check(r, valid_camera_id(c.id), k, "must be 1-64 of A-Z a-z 0-9 _ . -"); }},
+            check(r, valid_camera_id(c.id), k,
+                  "must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. (the uploader refuses those)"); }},
         {"source", [&](auto& n, auto& k) { c.source = r.string(n, k);
             check(r, c.source == "demo" || c.source == "camera" || c.source == "file" || c.source == "stream", k,
                   "must be demo, camera, file or stream"); }},

@@ -3,6 +3,7 @@
 //   quickcam-native-detector [--config quickcam.toml] [--seconds N]   run until SIGINT/SIGTERM
 //   quickcam-native-detector --vectors tests/vectors/protocol          check the codec, then exit
 //   quickcam-native-detector [--config F] --motion-trace WxH [--fps N] [--every K]  the motion core on raw gray frames
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -60,20 +61,32 @@ constexpr double kStatusCloseS = 2.0;  // the last status write (running: false)
 constexpr double kShutdownDrainMinS = 5.0, kShutdownDrainMaxS = kStopMaxS - kLinkCloseS - kStatusCloseS;
 constexpr int kExitNoFrame = 3;  // a camera never delivered a frame: the run did not watch what it was asked to
 constexpr double kStatusIntervalS = 2.0;
+constexpr double kChangePollS = 0.25;  // how often the status thread looks for a camera's change of state
 
 // SIGINT and SIGTERM are blocked in every thread (set before any starts: threads inherit the mask)
 // and taken by one that waits for them, so that the others wait on g_stop instead of polling a flag
-// a signal handler sets (a handler may not wake a condition variable).
+// a signal handler sets (a handler may not wake a condition variable). SIGHUP is taken too, and only
+// said: its default ended the detector where it was (a terminal closed, a `kill -HUP` meant as a
+// reload), the open segment lost in staging as for a SIGKILL (detector/app.py's hangup_notes).
 void take_stop_signals() {
-    static sigset_t stopping;
-    sigemptyset(&stopping);
-    sigaddset(&stopping, SIGINT);
-    sigaddset(&stopping, SIGTERM);
-    ::pthread_sigmask(SIG_BLOCK, &stopping, nullptr);
+    static sigset_t taken;
+    sigemptyset(&taken);
+    sigaddset(&taken, SIGINT);
+    sigaddset(&taken, SIGTERM);
+    sigaddset(&taken, SIGHUP);
+    ::pthread_sigmask(SIG_BLOCK, &taken, nullptr);
     std::thread([] {
         ::pthread_setname_np(::pthread_self(), "qc-signals");
         int signal = 0;
-        if (::sigwait(&stopping, &signal) == 0) g_stop.set();
+        while (::sigwait(&taken, &signal) == 0) {
+            if (signal != SIGHUP) {
+                g_stop.set();
+                return;
+            }
+            qc::log::warning("detector: SIGHUP (its terminal closed, or a reload asked) ignored: the cameras are "
+                             "still watched. The detector reads its config at start only: restart it to apply a "
+                             "change");
+        }
     }).detach();
 }
 
@@ -182,8 +195,7 @@ int run(const qc::Config& config, double seconds) {
     private_folder(config.link.endpoint);  // the detector may start first: it makes the folder
     for (const auto& note : config.notes) log::warning("config: ", note);
 
-    lock_outbox(config.recording.outbox_dir);  // held until the process ends
-    Outbox outbox(config.recording.outbox_dir);
+    Outbox outbox(config.recording.outbox_dir, lock_outbox(config.recording.outbox_dir));  // held until the end
     std::vector<std::unique_ptr<CameraPipeline>> pipelines;
     std::vector<std::string> ids;
     for (const auto& cam : config.cameras) {
@@ -264,11 +276,21 @@ int run(const qc::Config& config, double seconds) {
     // kStatusCloseS). Written by the main loop, one such write kept the process from ever exiting.
     qc::Stop status_stop;  // set after the link's stop, so that the last status is the drained outbox's
     std::atomic<bool> status_ended{false};
+    // A camera's change of state (opened, lost, an event started or ended, a fault) is written at once, looked for
+    // every kChangePollS between two writes (detector/status_file.py's _wait_for_change).
+    auto changes = [&] {
+        std::string all = link.status().connected ? "1" : "0";
+        for (auto& p : pipelines) all += '\n' + p->changes();
+        return all;
+    };
     std::thread status_thread([&] {
         ::pthread_setname_np(::pthread_self(), "qc-status");
         while (!status_stop) {
+            std::string seen = changes();
             write(true);
-            status_stop.wait_for(kStatusIntervalS);
+            const double until = monotonic_s() + kStatusIntervalS;
+            while (!status_stop.wait_for(std::min(kChangePollS, std::max(0.0, until - monotonic_s()))))
+                if (monotonic_s() >= until || changes() != seen) break;
         }
         write(false);
         status_ended = true;
@@ -349,7 +371,22 @@ int run(const qc::Config& config, double seconds) {
 
 }  // namespace
 
+// Descriptors 0-2 the process was started without (`>&- 2>&-`) opened on /dev/null before any file is:
+// a closed one went to the next file opened (the outbox's lock took 1, a ZeroMQ eventfd 2, and the log
+// lines were written into it). common/std_streams.py does the same for the Python processes.
+static void open_missing_std_streams() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) != -1) continue;
+        int spare = ::open("/dev/null", O_RDWR);
+        if (spare >= 0 && spare != fd) {
+            ::dup2(spare, fd);
+            ::close(spare);
+        }
+    }
+}
+
 int main(int argc, char** argv) {
+    open_missing_std_streams();
     std::string config_path, vectors;
     bool print_config = false, fit_status = false, stream_clock = false;
     std::string decode_file, trace_size;

@@ -65,29 +65,43 @@ void make_private_dirs(const std::string& path) {
     ::chmod(path.c_str(), 0700);
 }
 
+namespace {
+
+// The lock's fd, or -1 with `holder` set to the line its holder wrote (its pid).
+int take_lock(const std::string& root, std::string& holder) {
+    std::string path = root + "/.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw ConfigError("cannot open " + path + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[256] = {0};
+        ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        holder = n > 0 ? std::string(buf, size_t(n)) : "?";
+        holder = holder.substr(0, holder.find('\n'));
+        while (!holder.empty() && holder.back() == ' ') holder.pop_back();
+        ::close(fd);
+        return -1;
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) != ssize_t(pid.size()))
+        log::warning("outbox: cannot write this process's pid into ", path);
+    return fd;
+}
+
+}  // namespace
+
 int lock_outbox(const std::string& root) {
     // A folder this process may not write in (read-only, another user's) is a setup error, exit 2 as
     // the Python detector's (common/folder_lock.py): nothing could be kept there anyway.
-    std::string path = root + "/.lock";
     try {
         make_private_dirs(root);
     } catch (const fs::filesystem_error& e) {
         throw ConfigError("cannot open " + root + ": " + std::strerror(e.code().value()));
     }
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) throw ConfigError("cannot open " + path + ": " + std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char buf[32] = {0};
-        ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-        std::string holder = n > 0 ? std::string(buf, size_t(n)) : "?";
-        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-        ::close(fd);
+    std::string holder;
+    int fd = take_lock(root, holder);
+    if (fd < 0)
         throw ConfigError("the outbox " + root + " is in use by another detector (pid " + holder +
                           "); stop that one, or give each detector its own recording.outbox_dir");
-    }
-    std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) != ssize_t(pid.size()))
-        log::warning("outbox: cannot write this process's pid into ", path);
     return fd;
 }
 
@@ -117,12 +131,50 @@ void write_durably(const std::string& path, const std::string& data) {
     fsync_path(fs::path(path).parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
-Outbox::Outbox(const std::string& root) : root_(root), staging_(root + "/.staging"), refused_(root + "/refused") {
+Outbox::Outbox(const std::string& root, int lock_fd)
+    : root_(root), staging_(root + "/.staging"), refused_(root + "/refused"), lock_fd_(lock_fd) {
     for (const auto& dir : {root_, staging_, refused_}) make_private_dirs(dir);
     recover();
 }
 
 void Outbox::ensure_folders() {
+    make_folders_again();
+    keep_lock();
+}
+
+void Outbox::keep_lock() {
+    // The lock file deleted (with the folder, or alone) locks nothing: a second detector started then took
+    // this outbox beside this one (common/folder_lock.py's FolderLock.keep). Taken again; one line.
+    if (lock_fd_ < 0) return;
+    std::lock_guard<std::mutex> lock(lock_mutex_);
+    struct stat on_disk {}, ours {};
+    if (::stat((root_ + "/.lock").c_str(), &on_disk) == 0 && ::fstat(lock_fd_, &ours) == 0 &&
+        on_disk.st_dev == ours.st_dev && on_disk.st_ino == ours.st_ino)
+        return;
+    std::error_code ec;
+    if (!fs::is_directory(root_, ec)) return;  // make_folders_again makes it, and says what went with it
+    std::string holder;
+    int fd = -1;
+    try {
+        fd = take_lock(root_, holder);
+    } catch (const ConfigError&) {
+        return;  // the folder will not take a file: what writes in it says so
+    }
+    if (fd < 0) {
+        if (holder != lock_taken_by_)
+            log::error(root_, ": the lock ", root_, "/.lock was deleted while this detector ran, and another detector "
+                       "(pid ", holder, ") took the folder since: two on one folder; stop that one");
+        lock_taken_by_ = holder;
+        return;
+    }
+    ::close(lock_fd_);
+    lock_fd_ = fd;
+    lock_taken_by_.clear();
+    log::error(root_, ": the lock ", root_, "/.lock was deleted while this detector ran (with its folder?); took it "
+               "again, so that a second detector started on this folder refuses");
+}
+
+void Outbox::make_folders_again() {
     auto present = [this] {
         std::error_code ec;
         return fs::is_directory(root_, ec) && fs::is_directory(staging_, ec) && fs::is_directory(refused_, ec);

@@ -27,11 +27,13 @@ struct OutboxItem {
 
 class Outbox {
 public:
-    explicit Outbox(const std::string& root);
+    // `lock_fd`: lock_outbox's, taken again by ensure_folders when its file is deleted (-1: none).
+    explicit Outbox(const std::string& root, int lock_fd = -1);
 
     std::string staging_path(const std::string& name) { ensure_folders(); return staging_ + "/" + name; }
     // Make the folders again if something deleted them under the running detector (detector/outbox.py's
-    // ensure_folders): the items that went with them are forgotten, one error line, recording goes on.
+    // ensure_folders): the items that went with them are forgotten, one error line, recording goes on;
+    // the lock is taken again.
     void ensure_folders();
     // Take a fully written staging file as the payload of `header` (fsync, rename, header last).
     void commit_file(const Value& header, const std::string& staged);
@@ -55,12 +57,17 @@ public:
 private:
     void recover();
     void commit_header(const Value& header);
+    void make_folders_again();
+    void keep_lock();
 
     std::string root_, staging_, refused_;
     std::mutex mutex_;
     std::map<std::string, OutboxItem> items_;
     int64_t deleted_ = 0;
     std::vector<std::function<void()>> listeners_;
+    int lock_fd_;
+    std::mutex lock_mutex_;
+    std::string lock_taken_by_;  // the other detector holding the lock now: said once
 };
 
 // Hold `<root>/.lock` (an flock, as detector/outbox.py's lock_outbox: one detector of either kind per

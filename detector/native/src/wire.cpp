@@ -248,6 +248,7 @@ const std::vector<std::pair<std::string, FieldRule>> kCameraStatusRules = {
     {"snapshots_replaced", {Kind::Int, false, 0, kInt64MaxD, 0}},
     {"damaged_packets", {Kind::Int, false, 0, kInt64MaxD, 0}},
     {"snapshots_failed", {Kind::Int, false, 0, kInt64MaxD, 0}},
+    {"slow_opens", {Kind::Int, false, 0, kInt64MaxD, 0}},
     {"loops", {Kind::Map, false, 0, 0, 0}},  // loop name -> loop status; its content is not checked
 };
 

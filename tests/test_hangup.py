@@ -1,0 +1,31 @@
+"""A SIGHUP to a running detector is said and ignored: the cameras stay watched, nothing is lost.
+
+A terminal closed on a detector started by hand, or a ``kill -HUP`` meant as a reload (the uploader
+re-reads its allow-list on it), ended either detector where it was (the kernel's default, exit 129):
+the event's open segment stayed in staging and was discarded at the next start, as after a SIGKILL,
+and the camera was blind until someone restarted it.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from tests.pipeline import QUICK_DEMO, Pipeline
+
+
+def test_a_sighup_mid_event_is_said_and_the_detector_records_on(
+        tmp_path: Path, detector_command: list[str] | None) -> None:
+    pipe = Pipeline(tmp_path, detector=detector_command, **QUICK_DEMO)  # the walker from 1 s
+    try:
+        pipe.start("uploader")  # the stop drains at once, instead of waiting 5 s for acks
+        proc = pipe.start("detector")
+        assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
+        proc.send_signal(signal.SIGHUP)
+        assert pipe.wait_for("detector", "SIGHUP (its terminal closed, or a reload asked) ignored", 10), \
+            (proc.poll(), pipe.output("detector")[-3000:])
+        assert proc.poll() is None
+        assert pipe.stop("detector") == 0, pipe.output("detector")[-3000:]
+    finally:
+        pipe.close()
+    assert not list((tmp_path / "outbox" / ".staging").iterdir())  # the open segment committed at the stop
