@@ -19,7 +19,7 @@ from tests.conftest import private_endpoint
 from tests.detector.test_passthrough_rtsp import serving
 from tests.fakes.h264 import write_h264
 from tests.native_build import native_detector
-from tests.test_native_passthrough import KeepingPeer, _packets, _playable
+from tests.test_native_passthrough import KeepingPeer, _packets, _playable, record_with
 from tests.waiting import wait_until
 
 FPS = 10.0
@@ -43,26 +43,10 @@ class SnapshotPeer(KeepingPeer):
 def _run(root: Path, main: Path, sub: Path | str) -> tuple[list[tuple[dict, Path]], list[dict], str, dict]:
     """The native detector on ``main`` (path) and ``sub`` (detect_path), files read as fast as they decode: each
     segment's header and file, the snapshots' headers, the log, the camera's last status."""
-    root.mkdir()
-    endpoint = private_endpoint(root)
-    (root / "quickcam.toml").write_text(
-        f'[camera]\nsource = "file"\nrealtime = false\npath = "{main}"\ndetect_path = "{sub}"\n'
-        '[recording]\npre_roll_s = 1.0\npost_roll_s = 1.0\nsegment_s = 1.0\n'
-        f'[link]\nendpoint = "{endpoint}"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    uploader = SnapshotPeer(endpoint)
-    try:
-        run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "30"],
-                             cwd=root, env=env, capture_output=True, text=True, timeout=60)
-    finally:
-        uploader.close()
-    segments = []
-    for head in uploader.segments:
-        path = root / f"{head['id']}.mp4"
-        path.write_bytes(uploader.payloads[head["id"]])
-        segments.append((head, path))
-    camera = json.loads((root / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
-    return segments, uploader.snapshots, run.stderr, camera
+    segments, log, camera, peer = record_with(root, main, f'detect_path = "{sub}"\n', 30,
+                                              'source = "file"\nrealtime = false', SnapshotPeer)
+    assert isinstance(peer, SnapshotPeer)
+    return segments, peer.snapshots, log, camera
 
 
 def test_native_detection_reads_the_substream_and_segments_are_paths_own_packets(tmp_path: Path) -> None:

@@ -52,6 +52,13 @@ def _record(root: Path, video: Path | str, settings: str = "", seconds: float = 
             source: str = 'source = "file"\nrealtime = false') -> tuple[list[tuple[dict, Path]], str, dict]:
     """The native detector on ``video`` (a file read as fast as it decodes, unless ``source`` says otherwise) for
     at most ``seconds``: each segment's header and its file, the log, the camera's last status."""
+    segments, log, camera, _ = record_with(root, video, settings, seconds, source, KeepingPeer)
+    return segments, log, camera
+
+
+def record_with(root: Path, video: Path | str, settings: str, seconds: float, source: str,
+                peer_class: type[KeepingPeer]) -> tuple[list[tuple[dict, Path]], str, dict, KeepingPeer]:
+    """``_record`` with the uploader's stand-in of ``peer_class``, handed back too (what else it kept)."""
     root.mkdir()
     endpoint = private_endpoint(root)
     (root / "quickcam.toml").write_text(
@@ -59,7 +66,7 @@ def _record(root: Path, video: Path | str, settings: str = "", seconds: float = 
         '[recording]\npre_roll_s = 1.0\npost_roll_s = 1.0\nsegment_s = 1.0\n'
         f'[link]\nendpoint = "{endpoint}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    uploader = KeepingPeer(endpoint)
+    uploader = peer_class(endpoint)
     try:
         run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", f"{seconds:g}"],
                              cwd=root, env=env, capture_output=True, text=True, timeout=seconds + 30)
@@ -72,7 +79,7 @@ def _record(root: Path, video: Path | str, settings: str = "", seconds: float = 
         path.write_bytes(uploader.payloads[head["id"]])
         segments.append((head, path))
     camera = json.loads((root / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
-    return segments, run.stderr, camera
+    return segments, run.stderr, camera, uploader
 
 
 def _packets(path: Path) -> list[bytes]:

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "os_error.hpp"
+#include "av_error.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -13,24 +13,11 @@ extern "C" {
 
 namespace qc {
 
-namespace {
-std::string av_error(int code) {
-    char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-    av_strerror(code, text, sizeof text);
-    return text;
-}
-
-// FFmpeg's error codes carry the errno (AVERROR(e) is -e), so a full disk is told from a bug.
-[[noreturn]] void av_fail(const std::string& what, int code) {
-    throw OsError(what + (code ? ": " + av_error(code) : std::string()), code < 0 ? AVUNERROR(code) : 0);
-}
-}  // namespace
-
 SegmentEncoder::SegmentEncoder(const std::string& path, int width, int height, double fps, const std::string& wanted)
     : path_(path), width_(width), height_(height) {
     auto fail = [&](const std::string& step, int code = 0) {
         release();
-        throw OsError("cannot write " + path + ": " + step + (code ? " (" + av_error(code) + ")" : ""),
+        throw OsError("cannot write " + path + ": " + step + (code ? " (" + av_error_text(code) + ")" : ""),
                       code < 0 ? AVUNERROR(code) : 0);
     };
     av_log_set_level(AV_LOG_ERROR);
@@ -82,7 +69,7 @@ void SegmentEncoder::write(const cv::Mat& i420) {
     if (i420.cols != width_ || i420.rows != height_ * 3 / 2 || i420.type() != CV_8UC1 || !i420.isContinuous())
         throw std::runtime_error("frame size or type differs from the segment's");
     int code = av_frame_make_writable(frame_);
-    if (code < 0) av_fail("cannot write " + path_, code);
+    if (code < 0) throw_av_error("cannot write " + path_, code);
     size_t luma = size_t(width_) * height_;
     const uint8_t* planes[] = {i420.data, i420.data + luma, i420.data + luma * 5 / 4};
     const int strides[] = {width_, width_ / 2, width_ / 2};
@@ -93,7 +80,7 @@ void SegmentEncoder::write(const cv::Mat& i420) {
 
 void SegmentEncoder::encode(AVFrame* frame) {
     int code = avcodec_send_frame(context_, frame);
-    if (code < 0) av_fail("cannot encode into " + path_, code);
+    if (code < 0) throw_av_error("cannot encode into " + path_, code);
     while ((code = avcodec_receive_packet(context_, packet_)) == 0) {
         // One frame long (time base 1/fps). libx264 gives 0: the MP4's edit list then ended at the last frame's
         // start, and players (FFmpeg, PyAV) dropped that frame, one of every segment.
@@ -101,10 +88,10 @@ void SegmentEncoder::encode(AVFrame* frame) {
         av_packet_rescale_ts(packet_, context_->time_base, stream_->time_base);
         packet_->stream_index = stream_->index;
         code = av_interleaved_write_frame(format_, packet_);  // takes the packet's reference
-        if (code < 0) av_fail("cannot write " + path_, code);
+        if (code < 0) throw_av_error("cannot write " + path_, code);
     }
     if (code != AVERROR(EAGAIN) && code != AVERROR_EOF)
-        av_fail("cannot encode into " + path_, code);
+        throw_av_error("cannot encode into " + path_, code);
 }
 
 void SegmentEncoder::close() {
@@ -112,7 +99,7 @@ void SegmentEncoder::close() {
     closed_ = true;
     encode(nullptr);
     int code = av_write_trailer(format_);
-    if (code < 0) av_fail("cannot finish " + path_, code);
+    if (code < 0) throw_av_error("cannot finish " + path_, code);
     release();
 }
 

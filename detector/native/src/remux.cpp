@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "os_error.hpp"
+#include "av_error.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -13,17 +13,6 @@ extern "C" {
 namespace qc {
 
 namespace {
-std::string av_error(int code) {
-    char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-    av_strerror(code, text, sizeof text);
-    return text;
-}
-
-// FFmpeg's error codes carry the errno (AVERROR(e) is -e), so a full disk is told from a bug.
-[[noreturn]] void av_fail(const std::string& what, int code) {
-    throw OsError(what + (code ? " (" + av_error(code) + ")" : std::string()), code < 0 ? AVUNERROR(code) : 0);
-}
-
 // A packet's decode time, else its presentation time (the first packets of an RTSP stream may have neither).
 int64_t decode_ticks(const AVPacket& packet) { return packet.dts != AV_NOPTS_VALUE ? packet.dts : packet.pts; }
 }  // namespace
@@ -61,7 +50,7 @@ SegmentRemuxer::SegmentRemuxer(const std::string& path, std::shared_ptr<const St
     : path_(path), stream_(std::move(stream)) {
     auto fail = [&](const std::string& step, int code = 0) {
         release();
-        av_fail("cannot write " + path + ": " + step, code);
+        throw_av_error("cannot write " + path + ": " + step, code);
     };
     if (avformat_alloc_output_context2(&format_, nullptr, "mp4", path.c_str()) < 0 || !format_) fail("no mp4 muxer");
     out_ = avformat_new_stream(format_, nullptr);
@@ -93,7 +82,7 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     if (zero_ == INT64_MIN) zero_ = std::min(dts, pts);
     last_dts_ = dts;
     int code = av_packet_ref(scratch_, &in);
-    if (code < 0) av_fail("cannot write " + path_, code);
+    if (code < 0) throw_av_error("cannot write " + path_, code);
     scratch_->pts = pts - zero_, scratch_->dts = dts - zero_;
     if (scratch_->duration <= 0 && stream_->fps > 0)  // one frame: the MP4's edit list must not end before the last
         scratch_->duration = av_rescale_q(1, av_inv_q(av_d2q(stream_->fps, 1001)),
@@ -103,14 +92,14 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     av_packet_rescale_ts(scratch_, AVRational{stream_->time_base_num, stream_->time_base_den}, out_->time_base);
     code = av_write_frame(format_, scratch_);
     av_packet_unref(scratch_);
-    if (code < 0) av_fail("cannot write " + path_, code);
+    if (code < 0) throw_av_error("cannot write " + path_, code);
 }
 
 void SegmentRemuxer::close() {
     if (closed_) return;
     closed_ = true;
     int code = av_write_trailer(format_);
-    if (code < 0) av_fail("cannot finish " + path_, code);
+    if (code < 0) throw_av_error("cannot finish " + path_, code);
     release();
 }
 
