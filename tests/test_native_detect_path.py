@@ -130,8 +130,10 @@ def test_a_native_rtsp_camera_with_either_stream_gone_says_which(tmp_path: Path,
             if gone == "main":
                 assert wait_until(lambda: camera().get("frames", 0) > frames + fps, seconds=10)  # still watching
         finally:
+            detector.terminate()  # seen what it had to: no need to wait out its --seconds
             _, log = detector.communicate(timeout=40)
             uploader.close()
+    assert detector.returncode == 0, log
     assert (seen["width"], seen["height"]) == (320, 240)  # the substream's pictures were decoded
     if gone == "main":
         assert seen["state"] == "degraded", seen
