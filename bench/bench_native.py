@@ -37,7 +37,17 @@ from pathlib import Path
 import av
 import cv2
 
-from bench._util import QUICKCAM, commit, cpu_seconds, machine, median, peak_rss_mb, percentile, scratch_setup
+from bench._util import (
+    QUICKCAM,
+    commit,
+    cpu_seconds,
+    machine,
+    median,
+    peak_rss_mb,
+    percentile,
+    scratch_setup,
+    thread_cpu_seconds,
+)
 from bench.bench_latency import run_config
 from quickcam.detector.sources import DemoSource, Walk
 
@@ -86,11 +96,12 @@ def decode_share(video: Path, native: Path | None = None) -> float:
 
 
 def process_cost(detector: list[str], video: Path, seconds: float, cameras: int = 1,
-                 detect_path: Path | None = None) -> tuple[float, float]:
+                 detect_path: Path | None = None, threads: dict[str, float] | None = None) -> tuple[float, float]:
     """CPU share (% of one core) of the detector over `seconds` of steady state, and its peak RSS in MB.
 
     With ``cameras`` > 1 the detector watches that many copies of the clip ([[cameras]] entries); with
-    ``detect_path`` it detects on that clip (a substream) and records ``video``.
+    ``detect_path`` it detects on that clip (a substream) and records ``video``. ``threads``, when given, is
+    filled with each thread's share over the same seconds (by thread name).
     """
     with tempfile.TemporaryDirectory() as tmp:
         sub = {"QUICKCAM_CAMERA__DETECT_PATH": str(detect_path)} if detect_path else {}
@@ -103,9 +114,13 @@ def process_cost(detector: list[str], video: Path, seconds: float, cameras: int 
         proc = subprocess.Popen([*detector, "--config", "quickcam.toml"], cwd=tmp, env=env,
                                 stderr=subprocess.DEVNULL)
         time.sleep(3)  # start-up is not the steady state
-        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        cpu0, by_thread0, t0 = cpu_seconds(proc.pid), thread_cpu_seconds(proc.pid), time.monotonic()
         time.sleep(seconds)
         share = 100 * (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+        if threads is not None:
+            elapsed = time.monotonic() - t0
+            threads.update({name: 100 * (used - by_thread0.get(name, 0.0)) / elapsed
+                            for name, used in thread_cpu_seconds(proc.pid).items()})
         rss = peak_rss_mb(proc.pid)
         for p in (proc, uploader):
             p.send_signal(signal.SIGTERM)
@@ -127,7 +142,7 @@ def main() -> None:
     if args.before:
         detectors["before"] = [str(args.before)]
     if args.substream_only:
-        substream_table(detectors, args.seconds)
+        substream_table(detectors, args.seconds, args.runs)
         return
     pairs = []
     print(f"Machine: {machine()}; commit {commit()}\n")
@@ -208,14 +223,19 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def substream_table(detectors: dict[str, list[str]], seconds: float) -> None:
-    """Each detector on a looping 1080p clip, detecting on it, then on a 640x360 substream of the same scene."""
+def substream_table(detectors: dict[str, list[str]], seconds: float, runs: int = 1) -> None:
+    """Each detector on a looping 1080p clip, detecting on it, then on a 640x360 substream of the same scene.
+
+    Then each native binary's CPU while watching through the substream, by thread: what the capture thread
+    (decoding the substream and detecting), the recorded stream (demuxing path) and the rest take.
+    """
     print(f"Machine: {machine()}; commit {commit()}\n")
     print(f"Each detector on a looping {CLIP_S:.0f} s 1920x1080 clip paced at {FPS:.0f} fps (recorded), detecting on "
-          f"it or on a 640x360 clip of the same scene (detect_path); {seconds:.0f} s of steady state; CPU is % of one "
-          "core.\n")
+          f"it or on a 640x360 clip of the same scene (detect_path); {seconds:.0f} s of steady state, median of "
+          f"{runs} run(s) interleaved; CPU is % of one core.\n")
     print("| detector | state | detection on | CPU | peak RSS |")
     print("|---|---|---|---|---|")
+    by_thread: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         clips = {}
         for state, walks in (("watching", ()), ("recording", (Walk(0.0, 5.0), Walk(5.0, 10.0, False)))):
@@ -223,11 +243,30 @@ def substream_table(detectors: dict[str, list[str]], seconds: float) -> None:
             render(clips[state][0], 1920, 1080, walks)
             render(clips[state][1], 640, 360, walks)
         for state, (main, sub) in clips.items():
-            for name, command in detectors.items():
-                for on, detect_path in (("1920x1080 (path)", None), ("640x360 (detect_path)", sub)):
-                    cpu, rss = process_cost(command, main, seconds, detect_path=detect_path)
+            for on, detect_path in (("1920x1080 (path)", None), ("640x360 (detect_path)", sub)):
+                figures: dict[str, list[tuple[float, float]]] = {name: [] for name in detectors}
+                for _ in range(runs):
+                    for name, command in detectors.items():  # interleaved: the machine's load falls on each alike
+                        threads: dict[str, float] = {}
+                        figures[name].append(process_cost(command, main, seconds, detect_path=detect_path,
+                                                          threads=threads))
+                        if name != "python" and state == "watching" and detect_path:
+                            by_thread.setdefault(name, []).append(threads)
+                for name, rows in figures.items():
+                    cpu, rss = median([r[0] for r in rows]), max(r[1] for r in rows)
                     print(f"| {name} | {state} | {on} | {cpu:.1f}% | {rss:.0f} MB |")
-                    sys.stdout.flush()
+                sys.stdout.flush()
+    print("\nThe native detector watching through the substream, by thread (median % of one core):\n")
+    print("| binary | " + " | ".join(THREADS) + " | other threads |")
+    print("|---|" + "---|" * (len(THREADS) + 1))
+    for name, runs_seen in by_thread.items():
+        cells = [median([r.get(thread, 0.0) for r in runs_seen]) for thread in THREADS]
+        other = median([sum(v for k, v in r.items() if k not in THREADS) for r in runs_seen])
+        print(f"| {name} | " + " | ".join(f"{c:.2f}%" for c in cells) + f" | {other:.2f}% |")
+
+
+# The native detector's threads with a substream (camera.cpp, recorded_stream.cpp name them for cam0).
+THREADS = ("capture-cam0", "recorded-cam0", "recording-cam0")
 
 
 if __name__ == "__main__":

@@ -304,6 +304,9 @@ id = "porch"
 fps = 10
 source = "file"
 path = "porch.mp4"
+detect_path = "porch-sub.mp4"
+record = "passthrough"
+max_gop_s = 4
 [camera.motion]
 learning_rate = 0.1
 [motion]
@@ -364,6 +367,8 @@ def test_the_native_detector_reads_its_config_subset_as_common_config_does(
         "logging": python.logging.model_dump(mode="json"),
     }
     assert native == _restricted(expected, native)
+    # printed, so compared: before, --print-config left out the substream and how events are recorded
+    assert all({"detect_path", "record", "max_gop_s"} <= camera.keys() for camera in native["cameras"]), native
 
 
 def _first_message(router: zmq.Socket, timeout_s: float) -> tuple[bytes, protocol.Message] | None:

@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 WARN_EVERY_NS = 5_000_000_000
 
 
+def recorder_behind(item: Item) -> str:
+    """Who the drop warning names: a camera's packets are remuxed, not encoded (the native detector's words too)."""
+    return "the passthrough recorder" if isinstance(item, Packet) else "encoder"
+
+
 class FrameBuffer:
     """Frames waiting to be recorded (thread-safe)."""
 
@@ -71,8 +76,9 @@ class FrameBuffer:
                 self.dropped += 1
                 if frame.time_ns - self._warned_ns > WARN_EVERY_NS:
                     self._warned_ns = frame.time_ns
-                    log.warning("camera %s: encoder is %d frames behind; dropping the oldest frames of "
-                                "the recording (%d so far)", self.camera_id, self.max_frames, self.dropped)
+                    log.warning("camera %s: %s is %d frames behind; dropping the oldest frames of "
+                                "the recording (%d so far)", self.camera_id, recorder_behind(frame),
+                                self.max_frames, self.dropped)
             self.cond.notify_all()
 
     def _popleft(self) -> None:

@@ -75,3 +75,25 @@ def test_a_recorder_that_took_the_keyframe_first_still_gets_the_packets_up_to_th
         buffer.push(packet(index), stop)
     rest = buffer.take(11, 40 * PERIOD_NS, timeout=0)
     assert [p.index for p in rest] == list(range(12, 40))  # was 15.. : 12-14 trimmed, the segment cut at 2
+
+
+def test_the_drop_warning_names_the_recorder_that_is_behind(caplog) -> None:
+    """Packets dropped behind a stalled passthrough recorder are not said as an encoder's (there is none)."""
+    import logging
+
+    import numpy as np
+
+    from quickcam.detector.sources import Frame
+
+    caplog.set_level(logging.WARNING, logger="quickcam.detector.pipeline.frames")
+    stop = threading.Event()
+    packets = FrameBuffer(keep_ns=10**12, max_frames=3, live=True, camera_id="c")
+    for index in range(60, 65):  # past the first 5 s: the warning is said at most every 5 s
+        packets.push(packet(index), stop)
+    frames = FrameBuffer(keep_ns=10**12, max_frames=3, live=True, camera_id="d")
+    for index in range(60, 65):
+        frames.push(Frame(np.zeros((2, 2), np.uint8), index * PERIOD_NS, index), stop)
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0] == ("camera c: the passthrough recorder is 3 frames behind; dropping the oldest frames of the "
+                       "recording (1 so far)"), said
+    assert said[-1].startswith("camera d: encoder is 3 frames behind"), said

@@ -551,9 +551,10 @@ void CameraPipeline::push(Item item) {
                 queue_.erase(it);
                 --queued_frames_;
                 std::lock_guard<std::mutex> stats_lock(stats_mutex_);
-                if (stats_.dropped_recording++ % 100 == 0)
-                    log::warning("camera ", config_.id, ": encoder is ", max_frames_, " frames behind; dropping the "
-                                 "oldest frames of the recording (", stats_.dropped_recording, " so far)");
+                if (stats_.dropped_recording++ % 100 == 0)  // named as frames.py's recorder_behind names it
+                    log::warning("camera ", config_.id, ": ", it->frame.passthrough ? "the passthrough recorder" : "encoder",
+                                 " is ", max_frames_, " frames behind; dropping the oldest frames of the recording (",
+                                 stats_.dropped_recording, " so far)");
                 break;
             }
         }

@@ -165,7 +165,9 @@ qc::Value config_value(const qc::Config& config) {
     for (const auto& c : config.cameras)
         cameras.a.push_back(Value::map({
             {"id", Value::text(c.id)}, {"source", Value::text(c.source)}, {"index", Value::integer(c.index)},
-            {"path", Value::text(qc::redacted(c.path))}, {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
+            {"path", Value::text(qc::redacted(c.path))}, {"detect_path", Value::text(qc::redacted(c.detect_path))},
+            {"record", Value::text(c.record)}, {"max_gop_s", Value::real(c.max_gop_s)},
+            {"width", Value::integer(c.width)}, {"height", Value::integer(c.height)},
             {"fps", Value::real(c.fps)}, {"loop", Value::boolean(c.loop)}, {"realtime", Value::boolean(c.realtime)},
             {"demo_start_s", Value::real(c.demo_start_s)},
             {"demo_gap_s", Value::real(c.demo_gap_s)},
