@@ -235,6 +235,7 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
                   ledger_path: Path, now: float) -> list[str]:
     """Every line of ``quickcam status``, from the two status files and the ledger summary."""
     lines = [uploader_line(live, now)]
+    lines += [f"uploader: {note}" for note in live.get("notes", [])]  # e.g. tokens.env changed: restart it
     failed_writes = live.get("counters", {}).get("status_write_failures")
     if failed_writes:  # common/status_writes.py: counted, each streak logged
         lines.append(f"uploader: {failed_writes} status write(s) failed (each streak logged by the uploader)")

@@ -93,6 +93,7 @@ class Receiver:
         self._peer_fd: dict[bytes, int] = {}
         self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
         self.failing_destinations: Callable[[], list[dict[str, object]]] = list  # the shipper's (uploader/app.py)
+        self.notes: Callable[[], list[str]] = list  # what a person should know, no fault (tokens.env changed)
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
         self.ledger_locked = LedgerLocked(self.ledger_path, self.counters, lambda: None)  # serve() gives it its say
         self._socket_trouble = ""  # why the ipc socket's file, deleted under us, cannot be made again (said once)
@@ -457,6 +458,7 @@ class Receiver:
             # The health check fails while there is one; other_fault: the shipper's (uploader/app.py).
             "fault": (self.ledger_problem or self.ledger_locked.problem or self.detectors.conflict
                       or self.other_fault()),
+            "notes": self.notes(),  # quickcam status: one line each
             "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
         }
         self._status_failing = write_status(self.status_path, status, self.counters, self._status_failing)
