@@ -131,6 +131,8 @@ def detector_line(det: dict[str, Any], now: float) -> str:
     if link.get("unreadable"):
         line += (f"; {link['unreadable']} outbox item(s) the disk would not read (kept, skipped and tried "
                  "again; the items behind them sent; check the disk)")
+    if link.get("hello_refused"):
+        line += f"; {link['hello_refused']} hello(s) refused (see the last error and the detector's log for the fix)"
     if link.get("bad_status"):
         line += (f"; {link['bad_status']} status message(s) sent with camera figures fixed "
                  "(out of the protocol's range; see the detector's log)")
