@@ -79,29 +79,6 @@ class _RefusingUploader(UploaderPeer):
         return super().answer(peer, message)
 
 
-def test_a_hello_the_uploader_nacks_is_one_line_a_streak_and_past_once_it_takes_it(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
-    endpoint = private_endpoint(tmp_path)
-    peer = _RefusingUploader(endpoint)
-    link = _link(endpoint, tmp_path, ["cam0"])
-    try:
-        link.start()
-        assert wait_until(lambda: link.state.hello_refused >= 3, 10), link.state
-        during = _line(link)
-        peer.accept.set()
-        assert wait_until(lambda: link.state.connected and link.state.error_cleared_at, 10), link.state
-    finally:
-        link.stop()
-        peer.close()
-    errors = _link_records(caplog)
-    assert len(errors) == 1, [r.getMessage() for r in errors]
-    assert "hello (bad_value: hello.v is not a version this uploader reads); is the uploader a quickcam of this " \
-           "detector's version? upgrade the older of the two" in errors[0].getMessage(), errors[0].getMessage()
-    assert "NOT CONNECTED" in during and "hello(s) refused" in during, during
-    assert "link: the uploader takes this detector's hello now" in caplog.text
-
-
 @pytest.mark.parametrize("which", ["python", "native"])
 def test_either_detector_says_a_refused_hello_once_and_counts_it_in_its_status_file(tmp_path: Path,
                                                                                      which: str) -> None:
