@@ -385,6 +385,9 @@ class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+MAX_CAMERAS = 64  # the protocol's hello carries 1 to 64 camera ids (docs/protocol.md)
+
+
 class Config(_Section):
     env_file: Path = Path("tokens.env")
     camera: CameraConfig = CameraConfig()
@@ -440,6 +443,9 @@ class Config(_Section):
             # value error, camera ids ...").
             repeated = ", ".join(duplicates)
             raise PydanticCustomError("unique_ids", f"cameras: camera ids must be unique; repeated: {repeated}")
+        if len(ids) > MAX_CAMERAS:  # taken, the uploader refused every hello: nothing left the outbox
+            raise PydanticCustomError("too_many", f"cameras: at most {MAX_CAMERAS} per detector, {len(ids)} given "
+                                      "(a hello lists 1 to 64 camera ids); run a second detector for the rest")
         return self
 
     def camera_list(self) -> list[CameraConfig]:
