@@ -221,7 +221,7 @@ class Ledger:
                     return
                 except sqlite3.OperationalError as exc:
                     waited += time.monotonic() - started
-                    if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT_S:
+                    if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT_S:  # any BUSY_*
                         raise
                     self.on_locked(waited)
         finally:
