@@ -28,6 +28,10 @@ def describe(exc: ValidationError, path: Path | None, env_names: Mapping[str, st
     return "\n".join(_describe_one(err, path, env_names) for err in written)
 
 
+# Errors whose words name what was wrong in the input: the whole input (a list of tables) would only hide them.
+SAYS_ITS_INPUT = ("unique_names",)
+
+
 def _is_camera_copy(err: Any, errors: list[Any]) -> bool:
     """A top-level [motion]/[recording]/[faces] mistake is copied into every camera: report it once."""
     loc = tuple(err["loc"])
@@ -50,7 +54,7 @@ def _describe_one(err: Any, path: Path | None, env_names: Mapping[str, str]) -> 
         problem += f" (did you mean {close[0]}?)" if close else " (check the spelling against quickcam.example.toml)"
     else:
         problem = err["msg"][0].lower() + err["msg"][1:]
-        if "input" in err and not isinstance(err["input"], dict):
+        if "input" in err and not isinstance(err["input"], dict) and err["type"] not in SAYS_ITS_INPUT:
             got = err["input"]  # a TOML true/false as written, not Python's True/False
             problem += f", got {str(got).lower() if isinstance(got, bool) else repr(got)}"
     # An unknown section set from the environment (QUICKCAM_CAMRA__INDEX) fails at its

@@ -281,13 +281,16 @@ class AlertsConfig(_Section):
     give_up_after_s: float = Field(86400.0, gt=0)  # an alert still undelivered after this is marked failed
     timeout_s: float = Field(10.0, gt=0)  # per delivery attempt
 
-    @model_validator(mode="after")
-    def _unique_target_names(self) -> AlertsConfig:
-        names = [t.name for t in self.targets]
+    @field_validator("targets")
+    @classmethod
+    def _unique_target_names(cls, targets: list[AlertTargetConfig]) -> list[AlertTargetConfig]:
+        # On the field, so the error names its key (a model check said "alerts: value error, ...").
+        names = [t.name for t in targets]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"alert target names must be unique; repeated: {', '.join(duplicates)}")
-        return self
+            raise PydanticCustomError("unique_names", "target names must be unique; repeated: {repeated}; give "
+                                      "each [[alerts.targets]] its own name", {"repeated": ", ".join(duplicates)})
+        return targets
 
 
 class MqttConfig(_Section):
@@ -382,6 +385,9 @@ class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+MAX_CAMERAS = 64  # the protocol's hello carries 1 to 64 camera ids (docs/protocol.md)
+
+
 class Config(_Section):
     env_file: Path = Path("tokens.env")
     camera: CameraConfig = CameraConfig()
@@ -437,6 +443,9 @@ class Config(_Section):
             # value error, camera ids ...").
             repeated = ", ".join(duplicates)
             raise PydanticCustomError("unique_ids", f"cameras: camera ids must be unique; repeated: {repeated}")
+        if len(ids) > MAX_CAMERAS:  # taken, the uploader refused every hello: nothing left the outbox
+            raise PydanticCustomError("too_many", f"cameras: at most {MAX_CAMERAS} per detector, {len(ids)} given "
+                                      "(a hello lists 1 to 64 camera ids); run a second detector for the rest")
         return self
 
     def camera_list(self) -> list[CameraConfig]:

@@ -44,6 +44,7 @@ UPLOADER = {
     "detectors": Each({"status": (dict, type(None)), "seen_s_ago": NUMBER, "silent_after_s": OR_NONE,
                        "cameras": Each(str, list)}, list),
     "failing_destinations": Each({"failing_for_s": NUMBER, "failing_after_s": OR_NONE}, list),
+    "notes": Each(str, list),
 }
 RELAYED = {"cameras": Each(CAMERA)}  # a detector's last status, as the uploader relays it
 ALERTS = {**STAMP, "problems": list, "mqtt": (dict, type(None)), "counters": dict}

@@ -95,6 +95,7 @@ class UploaderLink:
         self._reopened = False  # a new socket was opened after a dropped connection (said once per outage)
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
+        self._hello_id = ""  # the last hello's id: a nack of it is a refused hello, not an item's
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
         self._wakeup = WakePipe.closed()  # the loop sleeps in its poll until this, a message or a due time
 
@@ -365,11 +366,31 @@ class UploaderLink:
         return "the handshake with the uploader failed (does the uploader use CURVE? this detector does not)"
 
     def _send_hello(self, sock: zmq.Socket) -> None:
-        self._send(sock, protocol.make_header(
+        header = protocol.make_header(
             "hello", detector=DETECTOR_NAME, detector_version=self.version,
             cameras=self.cameras, capabilities=CAPABILITIES,
             heartbeat_ms=_clamp(self.config.heartbeat_s * 1000, 100, 60_000),
-            ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000)))
+            ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000))
+        self._hello_id = header["id"]
+        try:
+            self._send(sock, header)
+        except protocol.ProtocolError as exc:  # our own check, the uploader's: it would refuse it the same
+            self._hello_refused(str(exc))
+
+    def _hello_refused(self, reason: str) -> None:
+        """A hello the uploader refuses (or would: the protocol's own check): one line a streak naming the fix.
+
+        It was a traceback and a restart of the link, again at every heartbeat; the footage stays in
+        the outbox, and the link keeps knocking, so a fixed uploader is heard from without a restart.
+        """
+        state = self.state
+        state.hello_refused += 1
+        if state.hello_refusing:
+            return
+        state.hello_refusing = True
+        state.fail(f"the uploader refuses this detector's hello ({reason})")
+        log.error("link: %s; %s; %d item(s) stay in the outbox until then", state.last_error,
+                  _hello_fix(reason), self.outbox.depth()[0])
 
     def _notice_pause(self, gap_s: float) -> None:
         """A loop turn far later than its longest sleep: this process was stopped (SIGSTOP) or not run.
@@ -432,7 +453,9 @@ class UploaderLink:
                 log.warning("link: uploader paused sending: %s", header["reason"])  # whole (status: bounded)
             elif header["messages"] and state.connected and not state.credit_messages:
                 log.info("link: uploader accepts footage again")
-            state.connected = True
+            if state.hello_refusing:
+                log.info("link: the uploader takes this detector's hello now")
+            state.connected, state.hello_refusing = True, False
             state.credit_messages, state.credit_bytes = header["messages"], header["bytes"]
             state.max_payload = header.get("max_payload", 0)
             if state.credit_messages:
@@ -440,7 +463,19 @@ class UploaderLink:
         elif message.type == "ack":
             self.delivery.on_ack(header)
         elif message.type == "nack":
-            self.delivery.on_nack(header)
+            ref = header["ref"]
+            if ref == self._hello_id or (not ref and not state.connected):  # before credit: only hellos went
+                self._hello_refused(f"{header['code']}: {header['text']}")
+            else:
+                self.delivery.on_nack(header)
+
+
+def _hello_fix(reason: str) -> str:
+    """What to do about a refused hello: its cameras are this detector's config; anything else, versions."""
+    if "hello.cameras" in reason:
+        return ("fix the camera ids in this detector's config (1 to 64 cameras, each id 1-64 of A-Z a-z 0-9 _ . - "
+                "and not . or ..) and restart it")
+    return "is the uploader a quickcam of this detector's version? upgrade the older of the two"
 
 
 def _clamp(value: float, lo: int, hi: int) -> int:

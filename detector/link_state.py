@@ -36,6 +36,8 @@ class LinkState:
     unreadable_now: int = 0  # of them, those not read again yet: the last error stands while there are any
     malformed: int = 0  # messages from the uploader that did not decode, ignored
     bad_status: int = 0  # status heartbeats sent with values fixed, or minimal (detector/status_header.py)
+    hello_refused: int = 0  # hellos the uploader refused (or the protocol's own check would have): link.py
+    hello_refusing: bool = False  # ... and no credit since: the last error stands
     auth_refused: bool = False
     handshake_failing: bool = False
     connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it
@@ -68,6 +70,7 @@ class LinkState:
         Kept rather than cleared, so a person reading the status later still sees that
         the link was down and when; never left standing once the link works again.
         """
-        hopeless = self.auth_refused or self.handshake_failing or self.unreadable_now  # still true, whatever credit
+        hopeless = (self.auth_refused or self.handshake_failing or self.unreadable_now  # still true, whatever credit
+                    or self.hello_refusing)
         if self.last_error and not self.error_cleared_at and not hopeless:
             self.error_cleared_at = time.time()

@@ -183,6 +183,8 @@ class Outbox:
         with self._lock:
             if all(folder.is_dir() for folder in folders):
                 return  # another thread made them meanwhile
+            # Only its subfolders deleted (outbox/.staging, say): its items are safe, and said so.
+            missing = [folder for folder in folders if not folder.is_dir()]
             # A file made where a folder was (mkdir failed on it, and every write with it): kept, beside.
             moved = [move_aside(folder) for folder in folders if os.path.lexists(folder) and not folder.is_dir()]
             for folder in folders:
@@ -191,11 +193,19 @@ class Outbox:
             for item_id in gone:
                 del self._items[item_id]
             self.deleted += len(gone)
-        log.error("outbox: the folder %s was deleted while the detector ran; made it again%s (the %d item(s) "
-                  "waiting in it for the uploader, its journal %s and any open segment went with it); recording "
-                  "goes on. Do not delete the outbox of a running detector: stop it first", self.root,
-                  "".join(f" and moved the file put in place of {m.name.split('.replaced-')[0]} to {m.name}"
-                          for m in moved), len(gone), JOURNAL_NAME)
+        replaced = "".join(f" and moved the file put in place of {m.name.split('.replaced-')[0]} to {m.name}"
+                           for m in moved)
+        if self.root in missing:
+            log.error("outbox: the folder %s was deleted while the detector ran; made it again%s (the %d item(s) "
+                      "waiting in it for the uploader, its journal %s and any open segment went with it); recording "
+                      "goes on. Do not delete the outbox of a running detector: stop it first", self.root,
+                      replaced, len(gone), JOURNAL_NAME)
+            return
+        lost = {self.staging: "any open segment", self.refused: "the items the uploader refused"}
+        log.error("outbox: the folder %s was deleted while the detector ran (not %s: the %d item(s) waiting in it "
+                  "are safe); made it again%s (%s went with it); recording goes on. Do not delete the outbox's "
+                  "folders under a running detector: stop it first", " and ".join(map(str, missing)), self.root,
+                  len(self._items), replaced, " and ".join(lost[folder] for folder in missing))
 
     def commit_file(self, header: dict[str, Any], staged: Path) -> None:
         """Take a fully written staging file as the payload of ``header``."""

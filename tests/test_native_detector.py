@@ -97,6 +97,8 @@ def test_the_native_detector_reports_keys_it_does_not_implement_once_and_runs(tm
     # Taken, then refused by the uploader on every hello: the footage stayed in the outbox for good.
     ("[camera]\nid = \"..\"\n", {}, "config error: camera.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. "
      "(the uploader refuses those); fix it in quickcam.toml"),
+    ("".join(f"[[cameras]]\nid = \"c{i}\"\n" for i in range(65)), {}, "config error: cameras: at most 64 per "
+     "detector, 65 given (a hello lists 1 to 64 camera ids); run a second detector for the rest; fix it in"),
     ("", {"QUICKCAM_RECORDING__OUTBOX_BUDGET_MB": "-1"}, "config error: recording.outbox_budget_mb: must be >= 0 "
      "(0: no budget); fix it in environment variable QUICKCAM_RECORDING__OUTBOX_BUDGET_MB"),
     ("", {"QUICKCAM_CAMERA__WIDTH": "wide"},

@@ -126,6 +126,8 @@ def test_items_deleted_with_the_outbox_folder_are_counted_in_outbox_deleted(tmp_
     try:
         assert wait_until(lambda: _status(status).get("outbox", {}).get("items") == ITEMS, 30), _status(status)
         assert _status(status)["outbox"]["deleted"] == 0
+        shutil.rmtree(outbox_dir / ".staging")  # only it: said so, not "the folder outbox was deleted"
+        assert wait_until(lambda: (outbox_dir / ".staging").is_dir(), 20)
         shutil.rmtree(outbox_dir)
         assert wait_until(lambda: "deleted" in _status(status).get("outbox", {}), 20)  # made again, written
         after = _status(status)
@@ -136,3 +138,7 @@ def test_items_deleted_with_the_outbox_folder_are_counted_in_outbox_deleted(tmp_
     assert after["outbox"]["deleted"] == ITEMS and after["outbox"]["items"] == 0, after["outbox"]
     assert f"{ITEMS} deleted with the outbox folder before they were sent" in after_line, after_line
     assert "was deleted while the detector ran; made it again" in output, output[-2000:]
+    staging = [line for line in output.splitlines() if ".staging was deleted" in line]
+    assert len(staging) == 1, output[-3000:]
+    assert f"outbox: the {ITEMS} item(s) waiting in it are safe); made it again (any open segment went with it)" \
+        in staging[0], staging

@@ -23,6 +23,7 @@ from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.shipper import Shipper
 from quickcam.uploader.spool import Spool
+from quickcam.uploader.tokens_watch import TokensWatch
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def lock_folders(config: Config) -> list[FolderLock]:
 
 
 def run_uploader(config: Config, log_file: Path | None, seconds: float | None = None) -> int:
+    tokens = TokensWatch(config.env_file)  # before they are read: a change made meanwhile is one too
     secrets = load_secrets(config.env_file)
     key = encryption_key(secrets)
     backends = build_backends(config, secrets)
@@ -118,6 +120,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
         alerts = AlertService(config, secrets, ledger_path)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
     receiver.other_fault = lambda: shipper.fault  # in the status file: quickcam status and the health check
+    receiver.notes = lambda: [tokens.note] if tokens.note else []
     receiver.failing_destinations = shipper.failing_destinations  # the health check, after failing_after_s
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
     stop = threading.Event()
@@ -150,6 +153,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
             return 1
         for lock in locks:  # deleted with its folder: taken again, so that a second uploader still refuses
             lock.keep()
+        tokens.check()
         if deadline and time.monotonic() >= deadline:
             log.info("uploader: --seconds elapsed; stopping")
             break

@@ -131,6 +131,8 @@ def detector_line(det: dict[str, Any], now: float) -> str:
     if link.get("unreadable"):
         line += (f"; {link['unreadable']} outbox item(s) the disk would not read (kept, skipped and tried "
                  "again; the items behind them sent; check the disk)")
+    if link.get("hello_refused"):
+        line += f"; {link['hello_refused']} hello(s) refused (see the last error and the detector's log for the fix)"
     if link.get("bad_status"):
         line += (f"; {link['bad_status']} status message(s) sent with camera figures fixed "
                  "(out of the protocol's range; see the detector's log)")
@@ -235,6 +237,7 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
                   ledger_path: Path, now: float) -> list[str]:
     """Every line of ``quickcam status``, from the two status files and the ledger summary."""
     lines = [uploader_line(live, now)]
+    lines += [f"uploader: {note}" for note in live.get("notes", [])]  # e.g. tokens.env changed: restart it
     failed_writes = live.get("counters", {}).get("status_write_failures")
     if failed_writes:  # common/status_writes.py: counted, each streak logged
         lines.append(f"uploader: {failed_writes} status write(s) failed (each streak logged by the uploader)")

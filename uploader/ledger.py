@@ -19,12 +19,16 @@ import os
 import sqlite3
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from quickcam.common.config import ConfigError
 from quickcam.common.durable import move_aside
 from quickcam.common.protocol_schema import error_text
+
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another program's lock on the ledger before it fails
+LOCKED_SAY_AFTER_S = 3.0  # ... told to ``on_locked`` this often meanwhile, so the wait is said while it lasts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -111,7 +115,7 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
             self.db.executescript(SCHEMA)
@@ -126,6 +130,9 @@ class Ledger:
         except (sqlite3.Error, OSError) as exc:  # a traceback was the uploader's last word
             raise ConfigError(cannot_open(path, exc)) from None
         self._file = (st.st_dev, st.st_ino)  # which file is ours: one put in its place is not
+        # Told, with the seconds waited so far, each LOCKED_SAY_AFTER_S that an item's write waits for a lock another
+        # program holds (sqlite3's BEGIN EXCLUSIVE, a backup tool): SQLite's wait said nothing for 30 s.
+        self.on_locked: Callable[[float], None] | None = None
 
     def _item_columns(self) -> set[str]:
         return {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
@@ -187,7 +194,7 @@ class Ledger:
     def add(self, item: Item, destinations: list[str]) -> None:
         now = time.time()
         with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin_write()
             self.db.execute(
                 f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (item.id, item.sha256, item.kind, item.camera, item.event, item.seq, item.size,
@@ -198,6 +205,42 @@ class Ledger:
                 "INSERT INTO deliveries (item_id, destination, state, updated_at) VALUES (?,?,'pending',?)",
                 [(item.id, dest, now) for dest in destinations],
             )
+
+    def _begin_write(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to BUSY_TIMEOUT_S for a lock, in slices told to ``on_locked``."""
+        if self.on_locked is None:
+            self.db.execute("BEGIN IMMEDIATE")
+            return
+        waited = 0.0
+        self._busy_timeout(LOCKED_SAY_AFTER_S)
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    waited += time.monotonic() - started
+                    if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT_S:  # any BUSY_*
+                        raise
+                    self.on_locked(waited)
+        finally:
+            self._busy_timeout(BUSY_TIMEOUT_S)
+
+    def takes_writes(self) -> bool:
+        """Whether a write could begin now (no other program holds the lock); nothing is written."""
+        self._busy_timeout(0)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            self._busy_timeout(BUSY_TIMEOUT_S)
+
+    def _busy_timeout(self, seconds: float) -> None:
+        self.db.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
 
     def due(self, limit: int = 50) -> list[Delivery]:
         """Pending deliveries whose retry time has come: snapshots first, then oldest.

@@ -38,6 +38,7 @@ from quickcam.common.health import written_stamp
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler, only_allowed_cameras
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
 from quickcam.uploader.ledger import Ledger
+from quickcam.uploader.ledger_locked import LedgerLocked
 from quickcam.uploader.spool import Spool
 from quickcam.uploader.status_file import STATUS_FILE_NAME, restore_detectors, write_status
 from quickcam.uploader.storing import DUPLICATE, STORED, ItemStore, remote_key
@@ -92,7 +93,9 @@ class Receiver:
         self._peer_fd: dict[bytes, int] = {}
         self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
         self.failing_destinations: Callable[[], list[dict[str, object]]] = list  # the shipper's (uploader/app.py)
+        self.notes: Callable[[], list[str]] = list  # what a person should know, no fault (tokens.env changed)
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
+        self.ledger_locked = LedgerLocked(self.ledger_path, self.counters, lambda: None)  # serve() gives it its say
         self._socket_trouble = ""  # why the ipc socket's file, deleted under us, cannot be made again (said once)
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
@@ -149,6 +152,8 @@ class Receiver:
         sock = self._sock
         assert sock is not None and self._monitor is not None
         ledger = Ledger(self.ledger_path)
+        self.ledger_locked = LedgerLocked(self.ledger_path, self.counters, lambda: self._write_status(ledger))
+        ledger.on_locked = self.ledger_locked.waiting
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
@@ -169,6 +174,7 @@ class Receiver:
                     self._reload_allow_list_if_changed()
                     self._watch_detectors()
                     self._check_ledger(ledger)
+                    self.ledger_locked.check(ledger)
                     self._check_socket_file(sock)
                     self._write_status(ledger)
                     last_housekeeping = time.monotonic()
@@ -450,7 +456,9 @@ class Receiver:
             "spool_bytes": self.spool.used_bytes(),
             "detectors": self.detectors.as_status(),
             # The health check fails while there is one; other_fault: the shipper's (uploader/app.py).
-            "fault": self.ledger_problem or self.detectors.conflict or self.other_fault(),
+            "fault": (self.ledger_problem or self.ledger_locked.problem or self.detectors.conflict
+                      or self.other_fault()),
+            "notes": self.notes(),  # quickcam status: one line each
             "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
         }
         self._status_failing = write_status(self.status_path, status, self.counters, self._status_failing)

@@ -58,6 +58,13 @@ def test_environment_overrides_any_key_including_nested_storage_options(tmp_path
         # the model's own check named no key (`config error: : value error, camera ids ...`)
         ("[[cameras]]\nid = 'a'\n[[cameras]]\nid = 'a'\n", {}, "config error: cameras: camera ids must be unique; "
          "repeated: a; fix it in"),
+        # taken, the uploader refused every hello (at most 64 cameras in one): nothing left the outbox
+        ("".join(f"[[cameras]]\nid = 'c{i}'\n" for i in range(65)), {}, "config error: cameras: at most 64 per "
+         "detector, 65 given (a hello lists 1 to 64 camera ids); run a second detector for the rest; fix it in"),
+        # the same for alert targets (`config error: alerts: value error, alert target names ...`)
+        ("[[alerts.targets]]\nname = 'p'\nurl_env = 'A'\n[[alerts.targets]]\nname = 'p'\nurl_env = 'B'\n", {},
+         "config error: alerts.targets: target names must be unique; repeated: p; give each [[alerts.targets]] its "
+         "own name; fix it in"),
     ],
 )
 def test_bad_values_name_the_key_and_where_to_fix_it(tmp_path: Path, toml: str, env: dict, expected: str) -> None:

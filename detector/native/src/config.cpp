@@ -422,6 +422,9 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
     std::set<std::string> ids;
     for (const auto& cam : config.cameras)
         if (!ids.insert(cam.id).second) r.fail("cameras", "camera ids must be unique; repeated: " + cam.id);
+    if (config.cameras.size() > 64)  // taken, the uploader refused every hello: nothing left the outbox
+        r.fail("cameras", "at most 64 per detector, " + std::to_string(config.cameras.size()) +
+                              " given (a hello lists 1 to 64 camera ids); run a second detector for the rest");
     return config;
 }
 

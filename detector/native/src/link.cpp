@@ -131,7 +131,7 @@ bool UploaderLink::stop(double drain_s, double join_s) {
 LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
-            error_cleared_at_, status_headers_.bad_status(), malformed_, unreadable_count_};
+            error_cleared_at_, status_headers_.bad_status(), malformed_, unreadable_count_, hello_refused_};
 }
 
 void UploaderLink::fail(const std::string& error) {
@@ -144,7 +144,8 @@ void UploaderLink::healthy() {
     // Kept rather than cleared (link_state.py's healthy): a person reading the status later still sees that the
     // link was down and when; never left standing as current once the link works again.
     // An item the disk will not read keeps its error standing, whatever credit comes.
-    if (!last_error_.empty() && error_cleared_at_ == 0 && !(auth_refused_ || handshake_failing_) && unreadable_.empty())
+    if (!last_error_.empty() && error_cleared_at_ == 0 && !(auth_refused_ || handshake_failing_ || hello_refusing_) &&
+        unreadable_.empty())
         error_cleared_at_ = wall_s();
 }
 
@@ -452,7 +453,26 @@ void UploaderLink::send_hello() {
     header["capabilities"] = Value::array({Value::text("credit"), Value::text("snapshot"), Value::text("segment")});
     header["heartbeat_ms"] = Value::integer(clamp(config_.heartbeat_s * 1000, 100, 60000));
     header["ack_timeout_ms"] = Value::integer(clamp(config_.ack_timeout_s * 1000, 100, 3600000));
-    send(wire::encode({header, std::nullopt}));
+    hello_id_ = header["id"].s;
+    try {
+        send(wire::encode({header, std::nullopt}));
+    } catch (const wire::ProtocolError& e) {  // our own check, the uploader's: it would refuse it the same
+        hello_refused(e.what());
+    }
+}
+
+// A hello the uploader refuses (or would): one line a streak naming the fix, counted (link.py's _hello_refused).
+// It was a restart of the link at every heartbeat; the footage stays in the outbox, the link keeps knocking.
+void UploaderLink::hello_refused(const std::string& reason) {
+    ++hello_refused_;
+    if (hello_refusing_) return;
+    hello_refusing_ = true;
+    fail("the uploader refuses this detector's hello (" + reason + ")");
+    std::string fix = reason.find("hello.cameras") != std::string::npos
+        ? "fix the camera ids in this detector's config (1 to 64 cameras, each id 1-64 of A-Z a-z 0-9 _ . - and not "
+          ". or ..) and restart it"
+        : "is the uploader a quickcam of this detector's version? upgrade the older of the two";
+    log::error("link: ", last_error_, "; ", fix, "; ", outbox_.depth().first, " item(s) stay in the outbox until then");
 }
 
 bool UploaderLink::send_pending(double now) {
@@ -559,7 +579,9 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         } else if (messages && connected_ && !credit_messages_) {
             log::info("link: uploader accepts footage again");
         }
+        if (hello_refusing_) log::info("link: the uploader takes this detector's hello now");
         connected_ = true;
+        hello_refusing_ = false;
         credit_messages_ = messages;
         credit_bytes_ = h.at("bytes").i;
         max_payload_ = h.has("max_payload") ? h.at("max_payload").i : 0;
@@ -574,7 +596,11 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         outbox_.remove(ref, keep_copy_in_);
         ++acked_;
     } else if (type == "nack") {
-        on_nack(h, now);
+        const std::string& ref = h.at("ref").s;
+        if (ref == hello_id_ || (ref.empty() && !connected_))  // before credit: only hellos went
+            hello_refused(h.at("code").s + ": " + h.at("text").s);
+        else
+            on_nack(h, now);
     }
 }
 

@@ -34,6 +34,7 @@ struct LinkStatus {
     int64_t bad_status = 0;        // status headers sent with camera figures fixed (status_header.hpp)
     int64_t malformed = 0;         // messages from the uploader that did not decode, ignored
     int64_t unreadable = 0;        // outbox items the disk refused to read (once a streak), skipped for now
+    int64_t hello_refused = 0;     // hellos the uploader refused (or the protocol's own check would have)
 };
 
 // An outbox item whose last read failed (EIO, EACCES): when to try it again (monotonic), the pause after that.
@@ -70,6 +71,7 @@ private:
     void notice_pause(double gap_s);  // this process was stopped: its own silence, not the uploader's
     Value status_header(bool stopping);
     void send_hello();
+    void hello_refused(const std::string& reason);
     double next_interval();
     bool send_pending(double now);  // false: ZeroMQ would not take a message (tried again shortly)
     int idle_ms(double now, double next_heartbeat);  // how long the loop may sleep
@@ -104,6 +106,9 @@ private:
     int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0, unreadable_count_ = 0;
     std::map<std::string, Unreadable> unreadable_;  // items skipped for now: the disk refused to read them
     bool auth_refused_ = false, handshake_failing_ = false;
+    int64_t hello_refused_ = 0;
+    bool hello_refusing_ = false;  // a hello refused and no credit since: the last error stands
+    std::string hello_id_;         // the last hello's id: a nack of it is a refused hello, not an item's
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
     bool reopened_ = false;   // a new socket was opened after a dropped connection (said once per outage)
     bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once

@@ -180,11 +180,16 @@ void Outbox::make_folders_again() {
         return fs::is_directory(root_, ec) && fs::is_directory(staging_, ec) && fs::is_directory(refused_, ec);
     };
     if (present()) return;
-    size_t gone = 0;
+    size_t gone = 0, waiting = 0;
     std::string moved;  // files made where a folder was (create_directories failed on them): kept, beside
+    std::vector<std::string> missing;  // only its subfolders (outbox/.staging, say): its items are safe, and said so
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (present()) return;  // another thread made them meanwhile
+        for (const auto& dir : {root_, staging_, refused_}) {
+            std::error_code ec;
+            if (!fs::is_directory(dir, ec)) missing.push_back(dir);
+        }
         for (const auto& dir : {root_, staging_, refused_}) {
             std::error_code ec;
             if (fs::is_directory(dir, ec) || !fs::exists(fs::symlink_status(dir, ec))) continue;
@@ -205,6 +210,19 @@ void Outbox::make_folders_again() {
             }
         }
         deleted_ += int64_t(gone);
+        waiting = items_.size();
+    }
+    if (!missing.empty() && missing.front() != root_) {
+        std::string names, lost;
+        for (const auto& dir : missing) {
+            names += (names.empty() ? "" : " and ") + dir;
+            lost += std::string(lost.empty() ? "" : " and ") +
+                    (dir == staging_ ? "any open segment" : "the items the uploader refused");
+        }
+        log::error("outbox: the folder ", names, " was deleted while the detector ran (not ", root_, ": the ", waiting,
+                   " item(s) waiting in it are safe); made it again", moved, " (", lost, " went with it); recording "
+                   "goes on. Do not delete the outbox's folders under a running detector: stop it first");
+        return;
     }
     log::error("outbox: the folder ", root_, " was deleted while the detector ran; made it again", moved, " (the ", gone,
                " item(s) waiting in it for the uploader, its journal produced.jsonl and any open segment went with "
