@@ -238,7 +238,7 @@ def test_native_passthrough_asked_of_the_demo_scene_is_re_encoded_with_one_line_
 def test_native_packets_dropped_behind_a_stalled_disk_end_the_segment_and_the_next_starts_at_a_keyframe(
     tmp_path: Path,
 ) -> None:
-    """A live source (a file played in real time) whose recorder is held up 3 s by the disk (``stall_writes.c``):
+    """A live source (a file played in real time) whose recorder is held up 3 s by the disk (``held_writes.c``):
     the frames queued beyond ``buffer_max_s`` are dropped, a gap in the packets. The segment open at the gap ends
     there and the next starts at the next keyframe: every segment the camera's own packets, playable whole."""
     video = write_h264(tmp_path / "walk.mp4", 10.0, FPS, 1.0, walks=(Walk(2.0, 8.5),), bitrate=400_000)
@@ -251,8 +251,8 @@ def test_native_packets_dropped_behind_a_stalled_disk_end_the_segment_and_the_ne
         f'[link]\nendpoint = "{endpoint}"\n')
     flag = tmp_path / "stall"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    env |= {"LD_PRELOAD": str(preload_shim("stall_writes", tmp_path)), "QC_STALL_WRITES_WHEN": str(flag),
-            "QC_STALL_WRITES_PREFIX": str((root / "outbox" / ".staging").resolve())}
+    env |= {"LD_PRELOAD": str(preload_shim("held_writes", tmp_path)), "QC_HELD_WRITES_WHEN": str(flag),
+            "QC_HELD_WRITES_PREFIX": str((root / "outbox" / ".staging").resolve())}
     uploader = KeepingPeer(endpoint)
     log_path = root / "detector.log"
     try:
@@ -262,7 +262,7 @@ def test_native_packets_dropped_behind_a_stalled_disk_end_the_segment_and_the_ne
             try:
                 assert wait_until(lambda: "motion, event" in log_path.read_text(), 15), log_path.read_text()
                 flag.touch()
-                assert wait_until(lambda: "stall_writes: a write of" in log_path.read_text(), 10), log_path.read_text()
+                assert wait_until(lambda: "held_writes: a write of" in log_path.read_text(), 10), log_path.read_text()
                 time.sleep(3.0)
                 flag.unlink()
                 assert proc.wait(40) == 0, log_path.read_text()

@@ -8,7 +8,7 @@ status thread's join (2 s) but then made the last write itself, from the main th
 Now both write the file from a thread of their own, the stop gives its last write
 ``STATUS_CLOSE_S`` and goes on without it, saying so in one line.
 
-The write hangs for real: a shim preloaded into the process (``tests/fakes/hang_writes.c``) makes
+The write hangs for real: a shim preloaded into the process (``tests/fakes/held_writes.c``) makes
 every ``write()`` of the status file (and its temporary name) block for ever once the test creates
 a file, while an event of the demo scene runs.
 """
@@ -35,19 +35,19 @@ from tests.waiting import wait_until
 def test_a_status_write_that_never_returns_does_not_hold_the_stop_and_the_footage_is_stored(
         tmp_path: Path, detector: str) -> None:
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
-    shim = preload_shim("hang_writes", tmp_path)
+    shim = preload_shim("held_writes", tmp_path)
     hang = tmp_path / "hang-now"
     pipe = Pipeline(tmp_path, detector=command, QUICKCAM_RECORDING__SEGMENT_S="1", **QUICK_DEMO)
     try:
         pipe.start_uploader_listening()
         process = pipe.start("detector", env={
-            "LD_PRELOAD": str(shim), "QC_HANG_WRITES_WHEN": str(hang),
-            "QC_HANG_WRITES_PREFIX": str(tmp_path.resolve() / "outbox" / "detector-status.json")})
+            "LD_PRELOAD": str(shim), "QC_HELD_WRITES_WHEN": str(hang), "QC_HELD_WRITES_FOREVER": "1",
+            "QC_HELD_WRITES_PREFIX": str(tmp_path.resolve() / "outbox" / "detector-status.json")})
         # The walk's event is being recorded; then the disk under the status file stops answering.
         assert wait_until(lambda: any(row["type"] == "segment" for row in pipe.produced()), 60), \
             pipe.output("detector")[-3000:]
         hang.touch()
-        assert pipe.wait_for("detector", "hang_writes: a write of", 30), pipe.output("detector")[-3000:]
+        assert pipe.wait_for("detector", "held_writes: a write of", 30), pipe.output("detector")[-3000:]
         assert process.poll() is None, pipe.output("detector")[-3000:]
         stopped_at = time.monotonic()
         try:
