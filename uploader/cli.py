@@ -133,6 +133,13 @@ def detector_line(det: dict[str, Any], now: float) -> str:
                  "again; the items behind them sent; check the disk)")
     if link.get("hello_refused"):
         line += f"; {link['hello_refused']} hello(s) refused (see the last error and the detector's log for the fix)"
+    if link.get("malformed"):
+        line += f"; {link['malformed']} malformed message(s) from the uploader ignored (see the detector's log)"
+    if link.get("retransmits"):
+        line += f"; {link['retransmits']} message(s) sent again (no ack in time)"
+    if det.get("clock_ahead_s"):  # detector/clock.py
+        line += (f"; CLOCK STEPPED BACK: footage times run {det['clock_ahead_s']:.0f} s ahead of the system clock "
+                 "(see the detector's log)")
     if link.get("bad_status"):
         line += (f"; {link['bad_status']} status message(s) sent with camera figures fixed "
                  "(out of the protocol's range; see the detector's log)")
@@ -181,17 +188,26 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         line += ", no event yet"
     if info.get("recorder"):
         line += f"; recording by {info['recorder']}"
-    lost = [f"{info[key]} {words}" for key, words in (
+    lost = [f"{info[key]} {words}" for key, words in CAMERA_COUNTS if info.get(key)]
+    loop_errors = sum(loop.get("errors", 0) for loop in (info.get("loops") or {}).values() if isinstance(loop, dict))
+    if loop_errors:
+        lost.append(f"{loop_errors} loop error(s) (each logged; the loop restarted)")
+    if lost:
+        line += f"; since start: {', '.join(lost)}"
+    return line
+
+
+# A camera's failure counters (detector/pipeline/camera_pipeline.py, native camera.cpp): shown when not zero.
+CAMERA_COUNTS = (
         ("not_recorded", "frame(s) not recorded"),
         ("snapshots_replaced", "snapshot(s) dropped (the disk refused them; each event's first and newest kept)"),
         ("view_faults", "time(s) the camera could not see (covered, turned away or frozen)"),
         ("damaged_packets", "damaged packet(s) (detection blind until the next keyframe; recorded as they came)"),
         ("snapshots_failed", "snapshot(s) failed (JPEG encoding or writing them; each logged by the detector)"),
-        ("slow_opens", "open(s) that took 5 s or more (or never returned: a disk, device or server not answering)"))
-        if info.get(key)]
-    if lost:
-        line += f"; since start: {', '.join(lost)}"
-    return line
+        ("slow_opens", "open(s) that took 5 s or more (or never returned: a disk, device or server not answering)"),
+        ("write_failures", "write(s) the disk failed (each logged by the detector)"),
+        ("dropped", "frame(s) detection skipped, behind (all recorded)"),
+        ("reopens", "reopen attempt(s) after a failed open or a lost stream"))
 
 
 def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str]:
@@ -233,6 +249,29 @@ def refused_line(counters: dict[str, Any]) -> str:
             "each logged with its reason)")
 
 
+# The uploader's failure counters (receiver.py, auth.py, ledger_locked.py) with a line of their own in
+# status_report: shown when not zero.
+UPLOADER_COUNTS = (
+    ("internal_errors", "internal error(s) (a message answered nack internal)"),
+    ("auth_denied", "connection(s) refused by CURVE authentication"),
+    ("allow_list_reload_failed", "allow-list reload(s) failed (the old list kept)"),
+    ("hello_cameras_not_allowed", "hello(s) naming camera(s) the key may not send for"),
+    ("observer_errors", "alerts observer failure(s) (footage kept)"),
+    ("ledger_locked", "time(s) the ledger was locked by another process"),
+    ("detectors_silent", "time(s) a detector went silent (3 heartbeats missed)"),
+    ("paused", "credit(s) refused in the current pause (spool full or ledger problem)"),
+)
+# Counters that count work done or normal events, not failures or drops: not shown. Each other counter the
+# detectors and the uploader write is shown when not zero (tests/uploader/test_status_counters.py).
+NOT_FAILURES = frozenset({
+    "allow_list_reloads", "auth_allowed", "connections_closed", "detectors_stopped", "duplicates",  # uploader
+    "segment", "snapshot", "event", "log",  # uploader: items stored
+    "nack_busy", "nack_internal",  # a pause the detector waits out; an internal error is internal_errors
+    "frames", "width", "height", "events", "last_event_ms", "faces", "items", "bytes", "acked", "in_flight",
+    "dropped_recording",  # part of not_recorded
+})
+
+
 def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None,
                   ledger_path: Path, now: float) -> list[str]:
     """Every line of ``quickcam status``, from the two status files and the ledger summary."""
@@ -245,6 +284,9 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     if replies_lost:  # receiver.py: an answer ZeroMQ would not take (the detector gone, or not reading)
         lines.append(f"uploader: {replies_lost} reply(ies) to a detector could not be sent (it had gone or was not "
                      "reading; a detector that is still there sends the message again)")
+    failures = [f"{n} {words}" for key, words in UPLOADER_COUNTS if (n := live.get("counters", {}).get(key))]
+    if failures:
+        lines.append(f"uploader: since start: {', '.join(failures)} (each logged by the uploader)")
     refused = refused_line(live.get("counters", {}))
     if refused:
         lines.append(refused)
