@@ -5,7 +5,8 @@ Layout under the outbox folder::
     <id>.bin        the payload (JPEG or MP4), fsynced before its header exists
     <id>.hdr        the msgpack header; its presence is what commits the item
     .staging/       files being written (an encoder's open segment)
-    refused/        items the uploader refused permanently, kept for a person
+    refused/        items the uploader refused permanently, or whose stored header
+                    broke the protocol (edited on disk): kept for a person
     produced.jsonl  one line per item ever committed (id, type, size, sha256):
                     the detector's own record, which audits and the
                     reliability suite compare with what reached storage
