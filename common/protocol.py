@@ -210,18 +210,12 @@ def readable_ref(frames: Sequence[bytes]) -> str:
     return ref if isinstance(ref, str) and ID_RE.fullmatch(ref) else ""
 
 
-def _decode(frames: Sequence[bytes], max_payload: int, accept: Sequence[str] | None) -> Message:
-    if not frames:
-        raise ProtocolError("bad_frames", "no frames")
-    proto = bytes(frames[0])
-    if proto != PROTOCOL_FRAME:
-        if len(proto) == 4 and proto[:3] == b"QSC" and proto[3:].isdigit():
-            raise ProtocolError("bad_version", f"protocol {proto.decode()} is not supported; "
-                                               f"this side speaks {PROTOCOL_FRAME.decode()}")
-        raise ProtocolError("bad_frames", "first frame is not QSC1")
-    if not 2 <= len(frames) <= 3:
-        raise ProtocolError("bad_frames", f"expected 2 or 3 frames, got {len(frames)}")
-    raw = bytes(frames[1])
+def unpack_header(raw: bytes) -> dict[str, Any]:
+    """A header's bytes as a map, or ProtocolError (``bad_header``): not msgpack, not a map, too big or deep.
+
+    Also for a header read back from the outbox, which a person or a script may have edited: any
+    damage is a ProtocolError there too, so the item is set aside rather than failing the link.
+    """
     if len(raw) > MAX_HEADER_BYTES:
         raise ProtocolError("bad_header", f"header is {len(raw)} bytes; the limit is {MAX_HEADER_BYTES}")
     try:
@@ -234,6 +228,21 @@ def _decode(frames: Sequence[bytes], max_payload: int, accept: Sequence[str] | N
     problem = _shape_problem(header, 1)
     if problem:
         raise ProtocolError("bad_header", problem)
+    return header
+
+
+def _decode(frames: Sequence[bytes], max_payload: int, accept: Sequence[str] | None) -> Message:
+    if not frames:
+        raise ProtocolError("bad_frames", "no frames")
+    proto = bytes(frames[0])
+    if proto != PROTOCOL_FRAME:
+        if len(proto) == 4 and proto[:3] == b"QSC" and proto[3:].isdigit():
+            raise ProtocolError("bad_version", f"protocol {proto.decode()} is not supported; "
+                                               f"this side speaks {PROTOCOL_FRAME.decode()}")
+        raise ProtocolError("bad_frames", "first frame is not QSC1")
+    if not 2 <= len(frames) <= 3:
+        raise ProtocolError("bad_frames", f"expected 2 or 3 frames, got {len(frames)}")
+    header = unpack_header(bytes(frames[1]))
     validate_header(header, accept)
     payload = bytes(frames[2]) if len(frames) == 3 else None
     if header["type"] in PAYLOAD_TYPES:

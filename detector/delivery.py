@@ -96,6 +96,9 @@ class Delivery:
                 header, payload = self.outbox.load(item.id)
             except (FileNotFoundError, NotADirectoryError):
                 continue  # acked meanwhile, or the outbox replaced by a file (the recorder moves it aside)
+            except protocol.ProtocolError as exc:  # its stored header edited or spoiled (Outbox.load)
+                self.refuse_locally(item.id, f"its header breaks the protocol: {exc}")
+                continue
             except OSError as exc:  # EIO, EACCES: this item's, not the link's; never deleted or moved
                 self._unreadable(item.id, exc, now)
                 continue

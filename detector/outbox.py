@@ -5,7 +5,8 @@ Layout under the outbox folder::
     <id>.bin        the payload (JPEG or MP4), fsynced before its header exists
     <id>.hdr        the msgpack header; its presence is what commits the item
     .staging/       files being written (an encoder's open segment)
-    refused/        items the uploader refused permanently, kept for a person
+    refused/        items the uploader refused permanently, or whose stored header
+                    broke the protocol (edited on disk): kept for a person
     produced.jsonl  one line per item ever committed (id, type, size, sha256):
                     the detector's own record, which audits and the
                     reliability suite compare with what reached storage
@@ -38,6 +39,7 @@ from typing import Any
 
 import msgpack
 
+from quickcam.common import protocol
 from quickcam.common.config import ConfigError, RecordingConfig
 from quickcam.common.durable import atomic_write, move_aside
 from quickcam.common.folder_lock import FolderLock, hold_folder_lock
@@ -109,6 +111,12 @@ def lock_outbox(root: Path) -> FolderLock:
     return FolderLock(root, held, "detector")
 
 
+def _size(header: dict[str, Any]) -> int:
+    """The size a header gives, 0 if it gives none or nonsense (its check when sent says what is wrong)."""
+    size = header.get("size", 0)
+    return size if isinstance(size, int) and not isinstance(size, bool) else 0
+
+
 def _write_durably(path: Path, data: bytes) -> None:
     with atomic_write(path, f"{path.name}.tmp") as handle:  # *.tmp leftovers are cleared at start-up
         handle.write(data)
@@ -121,6 +129,7 @@ class Outbox:
         self.lock = lock  # taken again by ensure_folders when its file went (with the folder, or alone)
         self.deleted = 0  # items forgotten because their files were deleted under the running detector
         self.undeleted = 0  # acknowledged items whose files the disk would not let us delete
+        self.set_aside = 0  # items moved to refused/ at start-up, their header unreadable (status: refused)
         self.root = root
         self.staging = root / ".staging"
         self.refused = root / "refused"
@@ -146,10 +155,11 @@ class Outbox:
                 payload.unlink()
         for stem in sorted(headers):
             try:
-                header = msgpack.unpackb((self.root / f"{stem}.hdr").read_bytes())
-                self._items[stem] = OutboxItem(stem, header["type"], header.get("size", 0))
-            except (OSError, ValueError, KeyError, msgpack.UnpackException) as exc:
+                header = protocol.unpack_header((self.root / f"{stem}.hdr").read_bytes())
+                self._items[stem] = OutboxItem(stem, str(header["type"]), _size(header))
+            except (OSError, KeyError, protocol.ProtocolError) as exc:
                 log.error("outbox: header %s.hdr is unreadable (%s); moved to refused/", stem, exc)
+                self.set_aside += 1
                 for suffix in (".hdr", ".bin"):
                     src = self.root / f"{stem}{suffix}"
                     if src.exists():
@@ -279,7 +289,14 @@ class Outbox:
             return os.open(path, flags, 0o600)
 
     def load(self, message_id: str) -> tuple[dict[str, Any], bytes]:
-        header = msgpack.unpackb((self.root / f"{message_id}.hdr").read_bytes())
+        """An item's header and payload; ProtocolError if its header was spoiled on disk (the link sets it aside).
+
+        The header's id must be the item's (its file name): the uploader acks the header's id, so an
+        item sent under another id would be sent again every ack timeout, for ever, never acked.
+        """
+        header = protocol.unpack_header((self.root / f"{message_id}.hdr").read_bytes())
+        if header.get("id") != message_id:
+            raise protocol.ProtocolError("bad_value", f"header id is not {message_id}, the item's file name")
         payload = (self.root / f"{message_id}.bin").read_bytes()
         return header, payload
 

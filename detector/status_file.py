@@ -169,7 +169,8 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
     def collect(running: bool) -> dict[str, Any]:
         outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
-        status = build_status(cameras, outbox.depth(), link.state.refused, link_status(link), running)
+        status = build_status(cameras, outbox.depth(), link.state.refused + outbox.set_aside, link_status(link),
+                              running)
         clock.stamp(cameras, status["time"], time.monotonic())
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget

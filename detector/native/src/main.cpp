@@ -228,7 +228,7 @@ int run(const qc::Config& config, double seconds) {
             {"detector", Value::text("quickcam-native-detector")},
             {"cameras", cameras},
             {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
-                                   {"refused", Value::integer(ls.refused)}, {"over_budget", Value::text("")},
+                                   {"refused", Value::integer(ls.refused + outbox.set_aside())}, {"over_budget", Value::text("")},
                                    {"deleted", Value::integer(outbox.deleted())}})},  // deleted under us (ensure_folders)
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},

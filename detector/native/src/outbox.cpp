@@ -255,6 +255,7 @@ void Outbox::recover() {
             items_[stem] = {stem, header.at("type").s, size};
         } catch (const std::exception& e) {
             log::error("outbox: header ", stem, ".hdr is unreadable (", e.what(), "); moved to refused/");
+            ++set_aside_;
             for (const char* suffix : {".hdr", ".bin"}) {
                 std::error_code ec;
                 fs::rename(root_ + "/" + stem + suffix, refused_ + "/" + stem + suffix, ec);
@@ -323,7 +324,11 @@ void Outbox::on_new_item(std::function<void()> listener) {
 
 bool Outbox::load(const std::string& id, std::string& header_bytes, std::string& payload) {
     try {
-        header_bytes = wire::encode_header(wire::unpack_header(read_file(root_ + "/" + id + ".hdr")));
+        Value header = wire::unpack_header(read_file(root_ + "/" + id + ".hdr"));
+        // The uploader acks the header's id: under another one the item would be sent again for ever (outbox.py).
+        if (!header.has("id") || !header.at("id").is(Value::Kind::Str) || header.at("id").s != id)
+            throw wire::ProtocolError("bad_value", "header id is not " + id + ", the item's file name");
+        header_bytes = wire::encode_header(header);
         payload = read_file(root_ + "/" + id + ".bin");
         return true;
     } catch (const OsError& e) {

@@ -51,6 +51,8 @@ public:
     void on_new_item(std::function<void()> listener);
     // Items forgotten because their files were deleted under the running detector (status file: outbox.deleted).
     int64_t deleted() { std::lock_guard<std::mutex> lock(mutex_); return deleted_; }
+    // Items moved to refused/ at start-up, their header unreadable (status file: outbox.refused, with the link's).
+    int64_t set_aside() const { return set_aside_; }
     const std::string& root() const { return root_; }
     const std::string& refused_dir() const { return refused_; }
 
@@ -64,6 +66,7 @@ private:
     std::mutex mutex_;
     std::map<std::string, OutboxItem> items_;
     int64_t deleted_ = 0;
+    int64_t set_aside_ = 0;  // written once, by recover() in the constructor
     std::vector<std::function<void()>> listeners_;
     int lock_fd_;
     std::mutex lock_mutex_;
