@@ -311,6 +311,9 @@ def test_spool_full_stops_credit_with_a_reason_and_resumes_when_space_is_back(tm
     assert spool_file_problems(spool) == []
     uploader_log = pipe.output("uploader")
     assert "not accepting footage: the spool" in uploader_log and "cap" in uploader_log
+    shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
+                           timeout=30).stdout
+    assert "uploader: not accepting footage: the spool" in shown, shown  # the pause's reason, not only a count
 
     blocker.unlink()  # storage back: uploads free the spool, credit comes back
     assert pipe.wait_for("detector", "uploader accepts footage again", 30)

@@ -94,6 +94,7 @@ class Receiver:
         self.other_fault: Callable[[], str] = lambda: ""  # another thread's reason the uploader cannot work
         self.failing_destinations: Callable[[], list[dict[str, object]]] = list  # the shipper's (uploader/app.py)
         self.notes: Callable[[], list[str]] = list  # what a person should know, no fault (tokens.env changed)
+        self.pause_reason = ""  # why credit is refused now (the spool full, its disk low): '' while accepting
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
         self.ledger_locked = LedgerLocked(self.ledger_path, self.counters, lambda: None)  # serve() gives it its say
         self._socket_trouble = ""  # why the ipc socket's file, deleted under us, cannot be made again (said once)
@@ -294,12 +295,14 @@ class Receiver:
             if self.counters["paused"] == 0 or self.counters["paused"] % 30 == 0:
                 log.warning("receiver: not accepting footage: %s", problem)
             self.counters["paused"] += 1
+            self.pause_reason = problem
             self._reply(sock, peer, protocol.make_header(
                 "credit", messages=0, bytes=0, reason=problem, max_payload=self.max_payload), leaving=leaving)
             return
         if self.counters["paused"]:
             log.info("receiver: accepting footage again")
             self.counters["paused"] = 0
+            self.pause_reason = ""
         self._reply(sock, peer, protocol.make_header(
             "credit", messages=min(self.config.uploader.credit_messages, protocol.MAX_CREDIT_MESSAGES),
             bytes=int(self.config.uploader.credit_mb * (1 << 20)), max_payload=self.max_payload), leaving=leaving)
@@ -458,7 +461,8 @@ class Receiver:
             # The health check fails while there is one; other_fault: the shipper's (uploader/app.py).
             "fault": (self.ledger_problem or self.ledger_locked.problem or self.detectors.conflict
                       or self.other_fault()),
-            "notes": self.notes(),  # quickcam status: one line each
+            # quickcam status: one line each; a pause (spool full, disk low) is said with its reason there
+            "notes": self.notes() + ([f"not accepting footage: {self.pause_reason}"] if self.pause_reason else []),
             "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
         }
         self._status_failing = write_status(self.status_path, status, self.counters, self._status_failing)
