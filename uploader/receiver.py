@@ -295,7 +295,7 @@ class Receiver:
             if self.counters["paused"] == 0 or self.counters["paused"] % 30 == 0:
                 log.warning("receiver: not accepting footage: %s", problem)
             self.counters["paused"] += 1
-            self.pause_reason = problem
+            self.pause_reason = "" if self.ledger_problem else problem  # a ledger problem is the fault already
             self._reply(sock, peer, protocol.make_header(
                 "credit", messages=0, bytes=0, reason=problem, max_payload=self.max_payload), leaving=leaving)
             return
