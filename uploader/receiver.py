@@ -462,7 +462,8 @@ class Receiver:
             "fault": (self.ledger_problem or self.ledger_locked.problem or self.detectors.conflict
                       or self.other_fault()),
             # quickcam status: one line each; a pause (spool full, disk low) is said with its reason there
-            "notes": self.notes() + ([f"not accepting footage: {self.pause_reason}"] if self.pause_reason else []),
+            "notes": self.notes() + ([f"not accepting footage: {self.pause_reason}"]
+                                     if self.pause_reason and running else []),  # a stopped one accepts nothing
             "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
         }
         self._status_failing = write_status(self.status_path, status, self.counters, self._status_failing)
