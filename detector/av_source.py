@@ -39,7 +39,16 @@ from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import CameraConfig
-from quickcam.detector.av_stream import PASSTHROUGH_CODECS, Packet, StreamInfo, decide_mode, parameters_of, probe_gop_ns
+from quickcam.detector.av_stream import (
+    OPEN_GOP_WHY,
+    PASSTHROUGH_CODECS,
+    LeadingWatch,
+    Packet,
+    StreamInfo,
+    decide_mode,
+    parameters_of,
+    probe_gop,
+)
 from quickcam.detector.clock import footage_ns
 from quickcam.detector.damaged_packets import DamagedPackets
 from quickcam.detector.decode import jpeg_for_detection, shrink_luma
@@ -86,6 +95,7 @@ class AvSource:
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
         self.next_dts: int | None = None
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
+        self.leading: LeadingWatch | None = None  # an open GOP seen while passing through ends passthrough
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
         self.opened_bytes = -1  # a file's size when it last opened: one smaller at its end was cut short
@@ -248,8 +258,9 @@ class AvSource:
         """Passthrough or re-encode, for this camera, decided once at its first open (``av_stream.py``)."""
         if self.mode is None:
             packets = chain([packet for packet, _ in self.pending], self._demux_ahead())
-            probe = partial(probe_gop_ns, packets, self.fps, self.config.max_gop_s)
-            self.mode, self.why = decide_mode(self.config, self.info.codec if self.info else "?", probe)
+            codec = self.info.codec if self.info else "?"
+            probe = partial(probe_gop, packets, self.fps, self.config.max_gop_s, codec)
+            self.mode, self.why = decide_mode(self.config, codec, probe)
 
     def _demux_ahead(self) -> Iterator[Any]:
         """The demuxer's next packets, each kept in ``pending`` with when it was handed over."""
@@ -443,6 +454,7 @@ class AvSource:
         self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
                                    keyframe, time_ns, pts_ns, self.index))
         self._watch_keyframes(keyframe, time_ns)
+        self._watch_leading(self.packets[-1])
         if self.recent is not None:
             self.recent.add(self.packets[-1])
         self.index += 1
@@ -495,6 +507,18 @@ class AvSource:
                         "interval lower", self.config.id, (time_ns - self.last_key_ns) / 1e9, self.config.max_gop_s,
                         "re-encoding from now on" if self.mode == "reencode" else "the open segment grows until "
                         "the next keyframe")
+
+    def _watch_leading(self, packet: Packet) -> None:
+        """An open GOP the first packets did not show (``decide_mode`` probed them) ends passthrough, said once."""
+        if self.mode != "passthrough" or not self.decode:
+            return
+        if self.leading is None:
+            self.leading = LeadingWatch(self.info.codec if self.info else "?")
+        self.leading.see(packet.data, packet.pts, packet.keyframe)
+        if self.leading.open:
+            self.mode, self.why = "reencode", OPEN_GOP_WHY
+            self.frame_index = max(self.frame_index, self.index)  # frames now come after every packet
+            log.warning("camera %s: re-encoding from now on: %s", self.config.id, OPEN_GOP_WHY)
 
     def _jpeg(self, packet: Packet) -> None:
         frame = jpeg_for_detection(packet.data, packet.pts_ns, self.frame_index, self.width, self.height,

@@ -4,7 +4,7 @@
 (``Packet``: the camera's bytes with their times; ``StreamInfo``: what an MP4
 segment's header needs) and decides, once at the first open, how the stream can
 be recorded (``decide_mode``): passed through (a codec an MP4 carries, a
-keyframe within ``max_gop_s``, measured by ``probe_gop_ns``) or re-encoded,
+keyframe within ``max_gop_s``, measured by ``probe_gop``; no open GOPs) or re-encoded,
 with one log line saying why.
 """
 
@@ -64,35 +64,110 @@ def parameters_of(stream: Any) -> tuple[Any, Any]:
     return holder.add_stream_from_template(stream), holder
 
 
-def probe_gop_ns(packets: Iterable[Any], fps: float, max_gop_s: float) -> int | None:
+LEADING_MAX = 16  # packets looked at past a keyframe for frames shown before it (B-frames' reordering)
+HEVC_RADL = (6, 7)  # leading pictures that need only their keyframe (RASL ones, 8 and 9, need the GOP before)
+OPEN_GOP_WHY = ("its keyframes start open GOPs (frames after a keyframe are shown before it and need the GOP "
+                "before: segments cut there would lose them; set the camera to closed GOPs, or IDR keyframes)")
+
+
+@dataclass(frozen=True)
+class GopProbe:
+    """What the first packets say of a stream's keyframes, for ``decide_mode``."""
+
+    ns: int | None  # time between the first two keyframes; None: no second one within max_gop_s
+    open: bool = False  # an open GOP's leading pictures were seen (``LeadingWatch``)
+
+
+class LeadingWatch:
+    """Frames decoded right after a keyframe but shown before it: an open GOP's leading pictures.
+
+    They are predicted from the GOP before as well, so a segment cut at that
+    keyframe could not decode them (it would play fewer frames than its header
+    says). An H.265 IDR's leading pictures (RADL) need only the keyframe: those
+    are fine. Fed every packet in decode order.
+    """
+
+    def __init__(self, codec: str) -> None:
+        self.codec = codec
+        self.key_pts: int | None = None  # the keyframe whose leading pictures are being looked for
+        self.leading = 0
+        self.settled = 0  # keyframes whose leading pictures have all been seen
+        self.open = False
+
+    def see(self, data: bytes, pts: int | None, keyframe: bool) -> None:
+        if keyframe:
+            self.settled += self.key_pts is not None  # a keyframe right after a keyframe: none
+            self.key_pts, self.leading = pts, 0
+            return
+        if self.key_pts is None:
+            return
+        self.leading += 1
+        if pts is None or pts > self.key_pts or self.leading > LEADING_MAX:
+            self.key_pts, self.settled = None, self.settled + 1
+        elif self.codec != "hevc" or not set(hevc_picture_types(data)) <= set(HEVC_RADL):
+            self.open = True
+
+
+def probe_gop(packets: Iterable[Any], fps: float, max_gop_s: float, codec: str = "h264") -> GopProbe:
     """The time between the first two keyframes (counted in frames: a stream's first packet may have
-    no timestamp), demuxing up to ``max_gop_s`` past the first; ``packets`` keeps them for the source."""
+    no timestamp), demuxing up to ``max_gop_s`` past the first; ``packets`` keeps them for the source.
+    Demuxes on past the second keyframe to its first frame shown after it: an open GOP is not passed
+    through (``LeadingWatch``)."""
     first: int | None = None
     limit = round(max_gop_s * fps)
     count = 0
+    gop: int | None = None
+    watch = LeadingWatch(codec)
     for packet in packets:
         if packet.size == 0:
             continue
         count += 1
+        watch.see(bytes(packet), packet.pts, bool(packet.is_keyframe))
+        if gop is not None:
+            if watch.open or watch.settled >= 2:
+                break
+            continue
         if packet.is_keyframe:
             if first is not None:
-                return int((count - first) * 1e9 / fps)
+                gop = int((count - first) * 1e9 / fps)
+                continue
             first = count
         if count - (first if first is not None else 0) > limit:
-            return None
-    return 0 if first is not None and count > 1 else None  # a short file: one GOP
+            return GopProbe(None, watch.open)
+    if gop is None:
+        return GopProbe(0 if first is not None and count > 1 else None, watch.open)  # a short file: one GOP
+    return GopProbe(gop, watch.open)
 
 
-def decide_mode(config: CameraConfig, codec: str, gop_ns: Callable[[], int | None]) -> tuple[str, str]:
-    """Passthrough or re-encode for this camera, and why (one log line); ``gop_ns`` probes only if it matters."""
+def hevc_picture_types(data: bytes) -> list[int]:
+    """The NAL unit types of an H.265 packet's pictures (types under 32), Annex B or length-prefixed."""
+    types: list[int] = []
+    if data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
+        at = data.find(b"\x00\x00\x01")
+        while at >= 0 and at + 3 < len(data):
+            types.append((data[at + 3] >> 1) & 0x3F)
+            at = data.find(b"\x00\x00\x01", at + 3)
+    else:  # MP4/Matroska: each NAL unit after its 4-byte length
+        at = 0
+        while at + 4 < len(data):
+            types.append((data[at + 4] >> 1) & 0x3F)
+            at += 4 + int.from_bytes(data[at:at + 4], "big")
+    return [kind for kind in types if kind < 32]
+
+
+def decide_mode(config: CameraConfig, codec: str, probe: Callable[[], GopProbe]) -> tuple[str, str]:
+    """Passthrough or re-encode for this camera, and why (one log line); ``probe`` is run only if it matters."""
     wanted = config.record
     if wanted == "reencode":
         mode, why = "reencode", "[camera] record = \"reencode\""
     elif codec not in PASSTHROUGH_CODECS:
         mode, why = "reencode", f"its codec {codec} cannot be passed through into MP4"
     else:
-        gop = gop_ns()
-        if gop is None or gop > int(config.max_gop_s * 1e9):
+        probed = probe()
+        gop = probed.ns
+        if probed.open:
+            mode, why = "reencode", OPEN_GOP_WHY
+        elif gop is None or gop > int(config.max_gop_s * 1e9):
             seen = "no second keyframe" if gop is None else f"keyframes {gop / 1e9:.1f} s apart"
             mode, why = "reencode", (f"{seen} within max_gop_s = {config.max_gop_s:g} s "
                                      "(raise it, or set the camera's keyframe interval lower)")

@@ -25,7 +25,7 @@ from quickcam.common import protocol
 from quickcam.detector.sources import Walk
 from tests.conftest import private_endpoint
 from tests.detector.test_passthrough_rtsp import serving
-from tests.fakes.h264 import probe, write_h264
+from tests.fakes.h264 import join_mpegts, probe, write_h264
 from tests.fakes.shims import preload_shim
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
@@ -134,6 +134,50 @@ def test_a_native_h265_file_is_passed_through_tagged_for_apples_players(tmp_path
         assert head["codec"] == "hevc"
         with av.open(str(path)) as clip:  # Safari and iOS refuse FFmpeg's default hev1 (common/mp4_tags.py)
             assert clip.streams.video[0].codec_tag == "hvc1"
+
+
+OPEN_GOP = ("its keyframes start open GOPs (frames after a keyframe are shown before it and need the GOP before: "
+            "segments cut there would lose them; set the camera to closed GOPs, or IDR keyframes)")
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_a_native_open_gop_file_is_re_encoded_so_that_every_segment_plays_all_its_frames(
+        tmp_path: Path, codec: str) -> None:
+    """An open GOP's leading pictures need the GOP before (x265's default, x264's open-gop): cut at its
+    keyframes, each passed-through segment played fewer frames than its header said."""
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,), codec=codec, bframes=3, open_gop=True)
+    segments, log, camera = _record(tmp_path / "run", video)
+    assert log.count("camera cam0: re-encoding instead of passing the camera's video through: " + OPEN_GOP) == 1, log
+    _playable(segments)
+    assert camera["recorder"] == "reencode"
+
+
+def _every_frame_plays(segments: list[tuple[dict, Path]]) -> None:
+    """``_playable`` but for the times: B-frames' last segment is cut in decode order (docs/reliability.md)."""
+    assert segments and segments[-1][0]["final"]
+    for head, path in segments:
+        found = probe(path)
+        assert found == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": head["codec"]}, head
+
+
+def test_native_closed_h265_gops_with_b_frames_are_passed_through_whole(tmp_path: Path) -> None:
+    """An H.265 IDR's leading pictures (RADL) need only the keyframe: passed through, every frame playing."""
+    video = write_h264(tmp_path / "walk.mp4", 7.0, FPS, 1.0, walks=(WALK,), codec="libx265", bframes=3)
+    segments, log, camera = _record(tmp_path / "run", video)
+    _every_frame_plays(segments)
+    assert camera["recorder"] == "passthrough" and "open GOP" not in log
+
+
+def test_a_native_open_gop_that_starts_mid_stream_ends_passthrough_there(tmp_path: Path) -> None:
+    closed = write_h264(tmp_path / "closed.ts", 3.0, FPS, 1.0, walks=(), container="mpegts")
+    opened = write_h264(tmp_path / "open.ts", 5.0, FPS, 1.0, walks=(Walk(1.0, 3.0),), container="mpegts", bframes=3,
+                        open_gop=True)
+    video = join_mpegts([closed, opened], tmp_path / "camera.ts")
+    segments, log, camera = _record(tmp_path / "run", video)
+    assert "camera cam0: recording by passthrough (h264, keyframes every 1.0 s)" in log, log
+    assert log.count("re-encoding from now on: " + OPEN_GOP) == 1, log
+    _every_frame_plays(segments)
+    assert camera["recorder"] == "reencode"
 
 
 def test_a_native_mpeg4_file_is_re_encoded_with_one_line_saying_why(tmp_path: Path) -> None:

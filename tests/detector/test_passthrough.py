@@ -26,7 +26,7 @@ from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Frame, Walk
 from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
-from tests.fakes.h264 import probe, write_h264
+from tests.fakes.h264 import join_mpegts, probe, write_h264
 
 pytestmark = pytest.mark.realtime  # real-time paced sources and RTSP; segment lengths follow the wall clock
 
@@ -283,6 +283,58 @@ def test_an_h265_camera_is_passed_through_too(tmp_path: Path) -> None:
         assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "hevc"}
         with av.open(str(payload)) as clip:  # Apple's players play hvc1, not FFmpeg's default hev1
             assert clip.streams.video[0].codec_tag == "hvc1"
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_an_open_gop_is_reencoded_so_that_every_segment_plays_all_its_frames(
+        tmp_path: Path, codec: str, caplog: pytest.LogCaptureFixture) -> None:
+    """An open GOP's keyframe is followed by frames shown before it that need the GOP before (x265's
+    default; x264's open-gop): cut there, each passed-through segment played a frame or more fewer than its
+    header said. Such a stream is re-encoded, said once."""
+    video = write_h264(tmp_path / "walk.mp4", 6.0, FPS, 1.0, walks=(WALK,), codec=codec, bframes=3, open_gop=True)
+    with caplog.at_level(logging.WARNING, logger="quickcam.detector.av_stream"):
+        pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is not pipeline.passthrough
+    assert [r.getMessage() for r in caplog.records if "open GOPs" in r.getMessage()] == [
+        "camera cam0: re-encoding instead of passing the camera's video through: its keyframes start open GOPs "
+        "(frames after a keyframe are shown before it and need the GOP before: segments cut there would lose "
+        "them; set the camera to closed GOPs, or IDR keyframes)"]
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"]
+    for head, payload in segments:
+        assert probe(payload)["frames"] == head["frames"] and probe(payload)["errors"] == 0, head
+
+
+def test_an_open_gop_that_starts_mid_stream_ends_passthrough_there(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Closed GOPs at the first open, open ones later (the camera's encoder set again): re-encoding from the
+    first open GOP on, said once, and every segment still plays all the frames its header counts."""
+    closed = write_h264(tmp_path / "closed.ts", 3.0, FPS, 1.0, walks=(), container="mpegts")
+    opened = write_h264(tmp_path / "open.ts", 5.0, FPS, 1.0, walks=(Walk(1.0, 3.0),), container="mpegts", bframes=3,
+                        open_gop=True)
+    video = join_mpegts([closed, opened], tmp_path / "camera.ts")
+    with caplog.at_level(logging.INFO, logger="quickcam.detector"):
+        pipeline = _run(tmp_path / "outbox", video)
+    said = [r.getMessage() for r in caplog.records]
+    assert "camera cam0: recording by passthrough (h264, keyframes every 1.0 s)" in said
+    assert sum("re-encoding from now on: its keyframes start open GOPs" in line for line in said) == 1, said
+    assert pipeline.status()["recorder"] == "reencode"
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"]
+    for head, payload in segments:
+        assert probe(payload)["frames"] == head["frames"] and probe(payload)["errors"] == 0, head
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_closed_gops_with_b_frames_are_passed_through_with_every_frame(tmp_path: Path, codec: str) -> None:
+    """B-frames in closed GOPs (an H.265 IDR's leading pictures need only the keyframe) stay passed through."""
+    video = write_h264(tmp_path / "walk.mp4", 6.0, FPS, 1.0, walks=(WALK,), codec=codec, bframes=3)
+    pipeline = _run(tmp_path / "outbox", video)
+    assert pipeline.recorder is pipeline.passthrough
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"]
+    for head, payload in segments:
+        assert probe(payload)["frames"] == head["frames"] and probe(payload)["errors"] == 0, head
 
 
 def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_frame(

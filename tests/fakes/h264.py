@@ -14,23 +14,26 @@ from quickcam.detector.sources import DemoSource, Walk
 def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0, width: int = 320,
                height: int = 240, walks: tuple[Walk, ...] = (Walk(1.0, 3.0),), bitrate: int = 0,
                container: str = "mp4", keyframes: tuple[int, ...] = (), codec: str = "libx264",
-               light: float = 1.0, start_s: float = 0.0) -> Path:
+               light: float = 1.0, start_s: float = 0.0, bframes: int = 0, open_gop: bool = False) -> Path:
     """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send).
 
     ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming);
     ``light``: the scene's brightness times this (0.05: night, below ``dark_threshold``);
-    ``start_s``: the scene's time at the first frame (a walker already in view when the clip begins).
+    ``start_s``: the scene's time at the first frame (a walker already in view when the clip begins);
+    ``bframes``, ``open_gop``: as an encoder other than a camera's may write (x265's defaults are an open GOP).
     """
     demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0, start_s=start_s)
     with av.open(str(path), mode="w", format=container) as output:
         stream = output.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         gop = max(1, round(gop_s * fps)) if not keyframes else 100_000
-        options = {"preset": "veryfast", "tune": "zerolatency", "bf": "0", "g": str(gop),
-                   "keyint_min": str(gop), "sc_threshold": "0"}
+        options = {"preset": "veryfast", "bf": str(bframes), "g": str(gop), "keyint_min": str(gop),
+                   "sc_threshold": "0", "x264-params": f"open-gop={int(open_gop)}"}
+        if not bframes:
+            options["tune"] = "zerolatency"
         if codec == "libx265":  # the same settings, in x265's own words
-            options = {"preset": "veryfast", "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:"
-                       "log-level=error"}
+            options = {"preset": "veryfast", "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:"
+                       f"bframes={bframes}:open-gop={int(open_gop)}:log-level=error"}
         if bitrate:
             stream.bit_rate = bitrate
         else:
@@ -122,4 +125,26 @@ def damage_h264(source: Path, path: Path, packets: Collection[int]) -> Path:
             damaged.is_keyframe, damaged.stream = packet.is_keyframe, copy
             output.mux(damaged)
             number += 1
+    return path
+
+
+def join_mpegts(parts: list[Path], path: Path) -> Path:
+    """One MPEG-TS file of ``parts`` (each an MPEG-TS from ``write_h264``) one after the other, timed on:
+    a camera whose encoder changes its settings mid-stream (the parameters travel in band)."""
+    with av.open(str(path), mode="w", format="mpegts") as output:
+        stream, shift = None, 0
+        for part in parts:
+            with av.open(str(part)) as source:
+                video = source.streams.video[0]
+                stream = stream or output.add_stream_from_template(video)
+                first, last = None, 0
+                for packet in source.demux(video):
+                    if packet.dts is None:
+                        continue
+                    first = packet.dts if first is None else first
+                    last = max(last, packet.pts - first + (packet.duration or 0))
+                    packet.pts, packet.dts = packet.pts - first + shift, packet.dts - first + shift
+                    packet.stream = stream
+                    output.mux(packet)
+                shift += last
     return path

@@ -129,6 +129,12 @@ bool AvSource::open() {
     return true;
 }
 
+namespace {
+const char* const kOpenGopWhy =
+    "its keyframes start open GOPs (frames after a keyframe are shown before it and need the GOP before: segments "
+    "cut there would lose them; set the camera to closed GOPs, or IDR keyframes)";
+}  // namespace
+
 // How events are recorded, once at the first open (av_stream.py's decide_mode), in one log line saying why:
 // passthrough for a codec an MP4 carries with keyframes within max_gop_s (counted in the packets a stream's
 // open read ahead; a file's first ones are read ahead here for it), else re-encoding.
@@ -147,9 +153,14 @@ void AvSource::decide_mode() {
     } else {
         size_t limit = size_t(std::lround(config_.max_gop_s * fps)), first = SIZE_MAX;
         std::vector<bool> keys;
-        auto probed = [&] { return probe_gop_ns(keys, fps) >= 0 || (first != SIZE_MAX && keys.size() - first > limit); };
+        LeadingWatch leading(params_->codec);  // past the second keyframe: its leading pictures, if any
+        auto probed = [&] {
+            if (first != SIZE_MAX && keys.size() - first > limit) return true;
+            return probe_gop_ns(keys, fps) >= 0 && (leading.keyframes_settled() >= 2 || leading.open());
+        };
         for (auto& [packet, at] : ahead_) {
             keys.push_back((packet->flags & AV_PKT_FLAG_KEY) != 0);
+            leading.see(*packet);
             if (keys.back() && first == SIZE_MAX) first = keys.size() - 1;
         }
         bool ended = config_.source != "file";  // a stream's burst is what there is; the watch in read() does the rest
@@ -164,6 +175,7 @@ void AvSource::decide_mode() {
             if (packet->stream_index != stream_ || packet->size == 0) { av_packet_free(&packet); continue; }
             ahead_.emplace_back(packet, 0);
             keys.push_back((packet->flags & AV_PKT_FLAG_KEY) != 0);
+            leading.see(*packet);
             if (keys.back() && first == SIZE_MAX) first = keys.size() - 1;
         }
         int64_t gop = probe_gop_ns(keys, fps);
@@ -171,7 +183,9 @@ void AvSource::decide_mode() {
             gop = 0;  // a short file: one GOP
         std::string codec = params_->codec;
         char text[160];
-        if (gop > int64_t(config_.max_gop_s * 1e9) || (gop < 0 && config_.source == "file")) {
+        if (leading.open()) {
+            mode_ = "reencode", why = kOpenGopWhy;
+        } else if (gop > int64_t(config_.max_gop_s * 1e9) || (gop < 0 && config_.source == "file")) {
             if (gop < 0) std::snprintf(text, sizeof text, "no second keyframe");
             else std::snprintf(text, sizeof text, "keyframes %.1f s apart", double(gop) / 1e9);
             mode_ = "reencode";
@@ -208,6 +222,15 @@ void AvSource::hand_packets(Frame& frame) {
         return;
     }
     int64_t shown = decoded_->best_effort_timestamp;
+    if (!leading_) leading_ = std::make_unique<LeadingWatch>(params_->codec);
+    for (auto& p : pending_) leading_->see(*p.packet);
+    if (leading_->open()) {  // a stream whose first packets did not show it (a stream's burst is all it probes)
+        log::warning("camera ", config_.id, ": re-encoding from now on: ", kOpenGopWhy);
+        mode_ = "reencode", why_ = kOpenGopWhy;
+        frame.passthrough = false;
+        pending_.clear();
+        return;
+    }
     for (auto& p : pending_) {
         int64_t pts = p.packet->pts != AV_NOPTS_VALUE ? p.packet->pts : p.packet->dts;
         p.pts_ns = frame.time_ns + (pts != AV_NOPTS_VALUE && shown != AV_NOPTS_VALUE ? stream_ns(pts) - stream_ns(shown) : 0);

@@ -101,6 +101,7 @@ private:
     std::string mode_, why_;
     int64_t origin_ns_ = INT64_MIN, loop_offset_ns_ = 0, last_pts_ns_ = 0;  // Role::Record: a file's timeline
     bool gop_warned_ = false;
+    std::unique_ptr<LeadingWatch> leading_;  // an open GOP seen while passing through ends passthrough
     std::shared_ptr<const StreamParams> params_;
     std::vector<EncodedPacket> pending_;
     int64_t packet_index_ = 0, last_key_ns_ = 0;

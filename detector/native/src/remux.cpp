@@ -36,6 +36,41 @@ std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet) {
 
 bool passes_through(const std::string& codec) { return codec == "h264" || codec == "hevc"; }
 
+namespace {
+// Whether every picture NAL unit (type under 32) of an H.265 packet is a RADL leading picture (types 6, 7),
+// Annex B (a stream's) or 4-byte length-prefixed (a file's): av_stream.py's hevc_picture_types.
+bool hevc_only_radl(const AVPacket& packet) {
+    const uint8_t* data = packet.data;
+    const int size = packet.size;
+    bool annex_b = size >= 4 && data[0] == 0 && data[1] == 0 && (data[2] == 1 || (data[2] == 0 && data[3] == 1));
+    auto radl = [](uint8_t header) { int kind = (header >> 1) & 0x3F; return kind >= 32 || kind == 6 || kind == 7; };
+    if (annex_b) {
+        for (int at = 0; at + 3 < size; ++at)
+            if (data[at] == 0 && data[at + 1] == 0 && data[at + 2] == 1 && !radl(data[at + 3])) return false;
+        return true;
+    }
+    for (int64_t at = 0; at + 4 < size;) {
+        if (!radl(data[at + 4])) return false;
+        at += 4 + ((int64_t(data[at]) << 24) | (int64_t(data[at + 1]) << 16) | (int64_t(data[at + 2]) << 8) | data[at + 3]);
+    }
+    return true;
+}
+}  // namespace
+
+void LeadingWatch::see(const AVPacket& packet) {
+    if (packet.flags & AV_PKT_FLAG_KEY) {
+        if (watching_) ++settled_;  // a keyframe right after a keyframe: no leading pictures
+        key_pts_ = packet.pts, watching_ = packet.pts != AV_NOPTS_VALUE, leading_ = 0;
+        return;
+    }
+    if (!watching_) return;
+    if (packet.pts == AV_NOPTS_VALUE || packet.pts > key_pts_ || ++leading_ > kLeadingMax) {
+        watching_ = false, ++settled_;
+        return;
+    }
+    if (codec_ != "hevc" || !hevc_only_radl(packet)) open_ = true;
+}
+
 int64_t probe_gop_ns(const std::vector<bool>& keyframes, double fps) {
     int64_t first = -1;
     for (size_t count = 0; count < keyframes.size(); ++count) {

@@ -79,4 +79,23 @@ bool passes_through(const std::string& codec);
 // in frames at `fps` (av_stream.py's probe_gop_ns); -1 when there is no second one in them.
 int64_t probe_gop_ns(const std::vector<bool>& keyframes, double fps);
 
+// Frames decoded right after a keyframe but shown before it (av_stream.py's probe_gop): an open GOP's leading
+// pictures, predicted from the GOP before as well, so a segment cut at that keyframe could not decode them
+// (it would play fewer frames than its header says). An H.265 IDR's leading pictures (RADL) need only the
+// keyframe: those are fine. Fed every packet in decode order.
+class LeadingWatch {
+public:
+    explicit LeadingWatch(std::string codec) : codec_(std::move(codec)) {}
+    void see(const AVPacket& packet);
+    bool open() const { return open_; }
+    int keyframes_settled() const { return settled_; }  // keyframes whose leading pictures have all been seen
+
+private:
+    static constexpr int kLeadingMax = 16;  // av_stream.py's LEADING_MAX
+    std::string codec_;
+    int64_t key_pts_ = 0;
+    int leading_ = 0, settled_ = 0;
+    bool watching_ = false, open_ = false;
+};
+
 }  // namespace qc
