@@ -59,6 +59,8 @@ from quickcam.detector.stream_clock import OpenBurst, StreamClock, opened_anchor
 
 log = logging.getLogger(__name__)
 
+RAW_ELEMENTARY = ("h264", "hevc")  # FFmpeg's demuxers of raw elementary streams (no container, no timestamps)
+
 STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no packet of the stream for this long)
 NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
 BURST_MAX_S = 10.0  # a stream's packets read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
@@ -94,6 +96,7 @@ class AvSource:
         self.demuxer: Any = iter(())
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
         self.next_dts: int | None = None
+        self.elementary = False  # a raw H.264/H.265 file: no timestamps, timed from 0 at its rate
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
         self.leading: LeadingWatch | None = None  # an open GOP seen while passing through ends passthrough
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
@@ -139,7 +142,13 @@ class AvSource:
             # threads only for slices: frame threads cost about 15 % more CPU and a frame of delay.
             context.thread_type = "SLICE"
             context.thread_count = DECODER_THREADS
-        rate = stream.average_rate or stream.guessed_rate
+        # A raw H.264/H.265 file (no container: what a DVR export or `ffmpeg -f h264` writes) has no timestamps
+        # at all and the demuxer makes its rate up (25): its packets are timed from 0 at the rate the stream's
+        # own parameters give (guessed_rate: the SPS's timing), else none was ever decoded and the file gave
+        # no frame and no event, silently
+        self.elementary = self.config.source == "file" and self.container.format.name in RAW_ELEMENTARY
+        rate = (stream.guessed_rate or stream.average_rate) if self.elementary else (
+            stream.average_rate or stream.guessed_rate)
         self.fps = float(rate) if rate and 1 <= float(rate) <= 120 else self.config.fps
         self.width, self.height = context.width or self.config.width, context.height or self.config.height
         template, self._holder = parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
@@ -153,7 +162,7 @@ class AvSource:
             on_own_timeline = self.config.start is not None or not self.config.realtime
             if self.file_start_ns is None and on_own_timeline:
                 self.file_start_ns = self._file_start_ns()
-        self.anchor_ns, self.ended, self.next_dts = None, False, None
+        self.anchor_ns, self.ended, self.next_dts = None, False, 0 if self.elementary else None
         self.stream_clock.restart()
         resuming = self._resume()
         if not resuming:
@@ -358,7 +367,11 @@ class AvSource:
         if self.config.source != "file":
             self.lost_why = "the stream ended (the camera or server closed it)"
             return None
-        if not self.config.loop or self.index == 0:
+        if self.config.loop and self.elementary:  # FFmpeg cannot seek a raw stream back to its start
+            log.warning("camera %s: a raw %s file cannot be looped (it has no index to seek in): read once; "
+                        "put it in a container to loop it (ffmpeg -i %s -c copy file.mp4)", self.config.id,
+                        self.info.codec if self.info else "video", Path(self.path).name)
+        if not self.config.loop or self.index == 0 or self.elementary:
             self._flush_decoder()
             self.ended = True
             return None

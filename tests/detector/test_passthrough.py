@@ -305,6 +305,23 @@ def test_an_open_gop_is_reencoded_so_that_every_segment_plays_all_its_frames(
         assert probe(payload)["frames"] == head["frames"] and probe(payload)["errors"] == 0, head
 
 
+@pytest.mark.parametrize("codec, container", [("libx264", "h264"), ("libx265", "hevc")])
+def test_a_raw_elementary_stream_file_is_watched_and_recorded_at_its_own_rate(
+        tmp_path: Path, codec: str, container: str) -> None:
+    """A raw .h264/.h265 file (a DVR's export, ``ffmpeg -f h264``) has no timestamps and the demuxer's rate is
+    made up (25): none of its packets was ever decoded (0 frames, no event, nothing said)."""
+    video = write_h264(tmp_path / f"walk.{container}", 6.0, FPS, 1.0, walks=(WALK,), codec=codec, container=container)
+    pipeline = _run(tmp_path / "outbox", video)
+    status = pipeline.status()
+    assert (status["frames"], status["fps"], status["events"], status["recorder"]) == (60, FPS, 1, "passthrough")
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"]
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True,
+                                  "codec": {"libx264": "h264", "libx265": "hevc"}[codec]}
+        assert head["end_ms"] - head["start_ms"] == pytest.approx((head["frames"] - 1) * 1000 / FPS, abs=1)
+
+
 def test_an_open_gop_that_starts_mid_stream_ends_passthrough_there(tmp_path: Path,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """Closed GOPs at the first open, open ones later (the camera's encoder set again): re-encoding from the
