@@ -97,6 +97,7 @@ class LeadingWatch:
     def see(self, data: bytes, pts: int | None, keyframe: bool) -> None:
         if keyframe:
             self.settled += self.key_pts is not None  # a keyframe right after a keyframe: none
+            self.settled += pts is None  # no times (a raw stream): nothing to judge it by
             self.key_pts, self.leading = pts, 0
             return
         if self.key_pts is None:

@@ -61,6 +61,7 @@ void LeadingWatch::see(const AVPacket& packet) {
     if (packet.flags & AV_PKT_FLAG_KEY) {
         if (watching_) ++settled_;  // a keyframe right after a keyframe: no leading pictures
         key_pts_ = packet.pts, watching_ = packet.pts != AV_NOPTS_VALUE, leading_ = 0;
+        if (!watching_) ++settled_;  // no times (a raw stream): nothing to judge it by
         return;
     }
     if (!watching_) return;
