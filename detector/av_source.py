@@ -151,8 +151,9 @@ class AvSource:
             stream.average_rate or stream.guessed_rate)
         self.fps = float(rate) if rate and 1 <= float(rate) <= 120 else self.config.fps
         self.width, self.height = context.width or self.config.width, context.height or self.config.height
-        template, self._holder = parameters_of(stream) if context.name in PASSTHROUGH_CODECS else (None, None)
-        self.info = StreamInfo(context.name, self.width, self.height, self.fps, stream.time_base, template)
+        codec = context.codec.canonical_name  # the format's name (av1), not its decoder's (libdav1d)
+        template, self._holder = parameters_of(stream) if codec in PASSTHROUGH_CODECS else (None, None)
+        self.info = StreamInfo(codec, self.width, self.height, self.fps, stream.time_base, template)
         self.tick_num, self.tick_den = stream.time_base.numerator, stream.time_base.denominator
         self.origin_ticks = stream.start_time
         self.frame_ticks = max(1, round(self.tick_den / (self.fps * self.tick_num)))
