@@ -152,6 +152,16 @@ def test_a_codec_that_cannot_be_passed_through_is_reencoded_with_one_line_saying
     assert segments and all(probe(p)["errors"] == 0 and probe(p)["frames"] == h["frames"] for h, p in segments)
 
 
+def test_a_codec_is_named_by_its_format_not_its_decoder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """AV1 is decoded by libdav1d: the line said 'its codec libdav1d', a name the owner cannot look up."""
+    if "libsvtav1" not in av.codecs_available:
+        pytest.skip("this PyAV has no AV1 encoder")
+    video = write_h264(tmp_path / "walk.mp4", 3.0, FPS, 1.0, walks=(WALK,), codec="libsvtav1")
+    with caplog.at_level(logging.WARNING):
+        _run(tmp_path / "outbox", video)
+    assert "its codec av1 cannot be passed through into MP4" in caplog.text, caplog.text
+
+
 def test_keyframes_further_apart_than_max_gop_s_are_reencoded(tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
     video = write_h264(tmp_path / "long_gop.mp4", 7.0, FPS, gop_s=5.0, walks=(WALK,))

@@ -31,6 +31,8 @@ def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0
                    "sc_threshold": "0", "x264-params": f"open-gop={int(open_gop)}"}
         if not bframes:
             options["tune"] = "zerolatency"
+        if codec == "libsvtav1":  # another codec than H.264/H.265, keyframes as asked
+            options = {"preset": "12", "g": str(gop)}
         if codec == "libx265":  # the same settings, in x265's own words
             options = {"preset": "veryfast", "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:"
                        f"bframes={bframes}:open-gop={int(open_gop)}:log-level=error"}
