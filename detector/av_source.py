@@ -269,7 +269,8 @@ class AvSource:
         if self.mode is None:
             packets = chain([packet for packet, _ in self.pending], self._demux_ahead())
             codec = self.info.codec if self.info else "?"
-            probe = partial(probe_gop, packets, self.fps, self.config.max_gop_s, codec)
+            reorders = bool(self.stream.codec_context.has_b_frames)
+            probe = partial(probe_gop, packets, self.fps, self.config.max_gop_s, codec, reorders)
             self.mode, self.why = decide_mode(self.config, codec, probe)
 
     def _demux_ahead(self) -> Iterator[Any]:
@@ -524,8 +525,8 @@ class AvSource:
 
     def _watch_leading(self, packet: Packet) -> None:
         """An open GOP the first packets did not show (``decide_mode`` probed them) ends passthrough, said once."""
-        if self.mode != "passthrough" or not self.decode:
-            return
+        if self.mode != "passthrough" or not self.decode or not self.stream.codec_context.has_b_frames:
+            return  # no B-frames (the decoder knows from the parameters it has decoded): no leading frames
         if self.leading is None:
             self.leading = LeadingWatch(self.info.codec if self.info else "?")
         self.leading.see(packet.data, packet.pts, packet.keyframe)

@@ -109,11 +109,13 @@ class LeadingWatch:
             self.open = True
 
 
-def probe_gop(packets: Iterable[Any], fps: float, max_gop_s: float, codec: str = "h264") -> GopProbe:
+def probe_gop(packets: Iterable[Any], fps: float, max_gop_s: float, codec: str = "h264",
+              reorders: bool = False) -> GopProbe:
     """The time between the first two keyframes (counted in frames: a stream's first packet may have
     no timestamp), demuxing up to ``max_gop_s`` past the first; ``packets`` keeps them for the source.
     Demuxes on past the second keyframe to its first frame shown after it: an open GOP is not passed
-    through (``LeadingWatch``)."""
+    through (``LeadingWatch``). Only a stream that ``reorders`` (B-frames: the decoder's ``has_b_frames``)
+    can have leading frames; in another, a time going back a little is a clock's jitter, not an open GOP."""
     first: int | None = None
     limit = round(max_gop_s * fps)
     count = 0
@@ -123,9 +125,10 @@ def probe_gop(packets: Iterable[Any], fps: float, max_gop_s: float, codec: str =
         if packet.size == 0:
             continue
         count += 1
-        watch.see(bytes(packet), packet.pts, bool(packet.is_keyframe))
+        if reorders:
+            watch.see(bytes(packet), packet.pts, bool(packet.is_keyframe))
         if gop is not None:
-            if watch.open or watch.settled >= 2:
+            if watch.open or watch.settled >= 2 or not reorders:
                 break
             continue
         if packet.is_keyframe:

@@ -154,13 +154,15 @@ void AvSource::decide_mode() {
         size_t limit = size_t(std::lround(config_.max_gop_s * fps)), first = SIZE_MAX;
         std::vector<bool> keys;
         LeadingWatch leading(params_->codec);  // past the second keyframe: its leading pictures, if any
+        // Only a stream with B-frames can have leading frames; in another, a time going back a little is jitter
+        const bool reorders = format_->streams[stream_]->codecpar->video_delay > 0;
         auto probed = [&] {
             if (first != SIZE_MAX && keys.size() - first > limit) return true;
-            return probe_gop_ns(keys, fps) >= 0 && (leading.keyframes_settled() >= 2 || leading.open());
+            return probe_gop_ns(keys, fps) >= 0 && (!reorders || leading.keyframes_settled() >= 2 || leading.open());
         };
         for (auto& [packet, at] : ahead_) {
             keys.push_back((packet->flags & AV_PKT_FLAG_KEY) != 0);
-            leading.see(*packet);
+            if (reorders) leading.see(*packet);
             if (keys.back() && first == SIZE_MAX) first = keys.size() - 1;
         }
         bool ended = config_.source != "file";  // a stream's burst is what there is; the watch in read() does the rest
@@ -175,7 +177,7 @@ void AvSource::decide_mode() {
             if (packet->stream_index != stream_ || packet->size == 0) { av_packet_free(&packet); continue; }
             ahead_.emplace_back(packet, 0);
             keys.push_back((packet->flags & AV_PKT_FLAG_KEY) != 0);
-            leading.see(*packet);
+            if (reorders) leading.see(*packet);
             if (keys.back() && first == SIZE_MAX) first = keys.size() - 1;
         }
         int64_t gop = probe_gop_ns(keys, fps);
@@ -223,7 +225,8 @@ void AvSource::hand_packets(Frame& frame) {
     }
     int64_t shown = decoded_->best_effort_timestamp;
     if (!leading_) leading_ = std::make_unique<LeadingWatch>(params_->codec);
-    for (auto& p : pending_) leading_->see(*p.packet);
+    if (decoder_->has_b_frames > 0)  // the decoder knows from the parameters it has decoded
+        for (auto& p : pending_) leading_->see(*p.packet);
     if (leading_->open()) {  // a stream whose first packets did not show it (a stream's burst is all it probes)
         log::warning("camera ", config_.id, ": re-encoding from now on: ", kOpenGopWhy);
         mode_ = "reencode", why_ = kOpenGopWhy;
