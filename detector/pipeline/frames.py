@@ -121,6 +121,11 @@ class FrameBuffer:
                 self.holds.remove(from_ns)
             self.cond.notify_all()
 
+    def following(self, after_index: int, count: int) -> list[Item]:
+        """Up to ``count`` items just after ``after_index``, left in the buffer (a look ahead, no wait)."""
+        with self.cond:
+            return [f for f in self.frames if f.index > after_index][:count]
+
     def take(self, after_index: int, until_ns: int, timeout: float) -> list[Item]:
         """Frames newer than ``after_index`` and not after ``until_ns``; waits up to ``timeout``."""
         with self.cond:

@@ -32,6 +32,7 @@ from typing import Any
 from quickcam.common import protocol
 from quickcam.common.mp4_tags import tag_for_apple
 from quickcam.detector.av_source import Packet, StreamInfo
+from quickcam.detector.av_stream import LEADING_MAX
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.disk import FULL, REDUCED
 from quickcam.detector.pipeline.record import Command, RecordStage, Segment
@@ -128,6 +129,7 @@ class PassthroughStage(RecordStage):
         return command
 
     def _event_done(self) -> None:
+        self._shown_before_the_end()
         self.from_ns = self.hold_ns  # release the hold the detect stage set
         if self.skipped:
             log.info("camera %s: event %s: %d packet(s) before its first keyframe not recorded", self.camera.id,
@@ -164,6 +166,25 @@ class PassthroughStage(RecordStage):
                 self.disk.not_recorded()
             return
         self._remux(packet)
+
+    def _shown_before_the_end(self) -> None:
+        """The B-frames decoded after the event's last packet but shown before it, into its last segment.
+
+        The event ends by decode time; with B-frames its last packet (a P-frame) is
+        shown after frames that are decoded after it. Without them the last segment
+        jumped over those frames (2 frames 400 ms apart at 10 fps, x264's
+        ``bframes = 3``): they are the packets right after it, not keyframes, shown
+        before the segment's last time. They are in the buffer already: detection
+        has seen the frames up to the end, so their packets have been demuxed.
+        """
+        if not isinstance(self.segment, PassthroughSegment) or self.camera_lost or self.segment.reduced:
+            return
+        for item in self.buffer.following(self.last_index, LEADING_MAX):
+            if (not isinstance(item, Packet) or item.keyframe or item.index != self.previous_index + 1
+                    or item.pts_ns >= self.segment.end_ns):
+                break
+            self.last_index = self.previous_index = item.index
+            self._remux(item)
 
     def _remux(self, packet: Packet) -> None:
         if packet.keyframe:

@@ -354,7 +354,9 @@ def test_an_open_gop_that_starts_mid_stream_ends_passthrough_there(tmp_path: Pat
 
 @pytest.mark.parametrize("codec", ["libx264", "libx265"])
 def test_closed_gops_with_b_frames_are_passed_through_with_every_frame(tmp_path: Path, codec: str) -> None:
-    """B-frames in closed GOPs (an H.265 IDR's leading pictures need only the keyframe) stay passed through."""
+    """B-frames in closed GOPs (an H.265 IDR's leading pictures need only the keyframe) stay passed through,
+    and the event's last segment holds the B-frames decoded after its last packet but shown before it (it
+    jumped over them: 2 frames 400 ms apart)."""
     video = write_h264(tmp_path / "walk.mp4", 6.0, FPS, 1.0, walks=(WALK,), codec=codec, bframes=3)
     pipeline = _run(tmp_path / "outbox", video)
     assert pipeline.recorder is pipeline.passthrough
@@ -362,6 +364,9 @@ def test_closed_gops_with_b_frames_are_passed_through_with_every_frame(tmp_path:
     assert segments and segments[-1][0]["final"]
     for head, payload in segments:
         assert probe(payload)["frames"] == head["frames"] and probe(payload)["errors"] == 0, head
+        assert head["end_ms"] - head["start_ms"] == pytest.approx((head["frames"] - 1) * 1000 / FPS, abs=1), head
+    starts, ends = [h["start_ms"] for h, _ in segments], [h["end_ms"] for h, _ in segments]
+    assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
 
 
 def test_a_camera_lost_mid_event_commits_the_passed_through_event_at_its_last_frame(
