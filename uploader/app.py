@@ -119,7 +119,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
 
         alerts = AlertService(config, secrets, ledger_path)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
-    receiver.other_fault = lambda: shipper.fault  # in the status file: quickcam status and the health check
+    # In the status file (quickcam status, the health check): the shipper's own fault, else its wait for a lock
+    receiver.other_fault = lambda: shipper.fault or shipper.ledger_locked.problem
     receiver.notes = lambda: [tokens.note] if tokens.note else []
     receiver.failing_destinations = shipper.failing_destinations  # the health check, after failing_after_s
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
