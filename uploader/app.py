@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -91,7 +92,7 @@ def lock_folders(config: Config) -> list[FolderLock]:
     if isinstance(held, str):
         raise ConfigError(f"the state folder {state} is in use by another uploader (pid {held}); stop that one, or "
                           "give each uploader its own uploader.state_dir")
-    locks = [FolderLock(state, held, "uploader")]
+    locks = [FolderLock(state, held, "uploader", make=True)]  # the ledger's rescue then finds its file gone
     spool = folder(config.uploader.spool_dir, "uploader.spool_dir")
     if spool.resolve() != state.resolve():  # one folder for both: its lock is the state folder's
         note = f", state folder {state.resolve()}"  # the same note as the endpoint's lock (uploader/receiver.py)
@@ -152,6 +153,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
             log.error("uploader: the %s thread stopped unexpectedly; exiting so that the service manager "
                       "restarts the uploader", "receiver" if not receiver_thread.is_alive() else "shipper")
             return 1
+        with contextlib.suppress(OSError):  # one that cannot be made: the receiver says why at its next credit
+            spool.ensure_folder()  # deleted: made again now, said, and its lock taken again below
         for lock in locks:  # deleted with its folder: taken again, so that a second uploader still refuses
             lock.keep()
         tokens.check()
