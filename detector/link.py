@@ -464,7 +464,7 @@ class UploaderLink:
             self.delivery.on_ack(header)
         elif message.type == "nack":
             ref = header["ref"]
-            if ref == self._hello_id or (not ref and not state.connected):  # before credit: only hellos went
+            if ref and ref == self._hello_id:  # an empty ref names no message: it is counted as rejected
                 self._hello_refused(f"{header['code']}: {header['text']}")
             else:
                 self.delivery.on_nack(header)

@@ -235,6 +235,7 @@ int run(const qc::Config& config, double seconds) {
                                  {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
                                  {"unreadable", Value::integer(ls.unreadable)},
                                  {"hello_refused", Value::integer(ls.hello_refused)},
+                                 {"rejected", Value::integer(ls.rejected)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
                                  {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
