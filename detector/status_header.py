@@ -167,8 +167,9 @@ def _fit(field: Field, value: Any) -> Any:
 
 
 def _plain(value: Any, depth: int) -> bool:
-    """Data msgpack writes and the receiver's shape check takes: text keys, 64-bit ints, finite nesting."""
-    if value is None or isinstance(value, (bool, str, float)):
+    """Data the encoder writes and the receiver's shape check takes: text keys, 64-bit ints, finite nesting, no nil
+    (never sent: docs/protocol.md section 3)."""
+    if isinstance(value, (bool, str, float)):
         return True
     if isinstance(value, int):
         return protocol.INT64_MIN <= value <= protocol.INT64_MAX

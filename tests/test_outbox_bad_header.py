@@ -29,6 +29,7 @@ BEFORE_START = {
     "a field out of range": None,  # width -1, below
     "a wrong type": None,  # size as text
     "another item's id": None,  # a valid id, not the file's
+    "nil in an unknown key": None,  # never sent (docs/protocol.md section 3): Python sent it, native set it aside
 }
 # ... and while it runs (the uploader not yet there, so nothing has been sent).
 WHILE_RUNNING = {
@@ -57,6 +58,8 @@ def _spoil(outbox: Path, item_id: str, header: dict, how: str, raw: bytes | None
             header["width"] = -1
         elif how == "a wrong type":
             header["size"] = "big"
+        elif how == "nil in an unknown key":
+            header["x_added_by_a_script"] = [1, {"deep": None}]
         elif how == "an unknown key":
             header["x_added_by_a_script"] = [1, {"deep": "yes"}]  # allowed by the protocol: delivered as it is
         else:
