@@ -428,7 +428,7 @@ class UploaderLink:
 
     def _status_header(self, stopping: bool = False) -> dict[str, Any]:
         """Always one the protocol accepts: a bad camera figure must not stop footage (status_header.py)."""
-        return self.status_headers.build(self.outbox.depth(), stopping)
+        return self.status_headers.build(self.outbox.depth(), stopping, self.outbox.set_aside)
 
     def _handle(self, frames: list[bytes]) -> None:
         try:

@@ -75,6 +75,15 @@ def _refused_in_status(outbox: Path) -> int | None:
         return None  # not written yet, or caught mid-replace
 
 
+def _refused_on_the_wire(root: Path) -> int | None:
+    """The ``refused`` of the detector's last ``status`` message, as the uploader's status file keeps it."""
+    try:
+        detectors = json.loads((root / "state" / "status.json").read_text())["detectors"]
+        return detectors[0]["status"]["refused"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+
+
 def test_items_with_spoiled_headers_are_set_aside_said_counted_and_the_others_delivered(
     tmp_path: Path, detector_command: list[str] | None,
 ) -> None:
@@ -99,6 +108,8 @@ def test_items_with_spoiled_headers_are_set_aside_said_counted_and_the_others_de
         assert refused == bad, (refused, bad, pipe.output("detector")[-3000:])
         assert {p.stem for p in (outbox / "refused").glob("*.bin")} == bad  # the footage kept for a person
         assert wait_until(lambda: _refused_in_status(outbox) == len(bad), 10), _refused_in_status(outbox)
+        # The wire status says the same count (before, it left out the items set aside at start)
+        assert wait_until(lambda: _refused_on_the_wire(tmp_path) == len(bad), 10), _refused_on_the_wire(tmp_path)
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
                                timeout=30).stdout
         status = json.loads((outbox / "detector-status.json").read_text())

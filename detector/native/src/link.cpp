@@ -440,7 +440,8 @@ void UploaderLink::heartbeat(double now) {
 
 Value UploaderLink::status_header(bool stopping) {
     auto [items, bytes] = outbox_.depth();
-    return status_headers_.build(items, bytes, refused_, stopping);  // always encodes (status_header.hpp)
+    // refused: the link's and those set aside at start, as the status file's outbox.refused (main.cpp)
+    return status_headers_.build(items, bytes, refused_ + outbox_.set_aside(), stopping);  // always encodes
 }
 
 // Never the capability "probe": that is `quickcam doctor`'s, and the uploader would not track us.
