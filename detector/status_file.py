@@ -180,8 +180,8 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
             status.update(extra())  # low_power, console
         return status
 
-    def changes() -> tuple[object, ...]:  # attributes only: looked at four times a second
-        return (link.state.connected, *(camera_changes(p) for p in pipelines))
+    def changes() -> tuple[object, ...]:  # attributes, and the outbox's few stats: looked at four times a second
+        return (link.state.connected, outbox.intact(), *(camera_changes(p) for p in pipelines))
 
     return StatusFileWriter(status_path(outbox.root), collect, changes=changes)
 

@@ -284,6 +284,7 @@ int run(const qc::Config& config, double seconds) {
     // every kChangePollS between two writes (detector/status_file.py's _wait_for_change).
     auto changes = [&] {
         std::string all = link.status().connected ? "1" : "0";
+        all += outbox.intact() ? "1" : "0";  // a deleted outbox made and locked again within kChangePollS
         for (auto& p : pipelines) all += '\n' + p->changes();
         return all;
     };
