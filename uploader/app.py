@@ -8,6 +8,7 @@ import logging
 import re
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
 from quickcam.uploader.backends import Backend, BackendError, create_backend
-from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.shipper import Shipper
@@ -211,11 +212,15 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
     host = socket.gethostname()
     context = Context(camera_id=host, message_id=item_id, sequence=0, start_ms=int(time.time() * 1000),
                       content_type=LOG_CONTENT_TYPE, plaintext_length=len(data))
+    path = None
     try:
         path = spool.store(item_id, data, key, context)
         stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
         remote = f"{config.uploader.remote_folder}/logs/{host}/{stamp}-{log_file.name}-{item_id}.qsc"
         ledger = Ledger(ledger_path)
+        # Another program's lock on the ledger: one slice, not SQLite's 30 s (this is the main loop, which keeps the
+        # folders' locks; at the stop, its last step), then the lines wait for the next time
+        ledger.on_locked, ledger.lock_wait_s = lambda _waited: None, LOCKED_SAY_AFTER_S
         try:
             ledger.add(Item(item_id, hashlib.sha256(data).hexdigest(), "log", host, "", 0, len(data),
                             str(path), remote, time.time()), config.uploader.destinations)
@@ -223,5 +228,8 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
             ledger.close()
         cursor.advance()
         shipper.wake.set()
-    except OSError as exc:
-        log.warning("uploader: could not queue the log file for upload: %s", exc)
+    except (OSError, sqlite3.Error) as exc:  # a sqlite3 error (the ledger locked 30 s) ended the uploader
+        if path is not None and isinstance(exc, sqlite3.Error):
+            path.unlink(missing_ok=True)  # in no ledger row: nothing would ever upload or remove it
+        log.warning("uploader: could not queue the log file for upload (%s); its lines are queued the next time",
+                    exc)

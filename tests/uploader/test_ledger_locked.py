@@ -125,3 +125,25 @@ def test_a_detector_hears_from_the_uploader_while_its_ledger_is_locked_and_every
     detector = pipe.output("detector")
     assert "uploader silent" not in detector, detector[-3000:]  # before: 30 s without an answer
     assert "takes writes again" in pipe.output("uploader")
+
+
+@pytest.mark.realtime
+def test_the_uploaders_own_log_waits_for_a_locked_ledger_without_ending_the_uploader(workdir: Path) -> None:
+    # Queuing the uploader's log file (each log_upload_interval_s, and at the stop) waited SQLite's 30 s for the
+    # lock in the main loop, then its sqlite3 error (not an OSError) ended the uploader with a traceback.
+    with running_uploader(workdir, {"QUICKCAM_UPLOADER__LOG_UPLOAD_INTERVAL_S": "1"}) as up:
+        up.wait_for("uploaded log", timeout=20)  # its log is queued and uploaded while the ledger is free
+        holder = sqlite3.connect(workdir / "state" / "ledger.sqlite3", isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            up.wait_for("could not queue the log file for upload", timeout=40)
+            assert up.proc.poll() is None, up.output()[-3000:]
+            queued = up.output().count("uploaded log")
+            holder.execute("ROLLBACK")
+            assert wait_until(lambda: up.output().count("uploaded log") > queued, 20), up.output()[-3000:]
+        finally:
+            holder.close()
+        assert up.stop() == 0
+        output = up.output()
+    assert "Traceback" not in output, output[-3000:]
+    assert not list((workdir / "spool").glob("*.qsc")), list((workdir / "spool").iterdir())  # none left behind
