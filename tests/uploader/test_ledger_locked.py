@@ -101,9 +101,9 @@ def test_the_shippers_wait_for_a_locked_ledger_is_said_in_the_log_and_status_and
 
 @pytest.mark.realtime
 def test_a_detector_hears_from_the_uploader_while_its_ledger_is_locked_and_every_item_is_stored_once_after(
-        tmp_path: Path) -> None:
-    """A real detector (its default heartbeat: silent after 6 s) against a ledger locked for 12 s mid-event."""
-    pipe = Pipeline(tmp_path, QUICKCAM_LINK__HEARTBEAT_S="2", **QUICK_DEMO)
+        tmp_path: Path, detector_command: list[str] | None) -> None:
+    """A real detector (its default heartbeat: silent after 6 s) against a ledger locked for 10 s mid-event."""
+    pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_LINK__HEARTBEAT_S="2", **QUICK_DEMO)
     holder = None
     try:
         pipe.start_uploader_listening()
