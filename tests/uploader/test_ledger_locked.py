@@ -67,7 +67,8 @@ def test_a_locked_ledger_is_said_after_a_few_seconds_the_item_nacked_busy_no_cre
     assert stored_ids(workdir) == {header["id"]} or wait_until(lambda: stored_ids(workdir) == {header["id"]}, 10)
 
 
-@pytest.mark.realtime
+@pytest.mark.slow
+@pytest.mark.beside_others  # every wait polled: a busy machine only waits longer
 def test_the_shippers_wait_for_a_locked_ledger_is_said_in_the_log_and_status_and_uploads_go_on_after(
         workdir: Path) -> None:
     (workdir / "storage").write_text("a file where the storage folder should be")  # uploads fail and are retried
@@ -102,7 +103,7 @@ def test_the_shippers_wait_for_a_locked_ledger_is_said_in_the_log_and_status_and
 @pytest.mark.realtime
 def test_a_detector_hears_from_the_uploader_while_its_ledger_is_locked_and_every_item_is_stored_once_after(
         tmp_path: Path, detector_command: list[str] | None) -> None:
-    """A real detector (its default heartbeat: silent after 6 s) against a ledger locked for 10 s mid-event."""
+    """A real detector (its default heartbeat: silent after 6 s) against a ledger locked for 8 s and more mid-event."""
     pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_LINK__HEARTBEAT_S="2", **QUICK_DEMO)
     holder = None
     try:
@@ -112,7 +113,7 @@ def test_a_detector_hears_from_the_uploader_while_its_ledger_is_locked_and_every
         holder = sqlite3.connect(tmp_path / "state" / "ledger.sqlite3", isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # mid-event: its segments arrive while it lasts
         assert pipe.wait_for("uploader", "receiver: the ledger ", 20), pipe.output("uploader")[-3000:]
-        time.sleep(10)  # the lock held on, as a backup tool's: longer than the detector's 6 s of silence
+        time.sleep(8)  # the lock held on, as a backup tool's: longer than the detector's 6 s of silence
         holder.execute("ROLLBACK")
         assert pipe.wait_drained(60), pipe.output("uploader")[-3000:]
         assert pipe.stop("detector") == 0, pipe.output("detector")[-3000:]
@@ -127,7 +128,8 @@ def test_a_detector_hears_from_the_uploader_while_its_ledger_is_locked_and_every
     assert "takes writes again" in pipe.output("uploader")
 
 
-@pytest.mark.realtime
+@pytest.mark.slow
+@pytest.mark.beside_others  # every wait polled: a busy machine only waits longer
 def test_the_uploaders_own_log_waits_for_a_locked_ledger_without_ending_the_uploader(workdir: Path) -> None:
     # Queuing the uploader's log file (each log_upload_interval_s, and at the stop) waited SQLite's 30 s for the
     # lock in the main loop, then its sqlite3 error (not an OSError) ended the uploader with a traceback.
