@@ -35,6 +35,7 @@ from quickcam.common.curve import server_keys
 from quickcam.common.durable import move_aside
 from quickcam.common.endpoint import is_loopback_endpoint
 from quickcam.common.health import written_stamp
+from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler, only_allowed_cameras
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
 from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Ledger
@@ -303,8 +304,9 @@ class Receiver:
                 log.warning("receiver: not accepting footage: %s", problem)
             self.counters["paused"] += 1
             self.pause_reason = "" if fault else problem
+            reason = error_text(problem, protocol.MAX_NACK_TEXT)  # a long folder's name broke the credit's limit
             self._reply(sock, peer, protocol.make_header(
-                "credit", messages=0, bytes=0, reason=problem, max_payload=self.max_payload), leaving=leaving)
+                "credit", messages=0, bytes=0, reason=reason, max_payload=self.max_payload), leaving=leaving)
             return
         if self.counters["paused"]:
             log.info("receiver: accepting footage again")
