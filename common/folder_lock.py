@@ -57,8 +57,12 @@ class FolderLock:
     the first one, until a restart (a second detector discards the first one's open segment).
     """
 
-    def __init__(self, folder: Path, fd: int, whose: str, note: str = "") -> None:
+    def __init__(self, folder: Path, fd: int, whose: str, note: str = "", make: bool = False) -> None:
         self.folder, self.fd, self.whose, self.note = folder, fd, whose, note
+        # Make the folder itself when it went (the uploader's state folder: what lives in it, the ledger, notices
+        # its own file gone and says so): else only once what keeps it has made it, and a second process could
+        # take it until then.
+        self.make = make
         self.taken_by = ""  # the other process that holds it now ("" while this one does): said once
         self._keeping = threading.Lock()  # two threads taking it again at once would find each other holding it
 
@@ -77,7 +81,7 @@ class FolderLock:
                 self._take_again()
 
     def _take_again(self) -> None:
-        if not self.folder.is_dir():  # what keeps the folder makes it again, and says what went with it
+        if not self.make and not self.folder.is_dir():  # what keeps the folder makes it again, and says what went
             return
         try:
             again = hold_folder_lock(self.folder, self.note)

@@ -163,6 +163,14 @@ def _canonical_fields(value: dict[str, Any], fields: Sequence[Field]) -> dict[st
 
 
 def _canonical(value: Any) -> Any:
+    """``value`` with its maps' keys in canonical order; nil and binary refused, inside unknown fields too.
+
+    Nil is never sent (docs/protocol.md section 3) and no field is binary: the native encoder refuses both
+    wherever they are (wire.cpp's ``pack``), and so must this one, or an outbox header one detector sends the
+    other sets aside. A receiver still ignores them inside an unknown field.
+    """
+    if value is None or isinstance(value, (bytes, bytearray, memoryview)):
+        raise ProtocolError("wrong_type", f"cannot encode a {'nil' if value is None else 'binary'}")
     if isinstance(value, dict):
         return {k: _canonical(v) for k, v in sorted(value.items(), key=lambda kv: _key_bytes(kv[0]))}
     if isinstance(value, (list, tuple)):

@@ -161,9 +161,12 @@ class Delivery:
         state = self.state
         ref = header["ref"]
         error = f"{header['code']}: {header['text']}"
-        if not self._in_outbox(ref):
+        if not self._in_outbox(ref):  # a status, or a message whose id the uploader could not read (ref "")
+            state.rejected += 1
             state.fail(error)
-            log.error("link: uploader rejected a message of ours (%s)", error)
+            if state.rejected % 100 == 1:  # the first, then one line a hundred (a hello nacked at every heartbeat)
+                log.error("link: uploader rejected a message of ours (%s); %d so far (quickcam status counts them)",
+                          error, state.rejected)
             return
         state.fail(f"{ref}: {error}")
         if header["retry"]:

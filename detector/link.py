@@ -428,7 +428,7 @@ class UploaderLink:
 
     def _status_header(self, stopping: bool = False) -> dict[str, Any]:
         """Always one the protocol accepts: a bad camera figure must not stop footage (status_header.py)."""
-        return self.status_headers.build(self.outbox.depth(), stopping)
+        return self.status_headers.build(self.outbox.depth(), stopping, self.outbox.set_aside)
 
     def _handle(self, frames: list[bytes]) -> None:
         try:
@@ -464,7 +464,7 @@ class UploaderLink:
             self.delivery.on_ack(header)
         elif message.type == "nack":
             ref = header["ref"]
-            if ref == self._hello_id or (not ref and not state.connected):  # before credit: only hellos went
+            if ref and ref == self._hello_id:  # an empty ref names no message: it is counted as rejected
                 self._hello_refused(f"{header['code']}: {header['text']}")
             else:
                 self.delivery.on_nack(header)

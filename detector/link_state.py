@@ -38,6 +38,7 @@ class LinkState:
     bad_status: int = 0  # status heartbeats sent with values fixed, or minimal (detector/status_header.py)
     hello_refused: int = 0  # hellos the uploader refused (or the protocol's own check would have): link.py
     hello_refusing: bool = False  # ... and no credit since: the last error stands
+    rejected: int = 0  # nacks of messages not in the outbox (a status; one whose id the uploader could not read)
     auth_refused: bool = False
     handshake_failing: bool = False
     connection_dropped: bool = False  # ZeroMQ saw the connection close; no ack can come on it

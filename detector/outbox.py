@@ -186,6 +186,13 @@ class Outbox:
         if self.lock is not None:
             self.lock.keep()
 
+    def intact(self) -> bool:
+        """Its folders and lock as made (a few stats): looked at four times a second by the status writer, which
+        calls ``ensure_folders`` at once when not, so a second detector has a quarter of a second, not the 2 s
+        between two status writes, to take a deleted outbox."""
+        return (all(folder.is_dir() for folder in (self.root, self.staging, self.refused))
+                and (self.lock is None or self.lock.held()))
+
     def _make_folders_again(self) -> None:
         folders = (self.root, self.staging, self.refused)
         if all(folder.is_dir() for folder in folders):

@@ -154,7 +154,7 @@ def link_status(link: UploaderLink) -> dict[str, Any]:
     state = link.state
     return {"endpoint": link.config.endpoint, "connected": state.connected,
             "acked": state.acked, "retransmits": state.retransmits, "malformed": state.malformed,
-            "unreadable": state.unreadable, "hello_refused": state.hello_refused,
+            "unreadable": state.unreadable, "hello_refused": state.hello_refused, "rejected": state.rejected,
             "bad_status": state.bad_status,
             "in_flight": len(state.in_flight), "last_error": state.last_error,
             "last_error_at": state.last_error_at, "error_cleared_at": state.error_cleared_at}
@@ -180,8 +180,8 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
             status.update(extra())  # low_power, console
         return status
 
-    def changes() -> tuple[object, ...]:  # attributes only: looked at four times a second
-        return (link.state.connected, *(camera_changes(p) for p in pipelines))
+    def changes() -> tuple[object, ...]:  # attributes, and the outbox's few stats: looked at four times a second
+        return (link.state.connected, outbox.intact(), *(camera_changes(p) for p in pipelines))
 
     return StatusFileWriter(status_path(outbox.root), collect, changes=changes)
 

@@ -107,25 +107,28 @@ class StatusHeaders:
         self.state = state
         self._said: set[str] = set()  # what was logged already: once per camera and field
 
-    def build(self, outbox_depth: tuple[int, int], stopping: bool = False) -> dict[str, Any]:
+    def build(self, outbox_depth: tuple[int, int], stopping: bool = False, set_aside: int = 0) -> dict[str, Any]:
+        """The status header; ``set_aside``: outbox items refused at start (their header unreadable), which its
+        ``refused`` counts beside the link's, as the status file's ``outbox.refused`` does."""
         depth, size = outbox_depth
         extra = {"stopping": True} if stopping else {}
+        refused = self.state.refused + set_aside
         try:
             statuses = self.camera_status()
         except Exception as exc:  # a bug in a camera's status must not stop the link
             return self._minimal({}, f"the camera status failed ({type(exc).__name__}: {exc})", "camera_status",
-                                 depth, size, extra)
+                                 depth, size, refused, extra)
         cameras, fixed = {}, []
         items = statuses.items() if isinstance(statuses, dict) else ()
         for camera, status in items:
             cameras[camera], problems = fit_camera_status(status if isinstance(status, dict) else {})
             fixed += [(camera, p) for p in problems]
         header = protocol.make_header("status", cameras=cameras, outbox_depth=depth, outbox_bytes=size,
-                                      refused=self.state.refused, **extra)
+                                      refused=refused, **extra)
         problem = _encoding_problem(header)
         if problem:
             return self._minimal(statuses if isinstance(statuses, dict) else {}, problem, problem.split(":")[0],
-                                 depth, size, extra)
+                                 depth, size, refused, extra)
         if fixed:
             self.state.bad_status += 1
             new = [f"camera {camera}: {p}" for camera, p in fixed if f"{camera}:{p.split()[0]}" not in self._said]
@@ -135,7 +138,7 @@ class StatusHeaders:
                             "up; logged once per field, counted as link.bad_status): %s", "; ".join(new))
         return header
 
-    def _minimal(self, statuses: dict[str, Any], problem: str, key: str, depth: int, size: int,
+    def _minimal(self, statuses: dict[str, Any], problem: str, key: str, depth: int, size: int, refused: int,
                  extra: dict[str, Any]) -> dict[str, Any]:
         self.state.bad_status += 1
         if key not in self._said:
@@ -143,7 +146,7 @@ class StatusHeaders:
             log.error("link: cannot send this detector's status as it is (%s); sending each camera's state "
                       "alone (logged once, counted as link.bad_status); footage is not held up", problem)
         return protocol.make_header("status", cameras=minimal_status(self.cameras, statuses, problem),
-                                    outbox_depth=depth, outbox_bytes=size, refused=self.state.refused, **extra)
+                                    outbox_depth=depth, outbox_bytes=size, refused=refused, **extra)
 
 
 def _problem(field: Field, value: Any) -> str:
@@ -167,8 +170,9 @@ def _fit(field: Field, value: Any) -> Any:
 
 
 def _plain(value: Any, depth: int) -> bool:
-    """Data msgpack writes and the receiver's shape check takes: text keys, 64-bit ints, finite nesting."""
-    if value is None or isinstance(value, (bool, str, float)):
+    """Data the encoder writes and the receiver's shape check takes: text keys, 64-bit ints, finite nesting, no nil
+    (never sent: docs/protocol.md section 3)."""
+    if isinstance(value, (bool, str, float)):
         return True
     if isinstance(value, int):
         return protocol.INT64_MIN <= value <= protocol.INT64_MAX

@@ -100,7 +100,12 @@ class Uploader:
             raise AssertionError(f"the uploader did not stop within 30 s of SIGTERM:\n{output}") from None
 
     def status(self) -> dict[str, Any]:
-        return json.loads((self.root / "state" / "status.json").read_text())
+        """The receiver's status file; {} before its first write ("listening" is said before it: a polling test on
+        a loaded machine read it first, and failed on FileNotFoundError)."""
+        try:
+            return json.loads((self.root / "state" / "status.json").read_text())
+        except FileNotFoundError:
+            return {}
 
 
 @contextmanager

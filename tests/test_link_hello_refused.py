@@ -112,3 +112,53 @@ def test_either_detector_says_a_refused_hello_once_and_counts_it_in_its_status_f
     assert "Traceback" not in output and "rejected a message of ours" not in output, output[-3000:]
     assert "hello(s) refused" in line and "last error: the uploader refuses this detector's hello" in line, line
     assert "the uploader takes this detector's hello now" in output, output[-3000:]
+
+
+class _FailingUploader(UploaderPeer):
+    """Answers every hello with a nack that names no message (``ref`` ""), as the receiver's ``internal`` does."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.accept = threading.Event()
+        super().__init__(endpoint)
+
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type == "hello" and not self.accept.is_set():
+            return protocol.make_nack("", "internal", "internal error; send again later")
+        return super().answer(peer, message)
+
+
+@pytest.mark.parametrize("which", ["python", "native"])
+def test_either_detector_counts_a_nack_naming_no_message_as_rejected_not_as_a_refused_hello(tmp_path: Path,
+                                                                                           which: str) -> None:
+    # Before, an empty-ref nack before credit was counted (and said) as a refused hello, with the fix "upgrade
+    # the older of the two": it names no message, and after credit the same nack was counted nowhere.
+    endpoint = private_endpoint(tmp_path)
+    peer = _FailingUploader(endpoint)
+    (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 0.2\n'
+                                            "[motion]\nmin_area_fraction = 0.95\n")  # no event: hellos only
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    command = [str(native_detector())] if which == "native" else [QUICKCAM, "detector"]
+    process = subprocess.Popen([*command, "--config", "quickcam.toml", "--seconds", "60"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    status = tmp_path / "outbox" / "detector-status.json"
+
+    def link() -> dict:
+        try:
+            return json.loads(status.read_text()).get("link", {})
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    try:
+        assert wait_until(lambda: link().get("rejected", 0) >= 3, 20), link()
+        line = detector_line(json.loads(status.read_text()), time.time())
+        peer.accept.set()
+        assert wait_until(lambda: link().get("connected") and link().get("error_cleared_at"), 20), link()
+        final = link()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+        peer.close()
+    assert final.get("hello_refused") == 0, final
+    assert "refuses this detector's hello" not in output, output[-3000:]
+    assert output.count("rejected a message of ours (internal: internal error; send again later)") == 1, output[-3000:]
+    assert "message(s) rejected by the uploader" in line, line

@@ -29,6 +29,7 @@ BEFORE_START = {
     "a field out of range": None,  # width -1, below
     "a wrong type": None,  # size as text
     "another item's id": None,  # a valid id, not the file's
+    "nil in an unknown key": None,  # never sent (docs/protocol.md section 3): Python sent it, native set it aside
 }
 # ... and while it runs (the uploader not yet there, so nothing has been sent).
 WHILE_RUNNING = {
@@ -57,6 +58,8 @@ def _spoil(outbox: Path, item_id: str, header: dict, how: str, raw: bytes | None
             header["width"] = -1
         elif how == "a wrong type":
             header["size"] = "big"
+        elif how == "nil in an unknown key":
+            header["x_added_by_a_script"] = [1, {"deep": None}]
         elif how == "an unknown key":
             header["x_added_by_a_script"] = [1, {"deep": "yes"}]  # allowed by the protocol: delivered as it is
         else:
@@ -70,6 +73,15 @@ def _refused_in_status(outbox: Path) -> int | None:
         return json.loads((outbox / "detector-status.json").read_text())["outbox"]["refused"]
     except (OSError, ValueError, KeyError):
         return None  # not written yet, or caught mid-replace
+
+
+def _refused_on_the_wire(root: Path) -> int | None:
+    """The ``refused`` of the detector's last ``status`` message, as the uploader's status file keeps it."""
+    try:
+        detectors = json.loads((root / "state" / "status.json").read_text())["detectors"]
+        return detectors[0]["status"]["refused"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
 
 
 def test_items_with_spoiled_headers_are_set_aside_said_counted_and_the_others_delivered(
@@ -96,6 +108,8 @@ def test_items_with_spoiled_headers_are_set_aside_said_counted_and_the_others_de
         assert refused == bad, (refused, bad, pipe.output("detector")[-3000:])
         assert {p.stem for p in (outbox / "refused").glob("*.bin")} == bad  # the footage kept for a person
         assert wait_until(lambda: _refused_in_status(outbox) == len(bad), 10), _refused_in_status(outbox)
+        # The wire status says the same count (before, it left out the items set aside at start)
+        assert wait_until(lambda: _refused_on_the_wire(tmp_path) == len(bad), 10), _refused_on_the_wire(tmp_path)
         shown = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
                                timeout=30).stdout
         status = json.loads((outbox / "detector-status.json").read_text())

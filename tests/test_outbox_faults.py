@@ -12,6 +12,7 @@ place in the same step; for the detector the path no longer leads to its folder.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import re
@@ -240,3 +241,45 @@ def test_an_outbox_deleted_under_the_detector_is_locked_again(tmp_path: Path, wh
         assert pipe.procs["detector"].poll() is None
     finally:
         pipe.close()
+
+
+def _held_by_another(lock: Path) -> bool:
+    """Whether another process holds ``lock``'s flock (the detector's, taken again)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@pytest.mark.realtime
+@pytest.mark.parametrize("which", ["python", "native"])
+def test_an_outbox_deleted_under_the_detector_is_locked_again_within_a_second(tmp_path: Path, which: str) -> None:
+    # Before, the lock was taken again at the next status write (every 2 s): a second detector started meanwhile
+    # took the folder. Now the status thread's change poll (4 a second) notices it. Three deletions, so that the
+    # old window (0-2 s, 1 s on average) is seen at least once.
+    argv = None
+    if which == "native":
+        from tests.native_build import native_detector
+
+        argv = [str(native_detector())]
+    pipe = Pipeline(tmp_path, detector=argv)
+    took = []
+    try:
+        pipe.start("detector")
+        assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
+        for _ in range(3):
+            shutil.rmtree(tmp_path / "outbox")
+            gone = time.monotonic()
+            assert wait_until(lambda: _held_by_another(tmp_path / "outbox" / ".lock"), 10, every=0.01)
+            took.append(time.monotonic() - gone)
+            time.sleep(0.3)  # not in step with the status writes
+    finally:
+        pipe.close()
+    assert max(took) < 1.0, took

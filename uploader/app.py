@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
 from quickcam.uploader.backends import Backend, BackendError, create_backend
-from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.shipper import Shipper
@@ -91,7 +93,7 @@ def lock_folders(config: Config) -> list[FolderLock]:
     if isinstance(held, str):
         raise ConfigError(f"the state folder {state} is in use by another uploader (pid {held}); stop that one, or "
                           "give each uploader its own uploader.state_dir")
-    locks = [FolderLock(state, held, "uploader")]
+    locks = [FolderLock(state, held, "uploader", make=True)]  # the ledger's rescue then finds its file gone
     spool = folder(config.uploader.spool_dir, "uploader.spool_dir")
     if spool.resolve() != state.resolve():  # one folder for both: its lock is the state folder's
         note = f", state folder {state.resolve()}"  # the same note as the endpoint's lock (uploader/receiver.py)
@@ -119,7 +121,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
 
         alerts = AlertService(config, secrets, ledger_path)
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
-    receiver.other_fault = lambda: shipper.fault  # in the status file: quickcam status and the health check
+    # In the status file (quickcam status, the health check): the shipper's own fault, else its wait for a lock
+    receiver.other_fault = lambda: shipper.fault or shipper.ledger_locked.problem
     receiver.notes = lambda: [tokens.note] if tokens.note else []
     receiver.failing_destinations = shipper.failing_destinations  # the health check, after failing_after_s
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
@@ -151,6 +154,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
             log.error("uploader: the %s thread stopped unexpectedly; exiting so that the service manager "
                       "restarts the uploader", "receiver" if not receiver_thread.is_alive() else "shipper")
             return 1
+        with contextlib.suppress(OSError):  # one that cannot be made: the receiver says why at its next credit
+            spool.ensure_folder()  # deleted: made again now, said, and its lock taken again below
         for lock in locks:  # deleted with its folder: taken again, so that a second uploader still refuses
             lock.keep()
         tokens.check()
@@ -207,11 +212,15 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
     host = socket.gethostname()
     context = Context(camera_id=host, message_id=item_id, sequence=0, start_ms=int(time.time() * 1000),
                       content_type=LOG_CONTENT_TYPE, plaintext_length=len(data))
+    path = None
     try:
         path = spool.store(item_id, data, key, context)
         stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
         remote = f"{config.uploader.remote_folder}/logs/{host}/{stamp}-{log_file.name}-{item_id}.qsc"
         ledger = Ledger(ledger_path)
+        # Another program's lock on the ledger: one slice, not SQLite's 30 s (this is the main loop, which keeps the
+        # folders' locks; at the stop, its last step), then the lines wait for the next time
+        ledger.on_locked, ledger.lock_wait_s = lambda _waited: None, LOCKED_SAY_AFTER_S
         try:
             ledger.add(Item(item_id, hashlib.sha256(data).hexdigest(), "log", host, "", 0, len(data),
                             str(path), remote, time.time()), config.uploader.destinations)
@@ -219,5 +228,8 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
             ledger.close()
         cursor.advance()
         shipper.wake.set()
-    except OSError as exc:
-        log.warning("uploader: could not queue the log file for upload: %s", exc)
+    except (OSError, sqlite3.Error) as exc:  # a sqlite3 error (the ledger locked 30 s) ended the uploader
+        if path is not None and isinstance(exc, sqlite3.Error):
+            path.unlink(missing_ok=True)  # in no ledger row: nothing would ever upload or remove it
+        log.warning("uploader: could not queue the log file for upload (%s); its lines are queued the next time",
+                    exc)

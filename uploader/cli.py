@@ -133,6 +133,8 @@ def detector_line(det: dict[str, Any], now: float) -> str:
                  "again; the items behind them sent; check the disk)")
     if link.get("hello_refused"):
         line += f"; {link['hello_refused']} hello(s) refused (see the last error and the detector's log for the fix)"
+    if link.get("rejected"):
+        line += f"; {link['rejected']} message(s) rejected by the uploader, no outbox item's (see the detector's log)"
     if link.get("malformed"):
         line += f"; {link['malformed']} malformed message(s) from the uploader ignored (see the detector's log)"
     if link.get("retransmits"):

@@ -14,12 +14,13 @@ Each thread opens its own ``Ledger`` on the same file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,9 +131,12 @@ class Ledger:
         except (sqlite3.Error, OSError) as exc:  # a traceback was the uploader's last word
             raise ConfigError(cannot_open(path, exc)) from None
         self._file = (st.st_dev, st.st_ino)  # which file is ours: one put in its place is not
-        # Told, with the seconds waited so far, each LOCKED_SAY_AFTER_S that an item's write waits for a lock another
+        # Told, with the seconds waited so far, each LOCKED_SAY_AFTER_S that a write waits for a lock another
         # program holds (sqlite3's BEGIN EXCLUSIVE, a backup tool): SQLite's wait said nothing for 30 s.
         self.on_locked: Callable[[float], None] | None = None
+        # How long a write waits for that lock before it fails (with ``on_locked`` set): the receiver's one slice,
+        # so that it answers its detectors meanwhile; the shipper's for ever (it has no one to answer).
+        self.lock_wait_s = BUSY_TIMEOUT_S
 
     def _item_columns(self) -> set[str]:
         return {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
@@ -193,8 +197,7 @@ class Ledger:
 
     def add(self, item: Item, destinations: list[str]) -> None:
         now = time.time()
-        with self.db:
-            self._begin_write()
+        with self._writing():
             self.db.execute(
                 f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (item.id, item.sha256, item.kind, item.camera, item.event, item.seq, item.size,
@@ -206,8 +209,15 @@ class Ledger:
                 [(item.id, dest, now) for dest in destinations],
             )
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction, committed at the end (rolled back on an error); its lock waited for in slices."""
+        with self.db:
+            self._begin_write()
+            yield
+
     def _begin_write(self) -> None:
-        """``BEGIN IMMEDIATE``, waiting up to BUSY_TIMEOUT_S for a lock, in slices told to ``on_locked``."""
+        """``BEGIN IMMEDIATE``, waiting up to ``lock_wait_s`` for a lock, in slices told to ``on_locked``."""
         if self.on_locked is None:
             self.db.execute("BEGIN IMMEDIATE")
             return
@@ -221,9 +231,11 @@ class Ledger:
                     return
                 except sqlite3.OperationalError as exc:
                     waited += time.monotonic() - started
-                    if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT_S:  # any BUSY_*
+                    if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # any BUSY_* is the lock
                         raise
                     self.on_locked(waited)
+                    if waited >= self.lock_wait_s:
+                        raise
         finally:
             self._busy_timeout(BUSY_TIMEOUT_S)
 
@@ -269,7 +281,7 @@ class Ledger:
     def mark_uploaded(self, item_id: str, destination: str, location: str) -> bool:
         """Record success; True when every destination of the item now has it."""
         now = time.time()
-        with self.db:
+        with self._writing():
             self.db.execute(
                 "UPDATE deliveries SET state='uploaded', location=?, attempts=attempts+1, last_error='', "
                 "updated_at=? WHERE item_id=? AND destination=?",
@@ -284,18 +296,20 @@ class Ledger:
 
     def mark_retry(self, item_id: str, destination: str, error: str, retry_in: float) -> None:
         now = time.time()
-        self.db.execute(
-            "UPDATE deliveries SET attempts=attempts+1, last_error=?, next_try_at=?, updated_at=? "
-            "WHERE item_id=? AND destination=?",
-            (error_text(error), now + retry_in, now, item_id, destination),
-        )
+        with self._writing():
+            self.db.execute(
+                "UPDATE deliveries SET attempts=attempts+1, last_error=?, next_try_at=?, updated_at=? "
+                "WHERE item_id=? AND destination=?",
+                (error_text(error), now + retry_in, now, item_id, destination),
+            )
 
     def mark_failed(self, item_id: str, destination: str, error: str) -> None:
-        self.db.execute(
-            "UPDATE deliveries SET state='failed', attempts=attempts+1, last_error=?, updated_at=? "
-            "WHERE item_id=? AND destination=?",
-            (error_text(error), time.time(), item_id, destination),
-        )
+        with self._writing():
+            self.db.execute(
+                "UPDATE deliveries SET state='failed', attempts=attempts+1, last_error=?, updated_at=? "
+                "WHERE item_id=? AND destination=?",
+                (error_text(error), time.time(), item_id, destination),
+            )
 
     def destination_failed(self, destination: str, error: str) -> float:
         """An upload to ``destination`` failed: its streak starts now, or goes on; when it started (wall clock).
@@ -304,14 +318,16 @@ class Ledger:
         reboot) went on as if a destination down for an hour had just started failing, so the
         health check and ``storage_failing`` waited their whole bound again before saying so.
         """
-        self.db.execute("INSERT INTO failing (destination, since, error) VALUES (?, ?, ?) "
-                        "ON CONFLICT(destination) DO UPDATE SET error=excluded.error",
-                        (destination, time.time(), error_text(error)))
+        with self._writing():
+            self.db.execute("INSERT INTO failing (destination, since, error) VALUES (?, ?, ?) "
+                            "ON CONFLICT(destination) DO UPDATE SET error=excluded.error",
+                            (destination, time.time(), error_text(error)))
         return float(self.db.execute("SELECT since FROM failing WHERE destination=?", (destination,)).fetchone()[0])
 
     def destination_works(self, destination: str) -> None:
         """An upload to ``destination`` succeeded: its failing streak, if any, is over."""
-        self.db.execute("DELETE FROM failing WHERE destination=?", (destination,))
+        with self._writing():
+            self.db.execute("DELETE FROM failing WHERE destination=?", (destination,))
 
     def failing_streaks(self) -> dict[str, tuple[float, str]]:
         """Each destination failing since its last success: (when it started, wall clock; the newest error)."""

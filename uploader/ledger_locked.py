@@ -1,10 +1,12 @@
 """Another program holding the ledger locked (``sqlite3`` with ``BEGIN EXCLUSIVE``, a backup tool): said while it lasts.
 
-An item is acked only once its ledger row is written, and that write waits for the lock, up to
-SQLite's 30 s (``ledger.BUSY_TIMEOUT_S``), then the item is nacked ``busy`` and its detector sends it
-again. That wait said nothing for 30 s. Now, after a few seconds of it, one warning a streak, the
-fault in the status file (``quickcam status``, the health check) and one line when it takes writes
-again; the footage waits in the detectors' outboxes meanwhile.
+Both of the uploader's threads write the ledger: the receiver an item's row before its ack, the
+shipper each upload's outcome. Their waits for that lock were SQLite's 30 s, without a word. Now,
+after a few seconds of it (``ledger.LOCKED_SAY_AFTER_S``), each thread says it in one warning a
+streak, its fault is in the status file (``quickcam status``, the health check), and one line says
+when the ledger takes writes again. What the wait costs differs: the receiver stops waiting there
+(the item is nacked ``busy``, and no credit is given until the lock goes: its detectors keep their
+footage and hear from it every heartbeat); the shipper waits on (uploads pause).
 """
 
 from __future__ import annotations
@@ -14,33 +16,41 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from quickcam.uploader.ledger import BUSY_TIMEOUT_S, Ledger
+from quickcam.uploader.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
 
 class LedgerLocked:
-    """The receiver's view of another program's lock on its ledger: ``problem`` while it stands."""
+    """One thread's view of another program's lock on its ledger: ``problem`` while it stands.
 
-    def __init__(self, path: Path, counters: Counter[str], say: Callable[[], None]) -> None:
+    ``who`` names the thread in its lines, ``waits`` says what waits meanwhile, ``counters`` (the receiver's)
+    counts each streak as ``ledger_locked``; ``say`` writes the status file at once (the thread may be the one
+    that writes it, and it waits in SQLite meanwhile).
+    """
+
+    def __init__(self, path: Path, who: str, waits: str, say: Callable[[], None],
+                 counters: Counter[str] | None = None) -> None:
         self.path = path
+        self.who = who
+        self.waits = waits
         self.counters = counters
-        self.say = say  # writes the status file now: the receiver's own loop waits in SQLite meanwhile
+        self.say = say
         self.problem = ""
 
     def waiting(self, waited_s: float) -> None:
-        """A write has waited ``waited_s`` for the lock and waits on (``Ledger.on_locked``)."""
-        first = not self.problem
-        self.problem = (f"the ledger {self.path} has been locked by another program for {waited_s:.0f} s "
-                        "(sqlite3, a backup tool?); new footage waits in the detectors' outboxes until it lets go")
-        if first:
-            self.counters["ledger_locked"] += 1
-            log.warning("receiver: %s; waiting (up to %.0f s an item, then it is nacked busy and sent again)",
-                        self.problem, BUSY_TIMEOUT_S)
+        """A write has waited ``waited_s`` for the lock (``Ledger.on_locked``)."""
+        if not self.problem:
+            self.problem = (f"the ledger {self.path} is locked by another program (sqlite3, a backup tool?); "
+                            f"{self.waits} until it lets go")
+            if self.counters is not None:
+                self.counters["ledger_locked"] += 1
+            log.warning("%s: the ledger %s has been locked by another program for %.0f s (sqlite3, a backup tool?); "
+                        "%s until it lets go", self.who, self.path, waited_s, self.waits)
         self.say()
 
     def check(self, ledger: Ledger) -> None:
         """While one stands, whether the lock is gone (a write begun and rolled back, no wait)."""
         if self.problem and ledger.takes_writes():
             self.problem = ""
-            log.info("receiver: the ledger %s takes writes again", self.path)
+            log.info("%s: the ledger %s takes writes again", self.who, self.path)

@@ -35,9 +35,10 @@ from quickcam.common.curve import server_keys
 from quickcam.common.durable import move_aside
 from quickcam.common.endpoint import is_loopback_endpoint
 from quickcam.common.health import written_stamp
+from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler, only_allowed_cameras
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
-from quickcam.uploader.ledger import Ledger
+from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Ledger
 from quickcam.uploader.ledger_locked import LedgerLocked
 from quickcam.uploader.spool import Spool
 from quickcam.uploader.status_file import STATUS_FILE_NAME, restore_detectors, write_status
@@ -96,7 +97,7 @@ class Receiver:
         self.notes: Callable[[], list[str]] = list  # what a person should know, no fault (tokens.env changed)
         self.pause_reason = ""  # why credit is refused now (the spool full, its disk low): '' while accepting
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
-        self.ledger_locked = LedgerLocked(self.ledger_path, self.counters, lambda: None)  # serve() gives it its say
+        self.ledger_locked = self._ledger_locked(lambda: None)  # serve() gives it its say
         self._socket_trouble = ""  # why the ipc socket's file, deleted under us, cannot be made again (said once)
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
@@ -153,8 +154,9 @@ class Receiver:
         sock = self._sock
         assert sock is not None and self._monitor is not None
         ledger = Ledger(self.ledger_path)
-        self.ledger_locked = LedgerLocked(self.ledger_path, self.counters, lambda: self._write_status(ledger))
+        self.ledger_locked = self._ledger_locked(lambda: self._write_status(ledger))
         ledger.on_locked = self.ledger_locked.waiting
+        ledger.lock_wait_s = LOCKED_SAY_AFTER_S  # one slice, then nack busy: the detectors hear from us meanwhile
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
@@ -183,6 +185,11 @@ class Receiver:
             self._write_status(ledger, running=False)
             ledger.close()
             self._close()
+
+    def _ledger_locked(self, say: Callable[[], None]) -> LedgerLocked:
+        """Another program's lock on the ledger, as this thread meets it: no credit and items nacked busy meanwhile."""
+        return LedgerLocked(self.ledger_path, "receiver", "no footage is accepted and new footage waits in the "
+                            "detectors' outboxes", say, self.counters)
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -290,14 +297,16 @@ class Receiver:
         log.error("receiver: %s", self.ledger_problem)
 
     def _credit(self, sock: zmq.Socket, peer: bytes, *, leaving: bool = False) -> None:
-        problem = self.ledger_problem or self.spool.room_problem()
+        fault = self.ledger_problem or self.ledger_locked.problem  # the status file's fault, said already
+        problem = fault or self.spool.room_problem()
         if problem:
-            if self.counters["paused"] == 0 or self.counters["paused"] % 30 == 0:
+            if not self.ledger_locked.problem and (self.counters["paused"] == 0 or self.counters["paused"] % 30 == 0):
                 log.warning("receiver: not accepting footage: %s", problem)
             self.counters["paused"] += 1
-            self.pause_reason = "" if self.ledger_problem else problem  # a ledger problem is the fault already
+            self.pause_reason = "" if fault else problem
+            reason = error_text(problem, protocol.MAX_NACK_TEXT)  # a long folder's name broke the credit's limit
             self._reply(sock, peer, protocol.make_header(
-                "credit", messages=0, bytes=0, reason=problem, max_payload=self.max_payload), leaving=leaving)
+                "credit", messages=0, bytes=0, reason=reason, max_payload=self.max_payload), leaving=leaving)
             return
         if self.counters["paused"]:
             log.info("receiver: accepting footage again")
@@ -398,7 +407,8 @@ class Receiver:
                    else f"key {public_key} is no longer in the allow-list")
             self._nack(sock, peer, item_id, "not_allowed", why)
             return
-        outcome = self.items.store(ledger, header, payload, public_key, self.ledger_problem)
+        outcome = self.items.store(ledger, header, payload, public_key,
+                                   self.ledger_problem or self.ledger_locked.problem)
         if outcome.code == DUPLICATE:
             self.counters["duplicates"] += 1
             self._reply(sock, peer, protocol.make_header("ack", ref=item_id, duplicate=True))

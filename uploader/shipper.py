@@ -30,6 +30,7 @@ from pathlib import Path
 from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.backends import Backend, PermanentError
 from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.ledger_locked import LedgerLocked
 from quickcam.uploader.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class Shipper:
         self.failing_after_s = failing_after_s
         self.fault = ""  # why no upload can proceed at all (the ledger cannot be written); "" normally
         self._fault_wait = 0.0
+        # Another program's lock on the ledger: the shipper's writes wait on for it, said after a few seconds
+        # (the receiver writes the status file each second, this problem in it as a fault: uploader/app.py).
+        self.ledger_locked = LedgerLocked(ledger_path, "shipper", "uploads wait", lambda: None)
 
     def backoff(self, attempts: int) -> float:
         return min(self.retry_max_s, self.retry_base_s * 2 ** min(attempts, 16)) * random.uniform(0.5, 1.0)
@@ -65,12 +69,15 @@ class Shipper:
 
     def run(self) -> None:
         ledger = Ledger(self.ledger_path)
+        ledger.on_locked = self.ledger_locked.waiting
+        ledger.lock_wait_s = float("inf")  # an upload's outcome waits to be written: never uploaded twice for it
         try:
             self._restore_streaks(ledger)
             while not self.stop_event.is_set():
                 try:
                     worked = self.run_once(ledger)
                     wait = None if worked else ledger.next_due_in()
+                    self.ledger_locked.check(ledger)
                 except Exception as exc:  # the ledger's disk full or failing, or a bug: wait, never end the thread
                     self._failing(exc)
                     continue

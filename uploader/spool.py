@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from quickcam.common.cryptofile import Context, CryptoFileError, encrypt, read_header
@@ -36,6 +37,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.damaged = root / "damaged"
         self.largest = 0  # bytes of the largest file stored since start: what the next one may need
+        self._making = threading.Lock()  # the receiver and the main loop (uploader/app.py) both look
         root.mkdir(parents=True, exist_ok=True)
         for part in root.glob("*.part"):
             log.warning("spool: removing incomplete %s left by a crash", part.name)
@@ -46,12 +48,18 @@ class Spool:
 
         What it held is gone (the shipper marks those uploads failed: "spool file is
         missing", in ``quickcam status``); what arrives from now on must still be
-        stored, not refused until a restart. One error line per deletion.
+        stored, not refused until a restart. One error line per deletion. Looked at
+        by the uploader's main loop too (each 0.2 s, before it takes the spool's lock
+        again): made only at the next item or credit, the folder stood without its
+        lock meanwhile, a second uploader free to take it.
         """
         if self.root.is_dir():
             return
-        aside = move_aside(self.root) if os.path.lexists(self.root) else None  # a file made in its place: kept
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with self._making:
+            if self.root.is_dir():
+                return  # the other thread made it meanwhile
+            aside = move_aside(self.root) if os.path.lexists(self.root) else None  # a file made in its place: kept
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         log.error("spool: the folder %s was deleted while the uploader ran; made it again%s (the encrypted files "
                   "waiting in it for upload went with it: quickcam status lists them as failed); footage is "
                   "stored again. Do not delete the spool of a running uploader: stop it first", self.root,

@@ -152,6 +152,18 @@ def test_unknown_fields_are_kept_but_ignored() -> None:
     assert decoded.header["x_new"] == {"a": 1, "b": 2}
 
 
+@pytest.mark.parametrize("unknown", [None, [1, None], {"deep": {"x": None}}, b"bytes"])
+def test_the_encoder_refuses_nil_and_binary_inside_unknown_fields_as_the_native_one_does(unknown: Any) -> None:
+    # Before, Python sent them (nil is never used, docs/protocol.md section 3; no field is binary) where the
+    # native encoder refused: one outbox header, sent by one detector and set aside by the other.
+    header = protocol.make_header("status", cameras={}, outbox_depth=0, x_new=unknown)
+    with pytest.raises(protocol.ProtocolError, match="cannot encode a (nil|binary)") as refused:
+        protocol.encode(protocol.Message(header))
+    assert refused.value.code == "wrong_type"
+    received = protocol.decode([protocol.PROTOCOL_FRAME, msgpack.packb(header, use_bin_type=True)])
+    assert received.header["x_new"] == unknown  # a receiver ignores an unknown field, whatever it holds
+
+
 def test_the_encoder_refuses_a_header_that_breaks_the_spec() -> None:
     with pytest.raises(protocol.ProtocolError, match="missing_field"):
         protocol.encode(protocol.Message(protocol.make_header("status", cameras={})))

@@ -99,3 +99,21 @@ def test_a_state_folder_deleted_under_the_uploader_is_locked_again(tmp_path: Pat
             f"quickcam: the state folder state is in use by another uploader (pid {first}"), second.stderr[-3000:]
     finally:
         pipe.close()
+
+
+def test_a_spool_deleted_under_an_uploader_with_no_detector_is_made_and_locked_again_at_once(tmp_path: Path) -> None:
+    # `rm -rf spool/` with no detector connected: before, the folder was made again (and its lock taken again)
+    # only at the next item or credit, so a second uploader on that spool (its own state folder and endpoint)
+    # started beside the first meanwhile, for as long as no detector came.
+    pipe = Pipeline(tmp_path)
+    try:
+        first = pipe.start_uploader_listening().pid
+        shutil.rmtree(tmp_path / "spool")
+        assert pipe.wait_for("uploader", "took it again", 10), pipe.output("uploader")[-3000:]
+        assert "spool: the folder spool was deleted while the uploader ran; made it again" in pipe.output("uploader")
+        second = _uploader(pipe, QUICKCAM_UPLOADER__STATE_DIR="state2", QUICKCAM_LINK__ALLOW_PLAIN_TCP="true",
+                           QUICKCAM_LINK__ENDPOINT=f"tcp://127.0.0.1:{free_port()}")
+        assert second.returncode == 2 and second.stderr.splitlines()[-1].startswith(
+            f"quickcam: the spool spool is in use by another uploader (pid {first}"), second.stderr[-3000:]
+    finally:
+        pipe.close()

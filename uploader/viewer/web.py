@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,9 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
         summary = viewer.summary(event)
         end_ms = event.start_ms + round(summary.duration_s * 1000)
         keys = sorted(f"{mode} {key_id}" for mode, key_id in event.key_ids)
-        return render("event.html", event=event, footage=footage, start=when(event.start_ms),
+        seqs = Counter(snap.opened.item.seq for snap in footage.snapshots)
+        shared = {seq for seq, count in seqs.items() if count > 1}  # linked as SEQ-ID.jpg, each its own picture
+        return render("event.html", event=event, footage=footage, shared=shared, start=when(event.start_ms),
                       end=when(end_ms) if summary.duration_s else "?", keys=keys,
                       faces=max((s.faces for s in footage.snapshots), default=0),
                       banners=_key_banners(viewer, [event]))
@@ -118,8 +121,9 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
         if isinstance(event, Response):
             return event
         seq = request.path_params["seq"]
+        item = request.path_params.get("item")  # SEQ-ID.jpg: one of the snapshots that share a seq; SEQ.jpg: the first
         for snap in viewer.event_footage(event).snapshots:
-            if snap.opened.item.seq == seq:
+            if snap.opened.item.seq == seq and item in (None, snap.opened.item.item_id):
                 if snap.drawn is None:
                     return PlainTextResponse(f"not shown: {snap.opened.problem}", status_code=422)
                 return Response(snap.drawn, media_type="image/jpeg")
@@ -171,6 +175,7 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
         Route(event_path + "/video.mp4", video),
         Route(event_path + "/thumb.jpg", thumbnail),
         Route(event_path + "/snapshot/{seq:int}.jpg", snapshot),
+        Route(event_path + "/snapshot/{seq:int}-{item}.jpg", snapshot),
         Route(event_path + "/download.mp4", lambda r: video(_with(r, download=True))),
         Route(event_path + "/download.zip", download_zip),
         Route("/login", login_form, methods=["GET"]),

@@ -131,7 +131,8 @@ bool UploaderLink::stop(double drain_s, double join_s) {
 LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
-            error_cleared_at_, status_headers_.bad_status(), malformed_, unreadable_count_, hello_refused_};
+            error_cleared_at_, status_headers_.bad_status(), malformed_, unreadable_count_, hello_refused_,
+            rejected_};
 }
 
 void UploaderLink::fail(const std::string& error) {
@@ -439,7 +440,8 @@ void UploaderLink::heartbeat(double now) {
 
 Value UploaderLink::status_header(bool stopping) {
     auto [items, bytes] = outbox_.depth();
-    return status_headers_.build(items, bytes, refused_, stopping);  // always encodes (status_header.hpp)
+    // refused: the link's and those set aside at start, as the status file's outbox.refused (main.cpp)
+    return status_headers_.build(items, bytes, refused_ + outbox_.set_aside(), stopping);  // always encodes
 }
 
 // Never the capability "probe": that is `quickcam doctor`'s, and the uploader would not track us.
@@ -597,7 +599,7 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         ++acked_;
     } else if (type == "nack") {
         const std::string& ref = h.at("ref").s;
-        if (ref == hello_id_ || (ref.empty() && !connected_))  // before credit: only hellos went
+        if (!ref.empty() && ref == hello_id_)  // an empty ref names no message: it is counted as rejected
             hello_refused(h.at("code").s + ": " + h.at("text").s);
         else
             on_nack(h, now);
@@ -607,9 +609,12 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
 void UploaderLink::on_nack(const Value& h, double now) {
     const std::string& ref = h.at("ref").s;
     std::string error = h.at("code").s + ": " + h.at("text").s;
-    if (!outbox_.holds(ref)) {
+    if (!outbox_.holds(ref)) {  // a status, or a message whose id the uploader could not read (ref "")
+        ++rejected_;
         fail(error);
-        log::error("link: uploader rejected a message of ours (", error, ")");
+        if (rejected_ % 100 == 1)  // the first, then one line a hundred (a hello nacked at every heartbeat)
+            log::error("link: uploader rejected a message of ours (", error, "); ", rejected_,
+                       " so far (quickcam status counts them)");
         return;
     }
     fail(ref + ": " + error);

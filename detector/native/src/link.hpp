@@ -35,6 +35,7 @@ struct LinkStatus {
     int64_t malformed = 0;         // messages from the uploader that did not decode, ignored
     int64_t unreadable = 0;        // outbox items the disk refused to read (once a streak), skipped for now
     int64_t hello_refused = 0;     // hellos the uploader refused (or the protocol's own check would have)
+    int64_t rejected = 0;          // nacks of messages not in the outbox (a status; one whose id it could not read)
 };
 
 // An outbox item whose last read failed (EIO, EACCES): when to try it again (monotonic), the pause after that.
@@ -106,7 +107,7 @@ private:
     int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0, unreadable_count_ = 0;
     std::map<std::string, Unreadable> unreadable_;  // items skipped for now: the disk refused to read them
     bool auth_refused_ = false, handshake_failing_ = false;
-    int64_t hello_refused_ = 0;
+    int64_t hello_refused_ = 0, rejected_ = 0;
     bool hello_refusing_ = false;  // a hello refused and no credit since: the last error stands
     std::string hello_id_;         // the last hello's id: a nack of it is a refused hello, not an item's
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet

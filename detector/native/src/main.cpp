@@ -235,6 +235,7 @@ int run(const qc::Config& config, double seconds) {
                                  {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
                                  {"unreadable", Value::integer(ls.unreadable)},
                                  {"hello_refused", Value::integer(ls.hello_refused)},
+                                 {"rejected", Value::integer(ls.rejected)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
                                  {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
@@ -283,6 +284,7 @@ int run(const qc::Config& config, double seconds) {
     // every kChangePollS between two writes (detector/status_file.py's _wait_for_change).
     auto changes = [&] {
         std::string all = link.status().connected ? "1" : "0";
+        all += outbox.intact() ? "1" : "0";  // a deleted outbox made and locked again within kChangePollS
         for (auto& p : pipelines) all += '\n' + p->changes();
         return all;
     };

@@ -142,6 +142,16 @@ void Outbox::ensure_folders() {
     keep_lock();
 }
 
+bool Outbox::intact() {
+    std::error_code ec;
+    if (!fs::is_directory(root_, ec) || !fs::is_directory(staging_, ec) || !fs::is_directory(refused_, ec)) return false;
+    if (lock_fd_ < 0) return true;
+    std::lock_guard<std::mutex> lock(lock_mutex_);
+    struct stat on_disk {}, ours {};
+    return ::stat((root_ + "/.lock").c_str(), &on_disk) == 0 && ::fstat(lock_fd_, &ours) == 0 &&
+           on_disk.st_dev == ours.st_dev && on_disk.st_ino == ours.st_ino;
+}
+
 void Outbox::keep_lock() {
     // The lock file deleted (with the folder, or alone) locks nothing: a second detector started then took
     // this outbox beside this one (common/folder_lock.py's FolderLock.keep). Taken again; one line.

@@ -35,6 +35,9 @@ public:
     // ensure_folders): the items that went with them are forgotten, one error line, recording goes on;
     // the lock is taken again.
     void ensure_folders();
+    // Its folders and lock as made (a few stats): the status thread looks four times a second and calls
+    // ensure_folders at once when not (detector/outbox.py's intact).
+    bool intact();
     // Take a fully written staging file as the payload of `header` (fsync, rename, header last).
     void commit_file(const Value& header, const std::string& staged);
     void commit_bytes(const Value& header, const std::string& payload);

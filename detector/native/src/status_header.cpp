@@ -77,7 +77,7 @@ std::string repr(const Value& v) {
 
 std::string show(const Value& v) { return cut(repr(v), 40); }
 
-// Data the receiver's shape check takes: text keys, 64-bit ints, finite nesting.
+// Data the encoder writes and the receiver's shape check takes: text keys, 64-bit ints, finite nesting, no nil.
 bool plain(const Value& v, int depth) {
     switch (v.kind) {
         case Kind::Bool: case Kind::Int: case Kind::Float: case Kind::Str: return true;
@@ -89,7 +89,7 @@ bool plain(const Value& v, int depth) {
             if (depth >= kPlainDepth) return false;
             for (const auto& [k, x] : v.m) if (!plain(x, depth + 1)) return false;
             return true;
-        default: return v.s == "nil";  // a Big int, bin or ext is not plain
+        default: return false;  // nil (never sent: docs/protocol.md section 3), a Big int, bin or ext
     }
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import zipfile
 from pathlib import Path
 
@@ -17,8 +18,8 @@ from quickcam.uploader.viewer.security import COOKIE
 from quickcam.uploader.viewer.state import Viewer
 from quickcam.uploader.viewer.web import build_app
 from tests.conftest import REPO
-from tests.uploader.viewer.conftest import PASSWORD
-from tests.uploader.viewer.footage_store import StoredEventFixture
+from tests.uploader.viewer.conftest import PASSWORD, T0
+from tests.uploader.viewer.footage_store import StoredEventFixture, add_event, make_jpeg, new_id, put_file
 
 
 def test_nothing_is_served_without_a_login(anonymous: TestClient, store: dict[str, StoredEventFixture]) -> None:
@@ -212,3 +213,23 @@ def test_a_file_the_back_end_fails_to_deliver_is_asked_for_again(client: TestCli
     assert "DAMAGED" not in page
     with av.open(io.BytesIO(client.get(event.url + "/video.mp4").content)) as video:
         assert sum(1 for _ in video.decode(video=0)) == 20
+
+
+def test_snapshots_that_share_a_seq_each_have_their_own_url(client: TestClient, tmp_path: Path,
+                                                            store_key: SymmetricKey) -> None:
+    # A detector that omits seq: every snapshot of the event is seq 0. Before, /snapshot/0.jpg was the only URL and
+    # the page showed the first picture for each of them; /snapshot/0.jpg still answers the first (docs/viewer.md).
+    start = T0 + 90_000
+    event = add_event(tmp_path / "storage", store_key, start, [], [])
+    pictures = [make_jpeg(40), make_jpeg(200)]
+    ids = [new_id(start + n) for n in range(2)]
+    for item_id, jpeg in zip(ids, pictures, strict=True):
+        put_file(tmp_path / "storage", event.camera, event.day, event.event_id, "snapshot", 0, item_id, jpeg,
+                 store_key, start, "image/jpeg")
+    page = client.get(event.url).text
+    sources = re.findall(r'<img src="([^"]+/snapshot/[^"]+)"', page)
+    assert sorted(sources) == sorted(f"{event.url}/snapshot/0-{item_id}.jpg" for item_id in ids), sources
+    images = [client.get(source) for source in sources]
+    assert all(r.status_code == 200 and r.content.startswith(b"\xff\xd8") for r in images), images
+    assert images[0].content != images[1].content  # each its own picture
+    assert client.get(event.url + "/snapshot/0.jpg").content in {r.content for r in images}  # the old URL still works
