@@ -1,0 +1,156 @@
+"""The native detector's ``idle_keyframes_only`` and ``event_keyframes_only`` (docs/benchmarks.md section 12d), as
+``tests/detector/test_event_keyframes.py`` and ``test_fast_decode.py`` hold the Python detector to.
+
+Real H.264 files played as live cameras (``realtime = true``) by the real binary, each beside the same file without
+the option, at once. What is decoded is the camera's status ``frames`` (the pictures handed to detection); what is
+recorded, the segments the uploader's stand-in kept. Before, the native detector only warned the options and
+decoded every frame (``frames`` was the file's every frame with them on).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from quickcam.detector.sources import Walk
+from tests.fakes.h264 import write_h264
+from tests.test_native_passthrough import KeepingPeer, _packets, _playable, record_with
+
+FPS = 15.0
+GOP = 15  # frames: a keyframe every second
+PACED = f'source = "file"\nrealtime = true\nfps = {FPS:g}'
+Run = tuple[list[tuple[dict, Path]], str, dict]
+
+
+def _run(root: Path, video: Path, settings: str, source: str = PACED) -> Run:
+    segments, log, camera, _ = record_with(root, video, settings, 40, source, KeepingPeer)
+    return segments, log, camera
+
+
+def _side_by_side(tmp_path: Path, video: Path, option: str, settings: str = "") -> dict[bool, Run]:
+    """The file played as a live camera twice at once: with ``option = true`` (True) and without (False)."""
+    with ThreadPoolExecutor(2) as pool:
+        runs = {on: pool.submit(_run, tmp_path / f"run-{on}", video, (f"{option} = true\n" if on else "") + settings)
+                for on in (True, False)}
+        return {on: run.result() for on, run in runs.items()}
+
+
+def _contiguous_source_run(segments: list[tuple[dict, Path]], source: list[bytes]) -> tuple[int, int]:
+    """The recorded packets are the file's own, one contiguous run of them from a keyframe: (first, end) indexes."""
+    recorded = [packet for _, path in segments for packet in _packets(path)]
+    first = source.index(recorded[0])
+    assert recorded == source[first:first + len(recorded)], "a packet was lost, added or changed"
+    return first, first + len(recorded)
+
+
+@pytest.mark.realtime
+def test_idle_keyframes_only_decodes_keyframes_while_nothing_moves_and_records_the_cameras_every_packet(
+        tmp_path: Path) -> None:
+    """Quiet for 3 s, a walker from 3.5 s to 5.5 s, quiet again to 8 s. While nothing moves only keyframes are
+    decoded; motion on a keyframe brings every frame back until the event is over; the event's segments are a
+    contiguous run of the file's own packets (those never decoded included), playable, covering the walk."""
+    frames = 120
+    video = write_h264(tmp_path / "walk.mp4", frames / FPS, FPS, GOP / FPS, walks=(Walk(3.5, 5.5),))
+    runs = _side_by_side(tmp_path, video, "idle_keyframes_only")
+    decoded = {on: camera["frames"] for on, (_, _, camera) in runs.items()}
+    assert decoded[False] == frames
+    segments, log, camera = runs[True]
+    assert camera["events"] == 1 and camera["recorder"] == "passthrough", camera
+    assert "camera cam0: decoding keyframes only while idle" in log, log
+    # 3 keyframes before the walker, then every frame from the keyframe that shows it to the event's end (its
+    # post-roll, 1 s after the walker leaves at 5.5 s), then keyframes again: about 8 + 45 pictures, not 120
+    assert 20 < decoded[True] < 75, decoded
+    _playable(segments, slack_ms=20)  # paced: each frame timed when it is read
+    first, end = _contiguous_source_run(segments, _packets(video))
+    assert first % GOP == 0 and first <= 3.5 * FPS and end >= 5.5 * FPS, (first, end)
+
+
+@pytest.mark.realtime
+def test_event_keyframes_only_decodes_keyframes_after_the_onsets_gop_and_records_the_same_bytes(
+        tmp_path: Path) -> None:
+    """A walker from 1 s to past the file's end (6 s; motion on every keyframe), post-roll 0.5 s, shorter than
+    the GOP. With the option every frame is decoded until the onset's GOP ends, then keyframes only; the event runs
+    to the end as without it (one event), and its segments are the same bytes, the packets after the last
+    keyframe (read, never decoded: the file ends in the middle of that GOP) included."""
+    frames = 90
+    video = write_h264(tmp_path / "walk.mp4", frames / FPS, FPS, GOP / FPS, walks=(Walk(1.0, 9.0),))
+    runs = _side_by_side(tmp_path, video, "event_keyframes_only", "[camera.recording]\npost_roll_s = 0.5\n")
+    decoded = {on: camera["frames"] for on, (_, _, camera) in runs.items()}
+    assert decoded[False] == frames
+    for on, (_, _, camera) in runs.items():
+        assert camera["events"] == 1, f"event_keyframes_only={on}: the event ended while the walker was there"
+    segments = {on: segments for on, (segments, _, _) in runs.items()}
+    # the same packets, the file's own (where segments are cut follows the paced reads' timing, in both runs)
+    recorded = {on: [packet for _, path in segments[on] for packet in _packets(path)] for on in (True, False)}
+    assert recorded[True] == recorded[False] == _packets(video)
+    _playable(segments[True], slack_ms=20)
+    assert sum(h["frames"] for h, _ in segments[True]) == frames  # the pre-roll reaches the file's start
+    # the walker is seen within the first GOP after 1 s: every frame to the end of that GOP (at 2 s or 3 s), then
+    # the keyframes at 3, 4 and 5 s only
+    assert 2 * GOP + 3 <= decoded[True] <= 3 * GOP + 2, decoded
+
+
+@pytest.mark.parametrize(("source", "settings", "why"), [
+    ('source = "file"\nrealtime = false', "", "a file analysed as fast as possible (realtime = false) would run "
+                                             "ahead of detection"),
+    (PACED, 'record = "reencode"\n', "the camera is re-encoded"),
+])
+def test_where_keyframes_only_cannot_apply_one_line_says_it_is_ignored_and_why(
+        tmp_path: Path, source: str, settings: str, why: str) -> None:
+    frames = 30
+    video = write_h264(tmp_path / "walk.mp4", frames / FPS, FPS, GOP / FPS)
+    _, log, camera = _run(tmp_path / "run", video, settings + "idle_keyframes_only = true\n"
+                          "event_keyframes_only = true\n", source)
+    lines = [line for line in log.splitlines() if "idle_keyframes_only and event_keyframes_only ignored" in line]
+    assert len(lines) == 1 and why in lines[0] and "every frame is decoded" in lines[0], log
+    assert camera["frames"] == frames
+
+
+@pytest.mark.realtime
+def test_event_keyframes_only_a_quiet_keyframe_counts_the_post_roll_from_just_before_itself(tmp_path: Path) -> None:
+    """The walker leaves just before the keyframe at 4 s; post-roll 0.5 s, keyframes 1 s apart. Counted from the
+    last look with motion (3 s), the event would end at the quiet keyframe (4 s), before the post-roll every frame
+    gives: with the option it ends a post-roll after that keyframe (every frame looked at again from it), never
+    before the event without it, at most a GOP after."""
+    video = write_h264(tmp_path / "walk.mp4", 6.0, FPS, GOP / FPS, walks=(Walk(0.5, 3.7),))
+    runs = _side_by_side(tmp_path, video, "event_keyframes_only", "[camera.recording]\npost_roll_s = 0.5\n")
+    ends = {}
+    for on, (segments, _, camera) in runs.items():
+        assert segments and segments[-1][0]["final"] and camera["events"] == 1, camera
+        ends[on] = segments[-1][0]["end_ms"] - segments[0][0]["start_ms"]
+    assert ends[False] - 50 <= ends[True] < ends[False] + 1000 + 100, ends  # 50 ms: a paced read's jitter
+    assert runs[True][2]["frames"] < runs[False][2]["frames"] - GOP // 2  # keyframes only while it was seen
+
+
+@pytest.mark.realtime
+def test_in_the_dark_every_frame_is_decoded_and_in_daylight_only_keyframes_while_the_walker_is_seen(
+        tmp_path: Path) -> None:
+    """At night a person is a few gray levels, found by averaging frames: every frame is decoded, event or not; the
+    same walk in daylight is decoded at keyframes while nothing moves and while the event's keyframes show it."""
+    frames = 60
+    options = "idle_keyframes_only = true\nevent_keyframes_only = true\n[camera.recording]\npost_roll_s = 0.5\n"
+    clips = {light: write_h264(tmp_path / f"walk-{light}.mp4", frames / FPS, FPS, GOP / FPS, walks=(Walk(0.5, 6.0),),
+                               bitrate=600_000, light=light) for light in (0.06, 1.0)}
+    with ThreadPoolExecutor(2) as pool:
+        runs = {light: pool.submit(_run, tmp_path / f"run-{light}", video, options) for light, video in clips.items()}
+        night, day = (runs[light].result()[2] for light in (0.06, 1.0))
+    assert night["dark"] and night["events"] >= 1 and night["frames"] == frames, night
+    assert not day["dark"] and day["events"] >= 1 and day["frames"] < frames - GOP, day
+
+
+@pytest.mark.realtime
+def test_with_a_detect_path_the_substream_is_decoded_at_keyframes_while_idle_and_paths_packets_recorded(
+        tmp_path: Path) -> None:
+    frames = 120
+    main = write_h264(tmp_path / "main.mp4", frames / FPS, FPS, GOP / FPS, width=640, height=480, walks=(),
+                      bitrate=400_000)
+    sub = write_h264(tmp_path / "sub.mp4", frames / FPS, FPS, GOP / FPS, walks=(Walk(3.5, 5.5),))
+    segments, log, camera = _run(tmp_path / "run", main, f'detect_path = "{sub}"\nidle_keyframes_only = true\n')
+    assert "camera cam0: decoding keyframes only while idle (the detection stream" in log, log
+    assert camera["events"] == 1 and camera["recorder"] == "passthrough", camera
+    assert 20 < camera["frames"] < 75, camera  # not the substream's 120
+    _playable(segments, slack_ms=20)
+    first, end = _contiguous_source_run(segments, _packets(main))  # path's own packets, at path's size
+    assert first % GOP == 0 and first <= 3.5 * FPS and end >= 5.5 * FPS, (first, end)
