@@ -36,7 +36,7 @@ class SnapshotKeeper(KeepingPeer):
         return super().answer(peer, message)
 
 
-def _as_snapshot(path: Path, fast: bool, quality: int) -> list[np.ndarray]:
+def as_snapshot(path: Path, fast: bool, quality: int) -> list[np.ndarray]:
     """Each frame of ``path`` decoded (without deblocking when ``fast``), made a JPEG as the native snapshot is
     (I420 to BGR by OpenCV, then JPEG at ``quality``), decoded again."""
     pictures = []
@@ -62,7 +62,7 @@ def test_fast_decode_says_so_and_every_snapshot_is_its_frame_decoded_in_full(tmp
     assert "camera cam0: fast decoding for detection (snapshots decoded in full)" in log, log
     assert segments and peer.snapshots
     start_ms = segments[0][0]["start_ms"]  # the pre-roll reaches the file's first frame
-    full, cheap = _as_snapshot(video, False, 85), _as_snapshot(video, True, 85)  # snapshot_quality
+    full, cheap = as_snapshot(video, False, 85), as_snapshot(video, True, 85)  # snapshot_quality
     compared = 0
     for head, payload in peer.snapshots:
         index = round((head["time_ms"] - start_ms) * FPS / 1000)

@@ -269,6 +269,7 @@ void AvSource::hand_packets(Frame& frame, int64_t shown) {
     mode_ = "reencode";
     own_mode_ = mode_, own_why_ = "no keyframe for more than max_gop_s";
     if (gate_ || full_) {  // every frame is re-encoded from now on: each must be decoded, in full
+        if (gate_) gate_->catch_up(decoder_);  // the GOP so far: the references of the frames to come
         gate_.reset(), full_.reset();
         decoder_->skip_loop_filter = AVDISCARD_DEFAULT;
         log::info("camera ", config_.id, ": decoding every frame in full from now on (re-encoded)");

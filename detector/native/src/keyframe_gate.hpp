@@ -31,11 +31,12 @@ public:
     // True when `packet` is not decoded now (kept for a catch-up); decodes the GOP's skipped packets into `decoder`
     // first when every frame is wanted again in the middle of it.
     bool skip(const AVPacket* packet, bool keyframe, AVCodecContext* decoder);
+    // Decodes the packets skipped so far (pictures dropped): the decoder is then where every frame would have left it.
+    void catch_up(AVCodecContext* decoder);
     void clear();  // a new timeline (a reopen, a looped file's next pass): the packets kept decode no more
     int64_t skipped() const { return skipped_total_; }
 
 private:
-    void catch_up(AVCodecContext* decoder);
 
     std::function<bool()> wanted_;
     std::function<void()> damaged_;
