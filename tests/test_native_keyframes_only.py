@@ -182,3 +182,27 @@ def test_keyframes_that_stop_coming_bring_every_frame_back_decoded_right_and_a_l
     # one of the file's own pictures, through the same JPEG: equal (0.0); decoded without the skipped references
     # (a build that dropped them) it was 0.095 off, the static background's small drift
     assert nearest < 0.02, nearest
+
+
+@pytest.mark.realtime
+def test_a_stream_lost_in_the_middle_of_a_gop_records_its_packets_never_decoded_to_its_last(tmp_path: Path) -> None:
+    """An RTSP camera (GStreamer's server): a walker from 2.5 s to past the clip's end at 127 frames, keyframes every
+    15; with event_keyframes_only the 6 packets after the last keyframe (120) are read, never decoded, when the
+    stream ends (lost). The event ends at the last of them: from its first keyframe to frame 126, so its frame
+    count is 7 past a multiple of 15 (ended at the last keyframe, it would be 1)."""
+    from tests.detector.test_passthrough_rtsp import serving
+
+    frames = 127
+    video = write_h264(tmp_path / "camera.mp4", frames / FPS, FPS, GOP / FPS, walks=(Walk(2.5, 20.0),),
+                       bitrate=300_000)
+    with serving(video) as (url, _server):
+        segments, log, camera, _ = record_with(
+            tmp_path / "run", url, "event_keyframes_only = true\n", frames / FPS + 4,
+            f'source = "stream"\nfps = {FPS:g}\nwidth = 320\nheight = 240', KeepingPeer)
+    assert "camera cam0: decoding keyframes only while an event records" in log, log
+    first_event = segments[0][0]["event"]
+    recorded = [(head, path) for head, path in segments if head["event"] == first_event]
+    assert recorded[-1][0]["final"], recorded
+    count = sum(head["frames"] for head, _ in recorded)
+    assert count % GOP == frames % GOP and count >= (frames / FPS - 2.5) * FPS, (count, log)
+    assert camera["frames"] < frames + 2 * GOP, camera  # the first pass decoded at keyframes after its onset's GOP
