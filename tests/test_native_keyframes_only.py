@@ -206,3 +206,22 @@ def test_a_stream_lost_in_the_middle_of_a_gop_records_its_packets_never_decoded_
     count = sum(head["frames"] for head, _ in recorded)
     assert count % GOP == frames % GOP and count >= (frames / FPS - 2.5) * FPS, (count, log)
     assert camera["frames"] < frames + 2 * GOP, camera  # the first pass decoded at keyframes after its onset's GOP
+
+
+@pytest.mark.realtime
+def test_a_substream_whose_keyframes_stop_coming_is_decoded_in_full_again_and_a_later_walker_is_seen(
+        tmp_path: Path) -> None:
+    """With a detect_path, keyframes only on the substream: its keyframes stop after 2 s. Past max_gop_s without
+    one every frame is decoded again (said once), the skipped references first; keyframes only for ever would
+    leave the camera blind to the walker from 5.5 s (no event, the status still ok)."""
+    frames = 120
+    main = write_h264(tmp_path / "main.mp4", frames / FPS, FPS, GOP / FPS, width=640, height=480, walks=(),
+                      bitrate=400_000)
+    sub = write_h264(tmp_path / "sub.mp4", frames / FPS, FPS, walks=(Walk(5.5, 7.5),), keyframes=(0, 15, 30))
+    segments, log, camera = _run(tmp_path / "run", main, f'detect_path = "{sub}"\nidle_keyframes_only = true\n'
+                                 "max_gop_s = 2\n")
+    assert log.count("camera cam0: no keyframe for more than max_gop_s = 2 s while decoding keyframes only; "
+                     "decoding every frame from now on") == 1, log
+    # every frame until path has opened (its pictures may be the footage), keyframes, none for 2 s, then every one
+    assert camera["events"] == 1 and 50 < camera["frames"] < 100, camera
+    _playable(segments, slack_ms=20)

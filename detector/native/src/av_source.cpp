@@ -423,6 +423,14 @@ bool AvSource::decode_next() {
             if (gate_ && gate_->skip(packet_, (packet_->flags & AV_PKT_FLAG_KEY) != 0, decoder_)) {
                 undecoded_pts_ = packet_->pts != AV_NOPTS_VALUE ? packet_->pts : packet_->dts;
                 undecoded_ = true;  // handed on as it is (read): recorded, not analysed
+                // A substream's keyframes that stop coming (a recorded stream's give up passthrough: hand_packets)
+                if (role_ == Role::Detect && gate_->held() > size_t(std::lround(config_.max_gop_s * fps))) {
+                    gate_->catch_up(decoder_);  // the references of the frames to come; this one's picture dropped
+                    gate_.reset();
+                    log::warning("camera ", config_.id, ": no keyframe for more than max_gop_s = ",
+                                 number_text(config_.max_gop_s), " s while decoding keyframes only; decoding every "
+                                 "frame from now on (set the camera's keyframe interval lower)");
+                }
                 av_packet_unref(packet_);
                 return true;
             }

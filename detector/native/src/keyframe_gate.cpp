@@ -34,7 +34,6 @@ bool KeyframeGate::skip(const AVPacket* packet, bool keyframe, AVCodecContext* d
             return false;
         }
         held_.push_back(kept);
-        ++skipped_total_;
         return true;
     }
     catch_up(decoder);  // motion: this GOP's references first, then every frame from this packet on

@@ -34,7 +34,7 @@ public:
     // Decodes the packets skipped so far (pictures dropped): the decoder is then where every frame would have left it.
     void catch_up(AVCodecContext* decoder);
     void clear();  // a new timeline (a reopen, a looped file's next pass): the packets kept decode no more
-    int64_t skipped() const { return skipped_total_; }
+    size_t held() const { return held_.size(); }  // this GOP's packets not decoded yet
 
 private:
 
@@ -43,7 +43,6 @@ private:
     bool sparse_ = false;  // this GOP: only its keyframe was decoded
     std::vector<AVPacket*> held_;  // this GOP's packets not decoded yet
     AVFrame* scratch_ = nullptr;   // the caught-up pictures, dropped
-    int64_t skipped_total_ = 0;
 };
 
 // What detection needs now (pipeline/detect.py's DetectStage.wants_every_frame), for KeyframeGate's `wanted`.
