@@ -668,10 +668,10 @@ void CameraPipeline::capture_loop() {
         }
         if (recorded_) recorded_->attach(frame, !source_->live, capturing_);  // path's packets to record, if any
         last_ns = frame.time_ns;
-        fps_window.push_back(frame.time_ns);
-        if (fps_window.size() > 30) fps_window.pop_front();
         bool dark = false;
-        if (!frame.undecoded) {  // the status counts the pictures decoded (what quickcam status shows)
+        if (!frame.undecoded) {  // the status counts the pictures decoded, and their rate (capture.py's)
+            fps_window.push_back(frame.time_ns);
+            if (fps_window.size() > 30) fps_window.pop_front();
             std::lock_guard<std::mutex> lock(stats_mutex_);
             if (stats_.state != "ok") {
                 if (stats_.state == "lost") log::info("camera ", config_.id, ": ok again");
