@@ -13,9 +13,13 @@ measure), for both detectors.
 
     .venv/bin/python -m bench.bench_native [--seconds 20] [--runs 1] [--latency-seconds 40] [--before BINARY]
     .venv/bin/python -m bench.bench_native --substream-only [--seconds 20] [--before BINARY]
+    .venv/bin/python -m bench.bench_native --keyframes-only [--seconds 12] [--runs 3] [--before BINARY]
 
 --substream-only measures 1920x1080 watched and recorded with detection on a 640x360 substream
 (``[camera] detect_path``) against detection on the 1080p stream itself, for each detector.
+
+--keyframes-only measures the native detector watching 640x480 and 1920x1080 (1 s and 2 s GOPs) with every frame
+decoded and with ``[camera] idle_keyframes_only`` (docs/benchmarks.md section 11), interleaved.
 
 --before measures a second native binary (an older build) interleaved with the current one
 in the same run, and prints the pair: an optimisation proven on a loaded, shared machine.
@@ -66,14 +70,14 @@ def native_binary() -> Path:
     return Path(lines[-1])
 
 
-def render(path: Path, width: int, height: int, walks: tuple[Walk, ...]) -> None:
+def render(path: Path, width: int, height: int, walks: tuple[Walk, ...], gop_s: float = 2.0) -> None:
     """A near-lossless H.264 clip of the demo scene, a keyframe every 2 s as a camera sends (x264's default of
     250 frames made the looping clip's only keyframe its first: a 10 s GOP no camera has)."""
     source = DemoSource(width, height, FPS, realtime=False, walks=walks, period_s=CLIP_S + 1)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=int(FPS))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "12", "preset": "veryfast", "g": str(int(2 * FPS)), "bf": "0"}
+        stream.options = {"crf": "12", "preset": "veryfast", "g": str(int(gop_s * FPS)), "bf": "0"}
         for _ in range(int(CLIP_S * FPS)):
             frame = av.VideoFrame.from_ndarray(source.read().image, format="bgr24")
             for packet in stream.encode(frame):
@@ -96,7 +100,8 @@ def decode_share(video: Path, native: Path | None = None) -> float:
 
 
 def process_cost(detector: list[str], video: Path, seconds: float, cameras: int = 1,
-                 detect_path: Path | None = None, threads: dict[str, float] | None = None) -> tuple[float, float]:
+                 detect_path: Path | None = None, threads: dict[str, float] | None = None,
+                 camera_keys: dict[str, str] | None = None) -> tuple[float, float]:
     """CPU share (% of one core) of the detector over `seconds` of steady state, and its peak RSS in MB.
 
     With ``cameras`` > 1 the detector watches that many copies of the clip ([[cameras]] entries); with
@@ -105,6 +110,7 @@ def process_cost(detector: list[str], video: Path, seconds: float, cameras: int 
     """
     with tempfile.TemporaryDirectory() as tmp:
         sub = {"QUICKCAM_CAMERA__DETECT_PATH": str(detect_path)} if detect_path else {}
+        sub.update({f"QUICKCAM_CAMERA__{key.upper()}": value for key, value in (camera_keys or {}).items()})
         env = scratch_setup(Path(tmp), QUICKCAM_CAMERA__SOURCE="file", QUICKCAM_CAMERA__PATH=str(video),
                             QUICKCAM_CAMERA__LOOP="true", QUICKCAM_LOGGING__LEVEL="WARNING", **sub)
         entries = "".join(f'[[cameras]]\nid = "cam{k}"\nsource = "file"\npath = "{video}"\nloop = true\n'
@@ -134,13 +140,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per figure (the median is shown)")
     parser.add_argument("--latency-seconds", type=float, default=40.0)
     parser.add_argument("--before", type=Path, help="an older native binary to measure beside this build")
+    parser.add_argument("--native", type=Path, help="this native binary instead of building the worktree's")
+    parser.add_argument("--keyframes-only", action="store_true",
+                        help="only the native detector watching, every frame decoded against idle_keyframes_only")
     parser.add_argument("--substream-only", action="store_true",
                         help="only 1080p with detection on a 640x360 substream against detection on 1080p")
     args = parser.parse_args()
-    native = native_binary()
+    native = args.native or native_binary()
     detectors = {"python": [QUICKCAM, "detector"], "native": [str(native)]}
     if args.before:
         detectors["before"] = [str(args.before)]
+    if args.keyframes_only:
+        keyframes_table({k: v for k, v in detectors.items() if k != "python"}, args.seconds, args.runs)
+        return
     if args.substream_only:
         substream_table(detectors, args.seconds, args.runs)
         return
@@ -263,6 +275,36 @@ def substream_table(detectors: dict[str, list[str]], seconds: float, runs: int =
         cells = [median([r.get(thread, 0.0) for r in runs_seen]) for thread in THREADS]
         other = median([sum(v for k, v in r.items() if k not in THREADS) for r in runs_seen])
         print(f"| {name} | " + " | ".join(f"{c:.2f}%" for c in cells) + f" | {other:.2f}% |")
+
+
+def keyframes_table(detectors: dict[str, list[str]], seconds: float, runs: int) -> None:
+    """Each native binary watching a quiet looping clip (paced at 15 fps, recorded by passthrough), decoding every
+    frame and with idle_keyframes_only (a binary before it warns the option and decodes every frame): medians."""
+    print(f"Machine: {machine()}; commit {commit()}\n")
+    print(f"Native detector watching a looping {CLIP_S:.0f} s quiet clip paced at {FPS:.0f} fps; {seconds:.0f} s of "
+          f"steady state, median of {runs} run(s) interleaved; CPU is % of one core.\n")
+    print("| binary | stream | GOP | every frame | idle_keyframes_only | peak RSS (every frame / keyframes) |")
+    print("|---|---|---|---|---|---|")
+    variants = {"every frame": {}, "idle_keyframes_only": {"idle_keyframes_only": "true"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for width, height in ((640, 480), (1920, 1080)):
+            for gop_s in (1.0, 2.0):
+                clip = Path(tmp, f"quiet-{width}-{gop_s:g}.mp4")
+                render(clip, width, height, (), gop_s)
+                figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+                for _ in range(runs):
+                    for name, command in detectors.items():  # interleaved: the machine's load falls on each alike
+                        for variant, keys in variants.items():
+                            figures.setdefault((name, variant), []).append(
+                                process_cost(command, clip, seconds, camera_keys=keys))
+                for name in detectors:
+                    cpu = {v: median([r[0] for r in figures[(name, v)]]) for v in variants}
+                    rss = {v: max(r[1] for r in figures[(name, v)]) for v in variants}
+                    every, keys = cpu["every frame"], cpu["idle_keyframes_only"]
+                    print(f"| {name} | {width}x{height}@{FPS:.0f} | {gop_s:g} s | {every:.2f}% | {keys:.2f}% "
+                          f"({(keys - every) / max(every, 0.01) * 100:+.0f}%) | {rss['every frame']:.0f} / "
+                          f"{rss['idle_keyframes_only']:.0f} MB |")
+                sys.stdout.flush()
 
 
 # The native detector's threads with a substream (camera.cpp, recorded_stream.cpp name them for cam0).

@@ -55,7 +55,7 @@ def _every_key() -> dict:
 
 def test_no_setting_of_the_detector_is_unknown_to_the_native_detector(tmp_path: Path) -> None:
     document = _every_key()
-    document["camera"]["event_keyframes_only"] = True  # an opt-in of passthrough's: warned, not unknown
+    document["camera"]["event_keyframes_only"] = True  # an opt-in of passthrough's: read, and printed
     (tmp_path / "quickcam.toml").write_text(tomlkit.dumps(document))
     load_config(tmp_path / "quickcam.toml", {})  # valid for the Python detector
     run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
@@ -66,7 +66,8 @@ def test_no_setting_of_the_detector_is_unknown_to_the_native_detector(tmp_path: 
     printed = json.loads(run.stdout)["cameras"][0]
     assert printed["motion"]["idle_detect_fps"] == 5.0 and printed["input_format"] == "auto"
     assert "motion.person_check" not in run.stderr  # false: nothing to warn about
-    assert "camera.event_keyframes_only: applies to passed-through live cameras only" in run.stderr
+    assert printed["event_keyframes_only"] is True and printed["idle_keyframes_only"] is False
+    assert printed["fast_decode"] is False and "keyframes_only" not in run.stderr  # done, not warned
 
 
 def _onset_s(root: Path, proc: subprocess.Popen) -> float:

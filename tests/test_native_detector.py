@@ -348,7 +348,8 @@ def _restricted(python: object, native: object) -> object:
 @pytest.mark.parametrize(("config", "env"), [
     ("", {}),
     (SUBSET_CONFIG, {"QUICKCAM_CAMERA__WIDTH": "320", "QUICKCAM_RECORDING__PRE_ROLL_S": "1.0",
-                     "QUICKCAM_LINK__ACK_TIMEOUT_S": "4", "QUICKCAM_CAMERA__DEMO_START_S": "3"}),
+                     "QUICKCAM_LINK__ACK_TIMEOUT_S": "4", "QUICKCAM_CAMERA__DEMO_START_S": "3",
+                     "QUICKCAM_CAMERA__IDLE_KEYFRAMES_ONLY": "true"}),
     (CAMERAS_CONFIG, {"QUICKCAM_LOGGING__LEVEL": "DEBUG"}),
 ], ids=["defaults", "camera-and-overrides", "cameras"])
 def test_the_native_detector_reads_its_config_subset_as_common_config_does(
@@ -370,7 +371,8 @@ def test_the_native_detector_reads_its_config_subset_as_common_config_does(
     }
     assert native == _restricted(expected, native)
     # printed, so compared: before, --print-config left out the substream and how events are recorded
-    assert all({"detect_path", "record", "max_gop_s"} <= camera.keys() for camera in native["cameras"]), native
+    printed = {"detect_path", "record", "max_gop_s", "fast_decode", "idle_keyframes_only", "event_keyframes_only"}
+    assert all(printed <= camera.keys() for camera in native["cameras"]), native
 
 
 def _first_message(router: zmq.Socket, timeout_s: float) -> tuple[bytes, protocol.Message] | None:

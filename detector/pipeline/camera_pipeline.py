@@ -103,6 +103,8 @@ class CameraPipeline:
             self.capture.record_source = self.record_source
             self.packet_capture = PacketCaptureStage(camera, self.record_source, self.buffer, stop_event,
                                                      detected_until, lambda: not self.detect.finished)
+            if hasattr(self.source, "every_frame"):  # the substream's pictures are recorded unless path passes through
+                self.source.every_frame = self._substream_every_frame
         self.passthrough = PassthroughStage(camera, outbox, self.buffer, commands, self.disk, detected_until,
                                             lambda: self.record_source.fps,
                                             stream_info=lambda: self.record_source.info)
@@ -118,6 +120,11 @@ class CameraPipeline:
             self.supervisor.add("recorded stream", self.packet_capture.run, stall_s)
         self.supervisor.add("detection", self.detect.run, stall_s)
         self.supervisor.add("recording", self._recording, stall_s)
+
+    def _substream_every_frame(self) -> bool:
+        """With a ``detect_path``, every frame while ``path`` is not (yet) recorded by passthrough: the substream's
+        pictures are then the footage (keyframes only would record one picture a GOP), else detection's say."""
+        return getattr(self.record_source, "mode", None) != "passthrough" or self.detect.wants_every_frame()
 
     @property
     def recorder(self) -> RecordStage:

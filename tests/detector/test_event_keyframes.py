@@ -151,3 +151,27 @@ def test_where_it_cannot_apply_one_line_says_it_is_ignored_and_why(
     source.close()
     lines = [r.getMessage() for r in caplog.records if "event_keyframes_only ignored" in r.getMessage()]
     assert len(lines) == 1 and why in lines[0] and lines[0].endswith("every frame is decoded"), lines
+
+
+def test_a_substream_whose_pictures_are_recorded_is_decoded_in_full_with_keyframes_only(tmp_path: Path) -> None:
+    """``detect_path`` beside a ``path`` that cannot be passed through (MPEG-4): the substream's pictures are the
+    footage, so every frame of it is decoded whatever the options. Before, ``idle_keyframes_only`` applied to the
+    substream (its own H.264 could pass through): the event's pre-roll was recorded at one picture a GOP (2
+    frames in its first second instead of 16) and its last segment cut short (3 frames instead of 12)."""
+    frames = 90
+    walk = (Walk(2.5, 4.5),)
+    main = write_h264(tmp_path / "main.mp4", frames / FPS, FPS, GOP / FPS, width=640, height=480, walks=walk,
+                      codec="mpeg4")
+    sub = write_h264(tmp_path / "sub.mp4", frames / FPS, FPS, GOP / FPS, walks=walk)
+    pipelines = {}
+    for on in (True, False):
+        camera = camera_config(tmp_path / f"outbox-{on}", pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+        camera = camera.model_copy(update={"source": "file", "path": str(main), "detect_path": str(sub),
+                                           "realtime": True, "fps": FPS, "idle_keyframes_only": on,
+                                           "event_keyframes_only": on})
+        pipelines[on] = CameraPipeline(camera, Outbox(tmp_path / f"outbox-{on}"), threading.Event())
+    run(list(pipelines.values()), timeout=60)
+    for on, pipeline in pipelines.items():
+        assert pipeline.status()["frames"] == frames and pipeline.status()["recorder"] == "reencode", on
+    recorded = {on: sum(h["frames"] for h, _ in _segments(tmp_path / f"outbox-{on}")) for on in (True, False)}
+    assert recorded[True] >= recorded[False] - 2, recorded  # the same footage (a paced read may miss a frame)

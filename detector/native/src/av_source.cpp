@@ -126,6 +126,8 @@ bool AvSource::open() {
     ++packet_index_;  // a reopen: no segment goes on over it (a gap), the next one starts at a keyframe
     last_key_ns_ = 0;
     if (mode_.empty()) decide_mode();
+    gate_decoding();
+    decode_fast();
     return true;
 }
 
@@ -135,15 +137,55 @@ const char* const kOpenGopWhy =
     "cut there would lose them; set the camera to closed GOPs, or IDR keyframes)";
 }  // namespace
 
+// fast_decode at this open (av_source.py's open): detection's decoder skips the deblocking filter, only for a
+// stream whose own packets pass through (never for frames re-encoded); snapshots are decoded again in full.
+void AvSource::decode_fast() {
+    full_.reset();
+    if (!config_.fast_decode || own_mode_ != "passthrough" || !params_) return;
+    decoder_->skip_loop_filter = AVDISCARD_ALL;  // read at each slice: takes effect on an open decoder
+    full_ = std::make_unique<FullDecode>(format_->streams[stream_]->codecpar);
+    if (!std::exchange(fast_said_, true))
+        log::info("camera ", config_.id, ": fast decoding for detection (snapshots decoded in full)");
+}
+
+bool AvSource::full_picture(Frame& frame) {
+    if (!full_ || !decoder_ || shown_pts_ == AV_NOPTS_VALUE) return false;
+    AVFrame* picture = av_frame_alloc();
+    bool found = picture && full_->picture(shown_pts_, picture);
+    if (found) to_frame(frame, picture);
+    av_frame_free(&picture);
+    return found;
+}
+
+// idle_keyframes_only / event_keyframes_only at this open (av_source.py's _keyframes_only_applies): only for a live
+// source whose own packets pass through (a substream beside path: its own, as if it were recorded), else one line
+// says why they are ignored.
+void AvSource::gate_decoding() {
+    gate_.reset();
+    const auto& c = config_;
+    if (!(c.idle_keyframes_only || c.event_keyframes_only) || !wanted_) return;
+    std::string asked = c.idle_keyframes_only && c.event_keyframes_only ? "idle_keyframes_only and event_keyframes_only"
+                        : c.idle_keyframes_only ? "idle_keyframes_only" : "event_keyframes_only";
+    std::string refusal = keyframes_only_refusal(own_mode_ == "passthrough", own_why_, live);
+    if (!refusal.empty()) {
+        if (!std::exchange(refusal_said_, true))
+            log::info("camera ", c.id, ": ", asked, " ignored: ", refusal, "; every frame is decoded");
+        return;
+    }
+    gate_ = std::make_unique<KeyframeGate>(wanted_, [this] { damaged_.damaged(given_ns_); });
+    if (!std::exchange(refusal_said_, true)) {
+        std::string when = c.idle_keyframes_only && c.event_keyframes_only ? "while idle and while an event records"
+                           : c.idle_keyframes_only ? "while idle" : "while an event records";
+        log::info("camera ", c.id, ": decoding keyframes only ", when, " (", role_ == Role::Detect ? "the detection "
+                  "stream" : "every packet recorded", "; every frame whenever detection wants it)");
+    }
+}
+
 // How events are recorded, once at the first open (av_stream.py's decide_mode), in one log line saying why:
 // passthrough for a codec an MP4 carries with keyframes within max_gop_s (counted in the packets a stream's
 // open read ahead; a file's first ones are read ahead here for it), else re-encoding.
 void AvSource::decide_mode() {
     std::string why;
-    if (role_ == Role::Detect) {  // its frames are recorded only when path cannot be passed through (recorded_stream.hpp)
-        mode_ = "reencode";
-        return;
-    }
     if (config_.record == "reencode") {
         mode_ = "reencode", why = "[camera] record = \"reencode\"";
     } else if (!params_) {
@@ -201,6 +243,11 @@ void AvSource::decide_mode() {
         }
     }
     why_ = why;
+    own_mode_ = mode_, own_why_ = why_;
+    if (role_ == Role::Detect) {  // its frames are recorded only when path cannot be passed through (recorded_stream.hpp)
+        mode_ = "reencode";
+        return;
+    }
     if (role_ == Role::Record) return;  // said by the recorded stream's loop (recorded_stream.cpp)
     if (mode_ == "reencode" && config_.record != "reencode")
         log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: ", why);
@@ -217,19 +264,18 @@ void AvSource::keep_packet() {
 // The packets read since the last frame go with this one, each timed from the frame's time by its own
 // presentation time. Keyframes that stop coming for more than max_gop_s end passthrough for good, said
 // once (av_source.py's _watch_keyframes): segments and the pre-roll would grow without bound.
-void AvSource::hand_packets(Frame& frame) {
+void AvSource::hand_packets(Frame& frame, int64_t shown) {
     frame.passthrough = mode_ == "passthrough";
     if (!frame.passthrough) {
         pending_.clear();
         return;
     }
-    int64_t shown = decoded_->best_effort_timestamp;
     if (!leading_) leading_ = std::make_unique<LeadingWatch>(params_->codec);
     if (decoder_->has_b_frames > 0)  // the decoder knows from the parameters it has decoded
         for (auto& p : pending_) leading_->see(*p.packet);
     if (leading_->open()) {  // a stream whose first packets did not show it (a stream's burst is all it probes)
         log::warning("camera ", config_.id, ": re-encoding from now on: ", kOpenGopWhy);
-        mode_ = "reencode", why_ = kOpenGopWhy;
+        end_passthrough(kOpenGopWhy);
         frame.passthrough = false;
         pending_.clear();
         return;
@@ -246,9 +292,22 @@ void AvSource::hand_packets(Frame& frame) {
     log::warning("camera ", config_.id, ": no keyframe for ", std::lround(double(frame.time_ns - last_key_ns_) / 1e9),
                  " s (max_gop_s = ", number_text(config_.max_gop_s), "); re-encoding from now on; set the camera's "
                  "keyframe interval lower");
-    mode_ = "reencode";
+    end_passthrough("no keyframe for more than max_gop_s");
     frame.passthrough = false;
     frame.packets.clear();
+}
+
+// Passthrough given up while running (keyframes stopped, an open GOP): re-encoded from now on, so every frame
+// must be decoded, in full.
+void AvSource::end_passthrough(const std::string& why) {
+    mode_ = "reencode";
+    own_mode_ = mode_, own_why_ = why;
+    if (gate_ || full_) {
+        if (gate_) gate_->catch_up(decoder_);  // the GOP so far: the references of the frames to come
+        gate_.reset(), full_.reset();
+        decoder_->skip_loop_filter = AVDISCARD_DEFAULT;
+        log::info("camera ", config_.id, ": decoding every frame in full from now on (re-encoded)");
+    }
 }
 
 // What FFmpeg read while the stream opened (its frame-rate probe: ~2 s), read ahead to tell when its packets
@@ -306,10 +365,10 @@ int64_t AvSource::stream_ns(int64_t ticks) const {
 // the packets without a time a stream may begin with, as RTSP's first, a frame before the first timed one),
 // a file analysed as fast as possible by its index, anything else (a file played in real time) the footage
 // clock.
-int64_t AvSource::frame_time_ns() {
+int64_t AvSource::frame_time_ns(int64_t pts) {
     if (config_.source == "file" && !config_.realtime) return started_ns_ + int64_t(double(index_) * 1e9 / fps);
     if (config_.source != "stream") return footage_ns();
-    int64_t pts = decoded_->best_effort_timestamp, frame_ns = int64_t(1e9 / fps);
+    int64_t frame_ns = int64_t(1e9 / fps);
     int64_t at = pts != AV_NOPTS_VALUE ? clock_.wall_ns(stream_ns(pts), last_ns_, frame_ns)
                  : packet_ns_ ? packet_ns_ : first_ns_ ? first_ns_ - frame_ns : footage_ns();
     return last_ns_ = std::max(at, last_ns_ + 1);
@@ -392,6 +451,21 @@ bool AvSource::decode_next() {
                 packet_ns_ = clock_.wall_ns(stream_ns(ticks), last_ns_, int64_t(1e9 / fps), true, held_ns,
                                             held_ns.has_value());
             keep_packet();
+            if (full_) full_->add(packet_, (packet_->flags & AV_PKT_FLAG_KEY) != 0);
+            if (gate_ && gate_->skip(packet_, (packet_->flags & AV_PKT_FLAG_KEY) != 0, decoder_)) {
+                undecoded_pts_ = packet_->pts != AV_NOPTS_VALUE ? packet_->pts : packet_->dts;
+                undecoded_ = true;  // handed on as it is (read): recorded, not analysed
+                // A substream's keyframes that stop coming (a recorded stream's give up passthrough: hand_packets)
+                if (role_ == Role::Detect && gate_->held() > size_t(std::lround(config_.max_gop_s * fps))) {
+                    gate_->catch_up(decoder_);  // the references of the frames to come; this one's picture dropped
+                    gate_.reset();
+                    log::warning("camera ", config_.id, ": no keyframe for more than max_gop_s = ",
+                                 number_text(config_.max_gop_s), " s while decoding keyframes only; decoding every "
+                                 "frame from now on (set the camera's keyframe interval lower)");
+                }
+                av_packet_unref(packet_);
+                return true;
+            }
             if (avcodec_send_packet(decoder_, packet_) < 0) damaged_.damaged(given_ns_);  // recording keeps it as it came
         }
         av_packet_unref(packet_);
@@ -403,6 +477,8 @@ bool AvSource::rewind() {
         avformat_seek_file(format_, -1, INT64_MIN, 0, 0, 0) < 0)
         return false;
     avcodec_flush_buffers(decoder_);
+    if (gate_) gate_->clear();
+    if (full_) full_->clear();
     draining_ = false;
     taken_dts_ = shown_pts_ = skip_pts_ = AV_NOPTS_VALUE;  // a new pass: a read error resumes within it
     shown_frames_ = skip_frames_ = 0;
@@ -417,20 +493,20 @@ namespace {
 constexpr size_t kScalerPadding = 64;  // bytes after each plane swscale writes into (AV_INPUT_BUFFER_PADDING_SIZE)
 }  // namespace
 
-void AvSource::to_frame(Frame& frame) {
-    int w = std::max(2, decoded_->width & ~1), h = std::max(2, decoded_->height & ~1);
-    int from_w = std::min(w, decoded_->width), from_h = std::min(h, decoded_->height);
+void AvSource::to_frame(Frame& frame, const AVFrame* decoded) {
+    int w = std::max(2, decoded->width & ~1), h = std::max(2, decoded->height & ~1);
+    int from_w = std::min(w, decoded->width), from_h = std::min(h, decoded->height);
     frame.width = w, frame.height = h;
     frame.yuv.create(h * 3 / 2, w, CV_8UC1);
     uint8_t* planes[] = {frame.yuv.data, frame.yuv.data + size_t(w) * h, frame.yuv.data + size_t(w) * h * 5 / 4};
     int strides[] = {w, w / 2, w / 2};
-    if (decoded_->format == AV_PIX_FMT_YUV420P && from_w == w && from_h == h) {  // the usual case: a plain copy
-        av_image_copy(planes, strides, const_cast<const uint8_t**>(decoded_->data), decoded_->linesize,
+    if (decoded->format == AV_PIX_FMT_YUV420P && from_w == w && from_h == h) {  // the usual case: a plain copy
+        av_image_copy(planes, strides, const_cast<const uint8_t**>(decoded->data), decoded->linesize,
                       AV_PIX_FMT_YUV420P, w, h);
         return;
     }
     // Anything else (full-range MJPEG, 4:2:2, a picture stretched) to limited-range 4:2:0, as OpenCV sees it.
-    scaler_ = sws_getCachedContext(scaler_, from_w, from_h, AVPixelFormat(decoded_->format), w, h, AV_PIX_FMT_YUV420P,
+    scaler_ = sws_getCachedContext(scaler_, from_w, from_h, AVPixelFormat(decoded->format), w, h, AV_PIX_FMT_YUV420P,
                                    SWS_BILINEAR, nullptr, nullptr, nullptr);
     if (!scaler_) throw std::runtime_error("no converter from this video's pixel format");
     // swscale writes whole SIMD words, past a row's end (FFmpeg pads its own buffers for it): into the frame's
@@ -441,7 +517,7 @@ void AvSource::to_frame(Frame& frame) {
     scaled_.resize(luma + chroma * 2 + 3 * kScalerPadding);
     uint8_t* padded[] = {scaled_.data(), scaled_.data() + luma + kScalerPadding,
                          scaled_.data() + luma + chroma + 2 * kScalerPadding};
-    sws_scale(scaler_, decoded_->data, decoded_->linesize, 0, from_h, padded, strides);
+    sws_scale(scaler_, decoded->data, decoded->linesize, 0, from_h, padded, strides);
     std::memcpy(planes[0], padded[0], luma);
     std::memcpy(planes[1], padded[1], chroma);
     std::memcpy(planes[2], padded[2], chroma);
@@ -450,7 +526,8 @@ void AvSource::to_frame(Frame& frame) {
 bool AvSource::read(Frame& frame) {
     if (!decoder_) return false;
     bool paced = config_.source == "file" && config_.realtime;
-    if (paced) pacer_.wait();
+    if (paced) pacer_.wait();  // each packet not decoded takes its time too
+    undecoded_ = false;
     if (!decode_next()) {
         if (!read_error_.empty()) {
             log::warning("camera ", config_.id, ": read error in ", name(), " (", read_error_, ")");
@@ -464,18 +541,27 @@ bool AvSource::read(Frame& frame) {
         }
         if (!rewind() || !decode_next()) return false;
     }
+    if (undecoded_) {  // no picture: its packet is recorded, timed as its frame would be
+        frame.undecoded = true;
+        frame.width = width, frame.height = height;
+        frame.time_ns = given_ns_ = frame_time_ns(undecoded_pts_);
+        frame.index = index_++;
+        frame.keyframe = 0;
+        hand_packets(frame, undecoded_pts_);
+        return true;
+    }
     try {
-        to_frame(frame);
+        to_frame(frame, decoded_);
     } catch (...) {  // the picture is lost (the capture loop throws), not its time: those after it keep theirs
         ++index_;
         throw;
     }
     width = frame.width, height = frame.height;  // the frames, not the container, tell the truth
-    frame.time_ns = given_ns_ = frame_time_ns();
+    frame.time_ns = given_ns_ = frame_time_ns(decoded_->best_effort_timestamp);
     frame.index = index_++;
     frame.keyframe = keyframe() ? 1 : 0;
     frame.damaged = damaged_.not_analysed(corrupt_, frame.time_ns);  // recorded, not analysed (damaged_packets.hpp)
-    hand_packets(frame);
+    hand_packets(frame, decoded_->best_effort_timestamp);
     return true;
 }
 
@@ -564,6 +650,8 @@ void AvSource::close() {
     for (auto& [packet, at] : ahead_) av_packet_free(&packet);
     ahead_.clear();
     pending_.clear();
+    gate_.reset();
+    full_.reset();
     ahead_code_ = 0;
     if (scaler_) sws_freeContext(scaler_);
     if (decoded_) av_frame_free(&decoded_);

@@ -9,10 +9,14 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "damaged_packets.hpp"
+#include "full_decode.hpp"
+#include "keyframe_gate.hpp"
 #include "pacer.hpp"
 #include "sources.hpp"
 #include "stream_clock.hpp"
@@ -44,6 +48,10 @@ public:
     const std::string& mode() const { return mode_; }  // passthrough or reencode ("" before the first open)
     const std::string& why() const { return why_; }    // why, in words
     std::atomic<bool> abort{false};  // a blocking read or open gives up at once (the camera stops)
+    // idle_keyframes_only / event_keyframes_only: asked at each keyframe whether detection wants every frame
+    // (keyframe_gate.hpp); while it does not, the GOP's other packets are handed on undecoded (Frame::undecoded).
+    void every_frame_from(std::function<bool()> wanted) override { wanted_ = std::move(wanted); }
+    bool full_picture(Frame& frame) override;  // fast_decode: the last frame read, decoded again in full
     int64_t damaged_packets() const override { return damaged_.count(); }
     std::string damaged_fault() const override { return damaged_.fault(); }
 
@@ -54,16 +62,19 @@ private:
     void read_burst();
     int next_packet();
     int64_t stream_ns(int64_t ticks) const;
-    int64_t frame_time_ns();
+    int64_t frame_time_ns(int64_t pts);
     bool rewind();
-    void to_frame(Frame& frame);
+    void to_frame(Frame& frame, const AVFrame* decoded);
+    void decode_fast();
+    void end_passthrough(const std::string& why);
     std::string shrunk() const;
     void resume();
     bool given_before();
     bool keyframe() const;  // the picture just decoded is a keyframe
     void decide_mode();
     void keep_packet();
-    void hand_packets(Frame& frame);
+    void hand_packets(Frame& frame, int64_t shown);
+    void gate_decoding();
 
     CameraConfig config_;
     Role role_;
@@ -99,6 +110,7 @@ private:
     // parameters at this open; the packets read since the last frame handed on; the packets' count (a gap at
     // each open); the last keyframe packet's time (no keyframe for max_gop_s: re-encoded from then on).
     std::string mode_, why_;
+    std::string own_mode_, own_why_;  // this stream's own packets could pass through, or why not (a substream's too)
     int64_t origin_ns_ = INT64_MIN, loop_offset_ns_ = 0, last_pts_ns_ = 0;  // Role::Record: a file's timeline
     bool gop_warned_ = false;
     std::unique_ptr<LeadingWatch> leading_;  // an open GOP seen while passing through ends passthrough
@@ -106,6 +118,13 @@ private:
     std::vector<EncodedPacket> pending_;
     int64_t packet_index_ = 0, last_key_ns_ = 0;
     DamagedPackets damaged_;  // counted since start, each streak said once (damaged_packets.hpp)
+    std::function<bool()> wanted_;        // the camera's wants_every_frame (none: every frame)
+    std::unique_ptr<KeyframeGate> gate_;  // keyframes only while detection allows it (none when it cannot apply)
+    std::unique_ptr<FullDecode> full_;    // fast_decode: the current GOP's packets, for a snapshot's full decode
+    bool fast_said_ = false;
+    bool refusal_said_ = false;           // the one line saying why the keyframes-only options cannot apply
+    bool undecoded_ = false;  // decode_next() gave a packet not decoded (its presentation time: undecoded_pts_)
+    int64_t undecoded_pts_ = INT64_MIN;
 };
 
 }  // namespace qc

@@ -17,6 +17,7 @@
 #include "encoder.hpp"
 #include "error_text.hpp"
 #include "jpeg.hpp"
+#include "keyframe_gate.hpp"
 #include "logging.hpp"
 #include "motion.hpp"
 #include "av_source.hpp"
@@ -238,6 +239,16 @@ CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop&
         source_ = std::make_unique<AvSource>(config, AvSource::Role::Detect, started_ns);
         recorded_ = std::make_unique<RecordedStream>(config, started_ns, stop);
     }
+    // *_keyframes_only: asked by the source in the capture thread, where detection runs (no lag to allow for)
+    source_->every_frame_from([this] {
+        DetectionNeeds now;
+        now.recording = detect_ && detect_->clock.recording;
+        now.moving = detect_ && detect_->moving;
+        now.pictures_recorded = recorded_ && recorded_->mode() != "passthrough";
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        now.dark = stats_.dark;
+        return wants_every_frame(config_, now);
+    });
 }
 
 CameraPipeline::~CameraPipeline() { join(); }
@@ -247,6 +258,10 @@ void CameraPipeline::start() {
     if (config_.record == "passthrough" && config_.source != "file" && config_.source != "stream")  // camera_pipeline.py's
         log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: a ",
                      config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
+    if ((config_.idle_keyframes_only || config_.event_keyframes_only) && config_.source != "file" &&
+        config_.source != "stream")  // camera_pipeline.py's
+        log::info("camera ", config_.id, ": idle_keyframes_only / event_keyframes_only ignored: a ", config_.source,
+                  " source delivers no encoded video to skip (they are for streams recorded by passthrough)");
     capturing_.start();
     recording_.start();
     if (recorded_) recorded_->start(owner);
@@ -653,10 +668,10 @@ void CameraPipeline::capture_loop() {
         }
         if (recorded_) recorded_->attach(frame, !source_->live, capturing_);  // path's packets to record, if any
         last_ns = frame.time_ns;
-        fps_window.push_back(frame.time_ns);
-        if (fps_window.size() > 30) fps_window.pop_front();
-        bool dark;
-        {
+        bool dark = false;
+        if (!frame.undecoded) {  // the status counts the pictures decoded, and their rate (capture.py's)
+            fps_window.push_back(frame.time_ns);
+            if (fps_window.size() > 30) fps_window.pop_front();
             std::lock_guard<std::mutex> lock(stats_mutex_);
             if (stats_.state != "ok") {
                 if (stats_.state == "lost") log::info("camera ", config_.id, ": ok again");
@@ -671,7 +686,7 @@ void CameraPipeline::capture_loop() {
             else stats_.recorder = frame.passthrough ? "passthrough" : "reencode";  // a literal: no allocation
             dark = stats_.dark;
         }
-        pre_roll.push_back(recorded(frame));
+        if (!frame.undecoded || frame.passthrough) pre_roll.push_back(recorded(frame));
         // An event the view guard starts begins where the cover or turn began minus the pre-roll, BLOCKED_S (4 s)
         // before it is said: while one is suspected, kept from there, up to kDetectSlackNs more (what the Python
         // detector's buffer holds always, camera_pipeline.py's DETECT_SLACK_NS; here only while it is needed).
@@ -683,6 +698,11 @@ void CameraPipeline::capture_loop() {
         if (!clock.recording && quiet_look_ns)
             keep_from_ns = std::max(std::min(keep_from_ns, quiet_look_ns), keep_from_ns - kDetectSlackNs);
         trim_pre_roll(pre_roll, keep_from_ns);
+        if (frame.undecoded) {  // keyframes only (keyframe_gate.hpp): recorded, not analysed; the clock holds
+            skipped = true;
+            if (clock.recording && frame.passthrough) push({Item::FrameItem, recorded(frame), ""});
+            continue;
+        }
 
         MotionResult result;
         std::optional<ViewFault> blinded;
@@ -710,9 +730,14 @@ void CameraPipeline::capture_loop() {
             if (skipped && last_look_ns)
                 frames = std::max(1, int(std::llround(double(frame.time_ns - last_look_ns) * std::max(1.0, fps) / 1e9)));
             skipped = false;
-            last_look_ns = frame.time_ns;
+            int64_t previous_look_ns = std::exchange(last_look_ns, frame.time_ns);
             result = motion.detect(frame.luma(), true, frames);
             blinded = watch_view(guard, motion.gray(), frame);
+            // event_keyframes_only: a quiet look a GOP after a look with motion counts the post-roll from just
+            // before itself (detect.py's _motion_between_looks): the motion may have gone on until then
+            if (config_.event_keyframes_only && clock.recording && moving && !result.motion &&
+                frame.time_ns - previous_look_ns > int64_t(1e9 / std::max(1.0, fps)) * 3 / 2)
+                clock.last_motion_ns = std::max(clock.last_motion_ns, frame.time_ns - int64_t(1e9 / std::max(1.0, fps)));
             moving = result.motion;
             bool now_dark = result.dark;
             if (now_dark != dark) {
@@ -825,7 +850,8 @@ std::optional<ViewFault> CameraPipeline::watch_view(ViewGuard& guard, const cv::
 bool CameraPipeline::snapshot(const Frame& frame, const std::string& event_id, const MotionResult& result, int seq) {
     std::string payload;
     try {
-        payload = encode_jpeg(frame.bgr(), config_.recording.snapshot_quality);
+        Frame full;  // fast_decode: what a person looks at is decoded in full (full_decode.hpp)
+        payload = encode_jpeg(source_->full_picture(full) ? full.bgr() : frame.bgr(), config_.recording.snapshot_quality);
     } catch (const std::exception& e) {
         log::error("camera ", config_.id, ": JPEG encoding of snapshot ", seq, " of event ", event_id, " failed (",
                    e.what(), "; ", snapshot_failed(), " snapshot(s) failed since start)");

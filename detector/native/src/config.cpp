@@ -292,18 +292,9 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"detect_path", [&](auto& n, auto& k) { c.detect_path = r.string(n, k); }},
         {"max_gop_s", [&](auto& n, auto& k) { c.max_gop_s = r.number(n, k);
             check(r, c.max_gop_s > 0 && c.max_gop_s <= 60, k, "must be over 0 and at most 60"); }},
-        {"fast_decode", [&](auto& n, auto& k) {
-            if (r.boolean(n, k))
-                r.note(k + ": applies to passed-through cameras only; every frame is decoded in full here");
-        }},
-        {"idle_keyframes_only", [&](auto& n, auto& k) {
-            if (r.boolean(n, k))
-                r.note(k + ": applies to passed-through live cameras only; every frame is decoded here");
-        }},
-        {"event_keyframes_only", [&](auto& n, auto& k) {
-            if (r.boolean(n, k))
-                r.note(k + ": applies to passed-through live cameras only; every frame is decoded here");
-        }},
+        {"fast_decode", [&](auto& n, auto& k) { c.fast_decode = r.boolean(n, k); }},
+        {"idle_keyframes_only", [&](auto& n, auto& k) { c.idle_keyframes_only = r.boolean(n, k); }},
+        {"event_keyframes_only", [&](auto& n, auto& k) { c.event_keyframes_only = r.boolean(n, k); }},
         {"zones", [&](auto& n, auto& k) { read_zones(r, n, k, c.zones); }},
     });
     if (c.detect_path.find_first_not_of(" \t\r\n") != std::string::npos && c.source != "file" && c.source != "stream")

@@ -74,6 +74,10 @@ struct CameraConfig {
     std::string record = "auto";  // auto | passthrough | reencode (remux.hpp; av_source.cpp decides at the first open)
     double max_gop_s = 10.0;  // keyframes further apart: re-encoded (pre-roll and segments wait for keyframes)
     int damaged_clear_s = 10;  // a damaged stream's streak ends at a clean keyframe this long after its last damaged packet
+    // Decoding less for detection (keyframe_gate.hpp; docs/benchmarks.md 12d): live passed-through cameras only
+    bool fast_decode = false;           // no deblocking in detection's decoder; snapshots decoded in full
+    bool idle_keyframes_only = false;   // keyframes only while nothing moves
+    bool event_keyframes_only = false;  // keyframes only while an event's keyframes show motion
     MotionConfig motion;
     RecordingConfig recording;
     ZonesConfig zones;

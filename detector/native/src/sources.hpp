@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
@@ -28,6 +29,7 @@ struct Frame {
     int64_t index = 0;
     int keyframe = -1;  // 1 or 0 when the decoder says whether it was a keyframe (the view guard), -1 when not
     bool damaged = false;  // a damaged picture (damaged_packets.hpp): recorded, not analysed for motion
+    bool undecoded = false;  // no picture: a packet not decoded (keyframe_gate.hpp), recorded, not analysed
     // Recorded by passthrough (remux.hpp): the stream's packets read since the frame before (one, without
     // B-frames), remuxed instead of the picture, which the pre-roll and the recorder's queue then drop.
     bool passthrough = false;
@@ -51,6 +53,10 @@ public:
     virtual std::string name() const = 0;
     virtual int64_t damaged_packets() const { return 0; }  // since start: packets its decoder found damaged
     virtual std::string damaged_fault() const { return ""; }  // the open streak of them in words ("" when none)
+    // Whether detection wants every frame now: a source that can decode keyframes only asks (keyframe_gate.hpp)
+    virtual void every_frame_from(std::function<bool()>) {}
+    // The frame just read decoded again in full, when detection's decoder skips work (fast_decode); false if not.
+    virtual bool full_picture(Frame&) { return false; }
     double fps = 15.0;
     int width = 0, height = 0;
     bool live = true;   // frames arrive whether or not anyone reads them
