@@ -1,15 +1,22 @@
-"""Under xdist (scripts/test.sh runs 2 workers) the real-time tests run one at a time, first, on one worker.
+"""Under xdist (scripts/test.sh runs 3 workers on CI's 2 cores) the real-time tests run one at a time, first.
 
-A test marked ``slow`` or ``realtime`` runs real processes against the wall clock or asserts a
-wall-clock bound. Two of them at once would compete for CI's 2 cores, so they form one work unit:
-one worker runs them one after another while the other takes the rest of the suite, and joins in
-on the rest when it is done. They come first in the collection, so that the longest chain of
-work starts at once.
+A test marked ``realtime`` asserts a wall-clock bound or paces real processes against the wall clock;
+a test marked ``slow`` (and not ``beside_others``) is a scenario timed by the demo's script. Each kind
+forms one work unit: one worker runs the real-time tests one after another, a second the slow
+scenarios one after another, so no two tests of a kind compete with each other; the third worker
+takes the rest of the suite, and the other two join it once their unit is done. They come first
+in the collection, so that the longest chains of work start at once.
+
+The rest runs at a lower CPU priority (``nice`` 10, set once a worker takes its first test of the
+rest, and inherited by the processes that test starts): most of the suite's time is waiting on
+real processes and the demo's clock, so a third worker fits on 2 cores, and where they compete for
+the CPU the timed units come first. A worker that finished its unit is niced as it joins the rest;
+none is made less nice again (it never runs a timed test after it).
 
 A ``slow`` test also marked ``beside_others`` is long but paces nothing and bounds nothing by the
 wall clock (it polls with generous deadlines and mostly waits): it runs with the rest of the suite,
-right after the real-time tests in the collection, so that the other worker starts it at once and
-it does not end up as the last test of the run.
+right after the timed units in the collection, so that a worker starts it at once and it does not
+end up as the last test of the run.
 
 A module marked ``one_worker`` (``pytestmark``) has an expensive module-scoped fixture (a pipeline
 run, a fuzz storm): its tests form one work unit too, so that one worker sets the fixture up once.
@@ -24,20 +31,31 @@ each worker writes each grouped node id with its group to a file, and the contro
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-GROUP = "realtime"
+GROUP = "realtime"  # tests marked realtime: wall-clock bounds, paced processes
+SLOW_GROUP = "slow"  # slow scenarios timed by the demo's script (not beside_others)
+TIMED_GROUPS = (GROUP, SLOW_GROUP)
 LIST_KEY = "quickcam_realtime_list"
+REST_NICENESS = 10
 
 
 def is_realtime(item: pytest.Item) -> bool:
+    """A test of one of the two timed units (real-time or slow): never run beside another of its unit."""
+    return timed_group(item) is not None
+
+
+def timed_group(item: pytest.Item) -> str | None:
     if item.get_closest_marker("realtime") is not None:
-        return True
-    return item.get_closest_marker("slow") is not None and not is_beside_others(item)
+        return GROUP
+    if item.get_closest_marker("slow") is not None and not is_beside_others(item):
+        return SLOW_GROUP
+    return None
 
 
 def is_beside_others(item: pytest.Item) -> bool:
@@ -45,9 +63,9 @@ def is_beside_others(item: pytest.Item) -> bool:
 
 
 def group_of(item: pytest.Item) -> str | None:
-    """The work unit a test belongs to: the real-time group, its module's (``one_worker``), or None (its own)."""
-    if is_realtime(item):
-        return GROUP
+    """The work unit a test belongs to: a timed group, its module's (``one_worker``), or None (its own)."""
+    if (timed := timed_group(item)) is not None:
+        return timed
     if item.get_closest_marker("one_worker") is not None:
         return item.nodeid.split("::", 1)[0]
     return None
@@ -60,16 +78,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None or LIST_KEY not in workerinput:  # not one of our workers: order untouched
         return
-    realtime = [item for item in items if is_realtime(item)]
-    chosen = set(realtime)
+    realtime = [item for item in items if timed_group(item) == GROUP]
+    slow = [item for item in items if timed_group(item) == SLOW_GROUP]
+    chosen = set(realtime) | set(slow)
     long_beside = [item for item in items if is_beside_others(item) and item not in chosen]
     chosen.update(long_beside)
-    items[:] = realtime + long_beside + [item for item in items if item not in chosen]
+    items[:] = realtime + slow + long_beside + [item for item in items if item not in chosen]
     target = Path(workerinput[LIST_KEY])
     part = target.with_name(f"{target.name}.{workerinput['workerid']}")
     grouped = [(group, item.nodeid) for item in items if (group := group_of(item)) is not None]
     part.write_text("".join(f"{group}\t{nodeid}\n" for group, nodeid in grouped))
     part.replace(target)  # whole or absent: both workers write the same list
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """In an xdist worker, at its first test of the rest: nice 10 from then on (see the module's docstring)."""
+    if LIST_KEY not in getattr(item.config, "workerinput", {}) or is_realtime(item):
+        return
+    if os.getpriority(os.PRIO_PROCESS, 0) < REST_NICENESS:
+        os.setpriority(os.PRIO_PROCESS, 0, REST_NICENESS)
 
 
 @pytest.hookimpl(optionalhook=True)

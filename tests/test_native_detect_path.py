@@ -87,17 +87,30 @@ def test_a_path_that_does_not_open_is_said_in_the_status_while_the_substream_is_
     assert camera["frames"] >= 7 * FPS - 1
 
 
+RTSP_FPS = 15.0
+
+
+@pytest.fixture(scope="module")
+def rtsp_streams(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The two streams' files (main, sub), made once for both cases: only read by the servers (5-15 s to encode)."""
+    folder, length_s = tmp_path_factory.mktemp("detect_path_rtsp"), 30.0
+    main = write_h264(folder / "main.mp4", length_s, RTSP_FPS, 1.0, width=640, height=480, walks=(),
+                      bitrate=400_000)
+    sub = write_h264(folder / "sub.mp4", length_s, RTSP_FPS, 1.0, width=320, height=240, walks=(Walk(2.5, 4.5),))
+    return main, sub
+
+
 @pytest.mark.realtime
 @pytest.mark.parametrize("gone", ["main", "sub"])
-def test_a_native_rtsp_camera_with_either_stream_gone_says_which(tmp_path: Path, gone: str) -> None:
+def test_a_native_rtsp_camera_with_either_stream_gone_says_which(
+        tmp_path: Path, rtsp_streams: tuple[Path, Path], gone: str) -> None:
     """Two RTSP streams (GStreamer's server, real time): the walker only in the substream; the event is recorded
     from the main stream's packets at its size. Then one server goes away. The main stream: the camera, still
     watching the substream, is degraded, its fault naming the lost recorded stream. The substream: the camera is
     lost, its fault naming the detection stream, while the main stream is still read (before, the native detector
     detected on the main stream alone: no event at all from this substream's walker)."""
-    fps, length_s = 15.0, 30.0
-    main = write_h264(tmp_path / "main.mp4", length_s, fps, 1.0, width=640, height=480, walks=(), bitrate=400_000)
-    sub = write_h264(tmp_path / "sub.mp4", length_s, fps, 1.0, width=320, height=240, walks=(Walk(2.5, 4.5),))
+    fps = RTSP_FPS
+    main, sub = rtsp_streams
     root = tmp_path / "run"
     root.mkdir()
     endpoint = private_endpoint(root)

@@ -18,6 +18,8 @@ from tests.fakes.h264 import write_covered_lens
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
 
+pytestmark = pytest.mark.one_worker  # the covered video (9-11 s to encode) is a module fixture: made once
+
 FPS, CLEAR_S, FADE_S, COVERED_S = 10.0, 3.0, 1.0, 30.0
 
 

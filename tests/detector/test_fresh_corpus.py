@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.one_worker  # the corpus (2-3 s to make) is a module fixture: made once, on one worker
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
 NEEDED = [REPO / "tests/data" / name for name in ("vtest.avi", "building.jpg", "leuvenA.jpg", "squirrel_cls.jpg",

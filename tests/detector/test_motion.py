@@ -21,6 +21,8 @@ from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.sources import DemoSource, Walk
 from quickcam.detector.zones import build_zone_mask
 
+pytestmark = pytest.mark.one_worker  # vtest's walkers (5-6 s to track) are a module fixture: made once, on one worker
+
 REPO = Path(__file__).resolve().parents[2]
 VTEST = REPO / "tests/data/vtest.avi"
 needs_vtest = pytest.mark.skipif(
