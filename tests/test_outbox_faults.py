@@ -288,7 +288,7 @@ def test_an_outbox_deleted_under_the_detector_is_locked_again_within_a_second(tm
         pipe.start("detector")
         assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
         for _ in range(3):
-            shutil.rmtree(tmp_path / "outbox")
+            _rm_rf_while_written(tmp_path / "outbox")
             gone = time.monotonic()
             assert wait_until(lambda: _held_by_another(tmp_path / "outbox" / ".lock"), 10, every=0.01)
             took.append(time.monotonic() - gone)
