@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -29,7 +28,7 @@ from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer
 from tests.native_build import native_detector
 from tests.test_curve import snapshot
-from tests.waiting import wait_until
+from tests.waiting import rm_rf_while_written, wait_until
 
 FLOOD = 120  # junk messages; a log line per hundred: 2 lines
 ITEMS = 3
@@ -126,9 +125,9 @@ def test_items_deleted_with_the_outbox_folder_are_counted_in_outbox_deleted(tmp_
     try:
         assert wait_until(lambda: _status(status).get("outbox", {}).get("items") == ITEMS, 30), _status(status)
         assert _status(status)["outbox"]["deleted"] == 0
-        shutil.rmtree(outbox_dir / ".staging")  # only it: said so, not "the folder outbox was deleted"
+        rm_rf_while_written(outbox_dir / ".staging")  # only it: said so, not "the folder outbox was deleted"
         assert wait_until(lambda: (outbox_dir / ".staging").is_dir(), 20)
-        shutil.rmtree(outbox_dir)
+        rm_rf_while_written(outbox_dir)
         assert wait_until(lambda: "deleted" in _status(status).get("outbox", {}), 20)  # made again, written
         after = _status(status)
         after_line = detector_line(after, time.time())  # now: the file's age is on the monotonic clock

@@ -12,7 +12,6 @@ place in the same step; for the detector the path no longer leads to its folder.
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import json
 import os
@@ -26,7 +25,7 @@ import pytest
 
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
-from tests.waiting import wait_until
+from tests.waiting import rm_rf_while_written, wait_until
 
 
 def _exchange(one: Path, other: Path) -> None:
@@ -217,18 +216,6 @@ def test_a_read_only_outbox_at_start_is_one_line_and_exit_2_in_both_detectors(tm
     assert run.stderr.splitlines()[-1] == f"{program}: cannot open outbox/.lock: Read-only file system", run.stderr
 
 
-def _rm_rf_while_written(folder: Path) -> None:
-    """``rm -rf folder`` while a running detector writes into it: a file it made between the listing and the
-    last ``rmdir`` leaves the folder not empty (ENOTEMPTY: seen once, three workers on 2 cores), so it goes again."""
-    for attempt in range(10):
-        try:
-            shutil.rmtree(folder)
-            return
-        except OSError as exc:
-            if exc.errno != errno.ENOTEMPTY or attempt == 9:
-                raise
-
-
 @pytest.mark.parametrize("which", ["python", "native"])
 def test_an_outbox_deleted_under_the_detector_is_locked_again(tmp_path: Path, which: str) -> None:
     # `rm -rf outbox/`: the folder was made again (the test above) but its .lock had gone with it, so a second
@@ -243,7 +230,7 @@ def test_an_outbox_deleted_under_the_detector_is_locked_again(tmp_path: Path, wh
     try:
         first = pipe.start("detector").pid
         assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
-        _rm_rf_while_written(tmp_path / "outbox")
+        rm_rf_while_written(tmp_path / "outbox")
         assert pipe.wait_for("detector", "took it again", 10), pipe.output("detector")[-3000:]
         second = subprocess.run([*(argv or [QUICKCAM, "detector"]), "--seconds", "5"], cwd=tmp_path, env=pipe.env,
                                 capture_output=True, text=True, timeout=60)
@@ -288,7 +275,7 @@ def test_an_outbox_deleted_under_the_detector_is_locked_again_within_a_second(tm
         pipe.start("detector")
         assert pipe.wait_for("detector", "detector: watching", 30), pipe.output("detector")[-3000:]
         for _ in range(3):
-            _rm_rf_while_written(tmp_path / "outbox")
+            rm_rf_while_written(tmp_path / "outbox")
             gone = time.monotonic()
             assert wait_until(lambda: _held_by_another(tmp_path / "outbox" / ".lock"), 10, every=0.01)
             took.append(time.monotonic() - gone)

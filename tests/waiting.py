@@ -1,9 +1,12 @@
-"""Polling for something a real process or thread does in its own time."""
+"""Polling for something a real process or thread does in its own time (and deleting under it)."""
 
 from __future__ import annotations
 
+import errno
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def wait_until(predicate: Callable[[], object], seconds: float = 10.0, every: float = 0.05) -> bool:
@@ -15,3 +18,15 @@ def wait_until(predicate: Callable[[], object], seconds: float = 10.0, every: fl
             return True
         time.sleep(every)
     return bool(predicate())
+
+
+def rm_rf_while_written(folder: Path) -> None:
+    """``rm -rf folder`` while a running detector writes into it: a file it made between the listing and the
+    last ``rmdir`` leaves the folder not empty (ENOTEMPTY: seen once, three workers on 2 cores), so it goes again."""
+    for attempt in range(10):
+        try:
+            shutil.rmtree(folder)
+            return
+        except OSError as exc:
+            if exc.errno != errno.ENOTEMPTY or attempt == 9:
+                raise
