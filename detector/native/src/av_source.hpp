@@ -64,6 +64,7 @@ private:
     void decide_mode();
     void keep_packet();
     void hand_packets(Frame& frame);
+    int64_t gop_length_ns(int64_t time_ns, int64_t packet_stream_ns) const;
 
     CameraConfig config_;
     Role role_;
@@ -105,6 +106,7 @@ private:
     std::shared_ptr<const StreamParams> params_;
     std::vector<EncodedPacket> pending_;
     int64_t packet_index_ = 0, last_key_ns_ = 0;
+    int64_t last_key_stream_ns_ = 0;  // ... on the stream's own clock: the shorter of the two GOPs counts
     DamagedPackets damaged_;  // counted since start, each streak said once (damaged_packets.hpp)
 };
 
