@@ -98,6 +98,7 @@ class AvSource:
         self.next_dts: int | None = None
         self.elementary = False  # a raw H.264/H.265 file: no timestamps, timed from 0 at its rate
         self.last_key_ns, self.gop_warned, self.long_gops = 0, False, 0
+        self.last_key_stream_ns = 0  # the last keyframe's decode time on the stream's own clock
         self.leading: LeadingWatch | None = None  # an open GOP seen while passing through ends passthrough
         self.tick_num, self.tick_den, self.frame_ticks = 1, 90_000, 6000  # the stream's time base, set at open
         self.ended = False
@@ -468,7 +469,7 @@ class AvSource:
         keyframe = bool(packet.is_keyframe)
         self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
                                    keyframe, time_ns, pts_ns, self.index))
-        self._watch_keyframes(keyframe, time_ns)
+        self._watch_keyframes(keyframe, time_ns, self._ns(dts))
         self._watch_leading(self.packets[-1])
         if self.recent is not None:
             self.recent.add(self.packets[-1])
@@ -502,16 +503,24 @@ class AvSource:
             return
         self._decode(packet)  # a frame the old decoder still held is new; the others are skipped in _frame
 
-    def _watch_keyframes(self, keyframe: bool, time_ns: int) -> None:
-        """Say so when keyframes stop coming: the open segment then grows until the next one."""
+    def _watch_keyframes(self, keyframe: bool, time_ns: int, stream_ns: int) -> None:
+        """Say so when keyframes stop coming: the open segment then grows until the next one.
+
+        The GOP is measured on both clocks, the shorter counting: a stream that stalled (no
+        packet for seconds, then the rest of its GOP) has a long GOP by arrival only, and one
+        whose own timestamps jumped has one by the stream's clock only; neither is a camera
+        whose keyframes are too far apart (a stall had turned passthrough into re-encoding for good).
+        """
         if keyframe or self.last_key_ns == 0:
             if keyframe and self.gop_warned:
                 log.info("camera %s: keyframes again after %.1f s%s", self.config.id,
                          (time_ns - self.last_key_ns) / 1e9,
-                         "; still re-encoding until the camera is reopened" if self.mode == "reencode" else "")
-            self.last_key_ns, self.gop_warned = time_ns, False
+                         "; still re-encoding until the detector restarts" if self.mode == "reencode" else "")
+            self.last_key_ns, self.last_key_stream_ns, self.gop_warned = time_ns, stream_ns, False
             return
-        if not self.gop_warned and time_ns - self.last_key_ns > self.config.max_gop_s * 1e9:
+        stream_gop_ns = stream_ns - self.last_key_stream_ns
+        gop_ns = time_ns - self.last_key_ns if stream_gop_ns < 0 else min(time_ns - self.last_key_ns, stream_gop_ns)
+        if not self.gop_warned and gop_ns > self.config.max_gop_s * 1e9:
             self.gop_warned = True
             self.long_gops += 1
             if self.mode == "passthrough" and self.decode:
@@ -519,7 +528,7 @@ class AvSource:
                 self.why = f"no keyframe for more than max_gop_s = {self.config.max_gop_s:g} s"
                 self.frame_index = max(self.frame_index, self.index)  # frames now come after every packet
             log.warning("camera %s: no keyframe for %.0f s (max_gop_s = %g); %s; set the camera's keyframe "
-                        "interval lower", self.config.id, (time_ns - self.last_key_ns) / 1e9, self.config.max_gop_s,
+                        "interval lower", self.config.id, gop_ns / 1e9, self.config.max_gop_s,
                         "re-encoding from now on" if self.mode == "reencode" else "the open segment grows until "
                         "the next keyframe")
 

@@ -297,3 +297,17 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     run = subprocess.run(["systemd-analyze", "verify", *sorted(str(p) for p in tmp_path.iterdir())],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+
+
+@pytest.mark.parametrize("folder", ["link", "outbox", "spool", "state", "storage", "decrypted"])
+def test_a_fresh_clone_holds_no_runtime_folder(folder: str) -> None:
+    """A committed file in a runtime folder makes git create that folder with the cloner's umask.
+
+    ``link/`` made that way is mode 755, and the uploader rightly refuses to bind its socket
+    in a folder other users can enter, so ``run_all.sh --demo`` failed on a fresh clone;
+    the processes create these folders themselves, with the right mode.
+    """
+    tracked = subprocess.run(["git", "ls-files", "--", folder], cwd=REPO, check=True,
+                             capture_output=True, text=True).stdout.split()
+    ignored = subprocess.run(["git", "check-ignore", "-q", f"{folder}/x"], cwd=REPO).returncode
+    assert tracked == [] and ignored == 0, (tracked, ignored)

@@ -79,10 +79,16 @@ class Undecoded:
         self.until_ns = until_ns
 
 
+# A query field whose name (any case) holds one of these is a secret: many cameras take their
+# password in the query (``?user=admin&pwd=...``, ``&password=``, ``&token=``).
+_SECRET_FIELD_WORDS = ("pass", "pwd", "psw", "secret", "token", "key", "auth")
+
+
 def redacted(url: str) -> str:
     """A stream URL without its password, for the log and the status: ``rtsp://admin:***@host/...``.
 
-    Only the password is replaced; the rest stays as written (the user says which account).
+    Only the password is replaced (and the value of a query field named like one); the rest
+    stays as written (the user says which account).
     The native detector's ``redacted`` gives the same text (tests compare them).
     """
     try:
@@ -90,12 +96,27 @@ def redacted(url: str) -> str:
     except ValueError:
         return "<the stream URL>"
     if parts.password is None:
-        return url
+        return _query_redacted(url)
     start = url.find("//") + 2
     userinfo = parts.netloc.rpartition("@")[0]
     if url[start:start + len(parts.netloc)] != parts.netloc:  # urlsplit dropped characters: say nothing of it
         return "<the stream URL>"
-    return url[:start] + userinfo.partition(":")[0] + ":***" + url[start + len(userinfo):]
+    return _query_redacted(url[:start] + userinfo.partition(":")[0] + ":***" + url[start + len(userinfo):])
+
+
+def _query_redacted(url: str) -> str:
+    """``url`` with the value of every secret-named query field (up to ``&`` or ``#``) as ``***``."""
+    query_start = url.find("?")
+    if query_start < 0:
+        return url
+    end = url.find("#", query_start)
+    end = len(url) if end < 0 else end
+    fields = []
+    for field in url[query_start + 1:end].split("&"):
+        name, equals, _value = field.partition("=")
+        secret = equals and (name.lower() == "pw" or any(word in name.lower() for word in _SECRET_FIELD_WORDS))
+        fields.append(name + "=***" if secret else field)
+    return url[:query_start + 1] + "&".join(fields) + url[end:]
 
 
 # The kernel's words for a path it will not look up at all (ENAMETOOLONG), and the fix (native: camera.cpp).

@@ -16,6 +16,12 @@ URLS = [
     ("rtsp://cam/live", "rtsp://cam/live"),
     ("clip.mp4", "clip.mp4"),
     ("rtsp://u:p@[fe80::1/x", "<the stream URL>"),  # not a URL: said without it
+    # a password in the query, as many cameras take it: each secret-named field's value hidden
+    ("http://127.0.0.1:81/videostream.cgi?user=admin&PWD=qwerty77&rate=0",
+     "http://127.0.0.1:81/videostream.cgi?user=admin&PWD=***&rate=0"),
+    ("rtsp://cam/h264Preview_01_main?password=a%26b&token=t0k#x=1", "rtsp://cam/h264Preview_01_main?password=***&token=***#x=1"),
+    ("rtsp://u:s3cret@cam/live?channel=1&passwd=&pw=2", "rtsp://u:***@cam/live?channel=1&passwd=***&pw=***"),
+    ("rtsp://cam/live?keyonly&x=1", "rtsp://cam/live?keyonly&x=1"),  # a field without a value: nothing to hide
 ]
 
 

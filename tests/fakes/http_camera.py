@@ -29,6 +29,7 @@ class Answer:
     content_type: str = "application/octet-stream"
     chunk_s: float = 0.0  # the pause after each chunk: the camera's own pace (0: all at once)
     hold: bool = False  # after the last chunk, keep the connection open and silent until ``release``
+    pauses: tuple[tuple[int, float], ...] = ()  # (chunk number from 0, seconds): a longer pause after that chunk
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,10 +42,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", answer.content_type)
         self.end_headers()
         try:
-            for chunk in answer.chunks:
+            for number, chunk in enumerate(answer.chunks):
                 self.wfile.write(chunk)
                 self.wfile.flush()
                 if answer.chunk_s and camera.closing.wait(answer.chunk_s):
+                    return
+                pause_s = dict(answer.pauses).get(number, 0.0)
+                if pause_s and camera.closing.wait(pause_s):
                     return
         except (BrokenPipeError, ConnectionResetError):  # the detector closed it (or was killed)
             return

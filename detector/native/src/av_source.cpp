@@ -261,6 +261,16 @@ void AvSource::keep_packet() {
     pending_.push_back({packet_ref(packet_), params_, 0, packet_index_++, (packet_->flags & AV_PKT_FLAG_KEY) != 0});
 }
 
+// How long since the last keyframe (av_source.py's _watch_keyframes): the shorter of the frames' clock and the
+// stream's own, so that a stall (no packet for seconds, then the rest of the GOP) is not a long GOP, nor a jump
+// in the stream's timestamps; the frames' clock alone when the stream's has none or went back.
+int64_t AvSource::gop_length_ns(int64_t time_ns, int64_t packet_stream_ns) const {
+    int64_t by_arrival = time_ns - last_key_ns_;
+    if (packet_stream_ns == INT64_MIN || last_key_stream_ns_ == INT64_MIN || packet_stream_ns < last_key_stream_ns_)
+        return by_arrival;
+    return std::min(by_arrival, packet_stream_ns - last_key_stream_ns_);
+}
+
 // The packets read since the last frame go with this one, each timed from the frame's time by its own
 // presentation time. Keyframes that stop coming for more than max_gop_s end passthrough for good, said
 // once (av_source.py's _watch_keyframes): segments and the pre-roll would grow without bound.
@@ -280,16 +290,20 @@ void AvSource::hand_packets(Frame& frame, int64_t shown) {
         pending_.clear();
         return;
     }
+    int64_t newest_stream_ns = INT64_MIN;
     for (auto& p : pending_) {
         int64_t pts = p.packet->pts != AV_NOPTS_VALUE ? p.packet->pts : p.packet->dts;
+        int64_t dts = p.packet->dts != AV_NOPTS_VALUE ? p.packet->dts : pts;
         p.pts_ns = frame.time_ns + (pts != AV_NOPTS_VALUE && shown != AV_NOPTS_VALUE ? stream_ns(pts) - stream_ns(shown) : 0);
-        if (p.keyframe) last_key_ns_ = frame.time_ns;
+        if (dts != AV_NOPTS_VALUE) newest_stream_ns = stream_ns(dts);
+        if (p.keyframe) last_key_ns_ = frame.time_ns, last_key_stream_ns_ = newest_stream_ns;
     }
     frame.packets = std::move(pending_);
     pending_.clear();
-    if (!last_key_ns_) last_key_ns_ = frame.time_ns;
-    if (frame.time_ns - last_key_ns_ <= int64_t(config_.max_gop_s * 1e9)) return;
-    log::warning("camera ", config_.id, ": no keyframe for ", std::lround(double(frame.time_ns - last_key_ns_) / 1e9),
+    if (!last_key_ns_) last_key_ns_ = frame.time_ns, last_key_stream_ns_ = newest_stream_ns;
+    int64_t gop_ns = gop_length_ns(frame.time_ns, newest_stream_ns);
+    if (gop_ns <= int64_t(config_.max_gop_s * 1e9)) return;
+    log::warning("camera ", config_.id, ": no keyframe for ", std::lround(double(gop_ns) / 1e9),
                  " s (max_gop_s = ", number_text(config_.max_gop_s), "); re-encoding from now on; set the camera's "
                  "keyframe interval lower");
     end_passthrough("no keyframe for more than max_gop_s");
@@ -622,14 +636,15 @@ bool AvSource::read_packet(EncodedPacket& out) {
         bool key = (packet_->flags & AV_PKT_FLAG_KEY) != 0;
         out = {packet_ref(packet_), params_, pts_ns, packet_index_++, key};
         av_packet_unref(packet_);
+        int64_t packet_stream_ns = dts != AV_NOPTS_VALUE ? stream_ns(dts) : INT64_MIN;
         if (key || !last_key_ns_) {
             if (key && gop_warned_)
                 log::info("camera ", config_.id, ": keyframes again after ",
                           std::lround(double(last_ns_ - last_key_ns_) / 1e9), " s");
-            last_key_ns_ = last_ns_, gop_warned_ = false;
-        } else if (!gop_warned_ && last_ns_ - last_key_ns_ > int64_t(config_.max_gop_s * 1e9)) {
+            last_key_ns_ = last_ns_, last_key_stream_ns_ = packet_stream_ns, gop_warned_ = false;
+        } else if (!gop_warned_ && gop_length_ns(last_ns_, packet_stream_ns) > int64_t(config_.max_gop_s * 1e9)) {
             gop_warned_ = true;
-            log::warning("camera ", config_.id, ": no keyframe for ", std::lround(double(last_ns_ - last_key_ns_) / 1e9),
+            log::warning("camera ", config_.id, ": no keyframe for ", std::lround(double(gop_length_ns(last_ns_, packet_stream_ns)) / 1e9),
                          " s (max_gop_s = ", number_text(config_.max_gop_s), "); the open segment grows until the "
                          "next keyframe; set the camera's keyframe interval lower");
         }

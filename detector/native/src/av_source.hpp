@@ -75,6 +75,7 @@ private:
     void keep_packet();
     void hand_packets(Frame& frame, int64_t shown);
     void gate_decoding();
+    int64_t gop_length_ns(int64_t time_ns, int64_t packet_stream_ns) const;
 
     CameraConfig config_;
     Role role_;
@@ -117,6 +118,7 @@ private:
     std::shared_ptr<const StreamParams> params_;
     std::vector<EncodedPacket> pending_;
     int64_t packet_index_ = 0, last_key_ns_ = 0;
+    int64_t last_key_stream_ns_ = 0;  // ... on the stream's own clock: the shorter of the two GOPs counts
     DamagedPackets damaged_;  // counted since start, each streak said once (damaged_packets.hpp)
     std::function<bool()> wanted_;        // the camera's wants_every_frame (none: every frame)
     std::unique_ptr<KeyframeGate> gate_;  // keyframes only while detection allows it (none when it cannot apply)

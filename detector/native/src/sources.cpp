@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -19,6 +20,32 @@ namespace qc {
 // The host part is found as Python's urllib.parse.urlsplit finds it (the Python detector's
 // redacted(), detector/pipeline/capture.py): after "scheme://" (or a leading "//") up to the
 // first / ? or #; the password is what follows the first ':' of everything before its last '@'.
+// capture.py's _query_redacted: the value of every query field (up to '&' or '#') whose name,
+// in any case, is "pw" or holds pass, pwd, psw, secret, token, key or auth becomes "***"
+// (many cameras take their password in the query: ?user=admin&pwd=...).
+static std::string query_redacted(const std::string& url) {
+    size_t query = url.find('?');
+    if (query == std::string::npos) return url;
+    size_t end = url.find('#', query);
+    if (end == std::string::npos) end = url.size();
+    std::string out = url.substr(0, query + 1);
+    for (size_t field = query + 1; field <= end;) {
+        size_t field_end = std::min(url.find('&', field), end);
+        std::string text = url.substr(field, field_end - field);
+        size_t equals = text.find('=');
+        std::string name = text.substr(0, equals);
+        std::string lower;
+        for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        bool secret = equals != std::string::npos && lower == "pw";
+        for (const char* word : {"pass", "pwd", "psw", "secret", "token", "key", "auth"})
+            secret = secret || (equals != std::string::npos && lower.find(word) != std::string::npos);
+        out += secret ? name + "=***" : text;
+        if (field_end < end) out += '&';
+        field = field_end + 1;
+    }
+    return out + url.substr(end);
+}
+
 std::string redacted(const std::string& url) {
     size_t start = std::string::npos;
     size_t colon = url.find(':');
@@ -33,10 +60,10 @@ std::string redacted(const std::string& url) {
     if ((netloc.find('[') == std::string::npos) != (netloc.find(']') == std::string::npos))
         return "<the stream URL>";  // Python refuses it as a URL; say nothing of it
     size_t at = netloc.rfind('@');
-    if (at == std::string::npos) return url;
+    if (at == std::string::npos) return query_redacted(url);
     size_t user_end = netloc.find(':');
-    if (user_end == std::string::npos || user_end > at) return url;  // a user without a password
-    return url.substr(0, start + user_end) + ":***" + url.substr(start + at);
+    if (user_end == std::string::npos || user_end > at) return query_redacted(url);  // a user without a password
+    return query_redacted(url.substr(0, start + user_end) + ":***" + url.substr(start + at));
 }
 
 cv::Mat Frame::bgr() const {
