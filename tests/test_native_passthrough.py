@@ -58,15 +58,17 @@ def _record(root: Path, video: Path | str, settings: str = "", seconds: float = 
 
 
 def record_with(root: Path, video: Path | str, settings: str, seconds: float, source: str,
-                peer_class: type[KeepingPeer]) -> tuple[list[tuple[dict, Path]], str, dict, KeepingPeer]:
-    """``_record`` with the uploader's stand-in of ``peer_class``, handed back too (what else it kept)."""
+                peer_class: type[KeepingPeer], extra_env: dict[str, str] | None = None,
+                ) -> tuple[list[tuple[dict, Path]], str, dict, KeepingPeer]:
+    """``_record`` with the uploader's stand-in of ``peer_class``, handed back too (what else it kept);
+    ``extra_env``: added to the detector's environment (a test seam's variable)."""
     root.mkdir()
     endpoint = private_endpoint(root)
     (root / "quickcam.toml").write_text(
         f'[camera]\n{source}\npath = "{video}"\n{settings}'
         '[recording]\npre_roll_s = 1.0\npost_roll_s = 1.0\nsegment_s = 1.0\n'
         f'[link]\nendpoint = "{endpoint}"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")} | (extra_env or {})
     uploader = peer_class(endpoint)
     try:
         run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", f"{seconds:g}"],

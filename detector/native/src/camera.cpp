@@ -258,11 +258,13 @@ CameraPipeline::~CameraPipeline() { join(); }
 
 void CameraPipeline::start() {
     const std::string owner = "camera " + config_.id;
-    if (config_.record == "passthrough" && config_.source != "file" && config_.source != "stream")  // camera_pipeline.py's
+    // a USB camera's own H.264 (input_format = "h264") is read as a stream (sources.cpp's usb_h264)
+    bool encoded = config_.source == "file" || config_.source == "stream" ||
+                   (config_.source == "camera" && config_.input_format == "h264");
+    if (config_.record == "passthrough" && !encoded)  // camera_pipeline.py's
         log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: a ",
                      config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
-    if ((config_.idle_keyframes_only || config_.event_keyframes_only) && config_.source != "file" &&
-        config_.source != "stream")  // camera_pipeline.py's
+    if ((config_.idle_keyframes_only || config_.event_keyframes_only) && !encoded)  // camera_pipeline.py's
         log::info("camera ", config_.id, ": idle_keyframes_only / event_keyframes_only ignored: a ", config_.source,
                   " source delivers no encoded video to skip (they are for streams recorded by passthrough)");
     capturing_.start();
