@@ -527,6 +527,11 @@ class AvSource:
                 self.mode = "reencode"
                 self.why = f"no keyframe for more than max_gop_s = {self.config.max_gop_s:g} s"
                 self.frame_index = max(self.frame_index, self.index)  # frames now come after every packet
+            if self.idle_keys is not None:  # else nothing decoded until the next keyframe: a camera blind till then
+                self.idle_keys.catch_up(self.stream.codec_context)  # the references of the frames to come
+                self.idle_keys = None
+                log.warning("camera %s: no keyframe for more than max_gop_s = %g s while decoding keyframes only; "
+                            "decoding every frame from now on", self.config.id, self.config.max_gop_s)
             log.warning("camera %s: no keyframe for %.0f s (max_gop_s = %g); %s; set the camera's keyframe "
                         "interval lower", self.config.id, gop_ns / 1e9, self.config.max_gop_s,
                         "re-encoding from now on" if self.mode == "reencode" else "the open segment grows until "

@@ -11,7 +11,9 @@ decoding CPU of every frame at a 1 s GOP (docs/benchmarks.md, section 12d).
 
 When detection wants every frame again, the packets of the GOP skipped so far are decoded at
 once (their frames are not handed on: the decoder only needs them as references), and every
-frame after is decoded and looked at; back to keyframes only at the next keyframe. The price
+frame after is decoded and looked at; back to keyframes only at the next keyframe.
+Keyframes that stop coming for more than ``max_gop_s`` end it until the camera is reopened
+(``AvSource._watch_keyframes``): else nothing would be decoded until the next keyframe. The price
 while idle is the onset: motion is seen at the next keyframe, up to one GOP later than with
 every frame; during an event, snapshots and face searches on keyframes only (section 12d).
 Recording is not touched: the passthrough recorder keeps every packet as it came.
@@ -48,7 +50,12 @@ class IdleKeyframes:
             self.skipped.append(packet)
             self.skipped_total += 1
             return True
-        self.sparse = False  # motion: this GOP's references first, then every frame from this packet on
+        self.catch_up(context)  # motion: this GOP's references first, then every frame from this packet on
+        return False
+
+    def catch_up(self, context: Any) -> None:
+        """Decode the packets skipped so far (their frames are past, not handed on): the references of those to come."""
+        self.sparse = False
         for early in self.skipped:
             try:
                 caught_up = context.decode(early)  # frames not handed on: they are past
@@ -60,4 +67,3 @@ class IdleKeyframes:
                 if frame.is_corrupt:  # a reference of the frames to come is broken
                     self.damaged()
         self.skipped.clear()
-        return False

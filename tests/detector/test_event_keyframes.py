@@ -175,3 +175,41 @@ def test_a_substream_whose_pictures_are_recorded_is_decoded_in_full_with_keyfram
         assert pipeline.status()["frames"] == frames and pipeline.status()["recorder"] == "reencode", on
     recorded = {on: sum(h["frames"] for h, _ in _segments(tmp_path / f"outbox-{on}")) for on in (True, False)}
     assert recorded[True] >= recorded[False] - 2, recorded  # the same footage (a paced read may miss a frame)
+
+
+def test_keyframes_that_stop_coming_while_idle_bring_every_frame_back_at_once_decoded_right(tmp_path: Path) -> None:
+    """Keyframes at 0, 1 and 2 s, then none, with ``idle_keyframes_only`` and ``max_gop_s = 2``: past max_gop_s
+    passthrough is given up (re-encoded) and every frame is decoded again, the skipped references first (as the
+    native detector does). Before, nothing was decoded until the next keyframe or the no-picture watchdog
+    (5 s + max_gop_s): the walker from 5.5 s was never seen (no event). Each snapshot is the file's own frame."""
+    from datetime import UTC, datetime
+
+    import av
+    import cv2
+    import numpy as np
+
+    frames = 120
+    video = write_h264(tmp_path / "walk.mp4", frames / FPS, FPS, walks=(Walk(5.5, 7.5),), keyframes=(0, 15, 30))
+    camera = camera_config(tmp_path / "outbox", pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0).model_copy(
+        update={"source": "file", "path": str(video), "realtime": True, "fps": FPS, "idle_keyframes_only": True,
+                "max_gop_s": 2.0, "start": datetime(2026, 1, 1, tzinfo=UTC)})
+    pipeline = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event())
+    run([pipeline], timeout=60)
+    status = pipeline.status()
+    assert status["events"] == 1 and status["recorder"] == "reencode", status
+    # keyframes at 0, 1 and 2 s, none decoded from 2 s to 4 s (max_gop_s), then every frame: about 3 + 60
+    assert 50 < status["frames"] < 75, status
+    with av.open(str(video)) as container:
+        reference = [f.to_ndarray(format="bgr24") for f in container.decode(container.streams.video[0])]
+    start_ms = int(camera.start.timestamp() * 1000)
+    snapshots = [e["id"] for e in journal(tmp_path / "outbox") if e["type"] == "snapshot"]
+    assert snapshots
+    for name in snapshots:  # decoded without the skipped references, a picture is off the file's own
+        head = header(tmp_path / "outbox", name)
+        index = round((head["time_ms"] - start_ms) * FPS / 1000)
+        payload = (tmp_path / "outbox" / f"{name}.bin").read_bytes()
+        picture = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
+        expected = cv2.imdecode(cv2.imencode(".jpg", reference[index], [cv2.IMWRITE_JPEG_QUALITY,
+                                                                         camera.recording.snapshot_quality])[1],
+                                cv2.IMREAD_COLOR)
+        assert np.array_equal(picture, expected), f"snapshot {head['seq']} (frame {index})"

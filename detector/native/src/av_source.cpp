@@ -1,5 +1,13 @@
 #include "av_source.hpp"
 
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/videodev2.h>
+#include <sys/ioctl.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -85,7 +93,15 @@ bool AvSource::open() {
     arm();
     AVDictionary* options = nullptr;  // RTSP over TCP, as the Python detector (and OpenCV) ask: no lost packets
     if (path_.rfind("rtsp", 0) == 0) av_dict_set(&options, "rtsp_transport", "tcp", 0);
-    int code = avformat_open_input(&format_, path_.c_str(), nullptr, &options);
+    const AVInputFormat* input = nullptr;  // a USB H.264 camera's (sources.cpp's usb_h264), else found from the path
+    if (!c.demuxer.empty() && !(input = usb_demuxer(c, &options))) {
+        avformat_free_context(format_);
+        format_ = nullptr;
+        return false;
+    }
+    counted_ = 0, last_stamp_ = AV_NOPTS_VALUE;
+    if (c.demuxer == "v4l2" && !std::exchange(keyframes_asked_, true)) ask_for_keyframes();
+    int code = avformat_open_input(&format_, path_.c_str(), input, &options);
     av_dict_free(&options);
     if (code < 0) {
         format_ = nullptr;  // freed by avformat_open_input on failure
@@ -348,6 +364,7 @@ void AvSource::read_burst() {
             av_packet_free(&packet);
             continue;
         }
+        restamp(packet);
         int64_t ticks = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
         std::optional<int64_t> packet_ns;
         if (ticks != AV_NOPTS_VALUE) handed.emplace_back(*(packet_ns = stream_ns(ticks)), at);
@@ -359,6 +376,76 @@ void AvSource::read_burst() {
     first_ns_ = handed.empty() ? 0 : clock_.wall_ns(handed.front().first, last_ns_, int64_t(1e9 / fps));
 }
 
+// A USB H.264 camera's demuxer and options (usb_source.py's _open_container): v4l2 asked for the camera's H.264 at
+// its size and rate (libavdevice, loaded at the first open: the detector runs without it for other sources), or
+// the tests' FIFO read with the h264 demuxer, probed no further than its first frame.
+const AVInputFormat* AvSource::usb_demuxer(const CameraConfig& c, AVDictionary** options) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%g", c.fps);
+    av_dict_set(options, "framerate", rate, 0);
+    if (c.demuxer != "v4l2") {
+        av_dict_set(options, "probesize", "32", 0);
+        av_dict_set(options, "analyzeduration", "0", 0);
+        return av_find_input_format(c.demuxer.c_str());
+    }
+    av_dict_set(options, "input_format", "h264", 0);
+    av_dict_set(options, "video_size", (std::to_string(c.width) + "x" + std::to_string(c.height)).c_str(), 0);
+    av_dict_set(options, "analyzeduration", "1000000", 0);  // the driver gives size and rate: the parameter sets only
+    static const AVInputFormat* v4l2 = [&]() -> const AVInputFormat* {
+        void* device = ::dlopen("libavdevice.so." AV_STRINGIFY(LIBAVFORMAT_VERSION_MAJOR), RTLD_NOW | RTLD_GLOBAL);
+        if (!device) device = ::dlopen("libavdevice.so", RTLD_NOW | RTLD_GLOBAL);
+        auto register_all = device ? reinterpret_cast<void (*)()>(::dlsym(device, "avdevice_register_all")) : nullptr;
+        if (register_all) register_all();
+        const AVInputFormat* found = av_find_input_format("v4l2");
+        if (!found)
+            log::error("camera ", c.id, ": input_format = \"h264\" needs FFmpeg's libavdevice (v4l2), not found; "
+                       "install it (apt install libavdevice", LIBAVFORMAT_VERSION_MAJOR, ")");
+        return found;
+    }();
+    return v4l2;
+}
+
+// An H.264 camera asked for a keyframe every segment_s (at least 1 s): short GOPs, short segments (usb_source.py's
+// _ask_for_keyframes, v4l2.py's request_keyframe_period: only cameras whose driver maps the encoder's interval
+// to the standard control have it).
+void AvSource::ask_for_keyframes() {
+    double seconds = std::max(1.0, config_.recording.segment_s);
+    int frames = std::max(1, int(std::lround(seconds * config_.fps)));
+    bool asked = false;
+#ifdef __linux__
+    int fd = ::open(path_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+        v4l2_control control{V4L2_CID_MPEG_VIDEO_H264_I_PERIOD, frames};
+        asked = ::ioctl(fd, VIDIOC_S_CTRL, &control) == 0;
+        ::close(fd);
+    }
+#endif
+    if (asked)
+        log::info("camera ", config_.id, ": asked the camera for a keyframe every ", frames, " frames (",
+                  std::lround(seconds), " s)");
+    else
+        log::info("camera ", config_.id, ": the camera has no keyframe-interval control; its own interval is used "
+                  "(max_gop_s = ", number_text(config_.max_gop_s), " s)");
+}
+
+// A USB H.264 camera's packet, stamped as the MP4 muxer needs (usb_source.py's _next_packet): from a pipe (no
+// clock) one frame per packet at the rate; from the driver, its stamp, or just past the last one when it
+// repeated it or set it back by less than a frame (a larger jump back ends the segment).
+void AvSource::restamp(AVPacket* packet) {
+    if (config_.demuxer.empty()) return;
+    AVRational base = format_->streams[stream_]->time_base;
+    int64_t frame_ticks = std::max<int64_t>(1, std::llround(double(base.den) / (fps * base.num)));
+    if (config_.demuxer != "v4l2") {
+        packet->pts = packet->dts = counted_++ * frame_ticks;
+    } else {
+        int64_t stamp = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+        if (stamp != AV_NOPTS_VALUE && last_stamp_ != AV_NOPTS_VALUE && last_stamp_ - stamp >= 0 &&
+            last_stamp_ - stamp < frame_ticks)
+            packet->pts = packet->dts = last_stamp_ + 1;
+    }
+    last_stamp_ = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+}
+
 // The next packet into packet_ (av_read_frame's code): those read ahead at the open first.
 int AvSource::next_packet() {
     if (!ahead_.empty()) {
@@ -368,7 +455,9 @@ int AvSource::next_packet() {
         return 0;
     }
     if (ahead_code_ < 0) return std::exchange(ahead_code_, 0);
-    return av_read_frame(format_, packet_);
+    int code = av_read_frame(format_, packet_);
+    if (code >= 0 && packet_->stream_index == stream_) restamp(packet_);
+    return code;
 }
 
 int64_t AvSource::stream_ns(int64_t ticks) const {

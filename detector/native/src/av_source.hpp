@@ -25,6 +25,8 @@ struct AVFormatContext;
 struct AVCodecContext;
 struct AVFrame;
 struct AVPacket;
+struct AVDictionary;
+struct AVInputFormat;
 struct SwsContext;
 
 namespace qc {
@@ -76,6 +78,9 @@ private:
     void hand_packets(Frame& frame, int64_t shown);
     void gate_decoding();
     int64_t gop_length_ns(int64_t time_ns, int64_t packet_stream_ns) const;
+    static const AVInputFormat* usb_demuxer(const CameraConfig& c, AVDictionary** options);
+    void restamp(AVPacket* packet);
+    void ask_for_keyframes();
 
     CameraConfig config_;
     Role role_;
@@ -97,6 +102,8 @@ private:
     StreamClock clock_;
     int64_t opened_ns_ = 0;   // when the last open began
     int64_t packet_ns_ = 0;   // the last packet's time on the footage clock (0: none timed yet since the open)
+    int64_t counted_ = 0, last_stamp_ = INT64_MIN;  // a USB H.264 camera's packets since the open, its last stamp
+    bool keyframes_asked_ = false;  // a USB H.264 camera asked for its keyframe interval (once)
     int64_t first_ns_ = 0;    // the first timed packet read ahead at the open, on the footage clock (0: none)
     int64_t last_ns_ = 0;     // the last frame's time given
     int64_t given_ns_ = 0;    // the last frame's time handed on, whatever the source (damaged packets' times)

@@ -221,6 +221,9 @@ struct CameraPipeline::DetectState {
     bool moving = false, zone_set = false;
     ViewGuard guard;
     int snapshots_kept = 0, snapshots_failed = 0;  // the running event's (the recorder says what is left of it)
+    std::optional<Item> ending;  // an ended event's End, held for the B-frames shown before its end (tail)
+    std::vector<EncodedPacket> tail;
+    int tail_frames = 0;
 
     Item end(std::string cut = "") const {  // the running event's End, with its snapshots' tally
         Item item{Item::End, {}, event_id, std::move(cut)};
@@ -255,11 +258,13 @@ CameraPipeline::~CameraPipeline() { join(); }
 
 void CameraPipeline::start() {
     const std::string owner = "camera " + config_.id;
-    if (config_.record == "passthrough" && config_.source != "file" && config_.source != "stream")  // camera_pipeline.py's
+    // a USB camera's own H.264 (input_format = "h264") is read as a stream (sources.cpp's usb_h264)
+    bool encoded = config_.source == "file" || config_.source == "stream" ||
+                   (config_.source == "camera" && config_.input_format == "h264");
+    if (config_.record == "passthrough" && !encoded)  // camera_pipeline.py's
         log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: a ",
                      config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
-    if ((config_.idle_keyframes_only || config_.event_keyframes_only) && config_.source != "file" &&
-        config_.source != "stream")  // camera_pipeline.py's
+    if ((config_.idle_keyframes_only || config_.event_keyframes_only) && !encoded)  // camera_pipeline.py's
         log::info("camera ", config_.id, ": idle_keyframes_only / event_keyframes_only ignored: a ", config_.source,
                   " source delivers no encoded video to skip (they are for streams recorded by passthrough)");
     capturing_.start();
@@ -553,6 +558,9 @@ bool CameraPipeline::open_with_backoff() {
 }
 
 void CameraPipeline::push(Item item) {
+    if (item.kind == Item::Start) handed_index_ = -1, handed_end_ns_ = INT64_MIN;
+    for (const EncodedPacket& packet : item.frame.packets)
+        handed_index_ = packet.index, handed_end_ns_ = std::max(handed_end_ns_, packet.pts_ns);
     std::unique_lock<std::mutex> lock(queue_mutex_);
     if (item.kind == Item::FrameItem) {
         while (queued_frames_ >= max_frames_ && !stop_) {
@@ -628,7 +636,30 @@ void CameraPipeline::capture_loop() {
     // A throw restarts this loop (Loop::supervise). On a live source, closed to be reopened, the running event is
     // closed at its last frame first, its open segment committed as the final one; a file goes on after the frame
     // that failed, its event carried on (DetectState; closed at the end of the thread if the loop is not run again).
+    // An event ends by decode time: with B-frames its last packet (a P-frame) is shown after frames decoded after
+    // it, whose packets come with the next frames (passthrough.py's _shown_before_the_end). Its End waits for
+    // them: the packets right after its last, not keyframes, shown before its latest time (at most 16, as
+    // Python's LEADING_MAX); without them its last segment jumped over those frames. `next`: none, end it now.
+    auto end_after_tail = [&](const Frame* next) {
+        if (!state.ending) return;
+        bool done = !next || !next->passthrough || ++state.tail_frames > 16;
+        for (size_t i = 0; !done && i < next->packets.size(); ++i) {
+            const EncodedPacket& packet = next->packets[i];
+            done = packet.keyframe || packet.index != handed_index_ + 1 || packet.pts_ns >= handed_end_ns_ ||
+                   state.tail.size() >= 16;
+            if (!done) state.tail.push_back(packet), handed_index_ = packet.index;
+        }
+        if (!done) return;
+        if (!state.tail.empty()) {
+            Frame shown;
+            shown.passthrough = true, shown.packets = std::move(state.tail);
+            push({Item::FrameItem, std::move(shown), ""});
+        }
+        push(std::move(*state.ending));
+        state.ending.reset(), state.tail.clear(), state.tail_frames = 0;
+    };
     OnUnwind closing([&] {
+        end_after_tail(nullptr);
         if (config_.source != "file" && clock.cut(last_ns + 1)) push(state.end(": capture loop failed"));
     });  // then capture_failed() keeps the file or closes the source
     while (!stop_) {
@@ -658,6 +689,7 @@ void CameraPipeline::capture_loop() {
                                                       middle_cut(source_->name(), kPathShownMax) : "";
                 if (!stats_.opened) stats_.open_error = "opened, but no frame came";
             }
+            end_after_tail(nullptr);
             source_->close();
             // The running event ends at the last frame received and its open segment is committed
             // now, not left in staging for as long as the camera is gone (capture.py's LOST marker).
@@ -687,6 +719,10 @@ void CameraPipeline::capture_loop() {
             dark = stats_.dark;
         }
         if (!frame.undecoded || frame.passthrough) pre_roll.push_back(recorded(frame));
+        if (state.ending) {
+            Frame next = recorded(frame);
+            end_after_tail(&next);
+        }
         // An event the view guard starts begins where the cover or turn began minus the pre-roll, BLOCKED_S (4 s)
         // before it is said: while one is suspected, kept from there, up to kDetectSlackNs more (what the Python
         // detector's buffer holds always, camera_pipeline.py's DETECT_SLACK_NS; here only while it is needed).
@@ -775,6 +811,7 @@ void CameraPipeline::capture_loop() {
             else
                 log::info("camera ", config_.id, ": motion, event ", event_id, " starts (area ", result.area_fraction,
                           ", ", result.boxes.size(), " box(es))");
+            end_after_tail(nullptr);  // the last event's End first
             state.snapshots_kept = state.snapshots_failed = 0;
             ++(snapshot(frame, event_id, result, 0) ? state.snapshots_kept : state.snapshots_failed);  // before all else
             snapshots = 1, best_area = result.area_fraction, last_snapshot_ns = frame.time_ns;
@@ -796,9 +833,12 @@ void CameraPipeline::capture_loop() {
                 ++stats_.events_ended;
             }
             log::info("camera ", config_.id, ": event ", event_id, " ends");
-            push(state.end());
+            state.ending = state.end();
+            Frame next = recorded(frame);  // not the event's: its packets may be
+            end_after_tail(&next);
         }
     }
+    end_after_tail(nullptr);
     source_->close();
     if (clock.cut(last_ns + 1)) push(state.end());
 }

@@ -181,6 +181,8 @@ private:
     std::condition_variable queue_cv_;
     std::deque<Item> queue_;
     size_t queued_frames_ = 0, max_frames_;
+    // capture thread: the running event's last packet handed to the recorder, and the latest time it shows
+    int64_t handed_index_ = -1, handed_end_ns_ = 0;
     ReopenPace pace_;
     bool resume_ = false;  // the capture loop threw on a file, kept open: the restarted loop reads on (capture thread)
     // Detection's state, kept across a restart of the capture loop on a file that goes on (capture thread): the

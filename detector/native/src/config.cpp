@@ -281,9 +281,6 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"input_format", [&](auto& n, auto& k) { c.input_format = r.string(n, k);
             check(r, c.input_format == "auto" || c.input_format == "h264" || c.input_format == "mjpeg" ||
                   c.input_format == "raw", k, "must be auto, h264, mjpeg or raw");
-            if (c.input_format == "h264")
-                r.note(k + " = h264: a camera's own H.264 is not read natively; it is opened through OpenCV (MJPG "
-                       "when mjpg = true) and events are encoded again (more CPU, the same footage)");
         }},
         {"record", [&](auto& n, auto& k) { c.record = r.string(n, k);
             check(r, c.record == "auto" || c.record == "passthrough" || c.record == "reencode", k,

@@ -69,7 +69,10 @@ struct CameraConfig {
     double demo_start_s = 0.0;  // where the demo's 30 s script starts: its first walker comes sooner
     double demo_gap_s = 8.0;    // quiet between the demo's walk and its walk back: less shortens the script as much
     bool mjpg = true;
-    std::string input_format = "auto";  // USB camera: auto | mjpeg | raw honoured (OpenCV's V4L2); h264 warned
+    std::string input_format = "auto";  // USB camera: h264 read by libavformat (passed through); auto, mjpeg, raw by OpenCV
+    // Not a [camera] key: a USB H.264 camera's demuxer, v4l2, or (the tests' seam, QC_NATIVE_USB_DEMUXER=h264)
+    // FFmpeg's h264 demuxer reading `path`, a FIFO, as the Python tests' V4l2Source(demuxer="h264") (sources.cpp)
+    std::string demuxer;
     double reopen_max_s = 30.0;
     std::string record = "auto";  // auto | passthrough | reencode (remux.hpp; av_source.cpp decides at the first open)
     double max_gop_s = 10.0;  // keyframes further apart: re-encoded (pre-roll and segments wait for keyframes)

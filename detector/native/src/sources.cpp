@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -184,9 +185,22 @@ private:
 
 }  // namespace
 
+// A UVC H.264 camera (input_format = "h264"; usb_source.py's V4l2Source): libavformat's v4l2 demuxer, read as a
+// stream is (live, timed by the stream clock, its packets passed through). QC_NATIVE_USB_DEMUXER=h264, a
+// test and debug seam only, reads `path` (a FIFO fed the camera's Annex B) with the h264 demuxer instead.
+CameraConfig usb_h264(const CameraConfig& config) {
+    CameraConfig stream = config;
+    const char* seam = std::getenv("QC_NATIVE_USB_DEMUXER");
+    stream.demuxer = seam && *seam ? seam : "v4l2";
+    if (stream.path.empty()) stream.path = "/dev/video" + std::to_string(config.index);
+    stream.source = "stream";
+    return stream;
+}
+
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime,
                                                                   config.demo_start_s, config.demo_gap_s);
+    if (config.source == "camera" && config.input_format == "h264") return std::make_unique<AvSource>(usb_h264(config));
     if (config.source == "camera") return std::make_unique<UsbSource>(config);
     return std::make_unique<AvSource>(config);
 }
