@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -79,13 +80,14 @@ class _RefusingUploader(UploaderPeer):
         return super().answer(peer, message)
 
 
-@pytest.mark.parametrize("which", ["python", "native"])
-def test_either_detector_says_a_refused_hello_once_and_counts_it_in_its_status_file(tmp_path: Path,
-                                                                                     which: str) -> None:
+def _detector_beside(tmp_path: Path, which: str, peer_class: type[UploaderPeer]
+                     ) -> tuple[UploaderPeer, subprocess.Popen[str], Callable[[], dict], Path]:
+    """``which`` detector, watching the demo with no event (hellos only), linked to ``peer_class``'s stand-in:
+    the stand-in, the process, a reader of the status file's ``link`` and the status file."""
     endpoint = private_endpoint(tmp_path)
-    peer = _RefusingUploader(endpoint)
+    peer = peer_class(endpoint)
     (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 0.2\n'
-                                            "[motion]\nmin_area_fraction = 0.95\n")  # no event: hellos only
+                                            "[motion]\nmin_area_fraction = 0.95\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     command = [str(native_detector())] if which == "native" else [QUICKCAM, "detector"]
     process = subprocess.Popen([*command, "--config", "quickcam.toml", "--seconds", "60"], cwd=tmp_path, env=env,
@@ -98,6 +100,13 @@ def test_either_detector_says_a_refused_hello_once_and_counts_it_in_its_status_f
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
 
+    return peer, process, link, status
+
+
+@pytest.mark.parametrize("which", ["python", "native"])
+def test_either_detector_says_a_refused_hello_once_and_counts_it_in_its_status_file(tmp_path: Path,
+                                                                                     which: str) -> None:
+    peer, process, link, status = _detector_beside(tmp_path, which, _RefusingUploader)
     try:
         assert wait_until(lambda: link().get("hello_refused", 0) >= 3, 20), link()
         line = detector_line(json.loads(status.read_text()), time.time())
@@ -132,22 +141,7 @@ def test_either_detector_counts_a_nack_naming_no_message_as_rejected_not_as_a_re
                                                                                            which: str) -> None:
     # Before, an empty-ref nack before credit was counted (and said) as a refused hello, with the fix "upgrade
     # the older of the two": it names no message, and after credit the same nack was counted nowhere.
-    endpoint = private_endpoint(tmp_path)
-    peer = _FailingUploader(endpoint)
-    (tmp_path / "quickcam.toml").write_text(f'[link]\nendpoint = "{endpoint}"\nheartbeat_s = 0.2\n'
-                                            "[motion]\nmin_area_fraction = 0.95\n")  # no event: hellos only
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
-    command = [str(native_detector())] if which == "native" else [QUICKCAM, "detector"]
-    process = subprocess.Popen([*command, "--config", "quickcam.toml", "--seconds", "60"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    status = tmp_path / "outbox" / "detector-status.json"
-
-    def link() -> dict:
-        try:
-            return json.loads(status.read_text()).get("link", {})
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
-
+    peer, process, link, status = _detector_beside(tmp_path, which, _FailingUploader)
     try:
         assert wait_until(lambda: link().get("rejected", 0) >= 3, 20), link()
         line = detector_line(json.loads(status.read_text()), time.time())
