@@ -63,6 +63,16 @@ def test_status_says_dark_mode_and_when_nothing_happened_yet() -> None:
     assert "dark mode on, 0 event(s), no event yet" in text
 
 
+def test_a_camera_that_delivers_no_frame_now_shows_no_frame_rate() -> None:
+    """LOST/FAILING/STALLED with the last rate ('LOST (...) at 10.0 fps') read as a camera still delivering."""
+    for state in ("lost", "failing", "stalled"):
+        info = {"state": state, "fault": "no frame from the camera", "fps": 10.0, "events": 1}
+        line = uploader_cli.camera_line("cam0", info, 0)
+        assert line.startswith(f"camera cam0: {state.upper()} (no frame from the camera), 1 event(s)"), line
+        assert "fps" not in line and "dark mode" not in line, line
+    assert "ok at 10.0 fps, dark mode off" in uploader_cli.camera_line("cam0", {"state": "ok", "fps": 10.0}, 0)
+
+
 def test_status_tells_a_stopped_or_silent_process_from_a_running_one() -> None:
     text = _report(_uploader(age_s=300), _detector(age_s=40, running=False))
     assert "uploader: NOT RUNNING (last seen 5 min ago)" in text

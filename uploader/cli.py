@@ -180,8 +180,10 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
         state = state.upper() + (f" ({fault})" if fault else "")  # FAILING, LOST, STALLED: never read as ok
     elif fault:  # e.g. a figure the link had to fix before sending it (detector/status_header.py)
         state += f" ({fault})"
-    line = (f"camera {camera_id}{when}: {state} at {float(info.get('fps', 0)):.1f} fps, "
-            f"dark mode {'on' if dark else 'off'}, {info.get('events', 0)} event(s)")
+    # a camera that delivers no frame now: its last rate and dark mode would read as live figures
+    live = "" if info.get("state") in ("lost", "failing", "stalled") else (
+        f" at {float(info.get('fps', 0)):.1f} fps, dark mode {'on' if dark else 'off'}")
+    line = f"camera {camera_id}{when}: {state}{live}, {info.get('events', 0)} event(s)"
     last_ms = info.get("last_event_ms", 0)
     if last_ms:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last_ms / 1000))
