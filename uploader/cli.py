@@ -128,17 +128,7 @@ def detector_line(det: dict[str, Any], now: float) -> str:
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):
         line += _link_error(link, now)
-    if link.get("unreadable"):
-        line += (f"; {link['unreadable']} outbox item(s) the disk would not read (kept, skipped and tried "
-                 "again; the items behind them sent; check the disk)")
-    if link.get("hello_refused"):
-        line += f"; {link['hello_refused']} hello(s) refused (see the last error and the detector's log for the fix)"
-    if link.get("rejected"):
-        line += f"; {link['rejected']} message(s) rejected by the uploader, no outbox item's (see the detector's log)"
-    if link.get("malformed"):
-        line += f"; {link['malformed']} malformed message(s) from the uploader ignored (see the detector's log)"
-    if link.get("retransmits"):
-        line += f"; {link['retransmits']} message(s) sent again (no ack in time)"
+    line += "".join(f"; {link[key]} {words}" for key, words in LINK_COUNTS if link.get(key))
     if det.get("clock_ahead_s"):  # detector/clock.py
         line += (f"; CLOCK STEPPED BACK: footage times run {det['clock_ahead_s']:.0f} s ahead of the system clock "
                  "(see the detector's log)")
@@ -202,6 +192,13 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
 
 
 # A camera's failure counters (detector/pipeline/camera_pipeline.py, native camera.cpp): shown when not zero.
+LINK_COUNTS = (  # the detector's link counters, as `quickcam status` says them (in this order)
+        ("unreadable", "outbox item(s) the disk would not read (kept, skipped and tried again; the items behind "
+         "them sent; check the disk)"),
+        ("hello_refused", "hello(s) refused (see the last error and the detector's log for the fix)"),
+        ("rejected", "message(s) rejected by the uploader, no outbox item's (see the detector's log)"),
+        ("malformed", "malformed message(s) from the uploader ignored (see the detector's log)"),
+        ("retransmits", "message(s) sent again (no ack in time)"))
 CAMERA_COUNTS = (
         ("not_recorded", "frame(s) not recorded"),
         ("snapshots_replaced", "snapshot(s) dropped (the disk refused them; each event's first and newest kept)"),
