@@ -122,9 +122,13 @@ class StatusFileWriter:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            seen = self.changes()
+            before = self.changes()
             self._write(running=True)
-            self._wait_for_change(seen, time.monotonic() + self.interval_s)
+            after = self.changes()
+            # Changed while writing (or mended by the write: a deleted outbox made again): watched from the state
+            # after it, written again within a poll. Compared with the state before, a second deletion right
+            # after the write looked like no change, and the lock waited for the next write (2 s).
+            self._wait_for_change(after, time.monotonic() + (self.interval_s if after == before else CHANGE_POLL_S))
         self._write(running=False)
 
     def _wait_for_change(self, seen: object, until: float) -> None:

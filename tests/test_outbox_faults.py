@@ -280,6 +280,14 @@ def test_an_outbox_deleted_under_the_detector_is_locked_again_within_a_second(tm
             assert wait_until(lambda: _held_by_another(tmp_path / "outbox" / ".lock"), 10, every=0.01)
             took.append(time.monotonic() - gone)
             time.sleep(0.3)  # not in step with the status writes
+        # deleted again right after it was made again: the status writer compared with the state before its
+        # write (outbox gone), saw no change, and the lock waited for the next write (2 s)
+        rm_rf_while_written(tmp_path / "outbox")
+        assert wait_until(lambda: _held_by_another(tmp_path / "outbox" / ".lock"), 10, every=0.01)
+        rm_rf_while_written(tmp_path / "outbox")
+        gone = time.monotonic()
+        assert wait_until(lambda: _held_by_another(tmp_path / "outbox" / ".lock"), 10, every=0.01)
+        took.append(time.monotonic() - gone)
     finally:
         pipe.close()
     assert max(took) < 1.0, took

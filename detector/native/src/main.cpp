@@ -294,9 +294,12 @@ int run(const qc::Config& config, double seconds) {
     std::thread status_thread([&] {
         ::pthread_setname_np(::pthread_self(), "qc-status");
         while (!status_stop) {
-            std::string seen = changes();
+            std::string before = changes();
             write(true);
-            const double until = monotonic_s() + kStatusIntervalS;
+            // watched from the state after the write (status_file.py's _run): one mended by it (a deleted outbox
+            // made again) and deleted again at once is a change; one changed while writing is written within a poll
+            std::string seen = changes();
+            const double until = monotonic_s() + (seen == before ? kStatusIntervalS : kChangePollS);
             while (!status_stop.wait_for(std::min(kChangePollS, std::max(0.0, until - monotonic_s()))))
                 if (monotonic_s() >= until || changes() != seen) break;
         }
