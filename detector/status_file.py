@@ -93,11 +93,13 @@ class StatusFileWriter:
     """
 
     def __init__(self, path: Path, collect: Callable[[bool], dict[str, Any]],
-                 interval_s: float = INTERVAL_S, changes: Callable[[], object] = tuple) -> None:
+                 interval_s: float = INTERVAL_S, changes: Callable[[], object] = tuple,
+                 intact: Callable[[], bool] = lambda: True) -> None:
         self.path = path
         self.collect = collect
         self.interval_s = interval_s
         self.changes = changes  # a cheap summary of the cameras' states: a new one is written at once
+        self.intact = intact  # False: what the write mends (a deleted outbox) is broken, written within a poll
         self.counters: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status-file", daemon=True)
@@ -123,34 +125,38 @@ class StatusFileWriter:
     def _run(self) -> None:
         while not self._stop.is_set():
             before = self.changes()
-            self._write(running=True)
+            wrote = self._write(running=True)
             after = self.changes()
-            # Changed while writing (or mended by the write: a deleted outbox made again): watched from the state
-            # after it, written again within a poll. Compared with the state before, a second deletion right
-            # after the write looked like no change, and the lock waited for the next write (2 s).
-            self._wait_for_change(after, time.monotonic() + (self.interval_s if after == before else CHANGE_POLL_S))
+            # Changed while writing: watched from the state after it, written again within a poll.
+            until = time.monotonic() + (self.interval_s if after == before else CHANGE_POLL_S)
+            self._wait_for_change(after, until, mend=wrote)
         self._write(running=False)
 
-    def _wait_for_change(self, seen: object, until: float) -> None:
-        """Until ``until``, the stop, or a change of the cameras' states (looked at every ``CHANGE_POLL_S``).
+    def _wait_for_change(self, seen: object, until: float, mend: bool = True) -> None:
+        """Until ``until``, the stop, a change of the cameras' states, or (``mend``) something the write mends
+        broken (the outbox deleted): looked at every ``CHANGE_POLL_S``.
 
         A camera opened, lost, an event started or ended, a fault: written at once, not up to 2 s later,
-        for ``quickcam status`` (and the tests that wait on the file).
+        for ``quickcam status`` (and the tests that wait on the file). A deleted outbox is made and locked again
+        within a poll whenever it went, even during a write, which a comparison of states cannot see (broken
+        before the write and broken again after it: no change; the lock waited 2 s). Not after a failed write:
+        an outbox that cannot be made is not tried four times a second.
         """
         while not self._stop.wait(min(CHANGE_POLL_S, max(0.0, until - time.monotonic()))):
-            if time.monotonic() >= until or self.changes() != seen:
+            if time.monotonic() >= until or self.changes() != seen or (mend and not self.intact()):
                 return
 
-    def _write(self, running: bool) -> None:
+    def _write(self, running: bool) -> bool:
+        """True if the status was written."""
         try:
             status = {**self.collect(running), COUNTER: self.counters[COUNTER]}
             moved = write_status(self.path, status)
         except Exception as exc:  # a bug in collecting must not end the status thread either
             self._failing = note_status_write(log, "status", self.path, exc, self.counters, self._failing,
                                               "quickcam status will show this detector as stale")
-        else:
-            self._failing = note_status_write(log, "status", self.path, None, self.counters, self._failing,
-                                              moved=moved)
+            return False
+        self._failing = note_status_write(log, "status", self.path, None, self.counters, self._failing, moved=moved)
+        return True
 
 
 def link_status(link: UploaderLink) -> dict[str, Any]:
@@ -184,10 +190,10 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
             status.update(extra())  # low_power, console
         return status
 
-    def changes() -> tuple[object, ...]:  # attributes, and the outbox's few stats: looked at four times a second
-        return (link.state.connected, outbox.intact(), *(camera_changes(p) for p in pipelines))
+    def changes() -> tuple[object, ...]:  # attributes: looked at four times a second
+        return (link.state.connected, *(camera_changes(p) for p in pipelines))
 
-    return StatusFileWriter(status_path(outbox.root), collect, changes=changes)
+    return StatusFileWriter(status_path(outbox.root), collect, changes=changes, intact=outbox.intact)
 
 
 def camera_changes(pipeline: CameraPipeline) -> tuple[object, ...]:

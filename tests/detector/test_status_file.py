@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,43 @@ def test_directories_at_both_the_status_file_and_its_temporary_name_are_moved_as
         f"status: a directory stood where the status file {path} belongs; moved it to {found[0].name} (its files "
         "kept) and wrote the status again" for found in moved.values()), lines  # no "cannot write" between
     assert not list(tmp_path.glob("*.part")), list(tmp_path.iterdir())
+
+
+def test_what_the_write_mends_broken_again_during_the_write_is_written_again_within_a_poll(tmp_path: Path) -> None:
+    """An outbox deleted, made again by a write and deleted again before that write ended: broken before the write
+    and broken after it, which a comparison of states took for no change, and its lock waited for the next periodic
+    write (2 s; seen on CI). Now anything the write mends, found broken, has a write within a poll."""
+    path = tmp_path / "detector-status.json"
+    outbox = {"intact": False}
+    writes: list[float] = []
+
+    def collect(running: bool) -> dict[str, Any]:
+        writes.append(time.monotonic())
+        outbox["intact"] = len(writes) > 1  # the first write mends it, and it is deleted again during that write
+        return {"running": running}
+
+    writer = StatusFileWriter(path, collect, interval_s=60, intact=lambda: outbox["intact"])
+    writer.start()
+    try:
+        assert wait_until(lambda: len(writes) >= 2, 5), writes
+    finally:
+        writer.stop()
+    assert writes[1] - writes[0] < 1.0, writes
+
+
+def test_an_outbox_that_cannot_be_made_is_not_tried_four_times_a_second(tmp_path: Path) -> None:
+    """A failed write (the outbox's disk read-only) waits for the interval, not a poll, though still broken."""
+    path = tmp_path / "missing" / "detector-status.json"  # never made: every write fails
+    writes: list[float] = []
+
+    def collect(running: bool) -> dict[str, Any]:
+        writes.append(time.monotonic())
+        return {"running": running}
+
+    writer = StatusFileWriter(path, collect, interval_s=60, intact=lambda: False)
+    writer.start()
+    try:
+        time.sleep(1.0)
+    finally:
+        writer.stop()
+    assert len(writes) == 2, writes  # one at the start, one at the stop

@@ -247,7 +247,7 @@ int run(const qc::Config& config, double seconds) {
     const std::string status_path = config.recording.outbox_dir + "/detector-status.json";
     bool status_failing = false;
     int64_t status_write_failures = 0;  // in the file once a write gets through (common/status_writes.py)
-    auto write = [&](bool running) {
+    auto write = [&](bool running) -> bool {  // true if the status was written
         try {
             outbox.ensure_folders();  // a deleted outbox is noticed (and made again) within one interval
         } catch (const std::exception&) {
@@ -272,6 +272,7 @@ int run(const qc::Config& config, double seconds) {
         if (written.ok && status_failing)
             log::info("status: writing ", status_path, " again (", status_write_failures, " write(s) failed so far)");
         status_failing = !written.ok;
+        return written.ok;
     };
 
     log::info("detector: watching ", pipelines.size(), " camera(s); outbox ", config.recording.outbox_dir);
@@ -287,7 +288,6 @@ int run(const qc::Config& config, double seconds) {
     // every kChangePollS between two writes (detector/status_file.py's _wait_for_change).
     auto changes = [&] {
         std::string all = link.status().connected ? "1" : "0";
-        all += outbox.intact() ? "1" : "0";  // a deleted outbox made and locked again within kChangePollS
         for (auto& p : pipelines) all += '\n' + p->changes();
         return all;
     };
@@ -295,13 +295,15 @@ int run(const qc::Config& config, double seconds) {
         ::pthread_setname_np(::pthread_self(), "qc-status");
         while (!status_stop) {
             std::string before = changes();
-            write(true);
-            // watched from the state after the write (status_file.py's _run): one mended by it (a deleted outbox
-            // made again) and deleted again at once is a change; one changed while writing is written within a poll
+            const bool wrote = write(true);
+            // changed while writing: watched from the state after it, written again within a poll
             std::string seen = changes();
             const double until = monotonic_s() + (seen == before ? kStatusIntervalS : kChangePollS);
+            // A deleted outbox is made and locked again within a poll whenever it went, even during the write
+            // (status_file.py's _wait_for_change): not after a failed write, so one that cannot be made is not
+            // tried four times a second.
             while (!status_stop.wait_for(std::min(kChangePollS, std::max(0.0, until - monotonic_s()))))
-                if (monotonic_s() >= until || changes() != seen) break;
+                if (monotonic_s() >= until || changes() != seen || (wrote && !outbox.intact())) break;
         }
         write(false);
         status_ended = true;
