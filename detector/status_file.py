@@ -123,27 +123,33 @@ class StatusFileWriter:
                       "this detector as stale", self.path, join_s)
 
     def _run(self) -> None:
+        mend_pause_s = 0.0  # after a failed write: 0.25 s, doubling up to the interval
         while not self._stop.is_set():
             before = self.changes()
             wrote = self._write(running=True)
             after = self.changes()
             # Changed while writing: watched from the state after it, written again within a poll.
-            until = time.monotonic() + (self.interval_s if after == before else CHANGE_POLL_S)
-            self._wait_for_change(after, until, mend=wrote)
+            now = time.monotonic()
+            until = now + (self.interval_s if after == before else CHANGE_POLL_S)
+            # A write that failed (the outbox deleted during it, or one that cannot be made) is tried again for
+            # what it mends after a pause doubling up to the interval: the deletion mid-write is mended within a
+            # poll, and an outbox that cannot be made is not tried four times a second.
+            mend_pause_s = 0.0 if wrote else min(max(mend_pause_s * 2, CHANGE_POLL_S), self.interval_s)
+            self._wait_for_change(after, until, mend_from=now + mend_pause_s)
         self._write(running=False)
 
-    def _wait_for_change(self, seen: object, until: float, mend: bool = True) -> None:
-        """Until ``until``, the stop, a change of the cameras' states, or (``mend``) something the write mends
-        broken (the outbox deleted): looked at every ``CHANGE_POLL_S``.
+    def _wait_for_change(self, seen: object, until: float, mend_from: float = 0.0) -> None:
+        """Until ``until``, the stop, a change of the cameras' states, or (from ``mend_from``) something the write
+        mends broken (the outbox deleted): looked at every ``CHANGE_POLL_S``.
 
         A camera opened, lost, an event started or ended, a fault: written at once, not up to 2 s later,
         for ``quickcam status`` (and the tests that wait on the file). A deleted outbox is made and locked again
         within a poll whenever it went, even during a write, which a comparison of states cannot see (broken
-        before the write and broken again after it: no change; the lock waited 2 s). Not after a failed write:
-        an outbox that cannot be made is not tried four times a second.
+        before the write and broken again after it: no change; the lock waited 2 s).
         """
         while not self._stop.wait(min(CHANGE_POLL_S, max(0.0, until - time.monotonic()))):
-            if time.monotonic() >= until or self.changes() != seen or (mend and not self.intact()):
+            now = time.monotonic()
+            if now >= until or self.changes() != seen or (now >= mend_from and not self.intact()):
                 return
 
     def _write(self, running: bool) -> bool:

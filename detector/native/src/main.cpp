@@ -293,17 +293,23 @@ int run(const qc::Config& config, double seconds) {
     };
     std::thread status_thread([&] {
         ::pthread_setname_np(::pthread_self(), "qc-status");
+        double mend_pause_s = 0.0;  // after a failed write: kChangePollS, doubling up to the interval
         while (!status_stop) {
             std::string before = changes();
             const bool wrote = write(true);
             // changed while writing: watched from the state after it, written again within a poll
             std::string seen = changes();
-            const double until = monotonic_s() + (seen == before ? kStatusIntervalS : kChangePollS);
+            const double now = monotonic_s();
+            const double until = now + (seen == before ? kStatusIntervalS : kChangePollS);
             // A deleted outbox is made and locked again within a poll whenever it went, even during the write
-            // (status_file.py's _wait_for_change): not after a failed write, so one that cannot be made is not
-            // tried four times a second.
-            while (!status_stop.wait_for(std::min(kChangePollS, std::max(0.0, until - monotonic_s()))))
-                if (monotonic_s() >= until || changes() != seen || (wrote && !outbox.intact())) break;
+            // (status_file.py's _run): a failed write (the outbox deleted under it, or one that cannot be made)
+            // is tried again after a pause doubling up to the interval, not four times a second.
+            mend_pause_s = wrote ? 0.0 : std::min(std::max(mend_pause_s * 2, kChangePollS), kStatusIntervalS);
+            const double mend_from = now + mend_pause_s;
+            while (!status_stop.wait_for(std::min(kChangePollS, std::max(0.0, until - monotonic_s())))) {
+                const double t = monotonic_s();
+                if (t >= until || changes() != seen || (t >= mend_from && !outbox.intact())) break;
+            }
         }
         write(false);
         status_ended = true;
