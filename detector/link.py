@@ -26,6 +26,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 DETECTOR_NAME = "quickcam-detector"
 CAPABILITIES = ["credit", "snapshot", "segment"]
 DISCONNECTED_DRAIN_S = 5.0  # at stop, while not connected: ZeroMQ's longest reconnect interval
+HELLO_IDS_KEPT = 8  # a nack of any of the last 8 hellos is a refused hello (link.hpp kHelloIdsKept)
 HELLO_FIRST_S = 0.25  # first re-knock while the uploader has not answered; doubles up to heartbeat_s
 SILENT_AFTER_HEARTBEATS = 3
 PAUSED_AFTER_S = 2.0  # a loop turn this late (and three heartbeats) means this process did not run
@@ -95,7 +97,9 @@ class UploaderLink:
         self._reopened = False  # a new socket was opened after a dropped connection (said once per outage)
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
-        self._hello_id = ""  # the last hello's id: a nack of it is a refused hello, not an item's
+        # The last hellos' ids: a nack of one is a refused hello, not an item's. Not only the last: a nack of the
+        # hello before can come after the next one was sent (hellos are sent again while refused).
+        self._hello_ids: deque[str] = deque(maxlen=HELLO_IDS_KEPT)
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
         self._wakeup = WakePipe.closed()  # the loop sleeps in its poll until this, a message or a due time
 
@@ -371,7 +375,7 @@ class UploaderLink:
             cameras=self.cameras, capabilities=CAPABILITIES,
             heartbeat_ms=_clamp(self.config.heartbeat_s * 1000, 100, 60_000),
             ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000))
-        self._hello_id = header["id"]
+        self._hello_ids.append(header["id"])
         try:
             self._send(sock, header)
         except protocol.ProtocolError as exc:  # our own check, the uploader's: it would refuse it the same
@@ -464,7 +468,7 @@ class UploaderLink:
             self.delivery.on_ack(header)
         elif message.type == "nack":
             ref = header["ref"]
-            if ref and ref == self._hello_id:  # an empty ref names no message: it is counted as rejected
+            if ref and ref in self._hello_ids:  # an empty ref names no message: it is counted as rejected
                 self._hello_refused(f"{header['code']}: {header['text']}")
             else:
                 self.delivery.on_nack(header)

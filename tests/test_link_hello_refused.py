@@ -156,3 +156,38 @@ def test_either_detector_counts_a_nack_naming_no_message_as_rejected_not_as_a_re
     assert "refuses this detector's hello" not in output, output[-3000:]
     assert output.count("rejected a message of ours (internal: internal error; send again later)") == 1, output[-3000:]
     assert "message(s) rejected by the uploader" in line, line
+
+
+class _LateRefusingUploader(UploaderPeer):
+    """Nacks each hello only once the next one came (a slow uploader: the nack of the hello before crosses the
+    detector's next hello on the wire)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.held = ""
+        super().__init__(endpoint)
+
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type == "hello":
+            late, self.held = self.held, message.header["id"]
+            if not late:
+                return None
+            return protocol.make_nack(late, "bad_value", "hello.v is not a version this uploader reads")
+        return super().answer(peer, message)
+
+
+@pytest.mark.parametrize("which", ["python", "native"])
+def test_a_nack_of_the_hello_before_the_last_is_a_refused_hello_not_a_rejected_message(tmp_path: Path,
+                                                                                      which: str) -> None:
+    # Seen on a loaded machine (native): a nack of the hello before came after the next hello was sent, and was
+    # counted and said as "uploader rejected a message of ours". Here every nack comes one hello late.
+    peer, process, link, _ = _detector_beside(tmp_path, which, _LateRefusingUploader)
+    try:
+        assert wait_until(lambda: link().get("hello_refused", 0) >= 3, 20), link()
+        final = link()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+        peer.close()
+    assert final.get("rejected") == 0, final
+    assert "rejected a message of ours" not in output, output[-3000:]
+    assert sum("refuses this detector's hello" in x for x in output.splitlines()) == 1, output[-3000:]

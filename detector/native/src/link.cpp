@@ -455,7 +455,8 @@ void UploaderLink::send_hello() {
     header["capabilities"] = Value::array({Value::text("credit"), Value::text("snapshot"), Value::text("segment")});
     header["heartbeat_ms"] = Value::integer(clamp(config_.heartbeat_s * 1000, 100, 60000));
     header["ack_timeout_ms"] = Value::integer(clamp(config_.ack_timeout_s * 1000, 100, 3600000));
-    hello_id_ = header["id"].s;
+    hello_ids_.push_back(header["id"].s);
+    if (hello_ids_.size() > 8) hello_ids_.pop_front();
     try {
         send(wire::encode({header, std::nullopt}));
     } catch (const wire::ProtocolError& e) {  // our own check, the uploader's: it would refuse it the same
@@ -599,7 +600,8 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         ++acked_;
     } else if (type == "nack") {
         const std::string& ref = h.at("ref").s;
-        if (!ref.empty() && ref == hello_id_)  // an empty ref names no message: it is counted as rejected
+        // an empty ref names no message: it is counted as rejected
+        if (!ref.empty() && std::find(hello_ids_.begin(), hello_ids_.end(), ref) != hello_ids_.end())
             hello_refused(h.at("code").s + ": " + h.at("text").s);
         else
             on_nack(h, now);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -109,7 +110,9 @@ private:
     bool auth_refused_ = false, handshake_failing_ = false;
     int64_t hello_refused_ = 0, rejected_ = 0;
     bool hello_refusing_ = false;  // a hello refused and no credit since: the last error stands
-    std::string hello_id_;         // the last hello's id: a nack of it is a refused hello, not an item's
+    // The last hellos' ids: a nack of one is a refused hello, not an item's. Not only the last: a nack of the hello
+    // before can come after the next one was sent (hellos are sent again while refused; link.py's HELLO_IDS_KEPT).
+    std::deque<std::string> hello_ids_;
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
     bool reopened_ = false;   // a new socket was opened after a dropped connection (said once per outage)
     bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once
