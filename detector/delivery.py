@@ -8,9 +8,13 @@ this module owns what the credit lets through (docs/protocol.md):
   then leaves the outbox;
 - without an ack within ``ack_timeout_s`` it is sent again, byte for byte
   (the uploader de-duplicates by message id);
-- a permanent ``nack``, or an item that could never be sent (over the
-  uploader's size limit, a header that breaks the protocol), moves it to
-  ``refused/``: kept for a person, never deleted, and counted;
+- a permanent ``nack``, or an item that could never be sent (a header that
+  breaks the protocol), moves it to ``refused/``: kept for a person, never
+  deleted, and counted;
+- an item over the size limit the uploader announces (``max_payload``) is
+  held in the outbox, said once and counted, while the items behind it go
+  on; it is sent once a credit announces a limit it fits in (the uploader's
+  ``max_payload_mb`` raised): set aside, it stayed off the machine for good;
 - an item whose file the disk will not read (EIO, EACCES: a bad sector) is
   that item's trouble, not the link's: it stays in the outbox (the disk may
   come back), is logged once a streak, counted (``unreadable``) and tried again
@@ -57,6 +61,7 @@ class Delivery:
         self.state = state  # in_flight, credit and the counters live there, for the status
         self.keep_copy_in = keep_copy_in
         self.unreadable: dict[str, Unreadable] = {}  # items skipped for now: the disk refused to read them
+        self.too_large: set[str] = set()  # items held: over the uploader's announced size limit
 
     def resend_due(self) -> float | None:
         """When an item in flight, or one the disk would not read, is due to be sent again (monotonic), or None."""
@@ -66,14 +71,22 @@ class Delivery:
         return min(due) if due else None
 
     def send_pending(self, send: Send, now: float) -> bool:
-        """Send what credit allows; False if ZeroMQ would not take a message (tried again shortly)."""
+        """Send what credit allows; False if ZeroMQ would not take a message (tried again shortly).
+
+        Items in flight whose ack is late are sent again whatever the window (also while paused, and behind a
+        new item the window has no room for: docs/protocol.md section 8); new items go in the outbox's order
+        while the window has room.
+        """
         state = self.state
         items = self.outbox.pending()
-        if self.unreadable:  # moved away by hand, or acked: no longer waited for
+        if self.unreadable or self.too_large:  # moved away by hand, or acked: no longer waited for
             present = {item.id for item in items}
             for gone in [i for i in self.unreadable if i not in present]:
                 del self.unreadable[gone]
             state.unreadable_now = len(self.unreadable)
+            self.too_large &= present
+            state.too_large_now = len(self.too_large)
+        window_full = False
         for item in items:
             skipped = self.unreadable.get(item.id)
             if skipped is not None and now < skipped.retry_at:
@@ -83,15 +96,13 @@ class Delivery:
                 if now - flight.sent_at < self.config.ack_timeout_s:
                     continue
             else:
-                if state.max_payload and item.size > state.max_payload:
-                    self.refuse_locally(item.id, f"{item.size} bytes is over the uploader's "
-                                                 f"{state.max_payload}-byte limit")
+                if window_full or self._held_too_large(item.id, item.size):
                     continue
                 used = sum(f.size for f in state.in_flight.values())
-                if len(state.in_flight) >= state.credit_messages:
-                    return True
-                if state.in_flight and used + item.size > state.credit_bytes:
-                    return True
+                if len(state.in_flight) >= state.credit_messages or (
+                        state.in_flight and used + item.size > state.credit_bytes):
+                    window_full = True  # no new item goes before this one; late ones in flight still go again
+                    continue
             try:
                 header, payload = self.outbox.load(item.id)
             except (FileNotFoundError, NotADirectoryError):
@@ -115,6 +126,33 @@ class Delivery:
                 state.retransmits += 1
                 log.info("link: no ack for %s after %.0f s; sent again", item.id, now - flight.sent_at)
             state.in_flight[item.id] = InFlight(item.size, now)
+        return True
+
+    def _held_too_large(self, item_id: str, size: int) -> bool:
+        """True while ``item_id`` is over the uploader's announced limit: held in the outbox, said once, counted.
+
+        The uploader would refuse it for good (``too_large``); held, it goes once the uploader's limit is raised
+        and a credit says so, where set aside it stayed off the machine unless a person moved it back.
+        """
+        state = self.state
+        limit = state.max_payload
+        if not limit or size <= limit:
+            if item_id in self.too_large:
+                self.too_large.discard(item_id)
+                state.too_large_now = len(self.too_large)
+                log.info("link: sending %s (%d bytes) now that the uploader takes up to %d", item_id, size, limit)
+                if not self.too_large and state.credit_messages:
+                    state.healthy()  # its error is past (a pause's stands)
+            return False
+        if item_id not in self.too_large:
+            self.too_large.add(item_id)
+            state.too_large += 1
+            state.too_large_now = len(self.too_large)
+            error = (f"{item_id} is {size} bytes, over the uploader's {limit}-byte limit; raise "
+                     "uploader.max_payload_mb (or shorten recording.segment_s)")
+            state.fail(error)
+            log.error("link: %s; kept in the outbox and sent once the uploader takes it; the items behind it go on",
+                      error)
         return True
 
     def _unreadable(self, item_id: str, exc: OSError, now: float) -> None:

@@ -34,6 +34,8 @@ class LinkState:
     retransmits: int = 0
     unreadable: int = 0  # outbox items the disk refused to read (once a streak), skipped for now (delivery.py)
     unreadable_now: int = 0  # of them, those not read again yet: the last error stands while there are any
+    too_large: int = 0  # outbox items held: over the uploader's announced size limit (once each; delivery.py)
+    too_large_now: int = 0  # of them, those still held: the last error stands while there are any
     malformed: int = 0  # messages from the uploader that did not decode, ignored
     bad_status: int = 0  # status heartbeats sent with values fixed, or minimal (detector/status_header.py)
     hello_refused: int = 0  # hellos the uploader refused (or the protocol's own check would have): link.py
@@ -72,6 +74,6 @@ class LinkState:
         the link was down and when; never left standing once the link works again.
         """
         hopeless = (self.auth_refused or self.handshake_failing or self.unreadable_now  # still true, whatever credit
-                    or self.hello_refusing)
+                    or self.too_large_now or self.hello_refusing)
         if self.last_error and not self.error_cleared_at and not hopeless:
             self.error_cleared_at = time.time()

@@ -170,7 +170,8 @@ def link_status(link: UploaderLink) -> dict[str, Any]:
     state = link.state
     return {"endpoint": link.config.endpoint, "connected": state.connected,
             "acked": state.acked, "retransmits": state.retransmits, "malformed": state.malformed,
-            "unreadable": state.unreadable, "hello_refused": state.hello_refused, "rejected": state.rejected,
+            "unreadable": state.unreadable, "too_large": state.too_large,
+            "hello_refused": state.hello_refused, "rejected": state.rejected,
             "bad_status": state.bad_status,
             "in_flight": len(state.in_flight), "last_error": state.last_error,
             "last_error_at": state.last_error_at, "error_cleared_at": state.error_cleared_at}

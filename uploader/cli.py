@@ -195,6 +195,8 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
 LINK_COUNTS = (  # the detector's link counters, as `quickcam status` says them (in this order)
         ("unreadable", "outbox item(s) the disk would not read (kept, skipped and tried again; the items behind "
          "them sent; check the disk)"),
+        ("too_large", "outbox item(s) over the uploader's size limit (kept and held until it takes them; raise "
+         "uploader.max_payload_mb)"),
         ("hello_refused", "hello(s) refused (see the last error and the detector's log for the fix)"),
         ("rejected", "message(s) rejected by the uploader, no outbox item's (see the detector's log)"),
         ("malformed", "malformed message(s) from the uploader ignored (see the detector's log)"),

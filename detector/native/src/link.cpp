@@ -132,7 +132,7 @@ LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
             error_cleared_at_, status_headers_.bad_status(), malformed_, unreadable_count_, hello_refused_,
-            rejected_};
+            rejected_, too_large_count_};
 }
 
 void UploaderLink::fail(const std::string& error) {
@@ -146,7 +146,7 @@ void UploaderLink::healthy() {
     // link was down and when; never left standing as current once the link works again.
     // An item the disk will not read keeps its error standing, whatever credit comes.
     if (!last_error_.empty() && error_cleared_at_ == 0 && !(auth_refused_ || handshake_failing_ || hello_refusing_) &&
-        unreadable_.empty())
+        unreadable_.empty() && too_large_.empty())
         error_cleared_at_ = wall_s();
 }
 
@@ -478,14 +478,20 @@ void UploaderLink::hello_refused(const std::string& reason) {
     log::error("link: ", last_error_, "; ", fix, "; ", outbox_.depth().first, " item(s) stay in the outbox until then");
 }
 
+// Late items in flight are sent again whatever the window (also while paused, and behind a new item the window has
+// no room for: docs/protocol.md section 8); new items go in the outbox's order while the window has room
+// (delivery.py's send_pending).
 bool UploaderLink::send_pending(double now) {
     auto items = outbox_.pending();
-    if (!unreadable_.empty()) {  // moved away by hand, or acked: no longer waited for
+    if (!unreadable_.empty() || !too_large_.empty()) {  // moved away by hand, or acked: no longer waited for
         std::set<std::string> present;
         for (const auto& item : items) present.insert(item.id);
         for (auto it = unreadable_.begin(); it != unreadable_.end();)
             it = present.count(it->first) ? std::next(it) : unreadable_.erase(it);
+        for (auto it = too_large_.begin(); it != too_large_.end();)
+            it = present.count(*it) ? std::next(it) : too_large_.erase(it);
     }
+    bool window_full = false;
     for (const auto& item : items) {
         auto skipped = unreadable_.find(item.id);
         if (skipped != unreadable_.end() && now < skipped->second.retry_at) continue;  // the items behind it first
@@ -495,15 +501,14 @@ bool UploaderLink::send_pending(double now) {
             // In flight, also while paused: re-sent after the ack timeout, counted once in the window.
             if (now - flight->second.sent_at < config_.ack_timeout_s) continue;
         } else {
-            if (max_payload_ > 0 && item.size > max_payload_) {
-                refuse_locally(item.id, std::to_string(item.size) + " bytes is over the uploader's " +
-                                            std::to_string(max_payload_) + "-byte limit");
-                continue;
-            }
+            if (window_full || held_too_large(item.id, item.size)) continue;
             int64_t used = 0;
             for (const auto& [id, f] : in_flight_) used += f.size;
-            if (int64_t(in_flight_.size()) >= credit_messages_) return true;
-            if (!in_flight_.empty() && used + item.size > credit_bytes_) return true;
+            if (int64_t(in_flight_.size()) >= credit_messages_ ||
+                (!in_flight_.empty() && used + item.size > credit_bytes_)) {
+                window_full = true;  // no new item goes before this one; late ones in flight still go again
+                continue;
+            }
         }
         std::string header, payload;
         try {
@@ -547,6 +552,26 @@ void UploaderLink::skip_unreadable(const std::string& id, const OsError& e, doub
     log::error("link: ", last_error_, "; ", id, " skipped for now and kept in the outbox (tried again in ",
                int(kUnreadableRetryFirstS), " s, then up to every ", int(kUnreadableRetryMaxS),
                " s); the items behind it go on");
+}
+
+// An item over the uploader's announced limit (delivery.py's _held_too_large): held in the outbox, said once and
+// counted, sent once a credit announces a limit it fits in; the items behind it go on.
+bool UploaderLink::held_too_large(const std::string& id, int64_t size) {
+    if (max_payload_ <= 0 || size <= max_payload_) {
+        if (too_large_.erase(id)) {
+            log::info("link: sending ", id, " (", size, " bytes) now that the uploader takes up to ", max_payload_);
+            if (too_large_.empty() && credit_messages_) healthy();  // its error is past (a pause's stands)
+        }
+        return false;
+    }
+    if (too_large_.insert(id).second) {
+        ++too_large_count_;
+        fail(id + " is " + std::to_string(size) + " bytes, over the uploader's " + std::to_string(max_payload_) +
+             "-byte limit; raise uploader.max_payload_mb (or shorten recording.segment_s)");
+        log::error("link: ", last_error_, "; kept in the outbox and sent once the uploader takes it; the items "
+                   "behind it go on");
+    }
+    return true;
 }
 
 void UploaderLink::refuse_locally(const std::string& id, const std::string& why) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,7 @@ struct LinkStatus {
     int64_t unreadable = 0;        // outbox items the disk refused to read (once a streak), skipped for now
     int64_t hello_refused = 0;     // hellos the uploader refused (or the protocol's own check would have)
     int64_t rejected = 0;          // nacks of messages not in the outbox (a status; one whose id it could not read)
+    int64_t too_large = 0;         // outbox items held: over the uploader's announced size limit (once each)
 };
 
 // An outbox item whose last read failed (EIO, EACCES): when to try it again (monotonic), the pause after that.
@@ -82,6 +84,7 @@ private:
     void on_monitor_event(uint16_t event, int32_t value);
     void refuse_locally(const std::string& id, const std::string& why);
     void skip_unreadable(const std::string& id, const OsError& e, double now);  // delivery.py's _unreadable
+    bool held_too_large(const std::string& id, int64_t size);  // delivery.py's _held_too_large
     void fail(const std::string& error);  // link_state.py's fail: it stands until healthy()
     void healthy();                       // the uploader grants credit: the last error is past, with its time
 
@@ -107,6 +110,8 @@ private:
     double last_heard_ = 0, hello_every_ = 0.25, reopen_at_ = 0, refused_backoff_ = 5.0;
     int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0, unreadable_count_ = 0;
     std::map<std::string, Unreadable> unreadable_;  // items skipped for now: the disk refused to read them
+    std::set<std::string> too_large_;  // items held: over the uploader's announced size limit
+    int64_t too_large_count_ = 0;
     bool auth_refused_ = false, handshake_failing_ = false;
     int64_t hello_refused_ = 0, rejected_ = 0;
     bool hello_refusing_ = false;  // a hello refused and no credit since: the last error stands
