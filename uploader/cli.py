@@ -208,7 +208,7 @@ CAMERA_COUNTS = (
         ("slow_opens", "open(s) that took 5 s or more (or never returned: a disk, device or server not answering)"),
         ("write_failures", "write(s) the disk failed (each logged by the detector)"),
         ("dropped", "frame(s) detection skipped, behind (all recorded)"),
-        ("reopens", "reopen attempt(s) after a failed open or a lost stream"))
+        ("reopens", "open or reopen attempt(s) that failed (each retried)"))
 
 
 def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str]:
