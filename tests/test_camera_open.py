@@ -156,6 +156,9 @@ def test_a_stream_that_will_not_open_is_retried_and_its_status_says_so(tmp_path:
     assert re.search(r"; retrying \(attempt [2-9]\d* failed, next in \d+\.\d s\)\)", live), live
     assert "open attempt 2 failed" in output, output
     assert "not retried" not in output
+    camera = json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    attempts = int(re.search(r"attempt (\d+) failed", camera["fault"])[1])
+    assert camera["reopens"] == attempts, camera  # the failed tries counted as they fail (one behind, before)
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,9 @@ def test_a_native_file_played_in_real_time_that_will_not_open_is_retried_and_its
         output = detector.communicate(timeout=10)[1]
     assert re.search(r"later\.mp4.*; retrying \(attempt [2-9]\d* failed, next in \d+\.\d s\)$", fault), fault
     assert "not retried" not in output
+    camera = json.loads(status.read_text())["cameras"]["cam0"]  # its last write: the count with the attempt
+    attempts = int(re.search(r"attempt (\d+) failed", camera["fault"])[1])
+    assert camera["reopens"] == attempts, camera  # the failed tries counted as they fail (one behind, before)
 
 
 @pytest.mark.parametrize("lead", ["", "x"])  # one of the two puts the head's cut inside a two-byte character

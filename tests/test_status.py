@@ -99,6 +99,16 @@ def test_status_on_the_detector_machine_has_no_ledger_and_says_where_it_is() -> 
     assert "destinations: no ledger at state/ledger.sqlite3" in text
 
 
+def test_status_where_nothing_has_run_yet_says_so_with_the_fix_not_that_it_runs_elsewhere(tmp_path: Path) -> None:
+    # A fresh folder: "uploader: not on this machine" and "detector: not on this machine", as if each ran elsewhere.
+    run = _status(tmp_path)
+    assert run.returncode == 0, run.stderr
+    uploader, detector = run.stdout.splitlines()[:2]
+    assert uploader.startswith("uploader: no status yet: it has not run here") and "quickcam uploader" in uploader
+    assert detector.startswith("detector: no status yet: it has not run here") and "quickcam detector" in detector
+    assert "not on this machine" not in run.stdout, run.stdout
+
+
 def test_the_detector_and_the_status_command_agree_on_the_file_name() -> None:
     assert uploader_cli.DETECTOR_STATUS_FILE == status_file.STATUS_FILE_NAME
 

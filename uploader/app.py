@@ -123,6 +123,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     receiver = Receiver(config, key, spool, ledger_path, shipper.wake, alerts.observe if alerts else None)
     # In the status file (quickcam status, the health check): the shipper's own fault, else its wait for a lock
     receiver.other_fault = lambda: shipper.fault or shipper.ledger_locked.problem
+    shipper.ledger_locked.count_with(receiver.ledger_locked)  # counted in the status file's ledger_locked
     receiver.notes = lambda: [tokens.note] if tokens.note else []
     receiver.failing_destinations = shipper.failing_destinations  # the health check, after failing_after_s
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
@@ -167,12 +168,15 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
             next_log_upload = time.monotonic() + config.uploader.log_upload_interval_s
 
     log.info("uploader: stopping; no new footage accepted")
+    # One budget for the uploads' part of the stop: queuing the log, the uploads due, the shipper's last write. Each
+    # had it (the drain and the shipper's join), so a shipper waiting for a locked ledger took twice stop_upload_s.
+    deadline = time.monotonic() + config.uploader.stop_upload_s
     receiver.stop_event.set()
     receiver_thread.join(timeout=5)
-    enqueue_log(config, key, spool, ledger_path, log_file, shipper)
-    _drain(shipper, ledger_path, config.uploader.stop_upload_s)
+    enqueue_log(config, key, spool, ledger_path, log_file, shipper, deadline)
+    _drain(shipper, ledger_path, deadline)
     shipper.stop()
-    shipper_thread.join(timeout=config.uploader.stop_upload_s)
+    shipper_thread.join(timeout=max(0.0, deadline - time.monotonic()))
     if alerts:
         alerts.stop()
     ledger = Ledger(ledger_path)
@@ -184,10 +188,9 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     return 0
 
 
-def _drain(shipper: Shipper, ledger_path: Path, timeout: float) -> None:
-    """Give in-flight uploads a chance to finish before exiting."""
+def _drain(shipper: Shipper, ledger_path: Path, deadline: float) -> None:
+    """Give in-flight uploads a chance to finish before exiting (until ``deadline``, on the monotonic clock)."""
     ledger = Ledger(ledger_path)
-    deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             due = ledger.due(limit=1)
@@ -200,8 +203,11 @@ def _drain(shipper: Shipper, ledger_path: Path, timeout: float) -> None:
 
 
 def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
-                log_file: Path | None, shipper: Shipper) -> None:
-    """Encrypt the lines logged since the last upload into the spool, for upload (as the original tool did)."""
+                log_file: Path | None, shipper: Shipper, deadline: float | None = None) -> None:
+    """Encrypt the lines logged since the last upload into the spool, for upload (as the original tool did).
+
+    ``deadline`` (monotonic): the stop's, which a wait for another program's lock on the ledger keeps to.
+    """
     if log_file is None or not log_file.is_file():
         return
     cursor = LogCursor(log_file, config.uploader.state_dir)
@@ -221,6 +227,8 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
         # Another program's lock on the ledger: one slice, not SQLite's 30 s (this is the main loop, which keeps the
         # folders' locks; at the stop, its last step), then the lines wait for the next time
         ledger.on_locked, ledger.lock_wait_s = lambda _waited: None, LOCKED_SAY_AFTER_S
+        if deadline is not None:
+            ledger.lock_wait_s = max(0.0, min(LOCKED_SAY_AFTER_S, deadline - time.monotonic()))
         try:
             ledger.add(Item(item_id, hashlib.sha256(data).hexdigest(), "log", host, "", 0, len(data),
                             str(path), remote, time.time()), config.uploader.destinations)

@@ -210,7 +210,7 @@ CAMERA_COUNTS = (
         ("slow_opens", "open(s) that took 5 s or more (or never returned: a disk, device or server not answering)"),
         ("write_failures", "write(s) the disk failed (each logged by the detector)"),
         ("dropped", "frame(s) detection skipped, behind (all recorded)"),
-        ("reopens", "reopen attempt(s) after a failed open or a lost stream"))
+        ("reopens", "open or reopen attempt(s) that failed (each retried)"))
 
 
 def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str]:
@@ -275,10 +275,18 @@ NOT_FAILURES = frozenset({
 })
 
 
+# Where neither process left a status file nor the uploader a ledger: they have not run here (not "elsewhere").
+NO_UPLOADER_YET = ("uploader: no status yet: it has not run here; start it (`quickcam uploader`, or `docker compose "
+                   "up -d`), or run `quickcam status` on the machine it runs on")
+NO_DETECTOR_YET = ("detector: no status yet: it has not run here; start it (`quickcam detector`, or `docker compose "
+                   "up -d`)")
+
+
 def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None,
                   ledger_path: Path, now: float) -> list[str]:
     """Every line of ``quickcam status``, from the two status files and the ledger summary."""
-    lines = [uploader_line(live, now)]
+    never_ran = not live and not det and rows is None  # a fresh folder: no status file, no ledger
+    lines = [NO_UPLOADER_YET if never_ran else uploader_line(live, now)]
     lines += [f"uploader: {note}" for note in live.get("notes", [])]  # e.g. tokens.env changed: restart it
     failed_writes = live.get("counters", {}).get("status_write_failures")
     if failed_writes:  # common/status_writes.py: counted, each streak logged
@@ -303,7 +311,8 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     relayed = relayed_lines(live, set(det.get("cameras", {})), now)
     lines += relayed
     if not det and not relayed:
-        lines.append("detector: not on this machine, and none is connected to the uploader")
+        lines.append(NO_DETECTOR_YET if never_ran else "detector: not on this machine, and none is connected to the "
+                     "uploader")
     if rows is None:
         lines.append(f"destinations: no ledger at {ledger_path} (the uploader keeps it; run status on its machine)")
     else:

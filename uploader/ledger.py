@@ -30,6 +30,7 @@ from quickcam.common.protocol_schema import error_text
 
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another program's lock on the ledger before it fails
 LOCKED_SAY_AFTER_S = 3.0  # ... told to ``on_locked`` this often meanwhile, so the wait is said while it lasts
+LOCK_WAIT_SLACK_S = 0.01
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -134,8 +135,9 @@ class Ledger:
         # Told, with the seconds waited so far, each LOCKED_SAY_AFTER_S that a write waits for a lock another
         # program holds (sqlite3's BEGIN EXCLUSIVE, a backup tool): SQLite's wait said nothing for 30 s.
         self.on_locked: Callable[[float], None] | None = None
-        # How long a write waits for that lock before it fails (with ``on_locked`` set): the receiver's one slice,
-        # so that it answers its detectors meanwhile; the shipper's for ever (it has no one to answer).
+        # How long a write waits for that lock before it fails (with ``on_locked`` set): the receiver's one slice
+        # (shorter than its detectors' heartbeat), so that it answers them meanwhile; the shipper's for ever (it has
+        # no one to answer); a slice is never longer than this.
         self.lock_wait_s = BUSY_TIMEOUT_S
 
     def _item_columns(self) -> set[str]:
@@ -222,9 +224,9 @@ class Ledger:
             self.db.execute("BEGIN IMMEDIATE")
             return
         waited = 0.0
-        self._busy_timeout(LOCKED_SAY_AFTER_S)
         try:
             while True:
+                self._busy_timeout(min(LOCKED_SAY_AFTER_S, self.lock_wait_s - waited))
                 started = time.monotonic()
                 try:
                     self.db.execute("BEGIN IMMEDIATE")
@@ -234,7 +236,7 @@ class Ledger:
                     if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # any BUSY_* is the lock
                         raise
                     self.on_locked(waited)
-                    if waited >= self.lock_wait_s:
+                    if waited >= self.lock_wait_s - LOCK_WAIT_SLACK_S:  # (SQLite's own wait may end a little early)
                         raise
         finally:
             self._busy_timeout(BUSY_TIMEOUT_S)

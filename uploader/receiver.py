@@ -97,7 +97,9 @@ class Receiver:
         self.notes: Callable[[], list[str]] = list  # what a person should know, no fault (tokens.env changed)
         self.pause_reason = ""  # why credit is refused now (the spool full, its disk low): '' while accepting
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
-        self.ledger_locked = self._ledger_locked(lambda: None)  # serve() gives it its say
+        self.ledger_locked = LedgerLocked(  # serve() gives it its say
+            ledger_path, "receiver", "no footage is accepted and new footage waits in the detectors' outboxes",
+            lambda: None, self.counters)
         self._socket_trouble = ""  # why the ipc socket's file, deleted under us, cannot be made again (said once)
 
     def _socket(self, ctx: zmq.Context) -> zmq.Socket:
@@ -154,9 +156,8 @@ class Receiver:
         sock = self._sock
         assert sock is not None and self._monitor is not None
         ledger = Ledger(self.ledger_path)
-        self.ledger_locked = self._ledger_locked(lambda: self._write_status(ledger))
+        self.ledger_locked.say = lambda: self._write_status(ledger)
         ledger.on_locked = self.ledger_locked.waiting
-        ledger.lock_wait_s = LOCKED_SAY_AFTER_S  # one slice, then nack busy: the detectors hear from us meanwhile
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
@@ -185,11 +186,6 @@ class Receiver:
             self._write_status(ledger, running=False)
             ledger.close()
             self._close()
-
-    def _ledger_locked(self, say: Callable[[], None]) -> LedgerLocked:
-        """Another program's lock on the ledger, as this thread meets it: no credit and items nacked busy meanwhile."""
-        return LedgerLocked(self.ledger_path, "receiver", "no footage is accepted and new footage waits in the "
-                            "detectors' outboxes", say, self.counters)
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -407,6 +403,7 @@ class Receiver:
                    else f"key {public_key} is no longer in the allow-list")
             self._nack(sock, peer, item_id, "not_allowed", why)
             return
+        ledger.lock_wait_s = self._lock_wait_s()
         outcome = self.items.store(ledger, header, payload, public_key,
                                    self.ledger_problem or self.ledger_locked.problem)
         if outcome.code == DUPLICATE:
@@ -420,6 +417,14 @@ class Receiver:
         self._reply(sock, peer, protocol.make_header("ack", ref=item_id))
         self.wake_shipper.set()
         self._observe("stored", header, payload if header["type"] == "snapshot" else None)
+
+    def _lock_wait_s(self) -> float:
+        """How long an item's ledger write waits for another program's lock before it is nacked ``busy``.
+
+        The receiver answers no one meanwhile: one 3 s slice made a detector with a heartbeat H under 1 s call it
+        silent (after 3 H, docs/protocol.md section 9). So the wait is at most the shortest H it was told.
+        """
+        return min([LOCKED_SAY_AFTER_S, *(record.heartbeat_s for record in self.detectors.records.values())])
 
     def _observe(self, kind: str, header: dict[str, Any], payload: bytes | None = None) -> None:
         if self.observer is None:

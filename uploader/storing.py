@@ -10,11 +10,13 @@ else is a nack code with its reason, and the detector keeps the item.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from quickcam.common.config import UploaderConfig
@@ -75,6 +77,7 @@ class ItemStore:
         if key != item_id:
             log.info("receiver: id %s was stored before for another camera or detector; "
                      "this one is stored as %s", item_id, key)
+        path = None
         try:
             path = self.spool.store(key, payload, self.key, context)
             ledger.add(Item(key, header["sha256"], header["type"], camera, header["event"],
@@ -83,6 +86,19 @@ class ItemStore:
                             message_id=item_id, sender=public_key),
                        self.config.destinations)
         except (OSError, sqlite3.Error) as exc:
+            if path is not None:
+                self._forget(ledger, path, header, public_key)
             reason = getattr(exc, "strerror", None) or str(exc)
             return Outcome("busy", f"cannot store: {reason}")
         return Outcome(STORED)
+
+    @staticmethod
+    def _forget(ledger: Ledger, path: Path, header: dict[str, Any], public_key: str) -> None:
+        """Remove the spool file of an item the ledger did not take (nacked ``busy``: the detector sends it again).
+
+        It stayed, counted in the spool's bytes (and its cap), until the item came again; it is kept if the ledger
+        has the item's row after all (a commit that failed late) or cannot say.
+        """
+        with contextlib.suppress(sqlite3.Error):
+            if ledger.sha256_of(header["id"], header["camera"], public_key) is None:
+                path.unlink(missing_ok=True)

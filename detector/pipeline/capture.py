@@ -399,6 +399,7 @@ class CaptureStage:
                 log.error("camera %s: %s (%s)", self.camera.id, said, gave_up)
                 self.stats.state, self.stats.retrying, self.stats.abandoned = "failing", "", True
                 return False
+            self.stats.reopens += 1  # with the attempt its status names (counted after the wait, it was one behind)
             self.stats.retrying = f"retrying (attempt {attempt} failed, next in {backoff:.1f} s)"
             if not self.stats.opened:  # never delivered
                 if self.stats.state != "failing":
@@ -416,7 +417,6 @@ class CaptureStage:
             if self.stop.wait(backoff):
                 return False
             backoff = min(backoff * 2, self.camera.reopen_max_s)
-            self.stats.reopens += 1
         return False
 
     def _analysed_once(self) -> bool:

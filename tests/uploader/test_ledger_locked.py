@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from quickcam.common import protocol
-from quickcam.uploader.cli import uploader_line
+from quickcam.uploader.cli import status_report, uploader_line
 from tests.pipeline import QUICK_DEMO, Pipeline
 from tests.test_curve import Client, running_uploader, snapshot, stored_ids
 from tests.waiting import wait_until
@@ -37,6 +37,7 @@ def test_a_locked_ledger_is_said_after_a_few_seconds_the_item_nacked_busy_no_cre
             client.send(frames)
             first = client.reply(timeout=15)
             answered_after = time.monotonic() - locked_at
+            spooled = sorted(p.name for p in (workdir / "spool").glob("*.qsc"))  # the nacked item's file
             up.wait_for("has been locked by another program for", timeout=10)
             assert wait_until(lambda: "locked by another program" in up.status().get("fault", ""), 5), up.status()
             line = uploader_line(up.status(), time.time())
@@ -54,6 +55,7 @@ def test_a_locked_ledger_is_said_after_a_few_seconds_the_item_nacked_busy_no_cre
         output = up.output()
     assert answered_after < 8, answered_after  # SQLite's own wait: 30 s
     assert (first.type, first.header["ref"], first.header["retry"]) == ("nack", header["id"], True), first.header
+    assert spooled == [], spooled  # it stayed, counted in the spool's bytes, until the item was sent again
     assert "FAULT: the ledger " in line and "new footage waits in the detectors' outboxes" in line, line
     assert (credit.type, credit.header["messages"]) == ("credit", 0), credit.header
     assert "locked by another program" in credit.header["reason"], credit.header
@@ -85,6 +87,8 @@ def test_the_shippers_wait_for_a_locked_ledger_is_said_in_the_log_and_status_and
             up.wait_for("shipper: the ledger ", timeout=15)  # before: SQLite's 30 s without a word
             assert wait_until(lambda: "uploads wait" in up.status().get("fault", ""), 5), up.status()
             line = uploader_line(up.status(), time.time())
+            counted = up.status()["counters"].get("ledger_locked", 0)
+            report = "\n".join(status_report(up.status(), {}, [], workdir / "state" / "ledger.sqlite3", time.time()))
             (workdir / "storage").unlink()
             holder.execute("ROLLBACK")
             up.wait_for("shipper: the ledger ", timeout=10)
@@ -95,6 +99,8 @@ def test_the_shippers_wait_for_a_locked_ledger_is_said_in_the_log_and_status_and
             client.close()
         output = up.output()
     assert "FAULT: the ledger " in line and "locked by another program" in line and "uploads wait" in line, line
+    assert counted == 1, counted  # the fault was shown, the count was not (the receiver met no lock)
+    assert "1 time(s) the ledger was locked by another process" in report, report
     assert output.count("shipper: the ledger ") == 2, output  # once a streak, and once it takes writes again
     assert "has been locked by another program for" in output and "shipper: the ledger " in output
     assert "cannot update the ledger" not in output, output  # not called a full disk
@@ -149,3 +155,56 @@ def test_the_uploaders_own_log_waits_for_a_locked_ledger_without_ending_the_uplo
         output = up.output()
     assert "Traceback" not in output, output[-3000:]
     assert not list((workdir / "spool").glob("*.qsc")), list((workdir / "spool").iterdir())  # none left behind
+
+
+@pytest.mark.realtime
+def test_a_detector_with_a_short_heartbeat_hears_from_the_uploader_before_it_would_call_it_silent(
+        workdir: Path) -> None:
+    # The first item after a lock began cost the receiver one 3 s slice without an answer to anyone: a detector
+    # with a heartbeat under 1 s (silent after 3 H, docs/protocol.md section 9) called the uploader silent.
+    with running_uploader(workdir) as up:
+        client = Client(os.environ["QUICKCAM_LINK__ENDPOINT"])
+        holder = sqlite3.connect(workdir / "state" / "ledger.sqlite3", isolation_level=None)
+        try:
+            hello = protocol.make_header("hello", detector="test", detector_version="0", cameras=["cam0"],
+                                         heartbeat_ms=300)
+            assert client.request(protocol.encode(protocol.Message(hello))).type == "credit"
+            holder.execute("BEGIN EXCLUSIVE")
+            header, payload = snapshot()
+            sent_at = time.monotonic()
+            first = client.request(protocol.encode(protocol.Message(header, payload)), timeout=15)
+            answered_after = time.monotonic() - sent_at
+            up.wait_for("receiver: the ledger ", timeout=10)
+            holder.execute("ROLLBACK")
+        finally:
+            holder.close()
+            client.close()
+    assert (first.type, first.header["retry"]) == ("nack", True), first.header
+    assert answered_after < 0.9, answered_after  # 3 H: before, one 3 s slice
+
+
+@pytest.mark.realtime  # the stop's length is the point
+def test_a_stop_while_the_shipper_waits_for_a_locked_ledger_takes_at_most_stop_upload_s(workdir: Path) -> None:
+    # The drain waited its stop_upload_s for the due upload, then the shipper's thread was given stop_upload_s
+    # again to end a write that waits for the lock for ever: twice the budget.
+    (workdir / "storage").write_text("a file where the storage folder should be")  # uploads fail and are retried
+    env = {"QUICKCAM_UPLOADER__RETRY_BASE_S": "0.2", "QUICKCAM_UPLOADER__RETRY_MAX_S": "0.5",
+           "QUICKCAM_UPLOADER__STOP_UPLOAD_S": "3"}
+    with running_uploader(workdir, env) as up:
+        client = Client(os.environ["QUICKCAM_LINK__ENDPOINT"])
+        holder = sqlite3.connect(workdir / "state" / "ledger.sqlite3", isolation_level=None)
+        try:
+            assert client.hello(["cam0"]).type == "credit"
+            header, payload = snapshot()
+            assert client.request(protocol.encode(protocol.Message(header, payload))).type == "ack"
+            up.wait_for("failed (attempt 1)")
+            holder.execute("BEGIN EXCLUSIVE")
+            up.wait_for("shipper: the ledger ", timeout=15)  # its write of the next outcome waits
+            stopping = time.monotonic()
+            assert up.stop() == 0
+            took = time.monotonic() - stopping
+        finally:
+            holder.close()
+            client.close()
+    # 3.2 s; before 9.4 s: a 3 s slice for the log file, 3 s of drain, then 3 s more for the shipper's thread
+    assert took < 3 + 2.5, (took, up.output()[-3000:])

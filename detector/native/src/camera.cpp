@@ -548,11 +548,10 @@ bool CameraPipeline::open_with_backoff() {
             char retrying[80];
             std::snprintf(retrying, sizeof retrying, "retrying (attempt %d failed, next in %.1f s)", attempt, backoff);
             stats_.retrying = retrying;
+            ++stats_.reopens;  // with the attempt its status names (counted after the wait, it was one behind)
         }
         stop_.wait_for(backoff);
         backoff = std::min(backoff * 2, config_.reopen_max_s);
-        std::lock_guard<std::mutex> lock(stats_mutex_);
-        ++stats_.reopens;
     }
     return false;
 }
