@@ -309,7 +309,7 @@ def test_a_key_may_send_only_for_the_cameras_listed_with_it(workdir: Path, curve
             assert (reply.type, reply.header["ref"]) == ("ack", header["id"])
         finally:
             client.close()
-        assert "nack not_allowed for 0190a4b1c2d3e8f00112233445 from garage" in up.output()
+        assert "nack not_allowed for 0018fcf6904338f00112233445 from garage" in up.output()
 
 
 def test_the_allow_list_is_reloaded_when_its_folder_changes_and_on_sighup(workdir: Path, curve_setup: dict) -> None:

@@ -28,9 +28,9 @@ import msgpack
 from quickcam.common import protocol as p
 
 HERE = Path(__file__).resolve().parent
-ID = "0190a4b1c2d3e8f00112233445"  # 13 hex digits of Unix ms + 13 random, as the Python detector makes them
-ID2 = "0190a4b1c2d3ef1a2b3c4d5e6f"
-EVENT = "0190a4b1c0aa1ffeeddccbbaa9"
+ID = "0018fcf6904338f00112233445"  # 13 hex digits of Unix ms (TIME_MS) + 13 random, as both detectors make them
+ID2 = "0018fcf690433f1a2b3c4d5e6f"
+EVENT = "0018fcf6819d3ffeeddccbbaa9"  # made a minute earlier
 TIME_MS = 1_717_171_717_171  # 2024-05-31T16:08:37.171Z
 QSC1 = b"QSC1"
 
@@ -145,6 +145,13 @@ VALID: list[tuple[str, str, str, list[bytes], dict[str, Any], bool]] = [
 ]
 
 
+def _map_with(header: dict[str, Any], pair: bytes) -> bytes:
+    """``header`` as a map with one more key/value pair, already packed, after its own."""
+    body = msgpack.packb(header, use_bin_type=True)
+    assert 0x80 <= body[0] < 0x8F  # fixmap: one more pair fits
+    return bytes([body[0] + 1]) + body[1:] + pair
+
+
 def pack(header: Any) -> bytes:
     return msgpack.packb(header, use_bin_type=True)
 
@@ -187,6 +194,13 @@ INVALID: list[tuple[str, str, list[bytes], str, dict[str, Any]]] = [
     ("status-frames-beyond-int64", "a camera status frames of 2**63: inside a nested map every problem is "
      "bad_value", [QSC1, pack({**STATUS, "cameras": {"cam0": {"state": "ok", "fps": 1.0, "frames": 2**63,
                                                                 "dropped": 0}}})], "bad_value", {}),
+    ("nested-1025", "an unknown field nested 1024 arrays deep (1025 levels with the header map): past what a "
+     "reader must parse to find the id, so the nack's ref is empty",
+     [QSC1, _map_with(HELLO, msgpack.packb("x_deep") + b"\x91" * 1024 + b"\x01")], "bad_header", {}),
+    ("integer-key-beside-id", "a map key that is an integer beside a valid id: bad_header, and the ref is the id",
+     [QSC1, _map_with(HELLO, msgpack.packb(7) + msgpack.packb(1))], "bad_header", {}),
+    ("array-key", "a map key that is an array: bad_header, and no generic reader can read the id (ref empty)",
+     [QSC1, _map_with(HELLO, msgpack.packb([7]) + msgpack.packb(1))], "bad_header", {}),
     ("header-too-large", "header of 65537 bytes (limit 65536)",
      [QSC1, pack({**HELLO, "x_pad": "a" * (65537 - len(pack({**HELLO, "x_pad": ""})))})],
      "bad_header", {}),
@@ -201,6 +215,10 @@ INVALID: list[tuple[str, str, list[bytes], str, dict[str, Any]]] = [
      "wrong_type", {}),
     ("time-negative", "time_ms before 1970", [QSC1, pack({**HELLO, "time_ms": -1})], "bad_value",
      {"ref": ID}),
+    ("time-past-year-9999", "time_ms 253402300800001, one past the largest Unix ms (10000-01-01T00:00:00Z)",
+     [QSC1, pack({**HELLO, "time_ms": p.TIME_MS_MAX + 1})], "bad_value", {}),
+    ("v-minor-leading-zero", "header v 1.01: a number other than 0 has no leading zero",
+     [QSC1, pack({**HELLO, "v": "1.01"})], "bad_version", {}),
     ("time-beyond-int64", "time_ms as uint 64 2**64-1", [QSC1, pack({**HELLO, "time_ms": 2**64 - 1})],
      "wrong_type", {}),
     ("hello-no-cameras", "hello with an empty camera list", [QSC1, pack({**HELLO, "cameras": []})],
@@ -228,6 +246,10 @@ INVALID: list[tuple[str, str, list[bytes], str, dict[str, Any]]] = [
     ("segment-end-before-start", "end_ms before start_ms", seg(end_ms=SEGMENT["start_ms"] - 1),
      "bad_value", {}),
     ("segment-fps-nan", "fps is NaN", seg(fps=float("nan")), "bad_value", {}),
+    ("segment-fps-beyond-int64", "fps as uint 64 2**63: a float field takes any int, so the right kind "
+     "and out of range", seg(fps=2**63), "bad_value", {}),
+    ("snapshot-type-parameter", "content_type with a parameter: only type/subtype, each 1-63 of a-z 0-9 . + -",
+     snap(content_type="image/jpeg;q=1"), "bad_value", {}),
     ("segment-final-int", "final is 1, not a boolean", seg(final=1), "wrong_type", {}),
     ("segment-too-large", "a 112-byte payload where the uploader's limit is 100 bytes", seg(),
      "too_large", {"max_payload": 100}),
