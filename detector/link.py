@@ -452,6 +452,9 @@ class UploaderLink:
                 log.info("link: connected to uploader (credit %d messages, %d bytes)",
                          header["messages"], header["bytes"])
                 self._hello_every = HELLO_FIRST_S
+                # A knock's hello got this credit: it introduced us on this connection. Left set, the handshake's
+                # "hello now" sent a second hello right after it (an outside receiver saw two, 1 ms apart).
+                self._hello_now = False
             if header["messages"] == 0 and (state.credit_messages or not state.connected):
                 state.fail(f"uploader paused sending: {header['reason']}")
                 log.warning("link: uploader paused sending: %s", header["reason"])  # whole (status: bounded)

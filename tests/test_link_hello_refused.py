@@ -191,3 +191,32 @@ def test_a_nack_of_the_hello_before_the_last_is_a_refused_hello_not_a_rejected_m
     assert final.get("rejected") == 0, final
     assert "rejected a message of ours" not in output, output[-3000:]
     assert sum("refuses this detector's hello" in x for x in output.splitlines()) == 1, output[-3000:]
+
+
+class _CountingUploader(UploaderPeer):
+    """Grants credit, and keeps each hello's arrival time."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.hellos: list[float] = []
+        super().__init__(endpoint)
+
+    def answer(self, peer: bytes, message: protocol.Message) -> dict | None:
+        if message.type == "hello":
+            self.hellos.append(time.monotonic())
+        return super().answer(peer, message)
+
+
+@pytest.mark.parametrize("which", ["python", "native"])
+def test_a_connection_gets_one_hello(tmp_path: Path, which: str) -> None:
+    # The Python detector sent a second hello 1 ms after the first credit: the handshake's "hello now" waited for
+    # the link to count as connected, while the knock had sent the hello meanwhile (an outside receiver's finding).
+    peer, process, link, _ = _detector_beside(tmp_path, which, _CountingUploader)
+    try:
+        assert wait_until(lambda: link().get("connected"), 30), link()
+        connected = time.monotonic()
+        assert not wait_until(lambda: len(peer.hellos) > 1, 2), peer.hellos  # no second hello on this connection
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+        peer.close()
+    assert len(peer.hellos) == 1 and peer.hellos[0] < connected, peer.hellos
