@@ -97,6 +97,7 @@ class UploaderLink:
         self._reopened = False  # a new socket was opened after a dropped connection (said once per outage)
         self._refused_backoff = AUTH_RETRY_FIRST_S
         self._hello_now = False  # a new connection: introduce ourselves on it
+        self._handshakes = 0  # handshakes done on this socket (ZeroMQ reconnects it by itself)
         # The last hellos' ids: a nack of one is a refused hello, not an item's. Not only the last: a nack of the
         # hello before can come after the next one was sent (hellos are sent again while refused).
         self._hello_ids: deque[str] = deque(maxlen=HELLO_IDS_KEPT)
@@ -238,9 +239,9 @@ class UploaderLink:
                     sock, monitor = self._open(ctx)
                     poller = self._poller(sock, monitor, wakeup.fd)
                     self._reopen_at = 0.0
-                if self._hello_now and self.state.connected:
-                    self._hello_now = False
+                if self._hello_now:  # a connection made again (an uploader restarted, say): hello on it at once
                     self._send_hello(sock)
+                    next_heartbeat = now + self._next_interval()  # it is this turn's knock too
                 if now >= next_heartbeat:
                     self._heartbeat(sock, now)
                     next_heartbeat = now + self._next_interval()
@@ -287,6 +288,7 @@ class UploaderLink:
         # milliseconds, and libzmq never retries a refused key, so a missed event left the link
         # waiting for ever, unaware (and never knocking again once the key was allowed).
         monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
+        self._handshakes = 0  # this socket's: the first is introduced by the knocks' hellos
         sock.connect(self.config.endpoint)
         return sock, monitor
 
@@ -338,7 +340,11 @@ class UploaderLink:
         elif kind == zmq.EVENT_CONNECTED:
             self._connected_at = time.monotonic()
         elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-            self._hello_now = True
+            # A connection ZeroMQ made again by itself (an uploader restarted, say) gets a hello at once. Not the
+            # socket's first: the knocks' hellos introduce it, and the event may be read after one of them went
+            # (libzmq takes a message on a fresh ipc connection before its monitor tells): two hellos, 1 ms apart.
+            self._handshakes += 1
+            self._hello_now = self._hello_now or self._handshakes > 1
             state.connection_dropped = False
             self._reopened = False
             if not state.auth_refused:
@@ -377,7 +383,8 @@ class UploaderLink:
             ack_timeout_ms=_clamp(self.config.ack_timeout_s * 1000, 100, 3_600_000))
         self._hello_ids.append(header["id"])
         try:
-            self._send(sock, header)
+            if self._send(sock, header):
+                self._hello_now = False  # on the connection whose handshake was last seen: it is introduced
         except protocol.ProtocolError as exc:  # our own check, the uploader's: it would refuse it the same
             self._hello_refused(str(exc))
 
