@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,7 @@ namespace qc {
 
 namespace {
 constexpr int64_t kStreamTimeoutNs = 10'000'000'000;  // fail fast instead of hanging on a dead stream
+constexpr int kNoFrameYetMs = 10;  // a device opened non-blocking with no frame yet: looked at again after this
 constexpr double kBurstMaxS = 10;  // a stream's packets read ahead at its open: at most this long (FFmpeg probes 5 s)
 
 // FFmpeg's own lines from decoders are dropped whatever the global level (encoder.cpp raises it to errors for the
@@ -58,8 +60,9 @@ int64_t steady_ns() {
 }
 }  // namespace
 
-AvSource::AvSource(const CameraConfig& config, Role role, int64_t started_ns)
-    : config_(config), role_(role), path_(role == Role::Detect ? config.detect_path : config.path), pacer_(config.fps),
+AvSource::AvSource(const CameraConfig& config, Role role, int64_t started_ns, const Stop* stop)
+    : config_(config), role_(role), path_(role == Role::Detect ? config.detect_path : config.path), stop_(stop),
+      pacer_(config.fps),
       clock_(config.id), damaged_(config.id, config.damaged_clear_s) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
@@ -72,7 +75,18 @@ std::string AvSource::name() const { return redacted(path_); }
 
 int AvSource::interrupt(void* opaque) {
     auto* self = static_cast<AvSource*>(opaque);
-    return self->abort || (self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_) ? 1 : 0;
+    return self->stopping() || (self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_) ? 1 : 0;
+}
+
+// av_read_frame, waiting out a device opened non-blocking (v4l2: its driver's wait for a frame never asks the
+// interrupt callback) in kNoFrameYetMs sleeps, as FFmpeg's own command line does, until the interrupt says.
+int AvSource::read_frame(AVPacket* packet) {
+    int code;
+    while ((code = av_read_frame(format_, packet)) == AVERROR(EAGAIN)) {
+        if (interrupt(this)) return AVERROR_EXIT;
+        std::this_thread::sleep_for(std::chrono::milliseconds(kNoFrameYetMs));
+    }
+    return code;
 }
 
 void AvSource::arm() { deadline_ns_ = config_.source == "stream" ? steady_ns() + kStreamTimeoutNs : 0; }
@@ -101,14 +115,29 @@ bool AvSource::open() {
     }
     counted_ = 0, last_stamp_ = AV_NOPTS_VALUE;
     if (c.demuxer == "v4l2" && !std::exchange(keyframes_asked_, true)) ask_for_keyframes();
+    // Nothing here may block past the stop (and a stream's timeout): a device's driver waits for a frame without
+    // asking the interrupt callback, so v4l2 is opened non-blocking (read_frame); a FIFO or a device node that
+    // the file protocol would open and read with blocking calls is read through a polled descriptor instead.
+    if (c.demuxer == "v4l2") format_->flags |= AVFMT_FLAG_NONBLOCK;
+    else if (PolledInput::wanted(path_)) {
+        if (!(polled_ = PolledInput::open(path_, format_->interrupt_callback))) {
+            av_dict_free(&options);
+            avformat_free_context(format_);
+            format_ = nullptr;
+            return false;
+        }
+        format_->pb = polled_->context();
+        format_->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
     int code = avformat_open_input(&format_, path_.c_str(), input, &options);
     av_dict_free(&options);
     if (code < 0) {
-        format_ = nullptr;  // freed by avformat_open_input on failure
+        format_ = nullptr;  // freed by avformat_open_input on failure (not our own descriptor's context)
+        polled_.reset();
         return false;
     }
     const AVCodec* codec = nullptr;
-    if (avformat_find_stream_info(format_, nullptr) < 0 ||
+    if (avformat_find_stream_info(format_, nullptr) < 0 || stopping() ||  // cut short: it found nothing whole
         (stream_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec) {
         close();
         return false;
@@ -133,6 +162,10 @@ bool AvSource::open() {
     damaged_.opened();
     if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
     if (c.source == "stream") read_burst();
+    if (stopping()) {  // the stop came while it read ahead
+        close();
+        return false;
+    }
     std::string codec_name = avcodec_get_name(stream->codecpar->codec_id);
     params_.reset();
     if (passes_through(codec_name))
@@ -353,7 +386,7 @@ void AvSource::read_burst() {
         arm();
         AVPacket* packet = av_packet_alloc();
         if (!packet) break;
-        int code = av_read_frame(format_, packet);
+        int code = read_frame(packet);
         int64_t at = footage_ns();
         if (code < 0) {
             av_packet_free(&packet);
@@ -455,7 +488,7 @@ int AvSource::next_packet() {
         return 0;
     }
     if (ahead_code_ < 0) return std::exchange(ahead_code_, 0);
-    int code = av_read_frame(format_, packet_);
+    int code = read_frame(packet_);
     if (code >= 0 && packet_->stream_index == stream_) restamp(packet_);
     return code;
 }
@@ -533,6 +566,7 @@ bool AvSource::decode_next() {
         std::optional<int64_t> held_ns;  // read ahead at the open: when it was handed over
         if (!ahead_.empty()) held_ns = ahead_.front().second;
         code = next_packet();
+        if (code < 0 && stopping()) return false;  // the stop cut the read short: neither an error nor the end
         if (code < 0 && config_.source == "file" && (code != AVERROR_EOF || (format_->pb && format_->pb->error < 0))) {
             // A read error, not the end: the file is lost (read() says so), reopened and resumed where it was.
             // Taken as its end, the rest of the file was never analysed and the analysis said complete.
@@ -632,6 +666,7 @@ bool AvSource::read(Frame& frame) {
     if (paced) pacer_.wait();  // each packet not decoded takes its time too
     undecoded_ = false;
     if (!decode_next()) {
+        if (stopping()) return false;
         if (!read_error_.empty()) {
             log::warning("camera ", config_.id, ": read error in ", name(), " (", read_error_, ")");
             return false;  // lost: reopened, and resumed after what was read
@@ -682,7 +717,7 @@ bool AvSource::read_packet(EncodedPacket& out) {
         if (!ahead_.empty()) held_ns = ahead_.front().second;
         int code = next_packet();
         if (code < 0) {
-            if (config_.source != "file") return false;  // lost: reopened by the caller
+            if (config_.source != "file" || stopping()) return false;  // lost: reopened by the caller
             if (code != AVERROR_EOF || (format_->pb && format_->pb->error < 0)) {
                 char text[AV_ERROR_MAX_STRING_SIZE] = {};
                 av_strerror(format_->pb && format_->pb->error < 0 ? format_->pb->error : code, text, sizeof text);
@@ -762,6 +797,7 @@ void AvSource::close() {
     if (packet_) av_packet_free(&packet_);
     if (decoder_) avcodec_free_context(&decoder_);
     if (format_) avformat_close_input(&format_);
+    polled_.reset();  // after the format that reads through it
     scaler_ = nullptr;
     stream_ = -1;
 }

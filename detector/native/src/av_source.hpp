@@ -18,7 +18,9 @@
 #include "full_decode.hpp"
 #include "keyframe_gate.hpp"
 #include "pacer.hpp"
+#include "polled_input.hpp"
 #include "sources.hpp"
+#include "stop.hpp"
 #include "stream_clock.hpp"
 
 struct AVFormatContext;
@@ -38,7 +40,9 @@ public:
     // path cannot be passed through) or its main stream (packets only, never decoded: read_packet()).
     enum class Role { Whole, Detect, Record };
     // `started_ns`: a file read as fast as possible is timed from it (the two streams of a camera share it).
-    explicit AvSource(const CameraConfig& config, Role role = Role::Whole, int64_t started_ns = 0);
+    // `stop`: the detector's; a blocking open or read gives up as soon as it is set.
+    explicit AvSource(const CameraConfig& config, Role role = Role::Whole, int64_t started_ns = 0,
+                      const Stop* stop = nullptr);
     ~AvSource() override;
     bool open() override;
     bool read(Frame& frame) override;
@@ -58,7 +62,9 @@ public:
     std::string damaged_fault() const override { return damaged_.fault(); }
 
 private:
-    static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline
+    static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline, or at the stop
+    bool stopping() const { return abort || (stop_ && bool(*stop_)); }
+    int read_frame(AVPacket* packet);
     void arm();
     bool decode_next();
     void read_burst();
@@ -85,6 +91,8 @@ private:
     CameraConfig config_;
     Role role_;
     std::string path_;  // config_.path, or its detect_path for Role::Detect
+    const Stop* stop_;
+    std::unique_ptr<PolledInput> polled_;  // a FIFO or a device node, read through our own descriptor
     Pacer pacer_;
     AVFormatContext* format_ = nullptr;
     AVCodecContext* decoder_ = nullptr;
