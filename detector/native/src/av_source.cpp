@@ -137,7 +137,8 @@ bool AvSource::open() {
         return false;
     }
     const AVCodec* codec = nullptr;
-    if (avformat_find_stream_info(format_, nullptr) < 0 || stopping() ||  // cut short: it found nothing whole
+    // Cut short by the stop or the timeout, it may say it found a stream that it did not (a FIFO with no writer: 0x0)
+    if (avformat_find_stream_info(format_, nullptr) < 0 || interrupt(this) ||
         (stream_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec) {
         close();
         return false;
