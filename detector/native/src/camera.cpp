@@ -238,9 +238,8 @@ CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop&
       max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))),
       pace_(config.reopen_max_s), record_(make_record_state()) {
     if (!config.detect_path.empty() && (config.source == "file" || config.source == "stream")) {
-        int64_t started_ns = footage_ns();  // a file read fast: both streams' timelines start here
-        source_ = std::make_unique<AvSource>(config, AvSource::Role::Detect, started_ns, &stop);
-        recorded_ = std::make_unique<RecordedStream>(config, started_ns, stop);
+        source_ = std::make_unique<AvSource>(config, AvSource::Role::Detect, &stop);
+        recorded_ = std::make_unique<RecordedStream>(config, stop);
     }
     // *_keyframes_only: asked by the source in the capture thread, where detection runs (no lag to allow for)
     source_->every_frame_from([this] {

@@ -21,10 +21,10 @@ double now_s() {
 }
 }  // namespace
 
-RecordedStream::RecordedStream(const CameraConfig& config, int64_t started_ns, Stop& stop)
-    : config_(config), source_(config, AvSource::Role::Record, started_ns, &stop), stop_(stop),
+RecordedStream::RecordedStream(const CameraConfig& config, Stop& stop)
+    : config_(config), source_(config, AvSource::Role::Record, &stop), stop_(stop),
       loop_("recorded stream", Loop::stall_s_for(config.fps)), pace_(config.reopen_max_s),
-      keep_ns_(int64_t((config.recording.pre_roll_s + 2 * config.max_gop_s + 2) * 1e9)), wanted_ns_(started_ns) {}
+      keep_ns_(int64_t((config.recording.pre_roll_s + 2 * config.max_gop_s + 2) * 1e9)) {}
 
 RecordedStream::~RecordedStream() {
     finish();

@@ -200,9 +200,9 @@ CameraConfig usb_h264(const CameraConfig& config) {
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config, const Stop* stop) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime,
                                                                   config.demo_start_s, config.demo_gap_s);
-    if (config.source == "camera" && config.input_format == "h264") return std::make_unique<AvSource>(usb_h264(config), AvSource::Role::Whole, 0, stop);
+    if (config.source == "camera" && config.input_format == "h264") return std::make_unique<AvSource>(usb_h264(config), AvSource::Role::Whole, stop);
     if (config.source == "camera") return std::make_unique<UsbSource>(config);
-    return std::make_unique<AvSource>(config, AvSource::Role::Whole, 0, stop);
+    return std::make_unique<AvSource>(config, AvSource::Role::Whole, stop);
 }
 
 }  // namespace qc
