@@ -258,8 +258,9 @@ CameraPipeline::~CameraPipeline() { join(); }
 void CameraPipeline::start() {
     const std::string owner = "camera " + config_.id;
     // a USB camera's own H.264 (input_format = "h264") is read as a stream (sources.cpp's usb_h264)
+    // ("auto": said once the camera's own format is known, sources.cpp's AutoUsbSource)
     bool encoded = config_.source == "file" || config_.source == "stream" ||
-                   (config_.source == "camera" && config_.input_format == "h264");
+                   (config_.source == "camera" && (config_.input_format == "h264" || config_.input_format == "auto"));
     if (config_.record == "passthrough" && !encoded)  // camera_pipeline.py's
         log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: a ",
                      config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
