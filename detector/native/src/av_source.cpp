@@ -13,12 +13,12 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <ctime>
-#include <optional>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -175,9 +175,10 @@ bool AvSource::open() {
         return false;
     }
     const AVCodec* codec = nullptr;
-    // Cut short by the stop or the timeout, it may say it found a stream that it did not (a FIFO with no writer: 0x0)
-    if (avformat_find_stream_info(format_, nullptr) < 0 || interrupt(this) ||
-        (stream_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec) {
+    // Cut short by the timeout, it may say it found a stream it knows nothing of (a FIFO with no writer: 0x0)
+    if (avformat_find_stream_info(format_, nullptr) < 0 || stopping() ||
+        (stream_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec ||
+        (interrupt(this) && format_->streams[stream_]->codecpar->width <= 0)) {
         close();
         return false;
     }
@@ -559,8 +560,8 @@ int64_t AvSource::file_start_ns() const {
     if (!created) {
         struct stat info {};
         int64_t length_ns = format_->duration > 0 ? format_->duration * 1000 : 0;  // AV_TIME_BASE: microseconds
-        int64_t mtime_ns = ::stat(path_.c_str(), &info) == 0 ? int64_t(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec
-                                                               : footage_ns();
+        int64_t mtime_ns = ::stat(path_.c_str(), &info) == 0
+                               ? int64_t(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec : footage_ns();
         created = mtime_ns - length_ns, why = "its mtime minus its length";
     }
     std::time_t seconds = std::time_t(*created / 1'000'000'000 - (*created % 1'000'000'000 < 0 ? 1 : 0));
