@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <linux/videodev2.h>
@@ -9,13 +10,17 @@
 #endif
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -34,6 +39,7 @@ namespace qc {
 
 namespace {
 constexpr int64_t kStreamTimeoutNs = 10'000'000'000;  // fail fast instead of hanging on a dead stream
+constexpr int kNoFrameYetMs = 10;  // a device opened non-blocking with no frame yet: looked at again after this
 constexpr double kBurstMaxS = 10;  // a stream's packets read ahead at its open: at most this long (FFmpeg probes 5 s)
 
 // FFmpeg's own lines from decoders are dropped whatever the global level (encoder.cpp raises it to errors for the
@@ -53,17 +59,52 @@ std::string number_text(double value) {
     return text;
 }
 
+// A creation_time tag as Python's datetime.fromisoformat reads it ("2026-11-25T21:14:03.000000Z", a space for
+// the T, an offset or none: local time); nullopt for anything else.
+std::optional<int64_t> iso_time_ns(const char* text) {
+    std::tm fields {};
+    int consumed = 0;
+    if (std::sscanf(text, "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &fields.tm_year, &fields.tm_mon, &fields.tm_mday,
+                    &fields.tm_hour, &fields.tm_min, &fields.tm_sec, &consumed) != 6)
+        return std::nullopt;
+    const char* rest = text + consumed;
+    int64_t fraction_ns = 0;
+    if (*rest == '.') {
+        int64_t scale = 100'000'000;
+        for (++rest; std::isdigit(static_cast<unsigned char>(*rest)); ++rest, scale /= 10)
+            fraction_ns += (*rest - '0') * scale;
+    }
+    fields.tm_year -= 1900, fields.tm_mon -= 1;
+    std::time_t seconds;
+    if (*rest == '\0') {  // no offset: local time
+        fields.tm_isdst = -1;
+        seconds = std::mktime(&fields);
+    } else {
+        int offset_s = 0, hours = 0, minutes = 0;
+        if (*rest == 'Z' && rest[1] == '\0') {
+        } else if ((*rest == '+' || *rest == '-') && (std::sscanf(rest + 1, "%2d:%2d", &hours, &minutes) == 2 ||
+                                                       std::sscanf(rest + 1, "%2d%2d", &hours, &minutes) == 2)) {
+            offset_s = (*rest == '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
+        } else {
+            return std::nullopt;
+        }
+        seconds = ::timegm(&fields) - offset_s;
+    }
+    if (seconds == std::time_t(-1)) return std::nullopt;
+    return int64_t(seconds) * 1'000'000'000 + fraction_ns;
+}
+
 int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
 
-AvSource::AvSource(const CameraConfig& config, Role role, int64_t started_ns)
-    : config_(config), role_(role), path_(role == Role::Detect ? config.detect_path : config.path), pacer_(config.fps),
+AvSource::AvSource(const CameraConfig& config, Role role, const Stop* stop)
+    : config_(config), role_(role), path_(role == Role::Detect ? config.detect_path : config.path), stop_(stop),
+      pacer_(config.fps),
       clock_(config.id), damaged_(config.id, config.damaged_clear_s) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
-    started_ns_ = started_ns ? started_ns : footage_ns();
 }
 
 AvSource::~AvSource() { close(); }
@@ -72,7 +113,18 @@ std::string AvSource::name() const { return redacted(path_); }
 
 int AvSource::interrupt(void* opaque) {
     auto* self = static_cast<AvSource*>(opaque);
-    return self->abort || (self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_) ? 1 : 0;
+    return self->stopping() || (self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_) ? 1 : 0;
+}
+
+// av_read_frame, waiting out a device opened non-blocking (v4l2: its driver's wait for a frame never asks the
+// interrupt callback) in kNoFrameYetMs sleeps, as FFmpeg's own command line does, until the interrupt says.
+int AvSource::read_frame(AVPacket* packet) {
+    int code;
+    while ((code = av_read_frame(format_, packet)) == AVERROR(EAGAIN)) {
+        if (interrupt(this)) return AVERROR_EXIT;
+        std::this_thread::sleep_for(std::chrono::milliseconds(kNoFrameYetMs));
+    }
+    return code;
 }
 
 void AvSource::arm() { deadline_ns_ = config_.source == "stream" ? steady_ns() + kStreamTimeoutNs : 0; }
@@ -101,15 +153,32 @@ bool AvSource::open() {
     }
     counted_ = 0, last_stamp_ = AV_NOPTS_VALUE;
     if (c.demuxer == "v4l2" && !std::exchange(keyframes_asked_, true)) ask_for_keyframes();
+    // Nothing here may block past the stop (and a stream's timeout): a device's driver waits for a frame without
+    // asking the interrupt callback, so v4l2 is opened non-blocking (read_frame); a FIFO or a device node that
+    // the file protocol would open and read with blocking calls is read through a polled descriptor instead.
+    if (c.demuxer == "v4l2") format_->flags |= AVFMT_FLAG_NONBLOCK;
+    else if (PolledInput::wanted(path_)) {
+        if (!(polled_ = PolledInput::open(path_, format_->interrupt_callback))) {
+            av_dict_free(&options);
+            avformat_free_context(format_);
+            format_ = nullptr;
+            return false;
+        }
+        format_->pb = polled_->context();
+        format_->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
     int code = avformat_open_input(&format_, path_.c_str(), input, &options);
     av_dict_free(&options);
     if (code < 0) {
-        format_ = nullptr;  // freed by avformat_open_input on failure
+        format_ = nullptr;  // freed by avformat_open_input on failure (not our own descriptor's context)
+        polled_.reset();
         return false;
     }
     const AVCodec* codec = nullptr;
-    if (avformat_find_stream_info(format_, nullptr) < 0 ||
-        (stream_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec) {
+    // Cut short by the timeout, it may say it found a stream it knows nothing of (a FIFO with no writer: 0x0)
+    if (avformat_find_stream_info(format_, nullptr) < 0 || stopping() ||
+        (stream_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec ||
+        (interrupt(this) && format_->streams[stream_]->codecpar->width <= 0)) {
         close();
         return false;
     }
@@ -128,11 +197,17 @@ bool AvSource::open() {
     draining_ = false;
     read_error_.clear();
     if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
+    if (c.source == "file" && !c.realtime && file_start_ns_ == INT64_MIN) file_start_ns_ = file_start_ns();
+    anchor_ns_ = INT64_MIN;
     opened_bytes_ = c.source == "file" ? avio_size(format_->pb) : -1;  // a smaller one at the end was cut short
     log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
     damaged_.opened();
     if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
     if (c.source == "stream") read_burst();
+    if (stopping()) {  // the stop came while it read ahead
+        close();
+        return false;
+    }
     std::string codec_name = avcodec_get_name(stream->codecpar->codec_id);
     params_.reset();
     if (passes_through(codec_name))
@@ -353,7 +428,7 @@ void AvSource::read_burst() {
         arm();
         AVPacket* packet = av_packet_alloc();
         if (!packet) break;
-        int code = av_read_frame(format_, packet);
+        int code = read_frame(packet);
         int64_t at = footage_ns();
         if (code < 0) {
             av_packet_free(&packet);
@@ -455,7 +530,7 @@ int AvSource::next_packet() {
         return 0;
     }
     if (ahead_code_ < 0) return std::exchange(ahead_code_, 0);
-    int code = av_read_frame(format_, packet_);
+    int code = read_frame(packet_);
     if (code >= 0 && packet_->stream_index == stream_) restamp(packet_);
     return code;
 }
@@ -464,12 +539,46 @@ int64_t AvSource::stream_ns(int64_t ticks) const {
     return av_rescale_q(ticks, format_->streams[stream_]->time_base, AVRational{1, 1'000'000'000});
 }
 
+// A presentation time of a file analysed as fast as possible on its own timeline (av_source.py's _wall_ns): the
+// stream's start (else the first time asked) at file_start_ns(), each looped pass after the last. Timed from when it
+// was read, its events were in the future (read faster than real time) and matched neither the file nor the Python
+// detector's times for it.
+int64_t AvSource::timeline_ns(int64_t ticks) {
+    if (anchor_ns_ == INT64_MIN) {  // the first frame shown is at the start, not the first packet decoded
+        int64_t start = format_->streams[stream_]->start_time;
+        anchor_ns_ = file_start_ns_ + loop_offset_ns_ - stream_ns(start != AV_NOPTS_VALUE ? start : ticks);
+    }
+    return anchor_ns_ + stream_ns(ticks);
+}
+
+// When a file's first frame was filmed (av_source.py's _file_start_ns): its container's creation_time (most
+// cameras and phones set it), else its mtime minus its length. Said once, as the Python detector says it.
+int64_t AvSource::file_start_ns() const {
+    const AVDictionaryEntry* tag = av_dict_get(format_->metadata, "creation_time", nullptr, 0);
+    std::optional<int64_t> created = tag ? iso_time_ns(tag->value) : std::nullopt;
+    const char* why = "its creation time";
+    if (!created) {
+        struct stat info {};
+        int64_t length_ns = format_->duration > 0 ? format_->duration * 1000 : 0;  // AV_TIME_BASE: microseconds
+        int64_t mtime_ns = ::stat(path_.c_str(), &info) == 0
+                               ? int64_t(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec : footage_ns();
+        created = mtime_ns - length_ns, why = "its mtime minus its length";
+    }
+    std::time_t seconds = std::time_t(*created / 1'000'000'000 - (*created % 1'000'000'000 < 0 ? 1 : 0));
+    std::tm local {};
+    char when[32] = "?";
+    if (::localtime_r(&seconds, &local)) std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &local);
+    log::info("camera ", config_.id, ": the file's first frame is at ", when, " (", why, ")");
+    return *created;
+}
+
 // The decoded frame's time: a stream's by its clock (its presentation time, else its packet's; a frame of
 // the packets without a time a stream may begin with, as RTSP's first, a frame before the first timed one),
-// a file analysed as fast as possible by its index, anything else (a file played in real time) the footage
-// clock.
+// a file analysed as fast as possible on its own timeline, anything else (a file played in real time) the
+// footage clock.
 int64_t AvSource::frame_time_ns(int64_t pts) {
-    if (config_.source == "file" && !config_.realtime) return started_ns_ + int64_t(double(index_) * 1e9 / fps);
+    if (config_.source == "file" && !config_.realtime)  // a frame without a time: just after the one before
+        return last_ns_ = std::max(pts != AV_NOPTS_VALUE ? timeline_ns(pts) : last_ns_, last_ns_ + 1);
     if (config_.source != "stream") return footage_ns();
     int64_t frame_ns = int64_t(1e9 / fps);
     int64_t at = pts != AV_NOPTS_VALUE ? clock_.wall_ns(stream_ns(pts), last_ns_, frame_ns)
@@ -533,6 +642,7 @@ bool AvSource::decode_next() {
         std::optional<int64_t> held_ns;  // read ahead at the open: when it was handed over
         if (!ahead_.empty()) held_ns = ahead_.front().second;
         code = next_packet();
+        if (code < 0 && stopping()) return false;  // the stop cut the read short: neither an error nor the end
         if (code < 0 && config_.source == "file" && (code != AVERROR_EOF || (format_->pb && format_->pb->error < 0))) {
             // A read error, not the end: the file is lost (read() says so), reopened and resumed where it was.
             // Taken as its end, the rest of the file was never analysed and the analysis said complete.
@@ -580,6 +690,8 @@ bool AvSource::rewind() {
         avformat_seek_file(format_, -1, INT64_MIN, 0, 0, 0) < 0)
         return false;
     avcodec_flush_buffers(decoder_);
+    if (file_start_ns_ != INT64_MIN)  // the next pass goes on a frame after this one
+        loop_offset_ns_ = last_ns_ + int64_t(1e9 / fps) - file_start_ns_, anchor_ns_ = INT64_MIN;
     if (gate_) gate_->clear();
     if (full_) full_->clear();
     draining_ = false;
@@ -632,6 +744,7 @@ bool AvSource::read(Frame& frame) {
     if (paced) pacer_.wait();  // each packet not decoded takes its time too
     undecoded_ = false;
     if (!decode_next()) {
+        if (stopping()) return false;
         if (!read_error_.empty()) {
             log::warning("camera ", config_.id, ": read error in ", name(), " (", read_error_, ")");
             return false;  // lost: reopened, and resumed after what was read
@@ -670,8 +783,8 @@ bool AvSource::read(Frame& frame) {
 
 // Role::Record (packet_capture.py's read_packet): path's next video packet, demuxed, never decoded, timed as the
 // substream's frames are: a stream's by its own clock on the footage clock (both anchored where their packets
-// arrive), a file read as fast as possible on its own timeline from the start the two share, a file played in real
-// time when it is read. Keyframes that stop coming are said, not acted on: the open segment grows until the next
+// arrive), a file read as fast as possible on its own timeline (timeline_ns; the substream's file on its own), a
+// file played in real time when it is read. Keyframes that stop coming are said, not acted on: the open segment grows until the next
 // (a decoded source would re-encode instead; here there is nothing decoded to re-encode, as in Python).
 bool AvSource::read_packet(EncodedPacket& out) {
     if (!format_ || !params_) return false;
@@ -682,7 +795,7 @@ bool AvSource::read_packet(EncodedPacket& out) {
         if (!ahead_.empty()) held_ns = ahead_.front().second;
         int code = next_packet();
         if (code < 0) {
-            if (config_.source != "file") return false;  // lost: reopened by the caller
+            if (config_.source != "file" || stopping()) return false;  // lost: reopened by the caller
             if (code != AVERROR_EOF || (format_->pb && format_->pb->error < 0)) {
                 char text[AV_ERROR_MAX_STRING_SIZE] = {};
                 av_strerror(format_->pb && format_->pb->error < 0 ? format_->pb->error : code, text, sizeof text);
@@ -695,8 +808,8 @@ bool AvSource::read_packet(EncodedPacket& out) {
                 ended = true;
                 return false;
             }
-            loop_offset_ns_ = last_pts_ns_ + frame_ns - started_ns_;  // the next pass goes on after this one
-            origin_ns_ = INT64_MIN;
+            loop_offset_ns_ = last_pts_ns_ + frame_ns - file_start_ns_;  // the next pass goes on after this one
+            anchor_ns_ = INT64_MIN;
             ++packet_index_;  // a new pass: a segment does not go on over it
             continue;
         }
@@ -716,8 +829,7 @@ bool AvSource::read_packet(EncodedPacket& out) {
             pacer_.wait();
             at = footage_ns();
         } else {
-            if (origin_ns_ == INT64_MIN) origin_ns_ = stream_ns(pts);  // the first picture shown is at the start
-            at = started_ns_ + loop_offset_ns_ + stream_ns(pts) - origin_ns_ - shown_after_ns;
+            at = timeline_ns(pts) - shown_after_ns;
         }
         last_ns_ = std::max(at, last_ns_ + 1);
         int64_t pts_ns = last_ns_ + shown_after_ns;
@@ -762,6 +874,7 @@ void AvSource::close() {
     if (packet_) av_packet_free(&packet_);
     if (decoder_) avcodec_free_context(&decoder_);
     if (format_) avformat_close_input(&format_);
+    polled_.reset();  // after the format that reads through it
     scaler_ = nullptr;
     stream_ = -1;
 }

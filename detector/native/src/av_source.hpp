@@ -18,7 +18,9 @@
 #include "full_decode.hpp"
 #include "keyframe_gate.hpp"
 #include "pacer.hpp"
+#include "polled_input.hpp"
 #include "sources.hpp"
+#include "stop.hpp"
 #include "stream_clock.hpp"
 
 struct AVFormatContext;
@@ -37,8 +39,8 @@ public:
     // with a [camera] detect_path, its substream (decoded for detection only: its frames are recorded only when
     // path cannot be passed through) or its main stream (packets only, never decoded: read_packet()).
     enum class Role { Whole, Detect, Record };
-    // `started_ns`: a file read as fast as possible is timed from it (the two streams of a camera share it).
-    explicit AvSource(const CameraConfig& config, Role role = Role::Whole, int64_t started_ns = 0);
+    // `stop`: the detector's; a blocking open or read gives up as soon as it is set.
+    explicit AvSource(const CameraConfig& config, Role role = Role::Whole, const Stop* stop = nullptr);
     ~AvSource() override;
     bool open() override;
     bool read(Frame& frame) override;
@@ -58,12 +60,16 @@ public:
     std::string damaged_fault() const override { return damaged_.fault(); }
 
 private:
-    static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline
+    static int interrupt(void* opaque);  // FFmpeg's blocking calls give up past the deadline, or at the stop
+    bool stopping() const { return abort || (stop_ && bool(*stop_)); }
+    int read_frame(AVPacket* packet);
     void arm();
     bool decode_next();
     void read_burst();
     int next_packet();
     int64_t stream_ns(int64_t ticks) const;
+    int64_t file_start_ns() const;
+    int64_t timeline_ns(int64_t ticks);
     int64_t frame_time_ns(int64_t pts);
     bool rewind();
     void to_frame(Frame& frame, const AVFrame* decoded);
@@ -85,6 +91,8 @@ private:
     CameraConfig config_;
     Role role_;
     std::string path_;  // config_.path, or its detect_path for Role::Detect
+    const Stop* stop_;
+    std::unique_ptr<PolledInput> polled_;  // a FIFO or a device node, read through our own descriptor
     Pacer pacer_;
     AVFormatContext* format_ = nullptr;
     AVCodecContext* decoder_ = nullptr;
@@ -94,7 +102,7 @@ private:
     std::vector<uint8_t> scaled_;  // the scaler's output, each plane padded (to_frame)
     int stream_ = -1;
     bool draining_ = false;
-    int64_t deadline_ns_ = 0, index_ = 0, started_ns_ = 0;
+    int64_t deadline_ns_ = 0, index_ = 0;
     // A stream: the packets read ahead at its open, each with when it was handed over (footage ns), and the
     // read's code that ended the reading ahead (given when they have been taken); its clock.
     std::deque<std::pair<AVPacket*, int64_t>> ahead_;
@@ -119,7 +127,10 @@ private:
     // each open); the last keyframe packet's time (no keyframe for max_gop_s: re-encoded from then on).
     std::string mode_, why_;
     std::string own_mode_, own_why_;  // this stream's own packets could pass through, or why not (a substream's too)
-    int64_t origin_ns_ = INT64_MIN, loop_offset_ns_ = 0, last_pts_ns_ = 0;  // Role::Record: a file's timeline
+    // A file analysed as fast as possible is on its own timeline (timeline_ns): its first frame at file_start_ns(),
+    // the stream's time 0 there (this pass's anchor), each pass of a looped file after the one before.
+    int64_t file_start_ns_ = INT64_MIN, anchor_ns_ = INT64_MIN, loop_offset_ns_ = 0;
+    int64_t last_pts_ns_ = 0;  // Role::Record: the latest presentation time given
     bool gop_warned_ = false;
     std::unique_ptr<LeadingWatch> leading_;  // an open GOP seen while passing through ends passthrough
     std::shared_ptr<const StreamParams> params_;

@@ -233,14 +233,13 @@ struct CameraPipeline::DetectState {
 };
 
 CameraPipeline::CameraPipeline(const CameraConfig& config, Outbox& outbox, Stop& stop)
-    : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config)),
+    : config_(config), outbox_(outbox), disk_(config.id, outbox), stop_(stop), source_(make_source(config, &stop)),
       capturing_("capture", Loop::stall_s_for(config.fps)), recording_("recording", Loop::stall_s_for(config.fps)),
       max_frames_(std::max<size_t>(8, size_t(config.recording.buffer_max_s * std::max(1.0, config.fps)))),
       pace_(config.reopen_max_s), record_(make_record_state()) {
     if (!config.detect_path.empty() && (config.source == "file" || config.source == "stream")) {
-        int64_t started_ns = footage_ns();  // a file read fast: both streams' timelines start here
-        source_ = std::make_unique<AvSource>(config, AvSource::Role::Detect, started_ns);
-        recorded_ = std::make_unique<RecordedStream>(config, started_ns, stop);
+        source_ = std::make_unique<AvSource>(config, AvSource::Role::Detect, &stop);
+        recorded_ = std::make_unique<RecordedStream>(config, stop);
     }
     // *_keyframes_only: asked by the source in the capture thread, where detection runs (no lag to allow for)
     source_->every_frame_from([this] {
@@ -259,8 +258,9 @@ CameraPipeline::~CameraPipeline() { join(); }
 void CameraPipeline::start() {
     const std::string owner = "camera " + config_.id;
     // a USB camera's own H.264 (input_format = "h264") is read as a stream (sources.cpp's usb_h264)
+    // ("auto": said once the camera's own format is known, sources.cpp's AutoUsbSource)
     bool encoded = config_.source == "file" || config_.source == "stream" ||
-                   (config_.source == "camera" && config_.input_format == "h264");
+                   (config_.source == "camera" && (config_.input_format == "h264" || config_.input_format == "auto"));
     if (config_.record == "passthrough" && !encoded)  // camera_pipeline.py's
         log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: a ",
                      config_.source, " source delivers no encoded video (passthrough is for file and stream sources)");
@@ -498,6 +498,7 @@ bool CameraPipeline::open_with_backoff() {
         try { opened = source_->open(); } catch (const std::exception& e) {
             reason = said = error_text(e.what());
         }
+        if (!opened && stop_) return false;  // the stop cut the open short: not a failure (still opening, if asked)
         {
             std::lock_guard<std::mutex> lock(stats_mutex_);
             slow_open_s(stats_, steady_s());  // one that took long and returned between two statuses
@@ -665,6 +666,7 @@ void CameraPipeline::capture_loop() {
         capturing_.beat();
         Frame frame;
         if (!source_->read(frame)) {  // a read that never returns stops the beats: the camera is said stalled
+            if (stop_ && !source_->ended) break;  // the stop cut the read short: the camera is not lost
             if (source_->ended) {
                 std::lock_guard<std::mutex> lock(stats_mutex_);
                 if (!source_->cut_short.empty()) {  // truncated while it was read: the rest is never analysed

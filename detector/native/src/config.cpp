@@ -276,7 +276,8 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"recording", [&](auto& n, auto& k) { read_recording(r, table_at(r, &n, k), k, c.recording); }},
         {"faces", [&](auto& n, auto& k) { read_section(r, table_at(r, &n, k), k, {}, kNoFaces); }},
         {"start", [&](auto&, auto& k) {
-            r.note(k + ": a file's start time is not implemented; its frames are timed from when it is read");
+            r.note(k + ": a file's start time is not implemented; its first frame is at its creation time (else "
+                       "its mtime minus its length)");
         }},
         {"input_format", [&](auto& n, auto& k) { c.input_format = r.string(n, k);
             check(r, c.input_format == "auto" || c.input_format == "h264" || c.input_format == "mjpeg" ||

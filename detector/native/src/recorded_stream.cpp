@@ -21,10 +21,10 @@ double now_s() {
 }
 }  // namespace
 
-RecordedStream::RecordedStream(const CameraConfig& config, int64_t started_ns, Stop& stop)
-    : config_(config), source_(config, AvSource::Role::Record, started_ns), stop_(stop),
+RecordedStream::RecordedStream(const CameraConfig& config, Stop& stop)
+    : config_(config), source_(config, AvSource::Role::Record, &stop), stop_(stop),
       loop_("recorded stream", Loop::stall_s_for(config.fps)), pace_(config.reopen_max_s),
-      keep_ns_(int64_t((config.recording.pre_roll_s + 2 * config.max_gop_s + 2) * 1e9)), wanted_ns_(started_ns) {}
+      keep_ns_(int64_t((config.recording.pre_roll_s + 2 * config.max_gop_s + 2) * 1e9)) {}
 
 RecordedStream::~RecordedStream() {
     finish();
@@ -162,7 +162,7 @@ bool RecordedStream::open_with_backoff() {
             }
             return true;
         }
-        if (finished_) break;
+        if (finished_ || stop_) break;  // the open was cut short: not a failure
         std::string said = "cannot open the recorded stream " + middle_cut(source_.name(), kPathShownMax);
         if (!error.empty()) said += " (" + error + ")";
         if (config_.source == "file" && !source_.live) {  // a file analysed as fast as possible is read once

@@ -28,7 +28,7 @@ namespace qc {
 
 class RecordedStream {
 public:
-    RecordedStream(const CameraConfig& config, int64_t started_ns, Stop& stop);
+    RecordedStream(const CameraConfig& config, Stop& stop);
     ~RecordedStream();
     void start(const std::string& owner);
     // The camera's capture has ended: stop reading (a read under way gives up at once).
@@ -64,7 +64,7 @@ private:
     std::string mode_, fault_;
     bool ended_ = false;      // no more packets will come (a file's end, a file that would not open)
     int64_t newest_ns_ = 0;   // the latest packet's time shown
-    int64_t wanted_ns_;       // the frame detection is at (a file read fast is read up to kAheadNs past it)
+    int64_t wanted_ns_ = 0;   // the frame detection is at (a file read fast is read up to kAheadNs past it)
 };
 
 }  // namespace qc

@@ -15,6 +15,7 @@
 #include "av_source.hpp"
 #include "logging.hpp"
 #include "pacer.hpp"
+#include "usb_formats.hpp"
 
 namespace qc {
 
@@ -197,12 +198,89 @@ CameraConfig usb_h264(const CameraConfig& config) {
     return stream;
 }
 
-std::unique_ptr<FrameSource> make_source(const CameraConfig& config) {
+namespace {
+
+// input_format = "auto" (usb_source.py's UsbCamera._choose): the device is asked what it offers at the first open
+// that can ask it; H.264 is read as "h264" is (its packets recorded as they came), MJPEG and raw video through
+// OpenCV as before. Chosen once; a device that cannot be asked yet is opened through OpenCV, and asked again at
+// the next open. Before, "auto" never read a camera's H.264: re-encoded at several times the CPU.
+class AutoUsbSource : public FrameSource {
+public:
+    AutoUsbSource(const CameraConfig& config, const Stop* stop) : config_(config), stop_(stop) {
+        fps = config.fps, width = config.width, height = config.height;
+    }
+    std::string name() const override { return inner_ ? inner_->name() : "device " + std::to_string(config_.index); }
+    bool open() override {
+        if (!chosen_) choose();
+        if (!inner_) inner_ = std::make_unique<UsbSource>(config_);
+        bool opened = inner_->open();
+        sync();
+        return opened;
+    }
+    bool read(Frame& frame) override {
+        bool ok = inner_ && inner_->read(frame);
+        sync();
+        return ok;
+    }
+    void close() override {
+        if (inner_) inner_->close();
+    }
+    int64_t damaged_packets() const override { return inner_ ? inner_->damaged_packets() : 0; }
+    std::string damaged_fault() const override { return inner_ ? inner_->damaged_fault() : ""; }
+    void every_frame_from(std::function<bool()> wanted) override {
+        wanted_ = std::move(wanted);
+        if (inner_) inner_->every_frame_from(wanted_);
+    }
+    bool full_picture(Frame& frame) override { return inner_ && inner_->full_picture(frame); }
+
+private:
+    void choose() {
+        CameraConfig h264 = usb_h264(config_);
+        auto formats = usb_formats(config_.path.empty() ? h264.path : config_.path);
+        if (!formats) {
+            inner_.reset();  // OpenCV's open says what is wrong with the device; asked again at the next open
+            return;
+        }
+        std::string listed, kind = auto_input(*formats);
+        for (const auto& code : *formats) listed += (listed.empty() ? "" : ", ") + code;
+        std::string device = config_.path.empty() ? h264.path + " (camera index " + std::to_string(config_.index) + ")"
+                                                  : config_.path;  // usb_source.py's name for it
+        if (kind.empty())  // v4l2.py's words
+            throw std::runtime_error(device + " offers no video format; check it with `v4l2-ctl -d " + h264.path +
+                                     " --list-formats-ext` (a UVC camera's second /dev/video node carries only "
+                                     "metadata)");
+        log::info("camera ", config_.id, ": ", device, " offers ", listed, "; reading ", kind);
+        chosen_ = true;
+        if (kind == "h264") {
+            inner_ = std::make_unique<AvSource>(h264, AvSource::Role::Whole, stop_);
+            if (wanted_) inner_->every_frame_from(wanted_);
+            return;
+        }
+        if (config_.record == "passthrough")  // camera_pipeline.py's, said once the camera's video is known
+            log::warning("camera ", config_.id, ": re-encoding instead of passing the camera's video through: it "
+                         "sends ", kind == "raw" ? "uncompressed video" : "MJPEG", ", not H.264");
+        inner_ = std::make_unique<UsbSource>(config_);
+    }
+    void sync() {
+        fps = inner_->fps, width = inner_->width, height = inner_->height, ended = inner_->ended, live = inner_->live;
+    }
+
+    CameraConfig config_;
+    const Stop* stop_;
+    bool chosen_ = false;
+    std::unique_ptr<FrameSource> inner_;
+    std::function<bool()> wanted_;
+};
+
+}  // namespace
+
+std::unique_ptr<FrameSource> make_source(const CameraConfig& config, const Stop* stop) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime,
                                                                   config.demo_start_s, config.demo_gap_s);
-    if (config.source == "camera" && config.input_format == "h264") return std::make_unique<AvSource>(usb_h264(config));
+    if (config.source == "camera" && config.input_format == "h264") return std::make_unique<AvSource>(usb_h264(config), AvSource::Role::Whole, stop);
+    if (config.source == "camera" && config.input_format == "auto") return std::make_unique<AutoUsbSource>(config, stop);
     if (config.source == "camera") return std::make_unique<UsbSource>(config);
-    return std::make_unique<AvSource>(config);
+    return std::make_unique<AvSource>(config, AvSource::Role::Whole, stop);
 }
 
 }  // namespace qc

@@ -64,7 +64,9 @@ public:
     std::string cut_short;  // ended: why not at its end ("" when it was read to its end)
 };
 
-std::unique_ptr<FrameSource> make_source(const CameraConfig& config);
+class Stop;
+// `stop`: the detector's, which a file's or a stream's blocking open or read gives up at (av_source.hpp).
+std::unique_ptr<FrameSource> make_source(const CameraConfig& config, const Stop* stop = nullptr);
 // "rtsp://user:secret@host/..." -> "rtsp://user:***@host/...", the rest as written, as the Python detector's
 // redacted(): for the log, --print-config, and a fault (it travels to the uploader and the status).
 std::string redacted(const std::string& url);
