@@ -37,12 +37,21 @@ from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.disk import FULL, REDUCED
 from quickcam.detector.pipeline.record import Command, RecordStage, Segment
 from quickcam.detector.sources import Frame
+from quickcam.detector.stream_clock import DRIFT_NS
 
 log = logging.getLogger(__name__)
 
 
 class Remuxer:
-    """Writes packets into one MP4 file, with timestamps starting at zero."""
+    """Writes packets into one MP4 file, with timestamps starting at zero.
+
+    A stream whose clock jumps ahead (a camera setting its clock, or rebooting
+    inside an MPEG-TS stream: its times back to 0 read as a 33-bit wrap, ~26 h
+    ahead) has its later packets moved back by the jump: the file keeps the
+    wall clock's spacing (``pts_ns``, re-anchored by the stream clock), not a
+    frame shown for hours (or a duration past the MP4's 32 bits, every frame
+    after it squeezed into one tick). A jump back ends the file (``follows``).
+    """
 
     def __init__(self, path: Any, info: StreamInfo) -> None:
         import av
@@ -54,6 +63,9 @@ class Remuxer:
         self.time_base = info.time_base
         self.zero: int | None = None
         self.last_dts: int | None = None
+        self.last_out_dts = -1
+        self.ahead_ns: int | None = None  # the last packet's stream time less its wall time (``_jumped``)
+        self.shift = 0  # ticks taken out of the times after jumps ahead
         self._av = av
 
     def follows(self, packet: Packet) -> bool:
@@ -67,13 +79,24 @@ class Remuxer:
         if self.zero is None:
             self.zero = min(dts, pts)
         self.last_dts = dts
+        self.shift += self._jumped(pts, packet.pts_ns)
         out = self._av.Packet(packet.data)
         out.stream = self.stream
         out.time_base = self.time_base
-        out.pts, out.dts = pts - self.zero, dts - self.zero
+        out_dts = max(dts - self.zero - self.shift, self.last_out_dts + 1)
+        out.pts, out.dts = max(pts - self.zero - self.shift, out_dts), out_dts
+        self.last_out_dts = out_dts
         out.duration = packet.duration
         out.is_keyframe = packet.keyframe
         self.container.mux(out)
+
+    def _jumped(self, pts: int, pts_ns: int) -> int:
+        """The ticks the stream's clock jumped ahead of the wall clock since the last packet (0 if under
+        ``DRIFT_NS``, the stream clock's own bound; slowing a fast clock moves it by half a frame at most)."""
+        ahead_ns = int(pts * self.time_base * 1_000_000_000) - pts_ns
+        jump_ns = 0 if self.ahead_ns is None else ahead_ns - self.ahead_ns
+        self.ahead_ns = ahead_ns
+        return round(jump_ns / 1e9 / self.time_base) if jump_ns > DRIFT_NS else 0
 
     def close(self) -> None:
         self.container.close()

@@ -78,6 +78,14 @@ def probe(path: Path) -> dict:
     return {"frames": frames, "errors": errors, "keyframe_first": first_key, "codec": codec}
 
 
+def shown_s(path: Path) -> float:
+    """The time from a stored segment's first frame shown to its last, by the MP4's own times (what a player plays)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [packet.pts for packet in container.demux(stream) if packet.size and packet.pts is not None]
+    return float((max(times) - min(times)) * stream.time_base)
+
+
 def write_covered_lens(path: Path, clear_s: float, covered_s: float, fps: float = 10.0, width: int = 320,
                        height: int = 240, fade_s: float = 1.0, options: dict[str, str] | None = None) -> Path:
     """The demo scene without a walker for ``clear_s``, then a cloth over the lens for ``covered_s``: a
@@ -130,15 +138,17 @@ def damage_h264(source: Path, path: Path, packets: Collection[int]) -> Path:
     return path
 
 
-def join_mpegts(parts: list[Path], path: Path) -> Path:
+def join_mpegts(parts: list[Path], path: Path, jump_s: float = 0.0) -> Path:
     """One MPEG-TS file of ``parts`` (each an MPEG-TS from ``write_h264``) one after the other, timed on:
-    a camera whose encoder changes its settings mid-stream (the parameters travel in band)."""
+    a camera whose encoder changes its settings mid-stream (the parameters travel in band).
+    ``jump_s``: the times jump ahead by this between parts (a camera setting its clock, or rebooting)."""
     with av.open(str(path), mode="w", format="mpegts") as output:
         stream, shift = None, 0
-        for part in parts:
+        for number, part in enumerate(parts):
             with av.open(str(part)) as source:
                 video = source.streams.video[0]
                 stream = stream or output.add_stream_from_template(video)
+                shift += round(jump_s / video.time_base) if number else 0
                 first, last = None, 0
                 for packet in source.demux(video):
                     if packet.dts is None:

@@ -45,7 +45,10 @@ struct EncodedPacket {
 std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet);
 
 // One MP4 file of packets, their times starting at zero (passthrough.py's Remuxer). Errors throw OsError
-// (a full disk steps the disk ladder down, as the encoder's).
+// (a full disk steps the disk ladder down, as the encoder's). A stream clock that jumps ahead of the wall
+// clock by more than kDriftNs (a camera setting its clock; an MPEG-TS camera rebooting, its times back to 0
+// read as a 33-bit wrap) has its later packets moved back by the jump: the file keeps the wall clock's
+// spacing (pts_ns), not one frame shown for hours.
 class SegmentRemuxer {
 public:
     SegmentRemuxer(const std::string& path, std::shared_ptr<const StreamParams> stream);
@@ -62,13 +65,16 @@ public:
 
 private:
     void release();
+    // The ticks the stream's clock jumped ahead of the wall clock since the last packet (0 under kDriftNs).
+    int64_t jumped(int64_t pts, int64_t pts_ns);
 
     std::string path_;
     std::shared_ptr<const StreamParams> stream_;
     AVFormatContext* format_ = nullptr;
     AVStream* out_ = nullptr;
     AVPacket* scratch_ = nullptr;
-    int64_t zero_ = INT64_MIN, last_dts_ = INT64_MIN;
+    int64_t zero_ = INT64_MIN, last_dts_ = INT64_MIN, last_out_dts_ = -1;
+    int64_t ahead_ns_ = INT64_MIN, shift_ = 0;  // the last packet's stream time less its wall time; ticks taken out
     bool closed_ = false;
 };
 
