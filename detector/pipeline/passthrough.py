@@ -9,9 +9,9 @@ segment headers. Only what goes into a segment differs:
 - a segment is *at least* ``segment_s`` long and is cut at the next keyframe,
   so every segment starts with a keyframe: with keyframes every G seconds a
   segment lasts between ``segment_s`` and ``segment_s`` + G;
-- packets lost on the way (a live buffer that overflowed), a reconnected
-  stream, or a camera clock that goes back end the segment, and the next one
-  starts at the next keyframe: never an unplayable segment;
+- packets lost on the way (a live buffer that overflowed) or a reconnected
+  stream end the segment, and the next one starts at the next keyframe: never
+  an unplayable segment; a camera clock that jumps is taken out (``Remuxer``);
 - a source whose keyframes stop coming (more than ``max_gop_s``) gives frames
   instead of packets from then on, and they are re-encoded (``RecordStage``);
 - reduced recording (a full disk, or an outbox over its budget) keeps only
@@ -45,12 +45,13 @@ log = logging.getLogger(__name__)
 class Remuxer:
     """Writes packets into one MP4 file, with timestamps starting at zero.
 
-    A stream whose clock jumps ahead (a camera setting its clock, or rebooting
-    inside an MPEG-TS stream: its times back to 0 read as a 33-bit wrap, ~26 h
-    ahead) has its later packets moved back by the jump: the file keeps the
-    wall clock's spacing (``pts_ns``, re-anchored by the stream clock), not a
-    frame shown for hours (or a duration past the MP4's 32 bits, every frame
-    after it squeezed into one tick). A jump back ends the file (``follows``).
+    A stream whose clock jumps (a camera setting its clock: over RTSP with audio
+    FFmpeg times packets by the camera's NTP clock; an MPEG-TS camera rebooting,
+    its times back to 0 read as a 33-bit wrap, ~26 h ahead) has its later packets
+    moved by the jump: the file keeps the wall clock's spacing (``pts_ns``,
+    re-anchored by the stream clock). Before, a jump ahead showed one frame for
+    hours (or, past the MP4's 32 bits, squeezed every later frame into one tick),
+    and one back ended the segment mid-GOP: the frames up to the next keyframe lost.
     """
 
     def __init__(self, path: Any, info: StreamInfo) -> None:
@@ -68,18 +69,13 @@ class Remuxer:
         self.shift = 0  # ticks taken out of the times after jumps ahead
         self._av = av
 
-    def follows(self, packet: Packet) -> bool:
-        """Whether ``packet`` continues this file's timeline (a camera's clock may jump back)."""
-        dts = packet.dts if packet.dts is not None else packet.pts
-        return self.last_dts is None or (dts is not None and dts > self.last_dts)
-
     def write(self, packet: Packet) -> None:
         dts = packet.dts if packet.dts is not None else packet.pts
         pts = packet.pts if packet.pts is not None else dts
         if self.zero is None:
             self.zero = min(dts, pts)
+        self.shift += self._jumped(pts, packet.pts_ns, went_back=self.last_dts is not None and dts <= self.last_dts)
         self.last_dts = dts
-        self.shift += self._jumped(pts, packet.pts_ns)
         out = self._av.Packet(packet.data)
         out.stream = self.stream
         out.time_base = self.time_base
@@ -90,13 +86,14 @@ class Remuxer:
         out.is_keyframe = packet.keyframe
         self.container.mux(out)
 
-    def _jumped(self, pts: int, pts_ns: int) -> int:
-        """The ticks the stream's clock jumped ahead of the wall clock since the last packet (0 if under
-        ``DRIFT_NS``, the stream clock's own bound; slowing a fast clock moves it by half a frame at most)."""
+    def _jumped(self, pts: int, pts_ns: int, went_back: bool) -> int:
+        """The ticks the stream's clock jumped against the wall clock since the last packet: any step back,
+        ahead only past ``DRIFT_NS`` (the stream clock's own bound; a stalled stream falls behind, and
+        slowing a fast clock moves it half a frame at most)."""
         ahead_ns = int(pts * self.time_base * 1_000_000_000) - pts_ns
         jump_ns = 0 if self.ahead_ns is None else ahead_ns - self.ahead_ns
         self.ahead_ns = ahead_ns
-        return round(jump_ns / 1e9 / self.time_base) if jump_ns > DRIFT_NS else 0
+        return round(jump_ns / 1e9 / self.time_base) if jump_ns > DRIFT_NS or went_back else 0
 
     def close(self) -> None:
         self.container.close()
@@ -170,8 +167,6 @@ class PassthroughStage(RecordStage):
             self._close(final=False)
         gap = self.previous_index >= 0 and packet.index != self.previous_index + 1
         self.previous_index = packet.index
-        if isinstance(self.segment, PassthroughSegment) and not self.segment.encoder.follows(packet):
-            gap = True  # the stream's clock went back: this file ends here, the next starts at a keyframe
         if self._snapshots_only():
             return
         if self.segment is not None and (gap or self.segment.forced_reduced and self.disk.rung == FULL):

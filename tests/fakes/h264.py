@@ -138,17 +138,15 @@ def damage_h264(source: Path, path: Path, packets: Collection[int]) -> Path:
     return path
 
 
-def join_mpegts(parts: list[Path], path: Path, jump_s: float = 0.0) -> Path:
+def join_mpegts(parts: list[Path], path: Path) -> Path:
     """One MPEG-TS file of ``parts`` (each an MPEG-TS from ``write_h264``) one after the other, timed on:
-    a camera whose encoder changes its settings mid-stream (the parameters travel in band).
-    ``jump_s``: the times jump ahead by this between parts (a camera setting its clock, or rebooting)."""
+    a camera whose encoder changes its settings mid-stream (the parameters travel in band)."""
     with av.open(str(path), mode="w", format="mpegts") as output:
         stream, shift = None, 0
-        for number, part in enumerate(parts):
+        for part in parts:
             with av.open(str(part)) as source:
                 video = source.streams.video[0]
                 stream = stream or output.add_stream_from_template(video)
-                shift += round(jump_s / video.time_base) if number else 0
                 first, last = None, 0
                 for packet in source.demux(video):
                     if packet.dts is None:
@@ -160,3 +158,23 @@ def join_mpegts(parts: list[Path], path: Path, jump_s: float = 0.0) -> Path:
                     output.mux(packet)
                 shift += last
     return path
+
+
+def jump_mpegts(source: Path, path: Path, at: int, jump_s: float) -> Path:
+    """``source`` (an MPEG-TS from ``write_h264``) as ``path``, its times from packet ``at`` on (in decode order,
+    mid-GOP or not) moved by ``jump_s``: a camera's clock set back or ahead, or a camera rebooting (its times
+    back to 0). Two MPEG-TS files back to back (a muxer refuses times going back), read as one stream."""
+    parts = [path.with_suffix(".before.ts"), path.with_suffix(".after.ts")]
+    with av.open(str(source)) as given:
+        video = given.streams.video[0]
+        packets = [packet for packet in given.demux(video) if packet.dts is not None]
+        jump = round(jump_s / video.time_base)
+        for part, kept, shift in ((parts[0], packets[:at], 0), (parts[1], packets[at:], jump)):
+            with av.open(str(part), mode="w", format="mpegts") as output:
+                stream = output.add_stream_from_template(video)
+                for packet in kept:
+                    packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, stream
+                    output.mux(packet)
+    path.write_bytes(b"".join(part.read_bytes() for part in parts))
+    return path
+

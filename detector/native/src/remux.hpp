@@ -45,10 +45,10 @@ struct EncodedPacket {
 std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet);
 
 // One MP4 file of packets, their times starting at zero (passthrough.py's Remuxer). Errors throw OsError
-// (a full disk steps the disk ladder down, as the encoder's). A stream clock that jumps ahead of the wall
-// clock by more than kDriftNs (a camera setting its clock; an MPEG-TS camera rebooting, its times back to 0
-// read as a 33-bit wrap) has its later packets moved back by the jump: the file keeps the wall clock's
-// spacing (pts_ns), not one frame shown for hours.
+// (a full disk steps the disk ladder down, as the encoder's). A stream clock that jumps (back, or ahead of
+// the wall clock by more than kDriftNs: a camera setting its clock; an MPEG-TS camera rebooting, its times
+// back to 0 read as a 33-bit wrap) has its later packets moved by the jump: the file keeps the wall clock's
+// spacing (pts_ns), not one frame shown for hours, nor a segment ended mid-GOP.
 class SegmentRemuxer {
 public:
     SegmentRemuxer(const std::string& path, std::shared_ptr<const StreamParams> stream);
@@ -56,8 +56,7 @@ public:
     SegmentRemuxer(const SegmentRemuxer&) = delete;
     SegmentRemuxer& operator=(const SegmentRemuxer&) = delete;
 
-    // Whether `packet` continues this file's timeline: the same open of the stream, and a decode time after
-    // the last one (a camera's clock may jump back; a looping file starts again).
+    // Whether `packet` continues this file: the same open of the stream (a clock that jumps is taken out).
     bool follows(const EncodedPacket& packet) const;
     void write(const EncodedPacket& packet);
     void close();
@@ -65,8 +64,9 @@ public:
 
 private:
     void release();
-    // The ticks the stream's clock jumped ahead of the wall clock since the last packet (0 under kDriftNs).
-    int64_t jumped(int64_t pts, int64_t pts_ns);
+    // The ticks the stream's clock jumped against the wall clock since the last packet: any step back, ahead
+    // only past kDriftNs (a stalled stream falls behind; slowing a fast clock moves it half a frame at most).
+    int64_t jumped(int64_t pts, int64_t pts_ns, bool went_back);
 
     std::string path_;
     std::shared_ptr<const StreamParams> stream_;
