@@ -49,7 +49,8 @@ class Remuxer:
     FFmpeg times packets by the camera's NTP clock; an MPEG-TS camera rebooting,
     its times back to 0 read as a 33-bit wrap, ~26 h ahead) has its later packets
     moved by the jump: the file keeps the wall clock's spacing (``pts_ns``,
-    re-anchored by the stream clock). Before, a jump ahead showed one frame for
+    re-anchored by the stream clock), after a step back the last frame's step
+    (a file's own times go back with it). Before, a jump ahead showed one frame for
     hours (or, past the MP4's 32 bits, squeezed every later frame into one tick),
     and one back ended the segment mid-GOP: the frames up to the next keyframe lost.
     """
@@ -66,7 +67,8 @@ class Remuxer:
         self.last_dts: int | None = None
         self.last_out_dts = -1
         self.ahead_ns: int | None = None  # the last packet's stream time less its wall time (``_jumped``)
-        self.shift = 0  # ticks taken out of the times after jumps ahead
+        self.shift = 0  # ticks taken out of the times after jumps
+        self.step = 1  # the last step between decode times, in ticks (one frame)
         self._av = av
 
     def write(self, packet: Packet) -> None:
@@ -74,7 +76,11 @@ class Remuxer:
         pts = packet.pts if packet.pts is not None else dts
         if self.zero is None:
             self.zero = min(dts, pts)
-        self.shift += self._jumped(pts, packet.pts_ns, went_back=self.last_dts is not None and dts <= self.last_dts)
+        if self.last_dts is not None and dts <= self.last_dts:  # gone back: on one step after the last packet
+            self.shift += dts - self.last_dts - self.step
+        elif self.last_dts is not None:
+            self.step = dts - self.last_dts
+        self.shift += self._jumped(pts, packet.pts_ns)
         self.last_dts = dts
         out = self._av.Packet(packet.data)
         out.stream = self.stream
@@ -86,14 +92,14 @@ class Remuxer:
         out.is_keyframe = packet.keyframe
         self.container.mux(out)
 
-    def _jumped(self, pts: int, pts_ns: int, went_back: bool) -> int:
-        """The ticks the stream's clock jumped against the wall clock since the last packet: any step back,
-        ahead only past ``DRIFT_NS`` (the stream clock's own bound; a stalled stream falls behind, and
-        slowing a fast clock moves it half a frame at most)."""
+    def _jumped(self, pts: int, pts_ns: int) -> int:
+        """The ticks the stream's clock jumped ahead of the wall clock since the last packet (0 under
+        ``DRIFT_NS``, the stream clock's own bound: a stalled stream falls behind, and slowing a fast
+        clock moves it half a frame at most)."""
         ahead_ns = int(pts * self.time_base * 1_000_000_000) - pts_ns
         jump_ns = 0 if self.ahead_ns is None else ahead_ns - self.ahead_ns
         self.ahead_ns = ahead_ns
-        return round(jump_ns / 1e9 / self.time_base) if jump_ns > DRIFT_NS or went_back else 0
+        return round(jump_ns / 1e9 / self.time_base) if jump_ns > DRIFT_NS else 0
 
     def close(self) -> None:
         self.container.close()

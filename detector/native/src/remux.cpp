@@ -113,7 +113,11 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     if (dts == AV_NOPTS_VALUE) dts = last_dts_ == INT64_MIN ? 0 : last_dts_ + std::max<int64_t>(1, in.duration);
     int64_t pts = in.pts != AV_NOPTS_VALUE ? in.pts : dts;
     if (zero_ == INT64_MIN) zero_ = std::min(dts, pts);
-    shift_ += jumped(pts, given.pts_ns, last_dts_ != INT64_MIN && dts <= last_dts_);
+    if (last_dts_ != INT64_MIN && dts <= last_dts_)  // gone back: on one step after the last packet
+        shift_ += dts - last_dts_ - step_;
+    else if (last_dts_ != INT64_MIN)
+        step_ = dts - last_dts_;
+    shift_ += jumped(pts, given.pts_ns);
     last_dts_ = dts;
     int code = av_packet_ref(scratch_, &in);
     if (code < 0) throw_av_error("cannot write " + path_, code);
@@ -131,12 +135,12 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     if (code < 0) throw_av_error("cannot write " + path_, code);
 }
 
-int64_t SegmentRemuxer::jumped(int64_t pts, int64_t pts_ns, bool went_back) {
+int64_t SegmentRemuxer::jumped(int64_t pts, int64_t pts_ns) {
     AVRational base{stream_->time_base_num, stream_->time_base_den};
     int64_t ahead_ns = av_rescale_q(pts, base, AVRational{1, 1000000000}) - pts_ns;
     int64_t jump_ns = ahead_ns_ == INT64_MIN ? 0 : ahead_ns - ahead_ns_;
     ahead_ns_ = ahead_ns;
-    return jump_ns > kDriftNs || went_back ? av_rescale_q(jump_ns, AVRational{1, 1000000000}, base) : 0;
+    return jump_ns > kDriftNs ? av_rescale_q(jump_ns, AVRational{1, 1000000000}, base) : 0;
 }
 
 void SegmentRemuxer::close() {
