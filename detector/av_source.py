@@ -244,7 +244,9 @@ class AvSource:
         """The demuxer for ``path``, a file or a stream URL (``usb_source.py`` opens a device its own way)."""
         import av
 
-        options = {"rtsp_transport": "tcp"} if self.path.startswith("rtsp") else {}
+        # RTSP over TCP (no lost packets), and its video only: a camera's audio track kept the connection
+        # reading after its video stopped, so no read timed out and the camera was never reopened
+        options = {"rtsp_transport": "tcp", "allowed_media_types": "video"} if self.path.startswith("rtsp") else {}
         return av.open(self.path, options=options, timeout=STREAM_TIMEOUT_S)
 
     def _name(self) -> str:

@@ -25,7 +25,7 @@ from quickcam.common import protocol
 from quickcam.detector.sources import Walk
 from tests.conftest import private_endpoint
 from tests.detector.test_passthrough_rtsp import serving
-from tests.fakes.h264 import join_mpegts, probe, write_h264
+from tests.fakes.h264 import join_mpegts, jump_mpegts, probe, shown_s, write_h264
 from tests.fakes.shims import preload_shim
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
@@ -348,3 +348,35 @@ def test_native_packets_dropped_behind_a_stalled_disk_end_the_segment_and_the_ne
     assert any(gap > 1.5 * 1000 / FPS for gap in gaps), gaps
     recorded = sum(h["frames"] for h, _ in segments)
     assert recorded + camera["dropped_recording"] < (8.5 + 1.0 - 2.0 + 1.0) * FPS  # the event: walk, pre- and post-roll
+
+
+
+@pytest.mark.realtime
+@pytest.mark.parametrize("jump_s", [3 * 3600, -3.0])
+def test_a_native_stream_whose_clock_jumps_mid_segment_is_stored_whole_with_the_wall_clocks_spacing(
+    tmp_path: Path, jump_s: float,
+) -> None:
+    """As the Python detector (tests/detector/test_passthrough.py): a camera's clock set 3 h ahead or 3 s back
+    mid-GOP while someone walks. The segment across the jump ahead showed one frame for 3 h; the jump back ended
+    the segment, the frames up to the next keyframe lost. Whole now, with the wall clock's spacing."""
+    whole = write_h264(tmp_path / "whole.ts", 10.0, FPS, 1.0, walks=(Walk(2.0, 12.0),), container="mpegts")
+    video = jump_mpegts(whole, tmp_path / "camera.ts", 55, jump_s)
+    segments, log, _camera = _record(tmp_path / "run", video, seconds=14, source='source = "file"\nrealtime = true')
+    assert segments and segments[-1][0]["final"], log
+    assert sum(h["frames"] for h, _ in segments) == 90, log  # from the keyframe at 1.0 s to the end: none lost
+    for head, path in segments:
+        assert probe(path) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        assert shown_s(path) == pytest.approx((head["end_ms"] - head["start_ms"]) / 1000, abs=0.25), head
+
+
+@pytest.mark.realtime
+def test_a_native_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_camera_reopened(tmp_path: Path) -> None:
+    """As the Python detector (tests/detector/test_passthrough_rtsp.py): a camera with an audio track whose video
+    stops while the audio goes on. Its audio kept the connection reading: the camera stayed "stalled" for good,
+    never reopened. Only the video is asked for now: lost, then reopened."""
+    video = write_h264(tmp_path / "camera.mp4", 6.0, FPS, 1.0)
+    with serving(video, audio=True) as (url, _server):
+        _segments, log, camera = _record(tmp_path / "run", url, seconds=30,
+                                        source=f'source = "stream"\nfps = {FPS:g}\nwidth = 320\nheight = 240')
+    assert "camera cam0: lost (no frame from rtsp://127.0.0.1:" in log, log
+    assert camera["frames"] >= 50, camera  # the clip's video, then the reopen's

@@ -9,9 +9,9 @@ segment headers. Only what goes into a segment differs:
 - a segment is *at least* ``segment_s`` long and is cut at the next keyframe,
   so every segment starts with a keyframe: with keyframes every G seconds a
   segment lasts between ``segment_s`` and ``segment_s`` + G;
-- packets lost on the way (a live buffer that overflowed), a reconnected
-  stream, or a camera clock that goes back end the segment, and the next one
-  starts at the next keyframe: never an unplayable segment;
+- packets lost on the way (a live buffer that overflowed) or a reconnected
+  stream end the segment, and the next one starts at the next keyframe: never
+  an unplayable segment; a camera clock that jumps is taken out (``Remuxer``);
 - a source whose keyframes stop coming (more than ``max_gop_s``) gives frames
   instead of packets from then on, and they are re-encoded (``RecordStage``);
 - reduced recording (a full disk, or an outbox over its budget) keeps only
@@ -37,12 +37,23 @@ from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline.disk import FULL, REDUCED
 from quickcam.detector.pipeline.record import Command, RecordStage, Segment
 from quickcam.detector.sources import Frame
+from quickcam.detector.stream_clock import DRIFT_NS
 
 log = logging.getLogger(__name__)
 
 
 class Remuxer:
-    """Writes packets into one MP4 file, with timestamps starting at zero."""
+    """Writes packets into one MP4 file, with timestamps starting at zero.
+
+    A stream whose clock jumps (a camera setting its clock: over RTSP with audio
+    FFmpeg times packets by the camera's NTP clock; an MPEG-TS camera rebooting,
+    its times back to 0 read as a 33-bit wrap, ~26 h ahead) has its later packets
+    moved by the jump: the file keeps the wall clock's spacing (``pts_ns``,
+    re-anchored by the stream clock), after a step back the last frame's step
+    (a file's own times go back with it). Before, a jump ahead showed one frame for
+    hours (or, past the MP4's 32 bits, squeezed every later frame into one tick),
+    and one back ended the segment mid-GOP: the frames up to the next keyframe lost.
+    """
 
     def __init__(self, path: Any, info: StreamInfo) -> None:
         import av
@@ -54,26 +65,41 @@ class Remuxer:
         self.time_base = info.time_base
         self.zero: int | None = None
         self.last_dts: int | None = None
+        self.last_out_dts = -1
+        self.ahead_ns: int | None = None  # the last packet's stream time less its wall time (``_jumped``)
+        self.shift = 0  # ticks taken out of the times after jumps
+        self.step = 1  # the last step between decode times, in ticks (one frame)
         self._av = av
-
-    def follows(self, packet: Packet) -> bool:
-        """Whether ``packet`` continues this file's timeline (a camera's clock may jump back)."""
-        dts = packet.dts if packet.dts is not None else packet.pts
-        return self.last_dts is None or (dts is not None and dts > self.last_dts)
 
     def write(self, packet: Packet) -> None:
         dts = packet.dts if packet.dts is not None else packet.pts
         pts = packet.pts if packet.pts is not None else dts
         if self.zero is None:
             self.zero = min(dts, pts)
+        if self.last_dts is not None and dts <= self.last_dts:  # gone back: on one step after the last packet
+            self.shift += dts - self.last_dts - self.step
+        elif self.last_dts is not None:
+            self.step = dts - self.last_dts
+        self.shift += self._jumped(pts, packet.pts_ns)
         self.last_dts = dts
         out = self._av.Packet(packet.data)
         out.stream = self.stream
         out.time_base = self.time_base
-        out.pts, out.dts = pts - self.zero, dts - self.zero
+        out_dts = max(dts - self.zero - self.shift, self.last_out_dts + 1)
+        out.pts, out.dts = max(pts - self.zero - self.shift, out_dts), out_dts
+        self.last_out_dts = out_dts
         out.duration = packet.duration
         out.is_keyframe = packet.keyframe
         self.container.mux(out)
+
+    def _jumped(self, pts: int, pts_ns: int) -> int:
+        """The ticks the stream's clock jumped ahead of the wall clock since the last packet (0 under
+        ``DRIFT_NS``, the stream clock's own bound: a stalled stream falls behind, and slowing a fast
+        clock moves it half a frame at most)."""
+        ahead_ns = int(pts * self.time_base * 1_000_000_000) - pts_ns
+        jump_ns = 0 if self.ahead_ns is None else ahead_ns - self.ahead_ns
+        self.ahead_ns = ahead_ns
+        return round(jump_ns / 1e9 / self.time_base) if jump_ns > DRIFT_NS else 0
 
     def close(self) -> None:
         self.container.close()
@@ -147,8 +173,6 @@ class PassthroughStage(RecordStage):
             self._close(final=False)
         gap = self.previous_index >= 0 and packet.index != self.previous_index + 1
         self.previous_index = packet.index
-        if isinstance(self.segment, PassthroughSegment) and not self.segment.encoder.follows(packet):
-            gap = True  # the stream's clock went back: this file ends here, the next starts at a keyframe
         if self._snapshots_only():
             return
         if self.segment is not None and (gap or self.segment.forced_reduced and self.disk.rung == FULL):

@@ -26,7 +26,7 @@ from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Frame, Walk
 from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
-from tests.fakes.h264 import join_mpegts, probe, write_h264
+from tests.fakes.h264 import join_mpegts, jump_mpegts, probe, shown_s, write_h264
 
 pytestmark = pytest.mark.realtime  # real-time paced sources and RTSP; segment lengths follow the wall clock
 
@@ -475,3 +475,31 @@ def test_a_stream_whose_clock_goes_back_a_little_is_re_anchored_and_its_times_go
     steps_ms = [round((later - earlier) / 1e6) for earlier, later in zip(shown, shown[1:], strict=False)]
     assert len(shown) == 16 and all(step > 0 for step in steps_ms), steps_ms
     assert all(later > earlier for earlier, later in zip(stamped, stamped[1:], strict=False))
+
+
+
+@pytest.mark.parametrize("jump_s", [3 * 3600, -3.0])
+def test_a_stream_whose_clock_jumps_mid_segment_is_stored_whole_with_the_wall_clocks_spacing(
+    tmp_path: Path, jump_s: float,
+) -> None:
+    """A camera's clock set 3 h ahead or 3 s back mid-GOP (over RTSP with audio FFmpeg times packets by the
+    camera's NTP clock; an MPEG-TS camera rebooting reads as a jump ahead: its times back to 0 are a 33-bit
+    wrap), while someone walks. The stream clock re-anchors the header's times; the MP4 took the stream's own:
+    the segment across the jump ahead showed one frame for 3 h (past 13 h the MP4's 32-bit durations
+    overflowed instead), and the jump back ended the segment: the frames up to the next keyframe lost."""
+    from quickcam.detector.av_source import AvSource
+
+    whole = write_h264(tmp_path / "whole.ts", 10.0, FPS, 1.0, walks=(Walk(2.0, 12.0),), container="mpegts")
+    video = jump_mpegts(whole, tmp_path / "camera.ts", 55, jump_s)
+    outbox_dir = tmp_path / "outbox"
+    camera = camera_config(outbox_dir, pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+    camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": True})
+    pipeline, stop = _running_until_final(camera, AvSource, 40)
+    stop.set()
+    pipeline.join(30)
+    segments = _segments(outbox_dir)
+    assert segments and segments[-1][0]["final"], segments
+    assert sum(h["frames"] for h, _ in segments) == 90  # from the keyframe at 1.0 s to the end: none lost
+    for head, path in segments:
+        assert probe(path) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        assert shown_s(path) == pytest.approx((head["end_ms"] - head["start_ms"]) / 1000, abs=0.25), head

@@ -49,14 +49,15 @@ def rtsp_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def serving(video: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``video`` served on ``rtsp://127.0.0.1:PORT/cam``: the URL, and the server (its stdout after ``ready``)."""
+def serving(video: Path, audio: bool = False) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``video`` served on ``rtsp://127.0.0.1:PORT/cam``: the URL, and the server (its stdout after ``ready``);
+    ``audio``: a live audio track beside it, first in the SDP (many cameras), going on after the clip ends."""
     missing = _gst_rtsp_missing()
     if missing:
         pytest.skip(missing)
     port = free_port()  # held until the test ends: the server binds it beside the holder
-    server = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(video), str(port)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(video), str(port)] + (["audio"] if audio else []),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         yield f"rtsp://127.0.0.1:{port}/cam", server
@@ -104,3 +105,32 @@ def test_an_rtsp_cameras_packets_are_recorded_as_they_came(rtsp_url: str, rtsp_v
     stored_bps = sum(p.stat().st_size for _, p in segments) * 8 / (frames / FPS)
     source_bps = rtsp_video.stat().st_size * 8 / LENGTH_S
     assert stored_bps == pytest.approx(source_bps, rel=0.3), (stored_bps, source_bps)
+
+
+def test_a_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_camera_not_a_stall(tmp_path: Path) -> None:
+    """A camera with an audio track (first in its SDP) whose video stops (its encoder hung; here the clip ends)
+    while the audio goes on. The audio kept the connection reading: no read ever timed out, the camera was
+    "stalled" for good and never reopened. Only the video is asked for now: the read ends within its timeout."""
+    from quickcam.detector.av_source import STREAM_TIMEOUT_S, AvSource
+
+    video = write_h264(tmp_path / "camera.mp4", 6.0, 10.0, 1.0)
+    with serving(video, audio=True) as (url, _server):
+        camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "stream", "path": url, "fps": 10.0})
+        source = AvSource(camera)
+        reads: list[object] = []
+
+        def read_all() -> None:
+            try:
+                assert source.open()
+                while (frame := source.read()) is not None:
+                    source.take_packets()
+                    reads.append(frame)
+            except Exception as exc:  # noqa: BLE001 - a lost stream may raise: it ended, which is what counts
+                reads.append(exc)
+
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()
+        reader.join(6.0 + 2 * STREAM_TIMEOUT_S + 10)
+        assert not reader.is_alive(), f"still reading after the video stopped ({len(reads)} frames)"
+    source.close()
+    assert 50 <= len([r for r in reads if not isinstance(r, Exception)]) <= 60, reads[-1:]

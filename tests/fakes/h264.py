@@ -78,6 +78,14 @@ def probe(path: Path) -> dict:
     return {"frames": frames, "errors": errors, "keyframe_first": first_key, "codec": codec}
 
 
+def shown_s(path: Path) -> float:
+    """The time from a stored segment's first frame shown to its last, by the MP4's own times (what a player plays)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [packet.pts for packet in container.demux(stream) if packet.size and packet.pts is not None]
+    return float((max(times) - min(times)) * stream.time_base)
+
+
 def write_covered_lens(path: Path, clear_s: float, covered_s: float, fps: float = 10.0, width: int = 320,
                        height: int = 240, fade_s: float = 1.0, options: dict[str, str] | None = None) -> Path:
     """The demo scene without a walker for ``clear_s``, then a cloth over the lens for ``covered_s``: a
@@ -150,3 +158,23 @@ def join_mpegts(parts: list[Path], path: Path) -> Path:
                     output.mux(packet)
                 shift += last
     return path
+
+
+def jump_mpegts(source: Path, path: Path, at: int, jump_s: float) -> Path:
+    """``source`` (an MPEG-TS from ``write_h264``) as ``path``, its times from packet ``at`` on (in decode order,
+    mid-GOP or not) moved by ``jump_s``: a camera's clock set back or ahead, or a camera rebooting (its times
+    back to 0). Two MPEG-TS files back to back (a muxer refuses times going back), read as one stream."""
+    parts = [path.with_suffix(".before.ts"), path.with_suffix(".after.ts")]
+    with av.open(str(source)) as given:
+        video = given.streams.video[0]
+        packets = [packet for packet in given.demux(video) if packet.dts is not None]
+        jump = round(jump_s / video.time_base)
+        for part, kept, shift in ((parts[0], packets[:at], 0), (parts[1], packets[at:], jump)):
+            with av.open(str(part), mode="w", format="mpegts") as output:
+                stream = output.add_stream_from_template(video)
+                for packet in kept:
+                    packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, stream
+                    output.mux(packet)
+    path.write_bytes(b"".join(part.read_bytes() for part in parts))
+    return path
+

@@ -3,10 +3,11 @@
 Run by the system python3 (Debian's python3-gi + gir1.2-gst-rtsp-server-1.0,
 installed by scripts/install_test_tools.sh), not the venv:
 
-    /usr/bin/python3 tests/fakes/rtsp_server.py FILE PORT
+    /usr/bin/python3 tests/fakes/rtsp_server.py FILE PORT [audio]
 
 serves ``rtsp://127.0.0.1:PORT/cam``: the file's own H.264 packets, paced by
-the clock like a camera, the same session for every client. It prints
+the clock like a camera, the same session for every client; with ``audio``, a
+live G.711 (PCMA) track first in the SDP beside it, sent on after the clip's end. It prints
 ``ready`` once it listens, ``playing <epoch seconds>`` each time the clip starts
 playing (frame n is sent n / fps later), and stops on SIGTERM or when stdin closes.
 """
@@ -27,14 +28,18 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
 def main() -> None:
-    path, port = sys.argv[1], sys.argv[2]
+    path, port, audio = sys.argv[1], sys.argv[2], sys.argv[3:] == ["audio"]
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(f'( filesrc location="{path}" ! qtdemux ! h264parse config-interval=-1 '
-                       "! rtph264pay name=pay0 pt=96 )")
+    video = f'filesrc location="{path}" ! qtdemux ! h264parse config-interval=-1 ! rtph264pay pt=96 name=pay'
+    if audio:
+        factory.set_launch("( audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! alawenc "
+                           f"! rtppcmapay name=pay0 {video}1 )")
+    else:
+        factory.set_launch(f"( {video}0 )")
     factory.set_shared(True)
 
     def playing(_media: GstRtspServer.RTSPMedia, state: int) -> None:

@@ -143,8 +143,13 @@ bool AvSource::open() {
     if (!format_) return false;
     format_->interrupt_callback = {&AvSource::interrupt, this};
     arm();
-    AVDictionary* options = nullptr;  // RTSP over TCP, as the Python detector (and OpenCV) ask: no lost packets
-    if (path_.rfind("rtsp", 0) == 0) av_dict_set(&options, "rtsp_transport", "tcp", 0);
+    // RTSP over TCP, as the Python detector (and OpenCV) ask: no lost packets; and its video only: a camera's
+    // audio track kept the connection reading after its video stopped, so no read timed out (never reopened)
+    AVDictionary* options = nullptr;
+    if (path_.rfind("rtsp", 0) == 0) {
+        av_dict_set(&options, "rtsp_transport", "tcp", 0);
+        av_dict_set(&options, "allowed_media_types", "video", 0);
+    }
     const AVInputFormat* input = nullptr;  // a USB H.264 camera's (sources.cpp's usb_h264), else found from the path
     if (!c.demuxer.empty() && !(input = usb_demuxer(c, &options))) {
         avformat_free_context(format_);

@@ -188,7 +188,7 @@ void CameraPipeline::record_loop() {
         for (const EncodedPacket& packet : frame.packets) {
             bool gap = record_->previous_index >= 0 && packet.index != record_->previous_index + 1;
             record_->previous_index = packet.index;
-            if (segment && !segment->remuxer->follows(packet)) gap = true;  // a clock gone back, another open
+            if (segment && !segment->remuxer->follows(packet)) gap = true;  // another open
             auto rung = disk_.rung();
             if (rung == DiskWrites::SnapshotsOnly) {
                 if (segment) finish(false);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "av_error.hpp"
+#include "stream_clock.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -104,11 +105,7 @@ SegmentRemuxer::SegmentRemuxer(const std::string& path, std::shared_ptr<const St
 
 SegmentRemuxer::~SegmentRemuxer() { release(); }
 
-bool SegmentRemuxer::follows(const EncodedPacket& packet) const {
-    if (packet.stream != stream_) return false;
-    int64_t dts = decode_ticks(*packet.packet);
-    return last_dts_ == INT64_MIN || dts == AV_NOPTS_VALUE || dts > last_dts_;
-}
+bool SegmentRemuxer::follows(const EncodedPacket& packet) const { return packet.stream == stream_; }
 
 void SegmentRemuxer::write(const EncodedPacket& given) {
     const AVPacket& in = *given.packet;
@@ -116,10 +113,17 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     if (dts == AV_NOPTS_VALUE) dts = last_dts_ == INT64_MIN ? 0 : last_dts_ + std::max<int64_t>(1, in.duration);
     int64_t pts = in.pts != AV_NOPTS_VALUE ? in.pts : dts;
     if (zero_ == INT64_MIN) zero_ = std::min(dts, pts);
+    if (last_dts_ != INT64_MIN && dts <= last_dts_)  // gone back: on one step after the last packet
+        shift_ += dts - last_dts_ - step_;
+    else if (last_dts_ != INT64_MIN)
+        step_ = dts - last_dts_;
+    shift_ += jumped(pts, given.pts_ns);
     last_dts_ = dts;
     int code = av_packet_ref(scratch_, &in);
     if (code < 0) throw_av_error("cannot write " + path_, code);
-    scratch_->pts = pts - zero_, scratch_->dts = dts - zero_;
+    scratch_->dts = std::max(dts - zero_ - shift_, last_out_dts_ + 1);
+    scratch_->pts = std::max(pts - zero_ - shift_, scratch_->dts);
+    last_out_dts_ = scratch_->dts;
     if (scratch_->duration <= 0 && stream_->fps > 0)  // one frame: the MP4's edit list must not end before the last
         scratch_->duration = av_rescale_q(1, av_inv_q(av_d2q(stream_->fps, 1001)),
                                           AVRational{stream_->time_base_num, stream_->time_base_den});
@@ -129,6 +133,14 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     code = av_write_frame(format_, scratch_);
     av_packet_unref(scratch_);
     if (code < 0) throw_av_error("cannot write " + path_, code);
+}
+
+int64_t SegmentRemuxer::jumped(int64_t pts, int64_t pts_ns) {
+    AVRational base{stream_->time_base_num, stream_->time_base_den};
+    int64_t ahead_ns = av_rescale_q(pts, base, AVRational{1, 1000000000}) - pts_ns;
+    int64_t jump_ns = ahead_ns_ == INT64_MIN ? 0 : ahead_ns - ahead_ns_;
+    ahead_ns_ = ahead_ns;
+    return jump_ns > kDriftNs ? av_rescale_q(jump_ns, AVRational{1, 1000000000}, base) : 0;
 }
 
 void SegmentRemuxer::close() {

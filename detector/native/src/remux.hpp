@@ -45,7 +45,11 @@ struct EncodedPacket {
 std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet);
 
 // One MP4 file of packets, their times starting at zero (passthrough.py's Remuxer). Errors throw OsError
-// (a full disk steps the disk ladder down, as the encoder's).
+// (a full disk steps the disk ladder down, as the encoder's). A stream clock that jumps (back, or ahead of
+// the wall clock by more than kDriftNs: a camera setting its clock; an MPEG-TS camera rebooting, its times
+// back to 0 read as a 33-bit wrap) has its later packets moved by the jump: the file goes on one frame's
+// step after a step back, with the wall clock's spacing (pts_ns) after a jump ahead: not one frame shown
+// for hours, nor a segment ended mid-GOP.
 class SegmentRemuxer {
 public:
     SegmentRemuxer(const std::string& path, std::shared_ptr<const StreamParams> stream);
@@ -53,8 +57,7 @@ public:
     SegmentRemuxer(const SegmentRemuxer&) = delete;
     SegmentRemuxer& operator=(const SegmentRemuxer&) = delete;
 
-    // Whether `packet` continues this file's timeline: the same open of the stream, and a decode time after
-    // the last one (a camera's clock may jump back; a looping file starts again).
+    // Whether `packet` continues this file: the same open of the stream (a clock that jumps is taken out).
     bool follows(const EncodedPacket& packet) const;
     void write(const EncodedPacket& packet);
     void close();
@@ -62,13 +65,18 @@ public:
 
 private:
     void release();
+    // The ticks the stream's clock jumped ahead of the wall clock since the last packet (0 under kDriftNs: a
+    // stalled stream falls behind; slowing a fast clock moves it half a frame at most).
+    int64_t jumped(int64_t pts, int64_t pts_ns);
 
     std::string path_;
     std::shared_ptr<const StreamParams> stream_;
     AVFormatContext* format_ = nullptr;
     AVStream* out_ = nullptr;
     AVPacket* scratch_ = nullptr;
-    int64_t zero_ = INT64_MIN, last_dts_ = INT64_MIN;
+    int64_t zero_ = INT64_MIN, last_dts_ = INT64_MIN, last_out_dts_ = -1;
+    int64_t ahead_ns_ = INT64_MIN, shift_ = 0;  // the last packet's stream time less its wall time; ticks taken out
+    int64_t step_ = 1;  // the last step between decode times, in ticks (one frame)
     bool closed_ = false;
 };
 
