@@ -37,7 +37,7 @@ def backend_for(fake: FakeCloudinary, **options: object) -> CloudinaryBackend:
         "cloudinary_url": fake.cloudinary_url,
         "upload_prefix": fake.upload_prefix,
         "folder": FOLDER,
-        "timeout": 1.0,
+        "timeout": 3.0,  # 1 s timed out a plain request on a loaded machine (a clean clone, 429-on-token-refresh)
         **options,
     }
     return CloudinaryBackend(**settings)  # type: ignore[arg-type]
@@ -159,7 +159,7 @@ RETRYABLE_FAULTS = {
     "500-json": httpfake.status(500, {"error": {"message": "General Error"}}),
     "503-json": httpfake.status(503, {"error": {"message": "Service Unavailable"}}),
     "502-html-page": httpfake.status(502, "<html>Bad Gateway</html>", Content_Type="text/html"),
-    "timeout": httpfake.delay(3.0),
+    "timeout": httpfake.delay(8.0),  # past the client's 3 s read timeout
     "disconnect-mid-upload": httpfake.drop_mid_body(),
     "answer-lost-after-store": httpfake.drop_after_commit(),
 }

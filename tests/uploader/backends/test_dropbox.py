@@ -67,7 +67,7 @@ def new_backend(fake: FakeDropbox, worker: BackendProcess, **options: object) ->
         "folder": FOLDER,
         "session_threshold": SESSION_THRESHOLD,
         "chunk_size": CHUNK,
-        "timeout": 1.0,
+        "timeout": 3.0,  # 1 s timed out a plain request on a loaded machine (a clean clone, 429-on-token-refresh)
         **options,
     }
     return worker.new(FACTORY, **settings)
@@ -197,7 +197,7 @@ RETRYABLE_FAULTS = {
     "429-rate-limited": (rate_limited(), None),
     "500": (httpfake.status(500, "Internal Server Error"), None),
     "503": (httpfake.status(503, "Service Unavailable"), None),
-    "timeout": (httpfake.delay(3.0), None),
+    "timeout": (httpfake.delay(8.0), None),  # past the client's 3 s read timeout
     "disconnect-mid-upload": (httpfake.drop_mid_body(), "append_v2"),
     "429-on-token-refresh": (rate_limited(), "oauth2/token"),
     "503-on-token-refresh": (httpfake.status(503, "down"), "oauth2/token"),

@@ -85,7 +85,7 @@ def storage_options(endpoint: str, **extra: Any) -> dict[str, Any]:
         "config_kwargs": {
             "retries": {"total_max_attempts": 1},
             "connect_timeout": 1,
-            "read_timeout": 1.5,
+            "read_timeout": 3.0,  # 1.5 s is a plain request's time on a loaded machine
         },
         **extra,
     }
@@ -144,7 +144,7 @@ RETRYABLE_FAULTS = {
     "500-internal": s3_error(500, "InternalError", "We encountered an internal error."),
     "429-too-many": s3_error(429, "TooManyRequests", "Too many requests"),
     "420-enhance-your-calm": s3_error(420, "EnhanceYourCalm", "Slow down"),
-    "timeout": httpfake.delay(2.0),
+    "timeout": httpfake.delay(8.0),  # past the 3 s read timeout
     "disconnect-mid-upload": httpfake.drop_mid_body(),
     "answer-lost-after-store": httpfake.drop_after_commit(),
 }
