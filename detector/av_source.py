@@ -56,6 +56,7 @@ from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
 from quickcam.detector.stream_clock import OpenBurst, StreamClock, opened_anchor
+from quickcam.detector.stream_parameters import ParameterWatch
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class AvSource:
         self.mode: str | None = None  # passthrough / reencode, known after the first open
         self.why = ""
         self.info: StreamInfo | None = None
+        self.parameters: ParameterWatch | None = None  # the parameter sets sent in band (``stream_parameters``)
         self.container: Any = None
         self.stream: Any = None
         self.packets: deque[Packet] = deque()  # demuxed, not yet taken by the capture stage
@@ -155,6 +157,7 @@ class AvSource:
         codec = context.codec.canonical_name  # the format's name (av1), not its decoder's (libdav1d)
         template, self._holder = parameters_of(stream) if codec in PASSTHROUGH_CODECS else (None, None)
         self.info = StreamInfo(codec, self.width, self.height, self.fps, stream.time_base, template)
+        self.parameters = ParameterWatch(self.config.id, self.info, context.extradata) if template else None
         self.tick_num, self.tick_den = stream.time_base.numerator, stream.time_base.denominator
         self.origin_ticks = stream.start_time
         self.frame_ticks = max(1, round(self.tick_den / (self.fps * self.tick_num)))
@@ -469,8 +472,12 @@ class AvSource:
         pts_ns = self._wall_ns(pts)
         self.shown_ns = max(self.shown_ns, pts_ns)
         keyframe = bool(packet.is_keyframe)
-        self.packets.append(Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0,
-                                   keyframe, time_ns, pts_ns, self.index))
+        data = bytes(packet)
+        if keyframe and self.parameters is not None and self.info is not None:  # a camera switching resolution
+            self.info = self.parameters.see(self.info, data)
+            self.width, self.height = self.info.width, self.info.height
+        self.packets.append(Packet(data, packet.pts, packet.dts, packet.duration or 0,
+                                   keyframe, time_ns, pts_ns, self.index, self.info))
         self._watch_keyframes(keyframe, time_ns, self._ns(dts))
         self._watch_leading(self.packets[-1])
         if self.recent is not None:

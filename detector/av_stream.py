@@ -35,6 +35,7 @@ class Packet:
     time_ns: int  # decode time, wall clock, strictly increasing
     pts_ns: int  # presentation time, wall clock
     index: int
+    info: StreamInfo | None = None  # the stream's parameters at this packet (they may change at a keyframe)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class StreamInfo:
     fps: float
     time_base: Fraction
     template: Any  # a stream holding a copy of the codec parameters, for each segment's MP4 header
+    extradata: bytes | None = None  # parameter sets sent in band since, in place of the template's
 
 
 def parameters_of(stream: Any) -> tuple[Any, Any]:

@@ -25,7 +25,7 @@ from quickcam.common import protocol
 from quickcam.detector.sources import Walk
 from tests.conftest import private_endpoint
 from tests.detector.test_passthrough_rtsp import serving
-from tests.fakes.h264 import join_mpegts, jump_mpegts, probe, shown_s, write_h264
+from tests.fakes.h264 import join_mpegts, jump_mpegts, probe, shown_s, sps_agree, write_h264
 from tests.fakes.shims import preload_shim
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
@@ -380,3 +380,33 @@ def test_a_native_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_cam
                                         source=f'source = "stream"\nfps = {FPS:g}\nwidth = 320\nheight = 240')
     assert "camera cam0: lost (no frame from rtsp://127.0.0.1:" in log, log
     assert camera["frames"] >= 50, camera  # the clip's video, then the reopen's
+
+
+@pytest.mark.parametrize("source", ["file", "stream"])
+def test_a_native_camera_switching_resolution_mid_event_starts_a_segment_with_the_new_parameters(
+        tmp_path: Path, source: str) -> None:
+    """As the Python detector (``test_a_camera_switching_resolution_mid_event_...``): 320x240 then 640x480 with new
+    SPS/PPS in band at an IDR; the segment ends there and the next one's header and ``avcC`` say the new size.
+    Before, each packet kept the first open's parameters: every segment said 320x240 and held the first SPS."""
+    walk = (Walk(1.0, 6.0),)
+    small = write_h264(tmp_path / "small.ts", 3.0, FPS, 1.0, walks=walk, container="mpegts")
+    large = write_h264(tmp_path / "large.ts", 4.0, FPS, 1.0, 640, 480, walks=walk, container="mpegts", start_s=3.0)
+    video = join_mpegts([small, large], tmp_path / "camera.ts")
+    if source == "file":
+        segments, log, camera = _record(tmp_path / "run", video)
+    else:  # RTSP (GStreamer's server reads the MPEG-TS in real time); stopped before the clip can play again
+        with serving(video) as (url, _server):
+            segments, log, camera = _record(tmp_path / "run", url, seconds=9, source=f'source = "stream"\nfps = '
+                                            f'{FPS:g}\nwidth = 320\nheight = 240')
+    assert camera["recorder"] == "passthrough" and camera["events"] == 1, (camera, log)
+    assert segments and segments[-1][0]["final"] and len({h["event"] for h, _ in segments}) == 1
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        agree, size = sps_agree(payload)
+        assert agree and size == (head["width"], head["height"]), (head, size)
+    sizes = [(h["width"], h["height"]) for h, _ in segments]
+    assert sizes == sorted(sizes) and set(sizes) == {(320, 240), (640, 480)}, sizes
+    starts, ends = [h["start_ms"] for h, _ in segments], [h["end_ms"] for h, _ in segments]
+    assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+    line = "camera cam0: the stream's parameters changed at a keyframe (320x240 to 640x480): a new segment from here"
+    assert log.count(line) == 1, log

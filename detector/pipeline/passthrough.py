@@ -12,6 +12,9 @@ segment headers. Only what goes into a segment differs:
 - packets lost on the way (a live buffer that overflowed) or a reconnected
   stream end the segment, and the next one starts at the next keyframe: never
   an unplayable segment; a camera clock that jumps is taken out (``Remuxer``);
+- parameter sets that change in band (a camera set to another resolution) end the
+  segment at the keyframe bringing them, and the next one has them in its header
+  (``stream_parameters.py``), the event going on;
 - a source whose keyframes stop coming (more than ``max_gop_s``) gives frames
   instead of packets from then on, and they are re-encoded (``RecordStage``);
 - reduced recording (a full disk, or an outbox over its budget) keeps only
@@ -61,6 +64,9 @@ class Remuxer:
         self.codec = info.codec
         self.container = av.open(str(path), mode="w", format="mp4")
         self.stream = self.container.add_stream_from_template(info.template)
+        if info.extradata:  # parameter sets changed in band: the header says this segment's (``stream_parameters``)
+            context = self.stream.codec_context
+            context.extradata, context.width, context.height = info.extradata, info.width, info.height
         tag_for_apple(self.stream, info.codec)
         self.time_base = info.time_base
         self.zero: int | None = None
@@ -112,6 +118,7 @@ class PassthroughSegment(Segment):
         self.id = protocol.new_message_id()
         self.path = outbox.staging_path(f"{self.id}.mp4")
         self.encoder = Remuxer(self.path, info)
+        self.info = info
         self.width, self.height, self.fps = info.width, info.height, info.fps
         self.max_ns = int(seconds * 1e9)
         self.frames = 0
@@ -177,6 +184,9 @@ class PassthroughStage(RecordStage):
             return
         if self.segment is not None and (gap or self.segment.forced_reduced and self.disk.rung == FULL):
             self._close(final=False)  # packets lost in between, or the disk is back: from the next keyframe
+        elif isinstance(self.segment, PassthroughSegment) and packet.info is not None and (
+                packet.info is not self.segment.info):
+            self._close(final=False)  # parameters changed at this keyframe: the next segment has them
         reduced = self.disk.rung == REDUCED or (self.segment is not None and self.segment.reduced)
         if not packet.keyframe and (self.segment is None or reduced):
             if reduced:
@@ -236,7 +246,7 @@ class PassthroughStage(RecordStage):
     def _new_segment(self, packet: Packet | Frame) -> Any:
         if isinstance(packet, Frame):
             return super()._new_segment(packet)
-        info = self.stream_info()
+        info = packet.info or self.stream_info()
         if info is None:
             raise RuntimeError("the source has no stream to pass through")
         chosen = self.outbox.segment_format(info.width, info.height, info.fps, self.recording)

@@ -21,12 +21,14 @@ import numpy as np
 import pytest
 
 from quickcam.common.config import CameraConfig
+from quickcam.detector.av_source import AvSource
 from quickcam.detector.outbox import Outbox
 from quickcam.detector.pipeline import CameraPipeline
 from quickcam.detector.sources import DemoSource, Frame, Walk
 from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
-from tests.fakes.h264 import join_mpegts, jump_mpegts, probe, shown_s, write_h264
+from tests.detector.test_passthrough_rtsp import serving
+from tests.fakes.h264 import join_mpegts, jump_mpegts, probe, shown_s, sps_agree, write_h264
 
 pytestmark = pytest.mark.realtime  # real-time paced sources and RTSP; segment lengths follow the wall clock
 
@@ -503,3 +505,39 @@ def test_a_stream_whose_clock_jumps_mid_segment_is_stored_whole_with_the_wall_cl
     for head, path in segments:
         assert probe(path) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
         assert shown_s(path) == pytest.approx((head["end_ms"] - head["start_ms"]) / 1000, abs=0.25), head
+
+
+@pytest.mark.parametrize("source", ["file", "stream"])
+def test_a_camera_switching_resolution_mid_event_starts_a_segment_with_the_new_parameters(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str) -> None:
+    """An MPEG-TS camera set from 320x240 to 640x480 while someone walks (new SPS/PPS in band at an IDR): the
+    segment ends there and the next one's header and ``avcC`` say the new size. Before, every segment said
+    320x240 and held the first SPS: played by FFmpeg (it reads the SPS in band), left out by the viewer."""
+    walk = (Walk(1.0, 6.0),)
+    small = write_h264(tmp_path / "small.ts", 3.0, FPS, 1.0, walks=walk, container="mpegts")
+    large = write_h264(tmp_path / "large.ts", 4.0, FPS, 1.0, 640, 480, walks=walk, container="mpegts", start_s=3.0)
+    video = join_mpegts([small, large], tmp_path / "camera.ts")
+    caplog.set_level(logging.INFO, logger="quickcam.detector")
+    if source == "file":
+        pipeline = _run(tmp_path / "outbox", video)
+    else:  # RTSP (GStreamer's server reads the MPEG-TS in real time)
+        camera = camera_config(tmp_path / "outbox", pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
+        camera = camera.model_copy(update={"source": "stream", "path": "", "fps": FPS, "width": 320, "height": 240})
+        with serving(video) as (url, _server):
+            pipeline, stop = _running_until_final(camera.model_copy(update={"path": url}), AvSource, 20)
+            stop.set()
+            pipeline.join(20)
+    assert pipeline.recorder is pipeline.passthrough and pipeline.status()["events"] == 1
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"] and len({h["event"] for h, _ in segments}) == 1
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        agree, size = sps_agree(payload)
+        assert agree and size == (head["width"], head["height"]), (head, size)
+    sizes = [(h["width"], h["height"]) for h, _ in segments]
+    assert sizes == sorted(sizes) and set(sizes) == {(320, 240), (640, 480)}, sizes
+    starts, ends = [h["start_ms"] for h, _ in segments], [h["end_ms"] for h, _ in segments]
+    assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+    said = [r.getMessage() for r in caplog.records if "parameters changed" in r.getMessage()]
+    assert said == ["camera cam0: the stream's parameters changed at a keyframe (320x240 to 640x480): a new "
+                    "segment from here"], said

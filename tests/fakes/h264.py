@@ -178,3 +178,21 @@ def jump_mpegts(source: Path, path: Path, at: int, jump_s: float) -> Path:
     path.write_bytes(b"".join(part.read_bytes() for part in parts))
     return path
 
+
+
+def sps_agree(path: Path) -> tuple[bool, tuple[int, int]]:
+    """Whether a stored H.264 segment's ``avcC`` holds the SPS its first keyframe carries in band (one needed),
+    and the size its first frame decodes to: what a player trusting the MP4's header shows."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        header = bytes(stream.codec_context.extradata or b"")
+        packet = next(p for p in container.demux(stream) if p.size)
+        first, frame = bytes(packet), packet.decode()[0]
+    header_sps = header[8:8 + int.from_bytes(header[6:8], "big")] if header[:1] == b"\x01" else b""
+    in_band, at = [], 0
+    while at + 4 < len(first):
+        length = int.from_bytes(first[at:at + 4], "big")
+        if first[at + 4] & 0x1F == 7:
+            in_band.append(first[at + 4:at + 4 + length])
+        at += 4 + length
+    return bool(in_band) and all(sps == header_sps for sps in in_band), (frame.width, frame.height)

@@ -5,7 +5,7 @@ installed by scripts/install_test_tools.sh), not the venv:
 
     /usr/bin/python3 tests/fakes/rtsp_server.py FILE PORT [audio]
 
-serves ``rtsp://127.0.0.1:PORT/cam``: the file's own H.264 packets, paced by
+serves ``rtsp://127.0.0.1:PORT/cam``: the file's (an MP4, or an MPEG-TS named .ts) own H.264 packets, paced by
 the clock like a camera, the same session for every client; with ``audio``, a
 live G.711 (PCMA) track first in the SDP beside it, sent on after the clip's end. It prints
 ``ready`` once it listens, ``playing <epoch seconds>`` each time the clip starts
@@ -34,7 +34,8 @@ def main() -> None:
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
-    video = f'filesrc location="{path}" ! qtdemux ! h264parse config-interval=-1 ! rtph264pay pt=96 name=pay'
+    demux = "tsdemux" if path.endswith(".ts") else "qtdemux"  # an MPEG-TS: parameter sets that change in band
+    video = f'filesrc location="{path}" ! {demux} ! h264parse config-interval=-1 ! rtph264pay pt=96 name=pay'
     if audio:
         factory.set_launch("( audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! alawenc "
                            f"! rtppcmapay name=pay0 {video}1 )")

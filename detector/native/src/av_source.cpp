@@ -218,6 +218,8 @@ bool AvSource::open() {
     if (passes_through(codec_name))
         params_ = std::make_shared<const StreamParams>(stream->codecpar, stream->time_base.num, stream->time_base.den,
                                                        fps, codec_name);
+    parameter_sets_ = params_ ? parameter_sets(codec_name, stream->codecpar->extradata, stream->codecpar->extradata_size)
+                              : std::string();
     pending_.clear();
     ++packet_index_;  // a reopen: no segment goes on over it (a gap), the next one starts at a keyframe
     last_key_ns_ = 0;
@@ -354,7 +356,21 @@ void AvSource::decide_mode() {
 // A packet of the video stream, kept for passthrough until the next frame is handed on (hand_packets).
 void AvSource::keep_packet() {
     if (mode_ != "passthrough" || !params_) return;
+    follow_parameters();
     pending_.push_back({packet_ref(packet_), params_, 0, packet_index_++, (packet_->flags & AV_PKT_FLAG_KEY) != 0});
+}
+
+void AvSource::follow_parameters() {
+    if (!params_ || !(packet_->flags & AV_PKT_FLAG_KEY)) return;
+    std::string sets = parameter_sets(params_->codec, packet_->data, packet_->size);
+    if (sets.empty() || sets == parameter_sets_) return;
+    bool changed = !parameter_sets_.empty();  // else the first in band, the open's unknown (length-prefixed)
+    parameter_sets_ = std::move(sets);
+    if (!changed) return;
+    auto next = with_parameter_sets(*params_, *packet_, parameter_sets_);
+    log::info("camera ", config_.id, ": the stream's parameters changed at a keyframe (", params_->width, "x",
+              params_->height, " to ", next->width, "x", next->height, "): a new segment from here");
+    params_ = std::move(next);
 }
 
 // How long since the last keyframe (av_source.py's _watch_keyframes): the shorter of the frames' clock and the
@@ -840,6 +856,7 @@ bool AvSource::read_packet(EncodedPacket& out) {
         int64_t pts_ns = last_ns_ + shown_after_ns;
         last_pts_ns_ = std::max(last_pts_ns_, pts_ns);
         bool key = (packet_->flags & AV_PKT_FLAG_KEY) != 0;
+        follow_parameters();
         out = {packet_ref(packet_), params_, pts_ns, packet_index_++, key};
         av_packet_unref(packet_);
         int64_t packet_stream_ns = dts != AV_NOPTS_VALUE ? stream_ns(dts) : INT64_MIN;

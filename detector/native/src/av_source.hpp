@@ -81,6 +81,8 @@ private:
     bool keyframe() const;  // the picture just decoded is a keyframe
     void decide_mode();
     void keep_packet();
+    // A keyframe whose in-band parameter sets changed: params_ becomes the stream's new ones, said once.
+    void follow_parameters();
     void hand_packets(Frame& frame, int64_t shown);
     void gate_decoding();
     int64_t gop_length_ns(int64_t time_ns, int64_t packet_stream_ns) const;
@@ -134,6 +136,7 @@ private:
     bool gop_warned_ = false;
     std::unique_ptr<LeadingWatch> leading_;  // an open GOP seen while passing through ends passthrough
     std::shared_ptr<const StreamParams> params_;
+    std::string parameter_sets_;  // the last ones seen in band (stream_parameters.py's ParameterWatch)
     std::vector<EncodedPacket> pending_;
     int64_t packet_index_ = 0, last_key_ns_ = 0;
     int64_t last_key_stream_ns_ = 0;  // ... on the stream's own clock: the shorter of the two GOPs counts

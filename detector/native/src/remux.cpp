@@ -37,6 +37,50 @@ std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet) {
 
 bool passes_through(const std::string& codec) { return codec == "h264" || codec == "hevc"; }
 
+std::string parameter_sets(const std::string& codec, const uint8_t* data, int size) {
+    auto start_at = [&](int from) {
+        for (int at = from; at + 2 < size; ++at)
+            if (data[at] == 0 && data[at + 1] == 0 && data[at + 2] == 1) return at;
+        return -1;
+    };
+    const bool h264 = codec == "h264";
+    std::string found;
+    int at = start_at(0);
+    if (at < 0 || at > 1) return found;  // not Annex B
+    while (at >= 0 && at + 3 < size) {
+        int kind = h264 ? data[at + 3] & 0x1F : (data[at + 3] >> 1) & 0x3F;
+        if (h264 ? kind >= 1 && kind <= 5 : kind < 32) break;  // the picture (not scanned): the sets come before it
+        int following = start_at(at + 3), end = following >= 0 ? following : size;
+        if (h264 ? kind == 7 || kind == 8 : kind >= 32 && kind <= 34) {
+            while (end > at + 4 && data[end - 1] == 0) --end;  // a 4-byte start code's 0
+            found.append("\0\0\0\1", 4).append(reinterpret_cast<const char*>(data + at + 3), size_t(end - at - 3));
+        }
+        at = following;
+    }
+    return found;
+}
+
+std::shared_ptr<const StreamParams> with_parameter_sets(const StreamParams& now, const AVPacket& keyframe,
+                                                        const std::string& sets) {
+    auto next = std::make_shared<StreamParams>(now.codecpar, now.time_base_num, now.time_base_den, now.fps, now.codec);
+    const AVCodec* codec = avcodec_find_decoder(now.codecpar->codec_id);
+    AVCodecContext* decoder = codec ? avcodec_alloc_context3(codec) : nullptr;
+    AVFrame* picture = av_frame_alloc();
+    if (decoder && picture && (decoder->thread_count = 1, avcodec_open2(decoder, codec, nullptr) >= 0) &&
+        avcodec_send_packet(decoder, &keyframe) >= 0 && avcodec_send_packet(decoder, nullptr) >= 0 &&
+        avcodec_receive_frame(decoder, picture) >= 0)
+        next->width = next->codecpar->width = picture->width, next->height = next->codecpar->height = picture->height;
+    av_frame_free(&picture);
+    avcodec_free_context(&decoder);
+    AVCodecParameters* par = next->codecpar;
+    av_freep(&par->extradata);
+    par->extradata = static_cast<uint8_t*>(av_mallocz(sets.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+    if (!par->extradata) throw std::runtime_error("out of memory keeping the stream's parameter sets");
+    std::copy(sets.begin(), sets.end(), par->extradata);
+    par->extradata_size = int(sets.size());
+    return next;
+}
+
 namespace {
 // Whether every picture NAL unit (type under 32) of an H.265 packet is a RADL leading picture (types 6, 7),
 // Annex B (a stream's) or 4-byte length-prefixed (a file's): av_stream.py's hevc_picture_types.

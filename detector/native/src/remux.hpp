@@ -80,6 +80,16 @@ private:
     bool closed_ = false;
 };
 
+// The parameter sets (H.264's SPS and PPS, H.265's VPS too) an Annex B packet carries before its first picture,
+// as Annex B; empty for none, or a length-prefixed packet (stream_parameters.py's parameter_sets).
+std::string parameter_sets(const std::string& codec, const uint8_t* data, int size);
+
+// `now`'s stream from a keyframe whose in-band parameter sets `sets` differ from the last ones (a camera set to
+// another resolution): those in its MP4 header (avcC/hvcC), and the size its picture decodes to (a decoder of its
+// own, once per change), so the next segment's header says what its packets are (stream_parameters.py).
+std::shared_ptr<const StreamParams> with_parameter_sets(const StreamParams& now, const AVPacket& keyframe,
+                                                        const std::string& sets);
+
 // Whether a source's codec can be passed through into MP4 (av_stream.py's PASSTHROUGH_CODECS).
 bool passes_through(const std::string& codec);
 
