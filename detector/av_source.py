@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 RAW_ELEMENTARY = ("h264", "hevc")  # FFmpeg's demuxers of raw elementary streams (no container, no timestamps)
 
-STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no packet of the stream for this long)
+STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no video packet of the stream for this long)
 NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
 BURST_MAX_S = 10.0  # a stream's packets read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
 DECODER_THREADS = 2
@@ -172,7 +172,7 @@ class AvSource:
         resuming = self._resume()
         if not resuming:
             self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
-        self.demuxer = self.container.demux(self.stream)
+        self.demuxer = _video_packets(self.container, self.stream, self.config.source == "stream")
         if self.config.source == "stream":
             self._read_burst()
         self._decide_mode()
@@ -362,6 +362,7 @@ class AvSource:
             except (av.FFmpegError, OSError) as exc:
                 self.lost_why = (f"no video packet for {STREAM_TIMEOUT_S:.0f} s (the stream stopped, or sends "
                                  "nothing readable)" if isinstance(exc, av.ExitError)
+                                 else str(exc) if isinstance(exc, NoVideo)
                                  else f"reading it failed ({exc.strerror or type(exc).__name__})")  # no URL: passwords
                 log.warning("camera %s: %s", self.config.id, self.lost_why)
                 return None
@@ -391,7 +392,7 @@ class AvSource:
         self.stream_clock.restart()
         self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
-        self.demuxer = self.container.demux(self.stream)
+        self.demuxer = _video_packets(self.container, self.stream, self.config.source == "stream")
         packet = next(self.demuxer, None)
         return packet if packet is not None and packet.size else None
 
@@ -600,6 +601,27 @@ class AvSource:
                 self.container = self.stream = None
         self.demuxer = iter(())
         self.pending.clear()
+
+
+class NoVideo(OSError):
+    """A stream whose reads go on but bring no video: lost as one that sends nothing (``STREAM_TIMEOUT_S``)."""
+
+
+def _video_packets(container: Any, video: Any, live: bool) -> Iterator[Any]:
+    """The container's packets of ``video``; the others (audio, data) dropped as they are read, never decoded.
+
+    PyAV's ``demux(video)`` drops them too, but inside one read whose timeout each of
+    them starts again: a stream whose video stopped while its audio went on was read
+    for good, never lost, never reopened. Here a live stream's read that meets only
+    other packets for ``STREAM_TIMEOUT_S`` fails as a silent one does.
+    """
+    asked = time.monotonic()
+    for packet in container.demux():
+        if packet.stream_index == video.index:
+            yield packet
+            asked = time.monotonic()
+        elif live and time.monotonic() - asked > STREAM_TIMEOUT_S:
+            raise NoVideo(f"no video for {STREAM_TIMEOUT_S:.0f} s while the stream sends other data (audio?)")
 
 
 def _raising(exc: BaseException) -> Iterator[Any]:

@@ -124,13 +124,21 @@ int AvSource::read_frame(AVPacket* packet) {
         if (interrupt(this)) return AVERROR_EXIT;
         std::this_thread::sleep_for(std::chrono::milliseconds(kNoFrameYetMs));
     }
+    // Past the deadline after only other packets: the read fails, maybe after the demuxer's last held video packet
+    if (other_only_ && deadline_ns_ > 0 && steady_ns() > deadline_ns_ && !stopping())
+        lost_why = "no video for " + std::to_string(kStreamTimeoutNs / 1'000'000'000) +
+                   " s while the stream sends other data (audio?)";
+    if (code >= 0) other_only_ = packet->stream_index != stream_;
     return code;
 }
 
-void AvSource::arm() { deadline_ns_ = config_.source == "stream" ? steady_ns() + kStreamTimeoutNs : 0; }
+void AvSource::arm() {
+    if (!other_only_) deadline_ns_ = config_.source == "stream" ? steady_ns() + kStreamTimeoutNs : 0;
+}
 
 bool AvSource::open() {
     close();
+    lost_why.clear();
     const auto& c = config_;
     // The error_code overload: the throwing one threw a path too long for the kernel (ENAMETOOLONG) as
     // filesystem_error, said as its words instead of the cannot-open text with the fix (camera.cpp open_failure).
@@ -891,6 +899,7 @@ void AvSource::close() {
     gate_.reset();
     full_.reset();
     ahead_code_ = 0;
+    other_only_ = false;
     if (scaler_) sws_freeContext(scaler_);
     if (decoded_) av_frame_free(&decoded_);
     if (packet_) av_packet_free(&packet_);

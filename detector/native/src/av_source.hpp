@@ -105,6 +105,9 @@ private:
     int stream_ = -1;
     bool draining_ = false;
     int64_t deadline_ns_ = 0, index_ = 0;
+    // A stream's reads since its last video packet met only others (audio): the deadline is not renewed for them,
+    // so a video that stops while the rest goes on is lost as a silent stream is (av_source.py's _video_packets)
+    bool other_only_ = false;
     // A stream: the packets read ahead at its open, each with when it was handed over (footage ns), and the
     // read's code that ended the reading ahead (given when they have been taken); its clock.
     std::deque<std::pair<AVPacket*, int64_t>> ahead_;

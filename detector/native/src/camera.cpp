@@ -682,12 +682,14 @@ void CameraPipeline::capture_loop() {
             {
                 std::lock_guard<std::mutex> lock(stats_mutex_);
                 log::warning("camera ", config_.id, ": ", stats_.opened ? "lost" : "opened but gives no frame",
-                             " (no frame from ", source_->name(), "); reopening with backoff up to ",
+                             " (no frame from ", source_->name(),
+                             source_->lost_why.empty() ? "" : ": " + source_->lost_why, "); reopening with backoff up to ",
                              config_.reopen_max_s, " s");
                 stats_.state = stats_.opened ? "lost" : "failing";
                 // the fault's first words until a picture comes (a reopen that takes a stream's timeout is not "")
                 stats_.lost_why = stats_.opened ? std::string("lost: no frame from ") + (recorded_ ? "the detection stream " : "") +
-                                                      middle_cut(source_->name(), kPathShownMax) : "";
+                                                      middle_cut(source_->name(), kPathShownMax) +
+                                                      (source_->lost_why.empty() ? "" : ": " + source_->lost_why) : "";
                 if (!stats_.opened) stats_.open_error = "opened, but no frame came";
             }
             end_after_tail(nullptr);

@@ -62,6 +62,7 @@ public:
     bool live = true;   // frames arrive whether or not anyone reads them
     bool ended = false;
     std::string cut_short;  // ended: why not at its end ("" when it was read to its end)
+    std::string lost_why;   // a stream lost: why, when the source knows more than that no frame came ("" else)
 };
 
 class Stop;
