@@ -28,7 +28,7 @@ from quickcam.detector.sources import DemoSource, Frame, Walk
 from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
 from tests.detector.test_passthrough_rtsp import serving
-from tests.fakes.h264 import join_mpegts, jump_mpegts, probe, shown_s, sps_agree, write_h264
+from tests.fakes.h264 import check_a_size_change, join_mpegts, jump_mpegts, probe, shown_s, write_h264
 
 pytestmark = pytest.mark.realtime  # real-time paced sources and RTSP; segment lengths follow the wall clock
 
@@ -529,15 +529,7 @@ def test_a_camera_switching_resolution_mid_event_starts_a_segment_with_the_new_p
             pipeline.join(20)
     assert pipeline.recorder is pipeline.passthrough and pipeline.status()["events"] == 1
     segments = _segments(tmp_path / "outbox")
-    assert segments and segments[-1][0]["final"] and len({h["event"] for h, _ in segments}) == 1
-    for head, payload in segments:
-        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
-        agree, size = sps_agree(payload)
-        assert agree and size == (head["width"], head["height"]), (head, size)
-    sizes = [(h["width"], h["height"]) for h, _ in segments]
-    assert sizes == sorted(sizes) and set(sizes) == {(320, 240), (640, 480)}, sizes
-    starts, ends = [h["start_ms"] for h, _ in segments], [h["end_ms"] for h, _ in segments]
-    assert all(b - a == pytest.approx(1000 / FPS, abs=1) for a, b in zip(ends, starts[1:], strict=False))
+    check_a_size_change(segments, FPS)
     said = [r.getMessage() for r in caplog.records if "parameters changed" in r.getMessage()]
     assert said == ["camera cam0: the stream's parameters changed at a keyframe (320x240 to 640x480): a new "
                     "segment from here"], said

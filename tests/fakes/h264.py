@@ -196,3 +196,17 @@ def sps_agree(path: Path) -> tuple[bool, tuple[int, int]]:
             in_band.append(first[at + 4:at + 4 + length])
         at += 4 + length
     return bool(in_band) and all(sps == header_sps for sps in in_band), (frame.width, frame.height)
+
+
+def check_a_size_change(segments: list[tuple[dict, Path]], fps: float) -> None:
+    """Asserts what a recording across a resolution change must be (both detectors' tests): one event, every
+    segment whole and true to its header and ``avcC``, the small size then the large, frame after frame."""
+    assert segments and segments[-1][0]["final"] and len({h["event"] for h, _ in segments}) == 1
+    for head, payload in segments:
+        assert probe(payload) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        agree, size = sps_agree(payload)
+        assert agree and size == (head["width"], head["height"]), (head, size)
+    sizes = [(h["width"], h["height"]) for h, _ in segments]
+    assert sizes == sorted(sizes) and set(sizes) == {(320, 240), (640, 480)}, sizes
+    starts, ends = [h["start_ms"] for h, _ in segments], [h["end_ms"] for h, _ in segments]
+    assert all(abs(b - a - 1000 / fps) <= 1 for a, b in zip(ends, starts[1:], strict=False)), (starts, ends)
