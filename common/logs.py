@@ -40,7 +40,13 @@ class LogfmtFormatter(logging.Formatter):
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """Quoted on one line, with no control character left (a carriage return, a terminal's escape sequence) in
+    words that may be a peer's (a detector's name, a nack's text): each as ``\\xNN``, a newline as ``\\n``."""
+    return '"' + text.translate(_ESCAPES) + '"'
+
+
+_ESCAPES = {**{c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}, ord("\n"): "\\n", ord("\\"): "\\\\",
+            ord('"'): '\\"'}
 
 
 class _LogFile(logging.handlers.RotatingFileHandler):

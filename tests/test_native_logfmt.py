@@ -34,9 +34,11 @@ def _run(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
 
 
 def test_native_log_lines_are_logfmt_with_the_python_detectors_keys_and_quoting(tmp_path: Path) -> None:
-    # a missing file whose name holds quotes and a backslash, analysed as fast as possible: one error, exit 3
+    # a missing file whose name holds quotes, a backslash, a carriage return and a terminal's escape, analysed as
+    # fast as possible: one error, exit 3 (control characters were written as they were: a line could be rewritten
+    # on a terminal, or hide what came before it)
     (tmp_path / "quickcam.toml").write_text(
-        '[camera]\nsource = "file"\npath = \'yard "north" \\ cam.mp4\'\nrealtime = false\n'
+        '[camera]\nsource = "file"\npath = "yard \\"north\\" \\\\ cam\\r\\u001b[2J.mp4"\nrealtime = false\n'
         '[link]\nendpoint = "ipc://link/uploader.sock"\n')
     run = _run(tmp_path)
     assert run.returncode == 3, run.stderr
@@ -44,8 +46,9 @@ def test_native_log_lines_are_logfmt_with_the_python_detectors_keys_and_quoting(
     parsed = [LINE.fullmatch(line) for line in lines]
     assert lines and all(parsed), [line for line, match in zip(lines, parsed, strict=True) if not match]
     error = next(m for m in parsed if m["level"] == "error" and "no such file" in m["msg"])
-    message = 'camera cam0: cannot open yard "north" \\ cam.mp4 — no such file; check [camera] path'
+    message = 'camera cam0: cannot open yard "north" \\ cam\r\x1b[2J.mp4 — no such file; check [camera] path'
     python = _python_line(logging.ERROR, message)
+    assert '\\x0d\\x1b[2J' in python["msg"] and "\r" not in python["msg"], python["msg"]
     assert error["msg"].startswith(python["msg"][:-1]), (error["msg"], python["msg"])  # quoted alike
     assert (error["proc"], error["logger"]) == (python["proc"], "quickcam.native.camera")
     assert {m["level"] for m in parsed} <= {"debug", "info", "warning", "error"}

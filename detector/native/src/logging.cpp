@@ -30,7 +30,11 @@ std::string quoted(const std::string& text) {
     for (char c : text) {
         if (c == '\\' || c == '"') out += '\\', out += c;
         else if (c == '\n') out += "\\n";
-        else out += c;
+        else if ((unsigned char)c < 0x20 || c == 0x7f) {  // no control character (a peer's words may hold one)
+            char escaped[5];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", (unsigned char)c);
+            out += escaped;
+        } else out += c;
     }
     return out + "\"";
 }
