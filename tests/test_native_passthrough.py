@@ -369,7 +369,6 @@ def test_a_native_stream_whose_clock_jumps_mid_segment_is_stored_whole_with_the_
         assert shown_s(path) == pytest.approx((head["end_ms"] - head["start_ms"]) / 1000, abs=0.25), head
 
 
-@pytest.mark.realtime
 def test_a_native_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_camera_reopened(tmp_path: Path) -> None:
     """As the Python detector (tests/detector/test_passthrough_rtsp.py): a camera with an audio track whose video
     stops while the audio goes on. Its audio kept the connection reading: the camera stayed "stalled" for good,

@@ -30,8 +30,6 @@ from tests.native_build import native_detector
 from tests.pipeline import Pipeline
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.realtime  # the loss is timed against the wall clock
-
 FPS = 10.0
 VIDEO_S = 4.0  # the video sent; the audio goes on AUDIO_S after it
 AUDIO_S = 40.0
@@ -91,7 +89,9 @@ def test_a_cameras_video_that_stops_while_its_audio_goes_on_is_lost_and_reopened
         assert wait_until(lambda: camera.requests >= 1, 30), pipe.output("detector")[-3000:]
         asked_at = time.monotonic()
         # Before: still 'stalled' (the audio kept the read going), never lost, never reopened
-        budget_s = VIDEO_S + STREAM_TIMEOUT_S + 8  # the open's probe, the watch's slack, a loaded machine
+        # The detector times its 10 s itself; this only waits for it, generously (run with the rest of the suite,
+        # niced: not in the serial real-time unit, whose chain it lengthened by 46 s)
+        budget_s = VIDEO_S + STREAM_TIMEOUT_S + 30
         assert wait_until(lambda: "no video for 10 s while the stream sends other data" in fault(), budget_s), (
             fault(), pipe.output("detector")[-3000:])
         lost_s = time.monotonic() - asked_at
@@ -99,8 +99,8 @@ def test_a_cameras_video_that_stops_while_its_audio_goes_on_is_lost_and_reopened
                                 timeout=30)
         assert "no video for 10 s while the stream sends other data (audio?)" in status.stdout, status.stdout
         assert '"lost"' in fault(), fault()
-        assert wait_until(lambda: camera.requests >= 2, 10), pipe.output("detector")[-3000:]  # reopened
-        assert wait_until(lambda: '"state": "ok"' in fault(), REOPEN_WAIT_S + 15), fault()  # its video again
+        assert wait_until(lambda: camera.requests >= 2, 30), pipe.output("detector")[-3000:]  # reopened
+        assert wait_until(lambda: '"state": "ok"' in fault(), REOPEN_WAIT_S + 30), fault()  # its video again
         assert pipe.wait_drained(30), pipe.output("detector")[-3000:]
         pipe.stop("detector", timeout=60)
         pipe.stop("uploader")
