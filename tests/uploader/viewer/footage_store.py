@@ -147,14 +147,10 @@ def size_change_event(folder: Path) -> list[tuple[dict, bytes]]:
 
     from quickcam.detector.outbox import Outbox
     from quickcam.detector.pipeline import CameraPipeline
-    from quickcam.detector.sources import Walk
     from tests.detector.fakes import camera_config, header, journal
-    from tests.fakes.h264 import join_mpegts, write_h264
+    from tests.fakes.h264 import size_change_video
 
-    walk = (Walk(1.0, 6.0),)
-    small = write_h264(folder / "small.ts", 3.0, 10.0, 1.0, walks=walk, container="mpegts")
-    large = write_h264(folder / "large.ts", 4.0, 10.0, 1.0, 640, 480, walks=walk, container="mpegts", start_s=3.0)
-    video = join_mpegts([small, large], folder / "camera.ts")
+    video = size_change_video(folder, "file")
     outbox = folder / "outbox"
     camera = camera_config(outbox).model_copy(update={"source": "file", "path": str(video)})
     pipeline = CameraPipeline(camera, Outbox(outbox), threading.Event())
