@@ -56,7 +56,7 @@ from quickcam.detector.idle_keyframes import IdleKeyframes
 from quickcam.detector.redecode import RecentPackets
 from quickcam.detector.sources import EndOfSource, Frame, _creation_time_ns, _Pacer, cut_short
 from quickcam.detector.stream_clock import OpenBurst, StreamClock, opened_anchor
-from quickcam.detector.stream_parameters import ParameterWatch
+from quickcam.detector.stream_parameters import ParameterWatch, new_extradata
 
 log = logging.getLogger(__name__)
 
@@ -475,7 +475,7 @@ class AvSource:
         keyframe = bool(packet.is_keyframe)
         data = bytes(packet)
         if keyframe and self.parameters is not None and self.info is not None:  # a camera switching resolution
-            self.info = self.parameters.see(self.info, data)
+            self.info = self.parameters.see(self.info, data, new_extradata(packet))
             self.width, self.height = self.info.width, self.info.height
         self.packets.append(Packet(data, packet.pts, packet.dts, packet.duration or 0,
                                    keyframe, time_ns, pts_ns, self.index, self.info))

@@ -25,7 +25,16 @@ from quickcam.common import protocol
 from quickcam.detector.sources import Walk
 from tests.conftest import private_endpoint
 from tests.detector.test_passthrough_rtsp import serving
-from tests.fakes.h264 import check_a_size_change, join_mpegts, jump_mpegts, probe, shown_s, write_h264
+from tests.fakes.h264 import (
+    check_a_size_change,
+    join_clips,
+    jump_mpegts,
+    probe,
+    relevel_mpegts,
+    shown_s,
+    size_change_video,
+    write_h264,
+)
 from tests.fakes.shims import preload_shim
 from tests.fakes.uploader_peer import AckingPeer
 from tests.native_build import native_detector
@@ -179,7 +188,7 @@ def test_a_native_open_gop_that_starts_mid_stream_ends_passthrough_there(tmp_pat
     closed = write_h264(tmp_path / "closed.ts", 3.0, FPS, 1.0, walks=(), container="mpegts")
     opened = write_h264(tmp_path / "open.ts", 5.0, FPS, 1.0, walks=(Walk(1.0, 3.0),), container="mpegts", bframes=3,
                         open_gop=True)
-    video = join_mpegts([closed, opened], tmp_path / "camera.ts")
+    video = join_clips([closed, opened], tmp_path / "camera.ts")
     segments, log, camera = _record(tmp_path / "run", video)
     assert "camera cam0: recording by passthrough (h264, keyframes every 1.0 s)" in log, log
     assert log.count("re-encoding from now on: " + OPEN_GOP) == 1, log
@@ -381,17 +390,15 @@ def test_a_native_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_cam
     assert camera["frames"] >= 50, camera  # the clip's video, then the reopen's
 
 
-@pytest.mark.parametrize("source", ["file", "stream"])
+@pytest.mark.parametrize("source", ["file", "stream", "mp4-in-band", "mp4-new-header"])
 def test_a_native_camera_switching_resolution_mid_event_starts_a_segment_with_the_new_parameters(
         tmp_path: Path, source: str) -> None:
     """As the Python detector (``test_a_camera_switching_resolution_mid_event_...``): 320x240 then 640x480 with new
     SPS/PPS in band at an IDR; the segment ends there and the next one's header and ``avcC`` say the new size.
-    Before, each packet kept the first open's parameters: every segment said 320x240 and held the first SPS."""
-    walk = (Walk(1.0, 6.0),)
-    small = write_h264(tmp_path / "small.ts", 3.0, FPS, 1.0, walks=walk, container="mpegts")
-    large = write_h264(tmp_path / "large.ts", 4.0, FPS, 1.0, 640, 480, walks=walk, container="mpegts", start_s=3.0)
-    video = join_mpegts([small, large], tmp_path / "camera.ts")
-    if source == "file":
+    Before, each packet kept the first open's parameters: every segment said 320x240 and held the first SPS; in an
+    MP4 file (new sets in band length-prefixed, or a new header) the change was not seen at all."""
+    video = size_change_video(tmp_path, source, FPS)
+    if source != "stream":
         segments, log, camera = _record(tmp_path / "run", video)
     else:  # RTSP (GStreamer's server reads the MPEG-TS in real time); stopped before the clip can play again
         with serving(video) as (url, _server):
@@ -401,3 +408,28 @@ def test_a_native_camera_switching_resolution_mid_event_starts_a_segment_with_th
     check_a_size_change(segments, FPS)
     line = "camera cam0: the stream's parameters changed at a keyframe (320x240 to 640x480): a new segment from here"
     assert log.count(line) == 1, log
+
+
+@pytest.mark.parametrize("source", ["file", "stream"])
+def test_a_native_camera_whose_sps_in_band_differs_only_in_its_level_is_not_cut(tmp_path: Path, source: str) -> None:
+    """As the Python detector (``test_a_camera_whose_sps_in_band_differs_only_in_its_level_is_not_cut``): the SPS
+    in band from the second keyframe on says another level than the first (the SDP's): no segment ends there and
+    nothing is said. Before, each open cut one with "changed at a keyframe (320x240 to 320x240)"."""
+    whole = write_h264(tmp_path / "whole.ts", 8.0, FPS, 1.0, walks=(Walk(1.0, 7.0),), container="mpegts")
+    video = relevel_mpegts(whole, tmp_path / "camera.ts", 30)
+    env = {"QUICKCAM_RECORDING__SEGMENT_S": "3.0"}
+    if source == "file":
+        segments, log, camera, _ = record_with(tmp_path / "run", video, "", 30, 'source = "file"\nrealtime = false',
+                                               KeepingPeer, env)
+    else:  # RTSP: the SDP's SPS is the first one; stopped before the clip can play again
+        with serving(video) as (url, _server):
+            segments, log, camera, _ = record_with(tmp_path / "run", url, "", 11, f'source = "stream"\nfps = {FPS:g}\n'
+                                                   'width = 320\nheight = 240', KeepingPeer, env)
+    assert camera["recorder"] == "passthrough" and camera["events"] == 1, (camera, log)
+    assert segments and segments[-1][0]["final"]
+    for head, path in segments:
+        assert probe(path) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        assert (head["width"], head["height"]) == (320, 240)
+    assert all(head["frames"] >= 30 for head, _ in segments[:-1]), [h["frames"] for h, _ in segments]
+    assert "parameters changed" not in log, log
+

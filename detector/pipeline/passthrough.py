@@ -41,6 +41,7 @@ from quickcam.detector.pipeline.disk import FULL, REDUCED
 from quickcam.detector.pipeline.record import Command, RecordStage, Segment
 from quickcam.detector.sources import Frame
 from quickcam.detector.stream_clock import DRIFT_NS
+from quickcam.detector.stream_parameters import annex_b, nal_length_size, nal_units
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ class Remuxer:
         self.codec = info.codec
         self.container = av.open(str(path), mode="w", format="mp4")
         self.stream = self.container.add_stream_from_template(info.template)
+        self.length_size = 0  # the packets' NAL lengths, when they are written as Annex B
         if info.extradata:  # parameter sets changed in band: the header says this segment's (``stream_parameters``)
             context = self.stream.codec_context
+            self.length_size = nal_length_size(info.codec, context.extradata)  # a file's packets: made Annex B too
             context.extradata, context.width, context.height = info.extradata, info.width, info.height
         tag_for_apple(self.stream, info.codec)
         self.time_base = info.time_base
@@ -88,7 +91,7 @@ class Remuxer:
             self.step = dts - self.last_dts
         self.shift += self._jumped(pts, packet.pts_ns)
         self.last_dts = dts
-        out = self._av.Packet(packet.data)
+        out = self._av.Packet(annex_b(nal_units(packet.data, self.length_size)) if self.length_size else packet.data)
         out.stream = self.stream
         out.time_base = self.time_base
         out_dts = max(dts - self.zero - self.shift, self.last_out_dts + 1)

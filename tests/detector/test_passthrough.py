@@ -28,7 +28,16 @@ from quickcam.detector.sources import DemoSource, Frame, Walk
 from quickcam.uploader.cli import camera_line
 from tests.detector.fakes import camera_config, header, journal
 from tests.detector.test_passthrough_rtsp import serving
-from tests.fakes.h264 import check_a_size_change, join_mpegts, jump_mpegts, probe, shown_s, write_h264
+from tests.fakes.h264 import (
+    check_a_size_change,
+    join_clips,
+    jump_mpegts,
+    probe,
+    relevel_mpegts,
+    shown_s,
+    size_change_video,
+    write_h264,
+)
 
 pytestmark = pytest.mark.realtime  # real-time paced sources and RTSP; segment lengths follow the wall clock
 
@@ -341,7 +350,7 @@ def test_an_open_gop_that_starts_mid_stream_ends_passthrough_there(tmp_path: Pat
     closed = write_h264(tmp_path / "closed.ts", 3.0, FPS, 1.0, walks=(), container="mpegts")
     opened = write_h264(tmp_path / "open.ts", 5.0, FPS, 1.0, walks=(Walk(1.0, 3.0),), container="mpegts", bframes=3,
                         open_gop=True)
-    video = join_mpegts([closed, opened], tmp_path / "camera.ts")
+    video = join_clips([closed, opened], tmp_path / "camera.ts")
     with caplog.at_level(logging.INFO, logger="quickcam.detector"):
         pipeline = _run(tmp_path / "outbox", video)
     said = [r.getMessage() for r in caplog.records]
@@ -507,18 +516,17 @@ def test_a_stream_whose_clock_jumps_mid_segment_is_stored_whole_with_the_wall_cl
         assert shown_s(path) == pytest.approx((head["end_ms"] - head["start_ms"]) / 1000, abs=0.25), head
 
 
-@pytest.mark.parametrize("source", ["file", "stream"])
+@pytest.mark.parametrize("source", ["file", "stream", "mp4-in-band", "mp4-new-header"])
 def test_a_camera_switching_resolution_mid_event_starts_a_segment_with_the_new_parameters(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str) -> None:
     """An MPEG-TS camera set from 320x240 to 640x480 while someone walks (new SPS/PPS in band at an IDR): the
     segment ends there and the next one's header and ``avcC`` say the new size. Before, every segment said
-    320x240 and held the first SPS: played by FFmpeg (it reads the SPS in band), left out by the viewer."""
-    walk = (Walk(1.0, 6.0),)
-    small = write_h264(tmp_path / "small.ts", 3.0, FPS, 1.0, walks=walk, container="mpegts")
-    large = write_h264(tmp_path / "large.ts", 4.0, FPS, 1.0, 640, 480, walks=walk, container="mpegts", start_s=3.0)
-    video = join_mpegts([small, large], tmp_path / "camera.ts")
+    320x240 and held the first SPS: played by FFmpeg (it reads the SPS in band), left out by the viewer.
+    The same in an MP4 file: before, its new sets (in band, length-prefixed, or a new header) were not seen,
+    and after a new header the segments' 640x480 pictures decoded with the old SPS, to 320x240 garbage."""
+    video = size_change_video(tmp_path, source, FPS)
     caplog.set_level(logging.INFO, logger="quickcam.detector")
-    if source == "file":
+    if source != "stream":
         pipeline = _run(tmp_path / "outbox", video)
     else:  # RTSP (GStreamer's server reads the MPEG-TS in real time)
         camera = camera_config(tmp_path / "outbox", pre_roll_s=1.0, post_roll_s=1.0, segment_s=1.0)
@@ -533,3 +541,34 @@ def test_a_camera_switching_resolution_mid_event_starts_a_segment_with_the_new_p
     said = [r.getMessage() for r in caplog.records if "parameters changed" in r.getMessage()]
     assert said == ["camera cam0: the stream's parameters changed at a keyframe (320x240 to 640x480): a new "
                     "segment from here"], said
+
+
+@pytest.mark.parametrize("source", ["file", "stream"])
+def test_a_camera_whose_sps_in_band_differs_only_in_its_level_is_not_cut(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str) -> None:
+    """A camera whose SPS in band differs byte for byte from the one it gave first (its SDP's: another level here),
+    the pictures the same: no segment ends there, nothing is said. Before, every open cut a segment short at its
+    second keyframe with "the stream's parameters changed at a keyframe (320x240 to 320x240)"."""
+    whole = write_h264(tmp_path / "whole.ts", 8.0, FPS, 1.0, walks=(Walk(1.0, 7.0),), container="mpegts")
+    video = relevel_mpegts(whole, tmp_path / "camera.ts", 30)
+    caplog.set_level(logging.INFO, logger="quickcam.detector")
+    camera = camera_config(tmp_path / "outbox", pre_roll_s=1.0, post_roll_s=1.0, segment_s=3.0)
+    if source == "file":
+        camera = camera.model_copy(update={"source": "file", "path": str(video), "realtime": False})
+        pipeline = CameraPipeline(camera, Outbox(tmp_path / "outbox"), threading.Event())
+        pipeline.start()
+        pipeline.join(60)
+    else:  # RTSP: the SDP's SPS is the first one, those in band from the second keyframe on another
+        camera = camera.model_copy(update={"source": "stream", "fps": FPS, "width": 320, "height": 240})
+        with serving(video) as (url, _server):
+            pipeline, stop = _running_until_final(camera.model_copy(update={"path": url}), AvSource, 20)
+            stop.set()
+            pipeline.join(20)
+    segments = _segments(tmp_path / "outbox")
+    assert segments and segments[-1][0]["final"] and len({h["event"] for h, _ in segments}) == 1
+    for head, path in segments:
+        assert probe(path) == {"frames": head["frames"], "errors": 0, "keyframe_first": True, "codec": "h264"}
+        assert (head["width"], head["height"]) == (320, 240)
+    assert all(head["frames"] >= 30 for head, _ in segments[:-1]), [h["frames"] for h, _ in segments]
+    assert not [r for r in caplog.records if "parameters changed" in r.getMessage()]
+

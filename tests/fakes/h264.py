@@ -14,13 +14,15 @@ from quickcam.detector.sources import DemoSource, Walk
 def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0, width: int = 320,
                height: int = 240, walks: tuple[Walk, ...] = (Walk(1.0, 3.0),), bitrate: int = 0,
                container: str = "mp4", keyframes: tuple[int, ...] = (), codec: str = "libx264",
-               light: float = 1.0, start_s: float = 0.0, bframes: int = 0, open_gop: bool = False) -> Path:
+               light: float = 1.0, start_s: float = 0.0, bframes: int = 0, open_gop: bool = False,
+               profile: str = "") -> Path:
     """An H.264 file of the demo scene: keyframes exactly every ``gop_s``, no B-frames (as cameras send).
 
     ``keyframes``: only at these frame numbers instead (a camera whose keyframes stop coming);
     ``light``: the scene's brightness times this (0.05: night, below ``dark_threshold``);
     ``start_s``: the scene's time at the first frame (a walker already in view when the clip begins);
-    ``bframes``, ``open_gop``: as an encoder other than a camera's may write (x265's defaults are an open GOP).
+    ``bframes``, ``open_gop``: as an encoder other than a camera's may write (x265's defaults are an open GOP);
+    ``profile``: libx264's (``baseline``, ``high``), else its choice.
     """
     demo = DemoSource(width, height, fps, realtime=False, walks=walks, period_s=10_000.0, start_s=start_s)
     with av.open(str(path), mode="w", format=container) as output:
@@ -31,6 +33,8 @@ def write_h264(path: Path, seconds: float, fps: float = 10.0, gop_s: float = 1.0
                    "sc_threshold": "0", "x264-params": f"open-gop={int(open_gop)}"}
         if not bframes:
             options["tune"] = "zerolatency"
+        if profile:
+            options["profile"] = profile
         if codec == "libsvtav1":  # another codec than H.264/H.265, keyframes as asked
             options = {"preset": "12", "g": str(gop)}
         if codec == "libx265":  # the same settings, in x265's own words
@@ -138,19 +142,30 @@ def damage_h264(source: Path, path: Path, packets: Collection[int]) -> Path:
     return path
 
 
-def join_mpegts(parts: list[Path], path: Path) -> Path:
-    """One MPEG-TS file of ``parts`` (each an MPEG-TS from ``write_h264``) one after the other, timed on:
-    a camera whose encoder changes its settings mid-stream (the parameters travel in band)."""
-    with av.open(str(path), mode="w", format="mpegts") as output:
-        stream, shift = None, 0
+def join_clips(parts: list[Path], path: Path, container: str = "mpegts") -> Path:
+    """One file of ``parts`` (each from ``write_h264``) one after the other, timed on: a camera whose encoder
+    changes its settings mid-stream. MPEG-TS parts into MPEG-TS: the parameters travel in band, Annex B; into MP4
+    (``container``), length-prefixed with them still in band (``-c copy`` of such a stream). MP4 parts (their
+    parameters only in their header) into MP4: each part's header is its first packet's ``new_extradata`` side
+    data, written as the file's next sample description (an FLV's next sequence header reads back the same)."""
+    from av.packet import PacketSideData, packet_sidedata_type_from_literal
+
+    with av.open(str(path), mode="w", format=container) as output:
+        stream, shift, header = None, 0, b""
         for part in parts:
             with av.open(str(part)) as source:
                 video = source.streams.video[0]
                 stream = stream or output.add_stream_from_template(video)
+                extradata = bytes(video.codec_context.extradata or b"")
+                new_header, header = extradata[:1] == b"\x01" and header not in (b"", extradata), extradata
                 first, last = None, 0
                 for packet in source.demux(video):
                     if packet.dts is None:
                         continue
+                    if first is None and new_header:
+                        side = PacketSideData(packet_sidedata_type_from_literal("new_extradata"), len(extradata))
+                        side.update(extradata)
+                        packet.set_sidedata(side)
                     first = packet.dts if first is None else first
                     last = max(last, packet.pts - first + (packet.duration or 0))
                     packet.pts, packet.dts = packet.pts - first + shift, packet.dts - first + shift
@@ -181,7 +196,7 @@ def jump_mpegts(source: Path, path: Path, at: int, jump_s: float) -> Path:
 
 
 def sps_agree(path: Path) -> tuple[bool, tuple[int, int]]:
-    """Whether a stored H.264 segment's ``avcC`` holds the SPS its first keyframe carries in band (one needed),
+    """Whether a stored H.264 segment's ``avcC`` holds the SPS its first keyframe carries in band (if any),
     and the size its first frame decodes to: what a player trusting the MP4's header shows."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -195,7 +210,7 @@ def sps_agree(path: Path) -> tuple[bool, tuple[int, int]]:
         if first[at + 4] & 0x1F == 7:
             in_band.append(first[at + 4:at + 4 + length])
         at += 4 + length
-    return bool(in_band) and all(sps == header_sps for sps in in_band), (frame.width, frame.height)
+    return all(sps == header_sps for sps in in_band), (frame.width, frame.height)
 
 
 def check_a_size_change(segments: list[tuple[dict, Path]], fps: float) -> None:
@@ -210,3 +225,37 @@ def check_a_size_change(segments: list[tuple[dict, Path]], fps: float) -> None:
     assert sizes == sorted(sizes) and set(sizes) == {(320, 240), (640, 480)}, sizes
     starts, ends = [h["start_ms"] for h, _ in segments], [h["end_ms"] for h, _ in segments]
     assert all(abs(b - a - 1000 / fps) <= 1 for a, b in zip(ends, starts[1:], strict=False)), (starts, ends)
+
+
+def relevel_mpegts(source: Path, path: Path, level: int) -> Path:
+    """``source`` (an MPEG-TS from ``write_h264``) as ``path`` with the SPS sent in band at every keyframe but the
+    first saying another ``level_idc``: a camera whose SPS in band differs byte for byte from the one it gave first
+    (its SDP's), the pictures the same."""
+    with av.open(str(source)) as given, av.open(str(path), mode="w", format="mpegts") as output:
+        video = given.streams.video[0]
+        stream, keyframes = output.add_stream_from_template(video), 0
+        for packet in given.demux(video):
+            if packet.dts is None:
+                continue
+            data = bytes(packet)
+            keyframes += bool(packet.is_keyframe)
+            if packet.is_keyframe and keyframes > 1:
+                at = data.find(b"\x00\x00\x01\x67") + 4  # the SPS: profile, constraints, level
+                data = data[:at + 2] + bytes([level]) + data[at + 3:]
+            changed = av.Packet(data)
+            changed.pts, changed.dts, changed.time_base = packet.pts, packet.dts, packet.time_base
+            changed.is_keyframe, changed.stream = packet.is_keyframe, stream
+            output.mux(changed)
+    return path
+
+
+def size_change_video(folder: Path, source: str, fps: float = 10.0) -> Path:
+    """A camera's video that goes from 320x240 to 640x480 at an IDR 3 s in, while someone walks: ``file``/``stream``
+    an MPEG-TS (new SPS/PPS in band, Annex B); ``mp4-in-band`` the same remuxed into MP4 (in band, length-prefixed);
+    ``mp4-new-header`` two MP4s joined, the second's header as the ``new_extradata`` of its first packet."""
+    walk, kind = (Walk(1.0, 6.0),), "mp4" if source == "mp4-new-header" else "mpegts"
+    small = write_h264(folder / f"small.{kind}", 3.0, fps, 1.0, walks=walk, container=kind)
+    large = write_h264(folder / f"large.{kind}", 4.0, fps, 1.0, 640, 480, walks=walk, container=kind, start_s=3.0)
+    return join_clips([small, large], folder / ("camera.ts" if source in ("file", "stream") else "camera.mp4"),
+                      "mpegts" if source in ("file", "stream") else "mp4")
+

@@ -7,7 +7,8 @@ fails (wrong key, damaged, truncated, a name that does not match its header) is
 reported with its reason and left out; the rest of the event still plays.
 
 Segments are joined by remuxing: their packets are copied into one MP4 with their
-timestamps shifted to follow one another, never decoded or re-encoded. The storage
+timestamps shifted to follow one another, never decoded or re-encoded; a run of segments
+encoded otherwise (the camera set to another resolution mid-event) is a second MP4. The storage
 holds no face metadata (the wire's ``faces`` field is not stored), so faces are found
 here on the decrypted snapshots with OpenCV's bundled Haar cascade.
 """
@@ -76,49 +77,90 @@ def decrypt_bytes(data: bytes, keyring: Keyring) -> tuple[Header, bytes]:
 
 
 @dataclass(frozen=True)
-class JoinedVideo:
-    """One MP4 of an event's playable segments, and what was left out and why."""
+class VideoPart:
+    """One MP4 of consecutive segments encoded alike (same codec, size and parameter sets)."""
 
     mp4: bytes = field(repr=False)
     duration_s: float
     joined: list[int]  # seq of each segment inside, in order
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class JoinedVideo:
+    """An event's playable segments as MP4s, one per run of segments encoded alike, and what was left out and why.
+
+    A camera set to another resolution mid-event sends another size and other parameter sets from a
+    keyframe on, and the detector starts a segment there with them in its header; one MP4 header cannot
+    say both, so the segments from there on are the event's next part, not left out.
+    """
+
+    parts: list[VideoPart]
     left_out: dict[int, str]  # seq -> reason
+
+    @property
+    def duration_s(self) -> float:
+        return sum(part.duration_s for part in self.parts)
+
+    @property
+    def joined(self) -> list[int]:
+        return [seq for part in self.parts for seq in part.joined]
+
+
+Encoding = tuple[str, int, int, bytes]  # codec, width, height, extradata: what one MP4 header says
 
 
 def join_segments(segments: list[OpenedItem]) -> JoinedVideo:
-    """Copy the packets of every decrypted segment into one MP4, back to back (no re-encode)."""
+    """Copy the packets of every decrypted segment into MP4s, back to back (no re-encode): one MP4 per run of
+    consecutive segments encoded alike (a segment that is left out does not end a run)."""
     left_out = {s.item.seq: s.problem for s in segments if s.plaintext is None}
-    playable = [s for s in segments if s.plaintext is not None]
-    if not playable:
-        return JoinedVideo(b"", 0.0, [], left_out)
+    runs: list[tuple[Encoding, list[OpenedItem]]] = []
+    for opened in segments:
+        if opened.plaintext is None:
+            continue
+        try:
+            encoding = _encoding(opened.plaintext)
+        except (av.error.FFmpegError, ValueError) as exc:
+            left_out[opened.item.seq] = f"not a playable video: {exc}"
+            continue
+        if runs and runs[-1][0] == encoding:
+            runs[-1][1].append(opened)
+        else:
+            runs.append((encoding, [opened]))
+    parts = [part for encoding, run in runs if (part := _join_run(encoding, run, left_out)) is not None]
+    return JoinedVideo(parts, dict(sorted(left_out.items())))
+
+
+def _encoding(plaintext: bytes) -> Encoding:
+    with av.open(io.BytesIO(plaintext), "r") as clip:
+        if not clip.streams.video:
+            raise ValueError("it holds no video stream")
+        codec = clip.streams.video[0].codec_context
+        return codec.name, codec.width, codec.height, bytes(codec.extradata or b"")
+
+
+def _join_run(encoding: Encoding, run: list[OpenedItem], left_out: dict[int, str]) -> VideoPart | None:
+    """One MP4 of a run's segments; a segment that does not demux is left out with the reason."""
     out_buf = io.BytesIO()
     joined: list[int] = []
     offset = Fraction(0)  # seconds of video already written
     with av.open(out_buf, "w", format="mp4") as out:
         out_stream = None
-        first_params: tuple[str, int, int, bytes] | None = None
-        for opened in playable:
+        for opened in run:
             try:
                 with av.open(io.BytesIO(opened.plaintext), "r") as clip:
-                    if not clip.streams.video:
-                        raise ValueError("it holds no video stream")
                     stream = clip.streams.video[0]
-                    codec = stream.codec_context
-                    params = (codec.name, codec.width, codec.height, bytes(codec.extradata or b""))
                     if out_stream is None:
                         out_stream = out.add_stream_from_template(stream)
-                        tag_for_apple(out_stream, codec.name)
-                        first_params = params
-                    elif first_params is not None and params != first_params:
-                        raise ValueError(f"it is {params[0]} {params[1]}x{params[2]}, encoded unlike the first "
-                                         f"joined segment ({first_params[0]} {first_params[1]}x{first_params[2]})")
+                        tag_for_apple(out_stream, encoding[0])
                     offset += _copy_packets(clip, stream, out, out_stream, offset)
                     joined.append(opened.item.seq)
             except (av.error.FFmpegError, ValueError) as exc:
                 left_out[opened.item.seq] = f"not a playable video: {exc}"
     if not joined:
-        return JoinedVideo(b"", 0.0, [], left_out)
-    return JoinedVideo(out_buf.getvalue(), float(offset), joined, left_out)
+        return None
+    return VideoPart(out_buf.getvalue(), float(offset), joined, encoding[1], encoding[2])
 
 
 def _copy_packets(clip: av.container.InputContainer, stream: av.video.stream.VideoStream,

@@ -189,6 +189,8 @@ def event_zip(footage: EventFootage) -> bytes:
                 archive.writestr(output_name(snap.opened.item.header.context), snap.opened.plaintext)
         lines = [f"camera: {event.camera}", f"event: {event.event_id}", f"start: {when(event.start_ms)}",
                  f"video: {footage.video.duration_s:.1f} s from segments {footage.video.joined}",
+                 *[f"video part {n}: {part.width}x{part.height}, {part.duration_s:.1f} s from segments {part.joined}"
+                   for n, part in enumerate(footage.video.parts, 1) if len(footage.video.parts) > 1],
                  "", "kind      seq  id  sha256 (of the decrypted file)  status"]
         for row in footage.rows:
             status = row.problem or "authenticated" + (f", ledger sha256 {row.ledger}" if row.ledger else "")

@@ -108,12 +108,17 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
         event = _event_or_404(request)
         if isinstance(event, Response):
             return event
-        mp4 = viewer.event_footage(event).video.mp4
-        if not mp4:
+        parts = viewer.event_footage(event).video.parts
+        number = request.path_params.get("part", 1)  # video.mp4 is the first (the whole event, unless it changed size)
+        if not parts:
             return PlainTextResponse("no playable segment in this event", status_code=404)
+        if not 1 <= number <= len(parts):
+            return PlainTextResponse(f"this event's video has {len(parts)} part(s)", status_code=404)
+        mp4 = parts[number - 1].mp4
         if request.path_params.get("download"):
+            name = _download_name(event) + (f"-{number}" if number > 1 else "")
             return Response(mp4, media_type="video/mp4", headers={
-                "content-disposition": f'attachment; filename="{_download_name(event)}.mp4"'})
+                "content-disposition": f'attachment; filename="{name}.mp4"'})
         return ranged(request, mp4, "video/mp4")
 
     def snapshot(request: Request) -> Response:
@@ -173,10 +178,12 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
         Route("/", timeline),
         Route(event_path, event_page),
         Route(event_path + "/video.mp4", video),
+        Route(event_path + "/video-{part:int}.mp4", video),
         Route(event_path + "/thumb.jpg", thumbnail),
         Route(event_path + "/snapshot/{seq:int}.jpg", snapshot),
         Route(event_path + "/snapshot/{seq:int}-{item}.jpg", snapshot),
         Route(event_path + "/download.mp4", lambda r: video(_with(r, download=True))),
+        Route(event_path + "/download-{part:int}.mp4", lambda r: video(_with(r, download=True))),
         Route(event_path + "/download.zip", download_zip),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),

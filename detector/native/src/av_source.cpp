@@ -226,8 +226,9 @@ bool AvSource::open() {
     if (passes_through(codec_name))
         params_ = std::make_shared<const StreamParams>(stream->codecpar, stream->time_base.num, stream->time_base.den,
                                                        fps, codec_name);
-    parameter_sets_ = params_ ? parameter_sets(codec_name, stream->codecpar->extradata, stream->codecpar->extradata_size)
+    parameter_sets_ = params_ ? extradata_sets(codec_name, stream->codecpar->extradata, stream->codecpar->extradata_size)
                               : std::string();
+    nal_length_ = nal_length_size(codec_name, stream->codecpar->extradata, stream->codecpar->extradata_size);
     pending_.clear();
     ++packet_index_;  // a reopen: no segment goes on over it (a gap), the next one starts at a keyframe
     last_key_ns_ = 0;
@@ -370,12 +371,19 @@ void AvSource::keep_packet() {
 
 void AvSource::follow_parameters() {
     if (!params_ || !(packet_->flags & AV_PKT_FLAG_KEY)) return;
-    std::string sets = parameter_sets(params_->codec, packet_->data, packet_->size);
+    const std::string& codec = params_->codec;
+    size_t side_size = 0;
+    const uint8_t* side = av_packet_get_side_data(packet_, AV_PKT_DATA_NEW_EXTRADATA, &side_size);
+    std::string sets = side ? extradata_sets(codec, side, int(side_size)) : std::string();
+    if (sets.empty()) sets = parameter_sets(codec, packet_->data, packet_->size, nal_length_);
     if (sets.empty() || sets == parameter_sets_) return;
-    bool changed = !parameter_sets_.empty();  // else the first in band, the open's unknown (length-prefixed)
-    parameter_sets_ = std::move(sets);
-    if (!changed) return;
-    auto next = with_parameter_sets(*params_, *packet_, parameter_sets_);
+    std::string last = std::move(parameter_sets_);
+    parameter_sets_ = sets;
+    if (last.empty()) return;  // the first seen, the open's unknown: the same
+    std::string picture = pictures(codec, packet_->data, packet_->size, nal_length_);
+    auto now = picture_meaning(*params_, sets, picture);
+    if (now && now == picture_meaning(*params_, last, picture)) return;  // other bytes (VUI, level), the same picture
+    auto next = with_parameter_sets(*params_, sets, now, nal_length_);
     log::info("camera ", config_.id, ": the stream's parameters changed at a keyframe (", params_->width, "x",
               params_->height, " to ", next->width, "x", next->height, "): a new segment from here");
     params_ = std::move(next);

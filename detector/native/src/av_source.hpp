@@ -139,7 +139,8 @@ private:
     bool gop_warned_ = false;
     std::unique_ptr<LeadingWatch> leading_;  // an open GOP seen while passing through ends passthrough
     std::shared_ptr<const StreamParams> params_;
-    std::string parameter_sets_;  // the last ones seen in band (stream_parameters.py's ParameterWatch)
+    std::string parameter_sets_;  // the last ones seen, as Annex B (stream_parameters.py's ParameterWatch)
+    int nal_length_ = 0;          // the packets' NAL length prefix (a file's avcC/hvcC); 0: Annex B
     std::vector<EncodedPacket> pending_;
     int64_t packet_index_ = 0, last_key_ns_ = 0;
     int64_t last_key_stream_ns_ = 0;  // ... on the stream's own clock: the shorter of the two GOPs counts

@@ -1,6 +1,8 @@
 #include "remux.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
 #include <stdexcept>
 
 #include "av_error.hpp"
@@ -37,41 +39,142 @@ std::shared_ptr<AVPacket> packet_ref(const AVPacket* packet) {
 
 bool passes_through(const std::string& codec) { return codec == "h264" || codec == "hevc"; }
 
-std::string parameter_sets(const std::string& codec, const uint8_t* data, int size) {
+namespace {
+int nal_kind(const std::string& codec, uint8_t header) { return codec == "h264" ? header & 0x1F : (header >> 1) & 0x3F; }
+bool is_picture(const std::string& codec, uint8_t header) {
+    int kind = nal_kind(codec, header);
+    return codec == "h264" ? kind >= 1 && kind <= 5 : kind < 32;
+}
+bool is_parameter_set(const std::string& codec, uint8_t header) {
+    int kind = nal_kind(codec, header);
+    return codec == "h264" ? kind == 7 || kind == 8 : kind >= 32 && kind <= 34;
+}
+int64_t big_endian(const uint8_t* at, int bytes) {
+    int64_t value = 0;
+    for (int n = 0; n < bytes; ++n) value = (value << 8) | at[n];
+    return value;
+}
+const char* chars(const uint8_t* data) { return reinterpret_cast<const char*>(data); }
+}  // namespace
+
+int nal_length_size(const std::string& codec, const uint8_t* extradata, int size) {
+    int at = codec == "h264" ? 4 : 21;
+    return extradata && size > at && extradata[0] == 1 ? (extradata[at] & 3) + 1 : 0;
+}
+
+std::vector<std::string_view> nal_units(const uint8_t* data, int size, int length_size, const std::string& stop_codec) {
+    std::vector<std::string_view> units;
+    if (length_size > 0) {
+        for (int64_t at = 0; at + length_size < size;) {
+            int64_t end = std::min<int64_t>(size, at + length_size + big_endian(data + at, length_size));
+            units.emplace_back(chars(data + at + length_size), size_t(std::max<int64_t>(0, end - at - length_size)));
+            at = end;
+            if (!stop_codec.empty() && !units.back().empty() && is_picture(stop_codec, uint8_t(units.back()[0]))) break;
+        }
+        return units;
+    }
     auto start_at = [&](int from) {
         for (int at = from; at + 2 < size; ++at)
             if (data[at] == 0 && data[at + 1] == 0 && data[at + 2] == 1) return at;
         return -1;
     };
-    const bool h264 = codec == "h264";
-    std::string found;
     int at = start_at(0);
-    if (at < 0 || at > 1) return found;  // not Annex B
+    if (at > 2) return units;  // not Annex B
     while (at >= 0 && at + 3 < size) {
-        int kind = h264 ? data[at + 3] & 0x1F : (data[at + 3] >> 1) & 0x3F;
-        if (h264 ? kind >= 1 && kind <= 5 : kind < 32) break;  // the picture (not scanned): the sets come before it
-        int following = start_at(at + 3), end = following >= 0 ? following : size;
-        if (h264 ? kind == 7 || kind == 8 : kind >= 32 && kind <= 34) {
-            while (end > at + 4 && data[end - 1] == 0) --end;  // a 4-byte start code's 0
-            found.append("\0\0\0\1", 4).append(reinterpret_cast<const char*>(data + at + 3), size_t(end - at - 3));
-        }
+        // the picture is not scanned (a keyframe's bulk) when only what comes before it is wanted
+        int following = !stop_codec.empty() && is_picture(stop_codec, data[at + 3]) ? -1 : start_at(at + 3);
+        int end = following >= 0 ? following : size;
+        while (end > at + 4 && data[end - 1] == 0) --end;  // a 4-byte start code's 0
+        units.emplace_back(chars(data + at + 3), size_t(end - at - 3));
         at = following;
     }
-    return found;
+    return units;
 }
 
-std::shared_ptr<const StreamParams> with_parameter_sets(const StreamParams& now, const AVPacket& keyframe,
-                                                        const std::string& sets) {
-    auto next = std::make_shared<StreamParams>(now.codecpar, now.time_base_num, now.time_base_den, now.fps, now.codec);
-    const AVCodec* codec = avcodec_find_decoder(now.codecpar->codec_id);
+std::string annex_b(const std::vector<std::string_view>& units) {
+    std::string out;
+    for (auto unit : units) out.append("\0\0\0\1", 4).append(unit);
+    return out;
+}
+
+std::string parameter_sets(const std::string& codec, const uint8_t* data, int size, int length_size) {
+    std::vector<std::string_view> sets;
+    for (auto unit : nal_units(data, size, length_size, codec))
+        if (!unit.empty() && is_parameter_set(codec, uint8_t(unit[0]))) sets.push_back(unit);
+    return annex_b(sets);
+}
+
+std::string extradata_sets(const std::string& codec, const uint8_t* data, int size) {
+    if (!data || size < 1) return std::string();
+    if (data[0] != 1) return parameter_sets(codec, data, size, 0);
+    std::vector<std::string_view> units;
+    auto take = [&](int64_t& at, int64_t count) {
+        for (int64_t n = 0; n < count; ++n) {
+            if (at + 2 > size) return false;
+            int64_t length = big_endian(data + at, 2);
+            if (at + 2 + length > size) return false;
+            units.emplace_back(chars(data + at + 2), size_t(length));
+            at += 2 + length;
+        }
+        return true;
+    };
+    int64_t at = 0;
+    if (codec == "h264") {
+        if (size < 7) return std::string();
+        at = 6;
+        if (!take(at, data[5] & 0x1F) || at >= size) return std::string();
+        int64_t count = data[at++];
+        if (!take(at, count)) return std::string();
+    } else {
+        if (size < 23) return std::string();
+        at = 23;
+        for (int array = 0; array < data[22]; ++array) {
+            if (at + 3 > size) return std::string();
+            int64_t count = big_endian(data + at + 1, 2);
+            at += 3;
+            if (!take(at, count)) return std::string();
+        }
+    }
+    std::vector<std::string_view> sets;
+    for (auto unit : units)
+        if (!unit.empty() && is_parameter_set(codec, uint8_t(unit[0]))) sets.push_back(unit);
+    return annex_b(sets);
+}
+
+std::string pictures(const std::string& codec, const uint8_t* data, int size, int length_size) {
+    std::vector<std::string_view> rest;
+    for (auto unit : nal_units(data, size, length_size))
+        if (!unit.empty() && !is_parameter_set(codec, uint8_t(unit[0]))) rest.push_back(unit);
+    return annex_b(rest);
+}
+
+std::optional<PictureMeaning> picture_meaning(const StreamParams& stream, const std::string& sets,
+                                              const std::string& picture) {
+    std::optional<PictureMeaning> meaning;
+    const AVCodec* codec = avcodec_find_decoder(stream.codecpar->codec_id);
     AVCodecContext* decoder = codec ? avcodec_alloc_context3(codec) : nullptr;
-    AVFrame* picture = av_frame_alloc();
-    if (decoder && picture && (decoder->thread_count = 1, avcodec_open2(decoder, codec, nullptr) >= 0) &&
-        avcodec_send_packet(decoder, &keyframe) >= 0 && avcodec_send_packet(decoder, nullptr) >= 0 &&
-        avcodec_receive_frame(decoder, picture) >= 0)
-        next->width = next->codecpar->width = picture->width, next->height = next->codecpar->height = picture->height;
-    av_frame_free(&picture);
+    AVFrame* frame = av_frame_alloc();
+    AVPacket* packet = av_packet_alloc();
+    std::string bytes = sets + picture;
+    if (decoder && frame && packet && av_new_packet(packet, int(bytes.size())) >= 0) {
+        std::copy(bytes.begin(), bytes.end(), packet->data);
+        decoder->thread_count = 1;
+        if (avcodec_open2(decoder, codec, nullptr) >= 0 && avcodec_send_packet(decoder, packet) >= 0 &&
+            avcodec_send_packet(decoder, nullptr) >= 0 && avcodec_receive_frame(decoder, frame) >= 0)
+            meaning = PictureMeaning{frame->width, frame->height, frame->format, decoder->profile};
+    }
+    av_packet_free(&packet);
+    av_frame_free(&frame);
     avcodec_free_context(&decoder);
+    return meaning;
+}
+
+std::shared_ptr<const StreamParams> with_parameter_sets(const StreamParams& now, const std::string& sets,
+                                                        const std::optional<PictureMeaning>& meaning, int nal_length) {
+    auto next = std::make_shared<StreamParams>(now.codecpar, now.time_base_num, now.time_base_den, now.fps, now.codec);
+    if (meaning)
+        next->width = next->codecpar->width = meaning->width, next->height = next->codecpar->height = meaning->height;
+    next->nal_length = nal_length;
     AVCodecParameters* par = next->codecpar;
     av_freep(&par->extradata);
     par->extradata = static_cast<uint8_t*>(av_mallocz(sets.size() + AV_INPUT_BUFFER_PADDING_SIZE));
@@ -165,6 +268,15 @@ void SegmentRemuxer::write(const EncodedPacket& given) {
     last_dts_ = dts;
     int code = av_packet_ref(scratch_, &in);
     if (code < 0) throw_av_error("cannot write " + path_, code);
+    av_packet_free_side_data(scratch_);  // the bytes and times only, as passthrough.py's Remuxer (a new header: ours)
+    if (stream_->nal_length > 0) {  // a file's packets after new parameter sets: Annex B, as the header's sets
+        std::string bytes = annex_b(nal_units(in.data, in.size, stream_->nal_length));
+        AVBufferRef* buffer = av_buffer_allocz(int(bytes.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+        if (!buffer) throw std::runtime_error("out of memory writing " + path_);
+        std::copy(bytes.begin(), bytes.end(), buffer->data);
+        av_buffer_unref(&scratch_->buf);
+        scratch_->buf = buffer, scratch_->data = buffer->data, scratch_->size = int(bytes.size());
+    }
     scratch_->dts = std::max(dts - zero_ - shift_, last_out_dts_ + 1);
     scratch_->pts = std::max(pts - zero_ - shift_, scratch_->dts);
     last_out_dts_ = scratch_->dts;

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct AVCodecParameters;
@@ -30,6 +32,7 @@ struct StreamParams {
     double fps;
     std::string codec;  // "h264" or "hevc": the segment header's codec
     int width, height;
+    int nal_length = 0;  // the packets' NAL length prefix when they are written as Annex B (new sets in a file)
 };
 
 // One video packet as the camera sent it. `index` counts the packets taken from the source (a gap in it:
@@ -80,15 +83,48 @@ private:
     bool closed_ = false;
 };
 
-// The parameter sets (H.264's SPS and PPS, H.265's VPS too) an Annex B packet carries before its first picture,
-// as Annex B; empty for none, or a length-prefixed packet (stream_parameters.py's parameter_sets).
-std::string parameter_sets(const std::string& codec, const uint8_t* data, int size);
+// The bytes prefixing each NAL unit of the packets an avcC/hvcC header (`extradata`) goes with; 0 for Annex B
+// (stream_parameters.py's nal_length_size).
+int nal_length_size(const std::string& codec, const uint8_t* extradata, int size);
 
-// `now`'s stream from a keyframe whose in-band parameter sets `sets` differ from the last ones (a camera set to
-// another resolution): those in its MP4 header (avcC/hvcC), and the size its picture decodes to (a decoder of its
-// own, once per change), so the next segment's header says what its packets are (stream_parameters.py).
-std::shared_ptr<const StreamParams> with_parameter_sets(const StreamParams& now, const AVPacket& keyframe,
-                                                        const std::string& sets);
+// A packet's NAL units without start codes or lengths (views into `data`): Annex B when `length_size` is 0, else
+// each prefixed by its length in that many bytes (a file's). With `stop_codec`, up to its first picture.
+std::vector<std::string_view> nal_units(const uint8_t* data, int size, int length_size,
+                                        const std::string& stop_codec = "");
+
+// The units, each after a 4-byte start code.
+std::string annex_b(const std::vector<std::string_view>& units);
+
+// The parameter sets (H.264's SPS and PPS, H.265's VPS too) a packet carries before its first picture, as
+// Annex B; empty for none (stream_parameters.py's parameter_sets).
+std::string parameter_sets(const std::string& codec, const uint8_t* data, int size, int length_size = 0);
+
+// The parameter sets of a stream's header (avcC/hvcC, or Annex B), as Annex B (stream_parameters.py's
+// extradata_sets).
+std::string extradata_sets(const std::string& codec, const uint8_t* data, int size);
+
+// The packet's NAL units but its parameter sets, as Annex B.
+std::string pictures(const std::string& codec, const uint8_t* data, int size, int length_size);
+
+// What a player is set up with for a stream's parameter sets: the size, pixel format and profile a picture
+// decodes to with them (stream_parameters.py's meaning).
+struct PictureMeaning {
+    int width, height, format, profile;
+    bool operator==(const PictureMeaning& o) const {
+        return width == o.width && height == o.height && format == o.format && profile == o.profile;
+    }
+};
+
+// `sets` then `picture` (both Annex B) decoded by a decoder of its own (once per change); none if it does not decode.
+std::optional<PictureMeaning> picture_meaning(const StreamParams& stream, const std::string& sets,
+                                              const std::string& picture);
+
+// `now`'s stream from a keyframe whose parameter sets `sets` (Annex B) changed what its picture is (a camera set to
+// another resolution): those in its MP4 header (avcC/hvcC), the size `meaning` says, and `nal_length` the
+// packets' length prefix (a file's: they are written as Annex B, as the sets; 0 for a stream's Annex B), so the
+// next segment's header says what its packets are (stream_parameters.py).
+std::shared_ptr<const StreamParams> with_parameter_sets(const StreamParams& now, const std::string& sets,
+                                                        const std::optional<PictureMeaning>& meaning, int nal_length);
 
 // Whether a source's codec can be passed through into MP4 (av_stream.py's PASSTHROUGH_CODECS).
 bool passes_through(const std::string& codec);

@@ -138,3 +138,23 @@ def real_clips(count: int, seconds: float = 2.0, fps: int = 10, width: int = 384
     finally:
         capture.release()
     return clips, jpegs
+
+
+def size_change_event(folder: Path) -> list[tuple[dict, bytes]]:
+    """A real event whose camera switches from 320x240 to 640x480 while someone walks: the Python detector's
+    segments (header, MP4) of an MPEG-TS camera whose SPS/PPS change in band at an IDR 3 s in."""
+    import threading
+
+    from quickcam.detector.outbox import Outbox
+    from quickcam.detector.pipeline import CameraPipeline
+    from tests.detector.fakes import camera_config, header, journal
+    from tests.fakes.h264 import size_change_video
+
+    video = size_change_video(folder, "file")
+    outbox = folder / "outbox"
+    camera = camera_config(outbox).model_copy(update={"source": "file", "path": str(video)})
+    pipeline = CameraPipeline(camera, Outbox(outbox), threading.Event())
+    pipeline.start()
+    pipeline.join(60)
+    return [(header(outbox, e["id"]), (outbox / f"{e['id']}.bin").read_bytes())
+            for e in journal(outbox) if e["type"] == "segment"]

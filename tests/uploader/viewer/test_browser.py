@@ -22,7 +22,7 @@ import pytest
 from quickcam.common.cryptofile import SymmetricKey
 from tests.browser import chromium, needs_browser, until
 from tests.conftest import REPO
-from tests.uploader.viewer.footage_store import FACE_JPEG, add_event, real_clips
+from tests.uploader.viewer.footage_store import FACE_JPEG, add_event, real_clips, size_change_event
 from tests.uploader.viewer.served import Served, start_view, write_setup
 
 ARTEFACTS = REPO / "test-artifacts" / "viewer"
@@ -104,3 +104,34 @@ def test_timeline_click_event_and_the_video_plays(served: tuple[Served, dict[str
         if path.is_file():
             content = path.read_bytes()
             assert not any(sample in content for sample in samples), f"plaintext in the browser's {path}"
+
+
+def test_an_event_whose_camera_changed_size_plays_whole_in_two_videos(tmp_path: Path, browser: Any) -> None:
+    """A real event from the detector whose camera was set from 320x240 to 640x480 mid-event: the browser plays
+    both parts, each at its own size, to its end. Before, the 640x480 part was left out of the page."""
+    from selenium.webdriver.common.by import By
+
+    (tmp_path / "camera").mkdir()
+    segments = size_change_event(tmp_path / "camera")
+    key = SymmetricKey.generate()
+    event = add_event(tmp_path / "storage", key, T0, [mp4 for _, mp4 in segments], [], segment_s=1.0)
+    server = start_view(write_setup(tmp_path, tmp_path / "storage", key), tmp_path / "home")
+    try:
+        browser.get(server.url)
+        browser.get(server.base + event.url)
+        videos = until(lambda: browser.find_elements(By.TAG_NAME, "video"), what="the event page")
+        assert [v.get_attribute("id") for v in videos] == ["event-video", "event-video-2"]
+        assert "left out" not in browser.page_source
+        for video, width in zip(videos, (320, 640), strict=True):
+            frames = sum(h["frames"] for h, _ in segments if h["width"] == width)
+            browser.execute_script("arguments[0].muted = true; arguments[0].play();", video)
+            until(lambda v=video: browser.execute_script("return arguments[0].ended", v),
+                  what=f"the {width}-wide part to end")
+            assert browser.execute_script("return arguments[0].error", video) is None
+            assert browser.execute_script("return [arguments[0].videoWidth, arguments[0].videoHeight]",
+                                          video) == [width, width * 3 // 4]
+            shown = browser.execute_script("return arguments[0].getVideoPlaybackQuality().totalVideoFrames", video)
+            assert abs(browser.execute_script("return arguments[0].duration", video) - frames / 10) < 0.15
+            assert shown >= frames - 1, (shown, frames)  # every frame decoded (one may be dropped at the end)
+    finally:
+        server.stop()

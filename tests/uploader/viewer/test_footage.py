@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import av
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from quickcam.uploader.viewer.footage import OpenedItem, draw_faces, find_faces, join_segments
 from quickcam.uploader.viewer.store import StoredItem
-from tests.uploader.viewer.footage_store import FACE_JPEG, encode_mp4, make_clip, make_jpeg
+from tests.uploader.viewer.footage_store import FACE_JPEG, encode_mp4, make_clip, make_jpeg, size_change_event
 
 
 def _opened(seq: int, plaintext: bytes | None, problem: str = "") -> OpenedItem:
@@ -37,7 +38,7 @@ def _frame_times(mp4: bytes) -> list[float]:
 def test_joined_segments_play_back_to_back_without_gaps(make: object) -> None:
     clip = make()  # type: ignore[operator]
     joined = join_segments([_opened(0, clip), _opened(1, clip), _opened(2, clip)])
-    times = _frame_times(joined.mp4)
+    times = _frame_times(joined.parts[0].mp4)
     assert len(times) == 60 and joined.joined == [0, 1, 2] and joined.left_out == {}
     steps = {round(b - a, 3) for a, b in zip(times, times[1:], strict=False)}
     assert steps == {0.1}, steps  # one frame apart everywhere, across the joins too
@@ -45,15 +46,31 @@ def test_joined_segments_play_back_to_back_without_gaps(make: object) -> None:
     assert joined.duration_s == pytest.approx(6.0)
 
 
-def test_unplayable_or_mismatched_segments_are_left_out_with_the_reason() -> None:
+def test_unplayable_segments_are_left_out_with_the_reason_and_another_size_is_a_part_of_its_own() -> None:
     clip = make_clip(1.0)
     joined = join_segments([_opened(0, clip), _opened(1, b"not a video"), _opened(2, None, "damaged: tag"),
-                            _opened(3, make_clip(1.0, size=(320, 240))), _opened(4, clip)])
-    assert joined.joined == [0, 4]
-    assert joined.left_out[1].startswith("not a playable video")
+                            _opened(3, clip), _opened(4, make_clip(1.0, size=(320, 240))), _opened(5, clip)])
+    assert [part.joined for part in joined.parts] == [[0, 3], [4], [5]]  # a run goes on over what is left out
+    assert [(part.width, part.height) for part in joined.parts] == [(160, 120), (320, 240), (160, 120)]
+    assert sorted(joined.left_out) == [1, 2] and joined.left_out[1].startswith("not a playable video")
     assert joined.left_out[2] == "damaged: tag"
-    assert "320x240" in joined.left_out[3]
-    assert len(_frame_times(joined.mp4)) == 20
+    assert [len(_frame_times(part.mp4)) for part in joined.parts] == [20, 10, 10]
+
+
+def test_an_event_whose_camera_changed_size_is_shown_whole_in_two_parts(tmp_path: Path) -> None:
+    """A real event from the detector, the camera set from 320x240 to 640x480 mid-event: the segments after the
+    change have another avcC and size. Before, they were left out ("encoded unlike the first joined segment"):
+    the footage of the intruder after the change was not shown."""
+    segments = size_change_event(tmp_path)
+    joined = join_segments([_opened(h["seq"], mp4) for h, mp4 in segments])
+    assert joined.left_out == {} and joined.joined == [h["seq"] for h, _ in segments]
+    assert [(part.width, part.height) for part in joined.parts] == [(320, 240), (640, 480)]
+    for part in joined.parts:
+        expected = sum(h["frames"] for h, _ in segments if h["seq"] in part.joined)
+        with av.open(io.BytesIO(part.mp4)) as video:
+            frames = [(f.width, f.height) for f in video.decode(video=0)]
+        assert frames == [(part.width, part.height)] * expected  # every frame, no decoding error
+        assert part.duration_s == pytest.approx(expected / 10, abs=0.01)
 
 
 def _h265_clip(frames: int = 10, fps: int = 10) -> bytes:
@@ -76,14 +93,14 @@ def test_joined_h265_is_tagged_for_apples_players() -> None:
     with av.open(io.BytesIO(clip)) as source:
         assert source.streams.video[0].codec_tag == "hev1"  # what the segments may hold
     joined = join_segments([_opened(0, clip), _opened(1, clip)])
-    assert joined.joined == [0, 1] and len(_frame_times(joined.mp4)) == 20
-    with av.open(io.BytesIO(joined.mp4)) as video:
+    assert joined.joined == [0, 1] and len(_frame_times(joined.parts[0].mp4)) == 20
+    with av.open(io.BytesIO(joined.parts[0].mp4)) as video:
         assert video.streams.video[0].codec_tag == "hvc1"  # Safari and iOS refuse hev1
 
 
 def test_nothing_playable_gives_no_video() -> None:
     joined = join_segments([_opened(0, None, "wrong key: ...")])
-    assert joined.mp4 == b"" and joined.left_out == {0: "wrong key: ..."}
+    assert joined.parts == [] and joined.left_out == {0: "wrong key: ..."}
 
 
 @pytest.mark.skipif(not FACE_JPEG.is_file(), reason="tests/data/messi5.jpg comes from opencv-doc "

@@ -19,7 +19,14 @@ from quickcam.uploader.viewer.state import Viewer
 from quickcam.uploader.viewer.web import build_app
 from tests.conftest import REPO
 from tests.uploader.viewer.conftest import PASSWORD, T0
-from tests.uploader.viewer.footage_store import StoredEventFixture, add_event, make_jpeg, new_id, put_file
+from tests.uploader.viewer.footage_store import (
+    StoredEventFixture,
+    add_event,
+    make_jpeg,
+    new_id,
+    put_file,
+    size_change_event,
+)
 
 
 def test_nothing_is_served_without_a_login(anonymous: TestClient, store: dict[str, StoredEventFixture]) -> None:
@@ -233,3 +240,24 @@ def test_snapshots_that_share_a_seq_each_have_their_own_url(client: TestClient, 
     assert all(r.status_code == 200 and r.content.startswith(b"\xff\xd8") for r in images), images
     assert images[0].content != images[1].content  # each its own picture
     assert client.get(event.url + "/snapshot/0.jpg").content in {r.content for r in images}  # the old URL still works
+
+
+def test_an_event_whose_camera_changed_size_is_two_videos_on_its_page(client: TestClient, tmp_path: Path,
+                                                                     store_key: SymmetricKey) -> None:
+    """A real event from the detector whose camera was set from 320x240 to 640x480 mid-event: the page shows
+    both parts, each its own URL, download and size. Before, the 640x480 segments were left out."""
+    (tmp_path / "camera").mkdir()
+    segments = size_change_event(tmp_path / "camera")
+    event = add_event(tmp_path / "storage", store_key, T0 + 90_000, [mp4 for _, mp4 in segments], [make_jpeg()])
+    page = client.get(event.url).text
+    assert "left out" not in page and "Part 2 of 2 · 640x480" in page
+    for number, size in ((1, (320, 240)), (2, (640, 480))):
+        suffix = "" if number == 1 else f"-{number}"
+        assert f'src="{event.url}/video{suffix}.mp4"' in page and f'href="{event.url}/download{suffix}.mp4"' in page
+        with av.open(io.BytesIO(client.get(f"{event.url}/video{suffix}.mp4").content)) as video:
+            assert {(f.width, f.height) for f in video.decode(video=0)} == {size}
+    assert client.get(event.url + "/video-3.mp4").status_code == 404
+    download = client.get(event.url + "/download-2.mp4").headers["content-disposition"]
+    assert download.endswith(f'_{event.event_id}-2.mp4"')
+    report = zipfile.ZipFile(io.BytesIO(client.get(event.url + "/download.zip").content)).read("report.txt").decode()
+    assert "video part 2: 640x480" in report
