@@ -1,6 +1,6 @@
 """The camera source vanishes and comes back: a file renamed away, an HTTP (MPEG-TS) stream killed or frozen.
 
-    .venv/bin/python bench/outside/camera_vanish.py --mode file|file-trunc|http-kill|http-stop [--native] [--away-s 40]
+    .venv/bin/python bench/outside/camera_vanish.py --mode file|file-trunc|http-kill|http-stop|sub-kill|main-kill (sub/main: with detect_path) [--native] [--away-s 40]
 
 Footage: the first 20 s of tests/data/vtest.avi (real pedestrians) made H.264 with ffmpeg, served by
 ffmpeg itself (`-listen 1`, restarted after each client) for the stream modes. Checked: while the source
@@ -97,6 +97,10 @@ def main() -> int:
     server = None
     if a.mode.startswith("file"):
         src = 'source = "file"\npath = "cam.mp4"\nloop = true\nrealtime = true'
+    elif a.mode.startswith("sub-") or a.mode.startswith("main-"):
+        port, port2 = free_port(), free_port()
+        src = (f'source = "stream"\npath = "http://127.0.0.1:{port}/cam.ts"\n'
+               f'detect_path = "http://127.0.0.1:{port2}/cam.ts"')
     else:
         port = free_port()
         src = f'source = "stream"\npath = "http://127.0.0.1:{port}/cam.ts"'
@@ -107,6 +111,10 @@ def main() -> int:
         shutil.copy(clip, rig.root / "cam.mp4")
     else:
         server = Server(clip, port, rig.root / "ffmpeg.log")
+        if a.mode.startswith(("sub-", "main-")):
+            sub = Server(clip, port2, rig.root / "ffmpeg2.log")
+            if a.mode.startswith("sub-"):
+                server, sub = sub, server  # the one attacked below is the detection substream
         time.sleep(1)
     rig.uploader()
     rig.detector()
@@ -119,7 +127,7 @@ def main() -> int:
             os.rename(rig.root / "cam.mp4", rig.root / "cam.mp4.away")
         elif a.mode == "file-trunc":
             os.truncate(rig.root / "cam.mp4", 0)
-        elif a.mode == "http-kill":
+        elif a.mode in ("http-kill", "sub-kill", "main-kill"):
             server.kill()
         else:
             server.stop()
@@ -135,7 +143,7 @@ def main() -> int:
             os.rename(rig.root / "cam.mp4.away", rig.root / "cam.mp4")
         elif a.mode == "file-trunc":
             (rig.root / "cam.mp4").write_bytes(clip.read_bytes())
-        elif a.mode == "http-kill":
+        elif a.mode in ("http-kill", "sub-kill", "main-kill"):
             server.up = True
         else:
             server.cont()
@@ -153,6 +161,8 @@ def main() -> int:
         rig.stop_all()
         if server:
             server.close()
+        if a.mode.startswith(("sub-", "main-")):
+            sub.close()
     res = rig.check()
     print(summary(res))
     ev = [ln[:300] for ln in rig.grep("level=(error|warning)")]

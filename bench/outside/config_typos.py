@@ -57,6 +57,12 @@ CASES: dict[str, tuple[str, tuple[str, str] | None, dict]] = {
     "up-retry-neg": ("up", ("retry_base_s = 0.2", "retry_base_s = -1"), {}),
     "up-max-payload-0": ("up", ("[uploader]", "[uploader]\nmax_payload_mb = 0"), {}),
     "up-spool-max-str": ("up", ("[uploader]", '[uploader]\nspool_max_mb = "big"'), {}),
+    "up-local-empty-path": ("up", ('path = "storage"', 'path = ""'), {}),
+    "up-remote-folder-dotdot": ("up", ("[uploader]", '[uploader]\nremote_folder = "../outside"'), {}),
+    "up-remote-folder-abs": ("up", ("[uploader]", '[uploader]\nremote_folder = "/tmp/s19o/abs-remote"'), {}),
+    "det-outbox-empty": ("det", ("[recording]", '[recording]\noutbox_dir = ""'), {}),
+    "det-segment-huge": ("det", ("segment_s = 1.0", "segment_s = 100000"), {}),
+    "det-preroll-huge": ("det", ("[recording]", "[recording]\npre_roll_s = 3600"), {}),
     "config-missing": ("both", None, {}),
     "config-dir": ("both", None, {}),
 }
