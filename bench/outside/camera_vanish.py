@@ -1,6 +1,6 @@
 """The camera source vanishes and comes back: a file renamed away, an HTTP (MPEG-TS) stream killed or frozen.
 
-    .venv/bin/python bench/outside/camera_vanish.py --mode file|file-trunc|http-kill|http-stop|sub-kill|main-kill (sub/main: with detect_path) [--native] [--away-s 40]
+    .venv/bin/python bench/outside/camera_vanish.py --mode file|file-trunc|http-kill|http-stop|sub-kill|main-kill|sub-stop|main-stop (sub/main: with detect_path) [--native] [--away-s 40]
 
 Footage: the first 20 s of tests/data/vtest.avi (real pedestrians) made H.264 with ffmpeg, served by
 ffmpeg itself (`-listen 1`, restarted after each client) for the stream modes. Checked: while the source
@@ -129,7 +129,7 @@ def main() -> int:
             os.truncate(rig.root / "cam.mp4", 0)
         elif a.mode in ("http-kill", "sub-kill", "main-kill"):
             server.kill()
-        else:
+        else:  # http-stop, main-stop, sub-stop: frozen with SIGSTOP, the connection left open
             server.stop()
         print(f"source away ({a.mode})")
         seen = []
@@ -146,7 +146,7 @@ def main() -> int:
         elif a.mode in ("http-kill", "sub-kill", "main-kill"):
             server.up = True
         else:
-            server.cont()
+            server.cont()  # http-stop, main-stop, sub-stop
         t1 = time.monotonic()
         back = rig.wait_for(lambda: ": ok" in cam_line(rig), 60, every=1)
         print(f"back ok: {back} after {time.monotonic() - t1:.1f} s | {cam_line(rig)}")

@@ -2,7 +2,7 @@
 the ledger overwritten with garbage, the ledger (state/) deleted, or the destination renamed in
 the config; then the uploader is started again with storage back.
 
-    .venv/bin/python bench/outside/ledger_faults.py --case garbage|deleted|renamed-dest
+    .venv/bin/python bench/outside/ledger_faults.py --case garbage|garbage-fix|deleted|renamed-dest|moved-spool
 
 Checked: every journaled item ends up stored once (or, if it cannot be, `quickcam status` and the log
 say so with the fix), nothing left in the spool without a word.
@@ -52,6 +52,9 @@ def main() -> int:
         print("followed the fix: mv state/ledger.sqlite3 state/ledger.sqlite3.damaged")
     elif a.case == "deleted":
         shutil.rmtree(rig.root / "state")
+    elif a.case == "moved-spool":  # as `quickcam doctor` advises for a small spool disk
+        toml = BASE_TOML.replace("[uploader]", '[uploader]\nspool_dir = "bigdisk/spool"')
+        (rig.root / "quickcam.toml").write_text(toml)
     elif a.case == "renamed-dest":
         toml = BASE_TOML.replace("[storage.local]", '[storage.nas]\nkind = "local"').replace(
             "[uploader]", '[uploader]\ndestinations = ["nas"]')
