@@ -230,6 +230,9 @@ class UploaderLink:
                     # dropped a connection over a reply past MAXMSGSIZE: knock again with a new socket.
                     if self.state.auth_refused:
                         log.info("link: trying the uploader again after it refused this detector's key")
+                    elif not self._reopened and self.state.handshake_failing:  # ZeroMQ may be reconnecting: no drop
+                        log.info("link: the handshake with the uploader still fails; trying with a new socket too "
+                                 "(again, backing off up to %.0f s, until a handshake succeeds)", AUTH_RETRY_MAX_S)
                     elif not self._reopened:
                         log.warning("link: the connection to the uploader dropped and ZeroMQ did not reconnect; "
                                     "trying with a new socket (again, backing off up to %.0f s, until it answers)",

@@ -30,6 +30,7 @@ constexpr double kHelloFirstS = 0.25;
 constexpr int kSilentAfterHeartbeats = 3;
 constexpr double kPausedAfterS = 2.0;  // a loop turn this late (and three heartbeats): this process did not run
 constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
+constexpr double kHandshakeTimedOutAfterS = 5.0;  // a handshake failing later than this timed out (libzmq: 30 s)
 constexpr int64_t kMaxReplyBytes = 1 << 20;
 constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
 constexpr int kStoppingLingerMs = 1000;  // the last status (stopping, protocol 1.1) gets this long to leave
@@ -75,6 +76,7 @@ UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, s
       status_headers_(std::move(cameras), std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)),
       wakeup_(std::make_shared<Wakeup>()) {
     ctx_ = zmq_ctx_new();
+    connected_at_ = monotonic_s();
     if (wakeup_->fd() < 0) throw std::runtime_error("link: cannot make an eventfd to wake the link's loop");
 }
 
@@ -281,6 +283,9 @@ void UploaderLink::loop() {
                 // connection over a reply past MAXMSGSIZE: knock again with a new socket (link.py).
                 if (auth_refused_)
                     log::info("link: trying the uploader again after it refused this detector's key");
+                else if (!reopened_ && handshake_failing_)  // ZeroMQ may be reconnecting (a wrong key): not a drop
+                    log::info("link: the handshake with the uploader still fails; trying with a new socket too "
+                              "(again, backing off up to ", kAuthRetryMaxS, " s, until a handshake succeeds)");
                 else if (!reopened_)
                     log::warning("link: the connection to the uploader dropped and ZeroMQ did not reconnect; trying "
                                  "with a new socket (again, backing off up to ", kAuthRetryMaxS, " s, until it answers)");
@@ -382,8 +387,7 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         }
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
         if (!handshake_failing_) {  // ZeroMQ retries every RECONNECT_IVL: say it once per outage
-            fail("handshake with the uploader failed (is link.curve_server_public_key_file the uploader's "
-                          "key? do both sides use CURVE?)");
+            fail(handshake_failure(monotonic_s() - connected_at_));
             log::error("link: ", last_error_, "; retrying, ", outbox_.depth().first, " item(s) stay in the outbox");
         }
         handshake_failing_ = true;
@@ -395,10 +399,27 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         if (handshake_failing_) log::info("link: handshake with the uploader succeeds again");
         if (auth_refused_) log::info("link: the uploader accepts this detector's key now");
         handshake_failing_ = auth_refused_ = false;
+    } else if (event == ZMQ_EVENT_CONNECTED) {
+        connected_at_ = monotonic_s();
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
         dropped_ = true;
         if (connected_) log::info("link: connection to the uploader dropped; ZeroMQ reconnects");
     }
+}
+
+// Names only what is known (link.py's _handshake_failure): a refused or garbled handshake fails at once (with CURVE,
+// most likely a key mismatch); one that fails only after seconds timed out (libzmq's ZMQ_HANDSHAKE_IVL, 30 s): the
+// uploader accepted the connection but never answered (stopped, frozen or overloaded), whatever the keys.
+std::string UploaderLink::handshake_failure(double after_s) const {
+    if (after_s >= kHandshakeTimedOutAfterS) {
+        double silent_s = last_heard_ > 0 ? monotonic_s() - last_heard_ : after_s;
+        return "no answer from the uploader at " + config_.endpoint + " for " + std::to_string(std::lround(silent_s)) +
+               " s: the connection opens but the uploader does not respond (stopped, frozen or overloaded)";
+    }
+    if (!curve_.secret_key.empty())
+        return "the CURVE handshake with the uploader failed (is link.curve_server_public_key_file the uploader's key? "
+               "does the uploader use CURVE too?)";
+    return "the handshake with the uploader failed (does the uploader use CURVE? this detector does not)";
 }
 
 // A loop turn far later than its longest sleep (a heartbeat): this process was stopped (SIGSTOP) or not run,
