@@ -1,0 +1,152 @@
+"""A stream that opens and then brings no video says why in ``quickcam status``, in both detectors.
+
+HTTP MPEG-TS from a fake camera on 127.0.0.1:
+
+- its video announced but never sent, its audio going on: ``failing``, the fault saying
+  ``opened but gives no frame: no video for 10 s while the stream sends other data (audio?)``.
+  The native detector said only ``it went away soon after it opened`` (the reason was in its
+  log alone); the Python one ``NoVideo: no video …`` (a class name);
+- its video sent for a while, then nothing at all on a connection held open: ``lost`` within
+  the stream timeout, the fault saying ``no video packet for 10 s (the stream stopped, or sends
+  nothing readable)``. The native detector said ``lost: no frame from <URL>`` with no reason;
+- its audio alone, then nothing at all, before the first open was done with: ``failing``, with
+  a reason in words and no password. The Python detector said ``ExitError: [Errno 1414092869]
+  Immediate exit requested: 'http://user:password@…'``, the password in its log and status.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from quickcam.detector.sources import Walk
+from tests.conftest import QUICKCAM
+from tests.fakes.h264 import write_h264
+from tests.fakes.http_camera import Answer, HttpCamera
+from tests.native_build import native_detector
+from tests.pipeline import Pipeline
+from tests.waiting import wait_until
+
+FPS = 10.0
+CHUNK_S = 0.1
+PASSWORD = "hunter2secret"
+OPENED_NO_VIDEO = "opened but gives no frame: no video for 10 s while the stream sends other data (audio?)"
+SILENT = "no video packet for 10 s (the stream stopped, or sends nothing readable)"
+
+
+def _ts(tmp_path: Path, video_s: float, audio_s: float, video_packets: bool = True) -> list[bytes]:
+    """An MPEG-TS (H.264 video of a walk, MP2 audio if ``audio_s``) cut into ``CHUNK_S`` pieces of its own time;
+    ``video_packets=False`` announces the video stream and sends none of it."""
+    clip = write_h264(tmp_path / "walk.mp4", max(video_s, 1.0), FPS, 1.0, walks=(Walk(0.2, 0.8),))
+    buffer = io.BytesIO()
+    with av.open(str(clip)) as source, av.open(buffer, mode="w", format="mpegts",
+                                                    options={"max_interleave_delta": "1"}) as output:
+        video = output.add_stream_from_template(source.streams.video[0])
+        audio = output.add_stream("mp2", rate=16_000, layout="mono") if audio_s else None
+        timed: list[tuple[float, av.Packet]] = []
+        for packet in source.demux(source.streams.video[0]) if video_packets else ():
+            if packet.dts is not None and float(packet.dts * packet.time_base) < video_s:
+                packet.stream = video
+                timed.append((float(packet.dts * packet.time_base), packet))
+        samples = 1152  # an MP2 frame
+        for number in range(round(audio_s * 16_000 / samples)) if audio else ():
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.int16), format="s16", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 16_000, number * samples, Fraction(1, 16_000)
+            timed += [(number * samples / 16_000, packet) for packet in audio.encode(frame)]
+        timed.sort(key=lambda pair: pair[0])
+        pieces, start, cut_s = [], 0, CHUNK_S
+        for at_s, packet in timed:
+            while at_s >= cut_s:
+                pieces.append(buffer.getvalue()[start:])
+                start, cut_s = len(buffer.getvalue()), cut_s + CHUNK_S
+            output.mux(packet)
+    pieces.append(buffer.getvalue()[start:])
+    return pieces
+
+
+def _run(tmp_path: Path, detector: str, pieces: list[bytes], hold: bool) -> tuple[Pipeline, HttpCamera]:
+    camera = HttpCamera(lambda n: Answer(pieces, "video/mp2t", chunk_s=CHUNK_S, hold=hold), path="/cam.ts")
+    url = camera.url.replace("http://", f"http://viewer:{PASSWORD}@")
+    pipe = Pipeline(tmp_path, detector=[str(native_detector())] if detector == "native" else None,
+                    QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url, QUICKCAM_CAMERA__FPS=str(FPS))
+    pipe.start("detector")
+    return pipe, camera
+
+
+def _camera(tmp_path: Path) -> dict:
+    try:
+        return json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+    except (OSError, ValueError, KeyError):  # not written yet
+        return {}
+
+
+def _status(pipe: Pipeline) -> str:
+    return subprocess.run([QUICKCAM, "status"], cwd=pipe.root, env=pipe.env, capture_output=True, text=True,
+                          timeout=30).stdout
+
+
+def _stop(pipe: Pipeline, camera: HttpCamera) -> str:
+    try:
+        pipe.stop("detector", timeout=60)
+    finally:
+        pipe.close()
+        camera.close()
+    return pipe.output("detector")
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_a_stream_whose_video_never_comes_while_its_audio_does_is_failing_with_the_reason(
+        tmp_path: Path, detector: str) -> None:
+    pipe, camera = _run(tmp_path, detector, _ts(tmp_path, 0, 60, video_packets=False), hold=False)
+    try:
+        # its open (FFmpeg's probe waits for the video's parameters: ~8 s), then 10 s of audio alone
+        assert wait_until(lambda: OPENED_NO_VIDEO in _camera(tmp_path).get("fault", ""), 60), (
+            _camera(tmp_path), pipe.output("detector")[-3000:])
+        assert _camera(tmp_path)["state"] == "failing", _camera(tmp_path)
+        status = _status(pipe)
+        assert "camera cam0: FAILING (" in status and OPENED_NO_VIDEO in status, status
+    finally:
+        output = _stop(pipe, camera)
+    assert PASSWORD not in output
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_a_stream_that_goes_silent_on_an_open_connection_is_lost_with_the_reason_within_its_timeout(
+        tmp_path: Path, detector: str) -> None:
+    pipe, camera = _run(tmp_path, detector, _ts(tmp_path, 8, 0), hold=True)
+    try:
+        assert wait_until(lambda: _camera(tmp_path).get("state") == "ok", 60), pipe.output("detector")[-3000:]
+        # 8 s of video, then nothing: 'stalled' while the read waits, 'lost' once it has waited 10 s
+        assert wait_until(lambda: _camera(tmp_path).get("state") == "lost", 8 + 10 + 20), (
+            _camera(tmp_path), pipe.output("detector")[-3000:])
+        fault = _camera(tmp_path)["fault"]
+        assert fault.startswith("lost: ") and SILENT in fault, fault
+        assert PASSWORD not in fault
+    finally:
+        output = _stop(pipe, camera)
+    assert PASSWORD not in output
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_a_stream_that_goes_silent_before_its_first_open_is_done_is_failing_in_words_without_its_password(
+        tmp_path: Path, detector: str) -> None:
+    # audio alone for 12 s, then nothing: the first open (~8 s of probing) and its first reads meet the silence
+    pipe, camera = _run(tmp_path, detector, _ts(tmp_path, 0, 12, video_packets=False), hold=True)
+    try:
+        assert wait_until(lambda: "opened but gives no frame: " in _camera(tmp_path).get("fault", ""), 60), (
+            _camera(tmp_path), pipe.output("detector")[-3000:])
+        camera_status = _camera(tmp_path)
+        assert camera_status["state"] == "failing", camera_status
+        # which of the two a detector meets first depends on when its open's reads began
+        assert SILENT in camera_status["fault"] or "no video for 10 s" in camera_status["fault"], camera_status
+        assert PASSWORD not in json.dumps(camera_status) and PASSWORD not in _status(pipe)
+    finally:
+        output = _stop(pipe, camera)
+    assert PASSWORD not in output, [line for line in output.splitlines() if PASSWORD in line]
