@@ -6,11 +6,14 @@ accepted the connection and never answered) is said as "no answer from the uploa
 key problem. The native detector said every failed handshake was a key problem. And the new socket
 opened while the handshake keeps failing was logged as "the connection dropped and ZeroMQ did not
 reconnect", while ZeroMQ was reconnecting every 100 ms (and failing the handshake again).
+An endpoint where nothing listens makes no handshake at all: it said nothing (NOT CONNECTED, no
+reason); now "no answer from the uploader ... no connection opens" after the same 30 s.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -119,14 +122,16 @@ def test_an_uploader_that_accepts_the_connection_and_never_answers_is_said_as_no
     endpoint = f"tcp://127.0.0.1:{peer.port}"
     try:
         pipe.start("detector", env=_detector_env(keys, "uploader"))
-        # libzmq gives up on the handshake after 30 s (ZMQ_HANDSHAKE_IVL); then a new socket 5 s after a knock
-        assert wait_until(lambda: NEW_SOCKET_WORDS in pipe.output("detector"), 90), pipe.output("detector")[-3000:]
-        error = _link(tmp_path).get("last_error", "")
+        # libzmq gives up on the handshake after 30 s (ZMQ_HANDSHAKE_IVL)
+        assert wait_until(lambda: _link(tmp_path).get("last_error"), 90), pipe.output("detector")[-3000:]
+        error = _link(tmp_path)["last_error"]
         assert error.startswith(f"no answer from the uploader at {endpoint} for "), error
         assert error.endswith(" s: the connection opens but the uploader does not respond (stopped, frozen or "
                               "overloaded)"), error
         status = _status(pipe)
         assert "NOT CONNECTED" in status and f"last error: no answer from the uploader at {endpoint}" in status, status
+        # then a new socket 5 s after the next knock, while ZeroMQ reconnects by itself too
+        assert wait_until(lambda: NEW_SOCKET_WORDS in pipe.output("detector"), 30), pipe.output("detector")[-3000:]
         assert pipe.stop("detector") == 0
     finally:
         pipe.close()
@@ -136,3 +141,35 @@ def test_an_uploader_that_accepts_the_connection_and_never_answers_is_said_as_no
     assert len(errors) == 1 and f"link: no answer from the uploader at {endpoint} for " in errors[0], errors
     assert "key" not in errors[0] and "CURVE" not in errors[0], errors
     assert DROPPED_WORDS not in output, output[-3000:]
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_an_endpoint_where_nothing_listens_is_said_as_no_answer_and_as_past_once_the_uploader_answers(
+        tmp_path: Path, detector: str) -> None:
+    keys = tmp_path / "keys"
+    for name in ("uploader", "garage"):
+        keygen(keys, name)
+    allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
+    port = free_port()  # bound, not listening: every connection refused, no handshake at all
+    endpoint = f"tcp://127.0.0.1:{port}"
+    pipe = _pipeline(tmp_path, detector, port)
+    try:
+        pipe.start("detector", env=_detector_env(keys, "uploader"))
+        # said once no connection has opened for as long as a handshake takes to time out (30 s)
+        assert wait_until(lambda: _link(tmp_path).get("last_error"), 60), pipe.output("detector")[-3000:]
+        error = _link(tmp_path)["last_error"]
+        assert re.fullmatch(rf"no answer from the uploader at {re.escape(endpoint)} for 3\d s: no connection opens "
+                            r"\(is it running, and listening on this endpoint\?\)", error), error
+        status = _status(pipe)
+        assert "NOT CONNECTED" in status and f"last error: {error}" in status, status
+        pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
+                                    "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
+        # the uploader comes: the error is past, shown with when it cleared
+        assert wait_until(lambda: _link(tmp_path).get("connected") and _link(tmp_path).get("error_cleared_at"), 60), (
+            _link(tmp_path), pipe.output("uploader")[-2000:])
+        assert pipe.stop("detector") == 0
+    finally:
+        pipe.close()
+    said = [line for line in pipe.output("detector").splitlines() if "no answer from the uploader" in line]
+    assert len(said) == 1 and "level=warning" in said[0], said  # once an outage
+    assert "key" not in said[0] and "CURVE" not in said[0], said

@@ -31,6 +31,7 @@ constexpr int kSilentAfterHeartbeats = 3;
 constexpr double kPausedAfterS = 2.0;  // a loop turn this late (and three heartbeats): this process did not run
 constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
 constexpr double kHandshakeTimedOutAfterS = 5.0;  // a handshake failing later than this timed out (libzmq: 30 s)
+constexpr double kNoAnswerAfterS = 30.0;  // no connection opening this long is said (link.py's NO_ANSWER_AFTER_S)
 constexpr int64_t kMaxReplyBytes = 1 << 20;
 constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
 constexpr int kStoppingLingerMs = 1000;  // the last status (stopping, protocol 1.1) gets this long to leave
@@ -76,7 +77,7 @@ UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, s
       status_headers_(std::move(cameras), std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)),
       wakeup_(std::make_shared<Wakeup>()) {
     ctx_ = zmq_ctx_new();
-    connected_at_ = monotonic_s();
+    connected_at_ = quiet_since_ = monotonic_s();
     if (wakeup_->fd() < 0) throw std::runtime_error("link: cannot make an eventfd to wake the link's loop");
 }
 
@@ -87,6 +88,7 @@ UploaderLink::~UploaderLink() {
 }
 
 void UploaderLink::start() {
+    quiet_since_ = monotonic_s();
     outbox_.on_new_item([wakeup = wakeup_] { wakeup->wake(); });
     thread_ = std::thread([this] {
         run();
@@ -171,6 +173,7 @@ void UploaderLink::open_socket() {
         zmq_setsockopt(sock_, ZMQ_CURVE_PUBLICKEY, curve_.public_key.c_str(), 40);
         zmq_setsockopt(sock_, ZMQ_CURVE_SECRETKEY, curve_.secret_key.c_str(), 40);
     }
+    connection_open_ = false;
     std::string address = "inproc://quickcam-link-monitor-" + std::to_string(++monitor_serial_);
     zmq_socket_monitor(sock_, address.c_str(),
                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
@@ -401,8 +404,10 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         handshake_failing_ = auth_refused_ = false;
     } else if (event == ZMQ_EVENT_CONNECTED) {
         connected_at_ = monotonic_s();
+        connection_open_ = true;
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
         dropped_ = true;
+        connection_open_ = false;
         if (connected_) log::info("link: connection to the uploader dropped; ZeroMQ reconnects");
     }
 }
@@ -449,6 +454,7 @@ void UploaderLink::heartbeat(double now) {
         hello_every_ = kHelloFirstS;
     }
     if (!connected_) {
+        notice_no_answer(now);
         if (dropped_ && !auth_refused_ && reopen_at_ == 0) {  // a new socket, unless ZeroMQ reconnects first
             reopen_at_ = now + refused_backoff_;
             refused_backoff_ = std::min(refused_backoff_ * 2, kAuthRetryMaxS);
@@ -457,6 +463,18 @@ void UploaderLink::heartbeat(double now) {
         return;
     }
     send(wire::encode({status_header(false), std::nullopt}));
+}
+
+// No connection opens (nothing listening on the endpoint, a firewall that drops it): said once an outage (link.py's
+// _notice_no_answer). Such a link makes no handshake, so nothing else named it: NOT CONNECTED with no reason. Said
+// after as long as a handshake takes to time out, so an uploader restarting is not called absent.
+void UploaderLink::notice_no_answer(double now) {
+    double quiet_s = now - std::max(last_heard_, quiet_since_);
+    if (unanswered_ || connection_open_ || quiet_s < kNoAnswerAfterS || auth_refused_ || handshake_failing_) return;
+    unanswered_ = true;
+    fail("no answer from the uploader at " + config_.endpoint + " for " + std::to_string(std::lround(quiet_s)) +
+         " s: no connection opens (is it running, and listening on this endpoint?)");
+    log::warning("link: ", last_error_, "; ", outbox_.depth().first, " item(s) stay in the outbox");
 }
 
 Value UploaderLink::status_header(bool stopping) {
@@ -630,7 +648,7 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         }
         if (hello_refusing_) log::info("link: the uploader takes this detector's hello now");
         connected_ = true;
-        hello_refusing_ = false;
+        hello_refusing_ = unanswered_ = false;
         credit_messages_ = messages;
         credit_bytes_ = h.at("bytes").i;
         max_payload_ = h.has("max_payload") ? h.at("max_payload").i : 0;
