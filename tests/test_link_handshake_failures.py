@@ -31,6 +31,7 @@ KEY_WORDS = ("the CURVE handshake with the uploader failed (is link.curve_server
              "does the uploader use CURVE too?)")
 NEW_SOCKET_WORDS = "link: the handshake with the uploader still fails; trying with a new socket too"
 DROPPED_WORDS = "ZeroMQ did not reconnect"
+DETECTORS = ("python", "native")
 QUIET = {"QUICKCAM_MOTION__MIN_AREA_FRACTION": "0.95"}  # the demo's walker records nothing: the link is the test
 
 
@@ -84,7 +85,7 @@ def _error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if "level=error" in line and "link:" in line]
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
+@pytest.mark.parametrize("detector", DETECTORS)
 def test_a_wrong_pinned_uploader_key_is_said_as_a_key_problem_and_its_new_socket_not_as_a_drop(
         tmp_path: Path, detector: str) -> None:
     keys = tmp_path / "keys"
@@ -111,65 +112,85 @@ def test_a_wrong_pinned_uploader_key_is_said_as_a_key_problem_and_its_new_socket
     assert DROPPED_WORDS not in output and "no answer" not in output, output[-3000:]
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
+def _both(tmp_path: Path, keys: Path, port: int) -> dict[str, Pipeline]:
+    """Both detectors, each in its own folder, started at once against ``port``: the 30 s waits below overlap."""
+    pipes = {}
+    for detector in DETECTORS:
+        (tmp_path / detector).mkdir()
+        pipes[detector] = _pipeline(tmp_path / detector, detector, port)
+        pipes[detector].start("detector", env=_detector_env(keys, "uploader"))
+    return pipes
+
+
 def test_an_uploader_that_accepts_the_connection_and_never_answers_is_said_as_no_answer_not_a_key_problem(
-        tmp_path: Path, detector: str) -> None:
+        tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     for name in ("uploader", "garage"):
         keygen(keys, name)
     peer = SilentPeer()
-    pipe = _pipeline(tmp_path, detector, peer.port)
     endpoint = f"tcp://127.0.0.1:{peer.port}"
+    pipes = _both(tmp_path, keys, peer.port)
     try:
-        pipe.start("detector", env=_detector_env(keys, "uploader"))
-        # libzmq gives up on the handshake after 30 s (ZMQ_HANDSHAKE_IVL)
-        assert wait_until(lambda: _link(tmp_path).get("last_error"), 90), pipe.output("detector")[-3000:]
-        error = _link(tmp_path)["last_error"]
-        assert error.startswith(f"no answer from the uploader at {endpoint} for "), error
-        assert error.endswith(" s: the connection opens but the uploader does not respond (stopped, frozen or "
-                              "overloaded)"), error
-        status = _status(pipe)
-        assert "NOT CONNECTED" in status and f"last error: no answer from the uploader at {endpoint}" in status, status
-        # then a new socket 5 s after the next knock, while ZeroMQ reconnects by itself too
-        assert wait_until(lambda: NEW_SOCKET_WORDS in pipe.output("detector"), 30), pipe.output("detector")[-3000:]
-        assert pipe.stop("detector") == 0
+        for detector, pipe in pipes.items():
+            # libzmq gives up on the handshake after 30 s (ZMQ_HANDSHAKE_IVL)
+            assert wait_until(lambda p=pipe: _link(p.root).get("last_error"), 90), (
+                detector, pipe.output("detector")[-3000:])
+            error = _link(pipe.root)["last_error"]
+            assert error.startswith(f"no answer from the uploader at {endpoint} for "), (detector, error)
+            assert error.endswith(" s: the connection opens but the uploader does not respond (stopped, frozen or "
+                                  "overloaded)"), (detector, error)
+            status = _status(pipe)
+            assert "NOT CONNECTED" in status and f"last error: no answer from the uploader at {endpoint}" in status, (
+                detector, status)
+        for detector, pipe in pipes.items():
+            # then a new socket 5 s after the next knock, while ZeroMQ reconnects by itself too
+            assert wait_until(lambda p=pipe: NEW_SOCKET_WORDS in p.output("detector"), 30), (
+                detector, pipe.output("detector")[-3000:])
+            assert pipe.stop("detector") == 0, detector
     finally:
-        pipe.close()
+        for pipe in pipes.values():
+            pipe.close()
         peer.close()
-    output = pipe.output("detector")
-    errors = _error_lines(output)
-    assert len(errors) == 1 and f"link: no answer from the uploader at {endpoint} for " in errors[0], errors
-    assert "key" not in errors[0] and "CURVE" not in errors[0], errors
-    assert DROPPED_WORDS not in output, output[-3000:]
+    for detector, pipe in pipes.items():
+        output = pipe.output("detector")
+        errors = _error_lines(output)
+        assert len(errors) == 1 and f"link: no answer from the uploader at {endpoint} for " in errors[0], (
+            detector, errors)
+        assert "key" not in errors[0] and "CURVE" not in errors[0], (detector, errors)
+        assert DROPPED_WORDS not in output, (detector, output[-3000:])
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
 def test_an_endpoint_where_nothing_listens_is_said_as_no_answer_and_as_past_once_the_uploader_answers(
-        tmp_path: Path, detector: str) -> None:
+        tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     for name in ("uploader", "garage"):
         keygen(keys, name)
     allowed = allow(tmp_path / "allowed", {"garage": ["cam0"]}, keys)
     port = free_port()  # bound, not listening: every connection refused, no handshake at all
     endpoint = f"tcp://127.0.0.1:{port}"
-    pipe = _pipeline(tmp_path, detector, port)
+    pipes = _both(tmp_path, keys, port)
     try:
-        pipe.start("detector", env=_detector_env(keys, "uploader"))
-        # said once no connection has opened for as long as a handshake takes to time out (30 s)
-        assert wait_until(lambda: _link(tmp_path).get("last_error"), 60), pipe.output("detector")[-3000:]
-        error = _link(tmp_path)["last_error"]
-        assert re.fullmatch(rf"no answer from the uploader at {re.escape(endpoint)} for 3\d s: no connection opens "
-                            r"\(is it running, and listening on this endpoint\?\)", error), error
-        status = _status(pipe)
-        assert "NOT CONNECTED" in status and f"last error: {error}" in status, status
-        pipe.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
-                                    "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
-        # the uploader comes: the error is past, shown with when it cleared
-        assert wait_until(lambda: _link(tmp_path).get("connected") and _link(tmp_path).get("error_cleared_at"), 60), (
-            _link(tmp_path), pipe.output("uploader")[-2000:])
-        assert pipe.stop("detector") == 0
+        for detector, pipe in pipes.items():
+            # said once no connection has opened for as long as a handshake takes to time out (30 s)
+            assert wait_until(lambda p=pipe: _link(p.root).get("last_error"), 60), (
+                detector, pipe.output("detector")[-3000:])
+            error = _link(pipe.root)["last_error"]
+            assert re.fullmatch(rf"no answer from the uploader at {re.escape(endpoint)} for 3\d s: no connection "
+                                r"opens \(is it running, and listening on this endpoint\?\)", error), (detector, error)
+            status = _status(pipe)
+            assert "NOT CONNECTED" in status and f"last error: {error}" in status, (detector, status)
+        uploader = pipes["python"]
+        uploader.start("uploader", env={"QUICKCAM_LINK__CURVE_SECRET_KEY_FILE": str(keys / "uploader.key_secret"),
+                                        "QUICKCAM_LINK__CURVE_ALLOW_DIR": str(allowed)})
+        for detector, pipe in pipes.items():
+            # the uploader comes: the error is past, shown with when it cleared
+            assert wait_until(lambda p=pipe: _link(p.root).get("connected") and _link(p.root).get("error_cleared_at"),
+                              60), (detector, _link(pipe.root), uploader.output("uploader")[-2000:])
+            assert pipe.stop("detector") == 0, detector
     finally:
-        pipe.close()
-    said = [line for line in pipe.output("detector").splitlines() if "no answer from the uploader" in line]
-    assert len(said) == 1 and "level=warning" in said[0], said  # once an outage
-    assert "key" not in said[0] and "CURVE" not in said[0], said
+        for pipe in pipes.values():
+            pipe.close()
+    for detector, pipe in pipes.items():
+        said = [line for line in pipe.output("detector").splitlines() if "no answer from the uploader" in line]
+        assert len(said) == 1 and "level=warning" in said[0], (detector, said)  # once an outage
+        assert "key" not in said[0] and "CURVE" not in said[0], (detector, said)

@@ -19,12 +19,13 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 
 from quickcam.detector.sources import Walk
 from tests.conftest import QUICKCAM
@@ -71,82 +72,95 @@ def _ts(tmp_path: Path, video_s: float, audio_s: float, video_packets: bool = Tr
     return pieces
 
 
-def _run(tmp_path: Path, detector: str, pieces: list[bytes], hold: bool) -> tuple[Pipeline, HttpCamera]:
-    camera = HttpCamera(lambda n: Answer(pieces, "video/mp2t", chunk_s=CHUNK_S, hold=hold), path="/cam.ts")
-    url = camera.url.replace("http://", f"http://viewer:{PASSWORD}@")
-    pipe = Pipeline(tmp_path, detector=[str(native_detector())] if detector == "native" else None,
-                    QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url, QUICKCAM_CAMERA__FPS=str(FPS))
-    pipe.start("detector")
-    return pipe, camera
+class Run:
+    """One detector on its own fake camera, in its own folder."""
+
+    def __init__(self, root: Path, detector: str, pieces: list[bytes], hold: bool) -> None:
+        root.mkdir()
+        self.detector, self.root = detector, root
+        self.camera = HttpCamera(lambda n: Answer(pieces, "video/mp2t", chunk_s=CHUNK_S, hold=hold), path="/cam.ts")
+        url = self.camera.url.replace("http://", f"http://viewer:{PASSWORD}@")
+        self.pipe = Pipeline(root, detector=[str(native_detector())] if detector == "native" else None,
+                             QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url,
+                             QUICKCAM_CAMERA__FPS=str(FPS))
+        self.pipe.start("detector")
+
+    def camera_status(self) -> dict:
+        try:
+            return json.loads((self.root / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
+        except (OSError, ValueError, KeyError):  # not written yet
+            return {}
+
+    def fault(self) -> str:
+        return self.camera_status().get("fault", "")
+
+    def status(self) -> str:
+        return subprocess.run([QUICKCAM, "status"], cwd=self.root, env=self.pipe.env, capture_output=True,
+                              text=True, timeout=30).stdout
+
+    def output(self) -> str:
+        return self.pipe.output("detector")
+
+    def close(self) -> None:
+        try:
+            if self.pipe.procs["detector"].poll() is None:
+                self.pipe.stop("detector", timeout=60)
+        finally:
+            self.pipe.close()
+            self.camera.close()
 
 
-def _camera(tmp_path: Path) -> dict:
+@contextmanager
+def both(tmp_path: Path, pieces: list[bytes], hold: bool) -> Iterator[list[Run]]:
+    """Both detectors at once, each on its own camera sending ``pieces``: the waits for their 10 s overlap."""
+    runs: list[Run] = []
     try:
-        return json.loads((tmp_path / "outbox" / "detector-status.json").read_text())["cameras"]["cam0"]
-    except (OSError, ValueError, KeyError):  # not written yet
-        return {}
-
-
-def _status(pipe: Pipeline) -> str:
-    return subprocess.run([QUICKCAM, "status"], cwd=pipe.root, env=pipe.env, capture_output=True, text=True,
-                          timeout=30).stdout
-
-
-def _stop(pipe: Pipeline, camera: HttpCamera) -> str:
-    try:
-        pipe.stop("detector", timeout=60)
+        for detector in ("python", "native"):
+            runs.append(Run(tmp_path / detector, detector, pieces, hold))
+        yield runs
     finally:
-        pipe.close()
-        camera.close()
-    return pipe.output("detector")
+        for run in runs:
+            run.close()
+    for run in runs:
+        assert PASSWORD not in run.output(), (run.detector, [line for line in run.output().splitlines()
+                                                             if PASSWORD in line])
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
-def test_a_stream_whose_video_never_comes_while_its_audio_does_is_failing_with_the_reason(
-        tmp_path: Path, detector: str) -> None:
-    pipe, camera = _run(tmp_path, detector, _ts(tmp_path, 0, 60, video_packets=False), hold=False)
-    try:
-        # its open (FFmpeg's probe waits for the video's parameters: ~8 s), then 10 s of audio alone
-        assert wait_until(lambda: OPENED_NO_VIDEO in _camera(tmp_path).get("fault", ""), 60), (
-            _camera(tmp_path), pipe.output("detector")[-3000:])
-        assert _camera(tmp_path)["state"] == "failing", _camera(tmp_path)
-        status = _status(pipe)
-        assert "camera cam0: FAILING (" in status and OPENED_NO_VIDEO in status, status
-    finally:
-        output = _stop(pipe, camera)
-    assert PASSWORD not in output
+def test_a_stream_whose_video_never_comes_while_its_audio_does_is_failing_with_the_reason(tmp_path: Path) -> None:
+    with both(tmp_path, _ts(tmp_path, 0, 60, video_packets=False), hold=False) as runs:
+        for run in runs:
+            # its open (FFmpeg's probe waits for the video's parameters: ~8 s), then 10 s of audio alone
+            assert wait_until(lambda r=run: OPENED_NO_VIDEO in r.fault(), 60), (
+                run.detector, run.camera_status(), run.output()[-3000:])
+            assert run.camera_status()["state"] == "failing", (run.detector, run.camera_status())
+            status = run.status()
+            assert "camera cam0: FAILING (" in status and OPENED_NO_VIDEO in status, (run.detector, status)
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
 def test_a_stream_that_goes_silent_on_an_open_connection_is_lost_with_the_reason_within_its_timeout(
-        tmp_path: Path, detector: str) -> None:
-    pipe, camera = _run(tmp_path, detector, _ts(tmp_path, 8, 0), hold=True)
-    try:
-        assert wait_until(lambda: _camera(tmp_path).get("state") == "ok", 60), pipe.output("detector")[-3000:]
-        # 8 s of video, then nothing: 'stalled' while the read waits, 'lost' once it has waited 10 s
-        assert wait_until(lambda: _camera(tmp_path).get("state") == "lost", 8 + 10 + 20), (
-            _camera(tmp_path), pipe.output("detector")[-3000:])
-        fault = _camera(tmp_path)["fault"]
-        assert fault.startswith("lost: ") and SILENT in fault, fault
-        assert PASSWORD not in fault
-    finally:
-        output = _stop(pipe, camera)
-    assert PASSWORD not in output
+        tmp_path: Path) -> None:
+    with both(tmp_path, _ts(tmp_path, 8, 0), hold=True) as runs:
+        for run in runs:
+            assert wait_until(lambda r=run: r.camera_status().get("state") == "ok", 60), (
+                run.detector, run.output()[-3000:])
+        for run in runs:
+            # 8 s of video, then nothing: 'stalled' while the read waits, 'lost' once it has waited 10 s
+            assert wait_until(lambda r=run: r.camera_status().get("state") == "lost", 8 + 10 + 20), (
+                run.detector, run.camera_status(), run.output()[-3000:])
+            fault = run.fault()
+            assert fault.startswith("lost: ") and SILENT in fault, (run.detector, fault)
 
 
-@pytest.mark.parametrize("detector", ["python", "native"])
 def test_a_stream_that_goes_silent_before_its_first_open_is_done_is_failing_in_words_without_its_password(
-        tmp_path: Path, detector: str) -> None:
+        tmp_path: Path) -> None:
     # audio alone for 12 s, then nothing: the first open (~8 s of probing) and its first reads meet the silence
-    pipe, camera = _run(tmp_path, detector, _ts(tmp_path, 0, 12, video_packets=False), hold=True)
-    try:
-        assert wait_until(lambda: "opened but gives no frame: " in _camera(tmp_path).get("fault", ""), 60), (
-            _camera(tmp_path), pipe.output("detector")[-3000:])
-        camera_status = _camera(tmp_path)
-        assert camera_status["state"] == "failing", camera_status
-        # which of the two a detector meets first depends on when its open's reads began
-        assert SILENT in camera_status["fault"] or "no video for 10 s" in camera_status["fault"], camera_status
-        assert PASSWORD not in json.dumps(camera_status) and PASSWORD not in _status(pipe)
-    finally:
-        output = _stop(pipe, camera)
-    assert PASSWORD not in output, [line for line in output.splitlines() if PASSWORD in line]
+    with both(tmp_path, _ts(tmp_path, 0, 12, video_packets=False), hold=True) as runs:
+        for run in runs:
+            assert wait_until(lambda r=run: "opened but gives no frame: " in r.fault(), 60), (
+                run.detector, run.camera_status(), run.output()[-3000:])
+            camera_status = run.camera_status()
+            assert camera_status["state"] == "failing", (run.detector, camera_status)
+            # which of the two a detector meets first depends on when its open's reads began
+            assert SILENT in camera_status["fault"] or "no video for 10 s" in camera_status["fault"], (
+                run.detector, camera_status)
+            assert PASSWORD not in json.dumps(camera_status) and PASSWORD not in run.status(), run.detector
