@@ -133,7 +133,9 @@ class AvSource:
         try:
             self.container = self._open_container()
         except (av.FFmpegError, OSError) as exc:
-            log.debug("camera %s: PyAV cannot open the source: %s", self.config.id, exc)
+            # its words without the URL PyAV puts in them (a password: tests/test_stream_no_video.py)
+            log.debug("camera %s: PyAV cannot open the source: %s", self.config.id,
+                      getattr(exc, "strerror", None) or type(exc).__name__)
             return False
         if not self.container.streams.video:
             self.close()

@@ -11,7 +11,8 @@ HTTP MPEG-TS from a fake camera on 127.0.0.1:
   nothing readable)``. The native detector said ``lost: no frame from <URL>`` with no reason;
 - its audio alone, then nothing at all, before the first open was done with: ``failing``, with
   a reason in words and no password. The Python detector said ``ExitError: [Errno 1414092869]
-  Immediate exit requested: 'http://user:password@…'``, the password in its log and status.
+  Immediate exit requested: 'http://user:password@…'``, the password in its log and status;
+- a stream that does not open: the Python detector's debug line quoted PyAV's error, URL and password.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import av
 import numpy as np
 
 from quickcam.detector.sources import Walk
-from tests.conftest import QUICKCAM
+from tests.conftest import QUICKCAM, free_port
 from tests.fakes.h264 import write_h264
 from tests.fakes.http_camera import Answer, HttpCamera
 from tests.native_build import native_detector
@@ -164,3 +165,20 @@ def test_a_stream_that_goes_silent_before_its_first_open_is_done_is_failing_in_w
             assert SILENT in camera_status["fault"] or "no video for 10 s" in camera_status["fault"], (
                 run.detector, camera_status)
             assert PASSWORD not in json.dumps(camera_status) and PASSWORD not in run.status(), run.detector
+
+
+def test_a_stream_that_does_not_open_leaves_no_password_in_the_debug_log(tmp_path: Path) -> None:
+    """PyAV's error names the URL it could not open: the Python detector's debug line quoted it, password and all."""
+    url = f"http://viewer:{PASSWORD}@127.0.0.1:{free_port()}/cam.ts"  # nothing listening: refused
+    pipe = Pipeline(tmp_path, QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url,
+                    QUICKCAM_LOGGING__LEVEL="DEBUG")
+    try:
+        pipe.start("detector")
+        assert wait_until(lambda: pipe.output("detector").count("PyAV cannot open the source: ") >= 2, 30), (
+            pipe.output("detector")[-3000:])
+    finally:
+        pipe.stop("detector", timeout=60)
+        pipe.close()
+    output = pipe.output("detector")
+    assert "PyAV cannot open the source: Connection refused" in output, output[-3000:]
+    assert PASSWORD not in output, [line for line in output.splitlines() if PASSWORD in line]
