@@ -111,6 +111,7 @@ class AvSource:
         self.skip_dts: int | None = None  # after a reopen: packets up to here were kept already
         self.skip_pts: int | None = None  # ... and frames up to here decoded already
         self.lost_why = ""  # why the last read gave None (a stream lost), for the camera's fault
+        self.open_error = ""  # why the last open failed, when the source knows (capture.py shows it, else a guess)
         self.picture_at, self.pictures = 0.0, 0  # when the last picture was decoded (monotonic), how many since open
         self.recent: RecentPackets | None = None  # fast_decode: the packets a snapshot is decoded from again
         self.idle_keys: IdleKeyframes | None = None  # idle_keyframes_only: keyframes only while detection is idle
@@ -124,7 +125,7 @@ class AvSource:
         import av
 
         self.close()
-        self.opened_ns = footage_ns()
+        self.opened_ns, self.open_error = footage_ns(), ""
         # A named pipe, a device or a folder at a file source's path: FFmpeg's open of a pipe with no writer never
         # returned, and the camera stayed `starting` with no fault (open_failure says "not a file", as cv_source)
         if self.config.source == "file" and not os.path.isfile(self.config.path):
@@ -132,7 +133,9 @@ class AvSource:
         try:
             self.container = self._open_container()
         except (av.FFmpegError, OSError) as exc:
-            log.debug("camera %s: PyAV cannot open the source: %s", self.config.id, exc)
+            # its words without the URL PyAV puts in them (a password: tests/test_stream_no_video.py)
+            log.debug("camera %s: PyAV cannot open the source: %s", self.config.id,
+                      getattr(exc, "strerror", None) or type(exc).__name__)
             return False
         if not self.container.streams.video:
             self.close()
@@ -175,7 +178,12 @@ class AvSource:
         self.demuxer = _video_packets(self.container, self.stream, self.config.source == "stream")
         if self.config.source == "stream":
             self._read_burst()
-        self._decide_mode()
+        try:
+            self._decide_mode()
+        except (av.FFmpegError, OSError) as exc:  # the first open's probe read what the burst met: no video came
+            self.close()
+            self.open_error = f"opened but gives no frame: {_read_failure(exc)}"  # the URL not said: passwords
+            return False
         if self.config.source == "stream":
             handed = [(self._ns(p.dts if p.dts is not None else p.pts), at) for p, at in self.pending
                       if p.dts is not None or p.pts is not None]
@@ -360,10 +368,7 @@ class AvSource:
             try:
                 packet = next(self.demuxer, None)
             except (av.FFmpegError, OSError) as exc:
-                self.lost_why = (f"no video packet for {STREAM_TIMEOUT_S:.0f} s (the stream stopped, or sends "
-                                 "nothing readable)" if isinstance(exc, av.ExitError)
-                                 else str(exc) if isinstance(exc, NoVideo)
-                                 else f"reading it failed ({exc.strerror or type(exc).__name__})")  # no URL: passwords
+                self.lost_why = _read_failure(exc)
                 log.warning("camera %s: %s", self.config.id, self.lost_why)
                 return None
             if packet is None or (packet.size == 0 and packet.dts is None):
@@ -622,6 +627,17 @@ def _video_packets(container: Any, video: Any, live: bool) -> Iterator[Any]:
             asked = time.monotonic()
         elif live and time.monotonic() - asked > STREAM_TIMEOUT_S:
             raise NoVideo(f"no video for {STREAM_TIMEOUT_S:.0f} s while the stream sends other data (audio?)")
+
+
+def _read_failure(exc: Exception) -> str:
+    """Why a stream's read failed, in words (never its URL, which may hold a password)."""
+    import av
+
+    if isinstance(exc, av.ExitError):
+        return f"no video packet for {STREAM_TIMEOUT_S:.0f} s (the stream stopped, or sends nothing readable)"
+    if isinstance(exc, NoVideo):
+        return str(exc)
+    return f"reading it failed ({getattr(exc, 'strerror', None) or type(exc).__name__})"
 
 
 def _raising(exc: BaseException) -> Iterator[Any]:

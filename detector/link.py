@@ -57,6 +57,7 @@ PAUSED_AFTER_S = 2.0  # a loop turn this late (and three heartbeats) means this 
 STOPPING_LINGER_MS = 1000  # the last status (stopping) gets this long to leave at a clean stop
 AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
 HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out (libzmq: 30 s)
+NO_ANSWER_AFTER_S = 30.0  # no connection opening this long is said, as a handshake that timed out (libzmq: 30 s)
 IDLE_MAX_MS = 1000  # the loop looks at the clock at least this often
 BLOCKED_RETRY_MS = 50  # ZeroMQ would not take a message: tried again this soon
 MAX_REPLY_BYTES = 1 << 20  # uploader messages are headers only (< 64 KiB); refuse monsters
@@ -102,11 +103,15 @@ class UploaderLink:
         # hello before can come after the next one was sent (hellos are sent again while refused).
         self._hello_ids: deque[str] = deque(maxlen=HELLO_IDS_KEPT)
         self._connected_at = time.monotonic()  # when ZeroMQ last opened a connection
+        self._connection_open = False  # ZeroMQ has a connection open (it may not have shaken hands on it yet)
+        self._quiet_since = time.monotonic()  # the link's start: no answer since then, before the first one
+        self._unanswered = False  # "no answer ... no connection opens" said for this outage
         self._wakeup = WakePipe.closed()  # the loop sleeps in its poll until this, a message or a due time
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
         self._wakeup = WakePipe()  # closed when the loop ends
+        self._quiet_since = time.monotonic()
         self.thread.start()
 
     def stop(self, drain_s: float = 0.0, join_s: float = 5.0) -> None:
@@ -230,6 +235,9 @@ class UploaderLink:
                     # dropped a connection over a reply past MAXMSGSIZE: knock again with a new socket.
                     if self.state.auth_refused:
                         log.info("link: trying the uploader again after it refused this detector's key")
+                    elif not self._reopened and self.state.handshake_failing:  # ZeroMQ may be reconnecting: no drop
+                        log.info("link: the handshake with the uploader still fails; trying with a new socket too "
+                                 "(again, backing off up to %.0f s, until a handshake succeeds)", AUTH_RETRY_MAX_S)
                     elif not self._reopened:
                         log.warning("link: the connection to the uploader dropped and ZeroMQ did not reconnect; "
                                     "trying with a new socket (again, backing off up to %.0f s, until it answers)",
@@ -289,6 +297,7 @@ class UploaderLink:
         # waiting for ever, unaware (and never knocking again once the key was allowed).
         monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
         self._handshakes = 0  # this socket's: the first is introduced by the knocks' hellos
+        self._connection_open = False
         sock.connect(self.config.endpoint)
         return sock, monitor
 
@@ -339,6 +348,7 @@ class UploaderLink:
             state.handshake_failing = True
         elif kind == zmq.EVENT_CONNECTED:
             self._connected_at = time.monotonic()
+            self._connection_open = True
         elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             # A connection ZeroMQ made again by itself (an uploader restarted, say) gets a hello at once. Not the
             # socket's first: the knocks' hellos introduce it, and the event may be read after one of them went
@@ -357,7 +367,7 @@ class UploaderLink:
                 log.info("link: the uploader accepts this detector's key now")
             state.auth_refused = False
         elif kind == zmq.EVENT_DISCONNECTED:
-            state.connection_dropped = True
+            state.connection_dropped, self._connection_open = True, False
             if state.connected:
                 log.info("link: connection to the uploader dropped; ZeroMQ reconnects")
 
@@ -430,12 +440,30 @@ class UploaderLink:
             state.lost()
             self._hello_every = HELLO_FIRST_S
         if not state.connected:
+            self._notice_no_answer(now)
             if state.connection_dropped and not state.auth_refused and not self._reopen_at:
                 self._reopen_at = now + self._refused_backoff  # a new socket, unless ZeroMQ reconnects first
                 self._refused_backoff = min(self._refused_backoff * 2, AUTH_RETRY_MAX_S)
             self._send_hello(sock)
             return
         self._send(sock, self._status_header())
+
+    def _notice_no_answer(self, now: float) -> None:
+        """No connection opens (nothing listening on the endpoint, a firewall that drops it): said once an outage.
+
+        Such a link makes no handshake, so nothing else named it: ``quickcam status`` showed it
+        NOT CONNECTED with no reason while footage waited in the outbox. Said after as long as a
+        handshake takes to time out, so an uploader restarting is not called absent.
+        """
+        state = self.state
+        quiet_s = now - max(state.last_heard, self._quiet_since)
+        if (self._unanswered or self._connection_open or quiet_s < NO_ANSWER_AFTER_S
+                or state.auth_refused or state.handshake_failing):
+            return
+        self._unanswered = True
+        state.fail(f"no answer from the uploader at {self.config.endpoint} for {quiet_s:.0f} s: no connection "
+                   "opens (is it running, and listening on this endpoint?)")
+        log.warning("link: %s; %d item(s) stay in the outbox", state.last_error, self.outbox.depth()[0])
 
     def _status_header(self, stopping: bool = False) -> dict[str, Any]:
         """Always one the protocol accepts: a bad camera figure must not stop footage (status_header.py)."""
@@ -469,7 +497,7 @@ class UploaderLink:
                 log.info("link: uploader accepts footage again")
             if state.hello_refusing:
                 log.info("link: the uploader takes this detector's hello now")
-            state.connected, state.hello_refusing = True, False
+            state.connected, state.hello_refusing, self._unanswered = True, False, False
             state.credit_messages, state.credit_bytes = header["messages"], header["bytes"]
             state.max_payload = header.get("max_payload", 0)
             if state.credit_messages:

@@ -113,7 +113,16 @@ std::string AvSource::name() const { return redacted(path_); }
 
 int AvSource::interrupt(void* opaque) {
     auto* self = static_cast<AvSource*>(opaque);
-    return self->stopping() || (self->deadline_ns_ > 0 && steady_ns() > self->deadline_ns_) ? 1 : 0;
+    if (self->stopping()) return 1;
+    if (self->deadline_ns_ <= 0 || steady_ns() <= self->deadline_ns_) return 0;
+    // Why, said when the read fails (read_frame): it may first give the packet its parser held (the stream's last)
+    if (self->timed_out_why_.empty())
+        self->timed_out_why_ = self->other_only_
+            ? "no video for " + std::to_string(kStreamTimeoutNs / 1'000'000'000) +
+                  " s while the stream sends other data (audio?)"
+            : "no video packet for " + std::to_string(kStreamTimeoutNs / 1'000'000'000) +
+                  " s (the stream stopped, or sends nothing readable)";
+    return 1;
 }
 
 // av_read_frame, waiting out a device opened non-blocking (v4l2: its driver's wait for a frame never asks the
@@ -124,10 +133,9 @@ int AvSource::read_frame(AVPacket* packet) {
         if (interrupt(this)) return AVERROR_EXIT;
         std::this_thread::sleep_for(std::chrono::milliseconds(kNoFrameYetMs));
     }
-    // Past the deadline after only other packets: the read fails, maybe after the demuxer's last held video packet
-    if (other_only_ && deadline_ns_ > 0 && steady_ns() > deadline_ns_ && !stopping())
-        lost_why = "no video for " + std::to_string(kStreamTimeoutNs / 1'000'000'000) +
-                   " s while the stream sends other data (audio?)";
+    // A read past the deadline (only other packets since the last video one, or nothing at all) fails, maybe after
+    // the demuxer's last held video packet, and the reads after it at once: av_source.py's words for why
+    if (code < 0 && !timed_out_why_.empty() && !stopping()) lost_why = timed_out_why_;
     if (code >= 0) other_only_ = packet->stream_index != stream_;
     return code;
 }
@@ -138,7 +146,7 @@ void AvSource::arm() {
 
 bool AvSource::open() {
     close();
-    lost_why.clear();
+    lost_why.clear(), timed_out_why_.clear();
     const auto& c = config_;
     // The error_code overload: the throwing one threw a path too long for the kernel (ENAMETOOLONG) as
     // filesystem_error, said as its words instead of the cannot-open text with the fix (camera.cpp open_failure).
@@ -235,6 +243,7 @@ bool AvSource::open() {
     if (mode_.empty()) decide_mode();
     gate_decoding();
     decode_fast();
+    timed_out_why_.clear();  // a timeout while it opened is its lost_why already (read_burst): not a later read's
     return true;
 }
 

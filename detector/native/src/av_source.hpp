@@ -108,6 +108,7 @@ private:
     // A stream's reads since its last video packet met only others (audio): the deadline is not renewed for them,
     // so a video that stops while the rest goes on is lost as a silent stream is (av_source.py's _video_packets)
     bool other_only_ = false;
+    std::string timed_out_why_;  // the interrupt ended a read at the deadline: why (given when the read fails)
     // A stream: the packets read ahead at its open, each with when it was handed over (footage ns), and the
     // read's code that ended the reading ahead (given when they have been taken); its clock.
     std::deque<std::pair<AVPacket*, int64_t>> ahead_;

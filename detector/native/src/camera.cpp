@@ -686,11 +686,13 @@ void CameraPipeline::capture_loop() {
                              source_->lost_why.empty() ? "" : ": " + source_->lost_why, "); reopening with backoff up to ",
                              config_.reopen_max_s, " s");
                 stats_.state = stats_.opened ? "lost" : "failing";
-                // the fault's first words until a picture comes (a reopen that takes a stream's timeout is not "")
+                // the fault's first words until a picture comes (a reopen that takes a stream's timeout is not ""),
+                // with the source's reason whether or not a frame ever came (capture.py's "opened but gives no frame")
                 stats_.lost_why = stats_.opened ? std::string("lost: no frame from ") + (recorded_ ? "the detection stream " : "") +
                                                       middle_cut(source_->name(), kPathShownMax) +
-                                                      (source_->lost_why.empty() ? "" : ": " + source_->lost_why) : "";
-                if (!stats_.opened) stats_.open_error = "opened, but no frame came";
+                                                      (source_->lost_why.empty() ? "" : ": " + source_->lost_why)
+                                                : "opened but gives no frame: " +
+                                                      (source_->lost_why.empty() ? std::string("no frame") : source_->lost_why);
             }
             end_after_tail(nullptr);
             source_->close();

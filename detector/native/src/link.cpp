@@ -30,6 +30,8 @@ constexpr double kHelloFirstS = 0.25;
 constexpr int kSilentAfterHeartbeats = 3;
 constexpr double kPausedAfterS = 2.0;  // a loop turn this late (and three heartbeats): this process did not run
 constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
+constexpr double kHandshakeTimedOutAfterS = 5.0;  // a handshake failing later than this timed out (libzmq: 30 s)
+constexpr double kNoAnswerAfterS = 30.0;  // no connection opening this long is said (link.py's NO_ANSWER_AFTER_S)
 constexpr int64_t kMaxReplyBytes = 1 << 20;
 constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
 constexpr int kStoppingLingerMs = 1000;  // the last status (stopping, protocol 1.1) gets this long to leave
@@ -75,6 +77,7 @@ UploaderLink::UploaderLink(LinkConfig config, CurveKeys curve, Outbox& outbox, s
       status_headers_(std::move(cameras), std::move(camera_status)), keep_copy_in_(std::move(keep_copy_in)),
       wakeup_(std::make_shared<Wakeup>()) {
     ctx_ = zmq_ctx_new();
+    connected_at_ = quiet_since_ = monotonic_s();
     if (wakeup_->fd() < 0) throw std::runtime_error("link: cannot make an eventfd to wake the link's loop");
 }
 
@@ -85,6 +88,7 @@ UploaderLink::~UploaderLink() {
 }
 
 void UploaderLink::start() {
+    quiet_since_ = monotonic_s();
     outbox_.on_new_item([wakeup = wakeup_] { wakeup->wake(); });
     thread_ = std::thread([this] {
         run();
@@ -169,6 +173,7 @@ void UploaderLink::open_socket() {
         zmq_setsockopt(sock_, ZMQ_CURVE_PUBLICKEY, curve_.public_key.c_str(), 40);
         zmq_setsockopt(sock_, ZMQ_CURVE_SECRETKEY, curve_.secret_key.c_str(), 40);
     }
+    connection_open_ = false;
     std::string address = "inproc://quickcam-link-monitor-" + std::to_string(++monitor_serial_);
     zmq_socket_monitor(sock_, address.c_str(),
                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
@@ -281,6 +286,9 @@ void UploaderLink::loop() {
                 // connection over a reply past MAXMSGSIZE: knock again with a new socket (link.py).
                 if (auth_refused_)
                     log::info("link: trying the uploader again after it refused this detector's key");
+                else if (!reopened_ && handshake_failing_)  // ZeroMQ may be reconnecting (a wrong key): not a drop
+                    log::info("link: the handshake with the uploader still fails; trying with a new socket too "
+                              "(again, backing off up to ", kAuthRetryMaxS, " s, until a handshake succeeds)");
                 else if (!reopened_)
                     log::warning("link: the connection to the uploader dropped and ZeroMQ did not reconnect; trying "
                                  "with a new socket (again, backing off up to ", kAuthRetryMaxS, " s, until it answers)");
@@ -382,8 +390,7 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         }
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
         if (!handshake_failing_) {  // ZeroMQ retries every RECONNECT_IVL: say it once per outage
-            fail("handshake with the uploader failed (is link.curve_server_public_key_file the uploader's "
-                          "key? do both sides use CURVE?)");
+            fail(handshake_failure(monotonic_s() - connected_at_));
             log::error("link: ", last_error_, "; retrying, ", outbox_.depth().first, " item(s) stay in the outbox");
         }
         handshake_failing_ = true;
@@ -395,10 +402,29 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
         if (handshake_failing_) log::info("link: handshake with the uploader succeeds again");
         if (auth_refused_) log::info("link: the uploader accepts this detector's key now");
         handshake_failing_ = auth_refused_ = false;
+    } else if (event == ZMQ_EVENT_CONNECTED) {
+        connected_at_ = monotonic_s();
+        connection_open_ = true;
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
         dropped_ = true;
+        connection_open_ = false;
         if (connected_) log::info("link: connection to the uploader dropped; ZeroMQ reconnects");
     }
+}
+
+// Names only what is known (link.py's _handshake_failure): a refused or garbled handshake fails at once (with CURVE,
+// most likely a key mismatch); one that fails only after seconds timed out (libzmq's ZMQ_HANDSHAKE_IVL, 30 s): the
+// uploader accepted the connection but never answered (stopped, frozen or overloaded), whatever the keys.
+std::string UploaderLink::handshake_failure(double after_s) const {
+    if (after_s >= kHandshakeTimedOutAfterS) {
+        double silent_s = last_heard_ > 0 ? monotonic_s() - last_heard_ : after_s;
+        return "no answer from the uploader at " + config_.endpoint + " for " + std::to_string(std::lround(silent_s)) +
+               " s: the connection opens but the uploader does not respond (stopped, frozen or overloaded)";
+    }
+    if (!curve_.secret_key.empty())
+        return "the CURVE handshake with the uploader failed (is link.curve_server_public_key_file the uploader's key? "
+               "does the uploader use CURVE too?)";
+    return "the handshake with the uploader failed (does the uploader use CURVE? this detector does not)";
 }
 
 // A loop turn far later than its longest sleep (a heartbeat): this process was stopped (SIGSTOP) or not run,
@@ -428,6 +454,7 @@ void UploaderLink::heartbeat(double now) {
         hello_every_ = kHelloFirstS;
     }
     if (!connected_) {
+        notice_no_answer(now);
         if (dropped_ && !auth_refused_ && reopen_at_ == 0) {  // a new socket, unless ZeroMQ reconnects first
             reopen_at_ = now + refused_backoff_;
             refused_backoff_ = std::min(refused_backoff_ * 2, kAuthRetryMaxS);
@@ -436,6 +463,18 @@ void UploaderLink::heartbeat(double now) {
         return;
     }
     send(wire::encode({status_header(false), std::nullopt}));
+}
+
+// No connection opens (nothing listening on the endpoint, a firewall that drops it): said once an outage (link.py's
+// _notice_no_answer). Such a link makes no handshake, so nothing else named it: NOT CONNECTED with no reason. Said
+// after as long as a handshake takes to time out, so an uploader restarting is not called absent.
+void UploaderLink::notice_no_answer(double now) {
+    double quiet_s = now - std::max(last_heard_, quiet_since_);
+    if (unanswered_ || connection_open_ || quiet_s < kNoAnswerAfterS || auth_refused_ || handshake_failing_) return;
+    unanswered_ = true;
+    fail("no answer from the uploader at " + config_.endpoint + " for " + std::to_string(std::lround(quiet_s)) +
+         " s: no connection opens (is it running, and listening on this endpoint?)");
+    log::warning("link: ", last_error_, "; ", outbox_.depth().first, " item(s) stay in the outbox");
 }
 
 Value UploaderLink::status_header(bool stopping) {
@@ -609,7 +648,7 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
         }
         if (hello_refusing_) log::info("link: the uploader takes this detector's hello now");
         connected_ = true;
-        hello_refusing_ = false;
+        hello_refusing_ = unanswered_ = false;
         credit_messages_ = messages;
         credit_bytes_ = h.at("bytes").i;
         max_payload_ = h.has("max_payload") ? h.at("max_payload").i : 0;

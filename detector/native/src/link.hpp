@@ -82,6 +82,8 @@ private:
     void handle(const std::vector<std::string>& frames, double now);
     void on_nack(const Value& header, double now);
     void on_monitor_event(uint16_t event, int32_t value);
+    std::string handshake_failure(double after_s) const;  // what a failed handshake says: a key, or no answer
+    void notice_no_answer(double now);  // no connection opens: said once an outage
     void refuse_locally(const std::string& id, const std::string& why);
     void skip_unreadable(const std::string& id, const OsError& e, double now);  // delivery.py's _unreadable
     bool held_too_large(const std::string& id, int64_t size);  // delivery.py's _held_too_large
@@ -108,6 +110,10 @@ private:
     bool connected_ = false;
     int64_t credit_messages_ = 0, credit_bytes_ = 0, max_payload_ = 0;
     double last_heard_ = 0, hello_every_ = 0.25, reopen_at_ = 0, refused_backoff_ = 5.0;
+    double connected_at_ = 0;  // when ZeroMQ last opened a connection (monotonic): a handshake failing later timed out
+    double quiet_since_ = 0;   // the link's start: no answer since then, before the first one
+    bool connection_open_ = false;  // ZeroMQ has a connection open (it may not have shaken hands on it yet)
+    bool unanswered_ = false;  // "no answer ... no connection opens" said for this outage
     int64_t acked_ = 0, refused_ = 0, retransmits_ = 0, malformed_ = 0, unreadable_count_ = 0;
     std::map<std::string, Unreadable> unreadable_;  // items skipped for now: the disk refused to read them
     std::set<std::string> too_large_;  // items held: over the uploader's announced size limit
