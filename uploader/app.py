@@ -225,8 +225,11 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
         remote = f"{config.uploader.remote_folder}/logs/{host}/{stamp}-{log_file.name}-{item_id}.qsc"
         ledger = Ledger(ledger_path)
         # Another program's lock on the ledger: one slice, not SQLite's 30 s (this is the main loop, which keeps the
-        # folders' locks; at the stop, its last step), then the lines wait for the next time
+        # folders' locks; at the stop, what is left of its budget), then the lines wait for the next time. The
+        # shipper's own write is waited for whatever the budget (a commit: stop_upload_s = 0 made the stop's log
+        # fail to be queued whenever the shipper was writing, its lines left for the next start).
         ledger.on_locked, ledger.lock_wait_s = lambda _waited: None, LOCKED_SAY_AFTER_S
+        ledger.own_wait_s = LOCKED_SAY_AFTER_S
         if deadline is not None:
             ledger.lock_wait_s = max(0.0, min(LOCKED_SAY_AFTER_S, deadline - time.monotonic()))
         try:

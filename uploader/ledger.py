@@ -27,6 +27,7 @@ from pathlib import Path
 from quickcam.common.config import ConfigError
 from quickcam.common.durable import move_aside
 from quickcam.common.protocol_schema import error_text
+from quickcam.uploader.own_writes import own_writes
 
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another program's lock on the ledger before it fails
 LOCKED_SAY_AFTER_S = 3.0  # ... told to ``on_locked`` this often meanwhile, so the wait is said while it lasts
@@ -139,6 +140,10 @@ class Ledger:
         # (shorter than its detectors' heartbeat), so that it answers them meanwhile; the shipper's for ever (it has
         # no one to answer); a slice is never longer than this.
         self.lock_wait_s = BUSY_TIMEOUT_S
+        # How long a write waits for this uploader's own write in another thread (a slow disk, not a lock: never
+        # said as one; uploader/own_writes.py): the receiver's LOCKED_SAY_AFTER_S, the shipper's for ever.
+        self.own_wait_s = BUSY_TIMEOUT_S
+        self._own = own_writes(path)
 
     def _item_columns(self) -> set[str]:
         return {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
@@ -213,10 +218,17 @@ class Ledger:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        """One write transaction, committed at the end (rolled back on an error); its lock waited for in slices."""
-        with self.db:
-            self._begin_write()
-            yield
+        """One write transaction, committed at the end (rolled back on an error): this process's turn first (its
+        other threads' writes), then SQLite's lock (another program's), waited for in slices."""
+        own = self._own
+        own.take(self.own_wait_s, self.lock_wait_s, self.on_locked, LOCKED_SAY_AFTER_S)
+        try:
+            with self.db:
+                self._begin_write()
+                own.began_writing()
+                yield
+        finally:
+            own.give_back()
 
     def _begin_write(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to ``lock_wait_s`` for a lock, in slices told to ``on_locked``."""
@@ -243,6 +255,14 @@ class Ledger:
 
     def takes_writes(self) -> bool:
         """Whether a write could begin now (no other program holds the lock); nothing is written."""
+        if not self._own.take_now():  # another thread of ours: once writing, it holds SQLite's lock
+            return self._own.held_by_a_writer()
+        try:
+            return self._probe_write()
+        finally:
+            self._own.give_back()
+
+    def _probe_write(self) -> bool:
         self._busy_timeout(0)
         try:
             self.db.execute("BEGIN IMMEDIATE")
