@@ -135,10 +135,12 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     if came := signals.came():  # while it started (the entry point held it): before anything is accepted
         log.info("uploader: %s during start-up; stopped before accepting any footage", came)
         return 0
-    receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
     # Create (or migrate) the ledger and switch it to WAL here, once: two threads doing it at
-    # the same moment on a new file can get "database is locked" from the journal-mode change.
-    Ledger(ledger_path).close()
+    # the same moment on a new file can get "database is locked" from the journal-mode change. A lock that keeps
+    # readers out (another program's) is one line naming it after a few seconds (exit 2; a service manager's
+    # restart tries again), before the endpoint is bound: SQLite's 30 s said nothing, then blamed permissions.
+    Ledger(ledger_path, open_wait_s=LOCKED_SAY_AFTER_S).close()
+    receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
     shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from quickcam.common.config import ConfigError
 from quickcam.common.durable import move_aside
 from quickcam.common.protocol_schema import error_text
+from quickcam.uploader.ledger_holder import holder_of
 from quickcam.uploader.own_writes import own_writes
 
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another program's lock on the ledger before it fails
@@ -81,6 +82,10 @@ ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_
 
 def cannot_open(path: Path, exc: Exception) -> str:
     """Why the ledger at ``path`` does not open, and the fix (one line: the uploader's start ends on it)."""
+    if isinstance(exc, sqlite3.OperationalError) and (exc.sqlite_errorcode or 0) & 0xFF == sqlite3.SQLITE_BUSY:
+        holder = holder_of(path) or "sqlite3, a backup tool?"
+        return (f"the ledger {path} is locked by another program ({holder}) that keeps even readers out (PRAGMA "
+                "locking_mode = EXCLUSIVE); end its transaction or stop that program, then start the uploader again")
     if path.is_dir():
         return (f"the ledger {path} is a directory, not the uploader's database; look inside, then remove it "
                 f"(rmdir {path}) and start again: a new ledger is made")
@@ -114,11 +119,13 @@ class Delivery:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, open_wait_s: float = BUSY_TIMEOUT_S) -> None:
+        """``open_wait_s``: how long to wait for a lock that keeps readers out (the uploader's start: a few seconds,
+        then one line naming the program; SQLite's 30 s said nothing, then blamed the file's permissions)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=open_wait_s, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
             self.db.executescript(SCHEMA)
@@ -129,6 +136,7 @@ class Ledger:
                         for statement in MIGRATE.strip().split(";\n"):
                             self.db.execute(statement)
             self.db.execute(ORIGIN_INDEX)
+            self._busy_timeout(BUSY_TIMEOUT_S)
             st = os.stat(path)
         except (sqlite3.Error, OSError) as exc:  # a traceback was the uploader's last word
             raise ConfigError(cannot_open(path, exc)) from None
