@@ -24,6 +24,7 @@ from quickcam.common.cryptofile import SymmetricKey
 pytest_plugins = [
     "tests.realtime_group",  # how xdist spreads the suite over its workers
     "tests.own_logs",  # which log records are a test's own
+    "tests.worker_group",  # a killed worker's processes die with it
 ]
 
 # CI runs on 2 busy cores: generation speed and per-example time are not what

@@ -135,10 +135,12 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     if came := signals.came():  # while it started (the entry point held it): before anything is accepted
         log.info("uploader: %s during start-up; stopped before accepting any footage", came)
         return 0
-    receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
     # Create (or migrate) the ledger and switch it to WAL here, once: two threads doing it at
-    # the same moment on a new file can get "database is locked" from the journal-mode change.
-    Ledger(ledger_path).close()
+    # the same moment on a new file can get "database is locked" from the journal-mode change. A lock that keeps
+    # readers out (another program's) is one line naming it after a few seconds (exit 2; a service manager's
+    # restart tries again), before the endpoint is bound: SQLite's 30 s said nothing, then blamed permissions.
+    Ledger(ledger_path, open_wait_s=LOCKED_SAY_AFTER_S).close()
+    receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
     shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)
@@ -225,8 +227,11 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
         remote = f"{config.uploader.remote_folder}/logs/{host}/{stamp}-{log_file.name}-{item_id}.qsc"
         ledger = Ledger(ledger_path)
         # Another program's lock on the ledger: one slice, not SQLite's 30 s (this is the main loop, which keeps the
-        # folders' locks; at the stop, its last step), then the lines wait for the next time
+        # folders' locks; at the stop, what is left of its budget), then the lines wait for the next time. The
+        # shipper's own write is waited for whatever the budget (a commit: stop_upload_s = 0 made the stop's log
+        # fail to be queued whenever the shipper was writing, its lines left for the next start).
         ledger.on_locked, ledger.lock_wait_s = lambda _waited: None, LOCKED_SAY_AFTER_S
+        ledger.own_wait_s = LOCKED_SAY_AFTER_S
         if deadline is not None:
             ledger.lock_wait_s = max(0.0, min(LOCKED_SAY_AFTER_S, deadline - time.monotonic()))
         try:

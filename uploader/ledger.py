@@ -27,6 +27,8 @@ from pathlib import Path
 from quickcam.common.config import ConfigError
 from quickcam.common.durable import move_aside
 from quickcam.common.protocol_schema import error_text
+from quickcam.uploader.ledger_holder import holder_of
+from quickcam.uploader.own_writes import own_writes
 
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another program's lock on the ledger before it fails
 LOCKED_SAY_AFTER_S = 3.0  # ... told to ``on_locked`` this often meanwhile, so the wait is said while it lasts
@@ -80,6 +82,10 @@ ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_
 
 def cannot_open(path: Path, exc: Exception) -> str:
     """Why the ledger at ``path`` does not open, and the fix (one line: the uploader's start ends on it)."""
+    if isinstance(exc, sqlite3.OperationalError) and (exc.sqlite_errorcode or 0) & 0xFF == sqlite3.SQLITE_BUSY:
+        holder = holder_of(path) or "sqlite3, a backup tool?"
+        return (f"the ledger {path} is locked by another program ({holder}) that keeps even readers out (PRAGMA "
+                "locking_mode = EXCLUSIVE); end its transaction or stop that program, then start the uploader again")
     if path.is_dir():
         return (f"the ledger {path} is a directory, not the uploader's database; look inside, then remove it "
                 f"(rmdir {path}) and start again: a new ledger is made")
@@ -113,11 +119,13 @@ class Delivery:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, open_wait_s: float = BUSY_TIMEOUT_S) -> None:
+        """``open_wait_s``: how long to wait for a lock that keeps readers out (the uploader's start: a few seconds,
+        then one line naming the program; SQLite's 30 s said nothing, then blamed the file's permissions)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=open_wait_s, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")  # an ack promises durability
             self.db.executescript(SCHEMA)
@@ -128,6 +136,7 @@ class Ledger:
                         for statement in MIGRATE.strip().split(";\n"):
                             self.db.execute(statement)
             self.db.execute(ORIGIN_INDEX)
+            self._busy_timeout(BUSY_TIMEOUT_S)
             st = os.stat(path)
         except (sqlite3.Error, OSError) as exc:  # a traceback was the uploader's last word
             raise ConfigError(cannot_open(path, exc)) from None
@@ -139,6 +148,10 @@ class Ledger:
         # (shorter than its detectors' heartbeat), so that it answers them meanwhile; the shipper's for ever (it has
         # no one to answer); a slice is never longer than this.
         self.lock_wait_s = BUSY_TIMEOUT_S
+        # How long a write waits for this uploader's own write in another thread (a slow disk, not a lock: never
+        # said as one; uploader/own_writes.py): the receiver's LOCKED_SAY_AFTER_S, the shipper's for ever.
+        self.own_wait_s = BUSY_TIMEOUT_S
+        self._own = own_writes(path)
 
     def _item_columns(self) -> set[str]:
         return {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
@@ -213,10 +226,17 @@ class Ledger:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        """One write transaction, committed at the end (rolled back on an error); its lock waited for in slices."""
-        with self.db:
-            self._begin_write()
-            yield
+        """One write transaction, committed at the end (rolled back on an error): this process's turn first (its
+        other threads' writes), then SQLite's lock (another program's), waited for in slices."""
+        own = self._own
+        own.take(self.own_wait_s, self.lock_wait_s, self.on_locked, LOCKED_SAY_AFTER_S)
+        try:
+            with self.db:
+                self._begin_write()
+                own.began_writing()
+                yield
+        finally:
+            own.give_back()
 
     def _begin_write(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to ``lock_wait_s`` for a lock, in slices told to ``on_locked``."""
@@ -243,6 +263,14 @@ class Ledger:
 
     def takes_writes(self) -> bool:
         """Whether a write could begin now (no other program holds the lock); nothing is written."""
+        if not self._own.take_now():  # another thread of ours: once writing, it holds SQLite's lock
+            return self._own.held_by_a_writer()
+        try:
+            return self._probe_write()
+        finally:
+            self._own.give_back()
+
+    def _probe_write(self) -> bool:
         self._busy_timeout(0)
         try:
             self.db.execute("BEGIN IMMEDIATE")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from quickcam.uploader.ledger import Ledger
+from quickcam.uploader.ledger_holder import holder_of
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,14 @@ class LedgerLocked:
     def waiting(self, waited_s: float) -> None:
         """A write has waited ``waited_s`` for the lock (``Ledger.on_locked``)."""
         if not self.problem:
-            self.problem = (f"the ledger {self.path} is locked by another program (sqlite3, a backup tool?); "
+            holder = holder_of(self.path) or "sqlite3, a backup tool?"
+            self.problem = (f"the ledger {self.path} is locked by another program ({holder}); "
                             f"{self.waits} until it lets go")
             if self.counters is not None and not self.meeting:
                 self.counters["ledger_locked"] += 1
             self.meeting.add(self.who)
-            log.warning("%s: the ledger %s has been locked by another program for %g s (sqlite3, a backup tool?); "
-                        "%s until it lets go", self.who, self.path, round(waited_s, 1), self.waits)
+            log.warning("%s: the ledger %s has been locked by another program for %g s (%s); %s until it lets go",
+                        self.who, self.path, round(waited_s, 1), holder, self.waits)
         self.say()
 
     def check(self, ledger: Ledger) -> None:

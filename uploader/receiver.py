@@ -158,6 +158,7 @@ class Receiver:
         ledger = Ledger(self.ledger_path)
         self.ledger_locked.say = lambda: self._write_status(ledger)
         ledger.on_locked = self.ledger_locked.waiting
+        ledger.own_wait_s = LOCKED_SAY_AFTER_S  # the shipper's own write (a slow disk): waited for, not a lock
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)

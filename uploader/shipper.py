@@ -70,7 +70,8 @@ class Shipper:
     def run(self) -> None:
         ledger = Ledger(self.ledger_path)
         ledger.on_locked = self.ledger_locked.waiting
-        ledger.lock_wait_s = float("inf")  # an upload's outcome waits to be written: never uploaded twice for it
+        # An upload's outcome waits to be written, whoever holds the ledger up: never uploaded twice for it
+        ledger.lock_wait_s = ledger.own_wait_s = float("inf")
         try:
             self._restore_streaks(ledger)
             while not self.stop_event.is_set():

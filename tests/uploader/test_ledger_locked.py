@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pytest
 
 from quickcam.common import protocol
 from quickcam.uploader.cli import status_report, uploader_line
+from quickcam.uploader.ledger import Ledger
+from tests.conftest import QUICKCAM
 from tests.pipeline import QUICK_DEMO, Pipeline
 from tests.test_curve import Client, running_uploader, snapshot, stored_ids
 from tests.waiting import wait_until
@@ -208,3 +212,37 @@ def test_a_stop_while_the_shipper_waits_for_a_locked_ledger_takes_at_most_stop_u
             client.close()
     # 3.2 s; before 9.4 s: a 3 s slice for the log file, 3 s of drain, then 3 s more for the shipper's thread
     assert took < 3 + 2.5, (took, up.output()[-3000:])
+
+
+@pytest.mark.realtime  # the start's length is the point
+def test_a_ledger_locked_against_readers_before_the_start_is_named_in_one_line_within_seconds(workdir: Path) -> None:
+    # A lock that keeps readers out too (PRAGMA locking_mode = EXCLUSIVE) can only be taken while no uploader runs.
+    # The start waited SQLite's 30 s on it, then said `cannot open the ledger … (database is locked); check that this
+    # user may write it and its folder`, after "listening" (the endpoint bound, answering no one meanwhile).
+    ledger = workdir / "state" / "ledger.sqlite3"
+    Ledger(ledger).close()  # one made by an earlier run
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_AGAINST_READERS, str(ledger)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        run = subprocess.run([QUICKCAM, "uploader"], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1, (run.returncode, lines)
+    assert f"is locked by another program (pid {holder.pid}, python" in lines[0], lines
+    assert "end its transaction or stop that program, then start the uploader again" in lines[0], lines
+    assert took < 3 + 4, took  # a few seconds for a lock that comes and goes, then the line; before: 30 s
+
+
+HOLD_AGAINST_READERS = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA locking_mode = EXCLUSIVE")
+db.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(120)
+"""
