@@ -13,7 +13,10 @@ Layout under the outbox folder::
 
 A crash can leave only staging files and payloads without a header; both are
 incomplete by construction and are cleared at start-up. Everything committed
-is re-sent after a restart.
+is re-sent after a restart. A file of a committed item deleted by hand (its
+``.bin`` or ``.hdr``) makes the item unsendable: what is left of it is moved to
+``refused/``, said and counted, never deleted (``forget_missing``, and at
+start-up a payload the journal names, whose header is gone).
 
 Disk budget (docs/reliability.md): the outbox never deletes unsent footage.
 When what waits for the uploader reaches ``recording.outbox_budget_mb`` (or the
@@ -149,11 +152,25 @@ class Outbox:
         for leftover in self.root.glob("*.tmp"):
             leftover.unlink()
         headers = {p.stem for p in self.root.glob("*.hdr")}
-        for payload in self.root.glob("*.bin"):
-            if payload.stem not in headers:
+        orphans = [payload for payload in self.root.glob("*.bin") if payload.stem not in headers]
+        journaled = self._journaled() if orphans else set()
+        for payload in orphans:
+            if payload.stem in journaled:  # committed: its header was deleted by hand
+                log.error("outbox: %s is in the journal but its header %s.hdr is gone (deleted by hand?); it cannot "
+                          "be sent without it: moved to refused/", payload.name, payload.stem)
+                self.set_aside += 1
+                os.replace(payload, self.refused / payload.name)
+            else:
                 log.warning("outbox: discarding uncommitted payload %s", payload.name)
                 payload.unlink()
         for stem in sorted(headers):
+            if not (self.root / f"{stem}.bin").exists():  # its payload deleted (or the last ack's remove cut short)
+                log.error("outbox: item %s has a header but no payload %s.bin (deleted by hand, or the detector "
+                          "stopped while it removed an acknowledged item); nothing to send: header moved to refused/",
+                          stem, stem)
+                self.set_aside += 1
+                os.replace(self.root / f"{stem}.hdr", self.refused / f"{stem}.hdr")
+                continue
             try:
                 header = protocol.unpack_header((self.root / f"{stem}.hdr").read_bytes())
                 self._items[stem] = OutboxItem(stem, str(header["type"]), _size(header))
@@ -166,6 +183,47 @@ class Outbox:
                         os.replace(src, self.refused / src.name)
         if self._items:
             log.info("outbox: %d item(s) from an earlier run will be re-sent", len(self._items))
+
+    def _journaled(self) -> set[str]:
+        """The ids the journal names (empty when it cannot be read): a payload it names was committed."""
+        try:
+            lines = (self.root / JOURNAL_NAME).read_bytes().splitlines()
+        except OSError:
+            return set()
+        ids = set()
+        for line in lines:
+            try:
+                ids.add(str(json.loads(line)["id"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash, or not ours
+        return ids
+
+    def forget_missing(self, message_id: str) -> bool:
+        """An item the link could not load because a file of it is gone: True if it was deleted by hand, now said,
+        counted (``deleted``) and forgotten, what is left of it moved to ``refused/``.
+
+        False when it was acknowledged meanwhile (no longer waiting), or the whole outbox is gone
+        (``ensure_folders`` says that). Before, such an item stayed waiting for ever, never said: every stop
+        counted it as "sent on next start", and a ``.bin`` whose ``.hdr`` was deleted was deleted at the next
+        start as an uncommitted payload though the journal names it.
+        """
+        header, payload = self.root / f"{message_id}.hdr", self.root / f"{message_id}.bin"
+        with self._lock:
+            if message_id not in self._items or not self.root.is_dir() or (header.exists() and payload.exists()):
+                return False
+            del self._items[message_id]
+            self.deleted += 1
+        left = [path for path in (payload, header) if path.exists()]
+        for path in left:
+            try:
+                os.replace(path, self.refused / path.name)
+            except OSError as exc:
+                log.warning("outbox: cannot move %s to refused/ (%s)", path.name, exc.strerror or exc)
+        gone = " and ".join(path.name for path in (payload, header) if path not in left)
+        kept = f"; {left[0].name} moved to refused/" if left else ""
+        log.error("outbox: %s of item %s deleted while the detector ran (by hand?); the item cannot be sent%s; "
+                  "%d item(s) deleted so far (quickcam status)", gone, message_id, kept, self.deleted)
+        return True
 
     def staging_path(self, name: str) -> Path:
         self.ensure_folders()

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "config.hpp"
@@ -250,15 +251,39 @@ void Outbox::recover() {
         if (ext == ".tmp") fs::remove(entry.path());
         if (ext == ".hdr") headers.push_back(entry.path().stem().string());
     }
+    std::vector<fs::path> orphans;
     for (const auto& entry : fs::directory_iterator(root_)) {
         if (entry.path().extension() == ".bin" &&
-            std::find(headers.begin(), headers.end(), entry.path().stem().string()) == headers.end()) {
-            log::warning("outbox: discarding uncommitted payload ", entry.path().filename().string());
-            fs::remove(entry.path());
+            std::find(headers.begin(), headers.end(), entry.path().stem().string()) == headers.end())
+            orphans.push_back(entry.path());
+    }
+    std::set<std::string> journaled;
+    if (!orphans.empty()) journaled = journaled_ids();
+    for (const auto& payload : orphans) {
+        std::string name = payload.filename().string(), stem = payload.stem().string();
+        if (journaled.count(stem)) {  // committed: its header was deleted by hand (outbox.py's _recover)
+            log::error("outbox: ", name, " is in the journal but its header ", stem, ".hdr is gone (deleted by hand?); "
+                       "it cannot be sent without it: moved to refused/");
+            ++set_aside_;
+            std::error_code ec;
+            fs::rename(payload, refused_ + "/" + name, ec);
+        } else {
+            log::warning("outbox: discarding uncommitted payload ", name);
+            fs::remove(payload);
         }
     }
     std::sort(headers.begin(), headers.end());
     for (const auto& stem : headers) {
+        std::error_code exists_ec;
+        if (!fs::exists(root_ + "/" + stem + ".bin", exists_ec)) {  // its payload deleted (or an ack's remove cut short)
+            log::error("outbox: item ", stem, " has a header but no payload ", stem, ".bin (deleted by hand, or the "
+                       "detector stopped while it removed an acknowledged item); nothing to send: header moved to "
+                       "refused/");
+            ++set_aside_;
+            std::error_code ec;
+            fs::rename(root_ + "/" + stem + ".hdr", refused_ + "/" + stem + ".hdr", ec);
+            continue;
+        }
         try {
             Value header = wire::unpack_header(read_file(root_ + "/" + stem + ".hdr"));
             int64_t size = header.has("size") ? header.at("size").i : 0;
@@ -273,6 +298,54 @@ void Outbox::recover() {
         }
     }
     if (!items_.empty()) log::info("outbox: ", items_.size(), " item(s) from an earlier run will be re-sent");
+}
+
+std::set<std::string> Outbox::journaled_ids() {
+    std::set<std::string> ids;
+    std::string text;
+    try {
+        text = read_file(root_ + "/produced.jsonl");
+    } catch (const std::exception&) {
+        return ids;  // unreadable: no payload is known to be committed
+    }
+    static const std::string kStart = "{\"id\": \"";  // both detectors write the id first (journal_line)
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        if (text.compare(at, kStart.size(), kStart) == 0) {
+            size_t from = at + kStart.size(), quote = text.find('"', from);
+            if (quote != std::string::npos && quote < end) ids.insert(text.substr(from, quote - from));
+        }
+        at = end + 1;
+    }
+    return ids;
+}
+
+bool Outbox::forget_missing(const std::string& id) {
+    const std::string header = root_ + "/" + id + ".hdr", payload = root_ + "/" + id + ".bin";
+    std::error_code ec;
+    bool has_header = fs::exists(header, ec), has_payload = fs::exists(payload, ec);
+    int64_t deleted = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!items_.count(id) || !fs::is_directory(root_, ec) || (has_header && has_payload)) return false;
+        items_.erase(id);
+        deleted = ++deleted_;
+    }
+    std::string gone, kept;
+    for (const auto& [path, there] : {std::pair{payload, has_payload}, std::pair{header, has_header}}) {
+        std::string name = fs::path(path).filename().string();
+        if (there) {
+            fs::rename(path, refused_ + "/" + name, ec);
+            kept = "; " + name + " moved to refused/";
+        } else {
+            gone += (gone.empty() ? "" : " and ") + name;
+        }
+    }
+    log::error("outbox: ", gone, " of item ", id, " deleted while the detector ran (by hand?); the item cannot be sent",
+               kept, "; ", deleted, " item(s) deleted so far (quickcam status)");
+    return true;
 }
 
 void Outbox::commit_file(const Value& header, const std::string& staged) {
