@@ -53,17 +53,17 @@ def test_outbox_files_deleted_by_hand_are_said_counted_and_set_aside(tmp_path: P
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log_file, stderr=log_file)
     try:
-        assert wait_until(lambda: len(_committed(outbox)) >= 3, 40), log_path.read_text()[-3000:]
+        assert wait_until(lambda: len(_committed(outbox)) >= 3, 90), log_path.read_text()[-3000:]
         first, second = _committed(outbox)[:2]
         (outbox / f"{first}.bin").unlink()
         (outbox / f"{second}.hdr").unlink()
         uploader = AckingPeer(env["QUICKCAM_LINK__ENDPOINT"])
         try:
             said = [f"{first}.bin of item {first} deleted", f"{second}.hdr of item {second} deleted"]
-            assert wait_until(lambda: all(s in log_path.read_text() for s in said), 20), log_path.read_text()[-3000:]
+            assert wait_until(lambda: all(s in log_path.read_text() for s in said), 60), log_path.read_text()[-3000:]
         finally:
             uploader.close()
-        assert wait_until(lambda: len(_committed(outbox)) >= 2, 40)  # waiting for the next run: no uploader now
+        assert wait_until(lambda: len(_committed(outbox)) >= 2, 90), (_journal(outbox), sorted(os.listdir(outbox)))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=40) == 0
     finally:

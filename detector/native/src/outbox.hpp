@@ -65,7 +65,10 @@ public:
 
 private:
     void recover();
-    std::set<std::string> journaled_ids();  // the ids produced.jsonl names (empty if it cannot be read)
+    // Those of `ids` produced.jsonl names, read from its end back only as far as the oldest of them; false when it
+    // cannot be read (outbox.py's _journaled).
+    bool journaled(const std::set<std::string>& ids, std::set<std::string>& found);
+    void journal_late(const Value& header);  // the line of an item committed by a run stopped before writing it
     void commit_header(const Value& header);
     void make_folders_again();
     void keep_lock();
