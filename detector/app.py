@@ -163,11 +163,15 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s, time.monotonic() - stopping_at), join_s=LINK_CLOSE_S)
     status_writer.stop(join_s=STATUS_CLOSE_S)
     depth, size = outbox.depth()
+    lost = sum(p.disk.lost_at_stop for p in pipelines)
     if depth:
         log.warning("detector: %d item(s), %d bytes not yet acknowledged; they stay in %s and are sent on next start",
                     depth, size, outbox.root)
-    else:
+    elif not lost:
         log.info("detector: outbox empty; all footage handed to the uploader")
+    if lost:
+        log.error("detector: %d snapshot(s) held in memory were lost at the stop: the disk refused them to the end "
+                  "(counted in quickcam status as dropped)", lost)
     blind = [p for p in pipelines if not p.stats.opened]
     for pipeline in blind:
         log.error("detector: camera %s never delivered a frame (%s)", pipeline.camera.id,

@@ -106,7 +106,11 @@ class Delivery:
             try:
                 header, payload = self.outbox.load(item.id)
             except (FileNotFoundError, NotADirectoryError):
-                continue  # acked meanwhile, or the outbox replaced by a file (the recorder moves it aside)
+                # acked meanwhile, or the outbox replaced by a file (the recorder moves it aside); else a file of
+                # it deleted by hand: said, counted, set aside (``Outbox.forget_missing``)
+                if self.outbox.forget_missing(item.id):
+                    state.in_flight.pop(item.id, None)
+                continue
             except protocol.ProtocolError as exc:  # its stored header edited or spoiled (Outbox.load)
                 self.refuse_locally(item.id, f"its header breaks the protocol: {exc}")
                 continue

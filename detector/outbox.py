@@ -13,7 +13,10 @@ Layout under the outbox folder::
 
 A crash can leave only staging files and payloads without a header; both are
 incomplete by construction and are cleared at start-up. Everything committed
-is re-sent after a restart.
+is re-sent after a restart. A file of a committed item deleted by hand (its
+``.bin`` or ``.hdr``) makes the item unsendable: what is left of it is moved to
+``refused/``, said and counted, never deleted (``forget_missing``, and at
+start-up a payload the journal names, whose header is gone).
 
 Disk budget (docs/reliability.md): the outbox never deletes unsent footage.
 When what waits for the uploader reaches ``recording.outbox_budget_mb`` (or the
@@ -51,6 +54,7 @@ MIB = 1 << 20
 LOW_DISK_BYTES = 256 * MIB  # less free disk than this reduces new segments whatever the budget
 BUDGET_REMINDER_S = 60.0
 JOURNAL_NAME = "produced.jsonl"
+JOURNAL_BLOCK = 1 << 16  # the journal is read back from its end in blocks this big, at start-up
 
 
 MAX_REDUCED_SEGMENT_S = 60.0
@@ -117,6 +121,14 @@ def _size(header: dict[str, Any]) -> int:
     return size if isinstance(size, int) and not isinstance(size, bool) else 0
 
 
+def _journal_id(line: bytes) -> str:
+    """The id of one journal line; '' for a line cut short by a crash, or not ours."""
+    try:
+        return str(json.loads(line)["id"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
 def _write_durably(path: Path, data: bytes) -> None:
     with atomic_write(path, f"{path.name}.tmp") as handle:  # *.tmp leftovers are cleared at start-up
         handle.write(data)
@@ -149,11 +161,25 @@ class Outbox:
         for leftover in self.root.glob("*.tmp"):
             leftover.unlink()
         headers = {p.stem for p in self.root.glob("*.hdr")}
-        for payload in self.root.glob("*.bin"):
-            if payload.stem not in headers:
+        orphans = [payload for payload in self.root.glob("*.bin") if payload.stem not in headers]
+        journaled = self._journaled({p.stem for p in orphans} | headers)
+        for payload in orphans:
+            if journaled is not None and payload.stem in journaled:  # committed: its header was deleted by hand
+                log.error("outbox: %s is in the journal but its header %s.hdr is gone (deleted by hand?); it cannot "
+                          "be sent without it: moved to refused/", payload.name, payload.stem)
+                self.set_aside += 1
+                os.replace(payload, self.refused / payload.name)
+            else:
                 log.warning("outbox: discarding uncommitted payload %s", payload.name)
                 payload.unlink()
         for stem in sorted(headers):
+            if not (self.root / f"{stem}.bin").exists():  # its payload deleted (or the last ack's remove cut short)
+                log.error("outbox: item %s has a header but no payload %s.bin (deleted by hand, or the detector "
+                          "stopped while it removed an acknowledged item); nothing to send: header moved to refused/",
+                          stem, stem)
+                self.set_aside += 1
+                os.replace(self.root / f"{stem}.hdr", self.refused / f"{stem}.hdr")
+                continue
             try:
                 header = protocol.unpack_header((self.root / f"{stem}.hdr").read_bytes())
                 self._items[stem] = OutboxItem(stem, str(header["type"]), _size(header))
@@ -164,8 +190,74 @@ class Outbox:
                     src = self.root / f"{stem}{suffix}"
                     if src.exists():
                         os.replace(src, self.refused / src.name)
+                continue
+            if journaled is not None and stem not in journaled:
+                self._journal_late(header)
         if self._items:
             log.info("outbox: %d item(s) from an earlier run will be re-sent", len(self._items))
+
+    def _journal_late(self, header: dict[str, Any]) -> None:
+        """The journal line of an item committed (payload and header durable) by a run stopped before it wrote
+        that line (a SIGKILL between the two): written now, before the item is sent. Before, it was sent and
+        stored with no line: the invariant's "invented" (bench/outside FINDINGS #10)."""
+        try:
+            self._journal({k: header.get(k) for k in JOURNAL_FIELDS})
+        except OSError as exc:
+            log.error("outbox: item %s was committed but not journaled, and the journal line cannot be written now "
+                      "(%s); it is sent all the same", header.get("id"), exc.strerror or exc)
+            return
+        log.warning("outbox: item %s was committed but not journaled (the last run stopped between its header and "
+                    "its journal line); journaled now", header.get("id"))
+
+    def _journaled(self, ids: set[str]) -> set[str] | None:
+        """Those of ``ids`` the journal names, read from its end back only as far as the oldest of them; None when
+        it cannot be read (then nothing is journaled late and no payload is taken for committed).
+
+        A payload it names was committed; a header it does not name was committed by a run stopped before its line.
+        """
+        missing = set(ids)
+        try:
+            with open(self.root / JOURNAL_NAME, "rb") as journal:
+                end, carried = journal.seek(0, os.SEEK_END), b""
+                while end > 0 and missing:
+                    start = max(0, end - JOURNAL_BLOCK)
+                    journal.seek(start)
+                    lines = (journal.read(end - start) + carried).split(b"\n")
+                    carried = lines.pop(0) if start > 0 else b""  # the line the block starts inside: read with the next
+                    missing.difference_update(_journal_id(line) for line in lines)
+                    end = start
+        except FileNotFoundError:
+            pass  # no journal (deleted by hand): every item found is journaled again
+        except OSError:
+            return None
+        return ids - missing
+
+    def forget_missing(self, message_id: str) -> bool:
+        """An item the link could not load because a file of it is gone: True if it was deleted by hand, now said,
+        counted (``deleted``) and forgotten, what is left of it moved to ``refused/``.
+
+        False when it was acknowledged meanwhile (no longer waiting), or the whole outbox is gone
+        (``ensure_folders`` says that). Before, such an item stayed waiting for ever, never said: every stop
+        counted it as "sent on next start", and a ``.bin`` whose ``.hdr`` was deleted was deleted at the next
+        start as an uncommitted payload though the journal names it.
+        """
+        header, payload = self.root / f"{message_id}.hdr", self.root / f"{message_id}.bin"
+        with self._lock:
+            if message_id not in self._items or not self.root.is_dir() or (header.exists() and payload.exists()):
+                return False
+            del self._items[message_id]
+            self.deleted += 1
+        left = [path for path in (payload, header) if path.exists()]
+        for path in left:
+            try:
+                os.replace(path, self.refused / path.name)
+            except OSError as exc:
+                log.warning("outbox: cannot move %s to refused/ (%s)", path.name, exc.strerror or exc)
+        gone = " and ".join(path.name for path in (payload, header) if path not in left)
+        kept = f"; {left[0].name} moved to refused/" if left else ""
+        log.error("outbox: %s of item %s deleted while the detector ran (by hand?); the item cannot be sent%s; "
+                  "%d item(s) deleted so far (quickcam status)", gone, message_id, kept, self.deleted)
+        return True
 
     def staging_path(self, name: str) -> Path:
         self.ensure_folders()

@@ -135,7 +135,7 @@ def test_items_deleted_with_the_outbox_folder_are_counted_in_outbox_deleted(tmp_
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=60)[0]
     assert after["outbox"]["deleted"] == ITEMS and after["outbox"]["items"] == 0, after["outbox"]
-    assert f"{ITEMS} deleted with the outbox folder before they were sent" in after_line, after_line
+    assert f"{ITEMS} deleted from the outbox before they were sent" in after_line, after_line
     assert "was deleted while the detector ran; made it again" in output, output[-2000:]
     staging = [line for line in output.splitlines() if ".staging was deleted" in line]
     assert len(staging) == 1, output[-3000:]

@@ -123,7 +123,7 @@ def detector_line(det: dict[str, Any], now: float) -> str:
     if outbox.get("refused"):
         line += f", {outbox['refused']} refused (kept in outbox/refused)"
     if outbox.get("deleted"):
-        line += f", {outbox['deleted']} deleted with the outbox folder before they were sent (see the detector's log)"
+        line += f", {outbox['deleted']} deleted from the outbox before they were sent (see the detector's log)"
     if outbox.get("over_budget"):
         line += f"; OVER BUDGET: {outbox['over_budget']}"
     if running and link.get("last_error"):

@@ -198,6 +198,10 @@ class CameraPipeline:
         problems.pop("capture", None)
         return f"capture loop failed ({capture.last_error}; {capture.errors} failure(s) so far)"
 
+    def _recorded_fault(self) -> str:
+        """With a ``detect_path``: ``path`` lost or not opening (detection goes on, events are not recorded)."""
+        return self.packet_capture.fault if self.packet_capture is not None else ""
+
     def _damaged_packets(self) -> tuple[int, str]:
         """Packets the detection source's decoder found damaged since start, and its open streak in words ('' when
         none is open: ``damaged_packets.py``); 0 and '' for a source that decodes nothing itself (demo, OpenCV's)."""
@@ -224,7 +228,8 @@ class CameraPipeline:
         # camera is said as lost instead) or recording less
         damaged, damaged_fault = self._damaged_packets()
         disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "",
-                                       damaged_fault if state == "ok" else "", self.disk.fault()]))
+                                       damaged_fault if state == "ok" else "", self._recorded_fault(),
+                                       self.disk.fault()]))
         slow_open = (f"still opening after {opening_s:.0f} s (the open has not returned: a disk, device or server "
                      "that does not answer?)" if opening_s else "")
         if state in ("failing", "lost"):  # the camera itself: say that first

@@ -84,6 +84,7 @@ class DiskWrites:
         self._snapshots: dict[tuple[str, str], tuple[dict[str, Any], bytes]] = {}
         self._segments: list[tuple[dict[str, Any], Path]] = []  # finished segments whose commit failed
         self._probe_at = 0.0
+        self.lost_at_stop = 0  # snapshots still held in memory when the camera stopped: lost with the process
 
     # -- writes ----------------------------------------------------------------------
     def commit_snapshot(self, header: dict[str, Any], payload: bytes) -> bool:
@@ -198,6 +199,25 @@ class DiskWrites:
             log.warning("camera %s: segment %s of event %s committed after the disk took it", self.camera_id,
                         header.get("seq"), header.get("event"))
         return True
+
+    def stop(self) -> None:
+        """At the camera's stop: one last try to write what is held; what the disk still refuses is said and counted.
+
+        The snapshots held in memory end with the process: each is counted as dropped (``snapshots_replaced``,
+        ``quickcam status``) and ``lost_at_stop``; the segments stay in staging, discarded at the next start.
+        Before, they went in silence and the stop said the outbox was empty, all footage handed over (the native
+        detector's words: ``DiskWrites::stop``).
+        """
+        with self.lock:
+            if not self.held() or self._flush():
+                return
+            lost = len(self._snapshots)
+            self.replaced += lost
+            self.lost_at_stop += lost
+            log.error("camera %s: stopping with %d snapshot(s) held in memory (lost) and %d segment(s) in .staging/ "
+                      "(discarded at the next start) that the disk still refuses", self.camera_id, lost,
+                      len(self._segments))
+            self._snapshots.clear()
 
     # -- the rung ----------------------------------------------------------------------
     def segment_failed(self, exc: OSError, frames_lost: int, what: str) -> None:

@@ -7,6 +7,11 @@ the same clock (the wall clock for streams; for files, the same file timeline).
 
 A file read as fast as possible is not let run ahead of detection by more than
 ``AHEAD_NS``, so the pre-roll detection asks for is still in the buffer.
+
+``path`` lost or not opening leaves detection running, and ``fault`` says so (the camera is
+``degraded``: events are not recorded until it is back) until it opens again; before, it was only
+logged, and the camera said ``ok`` while an event went unrecorded. The native detector's words
+(``recorded_stream.cpp``).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import time
 from collections.abc import Callable
 
 from quickcam.common.config import CameraConfig
+from quickcam.common.protocol_schema import middle_cut
 from quickcam.detector.av_source import AvSource
-from quickcam.detector.pipeline.capture import redacted
+from quickcam.detector.pipeline.capture import PATH_SHOWN_MAX, redacted
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.reopen import REOPEN_FIRST_S, ReopenPace
 from quickcam.detector.pipeline.supervise import Loop
@@ -37,6 +43,9 @@ class PacketCaptureStage:
         self.camera, self.source, self.buffer, self.stop = camera, source, buffer, stop
         self.detected_until, self.detecting = detected_until, detecting
         self.pace = ReopenPace(camera.reopen_max_s)  # a stream that keeps ending soon after it opens waits
+        self.fault = ""  # while path is lost or not opening: the camera's status says it (``degraded``)
+        self.attempt = 0  # failed opens in a row
+        self.shown = middle_cut(redacted(camera.path), PATH_SHOWN_MAX)
 
     def run(self, loop: Loop) -> None:
         backoff = REOPEN_FIRST_S
@@ -59,6 +68,8 @@ class PacketCaptureStage:
                 if packet is None:
                     log.warning("camera %s: recorded stream %s lost; reopening", self.camera.id,
                                 redacted(self.camera.path))
+                    self.fault = (f"recorded stream lost: no packet from {self.shown}; events are not recorded "
+                                  "until it is back; reopening")
                     self.source.close()
                     self._pause(loop, self.pace.wait_s(time.monotonic()))
                     continue
@@ -89,12 +100,18 @@ class PacketCaptureStage:
             try:
                 if self.source.open():
                     self.pace.opened(time.monotonic())
+                    self.fault, self.attempt = "", 0
                     return True
             except Exception as exc:  # a driver error must not end the camera
                 log.warning("camera %s: opening the recorded stream failed (%s: %s)", self.camera.id,
                             type(exc).__name__, exc)
+            if self.stop.is_set():
+                return False  # the open was cut short by the stop: not a failure
+            self.attempt += 1
             log.warning("camera %s: cannot open the recorded stream %s; retrying in %.1f s", self.camera.id,
                         redacted(self.camera.path), backoff)
+            self.fault = (f"cannot open the recorded stream {self.shown}; events are not recorded until it opens; "
+                          f"retrying (attempt {self.attempt} failed, next in {backoff:.1f} s)")
             self.stop.wait(backoff)
             return False
         finally:

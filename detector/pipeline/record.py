@@ -193,6 +193,7 @@ class RecordStage:
             loop.beat()
             self.disk.recover()
             if self._step(loop):
+                self.disk.stop()
                 return
 
     def _next_command(self, wait: bool) -> Command | None:

@@ -86,4 +86,4 @@ def test_an_outbox_deleted_under_the_detector_is_made_again_and_its_lost_items_a
     assert box.deleted == 1
     assert all((tmp_path / "outbox" / name).stat().st_mode & 0o777 == 0o700 for name in ("", ".staging", "refused"))
     line = detector_line({"time": 0, "running": False, "outbox": {"items": 1, "bytes": 5, "deleted": 1}}, 0)
-    assert "1 deleted with the outbox folder before they were sent" in line
+    assert "1 deleted from the outbox before they were sent" in line

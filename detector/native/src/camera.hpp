@@ -130,6 +130,7 @@ public:
     bool join_or_leave();
     const std::string& id() const { return config_.id; }
     CameraStats stats();
+    int64_t lost_at_stop() { return disk_.counts().lost_at_stop; }  // snapshots held in memory at the stop
     // Why a camera that delivered no frame did not, for the stop's line: only what is known (stats.py's
     // never_delivered): its open error, an open that had not returned, or an open with no frame after it.
     std::string never_delivered();

@@ -220,6 +220,11 @@ void DiskWrites::stop() {
     if (held_ == 0 || flush()) return;
     log::error("camera ", camera_id_, ": stopping with ", snapshots_.size(), " snapshot(s) held in memory (lost) and ",
                segments_.size(), " segment(s) in .staging/ (discarded at the next start) that the disk still refuses");
+    // counted as dropped, and for the stop's last line (disk.py's stop)
+    counts_.replaced += int64_t(snapshots_.size());
+    counts_.lost_at_stop += int64_t(snapshots_.size());
+    snapshots_.clear();
+    held_ = snapshots_.size() + segments_.size();
 }
 
 bool DiskWrites::probe() {

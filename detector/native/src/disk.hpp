@@ -46,7 +46,8 @@ public:
     void stop();  // a last try at what is held; what the disk still refuses is named in one error line
     Rung rung() const { return rung_; }
 
-    struct Counts { int64_t failed = 0, unrecorded = 0, replaced = 0; };
+    // lost_at_stop: snapshots still held in memory at the stop (also counted in replaced: dropped)
+    struct Counts { int64_t failed = 0, unrecorded = 0, replaced = 0, lost_at_stop = 0; };
     Counts counts();
     // "" while writing works; else the status words ("DISK FULL, recording snapshots only, 3 write(s) failed").
     std::string fault();

@@ -551,7 +551,10 @@ bool UploaderLink::send_pending(double now) {
         }
         std::string header, payload;
         try {
-            if (!outbox_.load(item.id, header, payload)) continue;  // acked meanwhile
+            if (!outbox_.load(item.id, header, payload)) {  // acked meanwhile, or a file of it deleted by hand
+                if (outbox_.forget_missing(item.id)) in_flight_.erase(item.id);
+                continue;
+            }
         } catch (const wire::ProtocolError& e) {  // written by an older or broken version
             refuse_locally(item.id, std::string("its header breaks the protocol: ") + e.what());
             continue;

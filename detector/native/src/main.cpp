@@ -359,11 +359,16 @@ int run(const qc::Config& config, double seconds) {
                    "false): quickcam status shows this detector as stale");
     }
     auto [items, bytes] = outbox.depth();
+    int64_t lost = 0;
+    for (auto& p : pipelines) lost += p->lost_at_stop();
     if (items)
         log::warning("detector: ", items, " item(s), ", bytes, " bytes not yet acknowledged; they stay in ",
                      outbox.root(), " and are sent on next start");
-    else
+    else if (!lost)
         log::info("detector: outbox empty; all footage handed to the uploader");
+    if (lost)
+        log::error("detector: ", lost, " snapshot(s) held in memory were lost at the stop: the disk refused them to "
+                   "the end (counted in quickcam status as dropped)");
     int blind = 0;
     for (auto& p : pipelines) {
         CameraStats s = p->stats();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "config.hpp"
@@ -44,6 +45,8 @@ std::string json_string(const std::string& s) {
 }
 
 // One journal line exactly as Python's json.dumps writes it: ", " and ": ", null for absent.
+constexpr off_t kJournalBlock = 1 << 16;  // the journal is read back from its end in blocks this big, at start-up
+
 std::string journal_line(const Value& header) {
     static const char* kFields[] = {"id", "type", "camera", "event", "seq", "time_ms", "start_ms",
                                     "end_ms", "frames", "size", "sha256"};
@@ -250,19 +253,47 @@ void Outbox::recover() {
         if (ext == ".tmp") fs::remove(entry.path());
         if (ext == ".hdr") headers.push_back(entry.path().stem().string());
     }
+    std::vector<fs::path> orphans;
     for (const auto& entry : fs::directory_iterator(root_)) {
         if (entry.path().extension() == ".bin" &&
-            std::find(headers.begin(), headers.end(), entry.path().stem().string()) == headers.end()) {
-            log::warning("outbox: discarding uncommitted payload ", entry.path().filename().string());
-            fs::remove(entry.path());
+            std::find(headers.begin(), headers.end(), entry.path().stem().string()) == headers.end())
+            orphans.push_back(entry.path());
+    }
+    std::set<std::string> wanted(headers.begin(), headers.end()), journaled;
+    for (const auto& payload : orphans) wanted.insert(payload.stem().string());
+    bool readable = this->journaled(wanted, journaled);
+    for (const auto& payload : orphans) {
+        std::string name = payload.filename().string(), stem = payload.stem().string();
+        if (readable && journaled.count(stem)) {  // committed: its header was deleted by hand (outbox.py's _recover)
+            log::error("outbox: ", name, " is in the journal but its header ", stem, ".hdr is gone (deleted by hand?); "
+                       "it cannot be sent without it: moved to refused/");
+            ++set_aside_;
+            std::error_code ec;
+            fs::rename(payload, refused_ + "/" + name, ec);
+        } else {
+            log::warning("outbox: discarding uncommitted payload ", name);
+            fs::remove(payload);
         }
     }
     std::sort(headers.begin(), headers.end());
     for (const auto& stem : headers) {
+        std::error_code exists_ec;
+        if (!fs::exists(root_ + "/" + stem + ".bin", exists_ec)) {  // its payload deleted (or an ack's remove cut short)
+            log::error("outbox: item ", stem, " has a header but no payload ", stem, ".bin (deleted by hand, or the "
+                       "detector stopped while it removed an acknowledged item); nothing to send: header moved to "
+                       "refused/");
+            ++set_aside_;
+            std::error_code ec;
+            fs::rename(root_ + "/" + stem + ".hdr", refused_ + "/" + stem + ".hdr", ec);
+            continue;
+        }
         try {
             Value header = wire::unpack_header(read_file(root_ + "/" + stem + ".hdr"));
             int64_t size = header.has("size") ? header.at("size").i : 0;
             items_[stem] = {stem, header.at("type").s, size};
+            // committed by a run stopped before its journal line (a SIGKILL between the two): journaled before it
+            // is sent, else stored with no line (the invariant's "invented"; outbox.py's _journal_late)
+            if (readable && !journaled.count(stem)) journal_late(header);
         } catch (const std::exception& e) {
             log::error("outbox: header ", stem, ".hdr is unreadable (", e.what(), "); moved to refused/");
             ++set_aside_;
@@ -273,6 +304,93 @@ void Outbox::recover() {
         }
     }
     if (!items_.empty()) log::info("outbox: ", items_.size(), " item(s) from an earlier run will be re-sent");
+}
+
+bool Outbox::journaled(const std::set<std::string>& ids, std::set<std::string>& found) {
+    found.clear();
+    std::set<std::string> missing = ids;
+    int fd = ::open((root_ + "/produced.jsonl").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;  // no journal (deleted by hand): every item found is journaled again
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return false;
+    }
+    off_t end = st.st_size;
+    std::string carried;  // the line a block starts inside: read with the block before it
+    while (end > 0 && !missing.empty()) {
+        off_t start = std::max<off_t>(0, end - kJournalBlock);
+        std::string block(size_t(end - start), '\0');
+        if (::pread(fd, block.data(), block.size(), start) != ssize_t(block.size())) {
+            ::close(fd);
+            return false;
+        }
+        block += carried;
+        size_t pos = 0;
+        if (start > 0) {
+            pos = block.find('\n');
+            if (pos == std::string::npos) pos = block.size();
+            carried = block.substr(0, pos);
+            ++pos;
+        }
+        static const std::string kStart = "{\"id\": \"";  // both detectors write the id first (journal_line)
+        while (pos < block.size()) {
+            size_t line_end = block.find('\n', pos);
+            if (line_end == std::string::npos) line_end = block.size();
+            if (block.compare(pos, kStart.size(), kStart) == 0) {
+                size_t from = pos + kStart.size(), quote = block.find('"', from);
+                if (quote != std::string::npos && quote < line_end) missing.erase(block.substr(from, quote - from));
+            }
+            pos = line_end + 1;
+        }
+        end = start;
+    }
+    ::close(fd);
+    for (const auto& id : ids)
+        if (!missing.count(id)) found.insert(id);
+    return true;
+}
+
+void Outbox::journal_late(const Value& header) {
+    const std::string& id = header.at("id").s;
+    std::string line = journal_line(header), journal = root_ + "/produced.jsonl";
+    int fd = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == ssize_t(line.size()) && ::fsync(fd) == 0;
+    int code = errno;
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+        log::error("outbox: item ", id, " was committed but not journaled, and the journal line cannot be written now (",
+                   std::strerror(code), "); it is sent all the same");
+        return;
+    }
+    log::warning("outbox: item ", id, " was committed but not journaled (the last run stopped between its header and "
+                 "its journal line); journaled now");
+}
+
+bool Outbox::forget_missing(const std::string& id) {
+    const std::string header = root_ + "/" + id + ".hdr", payload = root_ + "/" + id + ".bin";
+    std::error_code ec;
+    bool has_header = fs::exists(header, ec), has_payload = fs::exists(payload, ec);
+    int64_t deleted = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!items_.count(id) || !fs::is_directory(root_, ec) || (has_header && has_payload)) return false;
+        items_.erase(id);
+        deleted = ++deleted_;
+    }
+    std::string gone, kept;
+    for (const auto& [path, there] : {std::pair{payload, has_payload}, std::pair{header, has_header}}) {
+        std::string name = fs::path(path).filename().string();
+        if (there) {
+            fs::rename(path, refused_ + "/" + name, ec);
+            kept = "; " + name + " moved to refused/";
+        } else {
+            gone += (gone.empty() ? "" : " and ") + name;
+        }
+    }
+    log::error("outbox: ", gone, " of item ", id, " deleted while the detector ran (by hand?); the item cannot be sent",
+               kept, "; ", deleted, " item(s) deleted so far (quickcam status)");
+    return true;
 }
 
 void Outbox::commit_file(const Value& header, const std::string& staged) {

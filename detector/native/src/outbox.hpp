@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ public:
     // The header (re-encoded canonically) and payload of an item; false if it is gone. A file that will not
     // read (EACCES, EIO) throws OsError; a header that breaks the protocol, wire::ProtocolError.
     bool load(const std::string& id, std::string& header_bytes, std::string& payload);
+    // An item load found gone: true if a file of it was deleted by hand (not acked, the outbox still there):
+    // said, counted in deleted(), forgotten, what is left of it moved to refused/ (outbox.py's forget_missing).
+    bool forget_missing(const std::string& id);
     std::vector<OutboxItem> pending();  // snapshots first, then oldest first
     bool holds(const std::string& id);
     void remove(const std::string& id, const std::string& keep_copy_in = "");
@@ -61,6 +65,10 @@ public:
 
 private:
     void recover();
+    // Those of `ids` produced.jsonl names, read from its end back only as far as the oldest of them; false when it
+    // cannot be read (outbox.py's _journaled).
+    bool journaled(const std::set<std::string>& ids, std::set<std::string>& found);
+    void journal_late(const Value& header);  // the line of an item committed by a run stopped before writing it
     void commit_header(const Value& header);
     void make_folders_again();
     void keep_lock();
