@@ -15,6 +15,7 @@ Each thread opens its own ``Ledger`` on the same file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import sqlite3
@@ -86,6 +87,10 @@ def cannot_open(path: Path, exc: Exception) -> str:
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
         return (f"the ledger {path} is damaged ({exc}); move it aside (mv {path} {path}.damaged) and start again "
                 "with a new one")
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC:
+        # A fresh ledger on a full disk: nothing could be accepted or kept, so the start ends on the fix
+        return (f"cannot make the ledger {path}: its disk is full; free space on it (df {path.parent}) and start "
+                "again")
     return f"cannot open the ledger {path} ({exc}); check that this user may write it and its folder"
 
 
