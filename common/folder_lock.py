@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 LOCK_NAME = ".lock"
 
 
+def cannot_make(path: Path, exc: OSError, key: str) -> str:
+    """The one line for a configured folder that cannot be made (ENOENT under /proc, EACCES, EROFS): key and fix."""
+    return (f"{key}: cannot make the folder {path} ({exc.strerror or exc}); set {key} to a folder this user may "
+            "write in, or make that one writable for it")
+
+
 def hold_folder_lock(folder: Path, note: str = "") -> int | str:
     """The lock's descriptor (keep it open), or the line written by the process that holds it.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import LOG_CONTENT_TYPE, Context, KeyFormatError, RecipientPublicKey, SymmetricKey
-from quickcam.common.folder_lock import FolderLock, hold_folder_lock
+from quickcam.common.folder_lock import FolderLock, cannot_make, hold_folder_lock
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
@@ -78,6 +78,8 @@ def folder(path: Path, key: str) -> Path:
         in_the_way = next(p for p in (path, *path.parents) if p.exists())
         raise ConfigError(f"{key}: {in_the_way} is a file, not a folder; move it aside (mv {in_the_way} "
                           f"{in_the_way}.old) or set {key} to another folder") from None
+    except OSError as exc:  # ENOENT (under /proc), EACCES, EROFS: it was a traceback
+        raise ConfigError(cannot_make(path, exc, key)) from None
     return path
 
 
