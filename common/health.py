@@ -28,11 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from quickcam.common.cause_first import cause_first
+
 ROLES = ("auto", "detector", "uploader", "all")
 FRESH_S = 15.0  # a status file without interval_s, older than this: its process is not running
 STALE_INTERVALS = 5  # a status file this many of its own write intervals old: its process is not running
 STALE_FLOOR_S = 10.0  # ... but never sooner (a busy machine delays a write by a few seconds)
 HEALTH_GRACE_S = 30.0  # a camera may be not ok this long (a reconnect) before the health check fails
+FAILING_ERROR_WIDTH = 160  # a failing destination's error in the health line: its cause first (common/cause_first.py)
 HEALTHY_STATES = ("ok", "ended")  # detector/status_file.py stamps every other state with not_ok_since
 FIX = {"detector": "start it (docker compose up -d detector, systemctl start quickcam-detector) or see its log",
        "uploader": "start it (docker compose up -d uploader, systemctl start quickcam-uploader) or see its log"}
@@ -158,7 +161,8 @@ def failing_destinations(live: dict[str, Any], now: float) -> list[str]:
     for row in live.get("failing_destinations", []):
         for_s, limit = float(row.get("failing_for_s", 0)) + max(0.0, age_s(live, now)), row.get("failing_after_s")
         if isinstance(limit, (int, float)) and for_s > limit:
-            failing.append(f"destination {row.get('destination', '?')} FAILING for {ago(for_s)} ({row.get('error')}; "
+            error = cause_first(str(row.get("error")), FAILING_ERROR_WIDTH)
+            failing.append(f"destination {row.get('destination', '?')} FAILING for {ago(for_s)} ({error}; "
                            "the footage waits in the spool: see quickcam status and the uploader's log)")
     return failing
 

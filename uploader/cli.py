@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from quickcam.common.cause_first import cause_first
 from quickcam.common.config import Config, load_config
 from quickcam.common.folder_lock import holder_pid
 from quickcam.common.health import ROLES, age_s, ago, check, liveness
@@ -229,12 +230,15 @@ def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str
     return lines
 
 
+LAST_ERROR_WIDTH = 80  # a destination's last error in its status row: the cause first (common/cause_first.py)
+
+
 def destination_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = [f"{'destination':<14}{'pending':>8}{'failed':>8}{'uploaded':>10}{'oldest':>9}  last error"]
     for row in rows:
         oldest = ago(row["oldest_pending_s"]) if row["pending"] or row["failed"] else "-"
         lines.append(f"{row['destination']:<14}{row['pending']:>8}{row['failed']:>8}{row['uploaded']:>10}"
-                     f"{oldest:>9}  {row['last_error'][:80]}".rstrip())
+                     f"{oldest:>9}  {cause_first(row['last_error'], LAST_ERROR_WIDTH)}".rstrip())
     return lines
 
 
