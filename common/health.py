@@ -19,7 +19,10 @@ rule, which docs/deploy.md (Health checks) states for operators:
   without CURVE sending for the same camera ids: a person must act, then restart it),
   and for a destination failing (down, refusing, rate limited) without a success for
   longer than its ``failing_after_s`` (``alerts.storage_failing_after_s``): a short
-  outage or rate limit is normal, a long one leaves the footage on this machine only.
+  outage or rate limit is normal, a long one leaves the footage on this machine only;
+  and for footage held back until a person acts: refused for lack of spool room for longer
+  than ``uploader.refusing_after_s`` (it waits on the camera machine), or uploads failed for
+  good that wait for ``quickcam retry``.
 """
 
 from __future__ import annotations
@@ -167,6 +170,32 @@ def failing_destinations(live: dict[str, Any], now: float) -> list[str]:
     return failing
 
 
+def stuck_footage(live: dict[str, Any], now: float) -> list[str]:
+    """Footage the running uploader holds back from storage until a person acts, one phrase per cause.
+
+    Refused for longer than its ``refusing.after_s`` (``uploader.refusing_after_s``) for lack of room (its
+    spool full, its disk low), footage waits on the camera machine, which the intruder can take; a short
+    pause is flow control. Uploads failed for good (``failed_for_good``: refused by the destination, e.g.
+    EACCES) wait in the spool for ``quickcam retry``, however long the destination has worked since.
+    ``refusing.for_s`` is as of the uploader's last write, so the file's age is added.
+    """
+    if not liveness(live, now)[0]:
+        return []
+    stuck = []
+    refusing = live.get("refusing")
+    if refusing:
+        for_s = float(refusing["for_s"]) + max(0.0, age_s(live, now))
+        if for_s > float(refusing["after_s"]):
+            stuck.append(f"uploader REFUSING footage for {ago(for_s)} ({refusing.get('reason')}; it waits on the "
+                         "camera machine: free space there, see quickcam status)")
+    for row in live.get("failed_for_good", []):
+        if row["failed"]:
+            error = cause_first(str(row.get("error")), FAILING_ERROR_WIDTH)
+            stuck.append(f"{row['failed']} upload(s) to {row.get('destination', '?')} FAILED for good ({error}; they "
+                         "wait in the spool: fix the cause, then run quickcam retry)")
+    return stuck
+
+
 def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> tuple[bool, str]:
     """(healthy, the one line to print) for ``role`` from the uploader's and the detector's status files."""
     docs = {"uploader": live, "detector": det}
@@ -183,7 +212,7 @@ def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> t
         problems.append(f"uploader: {live['fault']}")
     problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []
     if "uploader" in expected or role == "auto":
-        problems += silent_detectors(live, now) + failing_destinations(live, now)
+        problems += silent_detectors(live, now) + failing_destinations(live, now) + stuck_footage(live, now)
     alive = [name for name, doc in docs.items() if liveness(doc, now)[0]]
     if not alive and not problems:
         problems.append("no detector or uploader status file here is fresh (start them; check "

@@ -74,6 +74,7 @@ ALTER TABLE items ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
 UPDATE items SET message_id = id;
 """
 ORIGIN_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS items_origin ON items(sender, camera, message_id)"
+DAMAGED_SPOOL_FILE = "damaged spool file"  # a failure set aside for good: `quickcam retry` cannot send it
 CLOCK_SLACK_S = 1.0  # a row updated further in the future than this: the wall clock stepped back since
 ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_key, received_at, "
                 "message_id, sender")
@@ -348,6 +349,17 @@ class Ledger:
             (time.time(),),
         )
         return cur.rowcount
+
+    def failed_for_good(self) -> list[dict[str, object]]:
+        """Per destination, the deliveries failed for good that ``quickcam retry`` can send: count and newest error.
+
+        Their footage is on this machine only until a person acts (the health check fails on them); a damaged
+        spool file is left out (set aside: retrying it cannot help, and said by quickcam status).
+        """
+        rows = self.db.execute(  # SQLite takes the bare last_error from the row of MAX(updated_at)
+            "SELECT destination, COUNT(*), last_error, MAX(updated_at) FROM deliveries WHERE state='failed' "
+            "AND last_error NOT LIKE ? GROUP BY destination ORDER BY destination", (DAMAGED_SPOOL_FILE + "%",))
+        return [{"destination": dest, "failed": count, "error": error} for dest, count, error, _ in rows]
 
     def pending_bytes(self) -> int:
         row = self.db.execute("SELECT COALESCE(SUM(size),0) FROM items WHERE done_at IS NULL").fetchone()
