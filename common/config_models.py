@@ -237,6 +237,9 @@ class UploaderConfig(_Section):
     # How long a stop (SIGTERM) gives the uploads due then, and one in flight, before the uploader exits (the
     # rest resume at the next start, from the spool): under a service manager's stop timeout.
     stop_upload_s: float = Field(10.0, ge=0, le=600)
+    # Footage refused for lack of room (the spool full, its disk low) this long fails the health check: it waits on
+    # the camera machine, which the intruder can take (docs/deploy.md, Health checks).
+    refusing_after_s: float = Field(60.0, gt=0)
 
     @field_validator("destinations", mode="before")
     @classmethod

@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 LOCK_NAME = ".lock"
 
 
+def cannot_make(path: Path, exc: OSError, key: str) -> str:
+    """The one line for a configured folder that cannot be made (ENOENT under /proc, EACCES, EROFS): key and fix."""
+    return (f"{key}: cannot make the folder {path} ({exc.strerror or exc}); set {key} to a folder this user may "
+            "write in, or make that one writable for it")
+
+
 def hold_folder_lock(folder: Path, note: str = "") -> int | str:
     """The lock's descriptor (keep it open), or the line written by the process that holds it.
 
@@ -44,8 +50,12 @@ def hold_folder_lock(folder: Path, note: str = "") -> int | str:
         holder = os.read(fd, 4096).decode(errors="replace").split("\n")[0].strip() or "?"
         os.close(fd)
         return holder
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}{note}\n".encode())
+    try:  # the pid is for the person told "in use by pid N": on a full disk the lock holds without it
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}{note}\n".encode())
+    except OSError as exc:
+        log.warning("%s: cannot write this process's pid into %s (%s); the folder is locked all the same",
+                    folder, folder / LOCK_NAME, exc.strerror or exc)
     return fd
 
 
@@ -99,3 +109,24 @@ class FolderLock:
         self.fd, self.taken_by = again, ""
         log.error("%s: the lock %s was deleted while this %s ran (with its folder?); took it again, so that a second "
                   "%s started on this folder refuses", self.folder, self.folder / LOCK_NAME, self.whose, self.whose)
+
+
+def holder_pid(folder: Path) -> int | None:
+    """The pid of the process that holds ``<folder>/.lock`` (None if none holds it, or this is not Linux).
+
+    Read from ``/proc/locks``, not by taking the lock (a process starting at that moment would find it held
+    and refuse): ``quickcam status`` tells a running process that could write no status file (its disk full
+    from its start) from one that is not running.
+    """
+    try:
+        st = os.stat(folder / LOCK_NAME)
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in locks.splitlines():  # "1: FLOCK  ADVISORY  WRITE 4242 00:2f:1234 0 EOF" ("->" marks a waiter)
+        fields = line.split()
+        if "FLOCK" in fields and "->" not in fields and file_id in fields:
+            pid = fields[fields.index(file_id) - 1]
+            return int(pid) if pid.isdigit() else None
+    return None

@@ -19,7 +19,10 @@ rule, which docs/deploy.md (Health checks) states for operators:
   without CURVE sending for the same camera ids: a person must act, then restart it),
   and for a destination failing (down, refusing, rate limited) without a success for
   longer than its ``failing_after_s`` (``alerts.storage_failing_after_s``): a short
-  outage or rate limit is normal, a long one leaves the footage on this machine only.
+  outage or rate limit is normal, a long one leaves the footage on this machine only;
+  and for footage held back until a person acts: refused for lack of spool room for longer
+  than ``uploader.refusing_after_s`` (it waits on the camera machine), or uploads failed for
+  good that wait for ``quickcam retry``.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from quickcam.common.cause_first import cause_first
+
 ROLES = ("auto", "detector", "uploader", "all")
 FRESH_S = 15.0  # a status file without interval_s, older than this: its process is not running
 STALE_INTERVALS = 5  # a status file this many of its own write intervals old: its process is not running
 STALE_FLOOR_S = 10.0  # ... but never sooner (a busy machine delays a write by a few seconds)
 HEALTH_GRACE_S = 30.0  # a camera may be not ok this long (a reconnect) before the health check fails
+FAILING_ERROR_WIDTH = 160  # a failing destination's error in the health line: its cause first (common/cause_first.py)
 HEALTHY_STATES = ("ok", "ended")  # detector/status_file.py stamps every other state with not_ok_since
 FIX = {"detector": "start it (docker compose up -d detector, systemctl start quickcam-detector) or see its log",
        "uploader": "start it (docker compose up -d uploader, systemctl start quickcam-uploader) or see its log"}
@@ -158,9 +164,36 @@ def failing_destinations(live: dict[str, Any], now: float) -> list[str]:
     for row in live.get("failing_destinations", []):
         for_s, limit = float(row.get("failing_for_s", 0)) + max(0.0, age_s(live, now)), row.get("failing_after_s")
         if isinstance(limit, (int, float)) and for_s > limit:
-            failing.append(f"destination {row.get('destination', '?')} FAILING for {ago(for_s)} ({row.get('error')}; "
+            error = cause_first(str(row.get("error")), FAILING_ERROR_WIDTH)
+            failing.append(f"destination {row.get('destination', '?')} FAILING for {ago(for_s)} ({error}; "
                            "the footage waits in the spool: see quickcam status and the uploader's log)")
     return failing
+
+
+def stuck_footage(live: dict[str, Any], now: float) -> list[str]:
+    """Footage the running uploader holds back from storage until a person acts, one phrase per cause.
+
+    Refused for longer than its ``refusing.after_s`` (``uploader.refusing_after_s``) for lack of room (its
+    spool full, its disk low), footage waits on the camera machine, which the intruder can take; a short
+    pause is flow control. Uploads failed for good (``failed_for_good``: refused by the destination, e.g.
+    EACCES) wait in the spool for ``quickcam retry``, however long the destination has worked since.
+    ``refusing.for_s`` is as of the uploader's last write, so the file's age is added.
+    """
+    if not liveness(live, now)[0]:
+        return []
+    stuck = []
+    refusing = live.get("refusing")
+    if refusing:
+        for_s = float(refusing["for_s"]) + max(0.0, age_s(live, now))
+        if for_s > float(refusing["after_s"]):
+            stuck.append(f"uploader REFUSING footage for {ago(for_s)} ({refusing.get('reason')}; it waits on the "
+                         "camera machine: free space there, see quickcam status)")
+    for row in live.get("failed_for_good", []):
+        if row["failed"]:
+            error = cause_first(str(row.get("error")), FAILING_ERROR_WIDTH)
+            stuck.append(f"{row['failed']} upload(s) to {row.get('destination', '?')} FAILED for good ({error}; they "
+                         "wait in the spool: fix the cause, then run quickcam retry)")
+    return stuck
 
 
 def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> tuple[bool, str]:
@@ -179,7 +212,7 @@ def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> t
         problems.append(f"uploader: {live['fault']}")
     problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []
     if "uploader" in expected or role == "auto":
-        problems += silent_detectors(live, now) + failing_destinations(live, now)
+        problems += silent_detectors(live, now) + failing_destinations(live, now) + stuck_footage(live, now)
     alive = [name for name, doc in docs.items() if liveness(doc, now)[0]]
     if not alive and not problems:
         problems.append("no detector or uploader status file here is fresh (start them; check "

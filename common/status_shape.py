@@ -45,7 +45,10 @@ UPLOADER = {
                        "cameras": Each(str, list)}, list),
     "failing_destinations": Each({"failing_for_s": NUMBER, "failing_after_s": OR_NONE}, list),
     "notes": Each(str, list),
+    "refusing": (dict, type(None)),
+    "failed_for_good": Each({"failed": NUMBER}, list),
 }
+UPLOADER_REFUSING = {"for_s": NUMBER, "after_s": NUMBER}
 RELAYED = {"cameras": Each(CAMERA)}  # a detector's last status, as the uploader relays it
 ALERTS = {**STAMP, "problems": list, "mqtt": (dict, type(None)), "counters": dict}
 
@@ -76,7 +79,8 @@ def shape_problem(value: Any, shape: Any, where: str = "") -> str:
 
 def uploader_problem(status: dict[str, Any]) -> str:
     """The uploader's ``status.json``, with the detector statuses it relays."""
-    problem = shape_problem(status, UPLOADER)
+    problem = shape_problem(status, UPLOADER) or shape_problem(status.get("refusing") or {}, UPLOADER_REFUSING,
+                                                               "refusing")
     for index, det in enumerate([] if problem else status.get("detectors", [])):
         problem = problem or shape_problem(det.get("status") or {}, RELAYED, f"detectors.{index}.status")
     return problem

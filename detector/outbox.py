@@ -45,7 +45,7 @@ import msgpack
 from quickcam.common import protocol
 from quickcam.common.config import ConfigError, RecordingConfig
 from quickcam.common.durable import atomic_write, move_aside
-from quickcam.common.folder_lock import FolderLock, hold_folder_lock
+from quickcam.common.folder_lock import FolderLock, cannot_make, hold_folder_lock
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,10 @@ def lock_outbox(root: Path) -> FolderLock:
     segment at its start-up as "left by a crash", and both would send, journal and
     report the same items (``common/folder_lock.py``). Raises ConfigError naming the holder.
     """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # said as the native detector says it (detector/native/src/outbox.cpp)
+        raise ConfigError(cannot_make(root, exc, "recording.outbox_dir")) from None
     held = hold_folder_lock(root)
     if isinstance(held, str):
         raise ConfigError(f"the outbox {root} is in use by another detector (pid {held}); stop that one, or give "

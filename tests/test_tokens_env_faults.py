@@ -75,3 +75,16 @@ def test_a_tokens_env_that_is_a_directory_is_said_not_silently_skipped(
     assert [r.getMessage() for r in own_records(caplog)] == [
         f"{tmp_path / 'tokens.env'} is a directory, not the file of KEY=value lines; its secrets are not read (Docker "
         "makes a directory where a file it should mount is missing): remove it and put tokens.env there"]
+
+
+def test_a_missing_env_file_is_named_before_the_key_it_would_hold(tmp_path: Path) -> None:
+    """Before: `env_file = "nope.env"` (misspelled, or not copied yet) said "ENCRYPTION_KEY is not set; … put the
+    line in tokens.env": the wrong file, and not that the one named is missing (bench/outside #13)."""
+    (tmp_path / "tokens.env").write_text("ENCRYPTION_KEY=" + "0" * 64 + "\n")  # the file it should have named
+    (tmp_path / "quickcam.toml").write_text('env_file = "nope.env"\n')
+    run = subprocess.run([QUICKCAM, "uploader", "--config", "quickcam.toml"], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.stderr.splitlines()[-1] == (
+        "quickcam: env_file nope.env does not exist, so ENCRYPTION_KEY is not set; fix env_file in the config (or "
+        "QUICKCAM_ENV_FILE), or make the file: quickcam keygen > nope.env && chmod 600 nope.env"), run.stderr

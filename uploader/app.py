@@ -15,7 +15,7 @@ from pathlib import Path
 
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import LOG_CONTENT_TYPE, Context, KeyFormatError, RecipientPublicKey, SymmetricKey
-from quickcam.common.folder_lock import FolderLock, hold_folder_lock
+from quickcam.common.folder_lock import FolderLock, cannot_make, hold_folder_lock
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
@@ -30,11 +30,13 @@ from quickcam.uploader.tokens_watch import TokensWatch
 log = logging.getLogger(__name__)
 
 
-def encryption_key(secrets: dict[str, str]) -> SymmetricKey | RecipientPublicKey:
+def encryption_key(secrets: dict[str, str], env_file: Path | None = None) -> SymmetricKey | RecipientPublicKey:
     """Mode 2 if ENCRYPTION_RECIPIENT is set (it wins over ENCRYPTION_KEY), else mode 1.
 
     ENCRYPTION_RECIPIENT is the recipient's public key as 64 hex characters, or the
     path of the ``.pub`` file ``quickcam keygen --recipient`` wrote (docs/encryption.md).
+    Neither set: the fix names ``env_file`` (the config's), and first that it is missing if it is
+    (a misspelled ``env_file`` was told to put the key in tokens.env).
     """
     try:
         recipient = secrets.get("ENCRYPTION_RECIPIENT", "").strip()
@@ -44,9 +46,12 @@ def encryption_key(secrets: dict[str, str]) -> SymmetricKey | RecipientPublicKey
             return RecipientPublicKey.load(recipient)
         key = secrets.get("ENCRYPTION_KEY", "").strip()
         if not key:
-            raise ConfigError(
-                "ENCRYPTION_KEY is not set; create one with `quickcam keygen` and put the line in tokens.env"
-            )
+            if env_file is not None and not env_file.exists():
+                raise ConfigError(f"env_file {env_file} does not exist, so ENCRYPTION_KEY is not set; fix env_file "
+                                  "in the config (or QUICKCAM_ENV_FILE), or make the file: quickcam keygen > "
+                                  f"{env_file} && chmod 600 {env_file}")
+            raise ConfigError("ENCRYPTION_KEY is not set; create one with `quickcam keygen` and put the line in "
+                              f"{env_file or 'tokens.env'}")
         return SymmetricKey.from_hex(key)
     except KeyFormatError as exc:
         raise ConfigError(str(exc)) from None
@@ -78,6 +83,8 @@ def folder(path: Path, key: str) -> Path:
         in_the_way = next(p for p in (path, *path.parents) if p.exists())
         raise ConfigError(f"{key}: {in_the_way} is a file, not a folder; move it aside (mv {in_the_way} "
                           f"{in_the_way}.old) or set {key} to another folder") from None
+    except OSError as exc:  # ENOENT (under /proc), EACCES, EROFS: it was a traceback
+        raise ConfigError(cannot_make(path, exc, key)) from None
     return path
 
 
@@ -108,7 +115,7 @@ def lock_folders(config: Config) -> list[FolderLock]:
 def run_uploader(config: Config, log_file: Path | None, seconds: float | None = None) -> int:
     tokens = TokensWatch(config.env_file)  # before they are read: a change made meanwhile is one too
     secrets = load_secrets(config.env_file)
-    key = encryption_key(secrets)
+    key = encryption_key(secrets, config.env_file)
     backends = build_backends(config, secrets)
     locks = lock_folders(config)
     ledger_path = config.uploader.state_dir / "ledger.sqlite3"

@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
+from quickcam.common.cause_first import cause_first
 from quickcam.common.config import Config, load_config
+from quickcam.common.folder_lock import holder_pid
 from quickcam.common.health import ROLES, age_s, ago, check, liveness
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
@@ -228,12 +230,15 @@ def relayed_lines(live: dict[str, Any], shown: set[str], now: float) -> list[str
     return lines
 
 
+LAST_ERROR_WIDTH = 80  # a destination's last error in its status row: the cause first (common/cause_first.py)
+
+
 def destination_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = [f"{'destination':<14}{'pending':>8}{'failed':>8}{'uploaded':>10}{'oldest':>9}  last error"]
     for row in rows:
         oldest = ago(row["oldest_pending_s"]) if row["pending"] or row["failed"] else "-"
         lines.append(f"{row['destination']:<14}{row['pending']:>8}{row['failed']:>8}{row['uploaded']:>10}"
-                     f"{oldest:>9}  {row['last_error'][:80]}".rstrip())
+                     f"{oldest:>9}  {cause_first(row['last_error'], LAST_ERROR_WIDTH)}".rstrip())
     return lines
 
 
@@ -282,11 +287,27 @@ NO_DETECTOR_YET = ("detector: no status yet: it has not run here; start it (`qui
                    "up -d`)")
 
 
+def unwritten_lines(config: Config, live: dict[str, Any], det: dict[str, Any]) -> dict[str, str]:
+    """A line for each process that runs here (it holds its folder's lock) but has written no status file.
+
+    Started on a full disk, either process runs (the detector's full-disk ladder; the uploader on its
+    ledger) but cannot make its status file: "no status yet: it has not run here" was wrong.
+    """
+    lines = {}
+    for name, folder, doc, file in (("uploader", config.uploader.state_dir, live, UPLOADER_STATUS_FILE),
+                                    ("detector", config.recording.outbox_dir, det, DETECTOR_STATUS_FILE)):
+        if not doc and (pid := holder_pid(folder)):
+            lines[name] = (f"{name}: RUNNING (pid {pid}) but it cannot write {folder / file}: its disk is full "
+                           f"(df {folder}) or it may not write there; see its log")
+    return lines
+
+
 def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None,
-                  ledger_path: Path, now: float) -> list[str]:
-    """Every line of ``quickcam status``, from the two status files and the ledger summary."""
+                  ledger_path: Path, now: float, unwritten: dict[str, str] | None = None) -> list[str]:
+    """Every line of ``quickcam status``, from the two status files, the ledger summary and ``unwritten_lines``."""
+    unwritten = unwritten or {}
     never_ran = not live and not det and rows is None  # a fresh folder: no status file, no ledger
-    lines = [NO_UPLOADER_YET if never_ran else uploader_line(live, now)]
+    lines = [unwritten.get("uploader") or (NO_UPLOADER_YET if never_ran else uploader_line(live, now))]
     lines += [f"uploader: {note}" for note in live.get("notes", [])]  # e.g. tokens.env changed: restart it
     failed_writes = live.get("counters", {}).get("status_write_failures")
     if failed_writes:  # common/status_writes.py: counted, each streak logged
@@ -310,7 +331,9 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
         lines += [camera_line(cam, info, now, stale) for cam, info in sorted(det.get("cameras", {}).items())]
     relayed = relayed_lines(live, set(det.get("cameras", {})), now)
     lines += relayed
-    if not det and not relayed:
+    if not det and "detector" in unwritten:
+        lines.append(unwritten["detector"])
+    elif not det and not relayed:
         lines.append(NO_DETECTOR_YET if never_ran else "detector: not on this machine, and none is connected to the "
                      "uploader")
     if rows is None:
@@ -417,7 +440,7 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
                                                                 alerts_problem),
                                           "targets": _alert_rows(config.uploader.state_dir)}}, indent=2))
         return
-    for line in status_report(live, det, rows, ledger_path, now):
+    for line in status_report(live, det, rows, ledger_path, now, unwritten_lines(config, live, det)):
         click.echo(line)
     for line in alert_lines(config.uploader.state_dir, now):
         click.echo(line)

@@ -24,13 +24,13 @@ PROBE_TEXT = b"quickcam doctor test upload; safe to delete\n"
 STATE_MIN_FREE_BYTES = 16 * (1 << 20)
 RECIPIENT_FIX = ("where you decrypt: quickcam keygen --recipient owner.key; then set ENCRYPTION_RECIPIENT to "
                  "owner.key.pub (copied to this machine) or its 64 hex characters")
-KEYGEN_FIX = "quickcam keygen >> tokens.env && chmod 600 tokens.env (keep a copy of it off this machine)"
+KEYGEN_FIX = "quickcam keygen >> {0} && chmod 600 {0} (keep a copy of it off this machine)"
 
 
 def checks(context: DoctorContext) -> list[Check]:
     config = context.config
     found = [
-        Check("encryption key", lambda: check_encryption_key(context.secrets)),
+        Check("encryption key", lambda: check_encryption_key(context.secrets, config.env_file)),
         Check("link (uploader side)", lambda: check_link_security(config)),
     ]
     for name in config.uploader.destinations:
@@ -53,14 +53,14 @@ def check_alert(config: Config, secrets: dict[str, str], name: str) -> Result:
     return ok(f"alert {name}", result.detail) if result.ok else red(f"alert {name}", result.detail, result.fix)
 
 
-def check_encryption_key(secrets: dict[str, str]) -> Result:
+def check_encryption_key(secrets: dict[str, str], env_file: Path | None = None) -> Result:
     """The key the uploader encrypts with, by its public id; old keys parse too."""
     name = "encryption key"
     try:
-        key = encryption_key(dict(secrets))
+        key = encryption_key(dict(secrets), env_file)
     except ConfigError as exc:
         recipient = bool(secrets.get("ENCRYPTION_RECIPIENT", "").strip())
-        return red(name, str(exc), RECIPIENT_FIX if recipient else KEYGEN_FIX)
+        return red(name, str(exc), RECIPIENT_FIX if recipient else KEYGEN_FIX.format(env_file or "tokens.env"))
     try:
         Keyring.from_env({k: v for k, v in secrets.items() if k == Keyring.ENV_OLD_KEYS})
     except KeyFormatError as exc:

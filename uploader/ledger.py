@@ -15,6 +15,7 @@ Each thread opens its own ``Ledger`` on the same file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import sqlite3
@@ -75,6 +76,7 @@ ALTER TABLE items ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
 UPDATE items SET message_id = id;
 """
 ORIGIN_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS items_origin ON items(sender, camera, message_id)"
+DAMAGED_SPOOL_FILE = "damaged spool file"  # a failure set aside for good: `quickcam retry` cannot send it
 CLOCK_SLACK_S = 1.0  # a row updated further in the future than this: the wall clock stepped back since
 ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_key, received_at, "
                 "message_id, sender")
@@ -92,6 +94,10 @@ def cannot_open(path: Path, exc: Exception) -> str:
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
         return (f"the ledger {path} is damaged ({exc}); move it aside (mv {path} {path}.damaged) and start again "
                 "with a new one")
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC:
+        # A fresh ledger on a full disk: nothing could be accepted or kept, so the start ends on the fix
+        return (f"cannot make the ledger {path}: its disk is full; free space on it (df {path.parent}) and start "
+                "again")
     return f"cannot open the ledger {path} ({exc}); check that this user may write it and its folder"
 
 
@@ -371,6 +377,17 @@ class Ledger:
             (time.time(),),
         )
         return cur.rowcount
+
+    def failed_for_good(self) -> list[dict[str, object]]:
+        """Per destination, the deliveries failed for good that ``quickcam retry`` can send: count and newest error.
+
+        Their footage is on this machine only until a person acts (the health check fails on them); a damaged
+        spool file is left out (set aside: retrying it cannot help, and said by quickcam status).
+        """
+        rows = self.db.execute(  # SQLite takes the bare last_error from the row of MAX(updated_at)
+            "SELECT destination, COUNT(*), last_error, MAX(updated_at) FROM deliveries WHERE state='failed' "
+            "AND last_error NOT LIKE ? GROUP BY destination ORDER BY destination", (DAMAGED_SPOOL_FILE + "%",))
+        return [{"destination": dest, "failed": count, "error": error} for dest, count, error, _ in rows]
 
     def pending_bytes(self) -> int:
         row = self.db.execute("SELECT COALESCE(SUM(size),0) FROM items WHERE done_at IS NULL").fetchone()

@@ -96,6 +96,8 @@ class Receiver:
         self.failing_destinations: Callable[[], list[dict[str, object]]] = list  # the shipper's (uploader/app.py)
         self.notes: Callable[[], list[str]] = list  # what a person should know, no fault (tokens.env changed)
         self.pause_reason = ""  # why credit is refused now (the spool full, its disk low): '' while accepting
+        self.paused_since = 0.0  # monotonic, since when credit is refused for pause_reason; 0 while accepting
+        self.failed_for_good: list[dict[str, object]] = []  # the ledger's, as of the last status write
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
         self.ledger_locked = LedgerLocked(  # serve() gives it its say
             ledger_path, "receiver", "no footage is accepted and new footage waits in the detectors' outboxes",
@@ -301,6 +303,7 @@ class Receiver:
                 log.warning("receiver: not accepting footage: %s", problem)
             self.counters["paused"] += 1
             self.pause_reason = "" if fault else problem
+            self.paused_since = (self.paused_since or time.monotonic()) if self.pause_reason else 0.0
             reason = error_text(problem, protocol.MAX_NACK_TEXT)  # a long folder's name broke the credit's limit
             self._reply(sock, peer, protocol.make_header(
                 "credit", messages=0, bytes=0, reason=reason, max_payload=self.max_payload), leaving=leaving)
@@ -309,6 +312,7 @@ class Receiver:
             log.info("receiver: accepting footage again")
             self.counters["paused"] = 0
             self.pause_reason = ""
+            self.paused_since = 0.0
         self._reply(sock, peer, protocol.make_header(
             "credit", messages=min(self.config.uploader.credit_messages, protocol.MAX_CREDIT_MESSAGES),
             bytes=int(self.config.uploader.credit_mb * (1 << 20)), max_payload=self.max_payload), leaving=leaving)
@@ -464,6 +468,9 @@ class Receiver:
         return list(self.detectors.records.values())
 
     def _write_status(self, ledger: Ledger, running: bool = True) -> None:
+        with contextlib.suppress(sqlite3.Error):  # a ledger gone or locked: _check_ledger and its lock say so
+            self.failed_for_good = ledger.failed_for_good()
+        refusing = self.pause_reason and running  # a stopped one accepts nothing, and says it stopped
         status = {
             **written_stamp(),  # time, and the monotonic clock for ages (common/health.py)
             "running": running,  # false on the last write: a stopped uploader is not shown as up
@@ -478,9 +485,13 @@ class Receiver:
             "fault": (self.ledger_problem or self.ledger_locked.problem or self.detectors.conflict
                       or self.other_fault()),
             # quickcam status: one line each; a pause (spool full, disk low) is said with its reason there
-            "notes": self.notes() + ([f"not accepting footage: {self.pause_reason}"]
-                                     if self.pause_reason and running else []),  # a stopped one accepts nothing
+            "notes": self.notes() + ([f"not accepting footage: {self.pause_reason}"] if refusing else []),
             "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
+            # The health check fails on both (common/health.py): footage held on the camera machine, or in the spool
+            # until a person runs quickcam retry.
+            "refusing": ({"reason": self.pause_reason, "for_s": round(time.monotonic() - self.paused_since, 1),
+                          "after_s": self.config.uploader.refusing_after_s} if refusing else None),
+            "failed_for_good": self.failed_for_good,
         }
         self._status_failing = write_status(self.status_path, status, self.counters, self._status_failing)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.backends import Backend, PermanentError
-from quickcam.uploader.ledger import Item, Ledger
+from quickcam.uploader.ledger import DAMAGED_SPOOL_FILE, Item, Ledger
 from quickcam.uploader.ledger_locked import LedgerLocked
 from quickcam.uploader.spool import Spool
 
@@ -201,5 +201,5 @@ class Shipper:
         moved = spool.set_aside(path)
         log.error("NOT uploading %s %s to %s: %s%s; nothing else is affected (quickcam status lists it)",
                   item.kind, item.id, dest, damage, f"; moved to {moved}" if moved else "")
-        ledger.mark_failed(item.id, dest, f"damaged spool file: {damage}")
+        ledger.mark_failed(item.id, dest, f"{DAMAGED_SPOOL_FILE}: {damage}")
         return True

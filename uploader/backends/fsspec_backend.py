@@ -308,7 +308,9 @@ def classify_error(exc: BaseException, where: str) -> BackendError:
     """Map an error from any fsspec implementation to RetryableError or PermanentError."""
     if isinstance(exc, BackendError):
         return exc
-    detail = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
+    # An OSError's file name is the store's temporary ``.part`` beside ``where``: left out, so the cause stays short
+    said = f"[Errno {exc.errno}] {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+    detail = f"{where}: {type(exc).__name__}: {said}".rstrip(": ")
     status = _http_status(exc)
     if status is not None:
         if status in (408, 420, 425, 429) or status >= 500:

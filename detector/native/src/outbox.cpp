@@ -98,7 +98,10 @@ int lock_outbox(const std::string& root) {
     try {
         make_private_dirs(root);
     } catch (const fs::filesystem_error& e) {
-        throw ConfigError("cannot open " + root + ": " + std::strerror(e.code().value()));
+        throw ConfigError("recording.outbox_dir: cannot make the folder " + root + " (" +
+                          std::strerror(e.code().value()) +
+                          "); set recording.outbox_dir to a folder this user may write in, or make that one "
+                          "writable for it");
     }
     std::string holder;
     int fd = take_lock(root, holder);

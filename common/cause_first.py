@@ -1,0 +1,25 @@
+"""A storage error shown short with its cause first, where ``quickcam status`` has a few dozen characters for it.
+
+Every back end says ``<where>: <cause>`` (uploader/backends): the where is a remote URL or path, often
+longer than the room, so a cut at the end kept the URL and lost "Read-only file system" or "No space
+left on device". Cut short, the cause comes first and the where after it, cut in its middle.
+"""
+
+from __future__ import annotations
+
+from quickcam.common.protocol_schema import middle_cut
+
+MIN_WHERE = 16  # less room than this for the where: the cause alone
+
+
+def cause_first(error: str, width: int) -> str:
+    """``error`` in at most ``width`` characters: whole if it fits, else its cause, then ``(where)`` cut to fit."""
+    if len(error) <= width:
+        return error
+    where, sep, cause = error.partition(": ")
+    if not sep:
+        return error[: width - 1] + "…"
+    room = width - len(cause) - 3  # " (" and ")"
+    if room < MIN_WHERE:
+        return cause if len(cause) <= width else cause[: width - 1] + "…"
+    return f"{cause} ({middle_cut(where, room)})"
