@@ -19,6 +19,7 @@ from quickcam.common.folder_lock import FolderLock, hold_folder_lock
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
+from quickcam.uploader.adopt import adopt_orphans
 from quickcam.uploader.backends import Backend, BackendError, create_backend
 from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
@@ -138,7 +139,12 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
     # Create (or migrate) the ledger and switch it to WAL here, once: two threads doing it at
     # the same moment on a new file can get "database is locked" from the journal-mode change.
-    Ledger(ledger_path).close()
+    ledger = Ledger(ledger_path)
+    try:  # before the receiver writes: a file it is storing is not yet in the ledger, and is no orphan
+        adoption = adopt_orphans(spool, ledger, config.uploader.destinations, config.uploader.remote_folder)
+    finally:
+        ledger.close()
+    receiver.notes = lambda: [note for note in (tokens.note, adoption.note()) if note]
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
     shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)
