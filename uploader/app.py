@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -21,7 +22,8 @@ from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
 from quickcam.uploader.adopt import adopt_orphans
 from quickcam.uploader.backends import Backend, BackendError, create_backend
-from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Item, Ledger
+from quickcam.uploader.backends.local import LocalBackend
+from quickcam.uploader.ledger import BUSY_TIMEOUT_S, LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.shipper import Shipper
@@ -68,7 +70,25 @@ def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend
             backends[name] = create_backend(kind, options, secrets)
         except BackendError as exc:
             raise ConfigError(f"storage.{name}: {exc}") from None
+        if isinstance(backends[name], LocalBackend):  # its folder found empty: a NAS not mounted? (backends/local.py)
+            backends[name].stored_before = functools.partial(stored_to, config.uploader.state_dir / "ledger.sqlite3",
+                                                             name)
     return backends
+
+
+def stored_to(ledger_path: Path, destination: str) -> bool:
+    """Whether the ledger records an upload to ``destination``; read only (``quickcam doctor`` asks it too)."""
+    if not ledger_path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"{ledger_path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            return db.execute("SELECT 1 FROM deliveries WHERE destination=? AND state='uploaded' LIMIT 1",
+                              (destination,)).fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:  # a new or damaged ledger cannot tell (the marker seen since start still guards)
+        return False
 
 
 def folder(path: Path, key: str) -> Path:
