@@ -76,6 +76,20 @@ def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend
     return backends
 
 
+def move_to_configured(ledger: Ledger, destinations: list[str]) -> str:
+    """Uploads left for a destination no longer configured (renamed, removed) go to the configured ones; said."""
+    moved, done = ledger.move_to(destinations)
+    for path in done:  # uploaded to every destination still configured
+        Path(path).unlink(missing_ok=True)
+    if not moved:
+        return ""
+    note = (f"{sum(moved.values())} upload(s) for destination(s) no longer configured "
+            f"({', '.join(sorted(moved))}) moved to {', '.join(destinations)}"
+            + (f"; {len(done)} of their item(s) were stored by those already" if done else ""))
+    log.warning("uploader: %s", note)
+    return note
+
+
 def stored_to(ledger_path: Path, destination: str) -> bool:
     """Whether the ledger records an upload to ``destination``; read only (``quickcam doctor`` asks it too)."""
     if not ledger_path.is_file():
@@ -162,9 +176,10 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     ledger = Ledger(ledger_path)
     try:  # before the receiver writes: a file it is storing is not yet in the ledger, and is no orphan
         adoption = adopt_orphans(spool, ledger, config.uploader.destinations, config.uploader.remote_folder)
+        moved = move_to_configured(ledger, config.uploader.destinations)
     finally:
         ledger.close()
-    receiver.notes = lambda: [note for note in (tokens.note, adoption.note()) if note]
+    receiver.notes = lambda: [note for note in (tokens.note, adoption.note(), moved) if note]
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)
     shipper_thread = threading.Thread(target=shipper.run, name="shipper", daemon=True)
