@@ -238,6 +238,15 @@ class UploaderConfig(_Section):
     # rest resume at the next start, from the spool): under a service manager's stop timeout.
     stop_upload_s: float = Field(10.0, ge=0, le=600)
 
+    @field_validator("remote_folder")
+    @classmethod
+    def _inside_the_storage(cls, value: str) -> str:
+        # Taken at start, then every upload failed for good: each back end refuses a key outside its storage.
+        if value.startswith(("/", "\\")) or ".." in value.replace("\\", "/").split("/"):
+            raise PydanticCustomError("remote_folder", "must be a folder inside the storage, not absolute and "
+                                      "without '..' (e.g. \"webcam_captures\" or \"home/cam1\"); set it to one")
+        return value
+
     @field_validator("destinations", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
