@@ -241,6 +241,15 @@ class UploaderConfig(_Section):
     # the camera machine, which the intruder can take (docs/deploy.md, Health checks).
     refusing_after_s: float = Field(60.0, gt=0)
 
+    @field_validator("remote_folder")
+    @classmethod
+    def _inside_the_storage(cls, value: str) -> str:
+        # Taken at start, then every upload failed for good: each back end refuses a key outside its storage.
+        if value.startswith(("/", "\\")) or ".." in value.replace("\\", "/").split("/"):
+            raise PydanticCustomError("remote_folder", "must be a folder inside the storage, not absolute and "
+                                      "without '..' (e.g. \"webcam_captures\" or \"home/cam1\"); set it to one")
+        return value
+
     @field_validator("destinations", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:

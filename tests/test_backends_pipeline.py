@@ -28,6 +28,7 @@ import pytest
 from dotenv import dotenv_values
 
 from quickcam.common.cryptofile import Keyring, decrypt
+from quickcam.uploader.backends.local import MARKER
 from tests.conftest import QUICKCAM
 from tests.fakes import httpfake
 from tests.fakes.cloudinary_server import FakeCloudinary
@@ -169,7 +170,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, s3: tuple[int, Any], sshd: Ssh
 
     def local() -> dict[str, bytes]:
         folder = root / "storage"
-        return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+                if p.is_file() and p != folder / MARKER}  # the folder's marker (uploader/backends/local.py)
 
     def on_cloudinary() -> dict[str, bytes]:
         return {f"{rtype}:{public_id}": asset.data for (rtype, public_id), asset in cloudinary.assets.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -19,8 +20,10 @@ from quickcam.common.folder_lock import FolderLock, cannot_make, hold_folder_loc
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
+from quickcam.uploader.adopt import adopt_orphans
 from quickcam.uploader.backends import Backend, BackendError, create_backend
-from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Item, Ledger
+from quickcam.uploader.backends.local import LocalBackend
+from quickcam.uploader.ledger import BUSY_TIMEOUT_S, LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.shipper import Shipper
@@ -72,7 +75,39 @@ def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend
             backends[name] = create_backend(kind, options, secrets)
         except BackendError as exc:
             raise ConfigError(f"storage.{name}: {exc}") from None
+        if isinstance(backends[name], LocalBackend):  # its folder found empty: a NAS not mounted? (backends/local.py)
+            backends[name].stored_before = functools.partial(stored_to, config.uploader.state_dir / "ledger.sqlite3",
+                                                             name)
     return backends
+
+
+def move_to_configured(ledger: Ledger, destinations: list[str]) -> str:
+    """Uploads left for a destination no longer configured (renamed, removed) go to the configured ones; said."""
+    moved, done = ledger.move_to(destinations)
+    for path in done:  # uploaded to every destination still configured
+        Path(path).unlink(missing_ok=True)
+    if not moved:
+        return ""
+    note = (f"{sum(moved.values())} upload(s) for destination(s) no longer configured "
+            f"({', '.join(sorted(moved))}) moved to {', '.join(destinations)}"
+            + (f"; {len(done)} of their item(s) were stored by those already" if done else ""))
+    log.warning("uploader: %s", note)
+    return note
+
+
+def stored_to(ledger_path: Path, destination: str) -> bool:
+    """Whether the ledger records an upload to ``destination``; read only (``quickcam doctor`` asks it too)."""
+    if not ledger_path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"{ledger_path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            return db.execute("SELECT 1 FROM deliveries WHERE destination=? AND state='uploaded' LIMIT 1",
+                              (destination,)).fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:  # a new or damaged ledger cannot tell (the marker seen since start still guards)
+        return False
 
 
 def folder(path: Path, key: str) -> Path:
@@ -146,7 +181,13 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     # the same moment on a new file can get "database is locked" from the journal-mode change. A lock that keeps
     # readers out (another program's) is one line naming it after a few seconds (exit 2; a service manager's
     # restart tries again), before the endpoint is bound: SQLite's 30 s said nothing, then blamed permissions.
-    Ledger(ledger_path, open_wait_s=LOCKED_SAY_AFTER_S).close()
+    ledger = Ledger(ledger_path, open_wait_s=LOCKED_SAY_AFTER_S)
+    try:  # before the receiver writes: a file it is storing is not yet in the ledger, and is no orphan
+        adoption = adopt_orphans(spool, ledger, config.uploader.destinations, config.uploader.remote_folder)
+        moved = move_to_configured(ledger, config.uploader.destinations)
+    finally:
+        ledger.close()
+    receiver.notes = lambda: [note for note in (tokens.note, adoption.note(), moved) if note]
     receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)

@@ -389,6 +389,32 @@ class Ledger:
             "AND last_error NOT LIKE ? GROUP BY destination ORDER BY destination", (DAMAGED_SPOOL_FILE + "%",))
         return [{"destination": dest, "failed": count, "error": error} for dest, count, error, _ in rows]
 
+    def move_to(self, destinations: list[str]) -> tuple[dict[str, int], list[str]]:
+        """Uploads not done for a destination no longer in ``destinations`` go to those that are.
+
+        Such a delivery (a destination renamed or removed in the config) failed for good
+        at its first try and ``quickcam retry`` only failed it again: its footage was
+        never stored. Each one's row is removed, and its item gets a pending delivery
+        for every configured destination it lacks. Returns the count moved per old
+        destination, and the spool paths of items now uploaded everywhere (to delete).
+        """
+        gone = f"state!='uploaded' AND destination NOT IN ({','.join('?' * len(destinations))})"
+        now = time.time()
+        with self._writing():
+            moved = dict(self.db.execute(f"SELECT destination, COUNT(*) FROM deliveries WHERE {gone} "
+                                         "GROUP BY destination", destinations).fetchall())
+            if not moved:
+                return {}, []
+            for dest in destinations:  # (before the rows that say which items are removed)
+                self.db.execute("INSERT OR IGNORE INTO deliveries (item_id, destination, state, updated_at) "
+                                f"SELECT DISTINCT item_id, ?, 'pending', ? FROM deliveries WHERE {gone}",
+                                [dest, now, *destinations])
+            self.db.execute(f"DELETE FROM deliveries WHERE {gone}", destinations)
+            done = self.db.execute("SELECT id, spool_path FROM items WHERE done_at IS NULL AND NOT EXISTS (SELECT 1 "
+                                   "FROM deliveries d WHERE d.item_id=items.id AND d.state!='uploaded')").fetchall()
+            self.db.executemany("UPDATE items SET done_at=? WHERE id=?", [(now, item_id) for item_id, _ in done])
+        return moved, [path for _, path in done]
+
     def pending_bytes(self) -> int:
         row = self.db.execute("SELECT COALESCE(SUM(size),0) FROM items WHERE done_at IS NULL").fetchone()
         return int(row[0])

@@ -97,7 +97,7 @@ class Shipper:
     def _restore_streaks(self, ledger: Ledger) -> None:
         """The failing streaks the ledger kept across a restart, on this process's monotonic clock.
 
-        A destination no longer configured has no streak any more (its deliveries are failed for good).
+        A destination no longer configured has no streak any more (its uploads went to the configured ones at start).
         """
         wall, mono = time.time(), time.monotonic()
         for dest, (since, why) in ledger.failing_streaks().items():
@@ -139,7 +139,8 @@ class Shipper:
             item = delivery.item
             backend = self.backends.get(dest)
             if backend is None:
-                ledger.mark_failed(item.id, dest, f"destination {dest!r} is no longer configured")
+                ledger.mark_failed(item.id, dest, f"destination {dest!r} is no longer configured; restart the "
+                                   "uploader: it moves such uploads to the configured destinations")
                 continue
             if self.spool is not None and self._set_aside_if_damaged(self.spool, ledger, item, dest):
                 continue

@@ -61,6 +61,12 @@ def test_environment_overrides_any_key_including_nested_storage_options(tmp_path
         # taken, the uploader refused every hello (at most 64 cameras in one): nothing left the outbox
         ("".join(f"[[cameras]]\nid = 'c{i}'\n" for i in range(65)), {}, "config error: cameras: at most 64 per "
          "detector, 65 given (a hello lists 1 to 64 camera ids); run a second detector for the rest; fix it in"),
+        # taken at start, then every upload failed for good ("remote key ... escapes the storage folder")
+        ("[uploader]\nremote_folder = '../outside'\n", {}, "config error: uploader.remote_folder: must be a folder "
+         "inside the storage, not absolute and without '..' (e.g. \"webcam_captures\" or \"home/cam1\"); set it to "
+         "one, got '../outside'; fix it in"),
+        ("[uploader]\nremote_folder = '/srv/footage'\n", {}, "uploader.remote_folder: must be a folder inside"),
+        ("", {"QUICKCAM_UPLOADER__REMOTE_FOLDER": "cams/../../x"}, "QUICKCAM_UPLOADER__REMOTE_FOLDER"),
         # the same for alert targets (`config error: alerts: value error, alert target names ...`)
         ("[[alerts.targets]]\nname = 'p'\nurl_env = 'A'\n[[alerts.targets]]\nname = 'p'\nurl_env = 'B'\n", {},
          "config error: alerts.targets: target names must be unique; repeated: p; give each [[alerts.targets]] its "

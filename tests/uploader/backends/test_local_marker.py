@@ -1,0 +1,94 @@
+"""The ``local`` folder's marker: a dropped NAS mount (an empty mount point) is refused, a fresh folder is used.
+
+A NAS or USB disk behind ``[storage.local] path`` that dropped left its mount point, an empty
+folder on the camera machine's own disk; footage went there and was reported uploaded
+(bench/outside/FINDINGS.md #5). The first upload now writes ``.quickcam-storage`` in the folder and
+each upload looks for it (``uploader/backends/local.py``).
+
+The process test stands a renamed folder in for the unmounted disk (``bench/outside/nas_dropped.py``
+does it with a real tmpfs mount, as root).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from quickcam.uploader.backends import RetryableError
+from quickcam.uploader.backends.local import MARKER, LocalBackend
+from tests.conftest import QUICKCAM
+from tests.pipeline import QUICK_DEMO, Pipeline
+from tests.waiting import wait_until
+
+
+def _file(tmp_path: Path) -> Path:
+    source = tmp_path / "item.qsc"
+    source.write_bytes(b"ciphertext")
+    return source
+
+
+def test_a_fresh_empty_folder_is_marked_at_the_first_upload_and_used(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "storage")
+    (tmp_path / "storage").mkdir()
+    backend.upload(_file(tmp_path), "f/a.qsc")
+    assert (tmp_path / "storage" / MARKER).is_file() and (tmp_path / "storage" / "f" / "a.qsc").is_file()
+
+
+def test_the_folder_of_an_older_install_holding_files_is_marked_and_used(tmp_path: Path) -> None:
+    (tmp_path / "storage" / "f").mkdir(parents=True)
+    (tmp_path / "storage" / "f" / "old.qsc").write_bytes(b"x")
+    backend = LocalBackend(tmp_path / "storage")
+    backend.stored_before = lambda: True
+    backend.upload(_file(tmp_path), "f/a.qsc")
+    assert (tmp_path / "storage" / MARKER).is_file()
+
+
+@pytest.mark.parametrize("how", ["emptied", "gone"])
+def test_a_folder_emptied_after_use_is_refused_until_its_marker_is_made(tmp_path: Path, how: str) -> None:
+    root = tmp_path / "storage"
+    backend = LocalBackend(root)
+    backend.upload(_file(tmp_path), "f/a.qsc")
+    os.rename(root, tmp_path / "nas-away")
+    if how == "emptied":
+        root.mkdir()
+    with pytest.raises(RetryableError, match=r"^is the disk mounted\? .* touch "):
+        backend.upload(_file(tmp_path), "f/b.qsc")
+    assert not (root / "f").exists()  # before: written into the empty mount point, reported uploaded
+    # A new uploader (restart) knows it from its ledger
+    restarted = LocalBackend(root)
+    restarted.stored_before = lambda: True
+    with pytest.raises(RetryableError, match="is the disk mounted"):
+        restarted.upload(_file(tmp_path), "f/b.qsc")
+    root.mkdir(exist_ok=True)
+    (root / MARKER).touch()  # the fix the error names, for a folder meant to start empty
+    backend.upload(_file(tmp_path), "f/b.qsc")
+    assert (root / "f" / "b.qsc").is_file()
+
+
+def test_footage_waits_while_the_nas_is_not_mounted_and_goes_there_once_it_is_back(tmp_path: Path) -> None:
+    pipe = Pipeline(tmp_path, **QUICK_DEMO)
+    storage, away = tmp_path / "storage", tmp_path / "nas"
+    try:
+        pipe.start_uploader_listening()
+        pipe.start("detector", "--seconds", "9")
+        assert wait_until(lambda: len(pipe.stored()) >= 2, 60), pipe.output("uploader")[-3000:]
+        os.rename(storage, away)  # the disk drops: the mount point is an empty folder again
+        storage.mkdir()
+        assert pipe.wait_for("uploader", "is the disk mounted?", 60), pipe.output("uploader")[-3000:]
+        status = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
+                                timeout=30)
+        assert "is the disk mounted?" in status.stdout, status.stdout
+        doctor = subprocess.run([QUICKCAM, "doctor"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
+                                timeout=60)
+        assert "is the disk mounted?" in doctor.stdout + doctor.stderr, doctor  # its test upload is refused too
+        assert pipe.procs["detector"].wait(timeout=60) == 0
+        assert list(storage.rglob("*")) == []  # before: the footage went to the machine's own disk
+        storage.rmdir()
+        os.rename(away, storage)  # mounted again
+        assert pipe.wait_drained(60, spool=True), (pipe.missing(), pipe.output("uploader")[-3000:])
+        pipe.check_invariant()
+    finally:
+        pipe.close()
