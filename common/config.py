@@ -16,6 +16,7 @@ from the environment or ``tokens.env`` (see ``quickcam.common.secrets``).
 
 from __future__ import annotations
 
+import errno
 import os
 import tomllib
 from collections.abc import Mapping
@@ -85,7 +86,9 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise ConfigError(f"config file {path} not found; copy quickcam.example.toml") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
+            raise ConfigError(unreadable_config(path, exc)) from None
+        except UnicodeDecodeError as exc:
             raise ConfigError(f"config file {path} cannot be read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
@@ -97,6 +100,21 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     except ValidationError as exc:
         env_names = {key: ENV_PREFIX + "__".join(part.upper() for part in key.split(".")) for key in overridden}
         raise ConfigError(describe(exc, path, env_names)) from None
+
+
+def unreadable_config(path: Path, exc: OSError) -> str:
+    """A config file that is there but cannot be read: the OS's words and the fix, one line.
+
+    The native detector says the same (config.cpp unreadable_config); it took a folder for an empty file (the
+    demo scene ran) and a file it may not read for a missing one.
+    """
+    if exc.errno == errno.EISDIR:
+        fix = f"name the config file, not its folder (--config {path}/quickcam.toml)"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        fix = "let the user this runs as read it (chmod, chown)"
+    else:
+        fix = "check the disk"
+    return f"config file {path} cannot be read: {exc.strerror or exc}; {fix}"
 
 
 def _anchor_zone_masks(data: dict[str, Any], config_dir: Path) -> None:

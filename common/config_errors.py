@@ -29,7 +29,7 @@ def describe(exc: ValidationError, path: Path | None, env_names: Mapping[str, st
 
 
 # Errors whose words name what was wrong in the input: the whole input (a list of tables) would only hide them.
-SAYS_ITS_INPUT = ("unique_names",)
+SAYS_ITS_INPUT = ("unique_names", "source_not_set")
 
 
 def _is_camera_copy(err: Any, errors: list[Any]) -> bool:

@@ -112,9 +112,38 @@ class FacesConfig(_Section):
     min_size_px: int = Field(24, ge=8)
 
 
+# Keys that name the camera to watch: written without ``source``, the demo scene (made-up events) ran instead of it.
+WATCH_KEYS = ("path", "index", "detect_path")
+
+
+class _SourceNotSet:
+    """``source`` left out of a camera that names what to watch (its keys): refused by ``source``'s check."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+
 class CameraConfig(_Section):
     """One camera. Its ``motion``, ``recording`` and ``faces`` start as copies of
     the top-level sections, with this camera's own keys on top."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_left_out(cls, data: Any) -> Any:
+        """A camera with a path (or index, detect_path) and no source is a mistake, not the demo scene."""
+        if isinstance(data, dict) and "source" not in data and any(key in data for key in WATCH_KEYS):
+            return {**data, "source": _SourceNotSet([key for key in WATCH_KEYS if key in data])}
+        return data
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source_set(cls, value: Any) -> Any:
+        # Said as the native detector says it (config.cpp read_camera), on the key to set.
+        if isinstance(value, _SourceNotSet):
+            raise PydanticCustomError("source_not_set", "is not set, but {named} is: the demo scene (made-up events) "
+                                      "would run instead of the camera; set source = \"stream\", \"file\" or "
+                                      "\"camera\"", {"named": " and ".join(value.keys)})
+        return value
 
     id: str = Field("cam0", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     source: Literal["demo", "camera", "file", "stream"] = "demo"

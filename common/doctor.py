@@ -210,7 +210,7 @@ def use_color(stream: object = None) -> bool:
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 @click.option("--only", type=click.Choice(["detector", "uploader"]), default=None,
               help="Check only this machine's side (two-machine setups).")
 @click.option("--timeout", "timeout_s", type=float, default=DEFAULT_TIMEOUT_S, show_default=True,

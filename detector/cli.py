@@ -25,7 +25,7 @@ def quiet_native_logs() -> None:
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 @click.option("--seconds", type=float, default=None, help="Stop cleanly after this many seconds.")
 @click.option("--start", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
               default=None, help="When a video file's first frame was filmed (its times follow from it); "

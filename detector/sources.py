@@ -117,12 +117,17 @@ class EndOfSource(Exception):
 
 
 def cut_short(path: str, opened_bytes: int, now_bytes: int) -> str:
-    """Why a file that ended was not read to its end: smaller than when it opened; '' when it was not
-    (or a size is unknown, -1: a file deleted while it was read is read to its end through the open file)."""
-    if not 0 <= now_bytes < opened_bytes:
+    """Why a file that ended was not read to its end: smaller than when it opened, or larger (still being written:
+    the end read was not its end, and a demuxer does not wait for more); '' when neither (or a size is unknown, -1:
+    a file deleted while it was read is read to its end through the open file). The native detector says the same
+    (av_source.cpp's unfinished)."""
+    if opened_bytes < 0 or now_bytes < 0 or now_bytes == opened_bytes:
         return ""
-    return (f"{path} was cut short while it was analysed ({opened_bytes} bytes when it opened, {now_bytes} at "
-            "its end); analyse a complete copy of it")
+    sizes = f"({opened_bytes} bytes when it opened, {now_bytes} at its end)"
+    if now_bytes > opened_bytes:
+        return (f"{path} was still being written while it was analysed {sizes}: what was written later was not "
+                "analysed; analyse it again once it is complete")
+    return f"{path} was cut short while it was analysed {sizes}; analyse a complete copy of it"
 
 
 class FrameSource(Protocol):

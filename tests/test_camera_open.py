@@ -169,11 +169,12 @@ def walk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, delete: bool = True, detector: list[str] | None = None,
-                          **camera: str) -> tuple[Pipeline, Path]:
+                          grow: int = 0, **camera: str) -> tuple[Pipeline, Path]:
     """A detector (beside an uploader) analysing a copy of ``walk_video`` as fast as possible, that copy emptied
     (and deleted) once its first segment is committed; returned once the detector has ended (or 60 s on).
 
-    ``detector``: another detector's argv (tests/test_native_camera_open.py runs the native one)."""
+    ``detector``: another detector's argv (tests/test_native_camera_open.py runs the native one); ``grow``: that
+    many bytes added to the copy instead (a file still being written)."""
     video = tmp_path / "garage.mp4"
     shutil.copy(walk_video, video)
     overrides = {f"QUICKCAM_CAMERA__{key.upper()}": value for key, value in camera.items()}
@@ -186,9 +187,13 @@ def _analysis_cut_mid_way(tmp_path: Path, walk_video: Path, delete: bool = True,
     while time.monotonic() < deadline and not any(row["type"] == "segment" for row in pipe.produced()):
         time.sleep(0.05)
     assert pipe.produced(), pipe.output("detector")[-3000:]  # an event recorded, then:
-    os.truncate(video, 0)
-    if delete:
-        video.unlink()
+    if grow:
+        with video.open("ab") as still_written:
+            still_written.write(bytes(grow))
+    else:
+        os.truncate(video, 0)
+        if delete:
+            video.unlink()
     gone_at = time.monotonic()
     while detector.poll() is None and time.monotonic() - gone_at < 60:
         time.sleep(0.1)
@@ -220,6 +225,21 @@ def test_a_file_for_analysis_truncated_mid_analysis_ends_with_one_line_and_exit_
         _ended_incomplete(pipe, f"{video} was cut short while it was analysed ({walk_video.stat().st_size} bytes "
                                 "when it opened, 0 at its end); analyse a complete copy of it (its analysis is "
                                 "incomplete)")
+    finally:
+        pipe.close()
+
+
+@pytest.mark.parametrize("record", ["passthrough", "reencode"])  # read by PyAV (its open file), by OpenCV (its path)
+def test_a_file_for_analysis_still_being_written_ends_with_one_line_and_exit_3(tmp_path: Path, walk_video: Path,
+                                                                            record: str) -> None:
+    """Before, a file that grew while it was read (an MPEG-TS still being written) was analysed to its size at the
+    open, exit 0, no word: the rest of it never looked at, and nothing said so (outside finding #15)."""
+    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video, grow=100_000, record=record)
+    try:
+        size = walk_video.stat().st_size
+        _ended_incomplete(pipe, f"{video} was still being written while it was analysed ({size} bytes when it opened, "
+                                f"{size + 100_000} at its end): what was written later was not analysed; analyse it "
+                                "again once it is complete (its analysis is incomplete)")
     finally:
         pipe.close()
 

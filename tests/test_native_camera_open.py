@@ -125,6 +125,19 @@ def test_a_native_file_for_analysis_truncated_mid_analysis_ends_with_one_line_an
         pipe.close()
 
 
+def test_a_native_file_for_analysis_still_being_written_ends_with_one_line_and_exit_3(
+        tmp_path: Path, walk_video: Path) -> None:  # noqa: F811 - the fixture
+    """As tests/test_camera_open.py's. Before, analysed to its size at the open, exit 0, no word (finding #15)."""
+    pipe, video = _analysis_cut_mid_way(tmp_path, walk_video, grow=100_000, detector=[str(native_detector())])
+    try:
+        size = walk_video.stat().st_size
+        _ended_incomplete(pipe, f"{video} was still being written while it was analysed ({size} bytes when it opened, "
+                                f"{size + 100_000} at its end): what was written later was not analysed; analyse it "
+                                "again once it is complete (its analysis is incomplete)")
+    finally:
+        pipe.close()
+
+
 def test_a_native_looped_file_for_analysis_that_goes_away_ends_after_3_reopens_with_one_line_and_exit_3(
         tmp_path: Path, walk_video: Path) -> None:  # noqa: F811 - the fixture
     """As tests/test_camera_open.py's. Before, the native detector retried for ever (its camera lost)."""

@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import get_args, get_origin
 
 import msgpack
 import pytest
 import tomlkit
+from pydantic import BaseModel
 
-from quickcam.common.config import ConfigError, load_config
+from quickcam.common.config import Config, ConfigError, load_config
 from quickcam.detector.sources import Walk
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.h264 import write_h264
@@ -32,6 +35,7 @@ SAMPLES = {"start": "2026-01-01T00:00:00", "dark_interval_s": 5.0, "dark_pixel_t
            "cascade": "cascade.xml", "yunet_model": "yunet.onnx", "tls_cert": "cert.pem", "tls_key": "key.pem",
            "curve_secret_key_file": None, "curve_server_public_key_file": None, "curve_allow_dir": None}
 DETECTOR_SECTIONS = ("camera", "motion", "recording", "faces", "link", "logging", "console", "low_power")
+OTHER_SECTIONS = ("uploader", "alerts", "mqtt")  # not the detector's, but checked for typos by both
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -43,13 +47,15 @@ def _every_key() -> dict:
     """Each detector section with every one of its keys at a valid value (its default where it has one)."""
     defaults = load_config(None, {}).model_dump(mode="json")
     document: dict = {}
-    for section in DETECTOR_SECTIONS:
+    for section in DETECTOR_SECTIONS + OTHER_SECTIONS:
         values = {}
         for key, value in defaults[section].items():
             value = SAMPLES.get(key, value) if value is None else value
             if value is not None and key not in ("zones", "motion", "recording", "faces"):
                 values[key] = value
         document[section] = values
+    document["alerts"]["targets"] = [{"name": "phone", "url_env": "PHONE_URL", "alerts": ["motion"],
+                                      "attach_snapshot": False}]
     return document
 
 
@@ -61,8 +67,7 @@ def test_no_setting_of_the_detector_is_unknown_to_the_native_detector(tmp_path: 
     run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
                          env=_env(tmp_path), capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
-    unknown = [line for line in run.stderr.splitlines() if "unknown key" in line]
-    assert unknown == []  # each is read, or warned with what the native detector does instead
+    assert "unknown key" not in run.stderr  # each is read, or warned with what the native detector does instead
     printed = json.loads(run.stdout)["cameras"][0]
     assert printed["motion"]["idle_detect_fps"] == 5.0 and printed["input_format"] == "auto"
     assert "motion.person_check" not in run.stderr  # false: nothing to warn about
@@ -150,7 +155,7 @@ WRONG_TYPES = {  # valid TOML of the wrong kind, and the key each detector names
     "cameras = [1]\n": "cameras.0",
     'logging = "DEBUG"\n': "logging",  # meant as [logging] level = "DEBUG"
     "[recording]\nsegment_s = true\n": "recording.segment_s",
-    "[camera]\nindex = false\n": "camera.index",
+    "[camera]\nsource = \"camera\"\nindex = false\n": "camera.index",
 }
 
 
@@ -171,3 +176,120 @@ def test_valid_toml_of_the_wrong_type_is_refused_by_both_detectors_with_one_line
     assert run.stderr.strip().splitlines() == [
         next(line for line in run.stderr.splitlines() if f"config error: {key}: " in line)], run.stderr
     assert run.stderr.strip().endswith("; fix it in quickcam.toml"), run.stderr
+
+
+def _sections(model: type[BaseModel] = Config, where: str = "") -> list[tuple[str, type[BaseModel]]]:
+    """Each table of the config (dotted; a list's first entry as .0) and its model, as config_models.py has them."""
+    found = [(where, model)]
+    for name, field in model.model_fields.items():
+        inner, dotted = field.annotation, f"{where}.{name}" if where else name
+        if get_origin(inner) is list and get_args(inner):
+            inner, dotted = get_args(inner)[0], dotted + ".0"
+        if isinstance(inner, type) and issubclass(inner, BaseModel) and where.count(".") < 2:
+            found += _sections(inner, dotted)
+    return found
+
+
+def _misspelt(key: str) -> str:
+    """``key`` with its second and third letters swapped (soruce), or an x added where that changes nothing."""
+    typo = key[:1] + key[2:3] + key[1:2] + key[3:]
+    return typo if typo != key else key + "x"
+
+
+def _with_key(where: str, key: str) -> dict:
+    """A document with ``key`` (and the keys a list's entry needs) in the table ``where``."""
+    document: dict = {}
+    node = document
+    parts = where.split(".") if where else []
+    for k, part in enumerate(parts):
+        if part == "0":
+            continue
+        if k + 1 < len(parts) and parts[k + 1] == "0":
+            entry = {"name": "phone", "url_env": "PHONE_URL"} if part == "targets" else {}
+            node[part] = [entry]
+            node = entry
+        else:
+            node = node.setdefault(part, {})
+    node[key] = {} if not where else 1
+    return document
+
+
+def test_a_misspelt_key_or_section_is_refused_by_both_detectors_with_the_same_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, the native detector warned "unknown key ... ignored" and ran: ``soruce`` or ``[camrea]`` watched the
+    demo scene (made-up events uploaded, the camera unwatched, status ok) where the Python detector stops with exit 2.
+    Now each key of each table misspelt is refused by both with the same line (did-you-mean and all), which also
+    holds the native detector's lists of known keys to config_models.py's."""
+    monkeypatch.chdir(tmp_path)  # the file named as both name it
+    differ = []
+    for where, model in _sections():
+        keys = [*model.model_fields, "nonsense_key"]
+        for key in [_misspelt(k) for k in model.model_fields if _misspelt(k) not in model.model_fields] + keys[-1:]:
+            (tmp_path / "quickcam.toml").write_text(tomlkit.dumps(_with_key(where, key)))
+            with pytest.raises(ConfigError) as python:
+                load_config(Path("quickcam.toml"), {})
+            run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"],
+                                 cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+            native = run.stderr.strip().removeprefix("quickcam-native-detector: ")
+            if run.returncode != 2 or native != str(python.value):
+                differ.append((where, key, str(python.value), run.returncode, native))
+    assert differ == [], "\n".join(map(str, differ))
+
+
+CONFIG_MISTAKES = {  # file, environment: the line both detectors stop with (exit 2)
+    "env-section": ("", {"QUICKCAM_CAMRA__FPS": "10"},
+                    "config error: camra: unknown key (did you mean camera?); fix it in environment variable "
+                    "QUICKCAM_CAMRA__FPS"),
+    "env-key": ("", {"QUICKCAM_RECORDING__SEGMENT": "10"},
+                "config error: recording.segment: unknown key (did you mean segment_s?); fix it in environment "
+                "variable QUICKCAM_RECORDING__SEGMENT"),
+    "no-source": ('[camera]\npath = "rtsp://192.0.2.7/stream1"\n', {},
+                  'config error: camera.source: is not set, but path is: the demo scene (made-up events) would run '
+                  'instead of the camera; set source = "stream", "file" or "camera"; fix it in quickcam.toml'),
+    "no-source-cameras": ('[[cameras]]\nid = "yard"\nindex = 1\n', {},
+                          'config error: cameras.0.source: is not set, but index is: the demo scene (made-up events) '
+                          'would run instead of the camera; set source = "stream", "file" or "camera"; fix it in '
+                          'quickcam.toml'),
+    "typo-in-unused-camera": ('[camera]\nsoruce = "stream"\n[[cameras]]\nsource = "demo"\n', {},
+                              "config error: camera.soruce: unknown key (did you mean source?); fix it in "
+                              "quickcam.toml"),
+    "folder": (None, {}, "config file quickcam.toml cannot be read: Is a directory; name the config file, not its "
+               "folder (--config quickcam.toml/quickcam.toml)"),
+}
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+@pytest.mark.parametrize("name", CONFIG_MISTAKES)
+def test_a_config_mistake_that_ran_the_demo_scene_stops_both_detectors_with_one_line(
+        tmp_path: Path, name: str, detector: str) -> None:
+    """The native detector ran the demo scene on each (a folder taken for an empty file; a misspelt variable
+    warned and ignored); both ran it for a camera with a path and no source (the default source is the demo)."""
+    text, environ, expected = CONFIG_MISTAKES[name]
+    if text is None:
+        (tmp_path / "quickcam.toml").mkdir()
+    else:
+        (tmp_path / "quickcam.toml").write_text(text)
+    command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
+    run = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "3"], cwd=tmp_path,
+                         env=_env(tmp_path) | environ, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and run.stdout == "", run.stdout + run.stderr
+    prefix = "quickcam-native-detector: " if detector == "native" else "quickcam: "
+    assert run.stderr.splitlines() == [prefix + expected], run.stderr
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or os.geteuid() != 0, reason="drops root's read-anything")
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_a_config_file_the_detector_may_not_read_is_said_so_not_missing(tmp_path: Path, detector: str) -> None:
+    """Mode 000 (without CAP_DAC_*): the native detector said "not found; copy quickcam.example.toml", the Python one
+    click's three-line usage error "Path 'quickcam.toml' is not readable". Now both: why, and the fix."""
+    (tmp_path / "quickcam.toml").write_text('[camera]\nsource = "demo"\n')
+    (tmp_path / "quickcam.toml").chmod(0)
+    command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
+    no_override = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+                   "-dac_override,-dac_read_search"]
+    run = subprocess.run([*no_override, *command, "--config", "quickcam.toml", "--seconds", "3"], cwd=tmp_path,
+                         env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    prefix = "quickcam-native-detector: " if detector == "native" else "quickcam: "
+    assert run.returncode == 2 and run.stderr.splitlines() == [
+        prefix + "config file quickcam.toml cannot be read: Permission denied; let the user this runs as read it "
+        "(chmod, chown)"], run.stderr

@@ -74,15 +74,14 @@ def test_the_native_detector_passes_every_protocol_check_over_ipc_and_writes_the
 
 def test_the_native_detector_reports_keys_it_does_not_implement_once_and_runs(tmp_path: Path) -> None:
     (tmp_path / "quickcam.toml").write_text(
-        '[camera]\nfps = 10\n[camera.zones]\ninclude = []\n[motion]\npixle_threshold = 20\n'
-        'lighting_min_blob_fraction = 0.1\nperson_check = true\n[link]\nsocket_dir = "run"\n'
+        '[camera]\nfps = 10\n[camera.zones]\ninclude = []\n[motion]\n'
+        'lighting_min_blob_fraction = 0.1\nperson_check = true\n[link]\n'
         '[uploader]\ncredit_messages = 4\n[alerts]\ncooldown_s = 5\n[low_power]\nenabled = false\n')
     run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--seconds", "1"], cwd=tmp_path,
                          env=_env(), capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
     log = run.stderr
-    assert log.count("motion.pixle_threshold: unknown key (check the spelling") == 1, log
-    assert log.count("link.socket_dir: unknown key") == 1, log
+    assert "unknown key" not in log  # a typo is refused (tests/test_native_config.py)
     assert "lighting_min_blob_fraction" not in log  # unused on both sides since every blob is judged by its shape
     assert log.count("motion.person_check = true: the people check is not implemented") == 1, log
     assert log.count("low_power: the low-power governor is not implemented") == 1, log

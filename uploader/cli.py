@@ -22,7 +22,7 @@ from quickcam.common.stop_signals import exit_now
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 @click.option("--seconds", type=float, default=None, help="Stop cleanly after this many seconds.")
 def uploader(config_path: Path | None, seconds: float | None) -> None:
     """Receive footage from detectors, encrypt it, upload it."""
@@ -407,7 +407,7 @@ def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--wait", is_flag=True, help="Wait, with a progress bar, until the upload backlog is empty.")
 @click.option("--timeout", "timeout_s", type=float, default=None, help="With --wait: give up after this many seconds.")
@@ -488,7 +488,7 @@ def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | Non
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 def retry(config_path: Path | None) -> None:
     """Queue permanently failed uploads again (after fixing what failed)."""
     from quickcam.uploader.ledger import Ledger

@@ -12,7 +12,7 @@ from quickcam.detector.console.auth import AuthError, set_password
 
 
 @click.command("console-password")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 @click.option("--user", default="admin", show_default=True, help="User name to set the password of.")
 def console_password(config_path: Path | None, user: str) -> None:
     """Set a console password (asked twice at a terminal; else one line from stdin)."""

@@ -26,7 +26,8 @@ back for CLEAR_S:
   re-aimed it on purpose: the alert has been sent).
 - ``frozen``: consecutive looks identical (mean difference under FROZEN_DIFF:
   a real sensor always has noise) for FROZEN_S while frames keep coming: an
-  encoder repeating its last frame. H.264 may skip every macroblock of a
+  encoder repeating its last frame. Not while the picture is blocked: a
+  covered lens sends an unchanging black picture, and is said blocked. H.264 may skip every macroblock of a
   static scene between keyframes, so where the decoder says which frames are
   keyframes the freeze must also span FROZEN_KEYFRAMES of them (a camera with
   a GOP longer than FROZEN_S is not frozen between two), or last 3 x FROZEN_S.
@@ -158,7 +159,9 @@ class ViewGuard:
 
     def _judge(self, blocked_s: float, moved_s: float, frozen_s: float, time_ns: int) -> ViewFault | None:
         """The fault that holds now, the most telling first; a fault said goes on while its condition holds."""
-        if frozen_s >= FROZEN_S:  # a frozen picture tells nothing of structure: said first
+        # A frozen picture tells nothing of structure: said first, unless it has none. A covered lens (an unchanging
+        # black picture: no noise to change) is blocked, not a stuck encoder to power-cycle.
+        if frozen_s >= FROZEN_S and not self._blocked.since_ns:
             return ViewFault("frozen", self._frozen.since_ns,
                              f"view frozen: the picture has not changed at all for {frozen_s:.0f} s while frames "
                              "keep coming (the camera's encoder is stuck: restart or power-cycle the camera)")

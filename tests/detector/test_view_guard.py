@@ -104,6 +104,15 @@ def test_a_camera_that_starts_covered_says_so_though_it_never_learnt_a_view() ->
     assert [kind for _, kind in changes] == ["blocked"]
 
 
+def test_a_covered_lens_sending_an_unchanging_black_picture_stays_blocked_never_frozen() -> None:
+    """Before, blocked for FROZEN_S, then frozen with "the camera's encoder is stuck: restart or power-cycle the
+    camera": a black picture has no noise to change, but the fix is to uncover the lens (outside finding #17)."""
+    guard, changes = watch(textured(), 10)
+    guard, changes = watch(repeat(np.zeros((*SIZE[::-1], 3), np.uint8)), 3 * FROZEN_S + 5, guard=guard, start_s=10)
+    assert [kind for _, kind in changes] == ["blocked"] and guard.fault.kind == "blocked", changes
+    assert "covered" in guard.fault.text
+
+
 def test_frozen_is_said_only_after_frozen_s_of_identical_frames_and_only_when_watched() -> None:
     still = next(textured())
     guard, changes = watch(repeat(still), FROZEN_S + 2)

@@ -16,7 +16,7 @@ def alert() -> None:
 
 
 @alert.command("test")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 @click.option("--only", "only", default=None, help="Test just this target (its name, or 'mqtt').")
 def test(config_path: Path | None, only: str | None) -> None:
     """Send a test notification through each configured target; one line each."""

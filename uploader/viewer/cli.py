@@ -31,7 +31,7 @@ LOOPBACK = "127.0.0.1"
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 @click.option("--from", "destination", default=None,
               help="Destination to read ([storage.NAME]); default: the first of uploader.destinations.")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -798,7 +798,7 @@ bool AvSource::read(Frame& frame) {
         if (config_.source != "file") return false;
         if (!config_.loop || index_ == 0) {
             ended = true;
-            cut_short = shrunk();
+            cut_short = unfinished();
             return false;
         }
         if (!rewind() || !decode_next()) return false;
@@ -901,12 +901,17 @@ bool AvSource::read_packet(EncodedPacket& out) {
 }
 
 // Why a file that ended was not read to its end, "" when it was (sources.py's cut_short): the open file
-// (FFmpeg asks fstat, so a file deleted and emptied is 0 bytes) is smaller than when it opened.
-std::string AvSource::shrunk() const {
+// (FFmpeg asks fstat, so a file deleted and emptied is 0 bytes) is smaller than when it opened, or larger (still
+// being written: the end read was not its end, and the demuxer does not wait for more).
+std::string AvSource::unfinished() const {
     int64_t now_bytes = config_.source == "file" && format_ ? avio_size(format_->pb) : -1;
-    if (now_bytes < 0 || now_bytes >= opened_bytes_) return "";
-    return path_ + " was cut short while it was analysed (" + std::to_string(opened_bytes_) +
-           " bytes when it opened, " + std::to_string(now_bytes) + " at its end); analyse a complete copy of it";
+    if (now_bytes < 0 || opened_bytes_ < 0 || now_bytes == opened_bytes_) return "";
+    std::string sizes = "(" + std::to_string(opened_bytes_) + " bytes when it opened, " + std::to_string(now_bytes) +
+                        " at its end)";
+    if (now_bytes > opened_bytes_)
+        return path_ + " was still being written while it was analysed " + sizes + ": what was written later was "
+               "not analysed; analyse it again once it is complete";
+    return path_ + " was cut short while it was analysed " + sizes + "; analyse a complete copy of it";
 }
 
 void AvSource::close() {

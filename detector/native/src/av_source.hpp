@@ -75,7 +75,7 @@ private:
     void to_frame(Frame& frame, const AVFrame* decoded);
     void decode_fast();
     void end_passthrough(const std::string& why);
-    std::string shrunk() const;
+    std::string unfinished() const;
     void resume();
     bool given_before();
     bool keyframe() const;  // the picture just decoded is a keyframe

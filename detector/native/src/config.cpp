@@ -28,10 +28,16 @@ struct Reader {
     std::set<std::string> from_env;   // dotted keys set by QUICKCAM_* variables
     std::vector<std::string>* notes;
 
+    // Named where it was written, as config_errors.py does: the first variable (sorted) that set this key or one
+    // under it (QUICKCAM_CAMRA__FPS made the unknown section camra), else the file.
     [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
-        std::string env = kPrefix;
-        for (char c : key) env += c == '.' ? std::string("__") : std::string(1, char(std::toupper(c)));
-        std::string where = from_env.count(key) ? "environment variable " + env : (file.empty() ? "the defaults" : file);
+        auto set = std::find_if(from_env.begin(), from_env.end(),
+                                [&](const std::string& k) { return k == key || k.rfind(key + ".", 0) == 0; });
+        std::string where = file.empty() ? "the defaults" : file;
+        if (set != from_env.end()) {
+            where = "environment variable " + std::string(kPrefix);
+            for (char c : *set) where += c == '.' ? std::string("__") : std::string(1, char(std::toupper(c)));
+        }
         throw ConfigError("config error: " + key + ": " + problem + "; fix it in " + where);
     }
 
@@ -84,6 +90,37 @@ struct Reader {
     }
 };
 
+// The matching characters of difflib.SequenceMatcher(None, a, b): the longest common block (the first found, as
+// Python finds it), then the same on each side of it.
+size_t matching(const std::string& a, size_t alo, size_t ahi, const std::string& b, size_t blo, size_t bhi) {
+    size_t besti = alo, bestj = blo, best = 0;
+    std::vector<size_t> previous(b.size() + 1, 0), current(b.size() + 1, 0);
+    for (size_t i = alo; i < ahi; ++i) {
+        std::fill(current.begin(), current.end(), 0);
+        for (size_t j = blo; j < bhi; ++j) {
+            if (a[i] != b[j]) continue;
+            size_t k = current[j + 1] = previous[j] + 1;
+            if (k > best) besti = i + 1 - k, bestj = j + 1 - k, best = k;
+        }
+        std::swap(previous, current);
+    }
+    if (best == 0) return 0;
+    return best + matching(a, alo, besti, b, blo, bestj) + matching(a, besti + best, ahi, b, bestj + best, bhi);
+}
+
+// An unknown key's words, as config_errors.py says them: the nearest known key by difflib.get_close_matches(key,
+// known, n=1) (ratio at least 0.6, the highest; of equals, the greatest name), so both detectors suggest the same.
+std::string unknown_key(const std::string& key, const std::vector<std::string>& known) {
+    double best_ratio = 0;
+    std::string best;
+    for (const auto& name : known) {
+        double ratio = 2.0 * double(matching(name, 0, name.size(), key, 0, key.size())) / double(name.size() + key.size());
+        if (ratio >= 0.6 && (ratio > best_ratio || (ratio == best_ratio && name > best))) best_ratio = ratio, best = name;
+    }
+    return best.empty() ? "unknown key (check the spelling against quickcam.example.toml)"
+                        : "unknown key (did you mean " + best + "?)";
+}
+
 // One section: key -> how to read it. Keys mapped to nullptr are known but not ours
 // (another process's, or another algorithm's); keys in `missing` are known and not implemented.
 using Setter = std::function<void(const toml::node&, const std::string& key)>;
@@ -99,10 +136,20 @@ void read_section(const Reader& r, const toml::table* table, const std::string& 
             if (it->second) it->second(node, dotted);
         } else if (missing.count(key)) {
             r.note(dotted + ": " + missing.at(key) + "; ignored by the native detector");
-        } else {
-            r.note(dotted + ": unknown key (check the spelling against quickcam.example.toml); ignored");
+        } else {  // refused as the Python detector refuses it: a typo (soruce) ran the demo scene, not the camera
+            std::vector<std::string> known;
+            for (const auto& [name, _] : setters) known.push_back(name);
+            for (const auto& [name, _] : missing) known.push_back(name);
+            r.fail(dotted, unknown_key(key, known));
         }
     }
+}
+
+// A section of another process's, or of the Python detector's only: its keys are checked for typos, not read.
+void check_keys(const Reader& r, const toml::table* table, const std::string& where, const std::vector<std::string>& keys) {
+    std::map<std::string, Setter> known;
+    for (const auto& key : keys) known[key] = nullptr;
+    read_section(r, table, where, known);
 }
 
 // The table at `node` (a [section]); nullptr where there is none. Anything else there (`camera = 5`,
@@ -244,6 +291,16 @@ void read_zones(const Reader& r, const toml::node& node, const std::string& wher
 
 CameraConfig read_camera(const Reader& r, const toml::table* t, const std::string& where, const toml::table& root) {
     CameraConfig c;
+    // Keys that name the camera to watch, written without source: the demo scene (made-up events) ran instead of it.
+    // Refused as config_models.py's CameraConfig refuses it.
+    if (t && !t->contains("source")) {
+        std::string named;
+        for (const char* key : {"path", "index", "detect_path"})
+            if (t->contains(key)) named += (named.empty() ? "" : " and ") + std::string(key);
+        if (!named.empty())
+            r.fail(where + ".source", "is not set, but " + named + " is: the demo scene (made-up events) would run "
+                   "instead of the camera; set source = \"stream\", \"file\" or \"camera\"");
+    }
     read_motion(r, table_at(r, root.get("motion"), "motion"), "motion", c.motion);
     read_recording(r, table_at(r, root.get("recording"), "recording"), "recording", c.recording);
     read_section(r, table_at(r, root.get("faces"), "faces"), "faces", {}, kNoFaces);
@@ -344,15 +401,28 @@ std::set<std::string> apply_env(toml::table& root, const std::map<std::string, s
     return dotted;
 }
 
+// A config file that is there but cannot be read: the OS's words and the fix (common/config.py unreadable_config).
+std::string unreadable_config(const std::string& path, int code) {
+    std::string fix = code == EISDIR   ? "name the config file, not its folder (--config " + path + "/quickcam.toml)"
+                      : code == EACCES || code == EPERM ? "let the user this runs as read it (chmod, chown)"
+                                                        : "check the disk";
+    return "config file " + path + " cannot be read: " + std::strerror(code) + "; " + fix;
+}
+
 }  // namespace
 
 Config load_config(const std::string& path, const std::map<std::string, std::string>& environ) {
     toml::table root;
     if (!path.empty()) {
-        std::ifstream probe(path);
-        if (!probe) throw ConfigError("config file " + path + " not found; copy quickcam.example.toml");
+        std::string text;
         try {
-            root = toml::parse_file(path);
+            text = read_file(path);
+        } catch (const OsError& e) {  // a folder was taken for an empty file (the demo scene ran), EACCES for missing
+            if (e.code == ENOENT) throw ConfigError("config file " + path + " not found; copy quickcam.example.toml");
+            throw ConfigError(unreadable_config(path, e.code));
+        }
+        try {
+            root = toml::parse(text, path);
         } catch (const toml::parse_error& e) {
             std::ostringstream where;
             where << e.source().begin;
@@ -385,16 +455,36 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
                      config.log_level == "ERROR", k, "must be DEBUG, INFO, WARNING or ERROR"); }},
         {"file", nullptr},
     });
-    static const std::set<std::string> kTop = {"camera", "cameras", "motion", "recording", "faces", "link",
-                                                "logging", "uploader", "storage", "env_file", "alerts", "mqtt"};
-    static const std::set<std::string> kPythonOnly = {"console", "low_power"};  // the Python detector's features
+    // The other sections' keys, as common/config_models.py has them (tests/test_native_config.py compares them):
+    // checked for typos as the Python detector checks them, their values are not ours.
+    check_keys(r, table_at(r, root.get("uploader"), "uploader"), "uploader",
+               {"spool_dir", "state_dir", "remote_folder", "destinations", "max_payload_mb", "credit_messages",
+                "credit_mb", "spool_max_mb", "retry_base_s", "retry_max_s", "log_upload_interval_s", "stop_upload_s"});
+    const toml::table* alerts = table_at(r, root.get("alerts"), "alerts");
+    check_keys(r, alerts, "alerts",
+               {"targets", "cooldown_s", "quiet_hours", "quiet_alerts", "silent_after_s", "storage_failing_after_s",
+                "backlog_after_s", "retry_base_s", "retry_max_s", "give_up_after_s", "timeout_s"});
+    if (const toml::array* targets = alerts ? alerts->get_as<toml::array>("targets") : nullptr)
+        for (size_t k = 0; k < targets->size(); ++k)
+            check_keys(r, targets->get(k)->as_table(), "alerts.targets." + std::to_string(k),
+                       {"name", "url_env", "alerts", "attach_snapshot"});
+    check_keys(r, table_at(r, root.get("mqtt"), "mqtt"), "mqtt",
+               {"host", "port", "tls", "topic_prefix", "discovery_prefix", "publish_snapshot", "keepalive_s"});
+    check_keys(r, table_at(r, root.get("console"), "console"), "console",
+               {"listen", "password_file", "tls_cert", "tls_key", "allow_plain_http", "session_s", "max_failed_logins",
+                "failed_login_window_s", "view_width", "view_fps", "view_quality", "trusted_proxies"});
+    check_keys(r, table_at(r, root.get("low_power"), "low_power"), "low_power",
+               {"enabled", "steps_fps", "check_s", "low_battery_percent", "cpu_budget_percent"});
+    static const std::vector<std::string> kTop = {"env_file", "camera", "cameras", "motion", "recording", "faces",
+                                                  "link", "uploader", "logging", "alerts", "mqtt", "console",
+                                                  "low_power", "storage"};
     for (const auto& [k, node] : root) {
         std::string key(k.str());
-        if (kPythonOnly.count(key))
+        if (key == "console" || key == "low_power")  // the Python detector's features
             r.note(key + ": the " + (key == "console" ? "web console" : "low-power governor") +
                    " is not implemented; ignored by the native detector");
-        else if (!kTop.count(key))
-            r.note(key + ": unknown key (check the spelling against quickcam.example.toml); ignored");
+        else if (std::find(kTop.begin(), kTop.end(), key) == kTop.end())
+            r.fail(key, unknown_key(key, kTop));
     }
 
     const toml::node* cameras = root.get("cameras");
@@ -405,9 +495,10 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
             std::string where = "cameras." + std::to_string(k);
             config.cameras.push_back(read_camera(r, table_at(r, list->get(k), where), where, root));
         }
-    } else {
-        config.cameras.push_back(read_camera(r, table_at(r, root.get("camera"), "camera"), "camera", root));
     }
+    // [camera] is checked as the Python detector checks it, also when [[cameras]] replace it.
+    CameraConfig single = read_camera(r, table_at(r, root.get("camera"), "camera"), "camera", root);
+    if (config.cameras.empty()) config.cameras.push_back(single);
     std::set<std::string> ids;
     for (const auto& cam : config.cameras)
         if (!ids.insert(cam.id).second) r.fail("cameras", "camera ids must be unique; repeated: " + cam.id);

@@ -3,7 +3,7 @@
 // Every frame is stamped by the footage clock (clock.hpp: epoch nanoseconds that never step
 // back). read() returns false when there is no frame now (reopen with backoff); `ended` is set
 // when a file without loop has ended for good, and `cut_short` says why when it ended before its
-// end (it shrank while it was read: sources.py's cut_short).
+// end (it shrank or grew while it was read: sources.py's cut_short).
 #pragma once
 
 #include <cstdint>

@@ -96,7 +96,9 @@ double ViewGuard::watch_frozen_look(const cv::Mat& small, int64_t time_ns) {
 
 std::optional<ViewFault> ViewGuard::judge(double blocked_s, double moved_s, double frozen_s) const {
     // The fault that holds now, the most telling first; a fault said goes on while its condition holds.
-    if (frozen_s >= kFrozenS)  // a frozen picture tells nothing of structure: said first
+    // A frozen picture tells nothing of structure: said first, unless it has none. A covered lens (an unchanging
+    // black picture: no noise to change) is blocked, not a stuck encoder to power-cycle (view_guard.py's _judge).
+    if (frozen_s >= kFrozenS && !blocked_.since_ns)
         return ViewFault{"frozen", frozen_.since_ns,
                          "view frozen: the picture has not changed at all for " + seconds(frozen_s) +
                              " s while frames keep coming (the camera's encoder is stuck: restart or power-cycle the "
