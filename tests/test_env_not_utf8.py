@@ -76,7 +76,7 @@ def test_the_native_detector_refuses_a_setting_that_is_not_utf8_with_the_python_
 
 
 def test_a_log_line_quoting_a_file_name_that_is_not_utf8_reaches_the_log_file(tmp_path: Path) -> None:
-    """A stray file in the outbox named in Latin-1: its line ("header ... is unreadable; moved to refused/")
+    """A stray file in the outbox named in Latin-1: its line ("item ... has a header but no payload ...")
     could not be encoded, and the log file lost it ("log: cannot write run.detector.log ...: surrogates
     not allowed"); the uploader uploads that file, so the incident went missing from it."""
     outbox = tmp_path / "outbox"
@@ -89,4 +89,4 @@ def test_a_log_line_quoting_a_file_name_that_is_not_utf8_reaches_the_log_file(tm
     assert run.returncode == 0, run.stderr[-3000:]
     assert "log: cannot write" not in run.stderr, run.stderr[-3000:]
     log = (tmp_path / "run.detector.log").read_text(encoding="utf-8")  # strict: the file stays UTF-8
-    assert "outbox: header gar\\udce7age.hdr is unreadable" in log, log[-3000:]
+    assert "outbox: item gar\\udce7age has a header but no payload gar\\udce7age.bin" in log, log[-3000:]

@@ -459,7 +459,8 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
     // checked for typos as the Python detector checks them, their values are not ours.
     check_keys(r, table_at(r, root.get("uploader"), "uploader"), "uploader",
                {"spool_dir", "state_dir", "remote_folder", "destinations", "max_payload_mb", "credit_messages",
-                "credit_mb", "spool_max_mb", "retry_base_s", "retry_max_s", "log_upload_interval_s", "stop_upload_s"});
+                "credit_mb", "spool_max_mb", "retry_base_s", "retry_max_s", "log_upload_interval_s", "stop_upload_s",
+                "refusing_after_s"});
     const toml::table* alerts = table_at(r, root.get("alerts"), "alerts");
     check_keys(r, alerts, "alerts",
                {"targets", "cooldown_s", "quiet_hours", "quiet_alerts", "silent_after_s", "storage_failing_after_s",
