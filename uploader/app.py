@@ -22,7 +22,6 @@ from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
 from quickcam.uploader.adopt import adopt_orphans
 from quickcam.uploader.backends import Backend, BackendError, create_backend
-from quickcam.uploader.backends.local import LocalBackend
 from quickcam.uploader.ledger import BUSY_TIMEOUT_S, LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
@@ -75,9 +74,9 @@ def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend
             backends[name] = create_backend(kind, options, secrets)
         except BackendError as exc:
             raise ConfigError(f"storage.{name}: {exc}") from None
-        if isinstance(backends[name], LocalBackend):  # its folder found empty: a NAS not mounted? (backends/local.py)
-            backends[name].stored_before = functools.partial(stored_to, config.uploader.state_dir / "ledger.sqlite3",
-                                                             name)
+        guard = getattr(backends[name], "mount_guard", None)  # its folder found empty: a NAS not mounted?
+        if guard is not None:  # (backends/mount_guard.py: local, fsspec file://)
+            guard.stored_before = functools.partial(stored_to, config.uploader.state_dir / "ledger.sqlite3", name)
     return backends
 
 
