@@ -51,7 +51,7 @@ class MountGuard:
                 raise RetryableError(
                     f"is the disk mounted? the storage folder {self.root} is {state} "
                     f"and its marker {MARKER} is gone, though footage was stored there before; uploads wait. If it "
-                    f"is meant to start empty, create the marker: touch {marker}")
+                    f"is meant to start empty, create the marker with touch {marker}")  # no ": ": the cause is first
             self.root.mkdir(parents=True, exist_ok=True)
             with atomic_write(marker, f".{MARKER}.part") as out:
                 out.write(MARKER_TEXT)
