@@ -262,7 +262,7 @@ def test_status_answers_within_a_second_naming_who_keeps_readers_out_and_shows_t
     assert lines[0].startswith("uploader: ") and "no status file" not in lines[0], lines  # from its status file
     said = f"destinations: NOT SHOWN: the ledger state/ledger.sqlite3 is locked by another program (pid {holder.pid}, "
     assert said + "python)" in status.stdout, lines
-    assert took < 1 + 3, took  # SQLite's wait is 1 s here; before: 30 s
+    assert took < 10, took  # 1.3-2.5 s here (a 1 s wait, the rest the interpreter's start); before: 30 s
     assert f"(pid {holder.pid}, python)" in json.loads(as_json.stdout)["ledger_problem"], as_json.stdout
 
 
