@@ -452,15 +452,14 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
 
 def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | None) -> int:
     """Show a progress bar while the uploader drains its backlog; 0 once nothing is pending and nothing failed."""
-    from quickcam.uploader.ledger import Ledger
+    from quickcam.uploader.ledger_reader import LedgerUnreadable, read_summary
 
     if not ledger_path.is_file():
         raise click.ClickException(f"no ledger at {ledger_path}; run this on the uploader's machine")
-    ledger = Ledger(ledger_path)
     deadline = time.monotonic() + timeout_s if timeout_s else None
     try:
         def totals() -> tuple[int, int]:
-            rows = ledger.summary()
+            rows = read_summary(ledger_path)
             return sum(r["pending"] for r in rows), sum(r["uploaded"] + r["failed"] for r in rows)
 
         pending, done_at_start = totals()
@@ -480,9 +479,11 @@ def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | Non
                 finished = done - done_at_start
                 bar.length = max(bar.length or 0, finished + pending)  # new footage makes the bar longer
                 bar.update(finished - bar.pos)
-        failed = sum(r["failed"] for r in ledger.summary())
-    finally:
-        ledger.close()
+        failed = sum(r["failed"] for r in read_summary(ledger_path))
+    except LedgerUnreadable as exc:  # a lock that keeps readers out: said within a second, not SQLite's 30 s
+        click.echo("")
+        click.echo(str(exc), err=True)
+        return 1
     if failed:
         click.echo(f"backlog empty, but {failed} upload(s) failed for good; fix the cause (quickcam status) "
                    "and run quickcam retry", err=True)

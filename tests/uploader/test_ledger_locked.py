@@ -254,6 +254,9 @@ def test_status_answers_within_a_second_naming_who_keeps_readers_out_and_shows_t
         status = subprocess.run([QUICKCAM, "status"], capture_output=True, text=True, timeout=60)
         took = time.monotonic() - started
         as_json = subprocess.run([QUICKCAM, "status", "--json"], capture_output=True, text=True, timeout=60)
+        started = time.monotonic()
+        waited = subprocess.run([QUICKCAM, "status", "--wait"], capture_output=True, text=True, timeout=60)
+        wait_took = time.monotonic() - started
     finally:
         holder.kill()
         holder.wait()
@@ -264,6 +267,8 @@ def test_status_answers_within_a_second_naming_who_keeps_readers_out_and_shows_t
     assert said + "python)" in status.stdout, lines
     assert took < 10, took  # 1.3-2.5 s here (a 1 s wait, the rest the interpreter's start); before: 30 s
     assert f"(pid {holder.pid}, python)" in json.loads(as_json.stdout)["ledger_problem"], as_json.stdout
+    assert waited.returncode == 1 and f"locked by another program (pid {holder.pid}, python)" in waited.stderr, waited
+    assert wait_took < 10, wait_took  # before: 30 s, then the uploader's start-up words
 
 
 HOLD_AGAINST_READERS = """
