@@ -47,20 +47,22 @@ class Keeper:
 
     def keep(self, handle: BinaryIO, record: bytes) -> None:
         try:
+            if not hasattr(os, "setxattr"):  # Python has them on Linux only
+                raise OSError("this system's Python has no extended attributes")
             os.setxattr(handle.fileno(), ATTRIBUTE, record)
         except OSError as exc:  # ENOTSUP, EPERM (a FUSE), ENOSPC: the footage is stored all the same
             if not self.unsupported:
                 self.unsupported = exc.strerror or str(exc)
                 log.warning("spool: cannot keep the ledger row on the spool file as an extended attribute (%s); "
-                            "if the ledger is ever lost, such files are adopted without their event id and "
-                            "sha256", self.unsupported)
+                            "if the ledger is ever lost, such files are adopted without their event id (and, in "
+                            "mode 2, their sha256)", self.unsupported)
 
 
 def read(path: Path, header: Header, remote_folder: str) -> Item | None:
     """The ledger row the attribute of ``path`` holds, if it has one naming this file and this header's item."""
     try:
         raw = os.getxattr(path, ATTRIBUTE)
-    except OSError:
+    except (OSError, AttributeError):  # none kept, or none on this system (Python has them on Linux only)
         return None
     try:
         record = json.loads(raw)
@@ -78,7 +80,7 @@ def read(path: Path, header: Header, remote_folder: str) -> Item | None:
     ctx = header.context
     # Every stored name ends in "-<spool file name>" (storing.remote_key, the uploader's logs)
     if remote.is_absolute() or ".." in remote.parts or not remote.name.endswith(f"-{path.name}") \
-            or record["seq"] != ctx.sequence:
+            or record["seq"] != ctx.sequence or record["kind"] not in ("snapshot", "segment", "log"):
         return None
     return Item(path.stem, record["sha256"], record["kind"], ctx.camera_id, record["event"], record["seq"],
                 ctx.plaintext_length, str(path), f"{remote_folder}/{record['remote']}", record["received_at"],
