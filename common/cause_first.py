@@ -2,7 +2,9 @@
 
 Every back end says ``<where>: <cause>`` (uploader/backends): the where is a remote URL or path, often
 longer than the room, so a cut at the end kept the URL and lost "Read-only file system" or "No space
-left on device". Cut short, the cause comes first and the where after it, cut in its middle.
+left on device". Cut short, the cause comes first and the where after it, cut in its middle. The
+uploader's log lines put the cause first too, whole (``cause_then_where``): read from the start as
+status is, they said the URL and the cause last.
 """
 
 from __future__ import annotations
@@ -10,6 +12,12 @@ from __future__ import annotations
 from quickcam.common.protocol_schema import middle_cut
 
 MIN_WHERE = 16  # less room than this for the where: the cause alone
+
+
+def cause_then_where(error: str) -> str:
+    """``error`` whole, its cause first and ``(where)`` after it; one that names no where as it was."""
+    where, sep, cause = error.partition(": ")
+    return f"{cause} ({where})" if sep and cause and where else error
 
 
 def cause_first(error: str, width: int) -> str:

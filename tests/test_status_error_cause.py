@@ -1,5 +1,8 @@
 """``quickcam status`` shows why uploads fail, not only where: the cause first, the long remote path after it.
 
+The uploader's log line said the where first until session 20 (``upload of … failed (attempt 1): file:///…/x.qsc:
+OSError: [Errno 30] Read-only file system``): the cause now comes first there too.
+
 Every back end words its errors ``<where>: <cause>``, and status cut the last error at 80 characters: an
 fsspec URL (or a local storage folder) deep in dated folders filled them, so "Read-only file system"
 never showed (bench/outside/storage_ro.py --fsspec). The real uploader stores on a read-only tmpfs.
@@ -7,6 +10,7 @@ never showed (bench/outside/storage_ro.py --fsspec). The real uploader stores on
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -38,10 +42,31 @@ def test_a_read_only_storage_shows_its_cause_in_the_status_row(tmp_path: Path, k
                 (_status(pipe), pipe.output("uploader")[-3000:])
             row = next(line for line in _status(pipe).splitlines() if line.startswith("local "))
             assert len(row) <= 60 + 80, row
+            said = re.search(r"failed \(attempt \d+\): (\S+Error: \[Errno 30\] )?Read-only file system \(",
+                             pipe.output("uploader"))
+            assert said, pipe.output("uploader")[-3000:]  # before: the URL or folder first, the cause after it
         finally:
             if client is not None:
                 client.close()
             pipe.close()
+
+
+def test_the_fsspec_error_in_the_log_line_says_its_cause_before_the_url(tmp_path: Path) -> None:
+    (tmp_path / "storage").mkdir()
+    (tmp_path / "storage" / "webcam_captures").write_text("a file where the footage folder should be\n")
+    pipe = Pipeline(tmp_path, QUICKCAM_UPLOADER__DESTINATIONS="local", QUICKCAM_STORAGE__LOCAL__KIND="fsspec",
+                    QUICKCAM_STORAGE__LOCAL__URL=f"file://{tmp_path / 'storage'}")
+    client = None
+    try:
+        client = snapshots_to_uploader(pipe, 1)
+        assert pipe.wait_for("uploader", "FAILED for good", 30), pipe.output("uploader")[-3000:]
+        line = next(line for line in pipe.output("uploader").splitlines() if "FAILED for good" in line)
+        # before: "FAILED for good: file:///…/snapshot-0000-….qsc: NotADirectoryError: [Errno 20] Not a directory"
+        assert re.search(r"FAILED for good: \w+Error: \[Errno \d+\] [^(]+ \(file://", line), line
+    finally:
+        if client is not None:
+            client.close()
+        pipe.close()
 
 
 def test_every_back_ends_error_is_cut_with_its_cause_first() -> None:

@@ -20,9 +20,9 @@ from quickcam.common.folder_lock import FolderLock, cannot_make, hold_folder_loc
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
+from quickcam.uploader import spool_record
 from quickcam.uploader.adopt import adopt_orphans
 from quickcam.uploader.backends import Backend, BackendError, create_backend
-from quickcam.uploader.backends.local import LocalBackend
 from quickcam.uploader.ledger import BUSY_TIMEOUT_S, LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
@@ -75,9 +75,9 @@ def build_backends(config: Config, secrets: dict[str, str]) -> dict[str, Backend
             backends[name] = create_backend(kind, options, secrets)
         except BackendError as exc:
             raise ConfigError(f"storage.{name}: {exc}") from None
-        if isinstance(backends[name], LocalBackend):  # its folder found empty: a NAS not mounted? (backends/local.py)
-            backends[name].stored_before = functools.partial(stored_to, config.uploader.state_dir / "ledger.sqlite3",
-                                                             name)
+        guard = getattr(backends[name], "mount_guard", None)  # its folder found empty: a NAS not mounted?
+        if guard is not None:  # (backends/mount_guard.py: local, fsspec file://)
+            guard.stored_before = functools.partial(stored_to, config.uploader.state_dir / "ledger.sqlite3", name)
     return backends
 
 
@@ -183,7 +183,8 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     # restart tries again), before the endpoint is bound: SQLite's 30 s said nothing, then blamed permissions.
     ledger = Ledger(ledger_path, open_wait_s=LOCKED_SAY_AFTER_S)
     try:  # before the receiver writes: a file it is storing is not yet in the ledger, and is no orphan
-        adoption = adopt_orphans(spool, ledger, config.uploader.destinations, config.uploader.remote_folder)
+        adoption = adopt_orphans(spool, ledger, config.uploader.destinations, config.uploader.remote_folder,
+                                 key)
         moved = move_to_configured(ledger, config.uploader.destinations)
     finally:
         ledger.close()
@@ -270,9 +271,11 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
                       content_type=LOG_CONTENT_TYPE, plaintext_length=len(data))
     path = None
     try:
-        path = spool.store(item_id, data, key, context)
         stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
         remote = f"{config.uploader.remote_folder}/logs/{host}/{stamp}-{log_file.name}-{item_id}.qsc"
+        item = Item(item_id, hashlib.sha256(data).hexdigest(), "log", host, "", 0, len(data),
+                    str(spool.path_for(item_id)), remote, time.time())
+        path = spool.store(item_id, data, key, context, spool_record.encode(item, config.uploader.remote_folder))
         ledger = Ledger(ledger_path)
         # Another program's lock on the ledger: one slice, not SQLite's 30 s (this is the main loop, which keeps the
         # folders' locks; at the stop, what is left of its budget), then the lines wait for the next time. The
@@ -283,8 +286,7 @@ def enqueue_log(config: Config, key: object, spool: Spool, ledger_path: Path,
         if deadline is not None:
             ledger.lock_wait_s = max(0.0, min(LOCKED_SAY_AFTER_S, deadline - time.monotonic()))
         try:
-            ledger.add(Item(item_id, hashlib.sha256(data).hexdigest(), "log", host, "", 0, len(data),
-                            str(path), remote, time.time()), config.uploader.destinations)
+            ledger.add(item, config.uploader.destinations)
         finally:
             ledger.close()
         cursor.advance()

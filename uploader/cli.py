@@ -302,9 +302,10 @@ def unwritten_lines(config: Config, live: dict[str, Any], det: dict[str, Any]) -
     return lines
 
 
-def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None,
+def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None | str,
                   ledger_path: Path, now: float, unwritten: dict[str, str] | None = None) -> list[str]:
-    """Every line of ``quickcam status``, from the two status files, the ledger summary and ``unwritten_lines``."""
+    """Every line of ``quickcam status``, from the two status files, the ledger summary (or why it could not be
+    read) and ``unwritten_lines``."""
     unwritten = unwritten or {}
     never_ran = not live and not det and rows is None  # a fresh folder: no status file, no ledger
     lines = [unwritten.get("uploader") or (NO_UPLOADER_YET if never_ran else uploader_line(live, now))]
@@ -338,6 +339,8 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
                      "uploader")
     if rows is None:
         lines.append(f"destinations: no ledger at {ledger_path} (the uploader keeps it; run status on its machine)")
+    elif isinstance(rows, str):
+        lines.append(f"destinations: NOT SHOWN: {rows}")
     else:
         lines += destination_lines(rows)
     return lines
@@ -394,16 +397,16 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     return lines
 
 
-def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None:
-    from quickcam.uploader.ledger import Ledger
+def _ledger_rows(ledger_path: Path) -> list[dict[str, Any]] | None | str:
+    """The destinations' rows; None without a ledger; why it cannot be read now (a lock: within a second)."""
+    from quickcam.uploader.ledger_reader import LedgerUnreadable, read_summary
 
     if not ledger_path.is_file():
         return None
-    ledger = Ledger(ledger_path)
     try:
-        return ledger.summary()
-    finally:
-        ledger.close()
+        return read_summary(ledger_path)
+    except LedgerUnreadable as exc:
+        return str(exc)
 
 
 @click.command()
@@ -435,7 +438,8 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
         raise SystemExit(_wait_for_backlog(ledger_path, config.uploader.state_dir / UPLOADER_STATUS_FILE, timeout_s))
     rows = _ledger_rows(ledger_path)
     if as_json:
-        click.echo(json.dumps({"uploader": live, "detector": det, "destinations": rows,
+        unread = {"ledger_problem": rows} if isinstance(rows, str) else {}
+        click.echo(json.dumps({"uploader": live, "detector": det, "destinations": None if unread else rows, **unread,
                                "alerts": {"service": _read_json(config.uploader.state_dir / ALERTS_STATUS_FILE,
                                                                 alerts_problem),
                                           "targets": _alert_rows(config.uploader.state_dir)}}, indent=2))
@@ -448,15 +452,14 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
 
 def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | None) -> int:
     """Show a progress bar while the uploader drains its backlog; 0 once nothing is pending and nothing failed."""
-    from quickcam.uploader.ledger import Ledger
+    from quickcam.uploader.ledger_reader import LedgerUnreadable, read_summary
 
     if not ledger_path.is_file():
         raise click.ClickException(f"no ledger at {ledger_path}; run this on the uploader's machine")
-    ledger = Ledger(ledger_path)
     deadline = time.monotonic() + timeout_s if timeout_s else None
     try:
         def totals() -> tuple[int, int]:
-            rows = ledger.summary()
+            rows = read_summary(ledger_path)
             return sum(r["pending"] for r in rows), sum(r["uploaded"] + r["failed"] for r in rows)
 
         pending, done_at_start = totals()
@@ -476,9 +479,11 @@ def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | Non
                 finished = done - done_at_start
                 bar.length = max(bar.length or 0, finished + pending)  # new footage makes the bar longer
                 bar.update(finished - bar.pos)
-        failed = sum(r["failed"] for r in ledger.summary())
-    finally:
-        ledger.close()
+        failed = sum(r["failed"] for r in read_summary(ledger_path))
+    except LedgerUnreadable as exc:  # a lock that keeps readers out: said within a second, not SQLite's 30 s
+        click.echo("")
+        click.echo(str(exc), err=True)
+        return 1
     if failed:
         click.echo(f"backlog empty, but {failed} upload(s) failed for good; fix the cause (quickcam status) "
                    "and run quickcam retry", err=True)

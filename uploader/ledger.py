@@ -367,8 +367,7 @@ class Ledger:
 
     def failing_streaks(self) -> dict[str, tuple[float, str]]:
         """Each destination failing since its last success: (when it started, wall clock; the newest error)."""
-        return {dest: (float(since), error)
-                for dest, since, error in self.db.execute("SELECT destination, since, error FROM failing")}
+        return streaks_of(self.db)
 
     def retry_failed(self) -> int:
         """Put permanently failed deliveries back in the queue (``quickcam retry``)."""
@@ -421,28 +420,39 @@ class Ledger:
 
     def summary(self) -> list[dict]:
         """Per destination: counts by state, oldest pending age, last error, and since when it fails (0: it works)."""
-        out = []
-        now = time.time()
-        streaks = self.failing_streaks()
-        for (dest,) in self.db.execute("SELECT DISTINCT destination FROM deliveries ORDER BY destination"):
-            counts = dict(self.db.execute(
-                "SELECT state, COUNT(*) FROM deliveries WHERE destination=? GROUP BY state", (dest,)
-            ).fetchall())
-            oldest = self.db.execute(
-                "SELECT MIN(i.received_at) FROM deliveries d JOIN items i ON i.id=d.item_id "
-                "WHERE d.destination=? AND d.state!='uploaded'", (dest,)
-            ).fetchone()[0]
-            last_error = self.db.execute(
-                "SELECT last_error FROM deliveries WHERE destination=? AND last_error!='' "
-                "ORDER BY updated_at DESC LIMIT 1", (dest,)
-            ).fetchone()
-            out.append({
-                "destination": dest,
-                "pending": counts.get("pending", 0),
-                "failed": counts.get("failed", 0),
-                "uploaded": counts.get("uploaded", 0),
-                "oldest_pending_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
-                "last_error": last_error[0] if last_error else "",
-                "failing_since": streaks.get(dest, (0.0, ""))[0],  # the shipper's streak (wall clock)
-            })
-        return out
+        return summary_of(self.db)
+
+
+def summary_of(db: sqlite3.Connection) -> list[dict]:
+    """Per destination: counts by state, oldest pending age, last error, and since when it fails (0: it works)."""
+    out = []
+    now = time.time()
+    streaks = streaks_of(db)
+    for (dest,) in db.execute("SELECT DISTINCT destination FROM deliveries ORDER BY destination"):
+        counts = dict(db.execute(
+            "SELECT state, COUNT(*) FROM deliveries WHERE destination=? GROUP BY state", (dest,)
+        ).fetchall())
+        oldest = db.execute(
+            "SELECT MIN(i.received_at) FROM deliveries d JOIN items i ON i.id=d.item_id "
+            "WHERE d.destination=? AND d.state!='uploaded'", (dest,)
+        ).fetchone()[0]
+        last_error = db.execute(
+            "SELECT last_error FROM deliveries WHERE destination=? AND last_error!='' "
+            "ORDER BY updated_at DESC LIMIT 1", (dest,)
+        ).fetchone()
+        out.append({
+            "destination": dest,
+            "pending": counts.get("pending", 0),
+            "failed": counts.get("failed", 0),
+            "uploaded": counts.get("uploaded", 0),
+            "oldest_pending_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
+            "last_error": last_error[0] if last_error else "",
+            "failing_since": streaks.get(dest, (0.0, ""))[0],  # the shipper's streak (wall clock)
+        })
+    return out
+
+
+def streaks_of(db: sqlite3.Connection) -> dict[str, tuple[float, str]]:
+    """Each destination failing since its last success: (when it started, wall clock; the newest error)."""
+    return {dest: (float(since), error) for dest, since, error in db.execute("SELECT destination, since, error "
+                                                                            "FROM failing")}

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+from quickcam.common.cause_first import cause_then_where
 from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.backends import Backend, PermanentError
 from quickcam.uploader.ledger import DAMAGED_SPOOL_FILE, Item, Ledger
@@ -106,7 +107,7 @@ class Shipper:
                 continue
             self.failing[dest] = (mono - max(0.0, wall - since), why)  # (a clock stepped back: from now)
             log.warning("shipper: uploads to %s have been failing for %.0f s (before this start): %s",
-                        dest, max(0.0, wall - since), why)
+                        dest, max(0.0, wall - since), cause_then_where(why))
 
     def _failing(self, exc: Exception) -> None:
         """One error line per outage (a traceback only for what is not a disk or database error), then a wait.
@@ -148,7 +149,7 @@ class Shipper:
                 location = backend.upload(Path(item.spool_path), item.remote_key)
             except PermanentError as exc:
                 log.error("upload of %s to %s FAILED for good: %s (file kept; run `quickcam retry`)",
-                          item.id, dest, exc)
+                          item.id, dest, cause_then_where(str(exc)))
                 ledger.mark_failed(item.id, dest, str(exc))
                 continue
             except Exception as exc:  # RetryableError, or a back-end bug: retried, never dropped
@@ -157,7 +158,7 @@ class Shipper:
                 ledger.destination_failed(dest, why)
                 self.failing[dest] = (self.failing.get(dest, (time.monotonic(), ""))[0], why)
                 log.warning("upload of %s to %s failed (attempt %d): %s; %s paused, retrying in %.1f s",
-                            item.id, dest, delivery.attempts + 1, exc, dest, wait)
+                            item.id, dest, delivery.attempts + 1, cause_then_where(str(exc)), dest, wait)
                 ledger.mark_retry(item.id, dest, str(exc), wait)
                 tripped.add(dest)
                 continue

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from quickcam.common.cryptofile import Context, CryptoFileError, encrypt, read_header
 from quickcam.common.durable import atomic_write, move_aside
+from quickcam.uploader.spool_record import Keeper
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Spool:
         self.damaged = root / "damaged"
         self.largest = 0  # bytes of the largest file stored since start: what the next one may need
         self._making = threading.Lock()  # the receiver and the main loop (uploader/app.py) both look
+        self.records = Keeper()  # each file's ledger row kept on it, for an adoption after a lost ledger
         root.mkdir(parents=True, exist_ok=True)
         for part in root.glob("*.part"):
             log.warning("spool: removing incomplete %s left by a crash", part.name)
@@ -68,12 +70,15 @@ class Spool:
     def path_for(self, item_id: str) -> Path:
         return self.root / f"{item_id}.qsc"
 
-    def store(self, item_id: str, plaintext: bytes, key: object, context: Context) -> Path:
-        """Encrypt ``plaintext`` into the spool durably; returns the file's path."""
+    def store(self, item_id: str, plaintext: bytes, key: object, context: Context, record: bytes = b"") -> Path:
+        """Encrypt ``plaintext`` into the spool durably, with its ledger ``record`` (``spool_record.py``) on it if
+        the file system keeps one; returns the file's path."""
         final = self.path_for(item_id)
         self.ensure_folder()
         with atomic_write(final) as handle:
             encrypt(plaintext, handle, key, context)
+            if record:
+                self.records.keep(handle, record)
         self.largest = max(self.largest, final.stat().st_size)
         return final
 

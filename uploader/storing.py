@@ -21,6 +21,7 @@ from typing import Any
 
 from quickcam.common.config import UploaderConfig
 from quickcam.common.cryptofile import Context
+from quickcam.uploader import spool_record
 from quickcam.uploader.ledger import Item, Ledger
 from quickcam.uploader.spool import Spool
 
@@ -77,14 +78,14 @@ class ItemStore:
         if key != item_id:
             log.info("receiver: id %s was stored before for another camera or detector; "
                      "this one is stored as %s", item_id, key)
+        item = Item(key, header["sha256"], header["type"], camera, header["event"], header.get("seq", 0),
+                    len(payload), str(self.spool.path_for(key)), remote_key(self.config.remote_folder, header, key),
+                    time.time(), message_id=item_id, sender=public_key)
         path = None
         try:
-            path = self.spool.store(key, payload, self.key, context)
-            ledger.add(Item(key, header["sha256"], header["type"], camera, header["event"],
-                            header.get("seq", 0), len(payload), str(path),
-                            remote_key(self.config.remote_folder, header, key), time.time(),
-                            message_id=item_id, sender=public_key),
-                       self.config.destinations)
+            path = self.spool.store(key, payload, self.key, context, spool_record.encode(item,
+                                                                                       self.config.remote_folder))
+            ledger.add(item, self.config.destinations)
         except (OSError, sqlite3.Error) as exc:
             if path is not None:
                 self._forget(ledger, path, header, public_key)

@@ -8,6 +8,7 @@ detectors called it silent and started their link again), and the shipper's own 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -236,6 +237,38 @@ def test_a_ledger_locked_against_readers_before_the_start_is_named_in_one_line_w
     assert f"is locked by another program (pid {holder.pid}, python" in lines[0], lines
     assert "end its transaction or stop that program, then start the uploader again" in lines[0], lines
     assert took < 3 + 4, took  # a few seconds for a lock that comes and goes, then the line; before: 30 s
+
+
+@pytest.mark.realtime  # the answer's time is the point
+def test_status_answers_within_a_second_naming_who_keeps_readers_out_and_shows_the_status_files(
+        workdir: Path) -> None:
+    # `quickcam status` opened the ledger as the uploader's start does: SQLite's 30 s on such a lock, then only the
+    # start's words (`… then start the uploader again`), exit 2, nothing from the status files.
+    run = subprocess.run([QUICKCAM, "uploader", "--seconds", "1"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]  # its ledger and status file, as a stopped uploader leaves them
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_AGAINST_READERS, str(workdir / "state" / "ledger.sqlite3")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        status = subprocess.run([QUICKCAM, "status"], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+        as_json = subprocess.run([QUICKCAM, "status", "--json"], capture_output=True, text=True, timeout=60)
+        started = time.monotonic()
+        waited = subprocess.run([QUICKCAM, "status", "--wait"], capture_output=True, text=True, timeout=60)
+        wait_took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert status.returncode == 0, (status.stdout, status.stderr)
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith("uploader: ") and "no status file" not in lines[0], lines  # from its status file
+    said = f"destinations: NOT SHOWN: the ledger state/ledger.sqlite3 is locked by another program (pid {holder.pid}, "
+    assert said + "python)" in status.stdout, lines
+    assert took < 10, took  # 1.3-2.5 s here (a 1 s wait, the rest the interpreter's start); before: 30 s
+    assert f"(pid {holder.pid}, python)" in json.loads(as_json.stdout)["ledger_problem"], as_json.stdout
+    assert waited.returncode == 1 and f"locked by another program (pid {holder.pid}, python)" in waited.stderr, waited
+    assert wait_took < 10, wait_took  # before: 30 s, then the uploader's start-up words
 
 
 HOLD_AGAINST_READERS = """

@@ -27,6 +27,9 @@ For ``sftp://`` the server's host key is checked (sshfs alone would not):
 ``known_hosts`` in the storage options, else ``~/.ssh/known_hosts``; the string
 ``"none"`` switches the check off on purpose.
 
+On ``file://`` (a folder of this machine, often a NAS mounted there) each upload first asks
+``mount_guard.py`` whether the folder is an empty mount point, as the ``local`` back end does.
+
 Every library raises its own errors; :func:`classify_error` maps them by HTTP
 status when one is known, then by exception type.
 """
@@ -46,6 +49,7 @@ from typing import Any
 import fsspec
 import fsspec.asyn
 import fsspec.utils
+from fsspec.implementations.local import LocalFileSystem
 
 from quickcam.uploader.backends import (
     BackendError,
@@ -55,6 +59,7 @@ from quickcam.uploader.backends import (
     is_listed_name,
     parse_retry_after,
 )
+from quickcam.uploader.backends.mount_guard import MountGuard
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +140,9 @@ class FsspecBackend:
                 f"no fsspec implementation for {self.protocol}:// is installed: {exc}"
             ) from exc
         self.retries = _own_retries(implementation, self.protocol, retries)
+        # A folder of this machine: a NAS not mounted there is refused, not written into (its stored_before: app.py)
+        self.mount_guard = (MountGuard(Path(implementation._strip_protocol(self.url)))
+                            if issubclass(implementation, LocalFileSystem) else None)
         environ = os.environ if secrets is None else secrets
         self._storage_options = _fill_secrets(dict(storage_options or {}), environ)
         if self.protocol in ("sftp", "ssh"):
@@ -167,6 +175,8 @@ class FsspecBackend:
             fs, root = self._filesystem()
             target = posixpath.join(root, remote_key) if root else remote_key
             ops = _Ops(fs, self.timeout)
+            if self.mount_guard is not None:
+                self.mount_guard.check()
             if self._already_stored(ops, local_path, target, size, remote_key):
                 return f"{self.url}/{remote_key}"
             if self.atomic_rename:

@@ -1,14 +1,7 @@
 """The ``local`` back end: a folder standing in for a cloud (a NAS mount works too).
 
-A NAS or USB disk mounted at ``path`` can drop (a network outage, ``umount -l``, a
-cable): its mount point is then an empty folder on the camera machine's own disk,
-and footage written there was reported uploaded while it never left the machine.
-So the folder is marked as backup tools mark their repositories: the first upload
-into a folder writes ``.quickcam-storage`` in it, and each upload first looks for
-it. A folder without it is refused (uploads wait and retry, the error asks "is the
-disk mounted?") when it is empty or missing while this uploader stored into it
-before (seen the marker since start, or uploads in its ledger). A fresh empty
-folder, and a folder of an older install that holds files, are marked and used.
+A dropped NAS or USB disk leaves an empty mount point on this machine's own disk: each upload
+first asks ``mount_guard.py`` whether the folder is still the storage it was.
 """
 
 from __future__ import annotations
@@ -16,16 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from quickcam.common.durable import atomic_write
 from quickcam.uploader.backends import PermanentError, RemoteFile, RetryableError, is_listed_name
+from quickcam.uploader.backends.mount_guard import MARKER, MountGuard
 
-MARKER = ".quickcam-storage"
-MARKER_TEXT = (b"This folder is quickcam's storage. The uploader writes footage here only while this file is in it:\n"
-               b"gone (a NAS or USB disk not mounted), uploads wait. Do not delete it.\n")
+__all__ = ["MARKER", "LocalBackend"]
 
 
 class LocalBackend:
@@ -37,9 +29,7 @@ class LocalBackend:
         self.root = Path(path).expanduser().resolve()
         # Simulates a slow uplink (benchmarks, trying settings at home); 0 = unthrottled.
         self.bandwidth_kbit = float(bandwidth_kbit)  # options from the environment arrive as text
-        # Whether footage was stored into this folder before this start (the uploader asks its ledger)
-        self.stored_before: Callable[[], bool] = lambda: False
-        self._marked = False  # the marker was seen (or written) since start
+        self.mount_guard = MountGuard(self.root)  # its stored_before is set by the uploader (app.py)
 
     @classmethod
     def from_config(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> LocalBackend:
@@ -51,34 +41,9 @@ class LocalBackend:
             raise PermanentError(f"remote key {remote_key!r} escapes the storage folder")
         return target
 
-    def _check_marker(self) -> None:
-        """Raise ``RetryableError`` if ``root`` looks like an empty mount point; mark a folder used the first time."""
-        marker = self.root / MARKER
-        try:
-            if marker.is_file():
-                self._marked = True
-                return
-            empty = not self.root.is_dir() or self._empty()
-            if empty and (self._marked or self.stored_before()):
-                state = "empty" if self.root.is_dir() else "gone"
-                raise RetryableError(
-                    f"is the disk mounted? the storage folder {self.root} is {state} "
-                    f"and its marker {MARKER} is gone, though footage was stored there before; uploads wait. If it "
-                    f"is meant to start empty, create the marker: touch {marker}")
-            self.root.mkdir(parents=True, exist_ok=True)
-            with atomic_write(marker, f".{MARKER}.part") as out:
-                out.write(MARKER_TEXT)
-        except OSError as exc:
-            raise RetryableError(f"local storage {self.root}: {exc.strerror or exc}") from exc
-        self._marked = True
-
-    def _empty(self) -> bool:
-        with os.scandir(self.root) as entries:
-            return not any(entries)
-
     def upload(self, local_path: Path, remote_key: str) -> str:
         target = self._inside(remote_key)
-        self._check_marker()
+        self.mount_guard.check()
         if self.bandwidth_kbit > 0:
             time.sleep(local_path.stat().st_size * 8 / (self.bandwidth_kbit * 1000))
         try:

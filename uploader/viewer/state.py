@@ -69,6 +69,12 @@ class Snapshot:
     faces: int
 
 
+ADOPTED_NOTE = ("event unknown: files adopted from the uploader's spool after its ledger was lost, whose spool "
+                "files kept no record of their event; several events' files together, in time order")
+# The ledger row of a file adopted from the spool after the ledger was lost, in mode 2 (uploader/adopt.py)
+UNKNOWN_SHA256 = "not known (adopted from the spool after the uploader's ledger was lost)"
+
+
 @dataclass
 class FileRow:
     """One line of the event page's file table and of the ZIP's report."""
@@ -79,7 +85,7 @@ class FileRow:
     start: str
     stored_bytes: int
     sha256: str
-    ledger: str  # "matches", "DIFFERS", or "" (no ledger here)
+    ledger: str  # "matches", "DIFFERS", UNKNOWN_SHA256 (adopted without it), or "" (no ledger here)
     problem: str
 
 
@@ -139,8 +145,8 @@ class Viewer:
         for opened in [s.opened for s in snapshots] + segments:
             item, digest = opened.item, opened.sha256
             problem = opened.problem or (video.left_out.get(item.seq, "") if item.kind == "segment" else "")
-            ledger = "" if item.item_id not in known or not digest else (
-                "matches" if known[item.item_id] == digest else "DIFFERS")
+            ledger = "" if item.item_id not in known or not digest else UNKNOWN_SHA256 if not known[item.item_id] \
+                else "matches" if known[item.item_id] == digest else "DIFFERS"  # (before: '' was DIFFERS, DAMAGED)
             if ledger == "DIFFERS" and not problem:
                 problem = "its SHA-256 differs from the one the detector sent (uploader ledger)"
             rows.append(FileRow(item.kind, item.seq, item.item_id, when(item.start_ms), item.size,
@@ -187,7 +193,8 @@ def event_zip(footage: EventFootage) -> bytes:
         for snap in footage.snapshots:
             if snap.opened.plaintext is not None and snap.opened.item.header is not None:
                 archive.writestr(output_name(snap.opened.item.header.context), snap.opened.plaintext)
-        lines = [f"camera: {event.camera}", f"event: {event.event_id}", f"start: {when(event.start_ms)}",
+        lines = [f"camera: {event.camera}", f"event: {event.event_id}"
+                 + (f" ({ADOPTED_NOTE})" if event.adopted else ""), f"start: {when(event.start_ms)}",
                  f"video: {footage.video.duration_s:.1f} s from segments {footage.video.joined}",
                  *[f"video part {n}: {part.width}x{part.height}, {part.duration_s:.1f} s from segments {part.joined}"
                    for n, part in enumerate(footage.video.parts, 1) if len(footage.video.parts) > 1],

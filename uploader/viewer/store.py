@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from quickcam.common.cryptofile import CryptoFileError, Header, check_file_size, read_header
+from quickcam.uploader.adopt import ADOPTED_EVENT
 from quickcam.uploader.backends import Reader, RemoteFile
 
 # The largest version-1 header: 53 fixed bytes, three 255-byte texts, 80 HPKE bytes.
@@ -84,6 +85,12 @@ class StoredEvent:
     @property
     def path(self) -> str:
         return f"{self.camera}/{self.day}/{self.event_id}"
+
+    @property
+    def adopted(self) -> bool:
+        """Files adopted from the spool after the uploader's ledger was lost, whose event id it kept nowhere
+        (``uploader/adopt.py``): several events' files in one folder, not one event."""
+        return self.event_id == ADOPTED_EVENT
 
 
 class StoreIndex:
@@ -166,6 +173,10 @@ class StoreIndex:
                               header, problem or _mismatch(header, camera, match))
             (event.snapshots if item.kind == "snapshot" else event.segments).append(item)
         for event in events.values():
+            if event.adopted:  # several events' files, each numbered from 0: in time order, not by number
+                event.snapshots.sort(key=lambda i: (i.start_ms or 0, i.seq, i.item_id))
+                event.segments.sort(key=lambda i: (i.start_ms or 0, i.seq, i.item_id))
+                continue
             event.snapshots.sort(key=lambda i: (i.seq, i.item_id))
             event.segments.sort(key=lambda i: (i.seq, i.item_id))
         return sorted(events.values(), key=lambda e: (e.start_ms, e.event_id), reverse=True)

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from quickcam.uploader.backends import BackendError
 from quickcam.uploader.viewer.footage import EventSummary
 from quickcam.uploader.viewer.security import RequireLogin, SecurityHeaders, cookie_header, same_origin
-from quickcam.uploader.viewer.state import Viewer, clock, event_zip, when
+from quickcam.uploader.viewer.state import ADOPTED_NOTE, Viewer, clock, event_zip, when
 from quickcam.uploader.viewer.store import CAMERA_RE, DAY_RE, StoredEvent
 
 HERE = Path(__file__).parent
@@ -43,7 +43,8 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         strip = viewer.uplink.lines() if viewer.uplink else []
-        body = templates.get_template(name).render(destination=viewer.destination, strip=strip, **context)
+        body = templates.get_template(name).render(destination=viewer.destination, strip=strip,
+                                                   adopted_note=ADOPTED_NOTE, **context)
         return HTMLResponse(body, status_code=status)
 
     def listing_failed(exc: BackendError) -> HTMLResponse:

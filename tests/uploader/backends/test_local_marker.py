@@ -1,9 +1,10 @@
-"""The ``local`` folder's marker: a dropped NAS mount (an empty mount point) is refused, a fresh folder is used.
+"""The storage folder's marker: a dropped NAS mount (an empty mount point) is refused, a fresh folder is used.
 
 A NAS or USB disk behind ``[storage.local] path`` that dropped left its mount point, an empty
 folder on the camera machine's own disk; footage went there and was reported uploaded
 (bench/outside/FINDINGS.md #5). The first upload now writes ``.quickcam-storage`` in the folder and
-each upload looks for it (``uploader/backends/local.py``).
+each upload looks for it (``uploader/backends/mount_guard.py``). The same NAS reached through the
+``fsspec`` back end's ``file://`` was not guarded until session 20: it is now, and these tests run on both.
 
 The process test stands a renamed folder in for the unmounted disk (``bench/outside/nas_dropped.py``
 does it with a real tmpfs mount, as root).
@@ -18,10 +19,17 @@ from pathlib import Path
 import pytest
 
 from quickcam.uploader.backends import RetryableError
+from quickcam.uploader.backends.fsspec_backend import FsspecBackend
 from quickcam.uploader.backends.local import MARKER, LocalBackend
 from tests.conftest import QUICKCAM
 from tests.pipeline import QUICK_DEMO, Pipeline
 from tests.waiting import wait_until
+
+KINDS = ["local", "fsspec"]
+
+
+def _backend(kind: str, root: Path) -> LocalBackend | FsspecBackend:
+    return LocalBackend(root) if kind == "local" else FsspecBackend(f"file://{root}")
 
 
 def _file(tmp_path: Path) -> Path:
@@ -30,26 +38,29 @@ def _file(tmp_path: Path) -> Path:
     return source
 
 
-def test_a_fresh_empty_folder_is_marked_at_the_first_upload_and_used(tmp_path: Path) -> None:
-    backend = LocalBackend(tmp_path / "storage")
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_fresh_empty_folder_is_marked_at_the_first_upload_and_used(tmp_path: Path, kind: str) -> None:
+    backend = _backend(kind, tmp_path / "storage")
     (tmp_path / "storage").mkdir()
     backend.upload(_file(tmp_path), "f/a.qsc")
     assert (tmp_path / "storage" / MARKER).is_file() and (tmp_path / "storage" / "f" / "a.qsc").is_file()
 
 
-def test_the_folder_of_an_older_install_holding_files_is_marked_and_used(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_folder_of_an_older_install_holding_files_is_marked_and_used(tmp_path: Path, kind: str) -> None:
     (tmp_path / "storage" / "f").mkdir(parents=True)
     (tmp_path / "storage" / "f" / "old.qsc").write_bytes(b"x")
-    backend = LocalBackend(tmp_path / "storage")
-    backend.stored_before = lambda: True
+    backend = _backend(kind, tmp_path / "storage")
+    backend.mount_guard.stored_before = lambda: True
     backend.upload(_file(tmp_path), "f/a.qsc")
     assert (tmp_path / "storage" / MARKER).is_file()
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("how", ["emptied", "gone"])
-def test_a_folder_emptied_after_use_is_refused_until_its_marker_is_made(tmp_path: Path, how: str) -> None:
+def test_a_folder_emptied_after_use_is_refused_until_its_marker_is_made(tmp_path: Path, how: str, kind: str) -> None:
     root = tmp_path / "storage"
-    backend = LocalBackend(root)
+    backend = _backend(kind, root)
     backend.upload(_file(tmp_path), "f/a.qsc")
     os.rename(root, tmp_path / "nas-away")
     if how == "emptied":
@@ -58,8 +69,8 @@ def test_a_folder_emptied_after_use_is_refused_until_its_marker_is_made(tmp_path
         backend.upload(_file(tmp_path), "f/b.qsc")
     assert not (root / "f").exists()  # before: written into the empty mount point, reported uploaded
     # A new uploader (restart) knows it from its ledger
-    restarted = LocalBackend(root)
-    restarted.stored_before = lambda: True
+    restarted = _backend(kind, root)
+    restarted.mount_guard.stored_before = lambda: True
     with pytest.raises(RetryableError, match="is the disk mounted"):
         restarted.upload(_file(tmp_path), "f/b.qsc")
     root.mkdir(exist_ok=True)
@@ -68,9 +79,17 @@ def test_a_folder_emptied_after_use_is_refused_until_its_marker_is_made(tmp_path
     assert (root / "f" / "b.qsc").is_file()
 
 
-def test_footage_waits_while_the_nas_is_not_mounted_and_goes_there_once_it_is_back(tmp_path: Path) -> None:
-    pipe = Pipeline(tmp_path, **QUICK_DEMO)
+def test_remote_and_object_stores_have_no_mount_guard(tmp_path: Path) -> None:
+    assert FsspecBackend("memory://footage").mount_guard is None  # no mount point on this machine: nothing to ask
+    assert FsspecBackend(str(tmp_path)).mount_guard is not None  # a bare path is fsspec's local file system too
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_footage_waits_while_the_nas_is_not_mounted_and_goes_there_once_it_is_back(tmp_path: Path, kind: str) -> None:
     storage, away = tmp_path / "storage", tmp_path / "nas"
+    where = {"QUICKCAM_STORAGE__LOCAL__KIND": "fsspec", "QUICKCAM_STORAGE__LOCAL__URL": f"file://{storage}"} \
+        if kind == "fsspec" else {}
+    pipe = Pipeline(tmp_path, **where, **QUICK_DEMO)
     try:
         pipe.start_uploader_listening()
         pipe.start("detector", "--seconds", "9")

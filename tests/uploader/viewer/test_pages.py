@@ -19,7 +19,7 @@ from quickcam.uploader.viewer.store import StoreIndex
 from quickcam.uploader.viewer.uplink import UplinkStatus
 from quickcam.uploader.viewer.web import build_app
 from tests.uploader.viewer.conftest import T0
-from tests.uploader.viewer.footage_store import StoredEventFixture, add_event, make_jpeg
+from tests.uploader.viewer.footage_store import StoredEventFixture, add_event, day_of, make_jpeg, new_id, put_file
 
 
 def _login(viewer: Viewer) -> TestClient:
@@ -94,3 +94,28 @@ def test_key_file_takes_hex_or_a_tokens_env_line(tmp_path: Path) -> None:
     both = load_keyring({"ENCRYPTION_KEY": old.to_hex()}, path)
     assert sorted(both.key_ids) == sorted([key.key_id, old.key_id])
     assert isinstance(both, Keyring)
+
+
+def test_files_adopted_without_their_event_are_said_so_in_time_order_and_not_called_damaged(
+        viewer: Viewer, tmp_path: Path, store_key: SymmetricKey, clips: list[bytes]) -> None:
+    # Adopted after a lost ledger from spool files that kept no ledger row (uploader/adopt.py): two events' files in
+    # one ``adopted`` folder, their ledger rows without the detector's sha256 (mode 2: the uploader cannot decrypt).
+    # Before: each row "ledger SHA-256 DIFFERS" and DAMAGED, the segments joined by number (0, 0, 1), no word why.
+    day, state = day_of(T0), tmp_path / "state"
+    ledger = Ledger(state / "ledger.sqlite3")
+    ids = []
+    for seq, at in ((0, T0), (1, T0 + 1000), (0, T0 + 60_000)):  # event A's 0 and 1, then event B's 0
+        item_id = new_id(at)
+        put_file(tmp_path / "storage", "cam0", day, "adopted", "segment", seq, item_id, clips[0], store_key, at,
+                 "video/mp4")
+        ledger.add(Item(item_id, "", "segment", "cam0", "adopted", seq, len(clips[0]), "x", "y", 0.0), ["local"])
+        ids.append(item_id)
+    ledger.close()
+    viewer.uplink = UplinkStatus(state)
+    client = _login(viewer)
+    assert "event unknown: adopted after the ledger was lost" in client.get(f"/?camera=cam0&day={day}").text
+    page = client.get(f"/event/cam0/{day}/adopted").text
+    assert "Event unknown: files adopted from the uploader" in page
+    assert page.count("ledger SHA-256 not known (adopted from the spool") == 3, page
+    assert "DIFFERS" not in page and "DAMAGED" not in page
+    assert page.index(ids[0]) < page.index(ids[1]) < page.index(ids[2])  # in time order

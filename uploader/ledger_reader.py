@@ -1,0 +1,46 @@
+"""The ledger read by another process (``quickcam status``): read only, and never waited on for long.
+
+``quickcam status`` opened the ledger as the uploader does (SQLite's 30 s wait for a lock, then the
+uploader's start-up words). A program holding a lock that keeps readers out (``PRAGMA locking_mode =
+EXCLUSIVE``: a backup tool, ``sqlite3`` left open) held status for 30 s, which then printed only
+"… start the uploader again" and none of what the status files held. Now it waits about a second,
+and says who holds the lock where the destinations' rows would be.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from quickcam.uploader.ledger import Ledger, cannot_open, summary_of
+from quickcam.uploader.ledger_holder import holder_of
+
+READ_WAIT_S = 1.0  # a lock that comes and goes (a short transaction) is waited for this long, no more
+
+
+class LedgerUnreadable(Exception):
+    """The ledger could not be read now; the message says why and what to do, for a status line."""
+
+
+def read_summary(path: Path, wait_s: float = READ_WAIT_S) -> list[dict]:
+    """``Ledger.summary`` of the ledger at ``path``, read without writing; ``LedgerUnreadable`` after ``wait_s``."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=wait_s, isolation_level=None)
+        try:
+            return summary_of(db)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY:
+            holder = holder_of(path) or "which one cannot be told: sqlite3, a backup tool?"
+            raise LedgerUnreadable(
+                f"the ledger {path} is locked by another program ({holder}) that keeps even readers out "
+                "(PRAGMA locking_mode = EXCLUSIVE), so the upload counts cannot be read; end its transaction or "
+                "stop that program") from None
+        if "no such table" not in str(exc):
+            raise LedgerUnreadable(cannot_open(path, exc)) from None
+    ledger = Ledger(path)  # one from before a table was added: the uploader's open makes it, as at its start
+    try:
+        return ledger.summary()
+    finally:
+        ledger.close()
