@@ -127,8 +127,9 @@ class AvSource:
         self.close()
         self.opened_ns, self.open_error = footage_ns(), ""
         # A named pipe, a device or a folder at a file source's path: FFmpeg's open of a pipe with no writer never
-        # returned, and the camera stayed `starting` with no fault (open_failure says "not a file", as cv_source)
-        if self.config.source == "file" and not os.path.isfile(self.config.path):
+        # returned, and the camera stayed `starting` with no fault (open_failure says "not a file", as cv_source).
+        # Its own path: the substream's checked against `path` left detection blind while the main file was missing
+        if self.config.source == "file" and not os.path.isfile(self.path):
             return False
         try:
             self.container = self._open_container()
