@@ -425,7 +425,7 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
     det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE, detector_problem)
     now = time.time()
     if role is not None:
-        healthy, line = check(role, live, det, now)
+        healthy, line = check(role, live, det, now, unwritten_lines(config, live, det))
         if not healthy:
             raise click.ClickException(line)
         click.echo(line)
