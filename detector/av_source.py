@@ -202,8 +202,10 @@ class AvSource:
         if self.decode and self._keyframes_only_applies():
             self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
             self.idle_keys.damaged = lambda: self.damaged.damaged(self.last_ns)  # as those decoded for detection
-        log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
-                 self._name(), context.name, self.width, self.height, self.fps, self.mode,
+        # beside a detect_path neither stream's own mode is what is recorded: the recorded stream's loop says it
+        recording = "" if self.config.detect_path else f"; recording by {self.mode}"
+        log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps%s%s", self.config.id,
+                 self._name(), context.name, self.width, self.height, self.fps, recording,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
                  + (f"; keyframes only {self._keyframes_when()}" if self.idle_keys else ""))
         return True
@@ -289,7 +291,7 @@ class AvSource:
             codec = self.info.codec if self.info else "?"
             reorders = bool(self.stream.codec_context.has_b_frames)
             probe = partial(probe_gop, packets, self.fps, self.config.max_gop_s, codec, reorders)
-            self.mode, self.why = decide_mode(self.config, codec, probe)
+            self.mode, self.why = decide_mode(self.config, codec, probe, said=not self.config.detect_path)
 
     def _demux_ahead(self) -> Iterator[Any]:
         """The demuxer's next packets, each kept in ``pending`` with when it was handed over."""

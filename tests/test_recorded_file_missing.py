@@ -102,5 +102,10 @@ def test_a_missing_main_file_is_retried_quietly_and_recorded_once_it_appears(tmp
     assert log.count(said) == 1, log  # said once; each retry on an info line
     assert "recorded stream open attempt 2 failed; next in 1.0 s" in log, log
     assert f"the recorded stream {main} opened after " in log and "events are recorded again" in log, log
+    # what is recorded, said once, naming both streams; not the substream's own mode (the Python detector said
+    # "recording by passthrough" of the substream, which is never recorded while path passes through)
+    assert log.count(f"camera cam0: recording {main} by passthrough (h264, keyframes every 1.0 s); detecting on "
+                     f"{sub}") == 1, log
+    assert "camera cam0: recording by " not in log and "fps; recording by" not in log, log
     segments = list(uploader.segments)
     assert segments and all((h["width"], h["height"]) == (640, 480) for h in segments), segments

@@ -46,6 +46,7 @@ class PacketCaptureStage:
         self.fault = ""  # while path is lost or not opening: the camera's status says it (``degraded``)
         self.attempt = 0  # failed opens in a row
         self.given_up = False  # a file analysed as fast as possible that did not open: tried once
+        self.said_mode = False  # "recording <path> by passthrough ...; detecting on <detect_path>", once
         self.shown = middle_cut(redacted(camera.path), PATH_SHOWN_MAX)
 
     def run(self, loop: Loop) -> None:
@@ -109,6 +110,10 @@ class PacketCaptureStage:
             try:
                 if self.source.open():
                     self.pace.opened(time.monotonic())
+                    if not self.said_mode and self.source.mode == "passthrough":  # the native detector's line
+                        self.said_mode = True
+                        log.info("camera %s: recording %s by passthrough (%s); detecting on %s", self.camera.id,
+                                 redacted(self.camera.path), self.source.why, redacted(self.camera.detect_path))
                     if self.attempt:
                         log.info("camera %s: the recorded stream %s opened after %d failed attempt(s); events are "
                                  "recorded again", self.camera.id, redacted(self.camera.path), self.attempt)
