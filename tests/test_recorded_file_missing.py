@@ -109,3 +109,20 @@ def test_a_missing_main_file_is_retried_quietly_and_recorded_once_it_appears(tmp
     assert "camera cam0: recording by " not in log and "fps; recording by" not in log, log
     segments = list(uploader.segments)
     assert segments and all((h["width"], h["height"]) == (640, 480) for h in segments), segments
+
+
+@pytest.mark.parametrize("detector", ["python", "native"])
+def test_a_missing_main_file_retried_does_not_keep_the_detector_running_once_its_substream_ends(
+        tmp_path: Path, detector: str) -> None:
+    """The substream (a file in real time) ends while path is still retried: nothing is left to record, the
+    detector stops as every source has ended. Before, the Python detector ran on until stopped, retrying."""
+    sub = write_h264(tmp_path / "sub.mp4", 3.0, FPS, 1.0, walks=())
+    root = tmp_path / "run"
+    root.mkdir()
+    command, env, uploader = _setup(root, tmp_path / "main.mp4", sub, True, detector)
+    try:
+        run = subprocess.run([*command, "--config", "quickcam.toml", "--seconds", "120"], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        uploader.close()
+    assert run.returncode == 0 and "detector: every source has ended; stopping" in run.stderr, run.stderr[-3000:]

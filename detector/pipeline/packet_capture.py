@@ -55,8 +55,8 @@ class PacketCaptureStage:
             while not self.stop.is_set():
                 loop.beat()
                 if self.source.container is None and not self._open(loop, backoff):
-                    if self.given_up:
-                        return
+                    if self.given_up or not self.detecting():
+                        return  # (detection over: nothing is left to record; it kept the detector running)
                     backoff = min(backoff * 2, self.camera.reopen_max_s)
                     continue
                 backoff = REOPEN_FIRST_S
@@ -85,6 +85,14 @@ class PacketCaptureStage:
         finally:
             self.source.close()
 
+    def _wait(self, seconds: float) -> None:
+        """Wait before an open; cut short by the stop, or when detection is over (its source ended): before, a
+        path retried kept the detector running after its substream's file had ended (the native stops)."""
+        deadline = time.monotonic() + seconds
+        while self.detecting() and not self.stop.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return
+
     def _pause(self, loop: Loop, seconds: float) -> None:
         """Wait before reopening a stream that went away soon after it opened (not a stall)."""
         if not seconds:
@@ -93,7 +101,7 @@ class PacketCaptureStage:
                  self.camera.id, seconds)
         loop.watched = False
         try:
-            self.stop.wait(seconds)
+            self._wait(seconds)
         finally:
             loop.watched = True
             loop.beat()
@@ -138,7 +146,7 @@ class PacketCaptureStage:
                 log.info("camera %s: recorded stream open attempt %d failed; next in %.1f s", self.camera.id,
                          self.attempt, backoff)
             self.fault = f"{shown}; events are not recorded until it opens; {retrying}"
-            self.stop.wait(backoff)
+            self._wait(backoff)
             return False
         finally:
             loop.watched = True
