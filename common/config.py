@@ -132,13 +132,35 @@ def _anchor_zone_masks(data: dict[str, Any], config_dir: Path) -> None:
             zones["mask"] = str(config_dir / mask)
 
 
+def _env_parts(name: str) -> list[str]:
+    return [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+
+
+def stray_env_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line for each ``QUICKCAM_X`` variable that is no config override (no ``__``, no top-level key):
+    ignored, and said as a warning once logging is set up (both detectors' and the uploader's words).
+
+    The project's own tools read such names (``QUICKCAM_SOAK``, ``QUICKCAM_NATIVE_BUILD``); one left exported
+    stopped every process with ``unknown key``. A misspelled override (``QUICKCAM_CAMERA__PAHT``) still stops
+    them, as a misspelled key in the file does.
+    """
+    environ = os.environ if environ is None else environ
+    return [f"environment variable {name} ignored: not a config override (those are QUICKCAM_<SECTION>__<KEY>, "
+            "e.g. QUICKCAM_CAMERA__FPS)" for name in sorted(environ) if _is_stray(name)]
+
+
+def _is_stray(name: str) -> bool:
+    parts = _env_parts(name) if name.startswith(ENV_PREFIX) else []
+    return len(parts) == 1 and "__" not in name[len(ENV_PREFIX):] and parts[0] not in Config.model_fields
+
+
 def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> set[str]:
-    """Merge QUICKCAM_A__B__C=value into data[a][b][c]; return the dotted keys set."""
+    """Merge QUICKCAM_A__B__C=value into data[a][b][c]; return the dotted keys set (stray names skipped)."""
     overridden: set[str] = set()
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or _is_stray(name):
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        parts = _env_parts(name)
         if not parts:
             continue
         if valid_utf8(value) != value:

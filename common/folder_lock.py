@@ -11,6 +11,7 @@ folder: ``rm -rf`` of the outbox) locks nothing any more; ``FolderLock.keep`` ta
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -30,20 +31,36 @@ def cannot_make(path: Path, exc: OSError, key: str) -> str:
             "write in, or make that one writable for it")
 
 
-def hold_folder_lock(folder: Path, note: str = "") -> int | str:
+def lock_unopenable(folder: Path, exc: OSError, key: str) -> str:
+    """The one line for a lock file that cannot be opened: the OS's words and the fix, naming ``key`` (the
+    folder's config key). The native detector's words (outbox.cpp ``lock_unopenable``); before, the line
+    named no fix (``cannot open outbox/.lock: Permission denied``)."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        fix = f"let this user write in {folder} (chown or chmod it)"
+    elif exc.errno == errno.EROFS:
+        fix = "its disk is mounted read-only: remount it read-write"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "its disk is full: free some space"
+    else:
+        fix = "check that folder and its disk"
+    where = f", or set {key} to a folder this user may write in" if key else ""
+    return f"cannot open {exc.filename or folder / LOCK_NAME}: {exc.strerror or exc}; {fix}{where}"
+
+
+def hold_folder_lock(folder: Path, note: str = "", key: str = "") -> int | str:
     """The lock's descriptor (keep it open), or the line written by the process that holds it.
 
     The line is the holder's pid and ``note`` (the uploader's: its state folder, so that a second one
     on its spool is told which uploader to stop).
 
     A folder this process may not write in (read-only, another user's) is a ConfigError in the
-    native detector's words (it was a traceback): nothing could be kept there anyway.
+    native detector's words (it was a traceback), with the fix naming ``key``: nothing could be kept there.
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise ConfigError(f"cannot open {exc.filename or folder / LOCK_NAME}: {exc.strerror or exc}") from None
+        raise ConfigError(lock_unopenable(folder, exc, key)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

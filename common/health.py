@@ -28,6 +28,7 @@ rule, which docs/deploy.md (Health checks) states for operators:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -196,18 +197,25 @@ def stuck_footage(live: dict[str, Any], now: float) -> list[str]:
     return stuck
 
 
-def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float) -> tuple[bool, str]:
-    """(healthy, the one line to print) for ``role`` from the uploader's and the detector's status files."""
+def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float,
+          unwritten: Mapping[str, str] | None = None) -> tuple[bool, str]:
+    """(healthy, the one line to print) for ``role`` from the uploader's and the detector's status files.
+
+    ``unwritten``: the line of each process that runs here (it holds its folder's lock) but has written no
+    status file (``quickcam status``'s ``unwritten_lines``: its disk full, or a folder it may not write in):
+    said as the cause. Before, the check said only that no status file was fresh, or to start it.
+    """
     docs = {"uploader": live, "detector": det}
+    unwritten = unwritten or {}
     if role == "auto":
-        expected = [name for name, doc in docs.items() if doc and doc.get("running", True)]
+        expected = [name for name, doc in docs.items() if (doc and doc.get("running", True)) or name in unwritten]
     else:
         expected = ["uploader", "detector"] if role == "all" else [role]
     problems = []
     for name in expected:
         running, words = liveness(docs[name], now)
         if not running:
-            problems.append(f"{name} {words}: {FIX[name]}")
+            problems.append(unwritten[name] if not docs[name] and name in unwritten else f"{name} {words}: {FIX[name]}")
     if live.get("fault") and liveness(live, now)[0] and "uploader" in expected:
         problems.append(f"uploader: {live['fault']}")
     problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []

@@ -60,6 +60,7 @@ from quickcam.detector.stream_parameters import ParameterWatch, new_extradata
 
 log = logging.getLogger(__name__)
 
+STEP_BACK_NS = 1_000_000_000  # a file's times going back more than this are a step (less: B-frames' order)
 RAW_ELEMENTARY = ("h264", "hevc")  # FFmpeg's demuxers of raw elementary streams (no container, no timestamps)
 
 STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no video packet of the stream for this long)
@@ -95,6 +96,8 @@ class AvSource:
         self.loop_offset_ns = 0
         self.last_ns = self.shown_ns = 0  # the last packet's decode time, the latest presentation time
         self.file_start_ns: int | None = None
+        self.timeline_ns = 0  # a file on its own timeline: the latest time given (its times never go back)
+        self.steps_back = 0  # times the file's own times stepped back (the first is a warning)
         self.demuxer: Any = iter(())
         self.untimed: deque[Any] = deque()  # packets without a timestamp, before the first one with one
         self.next_dts: int | None = None
@@ -127,8 +130,9 @@ class AvSource:
         self.close()
         self.opened_ns, self.open_error = footage_ns(), ""
         # A named pipe, a device or a folder at a file source's path: FFmpeg's open of a pipe with no writer never
-        # returned, and the camera stayed `starting` with no fault (open_failure says "not a file", as cv_source)
-        if self.config.source == "file" and not os.path.isfile(self.config.path):
+        # returned, and the camera stayed `starting` with no fault (open_failure says "not a file", as cv_source).
+        # Its own path: the substream's checked against `path` left detection blind while the main file was missing
+        if self.config.source == "file" and not os.path.isfile(self.path):
             return False
         try:
             self.container = self._open_container()
@@ -198,8 +202,10 @@ class AvSource:
         if self.decode and self._keyframes_only_applies():
             self.idle_keys = IdleKeyframes(self.config.id, lambda: self.every_frame())
             self.idle_keys.damaged = lambda: self.damaged.damaged(self.last_ns)  # as those decoded for detection
-        log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps; recording by %s%s", self.config.id,
-                 self._name(), context.name, self.width, self.height, self.fps, self.mode,
+        # beside a detect_path neither stream's own mode is what is recorded: the recorded stream's loop says it
+        recording = "" if self.config.detect_path else f"; recording by {self.mode}"
+        log.info("camera %s: opened %s (PyAV, %s) at %dx%d %.1f fps%s%s", self.config.id,
+                 self._name(), context.name, self.width, self.height, self.fps, recording,
                  ("; fast decoding for detection (snapshots decoded in full)" if self.recent else "")
                  + (f"; keyframes only {self._keyframes_when()}" if self.idle_keys else ""))
         return True
@@ -285,7 +291,7 @@ class AvSource:
             codec = self.info.codec if self.info else "?"
             reorders = bool(self.stream.codec_context.has_b_frames)
             probe = partial(probe_gop, packets, self.fps, self.config.max_gop_s, codec, reorders)
-            self.mode, self.why = decide_mode(self.config, codec, probe)
+            self.mode, self.why = decide_mode(self.config, codec, probe, said=not self.config.detect_path)
 
     def _demux_ahead(self) -> Iterator[Any]:
         """The demuxer's next packets, each kept in ``pending`` with when it was handed over."""
@@ -447,6 +453,23 @@ class AvSource:
         if self.anchor_ns is None:  # the first frame shown is at the start, not the first packet decoded
             origin_ns = self._ns(self.origin_ticks) if self.origin_ticks is not None else offset_ns
             self.anchor_ns = (self.file_start_ns or 0) + self.loop_offset_ns - origin_ns
+        at_ns = self.anchor_ns + offset_ns
+        if at_ns < self.timeline_ns - STEP_BACK_NS:
+            at_ns = self._stepped_back(at_ns, offset_ns)
+        self.timeline_ns = max(self.timeline_ns, at_ns)
+        return at_ns
+
+    def _stepped_back(self, at_ns: int, offset_ns: int) -> int:
+        """A file's own times that step back (parts joined without their times made continuous: ``cat`` of
+        MPEG-TS files, a DVR's export) go on a frame after the latest, never back: an event's segments and
+        snapshots went back in time with them (``start_ms`` before the previous segment's end: protocol.md, 4).
+        The native detector's ``timeline_ns`` does the same, in the same words."""
+        back_s = (self.timeline_ns - at_ns) / 1e9
+        said = log.warning if not self.steps_back else log.info
+        self.steps_back += 1
+        said("camera %s: the file's times step back by %.1f s (parts joined without their times made continuous?); "
+             "its timeline goes on a frame after the latest, never back", self.config.id, back_s)
+        self.anchor_ns = self.timeline_ns + int(1e9 / self.fps) - offset_ns
         return self.anchor_ns + offset_ns
 
     def _take(self, packet: Any) -> None:

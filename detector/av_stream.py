@@ -161,8 +161,9 @@ def hevc_picture_types(data: bytes) -> list[int]:
     return [kind for kind in types if kind < 32]
 
 
-def decide_mode(config: CameraConfig, codec: str, probe: Callable[[], GopProbe]) -> tuple[str, str]:
-    """Passthrough or re-encode for this camera, and why (one log line); ``probe`` is run only if it matters."""
+def decide_mode(config: CameraConfig, codec: str, probe: Callable[[], GopProbe], said: bool = True) -> tuple[str, str]:
+    """Passthrough or re-encode for this camera, and why (one log line unless not ``said``: beside a
+    ``detect_path`` the recorded stream's loop says it, naming both streams); ``probe`` is run only if it matters."""
     wanted = config.record
     if wanted == "reencode":
         mode, why = "reencode", "[camera] record = \"reencode\""
@@ -179,8 +180,8 @@ def decide_mode(config: CameraConfig, codec: str, probe: Callable[[], GopProbe])
                                      "(raise it, or set the camera's keyframe interval lower)")
         else:
             mode, why = "passthrough", f"{codec}, keyframes every {gop / 1e9:.1f} s"
-    if mode == "reencode" and wanted != "reencode":
+    if said and mode == "reencode" and wanted != "reencode":
         log.warning("camera %s: re-encoding instead of passing the camera's video through: %s", config.id, why)
-    else:
+    elif said:
         log.info("camera %s: recording by %s (%s)", config.id, mode, why)
     return mode, why

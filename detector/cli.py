@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from quickcam.common.config import load_config
+from quickcam.common.config import load_config, stray_env_variables
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
 from quickcam.common.stop_signals import exit_now
@@ -45,4 +46,6 @@ def detector(config_path: Path | None, seconds: float | None, start: datetime | 
         config = config.model_copy(update={"cameras": [
             cam.model_copy(update={"start": start}) if cam.source == "file" else cam for cam in config.cameras]})
     setup_logging("detector", config.logging.file, config.logging.level)
+    for stray in stray_env_variables():
+        logging.getLogger("quickcam.detector.app").warning("config: %s", stray)
     exit_now(run_detector(config, seconds, config_path))  # bounded: no interpreter teardown after the stop

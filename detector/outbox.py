@@ -112,7 +112,7 @@ def lock_outbox(root: Path) -> FolderLock:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # said as the native detector says it (detector/native/src/outbox.cpp)
         raise ConfigError(cannot_make(root, exc, "recording.outbox_dir")) from None
-    held = hold_folder_lock(root)
+    held = hold_folder_lock(root, key="recording.outbox_dir")
     if isinstance(held, str):
         raise ConfigError(f"the outbox {root} is in use by another detector (pid {held}); stop that one, or give "
                           "each detector its own recording.outbox_dir")

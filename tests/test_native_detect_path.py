@@ -82,7 +82,8 @@ def test_a_path_that_cannot_be_passed_through_records_the_substream_instead_sayi
 def test_a_path_that_does_not_open_is_said_in_the_status_while_the_substream_is_watched(tmp_path: Path) -> None:
     sub = write_h264(tmp_path / "sub.mp4", 7.0, FPS, 1.0, width=320, height=240, walks=(WALK,))
     segments, snapshots, log, camera = _run(tmp_path / "run", tmp_path / "missing.mp4", sub)
-    assert f"cannot open the recorded stream {tmp_path / 'missing.mp4'}; events are not recorded" in camera["fault"]
+    said = f"cannot open the recorded stream {tmp_path / 'missing.mp4'} — no such file; check [camera] path"
+    assert f"{said}; events are not recorded" in camera["fault"]
     assert snapshots and not segments  # the event was seen; nothing to record it from
     assert camera["frames"] >= 7 * FPS - 1
 

@@ -193,7 +193,21 @@ def test_an_outbox_the_detector_may_not_write_in_at_start_is_one_line_not_a_trac
     run = subprocess.run([*as_a_user, QUICKCAM, "detector", "--seconds", "5"], cwd=tmp_path, env=pipe.env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
-    assert run.stderr.splitlines()[-1] == "quickcam: cannot open outbox/.lock: Permission denied", run.stderr
+    assert run.stderr.splitlines()[-1] == (
+        "quickcam: cannot open outbox/.lock: Permission denied; let this user write in outbox (chown or chmod it), or "
+        "set recording.outbox_dir to a folder this user may write in"), run.stderr  # before: no fix named
+
+
+def test_a_state_folder_the_uploader_may_not_write_in_names_the_fix(tmp_path: Path, as_a_user: list[str]) -> None:
+    # The uploader's state/.lock said the same bare words as the outbox's (common/folder_lock.py)
+    pipe = Pipeline(tmp_path)
+    (tmp_path / "state").mkdir(mode=0o500)
+    run = subprocess.run([*as_a_user, QUICKCAM, "uploader", "--seconds", "5"], cwd=tmp_path, env=pipe.env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.stderr.splitlines()[-1] == (
+        "quickcam: cannot open state/.lock: Permission denied; let this user write in state (chown or chmod it), or "
+        "set uploader.state_dir to a folder this user may write in"), run.stderr
 
 
 @pytest.mark.parametrize("which", ["python", "native"])
@@ -213,7 +227,9 @@ def test_a_read_only_outbox_at_start_is_one_line_and_exit_2_in_both_detectors(tm
                           'mount -t tmpfs -o ro tmpfs outbox && exec "$@"', "sh", *argv],
                          cwd=tmp_path, env=pipe.env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
-    assert run.stderr.splitlines()[-1] == f"{program}: cannot open outbox/.lock: Read-only file system", run.stderr
+    assert run.stderr.splitlines()[-1] == (
+        f"{program}: cannot open outbox/.lock: Read-only file system; its disk is mounted read-only: remount it "
+        "read-write, or set recording.outbox_dir to a folder this user may write in"), run.stderr
 
 
 @pytest.mark.parametrize("which", ["python", "native"])

@@ -36,8 +36,15 @@ def test_a_detector_started_on_a_full_disk_runs_its_full_disk_ladder_and_status_
             assert proc.poll() is None and "Traceback" not in pipe.output("detector")
             status = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True,
                                     text=True, timeout=30).stdout
-            assert (f"detector: RUNNING (pid {proc.pid}) but it cannot write disk/outbox/detector-status.json: its "
-                    "disk is full (df disk/outbox) or it may not write there; see its log") in status, status
+            said = (f"detector: RUNNING (pid {proc.pid}) but it cannot write disk/outbox/detector-status.json: its "
+                    "disk is full (df disk/outbox) or it may not write there; see its log")
+            assert said in status, status
+            # the health check names the same cause (before: "no detector or uploader status file here is fresh",
+            # or with the detector's role "detector not on this machine: start it ...")
+            for role in ("", "=detector"):
+                health = subprocess.run([QUICKCAM, "status", f"--healthcheck{role}"], cwd=tmp_path, env=pipe.env,
+                                        capture_output=True, text=True, timeout=30)
+                assert health.returncode == 1 and health.stderr.strip() == f"Error: unhealthy: {said}", health.stderr
         finally:
             pipe.close()
 

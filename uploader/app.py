@@ -131,7 +131,7 @@ def lock_folders(config: Config) -> list[FolderLock]:
     state folder (the lock's note), so that the person knows which uploader to stop.
     """
     state = folder(config.uploader.state_dir, "uploader.state_dir")
-    held = hold_folder_lock(state)
+    held = hold_folder_lock(state, key="uploader.state_dir")
     if isinstance(held, str):
         raise ConfigError(f"the state folder {state} is in use by another uploader (pid {held}); stop that one, or "
                           "give each uploader its own uploader.state_dir")
@@ -139,7 +139,7 @@ def lock_folders(config: Config) -> list[FolderLock]:
     spool = folder(config.uploader.spool_dir, "uploader.spool_dir")
     if spool.resolve() != state.resolve():  # one folder for both: its lock is the state folder's
         note = f", state folder {state.resolve()}"  # the same note as the endpoint's lock (uploader/receiver.py)
-        held = hold_folder_lock(spool, note)
+        held = hold_folder_lock(spool, note, key="uploader.spool_dir")
         if isinstance(held, str):
             raise ConfigError(f"the spool {spool} is in use by another uploader (pid {held}); stop that one, or "
                               "give each uploader its own uploader.spool_dir")

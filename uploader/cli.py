@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import click
 
 from quickcam.common.cause_first import cause_first
-from quickcam.common.config import Config, load_config
+from quickcam.common.config import Config, load_config, stray_env_variables
 from quickcam.common.folder_lock import holder_pid
 from quickcam.common.health import ROLES, age_s, ago, check, liveness
 from quickcam.common.logs import setup_logging
@@ -31,6 +32,8 @@ def uploader(config_path: Path | None, seconds: float | None) -> None:
     make_private()  # spool, ledger, logs and status: this user's only
     config = load_config(config_path)
     log_file = setup_logging("uploader", config.logging.file, config.logging.level)
+    for stray in stray_env_variables():
+        logging.getLogger("quickcam.uploader.app").warning("config: %s", stray)
     exit_now(run_uploader(config, log_file, seconds))  # bounded: no interpreter teardown after the stop
 
 
@@ -428,7 +431,7 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
     det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE, detector_problem)
     now = time.time()
     if role is not None:
-        healthy, line = check(role, live, det, now)
+        healthy, line = check(role, live, det, now, unwritten_lines(config, live, det))
         if not healthy:
             raise click.ClickException(line)
         click.echo(line)

@@ -103,6 +103,7 @@ class CameraPipeline:
             self.capture.record_source = self.record_source
             self.packet_capture = PacketCaptureStage(camera, self.record_source, self.buffer, stop_event,
                                                      detected_until, lambda: not self.detect.finished)
+            self.detect.recorded_away = lambda: bool(self.packet_capture and self.packet_capture.fault)
             if hasattr(self.source, "every_frame"):  # the substream's pictures are recorded unless path passes through
                 self.source.every_frame = self._substream_every_frame
         self.passthrough = PassthroughStage(camera, outbox, self.buffer, commands, self.disk, detected_until,
@@ -249,7 +250,7 @@ class CameraPipeline:
         fault = "; ".join(filter(None, [fault, self.stats.faces_off]))
         # one line (a source's path from the config may hold a line break), cut with an ellipsis when long
         status.update(state=state, fault=error_text(fault, FAULT_MAX), write_failures=self.disk.failed,
-                      not_recorded=self.disk.unrecorded + self.buffer.dropped,
+                      not_recorded=self.disk.unrecorded + self.buffer.dropped + self.stats.recorded_away,
                       snapshots_replaced=self.disk.replaced,
                       damaged_packets=damaged,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})

@@ -141,13 +141,18 @@ def _lookup_errno(path: str) -> int:
     return 0
 
 
-def open_failure(camera: CameraConfig, whole: bool = False) -> str:
+def open_failure(camera: CameraConfig, whole: bool = False, recorded: bool = False) -> str:
     """Why ``camera``'s source would not open, as far as can be told, and the likely fix.
 
     Its path (or URL) is cut in the middle to ``PATH_SHOWN_MAX`` bytes unless ``whole``: this text is
     the camera's fault, cut at 300 bytes, and a long path said whole took the fix with it. The log's
     first line of a failure says the path ``whole`` (a typo may sit in its middle); each retry's, cut.
+    The source is the one capture opens (``detect_path`` when set), or ``recorded``: ``path`` beside it
+    (``packet_capture.py``); the fix names the key that holds it (the native ``open_failure``'s).
     """
+    key = "detect_path" if camera.detect_path and not recorded else "path"
+    source_path = camera.detect_path if key == "detect_path" else camera.path
+
     def shown(path: str) -> str:
         return path if whole else middle_cut(path, PATH_SHOWN_MAX)
 
@@ -171,22 +176,22 @@ def open_failure(camera: CameraConfig, whole: bool = False) -> str:
         return (f"cannot open {shown(device)} — the device exists but gives no video (another program may be "
                 "using it, or it is not a capture device); try another [camera] index")
     if camera.source == "file":
-        path = shown(camera.path)
-        looked_up = _lookup_errno(camera.path)
+        path = shown(source_path)
+        looked_up = _lookup_errno(source_path)
         if looked_up == errno.ENAMETOOLONG:
             return f"cannot open {path} — {PATH_TOO_LONG}"
         if looked_up == errno.EACCES:
-            return f"cannot open {path} — {folder_fix(camera.path, whole)}"
+            return f"cannot open {path} — {folder_fix(source_path, whole)}"
         if looked_up:
-            return f"cannot open {path} — no such file; check [camera] path"
-        if not Path(camera.path).is_file():
-            return f"cannot open {path} — not a file; set [camera] path to a video file"
-        if not os.access(camera.path, os.R_OK):
+            return f"cannot open {path} — no such file; check [camera] {key}"
+        if not Path(source_path).is_file():
+            return f"cannot open {path} — not a file; set [camera] {key} to a video file"
+        if not os.access(source_path, os.R_OK):
             return f"cannot open {path} — permission denied; make it readable by this user"
         return (f"cannot open {path} — not a video this OpenCV can read; check that it plays "
                 "(e.g. `ffprobe` it) or convert it to MP4")
     if camera.source == "stream":
-        return (f"cannot open stream {shown(redacted(camera.path))} — no answer or not a video stream; check the "
+        return (f"cannot open stream {shown(redacted(source_path))} — no answer or not a video stream; check the "
                 "URL, that the camera is on the network, and its user and password")
     return f"cannot open the {camera.source} source"
 
@@ -251,7 +256,7 @@ class CaptureStage:
                     self.stats.state, self.stats.abandoned = "failing", True
                     return
                 self._record_undecoded(loop)
-                log.info("camera %s: end of file %s", self.camera.id, self.camera.path)
+                log.info("camera %s: end of file %s", self.camera.id, self.camera.detect_path or self.camera.path)
                 self.stats.state = "ended"
                 return
             except Exception as exc:

@@ -77,6 +77,9 @@ class DetectStage:
         # Set at the detector's stop when the capture loop is stuck in a read (``CameraPipeline.give_up_capture``):
         # its end marker may never come, so detection finishes once the frames it handed over are looked at.
         self.capture_gone = threading.Event()
+        # With a detect_path: whether path (the recorded stream) is away now; an event's frames meanwhile are
+        # counted as not recorded (``CameraStats.recorded_away``)
+        self.recorded_away: Callable[[], bool] = lambda: False
 
     def wants_every_frame(self) -> bool:
         """Whether every frame must be decoded and looked at (asked by a source that can decode keyframes only).
@@ -142,6 +145,8 @@ class DetectStage:
                 self.last_ns = max(self.last_ns, frame.until_ns)
                 self.skipped = True
                 continue
+            if self.clock.recording and self.recorded_away():  # (the native detector counts the same frames)
+                self.stats.recorded_away += 1
             self.step(frame)
         if self.clock.recording:
             self.clock.recording = self.stats.recording = False

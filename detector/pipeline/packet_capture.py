@@ -24,7 +24,7 @@ from collections.abc import Callable
 from quickcam.common.config import CameraConfig
 from quickcam.common.protocol_schema import middle_cut
 from quickcam.detector.av_source import AvSource
-from quickcam.detector.pipeline.capture import PATH_SHOWN_MAX, redacted
+from quickcam.detector.pipeline.capture import PATH_SHOWN_MAX, open_failure, redacted
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.reopen import REOPEN_FIRST_S, ReopenPace
 from quickcam.detector.pipeline.supervise import Loop
@@ -45,6 +45,8 @@ class PacketCaptureStage:
         self.pace = ReopenPace(camera.reopen_max_s)  # a stream that keeps ending soon after it opens waits
         self.fault = ""  # while path is lost or not opening: the camera's status says it (``degraded``)
         self.attempt = 0  # failed opens in a row
+        self.given_up = False  # a file analysed as fast as possible that did not open: tried once
+        self.said_mode = False  # "recording <path> by passthrough ...; detecting on <detect_path>", once
         self.shown = middle_cut(redacted(camera.path), PATH_SHOWN_MAX)
 
     def run(self, loop: Loop) -> None:
@@ -53,6 +55,8 @@ class PacketCaptureStage:
             while not self.stop.is_set():
                 loop.beat()
                 if self.source.container is None and not self._open(loop, backoff):
+                    if self.given_up or not self.detecting():
+                        return  # (detection over: nothing is left to record; it kept the detector running)
                     backoff = min(backoff * 2, self.camera.reopen_max_s)
                     continue
                 backoff = REOPEN_FIRST_S
@@ -81,6 +85,14 @@ class PacketCaptureStage:
         finally:
             self.source.close()
 
+    def _wait(self, seconds: float) -> None:
+        """Wait before an open; cut short by the stop, or when detection is over (its source ended): before, a
+        path retried kept the detector running after its substream's file had ended (the native stops)."""
+        deadline = time.monotonic() + seconds
+        while self.detecting() and not self.stop.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return
+
     def _pause(self, loop: Loop, seconds: float) -> None:
         """Wait before reopening a stream that went away soon after it opened (not a stall)."""
         if not seconds:
@@ -89,17 +101,30 @@ class PacketCaptureStage:
                  self.camera.id, seconds)
         loop.watched = False
         try:
-            self.stop.wait(seconds)
+            self._wait(seconds)
         finally:
             loop.watched = True
             loop.beat()
 
     def _open(self, loop: Loop, backoff: float) -> bool:
+        """Open ``path``; a failure is said once (a warning), each retry on its own line (info), the fault kept.
+
+        A file analysed as fast as possible (``realtime = false``) is tried once, as the detection source is:
+        its substream is analysed in moments, nothing would be left to record when it appears. Before, the
+        Python detector retried it for as long as it ran, a warning each time; the native one tried once.
+        """
         loop.watched = False
         try:
             try:
                 if self.source.open():
                     self.pace.opened(time.monotonic())
+                    if not self.said_mode and self.source.mode == "passthrough":  # the native detector's line
+                        self.said_mode = True
+                        log.info("camera %s: recording %s by passthrough (%s); detecting on %s", self.camera.id,
+                                 redacted(self.camera.path), self.source.why, redacted(self.camera.detect_path))
+                    if self.attempt:
+                        log.info("camera %s: the recorded stream %s opened after %d failed attempt(s); events are "
+                                 "recorded again", self.camera.id, redacted(self.camera.path), self.attempt)
                     self.fault, self.attempt = "", 0
                     return True
             except Exception as exc:  # a driver error must not end the camera
@@ -108,12 +133,28 @@ class PacketCaptureStage:
             if self.stop.is_set():
                 return False  # the open was cut short by the stop: not a failure
             self.attempt += 1
-            log.warning("camera %s: cannot open the recorded stream %s; retrying in %.1f s", self.camera.id,
-                        redacted(self.camera.path), backoff)
-            self.fault = (f"cannot open the recorded stream {self.shown}; events are not recorded until it opens; "
-                          f"retrying (attempt {self.attempt} failed, next in {backoff:.1f} s)")
-            self.stop.wait(backoff)
+            said, shown = self._cannot_open(whole=True), self._cannot_open()
+            if self.camera.source == "file" and not self.source.live:
+                log.error("camera %s: %s; its events are not recorded", self.camera.id, said)
+                self.fault, self.given_up = f"{shown}; events are not recorded", True
+                return False
+            retrying = f"retrying (attempt {self.attempt} failed, next in {backoff:.1f} s)"
+            if self.attempt == 1:
+                log.warning("camera %s: %s; events are not recorded until it opens; %s", self.camera.id, said,
+                            retrying)
+            else:
+                log.info("camera %s: recorded stream open attempt %d failed; next in %.1f s", self.camera.id,
+                         self.attempt, backoff)
+            self.fault = f"{shown}; events are not recorded until it opens; {retrying}"
+            self._wait(backoff)
             return False
         finally:
             loop.watched = True
             loop.beat()
+
+    def _cannot_open(self, whole: bool = False) -> str:
+        """``cannot open the recorded stream <path>``, and for a file why and the fix (``open_failure``'s)."""
+        if self.camera.source != "file":
+            return f"cannot open the recorded stream {redacted(self.camera.path) if whole else self.shown}"
+        return "cannot open the recorded stream " + open_failure(self.camera, whole, recorded=True).removeprefix(
+            "cannot open ")

@@ -54,7 +54,8 @@ class Remuxer:
     its times back to 0 read as a 33-bit wrap, ~26 h ahead) has its later packets
     moved by the jump: the file keeps the wall clock's spacing (``pts_ns``,
     re-anchored by the stream clock), after a step back the last frame's step
-    (a file's own times go back with it). Before, a jump ahead showed one frame for
+    (a file analysed fast goes on a frame after its latest time:
+    ``AvSource._stepped_back``). Before, a jump ahead showed one frame for
     hours (or, past the MP4's 32 bits, squeezed every later frame into one tick),
     and one back ended the segment mid-GOP: the frames up to the next keyframe lost.
     """

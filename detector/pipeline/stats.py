@@ -38,6 +38,9 @@ class CameraStats:
     view_faults: int = 0  # view faults since start
     faces_off: str = ""  # why faces are off although configured (a model that cannot be used), with the fix
     snapshots_failed: int = 0  # snapshots not made: their JPEG encoding or their write failed (not a full disk)
+    # an event's frames seen while a detect_path's recorded stream (path) was away: nothing to record them from
+    # (part of not_recorded; before, not counted anywhere)
+    recorded_away: int = 0
 
     def opening_for(self, now: float) -> float:
         """How long the open under way has been running (0: none is): an open that never returns shows here."""

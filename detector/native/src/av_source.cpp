@@ -594,7 +594,22 @@ int64_t AvSource::timeline_ns(int64_t ticks) {
         int64_t start = format_->streams[stream_]->start_time;
         anchor_ns_ = file_start_ns_ + loop_offset_ns_ - stream_ns(start != AV_NOPTS_VALUE ? start : ticks);
     }
-    return anchor_ns_ + stream_ns(ticks);
+    int64_t at = anchor_ns_ + stream_ns(ticks);
+    // Times that step back (parts joined without their times made continuous: `cat` of MPEG-TS files) go on a
+    // frame after the latest (av_source.py's _stepped_back). Before, every frame after the step was clamped to a
+    // nanosecond past the one before: a segment of 50 frames in 0.9 s, the motion clocks squeezed.
+    if (timeline_last_ns_ != INT64_MIN && at < timeline_last_ns_ - kStepBackNs) {
+        char text[200];
+        std::snprintf(text, sizeof text, "the file's times step back by %.1f s (parts joined without their times "
+                      "made continuous?); its timeline goes on a frame after the latest, never back",
+                      double(timeline_last_ns_ - at) / 1e9);
+        if (steps_back_++ == 0) log::warning("camera ", config_.id, ": ", text);
+        else log::info("camera ", config_.id, ": ", text);
+        anchor_ns_ += timeline_last_ns_ - at + int64_t(1e9 / fps);
+        at = anchor_ns_ + stream_ns(ticks);
+    }
+    timeline_last_ns_ = timeline_last_ns_ == INT64_MIN ? at : std::max(timeline_last_ns_, at);
+    return at;
 }
 
 // When a file's first frame was filmed (av_source.py's _file_start_ns): its container's creation_time (most

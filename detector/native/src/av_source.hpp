@@ -137,6 +137,9 @@ private:
     // the stream's time 0 there (this pass's anchor), each pass of a looped file after the one before.
     int64_t file_start_ns_ = INT64_MIN, anchor_ns_ = INT64_MIN, loop_offset_ns_ = 0;
     int64_t last_pts_ns_ = 0;  // Role::Record: the latest presentation time given
+    int64_t timeline_last_ns_ = INT64_MIN;  // a file on its own timeline: the latest time given (never goes back)
+    int steps_back_ = 0;  // times its own times stepped back by more than kStepBackNs (the first is a warning)
+    static constexpr int64_t kStepBackNs = 1'000'000'000;  // less: B-frames' order (av_source.py's STEP_BACK_NS)
     bool gop_warned_ = false;
     std::unique_ptr<LeadingWatch> leading_;  // an open GOP seen while passing through ends passthrough
     std::shared_ptr<const StreamParams> params_;

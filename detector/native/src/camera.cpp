@@ -73,13 +73,16 @@ int lookup_errno(const std::string& path, struct stat& st) {
     return ::stat(path.c_str(), &st) == 0 ? 0 : (errno ? errno : EIO);
 }
 
+}  // namespace
+
 // Why the camera's source would not open, as far as can be told, and the likely fix (the Python detector's
 // texts, detector/pipeline/capture.py open_failure). Its path (or URL) cut in the middle to kPathShownMax bytes
 // unless `whole`: this text is the camera's fault, cut at 300 bytes, and a long path said whole took the fix
 // with it. The log's first line of a failure says the path whole (a typo may sit in its middle).
-std::string open_failure(const CameraConfig& config, bool whole = false) {
+std::string open_failure(const CameraConfig& config, bool whole, bool recorded) {
     CameraConfig c = config;  // with a detect_path, capture opens the substream (path: recorded_stream.cpp)
-    if (!c.detect_path.empty()) c.path = c.detect_path;
+    const std::string key = !c.detect_path.empty() && !recorded ? "detect_path" : "path";
+    if (key == "detect_path") c.path = c.detect_path;
     auto shown = [whole](const std::string& path) { return whole ? path : middle_cut(path, kPathShownMax); };
     struct stat st{};
     if (c.source == "camera") {
@@ -100,8 +103,8 @@ std::string open_failure(const CameraConfig& config, bool whole = false) {
         int looked_up = lookup_errno(c.path, st);
         if (looked_up == ENAMETOOLONG) return "cannot open " + path + " — " + kPathTooLong;
         if (looked_up == EACCES) return "cannot open " + path + " — " + folder_fix(c.path, whole);
-        if (looked_up) return "cannot open " + path + " — no such file; check [camera] path";
-        if (!S_ISREG(st.st_mode)) return "cannot open " + path + " — not a file; set [camera] path to a video file";
+        if (looked_up) return "cannot open " + path + " — no such file; check [camera] " + key;
+        if (!S_ISREG(st.st_mode)) return "cannot open " + path + " — not a file; set [camera] " + key + " to a video file";
         if (::access(c.path.c_str(), R_OK) != 0)
             return "cannot open " + path + " — permission denied; make it readable by this user";
         return "cannot open " + path + " — not a video this OpenCV can read; check that it plays (e.g. `ffprobe` "
@@ -112,6 +115,8 @@ std::string open_failure(const CameraConfig& config, bool whole = false) {
                "the camera is on the network, and its user and password";
     return "cannot open the " + c.source + " source";
 }
+
+namespace {
 
 // Runs `f` when the scope is left by an exception (not on a normal return).
 template <typename F>
@@ -445,7 +450,7 @@ Value CameraPipeline::status_value() {
         {"events", Value::integer(s.events)}, {"last_event_ms", Value::integer(s.last_event_ms)},
         {"reopens", Value::integer(s.reopens)}, {"faces", Value::integer(0)},
         {"write_failures", Value::integer(counts.failed)},
-        {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording)},
+        {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording + s.recorded_away)},
         {"snapshots_replaced", Value::integer(counts.replaced)},
         {"damaged_packets", Value::integer(source_->damaged_packets())},
         {"snapshots_failed", Value::integer(s.snapshots_failed)},
@@ -675,7 +680,7 @@ void CameraPipeline::capture_loop() {
                     stats_.state = "failing", stats_.abandoned = true;
                     break;
                 }
-                log::info("camera ", config_.id, ": end of file ", config_.path);
+                log::info("camera ", config_.id, ": end of file ", config_.detect_path.empty() ? config_.path : config_.detect_path);
                 stats_.state = "ended";
                 break;
             }
@@ -704,6 +709,10 @@ void CameraPipeline::capture_loop() {
             continue;
         }
         if (recorded_) recorded_->attach(frame, !source_->live, capturing_);  // path's packets to record, if any
+        if (recorded_ && clock.recording && !recorded_->fault().empty()) {  // path away: nothing records this frame
+            std::lock_guard<std::mutex> lock(stats_mutex_);
+            ++stats_.recorded_away;  // (detect.py counts the same frames)
+        }
         last_ns = frame.time_ns;
         bool dark = false;
         if (!frame.undecoded) {  // the status counts the pictures decoded, and their rate (capture.py's)

@@ -46,6 +46,10 @@ namespace qc {
 
 class RecordedStream;  // recorded_stream.hpp: path's packets beside a [camera] detect_path
 
+// Why the camera's source would not open and the fix (capture.py open_failure): the one capture opens
+// (detect_path when set), or `recorded`: path beside it (recorded_stream.cpp). Its path cut unless `whole`.
+std::string open_failure(const CameraConfig& config, bool whole = false, bool recorded = false);
+
 // When an event starts and ends (detector/events.py): trigger_frames detections in a row
 // start it; it ends post_roll after the last motion, not before min_event after its onset,
 // and is cut at max_event.
@@ -106,6 +110,7 @@ struct CameraStats {
     int64_t snapshots_failed = 0;  // snapshots not made: their JPEG encoding or their commit threw
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
     int64_t events_ended = 0;  // events that ended by their clock (for the status file's changes, not sent)
+    int64_t recorded_away = 0;  // an event's frames seen while path (beside a detect_path) was away: not recorded
     double fps = 0.0;
     int width = 0, height = 0;
 };

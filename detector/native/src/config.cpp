@@ -360,11 +360,30 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
     return c;
 }
 
+// QUICKCAM_X with no "__" that names no top-level key (env_file or a section): not an override (the project's
+// own tools read QUICKCAM_SOAK, QUICKCAM_NATIVE_BUILD): ignored, said in `notes` (common/config.py's
+// stray_env_variables, the same words). Before, it stopped the detector with "unknown key".
+bool stray_env(const std::string& name) {
+    static const std::set<std::string> kTopLevel = {"env_file", "camera", "cameras", "motion", "recording", "faces",
+                                                     "link", "uploader", "logging", "alerts", "mqtt", "console",
+                                                     "low_power", "storage"};
+    std::string rest = name.substr(std::strlen(kPrefix)), lower;
+    if (rest.empty() || rest.find("__") != std::string::npos) return false;
+    for (char c : rest) lower += char(std::tolower(static_cast<unsigned char>(c)));
+    return !kTopLevel.count(lower);
+}
+
 // QUICKCAM_A__B__C=value -> table[a][b][c] = "value" (text; the getters convert).
-std::set<std::string> apply_env(toml::table& root, const std::map<std::string, std::string>& environ) {
+std::set<std::string> apply_env(toml::table& root, const std::map<std::string, std::string>& environ,
+                                std::vector<std::string>& notes) {
     std::set<std::string> dotted;
     for (const auto& [name, value] : environ) {
         if (name.rfind(kPrefix, 0) != 0) continue;
+        if (stray_env(name)) {
+            notes.push_back("environment variable " + name + " ignored: not a config override (those are "
+                            "QUICKCAM_<SECTION>__<KEY>, e.g. QUICKCAM_CAMERA__FPS)");
+            continue;
+        }
         std::vector<std::string> parts;
         std::string rest = name.substr(std::strlen(kPrefix)), part;
         for (size_t k = 0; k <= rest.size(); ++k) {
@@ -430,7 +449,7 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
         }
     }
     Config config;
-    Reader r{path, apply_env(root, environ), &config.notes};
+    Reader r{path, apply_env(root, environ, config.notes), &config.notes};
 
     read_recording(r, table_at(r, root.get("recording"), "recording"), "recording", config.recording);
     read_section(r, table_at(r, root.get("link"), "link"), "link", {

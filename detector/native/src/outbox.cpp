@@ -70,11 +70,22 @@ void make_private_dirs(const std::string& path) {
 
 namespace {
 
+// The one line for a lock file that cannot be opened: the OS's words and the fix (common/folder_lock.py's
+// lock_unopenable); before, it named no fix.
+std::string lock_unopenable(const std::string& root, const std::string& path, int error) {
+    std::string fix = error == EACCES || error == EPERM ? "let this user write in " + root + " (chown or chmod it)"
+                      : error == EROFS                 ? "its disk is mounted read-only: remount it read-write"
+                      : error == ENOSPC || error == EDQUOT ? "its disk is full: free some space"
+                                                           : "check that folder and its disk";
+    return "cannot open " + path + ": " + std::strerror(error) + "; " + fix +
+           ", or set recording.outbox_dir to a folder this user may write in";
+}
+
 // The lock's fd, or -1 with `holder` set to the line its holder wrote (its pid).
 int take_lock(const std::string& root, std::string& holder) {
     std::string path = root + "/.lock";
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) throw ConfigError("cannot open " + path + ": " + std::strerror(errno));
+    if (fd < 0) throw ConfigError(lock_unopenable(root, path, errno));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char buf[256] = {0};
         ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);

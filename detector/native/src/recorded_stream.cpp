@@ -153,6 +153,10 @@ bool RecordedStream::open_with_backoff() {
         }
         if (opened) {
             pace_.opened(now_s());
+            if (failed_)
+                log::info("camera ", config_.id, ": the recorded stream ", source_.name(), " opened after ", failed_,
+                          " failed attempt(s); events are recorded again");
+            failed_ = 0;
             std::lock_guard<std::mutex> lock(mutex_);
             fault_.clear();
             if (mode_.empty() && source_.mode() == "passthrough") {
@@ -163,19 +167,32 @@ bool RecordedStream::open_with_backoff() {
             return true;
         }
         if (finished_ || stop_) break;  // the open was cut short: not a failure
-        std::string said = "cannot open the recorded stream " + middle_cut(source_.name(), kPathShownMax);
-        if (!error.empty()) said += " (" + error + ")";
+        // why, and the fix, for a file (open_failure's, as packet_capture.py's _cannot_open); a stream is named
+        auto cannot_open = [&](bool whole) {
+            std::string said = config_.source == "file"
+                ? "cannot open the recorded stream " + open_failure(config_, whole, true).substr(std::string("cannot open ").size())
+                : "cannot open the recorded stream " + (whole ? source_.name() : middle_cut(source_.name(), kPathShownMax));
+            return error.empty() ? said : said + " (" + error + ")";
+        };
         if (config_.source == "file" && !source_.live) {  // a file analysed as fast as possible is read once
-            log::error("camera ", config_.id, ": ", said, "; its events are not recorded");
+            log::error("camera ", config_.id, ": ", cannot_open(true), "; its events are not recorded");
             std::lock_guard<std::mutex> lock(mutex_);
-            fault_ = said + "; events are not recorded", ended_ = true;
+            fault_ = cannot_open(false) + "; events are not recorded", ended_ = true;
             cv_.notify_all();
             return false;
         }
+        failed_ = attempt;
         char retrying[96];
         std::snprintf(retrying, sizeof retrying, "retrying (attempt %d failed, next in %.1f s)", attempt, backoff);
-        log::warning("camera ", config_.id, ": ", said, "; ", retrying);
-        set_fault(said + "; events are not recorded until it opens; " + retrying);
+        if (attempt == 1)  // said once; each retry on its own line below it (packet_capture.py's _open)
+            log::warning("camera ", config_.id, ": ", cannot_open(true), "; events are not recorded until it opens; ",
+                         retrying);
+        else {
+            char again[96];
+            std::snprintf(again, sizeof again, "recorded stream open attempt %d failed; next in %.1f s", attempt, backoff);
+            log::info("camera ", config_.id, ": ", again);
+        }
+        set_fault(cannot_open(false) + "; events are not recorded until it opens; " + retrying);
         stop_.wait_for(backoff, [this] { return finished_.load(); });
         backoff = std::min(backoff * 2, config_.reopen_max_s);
     }

@@ -53,6 +53,7 @@ private:
     AvSource source_;
     Stop& stop_;
     Loop loop_;
+    int failed_ = 0;   // failed opens in a row (the line that it opened again says how many)
     ReopenPace pace_;  // a stream that keeps going away soon after it opens waits before the next open
     std::thread thread_;
     std::atomic<bool> finished_{false}, done_{false};
