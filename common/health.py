@@ -187,7 +187,7 @@ def stuck_footage(live: dict[str, Any], now: float) -> list[str]:
         for_s = float(refusing["for_s"]) + max(0.0, age_s(live, now))
         if for_s > float(refusing["after_s"]):
             stuck.append(f"uploader REFUSING footage for {ago(for_s)} ({refusing.get('reason')}; it waits on the "
-                         "camera machine: free space there, see quickcam status)")
+                         f"camera machine: {refusing.get('fix') or 'free space there'}, see quickcam status)")
     for row in live.get("failed_for_good", []):
         if row["failed"]:
             error = cause_first(str(row.get("error")), FAILING_ERROR_WIDTH)
