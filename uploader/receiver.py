@@ -210,11 +210,19 @@ class Receiver:
 
     # -- allow-list --------------------------------------------------------------
     def _reload_allow_list_if_changed(self) -> None:
-        """On SIGHUP or a change in its folder: the new allow-list for new connections and every message."""
-        if self._allow_watch is None:
-            return
+        """On SIGHUP or a change in its folder: the new allow-list for new connections and every message.
+
+        A SIGHUP is said whatever it reloads: without CURVE it reloaded nothing, without a word, so a config
+        edited and followed by ``kill -HUP`` looked applied (bench/outside/FINDINGS.md #24).
+        """
         asked = self.reload_requested.is_set()
         self.reload_requested.clear()
+        if asked:
+            log.warning("uploader: SIGHUP (a reload asked, or its terminal closed): %sthe config and tokens.env are "
+                        "read at start only: restart the uploader to apply a change to them",
+                        "the CURVE allow-list is read again; " if self._allow_watch is not None else "")
+        if self._allow_watch is None:
+            return
         fresh = self._allow_watch.reload_if_changed(asked)
         if fresh is not None:
             self.allow = fresh
