@@ -90,6 +90,21 @@ def stale_after_s(status: dict[str, Any]) -> float:
     return max(STALE_INTERVALS * float(interval), STALE_FLOOR_S)
 
 
+def paused_pid(status: dict[str, Any]) -> int | None:
+    """The pid of a status file's process when it is alive here but stopped (SIGSTOP, a debugger, a frozen
+    container), else None: such a one is not "not running", and starting it again is not the fix."""
+    pid = status.get("pid")
+    if not isinstance(pid, int) or not status.get("boot") or status.get("boot") != _boot_id():
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        named = b"quickcam" in Path(f"/proc/{pid}/cmdline").read_bytes()  # not a pid reused by another program
+    except OSError:
+        return None
+    state = stat.rsplit(")", 1)[-1].split()[:1]  # after "(comm)", which may hold spaces
+    return pid if named and state and state[0] in ("T", "t") else None
+
+
 def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
     """(running, words) for a status file's contents."""
     if not status:
@@ -99,7 +114,17 @@ def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
         return False, f"stopped {ago(age)} ago"
     if age < stale_after_s(status):
         return True, "running"
+    if paused_pid(status) is not None:
+        return False, f"PAUSED (its process is stopped, not gone: last seen {ago(age)} ago)"
     return False, f"NOT RUNNING (last seen {ago(age)} ago)"
+
+
+def fix_for(name: str, status: dict[str, Any]) -> str:
+    """What to do about an expected process that is not running: start it, or resume a paused one."""
+    pid = paused_pid(status)
+    if pid is not None:
+        return f"resume it (kill -CONT {pid}; a debugger, a frozen container or a laptop lid stopped it)"
+    return FIX[name]
 
 
 def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
@@ -188,7 +213,7 @@ def stuck_footage(live: dict[str, Any], now: float) -> list[str]:
         for_s = float(refusing["for_s"]) + max(0.0, age_s(live, now))
         if for_s > float(refusing["after_s"]):
             stuck.append(f"uploader REFUSING footage for {ago(for_s)} ({refusing.get('reason')}; it waits on the "
-                         "camera machine: free space there, see quickcam status)")
+                         f"camera machine: {refusing.get('fix') or 'free space there'}, see quickcam status)")
     for row in live.get("failed_for_good", []):
         if row["failed"]:
             error = cause_first(str(row.get("error")), FAILING_ERROR_WIDTH)
@@ -215,7 +240,8 @@ def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float,
     for name in expected:
         running, words = liveness(docs[name], now)
         if not running:
-            problems.append(unwritten[name] if not docs[name] and name in unwritten else f"{name} {words}: {FIX[name]}")
+            problems.append(unwritten[name] if not docs[name] and name in unwritten
+                            else f"{name} {words}: {fix_for(name, docs[name])}")
     if live.get("fault") and liveness(live, now)[0] and "uploader" in expected:
         problems.append(f"uploader: {live['fault']}")
     problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []

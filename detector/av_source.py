@@ -95,6 +95,7 @@ class AvSource:
         self.origin_ticks: int | None = None  # a file's first presentation time (its stream's start_time)
         self.loop_offset_ns = 0
         self.last_ns = self.shown_ns = 0  # the last packet's decode time, the latest presentation time
+        self.given_ns = 0  # the last frame's time handed on: the next one comes after it, whatever its pts
         self.file_start_ns: int | None = None
         self.timeline_ns = 0  # a file on its own timeline: the latest time given (its times never go back)
         self.steps_back = 0  # times the file's own times stepped back (the first is a warning)
@@ -439,6 +440,16 @@ class AvSource:
             except Exception as exc:  # a broken tail: what was decoded is kept
                 log.debug("camera %s: flushing the decoder: %s", self.config.id, exc)
 
+    def _given(self, stamp_ns: int) -> int:
+        """A frame's time, after every frame handed on before, across reads and reopens (native: frame_time_ns).
+
+        Checked against the queue's last frame only, a frame decoded with an earlier time than one already
+        read (a file overwritten under its reader, garbage a decoder made a frame of) went back: the
+        recorder's segment then ended before it began and the link refused it (kept in outbox/refused).
+        """
+        self.given_ns = max(stamp_ns, self.given_ns + 1)
+        return self.given_ns
+
     def _ns(self, ticks: int) -> int:
         return ticks * self.tick_num * 1_000_000_000 // self.tick_den  # integers: Fraction is slow
 
@@ -612,9 +623,7 @@ class AvSource:
             self.damaged.damaged(self.last_ns)
         # recorded, not analysed: flagged corrupt, or predicted from a damaged packet (``damaged_packets.py``)
         damaged = self.damaged.not_analysed(decoded.is_corrupt, self.last_ns)
-        stamp = self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns
-        if self.frames and stamp <= self.frames[-1].time_ns:
-            stamp = self.frames[-1].time_ns + 1
+        stamp = self._given(self._wall_ns(decoded.pts) if decoded.pts is not None else self.last_ns)
         luma, scale = shrink_luma(decoded, self.config.motion.detection_width)
         full = partial(self.recent.picture, stamp) if self.recent is not None else None
         self.frames.append(Frame(luma, stamp, self.frame_index, decoded, scale, full, damaged))

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 DRIFT_NS = 2_000_000_000  # a stream clock this far off the wall clock (or going back) is re-anchored at once
 AHEAD_NS = 500_000_000  # ... one ahead by more than this (a fast clock) is slowed back towards it
 CAUGHT_UP_READS = 3  # reads in a row at the stream's own pace: what FFmpeg held at the open has been read
+SAY_EVERY_NS = 60_000_000_000  # re-anchorings are logged at most this often, the ones between counted in the next
 
 
 def opened_anchor(handed: Sequence[tuple[int, int]], opened_ns: int) -> int | None:
@@ -98,6 +99,10 @@ class StreamClock:
         self.anchor_ns: int | None = None  # the wall clock of the stream's time 0
         self.floor_ns = 0  # the latest time given when last (re-)anchored: none comes before it
         self.arrived_ns: int | None = None  # the last packet's decode time (stream ns): one before it is a jump back
+        # Garbage read as packets (a file overwritten under its reader) re-anchored at every packet: 14,729 lines
+        # in 7 s pushed the log's earlier lines out of its rotation (bench/outside/FINDINGS.md #20)
+        self.said_ns: int | None = None  # when a re-anchoring was last logged
+        self.unsaid = 0  # re-anchorings since, not logged
 
     def restart(self, anchor_ns: int | None = None, latest_ns: int = 0) -> None:
         """A reopened stream, whose times start again: anchored at ``anchor_ns``, else at its first packet;
@@ -122,12 +127,20 @@ class StreamClock:
             went_back = arrived and self.arrived_ns is not None and stream_ns < self.arrived_ns
             if ahead_ns is None or ahead_ns > DRIFT_NS or (ahead_ns < -DRIFT_NS and not held) or went_back:
                 if ahead_ns is not None:
-                    log.info("camera %s: the stream's clock %s; re-anchored", self.camera_id, "went back" if went_back
-                             else f"is {abs(ahead_ns) / 1e9:.1f} s {'ahead of' if ahead_ns > 0 else 'behind'} the "
-                             "wall clock")
+                    self._say(now, "went back" if went_back else f"is {abs(ahead_ns) / 1e9:.1f} s "
+                              f"{'ahead of' if ahead_ns > 0 else 'behind'} the wall clock")
                 self.anchor_ns, self.floor_ns = now - stream_ns, latest_ns
             elif ahead_ns > AHEAD_NS:
                 self.anchor_ns -= min(ahead_ns - AHEAD_NS, frame_ns // 2)
             if arrived:
                 self.arrived_ns = stream_ns
         return max(self.anchor_ns + stream_ns, self.floor_ns + 1)
+
+    def _say(self, now_ns: int, how: str) -> None:
+        """One line per re-anchoring, at most one a minute: the ones between are counted in the next."""
+        if self.said_ns is not None and now_ns - self.said_ns < SAY_EVERY_NS:
+            self.unsaid += 1
+            return
+        more = f" ({self.unsaid} more time(s) since the last line)" if self.unsaid else ""
+        log.info("camera %s: the stream's clock %s; re-anchored%s", self.camera_id, how, more)
+        self.said_ns, self.unsaid = now_ns, 0

@@ -29,3 +29,18 @@ def test_a_sighup_mid_event_is_said_and_the_detector_records_on(
     finally:
         pipe.close()
     assert not list((tmp_path / "outbox" / ".staging").iterdir())  # the open segment committed at the stop
+
+
+def test_a_sighup_to_the_uploader_says_what_it_reloads_and_what_needs_a_restart(tmp_path: Path) -> None:
+    # Without CURVE it reloaded nothing and said nothing: a config edited, then `kill -HUP`, looked applied
+    # (bench/outside/FINDINGS.md #24).
+    pipe = Pipeline(tmp_path)
+    try:
+        proc = pipe.start_uploader_listening()
+        proc.send_signal(signal.SIGHUP)
+        assert pipe.wait_for("uploader", "SIGHUP (a reload asked, or its terminal closed): the config and "
+                             "tokens.env are read at start only: restart the uploader", 10), \
+            (proc.poll(), pipe.output("uploader")[-3000:])
+        assert proc.poll() is None
+    finally:
+        pipe.close()

@@ -155,3 +155,17 @@ def test_a_call_the_mode_cannot_read_is_one_line_and_exit_2() -> None:
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert "--stream-clock: line 1" in run.stderr, run.stderr
+
+
+def test_a_clock_that_jumps_at_every_packet_is_said_once_a_minute_with_a_count() -> None:
+    # As tests/detector/test_stream_clock.py's case of that name: one line each, 14,729 in 7 s before
+    # (bench/outside/FINDINGS.md #20); now the first, then one a minute counting those between.
+    arrivals = [((n % 2) * HOUR + n * FRAME_NS, T0 + n * FRAME_NS) for n in range(300)] + [(HOUR, T0 + 91 * 10**9)]
+    calls, expected = _case(_arrivals(arrivals))
+    run = subprocess.run([str(native_detector()), "--stream-clock"], input="".join(json.dumps(c) + "\n" for c in calls),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [json.loads(line) for line in run.stdout.splitlines()] == expected
+    lines = [line for line in (run.stdout + run.stderr).splitlines() if "re-anchored" in line]
+    assert len(lines) == 2, lines[:5]
+    assert "more time(s) since the last line" not in lines[0] and "(298 more time(s) since the last line)" in lines[1]

@@ -42,7 +42,7 @@ from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Ledger
 from quickcam.uploader.ledger_locked import LedgerLocked
 from quickcam.uploader.spool import Spool
 from quickcam.uploader.status_file import STATUS_FILE_NAME, restore_detectors, write_status
-from quickcam.uploader.storing import DUPLICATE, STORED, ItemStore, remote_key
+from quickcam.uploader.storing import CANNOT_STORE, DUPLICATE, STORED, ItemStore, Outcome, remote_key
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,10 @@ class Receiver:
         self.notes: Callable[[], list[str]] = list  # what a person should know, no fault (tokens.env changed)
         self.pause_reason = ""  # why credit is refused now (the spool full, its disk low): '' while accepting
         self.paused_since = 0.0  # monotonic, since when credit is refused for pause_reason; 0 while accepting
+        # why the last item could not be written into the spool or the ledger (EACCES, EROFS, EIO): every item
+        # is nacked busy and waits in the detectors, as in a pause, but credit is still granted; '' once one is
+        self.store_problem = ""
+        self.store_failing_since = 0.0  # monotonic, since the first of those failures in a row; 0 without one
         self.failed_for_good: list[dict[str, object]] = []  # the ledger's, as of the last status write
         self.ledger_problem = ""  # set once the ledger was deleted under us: no footage accepted until a restart
         self.ledger_locked = LedgerLocked(  # serve() gives it its say
@@ -206,11 +210,19 @@ class Receiver:
 
     # -- allow-list --------------------------------------------------------------
     def _reload_allow_list_if_changed(self) -> None:
-        """On SIGHUP or a change in its folder: the new allow-list for new connections and every message."""
-        if self._allow_watch is None:
-            return
+        """On SIGHUP or a change in its folder: the new allow-list for new connections and every message.
+
+        A SIGHUP is said whatever it reloads: without CURVE it reloaded nothing, without a word, so a config
+        edited and followed by ``kill -HUP`` looked applied (bench/outside/FINDINGS.md #24).
+        """
         asked = self.reload_requested.is_set()
         self.reload_requested.clear()
+        if asked:
+            log.warning("uploader: SIGHUP (a reload asked, or its terminal closed): %sthe config and tokens.env are "
+                        "read at start only: restart the uploader to apply a change to them",
+                        "the CURVE allow-list is read again; " if self._allow_watch is not None else "")
+        if self._allow_watch is None:
+            return
         fresh = self._allow_watch.reload_if_changed(asked)
         if fresh is not None:
             self.allow = fresh
@@ -416,8 +428,12 @@ class Receiver:
             self._reply(sock, peer, protocol.make_header("ack", ref=item_id, duplicate=True))
             return
         if outcome.code != STORED:
+            self._store_failed(outcome)
             self._nack(sock, peer, item_id, outcome.code, outcome.text)
             return
+        if self.store_problem:
+            log.warning("receiver: footage is stored again (%s no longer)", self.store_problem)
+            self.store_problem, self.store_failing_since = "", 0.0
         self.counters[header["type"]] += 1
         self._reply(sock, peer, protocol.make_header("ack", ref=item_id))
         self.wake_shipper.set()
@@ -463,6 +479,22 @@ class Receiver:
             log.warning("receiver: %s silent for %.0f s (heartbeat every %.1f s)",
                         record.name, quiet, record.heartbeat_s)
 
+    def _store_failed(self, outcome: Outcome) -> None:
+        """Note an item the spool or the ledger would not take (not the room check's pause, said already).
+
+        Every item was nacked busy, one warning each, and waited in the detectors' outboxes while the uploader's
+        status said nothing and the health check stayed green, for any length of time (bench/outside/FINDINGS.md,
+        session 20: the spool chmod 0500 for 75 s). Now it is refusing as a full spool is, with the folders named.
+        """
+        if not outcome.text.startswith(CANNOT_STORE):
+            return
+        if not self.store_problem:
+            self.store_failing_since = time.monotonic()
+            log.error("receiver: %s into the spool %s or the ledger %s; footage waits in the detectors' outboxes "
+                      "until it can be (check that this user may write both, and their disk)", outcome.text,
+                      self.spool.root, self.ledger_path)
+        self.store_problem = outcome.text
+
     def detector_records(self) -> list[DetectorRecord]:
         """Every detector heard from in the last hour (read-only view for status and alerts)."""
         return list(self.detectors.records.values())
@@ -470,7 +502,12 @@ class Receiver:
     def _write_status(self, ledger: Ledger, running: bool = True) -> None:
         with contextlib.suppress(sqlite3.Error):  # a ledger gone or locked: _check_ledger and its lock say so
             self.failed_for_good = ledger.failed_for_good()
-        refusing = self.pause_reason and running  # a stopped one accepts nothing, and says it stopped
+        refusing = (self.pause_reason or self.store_problem) and running  # a stopped one says it stopped
+        if self.pause_reason:
+            reason, since, fix = self.pause_reason, self.paused_since, "free space there"
+        else:
+            reason, since = f"{self.store_problem} into the spool {self.spool.root}", self.store_failing_since
+            fix = f"check that the uploader may write {self.spool.root} and {self.ledger_path}, and their disk"
         status = {
             **written_stamp(),  # time, and the monotonic clock for ages (common/health.py)
             "running": running,  # false on the last write: a stopped uploader is not shown as up
@@ -485,11 +522,11 @@ class Receiver:
             "fault": (self.ledger_problem or self.ledger_locked.problem or self.detectors.conflict
                       or self.other_fault()),
             # quickcam status: one line each; a pause (spool full, disk low) is said with its reason there
-            "notes": self.notes() + ([f"not accepting footage: {self.pause_reason}"] if refusing else []),
+            "notes": self.notes() + ([f"not accepting footage: {reason}"] if refusing else []),
             "failing_destinations": self.failing_destinations(),  # past their bound, they fail the health check
             # The health check fails on both (common/health.py): footage held on the camera machine, or in the spool
             # until a person runs quickcam retry.
-            "refusing": ({"reason": self.pause_reason, "for_s": round(time.monotonic() - self.paused_since, 1),
+            "refusing": ({"reason": reason, "for_s": round(time.monotonic() - since, 1), "fix": fix,
                           "after_s": self.config.uploader.refusing_after_s} if refusing else None),
             "failed_for_good": self.failed_for_good,
         }

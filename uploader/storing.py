@@ -28,6 +28,7 @@ from quickcam.uploader.spool import Spool
 log = logging.getLogger("quickcam.uploader.receiver")  # the receiver's lines, under the receiver's name
 
 STORED, DUPLICATE = "stored", "duplicate"
+CANNOT_STORE = "cannot store"  # a busy nack's text from a spool or ledger write that failed (not the room check)
 
 
 def remote_key(folder: str, header: dict[str, Any], key: str | None = None) -> str:
@@ -90,7 +91,7 @@ class ItemStore:
             if path is not None:
                 self._forget(ledger, path, header, public_key)
             reason = getattr(exc, "strerror", None) or str(exc)
-            return Outcome("busy", f"cannot store: {reason}")
+            return Outcome("busy", f"{CANNOT_STORE}: {reason}")
         return Outcome(STORED)
 
     @staticmethod

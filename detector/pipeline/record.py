@@ -149,7 +149,7 @@ class OpenSegment(Segment):
             on_time = self.frames and frame.time_ns - self.next_ns < self.gap_ns
             self.next_ns = (self.next_ns if on_time else frame.time_ns) + self.gap_ns
         if self.frames == 0:
-            self.start_ns = frame.time_ns
+            self.start_ns = self.end_ns = frame.time_ns
         decoded = frame.yuv()
         if (decoded is not None and hasattr(self.encoder, "write_decoded")
                 and (frame.width, frame.height) == (self.width, self.height)):
@@ -159,7 +159,9 @@ class OpenSegment(Segment):
             if (image.shape[1], image.shape[0]) != (self.width, self.height):
                 image = cv2.resize(image, (self.width, self.height))  # a stream changed size mid-event
             self.encoder.write(image)
-        self.end_ns = frame.time_ns
+        # first and last times, as passthrough.py has them: a time that went back (a source's fault) must not
+        # make a header that ends before it starts, which the link refuses (the footage kept in outbox/refused)
+        self.start_ns, self.end_ns = min(self.start_ns, frame.time_ns), max(self.end_ns, frame.time_ns)
         self.frames += 1
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from quickcam.detector.stream_clock import AHEAD_NS, CAUGHT_UP_READS, DRIFT_NS, OpenBurst, StreamClock, opened_anchor
 
 FRAME_NS = 100_000_000  # 10 fps
 T0 = 1_800_000_000 * 10**9
+HOUR = 3600 * 10**9
 
 
 def _stamps(arrivals: list[tuple[int, int]]) -> list[int]:
@@ -81,3 +85,16 @@ def test_reading_ahead_at_an_open_goes_on_through_a_slow_read_and_stops_once_pac
     # a server sending faster than real time: no more than the 0.3 s the open took
     fast = [(n * FRAME_NS, T0 + 300_000_000 + n * 1_000_000) for n in range(100)]
     assert _reads_until_over(OpenBurst(T0, T0 + 300_000_000, FRAME_NS), fast) == 4
+
+
+def test_a_clock_that_jumps_at_every_packet_is_said_once_a_minute_with_a_count(caplog: Any) -> None:
+    # Garbage read as packets (a file camera's video copied over while it plays) jumped back and forth at every
+    # packet: one line each, 14,729 in 7 s (bench/outside/FINDINGS.md #20). Times stay as they were.
+    caplog.set_level(logging.INFO, logger="quickcam.detector.stream_clock")
+    arrivals = [((n % 2) * HOUR + n * FRAME_NS, T0 + n * FRAME_NS) for n in range(300)]  # 30 s of jumps
+    arrivals += [(HOUR, T0 + 91 * 10**9)]  # a minute and more later: one more line, counting those between
+    stamps = _stamps(arrivals)
+    assert all(later > earlier for earlier, later in zip(stamps, stamps[1:], strict=False))
+    lines = [r.getMessage() for r in caplog.records if "re-anchored" in r.getMessage()]
+    assert len(lines) == 2, lines[:5]
+    assert "more time(s) since the last line" not in lines[0] and "(298 more time(s) since the last line)" in lines[1]

@@ -42,11 +42,20 @@ int64_t StreamClock::wall_ns(int64_t stream_ns, int64_t latest_ns, int64_t frame
             anchor_ns_ = now - stream_ns, floor_ns_ = latest_ns;
         } else if (int64_t ahead = *anchor_ns_ + stream_ns - now;
                    ahead > kDriftNs || (ahead < -kDriftNs && !held) || went_back) {
-            if (went_back)
-                log::info("camera ", camera_id_, ": the stream's clock went back; re-anchored");
-            else
-                log::info("camera ", camera_id_, ": the stream's clock is ", std::round(std::llabs(ahead) / 1e8) / 10,
-                          " s ", ahead > 0 ? "ahead of" : "behind", " the wall clock; re-anchored");
+            // At most one line a minute, the ones between counted in the next (stream_clock.py's _say): garbage
+            // read as packets re-anchored at every packet and flooded the log
+            if (said_ns_ && now - *said_ns_ < kSayEveryNs) {
+                ++unsaid_;
+            } else {
+                std::string more = unsaid_ ? " (" + std::to_string(unsaid_) + " more time(s) since the last line)" : "";
+                if (went_back)
+                    log::info("camera ", camera_id_, ": the stream's clock went back; re-anchored", more);
+                else
+                    log::info("camera ", camera_id_, ": the stream's clock is ",
+                              std::round(std::llabs(ahead) / 1e8) / 10, " s ", ahead > 0 ? "ahead of" : "behind",
+                              " the wall clock; re-anchored", more);
+                said_ns_ = now, unsaid_ = 0;
+            }
             anchor_ns_ = now - stream_ns, floor_ns_ = latest_ns;
         } else if (ahead > kAheadNs) {
             *anchor_ns_ -= std::min(ahead - kAheadNs, frame_ns / 2);

@@ -25,6 +25,7 @@ namespace qc {
 
 constexpr int64_t kDriftNs = 2'000'000'000;  // this far off the footage clock (or going back): re-anchored
 constexpr int64_t kAheadNs = 500'000'000;    // ... ahead by more than this (a fast clock): slowed back
+constexpr int64_t kSayEveryNs = 60'000'000'000;  // re-anchorings logged at most this often (the rest counted)
 constexpr int kCaughtUpReads = 3;  // reads in a row at the stream's own pace: what FFmpeg held has been read
 
 // The footage time of a stream's time 0 from the packets read ahead at its open, none without any.
@@ -66,6 +67,8 @@ private:
     std::optional<int64_t> anchor_ns_;   // the footage time of the stream's time 0
     int64_t floor_ns_ = 0;               // the latest time given when last (re-)anchored
     std::optional<int64_t> arrived_ns_;  // the last packet's decode time: one before it is a jump back
+    std::optional<int64_t> said_ns_;     // when a re-anchoring was last logged
+    int64_t unsaid_ = 0;                 // re-anchorings since, not logged
 };
 
 }  // namespace qc
