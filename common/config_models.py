@@ -171,6 +171,9 @@ class CameraConfig(_Section):
     input_format: Literal["auto", "h264", "mjpeg", "raw"] = "auto"
     mjpg: bool = True  # OpenCV's capture (Windows, macOS, and raw video on Linux): ask for MJPG
     reopen_max_s: float = Field(30.0, gt=0, le=3600)
+    # A stream (source = "stream") that takes longer than this to open, or sends no video packet for this long,
+    # is lost and reopened (seconds): longer for a camera on a link that stalls, shorter to hear of a dead one sooner.
+    stream_timeout_s: int = Field(10, ge=1, le=300)
     # A damaged stream's streak (detector/damaged_packets.py) ends at the first clean keyframe this many seconds
     # (footage time) after its last damaged packet: damaged packets closer together are one streak, one warning,
     # the camera degraded until it ends. Without keyframes, pictures after a damaged packet wait this long to be
@@ -237,6 +240,11 @@ class LinkConfig(_Section):
     # The detector's longest pause between tries to reach an uploader that is not there (ZeroMQ's reconnect
     # interval doubles from 0.1 s up to this): how long footage may wait after the uploader is back.
     reconnect_max_s: float = Field(5.0, ge=0.1, le=60)
+    # How long the detector waits for an uploader that accepted the connection to answer its handshake (ZeroMQ's
+    # ZMQ_HANDSHAKE_IVL), and for a connection to open at all, before it says "no answer from the uploader":
+    # longer for a slow or lossy network, shorter to hear of a frozen uploader sooner. Over 5 s: a handshake failing
+    # sooner than that is taken for a refused one (a key problem).
+    handshake_timeout_s: float = Field(30.0, ge=6, le=600)
     allow_plain_tcp: bool = False
     # CurveZMQ (docs/protocol.md, "Security"): set curve_secret_key_file to turn it on.
     curve_secret_key_file: Path | None = None  # this process's NAME.key_secret

@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 STEP_BACK_NS = 1_000_000_000  # a file's times going back more than this are a step (less: B-frames' order)
 RAW_ELEMENTARY = ("h264", "hevc")  # FFmpeg's demuxers of raw elementary streams (no container, no timestamps)
 
-STREAM_TIMEOUT_S = 10.0  # PyAV's limit for an open, and for one read (no video packet of the stream for this long)
+STREAM_TIMEOUT_S = 10.0  # a USB device's open limit; a stream's is its [camera] stream_timeout_s (10 by default)
 NO_PICTURE_S = 5.0  # a live source whose packets decode to no picture this long is lost (corrupt, another codec)
 BURST_MAX_S = 10.0  # a stream's packets read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
 DECODER_THREADS = 2
@@ -180,14 +180,15 @@ class AvSource:
         resuming = self._resume()
         if not resuming:
             self.index += 1 if self.index else 0  # a new timeline: the gap ends a passed-through segment here
-        self.demuxer = _video_packets(self.container, self.stream, self.config.source == "stream")
+        self.demuxer = _video_packets(self.container, self.stream, self._live_timeout_s())
         if self.config.source == "stream":
             self._read_burst()
         try:
             self._decide_mode()
         except (av.FFmpegError, OSError) as exc:  # the first open's probe read what the burst met: no video came
             self.close()
-            self.open_error = f"opened but gives no frame: {_read_failure(exc)}"  # the URL not said: passwords
+            why = _read_failure(exc, self.config.stream_timeout_s)  # the URL not said: passwords
+            self.open_error = f"opened but gives no frame: {why}"
             return False
         if self.config.source == "stream":
             handed = [(self._ns(p.dts if p.dts is not None else p.pts), at) for p, at in self.pending
@@ -265,7 +266,11 @@ class AvSource:
         # RTSP over TCP (no lost packets), and its video only: a camera's audio track kept the connection
         # reading after its video stopped, so no read timed out and the camera was never reopened
         options = {"rtsp_transport": "tcp", "allowed_media_types": "video"} if self.path.startswith("rtsp") else {}
-        return av.open(self.path, options=options, timeout=STREAM_TIMEOUT_S)
+        return av.open(self.path, options=options, timeout=float(self.config.stream_timeout_s))
+
+    def _live_timeout_s(self) -> float | None:
+        """How long a read may bring no video before it fails: a stream's ``stream_timeout_s``; a file's, never."""
+        return float(self.config.stream_timeout_s) if self.config.source == "stream" else None
 
     def _name(self) -> str:
         from quickcam.detector.pipeline.capture import redacted
@@ -375,7 +380,7 @@ class AvSource:
             try:
                 packet = next(self.demuxer, None)
             except (av.FFmpegError, OSError) as exc:
-                self.lost_why = _read_failure(exc)
+                self.lost_why = _read_failure(exc, self.config.stream_timeout_s)
                 log.warning("camera %s: %s", self.config.id, self.lost_why)
                 return None
             if packet is None or (packet.size == 0 and packet.dts is None):
@@ -404,7 +409,7 @@ class AvSource:
         self.stream_clock.restart()
         self.index += 1  # a new timeline: the gap ends a passed-through segment here
         self.container.seek(0)
-        self.demuxer = _video_packets(self.container, self.stream, self.config.source == "stream")
+        self.demuxer = _video_packets(self.container, self.stream, self._live_timeout_s())
         packet = next(self.demuxer, None)
         return packet if packet is not None and packet.size else None
 
@@ -641,32 +646,32 @@ class AvSource:
 
 
 class NoVideo(OSError):
-    """A stream whose reads go on but bring no video: lost as one that sends nothing (``STREAM_TIMEOUT_S``)."""
+    """A stream whose reads go on but bring no video: lost as one that sends nothing (``stream_timeout_s``)."""
 
 
-def _video_packets(container: Any, video: Any, live: bool) -> Iterator[Any]:
+def _video_packets(container: Any, video: Any, timeout_s: float | None) -> Iterator[Any]:
     """The container's packets of ``video``; the others (audio, data) dropped as they are read, never decoded.
 
     PyAV's ``demux(video)`` drops them too, but inside one read whose timeout each of
     them starts again: a stream whose video stopped while its audio went on was read
     for good, never lost, never reopened. Here a live stream's read that meets only
-    other packets for ``STREAM_TIMEOUT_S`` fails as a silent one does.
+    other packets for ``timeout_s`` (its ``stream_timeout_s``; None: never) fails as a silent one does.
     """
     asked = time.monotonic()
     for packet in container.demux():
         if packet.stream_index == video.index:
             yield packet
             asked = time.monotonic()
-        elif live and time.monotonic() - asked > STREAM_TIMEOUT_S:
-            raise NoVideo(f"no video for {STREAM_TIMEOUT_S:.0f} s while the stream sends other data (audio?)")
+        elif timeout_s is not None and time.monotonic() - asked > timeout_s:
+            raise NoVideo(f"no video for {timeout_s:.0f} s while the stream sends other data (audio?)")
 
 
-def _read_failure(exc: Exception) -> str:
+def _read_failure(exc: Exception, timeout_s: int) -> str:
     """Why a stream's read failed, in words (never its URL, which may hold a password)."""
     import av
 
     if isinstance(exc, av.ExitError):
-        return f"no video packet for {STREAM_TIMEOUT_S:.0f} s (the stream stopped, or sends nothing readable)"
+        return f"no video packet for {timeout_s} s (the stream stopped, or sends nothing readable)"
     if isinstance(exc, NoVideo):
         return str(exc)
     return f"reading it failed ({getattr(exc, 'strerror', None) or type(exc).__name__})"

@@ -29,7 +29,6 @@ from quickcam.detector.stream_clock import OpenBurst, opened_anchor
 
 log = logging.getLogger("quickcam.detector.sources")  # the sources' lines, under the name they always had
 
-STREAM_TIMEOUT_MS = 10_000
 BURST_MAX_S = 5.0  # a stream's frames read ahead at its open: at most this long of them (FFmpeg probes up to 5 s)
 
 
@@ -145,8 +144,8 @@ class CaptureSource:
             return None
         params: list[int] = []
         if cfg.source == "stream":  # fail fast instead of hanging on a dead stream
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
-                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, cfg.stream_timeout_s * 1000,
+                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, cfg.stream_timeout_s * 1000]
         cap = cv2.VideoCapture(cfg.path, cv2.CAP_ANY, params)
         if cap.isOpened():
             return cap

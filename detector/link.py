@@ -56,8 +56,7 @@ SILENT_AFTER_HEARTBEATS = 3
 PAUSED_AFTER_S = 2.0  # a loop turn this late (and three heartbeats) means this process did not run
 STOPPING_LINGER_MS = 1000  # the last status (stopping) gets this long to leave at a clean stop
 AUTH_RETRY_FIRST_S, AUTH_RETRY_MAX_S = 5.0, 300.0  # after a refused key: new socket, backing off
-HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out (libzmq: 30 s)
-NO_ANSWER_AFTER_S = 30.0  # no connection opening this long is said, as a handshake that timed out (libzmq: 30 s)
+HANDSHAKE_TIMED_OUT_AFTER_S = 5.0  # a handshake failing later than this timed out ([link] handshake_timeout_s)
 IDLE_MAX_MS = 1000  # the loop looks at the clock at least this often
 BLOCKED_RETRY_MS = 50  # ZeroMQ would not take a message: tried again this soon
 MAX_REPLY_BYTES = 1 << 20  # uploader messages are headers only (< 64 KiB); refuse monsters
@@ -158,6 +157,7 @@ class UploaderLink:
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, round(self.config.reconnect_max_s * 1000))  # capped exponential backoff
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)  # ZMTP PING: notice a dead TCP peer
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
+        sock.setsockopt(zmq.HANDSHAKE_IVL, round(self.config.handshake_timeout_s * 1000))
         if self.curve:
             sock.curve_secretkey = self.curve.secret
             sock.curve_publickey = self.curve.public
@@ -453,11 +453,11 @@ class UploaderLink:
 
         Such a link makes no handshake, so nothing else named it: ``quickcam status`` showed it
         NOT CONNECTED with no reason while footage waited in the outbox. Said after as long as a
-        handshake takes to time out, so an uploader restarting is not called absent.
+        handshake takes to time out (``handshake_timeout_s``), so an uploader restarting is not called absent.
         """
         state = self.state
         quiet_s = now - max(state.last_heard, self._quiet_since)
-        if (self._unanswered or self._connection_open or quiet_s < NO_ANSWER_AFTER_S
+        if (self._unanswered or self._connection_open or quiet_s < self.config.handshake_timeout_s
                 or state.auth_refused or state.handshake_failing):
             return
         self._unanswered = True

@@ -1,11 +1,14 @@
 """Under xdist (scripts/test.sh runs 3 workers on CI's 2 cores) the real-time tests run one at a time, first.
 
 A test marked ``realtime`` asserts a wall-clock bound or paces real processes against the wall clock;
-a test marked ``slow`` (and not ``beside_others``) is a scenario timed by the demo's script. Each kind
-forms one work unit: one worker runs the real-time tests one after another, a second the slow
-scenarios one after another, so no two tests of a kind compete with each other; the third worker
-takes the rest of the suite, and the other two join it once their unit is done. They come first
-in the collection, so that the longest chains of work start at once.
+a test marked ``slow`` (and not ``beside_others``) is a long scenario timed by the demo's script or by
+the wall clock: one marked both is a slow one. Each kind forms one work unit: one worker runs the
+real-time tests one after another, a second the slow scenarios one after another, so no two tests
+of a kind compete with each other; the third worker takes the rest of the suite, and the other two
+join it once their unit is done. They come first in the collection, so that the longest chains of
+work start at once. The two units run beside each other throughout, so a long real-time scenario
+is as alone in either: it is marked ``slow`` too where the real-time unit would otherwise be the
+run's critical path (docs/testing.md, eleventh pass).
 
 The rest runs at a lower CPU priority (``nice`` 10, set once a worker takes its first test of the
 rest, and inherited by the processes that test starts): most of the suite's time is waiting on
@@ -39,7 +42,7 @@ from typing import Any
 import pytest
 
 GROUP = "realtime"  # tests marked realtime: wall-clock bounds, paced processes
-SLOW_GROUP = "slow"  # slow scenarios timed by the demo's script (not beside_others)
+SLOW_GROUP = "slow"  # long timed scenarios, realtime or not (not beside_others)
 TIMED_GROUPS = (GROUP, SLOW_GROUP)
 LIST_KEY = "quickcam_realtime_list"
 REST_NICENESS = 10
@@ -51,10 +54,10 @@ def is_realtime(item: pytest.Item) -> bool:
 
 
 def timed_group(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("slow") is not None and not is_beside_others(item):
+        return SLOW_GROUP  # a long scenario, real-time or not: the two units stay about as long as each other
     if item.get_closest_marker("realtime") is not None:
         return GROUP
-    if item.get_closest_marker("slow") is not None and not is_beside_others(item):
-        return SLOW_GROUP
     return None
 
 

@@ -44,6 +44,7 @@ def _journal(outbox: Path) -> list[str]:
 
 
 @pytest.mark.realtime
+@pytest.mark.slow  # 15-21 s a case: in the slow unit (tests/realtime_group.py)
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_an_item_committed_without_its_journal_line_is_journaled_at_the_next_start(tmp_path: Path,
                                                                                    detector: str) -> None:

@@ -381,11 +381,13 @@ def test_a_native_stream_whose_clock_jumps_mid_segment_is_stored_whole_with_the_
 def test_a_native_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_camera_reopened(tmp_path: Path) -> None:
     """As the Python detector (tests/detector/test_passthrough_rtsp.py): a camera with an audio track whose video
     stops while the audio goes on. Its audio kept the connection reading: the camera stayed "stalled" for good,
-    never reopened. Only the video is asked for now: lost, then reopened."""
+    never reopened. Only the video is asked for now: lost, then reopened. Its stream_timeout_s is 4 s (10 s by
+    default): the run is 20 s instead of 30, the loss ~10 s in, as long before the end as it was."""
     video = write_h264(tmp_path / "camera.mp4", 6.0, FPS, 1.0)
     with serving(video, audio=True) as (url, _server):
-        _segments, log, camera = _record(tmp_path / "run", url, seconds=30,
-                                        source=f'source = "stream"\nfps = {FPS:g}\nwidth = 320\nheight = 240')
+        _segments, log, camera = _record(tmp_path / "run", url, seconds=20,
+                                        source=f'source = "stream"\nfps = {FPS:g}\nwidth = 320\nheight = 240\n'
+                                        'stream_timeout_s = 4')
     assert "camera cam0: lost (no frame from rtsp://127.0.0.1:" in log, log
     assert camera["frames"] >= 50, camera  # the clip's video, then the reopen's
 

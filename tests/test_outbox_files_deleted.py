@@ -43,6 +43,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.realtime
+@pytest.mark.slow  # 15-21 s a case: in the slow unit (tests/realtime_group.py)
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_outbox_files_deleted_by_hand_are_said_counted_and_set_aside(tmp_path: Path, detector: str) -> None:
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]

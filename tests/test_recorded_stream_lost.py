@@ -74,6 +74,7 @@ class _MainCamera:
 
 
 @pytest.mark.realtime  # both streams are sent at their own pace, the gap is wall-clock time
+@pytest.mark.slow  # 15-21 s a case: in the slow unit (tests/realtime_group.py)
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_the_recorded_stream_lost_during_an_event_is_said_and_its_footage_goes_on_when_it_is_back(
         tmp_path: Path, detector: str) -> None:

@@ -222,6 +222,7 @@ CASES = [("http", detector, scene, STEADY_STILL_S if (detector, scene) == ("nati
 
 
 @pytest.mark.realtime  # the stream is sent at its own pace and the gap is wall-clock time
+@pytest.mark.slow  # 15-21 s a case: in the slow unit (tests/realtime_group.py)
 @pytest.mark.parametrize(("transport", "detector", "scene", "still_s"), CASES)
 def test_a_walker_right_after_the_camera_comes_back_is_an_event_from_his_first_frames(
         tmp_path: Path, transport: str, detector: str, scene: str, still_s: float) -> None:

@@ -41,6 +41,7 @@ CHUNK_S = 0.1
 PASSWORD = "hunter2secret"
 OPENED_NO_VIDEO = "opened but gives no frame: no video for 10 s while the stream sends other data (audio?)"
 SILENT = "no video packet for 10 s (the stream stopped, or sends nothing readable)"
+SILENT_4 = SILENT.replace("10 s", "4 s")  # [camera] stream_timeout_s = 4
 
 
 def _ts(tmp_path: Path, video_s: float, audio_s: float, video_packets: bool = True) -> list[bytes]:
@@ -76,14 +77,14 @@ def _ts(tmp_path: Path, video_s: float, audio_s: float, video_packets: bool = Tr
 class Run:
     """One detector on its own fake camera, in its own folder."""
 
-    def __init__(self, root: Path, detector: str, pieces: list[bytes], hold: bool) -> None:
+    def __init__(self, root: Path, detector: str, pieces: list[bytes], hold: bool, timeout_s: int) -> None:
         root.mkdir()
         self.detector, self.root = detector, root
         self.camera = HttpCamera(lambda n: Answer(pieces, "video/mp2t", chunk_s=CHUNK_S, hold=hold), path="/cam.ts")
         url = self.camera.url.replace("http://", f"http://viewer:{PASSWORD}@")
         self.pipe = Pipeline(root, detector=[str(native_detector())] if detector == "native" else None,
                              QUICKCAM_CAMERA__SOURCE="stream", QUICKCAM_CAMERA__PATH=url,
-                             QUICKCAM_CAMERA__FPS=str(FPS))
+                             QUICKCAM_CAMERA__FPS=str(FPS), QUICKCAM_CAMERA__STREAM_TIMEOUT_S=str(timeout_s))
         self.pipe.start("detector")
 
     def camera_status(self) -> dict:
@@ -112,12 +113,15 @@ class Run:
 
 
 @contextmanager
-def both(tmp_path: Path, pieces: list[bytes], hold: bool) -> Iterator[list[Run]]:
-    """Both detectors at once, each on its own camera sending ``pieces``: the waits for their 10 s overlap."""
+def both(tmp_path: Path, pieces: list[bytes], hold: bool, timeout_s: int = 10) -> Iterator[list[Run]]:
+    """Both detectors at once, each on its own camera sending ``pieces``: the waits for their timeout overlap.
+
+    ``timeout_s`` is their ``[camera] stream_timeout_s``: kept at its 10 s where the open itself needs ~8 s (FFmpeg's
+    probe waiting for a video stream that sends nothing), shorter where the stream opens at once."""
     runs: list[Run] = []
     try:
         for detector in ("python", "native"):
-            runs.append(Run(tmp_path / detector, detector, pieces, hold))
+            runs.append(Run(tmp_path / detector, detector, pieces, hold, timeout_s))
         yield runs
     finally:
         for run in runs:
@@ -140,16 +144,16 @@ def test_a_stream_whose_video_never_comes_while_its_audio_does_is_failing_with_t
 
 def test_a_stream_that_goes_silent_on_an_open_connection_is_lost_with_the_reason_within_its_timeout(
         tmp_path: Path) -> None:
-    with both(tmp_path, _ts(tmp_path, 8, 0), hold=True) as runs:
+    with both(tmp_path, _ts(tmp_path, 8, 0), hold=True, timeout_s=4) as runs:
         for run in runs:
             assert wait_until(lambda r=run: r.camera_status().get("state") == "ok", 60), (
                 run.detector, run.output()[-3000:])
         for run in runs:
-            # 8 s of video, then nothing: 'stalled' while the read waits, 'lost' once it has waited 10 s
-            assert wait_until(lambda r=run: r.camera_status().get("state") == "lost", 8 + 10 + 20), (
+            # 8 s of video, then nothing: 'stalled' while the read waits, 'lost' once it has waited 4 s
+            assert wait_until(lambda r=run: r.camera_status().get("state") == "lost", 8 + 4 + 20), (
                 run.detector, run.camera_status(), run.output()[-3000:])
             fault = run.fault()
-            assert fault.startswith("lost: ") and SILENT in fault, (run.detector, fault)
+            assert fault.startswith("lost: ") and SILENT_4 in fault, (run.detector, fault)
 
 
 def test_a_stream_that_goes_silent_before_its_first_open_is_done_is_failing_in_words_without_its_password(

@@ -50,6 +50,7 @@ def _frames(status_path: Path) -> int:
 
 
 @pytest.mark.realtime  # the stall is a pause on the wall clock
+@pytest.mark.slow  # 15-21 s a case: in the slow unit (tests/realtime_group.py)
 @pytest.mark.parametrize("detector", ["native", "python"])
 def test_a_stream_that_stalls_and_goes_on_is_still_passed_through(tmp_path: Path, detector: str) -> None:
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]

@@ -110,12 +110,15 @@ def test_an_rtsp_cameras_packets_are_recorded_as_they_came(rtsp_url: str, rtsp_v
 def test_a_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_camera_not_a_stall(tmp_path: Path) -> None:
     """A camera with an audio track (first in its SDP) whose video stops (its encoder hung; here the clip ends)
     while the audio goes on. The audio kept the connection reading: no read ever timed out, the camera was
-    "stalled" for good and never reopened. Only the video is asked for now: the read ends within its timeout."""
-    from quickcam.detector.av_source import STREAM_TIMEOUT_S, AvSource
+    "stalled" for good and never reopened. Only the video is asked for now: the read ends within its timeout
+    (``stream_timeout_s``, 4 s here: the 10 s default only made the test wait longer)."""
+    from quickcam.detector.av_source import AvSource
 
+    timeout_s = 4
     video = write_h264(tmp_path / "camera.mp4", 6.0, 10.0, 1.0)
     with serving(video, audio=True) as (url, _server):
-        camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "stream", "path": url, "fps": 10.0})
+        camera = camera_config(tmp_path / "outbox").model_copy(update={"source": "stream", "path": url, "fps": 10.0,
+                                                                       "stream_timeout_s": timeout_s})
         source = AvSource(camera)
         reads: list[object] = []
 
@@ -130,7 +133,7 @@ def test_a_cameras_video_that_stops_while_its_audio_goes_on_is_a_lost_camera_not
 
         reader = threading.Thread(target=read_all, daemon=True)
         reader.start()
-        reader.join(6.0 + 2 * STREAM_TIMEOUT_S + 10)
+        reader.join(6.0 + 2 * timeout_s + 10)
         assert not reader.is_alive(), f"still reading after the video stopped ({len(reads)} frames)"
     source.close()
     assert 50 <= len([r for r in reads if not isinstance(r, Exception)]) <= 60, reads[-1:]

@@ -112,6 +112,7 @@ def test_the_shippers_wait_for_a_locked_ledger_is_said_in_the_log_and_status_and
 
 
 @pytest.mark.realtime
+@pytest.mark.slow  # 15 s a case: in the slow unit (tests/realtime_group.py)
 def test_a_detector_hears_from_the_uploader_while_its_ledger_is_locked_and_every_item_is_stored_once_after(
         tmp_path: Path, detector_command: list[str] | None) -> None:
     """A real detector (its default heartbeat: silent after 6 s) against a ledger locked for 8 s and more mid-event."""

@@ -38,7 +38,6 @@ extern "C" {
 namespace qc {
 
 namespace {
-constexpr int64_t kStreamTimeoutNs = 10'000'000'000;  // fail fast instead of hanging on a dead stream
 constexpr int kNoFrameYetMs = 10;  // a device opened non-blocking with no frame yet: looked at again after this
 constexpr double kBurstMaxS = 10;  // a stream's packets read ahead at its open: at most this long (FFmpeg probes 5 s)
 
@@ -118,9 +117,9 @@ int AvSource::interrupt(void* opaque) {
     // Why, said when the read fails (read_frame): it may first give the packet its parser held (the stream's last)
     if (self->timed_out_why_.empty())
         self->timed_out_why_ = self->other_only_
-            ? "no video for " + std::to_string(kStreamTimeoutNs / 1'000'000'000) +
+            ? "no video for " + std::to_string(self->config_.stream_timeout_s) +
                   " s while the stream sends other data (audio?)"
-            : "no video packet for " + std::to_string(kStreamTimeoutNs / 1'000'000'000) +
+            : "no video packet for " + std::to_string(self->config_.stream_timeout_s) +
                   " s (the stream stopped, or sends nothing readable)";
     return 1;
 }
@@ -141,7 +140,9 @@ int AvSource::read_frame(AVPacket* packet) {
 }
 
 void AvSource::arm() {
-    if (!other_only_) deadline_ns_ = config_.source == "stream" ? steady_ns() + kStreamTimeoutNs : 0;
+    // fail fast instead of hanging on a dead stream: [camera] stream_timeout_s (av_source.py's)
+    if (!other_only_)
+        deadline_ns_ = config_.source == "stream" ? steady_ns() + config_.stream_timeout_s * 1'000'000'000LL : 0;
 }
 
 bool AvSource::open() {

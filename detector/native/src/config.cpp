@@ -327,6 +327,8 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
         {"mjpg", [&](auto& n, auto& k) { c.mjpg = r.boolean(n, k); }},
         {"reopen_max_s", [&](auto& n, auto& k) { c.reopen_max_s = r.number(n, k);
             check(r, c.reopen_max_s > 0 && c.reopen_max_s <= 3600, k, "must be in (0, 3600]"); }},
+        {"stream_timeout_s", [&](auto& n, auto& k) { c.stream_timeout_s = int(r.integer(n, k));
+            check(r, c.stream_timeout_s >= 1 && c.stream_timeout_s <= 300, k, "must be 1-300"); }},
         {"damaged_clear_s", [&](auto& n, auto& k) { c.damaged_clear_s = int(r.integer(n, k));
             check(r, c.damaged_clear_s >= 1 && c.damaged_clear_s <= 60, k, "must be 1-60"); }},
         {"motion", [&](auto& n, auto& k) { read_motion(r, table_at(r, &n, k), k, c.motion); }},
@@ -463,6 +465,9 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
         {"reconnect_max_s", [&](auto& n, auto& k) { config.link.reconnect_max_s = r.number(n, k);
             check(r, config.link.reconnect_max_s >= 0.1 && config.link.reconnect_max_s <= 60, k,
                   "must be between 0.1 and 60"); }},
+        {"handshake_timeout_s", [&](auto& n, auto& k) { config.link.handshake_timeout_s = r.number(n, k);
+            check(r, config.link.handshake_timeout_s >= 6 && config.link.handshake_timeout_s <= 600, k,
+                  "must be between 6 and 600"); }},
         {"curve_secret_key_file", [&](auto& n, auto& k) { config.link.curve_secret_key_file = r.string(n, k); }},
         {"curve_server_public_key_file", [&](auto& n, auto& k) { config.link.curve_server_public_key_file = r.string(n, k); }},
         {"allow_plain_tcp", [&](auto& n, auto& k) { config.link.allow_plain_tcp = r.boolean(n, k); }},

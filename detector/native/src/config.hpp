@@ -74,6 +74,7 @@ struct CameraConfig {
     // FFmpeg's h264 demuxer reading `path`, a FIFO, as the Python tests' V4l2Source(demuxer="h264") (sources.cpp)
     std::string demuxer;
     double reopen_max_s = 30.0;
+    int stream_timeout_s = 10;  // a stream's open, and its reads without a video packet, fail after this long
     std::string record = "auto";  // auto | passthrough | reencode (remux.hpp; av_source.cpp decides at the first open)
     double max_gop_s = 10.0;  // keyframes further apart: re-encoded (pre-roll and segments wait for keyframes)
     int damaged_clear_s = 10;  // a damaged stream's streak ends at a clean keyframe this long after its last damaged packet
@@ -91,6 +92,7 @@ struct LinkConfig {
     double ack_timeout_s = 10.0;
     double heartbeat_s = 2.0;
     double reconnect_max_s = 5.0;              // ZeroMQ's longest reconnect interval
+    double handshake_timeout_s = 30.0;         // ZMQ_HANDSHAKE_IVL; no connection this long is said too (link.cpp)
     bool allow_plain_tcp = false;              // tcp:// without CURVE: refused unless this is set
     std::string curve_secret_key_file;         // this detector's NAME.key_secret; set = CURVE on
     std::string curve_server_public_key_file;  // the uploader's NAME.key (pinned)

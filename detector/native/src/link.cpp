@@ -30,8 +30,7 @@ constexpr double kHelloFirstS = 0.25;
 constexpr int kSilentAfterHeartbeats = 3;
 constexpr double kPausedAfterS = 2.0;  // a loop turn this late (and three heartbeats): this process did not run
 constexpr double kAuthRetryFirstS = 5.0, kAuthRetryMaxS = 300.0;
-constexpr double kHandshakeTimedOutAfterS = 5.0;  // a handshake failing later than this timed out (libzmq: 30 s)
-constexpr double kNoAnswerAfterS = 30.0;  // no connection opening this long is said (link.py's NO_ANSWER_AFTER_S)
+constexpr double kHandshakeTimedOutAfterS = 5.0;  // a handshake failing later than this timed out (handshake_timeout_s)
 constexpr int64_t kMaxReplyBytes = 1 << 20;
 constexpr double kDisconnectedDrainS = 5.0;  // at stop, while not connected: ZeroMQ's longest reconnect interval
 constexpr int kStoppingLingerMs = 1000;  // the last status (stopping, protocol 1.1) gets this long to leave
@@ -168,6 +167,7 @@ void UploaderLink::open_socket() {
     setopt(sock_, ZMQ_RECONNECT_IVL_MAX, static_cast<int>(std::lround(config_.reconnect_max_s * 1000)));
     setopt(sock_, ZMQ_HEARTBEAT_IVL, 2000);
     setopt(sock_, ZMQ_HEARTBEAT_TIMEOUT, 6000);
+    setopt(sock_, ZMQ_HANDSHAKE_IVL, static_cast<int>(std::lround(config_.handshake_timeout_s * 1000)));
     if (!curve_.secret_key.empty()) {
         zmq_setsockopt(sock_, ZMQ_CURVE_SERVERKEY, curve_.server_key.c_str(), 40);
         zmq_setsockopt(sock_, ZMQ_CURVE_PUBLICKEY, curve_.public_key.c_str(), 40);
@@ -413,7 +413,7 @@ void UploaderLink::on_monitor_event(uint16_t event, int32_t value) {
 }
 
 // Names only what is known (link.py's _handshake_failure): a refused or garbled handshake fails at once (with CURVE,
-// most likely a key mismatch); one that fails only after seconds timed out (libzmq's ZMQ_HANDSHAKE_IVL, 30 s): the
+// most likely a key mismatch); one that fails only after seconds timed out (ZMQ_HANDSHAKE_IVL, handshake_timeout_s): the
 // uploader accepted the connection but never answered (stopped, frozen or overloaded), whatever the keys.
 std::string UploaderLink::handshake_failure(double after_s) const {
     if (after_s >= kHandshakeTimedOutAfterS) {
@@ -467,10 +467,10 @@ void UploaderLink::heartbeat(double now) {
 
 // No connection opens (nothing listening on the endpoint, a firewall that drops it): said once an outage (link.py's
 // _notice_no_answer). Such a link makes no handshake, so nothing else named it: NOT CONNECTED with no reason. Said
-// after as long as a handshake takes to time out, so an uploader restarting is not called absent.
+// after as long as a handshake takes to time out (handshake_timeout_s), so an uploader restarting is not called absent.
 void UploaderLink::notice_no_answer(double now) {
     double quiet_s = now - std::max(last_heard_, quiet_since_);
-    if (unanswered_ || connection_open_ || quiet_s < kNoAnswerAfterS || auth_refused_ || handshake_failing_) return;
+    if (unanswered_ || connection_open_ || quiet_s < config_.handshake_timeout_s || auth_refused_ || handshake_failing_) return;
     unanswered_ = true;
     fail("no answer from the uploader at " + config_.endpoint + " for " + std::to_string(std::lround(quiet_s)) +
          " s: no connection opens (is it running, and listening on this endpoint?)");

@@ -176,6 +176,7 @@ qc::Value config_value(const qc::Config& config) {
             {"demo_gap_s", Value::real(c.demo_gap_s)},
             {"mjpg", Value::boolean(c.mjpg)}, {"input_format", Value::text(c.input_format)},
             {"reopen_max_s", Value::real(c.reopen_max_s)}, {"damaged_clear_s", Value::integer(c.damaged_clear_s)},
+            {"stream_timeout_s", Value::integer(c.stream_timeout_s)},
             {"motion", motion(c.motion)}, {"recording", recording(c.recording)}}));
     const auto& l = config.link;
     auto optional = [](const std::string& s) { return s.empty() ? Value{} : Value::text(s); };
@@ -184,6 +185,7 @@ qc::Value config_value(const qc::Config& config) {
         {"link", Value::map({{"endpoint", Value::text(l.endpoint)}, {"ack_timeout_s", Value::real(l.ack_timeout_s)},
                              {"heartbeat_s", Value::real(l.heartbeat_s)},
                              {"reconnect_max_s", Value::real(l.reconnect_max_s)}, {"allow_plain_tcp", Value::boolean(l.allow_plain_tcp)},
+                             {"handshake_timeout_s", Value::real(l.handshake_timeout_s)},
                              {"curve_secret_key_file", optional(l.curve_secret_key_file)},
                              {"curve_server_public_key_file", optional(l.curve_server_public_key_file)}})},
         {"logging", Value::map({{"level", Value::text(config.log_level)}})},
