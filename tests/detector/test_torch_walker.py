@@ -4,10 +4,13 @@ Found by the outside footage check (``bench/outside/footage_check.py``, kind ``t
 in a dark room (mean gray about 6, dark mode) a person crossing the picture was caught 5-7 s
 late, and lost again at once, when a torch's beam moved over the walls elsewhere in the
 picture; without the beam the same walker was caught within a second and held throughout.
-The beam is taken for light (``lighting.looks_like_light``) every two or three frames; each
-time the whole picture is taken into the background (``MotionDetector._absorb``) with the
-walker, who is not yet a counted blob, and ``light_context`` stays armed, so the walker's
-smooth, denoised blob is taken for light too. Both motion cores agree (parity).
+Only the beam's pool is bright enough for ``lighting.normalise_gain``'s samples, so its exposure
+(about 0.5) becomes the gain of every cell with too few samples (``cell_medians``' fallback), the
+walker's contrast halved, and the beam's cell, off by LIGHT_MOVED, keeps ``light_context`` armed;
+the beam is taken for light every two or three frames and each time the whole picture, walker
+included, is taken into the background (``MotionDetector._absorb``) before his denoised
+difference has built up to a blob.
+Both motion cores agree (parity).
 
 The scene is drawn here: the still ``box_in_scene.png`` brought down to a mean of 6, a
 plain dark figure walking in from the left at 25 px/s, a torch's spot (a Gaussian, gain 5)
