@@ -608,6 +608,13 @@ def catalogue(seed: int) -> list[Clip]:
     c.append(Clip("walk-toward", seed, 30, still, [Walker(int(rng.integers(1000)), 60, [(8, 0.45 * W, 0.55 * H), (20, 0.5 * W, 0.98 * H)],
                                                 grow=6.0)],
                   [jitter_noise(1.5)], note="walks toward the camera: 60 px tall to 360"))
+    # round 4: a person with the light (added last: the draws above stay as they were)
+    c.append(Clip("door-corridor-walk", seed, 30, indoor,
+                  [Walker(int(rng.integers(1000)), h, [(9.5, (dx + 0.075) * W, 0.9 * H), (19, (0.95 if dx < 0.4 else 0.05) * W, 0.9 * H)])],
+                  [night(20, ir_grey=False), door_light(8, 1.5, dx, dx + 0.15, 0.25, 3.0)],
+                  note="the door opens on a lit corridor at 8 s and someone walks in from it at 9.5 s"))
+    c.append(Clip("lamp-on-dark-walk", seed, 30, indoor, [walk(8.2, 18)], [night(6), lamp(8, lx, ly, 0.25, 4.0)],
+                  note="someone switches a lamp on in a dark room and walks through"))
     return c
 
 
