@@ -5,11 +5,11 @@ in a dark room (mean gray about 6, dark mode) a person crossing the picture was 
 late, and lost again at once, when a torch's beam moved over the walls elsewhere in the
 picture; without the beam the same walker was caught within a second and held throughout.
 Only the beam's pool is bright enough for ``lighting.normalise_gain``'s samples, so its exposure
-(about 0.5) becomes the gain of every cell with too few samples (``cell_medians``' fallback), the
-walker's contrast halved, and the beam's cell, off by LIGHT_MOVED, keeps ``light_context`` armed;
-the beam is taken for light every two or three frames and each time the whole picture, walker
-included, is taken into the background (``MotionDetector._absorb``) before his denoised
-difference has built up to a blob.
+(about 0.5 in the footage, 0.73-0.84 here) becomes the gain of every cell with too few samples
+(``cell_medians``' fallback: 5-6 of 12 here), the walker's contrast cut with it, and the beam's
+cell, off by LIGHT_MOVED, keeps ``light_context`` armed; the beam is taken for light every two or
+three frames and each time the whole picture, walker included, is taken into the background
+(``MotionDetector._absorb``) before his denoised difference has built up to a blob.
 Both motion cores agree (parity).
 
 The scene is drawn here: the still ``box_in_scene.png`` brought down to a mean of 6, a
