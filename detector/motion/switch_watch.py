@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a light switched (a walker: far less)
+LIGHT_JUMP_LEVELS = 0.5  # ... and by this many gray levels at least: in the dark 3 % is an encoder's hiccup
 FLICKER_K = 4.0  # in a flickering light, a switch is a jump this many times the flicker's own frame-to-frame spread
 STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
 
@@ -62,7 +63,14 @@ class SwitchWatch:
         LIGHT_CONTEXT_S (1.4826 x the median frame-to-frame move: a sigma,
         robust to the switch itself); in steady light that spread is a tenth
         of LIGHT_JUMP and changes nothing. A jump of LIGHT_JUMP that is not
-        a switch arms ``flickering``: see ``crept_in``. ``frames``: source
+        a switch arms ``flickering``: see ``crept_in``. Either must also move
+        the mean by LIGHT_JUMP_LEVELS: at a mean of 7 (a dark room) 3 % is a
+        fifth of a gray level, which an encoder's rate control gives now and
+        then; taken for a switch, it made a dim walker's blob, near still
+        from one frame to the next, what the light left behind, and the whole
+        picture was learnt with him in it (bench/outside/FINDINGS.md, footage
+        check of session 20: a walker lost mid-walk, one standing 16 s never
+        seen). ``frames``: source
         frames since the last look; the context counts them down (``looks.py``).
         """
         last, self.last_brightness = self.last_brightness, brightness
@@ -73,7 +81,7 @@ class SwitchWatch:
         self._steps.append(step)
         self.switched = max(0, self.switched - frames)
         self.flickering = max(0, self.flickering - frames)
-        if step >= LIGHT_JUMP:
+        if step >= LIGHT_JUMP and abs(brightness - last) >= LIGHT_JUMP_LEVELS:
             self.flickering = self.context_frames
             if step >= FLICKER_K * spread:
                 self.switched = self.context_frames

@@ -19,6 +19,7 @@ constexpr double kNormalLevel = 100.0;    // NORMAL_LEVEL
 constexpr double kDarkSmoothing = 0.5;    // DARK_SMOOTHING
 constexpr double kLightContextS = 2.0;    // LIGHT_CONTEXT_S
 constexpr double kLightJump = 0.03;       // LIGHT_JUMP
+constexpr double kLightJumpLevels = 0.5;  // LIGHT_JUMP_LEVELS
 constexpr double kFlickerK = 4.0;         // FLICKER_K
 constexpr double kStillShare = 0.1;       // STILL_SHARE
 constexpr double kGlintCalmS = 15.0;      // GLINT_CALM_S
@@ -113,7 +114,8 @@ void RunningAverageMotion::watch_switch(double brightness, int frames) {
     // switch_watch.py's SwitchWatch.watch: a switch is a jump of kLightJump that also stands kFlickerK times
     // out of the light's own frame-to-frame spread over the last LIGHT_CONTEXT_S (1.4826 x their
     // median: a sigma robust to the switch itself); a jump of kLightJump that is not a switch is a
-    // flicker (crept_in). The spread is taken before this frame's step joins it.
+    // flicker (crept_in). Either moves the mean by kLightJumpLevels at least (in the dark 3 % is an
+    // encoder's hiccup). The spread is taken before this frame's step joins it.
     std::optional<double> last = last_brightness_;
     last_brightness_ = brightness;
     if (!last) return;
@@ -123,7 +125,7 @@ void RunningAverageMotion::watch_switch(double brightness, int frames) {
     if (int(steps_.size()) > light_context_frames_) steps_.pop_front();  // a deque with maxlen
     switched_ = std::max(0, switched_ - frames);
     flickering_ = std::max(0, flickering_ - frames);
-    if (step >= kLightJump) {
+    if (step >= kLightJump && std::abs(brightness - *last) >= kLightJumpLevels) {
         flickering_ = light_context_frames_;
         if (step >= kFlickerK * spread) switched_ = light_context_frames_;
     }
