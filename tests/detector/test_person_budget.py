@@ -19,6 +19,7 @@ CHILD = textwrap.dedent("""
     import numpy as np
     from quickcam.detector.motion.person import PersonCheck
 
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))  # as the busy loop: the core is shared fairly
     os.sched_setaffinity(0, {int(sys.argv[1])})
     cv2.setNumThreads(1)
     rng = np.random.default_rng(7)
@@ -39,7 +40,11 @@ CHILD = textwrap.dedent("""
 
 def test_a_search_that_waits_for_a_busy_core_is_charged_its_cpu_time_not_its_wall_time() -> None:
     cpu = min(os.sched_getaffinity(0))
-    busy = subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"])
+    # Normal scheduling, whatever the worker inherited: a busy loop under a real-time policy (a worker was
+    # once switched to SCHED_FIFO from outside) would starve its core, and the child would never run.
+    loop = ("import os\nos.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))\n"
+            f"os.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass")
+    busy = subprocess.Popen([sys.executable, "-c", loop])
     try:
         done = subprocess.run([sys.executable, "-c", CHILD, str(cpu)], capture_output=True, text=True, timeout=120)
     finally:
