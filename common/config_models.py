@@ -237,6 +237,10 @@ class LinkConfig(_Section):
     # The detector's longest pause between tries to reach an uploader that is not there (ZeroMQ's reconnect
     # interval doubles from 0.1 s up to this): how long footage may wait after the uploader is back.
     reconnect_max_s: float = Field(5.0, ge=0.1, le=60)
+    # The detector's health check fails once footage has waited this long in its outbox with the link down
+    # (common/health.py): then it sits on the camera machine, which the intruder can take. Twice the longest
+    # reconnect interval, so an uploader's restart never trips it.
+    unsent_after_s: float = Field(120.0, gt=0)
     allow_plain_tcp: bool = False
     # CurveZMQ (docs/protocol.md, "Security"): set curve_secret_key_file to turn it on.
     curve_secret_key_file: Path | None = None  # this process's NAME.key_secret

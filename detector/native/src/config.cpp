@@ -463,6 +463,8 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
         {"reconnect_max_s", [&](auto& n, auto& k) { config.link.reconnect_max_s = r.number(n, k);
             check(r, config.link.reconnect_max_s >= 0.1 && config.link.reconnect_max_s <= 60, k,
                   "must be between 0.1 and 60"); }},
+        {"unsent_after_s", [&](auto& n, auto& k) { config.link.unsent_after_s = r.number(n, k);
+            check(r, config.link.unsent_after_s > 0, k, "must be > 0"); }},
         {"curve_secret_key_file", [&](auto& n, auto& k) { config.link.curve_secret_key_file = r.string(n, k); }},
         {"curve_server_public_key_file", [&](auto& n, auto& k) { config.link.curve_server_public_key_file = r.string(n, k); }},
         {"allow_plain_tcp", [&](auto& n, auto& k) { config.link.allow_plain_tcp = r.boolean(n, k); }},
