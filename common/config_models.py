@@ -245,6 +245,10 @@ class LinkConfig(_Section):
     # longer for a slow or lossy network, shorter to hear of a frozen uploader sooner. Over 5 s: a handshake failing
     # sooner than that is taken for a refused one (a key problem).
     handshake_timeout_s: float = Field(30.0, ge=6, le=600)
+    # The detector's health check fails once footage has waited this long in its outbox with the link down
+    # (common/health.py): then it sits on the camera machine, which the intruder can take. Twice the longest
+    # reconnect interval, so an uploader's restart never trips it.
+    unsent_after_s: float = Field(120.0, gt=0)
     allow_plain_tcp: bool = False
     # CurveZMQ (docs/protocol.md, "Security"): set curve_secret_key_file to turn it on.
     curve_secret_key_file: Path | None = None  # this process's NAME.key_secret

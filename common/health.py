@@ -13,7 +13,8 @@ rule, which docs/deploy.md (Health checks) states for operators:
   ``all``; ``auto`` (the default) expects every process that left a status file
   here and did not stop cleanly, and at least one process.
 - A running detector fails for a camera that has not been ``ok``/``ended`` for
-  more than ``HEALTH_GRACE_S``; a running uploader fails for a detector it heard
+  more than ``HEALTH_GRACE_S``, and for footage waiting in its outbox with its link
+  down for longer than its ``link.unsent_after_s``; a running uploader fails for a detector it heard
   from that went silent without saying it stops (protocol 1.1 ``stopping``), and
   for a ``fault`` it reports (its ledger deleted under it, or two detectors
   without CURVE sending for the same camera ids: a person must act, then restart it),
@@ -154,6 +155,30 @@ def blind_cameras(det: dict[str, Any], now: float) -> list[str]:
     return blind
 
 
+def unsent_footage(det: dict[str, Any], now: float) -> list[str]:
+    """The phrase for a running detector whose footage has waited with its link down longer than its bound.
+
+    By design the uploader's check speaks for a detector that goes silent, but nothing speaks when the
+    uploader itself is gone (its machine down, never started): the footage then sits on the camera machine,
+    which the intruder can take. Waited = the shorter of the oldest item's wait (``outbox.oldest_s``) and the
+    link's outage (``link.down_for_s``), both as of the write, plus the file's age; the bound is the
+    detector's ``link.unsent_after_s`` (default 120 s, twice the longest reconnect interval: an uploader's
+    restart keeps it green). A status file without these keys (an older detector) is not judged.
+    """
+    outbox, link = det.get("outbox", {}), det.get("link", {})
+    oldest, down, limit = outbox.get("oldest_s"), link.get("down_for_s"), link.get("unsent_after_s")
+    if (not liveness(det, now)[0] or not outbox.get("items") or link.get("connected")
+            or not all(isinstance(v, (int, float)) for v in (oldest, down, limit))):
+        return []
+    age = max(0.0, age_s(det, now))
+    waited = min(float(oldest), float(down)) + age
+    if waited <= float(limit):
+        return []
+    return [f"footage waits in outbox for {ago(waited)} ({outbox['items']} item(s)): the uploader at "
+            f"{link.get('endpoint', '?')} does not answer (link down for {ago(float(down) + age)}); "
+            "start it or check the network; quickcam status"]
+
+
 def silent_detectors(live: dict[str, Any], now: float) -> list[str]:
     """One phrase per detector the running uploader heard from that went silent without saying it stops.
 
@@ -244,7 +269,7 @@ def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float,
                             else f"{name} {words}: {fix_for(name, docs[name])}")
     if live.get("fault") and liveness(live, now)[0] and "uploader" in expected:
         problems.append(f"uploader: {live['fault']}")
-    problems += blind_cameras(det, now) if "detector" in expected or role == "auto" else []
+    problems += blind_cameras(det, now) + unsent_footage(det, now) if "detector" in expected or role == "auto" else []
     if "uploader" in expected or role == "auto":
         problems += silent_detectors(live, now) + failing_destinations(live, now) + stuck_footage(live, now)
     alive = [name for name, doc in docs.items() if liveness(doc, now)[0]]

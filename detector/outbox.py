@@ -442,6 +442,16 @@ class Outbox:
         with self._lock:
             return len(self._items), sum(item.size for item in self._items.values())
 
+    def oldest_s(self, now: float) -> float:
+        """How long the oldest item has waited unsent as of ``now`` (wall clock), 0 when none: its id begins with
+        its creation time in milliseconds (common/protocol.py's new_id). The health check reads it."""
+        with self._lock:
+            oldest = min(self._items, default=None)
+        try:
+            return round(max(0.0, now - int(oldest[:13], 16) / 1000), 1) if oldest else 0.0
+        except ValueError:  # an id not made by new_id: its age is not known
+            return 0.0
+
     def segment_format(self, width: int, height: int, fps: float, recording: RecordingConfig) -> SegmentFormat:
         """The format of a new segment under the disk budget; says so loudly when it changes."""
         self.ensure_folders()  # a deleted outbox has no free space to measure

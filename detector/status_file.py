@@ -85,6 +85,25 @@ class NotOkClock:
                 info["not_ok_for_s"], info["not_ok_since"] = round(for_s, 1), now - for_s
 
 
+class DownClock:
+    """How long the link to the uploader has been down as of each write: ``link.down_for_s`` (0 while connected).
+
+    The health check fails a detector whose footage waits with the link down for longer than
+    ``link.unsent_after_s``: nothing else speaks when the uploader is gone. A detector starts with its link
+    down. Measured on the monotonic clock; the writer sees a change of ``connected`` within a poll.
+    """
+
+    def __init__(self, monotonic: float) -> None:
+        self._since: float | None = monotonic
+
+    def down_for_s(self, connected: bool, monotonic: float) -> float:
+        if connected:
+            self._since = None
+            return 0.0
+        self._since = monotonic if self._since is None else self._since
+        return round(monotonic - self._since, 1)
+
+
 class StatusFileWriter:
     """Writes ``collect()`` to ``path`` every ``interval_s`` in a daemon thread, and once more at stop.
 
@@ -181,14 +200,18 @@ def for_detector(outbox: Outbox, pipelines: list[CameraPipeline], link: Uploader
                  recording: RecordingConfig | None = None,
                  extra: Callable[[], dict[str, Any]] | None = None) -> StatusFileWriter:
     """The writer for a running detector: its outbox, camera pipelines, uploader link (and ``extra`` keys)."""
-    clock = NotOkClock()
+    clock, down = NotOkClock(), DownClock(time.monotonic())
 
     def collect(running: bool) -> dict[str, Any]:
         outbox.ensure_folders()  # a deleted outbox is noticed (and made again) within one interval
         cameras = {p.camera.id: p.status() for p in pipelines}
         status = build_status(cameras, outbox.depth(), link.state.refused + outbox.set_aside, link_status(link),
                               running)
-        clock.stamp(cameras, status["time"], time.monotonic())
+        monotonic = time.monotonic()
+        clock.stamp(cameras, status["time"], monotonic)
+        status["outbox"]["oldest_s"] = outbox.oldest_s(status["time"])  # footage waiting: the health check
+        status["link"]["down_for_s"] = down.down_for_s(link.state.connected, monotonic)
+        status["link"]["unsent_after_s"] = link.config.unsent_after_s  # ... and its bound
         # The disk budget policy (docs/reliability.md), as of now, not as of the last segment.
         status["outbox"]["over_budget"] = outbox.recheck_budget(recording) if recording else outbox.over_budget
         status["clock_ahead_s"] = clock_ahead_s()  # footage times after the system clock stepped back

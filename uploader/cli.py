@@ -14,7 +14,7 @@ import click
 from quickcam.common.cause_first import cause_first
 from quickcam.common.config import Config, load_config, stray_env_variables
 from quickcam.common.folder_lock import holder_pid
-from quickcam.common.health import ROLES, age_s, ago, check, liveness
+from quickcam.common.health import ROLES, age_s, ago, check, liveness, unsent_footage
 from quickcam.common.logs import setup_logging
 from quickcam.common.private import make_private
 from quickcam.common.protocol import NACK_CODES
@@ -131,6 +131,8 @@ def detector_line(det: dict[str, Any], now: float) -> str:
         line += f", {outbox['deleted']} deleted from the outbox before they were sent (see the detector's log)"
     if outbox.get("over_budget"):
         line += f"; OVER BUDGET: {outbox['over_budget']}"
+    if running and (unsent := unsent_footage(det, now)):
+        line += f"; UNSENT: {unsent[0].removesuffix('; quickcam status')}"  # the health check's words
     if running and link.get("last_error"):
         line += _link_error(link, now)
     line += "".join(f"; {link[key]} {words}" for key, words in LINK_COUNTS if link.get(key))

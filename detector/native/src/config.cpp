@@ -468,6 +468,8 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
         {"handshake_timeout_s", [&](auto& n, auto& k) { config.link.handshake_timeout_s = r.number(n, k);
             check(r, config.link.handshake_timeout_s >= 6 && config.link.handshake_timeout_s <= 600, k,
                   "must be between 6 and 600"); }},
+        {"unsent_after_s", [&](auto& n, auto& k) { config.link.unsent_after_s = r.number(n, k);
+            check(r, config.link.unsent_after_s > 0, k, "must be > 0"); }},
         {"curve_secret_key_file", [&](auto& n, auto& k) { config.link.curve_secret_key_file = r.string(n, k); }},
         {"curve_server_public_key_file", [&](auto& n, auto& k) { config.link.curve_server_public_key_file = r.string(n, k); }},
         {"allow_plain_tcp", [&](auto& n, auto& k) { config.link.allow_plain_tcp = r.boolean(n, k); }},

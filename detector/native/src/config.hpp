@@ -93,6 +93,7 @@ struct LinkConfig {
     double heartbeat_s = 2.0;
     double reconnect_max_s = 5.0;              // ZeroMQ's longest reconnect interval
     double handshake_timeout_s = 30.0;         // ZMQ_HANDSHAKE_IVL; no connection this long is said too (link.cpp)
+    double unsent_after_s = 120.0;             // footage waiting this long, link down: health check red
     bool allow_plain_tcp = false;              // tcp:// without CURVE: refused unless this is set
     std::string curve_secret_key_file;         // this detector's NAME.key_secret; set = CURVE on
     std::string curve_server_public_key_file;  // the uploader's NAME.key (pinned)

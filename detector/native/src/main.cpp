@@ -186,6 +186,7 @@ qc::Value config_value(const qc::Config& config) {
                              {"heartbeat_s", Value::real(l.heartbeat_s)},
                              {"reconnect_max_s", Value::real(l.reconnect_max_s)}, {"allow_plain_tcp", Value::boolean(l.allow_plain_tcp)},
                              {"handshake_timeout_s", Value::real(l.handshake_timeout_s)},
+                             {"unsent_after_s", Value::real(l.unsent_after_s)},
                              {"curve_secret_key_file", optional(l.curve_secret_key_file)},
                              {"curve_server_public_key_file", optional(l.curve_server_public_key_file)}})},
         {"logging", Value::map({{"level", Value::text(config.log_level)}})},
@@ -217,6 +218,7 @@ int run(const qc::Config& config, double seconds) {
     std::string keep = config.recording.keep_local_copy ? config.recording.outbox_dir + "/sent" : "";
     UploaderLink link(config.link, curve, outbox, ids, camera_status, keep);
     NotOkClock not_ok;
+    DownClock down(monotonic_s());
     const std::string boot = boot_id();
     auto collect = [&](bool running) {
         LinkStatus ls = link.status();
@@ -234,7 +236,8 @@ int run(const qc::Config& config, double seconds) {
             {"cameras", cameras},
             {"outbox", Value::map({{"items", Value::integer(items)}, {"bytes", Value::integer(bytes)},
                                    {"refused", Value::integer(ls.refused + outbox.set_aside())}, {"over_budget", Value::text("")},
-                                   {"deleted", Value::integer(outbox.deleted())}})},  // deleted under us (ensure_folders)
+                                   {"deleted", Value::integer(outbox.deleted())},  // deleted under us (ensure_folders)
+                                   {"oldest_s", Value::real(outbox.oldest_s(now))}})},  // footage waiting: health check
             {"link", Value::map({{"endpoint", Value::text(config.link.endpoint)}, {"connected", Value::boolean(ls.connected)},
                                  {"acked", Value::integer(ls.acked)}, {"retransmits", Value::integer(ls.retransmits)},
                                  {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
@@ -244,7 +247,9 @@ int run(const qc::Config& config, double seconds) {
                                  {"rejected", Value::integer(ls.rejected)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},
                                  {"last_error_at", Value::real(ls.last_error_at)},
-                                 {"error_cleared_at", Value::real(ls.error_cleared_at)}})},
+                                 {"error_cleared_at", Value::real(ls.error_cleared_at)},
+                                 {"down_for_s", Value::real(down.down_for_s(ls.connected, monotonic))},
+                                 {"unsent_after_s", Value::real(config.link.unsent_after_s)}})},
         });
     };
     const std::string status_path = config.recording.outbox_dir + "/detector-status.json";

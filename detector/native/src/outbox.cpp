@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -526,6 +527,17 @@ void Outbox::refuse(const std::string& id) {
         std::error_code ec;
         fs::rename(root_ + "/" + id + suffix, refused_ + "/" + id + suffix, ec);
     }
+}
+
+double Outbox::oldest_s(double now) {
+    std::string oldest;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!items_.empty()) oldest = items_.begin()->first;
+    }
+    if (oldest.size() < 13 || oldest.find_first_not_of("0123456789abcdef") < 13) return 0;  // not a new id
+    double made = double(std::stoull(oldest.substr(0, 13), nullptr, 16)) / 1000;
+    return std::round(std::max(0.0, now - made) * 10) / 10;
 }
 
 std::pair<int64_t, int64_t> Outbox::depth() {

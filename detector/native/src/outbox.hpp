@@ -53,6 +53,9 @@ public:
     void remove(const std::string& id, const std::string& keep_copy_in = "");
     void refuse(const std::string& id);
     std::pair<int64_t, int64_t> depth();  // items, payload bytes
+    // How long the oldest item has waited unsent as of `now` (epoch seconds), 0 when none: its id begins with its
+    // creation time in milliseconds (wire.cpp's new id). The health check reads it (outbox.py's oldest_s).
+    double oldest_s(double now);
     // Call `listener` (from the committing thread) after each new item: the link sends at once instead of
     // looking for new items many times a second (detector/outbox.py's on_new_item).
     void on_new_item(std::function<void()> listener);

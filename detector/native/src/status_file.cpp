@@ -147,6 +147,15 @@ void NotOkClock::stamp(Value& cameras, double now, double monotonic) {
     }
 }
 
+double DownClock::down_for_s(bool connected, double monotonic) {
+    if (connected) {
+        since_ = -1;
+        return 0;
+    }
+    if (since_ < 0) since_ = monotonic;
+    return std::round((monotonic - since_) * 10) / 10;
+}
+
 std::string boot_id() {
     std::ifstream file("/proc/sys/kernel/random/boot_id");
     std::string id;

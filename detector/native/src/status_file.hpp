@@ -46,4 +46,16 @@ private:
     std::map<std::string, double> since_;
 };
 
+// How long the link to the uploader has been down as of each write (link.down_for_s; 0 while connected), as
+// detector/status_file.py's DownClock: the health check fails footage waiting with the link down too long.
+// A detector starts with its link down.
+class DownClock {
+public:
+    explicit DownClock(double monotonic) : since_(monotonic) {}
+    double down_for_s(bool connected, double monotonic);
+
+private:
+    double since_;  // < 0: connected
+};
+
 }  // namespace qc
