@@ -11,6 +11,7 @@ import click
 
 from quickcam.common.config import load_config, stray_env_variables
 from quickcam.common.logs import setup_logging
+from quickcam.common.open_files import ensure_open_files
 from quickcam.common.private import make_private
 from quickcam.common.stop_signals import exit_now
 
@@ -46,6 +47,7 @@ def detector(config_path: Path | None, seconds: float | None, start: datetime | 
         config = config.model_copy(update={"cameras": [
             cam.model_copy(update={"start": start}) if cam.source == "file" else cam for cam in config.cameras]})
     setup_logging("detector", config.logging.file, config.logging.level)
+    ensure_open_files("detector")
     for stray in stray_env_variables():
         logging.getLogger("quickcam.detector.app").warning("config: %s", stray)
     exit_now(run_detector(config, seconds, config_path))  # bounded: no interpreter teardown after the stop

@@ -32,6 +32,7 @@ from typing import Any
 
 from quickcam.common import protocol
 from quickcam.common.config import LinkConfig
+from quickcam.common.said_every import SaidEvery
 from quickcam.detector.link_state import InFlight, LinkState
 from quickcam.detector.outbox import Outbox
 
@@ -62,6 +63,7 @@ class Delivery:
         self.keep_copy_in = keep_copy_in
         self.unreadable: dict[str, Unreadable] = {}  # items skipped for now: the disk refused to read them
         self.too_large: set[str] = set()  # items held: over the uploader's announced size limit
+        self.deferred_said = SaidEvery()  # nacks to send again later: at most a line a minute, counted between
 
     def resend_due(self) -> float | None:
         """When an item in flight, or one the disk would not read, is due to be sent again (monotonic), or None."""
@@ -212,8 +214,9 @@ class Delivery:
             return
         state.fail(f"{ref}: {error}")
         if header["retry"]:
-            log.warning("link: uploader could not take %s now (%s); will send it again in %.0f s",
-                        ref, error, self.config.ack_timeout_s)
+            if (more := self.deferred_said.said()) is not None:  # every ack_timeout_s while it lasts (#26)
+                log.warning("link: uploader could not take %s now (%s); will send it again in %.0f s%s",
+                            ref, error, self.config.ack_timeout_s, more)
             # Stays in flight, so it is re-sent after the ack timeout, not in a hot loop.
             state.in_flight[ref] = InFlight(state.in_flight[ref].size if ref in state.in_flight else 0,
                                             time.monotonic())

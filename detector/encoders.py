@@ -80,11 +80,35 @@ class Mp4vEncoder:
         self.writer.release()
 
 
-def open_encoder(kind: str, path: Path, width: int, height: int, fps: float) -> SegmentEncoder:
-    """The configured encoder, falling back to mp4v if H.264 is unavailable."""
-    if kind == "h264":
-        try:
-            return H264Encoder(path, width, height, fps)
-        except Exception as exc:  # PyAV missing or built without libx264
-            log.warning("H.264 encoder unavailable (%s); falling back to mp4v", exc)
-    return Mp4vEncoder(path, width, height, fps)
+class EncoderChoice:
+    """A camera's segment encoder: H.264 when configured and it opens, else mp4v.
+
+    Under a low address-space limit PyAV could not be loaded, and "H.264 encoder unavailable …; falling back to
+    mp4v" was warned at every segment (9 in 6 s) with nothing in ``quickcam status`` (bench/outside/FINDINGS.md
+    #25). Now said once per camera, and again only when it changes (available again, then not); ``unavailable``
+    is shown on the camera's status line while it lasts.
+    """
+
+    def __init__(self, camera_id: str, kind: str) -> None:
+        self.camera_id, self.kind = camera_id, kind
+        self.unavailable = ""  # why H.264 did not open for the newest segment ("" while it does, or mp4v is asked)
+
+    def open(self, path: Path, width: int, height: int, fps: float) -> SegmentEncoder:
+        if self.kind == "h264":
+            try:
+                encoder = H264Encoder(path, width, height, fps)
+            except Exception as exc:  # PyAV missing, built without libx264, or unable to load (address space)
+                if not self.unavailable:
+                    log.warning("camera %s: H.264 encoder unavailable (%s); recording in mp4v until it is",
+                                self.camera_id, exc)
+                self.unavailable = " ".join(str(exc).split()) or type(exc).__name__
+            else:
+                if self.unavailable:
+                    log.warning("camera %s: H.264 encoder available again; recording in h264", self.camera_id)
+                    self.unavailable = ""
+                return encoder
+        return Mp4vEncoder(path, width, height, fps)
+
+    def status_note(self) -> str:
+        """For the camera's status line: what it records in instead, and why ("" when as configured)."""
+        return f"recording in mp4v: H.264 encoder unavailable ({self.unavailable})" if self.unavailable else ""

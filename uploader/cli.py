@@ -16,6 +16,7 @@ from quickcam.common.config import Config, load_config, stray_env_variables
 from quickcam.common.folder_lock import holder_pid
 from quickcam.common.health import ROLES, age_s, ago, check, liveness, unsent_footage
 from quickcam.common.logs import setup_logging
+from quickcam.common.open_files import ensure_open_files
 from quickcam.common.private import make_private
 from quickcam.common.protocol import NACK_CODES
 from quickcam.common.status_shape import alerts_problem, detector_problem, uploader_problem
@@ -32,6 +33,7 @@ def uploader(config_path: Path | None, seconds: float | None) -> None:
     make_private()  # spool, ledger, logs and status: this user's only
     config = load_config(config_path)
     log_file = setup_logging("uploader", config.logging.file, config.logging.level)
+    ensure_open_files("uploader")
     for stray in stray_env_variables():
         logging.getLogger("quickcam.uploader.app").warning("config: %s", stray)
     exit_now(run_uploader(config, log_file, seconds))  # bounded: no interpreter teardown after the stop

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from quickcam.common.config import ConfigError
 from quickcam.common.durable import move_aside
+from quickcam.common.open_files import out_of_files
 from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.ledger_holder import holder_of
 from quickcam.uploader.own_writes import own_writes
@@ -84,6 +85,8 @@ ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_
 
 def cannot_open(path: Path, exc: Exception) -> str:
     """Why the ledger at ``path`` does not open, and the fix (one line: the uploader's start ends on it)."""
+    if out_of_files():  # SQLite's "unable to open database file" read as a permissions problem
+        return f"cannot open the ledger {path}: {out_of_files()}"
     if isinstance(exc, sqlite3.OperationalError) and (exc.sqlite_errorcode or 0) & 0xFF == sqlite3.SQLITE_BUSY:
         holder = holder_of(path) or "sqlite3, a backup tool?"
         return (f"the ledger {path} is locked by another program ({holder}) that keeps even readers out (PRAGMA "

@@ -35,7 +35,8 @@ from quickcam.common.curve import server_keys
 from quickcam.common.durable import move_aside
 from quickcam.common.endpoint import is_loopback_endpoint
 from quickcam.common.health import written_stamp
-from quickcam.common.protocol_schema import error_text
+from quickcam.common.protocol_schema import NACK_CODES, error_text
+from quickcam.common.said_every import SaidEvery
 from quickcam.uploader.auth import ZAP_DOMAIN, AllowList, AllowListWatcher, ZapHandler, only_allowed_cameras
 from quickcam.uploader.detectors import DetectorRecord, DetectorTable
 from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Ledger
@@ -69,6 +70,7 @@ class Receiver:
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()  # SIGHUP: read the CURVE allow-list again
         self.counters: Counter[str] = Counter()
+        self._nacks_said: dict[str, SaidEvery] = {}  # per code to send again later: at most a line a minute
         self.detectors = DetectorTable()
         self.max_payload = int(config.uploader.max_payload_mb * (1 << 20))
         self.status_path = config.uploader.state_dir / STATUS_FILE_NAME
@@ -331,7 +333,10 @@ class Receiver:
 
     def _nack(self, sock: zmq.Socket, peer: bytes, ref: str, code: str, text: str) -> None:
         self.counters[f"nack_{code}"] += 1
-        log.warning("receiver: nack %s for %s from %s: %s", code, ref or "?", self._who(peer), text)
+        # A nack to send again later comes back every ack_timeout_s: said once a minute (FINDINGS.md #26)
+        more = self._nacks_said.setdefault(code, SaidEvery()).said() if NACK_CODES.get(code) else ""
+        if more is not None:
+            log.warning("receiver: nack %s for %s from %s: %s%s", code, ref or "?", self._who(peer), text, more)
         self._reply(sock, peer, protocol.make_nack(ref, code, text))
 
     def _who(self, peer: bytes) -> str:

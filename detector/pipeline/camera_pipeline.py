@@ -246,8 +246,9 @@ class CameraPipeline:
             fault = slow_open
         if disk and fault != disk:
             fault = f"{fault}; {disk}" if fault else disk
-        # a configured part that is off (faces without a usable model): said last, and not a state of its own
-        fault = "; ".join(filter(None, [fault, self.stats.faces_off]))
+        # a configured part that is off (faces without a usable model, the H.264 encoder): said last, and not a
+        # state of its own
+        fault = "; ".join(filter(None, [fault, self.stats.faces_off, self.record.encoders.status_note()]))
         # one line (a source's path from the config may hold a line break), cut with an ellipsis when long
         status.update(state=state, fault=error_text(fault, FAULT_MAX), write_failures=self.disk.failed,
                       not_recorded=self.disk.unrecorded + self.buffer.dropped + self.stats.recorded_away,

@@ -29,8 +29,8 @@ from typing import Any
 import cv2
 
 from quickcam.common import protocol
-from quickcam.common.config import CameraConfig, RecordingConfig
-from quickcam.detector.encoders import SegmentEncoder, open_encoder
+from quickcam.common.config import CameraConfig
+from quickcam.detector.encoders import EncoderChoice, SegmentEncoder
 from quickcam.detector.faces import Box
 from quickcam.detector.outbox import Outbox, SegmentFormat, budget_format
 from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, DiskWrites, disk_error
@@ -128,11 +128,11 @@ class Segment:
 class OpenSegment(Segment):
     """A segment file being encoded in the outbox's staging area."""
 
-    def __init__(self, outbox: Outbox, recording: RecordingConfig, chosen: SegmentFormat) -> None:
+    def __init__(self, outbox: Outbox, encoders: EncoderChoice, chosen: SegmentFormat) -> None:
         self.id = protocol.new_message_id()
         self.path = outbox.staging_path(f"{self.id}.mp4")
         width, height, fps = chosen.width, chosen.height, chosen.fps
-        self.encoder: SegmentEncoder = open_encoder(recording.encoder, self.path, width, height, fps)
+        self.encoder: SegmentEncoder = encoders.open(self.path, width, height, fps)
         self.width, self.height, self.fps = width, height, fps
         self.max_ns = int(chosen.seconds * 1e9)
         self.frames = 0
@@ -189,6 +189,7 @@ class RecordStage:
         self.lost_frames = 0  # frames of an event not recorded (disk refused them, or the encoder failed)
         self.refused_frames = 0  # of those, the ones the disk refused
         self.snapshots = EventSnapshots()  # the event's, as the detect stage counts them
+        self.encoders = EncoderChoice(camera.id, camera.recording.encoder)  # the fallback said once, in status
 
     def run(self, loop: Loop) -> None:
         while True:
@@ -306,7 +307,7 @@ class RecordStage:
             chosen = budget_format(width, height, fps, rec.segment_s, 1, 1, 0, rec.over_budget_fps)
         else:
             chosen = self.outbox.segment_format(width, height, fps, self.recording)
-        segment = OpenSegment(self.outbox, self.recording, chosen)
+        segment = OpenSegment(self.outbox, self.encoders, chosen)
         segment.forced_reduced = self.disk.rung == REDUCED
         return segment
 

@@ -10,6 +10,7 @@ import pytest
 
 from quickcam.common import protocol
 from quickcam.common.config import RecordingConfig
+from quickcam.detector.encoders import EncoderChoice
 from quickcam.detector.outbox import LOW_DISK_BYTES, MIB, Outbox, SegmentFormat, budget_format
 from quickcam.detector.pipeline.record import OpenSegment
 from quickcam.detector.sources import Frame
@@ -67,7 +68,7 @@ def test_a_reduced_segment_keeps_one_frame_per_period_and_restarts_the_cadence_a
     tmp_path: Path,
 ) -> None:
     box = Outbox(tmp_path)
-    segment = OpenSegment(box, RecordingConfig(encoder="mp4v"), SegmentFormat(320, 240, 1.0, 30.0, reduced=True))
+    segment = OpenSegment(box, EncoderChoice("cam0", "mp4v"), SegmentFormat(320, 240, 1.0, 30.0, reduced=True))
     image = np.zeros((480, 640, 3), np.uint8)
     period = 1_000_000_000 // 15
     times = [i * period for i in range(46)] + [10_000_000_000 + i * period for i in range(15)]

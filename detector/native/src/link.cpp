@@ -688,8 +688,16 @@ void UploaderLink::on_nack(const Value& h, double now) {
     }
     fail(ref + ": " + error);
     if (h.at("retry").b) {
-        log::warning("link: uploader could not take ", ref, " now (", error, "); will send it again in ",
-                     config_.ack_timeout_s, " s");
+        // Every ack_timeout_s while it lasts: at most a line a minute, the ones between counted (delivery.py)
+        if (deferred_said_at_ && now - *deferred_said_at_ < kDeferredSayEveryS) {
+            ++deferred_unsaid_;
+        } else {
+            std::string more = deferred_unsaid_
+                ? " (" + std::to_string(deferred_unsaid_) + " more time(s) since the last line)" : "";
+            log::warning("link: uploader could not take ", ref, " now (", error, "); will send it again in ",
+                         config_.ack_timeout_s, " s", more);
+            deferred_said_at_ = now, deferred_unsaid_ = 0;
+        }
         // Stays in flight, so it is re-sent after the ack timeout, not in a hot loop.
         int64_t size = in_flight_.count(ref) ? in_flight_[ref].size : 0;
         in_flight_[ref] = {size, now};

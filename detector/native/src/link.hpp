@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -121,6 +122,8 @@ private:
     bool auth_refused_ = false, handshake_failing_ = false;
     int64_t hello_refused_ = 0, rejected_ = 0;
     bool hello_refusing_ = false;  // a hello refused and no credit since: the last error stands
+    std::optional<double> deferred_said_at_;  // when a nack to send again later was last said (monotonic)
+    int64_t deferred_unsaid_ = 0;  // ... and how many since, not said (at most a line a minute)
     // The last hellos' ids: a nack of one is a refused hello, not an item's. Not only the last: a nack of the hello
     // before can come after the next one was sent (hellos are sent again while refused; link.py's HELLO_IDS_KEPT).
     std::deque<std::string> hello_ids_;
@@ -130,6 +133,7 @@ private:
     std::string last_error_;
     double last_error_at_ = 0, error_cleared_at_ = 0;
     std::map<std::string, InFlight> in_flight_;
+    static constexpr double kDeferredSayEveryS = 60.0;  // common/said_every.py
 };
 
 }  // namespace qc

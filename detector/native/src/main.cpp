@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,26 @@ qc::Stop& g_stop = *new qc::Stop;
 // link's last pass, the last status. Each part has its own bound; a thread that does not end within its
 // part is left behind (said in a line) and the process ends all the same (stop_cameras, _exit).
 constexpr double kStopMaxS = 25.0;
+
+// The open-files limit, as common/open_files.py: a soft limit below what the detector needs is raised to the
+// hard one (said once); a hard one below it ends the start on one line naming the fix (FINDINGS.md #22).
+constexpr rlim_t kFilesNeeded = 64;  // 16 cameras ran in 64
+
+void ensure_open_files() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= kFilesNeeded)
+        return;
+    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < kFilesNeeded)
+        throw qc::ConfigError("detector: too few open files allowed (limit " + std::to_string(limit.rlim_max) +
+                              ", it needs " + std::to_string(kFilesNeeded) +
+                              "): raise it (ulimit -n, LimitNOFILE= in systemd, docker's --ulimit nofile)");
+    rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+        qc::log::warning("detector: the open-files limit was ", was, ", below the ", kFilesNeeded,
+                         " it needs; raised to the hard limit ",
+                         limit.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit.rlim_max));
+}
 constexpr double kCameraJoinS = 10.0;  // all cameras together, to close their open segments (into the outbox)
 // Of it, the capture threads: one still in a read by then (a stream or a disk that stopped answering) is given
 // up, and its recorder commits the open segment from the frames already handed over (give_up_capture).
@@ -196,6 +217,7 @@ qc::Value config_value(const qc::Config& config) {
 int run(const qc::Config& config, double seconds) {
     using namespace qc;
     cv::setNumThreads(1);  // idle OpenCV worker threads spin and burn a core
+    ensure_open_files();
     take_stop_signals();
     std::signal(SIGPIPE, SIG_IGN);
     CurveKeys curve = load_curve_keys(config.link);  // ConfigError at start-up, not later
