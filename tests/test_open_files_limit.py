@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
 
@@ -32,15 +30,25 @@ def command(who: str, detector_command: list[str] | None) -> tuple[str, list[str
     return "detector", detector_command or [QUICKCAM, "detector"]
 
 
-@pytest.fixture(params=["uploader", "detector"])
-def who(request: pytest.FixtureRequest) -> str:
-    return request.param
+def test_a_hard_limit_too_low_ends_the_uploaders_start_on_one_line(tmp_path: Path) -> None:
+    _hard_limit_too_low(tmp_path, "uploader", None)
 
 
-def test_a_hard_limit_too_low_ends_the_start_on_one_line(
-        tmp_path: Path, who: str, detector_command: list[str] | None) -> None:
-    if who == "uploader" and detector_command is not None:
-        pytest.skip("the uploader is one")
+def test_a_hard_limit_too_low_ends_the_detectors_start_on_one_line(
+        tmp_path: Path, detector_command: list[str] | None) -> None:
+    _hard_limit_too_low(tmp_path, "detector", detector_command)
+
+
+def test_a_low_soft_limit_is_raised_to_the_hard_one_and_said_by_the_uploader(tmp_path: Path) -> None:
+    _low_soft_limit(tmp_path, "uploader", None)
+
+
+def test_a_low_soft_limit_is_raised_to_the_hard_one_and_said_by_the_detector(
+        tmp_path: Path, detector_command: list[str] | None) -> None:
+    _low_soft_limit(tmp_path, "detector", detector_command)
+
+
+def _hard_limit_too_low(tmp_path: Path, who: str, detector_command: list[str] | None) -> None:
     pipe = Pipeline(tmp_path)
     name, argv = command(who, detector_command)
     done = subprocess.run(argv, cwd=tmp_path, env=pipe.env, capture_output=True, text=True, timeout=30,
@@ -51,10 +59,7 @@ def test_a_hard_limit_too_low_ends_the_start_on_one_line(
     assert "Traceback" not in out
 
 
-def test_a_low_soft_limit_is_raised_to_the_hard_one_and_said(
-        tmp_path: Path, who: str, detector_command: list[str] | None) -> None:
-    if who == "uploader" and detector_command is not None:
-        pytest.skip("the uploader is one")
+def _low_soft_limit(tmp_path: Path, who: str, detector_command: list[str] | None) -> None:
     pipe = Pipeline(tmp_path)
     name, argv = command(who, detector_command)
     with open(tmp_path / f"{name}.out", "ab") as log:
