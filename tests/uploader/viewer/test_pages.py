@@ -108,10 +108,10 @@ def test_two_adopted_events_segment_0_left_out_are_each_said(
                  "video/mp4")
         ids.append(item_id)
     page = _login(viewer).get(f"/event/cam0/{day}/adopted").text
-    said = [line for line in page.splitlines() if "left out:" in line]
+    said = [line for line in page.splitlines() if " left out" in line]
     assert len(said) == 2, said
-    assert f"segment 0 ({ids[0]}) left out: not a playable video" in said[0], said  # in time order
-    assert f"segment 0 ({ids[1]}) left out: not a playable video" in said[1], said
+    assert f"segment 0 left out ({ids[0]}): not a playable video" in said[0], said  # in time order
+    assert f"segment 0 left out ({ids[1]}): not a playable video" in said[1], said
 
 
 def test_files_adopted_without_their_event_are_said_so_in_time_order_and_not_called_damaged(
