@@ -503,14 +503,14 @@ def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | Non
 @click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 def retry(config_path: Path | None) -> None:
     """Queue permanently failed uploads again (after fixing what failed)."""
-    from quickcam.uploader.ledger import Ledger
+    from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Ledger
     from quickcam.uploader.ledger_reader import READ_WAIT_S
 
     # A lock that keeps readers out: one line naming its holder within about a second (it was SQLite's 30 s, then
     # "… start the uploader again", which is not the fix here)
     ledger = Ledger(_ledger_path(config_path), open_wait_s=READ_WAIT_S, then="run quickcam retry again")
     try:
-        count = ledger.retry_failed()
+        count = ledger.retry_failed(LOCKED_SAY_AFTER_S)  # the uploader's own writes are short: a few s is plenty
     finally:
         ledger.close()
     click.echo(f"{count} failed upload(s) queued again; a running uploader picks them up within a second")

@@ -371,12 +371,25 @@ class Ledger:
         """Each destination failing since its last success: (when it started, wall clock; the newest error)."""
         return streaks_of(self.db)
 
-    def retry_failed(self) -> int:
-        """Put permanently failed deliveries back in the queue (``quickcam retry``)."""
-        cur = self.db.execute(
-            "UPDATE deliveries SET state='pending', next_try_at=0, updated_at=? WHERE state='failed'",
-            (time.time(),),
-        )
+    def retry_failed(self, wait_s: float = BUSY_TIMEOUT_S) -> int:
+        """Put permanently failed deliveries back in the queue (``quickcam retry``); ``ConfigError`` naming the
+        program that holds the write lock after ``wait_s`` (``sqlite3`` left in ``BEGIN EXCLUSIVE``: SQLite's 30 s,
+        then a traceback)."""
+        self._busy_timeout(wait_s)
+        try:
+            cur = self.db.execute(
+                "UPDATE deliveries SET state='pending', next_try_at=0, updated_at=? WHERE state='failed'",
+                (time.time(),),
+            )
+        except sqlite3.OperationalError as exc:
+            if (exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            holder = holder_of(self.path) or "sqlite3, a backup tool?"
+            raise ConfigError(f"the ledger {self.path} is locked by another program ({holder}), so nothing was "
+                              "queued again; end its transaction or stop that program, then run quickcam retry "
+                              "again") from None
+        finally:
+            self._busy_timeout(BUSY_TIMEOUT_S)
         return cur.rowcount
 
     def failed_for_good(self) -> list[dict[str, object]]:

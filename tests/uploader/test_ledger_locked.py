@@ -311,6 +311,28 @@ def test_retry_names_who_keeps_readers_out_within_a_second_and_fails(workdir: Pa
 
 
 @pytest.mark.realtime  # the answer's time is the point
+def test_retry_names_who_holds_the_write_lock_within_seconds_and_fails(workdir: Path) -> None:
+    # `sqlite3 ledger.sqlite3` left in `BEGIN EXCLUSIVE` (readers go on in WAL mode, writers wait): retry's UPDATE
+    # waited SQLite's 30 s, then ended in a traceback (`sqlite3.OperationalError: database is locked`), exit 1.
+    Ledger(workdir / "state" / "ledger.sqlite3").close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITES, str(workdir / "state" / "ledger.sqlite3")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        run = subprocess.run([QUICKCAM, "retry"], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1, (run.returncode, lines)
+    assert f"is locked by another program (pid {holder.pid}, python), so nothing was queued again" in lines[0], lines
+    assert lines[0].endswith("then run quickcam retry again"), lines
+    assert took < 3 + 7, took  # a 3 s wait (the uploader's own writes come and go); before: 30 s
+
+
+@pytest.mark.realtime  # the answer's time is the point
 def test_doctors_storage_row_names_who_keeps_readers_out_of_the_ledger_and_the_other_checks_run(
         workdir: Path) -> None:
     # The local storage folder is gone: its guard asks the ledger whether footage was stored there
@@ -368,3 +390,11 @@ def test_status_shows_the_rest_within_a_second_when_the_alerts_store_is_locked_a
     assert took < 10, took  # 1.3-2.5 s (a 1 s wait); before: 30 s
     targets = json.loads(as_json.stdout)["alerts"]
     assert targets["targets"] is None and f"(pid {holder.pid}, python)" in targets["targets_problem"], targets
+
+HOLD_WRITES = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(120)
+"""
