@@ -127,6 +127,10 @@ def test_doctor_names_every_fault_of_a_broken_setup_with_its_fix(tmp_path: Path)
     assert lines["uploader link"].startswith("FAIL") and "start the uploader" in lines["uploader link"]
     assert "nothing listens at tcp://127.0.0.1:" in lines["uploader link"]  # said at once, not after 6.4 s
     assert lines["storage local"].startswith("FAIL") and "[storage.local]" in lines["storage local"]
+    # the cause first, the where after it, as status and the log's lines (it was "test upload to <remote> failed:
+    # local storage <path>: Not a directory")
+    assert lines["storage local"].startswith("FAIL  storage local: test upload failed: Not a directory (local "
+                                             "storage "), lines["storage local"]
     assert lines["camera cam0"].startswith(" ok ")  # what works still says so
     assert all("; fix: " in line for line in lines.values() if line.startswith("FAIL"))
     assert "4 of" in run.stdout.splitlines()[-1]

@@ -22,8 +22,10 @@ from quickcam.common.secrets import load_secrets
 from quickcam.common.stop_signals import StopSignals
 from quickcam.uploader import spool_record
 from quickcam.uploader.adopt import adopt_orphans
-from quickcam.uploader.backends import Backend, BackendError, create_backend
-from quickcam.uploader.ledger import BUSY_TIMEOUT_S, LOCKED_SAY_AFTER_S, Item, Ledger
+from quickcam.uploader.backends import Backend, BackendError, RetryableError, create_backend
+from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Item, Ledger
+from quickcam.uploader.ledger_holder import is_busy, locked_out
+from quickcam.uploader.ledger_reader import READ_WAIT_S
 from quickcam.uploader.log_cursor import LogCursor
 from quickcam.uploader.receiver import Receiver
 from quickcam.uploader.shipper import Shipper
@@ -96,18 +98,34 @@ def move_to_configured(ledger: Ledger, destinations: list[str]) -> str:
 
 
 def stored_to(ledger_path: Path, destination: str) -> bool:
-    """Whether the ledger records an upload to ``destination``; read only (``quickcam doctor`` asks it too)."""
+    """Whether the ledger records an upload to ``destination``; read only (``quickcam doctor`` asks it too).
+
+    A lock that keeps readers out is ``RetryableError`` naming its holder after about a second (it was SQLite's 30 s,
+    doctor's storage row then "no answer"): the folder is not written into while that cannot be told.
+    """
     if not ledger_path.is_file():
         return False
     try:
-        db = sqlite3.connect(f"{ledger_path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        db = sqlite3.connect(f"{ledger_path.resolve().as_uri()}?mode=ro", uri=True, timeout=READ_WAIT_S)
         try:
             return db.execute("SELECT 1 FROM deliveries WHERE destination=? AND state='uploaded' LIMIT 1",
                               (destination,)).fetchone() is not None
         finally:
             db.close()
-    except sqlite3.Error:  # a new or damaged ledger cannot tell (the marker seen since start still guards)
+    except sqlite3.Error as exc:  # a new or damaged ledger cannot tell (the marker seen since start still guards)
+        if is_busy(exc):
+            raise LedgerLockedOut(f"{locked_out(ledger_path)}, so whether footage was stored in this folder before "
+                                  "cannot be told and it is not written into",
+                                  "end its transaction or stop that program") from None
         return False
+
+
+class LedgerLockedOut(RetryableError):
+    """``stored_to`` could not read the ledger: ``why`` and ``fix`` apart for doctor's row, whole in the log's line."""
+
+    def __init__(self, why: str, fix: str) -> None:
+        super().__init__(f"{why}; {fix}")
+        self.why, self.fix = why, fix
 
 
 def folder(path: Path, key: str) -> Path:

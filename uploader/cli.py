@@ -356,16 +356,14 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
 ALERTS_STATUS_FILE = "alerts-status.json"  # written by uploader/alerts/service.py
 
 
-def _alert_rows(state_dir: Path) -> list[dict[str, Any]] | None:
-    from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue
+def _alert_rows(state_dir: Path) -> list[dict[str, Any]] | None | str:
+    """The alert targets' rows; None without an alerts store; why they are not shown (a lock: within a second)."""
+    from quickcam.uploader.alerts.queue import ALERTS_DB
+    from quickcam.uploader.alerts.status_reader import read_alert_rows
 
     if not (state_dir / ALERTS_DB).is_file():
         return None
-    alerts = AlertQueue(state_dir / ALERTS_DB)
-    try:
-        return alerts.summary()
-    finally:
-        alerts.close()
+    return read_alert_rows(state_dir / ALERTS_DB)
 
 
 def alert_lines(state_dir: Path, now: float) -> list[str]:
@@ -375,6 +373,9 @@ def alert_lines(state_dir: Path, now: float) -> list[str]:
     if not service and not rows:
         return []
     lines = [f"alerts: {problem}" for problem in service.get("problems", [])]
+    if isinstance(rows, str):
+        lines.append(f"alert targets: NOT SHOWN: {rows}")
+        rows = []
     if service.get("interval_s") and service.get("running", True) and not liveness(service, now)[0]:
         lines.append(f"alerts: STATUS NOT WRITTEN for {ago(age_s(service, now))} (the uploader is not running, or "
                      f"cannot write {state_dir / ALERTS_STATUS_FILE}: see its log)")
@@ -446,10 +447,13 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
     rows = _ledger_rows(ledger_path)
     if as_json:
         unread = {"ledger_problem": rows} if isinstance(rows, str) else {}
+        targets = _alert_rows(config.uploader.state_dir)
+        alerts_unread = {"targets_problem": targets} if isinstance(targets, str) else {}
         click.echo(json.dumps({"uploader": live, "detector": det, "destinations": None if unread else rows, **unread,
                                "alerts": {"service": _read_json(config.uploader.state_dir / ALERTS_STATUS_FILE,
                                                                 alerts_problem),
-                                          "targets": _alert_rows(config.uploader.state_dir)}}, indent=2))
+                                          "targets": None if alerts_unread else targets, **alerts_unread}},
+                              indent=2))
         return
     for line in status_report(live, det, rows, ledger_path, now, unwritten_lines(config, live, det)):
         click.echo(line)
@@ -503,11 +507,14 @@ def _wait_for_backlog(ledger_path: Path, live_path: Path, timeout_s: float | Non
 @click.option("--config", "config_path", type=click.Path(path_type=Path, readable=False), help="TOML config file.")
 def retry(config_path: Path | None) -> None:
     """Queue permanently failed uploads again (after fixing what failed)."""
-    from quickcam.uploader.ledger import Ledger
+    from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Ledger
+    from quickcam.uploader.ledger_reader import READ_WAIT_S
 
-    ledger = Ledger(_ledger_path(config_path))
+    # A lock that keeps readers out: one line naming its holder within about a second (it was SQLite's 30 s, then
+    # "… start the uploader again", which is not the fix here)
+    ledger = Ledger(_ledger_path(config_path), open_wait_s=READ_WAIT_S, then="run quickcam retry again")
     try:
-        count = ledger.retry_failed()
+        count = ledger.retry_failed(LOCKED_SAY_AFTER_S)  # the uploader's own writes are short: a few s is plenty
     finally:
         ledger.close()
     click.echo(f"{count} failed upload(s) queued again; a running uploader picks them up within a second")

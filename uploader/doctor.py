@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 from quickcam.common import endpoint as link_endpoint
+from quickcam.common.cause_first import cause_then_where
 from quickcam.common.config import Config, ConfigError
 from quickcam.common.cryptofile import KeyFormatError, Keyring, SymmetricKey
 from quickcam.common.doctor import Check, DoctorContext, Result, free_space_result, ok, red
 from quickcam.uploader.alerts.check import target_names, test_target
-from quickcam.uploader.app import build_backends, encryption_key
+from quickcam.uploader.app import LedgerLockedOut, build_backends, encryption_key
 from quickcam.uploader.backends import BackendError
 
 DOCTOR_KEY = ".quickcam-doctor"
@@ -115,6 +116,8 @@ def check_backend(config: Config, name: str, secrets: dict[str, str]) -> Result:
         started = time.monotonic()
         try:
             where = backend.upload(probe, remote)
+        except LedgerLockedOut as exc:  # not the storage's settings: another program's lock on the ledger
+            return red(label, f"test upload not tried: {exc.why}", exc.fix)
         except BackendError as exc:
-            return red(label, f"test upload to {remote} failed: {exc}", fix)
+            return red(label, f"test upload failed: {cause_then_where(str(exc))}", fix)  # as the log's lines
     return ok(label, f"test upload to {where} took {time.monotonic() - started:.2f} s")

@@ -83,14 +83,15 @@ ITEM_COLUMNS = ("id, sha256, kind, camera, event, seq, size, spool_path, remote_
                 "message_id, sender")
 
 
-def cannot_open(path: Path, exc: Exception) -> str:
-    """Why the ledger at ``path`` does not open, and the fix (one line: the uploader's start ends on it)."""
+def cannot_open(path: Path, exc: Exception, then: str = "start the uploader again") -> str:
+    """Why the ledger at ``path`` does not open, and the fix (one line: the uploader's start ends on it; ``then``:
+    what to do once a lock is gone, for another command that opens it, ``quickcam retry``)."""
     if out_of_files():  # SQLite's "unable to open database file" read as a permissions problem
         return f"cannot open the ledger {path}: {out_of_files()}"
     if isinstance(exc, sqlite3.OperationalError) and (exc.sqlite_errorcode or 0) & 0xFF == sqlite3.SQLITE_BUSY:
         holder = holder_of(path) or "sqlite3, a backup tool?"
         return (f"the ledger {path} is locked by another program ({holder}) that keeps even readers out (PRAGMA "
-                "locking_mode = EXCLUSIVE); end its transaction or stop that program, then start the uploader again")
+                f"locking_mode = EXCLUSIVE); end its transaction or stop that program, then {then}")
     if path.is_dir():
         return (f"the ledger {path} is a directory, not the uploader's database; look inside, then remove it "
                 f"(rmdir {path}) and start again: a new ledger is made")
@@ -128,9 +129,10 @@ class Delivery:
 
 
 class Ledger:
-    def __init__(self, path: Path, open_wait_s: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(self, path: Path, open_wait_s: float = BUSY_TIMEOUT_S, then: str = "start the uploader again") -> None:
         """``open_wait_s``: how long to wait for a lock that keeps readers out (the uploader's start: a few seconds,
-        then one line naming the program; SQLite's 30 s said nothing, then blamed the file's permissions)."""
+        then one line naming the program; SQLite's 30 s said nothing, then blamed the file's permissions); ``then``:
+        what that line says to do once the lock is gone."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
@@ -148,7 +150,7 @@ class Ledger:
             self._busy_timeout(BUSY_TIMEOUT_S)
             st = os.stat(path)
         except (sqlite3.Error, OSError) as exc:  # a traceback was the uploader's last word
-            raise ConfigError(cannot_open(path, exc)) from None
+            raise ConfigError(cannot_open(path, exc, then)) from None
         self._file = (st.st_dev, st.st_ino)  # which file is ours: one put in its place is not
         # Told, with the seconds waited so far, each LOCKED_SAY_AFTER_S that a write waits for a lock another
         # program holds (sqlite3's BEGIN EXCLUSIVE, a backup tool): SQLite's wait said nothing for 30 s.
@@ -372,12 +374,25 @@ class Ledger:
         """Each destination failing since its last success: (when it started, wall clock; the newest error)."""
         return streaks_of(self.db)
 
-    def retry_failed(self) -> int:
-        """Put permanently failed deliveries back in the queue (``quickcam retry``)."""
-        cur = self.db.execute(
-            "UPDATE deliveries SET state='pending', next_try_at=0, updated_at=? WHERE state='failed'",
-            (time.time(),),
-        )
+    def retry_failed(self, wait_s: float = BUSY_TIMEOUT_S) -> int:
+        """Put permanently failed deliveries back in the queue (``quickcam retry``); ``ConfigError`` naming the
+        program that holds the write lock after ``wait_s`` (``sqlite3`` left in ``BEGIN EXCLUSIVE``: SQLite's 30 s,
+        then a traceback)."""
+        self._busy_timeout(wait_s)
+        try:
+            cur = self.db.execute(
+                "UPDATE deliveries SET state='pending', next_try_at=0, updated_at=? WHERE state='failed'",
+                (time.time(),),
+            )
+        except sqlite3.OperationalError as exc:
+            if (exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            holder = holder_of(self.path) or "sqlite3, a backup tool?"
+            raise ConfigError(f"the ledger {self.path} is locked by another program ({holder}), so nothing was "
+                              "queued again; end its transaction or stop that program, then run quickcam retry "
+                              "again") from None
+        finally:
+            self._busy_timeout(BUSY_TIMEOUT_S)
         return cur.rowcount
 
     def failed_for_good(self) -> list[dict[str, object]]:

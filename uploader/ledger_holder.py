@@ -9,6 +9,7 @@ no descriptor of the ledger is opened (closing one would drop every lock this pr
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 PROC_LOCKS = Path("/proc/locks")
@@ -41,6 +42,19 @@ def holder_of(ledger: Path) -> str:
         if where in files and pid != os.getpid():
             return f"pid {pid}, {_name_of(pid)}"
     return ""
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite's "locked" (``SQLITE_BUSY``): another connection holds a lock it waited for."""
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def locked_out(path: Path, what: str = "ledger") -> str:
+    """The start of the line said where a read of ``path`` (the ledger, the alerts store) gave up on a lock that
+    keeps readers out: "the ledger … is locked by another program (pid N, name) …"; the caller adds the fix."""
+    holder = holder_of(path) or "which one cannot be told: sqlite3, a backup tool?"
+    return (f"the {what} {path} is locked by another program ({holder}) that keeps even readers out "
+            "(PRAGMA locking_mode = EXCLUSIVE)")
 
 
 def _name_of(pid: int) -> str:

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from quickcam.uploader.ledger import Ledger, cannot_open, summary_of
-from quickcam.uploader.ledger_holder import holder_of
+from quickcam.uploader.ledger_holder import is_busy, locked_out
 
 READ_WAIT_S = 1.0  # a lock that comes and goes (a short transaction) is waited for this long, no more
 
@@ -31,12 +31,9 @@ def read_summary(path: Path, wait_s: float = READ_WAIT_S) -> list[dict]:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY:
-            holder = holder_of(path) or "which one cannot be told: sqlite3, a backup tool?"
-            raise LedgerUnreadable(
-                f"the ledger {path} is locked by another program ({holder}) that keeps even readers out "
-                "(PRAGMA locking_mode = EXCLUSIVE), so the upload counts cannot be read; end its transaction or "
-                "stop that program") from None
+        if is_busy(exc):
+            raise LedgerUnreadable(f"{locked_out(path)}, so the upload counts cannot be read; end its transaction "
+                                   "or stop that program") from None
         if "no such table" not in str(exc):
             raise LedgerUnreadable(cannot_open(path, exc)) from None
     ledger = Ledger(path)  # one from before a table was added: the uploader's open makes it, as at its start

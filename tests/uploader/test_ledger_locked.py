@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -276,6 +277,123 @@ HOLD_AGAINST_READERS = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("PRAGMA locking_mode = EXCLUSIVE")
+db.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def _holding_against_readers(path: Path) -> subprocess.Popen[str]:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_AGAINST_READERS, str(path)], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+@pytest.mark.realtime  # the answer's time is the point
+def test_retry_names_who_keeps_readers_out_within_a_second_and_fails(workdir: Path) -> None:
+    # `quickcam retry` waited SQLite's 30 s on such a lock, then said the uploader's start-up words (`… then start
+    # the uploader again`): not the fix for a retry.
+    Ledger(workdir / "state" / "ledger.sqlite3").close()
+    holder = _holding_against_readers(workdir / "state" / "ledger.sqlite3")
+    try:
+        started = time.monotonic()
+        run = subprocess.run([QUICKCAM, "retry"], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    assert run.returncode != 0 and len(lines) == 1, (run.returncode, lines)
+    assert f"is locked by another program (pid {holder.pid}, python)" in lines[0], lines
+    assert lines[0].endswith("end its transaction or stop that program, then run quickcam retry again"), lines
+    assert took < 10, took  # a 1 s wait, the rest the interpreter's start; before: 30 s
+
+
+@pytest.mark.realtime  # the answer's time is the point
+def test_retry_names_who_holds_the_write_lock_within_seconds_and_fails(workdir: Path) -> None:
+    # `sqlite3 ledger.sqlite3` left in `BEGIN EXCLUSIVE` (readers go on in WAL mode, writers wait): retry's UPDATE
+    # waited SQLite's 30 s, then ended in a traceback (`sqlite3.OperationalError: database is locked`), exit 1.
+    Ledger(workdir / "state" / "ledger.sqlite3").close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITES, str(workdir / "state" / "ledger.sqlite3")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        run = subprocess.run([QUICKCAM, "retry"], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1, (run.returncode, lines)
+    assert f"is locked by another program (pid {holder.pid}, python), so nothing was queued again" in lines[0], lines
+    assert lines[0].endswith("then run quickcam retry again"), lines
+    assert took < 3 + 7, took  # a 3 s wait (the uploader's own writes come and go); before: 30 s
+
+
+@pytest.mark.realtime  # the answer's time is the point
+def test_doctors_storage_row_names_who_keeps_readers_out_of_the_ledger_and_the_other_checks_run(
+        workdir: Path) -> None:
+    # The local storage folder is gone: its guard asks the ledger whether footage was stored there
+    # (app.stored_to). That read waited SQLite's 30 s: the row was "no answer within 10 s", the doctor 10 s long.
+    run = subprocess.run([QUICKCAM, "uploader", "--seconds", "1"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    shutil.rmtree(workdir / "storage")  # its log was stored there: a NAS not mounted now, or a fresh folder?
+    holder = _holding_against_readers(workdir / "state" / "ledger.sqlite3")
+    try:
+        started = time.monotonic()
+        doctor = subprocess.run([QUICKCAM, "doctor", "--only", "uploader"], capture_output=True, text=True,
+                                timeout=60)
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    output = doctor.stdout + doctor.stderr
+    assert doctor.returncode == 1 and "Traceback" not in output, output[-3000:]
+    [row] = [line for line in output.splitlines() if "storage local:" in line]
+    assert row.startswith(f"FAIL  storage local: test upload not tried: the ledger state/ledger.sqlite3 is locked by "
+                          f"another program (pid {holder.pid}, python)"), row
+    assert row.endswith("; fix: end its transaction or stop that program"), row
+    assert "no answer within" not in row, row
+    assert " ok   spool disk" in output and " ok   encryption key" in output, output  # the other checks ran
+    assert not (workdir / "storage").exists()  # not written into while that could not be told
+    assert took < 9, took  # before: the doctor's 10 s timeout
+
+
+@pytest.mark.realtime  # the answer's time is the point
+def test_status_shows_the_rest_within_a_second_when_the_alerts_store_is_locked_against_readers(
+        workdir: Path) -> None:
+    # status opened alerts.sqlite3 as the uploader does: SQLite's 30 s on such a lock, then a traceback.
+    from quickcam.uploader.alerts.queue import ALERTS_DB, AlertQueue
+
+    run = subprocess.run([QUICKCAM, "uploader", "--seconds", "1"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    alerts = workdir / "state" / ALERTS_DB
+    AlertQueue(alerts).close()  # one an uploader with alert targets made
+    holder = _holding_against_readers(alerts)
+    try:
+        started = time.monotonic()
+        status = subprocess.run([QUICKCAM, "status"], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+        as_json = subprocess.run([QUICKCAM, "status", "--json"], capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert status.returncode == 0 and "Traceback" not in status.stderr, (status.stdout, status.stderr)
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith("uploader: ") and any(line.startswith("destinations") or "destination" in line
+                                                     for line in lines), lines
+    said = (f"alert targets: NOT SHOWN: the alerts store state/{ALERTS_DB} is locked by another program "
+            f"(pid {holder.pid}, python)")
+    assert any(line.startswith(said) for line in lines), lines
+    assert took < 10, took  # 1.3-2.5 s (a 1 s wait); before: 30 s
+    targets = json.loads(as_json.stdout)["alerts"]
+    assert targets["targets"] is None and f"(pid {holder.pid}, python)" in targets["targets_problem"], targets
+
+HOLD_WRITES = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN EXCLUSIVE")
 print("held", flush=True)
 time.sleep(120)

@@ -130,25 +130,31 @@ class AlertQueue:
             f"SELECT DISTINCT key FROM alerts WHERE state='pending' AND target IN ({marks})", targets)}
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per target: counts by state, the oldest undelivered alert and the last error."""
-        out = []
-        for (target,) in self.db.execute("SELECT DISTINCT target FROM alerts ORDER BY target").fetchall():
-            counts = dict(self.db.execute("SELECT state, COUNT(*) FROM alerts WHERE target=? GROUP BY state",
-                                          (target,)).fetchall())
-            waiting = self.db.execute(
-                "SELECT name, camera, created_at, last_error FROM alerts WHERE target=? AND state!='sent' "
-                "ORDER BY created_at DESC LIMIT 1", (target,)).fetchone()
-            out.append({
-                "target": target, "pending": counts.get("pending", 0), "failed": counts.get("failed", 0),
-                "sent": counts.get("sent", 0),
-                "undelivered": f"{waiting[0]} {waiting[1]}".strip() if waiting else "",
-                "undelivered_since": waiting[2] if waiting else None,
-                "last_error": waiting[3] if waiting else "",
-            })
-        return out
+        """Per target: counts by state, the oldest undelivered alert and the last error (``summary_of``)."""
+        return summary_of(self.db)
 
 
 def backoff(attempts: int, base_s: float, max_s: float) -> float:
     """Doubling delay with jitter, so many alerts retried together do not hit a service at once."""
     delay = min(max_s, base_s * (2 ** min(attempts, 30)))
     return delay * random.uniform(0.8, 1.0)
+
+
+def summary_of(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Per target of the alerts store open as ``db``: counts by state, the oldest undelivered alert and the last
+    error (``quickcam status`` reads it read-only: uploader/alerts/status_reader.py)."""
+    out = []
+    for (target,) in db.execute("SELECT DISTINCT target FROM alerts ORDER BY target").fetchall():
+        counts = dict(db.execute("SELECT state, COUNT(*) FROM alerts WHERE target=? GROUP BY state",
+                                 (target,)).fetchall())
+        waiting = db.execute(
+            "SELECT name, camera, created_at, last_error FROM alerts WHERE target=? AND state!='sent' "
+            "ORDER BY created_at DESC LIMIT 1", (target,)).fetchone()
+        out.append({
+            "target": target, "pending": counts.get("pending", 0), "failed": counts.get("failed", 0),
+            "sent": counts.get("sent", 0),
+            "undelivered": f"{waiting[0]} {waiting[1]}".strip() if waiting else "",
+            "undelivered_since": waiting[2] if waiting else None,
+            "last_error": waiting[3] if waiting else "",
+        })
+    return out

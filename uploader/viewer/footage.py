@@ -20,6 +20,7 @@ import io
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 import av
 import cv2
@@ -97,7 +98,9 @@ class JoinedVideo:
     """
 
     parts: list[VideoPart]
-    left_out: dict[int, str]  # seq -> reason
+    # stored name -> its seq, id and why: an ``adopted/`` folder holds several events' files, each numbered from 0,
+    # so keyed by seq one event's segment 0 hid another's (two left out, one said)
+    left_out: dict[str, LeftOut]
 
     @property
     def duration_s(self) -> float:
@@ -108,13 +111,21 @@ class JoinedVideo:
         return [seq for part in self.parts for seq in part.joined]
 
 
+class LeftOut(NamedTuple):
+    """A segment not in the video: its number in its event, its id and why."""
+
+    seq: int
+    item_id: str
+    reason: str
+
+
 Encoding = tuple[str, int, int, bytes]  # codec, width, height, extradata: what one MP4 header says
 
 
 def join_segments(segments: list[OpenedItem]) -> JoinedVideo:
     """Copy the packets of every decrypted segment into MP4s, back to back (no re-encode): one MP4 per run of
     consecutive segments encoded alike (a segment that is left out does not end a run)."""
-    left_out = {s.item.seq: s.problem for s in segments if s.plaintext is None}
+    left_out = {s.item.key: LeftOut(s.item.seq, s.item.item_id, s.problem) for s in segments if s.plaintext is None}
     runs: list[tuple[Encoding, list[OpenedItem]]] = []
     for opened in segments:
         if opened.plaintext is None:
@@ -122,14 +133,15 @@ def join_segments(segments: list[OpenedItem]) -> JoinedVideo:
         try:
             encoding = _encoding(opened.plaintext)
         except (av.error.FFmpegError, ValueError) as exc:
-            left_out[opened.item.seq] = f"not a playable video: {exc}"
+            left_out[opened.item.key] = _unplayable(opened, exc)
             continue
         if runs and runs[-1][0] == encoding:
             runs[-1][1].append(opened)
         else:
             runs.append((encoding, [opened]))
     parts = [part for encoding, run in runs if (part := _join_run(encoding, run, left_out)) is not None]
-    return JoinedVideo(parts, dict(sorted(left_out.items())))
+    in_order = {s.item.key: left_out[s.item.key] for s in segments if s.item.key in left_out}
+    return JoinedVideo(parts, in_order)
 
 
 def _encoding(plaintext: bytes) -> Encoding:
@@ -140,7 +152,11 @@ def _encoding(plaintext: bytes) -> Encoding:
         return codec.name, codec.width, codec.height, bytes(codec.extradata or b"")
 
 
-def _join_run(encoding: Encoding, run: list[OpenedItem], left_out: dict[int, str]) -> VideoPart | None:
+def _unplayable(opened: OpenedItem, exc: Exception) -> LeftOut:
+    return LeftOut(opened.item.seq, opened.item.item_id, f"not a playable video: {exc}")
+
+
+def _join_run(encoding: Encoding, run: list[OpenedItem], left_out: dict[str, LeftOut]) -> VideoPart | None:
     """One MP4 of a run's segments; a segment that does not demux is left out with the reason."""
     out_buf = io.BytesIO()
     joined: list[int] = []
@@ -157,7 +173,7 @@ def _join_run(encoding: Encoding, run: list[OpenedItem], left_out: dict[int, str
                     offset += _copy_packets(clip, stream, out, out_stream, offset)
                     joined.append(opened.item.seq)
             except (av.error.FFmpegError, ValueError) as exc:
-                left_out[opened.item.seq] = f"not a playable video: {exc}"
+                left_out[opened.item.key] = _unplayable(opened, exc)
     if not joined:
         return None
     return VideoPart(out_buf.getvalue(), float(offset), joined, encoding[1], encoding[2])

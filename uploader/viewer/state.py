@@ -144,7 +144,8 @@ class Viewer:
         rows = []
         for opened in [s.opened for s in snapshots] + segments:
             item, digest = opened.item, opened.sha256
-            problem = opened.problem or (video.left_out.get(item.seq, "") if item.kind == "segment" else "")
+            left_out = video.left_out.get(item.key) if item.kind == "segment" else None
+            problem = opened.problem or (left_out.reason if left_out else "")
             ledger = "" if item.item_id not in known or not digest else UNKNOWN_SHA256 if not known[item.item_id] \
                 else "matches" if known[item.item_id] == digest else "DIFFERS"  # (before: '' was DIFFERS, DAMAGED)
             if ledger == "DIFFERS" and not problem:

@@ -52,8 +52,8 @@ def test_unplayable_segments_are_left_out_with_the_reason_and_another_size_is_a_
                             _opened(3, clip), _opened(4, make_clip(1.0, size=(320, 240))), _opened(5, clip)])
     assert [part.joined for part in joined.parts] == [[0, 3], [4], [5]]  # a run goes on over what is left out
     assert [(part.width, part.height) for part in joined.parts] == [(160, 120), (320, 240), (160, 120)]
-    assert sorted(joined.left_out) == [1, 2] and joined.left_out[1].startswith("not a playable video")
-    assert joined.left_out[2] == "damaged: tag"
+    assert list(joined.left_out) == ["k1", "k2"] and joined.left_out["k1"].reason.startswith("not a playable video")
+    assert joined.left_out["k2"] == (2, "id2", "damaged: tag")
     assert [len(_frame_times(part.mp4)) for part in joined.parts] == [20, 10, 10]
 
 
@@ -100,7 +100,7 @@ def test_joined_h265_is_tagged_for_apples_players() -> None:
 
 def test_nothing_playable_gives_no_video() -> None:
     joined = join_segments([_opened(0, None, "wrong key: ...")])
-    assert joined.parts == [] and joined.left_out == {0: "wrong key: ..."}
+    assert joined.parts == [] and joined.left_out == {"k0": (0, "id0", "wrong key: ...")}
 
 
 @pytest.mark.skipif(not FACE_JPEG.is_file(), reason="tests/data/messi5.jpg comes from opencv-doc "

@@ -96,6 +96,24 @@ def test_key_file_takes_hex_or_a_tokens_env_line(tmp_path: Path) -> None:
     assert isinstance(both, Keyring)
 
 
+def test_two_adopted_events_segment_0_left_out_are_each_said(
+        viewer: Viewer, tmp_path: Path, store_key: SymmetricKey) -> None:
+    # An adopted/ folder holds several events' files, each numbered from 0. Left-out segments were keyed by number:
+    # event B's segment 0 replaced event A's, so the page said one "segment 0 left out" for two.
+    day = day_of(T0)
+    ids = []
+    for at, junk in ((T0, b"not a video, event A"), (T0 + 60_000, b"not a video, event B")):
+        item_id = new_id(at)
+        put_file(tmp_path / "storage", "cam0", day, "adopted", "segment", 0, item_id, junk, store_key, at,
+                 "video/mp4")
+        ids.append(item_id)
+    page = _login(viewer).get(f"/event/cam0/{day}/adopted").text
+    said = [line for line in page.splitlines() if " left out" in line]
+    assert len(said) == 2, said
+    assert f"segment 0 left out ({ids[0]}): not a playable video" in said[0], said  # in time order
+    assert f"segment 0 left out ({ids[1]}): not a playable video" in said[1], said
+
+
 def test_files_adopted_without_their_event_are_said_so_in_time_order_and_not_called_damaged(
         viewer: Viewer, tmp_path: Path, store_key: SymmetricKey, clips: list[bytes]) -> None:
     # Adopted after a lost ledger from spool files that kept no ledger row (uploader/adopt.py): two events' files in
