@@ -245,6 +245,7 @@ class RecordStage:
                 self.event_id, self.from_ns, self.end_ns, self.seq = command.event_id, command.time_ns, None, 0
                 self.faces, self.recording_event = command.faces, True
                 self.snapshots = command.snapshots or EventSnapshots()
+                self.written.clear()  # the encoder's rate is this event's (not across the idle time before it)
                 log.debug("camera %s: recording event %s", self.camera.id, self.event_id)
             elif command.kind == "end":
                 self.end_ns, self.camera_lost = command.time_ns, command.lost
