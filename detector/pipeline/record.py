@@ -257,7 +257,7 @@ class RecordStage:
         limit = seen if self.end_ns is None else min(self.end_ns - 1, seen)
         if self.stop_event.is_set() and self.buffer.live and self._out_of_time(limit):
             self._event_done()
-            return True
+            return self.stopping  # (else an event queued behind this one is given up and counted next)
         frames = self.buffer.take(self.last_index, limit, timeout=0.05)
         for frame in frames:
             loop.beat()
