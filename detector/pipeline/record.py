@@ -49,6 +49,7 @@ IDLE_WAIT_S = 0.2
 STOP_RECORD_S = 8.0
 STOP_CLOSE_S = 1.5  # of it, kept for the last segment's close (an encoder's delayed frames, a slow disk)
 RATE_FRAMES = 30  # the encoder's rate is measured over its last this many frames
+RATE_AFTER_STOP_S = 1.0  # ... written after the stop, for this long, before a reduced rate is chosen
 
 
 @dataclass
@@ -290,9 +291,13 @@ class RecordStage:
             self._give_up(waiting)
             return True
         left_s = self.stop_by - STOP_CLOSE_S - now
-        if not self.thins_at_stop or self.stop_fps or len(self.written) < 2 or self.written[-1] <= self.written[0]:
+        since_stop = [t for t in self.written if t >= self.stop_by - STOP_RECORD_S]
+        if not self.thins_at_stop or self.stop_fps or now - (self.stop_by - STOP_RECORD_S) < RATE_AFTER_STOP_S:
             return False
-        rate = (len(self.written) - 1) / (self.written[-1] - self.written[0])  # frames the encoder writes a second
+        if len(since_stop) < 2:  # (not even two frames in a second: the slowest rate)
+            since_stop = [self.stop_by - STOP_RECORD_S, now]
+        # the encoder's rate once the stop has freed the CPU of capture and detection
+        rate = (len(since_stop) - 1) / max(1e-3, since_stop[-1] - since_stop[0])
         span_s = max(1e-3, (waiting[-1].time_ns - waiting[0].time_ns) / 1e9)
         if len(waiting) <= rate * left_s * 0.8:
             return False
