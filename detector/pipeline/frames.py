@@ -171,24 +171,24 @@ class FrameBuffer:
         with self.cond:
             return [f for f in self.frames if f.index > after_index][:count]
 
-    def take(self, after_index: int, until_ns: int, timeout: float) -> list[Item]:
-        """Up to ``TAKE_MAX`` frames newer than ``after_index`` and not after ``until_ns``; waits up to ``timeout``."""
+    def take(self, after_index: int, until_ns: int, timeout: float, most: int = TAKE_MAX) -> list[Item]:
+        """Up to ``most`` frames newer than ``after_index`` and not after ``until_ns``; waits up to ``timeout``."""
         with self.cond:
-            ready = self._ready(after_index, until_ns)
+            ready = self._ready(after_index, until_ns, most)
             if not ready and not self.closed:
                 self.cond.wait(timeout)
-                ready = self._ready(after_index, until_ns)
+                ready = self._ready(after_index, until_ns, most)
             if ready:  # taken frames are no longer needed here
                 while self.frames and self.frames[0].index <= ready[-1].index:
                     self._popleft()
                 self.cond.notify_all()
             return ready
 
-    def _ready(self, after_index: int, until_ns: int) -> list[Item]:
+    def _ready(self, after_index: int, until_ns: int, most: int) -> list[Item]:
         ready: list[Item] = []
         for f in self.frames:
             if f.index > after_index:
-                if f.time_ns > until_ns or len(ready) == TAKE_MAX:
+                if f.time_ns > until_ns or len(ready) == most:
                     break
                 ready.append(f)
         return ready

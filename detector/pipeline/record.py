@@ -36,7 +36,7 @@ from quickcam.detector.encoders import SegmentEncoder, open_encoder
 from quickcam.detector.faces import Box
 from quickcam.detector.outbox import MAX_REDUCED_SEGMENT_S, Outbox, SegmentFormat, budget_format
 from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, DiskWrites, disk_error
-from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.frames import TAKE_MAX, FrameBuffer
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.sources import Frame
 
@@ -46,10 +46,11 @@ IDLE_WAIT_S = 0.2
 # A stop gives a live camera's recorder this long from the signal to record what it holds (the cameras have
 # CAMERA_JOIN_S = 10 s, the last segment's close included). A backlog the encoder cannot write in time is
 # recorded at a reduced frame rate; what is still waiting at the end is counted and said, the segment committed.
-STOP_RECORD_S = 8.0
+STOP_RECORD_S = 7.0
 STOP_CLOSE_S = 1.5  # of it, kept for the last segment's close (an encoder's delayed frames, a slow disk)
 RATE_FRAMES = 30  # the encoder's rate is measured over its last this many frames
-RATE_AFTER_STOP_S = 1.0  # ... written after the stop, for this long, before a reduced rate is chosen
+RATE_AFTER_STOP_S = 1.0  # ... the reduced rate chosen this long after the stop
+STOP_MARGIN = 0.75  # of the frames the encoder could write in the time left, plan this share
 
 
 @dataclass
@@ -259,7 +260,9 @@ class RecordStage:
         if self.stop_event.is_set() and self.buffer.live and self._out_of_time(limit):
             self._event_done()
             return self.stopping  # (else an event queued behind this one is given up and counted next)
-        frames = self.buffer.take(self.last_index, limit, timeout=0.05)
+        # at a stop one at a time: the time left is looked at between frames (a batch is seconds of a slow encoder)
+        most = 1 if self.stop_event.is_set() else TAKE_MAX
+        frames = self.buffer.take(self.last_index, limit, timeout=0.05, most=most)
         for frame in frames:
             loop.beat()
             if self.stop_event.is_set() and not self.stop_by:  # the time left starts now, not after this batch
@@ -291,18 +294,17 @@ class RecordStage:
             self._give_up(waiting)
             return True
         left_s = self.stop_by - STOP_CLOSE_S - now
-        since_stop = [t for t in self.written if t >= self.stop_by - STOP_RECORD_S]
         if not self.thins_at_stop or self.stop_fps or now - (self.stop_by - STOP_RECORD_S) < RATE_AFTER_STOP_S:
             return False
-        if len(since_stop) < 2:  # (not even two frames in a second: the slowest rate)
-            since_stop = [self.stop_by - STOP_RECORD_S, now]
-        # the encoder's rate once the stop has freed the CPU of capture and detection
-        rate = (len(since_stop) - 1) / max(1e-3, since_stop[-1] - since_stop[0])
+        # the encoder's rate over its last frames, the second after the stop among them (the CPU freed of capture
+        # and detection); those alone were too bursty to go by (a disk that writes in 32 KB blocks)
+        written = [*self.written, now] if len(self.written) > 1 else [self.stop_by - STOP_RECORD_S, now]
+        rate = (len(written) - 2) / max(1e-3, written[-1] - written[0])
         span_s = max(1e-3, (waiting[-1].time_ns - waiting[0].time_ns) / 1e9)
-        if len(waiting) <= rate * left_s * 0.8:
+        if len(waiting) <= rate * left_s * STOP_MARGIN:
             return False
         fps = self.fps() or self.camera.fps
-        self.stop_fps = max(0.5, min(fps / 2, rate * left_s * 0.8 / span_s))
+        self.stop_fps = max(0.5, min(fps / 2, rate * left_s * STOP_MARGIN / span_s))
         log.warning("camera %s: stopping with %.1f s of event %s still to record (%d frame(s); the recorder was "
                     "behind); recorded at %.1f fps to fit the stop's time", self.camera.id, span_s, self.event_id,
                     len(waiting), self.stop_fps)
