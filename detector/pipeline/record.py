@@ -282,8 +282,8 @@ class RecordStage:
         The process ends at its stop's bound whatever the recorder holds: a recorder still encoding
         then lost its open segment and its whole backlog, unsaid (12 busy cameras on 2 cores: 20-26 s
         each). Now the backlog is recorded at the rate the encoder can write in the time left (measured
-        over its last frames), and at the end what is still waiting is counted and said, and the open
-        segment committed.
+        over its last frames, a second after the stop), and at the end what is still waiting is counted
+        and said, and the open segment committed.
         """
         now = time.monotonic()
         self.stop_by = self.stop_by or now + STOP_RECORD_S  # (seen within a few frames of the signal)
