@@ -36,6 +36,7 @@ class H264Encoder:
         self.container = av.open(str(path), mode="w", format="mp4")
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(15)
         self.stream = self.container.add_stream("libx264", rate=rate)
+        self.rate = rate
         self.stream.width, self.stream.height = width, height
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"preset": "veryfast", "crf": "26", "tune": "zerolatency"}
@@ -51,7 +52,8 @@ class H264Encoder:
         """A frame still in YUV (a decoder's VideoFrame, or an I420 array): no round trip through BGR."""
         if isinstance(frame, np.ndarray):
             frame = self._av.VideoFrame.from_ndarray(frame, format="yuv420p")
-        frame.pts = None  # a decoder's timestamps are not this segment's
+        frame.pts = None  # a decoder's timestamps are not this segment's,
+        frame.time_base = 1 / self.rate  # nor its time base (at another rate the frame count was rescaled: EINVAL)
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
         for packet in self.stream.encode(frame):

@@ -78,7 +78,7 @@ class CameraPipeline:
         # an event starts at the last look without motion at the latest (``DetectStage._first_pre_roll_ns``)
         idle_look_s = 1 / camera.motion.idle_detect_fps if camera.motion.idle_detect_fps else 0.0
         self.buffer = FrameBuffer(int(max(recording.pre_roll_s, idle_look_s) * 1e9) + DETECT_SLACK_NS,
-                                  max(8, int(recording.buffer_max_s * fps)), self.source.live, camera.id)
+                                  int(recording.buffer_max_s * 1e9), self.source.live, camera.id)
         self.disk = DiskWrites(camera.id, outbox)
         source_fps = lambda: self.source.fps  # noqa: E731 - known once the source is open
         hooks = hooks or PipelineHooks()  # console: live tap, run-time zones, low-power governor
@@ -93,7 +93,8 @@ class CameraPipeline:
         elif camera.idle_keyframes_only or camera.event_keyframes_only:
             log.info("camera %s: idle_keyframes_only / event_keyframes_only ignored: a %s source delivers no "
                      "encoded video to skip (they are for streams recorded by passthrough)", camera.id, camera.source)
-        self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk, detected_until, source_fps)
+        self.record = RecordStage(camera, outbox, self.buffer, commands, self.disk, detected_until, source_fps,
+                                  stop_event)
         self.record_source: Any = self.source
         self.packet_capture: PacketCaptureStage | None = None
         if camera.detect_path and hasattr(self.source, "take_packets"):
@@ -107,7 +108,7 @@ class CameraPipeline:
             if hasattr(self.source, "every_frame"):  # the substream's pictures are recorded unless path passes through
                 self.source.every_frame = self._substream_every_frame
         self.passthrough = PassthroughStage(camera, outbox, self.buffer, commands, self.disk, detected_until,
-                                            lambda: self.record_source.fps,
+                                            lambda: self.record_source.fps, stop_event,
                                             stream_info=lambda: self.record_source.info)
         self.chosen: RecordStage | None = None
         if camera.record == "passthrough" and not hasattr(self.source, "take_packets"):
@@ -209,6 +210,17 @@ class CameraPipeline:
         damaged = getattr(self.source, "damaged", None)
         return (damaged.count, damaged.fault()) if damaged is not None else (0, "")
 
+    def _behind_fault(self) -> str:
+        """The recorder's lag once it is past half of ``buffer_max_s`` (``FrameBuffer.behind_say_ns``), else ''.
+
+        Said as a fault, the camera ``degraded``: the health check fails once it lasts ``HEALTH_GRACE_S``.
+        """
+        behind = self.buffer.behind_ns()
+        if behind <= self.buffer.behind_say_ns:
+            return ""
+        return (f"recording {behind / 1e9:.0f} s behind the camera (the encoder is too slow for it: frames waiting "
+                f"over recording.buffer_max_s = {self.buffer.max_ns / 1e9:.0f} s are dropped and counted)")
+
     def status(self) -> dict[str, Any]:
         """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
 
@@ -230,7 +242,7 @@ class CameraPipeline:
         damaged, damaged_fault = self._damaged_packets()
         disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "",
                                        damaged_fault if state == "ok" else "", self._recorded_fault(),
-                                       self.disk.fault()]))
+                                       self.disk.fault(), self._behind_fault()]))
         slow_open = (f"still opening after {opening_s:.0f} s (the open has not returned: a disk, device or server "
                      "that does not answer?)" if opening_s else "")
         if state in ("failing", "lost"):  # the camera itself: say that first

@@ -147,6 +147,8 @@ class PassthroughStage(RecordStage):
     MP4 header); it is read when a segment opens, so a reopened stream is followed.
     """
 
+    thins_at_stop = False  # a packet decodes only from its keyframe on: a stop's backlog is remuxed whole
+
     def __init__(self, *args: Any, stream_info: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stream_info = stream_info

@@ -21,6 +21,8 @@ import hashlib
 import logging
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +34,23 @@ from quickcam.common import protocol
 from quickcam.common.config import CameraConfig
 from quickcam.detector.encoders import EncoderChoice, SegmentEncoder
 from quickcam.detector.faces import Box
-from quickcam.detector.outbox import Outbox, SegmentFormat, budget_format
+from quickcam.detector.outbox import MAX_REDUCED_SEGMENT_S, Outbox, SegmentFormat, budget_format
 from quickcam.detector.pipeline.disk import FULL, REDUCED, SNAPSHOTS_ONLY, DiskWrites, disk_error
-from quickcam.detector.pipeline.frames import FrameBuffer
+from quickcam.detector.pipeline.frames import TAKE_MAX, FrameBuffer
 from quickcam.detector.pipeline.supervise import Loop
 from quickcam.detector.sources import Frame
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.2
+# A stop gives a live camera's recorder this long from the signal to record what it holds (the cameras have
+# CAMERA_JOIN_S = 10 s, the last segment's close included). A backlog the encoder cannot write in time is
+# recorded at a reduced frame rate; what is still waiting at the end is counted and said, the segment committed.
+STOP_RECORD_S = 7.0
+STOP_CLOSE_S = 1.5  # of it, kept for the last segment's close (an encoder's delayed frames, a slow disk)
+RATE_FRAMES = 30  # the encoder's rate is measured over its last this many frames
+RATE_AFTER_STOP_S = 1.0  # ... the reduced rate chosen this long after the stop
+STOP_MARGIN = 0.75  # of the frames the encoder could write in the time left, plan this share
 
 
 @dataclass
@@ -165,6 +175,11 @@ class OpenSegment(Segment):
         self.frames += 1
 
 
+def _clock(time_ns: int) -> str:
+    """A frame's time as the log says it (local, to the second)."""
+    return time.strftime("%H:%M:%S", time.localtime(time_ns / 1e9))
+
+
 def _deleted(exc: BaseException, path: Path) -> bool:
     """Whether ``exc`` is a segment's file (or its folder) deleted under it: the outbox removed by hand.
 
@@ -176,9 +191,13 @@ def _deleted(exc: BaseException, path: Path) -> bool:
 class RecordStage:
     """Encodes each event's frames into segments; its state survives a restart of its loop."""
 
+    thins_at_stop = True  # a stop's backlog may be recorded at a reduced rate (not packets: they need their GOP)
+
     def __init__(self, camera: CameraConfig, outbox: Outbox, buffer: FrameBuffer, commands: queue.Queue[Command],
-                 disk: DiskWrites, detected_until: Callable[[], int], fps: Callable[[], float]) -> None:
+                 disk: DiskWrites, detected_until: Callable[[], int], fps: Callable[[], float],
+                 stop_event: threading.Event | None = None) -> None:
         self.camera, self.recording = camera, camera.recording
+        self.stop_event = stop_event or threading.Event()  # the detector's stop: the time left starts with it
         self.outbox, self.buffer, self.commands, self.disk = outbox, buffer, commands, disk
         self.detected_until, self.fps = detected_until, fps
         self.event_id, self.from_ns, self.end_ns, self.seq, self.last_index = "", 0, None, 0, -1
@@ -190,6 +209,10 @@ class RecordStage:
         self.refused_frames = 0  # of those, the ones the disk refused
         self.snapshots = EventSnapshots()  # the event's, as the detect stage counts them
         self.encoders = EncoderChoice(camera.id, camera.recording.encoder)  # the fallback said once, in status
+        self.stop_by = 0.0  # (monotonic) once told to stop: when what is still waiting is given up
+        self.stop_fps = 0.0  # at a stop with a backlog: the reduced rate it is recorded at (0: every frame)
+        self.thinned = 0  # frames of that backlog not recorded at the reduced rate (counted in not_recorded)
+        self.written: deque[float] = deque(maxlen=RATE_FRAMES)  # (monotonic) when the last frames were written
 
     def run(self, loop: Loop) -> None:
         while True:
@@ -225,6 +248,7 @@ class RecordStage:
                 self.event_id, self.from_ns, self.end_ns, self.seq = command.event_id, command.time_ns, None, 0
                 self.faces, self.recording_event = command.faces, True
                 self.snapshots = command.snapshots or EventSnapshots()
+                self.written.clear()  # the encoder's rate is this event's (not across the idle time before it)
                 log.debug("camera %s: recording event %s", self.camera.id, self.event_id)
             elif command.kind == "end":
                 self.end_ns, self.camera_lost = command.time_ns, command.lost
@@ -234,9 +258,16 @@ class RecordStage:
         if self.end_ns is None and self.stopping:
             self.end_ns = seen + 1  # told to stop with no end: the event ends with what was seen
         limit = seen if self.end_ns is None else min(self.end_ns - 1, seen)
-        frames = self.buffer.take(self.last_index, limit, timeout=0.05)
+        if self.stop_event.is_set() and self.buffer.live and self._out_of_time(limit):
+            self._event_done()
+            return self.stopping  # (else an event queued behind this one is given up and counted next)
+        # at a stop one at a time: the time left is looked at between frames (a batch is seconds of a slow encoder)
+        most = 1 if self.stop_event.is_set() else TAKE_MAX
+        frames = self.buffer.take(self.last_index, limit, timeout=0.05, most=most)
         for frame in frames:
             loop.beat()
+            if self.stop_event.is_set() and not self.stop_by:  # the time left starts now, not after this batch
+                self.stop_by = time.monotonic() + STOP_RECORD_S
             if frame.time_ns < self.from_ns:
                 continue  # older than the pre-roll
             self.last_index = frame.index
@@ -246,13 +277,64 @@ class RecordStage:
             return self.stopping
         return False
 
+    def _out_of_time(self, limit: int) -> bool:
+        """At a stop: whether the time is up; before that, the rate the backlog fits in it at (``stop_fps``).
+
+        The process ends at its stop's bound whatever the recorder holds: a recorder still encoding
+        then lost its open segment and its whole backlog, unsaid (12 busy cameras on 2 cores: 20-26 s
+        each). Now the backlog is recorded at the rate the encoder can write in the time left (measured
+        over its last frames, a second after the stop), and at the end what is still waiting is counted
+        and said, and the open segment committed.
+        """
+        now = time.monotonic()
+        self.stop_by = self.stop_by or now + STOP_RECORD_S  # (seen within a few frames of the signal)
+        waiting = [f for f in self.buffer.waiting(self.last_index, limit) if f.time_ns >= self.from_ns]
+        if not waiting:
+            return False
+        if now >= self.stop_by - STOP_CLOSE_S:
+            self._give_up(waiting)
+            return True
+        left_s = self.stop_by - STOP_CLOSE_S - now
+        if not self.thins_at_stop or self.stop_fps or now - (self.stop_by - STOP_RECORD_S) < RATE_AFTER_STOP_S:
+            return False
+        # the encoder's rate over its last frames, the second after the stop among them (the CPU freed of capture
+        # and detection); those alone were too bursty to go by (a disk that writes in 32 KB blocks)
+        written = [*self.written, now] if len(self.written) > 1 else [self.stop_by - STOP_RECORD_S, now]
+        rate = (len(written) - 2) / max(1e-3, written[-1] - written[0])
+        span_s = max(1e-3, (waiting[-1].time_ns - waiting[0].time_ns) / 1e9)
+        if len(waiting) <= rate * left_s * STOP_MARGIN:
+            return False
+        fps = self.fps() or self.camera.fps
+        self.stop_fps = max(0.5, min(fps / 2, rate * left_s * STOP_MARGIN / span_s))
+        log.warning("camera %s: stopping with %.1f s of event %s still to record (%d frame(s); the recorder was "
+                    "behind); recorded at %.1f fps to fit the stop's time", self.camera.id, span_s, self.event_id,
+                    len(waiting), self.stop_fps)
+        self._close(final=False)  # the next segment at the reduced rate
+        return False
+
+    def _give_up(self, waiting: list[Any]) -> None:
+        """The stop's time is up with ``waiting`` not recorded: counted, said with the seconds they span."""
+        self.disk.not_recorded(len(waiting))
+        self.lost_frames += len(waiting)
+        first, last = waiting[0].time_ns, waiting[-1].time_ns
+        log.error("camera %s: the stop's time ran out with the recorder behind: the last %.1f s of event %s "
+                  "(%s to %s, %d frame(s)) not recorded, counted in not_recorded; what was recorded is committed",
+                  self.camera.id, (last - first) / 1e9 + 1 / (self.fps() or self.camera.fps), self.event_id,
+                  _clock(first), _clock(last), len(waiting))
+
     def _record(self, frame: Frame) -> None:
         if self._snapshots_only():
             return
         if self.segment is not None and self.segment.forced_reduced and self.disk.rung == FULL:
             self._close(final=False)  # the disk is back: full recording from this frame on
+        written = self.segment.frames if self.segment is not None else 0
         self._write(frame, may_cut=True,
                     failure="encoding failed (%d frame(s) of event %s lost); starting a new segment")
+        if self.segment is not None and self.segment.frames == written and self.stop_fps:
+            self.thinned += 1  # left out by the stop's reduced rate
+            self.disk.not_recorded()
+        else:
+            self.written.append(time.monotonic())
 
     def _snapshots_only(self) -> bool:
         """On a disk down to snapshots only the open segment is closed and this frame counted as not recorded."""
@@ -302,7 +384,12 @@ class RecordStage:
     def _new_segment(self, frame: Frame) -> OpenSegment:
         width, height = frame.width, frame.height
         fps = self.fps() or self.camera.fps
-        if self.disk.rung == REDUCED:
+        if self.stop_fps:  # a stop with a backlog: full size, the rate it fits the stop's time at
+            rec = self.recording
+            chosen = SegmentFormat(width, height, min(fps, self.stop_fps),
+                                   max(rec.segment_s, min(MAX_REDUCED_SEGMENT_S, rec.segment_s * fps / self.stop_fps)),
+                                   reduced=True)
+        elif self.disk.rung == REDUCED:
             rec = self.recording  # the budget's reduced format, whatever the budget says now
             chosen = budget_format(width, height, fps, rec.segment_s, 1, 1, 0, rec.over_budget_fps)
         else:
@@ -365,6 +452,9 @@ class RecordStage:
         elif self.seq:
             why = unrecorded_words(self.lost_frames, self.refused_frames)
             lost = f"; {self.lost_frames} frame(s) not recorded ({why})" if self.lost_frames else ""
+            if self.thinned:
+                lost += (f"; its last part recorded at {self.stop_fps:.1f} fps to fit the stop's time "
+                         f"({self.thinned} frame(s) left out, counted in not_recorded)")
             log.info("camera %s: event %s recorded in %d segment(s)%s", self.camera.id, self.event_id, self.seq, lost)
         elif self.lost_frames:  # nothing of its footage: say what is left of it, truly
             level = logging.WARNING if self.snapshots.kept else logging.ERROR
@@ -374,6 +464,6 @@ class RecordStage:
         else:
             log.warning("camera %s: event %s ended with no frame recorded", self.camera.id, self.event_id)
         self.segment, self.recording_event, self.faces, self.lost_frames = None, False, None, 0
-        self.refused_frames = 0
+        self.refused_frames, self.thinned = 0, 0
         self.camera_lost = False
         self.buffer.release(self.from_ns)

@@ -117,11 +117,11 @@ def test_a_recorder_behind_detection_at_the_start_still_gets_the_whole_first_gop
     stage, buffer = pipeline.passthrough, pipeline.buffer
     take = buffer.take
 
-    def slow_take(after_index: int, until_ns: int, timeout: float) -> list:
+    def slow_take(after_index: int, until_ns: int, timeout: float, **most: int) -> list:
         if not (stage.recording_event and stage.seq == 0 and stage.segment is None):
-            return take(after_index, until_ns, timeout)
+            return take(after_index, until_ns, timeout, **most)
         # as far as detection had looked when the recorder last read it: the keyframe and one frame more
-        taken = take(after_index, min(until_ns, stage.from_ns + int(1.5e9 / FPS)), timeout)
+        taken = take(after_index, min(until_ns, stage.from_ns + int(1.5e9 / FPS)), timeout, **most)
         time.sleep(0.3)  # a loaded machine: capture pushes on meanwhile
         return taken
 
