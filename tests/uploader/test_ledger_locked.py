@@ -222,21 +222,10 @@ def test_a_ledger_locked_against_readers_before_the_start_is_named_in_one_line_w
     # A lock that keeps readers out too (PRAGMA locking_mode = EXCLUSIVE) can only be taken while no uploader runs.
     # The start waited SQLite's 30 s on it, then said `cannot open the ledger … (database is locked); check that this
     # user may write it and its folder`, after "listening" (the endpoint bound, answering no one meanwhile).
-    ledger = workdir / "state" / "ledger.sqlite3"
-    Ledger(ledger).close()  # one made by an earlier run
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_AGAINST_READERS, str(ledger)], stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        started = time.monotonic()
-        run = subprocess.run([QUICKCAM, "uploader"], capture_output=True, text=True, timeout=60)
-        took = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
-    lines = (run.stdout + run.stderr).strip().splitlines()
-    assert run.returncode == 2 and len(lines) == 1, (run.returncode, lines)
-    assert f"is locked by another program (pid {holder.pid}, python" in lines[0], lines
+    Ledger(workdir / "state" / "ledger.sqlite3").close()  # one made by an earlier run
+    returncode, lines, took, pid = _run_while_held(HOLD_AGAINST_READERS, workdir, "uploader")
+    assert returncode == 2 and len(lines) == 1, (returncode, lines)
+    assert f"is locked by another program (pid {pid}, python" in lines[0], lines
     assert "end its transaction or stop that program, then start the uploader again" in lines[0], lines
     assert took < 3 + 4, took  # a few seconds for a lock that comes and goes, then the line; before: 30 s
 
@@ -283,6 +272,21 @@ time.sleep(120)
 """
 
 
+def _run_while_held(script: str, workdir: Path, command: str) -> tuple[int, list[str], float, int]:
+    """``quickcam <command>`` run while ``script`` holds the ledger: exit code, output lines, seconds, holder pid."""
+    holder = subprocess.Popen([sys.executable, "-c", script, str(workdir / "state" / "ledger.sqlite3")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        run = subprocess.run([QUICKCAM, command], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    return run.returncode, (run.stdout + run.stderr).strip().splitlines(), took, holder.pid
+
+
 def _holding_against_readers(path: Path) -> subprocess.Popen[str]:
     holder = subprocess.Popen([sys.executable, "-c", HOLD_AGAINST_READERS, str(path)], stdout=subprocess.PIPE,
                               text=True)
@@ -295,17 +299,9 @@ def test_retry_names_who_keeps_readers_out_within_a_second_and_fails(workdir: Pa
     # `quickcam retry` waited SQLite's 30 s on such a lock, then said the uploader's start-up words (`… then start
     # the uploader again`): not the fix for a retry.
     Ledger(workdir / "state" / "ledger.sqlite3").close()
-    holder = _holding_against_readers(workdir / "state" / "ledger.sqlite3")
-    try:
-        started = time.monotonic()
-        run = subprocess.run([QUICKCAM, "retry"], capture_output=True, text=True, timeout=60)
-        took = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
-    lines = (run.stdout + run.stderr).strip().splitlines()
-    assert run.returncode != 0 and len(lines) == 1, (run.returncode, lines)
-    assert f"is locked by another program (pid {holder.pid}, python)" in lines[0], lines
+    returncode, lines, took, pid = _run_while_held(HOLD_AGAINST_READERS, workdir, "retry")
+    assert returncode != 0 and len(lines) == 1, (returncode, lines)
+    assert f"is locked by another program (pid {pid}, python)" in lines[0], lines
     assert lines[0].endswith("end its transaction or stop that program, then run quickcam retry again"), lines
     assert took < 10, took  # a 1 s wait, the rest the interpreter's start; before: 30 s
 
@@ -315,19 +311,9 @@ def test_retry_names_who_holds_the_write_lock_within_seconds_and_fails(workdir: 
     # `sqlite3 ledger.sqlite3` left in `BEGIN EXCLUSIVE` (readers go on in WAL mode, writers wait): retry's UPDATE
     # waited SQLite's 30 s, then ended in a traceback (`sqlite3.OperationalError: database is locked`), exit 1.
     Ledger(workdir / "state" / "ledger.sqlite3").close()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITES, str(workdir / "state" / "ledger.sqlite3")],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        started = time.monotonic()
-        run = subprocess.run([QUICKCAM, "retry"], capture_output=True, text=True, timeout=60)
-        took = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
-    lines = (run.stdout + run.stderr).strip().splitlines()
-    assert run.returncode == 2 and len(lines) == 1, (run.returncode, lines)
-    assert f"is locked by another program (pid {holder.pid}, python), so nothing was queued again" in lines[0], lines
+    returncode, lines, took, pid = _run_while_held(HOLD_WRITES, workdir, "retry")
+    assert returncode == 2 and len(lines) == 1, (returncode, lines)
+    assert f"is locked by another program (pid {pid}, python), so nothing was queued again" in lines[0], lines
     assert lines[0].endswith("then run quickcam retry again"), lines
     assert took < 3 + 7, took  # a 3 s wait (the uploader's own writes come and go); before: 30 s
 
