@@ -3,7 +3,7 @@
 A refused item is sent again every ``ack_timeout_s`` and nacked each time: one warning on each side each time
 gave 272 lines in 15 s with the uploader's spool unwritable (bench/outside/FINDINGS.md #26). The counts stay in
 ``quickcam status`` (the uploader's ``nack_*`` counters, the detector's messages sent again). The stream clock's
-re-anchorings are held the same way (detector/stream_clock.py, which keeps its own pair for native parity).
+re-anchorings are held the same way (detector/stream_clock.py; the native detector's twin in stream_clock.cpp).
 """
 
 from __future__ import annotations

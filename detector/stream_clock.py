@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from quickcam.common.said_every import SaidEvery
 from quickcam.detector.clock import footage_ns
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 DRIFT_NS = 2_000_000_000  # a stream clock this far off the wall clock (or going back) is re-anchored at once
 AHEAD_NS = 500_000_000  # ... one ahead by more than this (a fast clock) is slowed back towards it
 CAUGHT_UP_READS = 3  # reads in a row at the stream's own pace: what FFmpeg held at the open has been read
-SAY_EVERY_NS = 60_000_000_000  # re-anchorings are logged at most this often, the ones between counted in the next
 
 
 def opened_anchor(handed: Sequence[tuple[int, int]], opened_ns: int) -> int | None:
@@ -101,8 +101,7 @@ class StreamClock:
         self.arrived_ns: int | None = None  # the last packet's decode time (stream ns): one before it is a jump back
         # Garbage read as packets (a file overwritten under its reader) re-anchored at every packet: 14,729 lines
         # in 7 s pushed the log's earlier lines out of its rotation (bench/outside/FINDINGS.md #20)
-        self.said_ns: int | None = None  # when a re-anchoring was last logged
-        self.unsaid = 0  # re-anchorings since, not logged
+        self.reanchorings = SaidEvery()  # logged at most once a minute, the ones between counted in the next
 
     def restart(self, anchor_ns: int | None = None, latest_ns: int = 0) -> None:
         """A reopened stream, whose times start again: anchored at ``anchor_ns``, else at its first packet;
@@ -138,9 +137,6 @@ class StreamClock:
 
     def _say(self, now_ns: int, how: str) -> None:
         """One line per re-anchoring, at most one a minute: the ones between are counted in the next."""
-        if self.said_ns is not None and now_ns - self.said_ns < SAY_EVERY_NS:
-            self.unsaid += 1
-            return
-        more = f" ({self.unsaid} more time(s) since the last line)" if self.unsaid else ""
-        log.info("camera %s: the stream's clock %s; re-anchored%s", self.camera_id, how, more)
-        self.said_ns, self.unsaid = now_ns, 0
+        more = self.reanchorings.said(now_ns / 1e9)
+        if more is not None:
+            log.info("camera %s: the stream's clock %s; re-anchored%s", self.camera_id, how, more)
