@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BASE_TOML, Rig, summary  # noqa: E402
+from harness import BASE_TOML, Rig, invariant_failed, show_lines, tracebacks_failed  # noqa: E402
 
 
 def cameras_toml(n: int) -> str:
@@ -66,18 +66,10 @@ def main() -> int:
         rig.stop("detector")
         drained = rig.wait_for(rig.drained, 60)
         rig.stop_all()
-        res = rig.check()
-        print(summary(res))
-        good = drained and not res["lost"] and not res["duplicated"] and not res["altered"]
-        print(("PASS" if good else "FAIL"), "invariant, drained:", drained, "lost:", res["lost"][:3])
-        fails += not good
-        emf = rig.grep(r"(?i)too many open|EMFILE|errno 24|MemoryError|cannot allocate|bad_alloc|errno 12")
-        print("EMFILE / ENOMEM lines:", len(emf))
-        for ln in emf[:6]:
-            print("   ", ln[:300])
-        tb = rig.tracebacks()
-        print(("PASS" if not tb else "FAIL"), "tracebacks:", tb[:6])
-        fails += bool(tb)
+        fails += invariant_failed(rig, drained, invented_counts=False)
+        show_lines(rig, r"(?i)too many open|EMFILE|errno 24|MemoryError|cannot allocate|bad_alloc|errno 12",
+                   "EMFILE / ENOMEM lines", 6)
+        fails += tracebacks_failed(rig)
     finally:
         rig.stop_all()
     return 1 if fails else 0

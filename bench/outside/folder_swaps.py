@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Rig, summary  # noqa: E402
+from harness import Rig, invariant_failed, show_lines, tracebacks_failed  # noqa: E402
 
 SETPRIV = ["setpriv", "--inh-caps=-dac_override,-fowner", "--bounding-set=-dac_override,-fowner"]
 
@@ -85,22 +85,12 @@ def main() -> int:
         rig.stop("detector")
         drained = rig.wait_for(rig.drained, 60)
         rig.stop_all()
-        res = rig.check()
-        print(summary(res))
-        good = drained and not res["lost"] and not res["duplicated"] and not res["altered"]
-        print(("PASS" if good else "FAIL"), "invariant; drained", drained, "lost:", res["lost"][:3],
-              "invented:", res["invented"][:3])
-        fails += not good
+        fails += invariant_failed(rig, drained, invented_counts=False)
         left = [str(p.relative_to(r)) for p in r.rglob("*") if p.suffix in (".qsc", ".bin") and "storage" not in p.parts
                 and "decrypted" not in p.parts]
         print("footage files left outside storage:", left[:6])
-        err = rig.grep(r"level=(error|warning)")
-        print("warning/error lines:", len(err))
-        for ln in err[:12]:
-            print("   ", ln[:280])
-        tb = rig.tracebacks()
-        print(("PASS" if not tb else "FAIL"), "tracebacks:", tb[:6])
-        fails += bool(tb)
+        show_lines(rig, r"level=(error|warning)", "warning/error lines", 12)
+        fails += tracebacks_failed(rig)
     finally:
         rig.stop_all()
         for name in ("spool", "outbox", "state"):

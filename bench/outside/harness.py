@@ -223,3 +223,32 @@ def summary(res: dict) -> str:
     return (f"produced {res['produced']} stored {res['stored']} lost {len(res['lost'])} "
             f"dup {len(res['duplicated'])} invented {len(res['invented'])} altered {len(res['altered'])} "
             f"decrypt rc {res['decrypt_rc']} {res['decrypt_errors'][:3]}")
+
+
+def invariant_failed(rig: Rig, drained: bool = True, *, invented_counts: bool = True) -> int:
+    """Checks and prints the invariant (every journaled id stored once, decrypted as journaled): 1 if broken.
+
+    ``invented_counts`` False where a script's fault may leave items stored that the journal could not name.
+    """
+    res = rig.check()
+    print(summary(res))
+    good = drained and not res["lost"] and not res["duplicated"] and not res["altered"]
+    good = good and not (invented_counts and res["invented"])
+    print(("PASS" if good else "FAIL"), "invariant, drained:", drained, "lost:", res["lost"][:3],
+          "dup:", list(res["duplicated"])[:3], "invented:", res["invented"][:3])
+    return int(not good)
+
+
+def show_lines(rig: Rig, pattern: str, title: str, shown: int = 15) -> None:
+    """Prints how many log lines match ``pattern`` and the first ``shown`` of them."""
+    lines = rig.grep(pattern)
+    print(f"{title}:", len(lines))
+    for line in lines[:shown]:
+        print("   ", line[:300])
+
+
+def tracebacks_failed(rig: Rig) -> int:
+    """Prints any traceback in the processes' output: 1 if there is one."""
+    tb = rig.tracebacks()
+    print(("PASS" if not tb else "FAIL"), "tracebacks:", tb[:6])
+    return int(bool(tb))

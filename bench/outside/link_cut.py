@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BASE_TOML, Rig, summary  # noqa: E402
+from harness import BASE_TOML, Rig, invariant_failed, show_lines, tracebacks_failed  # noqa: E402
 
 NS, UP_IF, DET_IF, UP_IP, DET_IP = "s20qc", "s20qa", "s20qb", "10.231.0.1", "10.231.0.2"
 
@@ -91,18 +91,9 @@ def main() -> int:
         rig.stop("detector")
         drained = rig.wait_for(rig.drained, 60)
         rig.stop_all()
-        res = rig.check()
-        print(summary(res))
-        good = drained and not res["lost"] and not res["duplicated"] and not res["altered"] and not res["invented"]
-        print(("PASS" if good else "FAIL"), "invariant; lost:", res["lost"][:3], "dup:", list(res["duplicated"])[:3])
-        fails += not good
-        err = rig.grep(r"level=(error|warning)")
-        print("warning/error lines:", len(err))
-        for ln in err[:15]:
-            print("   ", ln[:280])
-        tb = rig.tracebacks()
-        print(("PASS" if not tb else "FAIL"), "tracebacks:", tb[:6])
-        fails += bool(tb)
+        fails += invariant_failed(rig, drained)
+        show_lines(rig, r"level=(error|warning)", "warning/error lines", 15)
+        fails += tracebacks_failed(rig)
     finally:
         rig.stop_all()
         net_down()

@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BASE_TOML, REPO, Rig, summary  # noqa: E402
+from harness import BASE_TOML, REPO, Rig, invariant_failed, tracebacks_failed  # noqa: E402
 
 
 def main() -> int:
@@ -69,14 +69,8 @@ def main() -> int:
         print(("PASS" if ok else "FAIL"), f"no gap over 1.6 frames in the recorded time: {len(gaps)}",
               sorted(gaps, reverse=True)[:6])
         fails += not ok
-        res = rig.check()
-        print(summary(res))
-        good = drained and not res["lost"] and not res["duplicated"] and not res["altered"]
-        print(("PASS" if good else "FAIL"), "invariant; lost:", res["lost"][:3])
-        fails += not good
-        tb = rig.tracebacks()
-        print(("PASS" if not tb else "FAIL"), "tracebacks:", tb[:6])
-        fails += bool(tb)
+        fails += invariant_failed(rig, drained, invented_counts=False)
+        fails += tracebacks_failed(rig)
     finally:
         rig.stop_all()
     return 1 if fails else 0

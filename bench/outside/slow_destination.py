@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BASE_TOML, Rig, summary  # noqa: E402
+from harness import BASE_TOML, Rig, invariant_failed, show_lines, tracebacks_failed  # noqa: E402
 
 
 class Throttle:
@@ -142,18 +142,9 @@ def main() -> int:
             dst = local / p
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_bytes(fs.cat(p))
-        res = rig.check()
-        print(summary(res))
-        good = drained and not res["lost"] and not res["duplicated"] and not res["altered"] and not res["invented"]
-        print(("PASS" if good else "FAIL"), "invariant; lost:", res["lost"][:3], "dup:", list(res["duplicated"])[:3])
-        fails += not good
-        err = rig.grep(r"proc=uploader level=(error|warning)")
-        print("uploader warning/error lines:", len(err))
-        for ln in err[:10]:
-            print("   ", ln[:300])
-        tb = rig.tracebacks()
-        print(("PASS" if not tb else "FAIL"), "tracebacks:", tb[:6])
-        fails += bool(tb)
+        fails += invariant_failed(rig, drained)
+        show_lines(rig, r"proc=uploader level=(error|warning)", "uploader warning/error lines", 10)
+        fails += tracebacks_failed(rig)
     finally:
         rig.stop_all()
         server.stop()

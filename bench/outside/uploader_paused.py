@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BASE_TOML, Rig, summary  # noqa: E402
+from harness import BASE_TOML, Rig, invariant_failed, show_lines, tracebacks_failed  # noqa: E402
 
 
 def main() -> int:
@@ -69,18 +69,9 @@ def main() -> int:
         _, st = rig.status()
         print("status after:\n" + st)
         rig.stop_all()
-        res = rig.check()
-        print(summary(res))
-        good = drained and not res["lost"] and not res["duplicated"] and not res["altered"] and not res["invented"]
-        print(("PASS" if good else "FAIL"), "invariant; lost:", res["lost"][:3], "dup:", list(res["duplicated"])[:3])
-        fails += not good
-        err = rig.grep(r"level=(error|warning)")
-        print("warning/error lines:", len(err))
-        for ln in err[:15]:
-            print("   ", ln[:280])
-        tb = rig.tracebacks()
-        print(("PASS" if not tb else "FAIL"), "tracebacks:", tb[:6])
-        fails += bool(tb)
+        fails += invariant_failed(rig, drained)
+        show_lines(rig, r"level=(error|warning)", "warning/error lines", 15)
+        fails += tracebacks_failed(rig)
     finally:
         rig.stop_all()
     return 1 if fails else 0
