@@ -22,11 +22,13 @@ def wait_until(predicate: Callable[[], object], seconds: float = 10.0, every: fl
 
 def rm_rf_while_written(folder: Path) -> None:
     """``rm -rf folder`` while a running detector writes into it: a file it made between the listing and the
-    last ``rmdir`` leaves the folder not empty (ENOTEMPTY: seen once, three workers on 2 cores), so it goes again."""
+    last ``rmdir`` leaves the folder not empty (ENOTEMPTY: seen once, three workers on 2 cores), and one it
+    renamed away between the listing and its unlink is not there (ENOENT: the status file's ``.part``, seen
+    once), so it goes again."""
     for attempt in range(10):
         try:
             shutil.rmtree(folder)
             return
         except OSError as exc:
-            if exc.errno != errno.ENOTEMPTY or attempt == 9:
+            if exc.errno not in (errno.ENOTEMPTY, errno.ENOENT) or attempt == 9:
                 raise
