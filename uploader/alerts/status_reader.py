@@ -14,17 +14,13 @@ from typing import Any
 
 from quickcam.uploader.alerts.queue import AlertQueue, summary_of
 from quickcam.uploader.ledger_holder import is_busy, locked_out
-from quickcam.uploader.ledger_reader import READ_WAIT_S
+from quickcam.uploader.ledger_reader import READ_WAIT_S, read_only
 
 
 def read_alert_rows(path: Path, wait_s: float = READ_WAIT_S) -> list[dict[str, Any]] | str:
     """``AlertQueue.summary`` of the store at ``path``; after ``wait_s`` on such a lock, why it is not shown."""
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=wait_s, isolation_level=None)
-        try:
-            return summary_of(db)
-        finally:
-            db.close()
+        return read_only(path, summary_of, wait_s)
     except sqlite3.Error as exc:
         if is_busy(exc):
             return f"{locked_out(path, 'alerts store')}; end its transaction or stop that program"
