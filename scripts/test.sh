@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up .venv with the test extras (first run only), install the system tools
-# some tests need where this machine allows it, then run the whole suite (on 3 workers).
+# some tests need where this machine allows it, then run the whole suite (on 5 workers).
 #   scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,9 @@ source scripts/_bootstrap.sh
 bootstrap_venv test
 echo "test.sh: checking the system tools some tests need (scripts/install_test_tools.sh says what it installs and why)" >&2
 scripts/install_test_tools.sh || echo "test.sh: some system test tools could not be installed; their tests will say so" >&2
-# Three xdist workers on CI's 2 cores (tests/realtime_group.py): the real-time tests one at a time on one,
-# the slow scenarios one at a time on another, the rest (niced) on the third and then on all. Most of the
-# suite waits on real processes and the demo's clock. Add -n 0 to run in this one process (e.g. to see -s output).
-exec .venv/bin/python -m pytest -n 3 --dist loadgroup "$@"
+# Five xdist workers on CI's 2 cores (tests/realtime_group.py): the real-time tests one at a time on one,
+# the slow scenarios one at a time on another, the rest (niced) on the other three and then on all. The suite
+# waits far more than it computes (its processes use about a third of 2 cores), so the run is the longer of the
+# two timed units and a fifth of all the tests' time (docs/testing.md, twelfth pass). Add -n 0 to run in this
+# one process (e.g. to see -s output).
+exec .venv/bin/python -m pytest -n 5 --dist loadgroup "$@"

@@ -1,18 +1,18 @@
-"""Under xdist (scripts/test.sh runs 3 workers on CI's 2 cores) the real-time tests run one at a time, first.
+"""Under xdist (scripts/test.sh runs 5 workers on CI's 2 cores) the real-time tests run one at a time, first.
 
 A test marked ``realtime`` asserts a wall-clock bound or paces real processes against the wall clock;
 a test marked ``slow`` (and not ``beside_others``) is a long scenario timed by the demo's script or by
 the wall clock: one marked both is a slow one. Each kind forms one work unit: one worker runs the
 real-time tests one after another, a second the slow scenarios one after another, so no two tests
-of a kind compete with each other; the third worker takes the rest of the suite, and the other two
-join it once their unit is done. They come first in the collection, so that the longest chains of
+of a kind compete with each other; the other workers take the rest of the suite, and the first two
+join them once their unit is done. They come first in the collection, so that the longest chains of
 work start at once. The two units run beside each other throughout, so a long real-time scenario
 is as alone in either: it is marked ``slow`` too where the real-time unit would otherwise be the
 run's critical path (docs/testing.md, eleventh pass).
 
 The rest runs at a lower CPU priority (``nice`` 10, set once a worker takes its first test of the
 rest, and inherited by the processes that test starts): most of the suite's time is waiting on
-real processes and the demo's clock, so a third worker fits on 2 cores, and where they compete for
+real processes and the demo's clock, so five workers fit on 2 cores, and where they compete for
 the CPU the timed units come first. A worker that finished its unit is niced as it joins the rest;
 none is made less nice again (it never runs a timed test after it).
 
