@@ -27,7 +27,11 @@ around it are the same for all, so they are written once here:
    person who stands still stays motion (``_learn``);
 7. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
-   of its change (``lighting.looks_like_light``); just after a switch of
+   of its change (``lighting.looks_like_light``; within ``relearn_s`` of
+   a global change, a blob that moved since the last frame is not light for
+   its smoothness alone: what the light left stands where it is, and a
+   plain walker who came in with the light (or switched it on) was taken
+   for it until LIGHT_CONTEXT_S ran out); just after a switch of
    light (a jump of the mean brightness out of its flicker:
    ``switch_watch.SwitchWatch``), a blob that stands still since the last
    frame is what the light left behind (a highlight it had clipped white,
@@ -431,7 +435,9 @@ class MotionDetector(ABC):
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
+            light_changed = self.light_context > 0 and not (relearning and watch.moved(normal, (x, y, w, h),
+                                                                                   round(contour_area), threshold))
+            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), light_changed):
                 lighting += 1
             elif watch.armed and watch.still(normal, (x, y, w, h), round(contour_area), threshold):
                 if watch.switched or crept_in((x, y, w, h), self._moving):

@@ -337,7 +337,11 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
         cv::Rect box = cv::boundingRect(contour);
-        if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
+        // within relearn_s of a global change, a blob that moved since the last frame is not light for its
+        // smoothness alone (base.py step 7: a lamp's leftovers stand still, its walker does not)
+        const bool moved = relearning && light_context_ > 0 && !previous_.empty() &&
+                           !still(normal, box, py_round(contour_area), threshold);
+        if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0 && !moved))
             ++lighting;
         else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
             if (switched_ || crept_in(box)) {
