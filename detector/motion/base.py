@@ -21,13 +21,27 @@ around it are the same for all, so they are written once here:
    pixels outside the zones are dropped;
 5. if most of the watched area changed at once (a light switched on or off)
    the background restarts from this frame; detection goes on from the next
-   one while the background learns fast for ``relearn_s``;
+   one while the background learns fast for ``relearn_s``, the frames as
+   they are (not brought to its exposure: a background restarted from a
+   frame taken mid-switch then never learnt the settled light, the gain
+   divided it out on every frame, stayed LIGHT_MOVED off, and the light
+   context never ran out);
 6. the background learns ``learning_rate`` of the frame, except a person's
    pixels (changed, inside last frame's motion) for their first HOLD_S: a
    person who stands still stays motion (``_learn``);
 7. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
-   of its change (``lighting.looks_like_light``); just after a switch of
+   of its change (``lighting.looks_like_light``; within LIGHT_CONTEXT_S of
+   a global change, a blob that moved since the last frame is not light for
+   its smoothness alone: what the light left stands where it is, and a
+   plain walker who came in with the light (or switched it on) was taken
+   for it until LIGHT_CONTEXT_S ran out; and in that time a blob that is
+   light only because the light just changed does not arm the context
+   again: his blobs did, and it never ran out. Not after other changes of
+   light: drifting cloud shadows and a curtain's folds are light by the
+   context alone frame after frame, and need it kept alive (benchmarks
+   section 7, "the light context re-armed only by light on its own
+   evidence"); just after a switch of
    light (a jump of the mean brightness out of its flicker:
    ``switch_watch.SwitchWatch``), a blob that stands still since the last
    frame is what the light left behind (a highlight it had clipped white,
@@ -151,6 +165,7 @@ class MotionDetector(ABC):
         self.reference: np.ndarray | None = None  # float32 running average of normalised frames
         self.relearn_left = 0
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
+        self.after_global = 0  # frames left of LIGHT_CONTEXT_S since a global change (step 7)
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
         self.switch_watch = SwitchWatch(self.light_context_frames)  # a switch or flicker of light (step 7)
         self.flicker = FlickerBand(self.light_context_frames)  # what the light's own flicker moves the gain (step 2)
@@ -243,7 +258,7 @@ class MotionDetector(ABC):
         self.shading.forget()
         self.swing.forget()
         self.relearn_left = self.relearn_frames
-        self.light_context = 0
+        self.light_context = self.after_global = 0
         self._moving, self._motion_run = [], 0
 
     def threshold_for(self, brightness: float) -> float:
@@ -317,7 +332,8 @@ class MotionDetector(ABC):
             if normal is None:
                 return self._global_change(gray, brightness, 1.0)
             relearning = self.relearn_left > 0
-            self.light_context = max(0, self.light_context - context_step(frames, self.light_context_frames))
+            step = context_step(frames, self.light_context_frames)
+            self.light_context, self.after_global = max(0, self.light_context - step), max(0, self.after_global - step)
             rate = max(RELEARN_RATE, cfg.learning_rate) if relearning else cfg.learning_rate  # per look (``looks.py``)
             self._measure_noise(normal)
             threshold = self.threshold_for(brightness)
@@ -334,7 +350,7 @@ class MotionDetector(ABC):
                 return self._global_change(gray, brightness, changed)
             if relearning:  # just after a global change: learn fast, but keep watching
                 self.relearn_left = max(0, self.relearn_left - frames)
-            self._learn(normal, rate, clipped, changed_mask, frames)
+            self._learn(gray if relearning else normal, rate, clipped, changed_mask, frames)  # (step 5)
             result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold, frames)
             self.switch_watch.remember(normal, self._smoothed)  # for the stillness test on the next frame
         if self.person is not None and not self.person.allows(image, result.boxes, frames) and result.motion:
@@ -357,7 +373,7 @@ class MotionDetector(ABC):
         self.shading.forget()
         self.swing.forget()
         self.relearn_left = self.relearn_frames
-        self.light_context = self.light_context_frames
+        self.light_context = self.after_global = self.light_context_frames
         self.switch_watch.forget()
         self._moving, self._motion_run = [], 0
         return self._result(False, changed, brightness=brightness, global_change=True)
@@ -425,14 +441,18 @@ class MotionDetector(ABC):
         frame_area = changed_mask.size
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / changed_mask.shape[1]
-        blobs, lighting, revealed, stood = [], 0, 0, 0
+        blobs, lighting, revealed, stood, lit = [], 0, 0, 0, False
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
                 continue
             x, y, w, h = cv2.boundingRect(contour)
-            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), self.light_context > 0):
-                lighting += 1
+            light_changed = self.light_context > 0 and not (self.after_global > 0 and watch.moved(
+                normal, (x, y, w, h), round(contour_area), threshold))
+            if looks_like_light(normal, self.reference, changed_mask, (x, y, w, h), light_changed):
+                lighting += 1  # (after a global change, light by the context alone does not arm it again)
+                lit = lit or not light_changed or not self.after_global or looks_like_light(
+                    normal, self.reference, changed_mask, (x, y, w, h), False)
             elif watch.armed and watch.still(normal, (x, y, w, h), round(contour_area), threshold):
                 if watch.switched or crept_in((x, y, w, h), self._moving):
                     revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), or crept in
@@ -456,7 +476,7 @@ class MotionDetector(ABC):
         self._calm = 0 if self._motion_run >= 2 else min(self.calm_frames, self._calm + frames)
         boxes = [(int(x * scale), int(y * scale), int(w * scale), int(h * scale)) for x, y, w, h in self._moving]
         area = sum(a for (_, a), ok in zip(blobs, counted, strict=True) if ok)
-        if lighting:
+        if lit:
             self.light_context = self.light_context_frames
         if lighting or revealed or stood or "shading" in shading:  # (shading is learnt with the rest of the picture)
             self._absorb(normal, [box for box, verdict in zip(small_boxes, shading, strict=True)

@@ -114,6 +114,16 @@ class SwitchWatch:
         moved = cv2.absdiff(normal[y:y + h, x:x + w], self._previous[y:y + h, x:x + w]) > threshold
         return int(np.count_nonzero(moved)) < STILL_SHARE * area
 
+    def moved(self, normal: np.ndarray, box: Box, area: int, threshold: float) -> bool:
+        """True if the blob in ``box`` is known to have moved since the last frame (``still`` answers no).
+
+        False without a last frame (just after a global change): nothing is
+        known. The motion core asks it of a smooth blob just after a global
+        change: a lamp's leftovers stand still, a plain walker who switched
+        the lamp on does not (bench/outside/FINDINGS.md, defect 29).
+        """
+        return self._previous is not None and not self.still(normal, box, area, threshold)
+
 
 def crept_in(box: Box, moving: list[Box]) -> bool:
     """In a flickering light, True if the blob in ``box`` was not part of last frame's motion (``moving``).

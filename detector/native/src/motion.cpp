@@ -98,7 +98,7 @@ void RunningAverageMotion::restart() {
     shading_.forget();
     swing_.forget();
     relearn_left_ = relearn_frames_;
-    light_context_ = 0;
+    light_context_ = after_global_ = 0;
     moving_.clear();
     motion_run_ = 0;
 }
@@ -191,7 +191,7 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     shading_.forget();
     swing_.forget();
     relearn_left_ = relearn_frames_;
-    light_context_ = light_context_frames_;
+    light_context_ = after_global_ = light_context_frames_;
     previous_.release();
     moving_.clear();
     motion_run_ = 0;
@@ -216,7 +216,9 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     const cv::Mat& normal = gain.gained ? gain.normal : gray;
     bool relearning = relearn_left_ > 0;
     // looks.py's context_step: never the whole context at once (a context armed at one look holds at the next)
-    light_context_ = std::max(0, light_context_ - std::max(1, std::min(frames, light_context_frames_ - 1)));
+    const int step = std::max(1, std::min(frames, light_context_frames_ - 1));
+    light_context_ = std::max(0, light_context_ - step);
+    after_global_ = std::max(0, after_global_ - step);
     double rate = relearning ? std::max(kRelearnRate, config_.learning_rate) : config_.learning_rate;
     measure_noise(normal);
     double threshold = threshold_for(brightness);
@@ -231,7 +233,8 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     double changed = double(cv::countNonZero(changed_)) / zone_.area;
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
     if (relearning) relearn_left_ = std::max(0, relearn_left_ - frames);  // just after a global change: learn fast
-    learn(normal, rate, gain.gained ? &gain.clipped : nullptr, frames);
+    // while relearning, the frame as it is (base.py step 5): the gain would divide the settling light out
+    learn(relearning ? gray : normal, rate, gain.gained ? &gain.clipped : nullptr, frames);
     MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold, frames);
     normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
     return out;
@@ -331,15 +334,23 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     std::vector<cv::Rect> boxes;
     std::vector<double> areas;
     int lighting = 0, revealed = 0, stood = 0;
+    bool lit = false;  // a blob was light by its own shape, not only by the light context
     // base.py's _young_after_calm: motion one look old, none two looks in a row for GLINT_CALM_S
     const bool young_after_calm = motion_run_ == 1 && calm_ >= calm_frames_;
     for (const auto& contour : contours) {
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
         cv::Rect box = cv::boundingRect(contour);
-        if (lighting::looks_like_light(normal, reference_, changed_, box, light_context_ > 0))
-            ++lighting;
-        else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
+        // within LIGHT_CONTEXT_S of a global change, a blob that moved since the last frame is not light for
+        // its smoothness alone (base.py step 7: a lamp's leftovers stand still, its walker does not)
+        const bool moved = after_global_ > 0 && light_context_ > 0 && !previous_.empty() &&
+                           !still(normal, box, py_round(contour_area), threshold);
+        const bool light_changed = light_context_ > 0 && !moved;
+        if (lighting::looks_like_light(normal, reference_, changed_, box, light_changed)) {
+            ++lighting;  // after a global change, light by the context alone does not arm it again (base.py step 7)
+            lit = lit || !light_changed || !after_global_ ||
+                  lighting::looks_like_light(normal, reference_, changed_, box, false);
+        } else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
             if (switched_ || crept_in(box)) {
                 ++revealed;  // left behind by the switch (a clipped highlight, a pool's rim), or crept in
             } else {
@@ -380,7 +391,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     }
     motion_run_ = moving_.empty() ? 0 : motion_run_ + 1;
     calm_ = motion_run_ >= 2 ? 0 : std::min(calm_frames_, calm_ + frames);
-    if (lighting) light_context_ = light_context_frames_;
+    if (lit) light_context_ = light_context_frames_;
     if (lighting || revealed || stood || shaded) absorb(normal, keep);  // (shading learnt with the rest)
     MotionResult out = result(!full.empty(), area / frame_area, brightness, relearning);
     out.boxes = std::move(full);
