@@ -165,7 +165,26 @@ def test_valid_toml_of_the_wrong_type_is_refused_by_both_detectors_with_one_line
     """Before, the native detector skipped a section that was not a table and ran on its defaults (the demo
     scene, not the camera: exit 0, and a watcher thinks the camera is up); the Python detector took ``true``
     for the number 1 (a one-second segment). Now both stop with exit 2 and one line naming the key."""
-    key = WRONG_TYPES[config]
+    _refused_by_both(tmp_path, config, WRONG_TYPES[config])
+
+
+EXTREMES = {  # TOML numbers at their edges (bench/outside/config_extremes.py), and the key each detector names
+    "[recording]\nmax_event_s = inf\n": "recording.max_event_s",  # the Python detector traced back
+    "[recording]\noutbox_budget_mb = inf\n": "recording.outbox_budget_mb",  # every segment failed to encode
+    "[link]\nheartbeat_s = 1e308\n": "link.heartbeat_s",  # the link failed and restarted in a loop
+    "[link]\nack_timeout_s = inf\n": "link.ack_timeout_s",  # the same
+    "[camera]\nfps = 1e-300\n": "camera.fps",  # Python traced back; native failed each segment's encoder
+}
+
+
+@pytest.mark.parametrize("config", list(EXTREMES))
+def test_inf_and_numbers_past_reason_are_refused_by_both_detectors_with_one_line(tmp_path: Path, config: str) -> None:
+    """Before, both took ``inf`` (a TOML float) and 1e308 wherever only a lower bound was checked."""
+    _refused_by_both(tmp_path, config, EXTREMES[config])
+
+
+def _refused_by_both(tmp_path: Path, config: str, key: str) -> None:
+    """Both detectors refuse ``config`` with exit 2 and one line naming ``key``."""
     (tmp_path / "quickcam.toml").write_text(config)
     with pytest.raises(ConfigError) as python:
         load_config(tmp_path / "quickcam.toml", {})
