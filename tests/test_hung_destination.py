@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import QUICKCAM
+from tests.conftest import QUICKCAM, free_port
 from tests.pipeline import Pipeline
 from tests.test_curve import snapshots_to_uploader
 from tests.waiting import wait_until
 
 ITEMS = 3
+BACKLOG = 60  # over the 50 deliveries the shipper lists at a time
 FAILING_AFTER_S = 3
 
 
@@ -102,4 +103,28 @@ def test_a_hung_destination_holds_only_its_own_copies_and_is_said(tmp_path: Path
             client.close()
         pipe.close()
         server.close()
+    assert "Traceback" not in pipe.output("uploader")
+
+
+@pytest.mark.realtime
+def test_a_destination_down_with_a_long_backlog_does_not_starve_the_others(tmp_path: Path) -> None:
+    """The shipper listed 50 due deliveries, oldest first: once a paused destination had 50 older ones
+    waiting, the list held only its rows, and the local copies of every newer item waited for the outage
+    to end (bench/outside/hung_destination.py, after the fix above: local stalled at 53 of 64)."""
+    pipe = Pipeline(tmp_path, secrets={"CLOUDINARY_URL": "cloudinary://123456:secretsecret@democloud"},
+                    QUICKCAM_UPLOADER__DESTINATIONS="cloud,local", QUICKCAM_STORAGE__LOCAL__PATH="storage",
+                    QUICKCAM_STORAGE__CLOUD__KIND="cloudinary",
+                    QUICKCAM_STORAGE__CLOUD__UPLOAD_PREFIX=f"http://127.0.0.1:{free_port()}",  # refused
+                    QUICKCAM_UPLOADER__RETRY_BASE_S="30", QUICKCAM_UPLOADER__RETRY_MAX_S="30",
+                    QUICKCAM_UPLOADER__STOP_UPLOAD_S="1")
+    client = None
+    try:
+        client = snapshots_to_uploader(pipe, BACKLOG)
+        stored = lambda: list((tmp_path / "storage").rglob("*.qsc"))  # noqa: E731
+        assert wait_until(lambda: len(stored()) == BACKLOG, 30), \
+            f"{len(stored())} of {BACKLOG} local copies:\n" + pipe.output("uploader")[-1500:]
+    finally:
+        if client is not None:
+            client.close()
+        pipe.close()
     assert "Traceback" not in pipe.output("uploader")

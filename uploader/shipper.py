@@ -100,7 +100,7 @@ class Shipper:
             while not self.stop_event.is_set():
                 try:
                     worked = self.run_once(ledger)
-                    wait = None if worked else ledger.next_due_in()
+                    wait = None if worked else ledger.next_due_in(skip=self._busy())
                     self.ledger_locked.check(ledger)
                 except Exception as exc:  # the ledger's disk full or failing, or a bug: wait, never end the thread
                     self._failing(exc)
@@ -152,12 +152,11 @@ class Shipper:
     def run_once(self, ledger: Ledger) -> bool:
         """Attempt every due delivery once; True if anything was attempted."""
         attempted, tripped = self._ended(ledger), set()  # a destination that failed is not tried again this round
-        due = ledger.due()
-        for delivery in due:
+        for delivery in ledger.due(skip=self._busy()):
             if self.stop_event.is_set() and delivery.item.kind != "log":
                 break
             dest = delivery.destination
-            if dest in tripped or dest in self.uploading or self.paused.get(dest, (0.0, 0))[0] > time.monotonic():
+            if dest in tripped or dest in self.uploading:
                 continue
             attempted = True
             item = delivery.item
@@ -176,6 +175,11 @@ class Shipper:
                 tripped.add(dest)
         self._say_slow(ledger)
         return attempted
+
+    def _busy(self) -> set[str]:
+        """The destinations not to be tried now: paused after a failure, or with an upload under way."""
+        now = time.monotonic()
+        return {dest for dest, (until, _) in self.paused.items() if until > now} | set(self.uploading)
 
     def _start(self, backend: Backend, delivery: Delivery) -> _Upload:
         """Run ``delivery``'s upload in a thread of its own; the shipper is woken when it ends."""
