@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_CAP_S = 3600.0  # a server asking for longer is asked again after an hour
 FAULT_WAIT_MIN_S, FAULT_WAIT_MAX_S = 0.2, 5.0  # between tries while the ledger cannot be written
 UPLOAD_WAIT_S = 2.0  # a round waits this long for one upload before going on to the other destinations
-SLOW_SAY_S = 90.0  # an upload under way this long is said (or failing_after_s, if shorter); past the SDKs' 60 s timeouts
+SLOW_SAY_S = 90.0  # an upload under way this long is said (failing_after_s if shorter); past the SDKs' 60 s timeouts
 
 
 @dataclass
