@@ -312,3 +312,26 @@ def test_a_config_file_the_detector_may_not_read_is_said_so_not_missing(tmp_path
     assert run.returncode == 2 and run.stderr.splitlines() == [
         prefix + "config file quickcam.toml cannot be read: Permission denied; let the user this runs as read it "
         "(chmod, chown)"], run.stderr
+
+
+@pytest.mark.parametrize("text", ["", "# quickcam.toml\n\n"])
+def test_a_config_file_with_no_setting_is_refused_by_both_detectors_unless_the_environment_sets_them(
+        tmp_path: Path, text: str) -> None:
+    """A save cut short or a `>` for `>>` left quickcam.toml empty: both detectors (and the uploader, status and its
+    health check: one load_config) ran on the defaults, the demo scene's made-up events instead of the camera,
+    status `ok` (bench/outside/config_garbage_live.py --case empty). Settings from the environment still count."""
+    (tmp_path / "quickcam.toml").write_text(text)
+    said = "config file quickcam.toml holds no setting"
+    with pytest.raises(ConfigError) as python:
+        load_config(tmp_path / "quickcam.toml", {"QUICKCAM_ENV_FILE": "x.env"})
+    assert "holds no setting" in str(python.value) and "\n" not in str(python.value)
+    assert load_config(tmp_path / "quickcam.toml", {"QUICKCAM_CAMERA__SOURCE": "demo"}).camera.source == "demo"
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")},
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        f"quickcam-native-detector: {said} (a save cut short, or > for >>?): the demo scene would be watched "
+        "instead of the camera; put its settings back (copy quickcam.example.toml)"], run.stderr
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr  # QUICKCAM_LINK__ENDPOINT set: configured by the environment

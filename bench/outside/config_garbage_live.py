@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,16 @@ GARBAGE = {
     "binary": "\x00\x01\xff\xfe garbage \x89PNG\r\n\x1a\n",
     "empty": "",
 }
+
+
+def ended(p: subprocess.Popen, timeout: float = 30) -> None:
+    """Waits for a process meant to refuse its config; one still running then is stopped (rc shown as -15)."""
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print("  (still running after", timeout, "s: it ran on the broken file; stopped)")
+        p.terminate()
+        p.wait(30)
 
 
 def main() -> int:
@@ -59,13 +70,13 @@ def main() -> int:
     print("stored while the file was broken:", before, "->", len(rig.stored_ids()))
     rig.stop("detector")
     p = rig.detector(name="detector2")
-    p.wait(60)
+    ended(p)
     out = sorted(rig.root.glob("detector2.*.out"))[-1].read_text(errors="replace").strip()
     print(f"detector restarted on it: rc={p.returncode} lines={len(out.splitlines())}: {out[:400]}")
     fails += int(p.returncode != 2 or len(out.splitlines()) != 1)
     rig.stop("uploader")
     p = rig.uploader()
-    p.wait(60)
+    ended(p)
     out = sorted(rig.root.glob("uploader.*.out"))[-1].read_text(errors="replace").strip()
     print(f"uploader restarted on it: rc={p.returncode} lines={len(out.splitlines())}: {out[:400]}")
     fails += int(p.returncode != 2 or len(out.splitlines()) != 1)

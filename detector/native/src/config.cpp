@@ -457,8 +457,15 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
             throw ConfigError("config file " + path + " is not valid TOML: " + std::string(e.description()) + " at " + where.str());
         }
     }
+    bool empty = !path.empty() && root.empty();
     Config config;
     Reader r{path, apply_env(root, environ, config.notes), &config.notes};
+    // A file with no setting, nor any from the environment beyond the image's env_file and log file: a save cut
+    // short, or > for >>; the demo scene ran instead of the camera (common/config.py empty_config, the same line).
+    if (empty && std::none_of(r.from_env.begin(), r.from_env.end(), [](const std::string& k) {
+            return k != "env_file" && k.rfind("logging.", 0) != 0; }))
+        throw ConfigError("config file " + path + " holds no setting (a save cut short, or > for >>?): the demo scene "
+                          "would be watched instead of the camera; put its settings back (copy quickcam.example.toml)");
 
     read_recording(r, table_at(r, root.get("recording"), "recording"), "recording", config.recording);
     read_section(r, table_at(r, root.get("link"), "link"), "link", {
