@@ -43,7 +43,7 @@ def main() -> int:
     rig.uploader()
     rig.detector()
     rig.wait_for(lambda: len(rig.stored_ids()) >= 3, 60)
-    names = ("run.uploader.log", "run.detector.log")
+    names = tuple(n for n in ("run.uploader.log", "run.detector.log") if (rig.root / n).exists())  # native: stderr
     for name in names:
         f = rig.root / name
         if a.case == "deleted":
