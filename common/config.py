@@ -92,7 +92,10 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             raise ConfigError(f"config file {path} cannot be read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    empty = path is not None and not data
     overridden = _apply_env_overrides(data, environ)
+    if empty and not [key for key in overridden if key != "env_file" and not key.startswith("logging.")]:
+        raise ConfigError(empty_config(path))
     if path is not None:
         _anchor_zone_masks(data, Path(path).resolve().parent)
     try:
@@ -100,6 +103,15 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     except ValidationError as exc:
         env_names = {key: ENV_PREFIX + "__".join(part.upper() for part in key.split(".")) for key in overridden}
         raise ConfigError(describe(exc, path, env_names)) from None
+
+
+def empty_config(path: Path) -> str:
+    """A config file with no setting in it, nor any from the environment (beyond the Docker image's env_file and log
+    file): a save cut short or a `>` for `>>`. Every default then applied: the detectors watched the demo scene
+    (made-up events, camera `ok`) instead of the camera (bench/outside/config_garbage_live.py --case empty). The
+    native detector says the same (config.cpp)."""
+    return (f"config file {path} holds no setting (a save cut short, or > for >>?): the demo scene would be watched "
+            "instead of the camera; put its settings back (copy quickcam.example.toml)")
 
 
 def unreadable_config(path: Path, exc: OSError) -> str:

@@ -28,8 +28,12 @@ def _is_number(annotation: Any) -> bool:
     return annotation in (int, float)
 
 
+LARGEST_NUMBER = 1e15  # any number above this in the config is a typo; past ~1e299 seconds made the detector trace back
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are TOML floats: `max_event_s = inf` traced back in the detector, `heartbeat_s = inf` looped
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -39,6 +43,16 @@ class _Section(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         if isinstance(value, bool) and field is not None and _is_number(field.annotation):
             raise PydanticCustomError("bool_not_number", "input should be a number")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_huge(cls, value: Any, info: ValidationInfo) -> Any:
+        """A number past ``LARGEST_NUMBER`` is refused: ``heartbeat_s = 1e308`` overflowed to inf in use."""
+        field = cls.model_fields.get(info.field_name or "")
+        if (field is not None and _is_number(field.annotation) and isinstance(value, int | float)
+                and abs(value) > LARGEST_NUMBER):
+            raise PydanticCustomError("number_too_large", "input should be at most 1e15")
         return value
 
 
@@ -100,7 +114,7 @@ class RecordingConfig(_Section):
     snapshot_quality: int = Field(85, ge=10, le=100)
     keep_local_copy: bool = False
     outbox_budget_mb: float = Field(2048.0, ge=0)  # footage waiting beyond this: new segments reduced, 0 = no budget
-    over_budget_fps: float = Field(1.0, gt=0, le=120)
+    over_budget_fps: float = Field(1.0, ge=0.1, le=120)
 
 
 class FacesConfig(_Section):
@@ -153,7 +167,7 @@ class CameraConfig(_Section):
     path: str = Field("", validate_default=True)
     width: int = Field(640, gt=0, le=7680)
     height: int = Field(480, gt=0, le=4320)
-    fps: float = Field(15.0, gt=0, le=120)
+    fps: float = Field(15.0, ge=0.1, le=120)  # (1e-300 made a frame period of inf: a traceback)
     loop: bool = False
     realtime: bool = True
     # Where the demo scene's 30 s script starts (seconds): its walks are at 4-10 s and 18-23 s, so 3 brings

@@ -50,17 +50,39 @@ _ESCAPES = {**{c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}, ord("\n"): "\\n"
 
 
 class _LogFile(logging.handlers.RotatingFileHandler):
-    """The log file, which may stop taking writes (a full disk): said once on stderr, not a traceback a line."""
+    """The log file, which may stop taking writes (a full disk): said once on stderr, not a traceback a line.
+
+    A file renamed or removed from outside (logrotate's default, an `rm run.*.log`) is opened again at its name,
+    as logging's WatchedFileHandler does: the lines went on into the renamed or deleted file, the one a person
+    reads stayed empty, and the uploader's log uploads (read at the name) carried nothing more
+    (bench/outside/log_files_moved.py).
+    """
 
     _failing = False
     _error = False
 
     def emit(self, record: logging.LogRecord) -> None:
         self._error = False
+        self._reopen_if_moved()
         super().emit(record)
         if self._failing and not self._error:
             self._failing = False
             sys.stderr.write(f"log: writing {self.baseFilename} again\n")
+
+    def _reopen_if_moved(self) -> None:
+        """Close the stream when the name no longer leads to its file; the write then opens the name again."""
+        if self.stream is None or os.name == "nt":  # (Windows refuses to rename or remove an open file)
+            return
+        try:
+            named = os.stat(self.baseFilename)
+        except FileNotFoundError:
+            named = None
+        except OSError:
+            return
+        opened = os.fstat(self.stream.fileno())
+        if named is None or (named.st_dev, named.st_ino) != (opened.st_dev, opened.st_ino):
+            self.stream.close()
+            self.stream = None  # type: ignore[assignment]  # logging's own way to open it at the next write
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         self._error = True

@@ -172,7 +172,7 @@ def test_the_health_check_command_works_for_both_services(tmp_path: Path, proces
     argv = _healthcheck_argv()
     assert argv[:3] == ["quickcam", "status", "--healthcheck"]
     config = tmp_path / "quickcam.toml"
-    config.write_text("")
+    config.write_text('[camera]\nsource = "demo"\n')  # (an empty one is refused: a save cut short)
     argv = [QUICKCAM, *argv[1:]]
     argv[argv.index(CONFIG_IN_CONTAINER)] = str(config)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
@@ -195,7 +195,7 @@ def test_each_compose_service_checks_its_own_process_not_the_other_container(tmp
     argv = _compose()["services"][service]["healthcheck"]["test"]
     assert argv[:5] == ["CMD", "quickcam", "status", "--healthcheck", service]
     config = tmp_path / "quickcam.toml"
-    config.write_text("")
+    config.write_text('[camera]\nsource = "demo"\n')  # (an empty one is refused: a save cut short)
     argv = [QUICKCAM, *argv[2:]]
     argv[argv.index(CONFIG_IN_CONTAINER)] = str(config)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}

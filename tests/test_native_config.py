@@ -165,7 +165,26 @@ def test_valid_toml_of_the_wrong_type_is_refused_by_both_detectors_with_one_line
     """Before, the native detector skipped a section that was not a table and ran on its defaults (the demo
     scene, not the camera: exit 0, and a watcher thinks the camera is up); the Python detector took ``true``
     for the number 1 (a one-second segment). Now both stop with exit 2 and one line naming the key."""
-    key = WRONG_TYPES[config]
+    _refused_by_both(tmp_path, config, WRONG_TYPES[config])
+
+
+EXTREMES = {  # TOML numbers at their edges (bench/outside/config_extremes.py), and the key each detector names
+    "[recording]\nmax_event_s = inf\n": "recording.max_event_s",  # the Python detector traced back
+    "[recording]\noutbox_budget_mb = inf\n": "recording.outbox_budget_mb",  # every segment failed to encode
+    "[link]\nheartbeat_s = 1e308\n": "link.heartbeat_s",  # the link failed and restarted in a loop
+    "[link]\nack_timeout_s = inf\n": "link.ack_timeout_s",  # the same
+    "[camera]\nfps = 1e-300\n": "camera.fps",  # Python traced back; native failed each segment's encoder
+}
+
+
+@pytest.mark.parametrize("config", list(EXTREMES))
+def test_inf_and_numbers_past_reason_are_refused_by_both_detectors_with_one_line(tmp_path: Path, config: str) -> None:
+    """Before, both took ``inf`` (a TOML float) and 1e308 wherever only a lower bound was checked."""
+    _refused_by_both(tmp_path, config, EXTREMES[config])
+
+
+def _refused_by_both(tmp_path: Path, config: str, key: str) -> None:
+    """Both detectors refuse ``config`` with exit 2 and one line naming ``key``."""
     (tmp_path / "quickcam.toml").write_text(config)
     with pytest.raises(ConfigError) as python:
         load_config(tmp_path / "quickcam.toml", {})
@@ -293,3 +312,26 @@ def test_a_config_file_the_detector_may_not_read_is_said_so_not_missing(tmp_path
     assert run.returncode == 2 and run.stderr.splitlines() == [
         prefix + "config file quickcam.toml cannot be read: Permission denied; let the user this runs as read it "
         "(chmod, chown)"], run.stderr
+
+
+@pytest.mark.parametrize("text", ["", "# quickcam.toml\n\n"])
+def test_a_config_file_with_no_setting_is_refused_by_both_detectors_unless_the_environment_sets_them(
+        tmp_path: Path, text: str) -> None:
+    """A save cut short or a `>` for `>>` left quickcam.toml empty: both detectors (and the uploader, status and its
+    health check: one load_config) ran on the defaults, the demo scene's made-up events instead of the camera,
+    status `ok` (bench/outside/config_garbage_live.py --case empty). Settings from the environment still count."""
+    (tmp_path / "quickcam.toml").write_text(text)
+    said = "config file quickcam.toml holds no setting"
+    with pytest.raises(ConfigError) as python:
+        load_config(tmp_path / "quickcam.toml", {"QUICKCAM_ENV_FILE": "x.env"})
+    assert "holds no setting" in str(python.value) and "\n" not in str(python.value)
+    assert load_config(tmp_path / "quickcam.toml", {"QUICKCAM_CAMERA__SOURCE": "demo"}).camera.source == "demo"
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")},
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        f"quickcam-native-detector: {said} (a save cut short, or > for >>?): the demo scene would be watched "
+        "instead of the camera; put its settings back (copy quickcam.example.toml)"], run.stderr
+    run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
+                         env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr  # QUICKCAM_LINK__ENDPOINT set: configured by the environment

@@ -91,7 +91,7 @@ def test_the_native_detector_reports_keys_it_does_not_implement_once_and_runs(tm
 
 
 @pytest.mark.parametrize(("config", "env", "expected"), [
-    ("[camera]\nfps = -1\n", {}, "config error: camera.fps: must be in (0, 120]; fix it in quickcam.toml"),
+    ("[camera]\nfps = -1\n", {}, "config error: camera.fps: must be in [0.1, 120]; fix it in quickcam.toml"),
     # Refused by the Python detector; the native one warned the key unsupported and ran.
     # Taken, then refused by the uploader on every hello: the footage stayed in the outbox for good.
     ("[camera]\nid = \"..\"\n", {}, "config error: camera.id: must be 1-64 of A-Z a-z 0-9 _ . - and not . or .. "
@@ -347,7 +347,7 @@ def _restricted(python: object, native: object) -> object:
 
 
 @pytest.mark.parametrize(("config", "env"), [
-    ("", {}),
+    ('[camera]\nsource = "demo"\n', {}),  # every default (a file with no setting at all is refused)
     (SUBSET_CONFIG, {"QUICKCAM_CAMERA__WIDTH": "320", "QUICKCAM_RECORDING__PRE_ROLL_S": "1.0",
                      "QUICKCAM_LINK__ACK_TIMEOUT_S": "4", "QUICKCAM_CAMERA__DEMO_START_S": "3",
                      "QUICKCAM_CAMERA__IDLE_KEYFRAMES_ONLY": "true"}),

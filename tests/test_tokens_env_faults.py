@@ -88,3 +88,29 @@ def test_a_missing_env_file_is_named_before_the_key_it_would_hold(tmp_path: Path
     assert run.stderr.splitlines()[-1] == (
         "quickcam: env_file nope.env does not exist, so ENCRYPTION_KEY is not set; fix env_file in the config (or "
         "QUICKCAM_ENV_FILE), or make the file: quickcam keygen > nope.env && chmod 600 nope.env"), run.stderr
+
+
+def test_a_start_with_another_key_than_the_footage_before_says_so_once(tmp_path: Path) -> None:
+    """`quickcam keygen > tokens.env` run again gave the uploader a new key without a word: everything stored
+    before then decrypts only with the key just overwritten (bench/outside/key_swapped.py)."""
+    from quickcam.common.crypto_keys import Keyring, SymmetricKey
+    from tests.pipeline import Pipeline
+    from tests.waiting import wait_until
+
+    said = "is not the one footage was stored with before"
+    pipe = Pipeline(tmp_path)
+    try:
+        pipe.start_uploader_listening()
+        assert pipe.stop("uploader") == 0
+        (tmp_path / "tokens.env").write_text(f"{Keyring.ENV_KEY}={SymmetricKey.generate().to_hex()}\n")
+        pipe.start_uploader_listening()
+        assert said in pipe.output("uploader")
+        status = lambda: subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env,  # noqa: E731
+                                        capture_output=True, text=True, timeout=30).stdout
+        assert wait_until(lambda: said in status(), 10), status()  # at its next status write
+        assert "ENCRYPTION_KEYS_OLD" in status()
+        assert pipe.stop("uploader") == 0
+        pipe.start_uploader_listening()  # the same new key again: nothing to say
+        assert pipe.output("uploader").count(said) == 1, pipe.output("uploader")
+    finally:
+        pipe.close()

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
-from tests.test_curve import snapshots_to_uploader
+from tests.test_curve import Client, snapshots_to_uploader
 from tests.tmpfs import fill, tmpfs
 from tests.waiting import wait_until
 
@@ -82,3 +82,31 @@ def test_a_full_ledger_disk_pauses_uploads_with_a_fault_and_they_resume_when_spa
     log = pipe.output("uploader")
     assert "Traceback" not in log and log.count("shipper: cannot update the ledger") == 1, log[-3000:]
     assert "shipper: the ledger takes updates again" in log
+
+
+def test_a_spool_disk_out_of_inodes_with_bytes_free_is_said_with_df_i(tmp_path: Path) -> None:
+    """Before, every item was nacked `cannot store: No space left on device`, the fix named `check that this user
+    may write both, and their disk`, while `df -h` showed the disk with room (bench/outside/spool_inodes.py)."""
+    with tmpfs(tmp_path / "var", "size=80m,nr_inodes=64,mode=0700") as var:
+        pipe = Pipeline(tmp_path, QUICKCAM_UPLOADER__DESTINATIONS="local", QUICKCAM_STORAGE__LOCAL__PATH="storage",
+                        QUICKCAM_UPLOADER__STATE_DIR=str(var / "state"),
+                        QUICKCAM_UPLOADER__SPOOL_DIR=str(var / "spool"))
+        client = None
+        try:
+            pipe.start_uploader_listening()
+            (var / "filler").mkdir()
+            for n in range(64):
+                try:
+                    (var / "filler" / str(n)).touch()
+                except OSError:
+                    break
+            for made in range(n - 3, n):  # a few left: the status file's writes (a new file each) go on
+                (var / "filler" / str(made)).unlink()
+            client = Client(pipe.env["QUICKCAM_LINK__ENDPOINT"])
+            credit = client.hello(["cam0"]).header
+            assert credit["messages"] == 0 and "can make no more files" in credit["reason"], credit
+            assert wait_until(lambda: "(df -i)" in _status_text(pipe), 20), _status_text(pipe)
+        finally:
+            if client is not None:
+                client.close()
+            pipe.close()

@@ -23,6 +23,7 @@ from quickcam.common.stop_signals import StopSignals
 from quickcam.uploader import spool_record
 from quickcam.uploader.adopt import adopt_orphans
 from quickcam.uploader.backends import Backend, BackendError, RetryableError, create_backend
+from quickcam.uploader.key_change import key_change_note
 from quickcam.uploader.ledger import LOCKED_SAY_AFTER_S, Item, Ledger
 from quickcam.uploader.ledger_holder import is_busy, locked_out
 from quickcam.uploader.ledger_reader import READ_WAIT_S
@@ -171,6 +172,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     key = encryption_key(secrets, config.env_file)
     backends = build_backends(config, secrets)
     locks = lock_folders(config)
+    key_note = key_change_note(config.uploader.state_dir, key, secrets)  # another key than the footage before's
     ledger_path = config.uploader.state_dir / "ledger.sqlite3"
     spool = Spool(config.uploader.spool_dir, int(config.uploader.spool_max_mb * (1 << 20)))
     shipper = Shipper(ledger_path, backends, config.uploader.retry_base_s, config.uploader.retry_max_s, spool,
@@ -206,7 +208,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
         moved = move_to_configured(ledger, config.uploader.destinations)
     finally:
         ledger.close()
-    receiver.notes = lambda: [note for note in (tokens.note, adoption.note(), moved) if note]
+    receiver.notes = lambda: [note for note in (tokens.note, key_note, adoption.note(), moved) if note]
     receiver.open()  # a busy port or a foreign socket folder: one line, before any thread starts
 
     receiver_thread = threading.Thread(target=receiver.serve, name="receiver", daemon=True)

@@ -21,7 +21,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,28 +295,30 @@ class Ledger:
     def _busy_timeout(self, seconds: float) -> None:
         self.db.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
 
-    def due(self, limit: int = 50) -> list[Delivery]:
+    def due(self, limit: int = 50, skip: Collection[str] = ()) -> list[Delivery]:
         """Pending deliveries whose retry time has come: snapshots first, then oldest.
 
         Retry times are on the wall clock (they outlive the process). A row last
         updated in the future was scheduled before the clock stepped back: it is
         due now, or a clock stepped back an hour would hold it for that hour.
+        ``skip``: destinations not listed (paused, or busy with an upload). Before, a paused destination's
+        backlog of over ``limit`` older items filled the list, and the other destinations got nothing.
         """
         now = time.time()
         rows = self.db.execute(
             f"""SELECT {", ".join("i." + c for c in ITEM_COLUMNS.split(", "))}, d.destination, d.attempts
                FROM deliveries d JOIN items i ON i.id = d.item_id
-               WHERE d.state='pending' AND (d.next_try_at <= ? OR d.updated_at > ?)
+               WHERE d.state='pending' AND (d.next_try_at <= ? OR d.updated_at > ?){_not_in(skip)}
                ORDER BY CASE i.kind WHEN 'snapshot' THEN 0 WHEN 'segment' THEN 1 ELSE 2 END, i.id
                LIMIT ?""",
-            (now, now + CLOCK_SLACK_S, limit),
+            (now, now + CLOCK_SLACK_S, *skip, limit),
         ).fetchall()
         return [Delivery(Item(*row[:12]), row[12], row[13]) for row in rows]
 
-    def next_due_in(self) -> float | None:
+    def next_due_in(self, skip: Collection[str] = ()) -> float | None:
         now = time.time()
-        row = self.db.execute("SELECT MIN(CASE WHEN updated_at > ? THEN 0 ELSE next_try_at END) FROM deliveries "
-                              "WHERE state='pending'", (now + CLOCK_SLACK_S,)).fetchone()
+        row = self.db.execute("SELECT MIN(CASE WHEN updated_at > ? THEN 0 ELSE next_try_at END) FROM deliveries d "
+                              f"WHERE state='pending'{_not_in(skip)}", (now + CLOCK_SLACK_S, *skip)).fetchone()
         return None if row[0] is None else max(0.0, row[0] - now)
 
     def mark_uploaded(self, item_id: str, destination: str, location: str) -> bool:
@@ -474,3 +476,8 @@ def streaks_of(db: sqlite3.Connection) -> dict[str, tuple[float, str]]:
     """Each destination failing since its last success: (when it started, wall clock; the newest error)."""
     return {dest: (float(since), error) for dest, since, error in db.execute("SELECT destination, since, error "
                                                                             "FROM failing")}
+
+
+def _not_in(destinations: Collection[str]) -> str:
+    """The SQL condition leaving ``destinations`` out (one ``?`` each), or nothing."""
+    return f" AND d.destination NOT IN ({', '.join('?' * len(destinations))})" if destinations else ""

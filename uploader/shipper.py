@@ -16,6 +16,12 @@ been failing instead of starting its count again.
 Before each upload the spool checks that the file is still whole; a damaged
 one is set aside in ``spool/damaged/``, never uploaded as footage, and its
 delivery marked failed (``quickcam status`` shows it).
+Each upload runs in a thread of its own, one at a time per destination: one that has not ended
+within ``UPLOAD_WAIT_S`` is left running and the round goes on to the other destinations, its outcome
+recorded when it ends. Before, one destination whose server took an upload and never answered (a
+trickled or lost answer: no read timeout fires) held every other destination's copies for good.
+An upload under way longer than ``min(SLOW_SAY_S, failing_after_s)`` is said once and counts as
+the destination failing from its start (the health check, after ``failing_after_s``).
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ import random
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from quickcam.common.cause_first import cause_then_where
 from quickcam.common.protocol_schema import error_text
 from quickcam.uploader.backends import Backend, PermanentError
-from quickcam.uploader.ledger import DAMAGED_SPOOL_FILE, Item, Ledger
+from quickcam.uploader.ledger import DAMAGED_SPOOL_FILE, Delivery, Item, Ledger
 from quickcam.uploader.ledger_locked import LedgerLocked
 from quickcam.uploader.spool import Spool
 
@@ -38,6 +45,20 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP_S = 3600.0  # a server asking for longer is asked again after an hour
 FAULT_WAIT_MIN_S, FAULT_WAIT_MAX_S = 0.2, 5.0  # between tries while the ledger cannot be written
+UPLOAD_WAIT_S = 2.0  # a round waits this long for one upload before going on to the other destinations
+SLOW_SAY_S = 90.0  # an upload under way this long is said (failing_after_s if shorter); past the SDKs' 60 s timeouts
+
+
+@dataclass
+class _Upload:
+    """One upload running in its own thread; its outcome is written to the ledger by the shipper's thread."""
+
+    delivery: Delivery
+    started: float = field(default_factory=time.monotonic)
+    done: threading.Event = field(default_factory=threading.Event)
+    location: str = ""
+    error: BaseException | None = None
+    said: bool = False
 
 
 class Shipper:
@@ -54,6 +75,7 @@ class Shipper:
         self.paused: dict[str, tuple[float, int]] = {}  # destination -> (time.monotonic() it may be tried, failures)
         self.failing: dict[str, tuple[float, str]] = {}  # destination -> (monotonic of its first failure in a row, why)
         self.failing_after_s = failing_after_s
+        self.uploading: dict[str, _Upload] = {}  # destination -> its upload still under way after UPLOAD_WAIT_S
         self.fault = ""  # why no upload can proceed at all (the ledger cannot be written); "" normally
         self._fault_wait = 0.0
         # Another program's lock on the ledger: the shipper's writes wait on for it, said after a few seconds
@@ -78,7 +100,7 @@ class Shipper:
             while not self.stop_event.is_set():
                 try:
                     worked = self.run_once(ledger)
-                    wait = None if worked else ledger.next_due_in()
+                    wait = None if worked else ledger.next_due_in(skip=self._busy())
                     self.ledger_locked.check(ledger)
                 except Exception as exc:  # the ledger's disk full or failing, or a bug: wait, never end the thread
                     self._failing(exc)
@@ -87,7 +109,8 @@ class Shipper:
                     log.warning("shipper: the ledger takes updates again; uploads go on")
                     self.fault, self._fault_wait = "", 0.0
                 if not worked:  # nothing due, or only for paused destinations: sleep until one may be tried
-                    self.idle.set()
+                    if not self.uploading:
+                        self.idle.set()
                     wait = max(1.0 if wait is None else wait, self._pause_left())
                     self.wake.wait(timeout=min(1.0, max(0.05, wait)))
                     self.wake.clear()
@@ -128,13 +151,12 @@ class Shipper:
 
     def run_once(self, ledger: Ledger) -> bool:
         """Attempt every due delivery once; True if anything was attempted."""
-        due = ledger.due()
-        attempted, tripped = False, set()  # a destination that failed is not tried again this round
-        for delivery in due:
+        attempted, tripped = self._ended(ledger), set()  # a destination that failed is not tried again this round
+        for delivery in ledger.due(skip=self._busy()):
             if self.stop_event.is_set() and delivery.item.kind != "log":
                 break
             dest = delivery.destination
-            if dest in tripped or self.paused.get(dest, (0.0, 0))[0] > time.monotonic():
+            if dest in tripped or dest in self.uploading:
                 continue
             attempted = True
             item = delivery.item
@@ -145,13 +167,69 @@ class Shipper:
                 continue
             if self.spool is not None and self._set_aside_if_damaged(self.spool, ledger, item, dest):
                 continue
+            upload = self._start(backend, delivery)
+            if not upload.done.wait(UPLOAD_WAIT_S):
+                self.uploading[dest] = upload  # the other destinations go on; recorded when it ends (_ended)
+                continue
+            if not self._record(ledger, upload):
+                tripped.add(dest)
+        self._say_slow(ledger)
+        return attempted
+
+    def _busy(self) -> set[str]:
+        """The destinations not to be tried now: paused after a failure, or with an upload under way."""
+        now = time.monotonic()
+        return {dest for dest, (until, _) in self.paused.items() if until > now} | set(self.uploading)
+
+    def _start(self, backend: Backend, delivery: Delivery) -> _Upload:
+        """Run ``delivery``'s upload in a thread of its own; the shipper is woken when it ends."""
+        upload = _Upload(delivery)
+
+        def run() -> None:
             try:
-                location = backend.upload(Path(item.spool_path), item.remote_key)
+                upload.location = backend.upload(Path(delivery.item.spool_path), delivery.item.remote_key)
+            except BaseException as exc:  # recorded by the shipper's thread (_record), never lost
+                upload.error = exc
+            finally:
+                upload.done.set()
+                self.wake.set()
+
+        threading.Thread(target=run, name=f"upload-{delivery.destination}", daemon=True).start()
+        return upload
+
+    def _ended(self, ledger: Ledger) -> bool:
+        """Record the uploads left running that have ended since; True if any had."""
+        ended = [dest for dest, upload in self.uploading.items() if upload.done.is_set()]
+        for dest in ended:
+            self._record(ledger, self.uploading.pop(dest))
+        return bool(ended)
+
+    def _say_slow(self, ledger: Ledger) -> None:
+        """Say once each upload under way too long, and count its destination failing from its start."""
+        now = time.monotonic()
+        for dest, upload in self.uploading.items():
+            took = now - upload.started
+            if upload.said or took < min(SLOW_SAY_S, self.failing_after_s):
+                continue
+            upload.said = True
+            why = (f"an upload has been under way {took:.0f} s without an answer (a hung server or a very slow "
+                   "link); the other destinations go on")
+            log.warning("upload of %s to %s: %s", upload.delivery.item.id, dest, why)
+            ledger.destination_failed(dest, why)
+            self.failing.setdefault(dest, (upload.started, why))
+
+    def _record(self, ledger: Ledger, upload: _Upload) -> bool:
+        """Write an ended upload's outcome to the ledger; True if it succeeded."""
+        item, dest, delivery = upload.delivery.item, upload.delivery.destination, upload.delivery
+        location = upload.location
+        if upload.error is not None:
+            try:
+                raise upload.error
             except PermanentError as exc:
                 log.error("upload of %s to %s FAILED for good: %s (file kept; run `quickcam retry`)",
                           item.id, dest, cause_then_where(str(exc)))
                 ledger.mark_failed(item.id, dest, str(exc))
-                continue
+                return True  # (not the destination's fault: the next item is tried)
             except Exception as exc:  # RetryableError, or a back-end bug: retried, never dropped
                 wait = self._pause(dest, getattr(exc, "retry_after_s", None))
                 why = error_text(str(exc))
@@ -160,17 +238,16 @@ class Shipper:
                 log.warning("upload of %s to %s failed (attempt %d): %s; %s paused, retrying in %.1f s",
                             item.id, dest, delivery.attempts + 1, cause_then_where(str(exc)), dest, wait)
                 ledger.mark_retry(item.id, dest, str(exc), wait)
-                tripped.add(dest)
-                continue
-            failures = self.paused.pop(dest, (0.0, 0))[1]
-            if self.failing.pop(dest, None) is not None:
-                ledger.destination_works(dest)
-            if failures:
-                log.info("uploads to %s work again after %d failed attempt(s)", dest, failures)
-            log.info("uploaded %s %s (%d bytes) to %s: %s", item.kind, item.id, item.size, dest, location)
-            if ledger.mark_uploaded(item.id, dest, location):
-                Path(item.spool_path).unlink(missing_ok=True)  # every destination has it now
-        return attempted
+                return False
+        failures = self.paused.pop(dest, (0.0, 0))[1]
+        if self.failing.pop(dest, None) is not None:
+            ledger.destination_works(dest)
+        if failures:
+            log.info("uploads to %s work again after %d failed attempt(s)", dest, failures)
+        log.info("uploaded %s %s (%d bytes) to %s: %s", item.kind, item.id, item.size, dest, location)
+        if ledger.mark_uploaded(item.id, dest, location):
+            Path(item.spool_path).unlink(missing_ok=True)  # every destination has it now
+        return True
 
     def _pause(self, dest: str, retry_after_s: float | None) -> float:
         """Pause ``dest`` after a failure: its back-off, or the server's ``Retry-After`` if longer; the wait."""

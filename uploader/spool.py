@@ -103,6 +103,10 @@ class Spool:
         free = shutil.disk_usage(self.root).free
         if free < need + 64 * (1 << 20):
             return f"disk holding {self.root} has only {free // (1 << 20)} MB free"
+        files = files_left(self.root)
+        if files is not None and files < FEW_FILES:
+            return (f"disk holding {self.root} can make no more files (inodes: {files} left, though "
+                    f"{free // (1 << 20)} MB are free): remove files on it (df -i)")
         return ""
 
     def damage(self, path: Path, item_id: str, plaintext_length: int) -> str:
@@ -133,3 +137,18 @@ class Spool:
         target = self.damaged / path.name
         path.replace(target)
         return target
+
+
+FEW_FILES = 8  # an item makes a spool file and its .part; the ledger's journal and the status file need their own
+
+
+def files_left(folder: Path) -> int | None:
+    """Inodes still free on ``folder``'s disk, or None where that is not counted (Windows, some file systems).
+
+    A disk can run out of files with bytes free (`df -h` shows room, `df -i` none): every write then failed with
+    `No space left on device`, the fix named being to check permissions (bench/outside/FINDINGS.md #34).
+    """
+    if not hasattr(os, "statvfs"):
+        return None
+    vfs = os.statvfs(folder)
+    return vfs.f_favail if vfs.f_files else None

@@ -53,18 +53,25 @@ struct Reader {
         return "a " + std::string(node.is_table() ? "table" : node.is_array() ? "list" : "value");
     }
 
+    // inf and nan are TOML floats, and a number past 1e15 is a typo: refused as by the Python detector
+    // (common/config_models.py, LARGEST_NUMBER), where they traced back or looped in use.
     double number(const toml::node& node, const std::string& key) const {
-        if (auto v = node.as_floating_point()) return v->get();
-        if (auto v = node.as_integer()) return double(v->get());
-        if (auto s = node.as_string()) {
+        double d = 0;
+        bool parsed = false;
+        if (auto v = node.as_floating_point()) d = v->get(), parsed = true;
+        else if (auto v = node.as_integer()) d = double(v->get()), parsed = true;
+        else if (auto s = node.as_string()) {
             try {
                 size_t used = 0;
-                double d = std::stod(s->get(), &used);
-                if (used == s->get().size() && std::isfinite(d)) return d;
+                d = std::stod(s->get(), &used);
+                parsed = used == s->get().size();
             } catch (const std::exception&) {
             }
         }
-        fail(key, "must be a number, got " + text_of(node));
+        if (!parsed) fail(key, "must be a number, got " + text_of(node));
+        if (!std::isfinite(d)) fail(key, "must be a finite number, got " + text_of(node));
+        if (std::fabs(d) > 1e15) fail(key, "must be at most 1e15, got " + text_of(node));
+        return d;
     }
 
     long integer(const toml::node& node, const std::string& key) const {
@@ -317,7 +324,7 @@ CameraConfig read_camera(const Reader& r, const toml::table* t, const std::strin
             check(r, c.width > 0 && c.width <= 7680, k, "must be 1-7680"); }},
         {"height", [&](auto& n, auto& k) { c.height = int(r.integer(n, k));
             check(r, c.height > 0 && c.height <= 4320, k, "must be 1-4320"); }},
-        {"fps", [&](auto& n, auto& k) { c.fps = r.number(n, k); check(r, c.fps > 0 && c.fps <= 120, k, "must be in (0, 120]"); }},
+        {"fps", [&](auto& n, auto& k) { c.fps = r.number(n, k); check(r, c.fps >= 0.1 && c.fps <= 120, k, "must be in [0.1, 120]"); }},
         {"loop", [&](auto& n, auto& k) { c.loop = r.boolean(n, k); }},
         {"realtime", [&](auto& n, auto& k) { c.realtime = r.boolean(n, k); }},
         {"demo_start_s", [&](auto& n, auto& k) { c.demo_start_s = r.number(n, k);
@@ -450,8 +457,15 @@ Config load_config(const std::string& path, const std::map<std::string, std::str
             throw ConfigError("config file " + path + " is not valid TOML: " + std::string(e.description()) + " at " + where.str());
         }
     }
+    bool empty = !path.empty() && root.empty();
     Config config;
     Reader r{path, apply_env(root, environ, config.notes), &config.notes};
+    // A file with no setting, nor any from the environment beyond the image's env_file and log file: a save cut
+    // short, or > for >>; the demo scene ran instead of the camera (common/config.py empty_config, the same line).
+    if (empty && std::none_of(r.from_env.begin(), r.from_env.end(), [](const std::string& k) {
+            return k != "env_file" && k.rfind("logging.", 0) != 0; }))
+        throw ConfigError("config file " + path + " holds no setting (a save cut short, or > for >>?): the demo scene "
+                          "would be watched instead of the camera; put its settings back (copy quickcam.example.toml)");
 
     read_recording(r, table_at(r, root.get("recording"), "recording"), "recording", config.recording);
     read_section(r, table_at(r, root.get("link"), "link"), "link", {
