@@ -332,7 +332,7 @@ bool CameraPipeline::join_or_leave() {
         thread.detach();  // never waited for again: the process ends with it running
         all = false;
         log::error("camera ", config_.id, ": its ", what, " thread did not end within the stop's time; left "
-                   "behind (", lost, ")");
+                   "behind", lost.empty() ? "" : " (" + lost + ")");
     };
     settle(capture_thread_, capture_done_, "capture", "stuck in a read: nothing after its last frame is recorded");
     bool recorded = record_done_;  // (read once: the words are of a thread still running)

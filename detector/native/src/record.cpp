@@ -118,14 +118,20 @@ struct CameraPipeline::RecordState {
     std::mutex closing_mutex;
     std::string closing_id, closing_what;
     int64_t closing_frames = 0;
+    std::atomic<int64_t> open_frames{0};  // the open segment's frames (0: none open), for the same words
 };
 
 // At the stop's end with the recorder still running (record.py's left_at_exit): a segment whose commit has begun has
-// its header beside it in staging, and the next start commits it; one still being closed is lost, counted. Of one
-// still being written the frames are not known here: said as before.
+// its header beside it in staging, and the next start commits it; one still being closed or written is lost, counted.
 std::string CameraPipeline::recording_left() {
     std::lock_guard<std::mutex> lock(record_->closing_mutex);
-    if (record_->closing_id.empty()) return "its open segment, if any, is lost";
+    if (record_->closing_id.empty()) {
+        int64_t frames = record_->open_frames;
+        if (!frames) return "";
+        disk_.not_recorded(frames);
+        return "its open segment (" + std::to_string(frames) + " frame(s)) was still being written: lost, counted in "
+               "not_recorded";
+    }
     std::string what = record_->closing_what + " (" + std::to_string(record_->closing_frames) + " frame(s))";
     if (::access(outbox_.staged_header_path(record_->closing_id).c_str(), F_OK) == 0) {
         ++staged_at_exit_;
@@ -153,6 +159,7 @@ void CameraPipeline::record_loop() {
     auto abandon = [&](const std::exception& e, int64_t lost, const char* failing) {
         std::string path = segment ? segment->path : "";
         segment.reset();
+        record_->open_frames = 0;
         if (!path.empty()) ::unlink(path.c_str());
         record_->lost += lost;
         if (int code = disk_errno(e)) {
@@ -203,6 +210,7 @@ void CameraPipeline::record_loop() {
         }
         std::string path = segment->path;
         segment.reset();
+        record_->open_frames = 0;
         try {
             disk_.commit_segment(header, path);
         } catch (const std::exception& e) {
@@ -249,6 +257,7 @@ void CameraPipeline::record_loop() {
                 if (segment->frames == 0) segment->start_ns = segment->end_ns = packet.pts_ns;
                 segment->start_ns = std::min(segment->start_ns, packet.pts_ns);
                 segment->end_ns = std::max(segment->end_ns, packet.pts_ns);
+                record_->open_frames = segment->frames + 1;
                 if (++segment->frames > 1 && segment->reduced)  // the rate kept, not the camera's
                     segment->fps = double(segment->frames - 1) * 1e9 / double(std::max<int64_t>(1, segment->end_ns - segment->start_ns));
             } catch (const std::exception& e) {
@@ -284,7 +293,7 @@ void CameraPipeline::record_loop() {
             }
             segment->encoder->write(image);
             segment->end_ns = frame.time_ns;
-            ++segment->frames;
+            record_->open_frames = ++segment->frames;
         };
         try {
             put(config_.recording.encoder);
@@ -303,6 +312,7 @@ void CameraPipeline::record_loop() {
             } else if (segment) {
                 ::unlink(segment->path.c_str());
                 segment.reset();
+                record_->open_frames = 0;
             }
             try {
                 put(config_.recording.encoder == "h264" ? "mp4v" : config_.recording.encoder);
@@ -347,6 +357,7 @@ void CameraPipeline::record_loop() {
             record_->previous_index = -1, record_->skipped = 0;
             record_->lost = record_->refused = 0;
             segment.reset();
+            record_->open_frames = 0;
         } else if (item.kind == Item::End) {
             record_->event_open = false;
             if (segment) finish(true);
