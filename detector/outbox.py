@@ -215,7 +215,7 @@ class Outbox:
 
         The last run's stop ran out of time while the disk took the segment (an fsync that did not return), or it
         was killed then. Before, the segment was discarded here as "left by a crash": lost, and the stop had said
-        nothing of it (bench: ``tests/test_stop_slow_commit.py``).
+        nothing of it (``tests/test_stop_slow_commit.py``).
         """
         stem = staged_header.name[: -len(STAGED_HEADER)]
         committed = self.root / f"{stem}.hdr"
