@@ -35,6 +35,10 @@ CAMERA_JOIN_S = 10.0  # all cameras together, to close their open segments (thei
 # Of it, the capture loops: one still running by then is stuck in a read (a stream or a disk that stopped answering)
 # and is given up, so that its camera's open segment is committed without it (CameraPipeline.give_up_capture).
 CAPTURE_JOIN_S = 2.0
+# A recorder still running at CAMERA_JOIN_S is waited for until then (its last segment's commit on a slow disk): the
+# drain gets what is left, at least 2 s, and the link runs all the while. Past it, a segment whose commit has begun
+# stays in staging with its header for the next start (Outbox._commit_left); before, it was discarded there.
+RECORDER_JOIN_S = 19.0
 LINK_CLOSE_S = 2.0  # after the drain: the link's last pass and its last status (``stopping``, 1 s of linger)
 STATUS_CLOSE_S = 2.0  # the status file's thread, then its last write (``running: false``)
 # Wait at stop as long as an ack may take (link.ack_timeout_s), within what the budget leaves.
@@ -65,10 +69,35 @@ def _stop_cameras(pipelines: list[CameraPipeline], stopping_at: float) -> None:
     for pipeline in pipelines:
         pipeline.join(timeout=max(0.0, joined_by - time.monotonic()))
     for pipeline in pipelines:
+        pipeline.join_recording(timeout=max(0.0, stopping_at + RECORDER_JOIN_S - time.monotonic()))
+    for pipeline in pipelines:
         for loop in pipeline.left_behind():
+            said = pipeline.recording_left() if loop == "recording" else ""
             log.error("camera %s: its %s thread did not end within the stop's time; left behind%s", pipeline.camera.id,
                       loop, " (stuck in a read: nothing after its last frame is recorded)" if loop in CAPTURE_LOOPS
-                      else " (its open segment, if any, is lost)" if loop == "recording" else "")
+                      else f"; {said}" if said else "")
+
+
+def _say_outbox_left(outbox: Outbox, pipelines: list[CameraPipeline], lost_snapshots: int) -> None:
+    """The stop's line on the footage: what waits in the outbox, and what the stop left out or left in staging.
+
+    It said "all footage handed to the uploader" also when a stop had left frames out (its time run out with a
+    recorder behind: said per camera and counted), as if nothing were missing.
+    """
+    depth, size = outbox.depth()
+    left_out = sum(p.recorder.left_out_at_stop for p in pipelines)
+    staged = sum(p.staged_at_exit for p in pipelines)
+    notes = "".join([
+        f"; {left_out} frame(s) left out at the stop (see above; counted in not_recorded)" if left_out else "",
+        f"; {staged} segment(s) whose commit the stop cut short stay in {outbox.staging} and are committed on next "
+        "start" if staged else ""])
+    if depth:
+        log.warning("detector: %d item(s), %d bytes not yet acknowledged; they stay in %s and are sent on next "
+                    "start%s", depth, size, outbox.root, notes)
+    elif notes:
+        log.warning("detector: outbox empty; the footage recorded is handed to the uploader%s", notes)
+    elif not lost_snapshots:
+        log.info("detector: outbox empty; all footage handed to the uploader")
 
 
 def _package_version() -> str:
@@ -162,13 +191,8 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     _stop_cameras(pipelines, stopping_at)
     link.stop(drain_s=shutdown_drain_s(config.link.ack_timeout_s, time.monotonic() - stopping_at), join_s=LINK_CLOSE_S)
     status_writer.stop(join_s=STATUS_CLOSE_S)
-    depth, size = outbox.depth()
     lost = sum(p.disk.lost_at_stop for p in pipelines)
-    if depth:
-        log.warning("detector: %d item(s), %d bytes not yet acknowledged; they stay in %s and are sent on next start",
-                    depth, size, outbox.root)
-    elif not lost:
-        log.info("detector: outbox empty; all footage handed to the uploader")
+    _say_outbox_left(outbox, pipelines, lost)
     if lost:
         log.error("detector: %d snapshot(s) held in memory were lost at the stop: the disk refused them to the end "
                   "(counted in quickcam status as dropped)", lost)

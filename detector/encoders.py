@@ -7,6 +7,7 @@ plays on its own even if the rest of the event never arrives.
 from __future__ import annotations
 
 import logging
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +16,8 @@ import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+FAILED_SHOWN_S = 300.0  # an encoder's failure is in the camera's status line this long after the last one
 
 
 class SegmentEncoder(Protocol):
@@ -94,9 +97,29 @@ class EncoderChoice:
     def __init__(self, camera_id: str, kind: str) -> None:
         self.camera_id, self.kind = camera_id, kind
         self.unavailable = ""  # why H.264 did not open for the newest segment ("" while it does, or mp4v is asked)
+        self.failures = 0  # segments whose encoder failed on a frame (since start); the frame went into the next one
+        self.failed_why = ""
+        self._failed_at = 0.0  # (monotonic) the last failure: said in the status line for FAILED_SHOWN_S
+        self._next_falls_back = False
+
+    def failed(self, exc: BaseException) -> None:
+        """A segment's encoder failed on a frame, which goes into a new segment: in mp4v if it was H.264.
+
+        Said once (the first, with its cause), then counted in the camera's status line while recent.
+        """
+        self.failures += 1
+        self.failed_why = " ".join(str(exc).split()) or type(exc).__name__
+        self._failed_at = time.monotonic()
+        self._next_falls_back = self.kind == "h264"
+        if self.failures == 1:
+            log.warning("camera %s: the %s encoder failed (%s); the frame goes into a new segment%s, no frame lost; "
+                        "further failures are counted in the event's last line and quickcam status", self.camera_id,
+                        self.kind, self.failed_why,
+                        " in mp4v" if self.kind == "h264" else "")
 
     def open(self, path: Path, width: int, height: int, fps: float) -> SegmentEncoder:
-        if self.kind == "h264":
+        falls_back, self._next_falls_back = self._next_falls_back, False
+        if self.kind == "h264" and not falls_back:
             try:
                 encoder = H264Encoder(path, width, height, fps)
             except Exception as exc:  # PyAV missing, built without libx264, or unable to load (address space)
@@ -112,5 +135,10 @@ class EncoderChoice:
         return Mp4vEncoder(path, width, height, fps)
 
     def status_note(self) -> str:
-        """For the camera's status line: what it records in instead, and why ("" when as configured)."""
-        return f"recording in mp4v: H.264 encoder unavailable ({self.unavailable})" if self.unavailable else ""
+        """For the camera's status line: what it records in instead, and why ("" when as configured); and the
+        encoder's failures since start while the last is recent."""
+        notes = [f"recording in mp4v: H.264 encoder unavailable ({self.unavailable})" if self.unavailable else ""]
+        if self.failures and time.monotonic() - self._failed_at < FAILED_SHOWN_S:
+            notes.append(f"the {self.kind} encoder failed {self.failures} time(s) since start ({self.failed_why}); "
+                         "each frame it failed on went into a new segment, none lost")
+        return "; ".join(filter(None, notes))

@@ -4,7 +4,8 @@ Layout under the outbox folder::
 
     <id>.bin        the payload (JPEG or MP4), fsynced before its header exists
     <id>.hdr        the msgpack header; its presence is what commits the item
-    .staging/       files being written (an encoder's open segment)
+    .staging/       files being written (an encoder's open segment), and beside a finished
+                    one being committed its header (<id>.hdr, until the commit is done)
     refused/        items the uploader refused permanently, or whose stored header
                     broke the protocol (edited on disk): kept for a person
     produced.jsonl  one line per item ever committed (id, type, size, sha256):
@@ -12,7 +13,10 @@ Layout under the outbox folder::
                     reliability suite compare with what reached storage
 
 A crash can leave only staging files and payloads without a header; both are
-incomplete by construction and are cleared at start-up. Everything committed
+incomplete by construction and are cleared at start-up, but for a finished segment
+whose commit was cut short (its header beside it in staging: a stop that ran out of
+time on a disk that stopped answering, a SIGKILL): that one is committed at start-up
+if its bytes are still the ones its header names, else moved to ``refused/``. Everything committed
 is re-sent after a restart. A file of a committed item deleted by hand (its
 ``.bin`` or ``.hdr``) makes the item unsendable: what is left of it is moved to
 ``refused/``, said and counted, never deleted (``forget_missing``, and at
@@ -28,7 +32,9 @@ it lasts, and when it ends, and shown in ``quickcam status``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -55,6 +61,7 @@ LOW_DISK_BYTES = 256 * MIB  # less free disk than this reduces new segments what
 BUDGET_REMINDER_S = 60.0
 JOURNAL_NAME = "produced.jsonl"
 JOURNAL_BLOCK = 1 << 16  # the journal is read back from its end in blocks this big, at start-up
+STAGED_HEADER = ".hdr"  # a finished segment's header beside it in .staging/ while it is committed
 
 
 MAX_REDUCED_SEGMENT_S = 60.0
@@ -159,6 +166,8 @@ class Outbox:
         self._recover()
 
     def _recover(self) -> None:
+        for staged_header in sorted(self.staging.glob(f"*{STAGED_HEADER}")):
+            self._commit_left(staged_header)
         for stale in self.staging.iterdir():
             log.warning("outbox: discarding incomplete file %s left by a crash", stale.name)
             stale.unlink()
@@ -199,6 +208,45 @@ class Outbox:
                 self._journal_late(header)
         if self._items:
             log.info("outbox: %d item(s) from an earlier run will be re-sent", len(self._items))
+
+    def _commit_left(self, staged_header: Path) -> None:
+        """A finished segment whose commit the last run did not finish (its header beside it in staging): committed
+        now if its bytes are the ones the header names, else moved to ``refused/`` with it, said and counted.
+
+        The last run's stop ran out of time while the disk took the segment (an fsync that did not return), or it
+        was killed then. Before, the segment was discarded here as "left by a crash": lost, and the stop had said
+        nothing of it (``tests/test_stop_slow_commit.py``).
+        """
+        stem = staged_header.name[: -len(STAGED_HEADER)]
+        committed = self.root / f"{stem}.hdr"
+        payloads = [p for p in self.staging.glob(f"{stem}.*") if p != staged_header] + [self.root / f"{stem}.bin"]
+        payload = next((p for p in payloads if p.exists()), None)
+        try:
+            header = protocol.unpack_header(staged_header.read_bytes())
+            if committed.exists():  # the commit was done but for removing this
+                staged_header.unlink()
+                return
+            if payload is None:
+                raise ValueError("its payload is gone")
+            data = payload.read_bytes()
+            if len(data) != header.get("size") or hashlib.sha256(data).hexdigest() != header.get("sha256"):
+                raise ValueError("its bytes are not the ones its header names")
+            with open(payload, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(payload, self.root / f"{stem}.bin")
+            self._commit_header(header)
+            staged_header.unlink()
+        except (OSError, ValueError, KeyError, protocol.ProtocolError) as exc:
+            log.error("outbox: segment %s left in .staging/ by the last run (its commit cut short) cannot be "
+                      "committed (%s); moved to refused/", stem, exc)
+            self.set_aside += 1
+            for path in (staged_header, *(p for p in payloads if p.exists())):
+                with contextlib.suppress(OSError):
+                    os.replace(path, self.refused / (path.name if path.parent == self.root else f"staged-{path.name}"))
+            return
+        log.warning("outbox: segment %s of event %s (%s frame(s)) was left in .staging/ by the last run, its commit "
+                    "cut short (a stop on a disk that did not answer, or a kill); committed now", header.get("seq"),
+                    header.get("event"), header.get("frames"))
 
     def _journal_late(self, header: dict[str, Any]) -> None:
         """The journal line of an item committed (payload and header durable) by a run stopped before it wrote
@@ -321,11 +369,23 @@ class Outbox:
                   len(self._items), replaced, " and ".join(lost[folder] for folder in missing))
 
     def commit_file(self, header: dict[str, Any], staged: Path) -> None:
-        """Take a fully written staging file as the payload of ``header``."""
+        """Take a fully written staging file as the payload of ``header``.
+
+        Its header goes beside it in staging first (not fsynced: a plain write), so that a commit the process does
+        not live to finish (a stop's time run out on a disk that stopped answering, a kill) is finished at the
+        next start (``_commit_left``) instead of the segment being discarded.
+        """
+        staged_header = self.staged_header(header["id"])
+        staged_header.write_bytes(msgpack.packb(header, use_bin_type=True))
         with open(staged, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(staged, self.root / f"{header['id']}.bin")
         self._commit_header(header)
+        staged_header.unlink(missing_ok=True)
+
+    def staged_header(self, item_id: str) -> Path:
+        """Where a segment's header waits beside it in staging while it is committed."""
+        return self.staging / f"{item_id}{STAGED_HEADER}"
 
     def commit_bytes(self, header: dict[str, Any], payload: bytes) -> None:
         """Write ``payload`` and commit it; on a write error nothing of it is left behind."""

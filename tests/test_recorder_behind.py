@@ -1,5 +1,6 @@
 """A recorder slower than its camera: the lag is said, frames waiting past ``buffer_max_s`` dropped and counted, and
-a stop records the backlog (at a reduced rate if need be) instead of losing it.
+a stop records the backlog (at a reduced rate if need be) instead of losing it, and its last line counts the frames
+it left out.
 
 Twelve busy re-encoded file cameras on two busy cores (bench/outside FINDINGS #27) fell 34 s behind in 60 s with
 the camera ``ok`` and nothing in the log: the buffer's bound was in frames of the configured fps (15) for a 10 fps
@@ -16,6 +17,7 @@ people walking all the time: one event from start to stop).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -90,6 +92,13 @@ def test_a_recorder_slower_than_its_camera_is_said_drops_are_counted_and_a_stop_
     assert segments[-1]["end_ms"] > stopped_ms - 2000, (stopped_ms, segments[-1], output[-3000:])
     # Every frame of the event is recorded or counted as not recorded (dropped behind, or left out at the stop).
     assert recorded + camera["not_recorded"] >= 0.95 * span_s * FPS, (recorded, camera, span_s, output[-3000:])
+    # The stop's last line on the footage counts what the stop left out (said per camera above), never "all footage
+    # handed to the uploader" (the old line, with frames left out).
+    left_out = sum(int(n) for n in re.findall(r"\((\d+) frame\(s\) left out, counted in not_recorded\)", output))
+    left_out += sum(int(n) for n in re.findall(r", (\d+) frame\(s\)\) not recorded, counted in not_recorded", output))
+    assert left_out, output[-3000:]  # the recorder was behind at the stop
+    assert f"; {left_out} frame(s) left out at the stop (see above" in output, output[-3000:]
+    assert "all footage handed to the uploader" not in output, output[-3000:]
     assert code == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     pipe.check_invariant()

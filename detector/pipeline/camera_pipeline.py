@@ -111,6 +111,7 @@ class CameraPipeline:
                                             lambda: self.record_source.fps, stop_event,
                                             stream_info=lambda: self.record_source.info)
         self.chosen: RecordStage | None = None
+        self.staged_at_exit = 0  # segments whose commit the stop's end cut short: in staging for the next start
         if camera.record == "passthrough" and not hasattr(self.source, "take_packets"):
             log.warning("camera %s: re-encoding instead of passing the camera's video through: a %s source "
                         "delivers no encoded video (passthrough is for file and stream sources)", camera.id,
@@ -155,6 +156,24 @@ class CameraPipeline:
     def join(self, timeout: float) -> None:
         """Wait up to ``timeout`` for the loops to end; not for a capture given up (``give_up_capture``)."""
         self.supervisor.join(timeout, skip=CAPTURE_LOOPS if self.detect.capture_gone.is_set() else ())
+
+    def join_recording(self, timeout: float) -> None:
+        """Wait up to ``timeout`` more for the recording loop alone (its last commit on a slow disk, at a stop)."""
+        self.supervisor.join(timeout, skip=tuple(name for name in self.supervisor.loops if name != "recording"))
+
+    def recording_left(self) -> str:
+        """At the stop's end with the recording loop still running: what becomes of the segment it holds, in words.
+
+        One still being written is lost with the process: counted in ``not_recorded`` here, before the last status.
+        One whose commit has begun is committed by the next start (its header waits beside it in staging).
+        """
+        words, lost = self.recorder.left_at_exit()
+        if lost:
+            self.disk.not_recorded(lost)
+            self.recorder.left_out_at_stop += lost
+        elif words:
+            self.staged_at_exit += 1
+        return words
 
     def capture_ended(self) -> bool:
         """Whether the loops that read the camera (capture, and a recorded stream's) have ended."""

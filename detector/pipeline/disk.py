@@ -204,7 +204,8 @@ class DiskWrites:
         """At the camera's stop: one last try to write what is held; what the disk still refuses is said and counted.
 
         The snapshots held in memory end with the process: each is counted as dropped (``snapshots_replaced``,
-        ``quickcam status``) and ``lost_at_stop``; the segments stay in staging, discarded at the next start.
+        ``quickcam status``) and ``lost_at_stop``; the segments stay in staging, committed at the next start if
+        their header is beside them (``Outbox.commit_file`` writes it there first), else discarded.
         Before, they went in silence and the stop said the outbox was empty, all footage handed over (the native
         detector's words: ``DiskWrites::stop``).
         """
@@ -215,8 +216,8 @@ class DiskWrites:
             self.replaced += lost
             self.lost_at_stop += lost
             log.error("camera %s: stopping with %d snapshot(s) held in memory (lost) and %d segment(s) in .staging/ "
-                      "(discarded at the next start) that the disk still refuses", self.camera_id, lost,
-                      len(self._segments))
+                      "(committed at the next start if their header could be written beside them, else discarded) "
+                      "that the disk still refuses", self.camera_id, lost, len(self._segments))
             self._snapshots.clear()
 
     # -- the rung ----------------------------------------------------------------------

@@ -115,8 +115,10 @@ class Command:
 class Segment:
     """What every segment file being written in the staging area has, whatever writes it (encoder or remuxer)."""
 
+    id: str
     path: Path
     encoder: Any  # has close()
+    frames: int
     start_ns: int
     end_ns: int
     fps: float
@@ -213,6 +215,9 @@ class RecordStage:
         self.stop_fps = 0.0  # at a stop with a backlog: the reduced rate it is recorded at (0: every frame)
         self.thinned = 0  # frames of that backlog not recorded at the reduced rate (counted in not_recorded)
         self.written: deque[float] = deque(maxlen=RATE_FRAMES)  # (monotonic) when the last frames were written
+        self.closing: Segment | None = None  # the segment being closed and committed (said if the stop ends first)
+        self.left_out_at_stop = 0  # frames a stop did not record (its time ran out, or its reduced rate left them)
+        self.encoder_retried = 0  # of the event, frames an encoder failed on, written into a new segment
 
     def run(self, loop: Loop) -> None:
         while True:
@@ -316,22 +321,42 @@ class RecordStage:
         """The stop's time is up with ``waiting`` not recorded: counted, said with the seconds they span."""
         self.disk.not_recorded(len(waiting))
         self.lost_frames += len(waiting)
+        self.left_out_at_stop += len(waiting)
         first, last = waiting[0].time_ns, waiting[-1].time_ns
         log.error("camera %s: the stop's time ran out with the recorder behind: the last %.1f s of event %s "
                   "(%s to %s, %d frame(s)) not recorded, counted in not_recorded; what was recorded is committed",
                   self.camera.id, (last - first) / 1e9 + 1 / (self.fps() or self.camera.fps), self.event_id,
                   _clock(first), _clock(last), len(waiting))
 
+    def left_at_exit(self) -> tuple[str, int]:
+        """At the process's exit with this recorder still running: what becomes of the segment it holds, in words,
+        and the frames that are lost with it (0 when none, or when the next start commits it).
+
+        A segment whose commit has begun has its header beside it in staging: the next start commits it
+        (``Outbox._commit_left``). One still being written or closed is lost with the process.
+        """
+        segment = self.closing or self.segment
+        if segment is None:
+            return "", 0
+        what = f"segment {self.seq} of event {self.event_id} ({segment.frames} frame(s))"
+        if self.closing is not None and self.outbox.staged_header(segment.id).exists():
+            return (f"{what} was still being committed (a disk that does not answer?): it stays in .staging/ with its "
+                    "header and the next start commits it"), 0
+        return f"{what} was still being written: lost, counted in not_recorded", segment.frames
+
     def _record(self, frame: Frame) -> None:
         if self._snapshots_only():
             return
         if self.segment is not None and self.segment.forced_reduced and self.disk.rung == FULL:
             self._close(final=False)  # the disk is back: full recording from this frame on
-        written = self.segment.frames if self.segment is not None else 0
-        self._write(frame, may_cut=True,
+        before = self.segment
+        written = before.frames if before is not None else 0
+        self._write(frame, may_cut=True, anew=True,
                     failure="encoding failed (%d frame(s) of event %s lost); starting a new segment")
-        if self.segment is not None and self.segment.frames == written and self.stop_fps:
+        kept = self.segment is not None and (self.segment is before or before is None)  # (not a failure's new one)
+        if kept and self.segment.frames == written and self.stop_fps:
             self.thinned += 1  # left out by the stop's reduced rate
+            self.left_out_at_stop += 1
             self.disk.not_recorded()
         else:
             self.written.append(time.monotonic())
@@ -347,12 +372,14 @@ class RecordStage:
         self.refused_frames += 1
         return True
 
-    def _write(self, item: Any, may_cut: bool, failure: str) -> None:
+    def _write(self, item: Any, may_cut: bool, failure: str, anew: bool = False) -> None:
         """Write a frame (or packet) into the open segment, cut when full if ``may_cut``.
 
         A failure loses only the open segment and this item: they are counted, and a
         disk error goes to ``DiskWrites`` (which steps down the ladder); anything else is
-        logged with ``failure`` (a format taking the count lost and the event id).
+        logged with ``failure`` (a format taking the count lost and the event id). With
+        ``anew`` (a frame, which any segment may start with) an encoder's failure loses
+        nothing: ``_encoder_failed``.
         """
         try:
             if self.segment is None:
@@ -362,6 +389,9 @@ class RecordStage:
                 self.segment = self._new_segment(item)
             self.segment.write(item)
         except Exception as exc:
+            if (anew and self.segment is not None and disk_error(exc) is None and not _deleted(exc, self.segment.path)
+                    and self._encoder_failed(item, exc)):
+                return
             segment, self.segment = self.segment, None
             lost = 1 + (segment.frames if segment is not None else 0)
             deleted = segment is not None and _deleted(exc, segment.path)
@@ -380,6 +410,34 @@ class RecordStage:
             else:
                 self.refused_frames += lost
                 self.disk.segment_failed(error, lost, f"segment {self.seq} of event {self.event_id}")
+
+    def _encoder_failed(self, frame: Frame, exc: Exception) -> bool:
+        """The encoder failed on ``frame`` (libx264 under memory pressure: its open at a segment's first frame, or an
+        encode): the segment's frames so far are committed, and the frame starts a new segment in the next encoder
+        (mp4v after H.264). True when it is written there; False when that fails too (then counted as before).
+
+        Before, the frame was lost, with every frame of the segment before it: under an address-space limit
+        libx264 failed at one segment in a few, a frame lost each time (``tests/test_encoder_failure.py``).
+        """
+        failed = self.segment
+        assert failed is not None
+        self.encoders.failed(exc)
+        if failed.frames:
+            self._close(final=False)  # what it holds, committed (a failure here is counted and said by _close)
+        else:
+            self.segment = None
+            failed.abandon()  # nothing in it
+        try:
+            self.segment = self._new_segment(frame)
+            self.segment.write(frame)
+            self.encoder_retried += 1
+        except Exception as again:
+            log.debug("camera %s: the next encoder failed too on the frame: %s", self.camera.id, again)
+            if self.segment is not None and self.segment.frames == 0:
+                self.segment.abandon()
+                self.segment = None
+            return False
+        return True
 
     def _new_segment(self, frame: Frame) -> OpenSegment:
         width, height = frame.width, frame.height
@@ -403,6 +461,13 @@ class RecordStage:
         segment, self.segment = self.segment, None
         if segment is None:
             return
+        self.closing = segment
+        try:
+            self._close_segment(segment, final)
+        finally:
+            self.closing = None
+
+    def _close_segment(self, segment: Segment, final: bool) -> None:
         try:
             header = self._finish(segment, final)
         except Exception as exc:
@@ -455,6 +520,9 @@ class RecordStage:
             if self.thinned:
                 lost += (f"; its last part recorded at {self.stop_fps:.1f} fps to fit the stop's time "
                          f"({self.thinned} frame(s) left out, counted in not_recorded)")
+            if self.encoder_retried:
+                lost += (f"; the encoder failed on {self.encoder_retried} frame(s), each written into a new segment "
+                         f"({self.encoders.failures} failure(s) since start)")
             log.info("camera %s: event %s recorded in %d segment(s)%s", self.camera.id, self.event_id, self.seq, lost)
         elif self.lost_frames:  # nothing of its footage: say what is left of it, truly
             level = logging.WARNING if self.snapshots.kept else logging.ERROR
@@ -464,6 +532,6 @@ class RecordStage:
         else:
             log.warning("camera %s: event %s ended with no frame recorded", self.camera.id, self.event_id)
         self.segment, self.recording_event, self.faces, self.lost_frames = None, False, None, 0
-        self.refused_frames, self.thinned = 0, 0
+        self.refused_frames, self.thinned, self.encoder_retried = 0, 0, 0
         self.camera_lost = False
         self.buffer.release(self.from_ns)

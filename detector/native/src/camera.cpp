@@ -323,7 +323,7 @@ void CameraPipeline::give_up_capture(double waited_s) {
 
 bool CameraPipeline::join_or_leave() {
     bool all = true;
-    auto settle = [&](std::thread& thread, bool done, const char* what, const char* lost) {
+    auto settle = [&](std::thread& thread, bool done, const char* what, const std::string& lost) {
         if (!thread.joinable()) return;
         if (done) {
             thread.join();
@@ -332,10 +332,11 @@ bool CameraPipeline::join_or_leave() {
         thread.detach();  // never waited for again: the process ends with it running
         all = false;
         log::error("camera ", config_.id, ": its ", what, " thread did not end within the stop's time; left "
-                   "behind (", lost, ")");
+                   "behind", lost.empty() ? "" : " (" + lost + ")");
     };
     settle(capture_thread_, capture_done_, "capture", "stuck in a read: nothing after its last frame is recorded");
-    settle(record_thread_, record_done_, "recording", "its open segment, if any, is lost");
+    bool recorded = record_done_;  // (read once: the words are of a thread still running)
+    settle(record_thread_, recorded, "recording", recorded ? "" : recording_left());
     if (recorded_) {
         recorded_->finish();  // its read gives up at once: a moment to end
         for (int i = 0; i < 20 && !recorded_->done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));

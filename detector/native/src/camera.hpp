@@ -133,6 +133,9 @@ public:
     // At the end of the stop: joins the threads that ended; one still running is left behind (detached, said in a
     // line) and false returned: the process must then end without destroying this camera (main.cpp, _exit).
     bool join_or_leave();
+    bool record_ended() const { return record_done_; }
+    // Segments whose commit the stop's end cut short, left in .staging/ with their header for the next start.
+    int64_t staged_at_exit() const { return staged_at_exit_; }
     const std::string& id() const { return config_.id; }
     CameraStats stats();
     int64_t lost_at_stop() { return disk_.counts().lost_at_stop; }  // snapshots held in memory at the stop
@@ -156,6 +159,10 @@ private:
         int snapshots_kept = 0, snapshots_failed = 0;  // End: the event's snapshots, made (or held) and failed
     };
     struct RecordState;  // record.cpp: the recorder's event, segment numbering and open segment
+    // record.cpp: at the stop's end with the recorder still running, what becomes of the segment it holds (words;
+    // frames lost with it counted in not_recorded).
+    std::string recording_left();
+    int64_t staged_at_exit_ = 0;
     static std::shared_ptr<RecordState> make_record_state();
     struct DetectState;  // camera.cpp: the background, the event clock, the pre-roll, the running event
 

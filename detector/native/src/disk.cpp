@@ -219,7 +219,8 @@ void DiskWrites::stop() {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (held_ == 0 || flush()) return;
     log::error("camera ", camera_id_, ": stopping with ", snapshots_.size(), " snapshot(s) held in memory (lost) and ",
-               segments_.size(), " segment(s) in .staging/ (discarded at the next start) that the disk still refuses");
+               segments_.size(), " segment(s) in .staging/ (committed at the next start if their header could be "
+               "written beside them, else discarded) that the disk still refuses");
     // counted as dropped, and for the stop's last line (disk.py's stop)
     counts_.replaced += int64_t(snapshots_.size());
     counts_.lost_at_stop += int64_t(snapshots_.size());

@@ -76,6 +76,10 @@ constexpr double kCameraJoinS = 10.0;  // all cameras together, to close their o
 // Of it, the capture threads: one still in a read by then (a stream or a disk that stopped answering) is given
 // up, and its recorder commits the open segment from the frames already handed over (give_up_capture).
 constexpr double kCaptureJoinS = 2.0;
+// A recorder still running at kCameraJoinS is waited for until then (its last segment's commit on a slow disk; the
+// drain gets what is left, at least 2 s). Past it, a segment whose commit has begun stays in staging with its
+// header for the next start (Outbox::commit_left): app.py's RECORDER_JOIN_S.
+constexpr double kRecorderJoinS = 19.0;
 constexpr double kLinkCloseS = 2.0;  // after the drain: the link's last pass and its last status (1 s of linger)
 constexpr double kStatusCloseS = 2.0;  // the last status write (running: false)
 // Wait at stop for acks as long as one may take (link.ack_timeout_s), at least 5 s, within what the budget leaves.
@@ -131,6 +135,9 @@ bool stop_cameras(std::vector<std::unique_ptr<qc::CameraPipeline>>& pipelines, d
         if (!p->capture_ended()) p->give_up_capture(qc::monotonic_s() - stopping_at);
     wait_until(stopping_at + kCameraJoinS, [&] {
         return std::all_of(pipelines.begin(), pipelines.end(), [](const auto& p) { return p->settled(); });
+    });
+    wait_until(stopping_at + kRecorderJoinS, [&] {
+        return std::all_of(pipelines.begin(), pipelines.end(), [](const auto& p) { return p->record_ended(); });
     });
     bool all = true;
     for (auto& p : pipelines) all = p->join_or_leave() && all;
@@ -390,9 +397,15 @@ int run(const qc::Config& config, double seconds) {
     auto [items, bytes] = outbox.depth();
     int64_t lost = 0;
     for (auto& p : pipelines) lost += p->lost_at_stop();
+    int64_t staged = 0;
+    for (auto& p : pipelines) staged += p->staged_at_exit();
+    std::string notes = staged ? "; " + std::to_string(staged) + " segment(s) whose commit the stop cut short stay in " +
+                                     outbox.root() + "/.staging and are committed on next start" : "";
     if (items)
         log::warning("detector: ", items, " item(s), ", bytes, " bytes not yet acknowledged; they stay in ",
-                     outbox.root(), " and are sent on next start");
+                     outbox.root(), " and are sent on next start", notes);
+    else if (!notes.empty())
+        log::warning("detector: outbox empty; the footage recorded is handed to the uploader", notes);
     else if (!lost)
         log::info("detector: outbox empty; all footage handed to the uploader");
     if (lost)

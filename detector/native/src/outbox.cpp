@@ -35,6 +35,16 @@ void fsync_path(const std::string& path, int flags) {
     ::close(fd);
 }
 
+// A file's bytes written as they are, without an fsync (a staged header: the commit's own fsyncs follow).
+void write_plain(const std::string& path, const std::string& data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) os_fail("cannot write", path);
+    ssize_t wrote = ::write(fd, data.data(), data.size());
+    int code = errno;
+    ::close(fd);
+    if (wrote != ssize_t(data.size())) os_fail("cannot write", path, wrote < 0 ? code : ENOSPC);
+}
+
 std::string json_string(const std::string& s) {
     std::string out = "\"";
     for (unsigned char c : s) {
@@ -258,6 +268,11 @@ void Outbox::make_folders_again() {
 }
 
 void Outbox::recover() {
+    std::vector<fs::path> staged_headers;
+    for (const auto& entry : fs::directory_iterator(staging_))
+        if (entry.path().extension() == ".hdr") staged_headers.push_back(entry.path());
+    std::sort(staged_headers.begin(), staged_headers.end());
+    for (const auto& staged_header : staged_headers) commit_left(staged_header);
     for (const auto& entry : fs::directory_iterator(staging_)) {
         log::warning("outbox: discarding incomplete file ", entry.path().filename().string(), " left by a crash");
         fs::remove_all(entry.path());
@@ -409,10 +424,65 @@ bool Outbox::forget_missing(const std::string& id) {
 }
 
 void Outbox::commit_file(const Value& header, const std::string& staged) {
+    // Its header beside it in staging first (a plain write): a commit the process does not live to finish (a
+    // stop's time run out on a disk that stopped answering, a kill) is finished at the next start (commit_left).
+    const std::string staged_header = staged_header_path(header.at("id").s);
+    write_plain(staged_header, wire::encode_header(header));
     fsync_path(staged, O_RDONLY);
     std::string target = root_ + "/" + header.at("id").s + ".bin";
     if (::rename(staged.c_str(), target.c_str()) != 0) os_fail("cannot rename", staged);
     commit_header(header);
+    ::unlink(staged_header.c_str());
+}
+
+std::string Outbox::staged_header_path(const std::string& id) const { return staging_ + "/" + id + ".hdr"; }
+
+// A finished segment whose commit the last run did not finish (outbox.py's _commit_left): committed now if its bytes
+// are the ones its header names, else moved to refused/ with it, said and counted.
+void Outbox::commit_left(const fs::path& staged_header) {
+    std::string name = staged_header.filename().string(), stem = name.substr(0, name.size() - 4);
+    std::vector<fs::path> payloads;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(staging_, ec))
+        if (entry.path().stem().string() == stem && entry.path() != staged_header) payloads.push_back(entry.path());
+    payloads.push_back(root_ + "/" + stem + ".bin");
+    fs::path payload;
+    for (const auto& candidate : payloads)
+        if (payload.empty() && fs::exists(candidate, ec)) payload = candidate;
+    Value header;
+    try {
+        header = wire::unpack_header(read_file(staged_header.string()));
+        if (fs::exists(root_ + "/" + stem + ".hdr", ec)) {  // the commit was done but for removing this
+            ::unlink(staged_header.c_str());
+            return;
+        }
+        if (payload.empty()) throw std::runtime_error("its payload is gone");
+        std::string data = read_file(payload.string());
+        if (!header.has("size") || !header.has("sha256") || header.at("size").i != int64_t(data.size()) ||
+            header.at("sha256").s != wire::sha256_hex(data))
+            throw std::runtime_error("its bytes are not the ones its header names");
+        fsync_path(payload.string(), O_RDONLY);
+        std::string target = root_ + "/" + stem + ".bin";
+        if (payload.string() != target && ::rename(payload.c_str(), target.c_str()) != 0)
+            os_fail("cannot rename", payload.string());
+        commit_header(header);
+        ::unlink(staged_header.c_str());
+    } catch (const std::exception& e) {
+        log::error("outbox: segment ", stem, " left in .staging/ by the last run (its commit cut short) cannot be "
+                   "committed (", e.what(), "); moved to refused/");
+        ++set_aside_;
+        payloads.insert(payloads.begin(), staged_header);
+        for (const auto& path : payloads) {
+            if (!fs::exists(path, ec)) continue;
+            bool staged = path.parent_path() == fs::path(staging_);
+            fs::rename(path, refused_ + "/" + (staged ? "staged-" : "") + path.filename().string(), ec);
+        }
+        return;
+    }
+    auto number = [&](const char* key) { return header.has(key) ? std::to_string(header.at(key).i) : std::string("?"); };
+    log::warning("outbox: segment ", number("seq"), " of event ", header.has("event") ? header.at("event").s : "?",
+                 " (", number("frames"), " frame(s)) was left in .staging/ by the last run, its commit cut short (a "
+                 "stop on a disk that did not answer, or a kill); committed now");
 }
 
 void Outbox::commit_bytes(const Value& header, const std::string& payload) {

@@ -3,13 +3,15 @@
 // (tests/pipeline.py) applies unchanged:
 //   <id>.bin        the payload, fsynced before its header exists
 //   <id>.hdr        the msgpack header; its presence commits the item
-//   .staging/       files being written (an open segment); cleared at start-up
+//   .staging/       files being written (an open segment); cleared at start-up, but for a finished
+//                   segment whose commit was cut short (its <id>.hdr beside it): committed then
 //   refused/        items the uploader refused for good, kept for a person
 //   produced.jsonl  one JSON line per committed item (id, type, camera, event, seq, time_ms,
 //                   start_ms, end_ms, frames, size, sha256), null for absent fields
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -41,6 +43,8 @@ public:
     bool intact();
     // Take a fully written staging file as the payload of `header` (fsync, rename, header last).
     void commit_file(const Value& header, const std::string& staged);
+    // Where a segment's header waits beside it in staging while it is committed (outbox.py's staged_header).
+    std::string staged_header_path(const std::string& id) const;
     void commit_bytes(const Value& header, const std::string& payload);
     // The header (re-encoded canonically) and payload of an item; false if it is gone. A file that will not
     // read (EACCES, EIO) throws OsError; a header that breaks the protocol, wire::ProtocolError.
@@ -71,6 +75,7 @@ private:
     // Those of `ids` produced.jsonl names, read from its end back only as far as the oldest of them; false when it
     // cannot be read (outbox.py's _journaled).
     bool journaled(const std::set<std::string>& ids, std::set<std::string>& found);
+    void commit_left(const std::filesystem::path& staged_header);  // a commit the last run cut short
     void journal_late(const Value& header);  // the line of an item committed by a run stopped before writing it
     void commit_header(const Value& header);
     void make_folders_again();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
 #include <opencv2/imgproc.hpp>
 
 #include "camera.hpp"
@@ -47,7 +48,7 @@ struct OpenSegment {
 // budget_format): half the width and height (even), at most over_budget_fps, and as many frames per
 // segment as a full one (up to 60 s), since every segment starts with a costly keyframe.
 std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig& rec, int width, int height, double fps,
-                                          bool reduced) {
+                                          bool reduced, const std::string& encoder) {
     static std::atomic<bool> warned_h264{false};
     auto seg = std::make_unique<OpenSegment>();
     seg->id = wire::new_message_id();
@@ -60,8 +61,8 @@ std::unique_ptr<OpenSegment> open_segment(Outbox& outbox, const RecordingConfig&
     }
     seg->width = width, seg->height = height, seg->fps = fps, seg->reduced = reduced;
     seg->max_ns = int64_t(seconds * 1e9);
-    seg->encoder = std::make_unique<SegmentEncoder>(seg->path, width, height, fps, rec.encoder);
-    if (rec.encoder == "h264" && seg->encoder->codec() != "h264" && !warned_h264.exchange(true))
+    seg->encoder = std::make_unique<SegmentEncoder>(seg->path, width, height, fps, encoder);
+    if (encoder == "h264" && seg->encoder->codec() != "h264" && !warned_h264.exchange(true))
         log::warning("H.264 encoder (libx264) unavailable in this FFmpeg; falling back to mp4v");
     ::chmod(seg->path.c_str(), 0600);
     return seg;
@@ -111,7 +112,35 @@ struct CameraPipeline::RecordState {
     bool event_open = false;  // between an event's Start and its End
     int64_t previous_index = -1;  // passthrough: the last packet's index (a gap: packets lost, or a reopen)
     int64_t skipped = 0;  // passthrough: the event's packets before its first keyframe, not recorded
+    int64_t encoder_failures = 0;  // segments whose encoder failed on a frame, since start (said once)
+    int64_t encoder_retried = 0;  // of the event, frames an encoder failed on, written into a new segment
+    // The segment being closed and committed (its id, frames and name), for the stop's words if it ends first.
+    std::mutex closing_mutex;
+    std::string closing_id, closing_what;
+    int64_t closing_frames = 0;
+    std::atomic<int64_t> open_frames{0};  // the open segment's frames (0: none open), for the same words
 };
+
+// At the stop's end with the recorder still running (record.py's left_at_exit): a segment whose commit has begun has
+// its header beside it in staging, and the next start commits it; one still being closed or written is lost, counted.
+std::string CameraPipeline::recording_left() {
+    std::lock_guard<std::mutex> lock(record_->closing_mutex);
+    if (record_->closing_id.empty()) {
+        int64_t frames = record_->open_frames;
+        if (!frames) return "";
+        disk_.not_recorded(frames);
+        return "its open segment (" + std::to_string(frames) + " frame(s)) was still being written: lost, counted in "
+               "not_recorded";
+    }
+    std::string what = record_->closing_what + " (" + std::to_string(record_->closing_frames) + " frame(s))";
+    if (::access(outbox_.staged_header_path(record_->closing_id).c_str(), F_OK) == 0) {
+        ++staged_at_exit_;
+        return what + " was still being committed (a disk that does not answer?): it stays in .staging/ with its "
+                      "header and the next start commits it";
+    }
+    disk_.not_recorded(record_->closing_frames);
+    return what + " was still being closed: lost, counted in not_recorded";
+}
 
 std::shared_ptr<CameraPipeline::RecordState> CameraPipeline::make_record_state() {
     return std::make_shared<RecordState>();
@@ -130,6 +159,7 @@ void CameraPipeline::record_loop() {
     auto abandon = [&](const std::exception& e, int64_t lost, const char* failing) {
         std::string path = segment ? segment->path : "";
         segment.reset();
+        record_->open_frames = 0;
         if (!path.empty()) ::unlink(path.c_str());
         record_->lost += lost;
         if (int code = disk_errno(e)) {
@@ -142,6 +172,17 @@ void CameraPipeline::record_loop() {
         }
     };
     auto finish = [&](bool final) {  // close the open segment and commit it (or hold it); seq moves on
+        struct Closing {  // named for the stop's words while it lasts (recording_left)
+            RecordState& state;
+            Closing(RecordState& s, const std::string& id, const std::string& what, int64_t frames) : state(s) {
+                std::lock_guard<std::mutex> lock(state.closing_mutex);
+                state.closing_id = id, state.closing_what = what, state.closing_frames = frames;
+            }
+            ~Closing() {
+                std::lock_guard<std::mutex> lock(state.closing_mutex);
+                state.closing_id.clear();
+            }
+        } closing(*record_, segment->id, what(), segment->frames);
         Value header = wire::make_header("segment");
         try {
             segment->close();
@@ -169,6 +210,7 @@ void CameraPipeline::record_loop() {
         }
         std::string path = segment->path;
         segment.reset();
+        record_->open_frames = 0;
         try {
             disk_.commit_segment(header, path);
         } catch (const std::exception& e) {
@@ -215,6 +257,7 @@ void CameraPipeline::record_loop() {
                 if (segment->frames == 0) segment->start_ns = segment->end_ns = packet.pts_ns;
                 segment->start_ns = std::min(segment->start_ns, packet.pts_ns);
                 segment->end_ns = std::max(segment->end_ns, packet.pts_ns);
+                record_->open_frames = segment->frames + 1;
                 if (++segment->frames > 1 && segment->reduced)  // the rate kept, not the camera's
                     segment->fps = double(segment->frames - 1) * 1e9 / double(std::max<int64_t>(1, segment->end_ns - segment->start_ns));
             } catch (const std::exception& e) {
@@ -235,11 +278,11 @@ void CameraPipeline::record_loop() {
             ++record_->lost, ++record_->refused;
             return;
         }
-        try {
+        auto put = [&](const std::string& encoder) {
             double fps = source_->fps > 0 ? source_->fps : config_.fps;
             if (!segment)
                 segment = open_segment(outbox_, config_.recording, frame.width, frame.height, fps,
-                                       rung == DiskWrites::Reduced);
+                                       rung == DiskWrites::Reduced, encoder);
             if (!segment->keeps(frame.time_ns)) return;
             if (segment->frames == 0) segment->start_ns = frame.time_ns;
             cv::Mat image = frame.yuv;
@@ -250,10 +293,39 @@ void CameraPipeline::record_loop() {
             }
             segment->encoder->write(image);
             segment->end_ns = frame.time_ns;
-            ++segment->frames;
+            record_->open_frames = ++segment->frames;
+        };
+        try {
+            put(config_.recording.encoder);
         } catch (const std::exception& e) {
-            abandon(e, 1 + (segment ? segment->frames : 0), "encoding");
+            if (disk_errno(e)) return abandon(e, 1 + (segment ? segment->frames : 0), "encoding");
+            // The encoder failed (libx264 under memory pressure: its open at a segment's first frame, or an encode):
+            // the segment's frames so far are committed and this frame starts a new segment in the next encoder
+            // (mp4v after H.264), as record.py's _encoder_failed. It was lost, with the segment before it.
+            if (++record_->encoder_failures == 1)
+                log::warning("camera ", config_.id, ": the ", config_.recording.encoder, " encoder failed (", e.what(),
+                             "); the frame goes into a new segment",
+                             config_.recording.encoder == "h264" ? " in mp4v" : "", ", no frame lost; further failures "
+                             "are counted in the event's last line");
+            if (segment && segment->frames) {
+                finish(false);  // a failure here is counted and said by finish
+            } else if (segment) {
+                ::unlink(segment->path.c_str());
+                segment.reset();
+                record_->open_frames = 0;
+            }
+            try {
+                put(config_.recording.encoder == "h264" ? "mp4v" : config_.recording.encoder);
+                ++record_->encoder_retried;
+            } catch (const std::exception& again) {
+                abandon(again, 1 + (segment ? segment->frames : 0), "encoding");
+            }
         }
+    };
+    auto retried = [&] {  // the event's encoder failures, for its last line (record.py's _event_done)
+        if (!record_->encoder_retried) return std::string();
+        return "; the encoder failed on " + std::to_string(record_->encoder_retried) + " frame(s), each written into "
+               "a new segment (" + std::to_string(record_->encoder_failures) + " failure(s) since start)";
     };
     auto queued = [&] { return !queue_.empty(); };
     while (true) {
@@ -285,6 +357,7 @@ void CameraPipeline::record_loop() {
             record_->previous_index = -1, record_->skipped = 0;
             record_->lost = record_->refused = 0;
             segment.reset();
+            record_->open_frames = 0;
         } else if (item.kind == Item::End) {
             record_->event_open = false;
             if (segment) finish(true);
@@ -300,9 +373,9 @@ void CameraPipeline::record_loop() {
                              "; the event is closed at the last frame (", seq, " segments)");
             else if (seq > 0 && lost)
                 log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s); ", lost,
-                          " frame(s) not recorded (", why, ")");
+                          " frame(s) not recorded (", why, ")", retried());
             else if (seq > 0)
-                log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s)");
+                log::info("camera ", config_.id, ": event ", event_id, " recorded in ", seq, " segment(s)", retried());
             else if (lost && item.snapshots_kept)
                 log::warning("camera ", config_.id, ": event ", event_id, ": no segment recorded (", lost, " frame(s) "
                              "not recorded: ", why, "); ", snapshot_words(item.snapshots_kept, item.snapshots_failed));
@@ -312,6 +385,7 @@ void CameraPipeline::record_loop() {
             else
                 log::warning("camera ", config_.id, ": event ", event_id, " ended with no frame recorded");
             record_->lost = record_->refused = 0;
+            record_->encoder_retried = 0;
         } else {
             record(item.frame);
         }
