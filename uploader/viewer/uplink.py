@@ -53,7 +53,7 @@ class UplinkStatus:
             return [StripLine("uploader: not on this machine (no status file here)")]
         line = uploader_line(live, now)
         # not running, paused or not answering (a clean stop is said, not flagged)
-        lines = [StripLine(line, bad=not liveness(live, now)[0] and live.get("running", True))]
+        lines = [StripLine(line, bad=not liveness(live, now)[0] and bool(live.get("running", True)))]
         for row in self._destinations():
             backlog = row["pending"] + row["failed"]
             text = f"{row['destination']}: {row['uploaded']} uploaded, {row['pending']} waiting, {row['failed']} failed"
