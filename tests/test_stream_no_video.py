@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -202,12 +203,13 @@ def test_a_stream_that_sends_well_under_its_declared_rate_for_long_is_degraded_w
     """4 of its 10 fps (a camera or network that does not keep up) read ``ok at 4.0 fps``: now ``degraded``
     once it has lasted (detector/pipeline/delivery_rate.py: under 45 % for 15 s, judged over 5 s)."""
     with both(tmp_path, _slowing_ts(tmp_path, 3.0, 4.0, 40.0), hold=True) as runs:
+        slow = re.compile(r"delivering (3\.[6-9]|4\.[0-4]) of its 10\.0 fps for ")  # 18-22 frames in its 5 s
         for run in runs:
-            assert wait_until(lambda r=run: "delivering 4.0 of its 10.0 fps for " in r.fault(), 60), (
+            assert wait_until(lambda r=run: slow.search(r.fault()), 60), (
                 run.detector, run.camera_status(), run.output()[-3000:])
             assert run.camera_status()["state"] == "degraded", (run.detector, run.camera_status())
             status = run.status()
-            assert "camera cam0: delivering 4.0 of its 10.0 fps for " in status, (run.detector, status)
+            assert re.search(r"camera cam0: delivering \d\.\d of its 10\.0 fps for ", status), (run.detector, status)
 
 
 def test_a_stream_that_does_not_open_leaves_no_password_in_the_debug_log(tmp_path: Path) -> None:
