@@ -137,13 +137,27 @@ def holder_pid(folder: Path) -> int | None:
     """
     try:
         st = os.stat(folder / LOCK_NAME)
-        locks = Path("/proc/locks").read_text()
     except OSError:
         return None
     file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    return next((pid for pid, held in _flocks() if held == file_id), None)
+
+
+def holds_a_lock(pid: int) -> bool:
+    """Whether ``pid`` holds an ``flock`` (its folder's lock, for a quickcam process): it has not ended, however
+    stale its status file (``common/health.py``: a process that hangs is not one that is not running)."""
+    return any(holder == pid for holder, _ in _flocks())
+
+
+def _flocks() -> list[tuple[int, str]]:
+    """(pid, "major:minor:inode") of every ``flock`` held on this machine, from ``/proc/locks`` ([] elsewhere)."""
+    try:
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return []
+    held = []
     for line in locks.splitlines():  # "1: FLOCK  ADVISORY  WRITE 4242 00:2f:1234 0 EOF" ("->" marks a waiter)
         fields = line.split()
-        if "FLOCK" in fields and "->" not in fields and file_id in fields:
-            pid = fields[fields.index(file_id) - 1]
-            return int(pid) if pid.isdigit() else None
-    return None
+        if "FLOCK" in fields and "->" not in fields and len(fields) >= 6 and fields[4].isdigit():
+            held.append((int(fields[4]), fields[5]))
+    return held

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from quickcam.common.cause_first import cause_first
+from quickcam.common.folder_lock import holds_a_lock
 
 ROLES = ("auto", "detector", "uploader", "all")
 FRESH_S = 15.0  # a status file without interval_s, older than this: its process is not running
@@ -91,19 +92,39 @@ def stale_after_s(status: dict[str, Any]) -> float:
     return max(STALE_INTERVALS * float(interval), STALE_FLOOR_S)
 
 
-def paused_pid(status: dict[str, Any]) -> int | None:
-    """The pid of a status file's process when it is alive here but stopped (SIGSTOP, a debugger, a frozen
-    container), else None: such a one is not "not running", and starting it again is not the fix."""
+def _process_state(status: dict[str, Any]) -> tuple[int, str] | None:
+    """(pid, its /proc state letter) of a status file's process while it is alive here, else None.
+
+    Only on the boot that wrote the file, and only for a process named quickcam: not a pid reused by another
+    program (every quickcam process writes ``boot``, the native detector too)."""
     pid = status.get("pid")
     if not isinstance(pid, int) or not status.get("boot") or status.get("boot") != _boot_id():
         return None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        named = b"quickcam" in Path(f"/proc/{pid}/cmdline").read_bytes()  # not a pid reused by another program
+        named = b"quickcam" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
     state = stat.rsplit(")", 1)[-1].split()[:1]  # after "(comm)", which may hold spaces
-    return pid if named and state and state[0] in ("T", "t") else None
+    return (pid, state[0]) if named and state else None
+
+
+def paused_pid(status: dict[str, Any]) -> int | None:
+    """The pid of a status file's process when it is alive here but stopped (SIGSTOP, a debugger, a frozen
+    container), else None: such a one is not "not running", and starting it again is not the fix."""
+    process = _process_state(status)
+    return process[0] if process and process[1] in ("T", "t") else None
+
+
+def hung_pid(status: dict[str, Any]) -> int | None:
+    """The pid of a stale status file's process when it is alive here, not stopped, and still holds its folder's
+    lock, else None: it runs but does not answer (a thread stuck in a write to a disk that hangs, a deadlock, a
+    disk that refuses the file). It was said ``NOT RUNNING`` with "start it" as the fix, and a second one
+    started refuses the locked folder."""
+    process = _process_state(status)
+    if not process or process[1] in ("T", "t", "Z", "X"):
+        return None
+    return process[0] if holds_a_lock(process[0]) else None
 
 
 def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
@@ -117,14 +138,21 @@ def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
         return True, "running"
     if paused_pid(status) is not None:
         return False, f"PAUSED (its process is stopped, not gone: last seen {ago(age)} ago)"
+    if (pid := hung_pid(status)) is not None:
+        return False, (f"NOT ANSWERING (status {ago(age)} old, pid {pid} holds the lock: alive, but hung or unable "
+                       "to write its status)")
     return False, f"NOT RUNNING (last seen {ago(age)} ago)"
 
 
 def fix_for(name: str, status: dict[str, Any]) -> str:
-    """What to do about an expected process that is not running: start it, or resume a paused one."""
+    """What to do about an expected process that is not running: start it, resume a paused one, restart a hung one."""
     pid = paused_pid(status)
     if pid is not None:
         return f"resume it (kill -CONT {pid}; a debugger, a frozen container or a laptop lid stopped it)"
+    pid = hung_pid(status)
+    if pid is not None:
+        return (f"see its log for why (a full disk, a disk that does not answer); if it hangs, restart it (kill {pid}; "
+                f"docker compose restart {name}, systemctl restart quickcam-{name})")
     return FIX[name]
 
 

@@ -656,14 +656,27 @@ def _video_packets(container: Any, video: Any, timeout_s: float | None) -> Itera
     them starts again: a stream whose video stopped while its audio went on was read
     for good, never lost, never reopened. Here a live stream's read that meets only
     other packets for ``timeout_s`` (its ``stream_timeout_s``; None: never) fails as a silent one does.
+
+    A read that PyAV's timeout cut short may still give a packet: the one FFmpeg's parser held (an RTSP
+    stream's last frame, flushed when the read failed). That packet is given, and the stream is lost at
+    once after it: the next read began its own timeout, so a frozen RTSP camera was lost only after two
+    (20 s for a 10 s ``stream_timeout_s``).
     """
     asked = time.monotonic()
     for packet in container.demux():
+        late = timeout_s is not None and time.monotonic() - asked >= timeout_s
         if packet.stream_index == video.index:
             yield packet
+            if late:
+                raise NoVideo(silent_words(timeout_s))
             asked = time.monotonic()
-        elif timeout_s is not None and time.monotonic() - asked > timeout_s:
+        elif late:
             raise NoVideo(f"no video for {timeout_s:.0f} s while the stream sends other data (audio?)")
+
+
+def silent_words(timeout_s: float) -> str:
+    """Why a stream that gave nothing for its ``stream_timeout_s`` is lost (the native detector's words)."""
+    return f"no video packet for {timeout_s:.0f} s (the stream stopped, or sends nothing readable)"
 
 
 def _read_failure(exc: Exception, timeout_s: int) -> str:
@@ -671,7 +684,7 @@ def _read_failure(exc: Exception, timeout_s: int) -> str:
     import av
 
     if isinstance(exc, av.ExitError):
-        return f"no video packet for {timeout_s} s (the stream stopped, or sends nothing readable)"
+        return silent_words(timeout_s)
     if isinstance(exc, NoVideo):
         return str(exc)
     return f"reading it failed ({getattr(exc, 'strerror', None) or type(exc).__name__})"

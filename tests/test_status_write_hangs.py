@@ -15,6 +15,7 @@ a file, while an event of the demo scene runs.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -49,6 +50,8 @@ def test_a_status_write_that_never_returns_does_not_hold_the_stop_and_the_footag
         hang.touch()
         assert pipe.wait_for("detector", "held_writes: a write of", 30), pipe.output("detector")[-3000:]
         assert process.poll() is None, pipe.output("detector")[-3000:]
+        if detector == "native":  # the reader's rule, the same for both detectors: checked on one
+            _said_not_answering_then_paused(pipe, process)
         stopped_at = time.monotonic()
         try:
             code = pipe.stop("detector", timeout=STOP_MAX_S + 10)  # the old detectors: no exit at all
@@ -67,3 +70,24 @@ def test_a_status_write_that_never_returns_does_not_hold_the_stop_and_the_footag
         output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     pipe.check_invariant()  # every item produced is in storage, whole (the open segment committed at the stop)
+
+
+def _said_not_answering_then_paused(pipe: Pipeline, process: subprocess.Popen) -> None:
+    """Its status file goes stale while the process runs and holds its lock: ``NOT ANSWERING`` with the pid and a
+    restart as the fix (it was ``NOT RUNNING``: start it, and a second one refuses the locked folder). Stopped
+    with SIGSTOP it is ``PAUSED`` (the native detector's status file carries the boot id, as the Python one's)."""
+    def status(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([QUICKCAM, "status", *args], cwd=pipe.root, env=pipe.env, capture_output=True,
+                              text=True, timeout=30)
+
+    assert wait_until(lambda: "detector: NOT ANSWERING (status " in status().stdout, 30), status().stdout
+    assert f"pid {process.pid} holds the lock" in status().stdout, status().stdout
+    check = status("--healthcheck", "detector")
+    assert check.returncode == 1 and "detector NOT ANSWERING" in check.stderr, check
+    assert f"restart it (kill {process.pid};" in check.stderr and "up -d detector" not in check.stderr, check.stderr
+    process.send_signal(signal.SIGSTOP)
+    try:
+        assert wait_until(lambda: "detector: PAUSED (its process is stopped" in status().stdout, 10), status().stdout
+        assert f"kill -CONT {process.pid}" in status("--healthcheck", "detector").stderr
+    finally:
+        process.send_signal(signal.SIGCONT)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,6 +170,46 @@ def test_a_stream_that_goes_silent_before_its_first_open_is_done_is_failing_in_w
             assert SILENT in camera_status["fault"] or "no video for 10 s" in camera_status["fault"], (
                 run.detector, camera_status)
             assert PASSWORD not in json.dumps(camera_status) and PASSWORD not in run.status(), run.detector
+
+
+def _slowing_ts(tmp_path: Path, full_s: float, slow_fps: float, slow_s: float) -> list[bytes]:
+    """An MPEG-TS that sends ``FPS`` for ``full_s`` (what FFmpeg's probe sees: the rate it declares), then the
+    rest of its frames ``slow_fps`` a second (their times spread out: nothing dropped), cut as ``_ts`` cuts."""
+    frames = round(full_s * FPS + slow_s * slow_fps)
+    clip = write_h264(tmp_path / "slowing.mp4", frames / FPS, FPS, 1.0, 160, 120, walks=())
+    buffer = io.BytesIO()
+    with av.open(str(clip)) as source, av.open(buffer, mode="w", format="mpegts") as output:
+        video = output.add_stream_from_template(source.streams.video[0])
+        timed = []
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is None:
+                continue
+            at_s = float(packet.dts * packet.time_base)
+            slowed_s = at_s if at_s < full_s else full_s + (at_s - full_s) * FPS / slow_fps
+            shift = round((slowed_s - at_s) / packet.time_base)
+            packet.dts, packet.pts, packet.stream = packet.dts + shift, packet.pts + shift, video
+            timed.append((slowed_s, packet))
+        pieces, start, cut_s = [], 0, CHUNK_S
+        for at_s, packet in timed:
+            while at_s >= cut_s:
+                pieces.append(buffer.getvalue()[start:])
+                start, cut_s = len(buffer.getvalue()), cut_s + CHUNK_S
+            output.mux(packet)
+    pieces.append(buffer.getvalue()[start:])
+    return pieces
+
+
+def test_a_stream_that_sends_well_under_its_declared_rate_for_long_is_degraded_with_both_rates(tmp_path: Path) -> None:
+    """4 of its 10 fps (a camera or network that does not keep up) read ``ok at 4.0 fps``: now ``degraded``
+    once it has lasted (detector/pipeline/delivery_rate.py: under 45 % for 15 s, judged over 5 s)."""
+    with both(tmp_path, _slowing_ts(tmp_path, 3.0, 4.0, 40.0), hold=True) as runs:
+        slow = re.compile(r"delivering (3\.[6-9]|4\.[0-4]) of its 10\.0 fps for ")  # 18-22 frames in its 5 s
+        for run in runs:
+            assert wait_until(lambda r=run: slow.search(r.fault()), 60), (
+                run.detector, run.camera_status(), run.output()[-3000:])
+            assert run.camera_status()["state"] == "degraded", (run.detector, run.camera_status())
+            status = run.status()
+            assert re.search(r"camera cam0: delivering \d\.\d of its 10\.0 fps for ", status), (run.detector, status)
 
 
 def test_a_stream_that_does_not_open_leaves_no_password_in_the_debug_log(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def write_status(path: Path, status: dict[str, Any], counters: Counter[str], fai
         moved = durable.write_status(path, status)
     except OSError as exc:
         return note_status_write(log, "receiver", path, exc, counters, failing,
-                                 "quickcam status shows the uploader as of the last write, then as NOT RUNNING "
+                                 "quickcam status shows the uploader as of the last write, then as NOT ANSWERING "
                                  "(and the health check fails)")
     return note_status_write(log, "receiver", path, None, counters, failing, moved=moved)
 

@@ -240,6 +240,12 @@ class CameraPipeline:
         return (f"recording {behind / 1e9:.0f} s behind the camera (the encoder is too slow for it: frames waiting "
                 f"over recording.buffer_max_s = {self.buffer.max_ns / 1e9:.0f} s are dropped and counted)")
 
+    def _rate_judged(self) -> bool:
+        """Whether delivering well under the declared rate says something now (detector/pipeline/delivery_rate.py):
+        a live source, not in dark mode, every frame decoded."""
+        return (bool(getattr(self.source, "live", False)) and not self.stats.dark
+                and not (self.camera.idle_keyframes_only or self.camera.event_keyframes_only))
+
     def status(self) -> dict[str, Any]:
         """The camera's status: counters, and a state that is never ``ok`` while something is wrong.
 
@@ -259,8 +265,9 @@ class CameraPipeline:
         # running, but blind (the view guard), partly blind (a damaged stream: its pictures not analysed; a lost
         # camera is said as lost instead) or recording less
         damaged, damaged_fault = self._damaged_packets()
+        slow = self.capture.delivery.fault(self.source.fps, state == "ok" and self._rate_judged(), now)
         disk = "; ".join(filter(None, [self.stats.view_fault if state == "ok" else "",
-                                       damaged_fault if state == "ok" else "", self._recorded_fault(),
+                                       damaged_fault if state == "ok" else "", slow, self._recorded_fault(),
                                        self.disk.fault(), self._behind_fault()]))
         slow_open = (f"still opening after {opening_s:.0f} s (the open has not returned: a disk, device or server "
                      "that does not answer?)" if opening_s else "")

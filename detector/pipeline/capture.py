@@ -42,6 +42,7 @@ from quickcam.detector.av_source import Packet
 from quickcam.detector.closed_folder import folder_fix
 from quickcam.detector.console.tap import LiveTap
 from quickcam.detector.decode import compact
+from quickcam.detector.pipeline.delivery_rate import DeliveryRate
 from quickcam.detector.pipeline.frames import FrameBuffer
 from quickcam.detector.pipeline.reopen import REOPEN_FIRST_S, ReopenPace
 from quickcam.detector.pipeline.stats import CameraStats
@@ -206,6 +207,7 @@ class CaptureStage:
         self.stats, self.stop = stats, stop
         self.tap = tap or LiveTap()  # console: the live view; a dict read per frame unless someone watches
         self.fps_window: deque[int] = deque(maxlen=30)
+        self.delivery = DeliveryRate()  # frames handed on against the source's declared rate (status: degraded)
         self.measured_logged = False
         self.is_open = False
         self.pace = ReopenPace(camera.reopen_max_s)  # a source that keeps going away soon after opening waits
@@ -284,6 +286,7 @@ class CaptureStage:
                 log.info("camera %s: ok again", self.camera.id)
             self.stats.state, self.stats.lost_why = "ok", ""
         self.stats.opened = True
+        self.delivery.delivered(time.monotonic())
         window = self.fps_window
         window.append(frame.time_ns)
         if len(window) > 1:

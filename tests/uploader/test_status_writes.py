@@ -52,7 +52,7 @@ def test_failed_status_writes_are_one_warning_a_streak_counted_and_shown_by_quic
     warnings = [line for line in log().splitlines() if "receiver: cannot write" in line]
     assert len(warnings) == 1, warnings  # once, not every second
     assert ("receiver: cannot write state/status.json (Permission denied); quickcam status shows the uploader as "
-            "of the last write, then as NOT RUNNING (and the health check fails) until it can") in warnings[0]
+            "of the last write, then as NOT ANSWERING (and the health check fails) until it can") in warnings[0]
     assert failed >= 2
     assert f"uploader: {failed} status write(s) failed (each streak logged by the uploader)" in shown.stdout, \
         shown.stdout + shown.stderr

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quickcam.common.health import liveness
 from quickcam.uploader.cli import UPLOADER_STATUS_FILE, uploader_line
 
 
@@ -51,7 +52,8 @@ class UplinkStatus:
         if not live:
             return [StripLine("uploader: not on this machine (no status file here)")]
         line = uploader_line(live, now)
-        lines = [StripLine(line, bad="NOT RUNNING" in line)]
+        # not running, paused or not answering (a clean stop is said, not flagged)
+        lines = [StripLine(line, bad=not liveness(live, now)[0] and bool(live.get("running", True)))]
         for row in self._destinations():
             backlog = row["pending"] + row["failed"]
             text = f"{row['destination']}: {row['uploaded']} uploaded, {row['pending']} waiting, {row['failed']} failed"

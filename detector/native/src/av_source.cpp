@@ -127,6 +127,12 @@ int AvSource::interrupt(void* opaque) {
 // av_read_frame, waiting out a device opened non-blocking (v4l2: its driver's wait for a frame never asks the
 // interrupt callback) in kNoFrameYetMs sleeps, as FFmpeg's own command line does, until the interrupt says.
 int AvSource::read_frame(AVPacket* packet) {
+    // The read before passed the deadline and still gave a packet (the one its parser held: an RTSP stream's
+    // last frame): this one fails at once. Armed again, it waited a second stream_timeout_s (lost after 20 s).
+    if (!timed_out_why_.empty() && !stopping()) {
+        lost_why = timed_out_why_;
+        return AVERROR_EXIT;
+    }
     int code;
     while ((code = av_read_frame(format_, packet)) == AVERROR(EAGAIN)) {
         if (interrupt(this)) return AVERROR_EXIT;
@@ -225,6 +231,7 @@ bool AvSource::open() {
     log::info("camera ", c.id, ": opened ", name(), " (FFMPEG back end) at ", width, "x", height, " ", fps, " fps");
     damaged_.opened();
     if (c.source == "file" && taken_dts_ != AV_NOPTS_VALUE) resume();
+    timed_out_why_.clear();  // an open cut short that found the video: its reads get their own stream_timeout_s
     if (c.source == "stream") read_burst();
     if (stopping()) {  // the stop came while it read ahead
         close();

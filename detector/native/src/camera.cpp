@@ -413,6 +413,10 @@ Value CameraPipeline::status_value() {
     // camera is said as lost instead) or recording less
     std::string disk = s.state == "ok" ? s.view_fault : "";
     if (s.state == "ok") add_part(disk, source_->damaged_fault());
+    // well under the declared rate for long (delivery_rate.hpp): a live source, not dark, every frame decoded
+    bool rate_judged = s.state == "ok" && source_->live && !s.dark && !config_.idle_keyframes_only &&
+                       !config_.event_keyframes_only;
+    add_part(disk, delivery_.fault(source_->fps, rate_judged, steady_s()));
     if (recorded_) add_part(disk, recorded_->fault());  // path down: detection goes on, events are not recorded
     add_part(disk, disk_.fault());
     // An open that does not return leaves the camera "starting": said once it has run kOpenSlowS.
@@ -719,6 +723,7 @@ void CameraPipeline::capture_loop() {
         if (!frame.undecoded) {  // the status counts the pictures decoded, and their rate (capture.py's)
             fps_window.push_back(frame.time_ns);
             if (fps_window.size() > 30) fps_window.pop_front();
+            delivery_.delivered(steady_s());
             std::lock_guard<std::mutex> lock(stats_mutex_);
             if (stats_.state != "ok") {
                 if (stats_.state == "lost") log::info("camera ", config_.id, ": ok again");

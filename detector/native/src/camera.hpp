@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "delivery_rate.hpp"
 #include "disk.hpp"
 #include "outbox.hpp"
 #include "sources.hpp"
@@ -181,6 +182,7 @@ private:
     DiskWrites disk_;  // every write of this camera into the outbox: held and stepped down on a full disk
     Stop& stop_;
     std::unique_ptr<FrameSource> source_;  // with a detect_path, the substream (decoded for detection)
+    DeliveryRate delivery_;  // frames handed on against the source's declared rate (status: degraded)
     std::unique_ptr<RecordedStream> recorded_;  // with a detect_path, path's packets (recorded); else none
     std::thread capture_thread_, record_thread_;
     std::atomic<bool> capture_done_{false}, record_done_{false};
