@@ -622,6 +622,29 @@ def tv_on(at_s: float, x0: float, y0: float, x1: float, y1: float):
     return fx
 
 
+def reflection(x0: float, y0: float, x1: float, y1: float, t0: float, t1: float, track: int, alpha: float):
+    """A window's glass (darker, flat) in which a passer-by outside the view is reflected: faint, blurred, moving."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    glass = ((xx >= x0 * W) & (xx < x1 * W) & (yy >= y0 * H) & (yy < y1 * H)).astype(np.float32)[..., None]
+    state: dict = {}
+
+    def fx(f, t, i, rng):
+        f = f * (1 - 0.5 * glass) + 0.5 * glass * 60
+        if not t0 <= t <= t1:
+            return f
+        tracks = state.setdefault("tracks", _vtest()[1])
+        tr = tracks[track % len(tracks)]
+        w = Walker(track, (y1 - y0) * H * 0.9, [(t0, x0 * W - 30, y1 * H), (t1, x1 * W + 30, y1 * H)])
+        k = int(t * 10) % (2 * len(tr.crops) - 2)
+        layer = f.copy()
+        x, y = w.at(t)
+        _paste(layer, tr, k if k < len(tr.crops) else 2 * len(tr.crops) - 2 - k, w, x, y, w.height_px)
+        layer = cv2.GaussianBlur(layer, (0, 0), 2.0)
+        return f + alpha * glass * (layer - f)
+
+    return fx
+
+
 def dim(scale: float):
     """A dark room in daylight exposure (dark walls, dark floor): the background's light scaled down, no gain noise."""
 
@@ -785,6 +808,11 @@ def catalogue(seed: int) -> list[Clip]:
     c.append(Clip("edge-peek", seed, 30, still,
                   [Walker(int(r2.integers(1000)), 1.2 * h2, [(8, -40, ey), (10, 5, ey), (20, 5, ey), (22, -40, ey)], stand=(10, 20))],
                   [jitter_noise(1.5)], note="a person half in view at the frame's edge, near still, 10 s"))
+    gx = float(r2.uniform(0.1, 0.55))
+    glass = (gx, 0.1, gx + 0.35, 0.55)
+    c.append(Clip("reflection-empty", seed, 24, indoor, [], [reflection(*glass, 8, 14, int(r2.integers(1000)), 0.2), jitter_noise(1.5)],
+                  note="a passer-by outside the view reflected in a window's glass (20 %, blurred)"))
+    c.append(Clip("reflection-walk", seed, 30, indoor, [walk2(16, 26)], [reflection(*glass, 8, 14, 7, 0.2), jitter_noise(1.5)]))
     return c
 
 
