@@ -1,4 +1,4 @@
-"""Snow (or dust) falling in the IR light of an empty scene (bench/outside/FINDINGS.md, defect 32).
+"""Snow (or dust) falling in the IR light of an empty scene (bench/outside/FINDINGS.md, defect 40).
 
 Found by the outside footage check (``bench/outside/footage_check.py``, kind ``snow-ir-empty``): at
 mean gray 15 (IR-lit, over ``dark_threshold``) 40 small flakes a second drifting down started an
@@ -62,7 +62,7 @@ def test_the_scene_without_snow_is_quiet() -> None:
 
 
 @needs_still
-@pytest.mark.xfail(strict=True, reason="defect 32: small flakes in IR light start events (FINDINGS.md)")
+@pytest.mark.xfail(strict=True, reason="defect 40: small flakes in IR light start events (FINDINGS.md)")
 @pytest.mark.parametrize("seed", [1, 2])
 def test_small_flakes_in_ir_light_start_no_event(seed: int) -> None:
     assert _event_looks([v.motion for v in python_trace(_scene(True, seed), MotionConfig(), FPS)]) == 0
