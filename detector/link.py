@@ -125,7 +125,7 @@ class UploaderLink:
         """
         started = time.monotonic()
         deadline = started + drain_s
-        depth = self.outbox.depth()[0]
+        depth, acked_before = self.outbox.depth()[0], self.state.acked
         if drain_s and depth and self.thread.is_alive():
             log.info("link: waiting up to %.0f s for the uploader to acknowledge %d item(s)", drain_s, depth)
             while time.monotonic() < deadline and self.outbox.depth()[0] and self.thread.is_alive():
@@ -135,9 +135,9 @@ class UploaderLink:
                         and (hopeless or time.monotonic() - started >= DISCONNECTED_DRAIN_S)):
                     break
                 time.sleep(0.05)
-            left = self.outbox.depth()[0]
+            left, acked = self.outbox.depth()[0], self.state.acked - acked_before  # (items committed meanwhile too)
             log.info("link: after %.1f s, %d of %d item(s) acknowledged%s", time.monotonic() - started,
-                     depth - left, depth, "" if not left else
+                     acked, acked + left, "" if not left else
                      ("; the rest is sent on next start"
                       if self.state.connected and not self.state.connection_dropped
                       else "; the uploader is not connected, the rest is sent on next start"))

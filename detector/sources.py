@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,16 +145,21 @@ class FrameSource(Protocol):
 
 
 class _Pacer:
-    """Sleeps so that frames come out at ``fps`` in real time, without drift."""
+    """Sleeps so that frames come out at ``fps`` in real time, without drift.
+
+    The sleep ends at the detector's stop (``stopping``, the capture loop's stop event): at ``fps = 0.1`` a 10 s
+    sleep outlasted the stop's wait, which then gave the capture up as stuck in a read (the wrong cause).
+    """
 
     def __init__(self, fps: float) -> None:
         self.period_ns = int(1e9 / fps)
         self.next_ns = time.monotonic_ns()
+        self.stopping = threading.Event()  # the capture loop's, once it reads this source (CaptureStage)
 
     def wait(self) -> None:
         delay = self.next_ns - time.monotonic_ns()
         if delay > 0:
-            time.sleep(delay / 1e9)
+            self.stopping.wait(delay / 1e9)
         elif delay < -self.period_ns * 5:
             self.next_ns = time.monotonic_ns()  # fell far behind: don't burst
         self.next_ns += self.period_ns

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -106,6 +107,31 @@ def test_shutdown_waits_up_to_the_ack_timeout_for_an_item_in_flight(
     assert 5 < waited < 10, waited
     assert "waiting up to 10 s for the uploader to acknowledge 1 item(s)" in caplog.text
     assert "1 of 1 item(s) acknowledged" in caplog.text
+
+
+def test_the_drain_line_counts_the_items_committed_during_the_drain(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It said `depth at the start - depth left`: "1 of 1" here, "-1 of 1" had none been acked."""
+    caplog.set_level(logging.INFO, logger="quickcam.detector.link")
+    endpoint = private_endpoint(tmp_path)
+    outbox = Outbox(tmp_path / "outbox")
+    link = UploaderLink(LinkConfig(endpoint=endpoint, ack_timeout_s=10, heartbeat_s=0.5), outbox, ["cam0"],
+                        camera_status=dict)
+    slow = _SlowAckUploader(endpoint, ack_after_s=0.5)
+    try:
+        link.start()
+        assert wait_until(lambda: link.state.connected, 15)
+        outbox.commit_bytes(*snapshot())
+        assert wait_until(lambda: slow.received_at is not None, 10)
+        late = threading.Timer(0.1, lambda: [outbox.commit_bytes(*snapshot()) for _ in range(2)])
+        late.start()  # a camera's last segments, committed while the link drains
+        link.stop(drain_s=5)
+        late.join()
+    finally:
+        slow.close()
+    assert outbox.depth()[0] == 0, caplog.text
+    assert "3 of 3 item(s) acknowledged" in caplog.text, caplog.text
 
 
 def test_a_new_item_leaves_at_once_while_the_idle_link_sleeps_until_its_next_heartbeat(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ def test_a_destination_answering_429_with_retry_after_is_asked_once_per_wait_and
         assert wait_until(lambda: len(dropbox.files) == ITEMS, 20), pipe.output("uploader")[-3000:]
         assert wait_until(lambda: _dropbox_row(pipe)["uploaded"] == ITEMS, 10)
         assert wait_until(lambda: not list((tmp_path / "spool").glob("*.qsc")), 10)
-        assert "uploads to dropbox work again after" in pipe.output("uploader")
+        assert "dropbox: stored again after" in pipe.output("uploader")
         assert wait_until(lambda: _healthcheck(pipe).returncode == 0, 15), _healthcheck(pipe).stderr
     finally:
         if client is not None:

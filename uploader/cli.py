@@ -241,10 +241,11 @@ LAST_ERROR_WIDTH = 80  # a destination's last error in its status row: the cause
 
 
 def destination_lines(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [f"{'destination':<14}{'pending':>8}{'failed':>8}{'uploaded':>10}{'oldest':>9}  last error"]
+    lines = [f"{'destination':<14}{'pending':>8}{'failed':>8}{'uploaded':>10}{'retries':>8}{'oldest':>9}  last error"]
     for row in rows:
         oldest = ago(row["oldest_pending_s"]) if row["pending"] or row["failed"] else "-"
         lines.append(f"{row['destination']:<14}{row['pending']:>8}{row['failed']:>8}{row['uploaded']:>10}"
+                     f"{row.get('failed_tries', 0):>8}"
                      f"{oldest:>9}  {cause_first(row['last_error'], LAST_ERROR_WIDTH)}".rstrip())
     return lines
 

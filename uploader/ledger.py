@@ -456,6 +456,9 @@ def summary_of(db: sqlite3.Connection) -> list[dict]:
             "SELECT MIN(i.received_at) FROM deliveries d JOIN items i ON i.id=d.item_id "
             "WHERE d.destination=? AND d.state!='uploaded'", (dest,)
         ).fetchone()[0]
+        tries = db.execute(  # each delivery's attempts, its success (if any) the last of them
+            "SELECT COALESCE(SUM(attempts), 0) - COALESCE(SUM(state='uploaded'), 0) FROM deliveries "
+            "WHERE destination=?", (dest,)).fetchone()[0]
         last_error = db.execute(
             "SELECT last_error FROM deliveries WHERE destination=? AND last_error!='' "
             "ORDER BY updated_at DESC LIMIT 1", (dest,)
@@ -465,6 +468,7 @@ def summary_of(db: sqlite3.Connection) -> list[dict]:
             "pending": counts.get("pending", 0),
             "failed": counts.get("failed", 0),
             "uploaded": counts.get("uploaded", 0),
+            "failed_tries": max(0, int(tries)),  # every failed upload attempt of the deliveries still listed
             "oldest_pending_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
             "last_error": last_error[0] if last_error else "",
             "failing_since": streaks.get(dest, (0.0, ""))[0],  # the shipper's streak (wall clock)

@@ -380,6 +380,8 @@ class CaptureStage:
                 self.stats.opening_since = 0.0
             if opened:
                 self.is_open = self.stats.source_opened = True
+                if pacer := getattr(self.source, "pacer", None):  # a paced source's sleep ends at the stop
+                    pacer.stopping = self.stop
                 now = time.monotonic()
                 self.catch_up_until = now + min(now - asked, CATCH_UP_MAX_S)  # what it read while it opened
                 self.pace.opened(now)

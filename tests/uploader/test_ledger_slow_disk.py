@@ -24,6 +24,7 @@ import pytest
 
 from quickcam.common import protocol
 from quickcam.common.cryptofile import Keyring, SymmetricKey, decrypt
+from quickcam.uploader.ledger_reader import read_summary
 from tests.fakes.shims import preload_shim
 from tests.test_curve import Client, running_uploader, snapshot, stored_ids
 from tests.waiting import wait_until
@@ -84,7 +85,8 @@ def test_a_stop_with_no_time_for_uploads_still_queues_its_log_while_the_shipper_
             assert client.hello(["cam0"]).type == "credit"
             header, payload = snapshot()
             assert client.request(protocol.encode(protocol.Message(header, payload)), timeout=30).type == "ack"
-            up.wait_for("failed (attempt 3)")  # each failure's outcome written: two commits of 250 ms
+            # Each failure's outcome written (two commits of 250 ms), counted in the ledger (`quickcam status`):
+            assert wait_until(lambda: _failed_tries(workdir) >= 3, 60), up.output()[-3000:]
         finally:
             client.close()
         assert up.stop() == 0
@@ -95,6 +97,14 @@ def test_a_stop_with_no_time_for_uploads_still_queues_its_log_while_the_shipper_
         up.wait_for("uploaded log", timeout=30)
     logs = b"".join(_decrypted(path, key) for path in sorted((workdir / "storage").rglob("logs/**/*.qsc")))
     assert b"uploader: stopping; no new footage accepted" in logs, logs[-3000:]
+
+
+def _failed_tries(workdir: Path) -> int:
+    """The failed upload attempts the ledger holds, as `quickcam status` shows them (0 while it cannot be read)."""
+    try:
+        return sum(row["failed_tries"] for row in read_summary(workdir / "state" / "ledger.sqlite3"))
+    except Exception:  # (not written yet, or locked a moment)
+        return 0
 
 
 def _decrypted(path: Path, key: SymmetricKey) -> bytes:

@@ -148,3 +148,26 @@ def test_an_idle_shipper_stops_at_once_not_after_its_next_look(tmp_path: Path) -
     took = time.monotonic() - asked
     assert not thread.is_alive()
     assert took < 0.5, f"the idle shipper took {took:.2f} s to stop"
+
+
+def test_a_destination_down_says_its_first_failure_then_a_line_a_minute_and_its_recovery(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # One warning per attempt wrote ~1500 lines a day per destination down (bench/outside/sftp_killed.py).
+    backend = FlakyBackend(tmp_path / "storage", failures=20)
+    shipper, ledger = _shipper(tmp_path, {"local": backend})
+    _spooled_item(tmp_path, ledger, "a1", "segment", ["local"])
+    caplog.set_level("INFO", logger="quickcam.uploader.shipper")
+    while backend.calls < 10:
+        shipper.run_once(ledger)
+        time.sleep(0.01)
+    shipper.failures_said["local"].said_at -= 61  # a minute later
+    _run_until_quiet(shipper, ledger)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2, warnings
+    assert "failed (attempt 1): injected failure 1" in warnings[0], warnings
+    assert warnings[1].startswith("local: 10 failed attempt(s) since the last line; latest: upload of a1 to local "
+                                  "failed (attempt 11): injected failure 11"), warnings
+    said = [r.getMessage() for r in caplog.records if "stored again" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("local: stored again after 20 failed attempt(s) over "), said
+    [row] = ledger.summary()
+    assert (row["uploaded"], row["failed_tries"]) == (1, 20), row  # every attempt counted (`quickcam status`)

@@ -100,7 +100,7 @@ int64_t steady_ns() {
 
 AvSource::AvSource(const CameraConfig& config, Role role, const Stop* stop)
     : config_(config), role_(role), path_(role == Role::Detect ? config.detect_path : config.path), stop_(stop),
-      pacer_(config.fps),
+      pacer_(config.fps, stop),
       clock_(config.id), damaged_(config.id, config.damaged_clear_s) {
     fps = config.fps, width = config.width, height = config.height;
     live = config.source == "stream" || config.realtime;
@@ -224,7 +224,7 @@ bool AvSource::open() {
     width = decoder_->width & ~1, height = decoder_->height & ~1;
     draining_ = false;
     read_error_.clear();
-    if (c.source == "file" && c.realtime) pacer_ = Pacer(fps);
+    if (c.source == "file" && c.realtime) pacer_ = Pacer(fps, stop_);
     if (c.source == "file" && !c.realtime && file_start_ns_ == INT64_MIN) file_start_ns_ = file_start_ns();
     anchor_ns_ = INT64_MIN;
     opened_bytes_ = c.source == "file" ? avio_size(format_->pb) : -1;  // a smaller one at the end was cut short

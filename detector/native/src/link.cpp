@@ -100,7 +100,7 @@ bool UploaderLink::stop(double drain_s, double join_s) {
     // be a reconnect interval away from an uploader that has just come back; not at all when the
     // handshake is known to fail. Bounded, so a stop never hangs.
     double started = monotonic_s(), deadline = started + drain_s;
-    int64_t depth = outbox_.depth().first;
+    int64_t depth = outbox_.depth().first, acked_before = status().acked;
     if (depth > 0) {
         log::info("link: waiting up to ", drain_s, " s for the uploader to acknowledge ", depth, " item(s)");
         while (monotonic_s() < deadline && outbox_.depth().first > 0) {
@@ -111,8 +111,8 @@ bool UploaderLink::stop(double drain_s, double join_s) {
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
-        int64_t left = outbox_.depth().first;
-        log::info("link: after ", std::round((monotonic_s() - started) * 10) / 10, " s, ", depth - left, " of ", depth,
+        int64_t left = outbox_.depth().first, acked = status().acked - acked_before;  // (items committed meanwhile too)
+        log::info("link: after ", std::round((monotonic_s() - started) * 10) / 10, " s, ", acked, " of ", acked + left,
                   " item(s) acknowledged", left ? "; the rest is sent on next start" : "");
     }
     stop_ = true;

@@ -88,8 +88,8 @@ namespace {
 // 10 + gap_s and shortens the period by as much (``demo_script`` in Python).
 class DemoSource : public FrameSource {
 public:
-    DemoSource(int w, int h, double rate, bool realtime, double start_s, double gap_s)
-        : pacer_(rate), start_s_(start_s), shift_(gap_s - 8.0) {
+    DemoSource(int w, int h, double rate, bool realtime, double start_s, double gap_s, const Stop* stop)
+        : pacer_(rate, stop), start_s_(start_s), shift_(gap_s - 8.0) {
         width = w, height = h, fps = rate, live = realtime;
         cv::RNG rng(7);
         cv::Mat texture(h / 8 + 1, w / 8 + 1, CV_8UC3);
@@ -276,7 +276,7 @@ private:
 
 std::unique_ptr<FrameSource> make_source(const CameraConfig& config, const Stop* stop) {
     if (config.source == "demo") return std::make_unique<DemoSource>(config.width, config.height, config.fps, config.realtime,
-                                                                  config.demo_start_s, config.demo_gap_s);
+                                                                  config.demo_start_s, config.demo_gap_s, stop);
     if (config.source == "camera" && config.input_format == "h264") return std::make_unique<AvSource>(usb_h264(config), AvSource::Role::Whole, stop);
     if (config.source == "camera" && config.input_format == "auto") return std::make_unique<AutoUsbSource>(config, stop);
     if (config.source == "camera") return std::make_unique<UsbSource>(config);

@@ -27,10 +27,10 @@ public:
         changed_.notify_all();
     }
     // Waits up to `seconds` or until stopped; true when stopped.
-    bool wait_for(double seconds) { return wait_for(seconds, [] { return false; }); }
+    bool wait_for(double seconds) const { return wait_for(seconds, [] { return false; }); }
     // Waits up to `seconds`, until stopped or until `ready()` (looked at when poked); true when either holds.
     template <typename Ready>
-    bool wait_for(double seconds, Ready ready) {
+    bool wait_for(double seconds, Ready ready) const {
         std::unique_lock<std::mutex> lock(mutex_);
         return changed_.wait_for(lock, std::chrono::duration<double>(std::max(0.0, seconds)),
                                  [&] { return stopped_.load() || ready(); });
@@ -38,8 +38,8 @@ public:
 
 private:
     std::atomic<bool> stopped_{false};
-    std::mutex mutex_;
-    std::condition_variable changed_;
+    mutable std::mutex mutex_;  // (mutable: a const Stop is waited on, as the sources hold it)
+    mutable std::condition_variable changed_;
 };
 
 }  // namespace qc
