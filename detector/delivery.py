@@ -198,8 +198,8 @@ class Delivery:
         if state.in_flight.pop(ref, None) is None and not self._in_outbox(ref):
             log.debug("link: ack for %s, which is not waiting (acked before)", ref)
             return
+        state.acked += 1  # first: the stop's drain reads it once the outbox is empty (link.py)
         self.outbox.remove(ref, self.keep_copy_in)
-        state.acked += 1
 
     def on_nack(self, header: dict[str, Any]) -> None:
         state = self.state

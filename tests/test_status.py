@@ -38,7 +38,7 @@ def _uploader(age_s: float = 0.5, detectors: list | None = None) -> dict:
             "detectors": detectors or []}
 
 
-ROWS = [{"destination": "local", "pending": 2, "failed": 1, "uploaded": 17, "oldest_pending_s": 95.0,
+ROWS = [{"destination": "local", "pending": 2, "failed": 1, "uploaded": 17, "failed_tries": 4, "oldest_pending_s": 95.0,
          "last_error": "local storage /mnt/nas: No space left on device"}]
 
 
@@ -53,8 +53,8 @@ def test_status_shows_both_sides_of_one_machine() -> None:
     assert lines[1] == "detector: running; link to tcp://127.0.0.1:5557 connected; outbox 3 item(s), 5 KiB"
     assert lines[2].startswith("camera cam0: ok at 15.0 fps, dark mode off, 2 event(s), last event ")
     assert lines[2].endswith("(3 min ago)")
-    assert lines[3].split() == ["destination", "pending", "failed", "uploaded", "oldest", "last", "error"]
-    assert lines[4].split()[:5] == ["local", "2", "1", "17", "95"]
+    assert lines[3].split() == ["destination", "pending", "failed", "uploaded", "retries", "oldest", "last", "error"]
+    assert lines[4].split()[:6] == ["local", "2", "1", "17", "4", "95"]
     assert "No space left on device" in lines[4]
 
 

@@ -663,8 +663,8 @@ void UploaderLink::handle(const std::vector<std::string>& frames, double now) {
             log::debug("link: ack for ", ref, ", which is not waiting (acked before)");
             return;
         }
+        ++acked_;  // first: the stop's drain reads it once the outbox is empty
         outbox_.remove(ref, keep_copy_in_);
-        ++acked_;
     } else if (type == "nack") {
         const std::string& ref = h.at("ref").s;
         // an empty ref names no message: it is counted as rejected
