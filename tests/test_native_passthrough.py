@@ -250,6 +250,7 @@ def test_native_keyframes_that_stop_coming_end_passthrough_and_the_event_goes_on
 
 
 @pytest.mark.realtime
+@pytest.mark.slow  # in the slow unit: the real-time one was the run's critical path (docs/testing.md)
 def test_a_native_rtsp_cameras_h264_is_passed_through_and_again_after_a_reconnect(tmp_path: Path) -> None:
     """A camera's stream (GStreamer's RTSP server, in real time): its own H.264 remuxed, every segment playable
     from its first packet, at the stream's bitrate, the pre-roll back to a keyframe before the onset. The clip

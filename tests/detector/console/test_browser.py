@@ -28,7 +28,9 @@ PASSWORD = "browser test password"
 GAP_S = 5  # [camera] demo_gap_s
 WALKS, PERIOD_S = demo_script(GAP_S)
 
-pytestmark = [needs_browser, pytest.mark.realtime]  # the demo walkers' timing decides what it sees
+# The demo walkers' timing decides what it sees; slow too: in the slow unit, so that the real-time one is not the
+# run's critical path (docs/testing.md, twelfth pass).
+pytestmark = [needs_browser, pytest.mark.realtime, pytest.mark.slow]
 
 
 @pytest.fixture
