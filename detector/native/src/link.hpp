@@ -130,6 +130,7 @@ private:
     bool dropped_ = false;    // ZeroMQ reported the connection gone and no new handshake yet
     bool reopened_ = false;   // a new socket was opened after a dropped connection (said once per outage)
     bool hello_now_ = false;  // ZeroMQ made a new connection: introduce ourselves on it at once
+    int handshakes_ = 0;  // handshakes done on this socket: the first is introduced by the knocks' hellos
     std::string last_error_;
     double last_error_at_ = 0, error_cleared_at_ = 0;
     std::map<std::string, InFlight> in_flight_;
