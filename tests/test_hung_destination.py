@@ -11,16 +11,13 @@ after ``alerts.storage_failing_after_s``.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import QUICKCAM, free_port
+from tests.fakes.hanging_http import HangingHttpServer
 from tests.pipeline import Pipeline
 from tests.test_curve import snapshots_to_uploader
 from tests.waiting import wait_until
@@ -30,49 +27,6 @@ BACKLOG = 60  # over the 50 deliveries the shipper lists at a time
 FAILING_AFTER_S = 3
 
 
-class TricklingServer:
-    """Reads each request's head and body, then sends a 200 whose body comes a byte a second, never whole."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.requests = 0
-        self.open = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while self.open:
-            with contextlib.suppress(OSError):
-                conn, _ = self.sock.accept()
-                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, body = data.split(b"\r\n\r\n", 1)
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
-            while len(body) < length:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                body += chunk
-            self.requests += 1
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-            while self.open:
-                time.sleep(1)
-                conn.sendall(b" ")
-
-    def close(self) -> None:
-        self.open = False
-        self.sock.close()
-
-
 def _health(pipe: Pipeline) -> subprocess.CompletedProcess[str]:
     return subprocess.run([QUICKCAM, "status", "--healthcheck", "uploader"], cwd=pipe.root, env=pipe.env,
                           capture_output=True, text=True, timeout=30)
@@ -80,7 +34,7 @@ def _health(pipe: Pipeline) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.realtime
 def test_a_hung_destination_holds_only_its_own_copies_and_is_said(tmp_path: Path) -> None:
-    server = TricklingServer()
+    server = HangingHttpServer()
     pipe = Pipeline(tmp_path, secrets={"CLOUDINARY_URL": "cloudinary://123456:secretsecret@democloud"},
                     QUICKCAM_UPLOADER__DESTINATIONS="cloud,local", QUICKCAM_STORAGE__LOCAL__PATH="storage",
                     QUICKCAM_STORAGE__CLOUD__KIND="cloudinary",

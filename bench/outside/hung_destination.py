@@ -15,64 +15,14 @@ the uploader stops within its stop time; every journaled item stored once in the
 from __future__ import annotations
 
 import argparse
-import contextlib
-import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from harness import BASE_TOML, Rig, invariant_failed, show_lines, tracebacks_failed  # noqa: E402
-
-
-class HangingServer:
-    """Reads each HTTP request's head and body, then trickles or stays silent until closed."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.requests = 0
-        self.open = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while self.open:
-            with contextlib.suppress(OSError):
-                conn, _ = self.sock.accept()
-                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, body = data.split(b"\r\n\r\n", 1)
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            while len(body) < length:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                body += chunk
-            self.requests += 1
-            if self.mode == "trickle":
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-                while self.open:
-                    time.sleep(5)
-                    conn.sendall(b" ")
-            else:
-                while self.open:
-                    time.sleep(1)
+from tests.fakes.hanging_http import HangingHttpServer  # noqa: E402
 
 
 def main() -> int:
@@ -81,7 +31,7 @@ def main() -> int:
     ap.add_argument("--mode", choices=("trickle", "silent"), default="trickle")
     ap.add_argument("--held-s", type=float, default=90)
     a = ap.parse_args()
-    server = HangingServer(a.mode)
+    server = HangingHttpServer(a.mode, trickle_every_s=5)
     toml = BASE_TOML.replace("[uploader]\n", '[uploader]\ndestinations = ["local", "cloud"]\n') + (
         f'[storage.cloud]\nkind = "cloudinary"\nupload_prefix = "http://127.0.0.1:{server.port}"\n')
     rig = Rig(Path(f"/tmp/s21o/hung-{a.mode}{'-native' if a.native else ''}"), toml=toml, native=a.native)
