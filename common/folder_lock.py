@@ -143,6 +143,31 @@ def holder_pid(folder: Path) -> int | None:
     return next((pid for pid, held in _flocks() if held == file_id), None)
 
 
+def held_out_of_sight(folder: Path) -> bool:
+    """Whether a process this one cannot see holds ``<folder>/.lock``: another pid namespace's (a container's).
+
+    ``/proc/locks`` lists only the locks of processes in this pid namespace, so a process in another
+    container that shares the folder's volume holds it unlisted, and its pid (its own namespace's) names
+    nothing here. Asked as a second start asks, with a non-blocking try, but shared and dropped at once (a
+    process starting in that instant finds it held and refuses), and only when ``/proc/locks`` names no holder.
+    """
+    if holder_pid(folder) is not None:
+        return False
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file (never ran here), or not ours to read: nothing to tell
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # drops the shared lock, if it was taken
+    return False
+
+
 def holds_a_lock(pid: int) -> bool:
     """Whether ``pid`` holds an ``flock`` (its folder's lock, for a quickcam process): it has not ended, however
     stale its status file (``common/health.py``: a process that hangs is not one that is not running)."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from quickcam.common.cause_first import cause_first
-from quickcam.common.folder_lock import holds_a_lock
+from quickcam.common.folder_lock import held_out_of_sight, holder_pid, holds_a_lock
 
 ROLES = ("auto", "detector", "uploader", "all")
 FRESH_S = 15.0  # a status file without interval_s, older than this: its process is not running
@@ -92,13 +92,19 @@ def stale_after_s(status: dict[str, Any]) -> float:
     return max(STALE_INTERVALS * float(interval), STALE_FLOOR_S)
 
 
-def _process_state(status: dict[str, Any]) -> tuple[int, str] | None:
+def _process_state(status: dict[str, Any], folder: Path | None = None) -> tuple[int, str] | None:
     """(pid, its /proc state letter) of a status file's process while it is alive here, else None.
 
     Only on the boot that wrote the file, and only for a process named quickcam: not a pid reused by another
-    program (every quickcam process writes ``boot``, the native detector too)."""
+    program (every quickcam process writes ``boot``, the native detector too). With ``folder`` (the one whose
+    lock that process holds: its status file's), the lock's holder as ``/proc/locks`` here names it, when it
+    does: the file's pid is its writer's pid namespace's, which names another process, or none, on a host
+    reading a container's volume."""
     pid = status.get("pid")
-    if not isinstance(pid, int) or not status.get("boot") or status.get("boot") != _boot_id():
+    holder = holder_pid(folder) if folder is not None else None
+    if holder is not None:
+        pid = holder
+    elif not isinstance(pid, int) or not status.get("boot") or status.get("boot") != _boot_id():
         return None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -109,26 +115,31 @@ def _process_state(status: dict[str, Any]) -> tuple[int, str] | None:
     return (pid, state[0]) if named and state else None
 
 
-def paused_pid(status: dict[str, Any]) -> int | None:
+def paused_pid(status: dict[str, Any], folder: Path | None = None) -> int | None:
     """The pid of a status file's process when it is alive here but stopped (SIGSTOP, a debugger, a frozen
     container), else None: such a one is not "not running", and starting it again is not the fix."""
-    process = _process_state(status)
+    process = _process_state(status, folder)
     return process[0] if process and process[1] in ("T", "t") else None
 
 
-def hung_pid(status: dict[str, Any]) -> int | None:
+def hung_pid(status: dict[str, Any], folder: Path | None = None) -> int | None:
     """The pid of a stale status file's process when it is alive here, not stopped, and still holds its folder's
     lock, else None: it runs but does not answer (a thread stuck in a write to a disk that hangs, a deadlock, a
     disk that refuses the file). It was said ``NOT RUNNING`` with "start it" as the fix, and a second one
     started refuses the locked folder."""
-    process = _process_state(status)
+    process = _process_state(status, folder)
     if not process or process[1] in ("T", "t", "Z", "X"):
         return None
     return process[0] if holds_a_lock(process[0]) else None
 
 
-def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
-    """(running, words) for a status file's contents."""
+UNSEEN = ("NOT ANSWERING (status {age} old, its lock held by a process in another pid namespace, another "
+          "container: alive, but hung, paused or unable to write its status)")
+
+
+def liveness(status: dict[str, Any], now: float, folder: Path | None = None) -> tuple[bool, str]:
+    """(running, words) for a status file's contents; ``folder``: the one it was read from, whose lock its
+    process holds (to tell one that hangs in another container from one that is gone)."""
     if not status:
         return False, "not on this machine"
     age = age_s(status, now)
@@ -136,23 +147,28 @@ def liveness(status: dict[str, Any], now: float) -> tuple[bool, str]:
         return False, f"stopped {ago(age)} ago"
     if age < stale_after_s(status):
         return True, "running"
-    if paused_pid(status) is not None:
+    if paused_pid(status, folder) is not None:
         return False, f"PAUSED (its process is stopped, not gone: last seen {ago(age)} ago)"
-    if (pid := hung_pid(status)) is not None:
+    if (pid := hung_pid(status, folder)) is not None:
         return False, (f"NOT ANSWERING (status {ago(age)} old, pid {pid} holds the lock: alive, but hung or unable "
                        "to write its status)")
+    if folder is not None and held_out_of_sight(folder):
+        return False, UNSEEN.format(age=ago(age))
     return False, f"NOT RUNNING (last seen {ago(age)} ago)"
 
 
-def fix_for(name: str, status: dict[str, Any]) -> str:
+def fix_for(name: str, status: dict[str, Any], folder: Path | None = None) -> str:
     """What to do about an expected process that is not running: start it, resume a paused one, restart a hung one."""
-    pid = paused_pid(status)
+    pid = paused_pid(status, folder)
     if pid is not None:
         return f"resume it (kill -CONT {pid}; a debugger, a frozen container or a laptop lid stopped it)"
-    pid = hung_pid(status)
+    pid = hung_pid(status, folder)
     if pid is not None:
         return (f"see its log for why (a full disk, a disk that does not answer); if it hangs, restart it (kill {pid}; "
                 f"docker compose restart {name}, systemctl restart quickcam-{name})")
+    if folder is not None and held_out_of_sight(folder):
+        return (f"see its log for why (docker compose logs {name}: a full disk, a disk that does not answer); if it "
+                f"hangs or is paused, restart it (docker compose restart {name})")
     return FIX[name]
 
 
@@ -276,13 +292,15 @@ def stuck_footage(live: dict[str, Any], now: float) -> list[str]:
 
 
 def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float,
-          unwritten: Mapping[str, str] | None = None) -> tuple[bool, str]:
+          unwritten: Mapping[str, str] | None = None, folders: Mapping[str, Path] | None = None) -> tuple[bool, str]:
     """(healthy, the one line to print) for ``role`` from the uploader's and the detector's status files.
 
     ``unwritten``: the line of each process that runs here (it holds its folder's lock) but has written no
     status file (``quickcam status``'s ``unwritten_lines``: its disk full, or a folder it may not write in):
     said as the cause. Before, the check said only that no status file was fresh, or to start it.
+    ``folders``: the folder each status file was read from (``liveness``).
     """
+    folders = folders or {}
     docs = {"uploader": live, "detector": det}
     unwritten = unwritten or {}
     if role == "auto":
@@ -291,10 +309,10 @@ def check(role: str, live: dict[str, Any], det: dict[str, Any], now: float,
         expected = ["uploader", "detector"] if role == "all" else [role]
     problems = []
     for name in expected:
-        running, words = liveness(docs[name], now)
+        running, words = liveness(docs[name], now, folders.get(name))
         if not running:
             problems.append(unwritten[name] if not docs[name] and name in unwritten
-                            else f"{name} {words}: {fix_for(name, docs[name])}")
+                            else f"{name} {words}: {fix_for(name, docs[name], folders.get(name))}")
     if live.get("fault") and liveness(live, now)[0] and "uploader" in expected:
         problems.append(f"uploader: {live['fault']}")
     problems += blind_cameras(det, now) + unsent_footage(det, now) if "detector" in expected or role == "auto" else []

@@ -21,11 +21,16 @@ class SaidEvery:
         self.said_at: float | None = None  # monotonic, when the line was last said
         self.unsaid = 0  # times since, not said
 
+    def due(self, now: float | None = None) -> bool:
+        """Whether the line would be said now (``said`` gives None within ``every_s`` of the last)."""
+        now = time.monotonic() if now is None else now
+        return self.said_at is None or now - self.said_at >= self.every_s
+
     def said(self, now: float | None = None) -> str | None:
         """None within ``every_s`` of the last line (counted); else "" or `` (N more time(s) since the last
         line)``, and the line counts as said now."""
         now = time.monotonic() if now is None else now
-        if self.said_at is not None and now - self.said_at < self.every_s:
+        if not self.due(now):
             self.unsaid += 1
             return None
         more = f" ({self.unsaid} more time(s) since the last line)" if self.unsaid else ""

@@ -4,7 +4,8 @@ Under a ~680 MB address-space limit libx264 could not open now and then (``x264 
 ``encoding failed (1 frame(s) of event … lost); starting a new segment``): the frame it failed on was lost, and
 the Python detector tried H.264 again at the next frame, the native one at every frame while it lasted (31 frames in
 2.5 s). Now the segment's frames so far are committed and the frame starts a new segment in mp4v; H.264 is tried
-again at the next segment. The failure is made for real and on cue: a shim preloaded into the detector
+again at the next segment; the camera's status line counts the failures while the last is recent (the native
+detector's said nothing). The failure is made for real and on cue: a shim preloaded into the detector
 (``tests/fakes/x264_fails.c``) makes libx264's encoder open fail while a file exists.
 """
 
@@ -49,4 +50,7 @@ def test_a_frame_the_encoder_fails_on_goes_into_a_new_segment(tmp_path: Path, de
     assert "frame(s) lost" not in output, output[-3000:]
     assert output.count("encoder failed (") == 1, output[-3000:]  # said once
     assert "each written into a new segment" in output, output[-3000:]  # and counted in the event's last line
+    # and in quickcam status while recent (the native detector's status said nothing)
+    assert "the h264 encoder failed " in camera["fault"] and "went into a new segment, none lost" in camera["fault"], \
+        camera
     pipe.check_invariant()

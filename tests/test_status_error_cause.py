@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from quickcam.common.cause_first import cause_first
+from quickcam.common.cause_first import cause_first, cause_then_where
 from tests.conftest import QUICKCAM
 from tests.pipeline import Pipeline
 from tests.test_curve import snapshots_to_uploader
@@ -85,3 +85,14 @@ def test_every_back_ends_error_is_cut_with_its_cause_first() -> None:
         shown = cause_first(error, 80)
         assert shown.startswith(cause) and len(shown) <= 80, shown
     assert cause_first("short: enough", 80) == "short: enough"
+
+
+def test_a_cause_holding_colons_is_kept_whole_and_an_error_naming_no_where_is_left_as_it_was() -> None:
+    # Split at the first ": ": a cause may hold more of them. An OSError's own words (a back end's bug, not
+    # wrapped) or an exception's type name no where: they were put last, the file name or the message first.
+    assert cause_then_where("Cloudinary upload of cam0/snapshot-0001: credentials rejected (401): Invalid API key") \
+        == "credentials rejected (401): Invalid API key (Cloudinary upload of cam0/snapshot-0001)"
+    for error in ("[Errno 13] Permission denied: '/var/spool/x.qsc'", "KeyError: 'location'",
+                  "botocore.exceptions.ClientError: An error occurred (AccessDenied)"):
+        assert cause_then_where(error) == error
+        assert cause_first(error + "x" * 100, 60).startswith(error[:50]), cause_first(error + "x" * 100, 60)

@@ -65,12 +65,21 @@ def _ts(tmp_path: Path, video_s: float, audio_s: float, video_packets: bool = Tr
             frame.sample_rate, frame.pts, frame.time_base = 16_000, number * samples, Fraction(1, 16_000)
             timed += [(number * samples / 16_000, packet) for packet in audio.encode(frame)]
         timed.sort(key=lambda pair: pair[0])
-        pieces, start, cut_s = [], 0, CHUNK_S
-        for at_s, packet in timed:
-            while at_s >= cut_s:
-                pieces.append(buffer.getvalue()[start:])
-                start, cut_s = len(buffer.getvalue()), cut_s + CHUNK_S
-            output.mux(packet)
+        return _muxed_in_pieces(buffer, output, timed)
+
+
+def _muxed_in_pieces(buffer: io.BytesIO, output: av.container.OutputContainer,
+                     timed: list[tuple[float, av.Packet]]) -> list[bytes]:
+    """``timed`` (packets in time order) muxed into ``output``, which writes into ``buffer``, cut into ``CHUNK_S``
+    pieces of their own time. ``output`` is closed before the last piece is taken: what the muxer still holds
+    (its last packets) is written at the close, and a piece taken before it lacked them."""
+    pieces, start, cut_s = [], 0, CHUNK_S
+    for at_s, packet in timed:
+        while at_s >= cut_s:
+            pieces.append(buffer.getvalue()[start:])
+            start, cut_s = len(buffer.getvalue()), cut_s + CHUNK_S
+        output.mux(packet)
+    output.close()
     pieces.append(buffer.getvalue()[start:])
     return pieces
 
@@ -189,14 +198,7 @@ def _slowing_ts(tmp_path: Path, full_s: float, slow_fps: float, slow_s: float) -
             shift = round((slowed_s - at_s) / packet.time_base)
             packet.dts, packet.pts, packet.stream = packet.dts + shift, packet.pts + shift, video
             timed.append((slowed_s, packet))
-        pieces, start, cut_s = [], 0, CHUNK_S
-        for at_s, packet in timed:
-            while at_s >= cut_s:
-                pieces.append(buffer.getvalue()[start:])
-                start, cut_s = len(buffer.getvalue()), cut_s + CHUNK_S
-            output.mux(packet)
-    pieces.append(buffer.getvalue()[start:])
-    return pieces
+        return _muxed_in_pieces(buffer, output, timed)
 
 
 def test_a_stream_that_sends_well_under_its_declared_rate_for_long_is_degraded_with_both_rates(tmp_path: Path) -> None:

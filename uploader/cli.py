@@ -103,8 +103,8 @@ def _kib(n: float) -> str:
     return f"{n / 1024:.0f} KiB" if n < 10 * (1 << 20) else f"{n / (1 << 20):.0f} MiB"
 
 
-def uploader_line(live: dict[str, Any], now: float) -> str:
-    running, words = liveness(live, now)
+def uploader_line(live: dict[str, Any], now: float, folder: Path | None = None) -> str:
+    running, words = liveness(live, now, folder)
     if not live:
         return "uploader: not on this machine (no status file here)"
     connected = sum(1 for d in live.get("detectors", []) if d.get("status") and not d.get("silent"))
@@ -118,8 +118,8 @@ def uploader_line(live: dict[str, Any], now: float) -> str:
     return line
 
 
-def detector_line(det: dict[str, Any], now: float) -> str:
-    running, words = liveness(det, now)
+def detector_line(det: dict[str, Any], now: float, folder: Path | None = None) -> str:
+    running, words = liveness(det, now, folder)
     outbox = det.get("outbox", {})
     link = det.get("link", {})
     line = f"detector: {words}"
@@ -311,12 +311,14 @@ def unwritten_lines(config: Config, live: dict[str, Any], det: dict[str, Any]) -
 
 
 def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str, Any]] | None | str,
-                  ledger_path: Path, now: float, unwritten: dict[str, str] | None = None) -> list[str]:
+                  ledger_path: Path, now: float, unwritten: dict[str, str] | None = None,
+                  folders: dict[str, Path] | None = None) -> list[str]:
     """Every line of ``quickcam status``, from the two status files, the ledger summary (or why it could not be
-    read) and ``unwritten_lines``."""
-    unwritten = unwritten or {}
+    read) and ``unwritten_lines``; ``folders``: the folder each status file was read from (``liveness``)."""
+    unwritten, folders = unwritten or {}, folders or {}
     never_ran = not live and not det and rows is None  # a fresh folder: no status file, no ledger
-    lines = [unwritten.get("uploader") or (NO_UPLOADER_YET if never_ran else uploader_line(live, now))]
+    lines = [unwritten.get("uploader")
+             or (NO_UPLOADER_YET if never_ran else uploader_line(live, now, folders.get("uploader")))]
     lines += [f"uploader: {note}" for note in live.get("notes", [])]  # e.g. tokens.env changed: restart it
     failed_writes = live.get("counters", {}).get("status_write_failures")
     if failed_writes:  # common/status_writes.py: counted, each streak logged
@@ -332,7 +334,7 @@ def status_report(live: dict[str, Any], det: dict[str, Any], rows: list[dict[str
     if refused:
         lines.append(refused)
     if det:
-        lines.append(detector_line(det, now))
+        lines.append(detector_line(det, now, folders.get("detector")))
         if det.get("status_write_failures"):  # the same, by either detector
             lines.append(f"detector: {det['status_write_failures']} status write(s) failed (each streak logged by "
                          "the detector)")
@@ -435,9 +437,10 @@ def status(config_path: Path | None, as_json: bool, wait: bool, timeout_s: float
 def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, role: str | None) -> None:
     live = _read_json(config.uploader.state_dir / UPLOADER_STATUS_FILE, uploader_problem)
     det = _read_json(config.recording.outbox_dir / DETECTOR_STATUS_FILE, detector_problem)
+    folders = {"uploader": config.uploader.state_dir, "detector": config.recording.outbox_dir}  # each holds its lock
     now = time.time()
     if role is not None:
-        healthy, line = check(role, live, det, now, unwritten_lines(config, live, det))
+        healthy, line = check(role, live, det, now, unwritten_lines(config, live, det), folders)
         if not healthy:
             raise click.ClickException(line)
         click.echo(line)
@@ -456,7 +459,7 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
                                           "targets": None if alerts_unread else targets, **alerts_unread}},
                               indent=2))
         return
-    for line in status_report(live, det, rows, ledger_path, now, unwritten_lines(config, live, det)):
+    for line in status_report(live, det, rows, ledger_path, now, unwritten_lines(config, live, det), folders):
         click.echo(line)
     for line in alert_lines(config.uploader.state_dir, now):
         click.echo(line)

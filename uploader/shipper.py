@@ -76,7 +76,10 @@ class Shipper:
         self.paused: dict[str, tuple[float, int]] = {}  # destination -> (time.monotonic() it may be tried, failures)
         self.failing: dict[str, tuple[float, str]] = {}  # destination -> (monotonic of its first failure in a row, why)
         self.failing_after_s = failing_after_s
-        self.failures_said: dict[str, SaidEvery] = {}  # destination -> its failures' lines, at most one a minute
+        # destination -> its failures' lines, at most one a minute, over its streaks (a flapping one wrote two a streak)
+        self.failures_said: dict[str, SaidEvery] = {}
+        self.streak_said: set[str] = set()  # destinations whose failing streak is in the log: so is its end
+        self.recovered_quietly: dict[str, int] = {}  # destination -> streaks ended since its last line, not said
         self.uploading: dict[str, _Upload] = {}  # destination -> its upload still under way after UPLOAD_WAIT_S
         self.fault = ""  # why no upload can proceed at all (the ledger cannot be written); "" normally
         self._fault_wait = 0.0
@@ -118,6 +121,7 @@ class Shipper:
                     self.wake.clear()
                     self.idle.clear()
         finally:
+            self._say_held(at_stop=True)
             ledger.close()
 
     def _restore_streaks(self, ledger: Ledger) -> None:
@@ -176,6 +180,7 @@ class Shipper:
             if not self._record(ledger, upload):
                 tripped.add(dest)
         self._say_slow(ledger)
+        self._say_held()
         return attempted
 
     def _busy(self) -> set[str]:
@@ -245,31 +250,52 @@ class Shipper:
         since = self.failing.pop(dest, None)
         if since is not None:
             ledger.destination_works(dest)
-        if failures:
+        if failures and dest in self.streak_said:
             over = f" over {time.monotonic() - since[0]:.0f} s" if since is not None else ""
             log.info("%s: stored again after %d failed attempt(s)%s", dest, failures, over)
-        self.failures_said.pop(dest, None)
+            self.streak_said.discard(dest)
+            self.failures_said[dest].unsaid = 0  # this line counted them
+        elif failures:  # a streak whose failures wait for the destination's next line: its end too
+            self.recovered_quietly[dest] = self.recovered_quietly.get(dest, 0) + 1
         log.info("uploaded %s %s (%d bytes) to %s: %s", item.kind, item.id, item.size, dest, location)
         if ledger.mark_uploaded(item.id, dest, location):
             Path(item.spool_path).unlink(missing_ok=True)  # every destination has it now
         return True
 
     def _say_failure(self, dest: str, line: str) -> None:
-        """Say a destination's first failure in full, then at most a line a minute with the attempts since.
+        """Say a destination's failure in full, then at most a line a minute with the attempts since.
 
         One warning per attempt wrote ~1500 lines a day per destination down (60 s back-off), 102 for three
         20 s SFTP outages at ``retry_max_s = 2`` (bench/outside/FINDINGS.md, outside fault run 3). Every
-        attempt stays counted in the ledger (``quickcam status``: its column retries).
+        attempt stays counted in the ledger (``quickcam status``: its column retries). The minute is the
+        destination's, not its streak's: one that fails and works by turns wrote a full line and a recovery
+        line per streak; the streaks between its lines are counted in the next (or by ``_say_held``).
         """
         said = self.failures_said.setdefault(dest, SaidEvery())
         unsaid = said.unsaid + 1
-        first = said.said_at is None
         if said.said() is None:
             return
-        if first:
+        self.streak_said.add(dest)
+        if unsaid == 1:
             log.warning("%s", line)
         else:
-            log.warning("%s: %d failed attempt(s) since the last line; latest: %s", dest, unsaid, line)
+            log.warning("%s: %d failed attempt(s) since the last line%s; latest: %s", dest, unsaid,
+                        self._recovered_between(dest), line)
+
+    def _recovered_between(self, dest: str) -> str:
+        recovered = self.recovered_quietly.pop(dest, 0)
+        return (f", in {recovered} streak(s) each ended by an upload that worked (it fails and works by turns)"
+                if recovered else "")
+
+    def _say_held(self, at_stop: bool = False) -> None:
+        """Say the failures held back of each destination that works again, once its minute has passed (or at
+        the stop): a destination that failed once within a minute of its last line, then kept working, had
+        that failure in no line."""
+        for dest, said in self.failures_said.items():
+            if said.unsaid and dest not in self.failing and (at_stop or said.due()):
+                unsaid, _ = said.unsaid, said.said()
+                log.warning("%s: %d failed attempt(s) since the last line%s; it works now", dest, unsaid,
+                            self._recovered_between(dest))
 
     def _pause(self, dest: str, retry_after_s: float | None) -> float:
         """Pause ``dest`` after a failure: its back-off, or the server's ``Retry-After`` if longer; the wait."""

@@ -74,9 +74,28 @@ class Loop:
                 "last_error": self.last_error, "beat_s_ago": round(time.monotonic() - self.beat_at, 2)}
 
 
+# Memory that runs out (an address-space or cgroup limit, a full machine: bench/outside/memory_squeeze.py) is said
+# with the fix first, the library's words after it: it read ``MemoryError: Unable to allocate …`` (numpy), and in the
+# native detector ``OpenCV(4.6.0) ./modules/core/src/alloc.cpp:73: error: (-4:Insufficient memory) …``.
+# The native detector's twin: supervise.cpp's kOutOfMemory.
+OUT_OF_MEMORY = ("out of memory: give the detector more memory (its limit: docker's mem_limit, systemd's MemoryMax=, "
+                 "ulimit -v; or free some on this machine) or lower camera.width and camera.height")
+OPENCV_NO_MEMORY = -4  # cv::Error::StsNoMem, OpenCV's "Insufficient memory"
+
+
+def out_of_memory(exc: BaseException) -> str:
+    """``OUT_OF_MEMORY`` with the library's detail for an exception that says memory ran out, else ""."""
+    if isinstance(exc, MemoryError):
+        return f"{OUT_OF_MEMORY} ({exc or 'MemoryError'})"
+    if getattr(exc, "code", None) == OPENCV_NO_MEMORY and type(exc).__module__.startswith("cv2"):
+        return f"{OUT_OF_MEMORY} ({getattr(exc, 'err', '') or exc})"
+    return ""
+
+
 def describe(exc: BaseException) -> str:
-    """An exception as status shows it: ``Type: message``, on one line and bounded (``error_text``)."""
-    return error_text(f"{type(exc).__name__}: {exc}")
+    """An exception as status shows it: ``Type: message`` (or ``out_of_memory``'s words), on one line and bounded
+    (``error_text``)."""
+    return error_text(out_of_memory(exc) or f"{type(exc).__name__}: {exc}")
 
 
 class Supervisor:
@@ -143,7 +162,7 @@ class Supervisor:
         first = cause not in self._logged
         if first:
             log.error("%s: %s loop failed (%s); restarting it in %.1f s (failure %d)", self.owner, loop.name,
-                      loop.last_error, backoff, loop.errors, exc_info=exc)
+                      loop.last_error, backoff, loop.errors, exc_info=None if out_of_memory(exc) else exc)
         elif now - self._logged[cause] >= REPEAT_LOG_S:
             log.error("%s: %s loop still failing (%s); %d failures so far; restarting it in %.1f s",
                       self.owner, loop.name, loop.last_error, loop.errors, backoff)

@@ -61,9 +61,12 @@ def test_uploads_pending_for_a_renamed_destination_are_stored_by_the_new_name(tm
         assert pipe.wait_drained(60, spool=True), (pipe.missing(), pipe.output("uploader")[-3000:])
         pipe.check_invariant()
         assert "for destination(s) no longer configured (local) moved to nas" in pipe.output("uploader")
-        status = subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
-                                timeout=30)
-        assert "moved to nas" in status.stdout, status.stdout
-        assert "no longer configured'" not in status.stdout
+        def status() -> str:
+            return subprocess.run([QUICKCAM, "status"], cwd=tmp_path, env=pipe.env, capture_output=True, text=True,
+                                  timeout=30).stdout
+
+        # (the restarted uploader's first status write comes a second after it listens: the drain may be quicker)
+        assert wait_until(lambda: "moved to nas" in status(), 10), status()
+        assert "no longer configured'" not in status()
     finally:
         pipe.close()

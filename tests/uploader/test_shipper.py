@@ -150,6 +150,43 @@ def test_an_idle_shipper_stops_at_once_not_after_its_next_look(tmp_path: Path) -
     assert took < 0.5, f"the idle shipper took {took:.2f} s to stop"
 
 
+class AlternatingBackend(LocalBackend):
+    """A real local back end that fails every other upload: a destination that flaps."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.calls = 0
+
+    def upload(self, local_path: Path, remote_key: str) -> str:
+        self.calls += 1
+        if self.calls % 2:
+            raise RetryableError(f"injected failure {self.calls}")
+        return super().upload(local_path, remote_key)
+
+
+def test_a_flapping_destination_is_said_a_line_a_minute_not_two_lines_a_streak(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The minute was reset at each success: a full failure line and a recovery line per failed streak.
+    backend = AlternatingBackend(tmp_path / "storage")
+    shipper, ledger = _shipper(tmp_path, {"local": backend})
+    for n in range(5):
+        _spooled_item(tmp_path, ledger, f"a{n}", "segment", ["local"])
+    caplog.set_level("INFO", logger="quickcam.uploader.shipper")
+    _run_until_quiet(shipper, ledger)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" or "stored again" in r.getMessage()]
+    assert backend.calls == 10 and len(said) == 2, said  # the first failure, and its streak's end
+    assert "failed (attempt 1): injected failure 1" in said[0], said
+    assert said[1].startswith("local: stored again after 1 failed attempt(s)"), said
+    shipper.failures_said["local"].said_at -= 61  # a minute later, working: the four failures held back are said
+    caplog.clear()
+    shipper.run_once(ledger)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["local: 4 failed attempt(s) since the last line, in 4 streak(s) each ended by an upload that "
+                    "worked (it fails and works by turns); it works now"], said
+    [row] = ledger.summary()
+    assert (row["uploaded"], row["failed_tries"]) == (5, 5), row  # every attempt counted (`quickcam status`)
+
+
 def test_a_destination_down_says_its_first_failure_then_a_line_a_minute_and_its_recovery(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # One warning per attempt wrote ~1500 lines a day per destination down (bench/outside/sftp_killed.py).

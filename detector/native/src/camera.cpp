@@ -34,6 +34,7 @@ constexpr double kReopenFirstS = 0.5;
 constexpr int kFileReopenAttempts = 3;  // a file analysed as fast as possible that went away: then given up
 constexpr int kMaxSnapshots = 6;  // per event
 constexpr double kOpenSlowS = 5.0;  // an open running this long is said in the fault (camera_pipeline.py OPEN_SLOW_S)
+constexpr double kEncoderFailedShownS = 300.0;  // an encoder's failure in the fault this long (encoders.py FAILED_SHOWN_S)
 constexpr size_t kFaultMax = 300;  // bytes of UTF-8 in a camera's fault (common/protocol_schema.py FAULT_MAX)
 constexpr int64_t kSnapshotGapNs = 1000000000;  // between "larger area" snapshots
 constexpr int64_t kDetectSlackNs = 2000000000;  // kept beyond the pre-roll (camera_pipeline.py DETECT_SLACK_NS)
@@ -445,6 +446,11 @@ Value CameraPipeline::status_value() {
         fault = slow_open;
     }
     if (!disk.empty() && fault != disk) add_part(fault, disk);
+    // said last, and not a state of its own (camera_pipeline.py's encoders.status_note)
+    if (s.encoder_failures && steady_s() - s.encoder_failed_at < kEncoderFailedShownS)
+        add_part(fault, "the " + config_.recording.encoder + " encoder failed " + std::to_string(s.encoder_failures) +
+                            " time(s) since start (" + s.encoder_failed_why + "); each frame it failed on went into a "
+                            "new segment, none lost");
     auto counts = disk_.counts();
     Value status = Value::map({
         {"state", Value::text(s.state)}, {"fault", Value::text(error_text(fault, kFaultMax))},

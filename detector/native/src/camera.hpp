@@ -112,6 +112,9 @@ struct CameraStats {
     int64_t frames = 0, dropped = 0, dropped_recording = 0, events = 0, last_event_ms = 0, reopens = 0;
     int64_t events_ended = 0;  // events that ended by their clock (for the status file's changes, not sent)
     int64_t recorded_away = 0;  // an event's frames seen while path (beside a detect_path) was away: not recorded
+    int64_t encoder_failures = 0;  // segments whose encoder failed on a frame, since start (record.cpp)
+    std::string encoder_failed_why;  // the last failure's cause, on one line
+    double encoder_failed_at = 0;    // steady seconds of the last: in the camera's fault kEncoderFailedShownS after it
     double fps = 0.0;
     int width = 0, height = 0;
 };

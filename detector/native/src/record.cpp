@@ -13,6 +13,7 @@
 
 #include "camera.hpp"
 #include "encoder.hpp"
+#include "error_text.hpp"
 #include "logging.hpp"
 #include "os_error.hpp"
 #include "remux.hpp"
@@ -306,7 +307,14 @@ void CameraPipeline::record_loop() {
                 log::warning("camera ", config_.id, ": the ", config_.recording.encoder, " encoder failed (", e.what(),
                              "); the frame goes into a new segment",
                              config_.recording.encoder == "h264" ? " in mp4v" : "", ", no frame lost; further failures "
-                             "are counted in the event's last line");
+                             "are counted in the event's last line and quickcam status");
+            {  // for the camera's status line while recent (encoders.py's status_note)
+                std::lock_guard<std::mutex> lock(stats_mutex_);
+                stats_.encoder_failures = record_->encoder_failures;
+                stats_.encoder_failed_why = error_text(e.what(), kErrorTextMax);
+                stats_.encoder_failed_at =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+            }
             if (segment && segment->frames) {
                 finish(false);  // a failure here is counted and said by finish
             } else if (segment) {

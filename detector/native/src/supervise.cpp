@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <new>
+#include <opencv2/core.hpp>
 #include <typeinfo>
 
 #include "error_text.hpp"
@@ -20,7 +22,18 @@ int64_t Loop::now_ns() {
         .count();
 }
 
+// Memory that runs out (an address-space or cgroup limit, a full machine: bench/outside/memory_squeeze.py) is said
+// with the fix first, the library's detail after it: it read "Exception: OpenCV(4.6.0)
+// ./modules/core/src/alloc.cpp:73: error: (-4:Insufficient memory) Failed to allocate 460800 bytes in function
+// 'OutOfMemoryError'". The same words as supervise.py's OUT_OF_MEMORY.
+constexpr const char* kOutOfMemory =
+    "out of memory: give the detector more memory (its limit: docker's mem_limit, systemd's MemoryMax=, ulimit -v; "
+    "or free some on this machine) or lower camera.width and camera.height";
+
 std::string describe(const std::exception& error) {
+    if (auto opencv = dynamic_cast<const cv::Exception*>(&error); opencv && opencv->code == cv::Error::StsNoMem)
+        return error_text(std::string(kOutOfMemory) + " (" + opencv->err + ")");
+    if (dynamic_cast<const std::bad_alloc*>(&error)) return error_text(std::string(kOutOfMemory) + " (std::bad_alloc)");
     int status = 0;
     std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(typeid(error).name(), nullptr, nullptr, &status),
                                                 std::free);
