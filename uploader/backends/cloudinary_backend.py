@@ -28,7 +28,14 @@ import cloudinary.exceptions
 import cloudinary.uploader
 import urllib3
 
-from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError, is_listed_name
+from quickcam.uploader.backends import (
+    BackendError,
+    PermanentError,
+    RemoteFile,
+    RetryableError,
+    is_listed_name,
+    untrusted_certificate,
+)
 
 # The SDK's own default for upload_large; Cloudinary caps a plain upload at
 # 100 MB for raw files on most plans, so stay well below that.
@@ -287,6 +294,9 @@ def classify_error(exc: cloudinary.exceptions.Error, public_id: str, what: str =
     """Turn an SDK error into RetryableError or PermanentError with a readable message."""
     where = f"Cloudinary {what} of {public_id}"
     errors = cloudinary.exceptions
+    refused = untrusted_certificate(exc, where)
+    if refused:
+        return refused
     if isinstance(exc, errors.RateLimited):
         return RetryableError(f"{where}: rate limited (420/429): {exc}")
     if isinstance(exc, errors.GeneralError):

@@ -58,6 +58,7 @@ from quickcam.uploader.backends import (
     RetryableError,
     is_listed_name,
     parse_retry_after,
+    untrusted_certificate,
 )
 from quickcam.uploader.backends.mount_guard import MountGuard
 
@@ -326,6 +327,9 @@ def classify_error(exc: BaseException, where: str) -> BackendError:
     """Map an error from any fsspec implementation to RetryableError or PermanentError."""
     if isinstance(exc, BackendError):
         return exc
+    refused = untrusted_certificate(exc, where)
+    if refused:
+        return refused
     # An OSError's file name is the store's temporary ``.part`` beside ``where``: left out, so the cause stays short
     said = f"[Errno {exc.errno}] {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
     detail = f"{where}: {type(exc).__name__}: {said}".rstrip(": ")
