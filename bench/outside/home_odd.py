@@ -48,11 +48,14 @@ def run(case: str, native: bool) -> int:
     time.sleep(12)
     other = subprocess.run([*wrap, QUICKCAM, "status", "--config", str(rig.root / "quickcam.toml")], cwd="/tmp",
                            capture_output=True, text=True, timeout=60)
-    print(f"{case}: status from /tmp (rc {other.returncode}): {(other.stdout + other.stderr).strip()[:400]}")
+    said = (other.stdout + other.stderr).strip().splitlines()
+    print(f"{case}: status from /tmp (rc {other.returncode}):", *[ln[:300] for ln in said], sep="\n    ")
+    misled = "has not run here" in other.stdout and "relative" not in other.stdout
+    print(("FAIL" if misled else "PASS"), "status from another folder says where it looked, not only 'start it'")
     rig.stop("detector")
     drained = rig.wait_for(rig.drained, 40)
     rig.stop_all()
-    fails = invariant_failed(rig, drained) + tracebacks_failed(rig)
+    fails = int(misled) + invariant_failed(rig, drained) + tracebacks_failed(rig)
     written = [str(p) for p in (rig.root / "home").rglob("*")] if (rig.root / "home").exists() else []
     made = [str(p) for p in (rig.root / "none").rglob("*")] if (rig.root / "none").exists() else []
     if (rig.root / "no-such-home").exists():
