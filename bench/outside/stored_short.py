@@ -1,7 +1,7 @@
 """A cloud destination that answers success but kept less than it was sent (a proxy that cut the body
 short, a server that stored part of it): does the uploader count footage stored that is not?
 
-    .venv/bin/python bench/outside/stored_short.py [--native] [--sftp] [--bad 6] [--held-s 40]
+    .venv/bin/python bench/outside/stored_short.py [--native] [--sftp | --local] [--bad 6] [--held-s 40]
 
 The cloud is `kind = "cloudinary"` pointed by `upload_prefix` (docs/backends.md: a test server) at the
 project's Upload API fake, told (`halve_next`) to keep only the first half of each of the first `--bad`
@@ -13,6 +13,9 @@ nothing the uploader counted stored in the cloud is short; the damage is said.
 `--sftp`: the cloud is `kind = "fsspec"`, `sftp://` to a real sshd on 127.0.0.1 (tests/fakes/sshd.py) whose
 sftp-server keeps only the first 4 KiB of each file written for the first `--cut-s` seconds and answers
 every write OK (tests/fakes/short_writes.c preloaded into OpenSSH's sftp-server; a NAS whose disk or quota lies).
+`--local`: the only destination is `[storage.local]` (a NAS mount, say), and the same shim is preloaded into the
+uploader for the files it writes under storage/ (a network file system that lies about its writes); the
+harness's invariant then finds what was counted stored but is short.
 """
 
 from __future__ import annotations
@@ -57,14 +60,41 @@ def lying_sftp(root: Path) -> tuple[Sshd, Path]:
     return sshd, flag
 
 
+def local_lies(a: argparse.Namespace) -> int:
+    """Only ``[storage.local]``; the uploader's writes under storage/ past 4 KiB dropped for ``a.cut_s``."""
+    rig = Rig(Path(f"/tmp/s22o/short-local{'-native' if a.native else ''}"), native=a.native)
+    flag = rig.root / "cutting"
+    flag.touch()
+    rig.uploader(env={"LD_PRELOAD": str(preload_shim("short_writes", rig.root)), "QC_SHORT_WRITES_WHEN": str(flag),
+                      "QC_SHORT_WRITES_MATCH": f"{rig.root}/storage/", "QC_SHORT_WRITES_KEEP": "4096"})
+    rig.detector()
+    time.sleep(a.cut_s)
+    flag.unlink()
+    print(f"the storage keeps whole files again after {a.cut_s:.0f} s", flush=True)
+    time.sleep(a.held_s)
+    rig.stop("detector")
+    ok = rig.wait_for(rig.drained, 60)
+    time.sleep(5)
+    rc, st = rig.status()
+    print(f"status (rc {rc}):\n{st.strip()[:1200]}")
+    rig.stop_all()
+    show_lines(rig, r"failed|FAILED", "lines saying an upload failed", shown=4)
+    fails = invariant_failed(rig, ok) + tracebacks_failed(rig)
+    print("FAIL" if fails else "PASS", "checks failed:", fails)
+    return int(bool(fails))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--native", action="store_true")
     ap.add_argument("--bad", type=int, default=6)
     ap.add_argument("--held-s", type=float, default=40)
     ap.add_argument("--sftp", action="store_true")
+    ap.add_argument("--local", action="store_true")
     ap.add_argument("--cut-s", type=float, default=10)
     a = ap.parse_args()
+    if a.local:
+        return local_lies(a)
     root = Path(f"/tmp/s22o/short{'-sftp' if a.sftp else ''}{'-native' if a.native else ''}")
     dests = BASE_TOML.replace("[uploader]\n", '[uploader]\ndestinations = ["local", "cloud"]\n')
     if a.sftp:
