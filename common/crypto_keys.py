@@ -60,11 +60,17 @@ def _key_id(mode: int, material: bytes) -> str:
     return digest[:KEY_ID_SIZE].hex()
 
 
+_TYPOGRAPHIC_QUOTES = "\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb\u2039\u203a"  # dotenv strips only ' and "
+
+
 def _parse_hex32(text: str, what: str, make: str = "quickcam keygen") -> bytes:
     stripped = text.strip()
     if not _HEX64.fullmatch(stripped):
         wrong = next((n for n, c in enumerate(stripped, 1) if c not in string.hexdigits), None)
-        if len(stripped) != 2 * KEY_SIZE:
+        if _HEX64.fullmatch(stripped.strip(_TYPOGRAPHIC_QUOTES)):
+            problem = (f"got {len(stripped)} characters: the key is wrapped in typographic quotes (a word "
+                       "processor's or a chat's); write it with plain quotes or none")
+        elif len(stripped) != 2 * KEY_SIZE:
             problem = f"got {len(stripped)} characters"
         else:
             problem = f"non-hex character at position {wrong}"  # the character itself may be secret

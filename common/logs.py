@@ -104,6 +104,9 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
     # uploaded with the footage, so only their warnings belong in it.
     for chatty in NOISY_LIBRARIES:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # urllib3 warns of each of its own tries ("Retrying (Retry(total=2 …)) after connection broken by …"),
+    # three a failed upload, unthrottled; the shipper says the failure, its cause and its count itself.
+    logging.getLogger("urllib3.connectionpool").setLevel(max(logging.ERROR, logging.getLevelName(level)))
     console = logging.StreamHandler(sys.stderr)
     if sys.stderr.isatty():
         console.setFormatter(logging.Formatter(f"%(asctime)s {process} %(levelname)-7s %(message)s", "%H:%M:%S"))

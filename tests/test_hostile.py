@@ -190,6 +190,8 @@ MALFORMED_KEYS = {  # name: (tokens.env, what the one line must say)
                   "ENCRYPTION_KEY must be exactly 64 hex characters (32 bytes); got 4 characters"),
     "not-hex": ("ENCRYPTION_KEY=" + "zz" * 32 + "\n", "ENCRYPTION_KEY must be exactly 64 hex characters (32 bytes); "
                 "non-hex character at position 1"),
+    "curly-quotes": ("ENCRYPTION_KEY=\u201c" + "ab" * 32 + "\u201d\n",  # FINDINGS #45: was "got 66 characters" only
+                     "got 66 characters: the key is wrapped in typographic quotes"),
     "recipient-file-missing": ("ENCRYPTION_RECIPIENT=/nonexistent/owner.key.pub\n",
                                "ENCRYPTION_RECIPIENT: cannot read /nonexistent/owner.key.pub"),
     "binary-tokens-env": ("\udcff\udcfe", "tokens.env"),

@@ -107,6 +107,8 @@ def test_status_where_nothing_has_run_yet_says_so_with_the_fix_not_that_it_runs_
     assert uploader.startswith("uploader: no status yet: it has not run here") and "quickcam uploader" in uploader
     assert detector.startswith("detector: no status yet: it has not run here") and "quickcam detector" in detector
     assert "not on this machine" not in run.stdout, run.stdout
+    # From another folder than the processes' (relative folders), it says where it looked (FINDINGS #46)
+    assert f"status: looked for them from {tmp_path}: the config's folders are relative" in run.stdout, run.stdout
 
 
 def test_the_detector_and_the_status_command_agree_on_the_file_name() -> None:

@@ -293,6 +293,11 @@ NO_UPLOADER_YET = ("uploader: no status yet: it has not run here; start it (`qui
                    "up -d`), or run `quickcam status` on the machine it runs on")
 NO_DETECTOR_YET = ("detector: no status yet: it has not run here; start it (`quickcam detector`, or `docker compose "
                    "up -d`)")
+# Said under them where the config's folders are relative: a status run from another folder than the processes'
+# (`sudo -u quickcam quickcam status --config /etc/…` from one's home) found nothing and said "start it".
+RELATIVE_FOLDERS = ("status: looked for them from {cwd}: the config's folders are relative, so they are found from the "
+                    "folder a command starts in; run it in the folder the processes start in, or give the folders "
+                    "absolutely (docs/deploy.md)")
 
 
 def unwritten_lines(config: Config, live: dict[str, Any], det: dict[str, Any]) -> dict[str, str]:
@@ -461,6 +466,8 @@ def _status(config: Config, as_json: bool, wait: bool, timeout_s: float | None, 
         return
     for line in status_report(live, det, rows, ledger_path, now, unwritten_lines(config, live, det), folders):
         click.echo(line)
+    if not live and not det and rows is None and not config.uploader.state_dir.is_absolute():
+        click.echo(RELATIVE_FOLDERS.format(cwd=Path.cwd()))
     for line in alert_lines(config.uploader.state_dir, now):
         click.echo(line)
 

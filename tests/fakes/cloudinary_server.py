@@ -120,6 +120,7 @@ class FakeCloudinary:
         self.server = LoopbackServer(_CloudinaryHandler, self)
         self.delivery_prefix = "https://res.cloudinary.com"  # where secure_url points; a test may point it here
         self.list_page_size = 500  # resources per Admin API page at most (a test lowers it to page)
+        self.halve_next = 0  # the next N uploads keep only their first half, answered 200 (a proxy cut them short)
 
     @property
     def upload_prefix(self) -> str:
@@ -188,6 +189,9 @@ class FakeCloudinary:
             except ValueError as exc:
                 return 400, _error(str(exc))
         with self._lock:
+            if self.halve_next > 0 and len(data) > 1:
+                self.halve_next -= 1
+                data = data[: len(data) // 2]
             key = (rtype, public_id)
             existing = self.assets.get(key)
             if existing is not None and fields.get("overwrite") in ("0", "false"):

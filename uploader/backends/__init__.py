@@ -9,6 +9,7 @@ third-party package can add one without touching this repository.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -46,6 +47,31 @@ def parse_retry_after(value: object) -> float | None:
 
 class PermanentError(BackendError):
     """Retrying will not help until a person acts (bad credentials, bad config)."""
+
+
+_CERT_REFUSED = re.compile(r"certificate verify failed: (.+?)\.?\s*\(_ssl|certificate verify failed: ([^\"'\\)]+)")
+
+
+def untrusted_certificate(exc: BaseException, where: str) -> RetryableError | None:
+    """A TLS certificate the client refused, anywhere in ``exc``'s chain, said in words with its fixes; else None.
+
+    Every SDK wraps it its own way (urllib3's MaxRetryError repr inside Cloudinary's "Unexpected error",
+    aiohttp's ClientConnectorCertificateError, requests' SSLError): one cut status row showed only the
+    wrapping. Retried, as an outage is: a server's certificate gets renewed, a clock gets set.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        match = _CERT_REFUSED.search(str(exc)) or _CERT_REFUSED.search(repr(exc))
+        if match:
+            why = (match.group(1) or match.group(2)).strip()
+            return RetryableError(
+                f"{where}: the server's TLS certificate is not trusted ({why}): check this "
+                "machine's clock (date) and that nothing on the way intercepts TLS (a proxy, antivirus); a server "
+                "of your own needs a certificate from a CA this machine trusts")
+        reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError; asyncssh's SFTPError has a str there
+        exc = exc.__cause__ or exc.__context__ or (reason if isinstance(reason, BaseException) else None)
+    return None
 
 
 @runtime_checkable

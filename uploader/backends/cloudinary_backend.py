@@ -6,6 +6,12 @@ destinations (or a test server on 127.0.0.1 via ``upload_prefix``) can live in
 one process. Uploads use ``overwrite=False``: uploading the same key again
 returns the asset already there, which is success when its MD5 ``etag``
 matches the local file and a loud permanent error when it does not.
+
+An upload counts only when Cloudinary's answer describes these bytes (its ``bytes`` and MD5 ``etag``,
+where given): a proxy or server that kept part of the file answers 200 all the same, and footage
+counted stored that is not is footage lost. Such a copy is retried; the retry finds it ``existing``,
+sees that its etag is the MD5 of the local file's first ``bytes`` bytes (our own copy, cut short)
+and uploads over it, the one case where a stored asset is replaced.
 """
 
 from __future__ import annotations
@@ -22,7 +28,14 @@ import cloudinary.exceptions
 import cloudinary.uploader
 import urllib3
 
-from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError, is_listed_name
+from quickcam.uploader.backends import (
+    BackendError,
+    PermanentError,
+    RemoteFile,
+    RetryableError,
+    is_listed_name,
+    untrusted_certificate,
+)
 
 # The SDK's own default for upload_large; Cloudinary caps a plain upload at
 # 100 MB for raw files on most plans, so stay well below that.
@@ -133,6 +146,17 @@ class CloudinaryBackend:
         }
         if self.upload_prefix:
             options["upload_prefix"] = self.upload_prefix
+        result = self._send(local_path, size, public_id, options)
+        if result.get("existing"):
+            if not _cut_short_copy(local_path, size, result):
+                self._check_same_content(local_path, public_id, result)
+                return str(result.get("secure_url") or result.get("url") or public_id)
+            result = self._send(local_path, size, public_id, {**options, "overwrite": True})
+        _check_whole(local_path, size, public_id, result)
+        return str(result.get("secure_url") or result.get("url") or public_id)
+
+    def _send(self, local_path: Path, size: int, public_id: str, options: dict[str, Any]) -> dict[str, Any]:
+        """One upload through the SDK; its answer, which names an asset."""
         try:
             if size > self.large_threshold:
                 result = cloudinary.uploader.upload_large(
@@ -148,9 +172,7 @@ class CloudinaryBackend:
             raise PermanentError(f"cannot read {local_path}: {exc.strerror or exc}") from exc
         if not isinstance(result, dict) or not result.get("public_id"):
             raise RetryableError(f"Cloudinary returned no asset for {public_id}: {result!r}")
-        if result.get("existing"):
-            self._check_same_content(local_path, public_id, result)
-        return str(result.get("secure_url") or result.get("url") or public_id)
+        return result
 
     # -- reading back (quickcam view): Admin API listings, CDN downloads ----------------------
     def _admin(self, call: Any, *args: Any, **options: Any) -> Any:
@@ -229,21 +251,52 @@ class CloudinaryBackend:
         etag = result.get("etag")
         if not etag:
             return
-        md5 = hashlib.md5(usedforsecurity=False)
-        with open(local_path, "rb") as src:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                md5.update(block)
-        if md5.hexdigest() != etag:
+        local_md5 = _md5(local_path)
+        if local_md5 != etag:
             raise PermanentError(
                 f"Cloudinary already holds a different file at {public_id} "
-                f"(etag {etag}, local md5 {md5.hexdigest()}); not overwriting it"
+                f"(etag {etag}, local md5 {local_md5}); not overwriting it"
             )
+
+
+def _md5(local_path: Path, length: int | None = None) -> str:
+    """MD5 of the file's first ``length`` bytes (all of it by default): what Cloudinary's etag is."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    left = length
+    with open(local_path, "rb") as src:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            if left is not None:
+                block, left = block[:left], left - min(left, len(block))
+            md5.update(block)
+            if left == 0:
+                break
+    return md5.hexdigest()
+
+
+def _check_whole(local_path: Path, size: int, public_id: str, result: dict[str, Any]) -> None:
+    """RetryableError unless the answer's size and etag (where given) are the local file's."""
+    stored, etag = result.get("bytes"), result.get("etag")
+    local_md5 = _md5(local_path) if etag else "-"
+    if (stored is not None and stored != size) or (etag and etag != local_md5):
+        raise RetryableError(
+            f"Cloudinary stored {stored} bytes of {size} at {public_id} (etag {etag}, local md5 {local_md5}): "
+            "the upload was cut short or changed on its way (a proxy?); it is sent again over that copy"
+        )
+
+
+def _cut_short_copy(local_path: Path, size: int, result: dict[str, Any]) -> bool:
+    """True if the asset already there is the local file's first ``bytes`` bytes: our own upload cut short."""
+    stored, etag = result.get("bytes"), result.get("etag")
+    return isinstance(stored, int) and 0 <= stored < size and bool(etag) and _md5(local_path, stored) == etag
 
 
 def classify_error(exc: cloudinary.exceptions.Error, public_id: str, what: str = "upload") -> BackendError:
     """Turn an SDK error into RetryableError or PermanentError with a readable message."""
     where = f"Cloudinary {what} of {public_id}"
     errors = cloudinary.exceptions
+    refused = untrusted_certificate(exc, where)
+    if refused:
+        return refused
     if isinstance(exc, errors.RateLimited):
         return RetryableError(f"{where}: rate limited (420/429): {exc}")
     if isinstance(exc, errors.GeneralError):

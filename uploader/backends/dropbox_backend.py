@@ -31,7 +31,14 @@ from dropbox import exceptions as dbx_errors
 from dropbox import files as dbx_files
 from dropbox import stone_base
 
-from quickcam.uploader.backends import BackendError, PermanentError, RemoteFile, RetryableError, is_listed_name
+from quickcam.uploader.backends import (
+    BackendError,
+    PermanentError,
+    RemoteFile,
+    RetryableError,
+    is_listed_name,
+    untrusted_certificate,
+)
 
 MIB = 1 << 20
 # Dropbox takes up to 150 MiB in one files/upload; sessions keep memory flat.
@@ -308,6 +315,9 @@ def classify_error(exc: Exception, path: str, what: str = "upload") -> BackendEr
     where = f"Dropbox {what} of {path}"
     if isinstance(exc, BackendError):
         return exc
+    refused = untrusted_certificate(exc, where)
+    if refused:
+        return refused
     if isinstance(exc, dbx_errors.AuthError):
         tag = "/".join(_error_tags(exc.error)) or "unknown"
         return PermanentError(

@@ -58,6 +58,7 @@ from quickcam.uploader.backends import (
     RetryableError,
     is_listed_name,
     parse_retry_after,
+    untrusted_certificate,
 )
 from quickcam.uploader.backends.mount_guard import MountGuard
 
@@ -207,12 +208,20 @@ class FsspecBackend:
         return f"{self.url}/{remote_key}"
 
     def _already_stored(self, ops: _Ops, local_path: Path, target: str, size: int, remote_key: str) -> bool:
-        """True if ``target`` holds exactly this file; PermanentError if it holds another."""
+        """True if ``target`` holds exactly this file; PermanentError if it holds another.
+
+        A copy that is this file's first bytes is our own store cut short (the size check after a store
+        found it so and the upload was retried): removed, so the file is stored again whole."""
         ops.call("invalidate_cache", target)
         if not ops.call("exists", target):
             return False
-        if ops.call("size", target) == size and ops.call("cat_file", target) == local_path.read_bytes():
-            return True
+        if ops.call("size", target) <= size:
+            remote, local = ops.call("cat_file", target), local_path.read_bytes()
+            if remote == local:
+                return True
+            if local.startswith(remote):
+                ops.call("rm_file", target)
+                return False
         raise PermanentError(f"{self.url}/{remote_key} already holds a different file; not overwriting it")
 
     # -- reading back (quickcam view) -------------------------------------------------------
@@ -318,6 +327,9 @@ def classify_error(exc: BaseException, where: str) -> BackendError:
     """Map an error from any fsspec implementation to RetryableError or PermanentError."""
     if isinstance(exc, BackendError):
         return exc
+    refused = untrusted_certificate(exc, where)
+    if refused:
+        return refused
     # An OSError's file name is the store's temporary ``.part`` beside ``where``: left out, so the cause stays short
     said = f"[Errno {exc.errno}] {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
     detail = f"{where}: {type(exc).__name__}: {said}".rstrip(": ")

@@ -153,6 +153,51 @@ def test_same_key_with_different_bytes_is_permanent_and_keeps_the_original(
     assert asset is not None and asset.data == original.read_bytes()
 
 
+def test_an_upload_the_server_kept_short_is_not_counted_and_the_retry_replaces_it(
+    fake: FakeCloudinary, backend: CloudinaryBackend, make_segment: Callable[..., Path],
+    remote_key: Callable[[], str],
+) -> None:
+    """A 200 whose answer describes half the file (a proxy cut the body) is not success; the retry finds
+    that copy existing, sees it is this file's first half (etag = MD5 of that prefix) and uploads over it.
+    Before, the half was counted stored (FINDINGS #41)."""
+    segment = make_segment(30_000)
+    fake.halve_next = 1
+
+    with pytest.raises(RetryableError, match="stored 15000 bytes of 30000"):
+        backend.upload(segment, remote_key())
+    backend.upload(segment, remote_key())
+
+    asset = fake.asset(f"{FOLDER}/{remote_key()}")
+    assert asset is not None and asset.data == segment.read_bytes()
+
+
+def test_a_certificate_this_machine_does_not_trust_is_said_in_words_and_retried(
+    make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    """The Upload API over TLS with a certificate from a CA nobody trusts (a proxy intercepting TLS, a server
+    of one's own): retryable, said as the certificate with its fixes. Before, the status row showed
+    `Unexpected error - MaxRetryError("TCPKeepAliveHTTPSConnectionPool(host='127.0.0.…` (FINDINGS #43)."""
+    import ssl
+
+    import trustme
+
+    from tests.fakes.cloudinary_server import _CloudinaryHandler
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    fake = FakeCloudinary()
+    fake.server = httpfake.LoopbackServer(_CloudinaryHandler, fake, ssl_context=context)
+    fake.start()
+    try:
+        with pytest.raises(RetryableError, match=r"^Cloudinary upload of .*: the server's TLS certificate is not "
+                                                 r"trusted \(unable to get local issuer certificate\): check this "
+                                                 r"machine's clock"):
+            backend_for(fake).upload(make_segment(), remote_key())
+        assert fake.assets == {}
+    finally:
+        fake.stop()
+
+
 RETRYABLE_FAULTS = {
     "420-rate-limited": httpfake.status(420, {"error": {"message": "Rate Limit Exceeded"}}),
     "429-too-many": httpfake.status(429, {"error": {"message": "Too many requests"}}),

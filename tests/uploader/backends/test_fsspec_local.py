@@ -44,6 +44,22 @@ def test_same_key_with_different_bytes_is_permanent_and_keeps_the_original(
     assert (tmp_path / remote_key()).read_bytes() == original.read_bytes()
 
 
+def test_a_copy_cut_short_by_an_earlier_try_is_stored_again_whole(
+    tmp_path: Path, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    """The size check after a store found it short (an SFTP server or NAS that kept part of it) and the upload
+    was retried: the retry replaces that prefix of this very file. Before, it was "already holds a different
+    file", failed for good, and `quickcam retry` said the same (FINDINGS #42)."""
+    backend, segment = FsspecBackend(f"file://{tmp_path}"), make_segment(30_000)
+    target = tmp_path / remote_key()
+    target.parent.mkdir(parents=True)
+    target.write_bytes(segment.read_bytes()[:12_000])
+
+    backend.upload(segment, remote_key())
+
+    assert target.read_bytes() == segment.read_bytes()
+
+
 def test_target_folder_blocked_by_a_file_is_permanent(
     tmp_path: Path, make_segment: Callable[..., Path]
 ) -> None:

@@ -121,6 +121,20 @@ def test_file_lands_under_the_prefix_with_exact_bytes(
     assert stored(moto_s3, remote_key()) == segment.read_bytes()
 
 
+def test_an_object_cut_short_by_an_earlier_try_is_replaced_whole(
+    backend: FsspecBackend, moto_s3: Any, make_segment: Callable[..., Path], remote_key: Callable[[], str]
+) -> None:
+    """The size check after a PUT found the object short (a server or proxy that kept part of it) and the
+    upload was retried: the object that is the file's own first bytes is replaced. Before: `already holds a
+    different file`, failed for good (FINDINGS #42)."""
+    segment = make_segment(30_000)
+    moto_s3.pipe_file(f"{BUCKET}/{PREFIX}/{remote_key()}", segment.read_bytes()[:8_000])
+
+    backend.upload(segment, remote_key())
+
+    assert stored(moto_s3, remote_key()) == segment.read_bytes()
+
+
 def test_same_key_uploaded_again_with_the_same_bytes_is_success(
     backend: FsspecBackend, moto_s3: Any, make_segment: Callable[..., Path], remote_key: Callable[[], str]
 ) -> None:
