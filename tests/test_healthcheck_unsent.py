@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from tests.pipeline import QUICK_DEMO, Pipeline
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.realtime  # footage judged against a bound in seconds
-LIMIT_S = 8  # [link] unsent_after_s for the test: the first walk's snapshot is younger when first seen
+LIMIT_S = 6  # [link] unsent_after_s for the test: the first walk's snapshot is younger when first seen
 
 
 def _health(pipe: Pipeline) -> subprocess.CompletedProcess[str]:
@@ -35,6 +36,12 @@ def _status(pipe: Pipeline) -> dict:
         return {}
 
 
+def _waited_s(status: dict) -> float:
+    """How long the footage has waited, as the check judges it (common/health.py's ``unsent_footage``)."""
+    oldest, down = status.get("outbox", {}).get("oldest_s", 0.0), status.get("link", {}).get("down_for_s", 0.0)
+    return min(oldest, down) + max(0.0, time.time() - status.get("time", time.time()))
+
+
 def test_footage_waiting_with_no_uploader_fails_the_detectors_health_check_until_it_drains(
         tmp_path: Path, detector_command: list[str] | None) -> None:
     pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_LINK__UNSENT_AFTER_S=str(LIMIT_S),
@@ -47,7 +54,9 @@ def test_footage_waiting_with_no_uploader_fails_the_detectors_health_check_until
         assert early.returncode == 0, (early.stderr, status)
         assert status["link"]["connected"] is False and status["link"]["unsent_after_s"] == LIMIT_S
         assert 0 <= status["outbox"]["oldest_s"] < LIMIT_S and status["link"]["down_for_s"] > 0, status
-        assert wait_until(lambda: _health(pipe).returncode == 1, 20), _status(pipe)
+        # the status file first (each check is a process: ~1 s of CPU), then the check, once it should fail
+        assert wait_until(lambda: _waited_s(_status(pipe)) > LIMIT_S, 20), _status(pipe)
+        assert wait_until(lambda: _health(pipe).returncode == 1, 20, every=0.5), _status(pipe)
         late = _health(pipe)
         assert late.stderr.strip().splitlines() == [late.stderr.strip()], late.stderr  # one line
         assert "unhealthy: footage waits in outbox for " in late.stderr, late.stderr
@@ -58,7 +67,7 @@ def test_footage_waiting_with_no_uploader_fails_the_detectors_health_check_until
         assert "UNSENT: footage waits in outbox for " in shown.stdout, shown.stdout
         pipe.start_uploader_listening()
         assert pipe.wait_drained(timeout=30), pipe.output("detector")[-3000:]
-        assert wait_until(lambda: _health(pipe).returncode == 0, 10), (_health(pipe).stderr, _status(pipe))
+        assert wait_until(lambda: _health(pipe).returncode == 0, 10, every=0.5), (_health(pipe).stderr, _status(pipe))
         assert _status(pipe)["outbox"]["oldest_s"] == 0 or _status(pipe)["link"]["down_for_s"] == 0
     finally:
         pipe.close()

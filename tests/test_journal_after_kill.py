@@ -53,9 +53,9 @@ def test_an_item_committed_without_its_journal_line_is_journaled_at_the_next_sta
     command = [str(native_detector())] if detector == "native" else [QUICKCAM, "detector"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKCAM_")}
     env |= {"QUICKCAM_LINK__ENDPOINT": private_endpoint(tmp_path), "QUICKCAM_RECORDING__SEGMENT_S": "1.0",
-            "QUICKCAM_CAMERA__DEMO_START_S": "0.5"}
+            "QUICKCAM_CAMERA__DEMO_START_S": "3"}  # the walker from 1 s in: a snapshot and 1 s segments
     outbox, journal = tmp_path / "outbox", tmp_path / "outbox" / "produced.jsonl"
-    first = subprocess.run([*command, "--seconds", "6"], cwd=tmp_path, env=env, capture_output=True, text=True,
+    first = subprocess.run([*command, "--seconds", "5"], cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=90)
     assert first.returncode == 0, first.stderr[-3000:]
     lines = journal.read_text().splitlines(keepends=True)
@@ -66,7 +66,9 @@ def test_an_item_committed_without_its_journal_line_is_journaled_at_the_next_sta
 
     uploader = _Receiver(env["QUICKCAM_LINK__ENDPOINT"])
     try:
-        second = subprocess.run([*command, "--seconds", "4"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        # no walker in its 2 s (the script from its start): it sends what it found, acked in the stop's drain
+        second = subprocess.run([*command, "--seconds", "2"], cwd=tmp_path,
+                                env=env | {"QUICKCAM_CAMERA__DEMO_START_S": "0"}, capture_output=True, text=True,
                                 timeout=90)
     finally:
         uploader.close()

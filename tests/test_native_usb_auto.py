@@ -59,7 +59,7 @@ def test_a_native_auto_camera_offering_h264_is_recorded_as_it_came(tmp_path: Pat
     feeder = Feeder(tmp_path / "video0", _annex_b(video))
     try:
         segments, log, camera, _ = record_with(
-            tmp_path / "run", tmp_path / "video0", "", MAX_S - 4,
+            tmp_path / "run", tmp_path / "video0", "", MAX_S - 6,
             f'source = "camera"\ninput_format = "auto"\nfps = {FPS:g}\nwidth = 320\nheight = 240', SnapshotKeeper,
             {"QC_NATIVE_USB_DEMUXER": "h264", "QC_NATIVE_USB_FORMATS": "YUYV,H264,MJPG"})
     finally:

@@ -29,7 +29,7 @@ def test_a_native_uvc_h264_cameras_packets_are_recorded_as_they_came(tmp_path: P
     feeder = Feeder(tmp_path / "video0", _annex_b(video))
     try:
         segments, log, camera, peer = record_with(
-            tmp_path / "run", tmp_path / "video0", "", MAX_S - 4,  # stopped while the camera still sends
+            tmp_path / "run", tmp_path / "video0", "", MAX_S - 6,  # stopped while the camera still sends
             f'source = "camera"\ninput_format = "h264"\nfps = {FPS:g}\nwidth = 320\nheight = 240', SnapshotKeeper,
             {"QC_NATIVE_USB_DEMUXER": "h264"})
     finally:

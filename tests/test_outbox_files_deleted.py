@@ -75,12 +75,17 @@ def test_outbox_files_deleted_by_hand_are_said_counted_and_set_aside(tmp_path: P
     assert status["outbox"]["deleted"] == 2, status["outbox"]
     assert (outbox / "refused" / f"{first}.hdr").exists() and (outbox / "refused" / f"{second}.bin").exists()
 
-    # 2. Between two runs, with items waiting (no uploader): the same two deletions, found at the start.
+    # 2. Between two runs, with items waiting: the same two deletions, found at the start. An uploader there: the
+    # run's stop does not wait 5 s for one to come (what the start found is all this part checks).
     third, fourth = _committed(outbox)[:2]
     (outbox / f"{third}.hdr").unlink()
     (outbox / f"{fourth}.bin").unlink()
-    result = subprocess.run([*command, "--seconds", "2"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    uploader = AckingPeer(env["QUICKCAM_LINK__ENDPOINT"])
+    try:
+        result = subprocess.run([*command, "--seconds", "2"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=60)
+    finally:
+        uploader.close()
     text = result.stdout + result.stderr
     assert f"{third}.bin is in the journal but its header {third}.hdr is gone" in text, text[-3000:]
     assert f"discarding uncommitted payload {third}.bin" not in text

@@ -74,9 +74,9 @@ def test_a_missing_main_file_analysed_fast_is_said_once_and_detection_goes_on(tm
 @pytest.mark.realtime  # the file appears while the detector runs
 @pytest.mark.parametrize("detector", ["python", "native"])
 def test_a_missing_main_file_is_retried_quietly_and_recorded_once_it_appears(tmp_path: Path, detector: str) -> None:
-    first, second = Walk(1.0, 2.5), Walk(9.0, 11.0)
-    sub = write_h264(tmp_path / "sub.mp4", 14.0, FPS, 1.0, walks=(first, second))
-    ready = write_h264(tmp_path / "ready.mp4", 14.0, FPS, 1.0, width=640, height=480, walks=())
+    first, second = Walk(1.0, 2.5), Walk(6.0, 8.0)  # the second once the file is there (~2 s) and open
+    sub = write_h264(tmp_path / "sub.mp4", 11.0, FPS, 1.0, walks=(first, second))
+    ready = write_h264(tmp_path / "ready.mp4", 11.0, FPS, 1.0, width=640, height=480, walks=())
     main = tmp_path / "main.mp4"
     root = tmp_path / "run"
     root.mkdir()

@@ -27,8 +27,8 @@ from tests.native_build import native_detector
 from tests.test_reopen_walker import CHUNK_S, _paced
 
 FPS = 10.0
-MAIN_FIRST_S = 6.0  # the main stream is sent this long, then ends
-GAP_S = 5.0  # the reopen is answered this long after it is asked
+MAIN_FIRST_S = 5.0  # the main stream is sent this long, then ends
+GAP_S = 3.0  # the reopen is answered this long after it is asked
 MAIN_BACK_S = 8.0  # then sent this long, then silent
 SUB_S = MAIN_FIRST_S + GAP_S + MAIN_BACK_S + 4.0
 

@@ -14,10 +14,11 @@ picture), sent by the camera at a known moment; its ``time_ms`` must be that mom
 within ``LATE_MAX_S``, and so must the first segment's start (its pre-roll reaches back
 to the stream's first frame). The MPEG-TS demuxer hands a frame over once the next one
 begins (one frame, 0.1 s here; OpenCV's decoder holds one more), and a real camera's
-network and encoder add some more: 0.5 s is five frames here, and the bug was four times
-that. Before the fix, onset snapshots (first open, reopen) and first segment late by:
+network and encoder add some more: 0.8 s is eight frames here, under every lateness the bug
+gave. Before the fix, onset snapshots (first open, reopen) and first segment late by:
 Python 1.76, 2.11 and 2.11 s; its OpenCV path 1.18, 1.63 and 2.2 s; native 0.93, 1.61
-and 2.12 s. After: 0.11 s everywhere (OpenCV 0.2 s).
+and 2.12 s. After: 0.11 s everywhere (OpenCV 0.2 s); at load ~20 the Python detector's up
+to 0.56 s (a bound of 0.5 s failed there).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from tests.test_reopen_walker import CHUNK_S, FPS, HEIGHT, WIDTH, _frame_shown, 
 CLIP_S = 4.0  # each answer's clip; the stream then ends and the detector reopens it
 WALKS = (Walk(1.0, 2.5), Walk(0.3, 2.3))  # the first answer's walker (his event ends before the stream), the reopen's
 GAP_S = 0.5  # the reopen is answered this long after it is asked: a camera that restarts
-LATE_MAX_S = 0.5
+LATE_MAX_S = 0.8  # under the bug's every lateness (0.93-2.2 s), over a loaded machine's (0.56 s)
 
 
 class _Camera:

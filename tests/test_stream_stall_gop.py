@@ -24,12 +24,12 @@ from tests.fakes.http_camera import Answer, HttpCamera
 from tests.fakes.uploader_peer import UploaderPeer
 from tests.native_build import native_detector
 
-CLIP_S = 10.0
+CLIP_S = 7.0
 FPS = 10.0
 CHUNK_S = 0.1  # the clip is sent in this many seconds' worth of bytes at a time, at its own pace
-PAUSE_AFTER_S = 7.45  # mid-GOP (keyframes every 1 s), after FFmpeg's probe at the open
-PAUSE_S = 5.0  # longer than max_gop_s, shorter than the 10 s without a packet that loses a stream
-MAX_GOP_S = 3.0
+PAUSE_AFTER_S = 4.45  # mid-GOP (keyframes every 1 s), after FFmpeg's probe at the open (~2 s)
+PAUSE_S = 3.0  # longer than max_gop_s (by arrival the GOP is 4 s), shorter than the 10 s that lose a stream
+MAX_GOP_S = 2.0
 
 
 def _paced_with_a_stall(clip: Path) -> HttpCamera:
