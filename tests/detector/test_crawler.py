@@ -8,15 +8,12 @@ second. At the 160 px detection width he moves ~0.23 px a frame; ``learning_rate
 learns his body as it comes, and only the strip his leading edge uncovered in the last ~20 frames
 differs: ~5 px wide by his ~6 px height, under ``min_area_fraction``. ``_learn``'s hold keeps a
 person's pixels only once he is motion, so it never starts. An upright figure of the same
-contrast and speed leaves a strip three times as tall and is seen at once. Session 22: a slow
-second background (``motion/slow_background.py``): a pixel off it is not learnt, so the crawler's
-body stays changed; drawn, he is seen in 1 frame in daylight and 28 at night (was never): at night
-his faint edge flips his own pixels and the busy map's raise, in its first seconds, lets his place
-be learnt (the night case within a second stays xfail strict; within three seconds passes).
+contrast and speed leaves a strip three times as tall and is seen at once.
 
 The scene is drawn: a plain floor at gray 120 (or 12, night), sensor noise, a plain figure 30
-levels darker (4 at night) entering from the left at 5.5 px/s (320 px wide): lying (56 px long,
-12 px tall, 0.8 % of the picture), or upright (75 px tall).
+levels darker (3 at night) entering from the left at 5.5 px/s (320 px wide): lying (56 px long,
+12 px tall, 0.8 % of the picture), or upright (75 px tall). The crawler's tests are the defect
+(xfail strict until fixed); the upright one and the parity test pass.
 """
 
 from __future__ import annotations
@@ -85,18 +82,12 @@ def test_an_upright_figure_creeping_at_that_speed_is_seen(floor: float, body: fl
     assert onset is not None and onset <= FPS, f"onset {onset} frames"
 
 
-@pytest.mark.parametrize(("floor", "body"), [(120.0, 90.0), pytest.param(12.0, 8.0, marks=pytest.mark.xfail(
-    strict=True, reason="defect 39: at night the faint crawler is seen after 28 frames (FINDINGS.md)"))])
+@pytest.mark.xfail(strict=True, reason="defect 39: a slow crawler is learnt before he makes a blob (FINDINGS.md)")
+@pytest.mark.parametrize(("floor", "body"), [(120.0, 90.0), (12.0, 8.0)])
 def test_a_crawler_is_seen_within_a_second(floor: float, body: float) -> None:
     frames, in_view = _scene(True, floor, body)
     onset = _onset([v.motion for v in python_trace(frames, MotionConfig(), FPS)], in_view)
     assert onset is not None and onset <= FPS, f"onset {onset} frames"
-
-
-def test_a_crawler_at_night_is_seen_within_three_seconds() -> None:
-    frames, in_view = _scene(True, 12.0, 8.0)
-    onset = _onset([v.motion for v in python_trace(frames, MotionConfig(), FPS)], in_view)
-    assert onset is not None and onset <= 3 * FPS, f"onset {onset} frames"
 
 
 def test_the_native_core_sees_the_crawler_as_python_does() -> None:

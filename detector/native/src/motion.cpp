@@ -187,7 +187,6 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     // The whole picture changed at once (a light switched): the background starts again from this
     // frame; detection goes on from the next one while it learns fast for relearn_s.
     reference_ = gray.clone();
-    slow_.reset(gray);
     persistence_.forget();
     shading_.forget();
     swing_.forget();
@@ -209,7 +208,6 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     if (reference_.empty() || reference_.size() != gray.size()) {
         zone_ = zone_at(zone_source_, gray.size());
         reference_ = gray.clone();  // at start, or the first frame back after restart()
-        slow_.reset(gray);
         return result(false, 0.0, brightness, relearn_left_ > 0);
     }
     lighting::GainResult gain = lighting::normalise_gain(gray, reference_, flicker_.band());
@@ -236,14 +234,13 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
     if (relearning) relearn_left_ = std::max(0, relearn_left_ - frames);  // just after a global change: learn fast
     // while relearning, the frame as it is (base.py step 5): the gain would divide the settling light out
-    learn(relearning ? gray : normal, rate, gain.gained ? &gain.clipped : nullptr, frames, relearning ? -1.0 : threshold);
+    learn(relearning ? gray : normal, rate, gain.gained ? &gain.clipped : nullptr, frames);
     MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold, frames);
     normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
     return out;
 }
 
-void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames,
-                                 double threshold) {
+void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames) {
     // base.py's _learn: fold `normal` into the background, except clipped pixels and a person's
     // pixels (changed, inside last frame's motion boxes) until they have been changed for HOLD_S:
     // a person who stands still stays motion; a thing left behind joins after HOLD_S.
@@ -299,22 +296,6 @@ void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::M
             }
         }
     }
-    // nor a pixel off the slow background (slow_background.hpp): a slow mover is not learnt before he is motion
-    // (inside last frame's motion the hold above rules: what is left behind joins after HOLD_S)
-    if (const cv::Mat* held = threshold >= 0 ? slow_.held(normal, threshold, busy_.busy()) : nullptr) {
-        if (keep != &keep_) {
-            if (keep)
-                keep->copyTo(keep_);
-            else
-                keep_ = cv::Mat::zeros(changed_.size(), CV_8U);
-            keep = &keep_;
-        }
-        held->copyTo(held_);
-        const cv::Rect picture(0, 0, changed_.cols, changed_.rows);
-        for (const cv::Rect& moved : moving_) held_(moved & picture).setTo(0);
-        cv::bitwise_or(keep_, held_, keep_);
-    }
-    slow_.learn(normal, threshold >= 0 ? std::min(rate, kSlowRate) : rate, clipped);
     if (keep) {
         cv::compare(*keep, 0, learn_mask_, cv::CMP_EQ);
         cv::accumulateWeighted(normal, reference_, rate, learn_mask_);
@@ -425,7 +406,6 @@ void RunningAverageMotion::absorb(const cv::Mat& normal, const std::vector<cv::R
     for (const auto& box : keep) saved.push_back(reference_(box).clone());
     normal.copyTo(reference_);
     for (size_t k = 0; k < keep.size(); ++k) saved[k].copyTo(reference_(keep[k]));
-    slow_.absorb(normal, keep);
 }
 
 }  // namespace qc
