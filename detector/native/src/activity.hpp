@@ -1,6 +1,7 @@
 // Busy places (leaves, a curtain, water): a port of detector/motion/activity.py (same constants;
 // its docstrings are the spec). BusyMap keeps, per pixel, how often it flipped lately and raises
-// the threshold there; Persistence makes a busy blob count only if it continues the last frame's.
+// the threshold there; Persistence makes a busy blob count only if it continues the last frame's
+// (and a blob that only adds light, a raindrop, in a quiet place too).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -40,8 +41,10 @@ public:
     // a tree); then a busy blob never counts on its first frame, only once the next overlaps it.
     // held (optional, one per box): a change watched for stillness (shading.hpp's StillShading): it
     // does not count now, nor makes this frame one "with motion"; it is remembered all the same.
+    // bright (optional, one per box): all its change adds light (glints::adds_light: a raindrop, a
+    // flake); after a frame with motion such a blob must overlap it in a quiet place too.
     std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false,
-                             const std::vector<bool>* held = nullptr);
+                             const std::vector<bool>* held = nullptr, const std::vector<bool>* bright = nullptr);
 
 private:
     std::vector<cv::Rect> before_;
