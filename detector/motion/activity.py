@@ -29,6 +29,7 @@ BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a p
 BUSY_FULL = 0.15  # flips per frame at which the raise is full
 BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
 PERSIST_SCORE = 0.01  # a blob whose place was this busy before it (mean raise) must persist (``Persistence``)
+CLOSE_LOOKS_S = 0.15  # a blob that only adds light must overlap the look before only when the looks are this close
 REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
 
 
@@ -123,7 +124,10 @@ class Persistence:
     in a row started an event that every new streak kept going
     (bench/outside/FINDINGS.md, defect 40). A walker's blob overlaps its own
     last one however he is lit; one who comes in just after a look with
-    such a blob elsewhere is seen a look later.
+    such a blob elsewhere is seen a look later. Only while the looks are
+    CLOSE_LOOKS_S apart or closer (the caller passes ``bright`` then): at 2 fps
+    (the low-power governor) a small walker jumps further than his width,
+    and one lit brighter than the wall would never make two looks in a row.
     Fed each frame's blobs; holds only the last.
     """
 

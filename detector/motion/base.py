@@ -92,7 +92,7 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
-from quickcam.detector.motion.activity import BusyMap, Persistence
+from quickcam.detector.motion.activity import CLOSE_LOOKS_S, BusyMap, Persistence
 from quickcam.detector.motion.glints import adds_light, is_glint, is_speck, on_water, snowing
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, left_out, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
@@ -163,6 +163,7 @@ class MotionDetector(ABC):
     def __init__(self, config: MotionConfig, fps: float = 15.0, zone_mask: np.ndarray | None = None) -> None:
         self.config = config
         self.relearn_frames = max(1, round(config.relearn_s * fps))
+        self.fps = fps
         self._zone_source = zone_mask
         self.zone: np.ndarray | None = None
         self.zone_area = 0
@@ -476,7 +477,8 @@ class MotionDetector(ABC):
         swing = self.swing.judge(small_boxes, self._moving, self.busy, normal, self.reference, watch.previous,
                                  changed_mask, frames)
         held = [verdict != "" or over for verdict, over in zip(shading, swing, strict=True)]
-        bright = [adds_light(normal, self.reference, changed_mask, box) for box in small_boxes]
+        bright = ([adds_light(normal, self.reference, changed_mask, box) for box in small_boxes]
+                  if frames / self.fps <= CLOSE_LOOKS_S else None)  # (a walker far apart at sparse looks)
         counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0, held=held, bright=bright)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
         self._motion_run = self._motion_run + 1 if self._moving else 0

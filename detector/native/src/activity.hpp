@@ -14,6 +14,7 @@ constexpr double kBusyFloor = 0.02;    // BUSY_FLOOR
 constexpr double kBusyFull = 0.15;     // BUSY_FULL
 constexpr double kBusyGain = 2.5;      // BUSY_GAIN
 constexpr double kPersistScore = 0.01; // PERSIST_SCORE
+constexpr double kCloseLooksS = 0.15;  // CLOSE_LOOKS_S
 
 class BusyMap {
 public:

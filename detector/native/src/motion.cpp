@@ -47,6 +47,7 @@ double smoothing_weight(double weight, int frames) {
 
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
     : config_(config),
+      fps_(fps),
       relearn_frames_(std::max(1, py_round(config.relearn_s * fps))),
       light_context_frames_(std::max(1, py_round(kLightContextS * fps))),
       hold_frames_(std::max(1, py_round(kHoldS * fps))),
@@ -379,9 +380,11 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         else
             keep.push_back(boxes[k]);
     }
-    std::vector<bool> bright;
-    for (const cv::Rect& box : boxes) bright.push_back(glints::adds_light(normal, reference_, changed_, box));
-    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0, &held, &bright);
+    std::vector<bool> bright;  // (only for close looks: at sparse looks a walker is far from his last blob)
+    const bool close = double(frames) / fps_ <= kCloseLooksS;
+    if (close)
+        for (const cv::Rect& box : boxes) bright.push_back(glints::adds_light(normal, reference_, changed_, box));
+    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0, &held, close ? &bright : nullptr);
     double area = 0;
     std::vector<cv::Rect> full;
     moving_.clear();

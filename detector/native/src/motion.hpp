@@ -72,6 +72,7 @@ private:
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
     MotionConfig config_;
+    double fps_;  // the source's rate: how far apart two looks are (frames / fps_)
     int relearn_frames_, light_context_frames_, hold_frames_, calm_frames_;
     int relearn_left_ = 0, light_context_ = 0;
     int after_global_ = 0;  // frames left of LIGHT_CONTEXT_S since a global change (a moving blob is not light)
