@@ -93,16 +93,11 @@ def test_the_scene_without_snow_is_quiet() -> None:
     pytest.param(1, marks=pytest.mark.xfail(strict=True, reason="defect 40: flakes falling together join into "
                                             "one piece over GLINT_PIECE (FINDINGS.md)")),
     2, 3])
-def test_small_flakes_in_ir_light_start_no_event(seed: int) -> None:
-    assert _event_looks([v.motion for v in python_trace(_scene(True, seed), MotionConfig(), FPS)]) == 0
-
-
-@needs_still
-def test_the_native_core_sees_no_event_in_the_small_flakes_either() -> None:
-    frames = _scene(True, 2)
-    native = [v.motion for v in native_trace(native_detector(), frames, (W, H), FPS)]
-    assert native == [v.motion for v in python_trace(frames, MotionConfig(), FPS)]
-    assert _event_looks(native) == 0
+def test_small_flakes_in_ir_light_start_no_event_in_either_core(seed: int) -> None:
+    frames = _scene(True, seed)
+    motion = [v.motion for v in python_trace(frames, MotionConfig(), FPS)]
+    assert _event_looks(motion) == 0
+    assert [v.motion for v in native_trace(native_detector(), frames, (W, H), FPS)] == motion
 
 
 @needs_still
