@@ -29,6 +29,7 @@ BUSY_FLOOR = 0.02  # flips per frame under which a pixel is not busy at all (a p
 BUSY_FULL = 0.15  # flips per frame at which the raise is full
 BUSY_GAIN = 2.5  # the full raise: the threshold there is (1 + BUSY_GAIN) times the normal one
 PERSIST_SCORE = 0.01  # a blob whose place was this busy before it (mean raise) must persist (``Persistence``)
+CLOSE_LOOKS_S = 0.15  # a blob that only adds light must overlap the look before only when the looks are this close
 REACH = np.ones((5, 5), np.uint8)  # in a busy place, the background's range over this neighbourhood counts
 
 
@@ -115,6 +116,18 @@ class Persistence:
     for light, as leaves turning all over a tree are), a busy blob's first
     frame never counts: tune set, real tree footage, 7 -> 4 false events in
     9.3 min; a walker before the trees is seen one frame later (median).
+    In a quiet place too, a blob that only adds light (``glints.adds_light``:
+    every changed pixel brighter) after a frame with motion must overlap it.
+    Rain in the IR light falls further in a look than a streak is long (18-19
+    px a look at the detection width, streaks 11-15 px tall): each look's
+    streaks are new ones elsewhere, each counted at once, and any two looks
+    in a row started an event that every new streak kept going
+    (bench/outside/FINDINGS.md, defect 40). A walker's blob overlaps its own
+    last one however he is lit; one who comes in just after a look with
+    such a blob elsewhere is seen a look later. Only while the looks are
+    CLOSE_LOOKS_S apart or closer (the caller passes ``bright`` then): at 2 fps
+    (the low-power governor) a small walker jumps further than his width,
+    and one lit brighter than the wall would never make two looks in a row.
     Fed each frame's blobs; holds only the last.
     """
 
@@ -126,7 +139,7 @@ class Persistence:
         self.before, self.moved = [], False
 
     def counts(self, boxes: list[tuple[int, int, int, int]], busy: BusyMap, stirred: bool = False,
-               held: list[bool] | None = None) -> list[bool]:
+               held: list[bool] | None = None, bright: list[bool] | None = None) -> list[bool]:
         """Per box (detection-size pixels): does it count as motion now? Then remembers ``boxes``.
 
         ``stirred``: other changes in this frame were taken for light (a gust
@@ -135,9 +148,12 @@ class Persistence:
         ``held``: per box, a change watched for stillness (``shading.StillShading``):
         it does not count now and does not make this frame one "with motion";
         it is remembered, so that if it moves next frame it goes on from here.
+        ``bright``: per box, all its change adds light (``glints.adds_light``: a raindrop, a
+        flake); after a frame with motion such a blob must overlap it in a quiet place too.
         """
-        verdicts = [not (self.moved or stirred) or busy.score(box) < PERSIST_SCORE
-                    or any(_overlap(box, old) for old in self.before) for box in boxes]
+        bright = bright or [False] * len(boxes)
+        verdicts = [not (self.moved or stirred) or (busy.score(box) < PERSIST_SCORE and not (light and self.moved))
+                    or any(_overlap(box, old) for old in self.before) for box, light in zip(boxes, bright, strict=True)]
         if held is not None:
             verdicts = [ok and not hold for ok, hold in zip(verdicts, held, strict=True)]
         self.before, self.moved = boxes, any(verdicts)

@@ -57,11 +57,15 @@ around it are the same for all, so they are written once here:
    specks is not motion if it
    lies in a busy place (sun caught by ripples: ``glints.on_water``,
    ``glints.is_glint``) or is one round speck (an insect in IR:
-   ``glints.is_speck``);
+   ``glints.is_speck``); while the picture is full of separate specks
+   (snow or dust in the IR light: ``glints.snowing``) the specks need not
+   be faint;
    in a busy place, a blob continues the last frame's motion only if it
    overlaps a blob of that frame (``activity.Persistence``: leaves jump, a
-   walker stays), and when other blobs of the frame were taken for light (a
-   gust turning leaves all over a tree) it never counts on its first frame;
+   walker stays), and so must a blob that only adds light in a quiet place
+   (rain in the IR light falls further in a look than a streak is long),
+   and when other blobs of the frame were taken for light (a gust turning
+   leaves all over a tree) it never counts on its first frame;
    a smooth, faint change there that is not last frame's motion going on is
    held while it is watched, and if it stands still for a few frames it is
    the place's shading (blurred leaves swaying) and learnt at once, as light
@@ -88,8 +92,8 @@ import cv2
 import numpy as np
 
 from quickcam.common.config import MotionConfig
-from quickcam.detector.motion.activity import BusyMap, Persistence
-from quickcam.detector.motion.glints import is_glint, is_speck, on_water
+from quickcam.detector.motion.activity import CLOSE_LOOKS_S, BusyMap, Persistence
+from quickcam.detector.motion.glints import adds_light, is_glint, is_speck, on_water, snowing
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, left_out, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
@@ -159,6 +163,7 @@ class MotionDetector(ABC):
     def __init__(self, config: MotionConfig, fps: float = 15.0, zone_mask: np.ndarray | None = None) -> None:
         self.config = config
         self.relearn_frames = max(1, round(config.relearn_s * fps))
+        self.fps = fps
         self._zone_source = zone_mask
         self.zone: np.ndarray | None = None
         self.zone_area = 0
@@ -442,6 +447,7 @@ class MotionDetector(ABC):
         min_area = cfg.min_area_fraction * frame_area
         scale = full_width / changed_mask.shape[1]
         blobs, lighting, revealed, stood, lit = [], 0, 0, 0, False
+        snow = bool(contours) and snowing(changed_mask)  # flakes all over: a glint need not be faint (``is_glint``)
         for contour in contours:
             contour_area = cv2.contourArea(contour)
             if contour_area < min_area:
@@ -461,7 +467,8 @@ class MotionDetector(ABC):
                     blobs.append(((x, y, w, h), contour_area))
             elif (self.glints and (crept_in((x, y, w, h), self._moving) or self._young_after_calm())
                   and (on_water(self.busy, (x, y, w, h)) or is_speck(changed_mask, (x, y, w, h)))
-                  and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area)):
+                  and is_glint(normal, self.reference, changed_mask, (x, y, w, h), threshold, min_area,
+                               faint=not snow)):
                 continue  # faint bright specks in a busy place (water's glints), or one round (an insect): not shown
             else:
                 blobs.append(((x, y, w, h), contour_area))
@@ -470,7 +477,9 @@ class MotionDetector(ABC):
         swing = self.swing.judge(small_boxes, self._moving, self.busy, normal, self.reference, watch.previous,
                                  changed_mask, frames)
         held = [verdict != "" or over for verdict, over in zip(shading, swing, strict=True)]
-        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0, held=held)
+        bright = ([adds_light(normal, self.reference, changed_mask, box) for box in small_boxes]
+                  if frames / self.fps <= CLOSE_LOOKS_S else None)  # (a walker far apart at sparse looks)
+        counted = self.persistence.counts(small_boxes, self.busy, stirred=lighting > 0, held=held, bright=bright)
         self._moving = [box for (box, _), ok in zip(blobs, counted, strict=True) if ok]
         self._motion_run = self._motion_run + 1 if self._moving else 0
         self._calm = 0 if self._motion_run >= 2 else min(self.calm_frames, self._calm + frames)

@@ -63,12 +63,13 @@ void BusyMap::gate(const cv::Mat& normal, const cv::Mat& reference, double thres
 }
 
 std::vector<bool> Persistence::counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred,
-                                     const std::vector<bool>* held) {
+                                     const std::vector<bool>* held, const std::vector<bool>* bright) {
     std::vector<bool> verdicts;
     bool any = false;
     for (size_t i = 0; i < boxes.size(); ++i) {
         const cv::Rect& box = boxes[i];
-        bool ok = !(moved_ || stirred) || busy.score(box) < kPersistScore;
+        const bool light = bright && (*bright)[i];
+        bool ok = !(moved_ || stirred) || (busy.score(box) < kPersistScore && !(light && moved_));
         for (size_t k = 0; !ok && k < before_.size(); ++k) ok = (box & before_[k]).area() > 0;
         if (held && (*held)[i]) ok = false;
         verdicts.push_back(ok);

@@ -1,6 +1,7 @@
 // Busy places (leaves, a curtain, water): a port of detector/motion/activity.py (same constants;
 // its docstrings are the spec). BusyMap keeps, per pixel, how often it flipped lately and raises
-// the threshold there; Persistence makes a busy blob count only if it continues the last frame's.
+// the threshold there; Persistence makes a busy blob count only if it continues the last frame's
+// (and a blob that only adds light, a raindrop, in a quiet place too).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -13,6 +14,7 @@ constexpr double kBusyFloor = 0.02;    // BUSY_FLOOR
 constexpr double kBusyFull = 0.15;     // BUSY_FULL
 constexpr double kBusyGain = 2.5;      // BUSY_GAIN
 constexpr double kPersistScore = 0.01; // PERSIST_SCORE
+constexpr double kCloseLooksS = 0.15;  // CLOSE_LOOKS_S
 
 class BusyMap {
 public:
@@ -40,8 +42,10 @@ public:
     // a tree); then a busy blob never counts on its first frame, only once the next overlaps it.
     // held (optional, one per box): a change watched for stillness (shading.hpp's StillShading): it
     // does not count now, nor makes this frame one "with motion"; it is remembered all the same.
+    // bright (optional, one per box): all its change adds light (glints::adds_light: a raindrop, a
+    // flake); after a frame with motion such a blob must overlap it in a quiet place too.
     std::vector<bool> counts(const std::vector<cv::Rect>& boxes, const BusyMap& busy, bool stirred = false,
-                             const std::vector<bool>* held = nullptr);
+                             const std::vector<bool>* held = nullptr, const std::vector<bool>* bright = nullptr);
 
 private:
     std::vector<cv::Rect> before_;

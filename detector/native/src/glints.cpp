@@ -16,6 +16,26 @@ bool is_speck(const cv::Mat& changed, const cv::Rect& box) {
            std::abs(stats.at<int>(1, cv::CC_STAT_WIDTH) - stats.at<int>(1, cv::CC_STAT_HEIGHT)) <= kSpeckRound;
 }
 
+bool snowing(const cv::Mat& changed) {
+    cv::Mat labels;
+    return cv::connectedComponents(changed, labels, 8, CV_32S) - 1 >= kSnowSpecks;
+}
+
+bool adds_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box) {
+    long count = 0, bright = 0;
+    for (int y = box.y; y < box.y + box.height; ++y) {
+        const float* n = normal.ptr<float>(y);
+        const float* r = reference.ptr<float>(y);
+        const unsigned char* c = changed.ptr<unsigned char>(y);
+        for (int x = box.x; x < box.x + box.width; ++x) {
+            if (!c[x]) continue;
+            ++count;
+            bright += n[x] > r[x];
+        }
+    }
+    return count && double(bright) >= kGlintBright * double(count);
+}
+
 cv::Size uncut_size(const cv::Mat& changed, const cv::Rect& box) {
     int w = box.width + kBlobMargin * ((box.x == 0) + (box.x + box.width == changed.cols));
     int h = box.height + kBlobMargin * ((box.y == 0) + (box.y + box.height == changed.rows));
@@ -23,7 +43,7 @@ cv::Size uncut_size(const cv::Mat& changed, const cv::Rect& box) {
 }
 
 bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box,
-              double threshold, double min_area) {
+              double threshold, double min_area, bool faint) {
     long count = 0, bright = 0, strong = 0;
     for (int y = box.y; y < box.y + box.height; ++y) {
         const float* n = normal.ptr<float>(y);
@@ -40,7 +60,7 @@ bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& ch
     cv::Size full = uncut_size(changed, box);
     if (!count || double(count) >= kGlintFill * full.width * full.height) return false;
     if (double(bright) < kGlintBright * double(count)) return false;
-    if (2 * strong >= count) return false;
+    if (faint && 2 * strong >= count) return false;
     cv::Mat labels, stats, centroids;
     int pieces = cv::connectedComponentsWithStats(changed(box), labels, stats, centroids, 8, CV_32S);
     int largest = 0;

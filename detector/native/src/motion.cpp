@@ -47,6 +47,7 @@ double smoothing_weight(double weight, int frames) {
 
 RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fps)
     : config_(config),
+      fps_(fps),
       relearn_frames_(std::max(1, py_round(config.relearn_s * fps))),
       light_context_frames_(std::max(1, py_round(kLightContextS * fps))),
       hold_frames_(std::max(1, py_round(kHoldS * fps))),
@@ -337,6 +338,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
     bool lit = false;  // a blob was light by its own shape, not only by the light context
     // base.py's _young_after_calm: motion one look old, none two looks in a row for GLINT_CALM_S
     const bool young_after_calm = motion_run_ == 1 && calm_ >= calm_frames_;
+    const bool snow = !contours.empty() && glints::snowing(changed_);  // flakes all over: a glint need not be faint
     for (const auto& contour : contours) {
         double contour_area = cv::contourArea(contour);
         if (contour_area < min_area) continue;
@@ -358,7 +360,7 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
                 boxes.push_back(box), areas.push_back(contour_area);
             }
         } else if ((crept_in(box) || young_after_calm) && (glints::on_water(busy_, box) || glints::is_speck(changed_, box)) &&
-                   glints::is_glint(normal, reference_, changed_, box, threshold, min_area)) {
+                   glints::is_glint(normal, reference_, changed_, box, threshold, min_area, !snow)) {
             continue;  // faint bright specks in a busy place (water's glints), or one round speck (an insect): not shown
         } else
             boxes.push_back(box), areas.push_back(contour_area);
@@ -378,7 +380,11 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
         else
             keep.push_back(boxes[k]);
     }
-    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0, &held);
+    std::vector<bool> bright;  // (only for close looks: at sparse looks a walker is far from his last blob)
+    const bool close = double(frames) / fps_ <= kCloseLooksS;
+    if (close)
+        for (const cv::Rect& box : boxes) bright.push_back(glints::adds_light(normal, reference_, changed_, box));
+    std::vector<bool> counted = persistence_.counts(boxes, busy_, lighting > 0, &held, close ? &bright : nullptr);
     double area = 0;
     std::vector<cv::Rect> full;
     moving_.clear();

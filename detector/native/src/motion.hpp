@@ -8,7 +8,8 @@
 // min_area_fraction are noise, blobs shaped like light or standing still just after a switch
 // are not motion (in a flicker that is not a switch, only a still blob that crept in is not;
 // last frame's motion standing still counts); a busy place's blob must persist (and, in a frame where other blobs were taken
-// for light, never counts on its first frame). A person's changed pixels inside the last
+// for light, never counts on its first frame), and so must a blob that only adds light (rain) in a quiet place; while
+// the picture is full of specks (snow in the IR light) a glint need not be faint. A person's changed pixels inside the last
 // frame's motion boxes join the background only after HOLD_S.
 #pragma once
 
@@ -71,6 +72,7 @@ private:
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
 
     MotionConfig config_;
+    double fps_;  // the source's rate: how far apart two looks are (frames / fps_)
     int relearn_frames_, light_context_frames_, hold_frames_, calm_frames_;
     int relearn_left_ = 0, light_context_ = 0;
     int after_global_ = 0;  // frames left of LIGHT_CONTEXT_S since a global change (a moving blob is not light)
