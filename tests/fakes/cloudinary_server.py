@@ -121,6 +121,7 @@ class FakeCloudinary:
         self.delivery_prefix = "https://res.cloudinary.com"  # where secure_url points; a test may point it here
         self.list_page_size = 500  # resources per Admin API page at most (a test lowers it to page)
         self.halve_next = 0  # the next N uploads keep only their first half, answered 200 (a proxy cut them short)
+        self.etag_not_md5 = False  # answer an etag that is not the asset's MD5 (another server's idea of an etag)
 
     @property
     def upload_prefix(self) -> str:
@@ -209,7 +210,7 @@ class FakeCloudinary:
             "resource_type": asset.resource_type,
             "type": "upload",
             "bytes": len(asset.data),
-            "etag": asset.etag,
+            "etag": asset.etag[::-1] if self.etag_not_md5 else asset.etag,
             "url": f"http://res.cloudinary.com/{path}",
             "secure_url": f"{self.delivery_prefix}/{path}",
         }

@@ -7,8 +7,8 @@ one process. Uploads use ``overwrite=False``: uploading the same key again
 returns the asset already there, which is success when its MD5 ``etag``
 matches the local file and a loud permanent error when it does not.
 
-An upload counts only when Cloudinary's answer describes these bytes (its ``bytes`` and MD5 ``etag``,
-where given): a proxy or server that kept part of the file answers 200 all the same, and footage
+An upload counts only when Cloudinary's answer describes these bytes (its ``bytes``; its MD5 ``etag``
+where no size is given): a proxy or server that kept part of the file answers 200 all the same, and footage
 counted stored that is not is footage lost. Such a copy is retried; the retry finds it ``existing``,
 sees that its etag is the MD5 of the local file's first ``bytes`` bytes (our own copy, cut short)
 and uploads over it, the one case where a stored asset is replaced.
@@ -17,6 +17,7 @@ and uploads over it, the one case where a stored asset is replaced.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -36,6 +37,8 @@ from quickcam.uploader.backends import (
     is_listed_name,
     untrusted_certificate,
 )
+
+log = logging.getLogger(__name__)
 
 # The SDK's own default for upload_large; Cloudinary caps a plain upload at
 # 100 MB for raw files on most plans, so stay well below that.
@@ -107,6 +110,7 @@ class CloudinaryBackend:
         self.large_threshold = large_threshold
         self.chunk_size = chunk_size
         self.timeout = timeout
+        self._etag_said = False  # an etag that is not the MD5 is said once (_check_whole)
         self.upload_prefix = (upload_prefix or url["upload_prefix"]).rstrip("/")
         self.signature_algorithm = algorithm
         self.name = name
@@ -152,7 +156,13 @@ class CloudinaryBackend:
                 self._check_same_content(local_path, public_id, result)
                 return str(result.get("secure_url") or result.get("url") or public_id)
             result = self._send(local_path, size, public_id, {**options, "overwrite": True})
-        _check_whole(local_path, size, public_id, result)
+        if _check_whole(local_path, size, public_id, result) and not self._etag_said:
+            self._etag_said = True
+            log.warning(
+                "Cloudinary stored %s with the right size but an etag (%s) that is not the file's MD5: counted "
+                "stored (said once; if this is not a test server, check for a proxy on the way)",
+                public_id, result.get("etag"),
+            )
         return str(result.get("secure_url") or result.get("url") or public_id)
 
     def _send(self, local_path: Path, size: int, public_id: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -273,15 +283,21 @@ def _md5(local_path: Path, length: int | None = None) -> str:
     return md5.hexdigest()
 
 
-def _check_whole(local_path: Path, size: int, public_id: str, result: dict[str, Any]) -> None:
-    """RetryableError unless the answer's size and etag (where given) are the local file's."""
+def _check_whole(local_path: Path, size: int, public_id: str, result: dict[str, Any]) -> bool:
+    """RetryableError unless the answer says these bytes were stored; True if its etag is not their MD5.
+
+    Its ``bytes`` decides (Cloudinary always gives it); the MD5 ``etag`` only where no size is given. A
+    right size with another etag is counted stored and said once: the retry could never change that
+    answer (a server or proxy whose etag is no MD5), and holding the footage back forever would be worse.
+    """
     stored, etag = result.get("bytes"), result.get("etag")
     local_md5 = _md5(local_path) if etag else "-"
-    if (stored is not None and stored != size) or (etag and etag != local_md5):
+    if (stored is not None and stored != size) or (stored is None and etag and etag != local_md5):
         raise RetryableError(
             f"Cloudinary stored {stored} bytes of {size} at {public_id} (etag {etag}, local md5 {local_md5}): "
             "the upload was cut short or changed on its way (a proxy?); it is sent again over that copy"
         )
+    return bool(etag) and etag != local_md5
 
 
 def _cut_short_copy(local_path: Path, size: int, result: dict[str, Any]) -> bool:
