@@ -87,7 +87,7 @@ def shown_s(path: Path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         times = [packet.pts for packet in container.demux(stream) if packet.size and packet.pts is not None]
-    return float((max(times) - min(times)) * stream.time_base)
+        return float((max(times) - min(times)) * stream.time_base)  # inside: PyAV 18.1.1 refuses a closed stream's
 
 
 def write_covered_lens(path: Path, clear_s: float, covered_s: float, fps: float = 10.0, width: int = 320,
