@@ -89,7 +89,8 @@ def test_run_all_with_seconds_exits_non_zero_when_a_camera_never_delivered_a_fra
     key = subprocess.run([QUICKCAM, "keygen"], capture_output=True, text=True, check=True).stdout
     (tmp_path / "tokens.env").write_text(key)
     (tmp_path / "tokens.env").chmod(0o600)
-    run = run_script([str(REPO / "scripts/run_all.sh"), "--config", "quickcam.toml", "--seconds", "3"],
+    # 6 s: at load ~20 a 3 s run ended before the detector had opened its camera
+    run = run_script([str(REPO / "scripts/run_all.sh"), "--config", "quickcam.toml", "--seconds", "6"],
                      cwd=tmp_path, env=_env(tmp_path), timeout=120)
     assert run.returncode != 0, run.stdout + run.stderr
     assert "nowhere.mp4 — no such file" in run.stderr
