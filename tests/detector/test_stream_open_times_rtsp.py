@@ -64,7 +64,9 @@ def test_an_rtsp_streams_first_packets_carry_the_time_they_were_sent_not_when_it
     first = packets[0].dts
     lates = [round((p.time_ns - began) / 1e9 - (p.dts - first) * tick_s, 3) for p in packets]
     print(f"open took {opened_s:.2f} s; {len(packets)} packets late by {min(lates)}-{max(lates)} s")
-    assert len(packets) >= round((opened_s + READ_S) * FPS) - 3, len(packets)  # the held ones and the live ones
+    # The held ones and the live ones, less 7 (55 of 60 once at load ~20, the reads niced): losing what the
+    # open held loses at least HELD_MIN_S * FPS = 15.
+    assert len(packets) >= round((opened_s + READ_S) * FPS) - 7, len(packets)
     assert all(0 <= late <= LATE_MAX_S for late in lates), lates
 
 
