@@ -21,19 +21,36 @@ bool snowing(const cv::Mat& changed) {
     return cv::connectedComponents(changed, labels, 8, CV_32S) - 1 >= kSnowSpecks;
 }
 
-bool adds_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box) {
-    long count = 0, bright = 0;
+namespace {
+
+// The changed pixels in box: how many, how many brighter than the reference, how many by strong_at or more.
+struct Changed {
+    long count = 0, bright = 0, strong = 0;
+};
+
+Changed changed_in(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box,
+                   double strong_at) {
+    Changed seen;
     for (int y = box.y; y < box.y + box.height; ++y) {
         const float* n = normal.ptr<float>(y);
         const float* r = reference.ptr<float>(y);
         const unsigned char* c = changed.ptr<unsigned char>(y);
         for (int x = box.x; x < box.x + box.width; ++x) {
             if (!c[x]) continue;
-            ++count;
-            bright += n[x] > r[x];
+            float diff = n[x] - r[x];  // float32, as numpy's difference of the two float32 pictures
+            ++seen.count;
+            seen.bright += diff > 0.0f;
+            seen.strong += double(diff) >= strong_at;
         }
     }
-    return count && double(bright) >= kGlintBright * double(count);
+    return seen;
+}
+
+}  // namespace
+
+bool adds_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box) {
+    Changed seen = changed_in(normal, reference, changed, box, 0.0);
+    return seen.count && double(seen.bright) >= kGlintBright * double(seen.count);
 }
 
 cv::Size uncut_size(const cv::Mat& changed, const cv::Rect& box) {
@@ -44,19 +61,8 @@ cv::Size uncut_size(const cv::Mat& changed, const cv::Rect& box) {
 
 bool is_glint(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed, const cv::Rect& box,
               double threshold, double min_area, bool faint) {
-    long count = 0, bright = 0, strong = 0;
-    for (int y = box.y; y < box.y + box.height; ++y) {
-        const float* n = normal.ptr<float>(y);
-        const float* r = reference.ptr<float>(y);
-        const unsigned char* c = changed.ptr<unsigned char>(y);
-        for (int x = box.x; x < box.x + box.width; ++x) {
-            if (!c[x]) continue;
-            float diff = n[x] - r[x];  // float32, as numpy's difference of the two float32 pictures
-            ++count;
-            bright += diff > 0.0f;
-            strong += double(diff) >= kGlintExcess * threshold;
-        }
-    }
+    Changed seen = changed_in(normal, reference, changed, box, kGlintExcess * threshold);
+    long count = seen.count, bright = seen.bright, strong = seen.strong;
     cv::Size full = uncut_size(changed, box);
     if (!count || double(count) >= kGlintFill * full.width * full.height) return false;
     if (double(bright) < kGlintBright * double(count)) return false;
