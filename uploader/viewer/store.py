@@ -37,7 +37,10 @@ def is_day(text: str) -> bool:
     """A DAY of docs/viewer.md: YYYY-MM-DD and a real date (2026-13-45 matches the pattern and is none)."""
     return bool(DAY_RE.match(text)) and _shift(text, 0) != ""
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_FILE_RE = re.compile(r"^(?P<kind>snapshot|segment)-(?P<seq>\d{1,10})-(?P<id>[A-Za-z0-9_-]{1,64})\.qsc$")
+# KIND-SEQ-ID.qsc, or KIND-SEQ-ID.ORIGIN.qsc where another origin held the id first (docs/protocol.md section 7,
+# uploader rule 4: 12 hex digits of its sender and camera); the header names ID either way.
+_FILE_RE = re.compile(r"^(?P<kind>snapshot|segment)-(?P<seq>\d{1,10})-(?P<id>[A-Za-z0-9_-]{1,64})"
+                      r"(?:\.(?P<origin>[0-9a-f]{12}))?\.qsc$")
 
 T = TypeVar("T")
 
