@@ -31,11 +31,6 @@ from quickcam.uploader.backends import Reader, RemoteFile
 HEADER_PROBE_BYTES = 53 + 3 * 255 + 80
 CAMERA_RE = re.compile(r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,64}$")
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def is_day(text: str) -> bool:
-    """A DAY of docs/viewer.md: YYYY-MM-DD and a real date (2026-13-45 matches the pattern and is none)."""
-    return bool(DAY_RE.match(text)) and _shift(text, 0) != ""
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # KIND-SEQ-ID.qsc, or KIND-SEQ-ID.ORIGIN.qsc where another origin held the id first (docs/protocol.md section 7,
 # uploader rule 4: 12 hex digits of its sender and camera); the header names ID either way.
@@ -122,11 +117,11 @@ class StoreIndex:
         if not CAMERA_RE.match(camera):
             return []
         names = self._cached(("days", camera), lambda: self.reader.list_folders(f"{self.folder}/{camera}"))
-        return sorted((name for name in names if is_day(name)), reverse=True)
+        return sorted((name for name in names if DAY_RE.match(name)), reverse=True)
 
     def events(self, camera: str, day: str) -> list[StoredEvent]:
         """The events of one camera and day, newest first."""
-        if not (CAMERA_RE.match(camera) and is_day(day)):
+        if not (CAMERA_RE.match(camera) and DAY_RE.match(day)):
             return []
         return self._cached(("events", camera, day), lambda: self._load_events(camera, day))
 

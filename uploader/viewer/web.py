@@ -30,7 +30,7 @@ from quickcam.uploader.backends import BackendError
 from quickcam.uploader.viewer.footage import EventSummary
 from quickcam.uploader.viewer.security import RequireLogin, SecurityHeaders, cookie_header, same_origin
 from quickcam.uploader.viewer.state import ADOPTED_NOTE, Viewer, clock, event_zip, when
-from quickcam.uploader.viewer.store import CAMERA_RE, StoredEvent, is_day
+from quickcam.uploader.viewer.store import CAMERA_RE, DAY_RE, StoredEvent
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def build_app(viewer: Viewer, allowed_hosts: list[str] | None = None) -> Starlet
     def timeline(request: Request) -> Response:
         camera = request.query_params.get("camera", "")
         day = request.query_params.get("day", "")
-        if (camera and not CAMERA_RE.match(camera)) or (day and not is_day(day)):
+        if (camera and not CAMERA_RE.match(camera)) or (day and not DAY_RE.match(day)):
             return PlainTextResponse("bad camera or day", status_code=400)
         try:
             page = max(1, int(request.query_params.get("page", "1")))
