@@ -87,7 +87,7 @@ class _Camera:
     silent_since: float = 0.0  # 0 = not silent
     stopping: bool = False  # the last message was a status with ``stopping``: silence next is a clean stop
     events: dict[str, _Event] = field(default_factory=dict)
-    ended: dict[str, None] = field(default_factory=dict)  # events whose final segment is stored, oldest first
+    ended: dict[str, int] = field(default_factory=dict)  # event id -> its final segment's end_ms, oldest first
     last_motion_alert: float = float("-inf")
     lost_since: float = 0.0
     stopped_since: float = 0.0
@@ -203,7 +203,10 @@ class AlertRules:
         if event_id in cam.ended:
             # Segments may arrive in any order (docs/protocol.md): an item of an event whose final segment is
             # stored (a retry after `nack busy`, a re-send after a reconnect) adds footage; the event stays over.
-            return
+            # One made after that end is a new event that reuses the id (the protocol does not forbid it).
+            if int(header.get("start_ms", header.get("time_ms", 0))) <= cam.ended[event_id]:
+                return
+            del cam.ended[event_id]
         event = cam.events.get(event_id)
         item_s = header.get("time_ms", 0) / 1000
         if event is None:
@@ -223,7 +226,7 @@ class AlertRules:
             event.safe_ms += max(0, int(header.get("end_ms", 0)) - int(header.get("start_ms", 0)))
             if header.get("final"):
                 del cam.events[event_id]
-                cam.ended[event_id] = None
+                cam.ended[event_id] = int(header.get("end_ms", header.get("time_ms", 0)))
                 while len(cam.ended) > ENDED_KEPT:
                     del cam.ended[next(iter(cam.ended))]
                 self._motion_off(cam, out)

@@ -214,3 +214,14 @@ def test_a_segment_stored_after_its_events_final_one_does_not_reopen_the_event()
     assert not rules.view("door").motion  # P/C/motion stays OFF
     [alert] = rules.feed(Tick(T0 + 3.5)).alerts
     assert alert.name == "detector_silent" and not alert.urgent  # not "silent DURING AN EVENT"
+
+
+def test_an_event_id_used_again_after_its_final_segment_opens_a_new_event() -> None:
+    """Event ids need not be unique (docs/protocol.md): one reused later is a new event, not a late item."""
+    rules = AlertRules(RuleSettings(cooldown_s=0))
+    rules.feed(snapshot("door", "e1", T0))
+    rules.feed(segment("door", "e1", T0 + 1, 0.5, final=True))
+    assert not rules.view("door").motion
+    rules.feed(snapshot("door", "e1", T0 + 30))  # a detector that numbers its events, restarted
+    assert rules.view("door").motion
+
