@@ -88,6 +88,7 @@ class _Camera:
     stopping: bool = False  # the last message was a status with ``stopping``: silence next is a clean stop
     events: dict[str, _Event] = field(default_factory=dict)
     ended: dict[str, int] = field(default_factory=dict)  # event id -> its final segment's end_ms, oldest first
+    reused: set[str] = field(default_factory=set)  # open events whose id an earlier, ended event had
     last_motion_alert: float = float("-inf")
     lost_since: float = 0.0
     stopped_since: float = 0.0
@@ -207,6 +208,7 @@ class AlertRules:
             if int(header.get("start_ms", header.get("time_ms", 0))) <= cam.ended[event_id]:
                 return
             del cam.ended[event_id]
+            cam.reused.add(event_id)  # its motion alert needs a key of its own: the first one's was delivered
         event = cam.events.get(event_id)
         item_s = header.get("time_ms", 0) / 1000
         if event is None:
@@ -226,6 +228,7 @@ class AlertRules:
             event.safe_ms += max(0, int(header.get("end_ms", 0)) - int(header.get("start_ms", 0)))
             if header.get("final"):
                 del cam.events[event_id]
+                cam.reused.discard(event_id)
                 cam.ended[event_id] = int(header.get("end_ms", header.get("time_ms", 0)))
                 while len(cam.ended) > ENDED_KEPT:
                     del cam.ended[next(iter(cam.ended))]
@@ -241,8 +244,9 @@ class AlertRules:
         is_snapshot = obs.header.get("type") == "snapshot"
         faces = _boxes(obs.header.get("faces")) if is_snapshot else ()
         seen = " A face was found." if faces else ""
+        key = f"motion:{name}:{event_id}" + (f":{int(when * 1000)}" if event_id in cam.reused else "")
         out.alerts.append(Alert(
-            "motion", f"motion:{name}:{event_id}", name, f"Motion on {name}",
+            "motion", key, name, f"Motion on {name}",
             f"Motion on camera {name} at {clock(when)}.{seen}", obs.t,
             facts={"event": event_id, "time_ms": int(when * 1000), "faces": len(faces)},
             snapshot=obs.payload if is_snapshot else None, faces=faces))
@@ -350,6 +354,7 @@ class AlertRules:
             for event_id, event in list(cam.events.items()):
                 if t - event.last_t > EVENT_STALE_S and not cam.silent_since:
                     del cam.events[event_id]
+                    cam.reused.discard(event_id)
                     self._motion_off(cam, out)
         if obs.destinations is not None:
             self._storage(obs.t, obs.destinations, out)

@@ -222,6 +222,7 @@ def test_an_event_id_used_again_after_its_final_segment_opens_a_new_event() -> N
     rules.feed(snapshot("door", "e1", T0))
     rules.feed(segment("door", "e1", T0 + 1, 0.5, final=True))
     assert not rules.view("door").motion
-    rules.feed(snapshot("door", "e1", T0 + 30))  # a detector that numbers its events, restarted
+    [again] = rules.feed(snapshot("door", "e1", T0 + 30)).alerts  # a detector that numbers its events, restarted
     assert rules.view("door").motion
+    assert again.name == "motion" and again.key == f"motion:door:e1:{int((T0 + 30) * 1000)}"  # not the first's key
 
