@@ -204,7 +204,7 @@ class AlertRules:
         if event_id in cam.ended:
             # Segments may arrive in any order (docs/protocol.md): an item of an event whose final segment is
             # stored (a retry after `nack busy`, a re-send after a reconnect) adds footage; the event stays over.
-            # One made after that end is a new event that reuses the id (the protocol does not forbid it).
+            # One made after that end is a new event reusing the id (docs/protocol.md: SHOULD NOT, yet one may).
             if int(header.get("start_ms", header.get("time_ms", 0))) <= cam.ended[event_id]:
                 return
             del cam.ended[event_id]
