@@ -216,9 +216,12 @@ def decrypt(paths: tuple[Path, ...], out_dir: Path, overwrite: bool, env_file: P
 
 
 def _expand(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """The files to read: a folder's ``*.qsc``, less any name (file or folder below it) starting with ``.``:
+    a copy in progress or the storage's own (docs/encryption.md, walking a storage folder)."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob(f"*{FILE_EXTENSION}") if p.is_file())
+            yield from sorted(p for p in path.rglob(f"*{FILE_EXTENSION}")
+                              if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
         else:
             yield path  # a missing file fails on its own line, not the whole run
 

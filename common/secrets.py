@@ -38,7 +38,7 @@ def load_secrets(env_file: Path, environ: Mapping[str, str] | None = None) -> di
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("%s is readable by other users; fix with: chmod 600 %s", env_file, env_file)
         try:
-            values = dotenv_values(env_file)
+            values = dotenv_values(env_file, interpolate=False)  # taken as written: a secret may hold ${...}
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise ConfigError(f"cannot read {env_file} ({reason}); check its owner and mode (chmod 600, "

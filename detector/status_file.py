@@ -189,7 +189,7 @@ def link_status(link: UploaderLink) -> dict[str, Any]:
     state = link.state
     return {"endpoint": link.config.endpoint, "connected": state.connected,
             "acked": state.acked, "retransmits": state.retransmits, "malformed": state.malformed,
-            "unreadable": state.unreadable, "too_large": state.too_large,
+            "unreadable": state.unreadable, "too_large": state.too_large, "too_large_now": state.too_large_now,
             "hello_refused": state.hello_refused, "rejected": state.rejected,
             "bad_status": state.bad_status,
             "in_flight": len(state.in_flight), "last_error": state.last_error,

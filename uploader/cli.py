@@ -138,6 +138,8 @@ def detector_line(det: dict[str, Any], now: float, folder: Path | None = None) -
     if running and link.get("last_error"):
         line += _link_error(link, now)
     line += "".join(f"; {link[key]} {words}" for key, words in LINK_COUNTS if link.get(key))
+    if link.get("too_large_now"):  # the count above is since start; these still wait (a native detector: not sent)
+        line += f"; {link['too_large_now']} HELD NOW: over the uploader's size limit"
     if det.get("clock_ahead_s"):  # detector/clock.py
         line += (f"; CLOCK STEPPED BACK: footage times run {det['clock_ahead_s']:.0f} s ahead of the system clock "
                  "(see the detector's log)")
@@ -204,8 +206,8 @@ def camera_line(camera_id: str, info: dict[str, Any], now: float, stale: bool = 
 LINK_COUNTS = (  # the detector's link counters, as `quickcam status` says them (in this order)
         ("unreadable", "outbox item(s) the disk would not read (kept, skipped and tried again; the items behind "
          "them sent; check the disk)"),
-        ("too_large", "outbox item(s) over the uploader's size limit (kept and held until it takes them; raise "
-         "uploader.max_payload_mb)"),
+        ("too_large", "outbox item(s) found over the uploader's size limit since start (each held until a credit "
+         "took it: raise uploader.max_payload_mb)"),
         ("hello_refused", "hello(s) refused (see the last error and the detector's log for the fix)"),
         ("rejected", "message(s) rejected by the uploader, no outbox item's (see the detector's log)"),
         ("malformed", "malformed message(s) from the uploader ignored (see the detector's log)"),

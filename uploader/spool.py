@@ -98,8 +98,8 @@ class Spool:
         self.ensure_folder()
         used = self.used_bytes()
         if used and used + need > self.max_bytes:
-            return (f"the spool ({self.root}) is full ({used / (1 << 20):.1f} MB of its "
-                    f"{self.max_bytes / (1 << 20):g} MB cap); waiting for uploads")
+            return (f"the spool ({self.root}) has no room for another {_size(need)} item "
+                    f"({_size(used)} of its {self.max_bytes / (1 << 20):g} MB cap used); waiting for uploads")
         free = shutil.disk_usage(self.root).free
         if free < need + 64 * (1 << 20):
             return f"disk holding {self.root} has only {free // (1 << 20)} MB free"
@@ -152,3 +152,8 @@ def files_left(folder: Path) -> int | None:
         return None
     vfs = os.statvfs(folder)
     return vfs.f_favail if vfs.f_files else None
+
+
+def _size(n: int) -> str:
+    """Bytes for a person: MB from 0.1 MB up, KiB below (a 30 kB item is not "0.0 MB")."""
+    return f"{n / (1 << 20):.1f} MB" if n >= (1 << 20) // 10 else f"{max(1, round(n / 1024))} KiB"

@@ -30,7 +30,8 @@ async def api_status(state: ConsoleState, request: Request) -> Response:
     cameras = {}
     for cam_id in state.cameras:
         info = doc.get("cameras", {}).get(cam_id, {})
-        cameras[cam_id] = {**info, "console_state": camera_state(info), **viewers.get(cam_id, {})}
+        live = {"viewers": 0, "sent": 0, "skipped": 0, **viewers.get(cam_id, {})}  # 0s before anyone watched
+        cameras[cam_id] = {**info, "console_state": camera_state(info), **live}
     return JSONResponse({"cameras": cameras, "link": doc.get("link", {}), "outbox": doc.get("outbox", {}),
                          "low_power": doc.get("low_power", {}), "user": user_of(state, request),
                          "zones_editable": state.config_path is not None})

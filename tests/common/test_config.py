@@ -118,6 +118,18 @@ def test_an_unreadable_tokens_env_is_a_config_error_naming_the_fix(tmp_path: Pat
         load_secrets(env_file, environ={})
 
 
+def test_tokens_env_values_are_taken_as_written_with_no_dollar_expansion(tmp_path: Path) -> None:
+    """docs/encryption.md, tokens.env syntax: a password holding ${...} was expanded by python-dotenv, in
+    'single quotes' too (an outside client's ${HOME} became /root); also CRLF, a BOM, the last of a repeat."""
+    from quickcam.common.secrets import load_secrets
+
+    env_file = tmp_path / "tokens.env"
+    env_file.write_bytes(b"\xef\xbb\xbfP=abc\r\nA=x${P}y\r\nB='x${HOME}y'\r\nC=\"x${P}\\ny\"\r\nD=1\r\nD=2 # c\r\n")
+    env_file.chmod(0o600)
+    got = load_secrets(env_file, environ={})
+    assert (got["P"], got["A"], got["B"], got["C"], got["D"]) == ("abc", "x${P}y", "x${HOME}y", "x${P}\ny", "2")
+
+
 def test_storage_options_from_the_environment_keep_their_types() -> None:
     config = load_config(environ={
         "QUICKCAM_STORAGE__NAS__TIMEOUT": "30",

@@ -152,6 +152,20 @@ def test_decrypt_writes_playable_clips_and_names_each_failure_in_one_line(store:
     assert store["key"].to_hex() not in result.stdout + result.stderr
 
 
+def test_decrypt_of_a_folder_skips_names_starting_with_a_dot(store: dict) -> None:
+    """docs/encryption.md: a walk MUST skip names starting with '.' (a copy in progress); an outside run of
+    `quickcam decrypt FOLDER` read `.partial-copy.qsc` and `.hidden/x.qsc` and failed (exit 1) on them."""
+    root = store["root"]
+    good = next((root / "store/cam0").glob("*.qsc"))
+    (root / "walk/.hidden").mkdir(parents=True)
+    (root / "walk/ok.qsc").write_bytes(good.read_bytes())
+    (root / "walk/.partial-copy.qsc").write_bytes(good.read_bytes()[:100])
+    (root / "walk/.hidden/x.qsc").write_bytes(good.read_bytes()[:50])
+    result = quickcam("decrypt", "walk", "-o", "out", cwd=root)
+    assert result.code == 0 and result.stderr.strip().splitlines()[-1].startswith("decrypted 1,"), result.stderr
+    assert quickcam("decrypt", "walk/.partial-copy.qsc", "-o", "out2", cwd=root).code == 1  # named: read
+
+
 def test_decrypt_again_skips_what_is_there_and_succeeds(store: dict) -> None:
     root = store["root"]
     good = str(next((root / "store/cam0").glob("*.qsc")).relative_to(root))

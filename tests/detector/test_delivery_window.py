@@ -15,6 +15,7 @@ from quickcam.common.config import LinkConfig
 from quickcam.detector.delivery import Delivery
 from quickcam.detector.link_state import InFlight, LinkState
 from quickcam.detector.outbox import Outbox
+from quickcam.uploader.cli import detector_line
 
 ACK_TIMEOUT_S = 3.0
 
@@ -94,3 +95,20 @@ def test_an_item_over_the_uploaders_limit_is_held_said_once_and_sent_once_the_li
     assert delivery.send_pending(send, 2.0)
     assert sent == [small, big]
     assert (state.too_large, state.too_large_now) == (1, 0) and state.error_cleared_at > 0
+
+
+def test_status_says_items_over_the_size_limit_are_held_only_while_they_are(tmp_path: Path) -> None:
+    """An outside reader of `quickcam status` saw '3 outbox item(s) over the uploader's size limit (kept and
+    held ...)' with the outbox empty: the count is since start; what is held now is said apart."""
+    delivery, sent, send = _delivery(tmp_path, 16, max_payload=100)
+    _commit(delivery.outbox, "segment", b"x" * 500)
+    assert delivery.send_pending(send, 0.0) is not None
+    state = delivery.state
+
+    def line() -> str:
+        return detector_line({"link": {"too_large": state.too_large, "too_large_now": state.too_large_now}}, 0)
+    assert "1 HELD NOW: over the uploader's size limit" in line()
+    state.max_payload = 1000
+    assert delivery.send_pending(send, 1.0)
+    assert "1 outbox item(s) found over the uploader's size limit since start" in line()
+    assert "HELD" not in line() and "kept and held" not in line()

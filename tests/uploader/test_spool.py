@@ -25,7 +25,7 @@ def test_an_empty_spool_takes_an_item_larger_than_its_cap_so_nothing_waits_forev
     spool = Spool(tmp_path, max_bytes=1000)
     assert spool.room_problem(5000) == ""
     _store(spool, "big", 5000)
-    assert "full" in spool.room_problem(10)
+    assert "has no room for another 1 KiB item" in spool.room_problem(10)
 
 
 def test_credit_pauses_once_the_largest_item_seen_would_not_fit(tmp_path: Path) -> None:
@@ -35,7 +35,8 @@ def test_credit_pauses_once_the_largest_item_seen_would_not_fit(tmp_path: Path) 
     _store(spool, "b", 30_000)
     _store(spool, "c", 10_000)
     problem = spool.room_problem()  # 70 kB used: another 30 kB item would not fit
-    assert "is full (0.1 MB of its 0.0953674 MB cap)" in problem
+    # said as what it is: 70 kB of a 100 kB cap is not "full" (an outside client read it so)
+    assert "has no room for another 29 KiB item (69 KiB of its 0.0953674 MB cap used)" in problem
     assert spool.room_problem(20_000) == ""  # a small item still does
 
 

@@ -38,6 +38,7 @@ DEFAULT_HEARTBEAT_S = 2.0  # docs/protocol.md: hello.heartbeat_ms defaults to 2 
 MAX_LEARNT_HEARTBEAT_S = 60.0
 SILENT_AFTER_HEARTBEATS = 3
 EVENT_STALE_S = 60.0  # an event with no item for this long is over, even without its final segment
+ENDED_KEPT = 64  # per camera: ids of events whose final segment is stored, so a late item does not reopen one
 MOTION_MAX_AGE_S = 120.0  # an item older than this (a backlog re-sent) does not raise a motion alert
 # Camera states (or loop fields) that mean the camera is not being watched: docs/protocol.md defines
 # failing (never delivered a frame, or a stage not running) and stalled; the rest are read if sent.
@@ -86,6 +87,8 @@ class _Camera:
     silent_since: float = 0.0  # 0 = not silent
     stopping: bool = False  # the last message was a status with ``stopping``: silence next is a clean stop
     events: dict[str, _Event] = field(default_factory=dict)
+    ended: dict[str, int] = field(default_factory=dict)  # event id -> its final segment's end_ms, oldest first
+    reused: set[str] = field(default_factory=set)  # open events whose id an earlier, ended event had
     last_motion_alert: float = float("-inf")
     lost_since: float = 0.0
     stopped_since: float = 0.0
@@ -198,6 +201,14 @@ class AlertRules:
         if not name or not event_id:
             return
         cam = self._heard(name, obs.t, out)
+        if event_id in cam.ended:
+            # Segments may arrive in any order (docs/protocol.md): an item of an event whose final segment is
+            # stored (a retry after `nack busy`, a re-send after a reconnect) adds footage; the event stays over.
+            # One made after that end is a new event reusing the id (docs/protocol.md: SHOULD NOT, yet one may).
+            if int(header.get("start_ms", header.get("time_ms", 0))) <= cam.ended[event_id]:
+                return
+            del cam.ended[event_id]
+            cam.reused.add(event_id)  # its motion alert needs a key of its own: the first one's was delivered
         event = cam.events.get(event_id)
         item_s = header.get("time_ms", 0) / 1000
         if event is None:
@@ -217,6 +228,10 @@ class AlertRules:
             event.safe_ms += max(0, int(header.get("end_ms", 0)) - int(header.get("start_ms", 0)))
             if header.get("final"):
                 del cam.events[event_id]
+                cam.reused.discard(event_id)
+                cam.ended[event_id] = int(header.get("end_ms", header.get("time_ms", 0)))
+                while len(cam.ended) > ENDED_KEPT:
+                    del cam.ended[next(iter(cam.ended))]
                 self._motion_off(cam, out)
 
     def _motion(self, cam: _Camera, event_id: str, obs: Stored, out: Outcome) -> None:
@@ -229,8 +244,9 @@ class AlertRules:
         is_snapshot = obs.header.get("type") == "snapshot"
         faces = _boxes(obs.header.get("faces")) if is_snapshot else ()
         seen = " A face was found." if faces else ""
+        key = f"motion:{name}:{event_id}" + (f":{int(when * 1000)}" if event_id in cam.reused else "")
         out.alerts.append(Alert(
-            "motion", f"motion:{name}:{event_id}", name, f"Motion on {name}",
+            "motion", key, name, f"Motion on {name}",
             f"Motion on camera {name} at {clock(when)}.{seen}", obs.t,
             facts={"event": event_id, "time_ms": int(when * 1000), "faces": len(faces)},
             snapshot=obs.payload if is_snapshot else None, faces=faces))
@@ -338,6 +354,7 @@ class AlertRules:
             for event_id, event in list(cam.events.items()):
                 if t - event.last_t > EVENT_STALE_S and not cam.silent_since:
                     del cam.events[event_id]
+                    cam.reused.discard(event_id)
                     self._motion_off(cam, out)
         if obs.destinations is not None:
             self._storage(obs.t, obs.destinations, out)

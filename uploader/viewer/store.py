@@ -32,7 +32,10 @@ HEADER_PROBE_BYTES = 53 + 3 * 255 + 80
 CAMERA_RE = re.compile(r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,64}$")
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_FILE_RE = re.compile(r"^(?P<kind>snapshot|segment)-(?P<seq>\d{1,10})-(?P<id>[A-Za-z0-9_-]{1,64})\.qsc$")
+# KIND-SEQ-ID.qsc, or KIND-SEQ-ID.ORIGIN.qsc where another origin held the id first (docs/protocol.md section 7,
+# uploader rule 4: 12 hex digits of its sender and camera); the header names ID either way.
+_FILE_RE = re.compile(r"^(?P<kind>snapshot|segment)-(?P<seq>\d{1,10})-(?P<id>[A-Za-z0-9_-]{1,64})"
+                      r"(?:\.(?P<origin>[0-9a-f]{12}))?\.qsc$")
 
 T = TypeVar("T")
 

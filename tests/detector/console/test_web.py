@@ -144,6 +144,14 @@ def test_nothing_is_reachable_without_credentials(console: Console) -> None:
     assert "cam0" not in console.hooks.tap.status()  # no viewer ever registered: nothing kept or encoded
 
 
+def test_api_status_gives_every_camera_its_viewer_counts_before_anyone_watched(console: Console) -> None:
+    """docs/console.md: each camera in /api/status has viewers, sent, skipped (an outside client read none)."""
+    with console.logged_in() as client:
+        camera = client.get("/api/status").json()["cameras"]["cam0"]
+    assert (camera["viewers"], camera["sent"], camera["skipped"]) == (0, 0, 0)
+    assert camera["console_state"] == "watching" and camera["fps"] == 30.0
+
+
 def test_bad_tokens_and_wrong_passwords_are_refused_and_logged_and_the_right_ones_let_in(
         console: Console, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)

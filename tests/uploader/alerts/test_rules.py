@@ -203,3 +203,26 @@ def test_a_detector_that_never_reports_the_view_raises_no_view_blocked() -> None
     degraded = {"state": "degraded", "fault": "view blocked: said in words only", "fps": 15.0}
     assert names(rules, Status({"cameras": {"door": degraded}}, T0), Status({"cameras": {"door": {}}}, T0 + 1),
                  Status({"cameras": {"door": {"view": 3}}}, T0 + 2)) == []
+
+
+def test_a_segment_stored_after_its_events_final_one_does_not_reopen_the_event() -> None:
+    """docs/protocol.md: segments may arrive in any order (a retry after `nack busy`): seq 0 after the final."""
+    rules = AlertRules(RuleSettings(silent_after_s=2))
+    rules.feed(snapshot("door", "ev1", T0))
+    rules.feed(segment("door", "ev1", T0 + 1, 0.5, final=True))  # seq 1, final
+    rules.feed(segment("door", "ev1", T0 + 1.1, 0.5))  # seq 0, late
+    assert not rules.view("door").motion  # P/C/motion stays OFF
+    [alert] = rules.feed(Tick(T0 + 3.5)).alerts
+    assert alert.name == "detector_silent" and not alert.urgent  # not "silent DURING AN EVENT"
+
+
+def test_an_event_id_used_again_after_its_final_segment_opens_a_new_event() -> None:
+    """Event ids need not be unique (docs/protocol.md): one reused later is a new event, not a late item."""
+    rules = AlertRules(RuleSettings(cooldown_s=0))
+    rules.feed(snapshot("door", "e1", T0))
+    rules.feed(segment("door", "e1", T0 + 1, 0.5, final=True))
+    assert not rules.view("door").motion
+    [again] = rules.feed(snapshot("door", "e1", T0 + 30)).alerts  # a detector that numbers its events, restarted
+    assert rules.view("door").motion
+    assert again.name == "motion" and again.key == f"motion:door:e1:{int((T0 + 30) * 1000)}"  # not the first's key
+

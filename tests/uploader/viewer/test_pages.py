@@ -84,6 +84,24 @@ def test_mode_2_files_open_with_the_recipient_private_key(tmp_path: Path, clips:
     assert client.get(event.url + "/video.mp4").status_code == 200
 
 
+def test_a_file_stored_under_the_name_for_an_id_another_origin_held_is_shown(
+        tmp_path: Path, clips: list[bytes]) -> None:
+    """docs/protocol.md section 7: the second origin's copy is KIND-SEQ-ID.<12 hex>.qsc. An outside detector
+    reusing ids across cameras (allowed: ids are unique per detector and camera origin) had that event 404."""
+    key = SymmetricKey.generate()
+    event = add_event(tmp_path / "storage", key, T0, clips[:1], [make_jpeg()], camera="twin")
+    for name, path in event.files.items():
+        path.rename(path.with_name(path.name.replace(".qsc", ".b4df90554161.qsc")))
+        event.files[name] = path.with_name(path.name.replace(".qsc", ".b4df90554161.qsc"))
+    backend = LocalBackend(tmp_path / "storage")
+    viewer = Viewer(StoreIndex(backend, "webcam_captures"), backend, Keyring([key]), Gate(), "local")
+    client = _login(viewer)
+    page = client.get(event.url)
+    assert page.status_code == 200 and "name mismatch" not in page.text and "DAMAGED" not in page.text
+    assert client.get(event.url + "/snapshot/0.jpg").status_code == 200
+    assert client.get(event.url + "/video.mp4").status_code == 200
+
+
 def test_key_file_takes_hex_or_a_tokens_env_line(tmp_path: Path) -> None:
     key = SymmetricKey.generate()
     for text in (key.to_hex(), f"ENCRYPTION_KEY={key.to_hex()}\n"):
