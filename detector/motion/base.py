@@ -28,9 +28,7 @@ around it are the same for all, so they are written once here:
    context never ran out);
 6. the background learns ``learning_rate`` of the frame, except a person's
    pixels (changed, inside last frame's motion) for their first HOLD_S: a
-   person who stands still stays motion (``_learn``); nor a pixel off the
-   slow second background (``slow_background``): a person crawling in is
-   not learnt before he makes a blob;
+   person who stands still stays motion (``_learn``);
 7. changed pixels are grouped into blobs; blobs smaller than
    ``min_area_fraction`` are noise; every other blob is judged by the shape
    of its change (``lighting.looks_like_light``; within LIGHT_CONTEXT_S of
@@ -100,7 +98,6 @@ from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, left_out, loo
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
 from quickcam.detector.motion.shading import StillShading
-from quickcam.detector.motion.slow_background import HELD_SLOPE, HELD_TEXTURE, SLOW_RATE, SlowBackground
 from quickcam.detector.motion.swing import SwingOvershoot
 from quickcam.detector.motion.switch_watch import SwitchWatch, crept_in
 
@@ -182,7 +179,6 @@ class MotionDetector(ABC):
         self.calm_frames = max(1, round(GLINT_CALM_S * fps))
         self._calm = self.calm_frames  # source frames since motion last ran two looks in a row (at most calm_frames)
         self._changed_for: np.ndarray | None = None  # per pixel, frames it has been changed in a row (``_learn``)
-        self.slow = SlowBackground()  # what a slow mover has not yet changed: held out of learning (``_learn``)
         self.hold_frames = max(1, round(HOLD_S * fps))
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.noise: float | None = None  # running estimate of the noise of frame - background, gray levels
@@ -249,7 +245,6 @@ class MotionDetector(ABC):
 
     def reset(self, gray: np.ndarray) -> None:
         self.reference = gray.astype(np.float32)
-        self.slow.reset(gray)
         self._restart(gray)
 
     def restart(self) -> None:
@@ -360,8 +355,7 @@ class MotionDetector(ABC):
                 return self._global_change(gray, brightness, changed)
             if relearning:  # just after a global change: learn fast, but keep watching
                 self.relearn_left = max(0, self.relearn_left - frames)
-            self._learn(gray if relearning else normal, rate, clipped, changed_mask, frames,  # (step 5)
-                        None if relearning else threshold)
+            self._learn(gray if relearning else normal, rate, clipped, changed_mask, frames)  # (step 5)
             result = self._blobs(image.shape[1], normal, changed_mask, brightness, relearning, threshold, frames)
             self.switch_watch.remember(normal, self._smoothed)  # for the stillness test on the next frame
         if self.person is not None and not self.person.allows(image, result.boxes, frames) and result.motion:
@@ -390,7 +384,7 @@ class MotionDetector(ABC):
         return self._result(False, changed, brightness=brightness, global_change=True)
 
     def _learn(self, normal: np.ndarray, rate: float, clipped: np.ndarray | None, changed_mask: np.ndarray,
-               frames: int = 1, threshold: float | None = None) -> None:
+               frames: int = 1) -> None:
         """Fold ``normal`` into the background, except a person's pixels for their first HOLD_S.
 
         At ``learning_rate`` (a time constant of about 2 s) a person who stops
@@ -405,10 +399,7 @@ class MotionDetector(ABC):
         hold delays, it must not let a person held there fade into the
         background (and what was left of him be learnt as shading).
         ``frames``: source frames since the last look; a pixel's count goes
-        up by that many. Nor, given the ``threshold`` (not while re-learning
-        after a global change), a pixel off the slow background by more than
-        it, raised where busy (``slow_background``): a slow mover is not
-        learnt before he is motion.
+        up by that many.
         """
         assert self.reference is not None
         keep = clipped  # pixels not learnt; copied below before the hold adds to it
@@ -430,12 +421,6 @@ class MotionDetector(ABC):
             keep = np.zeros(changed.shape, bool) if keep is None else keep.copy()
             for x, y, w, h in self.swing.holding:
                 keep[y:y + h, x:x + w] |= changed[y:y + h, x:x + w]
-        held = None if threshold is None else self.slow.held(normal, threshold, self.busy)
-        if held is not None:  # (inside last frame's motion the hold above rules: left behind, it joins after HOLD_S)
-            for x, y, w, h in self._moving:
-                held[y:y + h, x:x + w] = False
-            keep = held if keep is None else keep | held
-        self.slow.learn(normal, min(rate, SLOW_RATE) if threshold is not None else rate, clipped)
         if keep is None:
             cv2.accumulateWeighted(normal, self.reference, rate)
         else:
@@ -474,8 +459,6 @@ class MotionDetector(ABC):
                 lighting += 1  # (after a global change, light by the context alone does not arm it again)
                 lit = lit or not light_changed or not self.after_global or looks_like_light(
                     normal, self.reference, changed_mask, (x, y, w, h), False)
-            elif self._slow_light(normal, changed_mask, (x, y, w, h)):
-                lighting += 1
             elif watch.armed and watch.still(normal, (x, y, w, h), round(contour_area), threshold):
                 if watch.switched or crept_in((x, y, w, h), self._moving):
                     revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), or crept in
@@ -510,25 +493,6 @@ class MotionDetector(ABC):
         return self._result(bool(boxes), area / frame_area, boxes=boxes, brightness=brightness,
                             lighting_blobs=lighting + revealed, global_change=relearning)
 
-    def _slow_light(self, normal: np.ndarray, changed_mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-        """A new blob (not last frame's motion going on) on pixels the slow background held, light against it.
-
-        A sun patch creeping over the floor is a slow mover too: held, its
-        edge made blobs (``sun-patch-empty``: 0 -> 2 false events). Against
-        the slow picture its ratio is smooth with a soft outline (slopes
-        0.24-0.34 of its departure, detail 0.02-0.12), a crawler's body a
-        jump (0.35-0.52). Judged more leniently than ``looks_like_light``
-        (HELD_SLOPE, HELD_TEXTURE). Not last frame's motion: a bag or a
-        person standing still is partly learnt by the slow picture after
-        ~15 s and then has the shape of light against it.
-        """
-        x, y, w, h = box
-        if not crept_in(box, self._moving):
-            return False
-        if self.slow.kept is None or not self.slow.kept[y:y + h, x:x + w].any():
-            return False
-        return looks_like_light(normal, self.slow.picture, changed_mask, box, False, HELD_SLOPE, HELD_TEXTURE)
-
     def _contours(self, changed_mask: np.ndarray) -> Sequence[np.ndarray]:
         """The outlines of the changed pixels' blobs (opened, then dilated twice); none when nothing changed.
 
@@ -556,4 +520,3 @@ class MotionDetector(ABC):
         self.reference[:] = normal
         for (x, y, w, h), patch in saved:
             self.reference[y:y + h, x:x + w] = patch
-        self.slow.absorb(normal, keep)

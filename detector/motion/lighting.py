@@ -288,8 +288,7 @@ def ratio_window(normal: np.ndarray, reference: np.ndarray,
 
 
 def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np.ndarray,
-                     box: tuple[int, int, int, int], light_changed: bool, slope_limit: float = LIGHTING_SLOPE,
-                     texture_kept: float = TEXTURE_KEPT) -> bool:
+                     box: tuple[int, int, int, int], light_changed: bool) -> bool:
     """True if the change in ``box`` has the shape of light: the background, scaled by a smooth gain.
 
     Light (a lamp, a door onto a lit corridor, a cloud) multiplies the
@@ -329,8 +328,8 @@ def looks_like_light(normal: np.ndarray, reference: np.ndarray, changed_mask: np
     if detail >= LIGHTING_ROUGHNESS * departure:
         return False  # the ratio is rough: something replaced the background
     texture = float(np.std((log_ref - cv2.GaussianBlur(log_ref, (0, 0), 1.5))[inner][pick]))
-    if texture >= MIN_TEXTURE and detail < texture_kept * texture:
+    if texture >= MIN_TEXTURE and detail < TEXTURE_KEPT * texture:
         return True  # the background's texture shows through, scaled
     slope = cv2.magnitude(cv2.Sobel(log_ratio, cv2.CV_32F, 1, 0, ksize=3),
                           cv2.Sobel(log_ratio, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
-    return float(np.percentile(slope, 90)) < slope_limit * departure  # plain background: a soft outline
+    return float(np.percentile(slope, 90)) < LIGHTING_SLOPE * departure  # plain background: a soft outline

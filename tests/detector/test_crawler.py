@@ -82,6 +82,7 @@ def test_an_upright_figure_creeping_at_that_speed_is_seen(floor: float, body: fl
     assert onset is not None and onset <= FPS, f"onset {onset} frames"
 
 
+@pytest.mark.xfail(strict=True, reason="defect 39: a slow crawler is learnt before he makes a blob (FINDINGS.md)")
 @pytest.mark.parametrize(("floor", "body"), [(120.0, 90.0), (12.0, 8.0)])
 def test_a_crawler_is_seen_within_a_second(floor: float, body: float) -> None:
     frames, in_view = _scene(True, floor, body)

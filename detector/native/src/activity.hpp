@@ -26,8 +26,6 @@ public:
     double around(const cv::Rect& box, int grow, double cap) const;
     // Learn this frame's flips; clear in `mask` what a busy place's raised threshold does not pass.
     void gate(const cv::Mat& normal, const cv::Mat& reference, double threshold, cv::Mat& mask, bool learn);
-    // Per pixel, flips per frame lately (CV_32F; empty before the first frame): activity.py's BusyMap.busy.
-    const cv::Mat& busy() const { return busy_; }
 
 private:
     double rate_;

@@ -234,8 +234,7 @@ static cv::Rect ratio_window(const cv::Mat& normal, const cv::Mat& reference, co
 }
 
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
-                      const cv::Rect& box, bool light_changed, double slope_limit,
-                      double texture_kept) {
+                      const cv::Rect& box, bool light_changed) {
     cv::Mat pick = changed_mask(box) > 0;
     if (cv::countNonZero(pick) < 16) return false;
     cv::Mat log_ref, log_ratio;
@@ -252,14 +251,14 @@ bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv:
     cv::GaussianBlur(log_ref, blurred, cv::Size(0, 0), 1.5);
     double texture;
     moments(cv::Mat(log_ref - blurred)(inner), pick, texture, unused);
-    if (texture >= kMinTexture && detail < texture_kept * texture) return true;  // the texture shows through
+    if (texture >= kMinTexture && detail < kTextureKept * texture) return true;  // the texture shows through
     cv::Mat dx, dy, slope;
     cv::Sobel(log_ratio, dx, CV_32F, 1, 0, 3);
     cv::Sobel(log_ratio, dy, CV_32F, 0, 1, 3);
     cv::magnitude(dx, dy, slope);
     slope /= 8.0;
     std::vector<float> values(slope.begin<float>(), slope.end<float>());
-    return percentile(values, 90) < slope_limit * departure;  // plain background: a soft outline
+    return percentile(values, 90) < kLightingSlope * departure;  // plain background: a soft outline
 }
 
 bool faint_shading(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,

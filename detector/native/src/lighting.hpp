@@ -68,12 +68,9 @@ GainResult normalise_gain(const cv::Mat& gray, const cv::Mat& reference, double 
 void left_out(cv::Mat& clipped, const cv::Mat& gray, const cv::Mat& normal, const cv::Mat& reference,
               double margin, const cv::Mat& changed_mask, bool light_changed);
 
-// True if the change inside `box` (detection-size pixels) has the shape of light; on a plain
-// background, if the ratio's steepest slopes are under `slope_limit` of its departure; on a textured one, if its
-// detail is under `texture_kept` of the texture's.
+// True if the change inside `box` (detection-size pixels) has the shape of light.
 bool looks_like_light(const cv::Mat& normal, const cv::Mat& reference, const cv::Mat& changed_mask,
-                      const cv::Rect& box, bool light_changed, double slope_limit = kLightingSlope,
-                      double texture_kept = kTextureKept);
+                      const cv::Rect& box, bool light_changed);
 
 // shading.py's faint_shading: the change inside `box` is smooth (looks_like_light's first step) and
 // faint (its log ratio's departure under kFaint): a busy place's own shading (shading.hpp).

@@ -188,7 +188,6 @@ MotionResult RunningAverageMotion::global_change(const cv::Mat& gray, double bri
     // The whole picture changed at once (a light switched): the background starts again from this
     // frame; detection goes on from the next one while it learns fast for relearn_s.
     reference_ = gray.clone();
-    slow_.reset(gray);
     persistence_.forget();
     shading_.forget();
     swing_.forget();
@@ -210,7 +209,6 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     if (reference_.empty() || reference_.size() != gray.size()) {
         zone_ = zone_at(zone_source_, gray.size());
         reference_ = gray.clone();  // at start, or the first frame back after restart()
-        slow_.reset(gray);
         return result(false, 0.0, brightness, relearn_left_ > 0);
     }
     lighting::GainResult gain = lighting::normalise_gain(gray, reference_, flicker_.band());
@@ -237,14 +235,13 @@ MotionResult RunningAverageMotion::detect(const cv::Mat& image, bool video_range
     if (changed >= config_.global_change_fraction) return global_change(gray, brightness, changed);
     if (relearning) relearn_left_ = std::max(0, relearn_left_ - frames);  // just after a global change: learn fast
     // while relearning, the frame as it is (base.py step 5): the gain would divide the settling light out
-    learn(relearning ? gray : normal, rate, gain.gained ? &gain.clipped : nullptr, frames, relearning ? -1.0 : threshold);
+    learn(relearning ? gray : normal, rate, gain.gained ? &gain.clipped : nullptr, frames);
     MotionResult out = blobs(image.cols, normal, brightness, relearning, threshold, frames);
     normal.copyTo(previous_);  // for still(): the next frame's gray_ overwrites this one's
     return out;
 }
 
-void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames,
-                                 double threshold) {
+void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames) {
     // base.py's _learn: fold `normal` into the background, except clipped pixels and a person's
     // pixels (changed, inside last frame's motion boxes) until they have been changed for HOLD_S:
     // a person who stands still stays motion; a thing left behind joins after HOLD_S.
@@ -300,23 +297,6 @@ void RunningAverageMotion::learn(const cv::Mat& normal, double rate, const cv::M
             }
         }
     }
-    // nor a pixel off the slow background (slow_background.hpp): a slow mover is not learnt before he is motion
-    // (inside last frame's motion the hold above rules: what is left behind joins after HOLD_S)
-    const cv::Mat* held = threshold >= 0 ? slow_.held(normal, threshold, busy_.busy()) : nullptr;
-    if (held) {
-        if (keep != &keep_) {
-            if (keep)
-                keep->copyTo(keep_);
-            else
-                keep_ = cv::Mat::zeros(changed_.size(), CV_8U);
-            keep = &keep_;
-        }
-        held->copyTo(held_);
-        const cv::Rect picture(0, 0, changed_.cols, changed_.rows);
-        for (const cv::Rect& moved : moving_) held_(moved & picture).setTo(0);
-        cv::bitwise_or(keep_, held_, keep_);
-    }
-    slow_.learn(normal, threshold >= 0 ? std::min(rate, kSlowRate) : rate, clipped);
     if (keep) {
         cv::compare(*keep, 0, learn_mask_, cv::CMP_EQ);
         cv::accumulateWeighted(normal, reference_, rate, learn_mask_);
@@ -332,14 +312,6 @@ bool RunningAverageMotion::still(const cv::Mat& normal, const cv::Rect& box, dou
     cv::Mat diff;
     cv::absdiff(normal(box), previous_(box), diff);
     return cv::countNonZero(diff > threshold) < kStillShare * area;
-}
-
-bool RunningAverageMotion::slow_light(const cv::Mat& normal, const cv::Rect& box) const {
-    // base.py's _slow_light: a blob the slow background held that, against the slow picture, has the shape of
-    // light (a sun patch creeping over the floor; a crawler's body is a jump there)
-    if (!crept_in(box)) return false;  // last frame's motion going on: a thing that stays is not judged here
-    if (slow_.kept().empty() || !cv::countNonZero(slow_.kept()(box))) return false;
-    return lighting::looks_like_light(normal, slow_.picture(), changed_, box, false, kHeldSlope, kHeldTexture);
 }
 
 bool RunningAverageMotion::crept_in(const cv::Rect& box) const {
@@ -380,8 +352,6 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
             ++lighting;  // after a global change, light by the context alone does not arm it again (base.py step 7)
             lit = lit || !light_changed || !after_global_ ||
                   lighting::looks_like_light(normal, reference_, changed_, box, false);
-        } else if (slow_light(normal, box)) {
-            ++lighting;  // a slow change the slow background held, with the shape of light against it (base.py)
         } else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
             if (switched_ || crept_in(box)) {
                 ++revealed;  // left behind by the switch (a clipped highlight, a pool's rim), or crept in
@@ -442,7 +412,6 @@ void RunningAverageMotion::absorb(const cv::Mat& normal, const std::vector<cv::R
     for (const auto& box : keep) saved.push_back(reference_(box).clone());
     normal.copyTo(reference_);
     for (size_t k = 0; k < keep.size(); ++k) saved[k].copyTo(reference_(keep[k]));
-    slow_.absorb(normal, keep);
 }
 
 }  // namespace qc

@@ -10,8 +10,7 @@
 // last frame's motion standing still counts); a busy place's blob must persist (and, in a frame where other blobs were taken
 // for light, never counts on its first frame), and so must a blob that only adds light (rain) in a quiet place; while
 // the picture is full of specks (snow in the IR light) a glint need not be faint. A person's changed pixels inside the last
-// frame's motion boxes join the background only after HOLD_S, and no pixel off a slow second
-// background (slow_background.hpp) is learnt.
+// frame's motion boxes join the background only after HOLD_S.
 #pragma once
 
 #include <deque>
@@ -21,7 +20,6 @@
 
 #include "activity.hpp"
 #include "shading.hpp"
-#include "slow_background.hpp"
 #include "swing.hpp"
 #include "lighting.hpp"
 #include "config.hpp"
@@ -64,13 +62,11 @@ private:
     const cv::Mat& denoise(double brightness, int frames);
     void measure_noise(const cv::Mat& normal);
     void foreground(const cv::Mat& normal, double threshold);
-    // threshold: negative while re-learning after a global change (the slow background holds nothing then)
-    void learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames, double threshold);
+    void learn(const cv::Mat& normal, double rate, const cv::Mat* clipped, int frames);
     MotionResult global_change(const cv::Mat& gray, double brightness, double changed);
     MotionResult result(bool motion, double area, double brightness, bool global) const;
     bool still(const cv::Mat& normal, const cv::Rect& box, double area, double threshold) const;
     bool crept_in(const cv::Rect& box) const;
-    bool slow_light(const cv::Mat& normal, const cv::Rect& box) const;
     MotionResult blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning, double threshold,
                        int frames);
     void absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep);
@@ -89,14 +85,12 @@ private:
     cv::Mat smoothed_;            // CV_32F temporally denoised frame, in the dark
     cv::Mat previous_;            // CV_32F last frame at the background's exposure (still)
     cv::Mat small_, gray_, changed_, low_, high_, mask_, learn_mask_, keep_;
-    cv::Mat held_;                // CV_8U the slow background's held pixels, less last frame's motion boxes (learn)
     cv::Mat changed_for_;         // CV_16U per pixel, frames changed in a row while there is motion (learn)
     std::vector<cv::Rect> moving_;  // last frame's motion boxes, detection size (learn)
     int motion_run_ = 0;          // looks in a row with motion, up to the last one (a glint confirms none: blobs)
     int calm_;                    // source frames since motion ran two looks in a row, at most calm_frames_
     StillShading shading_;        // a busy place's smooth, faint change that stands still: learnt, not motion
     SwingOvershoot swing_;        // a very busy place's faint change that crept in (a curtain's edge): held
-    SlowBackground slow_;         // what a slow mover has not yet changed: held out of learning (learn)
     cv::Mat kernel_, full_range_;  // full_range_: the limited-to-full-range lookup table
     std::vector<float> samples_;
     cv::Mat zone_source_;         // the zone as given; zone_ is it at the detection size (base.py's _set_zone)
