@@ -1,5 +1,6 @@
 """Both detectors' delivery window against an uploader stand-in: a late item in flight goes again behind a new
-snapshot the window has no room for; an item over the uploader's size limit is held, then sent once it is raised.
+snapshot the window has no room for; an item over the uploader's size limit is held (counted, and said as held
+now: `link.too_large_now`), then sent once it is raised.
 
 Before, the first new item the window had no room for ended each pass over the outbox: with a lost ack and a
 full window, a snapshot made afterwards (snapshots go first) kept the late segment from going again, and itself
@@ -21,6 +22,7 @@ import pytest
 
 from quickcam.common import protocol
 from quickcam.detector.outbox import Outbox
+from quickcam.uploader.cli import detector_line
 from tests.conftest import QUICKCAM, private_endpoint
 from tests.fakes.uploader_peer import UploaderPeer, credit
 from tests.native_build import native_detector
@@ -121,13 +123,16 @@ def test_an_item_over_the_uploaders_limit_is_held_counted_and_sent_once_the_limi
     peer = _SmallLimit(endpoint, 1000)
     detector = _start(tmp_path, which, endpoint, "[motion]\nmin_area_fraction = 0.95\n")  # no event of its own
     try:
-        assert wait_until(lambda: small in peer.ids() and _link(tmp_path).get("too_large") == 1, 40), \
-            (peer.ids(), _link(tmp_path))
+        assert wait_until(lambda: small in peer.ids() and _link(tmp_path).get("too_large") == 1
+                          and _link(tmp_path).get("too_large_now") == 1, 40), (peer.ids(), _link(tmp_path))
         assert big not in peer.ids() and not list((tmp_path / "outbox" / "refused").iterdir())
         assert "over the uploader's 1000-byte limit" in _link(tmp_path)["last_error"], _link(tmp_path)
+        assert "1 HELD NOW" in detector_line({"link": _link(tmp_path)}, 0)  # as `quickcam status` says it
         peer.raise_limit.set()
         assert wait_until(lambda: big in peer.ids(), 20), peer.ids()
         assert wait_until(lambda: _link(tmp_path).get("error_cleared_at"), 20), _link(tmp_path)
+        assert wait_until(lambda: _link(tmp_path).get("too_large_now") == 0, 20), _link(tmp_path)  # sent: not held
+        assert _link(tmp_path)["too_large"] == 1 and "HELD" not in detector_line({"link": _link(tmp_path)}, 0)
     finally:
         detector.send_signal(signal.SIGTERM)
         output = detector.communicate(timeout=60)[0]

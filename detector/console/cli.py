@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from quickcam.common.config import ConfigError, load_config
+from quickcam.common.password_input import NoPasswordError, new_password
 from quickcam.detector.console.auth import AuthError, set_password
 
 
@@ -18,12 +18,8 @@ def console_password(config_path: Path | None, user: str) -> None:
     """Set a console password (asked twice at a terminal; else one line from stdin)."""
     try:
         config = load_config(config_path)
-        if sys.stdin.isatty():
-            password = click.prompt(f"Console password for {user}", hide_input=True, confirmation_prompt=True)
-        else:
-            password = sys.stdin.readline().rstrip("\r\n")
-        set_password(config.console.password_file, user, password)
-    except (ConfigError, AuthError) as exc:
+        set_password(config.console.password_file, user, new_password(f"Console password for {user}"))
+    except (ConfigError, AuthError, NoPasswordError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot write {config.console.password_file} ({exc.strerror or exc}); "

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 INBOX_MAX = 1000
 TICK_S = 0.25  # silence is noticed within this of silent_after_s
-STORAGE_EVERY_S = 5.0  # the ledger summary (storage_failing, backlog) is read this often
+STORAGE_EVERY_S = 5.0  # the ledger summary (storage_failing, backlog) is read this often, or when one falls due
 CLOCK_STEP_S = 1.0  # the wall clock moving this much more or less than the monotonic one is a step
 GIVE_UP_MIN_ATTEMPTS = 5  # an undelivered alert is given up only after this many attempts, however old
 STATUS_FILE = "alerts-status.json"
@@ -169,7 +169,7 @@ class AlertService:
                 now = time.monotonic()  # the schedule: a wall clock stepped back must not stop the ticks
                 if now - last_tick >= TICK_S:
                     rows = None
-                    if now - last_storage >= STORAGE_EVERY_S:
+                    if now - last_storage >= min(STORAGE_EVERY_S, self.rules.storage.due_in_s):
                         rows, last_storage = ledger.summary(), now
                     self._handle(Tick(time.time(), rows), alerts_db)
                     last_tick = now

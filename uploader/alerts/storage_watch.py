@@ -24,6 +24,7 @@ class StorageWatch:
         self._failing_since: dict[str, float] = {}
         self._failing_alerted: set[str] = set()
         self._backlog_alerted = False
+        self.due_in_s = min(failing_after_s, backlog_after_s)  # from the last rows: read them again by then
 
     def shift(self, seconds: float) -> None:
         """The wall clock stepped by ``seconds``: failing periods keep their length (AlertRules.shift)."""
@@ -41,7 +42,20 @@ class StorageWatch:
                 facts={"oldest_pending_s": round(oldest, 1)}))
         elif oldest == 0.0:
             self._backlog_alerted = False
+        self.due_in_s = self._due_in(t, oldest)
         return alerts, oldest
+
+    def _due_in(self, t: float, oldest: float) -> float:
+        """Seconds until an alert could fall due, were the rows to stay as they are; a failure or an item new
+        right after them, at the earliest after its whole delay. The service reads the summary again by then
+        (and at least every few seconds): at a small delay, a fixed step made the alert late by up to the step."""
+        due = self.failing_after_s
+        if not self._backlog_alerted:  # else not before the backlog empties (seen at a read) and fills again
+            due = min(due, self.backlog_after_s - oldest)
+        for dest, since in self._failing_since.items():
+            if dest not in self._failing_alerted:
+                due = min(due, since + self.failing_after_s - t)
+        return max(0.0, due)
 
     def _destination(self, t: float, row: dict[str, Any]) -> Alert | None:
         dest = str(row.get("destination", "?"))

@@ -20,6 +20,7 @@ import click
 from quickcam.common.config import Config, load_config
 from quickcam.common.cryptofile import KeyFormatError, Keyring, RecipientPrivateKey, SymmetricKey
 from quickcam.common.doctor import format_result, red
+from quickcam.common.password_input import NoPasswordError, new_password
 from quickcam.common.secrets import load_secrets
 from quickcam.uploader.backends import BackendError, PermanentError, Reader, create_backend
 from quickcam.uploader.viewer.security import PASSWORD_ENV, Gate, PasswordHashError, hash_password
@@ -40,13 +41,16 @@ LOOPBACK = "127.0.0.1"
               help="Serve other machines on ADDRESS (e.g. 0.0.0.0) instead of 127.0.0.1; always behind the login.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
 @click.option("--hash-password", "want_hash", is_flag=True,
-              help=f"Ask for a password and print the {PASSWORD_ENV} line.")
+              help=f"Ask for a password (or read one line from a pipe) and print the {PASSWORD_ENV} line.")
 def view(config_path: Path | None, destination: str | None, key_file: Path | None, listen: str | None,
          port: int, want_hash: bool) -> None:
     """Look at stored events in a browser: timeline, video, snapshots, downloads."""
     logging.basicConfig(level=logging.WARNING, format="quickcam view: %(message)s")
     if want_hash:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+        try:
+            password = new_password("password")
+        except NoPasswordError as exc:
+            _fail(str(exc))
         if len(password) < 10:
             _fail("use a password of at least 10 characters")
         click.echo(f"{PASSWORD_ENV}={hash_password(password)}")

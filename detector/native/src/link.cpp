@@ -135,7 +135,7 @@ LinkStatus UploaderLink::status() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {connected_, acked_, refused_, retransmits_, int64_t(in_flight_.size()), last_error_, last_error_at_,
             error_cleared_at_, status_headers_.bad_status(), malformed_, unreadable_count_, hello_refused_,
-            rejected_, too_large_count_};
+            rejected_, too_large_count_, int64_t(too_large_.size())};
 }
 
 void UploaderLink::fail(const std::string& error) {

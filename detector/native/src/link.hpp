@@ -40,6 +40,7 @@ struct LinkStatus {
     int64_t hello_refused = 0;     // hellos the uploader refused (or the protocol's own check would have)
     int64_t rejected = 0;          // nacks of messages not in the outbox (a status; one whose id it could not read)
     int64_t too_large = 0;         // outbox items held: over the uploader's announced size limit (once each)
+    int64_t too_large_now = 0;     // of them, those still held (link_state.py's too_large_now)
 };
 
 // An outbox item whose last read failed (EIO, EACCES): when to try it again (monotonic), the pause after that.

@@ -272,6 +272,7 @@ int run(const qc::Config& config, double seconds) {
                                  {"malformed", Value::integer(ls.malformed)}, {"bad_status", Value::integer(ls.bad_status)},
                                  {"unreadable", Value::integer(ls.unreadable)},
                                  {"too_large", Value::integer(ls.too_large)},
+                                 {"too_large_now", Value::integer(ls.too_large_now)},  // `N HELD NOW`
                                  {"hello_refused", Value::integer(ls.hello_refused)},
                                  {"rejected", Value::integer(ls.rejected)},
                                  {"in_flight", Value::integer(ls.in_flight)}, {"last_error", Value::text(ls.last_error)},

@@ -106,6 +106,21 @@ def test_hash_password_prints_a_line_for_tokens_env_and_no_password(tmp_path: Pa
     assert "a long enough secret" not in result.stdout
 
 
+def test_hash_password_reads_one_piped_line_without_warnings_and_says_when_there_is_none() -> None:
+    """`echo pw | quickcam view --hash-password` printed getpass's `Can not control echo` warning twice, then
+    stopped at the confirmation with no line left (exit 130, no hash): a pipe is read, one line, quietly."""
+    result = subprocess.run([QUICKCAM, "view", "--hash-password"], input="a long enough secret\n",
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("VIEW_PASSWORD_HASH=scrypt$"), result
+    assert "Warning" not in result.stderr and "echo" not in result.stderr, result.stderr
+    result = subprocess.run([QUICKCAM, "view", "--hash-password"], input="", capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and not result.stdout, result
+    assert result.stderr.strip().splitlines() == ["quickcam view: no password on stdin: pipe it as one line "
+                                                  "(`pass show NAME | quickcam ...`), or run this at a terminal "
+                                                  "to be asked"], result.stderr
+
+
 @pytest.mark.parametrize("bad", ["not-a-hash", "scrypt$1$2$3$xx$yy"])
 def test_a_malformed_password_hash_is_one_line(tmp_path: Path, store_key: SymmetricKey, bad: str) -> None:
     config = write_setup(tmp_path, tmp_path / "storage", store_key)
