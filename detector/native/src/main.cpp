@@ -99,11 +99,20 @@ void take_stop_signals() {
     sigaddset(&taken, SIGINT);
     sigaddset(&taken, SIGTERM);
     sigaddset(&taken, SIGHUP);
+    sigaddset(&taken, SIGUSR1);  // a log rotation's or a reload's (logrotate's `kill -USR1`): said, ignored, as
+    sigaddset(&taken, SIGUSR2);  // common/stop_signals.py's STRAY_SIGNALS (their default ended the detector)
     ::pthread_sigmask(SIG_BLOCK, &taken, nullptr);
     std::thread([] {
         ::pthread_setname_np(::pthread_self(), "qc-signals");
         int signal = 0;
         while (::sigwait(&taken, &signal) == 0) {
+            if (signal == SIGUSR1 || signal == SIGUSR2) {
+                qc::log::warning(std::string("detector: ") + (signal == SIGUSR1 ? "SIGUSR1" : "SIGUSR2") +
+                                 " ignored (not a signal quickcam acts on: a log rotation's or a reload's?): the "
+                                 "cameras are still watched. It reads its config at start only: restart it to apply "
+                                 "a change; SIGTERM stops it");
+                continue;
+            }
             if (signal != SIGHUP) {
                 g_stop.set();
                 return;
