@@ -439,6 +439,7 @@ int run(const qc::Config& config, double seconds) {
         // A thread left behind still uses its camera or link: destroying them (returning from here) would join
         // it for ever or pull its objects from under it. Everything it could have kept is written or said above.
         log::warning("detector: ending with a thread left behind (see above); exit code ", code);
+        log::flush(2.0);  // the lines queued for stderr (logging.cpp), within a bound: its reader may be gone
         std::fflush(nullptr);
         ::_exit(code);
     }
