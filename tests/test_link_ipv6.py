@@ -30,6 +30,8 @@ def _has_ipv6_loopback() -> bool:
 @pytest.mark.parametrize("bind", ["[::1]", "*"])
 def test_footage_crosses_a_link_on_the_ipv6_loopback(
         tmp_path: Path, detector_command: list[str] | None, bind: str) -> None:
+    if bind == "*" and detector_command is None:
+        pytest.skip("the bind is the uploader's: tried once, with the native detector (the quicker to start)")
     port = free_port()
     pipe = Pipeline(tmp_path, detector=detector_command, QUICKCAM_LINK__ALLOW_PLAIN_TCP="true", **QUICK_DEMO)
     try:
