@@ -70,7 +70,7 @@ class _LogFile(logging.handlers.RotatingFileHandler):
         super().emit(record)
         if self._failing and not self._error:
             self._failing = False
-            sys.stderr.write(f"log: writing {self.baseFilename} again\n")
+            stderr_line(f"log: writing {self.baseFilename} again")
 
     def _reopen_if_moved(self) -> None:
         """Close the stream when the name no longer leads to its file; the write then opens the name again."""
@@ -91,8 +91,8 @@ class _LogFile(logging.handlers.RotatingFileHandler):
         self._error = True
         if not self._failing:
             self._failing = True
-            sys.stderr.write(f"log: cannot write {self.baseFilename} ({sys.exc_info()[1]}); "
-                             "the log goes to stderr only until it can\n")
+            stderr_line(f"log: cannot write {self.baseFilename} ({sys.exc_info()[1]}); "
+                        "the log goes to stderr only until it can")
 
 
 class _StderrLines(logging.Handler):
@@ -126,6 +126,10 @@ class _StderrLines(logging.Handler):
         except Exception:  # noqa: BLE001 - a record that cannot be formatted is logging's own error
             self.handleError(record)
             return
+        self.put(line)
+
+    def put(self, line: str) -> None:
+        """Queue ``line`` for stderr, never waiting on its reader (a line that is no log record goes here too)."""
         with self._ready:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._write_lines, name="log-stderr", daemon=True)
@@ -174,6 +178,21 @@ class _StderrLines(logging.Handler):
                 self._ready.wait(max(0.0, deadline - time.monotonic()))
 
 
+_stderr_lines: _StderrLines | None = None  # the process's, once setup_logging made it
+
+
+def stderr_line(text: str) -> None:
+    """Write ``text`` on stderr as a line, through the log's writer thread once there is one (never blocking)."""
+    if _stderr_lines is not None:
+        _stderr_lines.put(text.rstrip("\n"))
+        return
+    try:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> Path | None:
     """Log to stderr and to ``<log_file stem>.<process><suffix>`` (rotated at 10 MB, 5 kept).
 
@@ -189,7 +208,8 @@ def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> P
     # urllib3 warns of each of its own tries ("Retrying (Retry(total=2 …)) after connection broken by …"),
     # three a failed upload, unthrottled; the shipper says the failure, its cause and its count itself.
     logging.getLogger("urllib3.connectionpool").setLevel(max(logging.ERROR, logging.getLevelName(level)))
-    console = _StderrLines(sys.stderr)
+    global _stderr_lines
+    console = _stderr_lines = _StderrLines(sys.stderr)
     if sys.stderr.isatty():
         console.setFormatter(logging.Formatter(f"%(asctime)s {process} %(levelname)-7s %(message)s", "%H:%M:%S"))
     else:
