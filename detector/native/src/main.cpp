@@ -540,6 +540,7 @@ int main(int argc, char** argv) {
     // OpenCV read OPENCV_LOG_LEVEL when it loaded, before main: its level is set as well (a USB camera
     // that does not open printed five `[ WARN:0@0.3] global cap_v4l.cpp …` lines an attempt).
     if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+    qc::route_ffmpeg_log();  // before any camera or encoder opens
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
     setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
     try {
