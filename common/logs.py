@@ -193,6 +193,12 @@ def stderr_line(text: str) -> None:
         pass
 
 
+def flush_stderr() -> None:
+    """Let the lines waiting for stderr out first (up to 2 s): a line written on stderr directly comes after them."""
+    if _stderr_lines is not None:
+        _stderr_lines.flush()
+
+
 def setup_logging(process: str, log_file: Path | None, level: str = "INFO") -> Path | None:
     """Log to stderr and to ``<log_file stem>.<process><suffix>`` (rotated at 10 MB, 5 kept).
 

@@ -559,9 +559,11 @@ int main(int argc, char** argv) {
         }
         return run(config, seconds);
     } catch (const qc::ConfigError& e) {
+        qc::log::flush(2.0);  // the log's lines before it (written by their own thread), as they came
         std::cerr << "quickcam-native-detector: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
+        qc::log::flush(2.0);
         std::cerr << "quickcam-native-detector: " << e.what() << "\n";
         return 1;
     }
