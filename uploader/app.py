@@ -252,18 +252,32 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     shipper_thread.join(timeout=max(0.0, deadline - time.monotonic()))
     if alerts:
         alerts.stop()
-    ledger = Ledger(ledger_path)
-    left = sum(row["pending"] for row in ledger.summary())
-    ledger.close()
-    if left:
-        log.warning("uploader: %d upload(s) still pending; they resume on next start", left)
+    ledger = _ledger_at_stop(ledger_path)
+    if ledger is not None:
+        left = sum(row["pending"] for row in ledger.summary())
+        ledger.close()
+        if left:
+            log.warning("uploader: %d upload(s) still pending; they resume on next start", left)
     log.info("uploader: stopped")
     return 0
 
 
+def _ledger_at_stop(ledger_path: Path) -> Ledger | None:
+    """The ledger for the stop's last looks, or None with one line: its folder deleted with the uploader's own
+    (`rm -rf` of the folder it runs in) ended the stop in a traceback, exit 1 (FINDINGS #55, cwd_gone.py)."""
+    try:
+        return Ledger(ledger_path)
+    except (ConfigError, OSError, sqlite3.Error) as exc:
+        log.error("uploader: cannot open the ledger %s at the stop (%s); what was not uploaded is not known here",
+                  ledger_path, exc)
+        return None
+
+
 def _drain(shipper: Shipper, ledger_path: Path, deadline: float) -> None:
     """Give in-flight uploads a chance to finish before exiting (until ``deadline``, on the monotonic clock)."""
-    ledger = Ledger(ledger_path)
+    ledger = _ledger_at_stop(ledger_path)
+    if ledger is None:
+        return
     try:
         while time.monotonic() < deadline:
             due = ledger.due(limit=1)
