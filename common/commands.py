@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 import click
 
 from quickcam.common.config import ConfigError
+from quickcam.common.logs import flush_stderr
 from quickcam.common.private import make_private
 
 COMMAND_GROUP = "quickcam.commands"
@@ -84,9 +85,11 @@ def run(args: list[str]) -> None:
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:
+        flush_stderr()  # the log's lines before it (a writer thread's), as they came
         exc.show()
         sys.exit(exc.exit_code)
     except ConfigError as exc:
+        flush_stderr()
         click.echo(f"quickcam: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     except KeyboardInterrupt:

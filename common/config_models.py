@@ -8,6 +8,7 @@ Import these from ``quickcam.common.config``, the one public place.
 from __future__ import annotations
 
 import ipaddress
+import tomllib
 import types
 from datetime import datetime
 from pathlib import Path
@@ -308,6 +309,18 @@ class UploaderConfig(_Section):
     @field_validator("destinations", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
+        """From the environment: ``local,nas``, or the config file's own ``["local", "nas"]``.
+
+        The second was taken as one name (``storage.["local"]: unknown storage back end '["local"]'``), naming
+        neither the variable nor the way to write it (bench/outside/FINDINGS.md #53, env_odd.py).
+        """
+        if isinstance(value, str) and value.strip().startswith("["):
+            try:
+                value = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError:
+                raise PydanticCustomError("destinations", "write the names as local,nas or as a TOML list "
+                                          "[\"local\", \"nas\"]") from None
+            return value
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

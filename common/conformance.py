@@ -86,6 +86,7 @@ def check(endpoint: str | None, command: str | None, timeout_s: float, max_paylo
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
     sock.setsockopt(zmq.MAXMSGSIZE, max_payload + (1 << 20))
+    sock.setsockopt(zmq.IPV6, 1)  # as the uploader's: a detector at [::1] is checked too
     try:
         sock.bind(endpoint)
     except zmq.ZMQError as exc:

@@ -36,6 +36,10 @@ from types import FrameType
 from typing import NoReturn
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Signals a user's scripts send meaning "reopen your logs" or "reload" (logrotate's `postrotate kill -USR1`,
+# many daemons' convention): their default ended either process where it was, as a SIGKILL does (the detector's
+# open segment lost in staging, the camera blind until a restart; bench/outside/FINDINGS.md #48). Said, ignored.
+STRAY_SIGNALS = tuple(getattr(signal, name) for name in ("SIGUSR1", "SIGUSR2") if hasattr(signal, name))
 # Noted by ``hold``'s handler until a StopSignals takes over; module-level as the handler it serves is.
 _held: list[int] = []
 
@@ -54,6 +58,29 @@ def hold() -> None:
         signal.signal(signum, _hold_note)
     if hasattr(signal, "SIGHUP"):  # a hangup ended either process mid-start (the kernel's default); each
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # takes it over once set up (a reload, or a line)
+    for signum in STRAY_SIGNALS:  # the same for these until ``stray_notes`` takes them over
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def stray_notes() -> list[int]:
+    """SIGUSR1 and SIGUSR2 noted in the list returned, for the process's main loop to say; neither is a stop.
+
+    The handler only appends (logging from a handler could deadlock, as ``stop.set()`` did: above).
+    """
+    notes: list[int] = []
+    for signum in STRAY_SIGNALS:
+        signal.signal(signum, lambda got, _frame: notes.append(got))
+    return notes
+
+
+def say_stray(notes: list[int], process: str, what_goes_on: str) -> None:
+    """Logs each signal ``stray_notes`` noted since the last call, one warning line each, and forgets them."""
+    while notes:
+        name = signal.Signals(notes.pop(0)).name
+        logging.getLogger(f"quickcam.{process}").warning(
+            "%s: %s ignored (not a signal quickcam acts on: a log rotation's or a reload's?): %s. Its logs are "
+            "opened again by name on their own; its config and tokens.env are read at start only: restart it to "
+            "apply a change; SIGTERM stops it", process, name, what_goes_on)
 
 
 class StopSignals:

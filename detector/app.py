@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 
 from quickcam.common.config import Config
-from quickcam.common.stop_signals import StopSignals
+from quickcam.common.stop_signals import StopSignals, say_stray, stray_notes
 from quickcam.detector import status_file
 from quickcam.detector.console.governor import RateGovernor
 from quickcam.detector.console.hooks import hooks_for
@@ -125,6 +125,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     cv2.setNumThreads(1)  # idle OpenCV worker threads spin and burn a core
     stop = threading.Event()
     signals = StopSignals(stop)  # the main loop sets ``stop``: a handler that did deadlocked (stop_signals.py)
+    strays = stray_notes()  # SIGUSR1/2: said by the main loop, not a stop
     if came := signals.came():  # while it started (the entry point held it): before any camera opens
         log.info("detector: %s during start-up; stopped before opening any camera", came)
         return 0
@@ -169,6 +170,7 @@ def run_detector(config: Config, seconds: float | None = None, config_path: Path
     deadline = time.monotonic() + seconds if seconds else None
     hangups = hangup_notes()
     while not signals.wait(0.2):
+        say_stray(strays, "detector", "the cameras are still watched")
         if hangups:
             hangups.clear()
             log.warning("detector: SIGHUP (its terminal closed, or a reload asked) ignored: the cameras are still "

@@ -213,6 +213,7 @@ def check_uploader_link(config: Config, wait_s: float) -> Result:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.IPV6, 1)  # as the detector's link
     if curve is not None:
         sock.curve_secretkey = curve.secret
         sock.curve_publickey = curve.public

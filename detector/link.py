@@ -158,6 +158,7 @@ class UploaderLink:
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)  # ZMTP PING: notice a dead TCP peer
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         sock.setsockopt(zmq.HANDSHAKE_IVL, round(self.config.handshake_timeout_s * 1000))
+        sock.setsockopt(zmq.IPV6, 1)  # an uploader at an IPv6 address: without it never reached (FINDINGS #49)
         if self.curve:
             sock.curve_secretkey = self.curve.secret
             sock.curve_publickey = self.curve.public

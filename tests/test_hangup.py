@@ -44,3 +44,37 @@ def test_a_sighup_to_the_uploader_says_what_it_reloads_and_what_needs_a_restart(
         assert proc.poll() is None
     finally:
         pipe.close()
+
+
+def test_sigusr1_and_sigusr2_mid_event_are_said_and_the_detector_records_on(
+        tmp_path: Path, detector_command: list[str] | None) -> None:
+    # A logrotate stanza's `postrotate kill -USR1` (many daemons' "reopen your logs") ended either detector where
+    # it was (the kernel's default, exit -10): the open segment discarded at the next start "left by a crash"
+    # (bench/outside/FINDINGS.md #48, stray_signals.py).
+    pipe = Pipeline(tmp_path, detector=detector_command, **QUICK_DEMO)
+    try:
+        pipe.start("uploader")
+        proc = pipe.start("detector")
+        assert pipe.wait_for("detector", "motion, event", 40), pipe.output("detector")[-3000:]
+        for name in ("SIGUSR1", "SIGUSR2"):
+            proc.send_signal(getattr(signal, name))
+            assert pipe.wait_for("detector", f"detector: {name} ignored (not a signal quickcam acts on", 10), \
+                (proc.poll(), pipe.output("detector")[-3000:])
+        assert proc.poll() is None
+        assert pipe.stop("detector") == 0, pipe.output("detector")[-3000:]
+    finally:
+        pipe.close()
+    assert not list((tmp_path / "outbox" / ".staging").iterdir())
+
+
+def test_sigusr1_and_sigusr2_to_the_uploader_are_said_and_it_runs_on(tmp_path: Path) -> None:
+    pipe = Pipeline(tmp_path)
+    try:
+        proc = pipe.start_uploader_listening()
+        for name in ("SIGUSR1", "SIGUSR2"):
+            proc.send_signal(getattr(signal, name))
+            assert pipe.wait_for("uploader", f"uploader: {name} ignored (not a signal quickcam acts on", 10), \
+                (proc.poll(), pipe.output("uploader")[-3000:])
+        assert proc.poll() is None
+    finally:
+        pipe.close()

@@ -335,3 +335,18 @@ def test_a_config_file_with_no_setting_is_refused_by_both_detectors_unless_the_e
     run = subprocess.run([str(native_detector()), "--config", "quickcam.toml", "--print-config"], cwd=tmp_path,
                          env=_env(tmp_path), capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr  # QUICKCAM_LINK__ENDPOINT set: configured by the environment
+
+
+@pytest.mark.parametrize("text", [" 5 ", "1_5", "0x10", "1e1", "_5", "5_", "1__5", "7,5"])
+def test_a_number_from_the_environment_is_read_alike_by_both_detectors(tmp_path: Path, text: str) -> None:
+    """The native detector's std::stod took 0x10 for 16 and refused " 5 " and 1_5, which the Python detector ran
+    with (its float()): one environment, one detector running, the other refusing (FINDINGS #52, env_odd.py)."""
+    try:
+        python: float | None = load_config(None, {"QUICKCAM_CAMERA__FPS": text}).camera.fps
+    except ConfigError:
+        python = None
+    run = subprocess.run([str(native_detector()), "--print-config"], cwd=tmp_path, capture_output=True, text=True,
+                         env=_env(tmp_path) | {"QUICKCAM_CAMERA__FPS": text}, timeout=30)
+    native = json.loads(run.stdout)["cameras"][0]["fps"] if run.returncode == 0 else None
+    assert run.returncode in (0, 2), run.stderr
+    assert native == python, (python, native, run.stderr)

@@ -19,7 +19,7 @@ from quickcam.common.cryptofile import LOG_CONTENT_TYPE, Context, KeyFormatError
 from quickcam.common.folder_lock import FolderLock, cannot_make, hold_folder_lock
 from quickcam.common.protocol import new_message_id
 from quickcam.common.secrets import load_secrets
-from quickcam.common.stop_signals import StopSignals
+from quickcam.common.stop_signals import StopSignals, say_stray, stray_notes
 from quickcam.uploader import spool_record
 from quickcam.uploader.adopt import adopt_orphans
 from quickcam.uploader.backends import Backend, BackendError, RetryableError, create_backend
@@ -191,6 +191,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     # Handlers before "listening" is logged: a SIGTERM right after it (a supervisor, a test) is a clean stop.
     stop = threading.Event()
     signals = StopSignals(stop)  # the main loop sets ``stop``: a handler that did deadlocked (stop_signals.py)
+    strays = stray_notes()  # SIGUSR1/2: said by the main loop, not a stop
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: receiver.reload_requested.set())  # re-read the allow-list
 
@@ -222,6 +223,7 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     deadline = time.monotonic() + seconds if seconds else None
     next_log_upload = time.monotonic() + config.uploader.log_upload_interval_s
     while not signals.wait(0.2):
+        say_stray(strays, "uploader", "footage is still taken and uploaded")
         if not receiver_thread.is_alive() or not shipper_thread.is_alive():
             log.error("uploader: the %s thread stopped unexpectedly; exiting so that the service manager "
                       "restarts the uploader", "receiver" if not receiver_thread.is_alive() else "shipper")
@@ -250,18 +252,32 @@ def run_uploader(config: Config, log_file: Path | None, seconds: float | None = 
     shipper_thread.join(timeout=max(0.0, deadline - time.monotonic()))
     if alerts:
         alerts.stop()
-    ledger = Ledger(ledger_path)
-    left = sum(row["pending"] for row in ledger.summary())
-    ledger.close()
-    if left:
-        log.warning("uploader: %d upload(s) still pending; they resume on next start", left)
+    ledger = _ledger_at_stop(ledger_path)
+    if ledger is not None:
+        left = sum(row["pending"] for row in ledger.summary())
+        ledger.close()
+        if left:
+            log.warning("uploader: %d upload(s) still pending; they resume on next start", left)
     log.info("uploader: stopped")
     return 0
 
 
+def _ledger_at_stop(ledger_path: Path) -> Ledger | None:
+    """The ledger for the stop's last looks, or None with one line: its folder deleted with the uploader's own
+    (`rm -rf` of the folder it runs in) ended the stop in a traceback, exit 1 (FINDINGS #55, cwd_gone.py)."""
+    try:
+        return Ledger(ledger_path)
+    except (ConfigError, OSError, sqlite3.Error) as exc:
+        log.error("uploader: cannot open the ledger %s at the stop (%s); what was not uploaded is not known here",
+                  ledger_path, exc)
+        return None
+
+
 def _drain(shipper: Shipper, ledger_path: Path, deadline: float) -> None:
     """Give in-flight uploads a chance to finish before exiting (until ``deadline``, on the monotonic clock)."""
-    ledger = Ledger(ledger_path)
+    ledger = _ledger_at_stop(ledger_path)
+    if ledger is None:
+        return
     try:
         while time.monotonic() < deadline:
             due = ledger.due(limit=1)

@@ -230,7 +230,7 @@ class ZapHandler:
                                      f"{self.allow.folder}")
             return answer(b"400", b"public key not in the allow-list")
         self.counters["auth_allowed"] += 1
-        log.debug("auth: detector %s connected from %s", detector.name, address.decode(errors="replace"))
+        log.debug("auth: detector %s connected from %s", detector.name, _shown(address))
         return answer(b"200", b"OK", key)
 
     def _deny(self, address: bytes, key: bytes, why: str) -> None:
@@ -239,4 +239,13 @@ class ZapHandler:
         if now - self._last_logged.get(key, -DENIED_LOG_EVERY_S) >= DENIED_LOG_EVERY_S:
             self._last_logged[key] = now
             log.warning("auth: refused a detector at %s: %s (%d refusal(s) so far)",
-                        address.decode(errors="replace") or "?", why, self.counters["auth_denied"])
+                        _shown(address), why, self.counters["auth_denied"])
+
+
+def _shown(address: bytes) -> str:
+    """A peer's address as people write it: an IPv4 one as such, not IPv4-mapped (``::ffff:192.0.2.7``).
+
+    With ZeroMQ's IPV6 option on (an uploader reachable over IPv6, FINDINGS #49), IPv4 peers come as mapped.
+    """
+    text = address.decode(errors="replace")
+    return (text.removeprefix("::ffff:") if text.startswith("::ffff:") and "." in text else text) or "?"

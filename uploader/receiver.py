@@ -119,6 +119,7 @@ class Receiver:
         sock.setsockopt(zmq.SNDHWM, 1000)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)  # ZMTP PING: notice a dead TCP peer
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
+        sock.setsockopt(zmq.IPV6, 1)  # tcp://[::1]:P, a v6 address, and * as dual stack (FINDINGS #49)
         if self.curve:
             sock.zap_domain = ZAP_DOMAIN.encode()
             sock.curve_server = True

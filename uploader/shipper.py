@@ -50,6 +50,19 @@ UPLOAD_WAIT_S = 2.0  # a round waits this long for one upload before going on to
 SLOW_SAY_S = 90.0  # an upload under way this long is said (failing_after_s if shorter); past the SDKs' 60 s timeouts
 
 
+class NoThread(Exception):
+    """An upload's thread could not be started: the user's limit on processes and threads is reached.
+
+    It was worded as the ledger's disk (``cannot update the ledger … (can't start new thread); free space on
+    its disk``) with a traceback (bench/outside/FINDINGS.md #51, threads_limit.py).
+    """
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"cannot start a thread for an upload ({why}): this user's limit on processes and "
+                         "threads is reached; raise it (ulimit -u, systemd's TasksMax=, a container's pids "
+                         "limit) or stop what uses them")
+
+
 @dataclass
 class _Upload:
     """One upload running in its own thread; its outcome is written to the ledger by the shipper's thread."""
@@ -110,8 +123,9 @@ class Shipper:
                 except Exception as exc:  # the ledger's disk full or failing, or a bug: wait, never end the thread
                     self._failing(exc)
                     continue
-                if self.fault and worked:  # a round that wrote to the ledger
-                    log.warning("shipper: the ledger takes updates again; uploads go on")
+                if self.fault and worked:  # a round that wrote to the ledger (and started its uploads' threads)
+                    log.warning("shipper: %s; uploads go on", "an upload's thread starts again"
+                                if "cannot start a thread" in self.fault else "the ledger takes updates again")
                     self.fault, self._fault_wait = "", 0.0
                 if not worked:  # nothing due, or only for paused destinations: sleep until one may be tried
                     if not self.uploading:
@@ -145,13 +159,18 @@ class Shipper:
         shipper thread: the uploader went on accepting footage into its spool and
         never uploaded again until it was restarted.
         """
-        expected = isinstance(exc, (sqlite3.Error, OSError))
-        if not self.fault:
-            log.error("shipper: cannot update the ledger %s (%s: %s); uploads wait and resume by themselves once "
-                      "it can be written (free space on its disk)", self.ledger_path, type(exc).__name__, exc,
-                      exc_info=not expected)
-        self.fault = (f"uploads stopped: cannot update the ledger {self.ledger_path} ({exc}); "
-                      "free space on its disk (quickcam status shows when uploads go on)")
+        if isinstance(exc, NoThread):
+            if not self.fault:
+                log.error("shipper: %s; uploads wait and resume by themselves once one can be started", exc)
+            self.fault = f"uploads stopped: {exc} (quickcam status shows when uploads go on)"
+        else:
+            expected = isinstance(exc, (sqlite3.Error, OSError))
+            if not self.fault:
+                log.error("shipper: cannot update the ledger %s (%s: %s); uploads wait and resume by themselves "
+                          "once it can be written (free space on its disk)", self.ledger_path, type(exc).__name__,
+                          exc, exc_info=not expected)
+            self.fault = (f"uploads stopped: cannot update the ledger {self.ledger_path} ({exc}); "
+                          "free space on its disk (quickcam status shows when uploads go on)")
         self._fault_wait = min(FAULT_WAIT_MAX_S, max(FAULT_WAIT_MIN_S, self._fault_wait * 2))
         self.stop_event.wait(self._fault_wait)
 
@@ -201,7 +220,10 @@ class Shipper:
                 upload.done.set()
                 self.wake.set()
 
-        threading.Thread(target=run, name=f"upload-{delivery.destination}", daemon=True).start()
+        try:
+            threading.Thread(target=run, name=f"upload-{delivery.destination}", daemon=True).start()
+        except RuntimeError as exc:  # "can't start new thread": said as what it is, not as the ledger's disk
+            raise NoThread(str(exc)) from None
         return upload
 
     def _ended(self, ledger: Ledger) -> bool:

@@ -95,7 +95,12 @@ class Spool:
         Without ``incoming`` (the credit check) the largest item seen so far is assumed.
         """
         need = self.largest if incoming is None else incoming
-        self.ensure_folder()
+        try:
+            self.ensure_folder()
+        except OSError as exc:  # its parent gone for good (the folder the uploader runs in deleted): a nack
+            # `internal` with a traceback for every credit before (bench/outside/FINDINGS.md #55, cwd_gone.py)
+            return (f"cannot make the spool folder {self.root} again ({exc.strerror or exc}): was the folder it is "
+                    "in deleted? restart the uploader where its folders are")
         used = self.used_bytes()
         if used and used + need > self.max_bytes:
             return (f"the spool ({self.root}) has no room for another {_size(need)} item "

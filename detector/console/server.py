@@ -13,7 +13,6 @@ import ipaddress
 import logging
 import os
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import uvicorn
 
 from quickcam.common.config import CameraConfig, ConsoleConfig
+from quickcam.common.logs import stderr_line
 from quickcam.detector.console.auth import AuthError, new_start_token, read_password_file
 from quickcam.detector.console.hooks import PipelineHooks
 from quickcam.detector.console.state import ConsoleState
@@ -121,7 +121,7 @@ class ConsoleServer:
         log.info("console: serving %s (%s)", base, "token or password" if self.loopback else "password")
         self.url = f"{base}?token={self.state.start_token}" if self.loopback else base
         if self.loopback:
-            print(f"quickcam console: open {self.url}", file=sys.stderr, flush=True)  # not logged: it holds the token
+            stderr_line(f"quickcam console: open {self.url}")  # not logged (it holds the token); never blocks
             self._write_url_file()
         return self.url
 

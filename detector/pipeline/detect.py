@@ -344,11 +344,12 @@ class DetectStage:
         is recorded all the same (``DiskWrites`` holds one a full disk refuses: that is not a failure here)."""
         try:
             made = self._make_snapshot(frame, result, faces, number)
-        except Exception:
+        except Exception as exc:
             self.stats.snapshots_failed += 1
             self.event_snapshots.failed += 1
-            log.exception("camera %s: snapshot %d of event %s failed (%d snapshot(s) failed since start)",
-                          self.camera.id, number, self.event_id, self.stats.snapshots_failed)
+            log.error("camera %s: snapshot %d of event %s failed (%s%d snapshot(s) failed since start)",
+                      self.camera.id, number, self.event_id, f"{exc}; " if isinstance(exc, OSError) else "",
+                      self.stats.snapshots_failed, exc_info=not isinstance(exc, OSError))  # a bug's traceback only
             return
         if not made:
             self.stats.snapshots_failed += 1

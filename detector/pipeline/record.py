@@ -32,6 +32,7 @@ import cv2
 
 from quickcam.common import protocol
 from quickcam.common.config import CameraConfig
+from quickcam.common.said_every import SaidEvery
 from quickcam.detector.encoders import EncoderChoice, SegmentEncoder
 from quickcam.detector.faces import Box
 from quickcam.detector.outbox import MAX_REDUCED_SEGMENT_S, Outbox, SegmentFormat, budget_format
@@ -218,6 +219,9 @@ class RecordStage:
         self.closing: Segment | None = None  # the segment being closed and committed (said if the stop ends first)
         self.left_out_at_stop = 0  # frames a stop did not record (its time ran out, or its reduced rate left them)
         self.encoder_retried = 0  # of the event, frames an encoder failed on, written into a new segment
+        # A write failing on every frame for a cause that is no disk's (its folder deleted for good, with the one the
+        # detector runs in): it was a line with a traceback a frame, 231 in 20 s (FINDINGS #55, cwd_gone.py)
+        self.failed_said = SaidEvery()
 
     def run(self, loop: Loop) -> None:
         while True:
@@ -405,6 +409,10 @@ class RecordStage:
                 log.error("camera %s: %s was deleted while it was written (was the outbox deleted?); %d frame(s) "
                           "of event %s lost; starting a new segment", self.camera.id, segment.path, lost,
                           self.event_id)
+            elif error is None and isinstance(exc, OSError):  # counted in not_recorded; said once a minute
+                more = self.failed_said.said()
+                if more is not None:
+                    log.error("camera %s: " + failure + " (%s)%s", self.camera.id, lost, self.event_id, exc, more)
             elif error is None:
                 log.exception("camera %s: " + failure, self.camera.id, lost, self.event_id)
             else:

@@ -83,6 +83,18 @@ def test_bad_values_name_the_key_and_where_to_fix_it(tmp_path: Path, toml: str, 
     assert "\n" not in message
 
 
+def test_destinations_from_the_environment_as_a_toml_list_or_a_bad_one_named() -> None:
+    # '["local"]' (the config file's own way) was one destination named '["local"]' (FINDINGS #53)
+    config = load_config(None, {"QUICKCAM_UPLOADER__DESTINATIONS": '["local", "nas"]',
+                                "QUICKCAM_STORAGE__NAS__PATH": "nas"})
+    assert config.uploader.destinations == ["local", "nas"]
+    with pytest.raises(ConfigError) as bad:
+        load_config(None, {"QUICKCAM_UPLOADER__DESTINATIONS": "[local"})
+    assert str(bad.value).startswith("config error: uploader.destinations: write the names as local,nas or as a "
+                                     "TOML list"), bad.value
+    assert "fix it in environment variable QUICKCAM_UPLOADER__DESTINATIONS" in str(bad.value)
+
+
 def test_missing_config_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="quickcam.example.toml"):
         load_config(tmp_path / "nope.toml", environ={})

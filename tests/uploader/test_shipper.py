@@ -208,3 +208,34 @@ def test_a_destination_down_says_its_first_failure_then_a_line_a_minute_and_its_
     assert len(said) == 1 and said[0].startswith("local: stored again after 20 failed attempt(s) over "), said
     [row] = ledger.summary()
     assert (row["uploaded"], row["failed_tries"]) == (1, 20), row  # every attempt counted (`quickcam status`)
+
+
+def test_an_upload_thread_that_cannot_start_is_said_as_the_thread_limit_and_uploads_resume(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The user's process/thread limit reached (ulimit -u, TasksMax=): it was `cannot update the ledger … (can't
+    # start new thread); free space on its disk` with a traceback (bench/outside/FINDINGS.md #51). A stack no
+    # machine can map makes the thread's start fail for real here.
+    shipper, ledger = _shipper(tmp_path, {"local": LocalBackend(tmp_path / "storage")})
+    runner = threading.Thread(target=shipper.run, daemon=True)
+    runner.start()
+    try:
+        threading.stack_size(1 << 46)
+        try:
+            _spooled_item(tmp_path, ledger, "t1", "segment", ["local"])
+            shipper.wake.set()
+            deadline = time.monotonic() + 10
+            while "ulimit -u" not in shipper.fault and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            threading.stack_size(0)
+        assert "cannot start a thread for an upload (can't start new thread)" in shipper.fault, shipper.fault
+        assert "ledger" not in shipper.fault
+        said = [r for r in caplog.records if "cannot start a thread" in r.getMessage()]
+        assert said and not any(r.exc_info for r in said)
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "storage" / "f/cam0/t1.qsc").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "storage" / "f/cam0/t1.qsc").exists()
+    finally:
+        shipper.stop()
+        runner.join(10)

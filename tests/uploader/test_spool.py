@@ -85,3 +85,17 @@ def test_a_spool_folder_deleted_under_the_running_uploader_is_made_again_and_sto
     errors = [r.getMessage() for r in own_records(caplog) if r.levelname == "ERROR"]
     assert len(errors) == 1 and "was deleted while the uploader ran; made it again" in errors[0], errors
     assert spool.damage(tmp_path / "spool" / "before.qsc", "before", 1000) == "spool file is missing"
+
+
+def test_a_spool_whose_folder_cannot_be_made_again_is_a_room_problem_not_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The folder the uploader runs in deleted (its spool relative to it): FileNotFoundError out of the credit check,
+    # a nack `internal` with a traceback each time (bench/outside/FINDINGS.md #55, cwd_gone.py).
+    install = tmp_path / "install"
+    install.mkdir()
+    monkeypatch.chdir(install)
+    spool = Spool(Path("spool"), max_bytes=1 << 30)
+    shutil.rmtree(install)
+    problem = spool.room_problem()
+    assert problem.startswith("cannot make the spool folder spool again (No such file or directory): was the "
+                              "folder it is in deleted?"), problem

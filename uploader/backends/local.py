@@ -36,7 +36,12 @@ class LocalBackend:
         return cls(**options)
 
     def _inside(self, remote_key: str) -> Path:
-        target = (self.root / remote_key).resolve()
+        try:
+            target = (self.root / remote_key).resolve()
+        except (RuntimeError, OSError) as exc:  # Python 3.11's "Symlink loop from …" is a RuntimeError (ELOOP later)
+            # It went to status as `Symlink loop from '<the file's path>'`, naming no fix (FINDINGS #54).
+            raise RetryableError(f"local storage {self.root}: a symbolic link on its way leads back to itself ({exc}); "
+                                 "make the storage path a folder, or a link to one") from exc
         if self.root not in target.parents and not (target == self.root and remote_key in ("", ".")):
             raise PermanentError(f"remote key {remote_key!r} escapes the storage folder")
         return target

@@ -48,7 +48,16 @@ void without_decoder_lines(void* context, int level, const char* format, va_list
     const AVClass* kind = context ? *static_cast<const AVClass* const*>(context) : nullptr;
     if (kind && (kind->get_category ? kind->get_category(context) : kind->category) == AV_CLASS_CATEGORY_DECODER)
         return;
-    av_log_default_callback(context, level, format, args);
+    if (level > av_log_get_level()) return;
+    // Through the log's queue, not av_log_default_callback's fprintf: a stderr nobody reads blocked the thread
+    // that logged (a capture or recording thread: the camera blind; FINDINGS #50), and the line kept its format.
+    char line[1024];
+    int prefix = 1;
+    av_log_format_line2(context, level, format, args, line, sizeof line, &prefix);
+    std::string text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty()) return;
+    log::write(level <= AV_LOG_ERROR ? log::Level::Error : log::Level::Warning, "ffmpeg: " + text);
 }
 
 // A setting's value as Python's "%g" writes it (max_gop_s = 10, not 10.000000).
@@ -97,6 +106,8 @@ int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
+
+void route_ffmpeg_log() { av_log_set_callback(&without_decoder_lines); }
 
 AvSource::AvSource(const CameraConfig& config, Role role, const Stop* stop)
     : config_(config), role_(role), path_(role == Role::Detect ? config.detect_path : config.path), stop_(stop),
@@ -161,7 +172,7 @@ bool AvSource::open() {
     if (c.source == "file" && !std::filesystem::is_regular_file(path_, unusable)) return false;
     opened_ns_ = footage_ns();
     av_log_set_level(AV_LOG_QUIET);
-    av_log_set_callback(&without_decoder_lines);
+    route_ffmpeg_log();
     format_ = avformat_alloc_context();
     if (!format_) return false;
     format_->interrupt_callback = {&AvSource::interrupt, this};

@@ -33,6 +33,10 @@ struct SwsContext;
 
 namespace qc {
 
+// FFmpeg's own lines (a demuxer's, the encoder's errors) through qc::log's queue, those of decoders dropped:
+// av_log's default fprintf to stderr blocked the thread that logged on a stderr nobody reads (FINDINGS #50).
+void route_ffmpeg_log();
+
 class AvSource : public FrameSource {
 public:
     // What this source is for: the camera's one stream (decoded, and recorded by passthrough when it can be);

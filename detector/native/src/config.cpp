@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -53,6 +54,28 @@ struct Reader {
         return "a " + std::string(node.is_table() ? "table" : node.is_array() ? "list" : "value");
     }
 
+    // A number from the environment read as the Python detector reads it (its float()): blanks around it taken off,
+    // digits grouped by single underscores (1_000), no hexadecimal. std::stod took 0x10 for 16 and refused " 5 "
+    // and 1_5, which the Python detector ran with: one environment, one detector running, the other refusing
+    // (bench/outside/FINDINGS.md #52, env_odd.py). "" where it cannot be a number.
+    static std::string python_float_text(const std::string& text) {
+        size_t first = text.find_first_not_of(" \t\n\r\f\v"), last = text.find_last_not_of(" \t\n\r\f\v");
+        if (first == std::string::npos) return "";
+        std::string t = text.substr(first, last - first + 1), plain;
+        for (size_t k = 0; k < t.size(); ++k) {
+            char c = t[k];
+            if (c == 'x' || c == 'X' || c == 'p' || c == 'P') return "";
+            if (c == '_') {
+                bool between = k > 0 && k + 1 < t.size() && std::isdigit((unsigned char)t[k - 1]) &&
+                               std::isdigit((unsigned char)t[k + 1]);
+                if (!between) return "";
+                continue;
+            }
+            plain += c;
+        }
+        return plain;
+    }
+
     // inf and nan are TOML floats, and a number past 1e15 is a typo: refused as by the Python detector
     // (common/config_models.py, LARGEST_NUMBER), where they traced back or looped in use.
     double number(const toml::node& node, const std::string& key) const {
@@ -61,10 +84,11 @@ struct Reader {
         if (auto v = node.as_floating_point()) d = v->get(), parsed = true;
         else if (auto v = node.as_integer()) d = double(v->get()), parsed = true;
         else if (auto s = node.as_string()) {
+            std::string plain = python_float_text(s->get());
             try {
                 size_t used = 0;
-                d = std::stod(s->get(), &used);
-                parsed = used == s->get().size();
+                d = plain.empty() ? 0 : std::stod(plain, &used);
+                parsed = !plain.empty() && used == plain.size();
             } catch (const std::exception&) {
             }
         }

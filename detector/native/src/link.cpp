@@ -169,6 +169,7 @@ void UploaderLink::open_socket() {
     setopt(sock_, ZMQ_HEARTBEAT_IVL, 2000);
     setopt(sock_, ZMQ_HEARTBEAT_TIMEOUT, 6000);
     setopt(sock_, ZMQ_HANDSHAKE_IVL, static_cast<int>(std::lround(config_.handshake_timeout_s * 1000)));
+    setopt(sock_, ZMQ_IPV6, 1);  // an uploader at an IPv6 address: without it never reached (FINDINGS #49)
     if (!curve_.secret_key.empty()) {
         zmq_setsockopt(sock_, ZMQ_CURVE_SERVERKEY, curve_.server_key.c_str(), 40);
         zmq_setsockopt(sock_, ZMQ_CURVE_PUBLICKEY, curve_.public_key.c_str(), 40);

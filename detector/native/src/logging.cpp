@@ -2,17 +2,21 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <mutex>
+#include <thread>
 
 namespace qc::log {
 namespace {
 std::atomic<int> g_level{int(Level::Info)};
-std::mutex g_mutex;
 const char* kNames[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
 const char* kLogfmtNames[] = {"debug", "info", "warning", "error"};
 
@@ -81,13 +85,96 @@ bool set_level(const std::string& name) {
     return false;
 }
 
+// Standard error written by a thread of its own (common/logs.py's _StderrLines): a reader that stops reading (a
+// terminal paused with Ctrl-S, `run_all.sh | less`, a stalled log shipper) filled the pipe, and every thread that
+// logged blocked in its write, the capture loop among them: the camera blind, health green (FINDINGS #50). Lines
+// wait here, up to kCapacity; beyond it they are left out (counted, said once stderr takes lines again).
+namespace {
+struct Lines {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::string> lines;
+    bool writing = false;
+    bool started = false;
+    long left_out = 0;
+};
+constexpr size_t kCapacity = 1000;
+constexpr double kFlushS = 2.0;
+
+Lines& lines() {
+    static Lines* shared = new Lines;  // never destroyed: the writer may still wait on it while the process ends
+    return *shared;
+}
+
+std::string formatted(Level level, const std::string& text) {
+    static const bool on_terminal = ::isatty(STDERR_FILENO);
+    return (on_terminal ? terminal(level, text) : logfmt(level, text)) + "\n";
+}
+
+void write_lines() {
+    Lines& q = lines();
+    for (;;) {
+        std::string line;
+        {
+            std::unique_lock<std::mutex> lock(q.mutex);
+            while (q.lines.empty()) {
+                q.writing = false;
+                q.ready.notify_all();
+                q.ready.wait(lock);
+            }
+            line = std::move(q.lines.front());
+            q.lines.pop_front();
+            q.writing = true;
+        }
+        // write(2), not stdio: a write blocked on a reader that stopped must hold no lock exit() takes (stdio's).
+        for (size_t done = 0; done < line.size();) {
+            ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // closed or broken: nowhere to write it
+            done += size_t(n);
+        }
+        long left_out = 0;
+        {
+            std::lock_guard<std::mutex> lock(q.mutex);
+            left_out = q.left_out;
+            q.left_out = 0;
+        }
+        if (left_out > 0)
+            write(Level::Warning, cat("log: standard error takes lines again; ", left_out,
+                                      " line(s) were left out of it while it was not read (lost: the native "
+                                      "detector logs to stderr only)"));
+    }
+}
+
+void flush_at_exit() { flush(kFlushS); }
+}  // namespace
+
+void flush(double max_s) {
+    Lines& q = lines();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(max_s);
+    std::unique_lock<std::mutex> lock(q.mutex);
+    while ((!q.lines.empty() || q.writing) && q.ready.wait_until(lock, deadline) != std::cv_status::timeout) {
+    }
+}
+
 void write(Level level, const std::string& text) {
     if (int(level) < g_level) return;
-    static const bool on_terminal = ::isatty(STDERR_FILENO);
-    std::string line = (on_terminal ? terminal(level, text) : logfmt(level, text)) + "\n";
-    std::lock_guard<std::mutex> lock(g_mutex);
-    std::fputs(line.c_str(), stderr);
-    std::fflush(stderr);
+    std::string line = formatted(level, text);
+    Lines& q = lines();
+    {
+        std::lock_guard<std::mutex> lock(q.mutex);
+        if (!q.started) {
+            q.started = true;
+            std::thread(write_lines).detach();
+            std::atexit(flush_at_exit);
+        }
+        if (q.lines.size() >= kCapacity) {
+            ++q.left_out;  // said when stderr takes lines again: stderr is this detector's only log
+        } else {
+            q.lines.push_back(std::move(line));
+            q.ready.notify_all();
+        }
+    }
 }
 
 }  // namespace qc::log

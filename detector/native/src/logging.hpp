@@ -14,7 +14,8 @@ enum class Level { Debug = 0, Info = 1, Warning = 2, Error = 3 };
 
 void set_level(Level level);
 bool set_level(const std::string& name);  // DEBUG, INFO, WARNING, ERROR; false if unknown
-void write(Level level, const std::string& text);
+void write(Level level, const std::string& text);  // queued for a writer thread: never waits on stderr's reader
+void flush(double max_s);  // waits up to max_s for the lines queued to be written (at exit, and before _exit)
 
 template <typename... Parts>
 std::string cat(const Parts&... parts) {

@@ -99,11 +99,20 @@ void take_stop_signals() {
     sigaddset(&taken, SIGINT);
     sigaddset(&taken, SIGTERM);
     sigaddset(&taken, SIGHUP);
+    sigaddset(&taken, SIGUSR1);  // a log rotation's or a reload's (logrotate's `kill -USR1`): said, ignored, as
+    sigaddset(&taken, SIGUSR2);  // common/stop_signals.py's STRAY_SIGNALS (their default ended the detector)
     ::pthread_sigmask(SIG_BLOCK, &taken, nullptr);
     std::thread([] {
         ::pthread_setname_np(::pthread_self(), "qc-signals");
         int signal = 0;
         while (::sigwait(&taken, &signal) == 0) {
+            if (signal == SIGUSR1 || signal == SIGUSR2) {
+                qc::log::warning(std::string("detector: ") + (signal == SIGUSR1 ? "SIGUSR1" : "SIGUSR2") +
+                                 " ignored (not a signal quickcam acts on: a log rotation's or a reload's?): the "
+                                 "cameras are still watched. It reads its config at start only: restart it to apply "
+                                 "a change; SIGTERM stops it");
+                continue;
+            }
             if (signal != SIGHUP) {
                 g_stop.set();
                 return;
@@ -431,6 +440,7 @@ int run(const qc::Config& config, double seconds) {
         // A thread left behind still uses its camera or link: destroying them (returning from here) would join
         // it for ever or pull its objects from under it. Everything it could have kept is written or said above.
         log::warning("detector: ending with a thread left behind (see above); exit code ", code);
+        log::flush(2.0);  // the lines queued for stderr (logging.cpp), within a bound: its reader may be gone
         std::fflush(nullptr);
         ::_exit(code);
     }
@@ -531,6 +541,7 @@ int main(int argc, char** argv) {
     // OpenCV read OPENCV_LOG_LEVEL when it loaded, before main: its level is set as well (a USB camera
     // that does not open printed five `[ WARN:0@0.3] global cap_v4l.cpp …` lines an attempt).
     if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+    qc::route_ffmpeg_log();  // before any camera or encoder opens
     setenv("OPENCV_LOG_LEVEL", "ERROR", 0);
     setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
     try {
@@ -549,9 +560,11 @@ int main(int argc, char** argv) {
         }
         return run(config, seconds);
     } catch (const qc::ConfigError& e) {
+        qc::log::flush(2.0);  // the log's lines before it (written by their own thread), as they came
         std::cerr << "quickcam-native-detector: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
+        qc::log::flush(2.0);
         std::cerr << "quickcam-native-detector: " << e.what() << "\n";
         return 1;
     }

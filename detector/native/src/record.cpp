@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "camera.hpp"
+#include "clock.hpp"
 #include "encoder.hpp"
 #include "error_text.hpp"
 #include "logging.hpp"
@@ -120,6 +121,10 @@ struct CameraPipeline::RecordState {
     std::string closing_id, closing_what;
     int64_t closing_frames = 0;
     std::atomic<int64_t> open_frames{0};  // the open segment's frames (0: none open), for the same words
+    // A write failing on every frame for a cause that is no disk's (the outbox's folder gone for good, with the one
+    // the detector runs in): a line a frame, 235 in 20 s (FINDINGS #55); now once a minute (common/said_every.py).
+    double failed_said_at = -1e18;
+    int64_t failed_unsaid = 0;
 };
 
 // At the stop's end with the recorder still running (record.py's left_at_exit): a segment whose commit has begun has
@@ -168,8 +173,17 @@ void CameraPipeline::record_loop() {
             disk_.segment_failed(code, lost, what());
         } else {
             disk_.not_recorded(lost);
+            double now = monotonic_s();
+            if (now - record_->failed_said_at < 60.0) {
+                ++record_->failed_unsaid;
+                return;
+            }
+            std::string more = record_->failed_unsaid
+                                   ? " (" + std::to_string(record_->failed_unsaid) + " more time(s) since the last line)"
+                                   : "";
+            record_->failed_said_at = now, record_->failed_unsaid = 0;
             log::error("camera ", config_.id, ": ", failing, " ", what(), " failed (", e.what(), "); ", lost,
-                       " frame(s) lost; starting a new segment");
+                       " frame(s) lost; starting a new segment", more);
         }
     };
     auto finish = [&](bool final) {  // close the open segment and commit it (or hold it); seq moves on

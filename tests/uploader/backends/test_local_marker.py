@@ -111,3 +111,22 @@ def test_footage_waits_while_the_nas_is_not_mounted_and_goes_there_once_it_is_ba
         pipe.check_invariant()
     finally:
         pipe.close()
+
+
+def test_a_storage_folder_replaced_by_a_symlink_loop_is_retried_with_the_fix_named(tmp_path: Path) -> None:
+    # `ln -s storage storage` after a `mv` (bench/outside/dest_replaced.py --case loop): the local back end let
+    # Python's `Symlink loop from '<path>'` (a RuntimeError) out, said with no fix (FINDINGS #54). (fsspec's
+    # file:// meets the marker's `is the disk mounted?` first.)
+    root = tmp_path / "storage"
+    root.mkdir()
+    backend = LocalBackend(root)
+    backend.upload(_file(tmp_path), "cam0/a.qsc")
+    root.rename(tmp_path / "storage.aside")
+    os.symlink("storage", root)
+    with pytest.raises(RetryableError) as failed:
+        backend.upload(_file(tmp_path), "cam0/b.qsc")
+    assert "link" in str(failed.value) and "loop" in str(failed.value).lower(), failed.value
+    root.unlink()
+    (tmp_path / "storage.aside").rename(root)
+    backend.upload(_file(tmp_path), "cam0/b.qsc")
+    assert (root / "cam0/b.qsc").read_bytes() == b"ciphertext"
