@@ -82,13 +82,21 @@ def _say_outbox_left(outbox: Outbox, pipelines: list[CameraPipeline], lost_snaps
     """The stop's line on the footage: what waits in the outbox, and what the stop left out or left in staging.
 
     It said "all footage handed to the uploader" also when a stop had left frames out (its time run out with a
-    recorder behind: said per camera and counted), as if nothing were missing.
+    recorder behind: said per camera and counted), and after a run whose recording had failed (a disk that refused
+    segments, the folder deleted under it: FINDINGS #55), as if nothing were missing: the run's losses are said here
+    again, as counted in ``quickcam status``.
     """
     depth, size = outbox.depth()
     left_out = sum(p.recorder.left_out_at_stop for p in pipelines)
+    not_recorded = sum(p.not_recorded() for p in pipelines) - left_out  # left_out is counted in not_recorded too
+    dropped = sum(p.disk.replaced for p in pipelines) - lost_snapshots  # the lost are said on a line of their own
     staged = sum(p.staged_at_exit for p in pipelines)
     notes = "".join([
         f"; {left_out} frame(s) left out at the stop (see above; counted in not_recorded)" if left_out else "",
+        f"; {not_recorded} frame(s) of this run were not recorded (see above; not_recorded in quickcam status)"
+        if not_recorded > 0 else "",
+        f"; {dropped} snapshot(s) of this run were dropped (see above; snapshots_replaced in quickcam status)"
+        if dropped > 0 else "",
         f"; {staged} segment(s) whose commit the stop cut short stay in {outbox.staging} and are committed on next "
         "start" if staged else ""])
     if depth:

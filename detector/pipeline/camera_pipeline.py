@@ -161,6 +161,10 @@ class CameraPipeline:
         """Wait up to ``timeout`` more for the recording loop alone (its last commit on a slow disk, at a stop)."""
         self.supervisor.join(timeout, skip=tuple(name for name in self.supervisor.loops if name != "recording"))
 
+    def not_recorded(self) -> int:
+        """Frames of this camera not recorded since start: refused by the disk, dropped behind, or recorded away."""
+        return self.disk.unrecorded + self.buffer.dropped + self.stats.recorded_away
+
     def recording_left(self) -> str:
         """At the stop's end with the recording loop still running: what becomes of the segment it holds, in words.
 
@@ -289,7 +293,7 @@ class CameraPipeline:
         fault = "; ".join(filter(None, [fault, self.stats.faces_off, self.record.encoders.status_note()]))
         # one line (a source's path from the config may hold a line break), cut with an ellipsis when long
         status.update(state=state, fault=error_text(fault, FAULT_MAX), write_failures=self.disk.failed,
-                      not_recorded=self.disk.unrecorded + self.buffer.dropped + self.stats.recorded_away,
+                      not_recorded=self.not_recorded(),
                       snapshots_replaced=self.disk.replaced,
                       damaged_packets=damaged,
                       loops={name: loop.as_status() for name, loop in self.supervisor.loops.items()})

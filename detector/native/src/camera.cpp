@@ -346,6 +346,11 @@ bool CameraPipeline::join_or_leave() {
     return all;
 }
 
+int64_t CameraPipeline::not_recorded() {
+    CameraStats s = stats();
+    return disk_.counts().unrecorded + s.dropped_recording + s.recorded_away;
+}
+
 CameraStats CameraPipeline::stats() {
     std::lock_guard<std::mutex> lock(stats_mutex_);
     return stats_;
@@ -461,7 +466,7 @@ Value CameraPipeline::status_value() {
         {"events", Value::integer(s.events)}, {"last_event_ms", Value::integer(s.last_event_ms)},
         {"reopens", Value::integer(s.reopens)}, {"faces", Value::integer(0)},
         {"write_failures", Value::integer(counts.failed)},
-        {"not_recorded", Value::integer(counts.unrecorded + s.dropped_recording + s.recorded_away)},
+        {"not_recorded", Value::integer(not_recorded())},
         {"snapshots_replaced", Value::integer(counts.replaced)},
         {"damaged_packets", Value::integer(source_->damaged_packets())},
         {"snapshots_failed", Value::integer(s.snapshots_failed)},

@@ -143,6 +143,11 @@ public:
     const std::string& id() const { return config_.id; }
     CameraStats stats();
     int64_t lost_at_stop() { return disk_.counts().lost_at_stop; }  // snapshots held in memory at the stop
+    // Frames not recorded since start (refused by the disk, dropped behind, recorded away) and snapshots dropped
+    // (replaced, the lost at the stop among them): quickcam status's not_recorded and snapshots_replaced, for the
+    // stop's line (app.py's _say_outbox_left).
+    int64_t not_recorded();
+    int64_t snapshots_dropped() { return disk_.counts().replaced; }
     // Why a camera that delivered no frame did not, for the stop's line: only what is known (stats.py's
     // never_delivered): its open error, an open that had not returned, or an open with no frame after it.
     std::string never_delivered();

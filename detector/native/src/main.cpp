@@ -409,8 +409,23 @@ int run(const qc::Config& config, double seconds) {
     for (auto& p : pipelines) lost += p->lost_at_stop();
     int64_t staged = 0;
     for (auto& p : pipelines) staged += p->staged_at_exit();
-    std::string notes = staged ? "; " + std::to_string(staged) + " segment(s) whose commit the stop cut short stay in " +
-                                     outbox.root() + "/.staging and are committed on next start" : "";
+    // The run's losses said again (app.py's _say_outbox_left): "all footage handed" after a recording that failed
+    // (a disk that refused segments, the folder deleted under it: FINDINGS #55) said nothing was missing.
+    int64_t not_recorded = 0, dropped = -lost;  // the snapshots lost at the stop are said on a line of their own
+    for (auto& p : pipelines) {
+        not_recorded += p->not_recorded();
+        dropped += p->snapshots_dropped();
+    }
+    std::string notes;
+    if (not_recorded > 0)
+        notes += "; " + std::to_string(not_recorded) +
+                 " frame(s) of this run were not recorded (see above; not_recorded in quickcam status)";
+    if (dropped > 0)
+        notes += "; " + std::to_string(dropped) +
+                 " snapshot(s) of this run were dropped (see above; snapshots_replaced in quickcam status)";
+    if (staged)
+        notes += "; " + std::to_string(staged) + " segment(s) whose commit the stop cut short stay in " +
+                 outbox.root() + "/.staging and are committed on next start";
     if (items)
         log::warning("detector: ", items, " item(s), ", bytes, " bytes not yet acknowledged; they stay in ",
                      outbox.root(), " and are sent on next start", notes);
