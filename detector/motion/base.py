@@ -35,7 +35,7 @@ around it are the same for all, so they are written once here:
    a global change, a blob that moved since the last frame is not light for
    its smoothness alone: what the light left stands where it is, and a
    plain walker who came in with the light (or switched it on) was taken
-   for it until LIGHT_CONTEXT_S ran out (and after a big switch of light,
+   for it until LIGHT_CONTEXT_S ran out (and after a big switch of light up,
    ``SwitchWatch.watch``: the IR-cut filter moving as someone came in is
    under MAX_GAIN, no global change); and in that time a blob that is
    light only because the light just changed does not arm the context

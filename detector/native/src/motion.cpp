@@ -131,8 +131,8 @@ void RunningAverageMotion::watch_switch(double brightness, int frames) {
         flickering_ = light_context_frames_;
         if (step >= kFlickerK * spread) {
             switched_ = light_context_frames_;
-            // a big switch (the IR-cut filter, a lamp) is a global change for LIGHT_CONTEXT_S (base.py step 7)
-            if (step >= kBigSwitch) after_global_ = light_context_frames_;
+            // a big switch up (the IR-cut filter, a lamp) is a global change for LIGHT_CONTEXT_S (base.py step 7)
+            if (brightness - *last >= kBigSwitch * std::max(*last, 1.0)) after_global_ = light_context_frames_;
         }
     }
 }
