@@ -7,8 +7,8 @@ brighter in the LEDs' cone than at the edges, noisier. A walker coming in as it 
 ``MAX_GAIN``, so it is no global change: the gain is divided out, and since the background learns the
 frames brought to its own exposure, the gain cells stay LIGHT_MOVED off for as long as the light stays
 (``moving`` on every frame), and ``light_context`` with them; his smooth blobs were light by the
-context alone, and each armed it again. Now a big switch of light (``SwitchWatch``: the mean jumps out
-of its flicker by BIG_SWITCH or more) is taken as a global change is for LIGHT_CONTEXT_S: a blob that
+context alone, and each armed it again. Now a big switch of light up (``SwitchWatch``: the mean lifted
+out of its flicker by BIG_SWITCH or more) is taken as a global change is for LIGHT_CONTEXT_S: a blob that
 moved since the last frame is not light for its smoothness alone, and light by the context alone does
 not arm it again. That brings his onset back (15-17 frames -> 5-6 here, seeds 1-3; 62f28f5 fails the
 onset test: 15 and 16 frames), not the rest of his time: after LIGHT_CONTEXT_S the divided gain keeps
