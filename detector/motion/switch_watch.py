@@ -79,7 +79,7 @@ class SwitchWatch:
         step 7, ``after_global``). The IR-cut filter moving (2-3 x, under
         MAX_GAIN: no global change) as someone came in: his plain blobs were
         light by the context alone and armed it again, onset 1.6-3.3 s
-        (bench/outside/FINDINGS.md, defect 50). Not any switch: the real trees
+        (bench/outside/FINDINGS.md, defect 80). Not any switch: the real trees
         footage of the tune split has small ones (its exposure), and there a
         leaf's blob, moving, started events (5 in a minute) once the context
         no longer passed it. Nor a light switched off: in a dim room the

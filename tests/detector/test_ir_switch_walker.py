@@ -1,4 +1,4 @@
-"""Someone who comes in as the camera switches to IR (bench/outside/FINDINGS.md, footage check 3, defect 50).
+"""Someone who comes in as the camera switches to IR (bench/outside/FINDINGS.md, footage check 3, defect 80).
 
 Found by the outside footage check (``bench/outside/footage_check.py``, kind ``ircut-vignette-arrive``):
 at dusk the IR-cut filter moves and the IR LEDs come on; the picture turns grey, 2-3 times brighter,
@@ -77,7 +77,7 @@ def test_a_walker_who_comes_in_as_the_camera_switches_to_ir_is_seen_within_half_
 
 
 @needs_still
-@pytest.mark.xfail(strict=True, reason="defect 50, the rest: the gain divided out for good keeps light_context armed "
+@pytest.mark.xfail(strict=True, reason="defect 80, the rest: the gain divided out for good keeps light_context armed "
                    "(normalise_gain's moving on every frame); his smooth blobs are light by it (17-19 of 42 frames)")
 @pytest.mark.parametrize("seed", [1, 2])
 def test_he_is_held_while_in_view_after_the_switch(seed: int) -> None:

@@ -1,4 +1,4 @@
-"""A car's headlights through a window sweeping over a dark room (bench/outside/FINDINGS.md, defect 51).
+"""A car's headlights through a window sweeping over a dark room (bench/outside/FINDINGS.md, defect 81).
 
 Found by the outside footage check (``bench/outside/footage_check.py``, kind ``headlights-window-empty``):
 in a dark room (mean 7-13) the window's panes, cast sharp by a car's headlights, swept over the walls
@@ -75,7 +75,7 @@ def test_a_soft_band_of_headlights_starts_no_event(seed: int) -> None:
 
 
 @needs_still
-@pytest.mark.xfail(strict=True, reason="defect 51: a window's sharp panes swept by headlights are not light by their "
+@pytest.mark.xfail(strict=True, reason="defect 81: a window's sharp panes swept by headlights are not light by their "
                    "outline, and no context is armed on their first looks")
 @pytest.mark.parametrize("seed", [1, 2])
 def test_headlights_through_a_window_start_no_event(seed: int) -> None:
