@@ -35,7 +35,9 @@ around it are the same for all, so they are written once here:
    a global change, a blob that moved since the last frame is not light for
    its smoothness alone: what the light left stands where it is, and a
    plain walker who came in with the light (or switched it on) was taken
-   for it until LIGHT_CONTEXT_S ran out; and in that time a blob that is
+   for it until LIGHT_CONTEXT_S ran out (and after a big switch of light up,
+   ``SwitchWatch.watch``: the IR-cut filter moving as someone came in is
+   under MAX_GAIN, no global change); and in that time a blob that is
    light only because the light just changed does not arm the context
    again: his blobs did, and it never ran out. Not after other changes of
    light: drifting cloud shadows and a curtain's folds are light by the
@@ -170,7 +172,7 @@ class MotionDetector(ABC):
         self.reference: np.ndarray | None = None  # float32 running average of normalised frames
         self.relearn_left = 0
         self.light_context = 0  # frames left in which a recent change of light explains smooth blobs
-        self.after_global = 0  # frames left of LIGHT_CONTEXT_S since a global change (step 7)
+        self.after_global = 0  # frames left of LIGHT_CONTEXT_S since a global change or a big switch (step 7)
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
         self.switch_watch = SwitchWatch(self.light_context_frames)  # a switch or flicker of light (step 7)
         self.flicker = FlickerBand(self.light_context_frames)  # what the light's own flicker moves the gain (step 2)
@@ -324,7 +326,8 @@ class MotionDetector(ABC):
             cfg = self.config
             gray = self.gray = self._prepare(image)
             brightness = float(cv2.mean(gray)[0])
-            self.switch_watch.watch(brightness, frames)
+            if self.switch_watch.watch(brightness, frames):  # a big switch of light: as a global change, for step 7
+                self.after_global = self.light_context_frames
             gray = self._denoise(gray, brightness, frames)
             self.flicker.watch(float(cv2.mean(gray)[0]) if self.dark else brightness)  # (the dark's: denoised)
             if self.reference is None or self.reference.shape != gray.shape:

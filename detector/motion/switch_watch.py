@@ -24,6 +24,7 @@ LIGHT_JUMP = 0.03  # the mean brightness moved this share between two frames: a 
 LIGHT_JUMP_LEVELS = 0.5  # ... and by this many gray levels at least: in the dark 3 % is an encoder's hiccup
 FLICKER_K = 4.0  # in a flickering light, a switch is a jump this many times the flicker's own frame-to-frame spread
 STILL_SHARE = 0.1  # just after a switch of light, a blob is still if under this share of it moved since the last frame
+BIG_SWITCH = 0.25  # a switch lifting the mean by this share at once (a lamp, the IR-cut filter): as a global change
 
 Box = tuple[int, int, int, int]  # x, y, width, height at the detection size
 
@@ -48,8 +49,8 @@ class SwitchWatch:
         """A still blob may be what the light left behind: a switch or a flicker is in context."""
         return bool(self.switched or self.flickering)
 
-    def watch(self, brightness: float, frames: int = 1) -> None:
-        """Arm ``still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames.
+    def watch(self, brightness: float, frames: int = 1) -> bool:
+        """Arm ``still`` for LIGHT_CONTEXT_S when the mean brightness jumps between two frames; True on a big switch.
 
         A lamp switched on or off moves the whole frame's mean by several per
         cent at once; a person walking moves it by a fraction of that (a
@@ -72,10 +73,23 @@ class SwitchWatch:
         check of session 20: a walker lost mid-walk, one standing 16 s never
         seen). ``frames``: source
         frames since the last look; the context counts them down (``looks.py``).
+
+        True when the switch lifted the mean by BIG_SWITCH or more: the motion
+        core then takes it as a global change for LIGHT_CONTEXT_S (``base.py``,
+        step 7, ``after_global``). The IR-cut filter moving (2-3 x, under
+        MAX_GAIN: no global change) as someone came in: his plain blobs were
+        light by the context alone and armed it again, onset 1.6-3.3 s
+        (bench/outside/FINDINGS.md, defect 80). Not any switch: the real trees
+        footage of the tune split has small ones (its exposure), and there a
+        leaf's blob, moving, started events (5 in a minute) once the context
+        no longer passed it. Nor a light switched off: in a dim room the
+        lamp's pool going out, compared with the lit background, changes from
+        one frame to the next and started an event (footage check 3,
+        ``lamp-on-dim-empty-s208``).
         """
         last, self.last_brightness = self.last_brightness, brightness
         if last is None:
-            return
+            return False
         step = abs(brightness - last) / max(last, 1.0)
         spread = 1.4826 * statistics.median(self._steps) if self._steps else 0.0
         self._steps.append(step)
@@ -85,6 +99,8 @@ class SwitchWatch:
             self.flickering = self.context_frames
             if step >= FLICKER_K * spread:
                 self.switched = self.context_frames
+                return brightness - last >= BIG_SWITCH * max(last, 1.0)
+        return False
 
     @property
     def previous(self) -> np.ndarray | None:

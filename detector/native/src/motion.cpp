@@ -22,6 +22,7 @@ constexpr double kLightJump = 0.03;       // LIGHT_JUMP
 constexpr double kLightJumpLevels = 0.5;  // LIGHT_JUMP_LEVELS
 constexpr double kFlickerK = 4.0;         // FLICKER_K
 constexpr double kStillShare = 0.1;       // STILL_SHARE
+constexpr double kBigSwitch = 0.25;       // BIG_SWITCH (switch_watch.py)
 constexpr double kGlintCalmS = 15.0;      // GLINT_CALM_S
 constexpr double kHoldS = 30.0;           // HOLD_S
 
@@ -128,7 +129,11 @@ void RunningAverageMotion::watch_switch(double brightness, int frames) {
     flickering_ = std::max(0, flickering_ - frames);
     if (step >= kLightJump && std::abs(brightness - *last) >= kLightJumpLevels) {
         flickering_ = light_context_frames_;
-        if (step >= kFlickerK * spread) switched_ = light_context_frames_;
+        if (step >= kFlickerK * spread) {
+            switched_ = light_context_frames_;
+            // a big switch up (the IR-cut filter, a lamp) is a global change for LIGHT_CONTEXT_S (base.py step 7)
+            if (brightness - *last >= kBigSwitch * std::max(*last, 1.0)) after_global_ = light_context_frames_;
+        }
     }
 }
 

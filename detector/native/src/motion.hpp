@@ -75,7 +75,7 @@ private:
     double fps_;  // the source's rate: how far apart two looks are (frames / fps_)
     int relearn_frames_, light_context_frames_, hold_frames_, calm_frames_;
     int relearn_left_ = 0, light_context_ = 0;
-    int after_global_ = 0;  // frames left of LIGHT_CONTEXT_S since a global change (a moving blob is not light)
+    int after_global_ = 0;  // frames left of LIGHT_CONTEXT_S since a global change or a big switch (a moving blob is not light)
     int switched_ = 0;    // frames left in which a light just switched (the mean jumped out of its flicker)
     int flickering_ = 0;  // frames left in which the mean jumped kLightJump, a switch or only a flicker
     std::deque<double> steps_;  // the last light_context_frames_ |frame-to-frame| brightness moves (watch_switch)
