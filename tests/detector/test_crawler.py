@@ -26,6 +26,7 @@ import pytest
 
 from bench.native_parity import native_trace, python_trace
 from quickcam.common.config import MotionConfig
+from tests.detector.test_torch_walker import onset_after
 from tests.native_build import native_detector
 
 W, H, FPS = 320, 240, 12.0
@@ -69,16 +70,10 @@ def _scene(lying: bool, floor: float, body: float, seed: int = 1) -> tuple[list[
     return frames, in_view
 
 
-def _onset(motion: list[bool], in_view: int) -> int | None:
-    """Frames from when he is in view to the second of two looks in a row with motion."""
-    seen = motion[in_view:]
-    return next((i for i in range(1, len(seen)) if seen[i - 1] and seen[i]), None)
-
-
 @pytest.mark.parametrize(("floor", "body"), [(120.0, 90.0), (12.0, 8.0)])
 def test_an_upright_figure_creeping_at_that_speed_is_seen(floor: float, body: float) -> None:
     frames, in_view = _scene(False, floor, body)
-    onset = _onset([v.motion for v in python_trace(frames, MotionConfig(), FPS)], in_view)
+    onset = onset_after([v.motion for v in python_trace(frames, MotionConfig(), FPS)], in_view)
     assert onset is not None and onset <= FPS, f"onset {onset} frames"
 
 
@@ -86,7 +81,7 @@ def test_an_upright_figure_creeping_at_that_speed_is_seen(floor: float, body: fl
 @pytest.mark.parametrize(("floor", "body"), [(120.0, 90.0), (12.0, 8.0)])
 def test_a_crawler_is_seen_within_a_second(floor: float, body: float) -> None:
     frames, in_view = _scene(True, floor, body)
-    onset = _onset([v.motion for v in python_trace(frames, MotionConfig(), FPS)], in_view)
+    onset = onset_after([v.motion for v in python_trace(frames, MotionConfig(), FPS)], in_view)
     assert onset is not None and onset <= FPS, f"onset {onset} frames"
 
 

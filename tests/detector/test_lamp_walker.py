@@ -27,7 +27,7 @@ import pytest
 
 from bench.native_parity import native_trace, python_trace
 from quickcam.common.config import MotionConfig
-from tests.detector.test_torch_walker import ENTERS_S, FPS, STILL, H, W, _walker_mask, needs_still
+from tests.detector.test_torch_walker import ENTERS_S, FPS, STILL, H, W, _walker_mask, needs_still, onset_after
 from tests.native_build import native_detector
 
 SECONDS = 8.0
@@ -58,9 +58,7 @@ def _scene(lamp: bool, seed: int, lamp_s: float = ENTERS_S, ramp: int = 1) -> li
 
 
 def _onset(motion: list[bool]) -> int | None:
-    """Frames from when he is in view to the second of two looks in a row with motion."""
-    seen = motion[IN_VIEW:]
-    return next((i for i in range(1, len(seen)) if seen[i - 1] and seen[i]), None)
+    return onset_after(motion, IN_VIEW)
 
 
 @needs_still

@@ -49,6 +49,12 @@ def _walker_mask(t: float) -> np.ndarray:
     return mask
 
 
+def onset_after(motion: list[bool], in_view: int) -> int | None:
+    """Frames from when he is in view to the second of two looks in a row with motion (the drawn scenes' onset)."""
+    seen = motion[in_view:]
+    return next((i for i in range(1, len(seen)) if seen[i - 1] and seen[i]), None)
+
+
 def _torch(t: float) -> np.ndarray | None:
     for (ta, xa, ya), (tb, xb, yb) in zip(BEAM, BEAM[1:], strict=False):
         if ta <= t <= tb:
