@@ -16,6 +16,7 @@ constexpr double kFlat = 0.012;            // FLAT
 constexpr double kBlockedShare = 0.3;      // BLOCKED_SHARE
 constexpr double kBlockedS = 4.0;          // BLOCKED_S
 constexpr double kMovedMatch = 0.35;       // MOVED_MATCH
+constexpr int kTile = 8;                   // TILE
 constexpr double kMovedS = 8.0;            // MOVED_S
 constexpr double kMovedAcceptS = 600.0;    // MOVED_ACCEPT_S
 constexpr double kFrozenDiff = 0.02;       // FROZEN_DIFF
@@ -25,10 +26,28 @@ constexpr double kClearS = 2.0;            // CLEAR_S
 constexpr double kLearnS = 60.0;           // LEARN_S
 constexpr double kWarmupS = 5.0;           // WARMUP_S
 
-// Normalised correlation of two zero-mean-ish detail pictures (1: the same edges, 0: unrelated).
-double correlation(const cv::Mat& a, const cv::Mat& b) {
-    double norm = std::sqrt(a.dot(a) * b.dot(b));
-    return norm > 1e-6 ? a.dot(b) / norm : 1.0;
+// The share of the learnt view's detail still lining up (1: the same edges everywhere, ~0.1: unrelated): each
+// kTile x kTile tile's normalised correlation, its sign dropped, weighted by the view's detail (its L2 norm)
+// there, so one region whose light alone changed (a dark doorway lit: FINDINGS #83) counts for its tiles only
+// (view_guard.py's _match). Sum of |now . view| / |now| over sum of |view|, tile by tile, in double.
+double view_match(const cv::Mat& now, const cv::Mat& view) {
+    const int rows = now.rows / kTile, cols = now.cols / kTile;
+    double lined_up = 0.0, weight = 0.0;
+    for (int ty = 0; ty < rows; ++ty)
+        for (int tx = 0; tx < cols; ++tx) {
+            double dot = 0.0, aa = 0.0, bb = 0.0;
+            for (int y = ty * kTile; y < (ty + 1) * kTile; ++y) {
+                const float* a = now.ptr<float>(y) + tx * kTile;
+                const float* b = view.ptr<float>(y) + tx * kTile;
+                for (int x = 0; x < kTile; ++x) {
+                    dot += double(a[x]) * b[x], aa += double(a[x]) * a[x], bb += double(b[x]) * b[x];
+                }
+            }
+            const double now_norm = std::sqrt(aa);
+            if (now_norm > 1e-9) lined_up += std::abs(dot) / now_norm;
+            weight += std::sqrt(bb);
+        }
+    return weight > 1e-6 ? lined_up / weight : 1.0;
 }
 
 std::string seconds(double s) {
@@ -63,7 +82,7 @@ ViewChange ViewGuard::look(const cv::Mat& gray, int64_t time_ns, int keyframe) {
     if (!first_ns_) first_ns_ = time_ns;
     bool warm = double(time_ns - first_ns_) / 1e9 >= kWarmupS;
     if (view_.empty()) view_ = detail_.clone(), learnt_structure_ = structure_;
-    match_ = correlation(detail_, view_);
+    match_ = view_match(detail_, view_);
     bool collapsed = structure_ < kFlat || structure_ < kBlockedShare * learnt_structure_;
     double blocked_s = blocked_.hold(collapsed, time_ns);
     double moved_s = moved_.hold(warm && !collapsed && match_ < kMovedMatch, time_ns);
