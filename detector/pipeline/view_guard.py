@@ -200,15 +200,17 @@ def _match(now: np.ndarray, view: np.ndarray) -> float:
     Each TILE x TILE tile's normalised correlation, its sign dropped (a region whose light changed keeps its
     edges in place, whatever the gain, even the other way round: a dark doorway lit), weighted by the view's
     detail there (its L2 norm: a tile with no detail in the view, flat or dark, hardly counts). Sum of
-    |now . view| / |now| over sum of |view|, tile by tile; a tile now flat matches nothing. In float64, as
-    view_guard.cpp.
+    |now . view| / |now| over sum of |view|, tile by tile (from the tiles' means: the same ratio); a tile now
+    flat matches nothing. As view_guard.cpp, with the same OpenCV calls.
     """
-    rows, cols = now.shape[0] // TILE, now.shape[1] // TILE
-    a = now[:rows * TILE, :cols * TILE].astype(np.float64).reshape(rows, TILE, cols, TILE)
-    b = view[:rows * TILE, :cols * TILE].astype(np.float64).reshape(rows, TILE, cols, TILE)
-    dot, aa, bb = ((x * y).sum(axis=(1, 3)) for x, y in ((a, b), (a, a), (b, b)))
+    tiles = (now.shape[1] // TILE, now.shape[0] // TILE)  # INTER_AREA at a whole factor: each tile's mean
+
+    def tile_means(product: np.ndarray) -> np.ndarray:
+        return cv2.resize(product, tiles, interpolation=cv2.INTER_AREA).astype(np.float64)
+
+    dot, aa, bb = tile_means(now * view), tile_means(now * now), tile_means(view * view)
     weight = float(np.sqrt(bb).sum())
-    if weight <= 1e-6:
+    if weight <= 1e-9:
         return 1.0
     now_norm = np.sqrt(aa)
     lined_up = np.divide(np.abs(dot), now_norm, out=np.zeros_like(dot), where=now_norm > 1e-9)

@@ -29,25 +29,24 @@ constexpr double kWarmupS = 5.0;           // WARMUP_S
 // The share of the learnt view's detail still lining up (1: the same edges everywhere, ~0.1: unrelated): each
 // kTile x kTile tile's normalised correlation, its sign dropped, weighted by the view's detail (its L2 norm)
 // there, so one region whose light alone changed (a dark doorway lit: FINDINGS #83) counts for its tiles only
-// (view_guard.py's _match). Sum of |now . view| / |now| over sum of |view|, tile by tile, in double.
+// (view_guard.py's _match). Sum of |now . view| / |now| over sum of |view|, tile by tile, from the tiles' means.
 double view_match(const cv::Mat& now, const cv::Mat& view) {
-    const int rows = now.rows / kTile, cols = now.cols / kTile;
+    const cv::Size tiles(now.cols / kTile, now.rows / kTile);  // INTER_AREA at a whole factor: each tile's mean
+    auto tile_means = [&tiles](const cv::Mat& a, const cv::Mat& b) {
+        cv::Mat product, means;
+        cv::multiply(a, b, product);
+        cv::resize(product, means, tiles, 0, 0, cv::INTER_AREA);
+        return means;
+    };
+    const cv::Mat dot = tile_means(now, view), aa = tile_means(now, now), bb = tile_means(view, view);
     double lined_up = 0.0, weight = 0.0;
-    for (int ty = 0; ty < rows; ++ty)
-        for (int tx = 0; tx < cols; ++tx) {
-            double dot = 0.0, aa = 0.0, bb = 0.0;
-            for (int y = ty * kTile; y < (ty + 1) * kTile; ++y) {
-                const float* a = now.ptr<float>(y) + tx * kTile;
-                const float* b = view.ptr<float>(y) + tx * kTile;
-                for (int x = 0; x < kTile; ++x) {
-                    dot += double(a[x]) * b[x], aa += double(a[x]) * a[x], bb += double(b[x]) * b[x];
-                }
-            }
-            const double now_norm = std::sqrt(aa);
-            if (now_norm > 1e-9) lined_up += std::abs(dot) / now_norm;
-            weight += std::sqrt(bb);
+    for (int y = 0; y < tiles.height; ++y)
+        for (int x = 0; x < tiles.width; ++x) {
+            const double now_norm = std::sqrt(double(aa.at<float>(y, x)));
+            if (now_norm > 1e-9) lined_up += std::abs(double(dot.at<float>(y, x))) / now_norm;
+            weight += std::sqrt(double(bb.at<float>(y, x)));
         }
-    return weight > 1e-6 ? lined_up / weight : 1.0;
+    return weight > 1e-9 ? lined_up / weight : 1.0;
 }
 
 std::string seconds(double s) {
