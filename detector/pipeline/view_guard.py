@@ -204,11 +204,8 @@ def _match(now: np.ndarray, view: np.ndarray) -> float:
     flat matches nothing. As view_guard.cpp, with the same OpenCV calls.
     """
     tiles = (now.shape[1] // TILE, now.shape[0] // TILE)  # INTER_AREA at a whole factor: each tile's mean
-
-    def tile_means(product: np.ndarray) -> np.ndarray:
-        return cv2.resize(product, tiles, interpolation=cv2.INTER_AREA).astype(np.float64)
-
-    dot, aa, bb = tile_means(now * view), tile_means(now * now), tile_means(view * view)
+    means = cv2.resize(cv2.merge((now * view, now * now, view * view)), tiles, interpolation=cv2.INTER_AREA)
+    dot, aa, bb = (means[..., k].astype(np.float64) for k in range(3))
     weight = float(np.sqrt(bb).sum())
     if weight <= 1e-9:
         return 1.0
