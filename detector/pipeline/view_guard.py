@@ -19,9 +19,17 @@ back for CLEAR_S:
   black picture has no structure either: "covered, or no light at all" is then
   the honest wording.
 - ``moved``: the picture still has structure, but its detail no longer lines
-  up with the camera's long-term view (the correlation of the two high-pass
+  up with the camera's long-term view (the match of the two high-pass
   pictures under MOVED_MATCH) for MOVED_S. A change of light scales the
   picture and keeps its edges where they were; a camera turned away does not.
+  The match is taken tile by tile (TILE), each tile's correlation weighted by
+  the learnt view's detail there, and its sign dropped: the share of the
+  view's detail still where it was. A dark doorway whose next room is lit
+  (FINDINGS #83) keeps its edges where they were, but the other way round
+  (dark against the room, then bright) and twentyfold: correlated over the
+  whole picture, it drowned the rest of the room (0.2, under MOVED_MATCH,
+  for as long as the light stayed on). Unrelated detail (a camera turned
+  away) correlates either way, little, tile by tile: 0.13 on the tests'.
   After MOVED_ACCEPT_S the new view is taken as the camera's view (someone
   re-aimed it on purpose: the alert has been sent).
 - ``frozen``: consecutive looks identical (mean difference under FROZEN_DIFF:
@@ -51,7 +59,8 @@ BRIGHT_OFFSET = 8.0  # added to the brightness before dividing the detail by it 
 FLAT = 0.012  # structure under this: near uniform, whatever the camera learnt
 BLOCKED_SHARE = 0.3  # structure under this share of the learnt one: the detail collapsed
 BLOCKED_S = 4.0
-MOVED_MATCH = 0.35  # correlation of detail with the long-term view under this: not the same view
+MOVED_MATCH = 0.35  # share of the long-term view's detail still lining up under this: not the same view
+TILE = 8  # the match's tiles, in GRID pixels (8 x 6 of them)
 MOVED_S = 8.0
 MOVED_ACCEPT_S = 600.0
 FROZEN_DIFF = 0.02  # mean gray-level difference between looks: a sensor's noise is ten times this at least
@@ -94,7 +103,7 @@ class ViewGuard:
         self.fault: ViewFault | None = None
         self.episodes = 0  # faults said since start
         self.structure = 0.0  # the last look's
-        self.match = 1.0  # the last look's correlation with the long-term view
+        self.match = 1.0  # the last look's match with the long-term view (_match)
         self._learnt_structure = 0.0
         self._view: np.ndarray | None = None  # long-term high-pass picture
         self._previous: np.ndarray | None = None
@@ -126,7 +135,7 @@ class ViewGuard:
         warm = (time_ns - self._first_ns) / 1e9 >= WARMUP_S
         if self._view is None:
             self._view, self._learnt_structure = detail.copy(), self.structure
-        self.match = _correlation(detail, self._view)
+        self.match = _match(detail, self._view)
         learnt = self._learnt_structure
         collapsed = self.structure < FLAT or self.structure < BLOCKED_SHARE * learnt
         blocked_s = self._blocked.hold(collapsed, time_ns)
@@ -185,7 +194,21 @@ class ViewGuard:
         return fault, before
 
 
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised correlation of two zero-mean-ish detail pictures (1: the same edges, 0: unrelated)."""
-    norm = float(np.sqrt(float((a * a).sum()) * float((b * b).sum())))
-    return float((a * b).sum()) / norm if norm > 1e-6 else 1.0
+def _match(now: np.ndarray, view: np.ndarray) -> float:
+    """The share of the learnt view's detail still lining up (1: the same edges everywhere, ~0.1: unrelated).
+
+    Each TILE x TILE tile's normalised correlation, its sign dropped (a region whose light changed keeps its
+    edges in place, whatever the gain, even the other way round: a dark doorway lit), weighted by the view's
+    detail there (its L2 norm: a tile with no detail in the view, flat or dark, hardly counts). Sum of
+    |now . view| / |now| over sum of |view|, tile by tile (from the tiles' means: the same ratio); a tile now
+    flat matches nothing. As view_guard.cpp, with the same OpenCV calls.
+    """
+    tiles = (now.shape[1] // TILE, now.shape[0] // TILE)  # INTER_AREA at a whole factor: each tile's mean
+    means = cv2.resize(cv2.merge((now * view, now * now, view * view)), tiles, interpolation=cv2.INTER_AREA)
+    dot, aa, bb = (means[..., k].astype(np.float64) for k in range(3))
+    weight = float(np.sqrt(bb).sum())
+    if weight <= 1e-9:
+        return 1.0
+    now_norm = np.sqrt(aa)
+    lined_up = np.divide(np.abs(dot), now_norm, out=np.zeros_like(dot), where=now_norm > 1e-9)
+    return float(lined_up.sum()) / weight

@@ -16,6 +16,7 @@ constexpr double kFlat = 0.012;            // FLAT
 constexpr double kBlockedShare = 0.3;      // BLOCKED_SHARE
 constexpr double kBlockedS = 4.0;          // BLOCKED_S
 constexpr double kMovedMatch = 0.35;       // MOVED_MATCH
+constexpr int kTile = 8;                   // TILE
 constexpr double kMovedS = 8.0;            // MOVED_S
 constexpr double kMovedAcceptS = 600.0;    // MOVED_ACCEPT_S
 constexpr double kFrozenDiff = 0.02;       // FROZEN_DIFF
@@ -25,10 +26,27 @@ constexpr double kClearS = 2.0;            // CLEAR_S
 constexpr double kLearnS = 60.0;           // LEARN_S
 constexpr double kWarmupS = 5.0;           // WARMUP_S
 
-// Normalised correlation of two zero-mean-ish detail pictures (1: the same edges, 0: unrelated).
-double correlation(const cv::Mat& a, const cv::Mat& b) {
-    double norm = std::sqrt(a.dot(a) * b.dot(b));
-    return norm > 1e-6 ? a.dot(b) / norm : 1.0;
+// The share of the learnt view's detail still lining up (1: the same edges everywhere, ~0.1: unrelated): each
+// kTile x kTile tile's normalised correlation, its sign dropped, weighted by the view's detail (its L2 norm)
+// there, so one region whose light alone changed (a dark doorway lit: FINDINGS #83) counts for its tiles only
+// (view_guard.py's _match). Sum of |now . view| / |now| over sum of |view|, tile by tile, from the tiles' means.
+double view_match(const cv::Mat& now, const cv::Mat& view) {
+    const cv::Size tiles(now.cols / kTile, now.rows / kTile);  // INTER_AREA at a whole factor: each tile's mean
+    auto tile_means = [&tiles](const cv::Mat& a, const cv::Mat& b) {
+        cv::Mat product, means;
+        cv::multiply(a, b, product);
+        cv::resize(product, means, tiles, 0, 0, cv::INTER_AREA);
+        return means;
+    };
+    const cv::Mat dot = tile_means(now, view), aa = tile_means(now, now), bb = tile_means(view, view);
+    double lined_up = 0.0, weight = 0.0;
+    for (int y = 0; y < tiles.height; ++y)
+        for (int x = 0; x < tiles.width; ++x) {
+            const double now_norm = std::sqrt(double(aa.at<float>(y, x)));
+            if (now_norm > 1e-9) lined_up += std::abs(double(dot.at<float>(y, x))) / now_norm;
+            weight += std::sqrt(double(bb.at<float>(y, x)));
+        }
+    return weight > 1e-9 ? lined_up / weight : 1.0;
 }
 
 std::string seconds(double s) {
@@ -63,7 +81,7 @@ ViewChange ViewGuard::look(const cv::Mat& gray, int64_t time_ns, int keyframe) {
     if (!first_ns_) first_ns_ = time_ns;
     bool warm = double(time_ns - first_ns_) / 1e9 >= kWarmupS;
     if (view_.empty()) view_ = detail_.clone(), learnt_structure_ = structure_;
-    match_ = correlation(detail_, view_);
+    match_ = view_match(detail_, view_);
     bool collapsed = structure_ < kFlat || structure_ < kBlockedShare * learnt_structure_;
     double blocked_s = blocked_.hold(collapsed, time_ns);
     double moved_s = moved_.hold(warm && !collapsed && match_ < kMovedMatch, time_ns);

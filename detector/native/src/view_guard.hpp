@@ -4,7 +4,7 @@
 // and times, four looks a second at a 64 x 48 copy; it says what changed, the camera logs,
 // counts and reports it (camera.cpp). Three faults, each sustained before it is said
 // (blocked: the picture lost its structure; moved: its detail no longer lines up with the
-// long-term view; frozen: looks identical while frames keep coming, live sources only), and
+// long-term view, tile by tile; frozen: looks identical while frames keep coming, live sources only), and
 // cleared once the view has been back for CLEAR_S.
 #pragma once
 
@@ -41,7 +41,7 @@ public:
         return blocked_.since_ns ? blocked_.since_ns : moved_.since_ns;
     }
     double structure() const { return structure_; }  // the last look's
-    double match() const { return match_; }  // the last look's correlation with the long-term view
+    double match() const { return match_; }  // the last look's match with the long-term view (tile by tile)
 
 private:
     struct Watch {  // how long one condition has held
