@@ -1,5 +1,7 @@
 #include "logging.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -165,7 +167,14 @@ void write(Level level, const std::string& text) {
         std::lock_guard<std::mutex> lock(q.mutex);
         if (!q.started) {
             q.started = true;
+            // Every signal blocked in the writer (the mask is inherited, so set around its start): a line logged
+            // before main's take_stop_signals (the open-files limit raised, a config note) started it with SIGTERM
+            // open, and a SIGTERM the kernel gave this thread ended the detector at once (-15, nothing closed).
+            sigset_t all, was;
+            sigfillset(&all);
+            ::pthread_sigmask(SIG_BLOCK, &all, &was);
             std::thread(write_lines).detach();
+            ::pthread_sigmask(SIG_SETMASK, &was, nullptr);
             std::atexit(flush_at_exit);
         }
         if (q.lines.size() >= kCapacity) {
