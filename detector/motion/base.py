@@ -96,7 +96,6 @@ import numpy as np
 from quickcam.common.config import MotionConfig
 from quickcam.detector.motion.activity import CLOSE_LOOKS_S, BusyMap, Persistence
 from quickcam.detector.motion.glints import adds_light, is_glint, is_speck, on_water, snowing
-from quickcam.detector.motion.light_trail import LightTrail
 from quickcam.detector.motion.lighting import SAMPLE, FlickerBand, left_out, looks_like_light, median, normalise_gain
 from quickcam.detector.motion.looks import context_step, smoothing_weight
 from quickcam.detector.motion.person import PersonCheck
@@ -177,7 +176,6 @@ class MotionDetector(ABC):
         self.light_context_frames = max(1, round(LIGHT_CONTEXT_S * fps))
         self.switch_watch = SwitchWatch(self.light_context_frames)  # a switch or flicker of light (step 7)
         self.flicker = FlickerBand(self.light_context_frames)  # what the light's own flicker moves the gain (step 2)
-        self.light_trail = LightTrail(fps)  # the dark room before a light swept it (headlights through a window)
         self._moving: list[tuple[int, int, int, int]] = []  # last frame's motion boxes, detection size (``_learn``)
         self._motion_run = 0  # looks in a row with motion, up to the last one (a glint confirms none: ``_blobs``)
         self.calm_frames = max(1, round(GLINT_CALM_S * fps))
@@ -268,7 +266,6 @@ class MotionDetector(ABC):
         self.swing.forget()
         self.relearn_left = self.relearn_frames
         self.light_context = self.after_global = 0
-        self.light_trail.reset()
         self._moving, self._motion_run = [], 0
 
     def threshold_for(self, brightness: float) -> float:
@@ -448,7 +445,6 @@ class MotionDetector(ABC):
     def _blobs(self, full_width: int, normal: np.ndarray, changed_mask: np.ndarray,
                brightness: float, relearning: bool, threshold: float, frames: int = 1) -> MotionResult:
         cfg, watch = self.config, self.switch_watch
-        self.light_trail.tick(frames)
         contours = self._contours(changed_mask)
         frame_area = changed_mask.size
         min_area = cfg.min_area_fraction * frame_area
@@ -466,10 +462,6 @@ class MotionDetector(ABC):
                 lighting += 1  # (after a global change, light by the context alone does not arm it again)
                 lit = lit or not light_changed or not self.after_global or looks_like_light(
                     normal, self.reference, changed_mask, (x, y, w, h), False)
-            elif self.light_trail.explains(normal, self.reference, changed_mask, (x, y, w, h), threshold,
-                                           self.light_context > 0):
-                lighting += 1  # light lighting up a dark room, or leaving it (``light_trail``)
-                lit = lit or not light_changed  # (its arrival arms the context; its trail does not arm it again)
             elif watch.armed and watch.still(normal, (x, y, w, h), round(contour_area), threshold):
                 if watch.switched or crept_in((x, y, w, h), self._moving):
                     revealed += 1  # left behind by the switch (a clipped highlight, a pool's rim), or crept in
@@ -527,7 +519,6 @@ class MotionDetector(ABC):
         their own model may override this.
         """
         assert self.reference is not None
-        self.light_trail.remember(self.reference, self.light_context > 0)
         saved = [(box, self.reference[box[1]:box[1] + box[3], box[0]:box[0] + box[2]].copy()) for box in keep]
         self.reference[:] = normal
         for (x, y, w, h), patch in saved:

@@ -5,15 +5,13 @@ in a dark room (mean 7-13) the window's panes, cast sharp by a car's headlights,
 in 2 s, and both detectors started an event with every sweep (8 in 4 clips); session 20's soft band of
 light started none. The pane's first blob is smooth (a ratio of 2.6-3.2 x, fine detail 10-13 % of its
 departure) on a plain wall, and no light context is armed yet, so ``looks_like_light`` asks its
-outline: a pane's edge is a jump, as a plain walker's is. Now (``detector/motion/light_trail.py``) a
-blob that only lights a dark room up (1.5 x or more on nine pixels in ten) is light, and so is the place
-the light is leaving while the room before it is kept (its pixels on their way back to it).
+outline: a pane's edge is a jump, as a plain walker's is. Open: the sweep is a strict xfail.
 
 The scene is drawn: ``box_in_scene.png`` at a mean of 10, the four panes of a window (a quarter of the
 frame wide, sharp mullions) sweeping across it once in 2 s at 4 x, sensor noise; for scale, the soft
 band of session 20's ``headlights`` kind passing the same way. At ``c81654f``: the band, no look with
 motion (seeds 1, 2); the panes, 13 and 15 looks with motion, 10 and 12 of them following another; the
-native core's verdicts the same. With ``light_trail``: no look with motion on either (the band too).
+native core's verdicts the same.
 """
 
 from __future__ import annotations
@@ -77,6 +75,8 @@ def test_a_soft_band_of_headlights_starts_no_event(seed: int) -> None:
 
 
 @needs_still
+@pytest.mark.xfail(strict=True, reason="defect 81: a window's sharp panes swept by headlights are not light by their "
+                   "outline, and no context is armed on their first looks")
 @pytest.mark.parametrize("seed", [1, 2])
 def test_headlights_through_a_window_start_no_event(seed: int) -> None:
     motion = [v.motion for v in python_trace(_scene(True, seed), MotionConfig(), FPS)]

@@ -56,8 +56,7 @@ RunningAverageMotion::RunningAverageMotion(const MotionConfig& config, double fp
       calm_(calm_frames_),
       swing_(fps),
       busy_(fps),
-      flicker_(light_context_frames_),
-      light_trail_(fps) {
+      flicker_(light_context_frames_) {
     kernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
     // decode.py's LIMITED_TO_FULL: clip((y - 16) * 255 / 219 + 0.5, 0, 255), truncated
     full_range_.create(1, 256, CV_8U);
@@ -102,7 +101,6 @@ void RunningAverageMotion::restart() {
     swing_.forget();
     relearn_left_ = relearn_frames_;
     light_context_ = after_global_ = 0;
-    light_trail_.reset();
     moving_.clear();
     motion_run_ = 0;
 }
@@ -333,7 +331,6 @@ bool RunningAverageMotion::crept_in(const cv::Rect& box) const {
 
 MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, double brightness, bool relearning,
                                          double threshold, int frames) {
-    light_trail_.tick(frames);
     cv::morphologyEx(changed_, mask_, cv::MORPH_OPEN, kernel_);
     cv::dilate(mask_, mask_, kernel_, cv::Point(-1, -1), 2);
     std::vector<std::vector<cv::Point>> contours;
@@ -360,9 +357,6 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
             ++lighting;  // after a global change, light by the context alone does not arm it again (base.py step 7)
             lit = lit || !light_changed || !after_global_ ||
                   lighting::looks_like_light(normal, reference_, changed_, box, false);
-        } else if (light_trail_.explains(normal, reference_, changed_, box, threshold, light_context_ > 0)) {
-            ++lighting;  // light lighting up a dark room, or leaving it (light_trail.py)
-            lit = lit || !light_changed;  // (its arrival arms the context; its trail does not arm it again)
         } else if ((switched_ || flickering_) && still(normal, box, py_round(contour_area), threshold)) {
             if (switched_ || crept_in(box)) {
                 ++revealed;  // left behind by the switch (a clipped highlight, a pool's rim), or crept in
@@ -419,7 +413,6 @@ MotionResult RunningAverageMotion::blobs(int full_width, const cv::Mat& normal, 
 void RunningAverageMotion::absorb(const cv::Mat& normal, const std::vector<cv::Rect>& keep) {
     // Light changed somewhere: the whole picture into the background at once, except the blobs
     // that are not light (a patched box would leave a seam the next frame takes for an outline).
-    light_trail_.remember(reference_, light_context_ > 0);
     std::vector<cv::Mat> saved;
     for (const auto& box : keep) saved.push_back(reference_(box).clone());
     normal.copyTo(reference_);

@@ -22,7 +22,6 @@
 #include "shading.hpp"
 #include "swing.hpp"
 #include "lighting.hpp"
-#include "light_trail.hpp"
 #include "config.hpp"
 #include "zones.hpp"
 
@@ -99,7 +98,6 @@ private:
     BusyMap busy_;
     Persistence persistence_;
     lighting::FlickerBand flicker_;  // what the light's own flicker moves the gain (normalise_gain)
-    LightTrail light_trail_;         // the dark room before a light swept it (headlights through a window)
 };
 
 }  // namespace qc
